@@ -1,0 +1,17 @@
+# Targets call small scripts under scripts/ so CI and people run the same thing.
+.PHONY: test lint fmt bench fuzz
+
+test:
+	bash scripts/test.sh
+
+lint:
+	bash scripts/lint.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench:
+	bash scripts/bench.sh
+
+fuzz:
+	bash scripts/fuzz.sh

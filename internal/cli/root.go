@@ -1,0 +1,56 @@
+// Package cli holds baton's subcommands, one file each. The root command only
+// wires them together; each subcommand builds its dependencies from flags and
+// hands off to an internal package.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Execute runs the command line and returns the process exit code.
+func Execute(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := newRoot()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "baton:", err)
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
+		}
+		return 1
+	}
+	return 0
+}
+
+// exitCoder lets a subcommand choose its exit code (e.g. a failed rollout).
+type exitCoder interface{ ExitCode() int }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "baton",
+		Short:         "Move live WebSocket and Socket.IO sessions between backends",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newVersionCmd())
+	for _, add := range subcommands {
+		root.AddCommand(add())
+	}
+	return root
+}
+
+// subcommands is filled by each subcommand file's init, so adding a command
+// touches only its own file.
+var subcommands []func() *cobra.Command
+
+func register(f func() *cobra.Command) { subcommands = append(subcommands, f) }
