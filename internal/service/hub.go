@@ -1,0 +1,556 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/baton-rt/baton/internal/broker"
+)
+
+// Subscriber is a local consumer of channel messages, usually one client
+// connection. Implementations must be comparable (use a pointer type): the
+// hub keys its member sets by Subscriber.
+//
+// The hub calls Deliver and Lost while holding the channel's lock, so both
+// must return quickly and must not call back into the Hub. They may be called
+// concurrently for different channels; for one channel, calls are serialized
+// and Deliver sees seqs in increasing order, each at most once.
+type Subscriber interface {
+	// Deliver hands over one message. It must not block: it enqueues into
+	// the subscriber's bounded outbound queue and, when the queue is full,
+	// applies the subscriber's own overflow rule (the reference services
+	// close the connection as a slow consumer). m.Data is shared between all
+	// subscribers and must be treated as read-only.
+	Deliver(m broker.Message)
+	// Lost tells the subscriber that the hub ended its subscription to
+	// channel on its own, because the gap-free stream could not be kept
+	// (the broker closed, or history needed to fill a gap was gone). The
+	// subscriber is already removed; it may subscribe again.
+	Lost(channel string, err error)
+}
+
+// Hub errors that callers test for. Broker errors (broker.ErrHistoryGone,
+// broker.ErrInvalidChannel, broker.ErrClosed) are passed through wrapped.
+var (
+	// ErrAlreadySubscribed: the subscriber already holds this channel.
+	ErrAlreadySubscribed = errors.New("service: already subscribed")
+	// ErrSinceAhead: the requested since is beyond the channel's newest seq.
+	ErrSinceAhead = errors.New("service: since is ahead of the channel")
+	// ErrReplayBehind: a replay could not catch up with the live stream
+	// within maxCatchUpRounds history reads (publishing outpaces the reader).
+	ErrReplayBehind = errors.New("service: replay could not catch up with the live stream")
+	// ErrHubClosed: the hub has been closed.
+	ErrHubClosed = errors.New("service: hub closed")
+)
+
+// HubOptions tunes a Hub. The zero value is usable.
+type HubOptions struct {
+	// MaxPending bounds the live messages a replaying subscriber buffers
+	// while its history is read. On overflow the buffer is discarded and the
+	// history is read again from the last delivered seq, so nothing is lost;
+	// 0 means 4096.
+	MaxPending int
+}
+
+// maxCatchUpRounds bounds how often one Subscribe re-reads history after its
+// pending buffer overflowed, so a hopeless replay fails instead of spinning.
+const maxCatchUpRounds = 8
+
+// positionProbe is the since used to ask History for a channel's position
+// only: no message has a seq above it, and it fits every implementation's
+// integer type.
+const positionProbe = math.MaxInt64
+
+// HubStats are the hub's counters.
+type HubStats struct {
+	Channels     int    // channels with a live broker subscription
+	Resubscribes uint64 // hub subscriptions re-established after broker.ErrSlowSubscriber
+	Lost         uint64 // channels ended with Lost because the stream could not be kept
+}
+
+// Hub shares one broker subscription per channel among all local
+// subscribers of that channel, and gives each subscriber a gap-free,
+// duplicate-free stream in seq order.
+//
+// Lock order: Hub.mu before hubChannel.mu; Subscriber callbacks run under
+// hubChannel.mu only.
+type Hub struct {
+	b          broker.Broker
+	maxPending int
+
+	ctx    context.Context // canceled by Close; bounds resubscribes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	channels map[string]*hubChannel
+	closed   bool
+
+	resubscribes atomic.Uint64
+	lost         atomic.Uint64
+}
+
+// NewHub returns a hub over b. The hub does not own b: Close leaves it open.
+func NewHub(b broker.Broker, opts HubOptions) *Hub {
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 4096
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{
+		b:          b,
+		maxPending: opts.MaxPending,
+		ctx:        ctx,
+		cancel:     cancel,
+		channels:   make(map[string]*hubChannel),
+	}
+}
+
+// Broker returns the broker the hub reads from (for publishing).
+func (h *Hub) Broker() broker.Broker { return h.b }
+
+// Subscribe adds s to channel, live only: s receives every message with a
+// seq above the returned position's Seq (the channel's newest seq when the
+// subscription took effect).
+func (h *Hub) Subscribe(ctx context.Context, channel string, s Subscriber) (broker.Position, error) {
+	return h.subscribe(ctx, channel, s, 0, false)
+}
+
+// SubscribeSince adds s to channel and first replays the retained messages
+// with seq > since, then continues live, without gap or duplicate. The
+// returned position is the channel's newest seq at the time history was read
+// (every message up to it is replayed before any later one is delivered).
+//
+// It fails with an error matching broker.ErrHistoryGone when messages after
+// since are no longer retained, and ErrSinceAhead when since is above the
+// channel's newest seq. On error s is not subscribed.
+func (h *Hub) SubscribeSince(ctx context.Context, channel string, s Subscriber, since uint64) (broker.Position, error) {
+	return h.subscribe(ctx, channel, s, since, true)
+}
+
+// Unsubscribe removes s from channel. It reports whether s was subscribed.
+// The channel's broker subscription ends with its last subscriber.
+func (h *Hub) Unsubscribe(channel string, s Subscriber) bool {
+	h.mu.Lock()
+	c := h.channels[channel]
+	if c == nil {
+		h.mu.Unlock()
+		return false
+	}
+	c.mu.Lock()
+	_, ok := c.members[s]
+	delete(c.members, s)
+	c.mu.Unlock()
+	if ok {
+		h.releaseLocked(c)
+	}
+	h.mu.Unlock()
+	return ok
+}
+
+// Stats returns a snapshot of the hub's counters.
+func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	n := len(h.channels)
+	h.mu.Unlock()
+	return HubStats{Channels: n, Resubscribes: h.resubscribes.Load(), Lost: h.lost.Load()}
+}
+
+// Close ends every broker subscription and waits for the hub's goroutines.
+// Subscribers are not notified; their owners are expected to be shutting
+// down too. Later Subscribe calls fail with ErrHubClosed.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	chans := h.channels
+	h.channels = make(map[string]*hubChannel)
+	h.mu.Unlock()
+
+	h.cancel()
+	for _, c := range chans {
+		c.stop()
+	}
+	h.wg.Wait()
+	return nil
+}
+
+func (h *Hub) subscribe(ctx context.Context, channel string, s Subscriber, since uint64, replay bool) (broker.Position, error) {
+	if err := broker.ValidChannel(channel); err != nil {
+		return broker.Position{}, err
+	}
+	c, err := h.acquire(ctx, channel)
+	if err != nil {
+		return broker.Position{}, err
+	}
+
+	c.mu.Lock()
+	if _, dup := c.members[s]; dup {
+		c.mu.Unlock()
+		h.release(c)
+		return broker.Position{}, fmt.Errorf("channel %q: %w", channel, ErrAlreadySubscribed)
+	}
+	m := &member{s: s}
+	c.members[s] = m
+	if !replay {
+		// c.last is the newest seq fanned out (or the position read when
+		// the channel started); everything after it reaches m.
+		m.last = c.last
+		pos := broker.Position{Seq: c.last, Epoch: c.epoch}
+		c.mu.Unlock()
+		return pos, nil
+	}
+	m.last = since
+	m.replaying = true
+	c.mu.Unlock()
+
+	pos, err := h.replay(ctx, c, m, since)
+	if err != nil {
+		h.leave(c, m)
+		return broker.Position{}, err
+	}
+	return pos, nil
+}
+
+// leave removes member m from c if it is still there.
+func (h *Hub) leave(c *hubChannel, m *member) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.mu.Lock()
+	ok := c.members[m.s] == m
+	if ok {
+		delete(c.members, m.s)
+	}
+	c.mu.Unlock()
+	if ok {
+		h.releaseLocked(c)
+	}
+}
+
+// replay delivers history after since to m, then the live messages m
+// buffered meanwhile, and switches m to live. Messages fanned out before m
+// joined are older than the history read that follows, so history plus the
+// pending buffer cover every seq; m.last drops the overlap.
+func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, since uint64) (broker.Position, error) {
+	var first broker.Position
+	from := since
+	for round := 0; round < maxCatchUpRounds; round++ {
+		msgs, pos, err := h.history(ctx, c.name, from)
+		if err != nil {
+			return broker.Position{}, err
+		}
+		if round == 0 {
+			if since > pos.Seq {
+				return broker.Position{}, fmt.Errorf("channel %q: since %d, newest seq %d: %w", c.name, since, pos.Seq, ErrSinceAhead)
+			}
+			first = pos
+		}
+
+		c.mu.Lock()
+		if c.stopped || c.members[m.s] != m {
+			c.mu.Unlock()
+			return broker.Position{}, fmt.Errorf("channel %q: subscription ended during replay: %w", c.name, broker.ErrClosed)
+		}
+		for _, msg := range msgs {
+			m.deliver(msg)
+		}
+		for _, msg := range m.pending {
+			m.deliver(msg)
+		}
+		m.pending = nil
+		if !m.overflow {
+			m.replaying = false
+			c.mu.Unlock()
+			return first, nil
+		}
+		m.overflow = false
+		from = m.last
+		c.mu.Unlock()
+	}
+	return broker.Position{}, fmt.Errorf("channel %q: %w", c.name, ErrReplayBehind)
+}
+
+// history reads every retained message after since, paging until it reaches
+// the position reported by the first read.
+func (h *Hub) history(ctx context.Context, channel string, since uint64) ([]broker.Message, broker.Position, error) {
+	var all []broker.Message
+	msgs, pos, err := h.b.History(ctx, channel, since, 0)
+	for {
+		if err != nil {
+			return nil, broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", channel, since, err)
+		}
+		all = append(all, msgs...)
+		if len(msgs) == 0 || msgs[len(msgs)-1].Seq >= pos.Seq {
+			return all, pos, nil
+		}
+		since = msgs[len(msgs)-1].Seq
+		msgs, _, err = h.b.History(ctx, channel, since, 0)
+	}
+}
+
+// acquire returns the running hub channel for name, starting it if needed,
+// with one reference taken for the caller.
+func (h *Hub) acquire(ctx context.Context, name string) (*hubChannel, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrHubClosed
+	}
+	c := h.channels[name]
+	if c != nil {
+		c.refs++
+		h.mu.Unlock()
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			h.release(c)
+			return nil, ctx.Err()
+		}
+		if c.startErr != nil {
+			h.release(c)
+			return nil, c.startErr
+		}
+		return c, nil
+	}
+	c = &hubChannel{
+		name:       name,
+		ready:      make(chan struct{}),
+		members:    make(map[Subscriber]*member),
+		maxPending: h.maxPending,
+		refs:       1,
+	}
+	h.channels[name] = c
+	h.mu.Unlock()
+
+	err := h.start(ctx, c)
+	if err != nil {
+		c.startErr = err
+		close(c.ready)
+		h.release(c)
+		return nil, err
+	}
+	close(c.ready)
+	return c, nil
+}
+
+// start subscribes c to the broker and reads its position, then starts the
+// fan-out goroutine. Subscribing before reading the position is what makes
+// "everything after c.last" complete.
+func (h *Hub) start(ctx context.Context, c *hubChannel) error {
+	sub, err := h.b.Subscribe(ctx, c.name)
+	if err != nil {
+		return fmt.Errorf("channel %q: subscribe: %w", c.name, err)
+	}
+	_, pos, err := h.b.History(ctx, c.name, positionProbe, 1)
+	if err != nil {
+		_ = sub.Close()
+		return fmt.Errorf("channel %q: position: %w", c.name, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped { // Close raced with the start
+		_ = sub.Close()
+		return ErrHubClosed
+	}
+	c.sub, c.last, c.epoch = sub, pos.Seq, pos.Epoch
+	// Added under c.mu so that it happens before Close's stop and Wait.
+	h.wg.Add(1)
+	go h.run(c, sub)
+	return nil
+}
+
+func (h *Hub) release(c *hubChannel) {
+	h.mu.Lock()
+	h.releaseLocked(c)
+	h.mu.Unlock()
+}
+
+func (h *Hub) releaseLocked(c *hubChannel) {
+	c.refs--
+	if c.refs > 0 {
+		return
+	}
+	if h.channels[c.name] == c {
+		delete(h.channels, c.name)
+	}
+	c.stop()
+}
+
+// run fans c's broker messages out until the subscription ends. A
+// subscription closed for being slow is replaced and the gap filled from
+// history; any other failure ends the channel with Lost.
+func (h *Hub) run(c *hubChannel, sub broker.Subscription) {
+	defer h.wg.Done()
+	for {
+		for msg := range sub.Messages() {
+			c.fanout(msg)
+		}
+		if c.isStopped() {
+			return
+		}
+		err := sub.Err()
+		if errors.Is(err, broker.ErrSlowSubscriber) {
+			next, ferr := h.resubscribe(c)
+			if ferr == nil {
+				sub = next
+				continue
+			}
+			if c.isStopped() {
+				return
+			}
+			err = ferr
+		}
+		if err == nil {
+			err = broker.ErrClosed
+		}
+		h.lose(c, err)
+		return
+	}
+}
+
+// resubscribe replaces c's slow broker subscription and delivers the
+// messages it missed from history, so subscribers see no gap.
+func (h *Hub) resubscribe(c *hubChannel) (broker.Subscription, error) {
+	h.resubscribes.Add(1)
+	sub, err := h.b.Subscribe(h.ctx, c.name)
+	if err != nil {
+		return nil, fmt.Errorf("channel %q: resubscribe: %w", c.name, err)
+	}
+	c.mu.Lock()
+	from, stopped := c.last, c.stopped
+	c.sub = sub
+	c.mu.Unlock()
+	if stopped {
+		_ = sub.Close()
+		return nil, ErrHubClosed
+	}
+	msgs, _, err := h.history(h.ctx, c.name, from)
+	if err != nil {
+		_ = sub.Close()
+		return nil, err
+	}
+	for _, msg := range msgs {
+		c.fanout(msg)
+	}
+	return sub, nil
+}
+
+// lose ends channel c after an unrecoverable subscription failure.
+func (h *Hub) lose(c *hubChannel, err error) {
+	h.lost.Add(1)
+	h.mu.Lock()
+	if h.channels[c.name] == c {
+		delete(h.channels, c.name)
+	}
+	c.mu.Lock()
+	members := c.members
+	c.members = make(map[Subscriber]*member)
+	c.stopped = true
+	sub := c.sub
+	// The channel is out of the map, so its reference count no longer
+	// matters. Members still replaying learn of the loss from their own
+	// Subscribe call, which fails.
+	for s, m := range members {
+		if !m.replaying {
+			s.Lost(c.name, err)
+		}
+	}
+	c.mu.Unlock()
+	h.mu.Unlock()
+	if sub != nil {
+		_ = sub.Close()
+	}
+}
+
+// hubChannel is one channel's shared broker subscription and its members.
+type hubChannel struct {
+	name  string
+	ready chan struct{} // closed once start finished; startErr tells how
+	// startErr is written before ready is closed and only read after.
+	startErr error
+	refs     int // members + Subscribe calls in flight; guarded by Hub.mu
+
+	maxPending int
+
+	mu      sync.Mutex
+	sub     broker.Subscription
+	members map[Subscriber]*member
+	last    uint64 // newest seq fanned out
+	epoch   string
+	stopped bool
+}
+
+// fanout delivers msg to every live member and buffers it for replaying
+// ones. Seqs at or below c.last were already fanned out (a resubscribe
+// overlaps with history) and are dropped.
+func (c *hubChannel) fanout(msg broker.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if msg.Epoch != c.epoch {
+		// The stream restarted (its history was lost): seqs start over, so
+		// forget every position. Replaying members re-read history.
+		c.epoch = msg.Epoch
+		c.last = 0
+		for _, m := range c.members {
+			m.last = 0
+			if m.replaying {
+				m.pending, m.overflow = nil, true
+			}
+		}
+	}
+	if msg.Seq <= c.last {
+		return
+	}
+	c.last = msg.Seq
+	for _, m := range c.members {
+		if m.replaying {
+			if len(m.pending) < c.maxPending {
+				m.pending = append(m.pending, msg)
+			} else {
+				m.overflow = true
+			}
+			continue
+		}
+		m.deliver(msg)
+	}
+}
+
+func (c *hubChannel) isStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// stop closes the broker subscription; run then returns.
+func (c *hubChannel) stop() {
+	c.mu.Lock()
+	c.stopped = true
+	sub := c.sub
+	c.mu.Unlock()
+	if sub != nil {
+		_ = sub.Close()
+	}
+}
+
+// member is one subscriber's position in one channel.
+type member struct {
+	s         Subscriber
+	last      uint64 // newest seq delivered (or the since it started from)
+	replaying bool   // history not yet delivered: live messages go to pending
+	pending   []broker.Message
+	overflow  bool // pending filled up; history must be read again
+}
+
+func (m *member) deliver(msg broker.Message) {
+	if msg.Seq <= m.last {
+		return
+	}
+	m.last = msg.Seq
+	m.s.Deliver(msg)
+}

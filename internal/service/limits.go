@@ -1,0 +1,92 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits bound what one client connection may cost a reference service.
+// The zero value of every field means "use the default" (see WithDefaults);
+// negative values are rejected by Validate.
+type Limits struct {
+	// MaxMessageBytes is the largest inbound frame or packet, and the largest
+	// HTTP publish body. A legacy client that exceeds it is closed with
+	// 1009 (message too big). Zero means 64 KiB.
+	MaxMessageBytes int64
+	// MaxSubscriptions is how many channels one connection may hold at
+	// once; one more subscribe is refused with too_many_subscriptions.
+	// Zero means 100.
+	MaxSubscriptions int
+	// OutboundMessages and OutboundBytes bound a connection's outbound
+	// queue. A message that does not fit closes the connection as a slow
+	// consumer. Zero means 1024 messages and 4 MiB.
+	OutboundMessages int
+	OutboundBytes    int
+	// WriteTimeout bounds one write to a client, so a peer that stopped
+	// reading cannot hold its writer forever. Zero means 10s.
+	WriteTimeout time.Duration
+	// DrainPeriod is how long a graceful shutdown spreads the closing of
+	// open connections over, so that clients do not all reconnect in the
+	// same instant. Zero means 5s.
+	DrainPeriod time.Duration
+}
+
+// Default values applied by WithDefaults.
+const (
+	DefaultMaxMessageBytes  = 64 << 10
+	DefaultMaxSubscriptions = 100
+	DefaultOutboundMessages = 1024
+	DefaultOutboundBytes    = 4 << 20
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultDrainPeriod      = 5 * time.Second
+)
+
+// ErrInvalidLimits is matched by every error Validate returns.
+var ErrInvalidLimits = errors.New("service: invalid limits")
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxMessageBytes == 0 {
+		l.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if l.MaxSubscriptions == 0 {
+		l.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if l.OutboundMessages == 0 {
+		l.OutboundMessages = DefaultOutboundMessages
+	}
+	if l.OutboundBytes == 0 {
+		l.OutboundBytes = DefaultOutboundBytes
+	}
+	if l.WriteTimeout == 0 {
+		l.WriteTimeout = DefaultWriteTimeout
+	}
+	if l.DrainPeriod == 0 {
+		l.DrainPeriod = DefaultDrainPeriod
+	}
+	return l
+}
+
+// Validate reports the first field that cannot be used, naming it.
+func (l Limits) Validate() error {
+	switch {
+	case l.MaxMessageBytes < 0:
+		return fmt.Errorf("%w: MaxMessageBytes %d < 0", ErrInvalidLimits, l.MaxMessageBytes)
+	case l.MaxSubscriptions < 0:
+		return fmt.Errorf("%w: MaxSubscriptions %d < 0", ErrInvalidLimits, l.MaxSubscriptions)
+	case l.OutboundMessages < 0:
+		return fmt.Errorf("%w: OutboundMessages %d < 0", ErrInvalidLimits, l.OutboundMessages)
+	case l.OutboundBytes < 0:
+		return fmt.Errorf("%w: OutboundBytes %d < 0", ErrInvalidLimits, l.OutboundBytes)
+	case l.OutboundBytes > 0 && l.MaxMessageBytes > int64(l.OutboundBytes):
+		// A single largest message must fit the queue, or every client
+		// receiving one would be closed as slow.
+		return fmt.Errorf("%w: OutboundBytes %d is below MaxMessageBytes %d", ErrInvalidLimits, l.OutboundBytes, l.MaxMessageBytes)
+	case l.WriteTimeout < 0:
+		return fmt.Errorf("%w: WriteTimeout %s < 0", ErrInvalidLimits, l.WriteTimeout)
+	case l.DrainPeriod < 0:
+		return fmt.Errorf("%w: DrainPeriod %s < 0", ErrInvalidLimits, l.DrainPeriod)
+	}
+	return nil
+}
