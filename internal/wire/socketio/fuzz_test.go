@@ -1,0 +1,166 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"unicode/utf8"
+)
+
+func seedWires(f *testing.F) {
+	for _, c := range loadGolden(f) {
+		f.Add([]byte(c.Wire))
+	}
+}
+
+func samePacket(a, b Packet) bool {
+	return a.Type == b.Type && a.Namespace == b.Namespace && a.ID == b.ID && a.HasID == b.HasID &&
+		a.Attachments == b.Attachments && bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil)
+}
+
+// FuzzDecode: no panic; a decoded packet re-encodes to text that decodes to
+// the same packet, and whose re-encoding is stable.
+func FuzzDecode(f *testing.F) {
+	seedWires(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := Decode(in)
+		if err != nil {
+			return
+		}
+		if !json.Valid(p.Data) && p.Data != nil {
+			t.Fatalf("accepted invalid JSON %q", p.Data)
+		}
+		enc := Append(nil, p)
+		back, err := Decode(enc)
+		if err != nil || !samePacket(back, p) {
+			t.Fatalf("round trip of %q via %q: %+v, %v; want %+v", in, enc, back, err, p)
+		}
+		if again := Append(nil, back); !bytes.Equal(again, enc) {
+			t.Fatalf("unstable encoding %q then %q", enc, again)
+		}
+	})
+}
+
+// FuzzDecoder feeds a sequence of frames to a Decoder: frames are separated
+// by 0x00 and those starting with 'B' are binary. No panic; every complete
+// binary message has its announced attachments and survives Encode.
+func FuzzDecoder(f *testing.F) {
+	for _, c := range loadGolden(f) {
+		seq := []byte(c.Wire)
+		for _, h := range c.Attachments {
+			seq = append(seq, 0, 'B')
+			seq = append(seq, h...)
+		}
+		f.Add(seq)
+	}
+	f.Add([]byte("B\x0051-[\"e\",1]\x002[\"e\"]\x00Bx"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d := Decoder{MaxAttachments: 4, MaxPacketSize: 256}
+		for _, frame := range bytes.Split(in, []byte{0}) {
+			var m Message
+			var complete bool
+			var err error
+			if len(frame) > 0 && frame[0] == 'B' {
+				m, complete, err = d.Binary(frame[1:])
+			} else {
+				m, complete, err = d.Text(frame)
+			}
+			if err != nil {
+				if d.Awaiting() {
+					t.Fatalf("awaiting after error %v", err)
+				}
+				continue
+			}
+			if !complete {
+				continue
+			}
+			if m.Type.IsBinary() != (len(m.Binary) > 0) || len(m.Binary) != m.Attachments {
+				t.Fatalf("complete message with %d of %d attachments: %+v", len(m.Binary), m.Attachments, m)
+			}
+			text, bins := Encode(m)
+			if !bytes.Equal(text, Append(nil, m.Packet)) || !reflect.DeepEqual(bins, m.Binary) {
+				t.Fatalf("Encode(%+v) = %q %q", m, text, bins)
+			}
+		}
+	})
+}
+
+// FuzzValidJSON checks the scanner against encoding/json.
+func FuzzValidJSON(f *testing.F) {
+	for _, c := range loadGolden(f) {
+		if i := bytes.IndexAny([]byte(c.Wire), "[{\""); i >= 0 {
+			f.Add([]byte(c.Wire[i:]))
+		}
+	}
+	for _, s := range []string{`0`, `-1.5e+3`, `"\u00e9\n"`, `[1,[2,{"a":null}]]`, ` {} `, `tru`, `01`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, want := validJSON(in), json.Valid(in)
+		if got != want && !(want && depth(in) > maxDepth) {
+			t.Fatalf("validJSON(%q) = %v, json.Valid = %v", in, got, want)
+		}
+	})
+}
+
+// depth is a rough nesting depth (ignores brackets in strings): enough to
+// excuse deeply nested input that validJSON rejects on purpose.
+func depth(b []byte) int {
+	d, m := 0, 0
+	for _, c := range b {
+		switch c {
+		case '[', '{':
+			d++
+			m = max(m, d)
+		case ']', '}':
+			d--
+		}
+	}
+	return m
+}
+
+// FuzzSplitEvent: no panic; a split event joins back to the same name and
+// arguments.
+func FuzzSplitEvent(f *testing.F) {
+	for _, c := range loadGolden(f) {
+		if i := bytes.IndexByte([]byte(c.Wire), '['); i >= 0 {
+			f.Add([]byte(c.Wire[i:]))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		name, args, err := SplitEvent(in)
+		if err != nil {
+			return
+		}
+		if !json.Valid(in) {
+			t.Fatalf("split invalid JSON %q", in)
+		}
+		if !utf8.ValidString(name) {
+			return // AppendEvent replaces invalid UTF-8
+		}
+		out := AppendEvent(nil, name, args...)
+		name2, args2, err := SplitEvent(out)
+		if err != nil || name2 != name || !reflect.DeepEqual(args2, args) {
+			t.Fatalf("SplitEvent(%q) = %q %q; AppendEvent = %q; again %q %q %v", in, name, args, out, name2, args2, err)
+		}
+	})
+}
+
+// FuzzAppendString: the quoted form is a JSON string holding the same text.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a", "\"\\\n\x00\x1f", "é😀\u2028", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := AppendString(nil, s)
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("AppendString(%q) = %s: %v", s, out, err)
+		}
+		// []rune turns each invalid byte into U+FFFD, as AppendString does.
+		if want := string([]rune(s)); back != want {
+			t.Fatalf("AppendString(%q) = %s, decodes to %q", s, out, back)
+		}
+	})
+}
