@@ -1,0 +1,372 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/baton-rt/baton/internal/router"
+)
+
+// ErrInvalid is matched (errors.Is) by every error Validate returns.
+var ErrInvalid = errors.New("invalid configuration")
+
+// FieldError is one problem with one field, named by its YAML path
+// ("backends.green.protocol", "rollout.alerts.webhooks[1].url").
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Is makes every FieldError match ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// problems collects FieldErrors.
+type problems []error
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks a configuration after SetDefaults and reports every
+// problem found, each a *FieldError naming its field, joined with
+// errors.Join (nil when the configuration is valid).
+func (c *Config) Validate() error {
+	var p problems
+	p.addr("listen", c.Listen)
+	p.addr("admin.listen", c.Admin.Listen)
+	if c.Listen != "" && c.Listen == c.Admin.Listen {
+		p.add("admin.listen", "must differ from listen (%s)", c.Listen)
+	}
+	p.secret("admin.token", c.Admin.Token, c.Admin.TokenEnv, true)
+	c.Identity.validate(&p)
+	c.Backends.Blue.validate(&p, "backends.blue")
+	c.Backends.Green.validate(&p, "backends.green")
+	c.Routing.validate(&p)
+	c.Handover.validate(&p)
+	c.Edge.validate(&p)
+	c.Health.validate(&p)
+	c.Rollout.validate(&p, "rollout")
+	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	p.oneOf("log.format", c.Log.Format, "text", "json")
+	return errors.Join(p...)
+}
+
+// Validate checks a plan after SetDefaults, e.g. one given when a rollout is
+// started; paths start with "rollout.".
+func (r *Rollout) Validate() error {
+	var p problems
+	r.validate(&p, "rollout")
+	return errors.Join(p...)
+}
+
+func (p *problems) addr(field, addr string) {
+	// An empty host means every interface, which net.Listen accepts.
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.add(field, "must be host:port, got %q", addr)
+		return
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		p.add(field, "port must be a number 0-65535, got %q", port)
+	}
+}
+
+// secret checks a value that may come from the file or from an environment
+// variable: at most one source, and (when required) a non-empty value.
+func (p *problems) secret(field, value, env string, required bool) {
+	switch {
+	case value != "" && env != "":
+		p.add(field, "set either %s or %s_env, not both", lastPart(field), lastPart(field))
+	case env != "" && os.Getenv(env) == "":
+		p.add(field+"_env", "environment variable %s is empty or unset", env)
+	case required && value == "" && env == "":
+		p.add(field, "required (or %s_env naming an environment variable)", lastPart(field))
+	}
+}
+
+func lastPart(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+
+func (p *problems) oneOf(field, got string, allowed ...string) {
+	if slices.Contains(allowed, got) {
+		return
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	want := strings.Join(quoted, " or ")
+	if len(quoted) > 2 {
+		want = "one of " + strings.Join(quoted, ", ")
+	}
+	p.add(field, "must be %s, got %q", want, got)
+}
+
+func (p *problems) positive(field string, v int) {
+	if v <= 0 {
+		p.add(field, "must be positive, got %d", v)
+	}
+}
+
+func (p *problems) positiveDuration(field string, d time.Duration) {
+	if d <= 0 {
+		p.add(field, "must be a positive duration like \"5s\", got %v", d)
+	}
+}
+
+// fraction checks a share in (0, 1].
+func (p *problems) fraction(field string, v float64) {
+	if math.IsNaN(v) || v <= 0 || v > 1 {
+		p.add(field, "must be a fraction in (0, 1], got %v", v)
+	}
+}
+
+func (p *problems) httpURL(field, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(field, "must be an absolute http or https URL, got %q", raw)
+	}
+}
+
+// headerToken reports whether s is a valid HTTP header name (RFC 9110 token).
+func headerToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (id *Identity) validate(p *problems) {
+	if id.Header != "" && !headerToken(id.Header) {
+		p.add("identity.header", "not a valid HTTP header name: %q", id.Header)
+	}
+	j := id.JWT
+	if j == nil {
+		return
+	}
+	if id.Query != "" || id.Header != "" {
+		p.add("identity.jwt", "cannot be combined with identity.query or identity.header: an unauthenticated source would let a client choose its user key")
+	}
+	if j.Claim == "" {
+		p.add("identity.jwt.claim", "required")
+	}
+	if j.Query == "" {
+		p.add("identity.jwt.query", "required")
+	}
+	sources := 0
+	for _, s := range []string{j.HS256Secret, j.HS256SecretEnv, j.RS256PublicKeyFile} {
+		if s != "" {
+			sources++
+		}
+	}
+	if sources != 1 {
+		p.add("identity.jwt", "set exactly one of hs256_secret, hs256_secret_env, rs256_public_key_file (got %d)", sources)
+		return
+	}
+	p.secret("identity.jwt.hs256_secret", j.HS256Secret, j.HS256SecretEnv, false)
+	if f := j.RS256PublicKeyFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			p.add("identity.jwt.rs256_public_key_file", "%v", err)
+		} else if _, err := jwt.ParseRSAPublicKeyFromPEM(pem); err != nil {
+			p.add("identity.jwt.rs256_public_key_file", "%s: not a PEM RSA public key: %v", f, err)
+		}
+	}
+}
+
+// socketIOReserved are event names the Socket.IO protocol keeps for itself;
+// emitting them is an error in the official client and server.
+var socketIOReserved = []string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+
+func (b *Backend) validate(p *problems, at string) {
+	p.oneOf(at+".protocol", string(b.Protocol), string(ProtocolLegacy), string(ProtocolSocketIO))
+	u, err := url.Parse(b.URL)
+	switch {
+	case b.URL == "":
+		p.add(at+".url", "required")
+	case err != nil || u.Host == "":
+		p.add(at+".url", "must be an absolute URL like ws://host:port/path, got %q", b.URL)
+	case b.Protocol == ProtocolLegacy && u.Scheme != "ws" && u.Scheme != "wss":
+		p.add(at+".url", "a legacy backend needs a ws or wss URL, got scheme %q", u.Scheme)
+	case b.Protocol == ProtocolSocketIO && !slices.Contains([]string{"http", "https", "ws", "wss"}, u.Scheme):
+		p.add(at+".url", "a socketio backend needs an http, https, ws or wss URL, got scheme %q", u.Scheme)
+	}
+	switch {
+	case b.Protocol == ProtocolLegacy && b.Namespace != "":
+		p.add(at+".namespace", "only for socketio backends")
+	case b.Protocol == ProtocolSocketIO && !strings.HasPrefix(b.Namespace, "/"):
+		p.add(at+".namespace", "must start with \"/\", got %q", b.Namespace)
+	}
+	p.positiveDuration(at+".dial_timeout", b.DialTimeout)
+
+	names := []struct{ field, name string }{
+		{"subscribe", b.Events.Subscribe},
+		{"unsubscribe", b.Events.Unsubscribe},
+		{"publish", b.Events.Publish},
+		{"message", b.Events.Message},
+	}
+	seen := make(map[string]string)
+	for _, n := range names {
+		field := at + ".events." + n.field
+		switch {
+		case n.name == "":
+			p.add(field, "required")
+		case b.Protocol == ProtocolSocketIO && slices.Contains(socketIOReserved, n.name):
+			p.add(field, "%q is reserved by Socket.IO", n.name)
+		case seen[n.name] != "":
+			p.add(field, "%q is already used by events.%s", n.name, seen[n.name])
+		default:
+			seen[n.name] = n.field
+		}
+	}
+}
+
+func (r *Routing) validate(p *problems) {
+	if _, err := router.FromPercent(r.Weight); err != nil {
+		p.add("routing.weight", "must be a percentage from 0 to 100 with at most two decimals, got %v", r.Weight)
+	}
+	if r.Salt == "" {
+		p.add("routing.salt", "required")
+	}
+	for i, k := range r.Allow {
+		if k == "" {
+			p.add(fmt.Sprintf("routing.allow[%d]", i), "empty user key")
+		}
+	}
+	for i, k := range r.Deny {
+		if k == "" {
+			p.add(fmt.Sprintf("routing.deny[%d]", i), "empty user key")
+		}
+	}
+}
+
+// Table returns the routing table this configuration starts with.
+func (r *Routing) Table() (*router.Table, error) {
+	w, err := router.FromPercent(r.Weight)
+	if err != nil {
+		return nil, fmt.Errorf("routing.weight: %w", err)
+	}
+	return router.NewTable(r.Salt, w, r.Allow, r.Deny)
+}
+
+func (h *Handover) validate(p *problems) {
+	p.positive("handover.moves_per_second", h.MovesPerSecond)
+	p.positive("handover.concurrency", h.Concurrency)
+	p.positiveDuration("handover.timeout", h.Timeout)
+	p.positiveDuration("handover.drain_timeout", h.DrainTimeout)
+}
+
+func (e *Edge) validate(p *problems) {
+	p.positive("edge.max_message_bytes", e.MaxMessageBytes)
+	p.positive("edge.max_subscriptions", e.MaxSubscriptions)
+	p.positive("edge.outbound_queue.messages", e.OutboundQueue.Messages)
+	p.positive("edge.outbound_queue.bytes", e.OutboundQueue.Bytes)
+	if e.OutboundQueue.Bytes > 0 && e.MaxMessageBytes > e.OutboundQueue.Bytes {
+		p.add("edge.outbound_queue.bytes", "must be at least edge.max_message_bytes (%d), got %d", e.MaxMessageBytes, e.OutboundQueue.Bytes)
+	}
+	p.oneOf("edge.overflow", e.Overflow, OverflowDisconnect, OverflowDropNewest)
+	p.positiveDuration("edge.ping_interval", e.PingInterval)
+	p.positiveDuration("edge.ping_timeout", e.PingTimeout)
+	for i, pat := range e.OriginPatterns {
+		if _, err := path.Match(pat, ""); err != nil || pat == "" {
+			p.add(fmt.Sprintf("edge.origin_patterns[%d]", i), "not a valid pattern: %q", pat)
+		}
+	}
+}
+
+func (h *Health) validate(p *problems) {
+	p.positiveDuration("health.window", h.Window)
+	p.positiveDuration("health.probe.interval", h.Probe.Interval)
+	if h.Probe.Interval > 0 && h.Probe.Interval >= h.Window {
+		p.add("health.probe.interval", "must be shorter than health.window (%v), got %v", h.Window, h.Probe.Interval)
+	}
+	if h.Probe.Channel == "" {
+		p.add("health.probe.channel", "required")
+	}
+}
+
+func (r *Rollout) validate(p *problems, at string) {
+	prev := 0.0
+	for i, s := range r.Steps {
+		field := fmt.Sprintf("%s.steps[%d]", at, i)
+		w, err := router.FromPercent(s)
+		switch {
+		case err != nil || w == 0:
+			p.add(field, "must be a percentage in (0, 100] with at most two decimals, got %v", s)
+		case s <= prev:
+			p.add(field, "steps must increase, got %v after %v", s, prev)
+		}
+		prev = s
+	}
+	if n := len(r.Steps); n == 0 {
+		p.add(at+".steps", "required")
+	} else if r.Steps[n-1] != 100 {
+		p.add(at+".steps", "the last step must be 100, got %v", r.Steps[n-1])
+	}
+	p.positiveDuration(at+".hold", r.Hold)
+	if r.MinSessions < 0 {
+		p.add(at+".min_sessions", "must not be negative, got %d", r.MinSessions)
+	}
+	p.positive(at+".min_samples", r.MinSamples)
+
+	t := r.Thresholds
+	p.fraction(at+".thresholds.max_error_rate", t.MaxErrorRate)
+	p.positiveDuration(at+".thresholds.max_p95", t.MaxP95)
+	if t.MaxP99 < 0 {
+		p.add(at+".thresholds.max_p99", "must not be negative, got %v", t.MaxP99)
+	} else if t.MaxP99 > 0 && t.MaxP99 < t.MaxP95 {
+		p.add(at+".thresholds.max_p99", "must be at least max_p95 (%v), got %v", t.MaxP95, t.MaxP99)
+	}
+	p.fraction(at+".thresholds.min_connection_preservation", t.MinConnectionPreservation)
+	p.fraction(at+".thresholds.min_subscription_preservation", t.MinSubscriptionPreservation)
+
+	n := r.NonInferiority
+	if math.IsNaN(n.Confidence) || n.Confidence <= 0.5 || n.Confidence >= 1 {
+		p.add(at+".non_inferiority.confidence", "must be between 0.5 and 1 exclusive, got %v", n.Confidence)
+	}
+	p.fraction(at+".non_inferiority.error_rate_margin", n.ErrorRateMargin)
+	p.positiveDuration(at+".non_inferiority.latency_margin", n.LatencyMargin)
+
+	p.oneOf(at+".store.kind", r.Store.Kind, StoreBolt, StoreMemory)
+	switch {
+	case r.Store.Kind == StoreBolt && r.Store.Path == "":
+		p.add(at+".store.path", "required for a bolt store")
+	case r.Store.Kind == StoreMemory && r.Store.Path != "":
+		p.add(at+".store.path", "a memory store has no path")
+	}
+
+	a := r.Alerts
+	p.positiveDuration(at+".alerts.timeout", a.Timeout)
+	p.positiveDuration(at+".alerts.backoff", a.Backoff)
+	for i, w := range a.Webhooks {
+		wa := fmt.Sprintf("%s.alerts.webhooks[%d]", at, i)
+		p.oneOf(wa+".kind", w.Kind, WebhookGeneric, WebhookSlack, WebhookPagerDuty)
+		if w.URL == "" {
+			p.add(wa+".url", "required")
+		} else {
+			p.httpURL(wa+".url", w.URL)
+		}
+		if w.Kind == WebhookPagerDuty {
+			p.secret(wa+".routing_key", w.RoutingKey, w.RoutingKeyEnv, true)
+		} else if w.RoutingKey != "" || w.RoutingKeyEnv != "" {
+			p.add(wa+".routing_key", "only for pagerduty webhooks")
+		}
+	}
+}
