@@ -1,0 +1,66 @@
+package sioclient
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Errors that callers test with errors.Is. Err() of a Client or Socket
+// returns one of them, possibly wrapped with detail.
+var (
+	// ErrClosed: Close was called on this client or socket.
+	ErrClosed = errors.New("sioclient: closed")
+	// ErrTransportClosed: the server closed the Engine.IO session or the
+	// underlying websocket / polling transport failed.
+	ErrTransportClosed = errors.New("sioclient: transport closed")
+	// ErrHeartbeatTimeout: no ping from the server within
+	// pingInterval+pingTimeout; the connection is presumed dead.
+	ErrHeartbeatTimeout = errors.New("sioclient: heartbeat timeout")
+	// ErrServerDisconnect: the server sent DISCONNECT for the namespace.
+	ErrServerDisconnect = errors.New("sioclient: disconnected by server")
+	// ErrSlowConsumer: a socket's Events channel was full when an event
+	// arrived; the client was closed rather than drop or block.
+	ErrSlowConsumer = errors.New("sioclient: event consumer too slow, connection closed")
+	// ErrProtocol: the server sent something this client cannot parse.
+	ErrProtocol = errors.New("sioclient: protocol error")
+	// ErrTooManyPendingAcks: Options.MaxPendingAcks acks are already awaited.
+	ErrTooManyPendingAcks = errors.New("sioclient: too many pending acks")
+	// ErrAlreadyConnected: Connect on a namespace the client already has.
+	ErrAlreadyConnected = errors.New("sioclient: namespace already connected")
+	// ErrNoAckRequested: Event.Ack on an event the server sent without a
+	// callback.
+	ErrNoAckRequested = errors.New("sioclient: event has no ack id")
+	// ErrBadAck: an answer of the reference pub/sub API had an unexpected
+	// shape.
+	ErrBadAck = errors.New("sioclient: unexpected ack")
+)
+
+// ConnectError is the server's refusal of a namespace (a CONNECT_ERROR
+// packet): "Invalid namespace" for an unknown one, or the message and data
+// of the error a namespace middleware rejected the auth payload with.
+type ConnectError struct {
+	Namespace string
+	Message   string
+	// Data is the error's data as raw JSON, nil when absent.
+	Data json.RawMessage
+}
+
+func (e *ConnectError) Error() string {
+	if len(e.Data) > 0 {
+		return fmt.Sprintf("sioclient: connect %s refused: %s (data %s)", e.Namespace, e.Message, e.Data)
+	}
+	return fmt.Sprintf("sioclient: connect %s refused: %s", e.Namespace, e.Message)
+}
+
+// AckError is an {"error": ...} answer of the reference pub/sub API.
+type AckError struct {
+	Event string
+	// Message is the error when it was a JSON string; otherwise the raw
+	// JSON of the error value.
+	Message string
+}
+
+func (e *AckError) Error() string {
+	return fmt.Sprintf("sioclient: %s: server error: %s", e.Event, e.Message)
+}

@@ -1,0 +1,121 @@
+package sioclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// The reference pub/sub API over Socket.IO, as Baton's reference service
+// speaks it (each request is an event with an ack callback):
+//
+//	emit "subscribe"   {"channel":"c"[, "since":N]}  ack {"ok":true} | {"error":...}
+//	emit "unsubscribe" {"channel":"c"}               ack {"ok":true} | {"error":...}
+//	emit "publish"     {"channel":"c","data":<json>} ack {"ok":true,"seq":N} | {"error":...}
+//	on   "message"     {"channel":"c","seq":N,"data":<json>}
+//
+// With since, the server first sends the retained messages with seq > since,
+// then the live stream, without gap or duplicate.
+
+// Message is one pub/sub message ("message" event).
+type Message struct {
+	Channel string
+	Seq     uint64
+	// Data is the published payload as raw JSON, exactly as received.
+	Data json.RawMessage
+}
+
+// parseMessage reads the first argument of a "message" event.
+func parseMessage(arg []byte) (Message, error) {
+	var v struct {
+		Channel *string         `json:"channel"`
+		Seq     *uint64         `json:"seq"`
+		Data    json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(arg, &v); err != nil {
+		return Message{}, err
+	}
+	if v.Channel == nil || v.Seq == nil {
+		return Message{}, fmt.Errorf("%w: message without channel or seq", ErrBadAck)
+	}
+	return Message{Channel: *v.Channel, Seq: *v.Seq, Data: v.Data}, nil
+}
+
+// Subscribe subscribes the socket to channel. With since, the server replays
+// the retained messages after seq *since before the live ones.
+func (s *Socket) Subscribe(ctx context.Context, channel string, since *uint64) error {
+	req := channelRequest(channel)
+	if since != nil {
+		req = append(req, `,"since":`...)
+		req = strconv.AppendUint(req, *since, 10)
+	}
+	_, err := s.request(ctx, "subscribe", append(req, '}'))
+	return err
+}
+
+// Unsubscribe ends the socket's subscription to channel.
+func (s *Socket) Unsubscribe(ctx context.Context, channel string) error {
+	_, err := s.request(ctx, "unsubscribe", append(channelRequest(channel), '}'))
+	return err
+}
+
+// Publish publishes data (one raw JSON value) to channel and returns the
+// seq the server assigned.
+func (s *Socket) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
+	if !json.Valid(data) {
+		return 0, fmt.Errorf("sioclient: publish %q: data is not valid JSON", channel)
+	}
+	req := append(channelRequest(channel), `,"data":`...)
+	req = append(req, data...)
+	ack, err := s.request(ctx, "publish", append(req, '}'))
+	if err != nil {
+		return 0, err
+	}
+	if ack.Seq == nil {
+		return 0, fmt.Errorf("%w: publish ack without seq", ErrBadAck)
+	}
+	return *ack.Seq, nil
+}
+
+// channelRequest starts {"channel":"<channel>" (JSON-escaped).
+func channelRequest(channel string) []byte {
+	name, _ := json.Marshal(channel) // a string always marshals
+	b := make([]byte, 0, 16+len(name))
+	b = append(b, `{"channel":`...)
+	return append(b, name...)
+}
+
+type pubsubAck struct {
+	OK    bool            `json:"ok"`
+	Seq   *uint64         `json:"seq"`
+	Error json.RawMessage `json:"error"`
+}
+
+// request emits one pub/sub request and interprets its ack.
+func (s *Socket) request(ctx context.Context, event string, body []byte) (pubsubAck, error) {
+	reply, err := s.EmitWithAck(ctx, event, body)
+	if err != nil {
+		return pubsubAck{}, err
+	}
+	if len(reply.Args) == 0 {
+		return pubsubAck{}, fmt.Errorf("%w: %s: empty ack", ErrBadAck, event)
+	}
+	var ack pubsubAck
+	if err := json.Unmarshal(reply.Args[0], &ack); err != nil {
+		return pubsubAck{}, fmt.Errorf("%w: %s: %w", ErrBadAck, event, err)
+	}
+	if len(ack.Error) > 0 && !bytes.Equal(ack.Error, []byte("null")) {
+		msg := string(ack.Error)
+		var str string
+		if json.Unmarshal(ack.Error, &str) == nil {
+			msg = str
+		}
+		return pubsubAck{}, &AckError{Event: event, Message: msg}
+	}
+	if !ack.OK {
+		return pubsubAck{}, fmt.Errorf("%w: %s: %s", ErrBadAck, event, reply.Args[0])
+	}
+	return ack, nil
+}

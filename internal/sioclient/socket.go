@@ -1,0 +1,319 @@
+package sioclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/baton-rt/baton/internal/wire/socketio"
+)
+
+// Socket is one namespace joined on a Client. All methods are safe for
+// concurrent use.
+type Socket struct {
+	c   *Client
+	nsp string
+
+	// ready is closed when the server answered CONNECT: sid or connErr is
+	// set before.
+	ready   chan struct{}
+	sid     string
+	connErr error
+
+	// events is nil when the client has an OnEvent handler.
+	events chan Event
+
+	mu     sync.Mutex
+	nextID int64
+	acks   map[int64]chan Payload // pending EmitWithAck calls, by ack id
+	ended  bool
+	err    error
+	done   chan struct{}
+}
+
+func newSocket(c *Client, nsp string) *Socket {
+	s := &Socket{c: c, nsp: nsp, ready: make(chan struct{}), done: make(chan struct{})}
+	if c.opts.OnEvent == nil {
+		s.events = make(chan Event, c.opts.EventBuffer)
+	}
+	return s
+}
+
+// Namespace is the socket's namespace, for example "/" or "/admin".
+func (s *Socket) Namespace() string { return s.nsp }
+
+// ID is the Socket.IO socket id the server assigned.
+func (s *Socket) ID() string { return s.sid }
+
+// Client is the client the socket lives on.
+func (s *Socket) Client() *Client { return s.c }
+
+// Events delivers the events the server sends to this socket, in order,
+// when the client has no OnEvent handler (nil otherwise). It is closed
+// after the socket ends; events received before remain readable. If it is
+// full when an event arrives the client is closed with ErrSlowConsumer (see
+// Options.EventBuffer).
+func (s *Socket) Events() <-chan Event { return s.events }
+
+// Done is closed when the socket has ended.
+func (s *Socket) Done() <-chan struct{} { return s.done }
+
+// Err is nil while the socket is connected, then tells why it ended:
+// ErrClosed, ErrServerDisconnect, or the client's error.
+func (s *Socket) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close leaves the namespace (a DISCONNECT packet, best effort within
+// Options.WriteTimeout) and ends the socket with ErrClosed. The client
+// stays open.
+//
+// The official server (4.8) handles a DISCONNECT on its next tick and
+// drops the whole connection if a CONNECT for the same namespace arrives
+// before that; rejoin after one round trip on the client (any acked emit).
+func (s *Socket) Close() error {
+	s.c.remove(s)
+	if s.end(ErrClosed) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.c.opts.WriteTimeout)
+		defer cancel()
+		_ = s.c.sendPacket(ctx, socketio.Message{Packet: socketio.Packet{Type: socketio.Disconnect, Namespace: s.nsp}})
+	}
+	return nil
+}
+
+// Emit sends an event with JSON arguments (each one raw JSON value).
+func (s *Socket) Emit(ctx context.Context, event string, args ...[]byte) error {
+	return s.EmitPayload(ctx, event, Payload{Args: args})
+}
+
+// EmitPayload sends an event whose arguments may carry binary attachments.
+func (s *Socket) EmitPayload(ctx context.Context, event string, p Payload) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return s.c.sendPacket(ctx, s.eventMessage(event, p, 0, false))
+}
+
+// EmitWithAck sends an event with JSON arguments and waits for the server's
+// acknowledgement, returning its arguments (and attachments, if any). ctx
+// bounds the whole call; an ack arriving after ctx ended is discarded.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...[]byte) (Payload, error) {
+	return s.EmitPayloadWithAck(ctx, event, Payload{Args: args})
+}
+
+// EmitPayloadWithAck is EmitWithAck for arguments with binary attachments.
+func (s *Socket) EmitPayloadWithAck(ctx context.Context, event string, p Payload) (Payload, error) {
+	id, ch, err := s.expectAck()
+	if err != nil {
+		return Payload{}, err
+	}
+	if err := s.c.sendPacket(ctx, s.eventMessage(event, p, id, true)); err != nil {
+		s.dropAck(id)
+		return Payload{}, err
+	}
+	select {
+	case reply := <-ch:
+		return reply, nil
+	case <-ctx.Done():
+		s.dropAck(id)
+		return Payload{}, ctx.Err()
+	case <-s.done:
+		return Payload{}, s.Err()
+	}
+}
+
+func (s *Socket) eventMessage(event string, p Payload, id int64, hasID bool) socketio.Message {
+	t := socketio.Event
+	if len(p.Binary) > 0 {
+		t = socketio.BinaryEvent
+	}
+	return socketio.Message{
+		Packet: socketio.Packet{
+			Type:        t,
+			Namespace:   s.nsp,
+			ID:          id,
+			HasID:       hasID,
+			Attachments: len(p.Binary),
+			Data:        socketio.AppendEvent(nil, event, p.Args...),
+		},
+		Binary: p.Binary,
+	}
+}
+
+// expectAck registers a pending ack under a fresh id.
+func (s *Socket) expectAck() (int64, chan Payload, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return 0, nil, s.err
+	}
+	if len(s.acks) >= s.c.opts.MaxPendingAcks {
+		return 0, nil, fmt.Errorf("%w (%d)", ErrTooManyPendingAcks, len(s.acks))
+	}
+	if s.acks == nil {
+		s.acks = make(map[int64]chan Payload)
+	}
+	id := s.nextID
+	s.nextID++
+	ch := make(chan Payload, 1)
+	s.acks[id] = ch
+	return id, ch, nil
+}
+
+func (s *Socket) dropAck(id int64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+// resolve hands an ACK to the EmitWithAck call waiting for it; acks nobody
+// waits for any more (timed out) are discarded.
+func (s *Socket) resolve(m socketio.Message) {
+	s.mu.Lock()
+	ch, ok := s.acks[m.ID]
+	delete(s.acks, m.ID)
+	s.mu.Unlock()
+	if !ok || !m.HasID {
+		return
+	}
+	args, err := splitArgs(m.Data)
+	if err != nil {
+		args = nil // the codec already checked the shape; be safe anyway
+	}
+	ch <- Payload{Args: args, Binary: m.Binary} // buffered 1, sole sender
+}
+
+// sendAck answers a server event's callback.
+func (s *Socket) sendAck(ctx context.Context, id int64, p Payload) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	t := socketio.Ack
+	if len(p.Binary) > 0 {
+		t = socketio.BinaryAck
+	}
+	return s.c.sendPacket(ctx, socketio.Message{
+		Packet: socketio.Packet{
+			Type:        t,
+			Namespace:   s.nsp,
+			ID:          id,
+			HasID:       true,
+			Attachments: len(p.Binary),
+			Data:        socketio.AppendArgs(nil, p.Args...),
+		},
+		Binary: p.Binary,
+	})
+}
+
+// deliver passes an incoming event to the handler or the Events channel.
+// It returns ErrSlowConsumer when the channel is full.
+func (s *Socket) deliver(m socketio.Message) error {
+	name, args, err := socketio.SplitEvent(m.Data)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	ev := Event{Name: name, Payload: Payload{Args: args, Binary: m.Binary}, s: s, id: m.ID, hasID: m.HasID}
+	if name == "message" && len(args) > 0 {
+		if msg, err := parseMessage(args[0]); err == nil {
+			ev.Message = &msg
+		}
+	}
+	if h := s.c.opts.OnEvent; h != nil {
+		h(s, ev)
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil
+	}
+	select {
+	case s.events <- ev:
+		return nil
+	default:
+		return fmt.Errorf("%w: namespace %s, %d events buffered", ErrSlowConsumer, s.nsp, cap(s.events))
+	}
+}
+
+// accept records the server's CONNECT answer; false if s was not waiting.
+func (s *Socket) accept(data []byte) bool {
+	var v struct {
+		SID string `json:"sid"`
+	}
+	_ = json.Unmarshal(data, &v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || isClosed(s.ready) {
+		return false
+	}
+	s.sid = v.SID
+	close(s.ready)
+	return true
+}
+
+// refuse records a CONNECT_ERROR answer.
+func (s *Socket) refuse(data []byte) {
+	ce := &ConnectError{Namespace: s.nsp}
+	var v struct {
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data"`
+	}
+	// The payload is an object, or a bare string from older servers.
+	if err := json.Unmarshal(data, &v); err == nil {
+		ce.Message, ce.Data = v.Message, v.Data
+	} else if err := json.Unmarshal(data, &ce.Message); err != nil {
+		ce.Message = string(data)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || isClosed(s.ready) {
+		return
+	}
+	s.connErr = ce
+	close(s.ready)
+}
+
+// end ends the socket with err; false if it had already ended.
+func (s *Socket) end(err error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.ended = true
+	s.err = err
+	s.acks = nil
+	if s.events != nil {
+		close(s.events)
+	}
+	close(s.done)
+	return true
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// splitArgs splits an ack's JSON array into its raw arguments.
+func splitArgs(data []byte) ([][]byte, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	args := make([][]byte, len(raw))
+	for i, r := range raw {
+		args[i] = r
+	}
+	return args, nil
+}
