@@ -1,0 +1,279 @@
+package eio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/coder/websocket"
+)
+
+// Handler is the layer above Engine.IO. For one Conn its calls never
+// overlap and come in this order: OnOpen, any number of OnMessage, OnClose.
+// They run on the connection's reader, so they must not block for long.
+type Handler interface {
+	// OnOpen is called once the session exists, before any message is
+	// delivered; packets it sends follow the open packet.
+	OnOpen(c *Conn)
+	// OnMessage delivers one message packet. data belongs to the callee.
+	OnMessage(c *Conn, data []byte, binary bool)
+	// OnClose is called once when the session has closed; err tells why
+	// (ErrClosed, ErrClientClose, ErrPingTimeout, ...; match with errors.Is).
+	OnClose(c *Conn, err error)
+}
+
+// RequestInfo is what a Conn keeps of the request that opened it.
+type RequestInfo struct {
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+}
+
+// Conn is one Engine.IO session, whatever transport it currently uses. All
+// methods are safe for concurrent use.
+type Conn struct {
+	id  string
+	srv *Server
+	req RequestInfo
+
+	ctx    context.Context // canceled (with the close reason) when closed
+	cancel context.CancelCauseFunc
+	// work counts what must finish before the session is fully gone: the
+	// OnClose call and any WebSocket reader/writer pair.
+	work sync.WaitGroup
+
+	recvMu sync.Mutex // serializes Handler calls
+
+	// out holds groups of packets that must stay together (a Socket.IO
+	// packet and its binary attachments). It is closed with the session.
+	out *session.Queue[[]engineio.Packet]
+
+	mu        sync.Mutex
+	transport string // TransportPolling or TransportWebSocket
+	ws        *websocket.Conn
+	closed    bool
+	reason    error
+	// drain: on close, queued packets are still delivered (a server-side
+	// Close) rather than dropped (a failure).
+	drain   bool
+	upgrade upgradeState
+
+	// polling only
+	pollWake   chan struct{} // non-nil while a GET waits; cap 1
+	posting    bool          // a POST body is being handled
+	final      []engineio.Packet
+	finalTaken bool
+
+	// heartbeat
+	pingTimer    *time.Timer
+	pongTimer    *time.Timer
+	pingSeq      uint64 // identifies the ping the pong timer waits for
+	awaitingPong bool
+	pongExtended bool // the pong deadline was already pushed back once
+}
+
+type upgradeState uint8
+
+const (
+	upgradeNone upgradeState = iota
+	upgradeStarted
+	upgradeProbed // probe answered: pending polls are released with noop
+	upgradeDone
+)
+
+func newConn(s *Server, id, transport string, r *http.Request) (*Conn, error) {
+	out, err := session.NewQueue[[]engineio.Packet](s.cfg.QueuePackets, s.cfg.QueueBytes)
+	if err != nil {
+		return nil, fmt.Errorf("eio: %w", err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &Conn{
+		id:        id,
+		srv:       s,
+		req:       requestInfo(r),
+		ctx:       ctx,
+		cancel:    cancel,
+		out:       out,
+		transport: transport,
+	}
+	c.work.Add(1) // released after OnClose
+	return c, nil
+}
+
+// ID is the session id (the "sid" of the handshake).
+func (c *Conn) ID() string { return c.id }
+
+// Request describes the request that opened the session.
+func (c *Conn) Request() RequestInfo { return c.req }
+
+// Context is canceled when the session closes; context.Cause tells why.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done is closed when the session closes.
+func (c *Conn) Done() <-chan struct{} { return c.ctx.Done() }
+
+// Err is nil while the session is open, then the reason it closed.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// Transport is the transport the session uses now.
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// SendText queues one text message.
+func (c *Conn) SendText(data []byte) error {
+	return c.Send(engineio.Packet{Type: engineio.Message, Data: data})
+}
+
+// SendBinary queues one binary message.
+func (c *Conn) SendBinary(data []byte) error {
+	return c.Send(engineio.Packet{Type: engineio.Message, Data: data, Binary: true})
+}
+
+// Send queues packets as one unit: either all of them are queued, next to
+// each other, or none is. The packets' Data must not be modified afterwards
+// (it may be shared between sessions).
+//
+// Overflow rule: when the packets do not fit the bounded queue (by count of
+// Send calls or by bytes) the session is closed as a slow consumer and Send
+// returns ErrSlowConsumer. On a closed session Send returns ErrClosed.
+func (c *Conn) Send(ps ...engineio.Packet) error {
+	return c.push(slices.Clone(ps))
+}
+
+func (c *Conn) push(group []engineio.Packet) error {
+	n := 0
+	for _, p := range group {
+		n += len(p.Data) + 1
+	}
+	switch err := c.out.Push(group, n); {
+	case errors.Is(err, session.ErrQueueFull):
+		c.srv.slowConsumers.Add(1)
+		c.fail(ErrSlowConsumer, engineio.Close)
+		return ErrSlowConsumer
+	case err != nil:
+		return ErrClosed
+	}
+	c.mu.Lock()
+	c.notifyPollLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// notifyPollLocked wakes the waiting poll, if any. (The WebSocket writer
+// waits on the queue itself.)
+func (c *Conn) notifyPollLocked() {
+	if c.pollWake != nil {
+		select {
+		case c.pollWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *Conn) queued() bool {
+	n, _ := c.out.Len()
+	return n > 0
+}
+
+// takeAll empties the queue into one flat slice of packets.
+func (c *Conn) takeAll() []engineio.Packet {
+	var out []engineio.Packet
+	for _, g := range c.out.Drain(nil) {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// Close closes the session from the server side, gracefully: packets
+// already queued are still delivered, then the client learns of the close
+// (a close packet on polling, a close frame on WebSocket). OnClose is
+// called with ErrClosed. Closing a closed session does nothing.
+func (c *Conn) Close() {
+	c.closeWith(ErrClosed, true, engineio.Close)
+}
+
+// fail closes the session after a failure: queued packets are dropped and a
+// waiting poll is answered with term alone (close, or noop when the client
+// asked to close).
+func (c *Conn) fail(reason error, term engineio.Type) {
+	c.closeWith(reason, false, term)
+}
+
+func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed, c.reason, c.drain = true, reason, drain
+	c.stopHeartbeatLocked()
+	c.out.Close() // wakes the WebSocket writer
+	linger := false
+	if c.transport == TransportPolling {
+		if drain {
+			c.final = append(c.takeAll(), engineio.Packet{Type: engineio.Close})
+			// Like Node, the sid stays valid until a poll has collected
+			// the close packet, so that queued packets reach the client.
+			linger = c.pollWake == nil
+		} else {
+			c.final = []engineio.Packet{{Type: term}}
+		}
+	}
+	c.notifyPollLocked()
+	c.mu.Unlock()
+
+	c.cancel(reason)
+	if linger {
+		time.AfterFunc(c.srv.cfg.PingInterval+c.srv.cfg.PingTimeout, func() { c.srv.forget(c) })
+	} else {
+		c.srv.forget(c)
+	}
+	go c.notifyClosed()
+}
+
+// notifyClosed runs OnClose once no Handler call is in progress.
+func (c *Conn) notifyClosed() {
+	defer c.work.Done()
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	c.srv.handler.OnClose(c, c.reason)
+}
+
+// receive handles one packet from the client, whatever the transport.
+func (c *Conn) receive(p engineio.Packet) {
+	if p.Type != engineio.Pong {
+		c.refreshPongDeadline()
+	}
+	switch p.Type {
+	case engineio.Pong:
+		c.onPong()
+	case engineio.Message:
+		c.recvMu.Lock()
+		if c.ctx.Err() == nil {
+			c.srv.handler.OnMessage(c, p.Data, p.Binary)
+		}
+		c.recvMu.Unlock()
+	case engineio.Close:
+		c.fail(ErrClientClose, engineio.Noop)
+	case engineio.Ping:
+		// In protocol v4 only the server pings.
+		c.fail(fmt.Errorf("%w: ping from client", ErrTransport), engineio.Close)
+	default:
+		// open, upgrade and noop mean nothing on an established transport;
+		// Node ignores them too.
+	}
+}

@@ -1,0 +1,174 @@
+package eio
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
+)
+
+// bodyTimeout bounds reading one POST body (Node's httpRequestBodyTimeout).
+const bodyTimeout = 30 * time.Second
+
+// servePolling handles a request addressed to an existing polling session.
+func (c *Conn) servePolling(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		c.poll(w, r)
+	case http.MethodPost:
+		c.post(w, r)
+	default:
+		// What Node answers for other methods on a polling session.
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+}
+
+// poll answers a GET with every queued packet, waiting until there is one.
+// A second GET while one waits is a protocol error that closes the session
+// (the waiting GET then receives the close packet).
+func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.transport != TransportPolling {
+		c.mu.Unlock()
+		requestError{code: codeBadRequest}.writeHTTP(w)
+		return
+	}
+	if c.pollWake != nil {
+		c.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		c.fail(fmt.Errorf("%w: overlapping polls", ErrTransport), engineio.Close)
+		return
+	}
+	wake := make(chan struct{}, 1)
+	c.pollWake = wake
+	for {
+		if out, ok := c.pollPayloadLocked(); ok {
+			c.pollWake = nil
+			closed := c.closed
+			c.mu.Unlock()
+			if closed {
+				// The final payload is out: the sid is done.
+				c.srv.forget(c)
+			}
+			writePayload(w, out)
+			return
+		}
+		c.mu.Unlock()
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			c.mu.Lock()
+			c.pollWake = nil
+			c.mu.Unlock()
+			c.fail(fmt.Errorf("%w: poll closed prematurely", ErrTransport), engineio.Close)
+			return
+		}
+		c.mu.Lock()
+	}
+}
+
+// pollPayloadLocked returns what a waiting GET should answer with now, if
+// anything.
+func (c *Conn) pollPayloadLocked() ([]engineio.Packet, bool) {
+	switch {
+	case c.closed:
+		out := c.final
+		if c.finalTaken || out == nil {
+			out = []engineio.Packet{{Type: engineio.Close}}
+		}
+		c.finalTaken = true
+		return out, true
+	case c.transport != TransportPolling:
+		// Upgraded: what is queued now belongs to the WebSocket.
+		return []engineio.Packet{{Type: engineio.Noop}}, true
+	case c.queued():
+		return c.takeAll(), true
+	case c.upgrade == upgradeProbed:
+		// The client is switching to WebSocket: release its poll so that
+		// it can pause polling and send the upgrade packet.
+		return []engineio.Packet{{Type: engineio.Noop}}, true
+	}
+	return nil, false
+}
+
+func writePayload(w http.ResponseWriter, ps []engineio.Packet) {
+	body := engineio.AppendPayload(nil, ps)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// post reads a payload of packets from the client and handles them in
+// order. As in Node, a payload that does not decode still gets "ok" (the
+// packets before the bad one are handled) and the session closes.
+func (c *Conn) post(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Content-Type") == "application/octet-stream" {
+		// Protocol v4 sends binary as base64 text on polling.
+		w.WriteHeader(http.StatusBadRequest)
+		c.fail(fmt.Errorf("%w: binary POST body", ErrTransport), engineio.Close)
+		return
+	}
+	c.mu.Lock()
+	if c.posting {
+		c.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		c.fail(fmt.Errorf("%w: overlapping POSTs", ErrTransport), engineio.Close)
+		return
+	}
+	c.posting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.posting = false
+		c.mu.Unlock()
+	}()
+
+	limit := c.srv.cfg.MaxPayload
+	if r.ContentLength > int64(limit) {
+		c.tooLarge(w)
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		c.fail(fmt.Errorf("%w: reading POST: %w", ErrTransport, err), engineio.Close)
+		return
+	}
+	if len(body) > limit {
+		c.tooLarge(w)
+		return
+	}
+	c.handlePayload(body)
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", "2")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "ok")
+}
+
+func (c *Conn) tooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	c.fail(fmt.Errorf("%w: payload too large", ErrTransport), engineio.Close)
+}
+
+// handlePayload delivers the packets of one POST body in order.
+func (c *Conn) handlePayload(body []byte) {
+	for p, err := range engineio.Packets(body) {
+		if c.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("%w: %w", ErrParse, err), engineio.Close)
+			return
+		}
+		c.receive(p)
+	}
+}

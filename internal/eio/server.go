@@ -1,0 +1,290 @@
+package eio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
+)
+
+// Server is an Engine.IO v4 server. Mount it at the Engine.IO path; it
+// reads only the query (EIO, transport, sid), not the URL path.
+type Server struct {
+	cfg     Config
+	handler Handler
+
+	mu       sync.Mutex
+	conns    map[string]*Conn // sessions a request may still address
+	shutdown bool
+
+	accepted      atomic.Uint64
+	slowConsumers atomic.Uint64
+	upgrades      atomic.Uint64
+}
+
+// Stats are a server's counters.
+type Stats struct {
+	Open          int    // sessions a request may still address
+	Accepted      uint64 // sessions opened since start
+	Upgrades      uint64 // polling sessions upgraded to WebSocket
+	SlowConsumers uint64 // sessions closed because their queue overflowed
+}
+
+// NewServer returns a server that hands its sessions to h. Zero fields of
+// cfg take their defaults.
+func NewServer(cfg Config, h Handler) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil Handler", ErrInvalidConfig)
+	}
+	return &Server{cfg: cfg, handler: h, conns: make(map[string]*Conn)}, nil
+}
+
+// Config returns the server's configuration with defaults applied.
+func (s *Server) Config() Config { return s.cfg }
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.conns)
+	s.mu.Unlock()
+	return Stats{
+		Open:          n,
+		Accepted:      s.accepted.Load(),
+		Upgrades:      s.upgrades.Load(),
+		SlowConsumers: s.slowConsumers.Load(),
+	}
+}
+
+// ServeHTTP routes one Engine.IO request: a handshake, a poll, a POST of
+// packets, or a WebSocket (new, or upgrading a polling session). Checks and
+// their order follow the Node server, so refusals carry the same codes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.CORS.apply(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	upgrade := isWebSocketUpgrade(r)
+	refuse := func(code int) {
+		e := requestError{code: code}
+		if upgrade {
+			e.writeUpgrade(w)
+		} else {
+			e.writeHTTP(w)
+		}
+	}
+	if !s.cfg.allows(transport) {
+		refuse(codeUnknownTransport)
+		return
+	}
+	if sid := q.Get("sid"); sid != "" {
+		c := s.lookup(sid)
+		if c == nil {
+			refuse(codeUnknownSID)
+			return
+		}
+		if (!upgrade && c.Transport() != transport) || q.Get("EIO") != "4" {
+			refuse(codeBadRequest)
+			return
+		}
+		if upgrade {
+			s.upgradeWebSocket(c, w, r, transport)
+			return
+		}
+		c.servePolling(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		refuse(codeBadHandshakeMethod)
+		return
+	}
+	if transport == TransportWebSocket && !upgrade {
+		refuse(codeBadRequest)
+		return
+	}
+	if s.cfg.CheckRequest != nil {
+		if err := s.cfg.CheckRequest(requestInfo(r)); err != nil {
+			e := requestError{code: codeForbidden, message: err.Error()}
+			if upgrade {
+				e.writeUpgrade(w)
+			} else {
+				e.writeHTTP(w)
+			}
+			return
+		}
+	}
+	if q.Get("EIO") != "4" {
+		refuse(codeUnsupportedProtocol)
+		return
+	}
+	s.handshake(w, r, transport)
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet &&
+		strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		headerHasToken(r.Header, "Connection", "upgrade")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func requestInfo(r *http.Request) RequestInfo {
+	return RequestInfo{Header: r.Header.Clone(), Query: r.URL.Query(), RemoteAddr: r.RemoteAddr}
+}
+
+// handshake opens a new session on transport and answers r with the open
+// packet.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
+	id, err := newSID()
+	if err != nil {
+		requestError{code: codeBadRequest}.writeHTTP(w)
+		return
+	}
+	c, err := newConn(s, id, transport, r)
+	if err != nil {
+		requestError{code: codeBadRequest}.writeHTTP(w)
+		return
+	}
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.conns[id] = c
+	s.mu.Unlock()
+	s.accepted.Add(1)
+
+	open := engineio.OpenPacket(engineio.Handshake{
+		SID:          id,
+		Upgrades:     s.cfg.upgradesFrom(transport),
+		PingInterval: int(s.cfg.PingInterval / time.Millisecond),
+		PingTimeout:  int(s.cfg.PingTimeout / time.Millisecond),
+		MaxPayload:   s.cfg.MaxPayload,
+	})
+	if transport == TransportWebSocket {
+		_ = c.push([]engineio.Packet{open}) // the queue is empty
+		s.openSession(c)
+		s.acceptWebSocket(c, w, r)
+		return
+	}
+	// Like Node, the handshake response holds the open packet alone;
+	// whatever OnOpen sends goes to the next poll.
+	s.openSession(c)
+	writePayload(w, []engineio.Packet{open})
+}
+
+func (s *Server) openSession(c *Conn) {
+	c.recvMu.Lock()
+	s.handler.OnOpen(c)
+	c.recvMu.Unlock()
+	c.startHeartbeat()
+}
+
+// newSID returns 20 URL-safe characters (120 random bits), the length of
+// the Node server's ids.
+func newSID() (string, error) {
+	var b [15]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("eio: session id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func (s *Server) lookup(sid string) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[sid]
+}
+
+// forget makes a session unaddressable.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	if s.conns[c.id] == c {
+		delete(s.conns, c.id)
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown refuses new sessions and closes the open ones gracefully (close
+// code 1001 on WebSocket), spread evenly over the drain period so clients
+// do not all reconnect in the same instant, then waits for every session to
+// finish. When ctx ends first, the remaining sessions are cut at once and
+// Shutdown returns ctx's error after they have finished.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	period := s.cfg.DrainPeriod
+	if dl, ok := ctx.Deadline(); ok {
+		// Leave half of the remaining time for the last closes to finish.
+		period = min(period, time.Until(dl)/2)
+	}
+	start := time.Now()
+	var err error
+	for i, c := range conns {
+		if err == nil && len(conns) > 1 {
+			at := start.Add(period * time.Duration(i) / time.Duration(len(conns)-1))
+			err = sleepUntil(ctx, at)
+		}
+		c.closeWith(ErrShutdown, true, engineio.Close)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		for _, c := range conns {
+			c.work.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+	}
+	for _, c := range conns {
+		c.abort()
+	}
+	<-done
+	return ctx.Err()
+}
+
+func sleepUntil(ctx context.Context, at time.Time) error {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

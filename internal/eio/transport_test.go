@@ -1,0 +1,340 @@
+package eio
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func TestPollingMessages(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	for _, body := range []string{
+		"4hello",
+		"4test1\x1e4test2\x1e4test3",
+		"4hello\x1ebAQIDBA==", // binary travels as base64 on polling
+	} {
+		sid := ts.openPolling(t)
+		if status, got, h := do(t, "POST", ts.pollURL(sid), body); status != 200 || got != "ok" || h.Get("Content-Type") != "text/html" {
+			t.Fatalf("POST %q: %d %q %v", body, status, got, h)
+		}
+		if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != body {
+			t.Errorf("poll: %d %q, want %q", status, got, body)
+		}
+	}
+}
+
+func TestPollingInvalidPacketCloses(t *testing.T) {
+	ts := startServer(t, Config{})
+	sid := ts.openPolling(t)
+	do(t, "POST", ts.pollURL(sid), "abc")
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("poll after bad packet: %d", status)
+	}
+	if err := ts.closeReason(t); !errors.Is(err, ErrParse) {
+		t.Errorf("reason %v", err)
+	}
+}
+
+func TestPollingDuplicateGETCloses(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	var (
+		wg          sync.WaitGroup
+		first       string
+		firstStatus int
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		firstStatus, first, _ = do(t, "GET", ts.pollURL(sid), "")
+	}()
+	waitFor(t, func() bool {
+		c := ts.srv.lookup(sid)
+		if c == nil {
+			return false
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollWake != nil
+	})
+	if status, _, _ := do(t, "GET", ts.pollURL(sid)+"&t=burst", ""); status != 400 {
+		t.Errorf("second poll: %d", status)
+	}
+	wg.Wait()
+	if firstStatus != 200 || first != "1" {
+		t.Errorf("first poll: %d %q", firstStatus, first)
+	}
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("third poll: %d", status)
+	}
+}
+
+func TestPollingClientClose(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	var (
+		wg   sync.WaitGroup
+		got  string
+		code int
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		code, got, _ = do(t, "GET", ts.pollURL(sid), "")
+	}()
+	waitPolling(t, ts, sid)
+	if status, _, _ := do(t, "POST", ts.pollURL(sid), "1"); status != 200 {
+		t.Errorf("POST close: %d", status)
+	}
+	wg.Wait()
+	if code != 200 || got != "6" {
+		t.Errorf("pending poll: %d %q, want noop", code, got)
+	}
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("poll after close: %d", status)
+	}
+	if err := ts.closeReason(t); !errors.Is(err, ErrClientClose) {
+		t.Errorf("reason %v", err)
+	}
+}
+
+func waitPolling(t *testing.T, ts *testServer, sid string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		c := ts.srv.lookup(sid)
+		if c == nil {
+			return false
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollWake != nil
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPollingHeartbeat(t *testing.T) {
+	ts := startServer(t, Config{})
+	sid := ts.openPolling(t)
+	for range 3 {
+		if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "2" {
+			t.Fatalf("poll: %d %q, want ping", status, got)
+		}
+		if status, _, _ := do(t, "POST", ts.pollURL(sid), "3"); status != 200 {
+			t.Fatalf("pong: %d", status)
+		}
+	}
+}
+
+func TestPollingPingTimeout(t *testing.T) {
+	ts := startServer(t, Config{})
+	sid := ts.openPolling(t)
+	if err := ts.closeReason(t); !errors.Is(err, ErrPingTimeout) {
+		t.Fatalf("reason %v", err)
+	}
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("poll after timeout: %d", status)
+	}
+}
+
+func TestPollingPayloadTooLarge(t *testing.T) {
+	ts := startServer(t, Config{MaxPayload: 100, PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	if status, _, _ := do(t, "POST", ts.pollURL(sid), "4"+strings.Repeat("a", 100)); status != 413 {
+		t.Errorf("oversized POST: %d", status)
+	}
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("poll after 413: %d", status)
+	}
+	sid = ts.openPolling(t)
+	if status, _, _ := do(t, "POST", ts.pollURL(sid), "4"+strings.Repeat("a", 99)); status != 200 {
+		t.Errorf("POST at the limit: %d", status)
+	}
+}
+
+func TestWebSocketMessages(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws) // open
+	send(t, ws, "4hello")
+	if typ, got := read(t, ws); typ != websocket.MessageText || got != "4hello" {
+		t.Errorf("echo %v %q", typ, got)
+	}
+	ctx := t.Context()
+	if err := ws.Write(ctx, websocket.MessageBinary, []byte{1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if typ, got := read(t, ws); typ != websocket.MessageBinary || got != "\x01\x02\x03\x04" {
+		t.Errorf("binary echo %v %q", typ, got)
+	}
+}
+
+func TestWebSocketInvalidPacketCloses(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws)
+	send(t, ws, "abc")
+	waitClosed(t, ws)
+	if err := ts.closeReason(t); !errors.Is(err, ErrParse) {
+		t.Errorf("reason %v", err)
+	}
+}
+
+func TestWebSocketHeartbeat(t *testing.T) {
+	ts := startServer(t, Config{})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws)
+	for range 3 {
+		if _, got := read(t, ws); got != "2" {
+			t.Fatalf("got %q, want ping", got)
+		}
+		send(t, ws, "3")
+	}
+}
+
+func TestWebSocketPingTimeout(t *testing.T) {
+	ts := startServer(t, Config{})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws)
+	if code := waitClosed(t, ws); code != websocket.StatusNormalClosure {
+		t.Errorf("close code %v", code)
+	}
+	if err := ts.closeReason(t); !errors.Is(err, ErrPingTimeout) {
+		t.Errorf("reason %v", err)
+	}
+}
+
+func TestWebSocketClientClosePacket(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws)
+	send(t, ws, "1")
+	waitClosed(t, ws)
+	if err := ts.closeReason(t); !errors.Is(err, ErrClientClose) {
+		t.Errorf("reason %v", err)
+	}
+}
+
+func TestWebSocketMessageTooBig(t *testing.T) {
+	ts := startServer(t, Config{MaxPayload: 100, PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws)
+	send(t, ws, "4"+strings.Repeat("a", 100))
+	if code := waitClosed(t, ws); code != websocket.StatusMessageTooBig {
+		t.Errorf("close code %v, want 1009", code)
+	}
+	if err := ts.closeReason(t); !errors.Is(err, ErrTransport) {
+		t.Errorf("reason %v", err)
+	}
+}
+
+func TestUpgrade(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
+	send(t, ws, "2probe")
+	if _, got := read(t, ws); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	// The poll is released with a noop so the client can pause polling.
+	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "6" {
+		t.Fatalf("poll during upgrade: %d %q", status, got)
+	}
+	send(t, ws, "5")
+	send(t, ws, "4hello")
+	if _, got := read(t, ws); got != "4hello" {
+		t.Errorf("echo after upgrade %q", got)
+	}
+	// Polling is over for this sid, and so are further upgrades.
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("poll after upgrade: %d", status)
+	}
+	ws2 := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
+	waitClosed(t, ws2)
+	send(t, ws, "4still")
+	if _, got := read(t, ws); got != "4still" {
+		t.Errorf("first websocket after second one: %q", got)
+	}
+	if n := ts.srv.Stats().Upgrades; n != 1 {
+		t.Errorf("upgrades %d", n)
+	}
+}
+
+// Packets queued while the upgrade is in progress reach the client over
+// the new transport, in order.
+func TestUpgradeFlushesQueued(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
+	send(t, ws, "2probe")
+	read(t, ws)
+	c := ts.srv.lookup(sid)
+	for _, m := range []string{"a", "b", "c"} {
+		if err := c.SendText([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(t, ws, "5")
+	for _, want := range []string{"4a", "4b", "4c"} {
+		if _, got := read(t, ws); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
+
+func TestServerCloseDrainsPolling(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	c := ts.srv.lookup(sid)
+	_ = c.SendText([]byte("bye"))
+	c.Close()
+	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "4bye\x1e1" {
+		t.Errorf("final poll: %d %q", status, got)
+	}
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("poll after final: %d", status)
+	}
+	if err := ts.closeReason(t); !errors.Is(err, ErrClosed) {
+		t.Errorf("reason %v", err)
+	}
+}
+
+func TestServerCloseDrainsWebSocket(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws)
+	ts.srv.mu.Lock()
+	var c *Conn
+	for _, x := range ts.srv.conns {
+		c = x
+	}
+	ts.srv.mu.Unlock()
+	_ = c.SendText([]byte("one"))
+	_ = c.SendBinary([]byte{9})
+	c.Close()
+	if _, got := read(t, ws); got != "4one" {
+		t.Errorf("got %q", got)
+	}
+	if typ, got := read(t, ws); typ != websocket.MessageBinary || got != "\x09" {
+		t.Errorf("got %v %q", typ, got)
+	}
+	if code := waitClosed(t, ws); code != websocket.StatusNormalClosure {
+		t.Errorf("close code %v", code)
+	}
+	if err := c.SendText([]byte("late")); !errors.Is(err, ErrClosed) {
+		t.Errorf("send after close: %v", err)
+	}
+}

@@ -1,0 +1,88 @@
+package eio
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/coder/websocket"
+)
+
+// upgradeWebSocket handles a WebSocket opened for an existing session: the
+// upgrade of a polling session. The client probes the new transport (ping
+// "probe" → pong "probe"), the server releases the pending poll with a noop,
+// and the client's upgrade packet switches the session over. Like Node, a
+// WebSocket that cannot upgrade (the session already upgraded, is
+// upgrading, or is closed) is accepted and closed at once.
+func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Request, transport string) {
+	c.mu.Lock()
+	ok := transport == TransportWebSocket && !s.cfg.DisableUpgrades &&
+		!c.closed && c.transport == TransportPolling && c.upgrade == upgradeNone
+	if ok {
+		c.upgrade = upgradeStarted
+	}
+	c.mu.Unlock()
+
+	ws, err := s.accept(w, r)
+	if err != nil {
+		if ok {
+			c.resetUpgrade()
+		}
+		return
+	}
+	if !ok {
+		_ = ws.Close(websocket.StatusNormalClosure, "")
+		return
+	}
+	if !c.probe(ws) {
+		c.resetUpgrade()
+		_ = ws.CloseNow()
+		return
+	}
+	s.upgrades.Add(1)
+	c.runWebSocket(ws)
+}
+
+// resetUpgrade lets the client try again after a failed upgrade; the
+// session stays on polling.
+func (c *Conn) resetUpgrade() {
+	c.mu.Lock()
+	if c.upgrade != upgradeDone {
+		c.upgrade = upgradeNone
+	}
+	c.mu.Unlock()
+}
+
+// probe runs the upgrade exchange on ws. It reports whether the session
+// now uses ws (with the writer's work counted).
+func (c *Conn) probe(ws *websocket.Conn) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.UpgradeTimeout)
+	defer cancel()
+	for {
+		typ, data, err := ws.Read(ctx)
+		if err != nil || typ != websocket.MessageText {
+			return false
+		}
+		p, err := engineio.DecodeText(data)
+		if err != nil {
+			return false
+		}
+		switch {
+		case p.Type == engineio.Ping && string(p.Data) == engineio.Probe:
+			pong := engineio.AppendText(nil, engineio.Packet{Type: engineio.Pong, Data: []byte(engineio.Probe)})
+			if ws.Write(ctx, websocket.MessageText, pong) != nil {
+				return false
+			}
+			c.mu.Lock()
+			if c.upgrade == upgradeStarted {
+				c.upgrade = upgradeProbed
+			}
+			c.notifyPollLocked()
+			c.mu.Unlock()
+		case p.Type == engineio.Upgrade:
+			return c.attachWebSocket(ws)
+		default:
+			return false
+		}
+	}
+}

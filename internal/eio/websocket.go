@@ -1,0 +1,170 @@
+package eio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/coder/websocket"
+)
+
+// accept upgrades r to a WebSocket. Origin is not checked, as in the Node
+// server (WebSocket is not subject to CORS; CheckRequest can refuse).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return nil, fmt.Errorf("eio: websocket accept: %w", err)
+	}
+	ws.SetReadLimit(int64(s.cfg.MaxPayload))
+	return ws, nil
+}
+
+// acceptWebSocket serves a session that was opened over WebSocket.
+func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request) {
+	ws, err := s.accept(w, r)
+	if err != nil {
+		c.fail(errors.Join(ErrTransport, err), engineio.Close)
+		return
+	}
+	if !c.attachWebSocket(ws) {
+		_ = ws.CloseNow()
+		return
+	}
+	c.runWebSocket(ws)
+}
+
+// attachWebSocket makes ws the session's transport. It reports false when
+// the session closed meanwhile.
+func (c *Conn) attachWebSocket(ws *websocket.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.transport, c.ws, c.upgrade = TransportWebSocket, ws, upgradeDone
+	c.work.Add(1) // the OnClose call is still pending, so work is not zero
+	c.notifyPollLocked()
+	return true
+}
+
+// runWebSocket reads from ws until it ends, with the writer running beside
+// it; it returns when both have stopped.
+func (c *Conn) runWebSocket(ws *websocket.Conn) {
+	defer c.work.Done()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(ws)
+	}()
+	c.readLoop(ws)
+	<-writerDone
+}
+
+// readLoop delivers the client's packets. It does not watch the session's
+// context: the writer closes ws once it has flushed, which ends the read.
+func (c *Conn) readLoop(ws *websocket.Conn) {
+	for {
+		typ, data, err := ws.Read(context.Background())
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if typ == websocket.MessageBinary {
+			c.receive(engineio.DecodeBinary(data))
+			continue
+		}
+		p, err := engineio.DecodeText(data)
+		if err != nil {
+			c.fail(fmt.Errorf("%w: %w", ErrParse, err), engineio.Close)
+			continue // keep reading until the writer closes ws
+		}
+		c.receive(p)
+	}
+}
+
+func (c *Conn) readFailed(err error) {
+	switch {
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		c.fail(fmt.Errorf("%w: %w", ErrTransport, err), engineio.Close)
+	case websocket.CloseStatus(err) != -1:
+		c.fail(ErrClientClose, engineio.Close)
+	default:
+		c.fail(fmt.Errorf("%w: %w", ErrTransport, err), engineio.Close)
+	}
+}
+
+// writeLoop sends everything queued, one batch per wake-up, until the
+// session closes; then it flushes (for a graceful close) and closes ws.
+func (c *Conn) writeLoop(ws *websocket.Conn) {
+	var (
+		groups [][]engineio.Packet
+		buf    []byte
+	)
+	for {
+		waitErr := c.out.Wait(context.Background()) // ends when the queue closes
+		groups = c.out.Drain(groups)
+		c.mu.Lock()
+		skip := c.closed && !c.drain
+		c.mu.Unlock()
+		if !skip {
+			if err := c.writeBatch(ws, groups, &buf); err != nil {
+				c.fail(fmt.Errorf("%w: write: %w", ErrTransport, err), engineio.Close)
+				_ = ws.CloseNow()
+				return
+			}
+		}
+		clear(groups) // drop references to sent data
+		if waitErr != nil || skip {
+			c.closeWebSocket(ws)
+			return
+		}
+	}
+}
+
+func (c *Conn) writeBatch(ws *websocket.Conn, groups [][]engineio.Packet, buf *[]byte) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
+	defer cancel()
+	for _, g := range groups {
+		for _, p := range g {
+			var err error
+			if p.Binary {
+				err = ws.Write(ctx, websocket.MessageBinary, p.Data)
+			} else {
+				*buf = engineio.AppendText((*buf)[:0], p)
+				err = ws.Write(ctx, websocket.MessageText, *buf)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// closeWebSocket ends ws with the close code matching the session's
+// reason; it waits (bounded by the websocket package) for the client's
+// close frame.
+func (c *Conn) closeWebSocket(ws *websocket.Conn) {
+	code := websocket.StatusNormalClosure
+	if errors.Is(c.Err(), ErrShutdown) {
+		code = websocket.StatusGoingAway
+	}
+	_ = ws.Close(code, "")
+}
+
+// abort cuts the session's WebSocket without a close handshake (Shutdown
+// past its deadline).
+func (c *Conn) abort() {
+	c.fail(ErrShutdown, engineio.Close)
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		_ = ws.CloseNow()
+	}
+}
