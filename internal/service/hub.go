@@ -112,23 +112,83 @@ func NewHub(b broker.Broker, opts HubOptions) *Hub {
 // Broker returns the broker the hub reads from (for publishing).
 func (h *Hub) Broker() broker.Broker { return h.b }
 
+// SubscribeOptions refine a subscription.
+type SubscribeOptions struct {
+	// Since, when HasSince is set, asks for the retained messages with
+	// seq > Since first, then the live stream.
+	Since    uint64
+	HasSince bool
+	// OnReady, if set, is called once the subscription has taken effect
+	// and before the first Deliver for it, with the position that
+	// Subscribe will return. It runs under the channel's lock, like
+	// Deliver, so a connection can enqueue its acknowledgement there and
+	// have it reach the client ahead of the channel's messages.
+	OnReady func(pos broker.Position)
+}
+
 // Subscribe adds s to channel, live only: s receives every message with a
 // seq above the returned position's Seq (the channel's newest seq when the
 // subscription took effect).
 func (h *Hub) Subscribe(ctx context.Context, channel string, s Subscriber) (broker.Position, error) {
-	return h.subscribe(ctx, channel, s, 0, false)
+	return h.SubscribeWith(ctx, channel, s, SubscribeOptions{})
 }
 
 // SubscribeSince adds s to channel and first replays the retained messages
-// with seq > since, then continues live, without gap or duplicate. The
-// returned position is the channel's newest seq at the time history was read
-// (every message up to it is replayed before any later one is delivered).
-//
-// It fails with an error matching broker.ErrHistoryGone when messages after
-// since are no longer retained, and ErrSinceAhead when since is above the
-// channel's newest seq. On error s is not subscribed.
+// with seq > since, then continues live. See SubscribeWith.
 func (h *Hub) SubscribeSince(ctx context.Context, channel string, s Subscriber, since uint64) (broker.Position, error) {
-	return h.subscribe(ctx, channel, s, since, true)
+	return h.SubscribeWith(ctx, channel, s, SubscribeOptions{Since: since, HasSince: true})
+}
+
+// SubscribeWith adds s to channel. Without HasSince it behaves like
+// Subscribe. With HasSince it replays the retained messages with
+// seq > Since, then continues live, without gap or duplicate; the returned
+// position is the channel's newest seq when history was read, and every
+// message up to it is delivered before any later one.
+//
+// A replaying subscribe fails with an error matching broker.ErrHistoryGone
+// when messages after Since are no longer retained, and with ErrSinceAhead
+// when Since is above the channel's newest seq; neither calls OnReady. In
+// the rare case that it fails with ErrReplayBehind, OnReady has already run
+// and some messages may have been delivered. On any error s is not
+// subscribed.
+func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, opts SubscribeOptions) (broker.Position, error) {
+	if err := broker.ValidChannel(channel); err != nil {
+		return broker.Position{}, err
+	}
+	c, err := h.acquire(ctx, channel)
+	if err != nil {
+		return broker.Position{}, err
+	}
+
+	c.mu.Lock()
+	if _, dup := c.members[s]; dup {
+		c.mu.Unlock()
+		h.release(c)
+		return broker.Position{}, fmt.Errorf("channel %q: %w", channel, ErrAlreadySubscribed)
+	}
+	m := &member{s: s}
+	c.members[s] = m
+	if !opts.HasSince {
+		// c.last is the newest seq fanned out (or the position read when
+		// the channel started); everything after it reaches m.
+		m.last = c.last
+		pos := broker.Position{Seq: c.last, Epoch: c.epoch}
+		if opts.OnReady != nil {
+			opts.OnReady(pos)
+		}
+		c.mu.Unlock()
+		return pos, nil
+	}
+	m.last = opts.Since
+	m.replaying = true
+	c.mu.Unlock()
+
+	pos, err := h.replay(ctx, c, m, opts)
+	if err != nil {
+		h.leave(c, m)
+		return broker.Position{}, err
+	}
+	return pos, nil
 }
 
 // Unsubscribe removes s from channel. It reports whether s was subscribed.
@@ -181,43 +241,6 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-func (h *Hub) subscribe(ctx context.Context, channel string, s Subscriber, since uint64, replay bool) (broker.Position, error) {
-	if err := broker.ValidChannel(channel); err != nil {
-		return broker.Position{}, err
-	}
-	c, err := h.acquire(ctx, channel)
-	if err != nil {
-		return broker.Position{}, err
-	}
-
-	c.mu.Lock()
-	if _, dup := c.members[s]; dup {
-		c.mu.Unlock()
-		h.release(c)
-		return broker.Position{}, fmt.Errorf("channel %q: %w", channel, ErrAlreadySubscribed)
-	}
-	m := &member{s: s}
-	c.members[s] = m
-	if !replay {
-		// c.last is the newest seq fanned out (or the position read when
-		// the channel started); everything after it reaches m.
-		m.last = c.last
-		pos := broker.Position{Seq: c.last, Epoch: c.epoch}
-		c.mu.Unlock()
-		return pos, nil
-	}
-	m.last = since
-	m.replaying = true
-	c.mu.Unlock()
-
-	pos, err := h.replay(ctx, c, m, since)
-	if err != nil {
-		h.leave(c, m)
-		return broker.Position{}, err
-	}
-	return pos, nil
-}
-
 // leave removes member m from c if it is still there.
 func (h *Hub) leave(c *hubChannel, m *member) {
 	h.mu.Lock()
@@ -237,9 +260,9 @@ func (h *Hub) leave(c *hubChannel, m *member) {
 // buffered meanwhile, and switches m to live. Messages fanned out before m
 // joined are older than the history read that follows, so history plus the
 // pending buffer cover every seq; m.last drops the overlap.
-func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, since uint64) (broker.Position, error) {
+func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts SubscribeOptions) (broker.Position, error) {
 	var first broker.Position
-	from := since
+	since, from := opts.Since, opts.Since
 	for round := 0; round < maxCatchUpRounds; round++ {
 		msgs, pos, err := h.history(ctx, c.name, from)
 		if err != nil {
@@ -256,6 +279,9 @@ func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, since uint64
 		if c.stopped || c.members[m.s] != m {
 			c.mu.Unlock()
 			return broker.Position{}, fmt.Errorf("channel %q: subscription ended during replay: %w", c.name, broker.ErrClosed)
+		}
+		if round == 0 && opts.OnReady != nil {
+			opts.OnReady(first)
 		}
 		for _, msg := range msgs {
 			m.deliver(msg)

@@ -1,6 +1,7 @@
 package legacy
 
 import (
+	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -44,19 +45,28 @@ func lookupField(key []byte) (field, bool) {
 // type is returned without error, with Type, Raw and (when it is a valid
 // request id) ID set, so the caller can decide what to do with it.
 //
+// On a field error (ErrMissingField, ErrBadField) the returned Frame still
+// holds Raw, the Type when it was readable, and the ID when it was a valid
+// number, so that the error can be answered to the right request. On
+// ErrMalformed it is empty.
+//
 // The returned Frame's Data and Raw alias b; copy them to keep them past
 // b's reuse.
 func Decode(b []byte) (Frame, error) {
 	var raw [numFields][]byte
 	s := scanner{b: b}
 	if err := s.object(&raw); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) { // a duplicate key: the JSON itself is fine
+			return partial(raw, "", b), err
+		}
 		return Frame{}, err
 	}
 	f := Frame{Raw: b}
 
 	t, err := typeField(raw[fType])
 	if err != nil {
-		return Frame{}, err
+		return partial(raw, "", b), err
 	}
 	f.Type = t
 
@@ -139,9 +149,18 @@ func Decode(b []byte) (Frame, error) {
 		check(err)
 	}
 	if first != nil {
-		return Frame{}, first
+		return partial(raw, f.Type, b), first
 	}
 	return f, nil
+}
+
+// partial is what Decode returns with a field error: enough to answer it.
+func partial(raw [numFields][]byte, typ string, b []byte) Frame {
+	f := Frame{Type: typ, Raw: b}
+	if id, err := uintField(raw[fID], "id"); err == nil {
+		f.ID = id
+	}
+	return f
 }
 
 // typeField returns the frame type, using the package's constants for known

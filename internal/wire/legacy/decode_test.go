@@ -125,6 +125,27 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestDecodeErrorKeepsID(t *testing.T) {
+	tests := []struct {
+		in   string
+		typ  string
+		id   uint64
+		want error
+	}{
+		{`{"type":"subscribe","id":7}`, TypeSubscribe, 7, ErrMissingField},
+		{`{"type":"subscribe","id":7,"channel":"C","since":-2}`, TypeSubscribe, 7, ErrBadField},
+		{`{"id":8}`, "", 8, ErrMissingField},
+		{`{"type":"ping","id":9,"id":9}`, "", 9, ErrBadField},
+		{`{"type":"ping","id":"x"}`, TypePing, 0, ErrBadField},
+	}
+	for _, tt := range tests {
+		f, err := Decode([]byte(tt.in))
+		if !errors.Is(err, tt.want) || f.Type != tt.typ || f.ID != tt.id {
+			t.Errorf("Decode(%s) = type %q id %d, %v; want type %q id %d, %v", tt.in, f.Type, f.ID, err, tt.typ, tt.id, tt.want)
+		}
+	}
+}
+
 func TestDecodeEscapes(t *testing.T) {
 	tests := []struct{ in, channel string }{
 		{`"a\"b\\c\/d"`, `a"b\c/d`},
