@@ -33,6 +33,7 @@ type Decoder struct {
 	// attachments for a binary packet; 0 means DefaultMaxPacketSize.
 	MaxPacketSize int
 
+	lastNsp string  // namespace of the previous packet, to reuse its string
 	pending Message // header waiting for attachments, when awaiting
 	size    int     // bytes of pending so far
 	waiting bool
@@ -59,7 +60,9 @@ func (d *Decoder) Awaiting() bool { return d.waiting }
 func (d *Decoder) Reset() { d.pending, d.size, d.waiting = Message{}, 0, false }
 
 // Text takes the text of an Engine.IO message. A plain packet is returned
-// complete at once, its Data aliasing b. The header of a binary packet is
+// complete at once, its Data aliasing b; the Namespace string of the
+// previous packet is reused when it repeats, so steady traffic decodes
+// without allocating. The header of a binary packet is
 // kept (copied) and complete is false until its attachments have arrived
 // through Binary.
 func (d *Decoder) Text(b []byte) (m Message, complete bool, err error) {
@@ -70,10 +73,11 @@ func (d *Decoder) Text(b []byte) (m Message, complete bool, err error) {
 	if len(b) > d.maxPacketSize() {
 		return Message{}, false, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), d.maxPacketSize())
 	}
-	p, err := Decode(b)
+	p, err := decode(b, d.lastNsp)
 	if err != nil {
 		return Message{}, false, err
 	}
+	d.lastNsp = p.Namespace
 	if !p.Type.IsBinary() {
 		return Message{Packet: p}, true, nil
 	}

@@ -10,7 +10,8 @@ import (
 // into the event name and the raw JSON of each argument (slices of data,
 // without surrounding whitespace). A numeric event name, which the official
 // parser allows, is returned as its JSON text ("42"), matching how a Node
-// EventEmitter keys it. It allocates the name and the args slice.
+// EventEmitter keys it. It allocates the name and the args slice (once for
+// up to three args).
 func SplitEvent(data []byte) (name string, args [][]byte, err error) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
@@ -45,6 +46,7 @@ func splitArray(b []byte, i int) (elems [][]byte, end int, ok bool) {
 	if i < len(b) && b[i] == ']' {
 		return nil, i + 1, true
 	}
+	elems = make([][]byte, 0, 4) // one allocation for the usual name and few args
 	for {
 		start := i
 		if i = scanValue(b, i, 1); i < 0 {

@@ -66,13 +66,29 @@ func scanLiteral(b []byte, i int, lit string) int {
 	return i + len(lit)
 }
 
+// plainStringByte marks bytes that a JSON string holds as they are: all but
+// the quote, the backslash and control characters.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // scanString expects b[i] == '"'.
 func scanString(b []byte, i int) int {
 	for i++; i < len(b); {
-		switch c := b[i]; {
-		case c == '"':
+		// Fast path over the plain run, which is nearly the whole string.
+		for i < len(b) && plainStringByte[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case '"':
 			return i + 1
-		case c == '\\':
+		case '\\':
 			if i+1 >= len(b) {
 				return -1
 			}
@@ -87,10 +103,8 @@ func scanString(b []byte, i int) int {
 			default:
 				return -1
 			}
-		case c < 0x20:
+		default: // a control character
 			return -1
-		default:
-			i++
 		}
 	}
 	return -1

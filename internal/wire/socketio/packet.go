@@ -17,7 +17,11 @@ import (
 //     rejected, because the official decoder would read it as an ack id.
 //   - Counts and ack ids are plain ASCII digits that fit in int64.
 //   - Reserved event names are not checked here.
-func Decode(b []byte) (Packet, error) {
+func Decode(b []byte) (Packet, error) { return decode(b, "") }
+
+// decode is Decode reusing known as the Namespace string when the bytes
+// match, which saves the allocation for a connection's usual namespace.
+func decode(b []byte, known string) (Packet, error) {
 	if len(b) == 0 {
 		return Packet{}, fmt.Errorf("%w: empty", ErrBadPacket)
 	}
@@ -39,7 +43,11 @@ func Decode(b []byte) (Packet, error) {
 		for end < len(b) && b[end] != ',' {
 			end++
 		}
-		if nsp := b[i:end]; string(nsp) != "/" {
+		switch nsp := b[i:end]; string(nsp) {
+		case "/":
+		case known:
+			p.Namespace = known
+		default:
 			p.Namespace = string(nsp)
 		}
 		i = min(end+1, len(b)) // skip the comma, if any

@@ -267,3 +267,15 @@ func TestTypeString(t *testing.T) {
 		t.Errorf("String() = %q, %q", ConnectError.String(), Type(9).String())
 	}
 }
+
+func TestAllocs(t *testing.T) {
+	root := []byte(`217["chat",{"text":"hi"}]`)
+	nsp := []byte(`2/chat,17["chat",{"text":"hi"}]`)
+	if n := testing.AllocsPerRun(100, func() { Decode(root) }); n != 0 {
+		t.Errorf("Decode on the root namespace: %v allocs, want 0", n)
+	}
+	var d Decoder
+	if n := testing.AllocsPerRun(100, func() { d.Text(nsp) }); n != 0 {
+		t.Errorf("Decoder.Text on a repeated namespace: %v allocs, want 0", n)
+	}
+}

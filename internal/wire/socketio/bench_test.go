@@ -1,0 +1,92 @@
+package socketio
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// A typical chat event of about 100 bytes.
+var benchWire = []byte(`2/chat,17["chat message",{"room":"lobby","user":"u-1234","text":"hello there, how are you?"}]`)
+
+func BenchmarkDecode(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchWire)))
+	for b.Loop() {
+		if _, err := Decode(benchWire); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeRootNamespace(b *testing.B) {
+	wire := []byte(`217["chat message",{"room":"lobby","user":"u-1234","text":"hello there, how are you?"}]`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(wire)))
+	for b.Loop() {
+		if _, err := Decode(wire); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecoderText(b *testing.B) {
+	var d Decoder
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchWire)))
+	for b.Loop() {
+		if _, _, err := d.Text(benchWire); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	p, err := Decode(benchWire)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchWire)))
+	for b.Loop() {
+		buf = Append(buf[:0], p)
+	}
+}
+
+func BenchmarkSplitEvent(b *testing.B) {
+	p, _ := Decode(benchWire)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := SplitEvent(p.Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendEvent(b *testing.B) {
+	arg := []byte(`{"room":"lobby","user":"u-1234","text":"hello there, how are you?"}`)
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendEvent(buf[:0], "chat message", arg)
+	}
+}
+
+// Reference points for the payload check Decode does.
+func BenchmarkValidJSON(b *testing.B) {
+	p, _ := Decode(benchWire)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p.Data)))
+	for b.Loop() {
+		validJSON(p.Data)
+	}
+}
+
+func BenchmarkStdlibJSONValid(b *testing.B) {
+	p, _ := Decode(benchWire)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p.Data)))
+	for b.Loop() {
+		json.Valid(p.Data)
+	}
+}
