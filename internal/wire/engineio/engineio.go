@@ -92,9 +92,12 @@ var (
 	ErrEmpty = errors.New("engineio: empty packet")
 	// ErrUnknownType: the first byte is not a packet type.
 	ErrUnknownType = errors.New("engineio: unknown packet type")
-	// ErrBadBase64: a "b" binary message whose base64 does not decode.
+	// ErrBadBase64: a "b" binary message whose base64 does not decode
+	// (standard alphabet, padded, as the official parser writes it).
 	ErrBadBase64 = errors.New("engineio: bad base64 in binary message")
 	// ErrTooManyPackets: a polling payload holds more than MaxPayloadPackets
 	// packets.
 	ErrTooManyPackets = errors.New("engineio: too many packets in payload")
+	// ErrBadHandshake: the data of an Open packet is not a handshake.
+	ErrBadHandshake = errors.New("engineio: bad handshake")
 )

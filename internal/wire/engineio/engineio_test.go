@@ -205,7 +205,7 @@ func TestHandshake(t *testing.T) {
 		t.Errorf("nil upgrades encoded as %s, want []", got.Data)
 	}
 	for _, bad := range []string{``, `{}`, `[]`, `{"sid":1}`} {
-		if _, err := ParseHandshake([]byte(bad)); err == nil {
+		if _, err := ParseHandshake([]byte(bad)); !errors.Is(err, ErrBadHandshake) {
 			t.Errorf("ParseHandshake(%q) succeeded", bad)
 		}
 	}

@@ -31,10 +31,10 @@ func OpenPacket(h Handshake) Packet {
 func ParseHandshake(data []byte) (Handshake, error) {
 	var h Handshake
 	if err := json.Unmarshal(data, &h); err != nil {
-		return Handshake{}, fmt.Errorf("engineio: bad handshake: %w", err)
+		return Handshake{}, fmt.Errorf("%w: %w", ErrBadHandshake, err)
 	}
 	if h.SID == "" {
-		return Handshake{}, fmt.Errorf("engineio: bad handshake: no sid")
+		return Handshake{}, fmt.Errorf("%w: no sid", ErrBadHandshake)
 	}
 	return h, nil
 }
