@@ -1,5 +1,6 @@
 // Regenerates golden.json from the official engine.io-parser pinned in
-// interop/ (run from the repository root: node internal/wire/engineio/testdata/gen.js).
+// interop/ (from the repository root:
+// node internal/wire/engineio/testdata/gen.js > internal/wire/engineio/testdata/golden.json).
 // Each case records the wire text and the packets the official decoder sees
 // in it: the type digit and the data, as text or, for binary, as hex.
 "use strict";
