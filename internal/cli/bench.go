@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,9 +28,10 @@ func newBenchCmd() *cobra.Command {
 
 func newBenchRunCmd() *cobra.Command {
 	var (
-		cfg   loadgen.Config
-		proto string
-		out   string
+		cfg     loadgen.Config
+		proto   string
+		out     string
+		cpuProf string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -37,6 +39,13 @@ func newBenchRunCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Protocol = loadgen.Protocol(proto)
+			if cpuProf != "" {
+				stop, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			res, err := loadgen.Run(cmd.Context(), cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -77,7 +86,25 @@ func newBenchRunCmd() *cobra.Command {
 	f.DurationVar(&cfg.Window, "window", 0, "saturation measuring window (default 10s)")
 	f.DurationVar(&cfg.Drain, "drain", 0, "longest wait for in-flight deliveries after a phase (default 15s)")
 	f.StringVarP(&out, "out", "o", "-", "write the JSON result here")
+	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the load generator itself here")
 	return cmd
+}
+
+// startCPUProfile profiles this process, to check that the load generator is
+// cheap next to the server it measures.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func newBenchReportCmd() *cobra.Command {
