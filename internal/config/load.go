@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Load reads the YAML file at path, decodes it strictly (an unknown field is
 // an error naming the field and its line), applies SetDefaults and runs
-// Validate. Any error names the file.
+// Validate. Any error names the file; the problems in it are *FieldError
+// values carrying their line where the file has one.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -35,7 +40,7 @@ func Parse(data []byte) (*Config, error) {
 		// An empty document is an empty configuration; Validate will say
 		// what is missing.
 	case err != nil:
-		return nil, err
+		return nil, explain(data, err)
 	default:
 		// A second document would be silently ignored; refuse it instead.
 		var extra yaml.Node
@@ -43,12 +48,192 @@ func Parse(data []byte) (*Config, error) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("line %d: a configuration is one YAML document, found another", extra.Line)
+			return nil, &FieldError{Line: extra.Line, Msg: "a configuration is one YAML document, found a second one"}
 		}
 	}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
+		addLines(data, err)
 		return nil, err
 	}
 	return &c, nil
+}
+
+// lineIndex maps YAML paths ("backends.green.url", "rollout.steps[1]") to
+// the line of their key or list item, and lines to the paths on them.
+type lineIndex struct {
+	line  map[string]int
+	paths map[int][]string
+}
+
+func indexLines(data []byte) *lineIndex {
+	ix := &lineIndex{line: map[string]int{}, paths: map[int][]string{}}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
+		ix.walk(doc.Content[0], "")
+	}
+	return ix
+}
+
+func (ix *lineIndex) add(path string, line int) {
+	ix.line[path] = line
+	ix.paths[line] = append(ix.paths[line], path)
+}
+
+// walk does not follow aliases, so a self-referencing document cannot loop.
+func (ix *lineIndex) walk(n *yaml.Node, at string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if at != "" {
+				p = at + "." + p
+			}
+			ix.add(p, n.Content[i].Line)
+			ix.walk(n.Content[i+1], p)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			p := at + "[" + strconv.Itoa(i) + "]"
+			ix.add(p, item.Line)
+			ix.walk(item, p)
+		}
+	}
+}
+
+// lineOf returns the line of path, or of its nearest ancestor in the file
+// (a missing field points at its section), or 0.
+func (ix *lineIndex) lineOf(path string) int {
+	for path != "" {
+		if l, ok := ix.line[path]; ok {
+			return l
+		}
+		cut := strings.LastIndexAny(path, ".[")
+		if cut < 0 {
+			return 0
+		}
+		path = path[:cut]
+	}
+	return 0
+}
+
+// addLines fills in the Line of every FieldError in err from the file.
+func addLines(data []byte, err error) {
+	ix := indexLines(data)
+	for _, e := range flatten(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) && fe.Line == 0 {
+			fe.Line = ix.lineOf(fe.Path)
+		}
+	}
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+var (
+	typeErrLine  = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownField = regexp.MustCompile(`^field (\S+) not found in type`)
+)
+
+// explain turns yaml.v3's decoding errors ("line 5: field tokn not found in
+// type config.Admin") into FieldErrors that name the YAML path and, for an
+// unknown field, the fields that would have been accepted there.
+func explain(data []byte, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err // a syntax error; yaml.v3 already gives the line
+	}
+	ix := indexLines(data)
+	var out []error
+	for _, msg := range te.Errors {
+		m := typeErrLine.FindStringSubmatch(msg)
+		if m == nil {
+			out = append(out, &FieldError{Msg: msg})
+			continue
+		}
+		line, _ := strconv.Atoi(m[1])
+		fe := &FieldError{Line: line, Msg: m[2]}
+		onLine := ix.paths[line]
+		if u := unknownField.FindStringSubmatch(m[2]); u != nil {
+			for _, p := range onLine {
+				if p == u[1] || strings.HasSuffix(p, "."+u[1]) {
+					fe.Path = p
+				}
+			}
+			fe.Msg = "unknown field"
+			if known := fieldsAt(fe.Path); known != "" {
+				fe.Msg += "; known here: " + known
+			}
+		} else {
+			fe.Path = innermost(onLine)
+		}
+		if strings.Contains(fe.Msg, "into time.Duration") {
+			fe.Msg += ` (durations are strings like "500ms" or "30s")`
+		}
+		out = append(out, fe)
+	}
+	return errors.Join(out...)
+}
+
+// innermost returns the deepest of the paths found on one line when they
+// nest ("handover", "handover.timeout" from `handover: {timeout: 30}`), and
+// "" when they are siblings and the line alone cannot tell which is meant.
+func innermost(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	last := paths[len(paths)-1]
+	for _, p := range paths[:len(paths)-1] {
+		if !strings.HasPrefix(last, p+".") && !strings.HasPrefix(last, p+"[") {
+			return ""
+		}
+	}
+	return last
+}
+
+// fieldsAt lists the YAML names accepted next to path (its siblings), found by
+// following the path through Config's types.
+func fieldsAt(path string) string {
+	if path == "" {
+		return ""
+	}
+	cut := strings.LastIndexByte(path, '.')
+	t := reflect.TypeFor[Config]()
+	if cut >= 0 {
+		for part := range strings.SplitSeq(path[:cut], ".") {
+			name, _, _ := strings.Cut(part, "[")
+			f, ok := fieldByTag(t, name)
+			if !ok {
+				return ""
+			}
+			t = f.Type
+			for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+				t = t.Elem()
+			}
+			if t.Kind() != reflect.Struct {
+				return ""
+			}
+		}
+	}
+	var names []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag == name {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/url"
@@ -24,11 +25,25 @@ var ErrInvalid = errors.New("invalid configuration")
 // FieldError is one problem with one field, named by its YAML path
 // ("backends.green.protocol", "rollout.alerts.webhooks[1].url").
 type FieldError struct {
+	// Line is the line in the file of the field, or of its nearest section
+	// when the field is missing; 0 when unknown (e.g. a Config built in code).
+	Line int
+	// Path is the field's YAML path; empty for a problem with the whole file.
 	Path string
 	Msg  string
 }
 
-func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
 
 // Is makes every FieldError match ErrInvalid.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
@@ -182,13 +197,38 @@ func (id *Identity) validate(p *problems) {
 	}
 	p.secret("identity.jwt.hs256_secret", j.HS256Secret, j.HS256SecretEnv, false)
 	if f := j.RS256PublicKeyFile; f != "" {
-		pem, err := os.ReadFile(f)
+		pem, err := readKeyFile(f)
 		if err != nil {
 			p.add("identity.jwt.rs256_public_key_file", "%v", err)
 		} else if _, err := jwt.ParseRSAPublicKeyFromPEM(pem); err != nil {
 			p.add("identity.jwt.rs256_public_key_file", "%s: not a PEM RSA public key: %v", f, err)
 		}
 	}
+}
+
+// maxKeyFile bounds what Validate reads of a key file: a PEM RSA public key
+// is a few KB, and a path like /dev/zero must not exhaust memory.
+const maxKeyFile = 64 << 10
+
+func readKeyFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes, not a public key", name, maxKeyFile)
+	}
+	return data, nil
 }
 
 // socketIOReserved are event names the Socket.IO protocol keeps for itself;
