@@ -56,8 +56,8 @@ func keys(n int) []string {
 // every user must be on green exactly when its bucket is below the weight.
 func TestMonotone(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	users := keys(2000)
-	for round := range 50 {
+	users := keys(1000)
+	for round := range 20 {
 		tbl, err := NewTable(fmt.Sprintf("salt-%d", round), 0, nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -102,12 +102,13 @@ func TestDistribution(t *testing.T) {
 		buckets[i] = Bucket("baton", u)
 		groups[buckets[i]/100]++
 	}
+	// Backend agrees with bucket < weight (TestMonotone), so counting
+	// buckets measures the share on green without hashing again.
 	for _, pct := range []float64{0, 1, 10, 25, 50, 75, 99, 100} {
 		w, _ := FromPercent(pct)
-		tbl, _ := NewTable("baton", w, nil, nil)
 		green := 0
-		for _, u := range users {
-			if tbl.Backend(u) == Green {
+		for _, b := range buckets {
+			if b < int(w) {
 				green++
 			}
 		}
@@ -165,9 +166,9 @@ func TestAllowDeny(t *testing.T) {
 // users without overrides, in both directions.
 func TestCrossesAgreesWithMove(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	users := keys(3000)
+	users := keys(2000)
 	base, _ := NewTable("baton", 0, nil, nil)
-	for range 40 {
+	for range 20 {
 		oldW, newW := Weight(rng.IntN(int(Full)+1)), Weight(rng.IntN(int(Full)+1))
 		oldT, _ := base.WithWeight(oldW)
 		newT, _ := base.WithWeight(newW)
