@@ -123,11 +123,11 @@ func Crosses(oldW, newW Weight, bucket int) bool {
 	return bucket >= lo && bucket < hi
 }
 
-// Move tells where userKey goes when routing changes from old to new: the
+// Move tells where userKey goes when routing changes from prev to next: the
 // new deployment, and whether it differs from the old one. It accounts for
 // salt and lists, so it also covers tables that differ in more than weight.
-func Move(old, new *Table, userKey string) (to Color, moved bool) {
-	from, to := old.Backend(userKey), new.Backend(userKey)
+func Move(prev, next *Table, userKey string) (to Color, moved bool) {
+	from, to := prev.Backend(userKey), next.Backend(userKey)
 	return to, from != to
 }
 
@@ -137,12 +137,12 @@ type Change struct {
 	From, To Color
 }
 
-// Moves returns the users among keys whose deployment differs between old
-// and new, in the order of keys.
-func Moves(old, new *Table, keys []string) []Change {
+// Moves returns the users among keys whose deployment differs between prev
+// and next, in the order of keys.
+func Moves(prev, next *Table, keys []string) []Change {
 	var out []Change
 	for _, k := range keys {
-		if from, to := old.Backend(k), new.Backend(k); from != to {
+		if from, to := prev.Backend(k), next.Backend(k); from != to {
 			out = append(out, Change{UserKey: k, From: from, To: to})
 		}
 	}
@@ -170,21 +170,23 @@ func (r *Router) Table() *Table { return r.cur.Load() }
 func (r *Router) Backend(userKey string) Color { return r.cur.Load().Backend(userKey) }
 
 // Set changes the weight, keeping salt and lists, and returns the tables
-// before and after. The caller moves the sessions for which Move(old, new,
-// key) reports a change; passing this exact pair (rather than reading Table
-// again) keeps concurrent Set/Swap calls from hiding a step.
-func (r *Router) Set(w Weight) (old, new *Table, err error) {
+// before and after. The caller moves the sessions for which Move(prev, next,
+// key) reports a change; using this exact pair (rather than reading Table
+// again) keeps concurrent Set/Swap calls from hiding a step. A caller that
+// instead compares every session's current backend with next.Backend(key)
+// also retries sessions whose earlier move failed.
+func (r *Router) Set(w Weight) (prev, next *Table, err error) {
 	for {
-		old = r.cur.Load()
-		if new, err = old.WithWeight(w); err != nil {
-			return old, old, err
+		prev = r.cur.Load()
+		if next, err = prev.WithWeight(w); err != nil {
+			return prev, prev, err
 		}
-		if r.cur.CompareAndSwap(old, new) {
-			return old, new, nil
+		if r.cur.CompareAndSwap(prev, next) {
+			return prev, next, nil
 		}
 	}
 }
 
 // Swap replaces the whole table (for example after the allow or deny list
 // changed) and returns the previous one. t must not be nil.
-func (r *Router) Swap(t *Table) (old *Table) { return r.cur.Swap(t) }
+func (r *Router) Swap(t *Table) (prev *Table) { return r.cur.Swap(t) }
