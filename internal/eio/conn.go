@@ -50,6 +50,7 @@ type Conn struct {
 	work sync.WaitGroup
 
 	recvMu sync.Mutex // serializes Handler calls
+	data   any        // the Handler's own state; see SetData
 
 	// out holds groups of packets that must stay together (a Socket.IO
 	// packet and its binary attachments). It is closed with the session.
@@ -125,6 +126,14 @@ func (c *Conn) Err() error {
 	defer c.mu.Unlock()
 	return c.reason
 }
+
+// SetData stores the Handler's own per-session state. It is not
+// synchronized: set it in OnOpen and read it with Data in later Handler
+// calls, which are ordered after OnOpen.
+func (c *Conn) SetData(v any) { c.data = v }
+
+// Data returns what SetData stored.
+func (c *Conn) Data() any { return c.data }
 
 // Transport is the transport the session uses now.
 func (c *Conn) Transport() string {
@@ -204,6 +213,15 @@ func (c *Conn) takeAll() []engineio.Packet {
 // called with ErrClosed. Closing a closed session does nothing.
 func (c *Conn) Close() {
 	c.closeWith(ErrClosed, true, engineio.Close)
+}
+
+// CloseWith is Close with reason reported to OnClose instead of ErrClosed
+// (the layer above tells why it closed). A nil reason means ErrClosed.
+func (c *Conn) CloseWith(reason error) {
+	if reason == nil {
+		reason = ErrClosed
+	}
+	c.closeWith(reason, true, engineio.Close)
 }
 
 // fail closes the session after a failure: queued packets are dropped and a

@@ -1,0 +1,280 @@
+package sio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/eio"
+)
+
+func TestMiddlewareRefuses(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := srv.Of("/")
+	n.Use(func(s *Socket) error {
+		if string(s.Auth()) == `{"token":"good"}` {
+			return nil
+		}
+		if string(s.Auth()) == `{}` {
+			return errors.New("no token")
+		}
+		return &ConnectError{Message: "bad token", Data: []byte(`{"retry":false}`)}
+	})
+	joined := make(chan string, 1)
+	n.OnConnect(func(s *Socket) { joined <- s.ID() })
+	ts := serve(t, srv)
+
+	c := ts.open(t)
+	c.send("40")
+	if got := c.read(); got != `44{"message":"no token"}` {
+		t.Errorf("got %q", got)
+	}
+	c.send(`40{"token":"bad"}`)
+	if got := c.read(); got != `44{"message":"bad token","data":{"retry":false}}` {
+		t.Errorf("got %q", got)
+	}
+	// A refused client may try again on the same connection.
+	c.send(`40{"token":"good"}`)
+	if got := c.read(); !strings.HasPrefix(got, `40{"sid":"`) {
+		t.Errorf("got %q", got)
+	}
+	if id := <-joined; srv.Of("/").Socket(id) == nil {
+		t.Errorf("socket %s not in the namespace", id)
+	}
+}
+
+func TestServerAckRoundTrip(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ack Ack
+		err error
+	}
+	results := make(chan result, 1)
+	srv.Of("/").OnConnect(func(s *Socket) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			a, err := s.EmitWithAck(ctx, "question", []byte(`"life"`))
+			results <- result{a, err}
+		}()
+	})
+	ts := serve(t, srv)
+	c := ts.open(t)
+	c.send("40")
+	c.read()
+	if got := c.read(); got != `420["question","life"]` {
+		t.Fatalf("got %q", got)
+	}
+	c.send(`430[42, {"why":"because"}]`)
+	r := <-results
+	if r.err != nil || len(r.ack.Args) != 2 || string(r.ack.Args[0]) != "42" || string(r.ack.Args[1]) != `{"why":"because"}` {
+		t.Errorf("ack %+v", r)
+	}
+}
+
+func TestServerAckTimeoutAndDisconnect(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	srv.Of("/").OnConnect(func(s *Socket) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_, err := s.EmitWithAck(ctx, "q1")
+			errs <- err
+			_, err = s.EmitWithAck(context.Background(), "q2")
+			errs <- err
+		}()
+	})
+	ts := serve(t, srv)
+	c := ts.open(t)
+	c.send("40")
+	c.read()
+	if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("timeout: %v", err)
+	}
+	c.read() // q1
+	c.read() // q2
+	c.send("41")
+	if err := <-errs; !errors.Is(err, ErrDisconnected) || !errors.Is(err, ErrClientDisconnect) {
+		t.Errorf("after disconnect: %v", err)
+	}
+}
+
+func TestRoomsAndBroadcast(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := srv.Of("/")
+	n.On("join", func(s *Socket, e *Event) {
+		s.Join(strings.Trim(string(e.Args[0]), `"`))
+		_ = e.Ack()
+	})
+	n.On("leave", func(s *Socket, e *Event) {
+		s.Leave(strings.Trim(string(e.Args[0]), `"`))
+		_ = e.Ack()
+	})
+	ts := serve(t, srv)
+	a, b := ts.open(t), ts.open(t)
+	for _, c := range []*wsClient{a, b} {
+		c.send("40")
+		c.read()
+	}
+	a.send(`421["join","red"]`)
+	a.read()
+	b.send(`421["join","blue"]`)
+	b.read()
+
+	if err := n.To("red").Emit("color", []byte(`"red"`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.read(); got != `42["color","red"]` {
+		t.Errorf("a got %q", got)
+	}
+	if err := n.Emit("all", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.read(); got != `42["all",1]` {
+		t.Errorf("a got %q", got)
+	}
+	if got := b.read(); got != `42["all",1]` {
+		t.Errorf("b got %q", got)
+	}
+	_ = n.To("red", "blue").Except("blue").Emit("x")
+	if got := a.read(); got != `42["x"]` {
+		t.Errorf("a got %q", got)
+	}
+	a.send(`422["leave","red"]`)
+	a.read()
+	_ = n.To("red").Emit("nobody")
+	_ = n.To("blue").Emit("b-only")
+	if got := b.read(); got != `42["b-only"]` {
+		t.Errorf("b got %q", got)
+	}
+	if err := n.Emit("disconnect"); !errors.Is(err, ErrReservedEvent) {
+		t.Errorf("reserved broadcast: %v", err)
+	}
+	a.expectNothing(100 * time.Millisecond)
+}
+
+func TestServerDisconnectAndClose(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sockets := make(chan *Socket, 2)
+	reasons := make(chan error, 4)
+	for _, name := range []string{"/", "/b"} {
+		n := srv.Of(name)
+		n.OnConnect(func(s *Socket) { sockets <- s })
+		n.OnDisconnect(func(_ *Socket, reason error) { reasons <- reason })
+	}
+	ts := serve(t, srv)
+	c := ts.open(t)
+	c.send("40")
+	c.read()
+	c.send("40/b,")
+	c.read()
+	main, b := <-sockets, <-sockets
+	if main.Namespace().Name() != "/" {
+		main, b = b, main
+	}
+	if err := main.Emit("connect"); !errors.Is(err, ErrReservedEvent) {
+		t.Errorf("reserved emit: %v", err)
+	}
+	b.Disconnect()
+	if got := c.read(); got != "41/b," {
+		t.Errorf("got %q", got)
+	}
+	if r := <-reasons; !errors.Is(r, ErrServerDisconnect) {
+		t.Errorf("reason %v", r)
+	}
+	main.Close()
+	if got := c.read(); got != "41" {
+		t.Errorf("got %q", got)
+	}
+	c.waitClosed()
+	if r := <-reasons; !errors.Is(r, ErrServerClose) {
+		t.Errorf("reason %v", r)
+	}
+}
+
+func TestConnectionCloseReason(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := make(chan error, 1)
+	srv.Of("/").OnDisconnect(func(_ *Socket, reason error) { reasons <- reason })
+	ts := serve(t, srv)
+	c := ts.open(t)
+	c.send("40")
+	c.read()
+	_ = c.ws.CloseNow()
+	if r := <-reasons; !errors.Is(r, eio.ErrTransport) && !errors.Is(r, eio.ErrClientClose) {
+		t.Errorf("reason %v", r)
+	}
+}
+
+// Over long-polling, binary attachments travel base64-encoded ("b" prefix)
+// in the same payload as their text packet.
+func TestPollingBinaryEvent(t *testing.T) {
+	ts := echoServer(t, Config{})
+	status, body := httpDo(t, "GET", ts.url+"?EIO=4&transport=polling", "")
+	if status != 200 {
+		t.Fatal(status)
+	}
+	sid := body[strings.Index(body, `"sid":"`)+7:]
+	sid = sid[:strings.IndexByte(sid, '"')]
+	u := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	httpDo(t, "POST", u, "40")
+	if _, got := httpDo(t, "GET", u, ""); !strings.HasPrefix(got, `40{"sid":"`) || !strings.HasSuffix(got, "\x1e"+`42["auth",{}]`) {
+		t.Fatalf("connect payload %q", got)
+	}
+	httpDo(t, "POST", u, `451-["message",{"_placeholder":true,"num":0}]`+"\x1ebAQID")
+	want := `451-["message-back",{"_placeholder":true,"num":0}]` + "\x1ebAQID"
+	if _, got := httpDo(t, "GET", u, ""); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func httpDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{
+		{ConnectTimeout: -1},
+		{MaxAttachments: -1},
+		{MaxPacketSize: -1},
+		{Engine: eio.Config{PingInterval: -1}},
+	} {
+		if _, err := NewServer(c); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package sio
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/baton-rt/baton/internal/eio"
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wire/socketio"
+)
+
+// client is the Socket.IO side of one Engine.IO connection: it decodes
+// packets and routes them to the connection's sockets, one per namespace.
+type client struct {
+	srv  *Server
+	conn *eio.Conn
+	dec  socketio.Decoder // used only from Handler calls, which never overlap
+
+	mu      sync.Mutex
+	sockets map[string]*Socket // by namespace name
+	closed  bool
+	timer   *time.Timer // connect timeout
+}
+
+func newClient(s *Server, c *eio.Conn) *client {
+	cl := &client{
+		srv:     s,
+		conn:    c,
+		dec:     socketio.Decoder{MaxAttachments: s.cfg.MaxAttachments, MaxPacketSize: s.cfg.MaxPacketSize},
+		sockets: make(map[string]*Socket, 1),
+	}
+	cl.timer = time.AfterFunc(s.cfg.ConnectTimeout, cl.connectTimeout)
+	return cl
+}
+
+// connectTimeout closes a connection that joined no namespace in time.
+func (cl *client) connectTimeout() {
+	cl.mu.Lock()
+	idle := len(cl.sockets) == 0 && !cl.closed
+	cl.mu.Unlock()
+	if idle {
+		cl.conn.Close()
+	}
+}
+
+func (cl *client) onMessage(data []byte, binary bool) {
+	var (
+		m        socketio.Message
+		complete bool
+		err      error
+	)
+	if binary {
+		m, complete, err = cl.dec.Binary(data)
+	} else {
+		m, complete, err = cl.dec.Text(data)
+	}
+	if err != nil {
+		cl.protocolError(err)
+		return
+	}
+	if complete {
+		cl.dispatch(m)
+	}
+}
+
+// protocolError closes the connection, as Node does for a packet it cannot
+// decode or does not expect.
+func (cl *client) protocolError(err error) {
+	cl.conn.CloseWith(fmt.Errorf("%w: %w", ErrProtocol, err))
+}
+
+func (cl *client) dispatch(m socketio.Message) {
+	cl.mu.Lock()
+	s := cl.sockets[m.Namespace]
+	cl.mu.Unlock()
+	switch {
+	case s == nil && m.Type == socketio.Connect:
+		cl.connect(m)
+	case s != nil && m.Type != socketio.Connect && m.Type != socketio.ConnectError:
+		s.onPacket(m)
+	default:
+		cl.protocolError(fmt.Errorf("%v for namespace %q in the wrong state", m.Type, m.Namespace))
+	}
+}
+
+// connect handles CONNECT for a namespace the client has not joined.
+func (cl *client) connect(m socketio.Message) {
+	n := cl.srv.namespace(m.Namespace)
+	if n == nil {
+		_ = cl.send(socketio.Packet{
+			Type:      socketio.ConnectError,
+			Namespace: m.Namespace,
+			Data:      []byte(`{"message":"Invalid namespace"}`),
+		}, nil)
+		return
+	}
+	auth := m.Data
+	if auth == nil {
+		auth = []byte("{}")
+	}
+	s := newSocket(n, cl, auth)
+	for _, mw := range n.middlewares() {
+		if err := mw(s); err != nil {
+			s.cancel(err)
+			_ = cl.send(socketio.Packet{Type: socketio.ConnectError, Namespace: n.name, Data: connectErrorPayload(err)}, nil)
+			return
+		}
+	}
+	cl.mu.Lock()
+	if cl.closed {
+		cl.mu.Unlock()
+		s.cancel(eio.ErrClosed)
+		return
+	}
+	cl.sockets[n.name] = s
+	cl.timer.Stop()
+	cl.mu.Unlock()
+	s.mu.Lock()
+	s.connected = true
+	s.mu.Unlock()
+	// The answer goes out before the socket can receive broadcasts.
+	_ = cl.send(socketio.Packet{Type: socketio.Connect, Namespace: n.name, Data: []byte(`{"sid":"` + s.id + `"}`)}, nil)
+	n.add(s)
+	if f := n.onConnect(); f != nil {
+		f(s)
+	}
+}
+
+// send encodes p with its attachments and queues them as one unit.
+func (cl *client) send(p socketio.Packet, binary [][]byte) error {
+	return cl.conn.Send(encode(p, binary)...)
+}
+
+// encode turns a Socket.IO packet into its Engine.IO packets: the text
+// packet, then one binary packet per attachment.
+func encode(p socketio.Packet, binary [][]byte) []engineio.Packet {
+	text, bins := socketio.Encode(socketio.Message{Packet: p, Binary: binary})
+	out := make([]engineio.Packet, 0, 1+len(bins))
+	out = append(out, engineio.Packet{Type: engineio.Message, Data: text})
+	for _, b := range bins {
+		out = append(out, engineio.Packet{Type: engineio.Message, Data: b, Binary: true})
+	}
+	return out
+}
+
+// remove forgets s after it left its namespace.
+func (cl *client) remove(s *Socket) {
+	cl.mu.Lock()
+	if cl.sockets[s.nsp.name] == s {
+		delete(cl.sockets, s.nsp.name)
+	}
+	cl.mu.Unlock()
+}
+
+// onClose ends every socket of the connection with the connection's reason.
+func (cl *client) onClose(err error) {
+	cl.mu.Lock()
+	cl.closed = true
+	cl.timer.Stop()
+	socks := make([]*Socket, 0, len(cl.sockets))
+	for _, s := range cl.sockets {
+		socks = append(socks, s)
+	}
+	clear(cl.sockets)
+	cl.mu.Unlock()
+	for _, s := range socks {
+		s.onClose(err)
+	}
+}
+
+// disconnectAll sends DISCONNECT for every namespace, then closes the
+// connection (Socket.Close).
+func (cl *client) disconnectAll() {
+	cl.mu.Lock()
+	socks := make([]*Socket, 0, len(cl.sockets))
+	for _, s := range cl.sockets {
+		socks = append(socks, s)
+	}
+	cl.mu.Unlock()
+	for _, s := range socks {
+		s.disconnect(ErrServerClose)
+	}
+	cl.conn.CloseWith(ErrServerClose)
+}

@@ -1,0 +1,293 @@
+package sio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/baton-rt/baton/internal/eio"
+	"github.com/baton-rt/baton/internal/wire/socketio"
+)
+
+// Socket is one client's membership of one namespace. All methods are safe
+// for concurrent use.
+type Socket struct {
+	id   string
+	nsp  *Namespace
+	cl   *client
+	auth []byte
+
+	ctx    context.Context // canceled with the disconnect reason
+	cancel context.CancelCauseFunc
+
+	mu        sync.Mutex
+	connected bool
+	rooms     map[string]struct{}
+	acks      map[int64]chan Ack // server-emitted events awaiting the client's ack
+	nextAck   int64
+	value     any
+}
+
+// Ack is the client's answer to an event emitted with EmitWithAck.
+type Ack struct {
+	Args   [][]byte // raw JSON of each argument
+	Binary [][]byte // attachments referenced by placeholders in Args
+}
+
+func newSocket(n *Namespace, cl *client, auth []byte) *Socket {
+	ctx, cancel := context.WithCancelCause(cl.conn.Context())
+	return &Socket{id: newID(), nsp: n, cl: cl, auth: auth, ctx: ctx, cancel: cancel}
+}
+
+// ID is the socket's id (the "sid" of its CONNECT answer); it is also the
+// name of a room holding only this socket.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace is the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Auth is the raw JSON object the client sent with CONNECT ("{}" if none).
+func (s *Socket) Auth() []byte { return s.auth }
+
+// Conn is the Engine.IO connection under the socket (shared by the
+// client's other namespaces).
+func (s *Socket) Conn() *eio.Conn { return s.cl.conn }
+
+// Request describes the HTTP request that opened the connection.
+func (s *Socket) Request() eio.RequestInfo { return s.cl.conn.Request() }
+
+// Context is canceled when the socket leaves its namespace; context.Cause
+// tells why.
+func (s *Socket) Context() context.Context { return s.ctx }
+
+// SetValue stores the application's state for this socket.
+func (s *Socket) SetValue(v any) {
+	s.mu.Lock()
+	s.value = v
+	s.mu.Unlock()
+}
+
+// Value returns what SetValue stored.
+func (s *Socket) Value() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.value
+}
+
+// Connected reports whether the socket is still in its namespace.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected
+}
+
+// Join adds the socket to room.
+func (s *Socket) Join(room string) {
+	s.nsp.mu.Lock()
+	s.nsp.joinLocked(s, room)
+	s.nsp.mu.Unlock()
+}
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) {
+	s.nsp.mu.Lock()
+	defer s.nsp.mu.Unlock()
+	s.mu.Lock()
+	_, in := s.rooms[room]
+	delete(s.rooms, room)
+	s.mu.Unlock()
+	if in {
+		s.nsp.leaveRoomLocked(s, room)
+	}
+}
+
+// Rooms lists the rooms the socket is in.
+func (s *Socket) Rooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.rooms))
+	for r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Emit sends an event with raw JSON arguments, spliced in as they are.
+func (s *Socket) Emit(event string, args ...[]byte) error {
+	return s.EmitBinary(event, nil, args...)
+}
+
+// EmitBinary is Emit with binary attachments; args reference them with
+// {"_placeholder":true,"num":i}.
+func (s *Socket) EmitBinary(event string, binary [][]byte, args ...[]byte) error {
+	if reserved[event] {
+		return ErrReservedEvent
+	}
+	return s.packet(socketio.Packet{Type: socketio.Event, Data: socketio.AppendEvent(nil, event, args...)}, binary)
+}
+
+// EmitWithAck sends an event asking for an acknowledgement and waits for
+// it until ctx ends. It must not be called from a handler of the same
+// connection, which would wait for a packet only it can read.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...[]byte) (Ack, error) {
+	if reserved[event] {
+		return Ack{}, ErrReservedEvent
+	}
+	ch := make(chan Ack, 1)
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return Ack{}, ErrDisconnected
+	}
+	id := s.nextAck
+	s.nextAck++
+	if s.acks == nil {
+		s.acks = make(map[int64]chan Ack)
+	}
+	s.acks[id] = ch
+	s.mu.Unlock()
+	defer s.dropAck(id)
+
+	p := socketio.Packet{Type: socketio.Event, ID: id, HasID: true, Data: socketio.AppendEvent(nil, event, args...)}
+	if err := s.packet(p, nil); err != nil {
+		return Ack{}, err
+	}
+	select {
+	case a := <-ch:
+		return a, nil
+	case <-ctx.Done():
+		return Ack{}, fmt.Errorf("sio: ack for %q: %w", event, ctx.Err())
+	case <-s.ctx.Done():
+		return Ack{}, fmt.Errorf("%w: %w", ErrDisconnected, context.Cause(s.ctx))
+	}
+}
+
+func (s *Socket) dropAck(id int64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+// packet sends p in the socket's namespace.
+func (s *Socket) packet(p socketio.Packet, binary [][]byte) error {
+	p.Namespace = s.nsp.name
+	return s.cl.send(p, binary)
+}
+
+// Disconnect makes the socket leave its namespace: the client gets
+// DISCONNECT, the connection stays open for its other namespaces.
+func (s *Socket) Disconnect() {
+	s.disconnect(ErrServerDisconnect)
+}
+
+// Close disconnects every namespace of the client and closes the
+// connection (Node's disconnect(true)).
+func (s *Socket) Close() {
+	s.cl.disconnectAll()
+}
+
+func (s *Socket) disconnect(reason error) {
+	if !s.Connected() {
+		return
+	}
+	_ = s.packet(socketio.Packet{Type: socketio.Disconnect}, nil)
+	s.onClose(reason)
+}
+
+// onClose takes the socket out of its namespace, once.
+func (s *Socket) onClose(reason error) {
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return
+	}
+	s.connected = false
+	s.mu.Unlock()
+	s.cancel(reason)
+	s.nsp.remove(s)
+	s.cl.remove(s)
+	if f := s.nsp.onDisconnect(); f != nil {
+		f(s, reason)
+	}
+}
+
+// onPacket handles a packet for the socket's namespace.
+func (s *Socket) onPacket(m socketio.Message) {
+	switch m.Type {
+	case socketio.Event, socketio.BinaryEvent:
+		name, args, err := socketio.SplitEvent(m.Data)
+		if err != nil {
+			s.cl.protocolError(err)
+			return
+		}
+		if reserved[name] {
+			s.cl.protocolError(fmt.Errorf("%w: %q", ErrReservedEvent, name))
+			return
+		}
+		if h := s.nsp.handler(name); h != nil {
+			h(s, &Event{Name: name, Args: args, Binary: m.Binary, id: m.ID, hasID: m.HasID, s: s})
+		}
+	case socketio.Ack, socketio.BinaryAck:
+		args, err := splitArgs(m.Data)
+		if err != nil {
+			s.cl.protocolError(err)
+			return
+		}
+		s.mu.Lock()
+		ch := s.acks[m.ID]
+		delete(s.acks, m.ID)
+		s.mu.Unlock()
+		if ch != nil && m.HasID {
+			ch <- Ack{Args: args, Binary: m.Binary}
+		}
+	case socketio.Disconnect:
+		s.onClose(ErrClientDisconnect)
+	}
+}
+
+// splitArgs splits an ack's JSON array into its raw elements.
+func splitArgs(data []byte) ([][]byte, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("sio: ack payload: %w", err)
+	}
+	out := make([][]byte, len(raw))
+	for i, r := range raw {
+		out[i] = r
+	}
+	return out, nil
+}
+
+// Event is one event received from a client.
+type Event struct {
+	Name   string
+	Args   [][]byte // raw JSON of each argument, placeholders left in place
+	Binary [][]byte // attachments, in placeholder order
+
+	id    int64
+	hasID bool
+	s     *Socket
+	acked atomic.Bool
+}
+
+// WantsAck reports whether the client asked for an acknowledgement.
+func (e *Event) WantsAck() bool { return e.hasID }
+
+// Ack answers the event with raw JSON arguments. Only the first call sends;
+// it may come from any goroutine, also after the handler returned.
+func (e *Event) Ack(args ...[]byte) error {
+	return e.AckBinary(nil, args...)
+}
+
+// AckBinary is Ack with binary attachments.
+func (e *Event) AckBinary(binary [][]byte, args ...[]byte) error {
+	if !e.hasID {
+		return ErrNoAck
+	}
+	if e.acked.Swap(true) {
+		return ErrAlreadyAcked
+	}
+	return e.s.packet(socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}, binary)
+}
