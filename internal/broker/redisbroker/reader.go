@@ -1,0 +1,228 @@
+package redisbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/broker"
+)
+
+// Reconnect backoff: doubles from minBackoff to maxBackoff while attempts
+// keep failing.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 2 * time.Second
+	// maxCatchUpRounds bounds one catch-up; a channel that is still behind
+	// after that many history reads is caught up again by its next message.
+	maxCatchUpRounds = 100
+)
+
+// run is the reader goroutine: it owns the pub/sub connection's reads and
+// every chanState's live/last/epoch.
+func (b *Broker) run() {
+	defer close(b.done)
+	failures := 0
+	pinged := false
+	for {
+		b.subMu.Lock()
+		ps := b.ps
+		b.subMu.Unlock()
+
+		msg, err := ps.ReceiveTimeout(b.ctx, b.opts.PingInterval)
+		if b.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				// Idle: make Redis say something within the next interval.
+				pinged = true
+				_ = ps.Ping(b.ctx)
+				continue
+			}
+			// The connection failed, or stayed silent after a ping.
+			if !b.reconnect(failures) {
+				return
+			}
+			failures++
+			pinged = false
+			continue
+		}
+		failures, pinged = 0, false
+		switch m := msg.(type) {
+		case *redis.Message:
+			b.onMessage(m)
+		case *redis.Pong:
+			b.onPong(m.Payload)
+		}
+		// *redis.Subscription replies need no action: the PING barriers
+		// sent after each SUBSCRIBE say when it took effect.
+	}
+}
+
+// reconnect replaces the pub/sub connection after a pause, subscribes to
+// every channel again and sends a barrier after which all channels catch up.
+// It returns false when the broker is closing.
+func (b *Broker) reconnect(failures int) bool {
+	b.stats.reconnects.Add(1)
+	pause := min(maxBackoff, minBackoff<<min(failures, 10))
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.ctx.Done():
+		return false
+	}
+
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	if b.closed.Load() {
+		return false
+	}
+	_ = b.ps.Close()
+	b.mu.Lock()
+	names := make([]string, 0, len(b.chans))
+	for name := range b.chans {
+		names = append(names, name)
+	}
+	// Replies to barriers sent on the old connection will never come; the
+	// new barrier covers every channel, live or not yet.
+	clear(b.barriers)
+	token := b.barrierLocked(nil)
+	b.mu.Unlock()
+
+	// Errors here surface again as a failing receive, which retries.
+	b.ps = b.rdb.Subscribe(b.ctx, names...)
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+	_ = b.ps.Ping(ctx, token)
+	cancel()
+	return true
+}
+
+// onPong handles a barrier: every command sent before its PING has been
+// processed, so the channels waiting for it can go live or catch up.
+func (b *Broker) onPong(payload string) {
+	b.mu.Lock()
+	st, ok := b.barriers[payload]
+	delete(b.barriers, payload)
+	var todo []*chanState
+	switch {
+	case !ok: // a keep-alive ping
+	case st == nil:
+		for _, c := range b.chans {
+			todo = append(todo, c)
+		}
+	case b.chans[st.pubsub] == st:
+		todo = append(todo, st)
+	}
+	b.mu.Unlock()
+
+	for _, st := range todo {
+		if st.live {
+			b.catchUp(st)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+		_, pos, err := b.History(ctx, st.channel, ^uint64(0), 1)
+		cancel()
+		if err != nil {
+			b.fail(st, fmt.Errorf("redisbroker: reading position of %q: %w", st.channel, err))
+			continue
+		}
+		// Messages up to pos were published before Subscribe returns;
+		// the subscriber reads them from History if it wants them.
+		st.live, st.last, st.epoch = true, pos.Seq, pos.Epoch
+		close(st.ready)
+	}
+}
+
+func (b *Broker) onMessage(m *redis.Message) {
+	b.mu.Lock()
+	st := b.chans[m.Channel]
+	b.mu.Unlock()
+	if st == nil || !st.live {
+		return // nobody is owed this message
+	}
+	seq, epoch, data, err := parsePayload(m.Payload)
+	if err != nil {
+		b.stats.malformed.Add(1)
+		return
+	}
+	if st.epoch == "" && st.last == 0 {
+		st.epoch = epoch // the stream began after we subscribed
+	}
+	if epoch == st.epoch {
+		switch {
+		case seq <= st.last:
+			return // already delivered from history
+		case seq == st.last+1:
+			b.deliver(st, broker.Message{Channel: st.channel, Seq: seq, Epoch: epoch, Data: data})
+			return
+		}
+	}
+	// A gap, or a new epoch: history has what was missed, this message
+	// included.
+	b.catchUp(st)
+}
+
+// deliver hands m to st's subscriptions and advances st.last.
+func (b *Broker) deliver(st *chanState, m broker.Message) {
+	st.last = m.Seq
+	b.mu.Lock()
+	empty := b.deliverLocked(st, m)
+	b.mu.Unlock()
+	if empty {
+		b.unsubscribeIfEmpty(st)
+	}
+}
+
+// catchUp delivers, from history, every message after st.last. If the epoch
+// changed it starts again from seq 1 of the new epoch. If history no longer
+// has what is needed, the channel's subscriptions are closed.
+func (b *Broker) catchUp(st *chanState) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+	defer cancel()
+	for range maxCatchUpRounds {
+		msgs, pos, err := b.History(ctx, st.channel, st.last, 0)
+		var gone *broker.HistoryGoneError
+		switch {
+		case errors.As(err, &gone) && gone.Epoch != st.epoch, err == nil && pos.Epoch != st.epoch:
+			st.epoch, st.last = pos.Epoch, 0
+			continue
+		case err != nil:
+			b.stats.missed.Add(1)
+			b.fail(st, fmt.Errorf("%w: channel %q after seq %d: %w", ErrMissedMessages, st.channel, st.last, err))
+			return
+		}
+		for _, m := range msgs {
+			b.stats.recovered.Add(1)
+			b.deliver(st, m)
+		}
+		if len(msgs) == 0 || st.last >= pos.Seq {
+			return
+		}
+	}
+}
+
+// fail closes st's subscriptions (and a pending Subscribe) with err.
+func (b *Broker) fail(st *chanState, err error) {
+	if b.ctx.Err() != nil {
+		return // Close reports ErrClosed instead
+	}
+	b.mu.Lock()
+	for _, s := range st.subs {
+		s.finish(err)
+	}
+	st.subs = nil
+	b.mu.Unlock()
+	if !st.live {
+		st.err = err
+		close(st.ready)
+	}
+	b.unsubscribeIfEmpty(st)
+}

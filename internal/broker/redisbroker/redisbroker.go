@@ -1,0 +1,326 @@
+// Package redisbroker is the broker.Broker for several processes: every
+// process that points at the same Redis (and key prefix) sees the same
+// channels, the same seqs and every message.
+//
+// # Storage
+//
+// Each channel has two keys, sharing a hash tag so that they live in one
+// cluster slot:
+//
+//	<prefix>{<channel>}:m   hash: seq (last assigned), epoch
+//	<prefix>{<channel>}:h   list: the newest HistorySize payloads, oldest first
+//
+// A Lua script does a whole publish atomically: create the epoch if the hash
+// is missing (and drop any stale list), HINCRBY seq, RPUSH + LTRIM the list,
+// and PUBLISH "<seq>:<epoch>:<payload>" on the pub/sub channel
+// <prefix>{<channel>}:p. Because the list always holds consecutive seqs
+// ending at seq, it stores raw payloads only: the message at index i has seq
+// seq-len+1+i. Redis runs scripts one at a time, so seq order, history order
+// and pub/sub order are the same for every process.
+//
+// The epoch is made by the script when it finds no hash: the id of the
+// publishing broker plus Redis' TIME. If the keys vanish (FLUSHDB, eviction,
+// StreamTTL), the next publish starts a new epoch at seq 1. A channel that was
+// never published to has seq 0 and an empty epoch.
+//
+// # Subscriptions
+//
+// A Broker holds one Redis pub/sub connection, shared by all its local
+// subscriptions: the first local subscriber of a channel SUBSCRIBEs, the last
+// one to leave UNSUBSCRIBEs. One reader goroutine reads that connection and
+// fans messages out, so delivery is in seq order. Subscribe returns once a
+// PING sent after the SUBSCRIBE has come back (so Redis has registered the
+// subscription) and the channel's position is known.
+//
+// The reader never delivers a gap. It tracks the last seq and epoch it
+// delivered per channel; a message that skips ahead, or carries another
+// epoch, makes it read the missing messages from history first. After the
+// connection fails or stays silent through two ping intervals, the reader
+// opens a new one, resubscribes and catches every channel up from history.
+// If the missing messages are no longer in history, the channel's
+// subscriptions are closed with an error matching ErrMissedMessages. When the
+// epoch changes under a live subscription (Redis lost the keys), delivery
+// continues from seq 1 of the new epoch, which Message.Epoch shows.
+//
+// A subscription whose buffer is full is closed with broker.ErrSlowSubscriber,
+// as the contract says; the reader never waits for a subscriber.
+//
+// A Publish that fails with a network error may still have been applied:
+// Redis may have run the script before the reply was lost.
+//
+// Lock order: Broker.subMu before Broker.mu before subscription.mu.
+package redisbroker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/broker"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultAddr             = "127.0.0.1:6379"
+	DefaultPrefix           = "baton:broker:"
+	DefaultHistorySize      = 1000
+	DefaultSubscriberBuffer = 1024
+	DefaultPingInterval     = 3 * time.Second
+	DefaultCommandTimeout   = 5 * time.Second
+)
+
+// ErrMissedMessages closes subscriptions whose missed messages (after a
+// reconnect, say) could not be recovered from history. Err wraps the cause.
+var ErrMissedMessages = errors.New("redisbroker: missed messages could not be recovered")
+
+// Options configures a Broker. Zero values mean the documented defaults.
+type Options struct {
+	// Client is the Redis client to use. The Broker does not close it.
+	// When nil, New connects to Addr with Username, Password and DB, and
+	// Close closes that connection.
+	Client redis.UniversalClient
+	// Addr is host:port of Redis; empty means DefaultAddr.
+	Addr     string
+	Username string
+	Password string
+	DB       int
+
+	// Prefix starts every key and pub/sub channel name, so that several
+	// Baton deployments (or tests) can share one Redis. Empty means
+	// DefaultPrefix. It must not contain '{' or '}' (they would break the
+	// hash tag that keeps a channel's keys in one cluster slot).
+	Prefix string
+	// HistorySize is how many of its newest messages each channel retains.
+	// Zero means DefaultHistorySize.
+	HistorySize int
+	// SubscriberBuffer is how many messages a local subscription may have
+	// pending before it is closed with broker.ErrSlowSubscriber. Zero means
+	// DefaultSubscriberBuffer.
+	SubscriberBuffer int
+	// StreamTTL makes a channel's keys expire after that long without a
+	// publish; its next publish then starts a new epoch. Zero means the keys
+	// never expire.
+	StreamTTL time.Duration
+	// PingInterval is how often an idle pub/sub connection is pinged; one
+	// that stays silent for two intervals is replaced. Zero means
+	// DefaultPingInterval.
+	PingInterval time.Duration
+	// CommandTimeout bounds the reader's own Redis calls (positions, catch
+	// ups) and unsubscribes. Zero means DefaultCommandTimeout.
+	CommandTimeout time.Duration
+}
+
+// Validate reports the first field that holds an unusable value.
+func (o Options) Validate() error {
+	switch {
+	case strings.ContainsAny(o.Prefix, "{}"):
+		return fmt.Errorf("redisbroker: Options.Prefix %q contains '{' or '}'", o.Prefix)
+	case o.HistorySize < 0:
+		return fmt.Errorf("redisbroker: Options.HistorySize is %d, want >= 0", o.HistorySize)
+	case o.SubscriberBuffer < 0:
+		return fmt.Errorf("redisbroker: Options.SubscriberBuffer is %d, want >= 0", o.SubscriberBuffer)
+	case o.StreamTTL < 0:
+		return fmt.Errorf("redisbroker: Options.StreamTTL is %v, want >= 0", o.StreamTTL)
+	case o.StreamTTL > 0 && o.StreamTTL < time.Millisecond:
+		return fmt.Errorf("redisbroker: Options.StreamTTL is %v, want 0 or >= 1ms", o.StreamTTL)
+	case o.PingInterval < 0:
+		return fmt.Errorf("redisbroker: Options.PingInterval is %v, want >= 0", o.PingInterval)
+	case o.CommandTimeout < 0:
+		return fmt.Errorf("redisbroker: Options.CommandTimeout is %v, want >= 0", o.CommandTimeout)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.HistorySize == 0 {
+		o.HistorySize = DefaultHistorySize
+	}
+	if o.SubscriberBuffer == 0 {
+		o.SubscriberBuffer = DefaultSubscriberBuffer
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.CommandTimeout == 0 {
+		o.CommandTimeout = DefaultCommandTimeout
+	}
+	return o
+}
+
+// Stats are counters for monitoring a Broker.
+type Stats struct {
+	Channels      int    // channels with local subscriptions
+	Subscriptions int    // open local subscriptions
+	SlowClosed    uint64 // subscriptions closed with broker.ErrSlowSubscriber
+	MissedClosed  uint64 // channels whose subscriptions were closed with ErrMissedMessages
+	Recovered     uint64 // messages delivered from history to fill a gap
+	Reconnects    uint64 // pub/sub connections replaced
+	Malformed     uint64 // pub/sub payloads that were not ours, ignored
+}
+
+// Broker is a Redis-backed broker.Broker. Create it with New.
+type Broker struct {
+	opts     Options
+	rdb      redis.UniversalClient
+	ownRDB   bool
+	id       string // starts the epochs this broker creates
+	ttlMilli int64
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the reader has returned
+
+	// subMu makes "decide, then send SUBSCRIBE/UNSUBSCRIBE/PING" one step,
+	// so that commands reach Redis in the order of the decisions.
+	subMu     sync.Mutex
+	ps        *redis.PubSub // replaced by the reader on reconnect
+	nextToken uint64
+
+	mu       sync.Mutex
+	chans    map[string]*chanState // by pub/sub channel name
+	barriers map[string]*chanState // PING payload -> channel waiting for it; nil = all (resync)
+
+	closed atomic.Bool
+	subs   atomic.Int64
+	stats  struct{ slow, missed, recovered, reconnects, malformed atomic.Uint64 }
+}
+
+var _ broker.Broker = (*Broker)(nil)
+
+// New connects to Redis and starts the pub/sub reader. It fails if Redis does
+// not answer a PING within ctx.
+func New(ctx context.Context, opts Options) (*Broker, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	rdb, own := opts.Client, false
+	if rdb == nil {
+		rdb, own = redis.NewClient(&redis.Options{
+			Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB,
+		}), true
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		if own {
+			_ = rdb.Close()
+		}
+		return nil, fmt.Errorf("redisbroker: connecting: %w", err)
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("redisbroker: making broker id: %w", err)
+	}
+	b := &Broker{
+		opts: opts, rdb: rdb, ownRDB: own, id: hex.EncodeToString(id[:]),
+		ttlMilli: opts.StreamTTL.Milliseconds(),
+		done:     make(chan struct{}),
+		chans:    make(map[string]*chanState),
+		barriers: make(map[string]*chanState),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.ps = rdb.Subscribe(b.ctx)
+	go b.run()
+	return b, nil
+}
+
+// Stats returns current counters.
+func (b *Broker) Stats() Stats {
+	b.mu.Lock()
+	n := len(b.chans)
+	b.mu.Unlock()
+	return Stats{
+		Channels: n, Subscriptions: int(b.subs.Load()),
+		SlowClosed: b.stats.slow.Load(), MissedClosed: b.stats.missed.Load(),
+		Recovered: b.stats.recovered.Load(), Reconnects: b.stats.reconnects.Load(),
+		Malformed: b.stats.malformed.Load(),
+	}
+}
+
+// Publish implements broker.Broker. The returned Message shares data.
+func (b *Broker) Publish(ctx context.Context, channel string, data []byte) (broker.Message, error) {
+	if err := b.check(ctx, channel); err != nil {
+		return broker.Message{}, err
+	}
+	k := b.keys(channel)
+	seq, epoch, err := runPublish(ctx, b.rdb, k, data, b.opts.HistorySize, b.id, b.ttlMilli)
+	if err != nil {
+		return broker.Message{}, fmt.Errorf("redisbroker: publish to %q: %w", channel, err)
+	}
+	return broker.Message{Channel: channel, Seq: seq, Epoch: epoch, Data: data}, nil
+}
+
+// History implements broker.Broker. For a channel never published to it
+// returns seq 0 and an empty epoch.
+func (b *Broker) History(ctx context.Context, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
+	if err := b.check(ctx, channel); err != nil {
+		return nil, broker.Position{}, err
+	}
+	if limit <= 0 || limit > b.opts.HistorySize {
+		limit = b.opts.HistorySize
+	}
+	msgs, pos, err := runHistory(ctx, b.rdb, b.keys(channel), channel, since, limit)
+	if err != nil && !errors.Is(err, broker.ErrHistoryGone) {
+		err = fmt.Errorf("redisbroker: history of %q: %w", channel, err)
+	}
+	return msgs, pos, err
+}
+
+// Close stops the reader, closes every subscription with broker.ErrClosed
+// and, if New made the Redis client, closes it. Closing twice is a no-op.
+func (b *Broker) Close() error {
+	b.subMu.Lock()
+	if b.closed.Swap(true) {
+		b.subMu.Unlock()
+		return nil
+	}
+	b.cancel()
+	_ = b.ps.Close()
+	b.subMu.Unlock()
+	<-b.done
+
+	b.mu.Lock()
+	for _, st := range b.chans {
+		for _, s := range st.subs {
+			s.finish(broker.ErrClosed)
+		}
+		st.subs = nil
+	}
+	clear(b.chans)
+	b.mu.Unlock()
+	if b.ownRDB {
+		return b.rdb.Close()
+	}
+	return nil
+}
+
+func (b *Broker) check(ctx context.Context, channel string) error {
+	if b.closed.Load() {
+		return broker.ErrClosed
+	}
+	if err := broker.ValidChannel(channel); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// keys names a channel's Redis keys and pub/sub channel.
+type keys struct{ meta, hist, pubsub string }
+
+func (b *Broker) keys(channel string) keys {
+	base := b.opts.Prefix + "{" + channel + "}"
+	return keys{meta: base + ":m", hist: base + ":h", pubsub: base + ":p"}
+}

@@ -1,0 +1,126 @@
+package redisbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/broker"
+)
+
+// publishScript appends one message. KEYS: meta hash, history list.
+// ARGV: payload, history size, pub/sub channel, broker id, ttl in ms (0 =
+// none). Returns {seq, epoch}.
+var publishScript = redis.NewScript(`
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+	local now = redis.call('TIME')
+	epoch = ARGV[4] .. '-' .. now[1] .. string.format('%06d', tonumber(now[2]))
+	redis.call('DEL', KEYS[2])
+	redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+local ttl = tonumber(ARGV[5])
+if ttl > 0 then
+	redis.call('PEXPIRE', KEYS[1], ttl)
+	redis.call('PEXPIRE', KEYS[2], ttl)
+end
+redis.call('PUBLISH', ARGV[3], string.format('%d', seq) .. ':' .. epoch .. ':' .. ARGV[1])
+return {seq, epoch}
+`)
+
+// historyScript reads messages after a seq. KEYS: meta hash, history list.
+// ARGV: since, limit. Returns {seq, epoch, oldest, gone, {payloads...}}
+// where oldest is the seq of the first retained message (0 if none) and gone
+// is 1 when messages after since are no longer retained.
+var historyScript = redis.NewScript(`
+local m = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+local seq = tonumber(m[1]) or 0
+local epoch = m[2] or ''
+local n = redis.call('LLEN', KEYS[2])
+local oldest = 0
+if n > 0 then oldest = seq - n + 1 end
+local since = tonumber(ARGV[1])
+if since >= seq then return {seq, epoch, oldest, 0, {}} end
+if n == 0 or since + 1 < oldest then return {seq, epoch, oldest, 1, {}} end
+local last = math.min(seq, since + tonumber(ARGV[2]))
+return {seq, epoch, oldest, 0, redis.call('LRANGE', KEYS[2], since + 1 - oldest, last - oldest)}
+`)
+
+var errBadReply = errors.New("unexpected reply from script")
+
+func runPublish(ctx context.Context, rdb redis.Scripter, k keys, data []byte, historySize int, id string, ttlMilli int64) (uint64, string, error) {
+	res, err := publishScript.Run(ctx, rdb, []string{k.meta, k.hist}, data, historySize, k.pubsub, id, ttlMilli).Slice()
+	if err != nil {
+		return 0, "", err
+	}
+	if len(res) != 2 {
+		return 0, "", fmt.Errorf("%w: %v", errBadReply, res)
+	}
+	seq, ok1 := res[0].(int64)
+	epoch, ok2 := res[1].(string)
+	if !ok1 || !ok2 || seq <= 0 {
+		return 0, "", fmt.Errorf("%w: %v", errBadReply, res)
+	}
+	return uint64(seq), epoch, nil
+}
+
+func runHistory(ctx context.Context, rdb redis.Scripter, k keys, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
+	res, err := historyScript.Run(ctx, rdb, []string{k.meta, k.hist}, since, limit).Slice()
+	if err != nil {
+		return nil, broker.Position{}, err
+	}
+	if len(res) != 5 {
+		return nil, broker.Position{}, fmt.Errorf("%w: %d elements", errBadReply, len(res))
+	}
+	seq, ok1 := res[0].(int64)
+	epoch, ok2 := res[1].(string)
+	oldest, ok3 := res[2].(int64)
+	gone, ok4 := res[3].(int64)
+	items, ok5 := res[4].([]any)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || seq < 0 || oldest < 0 {
+		return nil, broker.Position{}, fmt.Errorf("%w: %v", errBadReply, res[:4])
+	}
+	pos := broker.Position{Seq: uint64(seq), Epoch: epoch}
+	if gone == 1 {
+		return nil, pos, &broker.HistoryGoneError{Channel: channel, Since: since, Oldest: uint64(oldest), Epoch: epoch}
+	}
+	if len(items) == 0 {
+		return nil, pos, nil
+	}
+	msgs := make([]broker.Message, len(items))
+	for i, it := range items {
+		s, ok := it.(string)
+		if !ok {
+			return nil, broker.Position{}, fmt.Errorf("%w: history item of type %T", errBadReply, it)
+		}
+		msgs[i] = broker.Message{Channel: channel, Seq: since + 1 + uint64(i), Epoch: epoch, Data: []byte(s)}
+	}
+	return msgs, pos, nil
+}
+
+var errMalformed = errors.New("redisbroker: malformed pub/sub payload")
+
+// parsePayload splits a pub/sub payload "<seq>:<epoch>:<data>" as written by
+// publishScript. The data part is everything after the second colon.
+func parsePayload(p string) (seq uint64, epoch string, data []byte, err error) {
+	seqStr, rest, ok := strings.Cut(p, ":")
+	if !ok {
+		return 0, "", nil, errMalformed
+	}
+	epoch, rest, ok = strings.Cut(rest, ":")
+	if !ok || epoch == "" {
+		return 0, "", nil, errMalformed
+	}
+	seq, err = strconv.ParseUint(seqStr, 10, 64)
+	if err != nil || seq == 0 {
+		return 0, "", nil, errMalformed
+	}
+	return seq, epoch, []byte(rest), nil
+}

@@ -1,0 +1,183 @@
+package redisbroker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/baton-rt/baton/internal/broker"
+)
+
+// chanState is one channel this Broker is subscribed to in Redis.
+type chanState struct {
+	channel string
+	pubsub  string
+	subs    []*subscription // guarded by Broker.mu; unordered, each knows its index
+
+	// ready is closed by the reader when the channel goes live (err nil)
+	// or fails (err set before the close).
+	ready chan struct{}
+	err   error
+
+	// Owned by the reader goroutine.
+	live  bool
+	last  uint64 // seq of the last message delivered (or known at go-live)
+	epoch string
+}
+
+// Subscribe implements broker.Broker. It returns once Redis has registered
+// the subscription, so every message published afterwards is delivered.
+func (b *Broker) Subscribe(ctx context.Context, channel string) (broker.Subscription, error) {
+	if err := b.check(ctx, channel); err != nil {
+		return nil, err
+	}
+	k := b.keys(channel)
+	s := &subscription{b: b, msgs: make(chan broker.Message, b.opts.SubscriberBuffer)}
+
+	b.subMu.Lock()
+	if b.closed.Load() {
+		b.subMu.Unlock()
+		return nil, broker.ErrClosed
+	}
+	b.mu.Lock()
+	st, joined := b.chans[k.pubsub], true
+	if st == nil {
+		st, joined = &chanState{channel: channel, pubsub: k.pubsub, ready: make(chan struct{})}, false
+		b.chans[k.pubsub] = st
+	}
+	s.st, s.idx = st, len(st.subs)
+	st.subs = append(st.subs, s)
+	b.subs.Add(1)
+	var token string
+	if !joined {
+		token = b.barrierLocked(st)
+	}
+	b.mu.Unlock()
+	var err error
+	if !joined {
+		// The PING's reply comes after Redis has processed the SUBSCRIBE.
+		if err = b.ps.Subscribe(ctx, k.pubsub); err == nil {
+			err = b.ps.Ping(ctx, token)
+		}
+	}
+	b.subMu.Unlock()
+
+	if err == nil {
+		select {
+		case <-st.ready:
+			err = st.err
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-b.ctx.Done():
+			err = broker.ErrClosed
+		}
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("redisbroker: subscribe to %q: %w", channel, err)
+	}
+	return s, nil
+}
+
+// barrierLocked registers a PING payload whose reply makes st (or, for nil,
+// every channel) catch up. b.mu and b.subMu must be held.
+func (b *Broker) barrierLocked(st *chanState) string {
+	b.nextToken++
+	token := "b" + strconv.FormatUint(b.nextToken, 10)
+	b.barriers[token] = st
+	return token
+}
+
+// unsubscribeIfEmpty forgets st and UNSUBSCRIBEs once it has no subscribers.
+func (b *Broker) unsubscribeIfEmpty(st *chanState) {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	b.mu.Lock()
+	empty := len(st.subs) == 0 && b.chans[st.pubsub] == st
+	if empty {
+		delete(b.chans, st.pubsub)
+	}
+	b.mu.Unlock()
+	if empty && !b.closed.Load() {
+		// An error means the connection is broken; the reader replaces it
+		// and subscribes only to the channels still in b.chans.
+		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+		_ = b.ps.Unsubscribe(ctx, st.pubsub)
+		cancel()
+	}
+}
+
+// subscription is a local broker.Subscription fed by the reader.
+type subscription struct {
+	b    *Broker
+	st   *chanState
+	msgs chan broker.Message
+	idx  int // index in st.subs, -1 once finished; guarded by b.mu
+
+	mu  sync.Mutex
+	err error
+}
+
+func (s *subscription) Messages() <-chan broker.Message { return s.msgs }
+
+func (s *subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription; Err stays nil. Closing twice is a no-op.
+func (s *subscription) Close() error {
+	b := s.b
+	b.mu.Lock()
+	if s.idx < 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	s.st.remove(s)
+	s.finish(nil)
+	b.mu.Unlock()
+	b.unsubscribeIfEmpty(s.st)
+	return nil
+}
+
+// finish records why the subscription ended and closes Messages. It is
+// called exactly once, with b.mu held, after s left st.subs.
+func (s *subscription) finish(err error) {
+	s.idx = -1
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+	close(s.msgs)
+	s.b.subs.Add(-1)
+}
+
+// remove takes s out of st.subs in O(1). Broker.mu must be held.
+func (st *chanState) remove(s *subscription) {
+	last := len(st.subs) - 1
+	moved := st.subs[last]
+	st.subs[s.idx] = moved
+	moved.idx = s.idx
+	st.subs[last] = nil
+	st.subs = st.subs[:last]
+}
+
+// deliverLocked hands m to every subscription of st without waiting; a full
+// buffer closes that subscription. It reports whether st has no subscribers
+// left. b.mu must be held.
+func (b *Broker) deliverLocked(st *chanState, m broker.Message) (empty bool) {
+	// Backwards, so that remove (which moves the last entry into the hole)
+	// never skips an entry that has not been served yet.
+	for i := len(st.subs) - 1; i >= 0; i-- {
+		s := st.subs[i]
+		select {
+		case s.msgs <- m:
+		default:
+			st.remove(s)
+			s.finish(broker.ErrSlowSubscriber)
+			b.stats.slow.Add(1)
+		}
+	}
+	return len(st.subs) == 0
+}
