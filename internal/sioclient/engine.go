@@ -154,8 +154,11 @@ func (e *engine) handshake(p engineio.Packet) error {
 func (e *engine) receive(p engineio.Packet) {
 	switch p.Type {
 	case engineio.Ping:
-		// Reset, not Stop+new timer: the timer is shared and Reset on a
-		// fired AfterFunc timer simply re-arms it.
+		select {
+		case <-e.done:
+			return // keep the stopped timer stopped
+		default:
+		}
 		e.heartbeat.Reset(e.hbWindow)
 		// Answered from the reading goroutine like every other write: it
 		// waits at most for one in-flight write (WriteTimeout).

@@ -172,11 +172,14 @@ func (s *Socket) dropAck(id int64) {
 // resolve hands an ACK to the EmitWithAck call waiting for it; acks nobody
 // waits for any more (timed out) are discarded.
 func (s *Socket) resolve(m socketio.Message) {
+	if !m.HasID {
+		return
+	}
 	s.mu.Lock()
 	ch, ok := s.acks[m.ID]
 	delete(s.acks, m.ID)
 	s.mu.Unlock()
-	if !ok || !m.HasID {
+	if !ok {
 		return
 	}
 	args, err := splitArgs(m.Data)

@@ -34,30 +34,24 @@ type pollTransport struct {
 const upgradeTimeout = 10 * time.Second
 
 func (t *pollTransport) send(ctx context.Context, ps []engineio.Packet) error {
-	// A POST larger than the server's maxPayload is refused and ends the
-	// session, so a long batch goes in several POSTs, in order.
+	// The server refuses a body over its maxPayload and ends the session,
+	// so a long batch goes out in several POSTs, in order.
 	limit := t.e.hs.MaxPayload
 	var body []byte
-	var batch []engineio.Packet
-	for i, p := range ps {
-		batch = append(batch, p)
-		next := i+1 < len(ps)
-		if next && limit > 0 {
-			// Estimate the next packet's text size (base64 grows by 4/3).
-			size := len(engineio.AppendPayload(body[:0], batch)) + 1 + 4*len(ps[i+1].Data)/3 + 4
-			if size <= limit {
-				continue
+	for _, p := range ps {
+		seg := engineio.AppendText(nil, p)
+		if len(body) > 0 && limit > 0 && len(body)+1+len(seg) > limit {
+			if err := t.post(ctx, body); err != nil {
+				return err
 			}
-		} else if next {
-			continue
+			body = body[:0]
 		}
-		body = engineio.AppendPayload(body[:0], batch)
-		if err := t.post(ctx, body); err != nil {
-			return err
+		if len(body) > 0 {
+			body = append(body, engineio.Separator)
 		}
-		batch = batch[:0]
+		body = append(body, seg...)
 	}
-	return nil
+	return t.post(ctx, body)
 }
 
 func (t *pollTransport) post(ctx context.Context, body []byte) error {

@@ -1,0 +1,127 @@
+package sioclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
+)
+
+// recordingTransport stands in for the network in fuzz tests.
+type recordingTransport struct {
+	mu   sync.Mutex
+	sent []engineio.Packet
+}
+
+func (r *recordingTransport) send(_ context.Context, ps []engineio.Packet) error {
+	r.mu.Lock()
+	r.sent = append(r.sent, ps...)
+	r.mu.Unlock()
+	return nil
+}
+func (r *recordingTransport) shutdown(context.Context) {}
+func (r *recordingTransport) abort()                   {}
+
+// offlineClient is a Client wired to a recordingTransport, with "/"
+// connected (pending ack ids 0 and 1) and "/admin" still connecting.
+func offlineClient(t testing.TB, opts Options) (*Client, *recordingTransport) {
+	opts = opts.withDefaults()
+	c := &Client{opts: opts}
+	c.eng = newEngine(&c.opts, mustEndpoint(t, "http://127.0.0.1/socket.io/"))
+	c.eng.onPacket = c.onPacket
+	c.eng.onClose = c.onClose
+	rt := &recordingTransport{}
+	c.eng.tr = rt
+	if err := c.eng.handshake(engineio.Packet{Type: engineio.Open, Data: []byte(fakeOpen[1:])}); err != nil {
+		t.Fatal(err)
+	}
+	root := newSocket(c, "/")
+	root.accept([]byte(`{"sid":"a"}`))
+	for range 2 {
+		if _, _, err := root.expectAck(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.sockets = map[string]*Socket{"/": root, "/admin": newSocket(c, "/admin")}
+	return c, rt
+}
+
+// FuzzClientPackets feeds arbitrary server traffic to the client's packet
+// handling: frames separated by 0x1e, a frame starting with 0xff being a
+// binary message. Nothing may panic, block or leave the client half
+// closed.
+func FuzzClientPackets(f *testing.F) {
+	for _, seed := range []string{
+		`40{"sid":"x"}`,
+		"2\x1e3\x1e6",
+		`42["message",{"channel":"c","seq":1,"data":{"a":1}}]`,
+		`430["ok"]` + "\x1e" + `431[]`,
+		`40/admin,{"sid":"y"}`,
+		`44/admin,{"message":"unauthorized","data":{"reason":"x"}}`,
+		`44/admin,"bare string"`,
+		`41`,
+		`451-["bin",{"_placeholder":true,"num":0}]` + "\x1e\xff\x01\x02",
+		`461-0[{"_placeholder":true,"num":0}]` + "\x1e\xff\x09",
+		`42/nope,["x"]`,
+		"1",
+		"\xff\x00",
+		"4" + `2["` + string(bytes.Repeat([]byte("a"), 100)) + `"]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, _ := offlineClient(t, Options{EventBuffer: 8})
+		sockets := []*Socket{c.sockets["/"], c.sockets["/admin"]}
+		for frame := range bytes.SplitSeq(in, []byte{engineio.Separator}) {
+			if len(frame) > 0 && frame[0] == 0xff {
+				c.eng.receive(engineio.DecodeBinary(frame[1:]))
+				continue
+			}
+			p, err := engineio.DecodeText(frame)
+			if err != nil {
+				continue
+			}
+			c.eng.receive(p)
+		}
+		c.eng.close()
+		if !isClosed(c.eng.done) {
+			t.Fatal("client not closed")
+		}
+		for _, s := range sockets {
+			if !isClosed(s.done) || s.Err() == nil {
+				t.Fatalf("socket %s not ended after client close", s.nsp)
+			}
+		}
+	})
+}
+
+// FuzzParseMessage: the pub/sub "message" parser never panics, and what it
+// accepts has the fields it reports.
+func FuzzParseMessage(f *testing.F) {
+	for _, seed := range []string{
+		`{"channel":"c","seq":1,"data":{"a":1}}`,
+		`{"channel":"c","seq":18446744073709551615,"data":null}`,
+		`{"channel":"c"}`,
+		`{"seq":-1}`,
+		`[]`,
+		`{"channel":"\u00e9","seq":2,"data":"x","extra":true}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := parseMessage(in)
+		if err != nil {
+			return
+		}
+		var v struct {
+			Channel string `json:"channel"`
+			Seq     uint64 `json:"seq"`
+		}
+		if json.Unmarshal(in, &v) != nil || v.Channel != m.Channel || v.Seq != m.Seq {
+			t.Fatalf("parseMessage(%q) = %+v, json says %+v", in, m, v)
+		}
+	})
+}
