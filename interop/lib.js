@@ -12,7 +12,7 @@ const { isDeepStrictEqual, inspect } = require("node:util");
 const readline = require("node:readline");
 
 // DEFAULT_WAIT bounds every single wait; the Go test bounds the whole run.
-const DEFAULT_WAIT_MS = 5000;
+const DEFAULT_WAIT_MS = 10000;
 
 class ScenarioError extends Error {}
 
@@ -31,30 +31,32 @@ function assert(cond, what) {
 }
 
 // waitEvent resolves with the arguments of the next `event` on emitter, or
-// rejects after ms. connect_error rejects early for socket.io sockets unless
-// the caller waits for connect_error itself.
+// rejects after ms. On a socket.io socket, connect_error and disconnect
+// reject at once (with their reason) unless they are what is awaited.
 function waitEvent(emitter, event, ms = DEFAULT_WAIT_MS) {
   return new Promise((resolve, reject) => {
+    const isSocket = typeof emitter.io === "object";
+    const watched = isSocket ? ["connect_error", "disconnect"].filter((e) => e !== event) : [];
     const onEvent = (...args) => {
       cleanup();
       resolve(args);
     };
-    const onConnectError = (err) => {
+    const onFailure = watched.map((bad) => (reason) => {
       cleanup();
-      reject(new ScenarioError(`connect_error while waiting for ${event}: ${err && err.message}`));
-    };
+      const why = reason instanceof Error ? reason.message : reason;
+      reject(new ScenarioError(`${bad} (${why}) while waiting for ${event}`));
+    });
     const timer = setTimeout(() => {
       cleanup();
       reject(new ScenarioError(`timeout after ${ms} ms waiting for ${event}`));
     }, ms);
-    const watchErrors = event !== "connect_error" && typeof emitter.io === "object";
     function cleanup() {
       clearTimeout(timer);
       emitter.off(event, onEvent);
-      if (watchErrors) emitter.off("connect_error", onConnectError);
+      watched.forEach((bad, i) => emitter.off(bad, onFailure[i]));
     }
     emitter.on(event, onEvent);
-    if (watchErrors) emitter.on("connect_error", onConnectError);
+    watched.forEach((bad, i) => emitter.on(bad, onFailure[i]));
   });
 }
 
@@ -70,6 +72,10 @@ function collect(emitter, event, n, ms = DEFAULT_WAIT_MS) {
         resolve(got);
       }
     };
+    const onDisconnect = (reason) => {
+      cleanup();
+      reject(new ScenarioError(`disconnect (${reason}) after ${got.length}/${n} ${event} events`));
+    };
     const timer = setTimeout(() => {
       cleanup();
       reject(new ScenarioError(`timeout after ${ms} ms: ${got.length}/${n} ${event} events: ${JSON.stringify(got)}`));
@@ -77,8 +83,10 @@ function collect(emitter, event, n, ms = DEFAULT_WAIT_MS) {
     function cleanup() {
       clearTimeout(timer);
       emitter.off(event, onEvent);
+      emitter.off("disconnect", onDisconnect);
     }
     emitter.on(event, onEvent);
+    emitter.on("disconnect", onDisconnect);
   });
 }
 
@@ -86,8 +94,9 @@ function collect(emitter, event, n, ms = DEFAULT_WAIT_MS) {
 function ack(socket, event, ...args) {
   return new Promise((resolve, reject) => {
     socket.timeout(DEFAULT_WAIT_MS).emit(event, ...args, (err, ...reply) => {
-      if (err) reject(new ScenarioError(`no ack for ${event} within ${DEFAULT_WAIT_MS} ms`));
-      else resolve(reply);
+      if (!err) return resolve(reply);
+      const state = socket.connected ? "connected" : `not connected (${socket.lastDisconnect || "?"})`;
+      reject(new ScenarioError(`no ack for ${event} within ${DEFAULT_WAIT_MS} ms; socket ${state}`));
     });
   });
 }

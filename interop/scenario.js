@@ -25,7 +25,7 @@ const {
 const args = parseArgs(process.argv.slice(2));
 const URL = args.url;
 const TRANSPORT = args.transport || "upgrade";
-const RUN_TIMEOUT_MS = Number(args.timeout || 20000);
+const RUN_TIMEOUT_MS = Number(args.timeout || 30000);
 
 // A channel name unique to this run, so seqs start at 1 even when several
 // runs share a server or broker.
@@ -34,7 +34,7 @@ const RUN_ID = `${process.pid}-${Date.now().toString(36)}`;
 const sockets = [];
 
 function options(transport = TRANSPORT, extra = {}) {
-  const o = { forceNew: true, reconnection: false, timeout: 5000, ...extra };
+  const o = { forceNew: true, reconnection: false, timeout: 10000, ...extra };
   if (transport === "websocket") o.transports = ["websocket"];
   else if (transport === "polling") o.transports = ["polling"];
   else o.transports = ["polling", "websocket"];
@@ -46,11 +46,12 @@ function options(transport = TRANSPORT, extra = {}) {
 async function connect(path = "/", opts = options(), early = []) {
   const s = io(URL + path, opts);
   sockets.push(s);
+  s.on("disconnect", (reason) => (s.lastDisconnect = reason));
   const out = { socket: s };
   // The manager opens the engine at once; note the transport it opened
   // with and whether it upgraded, before either can be missed.
   s.io.once("open", () => (out.firstTransport = transportName(s)));
-  out.upgraded = waitEvent(s.io.engine, "upgrade", 10000);
+  out.upgraded = waitEvent(s.io.engine, "upgrade");
   out.upgraded.catch(() => {});
   const buffered = early.map((ev) => [ev, waitEvent(s, ev)]);
   await waitEvent(s, "connect");
@@ -264,7 +265,7 @@ const scenarios = {
     const cmds = commands();
     try {
       const { socket: s } = await connect();
-      const gone = waitEvent(s, "disconnect", 10000);
+      const gone = waitEvent(s, "disconnect");
       emitLine({ event: "connected", id: s.id, sid: s.io.engine.id });
       const [reason] = await gone;
       assertEqual(reason, "io server disconnect", "disconnect reason");
