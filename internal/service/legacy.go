@@ -1,0 +1,197 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/wire/legacy"
+)
+
+// LegacyPath is where the legacy service accepts WebSocket connections.
+const LegacyPath = "/ws"
+
+// Close codes the legacy service uses (docs/protocols/legacy.md, "Closing").
+const (
+	CloseSlowConsumer = websocket.StatusPolicyViolation // 1008, reason "slow_consumer"
+	CloseTooLarge     = websocket.StatusMessageTooBig   // 1009
+	CloseShutdown     = websocket.StatusGoingAway       // 1001, reason "shutting_down"
+)
+
+// LegacyOptions configure a Legacy service.
+type LegacyOptions struct {
+	// Limits bound each connection; zero fields take their defaults.
+	Limits Limits
+	// OriginPatterns are the cross-origin hosts allowed to connect (see
+	// websocket.AcceptOptions). Nil allows same-origin browsers and every
+	// non-browser client.
+	OriginPatterns []string
+	// Logger receives connection-level events; nil discards them.
+	Logger *slog.Logger
+}
+
+// LegacyStats are the legacy service's counters.
+type LegacyStats struct {
+	Connections   int64  // open now
+	Accepted      uint64 // connections accepted since start
+	SlowConsumers uint64 // connections closed because their queue overflowed
+	TooLarge      uint64 // connections closed for an oversized frame
+	ErrorFrames   uint64 // error frames sent in answer to bad requests
+	Published     uint64 // messages published over WebSocket
+	Hub           HubStats
+}
+
+// Legacy is the reference service speaking the legacy protocol over a Hub.
+// Mount Handler, or ServeHTTP at LegacyPath and PublishHandler beside it.
+type Legacy struct {
+	hub    *Hub
+	limits Limits
+	origin []string
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[*legacyConn]struct{}
+	draining bool
+	wg       sync.WaitGroup // one per ServeHTTP holding a connection
+
+	accepted, slow, tooLarge, errFrames, published atomic.Uint64
+}
+
+// NewLegacy returns a legacy service on hub. It does not own the hub.
+func NewLegacy(hub *Hub, opts LegacyOptions) (*Legacy, error) {
+	if err := opts.Limits.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Legacy{
+		hub:    hub,
+		limits: opts.Limits.WithDefaults(),
+		origin: opts.OriginPatterns,
+		log:    log,
+		conns:  make(map[*legacyConn]struct{}),
+	}, nil
+}
+
+// Handler returns a mux with the WebSocket endpoint at LegacyPath and the
+// publish API at PublishPath.
+func (l *Legacy) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(LegacyPath, l)
+	mux.Handle(PublishPath, PublishHandler(l.hub.Broker(), l.limits.MaxMessageBytes))
+	return mux
+}
+
+// ServeHTTP upgrades the request and runs the connection until it ends.
+func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	if l.draining {
+		l.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	l.wg.Add(1)
+	l.mu.Unlock()
+	defer l.wg.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: l.origin})
+	if err != nil {
+		l.log.Debug("legacy: upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return // Accept has answered the request
+	}
+	c, err := newLegacyConn(l, ws)
+	if err != nil {
+		l.log.Error("legacy: new connection", "err", err)
+		_ = ws.Close(websocket.StatusInternalError, "internal")
+		return
+	}
+
+	l.mu.Lock()
+	if l.draining { // Shutdown began during the upgrade
+		l.mu.Unlock()
+		_ = ws.Close(CloseShutdown, legacy.ReasonShutdown)
+		return
+	}
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+	l.accepted.Add(1)
+
+	c.run(r.Context())
+
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+}
+
+// Shutdown stops accepting connections and closes the open ones with 1001
+// (going away), spread evenly over Limits.DrainPeriod so that clients do not
+// all reconnect in the same instant; each connection first flushes what it
+// already queued. It returns when every connection has ended, or with ctx's
+// error, after closing the remaining connections at once.
+func (l *Legacy) Shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	l.draining = true
+	conns := make([]*legacyConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+
+	var step time.Duration
+	if len(conns) > 0 {
+		step = l.limits.DrainPeriod / time.Duration(len(conns))
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	<-t.C
+	for i, c := range conns {
+		if i > 0 && step > 0 {
+			t.Reset(step)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				for _, c := range conns[i:] {
+					_ = c.ws.CloseNow()
+				}
+				return ctx.Err()
+			}
+		}
+		c.closeWith(CloseShutdown, legacy.ReasonShutdown, true)
+	}
+
+	done := make(chan struct{})
+	go func() { l.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			_ = c.ws.CloseNow()
+		}
+		<-done // CloseNow unblocks every connection's goroutines
+		return ctx.Err()
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (l *Legacy) Stats() LegacyStats {
+	l.mu.Lock()
+	n := len(l.conns)
+	l.mu.Unlock()
+	return LegacyStats{
+		Connections:   int64(n),
+		Accepted:      l.accepted.Load(),
+		SlowConsumers: l.slow.Load(),
+		TooLarge:      l.tooLarge.Load(),
+		ErrorFrames:   l.errFrames.Load(),
+		Published:     l.published.Load(),
+		Hub:           l.hub.Stats(),
+	}
+}
