@@ -127,6 +127,9 @@ func (c *Client) Connect(ctx context.Context, nsp string, auth []byte) (*Socket,
 			err = c.eng.err
 		}
 	}
+	if err == nil {
+		err = s.markConnected()
+	}
 	if err != nil {
 		c.remove(s)
 		s.end(err)
@@ -228,7 +231,7 @@ func (c *Client) dispatch(m socketio.Message) {
 	}
 }
 
-// onClose ends every socket when the session ends.
+// onClose ends every socket when the session ends, then tells OnClose.
 func (c *Client) onClose(err error) {
 	c.mu.Lock()
 	sockets := c.sockets
@@ -236,5 +239,8 @@ func (c *Client) onClose(err error) {
 	c.mu.Unlock()
 	for _, s := range sockets {
 		s.end(err)
+	}
+	if c.opts.OnClose != nil {
+		c.opts.OnClose(c, err)
 	}
 }

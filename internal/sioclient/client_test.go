@@ -375,17 +375,19 @@ func TestPubSub(t *testing.T) {
 	}
 }
 
-// TestHeartbeat: with a 100ms ping interval the server closes sessions that
-// do not answer within 200ms; ours stays open across many pings.
+// TestHeartbeat: with these settings the server closes a session that
+// does not answer a ping within 750ms (and so does our client without
+// pings); ours stays open across many pings.
 func TestHeartbeat(t *testing.T) {
-	url := startNode(t, "PING_INTERVAL=100", "PING_TIMEOUT=200")
+	url := startNode(t, "PING_INTERVAL=150", "PING_TIMEOUT=600")
 	for _, tr := range allTransports {
 		t.Run(tr.String(), func(t *testing.T) {
+			t.Parallel()
 			c, s := dial(t, url, testOptions(t, tr))
 			select {
 			case <-c.Done():
 				t.Fatalf("session ended: %v", c.Err())
-			case <-time.After(1200 * time.Millisecond):
+			case <-time.After(2 * time.Second):
 			}
 			if _, err := s.EmitWithAck(testCtx(t), "echo", []byte("1")); err != nil {
 				t.Fatal(err)
@@ -530,5 +532,87 @@ func TestConcurrentAcks(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestLargeBinary sends attachments whose polling form (base64) exceeds the
+// server's 1 MB maxPayload together: the client must split its POSTs.
+func TestLargeBinary(t *testing.T) {
+	url := startNode(t)
+	for _, tr := range []Transport{WebSocket, PollingOnly} {
+		t.Run(tr.String(), func(t *testing.T) {
+			_, s := dial(t, url, testOptions(t, tr))
+			const size = 400_000
+			p := Payload{}
+			for i := range 3 {
+				p.Args = append(p.Args, Placeholder(i))
+				p.Binary = append(p.Binary, bytes.Repeat([]byte{byte(i)}, size))
+			}
+			reply, err := s.EmitPayloadWithAck(testCtx(t), "sizes", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := argsString(reply.Args); got != "[400000,400000,400000]" {
+				t.Fatalf("sizes = %s", got)
+			}
+		})
+	}
+}
+
+func TestCloseCallbacks(t *testing.T) {
+	url := startNode(t)
+	type ended struct {
+		what string
+		err  error
+	}
+	got := make(chan ended, 10)
+	opts := testOptions(t, WebSocket)
+	opts.OnSocketClose = func(s *Socket, err error) { got <- ended{"socket " + s.Namespace(), err} }
+	opts.OnClose = func(c *Client, err error) {
+		_ = c.Close() // allowed from the callback
+		got <- ended{"client", err}
+	}
+	c, s := dial(t, url, opts)
+	ctx := testCtx(t)
+	expect := func(what string, target error) {
+		t.Helper()
+		select {
+		case e := <-got:
+			if e.what != what || !errors.Is(e.err, target) {
+				t.Fatalf("callback %s %v, want %s %v", e.what, e.err, what, target)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no callback for %s", what)
+		}
+	}
+
+	// A refused namespace never was a socket: no callback.
+	if _, err := c.Connect(ctx, "/admin", nil); err == nil {
+		t.Fatal("connect without auth accepted")
+	}
+	admin, err := c.Connect(ctx, "/admin", []byte(`{"token":"secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = admin.Close()
+	expect("socket /admin", ErrClosed)
+
+	// The server closes the transport: "/" ends, then the client.
+	if err := s.Emit(ctx, "kick", []byte("true")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-got:
+		if e.what != "socket /" {
+			t.Fatalf("first callback %s", e.what)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no socket callback")
+	}
+	expect("client", ErrTransportClosed)
+	select {
+	case e := <-got:
+		t.Fatalf("extra callback %s %v", e.what, e.err)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

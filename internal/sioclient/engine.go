@@ -57,9 +57,10 @@ type engine struct {
 	err  error // set before done is closed
 
 	wg sync.WaitGroup // reading goroutines (reader, poller, upgrader)
-	// dispatching counts onPacket calls in progress, so that Close called
-	// from inside an event handler does not wait for its own goroutine.
-	dispatching atomic.Int32
+	// inCallback counts reading-goroutine calls that may run user code
+	// (handlers, close callbacks) in progress, so that Close called from
+	// inside one does not wait for its own goroutine.
+	inCallback atomic.Int32
 }
 
 func newEngine(opts *Options, endpoint *url.URL) *engine {
@@ -152,6 +153,8 @@ func (e *engine) handshake(p engineio.Packet) error {
 
 // receive handles one incoming packet on the reading goroutine.
 func (e *engine) receive(p engineio.Packet) {
+	e.inCallback.Add(1)
+	defer e.inCallback.Add(-1)
 	switch p.Type {
 	case engineio.Ping:
 		select {
@@ -166,9 +169,7 @@ func (e *engine) receive(p engineio.Packet) {
 	case engineio.Close:
 		e.fail(fmt.Errorf("%w: server closed the session", ErrTransportClosed))
 	case engineio.Message:
-		e.dispatching.Add(1)
 		e.onPacket(p)
-		e.dispatching.Add(-1)
 	case engineio.Pong, engineio.Noop, engineio.Upgrade, engineio.Open:
 		// Pong/Noop carry nothing once open; a repeated Open or an Upgrade
 		// from the server is meaningless and ignored like the official
@@ -214,22 +215,26 @@ func (e *engine) fail(err error) {
 }
 
 // close ends the session politely: the transport says goodbye within
-// WriteTimeout. It waits for the reading goroutines unless called from
-// inside onPacket (an event handler), whose goroutine cannot wait for
-// itself.
+// WriteTimeout. It waits for the reading goroutines unless one of them is
+// running user code (Close called from a handler or close callback cannot
+// wait for its own goroutine).
 func (e *engine) close() {
 	e.finish(ErrClosed, func(tr transport) {
 		ctx, cancel := context.WithTimeout(context.Background(), e.opts.WriteTimeout)
 		defer cancel()
 		tr.shutdown(ctx)
 	})
-	if e.dispatching.Load() == 0 {
+	if e.inCallback.Load() == 0 {
 		e.wg.Wait()
 	}
 }
 
+// finish ends the session once. onClose runs outside the Once so that it
+// may call close itself.
 func (e *engine) finish(err error, shutdown func(transport)) {
+	first := false
 	e.once.Do(func() {
+		first = true
 		e.mu.Lock()
 		e.closed = true
 		tr := e.tr
@@ -247,10 +252,10 @@ func (e *engine) finish(err error, shutdown func(transport)) {
 				tr.abort()
 			}
 		}
-		if e.onClose != nil {
-			e.onClose(err)
-		}
 	})
+	if first && e.onClose != nil {
+		e.onClose(err)
+	}
 }
 
 // setTransport installs tr unless the session already ended, in which case
@@ -265,7 +270,16 @@ func (e *engine) setTransport(tr transport) bool {
 	return true
 }
 
-// readErr turns a transport read error into the session's end.
+// failOwn is fail called from one of the engine's own goroutines, which
+// close must not wait for should a close callback call it.
+func (e *engine) failOwn(err error) {
+	e.inCallback.Add(1)
+	defer e.inCallback.Add(-1)
+	e.fail(err)
+}
+
+// readErr turns a transport read error into the session's end, on the
+// reading goroutine.
 func (e *engine) readErr(err error) {
 	select {
 	case <-e.done:
@@ -277,5 +291,5 @@ func (e *engine) readErr(err error) {
 	} else {
 		err = fmt.Errorf("%w: read: %w", ErrTransportClosed, err)
 	}
-	e.fail(err)
+	e.failOwn(err)
 }

@@ -77,6 +77,16 @@ type Options struct {
 	// When OnEvent is nil events go to the bounded channel Socket.Events.
 	OnEvent func(s *Socket, ev Event)
 
+	// OnSocketClose, when set, is called once for every socket that was
+	// connected, when it ends, with the same error as Socket.Err. OnClose,
+	// when set, is called once when the session ends, after the sockets'
+	// OnSocketClose. Both let a holder of thousands of clients learn of an
+	// end without a goroutine per client waiting on Done. They run on the
+	// goroutine that ended the session (the reading goroutine, a heartbeat
+	// timer or a caller of Close) and must not block; they may call Close.
+	OnSocketClose func(s *Socket, err error)
+	OnClose       func(c *Client, err error)
+
 	// EventBuffer is the capacity of each socket's Events channel (unused
 	// with OnEvent). Overflow rule: when an event arrives and the channel is
 	// full, the whole client is closed with ErrSlowConsumer. Events are

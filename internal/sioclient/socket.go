@@ -24,8 +24,10 @@ type Socket struct {
 	// events is nil when the client has an OnEvent handler.
 	events chan Event
 
-	mu     sync.Mutex
-	nextID int64
+	mu sync.Mutex
+	// connected: Connect handed the socket to its caller.
+	connected bool
+	nextID    int64
 	acks   map[int64]chan Payload // pending EmitWithAck calls, by ack id
 	ended  bool
 	err    error
@@ -257,6 +259,18 @@ func (s *Socket) accept(data []byte) bool {
 	return true
 }
 
+// markConnected hands the socket to Connect's caller, unless it ended
+// meanwhile.
+func (s *Socket) markConnected() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return s.err
+	}
+	s.connected = true
+	return nil
+}
+
 // refuse records a CONNECT_ERROR answer.
 func (s *Socket) refuse(data []byte) {
 	ce := &ConnectError{Namespace: s.nsp}
@@ -279,11 +293,12 @@ func (s *Socket) refuse(data []byte) {
 	close(s.ready)
 }
 
-// end ends the socket with err; false if it had already ended.
+// end ends the socket with err and, if it had been connected, tells
+// OnSocketClose; false if it had already ended.
 func (s *Socket) end(err error) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.ended {
+		s.mu.Unlock()
 		return false
 	}
 	s.ended = true
@@ -293,6 +308,11 @@ func (s *Socket) end(err error) bool {
 		close(s.events)
 	}
 	close(s.done)
+	connected := s.connected
+	s.mu.Unlock()
+	if h := s.c.opts.OnSocketClose; h != nil && connected {
+		h(s, err)
+	}
 	return true
 }
 

@@ -211,7 +211,7 @@ func (e *engine) upgrade(t *pollTransport) {
 	case <-t.stopped:
 	case <-ctx.Done():
 		_ = c.CloseNow()
-		e.fail(fmt.Errorf("%w: upgrade: polling did not pause: %w", ErrTransportClosed, ctx.Err()))
+		e.failOwn(fmt.Errorf("%w: upgrade: polling did not pause: %w", ErrTransportClosed, ctx.Err()))
 		return
 	}
 	select {
@@ -236,7 +236,7 @@ func (e *engine) upgrade(t *pollTransport) {
 	<-e.wmu
 	if err != nil {
 		_ = c.CloseNow()
-		e.fail(fmt.Errorf("%w: upgrade: %w", ErrTransportClosed, err))
+		e.failOwn(fmt.Errorf("%w: upgrade: %w", ErrTransportClosed, err))
 		return
 	}
 	t.abort()

@@ -50,6 +50,12 @@ function onConnection(socket) {
     cb({ size: b.length }, Buffer.from(b).reverse());
   });
 
+  // Sizes of the binary arguments (-1 for non-binary ones).
+  socket.on("sizes", (...args) => {
+    const cb = args.pop();
+    cb(args.map((a) => (Buffer.isBuffer(a) ? a.length : -1)));
+  });
+
   // The server sends a binary event: {"kind":"bin"} and a 3-byte buffer.
   socket.on("send-binary", (cb) => {
     socket.emit("bin", { kind: "bin" }, Buffer.from([1, 2, 3]));
