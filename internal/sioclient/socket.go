@@ -28,10 +28,10 @@ type Socket struct {
 	// connected: Connect handed the socket to its caller.
 	connected bool
 	nextID    int64
-	acks   map[int64]chan Payload // pending EmitWithAck calls, by ack id
-	ended  bool
-	err    error
-	done   chan struct{}
+	acks      map[int64]chan Payload // pending EmitWithAck calls, by ack id
+	ended     bool
+	err       error
+	done      chan struct{}
 }
 
 func newSocket(c *Client, nsp string) *Socket {
