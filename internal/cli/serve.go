@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/broker/redisbroker"
+	"github.com/baton-rt/baton/internal/service"
+)
+
+func init() { register(newServeCmd) }
+
+// serveFlags are the options of `baton serve`.
+type serveFlags struct {
+	legacyAddr   string
+	socketIOAddr string
+	brokerURL    string
+	history      int
+	limits       service.Limits
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the reference pub/sub services (legacy WebSocket and/or Socket.IO)",
+		Long: "serve runs the legacy WebSocket service (--legacy, endpoint /ws) and/or the Socket.IO\n" +
+			"service (--socketio, endpoint /socket.io/) in one process, sharing one broker: in memory\n" +
+			"by default, or Redis with --broker redis://HOST:PORT[/DB] so that several processes\n" +
+			"serve the same channels. Both also serve POST /api/v1/publish.\n\n" +
+			"SIGINT or SIGTERM drains gracefully: listeners stop, then open connections are closed\n" +
+			"with 1001 spread over --drain.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.legacyAddr, "legacy", "", "listen address of the legacy WebSocket service (e.g. :8081)")
+	fl.StringVar(&f.socketIOAddr, "socketio", "", "listen address of the Socket.IO service (e.g. :8082)")
+	fl.StringVar(&f.brokerURL, "broker", "", "broker: empty or memory for in-process, redis://[user:pass@]host:port[/db] for Redis")
+	fl.IntVar(&f.history, "history", 0, "messages retained per channel for replay (0: broker default, 1000)")
+	fl.DurationVar(&f.limits.DrainPeriod, "drain", service.DefaultDrainPeriod, "graceful shutdown: period over which open connections are closed")
+	fl.Int64Var(&f.limits.MaxMessageBytes, "max-message-bytes", service.DefaultMaxMessageBytes, "largest inbound frame/packet and publish body")
+	fl.IntVar(&f.limits.MaxSubscriptions, "max-subscriptions", service.DefaultMaxSubscriptions, "channels one connection may subscribe to")
+	fl.IntVar(&f.limits.OutboundMessages, "queue-messages", service.DefaultOutboundMessages, "outbound queue bound per connection, in messages (overflow closes the connection)")
+	fl.IntVar(&f.limits.OutboundBytes, "queue-bytes", service.DefaultOutboundBytes, "outbound queue bound per connection, in bytes")
+	fl.DurationVar(&f.limits.WriteTimeout, "write-timeout", service.DefaultWriteTimeout, "longest a write to one client may take")
+	return cmd
+}
+
+// stoppable is one running service: its HTTP server and how to drain it.
+type stoppable struct {
+	name  string
+	srv   *http.Server
+	drain func(context.Context) error
+}
+
+func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	if f.legacyAddr == "" && f.socketIOAddr == "" {
+		return errors.New("serve: give --legacy ADDR, --socketio ADDR or both")
+	}
+	if f.history < 0 {
+		return fmt.Errorf("serve: --history %d < 0", f.history)
+	}
+	if err := f.limits.Validate(); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	b, closeBroker, err := openBroker(ctx, f.brokerURL, f.history)
+	if err != nil {
+		return err
+	}
+	defer closeBroker()
+
+	var (
+		running []stoppable
+		closers []func() error
+	)
+	defer func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}()
+	if f.legacyAddr != "" {
+		hub := service.NewHub(b, service.HubOptions{})
+		closers = append(closers, hub.Close)
+		l, err := service.NewLegacy(hub, service.LegacyOptions{Limits: f.limits, Logger: log})
+		if err != nil {
+			return err
+		}
+		running = append(running, stoppable{"legacy", &http.Server{Handler: l.Handler()}, l.Shutdown})
+	}
+	if f.socketIOAddr != "" {
+		// The Socket.IO service is built by its own constructor, which
+		// owns a hub over the same broker (and closes it on Shutdown).
+		s, err := service.NewSocketIO(service.SocketIOConfig{Limits: f.limits, Logger: log}, b)
+		if err != nil {
+			return err
+		}
+		running = append(running, stoppable{"socketio", &http.Server{Handler: s.Handler()}, s.Shutdown})
+	}
+
+	errc := make(chan error, len(running))
+	addrs := map[string]string{"legacy": f.legacyAddr, "socketio": f.socketIOAddr}
+	paths := map[string]string{"legacy": service.LegacyPath, "socketio": service.SocketIOPath}
+	for i := range running {
+		r := &running[i]
+		r.srv.ReadHeaderTimeout = 10 * time.Second
+		r.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+		ln, err := net.Listen("tcp", addrs[r.name])
+		if err != nil {
+			shutdownAll(running[:i], time.Second)
+			return fmt.Errorf("serve: %s: %w", r.name, err)
+		}
+		// Tests and scripts read this line to find the port of ":0".
+		fmt.Fprintf(stdout, "%s listening on http://%s%s\n", r.name, ln.Addr(), paths[r.name])
+		go func() {
+			if err := r.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve: %s: %w", r.name, err)
+			}
+		}()
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("draining", "period", f.limits.DrainPeriod)
+		err = nil
+	case err = <-errc:
+		log.Error("listener failed, stopping", "err", err)
+	}
+	// Connections get the drain period, plus a little for their close
+	// handshakes, before they are cut.
+	shutdownAll(running, f.limits.WithDefaults().DrainPeriod+5*time.Second)
+	return err
+}
+
+// shutdownAll stops every listener and drains every service at once,
+// within timeout.
+func shutdownAll(running []stoppable, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, r := range running {
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = r.srv.Shutdown(ctx) }()
+		go func() { defer wg.Done(); _ = r.drain(ctx) }()
+	}
+	wg.Wait()
+}
+
+// openBroker returns the broker named by url and a function releasing it.
+func openBroker(ctx context.Context, url string, history int) (broker.Broker, func(), error) {
+	if url == "" || url == "memory" {
+		b, err := membroker.New(membroker.Options{HistorySize: history})
+		if err != nil {
+			return nil, nil, fmt.Errorf("serve: memory broker: %w", err)
+		}
+		return b, func() { _ = b.Close() }, nil
+	}
+	if !strings.HasPrefix(url, "redis://") && !strings.HasPrefix(url, "rediss://") {
+		return nil, nil, fmt.Errorf("serve: --broker %q: want memory, redis://HOST:PORT or rediss://HOST:PORT", url)
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: --broker: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, err := redisbroker.New(cctx, redisbroker.Options{Client: rdb, HistorySize: history})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	return b, func() { _ = b.Close(); _ = rdb.Close() }, nil
+}

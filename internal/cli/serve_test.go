@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/baton-rt/baton/internal/legacyclient"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// startServe runs `baton serve args...` in-process until the returned
+// stop is called; it returns the "name listening on URL" lines by name.
+func startServe(t *testing.T, args ...string) (urls map[string]string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	root := newRoot()
+	root.SetArgs(append([]string{"serve"}, args...))
+	root.SetOut(pw)
+	root.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() {
+		err := root.ExecuteContext(ctx)
+		pw.CloseWithError(errors.New("serve ended"))
+		done <- err
+	}()
+
+	urls = make(map[string]string)
+	want := strings.Count(strings.Join(args, " "), "--legacy") + strings.Count(strings.Join(args, " "), "--socketio")
+	line := regexp.MustCompile(`^(\w+) listening on (http://\S+)$`)
+	sc := bufio.NewScanner(pr)
+	for len(urls) < want && sc.Scan() {
+		if m := line.FindStringSubmatch(sc.Text()); m != nil {
+			urls[m[1]] = m[2]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if len(urls) < want {
+		cancel()
+		t.Fatalf("serve printed %v, then: %v", urls, <-done)
+	}
+	return urls, func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return nil
+		}
+	}
+}
+
+func TestServeLegacyRoundTrip(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	urls, stop := startServe(t, "--legacy", "127.0.0.1:0", "--drain", "100ms")
+	roundTrip(t, urls["legacy"])
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+}
+
+func TestServeBothWithRedis(t *testing.T) {
+	addr := testenv.RedisAddr(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	urls, stop := startServe(t, "--legacy", "127.0.0.1:0", "--socketio", "127.0.0.1:0",
+		"--broker", "redis://"+addr+"/0", "--drain", "100ms")
+	roundTrip(t, urls["legacy"])
+
+	// The Socket.IO listener answers an Engine.IO polling handshake.
+	resp, err := http.Get(urls["socketio"] + "?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), `0{"sid":`) {
+		t.Fatalf("socket.io handshake: %d %q", resp.StatusCode, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+}
+
+// roundTrip subscribes, publishes over WebSocket and HTTP, receives both,
+// and checks the drain on shutdown is left to the caller.
+func roundTrip(t *testing.T, httpURL string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := legacyclient.Dial(ctx, "ws"+strings.TrimPrefix(httpURL, "http"), legacyclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	channel := "serve-test-" + c.Session() // unique, in case Redis is shared
+	if _, err := c.Subscribe(ctx, channel, nil); err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := c.Publish(ctx, channel, []byte(`{"hello":"world"}`)); err != nil || seq != 1 {
+		t.Fatalf("Publish = %d, %v", seq, err)
+	}
+	api := strings.TrimSuffix(httpURL, "/ws") + "/api/v1/publish"
+	resp, err := http.Post(api, "application/json", strings.NewReader(`{"channel":"`+channel+`","data":[2]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != `{"seq":2}` {
+		t.Fatalf("HTTP publish: %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{`{"hello":"world"}`, `[2]`} {
+		select {
+		case m := <-c.Messages():
+			if string(m.Data) != want {
+				t.Fatalf("got %s, want %s", m.Data, want)
+			}
+		case <-ctx.Done():
+			t.Fatal("no message")
+		}
+	}
+}
+
+func TestServeShutdownClosesClientsWith1001(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	urls, stop := startServe(t, "--legacy", "127.0.0.1:0", "--drain", "100ms")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := legacyclient.Dial(ctx, "ws"+strings.TrimPrefix(urls["legacy"], "http"), legacyclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	<-c.Done()
+	if code := websocket.CloseStatus(c.Err()); code != websocket.StatusGoingAway {
+		t.Fatalf("client ended with %v, want 1001", c.Err())
+	}
+}
+
+func TestServeFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--legacy", "127.0.0.1:0", "--broker", "nats://x"},
+		{"--legacy", "127.0.0.1:0", "--queue-bytes", "1024", "--max-message-bytes", "4096"},
+		{"--legacy", "127.0.0.1:0", "--history", "-1"},
+		{"--legacy", "256.0.0.1:99999"},
+	} {
+		root := newRoot()
+		root.SetArgs(append([]string{"serve"}, args...))
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := root.ExecuteContext(ctx); err == nil {
+			t.Errorf("serve %v: want an error", args)
+		}
+		cancel()
+	}
+}
