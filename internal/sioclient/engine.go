@@ -2,7 +2,6 @@ package sioclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -286,10 +285,5 @@ func (e *engine) readErr(err error) {
 		return // we closed it; the read error is the consequence
 	default:
 	}
-	if errors.Is(err, context.Canceled) {
-		err = fmt.Errorf("%w: %w", ErrTransportClosed, err)
-	} else {
-		err = fmt.Errorf("%w: read: %w", ErrTransportClosed, err)
-	}
-	e.failOwn(err)
+	e.failOwn(fmt.Errorf("%w: read: %w", ErrTransportClosed, err))
 }
