@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/coder/websocket"
@@ -146,15 +147,31 @@ func (c *Conn) writeBatch(ws *websocket.Conn, groups [][]engineio.Packet, buf *[
 	return nil
 }
 
+// closeGrace is how long a close handshake may wait for the client's
+// close frame before the connection is cut, so that unresponsive peers
+// cannot stall Shutdown.
+const closeGrace = time.Second
+
 // closeWebSocket ends ws with the close code matching the session's
-// reason; it waits (bounded by the websocket package) for the client's
-// close frame.
+// reason, waiting at most closeGrace for the client's close frame.
 func (c *Conn) closeWebSocket(ws *websocket.Conn) {
 	code := websocket.StatusNormalClosure
 	if errors.Is(c.Err(), ErrShutdown) {
 		code = websocket.StatusGoingAway
 	}
-	_ = ws.Close(code, "")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ws.Close(code, "")
+	}()
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		_ = ws.CloseNow()
+		<-done
+	}
 }
 
 // abort cuts the session's WebSocket without a close handshake (Shutdown

@@ -1,0 +1,286 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/sio"
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+	"github.com/baton-rt/baton/internal/wire/socketio"
+)
+
+// Error codes that only the Socket.IO service uses; the others are the
+// legacy protocol's (legacy.Code*).
+const (
+	codeNotSubscribed = "not_subscribed"
+)
+
+// errSubscriptionLost closes a connection whose subscription the hub ended:
+// Socket.IO has no event for it, and a reconnect with since recovers.
+var errSubscriptionLost = errors.New("service: subscription lost")
+
+// sioMember is one socket's pub/sub state; it is the Hub subscriber.
+//
+// Lock order: hubChannel.mu (Deliver, Lost, OnReady run under it) before
+// sioMember.mu.
+type sioMember struct {
+	svc  *SocketIO
+	sock *sio.Socket
+
+	mu   sync.Mutex
+	subs map[string]struct{} // held or being subscribed
+}
+
+var _ Subscriber = (*sioMember)(nil)
+
+func memberOf(s *sio.Socket) *sioMember {
+	m, _ := s.Value().(*sioMember)
+	return m
+}
+
+// mountPubSub installs the pub/sub API on n.
+func (s *SocketIO) mountPubSub(n *sio.Namespace) {
+	n.Use(func(so *sio.Socket) error {
+		so.SetValue(&sioMember{svc: s, sock: so, subs: make(map[string]struct{})})
+		return nil
+	})
+	n.On("subscribe", s.subscribe)
+	n.On("unsubscribe", s.unsubscribe)
+	n.On("publish", s.publish)
+	n.OnDisconnect(func(so *sio.Socket, reason error) {
+		if m := memberOf(so); m != nil {
+			m.leaveAll()
+		}
+		s.log.Debug("socket.io: disconnect", "socket", so.ID(), "reason", reason)
+	})
+}
+
+// request is the argument of subscribe, unsubscribe and publish.
+type request struct {
+	Channel *string         `json:"channel"`
+	Since   json.RawMessage `json:"since"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// parseRequest reads the event's first argument; on failure it returns the
+// error code and message to answer with.
+func parseRequest(e *sio.Event) (req request, code, msg string) {
+	switch {
+	case len(e.Binary) > 0:
+		return req, legacy.CodeBadRequest, "binary attachments are not supported"
+	case len(e.Args) == 0 || len(e.Args[0]) == 0 || e.Args[0][0] != '{':
+		return req, legacy.CodeBadRequest, "the first argument must be an object"
+	}
+	if err := json.Unmarshal(e.Args[0], &req); err != nil {
+		return req, legacy.CodeBadRequest, err.Error()
+	}
+	if req.Channel == nil {
+		return req, legacy.CodeInvalidChannel, `missing field "channel"`
+	}
+	if err := broker.ValidChannel(*req.Channel); err != nil {
+		return req, legacy.CodeInvalidChannel, err.Error()
+	}
+	return req, "", ""
+}
+
+// since reads the optional "since": a non-negative integer.
+func (r request) since() (uint64, bool, error) {
+	if r.Since == nil || bytes.Equal(r.Since, []byte("null")) {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseUint(string(r.Since), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("since must be a non-negative integer, got %s", r.Since)
+	}
+	return n, true, nil
+}
+
+var ackOK = []byte(`{"ok":true}`)
+
+// replyError acks e with {"error":"<code>: <msg>"} if the client asked for
+// an ack.
+func replyError(e *sio.Event, code, msg string) {
+	if !e.WantsAck() {
+		return
+	}
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{code + ": " + msg})
+	_ = e.Ack(b)
+}
+
+func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
+	req, code, msg := parseRequest(e)
+	if code != "" {
+		replyError(e, code, msg)
+		return
+	}
+	since, hasSince, err := req.since()
+	if err != nil {
+		replyError(e, legacy.CodeBadSince, err.Error())
+		return
+	}
+	m := memberOf(so)
+	ch := *req.Channel
+	m.mu.Lock()
+	_, dup := m.subs[ch]
+	full := len(m.subs) >= s.limits.MaxSubscriptions
+	if !dup && !full {
+		m.subs[ch] = struct{}{} // reserved while subscribing
+	}
+	m.mu.Unlock()
+	switch {
+	case dup:
+		replyError(e, legacy.CodeAlreadySubscribed, "already subscribed to "+strconv.Quote(ch))
+		return
+	case full:
+		replyError(e, legacy.CodeTooManySubscriptions, fmt.Sprintf("at most %d subscriptions per connection", s.limits.MaxSubscriptions))
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(so.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	acked := false
+	_, err = s.hub.SubscribeWith(ctx, ch, m, SubscribeOptions{
+		Since:    since,
+		HasSince: hasSince,
+		// Runs before the first message of the subscription is delivered,
+		// so the ack reaches the client ahead of them.
+		OnReady: func(broker.Position) {
+			acked = true
+			if e.WantsAck() {
+				_ = e.Ack(ackOK)
+			}
+		},
+	})
+	if err == nil {
+		if so.Context().Err() != nil { // disconnected meanwhile
+			s.hub.Unsubscribe(ch, m)
+		}
+		return
+	}
+	m.mu.Lock()
+	delete(m.subs, ch)
+	m.mu.Unlock()
+	if acked { // the replay fell behind after it had started
+		s.lost.Add(1)
+		so.Conn().CloseWith(fmt.Errorf("%w: %w", errSubscriptionLost, err))
+		return
+	}
+	var gone *broker.HistoryGoneError
+	switch {
+	case errors.As(err, &gone):
+		replyError(e, legacy.CodeHistoryGone, fmt.Sprintf("messages after seq %d are no longer retained (oldest is %d)", since, gone.Oldest))
+	case errors.Is(err, broker.ErrHistoryGone):
+		replyError(e, legacy.CodeHistoryGone, err.Error())
+	case errors.Is(err, ErrSinceAhead):
+		replyError(e, legacy.CodeBadSince, err.Error())
+	case errors.Is(err, broker.ErrInvalidChannel):
+		replyError(e, legacy.CodeInvalidChannel, err.Error())
+	case errors.Is(err, ErrAlreadySubscribed):
+		replyError(e, legacy.CodeAlreadySubscribed, err.Error())
+	default:
+		s.log.Warn("socket.io: subscribe failed", "socket", so.ID(), "channel", ch, "err", err)
+		replyError(e, legacy.CodeInternal, err.Error())
+	}
+}
+
+func (s *SocketIO) unsubscribe(so *sio.Socket, e *sio.Event) {
+	req, code, msg := parseRequest(e)
+	if code != "" {
+		replyError(e, code, msg)
+		return
+	}
+	m := memberOf(so)
+	ch := *req.Channel
+	m.mu.Lock()
+	_, held := m.subs[ch]
+	delete(m.subs, ch)
+	m.mu.Unlock()
+	if !held {
+		replyError(e, codeNotSubscribed, "not subscribed to "+strconv.Quote(ch))
+		return
+	}
+	s.hub.Unsubscribe(ch, m)
+	if e.WantsAck() {
+		_ = e.Ack(ackOK)
+	}
+}
+
+func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
+	req, code, msg := parseRequest(e)
+	if code != "" {
+		replyError(e, code, msg)
+		return
+	}
+	data := []byte(req.Data) // a copy of the request's bytes, never re-encoded
+	if data == nil {
+		data = []byte("null") // as the Node reference server does
+	}
+	ctx, cancel := context.WithTimeout(so.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	msgOut, err := s.broker.Publish(ctx, *req.Channel, data)
+	switch {
+	case errors.Is(err, broker.ErrInvalidChannel):
+		replyError(e, legacy.CodeInvalidChannel, err.Error())
+		return
+	case err != nil:
+		s.log.Warn("socket.io: publish failed", "socket", so.ID(), "channel", *req.Channel, "err", err)
+		replyError(e, legacy.CodeInternal, err.Error())
+		return
+	}
+	s.published.Add(1)
+	if e.WantsAck() {
+		_ = e.Ack(append(strconv.AppendUint([]byte(`{"ok":true,"seq":`), msgOut.Seq, 10), '}'))
+	}
+}
+
+// Deliver implements Subscriber: it queues the "message" event without
+// blocking. A full queue closes the connection as a slow consumer (counted
+// by the Engine.IO server).
+func (m *sioMember) Deliver(msg broker.Message) {
+	_ = m.sock.Conn().Send(engineio.Packet{Type: engineio.Message, Data: appendMessageEvent(nil, msg)})
+}
+
+// Lost implements Subscriber. Socket.IO has no event for it, so the
+// connection is closed; the client reconnects and subscribes with since.
+func (m *sioMember) Lost(channel string, err error) {
+	m.mu.Lock()
+	delete(m.subs, channel)
+	m.mu.Unlock()
+	m.svc.lost.Add(1)
+	// CloseWith only schedules the disconnect handlers, which call back
+	// into the hub; it does not run them here under the hub's locks.
+	m.sock.Conn().CloseWith(fmt.Errorf("%w: channel %q: %w", errSubscriptionLost, channel, err))
+}
+
+// leaveAll ends every subscription of the socket.
+func (m *sioMember) leaveAll() {
+	m.mu.Lock()
+	subs := m.subs
+	m.subs = make(map[string]struct{})
+	m.mu.Unlock()
+	for ch := range subs {
+		m.svc.hub.Unsubscribe(ch, m)
+	}
+}
+
+// appendMessageEvent appends the Socket.IO packet
+// 2["message",{"channel":C,"seq":N,"data":D}] with D spliced in as is.
+func appendMessageEvent(dst []byte, msg broker.Message) []byte {
+	dst = append(dst, byte('0'+socketio.Event))
+	dst = append(dst, `["message",{"channel":`...)
+	dst = socketio.AppendString(dst, msg.Channel)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, msg.Seq, 10)
+	dst = append(dst, `,"data":`...)
+	dst = append(dst, msg.Data...)
+	return append(dst, "}]"...)
+}
