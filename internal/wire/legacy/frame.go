@@ -47,7 +47,6 @@ const (
 // (see docs/protocols/legacy.md, "Closing").
 const (
 	ReasonSlowConsumer = "slow_consumer"
-	ReasonTooLarge     = "message_too_large"
 	ReasonShutdown     = "shutting_down"
 )
 
