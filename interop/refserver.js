@@ -13,7 +13,8 @@
 //   /socket.io/  Socket.IO with the socket.io-protocol test suite handlers
 //                ("auth", "message" -> "message-back", "message-with-ack")
 //                on "/" and "/custom", plus the reference pub/sub API
-//                (subscribe, unsubscribe, publish -> message) on "/".
+//                (subscribe, unsubscribe, publish -> message) on "/",
+//                with the same error codes ("<code>: <detail>") as Baton's.
 //
 // It prints {"listening":PORT} once ready. Commands on stdin, one JSON
 // object per line: {"cmd":"disconnect","id":SOCKET_ID} makes the server
@@ -75,29 +76,32 @@ function reply(cb, value) {
 function attachPubSub(socket) {
   const mine = new Set();
 
+  // The ack comes first, then the replay after since, then live messages.
   socket.on("subscribe", (req, cb) => {
-    if (!validChannel(req)) return reply(cb, { error: "invalid channel" });
-    if (mine.has(req.channel)) return reply(cb, { error: "already subscribed" });
+    if (!validChannel(req)) return reply(cb, { error: "invalid_channel: missing channel" });
+    if (mine.has(req.channel)) return reply(cb, { error: "already_subscribed: already subscribed" });
     const c = channel(req.channel);
+    let replay = [];
     if (req.since !== undefined) {
-      if (!Number.isInteger(req.since) || req.since < 0) return reply(cb, { error: "invalid since" });
-      if (req.since > c.seq) return reply(cb, { error: "since is ahead of the channel" });
-      for (const m of c.history) if (m.seq > req.since) socket.emit("message", m);
+      if (!Number.isInteger(req.since) || req.since < 0) return reply(cb, { error: "bad_since: not a seq" });
+      if (req.since > c.seq) return reply(cb, { error: "bad_since: ahead of the channel" });
+      replay = c.history.filter((m) => m.seq > req.since);
     }
     mine.add(req.channel);
     c.subs.add(socket);
     reply(cb, { ok: true });
+    for (const m of replay) socket.emit("message", m);
   });
 
   socket.on("unsubscribe", (req, cb) => {
-    if (!validChannel(req)) return reply(cb, { error: "invalid channel" });
-    if (!mine.delete(req.channel)) return reply(cb, { error: "not subscribed" });
+    if (!validChannel(req)) return reply(cb, { error: "invalid_channel: missing channel" });
+    if (!mine.delete(req.channel)) return reply(cb, { error: "not_subscribed: not subscribed" });
     channel(req.channel).subs.delete(socket);
     reply(cb, { ok: true });
   });
 
   socket.on("publish", (req, cb) => {
-    if (!validChannel(req)) return reply(cb, { error: "invalid channel" });
+    if (!validChannel(req)) return reply(cb, { error: "invalid_channel: missing channel" });
     const c = channel(req.channel);
     const m = { channel: req.channel, seq: ++c.seq, data: req.data === undefined ? null : req.data };
     c.history.push(m);

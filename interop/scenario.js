@@ -190,14 +190,18 @@ const scenarios = {
       "delivered messages",
     );
 
-    // b joins late and asks for everything after seq 1.
+    // b joins late and asks for everything after seq 1: the ack first,
+    // then seqs 2 and 3.
+    let acked = false;
     const replay = collect(b, "message", 2);
-    assertEqual(await ack(b, "subscribe", { channel: ch, since: 1 }), [{ ok: true }], "subscribe since ack");
+    const ackedBeforeReplay = waitEvent(b, "message").then(() => acked);
+    assertEqual(await ack(b, "subscribe", { channel: ch, since: 1 }).finally(() => (acked = true)), [{ ok: true }], "subscribe since ack");
     assertEqual(
       (await replay).map(([m]) => m.seq),
       [2, 3],
       "replayed seqs",
     );
+    assert(await ackedBeforeReplay, "subscribe ack arrives before the replayed messages");
 
     // a leaves; b still gets seq 4, a must not.
     let leaked = null;
@@ -213,18 +217,21 @@ const scenarios = {
     assertEqual(await ack(a, "subscribe", { channel: other }), [{ ok: true }], "subscribe other");
     assert(leaked === null, `message after unsubscribe: ${JSON.stringify(leaked)}`);
 
-    // Errors are acks with a string "error", not disconnects.
+    // Errors are acks {"error":"<code>: <detail>"}, not disconnects.
     const errors = {};
     const cases = {
-      "subscribe without channel": ["subscribe", {}],
-      "subscribe twice": ["subscribe", { channel: other }],
-      "since ahead": ["subscribe", { channel: `${ch}-fresh`, since: 99 }],
-      "unsubscribe not subscribed": ["unsubscribe", { channel: `${ch}-never` }],
-      "publish without channel": ["publish", { data: 1 }],
+      "subscribe without channel": ["subscribe", {}, "invalid_channel"],
+      "subscribe twice": ["subscribe", { channel: other }, "already_subscribed"],
+      "since ahead": ["subscribe", { channel: `${ch}-fresh`, since: 99 }, "bad_since"],
+      "unsubscribe not subscribed": ["unsubscribe", { channel: `${ch}-never` }, "not_subscribed"],
+      "publish without channel": ["publish", { data: 1 }, "invalid_channel"],
     };
-    for (const [what, [ev, req]] of Object.entries(cases)) {
+    for (const [what, [ev, req, code]] of Object.entries(cases)) {
       const [r] = await ack(a, ev, req);
-      assert(r && typeof r.error === "string" && r.error !== "" && r.ok === undefined, `${what}: ${JSON.stringify(r)}`);
+      assert(
+        r && typeof r.error === "string" && r.error.startsWith(code + ": ") && r.ok === undefined,
+        `${what}: want error "${code}: ...", got ${JSON.stringify(r)}`,
+      );
       errors[what] = r.error;
     }
     assert(a.connected, "still connected after error acks");
