@@ -70,6 +70,7 @@ type HubStats struct {
 	Channels     int    // channels with a live broker subscription
 	Resubscribes uint64 // hub subscriptions re-established after broker.ErrSlowSubscriber
 	Lost         uint64 // channels ended with Lost because the stream could not be kept
+	Rereads      uint64 // replays that read history again after their pending buffer overflowed
 }
 
 // Hub shares one broker subscription per channel among all local
@@ -92,6 +93,7 @@ type Hub struct {
 
 	resubscribes atomic.Uint64
 	lost         atomic.Uint64
+	rereads      atomic.Uint64
 }
 
 // NewHub returns a hub over b. The hub does not own b: Close leaves it open.
@@ -216,7 +218,7 @@ func (h *Hub) Stats() HubStats {
 	h.mu.Lock()
 	n := len(h.channels)
 	h.mu.Unlock()
-	return HubStats{Channels: n, Resubscribes: h.resubscribes.Load(), Lost: h.lost.Load()}
+	return HubStats{Channels: n, Resubscribes: h.resubscribes.Load(), Lost: h.lost.Load(), Rereads: h.rereads.Load()}
 }
 
 // Close ends every broker subscription and waits for the hub's goroutines.
@@ -298,6 +300,7 @@ func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts Subscri
 		m.overflow = false
 		from = m.last
 		c.mu.Unlock()
+		h.rereads.Add(1)
 	}
 	return broker.Position{}, fmt.Errorf("channel %q: %w", c.name, ErrReplayBehind)
 }

@@ -186,6 +186,62 @@ func TestHubSubscribeSinceWhilePublishing(t *testing.T) {
 	}
 }
 
+// gatedHistory holds History calls for replays (not position probes) until
+// the gate opens, so a test can publish while a replay is in progress.
+type gatedHistory struct {
+	broker.Broker
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedHistory) History(ctx context.Context, ch string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
+	if since != positionProbe {
+		select {
+		case g.entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, broker.Position{}, ctx.Err()
+		}
+	}
+	return g.Broker.History(ctx, ch, since, limit)
+}
+
+// TestHubReplayPendingOverflow fills a replaying subscriber's pending
+// buffer while its history read is held: the hub must read history again
+// and still deliver every seq once.
+func TestHubReplayPendingOverflow(t *testing.T) {
+	ctx := testCtx(t)
+	mb := newBroker(t, membroker.Options{})
+	g := &gatedHistory{Broker: mb, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	h := newHub(t, g, HubOptions{MaxPending: 2})
+	live := newRecorder()
+	if _, err := h.Subscribe(ctx, "c", live); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, ctx, mb, "c", 5)
+
+	late := newRecorder()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.SubscribeSince(ctx, "c", late, 0)
+		errc <- err
+	}()
+	<-g.entered                   // the replay is reading history
+	publishN(t, ctx, mb, "c", 10) // more than MaxPending arrive meanwhile
+	live.waitSeqs(t, 1, 15)       // and have been fanned out
+	close(g.gate)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	late.waitSeqs(t, 1, 15)
+	if st := h.Stats(); st.Rereads == 0 {
+		t.Fatalf("stats %+v: want a history re-read", st)
+	}
+}
+
 func TestHubSubscribeSinceErrors(t *testing.T) {
 	ctx := testCtx(t)
 	b := newBroker(t, membroker.Options{HistorySize: 10})
