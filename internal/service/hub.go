@@ -473,25 +473,27 @@ func (h *Hub) resubscribe(c *hubChannel) (broker.Subscription, error) {
 // lose ends channel c after an unrecoverable subscription failure.
 func (h *Hub) lose(c *hubChannel, err error) {
 	h.lost.Add(1)
+	// Out of the map first, so new subscribers start a fresh channel; the
+	// old one's reference count no longer matters.
 	h.mu.Lock()
 	if h.channels[c.name] == c {
 		delete(h.channels, c.name)
 	}
+	h.mu.Unlock()
+
 	c.mu.Lock()
 	members := c.members
 	c.members = make(map[Subscriber]*member)
 	c.stopped = true
 	sub := c.sub
-	// The channel is out of the map, so its reference count no longer
-	// matters. Members still replaying learn of the loss from their own
-	// Subscribe call, which fails.
+	// Members still replaying learn of the loss from their own Subscribe
+	// call, which fails.
 	for s, m := range members {
 		if !m.replaying {
 			s.Lost(c.name, err)
 		}
 	}
 	c.mu.Unlock()
-	h.mu.Unlock()
 	if sub != nil {
 		_ = sub.Close()
 	}

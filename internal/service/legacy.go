@@ -41,7 +41,7 @@ type LegacyStats struct {
 	Accepted      uint64 // connections accepted since start
 	SlowConsumers uint64 // connections closed because their queue overflowed
 	TooLarge      uint64 // connections closed for an oversized frame
-	ErrorFrames   uint64 // error frames sent in answer to bad requests
+	ErrorFrames   uint64 // error frames sent (bad requests, refusals, lost subscriptions)
 	Published     uint64 // messages published over WebSocket
 	Hub           HubStats
 }
@@ -123,7 +123,7 @@ func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Unlock()
 	l.accepted.Add(1)
 
-	c.run(r.Context())
+	c.run()
 
 	l.mu.Lock()
 	delete(l.conns, c)

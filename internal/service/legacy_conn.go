@@ -69,7 +69,7 @@ func newLegacyConn(srv *Legacy, ws *websocket.Conn) (*legacyConn, error) {
 }
 
 // run serves the connection until the client goes away or it is closed.
-func (c *legacyConn) run(_ context.Context) {
+func (c *legacyConn) run() {
 	c.ws.SetReadLimit(c.srv.limits.MaxMessageBytes)
 	go c.writeLoop()
 	c.send(legacy.Frame{Type: legacy.TypeWelcome, Session: c.id})

@@ -79,10 +79,11 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("%w: OutboundMessages %d < 0", ErrInvalidLimits, l.OutboundMessages)
 	case l.OutboundBytes < 0:
 		return fmt.Errorf("%w: OutboundBytes %d < 0", ErrInvalidLimits, l.OutboundBytes)
-	case l.OutboundBytes > 0 && l.MaxMessageBytes > int64(l.OutboundBytes):
+	case l.WithDefaults().MaxMessageBytes > int64(l.WithDefaults().OutboundBytes):
 		// A single largest message must fit the queue, or every client
 		// receiving one would be closed as slow.
-		return fmt.Errorf("%w: OutboundBytes %d is below MaxMessageBytes %d", ErrInvalidLimits, l.OutboundBytes, l.MaxMessageBytes)
+		d := l.WithDefaults()
+		return fmt.Errorf("%w: OutboundBytes %d is below MaxMessageBytes %d", ErrInvalidLimits, d.OutboundBytes, d.MaxMessageBytes)
 	case l.WriteTimeout < 0:
 		return fmt.Errorf("%w: WriteTimeout %s < 0", ErrInvalidLimits, l.WriteTimeout)
 	case l.DrainPeriod < 0:
