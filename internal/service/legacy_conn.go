@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -275,10 +276,23 @@ func (c *legacyConn) closeState() (closing bool, code websocket.StatusCode, reas
 }
 
 // writeLoop is the connection's only writer. It takes everything queued at
-// once and writes it with one deadline, reusing one buffer for message
+// once and writes it under one deadline, reusing one buffer for message
 // frames.
+//
+// Writes get a context that is never done: with a cancelable one the
+// websocket library arms a context.AfterFunc per frame, which dominated the
+// fan-out's allocations. The deadline is one reused timer per batch that
+// cuts the connection instead.
 func (c *legacyConn) writeLoop() {
 	defer close(c.done)
+	deadline := time.AfterFunc(time.Hour, func() {
+		c.srv.log.Debug("legacy: write timed out", "session", c.id)
+		_ = c.ws.CloseNow()
+	})
+	deadline.Stop()
+	defer deadline.Stop()
+	wctx := context.WithoutCancel(c.ctx)
+
 	var batch []outItem
 	buf := make([]byte, 0, 4096)
 	for {
@@ -292,18 +306,18 @@ func (c *legacyConn) writeLoop() {
 			return // the reader has finished
 		}
 		batch = c.q.Drain(batch)
-		ctx, cancel := context.WithTimeout(c.ctx, c.srv.limits.WriteTimeout)
+		deadline.Reset(c.srv.limits.WriteTimeout)
 		for _, it := range batch {
 			out := it.frame
 			if out == nil {
 				buf = legacy.AppendMessage(buf[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
 				out = buf
 			}
-			if err = c.ws.Write(ctx, websocket.MessageText, out); err != nil {
+			if err = c.ws.Write(wctx, websocket.MessageText, out); err != nil {
 				break
 			}
 		}
-		cancel()
+		deadline.Stop()
 		clear(batch) // let the payloads go
 		if err != nil {
 			c.srv.log.Debug("legacy: write failed", "session", c.id, "err", err)
