@@ -1,0 +1,184 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/baton-rt/baton/internal/broker"
+)
+
+// run fans c's broker messages out until the subscription ends. A
+// subscription closed for being slow is replaced and the gap filled from
+// history; any other failure ends the channel with Lost.
+func (h *Hub) run(c *hubChannel, sub broker.Subscription) {
+	defer h.wg.Done()
+	for {
+		for msg := range sub.Messages() {
+			c.fanout(msg)
+		}
+		if c.isStopped() {
+			return
+		}
+		err := sub.Err()
+		if errors.Is(err, broker.ErrSlowSubscriber) {
+			next, ferr := h.resubscribe(c)
+			if ferr == nil {
+				sub = next
+				continue
+			}
+			if c.isStopped() {
+				return
+			}
+			err = ferr
+		}
+		if err == nil {
+			err = broker.ErrClosed
+		}
+		h.lose(c, err)
+		return
+	}
+}
+
+// resubscribe replaces c's slow broker subscription and delivers the
+// messages it missed from history, so subscribers see no gap.
+func (h *Hub) resubscribe(c *hubChannel) (broker.Subscription, error) {
+	h.resubscribes.Add(1)
+	sub, err := h.b.Subscribe(h.ctx, c.name)
+	if err != nil {
+		return nil, fmt.Errorf("channel %q: resubscribe: %w", c.name, err)
+	}
+	c.mu.Lock()
+	from, stopped := c.last, c.stopped
+	c.sub = sub
+	c.mu.Unlock()
+	if stopped {
+		_ = sub.Close()
+		return nil, ErrHubClosed
+	}
+	msgs, _, err := h.history(h.ctx, c.name, from)
+	if err != nil {
+		_ = sub.Close()
+		return nil, err
+	}
+	for _, msg := range msgs {
+		c.fanout(msg)
+	}
+	return sub, nil
+}
+
+// lose ends channel c after an unrecoverable subscription failure.
+func (h *Hub) lose(c *hubChannel, err error) {
+	h.lost.Add(1)
+	// Out of the map first, so new subscribers start a fresh channel; the
+	// old one's reference count no longer matters.
+	h.mu.Lock()
+	if h.channels[c.name] == c {
+		delete(h.channels, c.name)
+	}
+	h.mu.Unlock()
+
+	c.mu.Lock()
+	members := c.members
+	c.members = make(map[Subscriber]*member)
+	c.stopped = true
+	sub := c.sub
+	// Members still replaying learn of the loss from their own Subscribe
+	// call, which fails.
+	for s, m := range members {
+		if !m.replaying {
+			s.Lost(c.name, err)
+		}
+	}
+	c.mu.Unlock()
+	if sub != nil {
+		_ = sub.Close()
+	}
+}
+
+// hubChannel is one channel's shared broker subscription and its members.
+type hubChannel struct {
+	name  string
+	ready chan struct{} // closed once start finished; startErr tells how
+	// startErr is written before ready is closed and only read after.
+	startErr error
+	refs     int // members + Subscribe calls in flight; guarded by Hub.mu
+
+	maxPending int
+
+	mu      sync.Mutex
+	sub     broker.Subscription
+	members map[Subscriber]*member
+	last    uint64 // newest seq fanned out
+	epoch   string
+	stopped bool
+}
+
+// fanout delivers msg to every live member and buffers it for replaying
+// ones. Seqs at or below c.last were already fanned out (a resubscribe
+// overlaps with history) and are dropped.
+func (c *hubChannel) fanout(msg broker.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if msg.Epoch != c.epoch {
+		// The stream restarted (its history was lost): seqs start over, so
+		// forget every position. Replaying members re-read history.
+		c.epoch = msg.Epoch
+		c.last = 0
+		for _, m := range c.members {
+			m.last = 0
+			if m.replaying {
+				m.pending, m.overflow = nil, true
+			}
+		}
+	}
+	if msg.Seq <= c.last {
+		return
+	}
+	c.last = msg.Seq
+	for _, m := range c.members {
+		if m.replaying {
+			if len(m.pending) < c.maxPending {
+				m.pending = append(m.pending, msg)
+			} else {
+				m.overflow = true
+			}
+			continue
+		}
+		m.deliver(msg)
+	}
+}
+
+func (c *hubChannel) isStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// stop closes the broker subscription; run then returns.
+func (c *hubChannel) stop() {
+	c.mu.Lock()
+	c.stopped = true
+	sub := c.sub
+	c.mu.Unlock()
+	if sub != nil {
+		_ = sub.Close()
+	}
+}
+
+// member is one subscriber's position in one channel.
+type member struct {
+	s         Subscriber
+	last      uint64 // newest seq delivered (or the since it started from)
+	replaying bool   // history not yet delivered: live messages go to pending
+	pending   []broker.Message
+	overflow  bool // pending filled up; history must be read again
+}
+
+func (m *member) deliver(msg broker.Message) {
+	if msg.Seq <= m.last {
+		return
+	}
+	m.last = msg.Seq
+	m.s.Deliver(msg)
+}
