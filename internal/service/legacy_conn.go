@@ -173,10 +173,10 @@ func (c *legacyConn) subscribe(f legacy.Frame) {
 		c.fail(0, legacy.CodeSubscriptionLost, err.Error(), f.Channel)
 		return
 	}
-	var ahead *broker.HistoryGoneError
+	var gone *broker.HistoryGoneError
 	switch {
-	case errors.As(err, &ahead):
-		c.fail(f.ID, legacy.CodeHistoryGone, fmt.Sprintf("messages after seq %d are no longer retained (oldest is %d)", f.Since, ahead.Oldest), f.Channel)
+	case errors.As(err, &gone):
+		c.fail(f.ID, legacy.CodeHistoryGone, fmt.Sprintf("messages after seq %d are no longer retained (oldest is %d)", f.Since, gone.Oldest), f.Channel)
 	case errors.Is(err, broker.ErrHistoryGone):
 		c.fail(f.ID, legacy.CodeHistoryGone, err.Error(), f.Channel)
 	case errors.Is(err, ErrSinceAhead):
