@@ -1,0 +1,175 @@
+// Package backendtest runs Baton's reference services on loopback for the
+// gateway's tests: a legacy (blue) and a Socket.IO (green) service over one
+// shared broker, so both assign the same seqs, as in production where blue
+// and green share Redis. A Backend can be killed abruptly (listener and
+// every connection closed, no close handshake) to test failures.
+package backendtest
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/service"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// Backend is one reference service on 127.0.0.1.
+type Backend struct {
+	Protocol config.Protocol
+	// URL is what a gateway dials: ws://.../ws or http://.../socket.io/.
+	URL string
+
+	ln  *trackingListener
+	srv *http.Server
+}
+
+// Legacy starts the legacy service over b until the test ends.
+func Legacy(t testing.TB, b broker.Broker) *Backend {
+	t.Helper()
+	hub := service.NewHub(b, service.HubOptions{})
+	svc, err := service.NewLegacy(hub, service.LegacyOptions{Limits: service.Limits{DrainPeriod: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := serve(t, svc.Handler(), func(ctx context.Context) error {
+		err := svc.Shutdown(ctx)
+		_ = hub.Close()
+		return err
+	})
+	be.Protocol = config.ProtocolLegacy
+	be.URL = "ws://" + be.ln.Addr().String() + service.LegacyPath
+	return be
+}
+
+// SocketIO starts the Socket.IO service over b until the test ends.
+func SocketIO(t testing.TB, b broker.Broker) *Backend {
+	t.Helper()
+	svc, err := service.NewSocketIO(service.SocketIOConfig{Limits: service.Limits{DrainPeriod: 10 * time.Millisecond}}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := serve(t, svc.Handler(), svc.Shutdown)
+	be.Protocol = config.ProtocolSocketIO
+	be.URL = "http://" + be.ln.Addr().String() + service.SocketIOPath
+	return be
+}
+
+func serve(t testing.TB, h http.Handler, shutdown func(context.Context) error) *Backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &trackingListener{Listener: ln, conns: make(map[net.Conn]struct{})}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(tl)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			t.Errorf("backendtest: shutdown: %v", err)
+		}
+		_ = srv.Shutdown(ctx)
+		<-done
+	})
+	return &Backend{ln: tl, srv: srv}
+}
+
+// Config returns the backend as a gateway config entry (defaults set).
+func (b *Backend) Config() config.Backend {
+	cb := config.Backend{URL: b.URL, Protocol: b.Protocol, DialTimeout: 2 * time.Second}
+	if b.Protocol == config.ProtocolSocketIO {
+		cb.Namespace = "/"
+	}
+	return cb
+}
+
+// Dialer returns a dialer for the backend with a 2s dial timeout.
+func (b *Backend) Dialer() upstream.Dialer {
+	d, err := upstream.NewDialer(b.Config())
+	if err != nil {
+		panic(err) // Config is always valid
+	}
+	return d
+}
+
+// Kill closes the listener and every connection at the TCP level, as a
+// crashed process would: peers see a reset, not a close handshake, and new
+// dials are refused.
+func (b *Backend) Kill() { b.ln.kill() }
+
+// Conns reports the connections open now.
+func (b *Backend) Conns() int {
+	b.ln.mu.Lock()
+	defer b.ln.mu.Unlock()
+	return len(b.ln.conns)
+}
+
+// Host is the backend's host:port.
+func (b *Backend) Host() string { return strings.TrimPrefix(b.ln.Addr().String(), "tcp://") }
+
+type trackingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	killed bool
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.killed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+func (l *trackingListener) kill() {
+	l.mu.Lock()
+	l.killed = true
+	conns := l.conns
+	l.conns = make(map[net.Conn]struct{})
+	l.mu.Unlock()
+	_ = l.Listener.Close()
+	for c := range conns {
+		if tc, ok := c.(*trackedConn); ok {
+			if t, ok := tc.Conn.(*net.TCPConn); ok {
+				_ = t.SetLinger(0) // reset, like a crash
+			}
+		}
+		_ = c.Close()
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackingListener
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
+}

@@ -1,0 +1,337 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+)
+
+// LegacyDialer dials backends that speak the legacy protocol
+// (docs/protocols/legacy.md).
+//
+// It reads with its own loop over the legacy codec instead of
+// internal/legacyclient because the gateway needs what that client does not
+// offer: traffic handed to a callback on the reading goroutine (no buffered
+// channel and no extra goroutine per connection: the gateway holds one per
+// session), frames of any type sent and answered (custom events and
+// requests), and renamed pub/sub frame types.
+type LegacyDialer struct {
+	Options
+}
+
+var _ Dialer = (*LegacyDialer)(nil)
+
+// Protocol returns config.ProtocolLegacy.
+func (d *LegacyDialer) Protocol() config.Protocol { return config.ProtocolLegacy }
+
+// Dial connects and waits for the server's welcome frame.
+func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
+	o := d.Options.withDefaults()
+	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, o.URL, &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: o.Header})
+	if err != nil {
+		return nil, fmt.Errorf("upstream: dial legacy %s: %w", o.URL, err)
+	}
+	ws.SetReadLimit(o.MaxMessageBytes)
+	f, err := readLegacy(ctx, ws)
+	if err == nil && f.Type != legacy.TypeWelcome {
+		err = fmt.Errorf("%w: first frame is %q, want welcome", ErrProtocol, f.Type)
+	}
+	if err != nil {
+		_ = ws.CloseNow()
+		return nil, fmt.Errorf("upstream: handshake with %s: %w", o.URL, err)
+	}
+	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), done: make(chan struct{})}
+	go c.readLoop()
+	return c, nil
+}
+
+// legacyNames holds the mapped frame types, with the JSON head of renamed
+// request types encoded once.
+type legacyNames struct {
+	Mapping
+	heads map[string][]byte // default type -> `{"type":"<mapped>"` when renamed
+}
+
+func newLegacyNames(m Mapping) *legacyNames {
+	n := &legacyNames{Mapping: m}
+	for def, name := range map[string]string{
+		legacy.TypeSubscribe:   m.Subscribe,
+		legacy.TypeUnsubscribe: m.Unsubscribe,
+		legacy.TypePublish:     m.Publish,
+	} {
+		if name != def {
+			if n.heads == nil {
+				n.heads = make(map[string][]byte)
+			}
+			n.heads[def] = append([]byte(`{"type":`), jsonString(name)...)
+		}
+	}
+	return n
+}
+
+// encode writes a pub/sub request frame under its mapped type.
+func (n *legacyNames) encode(f legacy.Frame) []byte {
+	b := legacy.Append(nil, f)
+	head, renamed := n.heads[f.Type]
+	if !renamed {
+		return b
+	}
+	// Append starts every request with {"type":"<type>"; swap that head.
+	rest := b[len(`{"type":"`)+len(f.Type)+1:]
+	return append(append([]byte(nil), head...), rest...)
+}
+
+type legacyConn struct {
+	ws    *websocket.Conn
+	h     Handler
+	names *legacyNames
+	done  chan struct{} // closed when the read loop has ended
+
+	nextID  atomic.Uint64
+	closing atomic.Bool // Close was called: the end is not an error
+
+	mu      sync.Mutex
+	pending map[uint64]chan legacy.Frame // request id -> its answer (cap 1)
+	err     error
+}
+
+func readLegacy(ctx context.Context, ws *websocket.Conn) (legacy.Frame, error) {
+	typ, data, err := ws.Read(ctx)
+	if err != nil {
+		return legacy.Frame{}, err
+	}
+	if typ != websocket.MessageText {
+		return legacy.Frame{}, fmt.Errorf("%w: binary frame", ErrProtocol)
+	}
+	f, err := legacy.Decode(data) // data is a fresh buffer: f may keep it
+	if err != nil {
+		return legacy.Frame{}, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return f, nil
+}
+
+// readLoop is the connection's only reader; it ends when the connection
+// does, then fails waiting requests and tells the handler.
+func (c *legacyConn) readLoop() {
+	var err error
+	for {
+		var f legacy.Frame
+		if f, err = readLegacy(context.Background(), c.ws); err != nil {
+			break
+		}
+		c.dispatch(f)
+	}
+	_ = c.ws.CloseNow()
+	if c.closing.Load() {
+		err = nil
+	}
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	// The handler runs before done is closed so that Close, which waits for
+	// done, also waits for it.
+	c.h.HandleClose(err)
+	close(c.done)
+}
+
+func (c *legacyConn) dispatch(f legacy.Frame) {
+	switch {
+	case f.Type == c.names.Message:
+		if ev, ok := legacyMessage(f); ok {
+			c.h.HandleEvent(ev)
+			return
+		}
+	case f.ID > 0 && c.answer(f):
+		return
+	case f.Type == legacy.TypeError && f.Code == legacy.CodeSubscriptionLost && f.Channel != "":
+		c.h.HandleEvent(Event{Kind: KindLost, Channel: f.Channel})
+		return
+	case f.Type == legacy.TypeWelcome, f.Type == legacy.TypeAck, f.Type == legacy.TypePong:
+		return // a late answer to an abandoned request, or a repeated welcome
+	}
+	c.h.HandleEvent(Event{Kind: KindEvent, Name: f.Type, Args: [][]byte{f.Raw}})
+}
+
+// legacyMessage reads a message frame, also one renamed by the mapping
+// (which the codec keeps whole, as an unknown type).
+func legacyMessage(f legacy.Frame) (Event, bool) {
+	if f.Type == legacy.TypeMessage {
+		return Event{Kind: KindMessage, Channel: f.Channel, Seq: f.Seq, Data: f.Data}, true
+	}
+	ev, err := parseMessage(f.Raw)
+	return ev, err == nil
+}
+
+// parseMessage reads {"channel":C,"seq":N,"data":D}: the message payload of
+// both protocols. seq may be absent (an unsequenced message).
+func parseMessage(b []byte) (Event, error) {
+	var v struct {
+		Channel *string         `json:"channel"`
+		Seq     uint64          `json:"seq"`
+		Data    json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return Event{}, fmt.Errorf("%w: message: %w", ErrProtocol, err)
+	}
+	if v.Channel == nil || *v.Channel == "" {
+		return Event{}, fmt.Errorf("%w: message without channel", ErrProtocol)
+	}
+	return Event{Kind: KindMessage, Channel: *v.Channel, Seq: v.Seq, Data: v.Data}, nil
+}
+
+// answer hands f to the request waiting for its id, if any.
+func (c *legacyConn) answer(f legacy.Frame) bool {
+	c.mu.Lock()
+	reply, ok := c.pending[f.ID]
+	delete(c.pending, f.ID)
+	c.mu.Unlock()
+	if ok {
+		reply <- f // buffered 1, sole sender now that the entry is gone
+	}
+	return ok
+}
+
+// request sends the frame built for a fresh id and waits for its answer.
+func (c *legacyConn) request(ctx context.Context, build func(id uint64) ([]byte, error)) (legacy.Frame, error) {
+	id := c.nextID.Add(1)
+	b, err := build(id)
+	if err != nil {
+		return legacy.Frame{}, err
+	}
+	reply := make(chan legacy.Frame, 1)
+	c.mu.Lock()
+	if isDone(c.done) {
+		c.mu.Unlock()
+		return legacy.Frame{}, closedErr(c.Err())
+	}
+	if c.pending == nil {
+		c.pending = make(map[uint64]chan legacy.Frame)
+	}
+	c.pending[id] = reply
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}()
+	if err := c.write(ctx, b); err != nil {
+		return legacy.Frame{}, err
+	}
+	select {
+	case f := <-reply:
+		if f.Type == legacy.TypeError {
+			return f, &RemoteError{Code: f.Code, Message: f.Message, Channel: f.Channel}
+		}
+		return f, nil
+	case <-c.done:
+		return legacy.Frame{}, closedErr(c.Err())
+	case <-ctx.Done():
+		return legacy.Frame{}, ctx.Err()
+	}
+}
+
+// write sends one frame. A write canceled half-way closes the connection
+// (websocket semantics): a partial frame cannot be taken back.
+func (c *legacyConn) write(ctx context.Context, b []byte) error {
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return closedErr(err)
+	}
+	return nil
+}
+
+func (c *legacyConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (Position, error) {
+	ack, err := c.request(ctx, func(id uint64) ([]byte, error) {
+		return c.names.encode(legacy.Frame{Type: legacy.TypeSubscribe, ID: id, Channel: channel, Since: since, HasSince: hasSince}), nil
+	})
+	if err != nil {
+		return Position{}, err
+	}
+	return Position{Seq: ack.Seq, HasSeq: ack.HasSeq}, nil
+}
+
+func (c *legacyConn) Unsubscribe(ctx context.Context, channel string) error {
+	_, err := c.request(ctx, func(id uint64) ([]byte, error) {
+		return c.names.encode(legacy.Frame{Type: legacy.TypeUnsubscribe, ID: id, Channel: channel}), nil
+	})
+	return err
+}
+
+func (c *legacyConn) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
+	if !json.Valid(data) {
+		return 0, fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
+	}
+	ack, err := c.request(ctx, func(id uint64) ([]byte, error) {
+		return c.names.encode(legacy.Frame{Type: legacy.TypePublish, ID: id, Channel: channel, Data: data}), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !ack.HasSeq {
+		return 0, fmt.Errorf("%w: publish ack without seq", ErrBadReply)
+	}
+	return ack.Seq, nil
+}
+
+// Request sends the custom frame and returns its answer, whole, as the one
+// reply argument.
+func (c *legacyConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {
+	f, err := c.request(ctx, func(id uint64) ([]byte, error) { return AppendLegacyFrame(nil, event, id, args) })
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{f.Raw}, nil
+}
+
+func (c *legacyConn) Emit(ctx context.Context, event string, args [][]byte) error {
+	b, err := AppendLegacyFrame(nil, event, 0, args)
+	if err != nil {
+		return err
+	}
+	if isDone(c.done) {
+		return closedErr(c.Err())
+	}
+	return c.write(ctx, b)
+}
+
+// Close ends the connection with a normal closure (1000) and waits for the
+// read loop. Closing a connection that has already ended is not an error.
+func (c *legacyConn) Close() error {
+	c.closing.Store(true)
+	_ = c.ws.Close(websocket.StatusNormalClosure, "") // fails only if it had ended
+	<-c.done
+	return nil
+}
+
+func (c *legacyConn) Done() <-chan struct{} { return c.done }
+
+func (c *legacyConn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}

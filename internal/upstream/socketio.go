@@ -1,0 +1,273 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/sioclient"
+)
+
+// SocketIODialer dials backends that speak Socket.IO v5 (over
+// internal/sioclient, on a websocket by default).
+type SocketIODialer struct {
+	Options
+	// Namespace to join. Empty means "/".
+	Namespace string
+	// Transport is how the client reaches the server; the zero value is a
+	// direct websocket.
+	Transport sioclient.Transport
+}
+
+var _ Dialer = (*SocketIODialer)(nil)
+
+// Protocol returns config.ProtocolSocketIO.
+func (d *SocketIODialer) Protocol() config.Protocol { return config.ProtocolSocketIO }
+
+// Dial opens the Engine.IO session and joins the namespace.
+func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
+	o := d.Options.withDefaults()
+	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+	c := &sioConn{h: h, m: o.Mapping, done: make(chan struct{})}
+	cl, err := sioclient.Dial(ctx, o.URL, sioclient.Options{
+		Transport:      d.Transport,
+		Header:         o.Header,
+		HTTPClient:     o.HTTPClient,
+		MaxMessageSize: o.MaxMessageBytes,
+		OnEvent:        c.onEvent,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upstream: dial socket.io %s: %w", o.URL, err)
+	}
+	s, err := cl.Connect(ctx, d.Namespace, nil)
+	if err != nil {
+		_ = cl.Close()
+		return nil, fmt.Errorf("upstream: connect socket.io %s namespace %q: %w", o.URL, d.Namespace, err)
+	}
+	c.cl, c.s = cl, s
+	// sioclient reports the end of a session through Done only, so one
+	// small goroutine per connection turns it into HandleClose.
+	go c.watch()
+	return c, nil
+}
+
+type sioConn struct {
+	h    Handler
+	m    Mapping
+	cl   *sioclient.Client
+	s    *sioclient.Socket
+	done chan struct{} // closed after HandleClose has run
+
+	closing atomic.Bool
+	mu      sync.Mutex
+	err     error
+}
+
+func (c *sioConn) watch() {
+	<-c.s.Done()
+	err := c.s.Err()
+	if c.closing.Load() {
+		err = nil
+	}
+	_ = c.cl.Close() // a socket can end alone (server DISCONNECT); end the session too
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	c.h.HandleClose(err)
+	close(c.done)
+}
+
+// onEvent runs on the client's reading goroutine.
+func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) {
+	if ev.Name == c.m.Message && len(ev.Args) > 0 {
+		if ev.Message != nil {
+			c.h.HandleEvent(Event{Kind: KindMessage, Channel: ev.Message.Channel, Seq: ev.Message.Seq, Data: ev.Message.Data})
+			return
+		}
+		if msg, err := parseMessage(ev.Args[0]); err == nil {
+			c.h.HandleEvent(msg)
+			return
+		}
+	}
+	c.h.HandleEvent(Event{Kind: KindEvent, Name: ev.Name, Args: ev.Args})
+}
+
+// call emits a pub/sub request and reads its ack.
+func (c *sioConn) call(ctx context.Context, event string, body []byte) (sioAck, error) {
+	reply, err := c.s.EmitWithAck(ctx, event, body)
+	if err != nil {
+		return sioAck{}, c.callErr(ctx, err)
+	}
+	if len(reply.Args) == 0 {
+		return sioAck{}, fmt.Errorf("%w: %s: empty ack", ErrBadReply, event)
+	}
+	return parseAck(event, reply.Args[0])
+}
+
+// callErr turns a failed emit into ctx's error or ErrClosed.
+func (c *sioConn) callErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if isDone(c.s.Done()) {
+		return closedErr(err)
+	}
+	return err
+}
+
+type sioAck struct {
+	Seq    uint64
+	HasSeq bool
+}
+
+// parseAck reads a reference-style ack: {"ok":true[,"seq":N]} or
+// {"error":E} where E is "<code>: <message>", any other string, or an
+// object {"code":...,"message":...}.
+func parseAck(event string, arg []byte) (sioAck, error) {
+	var v struct {
+		OK    bool            `json:"ok"`
+		Seq   *uint64         `json:"seq"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(arg, &v); err != nil {
+		return sioAck{}, fmt.Errorf("%w: %s: %w", ErrBadReply, event, err)
+	}
+	if len(v.Error) > 0 && !bytes.Equal(v.Error, []byte("null")) {
+		return sioAck{}, remoteError(v.Error)
+	}
+	if !v.OK {
+		return sioAck{}, fmt.Errorf("%w: %s: %s", ErrBadReply, event, arg)
+	}
+	if v.Seq != nil {
+		return sioAck{Seq: *v.Seq, HasSeq: true}, nil
+	}
+	return sioAck{}, nil
+}
+
+func remoteError(raw json.RawMessage) *RemoteError {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		code, msg, ok := strings.Cut(s, ": ")
+		if ok && isCode(code) {
+			return &RemoteError{Code: code, Message: msg}
+		}
+		return &RemoteError{Message: s}
+	}
+	var o struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Channel string `json:"channel"`
+	}
+	if json.Unmarshal(raw, &o) == nil && (o.Code != "" || o.Message != "") {
+		return &RemoteError{Code: o.Code, Message: o.Message, Channel: o.Channel}
+	}
+	return &RemoteError{Message: string(raw)}
+}
+
+// isCode reports whether s looks like an error code: lower-case letters,
+// digits and underscores.
+func isCode(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; (b < 'a' || b > 'z') && (b < '0' || b > '9') && b != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func channelBody(channel string) []byte {
+	b := append([]byte(`{"channel":`), jsonString(channel)...)
+	return b
+}
+
+func (c *sioConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (Position, error) {
+	body := channelBody(channel)
+	if hasSince {
+		body = strconv.AppendUint(append(body, `,"since":`...), since, 10)
+	}
+	ack, err := c.call(ctx, c.m.Subscribe, append(body, '}'))
+	if err != nil {
+		return Position{}, err
+	}
+	return Position{Seq: ack.Seq, HasSeq: ack.HasSeq}, nil
+}
+
+func (c *sioConn) Unsubscribe(ctx context.Context, channel string) error {
+	_, err := c.call(ctx, c.m.Unsubscribe, append(channelBody(channel), '}'))
+	return err
+}
+
+func (c *sioConn) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
+	if !json.Valid(data) {
+		return 0, fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
+	}
+	body := append(channelBody(channel), `,"data":`...)
+	body = append(append(body, data...), '}')
+	ack, err := c.call(ctx, c.m.Publish, body)
+	if err != nil {
+		return 0, err
+	}
+	if !ack.HasSeq {
+		return 0, fmt.Errorf("%w: publish ack without seq", ErrBadReply)
+	}
+	return ack.Seq, nil
+}
+
+func (c *sioConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {
+	if err := checkEvent(event, args); err != nil {
+		return nil, err
+	}
+	reply, err := c.s.EmitWithAck(ctx, event, args...)
+	if err != nil {
+		return nil, c.callErr(ctx, err)
+	}
+	return reply.Args, nil
+}
+
+func (c *sioConn) Emit(ctx context.Context, event string, args [][]byte) error {
+	if err := checkEvent(event, args); err != nil {
+		return err
+	}
+	if err := c.s.Emit(ctx, event, args...); err != nil {
+		return c.callErr(ctx, err)
+	}
+	return nil
+}
+
+func checkEvent(event string, args [][]byte) error {
+	if event == "" {
+		return fmt.Errorf("%w: empty event name", ErrInvalidArgs)
+	}
+	for i, a := range args {
+		if !json.Valid(a) {
+			return fmt.Errorf("%w: argument %d is not one JSON value", ErrInvalidArgs, i)
+		}
+	}
+	return nil
+}
+
+// Close ends the Engine.IO session and waits until HandleClose has run.
+func (c *sioConn) Close() error {
+	c.closing.Store(true)
+	_ = c.cl.Close()
+	<-c.done
+	return nil
+}
+
+func (c *sioConn) Done() <-chan struct{} { return c.done }
+
+func (c *sioConn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}

@@ -1,0 +1,250 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+)
+
+// Kind tells what an Event carries.
+type Kind uint8
+
+const (
+	// KindMessage is one channel message: Channel, Seq and Data are set.
+	// Seq 0 means the backend gave none (an unsequenced message).
+	KindMessage Kind = iota
+	// KindEvent is any other traffic from the backend, passed through: Name
+	// and Args are set.
+	KindEvent
+	// KindLost says the backend ended the subscription to Channel on its own
+	// (the legacy protocol's subscription_lost error). The session recovers
+	// it by subscribing again with since.
+	KindLost
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindMessage:
+		return "message"
+	case KindEvent:
+		return "event"
+	case KindLost:
+		return "lost"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Event is one piece of incoming traffic from a backend. Its byte slices
+// belong to the receiver: drivers never reuse them.
+type Event struct {
+	Kind    Kind
+	Channel string // KindMessage, KindLost
+	Seq     uint64 // KindMessage
+	Data    []byte // KindMessage: the payload, raw JSON exactly as received
+	Name    string // KindEvent: event name (legacy: the frame's type)
+	// Args are a KindEvent's arguments, each one raw JSON value. A legacy
+	// frame arrives as one argument: the whole frame object.
+	Args [][]byte
+}
+
+// Handler receives a connection's traffic. Both methods are called on the
+// connection's reading goroutine, so they must return quickly and must not
+// call back into the same Conn and wait for an answer (that answer would
+// have to be read by the goroutine they are blocking).
+type Handler interface {
+	// HandleEvent receives incoming traffic in arrival order.
+	HandleEvent(Event)
+	// HandleClose is called once when the connection has ended: err is nil
+	// after Close, otherwise why it ended.
+	HandleClose(err error)
+}
+
+// Conn is one session's connection to one backend. All methods are safe for
+// concurrent use, and every call that waits for the backend takes a context.
+// Requests are multiplexed: many may wait at once.
+type Conn interface {
+	// Subscribe subscribes to channel and waits for the backend's ack. With
+	// hasSince the backend first replays the retained messages after seq
+	// since. The result carries the channel position when the backend
+	// reports one (legacy does; the Socket.IO reference service does not).
+	// A refusal is a *RemoteError (for example code history_gone).
+	// Messages of the subscription may reach the Handler before Subscribe
+	// returns.
+	Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (Position, error)
+	// Unsubscribe leaves channel and waits for the ack.
+	Unsubscribe(ctx context.Context, channel string) error
+	// Publish publishes data (one raw JSON value, sent verbatim) and returns
+	// the seq the backend assigned.
+	Publish(ctx context.Context, channel string, data []byte) (uint64, error)
+	// Request sends a custom event and waits for its acknowledgement,
+	// returning the ack's arguments (see the package documentation for how
+	// each protocol carries them).
+	Request(ctx context.Context, event string, args [][]byte) ([][]byte, error)
+	// Emit sends a custom event without waiting for anything.
+	Emit(ctx context.Context, event string, args [][]byte) error
+	// Close ends the connection and waits for its reading goroutine;
+	// HandleClose then runs with a nil error. Idempotent.
+	Close() error
+	// Done is closed when the connection has ended; Err then says why (nil
+	// after Close).
+	Done() <-chan struct{}
+	Err() error
+}
+
+// Position is a subscribe ack's report of where the channel stood.
+type Position struct {
+	Seq    uint64
+	HasSeq bool
+}
+
+// Dialer opens connections to one backend.
+type Dialer interface {
+	// Dial connects, performs the protocol handshake, and starts delivering
+	// traffic to h. The dialer's own timeout bounds the handshake on top of
+	// ctx.
+	Dial(ctx context.Context, h Handler) (Conn, error)
+	// Protocol is the backend protocol the dialer speaks.
+	Protocol() config.Protocol
+}
+
+var (
+	// ErrClosed is returned by calls on a connection that has ended; it
+	// wraps the reason when there was one.
+	ErrClosed = errors.New("upstream: connection closed")
+	// ErrProtocol: the backend sent something its protocol does not allow.
+	ErrProtocol = errors.New("upstream: protocol violation")
+	// ErrBadReply: an acknowledgement had an unexpected shape.
+	ErrBadReply = errors.New("upstream: unexpected reply")
+	// ErrInvalidArgs: the arguments of a request or event cannot be sent
+	// on this protocol (see the package documentation).
+	ErrInvalidArgs = errors.New("upstream: invalid arguments")
+)
+
+// RemoteError is a backend's refusal of a request: a legacy error frame, or
+// a Socket.IO ack {"error":"<code>: <message>"}.
+type RemoteError struct {
+	Code    string // one of the legacy.Code* values for the reference services; may be empty
+	Message string
+	Channel string // when the backend named one
+}
+
+func (e *RemoteError) Error() string {
+	var b strings.Builder
+	b.WriteString("upstream: backend refused")
+	if e.Code != "" {
+		b.WriteString(" (" + e.Code + ")")
+	}
+	if e.Channel != "" {
+		fmt.Fprintf(&b, " on channel %q", e.Channel)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return b.String()
+}
+
+// IsCode reports whether err is a *RemoteError with the given code.
+func IsCode(err error, code string) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Code == code
+}
+
+// Mapping names the pub/sub operations on a backend: legacy frame types or
+// Socket.IO event names. The zero value means the reference services'
+// names; see the package documentation for the payloads.
+type Mapping struct {
+	Subscribe   string
+	Unsubscribe string
+	Publish     string
+	Message     string
+}
+
+// DefaultMapping is the reference services' names.
+func DefaultMapping() Mapping {
+	return Mapping{
+		Subscribe:   config.DefaultEventSubscribe,
+		Unsubscribe: config.DefaultEventUnsubscribe,
+		Publish:     config.DefaultEventPublish,
+		Message:     config.DefaultEventMessage,
+	}
+}
+
+func (m Mapping) withDefaults() Mapping {
+	d := DefaultMapping()
+	for _, f := range []struct {
+		p   *string
+		def string
+	}{
+		{&m.Subscribe, d.Subscribe}, {&m.Unsubscribe, d.Unsubscribe},
+		{&m.Publish, d.Publish}, {&m.Message, d.Message},
+	} {
+		if *f.p == "" {
+			*f.p = f.def
+		}
+	}
+	return m
+}
+
+// Options are the settings both drivers share.
+type Options struct {
+	// URL is the backend endpoint (see config.Backend.URL).
+	URL string
+	// Mapping names the pub/sub operations; zero fields take the defaults.
+	Mapping Mapping
+	// DialTimeout bounds connecting and the handshake. Zero means
+	// config.DefaultDialTimeout.
+	DialTimeout time.Duration
+	// Header is sent with the handshake.
+	Header http.Header
+	// HTTPClient carries the handshake (and Socket.IO long-polling). Nil
+	// means http.DefaultClient.
+	HTTPClient *http.Client
+	// MaxMessageBytes bounds one incoming frame; larger ones end the
+	// connection. Zero means 1 MiB.
+	MaxMessageBytes int64
+}
+
+func (o Options) withDefaults() Options {
+	o.Mapping = o.Mapping.withDefaults()
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = config.DefaultDialTimeout
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = config.DefaultMaxMessageBytes
+	}
+	return o
+}
+
+// NewDialer returns the dialer for a configured backend.
+func NewDialer(b config.Backend) (Dialer, error) {
+	opts := Options{
+		URL:         b.URL,
+		DialTimeout: b.DialTimeout,
+		Mapping: Mapping{
+			Subscribe:   b.Events.Subscribe,
+			Unsubscribe: b.Events.Unsubscribe,
+			Publish:     b.Events.Publish,
+			Message:     b.Events.Message,
+		},
+	}
+	switch b.Protocol {
+	case config.ProtocolLegacy:
+		return &LegacyDialer{Options: opts}, nil
+	case config.ProtocolSocketIO:
+		return &SocketIODialer{Options: opts, Namespace: b.Namespace}, nil
+	}
+	return nil, fmt.Errorf("upstream: unknown protocol %q", b.Protocol)
+}
+
+// closedErr wraps the reason a connection ended into ErrClosed.
+func closedErr(cause error) error {
+	if cause == nil || errors.Is(cause, ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, cause)
+}
