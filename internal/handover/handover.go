@@ -1,0 +1,243 @@
+// Package handover attaches a session to a backend make-before-break: the
+// first attachment, a live move between blue and green, and the re-attach
+// after a backend connection dropped are one procedure.
+//
+// # Attach
+//
+//  1. Take the session's operation lock, so that its set of channels does
+//     not change meanwhile (the client's subscribe waits; its publishes and
+//     requests keep flowing to the current backend).
+//  2. Dial B (the dialer's timeout; the whole of 2–4 is bounded by
+//     Options.Timeout).
+//  3. Make B a second source of every channel (session.Overlap) and
+//     subscribe each channel on B with since = the last seq delivered to the
+//     client, all channels at once. B replays what the client has not seen
+//     yet and continues live; the current backend A keeps delivering too.
+//     The session's seq rule accepts each seq once, from whichever stream
+//     brings it first, so the overlap neither loses nor duplicates.
+//  4. When B has acknowledged every channel, commit: B becomes the only
+//     source of every channel and the session's attachment, atomically.
+//     B is caught up at that point in the sense that matters: having been
+//     subscribed with since=last, its next message for each channel is at
+//     most last+1, so it continues the client's stream without a gap.
+//  5. Release the operation lock, wait (Options.DrainTimeout) for the
+//     requests in flight on A, and close A.
+//
+// Any failure in 2–4 (dial, handshake, a refused subscribe such as
+// history_gone, B dropping, the timeout) aborts: B stops being a source
+// and is closed, and the session stays on A exactly as it was; A never
+// stopped being a source, so its stream has no hole to mend. The error is
+// returned for the caller to count.
+//
+// Why commit all channels at once rather than each channel at its own
+// ack: a channel cut over alone would stop accepting A's messages, and if
+// a later channel then failed, going back to A could leave a hole for the
+// messages A sent during the cut. Holding both sources until the commit
+// costs only some duplicate messages, which the seq rule drops.
+//
+// # Re-attach
+//
+// When the session's connection ends without being asked to, Reattach runs
+// the same procedure with the dead connection as A: since A delivers
+// nothing any more, B's replay from the last delivered seqs restores every
+// channel. It tries the preferred backend, then the other one.
+//
+// # Pacing
+//
+// Pacer limits how many attaches start per second and how many run at once,
+// so that a weight change does not dial thousands of connections to the
+// target backend in the same instant.
+package handover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// Options bound one attach.
+type Options struct {
+	// Timeout bounds dialing, subscribing and committing. Zero means
+	// config.DefaultHandoverTimeout.
+	Timeout time.Duration
+	// DrainTimeout bounds the wait for the old backend's requests in flight
+	// before it is closed. Zero means config.DefaultDrainTimeout.
+	DrainTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = config.DefaultHandoverTimeout
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = config.DefaultDrainTimeout
+	}
+	return o
+}
+
+// Stage names the step of an attach that failed.
+type Stage string
+
+// Stages of an attach.
+const (
+	StageLock      Stage = "lock"
+	StageDial      Stage = "dial"
+	StageSubscribe Stage = "subscribe"
+	StageCommit    Stage = "commit"
+)
+
+// Error is a failed attach. The session is unchanged.
+type Error struct {
+	Session string
+	To      router.Color
+	Stage   Stage
+	Channel string // for StageSubscribe
+	Err     error
+}
+
+func (e *Error) Error() string {
+	where := string(e.Stage)
+	if e.Channel != "" {
+		where += fmt.Sprintf(" %q", e.Channel)
+	}
+	return fmt.Sprintf("handover: session %s to %s: %s: %v", e.Session, e.To, where, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Attach attaches s to backend to through d, make-before-break (see the
+// package documentation), whether or not it is attached there already.
+func Attach(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) error {
+	if err := s.LockOps(ctx); err != nil {
+		return &Error{Session: s.ID(), To: to, Stage: StageLock, Err: err}
+	}
+	old, err := attachLocked(ctx, s, to, d, opts)
+	s.UnlockOps()
+	if err != nil {
+		return err
+	}
+	retire(s, old, opts)
+	return nil
+}
+
+// Move attaches s to backend to unless it is attached there already. It
+// reports whether the session moved.
+func Move(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (bool, error) {
+	if err := s.LockOps(ctx); err != nil {
+		return false, &Error{Session: s.ID(), To: to, Stage: StageLock, Err: err}
+	}
+	if c, live := s.Attached(); c == to && live {
+		s.UnlockOps()
+		return false, nil
+	}
+	old, err := attachLocked(ctx, s, to, d, opts)
+	s.UnlockOps()
+	if err != nil {
+		return false, err
+	}
+	retire(s, old, opts)
+	return true, nil
+}
+
+// Reattach restores a session whose connection dropped: on prefer, or on
+// the other backend when that fails. It does nothing when the session has
+// a live attachment again (a move or another re-attach got there first).
+// dial returns the dialer of a backend. It returns the backend used.
+func Reattach(ctx context.Context, s *session.Session, prefer router.Color, dial func(router.Color) upstream.Dialer, opts Options) (router.Color, error) {
+	if err := s.LockOps(ctx); err != nil {
+		return prefer, &Error{Session: s.ID(), To: prefer, Stage: StageLock, Err: err}
+	}
+	defer s.UnlockOps()
+	if c, live := s.Attached(); live {
+		return c, nil
+	}
+	var errs []error
+	for _, to := range []router.Color{prefer, prefer.Other()} {
+		old, err := attachLocked(ctx, s, to, dial(to), opts)
+		if err == nil {
+			// old is dead: nothing to drain, only its resources to free.
+			s.Release(old)
+			return to, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil || s.Closed() {
+			break
+		}
+	}
+	return prefer, errors.Join(errs...)
+}
+
+// attachLocked runs steps 2–4; the caller holds the operation lock. It
+// returns the previous attachment on success.
+func attachLocked(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (*session.Attachment, error) {
+	opts = opts.withDefaults()
+	fail := func(stage Stage, channel string, err error) error {
+		return &Error{Session: s.ID(), To: to, Stage: stage, Channel: channel, Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	b, err := s.Dial(ctx, to, d)
+	if err != nil {
+		return nil, fail(StageDial, "", err)
+	}
+	resumes := s.Overlap(b)
+	if ch, err := subscribeAll(ctx, b.Conn(), resumes); err != nil {
+		s.Abort(b)
+		s.Release(b)
+		return nil, fail(StageSubscribe, ch, err)
+	}
+	old, err := s.Commit(b)
+	if err != nil {
+		s.Abort(b)
+		s.Release(b)
+		return nil, fail(StageCommit, "", err)
+	}
+	return old, nil
+}
+
+// subscribeAll subscribes every channel on c at once and returns the first
+// failure and its channel.
+func subscribeAll(ctx context.Context, c upstream.Conn, resumes []session.Resume) (string, error) {
+	if len(resumes) == 0 {
+		return "", nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	failed := make(chan string, 1)
+	for _, r := range resumes {
+		g.Go(func() error {
+			if _, err := c.Subscribe(gctx, r.Channel, r.Since, r.HasSince); err != nil {
+				select {
+				case failed <- r.Channel:
+				default:
+				}
+				return err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return <-failed, err
+	}
+	return "", nil
+}
+
+// retire lets the old attachment's requests finish (bounded), then closes
+// it.
+func retire(s *session.Session, old *session.Attachment, opts Options) {
+	if old == nil {
+		return
+	}
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
+	defer cancel()
+	_ = s.Drain(ctx, old) // on timeout the requests fail with the close
+	s.Release(old)
+}

@@ -1,0 +1,330 @@
+package handover_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
+)
+
+var channels = []string{"a", "b", "c"}
+
+// env is blue (legacy) and green (Socket.IO) over one broker, and a
+// session with a recording sink attached to blue and subscribed to
+// channels.
+type env struct {
+	b           *membroker.Broker
+	blue, green *backendtest.Backend
+	sink        *sessiontest.Sink
+	s           *session.Session
+	dropped     chan error
+}
+
+func (e *env) dialer(c router.Color) upstream.Dialer {
+	if c == router.Green {
+		return e.green.Dialer()
+	}
+	return e.blue.Dialer()
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	b, err := membroker.New(membroker.Options{HistorySize: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	e := &env{b: b, blue: backendtest.Legacy(t, b), green: backendtest.SocketIO(t, b), sink: sessiontest.NewSink(), dropped: make(chan error, 4)}
+	e.s, err = session.New(session.Options{User: "u1", Protocol: config.ProtocolLegacy, Sink: e.sink,
+		OnDrop: func(_ *session.Session, err error) { e.dropped <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.s.Close)
+	ctx := testCtx(t)
+	if err := handover.Attach(ctx, e.s, router.Blue, e.blue.Dialer(), handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range channels {
+		if _, err := e.s.Subscribe(ctx, ch, 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// progress waits until every channel has delivered at least n more
+// messages than now.
+func (e *env) progress(t *testing.T, n uint64) {
+	t.Helper()
+	for _, ch := range channels {
+		e.sink.WaitSeq(t, ch, e.sink.Last(ch)+n, 10*time.Second)
+	}
+}
+
+// finish stops the publisher and checks that every channel delivered
+// exactly 1..last.
+func (e *env) finish(t *testing.T, p *sessiontest.Publisher) {
+	t.Helper()
+	last, err := p.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range channels {
+		e.sink.WaitSeq(t, ch, last[ch], 10*time.Second)
+		e.sink.CheckExactly(t, ch, 1, last[ch])
+	}
+}
+
+func color(s *session.Session) router.Color {
+	c, live := s.Attached()
+	if !live {
+		return router.Color(99)
+	}
+	return c
+}
+
+// TestMoveUnderLoad moves a session blue→green→blue while every channel
+// is being published to: the client sees each seq once, in order.
+func TestMoveUnderLoad(t *testing.T) {
+	e := setup(t)
+	ctx := testCtx(t)
+	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+	e.progress(t, 20)
+
+	moved, err := handover.Move(ctx, e.s, router.Green, e.green.Dialer(), handover.Options{})
+	if err != nil || !moved {
+		t.Fatalf("move to green: %v, %v", moved, err)
+	}
+	if c := color(e.s); c != router.Green {
+		t.Fatalf("after move: on %v", c)
+	}
+	e.progress(t, 20)
+	if moved, err := handover.Move(ctx, e.s, router.Green, e.green.Dialer(), handover.Options{}); err != nil || moved {
+		t.Fatalf("move to where it is: %v, %v", moved, err)
+	}
+
+	if _, err := handover.Move(ctx, e.s, router.Blue, e.blue.Dialer(), handover.Options{}); err != nil {
+		t.Fatalf("move back: %v", err)
+	}
+	e.progress(t, 20)
+	e.finish(t, p)
+	c := e.s.Counters()
+	t.Logf("delivered a..c up to %d/%d/%d; duplicates %d, gaps %d, stale %d", e.sink.Last("a"), e.sink.Last("b"), e.sink.Last("c"),
+		c.Duplicates.Load(), c.Gaps.Load(), c.Stale.Load())
+	if c.Gaps.Load() != 0 {
+		t.Errorf("%d gaps", c.Gaps.Load())
+	}
+
+	// The old connections were closed: only the session's blue one is left.
+	waitConns(t, e.green, 0)
+	waitConns(t, e.blue, 1)
+	if info := e.s.Info(); info.Backend != router.Blue || len(info.Subscriptions) != 3 {
+		t.Fatalf("info %+v", info)
+	}
+	select {
+	case err := <-e.dropped:
+		t.Fatalf("a deliberate close was reported as a drop: %v", err)
+	default:
+	}
+}
+
+func waitConns(t *testing.T, be *backendtest.Backend, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for be.Conns() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s backend holds %d connections, want %d", be.Protocol, be.Conns(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestMoveDialFailure: with green gone the move fails at dial and the
+// session stays on blue, still receiving everything.
+func TestMoveDialFailure(t *testing.T) {
+	e := setup(t)
+	ctx := testCtx(t)
+	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+	e.progress(t, 5)
+	e.green.Kill()
+
+	_, err := handover.Move(ctx, e.s, router.Green, e.green.Dialer(), handover.Options{})
+	var he *handover.Error
+	if !errors.As(err, &he) || he.Stage != handover.StageDial {
+		t.Fatalf("move to a dead green: %v, want a dial error", err)
+	}
+	if c := color(e.s); c != router.Blue {
+		t.Fatalf("after a failed move: on %v", c)
+	}
+	e.progress(t, 10)
+	e.finish(t, p)
+}
+
+// failingDialer refuses the subscribe of one channel, after the others
+// were subscribed and overlapping.
+type failingDialer struct {
+	upstream.Dialer
+	channel string
+}
+
+func (d failingDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	c, err := d.Dialer.Dial(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return failingConn{Conn: c, channel: d.channel}, nil
+}
+
+type failingConn struct {
+	upstream.Conn
+	channel string
+}
+
+func (c failingConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
+	if channel == c.channel {
+		time.Sleep(20 * time.Millisecond) // let the other channels overlap for a while
+		return upstream.Position{}, &upstream.RemoteError{Code: "history_gone", Message: "test", Channel: channel}
+	}
+	return c.Conn.Subscribe(ctx, channel, since, hasSince)
+}
+
+// TestMoveSubscribeFailure: one channel refused on green aborts the move;
+// the channels already overlapping on green lose nothing on the way back.
+func TestMoveSubscribeFailure(t *testing.T) {
+	e := setup(t)
+	ctx := testCtx(t)
+	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+	e.progress(t, 5)
+
+	_, err := handover.Move(ctx, e.s, router.Green, failingDialer{Dialer: e.green.Dialer(), channel: "b"}, handover.Options{})
+	var he *handover.Error
+	if !errors.As(err, &he) || he.Stage != handover.StageSubscribe || he.Channel != "b" || !upstream.IsCode(err, "history_gone") {
+		t.Fatalf("move: %v, want the subscribe of b refused", err)
+	}
+	if c := color(e.s); c != router.Blue {
+		t.Fatalf("after a failed move: on %v", c)
+	}
+	waitConns(t, e.green, 0)
+	e.progress(t, 10)
+	e.finish(t, p)
+}
+
+// TestMoveTimeout: a move that cannot finish in time fails and leaves the
+// session where it was.
+func TestMoveTimeout(t *testing.T) {
+	e := setup(t)
+	ctx := testCtx(t)
+	slow := slowDialer{Dialer: e.green.Dialer()}
+	_, err := handover.Move(ctx, e.s, router.Green, slow, handover.Options{Timeout: 100 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("move: %v, want a deadline error", err)
+	}
+	if c := color(e.s); c != router.Blue {
+		t.Fatalf("after a timed-out move: on %v", c)
+	}
+	waitConns(t, e.green, 0)
+}
+
+type slowDialer struct{ upstream.Dialer }
+
+func (d slowDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	c, err := d.Dialer.Dial(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return slowConn{c}, nil
+}
+
+type slowConn struct{ upstream.Conn }
+
+func (c slowConn) Subscribe(ctx context.Context, _ string, _ uint64, _ bool) (upstream.Position, error) {
+	<-ctx.Done()
+	return upstream.Position{}, ctx.Err()
+}
+
+// TestReattach: blue dies under the session; re-attaching (blue first,
+// then green) restores every channel from its last seq.
+func TestReattach(t *testing.T) {
+	e := setup(t)
+	ctx := testCtx(t)
+	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+	e.progress(t, 5)
+	e.blue.Kill()
+	select {
+	case err := <-e.dropped:
+		if err == nil {
+			t.Fatal("drop reported without error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drop was not reported")
+	}
+	if _, live := e.s.Attached(); live {
+		t.Fatal("session still attached to a dead connection")
+	}
+	to, err := handover.Reattach(ctx, e.s, router.Blue, e.dialer, handover.Options{})
+	if err != nil || to != router.Green {
+		t.Fatalf("reattach: %v, %v", to, err)
+	}
+	if c := color(e.s); c != router.Green {
+		t.Fatalf("after reattach: on %v", c)
+	}
+	e.progress(t, 10)
+	e.finish(t, p)
+	// A publish goes through the new backend.
+	if seq, err := e.s.Publish(ctx, "a", []byte(`"x"`)); err != nil || seq == 0 {
+		t.Fatalf("publish after reattach: %d, %v", seq, err)
+	}
+}
+
+// TestPacer: starts are spaced by the rate and never exceed the
+// concurrency.
+func TestPacer(t *testing.T) {
+	p := handover.NewPacer(200, 2)
+	var mu sync.Mutex
+	running, peak := 0, 0
+	start := time.Now()
+	const n = 21
+	err := p.Each(context.Background(), n, func(context.Context, int) {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak > 2 {
+		t.Errorf("peak concurrency %d, want <= 2", peak)
+	}
+	// n starts at 200/s are spread over at least (n-1)/200 s.
+	if el := time.Since(start); el < (n-1)*5*time.Millisecond {
+		t.Errorf("%d starts took %v, faster than the rate allows", n, el)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Each(ctx, 5, func(context.Context, int) { t.Error("ran after cancel") }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Each with a canceled context: %v", err)
+	}
+}

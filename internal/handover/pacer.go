@@ -1,0 +1,84 @@
+package handover
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+)
+
+// Pacer spaces out attaches: at most a rate of starts per second, evenly
+// spaced (no bursts), and at most a number running at once. It is safe
+// for concurrent use.
+type Pacer struct {
+	interval time.Duration
+	slots    chan struct{} // one token per running attach
+
+	mu   sync.Mutex
+	next time.Time // earliest start of the next attach
+}
+
+// NewPacer returns a pacer for perSecond starts per second and concurrency
+// running at once. Zero or negative values take the config defaults.
+func NewPacer(perSecond, concurrency int) *Pacer {
+	if perSecond <= 0 {
+		perSecond = config.DefaultMovesPerSecond
+	}
+	if concurrency <= 0 {
+		concurrency = config.DefaultHandoverConcurrency
+	}
+	return &Pacer{interval: time.Second / time.Duration(perSecond), slots: make(chan struct{}, concurrency)}
+}
+
+// Acquire waits for a free slot and then for the next start time. On
+// success the caller must call Release when its attach has ended.
+func (p *Pacer) Acquire(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.mu.Lock()
+	now := time.Now()
+	if p.next.Before(now) {
+		p.next = now // idle time is not saved up for a burst
+	}
+	start := p.next
+	p.next = p.next.Add(p.interval)
+	p.mu.Unlock()
+	if wait := time.Until(start); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			<-p.slots
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Release frees the slot taken by Acquire.
+func (p *Pacer) Release() { <-p.slots }
+
+// Each runs fn(ctx, i) for i in [0, n), paced, and waits for all of them.
+// When ctx ends, the calls not started yet are skipped and ctx's error is
+// returned.
+func (p *Pacer) Each(ctx context.Context, n int, fn func(ctx context.Context, i int)) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := range n {
+		if err := p.Acquire(ctx); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.Release()
+			fn(ctx, i)
+		}()
+	}
+	return nil
+}

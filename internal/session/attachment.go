@@ -1,0 +1,280 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// recoveryTimeout bounds one recovery of a channel (resubscribe with since).
+const recoveryTimeout = 10 * time.Second
+
+// Attachment is a session's connection to one backend. It is the
+// upstream.Handler of that connection, so incoming traffic knows which
+// backend it came from.
+type Attachment struct {
+	s     *Session
+	color router.Color
+	conn  upstream.Conn
+
+	// Guarded by s.mu.
+	inflight int           // requests started here and not finished
+	drained  chan struct{} // closed when inflight drops to 0; nil when nobody waits
+	dead     bool          // the connection has ended
+	closing  bool          // the session closed it on purpose
+}
+
+var _ upstream.Handler = (*Attachment)(nil)
+
+// Color is the backend the attachment is connected to.
+func (a *Attachment) Color() router.Color { return a.color }
+
+// Conn is the backend connection.
+func (a *Attachment) Conn() upstream.Conn { return a.conn }
+
+// Dial connects a new attachment to backend color through d. It is not
+// part of the session until Commit; until then its messages are only
+// accepted for channels handed to it by Overlap.
+func (s *Session) Dial(ctx context.Context, color router.Color, d upstream.Dialer) (*Attachment, error) {
+	a := &Attachment{s: s, color: color}
+	conn, err := d.Dial(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	a.conn = conn
+	return a, nil
+}
+
+// Resume is where a channel must be subscribed on a new attachment.
+type Resume struct {
+	Channel  string
+	Since    uint64 // the last delivered seq
+	HasSince bool   // false when the channel's position is not known yet
+}
+
+// Overlap makes b a second source of every channel and returns where each
+// must be subscribed on b. The caller holds the operation lock, so the
+// set of channels cannot change until Commit or Abort.
+func (s *Session) Overlap(b *Attachment) []Resume {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next = b
+	out := make([]Resume, 0, len(s.subs))
+	for ch, sb := range s.subs {
+		sb.next = b
+		out = append(out, Resume{Channel: ch, Since: sb.last, HasSince: sb.hasLast})
+	}
+	return out
+}
+
+// Commit makes b the session's attachment and the only source of every
+// channel, and returns the previous attachment (nil for the first). The
+// caller then drains and releases the old one. It fails, leaving the
+// session as it was, when the session has closed or b has ended.
+func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil, ErrClosed
+	case b.dead:
+		return nil, ErrAttachmentEnded
+	}
+	for _, sb := range s.subs {
+		sb.src, sb.next = b, nil
+	}
+	old, s.att, s.next = s.att, b, nil
+	s.wakeLocked()
+	return old, nil
+}
+
+// Abort takes b out of the session after a failed attach: the channels
+// keep their current source only. The caller releases b.
+func (s *Session) Abort(b *Attachment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sb := range s.subs {
+		if sb.next == b {
+			sb.next = nil
+		}
+	}
+	if s.next == b {
+		s.next = nil
+	}
+}
+
+// Drain waits until no request started on a is in flight, or ctx ends.
+func (s *Session) Drain(ctx context.Context, a *Attachment) error {
+	s.mu.Lock()
+	if a.inflight == 0 || a.dead {
+		s.mu.Unlock()
+		return nil
+	}
+	if a.drained == nil {
+		a.drained = make(chan struct{})
+	}
+	ch := a.drained
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Release closes a on purpose (its end is not reported as a drop).
+func (s *Session) Release(a *Attachment) {
+	if a == nil {
+		return
+	}
+	s.mu.Lock()
+	a.closing = true
+	s.mu.Unlock()
+	_ = a.conn.Close()
+}
+
+// HandleEvent implements upstream.Handler.
+func (a *Attachment) HandleEvent(ev upstream.Event) {
+	s := a.s
+	switch ev.Kind {
+	case upstream.KindMessage:
+		s.onMessage(a, ev)
+	case upstream.KindLost:
+		s.mu.Lock()
+		if sb := s.subs[ev.Channel]; sb != nil && sb.src == a && !s.closed {
+			s.recoverLocked(ev.Channel, a)
+		}
+		s.mu.Unlock()
+	default:
+		// Custom events carry no seq, so two backends' copies cannot be
+		// told apart: only the current attachment's reach the client.
+		s.mu.Lock()
+		if a == s.att && !s.closed {
+			s.deliverLocked(ev)
+		} else {
+			s.counters.EventsDropped.Add(1)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// onMessage applies the exactly-once rule (see Session).
+func (s *Session) onMessage(a *Attachment, ev upstream.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb := s.subs[ev.Channel]
+	if s.closed || sb == nil || (a != sb.src && a != sb.next) {
+		s.counters.Stale.Add(1)
+		return
+	}
+	switch {
+	case ev.Seq == 0: // unsequenced: pass through from either source
+		if sb.next != nil {
+			s.counters.Unsequenced.Add(1)
+		}
+		s.deliverLocked(ev)
+	case !sb.hasLast || ev.Seq == sb.last+1:
+		sb.last, sb.hasLast = ev.Seq, true
+		s.deliverLocked(ev)
+	case ev.Seq <= sb.last:
+		s.counters.Duplicates.Add(1)
+	default:
+		s.counters.Gaps.Add(1)
+		// While a second source overlaps, it may still deliver the missing
+		// seqs; a gap that persists after the commit recovers then.
+		if a == sb.src && sb.next == nil {
+			s.recoverLocked(ev.Channel, a)
+		}
+	}
+}
+
+func (s *Session) deliverLocked(ev upstream.Event) {
+	if err := s.sink.Deliver(ev); err != nil {
+		s.counters.Rejected.Add(1)
+	}
+}
+
+// recoverLocked starts restoring channel on a (subscribe again with
+// since=last) unless a recovery is running; s.mu is held.
+func (s *Session) recoverLocked(channel string, a *Attachment) {
+	sb := s.subs[channel]
+	if sb.recovering {
+		return
+	}
+	sb.recovering = true
+	s.wg.Add(1)
+	go s.recover(channel, a, sb)
+}
+
+func (s *Session) recover(channel string, a *Attachment, sb *sub) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(s.ctx, recoveryTimeout)
+	defer cancel()
+	err := s.LockOps(ctx)
+	if err != nil {
+		s.mu.Lock()
+		sb.recovering = false
+		s.mu.Unlock()
+		return
+	}
+	defer s.UnlockOps()
+
+	s.mu.Lock()
+	current := s.subs[channel] == sb && sb.src == a && !a.dead && !s.closed
+	since, hasSince := sb.last, sb.hasLast
+	s.mu.Unlock()
+	if current {
+		// Leave first: the backend may still hold the broken subscription
+		// (after a gap) or may have dropped it (subscription_lost); leaving
+		// a channel not held is harmless either way.
+		_ = a.conn.Unsubscribe(ctx, channel)
+		_, err = a.conn.Subscribe(ctx, channel, since, hasSince)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb.recovering = false
+	switch {
+	case !current:
+		// The channel was left or moved meanwhile; its new source was
+		// subscribed with since=last, which restores it.
+	case err == nil:
+		s.counters.Recovered.Add(1)
+	case a.dead || s.closed:
+		// The connection ended: a re-attach restores every channel.
+	default:
+		s.counters.RecoveryFailed.Add(1)
+		if s.subs[channel] == sb {
+			delete(s.subs, channel)
+			s.deliverLocked(upstream.Event{Kind: upstream.KindLost, Channel: channel, Data: lostReason(err)})
+		}
+	}
+}
+
+// lostReason is the JSON string telling the client why a channel was lost.
+func lostReason(err error) []byte {
+	return jsonString(fmt.Sprint(err))
+}
+
+// HandleClose implements upstream.Handler.
+func (a *Attachment) HandleClose(err error) {
+	s := a.s
+	s.mu.Lock()
+	a.dead = true
+	if a.drained != nil {
+		close(a.drained)
+		a.drained = nil
+	}
+	drop := a == s.att && !a.closing && !s.closed
+	s.mu.Unlock()
+	if drop && s.onDrop != nil {
+		if err == nil {
+			err = ErrAttachmentEnded
+		}
+		s.onDrop(s, err)
+	}
+}

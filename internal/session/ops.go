@@ -1,0 +1,189 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// The operations the edge calls on behalf of its client. Each forwards to
+// the session's current attachment; errors from the backend come back as
+// they are (for example *upstream.RemoteError).
+
+// Subscribe subscribes the session to channel on its current backend and
+// waits for the ack. With hasSince the backend first replays the messages
+// after since (the client resumes a stream it had). The position is the
+// backend's report of the channel, when it gives one.
+func (s *Session) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
+	if err := broker.ValidChannel(channel); err != nil {
+		return upstream.Position{}, fmt.Errorf("%w: %q", ErrInvalidChannel, channel)
+	}
+	a, err := s.lockAttached(ctx)
+	if err != nil {
+		return upstream.Position{}, err
+	}
+	defer s.UnlockOps()
+	defer s.release(a)
+
+	s.mu.Lock()
+	if _, dup := s.subs[channel]; dup {
+		s.mu.Unlock()
+		return upstream.Position{}, fmt.Errorf("%w: %q", ErrAlreadySubscribed, channel)
+	}
+	if len(s.subs) >= s.maxSubs {
+		s.mu.Unlock()
+		return upstream.Position{}, fmt.Errorf("%w (at most %d)", ErrTooManySubscriptions, s.maxSubs)
+	}
+	// Registered before the request: the backend may send the first
+	// messages before its ack is read.
+	sb := &sub{src: a, last: since, hasLast: hasSince}
+	s.subs[channel] = sb
+	s.mu.Unlock()
+
+	pos, err := a.conn.Subscribe(ctx, channel, since, hasSince)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if s.subs[channel] == sb {
+			delete(s.subs, channel)
+		}
+		return upstream.Position{}, err
+	}
+	if !sb.hasLast && pos.HasSeq {
+		sb.last, sb.hasLast = pos.Seq, true
+	}
+	return pos, nil
+}
+
+// Unsubscribe ends the session's subscription to channel. Messages of the
+// channel stop at once, whatever the backend answers.
+func (s *Session) Unsubscribe(ctx context.Context, channel string) error {
+	if err := s.LockOps(ctx); err != nil {
+		return err
+	}
+	defer s.UnlockOps()
+	s.mu.Lock()
+	sb := s.subs[channel]
+	delete(s.subs, channel)
+	a := s.att
+	live := a != nil && !a.dead
+	if live {
+		a.inflight++
+	}
+	s.mu.Unlock()
+	if sb == nil {
+		if live {
+			s.release(a)
+		}
+		return fmt.Errorf("%w: %q", ErrNotSubscribed, channel)
+	}
+	if !live {
+		return nil // no backend holds it; a re-attach will not restore it
+	}
+	defer s.release(a)
+	return a.conn.Unsubscribe(ctx, channel)
+}
+
+// Publish publishes data (one JSON value) on channel through the current
+// backend and returns the seq it assigned.
+func (s *Session) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
+	a, err := s.acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer s.release(a)
+	return a.conn.Publish(ctx, channel, data)
+}
+
+// Request sends a custom event to the current backend and waits for its
+// acknowledgement.
+func (s *Session) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {
+	a, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.release(a)
+	return a.conn.Request(ctx, event, args)
+}
+
+// Emit sends a custom event to the current backend.
+func (s *Session) Emit(ctx context.Context, event string, args [][]byte) error {
+	a, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.release(a)
+	return a.conn.Emit(ctx, event, args)
+}
+
+// acquire returns the current live attachment with one more request in
+// flight on it, waiting (within ctx) while the session is re-attaching.
+func (s *Session) acquire(ctx context.Context) (*Attachment, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if a := s.att; a != nil && !a.dead {
+			a.inflight++
+			s.mu.Unlock()
+			return a, nil
+		}
+		if s.attached == nil {
+			s.attached = make(chan struct{})
+		}
+		wait := s.attached
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// lockAttached takes the operation lock and a live attachment together.
+// The attachment is waited for first, without the lock, because a
+// re-attach needs the lock to provide one.
+func (s *Session) lockAttached(ctx context.Context) (*Attachment, error) {
+	for {
+		a, err := s.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.LockOps(ctx); err != nil {
+			s.release(a)
+			return nil, err
+		}
+		s.mu.Lock()
+		ok := a == s.att && !a.dead
+		s.mu.Unlock()
+		if ok {
+			return a, nil
+		}
+		// Moved or dropped while we waited for the lock: try again.
+		s.UnlockOps()
+		s.release(a)
+	}
+}
+
+// release ends a request started by acquire.
+func (s *Session) release(a *Attachment) {
+	s.mu.Lock()
+	a.inflight--
+	if a.inflight == 0 && a.drained != nil {
+		close(a.drained)
+		a.drained = nil
+	}
+	s.mu.Unlock()
+}
+
+func jsonString(v string) []byte {
+	b, _ := json.Marshal(v) // a string always marshals
+	return b
+}

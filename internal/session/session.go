@@ -1,0 +1,337 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// Errors returned by Session methods.
+var (
+	// ErrClosed: the session has ended.
+	ErrClosed = errors.New("session: closed")
+	// ErrAlreadySubscribed: Subscribe to a channel the session holds.
+	ErrAlreadySubscribed = errors.New("session: already subscribed")
+	// ErrNotSubscribed: Unsubscribe from a channel the session does not hold.
+	ErrNotSubscribed = errors.New("session: not subscribed")
+	// ErrTooManySubscriptions: Subscribe beyond Options.MaxSubscriptions.
+	ErrTooManySubscriptions = errors.New("session: too many subscriptions")
+	// ErrInvalidChannel: an empty or oversized channel name.
+	ErrInvalidChannel = errors.New("session: invalid channel name")
+	// ErrAttachmentEnded: the backend connection being attached ended
+	// before it could take over.
+	ErrAttachmentEnded = errors.New("session: backend connection ended")
+)
+
+// Sink is the client side of a session; the edge implements it.
+//
+// Both methods are called with the session's lock held (that is what keeps
+// each channel in order across two backend streams), so they must not block
+// and must not call back into the Session.
+type Sink interface {
+	// Deliver hands one event to the client without blocking, applying the
+	// edge's bounded outbound queue and its overflow rule. An error means
+	// the event was not queued; the session counts it (Counters.Rejected)
+	// and the edge decides whether the client stays.
+	//
+	// Kinds: upstream.KindMessage (a channel message, in seq order, each
+	// seq once), upstream.KindEvent (a custom event from the backend), and
+	// upstream.KindLost (the session lost a subscription for good: the
+	// backend refused to restore it; the channel is no longer subscribed).
+	Deliver(upstream.Event) error
+	// Close ends the client connection: the gateway gave up on the session
+	// (for example no backend could take it). reason says why.
+	Close(reason error)
+}
+
+// Options configure a Session.
+type Options struct {
+	// ID names the session; empty means a random one.
+	ID string
+	// User is the user key the router places the session by.
+	User string
+	// Protocol is the client's (edge) protocol.
+	Protocol config.Protocol
+	// Sink receives the session's traffic. Required.
+	Sink Sink
+	// MaxSubscriptions caps the channels held at once. Zero means
+	// config.DefaultMaxSubscriptions.
+	MaxSubscriptions int
+	// Counters receives the session's counts; sessions usually share one.
+	// Nil means a private one.
+	Counters *Counters
+	// OnDrop is called when the session's current backend connection ends
+	// without being asked to, so that the owner re-attaches the session. It
+	// runs on that connection's reading goroutine: it must not block (start
+	// the re-attach on another goroutine).
+	OnDrop func(s *Session, err error)
+}
+
+// Counters are what sessions count, all monotonic. They are shared by many
+// sessions and safe for concurrent use.
+type Counters struct {
+	// Duplicates: messages dropped because their seq was already delivered
+	// (the overlap of two backends during a move, or a replay).
+	Duplicates atomic.Uint64
+	// Gaps: messages whose seq skipped ahead of the last delivered one;
+	// each starts a recovery unless one is running.
+	Gaps atomic.Uint64
+	// Recovered / RecoveryFailed: subscriptions restored with since after
+	// a gap or a backend's subscription_lost, or given up (the client is
+	// told with a KindLost event).
+	Recovered      atomic.Uint64
+	RecoveryFailed atomic.Uint64
+	// Stale: messages from a backend connection that is not a source of the
+	// channel (a channel left, or the old backend after a cut-over).
+	Stale atomic.Uint64
+	// Unsequenced: messages without seq delivered while two backends
+	// overlapped; each may be a duplicate.
+	Unsequenced atomic.Uint64
+	// EventsDropped: custom events from a backend connection that is not
+	// the session's current one (see package upstream).
+	EventsDropped atomic.Uint64
+	// Rejected: events the Sink refused (its queue was full).
+	Rejected atomic.Uint64
+}
+
+// Session is one client's state in the gateway, the unit that moves between
+// backends: id, user key, edge protocol, the subscriptions with the last
+// delivered seq of each channel, the requests in flight, the Sink towards
+// the client, and the current backend attachment.
+//
+// # Exactly once, in order
+//
+// Every channel has one source (the attachment it is subscribed on) and,
+// while the session is being attached elsewhere, a second one. A message is
+// accepted from either source only when its seq is last+1, then last
+// advances; seq <= last is a duplicate (dropped, counted); seq > last+1 is
+// a gap (dropped, counted, and the channel is recovered by subscribing
+// again on its source with since=last, which replays from the first missing
+// seq). The first message of a subscription without a known position sets
+// it. Because each backend's stream is itself gap-free and a new source is
+// subscribed with since=last, two overlapping sources can only ever offer
+// last+1 or an older seq: the client sees every seq once, in order, whichever
+// stream is faster. Messages without seq (seq 0) are passed through from
+// either source: nothing is lost, duplicates are possible during an
+// overlap (counted in Unsequenced).
+//
+// # Concurrency
+//
+// Two locks. The operation lock (LockOps/UnlockOps, context-aware)
+// serializes what changes the set of subscriptions or the attachment:
+// Subscribe, Unsubscribe, a recovery, and a whole attach or move by package
+// handover. mu guards the state and is held only for short, non-blocking
+// sections, including Sink calls. Lock order: operation lock, then mu, then
+// the Sink's own locks. Backend connections call in (HandleEvent,
+// HandleClose) under no session lock.
+//
+// Publish, Request and Emit do not take the operation lock: they go to the
+// current attachment at the moment they start and finish there, even if a
+// move switches the session meanwhile (the old attachment is closed only
+// after its in-flight requests end, or after the drain timeout). While the
+// session has no live attachment (a re-attach is under way) they wait for
+// one, within their context.
+type Session struct {
+	id       string
+	user     string
+	protocol config.Protocol
+	sink     Sink
+	maxSubs  int
+	counters *Counters
+	onDrop   func(*Session, error)
+
+	ops    chan struct{} // the operation lock: one token
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // recoveries
+
+	mu       sync.Mutex
+	subs     map[string]*sub
+	att      *Attachment   // current attachment; nil before the first
+	next     *Attachment   // attachment being brought in, during an attach
+	attached chan struct{} // closed when att changes; nil when nobody waits
+	closed   bool
+}
+
+// sub is one channel's state.
+type sub struct {
+	last       uint64 // seq of the last delivered message
+	hasLast    bool   // last is known
+	src        *Attachment
+	next       *Attachment // second source while an attach overlaps
+	recovering bool
+}
+
+// New returns a session with no attachment yet; package handover (or the
+// gateway) attaches it.
+func New(opts Options) (*Session, error) {
+	if opts.Sink == nil {
+		return nil, errors.New("session: Options.Sink is required")
+	}
+	if opts.ID == "" {
+		opts.ID = rand.Text()
+	}
+	if opts.MaxSubscriptions <= 0 {
+		opts.MaxSubscriptions = config.DefaultMaxSubscriptions
+	}
+	if opts.Counters == nil {
+		opts.Counters = new(Counters)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Session{
+		id:       opts.ID,
+		user:     opts.User,
+		protocol: opts.Protocol,
+		sink:     opts.Sink,
+		maxSubs:  opts.MaxSubscriptions,
+		counters: opts.Counters,
+		onDrop:   opts.OnDrop,
+		ops:      make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
+		subs:     make(map[string]*sub),
+	}, nil
+}
+
+// ID is the session id.
+func (s *Session) ID() string { return s.id }
+
+// User is the user key.
+func (s *Session) User() string { return s.user }
+
+// Protocol is the client's protocol.
+func (s *Session) Protocol() config.Protocol { return s.protocol }
+
+// Counters are the counters the session reports to.
+func (s *Session) Counters() *Counters { return s.counters }
+
+// Attached reports the color of the current attachment, and false while
+// the session has no live one (not attached yet, or re-attaching).
+func (s *Session) Attached() (router.Color, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.att == nil {
+		return router.Blue, false
+	}
+	return s.att.color, !s.att.dead
+}
+
+// Color is the backend the session is attached to (or was last attached
+// to, while re-attaching); Blue before the first attachment.
+func (s *Session) Color() router.Color {
+	c, _ := s.Attached()
+	return c
+}
+
+// Closed reports whether the session has ended.
+func (s *Session) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Done is closed when the session ends.
+func (s *Session) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Info is a snapshot of a session for operators.
+type Info struct {
+	ID       string
+	User     string
+	Protocol config.Protocol
+	Backend  router.Color
+	// Attached is false while the session has no live backend connection.
+	Attached      bool
+	Closed        bool
+	Subscriptions []SubscriptionInfo
+}
+
+// SubscriptionInfo is one channel of a session.
+type SubscriptionInfo struct {
+	Channel string
+	// LastSeq is the seq of the last message delivered; HasLast is false
+	// while the channel's position is unknown.
+	LastSeq uint64
+	HasLast bool
+}
+
+// Info returns a snapshot of the session.
+func (s *Session) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := Info{ID: s.id, User: s.user, Protocol: s.protocol, Closed: s.closed}
+	if s.att != nil {
+		in.Backend, in.Attached = s.att.color, !s.att.dead
+	}
+	in.Subscriptions = make([]SubscriptionInfo, 0, len(s.subs))
+	for ch, sb := range s.subs {
+		in.Subscriptions = append(in.Subscriptions, SubscriptionInfo{Channel: ch, LastSeq: sb.last, HasLast: sb.hasLast})
+	}
+	return in
+}
+
+// LockOps takes the operation lock (see Session), giving up when ctx ends
+// or the session closes.
+func (s *Session) LockOps(ctx context.Context) error {
+	select {
+	case s.ops <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// UnlockOps releases the operation lock.
+func (s *Session) UnlockOps() { <-s.ops }
+
+// Close ends the session: both backend connections are closed and waiting
+// calls fail with ErrClosed. It does not touch the Sink (the edge calls
+// Close when its client has gone). Idempotent.
+func (s *Session) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	atts := []*Attachment{s.att, s.next}
+	for _, a := range atts {
+		if a != nil {
+			a.closing = true
+		}
+	}
+	s.wakeLocked()
+	s.mu.Unlock()
+	s.cancel()
+	for _, a := range atts {
+		if a != nil && a.conn != nil {
+			_ = a.conn.Close()
+		}
+	}
+	s.wg.Wait()
+}
+
+// Abandon closes the session and its client with reason: used when the
+// gateway cannot keep the session on any backend.
+func (s *Session) Abandon(reason error) {
+	s.Close()
+	s.sink.Close(reason)
+}
+
+// wakeLocked releases the calls waiting for an attachment; s.mu is held.
+func (s *Session) wakeLocked() {
+	if s.attached != nil {
+		close(s.attached)
+		s.attached = nil
+	}
+}
+
+func (s *Session) String() string { return fmt.Sprintf("session %s (user %q)", s.id, s.user) }
