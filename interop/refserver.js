@@ -5,7 +5,7 @@
 //
 //   node refserver.js [--port 0] [--host 127.0.0.1]
 //                     [--ping-interval 300] [--ping-timeout 200]
-//                     [--connect-timeout 1000]
+//                     [--connect-timeout 1000] [--control stdin]
 //
 // On one port it serves
 //   /engine.io/  plain Engine.IO, echoing every message (engine.io-protocol
@@ -16,9 +16,10 @@
 //                (subscribe, unsubscribe, publish -> message) on "/",
 //                with the same error codes ("<code>: <detail>") as Baton's.
 //
-// It prints {"listening":PORT} once ready. Commands on stdin, one JSON
-// object per line: {"cmd":"disconnect","id":SOCKET_ID} makes the server
-// disconnect that socket of "/" (a server-initiated Socket.IO disconnect).
+// It prints {"listening":PORT} once ready and runs until killed. With
+// --control stdin it takes commands on stdin, one JSON object per line, and
+// exits when stdin closes: {"cmd":"disconnect","id":SOCKET_ID} makes the
+// server disconnect that socket of "/" (a server-initiated disconnect).
 "use strict";
 
 const http = require("node:http");
@@ -129,21 +130,22 @@ io.of("/custom").on("connection", (socket) => {
   socket.emit("auth", socket.handshake.auth);
 });
 
-readline.createInterface({ input: process.stdin }).on("line", (line) => {
-  let cmd;
-  try {
-    cmd = JSON.parse(line);
-  } catch {
-    return;
-  }
-  if (cmd.cmd === "disconnect") {
-    const s = io.of("/").sockets.get(cmd.id);
-    if (s) s.disconnect();
-  }
-});
-
-// The Go test ends us by closing stdin or killing us; either way, go.
-process.stdin.on("end", () => process.exit(0));
+if (args.control === "stdin") {
+  readline.createInterface({ input: process.stdin }).on("line", (line) => {
+    let cmd;
+    try {
+      cmd = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (cmd.cmd === "disconnect") {
+      const s = io.of("/").sockets.get(cmd.id);
+      if (s) s.disconnect();
+    }
+  });
+  // The controlling test ends us by closing stdin (or killing us).
+  process.stdin.on("end", () => process.exit(0));
+}
 
 httpServer.listen(port, host, () => {
   process.stdout.write(JSON.stringify({ listening: httpServer.address().port }) + "\n");

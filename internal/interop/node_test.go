@@ -196,7 +196,7 @@ type refServer struct {
 
 func startRefServer(t *testing.T) *refServer {
 	t.Helper()
-	p := startNode(t, serverRunTimeout, "refserver.js", "--port", "0", "--host", "127.0.0.1",
+	p := startNode(t, serverRunTimeout, "refserver.js", "--port", "0", "--host", "127.0.0.1", "--control", "stdin",
 		"--ping-interval", fmt.Sprint(pingInterval.Milliseconds()),
 		"--ping-timeout", fmt.Sprint(pingTimeout.Milliseconds()),
 		"--connect-timeout", fmt.Sprint(connectTimeout.Milliseconds()))
