@@ -27,6 +27,7 @@ func init() { register(newServeCmd) }
 type serveFlags struct {
 	legacyAddr   string
 	socketIOAddr string
+	suite        bool // --protocol-suite: configure Socket.IO for the official test suites
 	brokerURL    string
 	history      int
 	limits       service.Limits
@@ -51,6 +52,7 @@ func newServeCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.legacyAddr, "legacy", "", "listen address of the legacy WebSocket service (e.g. :8081)")
 	fl.StringVar(&f.socketIOAddr, "socketio", "", "listen address of the Socket.IO service (e.g. :8082)")
+	fl.BoolVar(&f.suite, "protocol-suite", false, "configure --socketio as the official engine.io/socket.io protocol test suites expect (echo at /engine.io/, test handlers, 300/200 ms heartbeat)")
 	fl.StringVar(&f.brokerURL, "broker", "", "broker: empty or memory for in-process, redis://[user:pass@]host:port[/db] for Redis")
 	fl.IntVar(&f.history, "history", 0, "messages retained per channel for replay (0: broker default, 1000)")
 	fl.DurationVar(&f.limits.DrainPeriod, "drain", service.DefaultDrainPeriod, "graceful shutdown: period over which open connections are closed")
@@ -108,7 +110,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	if f.socketIOAddr != "" {
 		// The Socket.IO service is built by its own constructor, which
 		// owns a hub over the same broker (and closes it on Shutdown).
-		s, err := service.NewSocketIO(service.SocketIOConfig{Limits: f.limits, Logger: log}, b)
+		s, err := service.NewSocketIO(service.SocketIOConfig{Limits: f.limits, Logger: log, ProtocolSuite: f.suite}, b)
 		if err != nil {
 			return err
 		}

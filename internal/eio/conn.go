@@ -75,7 +75,9 @@ type Conn struct {
 	// heartbeat
 	pingTimer    *time.Timer
 	pongTimer    *time.Timer
-	pingSeq      uint64 // identifies the ping the pong timer waits for
+	nextPing     time.Time // when the next ping is (or was) due
+	pongDeadline time.Time // while awaitingPong
+	pingSeq      uint64    // identifies the ping the pong timer waits for
 	awaitingPong bool
 	pongExtended bool // the pong deadline was already pushed back once
 }
@@ -231,6 +233,10 @@ func (c *Conn) fail(reason error, term engineio.Type) {
 	c.closeWith(reason, false, term)
 }
 
+// clientCloseLinger keeps a polling sid answerable for a moment after the
+// client's close packet, for a poll sent together with it.
+const clientCloseLinger = time.Second
+
 func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
 	c.mu.Lock()
 	if c.closed {
@@ -240,23 +246,30 @@ func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
 	c.closed, c.reason, c.drain = true, reason, drain
 	c.stopHeartbeatLocked()
 	c.out.Close() // wakes the WebSocket writer
-	linger := false
+	var linger time.Duration
 	if c.transport == TransportPolling {
 		if drain {
 			c.final = append(c.takeAll(), engineio.Packet{Type: engineio.Close})
 			// Like Node, the sid stays valid until a poll has collected
 			// the close packet, so that queued packets reach the client.
-			linger = c.pollWake == nil
+			if c.pollWake == nil {
+				linger = c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout
+			}
 		} else {
 			c.final = []engineio.Packet{{Type: term}}
+			if term == engineio.Noop && c.pollWake == nil {
+				// The client closed with a POST; its last poll may be
+				// on the way and is answered with the noop.
+				linger = clientCloseLinger
+			}
 		}
 	}
 	c.notifyPollLocked()
 	c.mu.Unlock()
 
 	c.cancel(reason)
-	if linger {
-		time.AfterFunc(c.srv.cfg.PingInterval+c.srv.cfg.PingTimeout, func() { c.srv.forget(c) })
+	if linger > 0 {
+		time.AfterFunc(linger, func() { c.srv.forget(c) })
 	} else {
 		c.srv.forget(c)
 	}

@@ -11,6 +11,11 @@ import (
 // Node, any other packet arriving while a pong is awaited pushes the
 // deadline back once, because a busy polling client may send its pong in a
 // later request.
+//
+// Deadlines are kept as times, not only as timers: a request that arrives
+// after the deadline finds the session expired even if the timer has not
+// fired yet (timers run late on a busy machine, and the protocol test
+// suite probes exactly at pingInterval + pingTimeout).
 
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
@@ -18,6 +23,7 @@ func (c *Conn) startHeartbeat() {
 	if c.closed {
 		return
 	}
+	c.nextPing = time.Now().Add(c.srv.cfg.PingInterval)
 	c.pingTimer = time.AfterFunc(c.srv.cfg.PingInterval, c.ping)
 }
 
@@ -30,7 +36,10 @@ func (c *Conn) ping() {
 	c.pingSeq++
 	seq := c.pingSeq
 	c.awaitingPong, c.pongExtended = true, false
-	c.pongTimer = time.AfterFunc(c.srv.cfg.PingTimeout, func() { c.pongMissed(seq) })
+	// Measured from when the ping was due, so a late timer does not
+	// stretch the session's life.
+	c.pongDeadline = c.nextPing.Add(c.srv.cfg.PingTimeout)
+	c.pongTimer = time.AfterFunc(time.Until(c.pongDeadline), func() { c.pongMissed(seq) })
 	c.mu.Unlock()
 	// A full queue closes the session as a slow consumer: nothing to add.
 	_ = c.push([]engineio.Packet{{Type: engineio.Ping}})
@@ -45,6 +54,20 @@ func (c *Conn) pongMissed(seq uint64) {
 	}
 }
 
+// expired reports whether the heartbeat deadline has passed, whether or
+// not its timer has fired; it closes the session if so.
+func (c *Conn) expired() bool {
+	now := time.Now()
+	c.mu.Lock()
+	late := !c.closed && ((c.awaitingPong && now.After(c.pongDeadline)) ||
+		(!c.awaitingPong && c.pingTimer != nil && now.After(c.nextPing.Add(c.srv.cfg.PingTimeout))))
+	c.mu.Unlock()
+	if late {
+		c.fail(ErrPingTimeout, engineio.Close)
+	}
+	return late
+}
+
 func (c *Conn) onPong() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -57,6 +80,7 @@ func (c *Conn) onPong() {
 		c.pongTimer = nil
 	}
 	if c.pingTimer != nil {
+		c.nextPing = time.Now().Add(c.srv.cfg.PingInterval)
 		c.pingTimer.Reset(c.srv.cfg.PingInterval)
 	}
 }
@@ -66,6 +90,7 @@ func (c *Conn) refreshPongDeadline() {
 	defer c.mu.Unlock()
 	if c.awaitingPong && !c.pongExtended && c.pongTimer != nil {
 		c.pongExtended = true
+		c.pongDeadline = time.Now().Add(c.srv.cfg.PingTimeout)
 		c.pongTimer.Reset(c.srv.cfg.PingTimeout)
 	}
 }

@@ -26,6 +26,11 @@ func (c *Conn) servePolling(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// upgradeSettle is how long a poll that arrives while an upgrade is in
+// progress waits for the upgrade to complete before it may be released
+// with a noop (Node checks every 100 ms).
+const upgradeSettle = 100 * time.Millisecond
+
 // poll answers a GET with every queued packet, waiting until there is one.
 // A second GET while one waits is a protocol error that closes the session
 // (the waiting GET then receives the close packet).
@@ -44,8 +49,24 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	wake := make(chan struct{}, 1)
 	c.pollWake = wake
+	// A client that is upgrading stops polling once the probe succeeds, so
+	// a poll arriving during an upgrade may be racing the upgrade packet:
+	// let the upgrade settle first, and refuse the poll if it completed.
+	var settle <-chan time.Time
+	if c.upgrade == upgradeStarted || c.upgrade == upgradeProbed {
+		t := time.NewTimer(upgradeSettle)
+		defer t.Stop()
+		settle = t.C
+	}
 	for {
-		if out, ok := c.pollPayloadLocked(); ok {
+		out, ok := c.pollPayloadLocked(settle != nil)
+		if ok && settle != nil && c.transport != TransportPolling && !c.closed {
+			c.pollWake = nil
+			c.mu.Unlock()
+			requestError{code: codeBadRequest}.writeHTTP(w)
+			return
+		}
+		if ok {
 			c.pollWake = nil
 			closed := c.closed
 			c.mu.Unlock()
@@ -59,6 +80,8 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		select {
 		case <-wake:
+		case <-settle:
+			settle = nil
 		case <-r.Context().Done():
 			c.mu.Lock()
 			c.pollWake = nil
@@ -71,8 +94,8 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 }
 
 // pollPayloadLocked returns what a waiting GET should answer with now, if
-// anything.
-func (c *Conn) pollPayloadLocked() ([]engineio.Packet, bool) {
+// anything. While settling, a probed upgrade does not release the poll.
+func (c *Conn) pollPayloadLocked(settling bool) ([]engineio.Packet, bool) {
 	switch {
 	case c.closed:
 		out := c.final
@@ -86,7 +109,7 @@ func (c *Conn) pollPayloadLocked() ([]engineio.Packet, bool) {
 		return []engineio.Packet{{Type: engineio.Noop}}, true
 	case c.queued():
 		return c.takeAll(), true
-	case c.upgrade == upgradeProbed:
+	case c.upgrade == upgradeProbed && !settling:
 		// The client is switching to WebSocket: release its poll so that
 		// it can pause polling and send the upgrade packet.
 		return []engineio.Packet{{Type: engineio.Noop}}, true

@@ -90,6 +90,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if sid := q.Get("sid"); sid != "" {
 		c := s.lookup(sid)
+		if c != nil && c.expired() {
+			c = nil
+		}
 		if c == nil {
 			refuse(codeUnknownSID)
 			return

@@ -338,3 +338,56 @@ func TestServerCloseDrainsWebSocket(t *testing.T) {
 		t.Errorf("send after close: %v", err)
 	}
 }
+
+// The protocol suite polls exactly pingInterval+pingTimeout after the
+// handshake and expects the session to be gone, however late the timers.
+func TestPollingExpiredAtDeadline(t *testing.T) {
+	ts := startServer(t, Config{})
+	for range 3 {
+		sid := ts.openPolling(t)
+		time.Sleep(500 * time.Millisecond)
+		if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+			t.Errorf("poll at the deadline: %d", status)
+		}
+	}
+}
+
+// A poll sent right after the probe races the upgrade packet; once the
+// upgrade is done it is refused, as it would be had it come later.
+func TestPollRacingUpgradeIsRefused(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
+	send(t, ws, "2probe")
+	read(t, ws)
+	done := make(chan int, 1)
+	go func() {
+		status, _, _ := do(t, "GET", ts.pollURL(sid), "")
+		done <- status
+	}()
+	waitPolling(t, ts, sid)
+	send(t, ws, "5")
+	if status := <-done; status != 400 {
+		t.Errorf("poll racing the upgrade: %d", status)
+	}
+	send(t, ws, "4hello")
+	if _, got := read(t, ws); got != "4hello" {
+		t.Errorf("echo %q", got)
+	}
+}
+
+// The client's close packet may overtake its last poll: the poll is still
+// answered with the noop, and the sid is gone after it.
+func TestPollingClientCloseBeforePoll(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	if status, _, _ := do(t, "POST", ts.pollURL(sid), "1"); status != 200 {
+		t.Fatalf("POST close: %d", status)
+	}
+	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "6" {
+		t.Errorf("poll after close: %d %q", status, got)
+	}
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("second poll: %d", status)
+	}
+}

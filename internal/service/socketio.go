@@ -85,6 +85,9 @@ func NewSocketIO(cfg SocketIOConfig, b broker.Broker) (*SocketIO, error) {
 	if b == nil {
 		return nil, errors.New("service: NewSocketIO: nil broker")
 	}
+	if cfg.ProtocolSuite {
+		cfg = suiteConfig(cfg)
+	}
 	if err := cfg.Limits.Validate(); err != nil {
 		return nil, err
 	}
@@ -93,9 +96,6 @@ func NewSocketIO(cfg SocketIOConfig, b broker.Broker) (*SocketIO, error) {
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
-	}
-	if cfg.ProtocolSuite {
-		cfg = suiteConfig(cfg)
 	}
 	limits := cfg.Limits.WithDefaults()
 	log := cfg.Logger
