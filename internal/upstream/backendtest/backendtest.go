@@ -88,14 +88,14 @@ func serve(t testing.TB, h http.Handler, shutdown func(context.Context) error) *
 
 // Config returns the backend as a gateway config entry (defaults set).
 func (b *Backend) Config() config.Backend {
-	cb := config.Backend{URL: b.URL, Protocol: b.Protocol, DialTimeout: 2 * time.Second}
+	cb := config.Backend{URL: b.URL, Protocol: b.Protocol, DialTimeout: 10 * time.Second}
 	if b.Protocol == config.ProtocolSocketIO {
 		cb.Namespace = "/"
 	}
 	return cb
 }
 
-// Dialer returns a dialer for the backend with a 2s dial timeout.
+// Dialer returns a dialer for the backend with a 10s dial timeout (tests run on loaded machines).
 func (b *Backend) Dialer() upstream.Dialer {
 	d, err := upstream.NewDialer(b.Config())
 	if err != nil {

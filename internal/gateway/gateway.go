@@ -1,0 +1,413 @@
+// Package gateway is the core of Baton's gateway: it holds the client
+// sessions, attaches each to the backend the router picks for its user,
+// and moves them live between blue and green when the weight changes.
+// The edge (client listeners) and the admin API sit on top of it:
+//
+//	edge:   s, err := g.Attach(ctx, gateway.Identity{User: u, Protocol: p}, sink)
+//	        s.Subscribe / s.Unsubscribe / s.Publish / s.Request / s.Emit
+//	        g.Detach(s) when the client has gone
+//	admin:  g.SetWeight(ctx, w), g.Status(), g.SessionInfo(id)
+//
+// # Where a session goes
+//
+// A new session is attached to router.Backend(user), or to the other
+// backend if that one cannot be dialed (availability first; the next
+// weight change puts it right). SetWeight moves every session whose
+// backend differs from what the new table says: exactly the users whose
+// bucket the change crosses, plus any session left on the wrong side by an
+// earlier failed move or a re-attach to the other backend. All sessions of
+// one user follow the user.
+//
+// # When a backend connection drops
+//
+// The session is re-attached in the background (handover.Reattach: its
+// routed backend first, then the other), with every subscription restored
+// from the last delivered seq; the client notices nothing but a pause.
+// Publishes and requests made meanwhile wait for the new attachment within
+// their own context. After ReattachAttempts failures the session is
+// abandoned: its client is closed with ErrNoBackend.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+var (
+	// ErrClosed: the gateway has been closed.
+	ErrClosed = errors.New("gateway: closed")
+	// ErrNoBackend closes a client whose session could not be re-attached
+	// to either backend.
+	ErrNoBackend = errors.New("gateway: no backend could take the session")
+	// ErrDuplicateSession: Attach with an ID already in use.
+	ErrDuplicateSession = errors.New("gateway: duplicate session id")
+)
+
+// Defaults of Options.
+const (
+	DefaultReattachAttempts = 3
+	DefaultReattachBackoff  = 200 * time.Millisecond
+)
+
+// Options configure a Gateway.
+type Options struct {
+	// Router decides where users go. Required.
+	Router *router.Router
+	// Blue and Green dial the two backends. Required.
+	Blue, Green upstream.Dialer
+	// Handover bounds one attach or move.
+	Handover handover.Options
+	// MovesPerSecond and Concurrency pace the moves of a weight change.
+	// Zero means the config defaults.
+	MovesPerSecond int
+	Concurrency    int
+	// MaxSubscriptions caps one session's channels. Zero means the config
+	// default.
+	MaxSubscriptions int
+	// ReattachAttempts is how many rounds (preferred backend, then the
+	// other) a dropped session gets before it is abandoned; ReattachBackoff
+	// is the pause after the first failed round, doubled after each.
+	// Zero means the defaults above.
+	ReattachAttempts int
+	ReattachBackoff  time.Duration
+	// Logger receives session-level events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Identity is who a new session belongs to.
+type Identity struct {
+	// ID names the session; empty means a random one.
+	ID string
+	// User is the user key the router places the session by.
+	User string
+	// Protocol is the client's protocol.
+	Protocol config.Protocol
+}
+
+// Gateway holds the sessions. All methods are safe for concurrent use.
+type Gateway struct {
+	opts     Options
+	router   *router.Router
+	backends [2]*backend // by router.Color
+	pacer    *handover.Pacer
+	counters session.Counters
+	stats    stats
+	log      *slog.Logger
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // re-attaches
+
+	weightLock chan struct{} // serializes SetWeight
+
+	// mu guards the registry and makes "change the table, then list the
+	// sessions" atomic with respect to registering a session.
+	mu       sync.Mutex
+	sessions map[string]*session.Session
+	closed   bool
+}
+
+// New returns a gateway.
+func New(opts Options) (*Gateway, error) {
+	switch {
+	case opts.Router == nil:
+		return nil, errors.New("gateway: Options.Router is required")
+	case opts.Blue == nil || opts.Green == nil:
+		return nil, errors.New("gateway: Options.Blue and Options.Green are required")
+	}
+	if opts.ReattachAttempts <= 0 {
+		opts.ReattachAttempts = DefaultReattachAttempts
+	}
+	if opts.ReattachBackoff <= 0 {
+		opts.ReattachBackoff = DefaultReattachBackoff
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gateway{
+		opts:       opts,
+		router:     opts.Router,
+		pacer:      handover.NewPacer(opts.MovesPerSecond, opts.Concurrency),
+		log:        log,
+		ctx:        ctx,
+		cancel:     cancel,
+		weightLock: make(chan struct{}, 1),
+		sessions:   make(map[string]*session.Session),
+	}
+	g.backends[router.Blue] = &backend{Dialer: opts.Blue}
+	g.backends[router.Green] = &backend{Dialer: opts.Green}
+	return g, nil
+}
+
+// FromConfig builds a gateway from a configuration that has been through
+// SetDefaults and Validate.
+func FromConfig(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	table, err := cfg.Routing.Table()
+	if err != nil {
+		return nil, err
+	}
+	blue, err := upstream.NewDialer(cfg.Backends.Blue)
+	if err != nil {
+		return nil, fmt.Errorf("backends.blue: %w", err)
+	}
+	green, err := upstream.NewDialer(cfg.Backends.Green)
+	if err != nil {
+		return nil, fmt.Errorf("backends.green: %w", err)
+	}
+	return New(Options{
+		Router:           router.New(table),
+		Blue:             blue,
+		Green:            green,
+		Handover:         handover.Options{Timeout: cfg.Handover.Timeout, DrainTimeout: cfg.Handover.DrainTimeout},
+		MovesPerSecond:   cfg.Handover.MovesPerSecond,
+		Concurrency:      cfg.Handover.Concurrency,
+		MaxSubscriptions: cfg.Edge.MaxSubscriptions,
+		Logger:           log,
+	})
+}
+
+// Router is the gateway's router.
+func (g *Gateway) Router() *router.Router { return g.router }
+
+// Counters are the message counters shared by all sessions.
+func (g *Gateway) Counters() *session.Counters { return &g.counters }
+
+func (g *Gateway) dialer(c router.Color) upstream.Dialer { return g.backends[c] }
+
+// Attach creates a session for a new client and attaches it (see the
+// package documentation for where). On error nothing is left behind.
+func (g *Gateway) Attach(ctx context.Context, id Identity, sink session.Sink) (*session.Session, error) {
+	s, err := session.New(session.Options{
+		ID:               id.ID,
+		User:             id.User,
+		Protocol:         id.Protocol,
+		Sink:             sink,
+		MaxSubscriptions: g.opts.MaxSubscriptions,
+		Counters:         &g.counters,
+		OnDrop:           g.onDrop,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	switch {
+	case g.closed:
+		g.mu.Unlock()
+		return nil, ErrClosed
+	case g.sessions[s.ID()] != nil:
+		g.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrDuplicateSession, s.ID())
+	}
+	g.sessions[s.ID()] = s
+	g.mu.Unlock()
+
+	// Reattach is "attach unless attached": a weight change that listed
+	// the session meanwhile may have attached it already.
+	if _, err := handover.Reattach(ctx, s, g.router.Backend(id.User), g.dialer, g.opts.Handover); err != nil {
+		g.forget(s)
+		s.Close()
+		g.stats.attachFailed.Add(1)
+		return nil, err
+	}
+	// The table may have changed while we dialed, after a weight change
+	// listed its sessions: put the session where the table says now.
+	if want := g.router.Backend(id.User); want != s.Color() {
+		g.move(ctx, s, want)
+	}
+	return s, nil
+}
+
+// Detach ends a session whose client has gone.
+func (g *Gateway) Detach(s *session.Session) {
+	g.forget(s)
+	s.Close()
+}
+
+func (g *Gateway) forget(s *session.Session) {
+	g.mu.Lock()
+	if g.sessions[s.ID()] == s {
+		delete(g.sessions, s.ID())
+	}
+	g.mu.Unlock()
+}
+
+// Session returns the session with the given id.
+func (g *Gateway) Session(id string) (*session.Session, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.sessions[id]
+	return s, ok
+}
+
+// SessionInfo returns a snapshot of the session with the given id.
+func (g *Gateway) SessionInfo(id string) (session.Info, bool) {
+	s, ok := g.Session(id)
+	if !ok {
+		return session.Info{}, false
+	}
+	return s.Info(), true
+}
+
+// Sessions returns the sessions held now.
+func (g *Gateway) Sessions() []*session.Session {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]*session.Session, 0, len(g.sessions))
+	for _, s := range g.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// SetWeight applies weight w and moves the sessions the change concerns,
+// paced, returning when every move has ended: how many moved and how many
+// failed (those stay where they were, untouched; the next SetWeight tries
+// them again). Concurrent calls run one after the other. When ctx ends
+// the weight stays applied, the moves not started yet are skipped and
+// ctx's error is returned with the counts so far.
+func (g *Gateway) SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error) {
+	select {
+	case g.weightLock <- struct{}{}:
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	defer func() { <-g.weightLock }()
+
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return 0, 0, ErrClosed
+	}
+	_, next, err := g.router.Set(w)
+	if err != nil {
+		g.mu.Unlock()
+		return 0, 0, err
+	}
+	var todo []*session.Session
+	for _, s := range g.sessions {
+		if next.Backend(s.User()) != s.Color() {
+			todo = append(todo, s)
+		}
+	}
+	g.mu.Unlock()
+
+	var mu sync.Mutex
+	err = g.pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
+		s := todo[i]
+		ok, merr := g.move(ctx, s, next.Backend(s.User()))
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case merr != nil && !s.Closed():
+			failed++
+		case ok:
+			moved++
+		}
+	})
+	return moved, failed, err
+}
+
+// move moves s to backend to and counts the outcome. A session that ended
+// meanwhile is neither moved nor failed.
+func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color) (bool, error) {
+	ok, err := handover.Move(ctx, s, to, g.dialer(to), g.opts.Handover)
+	switch {
+	case err != nil && s.Closed():
+	case err != nil:
+		g.stats.movesFailed.Add(1)
+		g.log.Warn("gateway: move failed", "session", s.ID(), "to", to, "err", err)
+	case ok:
+		g.stats.movesDone.Add(1)
+	}
+	return ok, err
+}
+
+// onDrop starts re-attaching a session whose backend connection ended; it
+// runs on that connection's reading goroutine.
+func (g *Gateway) onDrop(s *session.Session, cause error) {
+	g.mu.Lock()
+	if g.closed || g.sessions[s.ID()] != s {
+		g.mu.Unlock()
+		return
+	}
+	g.wg.Add(1) // under mu: Close waits only after setting closed
+	g.mu.Unlock()
+	g.stats.drops.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.reattach(s, cause)
+	}()
+}
+
+func (g *Gateway) reattach(s *session.Session, cause error) {
+	g.log.Info("gateway: backend connection dropped, re-attaching", "session", s.ID(), "err", cause)
+	backoff := g.opts.ReattachBackoff
+	var err error
+	for attempt := range g.opts.ReattachAttempts {
+		if attempt > 0 {
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-g.ctx.Done():
+				t.Stop()
+				return
+			}
+			backoff *= 2
+		}
+		var to router.Color
+		to, err = handover.Reattach(g.ctx, s, g.router.Backend(s.User()), g.dialer, g.opts.Handover)
+		if err == nil {
+			g.stats.reattached.Add(1)
+			g.log.Info("gateway: re-attached", "session", s.ID(), "backend", to)
+			return
+		}
+		if s.Closed() || g.ctx.Err() != nil {
+			return
+		}
+	}
+	g.stats.reattachFailed.Add(1)
+	g.log.Warn("gateway: abandoning session", "session", s.ID(), "err", err)
+	g.forget(s)
+	s.Abandon(fmt.Errorf("%w: %w", ErrNoBackend, err))
+}
+
+// Close closes every session (their clients with ErrClosed) and waits for
+// the background re-attaches, or for ctx.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	sessions := g.sessions
+	g.sessions = make(map[string]*session.Session)
+	g.mu.Unlock()
+	g.cancel()
+	for _, s := range sessions {
+		s.Abandon(ErrClosed)
+	}
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// backend wraps a backend's dialer to remember whether its last dial
+// worked: that is what Status reports as "up".
+type backend struct {
+	upstream.Dialer
+
+	mu      sync.Mutex
+	known   bool
+	up      bool
+	lastErr string
+	at      time.Time
+}
+
+func (b *backend) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	c, err := b.Dialer.Dial(ctx, h)
+	if ctx.Err() != nil && err != nil {
+		return nil, err // our deadline, not the backend's fault
+	}
+	b.mu.Lock()
+	b.known, b.up, b.at = true, err == nil, time.Now()
+	if err != nil {
+		b.lastErr = err.Error()
+	}
+	b.mu.Unlock()
+	return c, err
+}
+
+func (b *backend) status() BackendStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return BackendStatus{Protocol: string(b.Protocol()), Known: b.known, Up: b.up, LastError: b.lastErr, CheckedAt: b.at}
+}
+
+// stats are the gateway's own counters.
+type stats struct {
+	movesDone, movesFailed atomic.Uint64
+	drops                  atomic.Uint64
+	reattached             atomic.Uint64
+	reattachFailed         atomic.Uint64
+	attachFailed           atomic.Uint64
+}
+
+// Status is a snapshot of the gateway.
+type Status struct {
+	Weight   router.Weight
+	Sessions SessionCounts
+	Moves    MoveCounts
+	Backends BackendStatuses
+	Messages MessageCounts
+}
+
+// SessionCounts counts the sessions held, by backend.
+type SessionCounts struct {
+	Blue, Green int
+	// Detached sessions have no live backend connection right now (a
+	// re-attach is under way, or the first attach).
+	Detached int
+}
+
+// MoveCounts are monotonic counts of attaches.
+type MoveCounts struct {
+	Done, Failed uint64 // moves by weight changes
+	// Drops counts backend connections that ended unasked; Reattached and
+	// ReattachFailed how their re-attaches ended (a failure abandons the
+	// session).
+	Drops, Reattached, ReattachFailed uint64
+	// AttachFailed counts new sessions refused because neither backend
+	// could be dialed.
+	AttachFailed uint64
+}
+
+// BackendStatuses are both backends.
+type BackendStatuses struct {
+	Blue, Green BackendStatus
+}
+
+// BackendStatus says whether the latest dial of a backend worked.
+type BackendStatus struct {
+	Protocol string
+	// Known is false until the backend was first dialed (see Check).
+	Known     bool
+	Up        bool
+	LastError string // of the latest failed dial
+	CheckedAt time.Time
+}
+
+// MessageCounts are the sessions' message counters (see session.Counters).
+type MessageCounts struct {
+	Duplicates, Gaps, Recovered, RecoveryFailed uint64
+	Stale, Unsequenced, EventsDropped, Rejected uint64
+}
+
+// Status returns a snapshot of the gateway.
+func (g *Gateway) Status() Status {
+	st := Status{Weight: g.router.Table().Weight()}
+	for _, s := range g.Sessions() {
+		c, live := s.Attached()
+		switch {
+		case !live:
+			st.Sessions.Detached++
+		case c == router.Green:
+			st.Sessions.Green++
+		default:
+			st.Sessions.Blue++
+		}
+	}
+	st.Moves = MoveCounts{
+		Done:           g.stats.movesDone.Load(),
+		Failed:         g.stats.movesFailed.Load(),
+		Drops:          g.stats.drops.Load(),
+		Reattached:     g.stats.reattached.Load(),
+		ReattachFailed: g.stats.reattachFailed.Load(),
+		AttachFailed:   g.stats.attachFailed.Load(),
+	}
+	st.Backends = BackendStatuses{Blue: g.backends[router.Blue].status(), Green: g.backends[router.Green].status()}
+	c := &g.counters
+	st.Messages = MessageCounts{
+		Duplicates:     c.Duplicates.Load(),
+		Gaps:           c.Gaps.Load(),
+		Recovered:      c.Recovered.Load(),
+		RecoveryFailed: c.RecoveryFailed.Load(),
+		Stale:          c.Stale.Load(),
+		Unsequenced:    c.Unsequenced.Load(),
+		EventsDropped:  c.EventsDropped.Load(),
+		Rejected:       c.Rejected.Load(),
+	}
+	return st
+}
+
+// Check dials both backends once (and closes the connections), so that
+// Status knows whether they are up before any session needed them. It
+// returns when both dials have ended.
+func (g *Gateway) Check(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, b := range g.backends {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c, err := b.Dial(ctx, discard{}); err == nil {
+				_ = c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// discard is the handler of Check's probe connections.
+type discard struct{}
+
+func (discard) HandleEvent(upstream.Event) {}
+func (discard) HandleClose(error)          {}
