@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // AppendLegacyFrame appends the legacy frame that carries the custom event
@@ -18,16 +19,11 @@ import (
 //   - no argument: {"type":event};
 //   - otherwise: {"type":event,"args":[arg, ...]}.
 //
-// It fails with ErrInvalidArgs for an empty event name or an argument that
-// is not one JSON value.
+// It fails with ErrInvalidArgs for an empty or non-UTF-8 event name or an
+// argument that is not one JSON value.
 func AppendLegacyFrame(dst []byte, event string, id uint64, args [][]byte) ([]byte, error) {
-	if event == "" {
-		return dst, fmt.Errorf("%w: empty event name", ErrInvalidArgs)
-	}
-	for i, a := range args {
-		if !json.Valid(a) {
-			return dst, fmt.Errorf("%w: argument %d is not one JSON value", ErrInvalidArgs, i)
-		}
+	if err := checkEvent(event, args); err != nil {
+		return dst, err
 	}
 	dst = append(dst, `{"type":`...)
 	dst = append(dst, jsonString(event)...)
@@ -85,6 +81,20 @@ func appendMembers(dst, obj []byte) ([]byte, error) {
 		return dst, fmt.Errorf("%w: data after the object", ErrInvalidArgs)
 	}
 	return dst, nil
+}
+
+// checkEvent refuses what no protocol can carry: an empty or non-UTF-8
+// event name, or an argument that is not one JSON value.
+func checkEvent(event string, args [][]byte) error {
+	if event == "" || !utf8.ValidString(event) {
+		return fmt.Errorf("%w: event name %q", ErrInvalidArgs, event)
+	}
+	for i, a := range args {
+		if !json.Valid(a) {
+			return fmt.Errorf("%w: argument %d is not one JSON value", ErrInvalidArgs, i)
+		}
+	}
+	return nil
 }
 
 // isObject reports whether the JSON value b is an object.

@@ -100,13 +100,13 @@ func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) {
 }
 
 // call emits a pub/sub request and reads its ack.
-func (c *sioConn) call(ctx context.Context, event string, body []byte) (sioAck, error) {
+func (c *sioConn) call(ctx context.Context, event string, body []byte) (Position, error) {
 	reply, err := c.s.EmitWithAck(ctx, event, body)
 	if err != nil {
-		return sioAck{}, c.callErr(ctx, err)
+		return Position{}, c.callErr(ctx, err)
 	}
 	if len(reply.Args) == 0 {
-		return sioAck{}, fmt.Errorf("%w: %s: empty ack", ErrBadReply, event)
+		return Position{}, fmt.Errorf("%w: %s: empty ack", ErrBadReply, event)
 	}
 	return parseAck(event, reply.Args[0])
 }
@@ -122,33 +122,28 @@ func (c *sioConn) callErr(ctx context.Context, err error) error {
 	return err
 }
 
-type sioAck struct {
-	Seq    uint64
-	HasSeq bool
-}
-
 // parseAck reads a reference-style ack: {"ok":true[,"seq":N]} or
 // {"error":E} where E is "<code>: <message>", any other string, or an
 // object {"code":...,"message":...}.
-func parseAck(event string, arg []byte) (sioAck, error) {
+func parseAck(event string, arg []byte) (Position, error) {
 	var v struct {
 		OK    bool            `json:"ok"`
 		Seq   *uint64         `json:"seq"`
 		Error json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(arg, &v); err != nil {
-		return sioAck{}, fmt.Errorf("%w: %s: %w", ErrBadReply, event, err)
+		return Position{}, fmt.Errorf("%w: %s: %w", ErrBadReply, event, err)
 	}
 	if len(v.Error) > 0 && !bytes.Equal(v.Error, []byte("null")) {
-		return sioAck{}, remoteError(v.Error)
+		return Position{}, remoteError(v.Error)
 	}
 	if !v.OK {
-		return sioAck{}, fmt.Errorf("%w: %s: %s", ErrBadReply, event, arg)
+		return Position{}, fmt.Errorf("%w: %s: %s", ErrBadReply, event, arg)
 	}
 	if v.Seq != nil {
-		return sioAck{Seq: *v.Seq, HasSeq: true}, nil
+		return Position{Seq: *v.Seq, HasSeq: true}, nil
 	}
-	return sioAck{}, nil
+	return Position{}, nil
 }
 
 func remoteError(raw json.RawMessage) *RemoteError {
@@ -195,11 +190,7 @@ func (c *sioConn) Subscribe(ctx context.Context, channel string, since uint64, h
 	if hasSince {
 		body = strconv.AppendUint(append(body, `,"since":`...), since, 10)
 	}
-	ack, err := c.call(ctx, c.m.Subscribe, append(body, '}'))
-	if err != nil {
-		return Position{}, err
-	}
-	return Position{Seq: ack.Seq, HasSeq: ack.HasSeq}, nil
+	return c.call(ctx, c.m.Subscribe, append(body, '}'))
 }
 
 func (c *sioConn) Unsubscribe(ctx context.Context, channel string) error {
@@ -240,18 +231,6 @@ func (c *sioConn) Emit(ctx context.Context, event string, args [][]byte) error {
 	}
 	if err := c.s.Emit(ctx, event, args...); err != nil {
 		return c.callErr(ctx, err)
-	}
-	return nil
-}
-
-func checkEvent(event string, args [][]byte) error {
-	if event == "" {
-		return fmt.Errorf("%w: empty event name", ErrInvalidArgs)
-	}
-	for i, a := range args {
-		if !json.Valid(a) {
-			return fmt.Errorf("%w: argument %d is not one JSON value", ErrInvalidArgs, i)
-		}
 	}
 	return nil
 }
