@@ -215,16 +215,21 @@ func (g *Gateway) Attach(ctx context.Context, id Identity, sink session.Sink) (*
 
 	// Reattach is "attach unless attached": a weight change that listed
 	// the session meanwhile may have attached it already.
-	if _, err := handover.Reattach(ctx, s, g.router.Backend(id.User), g.dialer, g.opts.Handover); err != nil {
+	table := g.router.Table()
+	if _, err := handover.Reattach(ctx, s, table.Backend(id.User), g.dialer, g.opts.Handover); err != nil {
 		g.forget(s)
 		s.Close()
 		g.stats.attachFailed.Add(1)
 		return nil, err
 	}
-	// The table may have changed while we dialed, after a weight change
-	// listed its sessions: put the session where the table says now.
-	if want := g.router.Backend(id.User); want != s.Color() {
-		g.move(ctx, s, want)
+	// A weight change may have listed the sessions while this one was
+	// still being dialed with the old table: put it where the table says
+	// now. (A session on the other backend because its own was down stays
+	// there until the next change.)
+	if now := g.router.Table(); now != table {
+		if want := now.Backend(id.User); want != s.Color() {
+			_, _ = g.move(ctx, s, want) // a failure is counted; the session stays served
+		}
 	}
 	return s, nil
 }

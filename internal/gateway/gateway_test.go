@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,7 +130,7 @@ func TestSetWeight(t *testing.T) {
 	channels := []string{"a", "b", "c", "d", "e"}
 	clients := e.attach(t, 200, channels)
 	e.checkPlacement(t, clients)
-	p := sessiontest.Publish(e.b, 2*time.Millisecond, channels...)
+	p := sessiontest.Publish(e.b, 5*time.Millisecond, channels...)
 
 	var totalMoved uint64
 	prev := router.Weight(0)
@@ -140,7 +141,9 @@ func TestSetWeight(t *testing.T) {
 				wantMoved++
 			}
 		}
+		t0 := time.Now()
 		moved, failed, err := e.g.SetWeight(ctx, w)
+		t.Logf("weight %v: %d moved in %v", w, moved, time.Since(t0))
 		if err != nil || failed != 0 || moved != wantMoved {
 			t.Fatalf("weight %v: moved %d failed %d (%v), want %d moved", w, moved, failed, err, wantMoved)
 		}
@@ -263,6 +266,9 @@ func TestAttachFallback(t *testing.T) {
 	if c, live := s.Attached(); c != router.Green || !live {
 		t.Fatalf("on %v (live %v), want green", c, live)
 	}
+	if st := e.g.Status(); st.Moves.Failed != 0 || st.Backends.Blue.Up || !st.Backends.Green.Up {
+		t.Errorf("status after a fallback %+v", st)
+	}
 	e.g.Detach(s)
 	if _, ok := e.g.Session(s.ID()); ok {
 		t.Fatal("detached session still registered")
@@ -304,4 +310,33 @@ func TestAbandon(t *testing.T) {
 	if _, err := s.Publish(ctx, "a", []byte(`1`)); !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("publish on an abandoned session: %v", err)
 	}
+}
+
+// TestAttachDuringSetWeight: sessions attaching while the weight changes
+// still end up where the final table says.
+func TestAttachDuringSetWeight(t *testing.T) {
+	e := setup(t, 0)
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	clients := make([]client, 60)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range clients {
+			sink := sessiontest.NewSink()
+			s, err := e.g.Attach(ctx, gateway.Identity{User: fmt.Sprintf("v%d", i)}, sink)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			clients[i] = client{s: s, sink: sink}
+		}
+	}()
+	for _, w := range []router.Weight{3000, 7000, 5000} {
+		if _, failed, err := e.g.SetWeight(ctx, w); err != nil || failed != 0 {
+			t.Fatalf("weight %v: %d failed, %v", w, failed, err)
+		}
+	}
+	wg.Wait()
+	e.checkPlacement(t, clients)
 }

@@ -3,16 +3,20 @@ package handover_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/broker/redisbroker"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
@@ -23,7 +27,7 @@ var channels = []string{"a", "b", "c"}
 // session with a recording sink attached to blue and subscribed to
 // channels.
 type env struct {
-	b           *membroker.Broker
+	b           broker.Broker // where the test publishes
 	blue, green *backendtest.Backend
 	sink        *sessiontest.Sink
 	s           *session.Session
@@ -44,7 +48,15 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	e := &env{b: b, blue: backendtest.Legacy(t, b), green: backendtest.SocketIO(t, b), sink: sessiontest.NewSink(), dropped: make(chan error, 4)}
+	return setupWith(t, b, b, b)
+}
+
+// setupWith runs blue on blueB, green on greenB, and publishes on pubB;
+// the three must be views of the same channels.
+func setupWith(t *testing.T, blueB, greenB, pubB broker.Broker) *env {
+	t.Helper()
+	e := &env{b: pubB, blue: backendtest.Legacy(t, blueB), green: backendtest.SocketIO(t, greenB), sink: sessiontest.NewSink(), dropped: make(chan error, 4)}
+	var err error
 	e.s, err = session.New(session.Options{User: "u1", Protocol: config.ProtocolLegacy, Sink: e.sink,
 		OnDrop: func(_ *session.Session, err error) { e.dropped <- err }})
 	if err != nil {
@@ -102,8 +114,27 @@ func color(s *session.Session) router.Color {
 
 // TestMoveUnderLoad moves a session blue→green→blue while every channel
 // is being published to: the client sees each seq once, in order.
-func TestMoveUnderLoad(t *testing.T) {
-	e := setup(t)
+func TestMoveUnderLoad(t *testing.T) { moveUnderLoad(t, setup(t)) }
+
+// TestMoveUnderLoadRedis is TestMoveUnderLoad with blue, green and the
+// publisher on three Redis brokers sharing one Redis, as three processes
+// would.
+func TestMoveUnderLoadRedis(t *testing.T) {
+	addr := testenv.RedisAddr(t)
+	prefix := fmt.Sprintf("baton-handover-test-%d:", time.Now().UnixNano())
+	var bs [3]broker.Broker
+	for i := range bs {
+		b, err := redisbroker.New(testCtx(t), redisbroker.Options{Addr: addr, Prefix: prefix, HistorySize: 10000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		bs[i] = b
+	}
+	moveUnderLoad(t, setupWith(t, bs[0], bs[1], bs[2]))
+}
+
+func moveUnderLoad(t *testing.T, e *env) {
 	ctx := testCtx(t)
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 20)
