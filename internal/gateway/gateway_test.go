@@ -340,3 +340,45 @@ func TestAttachDuringSetWeight(t *testing.T) {
 	wg.Wait()
 	e.checkPlacement(t, clients)
 }
+
+// TestFromConfig builds a gateway from a configuration and serves a
+// session with it.
+func TestFromConfig(t *testing.T) {
+	b, err := membroker.New(membroker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	blue, green := backendtest.Legacy(t, b), backendtest.SocketIO(t, b)
+	cfg := &config.Config{
+		Backends: config.Backends{Blue: blue.Config(), Green: green.Config()},
+		Routing:  config.Routing{Weight: 100, Salt: "s"},
+	}
+	cfg.SetDefaults()
+	g, err := gateway.FromConfig(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close(context.Background())
+	ctx := testCtx(t)
+	g.Check(ctx)
+	if st := g.Status(); !st.Backends.Blue.Up || !st.Backends.Green.Up || st.Weight != router.Full {
+		t.Fatalf("status %+v", st)
+	}
+	sink := sessiontest.NewSink()
+	s, err := g.Attach(ctx, gateway.Identity{User: "u", Protocol: config.ProtocolSocketIO}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Subscribe(ctx, "a", 0, false); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := s.Publish(ctx, "a", []byte(`{"hi":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.WaitSeq(t, "a", seq, 10*time.Second)
+	if c, _ := s.Attached(); c != router.Green {
+		t.Fatalf("on %v at weight 100", c)
+	}
+}

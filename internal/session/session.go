@@ -44,7 +44,9 @@ type Sink interface {
 	// Kinds: upstream.KindMessage (a channel message, in seq order, each
 	// seq once), upstream.KindEvent (a custom event from the backend), and
 	// upstream.KindLost (the session lost a subscription for good: the
-	// backend refused to restore it; the channel is no longer subscribed).
+	// backend refused to restore it after a gap or a subscription_lost;
+	// the channel is no longer subscribed; Data is the reason as a JSON
+	// string).
 	Deliver(upstream.Event) error
 	// Close ends the client connection: the gateway gave up on the session
 	// (for example no backend could take it). reason says why.
