@@ -106,3 +106,20 @@ func cpuCores(a, b procSample) float64 {
 	}
 	return float64(b.CPU-a.CPU) / float64(wall)
 }
+
+// loadAvg is the 1-minute load average, or -1 when unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}

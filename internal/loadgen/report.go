@@ -123,7 +123,8 @@ type row struct {
 	value  func(Result) float64
 	format func(float64) string
 	// target, when set, judges the ratio first/second.
-	target func(ratio float64) string
+	target  func(ratio float64) string
+	noRatio bool // the ratio means nothing (e.g. load average)
 }
 
 func kib(v float64) string   { return fmt.Sprintf("%.1f KiB", v/1024) }
@@ -176,8 +177,8 @@ func rows(first Result) []row {
 			value: func(r Result) float64 { return r.Idle.HandshakesPerSec }, format: count},
 		{name: fmt.Sprintf("Fan-out deliveries/s at saturation (%s subscribers)", count(float64(first.Saturate.Subscribers))),
 			value: func(r Result) float64 { return r.Saturate.DeliveriesPerSec }, format: count, target: atLeast(2)},
-		{name: "Deliveries per server CPU-second",
-			value: func(r Result) float64 { return r.Saturate.DeliveriesPerCPUSec }, format: count},
+		{name: "Deliveries per server CPU-second (per core)",
+			value: func(r Result) float64 { return r.Saturate.DeliveriesPerCPUSec }, format: count, target: atLeast(2)},
 		{name: "Server CPU at saturation (cores)",
 			value: func(r Result) float64 { return r.Saturate.ServerCores }, format: cores},
 		{name: "Load generator CPU at saturation (cores)",
@@ -196,6 +197,8 @@ func rows(first Result) []row {
 			value: func(r Result) float64 { return float64(r.Idle.RSSAfter) }, format: mibs},
 		{name: "Server peak RSS (whole run)",
 			value: func(r Result) float64 { return float64(r.ServerPeakRSS) }, format: mibs},
+		{name: "Machine load average when the run started",
+			value: func(r Result) float64 { return r.LoadAvg }, format: func(v float64) string { return fmt.Sprintf("%.2f", v) }, noRatio: true},
 	}
 }
 
@@ -245,7 +248,7 @@ func writeResultTable(w io.Writer, results []Result) {
 		if compare {
 			a, b := rw.value(results[0]), rw.value(results[1])
 			ratio, judged := "–", ""
-			if b != 0 {
+			if b != 0 && !rw.noRatio {
 				ratio = fmt.Sprintf("%.2f×", a/b)
 				if rw.target != nil {
 					judged = rw.target(a / b)

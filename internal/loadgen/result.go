@@ -8,6 +8,9 @@ type Result struct {
 	Name     string    `json:"name"`
 	Protocol Protocol  `json:"protocol"`
 	Started  time.Time `json:"started"`
+	// LoadAvg is the machine's 1-minute load average when the run started:
+	// the machine is shared, and a busy one lowers every number.
+	LoadAvg float64 `json:"load_avg"`
 	Idle     Idle      `json:"idle"`
 	Latency  Fanout    `json:"latency"`
 	Saturate Fanout    `json:"saturation"`
@@ -43,8 +46,9 @@ type Fanout struct {
 	Published     int64 `json:"published"`
 	PublishErrors int64 `json:"publish_errors"`
 	Delivered     int64 `json:"delivered"`
-	// Lost is expected deliveries still missing after the drain. A publish
-	// that timed out but was delivered makes it undercount; see PublishErrors.
+	// Lost is expected deliveries still missing after the drain (not yet
+	// delivered, or never). A publish that timed out but was delivered makes
+	// it undercount; see PublishErrors.
 	Lost             int64   `json:"lost"`
 	Dropped          int64   `json:"dropped_conns"`
 	PublishesPerSec  float64 `json:"publishes_per_sec"`

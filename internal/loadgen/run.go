@@ -25,7 +25,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		return nil, err
 	}
 	r := &runner{cfg: cfg, log: logw, sink: &sink{}}
-	r.res = &Result{Name: cfg.Name, Protocol: cfg.Protocol, Started: time.Now().UTC()}
+	r.res = &Result{Name: cfg.Name, Protocol: cfg.Protocol, Started: time.Now().UTC(), LoadAvg: loadAvg()}
 	if err := waitListening(ctx, cfg.Addr, 15*time.Second); err != nil {
 		return nil, err
 	}
