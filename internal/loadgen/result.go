@@ -10,10 +10,10 @@ type Result struct {
 	Started  time.Time `json:"started"`
 	// LoadAvg is the machine's 1-minute load average when the run started:
 	// the machine is shared, and a busy one lowers every number.
-	LoadAvg float64 `json:"load_avg"`
-	Idle     Idle      `json:"idle"`
-	Latency  Fanout    `json:"latency"`
-	Saturate Fanout    `json:"saturation"`
+	LoadAvg  float64 `json:"load_avg"`
+	Idle     Idle    `json:"idle"`
+	Latency  Fanout  `json:"latency"`
+	Saturate Fanout  `json:"saturation"`
 	// ServerPeakRSS is the server's VmHWM at the end of the run, bytes.
 	ServerPeakRSS int64 `json:"server_peak_rss"`
 	// ServerErrors counts error frames and refused requests seen by clients.
