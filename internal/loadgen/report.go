@@ -197,6 +197,8 @@ func rows(first Result) []row {
 			value: func(r Result) float64 { return float64(r.Idle.RSSAfter) }, format: mibs},
 		{name: "Server peak RSS (whole run)",
 			value: func(r Result) float64 { return float64(r.ServerPeakRSS) }, format: mibs},
+		{name: "Load generator RSS with the idle connections",
+			value: func(r Result) float64 { return float64(r.Idle.ClientRSS) }, format: mibs, noRatio: true},
 		{name: "Machine load average when the run started",
 			value: func(r Result) float64 { return r.LoadAvg }, format: func(v float64) string { return fmt.Sprintf("%.2f", v) }, noRatio: true},
 	}
