@@ -77,7 +77,8 @@ function reply(cb, value) {
 function attachPubSub(socket) {
   const mine = new Set();
 
-  // The ack comes first, then the replay after since, then live messages.
+  // The ack (with the channel position) comes first, then the replay after
+  // since, then live messages.
   socket.on("subscribe", (req, cb) => {
     if (!validChannel(req)) return reply(cb, { error: "invalid_channel: missing channel" });
     if (mine.has(req.channel)) return reply(cb, { error: "already_subscribed: already subscribed" });
@@ -90,7 +91,7 @@ function attachPubSub(socket) {
     }
     mine.add(req.channel);
     c.subs.add(socket);
-    reply(cb, { ok: true });
+    reply(cb, { ok: true, seq: c.seq });
     for (const m of replay) socket.emit("message", m);
   });
 

@@ -174,7 +174,7 @@ const scenarios = {
     const { socket: a } = await connect();
     const { socket: b } = await connect();
 
-    assertEqual(await ack(a, "subscribe", { channel: ch }), [{ ok: true }], "subscribe ack");
+    assertEqual(await ack(a, "subscribe", { channel: ch }), [{ ok: true, seq: 0 }], "subscribe ack");
     const live = collect(a, "message", 3);
     const payloads = [{ n: 1, s: "x" }, "two", 3];
     const seqs = [];
@@ -195,7 +195,7 @@ const scenarios = {
     let acked = false;
     const replay = collect(b, "message", 2);
     const ackedBeforeReplay = waitEvent(b, "message").then(() => acked);
-    assertEqual(await ack(b, "subscribe", { channel: ch, since: 1 }).finally(() => (acked = true)), [{ ok: true }], "subscribe since ack");
+    assertEqual(await ack(b, "subscribe", { channel: ch, since: 1 }).finally(() => (acked = true)), [{ ok: true, seq: 3 }], "subscribe since ack");
     assertEqual(
       (await replay).map(([m]) => m.seq),
       [2, 3],
@@ -214,7 +214,7 @@ const scenarios = {
     assertEqual(r4, { ok: true, seq: 4 }, "publish ack after unsubscribe");
     assertEqual((await fourth)[0], { channel: ch, seq: 4, data: { last: true } }, "message to remaining subscriber");
     // A round trip on a after b's delivery: a copy sent to a would be ahead of it.
-    assertEqual(await ack(a, "subscribe", { channel: other }), [{ ok: true }], "subscribe other");
+    assertEqual(await ack(a, "subscribe", { channel: other }), [{ ok: true, seq: 0 }], "subscribe other");
     assert(leaked === null, `message after unsubscribe: ${JSON.stringify(leaked)}`);
 
     // Errors are acks {"error":"<code>: <detail>"}, not disconnects.
@@ -246,7 +246,7 @@ const scenarios = {
     const { socket: b } = await connect("/", options("polling"));
     const { socket: c } = await connect();
     for (const s of [a, b]) {
-      assertEqual(await ack(s, "subscribe", { channel: room }), [{ ok: true }], "subscribe ack");
+      assertEqual(await ack(s, "subscribe", { channel: room }), [{ ok: true, seq: 0 }], "subscribe ack");
     }
     let cGot = null;
     c.on("message", (m) => (cGot = m));

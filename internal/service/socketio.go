@@ -57,7 +57,7 @@ type SocketIOStats struct {
 // SocketIO is the reference pub/sub service over Socket.IO, on the main
 // namespace "/":
 //
-//	emit "subscribe"   {"channel":"C"[,"since":N]}  ack {"ok":true} | {"error":"..."}
+//	emit "subscribe"   {"channel":"C"[,"since":N]}  ack {"ok":true,"seq":P} | {"error":"..."}
 //	emit "unsubscribe" {"channel":"C"}              ack {"ok":true} | {"error":"..."}
 //	emit "publish"     {"channel":"C","data":D}     ack {"ok":true,"seq":N} | {"error":"..."}
 //	on   "message"     {"channel":"C","seq":N,"data":D}

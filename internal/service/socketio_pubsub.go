@@ -104,6 +104,14 @@ func (r request) since() (uint64, bool, error) {
 
 var ackOK = []byte(`{"ok":true}`)
 
+// appendOKSeq appends {"ok":true,"seq":N}: the ack of a publish (the assigned
+// seq) and of a subscribe (the channel's position when it took effect, as in
+// the legacy protocol, so a gateway has a resume point before any message).
+func appendOKSeq(dst []byte, seq uint64) []byte {
+	dst = append(dst, `{"ok":true,"seq":`...)
+	return append(strconv.AppendUint(dst, seq, 10), '}')
+}
+
 // replyError acks e with {"error":"<code>: <msg>"} if the client asked for
 // an ack.
 func replyError(e *sio.Event, code, msg string) {
@@ -153,10 +161,10 @@ func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
 		HasSince: hasSince,
 		// Runs before the first message of the subscription is delivered,
 		// so the ack reaches the client ahead of them.
-		OnReady: func(broker.Position) {
+		OnReady: func(pos broker.Position) {
 			acked = true
 			if e.WantsAck() {
-				_ = e.Ack(ackOK)
+				_ = e.Ack(appendOKSeq(nil, pos.Seq))
 			}
 		},
 	})
@@ -238,7 +246,7 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 	}
 	s.published.Add(1)
 	if e.WantsAck() {
-		_ = e.Ack(append(strconv.AppendUint([]byte(`{"ok":true,"seq":`), msgOut.Seq, 10), '}'))
+		_ = e.Ack(appendOKSeq(nil, msgOut.Seq))
 	}
 }
 

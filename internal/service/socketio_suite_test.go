@@ -43,7 +43,7 @@ func TestSocketIOProtocolSuiteMode(t *testing.T) {
 		t.Errorf("ack %s", got)
 	}
 	// The pub/sub API stays available on "/".
-	if got := c.request("subscribe", `{"channel":"x"}`); got != `[{"ok":true}]` {
+	if got := c.request("subscribe", `{"channel":"x"}`); got != `[{"ok":true,"seq":0}]` {
 		t.Errorf("subscribe %s", got)
 	}
 	c.send("40/custom,")

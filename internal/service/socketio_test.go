@@ -14,7 +14,7 @@ import (
 func TestSocketIOPubSub(t *testing.T) {
 	e := startSocketIO(t, SocketIOConfig{}, membroker.Options{})
 	a, b := e.dialSIO(t), e.dialSIO(t)
-	if got := a.request("subscribe", `{"channel":"news"}`); got != `[{"ok":true}]` {
+	if got := a.request("subscribe", `{"channel":"news"}`); got != `[{"ok":true,"seq":0}]` {
 		t.Fatalf("subscribe ack %s", got)
 	}
 	// data travels as raw bytes: odd spacing and key order survive.
@@ -35,7 +35,7 @@ func TestSocketIOPubSub(t *testing.T) {
 	}
 	b.request("publish", `{"channel":"news","data":4}`)
 	// A round trip after the publish: a message for a would come first.
-	if got := a.request("subscribe", `{"channel":"other"}`); got != `[{"ok":true}]` || len(a.events) != 0 {
+	if got := a.request("subscribe", `{"channel":"other"}`); got != `[{"ok":true,"seq":0}]` || len(a.events) != 0 {
 		t.Errorf("after unsubscribe: ack %s, events %q", got, a.events)
 	}
 	if s := e.svc.Stats(); s.Published != 4 || s.Connections != 2 {
@@ -50,7 +50,7 @@ func TestSocketIOSinceReplay(t *testing.T) {
 		pub.request("publish", `{"channel":"c","data":"x"}`)
 	}
 	sub := e.dialSIO(t)
-	if got := sub.request("subscribe", `{"channel":"c","since":1}`); got != `[{"ok":true}]` {
+	if got := sub.request("subscribe", `{"channel":"c","since":1}`); got != `[{"ok":true,"seq":3}]` {
 		t.Fatalf("ack %s", got)
 	}
 	// The ack comes ahead of the replay.
@@ -140,7 +140,7 @@ func TestSocketIOSlowConsumer(t *testing.T) {
 	u := base + "&sid=" + sid
 	httpPost(t, u, "40")
 	httpPost(t, u, `420["subscribe",{"channel":"slow"}]`)
-	if _, got := httpGet(t, u); !strings.HasPrefix(got, `40{"sid":`) || !strings.HasSuffix(got, `430[{"ok":true}]`) {
+	if _, got := httpGet(t, u); !strings.HasPrefix(got, `40{"sid":`) || !strings.HasSuffix(got, `430[{"ok":true,"seq":0}]`) {
 		t.Fatalf("connect and ack: %q", got)
 	}
 	ctx := t.Context()

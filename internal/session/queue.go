@@ -1,6 +1,8 @@
-// Package session holds what every client connection in Baton is made of. For
-// now that is the bounded outbound Queue that sits between the goroutines
-// producing messages for a connection and its single writer goroutine.
+// Package session is a client's state in the gateway: its subscriptions with
+// the last delivered seq per channel, its backend attachment and the
+// exactly-once rule (see Session), and the bounded outbound Queue that sits
+// between the goroutines producing messages for a connection and its single
+// writer goroutine.
 package session
 
 import (

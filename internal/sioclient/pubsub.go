@@ -11,7 +11,7 @@ import (
 // The reference pub/sub API over Socket.IO, as Baton's reference service
 // speaks it (each request is an event with an ack callback):
 //
-//	emit "subscribe"   {"channel":"c"[, "since":N]}  ack {"ok":true} | {"error":...}
+//	emit "subscribe"   {"channel":"c"[, "since":N]}  ack {"ok":true[,"seq":P]} | {"error":...}
 //	emit "unsubscribe" {"channel":"c"}               ack {"ok":true} | {"error":...}
 //	emit "publish"     {"channel":"c","data":<json>} ack {"ok":true,"seq":N} | {"error":...}
 //	on   "message"     {"channel":"c","seq":N,"data":<json>}
