@@ -38,7 +38,14 @@ if [ "$(ulimit -n)" -lt "$need" ]; then
 fi
 
 mkdir -p "$out"
-rm -f "$out"/*.json "$out"/*.pprof
+# Two benchmarks at once would share the CPUs and skew each other: wait for
+# any other run on this checkout to finish.
+exec 9>"$out/.lock"
+if command -v flock >/dev/null && ! flock -n 9; then
+	echo "bench: another benchmark is running here; waiting for it" >&2
+	flock -w 1800 9
+fi
+[ "$profile" = 1 ] && rm -f "$out"/*.pprof
 go build -o "$out/baton" ./cmd/baton
 go build -o "$out/freeport" ./scripts/freeport
 
