@@ -1,0 +1,251 @@
+// Package edge is the gateway's client-facing side: one http.Handler that
+// serves legacy WebSocket clients at /ws and Socket.IO clients (websocket
+// and long-polling) at /socket.io/, turns their frames into session
+// operations (package session) and writes what the session delivers back
+// to them.
+//
+// # One connection
+//
+// A client is identified before it costs anything (user key from a query
+// parameter, a header or a verified JWT; see Identifier), then attached to
+// the gateway, which picks its backend. Its requests are handled in the
+// order they arrive, on the connection's reader: answers come back in
+// request order, as from the reference services. What the backend sends
+// goes through Sink.Deliver, which only queues: a legacy connection has
+// its own bounded queue drained by one writer goroutine, a Socket.IO
+// connection uses the Engine.IO session's bounded queue and writer.
+//
+// Overflow rule (config edge.overflow): "disconnect" closes a client whose
+// queue is full (legacy: close 1008 "slow_consumer"; Socket.IO: the
+// Engine.IO session is closed), "drop_newest" discards the message and
+// keeps the client (legacy only; Socket.IO always disconnects). Both are
+// counted in Stats.
+//
+// A subscribe's ack always reaches the client before the first message of
+// that subscription: messages that the backend sends before the session's
+// Subscribe has returned are held (bounded like the queue) and queued
+// right after the ack.
+//
+// Lock order: session (its mu, held around Sink calls), then the
+// connection's mu, then the queue's.
+package edge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/sio"
+)
+
+// Paths the edge serves.
+const (
+	LegacyPath   = "/ws"
+	SocketIOPath = "/socket.io/"
+)
+
+// Defaults of Options.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultDrainPeriod    = 5 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+)
+
+// ErrShuttingDown closes clients during a graceful shutdown.
+var ErrShuttingDown = errors.New("edge: shutting down")
+
+// Options configure a Server.
+type Options struct {
+	// Gateway holds the sessions. Required.
+	Gateway *gateway.Gateway
+	// Identity says where a client's user key comes from; Load it with
+	// config defaults applied.
+	Identity config.Identity
+	// Edge bounds each connection; zero fields take the config defaults.
+	Edge config.Edge
+	// RequestTimeout bounds one client request to the backend (subscribe,
+	// publish, custom request). Zero means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// DrainPeriod spreads the closes of a graceful shutdown. Zero means
+	// DefaultDrainPeriod.
+	DrainPeriod time.Duration
+	// WriteTimeout bounds one batch of writes to a legacy client. Zero
+	// means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// Logger receives connection-level events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Stats are the edge's counters.
+type Stats struct {
+	Legacy        int    // legacy connections open now
+	SocketIO      int    // Socket.IO sessions open now
+	Accepted      uint64 // connections attached since start
+	Unauthorized  uint64 // connections refused for a missing or bad identity
+	AttachFailed  uint64 // connections refused because no backend took them
+	SlowConsumers uint64 // clients closed because their queue overflowed
+	Dropped       uint64 // messages discarded by the drop_newest rule
+	TooLarge      uint64 // legacy connections closed for an oversized frame
+	ErrorReplies  uint64 // error frames / error acks sent to clients
+}
+
+// Server is the edge. It is an http.Handler.
+type Server struct {
+	opts Options
+	g    *gateway.Gateway
+	id   *Identifier
+	io   *sio.Server
+	mux  *http.ServeMux
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	legacy   map[*legacyConn]struct{}
+	draining bool
+	wg       sync.WaitGroup // legacy ServeHTTP calls holding a connection
+
+	accepted, unauthorized, attachFailed atomic.Uint64
+	slow, dropped, tooLarge, errReplies  atomic.Uint64
+}
+
+// New returns an edge over opts.Gateway.
+func New(opts Options) (*Server, error) {
+	if opts.Gateway == nil {
+		return nil, errors.New("edge: Options.Gateway is required")
+	}
+	cfg := config.Config{Identity: opts.Identity, Edge: opts.Edge}
+	cfg.SetDefaults()
+	opts.Identity, opts.Edge = cfg.Identity, cfg.Edge
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.DrainPeriod <= 0 {
+		opts.DrainPeriod = DefaultDrainPeriod
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	id, err := NewIdentifier(opts.Identity)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:   opts,
+		g:      opts.Gateway,
+		id:     id,
+		log:    opts.Logger,
+		legacy: make(map[*legacyConn]struct{}),
+	}
+	if err := s.mountSocketIO(); err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc(LegacyPath, s.serveLegacy)
+	s.mux.HandleFunc(SocketIOPath, s.serveSocketIO)
+	return s, nil
+}
+
+// ServeHTTP routes a client request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Legacy: len(s.legacy)}
+	s.mu.Unlock()
+	st.SocketIO = s.io.Of("/").Len()
+	st.Accepted = s.accepted.Load()
+	st.Unauthorized = s.unauthorized.Load()
+	st.AttachFailed = s.attachFailed.Load()
+	st.SlowConsumers = s.slow.Load() + s.io.Engine().Stats().SlowConsumers
+	st.Dropped = s.dropped.Load()
+	st.TooLarge = s.tooLarge.Load()
+	st.ErrorReplies = s.errReplies.Load()
+	return st
+}
+
+// Shutdown stops accepting clients and closes the open ones gracefully
+// (close code 1001; each first gets what was already queued for it),
+// spread over the drain period so that they do not all reconnect at once.
+// It returns when every connection has ended, or with ctx's error after
+// cutting the rest. The caller closes the gateway afterwards.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	conns := make([]*legacyConn, 0, len(s.legacy))
+	for c := range s.legacy {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	var sioErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sioErr = s.io.Shutdown(ctx)
+	}()
+	legErr := s.drainLegacy(ctx, conns)
+	wg.Wait()
+	return errors.Join(legErr, sioErr)
+}
+
+// drainLegacy closes conns one by one over the drain period, then waits.
+func (s *Server) drainLegacy(ctx context.Context, conns []*legacyConn) error {
+	period := s.opts.DrainPeriod
+	if dl, ok := ctx.Deadline(); ok {
+		period = min(period, time.Until(dl)/2) // leave time for the closes
+	}
+	start := time.Now()
+	for i, c := range conns {
+		if len(conns) > 1 {
+			at := start.Add(period * time.Duration(i) / time.Duration(len(conns)-1))
+			if err := sleepUntil(ctx, at); err != nil {
+				break
+			}
+		}
+		c.closeWith(closeShutdown, reasonShutdown, true)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, c := range conns {
+		_ = c.ws.CloseNow()
+	}
+	<-done
+	return ctx.Err()
+}
+
+func sleepUntil(ctx context.Context, at time.Time) error {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// isDraining reports whether Shutdown has begun.
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}

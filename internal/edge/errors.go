@@ -1,0 +1,48 @@
+package edge
+
+import (
+	"context"
+	"errors"
+
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+)
+
+// replyError is the error a client gets for a refused request: a legacy
+// error code (docs/protocols/legacy.md) and a message. Socket.IO clients
+// get it as the ack {"error":"<code>: <message>"}, like from the reference
+// service.
+type replyError struct {
+	code, msg string
+}
+
+// codeNotSubscribed is the Socket.IO reference service's code for
+// unsubscribing from a channel not held.
+const codeNotSubscribed = "not_subscribed"
+
+// toReply maps a session or backend error to what the client is told.
+func toReply(err error) replyError {
+	var re *upstream.RemoteError
+	switch {
+	case errors.As(err, &re):
+		code := re.Code
+		if code == "" {
+			code = legacy.CodeInternal
+		}
+		return replyError{code, re.Message}
+	case errors.Is(err, session.ErrInvalidChannel):
+		return replyError{legacy.CodeInvalidChannel, err.Error()}
+	case errors.Is(err, session.ErrAlreadySubscribed):
+		return replyError{legacy.CodeAlreadySubscribed, err.Error()}
+	case errors.Is(err, session.ErrTooManySubscriptions):
+		return replyError{legacy.CodeTooManySubscriptions, err.Error()}
+	case errors.Is(err, session.ErrNotSubscribed):
+		return replyError{codeNotSubscribed, err.Error()}
+	case errors.Is(err, upstream.ErrInvalidArgs):
+		return replyError{legacy.CodeBadRequest, err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return replyError{legacy.CodeInternal, "the backend did not answer in time"}
+	}
+	return replyError{legacy.CodeInternal, err.Error()}
+}

@@ -1,0 +1,80 @@
+package edge
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// outbox is what a connection's Sink.Deliver goes through: it keeps each
+// subscribe's ack ahead of that subscription's messages (see the package
+// documentation) and hands everything else to the protocol's push.
+type outbox struct {
+	push     func(upstream.Event) error // queues one event; called under mu
+	overflow func() error               // applies the overflow rule to a held message
+	maxHeld  int
+
+	mu      sync.Mutex
+	pending map[string][]upstream.Event // channels whose ack is not queued yet
+	held    int
+}
+
+func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func() error) *outbox {
+	return &outbox{push: push, overflow: overflow, maxHeld: maxHeld, pending: make(map[string][]upstream.Event)}
+}
+
+// deliver queues ev, or holds it while its channel's subscribe is pending.
+// It never blocks.
+func (o *outbox) deliver(ev upstream.Event) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ev.Kind == upstream.KindMessage {
+		if held, ok := o.pending[ev.Channel]; ok {
+			if o.held >= o.maxHeld {
+				return o.overflow()
+			}
+			o.pending[ev.Channel] = append(held, ev)
+			o.held++
+			return nil
+		}
+	}
+	return o.push(ev)
+}
+
+// begin marks channel's subscribe as pending: its messages are held.
+func (o *outbox) begin(channel string) {
+	o.mu.Lock()
+	if _, ok := o.pending[channel]; !ok {
+		o.pending[channel] = nil
+	}
+	o.mu.Unlock()
+}
+
+// end queues the answer (ack or error, by answer, called under mu) and
+// then, if the subscribe succeeded, the messages held meanwhile.
+func (o *outbox) end(channel string, ok bool, answer func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	held := o.pending[channel]
+	delete(o.pending, channel)
+	o.held -= len(held)
+	answer()
+	if !ok {
+		return
+	}
+	for _, ev := range held {
+		if o.push(ev) != nil {
+			return // the overflow rule has been applied
+		}
+	}
+}
+
+// lostMessage reads the JSON string of a KindLost event.
+func lostMessage(data []byte) string {
+	var s string
+	if json.Unmarshal(data, &s) != nil {
+		return string(data)
+	}
+	return s
+}

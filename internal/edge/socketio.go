@@ -1,0 +1,311 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/eio"
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/sio"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+	"github.com/baton-rt/baton/internal/wire/socketio"
+)
+
+// errSlowConsumer closes a Socket.IO client whose held messages overflowed.
+var errSlowConsumer = errors.New("edge: slow consumer")
+
+// errSubscriptionLost closes a Socket.IO client whose subscription the
+// session could not restore: Socket.IO has no event for it (as with the
+// reference service, the client reconnects and subscribes with since).
+var errSubscriptionLost = errors.New("edge: subscription lost")
+
+// sioConn is one Socket.IO client on the main namespace; it is the
+// session's Sink. Its requests run on the connection's reader, in order.
+type sioConn struct {
+	srv  *Server
+	so   *sio.Socket
+	sess *session.Session
+	box  *outbox
+}
+
+var _ session.Sink = (*sioConn)(nil)
+
+// mountSocketIO builds the Socket.IO server with the pub/sub API on "/".
+func (s *Server) mountSocketIO() error {
+	e := s.opts.Edge
+	io, err := sio.NewServer(sio.Config{Engine: eio.Config{
+		PingInterval: e.PingInterval,
+		PingTimeout:  e.PingTimeout,
+		MaxPayload:   e.MaxMessageBytes,
+		QueuePackets: e.OutboundQueue.Messages,
+		QueueBytes:   e.OutboundQueue.Bytes,
+		WriteTimeout: s.opts.WriteTimeout,
+		DrainPeriod:  s.opts.DrainPeriod,
+	}})
+	if err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	s.io = io
+	n := io.Of("/")
+	n.Use(s.connectSocketIO)
+	n.On(config.DefaultEventSubscribe, onConn((*sioConn).subscribe))
+	n.On(config.DefaultEventUnsubscribe, onConn((*sioConn).unsubscribe))
+	n.On(config.DefaultEventPublish, onConn((*sioConn).publish))
+	n.OnAny(onConn((*sioConn).custom))
+	return nil
+}
+
+// serveSocketIO refuses an Engine.IO handshake without a user key with 401
+// before any session exists. A JWT may still come in the CONNECT auth
+// payload, so only a token present and bad is refused here.
+func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("sid") == "" && !s.isDraining() {
+		if !s.id.UsesJWT() || s.id.HasToken(r.Header, q) {
+			if _, err := s.id.User(r.Header, q, ""); err != nil {
+				s.unauthorized.Add(1)
+				httpError(w, http.StatusUnauthorized, err.Error())
+				return
+			}
+		}
+	}
+	s.io.Handler().ServeHTTP(w, r)
+}
+
+// connectSocketIO is the namespace middleware: identify, then attach. A
+// refusal becomes CONNECT_ERROR. The attach dials the backend on the
+// connection's reader, bounded by the request timeout.
+func (s *Server) connectSocketIO(so *sio.Socket) error {
+	var auth struct {
+		Token string `json:"token"`
+	}
+	_ = json.Unmarshal(so.Auth(), &auth) // a non-object auth carries no token
+	req := so.Request()
+	user, err := s.id.User(req.Header, req.Query, auth.Token)
+	if err != nil {
+		s.unauthorized.Add(1)
+		return &sio.ConnectError{Message: "unauthorized: " + err.Error()}
+	}
+	c := &sioConn{srv: s, so: so}
+	c.box = newOutbox(s.opts.Edge.OutboundQueue.Messages, c.push, c.overflow)
+	ctx, cancel := context.WithTimeout(so.Context(), s.opts.RequestTimeout)
+	defer cancel()
+	sess, err := s.g.Attach(ctx, gateway.Identity{ID: so.ID(), User: user, Protocol: config.ProtocolSocketIO}, c)
+	if err != nil {
+		s.attachFailed.Add(1)
+		s.log.Warn("edge: attach failed", "user", user, "err", err)
+		return &sio.ConnectError{Message: "no backend available"}
+	}
+	c.sess = sess
+	so.SetValue(c)
+	s.accepted.Add(1)
+	// The socket's context ends however the socket ends, including a
+	// connection closed before the namespace registered it.
+	context.AfterFunc(so.Context(), func() { s.g.Detach(sess) })
+	return nil
+}
+
+// onConn adapts a sioConn method to an event handler.
+func onConn(f func(*sioConn, context.Context, *sio.Event)) sio.EventHandler {
+	return func(so *sio.Socket, e *sio.Event) {
+		c, _ := so.Value().(*sioConn)
+		if c == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(so.Context(), c.srv.opts.RequestTimeout)
+		defer cancel()
+		f(c, ctx, e)
+	}
+}
+
+// request is the argument of subscribe, unsubscribe and publish.
+type request struct {
+	Channel *string         `json:"channel"`
+	Since   json.RawMessage `json:"since"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// parse reads the event's first argument like the reference service; on
+// failure it answers the client and returns false.
+func (c *sioConn) parse(e *sio.Event) (req request, since uint64, hasSince, ok bool) {
+	fail := func(code, msg string) (request, uint64, bool, bool) {
+		c.reply(e, replyError{code, msg})
+		return req, 0, false, false
+	}
+	switch {
+	case len(e.Binary) > 0:
+		return fail(legacy.CodeBadRequest, "binary attachments are not supported")
+	case len(e.Args) == 0 || len(e.Args[0]) == 0 || e.Args[0][0] != '{':
+		return fail(legacy.CodeBadRequest, "the first argument must be an object")
+	}
+	if err := json.Unmarshal(e.Args[0], &req); err != nil {
+		return fail(legacy.CodeBadRequest, err.Error())
+	}
+	if req.Channel == nil {
+		return fail(legacy.CodeInvalidChannel, `missing field "channel"`)
+	}
+	if req.Since != nil && !bytes.Equal(req.Since, []byte("null")) {
+		n, err := strconv.ParseUint(string(req.Since), 10, 64)
+		if err != nil {
+			return fail(legacy.CodeBadSince, fmt.Sprintf("since must be a non-negative integer, got %s", req.Since))
+		}
+		since, hasSince = n, true
+	}
+	return req, since, hasSince, true
+}
+
+func (c *sioConn) subscribe(ctx context.Context, e *sio.Event) {
+	req, since, hasSince, ok := c.parse(e)
+	if !ok {
+		return
+	}
+	ch := *req.Channel
+	c.box.begin(ch)
+	pos, err := c.sess.Subscribe(ctx, ch, since, hasSince)
+	c.box.end(ch, err == nil, func() {
+		switch {
+		case err != nil:
+			c.reply(e, toReply(err))
+		case pos.HasSeq:
+			c.ack(e, appendOKSeq(nil, pos.Seq))
+		default:
+			c.ack(e, ackOK)
+		}
+	})
+}
+
+func (c *sioConn) unsubscribe(ctx context.Context, e *sio.Event) {
+	req, _, _, ok := c.parse(e)
+	if !ok {
+		return
+	}
+	if err := c.sess.Unsubscribe(ctx, *req.Channel); errors.Is(err, session.ErrNotSubscribed) {
+		c.reply(e, toReply(err))
+		return
+	}
+	// Any other outcome: the session no longer delivers the channel.
+	c.ack(e, ackOK)
+}
+
+func (c *sioConn) publish(ctx context.Context, e *sio.Event) {
+	req, _, _, ok := c.parse(e)
+	if !ok {
+		return
+	}
+	data := []byte(req.Data)
+	if data == nil {
+		data = []byte("null") // as the reference service
+	}
+	seq, err := c.sess.Publish(ctx, *req.Channel, data)
+	if err != nil {
+		c.reply(e, toReply(err))
+		return
+	}
+	c.ack(e, appendOKSeq(nil, seq))
+}
+
+// custom passes any other event to the backend: a request when the
+// client wants an ack (the backend's reply becomes the ack's arguments),
+// else a plain event.
+func (c *sioConn) custom(ctx context.Context, e *sio.Event) {
+	if len(e.Binary) > 0 {
+		c.reply(e, replyError{legacy.CodeBadRequest, "binary attachments are not supported"})
+		return
+	}
+	if !e.WantsAck() {
+		if err := c.sess.Emit(ctx, e.Name, e.Args); err != nil {
+			c.srv.log.Debug("edge: emit failed", "session", c.so.ID(), "event", e.Name, "err", err)
+		}
+		return
+	}
+	reply, err := c.sess.Request(ctx, e.Name, e.Args)
+	if err != nil {
+		c.reply(e, toReply(err))
+		return
+	}
+	c.ack(e, reply...)
+}
+
+var ackOK = []byte(`{"ok":true}`)
+
+// appendOKSeq appends {"ok":true,"seq":N}.
+func appendOKSeq(dst []byte, seq uint64) []byte {
+	dst = append(dst, `{"ok":true,"seq":`...)
+	return append(strconv.AppendUint(dst, seq, 10), '}')
+}
+
+func (c *sioConn) ack(e *sio.Event, args ...[]byte) {
+	if e.WantsAck() {
+		_ = e.Ack(args...)
+	}
+}
+
+// reply answers e with {"error":"<code>: <message>"} if it wants an ack.
+func (c *sioConn) reply(e *sio.Event, r replyError) {
+	c.srv.errReplies.Add(1)
+	if e.WantsAck() {
+		_ = e.Ack(append(append([]byte(`{"error":`), jsonQuote(r.code+": "+r.msg)...), '}'))
+	}
+}
+
+// Deliver implements session.Sink: it queues ev without blocking.
+func (c *sioConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
+
+// Close implements session.Sink: the gateway gave the session up.
+func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }
+
+// push queues one event from the backend on the Engine.IO session, whose
+// bounded queue closes a slow consumer (counted by the Engine.IO server).
+// The outbox's lock is held.
+func (c *sioConn) push(ev upstream.Event) error {
+	switch ev.Kind {
+	case upstream.KindMessage:
+		return c.so.Conn().Send(engineio.Packet{Type: engineio.Message, Data: appendMessageEvent(nil, ev)})
+	case upstream.KindLost:
+		// CloseWith only schedules the disconnect handlers.
+		c.so.Conn().CloseWith(fmt.Errorf("%w: channel %q: %s", errSubscriptionLost, ev.Channel, lostMessage(ev.Data)))
+		return nil
+	default:
+		return c.so.Emit(ev.Name, ev.Args...)
+	}
+}
+
+// overflow closes the client when the messages held for a pending
+// subscribe overflow (Socket.IO clients are always disconnected).
+func (c *sioConn) overflow() error {
+	c.srv.slow.Add(1)
+	c.so.Conn().CloseWith(errSlowConsumer)
+	return session.ErrQueueFull
+}
+
+// appendMessageEvent appends the Socket.IO packet (main namespace)
+// 2["message",{"channel":C,"seq":N,"data":D}] with D spliced in as is.
+func appendMessageEvent(dst []byte, ev upstream.Event) []byte {
+	dst = append(dst, byte('0'+socketio.Event))
+	dst = append(dst, `["message",{"channel":`...)
+	dst = socketio.AppendString(dst, ev.Channel)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, ev.Seq, 10)
+	dst = append(dst, `,"data":`...)
+	if len(ev.Data) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, ev.Data...)
+	}
+	return append(dst, "}]"...)
+}
+
+// jsonQuote returns s as a JSON string.
+func jsonQuote(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}
