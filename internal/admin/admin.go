@@ -1,0 +1,163 @@
+// Package admin is the gateway's operator HTTP API, behind a bearer token:
+//
+//	PUT /api/v1/weight        {"weight":N} (0–100, up to two decimals)
+//	                          → {"weight":N,"moved":K,"failed":F} once the moves are done
+//	GET /api/v1/status        weight, sessions per backend, moves, backends, counters
+//	GET /api/v1/sessions/{id} one session: backend, subscriptions, last seqs
+//
+// Every request needs Authorization: Bearer <token> (compared in constant
+// time); without it, or with a wrong one, the answer is 401. Errors are
+// JSON {"error":"..."}; a bad request (malformed JSON, unknown field,
+// weight out of range, body too large) is 400 and changes nothing.
+//
+// Handlers return an error; an *APIError carries its HTTP status, any
+// other error is a 500.
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/baton-rt/baton/internal/gateway"
+)
+
+// maxBody bounds a request body.
+const maxBody = 64 << 10
+
+// APIError is an error answer with its HTTP status.
+type APIError struct {
+	Status int
+	Err    error
+}
+
+func (e *APIError) Error() string { return e.Err.Error() }
+func (e *APIError) Unwrap() error { return e.Err }
+
+func apiErr(status int, format string, args ...any) *APIError {
+	return &APIError{Status: status, Err: fmt.Errorf(format, args...)}
+}
+
+// Options configure a Server.
+type Options struct {
+	// Gateway is what the API operates. Required.
+	Gateway *gateway.Gateway
+	// Token is the bearer token. Required: an empty token would let
+	// anyone in.
+	Token string
+	// Extra is added to GET /api/v1/status under "edge" when set (the
+	// edge's counters).
+	Extra func() any
+	// Logger receives failed requests; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is the admin API. It is an http.Handler.
+type Server struct {
+	opts  Options
+	g     *gateway.Gateway
+	token [sha256.Size]byte
+	mux   *http.ServeMux
+	log   *slog.Logger
+}
+
+// New returns the admin API over opts.Gateway.
+func New(opts Options) (*Server, error) {
+	switch {
+	case opts.Gateway == nil:
+		return nil, errors.New("admin: Options.Gateway is required")
+	case opts.Token == "":
+		return nil, errors.New("admin: Options.Token is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, g: opts.Gateway, token: sha256.Sum256([]byte(opts.Token)), log: opts.Logger}
+	s.mux = http.NewServeMux()
+	s.mux.Handle("PUT /api/v1/weight", s.handle(s.putWeight))
+	s.mux.Handle("GET /api/v1/status", s.handle(s.getStatus))
+	s.mux.Handle("GET /api/v1/sessions/{id}", s.handle(s.getSession))
+	s.mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return apiErr(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}))
+	return s, nil
+}
+
+// ServeHTTP checks the token, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="baton"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// authorized compares the bearer token in constant time; hashing both
+// sides first makes the comparison independent of the lengths too.
+func (s *Server) authorized(r *http.Request) bool {
+	a := r.Header.Get("Authorization")
+	if len(a) < 7 || !strings.EqualFold(a[:7], "bearer ") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(a[7:])))
+	return subtle.ConstantTimeCompare(got[:], s.token[:]) == 1
+}
+
+// handle turns a handler returning an error into an http.Handler.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			ae = &APIError{Status: http.StatusInternalServerError, Err: err}
+		}
+		if ae.Status >= 500 {
+			s.log.Warn("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		writeError(w, ae.Status, ae.Error())
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	_ = writeJSON(w, status, struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// decode reads one JSON object into v strictly: unknown fields, trailing
+// data and bodies over maxBody are 400s.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apiErr(http.StatusBadRequest, "body larger than %d bytes", maxBody)
+		}
+		return apiErr(http.StatusBadRequest, "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return apiErr(http.StatusBadRequest, "malformed JSON: data after the object")
+	}
+	return nil
+}

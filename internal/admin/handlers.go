@@ -1,0 +1,150 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/router"
+)
+
+// weightRequest is the body of PUT /api/v1/weight.
+type weightRequest struct {
+	Weight *json.Number `json:"weight"`
+}
+
+// WeightResult answers PUT /api/v1/weight.
+type WeightResult struct {
+	Weight float64 `json:"weight"`
+	Moved  int     `json:"moved"`
+	Failed int     `json:"failed"`
+}
+
+func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
+	var req weightRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Weight == nil {
+		return apiErr(http.StatusBadRequest, `missing field "weight"`)
+	}
+	p, err := req.Weight.Float64()
+	if err != nil {
+		return apiErr(http.StatusBadRequest, "weight: %v", err)
+	}
+	wt, err := router.FromPercent(p)
+	if err != nil {
+		return apiErr(http.StatusBadRequest, "weight must be 0 to 100 with at most two decimals: %v", err)
+	}
+	// The moves run within the request: a client that gives up stops the
+	// moves not started yet (the weight stays applied).
+	moved, failed, err := s.g.SetWeight(r.Context(), wt)
+	if err != nil {
+		return apiErr(http.StatusServiceUnavailable, "weight %v applied, moves interrupted (moved %d, failed %d): %v", wt.Percent(), moved, failed, err)
+	}
+	return writeJSON(w, http.StatusOK, WeightResult{Weight: wt.Percent(), Moved: moved, Failed: failed})
+}
+
+// Status answers GET /api/v1/status.
+type Status struct {
+	Weight   float64               `json:"weight"`
+	Sessions SessionCounts         `json:"sessions"`
+	Moves    MoveCounts            `json:"moves"`
+	Backends map[string]Backend    `json:"backends"`
+	Messages gateway.MessageCounts `json:"messages"`
+	Edge     any                   `json:"edge,omitempty"`
+}
+
+// SessionCounts are the sessions by backend.
+type SessionCounts struct {
+	Blue     int `json:"blue"`
+	Green    int `json:"green"`
+	Detached int `json:"detached"`
+}
+
+// MoveCounts are the gateway's move counters.
+type MoveCounts struct {
+	Done           uint64 `json:"done"`
+	Failed         uint64 `json:"failed"`
+	Drops          uint64 `json:"drops"`
+	Reattached     uint64 `json:"reattached"`
+	ReattachFailed uint64 `json:"reattach_failed"`
+	AttachFailed   uint64 `json:"attach_failed"`
+}
+
+// Backend is one backend's state.
+type Backend struct {
+	Protocol  string     `json:"protocol"`
+	Up        bool       `json:"up"`
+	Known     bool       `json:"known"`
+	LastError string     `json:"last_error,omitempty"`
+	CheckedAt *time.Time `json:"checked_at,omitempty"`
+}
+
+func backendOf(b gateway.BackendStatus) Backend {
+	out := Backend{Protocol: b.Protocol, Up: b.Up, Known: b.Known, LastError: b.LastError}
+	if !b.CheckedAt.IsZero() {
+		out.CheckedAt = &b.CheckedAt
+	}
+	return out
+}
+
+func (s *Server) getStatus(w http.ResponseWriter, _ *http.Request) error {
+	st := s.g.Status()
+	out := Status{
+		Weight:   st.Weight.Percent(),
+		Sessions: SessionCounts{Blue: st.Sessions.Blue, Green: st.Sessions.Green, Detached: st.Sessions.Detached},
+		Moves: MoveCounts{
+			Done: st.Moves.Done, Failed: st.Moves.Failed, Drops: st.Moves.Drops,
+			Reattached: st.Moves.Reattached, ReattachFailed: st.Moves.ReattachFailed, AttachFailed: st.Moves.AttachFailed,
+		},
+		Backends: map[string]Backend{"blue": backendOf(st.Backends.Blue), "green": backendOf(st.Backends.Green)},
+		Messages: st.Messages,
+	}
+	if s.opts.Extra != nil {
+		out.Edge = s.opts.Extra()
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// SessionInfo answers GET /api/v1/sessions/{id}.
+type SessionInfo struct {
+	ID            string         `json:"id"`
+	User          string         `json:"user"`
+	Protocol      string         `json:"protocol"`
+	Backend       string         `json:"backend"`
+	Attached      bool           `json:"attached"`
+	Subscriptions []Subscription `json:"subscriptions"`
+}
+
+// Subscription is one channel of a session; LastSeq is absent while the
+// channel's position is unknown.
+type Subscription struct {
+	Channel string  `json:"channel"`
+	LastSeq *uint64 `json:"last_seq,omitempty"`
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	in, ok := s.g.SessionInfo(id)
+	if !ok {
+		return apiErr(http.StatusNotFound, "no session %q", id)
+	}
+	out := SessionInfo{
+		ID: in.ID, User: in.User, Protocol: string(in.Protocol),
+		Backend: in.Backend.String(), Attached: in.Attached,
+		Subscriptions: make([]Subscription, 0, len(in.Subscriptions)),
+	}
+	for _, sub := range in.Subscriptions {
+		sb := Subscription{Channel: sub.Channel}
+		if sub.HasLast {
+			seq := sub.LastSeq
+			sb.LastSeq = &seq
+		}
+		out.Subscriptions = append(out.Subscriptions, sb)
+	}
+	sort.Slice(out.Subscriptions, func(i, j int) bool { return out.Subscriptions[i].Channel < out.Subscriptions[j].Channel })
+	return writeJSON(w, http.StatusOK, out)
+}
