@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/legacyclient"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestGatewayBadConfigNamesField(t *testing.T) {
+	for name, tc := range map[string]struct{ body, field string }{
+		"missing token": {"listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nbackends:\n  blue: {url: ws://127.0.0.1:1/ws, protocol: legacy}\n  green: {url: http://127.0.0.1:2/socket.io/, protocol: socketio}\n", "admin.token"},
+		"bad protocol":  {"admin: {token: x}\nbackends:\n  blue: {url: ws://127.0.0.1:1/ws, protocol: grpc}\n  green: {url: http://127.0.0.1:2/socket.io/, protocol: socketio}\n", "backends.blue.protocol"},
+		"unknown field": {"admin: {tokn: x}\n", "admin.tokn"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := newRoot()
+			root.SetArgs([]string{"gateway", "--config", writeConfig(t, tc.body)})
+			root.SetOut(io.Discard)
+			root.SetErr(io.Discard)
+			err := root.ExecuteContext(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.field)
+			}
+		})
+	}
+	root := newRoot()
+	root.SetArgs([]string{"gateway", "--config", filepath.Join(t.TempDir(), "absent.yaml")})
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	if err := root.ExecuteContext(context.Background()); err == nil {
+		t.Fatal("a missing config file was accepted")
+	}
+}
+
+// TestGatewayCommand runs `baton gateway` over both reference services: a
+// legacy client subscribes and publishes through it, the admin API
+// answers, and cancelation drains it.
+func TestGatewayCommand(t *testing.T) {
+	b, err := membroker.New(membroker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	blue, green := backendtest.Legacy(t, b), backendtest.SocketIO(t, b)
+	cfg := writeConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0
+admin: {listen: %q, token: secret}
+backends:
+  blue: {url: %q, protocol: legacy}
+  green: {url: %q, protocol: socketio}
+log: {level: error}
+`, freeAddr(t), blue.URL, green.URL))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	root := newRoot()
+	root.SetArgs([]string{"gateway", "--config", cfg})
+	root.SetOut(pw)
+	root.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() {
+		err := root.ExecuteContext(ctx)
+		pw.CloseWithError(errors.New("gateway ended"))
+		done <- err
+	}()
+	urls := map[string]string{}
+	line := regexp.MustCompile(`^(\w+) listening on http://(\S+)$`)
+	sc := bufio.NewScanner(pr)
+	for len(urls) < 2 && sc.Scan() {
+		if m := line.FindStringSubmatch(sc.Text()); m != nil {
+			urls[m[1]] = m[2]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if len(urls) < 2 {
+		cancel()
+		t.Fatalf("gateway printed %v, then: %v", urls, <-done)
+	}
+
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	c, err := legacyclient.Dial(rctx, "ws://"+urls["edge"]+"/ws?user=alice", legacyclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Subscribe(rctx, "news", nil); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := c.Publish(rctx, "news", []byte(`"hi"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-c.Messages():
+		if m.Seq != seq || string(m.Data) != `"hi"` {
+			t.Errorf("got %+v, want seq %d", m, seq)
+		}
+	case <-rctx.Done():
+		t.Fatal("no message")
+	}
+
+	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+urls["admin"]+"/api/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"sessions":{"blue":1,"green":0`) {
+		t.Errorf("status %d %s", resp.StatusCode, body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("gateway: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gateway did not stop")
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Error("client not closed by the drain")
+	}
+}
+
+// freeAddr returns a loopback address with a port free right now (the
+// config refuses the same ":0" address for the edge and the admin API).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String()
+}
