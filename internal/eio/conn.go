@@ -59,6 +59,7 @@ type Conn struct {
 	mu        sync.Mutex
 	transport string // TransportPolling or TransportWebSocket
 	ws        *websocket.Conn
+	gather    *gatherWriter // ws's writes to the connection
 	closed    bool
 	reason    error
 	// drain: on close, queued packets are still delivered (a server-side

@@ -23,7 +23,7 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 	}
 	c.mu.Unlock()
 
-	ws, err := s.accept(w, r)
+	ws, g, err := s.accept(w, r)
 	if err != nil {
 		if ok {
 			c.resetUpgrade()
@@ -34,13 +34,13 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 		_ = ws.Close(websocket.StatusNormalClosure, "")
 		return
 	}
-	if !c.probe(ws) {
+	if !c.probe(ws, g) {
 		c.resetUpgrade()
 		_ = ws.CloseNow()
 		return
 	}
 	s.upgrades.Add(1)
-	c.runWebSocket(ws)
+	c.runWebSocket(ws, g)
 }
 
 // resetUpgrade lets the client try again after a failed upgrade; the
@@ -55,7 +55,7 @@ func (c *Conn) resetUpgrade() {
 
 // probe runs the upgrade exchange on ws. It reports whether the session
 // now uses ws (with the writer's work counted).
-func (c *Conn) probe(ws *websocket.Conn) bool {
+func (c *Conn) probe(ws *websocket.Conn, g *gatherWriter) bool {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.UpgradeTimeout)
 	defer cancel()
 	for {
@@ -80,7 +80,7 @@ func (c *Conn) probe(ws *websocket.Conn) bool {
 			c.notifyPollLocked()
 			c.mu.Unlock()
 		case p.Type == engineio.Upgrade:
-			return c.attachWebSocket(ws)
+			return c.attachWebSocket(ws, g)
 		default:
 			return false
 		}

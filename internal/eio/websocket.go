@@ -13,38 +13,41 @@ import (
 
 // accept upgrades r to a WebSocket. Origin is not checked, as in the Node
 // server (WebSocket is not subject to CORS; CheckRequest can refuse).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+// The returned gatherWriter carries ws's writes to the connection (see
+// wsconn.go).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *gatherWriter, error) {
+	hw := &hijackResponse{ResponseWriter: w, timeout: s.cfg.WriteTimeout}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
-		return nil, fmt.Errorf("eio: websocket accept: %w", err)
+		return nil, nil, fmt.Errorf("eio: websocket accept: %w", err)
 	}
 	ws.SetReadLimit(int64(s.cfg.MaxPayload))
-	return ws, nil
+	return ws, hw.gather, nil
 }
 
 // acceptWebSocket serves a session that was opened over WebSocket.
 func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request) {
-	ws, err := s.accept(w, r)
+	ws, g, err := s.accept(w, r)
 	if err != nil {
 		c.fail(errors.Join(ErrTransport, err), engineio.Close)
 		return
 	}
-	if !c.attachWebSocket(ws) {
+	if !c.attachWebSocket(ws, g) {
 		_ = ws.CloseNow()
 		return
 	}
-	c.runWebSocket(ws)
+	c.runWebSocket(ws, g)
 }
 
 // attachWebSocket makes ws the session's transport. It reports false when
 // the session closed meanwhile.
-func (c *Conn) attachWebSocket(ws *websocket.Conn) bool {
+func (c *Conn) attachWebSocket(ws *websocket.Conn, g *gatherWriter) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
 	}
-	c.transport, c.ws, c.upgrade = TransportWebSocket, ws, upgradeDone
+	c.transport, c.ws, c.gather, c.upgrade = TransportWebSocket, ws, g, upgradeDone
 	c.work.Add(1) // the OnClose call is still pending, so work is not zero
 	c.notifyPollLocked()
 	return true
@@ -52,12 +55,12 @@ func (c *Conn) attachWebSocket(ws *websocket.Conn) bool {
 
 // runWebSocket reads from ws until it ends, with the writer running beside
 // it; it returns when both have stopped.
-func (c *Conn) runWebSocket(ws *websocket.Conn) {
+func (c *Conn) runWebSocket(ws *websocket.Conn, g *gatherWriter) {
 	defer c.work.Done()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		c.writeLoop(ws)
+		c.writeLoop(ws, g)
 	}()
 	c.readLoop(ws)
 	<-writerDone
@@ -98,7 +101,7 @@ func (c *Conn) readFailed(err error) {
 
 // writeLoop sends everything queued, one batch per wake-up, until the
 // session closes; then it flushes (for a graceful close) and closes ws.
-func (c *Conn) writeLoop(ws *websocket.Conn) {
+func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 	var (
 		groups [][]engineio.Packet
 		buf    []byte
@@ -110,7 +113,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 		skip := c.closed && !c.drain
 		c.mu.Unlock()
 		if !skip {
-			if err := c.writeBatch(ws, groups, &buf); err != nil {
+			if err := c.writeBatch(ws, g, groups, &buf); err != nil {
 				c.fail(fmt.Errorf("%w: write: %w", ErrTransport, err), engineio.Close)
 				_ = ws.CloseNow()
 				return
@@ -124,14 +127,17 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 	}
 }
 
-func (c *Conn) writeBatch(ws *websocket.Conn, groups [][]engineio.Packet, buf *[]byte) error {
+// writeBatch writes groups as one gathered write. Each write to the
+// connection is bounded by WriteTimeout (see gatherWriter), so the frames
+// need no context of their own.
+func (c *Conn) writeBatch(ws *websocket.Conn, g *gatherWriter, groups [][]engineio.Packet, buf *[]byte) error {
 	if len(groups) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
-	defer cancel()
-	for _, g := range groups {
-		for _, p := range g {
+	ctx := context.Background()
+	g.begin()
+	for _, grp := range groups {
+		for _, p := range grp {
 			var err error
 			if p.Binary {
 				err = ws.Write(ctx, websocket.MessageBinary, p.Data)
@@ -140,11 +146,12 @@ func (c *Conn) writeBatch(ws *websocket.Conn, groups [][]engineio.Packet, buf *[
 				err = ws.Write(ctx, websocket.MessageText, *buf)
 			}
 			if err != nil {
+				_ = g.end()
 				return err
 			}
 		}
 	}
-	return nil
+	return g.end()
 }
 
 // closeGrace is how long a close handshake may wait for the client's
