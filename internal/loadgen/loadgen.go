@@ -50,6 +50,13 @@ type Config struct {
 	PprofURL   string
 	ProfileDir string
 
+	// QuietWait is how long the run waits, before it starts, for the
+	// machine's other processes to use less than QuietBelow cores (2m;
+	// negative: do not wait). The machine is shared; the wait makes runs
+	// comparable, and the busy level is recorded either way.
+	QuietWait  time.Duration
+	QuietBelow float64 // cores (0.3)
+
 	Conns           int           // idle connections for the memory reading (10000)
 	DialConcurrency int           // dials in flight while connecting (64)
 	SourceIPs       int           // spread dials over 127.0.0.1..N (1; more past ~28k conns)
@@ -81,6 +88,10 @@ func (c *Config) Defaults() {
 		if *p == 0 {
 			*p = v
 		}
+	}
+	setDur(&c.QuietWait, 2*time.Minute)
+	if c.QuietBelow == 0 {
+		c.QuietBelow = 0.3
 	}
 	setInt(&c.Conns, 10000)
 	setInt(&c.DialConcurrency, 64)

@@ -92,7 +92,7 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil || ut < 0 || st < 0 {
+	if err1 != nil || err2 != nil || ut < 0 || st < 0 || ut > 1<<40 || st > 1<<40 {
 		return 0, fmt.Errorf("%w: bad CPU times in process stat", ErrProc)
 	}
 	return time.Duration(ut+st) * time.Second / userHZ, nil
@@ -122,4 +122,33 @@ func loadAvg() float64 {
 		return -1
 	}
 	return v
+}
+
+// machineBusy reads the CPU time all processes have spent, from the first
+// line of /proc/stat (user nice system idle iowait irq softirq steal ...).
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/stat: %w", err)
+	}
+	return parseMachineBusy(b)
+}
+
+func parseMachineBusy(b []byte) (time.Duration, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, fmt.Errorf("%w: no cpu line in /proc/stat", ErrProc)
+	}
+	var busy int64
+	for i, v := range f[1:min(len(f), 9)] { // guest time is already in user
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > 1<<40 { // 1<<40 ticks is 348 years
+			return 0, fmt.Errorf("%w: bad /proc/stat field %q", ErrProc, v)
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / userHZ, nil
 }

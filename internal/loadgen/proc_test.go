@@ -45,6 +45,26 @@ func TestReadProcSelf(t *testing.T) {
 	}
 }
 
+func TestParseMachineBusy(t *testing.T) {
+	stat := "cpu  100 5 50 1000 20 3 2 1 40 0\ncpu0 50 2 25 500 10 1 1 0 20 0\n"
+	got, err := parseMachineBusy([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// user+nice+system+irq+softirq+steal = 161 ticks; guest is inside user.
+	if got != 1610*time.Millisecond {
+		t.Errorf("busy = %v, want 1.61s", got)
+	}
+	for _, bad := range []string{"", "intr 1 2 3", "cpu 1 2 x 4 5", "cpu 1 -2 3 4 5"} {
+		if _, err := parseMachineBusy([]byte(bad)); !errors.Is(err, ErrProc) {
+			t.Errorf("parseMachineBusy(%q) err = %v", bad, err)
+		}
+	}
+	if _, err := machineBusy(); err != nil {
+		t.Errorf("this machine's /proc/stat: %v", err)
+	}
+}
+
 func FuzzParseProc(f *testing.F) {
 	f.Add([]byte("VmRSS:\t 1 kB\n"), []byte("1 (a) S 1 2 3 4 5 6 7 8 9 10 11 12 13"))
 	f.Add([]byte("Threads: x\nVmRSS:"), []byte(")))"))
@@ -55,6 +75,9 @@ func FuzzParseProc(f *testing.F) {
 		}
 		if cpu, err := parseStatCPU(stat); err == nil && cpu < 0 {
 			t.Fatalf("negative cpu %v accepted from %q", cpu, stat)
+		}
+		if busy, err := parseMachineBusy(stat); err == nil && busy < 0 {
+			t.Fatalf("negative machine busy %v from %q", busy, stat)
 		}
 	})
 }

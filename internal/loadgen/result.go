@@ -10,10 +10,13 @@ type Result struct {
 	Started  time.Time `json:"started"`
 	// LoadAvg is the machine's 1-minute load average when the run started:
 	// the machine is shared, and a busy one lowers every number.
-	LoadAvg  float64 `json:"load_avg"`
-	Idle     Idle    `json:"idle"`
-	Latency  Fanout  `json:"latency"`
-	Saturate Fanout  `json:"saturation"`
+	LoadAvg float64 `json:"load_avg"`
+	// BusyBefore is the cores other processes used just before the run
+	// started (after the quiet wait).
+	BusyBefore float64 `json:"busy_before"`
+	Idle       Idle    `json:"idle"`
+	Latency    Fanout  `json:"latency"`
+	Saturate   Fanout  `json:"saturation"`
 	// ServerPeakRSS is the server's VmHWM at the end of the run, bytes.
 	ServerPeakRSS int64 `json:"server_peak_rss"`
 	// ServerErrors counts error frames and refused requests seen by clients.
@@ -55,6 +58,7 @@ type Fanout struct {
 	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
 	ServerCores      float64 `json:"server_cores"` // average cores the server used
 	ClientCores      float64 `json:"client_cores"` // average cores the load generator used
+	OtherCores       float64 `json:"other_cores"`  // average cores every other process used (noise)
 	// DeliveriesPerCPUSec normalises throughput by the server's CPU time.
 	DeliveriesPerCPUSec float64 `json:"deliveries_per_cpu_sec"`
 	Latency             Latency `json:"latency"`

@@ -29,6 +29,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	if err := waitListening(ctx, cfg.Addr, 15*time.Second); err != nil {
 		return nil, err
 	}
+	r.res.BusyBefore = r.waitQuiet(ctx)
 	d := newDialer(cfg.Addr, cod, r.sink, cfg.SourceIPs)
 	defer func() {
 		r.sink.closing.Store(true)
@@ -136,6 +137,10 @@ func (r *runner) latency(ctx context.Context, pub *publisher) (Fanout, error) {
 	rec := newRecorder(min(n*int(subs), 4<<20))
 	base := r.sink.delivered.Load()
 	dropped := r.sink.dropped.Load()
+	cpu0, err := r.cpuSample()
+	if err != nil {
+		return f, err
+	}
 	r.sink.lat.Store(rec)
 	defer r.sink.lat.Store(nil)
 	r.logf("latency: %d publishes at %d/s", n, r.cfg.LatencyRate)
@@ -170,6 +175,11 @@ func (r *runner) latency(ctx context.Context, pub *publisher) (Fanout, error) {
 		})
 	}
 	wg.Wait()
+	cpu1, err := r.cpuSample()
+	if err != nil {
+		return f, err
+	}
+	f.ServerCores, f.ClientCores, f.OtherCores = cpuSplit(cpu0, cpu1)
 	f.Published, f.PublishErrors = published.Load(), failed.Load()
 	got := r.drain(ctx, base, f.Published*subs)
 	f.Delivered = got
@@ -220,30 +230,27 @@ func (r *runner) saturate(ctx context.Context, pub *publisher) (Fanout, error) {
 		if err := sleep(ctx, r.cfg.Warmup); err != nil {
 			return err
 		}
-		s0, err := readProc(r.cfg.PID)
+		cpu0, err := r.cpuSample()
 		if err != nil {
 			return err
 		}
-		c0, _ := readProc(0)
 		d0, p0 := r.sink.delivered.Load(), published.Load()
 		prof := r.profileAsync(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(r.cfg.Window.Seconds())))
 		if err := sleep(ctx, r.cfg.Window); err != nil {
 			return err
 		}
-		s1, err := readProc(r.cfg.PID)
+		cpu1, err := r.cpuSample()
 		if err != nil {
 			return err
 		}
-		c1, _ := readProc(0)
 		d1, p1 := r.sink.delivered.Load(), published.Load()
 		prof.Wait()
-		secs := s1.At.Sub(s0.At).Seconds()
+		secs := cpu1.server.At.Sub(cpu0.server.At).Seconds()
 		f.Seconds = secs
 		f.DeliveriesPerSec = float64(d1-d0) / secs
 		f.PublishesPerSec = float64(p1-p0) / secs
-		f.ServerCores = cpuCores(s0, s1)
-		f.ClientCores = cpuCores(c0, c1)
-		if cpu := (s1.CPU - s0.CPU).Seconds(); cpu > 0 {
+		f.ServerCores, f.ClientCores, f.OtherCores = cpuSplit(cpu0, cpu1)
+		if cpu := (cpu1.server.CPU - cpu0.server.CPU).Seconds(); cpu > 0 {
 			f.DeliveriesPerCPUSec = float64(d1-d0) / cpu
 		}
 		return nil
@@ -259,9 +266,75 @@ func (r *runner) saturate(ctx context.Context, pub *publisher) (Fanout, error) {
 	f.Delivered = got
 	f.Lost = max(f.Published*subs-got, 0)
 	f.Dropped = r.sink.dropped.Load() - dropped
-	r.logf("saturation: %.0f deliveries/s (%.0f publishes/s), server %.2f cores, load generator %.2f cores, %d lost, %d dropped",
-		f.DeliveriesPerSec, f.PublishesPerSec, f.ServerCores, f.ClientCores, f.Lost, f.Dropped)
+	r.logf("saturation: %.0f deliveries/s (%.0f publishes/s), server %.2f cores, load generator %.2f, others %.2f, %d lost, %d dropped",
+		f.DeliveriesPerSec, f.PublishesPerSec, f.ServerCores, f.ClientCores, f.OtherCores, f.Lost, f.Dropped)
 	return f, nil
+}
+
+// cpuAt is where the server, this process and the whole machine stood.
+type cpuAt struct {
+	server, self procSample
+	machine      time.Duration
+}
+
+func (r *runner) cpuSample() (cpuAt, error) {
+	var (
+		a   cpuAt
+		err error
+	)
+	if a.machine, err = machineBusy(); err != nil {
+		return a, err
+	}
+	if a.server, err = readProc(r.cfg.PID); err != nil {
+		return a, err
+	}
+	a.self, err = readProc(0)
+	return a, err
+}
+
+// cpuSplit is the average cores used between a and b by the server, by the
+// load generator and by everything else on the machine.
+func cpuSplit(a, b cpuAt) (server, self, other float64) {
+	wall := float64(b.server.At.Sub(a.server.At))
+	if wall <= 0 {
+		return 0, 0, 0
+	}
+	server, self = cpuCores(a.server, b.server), cpuCores(a.self, b.self)
+	other = max(float64(b.machine-a.machine)/wall-server-self, 0)
+	return server, self, other
+}
+
+// waitQuiet waits up to QuietWait for the machine's other processes to use
+// less than QuietBelow cores, and returns the last level seen.
+func (r *runner) waitQuiet(ctx context.Context) float64 {
+	const sample = 2 * time.Second
+	if r.cfg.QuietWait < 0 {
+		return -1 // not measured
+	}
+	deadline := time.Now().Add(r.cfg.QuietWait)
+	logged := false
+	for {
+		a, err := r.cpuSample()
+		if err != nil || sleep(ctx, sample) != nil {
+			return -1
+		}
+		b, err := r.cpuSample()
+		if err != nil {
+			return -1
+		}
+		// The idle server's own use is not noise; this process is idle.
+		_, _, other := cpuSplit(a, b)
+		if other < r.cfg.QuietBelow || time.Now().After(deadline) {
+			if logged || other >= r.cfg.QuietBelow {
+				r.logf("other processes use %.2f cores; starting", other)
+			}
+			return other
+		}
+		if !logged {
+			r.logf("other processes use %.2f cores; waiting up to %s for < %.2f", other, r.cfg.QuietWait, r.cfg.QuietBelow)
+			logged = true
+		}
+	}
 }
 
 // drain waits until want deliveries arrived since base, up to Drain, and

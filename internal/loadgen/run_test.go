@@ -23,7 +23,7 @@ func smallConfig(p Protocol, addr string, pid int) Config {
 		Idle: 100 * time.Millisecond, Settle: 10 * time.Millisecond,
 		LatencyRate: 20, LatencyFor: 500 * time.Millisecond,
 		InFlight: 2, MaxLag: 5, Warmup: 100 * time.Millisecond, Window: 500 * time.Millisecond,
-		Drain: 10 * time.Second,
+		Drain: 10 * time.Second, QuietWait: -1,
 	}
 }
 
