@@ -12,7 +12,7 @@ import (
 
 // weightRequest is the body of PUT /api/v1/weight.
 type weightRequest struct {
-	Weight *json.Number `json:"weight"`
+	Weight json.RawMessage `json:"weight"`
 }
 
 // WeightResult answers PUT /api/v1/weight.
@@ -27,12 +27,12 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Weight == nil {
+	if req.Weight == nil || string(req.Weight) == "null" {
 		return apiErr(http.StatusBadRequest, `missing field "weight"`)
 	}
-	p, err := req.Weight.Float64()
-	if err != nil {
-		return apiErr(http.StatusBadRequest, "weight: %v", err)
+	var p float64 // a number; a string such as "50" is refused
+	if err := json.Unmarshal(req.Weight, &p); err != nil {
+		return apiErr(http.StatusBadRequest, "weight must be a number: %v", err)
 	}
 	wt, err := router.FromPercent(p)
 	if err != nil {
