@@ -54,7 +54,7 @@ type Conn struct {
 
 	// out holds groups of packets that must stay together (a Socket.IO
 	// packet and its binary attachments). It is closed with the session.
-	out *session.Queue[[]engineio.Packet]
+	out *session.Queue[outGroup]
 
 	mu        sync.Mutex
 	transport string // TransportPolling or TransportWebSocket
@@ -93,7 +93,7 @@ const (
 )
 
 func newConn(s *Server, id, transport string, r *http.Request) (*Conn, error) {
-	out, err := session.NewQueue[[]engineio.Packet](s.cfg.QueuePackets, s.cfg.QueueBytes)
+	out, err := session.NewQueue[outGroup](s.cfg.QueuePackets, s.cfg.QueueBytes)
 	if err != nil {
 		return nil, fmt.Errorf("eio: %w", err)
 	}
@@ -163,15 +163,48 @@ func (c *Conn) SendBinary(data []byte) error {
 // Send calls or by bytes) the session is closed as a slow consumer and Send
 // returns ErrSlowConsumer. On a closed session Send returns ErrClosed.
 func (c *Conn) Send(ps ...engineio.Packet) error {
-	return c.push(slices.Clone(ps))
+	return c.push(outGroup{packets: slices.Clone(ps)})
 }
 
-func (c *Conn) push(group []engineio.Packet) error {
-	n := 0
-	for _, p := range group {
+// SendFrame queues one text message already encoded as an Engine.IO text
+// packet: frame is "4" followed by the message. It is written as is, without
+// a copy, so one frame can be shared by many sessions (a broadcast encoded
+// once); it must not be modified afterwards. The overflow rule is Send's.
+func (c *Conn) SendFrame(frame []byte) error {
+	if len(frame) == 0 || frame[0] != byte(engineio.Message) {
+		return ErrInvalidFrame
+	}
+	return c.push(outGroup{frame: frame})
+}
+
+// outGroup is one unit of the outbound queue: packets that must stay
+// together (a Socket.IO packet and its binary attachments), or one
+// pre-encoded text frame (see SendFrame).
+type outGroup struct {
+	packets []engineio.Packet
+	frame   []byte
+}
+
+// size is what the group counts against the queue's byte bound.
+func (g outGroup) size() int {
+	n := len(g.frame)
+	for _, p := range g.packets {
 		n += len(p.Data) + 1
 	}
-	switch err := c.out.Push(group, n); {
+	return n
+}
+
+// appendPackets appends the group's packets to dst; a frame becomes a
+// message packet whose data shares the frame's bytes.
+func (g outGroup) appendPackets(dst []engineio.Packet) []engineio.Packet {
+	if g.frame != nil {
+		return append(dst, engineio.Packet{Type: engineio.Message, Data: g.frame[1:]})
+	}
+	return append(dst, g.packets...)
+}
+
+func (c *Conn) push(group outGroup) error {
+	switch err := c.out.Push(group, group.size()); {
 	case errors.Is(err, session.ErrQueueFull):
 		c.srv.slowConsumers.Add(1)
 		c.fail(ErrSlowConsumer, engineio.Close)
@@ -205,7 +238,7 @@ func (c *Conn) queued() bool {
 func (c *Conn) takeAll() []engineio.Packet {
 	var out []engineio.Packet
 	for _, g := range c.out.Drain(nil) {
-		out = append(out, g...)
+		out = g.appendPackets(out)
 	}
 	return out
 }

@@ -28,6 +28,9 @@ var (
 	ErrSlowConsumer = errors.New("eio: slow consumer, outbound queue full")
 	// ErrShutdown: the server is shutting down.
 	ErrShutdown = errors.New("eio: server shutting down")
+	// ErrInvalidFrame: SendFrame was given something other than an
+	// Engine.IO message packet.
+	ErrInvalidFrame = errors.New("eio: not an Engine.IO message frame")
 	// ErrServerClosed: Serve-time calls after Shutdown.
 	ErrServerClosed = errors.New("eio: server closed")
 )

@@ -42,7 +42,7 @@ func (c *Conn) ping() {
 	c.pongTimer = time.AfterFunc(time.Until(c.pongDeadline), func() { c.pongMissed(seq) })
 	c.mu.Unlock()
 	// A full queue closes the session as a slow consumer: nothing to add.
-	_ = c.push([]engineio.Packet{{Type: engineio.Ping}})
+	_ = c.push(outGroup{packets: []engineio.Packet{{Type: engineio.Ping}}})
 }
 
 func (c *Conn) pongMissed(seq uint64) {

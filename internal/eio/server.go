@@ -186,7 +186,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		MaxPayload:   s.cfg.MaxPayload,
 	})
 	if transport == TransportWebSocket {
-		_ = c.push([]engineio.Packet{open}) // the queue is empty
+		_ = c.push(outGroup{packets: []engineio.Packet{open}}) // the queue is empty
 		s.openSession(c)
 		s.acceptWebSocket(c, w, r)
 		return

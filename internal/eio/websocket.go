@@ -103,7 +103,7 @@ func (c *Conn) readFailed(err error) {
 // session closes; then it flushes (for a graceful close) and closes ws.
 func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 	var (
-		groups [][]engineio.Packet
+		groups []outGroup
 		buf    []byte
 	)
 	for {
@@ -130,14 +130,21 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 // writeBatch writes groups as one gathered write. Each write to the
 // connection is bounded by WriteTimeout (see gatherWriter), so the frames
 // need no context of their own.
-func (c *Conn) writeBatch(ws *websocket.Conn, g *gatherWriter, groups [][]engineio.Packet, buf *[]byte) error {
+func (c *Conn) writeBatch(ws *websocket.Conn, g *gatherWriter, groups []outGroup, buf *[]byte) error {
 	if len(groups) == 0 {
 		return nil
 	}
 	ctx := context.Background()
 	g.begin()
 	for _, grp := range groups {
-		for _, p := range grp {
+		if grp.frame != nil {
+			if err := ws.Write(ctx, websocket.MessageText, grp.frame); err != nil {
+				_ = g.end()
+				return err
+			}
+			continue
+		}
+		for _, p := range grp.packets {
 			var err error
 			if p.Binary {
 				err = ws.Write(ctx, websocket.MessageBinary, p.Data)

@@ -33,6 +33,29 @@ type Subscriber interface {
 	Lost(channel string, err error)
 }
 
+// FrameSubscriber is a Subscriber whose live deliveries can share one
+// encoding of each message. On the live fan-out the hub encodes a message
+// once per distinct FrameEncoder and hands the same bytes to every member
+// using it, through DeliverFrame; replayed history still goes through
+// Deliver. The rules of Deliver apply to DeliverFrame.
+type FrameSubscriber interface {
+	Subscriber
+	// FrameEncoder returns the encoder this subscriber's frames come from.
+	// It must be comparable (a pointer): subscribers returning equal
+	// encoders share frames.
+	FrameEncoder() FrameEncoder
+	// DeliverFrame hands over m together with FrameEncoder's encoding of
+	// it. frame is shared between subscribers and must be treated as
+	// read-only.
+	DeliverFrame(m broker.Message, frame []byte)
+}
+
+// FrameEncoder encodes a message for FrameSubscribers. EncodeFrame may be
+// called concurrently for different channels.
+type FrameEncoder interface {
+	EncodeFrame(m broker.Message) []byte
+}
+
 // Hub errors that callers test for. Broker errors (broker.ErrHistoryGone,
 // broker.ErrInvalidChannel, broker.ErrClosed) are passed through wrapped.
 var (

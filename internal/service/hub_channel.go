@@ -136,6 +136,7 @@ func (c *hubChannel) fanout(msg broker.Message) {
 		return
 	}
 	c.last = msg.Seq
+	var frames frameCache
 	for _, m := range c.members {
 		if m.replaying {
 			if len(m.pending) < c.maxPending {
@@ -145,8 +146,29 @@ func (c *hubChannel) fanout(msg broker.Message) {
 			}
 			continue
 		}
-		m.deliver(msg)
+		m.deliverLive(msg, &frames)
 	}
+}
+
+// frameCache holds one message's frames during its fan-out, one per
+// FrameEncoder; services use one encoder, so two slots are plenty and a
+// third encoder simply encodes per member.
+type frameCache struct {
+	enc   [2]FrameEncoder
+	frame [2][]byte
+}
+
+func (fc *frameCache) get(e FrameEncoder, msg broker.Message) []byte {
+	for i := range fc.enc {
+		switch fc.enc[i] {
+		case e:
+			return fc.frame[i]
+		case nil:
+			fc.enc[i], fc.frame[i] = e, e.EncodeFrame(msg)
+			return fc.frame[i]
+		}
+	}
+	return e.EncodeFrame(msg)
 }
 
 func (c *hubChannel) isStopped() bool {
@@ -173,6 +195,21 @@ type member struct {
 	replaying bool   // history not yet delivered: live messages go to pending
 	pending   []broker.Message
 	overflow  bool // pending filled up; history must be read again
+}
+
+// deliverLive is deliver on the live fan-out, where FrameSubscribers get
+// the frame shared through frames.
+func (m *member) deliverLive(msg broker.Message, frames *frameCache) {
+	fs, ok := m.s.(FrameSubscriber)
+	if !ok {
+		m.deliver(msg)
+		return
+	}
+	if msg.Seq <= m.last {
+		return
+	}
+	m.last = msg.Seq
+	fs.DeliverFrame(msg, frames.get(fs.FrameEncoder(), msg))
 }
 
 func (m *member) deliver(msg broker.Message) {

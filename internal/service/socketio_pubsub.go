@@ -38,7 +38,7 @@ type sioMember struct {
 	subs map[string]struct{} // held or being subscribed
 }
 
-var _ Subscriber = (*sioMember)(nil)
+var _ FrameSubscriber = (*sioMember)(nil)
 
 func memberOf(s *sio.Socket) *sioMember {
 	m, _ := s.Value().(*sioMember)
@@ -254,7 +254,28 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 // blocking. A full queue closes the connection as a slow consumer (counted
 // by the Engine.IO server).
 func (m *sioMember) Deliver(msg broker.Message) {
-	_ = m.sock.Conn().Send(engineio.Packet{Type: engineio.Message, Data: appendMessageEvent(nil, msg)})
+	_ = m.sock.Conn().SendFrame(messageFrames.EncodeFrame(msg))
+}
+
+// FrameEncoder implements FrameSubscriber: all sockets share one encoding
+// of a message, the complete Engine.IO frame.
+func (m *sioMember) FrameEncoder() FrameEncoder { return messageFrames }
+
+// DeliverFrame implements FrameSubscriber; it is Deliver with the frame
+// already built (and shared with the other subscribers).
+func (m *sioMember) DeliverFrame(_ broker.Message, frame []byte) {
+	_ = m.sock.Conn().SendFrame(frame)
+}
+
+// messageFrames encodes the "message" event as an Engine.IO frame on the
+// main namespace: 42["message",{...}].
+var messageFrames = &messageEncoder{}
+
+type messageEncoder struct{}
+
+func (*messageEncoder) EncodeFrame(msg broker.Message) []byte {
+	dst := make([]byte, 0, len(msg.Data)+len(msg.Channel)+48)
+	return appendMessageEvent(append(dst, byte(engineio.Message)), msg)
 }
 
 // Lost implements Subscriber. Socket.IO has no event for it, so the
