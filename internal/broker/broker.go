@@ -29,7 +29,9 @@ type Message struct {
 
 // Position is where a channel's stream stands.
 type Position struct {
-	Seq   uint64 // seq of the newest message; 0 when nothing was published
+	Seq uint64 // seq of the newest message; 0 when nothing was published
+	// Epoch is the stream's epoch. It may be empty while Seq is 0: a
+	// backend may create the epoch with the channel's first message.
 	Epoch string
 }
 

@@ -59,14 +59,32 @@ func (b *Broker) run() {
 			b.onMessage(m)
 		case *redis.Pong:
 			b.onPong(m.Payload)
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				b.onSubscribed(m.Channel)
+			}
 		}
-		// *redis.Subscription replies need no action: the PING barriers
-		// sent after each SUBSCRIBE say when it took effect.
+	}
+}
+
+// onSubscribed handles a SUBSCRIBE confirmation. For a channel that is not
+// live yet it means nothing (its PING barrier says when it is). For a live
+// channel it means the connection was replaced underneath us (go-redis
+// reconnects and resubscribes by itself, e.g. after a failed write), so
+// messages may have been missed: history has them.
+func (b *Broker) onSubscribed(pubsub string) {
+	b.mu.Lock()
+	st := b.chans[pubsub]
+	b.mu.Unlock()
+	if st != nil && st.live {
+		b.catchUp(st)
 	}
 }
 
 // reconnect replaces the pub/sub connection after a pause, subscribes to
-// every channel again and sends a barrier after which all channels catch up.
+// every channel again and sends a barrier after which channels that were not
+// live yet go live (live ones catch up on their SUBSCRIBE confirmation, and
+// again at the barrier).
 // It returns false when the broker is closing.
 func (b *Broker) reconnect(failures int) bool {
 	b.stats.reconnects.Add(1)
@@ -99,7 +117,11 @@ func (b *Broker) reconnect(failures int) bool {
 	// Errors here surface again as a failing receive, which retries.
 	b.ps = b.rdb.Subscribe(b.ctx, names...)
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
-	_ = b.ps.Ping(ctx, token)
+	if err := b.ps.Ping(ctx, token); err != nil {
+		// Without its barrier this connection would never catch up:
+		// make the next receive fail so that we try again.
+		_ = b.ps.Close()
+	}
 	cancel()
 	return true
 }

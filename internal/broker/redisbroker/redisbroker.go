@@ -36,7 +36,9 @@
 // delivered per channel; a message that skips ahead, or carries another
 // epoch, makes it read the missing messages from history first. After the
 // connection fails or stays silent through two ping intervals, the reader
-// opens a new one, resubscribes and catches every channel up from history.
+// opens a new one and resubscribes; every SUBSCRIBE confirmation for a live
+// channel (also those of go-redis' own reconnects) makes it catch that
+// channel up from history, so nothing missed waits for the next publish.
 // If the missing messages are no longer in history, the channel's
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery

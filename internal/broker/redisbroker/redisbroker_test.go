@@ -217,6 +217,21 @@ func recv(t *testing.T, ctx context.Context, s broker.Subscription, n int) []bro
 	return out
 }
 
+// drain reads until Messages is closed.
+func drain(t *testing.T, ctx context.Context, s broker.Subscription) {
+	t.Helper()
+	for {
+		select {
+		case _, ok := <-s.Messages():
+			if !ok {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("subscription still open: %v", ctx.Err())
+		}
+	}
+}
+
 func checkSeqs(t *testing.T, msgs []broker.Message, first uint64, epoch string) {
 	t.Helper()
 	for i, m := range msgs {
@@ -276,8 +291,7 @@ func TestReconnectHistoryGone(t *testing.T) {
 	publishN(t, ctx, pb, "lost", 10)
 	release()
 
-	for range sub.Messages() { // drained until closed; ctx bounds the test
-	}
+	drain(t, ctx, sub)
 	err = sub.Err()
 	if !errors.Is(err, redisbroker.ErrMissedMessages) || !errors.Is(err, broker.ErrHistoryGone) {
 		t.Fatalf("Err() = %v, want ErrMissedMessages wrapping ErrHistoryGone", err)
@@ -371,7 +385,12 @@ func TestStatsCountSlowSubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishN(t, ctx, b, "s", 3)
-	for range slow.Messages() {
+	// Not reading is the point: wait for the reader to give up on us.
+	for i := 0; slow.Err() == nil; i++ {
+		if i == 500 {
+			t.Fatal("slow subscription still open after 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if !errors.Is(slow.Err(), broker.ErrSlowSubscriber) {
 		t.Fatalf("Err() = %v, want ErrSlowSubscriber", slow.Err())
