@@ -60,6 +60,7 @@ type Conn struct {
 	transport string // TransportPolling or TransportWebSocket
 	ws        *websocket.Conn
 	gather    *gatherWriter // ws's writes to the connection
+	writing   bool          // a WebSocket writer goroutine is running
 	closed    bool
 	reason    error
 	// drain: on close, queued packets are still delivered (a server-side
@@ -213,13 +214,13 @@ func (c *Conn) push(group outGroup) error {
 		return ErrClosed
 	}
 	c.mu.Lock()
+	c.startWriterLocked()
 	c.notifyPollLocked()
 	c.mu.Unlock()
 	return nil
 }
 
-// notifyPollLocked wakes the waiting poll, if any. (The WebSocket writer
-// waits on the queue itself.)
+// notifyPollLocked wakes the waiting poll, if any.
 func (c *Conn) notifyPollLocked() {
 	if c.pollWake != nil {
 		select {
@@ -279,7 +280,8 @@ func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
 	}
 	c.closed, c.reason, c.drain = true, reason, drain
 	c.stopHeartbeatLocked()
-	c.out.Close() // wakes the WebSocket writer
+	c.out.Close()
+	c.startWriterLocked() // to flush and close the WebSocket
 	var linger time.Duration
 	if c.transport == TransportPolling {
 		if drain {

@@ -151,8 +151,37 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
+// requestInfo copies what a session keeps of r: its headers without those
+// that only served the WebSocket handshake, in one backing array as
+// Header.Clone does, so the request itself can be released.
 func requestInfo(r *http.Request) RequestInfo {
-	return RequestInfo{Header: r.Header.Clone(), Query: r.URL.Query(), RemoteAddr: r.RemoteAddr}
+	n, keys := 0, 0
+	for k, vs := range r.Header {
+		if !handshakeHeader(k) {
+			n += len(vs)
+			keys++
+		}
+	}
+	h := make(http.Header, keys)
+	all := make([]string, 0, n)
+	for k, vs := range r.Header {
+		if handshakeHeader(k) {
+			continue
+		}
+		all = append(all, vs...)
+		h[k] = all[len(all)-len(vs) : len(all) : len(all)]
+	}
+	return RequestInfo{Header: h, Query: r.URL.Query(), RemoteAddr: r.RemoteAddr}
+}
+
+// handshakeHeader reports whether the canonical header name k only
+// concerns the WebSocket handshake.
+func handshakeHeader(k string) bool {
+	switch k {
+	case "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions":
+		return true
+	}
+	return false
 }
 
 // handshake opens a new session on transport and answers r with the open

@@ -40,7 +40,6 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 		return
 	}
 	s.upgrades.Add(1)
-	c.runWebSocket(ws, g)
 }
 
 // resetUpgrade lets the client try again after a failed upgrade; the
@@ -54,7 +53,7 @@ func (c *Conn) resetUpgrade() {
 }
 
 // probe runs the upgrade exchange on ws. It reports whether the session
-// now uses ws (with the writer's work counted).
+// now uses ws (read on its own goroutine from then on).
 func (c *Conn) probe(ws *websocket.Conn, g *gatherWriter) bool {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.UpgradeTimeout)
 	defer cancel()

@@ -34,13 +34,13 @@ func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request
 	}
 	if !c.attachWebSocket(ws, g) {
 		_ = ws.CloseNow()
-		return
 	}
-	c.runWebSocket(ws, g)
 }
 
-// attachWebSocket makes ws the session's transport. It reports false when
-// the session closed meanwhile.
+// attachWebSocket makes ws the session's transport and starts reading it
+// on a goroutine of its own: ServeHTTP returns, so the request, net/http's
+// connection state and the handler's grown stack are not kept for the
+// life of the session. It reports false when the session closed meanwhile.
 func (c *Conn) attachWebSocket(ws *websocket.Conn, g *gatherWriter) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -49,21 +49,29 @@ func (c *Conn) attachWebSocket(ws *websocket.Conn, g *gatherWriter) bool {
 	}
 	c.transport, c.ws, c.gather, c.upgrade = TransportWebSocket, ws, g, upgradeDone
 	c.work.Add(1) // the OnClose call is still pending, so work is not zero
+	go func() {
+		defer c.work.Done()
+		c.readLoop(ws)
+	}()
+	c.startWriterLocked()
 	c.notifyPollLocked()
 	return true
 }
 
-// runWebSocket reads from ws until it ends, with the writer running beside
-// it; it returns when both have stopped.
-func (c *Conn) runWebSocket(ws *websocket.Conn, g *gatherWriter) {
-	defer c.work.Done()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(ws, g)
-	}()
-	c.readLoop(ws)
-	<-writerDone
+// startWriterLocked starts the WebSocket writer unless it is running or
+// has nothing to do. There is no writer while the queue is empty: an idle
+// session costs no goroutine stack. The writer only stops with c.mu held
+// after finding the queue empty, and push calls this after queuing, so no
+// packet is left behind. Once the session has closed, the writer that
+// carries out the close keeps c.writing set, so none starts after it.
+// c.mu is held.
+func (c *Conn) startWriterLocked() {
+	if c.ws == nil || c.writing || (!c.closed && !c.queued()) {
+		return
+	}
+	c.writing = true
+	c.work.Add(1) // only while the session's work is not zero (see push, closeWith)
+	go c.writeLoop(c.ws, c.gather)
 }
 
 // readLoop delivers the client's packets. It does not watch the session's
@@ -99,20 +107,26 @@ func (c *Conn) readFailed(err error) {
 	}
 }
 
-// writeLoop sends everything queued, one batch per wake-up, until the
-// session closes; then it flushes (for a graceful close) and closes ws.
+// writeLoop sends everything queued, one batch per round, until the queue
+// is empty (then it exits) or the session has closed (then it flushes, for
+// a graceful close, and closes ws).
 func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
+	defer c.work.Done()
 	var (
 		groups []outGroup
 		buf    []byte
 	)
 	for {
-		waitErr := c.out.Wait(context.Background()) // ends when the queue closes
-		groups = c.out.Drain(groups)
 		c.mu.Lock()
-		skip := c.closed && !c.drain
+		closed, drain := c.closed, c.drain
+		if !closed && !c.queued() {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
-		if !skip {
+		groups = c.out.Drain(groups)
+		if !closed || drain {
 			if err := c.writeBatch(ws, g, groups, &buf); err != nil {
 				c.fail(fmt.Errorf("%w: write: %w", ErrTransport, err), engineio.Close)
 				_ = ws.CloseNow()
@@ -120,7 +134,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 			}
 		}
 		clear(groups) // drop references to sent data
-		if waitErr != nil || skip {
+		if closed {
 			c.closeWebSocket(ws)
 			return
 		}

@@ -2,6 +2,7 @@ package eio
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -85,5 +86,61 @@ func TestGatherWriterBatchesWrites(t *testing.T) {
 	}
 	if string(got[:21]) != "a"+string(bytes.Repeat([]byte("bc"), 10)) {
 		t.Fatalf("bytes out of order: %q", got[:21])
+	}
+}
+
+// sessionOf returns the server's only session.
+func sessionOf(t *testing.T, ts *testServer) *Conn {
+	t.Helper()
+	ts.srv.mu.Lock()
+	defer ts.srv.mu.Unlock()
+	if len(ts.srv.conns) != 1 {
+		t.Fatalf("%d sessions, want 1", len(ts.srv.conns))
+	}
+	for _, c := range ts.srv.conns {
+		return c
+	}
+	return nil
+}
+
+// TestWebSocketWriterOnlyWhileQueued checks that an idle session has no
+// writer goroutine, that one starts for each send, and that frames sent
+// with SendFrame arrive as they are.
+func TestWebSocketWriterOnlyWhileQueued(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws) // open
+	c := sessionOf(t, ts)
+	idle := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.writing
+	}
+	for i := range 3 {
+		waitFor(t, idle)
+		frame := []byte("4frame" + string(rune('a'+i)))
+		if err := c.SendFrame(frame); err != nil {
+			t.Fatal(err)
+		}
+		if _, got := read(t, ws); got != string(frame) {
+			t.Fatalf("got %q, want %q", got, frame)
+		}
+	}
+	if err := c.SendFrame([]byte("2ping")); !errors.Is(err, ErrInvalidFrame) {
+		t.Errorf("SendFrame of a ping: %v, want ErrInvalidFrame", err)
+	}
+	if h := c.Request().Header; h.Get("Sec-WebSocket-Key") != "" || h.Get("Upgrade") != "" {
+		t.Errorf("handshake headers kept: %v", h)
+	}
+}
+
+func TestPollingSendFrame(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	if err := ts.srv.lookup(sid).SendFrame([]byte("4shared")); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := do(t, "GET", ts.pollURL(sid), ""); code != 200 || body != "4shared" {
+		t.Fatalf("poll: %d %q", code, body)
 	}
 }
