@@ -20,6 +20,8 @@ const (
 	// maxCatchUpRounds bounds one catch-up; a channel that is still behind
 	// after that many history reads is caught up again by its next message.
 	maxCatchUpRounds = 100
+	// historyAttempts is how often the reader tries a history read.
+	historyAttempts = 3
 )
 
 // run is the reader goroutine: it owns the pub/sub connection's reads and
@@ -149,9 +151,7 @@ func (b *Broker) onPong(payload string) {
 			b.catchUp(st)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
-		_, pos, err := b.History(ctx, st.channel, ^uint64(0), 1)
-		cancel()
+		_, pos, err := b.history(st.channel, ^uint64(0), 1)
 		if err != nil {
 			b.fail(st, fmt.Errorf("redisbroker: reading position of %q: %w", st.channel, err))
 			continue
@@ -207,10 +207,8 @@ func (b *Broker) deliver(st *chanState, m broker.Message) {
 // changed it starts again from seq 1 of the new epoch. If history no longer
 // has what is needed, the channel's subscriptions are closed.
 func (b *Broker) catchUp(st *chanState) {
-	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
-	defer cancel()
 	for range maxCatchUpRounds {
-		msgs, pos, err := b.History(ctx, st.channel, st.last, 0)
+		msgs, pos, err := b.history(st.channel, st.last, 0)
 		var gone *broker.HistoryGoneError
 		switch {
 		case errors.As(err, &gone) && gone.Epoch != st.epoch, err == nil && pos.Epoch != st.epoch:
@@ -227,6 +225,21 @@ func (b *Broker) catchUp(st *chanState) {
 		}
 		if len(msgs) == 0 || st.last >= pos.Seq {
 			return
+		}
+	}
+}
+
+// history is History for the reader: each attempt bounded by
+// CommandTimeout, and a failed attempt retried a few times, since it usually
+// means a broken pooled connection, which go-redis drops (the next attempt
+// dials afresh).
+func (b *Broker) history(channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+		msgs, pos, err := b.History(ctx, channel, since, limit)
+		cancel()
+		if err == nil || errors.Is(err, broker.ErrHistoryGone) || attempt == historyAttempts || b.ctx.Err() != nil {
+			return msgs, pos, err
 		}
 	}
 }

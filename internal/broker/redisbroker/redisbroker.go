@@ -85,7 +85,9 @@ var ErrMissedMessages = errors.New("redisbroker: missed messages could not be re
 
 // Options configures a Broker. Zero values mean the documented defaults.
 type Options struct {
-	// Client is the Redis client to use. The Broker does not close it.
+	// Client is the Redis client to use. The Broker does not close it. It
+	// should have ContextTimeoutEnabled set, or go-redis ignores context
+	// deadlines (CommandTimeout among them) in favour of its ReadTimeout.
 	// When nil, New connects to Addr with Username, Password and DB, and
 	// Close closes that connection.
 	Client redis.UniversalClient
@@ -214,6 +216,9 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 	if rdb == nil {
 		rdb, own = redis.NewClient(&redis.Options{
 			Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB,
+			// Let context deadlines (CommandTimeout, callers') bound
+			// socket reads, not only the fixed ReadTimeout.
+			ContextTimeoutEnabled: true,
 		}), true
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {

@@ -399,3 +399,52 @@ func TestStatsCountSlowSubscribers(t *testing.T) {
 		t.Fatalf("Stats() = %+v, want 1 slow close and no subscriptions", st)
 	}
 }
+
+// TestIdleConnectionKept: an idle but healthy pub/sub connection answers
+// the keep-alive pings and is not replaced.
+func TestIdleConnectionKept(t *testing.T) {
+	b := newBroker(t, redisbroker.Options{PingInterval: 20 * time.Millisecond})
+	ctx := ctxFor(t)
+	sub, err := b.Subscribe(ctx, "idle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	time.Sleep(300 * time.Millisecond) // many ping intervals
+	m := publishN(t, ctx, b, "idle", 1)[0]
+	checkSeqs(t, recv(t, ctx, sub, 1), m.Seq, m.Epoch)
+	if n := b.Stats().Reconnects; n != 0 {
+		t.Fatalf("Stats().Reconnects = %d, want 0 on a healthy connection", n)
+	}
+}
+
+// TestSilentConnectionReplaced: when the network silently drops
+// everything, the keep-alive ping notices, the reader reconnects and the
+// messages published meanwhile are delivered from history.
+func TestSilentConnectionReplaced(t *testing.T) {
+	prefix := uniquePrefix()
+	px := startProxy(t, testenv.RedisAddr(t))
+	pb := newBroker(t, redisbroker.Options{Prefix: prefix}) // publishes past the proxy
+	sb, err := redisbroker.New(ctxFor(t), redisbroker.Options{
+		Addr: px.Addr(), Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ctx := ctxFor(t)
+	sub, err := sb.Subscribe(ctx, "silent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	first := publishN(t, ctx, pb, "silent", 2)
+	checkSeqs(t, recv(t, ctx, sub, 2), 1, first[0].Epoch)
+
+	px.partition()
+	publishN(t, ctx, pb, "silent", 10)
+	checkSeqs(t, recv(t, ctx, sub, 10), 3, first[0].Epoch)
+	if st := sb.Stats(); st.Reconnects == 0 || st.Recovered == 0 {
+		t.Fatalf("Stats() = %+v, want a reconnect and recovered messages", st)
+	}
+}

@@ -1,0 +1,98 @@
+package redisbroker_test
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// proxy forwards loopback TCP connections to a target and can silently
+// drop everything on the connections it holds, as a network partition
+// would, while new connections pass.
+type proxy struct {
+	l      net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	links []*link
+}
+
+type link struct {
+	a, b    net.Conn
+	dropped atomic.Bool
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{l: l, target: target}
+	p.wg.Go(p.accept)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) Addr() string { return p.l.Addr().String() }
+
+func (p *proxy) accept() {
+	for {
+		a, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		b, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = a.Close()
+			continue
+		}
+		lk := &link{a: a, b: b}
+		p.mu.Lock()
+		p.links = append(p.links, lk)
+		p.mu.Unlock()
+		p.wg.Go(func() { lk.pipe(a, b) })
+		p.wg.Go(func() { lk.pipe(b, a) })
+	}
+}
+
+// pipe copies src to dst until either side closes; once the link is
+// dropped, what it reads goes nowhere.
+func (lk *link) pipe(src, dst net.Conn) {
+	defer lk.a.Close()
+	defer lk.b.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !lk.dropped.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// partition silences every connection made so far.
+func (p *proxy) partition() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, lk := range p.links {
+		lk.dropped.Store(true)
+	}
+}
+
+func (p *proxy) close() {
+	_ = p.l.Close()
+	p.mu.Lock()
+	for _, lk := range p.links {
+		_ = lk.a.Close()
+		_ = lk.b.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
