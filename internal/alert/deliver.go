@@ -1,0 +1,171 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StatusError is a webhook's answer other than 2xx.
+type StatusError struct {
+	Code int
+	// RetryAfter is the wait the receiver asked for (Retry-After header);
+	// zero when it asked for none.
+	RetryAfter time.Duration
+	// Body is the start of the response body (Slack explains itself there).
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("alert: webhook answered %d %s", e.Code, http.StatusText(e.Code))
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// Retryable reports whether the same request may succeed later: on 429 and
+// on 5xx, as PagerDuty's and Slack's documentation advise. Any other status
+// says the request itself is wrong and is not retried.
+func (e *StatusError) Retryable() bool {
+	return e.Code == http.StatusTooManyRequests || e.Code >= 500
+}
+
+// errRequest marks a request that could not even be built: retrying cannot
+// help.
+var errRequest = errors.New("alert: cannot build request")
+
+const (
+	bodyLogMax    = 256     // response bytes kept for the log
+	bodyDrain     = 4 << 10 // response bytes read so the connection is reused
+	maxShift      = 30      // backoff doublings beyond this would overflow
+	retryAfterMax = 24 * time.Hour
+)
+
+// deliver posts one event to its webhook, retrying as configured.
+func (d *Dispatcher) deliver(s *sink, it item) {
+	log := d.log.With("webhook", s.name, "kind", it.kind, "rollout", it.rolloutID)
+	for attempt := 1; ; attempt++ {
+		err := d.post(s, it.body)
+		if err == nil {
+			d.sent.Add(1)
+			log.Debug("alert sent", "attempts", attempt)
+			return
+		}
+		wait, retry := d.retryWait(err, attempt)
+		if !retry || attempt >= d.attempts || d.ctx.Err() != nil {
+			d.failed.Add(1)
+			log.Warn("alert not delivered", "attempts", attempt, "retryable", retry, "error", err)
+			return
+		}
+		d.retried.Add(1)
+		log.Info("alert delivery failed, retrying", "attempt", attempt, "wait", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.ctx.Done():
+			t.Stop()
+			d.failed.Add(1)
+			log.Warn("alert not delivered: dispatcher closed", "attempts", attempt, "error", err)
+			return
+		}
+	}
+}
+
+// post makes one attempt, bounded by the per-attempt timeout.
+func (d *Dispatcher) post(s *sink, body []byte) error {
+	ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%w: %w", errRequest, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "baton-alert/1")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return redact(err)
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, bodyLogMax))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, bodyDrain))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	se := &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(head))}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		se.RetryAfter, _ = parseRetryAfter(v, time.Now())
+	}
+	return se
+}
+
+// redact drops the URL from a client error: Slack webhook URLs are secrets
+// and must not reach the logs.
+func redact(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return fmt.Errorf("alert: %s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// retryWait says whether err is worth another attempt and how long to wait
+// first: the receiver's Retry-After when it gave one, otherwise exponential
+// backoff with jitter, both capped by MaxBackoff.
+func (d *Dispatcher) retryWait(err error, attempt int) (time.Duration, bool) {
+	if errors.Is(err, errRequest) {
+		return 0, false
+	}
+	if se, ok := errors.AsType[*StatusError](err); ok {
+		if !se.Retryable() {
+			return 0, false
+		}
+		if se.RetryAfter > 0 {
+			return min(se.RetryAfter, d.maxBackoff), true
+		}
+	}
+	// Network errors and timeouts land here: retryable.
+	b := d.backoff << min(attempt-1, maxShift)
+	if b <= 0 || b > d.maxBackoff {
+		b = d.maxBackoff
+	}
+	// Equal jitter: at least half the backoff, so retries still spread out
+	// while webhooks failing together do not retry in step.
+	half := b / 2
+	return half + rand.N(b-half+1), true
+}
+
+// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date
+// (RFC 9110, section 10.2.3). The result is never negative and at most a
+// day; ok is false when v is neither form.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return retryAfterMax, true
+			}
+			return 0, false
+		}
+		if n > uint64(retryAfterMax/time.Second) {
+			return retryAfterMax, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), retryAfterMax), true
+}
