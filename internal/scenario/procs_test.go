@@ -1,0 +1,207 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// proc is one baton process in its own process group, killed with the
+// test. Its combined output is kept and logged when the test fails.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{} // closed when the process has exited
+}
+
+// lockedBuffer is an io.Writer safe for the two pipes and the readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startProc runs batonBin with args and waits until its output contains
+// ready (a "... listening on" line), bounded.
+func startProc(t *testing.T, name, ready string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, out: new(lockedBuffer), done: make(chan struct{})}
+	p.cmd = exec.Command(batonBin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("--- output of %s (%s) ---\n%s", name, strings.Join(args, " "), tail(p.out.String(), 150))
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.out.String(), ready) {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before %q: %s", name, ready, p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no %q within 30s: %s", name, ready, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+// kill sends SIGKILL to the process group and waits for the exit.
+func (p *proc) kill() {
+	if p.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("[%d lines cut]", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// startBlue runs the legacy reference service on addr over the Redis broker.
+func startBlue(t *testing.T, addr, redisAddr string, extra ...string) *proc {
+	args := append([]string{"serve", "--legacy", addr, "--broker", "redis://" + redisAddr, "--drain", "100ms"}, extra...)
+	return startProc(t, "blue", "legacy listening on", args...)
+}
+
+// startGreen runs the Socket.IO reference service on addr over the Redis
+// broker.
+func startGreen(t *testing.T, addr, redisAddr string, extra ...string) *proc {
+	args := append([]string{"serve", "--socketio", addr, "--broker", "redis://" + redisAddr, "--drain", "100ms"}, extra...)
+	return startProc(t, "green", "socketio listening on", args...)
+}
+
+// gatewayConfig is what the generated YAML file varies.
+type gatewayConfig struct {
+	Edge, Admin, Blue, Green string // addresses
+	MovesPerSecond           int
+	Concurrency              int
+	HandoverTimeout          time.Duration
+	QueueMessages            int
+	QueueBytes               int
+	MaxMessageBytes          int
+}
+
+const adminToken = "scenario-token"
+
+// startGateway writes the configuration and runs `baton gateway`.
+func startGateway(t *testing.T, c gatewayConfig) *proc {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: %s\nadmin:\n  listen: %s\n  token: %s\n", c.Edge, c.Admin, adminToken)
+	b.WriteString("identity:\n  query: user\n")
+	fmt.Fprintf(&b, "backends:\n  blue:\n    url: ws://%s/ws\n    protocol: legacy\n    dial_timeout: 3s\n", c.Blue)
+	fmt.Fprintf(&b, "  green:\n    url: http://%s/socket.io/\n    protocol: socketio\n    dial_timeout: 3s\n", c.Green)
+	b.WriteString("routing:\n  weight: 0\n  salt: scenario\n")
+	b.WriteString("handover:\n")
+	if c.MovesPerSecond > 0 {
+		fmt.Fprintf(&b, "  moves_per_second: %d\n", c.MovesPerSecond)
+	}
+	if c.Concurrency > 0 {
+		fmt.Fprintf(&b, "  concurrency: %d\n", c.Concurrency)
+	}
+	if c.HandoverTimeout > 0 {
+		fmt.Fprintf(&b, "  timeout: %s\n", c.HandoverTimeout)
+	}
+	b.WriteString("edge:\n")
+	if c.MaxMessageBytes > 0 {
+		fmt.Fprintf(&b, "  max_message_bytes: %d\n", c.MaxMessageBytes)
+	}
+	if c.QueueMessages > 0 || c.QueueBytes > 0 {
+		b.WriteString("  outbound_queue:\n")
+		if c.QueueMessages > 0 {
+			fmt.Fprintf(&b, "    messages: %d\n", c.QueueMessages)
+		}
+		if c.QueueBytes > 0 {
+			fmt.Fprintf(&b, "    bytes: %d\n", c.QueueBytes)
+		}
+	}
+	b.WriteString("log:\n  level: info\n")
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startProc(t, "gateway", "admin listening on", "gateway", "--config", path)
+}
+
+// errTimeout is what eventually returns when its condition never held.
+var errTimeout = errors.New("timed out")
+
+// eventually polls cond every 20ms until it holds or d passes.
+func eventually(d time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errTimeout
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+var _ io.Writer = (*lockedBuffer)(nil)

@@ -1,0 +1,192 @@
+// A fleet of official socket.io-client connections to Baton's gateway, for
+// the multi-process scenarios in internal/scenario:
+//
+//   node scenario_fleet.js --url http://127.0.0.1:PORT [--timeout MS]
+//
+// The Go test drives it with JSON commands on stdin (see lib.js):
+//
+//   {"cmd":"start","clients":[{"user":"u1","channels":["a","b"],"transport":"websocket"}, ...]}
+//       connects every client (a bounded number at a time), subscribes each
+//       to its channels, prints {"event":"ready","i":I,"id":SOCKET_ID,"acks":{CH:SEQ}}
+//       per client, then {"event":"all_ready","ms":M}.
+//   {"cmd":"finish","last":{CH:SEQ}}
+//       waits (bounded) until every client has the messages up to last on
+//       each of its channels, then prints {"event":"client","i":I,...} per
+//       client and the result line.
+//
+// Each client checks its stream as it arrives: on every channel the first
+// message after the subscribe ack must have seq ack+1 and every next one
+// seq+1 (no gap, no duplicate, no disorder). Clients never reconnect
+// (reconnection: false), so a disconnect is final and reported.
+"use strict";
+
+const { io } = require("socket.io-client");
+const { ScenarioError, ack, emitLine, commands, parseArgs } = require("./lib");
+
+const args = parseArgs(process.argv.slice(2));
+const URL = args.url;
+const RUN_TIMEOUT_MS = Number(args.timeout || 300000);
+const CONNECT_AT_ONCE = 25;
+const DRAIN_WAIT_MS = Number(args.drain || 60000);
+
+// Client is one socket and the check of its streams.
+class Client {
+  constructor(i, spec) {
+    this.i = i;
+    this.spec = spec;
+    this.next = {}; // channel -> next expected seq (after the ack)
+    this.early = {}; // channel -> seqs that arrived before the ack
+    this.received = 0;
+    this.errors = [];
+    this.disconnects = [];
+    this.connectErrors = 0;
+  }
+
+  fail(msg) {
+    if (this.errors.length < 5) this.errors.push(msg);
+  }
+
+  async start() {
+    const opts = { forceNew: true, reconnection: false, timeout: 20000, query: { user: this.spec.user } };
+    if (this.spec.transport === "websocket") opts.transports = ["websocket"];
+    else if (this.spec.transport === "polling") opts.transports = ["polling"];
+    const s = io(URL, opts);
+    this.socket = s;
+    s.on("disconnect", (reason) => this.disconnects.push(reason));
+    s.io.on("reconnect_attempt", () => this.fail("reconnect attempt"));
+    s.on("message", (m) => this.onMessage(m));
+    await new Promise((resolve, reject) => {
+      s.once("connect", resolve);
+      s.once("connect_error", (err) => {
+        this.connectErrors++;
+        reject(new ScenarioError(`client ${this.i}: connect_error: ${err.message}`));
+      });
+    });
+    this.id = s.id;
+    const acks = {};
+    await Promise.all(
+      this.spec.channels.map(async (ch) => {
+        const [reply] = await ack(s, "subscribe", { channel: ch });
+        if (!reply || reply.ok !== true || typeof reply.seq !== "number") {
+          throw new ScenarioError(`client ${this.i}: subscribe ${ch}: ${JSON.stringify(reply)}`);
+        }
+        acks[ch] = reply.seq;
+        this.next[ch] = reply.seq + 1;
+        for (const seq of this.early[ch] || []) this.check(ch, seq);
+        delete this.early[ch];
+      }),
+    );
+    return acks;
+  }
+
+  onMessage(m) {
+    if (!m || typeof m.channel !== "string" || typeof m.seq !== "number") {
+      this.fail(`bad message ${JSON.stringify(m)}`);
+      return;
+    }
+    this.received++;
+    if (!(m.channel in this.next)) {
+      // Before the ack (the gateway acks before messages, so this is a
+      // bug worth seeing) or a channel never subscribed.
+      if (this.spec.channels.includes(m.channel)) (this.early[m.channel] ||= []).push(m.seq);
+      else this.fail(`message on unsubscribed channel ${m.channel}`);
+      return;
+    }
+    this.check(m.channel, m.seq);
+  }
+
+  check(ch, seq) {
+    const want = this.next[ch];
+    if (seq === want) this.next[ch] = want + 1;
+    else if (seq < want) this.fail(`${ch}: duplicate or old seq ${seq}, want ${want}`);
+    else {
+      this.fail(`${ch}: gap: seq ${seq}, want ${want}`);
+      this.next[ch] = seq + 1; // go on checking from here
+    }
+  }
+
+  caughtUp(last) {
+    return this.spec.channels.every((ch) => ch in this.next && this.next[ch] > (last[ch] || 0));
+  }
+
+  report(last) {
+    const behind = {};
+    for (const ch of this.spec.channels) {
+      const have = (this.next[ch] || 1) - 1;
+      if (have < (last[ch] || 0)) behind[ch] = `${have}/${last[ch]}`;
+    }
+    return {
+      event: "client",
+      i: this.i,
+      id: this.id,
+      ok: this.errors.length === 0 && this.disconnects.length === 0 && Object.keys(behind).length === 0,
+      received: this.received,
+      errors: this.errors,
+      disconnects: this.disconnects,
+      behind,
+      transport: this.socket && this.socket.io.engine ? this.socket.io.engine.transport.name : "",
+    };
+  }
+}
+
+async function startAll(specs) {
+  const clients = specs.map((spec, i) => new Client(i, spec));
+  let nextIndex = 0;
+  async function worker() {
+    while (nextIndex < clients.length) {
+      const c = clients[nextIndex++];
+      const acks = await c.start();
+      emitLine({ event: "ready", i: c.i, id: c.id, acks });
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(CONNECT_AT_ONCE, clients.length) }, worker));
+  return clients;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function run() {
+  const cmds = commands();
+  const start = await cmds.next(60000);
+  if (start.cmd !== "start") throw new ScenarioError(`first command ${JSON.stringify(start)}, want start`);
+  const t0 = Date.now();
+  const clients = await startAll(start.clients);
+  emitLine({ event: "all_ready", ms: Date.now() - t0 });
+
+  const finish = await cmds.next(RUN_TIMEOUT_MS);
+  if (finish.cmd !== "finish") throw new ScenarioError(`command ${JSON.stringify(finish)}, want finish`);
+  const last = finish.last || {};
+  const deadline = Date.now() + DRAIN_WAIT_MS;
+  while (Date.now() < deadline && !clients.every((c) => c.caughtUp(last) || c.disconnects.length > 0)) {
+    await sleep(50);
+  }
+  let bad = 0;
+  for (const c of clients) {
+    const r = c.report(last);
+    if (!r.ok) bad++;
+    emitLine(r);
+  }
+  cmds.close();
+  for (const c of clients) c.socket.close();
+  return { clients: clients.length, bad, drain_ms: Date.now() - (deadline - DRAIN_WAIT_MS) };
+}
+
+const overall = setTimeout(() => {
+  emitLine({ scenario: "fleet", ok: false, error: `run timeout after ${RUN_TIMEOUT_MS} ms` });
+  process.exit(1);
+}, RUN_TIMEOUT_MS + DRAIN_WAIT_MS + 60000);
+
+run().then(
+  (details) => {
+    clearTimeout(overall);
+    emitLine({ scenario: "fleet", ok: details.bad === 0, details });
+    process.exit(details.bad === 0 ? 0 : 1);
+  },
+  (err) => {
+    clearTimeout(overall);
+    emitLine({ scenario: "fleet", ok: false, error: String(err && err.message ? err.message : err) });
+    process.exit(1);
+  },
+);
