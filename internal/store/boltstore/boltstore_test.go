@@ -1,0 +1,121 @@
+package boltstore_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/store/boltstore"
+	"github.com/baton-rt/baton/internal/store/storetest"
+)
+
+const maxEvents = 16
+
+func open(t *testing.T, opts boltstore.Options) *boltstore.Store {
+	t.Helper()
+	s, err := boltstore.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestSuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, boltstore.Options{Path: filepath.Join(t.TempDir(), "baton.db"), MaxEvents: maxEvents})
+	}, storetest.Config{
+		MaxEvents: maxEvents,
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			path := s.(*boltstore.Store).Path()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, boltstore.Options{Path: path, MaxEvents: maxEvents})
+		},
+	})
+}
+
+// TestLocked opens the same file twice: the second Open must give up after
+// its timeout with ErrLocked, and succeed once the first is closed.
+func TestLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "baton.db")
+	first := open(t, boltstore.Options{Path: path})
+	_, err := boltstore.Open(boltstore.Options{Path: path, LockTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, boltstore.ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second Open: err = %v, want ErrLocked naming %s", err, path)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	open(t, boltstore.Options{Path: path, LockTimeout: 100 * time.Millisecond})
+}
+
+func TestOptions(t *testing.T) {
+	dir := t.TempDir()
+	bad := map[string]boltstore.Options{
+		"no path":          {},
+		"negative events":  {Path: filepath.Join(dir, "a.db"), MaxEvents: -1},
+		"negative timeout": {Path: filepath.Join(dir, "a.db"), LockTimeout: -time.Second},
+		"missing dir":      {Path: filepath.Join(dir, "nope", "a.db")},
+	}
+	for name, opts := range bad {
+		if s, err := boltstore.Open(opts); err == nil {
+			_ = s.Close()
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+}
+
+// TestLowerRetentionOnReopen: a smaller MaxEvents trims the log at Open.
+func TestLowerRetentionOnReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "baton.db")
+	s := open(t, boltstore.Options{Path: path, MaxEvents: 20})
+	for range 20 {
+		if _, err := s.AppendEvent(ctx, store.Event{Kind: "k"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Close()
+	s = open(t, boltstore.Options{Path: path, MaxEvents: 8})
+	evs, err := s.ListEvents(ctx, 0, 0)
+	if err != nil || len(evs) != 8 || evs[0].Seq != 13 {
+		t.Fatalf("after reopening with MaxEvents 8: %d events, first %v, %v", len(evs), evs[:min(1, len(evs))], err)
+	}
+	if evs, err := s.ListEvents(ctx, ^uint64(0), 0); err != nil || len(evs) != 0 {
+		t.Fatalf("ListEvents(after max uint64) = %v, %v", evs, err)
+	}
+}
+
+// TestCorruptRecord: a damaged event record is reported, not returned.
+func TestCorruptRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "baton.db")
+	s := open(t, boltstore.Options{Path: path})
+	if _, err := s.AppendEvent(context.Background(), store.Event{Kind: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("events")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte{9, 9})
+	})
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+
+	s = open(t, boltstore.Options{Path: path})
+	if _, err := s.ListEvents(context.Background(), 0, 0); err == nil || !strings.Contains(err.Error(), "event 1") {
+		t.Fatalf("ListEvents over a corrupt record: err = %v", err)
+	}
+}
