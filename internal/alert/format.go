@@ -131,7 +131,7 @@ func formatSlack(r *record) ([]byte, bool, error) {
 	blocks := []slackBlock{
 		{Type: "section", Text: ptr(mrkdwn(truncate(summary, slackSectionMax)))},
 		{Type: "section", Fields: []slackText{
-			mrkdwn("*Rollout*\n" + truncate(slackEscape(r.RolloutID), slackFieldMax)),
+			mrkdwn(truncate("*Rollout*\n"+slackEscape(r.RolloutID), slackFieldMax)),
 			mrkdwn("*Step*\n" + strconv.Itoa(r.Step)),
 			mrkdwn("*Weight*\n" + formatPercent(r.Weight)),
 			mrkdwn("*Severity*\n" + string(r.Severity)),
