@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/baton-rt/baton/internal/gwbench"
+	"github.com/baton-rt/baton/internal/loadgen"
+)
+
+func init() { register(newGWBenchCmd) }
+
+// gwbench is a top-level command rather than `bench gateway` so that it
+// lives in its own file without touching bench.go.
+func newGWBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gwbench",
+		Short: "Benchmark the gateway against direct access and NGINX, and render the results",
+		Long: "gwbench drives a running gateway, its backends and NGINX from this process (run), renders\n" +
+			"the result into docs/benchmarks.md (report), and can run the gateway with a pprof listener\n" +
+			"for profiling (gateway). scripts/bench-gateway.sh starts every process and calls these.",
+	}
+	cmd.AddCommand(newGWBenchRunCmd(), newGWBenchReportCmd(), newGWBenchGatewayCmd())
+	return cmd
+}
+
+func newGWBenchRunCmd() *cobra.Command {
+	var (
+		cfg gwbench.Config
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Measure the gateway, the backend direct and NGINX; write the result as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.AdminToken == "" {
+				cfg.AdminToken = os.Getenv("BATON_ADMIN_TOKEN")
+			}
+			res, err := gwbench.Run(cmd.Context(), cfg, cmd.ErrOrStderr())
+			if res != nil {
+				b, merr := json.MarshalIndent(res, "", "  ")
+				if merr != nil {
+					return errors.Join(err, merr)
+				}
+				b = append(b, '\n')
+				if out == "" || out == "-" {
+					_, werr := cmd.OutOrStdout().Write(b)
+					return errors.Join(err, werr)
+				}
+				return errors.Join(err, os.WriteFile(out, b, 0o644))
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Gateway.Addr, "gateway", "", "gateway edge address host:port (required)")
+	f.IntVar(&cfg.Gateway.PID, "gateway-pid", 0, "gateway process id (required)")
+	f.StringVar(&cfg.Direct.Addr, "direct", "", "blue backend's legacy service address host:port (required)")
+	f.StringVar(&cfg.NGINX.Addr, "nginx", "", "NGINX proxy address host:port (optional)")
+	f.IntVar(&cfg.NGINX.PID, "nginx-pid", 0, "NGINX process id (with --nginx)")
+	f.IntVar(&cfg.BackendPID, "backend-pid", 0, "`baton serve` process id (required)")
+	f.StringVar(&cfg.PublishURL, "publish-url", "", "backend publish endpoint, http://HOST:PORT/api/v1/publish (required)")
+	f.StringVar(&cfg.AdminURL, "admin", "", "gateway admin API base URL, http://HOST:PORT (required)")
+	f.StringVar(&cfg.AdminToken, "token", "", "admin bearer token (default $BATON_ADMIN_TOKEN)")
+	f.StringVar(&cfg.GCURL, "gc-url", "", "URL making the gateway collect garbage before memory readings")
+	f.StringVar(&cfg.PprofURL, "pprof-url", "", "gateway pprof base URL (with --profile-dir)")
+	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "directory for gateway heap and CPU profiles")
+	f.DurationVar(&cfg.QuietWait, "quiet-wait", 0, "wait up to this long for a quiet machine (default 1m; negative: no wait)")
+	f.IntVar(&cfg.Sessions, "sessions", 0, "idle sessions for memory and handover (default 10000)")
+	f.IntVar(&cfg.LatencySessions, "latency-sessions", 0, "sessions held per target in the round-trip phase (default 1000)")
+	f.IntVar(&cfg.LatencyRounds, "latency-rounds", 0, "interleaved round-trip rounds (default 3)")
+	f.DurationVar(&cfg.LatencyFor, "latency-for", 0, "round-trip time per target per round (default 3s)")
+	f.IntVar(&cfg.FanoutSubs, "fanout-subs", 0, "fan-out subscribers per target (default 5000)")
+	f.DurationVar(&cfg.FanoutWindow, "fanout-window", 0, "fan-out measuring window (default 8s)")
+	f.IntVar(&cfg.Channels, "channels", 0, "channels the handover sessions spread over (default 200)")
+	f.Float64Var(&cfg.PerSessionRate, "rate", 0, "messages/s each session receives during the handover (default 5)")
+	f.BoolVar(&cfg.Reverse, "reverse", false, "also move every session back green→blue")
+	f.IntVar(&cfg.Payload, "payload", 0, "bytes of a request frame and of published data (default 100)")
+	f.StringVarP(&out, "out", "o", "-", "write the JSON result here")
+	return cmd
+}
+
+func newGWBenchReportCmd() *cobra.Command {
+	var (
+		doc   string
+		opts  gwbench.ReportOptions
+		notes []string
+	)
+	cmd := &cobra.Command{
+		Use:   "report RESULT.json",
+		Short: "Render a gwbench result as Markdown, or into the gateway section of a document",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			var r gwbench.Result
+			if err := json.Unmarshal(b, &r); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			opts.Result = r
+			opts.Notes = notes
+			m := loadgen.DescribeMachine(cmd.Context())
+			opts.Machine = fmt.Sprintf("%d CPUs (%s), %.1f GiB memory, Linux %s, %s",
+				m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.Kernel, m.Go)
+			var sb strings.Builder
+			gwbench.Report(&sb, opts)
+			if doc == "" {
+				_, err := fmt.Fprint(cmd.OutOrStdout(), sb.String())
+				return err
+			}
+			return gwbench.ReplaceSection(doc, sb.String())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&doc, "doc", "", "Markdown file whose gateway section is replaced (appended when missing)")
+	f.StringVar(&opts.Command, "command", "bash scripts/bench-gateway.sh", "the command that produced the result")
+	f.StringArrayVar(&notes, "note", nil, "extra line for the notes (repeatable)")
+	return cmd
+}
+
+// newGWBenchGatewayCmd runs `baton gateway` unchanged plus a pprof listener,
+// so that the benchmark can force a GC before memory readings and profile
+// the gateway; `baton gateway` itself has no pprof flag.
+func newGWBenchGatewayCmd() *cobra.Command {
+	var path, pprofAddr string
+	cmd := &cobra.Command{
+		Use:   "gateway --config FILE --pprof ADDR",
+		Short: "Run the gateway exactly as `baton gateway`, plus net/http/pprof on ADDR",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ln, err := net.Listen("tcp", pprofAddr)
+			if err != nil {
+				return fmt.Errorf("gwbench: pprof listen: %w", err)
+			}
+			srv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = srv.Serve(ln) }()
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+			}()
+			fmt.Fprintf(cmd.OutOrStdout(), "pprof listening on http://%s/debug/pprof/\n", ln.Addr())
+			return runGateway(cmd.Context(), path, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "gateway configuration file (YAML)")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "127.0.0.1:0", "listen address of the pprof handlers (loopback)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// pprofMux serves the pprof handlers on their own mux, not the default one.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}

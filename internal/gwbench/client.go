@@ -1,0 +1,421 @@
+package gwbench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// headBytes is how much of a frame a client reads: the type, seq and the
+// send time all sit near the start; the rest is discarded unread.
+const headBytes = 384
+
+// ioTimeout bounds every handshake step and request.
+const ioTimeout = 10 * time.Second
+
+// Windows a delivery-pause sample is attributed to.
+const (
+	windowNone     = 0
+	windowBaseline = 1 // steady publishing before a weight change
+	windowMove     = 2 // from the weight change until its answer + After
+)
+
+// sink is what all clients of a phase report into.
+type sink struct {
+	delivered atomic.Int64
+	errors    atomic.Int64 // error frames
+	dropped   atomic.Int64 // connections that ended while still needed
+	closing   atomic.Bool  // set before the driver closes its own clients
+	track     atomic.Bool  // parse seq and send time of every message
+	window    atomic.Int32 // windowNone, windowBaseline or windowMove
+	lat       atomic.Pointer[recorder]
+}
+
+// reply is an answer to one request, with its receive time.
+type reply struct {
+	id  int64
+	ok  bool
+	seq int64
+	at  time.Time
+	raw string // kept for the error message when !ok
+}
+
+// track is one client's view of its channel's stream.
+type track struct {
+	last    int64 // last seq delivered; -1 until the subscribe ack
+	lastLat int64 // latency of the previous message, µs
+	haveLat bool
+	got     int64
+	dup     int64
+	gap     int64 // seqs skipped between consecutive deliveries
+	// jump is the largest rise of latency between two consecutive
+	// deliveries, per window: the extra gap the client saw beyond the
+	// publisher's own gap, i.e. its delivery pause.
+	jump [2]int64
+}
+
+// client is one raw legacy WebSocket session. Its read loop owns the
+// socket's read side; writes are safe from any goroutine.
+type client struct {
+	conn  *websocket.Conn
+	sink  *sink
+	acks  chan reply     // answers to requests; buffered, extras dropped
+	msgs  chan time.Time // receive times of messages, for probes only
+	done  chan struct{}
+	ids   atomic.Int64
+	subID atomic.Int64 // id of the subscribe in flight, so the ack sets track.last
+
+	mu sync.Mutex
+	tr track
+}
+
+// dialer opens clients to one target.
+type dialer struct {
+	url  string
+	http *http.Client
+	sink *sink
+}
+
+func newDialer(addr string, s *sink) *dialer {
+	nd := &net.Dialer{Timeout: ioTimeout}
+	return &dialer{
+		url:  "ws://" + addr + "/ws",
+		sink: s,
+		http: &http.Client{Transport: &http.Transport{DialContext: nd.DialContext, DisableKeepAlives: true, Proxy: nil}},
+	}
+}
+
+// dial opens client i (user key u<i>) and waits for the welcome frame.
+func (d *dialer) dial(ctx context.Context, i int, probe bool) (*client, error) {
+	ctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, d.url+"?user=u"+strconv.Itoa(i), &websocket.DialOptions{HTTPClient: d.http})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	_, f, err := conn.Read(ctx)
+	if err != nil {
+		conn.CloseNow()
+		return nil, fmt.Errorf("read welcome: %w", err)
+	}
+	if !bytes.Contains(f, []byte(`"type":"welcome"`)) {
+		conn.CloseNow()
+		return nil, fmt.Errorf("%w: first frame %.60q", ErrHandshake, f)
+	}
+	c := &client{conn: conn, sink: d.sink, acks: make(chan reply, 4), done: make(chan struct{})}
+	c.tr.last = -1
+	if probe {
+		c.msgs = make(chan time.Time, 4)
+	}
+	go c.readLoop()
+	return c, nil
+}
+
+// readLoop reads frames until the connection ends. Its context has no
+// deadline: coder/websocket would register a callback per read for a
+// cancellable one; closing the connection ends the loop instead.
+func (c *client) readLoop() {
+	defer close(c.done)
+	var buf [headBytes]byte
+	for {
+		_, r, err := c.conn.Reader(context.Background())
+		if err == nil {
+			var n int
+			n, err = io.ReadFull(r, buf[:])
+			switch {
+			case err == nil:
+				_, err = io.Copy(io.Discard, r)
+			case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+				err = nil
+			}
+			if err == nil {
+				c.handle(buf[:n], time.Now())
+			}
+		}
+		if err != nil {
+			if !c.sink.closing.Load() {
+				c.sink.dropped.Add(1)
+			}
+			c.conn.CloseNow()
+			return
+		}
+	}
+}
+
+var (
+	keyType = []byte(`"type":"`)
+	keySeq  = []byte(`"seq":`)
+	keyID   = []byte(`"id":`)
+	keyTS   = []byte(`"ts":`)
+)
+
+func (c *client) handle(f []byte, now time.Time) {
+	typ := frameType(f)
+	switch typ {
+	case "message":
+		c.sink.delivered.Add(1)
+		if c.msgs != nil {
+			select {
+			case c.msgs <- now:
+			default:
+			}
+		}
+		if c.sink.track.Load() {
+			c.observe(f, now)
+		}
+	case "ack", "error":
+		id, _ := intAfter(f, keyID)
+		seq, _ := intAfter(f, keySeq)
+		if typ == "error" {
+			c.sink.errors.Add(1)
+		} else if id != 0 && id == c.subID.Load() {
+			c.mu.Lock()
+			c.tr.last = seq // messages of this subscription follow their ack
+			c.mu.Unlock()
+		}
+		select {
+		case c.acks <- reply{id: id, ok: typ == "ack", seq: seq, at: now, raw: string(f)}:
+		default:
+		}
+	}
+}
+
+// observe updates the seq and pause tracking with one message.
+func (c *client) observe(f []byte, now time.Time) {
+	seq, ok := intAfter(f, keySeq)
+	if !ok {
+		return
+	}
+	ts, hasTS := intAfter(f, keyTS)
+	lat := now.UnixMicro() - ts
+	if hasTS {
+		if rec := c.sink.lat.Load(); rec != nil {
+			rec.add(lat)
+		}
+	}
+	w := c.sink.window.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &c.tr
+	t.got++
+	switch {
+	case t.last < 0:
+	case seq <= t.last:
+		t.dup++
+		return
+	case seq > t.last+1:
+		t.gap += seq - t.last - 1
+	}
+	t.last = seq
+	if !hasTS {
+		return
+	}
+	if t.haveLat && w != windowNone {
+		if j := lat - t.lastLat; j > t.jump[w-1] {
+			t.jump[w-1] = j
+		}
+	}
+	t.lastLat, t.haveLat = lat, true
+}
+
+// snapshot returns a copy of the tracking state.
+func (c *client) snapshot() track {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tr
+}
+
+// reset clears the counts and pause maxima, keeping the last seq.
+func (c *client) reset() {
+	c.mu.Lock()
+	c.tr = track{last: c.tr.last}
+	c.mu.Unlock()
+}
+
+// request writes frame (built by build with a fresh id) and waits for the
+// answer with that id.
+func (c *client) request(ctx context.Context, build func(id int64) []byte) (reply, error) {
+	id := c.ids.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, build(id)); err != nil {
+		return reply{}, fmt.Errorf("send request: %w", err)
+	}
+	for {
+		select {
+		case got := <-c.acks:
+			if got.id != id {
+				continue
+			}
+			if !got.ok {
+				return got, fmt.Errorf("%w: %.120q", ErrRefused, got.raw)
+			}
+			return got, nil
+		case <-c.done:
+			return reply{}, fmt.Errorf("request: %w", net.ErrClosed)
+		case <-ctx.Done():
+			return reply{}, fmt.Errorf("wait for answer: %w", ctx.Err())
+		}
+	}
+}
+
+// subscribe subscribes to channel; deliveries are tracked from the ack's seq.
+func (c *client) subscribe(ctx context.Context, channel string) error {
+	_, err := c.request(ctx, func(id int64) []byte {
+		c.subID.Store(id)
+		return subscribeFrame(id, channel)
+	})
+	c.subID.Store(0)
+	return err
+}
+
+func subscribeFrame(id int64, channel string) []byte {
+	b := []byte(`{"type":"subscribe","id":`)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, `,"channel":`...)
+	b = strconv.AppendQuote(b, channel)
+	return append(b, '}')
+}
+
+// frameType returns the value of the first "type" key, without decoding.
+func frameType(f []byte) string {
+	i := bytes.Index(f, keyType)
+	if i < 0 {
+		return ""
+	}
+	rest := f[i+len(keyType):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || j > 16 {
+		return ""
+	}
+	switch string(rest[:j]) { // no allocation for the known names
+	case "message":
+		return "message"
+	case "ack":
+		return "ack"
+	case "error":
+		return "error"
+	case "welcome":
+		return "welcome"
+	}
+	return "other"
+}
+
+// intAfter parses the non-negative integer that follows key in b.
+func intAfter(b, key []byte) (int64, bool) {
+	i := bytes.Index(b, key)
+	if i < 0 {
+		return 0, false
+	}
+	b = b[i+len(key):]
+	var n int64
+	j := 0
+	for ; j < len(b) && j < 18 && b[j] >= '0' && b[j] <= '9'; j++ {
+		n = n*10 + int64(b[j]-'0')
+	}
+	return n, j > 0
+}
+
+// closeAll closes clients abruptly and waits for their read loops, up to
+// ioTimeout.
+func closeAll(s *sink, clients []*client) {
+	s.closing.Store(true)
+	defer s.closing.Store(false)
+	for _, c := range clients {
+		c.conn.CloseNow()
+	}
+	deadline := time.After(ioTimeout)
+	for _, c := range clients {
+		select {
+		case <-c.done:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// connectAll opens clients first..first+n-1 with conc dials in flight,
+// retrying a failed dial once; on error it returns those opened so far.
+func connectAll(ctx context.Context, d *dialer, first, n, conc int, probe bool) ([]*client, error) {
+	clients := make([]*client, n)
+	var (
+		next     atomic.Int64
+		failures atomic.Int64
+		firstErr error
+		once     sync.Once
+		wg       sync.WaitGroup
+	)
+	for range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil || failures.Load() > 0 {
+					return
+				}
+				c, err := d.dial(ctx, first+i, probe)
+				if err != nil {
+					c, err = d.dial(ctx, first+i, probe)
+				}
+				if err != nil {
+					failures.Add(1)
+					once.Do(func() { firstErr = err })
+					return
+				}
+				clients[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	open := clients[:0]
+	for _, c := range clients {
+		if c != nil {
+			open = append(open, c)
+		}
+	}
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, firstErr)
+	}
+	return open, nil
+}
+
+// subscribeAll subscribes client i to channel(i), conc at a time.
+func subscribeAll(ctx context.Context, clients []*client, channel func(i int) string, conc int) error {
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		first  error
+		once   sync.Once
+		wg     sync.WaitGroup
+	)
+	for range conc {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(clients) {
+					return
+				}
+				if err := clients[i].subscribe(ctx, channel(i)); err != nil {
+					failed.Store(true)
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}

@@ -1,0 +1,90 @@
+package gwbench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fanout subscribes FanoutSubs sessions of target t to one channel and
+// publishes as fast as they keep up: at most MaxLag messages ahead of the
+// average subscriber, so that the window measures sustained delivery
+// rather than queueing.
+func (r *runner) fanout(ctx context.Context, t Target) (Fanout, error) {
+	s := &sink{}
+	f := Fanout{Subscribers: r.cfg.FanoutSubs}
+	clients, err := connectAll(ctx, newDialer(t.Addr, s), 200000, r.cfg.FanoutSubs, r.cfg.DialConcurrency, false)
+	defer func() { closeAll(s, clients) }()
+	if err != nil {
+		return f, fmt.Errorf("fanout: %s: %w", t.Name, err)
+	}
+	channel := "fan." + r.id + "." + t.Name
+	if err := subscribeAll(ctx, clients, func(int) string { return channel }, r.cfg.DialConcurrency); err != nil {
+		return f, fmt.Errorf("fanout: %s: subscribe: %w", t.Name, err)
+	}
+	subs := int64(len(clients))
+	pub := newPublisher(r.cfg.PublishURL, r.cfg.Payload, r.cfg.InFlight+2)
+	defer pub.close()
+
+	var (
+		published, failed atomic.Int64
+		wg                sync.WaitGroup
+	)
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	for range r.cfg.InFlight {
+		wg.Go(func() {
+			for pctx.Err() == nil {
+				if published.Load()-s.delivered.Load()/subs >= int64(r.cfg.MaxLag) {
+					_ = sleep(pctx, 200*time.Microsecond)
+					continue
+				}
+				if _, err := pub.publish(pctx, channel); err != nil {
+					if pctx.Err() == nil {
+						failed.Add(1)
+						_ = sleep(pctx, 10*time.Millisecond)
+					}
+					continue
+				}
+				published.Add(1)
+			}
+		})
+	}
+	r.logf("fanout %s: %d subscribers, warm-up %s", t.Name, subs, r.cfg.FanoutWarmup)
+	if err := sleep(ctx, r.cfg.FanoutWarmup); err != nil {
+		return f, err
+	}
+	pids, names := r.watch(t)
+	m := startCPU(pids)
+	p0, d0, t0 := published.Load(), s.delivered.Load(), time.Now()
+	stopProfile := r.cpuProfile(ctx, t, "fanout", r.cfg.FanoutWindow)
+	err = sleep(ctx, r.cfg.FanoutWindow)
+	p1, d1, t1 := published.Load(), s.delivered.Load(), time.Now()
+	f.Cores = m.stop(names)
+	stopProfile()
+	stop()
+	wg.Wait()
+	if err != nil {
+		return f, err
+	}
+	f.Seconds = t1.Sub(t0).Seconds()
+	f.Published, f.Delivered = p1-p0, d1-d0
+	f.DeliveriesPerSec = float64(f.Delivered) / f.Seconds
+	if cpu, ok := f.Cores.CPU[t.Name]; ok && t.PID > 0 && f.Delivered > 0 {
+		f.ProxyCPUPerFrameUs = float64(cpu.Microseconds()) / float64(f.Delivered)
+	}
+	want := published.Load() * subs
+	deadline := time.Now().Add(r.cfg.Drain)
+	for s.delivered.Load() < want && time.Now().Before(deadline) {
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return f, err
+		}
+	}
+	f.Lost = max(0, want-s.delivered.Load())
+	f.Dropped = s.dropped.Load()
+	r.logf("fanout %s: %.0f deliveries/s, %s cores %.2f, other %.2f, lost %d, publish errors %d",
+		t.Name, f.DeliveriesPerSec, t.Name, f.Cores.Procs[t.Name], f.Cores.Other, f.Lost, failed.Load())
+	return f, nil
+}

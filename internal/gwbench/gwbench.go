@@ -1,0 +1,169 @@
+// Package gwbench is the gateway benchmark driver. It runs in its own
+// process beside the reference services (`baton serve`), the gateway
+// (`baton gateway`) and NGINX as a plain WebSocket reverse proxy, and
+// measures, over loopback, what the gateway issue asks for:
+//
+//   - added round-trip latency of a ~100-byte request→ack (and the
+//     publish→deliver of the same message) at 1,000 sessions, through the
+//     gateway, direct to the backend and through NGINX, in interleaved rounds;
+//   - RSS per idle session at 10,000 sessions (gateway: edge socket +
+//     upstream socket; NGINX: one proxied connection);
+//   - fan-out deliveries/s through the gateway, direct and through NGINX, and
+//     the proxy's CPU per relayed frame;
+//   - a live handover of 10,000 sessions blue→green under publishing load:
+//     time, sessions/s, per-session delivery pause, lost and duplicated
+//     messages (tracked by seq at every client).
+//
+// Clients are raw coder/websocket connections speaking the legacy protocol
+// (docs/protocols/legacy.md) and looking at a few bytes per frame, so that
+// the driver stays cheap next to the processes it measures. Report renders
+// a Result as the gateway section of docs/benchmarks.md.
+package gwbench
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrHandshake: a peer answered the connect sequence unexpectedly.
+	ErrHandshake = errors.New("gwbench: handshake failed")
+	// ErrRefused: a request was answered with an error frame.
+	ErrRefused = errors.New("gwbench: request refused")
+	// ErrPublish: the backend refused an HTTP publish.
+	ErrPublish = errors.New("gwbench: publish failed")
+	// ErrAdmin: the gateway's admin API answered unexpectedly.
+	ErrAdmin = errors.New("gwbench: admin API error")
+	// ErrProc: a /proc file could not be understood.
+	ErrProc = errors.New("gwbench: bad /proc data")
+	// ErrNoMarkers: the document has no gateway results section.
+	ErrNoMarkers = errors.New("gwbench: results markers not found")
+)
+
+// Target is one way to reach the backend's legacy endpoint.
+type Target struct {
+	Name string // "gateway", "direct", "nginx"
+	Addr string // host:port serving /ws; empty: target skipped
+	PID  int    // process measured for RSS and CPU; 0 for direct (the backend's own figures are in the backend columns)
+}
+
+// Config is one benchmark run. Zero fields take their defaults (Defaults).
+type Config struct {
+	Gateway Target // the gateway's edge (required)
+	Direct  Target // the blue backend's legacy service (required)
+	NGINX   Target // NGINX proxying to Direct (optional)
+
+	// BackendPID is the `baton serve` process (blue legacy + green
+	// Socket.IO over one broker); PublishURL its HTTP publish endpoint.
+	BackendPID int
+	PublishURL string // http://host:port/api/v1/publish
+
+	AdminURL   string // gateway admin API base, http://host:port
+	AdminToken string
+	// GCURL is fetched before each gateway memory reading to make it
+	// collect garbage (its pprof heap?gc=1); empty: settle only.
+	GCURL string
+	// PprofURL, with ProfileDir, saves gateway CPU profiles over the
+	// fan-out window and the handover, and a heap profile at 10k idle.
+	PprofURL   string
+	ProfileDir string
+
+	QuietWait  time.Duration // wait for other processes below QuietBelow cores before starting (60s; <0: no wait)
+	QuietBelow float64       // cores (0.3)
+
+	DialConcurrency int // dials in flight (64)
+
+	LatencySessions int           // sessions held per target in the latency phase (1000)
+	LatencyRounds   int           // interleaved rounds over the targets (3)
+	LatencyFor      time.Duration // per target per round (3s)
+	LatencyMax      int           // samples per target per round at most (20000)
+
+	FanoutSubs   int           // subscribers of the fan-out channel per target (5000)
+	FanoutWarmup time.Duration // (2s)
+	FanoutWindow time.Duration // (8s)
+	InFlight     int           // concurrent publishes at saturation (4)
+	MaxLag       int           // publisher stays at most this many messages ahead of the average subscriber (50)
+
+	Sessions int           // idle sessions for memory and handover (10000)
+	Idle     time.Duration // idle time before the memory reading (5s)
+	Settle   time.Duration // wait after a GC before reading RSS (2s)
+
+	Channels       int           // channels the handover sessions spread over (200)
+	PerSessionRate float64       // messages/s each handover session receives (5)
+	Baseline       time.Duration // steady publishing before the weight change (3s)
+	After          time.Duration // publishing after the weight change answered (2s)
+	Reverse        bool          // also move everybody back green→blue (100→0)
+
+	Payload int           // bytes of a request frame and of published data (100)
+	Drain   time.Duration // longest wait for outstanding deliveries (15s)
+}
+
+// Defaults fills zero fields.
+func (c *Config) Defaults() {
+	di := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	dd := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	dd(&c.QuietWait, time.Minute)
+	if c.QuietBelow == 0 {
+		c.QuietBelow = 0.3
+	}
+	di(&c.DialConcurrency, 64)
+	di(&c.LatencySessions, 1000)
+	di(&c.LatencyRounds, 3)
+	dd(&c.LatencyFor, 3*time.Second)
+	di(&c.LatencyMax, 20000)
+	di(&c.FanoutSubs, 5000)
+	dd(&c.FanoutWarmup, 2*time.Second)
+	dd(&c.FanoutWindow, 8*time.Second)
+	di(&c.InFlight, 4)
+	di(&c.MaxLag, 50)
+	di(&c.Sessions, 10000)
+	dd(&c.Idle, 5*time.Second)
+	dd(&c.Settle, 2*time.Second)
+	di(&c.Channels, 200)
+	if c.PerSessionRate == 0 {
+		c.PerSessionRate = 5
+	}
+	dd(&c.Baseline, 3*time.Second)
+	dd(&c.After, 2*time.Second)
+	di(&c.Payload, 100)
+	dd(&c.Drain, 15*time.Second)
+	c.Gateway.Name, c.Direct.Name, c.NGINX.Name = "gateway", "direct", "nginx"
+}
+
+// Validate names the first field that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Gateway.Addr == "" || c.Gateway.PID <= 0:
+		return errors.New("gwbench: the gateway address and PID are required")
+	case c.Direct.Addr == "":
+		return errors.New("gwbench: the direct (backend) address is required")
+	case c.NGINX.Addr != "" && c.NGINX.PID <= 0:
+		return errors.New("gwbench: the NGINX PID is required with its address")
+	case c.BackendPID <= 0 || c.PublishURL == "":
+		return errors.New("gwbench: the backend PID and publish URL are required")
+	case c.AdminURL == "":
+		return errors.New("gwbench: the admin URL is required")
+	case c.LatencySessions < 1, c.LatencyRounds < 1, c.LatencyMax < 1, c.FanoutSubs < 1,
+		c.Sessions < 1, c.Channels < 1, c.DialConcurrency < 1, c.InFlight < 1, c.MaxLag < 1:
+		return errors.New("gwbench: counts must be positive")
+	case c.Channels > c.Sessions:
+		return errors.New("gwbench: Channels must not exceed Sessions")
+	case c.PerSessionRate <= 0 || c.PerSessionRate > 1000:
+		return errors.New("gwbench: PerSessionRate must be in (0, 1000]")
+	case c.Payload < minPayload || c.Payload > 1<<16:
+		return fmt.Errorf("gwbench: Payload must be between %d and 65536", minPayload)
+	case c.LatencyFor <= 0, c.FanoutWindow <= 0, c.Drain <= 0, c.Baseline <= 0, c.After < 0,
+		c.FanoutWarmup < 0, c.Idle < 0, c.Settle < 0:
+		return errors.New("gwbench: durations must be positive (After, warm-up, idle and settle may be 0)")
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package gwbench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// idleMemory opens Sessions sessions through t, lets them sit and reads the
+// RSS growth of t's process per session. The clients stay open for the
+// caller.
+func (r *runner) idleMemory(ctx context.Context, t Target, gcURL string) (Memory, []*client, *sink, error) {
+	s := &sink{}
+	var m Memory
+	before, err := r.settledRSS(ctx, t.PID, gcURL)
+	if err != nil {
+		return m, nil, s, err
+	}
+	bBefore, _ := readProc(r.cfg.BackendPID)
+	r.logf("memory %s: RSS before %.1f MiB; connecting %d", t.Name, mib(before), r.cfg.Sessions)
+	start := time.Now()
+	clients, err := connectAll(ctx, newDialer(t.Addr, s), 0, r.cfg.Sessions, r.cfg.DialConcurrency, false)
+	took := time.Since(start)
+	if err != nil {
+		return m, clients, s, fmt.Errorf("memory: %s: %w", t.Name, err)
+	}
+	if err := sleep(ctx, r.cfg.Idle); err != nil {
+		return m, clients, s, err
+	}
+	after, err := r.settledRSS(ctx, t.PID, gcURL)
+	if err != nil {
+		return m, clients, s, err
+	}
+	bAfter, _ := readProc(r.cfg.BackendPID)
+	m = Memory{
+		Sessions:         len(clients),
+		ConnectSeconds:   took.Seconds(),
+		ConnectsPerSec:   float64(len(clients)) / took.Seconds(),
+		RSSBefore:        before,
+		RSSAfter:         after,
+		BytesPerSession:  float64(after-before) / float64(len(clients)),
+		BackendRSSBefore: bBefore.RSS,
+		BackendRSSAfter:  bAfter.RSS,
+	}
+	r.logf("memory %s: %d sessions in %.2fs; RSS after %.1f MiB → %.0f B/session", t.Name, len(clients), took.Seconds(), mib(after), m.BytesPerSession)
+	if d := s.dropped.Load(); d > 0 {
+		return m, clients, s, fmt.Errorf("memory: %s: %d idle sessions were closed", t.Name, d)
+	}
+	return m, clients, s, nil
+}
+
+// settledRSS collects garbage (when gcURL is set), waits Settle and reads
+// the RSS of pid.
+func (r *runner) settledRSS(ctx context.Context, pid int, gcURL string) (int64, error) {
+	if err := gc(ctx, gcURL); err != nil {
+		return 0, err
+	}
+	if err := sleep(ctx, r.cfg.Settle); err != nil {
+		return 0, err
+	}
+	p, err := readProc(pid)
+	return p.RSS, err
+}
+
+// steady publishes round-robin over channels at a fixed total rate, each
+// publish stamped with its send time, and remembers the newest seq of
+// every channel.
+type steady struct {
+	pub       *publisher
+	channels  []string
+	rate      float64
+	final     []atomic.Int64
+	published atomic.Int64
+	failed    atomic.Int64
+	late      atomic.Int64
+}
+
+func (p *steady) run(ctx context.Context) {
+	jobs := make(chan int, 64) // bounded: a full queue makes the schedule late, counted
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for ch := range jobs {
+				seq, err := p.pub.publish(ctx, p.channels[ch])
+				if err != nil {
+					if ctx.Err() == nil {
+						p.failed.Add(1)
+					}
+					continue
+				}
+				p.published.Add(1)
+				for { // publishes to one channel may answer out of order
+					cur := p.final[ch].Load()
+					if seq <= cur || p.final[ch].CompareAndSwap(cur, seq) {
+						break
+					}
+				}
+			}
+		})
+	}
+	start := time.Now()
+	period := time.Duration(float64(time.Second) / p.rate)
+	for k := 0; ctx.Err() == nil; k++ {
+		if d := time.Until(start.Add(time.Duration(k) * period)); d > 0 {
+			if sleep(ctx, d) != nil {
+				break
+			}
+		}
+		select {
+		case jobs <- k % len(p.channels):
+		default:
+			p.late.Add(1)
+			select {
+			case jobs <- k % len(p.channels):
+			case <-ctx.Done():
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// handover moves every session from weight from to weight to under a
+// steady publishing load and checks every client's stream.
+func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from, to float64) (Handover, error) {
+	h := Handover{From: from, To: to, Sessions: len(clients), Channels: r.cfg.Channels, PerSessionRate: r.cfg.PerSessionRate}
+	run := r.id + "." + strconv.FormatFloat(to, 'f', -1, 64)
+	channels := make([]string, r.cfg.Channels)
+	for i := range channels {
+		channels[i] = "h." + run + "." + strconv.Itoa(i)
+	}
+	chOf := func(i int) int { return i % len(channels) }
+	if err := subscribeAll(ctx, clients, func(i int) string { return channels[chOf(i)] }, r.cfg.DialConcurrency); err != nil {
+		return h, fmt.Errorf("handover: subscribe: %w", err)
+	}
+	for _, c := range clients {
+		c.reset()
+	}
+	p := &steady{
+		pub:      newPublisher(r.cfg.PublishURL, r.cfg.Payload, 10),
+		channels: channels,
+		rate:     float64(len(channels)) * r.cfg.PerSessionRate,
+		final:    make([]atomic.Int64, len(channels)),
+	}
+	defer p.pub.close()
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var pw sync.WaitGroup
+	pw.Go(func() { p.run(pctx) })
+	defer pw.Wait()
+
+	s.track.Store(true)
+	defer s.track.Store(false)
+	baseLat, moveLat := newRecorder(1<<20), newRecorder(1<<20)
+	r.logf("handover %v→%v: %d sessions on %d channels, %.0f msg/s each (%.0f publishes/s)", from, to, len(clients), len(channels), r.cfg.PerSessionRate, p.rate)
+	// One second to warm up, then the baseline window.
+	if err := sleep(ctx, time.Second); err != nil {
+		return h, err
+	}
+	s.lat.Store(baseLat)
+	s.window.Store(windowBaseline)
+	if err := sleep(ctx, r.cfg.Baseline); err != nil {
+		return h, err
+	}
+	gw, _ := r.watch(r.cfg.Gateway)
+	m := startCPU(gw)
+	s.lat.Store(moveLat)
+	s.window.Store(windowMove)
+	stopProfile := r.cpuProfile(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 0)
+	t0 := time.Now()
+	res, err := r.admin.setWeight(ctx, to)
+	took := time.Since(t0)
+	if err != nil {
+		stopProfile()
+		return h, fmt.Errorf("handover: %w", err)
+	}
+	sleepErr := sleep(ctx, r.cfg.After)
+	stopProfile()
+	s.window.Store(windowNone)
+	s.lat.Store(nil)
+	_, names := r.watch(r.cfg.Gateway)
+	h.Cores = m.stop(names)
+	stop()
+	pw.Wait()
+	if sleepErr != nil {
+		return h, sleepErr
+	}
+	h.Seconds, h.Moved, h.Failed = took.Seconds(), res.Moved, res.Failed
+	h.SessionsPerSec = float64(res.Moved) / took.Seconds()
+	if st, err := r.admin.status(ctx); err == nil {
+		h.OnTarget = st.Sessions.Blue
+		if to > from {
+			h.OnTarget = st.Sessions.Green
+		}
+	}
+
+	// Wait until every client has its channel's last message (or Drain).
+	deadline := time.Now().Add(r.cfg.Drain)
+	for time.Now().Before(deadline) {
+		behind := 0
+		for i, c := range clients {
+			if c.snapshot().last < p.final[chOf(i)].Load() {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return h, err
+		}
+	}
+	pause, base := make([]int64, 0, len(clients)), make([]int64, 0, len(clients))
+	for i, c := range clients {
+		tr := c.snapshot()
+		h.Delivered += tr.got
+		h.Duplicated += tr.dup
+		h.Lost += tr.gap + max(0, p.final[chOf(i)].Load()-tr.last)
+		base = append(base, tr.jump[windowBaseline-1])
+		pause = append(pause, tr.jump[windowMove-1])
+	}
+	h.Pause, h.BaselinePause = summarize(pause), summarize(base)
+	h.Latency, h.BaselineLatency = summarize(moveLat.values()), summarize(baseLat.values())
+	h.Published, h.PublishErrors, h.Late = p.published.Load(), p.failed.Load(), p.late.Load()
+	h.Dropped = s.dropped.Load()
+	r.logf("handover %v→%v: moved %d failed %d in %.2fs (%.0f/s); pause p50 %.1fms p99 %.1fms; lost %d dup %d dropped %d",
+		from, to, h.Moved, h.Failed, h.Seconds, h.SessionsPerSec, h.Pause.P50/1000, h.Pause.P99/1000, h.Lost, h.Duplicated, h.Dropped)
+	// Leave the channels so that the next handover starts clean.
+	return h, r.unsubscribeAll(ctx, clients, func(i int) string { return channels[chOf(i)] })
+}
+
+// unsubscribeAll makes every client leave its channel.
+func (r *runner) unsubscribeAll(ctx context.Context, clients []*client, channel func(i int) string) error {
+	var (
+		next  atomic.Int64
+		first atomic.Pointer[error]
+		wg    sync.WaitGroup
+	)
+	for range r.cfg.DialConcurrency {
+		wg.Go(func() {
+			for first.Load() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(clients) {
+					return
+				}
+				ch := channel(i)
+				_, err := clients[i].request(ctx, func(id int64) []byte {
+					return []byte(`{"type":"unsubscribe","id":` + strconv.FormatInt(id, 10) + `,"channel":` + strconv.Quote(ch) + `}`)
+				})
+				if err != nil {
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if e := first.Load(); e != nil {
+		return fmt.Errorf("unsubscribe: %w", *e)
+	}
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

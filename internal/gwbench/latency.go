@@ -1,0 +1,121 @@
+package gwbench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// rttTarget is one target's clients in the round-trip phase.
+type rttTarget struct {
+	t       Target
+	sink    *sink
+	clients []*client
+	ack     []int64
+	deliver []int64
+	errors  int64
+	cores   []Cores
+}
+
+// latency holds LatencySessions sessions on every target at once and
+// measures sequential publish round trips in interleaved rounds, so that
+// noise on the shared machine falls on every target alike.
+func (r *runner) latency(ctx context.Context) (map[string]RTT, error) {
+	var targets []*rttTarget
+	defer func() {
+		for _, t := range targets {
+			closeAll(t.sink, t.clients)
+		}
+	}()
+	for k, t := range r.targets() {
+		rt := &rttTarget{t: t, sink: &sink{}}
+		targets = append(targets, rt)
+		var err error
+		first := 100000 * (k + 1) // user keys apart from the other phases'
+		rt.clients, err = connectAll(ctx, newDialer(t.Addr, rt.sink), first, r.cfg.LatencySessions, r.cfg.DialConcurrency, true)
+		if err != nil {
+			return nil, fmt.Errorf("latency: %s: %w", t.Name, err)
+		}
+		prefix := "lat." + r.id + "." + t.Name + "."
+		if err := subscribeAll(ctx, rt.clients, func(i int) string { return prefix + strconv.Itoa(i) }, r.cfg.DialConcurrency); err != nil {
+			return nil, fmt.Errorf("latency: %s: subscribe: %w", t.Name, err)
+		}
+		r.logf("latency: %d sessions on %s", len(rt.clients), t.Name)
+	}
+	for round := range r.cfg.LatencyRounds {
+		for _, rt := range targets {
+			if err := r.rttRound(ctx, rt); err != nil {
+				return nil, err
+			}
+			n := len(rt.ack)
+			r.logf("latency round %d %s: %d samples so far, ack p50 %.0fµs", round+1, rt.t.Name, n, summarize(append([]int64(nil), rt.ack...)).P50)
+		}
+	}
+	out := map[string]RTT{}
+	for _, rt := range targets {
+		out[rt.t.Name] = RTT{
+			Sessions: len(rt.clients),
+			Errors:   rt.errors,
+			Ack:      summarize(rt.ack),
+			Deliver:  summarize(rt.deliver),
+			Cores:    meanCores(rt.cores),
+		}
+	}
+	return out, nil
+}
+
+// rttRound sends publish requests one at a time, each from the next
+// session, for LatencyFor or LatencyMax samples.
+func (r *runner) rttRound(ctx context.Context, rt *rttTarget) error {
+	pids, names := r.watch(rt.t)
+	m := startCPU(pids)
+	end := time.Now().Add(r.cfg.LatencyFor)
+	prefix := "lat." + r.id + "." + rt.t.Name + "."
+	for i := 0; i < r.cfg.LatencyMax && time.Now().Before(end); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k := i % len(rt.clients)
+		c := rt.clients[k]
+		for len(c.msgs) > 0 { // a late message from an earlier timed-out try
+			<-c.msgs
+		}
+		channel := prefix + strconv.Itoa(k)
+		t0 := time.Now()
+		got, err := c.request(ctx, func(id int64) []byte { return publishFrame(id, channel, r.cfg.Payload) })
+		if err != nil {
+			rt.errors++
+			if rt.errors > 100 {
+				return fmt.Errorf("latency: %s: too many failed requests: %w", rt.t.Name, err)
+			}
+			continue
+		}
+		rt.ack = append(rt.ack, got.at.Sub(t0).Microseconds())
+		select {
+		case at := <-c.msgs:
+			rt.deliver = append(rt.deliver, at.Sub(t0).Microseconds())
+		case <-time.After(ioTimeout):
+			rt.errors++
+		}
+	}
+	rt.cores = append(rt.cores, m.stop(names))
+	return nil
+}
+
+// meanCores averages CPU readings of equal-length windows.
+func meanCores(cs []Cores) Cores {
+	out := Cores{Procs: map[string]float64{}}
+	if len(cs) == 0 {
+		return out
+	}
+	n := float64(len(cs))
+	for _, c := range cs {
+		for k, v := range c.Procs {
+			out.Procs[k] += v / n
+		}
+		out.Driver += c.Driver / n
+		out.Other += c.Other / n
+	}
+	return out
+}

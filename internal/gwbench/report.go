@@ -1,0 +1,255 @@
+package gwbench
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Markers around the gateway section of docs/benchmarks.md; the prose
+// outside them is written by hand and kept.
+const (
+	BeginMarker = "<!-- gwbench:results:begin -->"
+	EndMarker   = "<!-- gwbench:results:end -->"
+)
+
+// Targets of the gateway issue.
+const (
+	targetAddedP50us     = 20.0
+	targetAddedP99us     = 40.0
+	targetBytesPerSess   = 20000.0 // 20 KB
+	targetFanoutRatio    = 0.8
+	targetCPUPerFrameUs  = 8.0
+	targetHandoverSecs   = 2.0
+	targetPauseP99us     = 50000.0
+	targetHandoverMinors = 10000
+)
+
+// ReportOptions is what Report renders.
+type ReportOptions struct {
+	Result  Result
+	Machine string   // one line describing the machine
+	Command string   // the command that produced the result
+	Notes   []string // extra lines (pinning, versions)
+}
+
+// Report writes the gateway results section as Markdown.
+func Report(w io.Writer, o ReportOptions) {
+	r := o.Result
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("## Gateway results\n\n")
+	p("Measured %s with `%s`.\n\n", r.Started.Format("2006-01-02 15:04 UTC"), o.Command)
+	p("Machine: %s. Other processes used %.2f cores when the run started (load average %.2f); the machine is shared, so read the noise rows.\n", o.Machine, r.BusyBefore, r.LoadAvg)
+	for _, n := range o.Notes {
+		p("%s\n", n)
+	}
+	p("\n")
+	latencyTable(w, r)
+	memoryTable(w, r)
+	fanoutTable(w, r)
+	handoverTable(w, r)
+	p("The driver (this run's clients) peaked at %.0f MiB RSS.\n", mib(r.DriverRSS))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func us(v float64) string { return fmt.Sprintf("%.0f µs", v) }
+
+func signedUs(v float64) string { return fmt.Sprintf("%+.0f µs", v) }
+
+func cores(c Cores, name string) string {
+	v, ok := c.Procs[name]
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func latencyTable(w io.Writer, r Result) {
+	d, okD := r.Latency["direct"]
+	g, okG := r.Latency["gateway"]
+	if !okD || !okG {
+		return
+	}
+	n, okN := r.Latency["nginx"]
+	c := r.Config
+	fmt.Fprintf(w, "### Added latency (%d sessions per target)\n\n", g.Sessions)
+	fmt.Fprintf(w, "Sequential publish requests of %d bytes, each from the next session, answered by an ack; the session is subscribed to its own channel, so the same message also comes back (publish→deliver). %d interleaved rounds of %s per target.\n\n", c.Payload, c.LatencyRounds, c.LatencyFor)
+	fmt.Fprintf(w, "| Metric | Direct | Gateway | NGINX | Gateway − direct | NGINX − direct | Target (gateway) |\n|---|---:|---:|---:|---:|---:|---|\n")
+	row := func(name string, f func(RTT) float64, target string, ok func(float64) bool) {
+		nv, nd := "–", "–"
+		if okN {
+			nv, nd = us(f(n)), signedUs(f(n)-f(d))
+		}
+		added := f(g) - f(d)
+		t := target
+		if ok != nil {
+			t += " — " + verdict(ok(added))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, us(f(d)), us(f(g)), nv, signedUs(added), nd, t)
+	}
+	row("request→ack p50", func(x RTT) float64 { return x.Ack.P50 }, "≤ +20 µs", func(a float64) bool { return a <= targetAddedP50us })
+	row("request→ack p99", func(x RTT) float64 { return x.Ack.P99 }, "≤ +40 µs", func(a float64) bool { return a <= targetAddedP99us })
+	row("request→ack p99.9", func(x RTT) float64 { return x.Ack.P999 }, "", nil)
+	row("publish→deliver p50", func(x RTT) float64 { return x.Deliver.P50 }, "", nil)
+	row("publish→deliver p99", func(x RTT) float64 { return x.Deliver.P99 }, "", nil)
+	other := func(x RTT) string { return fmt.Sprintf("%.2f", x.Cores.Other) }
+	samples := func(x RTT) string { return fmt.Sprintf("%d (%d errors)", x.Ack.N, x.Errors) }
+	proxy := func(x RTT, name string) string { return cores(x.Cores, name) }
+	nS, nO, nP := "–", "–", "–"
+	if okN {
+		nS, nO, nP = samples(n), other(n), proxy(n, "nginx")
+	}
+	fmt.Fprintf(w, "| samples | %s | %s | %s | | | |\n", samples(d), samples(g), nS)
+	fmt.Fprintf(w, "| proxy CPU (cores) | – | %s | %s | | | |\n", proxy(g, "gateway"), nP)
+	fmt.Fprintf(w, "| backend CPU (cores) | %s | %s | %s | | | |\n", proxy(d, "backend"), proxy(g, "backend"), func() string {
+		if okN {
+			return proxy(n, "backend")
+		}
+		return "–"
+	}())
+	fmt.Fprintf(w, "| other processes' CPU (cores; noise) | %s | %s | %s | | | |\n\n", other(d), other(g), nO)
+}
+
+func memoryTable(w io.Writer, r Result) {
+	g, ok := r.Memory["gateway"]
+	if !ok {
+		return
+	}
+	n, okN := r.Memory["nginx"]
+	fmt.Fprintf(w, "### Memory per idle session (%d sessions)\n\n", g.Sessions)
+	fmt.Fprintf(w, "RSS growth of the proxy process (after a GC for the gateway) divided by the sessions; the gateway holds the client's socket and its own upstream socket per session, NGINX one proxied connection (two sockets).\n\n")
+	fmt.Fprintf(w, "| Metric | Gateway | NGINX | Target (gateway) |\n|---|---:|---:|---|\n")
+	nv := func(f func(Memory) string) string {
+		if okN {
+			return f(n)
+		}
+		return "–"
+	}
+	per := func(m Memory) string { return fmt.Sprintf("%.1f KB", m.BytesPerSession/1000) }
+	fmt.Fprintf(w, "| RSS per idle session | %s | %s | ≤ 20 KB — %s |\n", per(g), nv(per), verdict(g.BytesPerSession <= targetBytesPerSess))
+	rss := func(m Memory) string { return fmt.Sprintf("%.0f → %.0f MiB", mib(m.RSSBefore), mib(m.RSSAfter)) }
+	fmt.Fprintf(w, "| proxy RSS before → after | %s | %s | |\n", rss(g), nv(rss))
+	conn := func(m Memory) string { return fmt.Sprintf("%.0f", m.ConnectsPerSec) }
+	fmt.Fprintf(w, "| connects/s (64 in flight; gateway: attach to blue included) | %s | %s | |\n", conn(g), nv(conn))
+	back := func(m Memory) string {
+		return fmt.Sprintf("%.1f KB", float64(m.BackendRSSAfter-m.BackendRSSBefore)/float64(max(m.Sessions, 1))/1000)
+	}
+	fmt.Fprintf(w, "| backend RSS growth per session (no GC) | %s | %s | |\n\n", back(g), nv(back))
+}
+
+func fanoutTable(w io.Writer, r Result) {
+	d, okD := r.Fanout["direct"]
+	g, okG := r.Fanout["gateway"]
+	if !okD || !okG {
+		return
+	}
+	n, okN := r.Fanout["nginx"]
+	fmt.Fprintf(w, "### Fan-out at saturation (%d subscribers of one channel)\n\n", g.Subscribers)
+	fmt.Fprintf(w, "%d publishes in flight, at most %d messages ahead of the average subscriber; %s window after %s warm-up. The proxy's CPU per relayed frame is its CPU time over the window divided by the messages delivered (each read from the backend and written to a client).\n\n", r.Config.InFlight, r.Config.MaxLag, r.Config.FanoutWindow, r.Config.FanoutWarmup)
+	fmt.Fprintf(w, "| Metric | Direct | Gateway | NGINX | Gateway / direct | Target (gateway) |\n|---|---:|---:|---:|---:|---|\n")
+	nv := func(f func(Fanout) string) string {
+		if okN {
+			return f(n)
+		}
+		return "–"
+	}
+	ratio := g.DeliveriesPerSec / max(d.DeliveriesPerSec, 1)
+	dps := func(f Fanout) string { return fmt.Sprintf("%.0f", f.DeliveriesPerSec) }
+	fmt.Fprintf(w, "| deliveries/s | %s | %s | %s | %.2f× | ≥ 0.8× — %s |\n", dps(d), dps(g), nv(dps), ratio, verdict(ratio >= targetFanoutRatio))
+	fmt.Fprintf(w, "| proxy CPU per relayed frame | – | %.2f µs | %s | | ≤ 8 µs — %s |\n", g.ProxyCPUPerFrameUs,
+		nv(func(f Fanout) string { return fmt.Sprintf("%.2f µs", f.ProxyCPUPerFrameUs) }), verdict(g.ProxyCPUPerFrameUs > 0 && g.ProxyCPUPerFrameUs <= targetCPUPerFrameUs))
+	fmt.Fprintf(w, "| proxy CPU (cores) | – | %s | %s | | |\n", cores(g.Cores, "gateway"), nv(func(f Fanout) string { return cores(f.Cores, "nginx") }))
+	fmt.Fprintf(w, "| backend CPU (cores) | %s | %s | %s | | |\n", cores(d.Cores, "backend"), cores(g.Cores, "backend"), nv(func(f Fanout) string { return cores(f.Cores, "backend") }))
+	drv := func(f Fanout) string { return fmt.Sprintf("%.2f", f.Cores.Driver) }
+	fmt.Fprintf(w, "| driver CPU (cores) | %s | %s | %s | | |\n", drv(d), drv(g), nv(drv))
+	oth := func(f Fanout) string { return fmt.Sprintf("%.2f", f.Cores.Other) }
+	fmt.Fprintf(w, "| other processes' CPU (cores; noise) | %s | %s | %s | | |\n", oth(d), oth(g), nv(oth))
+	lost := func(f Fanout) string { return fmt.Sprintf("%d / %d", f.Lost, f.Dropped) }
+	fmt.Fprintf(w, "| lost deliveries / dropped connections | %s | %s | %s | | |\n\n", lost(d), lost(g), nv(lost))
+}
+
+func handoverTable(w io.Writer, r Result) {
+	if len(r.Handover) == 0 {
+		return
+	}
+	h0 := r.Handover[0]
+	fmt.Fprintf(w, "### Live handover (%d sessions, %d channels, %.0f messages/s per session)\n\n", h0.Sessions, h0.Channels, h0.PerSessionRate)
+	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way (the extra gap beyond the publisher's own gap); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message.\n\n", r.Config.Baseline)
+	fmt.Fprintf(w, "| Metric |")
+	for _, h := range r.Handover {
+		fmt.Fprintf(w, " weight %g→%g |", h.From, h.To)
+	}
+	fmt.Fprintf(w, " Target |\n|---|")
+	for range r.Handover {
+		fmt.Fprintf(w, "---:|")
+	}
+	fmt.Fprintf(w, "---|\n")
+	row := func(name, target string, f func(Handover) string) {
+		fmt.Fprintf(w, "| %s |", name)
+		for _, h := range r.Handover {
+			fmt.Fprintf(w, " %s |", f(h))
+		}
+		fmt.Fprintf(w, " %s |\n", target)
+	}
+	row("moved / failed (on target after)", "", func(h Handover) string { return fmt.Sprintf("%d / %d (%d)", h.Moved, h.Failed, h.OnTarget) })
+	row("time (PUT sent → answered)", fmt.Sprintf("≤ 2 s — %s", verdict(h0.Seconds <= targetHandoverSecs && h0.Moved >= targetHandoverMinors)), func(h Handover) string { return fmt.Sprintf("%.2f s", h.Seconds) })
+	row("sessions/s", "", func(h Handover) string { return fmt.Sprintf("%.0f", h.SessionsPerSec) })
+	ms := func(v float64) string { return fmt.Sprintf("%.1f ms", v/1000) }
+	row("delivery pause p50 / p99 / max", fmt.Sprintf("p99 ≤ 50 ms — %s", verdict(h0.Pause.N > 0 && h0.Pause.P99 <= targetPauseP99us)), func(h Handover) string {
+		return ms(h.Pause.P50) + " / " + ms(h.Pause.P99) + " / " + ms(h.Pause.Max)
+	})
+	row("baseline pause p50 / p99 / max (noise)", "", func(h Handover) string {
+		return ms(h.BaselinePause.P50) + " / " + ms(h.BaselinePause.P99) + " / " + ms(h.BaselinePause.Max)
+	})
+	row("publish→deliver during the move p50 / p99", "", func(h Handover) string { return ms(h.Latency.P50) + " / " + ms(h.Latency.P99) })
+	row("publish→deliver before it p50 / p99", "", func(h Handover) string { return ms(h.BaselineLatency.P50) + " / " + ms(h.BaselineLatency.P99) })
+	lossOK := true
+	for _, h := range r.Handover {
+		lossOK = lossOK && h.Lost == 0 && h.Duplicated == 0 && h.Delivered > 0
+	}
+	row("messages lost / duplicated", "0 / 0 — "+verdict(lossOK), func(h Handover) string { return fmt.Sprintf("%d / %d", h.Lost, h.Duplicated) })
+	row("published (errors, late) / delivered", "", func(h Handover) string {
+		return fmt.Sprintf("%d (%d, %d) / %d", h.Published, h.PublishErrors, h.Late, h.Delivered)
+	})
+	row("client connections dropped", "", func(h Handover) string { return fmt.Sprintf("%d", h.Dropped) })
+	row("gateway / backend CPU over the move (cores)", "", func(h Handover) string {
+		return cores(h.Cores, "gateway") + " / " + cores(h.Cores, "backend")
+	})
+	row("other processes' CPU (cores; noise)", "", func(h Handover) string { return fmt.Sprintf("%.2f", h.Cores.Other) })
+	fmt.Fprintln(w)
+}
+
+// ReplaceSection puts section between the gateway markers of the Markdown
+// file at path; when the file has no markers the section is appended, with
+// them, at its end.
+func ReplaceSection(path, section string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	block := BeginMarker + "\n" + strings.TrimRight(section, "\n") + "\n" + EndMarker + "\n"
+	i := bytes.Index(b, []byte(BeginMarker))
+	j := bytes.Index(b, []byte(EndMarker))
+	var out []byte
+	switch {
+	case i < 0 && j < 0:
+		out = append(bytes.TrimRight(b, "\n"), "\n\n"+block...)
+	case i < 0 || j < i:
+		return fmt.Errorf("%w in %s", ErrNoMarkers, path)
+	default:
+		end := j + len(EndMarker)
+		if end < len(b) && b[end] == '\n' {
+			end++
+		}
+		out = append(append(append([]byte{}, b[:i]...), block...), b[end:]...)
+	}
+	return os.WriteFile(path, out, 0o644)
+}

@@ -1,0 +1,198 @@
+package gwbench
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+type runner struct {
+	cfg   Config
+	log   io.Writer
+	id    string // run id, keeps channel names of runs apart
+	admin *admin
+	res   *Result
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.log, "[gwbench %s] "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// targets lists the configured targets: gateway, direct, then NGINX.
+func (r *runner) targets() []Target {
+	out := []Target{r.cfg.Gateway, r.cfg.Direct}
+	if r.cfg.NGINX.Addr != "" {
+		out = append(out, r.cfg.NGINX)
+	}
+	return out
+}
+
+// watch lists the processes whose CPU a phase on t reads: the proxy (if
+// any) and the backend.
+func (r *runner) watch(t Target) ([]int, []string) {
+	if t.PID > 0 {
+		return []int{t.PID, r.cfg.BackendPID}, []string{t.Name, "backend"}
+	}
+	return []int{r.cfg.BackendPID}, []string{"backend"}
+}
+
+// cpuProfile saves a gateway CPU profile of about dur (5s when 0), when
+// profiling is configured; the returned function waits for it.
+func (r *runner) cpuProfile(ctx context.Context, t Target, label string, dur time.Duration) (wait func()) {
+	if t.Name != "gateway" || r.cfg.PprofURL == "" || r.cfg.ProfileDir == "" {
+		return func() {}
+	}
+	if dur <= 0 {
+		dur = 5 * time.Second
+	}
+	secs := int(math.Ceil(dur.Seconds()))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.cfg.PprofURL, secs)
+		if err := r.saveURL(ctx, url, "gateway-cpu-"+label+".pprof", time.Duration(secs+15)*time.Second); err != nil {
+			r.logf("profile %s: %v", label, err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// saveURL writes the body of a GET to ProfileDir/name.
+func (r *runner) saveURL(ctx context.Context, url, name string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(r.cfg.ProfileDir, name))
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Run measures everything, in this order: gateway memory at Sessions idle
+// sessions and the handover(s) on those sessions, NGINX memory, round-trip
+// latency on every target, fan-out on every target. Memory comes first so
+// that the proxies' RSS is read on fresh processes. Progress goes to logw.
+func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &runner{
+		cfg:   cfg,
+		log:   logw,
+		id:    strings.ToLower(rand.Text()[:6]),
+		admin: &admin{base: strings.TrimSuffix(cfg.AdminURL, "/"), token: cfg.AdminToken, http: &http.Client{}},
+		res: &Result{
+			Started: time.Now().UTC(), Config: cfg, LoadAvg: loadAvg(),
+			Latency: map[string]RTT{}, Fanout: map[string]Fanout{}, Memory: map[string]Memory{},
+		},
+	}
+	r.res.Config.AdminToken = ""
+	st, err := r.admin.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.Weight != 0 {
+		return nil, fmt.Errorf("gwbench: the gateway must start at weight 0 (all on blue), not %v", st.Weight)
+	}
+	pids := []int{cfg.Gateway.PID, cfg.BackendPID}
+	if cfg.NGINX.PID > 0 {
+		pids = append(pids, cfg.NGINX.PID)
+	}
+	r.res.BusyBefore = waitQuiet(ctx, pids, cfg.QuietWait, cfg.QuietBelow, r.logf)
+	r.logf("other processes use %.2f cores; starting", r.res.BusyBefore)
+
+	if err := r.gatewaySessions(ctx); err != nil {
+		return r.res, err
+	}
+	if cfg.NGINX.Addr != "" {
+		m, clients, s, err := r.idleMemory(ctx, cfg.NGINX, "")
+		closeAll(s, clients)
+		if err != nil {
+			return r.res, err
+		}
+		r.res.Memory[cfg.NGINX.Name] = m
+	}
+	if r.res.Latency, err = r.latency(ctx); err != nil {
+		return r.res, err
+	}
+	for _, t := range r.targets() {
+		f, err := r.fanout(ctx, t)
+		if err != nil {
+			return r.res, err
+		}
+		r.res.Fanout[t.Name] = f
+	}
+	if self, err := readProc(0); err == nil {
+		r.res.DriverRSS = self.HWM
+	}
+	return r.res, nil
+}
+
+// gatewaySessions reads the gateway's memory at Sessions idle sessions,
+// then moves them all blue→green (and back with Reverse) under load.
+func (r *runner) gatewaySessions(ctx context.Context) error {
+	m, clients, s, err := r.idleMemory(ctx, r.cfg.Gateway, r.cfg.GCURL)
+	defer func() { closeAll(s, clients) }()
+	if err != nil {
+		return err
+	}
+	r.res.Memory[r.cfg.Gateway.Name] = m
+	if r.cfg.PprofURL != "" && r.cfg.ProfileDir != "" {
+		if err := r.saveURL(ctx, r.cfg.PprofURL+"/debug/pprof/heap", "gateway-heap-idle.pprof", 30*time.Second); err != nil {
+			r.logf("heap profile: %v", err)
+		}
+	}
+	moves := [][2]float64{{0, 100}}
+	if r.cfg.Reverse {
+		moves = append(moves, [2]float64{100, 0})
+	}
+	for _, mv := range moves {
+		h, err := r.handover(ctx, clients, s, mv[0], mv[1])
+		r.res.Handover = append(r.res.Handover, h)
+		if err != nil {
+			return err
+		}
+	}
+	if !r.cfg.Reverse { // later phases compare the gateway over blue with blue direct
+		closeAll(s, clients)
+		clients = nil
+		if _, err := r.admin.setWeight(ctx, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadAvg is the 1-minute load average, or -1 when unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	var v float64
+	if _, err := fmt.Sscan(string(b), &v); err != nil {
+		return -1
+	}
+	return v
+}
