@@ -46,7 +46,6 @@ var errRequest = errors.New("alert: cannot build request")
 const (
 	bodyLogMax    = 256     // response bytes kept for the log
 	bodyDrain     = 4 << 10 // response bytes read so the connection is reused
-	maxShift      = 30      // backoff doublings beyond this would overflow
 	retryAfterMax = 24 * time.Hour
 )
 
@@ -132,10 +131,13 @@ func (d *Dispatcher) retryWait(err error, attempt int) (time.Duration, bool) {
 		}
 	}
 	// Network errors and timeouts land here: retryable.
-	b := d.backoff << min(attempt-1, maxShift)
-	if b <= 0 || b > d.maxBackoff {
-		b = d.maxBackoff
+	// Double by steps rather than shift, so no backoff/attempt pair can
+	// overflow into a short wait.
+	b := d.backoff
+	for i := 1; i < attempt && b < d.maxBackoff; i++ {
+		b = min(b*2, d.maxBackoff)
 	}
+	b = min(b, d.maxBackoff)
 	// Equal jitter: at least half the backoff, so retries still spread out
 	// while webhooks failing together do not retry in step.
 	half := b / 2

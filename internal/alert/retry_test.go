@@ -61,6 +61,10 @@ func TestRetryWait(t *testing.T) {
 			}
 		}
 	}
+	big := &Dispatcher{backoff: time.Hour, maxBackoff: 2 * time.Hour}
+	if w, ok := big.retryWait(io.ErrUnexpectedEOF, 60); !ok || w < time.Hour || w > 2*time.Hour {
+		t.Errorf("long backoff at attempt 60: %v, want the 2h cap with jitter", w)
+	}
 	if _, ok := d.retryWait(&StatusError{Code: 404}, 1); ok {
 		t.Error("404 retried")
 	}
