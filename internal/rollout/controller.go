@@ -1,0 +1,421 @@
+package rollout
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store"
+)
+
+// ErrClosed is returned by commands after Close.
+var ErrClosed = errors.New("rollout: controller closed")
+
+// Defaults of Options.
+const (
+	DefaultPrepareTimeout = 10 * time.Second
+	DefaultStoreTimeout   = 5 * time.Second
+	DefaultRetryBackoff   = time.Second
+	// rollbackAttempts bounds the SetWeight(0) calls of one rollback while
+	// some moves keep failing.
+	rollbackAttempts = 3
+)
+
+// Options configure a Controller. Shifter, Health and Store are required.
+type Options struct {
+	// Plan is the configured plan that Start's override applies to; it
+	// need not have been through SetDefaults.
+	Plan config.Rollout
+	// Shifter applies weights (the gateway).
+	Shifter Shifter
+	// Health is what the gates read.
+	Health HealthSource
+	// Prober checks green before the first step. Nil skips the check.
+	Prober Prober
+	// Store persists the state and the event log.
+	Store Store
+	// Notifier receives alerts. Nil sends none.
+	Notifier Notifier
+	// Logger receives every transition and verdict. Nil discards.
+	Logger *slog.Logger
+	// TestMode replaces every plan's hold by TestHold (TestHold zero means
+	// the package's TestHold); nothing else changes.
+	TestMode bool
+	TestHold time.Duration
+	// PrepareTimeout bounds the green check. Zero means 10s.
+	PrepareTimeout time.Duration
+	// StoreTimeout bounds each store call the controller makes on its own
+	// (commands use their ctx as well). Zero means 5s.
+	StoreTimeout time.Duration
+	// RetryBackoff is the pause before the controller retries after a
+	// failed store write or weight change. Zero means 1s.
+	RetryBackoff time.Duration
+	// Now is the clock; nil means time.Now. Holds wait on real timers.
+	Now func() time.Time
+}
+
+// Controller runs one rollout at a time. All methods are safe for
+// concurrent use.
+//
+// Concurrency: mu guards the state and serialises transitions, including
+// their store writes and event emission, so events are ordered like the
+// stored states. One driver goroutine acts on an active state (probe, set
+// weight, hold, gate); every command bumps gen and cancels the driver's
+// current operation, so the driver drops a result computed for a state that
+// has since changed.
+type Controller struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the driver
+
+	snap atomic.Pointer[State] // what Status returns; replaced, never mutated
+
+	mu       sync.Mutex
+	st       State
+	version  uint64 // stored version of st
+	gen      uint64
+	cancelOp context.CancelFunc
+	driving  bool
+	restore  bool // re-apply the stored weight before going on (after a load)
+	closed   bool
+	subs     map[*Subscription]struct{}
+}
+
+// New loads the stored state and, when a rollout was active, resumes it:
+// the stored weight is applied again and the stored step continues.
+func New(ctx context.Context, opts Options) (*Controller, error) {
+	switch {
+	case opts.Shifter == nil:
+		return nil, errors.New("rollout: Options.Shifter is required")
+	case opts.Health == nil:
+		return nil, errors.New("rollout: Options.Health is required")
+	case opts.Store == nil:
+		return nil, errors.New("rollout: Options.Store is required")
+	}
+	def(&opts.TestHold, TestHold)
+	def(&opts.PrepareTimeout, DefaultPrepareTimeout)
+	def(&opts.StoreTimeout, DefaultStoreTimeout)
+	def(&opts.RetryBackoff, DefaultRetryBackoff)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Controller{opts: opts, log: log, now: opts.Now, subs: make(map[*Subscription]struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+
+	st, version, err := c.load(ctx)
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st, c.version = st, version
+	c.publishSnap()
+	if st.Phase.Active() {
+		c.restore = st.Step > 0 && (st.Applied || st.Phase == Paused)
+		c.emit(st.Phase, &c.st, []Event{{Kind: EventRecovered,
+			Message: fmt.Sprintf("resuming %s at step %d, weight %v", st.Phase, st.Step, st.Weight)}})
+		c.ensureDriver()
+	}
+	return c, nil
+}
+
+func def[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+// load reads the stored state; no state yet is idle.
+func (c *Controller) load(ctx context.Context) (State, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
+	defer cancel()
+	stored, err := c.opts.Store.GetState(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return State{Phase: Idle}, 0, nil
+	}
+	if err != nil {
+		return State{}, 0, fmt.Errorf("rollout: load state: %w", err)
+	}
+	st, err := decodeState(stored.Blob)
+	if err != nil {
+		return State{}, 0, err
+	}
+	return st, stored.Version, nil
+}
+
+// Close stops the driver where it stands, without changing the stored
+// state: a controller created later on the same store resumes. It closes
+// every subscription. Later commands fail with ErrClosed.
+func (c *Controller) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.cancel()
+	c.mu.Unlock()
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for s := range c.subs {
+		s.closeLocked()
+	}
+	return nil
+}
+
+// Status returns the current state. It never blocks on the store.
+func (c *Controller) Status() State { return c.snap.Load().clone() }
+
+func (c *Controller) publishSnap() {
+	s := c.st.clone()
+	c.snap.Store(&s)
+}
+
+// Start begins a rollout with the configured plan changed by o (nil: none).
+// It returns once the start is stored; the rollout runs in the background.
+// A bad override fails with ErrInvalidPlan naming the fields.
+func (c *Controller) Start(ctx context.Context, o *Override) (State, error) {
+	plan, err := NewPlan(c.opts.Plan, o)
+	if err != nil {
+		return State{}, err
+	}
+	if c.opts.TestMode {
+		plan.Hold = Duration(c.opts.TestHold)
+	}
+	id := newID(c.now())
+	return c.command(ctx, OpStart, func(s *State, now time.Time) []Event {
+		*s = State{ID: id, Phase: Preparing, Plan: &plan, StartedAt: now}
+		return []Event{{Kind: EventStarted, Message: fmt.Sprintf("rollout %s started: steps %v, hold %v", id, plan.Steps, plan.Hold)}}
+	})
+}
+
+// Pause stops the clock: no more moves or gates until Resume. A step's
+// remaining hold is kept.
+func (c *Controller) Pause(ctx context.Context) (State, error) {
+	return c.command(ctx, OpPause, func(s *State, now time.Time) []Event {
+		s.PausedFrom, s.HoldLeft = s.Phase, 0
+		if s.Phase == Shifting && s.Applied {
+			s.HoldLeft = Duration(max(s.HoldUntil.Sub(now), 0))
+		}
+		s.Phase = Paused
+		return []Event{{Kind: EventPaused, Message: fmt.Sprintf("paused at step %d", s.Step)}}
+	})
+}
+
+// Resume continues a paused rollout where it stood.
+func (c *Controller) Resume(ctx context.Context) (State, error) {
+	return c.command(ctx, OpResume, func(s *State, now time.Time) []Event {
+		s.Phase = s.PausedFrom
+		if s.Phase == Shifting && s.Applied {
+			s.HoldUntil = now.Add(s.HoldLeft.D())
+		}
+		s.PausedFrom, s.HoldLeft = "", 0
+		return []Event{{Kind: EventResumed}}
+	})
+}
+
+// Promote skips the remaining steps: it moves everyone to green at the
+// plan's pace and completes without further gates.
+func (c *Controller) Promote(ctx context.Context) (State, error) {
+	return c.command(ctx, OpPromote, func(s *State, now time.Time) []Event {
+		s.endStep(now, "")
+		s.Phase, s.PausedFrom, s.HoldLeft = Shifting, "", 0
+		s.Step, s.Weight, s.Applied, s.Promoted = len(s.Plan.Steps), router.Full, false, true
+		s.Extensions, s.HoldUntil = 0, time.Time{}
+		s.beginStep(now)
+		return []Event{{Kind: EventPromoted, Message: "promoted: moving everyone to green"}}
+	})
+}
+
+// Rollback moves everyone back to blue at the plan's pace.
+func (c *Controller) Rollback(ctx context.Context) (State, error) {
+	return c.command(ctx, OpRollback, func(s *State, now time.Time) []Event {
+		s.startRollback(now, false, "rollback requested by operator")
+		return []Event{{Kind: EventRollbackStarted, Message: s.Reason}}
+	})
+}
+
+// EmergencyRollback moves every session to blue as fast as the shifter
+// can (PacedShifter with Unpaced). It is allowed in every phase but idle
+// and rolled_back, also during a normal rollback, which it speeds up. Unlike
+// other commands it acts even when the store cannot record it: safety
+// first; the state is written with the next transition.
+func (c *Controller) EmergencyRollback(ctx context.Context) (State, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.Phase == RollingBack && c.st.Emergency {
+		return c.st.clone(), &TransitionError{Op: OpEmergency, Phase: c.st.Phase, Emergency: true}
+	}
+	fn := func(s *State, now time.Time) []Event {
+		s.startRollback(now, true, "emergency rollback requested by operator")
+		return []Event{{Kind: EventRollbackStarted, Message: s.Reason, Emergency: true}}
+	}
+	st, err := c.commandLocked(ctx, OpEmergency, fn)
+	if err == nil || errors.Is(err, ErrInvalidTransition) || errors.Is(err, ErrClosed) {
+		return st, err
+	}
+	c.log.Error("rollout: emergency rollback not stored, acting anyway", "err", err)
+	from := c.st.Phase
+	next := c.st.clone()
+	evs := fn(&next, c.now())
+	c.apply(from, next, evs)
+	return next.clone(), nil
+}
+
+// Abort stops the rollout where it stands: the weight stays, nobody moves.
+func (c *Controller) Abort(ctx context.Context) (State, error) {
+	return c.command(ctx, OpAbort, func(s *State, now time.Time) []Event {
+		s.endStep(now, "")
+		s.Phase, s.EndedAt, s.Reason = Aborted, now, "aborted by operator"
+		s.PausedFrom, s.HoldLeft = "", 0
+		return []Event{{Kind: EventAborted, Message: fmt.Sprintf("aborted at step %d, weight %v", s.Step, s.Weight)}}
+	})
+}
+
+// command runs one operator transition: check it is allowed, store it,
+// then act (publish, wake the driver). On a version conflict it reloads
+// the stored state and tries once more against it.
+func (c *Controller) command(ctx context.Context, op Op, fn func(*State, time.Time) []Event) (State, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.commandLocked(ctx, op, fn)
+}
+
+func (c *Controller) commandLocked(ctx context.Context, op Op, fn func(*State, time.Time) []Event) (State, error) {
+	for attempt := 0; ; attempt++ {
+		if c.closed {
+			return State{}, ErrClosed
+		}
+		if !op.allowedFrom(c.st.Phase) {
+			return c.st.clone(), &TransitionError{Op: op, Phase: c.st.Phase}
+		}
+		from := c.st.Phase
+		next := c.st.clone()
+		evs := fn(&next, c.now())
+		err := c.persist(ctx, &next)
+		if errors.Is(err, store.ErrConflict) && attempt == 0 {
+			if rerr := c.reload(ctx); rerr != nil {
+				return c.st.clone(), errors.Join(err, rerr)
+			}
+			continue
+		}
+		if err != nil {
+			return c.st.clone(), fmt.Errorf("rollout: %s: %w", op, err)
+		}
+		c.apply(from, next, evs)
+		return next.clone(), nil
+	}
+}
+
+// apply makes next the current state (already stored, or deliberately
+// not), emits its events and hands it to the driver. c.mu is held.
+func (c *Controller) apply(from Phase, next State, evs []Event) {
+	c.st = next
+	c.publishSnap()
+	c.emit(from, &c.st, evs)
+	c.interrupt()
+	c.ensureDriver()
+}
+
+// interrupt invalidates the driver's current operation. c.mu is held.
+func (c *Controller) interrupt() {
+	c.gen++
+	if c.cancelOp != nil {
+		c.cancelOp()
+	}
+}
+
+// ensureDriver starts the driver when the state has work and none runs.
+// c.mu is held.
+func (c *Controller) ensureDriver() {
+	if c.driving || c.closed || !c.st.Phase.Active() {
+		return
+	}
+	c.driving = true
+	c.wg.Add(1)
+	go c.drive()
+}
+
+// persist writes st with compare-and-set on the version the controller
+// holds. c.mu is held.
+func (c *Controller) persist(ctx context.Context, st *State) error {
+	st.UpdatedAt = c.now()
+	blob, err := encodeState(*st)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
+	defer cancel()
+	v, err := c.opts.Store.CompareAndSetState(ctx, c.version, blob)
+	if err != nil {
+		return err
+	}
+	c.version = v
+	return nil
+}
+
+// reload adopts the stored state after a conflict: someone else (another
+// gateway, an operator tool) wrote it, so their decision wins over ours.
+// c.mu is held.
+func (c *Controller) reload(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
+	defer cancel()
+	stored, err := c.opts.Store.GetState(ctx)
+	if err != nil {
+		return fmt.Errorf("rollout: reload state: %w", err)
+	}
+	st, err := decodeState(stored.Blob)
+	if err != nil {
+		return err
+	}
+	from := c.st.Phase
+	c.version = stored.Version
+	c.apply(from, st, []Event{{Kind: EventReloaded,
+		Message: fmt.Sprintf("stored state changed by another writer (version %d): now %s at step %d", stored.Version, st.Phase, st.Step)}})
+	return nil
+}
+
+// beginStep records the start of the current step.
+func (s *State) beginStep(now time.Time) {
+	s.Steps = append(s.Steps, StepRecord{Step: s.Step, Weight: s.Weight, StartedAt: now})
+}
+
+// endStep closes the current step's record with outcome.
+func (s *State) endStep(now time.Time, o Outcome) {
+	if r := s.currentStep(); r != nil {
+		r.EndedAt, r.Outcome = now, o
+	}
+}
+
+func (s *State) startRollback(now time.Time, emergency bool, reason string) {
+	s.endStep(now, "")
+	s.Phase, s.Weight, s.Applied, s.Emergency = RollingBack, 0, false, emergency
+	s.Reason, s.EndedAt, s.RollbackAt = reason, time.Time{}, now
+	s.PausedFrom, s.HoldLeft, s.HoldUntil, s.Promoted = "", 0, time.Time{}, false
+}
+
+// newID names a rollout: its start time and a random suffix.
+func newID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on a broken system)
+	return "r-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,86 @@
+package rollout
+
+import (
+	"context"
+	"time"
+
+	"github.com/baton-rt/baton/internal/alert"
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store"
+)
+
+// Shifter applies weights; *gateway.Gateway is one.
+type Shifter interface {
+	// SetWeight applies w and returns when the paced moves it causes have
+	// ended. It must be idempotent: applying the weight already in place
+	// moves nobody. On ctx's end the weight stays applied and ctx's error
+	// is returned.
+	SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error)
+	// Status is a snapshot; the controller reads the sessions per backend.
+	Status() gateway.Status
+}
+
+// Unpaced, given to PacedShifter.SetWeightPaced, asks for moves as fast as
+// the shifter can go (emergency rollback).
+const Unpaced = -1
+
+// PacedShifter is a Shifter whose move rate can be chosen per call. The
+// controller uses it, when the shifter has it, for the plan's
+// MovesPerSecond and for emergency rollbacks; otherwise SetWeight's own
+// pacing applies to both.
+type PacedShifter interface {
+	// SetWeightPaced is SetWeight with at most movesPerSecond moves started
+	// per second; 0 means the shifter's default pacing, Unpaced no limit.
+	SetWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (moved, failed int, err error)
+}
+
+// Prober checks that a backend can take sessions before anyone moves to it:
+// it dials the backend and runs one probe (subscribe, publish, deliver).
+type Prober interface {
+	Probe(ctx context.Context, c router.Color) error
+}
+
+// HealthSource is what the gates read.
+type HealthSource interface {
+	// Snapshot returns the backend's measurements over the health window.
+	Snapshot(c router.Color) BackendHealth
+	// Preservation returns monotonic counters of the moves so far; the
+	// controller gates on their increase during each step.
+	Preservation() Preservation
+}
+
+// BackendHealth is one backend's measurements over the health window.
+type BackendHealth struct {
+	// Total operations (requests, subscribes, probe publishes, dials) and
+	// how many of them failed.
+	Total, Errors int64
+	// Latency quantiles of the window (from histograms).
+	P50, P95, P99 time.Duration
+	// Samples are raw latency samples of the window (a bounded reservoir),
+	// for the relative tests. The controller does not modify them.
+	Samples []time.Duration
+}
+
+// Preservation counts what handovers kept. Counters only grow (a restart
+// may reset them to zero; the controller copes).
+type Preservation struct {
+	// MovesTried counts moves started; SocketsKept those after which the
+	// client still had its socket (successful or cleanly refused moves).
+	MovesTried, SocketsKept uint64
+	// SubscriptionsTried counts subscriptions carried by moved sessions;
+	// SubscriptionsKept those present on the new backend afterwards.
+	SubscriptionsTried, SubscriptionsKept uint64
+}
+
+// Notifier receives the operator alerts; *alert.Dispatcher is one. Notify
+// must not block.
+type Notifier interface {
+	Notify(alert.Event) error
+}
+
+// Store is the part of store.Store the controller uses.
+type Store interface {
+	store.StateStore
+	AppendEvent(ctx context.Context, e store.Event) (uint64, error)
+}

@@ -1,0 +1,288 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store"
+)
+
+// errStale: the state changed while the driver worked; its result is void.
+var errStale = errors.New("rollout: state changed meanwhile")
+
+// drive acts on the state until it is no longer active or the controller
+// closes. Each round reads the state, does one operation (probe, set
+// weight, wait, gate, roll back) under a cancelable context and commits
+// the outcome only if no command changed the state meanwhile.
+func (c *Controller) drive() {
+	defer c.wg.Done()
+	for {
+		c.mu.Lock()
+		if !c.st.Phase.Active() || c.ctx.Err() != nil {
+			c.driving, c.cancelOp = false, nil
+			c.mu.Unlock()
+			return
+		}
+		st, gen, restore := c.st.clone(), c.gen, c.restore
+		c.restore = false
+		ctx, cancel := context.WithCancel(c.ctx)
+		c.cancelOp = cancel
+		c.mu.Unlock()
+
+		if restore {
+			c.restoreWeight(ctx, st)
+		}
+		err := c.round(ctx, st, gen)
+		cancel()
+		if err != nil && !errors.Is(err, errStale) && ctx.Err() == nil {
+			c.log.Warn("rollout: retrying", "phase", st.Phase, "step", st.Step, "err", err)
+			c.sleep(ctx, c.opts.RetryBackoff)
+		}
+	}
+}
+
+// round does one operation for st.
+func (c *Controller) round(ctx context.Context, st State, gen uint64) error {
+	switch st.Phase {
+	case Paused:
+		<-ctx.Done() // until a command (or Close) changes something
+		return nil
+	case Preparing:
+		return c.prepare(ctx, gen)
+	case Shifting:
+		switch {
+		case !st.Applied:
+			return c.applyStep(ctx, st, gen)
+		case c.now().Before(st.HoldUntil):
+			c.sleep(ctx, st.HoldUntil.Sub(c.now()))
+			return nil
+		default:
+			return c.gate(st, gen)
+		}
+	case RollingBack:
+		return c.rollback(ctx, st, gen)
+	}
+	return nil
+}
+
+// restoreWeight applies a loaded state's weight once: after a restart the
+// gateway does not know it. Idempotent for sessions already in place.
+func (c *Controller) restoreWeight(ctx context.Context, st State) {
+	moved, failed, err := c.shift(ctx, st.Weight, c.pace(st))
+	if err != nil {
+		c.log.Warn("rollout: restoring the stored weight failed", "weight", st.Weight, "err", err)
+		return
+	}
+	c.log.Info("rollout: stored weight restored", "weight_percent", st.Weight.Percent(), "moved", moved, "failed", failed)
+}
+
+func (c *Controller) prepare(ctx context.Context, gen uint64) error {
+	var err error
+	if c.opts.Prober != nil {
+		pctx, cancel := context.WithTimeout(ctx, c.opts.PrepareTimeout)
+		err = c.opts.Prober.Probe(pctx, router.Green)
+		cancel()
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return c.commit(gen, func(s *State, now time.Time) []Event {
+		if err != nil {
+			s.startRollback(now, false, "green check failed: "+err.Error())
+			return []Event{{Kind: EventGateFailed, Message: s.Reason}, {Kind: EventRollbackStarted, Message: s.Reason}}
+		}
+		s.Phase, s.Step, s.Weight, s.Applied = Shifting, 1, s.Plan.Weight(1), false
+		s.beginStep(now)
+		return []Event{{Kind: EventGreenReady, Message: "green answered the probe"}, stepStarted(s)}
+	})
+}
+
+func stepStarted(s *State) Event {
+	return Event{Kind: EventStepStarted, Message: fmt.Sprintf("step %d of %d: %v on green", s.Step, len(s.Plan.Steps), s.Weight)}
+}
+
+// applyStep sets the step's weight (the moves run inside SetWeight) and
+// starts the hold.
+func (c *Controller) applyStep(ctx context.Context, st State, gen uint64) error {
+	baseline := c.opts.Health.Preservation()
+	start := c.now()
+	moved, failed, err := c.shift(ctx, st.Weight, c.pace(st))
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("set weight %v: %w", st.Weight, err)
+	}
+	return c.commit(gen, func(s *State, now time.Time) []Event {
+		s.Applied, s.Baseline = true, baseline
+		if r := s.currentStep(); r != nil {
+			r.AppliedAt, r.Moved, r.Failed = now, r.Moved+moved, r.Failed+failed
+		}
+		applied := Event{Kind: EventStepApplied, Moved: moved, Failed: failed, Took: Duration(now.Sub(start)),
+			Message: fmt.Sprintf("%v on green: %d moved, %d failed", s.Weight, moved, failed)}
+		if s.Promoted {
+			s.endStep(now, Pass)
+			s.Phase, s.EndedAt = Completed, now
+			return []Event{applied, {Kind: EventCompleted, Message: "promoted: everyone on green"}}
+		}
+		s.HoldUntil = now.Add(s.Plan.Hold.D())
+		return []Event{applied}
+	})
+}
+
+// gate evaluates the step and acts on the verdict.
+func (c *Controller) gate(st State, gen uint64) error {
+	gs := c.opts.Shifter.Status()
+	in := gateInput{
+		Step: st.Step, Extension: st.Extensions, Weight: st.Weight.Percent(), Now: c.now(),
+		Green: c.opts.Health.Snapshot(router.Green), Blue: c.opts.Health.Snapshot(router.Blue),
+		GreenSessions: gs.Sessions.Green, BlueSessions: gs.Sessions.Blue,
+		Moves: since(c.opts.Health.Preservation(), st.Baseline),
+	}
+	v := evaluate(st.Plan, in)
+	return c.commit(gen, func(s *State, now time.Time) []Event {
+		evs := []Event{{Kind: EventVerdict, Verdict: &v, Message: fmt.Sprintf("step %d: %s", s.Step, v.Outcome)}}
+		outcome := v.Outcome
+		if outcome == Inconclusive && s.Extensions >= s.Plan.MaxExtensions {
+			outcome = Fail
+			v.Reasons = append(v.Reasons, fmt.Sprintf("%s: still inconclusive after %d extensions", CheckExtensions, s.Extensions))
+		}
+		s.addVerdict(v)
+		switch outcome {
+		case Inconclusive:
+			s.Extensions++
+			s.HoldUntil = now.Add(s.Plan.Hold.D())
+			return append(evs, Event{Kind: EventStepExtended, Verdict: &v,
+				Message: fmt.Sprintf("step %d inconclusive, hold extended (%d of %d): %s", s.Step, s.Extensions, s.Plan.MaxExtensions, strings.Join(v.Reasons, "; "))})
+		case Fail:
+			s.endStep(now, Fail)
+			reason := fmt.Sprintf("step %d gate failed: %s", s.Step, strings.Join(v.Reasons, "; "))
+			s.startRollback(now, false, reason)
+			return append(evs, Event{Kind: EventGateFailed, Verdict: &v, Message: reason},
+				Event{Kind: EventRollbackStarted, Message: reason})
+		}
+		s.endStep(now, Pass)
+		evs = append(evs, Event{Kind: EventStepPassed, Verdict: &v, Message: fmt.Sprintf("step %d passed at %v", s.Step, s.Weight)})
+		if s.Step == len(s.Plan.Steps) {
+			s.Phase, s.EndedAt = Completed, now
+			return append(evs, Event{Kind: EventCompleted, Message: "everyone on green"})
+		}
+		s.Step++
+		s.Weight, s.Applied, s.Extensions, s.HoldUntil = s.Plan.Weight(s.Step), false, 0, time.Time{}
+		s.beginStep(now)
+		return append(evs, stepStarted(s))
+	})
+}
+
+// rollback moves everyone to blue, retrying while moves fail.
+func (c *Controller) rollback(ctx context.Context, st State, gen uint64) error {
+	var moved, failed int
+	var err error
+	for attempt := range rollbackAttempts {
+		if attempt > 0 {
+			c.log.Warn("rollout: rollback incomplete, retrying", "failed", failed, "err", err)
+			if !c.sleep(ctx, c.opts.RetryBackoff) {
+				return ctx.Err()
+			}
+		}
+		var m int
+		m, failed, err = c.shift(ctx, 0, c.pace(st))
+		moved += m
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil && failed == 0 {
+			break
+		}
+	}
+	return c.commit(gen, func(s *State, now time.Time) []Event {
+		s.Phase, s.Applied, s.EndedAt = RolledBack, true, now
+		msg := fmt.Sprintf("everyone back on blue: %d moved", moved)
+		switch {
+		case err != nil:
+			msg = fmt.Sprintf("rollback ended with an error: %v (%d moved, %d failed)", err, moved, failed)
+			s.Reason += "; " + msg
+		case failed > 0:
+			msg = fmt.Sprintf("rollback left %d sessions on green after %d attempts (%d moved)", failed, rollbackAttempts, moved)
+			s.Reason += "; " + msg
+		}
+		return []Event{{Kind: EventRollbackFinished, Moved: moved, Failed: failed, Took: Duration(now.Sub(s.RollbackAt)), Message: msg}}
+	})
+}
+
+// commit applies fn to the state and stores it, unless a command changed
+// the state since the driver read it (gen). A version conflict adopts the
+// stored state.
+func (c *Controller) commit(gen uint64, fn func(*State, time.Time) []Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.closed {
+		return errStale
+	}
+	from := c.st.Phase
+	next := c.st.clone()
+	evs := fn(&next, c.now())
+	if err := c.persist(c.ctx, &next); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if rerr := c.reload(c.ctx); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			return errStale
+		}
+		return fmt.Errorf("store state: %w", err)
+	}
+	c.apply(from, next, evs)
+	return nil
+}
+
+// shift applies w at the given pace (see PacedShifter).
+func (c *Controller) shift(ctx context.Context, w router.Weight, pace int) (int, int, error) {
+	if ps, ok := c.opts.Shifter.(PacedShifter); ok && pace != 0 {
+		return ps.SetWeightPaced(ctx, w, pace)
+	}
+	return c.opts.Shifter.SetWeight(ctx, w)
+}
+
+// pace is the move rate for st: the plan's, or Unpaced in an emergency.
+func (c *Controller) pace(st State) int {
+	switch {
+	case st.Phase == RollingBack && st.Emergency:
+		return Unpaced
+	case st.Plan != nil:
+		return st.Plan.MovesPerSecond
+	}
+	return 0
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func (c *Controller) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// since returns the growth of cur over base; a counter below its base was
+// reset (restart) and counts from zero.
+func since(cur, base Preservation) Preservation {
+	d := func(c, b uint64) uint64 {
+		if c < b {
+			return c
+		}
+		return c - b
+	}
+	return Preservation{
+		MovesTried:         d(cur.MovesTried, base.MovesTried),
+		SocketsKept:        d(cur.SocketsKept, base.SocketsKept),
+		SubscriptionsTried: d(cur.SubscriptionsTried, base.SubscriptionsTried),
+		SubscriptionsKept:  d(cur.SubscriptionsKept, base.SubscriptionsKept),
+	}
+}

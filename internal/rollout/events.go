@@ -1,0 +1,240 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-rt/baton/internal/alert"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store"
+)
+
+// EventKind names what happened. It is also the store event's Kind.
+type EventKind string
+
+// Event kinds. The ones marked "alert" are also sent to the Notifier.
+const (
+	EventStarted          EventKind = "rollout_started" // alert
+	EventGreenReady       EventKind = "green_ready"     // preparing passed
+	EventStepStarted      EventKind = "step_started"    // weight about to be applied
+	EventStepApplied      EventKind = "step_applied"    // moves ended, hold begins
+	EventVerdict          EventKind = "verdict"         // every gate evaluation
+	EventStepPassed       EventKind = "step_passed"     // alert
+	EventStepExtended     EventKind = "step_extended"   // inconclusive: one more hold
+	EventGateFailed       EventKind = "gate_failed"     // alert
+	EventPaused           EventKind = "paused"
+	EventResumed          EventKind = "resumed"
+	EventPromoted         EventKind = "promoted"
+	EventRollbackStarted  EventKind = "rollback_started"  // alert (critical when emergency)
+	EventRollbackFinished EventKind = "rollback_finished" // alert
+	EventCompleted        EventKind = "rollout_completed" // alert
+	EventAborted          EventKind = "rollout_aborted"   // alert
+	EventRecovered        EventKind = "recovered"         // a restarted controller took the rollout over
+	EventReloaded         EventKind = "state_reloaded"    // another writer changed the stored state
+)
+
+// Event is one transition or verdict, as logged, stored, alerted and
+// delivered to subscribers.
+type Event struct {
+	// Seq is the event's seq in the store's event log; 0 when the append
+	// failed (the event was still logged and delivered).
+	Seq       uint64        `json:"seq"`
+	Time      time.Time     `json:"time"`
+	Kind      EventKind     `json:"kind"`
+	RolloutID string        `json:"rollout_id,omitempty"`
+	From      Phase         `json:"from"`
+	To        Phase         `json:"to"`
+	Step      int           `json:"step"`
+	Weight    router.Weight `json:"weight"` // basis points
+	Message   string        `json:"message,omitempty"`
+	Emergency bool          `json:"emergency,omitempty"`
+	// Moved and Failed count the moves of a step_applied or
+	// rollback_finished event.
+	Moved  int `json:"moved,omitempty"`
+	Failed int `json:"failed,omitempty"`
+	// Took is how long the moves took (step_applied, rollback_finished:
+	// from the rollback's start).
+	Took    Duration `json:"took,omitempty"`
+	Verdict *Verdict `json:"verdict,omitempty"`
+}
+
+// alertKinds maps the alerting event kinds to alert kinds.
+var alertKinds = map[EventKind]alert.Kind{
+	EventStarted:          alert.KindStarted,
+	EventStepPassed:       alert.KindStepPassed,
+	EventGateFailed:       alert.KindGateFailed,
+	EventRollbackStarted:  alert.KindRollbackStarted,
+	EventRollbackFinished: alert.KindRollbackFinished,
+	EventCompleted:        alert.KindCompleted,
+	EventAborted:          alert.KindAborted,
+}
+
+// emit logs, stores, alerts and publishes evs. from is the phase before the
+// transition, st the state after it. Called with c.mu held, so events reach
+// the log and the subscribers in commit order.
+func (c *Controller) emit(from Phase, st *State, evs []Event) {
+	for _, e := range evs {
+		e.Time = c.now()
+		e.RolloutID = st.ID
+		e.From, e.To = from, st.Phase
+		e.Step, e.Weight = st.Step, st.Weight
+		e.Emergency = e.Emergency || (st.Phase == RollingBack && st.Emergency)
+		e.Seq = c.appendEvent(e)
+		c.logEvent(e)
+		c.alert(e)
+		for s := range c.subs {
+			s.offer(e)
+		}
+	}
+}
+
+func (c *Controller) appendEvent(e Event) uint64 {
+	data, err := json.Marshal(e)
+	if err == nil && len(data) > store.MaxEventDataSize {
+		e.Verdict = nil // keep the transition, drop the bulky numbers
+		data, err = json.Marshal(e)
+	}
+	if err != nil {
+		c.log.Error("rollout: event not encoded", "kind", e.Kind, "err", err)
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.StoreTimeout)
+	defer cancel()
+	seq, err := c.opts.Store.AppendEvent(ctx, store.Event{Time: e.Time, Kind: string(e.Kind), Data: data})
+	if err != nil {
+		c.log.Warn("rollout: event not stored", "kind", e.Kind, "err", err)
+		return 0
+	}
+	return seq
+}
+
+func (c *Controller) logEvent(e Event) {
+	level := slog.LevelInfo
+	switch e.Kind {
+	case EventGateFailed, EventRollbackStarted:
+		level = slog.LevelError
+	case EventStepExtended, EventAborted, EventRollbackFinished, EventReloaded:
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("kind", string(e.Kind)), slog.String("rollout", e.RolloutID),
+		slog.String("from", string(e.From)), slog.String("to", string(e.To)),
+		slog.Int("step", e.Step), slog.Float64("weight_percent", e.Weight.Percent()),
+	}
+	if e.Message != "" {
+		attrs = append(attrs, slog.String("message", e.Message))
+	}
+	if e.Emergency {
+		attrs = append(attrs, slog.Bool("emergency", true))
+	}
+	if e.Kind == EventStepApplied || e.Kind == EventRollbackFinished {
+		attrs = append(attrs, slog.Int("moved", e.Moved), slog.Int("failed", e.Failed), slog.Duration("took", e.Took.D()))
+	}
+	if v := e.Verdict; v != nil {
+		attrs = append(attrs, slog.Group("verdict",
+			slog.String("outcome", string(v.Outcome)), slog.Int("extension", v.Extension),
+			slog.Float64("green_error_rate", v.Green.ErrorRate), slog.Float64("blue_error_rate", v.Blue.ErrorRate),
+			slog.Duration("green_p95", v.Green.P95.D()), slog.Duration("blue_p95", v.Blue.P95.D()),
+			slog.Int64("green_total", v.Green.Total), slog.Int64("blue_total", v.Blue.Total),
+			slog.Any("reasons", v.Reasons)))
+	}
+	c.log.LogAttrs(c.ctx, level, "rollout: "+string(e.Kind), attrs...)
+}
+
+func (c *Controller) alert(e Event) {
+	kind, ok := alertKinds[e.Kind]
+	if !ok || c.opts.Notifier == nil {
+		return
+	}
+	a := alert.Event{
+		Kind: kind, RolloutID: e.RolloutID, Step: e.Step, Weight: e.Weight.Percent(),
+		Message: e.Message, Time: e.Time,
+		Details: map[string]any{"from": e.From, "to": e.To},
+	}
+	if e.Emergency && kind == alert.KindRollbackStarted {
+		a.Severity = alert.SeverityCritical
+	}
+	if e.Verdict != nil {
+		a.Details["verdict"] = e.Verdict
+	}
+	if e.Kind == EventRollbackFinished {
+		a.Details["moved"], a.Details["failed"], a.Details["took"] = e.Moved, e.Failed, e.Took.String()
+	}
+	if err := c.opts.Notifier.Notify(a); err != nil {
+		c.log.Warn("rollout: alert not sent", "kind", kind, "err", err)
+	}
+}
+
+// Subscription delivers events to one subscriber (an SSE stream). Its
+// channel is bounded: when the subscriber falls behind, the oldest queued
+// event is dropped to make room and counted.
+type Subscription struct {
+	c       *Controller
+	ch      chan Event
+	dropped atomic.Uint64
+	once    sync.Once
+}
+
+// DefaultSubscriptionBuffer is the channel size for Subscribe(0).
+const DefaultSubscriptionBuffer = 64
+
+// Subscribe returns a subscription to every later event, with a channel of
+// buffer events (0 means DefaultSubscriptionBuffer). Close it when done;
+// the controller's Close closes every subscription's channel.
+func (c *Controller) Subscribe(buffer int) *Subscription {
+	if buffer <= 0 {
+		buffer = DefaultSubscriptionBuffer
+	}
+	s := &Subscription{c: c, ch: make(chan Event, buffer)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		close(s.ch)
+		s.once.Do(func() {})
+		return s
+	}
+	c.subs[s] = struct{}{}
+	return s
+}
+
+// C delivers the events; it is closed by Close or the controller's Close.
+func (s *Subscription) C() <-chan Event { return s.ch }
+
+// Dropped counts the events dropped because the subscriber was behind.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close ends the subscription and closes its channel. It is idempotent.
+func (s *Subscription) Close() {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	s.closeLocked()
+}
+
+func (s *Subscription) closeLocked() {
+	s.once.Do(func() {
+		delete(s.c.subs, s)
+		close(s.ch)
+	})
+}
+
+// offer queues e, dropping the oldest queued event when full. Only the
+// controller sends (under its lock), so after one drop there is room.
+func (s *Subscription) offer(e Event) {
+	for range 2 {
+		select {
+		case s.ch <- e:
+			return
+		default:
+		}
+		select {
+		case <-s.ch:
+			s.dropped.Add(1)
+		default:
+		}
+	}
+	s.dropped.Add(1) // unreachable in practice; never block the controller
+}

@@ -1,0 +1,216 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/baton-rt/baton/internal/rollout/stats"
+)
+
+// gateInput is everything a gate looks at.
+type gateInput struct {
+	Step, Extension int
+	Weight          float64
+	Now             time.Time
+	Green, Blue     BackendHealth
+	GreenSessions   int
+	BlueSessions    int
+	Moves           Preservation // during the step
+}
+
+// evaluate runs every check of plan p on in. It is pure: the same input
+// gives the same verdict, bootstrap included (seeded by step and extension).
+//
+// Decision rule: any failed check fails the gate; otherwise any
+// inconclusive check makes it inconclusive; otherwise it passes. A check
+// without enough data is inconclusive, never a pass: except that green's
+// error count alone fails the gate when it already exceeds what MinSamples
+// operations may contain, so a crashed green does not wait for its
+// extensions.
+func evaluate(p *Plan, in gateInput) Verdict {
+	v := Verdict{
+		Step: in.Step, Weight: in.Weight, Extension: in.Extension, Time: in.Now,
+		Green: measure(in.Green, in.GreenSessions),
+		Blue:  measure(in.Blue, in.BlueSessions),
+	}
+	add := func(c Check) { v.Checks = append(v.Checks, c) }
+	minN := int64(p.MinSamples)
+	g, b := in.Green, in.Blue
+
+	// Sessions: green must carry real users before it can pass.
+	add(atLeast(CheckSessions, float64(in.GreenSessions), float64(p.MinSessions), true,
+		fmt.Sprintf("green holds %d sessions, need %d", in.GreenSessions, p.MinSessions)))
+
+	// Absolute error rate.
+	rate := v.Green.ErrorRate
+	maxRate := p.Thresholds.MaxErrorRate
+	c := Check{Name: CheckErrorRate, Value: rate, Limit: maxRate}
+	switch {
+	case g.Total >= minN && rate <= maxRate:
+		c.Outcome, c.Detail = Pass, fmt.Sprintf("green error rate %s ≤ %s", pct(rate), pct(maxRate))
+	case g.Total >= minN || float64(g.Errors) > maxRate*float64(minN):
+		c.Outcome, c.Detail = Fail, fmt.Sprintf("green error rate %s > %s (%d/%d)", pct(rate), pct(maxRate), g.Errors, g.Total)
+	default:
+		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("green has %d operations, need %d", g.Total, minN)
+	}
+	add(c)
+
+	// Absolute latency.
+	enoughLatency := int64(len(g.Samples)) >= minN
+	add(latencyCheck(CheckP95, "P95", v.Green.P95.D(), p.Thresholds.MaxP95.D(), enoughLatency, len(g.Samples), minN))
+	if p.Thresholds.MaxP99 > 0 {
+		add(latencyCheck(CheckP99, "P99", v.Green.P99.D(), p.Thresholds.MaxP99.D(), enoughLatency, len(g.Samples), minN))
+	}
+
+	// Preservation: exact counts, so never inconclusive.
+	m := in.Moves
+	v.Preservation = PreservationRates{
+		MovesTried: m.MovesTried, SocketsKept: m.SocketsKept, Connection: share(m.SocketsKept, m.MovesTried),
+		SubscriptionsTried: m.SubscriptionsTried, SubscriptionsKept: m.SubscriptionsKept,
+		Subscription: share(m.SubscriptionsKept, m.SubscriptionsTried),
+	}
+	add(atLeast(CheckConnections, v.Preservation.Connection, p.Thresholds.MinConnectionPreservation, false,
+		fmt.Sprintf("%d of %d moves kept the client socket", m.SocketsKept, m.MovesTried)))
+	add(atLeast(CheckSubscriptions, v.Preservation.Subscription, p.Thresholds.MinSubscriptionPreservation, false,
+		fmt.Sprintf("%d of %d subscriptions kept", m.SubscriptionsKept, m.SubscriptionsTried)))
+
+	// Relative: error rates.
+	margin := p.NonInferiority.ErrorRateMargin
+	c = Check{Name: CheckErrorRateVsBlue, Limit: margin}
+	if g.Total < minN || b.Total < minN {
+		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("operations green %d, blue %d, need %d each", g.Total, b.Total, minN)
+	} else if t, err := stats.TwoProportions(g.Errors, g.Total, b.Errors, b.Total, p.NonInferiority.Confidence); err != nil {
+		c.Outcome, c.Detail = Inconclusive, err.Error() // counts from a broken source: no evidence
+	} else {
+		v.ErrorRate = &ErrorRateTest{
+			Diff: t.Diff, CILow: t.CI.Lo, CIHigh: t.CI.Hi, Confidence: t.Confidence,
+			Z: t.Z, PTwoSided: t.PTwoSided, PGreater: t.PGreater, Margin: margin,
+		}
+		c.Value = t.CI.Hi
+		ci := fmt.Sprintf("green − blue %s, %.0f%% CI [%s, %s], margin %s",
+			pct(t.Diff), 100*t.Confidence, pct(t.CI.Lo), pct(t.CI.Hi), pct(margin))
+		c.Outcome, c.Detail = relative(t.NonInferior(margin), t.CI.Lo > margin, ci)
+	}
+	add(c)
+
+	// Relative: P95 latency.
+	marginMs := ms(p.NonInferiority.LatencyMargin.D())
+	c = Check{Name: CheckLatencyVsBlue, Limit: marginMs}
+	if int64(len(g.Samples)) < minN || int64(len(b.Samples)) < minN {
+		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("latency samples green %d, blue %d, need %d each", len(g.Samples), len(b.Samples), minN)
+	} else {
+		gs, bs := msSamples(g.Samples), msSamples(b.Samples)
+		bt, err := stats.BootstrapQuantileDiff(gs, bs, 0.95, stats.BootstrapOptions{
+			Confidence: p.NonInferiority.Confidence,
+			Seed:       uint64(in.Step)<<16 | uint64(in.Extension),
+		})
+		if err != nil {
+			c.Outcome, c.Detail = Inconclusive, err.Error()
+		} else {
+			mw := stats.MannWhitney(gs, bs)
+			v.Latency = &LatencyTest{
+				P95GreenMs: bt.Green, P95BlueMs: bt.Blue, DiffMs: bt.Diff,
+				CILowMs: bt.CI.Lo, CIHighMs: bt.CI.Hi, Confidence: bt.Confidence,
+				Resamples: bt.Resamples, MarginMs: marginMs,
+				U: mw.U, Z: mw.Z, PGreater: mw.PGreater, Exact: mw.Exact, CommonLanguage: mw.CommonLanguage,
+			}
+			c.Value = bt.CI.Hi
+			ci := fmt.Sprintf("P95 green − blue %.1fms, %.0f%% CI [%.1f, %.1f]ms, margin %.1fms (Mann-Whitney p=%.3g)",
+				bt.Diff, 100*bt.Confidence, bt.CI.Lo, bt.CI.Hi, marginMs, mw.PGreater)
+			c.Outcome, c.Detail = relative(bt.NonInferior(stats.Margin{Abs: marginMs}), bt.CI.Lo > marginMs, ci)
+		}
+	}
+	add(c)
+
+	v.Outcome = Pass
+	for _, c := range v.Checks {
+		switch c.Outcome {
+		case Fail:
+			v.Outcome = Fail
+		case Inconclusive:
+			if v.Outcome == Pass {
+				v.Outcome = Inconclusive
+			}
+		}
+		if c.Outcome != Pass {
+			v.Reasons = append(v.Reasons, c.Name+": "+c.Detail)
+		}
+	}
+	return v
+}
+
+// relative turns a non-inferiority test into an outcome: pass when the
+// upper bound is within the margin, fail when even the lower bound is
+// beyond it, inconclusive in between.
+func relative(nonInferior, inferior bool, detail string) (Outcome, string) {
+	switch {
+	case nonInferior:
+		return Pass, detail
+	case inferior:
+		return Fail, detail
+	}
+	return Inconclusive, detail
+}
+
+// atLeast checks value ≥ limit; inconclusive instead of fail when soft.
+func atLeast(name string, value, limit float64, soft bool, detail string) Check {
+	c := Check{Name: name, Value: value, Limit: limit, Detail: detail, Outcome: Pass}
+	if value < limit {
+		c.Outcome = Fail
+		if soft {
+			c.Outcome = Inconclusive
+		}
+	}
+	return c
+}
+
+func latencyCheck(name, label string, got, limit time.Duration, enough bool, n int, minN int64) Check {
+	c := Check{Name: name, Value: ms(got), Limit: ms(limit)}
+	switch {
+	case !enough:
+		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("green has %d latency samples, need %d", n, minN)
+	case got <= limit:
+		c.Outcome, c.Detail = Pass, fmt.Sprintf("green %s %v ≤ %v", label, got, limit)
+	default:
+		c.Outcome, c.Detail = Fail, fmt.Sprintf("green %s %v > %v", label, got, limit)
+	}
+	return c
+}
+
+// measure summarises one backend; quantiles missing from the source are
+// computed from its samples.
+func measure(h BackendHealth, sessions int) Measure {
+	m := Measure{
+		Sessions: sessions, Total: h.Total, Errors: h.Errors,
+		P50: Duration(h.P50), P95: Duration(h.P95), P99: Duration(h.P99), Samples: len(h.Samples),
+	}
+	if h.Total > 0 {
+		m.ErrorRate = float64(h.Errors) / float64(h.Total)
+	}
+	if h.P95 == 0 && len(h.Samples) > 0 {
+		q := stats.Quantiles(msSamples(h.Samples), 0.5, 0.95, 0.99)
+		m.P50, m.P95, m.P99 = fromMs(q[0]), fromMs(q[1]), fromMs(q[2])
+	}
+	return m
+}
+
+func share(kept, tried uint64) float64 {
+	if tried == 0 {
+		return 1
+	}
+	return float64(min(kept, tried)) / float64(tried)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fromMs(v float64) Duration { return Duration(v * float64(time.Millisecond)) }
+
+func msSamples(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = ms(d)
+	}
+	return out
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.3g%%", 100*f) }

@@ -1,0 +1,103 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Phase is where a rollout stands.
+type Phase string
+
+// Phases. Idle is the zero state (no rollout ever started).
+const (
+	Idle        Phase = "idle"
+	Preparing   Phase = "preparing"    // checking green before anyone moves
+	Shifting    Phase = "shifting"     // at a step: applying, holding or gating
+	Paused      Phase = "paused"       // an operator stopped the clock
+	Completed   Phase = "completed"    // everyone on green
+	RollingBack Phase = "rolling_back" // moving everyone to blue
+	RolledBack  Phase = "rolled_back"  // everyone on blue
+	Aborted     Phase = "aborted"      // stopped where it stood
+)
+
+// Active reports whether the controller has work to do in phase p (a
+// driver runs): preparing, shifting, paused or rolling back.
+func (p Phase) Active() bool {
+	switch p {
+	case Preparing, Shifting, Paused, RollingBack:
+		return true
+	}
+	return false
+}
+
+// Op names an operator command, as carried by TransitionError.
+type Op string
+
+// Operator commands.
+const (
+	OpStart     Op = "start"
+	OpPause     Op = "pause"
+	OpResume    Op = "resume"
+	OpPromote   Op = "promote"
+	OpRollback  Op = "rollback"
+	OpEmergency Op = "emergency_rollback"
+	OpAbort     Op = "abort"
+)
+
+// allowed lists the phases each command may start from. Emergency rollback
+// is also refused while an emergency rollback already runs (see
+// Controller.EmergencyRollback).
+var allowed = map[Op][]Phase{
+	// Start from any phase where no rollout runs: after completion the next
+	// green build is rolled out the same way.
+	OpStart:   {Idle, Completed, RolledBack, Aborted},
+	OpPause:   {Preparing, Shifting},
+	OpResume:  {Paused},
+	OpPromote: {Shifting, Paused},
+	// Rollback also after completion or an abort: problems can show late.
+	OpRollback:  {Preparing, Shifting, Paused, Completed, Aborted},
+	OpEmergency: {Preparing, Shifting, Paused, Completed, Aborted, RollingBack},
+	OpAbort:     {Preparing, Shifting, Paused, RollingBack},
+}
+
+func (o Op) allowedFrom(p Phase) bool {
+	for _, q := range allowed[o] {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrInvalidTransition is matched (errors.Is) by every *TransitionError.
+var ErrInvalidTransition = errors.New("rollout: invalid transition")
+
+// TransitionError says a command is not allowed in the current phase. The
+// admin API answers it with 409 and the phase.
+type TransitionError struct {
+	Op    Op
+	Phase Phase // the phase the rollout is in
+	// Emergency is true when the refusal is because an emergency rollback
+	// already runs.
+	Emergency bool
+}
+
+func (e *TransitionError) Error() string {
+	if e.Emergency {
+		return fmt.Sprintf("rollout: cannot %s: an emergency rollback is already running", e.Op)
+	}
+	return fmt.Sprintf("rollout: cannot %s while %s", e.Op, e.Phase)
+}
+
+// Is makes errors.Is(err, ErrInvalidTransition) true.
+func (e *TransitionError) Is(target error) bool { return target == ErrInvalidTransition }
+
+// PhaseOf returns the phase carried by err when it is (or wraps) a
+// *TransitionError.
+func PhaseOf(err error) (Phase, bool) {
+	var te *TransitionError
+	if errors.As(err, &te) {
+		return te.Phase, true
+	}
+	return "", false
+}

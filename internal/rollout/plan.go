@@ -1,0 +1,235 @@
+package rollout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/router"
+)
+
+// ErrInvalidPlan is matched (errors.Is) by every error about a plan override.
+// The error also wraps one *config.FieldError per problem (errors.As), whose
+// Path names the field, e.g. "rollout.thresholds.max_p95".
+var ErrInvalidPlan = errors.New("rollout: invalid plan")
+
+// TestModeEnv names the environment variable that turns test mode on
+// ("1" or "true"): every hold becomes TestHold.
+const TestModeEnv = "BATON_TEST_MODE"
+
+// TestHold is the hold of every step in test mode unless Options.TestHold
+// says otherwise.
+const TestHold = 100 * time.Millisecond
+
+// TestModeFromEnv reports whether TestModeEnv asks for test mode.
+func TestModeFromEnv() bool {
+	v := os.Getenv(TestModeEnv)
+	return v == "1" || v == "true"
+}
+
+// Plan is one rollout's schedule and gates, fixed when the rollout starts
+// and stored with its state. Every field is set (defaults applied).
+type Plan struct {
+	// Steps are the green weights in percent, increasing, the last 100.
+	Steps []float64 `json:"steps"`
+	// Hold is how long each step runs before its gate.
+	Hold Duration `json:"hold"`
+	// MinSessions is how many sessions green must hold before a gate may
+	// pass.
+	MinSessions int `json:"min_sessions"`
+	// MinSamples is how many operations and latency samples each backend
+	// needs before a gate may pass.
+	MinSamples int `json:"min_samples"`
+	// MaxExtensions is how many extra holds an inconclusive step gets.
+	MaxExtensions int `json:"max_extensions"`
+	// MovesPerSecond paces the moves of each step when the shifter supports
+	// per-call pacing (PacedShifter); 0 means the shifter's own pacing.
+	MovesPerSecond int `json:"moves_per_second"`
+	// Thresholds are the absolute gates on green.
+	Thresholds Thresholds `json:"thresholds"`
+	// NonInferiority is the relative gate, green against blue.
+	NonInferiority NonInferiority `json:"non_inferiority"`
+}
+
+// Thresholds mirror config.Thresholds.
+type Thresholds struct {
+	MaxErrorRate                float64  `json:"max_error_rate"`
+	MaxP95                      Duration `json:"max_p95"`
+	MaxP99                      Duration `json:"max_p99"` // 0: not checked
+	MinConnectionPreservation   float64  `json:"min_connection_preservation"`
+	MinSubscriptionPreservation float64  `json:"min_subscription_preservation"`
+}
+
+// NonInferiority mirrors config.NonInferiority.
+type NonInferiority struct {
+	Confidence      float64  `json:"confidence"`
+	ErrorRateMargin float64  `json:"error_rate_margin"`
+	LatencyMargin   Duration `json:"latency_margin"`
+}
+
+// Weight returns the weight of step n (1-based); 0 outside the plan.
+func (p *Plan) Weight(n int) router.Weight {
+	if n < 1 || n > len(p.Steps) {
+		return 0
+	}
+	w, _ := router.FromPercent(p.Steps[n-1]) // validated by NewPlan
+	return w
+}
+
+// Override changes parts of the configured plan for one rollout. Nil (or
+// empty Steps) keeps the configured value; zero values mean the config
+// default, as in the YAML. JSON names follow the `rollout:` config section.
+type Override struct {
+	Steps          []float64               `json:"steps,omitempty"`
+	Hold           *Duration               `json:"hold,omitempty"`
+	MinSessions    *int                    `json:"min_sessions,omitempty"`
+	MinSamples     *int                    `json:"min_samples,omitempty"`
+	MaxExtensions  *int                    `json:"max_extensions,omitempty"`
+	MovesPerSecond *int                    `json:"moves_per_second,omitempty"`
+	Thresholds     *ThresholdsOverride     `json:"thresholds,omitempty"`
+	NonInferiority *NonInferiorityOverride `json:"non_inferiority,omitempty"`
+}
+
+// ThresholdsOverride overrides Thresholds field by field.
+type ThresholdsOverride struct {
+	MaxErrorRate                *float64  `json:"max_error_rate,omitempty"`
+	MaxP95                      *Duration `json:"max_p95,omitempty"`
+	MaxP99                      *Duration `json:"max_p99,omitempty"`
+	MinConnectionPreservation   *float64  `json:"min_connection_preservation,omitempty"`
+	MinSubscriptionPreservation *float64  `json:"min_subscription_preservation,omitempty"`
+}
+
+// NonInferiorityOverride overrides NonInferiority field by field.
+type NonInferiorityOverride struct {
+	Confidence      *float64  `json:"confidence,omitempty"`
+	ErrorRateMargin *float64  `json:"error_rate_margin,omitempty"`
+	LatencyMargin   *Duration `json:"latency_margin,omitempty"`
+}
+
+// ParseOverride decodes a start request body. Empty input (or "null") means
+// no override. Unknown fields are refused so a typo is not silently ignored.
+func ParseOverride(data []byte) (*Override, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || string(data) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var o Override
+	if err := dec.Decode(&o); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the plan", ErrInvalidPlan)
+	}
+	return &o, nil
+}
+
+// NewPlan returns base with o applied, defaults filled and validated. base
+// is not modified. Problems name their field ("rollout.hold"); all of them
+// are reported, joined.
+func NewPlan(base config.Rollout, o *Override) (Plan, error) {
+	r := base
+	r.Steps = slices.Clone(base.Steps)
+	movesPerSecond := 0
+	if o != nil {
+		o.applyTo(&r)
+		if o.MovesPerSecond != nil {
+			movesPerSecond = *o.MovesPerSecond
+		}
+	}
+	r.SetDefaults()
+	err := r.Validate()
+	if movesPerSecond < 0 {
+		err = errors.Join(err, &config.FieldError{Path: "rollout.moves_per_second",
+			Msg: fmt.Sprintf("must not be negative, got %d", movesPerSecond)})
+	}
+	if err != nil {
+		return Plan{}, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	return Plan{
+		Steps:          r.Steps,
+		Hold:           Duration(r.Hold),
+		MinSessions:    r.MinSessions,
+		MinSamples:     r.MinSamples,
+		MaxExtensions:  r.Extensions(),
+		MovesPerSecond: movesPerSecond,
+		Thresholds: Thresholds{
+			MaxErrorRate:                r.Thresholds.MaxErrorRate,
+			MaxP95:                      Duration(r.Thresholds.MaxP95),
+			MaxP99:                      Duration(r.Thresholds.MaxP99),
+			MinConnectionPreservation:   r.Thresholds.MinConnectionPreservation,
+			MinSubscriptionPreservation: r.Thresholds.MinSubscriptionPreservation,
+		},
+		NonInferiority: NonInferiority{
+			Confidence:      r.NonInferiority.Confidence,
+			ErrorRateMargin: r.NonInferiority.ErrorRateMargin,
+			LatencyMargin:   Duration(r.NonInferiority.LatencyMargin),
+		},
+	}, nil
+}
+
+func (o *Override) applyTo(r *config.Rollout) {
+	if len(o.Steps) > 0 {
+		r.Steps = slices.Clone(o.Steps)
+	}
+	setDur(&r.Hold, o.Hold)
+	set(&r.MinSessions, o.MinSessions)
+	set(&r.MinSamples, o.MinSamples)
+	set(&r.MaxExtensions, o.MaxExtensions)
+	if t := o.Thresholds; t != nil {
+		set(&r.Thresholds.MaxErrorRate, t.MaxErrorRate)
+		setDur(&r.Thresholds.MaxP95, t.MaxP95)
+		setDur(&r.Thresholds.MaxP99, t.MaxP99)
+		set(&r.Thresholds.MinConnectionPreservation, t.MinConnectionPreservation)
+		set(&r.Thresholds.MinSubscriptionPreservation, t.MinSubscriptionPreservation)
+	}
+	if n := o.NonInferiority; n != nil {
+		set(&r.NonInferiority.Confidence, n.Confidence)
+		set(&r.NonInferiority.ErrorRateMargin, n.ErrorRateMargin)
+		setDur(&r.NonInferiority.LatencyMargin, n.LatencyMargin)
+	}
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setDur(dst *time.Duration, v *Duration) {
+	if v != nil {
+		*dst = time.Duration(*v)
+	}
+}
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration
+// string ("30s", "1m30s"), so stored states and API bodies stay readable.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a duration string such as "100ms".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf(`duration must be a string like "30s": %w`, err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
