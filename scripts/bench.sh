@@ -10,9 +10,13 @@
 #   BENCH_CONNS=10000   idle connections for the memory reading
 #   BENCH_SUBS=5000     subscribers of the fan-out channel
 #   BENCH_ONLY="..."    subset of: baton-socketio node-socketio baton-legacy
+#   BENCH_REPEAT=2      rounds over all servers, interleaved; the report keeps,
+#                       per server, the round with the least CPU taken by other
+#                       processes (the machine is shared)
 #   BENCH_PIN=1         pin each server to CPU 1 and the load generator to CPU 0
 #   BENCH_PROFILE=1     save pprof heap/CPU profiles of Baton's servers
 #                       (skews their numbers a little; off by default)
+#   BENCH_MICRO=1       run the codec micro-benchmarks (0: skip them)
 #   BENCH_DOC=path      document to update ("" prints the results instead)
 #   BENCH_ARGS="..."    extra flags for `baton bench run`
 set -euo pipefail
@@ -21,6 +25,7 @@ cd "$(dirname "$0")/.."
 conns=${BENCH_CONNS:-10000}
 subs=${BENCH_SUBS:-5000}
 only=${BENCH_ONLY:-baton-socketio node-socketio baton-legacy}
+repeat=${BENCH_REPEAT:-2}
 pin=${BENCH_PIN:-1}
 profile=${BENCH_PROFILE:-0}
 doc=${BENCH_DOC-docs/benchmarks.md}
@@ -71,11 +76,11 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# bench_one NAME LABEL PROTO GCPATH SERVER-COMMAND...
-# GCPATH is appended to the GC base URL; for Baton's servers that needs a
-# pprof listener, for the Node peer it is served by server.js itself.
+# bench_one NAME ROUND LABEL PROTO SERVER-COMMAND...
+# The GC URL is the Node peer's /debug/gc, or for Baton's servers pprof's
+# heap?gc=1 when `baton serve` has --pprof.
 bench_one() {
-	local name=$1 label=$2 proto=$3; shift 3
+	local name=$1 round=$2 label=$3 proto=$4; shift 4
 	local port pport=""
 	port=$("$out/freeport")
 	local cmd=("$@") extra=()
@@ -94,35 +99,41 @@ bench_one() {
 		fi
 		;;
 	esac
-	echo "== $label: ${cmd[*]}" >&2
+	echo "== round $round, $label: ${cmd[*]}" >&2
 	"${server_cpu[@]}" "${cmd[@]}" >"$out/$name.log" 2>&1 &
 	server_pid=$!
 	# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 	"${client_cpu[@]}" "$out/baton" bench run --name "$label" --proto "$proto" \
 		--addr "127.0.0.1:$port" --pid "$server_pid" --conns "$conns" --subs "$subs" \
-		"${extra[@]}" ${BENCH_ARGS:-} -o "$out/$name.json"
+		"${extra[@]}" ${BENCH_ARGS:-} -o "$out/$name-$round.json"
 	stop_server
+	results+=("$out/$name-$round.json")
 }
 
+rm -f "$out"/*.json
 results=()
-for target in $only; do
-	case $target in
-	baton-socketio)
-		bench_one baton-socketio "Baton Socket.IO" socketio "$out/baton" serve --socketio ;;
-	node-socketio)
-		bench_one node-socketio "Node socket.io 4.8.1" socketio node --expose-gc bench/node/server.js ;;
-	baton-legacy)
-		bench_one baton-legacy "Baton legacy WS" legacy "$out/baton" serve --legacy ;;
-	*)
-		echo "bench: unknown target $target" >&2; exit 1 ;;
-	esac
-	results+=("$out/$target.json")
+for round in $(seq 1 "$repeat"); do
+	for target in $only; do
+		case $target in
+		baton-socketio)
+			bench_one baton-socketio "$round" "Baton Socket.IO" socketio "$out/baton" serve --socketio ;;
+		node-socketio)
+			bench_one node-socketio "$round" "Node socket.io 4.8.1" socketio node --expose-gc bench/node/server.js ;;
+		baton-legacy)
+			bench_one baton-legacy "$round" "Baton legacy WS" legacy "$out/baton" serve --legacy ;;
+		*)
+			echo "bench: unknown target $target" >&2; exit 1 ;;
+		esac
+	done
 done
 
-echo "== codec micro-benchmarks" >&2
-go test -run='^$' -bench=. -benchmem ./internal/wire/... | tee "$out/micro.txt" >&2
+report=("$out/baton" bench report --command "make bench" --notes "$notes")
+if [ "${BENCH_MICRO:-1}" = 1 ]; then
+	echo "== codec micro-benchmarks" >&2
+	go test -run='^$' -bench=. -benchmem ./internal/wire/... | tee "$out/micro.txt" >&2
+	report+=(--micro "$out/micro.txt")
+fi
 
-report=("$out/baton" bench report --micro "$out/micro.txt" --command "make bench" --notes "$notes")
 if [ -n "$doc" ]; then
 	"${report[@]}" --doc "$doc" "${results[@]}"
 	echo "== results written to $doc" >&2

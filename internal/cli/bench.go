@@ -70,6 +70,8 @@ func newBenchRunCmd() *cobra.Command {
 	f.StringVar(&cfg.GCURL, "gc-url", "", "URL fetched before each memory reading to make the server collect garbage")
 	f.StringVar(&cfg.PprofURL, "pprof-url", "", "base URL of the server's pprof handlers (with --profile-dir)")
 	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "directory for heap and CPU profiles of the server")
+	f.DurationVar(&cfg.QuietWait, "quiet-wait", 0, "longest wait for other processes to go quiet before starting (default 2m; negative: don't wait)")
+	f.Float64Var(&cfg.QuietBelow, "quiet-below", 0, "quiet means other processes use fewer cores than this (default 0.3)")
 	f.IntVar(&cfg.Conns, "conns", 10000, "idle connections for the memory reading")
 	f.IntVar(&cfg.DialConcurrency, "dial-concurrency", 64, "dials in flight while connecting")
 	f.IntVar(&cfg.SourceIPs, "source-ips", 1, "spread dials over 127.0.0.1..N (needed past ~28k connections)")

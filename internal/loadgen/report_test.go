@@ -87,3 +87,21 @@ func TestReplaceBetween(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestLeastNoisy(t *testing.T) {
+	run := func(name string, other float64, rate float64) Result {
+		return Result{Name: name, Saturate: Fanout{OtherCores: other, DeliveriesPerSec: rate}}
+	}
+	best, runs := leastNoisy([]Result{
+		run("a", 0.5, 1), run("b", 0.1, 2), run("a", 0.2, 3), run("b", 0.9, 4), run("a", 0.3, 5),
+	})
+	if len(best) != 2 || best[0].Name != "a" || best[1].Name != "b" {
+		t.Fatalf("best = %+v", best)
+	}
+	if best[0].Saturate.DeliveriesPerSec != 3 || best[1].Saturate.DeliveriesPerSec != 2 {
+		t.Errorf("picked %+v", best)
+	}
+	if runs["a"] != 3 || runs["b"] != 2 {
+		t.Errorf("runs = %v", runs)
+	}
+}
