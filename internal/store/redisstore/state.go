@@ -1,0 +1,79 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/store"
+)
+
+// casScript sets the state if its version is ARGV[1] ("0": no state).
+// Versions are compared as the decimal strings that HINCRBY writes, so no
+// Lua number rounding is involved. Reply: {1, new version} or
+// {0, version found}.
+var casScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then
+  return {0, v}
+end
+local n = redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HSET', KEYS[1], 'b', ARGV[2])
+return {1, tostring(n)}
+`)
+
+// GetState implements store.StateStore.
+func (s *Store) GetState(ctx context.Context) (store.State, error) {
+	if err := s.usable(ctx); err != nil {
+		return store.State{}, err
+	}
+	vals, err := s.client.HMGet(ctx, s.keyState, "v", "b").Result()
+	if err != nil {
+		return store.State{}, s.wrap("get state", err)
+	}
+	vs, ok := vals[0].(string)
+	if !ok {
+		return store.State{}, store.ErrNotFound
+	}
+	v, err := strconv.ParseUint(vs, 10, 64)
+	if err != nil || v == 0 {
+		return store.State{}, fmt.Errorf("redisstore: corrupt state version %q", vs)
+	}
+	blob, _ := vals[1].(string)
+	return store.State{Version: v, Blob: []byte(blob)}, nil
+}
+
+// CompareAndSetState implements store.StateStore.
+func (s *Store) CompareAndSetState(ctx context.Context, expected uint64, blob []byte) (uint64, error) {
+	if err := store.ValidateBlob(blob); err != nil {
+		return 0, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	reply, err := casScript.Run(ctx, s.client, []string{s.keyState}, strconv.FormatUint(expected, 10), blob).Slice()
+	if err != nil {
+		return 0, s.wrap("set state", err)
+	}
+	ok, version, err := parseCASReply(reply)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, &store.ConflictError{Expected: expected, Actual: version}
+	}
+	return version, nil
+}
+
+func parseCASReply(reply []any) (ok bool, version uint64, err error) {
+	if len(reply) == 2 {
+		flag, _ := reply[0].(int64)
+		vs, _ := reply[1].(string)
+		if v, perr := strconv.ParseUint(vs, 10, 64); perr == nil && (flag == 0 || flag == 1) {
+			return flag == 1, v, nil
+		}
+	}
+	return false, 0, fmt.Errorf("redisstore: unexpected reply from the state script: %v", reply)
+}
