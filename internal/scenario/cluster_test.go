@@ -82,9 +82,14 @@ func (c *cluster) channels(n int) []string {
 	return out
 }
 
-// restartGreen starts green again on its address (after a kill).
+// restartGreen starts green (again) on its address.
 func (c *cluster) restartGreen(args ...string) {
 	c.green = startGreen(c.t, c.cfg.Green, c.redis, args...)
+}
+
+// restartBlue starts blue again on its address (after a kill).
+func (c *cluster) restartBlue(args ...string) {
+	c.blue = startBlue(c.t, c.cfg.Blue, c.redis, args...)
 }
 
 // adminDo sends one admin request; token "" sends none.

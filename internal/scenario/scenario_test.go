@@ -78,7 +78,11 @@ func users(specs ...[]clientSpec) []string {
 func TestScenarioWeightSteps(t *testing.T) {
 	sessions := envInt(t, "BATON_SCENARIO_SESSIONS", 1000)
 	rate := envInt(t, "BATON_SCENARIO_RATE", 1000)
-	c := startCluster(t, clusterOptions{})
+	// The moves get a generous timeout and a moderate concurrency: on a
+	// loaded 2-core machine the default 5s can expire for a few of 1,000
+	// simultaneous moves (they then stay on their backend, counted as
+	// failed, and the step would not match the buckets).
+	c := startCluster(t, clusterOptions{gateway: gatewayConfig{HandoverTimeout: 20 * time.Second, Concurrency: 64}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
