@@ -1,0 +1,80 @@
+package health
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Recorder is the health of one backend. All methods are safe for
+// concurrent use. Count, Add, Observe, SessionOpened and SessionClosed are
+// the hot path: a clock read and a few atomic operations, no locks (except
+// once per second to recycle a window slot) and no allocation.
+type Recorder struct {
+	name      string
+	clock     Clock
+	window    int64 // seconds
+	reservoir int
+	seed      uint64
+	ring      []slot
+
+	sessions atomic.Int64
+	totals   [NumCounters]atomic.Int64
+}
+
+func newRecorder(name string, cfg Config) *Recorder {
+	w := int64(cfg.Window / time.Second)
+	return &Recorder{
+		name:      name,
+		clock:     cfg.Clock,
+		window:    w,
+		reservoir: cfg.Reservoir,
+		seed:      cfg.Seed,
+		// Two spare slots: the one being recycled for the next second and
+		// the one just leaving the window are never read as current.
+		ring: newSlots(int(w)+2, cfg.Reservoir),
+	}
+}
+
+// Name returns the backend's name ("blue" or "green").
+func (r *Recorder) Name() string { return r.name }
+
+// Count adds one to counter c (see the Counter constants). An unknown
+// counter is ignored.
+func (r *Recorder) Count(c Counter) { r.Add(c, 1) }
+
+// Add adds n to counter c. An unknown counter or n ≤ 0 is ignored.
+func (r *Recorder) Add(c Counter, n int64) {
+	if int(c) >= NumCounters || n <= 0 {
+		return
+	}
+	r.totals[c].Add(n)
+	if s := at(r.ring, r.clock.Now().Unix()); s != nil {
+		s.counters[c].Add(n)
+	}
+}
+
+// Observe records one latency of kind k. Durations are kept in whole
+// microseconds, clamped to [0, ~71 minutes]. An unknown kind is ignored.
+func (r *Recorder) Observe(k Kind, d time.Duration) {
+	if int(k) >= NumKinds {
+		return
+	}
+	if s := at(r.ring, r.clock.Now().Unix()); s != nil {
+		s.kinds[k].observe(micros(d))
+	}
+}
+
+// SessionOpened adds one to the sessions gauge: a client session now
+// attached to this backend.
+func (r *Recorder) SessionOpened() { r.sessions.Add(1) }
+
+// SessionClosed subtracts one from the sessions gauge (detached, moved
+// away, or closed).
+func (r *Recorder) SessionClosed() { r.sessions.Add(-1) }
+
+// SetSessions sets the sessions gauge, for callers that count sessions
+// themselves.
+func (r *Recorder) SetSessions(n int64) { r.sessions.Store(n) }
+
+// Sessions returns the sessions gauge.
+func (r *Recorder) Sessions() int64 { return r.sessions.Load() }

@@ -1,0 +1,260 @@
+package health
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Counts are counter values, over a window or since start.
+type Counts struct {
+	Requests          int64 `json:"requests"`
+	DialFailures      int64 `json:"dial_failures"`
+	HandshakeFailures int64 `json:"handshake_failures"`
+	ProtocolErrors    int64 `json:"protocol_errors"`
+	ErrorReplies      int64 `json:"error_replies"`
+	AbnormalCloses    int64 `json:"abnormal_closes"`
+	AckTimeouts       int64 `json:"ack_timeouts"`
+	ProbeFailures     int64 `json:"probe_failures"`
+}
+
+func countsOf(v *[NumCounters]int64) Counts {
+	return Counts{
+		Requests: v[Requests], DialFailures: v[DialFailures], HandshakeFailures: v[HandshakeFailures],
+		ProtocolErrors: v[ProtocolErrors], ErrorReplies: v[ErrorReplies], AbnormalCloses: v[AbnormalCloses],
+		AckTimeouts: v[AckTimeouts], ProbeFailures: v[ProbeFailures],
+	}
+}
+
+// Errors is the sum of every error counter.
+func (c Counts) Errors() int64 {
+	return c.DialFailures + c.HandshakeFailures + c.ProtocolErrors + c.ErrorReplies +
+		c.AbnormalCloses + c.AckTimeouts + c.ProbeFailures
+}
+
+// Trials returns the error rate as a proportion, ready for
+// stats.TwoProportions: failures = Errors(), total = max(Requests,
+// failures), so failures ≤ total always holds.
+func (c Counts) Trials() (failures, total int64) {
+	f := c.Errors()
+	return f, max(c.Requests, f)
+}
+
+// ErrorRate is failures/total from Trials, 0 when there were no trials.
+func (c Counts) ErrorRate() float64 {
+	f, n := c.Trials()
+	if n == 0 {
+		return 0
+	}
+	return float64(f) / float64(n)
+}
+
+// LatencyStats summarises one latency kind over the window.
+type LatencyStats struct {
+	// Count is the number of observations in the window.
+	Count int64 `json:"count"`
+	// Mean and Max are exact (to the microsecond). P50, P95 and P99 are
+	// nearest-rank quantiles read from the log-linear histogram: within
+	// 1/32 (3.1 %) of the exact order statistic, and never above Max. All
+	// are 0 when Count is 0.
+	Mean time.Duration `json:"mean"`
+	P50  time.Duration `json:"p50"`
+	P95  time.Duration `json:"p95"`
+	P99  time.Duration `json:"p99"`
+	Max  time.Duration `json:"max"`
+	// SamplesMs is a uniform random sample of the window's observations in
+	// milliseconds (at most Config.Reservoir values; all of them when there
+	// were fewer), in no particular order, for stats.MannWhitney and
+	// stats.BootstrapQuantileDiff. Nil in time-series points. It is the
+	// caller's copy.
+	SamplesMs []float64 `json:"-"`
+}
+
+// Latencies holds one LatencyStats per Kind, indexed by Kind. It encodes to
+// JSON as an object keyed by the kinds' names.
+type Latencies [NumKinds]LatencyStats
+
+// MarshalJSON writes {"handshake": {...}, "request_ack": {...}, ...}.
+func (l Latencies) MarshalJSON() ([]byte, error) {
+	m := make(map[string]LatencyStats, NumKinds)
+	for k := range l {
+		m[Kind(k).String()] = l[k]
+	}
+	return json.Marshal(m)
+}
+
+// Snapshot is one backend's health at one moment.
+type Snapshot struct {
+	Backend string    `json:"backend"`
+	At      time.Time `json:"at"`
+	// Window is the span the windowed values cover: the last Window of
+	// whole seconds, the current partial second included.
+	Window time.Duration `json:"window"`
+	// Sessions is the sessions gauge at At.
+	Sessions int64 `json:"sessions"`
+	// Counts are the counters within the window; Totals since the Monitor
+	// was created (monotonic, for Prometheus counters).
+	Counts Counts `json:"counts"`
+	Totals Counts `json:"totals"`
+	// ErrorRate is Counts.ErrorRate().
+	ErrorRate float64 `json:"error_rate"`
+	// Latency is indexed by Kind: Latency[RequestAck].P95.
+	Latency Latencies `json:"latency"`
+	// MemoryBytes is the process's resident set size (the whole process, so
+	// the same for every backend); see ProcessMemory.
+	MemoryBytes uint64 `json:"memory_bytes"`
+}
+
+// Snapshot returns the backend's health over the window ending now, raw
+// samples included. It reads every slot of the window (cost grows with
+// Window and Reservoir, not with traffic) and allocates; call it from the
+// controller and API, not per message.
+func (r *Recorder) Snapshot() Snapshot {
+	s := r.snapshot(r.clock.Now(), true)
+	s.MemoryBytes = ProcessMemory()
+	return s
+}
+
+func (r *Recorder) snapshot(now time.Time, samples bool) Snapshot {
+	cur := now.Unix()
+	oldest := cur - r.window + 1
+	var counts, totals [NumCounters]int64
+	for i := range r.totals {
+		totals[i] = r.totals[i].Load()
+	}
+	var in []*slot
+	for i := range r.ring {
+		s := &r.ring[i]
+		if sec := s.sec.Load(); sec >= oldest && sec <= cur {
+			in = append(in, s)
+			for c := range counts {
+				counts[c] += s.counters[c].Load()
+			}
+		}
+	}
+	snap := Snapshot{
+		Backend:  r.name,
+		At:       now,
+		Window:   time.Duration(r.window) * time.Second,
+		Sessions: r.sessions.Load(),
+		Counts:   countsOf(&counts),
+		Totals:   countsOf(&totals),
+	}
+	snap.ErrorRate = snap.Counts.ErrorRate()
+	for k := range NumKinds {
+		snap.Latency[k] = r.latency(in, Kind(k), samples, cur)
+	}
+	return snap
+}
+
+// latency merges one kind over the window's slots.
+func (r *Recorder) latency(in []*slot, k Kind, samples bool, cur int64) LatencyStats {
+	var hist [numBuckets]uint64
+	var n, sum uint64
+	var maxV uint32
+	for _, s := range in {
+		ks := &s.kinds[k]
+		n += ks.count.Load()
+		sum += ks.sum.Load()
+		maxV = max(maxV, ks.max.Load())
+		for i := range ks.hist {
+			hist[i] += uint64(ks.hist[i].Load())
+		}
+	}
+	if n == 0 {
+		return LatencyStats{}
+	}
+	us := func(v uint64) time.Duration { return time.Duration(v) * time.Microsecond }
+	st := LatencyStats{
+		Count: int64(n),
+		Mean:  us(sum / n),
+		Max:   us(uint64(maxV)),
+	}
+	// The histogram's own total may trail n by records in flight; use it
+	// for the ranks so they are consistent with the counts walked.
+	var hn uint64
+	for _, c := range hist {
+		hn += c
+	}
+	st.P50 = histQuantile(&hist, hn, 0.50, maxV)
+	st.P95 = histQuantile(&hist, hn, 0.95, maxV)
+	st.P99 = histQuantile(&hist, hn, 0.99, maxV)
+	if samples {
+		st.SamplesMs = r.samples(in, k, n, cur)
+	}
+	return st
+}
+
+// samples draws a uniform sample of the window from the per-second
+// reservoirs. Each second i saw n_i values and kept a uniform k_i of them;
+// taking m_i ∝ n_i values (largest-remainder rounding, total
+// min(Reservoir, n)) at random from second i gives every value of the window
+// the same chance, however unevenly the traffic was spread over the seconds.
+// The draw is seeded by Config.Seed and the current second: deterministic
+// for a given state.
+func (r *Recorder) samples(in []*slot, k Kind, n uint64, cur int64) []float64 {
+	want := min(uint64(r.reservoir), n)
+	if want == 0 {
+		return nil
+	}
+	type part struct {
+		seen uint64
+		take uint64
+		rem  uint64 // remainder of want·seen/n, for rounding
+		vals []uint32
+	}
+	parts := make([]part, 0, len(in))
+	var given uint64
+	for _, s := range in {
+		ks := &s.kinds[k]
+		seen := ks.count.Load()
+		if seen == 0 {
+			continue
+		}
+		kept := min(seen, uint64(len(ks.res)))
+		vals := make([]uint32, 0, kept)
+		for i := range kept {
+			if v := ks.res[i].Load(); v != 0 {
+				vals = append(vals, v-1)
+			}
+		}
+		p := part{seen: seen, take: want * seen / n, rem: want * seen % n, vals: vals}
+		given += p.take
+		parts = append(parts, p)
+	}
+	// Hand out the rounding shortfall to the largest remainders.
+	order := make([]int, len(parts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch ra, rb := parts[a].rem, parts[b].rem; {
+		case ra > rb:
+			return -1
+		case ra < rb:
+			return 1
+		}
+		return 0
+	})
+	for _, i := range order {
+		if given >= want {
+			break
+		}
+		parts[i].take++
+		given++
+	}
+	rng := rand.New(rand.NewPCG(r.seed, uint64(cur)))
+	out := make([]float64, 0, want)
+	for _, p := range parts {
+		take := min(p.take, uint64(len(p.vals)))
+		// Partial Fisher-Yates: the first take entries become a uniform
+		// subset of vals.
+		for i := range take {
+			j := i + rng.Uint64N(uint64(len(p.vals))-i)
+			p.vals[i], p.vals[j] = p.vals[j], p.vals[i]
+			out = append(out, float64(p.vals[i])/1000)
+		}
+	}
+	return out
+}
