@@ -59,8 +59,8 @@ type Conn struct {
 	mu        sync.Mutex
 	transport string // TransportPolling or TransportWebSocket
 	ws        *websocket.Conn
-	gather    *gatherWriter // ws's writes to the connection
-	writing   bool          // a WebSocket writer goroutine is running
+	link      *wsLink // ws's reads and writes
+	writing   bool    // a WebSocket writer goroutine is running
 	closed    bool
 	reason    error
 	// drain: on close, queued packets are still delivered (a server-side

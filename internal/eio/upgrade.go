@@ -23,7 +23,7 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 	}
 	c.mu.Unlock()
 
-	ws, g, err := s.accept(w, r)
+	ws, l, err := s.accept(w, r)
 	if err != nil {
 		if ok {
 			c.resetUpgrade()
@@ -34,7 +34,7 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 		_ = ws.Close(websocket.StatusNormalClosure, "")
 		return
 	}
-	if !c.probe(ws, g) {
+	if !c.probe(ws, l) {
 		c.resetUpgrade()
 		_ = ws.CloseNow()
 		return
@@ -54,7 +54,7 @@ func (c *Conn) resetUpgrade() {
 
 // probe runs the upgrade exchange on ws. It reports whether the session
 // now uses ws (read on its own goroutine from then on).
-func (c *Conn) probe(ws *websocket.Conn, g *gatherWriter) bool {
+func (c *Conn) probe(ws *websocket.Conn, l *wsLink) bool {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.UpgradeTimeout)
 	defer cancel()
 	for {
@@ -79,7 +79,7 @@ func (c *Conn) probe(ws *websocket.Conn, g *gatherWriter) bool {
 			c.notifyPollLocked()
 			c.mu.Unlock()
 		case p.Type == engineio.Upgrade:
-			return c.attachWebSocket(ws, g)
+			return c.attachWebSocket(ws, l)
 		default:
 			return false
 		}

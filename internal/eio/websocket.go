@@ -13,26 +13,25 @@ import (
 
 // accept upgrades r to a WebSocket. Origin is not checked, as in the Node
 // server (WebSocket is not subject to CORS; CheckRequest can refuse).
-// The returned gatherWriter carries ws's writes to the connection (see
-// wsconn.go).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *gatherWriter, error) {
+// The returned wsLink carries ws's reads and writes (see wsconn.go).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *wsLink, error) {
 	hw := &hijackResponse{ResponseWriter: w, timeout: s.cfg.WriteTimeout}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("eio: websocket accept: %w", err)
 	}
 	ws.SetReadLimit(int64(s.cfg.MaxPayload))
-	return ws, hw.gather, nil
+	return ws, hw.link, nil
 }
 
 // acceptWebSocket serves a session that was opened over WebSocket.
 func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request) {
-	ws, g, err := s.accept(w, r)
+	ws, l, err := s.accept(w, r)
 	if err != nil {
 		c.fail(errors.Join(ErrTransport, err), engineio.Close)
 		return
 	}
-	if !c.attachWebSocket(ws, g) {
+	if !c.attachWebSocket(ws, l) {
 		_ = ws.CloseNow()
 	}
 }
@@ -41,18 +40,15 @@ func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request
 // on a goroutine of its own: ServeHTTP returns, so the request, net/http's
 // connection state and the handler's grown stack are not kept for the
 // life of the session. It reports false when the session closed meanwhile.
-func (c *Conn) attachWebSocket(ws *websocket.Conn, g *gatherWriter) bool {
+func (c *Conn) attachWebSocket(ws *websocket.Conn, l *wsLink) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
 	}
-	c.transport, c.ws, c.gather, c.upgrade = TransportWebSocket, ws, g, upgradeDone
+	c.transport, c.ws, c.link, c.upgrade = TransportWebSocket, ws, l, upgradeDone
 	c.work.Add(1) // the OnClose call is still pending, so work is not zero
-	go func() {
-		defer c.work.Done()
-		c.readLoop(ws)
-	}()
+	go c.readLoop(ws, l)
 	c.startWriterLocked()
 	c.notifyPollLocked()
 	return true
@@ -71,29 +67,51 @@ func (c *Conn) startWriterLocked() {
 	}
 	c.writing = true
 	c.work.Add(1) // only while the session's work is not zero (see push, closeWith)
-	go c.writeLoop(c.ws, c.gather)
+	go c.writeLoop(c.ws, &c.link.out)
 }
 
-// readLoop delivers the client's packets. It does not watch the session's
-// context: the writer closes ws once it has flushed, which ends the read.
-func (c *Conn) readLoop(ws *websocket.Conn) {
+// readLoop delivers the client's packets. It holds one unit of c.work,
+// handed on to the goroutine that follows it. It does not watch the
+// session's context: the writer closes ws once it has flushed, which ends
+// the read.
+//
+// An idle session costs little: once the buffered messages are handled,
+// a fresh goroutine takes over and parks in parkConn.wait, so the stack
+// that reading and the Handler grew is released and the waiting one stays
+// at its initial size. Starting it costs a goroutine per burst of client
+// messages, which are rare next to server pushes.
+func (c *Conn) readLoop(ws *websocket.Conn, l *wsLink) {
+	if !l.buffered() {
+		l.in.wait()
+	}
 	for {
 		typ, data, err := ws.Read(context.Background())
 		if err != nil {
 			c.readFailed(err)
+			c.work.Done()
 			return
 		}
-		if typ == websocket.MessageBinary {
-			c.receive(engineio.DecodeBinary(data))
-			continue
+		c.receiveMessage(typ, data)
+		if !l.buffered() {
+			break
 		}
-		p, err := engineio.DecodeText(data)
-		if err != nil {
-			c.fail(fmt.Errorf("%w: %w", ErrParse, err), engineio.Close)
-			continue // keep reading until the writer closes ws
-		}
-		c.receive(p)
 	}
+	go c.readLoop(ws, l)
+}
+
+// receiveMessage handles one WebSocket message from the client.
+func (c *Conn) receiveMessage(typ websocket.MessageType, data []byte) {
+	if typ == websocket.MessageBinary {
+		c.receive(engineio.DecodeBinary(data))
+		return
+	}
+	p, err := engineio.DecodeText(data)
+	if err != nil {
+		// Keep reading until the writer closes ws.
+		c.fail(fmt.Errorf("%w: %w", ErrParse, err), engineio.Close)
+		return
+	}
+	c.receive(p)
 }
 
 func (c *Conn) readFailed(err error) {
@@ -187,6 +205,13 @@ func (c *Conn) closeWebSocket(ws *websocket.Conn) {
 	if errors.Is(c.Err(), ErrShutdown) {
 		code = websocket.StatusGoingAway
 	}
+	// While Close reads the client's close frame, the reader must not
+	// look at the read buffer (see wsLink.gate).
+	c.mu.Lock()
+	l := c.link
+	c.mu.Unlock()
+	l.gate.Lock()
+	defer l.gate.Unlock()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -22,8 +22,8 @@ const (
 	// hijackReadSize and hijackWriteSize size the per-connection buffers
 	// (net/http's are 4 KiB each, kept for as long as the connection
 	// lives). Larger messages bypass them.
-	hijackReadSize  = 512
-	hijackWriteSize = 1024
+	hijackReadSize  = 256
+	hijackWriteSize = 256
 	// gatherLimit bounds a batch's buffer: past it, the batch is written
 	// out and gathering starts again.
 	gatherLimit = 64 << 10
@@ -37,7 +37,7 @@ var errNoHijack = errors.New("eio: ResponseWriter cannot be hijacked")
 type hijackResponse struct {
 	http.ResponseWriter
 	timeout time.Duration
-	gather  *gatherWriter // set by Hijack
+	link    *wsLink // set by Hijack
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
@@ -62,8 +62,77 @@ func (h *hijackResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if n > 0 {
 		_, _ = br.Peek(n)
 	}
-	h.gather = &gatherWriter{conn: conn, timeout: h.timeout}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.gather, hijackWriteSize)), nil
+	l := &wsLink{br: br}
+	l.in.Conn = conn
+	l.out = gatherWriter{conn: conn, timeout: h.timeout}
+	h.link = l
+	return &l.in, bufio.NewReadWriter(br, bufio.NewWriterSize(&l.out, hijackWriteSize)), nil
+}
+
+// wsLink is what a session keeps of its hijacked connection besides the
+// websocket.Conn: the reader coder/websocket reads from, and the writer it
+// writes to. One allocation per connection.
+type wsLink struct {
+	in  parkConn
+	out gatherWriter
+	br  *bufio.Reader // coder/websocket's read buffer (it reads via in)
+
+	// gate orders looks at br from the session's reader against
+	// websocket.Conn.Close, which reads br on another goroutine while it
+	// waits for the client's close frame (see Conn.closeWebSocket).
+	gate sync.Mutex
+}
+
+// buffered reports whether br holds bytes not yet read.
+func (l *wsLink) buffered() bool {
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	return l.br.Buffered() > 0
+}
+
+// parkConn is the net.Conn coder/websocket reads from. Its wait blocks
+// until the client sends something, on a short call chain: an idle
+// session's reader parks there instead of deep inside websocket.Conn.Read,
+// so its goroutine keeps the smallest stack (2 KiB instead of 4 KiB or
+// more). What wait read is handed out first by Read.
+type parkConn struct {
+	net.Conn
+
+	// mu is held across the blocking reads so that a read by wait and
+	// one by coder/websocket (Close reading the close frame) never run at
+	// once and bytes stay in order.
+	mu   sync.Mutex
+	one  [1]byte
+	have bool  // one holds a byte read by wait
+	err  error // wait's read failed; Read returns it
+}
+
+func (p *parkConn) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case len(b) == 0:
+		return 0, nil
+	case p.have:
+		b[0], p.have = p.one[0], false
+		return 1, nil
+	case p.err != nil:
+		return 0, p.err
+	}
+	return p.Conn.Read(b)
+}
+
+// wait blocks until a byte has arrived or the connection failed.
+func (p *parkConn) wait() {
+	p.mu.Lock()
+	if !p.have && p.err == nil {
+		n, err := p.Conn.Read(p.one[:])
+		p.have = n == 1
+		if n == 0 {
+			p.err = err
+		}
+	}
+	p.mu.Unlock()
 }
 
 // gatherWriter writes to conn, at once or, between begin and end, in one

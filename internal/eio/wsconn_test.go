@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,5 +143,54 @@ func TestPollingSendFrame(t *testing.T) {
 	}
 	if code, body, _ := do(t, "GET", ts.pollURL(sid), ""); code != 200 || body != "4shared" {
 		t.Fatalf("poll: %d %q", code, body)
+	}
+}
+
+// TestParkConnWait checks that the byte wait takes is handed out first and
+// in order, and that a closed connection wakes wait with its error.
+func TestParkConnWait(t *testing.T) {
+	server, client := loopbackPair(t)
+	p := &parkConn{Conn: server}
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(p, got); err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v; want hello", got, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.wait()
+	}()
+	_ = client.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("wait did not return after the peer closed")
+	}
+	if _, err := p.Read(got); !errors.Is(err, io.EOF) {
+		t.Fatalf("read after close: %v, want EOF", err)
+	}
+}
+
+// TestWebSocketReadsBursts sends messages back to back, some larger than
+// the read buffer, so that several arrive in one read: each must be
+// delivered, in order, whether the reader finds it buffered or parks.
+func TestWebSocketReadsBursts(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws) // open
+	var want []string
+	for i := range 40 {
+		msg := "4" + strings.Repeat(string(rune('a'+i%26)), 1+i*37%600)
+		want = append(want, msg)
+		send(t, ws, msg)
+	}
+	for i, w := range want {
+		if _, got := read(t, ws); got != w {
+			t.Fatalf("message %d: got %d bytes %.10q, want %d bytes %.10q", i, len(got), got, len(w), w)
+		}
 	}
 }
