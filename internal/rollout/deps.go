@@ -41,6 +41,12 @@ type Prober interface {
 	Probe(ctx context.Context, c router.Color) error
 }
 
+// ProberFunc is a function that is a Prober.
+type ProberFunc func(ctx context.Context, c router.Color) error
+
+// Probe calls f.
+func (f ProberFunc) Probe(ctx context.Context, c router.Color) error { return f(ctx, c) }
+
 // HealthSource is what the gates read.
 type HealthSource interface {
 	// Snapshot returns the backend's measurements over the health window.
@@ -57,9 +63,10 @@ type BackendHealth struct {
 	Total, Errors int64
 	// Latency quantiles of the window (from histograms).
 	P50, P95, P99 time.Duration
-	// Samples are raw latency samples of the window (a bounded reservoir),
-	// for the relative tests. The controller does not modify them.
-	Samples []time.Duration
+	// SamplesMs are raw latency samples of the window in milliseconds (a
+	// bounded reservoir), for the relative tests. The controller does not
+	// modify them.
+	SamplesMs []float64
 }
 
 // Preservation counts what handovers kept. Counters only grow (a restart

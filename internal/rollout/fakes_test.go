@@ -107,7 +107,7 @@ type fakeHealth struct {
 func healthy(n int, extra time.Duration) BackendHealth {
 	h := BackendHealth{Total: int64(n)}
 	for i := range min(n, 200) {
-		h.Samples = append(h.Samples, 10*time.Millisecond+time.Duration(i%20)*time.Millisecond+extra)
+		h.SamplesMs = append(h.SamplesMs, ms(10*time.Millisecond+time.Duration(i%20)*time.Millisecond+extra))
 	}
 	return h
 }

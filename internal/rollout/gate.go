@@ -56,10 +56,10 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	add(c)
 
 	// Absolute latency.
-	enoughLatency := int64(len(g.Samples)) >= minN
-	add(latencyCheck(CheckP95, "P95", v.Green.P95.D(), p.Thresholds.MaxP95.D(), enoughLatency, len(g.Samples), minN))
+	enoughLatency := int64(len(g.SamplesMs)) >= minN
+	add(latencyCheck(CheckP95, "P95", v.Green.P95.D(), p.Thresholds.MaxP95.D(), enoughLatency, len(g.SamplesMs), minN))
 	if p.Thresholds.MaxP99 > 0 {
-		add(latencyCheck(CheckP99, "P99", v.Green.P99.D(), p.Thresholds.MaxP99.D(), enoughLatency, len(g.Samples), minN))
+		add(latencyCheck(CheckP99, "P99", v.Green.P99.D(), p.Thresholds.MaxP99.D(), enoughLatency, len(g.SamplesMs), minN))
 	}
 
 	// Preservation: exact counts, so never inconclusive.
@@ -96,10 +96,10 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	// Relative: P95 latency.
 	marginMs := ms(p.NonInferiority.LatencyMargin.D())
 	c = Check{Name: CheckLatencyVsBlue, Limit: marginMs}
-	if int64(len(g.Samples)) < minN || int64(len(b.Samples)) < minN {
-		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("latency samples green %d, blue %d, need %d each", len(g.Samples), len(b.Samples), minN)
+	if int64(len(g.SamplesMs)) < minN || int64(len(b.SamplesMs)) < minN {
+		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("latency samples green %d, blue %d, need %d each", len(g.SamplesMs), len(b.SamplesMs), minN)
 	} else {
-		gs, bs := msSamples(g.Samples), msSamples(b.Samples)
+		gs, bs := g.SamplesMs, b.SamplesMs
 		bt, err := stats.BootstrapQuantileDiff(gs, bs, 0.95, stats.BootstrapOptions{
 			Confidence: p.NonInferiority.Confidence,
 			Seed:       uint64(in.Step)<<16 | uint64(in.Extension),
@@ -182,14 +182,18 @@ func latencyCheck(name, label string, got, limit time.Duration, enough bool, n i
 func measure(h BackendHealth, sessions int) Measure {
 	m := Measure{
 		Sessions: sessions, Total: h.Total, Errors: h.Errors,
-		P50: Duration(h.P50), P95: Duration(h.P95), P99: Duration(h.P99), Samples: len(h.Samples),
+		P50: Duration(h.P50), P95: Duration(h.P95), P99: Duration(h.P99), Samples: len(h.SamplesMs),
 	}
 	if h.Total > 0 {
 		m.ErrorRate = float64(h.Errors) / float64(h.Total)
 	}
-	if h.P95 == 0 && len(h.Samples) > 0 {
-		q := stats.Quantiles(msSamples(h.Samples), 0.5, 0.95, 0.99)
-		m.P50, m.P95, m.P99 = fromMs(q[0]), fromMs(q[1]), fromMs(q[2])
+	if len(h.SamplesMs) > 0 && (h.P50 == 0 || h.P95 == 0 || h.P99 == 0) {
+		q := stats.Quantiles(h.SamplesMs, 0.5, 0.95, 0.99)
+		for i, d := range []*Duration{&m.P50, &m.P95, &m.P99} {
+			if *d == 0 {
+				*d = fromMs(q[i])
+			}
+		}
 	}
 	return m
 }
@@ -204,13 +208,5 @@ func share(kept, tried uint64) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func fromMs(v float64) Duration { return Duration(v * float64(time.Millisecond)) }
-
-func msSamples(ds []time.Duration) []float64 {
-	out := make([]float64, len(ds))
-	for i, d := range ds {
-		out[i] = ms(d)
-	}
-	return out
-}
 
 func pct(f float64) string { return fmt.Sprintf("%.3g%%", 100*f) }

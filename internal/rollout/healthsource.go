@@ -1,0 +1,44 @@
+package rollout
+
+import (
+	"github.com/baton-rt/baton/internal/health"
+	"github.com/baton-rt/baton/internal/router"
+)
+
+// MonitorHealth reads a health.Monitor for the gates. Latency comes from
+// one kind, so that blue and green are compared on the same operation
+// (mixing kinds would weigh them differently on each side).
+type MonitorHealth struct {
+	monitor *health.Monitor
+	kind    health.Kind
+	pres    func() Preservation
+}
+
+var _ HealthSource = (*MonitorHealth)(nil)
+
+// NewMonitorHealth returns a HealthSource over m comparing latency kind k
+// (health.RequestAck for real traffic, health.ProbeDelivery when only the
+// probes run). pres supplies the preservation counters; nil reports no
+// moves, which passes the preservation checks.
+func NewMonitorHealth(m *health.Monitor, k health.Kind, pres func() Preservation) *MonitorHealth {
+	return &MonitorHealth{monitor: m, kind: k, pres: pres}
+}
+
+// Snapshot implements HealthSource.
+func (h *MonitorHealth) Snapshot(c router.Color) BackendHealth {
+	s := h.monitor.Snapshot(c)
+	errs, total := s.Counts.Trials()
+	var l health.LatencyStats
+	if int(h.kind) < health.NumKinds {
+		l = s.Latency[h.kind]
+	}
+	return BackendHealth{Total: total, Errors: errs, P50: l.P50, P95: l.P95, P99: l.P99, SamplesMs: l.SamplesMs}
+}
+
+// Preservation implements HealthSource.
+func (h *MonitorHealth) Preservation() Preservation {
+	if h.pres == nil {
+		return Preservation{}
+	}
+	return h.pres()
+}
