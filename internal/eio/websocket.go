@@ -145,7 +145,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 		c.mu.Unlock()
 		groups = c.out.Drain(groups)
 		if !closed || drain {
-			if err := c.writeBatch(ws, g, groups, &buf); err != nil {
+			if err := g.writeFrames(groups, &buf); err != nil {
 				c.fail(fmt.Errorf("%w: write: %w", ErrTransport, err), engineio.Close)
 				_ = ws.CloseNow()
 				return
@@ -157,40 +157,6 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 			return
 		}
 	}
-}
-
-// writeBatch writes groups as one gathered write. Each write to the
-// connection is bounded by WriteTimeout (see gatherWriter), so the frames
-// need no context of their own.
-func (c *Conn) writeBatch(ws *websocket.Conn, g *gatherWriter, groups []outGroup, buf *[]byte) error {
-	if len(groups) == 0 {
-		return nil
-	}
-	ctx := context.Background()
-	g.begin()
-	for _, grp := range groups {
-		if grp.frame != nil {
-			if err := ws.Write(ctx, websocket.MessageText, grp.frame); err != nil {
-				_ = g.end()
-				return err
-			}
-			continue
-		}
-		for _, p := range grp.packets {
-			var err error
-			if p.Binary {
-				err = ws.Write(ctx, websocket.MessageBinary, p.Data)
-			} else {
-				*buf = engineio.AppendText((*buf)[:0], p)
-				err = ws.Write(ctx, websocket.MessageText, *buf)
-			}
-			if err != nil {
-				_ = g.end()
-				return err
-			}
-		}
-	}
-	return g.end()
 }
 
 // closeGrace is how long a close handshake may wait for the client's

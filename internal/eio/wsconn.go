@@ -3,27 +3,28 @@ package eio
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
 // coder/websocket keeps the bufio.ReadWriter that Hijack returns for the
-// life of the connection and flushes its writer after every frame. The
-// types here give it a smaller reader and a writer that gathers frames:
-// while the session's writer is inside a batch, flushes only append to a
-// buffer and the batch goes out in one write(2); outside a batch (control
-// frames such as pong and close, written from other goroutines) they go
-// out at once.
+// life of the connection. The types here give it small buffers, a reader
+// that lets an idle session wait on a short stack (parkConn), and a writer
+// (gatherWriter) that also frames the session's messages itself, a batch
+// at a time in one write(2).
 
 const (
 	// hijackReadSize and hijackWriteSize size the per-connection buffers
 	// (net/http's are 4 KiB each, kept for as long as the connection
 	// lives). Larger messages bypass them.
 	hijackReadSize  = 256
-	hijackWriteSize = 256
+	hijackWriteSize = 128 // holds any control frame whole (see gatherWriter.Write)
 	// gatherLimit bounds a batch's buffer: past it, the batch is written
 	// out and gathering starts again.
 	gatherLimit = 64 << 10
@@ -135,15 +136,18 @@ func (p *parkConn) wait() {
 	p.mu.Unlock()
 }
 
-// gatherWriter writes to conn, at once or, between begin and end, in one
-// write at the end. Every write to conn is bounded by timeout.
+// gatherWriter is the only writer of the connection. coder/websocket's own
+// frames (pong, close, the upgrade probe's reply) go out at once through
+// Write; the session's messages are framed by writeFrames straight into
+// one buffer per batch, which goes out in one write(2), without
+// coder/websocket's per-frame locking and copying. Both hold mu, so frames
+// never interleave. Every write to conn is bounded by timeout.
 type gatherWriter struct {
 	conn    net.Conn
 	timeout time.Duration
 
-	mu    sync.Mutex
-	batch bool
-	buf   *[]byte // from gatherPool while a batch holds data
+	mu        sync.Mutex
+	closeSent bool // a close frame went out: no message may follow it
 }
 
 var gatherPool = sync.Pool{New: func() any {
@@ -151,50 +155,96 @@ var gatherPool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// WebSocket frame opcodes (RFC 6455, section 5.2).
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	opClose  = 0x8
+)
+
+// Write takes one whole frame from coder/websocket: it flushes after each
+// frame, and its frames other than messages (which go through
+// writeFrames) are control frames, which fit the hijack write buffer.
 func (g *gatherWriter) Write(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.batch {
-		return g.writeLocked(p)
+	if len(p) > 0 && p[0]&0x0f == opClose {
+		g.closeSent = true
 	}
-	if g.buf == nil {
-		g.buf = gatherPool.Get().(*[]byte)
-	}
-	*g.buf = append(*g.buf, p...)
-	if len(*g.buf) >= gatherLimit {
-		if err := g.flushLocked(); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
+	return g.writeLocked(p)
 }
 
-// begin starts gathering.
-func (g *gatherWriter) begin() {
-	g.mu.Lock()
-	g.batch = true
-	g.mu.Unlock()
-}
-
-// end writes what was gathered and stops gathering.
-func (g *gatherWriter) end() error {
+// writeFrames writes groups as WebSocket messages in one write (several
+// past gatherLimit). scratch is the caller's buffer for encoding packets.
+func (g *gatherWriter) writeFrames(groups []outGroup, scratch *[]byte) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.batch = false
-	return g.flushLocked()
+	if g.closeSent {
+		return net.ErrClosed
+	}
+	bp := gatherPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	var err error
+	for _, grp := range groups {
+		if grp.frame != nil {
+			buf, err = g.appendFrame(buf, opText, grp.frame)
+		}
+		for _, p := range grp.packets {
+			if err != nil {
+				break
+			}
+			if p.Binary {
+				buf, err = g.appendFrame(buf, opBinary, p.Data)
+				continue
+			}
+			*scratch = engineio.AppendText((*scratch)[:0], p)
+			buf, err = g.appendFrame(buf, opText, *scratch)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == nil && len(buf) > 0 {
+		_, err = g.writeLocked(buf)
+	}
+	if cap(buf) <= gatherKeep {
+		*bp = buf[:0]
+		gatherPool.Put(bp)
+	}
+	return err
 }
 
-func (g *gatherWriter) flushLocked() error {
-	if g.buf == nil {
-		return nil
+// appendFrame appends one final, unmasked frame to buf, writing buf out
+// when it reaches gatherLimit; a payload that large is written from where
+// it is rather than copied.
+func (g *gatherWriter) appendFrame(buf []byte, op byte, payload []byte) ([]byte, error) {
+	buf = appendFrameHeader(buf, op, len(payload))
+	if len(payload) < gatherLimit {
+		buf = append(buf, payload...)
+		if len(buf) < gatherLimit {
+			return buf, nil
+		}
+		_, err := g.writeLocked(buf)
+		return buf[:0], err
 	}
-	_, err := g.writeLocked(*g.buf)
-	if cap(*g.buf) <= gatherKeep {
-		*g.buf = (*g.buf)[:0]
-		gatherPool.Put(g.buf)
+	if _, err := g.writeLocked(buf); err != nil {
+		return buf[:0], err
 	}
-	g.buf = nil
-	return err
+	_, err := g.writeLocked(payload)
+	return buf[:0], err
+}
+
+// appendFrameHeader appends the header of a final, unmasked frame.
+func appendFrameHeader(buf []byte, op byte, n int) []byte {
+	buf = append(buf, 0x80|op)
+	switch {
+	case n < 126:
+		return append(buf, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(buf, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(buf, 127), uint64(n))
+	}
 }
 
 func (g *gatherWriter) writeLocked(p []byte) (int, error) {

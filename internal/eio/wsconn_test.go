@@ -2,6 +2,7 @@ package eio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
 // countingConn counts the writes that reach the connection.
@@ -42,52 +45,86 @@ func loopbackPair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
-func TestGatherWriterBatchesWrites(t *testing.T) {
+func TestGatherWriterBatchesFrames(t *testing.T) {
 	server, client := loopbackPair(t)
 	cc := &countingConn{Conn: server}
 	g := &gatherWriter{conn: cc, timeout: time.Second}
 
-	// Outside a batch every write goes out at once.
-	if _, err := g.Write([]byte("a")); err != nil {
-		t.Fatal(err)
+	medium := bytes.Repeat([]byte("m"), 300)      // 16-bit length
+	big := bytes.Repeat([]byte("b"), gatherLimit) // 64-bit length, written apart
+	groups := []outGroup{
+		{frame: []byte("4shared")},
+		{packets: []engineio.Packet{{Type: engineio.Ping}, {Type: engineio.Message, Data: []byte{1, 2}, Binary: true}}},
+		{packets: []engineio.Packet{{Type: engineio.Message, Data: medium}}},
 	}
-	g.begin()
-	for range 10 {
-		if _, err := g.Write([]byte("bc")); err != nil {
-			t.Fatal(err)
-		}
+	var scratch []byte
+	if err := g.writeFrames(groups, &scratch); err != nil {
+		t.Fatal(err)
 	}
 	if n := cc.writes.Load(); n != 1 {
-		t.Fatalf("writes inside a batch reached the connection: %d writes", n)
+		t.Fatalf("a small batch took %d writes, want 1", n)
 	}
-	if err := g.end(); err != nil {
+	if err := g.writeFrames([]outGroup{{frame: append([]byte("4"), big...)}}, &scratch); err != nil {
 		t.Fatal(err)
 	}
-	if n := cc.writes.Load(); n != 2 {
-		t.Fatalf("got %d writes, want 2 (one before the batch, one for it)", n)
+	want := []struct {
+		op      byte
+		payload string
+	}{
+		{opText, "4shared"},
+		{opText, "2"},
+		{opBinary, "\x01\x02"},
+		{opText, "4" + string(medium)},
+		{opText, "4" + string(big)},
 	}
-	// A batch past gatherLimit is written out as it goes.
-	g.begin()
-	big := bytes.Repeat([]byte("x"), gatherLimit)
-	if _, err := g.Write(big); err != nil {
-		t.Fatal(err)
-	}
-	if n := cc.writes.Load(); n != 3 {
-		t.Fatalf("got %d writes after an oversized batch write, want 3", n)
-	}
-	if err := g.end(); err != nil {
-		t.Fatal(err)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i, w := range want {
+		op, payload := readFrame(t, client)
+		if op != w.op || string(payload) != w.payload {
+			t.Fatalf("frame %d: op %d, %d bytes %.10q; want op %d, %d bytes %.10q",
+				i, op, len(payload), payload, w.op, len(w.payload), w.payload)
+		}
 	}
 
-	want := 1 + 20 + gatherLimit
-	got := make([]byte, want)
-	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(client, got); err != nil {
+	// After a close frame from coder/websocket no message may follow.
+	if _, err := g.Write([]byte{0x80 | opClose, 0}); err != nil {
 		t.Fatal(err)
 	}
-	if string(got[:21]) != "a"+string(bytes.Repeat([]byte("bc"), 10)) {
-		t.Fatalf("bytes out of order: %q", got[:21])
+	if err := g.writeFrames(groups, &scratch); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("writeFrames after close: %v, want net.ErrClosed", err)
 	}
+}
+
+// readFrame reads one unmasked, final frame.
+func readFrame(t *testing.T, r io.Reader) (op byte, payload []byte) {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	if h[0]&0xf0 != 0x80 || h[1]&0x80 != 0 {
+		t.Fatalf("frame header %x: want final and unmasked", h)
+	}
+	n := uint64(h[1])
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			t.Fatal(err)
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			t.Fatal(err)
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		t.Fatal(err)
+	}
+	return h[0] & 0x0f, payload
 }
 
 // sessionOf returns the server's only session.
