@@ -80,6 +80,13 @@ func startProc(t *testing.T, name, ready string, args ...string) *proc {
 	return p
 }
 
+// signal sends sig to the process group.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
+}
+
 // kill sends SIGKILL to the process group and waits for the exit.
 func (p *proc) kill() {
 	if p.cmd.Process == nil {
