@@ -330,7 +330,6 @@ func (c *Controller) commandLocked(ctx context.Context, op Op, fn func(*State, t
 // not), emits its events and hands it to the driver. c.mu is held.
 func (c *Controller) apply(from Phase, next State, evs []Event) {
 	c.st = next
-	c.publishSnap()
 	c.emit(from, &c.st, evs)
 	c.interrupt()
 	c.ensureDriver()

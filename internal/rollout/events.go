@@ -73,19 +73,28 @@ var alertKinds = map[EventKind]alert.Kind{
 	EventAborted:          alert.KindAborted,
 }
 
-// emit logs, stores, alerts and publishes evs. from is the phase before the
-// transition, st the state after it. Called with c.mu held, so events reach
-// the log and the subscribers in commit order.
+// emit makes st the state Status reports and logs, stores, alerts and
+// publishes evs. from is the phase before the transition. Called with c.mu
+// held, so events reach the log and the subscribers in commit order.
+//
+// Order matters to readers: events are in the store before Status shows the
+// new state (a poller that sees "completed" finds its event), and Status
+// shows it before subscribers get the events (an SSE client that reacts to
+// an event by asking for the status sees at least that state).
 func (c *Controller) emit(from Phase, st *State, evs []Event) {
-	for _, e := range evs {
+	for i := range evs {
+		e := &evs[i]
 		e.Time = c.now()
 		e.RolloutID = st.ID
 		e.From, e.To = from, st.Phase
 		e.Step, e.Weight = st.Step, st.Weight
 		e.Emergency = e.Emergency || (st.Phase == RollingBack && st.Emergency)
-		e.Seq = c.appendEvent(e)
-		c.logEvent(e)
-		c.alert(e)
+		e.Seq = c.appendEvent(*e)
+		c.logEvent(*e)
+		c.alert(*e)
+	}
+	c.publishSnap()
+	for _, e := range evs {
 		for s := range c.subs {
 			s.offer(e)
 		}

@@ -3,12 +3,14 @@ package rollout
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store/boltstore"
 )
 
 // A controller stopped while the third step's moves ran (a crash) is
@@ -264,4 +266,48 @@ func verdictSteps(st State) []int {
 		out = append(out, v.Step)
 	}
 	return out
+}
+
+// The same across a real process boundary's worth of persistence: the bolt
+// file is closed and opened again between the two controllers.
+func TestRestartOnBoltFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "baton.db")
+	open := func() *boltstore.Store {
+		s, err := boltstore.Open(boltstore.Options{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := open()
+	h := newHarness(t, func(o *Options) { o.Store = first })
+	h.store = first
+	h.shifter.setBlock(5000, true)
+	h.shifter.called = make(chan router.Weight, 16)
+	if _, err := h.c.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for w := range h.shifter.called {
+		if w == 5000 {
+			break
+		}
+	}
+	_ = h.c.Close()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := open()
+	t.Cleanup(func() { _ = second.Close() })
+	sh := newShifter()
+	h.opts.Store, h.opts.Shifter, h.store = second, sh, second
+	c2 := h.open()
+	h.waitPhase(c2, Completed)
+	if got, want := sh.Calls(), []router.Weight{5000, 7500, 10000}; !slices.Equal(got, want) {
+		t.Errorf("after reopening the file: applied %v, want %v", got, want)
+	}
+	kinds := eventKinds(h.storedEvents())
+	if count(kinds, EventStarted) != 1 || count(kinds, EventRecovered) != 1 || count(kinds, EventCompleted) != 1 {
+		t.Errorf("event log across the restart: %v", kinds)
+	}
 }
