@@ -42,6 +42,8 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		HTTPClient:     o.HTTPClient,
 		MaxMessageSize: o.MaxMessageBytes,
 		OnEvent:        c.onEvent,
+		OnSocketClose:  c.onSocketClose,
+		OnClose:        c.onClose,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upstream: dial socket.io %s: %w", o.URL, err)
@@ -51,13 +53,23 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		_ = cl.Close()
 		return nil, fmt.Errorf("upstream: connect socket.io %s namespace %q: %w", o.URL, d.Namespace, err)
 	}
+	c.mu.Lock()
 	c.cl, c.s = cl, s
-	// sioclient reports the end of a session through Done only, so one
-	// small goroutine per connection turns it into HandleClose.
-	go c.watch()
+	ended := c.ended
+	c.ready = !ended
+	c.mu.Unlock()
+	if ended {
+		// The session ended between the namespace's answer and here: the
+		// caller never sees this connection, so HandleClose must not run.
+		return nil, fmt.Errorf("upstream: connect socket.io %s: %w", o.URL, closedErr(s.Err()))
+	}
 	return c, nil
 }
 
+// sioConn learns of its end from sioclient's close callbacks rather than
+// from a goroutine per connection waiting on Done: OnSocketClose (the
+// namespace ended, for example a server DISCONNECT) ends the whole
+// Engine.IO session, and OnClose, which follows once, reports the end.
 type sioConn struct {
 	h    Handler
 	m    Mapping
@@ -67,19 +79,43 @@ type sioConn struct {
 
 	closing atomic.Bool
 	mu      sync.Mutex
+	ready   bool  // Dial returned the connection: its end goes to HandleClose
+	ended   bool  // the session has ended
+	sockErr error // why the socket ended, when it ended first
 	err     error
 }
 
-func (c *sioConn) watch() {
-	<-c.s.Done()
-	err := c.s.Err()
+// onSocketClose runs when the namespace socket ends. A socket that ends
+// alone (a server DISCONNECT, handled on the reading goroutine, from where
+// sioclient allows Close) takes the session with it; when the session
+// itself is ending, OnClose follows anyway.
+func (c *sioConn) onSocketClose(s *sioclient.Socket, err error) {
+	c.mu.Lock()
+	if c.sockErr == nil {
+		c.sockErr = err
+	}
+	c.mu.Unlock()
+	if cl := s.Client(); cl.Err() == nil {
+		_ = cl.Close()
+	}
+}
+
+// onClose runs once when the Engine.IO session has ended, on the
+// goroutine that ended it.
+func (c *sioConn) onClose(_ *sioclient.Client, err error) {
+	c.mu.Lock()
+	if c.sockErr != nil {
+		err = c.sockErr // the socket's reason says more than the session's
+	}
 	if c.closing.Load() {
 		err = nil
 	}
-	_ = c.cl.Close() // a socket can end alone (server DISCONNECT); end the session too
-	c.mu.Lock()
-	c.err = err
+	c.ended, c.err = true, err
+	ready := c.ready
 	c.mu.Unlock()
+	if !ready {
+		return // a failed Dial: nobody holds this connection
+	}
 	c.h.HandleClose(err)
 	close(c.done)
 }
