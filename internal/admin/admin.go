@@ -1,14 +1,23 @@
 // Package admin is the gateway's operator HTTP API, behind a bearer token:
 //
-//	PUT /api/v1/weight        {"weight":N} (0–100, up to two decimals)
-//	                          → {"weight":N,"moved":K,"failed":F} once the moves are done
-//	GET /api/v1/status        weight, sessions per backend, moves, backends, counters
-//	GET /api/v1/sessions/{id} one session: backend, subscriptions, last seqs
+//	PUT  /api/v1/weight        {"weight":N} (0–100, up to two decimals)
+//	                           → {"weight":N,"moved":K,"failed":F} once the moves are done
+//	GET  /api/v1/status        weight, sessions per backend, moves, backends, counters
+//	GET  /api/v1/sessions/{id} one session: backend, subscriptions, last seqs
+//	POST /api/v1/rollout/{start,pause,resume,promote,rollback,emergency-rollback,abort}
+//	GET  /api/v1/rollout       the rollout: state, step, weight, verdicts, timings
+//	GET  /api/v1/metrics       health per backend
+//	GET  /api/v1/events        Server-Sent Events: transitions and a metrics tick
+//	GET  /metrics              Prometheus exposition of an injected registry
+//
+// docs/api.md is the reference (bodies, status codes).
 //
 // Every request needs Authorization: Bearer <token> (compared in constant
 // time); without it, or with a wrong one, the answer is 401. Errors are
 // JSON {"error":"..."}; a bad request (malformed JSON, unknown field,
-// weight out of range, body too large) is 400 and changes nothing.
+// weight out of range, body too large) is 400 and changes nothing; a rollout
+// command not allowed in the current state is 409 and carries the state:
+// {"error":"...","state":"paused"}.
 //
 // Handlers return an error; an *APIError carries its HTTP status, any
 // other error is a 500.
@@ -24,7 +33,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/baton-rt/baton/internal/edge"
 )
 
 // maxBody bounds a request body.
@@ -34,6 +45,10 @@ const maxBody = 64 << 10
 type APIError struct {
 	Status int
 	Err    error
+	// State, when set, is the rollout state the answer reports (409).
+	State string
+	// Field, when set, names the bad field of a request (400).
+	Field string
 }
 
 func (e *APIError) Error() string { return e.Err.Error() }
@@ -45,14 +60,28 @@ func apiErr(status int, format string, args ...any) *APIError {
 
 // Options configure a Server.
 type Options struct {
-	// Gateway is what the API operates. Required.
-	Gateway *gateway.Gateway
+	// Gateway is what the API operates (*gateway.Gateway). Required.
+	Gateway Gateway
 	// Token is the bearer token. Required: an empty token would let
 	// anyone in.
 	Token string
 	// Extra is added to GET /api/v1/status under "edge" when set (the
 	// edge's counters).
 	Extra func() any
+	// EdgeStats, when set, gives the edge's counters to /metrics.
+	EdgeStats func() edge.Stats
+	// Rollout is the rollout controller (see ControllerRollout). Nil: the
+	// rollout endpoints answer 503 and the event stream has metrics only.
+	Rollout Rollout
+	// Health gives per-backend health. Nil: /api/v1/metrics reports the
+	// gateway's session counts only.
+	Health Health
+	// Registry receives the API's Prometheus collector and is what GET
+	// /metrics exposes. Nil means a registry of the Server's own; the
+	// global registry is never used.
+	Registry *prometheus.Registry
+	// Stream tunes GET /api/v1/events; zero values take defaults.
+	Stream StreamOptions
 	// Logger receives failed requests; nil discards them.
 	Logger *slog.Logger
 }
@@ -60,10 +89,13 @@ type Options struct {
 // Server is the admin API. It is an http.Handler.
 type Server struct {
 	opts  Options
-	g     *gateway.Gateway
+	g     Gateway
 	token [sha256.Size]byte
 	mux   *http.ServeMux
 	log   *slog.Logger
+	reg   *prometheus.Registry
+
+	streams streams // open event streams
 }
 
 // New returns the admin API over opts.Gateway.
@@ -77,11 +109,20 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Stream = opts.Stream.withDefaults()
 	s := &Server{opts: opts, g: opts.Gateway, token: sha256.Sum256([]byte(opts.Token)), log: opts.Logger}
+	s.streams.init()
+	if err := s.initMetrics(); err != nil {
+		return nil, err
+	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("PUT /api/v1/weight", s.handle(s.putWeight))
 	s.mux.Handle("GET /api/v1/status", s.handle(s.getStatus))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.handle(s.getSession))
+	s.routeRollout()
+	s.mux.Handle("GET /api/v1/metrics", s.handle(s.getMetrics))
+	s.mux.Handle("GET /api/v1/events", s.handle(s.getEvents))
+	s.mux.Handle("GET /metrics", s.promHandler())
 	s.mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	}))
@@ -123,7 +164,7 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 		if ae.Status >= 500 {
 			s.log.Warn("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		writeError(w, ae.Status, ae.Error())
+		_ = writeJSON(w, ae.Status, ErrorBody{Error: ae.Error(), State: ae.State, Field: ae.Field})
 	})
 }
 
@@ -139,9 +180,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	_ = writeJSON(w, status, struct {
-		Error string `json:"error"`
-	}{msg})
+	_ = writeJSON(w, status, ErrorBody{Error: msg})
+}
+
+// ErrorBody is every error answer. State is set on a 409 (the rollout's
+// state), Field on a 400 when one field is to blame.
+type ErrorBody struct {
+	Error string `json:"error"`
+	State string `json:"state,omitempty"`
+	Field string `json:"field,omitempty"`
 }
 
 // decode reads one JSON object into v strictly: unknown fields, trailing

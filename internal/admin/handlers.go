@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"time"
@@ -23,6 +24,13 @@ type WeightResult struct {
 }
 
 func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
+	// A weight set by hand would fight the controller's next step.
+	if s.opts.Rollout != nil {
+		if ph := s.opts.Rollout.Status().Phase; ph.Active() {
+			return &APIError{Status: http.StatusConflict, State: string(ph),
+				Err: fmt.Errorf("a rollout is %s: abort it, or let it end, before setting the weight by hand", ph)}
+		}
+	}
 	var req weightRequest
 	if err := decode(w, r, &req); err != nil {
 		return err

@@ -1,0 +1,301 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-rt/baton/internal/rollout"
+)
+
+// StreamOptions tune GET /api/v1/events. Zero values take the defaults.
+type StreamOptions struct {
+	// Buffer is each client's queue of transitions. A client that falls
+	// behind loses the oldest queued transitions and is told so by a
+	// `dropped` event (it can GET /api/v1/rollout to catch up; the next
+	// metrics tick carries the state too). Zero means 64.
+	Buffer int
+	// MetricsInterval is the period of the `metrics` events. Zero means 1s.
+	MetricsInterval time.Duration
+	// Heartbeat is the period of the comment lines that keep idle proxies
+	// from closing a quiet stream. Zero means 15s.
+	Heartbeat time.Duration
+	// WriteTimeout bounds each write to a client: one that does not take a
+	// write within it is disconnected. Zero means 10s.
+	WriteTimeout time.Duration
+	// MaxClients bounds the open streams; more are answered 503. Zero
+	// means 64.
+	MaxClients int
+}
+
+func (o StreamOptions) withDefaults() StreamOptions {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = rollout.DefaultSubscriptionBuffer
+	}
+	if o.MaxClients <= 0 {
+		o.MaxClients = 64
+	}
+	def(&o.MetricsInterval, time.Second)
+	def(&o.Heartbeat, 15*time.Second)
+	def(&o.WriteTimeout, 10*time.Second)
+	return o
+}
+
+// Event names of the stream.
+const (
+	EventStatus     = "status"     // first event: the rollout's status (RolloutStatus)
+	EventTransition = "transition" // a controller transition or verdict (TransitionEvent)
+	EventMetrics    = "metrics"    // the periodic tick (Metrics)
+	EventDropped    = "dropped"    // transitions were lost (DroppedEvent)
+	EventShutdown   = "shutdown"   // the server is stopping; the stream ends
+)
+
+// TransitionEvent is the data of a `transition` event. Weight is percent.
+type TransitionEvent struct {
+	Seq       uint64           `json:"seq"`
+	Time      time.Time        `json:"time"`
+	Kind      string           `json:"kind"`
+	RolloutID string           `json:"rollout_id,omitempty"`
+	From      string           `json:"from"`
+	To        string           `json:"to"`
+	Step      int              `json:"step"`
+	Weight    float64          `json:"weight"`
+	Message   string           `json:"message,omitempty"`
+	Emergency bool             `json:"emergency,omitempty"`
+	Moved     int              `json:"moved,omitempty"`
+	Failed    int              `json:"failed,omitempty"`
+	TookMs    int64            `json:"took_ms,omitempty"`
+	Verdict   *rollout.Verdict `json:"verdict,omitempty"`
+}
+
+// TransitionOf converts a controller event to its API form.
+func TransitionOf(e rollout.Event) TransitionEvent {
+	return TransitionEvent{
+		Seq: e.Seq, Time: e.Time, Kind: string(e.Kind), RolloutID: e.RolloutID,
+		From: string(e.From), To: string(e.To), Step: e.Step, Weight: e.Weight.Percent(),
+		Message: e.Message, Emergency: e.Emergency, Moved: e.Moved, Failed: e.Failed,
+		TookMs: e.Took.D().Milliseconds(), Verdict: e.Verdict,
+	}
+}
+
+// DroppedEvent is the data of a `dropped` event: Dropped transitions in
+// all were lost on this stream so far.
+type DroppedEvent struct {
+	Dropped uint64 `json:"dropped"`
+}
+
+// streams tracks the open event streams so that Shutdown can end them:
+// http.Server.Shutdown does not cancel the requests it waits for.
+type streams struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	done   chan struct{} // closed by close
+	wg     sync.WaitGroup
+
+	dropped atomic.Uint64 // transitions dropped, all streams
+	slow    atomic.Uint64 // clients disconnected for a failed or late write
+}
+
+func (st *streams) init() { st.done = make(chan struct{}) }
+
+var (
+	errStreamsClosed = errors.New("the server is shutting down")
+	errStreamsFull   = errors.New("too many event streams open")
+)
+
+func (st *streams) join(limit int) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch {
+	case st.closed:
+		return errStreamsClosed
+	case st.n >= limit:
+		return errStreamsFull
+	}
+	st.n++
+	st.wg.Add(1)
+	return nil
+}
+
+func (st *streams) leave() {
+	st.mu.Lock()
+	st.n--
+	st.mu.Unlock()
+	st.wg.Done()
+}
+
+func (st *streams) open() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.n
+}
+
+func (st *streams) close() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.closed {
+		st.closed = true
+		close(st.done)
+	}
+}
+
+// Shutdown ends every event stream (each gets a `shutdown` event) and
+// waits until their handlers have returned, or ctx ends. Later streams are
+// refused with 503; the other endpoints keep working. Call it before
+// http.Server.Shutdown, which would otherwise wait for the streams, or
+// register it with http.Server.RegisterOnShutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.streams.close()
+	done := make(chan struct{})
+	go func() {
+		s.streams.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// getEvents serves the event stream. Once the headers are out, errors end
+// the stream instead of being answered.
+func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
+	o := s.opts.Stream
+	if err := s.streams.join(o.MaxClients); err != nil {
+		return &APIError{Status: http.StatusServiceUnavailable, Err: err}
+	}
+	defer s.streams.leave()
+
+	// Subscribe before the status is read, so that no transition falls
+	// between the two.
+	var sub EventStream
+	var events <-chan rollout.Event
+	if s.opts.Rollout != nil {
+		sub = s.opts.Rollout.Subscribe(o.Buffer)
+		defer sub.Close()
+		events = sub.C()
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell proxies such as NGINX not to buffer
+	w.WriteHeader(http.StatusOK)
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: o.WriteTimeout}
+	defer func() { _ = sw.rc.SetWriteDeadline(time.Time{}) }()
+
+	err := s.stream(r.Context(), sw, sub, events)
+	switch {
+	case err == nil || errors.Is(err, context.Canceled):
+	case errors.Is(err, errStreamsClosed):
+		_ = sw.event(EventShutdown, "", struct{}{})
+	default:
+		s.streams.slow.Add(1)
+		s.log.Debug("admin: event stream ended", "remote", r.RemoteAddr, "err", err)
+	}
+	return nil
+}
+
+// stream writes the events until the client leaves (ctx), the server
+// shuts down, the controller closes the subscription or a write fails.
+func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, events <-chan rollout.Event) error {
+	o := s.opts.Stream
+	if s.opts.Rollout != nil {
+		if err := sw.event(EventStatus, "", StatusOf(s.opts.Rollout.Status(), time.Now())); err != nil {
+			return err
+		}
+	}
+	if err := sw.event(EventMetrics, "", s.metrics()); err != nil {
+		return err
+	}
+	tick := time.NewTicker(o.MetricsInterval)
+	defer tick.Stop()
+	beat := time.NewTicker(o.Heartbeat)
+	defer beat.Stop()
+	var dropped uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.streams.done:
+			return errStreamsClosed
+		case e, ok := <-events:
+			if !ok {
+				return nil // the controller shut down
+			}
+			if d := sub.Dropped(); d > dropped {
+				s.streams.dropped.Add(d - dropped)
+				dropped = d
+				if err := sw.event(EventDropped, "", DroppedEvent{Dropped: d}); err != nil {
+					return err
+				}
+			}
+			id := ""
+			if e.Seq > 0 {
+				id = strconv.FormatUint(e.Seq, 10)
+			}
+			if err := sw.event(EventTransition, id, TransitionOf(e)); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := sw.event(EventMetrics, "", s.metrics()); err != nil {
+				return err
+			}
+		case <-beat.C:
+			if err := sw.write([]byte(": heartbeat\n\n")); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sseWriter writes Server-Sent Events, each flushed at once under a write
+// deadline.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     bytes.Buffer
+}
+
+func (sw *sseWriter) event(name, id string, v any) error {
+	data, err := json.Marshal(v) // one line: JSON strings escape newlines
+	if err != nil {
+		return err
+	}
+	sw.buf.Reset()
+	sw.buf.WriteString("event: " + name + "\n")
+	if id != "" {
+		sw.buf.WriteString("id: " + id + "\n")
+	}
+	sw.buf.WriteString("data: ")
+	sw.buf.Write(data)
+	sw.buf.WriteString("\n\n")
+	return sw.write(sw.buf.Bytes())
+}
+
+func (sw *sseWriter) write(b []byte) error {
+	// A deadline the writer does not support (a wrapped ResponseWriter)
+	// leaves the server's own timeouts in charge.
+	if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if _, err := sw.w.Write(b); err != nil {
+		return err
+	}
+	return sw.rc.Flush()
+}
