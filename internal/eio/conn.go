@@ -2,7 +2,6 @@ package eio
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/coder/websocket"
 )
@@ -52,10 +50,6 @@ type Conn struct {
 	recvMu sync.Mutex // serializes Handler calls
 	data   any        // the Handler's own state; see SetData
 
-	// out holds groups of packets that must stay together (a Socket.IO
-	// packet and its binary attachments). It is closed with the session.
-	out *session.Queue[outGroup]
-
 	mu        sync.Mutex
 	transport string // TransportPolling or TransportWebSocket
 	ws        *websocket.Conn
@@ -67,6 +61,14 @@ type Conn struct {
 	// Close) rather than dropped (a failure).
 	drain   bool
 	upgrade upgradeState
+
+	// The outbound queue: groups of packets that must stay together (a
+	// Socket.IO packet and its binary attachments), bounded by the
+	// config's QueuePackets and QueueBytes (see push). Kept here under mu
+	// rather than in a session.Queue of its own: one lock per send, and
+	// no queue object or channel per idle session.
+	queue      []outGroup
+	queueBytes int
 
 	// polling only
 	pollWake   chan struct{} // non-nil while a GET waits; cap 1
@@ -93,11 +95,7 @@ const (
 	upgradeDone
 )
 
-func newConn(s *Server, id, transport string, r *http.Request) (*Conn, error) {
-	out, err := session.NewQueue[outGroup](s.cfg.QueuePackets, s.cfg.QueueBytes)
-	if err != nil {
-		return nil, fmt.Errorf("eio: %w", err)
-	}
+func newConn(s *Server, id, transport string, r *http.Request) *Conn {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Conn{
 		id:        id,
@@ -105,11 +103,10 @@ func newConn(s *Server, id, transport string, r *http.Request) (*Conn, error) {
 		req:       requestInfo(r),
 		ctx:       ctx,
 		cancel:    cancel,
-		out:       out,
 		transport: transport,
 	}
 	c.work.Add(1) // released after OnClose
-	return c, nil
+	return c
 }
 
 // ID is the session id (the "sid" of the handshake).
@@ -204,16 +201,23 @@ func (g outGroup) appendPackets(dst []engineio.Packet) []engineio.Packet {
 	return append(dst, g.packets...)
 }
 
+// push queues group. Overflow rule: past the queue's bounds the session
+// closes as a slow consumer (see Send).
 func (c *Conn) push(group outGroup) error {
-	switch err := c.out.Push(group, group.size()); {
-	case errors.Is(err, session.ErrQueueFull):
+	size := group.size()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue) >= c.srv.cfg.QueuePackets || c.queueBytes+size > c.srv.cfg.QueueBytes {
+		c.mu.Unlock()
 		c.srv.slowConsumers.Add(1)
 		c.fail(ErrSlowConsumer, engineio.Close)
 		return ErrSlowConsumer
-	case err != nil:
-		return ErrClosed
 	}
-	c.mu.Lock()
+	c.queue = append(c.queue, group)
+	c.queueBytes += size
 	c.startWriterLocked()
 	c.notifyPollLocked()
 	c.mu.Unlock()
@@ -230,17 +234,26 @@ func (c *Conn) notifyPollLocked() {
 	}
 }
 
-func (c *Conn) queued() bool {
-	n, _ := c.out.Len()
-	return n > 0
+// queued reports whether packets wait in the queue. c.mu is held.
+func (c *Conn) queued() bool { return len(c.queue) > 0 }
+
+// swapQueueLocked hands the queued groups to the caller and gives the queue
+// spare's backing array (emptied), so a writer and the queue trade two
+// arrays rather than allocate. c.mu is held.
+func (c *Conn) swapQueueLocked(spare []outGroup) []outGroup {
+	groups := c.queue
+	c.queue, c.queueBytes = spare[:0], 0
+	return groups
 }
 
-// takeAll empties the queue into one flat slice of packets.
+// takeAll empties the queue into one flat slice of packets. c.mu is held.
 func (c *Conn) takeAll() []engineio.Packet {
 	var out []engineio.Packet
-	for _, g := range c.out.Drain(nil) {
+	for _, g := range c.queue {
 		out = g.appendPackets(out)
 	}
+	clear(c.queue) // drop references to the data
+	c.queue, c.queueBytes = c.queue[:0], 0
 	return out
 }
 
@@ -280,7 +293,6 @@ func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
 	}
 	c.closed, c.reason, c.drain = true, reason, drain
 	c.stopHeartbeatLocked()
-	c.out.Close()
 	c.startWriterLocked() // to flush and close the WebSocket
 	var linger time.Duration
 	if c.transport == TransportPolling {

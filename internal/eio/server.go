@@ -192,11 +192,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		requestError{code: codeBadRequest}.writeHTTP(w)
 		return
 	}
-	c, err := newConn(s, id, transport, r)
-	if err != nil {
-		requestError{code: codeBadRequest}.writeHTTP(w)
-		return
-	}
+	c := newConn(s, id, transport, r)
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()

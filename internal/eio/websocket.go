@@ -139,11 +139,14 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 		closed, drain := c.closed, c.drain
 		if !closed && !c.queued() {
 			c.writing = false
+			if cap(c.queue) > idleQueueKeep {
+				c.queue = nil // an idle session keeps no large array
+			}
 			c.mu.Unlock()
 			return
 		}
+		groups = c.swapQueueLocked(groups)
 		c.mu.Unlock()
-		groups = c.out.Drain(groups)
 		if !closed || drain {
 			if err := g.writeFrames(groups, &buf); err != nil {
 				c.fail(fmt.Errorf("%w: write: %w", ErrTransport, err), engineio.Close)
@@ -158,6 +161,9 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 		}
 	}
 }
+
+// idleQueueKeep is the largest queue array an idle session keeps.
+const idleQueueKeep = 16
 
 // closeGrace is how long a close handshake may wait for the client's
 // close frame before the connection is cut, so that unresponsive peers

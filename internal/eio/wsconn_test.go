@@ -231,3 +231,34 @@ func TestWebSocketReadsBursts(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueOverflow checks the outbound queue's bounds: past either one the
+// session closes as a slow consumer, and later sends find it closed.
+func TestQueueOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"packets", Config{PingInterval: time.Minute, QueuePackets: 2}},
+		{"bytes", Config{PingInterval: time.Minute, QueueBytes: 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, tc.cfg)
+			c := ts.srv.lookup(ts.openPolling(t))
+			for range 2 {
+				if err := c.SendText([]byte("abcd")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.SendText([]byte("abcd")); !errors.Is(err, ErrSlowConsumer) {
+				t.Fatalf("third send: %v, want ErrSlowConsumer", err)
+			}
+			if err := c.SendText([]byte("x")); !errors.Is(err, ErrClosed) {
+				t.Fatalf("send after overflow: %v, want ErrClosed", err)
+			}
+			if err := ts.closeReason(t); !errors.Is(err, ErrSlowConsumer) {
+				t.Fatalf("close reason %v", err)
+			}
+		})
+	}
+}
