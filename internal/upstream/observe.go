@@ -1,0 +1,154 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/health"
+)
+
+// Observe returns a Dialer that records what d's connections do into rec,
+// the health.Recorder of d's backend, without the gateway knowing:
+//
+//	Dial          Handshake latency; DialFailures (no TCP connection) or
+//	              HandshakeFailures (connected, protocol handshake failed)
+//	Subscribe     SubscribeAck latency
+//	Publish       RequestAck latency
+//	Request       RequestAck latency
+//	Unsubscribe   counted, no latency (it would weigh RequestAck differently
+//	              on the two backends)
+//	close         AbnormalCloses when the backend ended the connection
+//	              (ProtocolErrors when it broke the protocol)
+//
+// Each operation that reached the backend counts once in Requests and, when
+// it failed, once in one error counter: ErrorReplies for a refusal,
+// AckTimeouts when the caller's deadline passed first, ProtocolErrors for a
+// reply the driver could not read. Operations that say nothing about the
+// backend are not counted at all: those canceled by the caller, those
+// refused before sending (ErrInvalidArgs), and those that failed because the
+// connection had ended (the end itself is counted once, as a close). Emit
+// expects no answer and is not counted.
+func Observe(d Dialer, rec *health.Recorder) Dialer {
+	return &observedDialer{d: d, rec: rec}
+}
+
+type observedDialer struct {
+	d   Dialer
+	rec *health.Recorder
+}
+
+func (o *observedDialer) Protocol() config.Protocol { return o.d.Protocol() }
+
+func (o *observedDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
+	start := time.Now()
+	c, err := o.d.Dial(ctx, &observedHandler{h: h, rec: o.rec})
+	switch {
+	case err == nil:
+		o.rec.Count(health.Requests)
+		o.rec.Observe(health.Handshake, time.Since(start))
+		return &observedConn{Conn: c, rec: o.rec}, nil
+	case ctx.Err() != nil:
+		// The caller gave up (a move's deadline, shutdown): not the
+		// backend's fault, as in gateway's own up/down bookkeeping.
+	case isDialFailure(err):
+		o.rec.Count(health.Requests)
+		o.rec.Count(health.DialFailures)
+	default:
+		o.rec.Count(health.Requests)
+		o.rec.Count(health.HandshakeFailures)
+	}
+	return nil, err
+}
+
+// isDialFailure tells a connection that could not be opened (refused,
+// reset, unreachable, DNS) from one whose handshake failed afterwards.
+func isDialFailure(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
+}
+
+// observedHandler counts the connection's unasked end.
+type observedHandler struct {
+	h   Handler
+	rec *health.Recorder
+}
+
+func (o *observedHandler) HandleEvent(ev Event) { o.h.HandleEvent(ev) }
+
+func (o *observedHandler) HandleClose(err error) {
+	switch {
+	case err == nil: // closed by us
+	case errors.Is(err, ErrProtocol) || errors.Is(err, ErrBadReply):
+		o.rec.Count(health.ProtocolErrors)
+	default:
+		o.rec.Count(health.AbnormalCloses)
+	}
+	o.h.HandleClose(err)
+}
+
+// observedConn times and counts the operations of one connection.
+type observedConn struct {
+	Conn
+	rec *health.Recorder
+}
+
+// noLatency is the kind given to record for operations whose latency is
+// not kept.
+const noLatency = health.Kind(255)
+
+// record counts one finished operation started at start; see Observe.
+func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Time, err error) {
+	var fail health.Counter
+	switch {
+	case err == nil:
+		o.rec.Count(health.Requests)
+		if k != noLatency {
+			o.rec.Observe(k, time.Since(start))
+		}
+		return
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		fail = health.AckTimeouts
+	case ctx.Err() != nil, errors.Is(err, ErrInvalidArgs), errors.Is(err, ErrClosed):
+		return
+	default:
+		var re *RemoteError
+		if errors.As(err, &re) {
+			fail = health.ErrorReplies
+		} else {
+			fail = health.ProtocolErrors
+		}
+	}
+	o.rec.Count(health.Requests)
+	o.rec.Count(fail)
+}
+
+func (o *observedConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (Position, error) {
+	start := time.Now()
+	p, err := o.Conn.Subscribe(ctx, channel, since, hasSince)
+	o.record(ctx, health.SubscribeAck, start, err)
+	return p, err
+}
+
+func (o *observedConn) Unsubscribe(ctx context.Context, channel string) error {
+	err := o.Conn.Unsubscribe(ctx, channel)
+	o.record(ctx, noLatency, time.Time{}, err)
+	return err
+}
+
+func (o *observedConn) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
+	start := time.Now()
+	seq, err := o.Conn.Publish(ctx, channel, data)
+	o.record(ctx, health.RequestAck, start, err)
+	return seq, err
+}
+
+func (o *observedConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {
+	start := time.Now()
+	reply, err := o.Conn.Request(ctx, event, args)
+	o.record(ctx, health.RequestAck, start, err)
+	return reply, err
+}
