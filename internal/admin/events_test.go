@@ -1,0 +1,241 @@
+package admin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/rollout"
+)
+
+// openStream opens GET /api/v1/events; the stream ends with ctx.
+func (h *harness) openStream(ctx context.Context) (*http.Response, *EventReader) {
+	h.t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", h.srv.URL+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = resp.Body.Close() })
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		h.t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return resp, NewEventReader(resp.Body)
+}
+
+// next reads events until one named name, failing after max events.
+func next(t *testing.T, er *EventReader, name string, into any) StreamEvent {
+	t.Helper()
+	for range 200 {
+		ev, err := er.Next()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", name, err)
+		}
+		if ev.Name == name {
+			if into != nil {
+				if err := json.Unmarshal(ev.Data, into); err != nil {
+					t.Fatalf("%s data %s: %v", name, ev.Data, err)
+				}
+			}
+			return ev
+		}
+	}
+	t.Fatalf("no %s event", name)
+	return StreamEvent{}
+}
+
+// eventually polls cond every 5ms for up to 5s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting: %s", what)
+}
+
+func TestEventStream(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, er := h.openStream(ctx)
+
+	var st RolloutStatus
+	if next(t, er, EventStatus, &st); st.State != "idle" {
+		t.Fatalf("first status: %+v", st)
+	}
+	var m Metrics
+	next(t, er, EventMetrics, &m)
+	if m.Backends["green"].P99Ms != 60 || m.Sessions.Blue != 70 {
+		t.Fatalf("metrics tick: %+v", m)
+	}
+
+	if code, body := h.do("POST", "/api/v1/rollout/start", `{"steps":[50,100]}`); code != 200 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	var tr TransitionEvent
+	ev := next(t, er, EventTransition, &tr)
+	if tr.Kind != string(rollout.EventStarted) || tr.From != "idle" || tr.To != "preparing" || tr.RolloutID != "r1" || ev.ID != "1" {
+		t.Fatalf("transition: id %q %+v", ev.ID, tr)
+	}
+	// A later tick shows the new state.
+	for range 50 {
+		next(t, er, EventMetrics, &m)
+		if m.Rollout != nil && m.Rollout.State == "preparing" {
+			break
+		}
+	}
+	if m.Rollout == nil || m.Rollout.State != "preparing" || m.Rollout.Steps != 2 || m.Rollout.Verdicts != nil {
+		t.Fatalf("tick after start: %+v", m.Rollout)
+	}
+
+	// The client leaves: the handler ends and unsubscribes.
+	cancel()
+	eventually(t, "stream handler to end", func() bool { return h.api.streams.open() == 0 && h.ro.subscribers() == 0 })
+}
+
+func TestEventStreamTellsOfDrops(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, er := h.openStream(ctx)
+	next(t, er, EventStatus, nil)
+	h.ro.mu.Lock()
+	h.ro.dropNext = 5
+	h.ro.mu.Unlock()
+	h.do("POST", "/api/v1/rollout/start", "")
+	var d DroppedEvent
+	if next(t, er, EventDropped, &d); d.Dropped != 5 {
+		t.Fatalf("dropped: %+v", d)
+	}
+	next(t, er, EventTransition, nil)
+	_, body := h.do("GET", "/metrics", "")
+	if !strings.Contains(body, "baton_admin_event_drops_total 5") {
+		t.Fatal("drops not counted in /metrics")
+	}
+}
+
+func TestEventStreamEndsOnShutdown(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, er := h.openStream(ctx)
+	next(t, er, EventStatus, nil)
+	if err := h.api.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next(t, er, EventShutdown, nil)
+	for range 200 {
+		if _, err := er.Next(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("stream ended with %v, want EOF", err)
+			}
+			break
+		}
+	}
+	if code, _ := h.do("GET", "/api/v1/events", ""); code != 503 {
+		t.Fatalf("a stream after shutdown: %d, want 503", code)
+	}
+	if code, _ := h.do("GET", "/api/v1/rollout", ""); code != 200 {
+		t.Fatalf("other endpoints after shutdown: %d", code)
+	}
+}
+
+func TestEventStreamEndsWhenControllerCloses(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, er := h.openStream(ctx)
+	next(t, er, EventStatus, nil)
+	h.ro.closeAll()
+	for range 200 {
+		if _, err := er.Next(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("stream ended with %v, want EOF", err)
+			}
+			return
+		}
+	}
+	t.Fatal("the stream went on after the controller closed")
+}
+
+func TestEventStreamHeartbeatAndLimit(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.Stream = StreamOptions{MetricsInterval: time.Hour, Heartbeat: 10 * time.Millisecond, MaxClients: 1}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, _ := h.openStream(ctx)
+	if code, body := h.do("GET", "/api/v1/events", ""); code != 503 || !strings.Contains(body, "too many") {
+		t.Fatalf("second stream over MaxClients 1: %d %s", code, body)
+	}
+	br := bufio.NewReader(resp.Body)
+	for range 100 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == ": heartbeat\n" {
+			return
+		}
+	}
+	t.Fatal("no heartbeat")
+}
+
+func TestEventReader(t *testing.T) {
+	in := ": hello\n\nevent: a\nid: 7\ndata: {\"x\":\ndata: 1}\n\n" +
+		"data: plain\r\n\r\n" + "event: b\rdata: cr\r\r" + "event: nodata\n\n" + "retry: 5\ndata:x\n\n" + "data: cut"
+	er := NewEventReader(strings.NewReader(in))
+	want := []StreamEvent{
+		{Name: "a", ID: "7", Data: []byte("{\"x\":\n1}")},
+		{Name: "message", Data: []byte("plain")},
+		{Name: "b", Data: []byte("cr")},
+		{Name: "message", Data: []byte("x")},
+	}
+	for _, w := range want {
+		ev, err := er.Next()
+		if err != nil || ev.Name != w.Name || ev.ID != w.ID || string(ev.Data) != string(w.Data) {
+			t.Fatalf("got %+v %v, want %+v", ev, err, w)
+		}
+	}
+	if _, err := er.Next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated event: %v", err)
+	}
+	big := "data: " + strings.Repeat("x", MaxStreamEvent+100) + "\n\n"
+	if _, err := NewEventReader(strings.NewReader(big)).Next(); !errors.Is(err, ErrEventTooLarge) {
+		t.Fatalf("oversized event: %v", err)
+	}
+	many := strings.Repeat("data: "+strings.Repeat("y", 1000)+"\n", MaxStreamEvent/1000+2) + "\n"
+	if _, err := NewEventReader(strings.NewReader(many)).Next(); !errors.Is(err, ErrEventTooLarge) {
+		t.Fatalf("oversized multi-line event: %v", err)
+	}
+}
+
+func FuzzEventReader(f *testing.F) {
+	f.Add([]byte("event: transition\nid: 3\ndata: {\"kind\":\"paused\"}\n\n: heartbeat\n\n"))
+	f.Add([]byte("data: a\r\ndata: b\r\n\r\nevent: x\rdata: y\r\r"))
+	f.Add([]byte("event: metrics\ndata: {}\n\nevent: shutdown\ndata: {}\n\n"))
+	f.Add([]byte("data"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		er := NewEventReader(strings.NewReader(string(b)))
+		for range len(b) + 1 {
+			ev, err := er.Next()
+			if err != nil {
+				return
+			}
+			if ev.Name == "" || len(ev.Data) > MaxStreamEvent {
+				t.Fatalf("bad event %+v", ev)
+			}
+		}
+		t.Fatal("more events than input bytes")
+	})
+}
