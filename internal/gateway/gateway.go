@@ -102,6 +102,7 @@ type Gateway struct {
 	pacer    *handover.Pacer
 	counters session.Counters
 	stats    stats
+	pres     preservation // see preservation.go
 	log      *slog.Logger
 
 	ctx    context.Context // canceled by Close

@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
+)
+
+// Unpaced, given to SetWeightPaced, lifts the rate limit: the moves start
+// as fast as UnpacedConcurrency allows (emergency rollback). It has the
+// value of rollout.Unpaced.
+const Unpaced = -1
+
+// UnpacedConcurrency is how many moves run at once when unpaced (or the
+// configured concurrency, when higher). Each move holds two backend
+// connections for a moment, so this bounds the burst of dials.
+const UnpacedConcurrency = 1024
+
+// SetWeightPaced is SetWeight with the moves started at most
+// movesPerSecond per second: 0 means the configured pacing, Unpaced no
+// rate limit. Its moves count in Preservation. Concurrent calls (and
+// SetWeight) run one after the other.
+func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (moved, failed int, err error) {
+	pacer := g.pacer
+	switch {
+	case movesPerSecond < 0:
+		pacer = handover.NewPacer(math.MaxInt32, max(g.opts.Concurrency, UnpacedConcurrency))
+	case movesPerSecond > 0:
+		pacer = handover.NewPacer(movesPerSecond, g.opts.Concurrency)
+	}
+
+	select {
+	case g.weightLock <- struct{}{}:
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	defer func() { <-g.weightLock }()
+
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return 0, 0, ErrClosed
+	}
+	_, next, err := g.router.Set(w)
+	if err != nil {
+		g.mu.Unlock()
+		return 0, 0, err
+	}
+	var todo []*session.Session
+	for _, s := range g.sessions {
+		if next.Backend(s.User()) != s.Color() {
+			todo = append(todo, s)
+		}
+	}
+	g.mu.Unlock()
+
+	var mu sync.Mutex
+	err = pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
+		s := todo[i]
+		ok, merr := g.movePreserving(ctx, s, next.Backend(s.User()))
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case merr != nil && !s.Closed():
+			failed++
+		case ok:
+			moved++
+		}
+	})
+	return moved, failed, err
+}
