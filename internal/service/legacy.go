@@ -33,6 +33,8 @@ type LegacyOptions struct {
 	OriginPatterns []string
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
+	// Faults injects failures (demo and tests); nil injects none.
+	Faults *Faults
 }
 
 // LegacyStats are the legacy service's counters.
@@ -53,6 +55,7 @@ type Legacy struct {
 	limits Limits
 	origin []string
 	log    *slog.Logger
+	faults *Faults
 
 	mu       sync.Mutex
 	conns    map[*legacyConn]struct{}
@@ -67,6 +70,9 @@ func NewLegacy(hub *Hub, opts LegacyOptions) (*Legacy, error) {
 	if err := opts.Limits.Validate(); err != nil {
 		return nil, err
 	}
+	if err := opts.Faults.Validate(); err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -76,6 +82,7 @@ func NewLegacy(hub *Hub, opts LegacyOptions) (*Legacy, error) {
 		limits: opts.Limits.WithDefaults(),
 		origin: opts.OriginPatterns,
 		log:    log,
+		faults: opts.Faults,
 		conns:  make(map[*legacyConn]struct{}),
 	}, nil
 }

@@ -201,6 +201,10 @@ func (c *legacyConn) unsubscribe(f legacy.Frame) {
 }
 
 func (c *legacyConn) publish(f legacy.Frame) {
+	if c.srv.faults.refuse() {
+		c.failAfter(c.srv.faults.delay(), f.ID, legacy.CodeInternal, ErrInjected.Error(), f.Channel)
+		return
+	}
 	// f.Data aliases the frame that ws.Read allocated for this message
 	// alone, so the broker may keep it.
 	m, err := c.srv.hub.Broker().Publish(c.ctx, f.Channel, f.Data)
@@ -214,7 +218,7 @@ func (c *legacyConn) publish(f legacy.Frame) {
 		return
 	}
 	c.srv.published.Add(1)
-	c.send(legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: m.Seq, HasSeq: true})
+	c.sendAfter(c.srv.faults.delay(), legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: m.Seq, HasSeq: true})
 }
 
 // fail sends an error frame and counts it.

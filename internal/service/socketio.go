@@ -42,6 +42,8 @@ type SocketIOConfig struct {
 	ProtocolSuite bool
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
+	// Faults injects failures (demo and tests); nil injects none.
+	Faults *Faults
 }
 
 // SocketIOStats are the Socket.IO service's counters.
@@ -88,7 +90,7 @@ func NewSocketIO(cfg SocketIOConfig, b broker.Broker) (*SocketIO, error) {
 	if cfg.ProtocolSuite {
 		cfg = suiteConfig(cfg)
 	}
-	if err := cfg.Limits.Validate(); err != nil {
+	if err := errors.Join(cfg.Limits.Validate(), cfg.Faults.Validate()); err != nil {
 		return nil, err
 	}
 	if cfg.RequestTimeout < 0 {

@@ -228,6 +228,10 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 		replyError(e, code, msg)
 		return
 	}
+	if s.cfg.Faults.refuse() {
+		replyErrorAfter(s.cfg.Faults.delay(), e, legacy.CodeInternal, ErrInjected.Error())
+		return
+	}
 	data := []byte(req.Data) // a copy of the request's bytes, never re-encoded
 	if data == nil {
 		data = []byte("null") // as the Node reference server does
@@ -246,7 +250,7 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 	}
 	s.published.Add(1)
 	if e.WantsAck() {
-		_ = e.Ack(appendOKSeq(nil, msgOut.Seq))
+		ackAfter(s.cfg.Faults.delay(), e, appendOKSeq(nil, msgOut.Seq))
 	}
 }
 
