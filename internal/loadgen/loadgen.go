@@ -50,10 +50,11 @@ type Config struct {
 	PprofURL   string
 	ProfileDir string
 
-	// QuietWait is how long the run waits, before it starts, for the
-	// machine's other processes to use less than QuietBelow cores (2m;
-	// negative: do not wait). The machine is shared; the wait makes runs
-	// comparable, and the busy level is recorded either way.
+	// QuietWait is how long the run waits, before it starts and again
+	// before each timed fan-out phase, for the machine's other processes to
+	// use less than QuietBelow cores (2m; negative: do not wait). The
+	// machine is shared; the wait makes runs comparable, and the busy level
+	// is recorded either way.
 	QuietWait  time.Duration
 	QuietBelow float64 // cores (0.3)
 

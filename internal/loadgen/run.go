@@ -44,9 +44,13 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	}
 	pub := newPublisher(cfg.Addr, cfg.Channel, cfg.PayloadSize, cfg.InFlight+2)
 	defer pub.close()
+	// Each timed phase waits for a quiet machine again: outside load on a
+	// shared machine comes in bursts of a minute or two.
+	r.waitQuiet(ctx)
 	if r.res.Latency, err = r.latency(ctx, pub); err != nil {
 		return nil, err
 	}
+	r.waitQuiet(ctx)
 	if r.res.Saturate, err = r.saturate(ctx, pub); err != nil {
 		return nil, err
 	}
