@@ -1,0 +1,66 @@
+package gwbench
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReplaceSection(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "b.md")
+	if err := os.WriteFile(p, []byte("# Benchmarks\n\nprose\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceSection(p, "one\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, append(must(os.ReadFile(p)), "\nafter\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceSection(p, "two"); err != nil {
+		t.Fatal(err)
+	}
+	want := "# Benchmarks\n\nprose\n\n" + BeginMarker + "\ntwo\n" + EndMarker + "\n\nafter\n"
+	if got := string(must(os.ReadFile(p))); got != want {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+	if err := os.WriteFile(p, []byte(EndMarker+"\n"+BeginMarker), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceSection(p, "x"); !errors.Is(err, ErrNoMarkers) {
+		t.Fatalf("err = %v, want ErrNoMarkers", err)
+	}
+}
+
+func TestReportMarksMissedTargets(t *testing.T) {
+	r := Result{
+		Latency: map[string]RTT{
+			"direct":  {Ack: Dist{P50: 34, P99: 60}},
+			"gateway": {Ack: Dist{P50: 50, P99: 200}},
+		},
+		Memory:   map[string]Memory{"gateway": {Sessions: 10, BytesPerSession: 15000}},
+		Handover: []Handover{{Sessions: 10, Moved: 10, Seconds: 1, Pause: Dist{N: 10, P99: 10000}, Delivered: 5}},
+	}
+	var sb strings.Builder
+	Report(&sb, ReportOptions{Result: r, Machine: "m", Command: "c"})
+	out := sb.String()
+	for _, want := range []string{
+		"| request→ack p50 | 34 µs | 50 µs | – | +16 µs | – | ≤ +20 µs — met |",
+		"| request→ack p99 | 60 µs | 200 µs | – | +140 µs | – | ≤ +40 µs — **missed** |",
+		"≤ 20 KB — met",
+		"0 / 0 — met",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

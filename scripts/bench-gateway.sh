@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The gateway benchmark of docs/benchmarks.md, in one run, every part in its
+# own process on 127.0.0.1:
+#   backend  `baton serve --legacy B --socketio G` (blue legacy and green
+#            Socket.IO over one in-memory broker, so seqs agree on both)
+#   gateway  `baton gwbench gateway --config F --pprof P` (= `baton gateway`
+#            plus a pprof listener for GC before memory readings and profiles)
+#   nginx    Debian's nginx as a plain WebSocket reverse proxy to blue
+#            (generated config in a temp dir, foreground, one process)
+#   driver   `baton gwbench run` (raw legacy WebSocket clients, publisher,
+#            admin API calls)
+# The results replace the gateway section of docs/benchmarks.md; the raw JSON,
+# logs and profiles stay in bench-out/gateway/.
+#
+# Knobs (environment):
+#   GWBENCH_SESSIONS=10000     sessions for memory and handover
+#   GWBENCH_MOVES=100000       handover.moves_per_second of the gateway
+#   GWBENCH_MOVE_CONC=1024     handover.concurrency of the gateway
+#   GWBENCH_NGINX=1            include NGINX (apt-get install nginx-light)
+#   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
+#                              driver on CPU 0
+#   GWBENCH_PROFILE=1          save gateway CPU/heap profiles (pprof)
+#   GWBENCH_DOC=path           document to update ("" prints instead)
+#   GWBENCH_ARGS="..."         extra flags for `baton gwbench run`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sessions=${GWBENCH_SESSIONS:-10000}
+moves=${GWBENCH_MOVES:-100000}
+move_conc=${GWBENCH_MOVE_CONC:-1024}
+use_nginx=${GWBENCH_NGINX:-1}
+pin=${GWBENCH_PIN:-1}
+profile=${GWBENCH_PROFILE:-1}
+doc=${GWBENCH_DOC-docs/benchmarks.md}
+out=bench-out/gateway
+token=gwbench-$$
+
+# The gateway holds two sockets per session (client and upstream), the
+# backend and NGINX one or two each: raise the limit well past 2×sessions.
+need=$((3 * sessions + 1024))
+[ "$(ulimit -Hn)" -lt "$need" ] && { ulimit -Hn "$need" 2>/dev/null || true; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt "$need" ]; then
+	echo "bench-gateway: open-file limit $(ulimit -n) < $need; raise it or lower GWBENCH_SESSIONS" >&2
+	exit 1
+fi
+
+mkdir -p "$out"
+# Share scripts/bench.sh's lock: two benchmarks at once would skew each other.
+exec 9>bench-out/.lock
+if command -v flock >/dev/null && ! flock -n 9; then
+	echo "bench-gateway: another benchmark is running here; waiting for it" >&2
+	flock -w 1800 9
+fi
+rm -f "$out"/*.pprof
+go build -o "$out/baton" ./cmd/baton
+go build -o "$out/freeport" ./scripts/freeport
+tmp=$(mktemp -d)
+
+proxy_cpu=() other_cpu=() notes=()
+if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	proxy_cpu=(taskset -c 1)
+	other_cpu=(taskset -c 0)
+	notes+=("The proxy under test (gateway or NGINX) was pinned to CPU 1 and the backend and the driver to CPU 0 (taskset), so the gateway runs with GOMAXPROCS=1 on a core of its own; direct runs leave CPU 1 idle.")
+else
+	notes+=("Processes were not pinned and share all CPUs.")
+fi
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (15 s).
+wait_port() {
+	for _ in $(seq 150); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench-gateway: nothing listens on port $1" >&2
+	return 1
+}
+
+blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport")
+adm=$("$out/freeport"); pprof=$("$out/freeport"); nport=$("$out/freeport")
+
+echo "== backend: blue legacy :$blue, green socketio :$green" >&2
+"${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --socketio "127.0.0.1:$green" >"$out/backend.log" 2>&1 &
+backend_pid=$!; pids+=("$backend_pid")
+
+cat >"$tmp/gateway.yaml" <<YAML
+listen: 127.0.0.1:$edge
+admin: { listen: 127.0.0.1:$adm, token: $token }
+identity: { query: user }
+backends:
+  blue:  { url: ws://127.0.0.1:$blue/ws, protocol: legacy }
+  green: { url: http://127.0.0.1:$green/socket.io/, protocol: socketio }
+routing: { weight: 0 }
+handover: { moves_per_second: $moves, concurrency: $move_conc }
+health: { probe: { disabled: true } }
+rollout: { store: { kind: memory } }
+log: { level: warn }
+YAML
+cp "$tmp/gateway.yaml" "$out/gateway.yaml"
+echo "== gateway: edge :$edge, admin :$adm, pprof :$pprof" >&2
+"${proxy_cpu[@]}" "$out/baton" gwbench gateway --config "$tmp/gateway.yaml" --pprof "127.0.0.1:$pprof" >"$out/gateway.log" 2>&1 &
+gateway_pid=$!; pids+=("$gateway_pid")
+
+nginx_args=()
+if [ "$use_nginx" = 1 ]; then
+	if ! command -v nginx >/dev/null; then
+		echo "bench-gateway: nginx not found (apt-get install nginx-light), or GWBENCH_NGINX=0" >&2
+		exit 1
+	fi
+	mkdir -p "$tmp/nginx"
+	# A plain WebSocket reverse proxy: one worker process in the foreground,
+	# default buffers, no access log.
+	cat >"$tmp/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_rlimit_nofile $need;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections $need; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx/body;
+	proxy_temp_path $tmp/nginx/proxy;
+	fastcgi_temp_path $tmp/nginx/fastcgi;
+	uwsgi_temp_path $tmp/nginx/uwsgi;
+	scgi_temp_path $tmp/nginx/scgi;
+	server {
+		listen 127.0.0.1:$nport;
+		location / {
+			proxy_pass http://127.0.0.1:$blue;
+			proxy_http_version 1.1;
+			proxy_set_header Upgrade \$http_upgrade;
+			proxy_set_header Connection "upgrade";
+			proxy_read_timeout 1h;
+			proxy_send_timeout 1h;
+		}
+	}
+}
+NGINX
+	cp "$tmp/nginx/nginx.conf" "$out/nginx.conf"
+	echo "== nginx $(nginx -v 2>&1 | sed 's/.*\///'): :$nport → blue" >&2
+	"${proxy_cpu[@]}" nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" >"$out/nginx.log" 2>&1 &
+	nginx_pid=$!; pids+=("$nginx_pid")
+	nginx_args=(--nginx "127.0.0.1:$nport" --nginx-pid "$nginx_pid")
+	notes+=("NGINX $(nginx -v 2>&1 | sed 's/.*\///') (Debian) with one worker in the foreground (master_process off), default proxy buffers, proxying /ws to blue.")
+fi
+
+for p in "$blue" "$green" "$edge" "$adm" "$pprof" ${nginx_args:+"$nport"}; do wait_port "$p"; done
+
+prof_args=()
+[ "$profile" = 1 ] && prof_args=(--pprof-url "http://127.0.0.1:$pprof" --profile-dir "$out")
+echo "== driver" >&2
+# shellcheck disable=SC2086 # GWBENCH_ARGS is a list of flags
+"${other_cpu[@]}" "$out/baton" gwbench run \
+	--gateway "127.0.0.1:$edge" --gateway-pid "$gateway_pid" \
+	--direct "127.0.0.1:$blue" --backend-pid "$backend_pid" \
+	--publish-url "http://127.0.0.1:$blue/api/v1/publish" \
+	--admin "http://127.0.0.1:$adm" --token "$token" \
+	--gc-url "http://127.0.0.1:$pprof/debug/pprof/heap?gc=1" \
+	--sessions "$sessions" "${nginx_args[@]}" "${prof_args[@]}" \
+	${GWBENCH_ARGS:-} -o "$out/result.json"
+
+notes+=("Gateway configuration: $out/gateway.yaml (handover.moves_per_second $moves, concurrency $move_conc); clients speak the legacy protocol at the edge, blue is legacy and green Socket.IO.")
+report=("$out/baton" gwbench report --command "bash scripts/bench-gateway.sh")
+for n in "${notes[@]}"; do report+=(--note "$n"); done
+if [ -n "$doc" ]; then
+	"${report[@]}" --doc "$doc" "$out/result.json"
+	echo "== results written to $doc" >&2
+else
+	"${report[@]}" "$out/result.json"
+fi
