@@ -70,6 +70,7 @@ admin: {listen: %q, token: secret}
 backends:
   blue: {url: %q, protocol: legacy}
   green: {url: %q, protocol: socketio}
+rollout: {store: {kind: memory}}
 log: {level: error}
 `, freeAddr(t), blue.URL, green.URL))
 

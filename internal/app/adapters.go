@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/health"
+	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store/boltstore"
+	"github.com/baton-rt/baton/internal/store/memstore"
+)
+
+// shifter is the gateway as the controller and the admin API drive it:
+// SetWeight goes through SetWeightPaced at the configured pace, so that
+// its moves count in the preservation gates.
+type shifter struct{ *gateway.Gateway }
+
+var (
+	_ rollout.Shifter      = shifter{}
+	_ rollout.PacedShifter = shifter{}
+	_ admin.Gateway        = shifter{}
+	_ admin.Health         = adminHealth{}
+)
+
+// The controller's emergency pace must mean "unpaced" to the gateway.
+var _ = [1]struct{}{}[rollout.Unpaced-gateway.Unpaced]
+
+func (s shifter) SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error) {
+	return s.SetWeightPaced(ctx, w, 0)
+}
+
+// adminHealth reads the health monitor for the admin API.
+type adminHealth struct{ a *App }
+
+func (h adminHealth) BackendHealth(c router.Color) admin.BackendHealth {
+	s := h.a.monitor.Snapshot(c)
+	gate := s.Latency[h.a.gateKind()]
+	out := admin.BackendHealth{
+		At: s.At, Window: s.Window, Sessions: s.Sessions,
+		Requests: s.Counts.Requests, Errors: s.Counts.Errors(), ErrorRate: s.ErrorRate,
+		P50: gate.P50, P95: gate.P95, P99: gate.P99,
+		Latency:       make(map[string]admin.Latency, health.NumKinds),
+		TotalRequests: s.Totals.Requests,
+		TotalErrors:   make(map[string]int64, health.NumCounters-1),
+		MemoryBytes:   s.MemoryBytes,
+	}
+	for k, l := range s.Latency {
+		out.Latency[health.Kind(k).String()] = admin.Latency{Count: l.Count, P50: l.P50, P95: l.P95, P99: l.P99, Max: l.Max}
+	}
+	for c := health.Counter(0); int(c) < health.NumCounters; c++ {
+		if c != health.Requests {
+			out.TotalErrors[c.String()] = totalOf(s.Totals, c)
+		}
+	}
+	return out
+}
+
+// totalOf reads counter c of counts.
+func totalOf(t health.Counts, c health.Counter) int64 {
+	switch c {
+	case health.Requests:
+		return t.Requests
+	case health.DialFailures:
+		return t.DialFailures
+	case health.HandshakeFailures:
+		return t.HandshakeFailures
+	case health.ProtocolErrors:
+		return t.ProtocolErrors
+	case health.ErrorReplies:
+		return t.ErrorReplies
+	case health.AbnormalCloses:
+		return t.AbnormalCloses
+	case health.AckTimeouts:
+		return t.AckTimeouts
+	case health.ProbeFailures:
+		return t.ProbeFailures
+	}
+	return 0
+}
+
+// openStore opens the store cfg.Rollout.Store names, unless Options gave
+// one.
+func (a *App) openStore() error {
+	if a.opts.Store != nil {
+		a.st = a.opts.Store
+		return nil
+	}
+	sc := a.cfg.Rollout.Store
+	var err error
+	switch sc.Kind {
+	case config.StoreMemory:
+		a.st, err = memstore.New(memstore.Options{})
+	default:
+		a.st, err = boltstore.Open(boltstore.Options{Path: sc.Path})
+	}
+	if err != nil {
+		return fmt.Errorf("app: rollout.store: %w", err)
+	}
+	a.ownStore = true
+	return nil
+}

@@ -1,0 +1,340 @@
+// Package app assembles the gateway process: the gateway core with health
+// instrumentation, the edge, the admin API with the rollout endpoints and
+// metrics, the rollout controller with its store and alerts, and the
+// synthetic probers. `baton gateway` and `baton demo` both run an App.
+//
+//	a, err := app.Build(ctx, cfg, app.Options{Logger: log})
+//	if err != nil { ... }
+//	// a.EdgeAddr(), a.AdminAddr(), a.Gateway(), a.Controller() are ready here
+//	err = a.Serve(ctx) // until ctx ends, then a graceful drain
+//
+// # Wiring
+//
+// Each backend's dialer is wrapped twice: upstream.Inject (faults asked for
+// by Options, for tests and the demo; nothing otherwise) under
+// upstream.Observe, which records every dial and operation of the client
+// sessions into that backend's health.Recorder. The probe sessions dial the
+// injected dialer without the observer, since the health.Prober counts its
+// own probes (an observed probe would count twice). The sessions gauge of
+// each recorder is set from the gateway's Status at every health tick.
+//
+// The rollout controller shifts through the gateway's SetWeightPaced (also
+// for weights set through the admin API), so that every move of a weight
+// change counts in the preservation gates. Its gates compare green with
+// blue on probe delivery latency when the probes run (they have data with
+// or without users), on request→ack latency otherwise (or when
+// Options.GateOnRequests asks for it).
+//
+// # Shutdown
+//
+// When Serve's context ends: the controller stops where it stands (its
+// stored state lets the next process resume), the admin API closes its
+// event streams and stops, the edge stops accepting and closes its clients
+// with 1001 spread over the drain period, the probers and health ticks
+// stop, the gateway closes, pending alerts get a last chance, and the store
+// closes.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/alert"
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/health"
+	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// ErrServed: Serve was called twice, or after Close.
+var ErrServed = errors.New("app: already served or closed")
+
+// Defaults of Options.
+const (
+	// DefaultShutdownTimeout bounds the whole drain after Serve's context
+	// ends, on top of the drain period.
+	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultGreenCheckTimeout bounds the controller's green check (dial
+	// and one probe delivered).
+	DefaultGreenCheckTimeout = 5 * time.Second
+)
+
+// Options tune an App beyond its configuration. The zero value is the
+// production setting.
+type Options struct {
+	// Logger receives the process log. Nil discards it.
+	Logger *slog.Logger
+	// TestMode shortens every rollout hold to TestHold (zero: the rollout
+	// package's 100 ms); nothing else changes.
+	TestMode bool
+	TestHold time.Duration
+	// Registry receives the admin API's Prometheus collector and is what
+	// GET /metrics exposes. Nil means a registry of the App's own.
+	Registry *prometheus.Registry
+	// Store, when set, replaces the store the configuration names
+	// (cfg.Rollout.Store); the caller keeps it and closes it.
+	Store store.Store
+	// EdgeListener and AdminListener, when set, are used instead of
+	// listening on cfg.Listen and cfg.Admin.Listen. The App closes them.
+	EdgeListener, AdminListener net.Listener
+	// BlueFaults and GreenFaults are injected into every connection to
+	// that backend (tests and `baton demo --fault`); zero adds nothing.
+	BlueFaults, GreenFaults upstream.Faults
+	// GateOnRequests makes the gates compare request→ack latency even when
+	// the probes run (they compare probe delivery otherwise).
+	GateOnRequests bool
+	// DrainPeriod spreads the client closes of the shutdown. Zero means
+	// edge.DefaultDrainPeriod.
+	DrainPeriod time.Duration
+	// ShutdownTimeout bounds the drain on top of DrainPeriod. Zero means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// GreenCheckTimeout bounds the green check before the first step.
+	// Zero means DefaultGreenCheckTimeout.
+	GreenCheckTimeout time.Duration
+}
+
+// App is one gateway process. Build it, then Serve it (or Close it).
+type App struct {
+	cfg  config.Config
+	opts Options
+	log  *slog.Logger
+
+	monitor    *health.Monitor
+	probeDial  [2]upstream.Dialer // injected, not observed: the probes' own
+	gw         *gateway.Gateway
+	edge       *edge.Server
+	admin      *admin.Server
+	reg        *prometheus.Registry
+	st         store.Store
+	ownStore   bool
+	dispatcher *alert.Dispatcher
+	ctrl       *rollout.Controller
+	probers    []*health.Prober
+	edgeLn     net.Listener
+	adminLn    net.Listener
+
+	mu     sync.Mutex
+	served bool // Serve was called, or Close
+	closed bool
+}
+
+// Build assembles the App from cfg (SetDefaults and Validate are applied
+// to a copy; cfg is not modified) and opens its listeners, so the addresses
+// are known before Serve. A rollout stored as active resumes at once, at
+// its stored step. On error everything opened is closed again.
+func Build(ctx context.Context, cfg *config.Config, opts Options) (a *App, err error) {
+	c := *cfg
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	def(&opts.DrainPeriod, edge.DefaultDrainPeriod)
+	def(&opts.ShutdownTimeout, DefaultShutdownTimeout)
+	def(&opts.GreenCheckTimeout, DefaultGreenCheckTimeout)
+	a = &App{cfg: c, opts: opts, log: opts.Logger, reg: opts.Registry}
+	if a.reg == nil {
+		a.reg = prometheus.NewRegistry()
+	}
+	defer func() {
+		if err != nil {
+			a.release(context.Background())
+		}
+	}()
+
+	if a.monitor, err = health.New(health.Config{Window: c.Health.Window}); err != nil {
+		return nil, fmt.Errorf("app: health: %w", err)
+	}
+	if err := a.buildGateway(); err != nil {
+		return nil, err
+	}
+	if err := a.buildProbers(); err != nil {
+		return nil, err
+	}
+	if a.edge, err = edge.New(edge.Options{
+		Gateway: a.gw, Identity: c.Identity, Edge: c.Edge, DrainPeriod: opts.DrainPeriod, Logger: a.log,
+	}); err != nil {
+		return nil, fmt.Errorf("app: edge: %w", err)
+	}
+	if err := a.openStore(); err != nil {
+		return nil, err
+	}
+	if a.dispatcher, err = alert.New(c.Rollout.Alerts, alert.Options{Logger: a.log}); err != nil {
+		return nil, fmt.Errorf("app: alerts: %w", err)
+	}
+	if a.ctrl, err = rollout.New(ctx, rollout.Options{
+		Plan:     c.Rollout,
+		Shifter:  shifter{a.gw},
+		Health:   rollout.NewMonitorHealth(a.monitor, a.gateKind(), a.preservation),
+		Prober:   rollout.ProberFunc(a.checkBackend),
+		Store:    a.st,
+		Notifier: a.dispatcher,
+		Logger:   a.log,
+		TestMode: opts.TestMode,
+		TestHold: opts.TestHold,
+	}); err != nil {
+		return nil, fmt.Errorf("app: rollout: %w", err)
+	}
+	if a.admin, err = admin.New(admin.Options{
+		Gateway:   shifter{a.gw},
+		Token:     c.Admin.BearerToken(),
+		Extra:     func() any { return a.edge.Stats() },
+		EdgeStats: a.edge.Stats,
+		Rollout:   admin.ControllerRollout(a.ctrl),
+		Health:    adminHealth{a},
+		Registry:  a.reg,
+		Logger:    a.log,
+	}); err != nil {
+		return nil, fmt.Errorf("app: admin: %w", err)
+	}
+	if err := a.listen(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func def[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+// buildGateway is gateway.FromConfig with the dialers wrapped.
+func (a *App) buildGateway() error {
+	c := &a.cfg
+	table, err := c.Routing.Table()
+	if err != nil {
+		return fmt.Errorf("app: routing: %w", err)
+	}
+	var dialers [2]upstream.Dialer
+	for _, b := range []struct {
+		color  router.Color
+		cfg    config.Backend
+		faults upstream.Faults
+	}{
+		{router.Blue, c.Backends.Blue, a.opts.BlueFaults},
+		{router.Green, c.Backends.Green, a.opts.GreenFaults},
+	} {
+		d, err := upstream.NewDialer(b.cfg)
+		if err != nil {
+			return fmt.Errorf("app: backends.%s: %w", b.color, err)
+		}
+		a.probeDial[b.color] = upstream.Inject(d, b.faults)
+		dialers[b.color] = upstream.Observe(a.probeDial[b.color], a.monitor.Backend(b.color))
+	}
+	a.gw, err = gateway.New(gateway.Options{
+		Router:           router.New(table),
+		Blue:             dialers[router.Blue],
+		Green:            dialers[router.Green],
+		Handover:         handover.Options{Timeout: c.Handover.Timeout, DrainTimeout: c.Handover.DrainTimeout},
+		MovesPerSecond:   c.Handover.MovesPerSecond,
+		Concurrency:      c.Handover.Concurrency,
+		MaxSubscriptions: c.Edge.MaxSubscriptions,
+		Logger:           a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("app: gateway: %w", err)
+	}
+	return nil
+}
+
+// gateKind is the latency the gates compare (see the package comment).
+func (a *App) gateKind() health.Kind {
+	if a.cfg.Health.Probe.Disabled || a.opts.GateOnRequests {
+		return health.RequestAck
+	}
+	return health.ProbeDelivery
+}
+
+// preservation feeds the gates the gateway's counters.
+func (a *App) preservation() rollout.Preservation {
+	p := a.gw.Preservation()
+	return rollout.Preservation{
+		MovesTried: p.MovesTried, SocketsKept: p.SocketsKept,
+		SubscriptionsTried: p.SubscriptionsTried, SubscriptionsKept: p.SubscriptionsKept,
+	}
+}
+
+// listen opens the edge and admin listeners unless Options gave them.
+func (a *App) listen() error {
+	a.edgeLn, a.adminLn = a.opts.EdgeListener, a.opts.AdminListener
+	a.opts.EdgeListener, a.opts.AdminListener = nil, nil // owned by a from here
+	var err error
+	if a.edgeLn == nil {
+		if a.edgeLn, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+			return fmt.Errorf("app: listen: %w", err)
+		}
+	}
+	if a.adminLn == nil {
+		if a.adminLn, err = net.Listen("tcp", a.cfg.Admin.Listen); err != nil {
+			return fmt.Errorf("app: admin.listen: %w", err)
+		}
+	}
+	return nil
+}
+
+// EdgeAddr is the address clients connect to (host:port): legacy
+// WebSocket at ws://EdgeAddr/ws, Socket.IO at http://EdgeAddr/socket.io/.
+func (a *App) EdgeAddr() string { return a.edgeLn.Addr().String() }
+
+// AdminAddr is the admin API's address (host:port): http://AdminAddr/api/v1/...
+func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
+
+// Token is the admin API's bearer token.
+func (a *App) Token() string { return a.cfg.Admin.BearerToken() }
+
+// Config is the configuration in use, defaults applied.
+func (a *App) Config() *config.Config { return &a.cfg }
+
+// Gateway is the gateway core (sessions, weights, Status, Preservation).
+func (a *App) Gateway() *gateway.Gateway { return a.gw }
+
+// Controller is the rollout controller (Start, Status, Subscribe, ...).
+func (a *App) Controller() *rollout.Controller { return a.ctrl }
+
+// Monitor is the per-backend health.
+func (a *App) Monitor() *health.Monitor { return a.monitor }
+
+// Edge is the client-facing server (Stats).
+func (a *App) Edge() *edge.Server { return a.edge }
+
+// Admin is the admin API handler.
+func (a *App) Admin() *admin.Server { return a.admin }
+
+// Registry is the Prometheus registry GET /metrics exposes.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Alerts are the alert dispatcher's delivery counters.
+func (a *App) Alerts() alert.Stats { return a.dispatcher.Stats() }
+
+// Close releases an App that was built but not served (Serve releases
+// everything itself when it returns). It is a no-op after Serve.
+func (a *App) Close() error {
+	a.mu.Lock()
+	if a.served {
+		a.mu.Unlock()
+		return nil
+	}
+	a.served = true
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+	defer cancel()
+	return a.release(ctx)
+}

@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+)
+
+// healthTick is the period of the sessions gauge and the health time
+// series (one point per tick).
+const healthTick = time.Second
+
+// Serve runs the edge and admin listeners, the health ticks and the probers
+// until ctx ends or a listener fails, then drains (see the package
+// comment) and returns: nil after ctx's end, the listener's error
+// otherwise. It can be called once.
+func (a *App) Serve(ctx context.Context) error {
+	a.mu.Lock()
+	if a.served {
+		a.mu.Unlock()
+		return ErrServed
+	}
+	a.served = true
+	a.mu.Unlock()
+
+	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
+	edgeSrv := &http.Server{Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	adminSrv := &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	errc := make(chan error, 2)
+	var servers sync.WaitGroup
+	for _, s := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{edgeSrv, a.edgeLn}, {adminSrv, a.adminLn}} {
+		servers.Add(1)
+		go func() {
+			defer servers.Done()
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	workers.Go(func() { a.tickHealth(bg) })
+	for _, p := range a.probers {
+		workers.Go(func() { _ = p.Run(bg) })
+	}
+	workers.Go(func() {
+		cctx, cancel := context.WithTimeout(bg, a.opts.GreenCheckTimeout)
+		defer cancel()
+		a.gw.Check(cctx)
+		st := a.gw.Status().Backends
+		a.log.Info("backends checked", "blue_up", st.Blue.Up, "green_up", st.Green.Up)
+	})
+
+	var err error
+	select {
+	case <-ctx.Done():
+		a.log.Info("draining", "period", a.opts.DrainPeriod)
+	case err = <-errc:
+		a.log.Error("listener failed, stopping", "err", err)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), a.opts.DrainPeriod+a.opts.ShutdownTimeout)
+	defer cancel()
+	// The controller first: it must not read the drain as a failing
+	// backend. Its stored state is untouched, so the next process resumes.
+	_ = a.ctrl.Close()
+	_ = a.admin.Shutdown(sctx) // the event streams, which would hold adminSrv
+	_ = adminSrv.Shutdown(sctx)
+	_ = edgeSrv.Shutdown(sctx) // no new clients; the hijacked ones are the edge's
+	if derr := a.edge.Shutdown(sctx); derr != nil {
+		a.log.Warn("edge drain cut short", "err", derr)
+	}
+	servers.Wait()
+	stopBG()
+	workers.Wait()
+	_ = a.release(sctx)
+	return err
+}
+
+// tickHealth sets the sessions gauges from the gateway and appends a
+// health point every healthTick until ctx ends.
+func (a *App) tickHealth(ctx context.Context) {
+	t := time.NewTicker(healthTick)
+	defer t.Stop()
+	for {
+		a.sampleSessions()
+		a.monitor.Tick()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sampleSessions sets each backend's sessions gauge from the gateway.
+func (a *App) sampleSessions() {
+	s := a.gw.Status().Sessions
+	a.monitor.Backend(router.Blue).SetSessions(int64(s.Blue))
+	a.monitor.Backend(router.Green).SetSessions(int64(s.Green))
+}
+
+// release closes what Build opened, in dependency order; nil parts are
+// skipped (a Build that failed half-way).
+func (a *App) release(ctx context.Context) error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.mu.Unlock()
+	var errs []error
+	if a.ctrl != nil {
+		errs = append(errs, a.ctrl.Close())
+	}
+	if a.admin != nil {
+		errs = append(errs, a.admin.Shutdown(ctx))
+	}
+	for _, ln := range []net.Listener{a.edgeLn, a.adminLn, a.opts.EdgeListener, a.opts.AdminListener} {
+		if ln != nil {
+			_ = ln.Close() // already closed by http.Server.Shutdown after Serve
+		}
+	}
+	if a.gw != nil {
+		errs = append(errs, a.gw.Close(ctx))
+	}
+	if a.dispatcher != nil {
+		errs = append(errs, a.dispatcher.Close(ctx))
+	}
+	if a.st != nil && a.ownStore {
+		errs = append(errs, a.st.Close())
+	}
+	return errors.Join(errs...)
+}
