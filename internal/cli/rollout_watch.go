@@ -1,0 +1,396 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/baton-rt/baton/internal/admin"
+)
+
+// Exit codes of `baton rollout watch`.
+const (
+	exitCompleted  = 0
+	exitRolledBack = 2
+	exitAborted    = 3
+)
+
+func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
+	var plain bool
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Follow the rollout live until it ends; exit 0 only when it completed",
+		Long: "watch follows GET /api/v1/events and shows a progress bar per step, the sessions\n" +
+			"per backend, error rates and P95/P99. On a terminal it redraws in place; otherwise\n" +
+			"(or with --plain) it prints one line per update.\n\n" +
+			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted, 1 on any\n" +
+			"error (including the stream ending first). A rollout that had already ended when\n" +
+			"watch started is reported at once with the same codes.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			return runWatch(cmd.Context(), f, out, !plain && isTerminal(out))
+		},
+	}
+	cmd.Flags().BoolVar(&plain, "plain", false, "one line per update even on a terminal")
+	return cmd
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// watchModel is what watch knows of the rollout.
+type watchModel struct {
+	status  admin.RolloutStatus
+	metrics *admin.Metrics
+	recent  []string // newest transitions, for the terminal view
+	dropped uint64
+}
+
+const recentLines = 4
+
+func runWatch(ctx context.Context, f *rolloutFlags, out io.Writer, tty bool) error {
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := c.request(ctx, http.MethodGet, "/api/v1/events", nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+
+	ui := &watchUI{out: out, tty: tty}
+	m := &watchModel{}
+	er := admin.NewEventReader(resp.Body)
+	for {
+		ev, err := er.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return errStreamEnded
+			}
+			return fmt.Errorf("%w: %w", errStreamEnded, err)
+		}
+		ended, err := m.apply(ev)
+		if err != nil {
+			return err
+		}
+		switch ev.Name {
+		case admin.EventTransition:
+			ui.transition(m)
+		case admin.EventMetrics, admin.EventStatus:
+			ui.render(m)
+		case admin.EventShutdown:
+			return fmt.Errorf("%w: the gateway is shutting down", errStreamEnded)
+		}
+		if ended {
+			return finishWatch(ctx, c, m, ui)
+		}
+	}
+}
+
+// apply updates the model with one event and reports whether the rollout
+// has ended.
+func (m *watchModel) apply(ev admin.StreamEvent) (ended bool, err error) {
+	decode := func(v any) error {
+		if err := json.Unmarshal(ev.Data, v); err != nil {
+			return fmt.Errorf("admin API: unreadable %s event: %w", ev.Name, err)
+		}
+		return nil
+	}
+	switch ev.Name {
+	case admin.EventStatus:
+		if err := decode(&m.status); err != nil {
+			return false, err
+		}
+		return admin.Terminal(m.status.State), nil
+	case admin.EventMetrics:
+		var mt admin.Metrics
+		if err := decode(&mt); err != nil {
+			return false, err
+		}
+		m.metrics = &mt
+		if mt.Rollout != nil {
+			last := m.status.LastVerdict
+			m.status = *mt.Rollout
+			if m.status.LastVerdict == nil {
+				m.status.LastVerdict = last
+			}
+			// Covers transitions lost to a drop.
+			return admin.Terminal(m.status.State), nil
+		}
+	case admin.EventTransition:
+		var tr admin.TransitionEvent
+		if err := decode(&tr); err != nil {
+			return false, err
+		}
+		m.status.State, m.status.Step, m.status.Weight = tr.To, tr.Step, tr.Weight
+		if tr.Kind == "step_applied" {
+			m.status.Applied = true
+		} else if tr.Kind == "step_started" || tr.Kind == "promoted" || tr.Kind == "rollback_started" {
+			m.status.Applied = false
+		}
+		if tr.Verdict != nil {
+			m.status.LastVerdict = tr.Verdict
+		}
+		m.recent = append(m.recent, transitionLine(tr))
+		if len(m.recent) > recentLines {
+			m.recent = m.recent[len(m.recent)-recentLines:]
+		}
+		return admin.Terminal(tr.To), nil
+	case admin.EventDropped:
+		var d admin.DroppedEvent
+		if err := decode(&d); err != nil {
+			return false, err
+		}
+		m.dropped = d.Dropped
+	}
+	return false, nil
+}
+
+// finishWatch shows the final status and maps the end state to the exit
+// code.
+func finishWatch(ctx context.Context, c *adminClient, m *watchModel, ui *watchUI) error {
+	var st admin.RolloutStatus
+	if _, err := c.call(ctx, http.MethodGet, "/api/v1/rollout", nil, &st); err == nil && st.State == m.status.State {
+		m.status = st // the final numbers, reasons included
+	}
+	ui.render(m)
+	ui.println(statusText(m.status))
+	reason := ""
+	if m.status.Reason != "" {
+		reason = ": " + m.status.Reason
+	}
+	switch m.status.State {
+	case "completed":
+		return nil
+	case "rolled_back":
+		return &exitError{code: exitRolledBack, msg: "rollout rolled back" + reason}
+	default:
+		return &exitError{code: exitAborted, msg: "rollout " + m.status.State + reason}
+	}
+}
+
+func transitionLine(tr admin.TransitionEvent) string {
+	s := fmt.Sprintf("%s %-17s %s → %s step %d weight %s%%", tr.Time.Local().Format("15:04:05"), tr.Kind, tr.From, tr.To, tr.Step, pct(tr.Weight))
+	if v := tr.Verdict; v != nil {
+		s += fmt.Sprintf(" verdict %s (green err %s%% p95 %v)", v.Outcome, pct(v.Green.ErrorRate*100), v.Green.P95)
+	}
+	if tr.Message != "" {
+		s += ": " + tr.Message
+	}
+	return s
+}
+
+// watchUI draws the model: in place on a terminal, a line per update
+// otherwise.
+type watchUI struct {
+	out   io.Writer
+	tty   bool
+	lines int // height of the frame drawn last (terminal)
+}
+
+func (u *watchUI) println(s string) {
+	_, _ = io.WriteString(u.out, strings.TrimRight(s, "\n")+"\n")
+	u.lines = 0 // what is printed stays; the next frame starts below
+}
+
+func (u *watchUI) transition(m *watchModel) {
+	if !u.tty {
+		u.println(m.recent[len(m.recent)-1])
+		return
+	}
+	u.render(m)
+}
+
+func (u *watchUI) render(m *watchModel) {
+	if !u.tty {
+		if m.metrics != nil {
+			u.println(metricsLine(m))
+		}
+		return
+	}
+	var b strings.Builder
+	if u.lines > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", u.lines) // up to the frame's top, clear below
+	}
+	lines := frame(m)
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	_, _ = io.WriteString(u.out, b.String())
+	u.lines = len(lines)
+}
+
+// metricsLine is the one-line form of a metrics tick.
+func metricsLine(m *watchModel) string {
+	st, mt := m.status, m.metrics
+	s := fmt.Sprintf("%s %s", mt.At.Local().Format("15:04:05"), st.State)
+	if st.Steps > 0 {
+		s += fmt.Sprintf(" step %d/%d", st.Step, st.Steps)
+	}
+	s += fmt.Sprintf(" weight %s%%", pct(st.Weight))
+	for _, name := range []string{"blue", "green"} {
+		b := mt.Backends[name]
+		s += fmt.Sprintf(" | %s %d sessions err %s%% p95 %s p99 %s", name, b.Sessions, pct(b.ErrorRate*100), msText(b.P95Ms), msText(b.P99Ms))
+	}
+	return s
+}
+
+func msText(v float64) string { return pct(v) + "ms" }
+
+// ANSI styles for the terminal view.
+const (
+	ansiBold  = "\x1b[1m"
+	ansiGreen = "\x1b[32m"
+	ansiRed   = "\x1b[31m"
+	ansiYell  = "\x1b[33m"
+	ansiReset = "\x1b[0m"
+)
+
+const barWidth = 30
+
+// frame is the terminal view of the model.
+func frame(m *watchModel) []string {
+	st := m.status
+	now := time.Now()
+	if m.metrics != nil {
+		now = m.metrics.At // the server's clock, which set the hold times
+	}
+	head := fmt.Sprintf("%sRollout %s%s  %s", ansiBold, st.ID, ansiReset, styled(st.State))
+	if st.Steps > 0 {
+		head += fmt.Sprintf("  step %d/%d", st.Step, st.Steps)
+	}
+	head += fmt.Sprintf("  weight %s%%  elapsed %v", pct(st.Weight), (time.Duration(st.ElapsedMs) * time.Millisecond).Round(time.Second))
+	lines := []string{head}
+	if st.Plan != nil {
+		for i, w := range st.Plan.Steps {
+			fill, label := stepProgress(m, i+1, now)
+			lines = append(lines, fmt.Sprintf("  step %d %5s%%  %s  %s", i+1, pct(w), bar(fill), label))
+		}
+	}
+	if mt := m.metrics; mt != nil {
+		for _, name := range []string{"blue", "green"} {
+			b := mt.Backends[name]
+			lines = append(lines, fmt.Sprintf("  %-5s  sessions %6d  err %6s%%  p95 %9s  p99 %9s",
+				name, b.Sessions, pct(b.ErrorRate*100), msText(b.P95Ms), msText(b.P99Ms)))
+		}
+	}
+	if v := st.LastVerdict; v != nil {
+		lines = append(lines, fmt.Sprintf("  last verdict: step %d %s  green err %s%% p95 %v  blue err %s%% p95 %v",
+			v.Step, styled(string(v.Outcome)), pct(v.Green.ErrorRate*100), v.Green.P95, pct(v.Blue.ErrorRate*100), v.Blue.P95))
+	}
+	if m.dropped > 0 {
+		lines = append(lines, fmt.Sprintf("  (%d transitions missed; state from the metrics ticks)", m.dropped))
+	}
+	for _, r := range m.recent {
+		lines = append(lines, "  "+r)
+	}
+	return lines
+}
+
+// stepProgress returns how far step n is (0..1) and what to say of it.
+func stepProgress(m *watchModel, n int, now time.Time) (float64, string) {
+	st := m.status
+	outcome := ""
+	for _, h := range st.History {
+		if h.Step == n && h.Outcome != "" {
+			outcome = h.Outcome
+		}
+	}
+	switch {
+	case n < st.Step || (n == st.Step && st.State == "completed"):
+		if outcome == "" {
+			outcome = "done"
+		}
+		return 1, styled(outcome)
+	case n > st.Step:
+		return 0, ""
+	}
+	// The current step.
+	switch st.State {
+	case "shifting":
+		if !st.Applied {
+			return moveProgress(m, n), "moving sessions"
+		}
+		if st.Plan == nil || st.Plan.Hold <= 0 || st.HoldUntil.IsZero() {
+			return 1, "gating"
+		}
+		left := st.HoldUntil.Sub(now)
+		if left <= 0 {
+			return 1, "gating"
+		}
+		hold := st.Plan.Hold.D()
+		return clamp(1 - float64(left)/float64(hold)), fmt.Sprintf("holding, %v left", left.Round(time.Second))
+	case "paused":
+		if st.Plan != nil && st.Plan.Hold > 0 && st.HoldLeftMs > 0 {
+			return clamp(1 - float64(time.Duration(st.HoldLeftMs)*time.Millisecond)/float64(st.Plan.Hold.D())), styled("paused")
+		}
+		return 0, styled("paused")
+	}
+	return 0, styled(st.State)
+}
+
+// moveProgress is how far the moves of step n are, from green's share of
+// the sessions between the previous step's weight and this one's.
+func moveProgress(m *watchModel, n int) float64 {
+	st := m.status
+	if m.metrics == nil || st.Plan == nil || n < 1 || n > len(st.Plan.Steps) {
+		return 0
+	}
+	s := m.metrics.Sessions
+	total := s.Blue + s.Green
+	if total == 0 {
+		return 0
+	}
+	prev := 0.0
+	if n > 1 {
+		prev = st.Plan.Steps[n-2]
+	}
+	target := st.Plan.Steps[n-1]
+	if target <= prev {
+		return 1
+	}
+	share := float64(s.Green) / float64(total) * 100
+	return clamp((share - prev) / (target - prev))
+}
+
+func clamp(v float64) float64 { return min(max(v, 0), 1) }
+
+func bar(fill float64) string {
+	n := int(clamp(fill)*barWidth + 0.5)
+	return "[" + strings.Repeat("█", n) + strings.Repeat("░", barWidth-n) + "]"
+}
+
+// styled colours an outcome or a state.
+func styled(s string) string {
+	switch s {
+	case "pass", "completed", "done":
+		return ansiGreen + s + ansiReset
+	case "fail", "rolling_back", "rolled_back", "aborted":
+		return ansiRed + s + ansiReset
+	case "inconclusive", "paused":
+		return ansiYell + s + ansiReset
+	}
+	return s
+}
