@@ -224,16 +224,6 @@ func (f *goFleet) results(last map[string]uint64) []clientResult {
 	return out
 }
 
-func (f *goFleet) disconnected() int {
-	n := 0
-	for _, c := range f.clients {
-		if c != nil && c.disconnected() {
-			n++
-		}
-	}
-	return n
-}
-
 func (f *goFleet) close() {
 	for _, c := range f.clients {
 		if c != nil {
