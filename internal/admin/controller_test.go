@@ -16,7 +16,7 @@ import (
 type quietHealth struct{}
 
 func (quietHealth) Snapshot(router.Color) rollout.BackendHealth { return rollout.BackendHealth{} }
-func (quietHealth) Preservation() rollout.Preservation           { return rollout.Preservation{} }
+func (quietHealth) Preservation() rollout.Preservation          { return rollout.Preservation{} }
 
 // TestRealController drives a *rollout.Controller through ControllerRollout:
 // the adapter is all the wiring needs.
