@@ -116,6 +116,7 @@ func meanCores(cs []Cores) Cores {
 		}
 		out.Driver += c.Driver / n
 		out.Other += c.Other / n
+		out.IRQ += c.IRQ / n
 	}
 	return out
 }

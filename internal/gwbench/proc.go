@@ -79,28 +79,34 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / userHZ, nil
 }
 
-// machineBusy is the CPU time every process has used, from /proc/stat.
-func machineBusy() (time.Duration, error) {
+// machineBusy reads, from /proc/stat, the CPU time all processes have
+// spent (user, nice, system, steal) and the time in interrupts (irq,
+// softirq). They are kept apart because loopback TCP is processed in
+// softirq, which no process is charged for.
+func machineBusy() (busy, irq time.Duration, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, fmt.Errorf("read /proc/stat: %w", err)
+		return 0, 0, fmt.Errorf("read /proc/stat: %w", err)
 	}
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := strings.Fields(string(line))
-	if len(f) < 5 || f[0] != "cpu" {
-		return 0, fmt.Errorf("%w: no cpu line in /proc/stat", ErrProc)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("%w: no cpu line in /proc/stat", ErrProc)
 	}
-	var busy int64
+	var sum, ints int64
 	for i, v := range f[1:min(len(f), 9)] { // guest time is already in user
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 || n > 1<<40 {
-			return 0, fmt.Errorf("%w: bad /proc/stat field %q", ErrProc, v)
+			return 0, 0, fmt.Errorf("%w: bad /proc/stat field %q", ErrProc, v)
 		}
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
+		switch i {
+		case 0, 1, 2, 7: // user nice system steal
+			sum += n
+		case 5, 6: // irq softirq
+			ints += n
 		}
 	}
-	return time.Duration(busy) * time.Second / userHZ, nil
+	return time.Duration(sum) * time.Second / userHZ, time.Duration(ints) * time.Second / userHZ, nil
 }
 
 // cpuMeter measures, over one window, the cores used by each watched
@@ -110,6 +116,7 @@ type cpuMeter struct {
 	start []procSample
 	self  procSample
 	busy  time.Duration
+	irq   time.Duration
 	at    time.Time
 }
 
@@ -118,6 +125,9 @@ type Cores struct {
 	Procs  map[string]float64 `json:"procs"` // by process name
 	Driver float64            `json:"driver"`
 	Other  float64            `json:"other"` // every other process: noise
+	// IRQ is time in interrupts and softirq, mostly loopback TCP of the
+	// run itself, charged to no process.
+	IRQ float64 `json:"irq"`
 	// CPU is each watched process's CPU time over the window.
 	CPU map[string]time.Duration `json:"cpu_ns"`
 }
@@ -129,7 +139,7 @@ func startCPU(pids []int) *cpuMeter {
 		m.start = append(m.start, s)
 	}
 	m.self, _ = readProc(0)
-	m.busy, _ = machineBusy()
+	m.busy, m.irq, _ = machineBusy()
 	return m
 }
 
@@ -154,9 +164,10 @@ func (m *cpuMeter) stop(names []string) Cores {
 	self, _ := readProc(0)
 	d := self.CPU - m.self.CPU
 	c.Driver = float64(d) / float64(wall)
-	busy, err := machineBusy()
+	busy, irq, err := machineBusy()
 	if err == nil {
 		c.Other = max(0, float64(busy-m.busy-watched-d)/float64(wall))
+		c.IRQ = float64(irq-m.irq) / float64(wall)
 	}
 	return c
 }

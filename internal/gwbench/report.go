@@ -115,7 +115,13 @@ func latencyTable(w io.Writer, r Result) {
 		}
 		return "–"
 	}())
-	fmt.Fprintf(w, "| other processes' CPU (cores; noise) | %s | %s | %s | | | |\n\n", other(d), other(g), nO)
+	fmt.Fprintf(w, "| other processes' CPU (cores; noise) | %s | %s | %s | | | |\n", other(d), other(g), nO)
+	irq := func(x RTT) string { return fmt.Sprintf("%.2f", x.Cores.IRQ) }
+	nI := "–"
+	if okN {
+		nI = irq(n)
+	}
+	fmt.Fprintf(w, "| softirq, mostly this run's loopback TCP (cores) | %s | %s | %s | | | |\n\n", irq(d), irq(g), nI)
 }
 
 func memoryTable(w io.Writer, r Result) {
@@ -172,6 +178,8 @@ func fanoutTable(w io.Writer, r Result) {
 	fmt.Fprintf(w, "| driver CPU (cores) | %s | %s | %s | | |\n", drv(d), drv(g), nv(drv))
 	oth := func(f Fanout) string { return fmt.Sprintf("%.2f", f.Cores.Other) }
 	fmt.Fprintf(w, "| other processes' CPU (cores; noise) | %s | %s | %s | | |\n", oth(d), oth(g), nv(oth))
+	irq := func(f Fanout) string { return fmt.Sprintf("%.2f", f.Cores.IRQ) }
+	fmt.Fprintf(w, "| softirq, mostly this run's loopback TCP (cores) | %s | %s | %s | | |\n", irq(d), irq(g), nv(irq))
 	lost := func(f Fanout) string { return fmt.Sprintf("%d / %d", f.Lost, f.Dropped) }
 	fmt.Fprintf(w, "| lost deliveries / dropped connections | %s | %s | %s | | |\n\n", lost(d), lost(g), nv(lost))
 }
@@ -224,6 +232,7 @@ func handoverTable(w io.Writer, r Result) {
 		return cores(h.Cores, "gateway") + " / " + cores(h.Cores, "backend")
 	})
 	row("other processes' CPU (cores; noise)", "", func(h Handover) string { return fmt.Sprintf("%.2f", h.Cores.Other) })
+	row("softirq, mostly this run's loopback TCP (cores)", "", func(h Handover) string { return fmt.Sprintf("%.2f", h.Cores.IRQ) })
 	fmt.Fprintln(w)
 }
 
