@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
@@ -131,12 +132,24 @@ func (c *Conn) readFailed(err error) {
 func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 	defer c.work.Done()
 	var (
-		groups []outGroup
-		buf    []byte
+		groups  []outGroup
+		buf     []byte
+		yielded bool
 	)
 	for {
 		c.mu.Lock()
 		closed, drain := c.closed, c.drain
+		if !closed && !c.queued() && !yielded {
+			// Before exiting, let the goroutines that are ready run
+			// once: during a fan-out the next message often arrives
+			// meanwhile, and goes out in this writer's next batch
+			// instead of costing a new writer and a write(2) of its own.
+			c.mu.Unlock()
+			yielded = true
+			runtime.Gosched()
+			continue
+		}
+		yielded = false
 		if !closed && !c.queued() {
 			c.writing = false
 			if cap(c.queue) > idleQueueKeep {
