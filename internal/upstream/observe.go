@@ -96,6 +96,13 @@ type observedConn struct {
 	rec *health.Recorder
 }
 
+// The operations return at once when their context has already ended
+// (canceledEarly): the legacy driver would start the write and close the
+// connection, which the handler could not tell from the backend dropping
+// it. A write cut half-way by the deadline still ends the connection and
+// counts as an abnormal close: the write could only block that long on a
+// backend that does not read.
+
 // noLatency is the kind given to record for operations whose latency is
 // not kept.
 const noLatency = health.Kind(255)
@@ -127,6 +134,9 @@ func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Tim
 }
 
 func (o *observedConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (Position, error) {
+	if err := ctx.Err(); err != nil {
+		return Position{}, err // see "return at once" above
+	}
 	start := time.Now()
 	p, err := o.Conn.Subscribe(ctx, channel, since, hasSince)
 	o.record(ctx, health.SubscribeAck, start, err)
@@ -134,12 +144,18 @@ func (o *observedConn) Subscribe(ctx context.Context, channel string, since uint
 }
 
 func (o *observedConn) Unsubscribe(ctx context.Context, channel string) error {
+	if err := ctx.Err(); err != nil {
+		return err // see "return at once" above
+	}
 	err := o.Conn.Unsubscribe(ctx, channel)
 	o.record(ctx, noLatency, time.Time{}, err)
 	return err
 }
 
 func (o *observedConn) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err // see "return at once" above
+	}
 	start := time.Now()
 	seq, err := o.Conn.Publish(ctx, channel, data)
 	o.record(ctx, health.RequestAck, start, err)
@@ -147,6 +163,9 @@ func (o *observedConn) Publish(ctx context.Context, channel string, data []byte)
 }
 
 func (o *observedConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // see "return at once" above
+	}
 	start := time.Now()
 	reply, err := o.Conn.Request(ctx, event, args)
 	o.record(ctx, health.RequestAck, start, err)
