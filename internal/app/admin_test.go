@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/rollout"
+)
+
+// adminDo sends an authorized request to the App's admin API.
+func adminDo(t *testing.T, a *App, method, path string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+a.AdminAddr()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestAdminWiring: the rollout runs from the admin API, and the health
+// the App records shows in /api/v1/metrics and /metrics.
+func TestAdminWiring(t *testing.T) {
+	blue, green := testBackends(t)
+	a := start(t, testConfig(blue, green, ""), Options{})
+	clients(t, a.App, 3)
+
+	if code, body := adminDo(t, a.App, http.MethodPost, "/api/v1/rollout/start"); code != http.StatusOK {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	if st := waitPhase(t, a.Controller(), 60*time.Second, rollout.Completed, rollout.RolledBack); st.Phase != rollout.Completed {
+		t.Fatalf("rollout ended %s: %s", st.Phase, st.Reason)
+	}
+	if code, body := adminDo(t, a.App, http.MethodPost, "/api/v1/rollout/pause"); code != http.StatusConflict {
+		t.Errorf("pause after completion: %d %s, want 409", code, body)
+	}
+	code, body := adminDo(t, a.App, http.MethodGet, "/api/v1/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "probe_delivery") {
+		t.Errorf("metrics: %d %s", code, body)
+	}
+	code, body = adminDo(t, a.App, http.MethodGet, "/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `backend="green"`) {
+		t.Errorf("/metrics: %d %.500s", code, body)
+	}
+}
