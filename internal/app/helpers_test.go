@@ -18,7 +18,7 @@ import (
 
 // testBackends starts blue (legacy) and green (Socket.IO) reference
 // services over one memory broker.
-func testBackends(t *testing.T) (blue, green *backendtest.Backend) {
+func testBackends(t testing.TB) (blue, green *backendtest.Backend) {
 	t.Helper()
 	b, err := membroker.New(membroker.Options{})
 	if err != nil {
@@ -77,17 +77,7 @@ func start(t *testing.T, cfg *config.Config, opts Options) *running {
 	if opts.DrainPeriod == 0 {
 		opts.DrainPeriod = 50 * time.Millisecond
 	}
-	// ":0" twice would not pass Validate (the addresses must differ).
-	for _, l := range []struct {
-		ln   *net.Listener
-		addr *string
-	}{{&opts.EdgeListener, &cfg.Listen}, {&opts.AdminListener, &cfg.Admin.Listen}} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		*l.ln, *l.addr = ln, ln.Addr().String()
-	}
+	listeners(t, cfg, &opts)
 	a, err := Build(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -188,5 +178,21 @@ func checkDelivery(t *testing.T, cs []*legacyclient.Client) {
 			}
 			break
 		}
+	}
+}
+
+// listeners opens the edge and admin listeners on loopback ports of their
+// own (":0" twice would not pass Validate: the addresses must differ).
+func listeners(t testing.TB, cfg *config.Config, opts *Options) {
+	t.Helper()
+	for _, l := range []struct {
+		ln   *net.Listener
+		addr *string
+	}{{&opts.EdgeListener, &cfg.Listen}, {&opts.AdminListener, &cfg.Admin.Listen}} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		*l.ln, *l.addr = ln, ln.Addr().String()
 	}
 }
