@@ -34,7 +34,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultClients      = 1000
-	DefaultRate         = 200 // messages per second, over all channels
+	DefaultRate         = 50 // messages per second, over all channels
 	DefaultChannels     = 20
 	DefaultPerClient    = 3
 	DefaultRequestEvery = time.Second

@@ -29,6 +29,11 @@ type fleet struct {
 	disconnects atomic.Uint64
 	measureFrom atomic.Int64 // unix nanos; 0 while pauses are not measured
 
+	// cadence is the largest number of publishes, round-robin over the
+	// channels, between two messages for one client: the pause the
+	// publishing schedule alone makes.
+	cadence int
+
 	readers  sync.WaitGroup // legacy message readers
 	requests sync.WaitGroup // request loops
 }
@@ -59,13 +64,28 @@ func newFleet(n, perClient int, channels []string, backendOf func(string) string
 			c.channels = append(c.channels, channels[p])
 			c.streams[channels[p]] = &stream{}
 		}
+		f.cadence = max(f.cadence, largestStride(pick, len(channels)))
 		f.clients[i] = c
 	}
 	return f
 }
 
-// dial connects every client to the edge at addr. On the first failure it
-// stops dialing and returns the error; the caller closes the fleet.
+// largestStride is the largest distance between consecutive picks (sorted
+// channel indices) around a cycle of k.
+func largestStride(pick []int, k int) int {
+	if len(pick) == 0 {
+		return 0
+	}
+	stride := k - pick[len(pick)-1] + pick[0]
+	for i := 1; i < len(pick); i++ {
+		stride = max(stride, pick[i]-pick[i-1])
+	}
+	return stride
+}
+
+// dial connects every client to the edge at addr, calling progress (one
+// call at a time) with the count connected so far. On the first failure
+// it stops dialing and returns the error; the caller closes the fleet.
 func (f *fleet) dial(ctx context.Context, addr string, progress func(done int)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -92,7 +112,9 @@ func (f *fleet) dial(ctx context.Context, addr string, progress func(done int)) 
 					return
 				}
 				if progress != nil {
+					mu.Lock() // one call at a time
 					progress(int(done.Add(1)))
+					mu.Unlock()
 				}
 			}
 		})

@@ -114,6 +114,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	stopTraffic()
 
 	r := makeReport(&cfg, final, gw.Status(), fl.tally(last, end), fl.lat.summary(), pub)
+	r.CadenceMs = float64(fl.cadence) / cfg.Rate * 1000
 	r.RolloutSeconds = seconds(rolloutTook)
 	r.TotalSeconds = seconds(time.Since(start))
 	if cfg.OnReport != nil {
@@ -217,7 +218,9 @@ func drive(ctx context.Context, cfg *Config, a *app.App, be *backends, fl *fleet
 			if !ok {
 				return ctrl.Status(), errors.New("demo: the controller closed")
 			}
-			pr.linef("%s", eventLine(ev))
+			if ev.Kind != rollout.EventVerdict { // the next event tells it
+				pr.linef("%s", eventLine(ev))
+			}
 			st := ctrl.Status()
 			crash(st)
 			if !st.Phase.Active() && st.Phase != rollout.Idle {

@@ -1,0 +1,120 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// testConfig is a small, fast demo: a few dozen clients, short holds,
+// frequent requests so that the gates get their samples quickly.
+func testConfig(t *testing.T) Config {
+	var out bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("progress:\n%s", out.String())
+		}
+	})
+	return Config{
+		Clients:      40,
+		Rate:         100,
+		Channels:     10,
+		RequestEvery: 50 * time.Millisecond,
+		Hold:         300 * time.Millisecond,
+		Warmup:       500 * time.Millisecond,
+		Settle:       300 * time.Millisecond,
+		Timeout:      40 * time.Second,
+		Out:          &out,
+	}
+}
+
+func runDemo(t *testing.T, cfg Config) *Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report: %s", js.String())
+	return r
+}
+
+// checkGuarantees: the clients saw every message once, in order, on a
+// connection that never dropped.
+func checkGuarantees(t *testing.T, r *Report, clients int) {
+	t.Helper()
+	if r.Sessions.Kept != clients || r.Sessions.Total != clients {
+		t.Errorf("sessions preserved %+v, want %d of %d", r.Sessions, clients, clients)
+	}
+	if r.Subscriptions.Kept != r.Subscriptions.Total || r.Subscriptions.Total != 3*clients {
+		t.Errorf("subscriptions preserved %+v, want all %d", r.Subscriptions, 3*clients)
+	}
+	if r.Reconnects != 0 {
+		t.Errorf("%d reconnects", r.Reconnects)
+	}
+	if m := r.Messages; m.Lost != 0 || m.Duplicated != 0 || m.OutOfOrder != 0 || m.Stray != 0 || m.Delivered == 0 || m.Published == 0 {
+		t.Errorf("messages %+v", m)
+	}
+	if !r.OK {
+		t.Errorf("report not OK: %+v", r.Checks)
+	}
+}
+
+func TestDemoCompletes(t *testing.T) {
+	cfg := testConfig(t)
+	r := runDemo(t, cfg)
+	if r.Outcome != OutcomeCompleted || r.ExitCode() != ExitOK {
+		t.Fatalf("outcome %s (%s), exit code %d", r.Outcome, r.Reason, r.ExitCode())
+	}
+	checkGuarantees(t, r, cfg.Clients)
+	if r.Final.Green != cfg.Clients || r.Final.Blue != 0 {
+		t.Errorf("sessions at the end %+v, want all %d on green", r.Final, cfg.Clients)
+	}
+	if len(r.Steps) != 5 || r.Steps[4].Weight != 100 {
+		t.Errorf("steps %+v, want five ending at 100 %%", r.Steps)
+	}
+	if r.Moves.Done < uint64(cfg.Clients) || r.Moves.Failed != 0 {
+		t.Errorf("moves %+v, want every client moved once without failure", r.Moves)
+	}
+	if r.Backends["blue"].Requests == 0 || r.Backends["green"].Requests == 0 {
+		t.Errorf("requests per backend %+v: both backends must have answered", r.Backends)
+	}
+	// The JSON report carries the same figures under stable names.
+	var js bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["outcome"] != OutcomeCompleted || back["ok"] != true || back["reconnects"] != 0.0 {
+		t.Errorf("JSON report %s", js.String())
+	}
+}
+
+// Green dies once half the users are on it: the sessions it held are
+// re-attached to blue with their subscriptions, the gate fails, the
+// rollout rolls back, and nobody notices but the report.
+func TestDemoGreenCrashRollsBack(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Fault = Fault{Kind: FaultCrash, CrashAt: 50}
+	r := runDemo(t, cfg)
+	if r.Outcome != OutcomeRolledBack || r.ExitCode() != ExitNotComplete {
+		t.Fatalf("outcome %s (%s), exit code %d; want rolled back, %d", r.Outcome, r.Reason, r.ExitCode(), ExitNotComplete)
+	}
+	checkGuarantees(t, r, cfg.Clients)
+	if r.Final.Blue != cfg.Clients || r.Final.Green != 0 || r.Final.Detached != 0 {
+		t.Errorf("sessions at the end %+v, want all %d on blue", r.Final, cfg.Clients)
+	}
+	if r.Moves.Drops == 0 || r.Moves.Reattached != r.Moves.Drops {
+		t.Errorf("moves %+v: green's sessions must have dropped and been re-attached", r.Moves)
+	}
+}
