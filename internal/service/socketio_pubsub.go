@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/eio"
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/baton-rt/baton/internal/wire/legacy"
@@ -33,9 +34,10 @@ var errSubscriptionLost = errors.New("service: subscription lost")
 type sioMember struct {
 	svc  *SocketIO
 	sock *sio.Socket
+	conn *eio.Conn // sock's connection, kept here for the fan-out's sake
 
 	mu   sync.Mutex
-	subs map[string]struct{} // held or being subscribed
+	subs map[string]struct{} // held or being subscribed; nil until the first subscribe
 }
 
 var _ FrameSubscriber = (*sioMember)(nil)
@@ -48,7 +50,7 @@ func memberOf(s *sio.Socket) *sioMember {
 // mountPubSub installs the pub/sub API on n.
 func (s *SocketIO) mountPubSub(n *sio.Namespace) {
 	n.Use(func(so *sio.Socket) error {
-		so.SetValue(&sioMember{svc: s, sock: so, subs: make(map[string]struct{})})
+		so.SetValue(&sioMember{svc: s, sock: so, conn: so.Conn()})
 		return nil
 	})
 	n.On("subscribe", s.subscribe)
@@ -141,6 +143,9 @@ func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
 	_, dup := m.subs[ch]
 	full := len(m.subs) >= s.limits.MaxSubscriptions
 	if !dup && !full {
+		if m.subs == nil {
+			m.subs = make(map[string]struct{})
+		}
 		m.subs[ch] = struct{}{} // reserved while subscribing
 	}
 	m.mu.Unlock()
@@ -258,7 +263,7 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 // blocking. A full queue closes the connection as a slow consumer (counted
 // by the Engine.IO server).
 func (m *sioMember) Deliver(msg broker.Message) {
-	_ = m.sock.Conn().SendFrame(messageFrames.EncodeFrame(msg))
+	_ = m.conn.SendFrame(messageFrames.EncodeFrame(msg))
 }
 
 // FrameEncoder implements FrameSubscriber: all sockets share one encoding
@@ -268,7 +273,7 @@ func (m *sioMember) FrameEncoder() FrameEncoder { return messageFrames }
 // DeliverFrame implements FrameSubscriber; it is Deliver with the frame
 // already built (and shared with the other subscribers).
 func (m *sioMember) DeliverFrame(_ broker.Message, frame []byte) {
-	_ = m.sock.Conn().SendFrame(frame)
+	_ = m.conn.SendFrame(frame)
 }
 
 // messageFrames encodes the "message" event as an Engine.IO frame on the
@@ -291,14 +296,14 @@ func (m *sioMember) Lost(channel string, err error) {
 	m.svc.lost.Add(1)
 	// CloseWith only schedules the disconnect handlers, which call back
 	// into the hub; it does not run them here under the hub's locks.
-	m.sock.Conn().CloseWith(fmt.Errorf("%w: channel %q: %w", errSubscriptionLost, channel, err))
+	m.conn.CloseWith(fmt.Errorf("%w: channel %q: %w", errSubscriptionLost, channel, err))
 }
 
 // leaveAll ends every subscription of the socket.
 func (m *sioMember) leaveAll() {
 	m.mu.Lock()
 	subs := m.subs
-	m.subs = make(map[string]struct{})
+	m.subs = nil
 	m.mu.Unlock()
 	for ch := range subs {
 		m.svc.hub.Unsubscribe(ch, m)
