@@ -118,3 +118,21 @@ func TestDemoGreenCrashRollsBack(t *testing.T) {
 		t.Errorf("moves %+v: green's sessions must have dropped and been re-attached", r.Moves)
 	}
 }
+
+// Green answers every publish 800 ms late: the P95 gate fails at the
+// first step and the few users already on green return to blue, live.
+func TestDemoGreenLatencyRollsBack(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Fault = Fault{Kind: FaultLatency, Latency: 800 * time.Millisecond}
+	r := runDemo(t, cfg)
+	if r.Outcome != OutcomeRolledBack || r.ExitCode() != ExitNotComplete {
+		t.Fatalf("outcome %s (%s), exit code %d; want rolled back, %d", r.Outcome, r.Reason, r.ExitCode(), ExitNotComplete)
+	}
+	checkGuarantees(t, r, cfg.Clients)
+	if r.Final.Blue != cfg.Clients {
+		t.Errorf("sessions at the end %+v, want all %d on blue", r.Final, cfg.Clients)
+	}
+	if g := r.Backends["green"]; g.Requests > 0 && g.P95Ms < 800 {
+		t.Errorf("green P95 %.1f ms as the clients saw it, want the injected 800 ms or more", g.P95Ms)
+	}
+}
