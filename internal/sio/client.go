@@ -20,7 +20,7 @@ type client struct {
 	mu      sync.Mutex
 	sockets map[string]*Socket // by namespace name
 	closed  bool
-	timer   *time.Timer // connect timeout
+	timer   *time.Timer // connect timeout; nil once a namespace joined
 }
 
 func newClient(s *Server, c *eio.Conn) *client {
@@ -114,7 +114,10 @@ func (cl *client) connect(m socketio.Message) {
 		return
 	}
 	cl.sockets[n.name] = s
-	cl.timer.Stop()
+	if cl.timer != nil {
+		cl.timer.Stop()
+		cl.timer = nil // not kept for the life of the connection
+	}
 	cl.mu.Unlock()
 	s.mu.Lock()
 	s.connected = true
@@ -157,7 +160,9 @@ func (cl *client) remove(s *Socket) {
 func (cl *client) onClose(err error) {
 	cl.mu.Lock()
 	cl.closed = true
-	cl.timer.Stop()
+	if cl.timer != nil {
+		cl.timer.Stop()
+	}
 	socks := make([]*Socket, 0, len(cl.sockets))
 	for _, s := range cl.sockets {
 		socks = append(socks, s)
