@@ -284,45 +284,7 @@ func (g *Gateway) Sessions() []*session.Session {
 // the weight stays applied, the moves not started yet are skipped and
 // ctx's error is returned with the counts so far.
 func (g *Gateway) SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error) {
-	select {
-	case g.weightLock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, 0, ctx.Err()
-	}
-	defer func() { <-g.weightLock }()
-
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		return 0, 0, ErrClosed
-	}
-	_, next, err := g.router.Set(w)
-	if err != nil {
-		g.mu.Unlock()
-		return 0, 0, err
-	}
-	var todo []*session.Session
-	for _, s := range g.sessions {
-		if next.Backend(s.User()) != s.Color() {
-			todo = append(todo, s)
-		}
-	}
-	g.mu.Unlock()
-
-	var mu sync.Mutex
-	err = g.pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
-		s := todo[i]
-		ok, merr := g.move(ctx, s, next.Backend(s.User()))
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case merr != nil && !s.Closed():
-			failed++
-		case ok:
-			moved++
-		}
-	})
-	return moved, failed, err
+	return g.SetWeightPaced(ctx, w, 0)
 }
 
 // move moves s to backend to and counts the outcome. A session that ended
