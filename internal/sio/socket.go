@@ -37,7 +37,10 @@ type Ack struct {
 }
 
 func newSocket(n *Namespace, cl *client, auth []byte) *Socket {
-	ctx, cancel := context.WithCancelCause(cl.conn.Context())
+	// Not derived from the connection's context: onClose cancels it when
+	// the connection ends, and a child would cost every connection a
+	// registration in its parent.
+	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Socket{id: newID(), nsp: n, cl: cl, auth: auth, ctx: ctx, cancel: cancel}
 }
 
