@@ -34,7 +34,7 @@ type Fault struct {
 	// ErrorRate is the refused share, 0 to 1 (FaultErrors).
 	ErrorRate float64
 	// CrashAt is the green weight in percent at which green dies
-	// (FaultCrash): once the step with that weight has been applied.
+	// (FaultCrash): once a step at or above that weight has been applied.
 	CrashAt float64
 }
 

@@ -205,7 +205,7 @@ func drive(ctx context.Context, cfg *Config, a *app.App, be *backends, fl *fleet
 	for {
 		select {
 		case <-ctx.Done():
-			return ctrl.Status(), ctx.Err()
+			return ctrl.Status(), fmt.Errorf("demo: interrupted during the rollout: %w", ctx.Err())
 		case <-timeout.C:
 			st := ctrl.Status()
 			pr.linef("the rollout is still %s after %s: giving up", st.Phase, cfg.Timeout)
