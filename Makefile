@@ -1,5 +1,5 @@
 # Targets call small scripts under scripts/ so CI and people run the same thing.
-.PHONY: test lint fmt bench fuzz
+.PHONY: test lint fmt bench bench-gateway fuzz
 
 test:
 	bash scripts/test.sh
@@ -12,6 +12,9 @@ fmt:
 
 bench:
 	bash scripts/bench.sh
+
+bench-gateway:
+	bash scripts/bench-gateway.sh
 
 fuzz:
 	bash scripts/fuzz.sh
