@@ -60,7 +60,7 @@ type Legacy struct {
 	mu       sync.Mutex
 	conns    map[*legacyConn]struct{}
 	draining bool
-	wg       sync.WaitGroup // one per ServeHTTP holding a connection
+	wg       sync.WaitGroup // one per upgrade in progress or connection running
 
 	accepted, slow, tooLarge, errFrames, published atomic.Uint64
 }
@@ -96,7 +96,10 @@ func (l *Legacy) Handler() http.Handler {
 	return mux
 }
 
-// ServeHTTP upgrades the request and runs the connection until it ends.
+// ServeHTTP upgrades the request and starts the connection. The connection
+// runs on a goroutine of its own and ServeHTTP returns, so that the
+// request, net/http's connection state and the handler's stack are not
+// kept for the life of the connection.
 func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	if l.draining {
@@ -106,9 +109,14 @@ func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l.wg.Add(1)
 	l.mu.Unlock()
-	defer l.wg.Done()
+	held := false
+	defer func() {
+		if !held {
+			l.wg.Done()
+		}
+	}()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: l.origin})
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: l.origin})
 	if err != nil {
 		l.log.Debug("legacy: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return // Accept has answered the request
@@ -130,11 +138,14 @@ func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Unlock()
 	l.accepted.Add(1)
 
-	c.run()
-
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
+	held = true // l.wg's count passes to the connection's goroutine
+	go func() {
+		defer l.wg.Done()
+		c.run()
+		l.mu.Lock()
+		delete(l.conns, c)
+		l.mu.Unlock()
+	}()
 }
 
 // Shutdown stops accepting connections and closes the open ones with 1001

@@ -287,6 +287,18 @@ func (c *legacyConn) closeState() (closing bool, code websocket.StatusCode, reas
 // websocket library arms a context.AfterFunc per frame, which dominated the
 // fan-out's allocations. The deadline is one reused timer per batch that
 // cuts the connection instead.
+// The writer's encoding buffer comes from a pool for each batch, so that
+// an idle connection holds none; buffers past legacyBufKeep are dropped.
+var legacyBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4096)
+	return &b
+}}
+
+const (
+	legacyBufKeep   = 64 << 10
+	legacyBatchKeep = 16
+)
+
 func (c *legacyConn) writeLoop() {
 	defer close(c.done)
 	deadline := time.AfterFunc(time.Hour, func() {
@@ -297,8 +309,10 @@ func (c *legacyConn) writeLoop() {
 	defer deadline.Stop()
 	wctx := context.WithoutCancel(c.ctx)
 
-	var batch []outItem
-	buf := make([]byte, 0, 4096)
+	var (
+		batch []outItem
+		bufp  *[]byte // from legacyBufs while a batch is written
+	)
 	for {
 		err := c.q.Wait(c.ctx)
 		closing, code, reason, flush := c.closeState()
@@ -311,18 +325,25 @@ func (c *legacyConn) writeLoop() {
 		}
 		batch = c.q.Drain(batch)
 		deadline.Reset(c.srv.limits.WriteTimeout)
+		bufp = legacyBufs.Get().(*[]byte)
 		for _, it := range batch {
 			out := it.frame
 			if out == nil {
-				buf = legacy.AppendMessage(buf[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
-				out = buf
+				*bufp = legacy.AppendMessage((*bufp)[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
+				out = *bufp
 			}
 			if err = c.ws.Write(wctx, websocket.MessageText, out); err != nil {
 				break
 			}
 		}
 		deadline.Stop()
+		if cap(*bufp) <= legacyBufKeep {
+			legacyBufs.Put(bufp)
+		}
 		clear(batch) // let the payloads go
+		if len(batch) > legacyBatchKeep {
+			batch = nil // an idle connection keeps no large array
+		}
 		if err != nil {
 			c.srv.log.Debug("legacy: write failed", "session", c.id, "err", err)
 			_ = c.ws.CloseNow() // unblocks the reader
