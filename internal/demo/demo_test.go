@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,6 +47,15 @@ func runDemo(t *testing.T, cfg Config) *Report {
 	return r
 }
 
+// checkLastEvent: the progress shows the rollout's final event, which
+// reaches the demo after Status already shows the end.
+func checkLastEvent(t *testing.T, cfg Config, kind string) {
+	t.Helper()
+	if out := cfg.Out.(*bytes.Buffer).String(); !strings.Contains(out, kind) {
+		t.Errorf("progress lacks %q", kind)
+	}
+}
+
 // checkGuarantees: the clients saw every message once, in order, on a
 // connection that never dropped.
 func checkGuarantees(t *testing.T, r *Report, clients int) {
@@ -74,6 +84,7 @@ func TestDemoCompletes(t *testing.T) {
 		t.Fatalf("outcome %s (%s), exit code %d", r.Outcome, r.Reason, r.ExitCode())
 	}
 	checkGuarantees(t, r, cfg.Clients)
+	checkLastEvent(t, cfg, "rollout_completed")
 	if r.Final.Green != cfg.Clients || r.Final.Blue != 0 {
 		t.Errorf("sessions at the end %+v, want all %d on green", r.Final, cfg.Clients)
 	}
@@ -111,6 +122,7 @@ func TestDemoGreenCrashRollsBack(t *testing.T) {
 		t.Fatalf("outcome %s (%s), exit code %d; want rolled back, %d", r.Outcome, r.Reason, r.ExitCode(), ExitNotComplete)
 	}
 	checkGuarantees(t, r, cfg.Clients)
+	checkLastEvent(t, cfg, "rollback_finished")
 	if r.Final.Blue != cfg.Clients || r.Final.Green != 0 || r.Final.Detached != 0 {
 		t.Errorf("sessions at the end %+v, want all %d on blue", r.Final, cfg.Clients)
 	}
@@ -129,6 +141,7 @@ func TestDemoGreenLatencyRollsBack(t *testing.T) {
 		t.Fatalf("outcome %s (%s), exit code %d; want rolled back, %d", r.Outcome, r.Reason, r.ExitCode(), ExitNotComplete)
 	}
 	checkGuarantees(t, r, cfg.Clients)
+	checkLastEvent(t, cfg, "rollback_finished")
 	if r.Final.Blue != cfg.Clients {
 		t.Errorf("sessions at the end %+v, want all %d on blue", r.Final, cfg.Clients)
 	}

@@ -180,9 +180,31 @@ func buildApp(ctx context.Context, cfg *Config, be *backends, log *slog.Logger) 
 	return a, nil
 }
 
+// finalGrace bounds the wait for the rollout's last event once Status
+// already shows the end. The controller updates Status before it hands the
+// events of the same transition to subscribers, so the event is normally a
+// moment behind; the bound only matters if it was dropped (a full buffer).
+const finalGrace = 2 * time.Second
+
+// isFinal reports whether ev is the last event of a rollout: the one
+// committed with its terminal phase, after any other event of that commit.
+func isFinal(ev rollout.Event) bool {
+	switch ev.Kind {
+	case rollout.EventCompleted, rollout.EventRollbackFinished, rollout.EventAborted:
+		return true
+	}
+	return false
+}
+
 // drive runs the rollout until it ends, printing its events and the
 // status, and crashes green when the fault says so. It returns the final
 // state.
+//
+// The end is the final event, not Status: Status shows the terminal phase
+// before the subscriber receives that transition's events, so ending on
+// Status would leave the last event (rollback_finished, rollout_completed)
+// unprinted. Once Status shows the end, drive waits finalGrace at most for
+// the event.
 func drive(ctx context.Context, cfg *Config, a *app.App, be *backends, fl *fleet, pr *progress) (rollout.State, error) {
 	ctrl := a.Controller()
 	sub := ctrl.Subscribe(256)
@@ -194,6 +216,12 @@ func drive(ctx context.Context, cfg *Config, a *app.App, be *backends, fl *fleet
 	defer timeout.Stop()
 	tick := time.NewTicker(statusEvery)
 	defer tick.Stop()
+	var grace <-chan time.Time // set once Status shows the end
+	ended := func(st rollout.State) {
+		if grace == nil && !st.Phase.Active() && st.Phase != rollout.Idle {
+			grace = time.After(finalGrace) // collected once unreferenced
+		}
+	}
 	crashed := false
 	crash := func(st rollout.State) {
 		if cfg.Fault.Kind == FaultCrash && !crashed && st.Phase == rollout.Shifting && st.Applied && st.Weight.Percent() >= cfg.Fault.CrashAt {
@@ -210,9 +238,14 @@ func drive(ctx context.Context, cfg *Config, a *app.App, be *backends, fl *fleet
 			st := ctrl.Status()
 			pr.linef("the rollout is still %s after %s: giving up", st.Phase, cfg.Timeout)
 			return st, nil
+		case <-grace:
+			st := ctrl.Status()
+			pr.linef("the rollout is %s but its last event did not arrive (%d events dropped)", st.Phase, sub.Dropped())
+			return st, nil
 		case <-tick.C:
 			st := ctrl.Status()
 			crash(st)
+			ended(st)
 			pr.statusf("%s", statusLine(a, fl, st))
 		case ev, ok := <-sub.C():
 			if !ok {
@@ -222,10 +255,11 @@ func drive(ctx context.Context, cfg *Config, a *app.App, be *backends, fl *fleet
 				pr.linef("%s", eventLine(ev))
 			}
 			st := ctrl.Status()
-			crash(st)
-			if !st.Phase.Active() && st.Phase != rollout.Idle {
+			if isFinal(ev) {
 				return st, nil
 			}
+			crash(st)
+			ended(st)
 		}
 	}
 }
