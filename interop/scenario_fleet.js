@@ -3,16 +3,25 @@
 //
 //   node scenario_fleet.js --url http://127.0.0.1:PORT [--timeout MS]
 //
+// --timeout bounds the whole run; the Go test derives it from its own
+// deadline, so that the process never outlives the test.
+//
 // The Go test drives it with JSON commands on stdin (see lib.js):
 //
 //   {"cmd":"start","clients":[{"user":"u1","channels":["a","b"],"transport":"websocket"}, ...]}
 //       connects every client (a bounded number at a time), subscribes each
 //       to its channels, prints {"event":"ready","i":I,"id":SOCKET_ID,"acks":{CH:SEQ}}
 //       per client, then {"event":"all_ready","ms":M}.
-//   {"cmd":"finish","last":{CH:SEQ}}
-//       waits (bounded) until every client has the messages up to last on
-//       each of its channels, then prints {"event":"client","i":I,...} per
-//       client and the result line.
+//   {"cmd":"finish","last":{CH:SEQ},"drain_ms":N}
+//       waits up to drain_ms (the Go test's own wait less a margin) until
+//       every client has the messages up to last on each of its channels,
+//       then prints {"event":"client","i":I,...} per client and the result
+//       line.
+//
+// The process exits only once stdout has taken every line: on a pipe,
+// Node queues what the reader has not yet taken, and process.exit() would
+// drop that queue (a busy Go test then saw a few hundred client lines and
+// no result line).
 //
 // Each client checks its stream as it arrives: on every channel the first
 // message after the subscribe ack must have seq ack+1 and every next one
@@ -27,7 +36,8 @@ const args = parseArgs(process.argv.slice(2));
 const URL = args.url;
 const RUN_TIMEOUT_MS = Number(args.timeout || 300000);
 const CONNECT_AT_ONCE = 25;
-const DRAIN_WAIT_MS = Number(args.drain || 60000);
+const DEFAULT_DRAIN_MS = 60000;
+const runDeadline = Date.now() + RUN_TIMEOUT_MS;
 
 // Client is one socket and the check of its streams.
 class Client {
@@ -155,10 +165,11 @@ async function run() {
   const clients = await startAll(start.clients);
   emitLine({ event: "all_ready", ms: Date.now() - t0 });
 
-  const finish = await cmds.next(RUN_TIMEOUT_MS);
+  const finish = await cmds.next(Math.max(runDeadline - Date.now(), 0));
   if (finish.cmd !== "finish") throw new ScenarioError(`command ${JSON.stringify(finish)}, want finish`);
   const last = finish.last || {};
-  const deadline = Date.now() + DRAIN_WAIT_MS;
+  const drainStart = Date.now();
+  const deadline = drainStart + Number(finish.drain_ms || DEFAULT_DRAIN_MS);
   while (Date.now() < deadline && !clients.every((c) => c.caughtUp(last) || c.disconnects.length > 0)) {
     await sleep(50);
   }
@@ -170,23 +181,26 @@ async function run() {
   }
   cmds.close();
   for (const c of clients) c.socket.close();
-  return { clients: clients.length, bad, drain_ms: Date.now() - (deadline - DRAIN_WAIT_MS) };
+  return { clients: clients.length, bad, drain_ms: Date.now() - drainStart };
+}
+
+// exitAfter prints the result line and exits with code once stdout has
+// flushed it and, the writes being in order, every line before it.
+function exitAfter(result, code) {
+  process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
 }
 
 const overall = setTimeout(() => {
-  emitLine({ scenario: "fleet", ok: false, error: `run timeout after ${RUN_TIMEOUT_MS} ms` });
-  process.exit(1);
-}, RUN_TIMEOUT_MS + DRAIN_WAIT_MS + 60000);
+  exitAfter({ scenario: "fleet", ok: false, error: `run timeout after ${RUN_TIMEOUT_MS} ms` }, 1);
+}, RUN_TIMEOUT_MS);
 
 run().then(
   (details) => {
     clearTimeout(overall);
-    emitLine({ scenario: "fleet", ok: details.bad === 0, details });
-    process.exit(details.bad === 0 ? 0 : 1);
+    exitAfter({ scenario: "fleet", ok: details.bad === 0, details }, details.bad === 0 ? 0 : 1);
   },
   (err) => {
     clearTimeout(overall);
-    emitLine({ scenario: "fleet", ok: false, error: String(err && err.message ? err.message : err) });
-    process.exit(1);
+    exitAfter({ scenario: "fleet", ok: false, error: String(err && err.message ? err.message : err) }, 1);
   },
 );

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -50,7 +51,8 @@ func startNodeFleet(t *testing.T, edgeAddr string, specs []clientSpec, readyWait
 	t.Helper()
 	node, dir := testenv.Node(t)
 	f := &nodeFleet{t: t, lines: make(chan nodeLine, 1024), stderr: new(lockedBuffer), specs: specs, ids: make([]string, len(specs)), done: make(chan struct{})}
-	f.cmd = exec.Command(node, filepath.Join(dir, "scenario_fleet.js"), "--url", "http://"+edgeAddr)
+	f.cmd = exec.Command(node, filepath.Join(dir, "scenario_fleet.js"), "--url", "http://"+edgeAddr,
+		"--timeout", strconv.FormatInt(runBound(t).Milliseconds(), 10))
 	f.cmd.Dir = dir
 	f.cmd.Stderr = f.stderr
 	f.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -134,10 +136,22 @@ func (f *nodeFleet) members() []member {
 	return out
 }
 
+// runBound is how long the node process may live: until the test's own
+// deadline (go test -timeout), so that it never outlives the test, which
+// kills it anyway on cleanup.
+func runBound(t *testing.T) time.Duration {
+	if d, ok := t.Deadline(); ok {
+		return max(time.Until(d), time.Minute)
+	}
+	return 10 * time.Minute
+}
+
 // finish tells the fleet the final seqs and collects every client's
-// result (the fleet waits up to its own drain bound).
+// result. The fleet waits for its clients to catch up for at most three
+// quarters of wait, which leaves it the rest to print every client's line
+// and the result line before wait expires.
 func (f *nodeFleet) finish(last map[string]uint64, wait time.Duration) ([]clientResult, error) {
-	f.send(map[string]any{"cmd": "finish", "last": last})
+	f.send(map[string]any{"cmd": "finish", "last": last, "drain_ms": (wait * 3 / 4).Milliseconds()})
 	results := make([]clientResult, 0, len(f.specs))
 	deadline := time.After(wait)
 	for {
