@@ -178,8 +178,13 @@ func startGateway(t *testing.T, c gatewayConfig) *proc {
 			fmt.Fprintf(&b, "    bytes: %d\n", c.QueueBytes)
 		}
 	}
+	// The rollout store is the test's own: the default (baton.db in the
+	// working directory) would land in the source tree and carry a
+	// rollout's state from one run to the next.
+	dir := t.TempDir()
+	fmt.Fprintf(&b, "rollout:\n  store:\n    kind: bolt\n    path: %s\n", filepath.Join(dir, "baton.db"))
 	b.WriteString("log:\n  level: info\n")
-	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	path := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
