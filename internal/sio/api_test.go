@@ -3,8 +3,10 @@ package sio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +170,60 @@ func TestRoomsAndBroadcast(t *testing.T) {
 		t.Errorf("reserved broadcast: %v", err)
 	}
 	a.expectNothing(100 * time.Millisecond)
+}
+
+// TestOwnRoom checks that each socket is in the room named by its id, as
+// in Node, and can leave and rejoin it.
+func TestOwnRoom(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := srv.Of("/")
+	ids := make(chan string, 2)
+	n.OnConnect(func(s *Socket) { ids <- s.ID() })
+	n.On("leave", func(s *Socket, e *Event) {
+		s.Leave(s.ID())
+		_ = e.Ack(fmt.Appendf(nil, "%d", len(s.Rooms())))
+	})
+	n.On("join", func(s *Socket, e *Event) {
+		s.Join(s.ID())
+		_ = e.Ack(fmt.Appendf(nil, "%d", len(s.Rooms())))
+	})
+	ts := serve(t, srv)
+	a, b := ts.open(t), ts.open(t)
+	a.send("40")
+	a.read()
+	idA := <-ids
+	b.send("40")
+	b.read()
+	idB := <-ids
+	if s := n.Socket(idA); s == nil || !slices.Equal(s.Rooms(), []string{idA}) {
+		t.Fatalf("rooms of a: %v", s.Rooms())
+	}
+
+	_ = n.To(idA).Emit("to-a")
+	if got := a.read(); got != `42["to-a"]` {
+		t.Errorf("a got %q", got)
+	}
+	_ = n.To(idA, idB).Except(idB).Emit("a-only")
+	if got := a.read(); got != `42["a-only"]` {
+		t.Errorf("a got %q", got)
+	}
+	a.send(`421["leave"]`)
+	if got := a.read(); got != `431[0]` {
+		t.Errorf("leave ack %q", got)
+	}
+	_ = n.To(idA).Emit("nobody")
+	a.send(`422["join"]`)
+	if got := a.read(); got != `432[1]` {
+		t.Errorf("join ack %q", got)
+	}
+	_ = n.To(idA).Emit("back")
+	if got := a.read(); got != `42["back"]` {
+		t.Errorf("a got %q", got)
+	}
+	b.expectNothing(100 * time.Millisecond)
 }
 
 func TestServerDisconnectAndClose(t *testing.T) {

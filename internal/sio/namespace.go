@@ -121,11 +121,12 @@ func (n *Namespace) Socket(id string) *Socket {
 	return n.sockets[id]
 }
 
-// add registers s and puts it in its own room, as Node does.
+// add registers s. As in Node, it is in its own room (the room named by
+// its id), which is not kept in rooms: n.sockets finds it, and no socket
+// costs a room map of its own (see Socket.inOwnRoom).
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
-	n.joinLocked(s, s.id)
 	n.mu.Unlock()
 }
 
@@ -137,6 +138,7 @@ func (n *Namespace) remove(s *Socket) {
 	s.mu.Lock()
 	rooms := s.rooms
 	s.rooms = nil
+	s.leftOwnRoom = true
 	s.mu.Unlock()
 	for r := range rooms {
 		n.leaveRoomLocked(s, r)
@@ -147,6 +149,10 @@ func (n *Namespace) joinLocked(s *Socket, room string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.connected {
+		return
+	}
+	if room == s.id {
+		s.leftOwnRoom = false
 		return
 	}
 	m := n.rooms[room]
@@ -221,7 +227,7 @@ func (n *Namespace) recipients(rooms, except []string) []*Socket {
 	defer n.mu.RUnlock()
 	skip := func(s *Socket) bool {
 		for _, r := range except {
-			if _, ok := n.rooms[r][s]; ok {
+			if _, ok := n.rooms[r][s]; ok || (r == s.id && !s.leftOwnRoom) {
 				return true
 			}
 		}
@@ -239,6 +245,12 @@ func (n *Namespace) recipients(rooms, except []string) []*Socket {
 	}
 	seen := make(map[*Socket]struct{})
 	for _, r := range rooms {
+		if s := n.sockets[r]; s != nil && !s.leftOwnRoom && !skip(s) {
+			if _, dup := seen[s]; !dup {
+				seen[s] = struct{}{}
+				out = append(out, s)
+			}
+		}
 		for s := range n.rooms[r] {
 			if _, dup := seen[s]; dup || skip(s) {
 				continue

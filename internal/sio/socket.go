@@ -24,10 +24,14 @@ type Socket struct {
 
 	mu        sync.Mutex
 	connected bool
-	rooms     map[string]struct{}
-	acks      map[int64]chan Ack // server-emitted events awaiting the client's ack
-	nextAck   int64
-	value     any
+	rooms     map[string]struct{} // joined rooms other than its own
+	// leftOwnRoom: the socket left the room named by its id (or its
+	// namespace). Written with the namespace's mu and mu held, read
+	// with either.
+	leftOwnRoom bool
+	acks        map[int64]chan Ack // server-emitted events awaiting the client's ack
+	nextAck     int64
+	value       any
 }
 
 // Ack is the client's answer to an event emitted with EmitWithAck.
@@ -98,6 +102,9 @@ func (s *Socket) Leave(room string) {
 	s.nsp.mu.Lock()
 	defer s.nsp.mu.Unlock()
 	s.mu.Lock()
+	if room == s.id && s.connected {
+		s.leftOwnRoom = true
+	}
 	_, in := s.rooms[room]
 	delete(s.rooms, room)
 	s.mu.Unlock()
@@ -110,7 +117,10 @@ func (s *Socket) Leave(room string) {
 func (s *Socket) Rooms() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.rooms))
+	out := make([]string, 0, len(s.rooms)+1)
+	if s.connected && !s.leftOwnRoom {
+		out = append(out, s.id)
+	}
 	for r := range s.rooms {
 		out = append(out, r)
 	}
