@@ -9,7 +9,7 @@
 "use strict";
 
 const { io } = require("socket.io-client");
-const { assert, assertEqual, ack, emitLine, parseArgs, ScenarioError } = require("./lib");
+const { assert, assertEqual, ack, emitLine, exitAfterFlush, parseArgs, ScenarioError } = require("./lib");
 
 const args = parseArgs(process.argv.slice(2));
 const COUNT = Number(args.count || 100);
@@ -55,10 +55,10 @@ async function run() {
 run().then(
   () => {
     emitLine({ scenario: "gateway", ok: true });
-    process.exit(0);
+    exitAfterFlush(0);
   },
   (err) => {
     emitLine({ scenario: "gateway", ok: false, error: String(err && err.message ? err.message : err) });
-    process.exit(1);
+    exitAfterFlush(1);
   },
 );

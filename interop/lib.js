@@ -105,6 +105,13 @@ function emitLine(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
+// exitAfterFlush exits once stdout has taken everything written so far: on a
+// pipe Node queues what the reader has not read yet, and a bare
+// process.exit() would throw that away.
+function exitAfterFlush(code) {
+  process.stdout.write("", () => process.exit(code));
+}
+
 // commands yields the JSON commands the Go test writes on stdin.
 function commands() {
   const rl = readline.createInterface({ input: process.stdin });
@@ -158,6 +165,7 @@ module.exports = {
   collect,
   ack,
   emitLine,
+  exitAfterFlush,
   commands,
   parseArgs,
 };

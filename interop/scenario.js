@@ -18,6 +18,7 @@ const {
   collect,
   ack,
   emitLine,
+  exitAfterFlush,
   commands,
   parseArgs,
 } = require("./lib");
@@ -308,4 +309,4 @@ async function main() {
   }
 }
 
-main().then((code) => process.exit(code));
+main().then(exitAfterFlush);
