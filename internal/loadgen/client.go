@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/loadgen/samples"
 	"github.com/coder/websocket"
 )
 
@@ -30,7 +31,7 @@ type sink struct {
 	errors    atomic.Int64 // error frames and refused requests
 	dropped   atomic.Int64 // connections that ended while the run still needed them
 	closing   atomic.Bool  // set before the run closes its own connections
-	lat       atomic.Pointer[recorder]
+	lat       atomic.Pointer[samples.Recorder]
 }
 
 // client is one raw WebSocket session. Its read loop owns the socket's read
@@ -168,7 +169,7 @@ func (c *client) handle(f []byte) error {
 		c.sink.delivered.Add(1)
 		if rec := c.sink.lat.Load(); rec != nil {
 			if ts, ok := intAfter(f, tsKey); ok {
-				rec.add(time.Now().UnixMicro() - ts)
+				rec.Add(time.Now().UnixMicro() - ts)
 			}
 		}
 	case framePing:

@@ -17,13 +17,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/baton-rt/baton/internal/loadgen/procstat"
 )
 
 var (
 	// ErrUnknownProtocol: Config.Protocol is not SocketIO or Legacy.
 	ErrUnknownProtocol = errors.New("loadgen: unknown protocol")
 	// ErrProc: a /proc file could not be understood.
-	ErrProc = errors.New("loadgen: bad /proc data")
+	ErrProc = procstat.ErrProc
 	// ErrHandshake: the server answered the connect sequence unexpectedly.
 	ErrHandshake = errors.New("loadgen: handshake failed")
 	// ErrPublish: the service refused a publish.

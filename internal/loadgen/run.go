@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/baton-rt/baton/internal/loadgen/procstat"
+	"github.com/baton-rt/baton/internal/loadgen/samples"
 )
 
 // Run measures one server: idle memory and handshakes, then fan-out latency
@@ -25,7 +28,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		return nil, err
 	}
 	r := &runner{cfg: cfg, log: logw, sink: &sink{}}
-	r.res = &Result{Name: cfg.Name, Protocol: cfg.Protocol, Started: time.Now().UTC(), LoadAvg: loadAvg()}
+	r.res = &Result{Name: cfg.Name, Protocol: cfg.Protocol, Started: time.Now().UTC(), LoadAvg: procstat.LoadAvg()}
 	if err := waitListening(ctx, cfg.Addr, 15*time.Second); err != nil {
 		return nil, err
 	}
@@ -54,7 +57,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	if r.res.Saturate, err = r.saturate(ctx, pub); err != nil {
 		return nil, err
 	}
-	if s, err := readProc(cfg.PID); err == nil {
+	if s, err := procstat.Read(cfg.PID); err == nil {
 		r.res.ServerPeakRSS = s.HWM
 	}
 	r.res.Idle.Pings = r.sink.pings.Load()
@@ -96,7 +99,7 @@ func (r *runner) idle(ctx context.Context, d *dialer) error {
 	if err != nil {
 		return err
 	}
-	self, _ := readProc(0)
+	self, _ := procstat.Read(0)
 	n := len(r.clients)
 	r.res.Idle = Idle{
 		Conns:            n,
@@ -138,7 +141,7 @@ func (r *runner) latency(ctx context.Context, pub *publisher) (Fanout, error) {
 	n := int(float64(r.cfg.LatencyRate) * r.cfg.LatencyFor.Seconds())
 	subs := int64(len(r.clients))
 	f := Fanout{Subscribers: int(subs), RatePerSec: float64(r.cfg.LatencyRate), Seconds: r.cfg.LatencyFor.Seconds()}
-	rec := newRecorder(min(n*int(subs), 4<<20))
+	rec := samples.NewRecorder(min(n*int(subs), 4<<20))
 	base := r.sink.delivered.Load()
 	dropped := r.sink.dropped.Load()
 	cpu0, err := r.cpuSample()
@@ -189,7 +192,7 @@ func (r *runner) latency(ctx context.Context, pub *publisher) (Fanout, error) {
 	f.Delivered = got
 	f.Lost = max(f.Published*subs-got, 0)
 	f.Dropped = r.sink.dropped.Load() - dropped
-	f.Latency = rec.summary()
+	f.Latency = summarize(rec.Values())
 	r.logf("latency: p50 %.0fµs p99 %.0fµs, %d delivered, %d lost", f.Latency.P50us, f.Latency.P99us, got, f.Lost)
 	return f, nil
 }
@@ -277,7 +280,7 @@ func (r *runner) saturate(ctx context.Context, pub *publisher) (Fanout, error) {
 
 // cpuAt is where the server, this process and the whole machine stood.
 type cpuAt struct {
-	server, self procSample
+	server, self procstat.Sample
 	machine      time.Duration
 }
 
@@ -286,13 +289,16 @@ func (r *runner) cpuSample() (cpuAt, error) {
 		a   cpuAt
 		err error
 	)
-	if a.machine, err = machineBusy(); err != nil {
+	m, err := procstat.ReadMachine()
+	if err != nil {
 		return a, err
 	}
-	if a.server, err = readProc(r.cfg.PID); err != nil {
+	// Interrupt time counts as busy, so cpuSplit reports it under other.
+	a.machine = m.Busy + m.IRQ
+	if a.server, err = procstat.Read(r.cfg.PID); err != nil {
 		return a, err
 	}
-	a.self, err = readProc(0)
+	a.self, err = procstat.Read(0)
 	return a, err
 }
 
@@ -303,7 +309,7 @@ func cpuSplit(a, b cpuAt) (server, self, other float64) {
 	if wall <= 0 {
 		return 0, 0, 0
 	}
-	server, self = cpuCores(a.server, b.server), cpuCores(a.self, b.self)
+	server, self = procstat.Cores(a.server, b.server), procstat.Cores(a.self, b.self)
 	other = max(float64(b.machine-a.machine)/wall-server-self, 0)
 	return server, self, other
 }
@@ -356,16 +362,16 @@ func (r *runner) drain(ctx context.Context, base, want int64) int64 {
 
 // settledRSS asks the server to collect garbage (when it can be asked),
 // waits Settle and reads its memory.
-func (r *runner) settledRSS(ctx context.Context) (procSample, error) {
+func (r *runner) settledRSS(ctx context.Context) (procstat.Sample, error) {
 	if r.cfg.GCURL != "" {
 		if err := get(ctx, r.cfg.GCURL, io.Discard); err != nil {
-			return procSample{}, fmt.Errorf("trigger server GC: %w", err)
+			return procstat.Sample{}, fmt.Errorf("trigger server GC: %w", err)
 		}
 	}
 	if err := sleep(ctx, r.cfg.Settle); err != nil {
-		return procSample{}, err
+		return procstat.Sample{}, err
 	}
-	return readProc(r.cfg.PID)
+	return procstat.Read(r.cfg.PID)
 }
 
 // profile saves one pprof profile when profiling is configured; a failure
