@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/loadgen/samples"
 	"github.com/coder/websocket"
 )
 
@@ -38,7 +39,7 @@ type sink struct {
 	closing   atomic.Bool  // set before the driver closes its own clients
 	track     atomic.Bool  // parse seq and send time of every message
 	window    atomic.Int32 // windowNone, windowBaseline or windowMove
-	lat       atomic.Pointer[recorder]
+	lat       atomic.Pointer[samples.Recorder]
 }
 
 // reply is an answer to one request, with its receive time.
@@ -201,7 +202,7 @@ func (c *client) observe(f []byte, now time.Time) {
 	lat := now.UnixMicro() - ts
 	if hasTS {
 		if rec := c.sink.lat.Load(); rec != nil {
-			rec.add(lat)
+			rec.Add(lat)
 		}
 	}
 	w := c.sink.window.Load()

@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/baton-rt/baton/internal/loadgen/procstat"
 )
 
 var (
@@ -36,7 +38,7 @@ var (
 	// ErrAdmin: the gateway's admin API answered unexpectedly.
 	ErrAdmin = errors.New("gwbench: admin API error")
 	// ErrProc: a /proc file could not be understood.
-	ErrProc = errors.New("gwbench: bad /proc data")
+	ErrProc = procstat.ErrProc
 	// ErrNoMarkers: the document has no gateway results section.
 	ErrNoMarkers = errors.New("gwbench: results markers not found")
 )

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/baton-rt/baton/internal/loadgen/procstat"
+	"github.com/baton-rt/baton/internal/loadgen/samples"
 )
 
 // idleMemory opens Sessions sessions through t, lets them sit and reads the
@@ -19,7 +22,7 @@ func (r *runner) idleMemory(ctx context.Context, t Target, gcURL string) (Memory
 	if err != nil {
 		return m, nil, s, err
 	}
-	bBefore, _ := readProc(r.cfg.BackendPID)
+	bBefore, _ := procstat.Read(r.cfg.BackendPID)
 	r.logf("memory %s: RSS before %.1f MiB; connecting %d", t.Name, mib(before), r.cfg.Sessions)
 	start := time.Now()
 	clients, err := connectAll(ctx, newDialer(t.Addr, s), 0, r.cfg.Sessions, r.cfg.DialConcurrency, false)
@@ -34,7 +37,7 @@ func (r *runner) idleMemory(ctx context.Context, t Target, gcURL string) (Memory
 	if err != nil {
 		return m, clients, s, err
 	}
-	bAfter, _ := readProc(r.cfg.BackendPID)
+	bAfter, _ := procstat.Read(r.cfg.BackendPID)
 	m = Memory{
 		Sessions:         len(clients),
 		ConnectSeconds:   took.Seconds(),
@@ -61,7 +64,7 @@ func (r *runner) settledRSS(ctx context.Context, pid int, gcURL string) (int64, 
 	if err := sleep(ctx, r.cfg.Settle); err != nil {
 		return 0, err
 	}
-	p, err := readProc(pid)
+	p, err := procstat.Read(pid)
 	return p.RSS, err
 }
 
@@ -154,7 +157,7 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 
 	s.track.Store(true)
 	defer s.track.Store(false)
-	baseLat, moveLat := newRecorder(1<<20), newRecorder(1<<20)
+	baseLat, moveLat := samples.NewRecorder(1<<20), samples.NewRecorder(1<<20)
 	r.logf("handover %v→%v: %d sessions on %d channels, %.0f msg/s each (%.0f publishes/s)", from, to, len(clients), len(channels), r.cfg.PerSessionRate, p.rate)
 	// One second to warm up, then the baseline window.
 	if err := sleep(ctx, time.Second); err != nil {
@@ -223,7 +226,7 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 		pause = append(pause, tr.jump[windowMove-1])
 	}
 	h.Pause, h.BaselinePause = summarize(pause), summarize(base)
-	h.Latency, h.BaselineLatency = summarize(moveLat.values()), summarize(baseLat.values())
+	h.Latency, h.BaselineLatency = summarize(moveLat.Values()), summarize(baseLat.Values())
 	h.Published, h.PublishErrors, h.Late = p.published.Load(), p.failed.Load(), p.late.Load()
 	h.Dropped = s.dropped.Load()
 	r.logf("handover %v→%v: moved %d failed %d in %.2fs (%.0f/s); pause p50 %.1fms p99 %.1fms; lost %d dup %d dropped %d",

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/baton-rt/baton/internal/loadgen/procstat"
 )
 
 type runner struct {
@@ -103,7 +105,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		id:    strings.ToLower(rand.Text()[:6]),
 		admin: &admin{base: strings.TrimSuffix(cfg.AdminURL, "/"), token: cfg.AdminToken, http: &http.Client{}},
 		res: &Result{
-			Started: time.Now().UTC(), Config: cfg, LoadAvg: loadAvg(),
+			Started: time.Now().UTC(), Config: cfg, LoadAvg: procstat.LoadAvg(),
 			Latency: map[string]RTT{}, Fanout: map[string]Fanout{}, Memory: map[string]Memory{},
 		},
 	}
@@ -143,7 +145,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		}
 		r.res.Fanout[t.Name] = f
 	}
-	if self, err := readProc(0); err == nil {
+	if self, err := procstat.Read(0); err == nil {
 		r.res.DriverRSS = self.HWM
 	}
 	return r.res, nil
@@ -182,17 +184,4 @@ func (r *runner) gatewaySessions(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// loadAvg is the 1-minute load average, or -1 when unknown.
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	var v float64
-	if _, err := fmt.Sscan(string(b), &v); err != nil {
-		return -1
-	}
-	return v
 }
