@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
 	"github.com/coder/websocket"
 )
@@ -121,27 +120,15 @@ func sioConnect(ctx context.Context, conn *websocket.Conn) error {
 	}
 }
 
-// readLoop reads frames until the connection ends. It passes a context
-// without a deadline on purpose: coder/websocket registers a context
-// callback per read for cancellable contexts, a cost paid per delivery;
-// the loop ends by closing the connection instead.
+// readLoop reads frames until the connection ends; closing the connection
+// ends it (see drive.ReadHead).
 func (c *client) readLoop() {
 	defer close(c.done)
 	var buf [headBytes]byte
 	for {
-		_, r, err := c.conn.Reader(context.Background())
+		f, err := drive.ReadHead(c.conn, buf[:])
 		if err == nil {
-			var n int
-			n, err = io.ReadFull(r, buf[:])
-			switch {
-			case err == nil:
-				_, err = io.Copy(io.Discard, r)
-			case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-				err = nil
-			}
-			if err == nil {
-				err = c.handle(buf[:n])
-			}
+			err = c.handle(f)
 		}
 		if err != nil {
 			if !c.sink.closing.Load() {
@@ -168,7 +155,7 @@ func (c *client) handle(f []byte) error {
 	case frameMessage:
 		c.sink.delivered.Add(1)
 		if rec := c.sink.lat.Load(); rec != nil {
-			if ts, ok := intAfter(f, tsKey); ok {
+			if ts, ok := drive.IntAfter(f, tsKey); ok {
 				rec.Add(time.Now().UnixMicro() - ts)
 			}
 		}
@@ -239,73 +226,29 @@ func closeAll(clients []*client) {
 // when any client could not connect.
 func connectAll(ctx context.Context, d *dialer, n, conc int) ([]*client, error) {
 	clients := make([]*client, n)
-	var (
-		next     atomic.Int64
-		failures atomic.Int64
-		firstErr error
-		errOnce  sync.Once
-		wg       sync.WaitGroup
-	)
-	for w := 0; w < conc; w++ {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil || failures.Load() > 0 {
-					return
-				}
-				c, err := d.dial(ctx, i)
-				if err != nil {
-					c, err = d.dial(ctx, i)
-				}
-				if err != nil {
-					failures.Add(1)
-					errOnce.Do(func() { firstErr = err })
-					return
-				}
-				clients[i] = c
-			}
-		})
-	}
-	wg.Wait()
+	err := drive.Each(ctx, n, conc, func(i int) error {
+		c, err := d.dial(ctx, i)
+		if err != nil {
+			c, err = d.dial(ctx, i)
+		}
+		clients[i] = c
+		return err
+	})
 	open := clients[:0]
 	for _, c := range clients {
 		if c != nil {
 			open = append(open, c)
 		}
 	}
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	if firstErr != nil {
-		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, firstErr)
+	if err != nil {
+		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, err)
 	}
 	return open, nil
 }
 
 // subscribeAll subscribes every client to channel, conc at a time.
 func subscribeAll(ctx context.Context, clients []*client, channel string, conc int) error {
-	var (
-		next    atomic.Int64
-		failed  atomic.Bool
-		first   error
-		errOnce sync.Once
-		wg      sync.WaitGroup
-	)
-	for w := 0; w < conc; w++ {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(clients) {
-					return
-				}
-				if err := clients[i].subscribe(ctx, channel); err != nil {
-					failed.Store(true)
-					errOnce.Do(func() { first = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return first
+	return drive.Each(ctx, len(clients), conc, func(i int) error {
+		return clients[i].subscribe(ctx, channel)
+	})
 }

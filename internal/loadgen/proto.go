@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+
+	"github.com/baton-rt/baton/internal/loadgen/drive"
 )
 
 // Protocol names a wire protocol the load generator speaks.
@@ -116,10 +118,10 @@ func (legacyCodec) classify(f []byte) (frameKind, int) {
 	case bytes.Contains(f, legacyMessage):
 		return frameMessage, 0
 	case bytes.Contains(f, legacyAck):
-		id, _ := intAfter(f, legacyID)
+		id, _ := drive.IntAfter(f, legacyID)
 		return frameAck, int(id)
 	case bytes.Contains(f, legacyError):
-		id, _ := intAfter(f, legacyID)
+		id, _ := drive.IntAfter(f, legacyID)
 		return frameError, int(id)
 	case bytes.Contains(f, legacyPing):
 		return framePing, 0
@@ -129,7 +131,7 @@ func (legacyCodec) classify(f []byte) (frameKind, int) {
 
 func (legacyCodec) pong(ping []byte) []byte {
 	// Echo the ping's id when it has one, so request/response style pings match.
-	if id, ok := intAfter(ping, legacyID); ok {
+	if id, ok := drive.IntAfter(ping, legacyID); ok {
 		return append(strconv.AppendInt([]byte(`{"type":"pong","id":`), id, 10), '}')
 	}
 	return []byte(`{"type":"pong"}`)
@@ -142,20 +144,4 @@ func leadingInt(b []byte) (int, bool) {
 		n = n*10 + int(b[i]-'0')
 	}
 	return n, i > 0
-}
-
-// intAfter finds key in b and parses the non-negative integer that follows it
-// (up to 18 digits, which cannot overflow int64).
-func intAfter(b, key []byte) (int64, bool) {
-	i := bytes.Index(b, key)
-	if i < 0 {
-		return 0, false
-	}
-	b = b[i+len(key):]
-	var n int64
-	j := 0
-	for ; j < len(b) && j < 18 && b[j] >= '0' && b[j] <= '9'; j++ {
-		n = n*10 + int64(b[j]-'0')
-	}
-	return n, j > 0
 }

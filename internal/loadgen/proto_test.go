@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"testing"
+
+	"github.com/baton-rt/baton/internal/loadgen/drive"
 )
 
 func TestSocketIOClassify(t *testing.T) {
@@ -81,7 +83,7 @@ func TestIntAfter(t *testing.T) {
 		{`"ts":9999999999999999999999`, 999999999999999999, true}, // capped at 18 digits, no overflow
 	}
 	for _, tt := range tests {
-		got, ok := intAfter([]byte(tt.in), tsKey)
+		got, ok := drive.IntAfter([]byte(tt.in), tsKey)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("intAfter(%q) = %d,%v; want %d,%v", tt.in, got, ok, tt.want, tt.ok)
 		}
@@ -107,7 +109,7 @@ func FuzzClassify(f *testing.F) {
 				t.Fatalf("empty pong for %q", b)
 			}
 		}
-		if v, ok := intAfter(b, tsKey); ok && v < 0 {
+		if v, ok := drive.IntAfter(b, tsKey); ok && v < 0 {
 			t.Fatalf("negative timestamp %d", v)
 		}
 	})

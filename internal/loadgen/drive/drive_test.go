@@ -1,0 +1,79 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+)
+
+func TestIntAfter(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{`{"seq":42,"id":1}`, 42, true},
+		{`{"seq":`, 0, false},
+		{`{"seq":x}`, 0, false},
+		{`{"id":1}`, 0, false},
+		{`"seq":99999999999999999999999`, 999999999999999999, true},
+	} {
+		got, ok := IntAfter([]byte(tt.in), []byte(`"seq":`))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("IntAfter(%q) = %d,%v; want %d,%v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestEach(t *testing.T) {
+	var calls atomic.Int64
+	seen := make([]atomic.Bool, 100)
+	if err := Each(context.Background(), 100, 4, func(i int) error {
+		calls.Add(1)
+		seen[i].Store(true)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range seen {
+		if !seen[i].Load() {
+			t.Fatalf("index %d not visited", i)
+		}
+	}
+	if calls.Load() != 100 {
+		t.Errorf("%d calls, want 100", calls.Load())
+	}
+
+	boom := errors.New("boom")
+	calls.Store(0)
+	err := Each(context.Background(), 1000, 2, func(i int) error {
+		calls.Add(1)
+		if i == 10 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || calls.Load() >= 1000 {
+		t.Errorf("err = %v after %d calls; want boom, early stop", err, calls.Load())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Each(ctx, 10, 2, func(int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: err = %v", err)
+	}
+	if err := Each(ctx, 0, 2, func(int) error { return nil }); err != nil {
+		t.Errorf("no work, cancelled context: err = %v", err)
+	}
+}
+
+func FuzzIntAfter(f *testing.F) {
+	f.Add([]byte(`{"type":"ack","id":3,"seq":41}`), []byte(`"seq":`))
+	f.Add([]byte(`{"ts":1732870000000000,"pad":"x"}`), []byte(`"ts":`))
+	f.Fuzz(func(t *testing.T, b, key []byte) {
+		if n, ok := IntAfter(b, key); n < 0 || (!ok && n != 0) {
+			t.Fatalf("IntAfter(%q, %q) = %d, %v", b, key, n, ok)
+		}
+	})
+}
