@@ -3,9 +3,7 @@ package gwbench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
 	"github.com/coder/websocket"
 )
@@ -123,27 +122,13 @@ func (d *dialer) dial(ctx context.Context, i int, probe bool) (*client, error) {
 	return c, nil
 }
 
-// readLoop reads frames until the connection ends. Its context has no
-// deadline: coder/websocket would register a callback per read for a
-// cancellable one; closing the connection ends the loop instead.
+// readLoop reads frames until the connection ends; closing the connection
+// ends it (see drive.ReadHead).
 func (c *client) readLoop() {
 	defer close(c.done)
 	var buf [headBytes]byte
 	for {
-		_, r, err := c.conn.Reader(context.Background())
-		if err == nil {
-			var n int
-			n, err = io.ReadFull(r, buf[:])
-			switch {
-			case err == nil:
-				_, err = io.Copy(io.Discard, r)
-			case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-				err = nil
-			}
-			if err == nil {
-				c.handle(buf[:n], time.Now())
-			}
-		}
+		f, err := drive.ReadHead(c.conn, buf[:])
 		if err != nil {
 			if !c.sink.closing.Load() {
 				c.sink.dropped.Add(1)
@@ -151,6 +136,7 @@ func (c *client) readLoop() {
 			c.conn.CloseNow()
 			return
 		}
+		c.handle(f, time.Now())
 	}
 }
 
@@ -176,8 +162,8 @@ func (c *client) handle(f []byte, now time.Time) {
 			c.observe(f, now)
 		}
 	case "ack", "error":
-		id, _ := intAfter(f, keyID)
-		seq, _ := intAfter(f, keySeq)
+		id, _ := drive.IntAfter(f, keyID)
+		seq, _ := drive.IntAfter(f, keySeq)
 		if typ == "error" {
 			c.sink.errors.Add(1)
 		} else if id != 0 && id == c.subID.Load() {
@@ -194,11 +180,11 @@ func (c *client) handle(f []byte, now time.Time) {
 
 // observe updates the seq and pause tracking with one message.
 func (c *client) observe(f []byte, now time.Time) {
-	seq, ok := intAfter(f, keySeq)
+	seq, ok := drive.IntAfter(f, keySeq)
 	if !ok {
 		return
 	}
-	ts, hasTS := intAfter(f, keyTS)
+	ts, hasTS := drive.IntAfter(f, keyTS)
 	lat := now.UnixMicro() - ts
 	if hasTS {
 		if rec := c.sink.lat.Load(); rec != nil {
@@ -313,21 +299,6 @@ func frameType(f []byte) string {
 	return "other"
 }
 
-// intAfter parses the non-negative integer that follows key in b.
-func intAfter(b, key []byte) (int64, bool) {
-	i := bytes.Index(b, key)
-	if i < 0 {
-		return 0, false
-	}
-	b = b[i+len(key):]
-	var n int64
-	j := 0
-	for ; j < len(b) && j < 18 && b[j] >= '0' && b[j] <= '9'; j++ {
-		n = n*10 + int64(b[j]-'0')
-	}
-	return n, j > 0
-}
-
 // closeAll closes clients abruptly and waits for their read loops, up to
 // ioTimeout.
 func closeAll(s *sink, clients []*client) {
@@ -350,73 +321,29 @@ func closeAll(s *sink, clients []*client) {
 // retrying a failed dial once; on error it returns those opened so far.
 func connectAll(ctx context.Context, d *dialer, first, n, conc int, probe bool) ([]*client, error) {
 	clients := make([]*client, n)
-	var (
-		next     atomic.Int64
-		failures atomic.Int64
-		firstErr error
-		once     sync.Once
-		wg       sync.WaitGroup
-	)
-	for range conc {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil || failures.Load() > 0 {
-					return
-				}
-				c, err := d.dial(ctx, first+i, probe)
-				if err != nil {
-					c, err = d.dial(ctx, first+i, probe)
-				}
-				if err != nil {
-					failures.Add(1)
-					once.Do(func() { firstErr = err })
-					return
-				}
-				clients[i] = c
-			}
-		})
-	}
-	wg.Wait()
+	err := drive.Each(ctx, n, conc, func(i int) error {
+		c, err := d.dial(ctx, first+i, probe)
+		if err != nil {
+			c, err = d.dial(ctx, first+i, probe)
+		}
+		clients[i] = c
+		return err
+	})
 	open := clients[:0]
 	for _, c := range clients {
 		if c != nil {
 			open = append(open, c)
 		}
 	}
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	if firstErr != nil {
-		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, firstErr)
+	if err != nil {
+		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, err)
 	}
 	return open, nil
 }
 
 // subscribeAll subscribes client i to channel(i), conc at a time.
 func subscribeAll(ctx context.Context, clients []*client, channel func(i int) string, conc int) error {
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		first  error
-		once   sync.Once
-		wg     sync.WaitGroup
-	)
-	for range conc {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(clients) {
-					return
-				}
-				if err := clients[i].subscribe(ctx, channel(i)); err != nil {
-					failed.Store(true)
-					once.Do(func() { first = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return first
+	return drive.Each(ctx, len(clients), conc, func(i int) error {
+		return clients[i].subscribe(ctx, channel(i))
+	})
 }

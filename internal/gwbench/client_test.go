@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/service"
 )
 
@@ -63,7 +64,7 @@ func FuzzFrameFields(f *testing.F) {
 			t.Fatalf("unexpected type for %q", b)
 		}
 		for _, k := range [][]byte{keySeq, keyID, keyTS} {
-			if n, ok := intAfter(b, k); n < 0 || (!ok && n != 0) {
+			if n, ok := drive.IntAfter(b, k); n < 0 || (!ok && n != 0) {
 				t.Fatalf("intAfter(%q, %q) = %d, %v", b, k, n, ok)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baton-rt/baton/internal/loadgen/drive"
 )
 
 // minPayload is the data JSON without padding: {"ts":<16 digits>,"pad":""}.
@@ -66,7 +68,7 @@ func (p *publisher) publish(ctx context.Context, channel string) (int64, error) 
 	if err != nil {
 		return 0, fmt.Errorf("read publish reply: %w", err)
 	}
-	seq, ok := intAfter(reply, keySeq)
+	seq, ok := drive.IntAfter(reply, keySeq)
 	if resp.StatusCode != http.StatusOK || !ok {
 		return 0, fmt.Errorf("%w: %d %.80q", ErrPublish, resp.StatusCode, reply)
 	}
