@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/wire/legacy"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // Close codes sent to legacy clients (docs/protocols/legacy.md, "Closing").
@@ -31,28 +31,35 @@ const (
 const msgOverhead = 64
 
 // outItem is one queued frame: a channel message, encoded by the writer
-// into its reused buffer, or any other frame encoded up front.
+// into the batch, or any other frame encoded up front.
 type outItem struct {
 	msg   upstream.Event
 	frame []byte
 }
 
-// legacyConn is one legacy client. Its reader runs inline in ServeHTTP and
-// handles requests in order; one writer goroutine drains the queue. It is
-// the session's Sink.
+// legacyConn is one legacy client. After the upgrade ServeHTTP returns; a
+// reader goroutine handles requests in order and parks on a short stack
+// between them, and a writer goroutine runs only while something is
+// queued (see legacy_writer.go). It is the session's Sink.
 type legacyConn struct {
 	srv  *Server
 	id   string
-	ws   *websocket.Conn // set before run
 	sess *session.Session
-	q    *session.Queue[outItem]
 	box  *outbox
 
 	stop    context.Context // canceled by closeWith: ends waiting requests
 	stopNow context.CancelFunc
-	done    chan struct{} // closed when the writer returns
+	writers sync.WaitGroup // the writer goroutine, while one runs
 
-	mu          sync.Mutex
+	mu    sync.Mutex
+	ws    *websocket.Conn // set once upgraded; the writer starts after
+	link  *wsconn.Link
+	items []outItem // the outbound queue, bounded by Edge.OutboundQueue
+	bytes int
+	// writing is set while a writer goroutine runs (and stays set after
+	// one that closed the connection or failed, so none starts again).
+	writing     bool
+	ended       bool // the reader has finished: nothing more is written
 	closing     bool
 	closeCode   websocket.StatusCode
 	closeReason string
@@ -61,23 +68,16 @@ type legacyConn struct {
 
 var _ session.Sink = (*legacyConn)(nil)
 
-func (s *Server) newLegacyConn() (*legacyConn, error) {
-	lim := s.opts.Edge.OutboundQueue
-	q, err := session.NewQueue[outItem](lim.Messages, lim.Bytes)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) newLegacyConn() *legacyConn {
 	stop, cancel := context.WithCancel(context.Background())
 	c := &legacyConn{
 		srv:     s,
 		id:      rand.Text(),
-		q:       q,
 		stop:    stop,
 		stopNow: cancel,
-		done:    make(chan struct{}),
 	}
-	c.box = newOutbox(lim.Messages, c.push, c.overflow)
-	return c, nil
+	c.box = newOutbox(s.opts.Edge.OutboundQueue.Messages, c.push, c.overflow)
+	return c
 }
 
 // serveLegacy identifies the client, attaches its session, upgrades and
@@ -91,7 +91,12 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
+	held := false
+	defer func() {
+		if !held {
+			s.wg.Done()
+		}
+	}()
 
 	user, err := s.id.User(r.Header, r.URL.Query(), "")
 	if err != nil {
@@ -99,11 +104,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	c, err := s.newLegacyConn()
-	if err != nil {
-		httpError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
+	c := s.newLegacyConn()
 	c.send(legacy.Frame{Type: legacy.TypeWelcome, Session: c.id})
 	actx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	sess, err := s.g.Attach(actx, gateway.Identity{ID: c.id, User: user, Protocol: config.ProtocolLegacy}, c)
@@ -115,12 +116,13 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.sess = sess
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.opts.Edge.OriginPatterns})
+	hw := &wsconn.Response{ResponseWriter: w, Timeout: s.opts.WriteTimeout}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: s.opts.Edge.OriginPatterns})
 	if err != nil {
 		s.g.Detach(sess)
 		return // Accept has answered
 	}
-	c.ws = ws
+	ws.SetReadLimit(int64(s.opts.Edge.MaxMessageBytes))
 
 	s.mu.Lock()
 	if s.draining { // Shutdown began during the upgrade
@@ -133,37 +135,65 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.accepted.Add(1)
 
-	c.run()
-
-	s.mu.Lock()
-	delete(s.legacy, c)
-	s.mu.Unlock()
+	// The connection is served off the handler (s.wg's count passes to
+	// its reader), so that the request, net/http's connection state and
+	// the handler's stack are not kept for its life.
+	held = true
+	c.mu.Lock()
+	c.ws, c.link = ws, hw.Link
+	c.startWriterLocked() // the welcome is queued
+	c.mu.Unlock()
+	go c.readLoop()
 }
 
-// run serves the connection until the client goes away or it is closed.
-func (c *legacyConn) run() {
-	c.ws.SetReadLimit(int64(c.srv.opts.Edge.MaxMessageBytes))
-	go c.writeLoop()
-	// The reader's context lives until the reader is done: canceling a
-	// Read's context would cut the connection before a close handshake.
-	rctx, cancel := context.WithCancel(context.Background())
+// readLoop handles the client's frames in order until the connection
+// ends. An idle connection costs little: once the buffered frames are
+// handled, a fresh goroutine takes over and parks in Link.Wait, so the
+// stack that reading and the requests grew is released and the waiting
+// one stays at its initial size. That costs a goroutine start per burst
+// of client frames, which are rare next to deliveries.
+//
+// Reads get a context that is never done: canceling one would cut the
+// connection before a close handshake.
+func (c *legacyConn) readLoop() {
+	if !c.link.Buffered() {
+		c.link.Wait()
+	}
 	for {
-		typ, data, err := c.ws.Read(rctx)
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				c.srv.tooLarge.Add(1) // the library has closed with 1009
 			}
 			c.srv.log.Debug("edge: legacy connection ended", "session", c.id, "err", err)
-			break
+			c.finish()
+			return
 		}
 		c.handle(typ, data)
+		if !c.link.Buffered() {
+			break
+		}
 	}
-	cancel()
+	go c.readLoop()
+}
+
+// finish ends the connection once its reader has: the session is given
+// up, the writer (if one runs) finishes, and the socket is closed.
+func (c *legacyConn) finish() {
 	c.stopNow()
 	c.srv.g.Detach(c.sess)
-	c.q.Close()
-	<-c.done
+	c.mu.Lock()
+	c.ended = true
+	clear(c.items)
+	c.items, c.bytes = nil, 0
+	c.mu.Unlock()
+	c.writers.Wait()
 	_ = c.ws.CloseNow()
+	s := c.srv
+	s.mu.Lock()
+	delete(s.legacy, c)
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 // handle answers one client frame. A bad frame gets an error frame; the
@@ -258,162 +288,6 @@ func (c *legacyConn) Close(reason error) {
 		return
 	}
 	c.closeWith(closeNoBackend, reasonNoBack, true)
-}
-
-// push queues one event from the backend; the outbox's lock is held.
-func (c *legacyConn) push(ev upstream.Event) error {
-	switch ev.Kind {
-	case upstream.KindMessage:
-		return c.enqueue(outItem{msg: ev}, len(ev.Data)+len(ev.Channel)+msgOverhead)
-	case upstream.KindLost:
-		c.srv.errReplies.Add(1)
-		return c.enqueueFrame(legacy.Append(nil, legacy.Frame{
-			Type: legacy.TypeError, Code: legacy.CodeSubscriptionLost, Message: lostMessage(ev.Data), Channel: ev.Channel,
-		}))
-	default:
-		frame, err := upstream.AppendLegacyFrame(nil, ev.Name, 0, ev.Args)
-		if err != nil {
-			return err
-		}
-		return c.enqueueFrame(frame)
-	}
-}
-
-func (c *legacyConn) enqueueFrame(b []byte) error { return c.enqueue(outItem{frame: b}, len(b)) }
-
-// enqueue applies the overflow rule to a frame that does not fit.
-func (c *legacyConn) enqueue(it outItem, size int) error {
-	err := c.q.Push(it, size)
-	if errors.Is(err, session.ErrQueueFull) {
-		return c.overflow()
-	}
-	return err
-}
-
-// overflow applies the configured rule to one frame that does not fit.
-func (c *legacyConn) overflow() error {
-	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest {
-		c.srv.dropped.Add(1)
-		return session.ErrQueueFull
-	}
-	if c.closeWith(closeSlow, legacy.ReasonSlowConsumer, false) {
-		c.srv.slow.Add(1)
-		c.srv.log.Info("edge: closing slow legacy consumer", "session", c.id)
-	}
-	return session.ErrQueueFull
-}
-
-// send queues a control frame in order with the outbox.
-func (c *legacyConn) send(f legacy.Frame) {
-	c.box.mu.Lock()
-	defer c.box.mu.Unlock()
-	c.sendLocked(f)
-}
-
-func (c *legacyConn) sendLocked(f legacy.Frame) { _ = c.enqueueFrame(legacy.Append(nil, f)) }
-
-func (c *legacyConn) pushFrame(b []byte) {
-	c.box.mu.Lock()
-	defer c.box.mu.Unlock()
-	_ = c.enqueueFrame(b)
-}
-
-// fail sends an error frame and counts it.
-func (c *legacyConn) fail(id uint64, e replyError, channel string) {
-	c.box.mu.Lock()
-	defer c.box.mu.Unlock()
-	c.failLocked(id, e, channel)
-}
-
-func (c *legacyConn) failLocked(id uint64, e replyError, channel string) {
-	c.srv.errReplies.Add(1)
-	c.sendLocked(legacy.Frame{Type: legacy.TypeError, ID: id, Code: e.code, Message: e.msg, Channel: channel})
-}
-
-// closeWith asks the writer to close with code and reason, after writing
-// what is queued when flush is set. Only the first call counts; it
-// reports whether this was it.
-func (c *legacyConn) closeWith(code websocket.StatusCode, reason string, flush bool) bool {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return false
-	}
-	c.closing, c.closeCode, c.closeReason, c.closeFlush = true, code, reason, flush
-	c.mu.Unlock()
-	c.stopNow()
-	c.q.Close()
-	return true
-}
-
-func (c *legacyConn) closeState() (closing bool, code websocket.StatusCode, reason string, flush bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing, c.closeCode, c.closeReason, c.closeFlush
-}
-
-// writeLoop is the connection's only writer: it takes everything queued at
-// once and writes it under one deadline, encoding messages into one reused
-// buffer (no allocation per message).
-func (c *legacyConn) writeLoop() {
-	defer close(c.done)
-	deadline := time.AfterFunc(time.Hour, func() { _ = c.ws.CloseNow() })
-	deadline.Stop()
-	defer deadline.Stop()
-	// A context that is never done: a cancelable one costs the websocket
-	// library an AfterFunc per frame; the timer above bounds the writes.
-	wctx := context.Background()
-
-	var batch []outItem
-	buf := make([]byte, 0, 4096)
-	for {
-		err := c.q.Wait(wctx)
-		closing, code, reason, flush := c.closeState()
-		if closing && (!flush || err != nil) {
-			c.closeHandshake(code, reason)
-			return
-		}
-		if err != nil {
-			return // the reader has finished
-		}
-		batch = c.q.Drain(batch)
-		deadline.Reset(c.srv.opts.WriteTimeout)
-		for _, it := range batch {
-			out := it.frame
-			if out == nil {
-				buf = legacy.AppendMessage(buf[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
-				out = buf
-			}
-			if err = c.ws.Write(wctx, websocket.MessageText, out); err != nil {
-				break
-			}
-		}
-		deadline.Stop()
-		clear(batch)
-		if err != nil {
-			_ = c.ws.CloseNow() // unblocks the reader
-			return
-		}
-	}
-}
-
-// closeHandshake closes with code and reason. The handshake needs the
-// peer's close frame; when the reader is busy with a request it cannot
-// read it, so the wait is bounded.
-func (c *legacyConn) closeHandshake(code websocket.StatusCode, reason string) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = c.ws.Close(code, reason)
-	}()
-	t := time.NewTimer(c.srv.opts.WriteTimeout)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		_ = c.ws.CloseNow()
-		<-done
-	}
 }
 
 // httpError answers a refused request with {"error":msg}.

@@ -1,0 +1,219 @@
+package edge
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+)
+
+// A legacy connection's outbound side: a bounded queue inline in the
+// connection (one lock per send) and a writer goroutine that exists only
+// while the queue is not empty, writing each drained batch in one
+// write(2) through the hijack's wsconn.Writer.
+
+// idleQueueKeep is the largest queue array an idle connection keeps.
+const idleQueueKeep = 16
+
+// push queues one event from the backend; the outbox's lock is held.
+func (c *legacyConn) push(ev upstream.Event) error {
+	switch ev.Kind {
+	case upstream.KindMessage:
+		return c.enqueue(outItem{msg: ev}, len(ev.Data)+len(ev.Channel)+msgOverhead)
+	case upstream.KindLost:
+		c.srv.errReplies.Add(1)
+		return c.enqueueFrame(legacy.Append(nil, legacy.Frame{
+			Type: legacy.TypeError, Code: legacy.CodeSubscriptionLost, Message: lostMessage(ev.Data), Channel: ev.Channel,
+		}))
+	default:
+		frame, err := upstream.AppendLegacyFrame(nil, ev.Name, 0, ev.Args)
+		if err != nil {
+			return err
+		}
+		return c.enqueueFrame(frame)
+	}
+}
+
+func (c *legacyConn) enqueueFrame(b []byte) error { return c.enqueue(outItem{frame: b}, len(b)) }
+
+// enqueue queues it, or applies the overflow rule when it does not fit
+// (by count or by bytes, as session.Queue). Nothing is queued once the
+// connection is closing or its reader has ended.
+func (c *legacyConn) enqueue(it outItem, size int) error {
+	lim := c.srv.opts.Edge.OutboundQueue
+	c.mu.Lock()
+	if c.closing || c.ended {
+		c.mu.Unlock()
+		return session.ErrQueueClosed
+	}
+	if len(c.items)+1 > lim.Messages || c.bytes+size > lim.Bytes {
+		c.mu.Unlock()
+		return c.overflow()
+	}
+	c.items = append(c.items, it)
+	c.bytes += size
+	c.startWriterLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// overflow applies the configured rule to one frame that does not fit.
+func (c *legacyConn) overflow() error {
+	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest {
+		c.srv.dropped.Add(1)
+		return session.ErrQueueFull
+	}
+	if c.closeWith(closeSlow, legacy.ReasonSlowConsumer, false) {
+		c.srv.slow.Add(1)
+		c.srv.log.Info("edge: closing slow legacy consumer", "session", c.id)
+	}
+	return session.ErrQueueFull
+}
+
+// send queues a control frame in order with the outbox.
+func (c *legacyConn) send(f legacy.Frame) {
+	c.box.mu.Lock()
+	defer c.box.mu.Unlock()
+	c.sendLocked(f)
+}
+
+func (c *legacyConn) sendLocked(f legacy.Frame) { _ = c.enqueueFrame(legacy.Append(nil, f)) }
+
+func (c *legacyConn) pushFrame(b []byte) {
+	c.box.mu.Lock()
+	defer c.box.mu.Unlock()
+	_ = c.enqueueFrame(b)
+}
+
+// fail sends an error frame and counts it.
+func (c *legacyConn) fail(id uint64, e replyError, channel string) {
+	c.box.mu.Lock()
+	defer c.box.mu.Unlock()
+	c.failLocked(id, e, channel)
+}
+
+func (c *legacyConn) failLocked(id uint64, e replyError, channel string) {
+	c.srv.errReplies.Add(1)
+	c.sendLocked(legacy.Frame{Type: legacy.TypeError, ID: id, Code: e.code, Message: e.msg, Channel: channel})
+}
+
+// closeWith asks the writer to close with code and reason, after writing
+// what is queued when flush is set. Only the first call counts; it
+// reports whether this was it.
+func (c *legacyConn) closeWith(code websocket.StatusCode, reason string, flush bool) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	c.closing, c.closeCode, c.closeReason, c.closeFlush = true, code, reason, flush
+	c.startWriterLocked()
+	c.mu.Unlock()
+	c.stopNow()
+	return true
+}
+
+// startWriterLocked starts the writer unless one runs, there is nothing
+// to do, the connection is not upgraded yet (the upgrade starts it) or
+// its reader has ended (finish waits for the writers, so none may start
+// after). c.mu is held.
+func (c *legacyConn) startWriterLocked() {
+	if c.writing || c.ws == nil || c.ended || (!c.closing && len(c.items) == 0) {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.writeLoop()
+}
+
+// writeLoop writes what is queued, a batch per round, until the queue is
+// empty (then it exits) or the connection is closing (then it flushes,
+// if asked to, and closes). Messages are framed straight into the batch
+// from one reused encoding buffer.
+func (c *legacyConn) writeLoop() {
+	defer c.writers.Done()
+	var (
+		batch   []outItem
+		scratch []byte
+		yielded bool
+	)
+	w := c.link.Writer()
+	for {
+		c.mu.Lock()
+		if c.closing && (!c.closeFlush || len(c.items) == 0) {
+			code, reason := c.closeCode, c.closeReason
+			c.mu.Unlock()
+			c.closeHandshake(code, reason)
+			return // writing stays set: no writer after the close
+		}
+		if c.ended || len(c.items) == 0 {
+			if !c.ended && !yielded {
+				// Before exiting, let the goroutines that are ready
+				// run once: during a fan-out the next message often
+				// arrives meanwhile and joins this writer's next batch
+				// instead of costing a writer and a write(2) of its own.
+				c.mu.Unlock()
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
+			c.writing = false
+			if cap(c.items) > idleQueueKeep {
+				c.items = nil // an idle connection keeps no large array
+			}
+			c.mu.Unlock()
+			return
+		}
+		yielded = false
+		batch, c.items = c.items, batch[:0]
+		c.bytes = 0
+		c.mu.Unlock()
+
+		err := w.Begin()
+		if err == nil {
+			for _, it := range batch {
+				if it.frame != nil {
+					w.Text(it.frame)
+					continue
+				}
+				scratch = legacy.AppendMessage(scratch[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
+				w.Text(scratch)
+			}
+			err = w.End()
+		}
+		clear(batch)
+		if err != nil {
+			c.srv.log.Debug("edge: legacy write failed", "session", c.id, "err", err)
+			_ = c.ws.CloseNow() // unblocks the reader; writing stays set
+			return
+		}
+	}
+}
+
+// closeHandshake closes with code and reason. The handshake needs the
+// peer's close frame; when the reader is busy with a request it cannot
+// read it, so the wait is bounded. The link's gate keeps the reader from
+// looking at the read buffer meanwhile.
+func (c *legacyConn) closeHandshake(code websocket.StatusCode, reason string) {
+	gate := c.link.Gate()
+	gate.Lock()
+	defer gate.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.ws.Close(code, reason)
+	}()
+	t := time.NewTimer(c.srv.opts.WriteTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		_ = c.ws.CloseNow()
+		<-done
+	}
+}

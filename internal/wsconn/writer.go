@@ -1,0 +1,137 @@
+package wsconn
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+	"time"
+)
+
+const (
+	// gatherLimit bounds a batch's buffer: past it, the batch is written
+	// out and gathering starts again.
+	gatherLimit = 64 << 10
+	// gatherKeep is the largest buffer returned to the pool.
+	gatherKeep = 2 * gatherLimit
+)
+
+// WebSocket frame opcodes (RFC 6455, section 5.2).
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	opClose  = 0x8
+)
+
+var gatherPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
+
+// Writer is the only writer of the connection. coder/websocket's own
+// frames go out at once through Write; the caller's messages are framed
+// (final, unmasked: server frames) into one pooled buffer per batch
+// between Begin and End, which goes out in one write(2). Both hold mu, so
+// frames never interleave, and no message follows a close frame. Every
+// write to the socket is bounded by the Response's Timeout.
+type Writer struct {
+	conn    net.Conn
+	timeout time.Duration
+
+	mu        sync.Mutex
+	closeSent bool // a close frame went out: no message may follow it
+
+	// The open batch, between Begin and End (mu held).
+	bp  *[]byte
+	buf []byte
+	err error
+}
+
+// Write takes one whole frame from coder/websocket: it flushes after each
+// frame, and its frames are control frames, which fit the write buffer.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(p) > 0 && p[0]&0x0f == opClose {
+		w.closeSent = true
+	}
+	return w.writeLocked(p)
+}
+
+// Begin opens a batch; the writer stays locked until End, which the
+// caller must call when Begin succeeded. It fails with net.ErrClosed once
+// a close frame has gone out.
+func (w *Writer) Begin() error {
+	w.mu.Lock()
+	if w.closeSent {
+		w.mu.Unlock()
+		return net.ErrClosed
+	}
+	w.bp = gatherPool.Get().(*[]byte)
+	w.buf, w.err = (*w.bp)[:0], nil
+	return nil
+}
+
+// Text adds a text message to the batch.
+func (w *Writer) Text(payload []byte) { w.add(opText, payload) }
+
+// Binary adds a binary message to the batch.
+func (w *Writer) Binary(payload []byte) { w.add(opBinary, payload) }
+
+// End writes out the batch, unlocks the writer, and reports the first
+// write error of the batch.
+func (w *Writer) End() error {
+	err := w.err
+	if err == nil && len(w.buf) > 0 {
+		_, err = w.writeLocked(w.buf)
+	}
+	if cap(w.buf) <= gatherKeep {
+		*w.bp = w.buf[:0]
+		gatherPool.Put(w.bp)
+	}
+	w.bp, w.buf, w.err = nil, nil, nil
+	w.mu.Unlock()
+	return err
+}
+
+// add appends one frame, writing the buffer out when it reaches
+// gatherLimit; a payload that large is written from where it is rather
+// than copied. After a write error the rest of the batch is dropped.
+func (w *Writer) add(op byte, payload []byte) {
+	if w.err != nil {
+		return
+	}
+	w.buf = AppendFrameHeader(w.buf, op, len(payload))
+	if len(payload) < gatherLimit {
+		w.buf = append(w.buf, payload...)
+		if len(w.buf) >= gatherLimit {
+			_, w.err = w.writeLocked(w.buf)
+			w.buf = w.buf[:0]
+		}
+		return
+	}
+	if _, w.err = w.writeLocked(w.buf); w.err == nil {
+		_, w.err = w.writeLocked(payload)
+	}
+	w.buf = w.buf[:0]
+}
+
+// AppendFrameHeader appends the header of a final, unmasked frame with
+// opcode op and an n-byte payload.
+func AppendFrameHeader(buf []byte, op byte, n int) []byte {
+	buf = append(buf, 0x80|op)
+	switch {
+	case n < 126:
+		return append(buf, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(buf, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(buf, 127), uint64(n))
+	}
+}
+
+func (w *Writer) writeLocked(p []byte) (int, error) {
+	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		return 0, err
+	}
+	return w.conn.Write(p)
+}

@@ -1,0 +1,156 @@
+// Package wsconn is the server side of a hijacked WebSocket connection
+// made cheap to hold: coder/websocket keeps the bufio.ReadWriter that
+// Hijack returns for the life of the connection, and net/http's are 4 KiB
+// each. Response hands it small buffers instead, a reader (Link.Wait)
+// that lets an idle connection's goroutine park on a short stack, and a
+// writer that gathers a batch of messages, framed here, into one
+// write(2).
+//
+// coder/websocket still reads every frame and writes its own control
+// frames (pong, close) through the same Writer; the caller writes its
+// messages only through Writer.Begin/Text/End, never websocket.Conn.Write.
+package wsconn
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Defaults of Response.
+const (
+	DefaultReadSize  = 256
+	DefaultWriteSize = 128 // holds any control frame whole (see Writer.Write)
+)
+
+// ErrNoHijack is returned when the ResponseWriter cannot be hijacked.
+var ErrNoHijack = errors.New("wsconn: ResponseWriter cannot be hijacked")
+
+// Response is the http.ResponseWriter handed to websocket.Accept. After a
+// successful Accept, Link holds the connection's reader and writer.
+type Response struct {
+	http.ResponseWriter
+	// Timeout bounds every write to the connection. Required.
+	Timeout time.Duration
+	// ReadSize and WriteSize size the buffers coder/websocket keeps; zero
+	// means DefaultReadSize, DefaultWriteSize. Larger frames bypass them.
+	ReadSize, WriteSize int
+
+	Link *Link // set by Hijack
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *Response) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack takes over the connection and returns small buffers around it;
+// net/http's own buffers are dropped.
+func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, ErrNoHijack
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, ws := r.ReadSize, r.WriteSize
+	if rs <= 0 {
+		rs = DefaultReadSize
+	}
+	if ws <= 0 {
+		ws = DefaultWriteSize
+	}
+	// Bytes the client sent right after its handshake must stay in the
+	// new reader's buffer: coder/websocket takes them from there.
+	n := brw.Reader.Buffered()
+	early, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(bytes.NewReader(bytes.Clone(early)), max(rs, n))
+	if n > 0 {
+		_, _ = br.Peek(n)
+	}
+	l := &Link{br: br}
+	l.in.Conn = conn
+	l.out = Writer{conn: conn, timeout: r.Timeout}
+	r.Link = l
+	return &l.in, bufio.NewReadWriter(br, bufio.NewWriterSize(&l.out, ws)), nil
+}
+
+// Link is what a connection keeps of its hijacked socket besides the
+// websocket.Conn: the reader coder/websocket reads from, and the writer it
+// writes to. One allocation per connection.
+type Link struct {
+	in  parkConn
+	out Writer
+	br  *bufio.Reader // coder/websocket's read buffer (it reads via in)
+
+	// gate orders Buffered against a websocket.Conn.Close on another
+	// goroutine, which reads br while it waits for the peer's close frame:
+	// hold it (Gate) around such a Close.
+	gate sync.Mutex
+}
+
+// Writer returns the connection's writer.
+func (l *Link) Writer() *Writer { return &l.out }
+
+// Buffered reports whether coder/websocket's read buffer holds bytes not
+// yet read: then the next websocket.Conn.Read needs no socket read.
+func (l *Link) Buffered() bool {
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	return l.br.Buffered() > 0
+}
+
+// Gate returns the lock to hold around a websocket.Conn.Close that runs
+// while another goroutine may call Buffered.
+func (l *Link) Gate() sync.Locker { return &l.gate }
+
+// Wait blocks until the peer sends something or the connection fails, on
+// a short call chain: an idle connection's reader parks here instead of
+// deep inside websocket.Conn.Read, so its goroutine keeps the smallest
+// stack. Call it only when Buffered is false.
+func (l *Link) Wait() { l.in.wait() }
+
+// parkConn is the net.Conn coder/websocket reads from. What wait read is
+// handed out first by Read.
+type parkConn struct {
+	net.Conn
+
+	// mu is held across the blocking reads so that a read by wait and
+	// one by coder/websocket (Close reading the close frame) never run at
+	// once and bytes stay in order.
+	mu   sync.Mutex
+	one  [1]byte
+	have bool  // one holds a byte read by wait
+	err  error // wait's read failed; Read returns it
+}
+
+func (p *parkConn) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case len(b) == 0:
+		return 0, nil
+	case p.have:
+		b[0], p.have = p.one[0], false
+		return 1, nil
+	case p.err != nil:
+		return 0, p.err
+	}
+	return p.Conn.Read(b)
+}
+
+func (p *parkConn) wait() {
+	p.mu.Lock()
+	if !p.have && p.err == nil {
+		n, err := p.Conn.Read(p.one[:])
+		p.have = n == 1
+		if n == 0 {
+			p.err = err
+		}
+	}
+	p.mu.Unlock()
+}

@@ -1,0 +1,124 @@
+package wsconn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// pair upgrades one loopback connection through Response and returns both
+// ends; serve runs on the server's side after the upgrade.
+func pair(t *testing.T, serve func(ws *websocket.Conn, l *Link)) *websocket.Conn {
+	t.Helper()
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &Response{ResponseWriter: w, Timeout: 5 * time.Second}
+		ws, err := websocket.Accept(hw, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		go func() {
+			defer close(done)
+			defer ws.CloseNow()
+			serve(ws, hw.Link)
+		}()
+	}))
+	t.Cleanup(func() { <-done; srv.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+srv.URL[len("http"):], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadLimit(1 << 20)
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return c
+}
+
+func TestBatchFramesInOrder(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), gatherLimit+10)
+	mid := bytes.Repeat([]byte("m"), 300)
+	want := []struct {
+		typ  websocket.MessageType
+		data []byte
+	}{
+		{websocket.MessageText, []byte(`{"a":1}`)},
+		{websocket.MessageBinary, []byte{0, 1, 2}},
+		{websocket.MessageText, mid},
+		{websocket.MessageText, big},
+		{websocket.MessageText, []byte("last")},
+	}
+	c := pair(t, func(ws *websocket.Conn, l *Link) {
+		w := l.Writer()
+		if err := w.Begin(); err != nil {
+			t.Error(err)
+			return
+		}
+		for _, m := range want {
+			if m.typ == websocket.MessageBinary {
+				w.Binary(m.data)
+			} else {
+				w.Text(m.data)
+			}
+		}
+		if err := w.End(); err != nil {
+			t.Error(err)
+		}
+		// Wait for the client's close.
+		_, _, _ = ws.Read(context.Background())
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, m := range want {
+		typ, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if typ != m.typ || !bytes.Equal(data, m.data) {
+			t.Fatalf("message %d: got %v %d bytes, want %v %d bytes", i, typ, len(data), m.typ, len(m.data))
+		}
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "")
+}
+
+func TestWaitThenReadAndNoMessageAfterClose(t *testing.T) {
+	got := make(chan string, 1)
+	c := pair(t, func(ws *websocket.Conn, l *Link) {
+		if l.Buffered() {
+			t.Error("buffered before the client sent anything")
+		}
+		l.Wait()
+		_, data, err := ws.Read(context.Background())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		got <- string(data)
+		l.Gate().Lock()
+		_ = ws.Close(websocket.StatusGoingAway, "bye")
+		l.Gate().Unlock()
+		if err := l.Writer().Begin(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Begin after close: %v, want net.ErrClosed", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "hello" {
+		t.Fatalf("server read %q", s)
+	}
+	_, _, err := c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("client read: %v, want close 1001", err)
+	}
+}
