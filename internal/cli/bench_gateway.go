@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -131,44 +126,11 @@ func newGWBenchReportCmd() *cobra.Command {
 	return cmd
 }
 
-// newGWBenchGatewayCmd runs `baton gateway` unchanged plus a pprof listener,
-// so that the benchmark can force a GC before memory readings and profile
-// the gateway; `baton gateway` itself has no pprof flag.
+// newGWBenchGatewayCmd is `baton gateway` with its pprof listener on by
+// default (127.0.0.1:0), kept under gwbench for scripts/bench-gateway.sh.
 func newGWBenchGatewayCmd() *cobra.Command {
-	var path, pprofAddr string
-	cmd := &cobra.Command{
-		Use:   "gateway --config FILE --pprof ADDR",
-		Short: "Run the gateway exactly as `baton gateway`, plus net/http/pprof on ADDR",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ln, err := net.Listen("tcp", pprofAddr)
-			if err != nil {
-				return fmt.Errorf("gwbench: pprof listen: %w", err)
-			}
-			srv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
-			go func() { _ = srv.Serve(ln) }()
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_ = srv.Shutdown(ctx)
-			}()
-			fmt.Fprintf(cmd.OutOrStdout(), "pprof listening on http://%s/debug/pprof/\n", ln.Addr())
-			return runGateway(cmd.Context(), path, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
-	}
-	cmd.Flags().StringVar(&path, "config", "", "gateway configuration file (YAML)")
-	cmd.Flags().StringVar(&pprofAddr, "pprof", "127.0.0.1:0", "listen address of the pprof handlers (loopback)")
-	_ = cmd.MarkFlagRequired("config")
+	cmd := gatewayCmd("127.0.0.1:0")
+	cmd.Use = "gateway --config FILE --pprof ADDR"
+	cmd.Short = "Run the gateway exactly as `baton gateway`, with --pprof on by default"
 	return cmd
-}
-
-// pprofMux serves the pprof handlers on their own mux, not the default one.
-func pprofMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
 }

@@ -20,8 +20,13 @@ func init() { register(newGatewayCmd) }
 // gatewayDrain is how long a graceful shutdown spreads the client closes.
 const gatewayDrain = edge.DefaultDrainPeriod
 
-func newGatewayCmd() *cobra.Command {
-	var path string
+func newGatewayCmd() *cobra.Command { return gatewayCmd("") }
+
+// gatewayCmd builds `baton gateway` with pprofDefault as the default of
+// --pprof (empty: off); `baton gwbench gateway` is the same command with
+// the listener on by default.
+func gatewayCmd(pprofDefault string) *cobra.Command {
+	var path, pprofAddr string
 	var testMode bool
 	cmd := &cobra.Command{
 		Use:   "gateway --config FILE",
@@ -31,29 +36,32 @@ func newGatewayCmd() *cobra.Command {
 			"(state in rollout.store, resumed after a restart) and serves the admin API on\n" +
 			"admin.listen (weight, status, sessions, rollout commands, metrics, events, /metrics).\n" +
 			"The configuration is described in docs/config.md; a bad file exits non-zero naming the field.\n\n" +
-			"SIGINT or SIGTERM drains gracefully: clients are closed with 1001, spread over 5s.",
+			"SIGINT or SIGTERM drains gracefully: clients are closed with 1001, spread over 5s.\n\n" +
+			"--pprof ADDR serves net/http/pprof on a separate listener, for benchmarks\n" +
+			"(scripts/bench-gateway.sh forces a GC and takes profiles through it); loopback only.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGatewayMode(cmd.Context(), path, testMode, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runGatewayMode(cmd.Context(), path, testMode, pprofAddr, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "gateway configuration file (YAML)")
 	cmd.Flags().BoolVar(&testMode, "test-mode", rollout.TestModeFromEnv(),
 		"shorten every rollout hold to "+rollout.TestHold.String()+" (default from "+rollout.TestModeEnv+")")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", pprofDefault, pprofFlagUsage)
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
 
-// runGateway runs the gateway with test mode taken from the environment.
-func runGateway(ctx context.Context, path string, stdout, stderr io.Writer) error {
-	return runGatewayMode(ctx, path, rollout.TestModeFromEnv(), stdout, stderr)
-}
-
-func runGatewayMode(ctx context.Context, path string, testMode bool, stdout, stderr io.Writer) error {
+func runGatewayMode(ctx context.Context, path string, testMode bool, pprofAddr string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
+	stopPprof, err := startPprof(pprofAddr, stdout)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	defer stopPprof()
 	log := gatewayLogger(cfg.Log, stderr)
 	a, err := app.Build(ctx, cfg, app.Options{Logger: log, TestMode: testMode, DrainPeriod: gatewayDrain})
 	if err != nil {

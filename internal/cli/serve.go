@@ -30,6 +30,7 @@ type serveFlags struct {
 	suite        bool // --protocol-suite: configure Socket.IO for the official test suites
 	brokerURL    string
 	history      int
+	pprofAddr    string // --pprof: net/http/pprof on its own loopback listener
 	limits       service.Limits
 }
 
@@ -43,7 +44,10 @@ func newServeCmd() *cobra.Command {
 			"by default, or Redis with --broker redis://HOST:PORT[/DB] so that several processes\n" +
 			"serve the same channels. Both also serve POST /api/v1/publish.\n\n" +
 			"SIGINT or SIGTERM drains gracefully: listeners stop, then open connections are closed\n" +
-			"with 1001 spread over --drain.",
+			"with 1001 spread over --drain.\n\n" +
+			"--pprof ADDR serves net/http/pprof on a separate listener, for benchmarks (scripts/bench.sh\n" +
+			"forces a GC and takes profiles through it). ADDR must be on loopback: the handlers expose the\n" +
+			"command line, which may hold the broker's credentials.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -54,6 +58,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&f.socketIOAddr, "socketio", "", "listen address of the Socket.IO service (e.g. :8082)")
 	fl.BoolVar(&f.suite, "protocol-suite", false, "configure --socketio as the official engine.io/socket.io protocol test suites expect (echo at /engine.io/, test handlers, 300/200 ms heartbeat)")
 	fl.StringVar(&f.brokerURL, "broker", "", "broker: empty or memory for in-process, redis://[user:pass@]host:port[/db] for Redis")
+	fl.StringVar(&f.pprofAddr, "pprof", "", pprofFlagUsage)
 	fl.IntVar(&f.history, "history", 0, "messages retained per channel for replay (0: broker default, 1000)")
 	fl.DurationVar(&f.limits.DrainPeriod, "drain", service.DefaultDrainPeriod, "graceful shutdown: period over which open connections are closed")
 	fl.Int64Var(&f.limits.MaxMessageBytes, "max-message-bytes", service.DefaultMaxMessageBytes, "largest inbound frame/packet and publish body")
@@ -82,6 +87,12 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 		return fmt.Errorf("serve: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	stopPprof, err := startPprof(f.pprofAddr, stdout)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer stopPprof()
 
 	b, closeBroker, err := openBroker(ctx, f.brokerURL, f.history)
 	if err != nil {

@@ -36,7 +36,8 @@ func startServe(t *testing.T, args ...string) (urls map[string]string, stop func
 	}()
 
 	urls = make(map[string]string)
-	want := strings.Count(strings.Join(args, " "), "--legacy") + strings.Count(strings.Join(args, " "), "--socketio")
+	joined := strings.Join(args, " ")
+	want := strings.Count(joined, "--legacy") + strings.Count(joined, "--socketio") + strings.Count(joined, "--pprof")
 	line := regexp.MustCompile(`^(\w+) listening on (http://\S+)$`)
 	sc := bufio.NewScanner(pr)
 	for len(urls) < want && sc.Scan() {
@@ -150,6 +151,32 @@ func TestServeShutdownClosesClientsWith1001(t *testing.T) {
 	}
 }
 
+func TestServePprof(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	urls, stop := startServe(t, "--legacy", "127.0.0.1:0", "--pprof", "127.0.0.1:0", "--drain", "100ms")
+	// scripts/bench.sh forces a GC through this URL before memory readings.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(urls["pprof"], "/debug/pprof/")+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("pprof at %q: %v", urls["pprof"], err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(body) == 0 {
+		t.Errorf("heap profile: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	roundTrip(t, urls["legacy"])
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
 func TestServeFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
@@ -157,6 +184,8 @@ func TestServeFlagErrors(t *testing.T) {
 		{"--legacy", "127.0.0.1:0", "--queue-bytes", "1024", "--max-message-bytes", "4096"},
 		{"--legacy", "127.0.0.1:0", "--history", "-1"},
 		{"--legacy", "256.0.0.1:99999"},
+		{"--legacy", "127.0.0.1:0", "--pprof", "0.0.0.0:0"}, // pprof is loopback only
+		{"--legacy", "127.0.0.1:0", "--pprof", "nohost"},
 	} {
 		root := newRoot()
 		root.SetArgs(append([]string{"serve"}, args...))
