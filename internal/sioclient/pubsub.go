@@ -44,15 +44,29 @@ func parseMessage(arg []byte) (Message, error) {
 }
 
 // Subscribe subscribes the socket to channel. With since, the server replays
-// the retained messages after seq *since before the live ones.
+// the retained messages after seq *since before the live ones. It is
+// SubscribeAt without the position.
 func (s *Socket) Subscribe(ctx context.Context, channel string, since *uint64) error {
+	_, _, err := s.SubscribeAt(ctx, channel, since)
+	return err
+}
+
+// SubscribeAt is Subscribe that also returns the position the ack carries
+// ({"ok":true,"seq":P}), the channel's last seq when the subscription took
+// effect: live messages start at P+1 (with since, the replayed ones up to P
+// come first), so a caller can check its stream for gaps from the start.
+// hasPos is false when the server's ack has no seq.
+func (s *Socket) SubscribeAt(ctx context.Context, channel string, since *uint64) (pos uint64, hasPos bool, err error) {
 	req := channelRequest(channel)
 	if since != nil {
 		req = append(req, `,"since":`...)
 		req = strconv.AppendUint(req, *since, 10)
 	}
-	_, err := s.request(ctx, "subscribe", append(req, '}'))
-	return err
+	ack, err := s.request(ctx, "subscribe", append(req, '}'))
+	if err != nil || ack.Seq == nil {
+		return 0, false, err
+	}
+	return *ack.Seq, true, nil
 }
 
 // Unsubscribe ends the socket's subscription to channel.

@@ -14,8 +14,8 @@ func TestPubSub(t *testing.T) {
 			_, sub := dial(t, url, testOptions(t, tr))
 			_, pub := dial(t, url, testOptions(t, tr))
 			ctx := testCtx(t)
-			if err := sub.Subscribe(ctx, ch, nil); err != nil {
-				t.Fatal(err)
+			if pos, hasPos, err := sub.SubscribeAt(ctx, ch, nil); err != nil || !hasPos || pos != 0 {
+				t.Fatalf("SubscribeAt(new channel) = %d, %v, %v; want position 0", pos, hasPos, err)
 			}
 			for i := 1; i <= 3; i++ {
 				seq, err := pub.Publish(ctx, ch, []byte(`{"n":`+strconv.Itoa(i)+`}`))
@@ -37,8 +37,8 @@ func TestPubSub(t *testing.T) {
 			// Catch-up from seq 1: 2 and 3 are replayed.
 			_, late := dial(t, url, testOptions(t, tr))
 			since := uint64(1)
-			if err := late.Subscribe(ctx, ch, &since); err != nil {
-				t.Fatal(err)
+			if pos, hasPos, err := late.SubscribeAt(ctx, ch, &since); err != nil || !hasPos || pos != 3 {
+				t.Fatalf("SubscribeAt(since 1) = %d, %v, %v; want position 3", pos, hasPos, err)
 			}
 			for _, want := range []uint64{2, 3} {
 				if m := nextEvent(t, late, "message").Message; m == nil || m.Seq != want {

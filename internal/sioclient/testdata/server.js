@@ -97,7 +97,7 @@ function onConnection(socket) {
     if (!validChannel(req)) return cb({ error: "channel required" });
     const c = channelState(req.channel);
     socket.join("ch:" + req.channel);
-    cb({ ok: true });
+    cb({ ok: true, seq: c.seq }); // the position, as Baton's reference service acks
     if (typeof req.since === "number") {
       for (const m of c.history) {
         if (m.seq > req.since) socket.emit("message", m);
