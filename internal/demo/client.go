@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -34,6 +33,10 @@ const clientTimeout = 10 * time.Second
 
 // ErrDisconnected is why a client whose connection ended is reported.
 var ErrDisconnected = errors.New("demo: client disconnected")
+
+// errNoPosition: a Socket.IO subscribe ack came without the channel's
+// position, which the order check needs.
+var errNoPosition = errors.New("demo: subscribe ack without seq")
 
 // simClient is one simulated user: one connection to the gateway's edge,
 // subscribed to a few channels, checking every message it gets and making
@@ -155,21 +158,14 @@ func (c *simClient) subscribe(ctx context.Context, channel string) (uint64, erro
 	if c.lc != nil {
 		return c.lc.Subscribe(ctx, channel, nil)
 	}
-	// sioclient's Subscribe drops the ack's seq, which the check needs.
-	req, _ := json.Marshal(map[string]string{"channel": channel})
-	reply, err := c.sock.EmitWithAck(ctx, "subscribe", req)
+	pos, hasPos, err := c.sock.SubscribeAt(ctx, channel, nil)
 	if err != nil {
 		return 0, err
 	}
-	var ack struct {
-		OK    bool    `json:"ok"`
-		Seq   *uint64 `json:"seq"`
-		Error string  `json:"error"`
+	if !hasPos {
+		return 0, fmt.Errorf("subscribe %s: %w", channel, errNoPosition)
 	}
-	if len(reply.Args) == 0 || json.Unmarshal(reply.Args[0], &ack) != nil || !ack.OK || ack.Seq == nil {
-		return 0, fmt.Errorf("subscribe %s: unexpected ack %q", channel, reply.Args)
-	}
-	return *ack.Seq, nil
+	return pos, nil
 }
 
 // publish is one request: a publish with ack.
