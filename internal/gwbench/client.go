@@ -11,9 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
-	"github.com/coder/websocket"
 )
 
 // headBytes is how much of a frame a client reads: the type, seq and the

@@ -9,9 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
-	"github.com/coder/websocket"
 )
 
 // headBytes is how much of each received frame a client looks at: enough for
