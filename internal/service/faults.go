@@ -146,7 +146,13 @@ func (l *CrashListener) Accept() (net.Conn, error) {
 
 // Crash closes the listener and every open connection at once. It is
 // idempotent.
-func (l *CrashListener) Crash() {
+func (l *CrashListener) Crash() { l.crash(false) }
+
+// CrashReset is Crash with a TCP reset on every connection (SO_LINGER 0),
+// so peers see a reset rather than an orderly end of stream.
+func (l *CrashListener) CrashReset() { l.crash(true) }
+
+func (l *CrashListener) crash(reset bool) {
 	l.mu.Lock()
 	l.crashed = true
 	conns := l.conns
@@ -154,10 +160,22 @@ func (l *CrashListener) Crash() {
 	l.mu.Unlock()
 	_ = l.Listener.Close()
 	for c := range conns {
-		if tc, ok := c.(*trackedConn); ok {
-			_ = tc.Conn.Close()
+		tc, ok := c.(*trackedConn)
+		if !ok {
+			continue
 		}
+		if t, ok := tc.Conn.(*net.TCPConn); ok && reset {
+			_ = t.SetLinger(0)
+		}
+		_ = tc.Conn.Close()
 	}
+}
+
+// Open is the number of accepted connections not yet closed.
+func (l *CrashListener) Open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
 }
 
 // Crashed reports whether Crash was called.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,4 +165,41 @@ func serveCrashable(t *testing.T, h http.Handler, drain func(context.Context) er
 		<-done
 	})
 	return crashServer{ln: ln, url: "ws://" + strings.TrimPrefix(raw.Addr().String(), "http://") + LegacyPath}
+}
+
+// CrashReset ends connections with a TCP reset, and Open counts the
+// connections accepted and not yet closed.
+func TestCrashListenerReset(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := NewCrashListener(raw)
+	defer ln.Crash()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	c, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if sc, ok := <-accepted; !ok || sc == nil {
+		t.Fatal("accept failed")
+	}
+	if n := ln.Open(); n != 1 {
+		t.Errorf("Open = %d before the crash, want 1", n)
+	}
+	ln.CrashReset()
+	if n := ln.Open(); n != 0 {
+		t.Errorf("Open = %d after the crash, want 0", n)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("read after CrashReset: %v, want a connection reset", err)
+	}
 }

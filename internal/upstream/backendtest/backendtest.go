@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ type Backend struct {
 	// URL is what a gateway dials: ws://.../ws or http://.../socket.io/.
 	URL string
 
-	ln  *trackingListener
+	ln  *service.CrashListener
 	srv *http.Server
 }
 
@@ -67,7 +66,7 @@ func serve(t testing.TB, h http.Handler, shutdown func(context.Context) error) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := &trackingListener{Listener: ln, conns: make(map[net.Conn]struct{})}
+	tl := service.NewCrashListener(ln)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -107,69 +106,10 @@ func (b *Backend) Dialer() upstream.Dialer {
 // Kill closes the listener and every connection at the TCP level, as a
 // crashed process would: peers see a reset, not a close handshake, and new
 // dials are refused.
-func (b *Backend) Kill() { b.ln.kill() }
+func (b *Backend) Kill() { b.ln.CrashReset() }
 
 // Conns reports the connections open now.
-func (b *Backend) Conns() int {
-	b.ln.mu.Lock()
-	defer b.ln.mu.Unlock()
-	return len(b.ln.conns)
-}
+func (b *Backend) Conns() int { return b.ln.Open() }
 
 // Host is the backend's host:port.
 func (b *Backend) Host() string { return strings.TrimPrefix(b.ln.Addr().String(), "tcp://") }
-
-type trackingListener struct {
-	net.Listener
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	killed bool
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.killed {
-		_ = c.Close()
-		return nil, net.ErrClosed
-	}
-	tc := &trackedConn{Conn: c, l: l}
-	l.conns[tc] = struct{}{}
-	return tc, nil
-}
-
-func (l *trackingListener) kill() {
-	l.mu.Lock()
-	l.killed = true
-	conns := l.conns
-	l.conns = make(map[net.Conn]struct{})
-	l.mu.Unlock()
-	_ = l.Listener.Close()
-	for c := range conns {
-		if tc, ok := c.(*trackedConn); ok {
-			if t, ok := tc.Conn.(*net.TCPConn); ok {
-				_ = t.SetLinger(0) // reset, like a crash
-			}
-		}
-		_ = c.Close()
-	}
-}
-
-type trackedConn struct {
-	net.Conn
-	l    *trackingListener
-	once sync.Once
-}
-
-func (c *trackedConn) Close() error {
-	c.once.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.conns, c)
-		c.l.mu.Unlock()
-	})
-	return c.Conn.Close()
-}
