@@ -32,6 +32,10 @@ type serveFlags struct {
 	history      int
 	pprofAddr    string // --pprof: net/http/pprof on its own loopback listener
 	limits       service.Limits
+	// faults make the services misbehave on purpose (--fault-latency,
+	// --fault-error-rate): the rollback scenarios run a bad green.
+	faultLatency   time.Duration
+	faultErrorRate float64
 }
 
 func newServeCmd() *cobra.Command {
@@ -47,7 +51,10 @@ func newServeCmd() *cobra.Command {
 			"with 1001 spread over --drain.\n\n" +
 			"--pprof ADDR serves net/http/pprof on a separate listener, for benchmarks (scripts/bench.sh\n" +
 			"forces a GC and takes profiles through it). ADDR must be on loopback: the handlers expose the\n" +
-			"command line, which may hold the broker's credentials.",
+			"command line, which may hold the broker's credentials.\n\n" +
+			"--fault-latency and --fault-error-rate make every service of this process misbehave on\n" +
+			"purpose (tests and demonstrations of an automatic rollback): publish replies are delayed,\n" +
+			"or a share of publish requests is refused with an internal error. Subscribes are untouched.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -65,8 +72,20 @@ func newServeCmd() *cobra.Command {
 	fl.IntVar(&f.limits.MaxSubscriptions, "max-subscriptions", service.DefaultMaxSubscriptions, "channels one connection may subscribe to")
 	fl.IntVar(&f.limits.OutboundMessages, "queue-messages", service.DefaultOutboundMessages, "outbound queue bound per connection, in messages (overflow closes the connection)")
 	fl.IntVar(&f.limits.OutboundBytes, "queue-bytes", service.DefaultOutboundBytes, "outbound queue bound per connection, in bytes")
+	fl.DurationVar(&f.faultLatency, "fault-latency", 0, "fault injection: delay every publish reply by this much (0: none)")
+	fl.Float64Var(&f.faultErrorRate, "fault-error-rate", 0, "fault injection: share of publish requests, 0 to 1, refused with an internal error (e.g. 0.03)")
 	fl.DurationVar(&f.limits.WriteTimeout, "write-timeout", service.DefaultWriteTimeout, "longest a write to one client may take")
 	return cmd
+}
+
+// newFaults returns the faults the flags ask for, nil for none (a service
+// without faults takes no fault path). Each service gets its own, so that
+// each spreads its refusals over its own requests.
+func (f *serveFlags) newFaults() *service.Faults {
+	if f.faultLatency == 0 && f.faultErrorRate == 0 {
+		return nil
+	}
+	return &service.Faults{Latency: f.faultLatency, ErrorRate: f.faultErrorRate}
 }
 
 // stoppable is one running service: its HTTP server and how to drain it.
@@ -83,7 +102,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	if f.history < 0 {
 		return fmt.Errorf("serve: --history %d < 0", f.history)
 	}
-	if err := f.limits.Validate(); err != nil {
+	if err := errors.Join(f.limits.Validate(), f.newFaults().Validate()); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -112,7 +131,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	if f.legacyAddr != "" {
 		hub := service.NewHub(b, service.HubOptions{})
 		closers = append(closers, hub.Close)
-		l, err := service.NewLegacy(hub, service.LegacyOptions{Limits: f.limits, Logger: log})
+		l, err := service.NewLegacy(hub, service.LegacyOptions{Limits: f.limits, Logger: log, Faults: f.newFaults()})
 		if err != nil {
 			return err
 		}
@@ -121,7 +140,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	if f.socketIOAddr != "" {
 		// The Socket.IO service is built by its own constructor, which
 		// owns a hub over the same broker (and closes it on Shutdown).
-		s, err := service.NewSocketIO(service.SocketIOConfig{Limits: f.limits, Logger: log, ProtocolSuite: f.suite}, b)
+		s, err := service.NewSocketIO(service.SocketIOConfig{Limits: f.limits, Logger: log, ProtocolSuite: f.suite, Faults: f.newFaults()}, b)
 		if err != nil {
 			return err
 		}
