@@ -11,6 +11,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/wire/legacy"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // LegacyDialer dials backends that speak the legacy protocol
@@ -36,11 +37,10 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	o := d.Options.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, o.URL, &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: o.Header})
+	ws, err := dialLegacyWire(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("upstream: dial legacy %s: %w", o.URL, err)
 	}
-	ws.SetReadLimit(o.MaxMessageBytes)
 	f, err := readLegacy(ctx, ws)
 	if err == nil && f.Type != legacy.TypeWelcome {
 		err = fmt.Errorf("%w: first frame is %q, want welcome", ErrProtocol, f.Type)
@@ -50,8 +50,47 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		return nil, fmt.Errorf("upstream: handshake with %s: %w", o.URL, err)
 	}
 	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), done: make(chan struct{})}
+	c.park, _ = ws.(parker)
 	go c.readLoop()
 	return c, nil
+}
+
+// legacyWire is the WebSocket under a legacy connection: a
+// *wsconn.Client, or a *websocket.Conn when Options.HTTPClient carries
+// the handshake.
+type legacyWire interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
+// parker is a legacyWire whose reader can wait for the next frame on a
+// short stack (see legacyConn.readLoop).
+type parker interface {
+	Buffered() bool
+	Wait()
+}
+
+var (
+	_ legacyWire = (*websocket.Conn)(nil)
+	_ legacyWire = (*wsconn.Client)(nil)
+	_ parker     = (*wsconn.Client)(nil)
+)
+
+// dialLegacyWire opens the connection. The gateway holds one per session,
+// so by default it is a wsconn.Client: a 512-byte read buffer and no write
+// buffer kept, against coder/websocket's 4 KiB each.
+func dialLegacyWire(ctx context.Context, o Options) (legacyWire, error) {
+	if o.HTTPClient == nil {
+		return wsconn.Dial(ctx, o.URL, wsconn.ClientOptions{Header: o.Header, ReadLimit: o.MaxMessageBytes})
+	}
+	ws, _, err := websocket.Dial(ctx, o.URL, &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: o.Header})
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(o.MaxMessageBytes)
+	return ws, nil
 }
 
 // legacyNames holds the mapped frame types, with the JSON head of renamed
@@ -91,7 +130,8 @@ func (n *legacyNames) encode(f legacy.Frame) []byte {
 }
 
 type legacyConn struct {
-	ws    *websocket.Conn
+	ws    legacyWire
+	park  parker // ws, when its reader can park; nil otherwise
 	h     Handler
 	names *legacyNames
 	done  chan struct{} // closed when the read loop has ended
@@ -104,7 +144,7 @@ type legacyConn struct {
 	err     error
 }
 
-func readLegacy(ctx context.Context, ws *websocket.Conn) (legacy.Frame, error) {
+func readLegacy(ctx context.Context, ws legacyWire) (legacy.Frame, error) {
 	typ, data, err := ws.Read(ctx)
 	if err != nil {
 		return legacy.Frame{}, err
@@ -121,7 +161,15 @@ func readLegacy(ctx context.Context, ws *websocket.Conn) (legacy.Frame, error) {
 
 // readLoop is the connection's only reader; it ends when the connection
 // does, then fails waiting requests and tells the handler.
+//
+// An idle connection costs little when ws can park: once the buffered
+// frames are handled, a fresh goroutine takes over and waits for the next
+// byte on a short stack, so the stack that reading and delivering grew is
+// released. That costs a goroutine start per burst of frames.
 func (c *legacyConn) readLoop() {
+	if c.park != nil && !c.park.Buffered() {
+		c.park.Wait()
+	}
 	var err error
 	for {
 		var f legacy.Frame
@@ -129,6 +177,10 @@ func (c *legacyConn) readLoop() {
 			break
 		}
 		c.dispatch(f)
+		if c.park != nil && !c.park.Buffered() {
+			go c.readLoop()
+			return
+		}
 	}
 	_ = c.ws.CloseNow()
 	if c.closing.Load() {

@@ -1,0 +1,290 @@
+package wsconn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Client defaults.
+const (
+	DefaultClientReadSize  = 512
+	DefaultClientReadLimit = 1 << 20
+	// clientWriteTimeout bounds a write whose context has no deadline.
+	clientWriteTimeout = 10 * time.Second
+	// closeGrace is how long Close leaves the reader to see the peer's
+	// close frame before its read fails.
+	closeGrace = 5 * time.Second
+)
+
+// Client errors.
+var (
+	ErrHandshake = errors.New("wsconn: handshake refused")
+	ErrProtocol  = errors.New("wsconn: protocol error")
+	ErrTooLarge  = errors.New("wsconn: message too big")
+)
+
+// ClientOptions configure Dial.
+type ClientOptions struct {
+	// Header is sent with the handshake.
+	Header http.Header
+	// ReadSize sizes the read buffer kept for the connection's life.
+	// Zero means DefaultClientReadSize.
+	ReadSize int
+	// ReadLimit bounds one incoming message; a larger one ends the
+	// connection with 1009. Zero means DefaultClientReadLimit.
+	ReadLimit int64
+}
+
+// Client is the client side of a WebSocket connection (RFC 6455, no
+// extensions), made for holding many idle connections: one small read
+// buffer and no write buffer kept, and a reader that can park on a short
+// stack (Buffered, Wait). Its methods match those of *websocket.Conn that
+// a message reader and writer need, with the same types.
+//
+// One goroutine reads (Read, Buffered, Wait); Write, Close and CloseNow
+// may be called from any goroutine.
+type Client struct {
+	in    parkConn
+	br    *bufio.Reader
+	limit int64
+
+	wmu       sync.Mutex // one frame at a time
+	closeSent bool
+}
+
+// Dial opens a WebSocket connection to rawURL (ws:// or wss://); ctx
+// bounds connecting and the handshake.
+func Dial(ctx context.Context, rawURL string, o ClientOptions) (*Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: %w", err)
+	}
+	secure := false
+	switch u.Scheme {
+	case "ws", "http":
+	case "wss", "https":
+		secure = true
+	default:
+		return nil, fmt.Errorf("wsconn: unsupported scheme %q", u.Scheme)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[bool]string{false: "80", true: "443"}[secure])
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if secure {
+		tc := tls.Client(conn, &tls.Config{ServerName: u.Hostname()})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("wsconn: tls: %w", err)
+		}
+		conn = tc
+	}
+	c, err := handshake(ctx, conn, u, o)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// handshake sends the upgrade request over conn and checks the answer.
+func handshake(ctx context.Context, conn net.Conn, u *url.URL, o ClientOptions) (*Client, error) {
+	// The context bounds the handshake through the deadline and through
+	// a cancel that cuts it short.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	key := base64.StdEncoding.EncodeToString(raw[:])
+	var req bytes.Buffer
+	fmt.Fprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\n", u.RequestURI(), u.Host)
+	req.WriteString("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n")
+	h := o.Header.Clone()
+	for _, k := range []string{"Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions"} {
+		h.Del(k)
+	}
+	if err := h.Write(&req); err != nil { // it strips CR and LF from values
+		return nil, fmt.Errorf("wsconn: %w", err)
+	}
+	req.WriteString("\r\n")
+	if _, err := conn.Write(req.Bytes()); err != nil {
+		return nil, fmt.Errorf("wsconn: handshake: %w", err)
+	}
+
+	size := o.ReadSize
+	if size <= 0 {
+		size = DefaultClientReadSize
+	}
+	c := &Client{limit: o.ReadLimit}
+	if c.limit <= 0 {
+		c.limit = DefaultClientReadLimit
+	}
+	c.in.Conn = conn
+	c.br = bufio.NewReaderSize(&c.in, size)
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: http.MethodGet, URL: u})
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("wsconn: handshake: %w", err)
+	}
+	_ = resp.Body.Close() // a 101 has no body; bytes after it stay in br
+	if err := checkUpgrade(resp, key); err != nil {
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// acceptGUID is the fixed suffix of the Sec-WebSocket-Accept digest.
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+func checkUpgrade(resp *http.Response, key string) error {
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("%w: status %s", ErrHandshake, resp.Status)
+	}
+	if !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") ||
+		!headerHasToken(resp.Header, "Connection", "upgrade") {
+		return fmt.Errorf("%w: no websocket upgrade in the answer", ErrHandshake)
+	}
+	sum := sha1.Sum([]byte(key + acceptGUID))
+	if resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
+		return fmt.Errorf("%w: wrong Sec-WebSocket-Accept", ErrHandshake)
+	}
+	if resp.Header.Get("Sec-WebSocket-Extensions") != "" {
+		return fmt.Errorf("%w: extensions were not asked for", ErrHandshake)
+	}
+	return nil
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Buffered reports whether bytes already read from the socket wait in
+// the read buffer: then the next Read needs no socket read.
+func (c *Client) Buffered() bool { return c.br.Buffered() > 0 }
+
+// Wait blocks until the peer sends something or the connection fails, on
+// a short call chain (see Link.Wait). Call it only when Buffered is false.
+func (c *Client) Wait() { c.in.wait() }
+
+// Write sends one message, masked (as client frames must be). ctx's
+// deadline bounds it; without one, clientWriteTimeout does. A failed
+// write leaves the connection unusable.
+func (c *Client) Write(ctx context.Context, typ websocket.MessageType, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := byte(opText)
+	if typ == websocket.MessageBinary {
+		op = opBinary
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	return c.writeFrameLocked(ctx, op, p)
+}
+
+// writeFrameLocked writes one final, masked frame in one write(2), from
+// a pooled buffer. c.wmu is held.
+func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(clientWriteTimeout)
+	}
+	if err := c.in.SetWriteDeadline(dl); err != nil {
+		return err
+	}
+	bp := gatherPool.Get().(*[]byte)
+	buf := appendMaskedFrame((*bp)[:0], op, p)
+	_, err := c.in.Conn.Write(buf)
+	if cap(buf) <= gatherKeep {
+		*bp = buf[:0]
+		gatherPool.Put(bp)
+	}
+	if err != nil {
+		_ = c.in.Conn.Close()
+	}
+	return err
+}
+
+// appendMaskedFrame appends a final frame with a fresh masking key.
+func appendMaskedFrame(buf []byte, op byte, p []byte) []byte {
+	start := len(buf)
+	buf = AppendFrameHeader(buf, op, len(p))
+	buf[start+1] |= 0x80 // the mask bit
+	var key [4]byte
+	_, _ = rand.Read(key[:])
+	buf = append(buf, key[:]...)
+	n := len(buf)
+	buf = append(buf, p...)
+	for i := range p {
+		buf[n+i] ^= key[i&3]
+	}
+	return buf
+}
+
+// Close sends a close frame with code and reason and leaves the reader
+// closeGrace to see the peer's answer, after which its read fails; the
+// reader then calls CloseNow. It fails with net.ErrClosed when a close
+// frame was already sent.
+func (c *Client) Close(code websocket.StatusCode, reason string) error {
+	if err := c.sendClose(code, reason); err != nil {
+		return err
+	}
+	return c.in.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// sendClose writes a close frame unless one went out.
+func (c *Client) sendClose(code websocket.StatusCode, reason string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	c.closeSent = true
+	var p []byte
+	if code != websocket.StatusNoStatusRcvd {
+		p = append([]byte{byte(code >> 8), byte(code)}, reason[:min(len(reason), 123)]...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	return c.writeFrameLocked(ctx, opClose, p)
+}
+
+// CloseNow cuts the connection without a close handshake.
+func (c *Client) CloseNow() error { return c.in.Conn.Close() }

@@ -1,0 +1,224 @@
+package wsconn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// echoServer answers each text message with "echo:"+message, first
+// sending "welcome"; a message "ping" makes it ping the client, "bye"
+// makes it close with 1001.
+func echoServer(t *testing.T) (url string, serverErr <-chan error) {
+	t.Helper()
+	errc := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Test") != "yes" {
+			http.Error(w, "no header", http.StatusForbidden)
+			return
+		}
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ws.SetReadLimit(1 << 20)
+		ctx := context.Background()
+		if err := ws.Write(ctx, websocket.MessageText, []byte("welcome")); err != nil {
+			errc <- err
+			return
+		}
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			switch string(data) {
+			case "ping": // the pong is read by this loop meanwhile
+				go func() {
+					pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					defer cancel()
+					if ws.Ping(pctx) == nil {
+						_ = ws.Write(ctx, websocket.MessageText, []byte("pong seen"))
+					}
+				}()
+			case "bye":
+				err = ws.Close(websocket.StatusGoingAway, "bye")
+			default:
+				err = ws.Write(ctx, websocket.MessageText, append([]byte("echo:"), data...))
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/x?a=1", errc
+}
+
+func dialTest(t *testing.T, url string) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, url, ClientOptions{Header: http.Header{"X-Test": {"yes"}}, ReadLimit: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return c
+}
+
+func readText(t *testing.T, c *Client) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	typ, data, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ != websocket.MessageText {
+		t.Fatalf("type %v", typ)
+	}
+	return string(data)
+}
+
+func TestClientEchoPingAndClose(t *testing.T) {
+	url, serverErr := echoServer(t)
+	c := dialTest(t, url)
+	ctx := context.Background()
+	if got := readText(t, c); got != "welcome" {
+		t.Fatalf("first message %q", got)
+	}
+	big := strings.Repeat("b", 70000)
+	for _, m := range []string{"hello", strings.Repeat("m", 200), big[:60000]} {
+		if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readText(t, c); got != "echo:"+m {
+			t.Fatalf("echo of %d bytes: got %d bytes", len(m), len(got))
+		}
+	}
+	// The server pings; the reader answers while it waits.
+	if err := c.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if c.Buffered() {
+		t.Fatal("buffered before the server answered")
+	}
+	c.Wait()
+	if got := readText(t, c); got != "pong seen" {
+		t.Fatalf("after ping: %q", got)
+	}
+	// Our close: the reader sees the server's answer.
+	if err := c.Close(websocket.StatusNormalClosure, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("late")); err == nil {
+		t.Fatal("write after Close succeeded")
+	}
+	_, _, err := c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("read after Close: %v", err)
+	}
+	if err := <-serverErr; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("server saw %v", err)
+	}
+}
+
+func TestClientPeerCloseAndLimit(t *testing.T) {
+	url, serverErr := echoServer(t)
+	c := dialTest(t, url)
+	readText(t, c)
+	ctx := context.Background()
+	if err := c.Write(ctx, websocket.MessageText, []byte("bye")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.Read(ctx)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason != "bye" {
+		t.Fatalf("read: %v", err)
+	}
+	<-serverErr
+
+	c = dialTest(t, url)
+	readText(t, c)
+	if err := c.Write(ctx, websocket.MessageText, bytes.Repeat([]byte("x"), 65<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(ctx); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized echo: %v, want ErrTooLarge", err)
+	}
+	// The server sees 1009, or a reset if it was still writing when
+	// the client cut the connection.
+	if err := <-serverErr; err == nil {
+		t.Fatal("server: no error")
+	}
+}
+
+func TestClientHandshakeRefused(t *testing.T) {
+	url, _ := echoServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := Dial(ctx, url, ClientOptions{}); !errors.Is(err, ErrHandshake) {
+		t.Fatalf("Dial without the header: %v, want ErrHandshake", err)
+	}
+}
+
+func TestClientReadDeadline(t *testing.T) {
+	url, _ := echoServer(t)
+	c := dialTest(t, url)
+	readText(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v", err)
+	}
+}
+
+func FuzzParseFrameHeader(f *testing.F) {
+	for _, seed := range [][]byte{
+		{0x81, 0x05},
+		{0x82, 0x7e, 0x01, 0x00},
+		{0x81, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0},
+		{0x89, 0x00},
+		{0x88, 0x02, 0x03, 0xe8},
+		{0x01, 0x03},
+		{0x80, 0x03},
+		{0x81, 0x85, 1, 2, 3, 4},
+		{0xc1, 0x01},
+		{0x8b, 0x00},
+		{0x09, 0x00},
+		{0x81, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0},
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := parseFrameHeader(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			return
+		}
+		if h.masked || h.length>>63 != 0 || (h.op >= 0x8 && (!h.fin || h.length > 125)) {
+			t.Fatalf("accepted a bad header %+v from %x", h, b)
+		}
+		if h.op > opBinary && h.op != opClose && h.op != opPing && h.op != opPong {
+			t.Fatalf("accepted opcode %#x", h.op)
+		}
+		// It round-trips through the encoder.
+		enc := AppendFrameHeader(nil, h.op, int(h.length))
+		enc[0] = enc[0]&0x7f | b[0]&0x80
+		h2, err := parseFrameHeader(bufio.NewReader(bytes.NewReader(enc)))
+		if err != nil || h2 != h {
+			t.Fatalf("re-encoded %+v as %x: %+v, %v", h, enc, h2, err)
+		}
+	})
+}
