@@ -69,6 +69,7 @@ type Conn struct {
 	// no queue object or channel per idle session.
 	queue      []outGroup
 	queueBytes int
+	roomWake   chan struct{} // see WaitRoom; closed when the queue empties
 
 	// polling only
 	pollWake   chan struct{} // non-nil while a GET waits; cap 1
@@ -243,6 +244,7 @@ func (c *Conn) queued() bool { return len(c.queue) > 0 }
 func (c *Conn) swapQueueLocked(spare []outGroup) []outGroup {
 	groups := c.queue
 	c.queue, c.queueBytes = spare[:0], 0
+	c.wakeRoomLocked()
 	return groups
 }
 
@@ -254,6 +256,7 @@ func (c *Conn) takeAll() []engineio.Packet {
 	}
 	clear(c.queue) // drop references to the data
 	c.queue, c.queueBytes = c.queue[:0], 0
+	c.wakeRoomLocked()
 	return out
 }
 

@@ -172,10 +172,15 @@ func (h *Hub) SubscribeSince(ctx context.Context, channel string, s Subscriber, 
 //
 // A replaying subscribe fails with an error matching broker.ErrHistoryGone
 // when messages after Since are no longer retained, and with ErrSinceAhead
-// when Since is above the channel's newest seq; neither calls OnReady. In
-// the rare case that it fails with ErrReplayBehind, OnReady has already run
+// when Since is above the channel's newest seq; neither calls OnReady. When
+// it fails later, with ErrReplayBehind (rare) or because ctx ended or s
+// closed while a ReplaySubscriber waited for room, OnReady has already run
 // and some messages may have been delivered. On any error s is not
 // subscribed.
+//
+// A replay is not limited by s's queue: a ReplaySubscriber gets it a window
+// at a time (see ReplaySubscriber), so SubscribeWith blocks until the
+// client has taken most of it.
 func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, opts SubscribeOptions) (broker.Position, error) {
 	if err := broker.ValidChannel(channel); err != nil {
 		return broker.Position{}, err
@@ -278,71 +283,6 @@ func (h *Hub) leave(c *hubChannel, m *member) {
 	c.mu.Unlock()
 	if ok {
 		h.releaseLocked(c)
-	}
-}
-
-// replay delivers history after since to m, then the live messages m
-// buffered meanwhile, and switches m to live. Messages fanned out before m
-// joined are older than the history read that follows, so history plus the
-// pending buffer cover every seq; m.last drops the overlap.
-func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts SubscribeOptions) (broker.Position, error) {
-	var first broker.Position
-	since, from := opts.Since, opts.Since
-	for round := 0; round < maxCatchUpRounds; round++ {
-		msgs, pos, err := h.history(ctx, c.name, from)
-		if err != nil {
-			return broker.Position{}, err
-		}
-		if round == 0 {
-			if since > pos.Seq {
-				return broker.Position{}, fmt.Errorf("channel %q: since %d, newest seq %d: %w", c.name, since, pos.Seq, ErrSinceAhead)
-			}
-			first = pos
-		}
-
-		c.mu.Lock()
-		if c.stopped || c.members[m.s] != m {
-			c.mu.Unlock()
-			return broker.Position{}, fmt.Errorf("channel %q: subscription ended during replay: %w", c.name, broker.ErrClosed)
-		}
-		if round == 0 && opts.OnReady != nil {
-			opts.OnReady(first)
-		}
-		for _, msg := range msgs {
-			m.deliver(msg)
-		}
-		for _, msg := range m.pending {
-			m.deliver(msg)
-		}
-		m.pending = nil
-		if !m.overflow {
-			m.replaying = false
-			c.mu.Unlock()
-			return first, nil
-		}
-		m.overflow = false
-		from = m.last
-		c.mu.Unlock()
-		h.rereads.Add(1)
-	}
-	return broker.Position{}, fmt.Errorf("channel %q: %w", c.name, ErrReplayBehind)
-}
-
-// history reads every retained message after since, paging until it reaches
-// the position reported by the first read.
-func (h *Hub) history(ctx context.Context, channel string, since uint64) ([]broker.Message, broker.Position, error) {
-	var all []broker.Message
-	msgs, pos, err := h.b.History(ctx, channel, since, 0)
-	for {
-		if err != nil {
-			return nil, broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", channel, since, err)
-		}
-		all = append(all, msgs...)
-		if len(msgs) == 0 || msgs[len(msgs)-1].Seq >= pos.Seq {
-			return all, pos, nil
-		}
-		since = msgs[len(msgs)-1].Seq
-		msgs, _, err = h.b.History(ctx, channel, since, 0)
 	}
 }
 

@@ -49,7 +49,7 @@ type legacyConn struct {
 	closeFlush  bool // write what is queued before closing
 }
 
-var _ Subscriber = (*legacyConn)(nil)
+var _ ReplaySubscriber = (*legacyConn)(nil)
 
 func newLegacyConn(srv *Legacy, ws *websocket.Conn) (*legacyConn, error) {
 	q, err := session.NewQueue[outItem](srv.limits.OutboundMessages, srv.limits.OutboundBytes)
@@ -235,8 +235,18 @@ func (c *legacyConn) send(f legacy.Frame) {
 
 // Deliver implements Subscriber: it queues m without blocking.
 func (c *legacyConn) Deliver(m broker.Message) {
-	c.push(outItem{msg: m}, len(m.Data)+len(m.Channel)+msgOverhead)
+	c.push(outItem{msg: m}, legacyMsgSize(m))
 }
+
+// WaitRoom implements ReplaySubscriber: a replay waits for the writer to
+// make room in the outbound queue instead of overflowing it. It fails once
+// the queue is closed (the connection is closing or its writer is gone).
+func (c *legacyConn) WaitRoom(ctx context.Context, msgs []broker.Message) (int, error) {
+	return replayWindow(ctx, msgs, c.srv.limits.OutboundMessages, c.srv.limits.OutboundBytes, legacyMsgSize, c.q.WaitRoom)
+}
+
+// legacyMsgSize is what a message counts against the queue's byte bound.
+func legacyMsgSize(m broker.Message) int { return len(m.Data) + len(m.Channel) + msgOverhead }
 
 // Lost implements Subscriber: the client learns that the channel's stream
 // ended with an error frame carrying the channel.
@@ -301,6 +311,9 @@ const (
 
 func (c *legacyConn) writeLoop() {
 	defer close(c.done)
+	// Nothing drains the queue once the writer is gone: later pushes fail
+	// and a replay waiting for room gives up.
+	defer c.q.Close()
 	deadline := time.AfterFunc(time.Hour, func() {
 		c.srv.log.Debug("legacy: write timed out", "session", c.id)
 		_ = c.ws.CloseNow()

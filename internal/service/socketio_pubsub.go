@@ -40,7 +40,10 @@ type sioMember struct {
 	subs map[string]struct{} // held or being subscribed; nil until the first subscribe
 }
 
-var _ FrameSubscriber = (*sioMember)(nil)
+var (
+	_ FrameSubscriber  = (*sioMember)(nil)
+	_ ReplaySubscriber = (*sioMember)(nil)
+)
 
 func memberOf(s *sio.Socket) *sioMember {
 	m, _ := s.Value().(*sioMember)
@@ -182,7 +185,10 @@ func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
 	m.mu.Lock()
 	delete(m.subs, ch)
 	m.mu.Unlock()
-	if acked { // the replay fell behind after it had started
+	if acked { // the replay failed after it had started
+		if so.Context().Err() != nil {
+			return // the client went away meanwhile; nothing was lost
+		}
 		s.lost.Add(1)
 		so.Conn().CloseWith(fmt.Errorf("%w: %w", errSubscriptionLost, err))
 		return
@@ -265,6 +271,18 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 func (m *sioMember) Deliver(msg broker.Message) {
 	_ = m.conn.SendFrame(messageFrames.EncodeFrame(msg))
 }
+
+// WaitRoom implements ReplaySubscriber: a replay waits for the Engine.IO
+// writer to make room in the session's outbound queue instead of
+// overflowing it. It fails once the session is closed.
+func (m *sioMember) WaitRoom(ctx context.Context, msgs []broker.Message) (int, error) {
+	return replayWindow(ctx, msgs, m.svc.limits.OutboundMessages, m.svc.limits.OutboundBytes, sioMsgSize, m.conn.WaitRoom)
+}
+
+// sioMsgSize bounds the size of a message's frame (see appendMessageEvent):
+// its data and channel plus at most 64 bytes of envelope, which is what the
+// frame counts against the session's byte bound.
+func sioMsgSize(msg broker.Message) int { return len(msg.Data) + 2*len(msg.Channel) + 64 }
 
 // FrameEncoder implements FrameSubscriber: all sockets share one encoding
 // of a message, the complete Engine.IO frame.

@@ -42,6 +42,9 @@ type Queue[T any] struct {
 	// ready holds one token while items are queued or the queue is closed,
 	// so Wait can select on it together with ctx.
 	ready chan struct{}
+	// room, while producers wait in WaitRoom, is closed (and reset) by the
+	// next Drain or Close.
+	room chan struct{}
 }
 
 // NewQueue returns a queue holding at most maxItems items and maxBytes bytes
@@ -109,6 +112,7 @@ func (q *Queue[T]) Drain(dst []T) []T {
 	clear(q.items) // drop references held by the backing array
 	q.items = q.items[:0]
 	q.bytes = 0
+	q.wakeRoom()
 	return dst
 }
 
@@ -126,6 +130,7 @@ func (q *Queue[T]) Close() {
 	defer q.mu.Unlock()
 	q.closed = true
 	q.signal()
+	q.wakeRoom()
 }
 
 // signal leaves a wake-up token for Wait; q.mu is held.
@@ -133,5 +138,44 @@ func (q *Queue[T]) signal() {
 	select {
 	case q.ready <- struct{}{}:
 	default: // a token is already pending
+	}
+}
+
+// WaitRoom blocks until items more items of bytes bytes in total would fit
+// the queue's bounds, the queue is closed (ErrQueueClosed), or ctx is done.
+// It is flow control for a producer that has much to send and would rather
+// wait than trip the overflow rule; room is not reserved, so concurrent
+// producers may take it first. Requests beyond a bound are clamped to it:
+// they wait for an empty queue.
+func (q *Queue[T]) WaitRoom(ctx context.Context, items, bytes int) error {
+	items, bytes = min(items, q.maxItems), min(bytes, q.maxBytes)
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return ErrQueueClosed
+		}
+		if len(q.items)+items <= q.maxItems && q.bytes+bytes <= q.maxBytes {
+			q.mu.Unlock()
+			return nil
+		}
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
+		room := q.room
+		q.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// wakeRoom releases the producers waiting in WaitRoom; q.mu is held.
+func (q *Queue[T]) wakeRoom() {
+	if q.room != nil {
+		close(q.room)
+		q.room = nil
 	}
 }

@@ -1,0 +1,180 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/baton-rt/baton/internal/broker"
+)
+
+// ReplaySubscriber is a Subscriber whose outbound queue a replay can wait
+// on. A replay may be far longer than the queue: the hub hands it over a
+// window at a time and waits for the client to read in between, rather
+// than trip the subscriber's overflow rule (a client asking for history it
+// may have is not a slow consumer). Live messages get no such wait.
+type ReplaySubscriber interface {
+	Subscriber
+	// WaitRoom blocks until the outbound queue has room for the first of
+	// msgs, leaving room for the connection's other traffic, and returns
+	// how many of msgs, from the front, may be delivered now (at least
+	// one). It fails once ctx is done or the subscriber is closed. The
+	// hub calls it without holding any lock, and then delivers that many
+	// through Deliver.
+	WaitRoom(ctx context.Context, msgs []broker.Message) (int, error)
+}
+
+// replayWindow implements ReplaySubscriber.WaitRoom for an outbound queue
+// bounded by maxItems and maxBytes where a message counts size(msg) bytes.
+// A replay keeps half of the queue free for the connection's other traffic
+// (acks, pongs, other channels' messages) and hands over a quarter of it at
+// a time, so the writer has the next window queued while it writes one.
+// wait blocks until items more items of bytes bytes would fit.
+func replayWindow(ctx context.Context, msgs []broker.Message, maxItems, maxBytes int,
+	size func(broker.Message) int, wait func(ctx context.Context, items, bytes int) error) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	items, bytes := max(1, maxItems/4), max(1, maxBytes/4)
+	// A message larger than the window waits for room of its own size.
+	if err := wait(ctx, items+maxItems/2, max(bytes, size(msgs[0]))+maxBytes/2); err != nil {
+		return 0, err
+	}
+	n, total := 0, 0
+	for n < len(msgs) && n < items {
+		s := size(msgs[n])
+		if n > 0 && total+s > bytes {
+			break
+		}
+		total += s
+		n++
+	}
+	return n, nil
+}
+
+// replay delivers history after since to m, then the live messages m
+// buffered meanwhile, and switches m to live. Messages fanned out before m
+// joined are older than the history read that follows, so history plus the
+// pending buffer cover every seq; m.last drops the overlap.
+//
+// Order: the OnReady ack, then history, then pending, then live. History
+// and pending go out in windows when m's subscriber is a ReplaySubscriber;
+// c.mu is released while it waits for room, and meanwhile the fan-out keeps
+// buffering into m.pending (bounded, with the overflow → read-again rule).
+// m.last and m.pending are only touched under c.mu, by this goroutine or by
+// the fan-out, which leaves m.last alone while m.replaying (except to reset
+// it when the epoch changes, which also sets m.overflow).
+func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts SubscribeOptions) (broker.Position, error) {
+	rs, _ := m.s.(ReplaySubscriber)
+	var first broker.Position
+	since, from := opts.Since, opts.Since
+	for round := 0; round < maxCatchUpRounds; round++ {
+		msgs, pos, err := h.history(ctx, c.name, from)
+		if err != nil {
+			return broker.Position{}, err
+		}
+		if round == 0 {
+			if since > pos.Seq {
+				return broker.Position{}, fmt.Errorf("channel %q: since %d, newest seq %d: %w", c.name, since, pos.Seq, ErrSinceAhead)
+			}
+			first = pos
+			c.mu.Lock()
+			if err := c.replayingLocked(m); err != nil {
+				c.mu.Unlock()
+				return broker.Position{}, err
+			}
+			if opts.OnReady != nil {
+				opts.OnReady(first)
+			}
+			c.mu.Unlock()
+		}
+
+		if err := h.feed(ctx, c, m, rs, msgs); err != nil {
+			return broker.Position{}, err
+		}
+		for {
+			c.mu.Lock()
+			if err := c.replayingLocked(m); err != nil {
+				c.mu.Unlock()
+				return broker.Position{}, err
+			}
+			if m.overflow { // read history again from what m has
+				m.pending, m.overflow = nil, false
+				from = m.last
+				c.mu.Unlock()
+				break
+			}
+			pending := m.pending
+			if len(pending) == 0 {
+				m.replaying = false
+				c.mu.Unlock()
+				return first, nil
+			}
+			m.pending = nil
+			c.mu.Unlock()
+			if err := h.feed(ctx, c, m, rs, pending); err != nil {
+				return broker.Position{}, err
+			}
+		}
+		h.rereads.Add(1)
+	}
+	return broker.Position{}, fmt.Errorf("channel %q: %w", c.name, ErrReplayBehind)
+}
+
+// feed delivers msgs to the replaying member m, a window at a time when rs
+// (m's subscriber as a ReplaySubscriber) is not nil, all at once otherwise.
+// It stops early, without error, once m.overflow is set: the history must
+// be read again anyway.
+func (h *Hub) feed(ctx context.Context, c *hubChannel, m *member, rs ReplaySubscriber, msgs []broker.Message) error {
+	for len(msgs) > 0 {
+		n := len(msgs)
+		if rs != nil {
+			w, err := rs.WaitRoom(ctx, msgs)
+			if err != nil {
+				return fmt.Errorf("channel %q: replay: %w", c.name, err)
+			}
+			n = min(max(w, 1), n)
+		}
+		c.mu.Lock()
+		if err := c.replayingLocked(m); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		if m.overflow {
+			c.mu.Unlock()
+			return nil
+		}
+		for _, msg := range msgs[:n] {
+			m.deliver(msg)
+		}
+		c.mu.Unlock()
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+// replayingLocked fails once m is no longer c's member (unsubscribed, or
+// the channel stopped). c.mu is held.
+func (c *hubChannel) replayingLocked(m *member) error {
+	if c.stopped || c.members[m.s] != m {
+		return fmt.Errorf("channel %q: subscription ended during replay: %w", c.name, broker.ErrClosed)
+	}
+	return nil
+}
+
+// history reads every retained message after since, paging until it reaches
+// the position reported by the first read.
+func (h *Hub) history(ctx context.Context, channel string, since uint64) ([]broker.Message, broker.Position, error) {
+	var all []broker.Message
+	msgs, pos, err := h.b.History(ctx, channel, since, 0)
+	for {
+		if err != nil {
+			return nil, broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", channel, since, err)
+		}
+		all = append(all, msgs...)
+		if len(msgs) == 0 || msgs[len(msgs)-1].Seq >= pos.Seq {
+			return all, pos, nil
+		}
+		since = msgs[len(msgs)-1].Seq
+		msgs, _, err = h.b.History(ctx, channel, since, 0)
+	}
+}
