@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"context"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -16,18 +15,11 @@ import (
 // the last delivered seq, so green must replay ~500 messages to each. The
 // clients must notice nothing and get every message once, in order.
 //
-// Known failure (reported): the reference services replay a subscribe's
-// history into the connection's bounded queue all at once
-// (service.Hub.replay → member.deliver), so a replay longer than the queue
-// closes the gateway's new connection as a slow consumer right after the
-// subscribe ack; the re-attach fails with "commit: session: backend
-// connection ended" (or succeeds and drops at once) on every attempt until
-// the session is abandoned and its client closed. Set
-// BATON_SCENARIO_KNOWN_BUGS=1 to run it.
+// This guards the replay's flow control: green hands a history longer than
+// the queue over a window at a time (service.ReplaySubscriber) instead of
+// closing the gateway's new connection as a slow consumer right after the
+// subscribe ack.
 func TestScenarioBackendSlowConsumer(t *testing.T) {
-	if os.Getenv("BATON_SCENARIO_KNOWN_BUGS") != "1" {
-		t.Skip("needs the reference services' replay to respect the queue bound (see the comment); BATON_SCENARIO_KNOWN_BUGS=1 runs it")
-	}
 	c := startCluster(t, clusterOptions{greenArgs: []string{"--queue-messages", "64"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
