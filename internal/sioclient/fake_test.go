@@ -23,8 +23,24 @@ const fakeOpen = `0{"sid":"fake","upgrades":[],"pingInterval":25000,"pingTimeout
 // URL. The script's connection is closed when it returns.
 func fakeServer(t *testing.T, script func(ctx context.Context, c *websocket.Conn)) string {
 	t.Helper()
-	var wg sync.WaitGroup
+	// Handlers outlive httptest's Close once the connection is hijacked, so
+	// the cleanup waits for them; closed keeps a late handler from calling
+	// wg.Add while the cleanup is already in wg.Wait.
+	var (
+		mu     sync.Mutex
+		closed bool
+		wg     sync.WaitGroup
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if closed {
+			mu.Unlock()
+			http.Error(w, "closing", http.StatusServiceUnavailable)
+			return
+		}
+		wg.Add(1)
+		mu.Unlock()
+		defer wg.Done()
 		if r.URL.Query().Get("transport") != "websocket" || r.URL.Query().Get("EIO") != "4" {
 			http.Error(w, "websocket only", http.StatusBadRequest)
 			return
@@ -33,14 +49,15 @@ func fakeServer(t *testing.T, script func(ctx context.Context, c *websocket.Conn
 		if err != nil {
 			return
 		}
-		wg.Add(1)
-		defer wg.Done()
 		defer c.CloseNow()
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
 		script(ctx, c)
 	}))
 	t.Cleanup(func() {
+		mu.Lock()
+		closed = true
+		mu.Unlock()
 		srv.CloseClientConnections()
 		srv.Close()
 		wg.Wait()
