@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
@@ -20,14 +21,17 @@ import (
 // an optional welcome.
 func fakeServer(t *testing.T, welcome bool, script func(ctx context.Context, ws *websocket.Conn)) string {
 	t.Helper()
-	var wg sync.WaitGroup
+	var handlers testenv.Handlers
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !handlers.Enter() {
+			http.Error(w, "closing", http.StatusServiceUnavailable)
+			return
+		}
+		defer handlers.Leave()
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		wg.Add(1)
-		defer wg.Done()
 		defer ws.CloseNow()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -38,7 +42,7 @@ func fakeServer(t *testing.T, welcome bool, script func(ctx context.Context, ws 
 		}
 		script(ctx, ws)
 	}))
-	t.Cleanup(func() { srv.Close(); wg.Wait() })
+	t.Cleanup(func() { srv.Close(); handlers.CloseAndWait() })
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 

@@ -7,11 +7,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // A scripted in-process Engine.IO server for what the official server will
@@ -23,24 +24,13 @@ const fakeOpen = `0{"sid":"fake","upgrades":[],"pingInterval":25000,"pingTimeout
 // URL. The script's connection is closed when it returns.
 func fakeServer(t *testing.T, script func(ctx context.Context, c *websocket.Conn)) string {
 	t.Helper()
-	// Handlers outlive httptest's Close once the connection is hijacked, so
-	// the cleanup waits for them; closed keeps a late handler from calling
-	// wg.Add while the cleanup is already in wg.Wait.
-	var (
-		mu     sync.Mutex
-		closed bool
-		wg     sync.WaitGroup
-	)
+	var handlers testenv.Handlers
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		if closed {
-			mu.Unlock()
+		if !handlers.Enter() {
 			http.Error(w, "closing", http.StatusServiceUnavailable)
 			return
 		}
-		wg.Add(1)
-		mu.Unlock()
-		defer wg.Done()
+		defer handlers.Leave()
 		if r.URL.Query().Get("transport") != "websocket" || r.URL.Query().Get("EIO") != "4" {
 			http.Error(w, "websocket only", http.StatusBadRequest)
 			return
@@ -55,12 +45,9 @@ func fakeServer(t *testing.T, script func(ctx context.Context, c *websocket.Conn
 		script(ctx, c)
 	}))
 	t.Cleanup(func() {
-		mu.Lock()
-		closed = true
-		mu.Unlock()
 		srv.CloseClientConnections()
 		srv.Close()
-		wg.Wait()
+		handlers.CloseAndWait()
 	})
 	return srv.URL + "/socket.io/"
 }
