@@ -25,7 +25,7 @@ func newGWBenchCmd() *cobra.Command {
 			"the result into docs/benchmarks.md (report), and can run the gateway with a pprof listener\n" +
 			"for profiling (gateway). scripts/bench-gateway.sh starts every process and calls these.",
 	}
-	cmd.AddCommand(newGWBenchRunCmd(), newGWBenchReportCmd(), newGWBenchGatewayCmd())
+	cmd.AddCommand(newGWBenchRunCmd(), newGWBenchReportCmd(), newGWBenchGatewayCmd(), newGWBenchEmergencyCmd())
 	return cmd
 }
 

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/baton-rt/baton/internal/gwbench"
+	"github.com/baton-rt/baton/internal/loadgen"
+)
+
+// newGWBenchEmergencyCmd is `baton gwbench emergency`: the emergency
+// rollback timing against a running gateway (scripts/bench-emergency.sh
+// starts the processes).
+func newGWBenchEmergencyCmd() *cobra.Command {
+	var (
+		cfg      gwbench.EmergencyConfig
+		out, doc string
+		command  string
+		fromJSON string
+	)
+	cmd := &cobra.Command{
+		Use:   "emergency",
+		Short: "Time an emergency rollback of every session green→blue through a running gateway",
+		Long: "emergency connects --sessions legacy clients through the gateway (which must stand at weight 0\n" +
+			"with no rollout running), moves them all to green with a one-step rollout, publishes, then\n" +
+			"sends POST /api/v1/rollout/emergency-rollback and polls GET /api/v1/status until every session\n" +
+			"is on blue. It writes the result as JSON and, with --doc, renders it between the\n" +
+			"emergency:results markers of that document (appended when missing). --from renders an\n" +
+			"earlier JSON result instead of measuring.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var (
+				res *gwbench.Emergency
+				err error
+			)
+			if fromJSON != "" {
+				b, rerr := os.ReadFile(fromJSON)
+				if rerr != nil {
+					return rerr
+				}
+				res = new(gwbench.Emergency)
+				if jerr := json.Unmarshal(b, res); jerr != nil {
+					return fmt.Errorf("%s: %w", fromJSON, jerr)
+				}
+			} else {
+				if cfg.AdminToken == "" {
+					cfg.AdminToken = os.Getenv(TokenEnv)
+				}
+				res, err = gwbench.RunEmergency(cmd.Context(), cfg, cmd.ErrOrStderr())
+				if res == nil {
+					return err
+				}
+				b, merr := json.MarshalIndent(res, "", "  ")
+				if merr != nil {
+					return errors.Join(err, merr)
+				}
+				b = append(b, '\n')
+				if out == "" || out == "-" {
+					_, werr := cmd.OutOrStdout().Write(b)
+					err = errors.Join(err, werr)
+				} else {
+					err = errors.Join(err, os.WriteFile(out, b, 0o644))
+				}
+				if err != nil {
+					return err
+				}
+			}
+			if doc == "" {
+				return nil
+			}
+			m := loadgen.DescribeMachine(cmd.Context())
+			machine := fmt.Sprintf("%d CPUs (%s), %.1f GiB memory, Linux %s, %s",
+				m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.Kernel, m.Go)
+			var sb strings.Builder
+			gwbench.EmergencyReport(&sb, *res, command, machine)
+			return gwbench.ReplaceEmergencySection(doc, sb.String())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Gateway, "gateway", "", "gateway edge address host:port (required)")
+	f.StringVar(&cfg.AdminURL, "admin", "", "gateway admin API base URL, http://HOST:PORT (required)")
+	f.StringVar(&cfg.AdminToken, "token", "", "admin bearer token (default $"+TokenEnv+")")
+	f.StringVar(&cfg.PublishURL, "publish-url", "", "a backend's publish endpoint, http://HOST:PORT/api/v1/publish (required)")
+	f.IntVar(&cfg.Sessions, "sessions", 0, "sessions to move (default 9000)")
+	f.IntVar(&cfg.Channels, "channels", 0, "channels the sessions spread over (default 200)")
+	f.Float64Var(&cfg.PerSessionRate, "rate", 0, "messages/s each session receives (default 1)")
+	f.DurationVar(&cfg.Poll, "poll", 0, "status poll period while waiting for blue (default 5ms)")
+	f.StringVarP(&out, "out", "o", "-", "write the JSON result here")
+	f.StringVar(&doc, "doc", "", "Markdown file whose emergency section is replaced (appended when missing)")
+	f.StringVar(&command, "command", "bash scripts/bench-emergency.sh", "the command named in the rendered section")
+	f.StringVar(&fromJSON, "from", "", "render this JSON result instead of measuring (with --doc)")
+	return cmd
+}

@@ -1,0 +1,330 @@
+package gwbench
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-rt/baton/internal/loadgen/samples"
+)
+
+// EmergencyConfig is one emergency-rollback measurement (RunEmergency). The
+// gateway runs in its own process at weight 0 with its rollout idle; blue
+// and green share a broker so that seqs agree on both.
+type EmergencyConfig struct {
+	Gateway    string // edge host:port (required)
+	AdminURL   string // admin API base, http://host:port (required)
+	AdminToken string
+	PublishURL string // a backend's publish endpoint, http://host:port/api/v1/publish (required)
+
+	Sessions        int           // sessions moved (9000: what fits 20,000 open files per process)
+	Channels        int           // channels they spread over (200)
+	PerSessionRate  float64       // messages/s each session receives while publishing (1)
+	Baseline        time.Duration // publishing on green before the rollback (2s)
+	After           time.Duration // publishing after every session is on blue (2s)
+	Poll            time.Duration // period of the GET /api/v1/status polls (5ms)
+	Timeout         time.Duration // longest wait for the rollback (60s)
+	DialConcurrency int           // dials and subscribes in flight (64)
+	Payload         int           // bytes of published data (100)
+	Drain           time.Duration // longest wait for outstanding deliveries (15s)
+}
+
+func (c *EmergencyConfig) defaults() {
+	di := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	dd := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	di(&c.Sessions, 9000)
+	di(&c.Channels, 200)
+	if c.PerSessionRate == 0 {
+		c.PerSessionRate = 1
+	}
+	dd(&c.Baseline, 2*time.Second)
+	dd(&c.After, 2*time.Second)
+	dd(&c.Poll, 5*time.Millisecond)
+	dd(&c.Timeout, time.Minute)
+	di(&c.DialConcurrency, 64)
+	di(&c.Payload, 100)
+	dd(&c.Drain, 15*time.Second)
+}
+
+func (c *EmergencyConfig) validate() error {
+	switch {
+	case c.Gateway == "" || c.AdminURL == "" || c.PublishURL == "":
+		return errors.New("gwbench: emergency: the gateway, admin and publish addresses are required")
+	case c.Sessions < 1, c.Channels < 1, c.DialConcurrency < 1:
+		return errors.New("gwbench: emergency: counts must be positive")
+	case c.Channels > c.Sessions:
+		return errors.New("gwbench: emergency: Channels must not exceed Sessions")
+	case c.PerSessionRate <= 0 || c.PerSessionRate > 1000:
+		return errors.New("gwbench: emergency: PerSessionRate must be in (0, 1000]")
+	case c.Payload < minPayload || c.Payload > 1<<16:
+		return fmt.Errorf("gwbench: emergency: Payload must be between %d and 65536", minPayload)
+	case c.Baseline <= 0, c.After < 0, c.Poll <= 0, c.Timeout <= 0, c.Drain <= 0:
+		return errors.New("gwbench: emergency: durations must be positive (After may be 0)")
+	}
+	return nil
+}
+
+// Emergency is the result of RunEmergency. Times are wall-clock from this
+// process; ScaledSeconds is a linear extrapolation, not a measurement.
+type Emergency struct {
+	Started  time.Time       `json:"started"`
+	Config   EmergencyConfig `json:"config"`
+	Sessions int             `json:"sessions"`
+	// RolloutID is the rollout whose single step (weight 100, long hold)
+	// put every session on green before the emergency.
+	RolloutID string `json:"rollout_id"`
+	// ShiftSeconds is how long that step's paced moves to green took.
+	ShiftSeconds float64 `json:"shift_seconds"`
+
+	// AnswerMs: POST /api/v1/rollout/emergency-rollback sent → answered.
+	AnswerMs float64 `json:"answer_ms"`
+	// Seconds: POST sent → the first status poll showing every session on
+	// blue (and none detached); polls run every Config.Poll.
+	Seconds        float64 `json:"seconds"`
+	SessionsPerSec float64 `json:"sessions_per_sec"`
+	// ControllerSeconds is the rollout's own record: rollback started →
+	// rolled back (its stored rollback_at and ended_at).
+	ControllerSeconds float64 `json:"controller_seconds"`
+	// ScaledSeconds is Seconds × 10000 / Sessions.
+	ScaledSeconds float64 `json:"scaled_10k_seconds"`
+	State         string  `json:"state"` // the rollout's final state
+	OnBlue        int     `json:"on_blue"`
+	MovesFailed   uint64  `json:"moves_failed"` // gateway counter growth over the rollback
+
+	Published     int64 `json:"published"`
+	PublishErrors int64 `json:"publish_errors"`
+	Late          int64 `json:"late"`
+	Delivered     int64 `json:"delivered"`
+	Lost          int64 `json:"lost"`
+	Duplicated    int64 `json:"duplicated"`
+	Dropped       int64 `json:"dropped"` // client connections that ended
+	// Pause is the per-session delivery pause during the rollback
+	// window, BaselinePause the same before it (µs).
+	Pause         Dist `json:"pause_us"`
+	BaselinePause Dist `json:"baseline_pause_us"`
+}
+
+// rolloutAnswer is the part of the admin API's rollout status read here.
+type rolloutAnswer struct {
+	ID         string    `json:"id"`
+	State      string    `json:"state"`
+	Step       int       `json:"step"`
+	Applied    bool      `json:"applied"`
+	Reason     string    `json:"reason"`
+	RollbackAt time.Time `json:"rollback_at"`
+	EndedAt    time.Time `json:"ended_at"`
+	History    []struct {
+		MovesMs int64 `json:"moves_ms"`
+	} `json:"history"`
+}
+
+func (a *admin) rollout(ctx context.Context, method, path string, body []byte) (rolloutAnswer, error) {
+	var r rolloutAnswer
+	err := a.do(ctx, method, path, body, ioTimeout, &r)
+	return r, err
+}
+
+// RunEmergency measures an emergency rollback: Sessions clients connect
+// through the gateway (all on blue at weight 0) and subscribe; a rollout
+// with one step (100 %, a hold far longer than the run) moves them all to
+// green; publishing starts; then POST /api/v1/rollout/emergency-rollback
+// and GET /api/v1/status every Poll until every session is on blue. Every
+// client's stream is checked by seq for lost and duplicated messages.
+func RunEmergency(ctx context.Context, cfg EmergencyConfig, logw io.Writer) (*Emergency, error) {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &runner{
+		log:   logw,
+		id:    strings.ToLower(rand.Text()[:6]),
+		admin: &admin{base: strings.TrimSuffix(cfg.AdminURL, "/"), token: cfg.AdminToken, http: &http.Client{}},
+	}
+	e := &Emergency{Started: time.Now().UTC(), Config: cfg}
+	e.Config.AdminToken = ""
+	st, err := r.admin.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.Weight != 0 {
+		return nil, fmt.Errorf("gwbench: emergency: the gateway must start at weight 0 (all on blue), not %v", st.Weight)
+	}
+
+	s := &sink{}
+	r.logf("emergency: connecting %d sessions", cfg.Sessions)
+	clients, err := connectAll(ctx, newDialer(cfg.Gateway, s), 0, cfg.Sessions, cfg.DialConcurrency, false)
+	defer func() { closeAll(s, clients) }()
+	if err != nil {
+		return e, fmt.Errorf("emergency: %w", err)
+	}
+	e.Sessions = len(clients)
+	channels := make([]string, cfg.Channels)
+	for i := range channels {
+		channels[i] = "em." + r.id + "." + strconv.Itoa(i)
+	}
+	chOf := func(i int) int { return i % len(channels) }
+	if err := subscribeAll(ctx, clients, func(i int) string { return channels[chOf(i)] }, cfg.DialConcurrency); err != nil {
+		return e, fmt.Errorf("emergency: subscribe: %w", err)
+	}
+
+	if err := r.toGreen(ctx, e); err != nil {
+		return e, err
+	}
+	for _, c := range clients {
+		c.reset()
+	}
+	return e, r.emergency(ctx, cfg, e, clients, s, channels, chOf)
+}
+
+// toGreen starts a one-step rollout to 100 % with a hold far longer than
+// the run and waits until its moves are done.
+func (r *runner) toGreen(ctx context.Context, e *Emergency) error {
+	ro, err := r.admin.rollout(ctx, http.MethodPost, "/api/v1/rollout/start", []byte(`{"steps":[100],"hold":"1h"}`))
+	if err != nil {
+		return fmt.Errorf("emergency: start the rollout: %w", err)
+	}
+	e.RolloutID = ro.ID
+	deadline := time.Now().Add(5 * time.Minute)
+	for !(ro.State == "shifting" && ro.Step == 1 && ro.Applied) {
+		if time.Now().After(deadline) || ro.State == "rolled_back" || ro.State == "aborted" {
+			return fmt.Errorf("%w: emergency: rollout %s did not reach 100 %% (%s: %s)", ErrAdmin, ro.ID, ro.State, ro.Reason)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+		if ro, err = r.admin.rollout(ctx, http.MethodGet, "/api/v1/rollout", nil); err != nil {
+			return err
+		}
+	}
+	if len(ro.History) > 0 {
+		e.ShiftSeconds = float64(ro.History[0].MovesMs) / 1000
+	}
+	st, err := r.admin.status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Sessions.Green != e.Sessions {
+		return fmt.Errorf("%w: emergency: %d of %d sessions on green after the shift", ErrAdmin, st.Sessions.Green, e.Sessions)
+	}
+	r.logf("emergency: rollout %s put %d sessions on green in %.2fs", ro.ID, st.Sessions.Green, e.ShiftSeconds)
+	return nil
+}
+
+// emergency publishes, triggers the rollback, times it and checks every
+// stream.
+func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergency, clients []*client, s *sink, channels []string, chOf func(int) int) error {
+	p := &steady{
+		pub:      newPublisher(cfg.PublishURL, cfg.Payload, 10),
+		channels: channels,
+		rate:     float64(len(channels)) * cfg.PerSessionRate,
+		final:    make([]atomic.Int64, len(channels)),
+	}
+	defer p.pub.close()
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var pw sync.WaitGroup
+	pw.Go(func() { p.run(pctx) })
+	defer pw.Wait()
+
+	s.track.Store(true)
+	defer s.track.Store(false)
+	s.lat.Store(samples.NewRecorder(1 << 16)) // latencies are not reported; the pause needs them tracked
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	s.window.Store(windowBaseline)
+	if err := sleep(ctx, cfg.Baseline); err != nil {
+		return err
+	}
+	before, err := r.admin.status(ctx)
+	if err != nil {
+		return err
+	}
+	s.window.Store(windowMove)
+	r.logf("emergency: %d sessions on green, publishing %.0f msg/s; emergency rollback", before.Sessions.Green, p.rate)
+
+	t0 := time.Now()
+	if _, err := r.admin.rollout(ctx, http.MethodPost, "/api/v1/rollout/emergency-rollback", nil); err != nil {
+		return fmt.Errorf("emergency: %w", err)
+	}
+	e.AnswerMs = float64(time.Since(t0).Microseconds()) / 1000
+	for {
+		st, err := r.admin.status(ctx)
+		if err == nil && st.Sessions.Blue == e.Sessions && st.Sessions.Green == 0 {
+			e.Seconds = time.Since(t0).Seconds()
+			e.OnBlue = st.Sessions.Blue
+			e.MovesFailed = st.Moves.Failed - before.Moves.Failed
+			break
+		}
+		if time.Since(t0) > cfg.Timeout {
+			return fmt.Errorf("%w: emergency: not every session on blue within %v (last status %+v, %v)", ErrAdmin, cfg.Timeout, st.Sessions, err)
+		}
+		if err := sleep(ctx, cfg.Poll); err != nil {
+			return err
+		}
+	}
+	e.SessionsPerSec = float64(e.Sessions) / e.Seconds
+	e.ScaledSeconds = e.Seconds * 10000 / float64(e.Sessions)
+	r.logf("emergency: every session on blue %.3fs after the command (%.0f sessions/s; scaled to 10,000: %.3fs)", e.Seconds, e.SessionsPerSec, e.ScaledSeconds)
+
+	sleepErr := sleep(ctx, cfg.After)
+	s.window.Store(windowNone)
+	stop()
+	pw.Wait()
+	if sleepErr != nil {
+		return sleepErr
+	}
+	if ro, err := r.admin.rollout(ctx, http.MethodGet, "/api/v1/rollout", nil); err == nil {
+		e.State = ro.State
+		if !ro.RollbackAt.IsZero() && !ro.EndedAt.IsZero() {
+			e.ControllerSeconds = ro.EndedAt.Sub(ro.RollbackAt).Seconds()
+		}
+	}
+
+	deadline := time.Now().Add(cfg.Drain)
+	for time.Now().Before(deadline) {
+		behind := 0
+		for i, c := range clients {
+			if c.snapshot().last < p.final[chOf(i)].Load() {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	pause, base := make([]int64, 0, len(clients)), make([]int64, 0, len(clients))
+	for i, c := range clients {
+		tr := c.snapshot()
+		e.Delivered += tr.got
+		e.Duplicated += tr.dup
+		e.Lost += tr.gap + max(0, p.final[chOf(i)].Load()-tr.last)
+		base = append(base, tr.jump[windowBaseline-1])
+		pause = append(pause, tr.jump[windowMove-1])
+	}
+	e.Pause, e.BaselinePause = summarize(pause), summarize(base)
+	e.Published, e.PublishErrors, e.Late = p.published.Load(), p.failed.Load(), p.late.Load()
+	e.Dropped = s.dropped.Load()
+	r.logf("emergency: rollout %s, controller %.3fs; delivered %d, lost %d, duplicated %d, dropped %d; pause p50 %.1fms p99 %.1fms",
+		e.State, e.ControllerSeconds, e.Delivered, e.Lost, e.Duplicated, e.Dropped, e.Pause.P50/1000, e.Pause.P99/1000)
+	return nil
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The emergency-rollback timing of docs/benchmarks.md (rollout issue: every
+# session back on blue within 1 s for 10,000 sessions), every part in its own
+# process on 127.0.0.1:
+#   blue     `baton serve --legacy B --broker redis://R`
+#   green    `baton serve --socketio G --broker redis://R` (one broker: seqs agree)
+#   gateway  `baton gateway --config F` (rollout store in memory)
+#   driver   `baton gwbench emergency` (raw legacy WebSocket clients, publisher,
+#            admin API calls)
+# The result replaces the emergency section of docs/benchmarks.md; the raw
+# JSON and logs stay in bench-out/emergency/.
+#
+# Knobs (environment):
+#   EMERGENCY_SESSIONS=10000   sessions (fitted down to the open-file limit)
+#   EMERGENCY_REDIS=127.0.0.1:6399  Redis address (default $BATON_REDIS_ADDR)
+#   EMERGENCY_PIN=1            gateway on CPU 1; backends and driver on CPU 0
+#   EMERGENCY_DOC=path         document to update ("" prints the JSON only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sessions=${EMERGENCY_SESSIONS:-10000}
+redis=${EMERGENCY_REDIS:-${BATON_REDIS_ADDR:-127.0.0.1:6399}}
+pin=${EMERGENCY_PIN:-1}
+doc=${EMERGENCY_DOC-docs/benchmarks.md}
+out=bench-out/emergency
+token=emergency-$$
+move_conc=1024 # the gateway's unpaced concurrency (gateway.UnpacedConcurrency)
+
+# The gateway holds two sockets per session (client and upstream) plus one
+# per move in flight; the hard limit may not be raisable (containers): run
+# with as many sessions as fit, in steps of 500.
+need=$((2 * sessions + move_conc + 256))
+[ "$(ulimit -Hn)" -lt "$need" ] && { ulimit -Hn "$need" 2>/dev/null || true; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt "$need" ]; then
+	fit=$(( ($(ulimit -n) - move_conc - 256) / 2 / 500 * 500 ))
+	echo "bench-emergency: open-file limit $(ulimit -n) < $need: running $fit sessions instead of $sessions" >&2
+	sessions=$fit
+fi
+
+mkdir -p "$out"
+exec 9>bench-out/.lock
+if command -v flock >/dev/null && ! flock -n 9; then
+	echo "bench-emergency: another benchmark is running here; waiting for it" >&2
+	flock -w 1800 9
+fi
+go build -o "$out/baton" ./cmd/baton
+go build -o "$out/freeport" ./scripts/freeport
+tmp=$(mktemp -d)
+
+gw_cpu=() other_cpu=()
+if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	gw_cpu=(taskset -c 1)
+	other_cpu=(taskset -c 0)
+fi
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wait_port() {
+	for _ in $(seq 150); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench-emergency: nothing listens on port $1" >&2
+	return 1
+}
+
+blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport"); adm=$("$out/freeport")
+"${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --broker "redis://$redis" >"$out/blue.log" 2>&1 &
+pids+=($!)
+"${other_cpu[@]}" "$out/baton" serve --socketio "127.0.0.1:$green" --broker "redis://$redis" >"$out/green.log" 2>&1 &
+pids+=($!)
+cat >"$tmp/gateway.yaml" <<YAML
+listen: 127.0.0.1:$edge
+admin: { listen: 127.0.0.1:$adm, token: $token }
+identity: { query: user }
+backends:
+  blue:  { url: ws://127.0.0.1:$blue/ws, protocol: legacy }
+  green: { url: http://127.0.0.1:$green/socket.io/, protocol: socketio }
+routing: { weight: 0 }
+handover: { moves_per_second: 100000, concurrency: $move_conc }
+rollout: { store: { kind: memory } }
+log: { level: warn }
+YAML
+cp "$tmp/gateway.yaml" "$out/gateway.yaml"
+"${gw_cpu[@]}" "$out/baton" gateway --config "$tmp/gateway.yaml" >"$out/gateway.log" 2>&1 &
+pids+=($!)
+for p in "$blue" "$green" "$edge" "$adm"; do wait_port "$p"; done
+
+cmdline="bash scripts/bench-emergency.sh   # EMERGENCY_SESSIONS=${EMERGENCY_SESSIONS:-10000} → $sessions sessions"
+doc_args=()
+[ -n "$doc" ] && doc_args=(--doc "$doc" --command "$cmdline")
+echo "== driver: $sessions sessions" >&2
+"${other_cpu[@]}" "$out/baton" gwbench emergency \
+	--gateway "127.0.0.1:$edge" --admin "http://127.0.0.1:$adm" --token "$token" \
+	--publish-url "http://127.0.0.1:$blue/api/v1/publish" \
+	--sessions "$sessions" -o "$out/result.json" "${doc_args[@]}"
+[ -n "$doc" ] && echo "== results written to $doc" >&2
+cat "$out/result.json"
