@@ -206,7 +206,15 @@ func attachLocked(ctx context.Context, s *session.Session, to router.Color, d up
 // subscribeAll subscribes every channel on c at once and returns the first
 // failure and its channel.
 func subscribeAll(ctx context.Context, c upstream.Conn, resumes []session.Resume) (string, error) {
-	if len(resumes) == 0 {
+	switch len(resumes) {
+	case 0:
+		return "", nil
+	case 1: // the common case: no goroutine, no group
+		r := resumes[0]
+		_, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
+		if err != nil {
+			return r.Channel, err
+		}
 		return "", nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
