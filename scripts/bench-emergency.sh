@@ -15,6 +15,7 @@
 #   EMERGENCY_REDIS=127.0.0.1:6399  Redis address (default $BATON_REDIS_ADDR)
 #   EMERGENCY_PIN=1            gateway on CPU 1; backends and driver on CPU 0
 #   EMERGENCY_DOC=path         document to update ("" prints the JSON only)
+#   EMERGENCY_ARGS="..."       extra flags for `baton gwbench emergency`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,9 +74,9 @@ wait_port() {
 
 blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport"); adm=$("$out/freeport")
 "${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --broker "redis://$redis" >"$out/blue.log" 2>&1 &
-pids+=($!)
+blue_pid=$!; pids+=("$blue_pid")
 "${other_cpu[@]}" "$out/baton" serve --socketio "127.0.0.1:$green" --broker "redis://$redis" >"$out/green.log" 2>&1 &
-pids+=($!)
+green_pid=$!; pids+=("$green_pid")
 cat >"$tmp/gateway.yaml" <<YAML
 listen: 127.0.0.1:$edge
 admin: { listen: 127.0.0.1:$adm, token: $token }
@@ -90,16 +91,26 @@ log: { level: warn }
 YAML
 cp "$tmp/gateway.yaml" "$out/gateway.yaml"
 "${gw_cpu[@]}" "$out/baton" gateway --config "$tmp/gateway.yaml" >"$out/gateway.log" 2>&1 &
-pids+=($!)
+gateway_pid=$!; pids+=("$gateway_pid")
 for p in "$blue" "$green" "$edge" "$adm"; do wait_port "$p"; done
 
 cmdline="bash scripts/bench-emergency.sh   # EMERGENCY_SESSIONS=${EMERGENCY_SESSIONS:-10000} → $sessions sessions"
-doc_args=()
-[ -n "$doc" ] && doc_args=(--doc "$doc" --command "$cmdline")
+doc_args=() notes=()
+if [ "${#gw_cpu[@]}" -gt 0 ]; then
+	notes+=("The gateway was pinned to CPU 1 (so it ran with GOMAXPROCS=1 on a core of its own), blue, green and the driver to CPU 0 (taskset); Redis was not pinned.")
+else
+	notes+=("Processes were not pinned and share all CPUs.")
+fi
+notes+=("Gateway configuration: $out/gateway.yaml; the emergency rollback is unpaced (gateway.UnpacedConcurrency = $move_conc moves in flight).")
+if [ -n "$doc" ]; then
+	doc_args=(--doc "$doc" --command "$cmdline")
+	for n in "${notes[@]}"; do doc_args+=(--note "$n"); done
+fi
 echo "== driver: $sessions sessions" >&2
 "${other_cpu[@]}" "$out/baton" gwbench emergency \
 	--gateway "127.0.0.1:$edge" --admin "http://127.0.0.1:$adm" --token "$token" \
 	--publish-url "http://127.0.0.1:$blue/api/v1/publish" \
-	--sessions "$sessions" -o "$out/result.json" "${doc_args[@]}"
+	--gateway-pid "$gateway_pid" --blue-pid "$blue_pid" --green-pid "$green_pid" \
+	--sessions "$sessions" ${EMERGENCY_ARGS:-} -o "$out/result.json" "${doc_args[@]}"
 [ -n "$doc" ] && echo "== results written to $doc" >&2
 cat "$out/result.json"

@@ -22,6 +22,7 @@ func newGWBenchEmergencyCmd() *cobra.Command {
 		out, doc string
 		command  string
 		fromJSON string
+		notes    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "emergency",
@@ -77,7 +78,7 @@ func newGWBenchEmergencyCmd() *cobra.Command {
 			machine := fmt.Sprintf("%d CPUs (%s), %.1f GiB memory, Linux %s, %s",
 				m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.Kernel, m.Go)
 			var sb strings.Builder
-			gwbench.EmergencyReport(&sb, *res, command, machine)
+			gwbench.EmergencyReport(&sb, *res, command, machine, notes)
 			return gwbench.ReplaceEmergencySection(doc, sb.String())
 		},
 	}
@@ -93,6 +94,11 @@ func newGWBenchEmergencyCmd() *cobra.Command {
 	f.StringVarP(&out, "out", "o", "-", "write the JSON result here")
 	f.StringVar(&doc, "doc", "", "Markdown file whose emergency section is replaced (appended when missing)")
 	f.StringVar(&command, "command", "bash scripts/bench-emergency.sh", "the command named in the rendered section")
+	f.IntVar(&cfg.GatewayPID, "gateway-pid", 0, "gateway process id (its CPU is read; other processes are waited for)")
+	f.IntVar(&cfg.BluePID, "blue-pid", 0, "blue (baton serve) process id")
+	f.IntVar(&cfg.GreenPID, "green-pid", 0, "green (baton serve) process id")
+	f.DurationVar(&cfg.QuietWait, "quiet-wait", 0, "wait up to this long for other processes to quieten before the command (default 1m; negative: no wait)")
+	f.StringArrayVar(&notes, "note", nil, "extra paragraph for the rendered section (repeatable)")
 	f.StringVar(&fromJSON, "from", "", "render this JSON result instead of measuring (with --doc)")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/loadgen/procstat"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
 )
 
@@ -35,6 +36,14 @@ type EmergencyConfig struct {
 	DialConcurrency int           // dials and subscribes in flight (64)
 	Payload         int           // bytes of published data (100)
 	Drain           time.Duration // longest wait for outstanding deliveries (15s)
+
+	// GatewayPID, BluePID and GreenPID (optional) are the processes whose
+	// CPU is read over the rollback; every other process is noise, and
+	// the rollback waits up to QuietWait (1m; <0: no wait) for that noise
+	// to fall below QuietBelow cores (0.3).
+	GatewayPID, BluePID, GreenPID int
+	QuietWait                     time.Duration
+	QuietBelow                    float64
 }
 
 func (c *EmergencyConfig) defaults() {
@@ -60,6 +69,25 @@ func (c *EmergencyConfig) defaults() {
 	di(&c.DialConcurrency, 64)
 	di(&c.Payload, 100)
 	dd(&c.Drain, 15*time.Second)
+	dd(&c.QuietWait, time.Minute)
+	if c.QuietBelow == 0 {
+		c.QuietBelow = 0.3
+	}
+}
+
+// watched lists the configured processes and their names.
+func (c *EmergencyConfig) watched() ([]int, []string) {
+	var (
+		pids  []int
+		names []string
+	)
+	for i, p := range []int{c.GatewayPID, c.BluePID, c.GreenPID} {
+		if p > 0 {
+			pids = append(pids, p)
+			names = append(names, [...]string{"gateway", "blue", "green"}[i])
+		}
+	}
+	return pids, names
 }
 
 func (c *EmergencyConfig) validate() error {
@@ -118,6 +146,14 @@ type Emergency struct {
 	// window, BaselinePause the same before it (µs).
 	Pause         Dist `json:"pause_us"`
 	BaselinePause Dist `json:"baseline_pause_us"`
+
+	// OtherBefore is the CPU other processes used just before the
+	// command (cores), LoadAvg the 1-minute load average then; Cores the
+	// CPU of each watched process, the driver and the rest over the
+	// rollback.
+	OtherBefore float64 `json:"other_cores_before"`
+	LoadAvg     float64 `json:"load_avg"`
+	Cores       Cores   `json:"cores"`
 }
 
 // rolloutAnswer is the part of the admin API's rollout status read here.
@@ -252,13 +288,18 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 	if err := sleep(ctx, cfg.Baseline); err != nil {
 		return err
 	}
+	pids, names := cfg.watched()
+	e.OtherBefore = waitQuiet(ctx, pids, cfg.QuietWait, cfg.QuietBelow, r.logf)
+	e.LoadAvg = procstat.LoadAvg()
 	before, err := r.admin.status(ctx)
 	if err != nil {
 		return err
 	}
 	s.window.Store(windowMove)
-	r.logf("emergency: %d sessions on green, publishing %.0f msg/s; emergency rollback", before.Sessions.Green, p.rate)
+	r.logf("emergency: %d sessions on green, publishing %.0f msg/s; other processes use %.2f cores (load %.2f); emergency rollback",
+		before.Sessions.Green, p.rate, e.OtherBefore, e.LoadAvg)
 
+	m := startCPU(pids)
 	t0 := time.Now()
 	if _, err := r.admin.rollout(ctx, http.MethodPost, "/api/v1/rollout/emergency-rollback", nil); err != nil {
 		return fmt.Errorf("emergency: %w", err)
@@ -268,6 +309,7 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 		st, err := r.admin.status(ctx)
 		if err == nil && st.Sessions.Blue == e.Sessions && st.Sessions.Green == 0 {
 			e.Seconds = time.Since(t0).Seconds()
+			e.Cores = m.stop(names)
 			e.OnBlue = st.Sessions.Blue
 			e.MovesFailed = st.Moves.Failed - before.Moves.Failed
 			break
@@ -281,7 +323,8 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 	}
 	e.SessionsPerSec = float64(e.Sessions) / e.Seconds
 	e.ScaledSeconds = e.Seconds * 10000 / float64(e.Sessions)
-	r.logf("emergency: every session on blue %.3fs after the command (%.0f sessions/s; scaled to 10,000: %.3fs)", e.Seconds, e.SessionsPerSec, e.ScaledSeconds)
+	r.logf("emergency: every session on blue %.3fs after the command (%.0f sessions/s; scaled to 10,000: %.3fs); cores %v, driver %.2f, other %.2f",
+		e.Seconds, e.SessionsPerSec, e.ScaledSeconds, e.Cores.Procs, e.Cores.Driver, e.Cores.Other)
 
 	sleepErr := sleep(ctx, cfg.After)
 	s.window.Store(windowNone)

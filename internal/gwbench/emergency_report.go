@@ -16,7 +16,7 @@ const (
 
 // EmergencyReport renders e as the emergency-rollback section: the command
 // that produced it, the machine, the figures and their caveats.
-func EmergencyReport(w io.Writer, e Emergency, command, machine string) {
+func EmergencyReport(w io.Writer, e Emergency, command, machine string, notes []string) {
 	fmt.Fprintf(w, "## Emergency rollback (gateway process, %d sessions)\n\n", e.Sessions)
 	fmt.Fprintf(w, "Run %s on %s with\n\n```\n%s\n```\n\n", e.Started.Format("2006-01-02 15:04 MST"), machine, command)
 	fmt.Fprintf(w, "%d legacy sessions through the gateway (its own process), each subscribed to one of %d channels "+
@@ -34,10 +34,18 @@ func EmergencyReport(w io.Writer, e Emergency, command, machine string) {
 	fmt.Fprintf(w, "| lost / duplicated / clients dropped | %d / %d / %d |\n", e.Lost, e.Duplicated, e.Dropped)
 	fmt.Fprintf(w, "| delivery pause per session, p50 / p99 / max | %.1f / %.1f / %.1f ms (before: p99 %.1f ms) |\n\n",
 		e.Pause.P50/1000, e.Pause.P99/1000, e.Pause.Max/1000, e.BaselinePause.P99/1000)
+	if len(e.Cores.Procs) > 0 {
+		fmt.Fprintf(w, "CPU over the rollback (cores): gateway %.2f, blue %.2f, green %.2f, driver %.2f, other processes %.2f "+
+			"(before the command: other %.2f, load average %.2f).\n\n",
+			e.Cores.Procs["gateway"], e.Cores.Procs["blue"], e.Cores.Procs["green"], e.Cores.Driver, e.Cores.Other, e.OtherBefore, e.LoadAvg)
+	}
 	fmt.Fprintf(w, "The figure scaled to 10,000 is %d sessions' time × 10,000 / %d: the open-file hard limit here is "+
 		"20,000 per process and the gateway holds two sockets per session (client and upstream) plus one per move in "+
 		"flight, so 10,000 sessions do not fit in one gateway process on this machine. Linear scaling assumes the "+
 		"moves stay CPU-bound at the same rate.\n", e.Sessions, e.Sessions)
+	for _, n := range notes {
+		fmt.Fprintf(w, "\n%s\n", n)
+	}
 }
 
 // ReplaceEmergencySection puts section between the emergency markers of

@@ -45,7 +45,7 @@ func TestEmergencyReportSaysScaled(t *testing.T) {
 	e := Emergency{Sessions: 9000, Seconds: 1.8, SessionsPerSec: 5000, ScaledSeconds: 2, State: "rolled_back", OnBlue: 9000}
 	e.Config.defaults()
 	var b strings.Builder
-	EmergencyReport(&b, e, "bash scripts/bench-emergency.sh", "test machine")
+	EmergencyReport(&b, e, "bash scripts/bench-emergency.sh", "test machine", nil)
 	for _, s := range []string{"bash scripts/bench-emergency.sh", "**1.800 s**", "scaled to 10,000 sessions (linear, not measured)", "**2.000 s**"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, b.String())
