@@ -3,17 +3,43 @@ package sioclient
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // wsTransport carries one Engine.IO packet per websocket message: text
 // packets as text frames, binary messages as raw binary frames.
 type wsTransport struct {
-	c *websocket.Conn
+	c wsConn
 }
+
+// wsConn is a session's websocket: a *wsconn.Client (a 512-byte read
+// buffer and no write buffer kept, a reader that parks on a short stack;
+// the gateway holds one per session on a Socket.IO backend) when
+// Options.HTTPClient is the default, else a *websocket.Conn dialed through
+// that client.
+type wsConn interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
+// parker is a wsConn whose reader can wait on a short stack.
+type parker interface {
+	Buffered() bool
+	Wait()
+}
+
+var (
+	_ wsConn = (*websocket.Conn)(nil)
+	_ wsConn = (*wsconn.Client)(nil)
+	_ parker = (*wsconn.Client)(nil)
+)
 
 func (t *wsTransport) send(ctx context.Context, ps []engineio.Packet) error {
 	var buf []byte
@@ -33,8 +59,9 @@ func (t *wsTransport) send(ctx context.Context, ps []engineio.Packet) error {
 }
 
 func (t *wsTransport) shutdown(context.Context) {
-	// Close runs the close handshake, bounded by coder/websocket itself
-	// (5s). The server reports "transport close" to its handlers.
+	// Close starts the close handshake, bounded (5s) by coder/websocket
+	// or, for a wsconn.Client, by the reader, which sees the answer. The
+	// server reports "transport close" to its handlers.
 	_ = t.c.Close(websocket.StatusNormalClosure, "")
 }
 
@@ -42,8 +69,16 @@ func (t *wsTransport) abort() { _ = t.c.CloseNow() }
 
 // dialWebSocket opens a websocket to the endpoint, for a new session (sid
 // empty) or to upgrade an existing one.
-func (e *engine) dialWebSocket(ctx context.Context, sid string) (*websocket.Conn, error) {
-	c, _, err := websocket.Dial(ctx, e.requestURL("websocket", sid), &websocket.DialOptions{
+func (e *engine) dialWebSocket(ctx context.Context, sid string) (wsConn, error) {
+	url := e.requestURL("websocket", sid)
+	if e.opts.HTTPClient == http.DefaultClient {
+		c, err := wsconn.Dial(ctx, url, wsconn.ClientOptions{Header: e.opts.Header, ReadLimit: e.opts.MaxMessageSize})
+		if err != nil {
+			return nil, fmt.Errorf("%w: websocket dial: %w", ErrTransportClosed, err)
+		}
+		return c, nil
+	}
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient: e.opts.HTTPClient,
 		HTTPHeader: e.opts.Header,
 	})
@@ -55,7 +90,7 @@ func (e *engine) dialWebSocket(ctx context.Context, sid string) (*websocket.Conn
 }
 
 // readMessage reads one websocket message as an Engine.IO packet.
-func readMessage(ctx context.Context, c *websocket.Conn) (engineio.Packet, error) {
+func readMessage(ctx context.Context, c wsConn) (engineio.Packet, error) {
 	typ, b, err := c.Read(ctx)
 	if err != nil {
 		return engineio.Packet{}, err
@@ -96,8 +131,19 @@ func (e *engine) openWebSocket(ctx context.Context) error {
 
 // readWebSocket is the read loop of a websocket session. It reads with a
 // context that is never canceled: the engine ends a read by closing the
-// connection, which saves a context and an AfterFunc per message.
-func (e *engine) readWebSocket(c *websocket.Conn) {
+// connection, which saves a context and an AfterFunc per message. It runs
+// holding one unit of e.wg.
+//
+// When c can park, an idle session costs little: once the buffered
+// messages are handled, a fresh goroutine (taking over the wg unit) waits
+// for the next byte on a short stack, so the stack that reading and the
+// callbacks grew is released. That costs a goroutine start per burst of
+// messages.
+func (e *engine) readWebSocket(c wsConn) {
+	pk, _ := c.(parker)
+	if pk != nil && !pk.Buffered() {
+		pk.Wait()
+	}
 	for {
 		p, err := readMessage(context.Background(), c)
 		if err != nil {
@@ -105,5 +151,13 @@ func (e *engine) readWebSocket(c *websocket.Conn) {
 			return
 		}
 		e.receive(p)
+		if pk != nil && !pk.Buffered() {
+			e.wg.Add(1) // held by this goroutine's caller until it returns
+			go func() {
+				defer e.wg.Done()
+				e.readWebSocket(c)
+			}()
+			return
+		}
 	}
 }
