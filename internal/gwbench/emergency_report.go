@@ -35,9 +35,10 @@ func EmergencyReport(w io.Writer, e Emergency, command, machine string, notes []
 	fmt.Fprintf(w, "| delivery pause per session, p50 / p99 / max | %.1f / %.1f / %.1f ms (before: p99 %.1f ms) |\n\n",
 		e.Pause.P50/1000, e.Pause.P99/1000, e.Pause.Max/1000, e.BaselinePause.P99/1000)
 	if len(e.Cores.Procs) > 0 {
-		fmt.Fprintf(w, "CPU over the rollback (cores): gateway %.2f, blue %.2f, green %.2f, driver %.2f, other processes %.2f "+
-			"(before the command: other %.2f, load average %.2f).\n\n",
-			e.Cores.Procs["gateway"], e.Cores.Procs["blue"], e.Cores.Procs["green"], e.Cores.Driver, e.Cores.Other, e.OtherBefore, e.LoadAvg)
+		fmt.Fprintf(w, "CPU over the rollback (cores): gateway %.2f, blue %.2f, green %.2f, driver %.2f, interrupts (loopback TCP) %.2f, "+
+			"other processes %.2f (before the command: other %.2f, load average %.2f).\n\n",
+			e.Cores.Procs["gateway"], e.Cores.Procs["blue"], e.Cores.Procs["green"], e.Cores.Driver, e.Cores.IRQ,
+			e.Cores.Other, e.OtherBefore, e.LoadAvg)
 	}
 	fmt.Fprintf(w, "The figure scaled to 10,000 is %d sessions' time × 10,000 / %d: the open-file hard limit here is "+
 		"20,000 per process and the gateway holds two sockets per session (client and upstream) plus one per move in "+
