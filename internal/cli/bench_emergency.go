@@ -90,6 +90,7 @@ func newGWBenchEmergencyCmd() *cobra.Command {
 	f.IntVar(&cfg.Sessions, "sessions", 0, "sessions to move (default 9000)")
 	f.IntVar(&cfg.Channels, "channels", 0, "channels the sessions spread over (default 200)")
 	f.Float64Var(&cfg.PerSessionRate, "rate", 0, "messages/s each session receives (default 1)")
+	f.IntVar(&cfg.SetupPace, "setup-pace", 0, "moves/s of the setup shift to green, not measured (default 2000)")
 	f.DurationVar(&cfg.Poll, "poll", 0, "status poll period while waiting for blue (default 5ms)")
 	f.StringVarP(&out, "out", "o", "-", "write the JSON result here")
 	f.StringVar(&doc, "doc", "", "Markdown file whose emergency section is replaced (appended when missing)")

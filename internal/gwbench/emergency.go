@@ -36,6 +36,10 @@ type EmergencyConfig struct {
 	DialConcurrency int           // dials and subscribes in flight (64)
 	Payload         int           // bytes of published data (100)
 	Drain           time.Duration // longest wait for outstanding deliveries (15s)
+	// SetupPace paces the moves to green before the measurement (moves/s,
+	// 2000): the setup is not what is measured, and an unpaced setup can
+	// overrun green's subscribe timeouts on a small machine.
+	SetupPace int
 
 	// GatewayPID, BluePID and GreenPID (optional) are the processes whose
 	// CPU is read over the rollback; every other process is noise, and
@@ -69,6 +73,7 @@ func (c *EmergencyConfig) defaults() {
 	di(&c.DialConcurrency, 64)
 	di(&c.Payload, 100)
 	dd(&c.Drain, 15*time.Second)
+	di(&c.SetupPace, 2000)
 	dd(&c.QuietWait, time.Minute)
 	if c.QuietBelow == 0 {
 		c.QuietBelow = 0.3
@@ -94,7 +99,7 @@ func (c *EmergencyConfig) validate() error {
 	switch {
 	case c.Gateway == "" || c.AdminURL == "" || c.PublishURL == "":
 		return errors.New("gwbench: emergency: the gateway, admin and publish addresses are required")
-	case c.Sessions < 1, c.Channels < 1, c.DialConcurrency < 1:
+	case c.Sessions < 1, c.Channels < 1, c.DialConcurrency < 1, c.SetupPace < 1:
 		return errors.New("gwbench: emergency: counts must be positive")
 	case c.Channels > c.Sessions:
 		return errors.New("gwbench: emergency: Channels must not exceed Sessions")
@@ -219,7 +224,7 @@ func RunEmergency(ctx context.Context, cfg EmergencyConfig, logw io.Writer) (*Em
 		return e, fmt.Errorf("emergency: subscribe: %w", err)
 	}
 
-	if err := r.toGreen(ctx, e); err != nil {
+	if err := r.toGreen(ctx, e, cfg.SetupPace); err != nil {
 		return e, err
 	}
 	for _, c := range clients {
@@ -229,9 +234,11 @@ func RunEmergency(ctx context.Context, cfg EmergencyConfig, logw io.Writer) (*Em
 }
 
 // toGreen starts a one-step rollout to 100 % with a hold far longer than
-// the run and waits until its moves are done.
-func (r *runner) toGreen(ctx context.Context, e *Emergency) error {
-	ro, err := r.admin.rollout(ctx, http.MethodPost, "/api/v1/rollout/start", []byte(`{"steps":[100],"hold":"1h"}`))
+// the run, its moves paced at pace per second, and waits until they are
+// done.
+func (r *runner) toGreen(ctx context.Context, e *Emergency, pace int) error {
+	body := `{"steps":[100],"hold":"1h","moves_per_second":` + strconv.Itoa(pace) + `}`
+	ro, err := r.admin.rollout(ctx, http.MethodPost, "/api/v1/rollout/start", []byte(body))
 	if err != nil {
 		return fmt.Errorf("emergency: start the rollout: %w", err)
 	}
