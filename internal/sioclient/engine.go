@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // transport is one way of carrying Engine.IO packets: a websocket or HTTP
@@ -35,6 +36,7 @@ type engine struct {
 	opts     *Options
 	endpoint *url.URL // scheme http(s), path set, no query
 	hs       engineio.Handshake
+	renew    wsconn.Renewal // the websocket reader's (see readWebSocket)
 
 	// onPacket receives every packet but Ping/Pong/Noop/Close, on the
 	// single reading goroutine, in order.

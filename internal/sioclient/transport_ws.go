@@ -135,10 +135,10 @@ func (e *engine) openWebSocket(ctx context.Context) error {
 // holding one unit of e.wg.
 //
 // When c can park, an idle session costs little: once the buffered
-// messages are handled, a fresh goroutine (taking over the wg unit) waits
-// for the next byte on a short stack, so the stack that reading and the
-// callbacks grew is released. That costs a goroutine start per burst of
-// messages.
+// messages are handled, the reader waits for the next byte on a short call
+// chain, and now and then (wsconn.Renewal) a fresh goroutine (taking over
+// the wg unit) takes over to wait, so the stack that reading and the
+// callbacks grew is released.
 func (e *engine) readWebSocket(c wsConn) {
 	pk, _ := c.(parker)
 	if pk != nil && !pk.Buffered() {
@@ -152,12 +152,15 @@ func (e *engine) readWebSocket(c wsConn) {
 		}
 		e.receive(p)
 		if pk != nil && !pk.Buffered() {
-			e.wg.Add(1) // held by this goroutine's caller until it returns
-			go func() {
-				defer e.wg.Done()
-				e.readWebSocket(c)
-			}()
-			return
+			if e.renew.Due() {
+				e.wg.Add(1) // held by this goroutine's caller until it returns
+				go func() {
+					defer e.wg.Done()
+					e.readWebSocket(c)
+				}()
+				return
+			}
+			pk.Wait()
 		}
 	}
 }

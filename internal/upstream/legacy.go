@@ -132,6 +132,7 @@ func (n *legacyNames) encode(f legacy.Frame) []byte {
 type legacyConn struct {
 	ws    legacyWire
 	park  parker // ws, when its reader can park; nil otherwise
+	renew wsconn.Renewal
 	h     Handler
 	names *legacyNames
 	done  chan struct{} // closed when the read loop has ended
@@ -163,9 +164,9 @@ func readLegacy(ctx context.Context, ws legacyWire) (legacy.Frame, error) {
 // does, then fails waiting requests and tells the handler.
 //
 // An idle connection costs little when ws can park: once the buffered
-// frames are handled, a fresh goroutine takes over and waits for the next
-// byte on a short stack, so the stack that reading and delivering grew is
-// released. That costs a goroutine start per burst of frames.
+// frames are handled, the reader waits for the next byte on a short call
+// chain, and now and then (wsconn.Renewal) a fresh goroutine takes over
+// to wait, so the stack that reading and delivering grew is released.
 func (c *legacyConn) readLoop() {
 	if c.park != nil && !c.park.Buffered() {
 		c.park.Wait()
@@ -178,8 +179,11 @@ func (c *legacyConn) readLoop() {
 		}
 		c.dispatch(f)
 		if c.park != nil && !c.park.Buffered() {
-			go c.readLoop()
-			return
+			if c.renew.Due() {
+				go c.readLoop()
+				return
+			}
+			c.park.Wait()
 		}
 	}
 	_ = c.ws.CloseNow()

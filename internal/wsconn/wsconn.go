@@ -154,3 +154,33 @@ func (p *parkConn) wait() {
 	}
 	p.mu.Unlock()
 }
+
+// renewAfter is how long a parking reader keeps its goroutine before a
+// renewal (see Renewal).
+const renewAfter = time.Second
+
+// Renewal tells a parking reader when to hand over to a fresh goroutine
+// instead of waiting on its own. A fresh goroutine waits on the smallest
+// stack, which is what an idle connection should hold; but each renewal
+// costs a goroutine start and the stack growth of the next message's
+// handling, which on a busy connection would be paid per message. So the
+// reader renews at most once per renewAfter: a connection that has gone
+// idle is renewed at its next quiet spell, a busy one keeps its grown
+// stack (and the runtime shrinks it at GC once it idles).
+//
+// The zero value is ready; only the reading goroutine (and the ones it
+// hands over to) may use it.
+type Renewal struct {
+	last time.Time
+}
+
+// Due reports whether the reader should hand over now, and if so counts
+// the handover.
+func (r *Renewal) Due() bool {
+	now := time.Now()
+	if now.Sub(r.last) < renewAfter {
+		return false
+	}
+	r.last = now
+	return true
+}

@@ -122,3 +122,17 @@ func TestWaitThenReadAndNoMessageAfterClose(t *testing.T) {
 		t.Fatalf("client read: %v, want close 1001", err)
 	}
 }
+
+func TestRenewalAtMostOncePerPeriod(t *testing.T) {
+	var r Renewal
+	if !r.Due() {
+		t.Fatal("a new reader is not due")
+	}
+	if r.Due() {
+		t.Fatal("due again at once")
+	}
+	r.last = r.last.Add(-renewAfter)
+	if !r.Due() {
+		t.Fatal("not due after the period")
+	}
+}
