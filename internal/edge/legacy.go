@@ -47,6 +47,7 @@ type legacyConn struct {
 	sess *session.Session
 	box  *outbox
 
+	renew   wsconn.Renewal  // the reader's
 	stop    context.Context // canceled by closeWith: ends waiting requests
 	stopNow context.CancelFunc
 	writers sync.WaitGroup // the writer goroutine, while one runs
@@ -148,10 +149,9 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 
 // readLoop handles the client's frames in order until the connection
 // ends. An idle connection costs little: once the buffered frames are
-// handled, a fresh goroutine takes over and parks in Link.Wait, so the
-// stack that reading and the requests grew is released and the waiting
-// one stays at its initial size. That costs a goroutine start per burst
-// of client frames, which are rare next to deliveries.
+// handled, the reader parks in Link.Wait on a short call chain, and now
+// and then (wsconn.Renewal) a fresh goroutine takes over to park, so the
+// stack that reading and the requests grew is released.
 //
 // Reads get a context that is never done: canceling one would cut the
 // connection before a close handshake.
@@ -171,10 +171,13 @@ func (c *legacyConn) readLoop() {
 		}
 		c.handle(typ, data)
 		if !c.link.Buffered() {
-			break
+			if c.renew.Due() {
+				go c.readLoop()
+				return
+			}
+			c.link.Wait()
 		}
 	}
-	go c.readLoop()
 }
 
 // finish ends the connection once its reader has: the session is given
