@@ -197,8 +197,10 @@ func headerHasToken(h http.Header, name, token string) bool {
 func (c *Client) Buffered() bool { return c.br.Buffered() > 0 }
 
 // Wait blocks until the peer sends something or the connection fails, on
-// a short call chain (see Link.Wait). Call it only when Buffered is false.
-func (c *Client) Wait() { c.in.wait() }
+// a short call chain (see Link.Wait). It fills the read buffer with what
+// has arrived, in one read(2), so a small message costs no second read.
+// A failed read is kept by the buffer for the next Read to return.
+func (c *Client) Wait() { _, _ = c.br.Peek(1) }
 
 // Write sends one message, masked (as client frames must be). ctx's
 // deadline bounds it; without one, clientWriteTimeout does. A failed
