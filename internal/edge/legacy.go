@@ -52,11 +52,13 @@ type legacyConn struct {
 	stopNow context.CancelFunc
 	writers sync.WaitGroup // the writer goroutine, while one runs
 
-	mu    sync.Mutex
-	ws    *websocket.Conn // set once upgraded; the writer starts after
-	link  *wsconn.Link
-	items []outItem // the outbound queue, bounded by Edge.OutboundQueue
-	bytes int
+	mu   sync.Mutex
+	ws   *websocket.Conn // set once upgraded
+	link *wsconn.Link
+	// serving is set when the reader starts; no writer starts before.
+	serving bool
+	items   []outItem // the outbound queue, bounded by Edge.OutboundQueue
+	bytes   int
 	// writing is set while a writer goroutine runs (and stays set after
 	// one that closed the connection or failed, so none starts again).
 	writing     bool
@@ -124,6 +126,9 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(int64(s.opts.Edge.MaxMessageBytes))
+	c.mu.Lock()
+	c.ws, c.link = ws, hw.Link // before Shutdown can see c
+	c.mu.Unlock()
 
 	s.mu.Lock()
 	if s.draining { // Shutdown began during the upgrade
@@ -141,7 +146,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	// the handler's stack are not kept for its life.
 	held = true
 	c.mu.Lock()
-	c.ws, c.link = ws, hw.Link
+	c.serving = true
 	c.startWriterLocked() // the welcome is queued
 	c.mu.Unlock()
 	go c.readLoop()

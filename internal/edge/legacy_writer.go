@@ -119,11 +119,11 @@ func (c *legacyConn) closeWith(code websocket.StatusCode, reason string, flush b
 }
 
 // startWriterLocked starts the writer unless one runs, there is nothing
-// to do, the connection is not upgraded yet (the upgrade starts it) or
+// to do, the connection is not served yet (serveLegacy starts it then) or
 // its reader has ended (finish waits for the writers, so none may start
 // after). c.mu is held.
 func (c *legacyConn) startWriterLocked() {
-	if c.writing || c.ws == nil || c.ended || (!c.closing && len(c.items) == 0) {
+	if c.writing || !c.serving || c.ended || (!c.closing && len(c.items) == 0) {
 		return
 	}
 	c.writing = true
