@@ -1,0 +1,135 @@
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
+)
+
+// startEdge serves an edge over a gateway whose sessions all go to a
+// legacy backend, on loopback; it returns the edge and its /ws URL.
+func startEdge(t *testing.T) (*edge.Server, string) {
+	t.Helper()
+	b, err := membroker.New(membroker.Options{HistorySize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	blue, green := backendtest.Legacy(t, b), backendtest.SocketIO(t, b)
+	table, err := router.NewTable("baton", 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(gateway.Options{Router: router.New(table), Blue: blue.Dialer(), Green: green.Dialer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = g.Close(ctx)
+	})
+	ed, err := edge.New(edge.Options{Gateway: g, DrainPeriod: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: ed, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ed, "ws://" + ln.Addr().String() + edge.LegacyPath + "?user=u1"
+}
+
+type frame struct {
+	Type    string          `json:"type"`
+	ID      uint64          `json:"id"`
+	Channel string          `json:"channel"`
+	Seq     uint64          `json:"seq"`
+	Data    json.RawMessage `json:"data"`
+}
+
+func read(ctx context.Context, t *testing.T, c *websocket.Conn) frame {
+	t.Helper()
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("frame %s: %v", b, err)
+	}
+	return f
+}
+
+// TestLegacyServeAndShutdown: a legacy client is served off the handler
+// (welcome, subscribe, publish with its message, ping), and a graceful
+// shutdown closes it with 1001 and ends its connection.
+func TestLegacyServeAndShutdown(t *testing.T) {
+	ed, url := startEdge(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if f := read(ctx, t, c); f.Type != "welcome" {
+		t.Fatalf("first frame %+v, want welcome", f)
+	}
+	send := func(s string) {
+		if err := c.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(`{"type":"subscribe","id":1,"channel":"c"}`)
+	if f := read(ctx, t, c); f.Type != "ack" || f.ID != 1 {
+		t.Fatalf("subscribe answer %+v", f)
+	}
+	send(`{"type":"publish","id":2,"channel":"c","data":{"n":1}}`)
+	// The ack and the message may come in either order.
+	got := map[string]frame{}
+	for range 2 {
+		f := read(ctx, t, c)
+		got[f.Type] = f
+	}
+	if a, m := got["ack"], got["message"]; a.ID != 2 || a.Seq == 0 || m.Channel != "c" || m.Seq != a.Seq || string(m.Data) != `{"n":1}` {
+		t.Fatalf("publish answers %+v", got)
+	}
+	send(`{"type":"ping","id":3}`)
+	if f := read(ctx, t, c); f.Type != "pong" || f.ID != 3 {
+		t.Fatalf("ping answer %+v", f)
+	}
+	if st := ed.Stats(); st.Legacy != 1 || st.Accepted != 1 {
+		t.Fatalf("stats while open: %+v", st)
+	}
+
+	// The client keeps reading so that the close handshake completes.
+	closed := make(chan error, 1)
+	go func() {
+		_, _, err := c.Read(ctx)
+		closed <- err
+	}()
+	if err := ed.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := <-closed; websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("client read after shutdown: %v, want 1001", err)
+	}
+	if st := ed.Stats(); st.Legacy != 0 {
+		t.Fatalf("stats after shutdown: %+v", st)
+	}
+}
