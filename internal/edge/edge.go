@@ -12,8 +12,10 @@
 // order they arrive, on the connection's reader: answers come back in
 // request order, as from the reference services. What the backend sends
 // goes through Sink.Deliver, which only queues: a legacy connection has
-// its own bounded queue drained by one writer goroutine, a Socket.IO
-// connection uses the Engine.IO session's bounded queue and writer.
+// its own bounded queue, drained by a writer goroutine that runs only
+// while something is queued and writes each batch in one write(2)
+// (package wsconn); a Socket.IO connection uses the Engine.IO session's
+// bounded queue and writer.
 //
 // Overflow rule (config edge.overflow): "disconnect" closes a client whose
 // queue is full (legacy: close 1008 "slow_consumer"; Socket.IO: the
@@ -27,7 +29,8 @@
 // right after the ack.
 //
 // Lock order: session (its mu, held around Sink calls), then the
-// connection's mu, then the queue's.
+// connection's outbox, then the connection's mu (which holds a legacy
+// connection's queue).
 package edge
 
 import (
@@ -107,7 +110,7 @@ type Server struct {
 	mu       sync.Mutex
 	legacy   map[*legacyConn]struct{}
 	draining bool
-	wg       sync.WaitGroup // legacy ServeHTTP calls holding a connection
+	wg       sync.WaitGroup // legacy connections being set up or served
 
 	accepted, unauthorized, attachFailed atomic.Uint64
 	slow, dropped, tooLarge, errReplies  atomic.Uint64
