@@ -13,9 +13,9 @@
 # logs and profiles stay in bench-out/gateway/.
 #
 # Knobs (environment):
-#   GWBENCH_SESSIONS=10000     sessions for memory and handover
+#   GWBENCH_SESSIONS=9000      sessions for memory and handover (9,000 fit the 20,000 open-file limit with NGINX)
 #   GWBENCH_MOVES=100000       handover.moves_per_second of the gateway
-#   GWBENCH_MOVE_CONC=1024     handover.concurrency of the gateway
+#   GWBENCH_MOVE_CONC=128      handover.concurrency of the gateway (more in flight lengthens pauses, same rate)
 #   GWBENCH_NGINX=1            include NGINX (apt-get install nginx-light)
 #   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
 #                              driver on CPU 0
@@ -25,9 +25,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sessions=${GWBENCH_SESSIONS:-10000}
+sessions=${GWBENCH_SESSIONS:-9000}
 moves=${GWBENCH_MOVES:-100000}
-move_conc=${GWBENCH_MOVE_CONC:-1024}
+move_conc=${GWBENCH_MOVE_CONC:-128}
 use_nginx=${GWBENCH_NGINX:-1}
 pin=${GWBENCH_PIN:-1}
 profile=${GWBENCH_PROFILE:-1}
