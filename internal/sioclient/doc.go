@@ -1,8 +1,9 @@
 // Package sioclient is a Socket.IO v5 client over Engine.IO v4, built on
-// github.com/coder/websocket and the codecs of internal/wire. Tests, the
-// load generator and the gateway's upstream driver use it, so it is made to
-// be held by the thousand: an idle websocket client costs one goroutine, a
-// timer and the websocket's buffers.
+// internal/wsconn's small WebSocket client (coder/websocket when a custom
+// HTTP client is given) and the codecs of internal/wire. Tests, the load
+// generator and the gateway's upstream driver use it, so it is made to be
+// held by the thousand: an idle websocket client costs one goroutine parked
+// on a short stack, a timer and small buffers.
 //
 // A Client is one Engine.IO session (the official client's Manager): Dial
 // performs the handshake on a websocket (default), on long-polling with an
