@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/wire/legacy"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // LegacyPath is where the legacy service accepts WebSocket connections.
@@ -116,7 +117,10 @@ func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: l.origin})
+	// Small hijack buffers (legacy frames are small; larger ones bypass
+	// them); the write buffer holds a typical batch message whole.
+	hw := &wsconn.Response{ResponseWriter: w, Timeout: l.limits.WriteTimeout, WriteSize: 1024}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: l.origin})
 	if err != nil {
 		l.log.Debug("legacy: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return // Accept has answered the request
