@@ -6,52 +6,63 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
-// countingConn counts the writes that reach the connection.
-type countingConn struct {
-	net.Conn
-	writes atomic.Int32
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
-}
-
-// loopbackPair returns both ends of a TCP connection on 127.0.0.1.
-func loopbackPair(t *testing.T) (server, client net.Conn) {
+// hijackPair hijacks one loopback HTTP connection through hijackResponse
+// and returns the server's end (the net.Conn coder/websocket would read
+// from), its wsLink, and the client's end.
+func hijackPair(t *testing.T) (server net.Conn, l *wsLink, client net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	type hijacked struct {
+		conn net.Conn
+		link *wsLink
+	}
+	got := make(chan hijacked, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &hijackResponse{ResponseWriter: w, timeout: 5 * time.Second}
+		conn, _, err := hw.Hijack()
+		if err != nil {
+			t.Error(err)
+			close(got)
+			return
+		}
+		got <- hijacked{conn, hw.link}
+	}))
+	t.Cleanup(srv.Close)
+	client, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
+	t.Cleanup(func() { _ = client.Close() })
+	if _, err := io.WriteString(client, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	server, err = ln.Accept()
-	if err != nil {
-		t.Fatal(err)
+	var h hijacked
+	select {
+	case h = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no hijack")
 	}
-	t.Cleanup(func() { _ = server.Close(); _ = client.Close() })
-	return server, client
+	if h.conn == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { _ = h.conn.Close() })
+	return h.conn, h.link, client
 }
 
-func TestGatherWriterBatchesFrames(t *testing.T) {
-	server, client := loopbackPair(t)
-	cc := &countingConn{Conn: server}
-	g := &gatherWriter{conn: cc, timeout: time.Second}
+func TestGatherWriterFramesGroups(t *testing.T) {
+	_, l, client := hijackPair(t)
+	g := &l.out
 
-	medium := bytes.Repeat([]byte("m"), 300)      // 16-bit length
-	big := bytes.Repeat([]byte("b"), gatherLimit) // 64-bit length, written apart
+	medium := bytes.Repeat([]byte("m"), 300) // 16-bit length
+	big := bytes.Repeat([]byte("b"), 64<<10) // 64-bit length
 	groups := []outGroup{
 		{frame: []byte("4shared")},
 		{packets: []engineio.Packet{{Type: engineio.Ping}, {Type: engineio.Message, Data: []byte{1, 2}, Binary: true}}},
@@ -61,12 +72,10 @@ func TestGatherWriterBatchesFrames(t *testing.T) {
 	if err := g.writeFrames(groups, &scratch); err != nil {
 		t.Fatal(err)
 	}
-	if n := cc.writes.Load(); n != 1 {
-		t.Fatalf("a small batch took %d writes, want 1", n)
-	}
 	if err := g.writeFrames([]outGroup{{frame: append([]byte("4"), big...)}}, &scratch); err != nil {
 		t.Fatal(err)
 	}
+	const opText, opBinary, opClose = 0x1, 0x2, 0x8
 	want := []struct {
 		op      byte
 		payload string
@@ -87,7 +96,7 @@ func TestGatherWriterBatchesFrames(t *testing.T) {
 	}
 
 	// After a close frame from coder/websocket no message may follow.
-	if _, err := g.Write([]byte{0x80 | opClose, 0}); err != nil {
+	if _, err := g.w.Write([]byte{0x80 | opClose, 0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.writeFrames(groups, &scratch); !errors.Is(err, net.ErrClosed) {
@@ -183,23 +192,22 @@ func TestPollingSendFrame(t *testing.T) {
 	}
 }
 
-// TestParkConnWait checks that the byte wait takes is handed out first and
-// in order, and that a closed connection wakes wait with its error.
-func TestParkConnWait(t *testing.T) {
-	server, client := loopbackPair(t)
-	p := &parkConn{Conn: server}
+// TestLinkWait checks that the byte wait takes is handed out first and in
+// order, and that a closed connection wakes wait with its error.
+func TestLinkWait(t *testing.T) {
+	server, l, client := hijackPair(t)
 	if _, err := client.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	p.wait()
+	l.in.wait()
 	got := make([]byte, 5)
-	if _, err := io.ReadFull(p, got); err != nil || string(got) != "hello" {
+	if _, err := io.ReadFull(server, got); err != nil || string(got) != "hello" {
 		t.Fatalf("read %q, %v; want hello", got, err)
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.wait()
+		l.in.wait()
 	}()
 	_ = client.Close()
 	select {
@@ -207,7 +215,7 @@ func TestParkConnWait(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("wait did not return after the peer closed")
 	}
-	if _, err := p.Read(got); !errors.Is(err, io.EOF) {
+	if _, err := server.Read(got); !errors.Is(err, io.EOF) {
 		t.Fatalf("read after close: %v, want EOF", err)
 	}
 }
