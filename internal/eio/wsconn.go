@@ -39,13 +39,12 @@ func (h *hijackResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		in:   linkReader{r.Link},
 		out:  gatherWriter{r.Link.Writer()},
 		gate: r.Link.Gate(),
-		link: r.Link,
 	}
 	return conn, brw, nil
 }
 
 // wsLink is what a session keeps of its hijacked connection besides the
-// websocket.Conn.
+// websocket.Conn (one small allocation next to wsconn.Link).
 type wsLink struct {
 	in  linkReader
 	out gatherWriter
@@ -54,12 +53,11 @@ type wsLink struct {
 	// while it waits for the client's close frame (see
 	// Conn.closeWebSocket).
 	gate sync.Locker
-	link *wsconn.Link
 }
 
 // buffered reports whether coder/websocket's read buffer holds bytes not
 // yet read.
-func (l *wsLink) buffered() bool { return l.link.Buffered() }
+func (l *wsLink) buffered() bool { return l.in.link.Buffered() }
 
 // linkReader is the session reader's view of the connection.
 type linkReader struct{ link *wsconn.Link }
