@@ -77,7 +77,7 @@ func (c *Conn) startWriterLocked() {
 // the read.
 //
 // An idle session costs little: once the buffered messages are handled,
-// a fresh goroutine takes over and parks in parkConn.wait, so the stack
+// a fresh goroutine takes over and parks in wsconn.Link.Wait, so the stack
 // that reading and the Handler grew is released and the waiting one stays
 // at its initial size. Starting it costs a goroutine per burst of client
 // messages, which are rare next to server pushes.
@@ -191,7 +191,7 @@ func (c *Conn) closeWebSocket(ws *websocket.Conn) {
 		code = websocket.StatusGoingAway
 	}
 	// While Close reads the client's close frame, the reader must not
-	// look at the read buffer (see wsLink.gate).
+	// look at the read buffer (see wsconn.Link.Gate).
 	c.mu.Lock()
 	l := c.link
 	c.mu.Unlock()
