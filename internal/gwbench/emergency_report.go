@@ -1,11 +1,8 @@
 package gwbench
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 )
 
 // Markers of the emergency-rollback section of docs/benchmarks.md.
@@ -53,25 +50,5 @@ func EmergencyReport(w io.Writer, e Emergency, command, machine string, notes []
 // the document at path, appending it (with the markers) when they are
 // missing. Nothing else in the document changes.
 func ReplaceEmergencySection(path, section string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	block := EmergencyBeginMarker + "\n" + strings.TrimRight(section, "\n") + "\n" + EmergencyEndMarker + "\n"
-	i := bytes.Index(b, []byte(EmergencyBeginMarker))
-	j := bytes.Index(b, []byte(EmergencyEndMarker))
-	var out []byte
-	switch {
-	case i < 0 && j < 0:
-		out = append(bytes.TrimRight(b, "\n"), "\n\n"+block...)
-	case i < 0 || j < i:
-		return fmt.Errorf("%w in %s", ErrNoMarkers, path)
-	default:
-		end := j + len(EmergencyEndMarker)
-		if end < len(b) && b[end] == '\n' {
-			end++
-		}
-		out = append(append(append([]byte{}, b[:i]...), block...), b[end:]...)
-	}
-	return os.WriteFile(path, out, 0o644)
+	return replaceMarked(path, EmergencyBeginMarker, EmergencyEndMarker, section)
 }

@@ -249,13 +249,20 @@ func handoverTable(w io.Writer, r Result) {
 // file at path; when the file has no markers the section is appended, with
 // them, at its end.
 func ReplaceSection(path, section string) error {
+	return replaceMarked(path, BeginMarker, EndMarker, section)
+}
+
+// replaceMarked puts section between the begin and end markers of the
+// document at path, appending it (with the markers) when both are missing.
+// Nothing else in the document changes.
+func replaceMarked(path, begin, end, section string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	block := BeginMarker + "\n" + strings.TrimRight(section, "\n") + "\n" + EndMarker + "\n"
-	i := bytes.Index(b, []byte(BeginMarker))
-	j := bytes.Index(b, []byte(EndMarker))
+	block := begin + "\n" + strings.TrimRight(section, "\n") + "\n" + end + "\n"
+	i := bytes.Index(b, []byte(begin))
+	j := bytes.Index(b, []byte(end))
 	var out []byte
 	switch {
 	case i < 0 && j < 0:
@@ -263,11 +270,11 @@ func ReplaceSection(path, section string) error {
 	case i < 0 || j < i:
 		return fmt.Errorf("%w in %s", ErrNoMarkers, path)
 	default:
-		end := j + len(EndMarker)
-		if end < len(b) && b[end] == '\n' {
-			end++
+		stop := j + len(end)
+		if stop < len(b) && b[stop] == '\n' {
+			stop++
 		}
-		out = append(append(append([]byte{}, b[:i]...), block...), b[end:]...)
+		out = append(append(append([]byte{}, b[:i]...), block...), b[stop:]...)
 	}
 	return os.WriteFile(path, out, 0o644)
 }
