@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
@@ -272,18 +270,9 @@ func (r *runner) toGreen(ctx context.Context, e *Emergency, pace int) error {
 // emergency publishes, triggers the rollback, times it and checks every
 // stream.
 func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergency, clients []*client, s *sink, channels []string, chOf func(int) int) error {
-	p := &steady{
-		pub:      newPublisher(cfg.PublishURL, cfg.Payload, 10),
-		channels: channels,
-		rate:     float64(len(channels)) * cfg.PerSessionRate,
-		final:    make([]atomic.Int64, len(channels)),
-	}
-	defer p.pub.close()
-	pctx, stop := context.WithCancel(ctx)
+	p := newSteady(cfg.PublishURL, cfg.Payload, channels, cfg.PerSessionRate)
+	stop := p.start(ctx)
 	defer stop()
-	var pw sync.WaitGroup
-	pw.Go(func() { p.run(pctx) })
-	defer pw.Wait()
 
 	s.track.Store(true)
 	defer s.track.Store(false)
@@ -336,7 +325,6 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 	sleepErr := sleep(ctx, cfg.After)
 	s.window.Store(windowNone)
 	stop()
-	pw.Wait()
 	if sleepErr != nil {
 		return sleepErr
 	}

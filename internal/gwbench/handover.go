@@ -81,6 +81,29 @@ type steady struct {
 	late      atomic.Int64
 }
 
+// newSteady makes a publisher of perSession messages/s on each channel.
+func newSteady(url string, payload int, channels []string, perSession float64) *steady {
+	return &steady{
+		pub:      newPublisher(url, payload, 10),
+		channels: channels,
+		rate:     float64(len(channels)) * perSession,
+		final:    make([]atomic.Int64, len(channels)),
+	}
+}
+
+// start runs the publisher until the returned stop is called; stop (safe
+// to call more than once) waits for it and closes its connections.
+func (p *steady) start(ctx context.Context) (stop func()) {
+	pctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.run(pctx) })
+	return sync.OnceFunc(func() {
+		cancel()
+		wg.Wait()
+		p.pub.close()
+	})
+}
+
 func (p *steady) run(ctx context.Context) {
 	jobs := make(chan int, 64) // bounded: a full queue makes the schedule late, counted
 	var wg sync.WaitGroup
@@ -142,18 +165,9 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	for _, c := range clients {
 		c.reset()
 	}
-	p := &steady{
-		pub:      newPublisher(r.cfg.PublishURL, r.cfg.Payload, 10),
-		channels: channels,
-		rate:     float64(len(channels)) * r.cfg.PerSessionRate,
-		final:    make([]atomic.Int64, len(channels)),
-	}
-	defer p.pub.close()
-	pctx, stop := context.WithCancel(ctx)
+	p := newSteady(r.cfg.PublishURL, r.cfg.Payload, channels, r.cfg.PerSessionRate)
+	stop := p.start(ctx)
 	defer stop()
-	var pw sync.WaitGroup
-	pw.Go(func() { p.run(pctx) })
-	defer pw.Wait()
 
 	s.track.Store(true)
 	defer s.track.Store(false)
@@ -187,7 +201,6 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	_, names := r.watch(r.cfg.Gateway)
 	h.Cores = m.stop(names)
 	stop()
-	pw.Wait()
 	if sleepErr != nil {
 		return h, sleepErr
 	}
