@@ -55,22 +55,9 @@ if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 	other_cpu=(taskset -c 0)
 fi
 
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_port() {
-	for _ in $(seq 150); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench-emergency: nothing listens on port $1" >&2
-	return 1
-}
+script_name=bench-emergency
+# shellcheck source=procs.sh
+source scripts/procs.sh
 
 blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport"); adm=$("$out/freeport")
 "${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --broker "redis://$redis" >"$out/blue.log" 2>&1 &

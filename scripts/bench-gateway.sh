@@ -76,23 +76,9 @@ else
 	notes+=("Processes were not pinned and share all CPUs.")
 fi
 
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# wait_port PORT: until something listens on 127.0.0.1:PORT (15 s).
-wait_port() {
-	for _ in $(seq 150); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench-gateway: nothing listens on port $1" >&2
-	return 1
-}
+script_name=bench-gateway
+# shellcheck source=procs.sh
+source scripts/procs.sh
 
 blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport")
 adm=$("$out/freeport"); pprof=$("$out/freeport"); nport=$("$out/freeport")
