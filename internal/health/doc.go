@@ -21,6 +21,11 @@
 // of raw latencies per Kind for the rank and bootstrap tests in
 // internal/rollout/stats.
 //
+// Alongside the window, each Recorder keeps one cumulative histogram per
+// Kind with fixed buckets from 0.5 ms to 10 s (LatencyBuckets): counts that
+// only grow, read by Recorder.LatencyHistogram, for Prometheus histograms.
+// Observe adds to it with two more atomic adds.
+//
 // # Error rate
 //
 // Requests counts every operation sent to a backend that expects an answer

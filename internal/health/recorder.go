@@ -19,6 +19,7 @@ type Recorder struct {
 
 	sessions atomic.Int64
 	totals   [NumCounters]atomic.Int64
+	cum      [NumKinds]cumHist // since start, for Prometheus
 }
 
 func newRecorder(name string, cfg Config) *Recorder {
@@ -53,14 +54,18 @@ func (r *Recorder) Add(c Counter, n int64) {
 	}
 }
 
-// Observe records one latency of kind k. Durations are kept in whole
+// Observe records one latency of kind k, in the window and in the
+// cumulative histogram (see LatencyHistogram). Durations are kept in whole
 // microseconds, clamped to [0, ~71 minutes]. An unknown kind is ignored.
 func (r *Recorder) Observe(k Kind, d time.Duration) {
 	if int(k) >= NumKinds {
 		return
 	}
+	us := micros(d)
+	b := bucketOf(us)
+	r.cum[k].observe(b, us)
 	if s := at(r.ring, r.clock.Now().Unix()); s != nil {
-		s.kinds[k].observe(micros(d))
+		s.kinds[k].observe(b, us)
 	}
 }
 

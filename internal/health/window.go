@@ -82,9 +82,9 @@ func (s *slot) clear() {
 	}
 }
 
-// observe records one value in µs.
-func (ks *kindSlot) observe(us uint32) {
-	ks.hist[bucketOf(us)].Add(1)
+// observe records one value in µs, whose histogram bucket is b.
+func (ks *kindSlot) observe(b int, us uint32) {
+	ks.hist[b].Add(1)
 	ks.sum.Add(uint64(us))
 	for m := ks.max.Load(); us > m && !ks.max.CompareAndSwap(m, us); m = ks.max.Load() {
 	}
