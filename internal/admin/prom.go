@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -17,11 +19,39 @@ var RolloutStates = []string{
 	string(rollout.Completed), string(rollout.RollingBack), string(rollout.RolledBack), string(rollout.Aborted),
 }
 
+// LatencyHistograms is optionally implemented by the Health given in
+// Options; with it, GET /metrics also exposes baton_backend_latency_seconds,
+// a Prometheus histogram per backend and latency kind. The quantile gauges
+// cover the health window only; a histogram's counts must grow for ever, so
+// it needs counts kept since start.
+type LatencyHistograms interface {
+	// LatencyHistograms returns c's histograms keyed by latency kind (keys
+	// from LatencyKinds; others are ignored). Each must come from one
+	// fixed set of Bounds, and no count may ever decrease.
+	LatencyHistograms(c router.Color) map[string]LatencyHistogram
+}
+
+// LatencyHistogram is one latency kind since the process started.
+type LatencyHistogram struct {
+	// Count is the number of observations (the +Inf bucket), Sum their
+	// total.
+	Count uint64
+	Sum   time.Duration
+	// Bounds are the buckets' upper bounds in seconds, ascending;
+	// Cumulative[i] counts the observations at or below Bounds[i].
+	Bounds     []float64
+	Cumulative []uint64
+}
+
+// errBadHistogram: a LatencyHistogram whose Bounds and Cumulative differ in
+// length; the scrape reports it instead of guessing.
+var errBadHistogram = errors.New("admin: latency histogram has len(Bounds) != len(Cumulative)")
+
 // collector reads the gateway, the controller, the health source and the
 // edge at scrape time, so nothing runs between scrapes. Labels take values
 // from fixed sets only (backend: blue, green; kind: the fixed lists below;
-// state: RolloutStates), so the series count is bounded whatever the
-// traffic.
+// state: RolloutStates; le: the health source's fixed bucket bounds), so
+// the series count is bounded whatever the traffic.
 type collector struct {
 	s *Server
 
@@ -33,6 +63,7 @@ type collector struct {
 
 	errorRate, requests, errors  *prometheus.Desc
 	p50, p95, p99, window        *prometheus.Desc
+	latency                      *prometheus.Desc
 	edgeConns, edgeEvents        *prometheus.Desc
 	streams, streamDrops, slowSt *prometheus.Desc
 }
@@ -63,6 +94,7 @@ func newCollector(s *Server) *collector {
 		p95:       d("backend_latency_p95_seconds", "95th percentile latency over the health window, by kind.", "backend", "kind"),
 		p99:       d("backend_latency_p99_seconds", "99th percentile latency over the health window, by kind.", "backend", "kind"),
 		window:    d("health_window_seconds", "Span of the windowed health values."),
+		latency:   d("backend_latency_seconds", "Latency since start, by kind.", "backend", "kind"),
 
 		edgeConns:  d("edge_connections", "Client connections open at the edge, by protocol (legacy, socketio).", "kind"),
 		edgeEvents: d("edge_events_total", "Edge events by kind: "+fmt.Sprint(edgeEventKinds)+".", "kind"),
@@ -81,7 +113,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.sessions, c.detached, c.weight, c.moves, c.reattaches, c.drops, c.attachFailures,
 		c.state, c.step, c.steps, c.targetWeight,
-		c.errorRate, c.requests, c.errors, c.p50, c.p95, c.p99, c.window,
+		c.errorRate, c.requests, c.errors, c.p50, c.p95, c.p99, c.window, c.latency,
 		c.edgeConns, c.edgeEvents, c.streams, c.streamDrops, c.slowSt,
 	} {
 		ch <- d
@@ -146,6 +178,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				gauge(c.p95, l.P95.Seconds(), b, k)
 				gauge(c.p99, l.P99.Seconds(), b, k)
 			}
+			if lh, ok := s.opts.Health.(LatencyHistograms); ok {
+				c.histograms(ch, lh.LatencyHistograms(col), b)
+			}
 		}
 	}
 
@@ -161,6 +196,30 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.streams, float64(s.streams.open()))
 	counter(c.streamDrops, float64(s.streams.dropped.Load()))
 	counter(c.slowSt, float64(s.streams.slow.Load()))
+}
+
+// histograms sends backend b's latency histograms, one per known kind
+// present in hs.
+func (c *collector) histograms(ch chan<- prometheus.Metric, hs map[string]LatencyHistogram, b string) {
+	for _, k := range LatencyKinds {
+		h, ok := hs[k]
+		if !ok {
+			continue
+		}
+		if len(h.Bounds) != len(h.Cumulative) {
+			ch <- prometheus.NewInvalidMetric(c.latency, fmt.Errorf("%w (backend %s, kind %s)", errBadHistogram, b, k))
+			continue
+		}
+		buckets := make(map[float64]uint64, len(h.Bounds))
+		for i, le := range h.Bounds {
+			buckets[le] = h.Cumulative[i]
+		}
+		m, err := prometheus.NewConstHistogram(c.latency, h.Count, h.Sum.Seconds(), buckets, b, k)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(c.latency, err)
+		}
+		ch <- m
+	}
 }
 
 // initMetrics registers the collector on the injected registry (or on a

@@ -23,6 +23,7 @@ func scrape(t *testing.T, h *harness) map[string]string {
 		"backend": {"blue", "green"},
 		"kind":    slices.Concat(ErrorKinds, LatencyKinds, edgeEventKinds, []string{"done", "failed", "legacy", "socketio"}),
 		"state":   RolloutStates,
+		"le":      leValues(),
 	}
 	out := map[string]string{}
 	for line := range strings.SplitSeq(strings.TrimSpace(body), "\n") {
