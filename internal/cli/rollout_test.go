@@ -239,16 +239,22 @@ func TestRolloutCLIErrors(t *testing.T) {
 	}
 }
 
-// watch runs `baton rollout watch` in the background.
-func watch(t *testing.T, srv *httptest.Server) (out *syncBuffer, done chan error) {
+// watch runs `baton rollout watch` against url in the background, with
+// the extra flags given.
+func watch(t *testing.T, url string, flags ...string) (out *syncBuffer, done chan error) {
 	t.Helper()
-	out, done = &syncBuffer{}, make(chan error, 1)
-	root := newRoot()
-	root.SetArgs([]string{"rollout", "watch", "--admin", srv.URL, "--token", cliToken})
-	root.SetOut(out)
-	root.SetErr(out)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
+	return watchCtx(ctx, url, flags...)
+}
+
+// watchCtx is watch under ctx, which the caller cancels (Ctrl-C).
+func watchCtx(ctx context.Context, url string, flags ...string) (out *syncBuffer, done chan error) {
+	out, done = &syncBuffer{}, make(chan error, 1)
+	root := newRoot()
+	root.SetArgs(append([]string{"rollout", "watch", "--admin", url, "--token", cliToken}, flags...))
+	root.SetOut(out)
+	root.SetErr(out)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	return out, done
 }
@@ -330,7 +336,7 @@ func TestWatchExitCodes(t *testing.T) {
 			if _, err := ro.Start(context.Background(), &rollout.Override{Steps: []float64{50, 100}}); err != nil {
 				t.Fatal(err)
 			}
-			out, done := watch(t, srv)
+			out, done := watch(t, srv.URL)
 			waitFor(t, "watch to subscribe", func() bool { return ro.subscribers() == 1 })
 			ro.emit(rollout.Event{Kind: rollout.EventStepStarted}, func(s *rollout.State) {
 				s.Phase, s.Step, s.Weight = rollout.Shifting, 1, 5000
@@ -361,7 +367,7 @@ func TestWatchExitCodes(t *testing.T) {
 func TestWatchEndedRolloutAndLostStream(t *testing.T) {
 	srv, ro, api := adminServer(t)
 	ro.st = rollout.State{ID: "r1", Phase: rollout.RolledBack, Reason: "gate failed"}
-	_, done := watch(t, srv)
+	_, done := watch(t, srv.URL)
 	if err := result(t, done); exitCode(err) != exitRolledBack {
 		t.Fatalf("watch of a rolled-back rollout: %v", err)
 	}
@@ -369,7 +375,8 @@ func TestWatchEndedRolloutAndLostStream(t *testing.T) {
 	ro.mu.Lock()
 	ro.st = rollout.State{ID: "r2", Phase: rollout.Shifting, Step: 1}
 	ro.mu.Unlock()
-	out, done := watch(t, srv)
+	// Without reconnecting, a lost stream ends watch at once.
+	out, done := watch(t, srv.URL, "--reconnect-for", "0")
 	waitFor(t, "watch to subscribe", func() bool { return ro.subscribers() == 1 })
 	waitFor(t, "a metrics line", func() bool { return strings.Contains(out.String(), "shifting") })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -380,6 +387,18 @@ func TestWatchEndedRolloutAndLostStream(t *testing.T) {
 	err := result(t, done)
 	if !errors.Is(err, errStreamEnded) || exitCode(err) != 1 {
 		t.Fatalf("lost stream: %v (exit %d)", err, exitCode(err))
+	}
+
+	// With reconnecting, a gateway that keeps refusing the stream (503
+	// after Shutdown) is retried until the budget runs out.
+	out, done = watch(t, srv.URL, "--reconnect-for", "400ms")
+	err = result(t, done)
+	var ae *apiError
+	if exitCode(err) != exitLost || !errors.As(err, &ae) || ae.Status != 503 || !strings.Contains(err.Error(), "gave up") {
+		t.Fatalf("refused streams: %v (exit %d)", err, exitCode(err))
+	}
+	if !strings.Contains(out.String(), "reconnecting") {
+		t.Fatalf("no reconnecting notice:\n%s", out)
 	}
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,26 +20,39 @@ const (
 	exitCompleted  = 0
 	exitRolledBack = 2
 	exitAborted    = 3
+	exitLost       = 4 // no connection for --reconnect-for: watch gave up
 )
 
 func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
-	var plain bool
+	var (
+		plain        bool
+		reconnectFor time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Follow the rollout live until it ends; exit 0 only when it completed",
 		Long: "watch follows GET /api/v1/events and shows a progress bar per step, the sessions\n" +
 			"per backend, error rates and P95/P99. On a terminal it redraws in place; otherwise\n" +
 			"(or with --plain) it prints one line per update.\n\n" +
-			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted, 1 on any\n" +
-			"error (including the stream ending first). A rollout that had already ended when\n" +
-			"watch started is reported at once with the same codes.",
+			"A lost or refused connection (a gateway restart, a proxy's idle timeout) is\n" +
+			"retried with backoff (200ms doubling to 5s); after reconnecting, watch re-reads\n" +
+			"the rollout's status, so an end reached meanwhile is still reported.\n\n" +
+			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted; 4 when no\n" +
+			"connection succeeded for --reconnect-for; 1 on any other error (a refused token,\n" +
+			"or the stream ending with --reconnect-for 0). A rollout that had already ended\n" +
+			"when watch started is reported at once with the same codes.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if reconnectFor < 0 {
+				return fmt.Errorf("--reconnect-for %v: want 0 (do not reconnect) or more", reconnectFor)
+			}
 			out := cmd.OutOrStdout()
-			return runWatch(cmd.Context(), f, out, !plain && isTerminal(out))
+			return runWatch(cmd.Context(), f, out, !plain && isTerminal(out), defaultReconnect(reconnectFor))
 		},
 	}
 	cmd.Flags().BoolVar(&plain, "plain", false, "one line per update even on a terminal")
+	cmd.Flags().DurationVar(&reconnectFor, "reconnect-for", 2*time.Minute,
+		"give up (exit 4) after this long without a connection; 0 exits 1 on the first loss")
 	return cmd
 }
 
@@ -64,49 +76,13 @@ type watchModel struct {
 
 const recentLines = 4
 
-func runWatch(ctx context.Context, f *rolloutFlags, out io.Writer, tty bool) error {
+func runWatch(ctx context.Context, f *rolloutFlags, out io.Writer, tty bool, rp reconnectPolicy) error {
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	resp, err := c.request(ctx, http.MethodGet, "/api/v1/events", nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-
-	ui := &watchUI{out: out, tty: tty}
-	m := &watchModel{}
-	er := admin.NewEventReader(resp.Body)
-	for {
-		ev, err := er.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if errors.Is(err, io.EOF) {
-				return errStreamEnded
-			}
-			return fmt.Errorf("%w: %w", errStreamEnded, err)
-		}
-		ended, err := m.apply(ev)
-		if err != nil {
-			return err
-		}
-		switch ev.Name {
-		case admin.EventTransition:
-			ui.transition(m)
-		case admin.EventMetrics, admin.EventStatus:
-			ui.render(m)
-		case admin.EventShutdown:
-			return fmt.Errorf("%w: the gateway is shutting down", errStreamEnded)
-		}
-		if ended {
-			return finishWatch(ctx, c, m, ui)
-		}
-	}
+	w := &watcher{c: c, ui: &watchUI{out: out, tty: tty}, m: &watchModel{}, rp: rp}
+	return w.run(ctx)
 }
 
 // apply updates the model with one event and reports whether the rollout
