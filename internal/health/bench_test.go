@@ -45,3 +45,16 @@ func BenchmarkSnapshot(b *testing.B) {
 		_ = r.Snapshot()
 	}
 }
+
+// BenchmarkLatencyHistogram is the per-scrape cost of one kind's
+// cumulative histogram.
+func BenchmarkLatencyHistogram(b *testing.B) {
+	_, r := newMonitor(b, Config{})
+	for i := range 100_000 {
+		r.Observe(RequestAck, time.Duration(i)*time.Microsecond)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.LatencyHistogram(RequestAck)
+	}
+}
