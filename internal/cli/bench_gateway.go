@@ -82,6 +82,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.Float64Var(&cfg.PerSessionRate, "rate", 0, "messages/s each session receives during the handover (default 5)")
 	f.BoolVar(&cfg.Reverse, "reverse", false, "also move every session back green→blue")
 	f.IntVar(&cfg.Payload, "payload", 0, "bytes of a request frame and of published data (default 100)")
+	f.StringSliceVar(&cfg.Skip, "skip", nil, "phases not to run: handover, latency, fanout (for working on one)")
 	f.StringVarP(&out, "out", "o", "-", "write the JSON result here")
 	return cmd
 }

@@ -23,6 +23,7 @@ package gwbench
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
@@ -99,7 +100,21 @@ type Config struct {
 
 	Payload int           // bytes of a request frame and of published data (100)
 	Drain   time.Duration // longest wait for outstanding deliveries (15s)
+
+	// Skip names phases not to run ("handover", "latency", "fanout"), for
+	// working on one phase; a full run (docs/benchmarks.md) skips none.
+	Skip []string
 }
+
+// Phase names for Config.Skip.
+const (
+	PhaseHandover = "handover" // memory and handover at Sessions
+	PhaseLatency  = "latency"
+	PhaseFanout   = "fanout"
+)
+
+// runs says whether the phase is not skipped.
+func (c *Config) runs(phase string) bool { return !slices.Contains(c.Skip, phase) }
 
 // Defaults fills zero fields.
 func (c *Config) Defaults() {
@@ -157,6 +172,10 @@ func (c *Config) Validate() error {
 	case c.LatencySessions < 1, c.LatencyRounds < 1, c.LatencyMax < 1, c.FanoutSubs < 1,
 		c.Sessions < 1, c.Channels < 1, c.DialConcurrency < 1, c.InFlight < 1, c.MaxLag < 1:
 		return errors.New("gwbench: counts must be positive")
+	case slices.ContainsFunc(c.Skip, func(p string) bool {
+		return p != PhaseHandover && p != PhaseLatency && p != PhaseFanout
+	}):
+		return fmt.Errorf("gwbench: Skip: phases are %s, %s and %s", PhaseHandover, PhaseLatency, PhaseFanout)
 	case c.Channels > c.Sessions:
 		return errors.New("gwbench: Channels must not exceed Sessions")
 	case c.PerSessionRate <= 0 || c.PerSessionRate > 1000:

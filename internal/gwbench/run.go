@@ -124,10 +124,12 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	r.res.BusyBefore = waitQuiet(ctx, pids, cfg.QuietWait, cfg.QuietBelow, r.logf)
 	r.logf("other processes use %.2f cores; starting", r.res.BusyBefore)
 
-	if err := r.gatewaySessions(ctx); err != nil {
-		return r.res, err
+	if cfg.runs(PhaseHandover) {
+		if err := r.gatewaySessions(ctx); err != nil {
+			return r.res, err
+		}
 	}
-	if cfg.NGINX.Addr != "" {
+	if cfg.NGINX.Addr != "" && cfg.runs(PhaseHandover) {
 		m, clients, s, err := r.idleMemory(ctx, cfg.NGINX, "")
 		closeAll(s, clients)
 		if err != nil {
@@ -135,10 +137,15 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		}
 		r.res.Memory[cfg.NGINX.Name] = m
 	}
-	if r.res.Latency, err = r.latency(ctx); err != nil {
-		return r.res, err
+	if cfg.runs(PhaseLatency) {
+		if r.res.Latency, err = r.latency(ctx); err != nil {
+			return r.res, err
+		}
 	}
 	for _, t := range r.targets() {
+		if !cfg.runs(PhaseFanout) {
+			break
+		}
 		f, err := r.fanout(ctx, t)
 		if err != nil {
 			return r.res, err
