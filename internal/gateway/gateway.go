@@ -57,6 +57,11 @@ var (
 const (
 	DefaultReattachAttempts = 3
 	DefaultReattachBackoff  = 200 * time.Millisecond
+
+	// maxRetiring bounds the old backend connections closed in the
+	// background after moves (each holds a socket until the old backend
+	// answers its close).
+	maxRetiring = 1024
 )
 
 // Options configure a Gateway.
@@ -107,7 +112,11 @@ type Gateway struct {
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // re-attaches
+	wg     sync.WaitGroup // re-attaches and background retirements
+	// retiring bounds the old attachments being drained and closed in the
+	// background after moves; when it is full a move retires its old
+	// attachment itself (the pacing slot waits, as without the bound).
+	retiring chan struct{}
 
 	weightLock chan struct{} // serializes SetWeight
 
@@ -146,6 +155,10 @@ func New(opts Options) (*Gateway, error) {
 		cancel:     cancel,
 		weightLock: make(chan struct{}, 1),
 		sessions:   make(map[string]*session.Session),
+		retiring:   make(chan struct{}, maxRetiring),
+	}
+	if g.opts.Handover.Retire == nil {
+		g.opts.Handover.Retire = g.retireInBackground
 	}
 	g.backends[router.Blue] = &backend{Dialer: opts.Blue}
 	g.backends[router.Green] = &backend{Dialer: opts.Green}
@@ -300,6 +313,32 @@ func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color)
 		g.stats.movesDone.Add(1)
 	}
 	return ok, err
+}
+
+// retireInBackground runs a moved session's drain-and-close of its old
+// attachment on a goroutine Close waits for, or inline when maxRetiring
+// are running already or the gateway is closing.
+func (g *Gateway) retireInBackground(retire func()) {
+	select {
+	case g.retiring <- struct{}{}:
+	default:
+		retire()
+		return
+	}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		<-g.retiring
+		retire()
+		return
+	}
+	g.wg.Add(1) // under mu: Close waits only after setting closed
+	g.mu.Unlock()
+	go func() {
+		defer g.wg.Done()
+		defer func() { <-g.retiring }()
+		retire()
+	}()
 }
 
 // onDrop starts re-attaching a session whose backend connection ended; it

@@ -71,6 +71,12 @@ type Options struct {
 	// DrainTimeout bounds the wait for the old backend's requests in flight
 	// before it is closed. Zero means config.DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// Retire runs the old attachment's drain-and-close after a successful
+	// move or attach. Nil runs it before Move returns. A caller pacing many
+	// moves hands it to a background goroutine instead, so that a move's
+	// slot frees as soon as the session is on its new backend rather than
+	// after the old backend has answered the close.
+	Retire func(retire func())
 }
 
 func (o Options) withDefaults() Options {
@@ -124,7 +130,7 @@ func Attach(ctx context.Context, s *session.Session, to router.Color, d upstream
 	if err != nil {
 		return err
 	}
-	retire(s, old, opts)
+	retireAfter(s, old, opts)
 	return nil
 }
 
@@ -143,7 +149,7 @@ func Move(ctx context.Context, s *session.Session, to router.Color, d upstream.D
 	if err != nil {
 		return false, err
 	}
-	retire(s, old, opts)
+	retireAfter(s, old, opts)
 	return true, nil
 }
 
@@ -235,6 +241,18 @@ func subscribeAll(ctx context.Context, c upstream.Conn, resumes []session.Resume
 		return <-failed, err
 	}
 	return "", nil
+}
+
+// retireAfter retires old through opts.Retire, or now.
+func retireAfter(s *session.Session, old *session.Attachment, opts Options) {
+	if old == nil {
+		return
+	}
+	if opts.Retire != nil {
+		opts.Retire(func() { retire(s, old, opts) })
+		return
+	}
+	retire(s, old, opts)
 }
 
 // retire lets the old attachment's requests finish (bounded), then closes
