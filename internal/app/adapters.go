@@ -20,10 +20,11 @@ import (
 type shifter struct{ *gateway.Gateway }
 
 var (
-	_ rollout.Shifter      = shifter{}
-	_ rollout.PacedShifter = shifter{}
-	_ admin.Gateway        = shifter{}
-	_ admin.Health         = adminHealth{}
+	_ rollout.Shifter         = shifter{}
+	_ rollout.PacedShifter    = shifter{}
+	_ admin.Gateway           = shifter{}
+	_ admin.Health            = adminHealth{}
+	_ admin.LatencyHistograms = adminHealth{}
 )
 
 // The controller's emergency pace must mean "unpaced" to the gateway.
@@ -55,6 +56,18 @@ func (h adminHealth) BackendHealth(c router.Color) admin.BackendHealth {
 		if c != health.Requests {
 			out.TotalErrors[c.String()] = totalOf(s.Totals, c)
 		}
+	}
+	return out
+}
+
+// LatencyHistograms exports the monitor's cumulative latency histograms
+// to Prometheus.
+func (h adminHealth) LatencyHistograms(c router.Color) map[string]admin.LatencyHistogram {
+	r := h.a.monitor.Backend(c)
+	out := make(map[string]admin.LatencyHistogram, health.NumKinds)
+	for k := range health.NumKinds {
+		lh := r.LatencyHistogram(health.Kind(k))
+		out[health.Kind(k).String()] = admin.LatencyHistogram{Count: lh.Count, Sum: lh.Sum, Bounds: lh.Bounds, Cumulative: lh.Cumulative}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,10 @@ func TestAdminWiring(t *testing.T) {
 	code, body = adminDo(t, a.App, http.MethodGet, "/metrics")
 	if code != http.StatusOK || !strings.Contains(body, `backend="green"`) {
 		t.Errorf("/metrics: %d %.500s", code, body)
+	}
+	// The probe ran through the rollout, so its delivery histogram has
+	// observations on green.
+	if !regexp.MustCompile(`(?m)^baton_backend_latency_seconds_count\{backend="green",kind="probe_delivery"\} [1-9]`).MatchString(body) {
+		t.Errorf("/metrics has no green probe_delivery histogram observations:\n%.3000s", body)
 	}
 }
