@@ -70,6 +70,9 @@ type SessionCounts struct {
 	Blue     int `json:"blue"`
 	Green    int `json:"green"`
 	Detached int `json:"detached"`
+	// Standby counts sessions holding an idle connection to blue during
+	// a rollout, for a fast way back.
+	Standby int `json:"standby"`
 }
 
 // MoveCounts are the gateway's move counters.
@@ -103,7 +106,7 @@ func (s *Server) getStatus(w http.ResponseWriter, _ *http.Request) error {
 	st := s.g.Status()
 	out := Status{
 		Weight:   st.Weight.Percent(),
-		Sessions: SessionCounts{Blue: st.Sessions.Blue, Green: st.Sessions.Green, Detached: st.Sessions.Detached},
+		Sessions: sessionCounts(st.Sessions),
 		Moves: MoveCounts{
 			Done: st.Moves.Done, Failed: st.Moves.Failed, Drops: st.Moves.Drops,
 			Reattached: st.Moves.Reattached, ReattachFailed: st.Moves.ReattachFailed, AttachFailed: st.Moves.AttachFailed,

@@ -111,7 +111,7 @@ func (s *Server) metrics() Metrics {
 }
 
 func sessionCounts(c gateway.SessionCounts) SessionCounts {
-	return SessionCounts{Blue: c.Blue, Green: c.Green, Detached: c.Detached}
+	return SessionCounts{Blue: c.Blue, Green: c.Green, Detached: c.Detached, Standby: c.Standby}
 }
 
 func moveCounts(m gateway.MoveCounts) MoveCounts {

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
@@ -117,6 +118,7 @@ type Gateway struct {
 	// background after moves; when it is full a move retires its old
 	// attachment itself (the pacing slot waits, as without the bound).
 	retiring chan struct{}
+	standby  atomic.Bool // keep standbys (standby.go)
 
 	weightLock chan struct{} // serializes SetWeight
 
@@ -159,6 +161,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.opts.Handover.Retire == nil {
 		g.opts.Handover.Retire = g.retireInBackground
+	}
+	if g.opts.Handover.Standby == nil {
+		g.opts.Handover.Standby = g.keepsStandby
 	}
 	g.backends[router.Blue] = &backend{Dialer: opts.Blue}
 	g.backends[router.Green] = &backend{Dialer: opts.Green}

@@ -66,6 +66,9 @@ type SessionCounts struct {
 	// Detached sessions have no live backend connection right now (a
 	// re-attach is under way, or the first attach).
 	Detached int
+	// Standby counts the sessions holding an idle connection to the
+	// backend they left (see KeepStandby).
+	Standby int
 }
 
 // MoveCounts are monotonic counts of attaches.
@@ -113,6 +116,9 @@ func (g *Gateway) Status() Status {
 			st.Sessions.Green++
 		default:
 			st.Sessions.Blue++
+		}
+		if _, ok := s.Standby(); ok {
+			st.Sessions.Standby++
 		}
 	}
 	st.Moves = MoveCounts{

@@ -35,6 +35,16 @@
 // messages A sent during the cut. Holding both sources until the commit
 // costs only some duplicate messages, which the seq rule drops.
 //
+// # Standby
+//
+// With Options.Standby, step 5 keeps A instead of closing it, once A has
+// left every channel: an idle connection held by the session as its
+// standby (session.Park). A later attach to A's backend takes the
+// standby in place of step 2's dial, so the way back costs a resubscribe,
+// not a TCP and protocol handshake. The gateway keeps blue standbys while
+// a rollout runs, which is what makes an emergency rollback fast. A
+// standby that ends is only forgotten.
+//
 // # Re-attach
 //
 // When the session's connection ends without being asked to, Reattach runs
@@ -77,6 +87,11 @@ type Options struct {
 	// slot frees as soon as the session is on its new backend rather than
 	// after the old backend has answered the close.
 	Retire func(retire func())
+	// Standby says whether an attachment to backend from, left by a
+	// move, is kept as the session's standby (its channels left, the
+	// connection idle; see session.Park) instead of being closed, so that
+	// a move back skips the dial. Nil keeps none.
+	Standby func(from router.Color) bool
 }
 
 func (o Options) withDefaults() Options {
@@ -125,12 +140,12 @@ func Attach(ctx context.Context, s *session.Session, to router.Color, d upstream
 	if err := s.LockOps(ctx); err != nil {
 		return &Error{Session: s.ID(), To: to, Stage: StageLock, Err: err}
 	}
-	old, err := attachLocked(ctx, s, to, d, opts)
+	old, channels, err := attachLocked(ctx, s, to, d, opts)
 	s.UnlockOps()
 	if err != nil {
 		return err
 	}
-	retireAfter(s, old, opts)
+	retireAfter(s, old, channels, opts)
 	return nil
 }
 
@@ -144,12 +159,12 @@ func Move(ctx context.Context, s *session.Session, to router.Color, d upstream.D
 		s.UnlockOps()
 		return false, nil
 	}
-	old, err := attachLocked(ctx, s, to, d, opts)
+	old, channels, err := attachLocked(ctx, s, to, d, opts)
 	s.UnlockOps()
 	if err != nil {
 		return false, err
 	}
-	retireAfter(s, old, opts)
+	retireAfter(s, old, channels, opts)
 	return true, nil
 }
 
@@ -167,7 +182,7 @@ func Reattach(ctx context.Context, s *session.Session, prefer router.Color, dial
 	}
 	var errs []error
 	for _, to := range []router.Color{prefer, prefer.Other()} {
-		old, err := attachLocked(ctx, s, to, dial(to), opts)
+		old, _, err := attachLocked(ctx, s, to, dial(to), opts)
 		if err == nil {
 			// old is dead: nothing to drain, only its resources to free.
 			s.Release(old)
@@ -182,31 +197,39 @@ func Reattach(ctx context.Context, s *session.Session, prefer router.Color, dial
 }
 
 // attachLocked runs steps 2–4; the caller holds the operation lock. It
-// returns the previous attachment on success.
-func attachLocked(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (*session.Attachment, error) {
+// returns the previous attachment on success, with the channels the
+// session held on it. A standby on backend to stands in for the dial.
+func attachLocked(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (*session.Attachment, []string, error) {
 	opts = opts.withDefaults()
 	fail := func(stage Stage, channel string, err error) error {
 		return &Error{Session: s.ID(), To: to, Stage: stage, Channel: channel, Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	b, err := s.Dial(ctx, to, d)
-	if err != nil {
-		return nil, fail(StageDial, "", err)
+	b := s.TakeStandby(to)
+	if b == nil {
+		var err error
+		if b, err = s.Dial(ctx, to, d); err != nil {
+			return nil, nil, fail(StageDial, "", err)
+		}
 	}
 	resumes := s.Overlap(b)
 	if ch, err := subscribeAll(ctx, b.Conn(), resumes); err != nil {
 		s.Abort(b)
 		s.Release(b)
-		return nil, fail(StageSubscribe, ch, err)
+		return nil, nil, fail(StageSubscribe, ch, err)
 	}
 	old, err := s.Commit(b)
 	if err != nil {
 		s.Abort(b)
 		s.Release(b)
-		return nil, fail(StageCommit, "", err)
+		return nil, nil, fail(StageCommit, "", err)
 	}
-	return old, nil
+	channels := make([]string, len(resumes))
+	for i, r := range resumes {
+		channels[i] = r.Channel
+	}
+	return old, channels, nil
 }
 
 // subscribeAll subscribes every channel on c at once and returns the first
@@ -244,20 +267,21 @@ func subscribeAll(ctx context.Context, c upstream.Conn, resumes []session.Resume
 }
 
 // retireAfter retires old through opts.Retire, or now.
-func retireAfter(s *session.Session, old *session.Attachment, opts Options) {
+func retireAfter(s *session.Session, old *session.Attachment, channels []string, opts Options) {
 	if old == nil {
 		return
 	}
 	if opts.Retire != nil {
-		opts.Retire(func() { retire(s, old, opts) })
+		opts.Retire(func() { retire(s, old, channels, opts) })
 		return
 	}
-	retire(s, old, opts)
+	retire(s, old, channels, opts)
 }
 
-// retire lets the old attachment's requests finish (bounded), then closes
-// it.
-func retire(s *session.Session, old *session.Attachment, opts Options) {
+// retire lets the old attachment's requests finish (bounded), then keeps
+// it as the session's standby (opts.Standby) once it has left channels,
+// or closes it.
+func retire(s *session.Session, old *session.Attachment, channels []string, opts Options) {
 	if old == nil {
 		return
 	}
@@ -265,5 +289,21 @@ func retire(s *session.Session, old *session.Attachment, opts Options) {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
 	_ = s.Drain(ctx, old) // on timeout the requests fail with the close
+	if opts.Standby != nil && opts.Standby(old.Color()) &&
+		unsubscribeAll(ctx, old.Conn(), channels) == nil && s.Park(old) {
+		return
+	}
 	s.Release(old)
+}
+
+// unsubscribeAll leaves every channel on c at once.
+func unsubscribeAll(ctx context.Context, c upstream.Conn, channels []string) error {
+	if len(channels) == 1 {
+		return c.Unsubscribe(ctx, channels[0])
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, ch := range channels {
+		g.Go(func() error { return c.Unsubscribe(gctx, ch) })
+	}
+	return g.Wait()
 }

@@ -265,6 +265,9 @@ func (a *Attachment) HandleClose(err error) {
 	s := a.s
 	s.mu.Lock()
 	a.dead = true
+	if s.standby == a {
+		s.standby = nil
+	}
 	if a.drained != nil {
 		close(a.drained)
 		a.drained = nil

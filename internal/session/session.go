@@ -158,6 +158,7 @@ type Session struct {
 	subs     map[string]*sub
 	att      *Attachment   // current attachment; nil before the first
 	next     *Attachment   // attachment being brought in, during an attach
+	standby  *Attachment   // idle connection to the backend left last (standby.go)
 	attached chan struct{} // closed when att changes; nil when nobody waits
 	closed   bool
 }
@@ -304,7 +305,8 @@ func (s *Session) Close() {
 		return
 	}
 	s.closed = true
-	atts := []*Attachment{s.att, s.next}
+	atts := []*Attachment{s.att, s.next, s.standby}
+	s.standby = nil
 	for _, a := range atts {
 		if a != nil {
 			a.closing = true

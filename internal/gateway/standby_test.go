@@ -1,0 +1,75 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session/sessiontest"
+)
+
+// TestKeepStandby: with standbys on, the sessions moved to green keep an
+// idle blue connection each; moving back reuses them under publishing
+// load with every message once and in order; turning standbys off closes
+// the ones left.
+func TestKeepStandby(t *testing.T) {
+	e := setup(t, 0)
+	ctx := testCtx(t)
+	channels := []string{"a", "b", "c"}
+	clients := e.attach(t, 60, channels)
+	p := sessiontest.Publish(e.b, 5*time.Millisecond, channels...)
+	e.g.KeepStandby(true)
+
+	if _, failed, err := e.g.SetWeight(ctx, router.Full); err != nil || failed != 0 {
+		t.Fatalf("weight 100: failed %d, %v", failed, err)
+	}
+	// Retirement (leave the channels, park) runs in the background.
+	waitFor(t, "every session to hold a blue standby", func() bool { return e.g.Status().Sessions.Standby == len(clients) })
+	waitFor(t, "blue to hold the standbys only", func() bool { return e.blue.Conns() == len(clients) })
+
+	if _, failed, err := e.g.SetWeight(ctx, 0); err != nil || failed != 0 {
+		t.Fatalf("weight 0: failed %d, %v", failed, err)
+	}
+	e.checkPlacement(t, clients)
+	if st := e.g.Status(); st.Sessions.Standby != 0 {
+		t.Errorf("%d standbys after moving back; green connections are never kept", st.Sessions.Standby)
+	}
+	// Back on blue on the standbys themselves: no second blue connection.
+	waitFor(t, "green to be left", func() bool { return e.green.Conns() == 0 })
+	if n := e.blue.Conns(); n != len(clients) {
+		t.Errorf("blue holds %d connections for %d sessions", n, len(clients))
+	}
+
+	// Forward again, then standbys off: the parked connections close.
+	if _, failed, err := e.g.SetWeight(ctx, router.Full); err != nil || failed != 0 {
+		t.Fatalf("weight 100 again: failed %d, %v", failed, err)
+	}
+	waitFor(t, "the standbys again", func() bool { return e.g.Status().Sessions.Standby == len(clients) })
+	e.g.KeepStandby(false)
+	waitFor(t, "the standbys to close", func() bool { return e.blue.Conns() == 0 && e.g.Status().Sessions.Standby == 0 })
+	e.checkPlacement(t, clients)
+
+	last, err := p.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		c.sink.WaitSeq(t, c.ch, last[c.ch], 10*time.Second)
+		seqs := c.sink.Seqs(c.ch)
+		c.sink.CheckExactly(t, c.ch, seqs[0], last[c.ch])
+	}
+	if st := e.g.Status(); st.Messages.Gaps != 0 || st.Moves.Failed != 0 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
