@@ -127,6 +127,7 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 	defer c.mu.Unlock()
 	c.st, c.version = st, version
 	c.publishSnap()
+	c.keepStandby()
 	if st.Phase.Active() {
 		c.restore = st.Step > 0 && (st.Applied || st.Phase == Paused)
 		c.emit(st.Phase, &c.st, []Event{{Kind: EventRecovered,
@@ -330,9 +331,18 @@ func (c *Controller) commandLocked(ctx context.Context, op Op, fn func(*State, t
 // not), emits its events and hands it to the driver. c.mu is held.
 func (c *Controller) apply(from Phase, next State, evs []Event) {
 	c.st = next
+	c.keepStandby()
 	c.emit(from, &c.st, evs)
 	c.interrupt()
 	c.ensureDriver()
+}
+
+// keepStandby tells a StandbyKeeper shifter whether the rollout is
+// active. c.mu is held.
+func (c *Controller) keepStandby() {
+	if k, ok := c.opts.Shifter.(StandbyKeeper); ok {
+		k.KeepStandby(c.st.Phase.Active())
+	}
 }
 
 // interrupt invalidates the driver's current operation. c.mu is held.

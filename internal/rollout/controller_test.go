@@ -399,3 +399,30 @@ func checkOutcome(v Verdict, name string) Outcome {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestStandbyWhileActive: the shifter keeps standbys during every weight
+// change of a rollout, the rollback's included, and drops them when the
+// rollout has ended.
+func TestStandbyWhileActive(t *testing.T) {
+	h := newHarness(t)
+	if on, _ := h.shifter.standbys(); on {
+		t.Fatal("standbys on before any rollout")
+	}
+	if _, err := h.c.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPhase(h.c, Completed)
+	on, at := h.shifter.standbys()
+	if on || len(at) == 0 || slices.Contains(at, false) {
+		t.Errorf("completed: standby now %v, at each weight change %v; want off now, on at every change", on, at)
+	}
+
+	if _, err := h.c.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPhase(h.c, RolledBack)
+	on, at = h.shifter.standbys()
+	if on || at[len(at)-1] != true {
+		t.Errorf("rolled back: standby now %v, at the rollback's weight change %v; want off now, on then", on, at[len(at)-1])
+	}
+}

@@ -35,6 +35,15 @@ type PacedShifter interface {
 	SetWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (moved, failed int, err error)
 }
 
+// StandbyKeeper is a Shifter that can keep, for each session moved to
+// green, its blue connection open and idle (gateway.KeepStandby), making a
+// rollback a resubscribe rather than a reconnect. The controller turns it
+// on while a rollout is active (rolling back included) and off otherwise.
+// KeepStandby must not block.
+type StandbyKeeper interface {
+	KeepStandby(on bool)
+}
+
 // Prober checks that a backend can take sessions before anyone moves to it:
 // it dials the backend and runs one probe (subscribe, publish, deliver).
 type Prober interface {

@@ -36,6 +36,21 @@ type fakeShifter struct {
 	block  map[router.Weight]bool
 	fail   map[router.Weight]int
 	called chan router.Weight // every call, if not nil (buffered)
+	// standby is the last KeepStandby; standbyAt records it at each call.
+	standby   bool
+	standbyAt []bool
+}
+
+func (f *fakeShifter) KeepStandby(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.standby = on
+}
+
+func (f *fakeShifter) standbys() (now bool, atCalls []bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.standby, slices.Clone(f.standbyAt)
 }
 
 func newShifter() *fakeShifter {
@@ -50,6 +65,7 @@ func (f *fakeShifter) SetWeightPaced(ctx context.Context, w router.Weight, pace 
 	f.mu.Lock()
 	f.calls = append(f.calls, w)
 	f.paces = append(f.paces, pace)
+	f.standbyAt = append(f.standbyAt, f.standby)
 	prev := f.weight
 	f.weight = w // like the gateway: the weight is applied before the moves
 	block := f.block[w]
