@@ -58,11 +58,6 @@ var (
 const (
 	DefaultReattachAttempts = 3
 	DefaultReattachBackoff  = 200 * time.Millisecond
-
-	// maxRetiring bounds the old backend connections closed in the
-	// background after moves (each holds a socket until the old backend
-	// answers its close).
-	maxRetiring = 1024
 )
 
 // Options configure a Gateway.
@@ -111,14 +106,11 @@ type Gateway struct {
 	pres     preservation // see preservation.go
 	log      *slog.Logger
 
-	ctx    context.Context // canceled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // re-attaches and background retirements
-	// retiring bounds the old attachments being drained and closed in the
-	// background after moves; when it is full a move retires its old
-	// attachment itself (the pacing slot waits, as without the bound).
-	retiring chan struct{}
-	standby  atomic.Bool // keep standbys (standby.go)
+	ctx     context.Context // canceled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // re-attaches, standby releases
+	retire  retirer        // retire.go
+	standby atomic.Bool    // keep standbys (standby.go)
 
 	weightLock chan struct{} // serializes SetWeight
 
@@ -157,10 +149,9 @@ func New(opts Options) (*Gateway, error) {
 		cancel:     cancel,
 		weightLock: make(chan struct{}, 1),
 		sessions:   make(map[string]*session.Session),
-		retiring:   make(chan struct{}, maxRetiring),
 	}
 	if g.opts.Handover.Retire == nil {
-		g.opts.Handover.Retire = g.retireInBackground
+		g.opts.Handover.Retire = g.retire.run
 	}
 	if g.opts.Handover.Standby == nil {
 		g.opts.Handover.Standby = g.keepsStandby
@@ -320,32 +311,6 @@ func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color)
 	return ok, err
 }
 
-// retireInBackground runs a moved session's drain-and-close of its old
-// attachment on a goroutine Close waits for, or inline when maxRetiring
-// are running already or the gateway is closing.
-func (g *Gateway) retireInBackground(retire func()) {
-	select {
-	case g.retiring <- struct{}{}:
-	default:
-		retire()
-		return
-	}
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		<-g.retiring
-		retire()
-		return
-	}
-	g.wg.Add(1) // under mu: Close waits only after setting closed
-	g.mu.Unlock()
-	go func() {
-		defer g.wg.Done()
-		defer func() { <-g.retiring }()
-		retire()
-	}()
-}
-
 // onDrop starts re-attaching a session whose backend connection ended; it
 // runs on that connection's reading goroutine.
 func (g *Gateway) onDrop(s *session.Session, cause error) {
@@ -413,6 +378,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() {
+		g.retire.close()
 		g.wg.Wait()
 		close(done)
 	}()

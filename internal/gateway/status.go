@@ -108,16 +108,16 @@ type MessageCounts struct {
 func (g *Gateway) Status() Status {
 	st := Status{Weight: g.router.Table().Weight()}
 	for _, s := range g.Sessions() {
-		c, live := s.Attached()
+		p := s.Placement()
 		switch {
-		case !live:
+		case !p.Live:
 			st.Sessions.Detached++
-		case c == router.Green:
+		case p.Backend == router.Green:
 			st.Sessions.Green++
 		default:
 			st.Sessions.Blue++
 		}
-		if _, ok := s.Standby(); ok {
+		if p.HasStandby {
 			st.Sessions.Standby++
 		}
 	}
