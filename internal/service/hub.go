@@ -94,6 +94,7 @@ type HubStats struct {
 	Resubscribes uint64 // hub subscriptions re-established after broker.ErrSlowSubscriber
 	Lost         uint64 // channels ended with Lost because the stream could not be kept
 	Rereads      uint64 // replays that read history again after their pending buffer overflowed
+	ResumedLive  uint64 // subscribes with since at the channel's newest seq, joined live without reading history
 }
 
 // Hub shares one broker subscription per channel among all local
@@ -117,6 +118,7 @@ type Hub struct {
 	resubscribes atomic.Uint64
 	lost         atomic.Uint64
 	rereads      atomic.Uint64
+	resumedLive  atomic.Uint64
 }
 
 // NewHub returns a hub over b. The hub does not own b: Close leaves it open.
@@ -198,9 +200,14 @@ func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, o
 	}
 	m := &member{s: s}
 	c.members[s] = m
-	if !opts.HasSince {
+	if !opts.HasSince || opts.Since == c.last {
 		// c.last is the newest seq fanned out (or the position read when
-		// the channel started); everything after it reaches m.
+		// the channel started); everything after it reaches m. A since
+		// equal to it (a client resuming where the channel stands, as a
+		// gateway moving a session does) has no history to read.
+		if opts.HasSince {
+			h.resumedLive.Add(1)
+		}
 		m.last = c.last
 		pos := broker.Position{Seq: c.last, Epoch: c.epoch}
 		if opts.OnReady != nil {
@@ -246,7 +253,7 @@ func (h *Hub) Stats() HubStats {
 	h.mu.Lock()
 	n := len(h.channels)
 	h.mu.Unlock()
-	return HubStats{Channels: n, Resubscribes: h.resubscribes.Load(), Lost: h.lost.Load(), Rereads: h.rereads.Load()}
+	return HubStats{Channels: n, Resubscribes: h.resubscribes.Load(), Lost: h.lost.Load(), Rereads: h.rereads.Load(), ResumedLive: h.resumedLive.Load()}
 }
 
 // Close ends every broker subscription and waits for the hub's goroutines.

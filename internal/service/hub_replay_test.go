@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,4 +165,54 @@ func TestHubReplayWindowedWhilePublishing(t *testing.T) {
 		t.Errorf("stats %+v: want a re-read after the pending buffer overflowed", st)
 	}
 	h.Unsubscribe("w", w)
+}
+
+// historyCounter counts History reads.
+type historyCounter struct {
+	broker.Broker
+	reads atomic.Int32
+}
+
+func (b *historyCounter) History(ctx context.Context, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
+	b.reads.Add(1)
+	return b.Broker.History(ctx, channel, since, limit)
+}
+
+// TestHubResumeAtHeadJoinsLive: a subscribe with since at the seq the
+// live channel stands at (a gateway moving a session) joins live without
+// reading history, and its stream continues exactly after since; a since
+// behind still replays.
+func TestHubResumeAtHeadJoinsLive(t *testing.T) {
+	ctx := testCtx(t)
+	mb := newBroker(t, membroker.Options{HistorySize: 100})
+	b := &historyCounter{Broker: mb}
+	h := newHub(t, b, HubOptions{})
+	publishN(t, ctx, b, "r", 5)
+
+	first := newRecorder()
+	if _, err := h.Subscribe(ctx, "r", first); err != nil {
+		t.Fatal(err)
+	}
+	reads := b.reads.Load()
+	atHead := newRecorder()
+	pos, err := h.SubscribeSince(ctx, "r", atHead, 5)
+	if err != nil || pos.Seq != 5 {
+		t.Fatalf("subscribe since 5: %+v, %v", pos, err)
+	}
+	if n := b.reads.Load() - reads; n != 0 {
+		t.Errorf("%d history reads for a since at the head", n)
+	}
+	behind := newRecorder()
+	if _, err := h.SubscribeSince(ctx, "r", behind, 3); err != nil {
+		t.Fatal(err)
+	}
+	if b.reads.Load() == reads {
+		t.Error("a since behind the head read no history")
+	}
+	publishN(t, ctx, b, "r", 3)
+	atHead.waitSeqs(t, 6, 3)
+	behind.waitSeqs(t, 4, 5)
+	if st := h.Stats(); st.ResumedLive != 1 {
+		t.Errorf("stats %+v, want 1 resumed live", st)
+	}
 }

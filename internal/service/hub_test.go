@@ -222,6 +222,9 @@ func TestHubReplayPendingOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishN(t, ctx, mb, "c", 5)
+	// Fanned out first, so that since 0 is behind the channel and the
+	// subscribe replays (at the head it would join live directly).
+	live.waitSeqs(t, 1, 5)
 
 	late := newRecorder()
 	errc := make(chan error, 1)
