@@ -27,14 +27,15 @@ out=bench-out/emergency
 token=emergency-$$
 move_conc=1024 # the gateway's unpaced concurrency (gateway.UnpacedConcurrency)
 
-# The gateway holds two sockets per session (client and upstream) plus one
-# per move in flight; the hard limit may not be raisable (containers): run
-# with as many sessions as fit, in steps of 500.
-need=$((2 * sessions + move_conc + 256))
+# During a rollout the gateway holds three sockets per session moved to
+# green (client, green upstream, idle blue standby) plus one per move in
+# flight; the hard limit may not be raisable (containers): run with as many
+# sessions as fit, in steps of 500.
+need=$((3 * sessions + move_conc + 256))
 [ "$(ulimit -Hn)" -lt "$need" ] && { ulimit -Hn "$need" 2>/dev/null || true; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" -lt "$need" ]; then
-	fit=$(( ($(ulimit -n) - move_conc - 256) / 2 / 500 * 500 ))
+	fit=$(( ($(ulimit -n) - move_conc - 256) / 3 / 500 * 500 ))
 	echo "bench-emergency: open-file limit $(ulimit -n) < $need: running $fit sessions instead of $sessions" >&2
 	sessions=$fit
 fi

@@ -28,8 +28,9 @@ type weightResult struct {
 type status struct {
 	Weight   float64 `json:"weight"`
 	Sessions struct {
-		Blue  int `json:"blue"`
-		Green int `json:"green"`
+		Blue    int `json:"blue"`
+		Green   int `json:"green"`
+		Standby int `json:"standby"`
 	} `json:"sessions"`
 	Moves struct {
 		Done   uint64 `json:"done"`

@@ -136,7 +136,11 @@ type Emergency struct {
 	ScaledSeconds float64 `json:"scaled_10k_seconds"`
 	State         string  `json:"state"` // the rollout's final state
 	OnBlue        int     `json:"on_blue"`
-	MovesFailed   uint64  `json:"moves_failed"` // gateway counter growth over the rollback
+	// StandbyBefore counts the sessions holding an idle blue standby when
+	// the command was sent (gateway.KeepStandby): their way back is a
+	// resubscribe rather than a reconnect.
+	StandbyBefore int    `json:"standby_before"`
+	MovesFailed   uint64 `json:"moves_failed"` // gateway counter growth over the rollback
 
 	Published     int64 `json:"published"`
 	PublishErrors int64 `json:"publish_errors"`
@@ -292,8 +296,9 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 		return err
 	}
 	s.window.Store(windowMove)
-	r.logf("emergency: %d sessions on green, publishing %.0f msg/s; other processes use %.2f cores (load %.2f); emergency rollback",
-		before.Sessions.Green, p.rate, e.OtherBefore, e.LoadAvg)
+	e.StandbyBefore = before.Sessions.Standby
+	r.logf("emergency: %d sessions on green (%d with a blue standby), publishing %.0f msg/s; other processes use %.2f cores (load %.2f); emergency rollback",
+		before.Sessions.Green, before.Sessions.Standby, p.rate, e.OtherBefore, e.LoadAvg)
 
 	m := startCPU(pids)
 	t0 := time.Now()

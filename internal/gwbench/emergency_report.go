@@ -27,6 +27,7 @@ func EmergencyReport(w io.Writer, e Emergency, command, machine string, notes []
 	fmt.Fprintf(w, "| **every session on blue (measured)** | **%.3f s** (%.0f sessions/s) |\n", e.Seconds, e.SessionsPerSec)
 	fmt.Fprintf(w, "| controller's record (rollback started → rolled back) | %.3f s, final state `%s` |\n", e.ControllerSeconds, e.State)
 	fmt.Fprintf(w, "| **scaled to 10,000 sessions (linear, not measured)** | **%.3f s** (target ≤ 1 s) |\n", e.ScaledSeconds)
+	fmt.Fprintf(w, "| sessions holding a blue standby when the command was sent | %d |\n", e.StandbyBefore)
 	fmt.Fprintf(w, "| messages published / delivered | %d / %d (publish errors %d) |\n", e.Published, e.Delivered, e.PublishErrors)
 	fmt.Fprintf(w, "| lost / duplicated / clients dropped | %d / %d / %d |\n", e.Lost, e.Duplicated, e.Dropped)
 	fmt.Fprintf(w, "| delivery pause per session, p50 / p99 / max | %.1f / %.1f / %.1f ms (before: p99 %.1f ms) |\n\n",
@@ -38,9 +39,9 @@ func EmergencyReport(w io.Writer, e Emergency, command, machine string, notes []
 			e.Cores.Other, e.OtherBefore, e.LoadAvg)
 	}
 	fmt.Fprintf(w, "The figure scaled to 10,000 is %d sessions' time × 10,000 / %d: the open-file hard limit here is "+
-		"20,000 per process and the gateway holds two sockets per session (client and upstream) plus one per move in "+
-		"flight, so 10,000 sessions do not fit in one gateway process on this machine. Linear scaling assumes the "+
-		"moves stay CPU-bound at the same rate.\n", e.Sessions, e.Sessions)
+		"20,000 per process and during a rollout the gateway holds three sockets per session moved to green (client, "+
+		"green upstream, blue standby) plus one per move in flight, so 10,000 sessions do not fit in one gateway "+
+		"process on this machine. Linear scaling assumes the moves stay CPU-bound at the same rate.\n", e.Sessions, e.Sessions)
 	for _, n := range notes {
 		fmt.Fprintf(w, "\n%s\n", n)
 	}
