@@ -16,6 +16,7 @@
 #   GWBENCH_SESSIONS=9000      sessions for memory and handover (9,000 fit the 20,000 open-file limit with NGINX)
 #   GWBENCH_MOVES=100000       handover.moves_per_second of the gateway
 #   GWBENCH_MOVE_CONC=128      handover.concurrency of the gateway (more in flight lengthens pauses, same rate)
+#   GWBENCH_STRESS_RATE=5      messages/s per session of the extra stress move (0: none)
 #   GWBENCH_NGINX=1            include NGINX (apt-get install nginx-light)
 #   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
 #                              driver on CPU 0
@@ -28,6 +29,7 @@ cd "$(dirname "$0")/.."
 sessions=${GWBENCH_SESSIONS:-9000}
 moves=${GWBENCH_MOVES:-100000}
 move_conc=${GWBENCH_MOVE_CONC:-128}
+stress_rate=${GWBENCH_STRESS_RATE:-5}
 use_nginx=${GWBENCH_NGINX:-1}
 pin=${GWBENCH_PIN:-1}
 profile=${GWBENCH_PROFILE:-1}
@@ -161,7 +163,7 @@ echo "== driver" >&2
 	--publish-url "http://127.0.0.1:$blue/api/v1/publish" \
 	--admin "http://127.0.0.1:$adm" --token "$token" \
 	--gc-url "http://127.0.0.1:$pprof/debug/pprof/heap?gc=1" \
-	--sessions "$sessions" "${nginx_args[@]}" "${prof_args[@]}" \
+	--sessions "$sessions" --stress-rate "$stress_rate" "${nginx_args[@]}" "${prof_args[@]}" \
 	${GWBENCH_ARGS:-} -o "$out/result.json"
 
 notes+=("Gateway configuration: $out/gateway.yaml (handover.moves_per_second $moves, concurrency $move_conc); clients speak the legacy protocol at the edge, blue is legacy and green Socket.IO.")

@@ -93,7 +93,11 @@ type Config struct {
 	Settle   time.Duration // wait after a GC before reading RSS (2s)
 
 	Channels       int           // channels the handover sessions spread over (200)
-	PerSessionRate float64       // messages/s each handover session receives (5)
+	PerSessionRate float64       // messages/s each handover session receives (1)
+	// StressRate, when set, adds one more move (back the other way) at
+	// this per-session rate: a load where the backends' shared core is
+	// already saturated before anyone moves, shown beside the main one.
+	StressRate float64
 	Baseline       time.Duration // steady publishing before the weight change (3s)
 	After          time.Duration // publishing after the weight change answered (2s)
 	Reverse        bool          // also move everybody back green→blue (100→0)
@@ -147,7 +151,7 @@ func (c *Config) Defaults() {
 	dd(&c.Settle, 2*time.Second)
 	di(&c.Channels, 200)
 	if c.PerSessionRate == 0 {
-		c.PerSessionRate = 5
+		c.PerSessionRate = 1
 	}
 	dd(&c.Baseline, 3*time.Second)
 	dd(&c.After, 2*time.Second)
@@ -178,8 +182,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("gwbench: Skip: phases are %s, %s and %s", PhaseHandover, PhaseLatency, PhaseFanout)
 	case c.Channels > c.Sessions:
 		return errors.New("gwbench: Channels must not exceed Sessions")
-	case c.PerSessionRate <= 0 || c.PerSessionRate > 1000:
-		return errors.New("gwbench: PerSessionRate must be in (0, 1000]")
+	case c.PerSessionRate <= 0 || c.PerSessionRate > 1000 || c.StressRate < 0 || c.StressRate > 1000:
+		return errors.New("gwbench: PerSessionRate and StressRate must be in (0, 1000]")
 	case c.Payload < minPayload || c.Payload > 1<<16:
 		return fmt.Errorf("gwbench: Payload must be between %d and 65536", minPayload)
 	case c.LatencyFor <= 0, c.FanoutWindow <= 0, c.Drain <= 0, c.Baseline <= 0, c.After < 0,

@@ -151,8 +151,8 @@ func (p *steady) run(ctx context.Context) {
 
 // handover moves every session from weight from to weight to under a
 // steady publishing load and checks every client's stream.
-func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from, to float64) (Handover, error) {
-	h := Handover{From: from, To: to, Sessions: len(clients), Channels: r.cfg.Channels, PerSessionRate: r.cfg.PerSessionRate}
+func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from, to, rate float64) (Handover, error) {
+	h := Handover{From: from, To: to, Sessions: len(clients), Channels: r.cfg.Channels, PerSessionRate: rate}
 	run := r.id + "." + strconv.FormatFloat(to, 'f', -1, 64)
 	channels := make([]string, r.cfg.Channels)
 	for i := range channels {
@@ -165,14 +165,14 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	for _, c := range clients {
 		c.reset()
 	}
-	p := newSteady(r.cfg.PublishURL, r.cfg.Payload, channels, r.cfg.PerSessionRate)
+	p := newSteady(r.cfg.PublishURL, r.cfg.Payload, channels, rate)
 	stop := p.start(ctx)
 	defer stop()
 
 	s.track.Store(true)
 	defer s.track.Store(false)
 	baseLat, moveLat := samples.NewRecorder(1<<20), samples.NewRecorder(1<<20)
-	r.logf("handover %v→%v: %d sessions on %d channels, %.0f msg/s each (%.0f publishes/s)", from, to, len(clients), len(channels), r.cfg.PerSessionRate, p.rate)
+	r.logf("handover %v→%v: %d sessions on %d channels, %.0f msg/s each (%.0f publishes/s)", from, to, len(clients), len(channels), rate, p.rate)
 	// One second to warm up, then the baseline window.
 	if err := sleep(ctx, time.Second); err != nil {
 		return h, err

@@ -172,18 +172,23 @@ func (r *runner) gatewaySessions(ctx context.Context) error {
 			r.logf("heap profile: %v", err)
 		}
 	}
-	moves := [][2]float64{{0, 100}}
+	type move struct{ from, to, rate float64 }
+	moves := []move{{0, 100, r.cfg.PerSessionRate}}
 	if r.cfg.Reverse {
-		moves = append(moves, [2]float64{100, 0})
+		moves = append(moves, move{100, 0, r.cfg.PerSessionRate})
+	}
+	if r.cfg.StressRate > 0 {
+		last := moves[len(moves)-1]
+		moves = append(moves, move{last.to, last.from, r.cfg.StressRate})
 	}
 	for _, mv := range moves {
-		h, err := r.handover(ctx, clients, s, mv[0], mv[1])
+		h, err := r.handover(ctx, clients, s, mv.from, mv.to, mv.rate)
 		r.res.Handover = append(r.res.Handover, h)
 		if err != nil {
 			return err
 		}
 	}
-	if !r.cfg.Reverse { // later phases compare the gateway over blue with blue direct
+	if last := moves[len(moves)-1]; last.to != 0 { // later phases compare the gateway over blue with blue direct
 		closeAll(s, clients)
 		clients = nil
 		if _, err := r.admin.setWeight(ctx, 0); err != nil {
