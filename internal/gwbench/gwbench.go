@@ -92,15 +92,15 @@ type Config struct {
 	Idle     time.Duration // idle time before the memory reading (5s)
 	Settle   time.Duration // wait after a GC before reading RSS (2s)
 
-	Channels       int           // channels the handover sessions spread over (200)
-	PerSessionRate float64       // messages/s each handover session receives (1)
+	Channels       int     // channels the handover sessions spread over (200)
+	PerSessionRate float64 // messages/s each handover session receives (1)
 	// StressRate, when set, adds one more move (back the other way) at
 	// this per-session rate: a load where the backends' shared core is
 	// already saturated before anyone moves, shown beside the main one.
 	StressRate float64
-	Baseline       time.Duration // steady publishing before the weight change (3s)
-	After          time.Duration // publishing after the weight change answered (2s)
-	Reverse        bool          // also move everybody back green→blue (100→0)
+	Baseline   time.Duration // steady publishing before the weight change (3s)
+	After      time.Duration // publishing after the weight change answered (2s)
+	Reverse    bool          // also move everybody back green→blue (100→0)
 
 	Payload int           // bytes of a request frame and of published data (100)
 	Drain   time.Duration // longest wait for outstanding deliveries (15s)
