@@ -3,6 +3,7 @@ package eio
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -64,8 +65,13 @@ type Config struct {
 // them).
 type CORS struct {
 	// Origins allowed to make cross-origin requests. "*" allows any origin.
-	// Empty disables CORS headers.
+	// Empty disables CORS headers unless AllowOrigin is set.
 	Origins []string
+	// AllowOrigin, when set, also allows the origin of any request it
+	// returns true for (requests carry an Origin header when it is asked),
+	// for rules that a list of exact origins cannot express, such as host
+	// patterns. Nil allows only Origins.
+	AllowOrigin func(r *http.Request) bool
 	// Credentials adds Access-Control-Allow-Credentials: true. With "*" the
 	// request's own origin is echoed, because browsers refuse "*" together
 	// with credentials.

@@ -14,7 +14,7 @@ const preflightMethods = "GET,HEAD,PUT,PATCH,POST,DELETE"
 // cors middleware the Node server uses. It reports whether r was a
 // preflight request, which it has then answered (204).
 func (c CORS) apply(w http.ResponseWriter, r *http.Request) (answered bool) {
-	if len(c.Origins) == 0 {
+	if len(c.Origins) == 0 && c.AllowOrigin == nil {
 		return false
 	}
 	h := w.Header()
@@ -23,7 +23,7 @@ func (c CORS) apply(w http.ResponseWriter, r *http.Request) (answered bool) {
 	switch {
 	case wildcard && !c.Credentials:
 		h.Set("Access-Control-Allow-Origin", "*")
-	case wildcard || (origin != "" && slices.Contains(c.Origins, origin)):
+	case wildcard || (origin != "" && c.allows(r, origin)):
 		if origin != "" {
 			h.Set("Access-Control-Allow-Origin", origin)
 		}
@@ -50,4 +50,10 @@ func (c CORS) apply(w http.ResponseWriter, r *http.Request) (answered bool) {
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusNoContent)
 	return true
+}
+
+// allows reports whether the non-empty origin of r is listed or passes
+// AllowOrigin.
+func (c CORS) allows(r *http.Request, origin string) bool {
+	return slices.Contains(c.Origins, origin) || (c.AllowOrigin != nil && c.AllowOrigin(r))
 }

@@ -158,6 +158,32 @@ func TestCORS(t *testing.T) {
 			t.Errorf("unlisted origin allowed: %q", got)
 		}
 	})
+	t.Run("predicate", func(t *testing.T) {
+		allow := func(r *http.Request) bool { return strings.HasSuffix(r.Header.Get("Origin"), ".a.test") }
+		ts := startServer(t, Config{CORS: CORS{AllowOrigin: allow, Credentials: true}})
+		req, _ := http.NewRequest("OPTIONS", ts.url+"?EIO=4&transport=polling", nil)
+		req.Header.Set("Origin", "http://app.a.test")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		res := mustDo(t, req)
+		if res.StatusCode != 204 ||
+			res.Header.Get("Access-Control-Allow-Origin") != "http://app.a.test" ||
+			res.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
+		}
+		req, _ = http.NewRequest("OPTIONS", ts.url+"?EIO=4&transport=polling", nil)
+		req.Header.Set("Origin", "http://evil.test")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		res = mustDo(t, req)
+		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight of a refused origin: %d %v", res.StatusCode, res.Header)
+		}
+		req, _ = http.NewRequest("GET", ts.url+"?EIO=4&transport=polling", nil)
+		req.Header.Set("Origin", "http://app.a.test")
+		res = mustDo(t, req)
+		if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "http://app.a.test" {
+			t.Errorf("handshake: %d %v", res.StatusCode, res.Header)
+		}
+	})
 	t.Run("disabled", func(t *testing.T) {
 		ts := startServer(t, Config{})
 		req, _ := http.NewRequest("OPTIONS", ts.url+"?EIO=4&transport=polling", nil)
