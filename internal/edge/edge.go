@@ -17,6 +17,11 @@
 // (package wsconn); a Socket.IO connection uses the Engine.IO session's
 // bounded queue and writer.
 //
+// Browser clients must come from an allowed Origin (config
+// edge.origin_patterns; see originPolicy): both listeners refuse any other
+// with 403 before identifying the client, and every Socket.IO request is
+// checked, polling GETs and POSTs included, not only the handshake.
+//
 // Overflow rule (config edge.overflow): "disconnect" closes a client whose
 // queue is full (legacy: close 1008 "slow_consumer"; Socket.IO: the
 // Engine.IO session is closed), "drop_newest" discards the message and
@@ -96,6 +101,10 @@ type Stats struct {
 	Dropped       uint64 // messages discarded by the drop_newest rule
 	TooLarge      uint64 // legacy connections closed for an oversized frame
 	ErrorReplies  uint64 // error frames / error acks sent to clients
+	// OriginRejected counts requests refused with 403 because their
+	// Origin is not allowed (edge.origin_patterns), on either listener
+	// and on every Socket.IO request, polling included.
+	OriginRejected uint64
 }
 
 // Server is the edge. It is an http.Handler.
@@ -103,6 +112,7 @@ type Server struct {
 	opts Options
 	g    *gateway.Gateway
 	id   *Identifier
+	orig originPolicy
 	io   *sio.Server
 	mux  *http.ServeMux
 	log  *slog.Logger
@@ -114,6 +124,7 @@ type Server struct {
 
 	accepted, unauthorized, attachFailed atomic.Uint64
 	slow, dropped, tooLarge, errReplies  atomic.Uint64
+	originRejected                       atomic.Uint64
 }
 
 // New returns an edge over opts.Gateway.
@@ -140,10 +151,15 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	orig, err := newOriginPolicy(opts.Edge.OriginPatterns)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		opts:   opts,
 		g:      opts.Gateway,
 		id:     id,
+		orig:   orig,
 		log:    opts.Logger,
 		legacy: make(map[*legacyConn]struct{}),
 	}
@@ -172,6 +188,7 @@ func (s *Server) Stats() Stats {
 	st.Dropped = s.dropped.Load()
 	st.TooLarge = s.tooLarge.Load()
 	st.ErrorReplies = s.errReplies.Load()
+	st.OriginRejected = s.originRejected.Load()
 	return st
 }
 

@@ -101,6 +101,10 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// The Origin is checked before the attach, which dials a backend.
+	if !s.originOK(w, r) {
+		return
+	}
 	user, err := s.id.User(r.Header, r.URL.Query(), "")
 	if err != nil {
 		s.unauthorized.Add(1)
@@ -120,6 +124,8 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	}
 	c.sess = sess
 	hw := &wsconn.Response{ResponseWriter: w, Timeout: s.opts.WriteTimeout}
+	// Accept applies the same Origin rule again; it cannot refuse what
+	// originOK let through.
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: s.opts.Edge.OriginPatterns})
 	if err != nil {
 		s.g.Detach(sess)

@@ -21,6 +21,14 @@ import (
 // legacy backend, on loopback; it returns the edge and its /ws URL.
 func startEdge(t *testing.T) (*edge.Server, string) {
 	t.Helper()
+	ed, _, addr := startEdgeWith(t, edge.Options{DrainPeriod: time.Millisecond})
+	return ed, "ws://" + addr + edge.LegacyPath + "?user=u1"
+}
+
+// startEdgeWith is startEdge with opts (Gateway is set here); it returns
+// the edge, its gateway and its host:port.
+func startEdgeWith(t *testing.T, opts edge.Options) (*edge.Server, *gateway.Gateway, string) {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -40,10 +48,20 @@ func startEdge(t *testing.T) (*edge.Server, string) {
 		defer cancel()
 		_ = g.Close(ctx)
 	})
-	ed, err := edge.New(edge.Options{Gateway: g, DrainPeriod: time.Millisecond})
+	opts.Gateway = g
+	ed, err := edge.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the listener's: runs after it closes and before
+	// the gateway closes.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := ed.Shutdown(ctx); err != nil {
+			t.Errorf("edge shutdown: %v", err)
+		}
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +69,7 @@ func startEdge(t *testing.T) (*edge.Server, string) {
 	srv := &http.Server{Handler: ed, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return ed, "ws://" + ln.Addr().String() + edge.LegacyPath + "?user=u1"
+	return ed, g, ln.Addr().String()
 }
 
 type frame struct {

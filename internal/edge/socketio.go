@@ -50,6 +50,11 @@ func (s *Server) mountSocketIO() error {
 		QueueBytes:   e.OutboundQueue.Bytes,
 		WriteTimeout: s.opts.WriteTimeout,
 		DrainPeriod:  s.opts.DrainPeriod,
+		// Polling from another origin is cross-origin XHR: browsers read
+		// the answers only with these headers. Credentials are allowed
+		// because a browser's WebSocket to an allowed origin sends its
+		// cookies too.
+		CORS: eio.CORS{AllowOrigin: s.orig.allows, Credentials: true},
 	}})
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
@@ -64,10 +69,17 @@ func (s *Server) mountSocketIO() error {
 	return nil
 }
 
-// serveSocketIO refuses an Engine.IO handshake without a user key with 401
-// before any session exists. A JWT may still come in the CONNECT auth
-// payload, so only a token present and bad is refused here.
+// serveSocketIO refuses any request from a foreign Origin with 403
+// (handshakes, polls, POSTs and upgrades alike: a polling session's sid is
+// no proof of origin), then an Engine.IO handshake without a user key with
+// 401 before any session exists. A JWT may still come in the CONNECT auth
+// payload, so only a token present and bad is refused here. CORS
+// preflights go on to the Engine.IO server, which answers them and names
+// only allowed origins.
 func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodOptions && !s.originOK(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	if q.Get("sid") == "" && !s.isDraining() {
 		if !s.id.UsesJWT() || s.id.HasToken(r.Header, q) {
