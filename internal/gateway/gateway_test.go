@@ -16,6 +16,7 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
@@ -27,6 +28,12 @@ type env struct {
 
 func setup(t *testing.T, weight router.Weight) *env {
 	t.Helper()
+	return setupWith(t, weight, nil)
+}
+
+// setupWith is setup with blue's dialer wrapped by wrapBlue (nil: none).
+func setupWith(t *testing.T, weight router.Weight, wrapBlue func(upstream.Dialer) upstream.Dialer) *env {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 10000})
 	if err != nil {
 		t.Fatal(err)
@@ -37,9 +44,13 @@ func setup(t *testing.T, weight router.Weight) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	blue := e.blue.Dialer()
+	if wrapBlue != nil {
+		blue = wrapBlue(blue)
+	}
 	e.g, err = gateway.New(gateway.Options{
 		Router:         router.New(table),
-		Blue:           e.blue.Dialer(),
+		Blue:           blue,
 		Green:          e.green.Dialer(),
 		MovesPerSecond: 2000,
 		Concurrency:    16,

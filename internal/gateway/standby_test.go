@@ -1,11 +1,13 @@
 package gateway_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/upstream"
 )
 
 // TestKeepStandby: with standbys on, the sessions moved to green keep an
@@ -72,4 +74,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// slowLeave delays blue's unsubscribes, so that retirements (which leave
+// the channels before parking) are still running when a test acts.
+type slowLeave struct{ upstream.Dialer }
+
+func (d slowLeave) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	c, err := d.Dialer.Dial(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return slowLeaveConn{c}, nil
+}
+
+type slowLeaveConn struct{ upstream.Conn }
+
+func (c slowLeaveConn) Unsubscribe(ctx context.Context, channel string) error {
+	time.Sleep(100 * time.Millisecond)
+	return c.Conn.Unsubscribe(ctx, channel)
+}
+
+// TestStandbyOffWhileRetiring: standbys turned off right after a weight
+// change (as the controller does when the last step completes), while
+// the moves' retirements are still leaving channels: none of them parks
+// a standby that nobody would release.
+func TestStandbyOffWhileRetiring(t *testing.T) {
+	e := setupWith(t, 0, func(d upstream.Dialer) upstream.Dialer { return slowLeave{d} })
+	ctx := testCtx(t)
+	clients := e.attach(t, 20, []string{"a", "b"})
+	e.g.KeepStandby(true)
+	if _, failed, err := e.g.SetWeight(ctx, router.Full); err != nil || failed != 0 {
+		t.Fatalf("weight 100: failed %d, %v", failed, err)
+	}
+	e.g.KeepStandby(false)
+	waitFor(t, "every blue connection to close", func() bool {
+		return e.blue.Conns() == 0 && e.g.Status().Sessions.Standby == 0
+	})
+	e.checkPlacement(t, clients)
 }

@@ -206,18 +206,14 @@ func attachLocked(ctx context.Context, s *session.Session, to router.Color, d up
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	b := s.TakeStandby(to)
-	if b == nil {
-		var err error
-		if b, err = s.Dial(ctx, to, d); err != nil {
-			return nil, nil, fail(StageDial, "", err)
-		}
+	b, resumes, err := bringIn(ctx, s, to, d, s.TakeStandby(to))
+	if errors.Is(err, errStandby) && ctx.Err() == nil {
+		// A standby idle for a whole rollout may have been cut (a
+		// middlebox's idle timeout) without its end showing yet: dial.
+		b, resumes, err = bringIn(ctx, s, to, d, nil)
 	}
-	resumes := s.Overlap(b)
-	if ch, err := subscribeAll(ctx, b.Conn(), resumes); err != nil {
-		s.Abort(b)
-		s.Release(b)
-		return nil, nil, fail(StageSubscribe, ch, err)
+	if err != nil {
+		return nil, nil, err
 	}
 	old, err := s.Commit(b)
 	if err != nil {
@@ -230,6 +226,35 @@ func attachLocked(ctx context.Context, s *session.Session, to router.Color, d up
 		channels[i] = r.Channel
 	}
 	return old, channels, nil
+}
+
+// errStandby marks a failure on a standby, which a dial may mend.
+var errStandby = errors.New("on the standby")
+
+// bringIn makes b (dialed now when nil) a second source of every channel
+// of s and subscribes them on it: steps 2 and 3. On failure b is out of
+// the session and released.
+func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, b *session.Attachment) (*session.Attachment, []session.Resume, error) {
+	fail := func(stage Stage, channel string, err error) error {
+		return &Error{Session: s.ID(), To: to, Stage: stage, Channel: channel, Err: err}
+	}
+	standby := b != nil
+	if !standby {
+		var err error
+		if b, err = s.Dial(ctx, to, d); err != nil {
+			return nil, nil, fail(StageDial, "", err)
+		}
+	}
+	resumes := s.Overlap(b)
+	if ch, err := subscribeAll(ctx, b.Conn(), resumes); err != nil {
+		s.Abort(b)
+		s.Release(b)
+		if standby {
+			err = fmt.Errorf("%w: %w", errStandby, err)
+		}
+		return nil, nil, fail(StageSubscribe, ch, err)
+	}
+	return b, resumes, nil
 }
 
 // subscribeAll subscribes every channel on c at once and returns the first
@@ -289,8 +314,8 @@ func retire(s *session.Session, old *session.Attachment, channels []string, opts
 	ctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
 	_ = s.Drain(ctx, old) // on timeout the requests fail with the close
-	if opts.Standby != nil && opts.Standby(old.Color()) &&
-		unsubscribeAll(ctx, old.Conn(), channels) == nil && s.Park(old) {
+	if opts.Standby != nil && !s.Closed() && opts.Standby(old.Color()) &&
+		unsubscribeAll(ctx, old.Conn(), channels) == nil && s.Park(old, opts.Standby) {
 		return
 	}
 	s.Release(old)

@@ -131,3 +131,67 @@ func TestStandbyReleasedWithSession(t *testing.T) {
 	waitConns(t, e.blue, 0)
 	waitConns(t, e.green, 0)
 }
+
+// cutDialer's connections made before cut is set fail every subscribe
+// after it: a standby cut by the network without its end showing.
+type cutDialer struct {
+	upstream.Dialer
+	cut, dials *atomic.Int32
+}
+
+func (d cutDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	d.dials.Add(1)
+	c, err := d.Dialer.Dial(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return cutConn{Conn: c, cut: d.cut, before: d.cut.Load() == 0}, nil
+}
+
+type cutConn struct {
+	upstream.Conn
+	cut    *atomic.Int32
+	before bool
+}
+
+func (c cutConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
+	if c.before && c.cut.Load() != 0 {
+		return upstream.Position{}, errors.New("connection silently cut")
+	}
+	return c.Conn.Subscribe(ctx, channel, since, hasSince)
+}
+
+// TestStandbyCutFallsBackToDial: when the standby fails the resubscribe,
+// the same move dials instead and succeeds, the stream still exactly
+// once and in order.
+func TestStandbyCutFallsBackToDial(t *testing.T) {
+	var cut, dials atomic.Int32
+	e := setup(t)
+	blue := cutDialer{Dialer: e.blue.Dialer(), cut: &cut, dials: &dials}
+	ctx := testCtx(t)
+	// Start over on a blue connection made through cutDialer.
+	if _, err := handover.Move(ctx, e.s, router.Green, e.green.Dialer(), handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handover.Move(ctx, e.s, router.Blue, blue, handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+	e.progress(t, 10)
+	if _, err := handover.Move(ctx, e.s, router.Green, e.green.Dialer(), keepBlue); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.s.Standby(); !ok {
+		t.Fatal("no standby")
+	}
+	cut.Store(1)
+	dials.Store(0)
+	if moved, err := handover.Move(ctx, e.s, router.Blue, blue, keepBlue); err != nil || !moved {
+		t.Fatalf("move back over a cut standby: %v, %v", moved, err)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials, want 1 (the fallback)", n)
+	}
+	e.progress(t, 10)
+	e.finish(t, p)
+}

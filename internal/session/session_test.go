@@ -293,3 +293,65 @@ func TestDrainAndDetached(t *testing.T) {
 		t.Fatalf("publish after close: %v", err)
 	}
 }
+
+// TestPark: a left attachment becomes the standby only while nothing
+// else is, or is being, attached to its backend and keep says so; a
+// standby is taken once, for its own backend only.
+func TestPark(t *testing.T) {
+	s, _, d := attached(t, session.Options{})
+	ctx := testCtx(t)
+	keep := func(router.Color) bool { return true }
+	moveTo := func(c router.Color) *session.Attachment {
+		t.Helper()
+		b, err := s.Dial(ctx, c, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Overlap(b)
+		old, err := s.Commit(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return old
+	}
+	blue := moveTo(router.Green)
+	if s.Park(blue, func(router.Color) bool { return false }) {
+		t.Fatal("parked although keep said no")
+	}
+	if !s.Park(blue, keep) {
+		t.Fatal("the left blue attachment was not parked")
+	}
+	if c, ok := s.Standby(); !ok || c != router.Blue {
+		t.Fatalf("standby %v, %v", c, ok)
+	}
+	if s.Park(blue, keep) {
+		t.Fatal("parked a second standby")
+	}
+	if a := s.TakeStandby(router.Green); a != nil {
+		t.Fatal("took a blue standby for green")
+	}
+	if a := s.TakeStandby(router.Blue); a != blue {
+		t.Fatal("the blue standby was not taken")
+	}
+	if _, ok := s.Standby(); ok {
+		t.Fatal("a taken standby is still held")
+	}
+
+	// A move back to blue that dials: the old blue attachment, parked
+	// late, must not sit beside the new blue one.
+	next, err := s.Dial(ctx, router.Blue, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Overlap(next)
+	if s.Park(blue, keep) {
+		t.Fatal("parked a blue standby while a blue attachment is being brought in")
+	}
+	s.Abort(next)
+	s.Release(next)
+	s.Close()
+	if s.Park(blue, keep) {
+		t.Fatal("parked on a closed session")
+	}
+	s.Release(blue)
+}

@@ -10,17 +10,22 @@ import "github.com/baton-rt/baton/internal/router"
 // one; its end (the backend closing it) only forgets it.
 
 // Park keeps a, an attachment the session has moved away from and whose
-// channels the caller has left, as the session's standby. It reports false,
-// keeping nothing, when a cannot serve as one: the session closed, a ended,
-// the session is attached to a's backend again, or a standby is held
-// already. The caller then releases a.
-func (s *Session) Park(a *Attachment) bool {
+// channels the caller has left, as the session's standby, if keep (asked
+// under the session's lock, so that a caller turning standbys off and then
+// releasing every session's standby misses none) says backend a.Color()
+// still wants one. It reports false, keeping nothing, when a cannot serve
+// as one: the session closed, a ended, the session is attached or being
+// attached to a's backend again, or a standby is held already. The caller
+// then releases a.
+func (s *Session) Park(a *Attachment, keep func(router.Color) bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closed, a.dead, a == s.att, a == s.next, s.standby != nil:
 		return false
-	case s.att != nil && s.att.color == a.color:
+	case s.att != nil && s.att.color == a.color, s.next != nil && s.next.color == a.color:
+		return false
+	case !keep(a.color):
 		return false
 	}
 	s.standby = a
