@@ -119,6 +119,8 @@ type Hub struct {
 	lost         atomic.Uint64
 	rereads      atomic.Uint64
 	resumedLive  atomic.Uint64
+
+	afterAcquire func() // tests: runs between acquire and joining the channel
 }
 
 // NewHub returns a hub over b. The hub does not own b: Close leaves it open.
@@ -191,8 +193,24 @@ func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, o
 	if err != nil {
 		return broker.Position{}, err
 	}
+	if h.afterAcquire != nil {
+		h.afterAcquire()
+	}
 
 	c.mu.Lock()
+	for attempt := 0; c.stopped; attempt++ {
+		// The channel was lost (or the hub closed) between acquire and
+		// here; lose took it out of the map, so acquire starts afresh.
+		c.mu.Unlock()
+		h.release(c)
+		if attempt == 2 {
+			return broker.Position{}, fmt.Errorf("channel %q: %w", channel, broker.ErrClosed)
+		}
+		if c, err = h.acquire(ctx, channel); err != nil {
+			return broker.Position{}, err
+		}
+		c.mu.Lock()
+	}
 	if _, dup := c.members[s]; dup {
 		c.mu.Unlock()
 		h.release(c)

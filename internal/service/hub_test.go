@@ -379,3 +379,29 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// TestHubSubscribeToLostChannel: a channel lost between finding it and
+// joining it is not joined (it would never deliver nor report the loss):
+// the subscribe starts the channel afresh, which here fails, the broker
+// being gone.
+func TestHubSubscribeToLostChannel(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBroker(t, membroker.Options{})
+	h := newHub(t, b, HubOptions{})
+	first := newRecorder()
+	if _, err := h.Subscribe(ctx, "c", first); err != nil {
+		t.Fatal(err)
+	}
+	h.afterAcquire = func() {
+		h.afterAcquire = nil
+		_ = b.Close()
+		waitFor(t, func() bool {
+			first.mu.Lock()
+			defer first.mu.Unlock()
+			return len(first.lost) == 1
+		}, "the channel's loss")
+	}
+	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), 0); err == nil {
+		t.Fatal("joined a lost channel without error")
+	}
+}
