@@ -217,8 +217,9 @@ type Edge struct {
 	// Zero means 20s.
 	PingTimeout time.Duration `yaml:"ping_timeout"`
 	// OriginPatterns lists the Origin hosts (path.Match patterns such as
-	// "*.example.com") allowed for browser WebSocket clients. Empty means
-	// only same-host origins; requests without Origin are always accepted.
+	// "*.example.com") allowed for browser clients on both listeners (the
+	// legacy WebSocket and every Socket.IO request). Empty means only
+	// same-host origins; requests without Origin are always accepted.
 	OriginPatterns []string `yaml:"origin_patterns"`
 }
 
