@@ -29,6 +29,8 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 	switch {
 	case movesPerSecond < 0:
 		pacer = handover.NewPacer(math.MaxInt32, max(g.opts.Concurrency, UnpacedConcurrency))
+		g.retire.hold() // see retire.go
+		defer g.retire.release()
 	case movesPerSecond > 0:
 		pacer = handover.NewPacer(movesPerSecond, g.opts.Concurrency)
 	}

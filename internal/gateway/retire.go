@@ -9,6 +9,12 @@ import "sync"
 // queue and the workers are bounded; when the queue is full, or the
 // gateway is closing, a move retires its old attachment itself. Workers
 // start on demand and end when the queue is empty.
+//
+// An unpaced weight change (an emergency rollback) holds the retirements
+// until its moves are done: closing thousands of connections costs the
+// gateway about as much as the moves themselves (a close handshake and a
+// close(2) each), and the old backend's streams to the sessions that left
+// are merely dropped meanwhile. Past half the queue they run anyway.
 const (
 	retireWorkers = 256
 	retireQueue   = 1 << 14
@@ -18,6 +24,7 @@ type retirer struct {
 	mu      sync.Mutex
 	queue   []func()
 	workers int
+	held    int // holds in force (hold, release)
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -31,12 +38,36 @@ func (r *retirer) run(retire func()) {
 		return
 	}
 	r.queue = append(r.queue, retire)
-	if r.workers < retireWorkers {
+	if r.held == 0 || len(r.queue) >= retireQueue/2 {
+		r.startLocked()
+	}
+	r.mu.Unlock()
+}
+
+// hold defers the queued retirements until the matching release.
+func (r *retirer) hold() {
+	r.mu.Lock()
+	r.held++
+	r.mu.Unlock()
+}
+
+func (r *retirer) release() {
+	r.mu.Lock()
+	r.held--
+	if r.held == 0 {
+		r.startLocked()
+	}
+	r.mu.Unlock()
+}
+
+// startLocked starts workers for the queue, up to retireWorkers. r.mu is
+// held.
+func (r *retirer) startLocked() {
+	for r.workers < min(retireWorkers, len(r.queue)) {
 		r.workers++
 		r.wg.Add(1)
 		go r.work()
 	}
-	r.mu.Unlock()
 }
 
 func (r *retirer) work() {
@@ -56,11 +87,12 @@ func (r *retirer) work() {
 	}
 }
 
-// close stops taking work and waits until the queued retirements have
-// run.
+// close stops taking work, runs what is queued (holds or not) and waits
+// for it.
 func (r *retirer) close() {
 	r.mu.Lock()
 	r.closed = true
+	r.startLocked()
 	r.mu.Unlock()
 	r.wg.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
 	"github.com/baton-rt/baton/internal/upstream"
@@ -112,4 +113,21 @@ func TestStandbyOffWhileRetiring(t *testing.T) {
 		return e.blue.Conns() == 0 && e.g.Status().Sessions.Standby == 0
 	})
 	e.checkPlacement(t, clients)
+}
+
+// TestUnpacedRetiresAfterMoves: an unpaced change (emergency) holds the
+// closes of the connections left until its moves are done, then closes
+// every one of them.
+func TestUnpacedRetiresAfterMoves(t *testing.T) {
+	e := setup(t, router.Full)
+	ctx := testCtx(t)
+	clients := e.attach(t, 40, []string{"a", "b"})
+	if _, failed, err := e.g.SetWeightPaced(ctx, 0, gateway.Unpaced); err != nil || failed != 0 {
+		t.Fatalf("unpaced weight 0: failed %d, %v", failed, err)
+	}
+	e.checkPlacement(t, clients)
+	waitFor(t, "green's connections to close", func() bool { return e.green.Conns() == 0 })
+	if n := e.blue.Conns(); n != len(clients) {
+		t.Errorf("blue holds %d connections for %d sessions", n, len(clients))
+	}
 }
