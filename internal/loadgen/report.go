@@ -40,12 +40,22 @@ type Machine struct {
 // DescribeMachine reads the machine notes from /proc and the toolchains.
 func DescribeMachine(ctx context.Context) Machine {
 	m := Machine{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	// The machine's CPUs, not this process's: a driver pinned with
+	// taskset sees one in runtime.NumCPU.
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		cpus := 0
 		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			k, v, ok := strings.Cut(line, ":")
+			switch k = strings.TrimSpace(k); {
+			case !ok:
+			case k == "processor":
+				cpus++
+			case k == "model name" && m.CPUModel == "":
 				m.CPUModel = strings.TrimSpace(v)
-				break
 			}
+		}
+		if cpus > 0 {
+			m.CPUs = cpus
 		}
 	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
