@@ -113,6 +113,22 @@ func (e *env) attach(t *testing.T, n int, channels []string) []client {
 	return out
 }
 
+// stopAndCheck stops the publisher and checks that every client got its
+// channel's messages exactly once and in order, from its first up to the
+// last published; it returns the last seq of each channel.
+func stopAndCheck(t *testing.T, p *sessiontest.Publisher, clients []client) map[string]uint64 {
+	t.Helper()
+	last, err := p.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		c.sink.WaitSeq(t, c.ch, last[c.ch], 10*time.Second)
+		c.sink.CheckExactly(t, c.ch, c.sink.Seqs(c.ch)[0], last[c.ch])
+	}
+	return last
+}
+
 // checkPlacement compares every session's backend with the router's, and
 // the status counts with the buckets.
 func (e *env) checkPlacement(t *testing.T, clients []client) {
@@ -162,15 +178,9 @@ func TestSetWeight(t *testing.T) {
 		e.checkPlacement(t, clients)
 		prev = w
 	}
-	last, err := p.Stop()
-	if err != nil {
-		t.Fatal(err)
-	}
+	last := stopAndCheck(t, p, clients)
 	for _, c := range clients {
-		c.sink.WaitSeq(t, c.ch, last[c.ch], 10*time.Second)
-		seqs := c.sink.Seqs(c.ch)
-		c.sink.CheckExactly(t, c.ch, seqs[0], last[c.ch])
-		if seqs[0] != 1 {
+		if seqs := c.sink.Seqs(c.ch); seqs[0] != 1 {
 			t.Errorf("%s: first seq %d, want 1", c.s.User(), seqs[0])
 		}
 	}

@@ -52,15 +52,7 @@ func TestKeepStandby(t *testing.T) {
 	waitFor(t, "the standbys to close", func() bool { return e.blue.Conns() == 0 && e.g.Status().Sessions.Standby == 0 })
 	e.checkPlacement(t, clients)
 
-	last, err := p.Stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range clients {
-		c.sink.WaitSeq(t, c.ch, last[c.ch], 10*time.Second)
-		seqs := c.sink.Seqs(c.ch)
-		c.sink.CheckExactly(t, c.ch, seqs[0], last[c.ch])
-	}
+	stopAndCheck(t, p, clients)
 	if st := e.g.Status(); st.Messages.Gaps != 0 || st.Moves.Failed != 0 {
 		t.Errorf("status %+v", st)
 	}
