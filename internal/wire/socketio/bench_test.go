@@ -90,3 +90,121 @@ func BenchmarkStdlibJSONValid(b *testing.B) {
 		json.Valid(p.Data)
 	}
 }
+
+// A typical pub/sub message as the gateway receives it from green.
+var benchMessage = []byte(`{"channel":"room:lobby","seq":123456,"data":{"user":"u-1234","text":"hello there, how are you?","ts":1718000000000}}`)
+
+// BenchmarkParseMessage compares reading a pub/sub message with
+// encoding/json (how sioclient and upstream did it) and with ObjectFields.
+func BenchmarkParseMessage(b *testing.B) {
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(benchMessage)))
+		for b.Loop() {
+			var v struct {
+				Channel *string         `json:"channel"`
+				Seq     *uint64         `json:"seq"`
+				Data    json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(benchMessage, &v); err != nil || v.Channel == nil || v.Seq == nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ObjectFields", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(benchMessage)))
+		for b.Loop() {
+			fs := [...]Field{{Key: "channel"}, {Key: "seq"}, {Key: "data"}}
+			if err := ObjectFields(benchMessage, fs[:]); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Unquote(fs[0].Raw); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Uint64(fs[1].Raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkParseAck compares reading a pub/sub ack.
+func BenchmarkParseAck(b *testing.B) {
+	ack := []byte(`{"ok":true,"seq":123456}`)
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v struct {
+				OK    bool            `json:"ok"`
+				Seq   *uint64         `json:"seq"`
+				Error json.RawMessage `json:"error"`
+			}
+			if err := json.Unmarshal(ack, &v); err != nil || !v.OK {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ObjectFields", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			fs := [...]Field{{Key: "ok"}, {Key: "seq"}, {Key: "error"}}
+			if err := ObjectFields(ack, fs[:]); err != nil {
+				b.Fatal(err)
+			}
+			if ok, err := Bool(fs[0].Raw); err != nil || !ok {
+				b.Fatal(err)
+			}
+			if _, err := Uint64(fs[1].Raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkParseOpen compares reading an Engine.IO open packet's fields.
+func BenchmarkParseOpen(b *testing.B) {
+	open := []byte(`{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`)
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v struct {
+				SID          string   `json:"sid"`
+				Upgrades     []string `json:"upgrades"`
+				PingInterval int      `json:"pingInterval"`
+				PingTimeout  int      `json:"pingTimeout"`
+				MaxPayload   int      `json:"maxPayload"`
+			}
+			if err := json.Unmarshal(open, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ObjectFields", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			fs := [...]Field{{Key: "sid"}, {Key: "upgrades"}, {Key: "pingInterval"}, {Key: "pingTimeout"}, {Key: "maxPayload"}}
+			if err := ObjectFields(open, fs[:]); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Unquote(fs[0].Raw); err != nil {
+				b.Fatal(err)
+			}
+			ups, err := SplitArray(fs[1].Raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			upgrades := make([]string, len(ups))
+			for i, u := range ups {
+				if upgrades[i], err = Unquote(u); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for _, raw := range fs[2:] {
+				if _, err := Int(raw.Raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}

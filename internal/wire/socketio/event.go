@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"encoding/json"
 	"fmt"
 	"unicode/utf8"
 )
@@ -27,9 +26,8 @@ func SplitEvent(data []byte) (name string, args [][]byte, err error) {
 	first := elems[0]
 	switch c := first[0]; {
 	case c == '"':
-		name, err = unquote(first)
-		if err != nil {
-			return "", nil, err
+		if name, err = Unquote(first); err != nil {
+			return "", nil, fmt.Errorf("%w: event name: %w", ErrBadPacket, err)
 		}
 	case c == '-' || isDigit(c):
 		name = string(first)
@@ -66,27 +64,6 @@ func splitArray(b []byte, i int) (elems [][]byte, end int, ok bool) {
 			return nil, 0, false
 		}
 	}
-}
-
-// unquote decodes a JSON string literal; the common case without escapes
-// costs one allocation.
-func unquote(lit []byte) (string, error) {
-	body := lit[1 : len(lit)-1]
-	plain := true
-	for _, c := range body {
-		if c == '\\' {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return string(body), nil
-	}
-	var s string
-	if err := json.Unmarshal(lit, &s); err != nil {
-		return "", fmt.Errorf("%w: event name: %w", ErrBadPacket, err)
-	}
-	return s, nil
 }
 
 // AppendEvent appends the payload of an Event packet, `["name",a1,...]`, to

@@ -1,0 +1,321 @@
+package socketio
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Flat JSON objects without encoding/json. The pub/sub payloads of a
+// Socket.IO backend ({"channel":"c","seq":N,"data":...}, acks such as
+// {"ok":true,"seq":N}) and the Engine.IO handshake are objects whose few
+// top-level members a client reads once per message; encoding/json costs
+// reflection, allocations and deep stacks there. ObjectFields checks the
+// whole object and slices out the members asked for; Unquote, Uint64, Int
+// and Bool then read one value each, as strictly as encoding/json would
+// store it in a field of that Go type.
+
+// ErrBadJSON: the input is not the JSON the caller asked for: malformed, or
+// a value of the wrong type or out of range.
+var ErrBadJSON = errors.New("socketio: bad JSON")
+
+// Field names one top-level member for ObjectFields to find.
+type Field struct {
+	// Key is compared with the member's key once unescaped, exactly
+	// (unlike encoding/json, which also accepts a case-insensitive match).
+	Key string
+	// Raw is set by ObjectFields to the raw JSON of the member's value
+	// (without surrounding whitespace; "null" stays "null"), or nil when
+	// the object has no such member.
+	Raw []byte
+}
+
+// ObjectFields checks that obj is exactly one well-formed JSON object
+// (whitespace around it allowed; nested values are validated too, up to the
+// package's nesting limit) and sets the Raw of each field. Each Raw is a
+// subslice of obj with its capacity cut to its length, so appending to it
+// never overwrites obj. It does not allocate unless a key is escaped or not
+// ASCII, and it never panics.
+//
+// Duplicate keys: the last member with a key wins, as it does when
+// encoding/json decodes into a struct. Earlier duplicates are checked for
+// syntax only; encoding/json would also reject them when their type does
+// not fit the Go field, and would ignore a final null for a non-pointer
+// field. Callers here treat null as absent, like a pointer field.
+func ObjectFields(obj []byte, fields []Field) error {
+	for i := range fields {
+		fields[i].Raw = nil
+	}
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return syntaxErr("not a JSON object", i)
+	}
+	i = skipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
+		return trailing(obj, i+1)
+	}
+	for {
+		if i >= len(obj) || obj[i] != '"' {
+			return syntaxErr("want a string key", i)
+		}
+		kend := scanString(obj, i)
+		if kend < 0 {
+			return syntaxErr("malformed key", i)
+		}
+		key := obj[i:kend]
+		i = skipSpace(obj, kend)
+		if i >= len(obj) || obj[i] != ':' {
+			return syntaxErr("want ':' after key", i)
+		}
+		vstart := skipSpace(obj, i+1)
+		vend := scanValue(obj, vstart, 1)
+		if vend < 0 {
+			return syntaxErr("malformed value", vstart)
+		}
+		if f := lookupField(fields, key); f != nil {
+			f.Raw = obj[vstart:vend:vend]
+		}
+		i = skipSpace(obj, vend)
+		if i >= len(obj) {
+			return syntaxErr("unterminated object", i)
+		}
+		switch obj[i] {
+		case '}':
+			return trailing(obj, i+1)
+		case ',':
+			i = skipSpace(obj, i+1)
+		default:
+			return syntaxErr("want ',' or '}'", i)
+		}
+	}
+}
+
+// trailing accepts only whitespace after the object ending at i.
+func trailing(obj []byte, i int) error {
+	if i = skipSpace(obj, i); i != len(obj) {
+		return syntaxErr("data after the object", i)
+	}
+	return nil
+}
+
+func syntaxErr(why string, offset int) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrBadJSON, why, offset)
+}
+
+// lookupField returns the field whose Key the string literal lit spells,
+// or nil. A key without escapes and in ASCII (every key in practice) is
+// compared in place.
+func lookupField(fields []Field, lit []byte) *Field {
+	body := lit[1 : len(lit)-1]
+	plain := true
+	for _, c := range body {
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		for i := range fields {
+			if string(body) == fields[i].Key {
+				return &fields[i]
+			}
+		}
+		return nil
+	}
+	key := unquoteSlow(body) // lit was scanned: it is well formed
+	for i := range fields {
+		if key == fields[i].Key {
+			return &fields[i]
+		}
+	}
+	return nil
+}
+
+// Unquote decodes a JSON string literal as encoding/json does: escapes
+// resolved, an unpaired surrogate escape or a byte of invalid UTF-8 turned
+// into U+FFFD. A literal without escapes in valid UTF-8 costs one
+// allocation (none when empty).
+func Unquote(raw []byte) (string, error) {
+	if len(raw) == 0 || raw[0] != '"' || scanString(raw, 0) != len(raw) {
+		return "", fmt.Errorf("%w: not a JSON string", ErrBadJSON)
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return unquoteSlow(body), nil
+		}
+	}
+	return string(body), nil
+}
+
+// unquoteSlow decodes the body of a well-formed string literal.
+func unquoteSlow(body []byte) string {
+	out := make([]byte, 0, len(body)+utf8.UTFMax)
+	for i := 0; i < len(body); {
+		c := body[i]
+		switch {
+		case c == '\\':
+			esc := body[i+1]
+			i += 2
+			switch esc {
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r := hex4(body[i:])
+				i += 4
+				if utf16.IsSurrogate(r) {
+					// A pair consumes the next escape; anything else leaves it
+					// to be read on its own, as encoding/json does.
+					r2 := rune(-1)
+					if i+6 <= len(body) && body[i] == '\\' && body[i+1] == 'u' {
+						r2 = hex4(body[i+2:])
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				out = utf8.AppendRune(out, r)
+			default: // '"', '\\', '/'
+				out = append(out, esc)
+			}
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(body[i:])
+			i += size
+			out = utf8.AppendRune(out, r) // RuneError for an invalid byte
+		}
+	}
+	return string(out)
+}
+
+// hex4 reads the four hex digits a scanned \u escape holds.
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h[:4] {
+		switch {
+		case isDigit(c):
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// Uint64 reads a JSON number that is a non-negative integer without
+// fraction or exponent and fits in 64 bits, as encoding/json accepts for a
+// uint64 field ("-1", "1.0", "1e3" and 2^64 are errors).
+func Uint64(raw []byte) (uint64, error) {
+	if !isIntLiteral(raw) || raw[0] == '-' {
+		return 0, fmt.Errorf("%w: %.32q is not an unsigned integer", ErrBadJSON, raw)
+	}
+	var n uint64
+	for _, c := range raw {
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, fmt.Errorf("%w: %.32q overflows uint64", ErrBadJSON, raw)
+		}
+		n = n*10 + d
+	}
+	return n, nil
+}
+
+// Int reads a JSON number that is an integer without fraction or exponent
+// and fits in an int, as encoding/json accepts for an int field.
+func Int(raw []byte) (int, error) {
+	if !isIntLiteral(raw) {
+		return 0, fmt.Errorf("%w: %.32q is not an integer", ErrBadJSON, raw)
+	}
+	neg := raw[0] == '-'
+	digits := raw
+	if neg {
+		digits = raw[1:]
+	}
+	const maxInt = int(^uint(0) >> 1)
+	limit := uint64(maxInt)
+	if neg {
+		limit++ // -minInt
+	}
+	var n uint64
+	for _, c := range digits {
+		d := uint64(c - '0')
+		if n > (limit-d)/10 {
+			return 0, fmt.Errorf("%w: %.32q overflows int", ErrBadJSON, raw)
+		}
+		n = n*10 + d
+	}
+	if neg {
+		return int(-n), nil // two's complement: -(maxInt+1) is minInt
+	}
+	return int(n), nil
+}
+
+// isIntLiteral reports whether raw is -?(0|[1-9][0-9]*).
+func isIntLiteral(raw []byte) bool {
+	d := raw
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || (d[0] == '0' && len(d) > 1) {
+		return false
+	}
+	for _, c := range d {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Bool reads the literal true or false.
+func Bool(raw []byte) (bool, error) {
+	switch string(raw) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: %.32q is not a boolean", ErrBadJSON, raw)
+}
+
+// IsNull reports whether raw is the literal null.
+func IsNull(raw []byte) bool { return string(raw) == "null" }
+
+// SplitArray checks that data is exactly one JSON array and returns the
+// raw JSON of its elements (subslices of data, capacity cut to length).
+func SplitArray(data []byte) ([][]byte, error) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil, syntaxErr("not a JSON array", i)
+	}
+	elems, end, ok := splitArray(data, i)
+	if !ok {
+		return nil, syntaxErr("malformed array", i)
+	}
+	if err := trailing(data, end); err != nil {
+		return nil, err
+	}
+	return elems, nil
+}
+
+// ValidJSON reports whether b is exactly one JSON value, optionally
+// surrounded by whitespace: encoding/json.Valid without its cost, except
+// that nesting deeper than the package's limit (1000) is refused.
+func ValidJSON(b []byte) bool { return validJSON(b) }
