@@ -3,7 +3,8 @@ package sioclient
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -98,8 +99,9 @@ func FuzzClientPackets(f *testing.F) {
 	})
 }
 
-// FuzzParseMessage: the pub/sub "message" parser never panics, and what it
-// accepts has the fields it reports.
+// FuzzParseMessage: the pub/sub "message" parser never panics and agrees
+// with encoding/json (what it replaced) on what it accepts and on the
+// fields, wherever the input has no duplicate or case-folded key.
 func FuzzParseMessage(f *testing.F) {
 	for _, seed := range []string{
 		`{"channel":"c","seq":1,"data":{"a":1}}`,
@@ -108,20 +110,78 @@ func FuzzParseMessage(f *testing.F) {
 		`{"seq":-1}`,
 		`[]`,
 		`{"channel":"\u00e9","seq":2,"data":"x","extra":true}`,
+		`{"channel":"c","seq":18446744073709551616}`,
+		`{"channel":"c","seq":1,"data":{bad}}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := parseMessage(in)
-		if err != nil {
+		want, stdErr := parseMessageStd(in)
+		if !plainKeys(in, "channel", "seq", "data") || (stdErr == nil && err != nil && tooDeep(in)) {
 			return
 		}
-		var v struct {
-			Channel string `json:"channel"`
-			Seq     uint64 `json:"seq"`
+		if (err == nil) != (stdErr == nil) {
+			t.Fatalf("parseMessage(%q): %v; encoding/json: %v", in, err, stdErr)
 		}
-		if json.Unmarshal(in, &v) != nil || v.Channel != m.Channel || v.Seq != m.Seq {
-			t.Fatalf("parseMessage(%q) = %+v, json says %+v", in, m, v)
+		if err == nil && (m.Channel != want.Channel || m.Seq != want.Seq || !bytes.Equal(m.Data, want.Data) || (m.Data == nil) != (want.Data == nil)) {
+			t.Fatalf("parseMessage(%q) = %+v; encoding/json %+v", in, m, want)
+		}
+	})
+}
+
+// FuzzParseAck: parseAck agrees with the encoding/json version it replaced.
+func FuzzParseAck(f *testing.F) {
+	for _, seed := range []string{
+		`{"ok":true}`, `{"ok":true,"seq":12}`, `{"ok":false}`, `{"error":"channel required"}`,
+		`{"error":{"code":"c"},"ok":true}`, `{"error":null,"ok":true,"seq":null}`, `{"ok":1}`,
+		`{"error":"x","seq":-1}`, `null`, `[1]`, `{"ok":true,"seq":1.5}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ack, err := parseAck("e", in)
+		want, stdErr := parseAckStd("e", in)
+		if !plainKeys(in, "ok", "seq", "error") || (stdErr == nil && err != nil && tooDeep(in)) {
+			return
+		}
+		if ackVerdict(err) != ackVerdict(stdErr) {
+			t.Fatalf("parseAck(%q): %v; encoding/json: %v", in, err, stdErr)
+		}
+		var ae, wantAE *AckError
+		if errors.As(err, &ae) && errors.As(stdErr, &wantAE) && *ae != *wantAE {
+			t.Fatalf("parseAck(%q): %+v; encoding/json: %+v", in, ae, wantAE)
+		}
+		if err == nil && (ack.OK != want.OK || (ack.Seq == nil) != (want.Seq == nil) || ack.Seq != nil && *ack.Seq != *want.Seq) {
+			t.Fatalf("parseAck(%q) = %+v; encoding/json %+v", in, ack, want)
+		}
+	})
+}
+
+// FuzzParseOpen: parseOpen agrees with engineio.ParseHandshake.
+func FuzzParseOpen(f *testing.F) {
+	for _, seed := range []string{
+		fakeOpen[1:],
+		`{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`,
+		`{"sid":"x","upgrades":null,"pingInterval":-1,"pingTimeout":1e3}`,
+		`{"sid":"x","upgrades":["a",null,1]}`,
+		`{"sid":"","pingInterval":9223372036854775808}`,
+		`{"sid":null}`,
+		`null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		hs, err := parseOpen(in)
+		want, stdErr := engineio.ParseHandshake(in)
+		if !plainKeys(in, "sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload") || (stdErr == nil && err != nil && tooDeep(in)) {
+			return
+		}
+		if (err == nil) != (stdErr == nil) || errors.Is(err, engineio.ErrBadHandshake) != errors.Is(stdErr, engineio.ErrBadHandshake) {
+			t.Fatalf("parseOpen(%q): %v; encoding/json: %v", in, err, stdErr)
+		}
+		if err == nil && !reflect.DeepEqual(hs, want) {
+			t.Fatalf("parseOpen(%q) = %#v; encoding/json %#v", in, hs, want)
 		}
 	})
 }

@@ -1,11 +1,12 @@
 package sioclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
 // The reference pub/sub API over Socket.IO, as Baton's reference service
@@ -27,20 +28,28 @@ type Message struct {
 	Data json.RawMessage
 }
 
-// parseMessage reads the first argument of a "message" event.
+// parseMessage reads the first argument of a "message" event. It takes
+// the last of duplicate members and treats null as absent; data stays raw
+// (a subslice of arg) and any JSON value is accepted there, but the whole
+// object must be valid JSON.
 func parseMessage(arg []byte) (Message, error) {
-	var v struct {
-		Channel *string         `json:"channel"`
-		Seq     *uint64         `json:"seq"`
-		Data    json.RawMessage `json:"data"`
+	fs := [...]socketio.Field{{Key: "channel"}, {Key: "seq"}, {Key: "data"}}
+	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
+		return Message{}, fmt.Errorf("%w: message: %w", ErrBadAck, err)
 	}
-	if err := json.Unmarshal(arg, &v); err != nil {
-		return Message{}, err
-	}
-	if v.Channel == nil || v.Seq == nil {
+	rawCh, rawSeq := fs[0].Raw, fs[1].Raw
+	if rawCh == nil || socketio.IsNull(rawCh) || rawSeq == nil || socketio.IsNull(rawSeq) {
 		return Message{}, fmt.Errorf("%w: message without channel or seq", ErrBadAck)
 	}
-	return Message{Channel: *v.Channel, Seq: *v.Seq, Data: v.Data}, nil
+	channel, err := socketio.Unquote(rawCh)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: message channel: %w", ErrBadAck, err)
+	}
+	seq, err := socketio.Uint64(rawSeq)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: message seq: %w", ErrBadAck, err)
+	}
+	return Message{Channel: channel, Seq: seq, Data: fs[2].Raw}, nil
 }
 
 // Subscribe subscribes the socket to channel. With since, the server replays
@@ -101,10 +110,10 @@ func channelRequest(channel string) []byte {
 	return append(b, name...)
 }
 
+// pubsubAck is a pub/sub ack read by parseAck.
 type pubsubAck struct {
-	OK    bool            `json:"ok"`
-	Seq   *uint64         `json:"seq"`
-	Error json.RawMessage `json:"error"`
+	OK  bool
+	Seq *uint64
 }
 
 // request emits one pub/sub request and interprets its ack.
@@ -116,20 +125,41 @@ func (s *Socket) request(ctx context.Context, event string, body []byte) (pubsub
 	if len(reply.Args) == 0 {
 		return pubsubAck{}, fmt.Errorf("%w: %s: empty ack", ErrBadAck, event)
 	}
-	var ack pubsubAck
-	if err := json.Unmarshal(reply.Args[0], &ack); err != nil {
+	return parseAck(event, reply.Args[0])
+}
+
+// parseAck reads {"ok":true[,"seq":N]} or {"error":E}. A malformed object
+// or an ok or seq of the wrong type is ErrBadAck even beside an error; null
+// counts as absent.
+func parseAck(event string, arg []byte) (pubsubAck, error) {
+	fs := [...]socketio.Field{{Key: "ok"}, {Key: "seq"}, {Key: "error"}}
+	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
 		return pubsubAck{}, fmt.Errorf("%w: %s: %w", ErrBadAck, event, err)
 	}
-	if len(ack.Error) > 0 && !bytes.Equal(ack.Error, []byte("null")) {
-		msg := string(ack.Error)
-		var str string
-		if json.Unmarshal(ack.Error, &str) == nil {
-			msg = str
+	var ack pubsubAck
+	if raw := fs[0].Raw; raw != nil && !socketio.IsNull(raw) {
+		ok, err := socketio.Bool(raw)
+		if err != nil {
+			return pubsubAck{}, fmt.Errorf("%w: %s: ok: %w", ErrBadAck, event, err)
+		}
+		ack.OK = ok
+	}
+	if raw := fs[1].Raw; raw != nil && !socketio.IsNull(raw) {
+		seq, err := socketio.Uint64(raw)
+		if err != nil {
+			return pubsubAck{}, fmt.Errorf("%w: %s: seq: %w", ErrBadAck, event, err)
+		}
+		ack.Seq = &seq
+	}
+	if raw := fs[2].Raw; raw != nil && !socketio.IsNull(raw) {
+		msg, err := socketio.Unquote(raw)
+		if err != nil {
+			msg = string(raw) // not a string: report the JSON as it came
 		}
 		return pubsubAck{}, &AckError{Event: event, Message: msg}
 	}
 	if !ack.OK {
-		return pubsubAck{}, fmt.Errorf("%w: %s: %s", ErrBadAck, event, reply.Args[0])
+		return pubsubAck{}, fmt.Errorf("%w: %s: %s", ErrBadAck, event, arg)
 	}
 	return ack, nil
 }

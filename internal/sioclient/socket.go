@@ -245,18 +245,26 @@ func (s *Socket) deliver(m socketio.Message) error {
 
 // accept records the server's CONNECT answer; false if s was not waiting.
 func (s *Socket) accept(data []byte) bool {
-	var v struct {
-		SID string `json:"sid"`
-	}
-	_ = json.Unmarshal(data, &v)
+	sid := connectSID(data)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended || isClosed(s.ready) {
 		return false
 	}
-	s.sid = v.SID
+	s.sid = sid
 	close(s.ready)
 	return true
+}
+
+// connectSID reads the sid of a CONNECT answer ({"sid":"..."}); "" when
+// there is none, as the answer is not checked further.
+func connectSID(data []byte) string {
+	fs := [...]socketio.Field{{Key: "sid"}}
+	if socketio.ObjectFields(data, fs[:]) != nil || fs[0].Raw == nil {
+		return ""
+	}
+	sid, _ := socketio.Unquote(fs[0].Raw) // "" for null or a non-string
+	return sid
 }
 
 // markConnected hands the socket to Connect's caller, unless it ended
@@ -325,18 +333,11 @@ func isClosed(ch chan struct{}) bool {
 	}
 }
 
-// splitArgs splits an ack's JSON array into its raw arguments.
+// splitArgs splits an ack's JSON array into its raw arguments (subslices
+// of data).
 func splitArgs(data []byte) ([][]byte, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, err
-	}
-	args := make([][]byte, len(raw))
-	for i, r := range raw {
-		args[i] = r
-	}
-	return args, nil
+	return socketio.SplitArray(data)
 }
