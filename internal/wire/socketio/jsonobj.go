@@ -314,8 +314,3 @@ func SplitArray(data []byte) ([][]byte, error) {
 	}
 	return elems, nil
 }
-
-// ValidJSON reports whether b is exactly one JSON value, optionally
-// surrounded by whitespace: encoding/json.Valid without its cost, except
-// that nesting deeper than the package's limit (1000) is refused.
-func ValidJSON(b []byte) bool { return validJSON(b) }
