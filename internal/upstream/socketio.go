@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/sioclient"
+	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
 // SocketIODialer dials backends that speak Socket.IO v5 (over
@@ -160,26 +160,37 @@ func (c *sioConn) callErr(ctx context.Context, err error) error {
 
 // parseAck reads a reference-style ack: {"ok":true[,"seq":N]} or
 // {"error":E} where E is "<code>: <message>", any other string, or an
-// object {"code":...,"message":...}.
+// object {"code":...,"message":...}. It runs once per pub/sub request, so
+// it reads the object with socketio.ObjectFields rather than
+// encoding/json; a malformed object, or an ok or seq of the wrong type, is
+// ErrBadReply even beside an error, and null counts as absent.
 func parseAck(event string, arg []byte) (Position, error) {
-	var v struct {
-		OK    bool            `json:"ok"`
-		Seq   *uint64         `json:"seq"`
-		Error json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(arg, &v); err != nil {
+	fs := [...]socketio.Field{{Key: "ok"}, {Key: "seq"}, {Key: "error"}}
+	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
 		return Position{}, fmt.Errorf("%w: %s: %w", ErrBadReply, event, err)
 	}
-	if len(v.Error) > 0 && !bytes.Equal(v.Error, []byte("null")) {
-		return Position{}, remoteError(v.Error)
+	ok := false
+	if raw := fs[0].Raw; raw != nil && !socketio.IsNull(raw) {
+		var err error
+		if ok, err = socketio.Bool(raw); err != nil {
+			return Position{}, fmt.Errorf("%w: %s: ok: %w", ErrBadReply, event, err)
+		}
 	}
-	if !v.OK {
+	var pos Position
+	if raw := fs[1].Raw; raw != nil && !socketio.IsNull(raw) {
+		seq, err := socketio.Uint64(raw)
+		if err != nil {
+			return Position{}, fmt.Errorf("%w: %s: seq: %w", ErrBadReply, event, err)
+		}
+		pos = Position{Seq: seq, HasSeq: true}
+	}
+	if raw := fs[2].Raw; raw != nil && !socketio.IsNull(raw) {
+		return Position{}, remoteError(raw) // rare: encoding/json is fine there
+	}
+	if !ok {
 		return Position{}, fmt.Errorf("%w: %s: %s", ErrBadReply, event, arg)
 	}
-	if v.Seq != nil {
-		return Position{Seq: *v.Seq, HasSeq: true}, nil
-	}
-	return Position{}, nil
+	return pos, nil
 }
 
 func remoteError(raw json.RawMessage) *RemoteError {
