@@ -35,8 +35,9 @@ type Field struct {
 // (whitespace around it allowed; nested values are validated too, up to the
 // package's nesting limit) and sets the Raw of each field. Each Raw is a
 // subslice of obj with its capacity cut to its length, so appending to it
-// never overwrites obj. It does not allocate unless a key is escaped or not
-// ASCII, and it never panics.
+// never overwrites obj. On error the fields' Raw are unspecified. It does
+// not allocate unless a key is escaped or not ASCII (or on error), and it
+// never panics.
 //
 // Duplicate keys: the last member with a key wins, as it does when
 // encoding/json decodes into a struct. Earlier duplicates are checked for
