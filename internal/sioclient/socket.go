@@ -339,5 +339,9 @@ func splitArgs(data []byte) ([][]byte, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	return socketio.SplitArray(data)
+	args, err := socketio.SplitArray(data)
+	if err == nil && args == nil {
+		args = [][]byte{} // an empty ack is no arguments, not a missing list
+	}
+	return args, err
 }
