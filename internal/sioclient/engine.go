@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
-	"github.com/baton-rt/baton/internal/wire/socketio"
 	"github.com/baton-rt/baton/internal/wsconn"
 )
 
@@ -138,7 +137,7 @@ func (e *engine) handshake(p engineio.Packet) error {
 	if p.Type != engineio.Open {
 		return fmt.Errorf("%w: first packet is %v, want open", ErrProtocol, p.Type)
 	}
-	hs, err := parseOpen(p.Data)
+	hs, err := engineio.ParseHandshake(p.Data)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -151,60 +150,6 @@ func (e *engine) handshake(p engineio.Packet) error {
 		e.fail(fmt.Errorf("%w: no ping for %v", ErrHeartbeatTimeout, e.hbWindow))
 	})
 	return nil
-}
-
-// parseOpen decodes an Open packet's data as engineio.ParseHandshake does,
-// without encoding/json (one per session, 9,000 at once in a rollout):
-// null counts as absent, an upgrades element that is null as "".
-func parseOpen(data []byte) (engineio.Handshake, error) {
-	fs := [...]socketio.Field{{Key: "sid"}, {Key: "upgrades"}, {Key: "pingInterval"}, {Key: "pingTimeout"}, {Key: "maxPayload"}}
-	if err := socketio.ObjectFields(data, fs[:]); err != nil {
-		return engineio.Handshake{}, fmt.Errorf("%w: %w", engineio.ErrBadHandshake, err)
-	}
-	var hs engineio.Handshake
-	var err error
-	if raw := fs[0].Raw; present(raw) {
-		if hs.SID, err = socketio.Unquote(raw); err != nil {
-			return engineio.Handshake{}, fmt.Errorf("%w: sid: %w", engineio.ErrBadHandshake, err)
-		}
-	}
-	if raw := fs[1].Raw; present(raw) {
-		if hs.Upgrades, err = stringArray(raw); err != nil {
-			return engineio.Handshake{}, fmt.Errorf("%w: upgrades: %w", engineio.ErrBadHandshake, err)
-		}
-	}
-	for i, dst := range []*int{&hs.PingInterval, &hs.PingTimeout, &hs.MaxPayload} {
-		if raw := fs[2+i].Raw; present(raw) {
-			if *dst, err = socketio.Int(raw); err != nil {
-				return engineio.Handshake{}, fmt.Errorf("%w: %s: %w", engineio.ErrBadHandshake, fs[2+i].Key, err)
-			}
-		}
-	}
-	if hs.SID == "" {
-		return engineio.Handshake{}, fmt.Errorf("%w: no sid", engineio.ErrBadHandshake)
-	}
-	return hs, nil
-}
-
-// present reports a member that is there and not null.
-func present(raw []byte) bool { return raw != nil && !socketio.IsNull(raw) }
-
-// stringArray reads a JSON array of strings (a null element reads as "").
-func stringArray(raw []byte) ([]string, error) {
-	elems, err := socketio.SplitArray(raw)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(elems))
-	for i, e := range elems {
-		if socketio.IsNull(e) {
-			continue
-		}
-		if out[i], err = socketio.Unquote(e); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // receive handles one incoming packet on the reading goroutine.

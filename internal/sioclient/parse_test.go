@@ -8,8 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
 // parseMessageStd is parseMessage as it was with encoding/json: the
@@ -181,37 +179,6 @@ func TestParseAck(t *testing.T) {
 		if v := ackVerdict(err); v != tc.verdict || (tc.seq == nil) != (ack.Seq == nil) || tc.seq != nil && *tc.seq != *ack.Seq ||
 			(errors.As(err, &ae) && ae.Message != tc.msg) {
 			t.Errorf("parseAck(%s) = %+v, %v; want seq %v, %s %q", tc.in, ack, err, tc.seq, tc.verdict, tc.msg)
-		}
-	}
-}
-
-func TestParseOpen(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want *engineio.Handshake
-	}{
-		{fakeOpen[1:], &engineio.Handshake{SID: "fake", Upgrades: []string{}, PingInterval: 25000, PingTimeout: 20000, MaxPayload: 1000000}},
-		{`{"sid":"s","upgrades":["websocket"],"pingInterval":1,"pingTimeout":2}`, &engineio.Handshake{SID: "s", Upgrades: []string{"websocket"}, PingInterval: 1, PingTimeout: 2}},
-		{`{"sid":"s","upgrades":null,"maxPayload":-1}`, &engineio.Handshake{SID: "s", MaxPayload: -1}},
-		{`{"sid":"s","upgrades":["a",null]}`, &engineio.Handshake{SID: "s", Upgrades: []string{"a", ""}}},
-		{`{"sid":"s","upgrades":"websocket"}`, nil},
-		{`{"sid":"s","upgrades":[1]}`, nil},
-		{`{"sid":"s","pingInterval":2.5e4}`, nil},
-		{`{"sid":"s","pingInterval":9223372036854775808}`, nil},
-		{`{"sid":""}`, nil},
-		{`{"sid":null}`, nil},
-		{`{"sid":1}`, nil},
-		{`{"sid":"s"`, nil},
-	} {
-		got, err := parseOpen([]byte(tc.in))
-		switch {
-		case tc.want == nil && !errors.Is(err, engineio.ErrBadHandshake):
-			t.Errorf("parseOpen(%s) = %+v, %v; want ErrBadHandshake", tc.in, got, err)
-		case tc.want != nil && (err != nil || !reflect.DeepEqual(got, *tc.want)):
-			t.Errorf("parseOpen(%s) = %#v, %v; want %#v", tc.in, got, err, *tc.want)
-		}
-		if std, stdErr := engineio.ParseHandshake([]byte(tc.in)); (stdErr == nil) != (err == nil) || err == nil && !reflect.DeepEqual(std, got) {
-			t.Errorf("parseOpen(%s) = %#v, %v; ParseHandshake %#v, %v", tc.in, got, err, std, stdErr)
 		}
 	}
 }
