@@ -238,36 +238,6 @@ func Uint64(raw []byte) (uint64, error) {
 	return n, nil
 }
 
-// Int reads a JSON number that is an integer without fraction or exponent
-// and fits in an int, as encoding/json accepts for an int field.
-func Int(raw []byte) (int, error) {
-	if !isIntLiteral(raw) {
-		return 0, fmt.Errorf("%w: %.32q is not an integer", ErrBadJSON, raw)
-	}
-	neg := raw[0] == '-'
-	digits := raw
-	if neg {
-		digits = raw[1:]
-	}
-	const maxInt = int(^uint(0) >> 1)
-	limit := uint64(maxInt)
-	if neg {
-		limit++ // -minInt
-	}
-	var n uint64
-	for _, c := range digits {
-		d := uint64(c - '0')
-		if n > (limit-d)/10 {
-			return 0, fmt.Errorf("%w: %.32q overflows int", ErrBadJSON, raw)
-		}
-		n = n*10 + d
-	}
-	if neg {
-		return int(-n), nil // two's complement: -(maxInt+1) is minInt
-	}
-	return int(n), nil
-}
-
 // isIntLiteral reports whether raw is -?(0|[1-9][0-9]*).
 func isIntLiteral(raw []byte) bool {
 	d := raw
