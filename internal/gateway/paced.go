@@ -29,8 +29,6 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 	switch {
 	case movesPerSecond < 0:
 		pacer = handover.NewPacer(math.MaxInt32, max(g.opts.Concurrency, UnpacedConcurrency))
-		g.retire.hold() // see retire.go
-		defer g.retire.release()
 	case movesPerSecond > 0:
 		pacer = handover.NewPacer(movesPerSecond, g.opts.Concurrency)
 	}
@@ -41,6 +39,12 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 		return 0, 0, ctx.Err()
 	}
 	defer func() { <-g.weightLock }()
+	if movesPerSecond < 0 {
+		// Taken under weightLock, so that a paced change still finishing
+		// retires (and parks its standbys) before the emergency's moves.
+		g.retire.hold() // see retire.go
+		defer g.retire.release()
+	}
 
 	g.mu.Lock()
 	if g.closed {

@@ -14,7 +14,9 @@ import "sync"
 // until its moves are done: closing thousands of connections costs the
 // gateway about as much as the moves themselves (a close handshake and a
 // close(2) each), and the old backend's streams to the sessions that left
-// are merely dropped meanwhile. Past half the queue they run anyway.
+// are merely dropped meanwhile. A held queue that reaches half its bound
+// runs retirements until it is back under half; workers busy when the
+// hold starts finish what they run and take nothing more.
 const (
 	retireWorkers = 256
 	retireQueue   = 1 << 14
@@ -38,7 +40,7 @@ func (r *retirer) run(retire func()) {
 		return
 	}
 	r.queue = append(r.queue, retire)
-	if r.held == 0 || len(r.queue) >= retireQueue/2 {
+	if !r.heldLocked() {
 		r.startLocked()
 	}
 	r.mu.Unlock()
@@ -60,6 +62,12 @@ func (r *retirer) release() {
 	r.mu.Unlock()
 }
 
+// heldLocked reports whether the queue waits: held, not closing, and
+// under half its bound. r.mu is held.
+func (r *retirer) heldLocked() bool {
+	return r.held > 0 && !r.closed && len(r.queue) < retireQueue/2
+}
+
 // startLocked starts workers for the queue, up to retireWorkers. r.mu is
 // held.
 func (r *retirer) startLocked() {
@@ -74,7 +82,7 @@ func (r *retirer) work() {
 	defer r.wg.Done()
 	for {
 		r.mu.Lock()
-		if len(r.queue) == 0 {
+		if len(r.queue) == 0 || r.heldLocked() {
 			r.workers--
 			r.mu.Unlock()
 			return

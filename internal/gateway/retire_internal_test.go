@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// TestRetirerHold: held retirements wait for the release, unless the
-// queue passes half its bound; close runs what is left.
+// TestRetirerHold: held retirements wait for the release (a worker busy
+// when the hold starts takes no more), unless the queue reaches half its
+// bound; close runs what is left.
 func TestRetirerHold(t *testing.T) {
 	var r retirer
 	var ran atomic.Int32
@@ -23,6 +24,25 @@ func TestRetirerHold(t *testing.T) {
 		}
 	}
 
+	// A worker still busy when the hold starts does not run what is
+	// queued after it.
+	busy, started := make(chan struct{}), make(chan struct{})
+	r.run(func() { close(started); <-busy; inc() })
+	<-started
+	r.hold()
+	for range 3 {
+		r.run(inc)
+	}
+	close(busy)
+	waitRan(1)
+	time.Sleep(20 * time.Millisecond)
+	if n := ran.Load(); n != 1 {
+		t.Fatalf("%d retirements ran while held", n-1)
+	}
+	r.release()
+	waitRan(4)
+	ran.Store(0)
+
 	r.hold()
 	for range 3 {
 		r.run(inc)
@@ -34,18 +54,23 @@ func TestRetirerHold(t *testing.T) {
 	r.release()
 	waitRan(3)
 
+	// Held, the queue runs only what brings it back under half its
+	// bound; closing runs the rest.
 	r.hold()
 	for range retireQueue / 2 {
 		r.run(inc)
 	}
-	waitRan(3 + retireQueue/2) // half the queue: no longer held back
-	r.run(inc)
-	r.close() // held, but closing runs it
-	if n := ran.Load(); n != 4+retireQueue/2 {
-		t.Fatalf("%d ran after close, want %d", n, 4+retireQueue/2)
+	waitRan(3 + 1)
+	time.Sleep(20 * time.Millisecond)
+	if n := ran.Load(); n != 3+1 {
+		t.Fatalf("%d ran past half the queue, want 1", n-3)
+	}
+	r.close()
+	if n := ran.Load(); n != 3+retireQueue/2 {
+		t.Fatalf("%d ran after close, want %d", n, 3+retireQueue/2)
 	}
 	r.run(inc) // after close: inline
-	if n := ran.Load(); n != 5+retireQueue/2 {
+	if n := ran.Load(); n != 4+retireQueue/2 {
 		t.Fatalf("a retirement after close did not run inline")
 	}
 	r.release()

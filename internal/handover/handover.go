@@ -310,11 +310,15 @@ func retire(s *session.Session, old *session.Attachment, channels []string, opts
 	if old == nil {
 		return
 	}
+	if s.Closed() { // its requests end with it
+		s.Release(old)
+		return
+	}
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
 	_ = s.Drain(ctx, old) // on timeout the requests fail with the close
-	if opts.Standby != nil && !s.Closed() && opts.Standby(old.Color()) &&
+	if opts.Standby != nil && opts.Standby(old.Color()) &&
 		unsubscribeAll(ctx, old.Conn(), channels) == nil && s.Park(old, opts.Standby) {
 		return
 	}
