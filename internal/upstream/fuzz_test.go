@@ -31,22 +31,6 @@ func FuzzParseMessage(f *testing.F) {
 	})
 }
 
-func FuzzParseAck(f *testing.F) {
-	for _, s := range []string{
-		`{"ok":true}`,
-		`{"ok":true,"seq":12}`,
-		`{"error":"history_gone: gone"}`,
-		`{"error":{"code":"c","message":"m"}}`,
-		`{"error":null,"ok":true}`,
-		`"x"`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(_ *testing.T, b []byte) {
-		_, _ = parseAck("subscribe", b) // must not panic
-	})
-}
-
 func FuzzAppendLegacyFrame(f *testing.F) {
 	f.Add("hello", uint64(0), []byte(`{"who":"me"}`))
 	f.Add("e", uint64(7), []byte(`{"type":"x","id":1,"v":[1,{"a":null}]}`))

@@ -12,8 +12,8 @@ import (
 // {"ok":true,"seq":N}) and the Engine.IO handshake are objects whose few
 // top-level members a client reads once per message; encoding/json costs
 // reflection, allocations and deep stacks there. ObjectFields checks the
-// whole object and slices out the members asked for; Unquote, Uint64, Int
-// and Bool then read one value each, as strictly as encoding/json would
+// whole object and slices out the members asked for; Unquote, Uint64 and
+// Bool then read one value each, as strictly as encoding/json would
 // store it in a field of that Go type.
 
 // ErrBadJSON: the input is not the JSON the caller asked for: malformed, or
