@@ -128,38 +128,63 @@ func (s *Socket) request(ctx context.Context, event string, body []byte) (pubsub
 	return parseAck(event, reply.Args[0])
 }
 
-// parseAck reads {"ok":true[,"seq":N]} or {"error":E}. A malformed object
-// or an ok or seq of the wrong type is ErrBadAck even beside an error; null
-// counts as absent.
-func parseAck(event string, arg []byte) (pubsubAck, error) {
+// PubSubAck is the answer to a pub/sub request of Baton's reference
+// services: {"ok":true,"seq":N} (seq optional) or {"error":...}.
+type PubSubAck struct {
+	OK     bool
+	Seq    uint64
+	HasSeq bool
+	// Error is the error member's raw JSON (a string, or an object from
+	// other services); nil when the answer has none.
+	Error []byte
+}
+
+// ReadPubSubAck reads a pub/sub answer. It fails (socketio.ErrBadJSON)
+// only on malformed JSON or a member of the wrong type; null members count
+// as absent. Whether the answer is a success is the caller's to judge.
+func ReadPubSubAck(arg []byte) (PubSubAck, error) {
 	fs := [...]socketio.Field{{Key: "ok"}, {Key: "seq"}, {Key: "error"}}
 	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
-		return pubsubAck{}, fmt.Errorf("%w: %s: %w", ErrBadAck, event, err)
+		return PubSubAck{}, err
 	}
-	var ack pubsubAck
+	var a PubSubAck
+	var err error
 	if raw := fs[0].Raw; raw != nil && !socketio.IsNull(raw) {
-		ok, err := socketio.Bool(raw)
-		if err != nil {
-			return pubsubAck{}, fmt.Errorf("%w: %s: ok: %w", ErrBadAck, event, err)
+		if a.OK, err = socketio.Bool(raw); err != nil {
+			return PubSubAck{}, fmt.Errorf("ok: %w", err)
 		}
-		ack.OK = ok
 	}
 	if raw := fs[1].Raw; raw != nil && !socketio.IsNull(raw) {
-		seq, err := socketio.Uint64(raw)
-		if err != nil {
-			return pubsubAck{}, fmt.Errorf("%w: %s: seq: %w", ErrBadAck, event, err)
+		if a.Seq, err = socketio.Uint64(raw); err != nil {
+			return PubSubAck{}, fmt.Errorf("seq: %w", err)
 		}
-		ack.Seq = &seq
+		a.HasSeq = true
 	}
 	if raw := fs[2].Raw; raw != nil && !socketio.IsNull(raw) {
-		msg, err := socketio.Unquote(raw)
+		a.Error = raw
+	}
+	return a, nil
+}
+
+// parseAck interprets the answer to event: an *AckError for an error
+// member, ErrBadAck for anything else that is not {"ok":true,...}.
+func parseAck(event string, arg []byte) (pubsubAck, error) {
+	a, err := ReadPubSubAck(arg)
+	switch {
+	case err != nil:
+		return pubsubAck{}, fmt.Errorf("%w: %s: %w", ErrBadAck, event, err)
+	case a.Error != nil:
+		msg, err := socketio.Unquote(a.Error)
 		if err != nil {
-			msg = string(raw) // not a string: report the JSON as it came
+			msg = string(a.Error) // not a string: report the JSON as it came
 		}
 		return pubsubAck{}, &AckError{Event: event, Message: msg}
-	}
-	if !ack.OK {
+	case !a.OK:
 		return pubsubAck{}, fmt.Errorf("%w: %s: %s", ErrBadAck, event, arg)
+	}
+	ack := pubsubAck{OK: true}
+	if a.HasSeq {
+		ack.Seq = &a.Seq
 	}
 	return ack, nil
 }

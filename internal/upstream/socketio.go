@@ -11,7 +11,6 @@ import (
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/sioclient"
-	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
 // SocketIODialer dials backends that speak Socket.IO v5 (over
@@ -165,32 +164,16 @@ func (c *sioConn) callErr(ctx context.Context, err error) error {
 // encoding/json; a malformed object, or an ok or seq of the wrong type, is
 // ErrBadReply even beside an error, and null counts as absent.
 func parseAck(event string, arg []byte) (Position, error) {
-	fs := [...]socketio.Field{{Key: "ok"}, {Key: "seq"}, {Key: "error"}}
-	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
+	a, err := sioclient.ReadPubSubAck(arg)
+	switch {
+	case err != nil:
 		return Position{}, fmt.Errorf("%w: %s: %w", ErrBadReply, event, err)
-	}
-	ok := false
-	if raw := fs[0].Raw; raw != nil && !socketio.IsNull(raw) {
-		var err error
-		if ok, err = socketio.Bool(raw); err != nil {
-			return Position{}, fmt.Errorf("%w: %s: ok: %w", ErrBadReply, event, err)
-		}
-	}
-	var pos Position
-	if raw := fs[1].Raw; raw != nil && !socketio.IsNull(raw) {
-		seq, err := socketio.Uint64(raw)
-		if err != nil {
-			return Position{}, fmt.Errorf("%w: %s: seq: %w", ErrBadReply, event, err)
-		}
-		pos = Position{Seq: seq, HasSeq: true}
-	}
-	if raw := fs[2].Raw; raw != nil && !socketio.IsNull(raw) {
-		return Position{}, remoteError(raw) // rare: encoding/json is fine there
-	}
-	if !ok {
+	case a.Error != nil:
+		return Position{}, remoteError(a.Error) // rare: encoding/json is fine there
+	case !a.OK:
 		return Position{}, fmt.Errorf("%w: %s: %s", ErrBadReply, event, arg)
 	}
-	return pos, nil
+	return Position{Seq: a.Seq, HasSeq: a.HasSeq}, nil
 }
 
 func remoteError(raw json.RawMessage) *RemoteError {
