@@ -140,12 +140,12 @@ func Attach(ctx context.Context, s *session.Session, to router.Color, d upstream
 	if err := s.LockOps(ctx); err != nil {
 		return &Error{Session: s.ID(), To: to, Stage: StageLock, Err: err}
 	}
-	old, channels, err := attachLocked(ctx, s, to, d, opts)
+	old, resumes, err := attachLocked(ctx, s, to, d, opts)
 	s.UnlockOps()
 	if err != nil {
 		return err
 	}
-	retireAfter(s, old, channels, opts)
+	retireAfter(s, old, resumes, opts)
 	return nil
 }
 
@@ -159,12 +159,12 @@ func Move(ctx context.Context, s *session.Session, to router.Color, d upstream.D
 		s.UnlockOps()
 		return false, nil
 	}
-	old, channels, err := attachLocked(ctx, s, to, d, opts)
+	old, resumes, err := attachLocked(ctx, s, to, d, opts)
 	s.UnlockOps()
 	if err != nil {
 		return false, err
 	}
-	retireAfter(s, old, channels, opts)
+	retireAfter(s, old, resumes, opts)
 	return true, nil
 }
 
@@ -197,13 +197,10 @@ func Reattach(ctx context.Context, s *session.Session, prefer router.Color, dial
 }
 
 // attachLocked runs steps 2–4; the caller holds the operation lock. It
-// returns the previous attachment on success, with the channels the
-// session held on it. A standby on backend to stands in for the dial.
-func attachLocked(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (*session.Attachment, []string, error) {
+// returns the previous attachment on success, with where the session's
+// channels stood on it. A standby on backend to stands in for the dial.
+func attachLocked(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (*session.Attachment, []session.Resume, error) {
 	opts = opts.withDefaults()
-	fail := func(stage Stage, channel string, err error) error {
-		return &Error{Session: s.ID(), To: to, Stage: stage, Channel: channel, Err: err}
-	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	b, resumes, err := bringIn(ctx, s, to, d, s.TakeStandby(to))
@@ -219,13 +216,9 @@ func attachLocked(ctx context.Context, s *session.Session, to router.Color, d up
 	if err != nil {
 		s.Abort(b)
 		s.Release(b)
-		return nil, nil, fail(StageCommit, "", err)
+		return nil, nil, &Error{Session: s.ID(), To: to, Stage: StageCommit, Err: err}
 	}
-	channels := make([]string, len(resumes))
-	for i, r := range resumes {
-		channels[i] = r.Channel
-	}
-	return old, channels, nil
+	return old, resumes, nil
 }
 
 // errStandby marks a failure on a standby, which a dial may mend.
@@ -235,54 +228,50 @@ var errStandby = errors.New("on the standby")
 // of s and subscribes them on it: steps 2 and 3. On failure b is out of
 // the session and released.
 func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, b *session.Attachment) (*session.Attachment, []session.Resume, error) {
-	fail := func(stage Stage, channel string, err error) error {
-		return &Error{Session: s.ID(), To: to, Stage: stage, Channel: channel, Err: err}
-	}
 	standby := b != nil
 	if !standby {
 		var err error
 		if b, err = s.Dial(ctx, to, d); err != nil {
-			return nil, nil, fail(StageDial, "", err)
+			return nil, nil, &Error{Session: s.ID(), To: to, Stage: StageDial, Err: err}
 		}
 	}
 	resumes := s.Overlap(b)
-	if ch, err := subscribeAll(ctx, b.Conn(), resumes); err != nil {
+	c := b.Conn()
+	if ch, err := eachChannel(ctx, resumes, func(ctx context.Context, r session.Resume) error {
+		_, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
+		return err
+	}); err != nil {
 		s.Abort(b)
 		s.Release(b)
 		if standby {
 			err = fmt.Errorf("%w: %w", errStandby, err)
 		}
-		return nil, nil, fail(StageSubscribe, ch, err)
+		return nil, nil, &Error{Session: s.ID(), To: to, Stage: StageSubscribe, Channel: ch, Err: err}
 	}
 	return b, resumes, nil
 }
 
-// subscribeAll subscribes every channel on c at once and returns the first
+// eachChannel runs op for every channel at once and returns the first
 // failure and its channel.
-func subscribeAll(ctx context.Context, c upstream.Conn, resumes []session.Resume) (string, error) {
+func eachChannel(ctx context.Context, resumes []session.Resume, op func(context.Context, session.Resume) error) (string, error) {
 	switch len(resumes) {
 	case 0:
 		return "", nil
 	case 1: // the common case: no goroutine, no group
-		r := resumes[0]
-		_, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
-		if err != nil {
-			return r.Channel, err
-		}
-		return "", nil
+		return resumes[0].Channel, op(ctx, resumes[0])
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	failed := make(chan string, 1)
 	for _, r := range resumes {
 		g.Go(func() error {
-			if _, err := c.Subscribe(gctx, r.Channel, r.Since, r.HasSince); err != nil {
+			err := op(gctx, r)
+			if err != nil {
 				select {
 				case failed <- r.Channel:
 				default:
 				}
-				return err
 			}
-			return nil
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -292,24 +281,21 @@ func subscribeAll(ctx context.Context, c upstream.Conn, resumes []session.Resume
 }
 
 // retireAfter retires old through opts.Retire, or now.
-func retireAfter(s *session.Session, old *session.Attachment, channels []string, opts Options) {
+func retireAfter(s *session.Session, old *session.Attachment, resumes []session.Resume, opts Options) {
 	if old == nil {
 		return
 	}
 	if opts.Retire != nil {
-		opts.Retire(func() { retire(s, old, channels, opts) })
+		opts.Retire(func() { retire(s, old, resumes, opts) })
 		return
 	}
-	retire(s, old, channels, opts)
+	retire(s, old, resumes, opts)
 }
 
 // retire lets the old attachment's requests finish (bounded), then keeps
-// it as the session's standby (opts.Standby) once it has left channels,
-// or closes it.
-func retire(s *session.Session, old *session.Attachment, channels []string, opts Options) {
-	if old == nil {
-		return
-	}
+// it as the session's standby (opts.Standby) once it has left the
+// channels it held, or closes it.
+func retire(s *session.Session, old *session.Attachment, resumes []session.Resume, opts Options) {
 	if s.Closed() { // its requests end with it
 		s.Release(old)
 		return
@@ -318,21 +304,16 @@ func retire(s *session.Session, old *session.Attachment, channels []string, opts
 	ctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
 	_ = s.Drain(ctx, old) // on timeout the requests fail with the close
-	if opts.Standby != nil && opts.Standby(old.Color()) &&
-		unsubscribeAll(ctx, old.Conn(), channels) == nil && s.Park(old, opts.Standby) {
+	if opts.Standby != nil && opts.Standby(old.Color()) && leaveAll(ctx, old.Conn(), resumes) && s.Park(old, opts.Standby) {
 		return
 	}
 	s.Release(old)
 }
 
-// unsubscribeAll leaves every channel on c at once.
-func unsubscribeAll(ctx context.Context, c upstream.Conn, channels []string) error {
-	if len(channels) == 1 {
-		return c.Unsubscribe(ctx, channels[0])
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, ch := range channels {
-		g.Go(func() error { return c.Unsubscribe(gctx, ch) })
-	}
-	return g.Wait()
+// leaveAll unsubscribes every channel on c and reports whether all went.
+func leaveAll(ctx context.Context, c upstream.Conn, resumes []session.Resume) bool {
+	_, err := eachChannel(ctx, resumes, func(ctx context.Context, r session.Resume) error {
+		return c.Unsubscribe(ctx, r.Channel)
+	})
+	return err == nil
 }

@@ -218,12 +218,29 @@ func (s *Session) Counters() *Counters { return s.counters }
 // Attached reports the color of the current attachment, and false while
 // the session has no live one (not attached yet, or re-attaching).
 func (s *Session) Attached() (router.Color, bool) {
+	p := s.Placement()
+	return p.Backend, p.Live
+}
+
+// Placement is where a session stands, read under one lock: its
+// attachment's backend (Blue before the first) and whether it is live,
+// and whether it holds a live standby. Status reads it for every session.
+type Placement struct {
+	Backend    router.Color
+	Live       bool
+	HasStandby bool
+}
+
+// Placement returns where the session stands.
+func (s *Session) Placement() Placement {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.att == nil {
-		return router.Blue, false
+	var p Placement
+	if s.att != nil {
+		p.Backend, p.Live = s.att.color, !s.att.dead
 	}
-	return s.att.color, !s.att.dead
+	p.HasStandby = s.standby != nil && !s.standby.dead
+	return p
 }
 
 // Color is the backend the session is attached to (or was last attached

@@ -64,24 +64,3 @@ func (s *Session) Standby() (router.Color, bool) {
 	}
 	return s.standby.color, true
 }
-
-// Placement is where a session stands, read under one lock: its
-// attachment's backend and whether it is live, and whether it holds a
-// live standby. Status reads it for every session.
-type Placement struct {
-	Backend    router.Color
-	Live       bool
-	HasStandby bool
-}
-
-// Placement returns where the session stands.
-func (s *Session) Placement() Placement {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var p Placement
-	if s.att != nil {
-		p.Backend, p.Live = s.att.color, !s.att.dead
-	}
-	p.HasStandby = s.standby != nil && !s.standby.dead
-	return p
-}
