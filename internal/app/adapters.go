@@ -54,7 +54,7 @@ func (h adminHealth) BackendHealth(c router.Color) admin.BackendHealth {
 	}
 	for c := health.Counter(0); int(c) < health.NumCounters; c++ {
 		if c != health.Requests {
-			out.TotalErrors[c.String()] = totalOf(s.Totals, c)
+			out.TotalErrors[c.String()] = s.Totals.Get(c)
 		}
 	}
 	return out
@@ -70,29 +70,6 @@ func (h adminHealth) LatencyHistograms(c router.Color) map[string]admin.LatencyH
 		out[health.Kind(k).String()] = admin.LatencyHistogram{Count: lh.Count, Sum: lh.Sum, Bounds: lh.Bounds, Cumulative: lh.Cumulative}
 	}
 	return out
-}
-
-// totalOf reads counter c of counts.
-func totalOf(t health.Counts, c health.Counter) int64 {
-	switch c {
-	case health.Requests:
-		return t.Requests
-	case health.DialFailures:
-		return t.DialFailures
-	case health.HandshakeFailures:
-		return t.HandshakeFailures
-	case health.ProtocolErrors:
-		return t.ProtocolErrors
-	case health.ErrorReplies:
-		return t.ErrorReplies
-	case health.AbnormalCloses:
-		return t.AbnormalCloses
-	case health.AckTimeouts:
-		return t.AckTimeouts
-	case health.ProbeFailures:
-		return t.ProbeFailures
-	}
-	return 0
 }
 
 // openStore opens the store cfg.Rollout.Store names, unless Options gave

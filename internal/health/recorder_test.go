@@ -58,6 +58,23 @@ func TestWindowExpiry(t *testing.T) {
 	}
 }
 
+// TestCountsGet checks that Get reads back every counter countsOf fills.
+func TestCountsGet(t *testing.T) {
+	var v [NumCounters]int64
+	for i := range v {
+		v[i] = int64(i + 1)
+	}
+	c := countsOf(&v)
+	for k := Counter(0); int(k) < NumCounters; k++ {
+		if got := c.Get(k); got != v[k] {
+			t.Fatalf("Get(%v) = %d, want %d", k, got, v[k])
+		}
+	}
+	if got := c.Get(Counter(NumCounters)); got != 0 {
+		t.Fatalf("Get(unknown) = %d", got)
+	}
+}
+
 func TestErrorRateBounds(t *testing.T) {
 	clk := newFakeClock()
 	_, r := newMonitor(t, Config{Clock: clk})

@@ -27,6 +27,29 @@ func countsOf(v *[NumCounters]int64) Counts {
 	}
 }
 
+// Get returns the value of counter k, 0 for an unknown counter.
+func (c Counts) Get(k Counter) int64 {
+	switch k {
+	case Requests:
+		return c.Requests
+	case DialFailures:
+		return c.DialFailures
+	case HandshakeFailures:
+		return c.HandshakeFailures
+	case ProtocolErrors:
+		return c.ProtocolErrors
+	case ErrorReplies:
+		return c.ErrorReplies
+	case AbnormalCloses:
+		return c.AbnormalCloses
+	case AckTimeouts:
+		return c.AckTimeouts
+	case ProbeFailures:
+		return c.ProbeFailures
+	}
+	return 0
+}
+
 // Errors is the sum of every error counter.
 func (c Counts) Errors() int64 {
 	return c.DialFailures + c.HandshakeFailures + c.ProtocolErrors + c.ErrorReplies +
