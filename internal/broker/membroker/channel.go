@@ -14,7 +14,7 @@ type channel struct {
 	mu     sync.Mutex
 	seq    uint64
 	ring   []broker.Message // message seq s is at ring[(s-1)%HistorySize]
-	subs   []*subscription  // unordered; each knows its index
+	subs   broker.Fanout
 	closed bool
 }
 
@@ -35,17 +35,9 @@ func (c *channel) publish(b *Broker, data []byte) (broker.Message, error) {
 	} else {
 		c.ring[(c.seq-1)%uint64(size)] = m
 	}
-	// Backwards, so that removing subs[i] (which moves the last one into
-	// its place) never skips a subscription that has not been served yet.
-	for i := len(c.subs) - 1; i >= 0; i-- {
-		s := c.subs[i]
-		select {
-		case s.msgs <- m:
-		default:
-			c.remove(s)
-			s.finish(b, broker.ErrSlowSubscriber)
-			b.slowClosed.Add(1)
-		}
+	if slow := c.subs.Deliver(m); slow > 0 {
+		b.subs.Add(-int64(slow))
+		b.slowClosed.Add(uint64(slow))
 	}
 	return m, nil
 }
@@ -56,8 +48,8 @@ func (c *channel) subscribe(b *Broker) (*subscription, error) {
 	if c.closed || b.closed.Load() {
 		return nil, broker.ErrClosed
 	}
-	s := &subscription{ch: c, b: b, msgs: make(chan broker.Message, b.opts.SubscriberBuffer), idx: len(c.subs)}
-	c.subs = append(c.subs, s)
+	s := &subscription{ch: c, b: b}
+	c.subs.Add(&s.Sink, b.opts.SubscriberBuffer)
 	b.subs.Add(1)
 	return s, nil
 }
@@ -90,60 +82,23 @@ func (c *channel) close(b *Broker) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	for _, s := range c.subs {
-		s.idx = -1
-		s.finish(b, broker.ErrClosed)
-	}
-	c.subs = nil
+	b.subs.Add(-int64(c.subs.CloseAll(broker.ErrClosed)))
 }
 
-// remove takes s out of c.subs in O(1). c.mu must be held.
-func (c *channel) remove(s *subscription) {
-	last := len(c.subs) - 1
-	moved := c.subs[last]
-	c.subs[s.idx] = moved
-	moved.idx = s.idx
-	c.subs[last] = nil
-	c.subs = c.subs[:last]
-	s.idx = -1
-}
-
-// subscription is a broker.Subscription on one channel.
+// subscription is a broker.Subscription on one channel; its Sink lives in
+// ch.subs, guarded by ch.mu.
 type subscription struct {
-	ch   *channel
-	b    *Broker
-	msgs chan broker.Message
-	idx  int // index in ch.subs, -1 once finished; guarded by ch.mu
-
-	mu  sync.Mutex
-	err error
-}
-
-func (s *subscription) Messages() <-chan broker.Message { return s.msgs }
-
-func (s *subscription) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
+	broker.Sink
+	ch *channel
+	b  *Broker
 }
 
 // Close ends the subscription; Err stays nil. Closing twice is a no-op.
 func (s *subscription) Close() error {
 	s.ch.mu.Lock()
 	defer s.ch.mu.Unlock()
-	if s.idx >= 0 {
-		s.ch.remove(s)
-		s.finish(s.b, nil)
+	if s.ch.subs.Close(&s.Sink, nil) {
+		s.b.subs.Add(-1)
 	}
 	return nil
-}
-
-// finish records why the subscription ended and closes Messages. It is called
-// exactly once, with ch.mu held, after s left ch.subs.
-func (s *subscription) finish(b *Broker, err error) {
-	s.mu.Lock()
-	s.err = err
-	s.mu.Unlock()
-	close(s.msgs)
-	b.subs.Add(-1)
 }

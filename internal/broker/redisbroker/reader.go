@@ -250,10 +250,7 @@ func (b *Broker) fail(st *chanState, err error) {
 		return // Close reports ErrClosed instead
 	}
 	b.mu.Lock()
-	for _, s := range st.subs {
-		s.finish(err)
-	}
-	st.subs = nil
+	b.subs.Add(-int64(st.subs.CloseAll(err)))
 	b.mu.Unlock()
 	if !st.live {
 		st.err = err

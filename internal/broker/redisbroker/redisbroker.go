@@ -301,10 +301,7 @@ func (b *Broker) Close() error {
 
 	b.mu.Lock()
 	for _, st := range b.chans {
-		for _, s := range st.subs {
-			s.finish(broker.ErrClosed)
-		}
-		st.subs = nil
+		b.subs.Add(-int64(st.subs.CloseAll(broker.ErrClosed)))
 	}
 	clear(b.chans)
 	b.mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/baton-rt/baton/internal/broker"
 )
@@ -13,7 +12,7 @@ import (
 type chanState struct {
 	channel string
 	pubsub  string
-	subs    []*subscription // guarded by Broker.mu; unordered, each knows its index
+	subs    broker.Fanout // guarded by Broker.mu
 
 	// ready is closed by the reader when the channel goes live (err nil)
 	// or fails (err set before the close).
@@ -33,7 +32,7 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (broker.Subscrip
 		return nil, err
 	}
 	k := b.keys(channel)
-	s := &subscription{b: b, msgs: make(chan broker.Message, b.opts.SubscriberBuffer)}
+	s := &subscription{b: b}
 
 	b.subMu.Lock()
 	if b.closed.Load() {
@@ -46,8 +45,8 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (broker.Subscrip
 		st, joined = &chanState{channel: channel, pubsub: k.pubsub, ready: make(chan struct{})}, false
 		b.chans[k.pubsub] = st
 	}
-	s.st, s.idx = st, len(st.subs)
-	st.subs = append(st.subs, s)
+	s.st = st
+	st.subs.Add(&s.Sink, b.opts.SubscriberBuffer)
 	b.subs.Add(1)
 	var token string
 	if !joined {
@@ -94,7 +93,7 @@ func (b *Broker) unsubscribeIfEmpty(st *chanState) {
 	b.subMu.Lock()
 	defer b.subMu.Unlock()
 	b.mu.Lock()
-	empty := len(st.subs) == 0 && b.chans[st.pubsub] == st
+	empty := st.subs.Len() == 0 && b.chans[st.pubsub] == st
 	if empty {
 		delete(b.chans, st.pubsub)
 	}
@@ -108,76 +107,35 @@ func (b *Broker) unsubscribeIfEmpty(st *chanState) {
 	}
 }
 
-// subscription is a local broker.Subscription fed by the reader.
+// subscription is a local broker.Subscription fed by the reader; its Sink
+// lives in st.subs, guarded by b.mu.
 type subscription struct {
-	b    *Broker
-	st   *chanState
-	msgs chan broker.Message
-	idx  int // index in st.subs, -1 once finished; guarded by b.mu
-
-	mu  sync.Mutex
-	err error
-}
-
-func (s *subscription) Messages() <-chan broker.Message { return s.msgs }
-
-func (s *subscription) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
+	broker.Sink
+	b  *Broker
+	st *chanState
 }
 
 // Close ends the subscription; Err stays nil. Closing twice is a no-op.
 func (s *subscription) Close() error {
 	b := s.b
 	b.mu.Lock()
-	if s.idx < 0 {
+	if !s.st.subs.Close(&s.Sink, nil) {
 		b.mu.Unlock()
 		return nil
 	}
-	s.st.remove(s)
-	s.finish(nil)
+	b.subs.Add(-1)
 	b.mu.Unlock()
 	b.unsubscribeIfEmpty(s.st)
 	return nil
-}
-
-// finish records why the subscription ended and closes Messages. It is
-// called exactly once, with b.mu held, after s left st.subs.
-func (s *subscription) finish(err error) {
-	s.idx = -1
-	s.mu.Lock()
-	s.err = err
-	s.mu.Unlock()
-	close(s.msgs)
-	s.b.subs.Add(-1)
-}
-
-// remove takes s out of st.subs in O(1). Broker.mu must be held.
-func (st *chanState) remove(s *subscription) {
-	last := len(st.subs) - 1
-	moved := st.subs[last]
-	st.subs[s.idx] = moved
-	moved.idx = s.idx
-	st.subs[last] = nil
-	st.subs = st.subs[:last]
 }
 
 // deliverLocked hands m to every subscription of st without waiting; a full
 // buffer closes that subscription. It reports whether st has no subscribers
 // left. b.mu must be held.
 func (b *Broker) deliverLocked(st *chanState, m broker.Message) (empty bool) {
-	// Backwards, so that remove (which moves the last entry into the hole)
-	// never skips an entry that has not been served yet.
-	for i := len(st.subs) - 1; i >= 0; i-- {
-		s := st.subs[i]
-		select {
-		case s.msgs <- m:
-		default:
-			st.remove(s)
-			s.finish(broker.ErrSlowSubscriber)
-			b.stats.slow.Add(1)
-		}
+	if slow := st.subs.Deliver(m); slow > 0 {
+		b.subs.Add(-int64(slow))
+		b.stats.slow.Add(uint64(slow))
 	}
-	return len(st.subs) == 0
+	return st.subs.Len() == 0
 }
