@@ -2,8 +2,8 @@ package legacy
 
 import (
 	"errors"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/baton-rt/baton/internal/wire/jsonstr"
 )
 
 // maxDepth bounds the nesting of data values so hostile input cannot
@@ -247,74 +247,7 @@ func stringField(v []byte, name string) (string, error) {
 }
 
 // unquote decodes a JSON string token that the scanner already validated.
-// It reports false when the result is not valid UTF-8.
+// It reports false when the token is not valid UTF-8.
 func unquote(v []byte) (string, bool) {
-	body := v[1 : len(v)-1]
-	esc := false
-	for _, c := range body {
-		if c == '\\' {
-			esc = true
-			break
-		}
-	}
-	if !esc {
-		return string(body), utf8.Valid(body)
-	}
-	out := make([]byte, 0, len(body))
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		switch body[i] {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r := hex4(body[i+1 : i+5])
-			i += 4
-			if utf16.IsSurrogate(r) {
-				// A lone surrogate becomes U+FFFD, as in encoding/json.
-				r2 := utf8.RuneError
-				if i+6 < len(body) && body[i+1] == '\\' && body[i+2] == 'u' {
-					r2 = hex4(body[i+3 : i+7])
-				}
-				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-					r = dec
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default: // '"', '\\', '/'
-			out = append(out, body[i])
-		}
-	}
-	return string(out), utf8.Valid(out)
-}
-
-func hex4(h []byte) rune {
-	var r rune
-	for _, c := range h {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		default:
-			r |= rune(c - 'A' + 10)
-		}
-	}
-	return r
+	return jsonstr.Unquote(v[1 : len(v)-1])
 }

@@ -2,7 +2,8 @@ package legacy
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/baton-rt/baton/internal/wire/jsonstr"
 )
 
 // Append appends f's wire form to dst and returns the extended slice. Known
@@ -86,49 +87,11 @@ func appendData(dst, data []byte) []byte {
 	return append(dst, data...)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendStr appends key and s as a JSON string. Quotes, backslashes and
-// control characters are escaped; invalid UTF-8 becomes U+FFFD so the frame
-// stays valid JSON in a text frame.
+// appendStr appends key and s as a JSON string in the legacy server's
+// style (jsonstr.Legacy): quotes, backslashes and control characters are
+// escaped; invalid UTF-8 becomes \ufffd so the frame stays valid JSON in a
+// text frame.
 func appendStr(dst []byte, key, s string) []byte {
 	dst = append(dst, key...)
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return jsonstr.Append(dst, s, jsonstr.Legacy)
 }
