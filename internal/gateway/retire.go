@@ -3,7 +3,8 @@ package gateway
 import "sync"
 
 // Retiring an old attachment after a move (wait for its requests in
-// flight, then close it or park it as a standby) runs in the background:
+// flight, then close it or park it as a standby), and closing standbys no
+// longer wanted, run in the background:
 // a move's pacing slot frees as soon as the session is on its new
 // backend, instead of after the old backend has answered the close. The
 // queue and the workers are bounded; when the queue is full, or the

@@ -1,14 +1,6 @@
 package gateway
 
-import (
-	"sync"
-
-	"github.com/baton-rt/baton/internal/router"
-)
-
-// standbyReleasers bounds the goroutines closing standbys when they are
-// no longer wanted.
-const standbyReleasers = 32
+import "github.com/baton-rt/baton/internal/router"
 
 // KeepStandby turns standbys on or off. While on, a session moved from
 // blue to green keeps its blue connection open and idle (its channels
@@ -41,28 +33,15 @@ func (g *Gateway) keepsStandby(from router.Color) bool {
 	return from == router.Blue && g.standby.Load()
 }
 
-// releaseStandbys closes every session's standby unless standbys were
-// turned on again meanwhile.
+// releaseStandbys closes every session's standby, through the retirement
+// queue, unless standbys were turned on again meanwhile.
 func (g *Gateway) releaseStandbys() {
-	work := make(chan func())
-	var wg sync.WaitGroup
-	for range standbyReleasers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range work {
-				f()
-			}
-		}()
-	}
 	for _, s := range g.Sessions() {
 		if g.standby.Load() {
-			break
+			return
 		}
 		if _, ok := s.Standby(); ok {
-			work <- s.ReleaseStandby
+			g.retire.run(s.ReleaseStandby)
 		}
 	}
-	close(work)
-	wg.Wait()
 }
