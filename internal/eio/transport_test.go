@@ -3,7 +3,6 @@ package eio
 import (
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,31 +41,12 @@ func TestPollingInvalidPacketCloses(t *testing.T) {
 func TestPollingDuplicateGETCloses(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute})
 	sid := ts.openPolling(t)
-	var (
-		wg          sync.WaitGroup
-		first       string
-		firstStatus int
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		firstStatus, first, _ = do(t, "GET", ts.pollURL(sid), "")
-	}()
-	waitFor(t, func() bool {
-		c := ts.srv.lookup(sid)
-		if c == nil {
-			return false
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.pollWake != nil
-	})
+	first := parkedPoll(t, ts, sid)
 	if status, _, _ := do(t, "GET", ts.pollURL(sid)+"&t=burst", ""); status != 400 {
 		t.Errorf("second poll: %d", status)
 	}
-	wg.Wait()
-	if firstStatus != 200 || first != "1" {
-		t.Errorf("first poll: %d %q", firstStatus, first)
+	if r := <-first; r.status != 200 || r.body != "1" {
+		t.Errorf("first poll: %d %q", r.status, r.body)
 	}
 	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
 		t.Errorf("third poll: %d", status)
@@ -76,23 +56,12 @@ func TestPollingDuplicateGETCloses(t *testing.T) {
 func TestPollingClientClose(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute})
 	sid := ts.openPolling(t)
-	var (
-		wg   sync.WaitGroup
-		got  string
-		code int
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		code, got, _ = do(t, "GET", ts.pollURL(sid), "")
-	}()
-	waitPolling(t, ts, sid)
+	pending := parkedPoll(t, ts, sid)
 	if status, _, _ := do(t, "POST", ts.pollURL(sid), "1"); status != 200 {
 		t.Errorf("POST close: %d", status)
 	}
-	wg.Wait()
-	if code != 200 || got != "6" {
-		t.Errorf("pending poll: %d %q, want noop", code, got)
+	if r := <-pending; r.status != 200 || r.body != "6" {
+		t.Errorf("pending poll: %d %q, want noop", r.status, r.body)
 	}
 	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
 		t.Errorf("poll after close: %d", status)
@@ -102,8 +71,22 @@ func TestPollingClientClose(t *testing.T) {
 	}
 }
 
-func waitPolling(t *testing.T, ts *testServer, sid string) {
+// pollResult is the answer to a GET poll.
+type pollResult struct {
+	status int
+	body   string
+}
+
+// parkedPoll sends a GET poll for sid in the background and returns once the
+// server holds it, so the test can act while it is pending. Its answer
+// arrives on the channel.
+func parkedPoll(t *testing.T, ts *testServer, sid string) <-chan pollResult {
 	t.Helper()
+	done := make(chan pollResult, 1)
+	go func() {
+		status, body, _ := do(t, "GET", ts.pollURL(sid), "")
+		done <- pollResult{status, body}
+	}()
 	waitFor(t, func() bool {
 		c := ts.srv.lookup(sid)
 		if c == nil {
@@ -113,6 +96,7 @@ func waitPolling(t *testing.T, ts *testServer, sid string) {
 		defer c.mu.Unlock()
 		return c.pollWake != nil
 	})
+	return done
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -360,15 +344,10 @@ func TestPollRacingUpgradeIsRefused(t *testing.T) {
 	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
 	send(t, ws, "2probe")
 	read(t, ws)
-	done := make(chan int, 1)
-	go func() {
-		status, _, _ := do(t, "GET", ts.pollURL(sid), "")
-		done <- status
-	}()
-	waitPolling(t, ts, sid)
+	poll := parkedPoll(t, ts, sid)
 	send(t, ws, "5")
-	if status := <-done; status != 400 {
-		t.Errorf("poll racing the upgrade: %d", status)
+	if r := <-poll; r.status != 400 {
+		t.Errorf("poll racing the upgrade: %d", r.status)
 	}
 	send(t, ws, "4hello")
 	if _, got := read(t, ws); got != "4hello" {
