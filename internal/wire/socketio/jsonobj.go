@@ -3,8 +3,9 @@ package socketio
 import (
 	"errors"
 	"fmt"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/baton-rt/baton/internal/wire/jsonstr"
 )
 
 // Flat JSON objects without encoding/json. The pub/sub payloads of a
@@ -124,7 +125,7 @@ func lookupField(fields []Field, lit []byte) *Field {
 		}
 		return nil
 	}
-	key := unquoteSlow(body) // lit was scanned: it is well formed
+	key, _ := jsonstr.Unquote(body) // lit was scanned: it is well formed
 	for i := range fields {
 		if key == fields[i].Key {
 			return &fields[i]
@@ -141,83 +142,8 @@ func Unquote(raw []byte) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' || scanString(raw, 0) != len(raw) {
 		return "", fmt.Errorf("%w: not a JSON string", ErrBadJSON)
 	}
-	body := raw[1 : len(raw)-1]
-	for _, c := range body {
-		if c == '\\' || c >= utf8.RuneSelf {
-			return unquoteSlow(body), nil
-		}
-	}
-	return string(body), nil
-}
-
-// unquoteSlow decodes the body of a well-formed string literal.
-func unquoteSlow(body []byte) string {
-	out := make([]byte, 0, len(body)+utf8.UTFMax)
-	for i := 0; i < len(body); {
-		c := body[i]
-		switch {
-		case c == '\\':
-			esc := body[i+1]
-			i += 2
-			switch esc {
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r := hex4(body[i:])
-				i += 4
-				if utf16.IsSurrogate(r) {
-					// A pair consumes the next escape; anything else leaves it
-					// to be read on its own, as encoding/json does.
-					r2 := rune(-1)
-					if i+6 <= len(body) && body[i] == '\\' && body[i+1] == 'u' {
-						r2 = hex4(body[i+2:])
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				out = utf8.AppendRune(out, r)
-			default: // '"', '\\', '/'
-				out = append(out, esc)
-			}
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(body[i:])
-			i += size
-			out = utf8.AppendRune(out, r) // RuneError for an invalid byte
-		}
-	}
-	return string(out)
-}
-
-// hex4 reads the four hex digits a scanned \u escape holds.
-func hex4(h []byte) rune {
-	var r rune
-	for _, c := range h[:4] {
-		switch {
-		case isDigit(c):
-			c -= '0'
-		case c >= 'a':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
+	s, _ := jsonstr.Unquote(raw[1 : len(raw)-1]) // invalid UTF-8 reads as U+FFFD
+	return s, nil
 }
 
 // Uint64 reads a JSON number that is a non-negative integer without
