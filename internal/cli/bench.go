@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -50,16 +51,7 @@ func newBenchRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := json.MarshalIndent(res, "", "  ")
-			if err != nil {
-				return err
-			}
-			b = append(b, '\n')
-			if out == "" || out == "-" {
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
-			}
-			return os.WriteFile(out, b, 0o644)
+			return writeJSON(cmd, out, res)
 		},
 	}
 	f := cmd.Flags()
@@ -90,6 +82,28 @@ func newBenchRunCmd() *cobra.Command {
 	f.StringVarP(&out, "out", "o", "-", "write the JSON result here")
 	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the load generator itself here")
 	return cmd
+}
+
+// writeJSON writes v as indented JSON to out, or to the command's output
+// when out is "" or "-".
+func writeJSON(cmd *cobra.Command, out string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if out == "" || out == "-" {
+		_, err = cmd.OutOrStdout().Write(b)
+		return err
+	}
+	return os.WriteFile(out, b, 0o644)
+}
+
+// machineLine describes this machine in one line for the gateway sections.
+func machineLine(ctx context.Context) string {
+	m := loadgen.DescribeMachine(ctx)
+	return fmt.Sprintf("%d CPUs (%s), %.1f GiB memory, Linux %s, %s",
+		m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.Kernel, m.Go)
 }
 
 // startCPUProfile profiles this process, to check that the load generator is

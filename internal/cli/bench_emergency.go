@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/baton-rt/baton/internal/gwbench"
-	"github.com/baton-rt/baton/internal/loadgen"
 )
 
 // newGWBenchEmergencyCmd is `baton gwbench emergency`: the emergency
@@ -56,29 +55,15 @@ func newGWBenchEmergencyCmd() *cobra.Command {
 				if res == nil {
 					return err
 				}
-				b, merr := json.MarshalIndent(res, "", "  ")
-				if merr != nil {
-					return errors.Join(err, merr)
-				}
-				b = append(b, '\n')
-				if out == "" || out == "-" {
-					_, werr := cmd.OutOrStdout().Write(b)
-					err = errors.Join(err, werr)
-				} else {
-					err = errors.Join(err, os.WriteFile(out, b, 0o644))
-				}
-				if err != nil {
+				if err := errors.Join(err, writeJSON(cmd, out, res)); err != nil {
 					return err
 				}
 			}
 			if doc == "" {
 				return nil
 			}
-			m := loadgen.DescribeMachine(cmd.Context())
-			machine := fmt.Sprintf("%d CPUs (%s), %.1f GiB memory, Linux %s, %s",
-				m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.Kernel, m.Go)
 			var sb strings.Builder
-			gwbench.EmergencyReport(&sb, *res, command, machine, notes)
+			gwbench.EmergencyReport(&sb, *res, command, machineLine(cmd.Context()), notes)
 			return gwbench.ReplaceEmergencySection(doc, sb.String())
 		},
 	}

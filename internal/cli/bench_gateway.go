@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/baton-rt/baton/internal/gwbench"
-	"github.com/baton-rt/baton/internal/loadgen"
 )
 
 func init() { register(newGWBenchCmd) }
@@ -40,20 +39,11 @@ func newGWBenchRunCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.AdminToken == "" {
-				cfg.AdminToken = os.Getenv("BATON_ADMIN_TOKEN")
+				cfg.AdminToken = os.Getenv(TokenEnv)
 			}
 			res, err := gwbench.Run(cmd.Context(), cfg, cmd.ErrOrStderr())
-			if res != nil {
-				b, merr := json.MarshalIndent(res, "", "  ")
-				if merr != nil {
-					return errors.Join(err, merr)
-				}
-				b = append(b, '\n')
-				if out == "" || out == "-" {
-					_, werr := cmd.OutOrStdout().Write(b)
-					return errors.Join(err, werr)
-				}
-				return errors.Join(err, os.WriteFile(out, b, 0o644))
+			if res != nil { // a failed run still writes what it measured
+				return errors.Join(err, writeJSON(cmd, out, res))
 			}
 			return err
 		},
@@ -109,9 +99,7 @@ func newGWBenchReportCmd() *cobra.Command {
 			}
 			opts.Result = r
 			opts.Notes = notes
-			m := loadgen.DescribeMachine(cmd.Context())
-			opts.Machine = fmt.Sprintf("%d CPUs (%s), %.1f GiB memory, Linux %s, %s",
-				m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.Kernel, m.Go)
+			opts.Machine = machineLine(cmd.Context())
 			var sb strings.Builder
 			gwbench.Report(&sb, opts)
 			if doc == "" {
