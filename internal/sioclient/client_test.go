@@ -75,28 +75,7 @@ func TestUpgrade(t *testing.T) {
 	ctx := testCtx(t)
 
 	// Concurrent acked emits straddle the upgrade.
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 25 {
-				want := fmt.Sprintf(`"%d-%d"`, g, i)
-				reply, err := s.EmitWithAck(ctx, "echo", []byte(want))
-				if err == nil && argsString(reply.Args) != want {
-					err = fmt.Errorf("got %s, want %s", argsString(reply.Args), want)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	echoConcurrently(t, ctx, s, 8, 25, func(g, i int) []byte { return fmt.Appendf(nil, `"%d-%d"`, g, i) })
 
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Transport() != "websocket" {
@@ -440,30 +419,39 @@ func TestConcurrentAcks(t *testing.T) {
 	for _, tr := range []Transport{WebSocket, PollingOnly} {
 		t.Run(tr.String(), func(t *testing.T) {
 			_, s := dial(t, url, testOptions(t, tr))
-			ctx := testCtx(t)
-			var wg sync.WaitGroup
-			errs := make(chan error, 16)
-			for g := range 16 {
-				wg.Go(func() {
-					for i := range 20 {
-						want, _ := json.Marshal(fmt.Sprintf("%d/%d", g, i))
-						reply, err := s.EmitWithAck(ctx, "echo", want)
-						if err == nil && argsString(reply.Args) != string(want) {
-							err = fmt.Errorf("got %s want %s", argsString(reply.Args), want)
-						}
-						if err != nil {
-							errs <- err
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
+			echoConcurrently(t, testCtx(t), s, 16, 20, func(g, i int) []byte {
+				want, _ := json.Marshal(fmt.Sprintf("%d/%d", g, i))
+				return want
+			})
+		})
+	}
+}
+
+// echoConcurrently has goroutines emit each acked "echo" events at once on s
+// and fails on the first reply that does not repeat its argument.
+func echoConcurrently(t *testing.T, ctx context.Context, s *Socket, goroutines, each int, arg func(g, i int) []byte) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				want := arg(g, i)
+				reply, err := s.EmitWithAck(ctx, "echo", want)
+				if err == nil && argsString(reply.Args) != string(want) {
+					err = fmt.Errorf("got %s, want %s", argsString(reply.Args), want)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
 			}
 		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
 
