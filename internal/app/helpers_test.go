@@ -100,6 +100,26 @@ func (r *running) stop() {
 	}
 }
 
+// runRollout starts a rollout with the configured plan and waits up to a
+// minute for it to end.
+func runRollout(t *testing.T, c *rollout.Controller) rollout.State {
+	t.Helper()
+	if _, err := c.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return waitPhase(t, c, 60*time.Second, rollout.Completed, rollout.RolledBack, rollout.Aborted)
+}
+
+// rollBack runs a rollout that must end rolled back.
+func rollBack(t *testing.T, c *rollout.Controller) {
+	t.Helper()
+	st := runRollout(t, c)
+	if st.Phase != rollout.RolledBack {
+		t.Fatalf("rollout ended %s, want %s", st.Phase, rollout.RolledBack)
+	}
+	t.Logf("rolled back at step %d: %s", st.Step, st.Reason)
+}
+
 // waitPhase waits for the controller to reach one of phases.
 func waitPhase(t *testing.T, c *rollout.Controller, timeout time.Duration, phases ...rollout.Phase) rollout.State {
 	t.Helper()

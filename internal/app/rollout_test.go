@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -16,10 +15,7 @@ func TestRolloutCompletes(t *testing.T) {
 	a := start(t, testConfig(blue, green, ""), Options{})
 	cs := clients(t, a.App, 20)
 
-	if _, err := a.Controller().Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	st := waitPhase(t, a.Controller(), 60*time.Second, rollout.Completed, rollout.RolledBack, rollout.Aborted)
+	st := runRollout(t, a.Controller())
 	if st.Phase != rollout.Completed {
 		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
 	}
@@ -47,14 +43,7 @@ func TestRolloutRollsBackOnFaults(t *testing.T) {
 	a := start(t, testConfig(blue, green, ""), Options{GreenFaults: upstream.Faults{ErrorRate: 0.2}})
 	cs := clients(t, a.App, 20)
 
-	if _, err := a.Controller().Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	st := waitPhase(t, a.Controller(), 60*time.Second, rollout.Completed, rollout.RolledBack, rollout.Aborted)
-	if st.Phase != rollout.RolledBack {
-		t.Fatalf("rollout ended %s, want %s", st.Phase, rollout.RolledBack)
-	}
-	t.Logf("rolled back at step %d: %s", st.Step, st.Reason)
+	rollBack(t, a.Controller())
 	gs := a.Gateway().Status()
 	if gs.Weight != 0 || gs.Sessions.Blue != len(cs) || gs.Sessions.Green != 0 {
 		t.Errorf("gateway after the rollback: weight %v, %+v", gs.Weight, gs.Sessions)
@@ -74,14 +63,7 @@ func TestRolloutRollsBackOnLatency(t *testing.T) {
 	a := start(t, cfg, Options{GreenFaults: upstream.Faults{Latency: 800 * time.Millisecond}})
 	cs := clients(t, a.App, 5)
 
-	if _, err := a.Controller().Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	st := waitPhase(t, a.Controller(), 60*time.Second, rollout.Completed, rollout.RolledBack, rollout.Aborted)
-	if st.Phase != rollout.RolledBack {
-		t.Fatalf("rollout ended %s, want %s", st.Phase, rollout.RolledBack)
-	}
-	t.Logf("rolled back at step %d: %s", st.Step, st.Reason)
+	rollBack(t, a.Controller())
 	if gs := a.Gateway().Status(); gs.Sessions.Blue != len(cs) {
 		t.Errorf("gateway after the rollback: %+v", gs.Sessions)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/config"
-	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
@@ -48,14 +47,7 @@ func TestRolloutRollsBackOnServiceFaults(t *testing.T) {
 	cfg.Backends.Green = config.Backend{URL: "http://" + ln.Addr().String() + service.SocketIOPath, Protocol: config.ProtocolSocketIO, DialTimeout: 10 * time.Second}
 	a := start(t, cfg, Options{})
 	cs := clients(t, a.App, 10)
-	if _, err := a.Controller().Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	st := waitPhase(t, a.Controller(), 60*time.Second, rollout.Completed, rollout.RolledBack, rollout.Aborted)
-	if st.Phase != rollout.RolledBack {
-		t.Fatalf("rollout ended %s, want %s", st.Phase, rollout.RolledBack)
-	}
-	t.Logf("rolled back at step %d: %s", st.Step, st.Reason)
+	rollBack(t, a.Controller())
 	if gs := a.Gateway().Status(); gs.Sessions.Blue != len(cs) || gs.Sessions.Green != 0 {
 		t.Errorf("after the rollback: %+v", gs.Sessions)
 	}
