@@ -217,12 +217,8 @@ func RunEmergency(ctx context.Context, cfg EmergencyConfig, logw io.Writer) (*Em
 		return e, fmt.Errorf("emergency: %w", err)
 	}
 	e.Sessions = len(clients)
-	channels := make([]string, cfg.Channels)
-	for i := range channels {
-		channels[i] = "em." + r.id + "." + strconv.Itoa(i)
-	}
-	chOf := func(i int) int { return i % len(channels) }
-	if err := subscribeAll(ctx, clients, func(i int) string { return channels[chOf(i)] }, cfg.DialConcurrency); err != nil {
+	channels := channelNames("em."+r.id+".", cfg.Channels)
+	if err := subscribeAll(ctx, clients, spread(channels), cfg.DialConcurrency); err != nil {
 		return e, fmt.Errorf("emergency: subscribe: %w", err)
 	}
 
@@ -232,7 +228,7 @@ func RunEmergency(ctx context.Context, cfg EmergencyConfig, logw io.Writer) (*Em
 	for _, c := range clients {
 		c.reset()
 	}
-	return e, r.emergency(ctx, cfg, e, clients, s, channels, chOf)
+	return e, r.emergency(ctx, cfg, e, clients, s, channels)
 }
 
 // toGreen starts a one-step rollout to 100 % with a hold far longer than
@@ -273,7 +269,7 @@ func (r *runner) toGreen(ctx context.Context, e *Emergency, pace int) error {
 
 // emergency publishes, triggers the rollback, times it and checks every
 // stream.
-func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergency, clients []*client, s *sink, channels []string, chOf func(int) int) error {
+func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergency, clients []*client, s *sink, channels []string) error {
 	p := newSteady(cfg.PublishURL, cfg.Payload, channels, cfg.PerSessionRate)
 	stop := p.start(ctx)
 	defer stop()
@@ -340,31 +336,12 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 		}
 	}
 
-	deadline := time.Now().Add(cfg.Drain)
-	for time.Now().Before(deadline) {
-		behind := 0
-		for i, c := range clients {
-			if c.snapshot().last < p.final[chOf(i)].Load() {
-				behind++
-			}
-		}
-		if behind == 0 {
-			break
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
+	st, err := p.check(ctx, clients, cfg.Drain)
+	if err != nil {
+		return err
 	}
-	pause, base := make([]int64, 0, len(clients)), make([]int64, 0, len(clients))
-	for i, c := range clients {
-		tr := c.snapshot()
-		e.Delivered += tr.got
-		e.Duplicated += tr.dup
-		e.Lost += tr.gap + max(0, p.final[chOf(i)].Load()-tr.last)
-		base = append(base, tr.jump[windowBaseline-1])
-		pause = append(pause, tr.jump[windowMove-1])
-	}
-	e.Pause, e.BaselinePause = summarize(pause), summarize(base)
+	e.Delivered, e.Lost, e.Duplicated = st.delivered, st.lost, st.duplicated
+	e.Pause, e.BaselinePause = st.pause, st.baseline
 	e.Published, e.PublishErrors, e.Late = p.published.Load(), p.failed.Load(), p.late.Load()
 	e.Dropped = s.dropped.Load()
 	r.logf("emergency: rollout %s, controller %.3fs; delivered %d, lost %d, duplicated %d, dropped %d; pause p50 %.1fms p99 %.1fms",

@@ -149,17 +149,66 @@ func (p *steady) run(ctx context.Context) {
 	wg.Wait()
 }
 
+// channelNames names n channels prefix0 … prefix<n-1>.
+func channelNames(prefix string, n int) []string {
+	channels := make([]string, n)
+	for i := range channels {
+		channels[i] = prefix + strconv.Itoa(i)
+	}
+	return channels
+}
+
+// spread puts client i on channel i mod len(channels), as steady.check
+// expects.
+func spread(channels []string) func(i int) string {
+	return func(i int) string { return channels[i%len(channels)] }
+}
+
+// streams adds up what every client saw of its channel's stream.
+type streams struct {
+	delivered, lost, duplicated int64
+	pause, baseline             Dist // per-session delivery pause in the move and baseline windows
+}
+
+// check waits until every client has its channel's last message (clients
+// spread over the channels as by spread), up to drain, then adds up every
+// client's stream.
+func (p *steady) check(ctx context.Context, clients []*client, drain time.Duration) (streams, error) {
+	final := func(i int) int64 { return p.final[i%len(p.final)].Load() }
+	caughtUp := func() bool {
+		for i, c := range clients {
+			if c.snapshot().last < final(i) {
+				return false
+			}
+		}
+		return true
+	}
+	var st streams
+	for deadline := time.Now().Add(drain); time.Now().Before(deadline) && !caughtUp(); {
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return st, err
+		}
+	}
+	pause, base := make([]int64, 0, len(clients)), make([]int64, 0, len(clients))
+	for i, c := range clients {
+		tr := c.snapshot()
+		st.delivered += tr.got
+		st.duplicated += tr.dup
+		st.lost += tr.gap + max(0, final(i)-tr.last)
+		base = append(base, tr.jump[windowBaseline-1])
+		pause = append(pause, tr.jump[windowMove-1])
+	}
+	st.pause, st.baseline = summarize(pause), summarize(base)
+	return st, nil
+}
+
 // handover moves every session from weight from to weight to under a
 // steady publishing load and checks every client's stream.
 func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from, to, rate float64) (Handover, error) {
 	h := Handover{From: from, To: to, Sessions: len(clients), Channels: r.cfg.Channels, PerSessionRate: rate}
 	run := r.id + "." + strconv.FormatFloat(to, 'f', -1, 64)
-	channels := make([]string, r.cfg.Channels)
-	for i := range channels {
-		channels[i] = "h." + run + "." + strconv.Itoa(i)
-	}
-	chOf := func(i int) int { return i % len(channels) }
-	if err := subscribeAll(ctx, clients, func(i int) string { return channels[chOf(i)] }, r.cfg.DialConcurrency); err != nil {
+	channels := channelNames("h."+run+".", r.cfg.Channels)
+	if err := subscribeAll(ctx, clients, spread(channels), r.cfg.DialConcurrency); err != nil {
 		return h, fmt.Errorf("handover: subscribe: %w", err)
 	}
 	for _, c := range clients {
@@ -213,39 +262,19 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 		}
 	}
 
-	// Wait until every client has its channel's last message (or Drain).
-	deadline := time.Now().Add(r.cfg.Drain)
-	for time.Now().Before(deadline) {
-		behind := 0
-		for i, c := range clients {
-			if c.snapshot().last < p.final[chOf(i)].Load() {
-				behind++
-			}
-		}
-		if behind == 0 {
-			break
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return h, err
-		}
+	st, err := p.check(ctx, clients, r.cfg.Drain)
+	if err != nil {
+		return h, err
 	}
-	pause, base := make([]int64, 0, len(clients)), make([]int64, 0, len(clients))
-	for i, c := range clients {
-		tr := c.snapshot()
-		h.Delivered += tr.got
-		h.Duplicated += tr.dup
-		h.Lost += tr.gap + max(0, p.final[chOf(i)].Load()-tr.last)
-		base = append(base, tr.jump[windowBaseline-1])
-		pause = append(pause, tr.jump[windowMove-1])
-	}
-	h.Pause, h.BaselinePause = summarize(pause), summarize(base)
+	h.Delivered, h.Lost, h.Duplicated = st.delivered, st.lost, st.duplicated
+	h.Pause, h.BaselinePause = st.pause, st.baseline
 	h.Latency, h.BaselineLatency = summarize(moveLat.Values()), summarize(baseLat.Values())
 	h.Published, h.PublishErrors, h.Late = p.published.Load(), p.failed.Load(), p.late.Load()
 	h.Dropped = s.dropped.Load()
 	r.logf("handover %v→%v: moved %d failed %d in %.2fs (%.0f/s); pause p50 %.1fms p99 %.1fms; lost %d dup %d dropped %d",
 		from, to, h.Moved, h.Failed, h.Seconds, h.SessionsPerSec, h.Pause.P50/1000, h.Pause.P99/1000, h.Lost, h.Duplicated, h.Dropped)
 	// Leave the channels so that the next handover starts clean.
-	return h, r.unsubscribeAll(ctx, clients, func(i int) string { return channels[chOf(i)] })
+	return h, r.unsubscribeAll(ctx, clients, spread(channels))
 }
 
 // unsubscribeAll makes every client leave its channel.
