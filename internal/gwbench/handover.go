@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
 )
@@ -277,33 +278,17 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	return h, r.unsubscribeAll(ctx, clients, spread(channels))
 }
 
-// unsubscribeAll makes every client leave its channel.
+// unsubscribeAll makes client i leave channel(i), DialConcurrency at a time.
 func (r *runner) unsubscribeAll(ctx context.Context, clients []*client, channel func(i int) string) error {
-	var (
-		next  atomic.Int64
-		first atomic.Pointer[error]
-		wg    sync.WaitGroup
-	)
-	for range r.cfg.DialConcurrency {
-		wg.Go(func() {
-			for first.Load() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(clients) {
-					return
-				}
-				ch := channel(i)
-				_, err := clients[i].request(ctx, func(id int64) []byte {
-					return []byte(`{"type":"unsubscribe","id":` + strconv.FormatInt(id, 10) + `,"channel":` + strconv.Quote(ch) + `}`)
-				})
-				if err != nil {
-					first.CompareAndSwap(nil, &err)
-				}
-			}
+	err := drive.Each(ctx, len(clients), r.cfg.DialConcurrency, func(i int) error {
+		ch := channel(i)
+		_, err := clients[i].request(ctx, func(id int64) []byte {
+			return []byte(`{"type":"unsubscribe","id":` + strconv.FormatInt(id, 10) + `,"channel":` + strconv.Quote(ch) + `}`)
 		})
-	}
-	wg.Wait()
-	if e := first.Load(); e != nil {
-		return fmt.Errorf("unsubscribe: %w", *e)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
 	}
 	return nil
 }
