@@ -95,6 +95,17 @@ func parseRequest(e *sio.Event) (req request, code, msg string) {
 	return req, "", ""
 }
 
+// readRequest is parseRequest for an event handler: on failure it answers
+// the event with the error and reports false.
+func readRequest(e *sio.Event) (request, bool) {
+	req, code, msg := parseRequest(e)
+	if code != "" {
+		replyError(e, code, msg)
+		return req, false
+	}
+	return req, true
+}
+
 // since reads the optional "since": a non-negative integer.
 func (r request) since() (uint64, bool, error) {
 	if r.Since == nil || bytes.Equal(r.Since, []byte("null")) {
@@ -130,9 +141,8 @@ func replyError(e *sio.Event, code, msg string) {
 }
 
 func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
-	req, code, msg := parseRequest(e)
-	if code != "" {
-		replyError(e, code, msg)
+	req, ok := readRequest(e)
+	if !ok {
 		return
 	}
 	since, hasSince, err := req.since()
@@ -212,9 +222,8 @@ func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
 }
 
 func (s *SocketIO) unsubscribe(so *sio.Socket, e *sio.Event) {
-	req, code, msg := parseRequest(e)
-	if code != "" {
-		replyError(e, code, msg)
+	req, ok := readRequest(e)
+	if !ok {
 		return
 	}
 	m := memberOf(so)
@@ -234,9 +243,8 @@ func (s *SocketIO) unsubscribe(so *sio.Socket, e *sio.Event) {
 }
 
 func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
-	req, code, msg := parseRequest(e)
-	if code != "" {
-		replyError(e, code, msg)
+	req, ok := readRequest(e)
+	if !ok {
 		return
 	}
 	if s.cfg.Faults.refuse() {
