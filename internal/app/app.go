@@ -41,7 +41,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -127,9 +127,8 @@ type App struct {
 	edgeLn     net.Listener
 	adminLn    net.Listener
 
-	mu     sync.Mutex
-	served bool // Serve was called, or Close
-	closed bool
+	served atomic.Bool // Serve was called, or Close
+	closed atomic.Bool // release ran
 }
 
 // Build assembles the App from cfg (SetDefaults and Validate are applied
@@ -327,13 +326,9 @@ func (a *App) Alerts() alert.Stats { return a.dispatcher.Stats() }
 // Close releases an App that was built but not served (Serve releases
 // everything itself when it returns). It is a no-op after Serve.
 func (a *App) Close() error {
-	a.mu.Lock()
-	if a.served {
-		a.mu.Unlock()
+	if !a.served.CompareAndSwap(false, true) {
 		return nil
 	}
-	a.served = true
-	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 	defer cancel()
 	return a.release(ctx)

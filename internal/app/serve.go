@@ -21,13 +21,9 @@ const healthTick = time.Second
 // comment) and returns: nil after ctx's end, the listener's error
 // otherwise. It can be called once.
 func (a *App) Serve(ctx context.Context) error {
-	a.mu.Lock()
-	if a.served {
-		a.mu.Unlock()
+	if !a.served.CompareAndSwap(false, true) {
 		return ErrServed
 	}
-	a.served = true
-	a.mu.Unlock()
 
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	edgeSrv := &http.Server{Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
@@ -113,13 +109,9 @@ func (a *App) sampleSessions() {
 // release closes what Build opened, in dependency order; nil parts are
 // skipped (a Build that failed half-way).
 func (a *App) release(ctx context.Context) error {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
+	if !a.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	a.closed = true
-	a.mu.Unlock()
 	var errs []error
 	if a.ctrl != nil {
 		errs = append(errs, a.ctrl.Close())
