@@ -1,6 +1,7 @@
 package gwbench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -49,33 +50,19 @@ type EmergencyConfig struct {
 }
 
 func (c *EmergencyConfig) defaults() {
-	di := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	dd := func(p *time.Duration, v time.Duration) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	di(&c.Sessions, 9000)
-	di(&c.Channels, 200)
-	if c.PerSessionRate == 0 {
-		c.PerSessionRate = 1
-	}
-	dd(&c.Baseline, 2*time.Second)
-	dd(&c.After, 2*time.Second)
-	dd(&c.Poll, 5*time.Millisecond)
-	dd(&c.Timeout, time.Minute)
-	di(&c.DialConcurrency, 64)
-	di(&c.Payload, 100)
-	dd(&c.Drain, 15*time.Second)
-	di(&c.SetupPace, 2000)
-	dd(&c.QuietWait, time.Minute)
-	if c.QuietBelow == 0 {
-		c.QuietBelow = 0.3
-	}
+	c.Sessions = cmp.Or(c.Sessions, 9000)
+	c.Channels = cmp.Or(c.Channels, 200)
+	c.PerSessionRate = cmp.Or(c.PerSessionRate, 1)
+	c.Baseline = cmp.Or(c.Baseline, 2*time.Second)
+	c.After = cmp.Or(c.After, 2*time.Second)
+	c.Poll = cmp.Or(c.Poll, 5*time.Millisecond)
+	c.Timeout = cmp.Or(c.Timeout, time.Minute)
+	c.DialConcurrency = cmp.Or(c.DialConcurrency, 64)
+	c.Payload = cmp.Or(c.Payload, 100)
+	c.Drain = cmp.Or(c.Drain, 15*time.Second)
+	c.SetupPace = cmp.Or(c.SetupPace, 2000)
+	c.QuietWait = cmp.Or(c.QuietWait, time.Minute)
+	c.QuietBelow = cmp.Or(c.QuietBelow, 0.3)
 }
 
 // watched lists the configured processes and their names.

@@ -21,6 +21,7 @@
 package gwbench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -122,41 +123,27 @@ func (c *Config) runs(phase string) bool { return !slices.Contains(c.Skip, phase
 
 // Defaults fills zero fields.
 func (c *Config) Defaults() {
-	di := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	dd := func(p *time.Duration, v time.Duration) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	dd(&c.QuietWait, time.Minute)
-	if c.QuietBelow == 0 {
-		c.QuietBelow = 0.3
-	}
-	di(&c.DialConcurrency, 64)
-	di(&c.LatencySessions, 1000)
-	di(&c.LatencyRounds, 3)
-	dd(&c.LatencyFor, 3*time.Second)
-	di(&c.LatencyMax, 20000)
-	di(&c.FanoutSubs, 5000)
-	dd(&c.FanoutWarmup, 2*time.Second)
-	dd(&c.FanoutWindow, 8*time.Second)
-	di(&c.InFlight, 4)
-	di(&c.MaxLag, 50)
-	di(&c.Sessions, 10000)
-	dd(&c.Idle, 5*time.Second)
-	dd(&c.Settle, 2*time.Second)
-	di(&c.Channels, 200)
-	if c.PerSessionRate == 0 {
-		c.PerSessionRate = 1
-	}
-	dd(&c.Baseline, 3*time.Second)
-	dd(&c.After, 2*time.Second)
-	di(&c.Payload, 100)
-	dd(&c.Drain, 15*time.Second)
+	c.QuietWait = cmp.Or(c.QuietWait, time.Minute)
+	c.QuietBelow = cmp.Or(c.QuietBelow, 0.3)
+	c.DialConcurrency = cmp.Or(c.DialConcurrency, 64)
+	c.LatencySessions = cmp.Or(c.LatencySessions, 1000)
+	c.LatencyRounds = cmp.Or(c.LatencyRounds, 3)
+	c.LatencyFor = cmp.Or(c.LatencyFor, 3*time.Second)
+	c.LatencyMax = cmp.Or(c.LatencyMax, 20000)
+	c.FanoutSubs = cmp.Or(c.FanoutSubs, 5000)
+	c.FanoutWarmup = cmp.Or(c.FanoutWarmup, 2*time.Second)
+	c.FanoutWindow = cmp.Or(c.FanoutWindow, 8*time.Second)
+	c.InFlight = cmp.Or(c.InFlight, 4)
+	c.MaxLag = cmp.Or(c.MaxLag, 50)
+	c.Sessions = cmp.Or(c.Sessions, 10000)
+	c.Idle = cmp.Or(c.Idle, 5*time.Second)
+	c.Settle = cmp.Or(c.Settle, 2*time.Second)
+	c.Channels = cmp.Or(c.Channels, 200)
+	c.PerSessionRate = cmp.Or(c.PerSessionRate, 1)
+	c.Baseline = cmp.Or(c.Baseline, 3*time.Second)
+	c.After = cmp.Or(c.After, 2*time.Second)
+	c.Payload = cmp.Or(c.Payload, 100)
+	c.Drain = cmp.Or(c.Drain, 15*time.Second)
 	c.Gateway.Name, c.Direct.Name, c.NGINX.Name = "gateway", "direct", "nginx"
 }
 

@@ -14,6 +14,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -82,40 +83,24 @@ type Config struct {
 
 // Defaults fills every zero field with its default.
 func (c *Config) Defaults() {
-	setInt := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setDur := func(p *time.Duration, v time.Duration) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setDur(&c.QuietWait, 2*time.Minute)
-	if c.QuietBelow == 0 {
-		c.QuietBelow = 0.3
-	}
-	setInt(&c.Conns, 10000)
-	setInt(&c.DialConcurrency, 64)
-	setInt(&c.SourceIPs, 1)
-	setDur(&c.Idle, 5*time.Second)
-	setDur(&c.Settle, 2*time.Second)
-	setInt(&c.Subscribers, 5000)
-	if c.Channel == "" {
-		c.Channel = "bench"
-	}
-	setInt(&c.PayloadSize, 100)
-	setInt(&c.LatencyRate, 5)
-	setDur(&c.LatencyFor, 10*time.Second)
-	setInt(&c.InFlight, 4)
-	setInt(&c.MaxLag, 50)
-	setDur(&c.Warmup, 2*time.Second)
-	setDur(&c.Window, 10*time.Second)
-	setDur(&c.Drain, 15*time.Second)
-	if c.Name == "" {
-		c.Name = string(c.Protocol)
-	}
+	c.QuietWait = cmp.Or(c.QuietWait, 2*time.Minute)
+	c.QuietBelow = cmp.Or(c.QuietBelow, 0.3)
+	c.Conns = cmp.Or(c.Conns, 10000)
+	c.DialConcurrency = cmp.Or(c.DialConcurrency, 64)
+	c.SourceIPs = cmp.Or(c.SourceIPs, 1)
+	c.Idle = cmp.Or(c.Idle, 5*time.Second)
+	c.Settle = cmp.Or(c.Settle, 2*time.Second)
+	c.Subscribers = cmp.Or(c.Subscribers, 5000)
+	c.Channel = cmp.Or(c.Channel, "bench")
+	c.PayloadSize = cmp.Or(c.PayloadSize, 100)
+	c.LatencyRate = cmp.Or(c.LatencyRate, 5)
+	c.LatencyFor = cmp.Or(c.LatencyFor, 10*time.Second)
+	c.InFlight = cmp.Or(c.InFlight, 4)
+	c.MaxLag = cmp.Or(c.MaxLag, 50)
+	c.Warmup = cmp.Or(c.Warmup, 2*time.Second)
+	c.Window = cmp.Or(c.Window, 10*time.Second)
+	c.Drain = cmp.Or(c.Drain, 15*time.Second)
+	c.Name = cmp.Or(c.Name, string(c.Protocol))
 }
 
 // Validate reports the first field that cannot work.
