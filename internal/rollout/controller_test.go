@@ -219,16 +219,7 @@ func TestAbortStopsWhereItStands(t *testing.T) {
 
 func TestEmergencyRollbackInterruptsMoves(t *testing.T) {
 	h := newHarness(t)
-	h.shifter.setBlock(2500, true) // the second step's moves never end by themselves
-	h.shifter.called = make(chan router.Weight, 16)
-	if _, err := h.c.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	for w := range h.shifter.called {
-		if w == 2500 {
-			break
-		}
-	}
+	h.startStuckAt(2500) // the second step's moves never end by themselves
 	st, err := h.c.EmergencyRollback(ctx)
 	if err != nil {
 		t.Fatal(err)

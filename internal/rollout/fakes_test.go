@@ -228,6 +228,22 @@ func (h *harness) open() *Controller {
 	return c
 }
 
+// startStuckAt starts a rollout whose moves to w never end by themselves
+// and returns once the controller has begun them.
+func (h *harness) startStuckAt(w router.Weight) {
+	h.t.Helper()
+	h.shifter.setBlock(w, true)
+	h.shifter.called = make(chan router.Weight, 16)
+	if _, err := h.c.Start(ctx, nil); err != nil {
+		h.t.Fatal(err)
+	}
+	for got := range h.shifter.called {
+		if got == w {
+			break
+		}
+	}
+}
+
 // waitFor polls until cond holds on the controller's status, for at most
 // 10s.
 func (h *harness) waitFor(c *Controller, what string, cond func(State) bool) State {

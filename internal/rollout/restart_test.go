@@ -18,16 +18,7 @@ import (
 // never applies the first two again.
 func TestRestartMidMoveResumesAtStoredStep(t *testing.T) {
 	h := newHarness(t)
-	h.shifter.setBlock(5000, true)
-	h.shifter.called = make(chan router.Weight, 16)
-	if _, err := h.c.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	for w := range h.shifter.called {
-		if w == 5000 {
-			break
-		}
-	}
+	h.startStuckAt(5000)
 	if err := h.c.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -282,16 +273,7 @@ func TestRestartOnBoltFile(t *testing.T) {
 	first := open()
 	h := newHarness(t, func(o *Options) { o.Store = first })
 	h.store = first
-	h.shifter.setBlock(5000, true)
-	h.shifter.called = make(chan router.Weight, 16)
-	if _, err := h.c.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	for w := range h.shifter.called {
-		if w == 5000 {
-			break
-		}
-	}
+	h.startStuckAt(5000)
 	_ = h.c.Close()
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
