@@ -321,25 +321,7 @@ func closeAll(s *sink, clients []*client) {
 // connectAll opens clients first..first+n-1 with conc dials in flight,
 // retrying a failed dial once; on error it returns those opened so far.
 func connectAll(ctx context.Context, d *dialer, first, n, conc int, probe bool) ([]*client, error) {
-	clients := make([]*client, n)
-	err := drive.Each(ctx, n, conc, func(i int) error {
-		c, err := d.dial(ctx, first+i, probe)
-		if err != nil {
-			c, err = d.dial(ctx, first+i, probe)
-		}
-		clients[i] = c
-		return err
-	})
-	open := clients[:0]
-	for _, c := range clients {
-		if c != nil {
-			open = append(open, c)
-		}
-	}
-	if err != nil {
-		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, err)
-	}
-	return open, nil
+	return drive.DialAll(ctx, n, conc, func(i int) (*client, error) { return d.dial(ctx, first+i, probe) })
 }
 
 // subscribeAll subscribes client i to channel(i), conc at a time.

@@ -226,25 +226,7 @@ func closeAll(clients []*client) {
 // each failed dial once. It returns the clients opened so far with an error
 // when any client could not connect.
 func connectAll(ctx context.Context, d *dialer, n, conc int) ([]*client, error) {
-	clients := make([]*client, n)
-	err := drive.Each(ctx, n, conc, func(i int) error {
-		c, err := d.dial(ctx, i)
-		if err != nil {
-			c, err = d.dial(ctx, i)
-		}
-		clients[i] = c
-		return err
-	})
-	open := clients[:0]
-	for _, c := range clients {
-		if c != nil {
-			open = append(open, c)
-		}
-	}
-	if err != nil {
-		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, err)
-	}
-	return open, nil
+	return drive.DialAll(ctx, n, conc, func(i int) (*client, error) { return d.dial(ctx, i) })
 }
 
 // subscribeAll subscribes every client to channel, conc at a time.

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -89,4 +90,29 @@ func Each(ctx context.Context, n, conc int, fn func(i int) error) error {
 		first = ctx.Err()
 	}
 	return first
+}
+
+// DialAll opens n clients with dial(i), at most conc dials in flight,
+// retrying each failed dial once. It returns the clients opened, in index
+// order, and an error when any of them could not connect.
+func DialAll[C any](ctx context.Context, n, conc int, dial func(i int) (*C, error)) ([]*C, error) {
+	clients := make([]*C, n)
+	err := Each(ctx, n, conc, func(i int) error {
+		c, err := dial(i)
+		if err != nil {
+			c, err = dial(i)
+		}
+		clients[i] = c
+		return err
+	})
+	open := clients[:0]
+	for _, c := range clients {
+		if c != nil {
+			open = append(open, c)
+		}
+	}
+	if err != nil {
+		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, err)
+	}
+	return open, nil
 }

@@ -68,6 +68,36 @@ func TestEach(t *testing.T) {
 	}
 }
 
+func TestDialAll(t *testing.T) {
+	var tries [6]atomic.Int64
+	dial := func(i int) (*int, error) {
+		if tries[i].Add(1) == 1 && i%2 == 0 {
+			return nil, errors.New("first dial fails") // retried once
+		}
+		return &i, nil
+	}
+	got, err := DialAll(context.Background(), 6, 2, dial)
+	if err != nil || len(got) != 6 {
+		t.Fatalf("DialAll = %d clients, %v; want 6, nil", len(got), err)
+	}
+	for i, c := range got {
+		if *c != i {
+			t.Errorf("client %d is %d; want index order", i, *c)
+		}
+	}
+
+	down := errors.New("down")
+	got, err = DialAll(context.Background(), 6, 1, func(i int) (*int, error) {
+		if i == 3 {
+			return nil, down
+		}
+		return &i, nil
+	})
+	if !errors.Is(err, down) || len(got) != 3 {
+		t.Errorf("DialAll with a dead index = %d clients, %v; want 3, down", len(got), err)
+	}
+}
+
 func FuzzIntAfter(f *testing.F) {
 	f.Add([]byte(`{"type":"ack","id":3,"seq":41}`), []byte(`"seq":`))
 	f.Add([]byte(`{"ts":1732870000000000,"pad":"x"}`), []byte(`"ts":`))
