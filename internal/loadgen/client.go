@@ -207,8 +207,10 @@ func (c *client) subscribe(ctx context.Context, channel string) error {
 
 // closeAll closes clients abruptly (no close handshake: the server sees the
 // socket end, as with a client that goes away) and waits for their read
-// loops, up to ioTimeout.
-func closeAll(clients []*client) {
+// loops, up to ioTimeout. Their ends are not counted as dropped.
+func closeAll(s *sink, clients []*client) {
+	s.closing.Store(true)
+	defer s.closing.Store(false)
 	for _, c := range clients {
 		c.conn.CloseNow()
 	}

@@ -34,10 +34,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	}
 	r.res.BusyBefore = r.waitQuiet(ctx)
 	d := newDialer(cfg.Addr, cod, r.sink, cfg.SourceIPs)
-	defer func() {
-		r.sink.closing.Store(true)
-		closeAll(r.clients)
-	}()
+	defer func() { closeAll(r.sink, r.clients) }()
 
 	if err := r.idle(ctx, d); err != nil {
 		return nil, err
@@ -123,9 +120,7 @@ func (r *runner) idle(ctx context.Context, d *dialer) error {
 // and closes the others.
 func (r *runner) keepSubscribers(ctx context.Context) error {
 	keep, rest := r.clients[:r.cfg.Subscribers], r.clients[r.cfg.Subscribers:]
-	r.sink.closing.Store(true)
-	closeAll(rest)
-	r.sink.closing.Store(false)
+	closeAll(r.sink, rest)
 	r.clients = keep
 	start := time.Now()
 	if err := subscribeAll(ctx, keep, r.cfg.Channel, r.cfg.DialConcurrency); err != nil {
