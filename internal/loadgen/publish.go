@@ -24,11 +24,10 @@ const minPayload = len(`{"ts":1234567890123456,"pad":""}`)
 // publisher posts messages to the service's HTTP publish endpoint over a
 // small pool of keep-alive connections.
 type publisher struct {
-	http    *http.Client
-	url     string
-	prefix  []byte // {"channel":"C","data":{"ts":
-	suffix  []byte // ,"pad":"xxx"}}
-	timeout time.Duration
+	http   *http.Client
+	url    string
+	prefix []byte // {"channel":"C","data":{"ts":
+	suffix []byte // ,"pad":"xxx"}}
 }
 
 func newPublisher(addr, channel string, payloadSize, conns int) *publisher {
@@ -42,10 +41,9 @@ func newPublisher(addr, channel string, payloadSize, conns int) *publisher {
 			IdleConnTimeout:     time.Minute,
 			Proxy:               nil,
 		}},
-		url:     "http://" + addr + "/api/v1/publish",
-		prefix:  prefix,
-		suffix:  []byte(`,"pad":"` + pad + `"}}`),
-		timeout: ioTimeout,
+		url:    "http://" + addr + "/api/v1/publish",
+		prefix: prefix,
+		suffix: []byte(`,"pad":"` + pad + `"}}`),
 	}
 }
 
@@ -60,7 +58,7 @@ func (p *publisher) body(now time.Time) []byte {
 
 // publish sends one message and waits for the service's {"seq":N}.
 func (p *publisher) publish(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := context.WithTimeout(ctx, ioTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(p.body(time.Now())))
 	if err != nil {
