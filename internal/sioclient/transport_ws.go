@@ -14,32 +14,12 @@ import (
 // wsTransport carries one Engine.IO packet per websocket message: text
 // packets as text frames, binary messages as raw binary frames.
 type wsTransport struct {
-	c wsConn
+	// c is a *wsconn.Client (a 512-byte read buffer and no write buffer
+	// kept, a reader that parks on a short stack; the gateway holds one
+	// per session on a Socket.IO backend) when Options.HTTPClient is the
+	// default, else a *websocket.Conn dialed through that client.
+	c wsconn.Conn
 }
-
-// wsConn is a session's websocket: a *wsconn.Client (a 512-byte read
-// buffer and no write buffer kept, a reader that parks on a short stack;
-// the gateway holds one per session on a Socket.IO backend) when
-// Options.HTTPClient is the default, else a *websocket.Conn dialed through
-// that client.
-type wsConn interface {
-	Read(ctx context.Context) (websocket.MessageType, []byte, error)
-	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
-	Close(code websocket.StatusCode, reason string) error
-	CloseNow() error
-}
-
-// parker is a wsConn whose reader can wait on a short stack.
-type parker interface {
-	Buffered() bool
-	Wait()
-}
-
-var (
-	_ wsConn = (*websocket.Conn)(nil)
-	_ wsConn = (*wsconn.Client)(nil)
-	_ parker = (*wsconn.Client)(nil)
-)
 
 func (t *wsTransport) send(ctx context.Context, ps []engineio.Packet) error {
 	var buf []byte
@@ -69,28 +49,20 @@ func (t *wsTransport) abort() { _ = t.c.CloseNow() }
 
 // dialWebSocket opens a websocket to the endpoint, for a new session (sid
 // empty) or to upgrade an existing one.
-func (e *engine) dialWebSocket(ctx context.Context, sid string) (wsConn, error) {
-	url := e.requestURL("websocket", sid)
-	if e.opts.HTTPClient == http.DefaultClient {
-		c, err := wsconn.Dial(ctx, url, wsconn.ClientOptions{Header: e.opts.Header, ReadLimit: e.opts.MaxMessageSize})
-		if err != nil {
-			return nil, fmt.Errorf("%w: websocket dial: %w", ErrTransportClosed, err)
-		}
-		return c, nil
+func (e *engine) dialWebSocket(ctx context.Context, sid string) (wsconn.Conn, error) {
+	via := e.opts.HTTPClient
+	if via == http.DefaultClient {
+		via = nil // nothing to go through: the cheaper wsconn.Client
 	}
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
-		HTTPClient: e.opts.HTTPClient,
-		HTTPHeader: e.opts.Header,
-	})
+	c, err := wsconn.DialVia(ctx, e.requestURL("websocket", sid), via, wsconn.ClientOptions{Header: e.opts.Header, ReadLimit: e.opts.MaxMessageSize})
 	if err != nil {
 		return nil, fmt.Errorf("%w: websocket dial: %w", ErrTransportClosed, err)
 	}
-	c.SetReadLimit(e.opts.MaxMessageSize)
 	return c, nil
 }
 
 // readMessage reads one websocket message as an Engine.IO packet.
-func readMessage(ctx context.Context, c wsConn) (engineio.Packet, error) {
+func readMessage(ctx context.Context, c wsconn.Conn) (engineio.Packet, error) {
 	typ, b, err := c.Read(ctx)
 	if err != nil {
 		return engineio.Packet{}, err
@@ -139,8 +111,8 @@ func (e *engine) openWebSocket(ctx context.Context) error {
 // chain, and now and then (wsconn.Renewal) a fresh goroutine (taking over
 // the wg unit) takes over to wait, so the stack that reading and the
 // callbacks grew is released.
-func (e *engine) readWebSocket(c wsConn) {
-	pk, _ := c.(parker)
+func (e *engine) readWebSocket(c wsconn.Conn) {
+	pk, _ := c.(wsconn.Parker)
 	if pk != nil && !pk.Buffered() {
 		pk.Wait()
 	}
