@@ -119,17 +119,11 @@ func (c *wsClient) readTyped() (websocket.MessageType, string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for {
-		typ, b, err := c.ws.Read(ctx)
-		if err != nil {
-			c.t.Fatalf("read: %v", err)
-		}
-		if typ == websocket.MessageText && string(b) == "2" {
-			c.send("3")
-			continue
-		}
-		return typ, string(b)
+	typ, b, err := c.next(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
 	}
+	return typ, string(b)
 }
 
 // waitClosed reads until the server closes the connection.
@@ -138,15 +132,11 @@ func (c *wsClient) waitClosed() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
-		typ, b, err := c.ws.Read(ctx)
-		if err != nil {
+		if _, _, err := c.next(ctx); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				c.t.Fatal("connection not closed")
 			}
 			return
-		}
-		if typ == websocket.MessageText && string(b) == "2" {
-			_ = c.ws.Write(ctx, websocket.MessageText, []byte("3"))
 		}
 	}
 }
@@ -156,19 +146,25 @@ func (c *wsClient) expectNothing(d time.Duration) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	_, b, err := c.next(ctx)
+	switch {
+	case err == nil:
+		c.t.Fatalf("unexpected message %q", b)
+	case !errors.Is(err, context.DeadlineExceeded):
+		c.t.Fatalf("read: %v", err)
+	}
+}
+
+// next reads the next message that is not a ping, answering pings. The
+// pong is written under the test's context, not ctx: a write canceled
+// half-way would close the connection.
+func (c *wsClient) next(ctx context.Context) (websocket.MessageType, []byte, error) {
 	for {
 		typ, b, err := c.ws.Read(ctx)
-		if err != nil {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				c.t.Fatalf("read: %v", err)
-			}
-			return
+		if err != nil || typ != websocket.MessageText || string(b) != "2" {
+			return typ, b, err
 		}
-		if typ == websocket.MessageText && string(b) == "2" {
-			_ = c.ws.Write(context.Background(), websocket.MessageText, []byte("3"))
-			continue
-		}
-		c.t.Fatalf("unexpected message %q", b)
+		_ = c.ws.Write(c.t.Context(), websocket.MessageText, []byte("3"))
 	}
 }
 
