@@ -217,6 +217,7 @@ func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, o
 		return broker.Position{}, fmt.Errorf("channel %q: %w", channel, ErrAlreadySubscribed)
 	}
 	m := &member{s: s}
+	m.fs, _ = s.(FrameSubscriber)
 	c.members[s] = m
 	if !opts.HasSince || opts.Since == c.last {
 		// c.last is the newest seq fanned out (or the position read when

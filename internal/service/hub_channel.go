@@ -191,8 +191,9 @@ func (c *hubChannel) stop() {
 // member is one subscriber's position in one channel.
 type member struct {
 	s         Subscriber
-	last      uint64 // newest seq delivered (or the since it started from)
-	replaying bool   // history not yet delivered: live messages go to pending
+	fs        FrameSubscriber // s, when it is one; asserted once, not per message
+	last      uint64          // newest seq delivered (or the since it started from)
+	replaying bool            // history not yet delivered: live messages go to pending
 	pending   []broker.Message
 	overflow  bool // pending filled up; history must be read again
 }
@@ -200,8 +201,7 @@ type member struct {
 // deliverLive is deliver on the live fan-out, where FrameSubscribers get
 // the frame shared through frames.
 func (m *member) deliverLive(msg broker.Message, frames *frameCache) {
-	fs, ok := m.s.(FrameSubscriber)
-	if !ok {
+	if m.fs == nil {
 		m.deliver(msg)
 		return
 	}
@@ -209,7 +209,7 @@ func (m *member) deliverLive(msg broker.Message, frames *frameCache) {
 		return
 	}
 	m.last = msg.Seq
-	fs.DeliverFrame(msg, frames.get(fs.FrameEncoder(), msg))
+	m.fs.DeliverFrame(msg, frames.get(m.fs.FrameEncoder(), msg))
 }
 
 func (m *member) deliver(msg broker.Message) {
