@@ -17,6 +17,15 @@ const (
 	failRate         = 200 // msg/s
 )
 
+// startFailureLoad connects the failure cases' fleets to c and starts
+// publishing on their channels.
+func startFailureLoad(t *testing.T, ctx context.Context, c *cluster) (*fleets, *publisher) {
+	t.Helper()
+	channels := c.channels(failChannels)
+	f := startFleets(t, ctx, c, failGo, failNode, channels, 3)
+	return f, startPublisher(c.broker, channels, failRate)
+}
+
 // waitStatus polls the admin status until cond holds, bounded.
 func (c *cluster) waitStatus(t *testing.T, d time.Duration, cond func(admin.Status) bool) admin.Status {
 	t.Helper()
@@ -43,10 +52,8 @@ func TestScenarioGreenRefuses(t *testing.T) {
 	c := startCluster(t, clusterOptions{noGreen: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	channels := c.channels(failChannels)
-	f := startFleets(t, ctx, c, failGo, failNode, channels, 3)
+	f, pub := startFailureLoad(t, ctx, c)
 	n := len(f.members)
-	pub := startPublisher(c.broker, channels, failRate)
 
 	sleepCtx(ctx, 500*time.Millisecond)
 	res, err := c.setWeight(100)
@@ -88,10 +95,8 @@ func TestScenarioGreenKilledMidMove(t *testing.T) {
 	c := startCluster(t, clusterOptions{gateway: gatewayConfig{MovesPerSecond: 40, Concurrency: 4}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	channels := c.channels(failChannels)
-	f := startFleets(t, ctx, c, failGo, failNode, channels, 3)
+	f, pub := startFailureLoad(t, ctx, c)
 	n := len(f.members)
-	pub := startPublisher(c.broker, channels, failRate)
 
 	type putResult struct {
 		res admin.WeightResult
@@ -137,10 +142,8 @@ func TestScenarioBlueKilled(t *testing.T) {
 	c := startCluster(t, clusterOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	channels := c.channels(failChannels)
-	f := startFleets(t, ctx, c, failGo, failNode, channels, 3)
+	f, pub := startFailureLoad(t, ctx, c)
 	n := len(f.members)
-	pub := startPublisher(c.broker, channels, failRate)
 
 	sleepCtx(ctx, 500*time.Millisecond)
 	killed := time.Now()
