@@ -48,9 +48,7 @@ type clusterOptions struct {
 
 func startCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
-	c := &cluster{t: t, redis: testenv.RedisAddr(t), cfg: o.gateway, prefix: "scn-" + strings.ToLower(rand.Text()[:8]) + "-"}
-	c.cfg.Edge, c.cfg.Admin = freeAddr(t), freeAddr(t)
-	c.cfg.Blue, c.cfg.Green = freeAddr(t), freeAddr(t)
+	c := newCluster(t, "scn-", o.gateway)
 	c.blue = startBlue(t, c.cfg.Blue, c.redis, o.blueArgs...)
 	if !o.noGreen {
 		c.green = startGreen(t, c.cfg.Green, c.redis, o.greenArgs...)
@@ -59,18 +57,33 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	c.edgeAddr, c.adminURL = c.cfg.Edge, "http://"+c.cfg.Admin
 	c.http = &http.Client{Timeout: 120 * time.Second}
 	t.Cleanup(c.http.CloseIdleConnections)
+	c.openBroker()
+	return c
+}
 
+// newCluster picks the addresses of a cluster whose channel names start
+// with prefix and a random part; nothing is started yet.
+func newCluster(t *testing.T, prefix string, cfg gatewayConfig) *cluster {
+	c := &cluster{t: t, redis: testenv.RedisAddr(t), cfg: cfg, prefix: prefix + strings.ToLower(rand.Text()[:8]) + "-"}
+	c.cfg.Edge, c.cfg.Admin = freeAddr(t), freeAddr(t)
+	c.cfg.Blue, c.cfg.Green = freeAddr(t), freeAddr(t)
+	return c
+}
+
+// openBroker gives the test its own handle on the shared Redis broker,
+// closed when the test ends.
+func (c *cluster) openBroker() {
+	c.t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: c.redis, ContextTimeoutEnabled: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	b, err := redisbroker.New(ctx, redisbroker.Options{Client: rdb})
 	if err != nil {
 		_ = rdb.Close()
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	c.broker = b
-	t.Cleanup(func() { _ = b.Close(); _ = rdb.Close() })
-	return c
+	c.t.Cleanup(func() { _ = b.Close(); _ = rdb.Close() })
 }
 
 // channels returns n channel names unique to this test.

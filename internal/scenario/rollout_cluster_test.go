@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,11 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/baton-rt/baton/internal/admin"
-	"github.com/baton-rt/baton/internal/broker/redisbroker"
-	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // rolloutOptions choose how a rollout cluster runs.
@@ -44,9 +39,7 @@ type rolloutCluster struct {
 // with a generated configuration in the test's temp dir.
 func startRolloutCluster(t *testing.T, o rolloutOptions) *rolloutCluster {
 	t.Helper()
-	c := &cluster{t: t, redis: testenv.RedisAddr(t), prefix: "ro-" + strings.ToLower(rand.Text()[:8]) + "-"}
-	c.cfg.Edge, c.cfg.Admin = freeAddr(t), freeAddr(t)
-	c.cfg.Blue, c.cfg.Green = freeAddr(t), freeAddr(t)
+	c := newCluster(t, "ro-", gatewayConfig{})
 	c.blue = startBlue(t, c.cfg.Blue, c.redis)
 	c.green = startGreen(t, c.cfg.Green, c.redis, o.greenArgs...)
 
@@ -59,17 +52,7 @@ func startRolloutCluster(t *testing.T, o rolloutOptions) *rolloutCluster {
 	c.edgeAddr, c.adminURL = c.cfg.Edge, "http://"+c.cfg.Admin
 	c.http = &http.Client{Timeout: 60 * time.Second}
 	t.Cleanup(c.http.CloseIdleConnections)
-
-	rdb := redis.NewClient(&redis.Options{Addr: c.redis, ContextTimeoutEnabled: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	b, err := redisbroker.New(ctx, redisbroker.Options{Client: rdb})
-	if err != nil {
-		_ = rdb.Close()
-		t.Fatal(err)
-	}
-	c.broker = b
-	t.Cleanup(func() { _ = b.Close(); _ = rdb.Close() })
+	c.openBroker()
 	return rc
 }
 
