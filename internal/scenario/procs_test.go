@@ -150,11 +150,7 @@ const adminToken = "scenario-token"
 func startGateway(t *testing.T, c gatewayConfig) *proc {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %s\nadmin:\n  listen: %s\n  token: %s\n", c.Edge, c.Admin, adminToken)
-	b.WriteString("identity:\n  query: user\n")
-	fmt.Fprintf(&b, "backends:\n  blue:\n    url: ws://%s/ws\n    protocol: legacy\n    dial_timeout: 3s\n", c.Blue)
-	fmt.Fprintf(&b, "  green:\n    url: http://%s/socket.io/\n    protocol: socketio\n    dial_timeout: 3s\n", c.Green)
-	b.WriteString("routing:\n  weight: 0\n  salt: scenario\n")
+	writeBaseConfig(&b, c)
 	b.WriteString("handover:\n")
 	if c.MovesPerSecond > 0 {
 		fmt.Fprintf(&b, "  moves_per_second: %d\n", c.MovesPerSecond)
@@ -183,12 +179,30 @@ func startGateway(t *testing.T, c gatewayConfig) *proc {
 	// rollout's state from one run to the next.
 	dir := t.TempDir()
 	fmt.Fprintf(&b, "rollout:\n  store:\n    kind: bolt\n    path: %s\n", filepath.Join(dir, "baton.db"))
+	path := writeConfig(t, dir, &b)
+	return startProc(t, "gateway", "admin listening on", "gateway", "--config", path)
+}
+
+// writeBaseConfig writes what every scenario gateway's configuration
+// begins with: the listeners, identity, both backends and weight 0.
+func writeBaseConfig(b *strings.Builder, c gatewayConfig) {
+	fmt.Fprintf(b, "listen: %s\nadmin:\n  listen: %s\n  token: %s\n", c.Edge, c.Admin, adminToken)
+	b.WriteString("identity:\n  query: user\n")
+	fmt.Fprintf(b, "backends:\n  blue:\n    url: ws://%s/ws\n    protocol: legacy\n    dial_timeout: 3s\n", c.Blue)
+	fmt.Fprintf(b, "  green:\n    url: http://%s/socket.io/\n    protocol: socketio\n    dial_timeout: 3s\n", c.Green)
+	b.WriteString("routing:\n  weight: 0\n  salt: scenario\n")
+}
+
+// writeConfig ends the configuration in b with the log section and writes
+// it to dir/gateway.yaml, returning the path.
+func writeConfig(t *testing.T, dir string, b *strings.Builder) string {
+	t.Helper()
 	b.WriteString("log:\n  level: info\n")
 	path := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startProc(t, "gateway", "admin listening on", "gateway", "--config", path)
+	return path
 }
 
 // errTimeout is what eventually returns when its condition never held.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -66,21 +65,12 @@ func writeRolloutConfig(t *testing.T, c gatewayConfig) string {
 	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %s\nadmin:\n  listen: %s\n  token: %s\n", c.Edge, c.Admin, adminToken)
-	b.WriteString("identity:\n  query: user\n")
-	fmt.Fprintf(&b, "backends:\n  blue:\n    url: ws://%s/ws\n    protocol: legacy\n    dial_timeout: 3s\n", c.Blue)
-	fmt.Fprintf(&b, "  green:\n    url: http://%s/socket.io/\n    protocol: socketio\n    dial_timeout: 3s\n", c.Green)
-	b.WriteString("routing:\n  weight: 0\n  salt: scenario\n")
+	writeBaseConfig(&b, c)
 	b.WriteString("health:\n  window: 10s\n  probe:\n    interval: 20ms\n")
 	b.WriteString("rollout:\n  min_samples: 30\n  max_extensions: 20\n")
 	b.WriteString("  non_inferiority:\n    error_rate_margin: 0.03\n    latency_margin: 200ms\n")
 	fmt.Fprintf(&b, "  store:\n    kind: bolt\n    path: %s\n", filepath.Join(dir, "baton.db"))
-	b.WriteString("log:\n  level: info\n")
-	path := filepath.Join(dir, "gateway.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeConfig(t, dir, &b)
 }
 
 // restartGateway stops the gateway with SIGTERM (a graceful drain), waits
