@@ -70,7 +70,7 @@ func runDemo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	if f.json {
 		progress = stderr
 	}
-	cfg.Out, cfg.TTY = progress, demo.IsTerminal(progress)
+	cfg.Out, cfg.TTY = progress, isTerminal(progress)
 	if f.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}

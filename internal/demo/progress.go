@@ -3,7 +3,6 @@ package demo
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 )
@@ -24,17 +23,6 @@ func newProgress(out io.Writer, tty bool, start time.Time) *progress {
 		out = io.Discard
 	}
 	return &progress{out: out, tty: tty, start: start}
-}
-
-// IsTerminal reports whether w is a character device (a terminal), where
-// the status line can be rewritten in place.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // clearLine erases the status line of a terminal.
