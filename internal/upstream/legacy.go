@@ -37,7 +37,9 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	o := d.Options.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
-	ws, err := dialLegacyWire(ctx, o)
+	// The gateway holds one per session, so by default the connection is
+	// a wsconn.Client (a 512-byte read buffer, no write buffer kept).
+	ws, err := wsconn.DialVia(ctx, o.URL, o.HTTPClient, wsconn.ClientOptions{Header: o.Header, ReadLimit: o.MaxMessageBytes})
 	if err != nil {
 		return nil, fmt.Errorf("upstream: dial legacy %s: %w", o.URL, err)
 	}
@@ -50,47 +52,9 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		return nil, fmt.Errorf("upstream: handshake with %s: %w", o.URL, err)
 	}
 	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), done: make(chan struct{})}
-	c.park, _ = ws.(parker)
+	c.park, _ = ws.(wsconn.Parker)
 	go c.readLoop()
 	return c, nil
-}
-
-// legacyWire is the WebSocket under a legacy connection: a
-// *wsconn.Client, or a *websocket.Conn when Options.HTTPClient carries
-// the handshake.
-type legacyWire interface {
-	Read(ctx context.Context) (websocket.MessageType, []byte, error)
-	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
-	Close(code websocket.StatusCode, reason string) error
-	CloseNow() error
-}
-
-// parker is a legacyWire whose reader can wait for the next frame on a
-// short stack (see legacyConn.readLoop).
-type parker interface {
-	Buffered() bool
-	Wait()
-}
-
-var (
-	_ legacyWire = (*websocket.Conn)(nil)
-	_ legacyWire = (*wsconn.Client)(nil)
-	_ parker     = (*wsconn.Client)(nil)
-)
-
-// dialLegacyWire opens the connection. The gateway holds one per session,
-// so by default it is a wsconn.Client: a 512-byte read buffer and no write
-// buffer kept, against coder/websocket's 4 KiB each.
-func dialLegacyWire(ctx context.Context, o Options) (legacyWire, error) {
-	if o.HTTPClient == nil {
-		return wsconn.Dial(ctx, o.URL, wsconn.ClientOptions{Header: o.Header, ReadLimit: o.MaxMessageBytes})
-	}
-	ws, _, err := websocket.Dial(ctx, o.URL, &websocket.DialOptions{HTTPClient: o.HTTPClient, HTTPHeader: o.Header})
-	if err != nil {
-		return nil, err
-	}
-	ws.SetReadLimit(o.MaxMessageBytes)
-	return ws, nil
 }
 
 // legacyNames holds the mapped frame types, with the JSON head of renamed
@@ -130,8 +94,8 @@ func (n *legacyNames) encode(f legacy.Frame) []byte {
 }
 
 type legacyConn struct {
-	ws    legacyWire
-	park  parker // ws, when its reader can park; nil otherwise
+	ws    wsconn.Conn
+	park  wsconn.Parker // ws, when its reader can park; nil otherwise
 	renew wsconn.Renewal
 	h     Handler
 	names *legacyNames
@@ -145,7 +109,7 @@ type legacyConn struct {
 	err     error
 }
 
-func readLegacy(ctx context.Context, ws legacyWire) (legacy.Frame, error) {
+func readLegacy(ctx context.Context, ws wsconn.Conn) (legacy.Frame, error) {
 	typ, data, err := ws.Read(ctx)
 	if err != nil {
 		return legacy.Frame{}, err
