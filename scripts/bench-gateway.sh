@@ -20,7 +20,7 @@
 #   GWBENCH_NGINX=1            include NGINX (apt-get install nginx-light)
 #   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
 #                              driver on CPU 0
-#   GWBENCH_PROFILE=1          save gateway CPU/heap profiles (pprof)
+#   GWBENCH_PROFILE=1          save gateway CPU/heap profiles and the backend's CPU over the handover (pprof)
 #   GWBENCH_DOC=path           document to update ("" prints instead)
 #   GWBENCH_ARGS="..."         extra flags for `baton gwbench run`
 set -euo pipefail
@@ -84,9 +84,10 @@ source scripts/procs.sh
 
 blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport")
 adm=$("$out/freeport"); pprof=$("$out/freeport"); nport=$("$out/freeport")
+bpprof=$("$out/freeport")
 
 echo "== backend: blue legacy :$blue, green socketio :$green" >&2
-"${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --socketio "127.0.0.1:$green" >"$out/backend.log" 2>&1 &
+"${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --socketio "127.0.0.1:$green" --pprof "127.0.0.1:$bpprof" >"$out/backend.log" 2>&1 &
 backend_pid=$!; pids+=("$backend_pid")
 
 cat >"$tmp/gateway.yaml" <<YAML
@@ -151,10 +152,10 @@ NGINX
 	notes+=("NGINX $(nginx -v 2>&1 | sed 's/.*\///') (Debian) with one worker in the foreground (master_process off), default proxy buffers, proxying /ws to blue.")
 fi
 
-for p in "$blue" "$green" "$edge" "$adm" "$pprof" ${nginx_args:+"$nport"}; do wait_port "$p"; done
+for p in "$blue" "$green" "$edge" "$adm" "$pprof" "$bpprof" ${nginx_args:+"$nport"}; do wait_port "$p"; done
 
 prof_args=()
-[ "$profile" = 1 ] && prof_args=(--pprof-url "http://127.0.0.1:$pprof" --profile-dir "$out")
+[ "$profile" = 1 ] && prof_args=(--pprof-url "http://127.0.0.1:$pprof" --backend-pprof-url "http://127.0.0.1:$bpprof" --profile-dir "$out")
 echo "== driver" >&2
 # shellcheck disable=SC2086 # GWBENCH_ARGS is a list of flags
 "${other_cpu[@]}" "$out/baton" gwbench run \

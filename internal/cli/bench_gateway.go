@@ -60,6 +60,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.StringVar(&cfg.AdminToken, "token", "", "admin bearer token (default $BATON_ADMIN_TOKEN)")
 	f.StringVar(&cfg.GCURL, "gc-url", "", "URL making the gateway collect garbage before memory readings")
 	f.StringVar(&cfg.PprofURL, "pprof-url", "", "gateway pprof base URL (with --profile-dir)")
+	f.StringVar(&cfg.BackendPprofURL, "backend-pprof-url", "", "backend pprof base URL (with --profile-dir): its CPU profile over the handover")
 	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "directory for gateway heap and CPU profiles")
 	f.DurationVar(&cfg.QuietWait, "quiet-wait", 0, "wait up to this long for a quiet machine (default 1m; negative: no wait)")
 	f.IntVar(&cfg.Sessions, "sessions", 0, "idle sessions for memory and handover (default 10000)")

@@ -59,7 +59,7 @@ func (r *runner) fanout(ctx context.Context, t Target) (Fanout, error) {
 	pids, names := r.watch(t)
 	m := startCPU(pids)
 	p0, d0, t0 := published.Load(), s.delivered.Load(), time.Now()
-	stopProfile := r.cpuProfile(ctx, t, "fanout", r.cfg.FanoutWindow)
+	stopProfile := r.cpuProfile(ctx, t, "fanout", r.cfg.FanoutWindow, false)
 	err = sleep(ctx, r.cfg.FanoutWindow)
 	p1, d1, t1 := published.Load(), s.delivered.Load(), time.Now()
 	f.Cores = m.stop(names)

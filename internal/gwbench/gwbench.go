@@ -72,6 +72,9 @@ type Config struct {
 	// fan-out window and the handover, and a heap profile at 10k idle.
 	PprofURL   string
 	ProfileDir string
+	// BackendPprofURL, with ProfileDir, also saves the backend's CPU
+	// profile over the handover: the moves' other half runs there.
+	BackendPprofURL string
 
 	QuietWait  time.Duration // wait for other processes below QuietBelow cores before starting (60s; <0: no wait)
 	QuietBelow float64       // cores (0.3)

@@ -236,7 +236,7 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	m := startCPU(gw)
 	s.lat.Store(moveLat)
 	s.window.Store(windowMove)
-	stopProfile := r.cpuProfile(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 0)
+	stopProfile := r.cpuProfile(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 0, true)
 	t0 := time.Now()
 	res, err := r.admin.setWeight(ctx, to)
 	took := time.Since(t0)

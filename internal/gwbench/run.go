@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
@@ -45,25 +46,34 @@ func (r *runner) watch(t Target) ([]int, []string) {
 	return []int{r.cfg.BackendPID}, []string{"backend"}
 }
 
-// cpuProfile saves a gateway CPU profile of about dur (5s when 0), when
-// profiling is configured; the returned function waits for it.
-func (r *runner) cpuProfile(ctx context.Context, t Target, label string, dur time.Duration) (wait func()) {
-	if t.Name != "gateway" || r.cfg.PprofURL == "" || r.cfg.ProfileDir == "" {
+// cpuProfile saves a CPU profile of about dur (5s when 0) of the gateway
+// and, if asked (backend true), of the backend, when profiling is
+// configured; the returned function waits for them.
+func (r *runner) cpuProfile(ctx context.Context, t Target, label string, dur time.Duration, backend bool) (wait func()) {
+	if t.Name != "gateway" || r.cfg.ProfileDir == "" {
 		return func() {}
 	}
 	if dur <= 0 {
 		dur = 5 * time.Second
 	}
 	secs := int(math.Ceil(dur.Seconds()))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.cfg.PprofURL, secs)
-		if err := r.saveURL(ctx, url, "gateway-cpu-"+label+".pprof", time.Duration(secs+15)*time.Second); err != nil {
-			r.logf("profile %s: %v", label, err)
+	var wg sync.WaitGroup
+	save := func(base, name string) {
+		if base == "" {
+			return
 		}
-	}()
-	return func() { <-done }
+		wg.Go(func() {
+			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs)
+			if err := r.saveURL(ctx, url, name, time.Duration(secs+15)*time.Second); err != nil {
+				r.logf("profile %s: %v", name, err)
+			}
+		})
+	}
+	save(r.cfg.PprofURL, "gateway-cpu-"+label+".pprof")
+	if backend {
+		save(r.cfg.BackendPprofURL, "backend-cpu-"+label+".pprof")
+	}
+	return wg.Wait
 }
 
 // saveURL writes the body of a GET to ProfileDir/name.
