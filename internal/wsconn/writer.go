@@ -32,13 +32,15 @@ var gatherPool = sync.Pool{New: func() any {
 // (final, unmasked: server frames) into one pooled buffer per batch
 // between Begin and End, which goes out in one write(2). Both hold mu, so
 // frames never interleave, and no message follows a close frame. Every
-// write to the socket is bounded by the Response's Timeout.
+// write to the socket is bounded by the Response's Timeout (at least half
+// of it is left to any one write; see writeLocked).
 type Writer struct {
 	conn    net.Conn
 	timeout time.Duration
 
 	mu        sync.Mutex
-	closeSent bool // a close frame went out: no message may follow it
+	closeSent bool      // a close frame went out: no message may follow it
+	deadline  time.Time // the socket's write deadline as last set
 
 	// The open batch, between Begin and End (mu held).
 	bp  *[]byte
@@ -129,9 +131,16 @@ func AppendFrameHeader(buf []byte, op byte, n int) []byte {
 	}
 }
 
+// writeLocked writes p with at least half the timeout and at most all of
+// it to go: the socket's deadline moves only once less than half is left,
+// so that a connection written to often does not reset its timer on every
+// write.
 func (w *Writer) writeLocked(p []byte) (int, error) {
-	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-		return 0, err
+	if now := time.Now(); w.deadline.Sub(now) < w.timeout/2 {
+		w.deadline = now.Add(w.timeout)
+		if err := w.conn.SetWriteDeadline(w.deadline); err != nil {
+			return 0, err
+		}
 	}
 	return w.conn.Write(p)
 }

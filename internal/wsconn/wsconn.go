@@ -34,7 +34,8 @@ var ErrNoHijack = errors.New("wsconn: ResponseWriter cannot be hijacked")
 // successful Accept, Link holds the connection's reader and writer.
 type Response struct {
 	http.ResponseWriter
-	// Timeout bounds every write to the connection. Required.
+	// Timeout bounds every write to the connection (each write has at
+	// least half of it left). Required.
 	Timeout time.Duration
 	// ReadSize and WriteSize size the buffers coder/websocket keeps; zero
 	// means DefaultReadSize, DefaultWriteSize. Larger frames bypass them.
@@ -156,8 +157,11 @@ func (p *parkConn) wait() {
 }
 
 // renewAfter is how long a parking reader keeps its goroutine before a
-// renewal (see Renewal).
-const renewAfter = time.Second
+// renewal (see Renewal). At a second, renewals of 5,000 busy connections
+// cost 2–3 % of a fan-out's CPU in stack growth. A new connection is
+// renewed at its first wait; a grown stack kept longer is shrunk by the
+// runtime at GC.
+const renewAfter = 10 * time.Second
 
 // Renewal tells a parking reader when to hand over to a fresh goroutine
 // instead of waiting on its own. A fresh goroutine waits on the smallest

@@ -1,0 +1,81 @@
+package wsconn
+
+import (
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// deadlineConn counts the write deadlines set on a net.Pipe end.
+type deadlineConn struct {
+	net.Conn
+	set int
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.set++
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func TestWriterMovesDeadlineOnlyPastHalfTimeout(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go func() { // a reader that keeps up
+		buf := make([]byte, 1024)
+		for {
+			if _, err := b.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	const timeout = 200 * time.Millisecond
+	c := &deadlineConn{Conn: a}
+	w := &Writer{conn: c, timeout: timeout}
+	write := func() {
+		t.Helper()
+		if err := w.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		w.Text([]byte("hello"))
+		if err := w.End(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 50 {
+		write()
+	}
+	if c.set != 1 {
+		t.Fatalf("50 writes at once set the deadline %d times, want 1", c.set)
+	}
+	time.Sleep(timeout/2 + 20*time.Millisecond)
+	write()
+	if c.set != 2 {
+		t.Fatalf("a write past half the timeout set the deadline %d times in all, want 2", c.set)
+	}
+}
+
+func TestWriterWriteToStuckPeerEndsWithinTimeout(t *testing.T) {
+	a, b := net.Pipe() // b never reads
+	defer a.Close()
+	defer b.Close()
+	const timeout = 200 * time.Millisecond
+	w := &Writer{conn: a, timeout: timeout}
+	start := time.Now()
+	var err error
+	for i := 0; err == nil && i < 3; i++ {
+		if err = w.Begin(); err == nil {
+			w.Text([]byte("stuck"))
+			err = w.End()
+		}
+		time.Sleep(timeout / 3) // later writes reuse the deadline of the first
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a peer that never reads: %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > timeout+timeout/3+time.Second {
+		t.Fatalf("the stuck write ended after %v, want about %v", took, timeout)
+	}
+}
