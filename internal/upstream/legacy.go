@@ -43,7 +43,7 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream: dial legacy %s: %w", o.URL, err)
 	}
-	f, err := readLegacy(ctx, ws)
+	f, err := readLegacy(ctx, ws, nil)
 	if err == nil && f.Type != legacy.TypeWelcome {
 		err = fmt.Errorf("%w: first frame is %q, want welcome", ErrProtocol, f.Type)
 	}
@@ -97,6 +97,7 @@ type legacyConn struct {
 	ws    wsconn.Conn
 	park  wsconn.Parker // ws, when its reader can park; nil otherwise
 	renew wsconn.Renewal
+	dec   legacy.Decoder // the reader's: its channel names
 	h     Handler
 	names *legacyNames
 	done  chan struct{} // closed when the read loop has ended
@@ -109,7 +110,7 @@ type legacyConn struct {
 	err     error
 }
 
-func readLegacy(ctx context.Context, ws wsconn.Conn) (legacy.Frame, error) {
+func readLegacy(ctx context.Context, ws wsconn.Conn, dec *legacy.Decoder) (legacy.Frame, error) {
 	typ, data, err := ws.Read(ctx)
 	if err != nil {
 		return legacy.Frame{}, err
@@ -117,7 +118,7 @@ func readLegacy(ctx context.Context, ws wsconn.Conn) (legacy.Frame, error) {
 	if typ != websocket.MessageText {
 		return legacy.Frame{}, fmt.Errorf("%w: binary frame", ErrProtocol)
 	}
-	f, err := legacy.Decode(data) // data is a fresh buffer: f may keep it
+	f, err := dec.Decode(data) // data is a fresh buffer: f may keep it
 	if err != nil {
 		return legacy.Frame{}, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -138,7 +139,7 @@ func (c *legacyConn) readLoop() {
 	var err error
 	for {
 		var f legacy.Frame
-		if f, err = readLegacy(context.Background(), c.ws); err != nil {
+		if f, err = readLegacy(context.Background(), c.ws, &c.dec); err != nil {
 			break
 		}
 		c.dispatch(f)

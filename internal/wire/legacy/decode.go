@@ -52,7 +52,42 @@ func lookupField(key []byte) (field, bool) {
 //
 // The returned Frame's Data and Raw alias b; copy them to keep them past
 // b's reuse.
-func Decode(b []byte) (Frame, error) {
+func Decode(b []byte) (Frame, error) { return (*Decoder)(nil).Decode(b) }
+
+// maxChannelNames bounds a Decoder's cache of channel names.
+const maxChannelNames = 1024
+
+// Decoder decodes frames as Decode does, and keeps the channel names of
+// the messages it has decoded, so that a connection's stream of messages
+// shares one string per channel instead of allocating one per message.
+// It keeps at most maxChannelNames names; past that, names are allocated
+// as by Decode. The zero value is ready; a nil *Decoder keeps no names.
+// A Decoder is not safe for concurrent use.
+type Decoder struct {
+	channels map[string]string
+}
+
+// channel returns the message's channel name v, from the cache when it is
+// there.
+func (d *Decoder) channel(v []byte) (string, error) {
+	if d == nil || len(v) < 2 || v[0] != '"' {
+		return stringField(v, "channel")
+	}
+	if s, ok := d.channels[string(v[1:len(v)-1])]; ok { // no allocation
+		return s, nil
+	}
+	s, err := stringField(v, "channel")
+	if err == nil && len(d.channels) < maxChannelNames {
+		if d.channels == nil {
+			d.channels = make(map[string]string)
+		}
+		d.channels[string(v[1:len(v)-1])] = s
+	}
+	return s, err
+}
+
+// Decode parses one frame; see the package-level Decode.
+func (d *Decoder) Decode(b []byte) (Frame, error) {
 	var raw [numFields][]byte
 	s := scanner{b: b}
 	if err := s.object(&raw); err != nil {
@@ -123,7 +158,7 @@ func Decode(b []byte) (Frame, error) {
 		}
 	case TypeMessage:
 		check(need(fChannel))
-		f.Channel, err = stringField(raw[fChannel], "channel")
+		f.Channel, err = d.channel(raw[fChannel])
 		check(err)
 		check(need(fSeq))
 		f.Seq, err = uintField(raw[fSeq], "seq")

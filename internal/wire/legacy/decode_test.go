@@ -2,6 +2,7 @@ package legacy
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -183,5 +184,40 @@ func TestDataStaysRaw(t *testing.T) {
 	out := AppendMessage(nil, f.Channel, 1, f.Data)
 	if !strings.Contains(string(out), data) {
 		t.Fatalf("encoded %s does not carry data verbatim", out)
+	}
+}
+
+func TestDecoderSharesChannelNames(t *testing.T) {
+	var d Decoder
+	msg := []byte(`{"type":"message","channel":"room-1","seq":9,"data":{"x":1}}`)
+	first, err := d.Decode(msg)
+	if err != nil || first.Channel != "room-1" {
+		t.Fatalf("first decode: %+v, %v", first, err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if f, err := d.Decode(msg); err != nil || f.Channel != "room-1" || f.Seq != 9 {
+			t.Fatalf("decode: %+v, %v", f, err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("a message on a known channel costs %v allocations, want 0", allocs)
+	}
+	// An escaped name is cached under its escaped form and comes back unquoted.
+	esc := []byte(`{"type":"message","channel":"a\u0062c","seq":1,"data":0}`)
+	for range 2 {
+		if f, err := d.Decode(esc); err != nil || f.Channel != "abc" {
+			t.Fatalf("escaped channel: %+v, %v", f, err)
+		}
+	}
+	// Past the bound, names are still right, only no longer kept.
+	for i := range maxChannelNames + 10 {
+		name := fmt.Sprintf("c%d", i)
+		f, err := d.Decode([]byte(`{"type":"message","channel":"` + name + `","seq":1,"data":0}`))
+		if err != nil || f.Channel != name {
+			t.Fatalf("channel %s: %+v, %v", name, f, err)
+		}
+	}
+	if len(d.channels) != maxChannelNames {
+		t.Fatalf("the decoder keeps %d names, want the bound %d", len(d.channels), maxChannelNames)
 	}
 }

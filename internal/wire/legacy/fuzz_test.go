@@ -3,6 +3,7 @@ package legacy
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -43,6 +44,12 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := Decode(b)
+		var d Decoder
+		for range 2 { // a miss of its channel names, then a hit
+			if got, gerr := d.Decode(b); !reflect.DeepEqual(got, fr) || fmt.Sprint(gerr) != fmt.Sprint(err) {
+				t.Fatalf("Decoder.Decode(%q) = %+v, %v; Decode gives %+v, %v", b, got, gerr, fr, err)
+			}
+		}
 		var se *SyntaxError
 		switch {
 		case errors.As(err, &se):
