@@ -2,6 +2,7 @@ package edge
 
 import (
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -19,6 +20,17 @@ import (
 
 // idleQueueKeep is the largest queue array an idle connection keeps.
 const idleQueueKeep = 16
+
+// scratchKeep is the largest encoding buffer returned to scratchPool.
+const scratchKeep = 64 << 10
+
+// scratchPool holds the writers' message encoding buffers: a writer lives
+// for one burst, and a buffer grown anew for each would cost an
+// allocation per message in a fan-out.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
 
 // push queues one event from the backend; the outbox's lock is held.
 func (c *legacyConn) push(ev upstream.Event) error {
@@ -137,9 +149,23 @@ func (c *legacyConn) startWriterLocked() {
 // from one reused encoding buffer.
 func (c *legacyConn) writeLoop() {
 	defer c.writers.Done()
+	sp := scratchPool.Get().(*[]byte)
+	scratch := *sp
+	defer func() {
+		if cap(scratch) <= scratchKeep {
+			*sp = scratch[:0]
+			scratchPool.Put(sp)
+		}
+	}()
+	// First let the goroutines that are ready run once. A request's
+	// answer and a message often come in one upstream read: the reader
+	// readies the edge reader waiting for the answer, then queues the
+	// message and starts this writer, which the runtime runs first. Without
+	// the yield the message goes out alone and the answer in a second
+	// write(2); with it, both go in one.
+	runtime.Gosched()
 	var (
 		batch   []outItem
-		scratch []byte
 		yielded bool
 	)
 	w := c.link.Writer()
