@@ -2,6 +2,7 @@ package eio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -165,6 +166,19 @@ func (c *Conn) Send(ps ...engineio.Packet) error {
 	return c.push(outGroup{packets: slices.Clone(ps)})
 }
 
+// ErrQueueFull is what Offer returns when the packets do not fit the
+// outbound queue; the session is left as it was.
+var ErrQueueFull = errors.New("eio: outbound queue full")
+
+// Offer is Send for a layer that applies its own overflow rule: when the
+// packets do not fit the bounded queue it returns ErrQueueFull and leaves
+// the session untouched (open, queue as it was, not counted as a slow
+// consumer), so the caller may drop them and keep the client. On a closed
+// session it returns ErrClosed.
+func (c *Conn) Offer(ps ...engineio.Packet) error {
+	return c.enqueue(outGroup{packets: slices.Clone(ps)}, false)
+}
+
 // SendFrame queues one text message already encoded as an Engine.IO text
 // packet: frame is "4" followed by the message. It is written as is, without
 // a copy, so one frame can be shared by many sessions (a broadcast encoded
@@ -204,7 +218,13 @@ func (g outGroup) appendPackets(dst []engineio.Packet) []engineio.Packet {
 
 // push queues group. Overflow rule: past the queue's bounds the session
 // closes as a slow consumer (see Send).
-func (c *Conn) push(group outGroup) error {
+func (c *Conn) push(group outGroup) error { return c.enqueue(group, true) }
+
+// enqueue queues group. When it does not fit the queue's bounds, the
+// session closes as a slow consumer (ErrSlowConsumer) if closeOnFull is
+// set; otherwise nothing changes and enqueue returns ErrQueueFull (see
+// Offer).
+func (c *Conn) enqueue(group outGroup, closeOnFull bool) error {
 	size := group.size()
 	c.mu.Lock()
 	if c.closed {
@@ -213,6 +233,9 @@ func (c *Conn) push(group outGroup) error {
 	}
 	if len(c.queue) >= c.srv.cfg.QueuePackets || c.queueBytes+size > c.srv.cfg.QueueBytes {
 		c.mu.Unlock()
+		if !closeOnFull {
+			return ErrQueueFull
+		}
 		c.srv.slowConsumers.Add(1)
 		c.fail(ErrSlowConsumer, engineio.Close)
 		return ErrSlowConsumer
