@@ -1,12 +1,57 @@
 package gwbench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// fanoutRounds measures every target's fan-out FanoutRounds times, the
+// targets taking turns so that the machine's slow spells fall on each
+// alike, and keeps each target's median round: by CPU per relayed frame
+// for a proxy, by deliveries/s for direct. Every round's figures stay in
+// the kept one's Rounds.
+func (r *runner) fanoutRounds(ctx context.Context) (map[string]Fanout, error) {
+	rounds := map[string][]Fanout{}
+	for i := range r.cfg.FanoutRounds {
+		for _, t := range r.targets() {
+			r.logf("fanout round %d/%d", i+1, r.cfg.FanoutRounds)
+			f, err := r.fanout(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			rounds[t.Name] = append(rounds[t.Name], f)
+		}
+	}
+	out := map[string]Fanout{}
+	for name, fs := range rounds {
+		out[name] = medianRound(fs)
+	}
+	return out, nil
+}
+
+// medianRound returns the median of fs by CPU per frame (by deliveries/s
+// when there is none: direct), with every round's figures attached.
+func medianRound(fs []Fanout) Fanout {
+	all := make([]FanoutRound, len(fs))
+	for i, f := range fs {
+		all[i] = FanoutRound{DeliveriesPerSec: f.DeliveriesPerSec, ProxyCPUPerFrameUs: f.ProxyCPUPerFrameUs}
+	}
+	sorted := slices.Clone(fs)
+	slices.SortFunc(sorted, func(a, b Fanout) int {
+		if c := cmp.Compare(a.ProxyCPUPerFrameUs, b.ProxyCPUPerFrameUs); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.DeliveriesPerSec, b.DeliveriesPerSec)
+	})
+	m := sorted[len(sorted)/2]
+	m.Rounds = all
+	return m
+}
 
 // fanout subscribes FanoutSubs sessions of target t to one channel and
 // publishes as fast as they keep up: at most MaxLag messages ahead of the

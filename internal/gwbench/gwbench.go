@@ -89,8 +89,12 @@ type Config struct {
 	FanoutSubs   int           // subscribers of the fan-out channel per target (5000)
 	FanoutWarmup time.Duration // (2s)
 	FanoutWindow time.Duration // (8s)
-	InFlight     int           // concurrent publishes at saturation (4)
-	MaxLag       int           // publisher stays at most this many messages ahead of the average subscriber (50)
+	// FanoutRounds is how many times each target's fan-out is measured,
+	// the targets taking turns; the round with the median result is
+	// reported (3).
+	FanoutRounds int
+	InFlight     int // concurrent publishes at saturation (4)
+	MaxLag       int // publisher stays at most this many messages ahead of the average subscriber (50)
 
 	Sessions int           // idle sessions for memory and handover (10000)
 	Idle     time.Duration // idle time before the memory reading (5s)
@@ -136,6 +140,7 @@ func (c *Config) Defaults() {
 	c.FanoutSubs = cmp.Or(c.FanoutSubs, 5000)
 	c.FanoutWarmup = cmp.Or(c.FanoutWarmup, 2*time.Second)
 	c.FanoutWindow = cmp.Or(c.FanoutWindow, 8*time.Second)
+	c.FanoutRounds = cmp.Or(c.FanoutRounds, 3)
 	c.InFlight = cmp.Or(c.InFlight, 4)
 	c.MaxLag = cmp.Or(c.MaxLag, 50)
 	c.Sessions = cmp.Or(c.Sessions, 10000)
@@ -163,7 +168,7 @@ func (c *Config) Validate() error {
 		return errors.New("gwbench: the backend PID and publish URL are required")
 	case c.AdminURL == "":
 		return errors.New("gwbench: the admin URL is required")
-	case c.LatencySessions < 1, c.LatencyRounds < 1, c.LatencyMax < 1, c.FanoutSubs < 1,
+	case c.LatencySessions < 1, c.LatencyRounds < 1, c.LatencyMax < 1, c.FanoutSubs < 1, c.FanoutRounds < 1,
 		c.Sessions < 1, c.Channels < 1, c.DialConcurrency < 1, c.InFlight < 1, c.MaxLag < 1:
 		return errors.New("gwbench: counts must be positive")
 	case slices.ContainsFunc(c.Skip, func(p string) bool {

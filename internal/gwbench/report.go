@@ -159,7 +159,7 @@ func fanoutTable(w io.Writer, r Result) {
 	}
 	n, okN := r.Fanout["nginx"]
 	fmt.Fprintf(w, "### Fan-out at saturation (%d subscribers of one channel)\n\n", g.Subscribers)
-	fmt.Fprintf(w, "%d publishes in flight, at most %d messages ahead of the average subscriber; %s window after %s warm-up. The proxy's CPU per relayed frame is its CPU time over the window divided by the messages delivered (each read from the backend and written to a client).\n\n", r.Config.InFlight, r.Config.MaxLag, r.Config.FanoutWindow, r.Config.FanoutWarmup)
+	fmt.Fprintf(w, "%d publishes in flight, at most %d messages ahead of the average subscriber; %s window after %s warm-up. The proxy's CPU per relayed frame is its CPU time over the window divided by the messages delivered (each read from the backend and written to a client). Each target was measured in %d rounds, the targets taking turns; the columns show each target's median round (by CPU per frame; direct by deliveries/s), and the last rows every round.\n\n", r.Config.InFlight, r.Config.MaxLag, r.Config.FanoutWindow, r.Config.FanoutWarmup, max(r.Config.FanoutRounds, 1))
 	fmt.Fprintf(w, "| Metric | Direct | Gateway | NGINX | Gateway / direct | Target (gateway) |\n|---|---:|---:|---:|---:|---|\n")
 	nv := func(f func(Fanout) string) string {
 		if okN {
@@ -181,7 +181,22 @@ func fanoutTable(w io.Writer, r Result) {
 	irq := func(f Fanout) string { return fmt.Sprintf("%.2f", f.Cores.IRQ) }
 	fmt.Fprintf(w, "| softirq, mostly this run's loopback TCP (cores) | %s | %s | %s | | |\n", irq(d), irq(g), nv(irq))
 	lost := func(f Fanout) string { return fmt.Sprintf("%d / %d", f.Lost, f.Dropped) }
-	fmt.Fprintf(w, "| lost deliveries / dropped connections | %s | %s | %s | | |\n\n", lost(d), lost(g), nv(lost))
+	fmt.Fprintf(w, "| lost deliveries / dropped connections | %s | %s | %s | | |\n", lost(d), lost(g), nv(lost))
+	rounds := func(f Fanout, each func(FanoutRound) string) string {
+		parts := make([]string, len(f.Rounds))
+		for i, rd := range f.Rounds {
+			parts[i] = each(rd)
+		}
+		return strings.Join(parts, " / ")
+	}
+	perSec := func(f Fanout) string {
+		return rounds(f, func(rd FanoutRound) string { return fmt.Sprintf("%.0f", rd.DeliveriesPerSec) })
+	}
+	perFrame := func(f Fanout) string {
+		return rounds(f, func(rd FanoutRound) string { return fmt.Sprintf("%.2f", rd.ProxyCPUPerFrameUs) })
+	}
+	fmt.Fprintf(w, "| every round: deliveries/s | %s | %s | %s | | |\n", perSec(d), perSec(g), nv(perSec))
+	fmt.Fprintf(w, "| every round: proxy CPU per frame (µs) | – | %s | %s | | |\n\n", perFrame(g), nv(perFrame))
 }
 
 func handoverTable(w io.Writer, r Result) {

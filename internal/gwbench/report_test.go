@@ -64,3 +64,21 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func TestMedianRoundKeepsEveryRound(t *testing.T) {
+	proxy := medianRound([]Fanout{
+		{DeliveriesPerSec: 90000, ProxyCPUPerFrameUs: 9.2},
+		{DeliveriesPerSec: 110000, ProxyCPUPerFrameUs: 7.3},
+		{DeliveriesPerSec: 95000, ProxyCPUPerFrameUs: 8.1},
+	})
+	if proxy.ProxyCPUPerFrameUs != 8.1 || proxy.DeliveriesPerSec != 95000 {
+		t.Fatalf("median proxy round = %+v, want the 8.1 µs one", proxy)
+	}
+	if len(proxy.Rounds) != 3 || proxy.Rounds[0].ProxyCPUPerFrameUs != 9.2 || proxy.Rounds[2].DeliveriesPerSec != 95000 {
+		t.Fatalf("rounds = %+v, want all three in the order run", proxy.Rounds)
+	}
+	direct := medianRound([]Fanout{{DeliveriesPerSec: 99000}, {DeliveriesPerSec: 88000}, {DeliveriesPerSec: 93000}})
+	if direct.DeliveriesPerSec != 93000 {
+		t.Fatalf("median direct round = %.0f deliveries/s, want 93000", direct.DeliveriesPerSec)
+	}
+}

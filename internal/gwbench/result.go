@@ -57,6 +57,15 @@ type Fanout struct {
 	// the frames it relayed to clients (each one read from the backend and
 	// written to a client); 0 for direct.
 	ProxyCPUPerFrameUs float64 `json:"proxy_cpu_per_frame_us"`
+	// Rounds are every round's figures, in the order run; the fields
+	// above are the median round's (see Config.FanoutRounds).
+	Rounds []FanoutRound `json:"rounds,omitempty"`
+}
+
+// FanoutRound is one fan-out measurement of a target.
+type FanoutRound struct {
+	DeliveriesPerSec   float64 `json:"deliveries_per_sec"`
+	ProxyCPUPerFrameUs float64 `json:"proxy_cpu_per_frame_us"`
 }
 
 // Handover is one weight change moving every session live.

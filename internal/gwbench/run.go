@@ -152,15 +152,10 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 			return r.res, err
 		}
 	}
-	for _, t := range r.targets() {
-		if !cfg.runs(PhaseFanout) {
-			break
-		}
-		f, err := r.fanout(ctx, t)
-		if err != nil {
+	if cfg.runs(PhaseFanout) {
+		if r.res.Fanout, err = r.fanoutRounds(ctx); err != nil {
 			return r.res, err
 		}
-		r.res.Fanout[t.Name] = f
 	}
 	if self, err := procstat.Read(0); err == nil {
 		r.res.DriverRSS = self.HWM
