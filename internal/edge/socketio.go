@@ -275,13 +275,24 @@ func (c *sioConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
 // Close implements session.Sink: the gateway gave the session up.
 func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }
 
-// push queues one event from the backend on the Engine.IO session, whose
-// bounded queue closes a slow consumer (counted by the Engine.IO server).
-// The outbox's lock is held.
+// push queues one event from the backend on the Engine.IO session's
+// bounded queue. A message that does not fit follows edge.overflow: under
+// disconnect the Engine.IO session closes the slow consumer (and counts
+// it), under drop_newest the message is dropped (see overflow). Custom
+// events, like acks, always disconnect: a client sees a dropped message as
+// a gap in the channel's seqs, but nothing tells it an event or an ack was
+// lost. The outbox's lock is held.
 func (c *sioConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
-		return c.so.Conn().Send(engineio.Packet{Type: engineio.Message, Data: appendMessageEvent(nil, ev)})
+		p := engineio.Packet{Type: engineio.Message, Data: appendMessageEvent(nil, ev)}
+		if c.srv.opts.Edge.Overflow != config.OverflowDropNewest {
+			return c.so.Conn().Send(p)
+		}
+		if err := c.so.Conn().Offer(p); !errors.Is(err, eio.ErrQueueFull) {
+			return err
+		}
+		return c.overflow()
 	case upstream.KindLost:
 		// CloseWith only schedules the disconnect handlers.
 		c.so.Conn().CloseWith(fmt.Errorf("%w: channel %q: %s", errSubscriptionLost, ev.Channel, lostMessage(ev.Data)))
@@ -291,9 +302,16 @@ func (c *sioConn) push(ev upstream.Event) error {
 	}
 }
 
-// overflow closes the client when the messages held for a pending
-// subscribe overflow (Socket.IO clients are always disconnected).
+// overflow applies edge.overflow to a message that does not fit, in the
+// Engine.IO queue (drop_newest only; see push) or among the messages held
+// for a pending subscribe: drop_newest drops it, counted, and keeps the
+// client, which sees a gap in the channel's seqs; disconnect closes the
+// client as a slow consumer.
 func (c *sioConn) overflow() error {
+	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest {
+		c.srv.dropped.Add(1)
+		return session.ErrQueueFull
+	}
 	c.srv.slow.Add(1)
 	c.so.Conn().CloseWith(errSlowConsumer)
 	return session.ErrQueueFull

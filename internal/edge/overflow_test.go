@@ -1,0 +1,392 @@
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/edge"
+)
+
+// The overflow tests fill a client's outbound queue the real way: the
+// client stops reading, the kernel's socket buffers fill, the connection's
+// writer blocks and the queue behind it overflows. The queue is tiny, so
+// only the socket buffers take many messages to fill; maxPublish bounds
+// that. Another client on the same channel publishes every message and
+// reads everything, so publishing is paced by its round trips.
+
+const (
+	overflowChannel = "firehose"
+	maxPublish      = 4000 // messages of payloadBytes: far beyond any loopback buffering
+	payloadBytes    = 16 << 10
+	maxMarkers      = 200 // publishes while the stalled client catches up
+)
+
+// overflowEdge serves an edge whose queues hold 4 messages, under rule.
+// Heartbeats and write timeouts are far out of reach: the stalled client
+// is ended only by the overflow rule.
+func overflowEdge(t *testing.T, rule string) (*edge.Server, string) {
+	t.Helper()
+	ed, _, addr := startEdgeWith(t, edge.Options{
+		Edge: config.Edge{
+			MaxMessageBytes: 64 << 10,
+			OutboundQueue:   config.Queue{Messages: 4, Bytes: 64 << 10},
+			Overflow:        rule,
+			PingInterval:    10 * time.Minute,
+			PingTimeout:     time.Minute,
+		},
+		WriteTimeout: 10 * time.Minute,
+		DrainPeriod:  time.Millisecond,
+	})
+	return ed, addr
+}
+
+// received is what a test client reads, whatever its protocol.
+type received struct {
+	message bool   // a message on a channel
+	ack     bool   // the answer to request id
+	id      uint64 // of an ack
+	seq     uint64 // of a message, or returned by a publish ack
+}
+
+// pubsubClient is just enough of a legacy or a Socket.IO client, over a
+// raw WebSocket, to subscribe, publish and read messages, and to stop
+// reading at will.
+type pubsubClient struct {
+	ws       *websocket.Conn
+	socketIO bool
+	lastID   uint64
+}
+
+// dialPubSub connects user over the legacy or the Socket.IO protocol
+// (the main namespace, WebSocket transport) and waits until the session
+// is attached.
+func dialPubSub(ctx context.Context, t *testing.T, addr, user string, socketIO bool) *pubsubClient {
+	t.Helper()
+	url := "ws://" + addr + edge.LegacyPath + "?user=" + user
+	if socketIO {
+		url = "ws://" + addr + edge.SocketIOPath + "?EIO=4&transport=websocket&user=" + user
+	}
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	ws.SetReadLimit(-1)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	c := &pubsubClient{ws: ws, socketIO: socketIO}
+	if !socketIO {
+		if f := c.readText(ctx, t); !strings.Contains(f, `"welcome"`) {
+			t.Fatalf("first legacy frame %s, want welcome", f)
+		}
+		return c
+	}
+	if f := c.readText(ctx, t); !strings.HasPrefix(f, "0{") {
+		t.Fatalf("first Engine.IO packet %q, want open", f)
+	}
+	c.write(ctx, t, "40")
+	if f := c.readText(ctx, t); !strings.HasPrefix(f, "40{") {
+		t.Fatalf("answer to CONNECT %q", f)
+	}
+	return c
+}
+
+func (c *pubsubClient) readText(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	_, b, err := c.ws.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (c *pubsubClient) write(ctx context.Context, t *testing.T, s string) {
+	t.Helper()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// request sends a subscribe or publish on channel and returns its id.
+func (c *pubsubClient) request(ctx context.Context, t *testing.T, kind, channel string, data []byte) uint64 {
+	t.Helper()
+	c.lastID++
+	ch, _ := json.Marshal(channel)
+	body := fmt.Sprintf(`"channel":%s`, ch)
+	if data != nil {
+		body += `,"data":` + string(data)
+	}
+	if c.socketIO {
+		c.write(ctx, t, fmt.Sprintf(`42%d["%s",{%s}]`, c.lastID, kind, body))
+	} else {
+		c.write(ctx, t, fmt.Sprintf(`{"type":"%s","id":%d,%s}`, kind, c.lastID, body))
+	}
+	return c.lastID
+}
+
+// next reads until a message or an ack; a Socket.IO ping is answered on
+// the way. It does not fail the test, so that it may run on a goroutine.
+func (c *pubsubClient) next(ctx context.Context) (received, error) {
+	for {
+		_, b, err := c.ws.Read(ctx)
+		if err != nil {
+			return received{}, err
+		}
+		r, skip, err := c.decode(b)
+		if err != nil || !skip {
+			return r, err
+		}
+		if c.socketIO && string(b) == "2" {
+			if err := c.ws.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
+				return received{}, err
+			}
+		}
+	}
+}
+
+// decode reads one frame; skip means it is neither a message nor an ack.
+func (c *pubsubClient) decode(b []byte) (r received, skip bool, err error) {
+	var v struct {
+		Type string `json:"type"`
+		ID   uint64 `json:"id"`
+		Seq  uint64 `json:"seq"`
+		OK   bool   `json:"ok"`
+	}
+	s := string(b)
+	switch {
+	case !c.socketIO:
+		if err := json.Unmarshal(b, &v); err != nil {
+			return r, false, fmt.Errorf("legacy frame %s: %w", b, err)
+		}
+		switch v.Type {
+		case "message":
+			return received{message: true, seq: v.Seq}, false, nil
+		case "ack":
+			return received{ack: true, id: v.ID, seq: v.Seq}, false, nil
+		}
+		return r, true, nil
+	case strings.HasPrefix(s, `42["message",`):
+		var args []json.RawMessage
+		if err := json.Unmarshal(b[2:], &args); err != nil || len(args) != 2 || json.Unmarshal(args[1], &v) != nil {
+			return r, false, fmt.Errorf("message event %.80s: bad arguments", b)
+		}
+		return received{message: true, seq: v.Seq}, false, nil
+	case strings.HasPrefix(s, "43"):
+		// 43<id>[{"ok":true,...}]
+		idText, argsText, _ := strings.Cut(s[2:], "[")
+		id, err := strconv.ParseUint(idText, 10, 64)
+		var args []json.RawMessage
+		if err != nil || json.Unmarshal([]byte("["+argsText), &args) != nil || len(args) != 1 ||
+			json.Unmarshal(args[0], &v) != nil || !v.OK {
+			return r, false, fmt.Errorf("ack %s: not a success", b)
+		}
+		return received{ack: true, id: id, seq: v.Seq}, false, nil
+	}
+	return r, true, nil
+}
+
+// subscribe subscribes to channel; nothing else may be waiting to be read.
+func (c *pubsubClient) subscribe(ctx context.Context, t *testing.T, channel string) {
+	t.Helper()
+	id := c.request(ctx, t, "subscribe", channel, nil)
+	r, err := c.next(ctx)
+	if err != nil || !r.ack || r.id != id {
+		t.Fatalf("subscribe answer %+v, %v", r, err)
+	}
+}
+
+// publisher publishes on a channel it is subscribed to and reads back
+// each message, recording every seq it receives.
+type publisher struct {
+	*pubsubClient
+	got []uint64
+}
+
+// publish publishes data and returns its seq once both the ack and the
+// message have arrived.
+func (p *publisher) publish(ctx context.Context, t *testing.T, channel string, data []byte) uint64 {
+	t.Helper()
+	id := p.request(ctx, t, "publish", channel, data)
+	var seq uint64
+	for seq == 0 || len(p.got) == 0 || p.got[len(p.got)-1] < seq {
+		r, err := p.next(ctx)
+		if err != nil {
+			t.Fatalf("publisher reading: %v", err)
+		}
+		switch {
+		case r.message:
+			p.got = append(p.got, r.seq)
+		case r.ack && r.id == id:
+			seq = r.seq
+		default:
+			t.Fatalf("publisher got %+v while waiting for the answer to %d", r, id)
+		}
+	}
+	return seq
+}
+
+// payload is a JSON string of payloadBytes.
+func payload() []byte { return []byte(`"` + strings.Repeat("x", payloadBytes) + `"`) }
+
+// TestOverflowDropNewest: under drop_newest a client that stops reading
+// loses the messages that do not fit, counted as Dropped, and stays
+// connected: once it reads again it gets the later messages, each once and
+// in order, and what it got plus what was dropped is exactly what was
+// published. The publisher on the same channel gets every message.
+func TestOverflowDropNewest(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		socketIO bool
+	}{{"legacy", false}, {"socketio", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ed, addr := overflowEdge(t, config.OverflowDropNewest)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			pub := &publisher{pubsubClient: dialPubSub(ctx, t, addr, "pub", tc.socketIO)}
+			pub.subscribe(ctx, t, overflowChannel)
+			stalled := dialPubSub(ctx, t, addr, "stalled", tc.socketIO)
+			stalled.subscribe(ctx, t, overflowChannel)
+
+			// The stalled client reads nothing until something is dropped.
+			data := payload()
+			var published []uint64
+			for st := ed.Stats(); len(published) < maxPublish && st.Dropped == 0 && st.SlowConsumers == 0; st = ed.Stats() {
+				published = append(published, pub.publish(ctx, t, overflowChannel, data))
+			}
+			if st := ed.Stats(); st.Dropped == 0 || st.SlowConsumers != 0 {
+				t.Fatalf("after %d messages: %+v, want a drop and no slow consumer", len(published), st)
+			}
+
+			// It reads again; markers are published until it gets one,
+			// so every earlier message has reached it or been dropped.
+			msgs := make(chan uint64)
+			readErr := make(chan error, 1)
+			go func() {
+				defer close(msgs)
+				for {
+					r, err := stalled.next(ctx)
+					if err != nil {
+						readErr <- err
+						return
+					}
+					if r.message {
+						msgs <- r.seq
+					}
+				}
+			}()
+			var got []uint64
+			caughtUp := false
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for markers := 0; !caughtUp; markers++ {
+				if markers == maxMarkers {
+					t.Fatalf("the client that read again got none of %d later messages", maxMarkers)
+				}
+				dropped := ed.Stats().Dropped
+				seq := pub.publish(ctx, t, overflowChannel, data)
+				published = append(published, seq)
+			wait: // until this marker arrives or something more is dropped
+				for {
+					select {
+					case s, ok := <-msgs:
+						if !ok {
+							t.Fatalf("the client that dropped messages was closed: %v", <-readErr)
+						}
+						got = append(got, s)
+						if s == seq {
+							caughtUp = true
+							break wait
+						}
+					case <-tick.C:
+						if ed.Stats().Dropped > dropped {
+							break wait
+						}
+					case <-ctx.Done():
+						t.Fatalf("marker %d neither delivered nor dropped", seq)
+					}
+				}
+			}
+
+			st := ed.Stats()
+			t.Logf("published %d, the stalled client got %d, dropped %d", len(published), len(got), st.Dropped)
+			if st.SlowConsumers != 0 || st.Legacy+st.SocketIO != 2 {
+				t.Errorf("stats %+v: want no slow consumer and both clients open", st)
+			}
+			if !isSubsequence(got, published) {
+				t.Errorf("the client that dropped messages got seqs %v, not an ordered subset of %v", got, published)
+			}
+			if uint64(len(got))+st.Dropped != uint64(len(published)) {
+				t.Errorf("received %d + dropped %d, want the %d published", len(got), st.Dropped, len(published))
+			}
+			if !slices.Equal(pub.got, published) {
+				t.Errorf("the publisher got %d messages, want all %d published, in order", len(pub.got), len(published))
+			}
+			_ = stalled.ws.CloseNow()
+			for range msgs { // the reader ends with the connection
+			}
+		})
+	}
+}
+
+// TestOverflowDisconnectSocketIO: under disconnect a Socket.IO client that
+// stops reading is closed as a slow consumer and nothing is dropped; the
+// publisher on the same channel gets every message and stays. (The same
+// rule for a legacy client: gateway's TestE2ESlowConsumer.)
+func TestOverflowDisconnectSocketIO(t *testing.T) {
+	ed, addr := overflowEdge(t, config.OverflowDisconnect)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub := &publisher{pubsubClient: dialPubSub(ctx, t, addr, "pub", true)}
+	pub.subscribe(ctx, t, overflowChannel)
+	stalled := dialPubSub(ctx, t, addr, "stalled", true)
+	stalled.subscribe(ctx, t, overflowChannel)
+
+	data := payload()
+	var published []uint64
+	for len(published) < maxPublish && ed.Stats().SlowConsumers == 0 {
+		published = append(published, pub.publish(ctx, t, overflowChannel, data))
+	}
+	if ed.Stats().SlowConsumers != 1 {
+		t.Fatalf("no slow consumer after %d messages: %+v", len(published), ed.Stats())
+	}
+	// What was written before the close is still in the socket buffers.
+	var err error
+	for err == nil {
+		_, err = stalled.next(ctx)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("the slow client was not closed")
+	}
+	if st := ed.Stats(); st.Dropped != 0 {
+		t.Errorf("Dropped = %d under the disconnect rule", st.Dropped)
+	}
+	// The publisher is still served.
+	published = append(published, pub.publish(ctx, t, overflowChannel, data))
+	if !slices.Equal(pub.got, published) {
+		t.Errorf("the publisher got %d messages, want all %d published, in order", len(pub.got), len(published))
+	}
+}
+
+// isSubsequence reports whether sub is in order, each element once, a
+// subsequence of all.
+func isSubsequence(sub, all []uint64) bool {
+	i := 0
+	for _, s := range sub {
+		for i < len(all) && all[i] != s {
+			i++
+		}
+		if i == len(all) {
+			return false
+		}
+		i++
+	}
+	return true
+}
