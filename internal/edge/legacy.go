@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 
@@ -47,7 +48,10 @@ type legacyConn struct {
 	sess *session.Session
 	box  *outbox
 
-	renew   wsconn.Renewal  // the reader's
+	renew wsconn.Renewal // the reader's
+	// asking is set while the reader waits for a backend's answer to one
+	// of the client's requests (see writeLoop's first yield).
+	asking  atomic.Bool
 	stop    context.Context // canceled by closeWith: ends waiting requests
 	stopNow context.CancelFunc
 	writers sync.WaitGroup // the writer goroutine, while one runs
@@ -224,6 +228,8 @@ func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 	}
 	ctx, cancel := context.WithTimeout(c.stop, c.srv.opts.RequestTimeout)
 	defer cancel()
+	c.asking.Store(true)
+	defer c.asking.Store(false)
 	switch f.Type {
 	case legacy.TypeSubscribe:
 		c.subscribe(ctx, f)

@@ -157,13 +157,15 @@ func (c *legacyConn) writeLoop() {
 			scratchPool.Put(sp)
 		}
 	}()
-	// First let the goroutines that are ready run once. A request's
-	// answer and a message often come in one upstream read: the reader
-	// readies the edge reader waiting for the answer, then queues the
-	// message and starts this writer, which the runtime runs first. Without
-	// the yield the message goes out alone and the answer in a second
-	// write(2); with it, both go in one.
-	runtime.Gosched()
+	// While the client waits for an answer, first let the goroutines that
+	// are ready run once. An answer and a message often come in one
+	// upstream read: the upstream reader readies the edge reader waiting
+	// for the answer, then queues the message and starts this writer,
+	// which the runtime runs first. Without the yield the message goes out
+	// alone and the answer in a second write(2); with it, both go in one.
+	if c.asking.Load() {
+		runtime.Gosched()
+	}
 	var (
 		batch   []outItem
 		yielded bool
