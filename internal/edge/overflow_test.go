@@ -278,7 +278,11 @@ func TestOverflowDropNewest(t *testing.T) {
 						return
 					}
 					if r.message {
-						msgs <- r.seq
+						select {
+						case msgs <- r.seq:
+						case <-ctx.Done(): // the test has failed
+							return
+						}
 					}
 				}
 			}()
