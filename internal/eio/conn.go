@@ -176,7 +176,7 @@ var ErrQueueFull = errors.New("eio: outbound queue full")
 // consumer), so the caller may drop them and keep the client. On a closed
 // session it returns ErrClosed.
 func (c *Conn) Offer(ps ...engineio.Packet) error {
-	return c.enqueue(outGroup{packets: slices.Clone(ps)}, false)
+	return c.enqueue(outGroup{packets: slices.Clone(ps)}, refuseWhenFull)
 }
 
 // SendFrame queues one text message already encoded as an Engine.IO text
@@ -218,22 +218,29 @@ func (g outGroup) appendPackets(dst []engineio.Packet) []engineio.Packet {
 
 // push queues group. Overflow rule: past the queue's bounds the session
 // closes as a slow consumer (see Send).
-func (c *Conn) push(group outGroup) error { return c.enqueue(group, true) }
+func (c *Conn) push(group outGroup) error { return c.enqueue(group, closeWhenFull) }
 
-// enqueue queues group. When it does not fit the queue's bounds, the
-// session closes as a slow consumer (ErrSlowConsumer) if closeOnFull is
-// set; otherwise nothing changes and enqueue returns ErrQueueFull (see
-// Offer).
-func (c *Conn) enqueue(group outGroup, closeOnFull bool) error {
+// whenFull is what enqueue does with a group past the queue's bounds.
+type whenFull int
+
+const (
+	closeWhenFull  whenFull = iota // close the session as a slow consumer (Send)
+	refuseWhenFull                 // return ErrQueueFull, change nothing (Offer)
+	queueAnyway                    // queue it past the bounds (the heartbeat's ping)
+)
+
+// enqueue queues group, or applies full when it does not fit the queue's
+// bounds.
+func (c *Conn) enqueue(group outGroup, full whenFull) error {
 	size := group.size()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.srv.cfg.QueuePackets || c.queueBytes+size > c.srv.cfg.QueueBytes {
+	if full != queueAnyway && (len(c.queue) >= c.srv.cfg.QueuePackets || c.queueBytes+size > c.srv.cfg.QueueBytes) {
 		c.mu.Unlock()
-		if !closeOnFull {
+		if full == refuseWhenFull {
 			return ErrQueueFull
 		}
 		c.srv.slowConsumers.Add(1)

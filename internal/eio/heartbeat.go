@@ -41,8 +41,10 @@ func (c *Conn) ping() {
 	c.pongDeadline = c.nextPing.Add(c.srv.cfg.PingTimeout)
 	c.pongTimer = time.AfterFunc(time.Until(c.pongDeadline), func() { c.pongMissed(seq) })
 	c.mu.Unlock()
-	// A full queue closes the session as a slow consumer: nothing to add.
-	_ = c.push(outGroup{packets: []engineio.Packet{{Type: engineio.Ping}}})
+	// The one ping outstanding goes past the queue's bounds: a client that
+	// drains its queue slowly (kept under drop_newest) answers it in time,
+	// and one that stopped reading is ended by the pong timeout.
+	_ = c.enqueue(outGroup{packets: []engineio.Packet{{Type: engineio.Ping}}}, queueAnyway)
 }
 
 func (c *Conn) pongMissed(seq uint64) {

@@ -86,3 +86,45 @@ func TestOfferAllOrNothing(t *testing.T) {
 		t.Fatalf("poll: %d %q, want only the packet that fit", status, body)
 	}
 }
+
+// TestPingPastFullQueue: the heartbeat's ping goes out even when the queue
+// is full (a client kept under drop_newest must not be cut for it), and
+// the session stays open.
+func TestPingPastFullQueue(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: 200 * time.Millisecond, PingTimeout: 5 * time.Second, QueuePackets: 1})
+	sid := ts.openPolling(t)
+	c := ts.srv.lookup(sid)
+	if err := c.Offer(engineio.Packet{Type: engineio.Message, Data: []byte("full")}); err != nil {
+		t.Fatalf("offer: %v", err)
+	}
+	// The poll answers at once with the queued message; the next one waits
+	// for the ping, due 200 ms after the open.
+	if status, body, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || body != "4full" {
+		t.Fatalf("first poll: %d %q", status, body)
+	}
+	if err := c.Offer(engineio.Packet{Type: engineio.Message, Data: []byte("again")}); err != nil {
+		t.Fatalf("offer after the poll: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, body, _ := do(t, "GET", ts.pollURL(sid), "")
+		if status != 200 {
+			t.Fatalf("poll: %d %q", status, body)
+		}
+		if body == "4again\x1e2" || body == "2" {
+			break // the ping came, past the full queue
+		}
+		if body != "4again" || time.Now().After(deadline) {
+			t.Fatalf("poll: %q, want the message and then the ping", body)
+		}
+		if err := c.Offer(engineio.Packet{Type: engineio.Message, Data: []byte("again")}); err != nil {
+			t.Fatalf("offer: %v", err)
+		}
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("session closed: %v", err)
+	}
+	if n := ts.srv.Stats().SlowConsumers; n != 0 {
+		t.Fatalf("SlowConsumers = %d, want 0", n)
+	}
+}
