@@ -25,8 +25,9 @@
 // Overflow rule (config edge.overflow): "disconnect" closes a client whose
 // queue is full (legacy: close 1008 "slow_consumer"; Socket.IO: the
 // Engine.IO session is closed), "drop_newest" discards the message and
-// keeps the client (legacy only; Socket.IO always disconnects). Both are
-// counted in Stats.
+// keeps the client (both edges; a Socket.IO client is still disconnected
+// when an ack or a custom event does not fit, since nothing would tell it
+// that one was lost). Both are counted in Stats.
 //
 // A subscribe's ack always reaches the client before the first message of
 // that subscription: messages that the backend sends before the session's

@@ -78,7 +78,7 @@ func (c *legacyConn) enqueue(it outItem, size int) error {
 func (c *legacyConn) overflow() error {
 	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest {
 		c.srv.dropped.Add(1)
-		return session.ErrQueueFull
+		return errDropped
 	}
 	if c.closeWith(closeSlow, legacy.ReasonSlowConsumer, false) {
 		c.srv.slow.Add(1)

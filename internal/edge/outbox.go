@@ -2,10 +2,17 @@ package edge
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 
+	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
 )
+
+// errDropped is the overflow rule's answer under drop_newest: the message
+// was discarded and counted, the client kept. It is a session.ErrQueueFull.
+var errDropped = fmt.Errorf("%w: message dropped (edge.overflow drop_newest)", session.ErrQueueFull)
 
 // outbox is what a connection's Sink.Deliver goes through: it keeps each
 // subscribe's ack ahead of that subscription's messages (see the package
@@ -64,8 +71,10 @@ func (o *outbox) end(channel string, ok bool, answer func()) {
 		return
 	}
 	for _, ev := range held {
-		if o.push(ev) != nil {
-			return // the overflow rule has been applied
+		// Under drop_newest a dropped message leaves the client up: the
+		// later ones may still fit, and each dropped one is counted.
+		if err := o.push(ev); err != nil && !errors.Is(err, errDropped) {
+			return // the client is being disconnected
 		}
 	}
 }

@@ -310,7 +310,7 @@ func (c *sioConn) push(ev upstream.Event) error {
 func (c *sioConn) overflow() error {
 	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest {
 		c.srv.dropped.Add(1)
-		return session.ErrQueueFull
+		return errDropped
 	}
 	c.srv.slow.Add(1)
 	c.so.Conn().CloseWith(errSlowConsumer)

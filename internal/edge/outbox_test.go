@@ -1,0 +1,62 @@
+package edge
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// TestOutboxHeldMessagesAfterAnAck checks what end does with the messages
+// held during a subscribe when the queue refuses one: under drop_newest
+// (errDropped) it goes on with the rest, under disconnect it stops.
+func TestOutboxHeldMessagesAfterAnAck(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		refuse error
+		want   []uint64
+	}{
+		{"drop_newest", errDropped, []uint64{1, 2, 3}},
+		{"disconnect", session.ErrQueueFull, []uint64{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pushed []uint64
+			answered := false
+			push := func(ev upstream.Event) error {
+				if ev.Kind == upstream.KindMessage {
+					pushed = append(pushed, ev.Seq)
+					if ev.Seq == 2 {
+						return tc.refuse
+					}
+				}
+				return nil
+			}
+			o := newOutbox(10, push, func() error { return tc.refuse })
+			o.begin("c")
+			for seq := uint64(1); seq <= 3; seq++ {
+				if err := o.deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "c", Seq: seq}); err != nil {
+					t.Fatalf("held message %d: %v", seq, err)
+				}
+			}
+			if len(pushed) != 0 {
+				t.Fatalf("messages %v went out before the ack", pushed)
+			}
+			o.end("c", true, func() { answered = true })
+			if !answered {
+				t.Fatal("the ack was not queued")
+			}
+			if len(pushed) != len(tc.want) {
+				t.Fatalf("pushed %v after the ack, want %v", pushed, tc.want)
+			}
+			for i := range pushed {
+				if pushed[i] != tc.want[i] {
+					t.Fatalf("pushed %v after the ack, want %v", pushed, tc.want)
+				}
+			}
+		})
+	}
+	if !errors.Is(errDropped, session.ErrQueueFull) {
+		t.Fatal("errDropped must be a session.ErrQueueFull, which the session counts")
+	}
+}
