@@ -25,6 +25,9 @@ type Attachment struct {
 	drained  chan struct{} // closed when inflight drops to 0; nil when nobody waits
 	dead     bool          // the connection has ended
 	closing  bool          // the session closed it on purpose
+	// retiring: replaced by a commit and not yet closed or parked as a
+	// standby; its custom events still reach the client (see HandleEvent).
+	retiring bool
 }
 
 var _ upstream.Handler = (*Attachment)(nil)
@@ -87,6 +90,9 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 		sb.src, sb.next = b, nil
 	}
 	old, s.att, s.next = s.att, b, nil
+	if old != nil {
+		old.retiring = true
+	}
 	s.wakeLocked()
 	return old, nil
 }
@@ -132,7 +138,7 @@ func (s *Session) Release(a *Attachment) {
 		return
 	}
 	s.mu.Lock()
-	a.closing = true
+	a.closing, a.retiring = true, false
 	s.mu.Unlock()
 	_ = a.conn.Close()
 }
@@ -151,13 +157,24 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 		s.mu.Unlock()
 	default:
 		// Custom events carry no seq, so two backends' copies cannot be
-		// told apart: only the current attachment's reach the client.
+		// told apart. As for unsequenced messages, none is lost across a
+		// move: those of the connection being brought in and of the one
+		// being retired reach the client too, and are counted as possible
+		// duplicates. A standby's (idle, left every channel) are dropped.
 		s.mu.Lock()
-		if a == s.att && !s.closed {
+		switch {
+		case s.closed:
+		case a == s.att:
 			s.deliverLocked(ev)
-		} else {
-			s.counters.EventsDropped.Add(1)
+			s.mu.Unlock()
+			return
+		case a == s.next || (a.retiring && !a.closing):
+			s.counters.EventsOverlap.Add(1)
+			s.deliverLocked(ev)
+			s.mu.Unlock()
+			return
 		}
+		s.counters.EventsDropped.Add(1)
 		s.mu.Unlock()
 	}
 }

@@ -96,8 +96,12 @@ type Counters struct {
 	// Unsequenced: messages without seq delivered while two backends
 	// overlapped; each may be a duplicate.
 	Unsequenced atomic.Uint64
-	// EventsDropped: custom events from a backend connection that is not
-	// the session's current one (see package upstream).
+	// EventsOverlap: custom events delivered from a backend connection
+	// being brought in or being retired, next to the current one's; each
+	// may be a duplicate.
+	EventsOverlap atomic.Uint64
+	// EventsDropped: custom events from a backend connection that is none
+	// of these (a standby, or one already closed).
 	EventsDropped atomic.Uint64
 	// Rejected: events the Sink refused (its queue was full).
 	Rejected atomic.Uint64
@@ -122,7 +126,10 @@ type Counters struct {
 // last+1 or an older seq: the client sees every seq once, in order, whichever
 // stream is faster. Messages without seq (seq 0) are passed through from
 // either source: nothing is lost, duplicates are possible during an
-// overlap (counted in Unsequenced).
+// overlap (counted in Unsequenced). Custom events, which have no seq,
+// follow the same rule across a move: from the current connection, the one
+// being brought in, and the one being retired until it is closed or parked
+// (counted in EventsOverlap).
 //
 // # Concurrency
 //

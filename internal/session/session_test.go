@@ -171,8 +171,9 @@ func TestSubscribeRefusals(t *testing.T) {
 }
 
 // TestOverlapAndCommit: during an attach both connections are sources;
-// after the commit only the new one is, and custom events come from the
-// current connection only.
+// after the commit only the new one is. Custom events, which have no seq,
+// reach the client from both connections until the old one is released
+// (counted as possible duplicates), and not after.
 func TestOverlapAndCommit(t *testing.T) {
 	s, sink, d := attached(t, session.Options{})
 	ctx := testCtx(t)
@@ -202,21 +203,24 @@ func TestOverlapAndCommit(t *testing.T) {
 	a.msg("x", 4) // no longer a source
 	bc.msg("x", 4)
 	bc.h.HandleEvent(upstream.Event{Kind: upstream.KindEvent, Name: "from-b"})
+	a.h.HandleEvent(upstream.Event{Kind: upstream.KindEvent, Name: "from-retiring-a"})
 	s.Release(old)
+	a.h.HandleEvent(upstream.Event{Kind: upstream.KindEvent, Name: "from-released-a"})
 	sink.CheckExactly(t, "x", 1, 4)
 	var names []string
 	for _, ev := range sink.Events() {
 		names = append(names, ev.Name)
 	}
-	if !slices.Equal(names, []string{"from-a", "from-b"}) {
+	if !slices.Equal(names, []string{"from-b", "from-a", "from-b", "from-retiring-a"}) {
 		t.Errorf("custom events %q", names)
 	}
 	if c, live := s.Attached(); c != router.Green || !live {
 		t.Errorf("attached to %v (live %v)", c, live)
 	}
 	n := s.Counters()
-	if n.Duplicates.Load() != 2 || n.Stale.Load() != 1 || n.EventsDropped.Load() != 1 {
-		t.Errorf("duplicates %d stale %d dropped events %d", n.Duplicates.Load(), n.Stale.Load(), n.EventsDropped.Load())
+	if n.Duplicates.Load() != 2 || n.Stale.Load() != 1 || n.EventsOverlap.Load() != 2 || n.EventsDropped.Load() != 1 {
+		t.Errorf("duplicates %d stale %d overlapping events %d dropped events %d",
+			n.Duplicates.Load(), n.Stale.Load(), n.EventsOverlap.Load(), n.EventsDropped.Load())
 	}
 }
 
@@ -323,6 +327,12 @@ func TestPark(t *testing.T) {
 	}
 	if c, ok := s.Standby(); !ok || c != router.Blue {
 		t.Fatalf("standby %v, %v", c, ok)
+	}
+	// A standby has left every channel: a custom event it still gets (a
+	// backend's broadcast) is not the client's.
+	blue.Conn().(*fakeConn).h.HandleEvent(upstream.Event{Kind: upstream.KindEvent, Name: "to-standby"})
+	if n := s.Counters().EventsDropped.Load(); n != 1 {
+		t.Fatalf("a standby's event: %d dropped, want 1", n)
 	}
 	if s.Park(blue, keep) {
 		t.Fatal("parked a second standby")

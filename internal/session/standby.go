@@ -28,7 +28,7 @@ func (s *Session) Park(a *Attachment, keep func(router.Color) bool) bool {
 	case !keep(a.color):
 		return false
 	}
-	s.standby = a
+	s.standby, a.retiring = a, false
 	return true
 }
 
