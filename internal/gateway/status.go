@@ -100,8 +100,15 @@ type BackendStatus struct {
 
 // MessageCounts are the sessions' message counters (see session.Counters).
 type MessageCounts struct {
-	Duplicates, Gaps, Recovered, RecoveryFailed uint64
-	Stale, Unsequenced, EventsDropped, Rejected uint64
+	Duplicates     uint64 `json:"duplicates"`
+	Gaps           uint64 `json:"gaps"`
+	Recovered      uint64 `json:"recovered"`
+	RecoveryFailed uint64 `json:"recovery_failed"`
+	Stale          uint64 `json:"stale"`
+	Unsequenced    uint64 `json:"unsequenced"`
+	EventsOverlap  uint64 `json:"events_overlap"`
+	EventsDropped  uint64 `json:"events_dropped"`
+	Rejected       uint64 `json:"rejected"`
 }
 
 // Status returns a snapshot of the gateway.
@@ -138,6 +145,7 @@ func (g *Gateway) Status() Status {
 		RecoveryFailed: c.RecoveryFailed.Load(),
 		Stale:          c.Stale.Load(),
 		Unsequenced:    c.Unsequenced.Load(),
+		EventsOverlap:  c.EventsOverlap.Load(),
 		EventsDropped:  c.EventsDropped.Load(),
 		Rejected:       c.Rejected.Load(),
 	}
