@@ -1,7 +1,11 @@
 // Package testenv finds the outside programs that integration tests use (a
 // redis-server, Node.js with the interop packages) and decides whether a test
 // skips or fails when one is missing: under `make test` (BATON_REQUIRE_*=1)
-// a missing dependency is a failure, elsewhere a logged skip.
+// a missing dependency is a failure, elsewhere a logged skip. It also holds
+// the small fixtures every package's tests share, so each exists once: a
+// context bounded by the test (Context), waiting for a condition (Poll,
+// Eventually), tracking a test server's handlers (Handlers) and golden files
+// made by the official packages (NodeGolden).
 package testenv
 
 import (
