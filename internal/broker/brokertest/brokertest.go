@@ -9,7 +9,6 @@
 package brokertest
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -78,10 +77,4 @@ func Run(t *testing.T, newBroker func(t *testing.T) broker.Broker, cfg Config) {
 type suite struct {
 	newBroker func(t *testing.T) broker.Broker
 	cfg       Config
-}
-
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	t.Cleanup(cancel)
-	return ctx
 }

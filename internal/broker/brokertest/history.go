@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func (s *suite) testHistoryBasics(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	msgs, pos, err := b.History(ctx, "hist", 0, 0)
 	if err != nil || len(msgs) != 0 || pos.Seq != 0 {
 		t.Fatalf("History of an unused channel = %d messages, %+v, %v; want none, seq 0, nil", len(msgs), pos, err)
@@ -34,7 +35,7 @@ func (s *suite) testHistoryBasics(t *testing.T) {
 }
 
 func (s *suite) testHistoryLimit(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	want := publishN(t, ctx, b, "limit", 10)
 	for _, tc := range []struct {
 		since uint64
@@ -52,7 +53,7 @@ func (s *suite) testHistoryLimit(t *testing.T) {
 }
 
 func (s *suite) testHistoryGone(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	h := s.cfg.HistorySize
 	all := publishN(t, ctx, b, "gone", h+5)
 	epoch := all[0].Epoch
@@ -84,7 +85,7 @@ func (s *suite) testHistoryGone(t *testing.T) {
 }
 
 func (s *suite) testEpochStable(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	sub := subscribe(t, ctx, b, "epoch")
 	pub := publishN(t, ctx, b, "epoch", 3)
 	epoch := pub[0].Epoch
@@ -104,7 +105,7 @@ func (s *suite) testEpochChange(t *testing.T) {
 	if s.cfg.LoseState == nil {
 		t.Skip("Config.LoseState not set")
 	}
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	old := publishN(t, ctx, b, "restart", 3)
 	b = s.cfg.LoseState(t, b)
 
@@ -129,7 +130,7 @@ func (s *suite) testEpochChange(t *testing.T) {
 // leaves no gap between the two, even while publishes continue.
 func (s *suite) testSubscribeThenHistory(t *testing.T) {
 	const before, during = 10, 40
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	publishN(t, ctx, b, "union", before)
 	sub := subscribe(t, ctx, b, "union")
 

@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func (s *suite) testInvalidChannel(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	for _, name := range []string{"", strings.Repeat("x", broker.MaxChannelLen+1)} {
 		if _, err := b.Publish(ctx, name, []byte(`1`)); !errors.Is(err, broker.ErrInvalidChannel) {
 			t.Errorf("Publish(len %d) error = %v, want ErrInvalidChannel", len(name), err)
@@ -46,7 +47,7 @@ func (s *suite) testInvalidChannel(t *testing.T) {
 }
 
 func (s *suite) testPublishAssignsSeqs(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	msgs := publishN(t, ctx, b, "seqs", 5)
 	if msgs[0].Epoch == "" {
 		t.Fatal("Publish returned an empty epoch")
@@ -71,7 +72,7 @@ var rawPayloads = [][]byte{
 }
 
 func (s *suite) testRawBytes(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	sub := subscribe(t, ctx, b, "raw")
 	var want []broker.Message
 	for _, p := range rawPayloads {
@@ -94,7 +95,7 @@ func (s *suite) testRawBytes(t *testing.T) {
 }
 
 func (s *suite) testOrderedDelivery(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	subs := []broker.Subscription{
 		subscribe(t, ctx, b, "ordered"), subscribe(t, ctx, b, "ordered"), subscribe(t, ctx, b, "ordered"),
 	}
@@ -109,7 +110,7 @@ func (s *suite) testOrderedDelivery(t *testing.T) {
 // the order it published them.
 func (s *suite) testConcurrentPublishers(t *testing.T) {
 	const publishers, perPublisher = 4, 100
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	subs := make([]broker.Subscription, 3)
 	for i := range subs {
 		subs[i] = subscribe(t, ctx, b, "concurrent")
@@ -174,7 +175,7 @@ func (s *suite) testConcurrentPublishers(t *testing.T) {
 }
 
 func (s *suite) testChannelsAreSeparate(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	subA, subB := subscribe(t, ctx, b, "sep-a"), subscribe(t, ctx, b, "sep-b")
 	var wantA, wantB []broker.Message
 	for i := range 10 {

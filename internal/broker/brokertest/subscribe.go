@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // testSlowSubscriber: a subscriber that stops reading is closed with
 // ErrSlowSubscriber once its buffer overflows; publishers and the other
 // subscribers carry on unaffected.
 func (s *suite) testSlowSubscriber(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	n := s.cfg.SubscriberBuffer
 	slow := subscribe(t, ctx, b, "slow")
 	fast := subscribe(t, ctx, b, "slow")
@@ -49,7 +50,7 @@ func (s *suite) testSlowSubscriber(t *testing.T) {
 }
 
 func (s *suite) testSubscriptionClose(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	one, two := subscribe(t, ctx, b, "unsub"), subscribe(t, ctx, b, "unsub")
 	if err := one.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -78,7 +79,7 @@ func (s *suite) testSubscriptionClose(t *testing.T) {
 }
 
 func (s *suite) testBrokerClose(t *testing.T) {
-	b, ctx := s.newBroker(t), ctxFor(t)
+	b, ctx := s.newBroker(t), testenv.Context(t, Timeout)
 	subs := []broker.Subscription{subscribe(t, ctx, b, "close-a"), subscribe(t, ctx, b, "close-b")}
 	publish(t, ctx, b, "close-a", []byte(`1`))
 	if err := b.Close(); err != nil {
@@ -121,7 +122,7 @@ func (s *suite) testCanceledContext(t *testing.T) {
 		t.Fatalf("Subscribe with a canceled context: %v, want context.Canceled", err)
 	}
 	// A failed Publish leaves no trace.
-	_, pos, err := b.History(ctxFor(t), "ctx", 0, 0)
+	_, pos, err := b.History(testenv.Context(t, Timeout), "ctx", 0, 0)
 	if err != nil || pos.Seq != 0 {
 		t.Fatalf("History after a canceled Publish: %+v, %v; want seq 0", pos, err)
 	}

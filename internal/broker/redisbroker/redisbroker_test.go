@@ -27,12 +27,6 @@ func uniquePrefix() string {
 	return "batontest:" + hex.EncodeToString(b[:]) + ":"
 }
 
-func ctxFor(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // newBroker makes a broker on the test Redis; opts.Prefix "" gets a fresh
 // prefix. The keys under the prefix are deleted when the test ends.
 func newBroker(t testing.TB, opts redisbroker.Options) *redisbroker.Broker {
@@ -41,7 +35,7 @@ func newBroker(t testing.TB, opts redisbroker.Options) *redisbroker.Broker {
 	if opts.Prefix == "" {
 		opts.Prefix = uniquePrefix()
 	}
-	b, err := redisbroker.New(ctxFor(t), opts)
+	b, err := redisbroker.New(testenv.Context(t, 20*time.Second), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +58,7 @@ func rawClient(t testing.TB) *redis.Client {
 func deleteKeys(t testing.TB, prefix string) {
 	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	defer c.Close()
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		if err := c.Del(ctx, iter.Val()).Err(); err != nil {
@@ -99,7 +93,7 @@ func TestTwoProcesses(t *testing.T) {
 		newBroker(t, redisbroker.Options{Prefix: prefix}),
 		newBroker(t, redisbroker.Options{Prefix: prefix}),
 	}
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	var subs []broker.Subscription
 	for _, b := range bs {
 		s, err := b.Subscribe(ctx, "shared")
@@ -169,7 +163,7 @@ func TestTwoProcesses(t *testing.T) {
 // is name, as a network failure would.
 func killPubSub(t *testing.T, name string) {
 	t.Helper()
-	c, ctx := rawClient(t), ctxFor(t)
+	c, ctx := rawClient(t), testenv.Context(t, 20*time.Second)
 	list, err := c.ClientList(ctx).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +241,7 @@ func TestReconnectFillsGap(t *testing.T) {
 	prefix := uniquePrefix()
 	sb, name := namedBroker(t, prefix, redisbroker.Options{})
 	pb := newBroker(t, redisbroker.Options{Prefix: prefix})
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	sub, err := sb.Subscribe(ctx, "gap")
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +271,7 @@ func TestReconnectHistoryGone(t *testing.T) {
 	prefix := uniquePrefix()
 	sb, name := namedBroker(t, prefix, redisbroker.Options{HistorySize: 4})
 	pb := newBroker(t, redisbroker.Options{Prefix: prefix, HistorySize: 4})
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	sub, err := sb.Subscribe(ctx, "lost")
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +299,7 @@ func TestReconnectHistoryGone(t *testing.T) {
 // subscription carries on with the new epoch from seq 1.
 func TestFlushUnderLiveSubscription(t *testing.T) {
 	b := newBroker(t, redisbroker.Options{})
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	sub, err := b.Subscribe(ctx, "flush")
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +331,7 @@ func publishN(t *testing.T, ctx context.Context, b broker.Broker, channel string
 
 func TestStreamTTL(t *testing.T) {
 	b := newBroker(t, redisbroker.Options{StreamTTL: time.Minute})
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	publishN(t, ctx, b, "ttl", 1)
 	c := rawClient(t)
 	for _, k := range []string{b.Prefix() + "{ttl}:m", b.Prefix() + "{ttl}:h"} {
@@ -379,7 +373,7 @@ func TestOptionsValidate(t *testing.T) {
 
 func TestStatsCountSlowSubscribers(t *testing.T) {
 	b := newBroker(t, redisbroker.Options{SubscriberBuffer: 2})
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	slow, err := b.Subscribe(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +398,7 @@ func TestStatsCountSlowSubscribers(t *testing.T) {
 // the keep-alive pings and is not replaced.
 func TestIdleConnectionKept(t *testing.T) {
 	b := newBroker(t, redisbroker.Options{PingInterval: 20 * time.Millisecond})
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	sub, err := b.Subscribe(ctx, "idle")
 	if err != nil {
 		t.Fatal(err)
@@ -425,14 +419,14 @@ func TestSilentConnectionReplaced(t *testing.T) {
 	prefix := uniquePrefix()
 	px := startProxy(t, testenv.RedisAddr(t))
 	pb := newBroker(t, redisbroker.Options{Prefix: prefix}) // publishes past the proxy
-	sb, err := redisbroker.New(ctxFor(t), redisbroker.Options{
+	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
 		Addr: px.Addr(), Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	sub, err := sb.Subscribe(ctx, "silent")
 	if err != nil {
 		t.Fatal(err)

@@ -26,16 +26,10 @@ func uniquePrefix() string {
 	return "batontest:store:" + hex.EncodeToString(b[:]) + ":"
 }
 
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // open makes a store on the test Redis under prefix.
 func open(t *testing.T, prefix string) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.New(ctxFor(t), redisstore.Options{Addr: testenv.RedisAddr(t), Prefix: prefix, MaxEvents: maxEvents})
+	s, err := redisstore.New(testenv.Context(t, 20*time.Second), redisstore.Options{Addr: testenv.RedisAddr(t), Prefix: prefix, MaxEvents: maxEvents})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +47,7 @@ func rawClient(t *testing.T) *redis.Client {
 // keys lists the keys under prefix.
 func keys(t *testing.T, c *redis.Client, prefix string) []string {
 	t.Helper()
-	ks, err := c.Keys(ctxFor(t), prefix+"*").Result()
+	ks, err := c.Keys(testenv.Context(t, 20*time.Second), prefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +92,7 @@ func TestSuite(t *testing.T) {
 // TestKeys checks that everything lives under the prefix, in the documented
 // keys, and that another prefix sees none of it.
 func TestKeys(t *testing.T) {
-	ctx, p := ctxFor(t), uniquePrefix()
+	ctx, p := testenv.Context(t, 20*time.Second), uniquePrefix()
 	deleteKeysAtEnd(t, p)
 	s := open(t, p)
 	if _, err := s.CompareAndSetState(ctx, 0, []byte("s")); err != nil {
@@ -125,7 +119,7 @@ func TestKeys(t *testing.T) {
 
 // TestCorruptEntry: an entry that this package did not write is reported.
 func TestCorruptEntry(t *testing.T) {
-	ctx, p := ctxFor(t), uniquePrefix()
+	ctx, p := testenv.Context(t, 20*time.Second), uniquePrefix()
 	deleteKeysAtEnd(t, p)
 	s := open(t, p)
 	if err := rawClient(t).XAdd(ctx, &redis.XAddArgs{Stream: p + "{store}:events", ID: "0-1", Values: []any{"e", "junk"}}).Err(); err != nil {
@@ -137,7 +131,7 @@ func TestCorruptEntry(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	for name, opts := range map[string]redisstore.Options{
 		"brace prefix":    {Prefix: "a{b"},
 		"negative events": {MaxEvents: -1},

@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func (s *suite) testEventsAppendList(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	if got, err := st.ListEvents(ctx, 0, 0); err != nil || len(got) != 0 {
 		t.Fatalf("ListEvents on empty store = %v, %v; want none", got, err)
 	}
@@ -53,7 +54,7 @@ func (s *suite) testEventsAppendList(t *testing.T) {
 }
 
 func (s *suite) testEventsPaging(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	appendN(t, st, "e", 6)
 	cases := []struct {
 		after uint64
@@ -80,7 +81,7 @@ func (s *suite) testEventsPaging(t *testing.T) {
 }
 
 func (s *suite) testEventsInvalid(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	bad := map[string]store.Event{
 		"empty kind":    {Kind: ""},
 		"long kind":     {Kind: strings.Repeat("k", store.MaxKindLen+1)},
@@ -111,7 +112,7 @@ func (s *suite) testEventsInvalid(t *testing.T) {
 // are exactly 1..n, and the log lists them in seq order without gaps.
 func (s *suite) testEventsConcurrent(t *testing.T) {
 	const writers, each = 4, 20
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	handles := []store.Store{st, s.peer(t, st)}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -169,7 +170,7 @@ func (s *suite) testEventsConcurrent(t *testing.T) {
 }
 
 func (s *suite) testEventsRetention(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	n := s.cfg.MaxEvents
 	appendN(t, st, "r", n)
 	got, err := st.ListEvents(ctx, 0, 0)
@@ -193,7 +194,7 @@ func (s *suite) testEventsRetention(t *testing.T) {
 
 func appendN(t *testing.T, st store.Store, kind string, n int) {
 	t.Helper()
-	ctx := ctxFor(t)
+	ctx := testenv.Context(t, Timeout)
 	for i := range n {
 		if _, err := st.AppendEvent(ctx, store.Event{Kind: kind, Data: json.RawMessage(fmt.Sprint(i))}); err != nil {
 			t.Fatalf("AppendEvent: %v", err)

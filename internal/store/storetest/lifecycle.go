@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // calls runs every method of st once and returns the errors by name.
@@ -33,7 +34,7 @@ func (s *suite) testCanceledContext(t *testing.T) {
 		}
 	}
 	// Nothing was written.
-	live := ctxFor(t)
+	live := testenv.Context(t, Timeout)
 	if _, err := st.GetState(live); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("state after canceled writes: err = %v, want ErrNotFound", err)
 	}
@@ -50,7 +51,7 @@ func (s *suite) testClosed(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	for name, err := range calls(ctxFor(t), st) {
+	for name, err := range calls(testenv.Context(t, Timeout), st) {
 		if !errors.Is(err, store.ErrClosed) {
 			t.Errorf("%s after Close: err = %v, want ErrClosed", name, err)
 		}
@@ -66,7 +67,7 @@ func (s *suite) testReopen(t *testing.T) {
 	if s.cfg.Reopen == nil {
 		t.Skip("the implementation does not persist across a reopen")
 	}
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	if _, err := st.CompareAndSetState(ctx, 0, []byte(`{"phase":"shifting","step":2}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func (s *suite) testPeer(t *testing.T) {
 	if s.cfg.Peer == nil {
 		t.Skip("the implementation has no second handle on the same data")
 	}
-	ctx, a := ctxFor(t), s.newStore(t)
+	ctx, a := testenv.Context(t, Timeout), s.newStore(t)
 	b := s.cfg.Peer(t, a)
 	if _, err := a.CompareAndSetState(ctx, 0, []byte("from a")); err != nil {
 		t.Fatal(err)

@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func (s *suite) testSessions(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	if _, err := st.GetSession(ctx, "s1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetSession of a missing id: err = %v, want ErrNotFound", err)
 	}
@@ -52,7 +53,7 @@ func (s *suite) testSessions(t *testing.T) {
 }
 
 func (s *suite) testSessionsList(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	if got, err := st.ListSessions(ctx, "", 0); err != nil || len(got) != 0 {
 		t.Fatalf("ListSessions on empty store = %v, %v", got, err)
 	}
@@ -108,7 +109,7 @@ func (s *suite) testSessionsList(t *testing.T) {
 }
 
 func (s *suite) testSessionsInvalid(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	long := strings.Repeat("x", store.MaxSessionIDLen+1)
 	for _, id := range []string{"", long} {
 		if err := st.PutSession(ctx, id, nil); !errors.Is(err, store.ErrInvalid) {
@@ -131,7 +132,7 @@ func (s *suite) testSessionsInvalid(t *testing.T) {
 
 func wantSession(t *testing.T, st store.Store, id, blob string) {
 	t.Helper()
-	got, err := st.GetSession(ctxFor(t), id)
+	got, err := st.GetSession(testenv.Context(t, Timeout), id)
 	if err != nil || string(got) != blob {
 		t.Fatalf("GetSession(%q) = %q, %v; want %q", id, got, err, blob)
 	}

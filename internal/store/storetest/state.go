@@ -8,17 +8,18 @@ import (
 	"testing"
 
 	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func (s *suite) testStateNotFound(t *testing.T) {
 	st := s.newStore(t)
-	if _, err := st.GetState(ctxFor(t)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.GetState(testenv.Context(t, Timeout)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetState on empty store: err = %v, want ErrNotFound", err)
 	}
 }
 
 func (s *suite) testStateCompareAndSet(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	v, err := st.CompareAndSetState(ctx, 0, []byte(`{"phase":"idle"}`))
 	if err != nil || v != 1 {
 		t.Fatalf("create: v=%d err=%v, want 1 nil", v, err)
@@ -41,7 +42,7 @@ func (s *suite) testStateCompareAndSet(t *testing.T) {
 }
 
 func (s *suite) testStateBytesExact(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	blob := []byte("\x00\xff not json at all \r\n{")
 	in := append([]byte(nil), blob...)
 	if _, err := st.CompareAndSetState(ctx, 0, in); err != nil {
@@ -63,7 +64,7 @@ func (s *suite) testStateBytesExact(t *testing.T) {
 }
 
 func (s *suite) testStateLimits(t *testing.T) {
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	if _, err := st.CompareAndSetState(ctx, 0, make([]byte, store.MaxBlobSize+1)); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("oversized blob: err = %v, want ErrInvalid", err)
 	}
@@ -82,7 +83,7 @@ func (s *suite) testStateLimits(t *testing.T) {
 // increment and give every success its own version.
 func (s *suite) testStateConcurrentWriters(t *testing.T) {
 	const writers, increments = 4, 25
-	ctx, st := ctxFor(t), s.newStore(t)
+	ctx, st := testenv.Context(t, Timeout), s.newStore(t)
 	handles := []store.Store{st, s.peer(t, st)}
 	if _, err := st.CompareAndSetState(ctx, 0, []byte(`{"n":0}`)); err != nil {
 		t.Fatal(err)
@@ -157,7 +158,7 @@ func (s *suite) testStateConcurrentWriters(t *testing.T) {
 
 func wantState(t *testing.T, st store.Store, version uint64, blob string) {
 	t.Helper()
-	got, err := st.GetState(ctxFor(t))
+	got, err := st.GetState(testenv.Context(t, Timeout))
 	if err != nil {
 		t.Fatalf("GetState: %v", err)
 	}

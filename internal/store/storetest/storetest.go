@@ -11,7 +11,6 @@
 package storetest
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -74,12 +73,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, cfg Config) {
 type suite struct {
 	newStore func(t *testing.T) store.Store
 	cfg      Config
-}
-
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // peer returns the second handle when the implementation has one, else st.
