@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func TestPollingMessages(t *testing.T) {
@@ -87,7 +89,7 @@ func parkedPoll(t *testing.T, ts *testServer, sid string) <-chan pollResult {
 		status, body, _ := do(t, "GET", ts.pollURL(sid), "")
 		done <- pollResult{status, body}
 	}()
-	waitFor(t, func() bool {
+	testenv.Eventually(t, "the poll to park", 5*time.Second, func() bool {
 		c := ts.srv.lookup(sid)
 		if c == nil {
 			return false
@@ -97,17 +99,6 @@ func parkedPoll(t *testing.T, ts *testServer, sid string) <-chan pollResult {
 		return c.pollWake != nil
 	})
 	return done
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestPollingHeartbeat(t *testing.T) {

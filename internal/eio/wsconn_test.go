@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
@@ -164,7 +165,7 @@ func TestWebSocketWriterOnlyWhileQueued(t *testing.T) {
 		return !c.writing
 	}
 	for i := range 3 {
-		waitFor(t, idle)
+		testenv.Eventually(t, "the writer to go idle", 5*time.Second, idle)
 		frame := []byte("4frame" + string(rune('a'+i)))
 		if err := c.SendFrame(frame); err != nil {
 			t.Fatal(err)

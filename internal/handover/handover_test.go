@@ -63,7 +63,7 @@ func setupWith(t *testing.T, blueB, greenB, pubB broker.Broker) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.s.Close)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	if err := handover.Attach(ctx, e.s, router.Blue, e.blue.Dialer(), handover.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +73,6 @@ func setupWith(t *testing.T, blueB, greenB, pubB broker.Broker) *env {
 		}
 	}
 	return e
-}
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // progress waits until every channel has delivered at least n more
@@ -124,7 +118,7 @@ func TestMoveUnderLoadRedis(t *testing.T) {
 	prefix := fmt.Sprintf("baton-handover-test-%d:", time.Now().UnixNano())
 	var bs [3]broker.Broker
 	for i := range bs {
-		b, err := redisbroker.New(testCtx(t), redisbroker.Options{Addr: addr, Prefix: prefix, HistorySize: 10000})
+		b, err := redisbroker.New(testenv.Context(t, 30*time.Second), redisbroker.Options{Addr: addr, Prefix: prefix, HistorySize: 10000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +129,7 @@ func TestMoveUnderLoadRedis(t *testing.T) {
 }
 
 func moveUnderLoad(t *testing.T, e *env) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 20)
 
@@ -191,7 +185,7 @@ func waitConns(t *testing.T, be *backendtest.Backend, n int) {
 // session stays on blue, still receiving everything.
 func TestMoveDialFailure(t *testing.T) {
 	e := setup(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 5)
 	e.green.Kill()
@@ -240,7 +234,7 @@ func (c failingConn) Subscribe(ctx context.Context, channel string, since uint64
 // the channels already overlapping on green lose nothing on the way back.
 func TestMoveSubscribeFailure(t *testing.T) {
 	e := setup(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 5)
 
@@ -261,7 +255,7 @@ func TestMoveSubscribeFailure(t *testing.T) {
 // session where it was.
 func TestMoveTimeout(t *testing.T) {
 	e := setup(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	slow := slowDialer{Dialer: e.green.Dialer()}
 	_, err := handover.Move(ctx, e.s, router.Green, slow, handover.Options{Timeout: 100 * time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -294,7 +288,7 @@ func (c slowConn) Subscribe(ctx context.Context, _ string, _ uint64, _ bool) (up
 // then green) restores every channel from its last seq.
 func TestReattach(t *testing.T) {
 	e := setup(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 5)
 	e.blue.Kill()

@@ -10,6 +10,7 @@ import (
 	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -32,7 +33,7 @@ var keepBlue = handover.Options{Standby: func(from router.Color) bool { return f
 // through both moves.
 func TestStandbyMoveBack(t *testing.T) {
 	e := setup(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 20)
 
@@ -82,7 +83,7 @@ func TestStandbyMoveBack(t *testing.T) {
 // (and fails, blue being down), and the session stays on green intact.
 func TestStandbyEnds(t *testing.T) {
 	e := setup(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	if _, err := handover.Move(ctx, e.s, router.Green, e.green.Dialer(), keepBlue); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestStandbyEnds(t *testing.T) {
 // standby.
 func TestStandbyReleasedWithSession(t *testing.T) {
 	e := setup(t)
-	if _, err := handover.Move(testCtx(t), e.s, router.Green, e.green.Dialer(), keepBlue); err != nil {
+	if _, err := handover.Move(testenv.Context(t, 30*time.Second), e.s, router.Green, e.green.Dialer(), keepBlue); err != nil {
 		t.Fatal(err)
 	}
 	waitConns(t, e.blue, 1)
@@ -168,7 +169,7 @@ func TestStandbyCutFallsBackToDial(t *testing.T) {
 	var cut, dials atomic.Int32
 	e := setup(t)
 	blue := cutDialer{Dialer: e.blue.Dialer(), cut: &cut, dials: &dials}
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	// Start over on a blue connection made through cutDialer.
 	if _, err := handover.Move(ctx, e.s, router.Green, e.green.Dialer(), handover.Options{}); err != nil {
 		t.Fatal(err)

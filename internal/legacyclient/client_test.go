@@ -58,15 +58,9 @@ func write(ctx context.Context, ws *websocket.Conn, f legacy.Frame) error {
 	return ws.Write(ctx, websocket.MessageText, legacy.Append(nil, f))
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func dial(t *testing.T, url string, opts Options) *Client {
 	t.Helper()
-	c, err := Dial(testCtx(t), url, opts)
+	c, err := Dial(testenv.Context(t, 20*time.Second), url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +91,7 @@ func TestAnswersMatchedByID(t *testing.T) {
 		_, _, _ = ws.Read(ctx) // until the client closes
 	})
 	c := dial(t, url, Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	var wg sync.WaitGroup
 	for k := range n {
 		wg.Add(1)
@@ -129,7 +123,7 @@ func TestServerErrorsAndEvents(t *testing.T) {
 		_, _, _ = ws.Read(ctx)
 	})
 	c := dial(t, url, Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	_, err := c.Subscribe(ctx, "c", Since(3))
 	var se *ServerError
 	if !errors.As(err, &se) || se.Code != legacy.CodeHistoryGone || se.Channel != "c" {
@@ -177,7 +171,7 @@ func TestMessageOverflowEndsConnection(t *testing.T) {
 	if len(seqs) != 2 || seqs[0] != 1 || seqs[1] != 2 {
 		t.Fatalf("buffered messages %v, want [1 2]", seqs)
 	}
-	if err := c.Ping(testCtx(t)); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrOverflow) {
+	if err := c.Ping(testenv.Context(t, 20*time.Second)); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrOverflow) {
 		t.Fatalf("Ping after the end: %v, want ErrClosed wrapping ErrOverflow", err)
 	}
 }
@@ -194,7 +188,7 @@ func TestEventOverflowDrops(t *testing.T) {
 		_, _, _ = ws.Read(ctx)
 	})
 	c := dial(t, url, Options{EventBuffer: 2})
-	if err := c.Ping(testCtx(t)); err != nil { // orders: the ticks came first
+	if err := c.Ping(testenv.Context(t, 20*time.Second)); err != nil { // orders: the ticks came first
 		t.Fatal(err)
 	}
 	if c.DroppedEvents() != 3 || len(c.Events()) != 2 {
@@ -215,12 +209,12 @@ func TestCanceledWaitKeepsConnection(t *testing.T) {
 		}
 	})
 	c := dial(t, url, Options{})
-	ctx, cancel := context.WithTimeout(testCtx(t), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testenv.Context(t, 20*time.Second), 50*time.Millisecond)
 	defer cancel()
 	if _, err := c.Subscribe(ctx, "c", nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Subscribe: %v, want deadline exceeded", err)
 	}
-	if err := c.Ping(testCtx(t)); err != nil {
+	if err := c.Ping(testenv.Context(t, 20*time.Second)); err != nil {
 		t.Fatalf("Ping after an abandoned request: %v", err)
 	}
 }
@@ -233,7 +227,7 @@ func TestServerCloseFailsPendingRequests(t *testing.T) {
 		_ = ws.Close(websocket.StatusGoingAway, legacy.ReasonShutdown)
 	})
 	c := dial(t, url, Options{})
-	_, err := c.Subscribe(testCtx(t), "c", nil)
+	_, err := c.Subscribe(testenv.Context(t, 20*time.Second), "c", nil)
 	if !errors.Is(err, ErrClosed) {
 		t.Fatalf("Subscribe: %v, want ErrClosed", err)
 	}
@@ -251,7 +245,7 @@ func TestDialProtocolErrors(t *testing.T) {
 		_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"pong","id":1}`))
 		_, _, _ = ws.Read(ctx)
 	})
-	if _, err := Dial(testCtx(t), noWelcome, Options{}); !errors.Is(err, ErrProtocol) {
+	if _, err := Dial(testenv.Context(t, 20*time.Second), noWelcome, Options{}); !errors.Is(err, ErrProtocol) {
 		t.Fatalf("Dial without welcome: %v, want ErrProtocol", err)
 	}
 	garbage := fakeServer(t, true, func(ctx context.Context, ws *websocket.Conn) {
@@ -269,7 +263,7 @@ func TestCloseIsClean(t *testing.T) {
 	url := fakeServer(t, true, func(ctx context.Context, ws *websocket.Conn) {
 		_, _, _ = ws.Read(ctx)
 	})
-	c, err := Dial(testCtx(t), url, Options{})
+	c, err := Dial(testenv.Context(t, 20*time.Second), url, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +273,7 @@ func TestCloseIsClean(t *testing.T) {
 	if c.Err() != nil {
 		t.Fatalf("Err after Close = %v, want nil", c.Err())
 	}
-	if err := c.Ping(testCtx(t)); !errors.Is(err, ErrClosed) {
+	if err := c.Ping(testenv.Context(t, 20*time.Second)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Ping after Close: %v", err)
 	}
 	if err := c.Close(); err != nil {

@@ -11,14 +11,9 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 )
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // attached returns a session attached to a fake connection on blue.
 func attached(t *testing.T, opts session.Options) (*session.Session, *sessiontest.Sink, *fakeDialer) {
@@ -31,7 +26,7 @@ func attached(t *testing.T, opts session.Options) (*session.Session, *sessiontes
 	}
 	t.Cleanup(s.Close)
 	d := &fakeDialer{}
-	a, err := s.Dial(testCtx(t), router.Blue, d)
+	a, err := s.Dial(testenv.Context(t, 10*time.Second), router.Blue, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +51,7 @@ func waitCalls(t *testing.T, c *fakeConn, want ...string) {
 // again with since=last, and the client sees each seq once, in order.
 func TestSeqRule(t *testing.T) {
 	s, sink, d := attached(t, session.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	c := d.last()
 	c.pos = upstream.Position{Seq: 0, HasSeq: true}
 	if _, err := s.Subscribe(ctx, "a", 0, false); err != nil {
@@ -84,7 +79,7 @@ func TestSeqRule(t *testing.T) {
 // sets where the channel starts; since given by the client sets it too.
 func TestBaseline(t *testing.T) {
 	s, sink, d := attached(t, session.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	c := d.last()
 	c.pos = upstream.Position{Seq: 10, HasSeq: true}
 	if _, err := s.Subscribe(ctx, "a", 0, false); err != nil {
@@ -116,7 +111,7 @@ func TestBaseline(t *testing.T) {
 // to restore is reported to the client as KindLost and forgotten.
 func TestLostRecoveryFails(t *testing.T) {
 	s, sink, d := attached(t, session.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	c := d.last()
 	if _, err := s.Subscribe(ctx, "a", 3, true); err != nil {
 		t.Fatal(err)
@@ -140,7 +135,7 @@ func TestLostRecoveryFails(t *testing.T) {
 // are refused locally.
 func TestSubscribeRefusals(t *testing.T) {
 	s, _, d := attached(t, session.Options{MaxSubscriptions: 1})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	if _, err := s.Subscribe(ctx, "", 0, false); !errors.Is(err, session.ErrInvalidChannel) {
 		t.Errorf("empty channel: %v", err)
 	}
@@ -176,7 +171,7 @@ func TestSubscribeRefusals(t *testing.T) {
 // (counted as possible duplicates), and not after.
 func TestOverlapAndCommit(t *testing.T) {
 	s, sink, d := attached(t, session.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	a := d.last()
 	if _, err := s.Subscribe(ctx, "x", 0, true); err != nil {
 		t.Fatal(err)
@@ -229,7 +224,7 @@ func TestOverlapAndCommit(t *testing.T) {
 func TestDrainAndDetached(t *testing.T) {
 	drops := make(chan error, 2)
 	s, _, d := attached(t, session.Options{OnDrop: func(_ *session.Session, err error) { drops <- err }})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	a := d.last()
 	a.mu.Lock()
 	a.publish = make(chan struct{})
@@ -303,7 +298,7 @@ func TestDrainAndDetached(t *testing.T) {
 // standby is taken once, for its own backend only.
 func TestPark(t *testing.T) {
 	s, _, d := attached(t, session.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	keep := func(router.Color) bool { return true }
 	moveTo := func(c router.Color) *session.Attachment {
 		t.Helper()

@@ -167,14 +167,3 @@ func (c *wsClient) next(ctx context.Context) (websocket.MessageType, []byte, err
 		_ = c.ws.Write(c.t.Context(), websocket.MessageText, []byte("3"))
 	}
 }
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

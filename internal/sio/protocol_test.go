@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func TestConnectMainNamespace(t *testing.T) {
@@ -85,7 +88,7 @@ func TestDisconnectMainNamespace(t *testing.T) {
 	if err != nil || typ != websocket.MessageText || string(b) != "2" {
 		t.Fatalf("got %v %q %v, want a ping", typ, b, err)
 	}
-	waitFor(t, func() bool { return ts.srv.Of("/").Len() == 0 })
+	testenv.Eventually(t, "the namespace to be left", 5*time.Second, func() bool { return ts.srv.Of("/").Len() == 0 })
 }
 
 func TestConnectThenDisconnectCustom(t *testing.T) {

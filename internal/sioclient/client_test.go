@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func argsString(args [][]byte) string {
@@ -23,7 +25,7 @@ func TestEcho(t *testing.T) {
 	for _, tr := range allTransports {
 		t.Run(tr.String(), func(t *testing.T) {
 			_, s := dial(t, url, testOptions(t, tr))
-			ctx := testCtx(t)
+			ctx := testenv.Context(t, 10*time.Second)
 
 			reply, err := s.EmitWithAck(ctx, "echo", []byte(`{"a":[1,2]}`), []byte(`"x"`), []byte(`null`))
 			if err != nil {
@@ -72,7 +74,7 @@ func TestEcho(t *testing.T) {
 func TestUpgrade(t *testing.T) {
 	url := startNode(t)
 	c, s := dial(t, url, testOptions(t, Polling))
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 
 	// Concurrent acked emits straddle the upgrade.
 	echoConcurrently(t, ctx, s, 8, 25, func(g, i int) []byte { return fmt.Appendf(nil, `"%d-%d"`, g, i) })
@@ -96,7 +98,7 @@ func TestUpgrade(t *testing.T) {
 func TestPollingOnlyStays(t *testing.T) {
 	url := startNode(t)
 	c, s := dial(t, url, testOptions(t, PollingOnly))
-	reply, err := s.EmitWithAck(testCtx(t), "transport")
+	reply, err := s.EmitWithAck(testenv.Context(t, 10*time.Second), "transport")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func TestServerAck(t *testing.T) {
 	for _, tr := range []Transport{WebSocket, PollingOnly} {
 		t.Run(tr.String(), func(t *testing.T) {
 			_, s := dial(t, url, testOptions(t, tr))
-			ctx := testCtx(t)
+			ctx := testenv.Context(t, 10*time.Second)
 			answered := make(chan error, 1)
 			go func() {
 				ev := nextEvent(t, s, "question")
@@ -139,7 +141,7 @@ func TestServerAck(t *testing.T) {
 func TestNamespaceAuth(t *testing.T) {
 	url := startNode(t)
 	c, root := dial(t, url, testOptions(t, WebSocket))
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 
 	_, err := c.Connect(ctx, "/admin", []byte(`{"token":"wrong"}`))
 	var ce *ConnectError
@@ -189,12 +191,12 @@ func TestInvalidNamespace(t *testing.T) {
 	for _, tr := range []Transport{WebSocket, PollingOnly} {
 		t.Run(tr.String(), func(t *testing.T) {
 			c, s := dial(t, url, testOptions(t, tr))
-			_, err := c.Connect(testCtx(t), "/nope", nil)
+			_, err := c.Connect(testenv.Context(t, 10*time.Second), "/nope", nil)
 			var ce *ConnectError
 			if !errors.As(err, &ce) || ce.Message != "Invalid namespace" {
 				t.Fatalf("err = %v", err)
 			}
-			if _, err := s.EmitWithAck(testCtx(t), "echo", []byte("1")); err != nil {
+			if _, err := s.EmitWithAck(testenv.Context(t, 10*time.Second), "echo", []byte("1")); err != nil {
 				t.Fatalf("default namespace after refusal: %v", err)
 			}
 		})
@@ -206,7 +208,7 @@ func TestRoomBroadcast(t *testing.T) {
 	_, a := dial(t, url, testOptions(t, WebSocket))
 	_, b := dial(t, url, testOptions(t, PollingOnly))
 	_, outsider := dial(t, url, testOptions(t, WebSocket))
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	for _, s := range []*Socket{a, b} {
 		if _, err := s.EmitWithAck(ctx, "join", []byte(`"room1"`)); err != nil {
 			t.Fatal(err)
@@ -239,7 +241,7 @@ func TestServerDisconnect(t *testing.T) {
 	for _, tr := range []Transport{WebSocket, PollingOnly} {
 		t.Run(tr.String()+"/namespace", func(t *testing.T) {
 			c, s := dial(t, url, testOptions(t, tr))
-			if err := s.Emit(testCtx(t), "kick", []byte("false")); err != nil {
+			if err := s.Emit(testenv.Context(t, 10*time.Second), "kick", []byte("false")); err != nil {
 				t.Fatal(err)
 			}
 			waitDone(t, s.Done())
@@ -252,13 +254,13 @@ func TestServerDisconnect(t *testing.T) {
 			if c.Err() != nil {
 				t.Fatalf("client ended too: %v", c.Err())
 			}
-			if _, err := c.Connect(testCtx(t), "/", nil); err != nil {
+			if _, err := c.Connect(testenv.Context(t, 10*time.Second), "/", nil); err != nil {
 				t.Fatalf("rejoin: %v", err)
 			}
 		})
 		t.Run(tr.String()+"/transport", func(t *testing.T) {
 			c, s := dial(t, url, testOptions(t, tr))
-			if err := s.Emit(testCtx(t), "kick", []byte("true")); err != nil {
+			if err := s.Emit(testenv.Context(t, 10*time.Second), "kick", []byte("true")); err != nil {
 				t.Fatal(err)
 			}
 			waitDone(t, c.Done())
@@ -270,7 +272,7 @@ func TestServerDisconnect(t *testing.T) {
 			if err := s.Err(); !errors.Is(err, ErrServerDisconnect) && !errors.Is(err, ErrTransportClosed) {
 				t.Fatalf("socket err = %v", err)
 			}
-			if err := s.Emit(testCtx(t), "echo"); err == nil {
+			if err := s.Emit(testenv.Context(t, 10*time.Second), "echo"); err == nil {
 				t.Fatal("emit after disconnect succeeded")
 			}
 		})
@@ -300,7 +302,7 @@ func TestHeartbeat(t *testing.T) {
 				t.Fatalf("session ended: %v", c.Err())
 			case <-time.After(2 * time.Second):
 			}
-			if _, err := s.EmitWithAck(testCtx(t), "echo", []byte("1")); err != nil {
+			if _, err := s.EmitWithAck(testenv.Context(t, 10*time.Second), "echo", []byte("1")); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -313,7 +315,7 @@ func TestSlowConsumer(t *testing.T) {
 	opts.EventBuffer = 4
 	c, s := dial(t, url, opts)
 	// The ack may or may not arrive before the overflow closes the client.
-	_, _ = s.EmitWithAck(testCtx(t), "flood", []byte("100"))
+	_, _ = s.EmitWithAck(testenv.Context(t, 10*time.Second), "flood", []byte("100"))
 	waitDone(t, c.Done())
 	if !errors.Is(c.Err(), ErrSlowConsumer) || !errors.Is(s.Err(), ErrSlowConsumer) {
 		t.Fatalf("client %v, socket %v", c.Err(), s.Err())
@@ -342,7 +344,7 @@ func TestOnEventHandler(t *testing.T) {
 	if s.Events() != nil {
 		t.Fatal("Events channel allocated with a handler")
 	}
-	if err := s.Emit(testCtx(t), "echo", []byte(`"h"`)); err != nil {
+	if err := s.Emit(testenv.Context(t, 10*time.Second), "echo", []byte(`"h"`)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -361,7 +363,7 @@ func TestOnEventHandler(t *testing.T) {
 		close(closed)
 	}
 	_, s2 := dial(t, url, opts2)
-	if err := s2.Emit(testCtx(t), "echo", []byte("1")); err != nil {
+	if err := s2.Emit(testenv.Context(t, 10*time.Second), "echo", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
 	waitDone(t, closed)
@@ -379,14 +381,14 @@ func TestAckTimeoutAndClose(t *testing.T) {
 			if _, err := s.EmitWithAck(ctx, "silence"); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v", err)
 			}
-			if _, err := s.EmitWithAck(testCtx(t), "echo", []byte("2")); err != nil {
+			if _, err := s.EmitWithAck(testenv.Context(t, 10*time.Second), "echo", []byte("2")); err != nil {
 				t.Fatal(err)
 			}
 
 			// A pending ack ends with ErrClosed when the client closes.
 			pending := make(chan error, 1)
 			go func() {
-				_, err := s.EmitWithAck(testCtx(t), "silence")
+				_, err := s.EmitWithAck(testenv.Context(t, 10*time.Second), "silence")
 				pending <- err
 			}()
 			time.Sleep(50 * time.Millisecond)
@@ -404,10 +406,10 @@ func TestAckTimeoutAndClose(t *testing.T) {
 			if !errors.Is(c.Err(), ErrClosed) || !errors.Is(s.Err(), ErrClosed) {
 				t.Fatalf("client %v socket %v", c.Err(), s.Err())
 			}
-			if err := s.Emit(testCtx(t), "echo"); !errors.Is(err, ErrClosed) {
+			if err := s.Emit(testenv.Context(t, 10*time.Second), "echo"); !errors.Is(err, ErrClosed) {
 				t.Fatalf("emit after close: %v", err)
 			}
-			if _, err := c.Connect(testCtx(t), "/admin", nil); !errors.Is(err, ErrClosed) {
+			if _, err := c.Connect(testenv.Context(t, 10*time.Second), "/admin", nil); !errors.Is(err, ErrClosed) {
 				t.Fatalf("connect after close: %v", err)
 			}
 		})
@@ -419,7 +421,7 @@ func TestConcurrentAcks(t *testing.T) {
 	for _, tr := range []Transport{WebSocket, PollingOnly} {
 		t.Run(tr.String(), func(t *testing.T) {
 			_, s := dial(t, url, testOptions(t, tr))
-			echoConcurrently(t, testCtx(t), s, 16, 20, func(g, i int) []byte {
+			echoConcurrently(t, testenv.Context(t, 10*time.Second), s, 16, 20, func(g, i int) []byte {
 				want, _ := json.Marshal(fmt.Sprintf("%d/%d", g, i))
 				return want
 			})
@@ -468,7 +470,7 @@ func TestLargeBinary(t *testing.T) {
 				p.Args = append(p.Args, Placeholder(i))
 				p.Binary = append(p.Binary, bytes.Repeat([]byte{byte(i)}, size))
 			}
-			reply, err := s.EmitPayloadWithAck(testCtx(t), "sizes", p)
+			reply, err := s.EmitPayloadWithAck(testenv.Context(t, 10*time.Second), "sizes", p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -493,7 +495,7 @@ func TestCloseCallbacks(t *testing.T) {
 		got <- ended{"client", err}
 	}
 	c, s := dial(t, url, opts)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 10*time.Second)
 	expect := func(what string, target error) {
 		t.Helper()
 		select {

@@ -74,7 +74,7 @@ func drain(ctx context.Context, c *websocket.Conn) []string {
 
 func dialFake(t *testing.T, url string) *Client {
 	t.Helper()
-	c, err := Dial(testCtx(t), url, Options{})
+	c, err := Dial(testenv.Context(t, 10*time.Second), url, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,20 +144,20 @@ func TestHandshakeErrors(t *testing.T) {
 				write(ctx, c, first)
 				drain(ctx, c)
 			})
-			_, err := Dial(testCtx(t), url, Options{})
+			_, err := Dial(testenv.Context(t, 10*time.Second), url, Options{})
 			if !errors.Is(err, ErrProtocol) {
 				t.Fatalf("err = %v", err)
 			}
 		})
 	}
 	url := fakeServer(t, func(ctx context.Context, c *websocket.Conn) {})
-	if _, err := Dial(testCtx(t), url, Options{}); err == nil {
+	if _, err := Dial(testenv.Context(t, 10*time.Second), url, Options{}); err == nil {
 		t.Fatal("dial to a server closing at once succeeded")
 	}
-	if _, err := Dial(testCtx(t), "ftp://127.0.0.1/", Options{}); err == nil {
+	if _, err := Dial(testenv.Context(t, 10*time.Second), "ftp://127.0.0.1/", Options{}); err == nil {
 		t.Fatal("ftp url accepted")
 	}
-	if _, err := Dial(testCtx(t), url, Options{EventBuffer: -1}); err == nil {
+	if _, err := Dial(testenv.Context(t, 10*time.Second), url, Options{EventBuffer: -1}); err == nil {
 		t.Fatal("negative EventBuffer accepted")
 	}
 }

@@ -93,13 +93,6 @@ func dial(t testing.TB, url string, opts Options) (*Client, *Socket) {
 	return c, s
 }
 
-// testCtx is a context bounding one test step.
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // nextEvent reads the next event named name from s, skipping others.
 func nextEvent(t testing.TB, s *Socket, name string) Event {
 	t.Helper()

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func TestPubSub(t *testing.T) {
@@ -13,7 +16,7 @@ func TestPubSub(t *testing.T) {
 			ch := "news-" + tr.String()
 			_, sub := dial(t, url, testOptions(t, tr))
 			_, pub := dial(t, url, testOptions(t, tr))
-			ctx := testCtx(t)
+			ctx := testenv.Context(t, 10*time.Second)
 			if pos, hasPos, err := sub.SubscribeAt(ctx, ch, nil); err != nil || !hasPos || pos != 0 {
 				t.Fatalf("SubscribeAt(new channel) = %d, %v, %v; want position 0", pos, hasPos, err)
 			}

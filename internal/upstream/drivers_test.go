@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 	"github.com/baton-rt/baton/internal/wire/legacy"
@@ -25,7 +27,7 @@ var backends = []struct {
 func TestPubSub(t *testing.T) {
 	for _, tc := range backends {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testenv.Context(t, 20*time.Second)
 			b := newBroker(t)
 			be := tc.start(t, b)
 			rec := newRecorder()
@@ -95,7 +97,7 @@ func TestPubSub(t *testing.T) {
 func TestKilledBackend(t *testing.T) {
 	for _, tc := range backends {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testenv.Context(t, 20*time.Second)
 			be := tc.start(t, newBroker(t))
 			rec := newRecorder()
 			c, err := be.Dialer().Dial(ctx, rec)
@@ -122,7 +124,7 @@ func TestKilledBackend(t *testing.T) {
 // as frames of their own type; the reference service refuses them with
 // unknown_type, answering the request by id and the event without.
 func TestLegacyCustomFrames(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	be := backendtest.Legacy(t, newBroker(t))
 	rec := newRecorder()
 	c, err := be.Dialer().Dial(ctx, rec)

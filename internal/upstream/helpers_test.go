@@ -1,7 +1,6 @@
 package upstream_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -72,12 +71,6 @@ func messages(events []upstream.Event, channel string) []upstream.Event {
 		}
 	}
 	return out
-}
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func newBroker(t *testing.T) *membroker.Broker {

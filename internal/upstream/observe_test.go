@@ -8,6 +8,7 @@ import (
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/health"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
@@ -31,7 +32,7 @@ func TestObserveCounts(t *testing.T) {
 		config.ProtocolSocketIO: backendtest.SocketIO(t, b),
 	} {
 		t.Run(string(name), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testenv.Context(t, 20*time.Second)
 			rec := newMonitor(t)
 			d := upstream.Observe(upstream.Inject(be.Dialer(), upstream.Faults{ErrorRate: 1}), rec)
 			h := newRecorder()
@@ -71,7 +72,7 @@ func TestObserveCounts(t *testing.T) {
 func TestObserveFailures(t *testing.T) {
 	b := newBroker(t)
 	be := backendtest.Legacy(t, b)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	rec := newMonitor(t)
 	d := upstream.Observe(upstream.Inject(be.Dialer(), upstream.Faults{Latency: time.Hour}), rec)
 	h := newRecorder()

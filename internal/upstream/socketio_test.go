@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/sio"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -45,7 +46,7 @@ func customServer(t *testing.T) string {
 // TestSocketIOMappingAndCustomEvents: renamed pub/sub events, error acks
 // in both shapes, and custom events both ways, arguments kept verbatim.
 func TestSocketIOMappingAndCustomEvents(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 20*time.Second)
 	d := &upstream.SocketIODialer{Options: upstream.Options{
 		URL:     customServer(t),
 		Mapping: upstream.Mapping{Subscribe: "sub", Unsubscribe: "leave", Publish: "pub", Message: "msg"},
