@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // openStream opens GET /api/v1/events; the stream ends with ctx.
@@ -51,18 +52,6 @@ func next(t *testing.T, er *EventReader, name string, into any) StreamEvent {
 	return StreamEvent{}
 }
 
-// eventually polls cond every 5ms for up to 5s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting: %s", what)
-}
-
 func TestEventStream(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -100,7 +89,7 @@ func TestEventStream(t *testing.T) {
 
 	// The client leaves: the handler ends and unsubscribes.
 	cancel()
-	eventually(t, "stream handler to end", func() bool { return h.api.streams.open() == 0 && h.ro.subscribers() == 0 })
+	testenv.Eventually(t, "stream handler to end", 5*time.Second, func() bool { return h.api.streams.open() == 0 && h.ro.subscribers() == 0 })
 }
 
 func TestEventStreamTellsOfDrops(t *testing.T) {

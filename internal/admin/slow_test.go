@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // smallBuffers makes every accepted connection's send buffer small, so
@@ -44,7 +46,7 @@ func TestEventStreamDisconnectsStuckClient(t *testing.T) {
 	_ = c.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(c, "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", testToken)
 	// Never read. The stream must end on its own, counted as a disconnect.
-	eventually(t, "the stuck client to be cut", func() bool {
+	testenv.Eventually(t, "the stuck client to be cut", 5*time.Second, func() bool {
 		return api.streams.slow.Load() == 1 && api.streams.open() == 0 && ro.subscribers() == 0
 	})
 	// Commands are not held up meanwhile.

@@ -17,6 +17,7 @@ import (
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 const cliToken = "tok"
@@ -243,9 +244,7 @@ func TestRolloutCLIErrors(t *testing.T) {
 // the extra flags given.
 func watch(t *testing.T, url string, flags ...string) (out *syncBuffer, done chan error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return watchCtx(ctx, url, flags...)
+	return watchCtx(testenv.Context(t, 20*time.Second), url, flags...)
 }
 
 // watchCtx is watch under ctx, which the caller cancels (Ctrl-C).
@@ -274,17 +273,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 func result(t *testing.T, done chan error) error {
@@ -337,14 +325,14 @@ func TestWatchExitCodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			out, done := watch(t, srv.URL)
-			waitFor(t, "watch to subscribe", func() bool { return ro.subscribers() == 1 })
+			testenv.Eventually(t, "watch to subscribe", 5*time.Second, func() bool { return ro.subscribers() == 1 })
 			ro.emit(rollout.Event{Kind: rollout.EventStepStarted}, func(s *rollout.State) {
 				s.Phase, s.Step, s.Weight = rollout.Shifting, 1, 5000
 			})
 			ro.emit(rollout.Event{Kind: rollout.EventStepApplied}, func(s *rollout.State) {
 				s.Applied, s.HoldUntil = true, time.Now().Add(time.Second)
 			})
-			waitFor(t, "a metrics line at step 1", func() bool { return strings.Contains(out.String(), "shifting step 1/2 weight 50%") })
+			testenv.Eventually(t, "a metrics line at step 1", 5*time.Second, func() bool { return strings.Contains(out.String(), "shifting step 1/2 weight 50%") })
 			tc.end(ro)
 			err := result(t, done)
 			if got := exitCode(err); got != tc.code {
@@ -359,7 +347,7 @@ func TestWatchExitCodes(t *testing.T) {
 			if strings.Contains(text, "\x1b[") {
 				t.Error("ANSI escapes in the output of a non-terminal")
 			}
-			waitFor(t, "the stream to close", func() bool { return ro.subscribers() == 0 })
+			testenv.Eventually(t, "the stream to close", 5*time.Second, func() bool { return ro.subscribers() == 0 })
 		})
 	}
 }
@@ -377,8 +365,8 @@ func TestWatchEndedRolloutAndLostStream(t *testing.T) {
 	ro.mu.Unlock()
 	// Without reconnecting, a lost stream ends watch at once.
 	out, done := watch(t, srv.URL, "--reconnect-for", "0")
-	waitFor(t, "watch to subscribe", func() bool { return ro.subscribers() == 1 })
-	waitFor(t, "a metrics line", func() bool { return strings.Contains(out.String(), "shifting") })
+	testenv.Eventually(t, "watch to subscribe", 5*time.Second, func() bool { return ro.subscribers() == 1 })
+	testenv.Eventually(t, "a metrics line", 5*time.Second, func() bool { return strings.Contains(out.String(), "shifting") })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := api.Shutdown(ctx); err != nil {

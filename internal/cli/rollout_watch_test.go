@@ -16,6 +16,7 @@ import (
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // adminOn serves a real admin API over ro on addr ("127.0.0.1:0": any
@@ -122,18 +123,18 @@ func TestWatchReconnects(t *testing.T) {
 			ro := shiftingRollout(t)
 			url, stop := adminOn(t, "127.0.0.1:0", ro, nil)
 			out, done := watch(t, url, "--reconnect-for", "15s")
-			waitFor(t, "a metrics line at step 1", func() bool { return strings.Contains(out.String(), "shifting step 1/2") })
+			testenv.Eventually(t, "a metrics line at step 1", 5*time.Second, func() bool { return strings.Contains(out.String(), "shifting step 1/2") })
 
 			stop(tc.graceful)
-			waitFor(t, "the reconnecting notice", func() bool { return strings.Contains(out.String(), "reconnecting…") })
-			waitFor(t, "the old stream to close", func() bool { return ro.subscribers() == 0 })
+			testenv.Eventually(t, "the reconnecting notice", 5*time.Second, func() bool { return strings.Contains(out.String(), "reconnecting…") })
+			testenv.Eventually(t, "the old stream to close", 5*time.Second, func() bool { return ro.subscribers() == 0 })
 			tc.whileDown(ro)
 
 			_, stop = adminOn(t, strings.TrimPrefix(url, "http://"), ro, nil)
 			defer stop(true)
 			if tc.afterUp != nil {
 				// Past the re-read of the status: the end comes by the new stream.
-				waitFor(t, "watch to follow the new stream", func() bool { return strings.Contains(out.String(), "shifting step 2/2") })
+				testenv.Eventually(t, "watch to follow the new stream", 5*time.Second, func() bool { return strings.Contains(out.String(), "shifting step 2/2") })
 				tc.afterUp(ro)
 			}
 			err := result(t, done)
@@ -161,9 +162,9 @@ func TestWatchRolloutReplacedWhileDown(t *testing.T) {
 	ro := shiftingRollout(t)
 	url, stop := adminOn(t, "127.0.0.1:0", ro, nil)
 	out, done := watch(t, url, "--reconnect-for", "15s")
-	waitFor(t, "a metrics line at step 1", func() bool { return strings.Contains(out.String(), "shifting step 1/2") })
+	testenv.Eventually(t, "a metrics line at step 1", 5*time.Second, func() bool { return strings.Contains(out.String(), "shifting step 1/2") })
 	stop(false)
-	waitFor(t, "the old stream to close", func() bool { return ro.subscribers() == 0 })
+	testenv.Eventually(t, "the old stream to close", 5*time.Second, func() bool { return ro.subscribers() == 0 })
 	ro.mu.Lock()
 	ro.st = rollout.State{ID: "r8", Phase: rollout.Shifting, Step: 1}
 	ro.mu.Unlock()
@@ -236,7 +237,7 @@ func TestWatchInterruptedWhileReconnecting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, done := watchCtx(ctx, "http://"+deadAddr(t), "--reconnect-for", "1m")
-	waitFor(t, "the reconnecting notice", func() bool { return strings.Contains(out.String(), "reconnecting…") })
+	testenv.Eventually(t, "the reconnecting notice", 5*time.Second, func() bool { return strings.Contains(out.String(), "reconnecting…") })
 	cancel() // Ctrl-C
 	if err := result(t, done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted watch: %v", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
@@ -80,7 +81,7 @@ func (r *rawLegacy) ping(ctx context.Context, id uint64) {
 func TestE2ELegacyBadInput(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{Edge: config.Edge{MaxMessageBytes: 4096}})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	bystander := f.dialLegacy(t, ctx, "bystander")
 	if err := bystander.subscribe(ctx, "news"); err != nil {
 		t.Fatal(err)
@@ -136,13 +137,13 @@ func TestE2ELegacyBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eventually(10*time.Second, func() bool { return len(bystander.rec.get("news")) == 1 }); err != nil || bystander.rec.get("news")[0] != seq {
+	if !testenv.Poll(10*time.Second, func() bool { return len(bystander.rec.get("news")) == 1 }) || bystander.rec.get("news")[0] != seq {
 		t.Fatalf("bystander got %v, want [%d]", bystander.rec.get("news"), seq)
 	}
-	if err := eventually(10*time.Second, func() bool { return f.edge.Stats().TooLarge == 1 }); err != nil {
+	if !testenv.Poll(10*time.Second, func() bool { return f.edge.Stats().TooLarge == 1 }) {
 		t.Errorf("stats %+v", f.edge.Stats())
 	}
-	if err := eventually(10*time.Second, func() bool { st := e.g.Status(); return st.Sessions.Blue == 1 }); err != nil {
+	if !testenv.Poll(10*time.Second, func() bool { st := e.g.Status(); return st.Sessions.Blue == 1 }) {
 		t.Errorf("closed client's session still held: %+v", e.g.Status().Sessions)
 	}
 }
@@ -152,7 +153,7 @@ func TestE2ELegacyBadInput(t *testing.T) {
 func TestE2ESocketIOBadInput(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	c := f.dialSIO(t, ctx, "mallory")
 	for _, tc := range []struct {
 		event, arg, code string
@@ -179,7 +180,7 @@ func TestE2ESocketIOBadInput(t *testing.T) {
 	if _, err := c.publish(ctx, "news", []byte(`1`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := eventually(10*time.Second, func() bool { return len(c.rec.get("news")) == 1 }); err != nil {
+	if !testenv.Poll(10*time.Second, func() bool { return len(c.rec.get("news")) == 1 }) {
 		t.Fatal("no message after the bad requests")
 	}
 }
@@ -190,7 +191,7 @@ func TestE2ESocketIOBadInput(t *testing.T) {
 func TestE2EAdminBadRequests(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	c := f.dialLegacy(t, ctx, "alice")
 	if err := c.subscribe(ctx, "news"); err != nil {
 		t.Fatal(err)
@@ -242,7 +243,7 @@ func isJSONError(b []byte) bool {
 func TestE2ESlowConsumer(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{Edge: config.Edge{OutboundQueue: config.Queue{Messages: 64, Bytes: 4 << 20}}})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	good := f.dialLegacy(t, ctx, "good")
 	if err := good.subscribe(ctx, "firehose"); err != nil {
 		t.Fatal(err)
@@ -267,7 +268,7 @@ func TestE2ESlowConsumer(t *testing.T) {
 	if f.edge.Stats().SlowConsumers != 1 {
 		t.Fatalf("no slow consumer after %d messages: %+v", n, f.edge.Stats())
 	}
-	if err := eventually(30*time.Second, func() bool { return len(good.rec.get("firehose")) == n }); err != nil {
+	if !testenv.Poll(30*time.Second, func() bool { return len(good.rec.get("firehose")) == n }) {
 		t.Fatalf("good client got %d of %d", len(good.rec.get("firehose")), n)
 	}
 	var err error

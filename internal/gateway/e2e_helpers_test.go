@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -216,18 +215,4 @@ func isDone(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-var errTimeout = errors.New("timed out")
-
-// eventually polls cond every 10ms until it holds or d passes.
-func eventually(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errTimeout
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
 }

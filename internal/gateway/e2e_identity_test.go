@@ -14,6 +14,7 @@ import (
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/legacyclient"
 	"github.com/baton-rt/baton/internal/sioclient"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // TestE2EMissingUser: without a user key, both protocols are refused with
@@ -21,7 +22,7 @@ import (
 func TestE2EMissingUser(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	_, resp, err := websocket.Dial(ctx, "ws://"+f.edgeAddr+"/ws", nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("legacy without user: %v %v", err, resp)
@@ -59,7 +60,7 @@ func token(t *testing.T, claims jwt.MapClaims, secret string) string {
 func TestE2EJWT(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{Identity: config.Identity{JWT: &config.JWT{HS256Secret: jwtSecret}}})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	now := time.Now()
 	good := token(t, jwt.MapClaims{"sub": "alice", "exp": now.Add(time.Hour).Unix()}, jwtSecret)
 	bad := map[string]string{

@@ -10,6 +10,7 @@ import (
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // TestE2EPubSubThroughEdge: both client protocols subscribe and publish
@@ -17,7 +18,7 @@ import (
 func TestE2EPubSubThroughEdge(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	lc := f.dialLegacy(t, ctx, "alice")
 	sc := f.dialSIO(t, ctx, "bob")
 	for _, c := range []*edgeClient{lc, sc} {
@@ -37,7 +38,7 @@ func TestE2EPubSubThroughEdge(t *testing.T) {
 		t.Errorf("seqs %d then %d", s1, s2)
 	}
 	for _, c := range []*edgeClient{lc, sc} {
-		if err := eventually(20*time.Second, func() bool { return len(c.rec.get("room")) == 2 }); err != nil {
+		if !testenv.Poll(20*time.Second, func() bool { return len(c.rec.get("room")) == 2 }) {
 			t.Fatalf("%s got %v", c.user, c.rec.get("room"))
 		}
 		if got := c.rec.get("room"); got[0] != s1 || got[1] != s2 {
@@ -53,7 +54,7 @@ func TestE2EPubSubThroughEdge(t *testing.T) {
 func TestE2EWeightChangesUnderLoad(t *testing.T) {
 	e := setup(t, 0)
 	f := startFront(t, e, edge.Options{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 
 	const nClients, nChannels = 24, 5
 	channels := make([]string, nChannels)
@@ -132,7 +133,7 @@ func TestE2EWeightChangesUnderLoad(t *testing.T) {
 			mu.Lock()
 			want := last[ch]
 			mu.Unlock()
-			if err := eventually(30*time.Second, func() bool { return uint64(len(c.rec.get(ch))) >= want }); err != nil {
+			if !testenv.Poll(30*time.Second, func() bool { return uint64(len(c.rec.get(ch))) >= want }) {
 				t.Errorf("%s %s: %d messages, want %d", c.user, ch, len(c.rec.get(ch)), want)
 				continue
 			}

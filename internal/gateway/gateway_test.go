@@ -16,6 +16,7 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
@@ -80,12 +81,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 type client struct {
 	s    *session.Session
 	sink *sessiontest.Sink
@@ -96,7 +91,7 @@ type client struct {
 // channels.
 func (e *env) attach(t *testing.T, n int, channels []string) []client {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	out := make([]client, n)
 	for i := range out {
 		sink := sessiontest.NewSink()
@@ -153,7 +148,7 @@ func (e *env) checkPlacement(t *testing.T, clients []client) {
 // client sees every message once, in order.
 func TestSetWeight(t *testing.T) {
 	e := setup(t, 0)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	channels := []string{"a", "b", "c", "d", "e"}
 	clients := e.attach(t, 200, channels)
 	e.checkPlacement(t, clients)
@@ -201,7 +196,7 @@ func TestSetWeight(t *testing.T) {
 // every session stays on blue, still served.
 func TestSetWeightGreenDown(t *testing.T) {
 	e := setup(t, 0)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	clients := e.attach(t, 20, []string{"a"})
 	e.green.Kill()
 	p := sessiontest.Publish(e.b, time.Millisecond, "a")
@@ -233,7 +228,7 @@ func TestSetWeightGreenDown(t *testing.T) {
 // to green with their subscriptions, and their clients see no gap.
 func TestBlueKilled(t *testing.T) {
 	e := setup(t, 0)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	clients := e.attach(t, 30, []string{"a", "b", "c"})
 	p := sessiontest.Publish(e.b, time.Millisecond, "a", "b", "c")
 	for _, c := range clients {
@@ -277,7 +272,7 @@ func TestBlueKilled(t *testing.T) {
 // other one; with both down it is refused.
 func TestAttachFallback(t *testing.T) {
 	e := setup(t, 0)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	e.blue.Kill()
 	sink := sessiontest.NewSink()
 	s, err := e.g.Attach(ctx, gateway.Identity{User: "u1"}, sink)
@@ -311,7 +306,7 @@ func TestAttachFallback(t *testing.T) {
 // its client closed with ErrNoBackend.
 func TestAbandon(t *testing.T) {
 	e := setup(t, 0)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	sink := sessiontest.NewSink()
 	s, err := e.g.Attach(ctx, gateway.Identity{User: "u1"}, sink)
 	if err != nil {
@@ -337,7 +332,7 @@ func TestAbandon(t *testing.T) {
 // still end up where the final table says.
 func TestAttachDuringSetWeight(t *testing.T) {
 	e := setup(t, 0)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	var wg sync.WaitGroup
 	clients := make([]client, 60)
 	wg.Add(1)
@@ -381,7 +376,7 @@ func TestFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close(context.Background())
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	g.Check(ctx)
 	if st := g.Status(); !st.Backends.Blue.Up || !st.Backends.Green.Up || st.Weight != router.Full {
 		t.Fatalf("status %+v", st)

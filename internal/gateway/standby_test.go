@@ -8,6 +8,7 @@ import (
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -17,7 +18,7 @@ import (
 // the ones left.
 func TestKeepStandby(t *testing.T) {
 	e := setup(t, 0)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	channels := []string{"a", "b", "c"}
 	clients := e.attach(t, 60, channels)
 	p := sessiontest.Publish(e.b, 5*time.Millisecond, channels...)
@@ -27,8 +28,8 @@ func TestKeepStandby(t *testing.T) {
 		t.Fatalf("weight 100: failed %d, %v", failed, err)
 	}
 	// Retirement (leave the channels, park) runs in the background.
-	waitFor(t, "every session to hold a blue standby", func() bool { return e.g.Status().Sessions.Standby == len(clients) })
-	waitFor(t, "blue to hold the standbys only", func() bool { return e.blue.Conns() == len(clients) })
+	testenv.Eventually(t, "every session to hold a blue standby", 15*time.Second, func() bool { return e.g.Status().Sessions.Standby == len(clients) })
+	testenv.Eventually(t, "blue to hold the standbys only", 15*time.Second, func() bool { return e.blue.Conns() == len(clients) })
 
 	if _, failed, err := e.g.SetWeight(ctx, 0); err != nil || failed != 0 {
 		t.Fatalf("weight 0: failed %d, %v", failed, err)
@@ -38,7 +39,7 @@ func TestKeepStandby(t *testing.T) {
 		t.Errorf("%d standbys after moving back; green connections are never kept", st.Sessions.Standby)
 	}
 	// Back on blue on the standbys themselves: no second blue connection.
-	waitFor(t, "green to be left", func() bool { return e.green.Conns() == 0 })
+	testenv.Eventually(t, "green to be left", 15*time.Second, func() bool { return e.green.Conns() == 0 })
 	if n := e.blue.Conns(); n != len(clients) {
 		t.Errorf("blue holds %d connections for %d sessions", n, len(clients))
 	}
@@ -47,25 +48,14 @@ func TestKeepStandby(t *testing.T) {
 	if _, failed, err := e.g.SetWeight(ctx, router.Full); err != nil || failed != 0 {
 		t.Fatalf("weight 100 again: failed %d, %v", failed, err)
 	}
-	waitFor(t, "the standbys again", func() bool { return e.g.Status().Sessions.Standby == len(clients) })
+	testenv.Eventually(t, "the standbys again", 15*time.Second, func() bool { return e.g.Status().Sessions.Standby == len(clients) })
 	e.g.KeepStandby(false)
-	waitFor(t, "the standbys to close", func() bool { return e.blue.Conns() == 0 && e.g.Status().Sessions.Standby == 0 })
+	testenv.Eventually(t, "the standbys to close", 15*time.Second, func() bool { return e.blue.Conns() == 0 && e.g.Status().Sessions.Standby == 0 })
 	e.checkPlacement(t, clients)
 
 	stopAndCheck(t, p, clients)
 	if st := e.g.Status(); st.Messages.Gaps != 0 || st.Moves.Failed != 0 {
 		t.Errorf("status %+v", st)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -94,14 +84,14 @@ func (c slowLeaveConn) Unsubscribe(ctx context.Context, channel string) error {
 // a standby that nobody would release.
 func TestStandbyOffWhileRetiring(t *testing.T) {
 	e := setupWith(t, 0, func(d upstream.Dialer) upstream.Dialer { return slowLeave{d} })
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	clients := e.attach(t, 20, []string{"a", "b"})
 	e.g.KeepStandby(true)
 	if _, failed, err := e.g.SetWeight(ctx, router.Full); err != nil || failed != 0 {
 		t.Fatalf("weight 100: failed %d, %v", failed, err)
 	}
 	e.g.KeepStandby(false)
-	waitFor(t, "every blue connection to close", func() bool {
+	testenv.Eventually(t, "every blue connection to close", 15*time.Second, func() bool {
 		return e.blue.Conns() == 0 && e.g.Status().Sessions.Standby == 0
 	})
 	e.checkPlacement(t, clients)
@@ -112,13 +102,13 @@ func TestStandbyOffWhileRetiring(t *testing.T) {
 // every one of them.
 func TestUnpacedRetiresAfterMoves(t *testing.T) {
 	e := setup(t, router.Full)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 60*time.Second)
 	clients := e.attach(t, 40, []string{"a", "b"})
 	if _, failed, err := e.g.SetWeightPaced(ctx, 0, gateway.Unpaced); err != nil || failed != 0 {
 		t.Fatalf("unpaced weight 0: failed %d, %v", failed, err)
 	}
 	e.checkPlacement(t, clients)
-	waitFor(t, "green's connections to close", func() bool { return e.green.Conns() == 0 })
+	testenv.Eventually(t, "green's connections to close", 15*time.Second, func() bool { return e.green.Conns() == 0 })
 	if n := e.blue.Conns(); n != len(clients) {
 		t.Errorf("blue holds %d connections for %d sessions", n, len(clients))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/legacyclient"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
@@ -79,24 +80,24 @@ func TestFaultsLegacyPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := serveCrashable(t, l.Handler(), l.Shutdown).url
-	c, err := legacyclient.Dial(testCtx(t), url, legacyclient.Options{})
+	c, err := legacyclient.Dial(testenv.Context(t, 30*time.Second), url, legacyclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 
 	start := time.Now()
-	if seq, err := c.Publish(testCtx(t), "f", []byte(`1`)); err != nil || seq != 1 {
+	if seq, err := c.Publish(testenv.Context(t, 30*time.Second), "f", []byte(`1`)); err != nil || seq != 1 {
 		t.Fatalf("first publish: seq %d, %v", seq, err)
 	}
 	if took := time.Since(start); took < delay {
 		t.Errorf("ack after %s, before the injected %s", took, delay)
 	}
 	var se *legacyclient.ServerError
-	if _, err := c.Publish(testCtx(t), "f", []byte(`2`)); !errors.As(err, &se) || se.Code != legacy.CodeInternal {
+	if _, err := c.Publish(testenv.Context(t, 30*time.Second), "f", []byte(`2`)); !errors.As(err, &se) || se.Code != legacy.CodeInternal {
 		t.Fatalf("second publish: %v, want an internal error", err)
 	}
-	if _, pos, err := b.History(testCtx(t), "f", 0, 0); err != nil || pos.Seq != 1 {
+	if _, pos, err := b.History(testenv.Context(t, 30*time.Second), "f", 0, 0); err != nil || pos.Seq != 1 {
 		t.Errorf("history at %d (%v): the refused publish must not be stored", pos.Seq, err)
 	}
 }
@@ -110,12 +111,12 @@ func TestCrashListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := serveCrashable(t, l.Handler(), l.Shutdown)
-	c, err := legacyclient.Dial(testCtx(t), srv.url, legacyclient.Options{})
+	c, err := legacyclient.Dial(testenv.Context(t, 30*time.Second), srv.url, legacyclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Subscribe(testCtx(t), "x", nil); err != nil {
+	if _, err := c.Subscribe(testenv.Context(t, 30*time.Second), "x", nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -132,7 +133,7 @@ func TestCrashListener(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("connection still open after Crash")
 	}
-	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+	ctx, cancel := context.WithTimeout(testenv.Context(t, 30*time.Second), 2*time.Second)
 	defer cancel()
 	if c2, err := legacyclient.Dial(ctx, srv.url, legacyclient.Options{}); err == nil {
 		_ = c2.Close()

@@ -13,7 +13,7 @@ import (
 // position probe and history paging differ from the memory broker's.
 func TestHubOverRedis(t *testing.T) {
 	addr := testenv.RedisAddr(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b, err := redisbroker.New(ctx, redisbroker.Options{
 		Addr:   addr,
 		Prefix: fmt.Sprintf("baton:test:hub:%d:", time.Now().UnixNano()),

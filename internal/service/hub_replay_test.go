@@ -9,6 +9,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
@@ -28,7 +29,7 @@ func TestLegacyReplayLongerThanQueue(t *testing.T) {
 		limits: Limits{OutboundMessages: replayQueue},
 		broker: membroker.Options{HistorySize: 2 * replayHistory},
 	})
-	publishN(t, testCtx(t), env.b, "hist", replayHistory)
+	publishN(t, testenv.Context(t, 30*time.Second), env.b, "hist", replayHistory)
 
 	c := env.dialRaw(t, nil)
 	c.send(`{"type":"subscribe","channel":"hist","since":0,"id":1}`)
@@ -46,7 +47,7 @@ func TestLegacyReplayLongerThanQueue(t *testing.T) {
 	if f := c.read(); f.Type != legacy.TypePong || f.ID != 2 {
 		t.Fatalf("got %s, want pong 2", legacy.Append(nil, f))
 	}
-	if _, err := env.b.Publish(testCtx(t), "hist", []byte(`"live"`)); err != nil {
+	if _, err := env.b.Publish(testenv.Context(t, 30*time.Second), "hist", []byte(`"live"`)); err != nil {
 		t.Fatal(err)
 	}
 	if f := c.read(); f.Type != legacy.TypeMessage || f.Seq != replayHistory+1 {
@@ -62,7 +63,7 @@ func TestLegacyReplayLongerThanQueue(t *testing.T) {
 func TestSocketIOReplayLongerThanQueue(t *testing.T) {
 	e := startSocketIO(t, SocketIOConfig{Limits: Limits{OutboundMessages: replayQueue}},
 		membroker.Options{HistorySize: 2 * replayHistory})
-	publishN(t, testCtx(t), e.b, "hist", replayHistory)
+	publishN(t, testenv.Context(t, 30*time.Second), e.b, "hist", replayHistory)
 
 	c := e.dialSIO(t)
 	if got := c.request("subscribe", `{"channel":"hist","since":0}`); got != fmt.Sprintf(`[{"ok":true,"seq":%d}]`, replayHistory) {
@@ -129,7 +130,7 @@ func (w *windowed) WaitRoom(ctx context.Context, msgs []broker.Message) (int, er
 // (so its pending buffer overflows and history is read again) gives every
 // seq once, in order, without ever overfilling the subscriber's queue.
 func TestHubReplayWindowedWhilePublishing(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{HistorySize: 4 * replayHistory})
 	h := newHub(t, b, HubOptions{MaxPending: 8})
 	publishN(t, ctx, b, "w", replayHistory)
@@ -141,7 +142,7 @@ func TestHubReplayWindowedWhilePublishing(t *testing.T) {
 		done <- err
 	}()
 	// The replay is stuck on the full queue while these are published.
-	waitFor(t, func() bool { return len(w.queued) == replayQueue/2 }, "the first window")
+	testenv.Eventually(t, "the first window", 10*time.Second, func() bool { return len(w.queued) == replayQueue/2 })
 	publishN(t, ctx, b, "w", replayHistory)
 
 	var next uint64 = 1
@@ -183,7 +184,7 @@ func (b *historyCounter) History(ctx context.Context, channel string, since uint
 // reading history, and its stream continues exactly after since; a since
 // behind still replays.
 func TestHubResumeAtHeadJoinsLive(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	mb := newBroker(t, membroker.Options{HistorySize: 100})
 	b := &historyCounter{Broker: mb}
 	h := newHub(t, b, HubOptions{})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // recorder is a Subscriber that keeps what it is given. delay makes
@@ -96,12 +97,6 @@ func newHub(t *testing.T, b broker.Broker, opts HubOptions) *Hub {
 	return h
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func publishN(t *testing.T, ctx context.Context, b broker.Broker, channel string, n int) {
 	t.Helper()
 	for i := range n {
@@ -112,7 +107,7 @@ func publishN(t *testing.T, ctx context.Context, b broker.Broker, channel string
 }
 
 func TestHubFanOutSharesOneSubscription(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{})
 	h := newHub(t, b, HubOptions{})
 	publishN(t, ctx, b, "c", 3) // before anyone subscribed: not delivered
@@ -142,13 +137,13 @@ func TestHubFanOutSharesOneSubscription(t *testing.T) {
 	if st := h.Stats(); st.Channels != 0 {
 		t.Fatalf("hub channels after last unsubscribe = %d", st.Channels)
 	}
-	waitFor(t, func() bool { return b.Stats().Subscriptions == 0 }, "broker subscription closed")
+	testenv.Eventually(t, "broker subscription closed", 10*time.Second, func() bool { return b.Stats().Subscriptions == 0 })
 }
 
 func TestHubSubscribeSinceWhilePublishing(t *testing.T) {
 	for _, pending := range []int{0, 2} { // default, and tiny to force re-reads
 		t.Run(fmt.Sprintf("maxPending=%d", pending), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testenv.Context(t, 30*time.Second)
 			b := newBroker(t, membroker.Options{HistorySize: 5000})
 			h := newHub(t, b, HubOptions{MaxPending: pending})
 			// Keep the channel live in the hub, so replay overlaps fan-out.
@@ -213,7 +208,7 @@ func (g *gatedHistory) History(ctx context.Context, ch string, since uint64, lim
 // buffer while its history read is held: the hub must read history again
 // and still deliver every seq once.
 func TestHubReplayPendingOverflow(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	mb := newBroker(t, membroker.Options{})
 	g := &gatedHistory{Broker: mb, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	h := newHub(t, g, HubOptions{MaxPending: 2})
@@ -246,7 +241,7 @@ func TestHubReplayPendingOverflow(t *testing.T) {
 }
 
 func TestHubSubscribeSinceErrors(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{HistorySize: 10})
 	h := newHub(t, b, HubOptions{})
 	publishN(t, ctx, b, "c", 30)
@@ -278,7 +273,7 @@ func TestHubSubscribeSinceErrors(t *testing.T) {
 // subscription overflow; the hub must resubscribe and fill the gap from
 // history so its subscriber still sees every seq once.
 func TestHubSurvivesSlowBrokerSubscription(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{SubscriberBuffer: 2, HistorySize: 1000})
 	h := newHub(t, b, HubOptions{})
 	r := newRecorder()
@@ -294,7 +289,7 @@ func TestHubSurvivesSlowBrokerSubscription(t *testing.T) {
 }
 
 func TestHubLostWhenBrokerCloses(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{})
 	h := newHub(t, b, HubOptions{})
 	r := newRecorder()
@@ -302,11 +297,11 @@ func TestHubLostWhenBrokerCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = b.Close()
-	waitFor(t, func() bool {
+	testenv.Eventually(t, "Lost(ErrClosed)", 10*time.Second, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.lost) == 1 && errors.Is(r.lost[0], broker.ErrClosed)
-	}, "Lost(ErrClosed)")
+	})
 	if st := h.Stats(); st.Channels != 0 || st.Lost != 1 {
 		t.Fatalf("stats after loss: %+v", st)
 	}
@@ -316,7 +311,7 @@ func TestHubLostWhenBrokerCloses(t *testing.T) {
 }
 
 func TestHubConcurrentSubscribersOfNewChannel(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{})
 	h := newHub(t, b, HubOptions{})
 	const n = 20
@@ -351,7 +346,7 @@ func TestHubConcurrentSubscribersOfNewChannel(t *testing.T) {
 }
 
 func TestHubClose(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{})
 	h := NewHub(b, HubOptions{})
 	if _, err := h.Subscribe(ctx, "c", newRecorder()); err != nil {
@@ -368,24 +363,12 @@ func TestHubClose(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 10s.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // TestHubSubscribeToLostChannel: a channel lost between finding it and
 // joining it is not joined (it would never deliver nor report the loss):
 // the subscribe starts the channel afresh, which here fails, the broker
 // being gone.
 func TestHubSubscribeToLostChannel(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{})
 	h := newHub(t, b, HubOptions{})
 	first := newRecorder()
@@ -395,11 +378,11 @@ func TestHubSubscribeToLostChannel(t *testing.T) {
 	h.afterAcquire = func() {
 		h.afterAcquire = nil
 		_ = b.Close()
-		waitFor(t, func() bool {
+		testenv.Eventually(t, "the channel's loss", 10*time.Second, func() bool {
 			first.mu.Lock()
 			defer first.mu.Unlock()
 			return len(first.lost) == 1
-		}, "the channel's loss")
+		})
 	}
 	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), 0); err == nil {
 		t.Fatal("joined a lost channel without error")

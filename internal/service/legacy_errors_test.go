@@ -3,10 +3,12 @@ package service
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
@@ -17,7 +19,7 @@ func TestLegacyBadInput(t *testing.T) {
 		limits: Limits{MaxSubscriptions: 2},
 		broker: membroker.Options{HistorySize: 5},
 	})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	for range 20 {
 		if _, err := env.b.Publish(ctx, "old", []byte(`0`)); err != nil {
 			t.Fatal(err)
@@ -94,7 +96,7 @@ func TestLegacyBadInput(t *testing.T) {
 
 func TestLegacyOversizedFrameCloses1009(t *testing.T) {
 	env := startLegacy(t, envOptions{limits: Limits{MaxMessageBytes: 1024}})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	r := env.dialRaw(t, nil)
 	big := `{"type":"publish","id":1,"channel":"c","data":"` + strings.Repeat("x", 2000) + `"}`
 	if err := r.ws.Write(ctx, websocket.MessageText, []byte(big)); err != nil {
@@ -104,7 +106,7 @@ func TestLegacyOversizedFrameCloses1009(t *testing.T) {
 	if code := websocket.CloseStatus(err); code != CloseTooLarge {
 		t.Fatalf("read after oversized frame: %v, want close %d", err, CloseTooLarge)
 	}
-	waitFor(t, func() bool { return env.l.Stats().TooLarge == 1 }, "TooLarge counted")
+	testenv.Eventually(t, "TooLarge counted", 10*time.Second, func() bool { return env.l.Stats().TooLarge == 1 })
 	// A frame just under the limit is fine on another connection.
 	r2 := env.dialRaw(t, nil)
 	ok := `{"type":"publish","id":1,"channel":"c","data":"` + strings.Repeat("x", 900) + `"}`

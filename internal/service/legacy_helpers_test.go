@@ -13,6 +13,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/legacyclient"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
@@ -61,7 +62,7 @@ func startLegacy(t *testing.T, o envOptions) *legacyEnv {
 
 func (e *legacyEnv) dial(t *testing.T) *legacyclient.Client {
 	t.Helper()
-	c, err := legacyclient.Dial(testCtx(t), e.wsURL, legacyclient.Options{})
+	c, err := legacyclient.Dial(testenv.Context(t, 30*time.Second), e.wsURL, legacyclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ type rawConn struct {
 
 func (e *legacyEnv) dialRaw(t *testing.T, opts *websocket.DialOptions) *rawConn {
 	t.Helper()
-	ws, _, err := websocket.Dial(testCtx(t), e.wsURL, opts)
+	ws, _, err := websocket.Dial(testenv.Context(t, 30*time.Second), e.wsURL, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func (e *legacyEnv) dialRaw(t *testing.T, opts *websocket.DialOptions) *rawConn 
 
 func (r *rawConn) send(s string) {
 	r.t.Helper()
-	if err := r.ws.Write(testCtx(r.t), websocket.MessageText, []byte(s)); err != nil {
+	if err := r.ws.Write(testenv.Context(r.t, 30*time.Second), websocket.MessageText, []byte(s)); err != nil {
 		r.t.Fatalf("write %s: %v", s, err)
 	}
 }

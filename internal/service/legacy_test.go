@@ -12,6 +12,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/legacyclient"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
@@ -32,7 +33,7 @@ func nextMessage(t *testing.T, c *legacyclient.Client) legacyclient.Message {
 
 func TestLegacyPubSubTwoClients(t *testing.T) {
 	env := startLegacy(t, envOptions{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	a, b := env.dial(t), env.dial(t)
 	if a.Session() == "" || a.Session() == b.Session() {
 		t.Fatalf("sessions %q and %q: want distinct, non-empty", a.Session(), b.Session())
@@ -90,7 +91,7 @@ func TestLegacyPubSubTwoClients(t *testing.T) {
 
 func TestLegacySinceReplayWhilePublishing(t *testing.T) {
 	env := startLegacy(t, envOptions{broker: membroker.Options{HistorySize: 5000}})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	live := env.dial(t) // keeps the channel active in the hub throughout
 	if _, err := live.Subscribe(ctx, "feed", nil); err != nil {
 		t.Fatal(err)
@@ -141,7 +142,7 @@ func TestLegacySlowConsumer(t *testing.T) {
 		limits:   Limits{OutboundMessages: 8, OutboundBytes: 64 << 10, MaxMessageBytes: 16 << 10},
 		listener: smallBufferListener{loopbackListener(t)},
 	})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	slow := env.dialRaw(t, &websocket.DialOptions{HTTPClient: smallReadBufferClient()})
 	slow.send(`{"type":"subscribe","channel":"firehose","id":1}`)
 	if f := slow.read(); f.Type != legacy.TypeAck || f.ID != 1 {
@@ -214,7 +215,7 @@ func TestLegacySlowConsumer(t *testing.T) {
 
 func TestLegacyShutdownClosesWith1001(t *testing.T) {
 	env := startLegacy(t, envOptions{limits: Limits{DrainPeriod: 200 * time.Millisecond}})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	var clients []*legacyclient.Client
 	for range 3 {
 		c := env.dial(t)
@@ -248,7 +249,7 @@ func TestLegacyShutdownClosesWith1001(t *testing.T) {
 
 func TestLegacySubscriptionLost(t *testing.T) {
 	env := startLegacy(t, envOptions{})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	c := env.dial(t)
 	if _, err := c.Subscribe(ctx, "c", nil); err != nil {
 		t.Fatal(err)

@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 func TestPublishAPI(t *testing.T) {
 	env := startLegacy(t, envOptions{limits: Limits{MaxMessageBytes: 256}})
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	sub := env.dial(t)
 	if _, err := sub.Subscribe(ctx, "news", nil); err != nil {
 		t.Fatal(err)

@@ -4,10 +4,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // countingEncoder counts encodings.
@@ -38,7 +40,7 @@ func (f *frameRecorder) DeliverFrame(m broker.Message, frame []byte) {
 // TestHubEncodesOncePerMessage checks that the live fan-out builds one frame
 // per message and hands the same bytes to every FrameSubscriber.
 func TestHubEncodesOncePerMessage(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t, 30*time.Second)
 	b := newBroker(t, membroker.Options{})
 	h := newHub(t, b, HubOptions{})
 	enc := &countingEncoder{}
