@@ -7,6 +7,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // Sizes of the failure cases: enough sessions that a kill lands in the
@@ -30,12 +31,12 @@ func startFailureLoad(t *testing.T, ctx context.Context, c *cluster) (*fleets, *
 func (c *cluster) waitStatus(t *testing.T, d time.Duration, cond func(admin.Status) bool) admin.Status {
 	t.Helper()
 	var st admin.Status
-	err := eventually(d, func() bool {
+	ok := testenv.Poll(d, func() bool {
 		var err error
 		st, err = c.status()
 		return err == nil && cond(st)
 	})
-	if err != nil {
+	if !ok {
 		t.Fatalf("status did not settle within %v: %+v", d, st)
 	}
 	return st

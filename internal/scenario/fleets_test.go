@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // fleets is a smaller mix of clients for the failure cases: Go legacy
@@ -34,7 +36,7 @@ func startFleets(t *testing.T, ctx context.Context, c *cluster, nGo, nNode int, 
 func (f *fleets) verify(t *testing.T, last map[string]uint64) {
 	t.Helper()
 	start := time.Now()
-	if err := eventually(60*time.Second, func() bool { return f.gf.caughtUp(last) }); err != nil {
+	if !testenv.Poll(60*time.Second, func() bool { return f.gf.caughtUp(last) }) {
 		t.Errorf("legacy clients not caught up within 60s")
 	}
 	goBad, goRecv := summarize(t, "legacy", f.gf.results(last))

@@ -3,7 +3,6 @@ package scenario
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -203,21 +202,6 @@ func writeConfig(t *testing.T, dir string, b *strings.Builder) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// errTimeout is what eventually returns when its condition never held.
-var errTimeout = errors.New("timed out")
-
-// eventually polls cond every 20ms until it holds or d passes.
-func eventually(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errTimeout
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -9,6 +9,7 @@ import (
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // Sizes of the rollout scenarios: about 60 clients, half Go legacy and half
@@ -125,12 +126,12 @@ func TestScenarioRolloutGatewayRestart(t *testing.T) {
 		t.Fatalf("baton rollout start: exit %d: %s", r.code, r.out)
 	}
 	var before admin.RolloutStatus
-	if err := eventually(60*time.Second, func() bool {
+	if !testenv.Poll(60*time.Second, func() bool {
 		var err error
 		before, err = rc.rollout()
 		return err == nil && (before.State == string(rollout.Shifting) && before.Step == 2 && before.Applied || admin.Terminal(before.State))
-	}); err != nil || before.State != string(rollout.Shifting) {
-		t.Fatalf("rollout never held step 2: %+v (%v)", before, err)
+	}) || before.State != string(rollout.Shifting) {
+		t.Fatalf("rollout never held step 2: %+v", before)
 	}
 	rc.restartGateway(t)
 	// The drain closed the clients (with 1001); a fleet connects again, as

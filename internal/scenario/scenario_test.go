@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // envInt reads a positive integer from the environment, or def.
@@ -145,7 +147,7 @@ func TestScenarioWeightSteps(t *testing.T) {
 	}
 
 	tDrain := time.Now()
-	if err := eventually(90*time.Second, func() bool { return gf.caughtUp(last) }); err != nil {
+	if !testenv.Poll(90*time.Second, func() bool { return gf.caughtUp(last) }) {
 		t.Errorf("legacy clients not caught up within 90s")
 	}
 	t.Logf("legacy clients drained in %v", time.Since(tDrain).Round(time.Millisecond))
