@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
@@ -91,38 +92,22 @@ func TestOfferAllOrNothing(t *testing.T) {
 // is full (a client kept under drop_newest must not be cut for it), and
 // the session stays open.
 func TestPingPastFullQueue(t *testing.T) {
-	ts := startServer(t, Config{PingInterval: 200 * time.Millisecond, PingTimeout: 5 * time.Second, QueuePackets: 1})
+	ts := startServer(t, Config{PingInterval: 100 * time.Millisecond, PingTimeout: 5 * time.Second, QueuePackets: 1})
 	sid := ts.openPolling(t)
 	c := ts.srv.lookup(sid)
 	if err := c.Offer(engineio.Packet{Type: engineio.Message, Data: []byte("full")}); err != nil {
 		t.Fatalf("offer: %v", err)
 	}
-	// The poll answers at once with the queued message; the next one waits
-	// for the ping, due 200 ms after the open.
-	if status, body, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || body != "4full" {
-		t.Fatalf("first poll: %d %q", status, body)
-	}
-	if err := c.Offer(engineio.Packet{Type: engineio.Message, Data: []byte("again")}); err != nil {
-		t.Fatalf("offer after the poll: %v", err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		status, body, _ := do(t, "GET", ts.pollURL(sid), "")
-		if status != 200 {
-			t.Fatalf("poll: %d %q", status, body)
-		}
-		if body == "4again\x1e2" || body == "2" {
-			break // the ping came, past the full queue
-		}
-		if body != "4again" || time.Now().After(deadline) {
-			t.Fatalf("poll: %q, want the message and then the ping", body)
-		}
-		if err := c.Offer(engineio.Packet{Type: engineio.Message, Data: []byte("again")}); err != nil {
-			t.Fatalf("offer: %v", err)
-		}
-	}
+	testenv.Eventually(t, "the ping queued behind the full queue", 5*time.Second, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.queue) == 2 || c.closed
+	})
 	if err := c.Err(); err != nil {
-		t.Fatalf("session closed: %v", err)
+		t.Fatalf("session closed by the ping: %v", err)
+	}
+	if status, body, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || body != "4full\x1e2" {
+		t.Fatalf("poll: %d %q, want the message and the ping", status, body)
 	}
 	if n := ts.srv.Stats().SlowConsumers; n != 0 {
 		t.Fatalf("SlowConsumers = %d, want 0", n)
