@@ -15,7 +15,7 @@
 # Knobs (environment):
 #   GWBENCH_SESSIONS=9000      sessions for memory and handover (9,000 fit the 20,000 open-file limit with NGINX)
 #   GWBENCH_MOVES=100000       handover.moves_per_second of the gateway
-#   GWBENCH_MOVE_CONC=128      handover.concurrency of the gateway (more in flight lengthens pauses, same rate)
+#   GWBENCH_MOVE_CONC=64       handover.concurrency of the gateway (more in flight lengthens pauses, same rate)
 #   GWBENCH_STRESS_RATE=5      messages/s per session of the extra stress move (0: none)
 #   GWBENCH_NGINX=1            include NGINX (apt-get install nginx-light)
 #   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 sessions=${GWBENCH_SESSIONS:-9000}
 moves=${GWBENCH_MOVES:-100000}
-move_conc=${GWBENCH_MOVE_CONC:-128}
+move_conc=${GWBENCH_MOVE_CONC:-64}
 stress_rate=${GWBENCH_STRESS_RATE:-5}
 use_nginx=${GWBENCH_NGINX:-1}
 pin=${GWBENCH_PIN:-1}
