@@ -65,19 +65,20 @@ func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if ws <= 0 {
 		ws = DefaultWriteSize
 	}
-	// Bytes the client sent right after its handshake must stay in the
-	// new reader's buffer: coder/websocket takes them from there.
-	n := brw.Reader.Buffered()
-	early, _ := brw.Reader.Peek(n)
-	br := bufio.NewReaderSize(bytes.NewReader(bytes.Clone(early)), max(rs, n))
-	if n > 0 {
-		_, _ = br.Peek(n)
-	}
-	l := &Link{br: br}
+	// Bytes the client sent right behind its handshake (a pipelined first
+	// message) are read first, through parkConn: coder/websocket moves
+	// what is left in the reader's buffer out of it at Accept, where
+	// Buffered could not see it and Wait would block on the socket.
+	l := &Link{}
 	l.in.Conn = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		l.in.early = bytes.Clone(early)
+	}
+	l.br = bufio.NewReaderSize(&l.in, rs)
 	l.out = Writer{conn: conn, timeout: r.Timeout}
 	r.Link = l
-	return &l.in, bufio.NewReadWriter(br, bufio.NewWriterSize(&l.out, ws)), nil
+	return &l.in, bufio.NewReadWriter(l.br, bufio.NewWriterSize(&l.out, ws)), nil
 }
 
 // Link is what a connection keeps of its hijacked socket besides the
@@ -102,7 +103,7 @@ func (l *Link) Writer() *Writer { return &l.out }
 func (l *Link) Buffered() bool {
 	l.gate.Lock()
 	defer l.gate.Unlock()
-	return l.br.Buffered() > 0
+	return l.br.Buffered() > 0 || l.in.hasEarly()
 }
 
 // Gate returns the lock to hold around a websocket.Conn.Close that runs
@@ -123,10 +124,11 @@ type parkConn struct {
 	// mu is held across the blocking reads so that a read by wait and
 	// one by coder/websocket (Close reading the close frame) never run at
 	// once and bytes stay in order.
-	mu   sync.Mutex
-	one  [1]byte
-	have bool  // one holds a byte read by wait
-	err  error // wait's read failed; Read returns it
+	mu    sync.Mutex
+	early []byte // sent by the client with its handshake, read first
+	one   [1]byte
+	have  bool  // one holds a byte read by wait
+	err   error // wait's read failed; Read returns it
 }
 
 func (p *parkConn) Read(b []byte) (int, error) {
@@ -135,6 +137,10 @@ func (p *parkConn) Read(b []byte) (int, error) {
 	switch {
 	case len(b) == 0:
 		return 0, nil
+	case len(p.early) > 0:
+		n := copy(b, p.early)
+		p.early = p.early[n:]
+		return n, nil
 	case p.have:
 		b[0], p.have = p.one[0], false
 		return 1, nil
@@ -144,9 +150,16 @@ func (p *parkConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
+// hasEarly reports whether bytes of the handshake's read wait to be read.
+func (p *parkConn) hasEarly() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.early) > 0
+}
+
 func (p *parkConn) wait() {
 	p.mu.Lock()
-	if !p.have && p.err == nil {
+	if len(p.early) == 0 && !p.have && p.err == nil {
 		n, err := p.Conn.Read(p.one[:])
 		p.have = n == 1
 		if n == 0 {

@@ -136,3 +136,61 @@ func TestRenewalAtMostOncePerPeriod(t *testing.T) {
 		t.Fatal("not due after the period")
 	}
 }
+
+// TestEarlyMessagesWithTheHandshake: messages a client pipelines in the
+// same write as its upgrade request are seen by Buffered and read in
+// order, without waiting for more bytes from the socket.
+func TestEarlyMessagesWithTheHandshake(t *testing.T) {
+	got := make(chan string, 2)
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &Response{ResponseWriter: w, Timeout: 5 * time.Second}
+		ws, err := websocket.Accept(hw, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		go func() {
+			defer close(done)
+			defer ws.CloseNow()
+			l := hw.Link
+			for range 2 {
+				if !l.Buffered() {
+					t.Error("a pipelined message is not seen as buffered")
+					return
+				}
+				_, data, err := ws.Read(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got <- string(data)
+			}
+		}()
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	out := []byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	out = appendMaskedFrame(out, opText, []byte("first"))
+	out = appendMaskedFrame(out, opText, []byte("second"))
+	if _, err := conn.Write(out); err != nil { // one write: the server reads it all at once
+		t.Fatal(err)
+	}
+	timeout := time.After(5 * time.Second)
+	for _, want := range []string{"first", "second"} {
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("server read %q, want %q", s, want)
+			}
+		case <-timeout:
+			t.Fatalf("server never read %q", want)
+		}
+	}
+	<-done
+}
