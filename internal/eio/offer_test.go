@@ -14,13 +14,7 @@ import (
 // exactly what was queued); once the queue has room Offer queues again;
 // Send on the same full queue still closes the session as a slow consumer.
 func TestOfferOnFullQueue(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-	}{
-		{"packets", Config{PingInterval: time.Minute, QueuePackets: 2}},
-		{"bytes", Config{PingInterval: time.Minute, QueueBytes: 10}},
-	} {
+	for _, tc := range queueBounds {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServer(t, tc.cfg)
 			sid := ts.openPolling(t)

@@ -241,16 +241,20 @@ func TestWebSocketReadsBursts(t *testing.T) {
 	}
 }
 
+// queueBounds are two small queues, one bounded by packets (2), one by
+// bytes (10), for the tests of what happens past a bound.
+var queueBounds = []struct {
+	name string
+	cfg  Config
+}{
+	{"packets", Config{PingInterval: time.Minute, QueuePackets: 2}},
+	{"bytes", Config{PingInterval: time.Minute, QueueBytes: 10}},
+}
+
 // TestQueueOverflow checks the outbound queue's bounds: past either one the
 // session closes as a slow consumer, and later sends find it closed.
 func TestQueueOverflow(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-	}{
-		{"packets", Config{PingInterval: time.Minute, QueuePackets: 2}},
-		{"bytes", Config{PingInterval: time.Minute, QueueBytes: 10}},
-	} {
+	for _, tc := range queueBounds {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServer(t, tc.cfg)
 			c := ts.srv.lookup(ts.openPolling(t))

@@ -13,9 +13,10 @@ import (
 	"github.com/coder/websocket"
 )
 
-// pair upgrades one loopback connection through Response and returns both
-// ends; serve runs on the server's side after the upgrade.
-func pair(t *testing.T, serve func(ws *websocket.Conn, l *Link)) *websocket.Conn {
+// serve starts a server that upgrades a request through Response and runs
+// fn on the server's side after the upgrade; it returns the server's
+// address. The test's cleanup waits for fn to end.
+func serve(t *testing.T, fn func(ws *websocket.Conn, l *Link)) string {
 	t.Helper()
 	done := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,13 +29,21 @@ func pair(t *testing.T, serve func(ws *websocket.Conn, l *Link)) *websocket.Conn
 		go func() {
 			defer close(done)
 			defer ws.CloseNow()
-			serve(ws, hw.Link)
+			fn(ws, hw.Link)
 		}()
 	}))
 	t.Cleanup(func() { <-done; srv.Close() })
+	return srv.Listener.Addr().String()
+}
+
+// pair upgrades one loopback connection through Response and returns the
+// client's end; serve runs on the server's side after the upgrade.
+func pair(t *testing.T, fn func(ws *websocket.Conn, l *Link)) *websocket.Conn {
+	t.Helper()
+	addr := serve(t, fn)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+srv.URL[len("http"):], nil)
+	c, _, err := websocket.Dial(ctx, "ws://"+addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,34 +151,21 @@ func TestRenewalAtMostOncePerPeriod(t *testing.T) {
 // order, without waiting for more bytes from the socket.
 func TestEarlyMessagesWithTheHandshake(t *testing.T) {
 	got := make(chan string, 2)
-	done := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &Response{ResponseWriter: w, Timeout: 5 * time.Second}
-		ws, err := websocket.Accept(hw, r, nil)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		go func() {
-			defer close(done)
-			defer ws.CloseNow()
-			l := hw.Link
-			for range 2 {
-				if !l.Buffered() {
-					t.Error("a pipelined message is not seen as buffered")
-					return
-				}
-				_, data, err := ws.Read(context.Background())
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				got <- string(data)
+	addr := serve(t, func(ws *websocket.Conn, l *Link) {
+		for range 2 {
+			if !l.Buffered() {
+				t.Error("a pipelined message is not seen as buffered")
+				return
 			}
-		}()
-	}))
-	defer srv.Close()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got <- string(data)
+		}
+	})
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,5 +188,4 @@ func TestEarlyMessagesWithTheHandshake(t *testing.T) {
 			t.Fatalf("server never read %q", want)
 		}
 	}
-	<-done
 }
