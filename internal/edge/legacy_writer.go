@@ -36,10 +36,10 @@ var scratchPool = sync.Pool{New: func() any {
 func (c *legacyConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
-		return c.enqueue(outItem{msg: ev}, len(ev.Data)+len(ev.Channel)+msgOverhead)
+		return c.enqueue(outItem{msg: ev}, len(ev.Data)+len(ev.Channel)+msgOverhead, &ev)
 	case upstream.KindLost:
 		c.srv.errReplies.Add(1)
-		return c.enqueueFrame(legacy.Append(nil, legacy.Frame{
+		return c.enqueueAnswer(legacy.Append(nil, legacy.Frame{
 			Type: legacy.TypeError, Code: legacy.CodeSubscriptionLost, Message: lostMessage(ev.Data), Channel: ev.Channel,
 		}))
 	default:
@@ -47,25 +47,28 @@ func (c *legacyConn) push(ev upstream.Event) error {
 		if err != nil {
 			return err
 		}
-		return c.enqueueFrame(frame)
+		return c.enqueue(outItem{frame: frame}, len(frame), &ev)
 	}
 }
 
-func (c *legacyConn) enqueueFrame(b []byte) error { return c.enqueue(outItem{frame: b}, len(b)) }
+// enqueueAnswer queues a frame the client must not miss (an answer to its
+// request, or the loss of a subscription) even past the queue's bound.
+func (c *legacyConn) enqueueAnswer(b []byte) error { return c.enqueue(outItem{frame: b}, len(b), nil) }
 
-// enqueue queues it, or applies the overflow rule when it does not fit
-// (by count or by bytes, as session.Queue). Nothing is queued once the
-// connection is closing or its reader has ended.
-func (c *legacyConn) enqueue(it outItem, size int) error {
+// enqueue queues it, or applies the overflow rule to ev when it does not
+// fit (by count or by bytes, as session.Queue); a nil ev is an answer,
+// queued past the bound. Nothing is queued once the connection is closing
+// or its reader has ended.
+func (c *legacyConn) enqueue(it outItem, size int, ev *upstream.Event) error {
 	lim := c.srv.opts.Edge.OutboundQueue
 	c.mu.Lock()
 	if c.closing || c.ended {
 		c.mu.Unlock()
 		return session.ErrQueueClosed
 	}
-	if len(c.items)+1 > lim.Messages || c.bytes+size > lim.Bytes {
+	if ev != nil && (len(c.items)+1 > lim.Messages || c.bytes+size > lim.Bytes) {
 		c.mu.Unlock()
-		return c.overflow()
+		return c.overflow(*ev)
 	}
 	c.items = append(c.items, it)
 	c.bytes += size
@@ -74,9 +77,9 @@ func (c *legacyConn) enqueue(it outItem, size int) error {
 	return nil
 }
 
-// overflow applies the configured rule to one frame that does not fit.
-func (c *legacyConn) overflow() error {
-	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest {
+// overflow applies the configured rule to ev, which does not fit.
+func (c *legacyConn) overflow(ev upstream.Event) error {
+	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest && droppable(ev) {
 		c.srv.dropped.Add(1)
 		return errDropped
 	}
@@ -94,12 +97,12 @@ func (c *legacyConn) send(f legacy.Frame) {
 	c.sendLocked(f)
 }
 
-func (c *legacyConn) sendLocked(f legacy.Frame) { _ = c.enqueueFrame(legacy.Append(nil, f)) }
+func (c *legacyConn) sendLocked(f legacy.Frame) { _ = c.enqueueAnswer(legacy.Append(nil, f)) }
 
 func (c *legacyConn) pushFrame(b []byte) {
 	c.box.mu.Lock()
 	defer c.box.mu.Unlock()
-	_ = c.enqueueFrame(b)
+	_ = c.enqueueAnswer(b)
 }
 
 // fail sends an error frame and counts it.

@@ -12,6 +12,14 @@ import (
 
 // errDropped is the overflow rule's answer under drop_newest: the message
 // was discarded and counted, the client kept. It is a session.ErrQueueFull.
+//
+// drop_newest drops only what the client can see missing: a channel
+// message with a seq (a gap in the channel's seqs). Anything else that
+// does not fit, a message without seq or a custom event, closes the
+// client as under disconnect; and a legacy client's answers to its own
+// requests (acks, errors, pongs) are queued past the bound, so that a
+// dropped answer never leaves a request hanging (there is at most one
+// request in flight per legacy client).
 var errDropped = fmt.Errorf("%w: message dropped (edge.overflow drop_newest)", session.ErrQueueFull)
 
 // outbox is what a connection's Sink.Deliver goes through: it keeps each
@@ -19,7 +27,7 @@ var errDropped = fmt.Errorf("%w: message dropped (edge.overflow drop_newest)", s
 // documentation) and hands everything else to the protocol's push.
 type outbox struct {
 	push     func(upstream.Event) error // queues one event; called under mu
-	overflow func() error               // applies the overflow rule to a held message
+	overflow func(upstream.Event) error // applies the overflow rule to a held message
 	maxHeld  int
 
 	mu      sync.Mutex
@@ -27,7 +35,7 @@ type outbox struct {
 	held    int
 }
 
-func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func() error) *outbox {
+func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func(upstream.Event) error) *outbox {
 	return &outbox{push: push, overflow: overflow, maxHeld: maxHeld, pending: make(map[string][]upstream.Event)}
 }
 
@@ -39,7 +47,7 @@ func (o *outbox) deliver(ev upstream.Event) error {
 	if ev.Kind == upstream.KindMessage {
 		if held, ok := o.pending[ev.Channel]; ok {
 			if o.held >= o.maxHeld {
-				return o.overflow()
+				return o.overflow(ev)
 			}
 			o.pending[ev.Channel] = append(held, ev)
 			o.held++
@@ -87,3 +95,6 @@ func lostMessage(data []byte) string {
 	}
 	return s
 }
+
+// droppable says whether drop_newest may drop ev (see errDropped).
+func droppable(ev upstream.Event) bool { return ev.Kind == upstream.KindMessage && ev.Seq > 0 }

@@ -32,7 +32,7 @@ func TestOutboxHeldMessagesAfterAnAck(t *testing.T) {
 				}
 				return nil
 			}
-			o := newOutbox(10, push, func() error { return tc.refuse })
+			o := newOutbox(10, push, func(upstream.Event) error { return tc.refuse })
 			o.begin("c")
 			for seq := uint64(1); seq <= 3; seq++ {
 				if err := o.deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "c", Seq: seq}); err != nil {
@@ -58,5 +58,22 @@ func TestOutboxHeldMessagesAfterAnAck(t *testing.T) {
 	}
 	if !errors.Is(errDropped, session.ErrQueueFull) {
 		t.Fatal("errDropped must be a session.ErrQueueFull, which the session counts")
+	}
+}
+
+// TestDroppable: drop_newest drops only what a client can see missing.
+func TestDroppable(t *testing.T) {
+	for _, tc := range []struct {
+		ev   upstream.Event
+		want bool
+	}{
+		{upstream.Event{Kind: upstream.KindMessage, Channel: "c", Seq: 7}, true},
+		{upstream.Event{Kind: upstream.KindMessage, Channel: "c"}, false}, // no seq: no gap to see
+		{upstream.Event{Kind: upstream.KindEvent, Name: "typing"}, false},
+		{upstream.Event{Kind: upstream.KindLost, Channel: "c"}, false},
+	} {
+		if got := droppable(tc.ev); got != tc.want {
+			t.Errorf("droppable(%+v) = %v, want %v", tc.ev, got, tc.want)
+		}
 	}
 }

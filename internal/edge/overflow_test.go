@@ -394,3 +394,44 @@ func isSubsequence(sub, all []uint64) bool {
 	}
 	return true
 }
+
+// TestOverflowDropNewestKeepsAnswers: under drop_newest a legacy client
+// whose queue is full still gets every answer to its requests (queued past
+// the bound), in order, after the messages queued before them; only
+// messages with a seq are ever dropped.
+func TestOverflowDropNewestKeepsAnswers(t *testing.T) {
+	ed, addr := overflowEdge(t, config.OverflowDropNewest)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub := &publisher{pubsubClient: dialPubSub(ctx, t, addr, "pub", false)}
+	pub.subscribe(ctx, t, overflowChannel)
+	stalled := dialPubSub(ctx, t, addr, "stalled", false)
+	stalled.subscribe(ctx, t, overflowChannel)
+	// A few drops: the stalled client's queue is full, its writer blocked.
+	data := payload()
+	for n := 0; n < maxPublish && ed.Stats().Dropped < 5; n++ {
+		pub.publish(ctx, t, overflowChannel, data)
+	}
+	if ed.Stats().Dropped < 5 {
+		t.Fatal("the queue never filled")
+	}
+	const pings = 20
+	for id := 1; id <= pings; id++ {
+		stalled.write(ctx, t, fmt.Sprintf(`{"type":"ping","id":%d}`, id))
+	}
+	for want := 1; want <= pings; {
+		_, b, err := stalled.ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for pong %d past the full queue: %v (stats %+v)", want, err, ed.Stats())
+		}
+		if strings.Contains(string(b), `"pong"`) {
+			if !strings.Contains(string(b), fmt.Sprintf(`"id":%d}`, want)) && !strings.Contains(string(b), fmt.Sprintf(`"id":%d,`, want)) {
+				t.Fatalf("pong %s, want id %d: an answer was lost", b, want)
+			}
+			want++
+		}
+	}
+	if st := ed.Stats(); st.SlowConsumers != 0 || st.Legacy != 2 {
+		t.Errorf("stats %+v: want no slow consumer and both clients open", st)
+	}
+}

@@ -276,23 +276,22 @@ func (c *sioConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
 func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }
 
 // push queues one event from the backend on the Engine.IO session's
-// bounded queue. A message that does not fit follows edge.overflow: under
-// disconnect the Engine.IO session closes the slow consumer (and counts
-// it), under drop_newest the message is dropped (see overflow). Custom
-// events, like acks, always disconnect: a client sees a dropped message as
-// a gap in the channel's seqs, but nothing tells it an event or an ack was
-// lost. The outbox's lock is held.
+// bounded queue. What does not fit follows edge.overflow (see errDropped):
+// under disconnect the Engine.IO session closes the slow consumer (and
+// counts it); under drop_newest a message with a seq is dropped (see
+// overflow), while anything else still disconnects, since nothing would
+// tell the client it was lost. The outbox's lock is held.
 func (c *sioConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
 		p := engineio.Packet{Type: engineio.Message, Data: appendMessageEvent(nil, ev)}
-		if c.srv.opts.Edge.Overflow != config.OverflowDropNewest {
+		if c.srv.opts.Edge.Overflow != config.OverflowDropNewest || !droppable(ev) {
 			return c.so.Conn().Send(p)
 		}
 		if err := c.so.Conn().Offer(p); !errors.Is(err, eio.ErrQueueFull) {
 			return err
 		}
-		return c.overflow()
+		return c.overflow(ev)
 	case upstream.KindLost:
 		// CloseWith only schedules the disconnect handlers.
 		c.so.Conn().CloseWith(fmt.Errorf("%w: channel %q: %s", errSubscriptionLost, ev.Channel, lostMessage(ev.Data)))
@@ -302,13 +301,13 @@ func (c *sioConn) push(ev upstream.Event) error {
 	}
 }
 
-// overflow applies edge.overflow to a message that does not fit, in the
-// Engine.IO queue (drop_newest only; see push) or among the messages held
-// for a pending subscribe: drop_newest drops it, counted, and keeps the
-// client, which sees a gap in the channel's seqs; disconnect closes the
-// client as a slow consumer.
-func (c *sioConn) overflow() error {
-	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest {
+// overflow applies edge.overflow to ev, which does not fit in the
+// Engine.IO queue (a droppable message under drop_newest; see push) or
+// among the messages held for a pending subscribe: drop_newest drops a
+// message with a seq, counted, and keeps the client, which sees a gap in
+// the channel's seqs; otherwise the client is closed as a slow consumer.
+func (c *sioConn) overflow(ev upstream.Event) error {
+	if c.srv.opts.Edge.Overflow == config.OverflowDropNewest && droppable(ev) {
 		c.srv.dropped.Add(1)
 		return errDropped
 	}
