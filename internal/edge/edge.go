@@ -24,10 +24,11 @@
 //
 // Overflow rule (config edge.overflow): "disconnect" closes a client whose
 // queue is full (legacy: close 1008 "slow_consumer"; Socket.IO: the
-// Engine.IO session is closed), "drop_newest" discards the message and
-// keeps the client (both edges; a Socket.IO client is still disconnected
-// when an ack or a custom event does not fit, since nothing would tell it
-// that one was lost). Both are counted in Stats.
+// Engine.IO session is closed), "drop_newest" discards a channel message
+// with a seq and keeps the client, which sees the gap; what a client could
+// not see missing (a message without seq, a custom event, a Socket.IO ack)
+// still disconnects it, and a legacy client's answers to its requests are
+// queued past the bound (see errDropped). Both are counted in Stats.
 //
 // A subscribe's ack always reaches the client before the first message of
 // that subscription: messages that the backend sends before the session's
