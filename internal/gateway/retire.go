@@ -14,8 +14,9 @@ import "sync"
 // An unpaced weight change (an emergency rollback) holds the retirements
 // until its moves are done: closing thousands of connections costs the
 // gateway about as much as the moves themselves (a close handshake and a
-// close(2) each), and the old backend's streams to the sessions that left
-// are merely dropped meanwhile. A held queue that reaches half its bound
+// close(2) each), and the old backend's channel messages to the sessions
+// that left are merely dropped meanwhile (their custom events reach the
+// clients until the drain, as after any move). A held queue that reaches half its bound
 // runs retirements until it is back under half; workers busy when the
 // hold starts finish what they run and take nothing more.
 const (

@@ -25,8 +25,9 @@ type Attachment struct {
 	drained  chan struct{} // closed when inflight drops to 0; nil when nobody waits
 	dead     bool          // the connection has ended
 	closing  bool          // the session closed it on purpose
-	// retiring: replaced by a commit and not yet closed or parked as a
-	// standby; its custom events still reach the client (see HandleEvent).
+	// retiring: replaced by a commit, and not yet drained, closed or
+	// parked as a standby; its custom events still reach the client (see
+	// HandleEvent).
 	retiring bool
 }
 
@@ -113,7 +114,14 @@ func (s *Session) Abort(b *Attachment) {
 }
 
 // Drain waits until no request started on a is in flight, or ctx ends.
+// Either way a retiring attachment's custom events stop reaching the
+// client then: its requests are over (see HandleEvent).
 func (s *Session) Drain(ctx context.Context, a *Attachment) error {
+	defer func() {
+		s.mu.Lock()
+		a.retiring = false
+		s.mu.Unlock()
+	}()
 	s.mu.Lock()
 	if a.inflight == 0 || a.dead {
 		s.mu.Unlock()
@@ -158,9 +166,10 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 	default:
 		// Custom events carry no seq, so two backends' copies cannot be
 		// told apart. As for unsequenced messages, none is lost across a
-		// move: those of the connection being brought in and of the one
-		// being retired reach the client too, and are counted as possible
-		// duplicates. A standby's (idle, left every channel) are dropped.
+		// move: those of the connection being brought in, and of the one
+		// being retired until its requests are drained, reach the client
+		// too, counted as possible duplicates when the current connection
+		// is live. A standby's (idle, left every channel) are dropped.
 		s.mu.Lock()
 		switch {
 		case s.closed:
@@ -169,7 +178,9 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 			s.mu.Unlock()
 			return
 		case a == s.next || (a.retiring && !a.closing):
-			s.counters.EventsOverlap.Add(1)
+			if cur := s.att; cur != nil && !cur.dead {
+				s.counters.EventsOverlap.Add(1)
+			}
 			s.deliverLocked(ev)
 			s.mu.Unlock()
 			return

@@ -128,7 +128,7 @@ type Counters struct {
 // either source: nothing is lost, duplicates are possible during an
 // overlap (counted in Unsequenced). Custom events, which have no seq,
 // follow the same rule across a move: from the current connection, the one
-// being brought in, and the one being retired until it is closed or parked
+// being brought in, and the one being retired until its drain ends
 // (counted in EventsOverlap).
 //
 // # Concurrency
