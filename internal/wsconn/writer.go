@@ -32,8 +32,8 @@ var gatherPool = sync.Pool{New: func() any {
 // (final, unmasked: server frames) into one pooled buffer per batch
 // between Begin and End, which goes out in one write(2). Both hold mu, so
 // frames never interleave, and no message follows a close frame. Every
-// write to the socket is bounded by the Response's Timeout (at least half
-// of it is left to any one write; see writeLocked).
+// write to the socket is bounded by the Response's Timeout (any one write
+// has between it and one and a half times it; see writeLocked).
 type Writer struct {
 	conn    net.Conn
 	timeout time.Duration
@@ -131,13 +131,13 @@ func AppendFrameHeader(buf []byte, op byte, n int) []byte {
 	}
 }
 
-// writeLocked writes p with at least half the timeout and at most all of
-// it to go: the socket's deadline moves only once less than half is left,
-// so that a connection written to often does not reset its timer on every
-// write.
+// writeLocked writes p with at least the timeout and at most one and a
+// half times it to go: the socket's deadline is set half a timeout further
+// out and moves only once less than the timeout is left, so that a
+// connection written to often does not reset its timer on every write.
 func (w *Writer) writeLocked(p []byte) (int, error) {
-	if now := time.Now(); w.deadline.Sub(now) < w.timeout/2 {
-		w.deadline = now.Add(w.timeout)
+	if now := time.Now(); w.deadline.Sub(now) < w.timeout {
+		w.deadline = now.Add(w.timeout + w.timeout/2)
 		if err := w.conn.SetWriteDeadline(w.deadline); err != nil {
 			return 0, err
 		}

@@ -19,7 +19,7 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-func TestWriterMovesDeadlineOnlyPastHalfTimeout(t *testing.T) {
+func TestWriterMovesDeadlineOnlyWhenLessThanTheTimeoutIsLeft(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -50,10 +50,10 @@ func TestWriterMovesDeadlineOnlyPastHalfTimeout(t *testing.T) {
 	if c.set != 1 {
 		t.Fatalf("50 writes at once set the deadline %d times, want 1", c.set)
 	}
-	time.Sleep(timeout/2 + 20*time.Millisecond)
+	time.Sleep(timeout/2 + 20*time.Millisecond) // less than the timeout left
 	write()
 	if c.set != 2 {
-		t.Fatalf("a write past half the timeout set the deadline %d times in all, want 2", c.set)
+		t.Fatalf("a write with less than the timeout left set the deadline %d times in all, want 2", c.set)
 	}
 }
 
@@ -75,7 +75,7 @@ func TestWriterWriteToStuckPeerEndsWithinTimeout(t *testing.T) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write to a peer that never reads: %v, want a deadline error", err)
 	}
-	if took := time.Since(start); took > timeout+timeout/3+time.Second {
-		t.Fatalf("the stuck write ended after %v, want about %v", took, timeout)
+	if took := time.Since(start); took < timeout || took > 2*timeout+time.Second {
+		t.Fatalf("the stuck write ended after %v, want between %v and %v", took, timeout, timeout+timeout/2)
 	}
 }

@@ -34,8 +34,8 @@ var ErrNoHijack = errors.New("wsconn: ResponseWriter cannot be hijacked")
 // successful Accept, Link holds the connection's reader and writer.
 type Response struct {
 	http.ResponseWriter
-	// Timeout bounds every write to the connection (each write has at
-	// least half of it left). Required.
+	// Timeout bounds every write to the connection: each has at least
+	// this long, and at most one and a half times it. Required.
 	Timeout time.Duration
 	// ReadSize and WriteSize size the buffers coder/websocket keeps; zero
 	// means DefaultReadSize, DefaultWriteSize. Larger frames bypass them.
@@ -139,7 +139,9 @@ func (p *parkConn) Read(b []byte) (int, error) {
 		return 0, nil
 	case len(p.early) > 0:
 		n := copy(b, p.early)
-		p.early = p.early[n:]
+		if p.early = p.early[n:]; len(p.early) == 0 {
+			p.early = nil // the array is not kept for the connection's life
+		}
 		return n, nil
 	case p.have:
 		b[0], p.have = p.one[0], false

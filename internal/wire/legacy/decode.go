@@ -81,7 +81,11 @@ func (d *Decoder) channel(v []byte) (string, error) {
 		if d.channels == nil {
 			d.channels = make(map[string]string)
 		}
-		d.channels[string(v[1:len(v)-1])] = s
+		key := s // one string for both when the name has no escapes
+		if raw := v[1 : len(v)-1]; string(raw) != s {
+			key = string(raw)
+		}
+		d.channels[key] = s
 	}
 	return s, err
 }
