@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,15 +15,18 @@ import (
 // targets taking turns so that the machine's slow spells fall on each
 // alike, and keeps each target's median round: by CPU per relayed frame
 // for a proxy, by deliveries/s for direct. Every round's figures stay in
-// the kept one's Rounds.
+// the kept one's Rounds, and its Lost and Dropped are those of all rounds.
+// On an error the rounds measured so far are returned with it.
 func (r *runner) fanoutRounds(ctx context.Context) (map[string]Fanout, error) {
 	rounds := map[string][]Fanout{}
+	var err error
+rounds:
 	for i := range r.cfg.FanoutRounds {
 		for _, t := range r.targets() {
 			r.logf("fanout round %d/%d", i+1, r.cfg.FanoutRounds)
-			f, err := r.fanout(ctx, t)
-			if err != nil {
-				return nil, err
+			var f Fanout
+			if f, err = r.fanout(ctx, t, fmt.Sprintf("fanout-%d", i+1)); err != nil {
+				break rounds
 			}
 			rounds[t.Name] = append(rounds[t.Name], f)
 		}
@@ -31,25 +35,37 @@ func (r *runner) fanoutRounds(ctx context.Context) (map[string]Fanout, error) {
 	for name, fs := range rounds {
 		out[name] = medianRound(fs)
 	}
-	return out, nil
+	return out, err
 }
 
 // medianRound returns the median of fs by CPU per frame (by deliveries/s
-// when there is none: direct), with every round's figures attached.
+// when there is none: direct), with every round's figures attached and
+// the losses of all rounds. A proxy round that relayed nothing ranks
+// last, not first.
 func medianRound(fs []Fanout) Fanout {
 	all := make([]FanoutRound, len(fs))
+	var lost, dropped int64
 	for i, f := range fs {
-		all[i] = FanoutRound{DeliveriesPerSec: f.DeliveriesPerSec, ProxyCPUPerFrameUs: f.ProxyCPUPerFrameUs}
+		all[i] = FanoutRound{DeliveriesPerSec: f.DeliveriesPerSec, ProxyCPUPerFrameUs: f.ProxyCPUPerFrameUs, Lost: f.Lost, Dropped: f.Dropped}
+		lost += f.Lost
+		dropped += f.Dropped
+	}
+	proxy := slices.ContainsFunc(fs, func(f Fanout) bool { return f.ProxyCPUPerFrameUs > 0 })
+	cpu := func(f Fanout) float64 {
+		if proxy && f.ProxyCPUPerFrameUs <= 0 {
+			return math.Inf(1)
+		}
+		return f.ProxyCPUPerFrameUs
 	}
 	sorted := slices.Clone(fs)
 	slices.SortFunc(sorted, func(a, b Fanout) int {
-		if c := cmp.Compare(a.ProxyCPUPerFrameUs, b.ProxyCPUPerFrameUs); c != 0 {
+		if c := cmp.Compare(cpu(a), cpu(b)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.DeliveriesPerSec, b.DeliveriesPerSec)
 	})
 	m := sorted[len(sorted)/2]
-	m.Rounds = all
+	m.Rounds, m.Lost, m.Dropped = all, lost, dropped
 	return m
 }
 
@@ -57,7 +73,7 @@ func medianRound(fs []Fanout) Fanout {
 // publishes as fast as they keep up: at most MaxLag messages ahead of the
 // average subscriber, so that the window measures sustained delivery
 // rather than queueing.
-func (r *runner) fanout(ctx context.Context, t Target) (Fanout, error) {
+func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, error) {
 	s := &sink{}
 	f := Fanout{Subscribers: r.cfg.FanoutSubs}
 	clients, err := connectAll(ctx, newDialer(t.Addr, s), 200000, r.cfg.FanoutSubs, r.cfg.DialConcurrency, false)
@@ -104,7 +120,7 @@ func (r *runner) fanout(ctx context.Context, t Target) (Fanout, error) {
 	pids, names := r.watch(t)
 	m := startCPU(pids)
 	p0, d0, t0 := published.Load(), s.delivered.Load(), time.Now()
-	stopProfile := r.cpuProfile(ctx, t, "fanout", r.cfg.FanoutWindow, false)
+	stopProfile := r.cpuProfile(ctx, t, label, r.cfg.FanoutWindow, false)
 	err = sleep(ctx, r.cfg.FanoutWindow)
 	p1, d1, t1 := published.Load(), s.delivered.Load(), time.Now()
 	f.Cores = m.stop(names)

@@ -181,7 +181,7 @@ func fanoutTable(w io.Writer, r Result) {
 	irq := func(f Fanout) string { return fmt.Sprintf("%.2f", f.Cores.IRQ) }
 	fmt.Fprintf(w, "| softirq, mostly this run's loopback TCP (cores) | %s | %s | %s | | |\n", irq(d), irq(g), nv(irq))
 	lost := func(f Fanout) string { return fmt.Sprintf("%d / %d", f.Lost, f.Dropped) }
-	fmt.Fprintf(w, "| lost deliveries / dropped connections | %s | %s | %s | | |\n", lost(d), lost(g), nv(lost))
+	fmt.Fprintf(w, "| lost deliveries / dropped connections (all rounds) | %s | %s | %s | | |\n", lost(d), lost(g), nv(lost))
 	rounds := func(f Fanout, each func(FanoutRound) string) string {
 		parts := make([]string, len(f.Rounds))
 		for i, rd := range f.Rounds {

@@ -67,15 +67,27 @@ func must[T any](v T, err error) T {
 
 func TestMedianRoundKeepsEveryRound(t *testing.T) {
 	proxy := medianRound([]Fanout{
-		{DeliveriesPerSec: 90000, ProxyCPUPerFrameUs: 9.2},
+		{DeliveriesPerSec: 90000, ProxyCPUPerFrameUs: 9.2, Lost: 1},
 		{DeliveriesPerSec: 110000, ProxyCPUPerFrameUs: 7.3},
-		{DeliveriesPerSec: 95000, ProxyCPUPerFrameUs: 8.1},
+		{DeliveriesPerSec: 95000, ProxyCPUPerFrameUs: 8.1, Dropped: 2},
 	})
 	if proxy.ProxyCPUPerFrameUs != 8.1 || proxy.DeliveriesPerSec != 95000 {
 		t.Fatalf("median proxy round = %+v, want the 8.1 µs one", proxy)
 	}
 	if len(proxy.Rounds) != 3 || proxy.Rounds[0].ProxyCPUPerFrameUs != 9.2 || proxy.Rounds[2].DeliveriesPerSec != 95000 {
 		t.Fatalf("rounds = %+v, want all three in the order run", proxy.Rounds)
+	}
+	if proxy.Lost != 1 || proxy.Dropped != 2 {
+		t.Fatalf("lost %d dropped %d, want every round's: 1 and 2", proxy.Lost, proxy.Dropped)
+	}
+	// A round that relayed nothing (no CPU per frame) ranks last, not first.
+	stalled := medianRound([]Fanout{
+		{DeliveriesPerSec: 0, Lost: 5000},
+		{DeliveriesPerSec: 90000, ProxyCPUPerFrameUs: 9.0},
+		{DeliveriesPerSec: 95000, ProxyCPUPerFrameUs: 8.0},
+	})
+	if stalled.ProxyCPUPerFrameUs != 9.0 || stalled.Lost != 5000 {
+		t.Fatalf("with a stalled round: median %+v, want the 9.0 µs round and the stall's 5000 lost", stalled)
 	}
 	direct := medianRound([]Fanout{{DeliveriesPerSec: 99000}, {DeliveriesPerSec: 88000}, {DeliveriesPerSec: 93000}})
 	if direct.DeliveriesPerSec != 93000 {

@@ -58,7 +58,8 @@ type Fanout struct {
 	// written to a client); 0 for direct.
 	ProxyCPUPerFrameUs float64 `json:"proxy_cpu_per_frame_us"`
 	// Rounds are every round's figures, in the order run; the fields
-	// above are the median round's (see Config.FanoutRounds).
+	// above are the median round's (see Config.FanoutRounds), except
+	// Lost and Dropped, which add up every round's.
 	Rounds []FanoutRound `json:"rounds,omitempty"`
 }
 
@@ -66,6 +67,8 @@ type Fanout struct {
 type FanoutRound struct {
 	DeliveriesPerSec   float64 `json:"deliveries_per_sec"`
 	ProxyCPUPerFrameUs float64 `json:"proxy_cpu_per_frame_us"`
+	Lost               int64   `json:"lost"`
+	Dropped            int64   `json:"dropped_conns"`
 }
 
 // Handover is one weight change moving every session live.

@@ -154,7 +154,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	}
 	if cfg.runs(PhaseFanout) {
 		if r.res.Fanout, err = r.fanoutRounds(ctx); err != nil {
-			return r.res, err
+			return r.res, err // with the rounds measured
 		}
 	}
 	if self, err := procstat.Read(0); err == nil {
