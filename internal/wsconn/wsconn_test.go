@@ -100,10 +100,12 @@ func TestBatchFramesInOrder(t *testing.T) {
 
 func TestWaitThenReadAndNoMessageAfterClose(t *testing.T) {
 	got := make(chan string, 1)
+	checked := make(chan struct{})
 	c := pair(t, func(ws *websocket.Conn, l *Link) {
 		if l.Buffered() {
 			t.Error("buffered before the client sent anything")
 		}
+		close(checked) // the client writes only now
 		l.Wait()
 		_, data, err := ws.Read(context.Background())
 		if err != nil {
@@ -120,6 +122,7 @@ func TestWaitThenReadAndNoMessageAfterClose(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	<-checked
 	if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
