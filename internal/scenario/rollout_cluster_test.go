@@ -142,7 +142,10 @@ func startRequesters(f *fleets, channel string, period time.Duration) *requester
 			// Spread the clients over the period.
 			sleepCtx(ctx, period*time.Duration(i)/time.Duration(len(f.gf.clients)))
 			for ctx.Err() == nil {
-				rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+				// Not derived from ctx: canceling a write in progress
+				// makes coder/websocket close the client's connection,
+				// which stop must not do. stop waits for this request.
+				rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 				_, err := c.lc.Publish(rctx, channel, []byte(`{"req":true}`))
 				rcancel()
 				switch {
