@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -175,8 +176,10 @@ func (c *legacyConn) readLoop() {
 		c.link.Wait()
 	}
 	for {
-		typ, data, err := c.ws.Read(context.Background())
+		bp := readPool.Get().(*[]byte)
+		typ, data, err := readFrame(c.ws, bp)
 		if err != nil {
+			readPool.Put(bp)
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				c.srv.tooLarge.Add(1) // the library has closed with 1009
 			}
@@ -185,12 +188,51 @@ func (c *legacyConn) readLoop() {
 			return
 		}
 		c.handle(typ, data)
+		if cap(*bp) <= readKeep {
+			readPool.Put(bp)
+		}
 		if !c.link.Buffered() {
 			if c.renew.Due() {
 				go c.readLoop()
 				return
 			}
 			c.link.Wait()
+		}
+	}
+}
+
+// readKeep is the largest frame buffer returned to readPool.
+const readKeep = 64 << 10
+
+// readPool holds the buffers readers read a client's frame into: a frame
+// is handled before the next is read, and nothing keeps it after (what is
+// sent on is encoded anew), so one buffer serves frame after frame instead
+// of an allocation each.
+var readPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// readFrame reads one client frame into *bp, growing it as needed; the
+// read limit is the websocket.Conn's.
+func readFrame(ws *websocket.Conn, bp *[]byte) (websocket.MessageType, []byte, error) {
+	typ, r, err := ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, err
+	}
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		*bp = b
+		switch {
+		case err == io.EOF:
+			return typ, b, nil
+		case err != nil:
+			return 0, nil, err
 		}
 	}
 }

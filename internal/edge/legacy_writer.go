@@ -18,8 +18,12 @@ import (
 // while the queue is not empty, writing each drained batch in one
 // write(2) through the hijack's wsconn.Writer.
 
-// idleQueueKeep is the largest queue array an idle connection keeps.
-const idleQueueKeep = 16
+// idleQueueKeep is the largest queue array an idle connection keeps;
+// idleItemsKeep the largest a writer hands back for the next burst.
+const (
+	idleQueueKeep = 16
+	idleItemsKeep = 4
+)
 
 // scratchKeep is the largest encoding buffer returned to scratchPool.
 const scratchKeep = 64 << 10
@@ -194,8 +198,13 @@ func (c *legacyConn) writeLoop() {
 				continue
 			}
 			c.writing = false
-			if cap(c.items) > idleQueueKeep {
+			switch {
+			case cap(c.items) > idleQueueKeep:
 				c.items = nil // an idle connection keeps no large array
+			case !c.ended && cap(c.items) == 0 && cap(batch) <= idleItemsKeep:
+				// The next burst reuses this small array (cleared after
+				// its batch) instead of allocating one.
+				c.items = batch[:0]
 			}
 			c.mu.Unlock()
 			return
