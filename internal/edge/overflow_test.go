@@ -15,6 +15,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // The overflow tests fill a client's outbound queue the real way: the
@@ -48,6 +49,20 @@ func overflowEdge(t *testing.T, rule string) (*edge.Server, string) {
 		DrainPeriod:  time.Millisecond,
 	})
 	return ed, addr
+}
+
+// overflowPair serves an edge under rule with two clients of one protocol
+// subscribed to overflowChannel: a publisher that reads everything, and
+// one that will stop reading. ctx bounds the test (60 s).
+func overflowPair(t *testing.T, rule string, socketIO bool) (*edge.Server, context.Context, *publisher, *pubsubClient) {
+	t.Helper()
+	ed, addr := overflowEdge(t, rule)
+	ctx := testenv.Context(t, 60*time.Second)
+	pub := &publisher{pubsubClient: dialPubSub(ctx, t, addr, "pub", socketIO)}
+	pub.subscribe(ctx, t, overflowChannel)
+	stalled := dialPubSub(ctx, t, addr, "stalled", socketIO)
+	stalled.subscribe(ctx, t, overflowChannel)
+	return ed, ctx, pub, stalled
 }
 
 // received is what a test client reads, whatever its protocol.
@@ -247,13 +262,7 @@ func TestOverflowDropNewest(t *testing.T) {
 		socketIO bool
 	}{{"legacy", false}, {"socketio", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			ed, addr := overflowEdge(t, config.OverflowDropNewest)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			pub := &publisher{pubsubClient: dialPubSub(ctx, t, addr, "pub", tc.socketIO)}
-			pub.subscribe(ctx, t, overflowChannel)
-			stalled := dialPubSub(ctx, t, addr, "stalled", tc.socketIO)
-			stalled.subscribe(ctx, t, overflowChannel)
+			ed, ctx, pub, stalled := overflowPair(t, config.OverflowDropNewest, tc.socketIO)
 
 			// The stalled client reads nothing until something is dropped.
 			data := payload()
@@ -345,13 +354,7 @@ func TestOverflowDropNewest(t *testing.T) {
 // publisher on the same channel gets every message and stays. (The same
 // rule for a legacy client: gateway's TestE2ESlowConsumer.)
 func TestOverflowDisconnectSocketIO(t *testing.T) {
-	ed, addr := overflowEdge(t, config.OverflowDisconnect)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	pub := &publisher{pubsubClient: dialPubSub(ctx, t, addr, "pub", true)}
-	pub.subscribe(ctx, t, overflowChannel)
-	stalled := dialPubSub(ctx, t, addr, "stalled", true)
-	stalled.subscribe(ctx, t, overflowChannel)
+	ed, ctx, pub, stalled := overflowPair(t, config.OverflowDisconnect, true)
 
 	data := payload()
 	var published []uint64
@@ -400,13 +403,7 @@ func isSubsequence(sub, all []uint64) bool {
 // the bound), in order, after the messages queued before them; only
 // messages with a seq are ever dropped.
 func TestOverflowDropNewestKeepsAnswers(t *testing.T) {
-	ed, addr := overflowEdge(t, config.OverflowDropNewest)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	pub := &publisher{pubsubClient: dialPubSub(ctx, t, addr, "pub", false)}
-	pub.subscribe(ctx, t, overflowChannel)
-	stalled := dialPubSub(ctx, t, addr, "stalled", false)
-	stalled.subscribe(ctx, t, overflowChannel)
+	ed, ctx, pub, stalled := overflowPair(t, config.OverflowDropNewest, false)
 	// A few drops: the stalled client's queue is full, its writer blocked.
 	data := payload()
 	for n := 0; n < maxPublish && ed.Stats().Dropped < 5; n++ {
