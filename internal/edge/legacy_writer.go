@@ -55,23 +55,36 @@ func (c *legacyConn) push(ev upstream.Event) error {
 	}
 }
 
+// answerSlack is how far past the queue's bound answers may go, in
+// frames (the bytes may go as far again past theirs). A legacy client has
+// one request in flight at a time, so only one that keeps asking (pings)
+// without reading its answers gets there, and is closed as slow.
+const answerSlack = 8
+
 // enqueueAnswer queues a frame the client must not miss (an answer to its
-// request, or the loss of a subscription) even past the queue's bound.
+// request, or the loss of a subscription), if need be past the queue's
+// bound (by answerSlack).
 func (c *legacyConn) enqueueAnswer(b []byte) error { return c.enqueue(outItem{frame: b}, len(b), nil) }
 
 // enqueue queues it, or applies the overflow rule to ev when it does not
 // fit (by count or by bytes, as session.Queue); a nil ev is an answer,
-// queued past the bound. Nothing is queued once the connection is closing
-// or its reader has ended.
+// with the answerSlack more room. Nothing is queued once the connection
+// is closing or its reader has ended.
 func (c *legacyConn) enqueue(it outItem, size int, ev *upstream.Event) error {
 	lim := c.srv.opts.Edge.OutboundQueue
+	if ev == nil {
+		lim.Messages, lim.Bytes = lim.Messages+answerSlack, 2*lim.Bytes
+	}
 	c.mu.Lock()
 	if c.closing || c.ended {
 		c.mu.Unlock()
 		return session.ErrQueueClosed
 	}
-	if ev != nil && (len(c.items)+1 > lim.Messages || c.bytes+size > lim.Bytes) {
+	if len(c.items)+1 > lim.Messages || c.bytes+size > lim.Bytes {
 		c.mu.Unlock()
+		if ev == nil {
+			return c.overflow(upstream.Event{}) // not droppable: closes
+		}
 		return c.overflow(*ev)
 	}
 	c.items = append(c.items, it)

@@ -17,9 +17,9 @@ import (
 // message with a seq (a gap in the channel's seqs). Anything else that
 // does not fit, a message without seq or a custom event, closes the
 // client as under disconnect; and a legacy client's answers to its own
-// requests (acks, errors, pongs) are queued past the bound, so that a
-// dropped answer never leaves a request hanging (there is at most one
-// request in flight per legacy client).
+// requests (acks, errors, pongs) are queued past the bound (by a little:
+// answerSlack), so that a dropped answer never leaves a request hanging
+// (a legacy client has one request in flight at a time).
 var errDropped = fmt.Errorf("%w: message dropped (edge.overflow drop_newest)", session.ErrQueueFull)
 
 // outbox is what a connection's Sink.Deliver goes through: it keeps each

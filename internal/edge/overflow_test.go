@@ -412,7 +412,7 @@ func TestOverflowDropNewestKeepsAnswers(t *testing.T) {
 	if ed.Stats().Dropped < 5 {
 		t.Fatal("the queue never filled")
 	}
-	const pings = 20
+	const pings = 5 // within the answers' slack past the bound
 	for id := 1; id <= pings; id++ {
 		stalled.write(ctx, t, fmt.Sprintf(`{"type":"ping","id":%d}`, id))
 	}
@@ -431,4 +431,26 @@ func TestOverflowDropNewestKeepsAnswers(t *testing.T) {
 	if st := ed.Stats(); st.SlowConsumers != 0 || st.Legacy != 2 {
 		t.Errorf("stats %+v: want no slow consumer and both clients open", st)
 	}
+}
+
+// TestOverflowAnswersSlackIsBounded: a legacy client that keeps asking
+// (pings) with a full queue and never reads is closed as a slow consumer
+// once its answers pass the bound's slack; the answers are not dropped and
+// the queue does not grow without end.
+func TestOverflowAnswersSlackIsBounded(t *testing.T) {
+	ed, ctx, pub, stalled := overflowPair(t, config.OverflowDropNewest, false)
+	data := payload()
+	for n := 0; n < maxPublish && ed.Stats().Dropped < 5; n++ {
+		pub.publish(ctx, t, overflowChannel, data)
+	}
+	if ed.Stats().Dropped < 5 {
+		t.Fatal("the queue never filled")
+	}
+	for id := 1; id <= 100 && ed.Stats().SlowConsumers == 0; id++ {
+		stalled.write(ctx, t, fmt.Sprintf(`{"type":"ping","id":%d}`, id))
+	}
+	if !testenv.Poll(10*time.Second, func() bool { return ed.Stats().SlowConsumers == 1 }) {
+		t.Fatalf("a client asking 100 times without reading was kept: %+v", ed.Stats())
+	}
+	pub.publish(ctx, t, overflowChannel, data) // the publisher is still served
 }
