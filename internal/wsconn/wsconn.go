@@ -65,10 +65,12 @@ func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if ws <= 0 {
 		ws = DefaultWriteSize
 	}
-	// Bytes the client sent right behind its handshake (a pipelined first
-	// message) are read first, through parkConn: coder/websocket moves
-	// what is left in the reader's buffer out of it at Accept, where
-	// Buffered could not see it and Wait would block on the socket.
+	// Bytes already read past the handshake (a message the client
+	// pipelined, or sent as soon as the 101 reached it, which net/http's
+	// background read can catch before the hijack) are read first,
+	// through parkConn: coder/websocket moves what is left in the reader's
+	// buffer out of it at Accept, where Buffered could not see it and Wait
+	// would block on the socket.
 	l := &Link{}
 	l.in.Conn = conn
 	if n := brw.Reader.Buffered(); n > 0 {
