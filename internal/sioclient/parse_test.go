@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -63,39 +62,6 @@ func ackVerdict(err error) string {
 		return "ErrBadAck"
 	}
 	return fmt.Sprintf("other: %v", err)
-}
-
-// plainKeys reports whether the reference (encoding/json) and the scanner
-// must agree on in: false when in is a valid object where one of keys
-// occurs twice or under a case-folded alias, the documented differences.
-func plainKeys(in []byte, keys ...string) bool {
-	dec := json.NewDecoder(bytes.NewReader(in))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return true
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return true
-		}
-		k, _ := tok.(string)
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return true
-		}
-		for _, want := range keys {
-			switch {
-			case k == want && seen[k]:
-				return false
-			case k == want:
-				seen[k] = true
-			case strings.EqualFold(k, want):
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // tooDeep reports nesting beyond the scanner's limit (1000), which
