@@ -65,18 +65,7 @@ blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport"); adm=
 blue_pid=$!; pids+=("$blue_pid")
 "${other_cpu[@]}" "$out/baton" serve --socketio "127.0.0.1:$green" --broker "redis://$redis" >"$out/green.log" 2>&1 &
 green_pid=$!; pids+=("$green_pid")
-cat >"$tmp/gateway.yaml" <<YAML
-listen: 127.0.0.1:$edge
-admin: { listen: 127.0.0.1:$adm, token: $token }
-identity: { query: user }
-backends:
-  blue:  { url: ws://127.0.0.1:$blue/ws, protocol: legacy }
-  green: { url: http://127.0.0.1:$green/socket.io/, protocol: socketio }
-routing: { weight: 0 }
-handover: { moves_per_second: 100000, concurrency: $move_conc }
-rollout: { store: { kind: memory } }
-log: { level: warn }
-YAML
+gateway_yaml "$tmp/gateway.yaml" "$edge" "$adm" "$token" "$blue" "$green" 100000 "$move_conc"
 cp "$tmp/gateway.yaml" "$out/gateway.yaml"
 "${gw_cpu[@]}" "$out/baton" gateway --config "$tmp/gateway.yaml" >"$out/gateway.log" 2>&1 &
 gateway_pid=$!; pids+=("$gateway_pid")

@@ -90,19 +90,8 @@ echo "== backend: blue legacy :$blue, green socketio :$green" >&2
 "${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --socketio "127.0.0.1:$green" --pprof "127.0.0.1:$bpprof" >"$out/backend.log" 2>&1 &
 backend_pid=$!; pids+=("$backend_pid")
 
-cat >"$tmp/gateway.yaml" <<YAML
-listen: 127.0.0.1:$edge
-admin: { listen: 127.0.0.1:$adm, token: $token }
-identity: { query: user }
-backends:
-  blue:  { url: ws://127.0.0.1:$blue/ws, protocol: legacy }
-  green: { url: http://127.0.0.1:$green/socket.io/, protocol: socketio }
-routing: { weight: 0 }
-handover: { moves_per_second: $moves, concurrency: $move_conc }
-health: { probe: { disabled: true } }
-rollout: { store: { kind: memory } }
-log: { level: warn }
-YAML
+gateway_yaml "$tmp/gateway.yaml" "$edge" "$adm" "$token" "$blue" "$green" "$moves" "$move_conc" \
+	"health: { probe: { disabled: true } }"
 cp "$tmp/gateway.yaml" "$out/gateway.yaml"
 echo "== gateway: edge :$edge, admin :$adm, pprof :$pprof" >&2
 "${proxy_cpu[@]}" "$out/baton" gwbench gateway --config "$tmp/gateway.yaml" --pprof "127.0.0.1:$pprof" >"$out/gateway.log" 2>&1 &

@@ -19,3 +19,27 @@ wait_port() {
 	echo "$script_name: nothing listens on port $1" >&2
 	return 1
 }
+
+# gateway_yaml FILE EDGE ADMIN TOKEN BLUE GREEN MOVES CONCURRENCY [LINE...]:
+# writes the benchmarks' gateway configuration (legacy blue, Socket.IO
+# green, weight 0, an in-memory rollout store) to FILE, plus any extra
+# YAML lines.
+gateway_yaml() {
+	local file=$1 edge=$2 adm=$3 token=$4 blue=$5 green=$6 moves=$7 conc=$8
+	shift 8
+	{
+		cat <<YAML
+listen: 127.0.0.1:$edge
+admin: { listen: 127.0.0.1:$adm, token: $token }
+identity: { query: user }
+backends:
+  blue:  { url: ws://127.0.0.1:$blue/ws, protocol: legacy }
+  green: { url: http://127.0.0.1:$green/socket.io/, protocol: socketio }
+routing: { weight: 0 }
+handover: { moves_per_second: $moves, concurrency: $conc }
+rollout: { store: { kind: memory } }
+log: { level: warn }
+YAML
+		for line in "$@"; do echo "$line"; done
+	} >"$file"
+}
