@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // reconnectPolicy says how watch rides out a lost event stream.
@@ -106,7 +107,7 @@ func (w *watcher) run(ctx context.Context) error {
 		}
 		// Jitter spreads the watchers of one restarted gateway apart.
 		wait := min(delay/2+rand.N(delay/2+1), left)
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep.For(ctx, wait); err != nil {
 			return err
 		}
 		delay = min(delay*2, w.rp.maxDelay)
@@ -234,16 +235,4 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 		ir.t.Reset(ir.idle)
 	}
 	return n, err
-}
-
-// sleep waits for d or ctx's end.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

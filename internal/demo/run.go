@@ -15,6 +15,7 @@ import (
 	"github.com/baton-rt/baton/internal/health"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // statusEvery is the period of the status line.
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	go func() { defer close(pubDone); pub.run(pubCtx) }()
 	fl.startRequests(traffic, cfg.RequestEvery)
 	pr.linef("publishing %.0f msg/s over %d channels; every client makes a request every %s", cfg.Rate, cfg.Channels, cfg.RequestEvery)
-	if !sleep(ctx, cfg.Warmup) {
+	if sleep.For(ctx, cfg.Warmup) != nil {
 		stopPub()
 		return nil, ctx.Err()
 	}
@@ -102,14 +103,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		stopPub()
 		return nil, err
 	}
-	sleep(ctx, cfg.Settle)
+	_ = sleep.For(ctx, cfg.Settle)
 
 	stopPub()
 	<-pubDone
 	end := time.Now()
 	last := pub.lastSeqs()
 	deadline := time.Now().Add(cfg.CatchUp)
-	for !fl.caughtUp(last) && time.Now().Before(deadline) && sleep(ctx, 20*time.Millisecond) {
+	for !fl.caughtUp(last) && time.Now().Before(deadline) && sleep.For(ctx, 20*time.Millisecond) == nil {
 	}
 	stopTraffic()
 
@@ -370,16 +371,4 @@ func keepRunning(ctx context.Context, cfg *Config, ep Endpoints, fl *fleet, pub 
 	<-ctx.Done()
 	stop()
 	<-done
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -52,6 +52,7 @@ import (
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/sio"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // Paths the edge serves.
@@ -230,7 +231,7 @@ func (s *Server) drainLegacy(ctx context.Context, conns []*legacyConn) error {
 	for i, c := range conns {
 		if len(conns) > 1 {
 			at := start.Add(period * time.Duration(i) / time.Duration(len(conns)-1))
-			if err := sleepUntil(ctx, at); err != nil {
+			if err := sleep.Until(ctx, at); err != nil {
 				break
 			}
 		}
@@ -248,21 +249,6 @@ func (s *Server) drainLegacy(ctx context.Context, conns []*legacyConn) error {
 	}
 	<-done
 	return ctx.Err()
-}
-
-func sleepUntil(ctx context.Context, at time.Time) error {
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // isDraining reports whether Shutdown has begun.

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
@@ -278,7 +279,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for i, c := range conns {
 		if err == nil && len(conns) > 1 {
 			at := start.Add(period * time.Duration(i) / time.Duration(len(conns)-1))
-			err = sleepUntil(ctx, at)
+			err = sleep.Until(ctx, at)
 		}
 		c.closeWith(ErrShutdown, true, engineio.Close)
 	}
@@ -300,19 +301,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	<-done
 	return ctx.Err()
-}
-
-func sleepUntil(ctx context.Context, at time.Time) error {
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // EmergencyConfig is one emergency-rollback measurement (RunEmergency). The
@@ -233,7 +234,7 @@ func (r *runner) toGreen(ctx context.Context, e *Emergency, pace int) error {
 		if time.Now().After(deadline) || ro.State == "rolled_back" || ro.State == "aborted" {
 			return fmt.Errorf("%w: emergency: rollout %s did not reach 100 %% (%s: %s)", ErrAdmin, ro.ID, ro.State, ro.Reason)
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 		if ro, err = r.admin.rollout(ctx, http.MethodGet, "/api/v1/rollout", nil); err != nil {
@@ -264,11 +265,11 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 	s.track.Store(true)
 	defer s.track.Store(false)
 	s.lat.Store(samples.NewRecorder(1 << 16)) // latencies are not reported; the pause needs them tracked
-	if err := sleep(ctx, time.Second); err != nil {
+	if err := sleep.For(ctx, time.Second); err != nil {
 		return err
 	}
 	s.window.Store(windowBaseline)
-	if err := sleep(ctx, cfg.Baseline); err != nil {
+	if err := sleep.For(ctx, cfg.Baseline); err != nil {
 		return err
 	}
 	pids, names := cfg.watched()
@@ -301,7 +302,7 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 		if time.Since(t0) > cfg.Timeout {
 			return fmt.Errorf("%w: emergency: not every session on blue within %v (last status %+v, %v)", ErrAdmin, cfg.Timeout, st.Sessions, err)
 		}
-		if err := sleep(ctx, cfg.Poll); err != nil {
+		if err := sleep.For(ctx, cfg.Poll); err != nil {
 			return err
 		}
 	}
@@ -310,7 +311,7 @@ func (r *runner) emergency(ctx context.Context, cfg EmergencyConfig, e *Emergenc
 	r.logf("emergency: every session on blue %.3fs after the command (%.0f sessions/s; scaled to 10,000: %.3fs); cores %v, driver %.2f, other %.2f",
 		e.Seconds, e.SessionsPerSec, e.ScaledSeconds, e.Cores.Procs, e.Cores.Driver, e.Cores.Other)
 
-	sleepErr := sleep(ctx, cfg.After)
+	sleepErr := sleep.For(ctx, cfg.After)
 	s.window.Store(windowNone)
 	stop()
 	if sleepErr != nil {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // fanoutRounds measures every target's fan-out FanoutRounds times, the
@@ -99,13 +101,13 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 		wg.Go(func() {
 			for pctx.Err() == nil {
 				if published.Load()-s.delivered.Load()/subs >= int64(r.cfg.MaxLag) {
-					_ = sleep(pctx, 200*time.Microsecond)
+					_ = sleep.For(pctx, 200*time.Microsecond)
 					continue
 				}
 				if _, err := pub.publish(pctx, channel); err != nil {
 					if pctx.Err() == nil {
 						failed.Add(1)
-						_ = sleep(pctx, 10*time.Millisecond)
+						_ = sleep.For(pctx, 10*time.Millisecond)
 					}
 					continue
 				}
@@ -114,14 +116,14 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 		})
 	}
 	r.logf("fanout %s: %d subscribers, warm-up %s", t.Name, subs, r.cfg.FanoutWarmup)
-	if err := sleep(ctx, r.cfg.FanoutWarmup); err != nil {
+	if err := sleep.For(ctx, r.cfg.FanoutWarmup); err != nil {
 		return f, err
 	}
 	pids, names := r.watch(t)
 	m := startCPU(pids)
 	p0, d0, t0 := published.Load(), s.delivered.Load(), time.Now()
 	stopProfile := r.cpuProfile(ctx, t, label, r.cfg.FanoutWindow, false)
-	err = sleep(ctx, r.cfg.FanoutWindow)
+	err = sleep.For(ctx, r.cfg.FanoutWindow)
 	p1, d1, t1 := published.Load(), s.delivered.Load(), time.Now()
 	f.Cores = m.stop(names)
 	stopProfile()
@@ -139,7 +141,7 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 	want := published.Load() * subs
 	deadline := time.Now().Add(r.cfg.Drain)
 	for s.delivered.Load() < want && time.Now().Before(deadline) {
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 50*time.Millisecond); err != nil {
 			return f, err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // idleMemory opens Sessions sessions through t, lets them sit and reads the
@@ -31,7 +32,7 @@ func (r *runner) idleMemory(ctx context.Context, t Target, gcURL string) (Memory
 	if err != nil {
 		return m, clients, s, fmt.Errorf("memory: %s: %w", t.Name, err)
 	}
-	if err := sleep(ctx, r.cfg.Idle); err != nil {
+	if err := sleep.For(ctx, r.cfg.Idle); err != nil {
 		return m, clients, s, err
 	}
 	after, err := r.settledRSS(ctx, t.PID, gcURL)
@@ -62,7 +63,7 @@ func (r *runner) settledRSS(ctx context.Context, pid int, gcURL string) (int64, 
 	if err := gc(ctx, gcURL); err != nil {
 		return 0, err
 	}
-	if err := sleep(ctx, r.cfg.Settle); err != nil {
+	if err := sleep.For(ctx, r.cfg.Settle); err != nil {
 		return 0, err
 	}
 	p, err := procstat.Read(pid)
@@ -132,7 +133,7 @@ func (p *steady) run(ctx context.Context) {
 	period := time.Duration(float64(time.Second) / p.rate)
 	for k := 0; ctx.Err() == nil; k++ {
 		if d := time.Until(start.Add(time.Duration(k) * period)); d > 0 {
-			if sleep(ctx, d) != nil {
+			if sleep.For(ctx, d) != nil {
 				break
 			}
 		}
@@ -186,7 +187,7 @@ func (p *steady) check(ctx context.Context, clients []*client, drain time.Durati
 	}
 	var st streams
 	for deadline := time.Now().Add(drain); time.Now().Before(deadline) && !caughtUp(); {
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 100*time.Millisecond); err != nil {
 			return st, err
 		}
 	}
@@ -224,12 +225,12 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	baseLat, moveLat := samples.NewRecorder(1<<20), samples.NewRecorder(1<<20)
 	r.logf("handover %v→%v: %d sessions on %d channels, %.0f msg/s each (%.0f publishes/s)", from, to, len(clients), len(channels), rate, p.rate)
 	// One second to warm up, then the baseline window.
-	if err := sleep(ctx, time.Second); err != nil {
+	if err := sleep.For(ctx, time.Second); err != nil {
 		return h, err
 	}
 	s.lat.Store(baseLat)
 	s.window.Store(windowBaseline)
-	if err := sleep(ctx, r.cfg.Baseline); err != nil {
+	if err := sleep.For(ctx, r.cfg.Baseline); err != nil {
 		return h, err
 	}
 	gw, _ := r.watch(r.cfg.Gateway)
@@ -244,7 +245,7 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 		stopProfile()
 		return h, fmt.Errorf("handover: %w", err)
 	}
-	sleepErr := sleep(ctx, r.cfg.After)
+	sleepErr := sleep.For(ctx, r.cfg.After)
 	stopProfile()
 	s.window.Store(windowNone)
 	s.lat.Store(nil)

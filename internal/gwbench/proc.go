@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // cpuMeter measures, over one window, the cores used by each watched
@@ -78,7 +79,7 @@ func waitQuiet(ctx context.Context, pids []int, limit time.Duration, below float
 	level := -1.0
 	for i := 0; i < 1000; i++ {
 		m := startCPU(pids)
-		if sleep(ctx, time.Second) != nil {
+		if sleep.For(ctx, time.Second) != nil {
 			return level
 		}
 		c := m.stop(make([]string, len(pids)))
@@ -111,15 +112,4 @@ func gc(ctx context.Context, url string) error {
 	defer resp.Body.Close()
 	_, _ = bytes.NewBuffer(nil).ReadFrom(resp.Body)
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

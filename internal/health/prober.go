@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // ProbeTransport is the prober's access to one backend: a driver session
@@ -129,7 +131,7 @@ func (p *Prober) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		sub, err := p.subscribe(ctx)
 		if err != nil {
-			if !sleep(ctx, backoff) {
+			if sleep.For(ctx, backoff) != nil {
 				break
 			}
 			backoff = min(2*backoff, p.cfg.Timeout)
@@ -138,7 +140,7 @@ func (p *Prober) Run(ctx context.Context) error {
 		backoff = p.cfg.Interval
 		p.loop(ctx, sub.Done())
 		_ = sub.Close()
-		if !sleep(ctx, p.cfg.Interval) { // no busy loop on a flapping backend
+		if sleep.For(ctx, p.cfg.Interval) != nil { // no busy loop on a flapping backend
 			break
 		}
 	}
@@ -257,16 +259,4 @@ func parseProbe(payload []byte, id string) (uint64, bool) {
 		return 0, false
 	}
 	return m.N, true
-}
-
-// sleep waits d or until ctx is done; it reports whether the full d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
 	"github.com/baton-rt/baton/internal/loadgen/samples"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // Run measures one server: idle memory and handshakes, then fan-out latency
@@ -89,7 +90,7 @@ func (r *runner) idle(ctx context.Context, d *dialer) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	r.logf("connected %d in %.2fs (%.0f/s); idle %s", len(r.clients), took.Seconds(), float64(len(r.clients))/took.Seconds(), r.cfg.Idle)
-	if err := sleep(ctx, r.cfg.Idle); err != nil {
+	if err := sleep.For(ctx, r.cfg.Idle); err != nil {
 		return err
 	}
 	after, err := r.settledRSS(ctx)
@@ -229,7 +230,7 @@ func (r *runner) saturate(ctx context.Context, pub *publisher) (Fanout, error) {
 		})
 	}
 	measure := func() error {
-		if err := sleep(ctx, r.cfg.Warmup); err != nil {
+		if err := sleep.For(ctx, r.cfg.Warmup); err != nil {
 			return err
 		}
 		cpu0, err := r.cpuSample()
@@ -238,7 +239,7 @@ func (r *runner) saturate(ctx context.Context, pub *publisher) (Fanout, error) {
 		}
 		d0, p0 := r.sink.delivered.Load(), published.Load()
 		prof := r.profileAsync(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(r.cfg.Window.Seconds())))
-		if err := sleep(ctx, r.cfg.Window); err != nil {
+		if err := sleep.For(ctx, r.cfg.Window); err != nil {
 			return err
 		}
 		cpu1, err := r.cpuSample()
@@ -320,7 +321,7 @@ func (r *runner) waitQuiet(ctx context.Context) float64 {
 	logged := false
 	for {
 		a, err := r.cpuSample()
-		if err != nil || sleep(ctx, sample) != nil {
+		if err != nil || sleep.For(ctx, sample) != nil {
 			return -1
 		}
 		b, err := r.cpuSample()
@@ -363,7 +364,7 @@ func (r *runner) settledRSS(ctx context.Context) (procstat.Sample, error) {
 			return procstat.Sample{}, fmt.Errorf("trigger server GC: %w", err)
 		}
 	}
-	if err := sleep(ctx, r.cfg.Settle); err != nil {
+	if err := sleep.For(ctx, r.cfg.Settle); err != nil {
 		return procstat.Sample{}, err
 	}
 	return procstat.Read(r.cfg.PID)
@@ -429,20 +430,9 @@ func waitListening(ctx context.Context, addr string, limit time.Duration) error 
 		if err == nil {
 			return c.Close()
 		}
-		if sleep(ctx, 100*time.Millisecond) != nil {
+		if sleep.For(ctx, 100*time.Millisecond) != nil {
 			return fmt.Errorf("server at %s not listening: %w", addr, err)
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
