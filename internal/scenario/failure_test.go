@@ -7,6 +7,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -56,7 +57,7 @@ func TestScenarioGreenRefuses(t *testing.T) {
 	f, pub := startFailureLoad(t, ctx, c)
 	n := len(f.members)
 
-	sleepCtx(ctx, 500*time.Millisecond)
+	_ = sleep.For(ctx, 500*time.Millisecond)
 	res, err := c.setWeight(100)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +77,7 @@ func TestScenarioGreenRefuses(t *testing.T) {
 
 	// Green comes up: the next change (same weight) moves everyone.
 	c.restartGreen()
-	sleepCtx(ctx, 500*time.Millisecond)
+	_ = sleep.For(ctx, 500*time.Millisecond)
 	if res, err = c.setWeight(100); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestScenarioGreenRefuses(t *testing.T) {
 		t.Errorf("weight 100 with green up: %+v, want moved %d", res, n)
 	}
 	c.checkSessions(t, f.members, allOn(router.Green))
-	sleepCtx(ctx, 500*time.Millisecond)
+	_ = sleep.For(ctx, 500*time.Millisecond)
 	f.verify(t, pub.stop())
 }
 
@@ -131,7 +132,7 @@ func TestScenarioGreenKilledMidMove(t *testing.T) {
 		t.Errorf("moves %+v: want drops (the sessions moved to green) all re-attached", st.Moves)
 	}
 	c.checkSessions(t, f.members, allOn(router.Blue))
-	sleepCtx(ctx, 500*time.Millisecond)
+	_ = sleep.For(ctx, 500*time.Millisecond)
 	f.verify(t, pub.stop())
 }
 
@@ -146,7 +147,7 @@ func TestScenarioBlueKilled(t *testing.T) {
 	f, pub := startFailureLoad(t, ctx, c)
 	n := len(f.members)
 
-	sleepCtx(ctx, 500*time.Millisecond)
+	_ = sleep.For(ctx, 500*time.Millisecond)
 	killed := time.Now()
 	c.blue.kill()
 	st := c.waitStatus(t, 60*time.Second, func(st admin.Status) bool {
@@ -157,7 +158,7 @@ func TestScenarioBlueKilled(t *testing.T) {
 		t.Errorf("moves %+v, want %d drops all re-attached", st.Moves, n)
 	}
 	c.checkSessions(t, f.members, allOn(router.Green))
-	sleepCtx(ctx, time.Second) // publishing goes on while blue is down
+	_ = sleep.For(ctx, time.Second) // publishing goes on while blue is down
 
 	c.restartBlue()
 	res, err := c.setWeight(0)
@@ -168,6 +169,6 @@ func TestScenarioBlueKilled(t *testing.T) {
 		t.Errorf("weight 0 after blue's return: %+v, want moved %d", res, n)
 	}
 	c.checkSessions(t, f.members, allOn(router.Blue))
-	sleepCtx(ctx, 500*time.Millisecond)
+	_ = sleep.For(ctx, 500*time.Millisecond)
 	f.verify(t, pub.stop())
 }

@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -202,16 +201,6 @@ func writeConfig(t *testing.T, dir string, b *strings.Builder) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 var _ io.Writer = (*lockedBuffer)(nil)

@@ -9,6 +9,7 @@ import (
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -44,7 +45,7 @@ func runRollout(t *testing.T, rc *rolloutCluster, want router.Color) rolloutRun 
 	n := len(f.members)
 	pub := startPublisher(rc.broker, channels, rolloutRate)
 	req := startRequesters(f, rc.prefix+"requests", requestEvery)
-	sleepCtx(ctx, time.Second) // both backends gather samples before the first gate
+	_ = sleep.For(ctx, time.Second) // both backends gather samples before the first gate
 
 	if r := rc.runCLI(t, 30*time.Second, "start"); r.code != 0 {
 		t.Fatalf("baton rollout start: exit %d: %s", r.code, r.out)
@@ -55,7 +56,7 @@ func runRollout(t *testing.T, rc *rolloutCluster, want router.Color) rolloutRun 
 	if run.final, err = rc.rollout(); err != nil {
 		t.Fatal(err)
 	}
-	sleepCtx(ctx, 500*time.Millisecond) // traffic after the last move
+	_ = sleep.For(ctx, 500*time.Millisecond) // traffic after the last move
 	run.ok, run.errs = req.stop()
 	t.Logf("rollout %s ended %s after %d ms (reason %q); watch exit %d; requests %d acked, %d refused",
 		run.final.ID, run.final.State, run.final.ElapsedMs, run.final.Reason, run.watch.code, run.ok, run.errs)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // rolloutOptions choose how a rollout cluster runs.
@@ -140,7 +141,7 @@ func startRequesters(f *fleets, channel string, period time.Duration) *requester
 		go func() {
 			defer r.wg.Done()
 			// Spread the clients over the period.
-			sleepCtx(ctx, period*time.Duration(i)/time.Duration(len(f.gf.clients)))
+			_ = sleep.For(ctx, period*time.Duration(i)/time.Duration(len(f.gf.clients)))
 			for ctx.Err() == nil {
 				// Not derived from ctx: canceling a write in progress
 				// makes coder/websocket close the client's connection,
@@ -154,7 +155,7 @@ func startRequesters(f *fleets, channel string, period time.Duration) *requester
 				case ctx.Err() == nil:
 					r.errs.Add(1)
 				}
-				sleepCtx(ctx, period)
+				_ = sleep.For(ctx, period)
 			}
 		}()
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -106,7 +107,7 @@ func TestScenarioWeightSteps(t *testing.T) {
 	pub := startPublisher(c.broker, channels, rate)
 	prev := 0.0
 	for _, w := range []float64{10, 25, 50, 75, 100, 0, 100} {
-		sleepCtx(ctx, time.Second) // traffic on the current placement
+		_ = sleep.For(ctx, time.Second) // traffic on the current placement
 		start := time.Now()
 		res, err := c.setWeight(w)
 		if err != nil {
@@ -134,7 +135,7 @@ func TestScenarioWeightSteps(t *testing.T) {
 			w, res.Moved, took.Round(time.Millisecond), float64(res.Moved)/took.Seconds(), len(moved), time.Since(tc).Round(time.Millisecond), bad)
 		prev = w
 	}
-	sleepCtx(ctx, time.Second)
+	_ = sleep.For(ctx, time.Second)
 	last := pub.stop()
 	var published uint64
 	for _, s := range last {
