@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/legacyclient"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
@@ -72,7 +72,7 @@ backends:
   green: {url: %q, protocol: socketio}
 rollout: {store: {kind: memory}}
 log: {level: error}
-`, freeAddr(t), blue.URL, green.URL))
+`, testenv.FreeAddr(t), blue.URL, green.URL))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -148,16 +148,4 @@ log: {level: error}
 	case <-time.After(10 * time.Second):
 		t.Error("client not closed by the drain")
 	}
-}
-
-// freeAddr returns a loopback address with a port free right now (the
-// config refuses the same ":0" address for the edge and the admin API).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
 }

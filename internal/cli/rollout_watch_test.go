@@ -204,21 +204,9 @@ func TestWatchBadTokenIsNotRetried(t *testing.T) {
 	}
 }
 
-// deadAddr is a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
 func TestWatchGivesUp(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	out, done := watch(t, "http://"+deadAddr(t), "--reconnect-for", "500ms")
+	out, done := watch(t, "http://"+testenv.FreeAddr(t), "--reconnect-for", "500ms")
 	err := result(t, done)
 	var le *lostError
 	if exitCode(err) != exitLost || !errors.As(err, &le) || !strings.Contains(err.Error(), "connection refused") {
@@ -227,7 +215,7 @@ func TestWatchGivesUp(t *testing.T) {
 	if !strings.Contains(out.String(), "reconnecting…") {
 		t.Fatalf("no reconnecting notice:\n%s", out)
 	}
-	if _, err := baton(context.Background(), "rollout", "watch", "--admin", "http://"+deadAddr(t), "--token", cliToken, "--reconnect-for", "-1s"); err == nil {
+	if _, err := baton(context.Background(), "rollout", "watch", "--admin", "http://"+testenv.FreeAddr(t), "--token", cliToken, "--reconnect-for", "-1s"); err == nil {
 		t.Fatal("a negative --reconnect-for was accepted")
 	}
 }
@@ -236,7 +224,7 @@ func TestWatchInterruptedWhileReconnecting(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, done := watchCtx(ctx, "http://"+deadAddr(t), "--reconnect-for", "1m")
+	out, done := watchCtx(ctx, "http://"+testenv.FreeAddr(t), "--reconnect-for", "1m")
 	testenv.Eventually(t, "the reconnecting notice", 5*time.Second, func() bool { return strings.Contains(out.String(), "reconnecting…") })
 	cancel() // Ctrl-C
 	if err := result(t, done); !errors.Is(err, context.Canceled) {

@@ -65,8 +65,8 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 // with prefix and a random part; nothing is started yet.
 func newCluster(t *testing.T, prefix string, cfg gatewayConfig) *cluster {
 	c := &cluster{t: t, redis: testenv.RedisAddr(t), cfg: cfg, prefix: prefix + strings.ToLower(rand.Text()[:8]) + "-"}
-	c.cfg.Edge, c.cfg.Admin = freeAddr(t), freeAddr(t)
-	c.cfg.Blue, c.cfg.Green = freeAddr(t), freeAddr(t)
+	c.cfg.Edge, c.cfg.Admin = testenv.FreeAddr(t), testenv.FreeAddr(t)
+	c.cfg.Blue, c.cfg.Green = testenv.FreeAddr(t), testenv.FreeAddr(t)
 	return c
 }
 
