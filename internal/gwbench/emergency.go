@@ -3,13 +3,11 @@ package gwbench
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
@@ -182,11 +180,7 @@ func RunEmergency(ctx context.Context, cfg EmergencyConfig, logw io.Writer) (*Em
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &runner{
-		log:   logw,
-		id:    strings.ToLower(rand.Text()[:6]),
-		admin: &admin{base: strings.TrimSuffix(cfg.AdminURL, "/"), token: cfg.AdminToken, http: &http.Client{}},
-	}
+	r := newRunner(logw, cfg.AdminURL, cfg.AdminToken)
 	e := &Emergency{Started: time.Now().UTC(), Config: cfg}
 	e.Config.AdminToken = ""
 	st, err := r.admin.status(ctx)

@@ -100,6 +100,16 @@ func (r *runner) saveURL(ctx context.Context, url, name string, timeout time.Dur
 	return err
 }
 
+// newRunner returns a runner logging to logw, with a random run id (in
+// channel names, so runs never share channels) and the admin API client.
+func newRunner(logw io.Writer, adminURL, token string) *runner {
+	return &runner{
+		log:   logw,
+		id:    strings.ToLower(rand.Text()[:6]),
+		admin: &admin{base: strings.TrimSuffix(adminURL, "/"), token: token, http: &http.Client{}},
+	}
+}
+
 // Run measures everything, in this order: gateway memory at Sessions idle
 // sessions and the handover(s) on those sessions, NGINX memory, round-trip
 // latency on every target, fan-out on every target. Memory comes first so
@@ -109,16 +119,13 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &runner{
-		cfg:   cfg,
-		log:   logw,
-		id:    strings.ToLower(rand.Text()[:6]),
-		admin: &admin{base: strings.TrimSuffix(cfg.AdminURL, "/"), token: cfg.AdminToken, http: &http.Client{}},
-		res: &Result{
-			Started: time.Now().UTC(), Config: cfg, LoadAvg: procstat.LoadAvg(),
-			Latency: map[string]RTT{}, Fanout: map[string]Fanout{}, Memory: map[string]Memory{},
-		},
+	r := newRunner(logw, cfg.AdminURL, cfg.AdminToken)
+	r.cfg = cfg
+	r.res = &Result{
+		Started: time.Now().UTC(), Config: cfg, LoadAvg: procstat.LoadAvg(),
+		Latency: map[string]RTT{}, Fanout: map[string]Fanout{}, Memory: map[string]Memory{},
 	}
+
 	r.res.Config.AdminToken = ""
 	st, err := r.admin.status(ctx)
 	if err != nil {

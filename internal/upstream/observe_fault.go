@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // CodeInjected is the RemoteError code of a fault added by Inject.
@@ -58,14 +60,7 @@ func (c *faultConn) delay(ctx context.Context) error {
 	if c.f.Latency <= 0 {
 		return nil
 	}
-	t := time.NewTimer(c.f.Latency)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleep.For(ctx, c.f.Latency)
 }
 
 // fail decides whether this operation gets an injected error reply.
