@@ -65,6 +65,21 @@ func overflowPair(t *testing.T, rule string, socketIO bool) (*edge.Server, conte
 	return ed, ctx, pub, stalled
 }
 
+// fillUntilDropped publishes until a few messages were dropped, under
+// drop_newest: then the stalled client's queue is full and its writer
+// blocked. It returns the payload published.
+func fillUntilDropped(ctx context.Context, t *testing.T, ed *edge.Server, pub *publisher) []byte {
+	t.Helper()
+	data := payload()
+	for n := 0; n < maxPublish && ed.Stats().Dropped < 5; n++ {
+		pub.publish(ctx, t, overflowChannel, data)
+	}
+	if ed.Stats().Dropped < 5 {
+		t.Fatal("the queue never filled")
+	}
+	return data
+}
+
 // received is what a test client reads, whatever its protocol.
 type received struct {
 	message bool   // a message on a channel
@@ -404,14 +419,7 @@ func isSubsequence(sub, all []uint64) bool {
 // messages with a seq are ever dropped.
 func TestOverflowDropNewestKeepsAnswers(t *testing.T) {
 	ed, ctx, pub, stalled := overflowPair(t, config.OverflowDropNewest, false)
-	// A few drops: the stalled client's queue is full, its writer blocked.
-	data := payload()
-	for n := 0; n < maxPublish && ed.Stats().Dropped < 5; n++ {
-		pub.publish(ctx, t, overflowChannel, data)
-	}
-	if ed.Stats().Dropped < 5 {
-		t.Fatal("the queue never filled")
-	}
+	fillUntilDropped(ctx, t, ed, pub)
 	const pings = 5 // within the answers' slack past the bound
 	for id := 1; id <= pings; id++ {
 		stalled.write(ctx, t, fmt.Sprintf(`{"type":"ping","id":%d}`, id))
@@ -439,13 +447,7 @@ func TestOverflowDropNewestKeepsAnswers(t *testing.T) {
 // the queue does not grow without end.
 func TestOverflowAnswersSlackIsBounded(t *testing.T) {
 	ed, ctx, pub, stalled := overflowPair(t, config.OverflowDropNewest, false)
-	data := payload()
-	for n := 0; n < maxPublish && ed.Stats().Dropped < 5; n++ {
-		pub.publish(ctx, t, overflowChannel, data)
-	}
-	if ed.Stats().Dropped < 5 {
-		t.Fatal("the queue never filled")
-	}
+	data := fillUntilDropped(ctx, t, ed, pub)
 	for id := 1; id <= 100 && ed.Stats().SlowConsumers == 0; id++ {
 		stalled.write(ctx, t, fmt.Sprintf(`{"type":"ping","id":%d}`, id))
 	}
