@@ -155,11 +155,10 @@ func (p *parkConn) Read(b []byte) (int, error) {
 }
 
 // hasEarly reports whether bytes of the handshake's read wait to be read.
-func (p *parkConn) hasEarly() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.early) > 0
-}
+// Only the reader calls it (through Buffered), and early changes only in
+// Read, which runs on the reader or, under the Link's gate that Buffered
+// also takes, on a Close: it needs no lock of its own.
+func (p *parkConn) hasEarly() bool { return len(p.early) > 0 }
 
 func (p *parkConn) wait() {
 	p.mu.Lock()
