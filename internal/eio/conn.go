@@ -71,6 +71,9 @@ type Conn struct {
 	queue      []outGroup
 	queueBytes int
 	roomWake   chan struct{} // see WaitRoom; closed when the queue empties
+	// isAnswer tells the groups that have the answers' slack past the
+	// bounds (see SetAnswers).
+	isAnswer func(first engineio.Packet) bool
 
 	// polling only
 	pollWake   chan struct{} // non-nil while a GET waits; cap 1
@@ -161,10 +164,33 @@ func (c *Conn) SendBinary(data []byte) error {
 //
 // Overflow rule: when the packets do not fit the bounded queue (by count of
 // Send calls or by bytes) the session is closed as a slow consumer and Send
-// returns ErrSlowConsumer. On a closed session Send returns ErrClosed.
+// returns ErrSlowConsumer; packets that answer the client's own request
+// (see SetAnswers) have a little more room first. On a closed session Send
+// returns ErrClosed.
 func (c *Conn) Send(ps ...engineio.Packet) error {
 	return c.push(outGroup{packets: slices.Clone(ps)})
 }
+
+// SetAnswers tells Send and SendFrame which of their packets answer a
+// request of the client's own (a Socket.IO ack, say): isAnswer is given
+// the first packet of each group that does not fit the queue. Such a group
+// is queued past the bounds, in order behind the rest, by answerSlack
+// groups and as many bytes again as QueueBytes; only past that slack is
+// the session closed as a slow consumer. A full queue of messages then
+// does not cost the client the answers it waits for, while one that keeps
+// asking without reading is still closed. isAnswer runs with the
+// session's lock held: it must be quick and must not use the Conn. nil,
+// the default, makes nothing an answer.
+func (c *Conn) SetAnswers(isAnswer func(first engineio.Packet) bool) {
+	c.mu.Lock()
+	c.isAnswer = isAnswer
+	c.mu.Unlock()
+}
+
+// answerSlack is how far past the queue's bound answers may go, in groups
+// (the bytes may go as far again past theirs): enough for the few
+// requests a client has in flight, not for one that never reads.
+const answerSlack = 8
 
 // ErrQueueFull is what Offer returns when the packets do not fit the
 // outbound queue; the session is left as it was.
@@ -198,6 +224,17 @@ type outGroup struct {
 	frame   []byte
 }
 
+// first is the group's first packet, as isAnswer sees it.
+func (g outGroup) first() engineio.Packet {
+	if g.frame != nil {
+		return engineio.Packet{Type: engineio.Message, Data: g.frame[1:]}
+	}
+	if len(g.packets) == 0 {
+		return engineio.Packet{}
+	}
+	return g.packets[0]
+}
+
 // size is what the group counts against the queue's byte bound.
 func (g outGroup) size() int {
 	n := len(g.frame)
@@ -217,15 +254,16 @@ func (g outGroup) appendPackets(dst []engineio.Packet) []engineio.Packet {
 }
 
 // push queues group. Overflow rule: past the queue's bounds the session
-// closes as a slow consumer (see Send).
+// closes as a slow consumer, an answer past the slack (see Send).
 func (c *Conn) push(group outGroup) error { return c.enqueue(group, closeWhenFull) }
 
 // whenFull is what enqueue does with a group past the queue's bounds.
 type whenFull int
 
 const (
-	closeWhenFull  whenFull = iota // close the session as a slow consumer (Send)
+	closeWhenFull  whenFull = iota // close the session as a slow consumer (Send); an answer gets answerWhenFull
 	refuseWhenFull                 // return ErrQueueFull, change nothing (Offer)
+	answerWhenFull                 // queue it up to answerSlack past the bounds, then close (SetAnswers)
 	queueAnyway                    // queue it past the bounds (the heartbeat's ping)
 )
 
@@ -238,7 +276,10 @@ func (c *Conn) enqueue(group outGroup, full whenFull) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if full != queueAnyway && (len(c.queue) >= c.srv.cfg.QueuePackets || c.queueBytes+size > c.srv.cfg.QueueBytes) {
+	if full == closeWhenFull && c.isAnswer != nil && !c.fits(size, false) && c.isAnswer(group.first()) {
+		full = answerWhenFull
+	}
+	if full != queueAnyway && !c.fits(size, full == answerWhenFull) {
 		c.mu.Unlock()
 		if full == refuseWhenFull {
 			return ErrQueueFull
@@ -253,6 +294,16 @@ func (c *Conn) enqueue(group outGroup, full whenFull) error {
 	c.notifyPollLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// fits reports whether a group of size bytes fits the queue's bounds, or
+// with slack its bounds for answers (see SetAnswers). c.mu is held.
+func (c *Conn) fits(size int, slack bool) bool {
+	packets, bytes := c.srv.cfg.QueuePackets, c.srv.cfg.QueueBytes
+	if slack {
+		packets, bytes = packets+answerSlack, 2*bytes
+	}
+	return len(c.queue) < packets && c.queueBytes+size <= bytes
 }
 
 // notifyPollLocked wakes the waiting poll, if any.
