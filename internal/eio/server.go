@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -11,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/baton-rt/baton/internal/sleep"
+	"github.com/baton-rt/baton/internal/drain"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
@@ -257,9 +258,11 @@ func (s *Server) forget(c *Conn) {
 
 // Shutdown refuses new sessions and closes the open ones gracefully (close
 // code 1001 on WebSocket), spread evenly over the drain period so clients
-// do not all reconnect in the same instant, then waits for every session to
-// finish. When ctx ends first, the remaining sessions are cut at once and
-// Shutdown returns ctx's error after they have finished.
+// do not all reconnect in the same instant (drain.Spread: the period is
+// capped at half the time left before ctx's deadline), then waits for every
+// session to finish. When ctx ends first, the sessions not closed yet are
+// closed at once, those still open are cut, and Shutdown returns ctx's
+// error after they have finished.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -269,36 +272,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	period := s.cfg.DrainPeriod
-	if dl, ok := ctx.Deadline(); ok {
-		// Leave half of the remaining time for the last closes to finish.
-		period = min(period, time.Until(dl)/2)
-	}
-	start := time.Now()
-	var err error
-	for i, c := range conns {
-		if err == nil && len(conns) > 1 {
-			at := start.Add(period * time.Duration(i) / time.Duration(len(conns)-1))
-			err = sleep.Until(ctx, at)
-		}
-		c.closeWith(ErrShutdown, true, engineio.Close)
-	}
-
-	done := make(chan struct{})
-	go func() {
+	err := drain.Spread(ctx, s.cfg.DrainPeriod, len(conns), func(i int) {
+		conns[i].closeWith(ErrShutdown, true, engineio.Close)
+	})
+	werr := drain.Wait(ctx, func() {
 		for _, c := range conns {
 			c.work.Wait()
 		}
-		close(done)
-	}()
-	select {
-	case <-done:
-		return err
-	case <-ctx.Done():
-	}
-	for _, c := range conns {
-		c.abort()
-	}
-	<-done
-	return ctx.Err()
+	}, func() {
+		for _, c := range conns {
+			c.abort()
+		}
+	})
+	return cmp.Or(werr, err)
 }
