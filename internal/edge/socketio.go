@@ -107,6 +107,7 @@ func (s *Server) connectSocketIO(so *sio.Socket) error {
 		s.unauthorized.Add(1)
 		return &sio.ConnectError{Message: "unauthorized: " + err.Error()}
 	}
+	so.Conn().SetAnswers(isAnswer) // acks go past a full queue by a little
 	c := &sioConn{srv: s, so: so}
 	c.box = newOutbox(s.opts.Edge.OutboundQueue.Messages, c.push, c.overflow)
 	ctx, cancel := context.WithTimeout(so.Context(), s.opts.RequestTimeout)
@@ -274,6 +275,26 @@ func (c *sioConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
 
 // Close implements session.Sink: the gateway gave the session up.
 func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }
+
+// isAnswer says whether an Engine.IO group is a Socket.IO packet that
+// answers the client's own request: an ack (the success or the error of a
+// subscribe, unsubscribe, publish or custom request) or the answer to a
+// CONNECT. Like a legacy client's answers, these are queued past a full
+// queue by a little (see eio.Conn.SetAnswers), whatever edge.overflow
+// says: dropped, an answer would leave the request hanging, and a full
+// queue of messages must not cost the client its acks. Only a client that
+// keeps asking without reading gets past that slack, and is closed as a
+// slow consumer.
+func isAnswer(p engineio.Packet) bool {
+	if p.Type != engineio.Message || p.Binary || len(p.Data) == 0 {
+		return false
+	}
+	switch socketio.Type(p.Data[0] - '0') {
+	case socketio.Ack, socketio.BinaryAck, socketio.Connect, socketio.ConnectError:
+		return true
+	}
+	return false
+}
 
 // push queues one event from the backend on the Engine.IO session's
 // bounded queue. What does not fit follows edge.overflow (see errDropped):
