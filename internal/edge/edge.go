@@ -41,6 +41,7 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -50,9 +51,9 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/drain"
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/sio"
-	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // Paths the edge serves.
@@ -221,34 +222,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(legErr, sioErr)
 }
 
-// drainLegacy closes conns one by one over the drain period, then waits.
+// drainLegacy closes conns one by one over the drain period (the rest at
+// once if ctx ends first, see drain.Spread), then waits for them to end,
+// cutting them when ctx ends.
 func (s *Server) drainLegacy(ctx context.Context, conns []*legacyConn) error {
-	period := s.opts.DrainPeriod
-	if dl, ok := ctx.Deadline(); ok {
-		period = min(period, time.Until(dl)/2) // leave time for the closes
-	}
-	start := time.Now()
-	for i, c := range conns {
-		if len(conns) > 1 {
-			at := start.Add(period * time.Duration(i) / time.Duration(len(conns)-1))
-			if err := sleep.Until(ctx, at); err != nil {
-				break
-			}
+	err := drain.Spread(ctx, s.opts.DrainPeriod, len(conns), func(i int) {
+		conns[i].closeWith(closeShutdown, reasonShutdown, true)
+	})
+	werr := drain.Wait(ctx, s.wg.Wait, func() {
+		for _, c := range conns {
+			_ = c.ws.CloseNow()
 		}
-		c.closeWith(closeShutdown, reasonShutdown, true)
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	for _, c := range conns {
-		_ = c.ws.CloseNow()
-	}
-	<-done
-	return ctx.Err()
+	})
+	return cmp.Or(werr, err)
 }
 
 // isDraining reports whether Shutdown has begun.
