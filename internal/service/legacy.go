@@ -1,15 +1,16 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/drain"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 	"github.com/baton-rt/baton/internal/wsconn"
 )
@@ -153,10 +154,12 @@ func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Shutdown stops accepting connections and closes the open ones with 1001
-// (going away), spread evenly over Limits.DrainPeriod so that clients do not
-// all reconnect in the same instant; each connection first flushes what it
+// (going away), spread evenly over Limits.DrainPeriod (drain.Spread: at
+// most half the time left before ctx's deadline) so that clients do not all
+// reconnect in the same instant; each connection first flushes what it
 // already queued. It returns when every connection has ended, or with ctx's
-// error, after closing the remaining connections at once.
+// error once ctx has ended: then the connections not closed yet are closed
+// at once, those still open are cut, and it returns after they have ended.
 func (l *Legacy) Shutdown(ctx context.Context) error {
 	l.mu.Lock()
 	l.draining = true
@@ -166,40 +169,16 @@ func (l *Legacy) Shutdown(ctx context.Context) error {
 	}
 	l.mu.Unlock()
 
-	var step time.Duration
-	if len(conns) > 0 {
-		step = l.limits.DrainPeriod / time.Duration(len(conns))
-	}
-	t := time.NewTimer(0)
-	defer t.Stop()
-	<-t.C
-	for i, c := range conns {
-		if i > 0 && step > 0 {
-			t.Reset(step)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				for _, c := range conns[i:] {
-					_ = c.ws.CloseNow()
-				}
-				return ctx.Err()
-			}
-		}
-		c.closeWith(CloseShutdown, legacy.ReasonShutdown, true)
-	}
-
-	done := make(chan struct{})
-	go func() { l.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	err := drain.Spread(ctx, l.limits.DrainPeriod, len(conns), func(i int) {
+		conns[i].closeWith(CloseShutdown, legacy.ReasonShutdown, true)
+	})
+	// CloseNow unblocks every connection's goroutines.
+	werr := drain.Wait(ctx, l.wg.Wait, func() {
 		for _, c := range conns {
 			_ = c.ws.CloseNow()
 		}
-		<-done // CloseNow unblocks every connection's goroutines
-		return ctx.Err()
-	}
+	})
+	return cmp.Or(werr, err)
 }
 
 // Stats returns a snapshot of the counters.
