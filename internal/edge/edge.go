@@ -12,10 +12,10 @@
 // order they arrive, on the connection's reader: answers come back in
 // request order, as from the reference services. What the backend sends
 // goes through Sink.Deliver, which only queues: a legacy connection has
-// its own bounded queue, drained by a writer goroutine that runs only
-// while something is queued and writes each batch in one write(2)
-// (package wsconn); a Socket.IO connection uses the Engine.IO session's
-// bounded queue and writer.
+// its own bounded queue, drained by a write loop that runs only while
+// something is queued and writes each batch in one write(2) (package
+// wsconn), on a goroutine of the edge's writerPool; a Socket.IO
+// connection uses the Engine.IO session's bounded queue and writer.
 //
 // Browser clients must come from an allowed Origin (config
 // edge.origin_patterns; see originPolicy): both listeners refuse any other
@@ -26,9 +26,10 @@
 // queue is full (legacy: close 1008 "slow_consumer"; Socket.IO: the
 // Engine.IO session is closed), "drop_newest" discards a channel message
 // with a seq and keeps the client, which sees the gap; what a client could
-// not see missing (a message without seq, a custom event, a Socket.IO ack)
-// still disconnects it, and a legacy client's answers to its requests are
-// queued past the bound (see errDropped). Both are counted in Stats.
+// not see missing (a message without seq, a custom event) still
+// disconnects it, and a client's answers to its own requests (legacy acks,
+// errors and pongs; Socket.IO acks) are queued past the bound, by a little
+// (see errDropped). Both are counted in Stats.
 //
 // A subscribe's ack always reaches the client before the first message of
 // that subscription: messages that the backend sends before the session's
@@ -125,6 +126,7 @@ type Server struct {
 	legacy   map[*legacyConn]struct{}
 	draining bool
 	wg       sync.WaitGroup // legacy connections being set up or served
+	writers  *writerPool    // the legacy connections' write loops
 
 	accepted, unauthorized, attachFailed atomic.Uint64
 	slow, dropped, tooLarge, errReplies  atomic.Uint64
@@ -160,12 +162,13 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:   opts,
-		g:      opts.Gateway,
-		id:     id,
-		orig:   orig,
-		log:    opts.Logger,
-		legacy: make(map[*legacyConn]struct{}),
+		opts:    opts,
+		g:       opts.Gateway,
+		id:      id,
+		orig:    orig,
+		log:     opts.Logger,
+		legacy:  make(map[*legacyConn]struct{}),
+		writers: newWriterPool(),
 	}
 	if err := s.mountSocketIO(); err != nil {
 		return nil, err
@@ -218,6 +221,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sioErr = s.io.Shutdown(ctx)
 	}()
 	legErr := s.drainLegacy(ctx, conns)
+	s.writers.stop() // every legacy connection has ended
 	wg.Wait()
 	return errors.Join(legErr, sioErr)
 }

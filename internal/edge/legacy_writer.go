@@ -160,7 +160,7 @@ func (c *legacyConn) startWriterLocked() {
 	}
 	c.writing = true
 	c.writers.Add(1)
-	go c.writeLoop()
+	c.srv.writers.run(c)
 }
 
 // writeLoop writes what is queued, a batch per round, until the queue is

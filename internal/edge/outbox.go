@@ -16,10 +16,11 @@ import (
 // drop_newest drops only what the client can see missing: a channel
 // message with a seq (a gap in the channel's seqs). Anything else that
 // does not fit, a message without seq or a custom event, closes the
-// client as under disconnect; and a legacy client's answers to its own
-// requests (acks, errors, pongs) are queued past the bound (by a little:
-// answerSlack), so that a dropped answer never leaves a request hanging
-// (a legacy client has one request in flight at a time).
+// client as under disconnect; and a client's answers to its own requests
+// (legacy acks, errors and pongs; Socket.IO acks, see eio.Conn.SetAnswers)
+// are queued past the bound, by a little (answerSlack), so that a dropped
+// answer never leaves a request hanging. Past that slack the client is
+// closed as slow.
 var errDropped = fmt.Errorf("%w: message dropped (edge.overflow drop_newest)", session.ErrQueueFull)
 
 // outbox is what a connection's Sink.Deliver goes through: it keeps each
