@@ -319,15 +319,18 @@ func TestReattach(t *testing.T) {
 }
 
 // TestPacer: starts are spaced by the rate and never exceed the
-// concurrency.
+// concurrency, and each index runs once (on workers that run one call
+// after another).
 func TestPacer(t *testing.T) {
 	p := handover.NewPacer(200, 2)
 	var mu sync.Mutex
 	running, peak := 0, 0
 	start := time.Now()
 	const n = 21
-	err := p.Each(context.Background(), n, func(context.Context, int) {
+	ran := make([]int, n)
+	err := p.Each(context.Background(), n, func(_ context.Context, i int) {
 		mu.Lock()
+		ran[i]++
 		running++
 		peak = max(peak, running)
 		mu.Unlock()
@@ -341,6 +344,11 @@ func TestPacer(t *testing.T) {
 	}
 	if peak > 2 {
 		t.Errorf("peak concurrency %d, want <= 2", peak)
+	}
+	for i, k := range ran {
+		if k != 1 {
+			t.Errorf("index %d ran %d times, want 1", i, k)
+		}
 	}
 	// n starts at 200/s are spread over at least (n-1)/200 s, less the
 	// pacer's 1 ms slack.
