@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -73,6 +74,9 @@ func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// would block on the socket.
 	l := &Link{}
 	l.in.Conn = conn
+	if sc, ok := conn.(syscall.Conn); ok {
+		l.in.raw, _ = sc.SyscallConn()
+	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		l.in.early = bytes.Clone(early)
@@ -122,16 +126,29 @@ func (l *Link) Wait() { l.in.wait() }
 // handed out first by Read.
 type parkConn struct {
 	net.Conn
+	raw syscall.RawConn // Conn's, when it has one (TCP): wait reads through it
 
 	// mu is held across the blocking reads so that a read by wait and
 	// one by coder/websocket (Close reading the close frame) never run at
 	// once and bytes stay in order.
 	mu    sync.Mutex
-	early []byte // sent by the client with its handshake, read first
+	early []byte  // read ahead (with the handshake, or by wait): served first
+	ahead *[]byte // early's array when it came from aheadPool
 	one   [1]byte
 	have  bool  // one holds a byte read by wait
 	err   error // wait's read failed; Read returns it
 }
+
+// aheadSize sizes wait's reads: a few client frames.
+const aheadSize = 2 << 10
+
+// aheadPool holds wait's read buffers. One is taken only once the socket
+// has something to read and is handed back as soon as that is read, so
+// an idle connection holds none.
+var aheadPool = sync.Pool{New: func() any {
+	b := make([]byte, aheadSize)
+	return &b
+}}
 
 func (p *parkConn) Read(b []byte) (int, error) {
 	p.mu.Lock()
@@ -143,6 +160,10 @@ func (p *parkConn) Read(b []byte) (int, error) {
 		n := copy(b, p.early)
 		if p.early = p.early[n:]; len(p.early) == 0 {
 			p.early = nil // the array is not kept for the connection's life
+			if p.ahead != nil {
+				aheadPool.Put(p.ahead)
+				p.ahead = nil
+			}
 		}
 		return n, nil
 	case p.have:
@@ -154,22 +175,57 @@ func (p *parkConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// hasEarly reports whether bytes of the handshake's read wait to be read.
-// Only the reader calls it (through Buffered), and early changes only in
-// Read, which runs on the reader or, under the Link's gate that Buffered
-// also takes, on a Close: it needs no lock of its own.
+// hasEarly reports whether bytes read ahead wait to be read. Only the
+// reader calls it (through Buffered), and early changes only in wait,
+// which runs on the reader, and in Read, which runs on the reader or,
+// under the Link's gate that Buffered also takes, on a Close: it needs
+// no lock of its own.
 func (p *parkConn) hasEarly() bool { return len(p.early) > 0 }
 
+// wait blocks until the peer sends something. Through the raw socket it
+// reads what has come in one read(2), as coder/websocket's next read
+// would have; otherwise it reads one byte, and the rest is read after.
 func (p *parkConn) wait() {
 	p.mu.Lock()
-	if len(p.early) == 0 && !p.have && p.err == nil {
-		n, err := p.Conn.Read(p.one[:])
-		p.have = n == 1
-		if n == 0 {
-			p.err = err
-		}
+	defer p.mu.Unlock()
+	if len(p.early) > 0 || p.have || p.err != nil {
+		return
 	}
-	p.mu.Unlock()
+	if p.raw != nil {
+		p.readAhead()
+		return
+	}
+	n, err := p.Conn.Read(p.one[:])
+	p.have = n == 1
+	if n == 0 {
+		p.err = err
+	}
+}
+
+// readAhead waits for the socket to be readable and reads what is there
+// into a pooled buffer. An end of stream or an error leaves nothing read:
+// the next Read meets it on the socket and reports it as net.Conn does.
+func (p *parkConn) readAhead() {
+	_ = p.raw.Read(func(fd uintptr) bool {
+		bp := aheadPool.Get().(*[]byte)
+		var n int
+		var err error
+		for {
+			if n, err = syscall.Read(int(fd), *bp); err != syscall.EINTR {
+				break
+			}
+		}
+		if err == syscall.EAGAIN {
+			aheadPool.Put(bp)
+			return false // wait for readability, then try again
+		}
+		if n <= 0 {
+			aheadPool.Put(bp)
+			return true
+		}
+		p.early, p.ahead = (*bp)[:n], bp
+		return true
+	})
 }
 
 // renewAfter is how long a parking reader keeps its goroutine before a

@@ -192,3 +192,62 @@ func TestEarlyMessagesWithTheHandshake(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitReadsAheadAcrossMessages: what Wait reads ahead in one read(2)
+// (several small messages, the start of one larger than its buffer) is
+// handed to coder/websocket whole and in order, and the read-ahead buffer
+// goes back once it is read; a peer that goes away after a Wait ends the
+// next read with its close, not a hang.
+func TestWaitReadsAheadAcrossMessages(t *testing.T) {
+	big := bytes.Repeat([]byte("b"), 3*aheadSize+17)
+	want := [][]byte{[]byte("one"), []byte("two"), big, []byte("three")}
+	got := make(chan []byte, len(want))
+	ended := make(chan error, 1)
+	c := pair(t, func(ws *websocket.Conn, l *Link) {
+		if l.in.raw == nil {
+			t.Error("a TCP connection has no raw conn: Wait falls back to one-byte reads")
+		}
+		for {
+			if !l.Buffered() {
+				l.Wait()
+			}
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				ended <- err
+				return
+			}
+			got <- data
+			if l.in.ahead != nil && !l.in.hasEarly() {
+				t.Error("the read-ahead buffer is kept after it was read")
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Written back to back: the server's first Wait usually finds more
+	// than one message in the socket.
+	for _, m := range want {
+		if err := c.Write(ctx, websocket.MessageText, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range want {
+		select {
+		case data := <-got:
+			if !bytes.Equal(data, m) {
+				t.Fatalf("message %d: got %d bytes, want %d", i, len(data), len(m))
+			}
+		case <-ctx.Done():
+			t.Fatalf("message %d never read", i)
+		}
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "done")
+	select {
+	case err := <-ended:
+		if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+			t.Fatalf("server read after the client closed: %v, want close 1000", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the server's reader hung after the client closed")
+	}
+}
