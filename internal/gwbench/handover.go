@@ -241,6 +241,10 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	t0 := time.Now()
 	res, err := r.admin.setWeight(ctx, to)
 	took := time.Since(t0)
+	// The CPU window is the move's own: the After period that follows
+	// only relays the steady load.
+	_, names := r.watch(r.cfg.Gateway)
+	h.Cores = m.stop(names)
 	if err != nil {
 		stopProfile()
 		return h, fmt.Errorf("handover: %w", err)
@@ -249,8 +253,6 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	stopProfile()
 	s.window.Store(windowNone)
 	s.lat.Store(nil)
-	_, names := r.watch(r.cfg.Gateway)
-	h.Cores = m.stop(names)
 	stop()
 	if sleepErr != nil {
 		return h, sleepErr
