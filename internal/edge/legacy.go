@@ -128,7 +128,8 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.sess = sess
-	hw := &wsconn.Response{ResponseWriter: w, Timeout: s.opts.WriteTimeout}
+	// The welcome is queued: the 101 goes out with it.
+	hw := &wsconn.Response{ResponseWriter: w, Timeout: s.opts.WriteTimeout, HoldHeader: true}
 	// Accept applies the same Origin rule again; it cannot refuse what
 	// originOK let through.
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: s.opts.Edge.OriginPatterns})

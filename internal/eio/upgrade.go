@@ -23,7 +23,7 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 	}
 	c.mu.Unlock()
 
-	ws, l, err := s.accept(w, r)
+	ws, l, err := s.accept(w, r, false) // the client probes first
 	if err != nil {
 		if ok {
 			c.resetUpgrade()
@@ -37,9 +37,7 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 	if !c.probe(ws, l) {
 		c.resetUpgrade()
 		_ = ws.CloseNow()
-		return
 	}
-	s.upgrades.Add(1)
 }
 
 // resetUpgrade lets the client try again after a failed upgrade; the
@@ -79,7 +77,14 @@ func (c *Conn) probe(ws *websocket.Conn, l *wsLink) bool {
 			c.notifyPollLocked()
 			c.mu.Unlock()
 		case p.Type == engineio.Upgrade:
-			return c.attachWebSocket(ws, l)
+			// Counted before the attach: from then on the client may
+			// see the upgrade's effects (a test reads Stats after an echo).
+			c.srv.upgrades.Add(1)
+			if !c.attachWebSocket(ws, l) {
+				c.srv.upgrades.Add(^uint64(0)) // the session closed meanwhile
+				return false
+			}
+			return true
 		default:
 			return false
 		}

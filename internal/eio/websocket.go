@@ -8,15 +8,20 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // accept upgrades r to a WebSocket. Origin is not checked, as in the Node
 // server (WebSocket is not subject to CORS; CheckRequest can refuse).
 // The returned wsLink carries ws's reads and writes (see wsconn.go).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *wsLink, error) {
-	hw := &hijackResponse{ResponseWriter: w, timeout: s.cfg.WriteTimeout}
+//
+// greets says the server writes first (the open packet of a session
+// opened over WebSocket): the 101 then waits to go out with it.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, greets bool) (*websocket.Conn, *wsLink, error) {
+	hw := &hijackResponse{Response: wsconn.Response{ResponseWriter: w, Timeout: s.cfg.WriteTimeout, HoldHeader: greets}}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("eio: websocket accept: %w", err)
@@ -27,7 +32,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn
 
 // acceptWebSocket serves a session that was opened over WebSocket.
 func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request) {
-	ws, l, err := s.accept(w, r)
+	ws, l, err := s.accept(w, r, true) // the open packet is queued
 	if err != nil {
 		c.fail(errors.Join(ErrTransport, err), engineio.Close)
 		return

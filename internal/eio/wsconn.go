@@ -3,9 +3,7 @@ package eio
 import (
 	"bufio"
 	"net"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/baton-rt/baton/internal/wsconn"
@@ -17,28 +15,24 @@ import (
 // session: hijackResponse hands it to websocket.Accept, wsLink is what a
 // session keeps of it, and gatherWriter writes a batch of outGroups.
 
-// hijackResponse is the http.ResponseWriter handed to websocket.Accept.
+// hijackResponse is the http.ResponseWriter handed to websocket.Accept:
+// a wsconn.Response whose Hijack also builds the session's wsLink.
 type hijackResponse struct {
-	http.ResponseWriter
-	timeout time.Duration
-	link    *wsLink // set by Hijack
+	wsconn.Response
+	link *wsLink // set by Hijack
 }
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (h *hijackResponse) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // Hijack takes over the connection through wsconn.Response, with its
 // default (small) buffer sizes.
 func (h *hijackResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	r := wsconn.Response{ResponseWriter: h.ResponseWriter, Timeout: h.timeout}
-	conn, brw, err := r.Hijack()
+	conn, brw, err := h.Response.Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	h.link = &wsLink{
-		in:   linkReader{r.Link},
-		out:  gatherWriter{r.Link.Writer()},
-		gate: r.Link.Gate(),
+		in:   linkReader{h.Link},
+		out:  gatherWriter{h.Link.Writer()},
+		gate: h.Link.Gate(),
 	}
 	return conn, brw, nil
 }

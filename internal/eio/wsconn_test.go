@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // hijackPair hijacks one loopback HTTP connection through hijackResponse
@@ -27,7 +28,7 @@ func hijackPair(t *testing.T) (server net.Conn, l *wsLink, client net.Conn) {
 	}
 	got := make(chan hijacked, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &hijackResponse{ResponseWriter: w, timeout: 5 * time.Second}
+		hw := &hijackResponse{Response: wsconn.Response{ResponseWriter: w, Timeout: 5 * time.Second}}
 		conn, _, err := hw.Hijack()
 		if err != nil {
 			t.Error(err)

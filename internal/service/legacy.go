@@ -119,8 +119,9 @@ func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	// Small hijack buffers (legacy frames are small; larger ones bypass
-	// them); the write buffer holds a typical batch message whole.
-	hw := &wsconn.Response{ResponseWriter: w, Timeout: l.limits.WriteTimeout, WriteSize: 1024}
+	// them); the write buffer holds a typical batch message whole. The
+	// server greets first (welcome): the 101 goes out with it.
+	hw := &wsconn.Response{ResponseWriter: w, Timeout: l.limits.WriteTimeout, WriteSize: 1024, HoldHeader: true}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: l.origin})
 	if err != nil {
 		l.log.Debug("legacy: upgrade failed", "remote", r.RemoteAddr, "err", err)

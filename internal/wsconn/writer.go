@@ -41,6 +41,7 @@ type Writer struct {
 	mu        sync.Mutex
 	closeSent bool      // a close frame went out: no message may follow it
 	deadline  time.Time // the socket's write deadline as last set
+	head      []byte    // a held 101 (Response.HoldHeader), sent with the first write
 
 	// The open batch, between Begin and End (mu held).
 	bp  *[]byte
@@ -141,6 +142,12 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 		if err := w.conn.SetWriteDeadline(w.deadline); err != nil {
 			return 0, err
 		}
+	}
+	if w.head != nil {
+		b := append(w.head, p...)
+		w.head = nil
+		n, err := w.conn.Write(b)
+		return max(0, n-(len(b)-len(p))), err
 	}
 	return w.conn.Write(p)
 }

@@ -41,8 +41,27 @@ type Response struct {
 	// ReadSize and WriteSize size the buffers coder/websocket keeps; zero
 	// means DefaultReadSize, DefaultWriteSize. Larger frames bypass them.
 	ReadSize, WriteSize int
+	// HoldHeader holds the 101 back until the connection's first write,
+	// so that it and the server's greeting (a welcome frame, an Engine.IO
+	// open packet) leave in one write(2) and one TCP segment: the client
+	// is woken once, not twice. Set it only where the server writes first,
+	// right after the upgrade; a client that has to speak first would wait
+	// for the 101 forever.
+	HoldHeader bool
 
 	Link *Link // set by Hijack
+
+	held bool // WriteHeader(101) was held back
+}
+
+// WriteHeader sends the response's header, or, for the 101 under
+// HoldHeader, keeps it for Hijack to hand to the Writer.
+func (r *Response) WriteHeader(code int) {
+	if code == http.StatusSwitchingProtocols && r.HoldHeader {
+		r.held = true
+		return
+	}
+	r.ResponseWriter.WriteHeader(code)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
@@ -83,6 +102,13 @@ func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	l.br = bufio.NewReaderSize(&l.in, rs)
 	l.out = Writer{conn: conn, timeout: r.Timeout}
+	if r.held {
+		// net/http wrote nothing: the 101 goes out with the first write.
+		head := bytes.NewBufferString("HTTP/1.1 101 Switching Protocols\r\n")
+		_ = r.Header().Write(head) // a bytes.Buffer does not fail
+		head.WriteString("\r\n")
+		l.out.head = head.Bytes()
+	}
 	r.Link = l
 	return &l.in, bufio.NewReadWriter(l.br, bufio.NewWriterSize(&l.out, ws)), nil
 }

@@ -251,3 +251,64 @@ func TestWaitReadsAheadAcrossMessages(t *testing.T) {
 		t.Fatal("the server's reader hung after the client closed")
 	}
 }
+
+// TestHoldHeaderSendsTheGreetingWithThe101: under HoldHeader the 101 waits
+// for the server's first message and leaves with it, so the client reads
+// both from one segment even when the server greets a while after the
+// upgrade; the connection then works as any other.
+func TestHoldHeaderSendsTheGreetingWithThe101(t *testing.T) {
+	greeting := []byte(`{"type":"welcome"}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &Response{ResponseWriter: w, Timeout: 5 * time.Second, HoldHeader: true}
+		ws, err := websocket.Accept(hw, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer ws.CloseNow()
+		// Without HoldHeader the 101 would be on its way by now.
+		time.Sleep(50 * time.Millisecond)
+		out := hw.Link.Writer()
+		if err := out.Begin(); err != nil {
+			t.Error(err)
+			return
+		}
+		out.Text(greeting)
+		if err := out.End(); err != nil {
+			t.Error(err)
+			return
+		}
+		_, data, err := ws.Read(context.Background())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = out.Begin()
+		out.Text(data) // echo
+		_ = out.End()
+		_, _, _ = ws.Read(context.Background()) // until the client closes
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, "ws://"+srv.Listener.Addr().String(), ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	// Dial returned after reading the 101: the greeting came with it.
+	if !c.Buffered() {
+		t.Fatal("the greeting was not in the read that brought the 101")
+	}
+	if _, data, err := c.Read(ctx); err != nil || !bytes.Equal(data, greeting) {
+		t.Fatalf("greeting: %q, %v", data, err)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := c.Read(ctx); err != nil || string(data) != "ping" {
+		t.Fatalf("echo: %q, %v", data, err)
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "")
+}
