@@ -19,7 +19,8 @@ const writerIdle = 2 * time.Second
 //
 // No connection ever waits for a goroutine: when none is idle a new one
 // starts, as before, so a write blocked on a slow client holds up nobody
-// else. Idle goroutines exit after writerIdle, or at stop.
+// else. Idle goroutines exit after writerIdle (up to twice that), or at
+// stop.
 type writerPool struct {
 	ready   chan writeLooper // unbuffered: taken only by an idle writer
 	quit    chan struct{}
@@ -45,20 +46,24 @@ func (p *writerPool) run(c writeLooper) {
 }
 
 func (p *writerPool) work(c writeLooper) {
-	var idle *time.Timer
+	c.writeLoop()
+	// The timer is not reset per loop, which would cost a timer update
+	// per burst: a writer exits at a tick with no loop since the last one,
+	// so after between writerIdle and twice that.
+	idle := time.NewTicker(writerIdle)
+	defer idle.Stop()
+	ran := false
 	for {
-		c.writeLoop()
-		if idle == nil {
-			idle = time.NewTimer(writerIdle)
-		} else {
-			idle.Reset(writerIdle)
-		}
 		select {
 		case c = <-p.ready:
+			c.writeLoop()
+			ran = true
 		case <-idle.C:
-			return
+			if !ran {
+				return
+			}
+			ran = false
 		case <-p.quit:
-			idle.Stop()
 			return
 		}
 	}
