@@ -41,7 +41,7 @@ type Writer struct {
 	mu        sync.Mutex
 	closeSent bool      // a close frame went out: no message may follow it
 	deadline  time.Time // the socket's write deadline as last set
-	head      []byte    // a held 101 (Response.HoldHeader), sent with the first write
+	head      *[]byte   // a held 101 (Response.HoldHeader), sent with the first write
 
 	// The open batch, between Begin and End (mu held).
 	bp  *[]byte
@@ -58,6 +58,20 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.closeSent = true
 	}
 	return w.writeLocked(p)
+}
+
+// SendHeld writes a 101 held back by Response.HoldHeader now, if one is
+// still held: for a server that ends the connection without a word, so
+// that the client sees the upgrade and then the end, not a handshake cut
+// short.
+func (w *Writer) SendHeld() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.head == nil {
+		return nil
+	}
+	_, err := w.writeLocked(nil)
+	return err
 }
 
 // Begin opens a batch; the writer stays locked until End, which the
@@ -144,10 +158,15 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 		}
 	}
 	if w.head != nil {
-		b := append(w.head, p...)
+		head := *w.head
+		n, err := w.conn.Write(append(head, p...))
+		if n < len(head) { // what is left of it goes first next time
+			rest := head[n:]
+			w.head = &rest
+			return 0, err
+		}
 		w.head = nil
-		n, err := w.conn.Write(b)
-		return max(0, n-(len(b)-len(p))), err
+		return n - len(head), err
 	}
 	return w.conn.Write(p)
 }

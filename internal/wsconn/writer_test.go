@@ -79,3 +79,59 @@ func TestWriterWriteToStuckPeerEndsWithinTimeout(t *testing.T) {
 		t.Fatalf("the stuck write ended after %v, want between %v and %v", took, timeout, timeout+timeout/2)
 	}
 }
+
+// shortConn takes at most limit bytes per Write, failing past them, and
+// keeps what it took.
+type shortConn struct {
+	net.Conn
+	limit int
+	got   []byte
+}
+
+var errShort = errors.New("short write")
+
+func (c *shortConn) Write(p []byte) (int, error) {
+	n := min(len(p), c.limit)
+	c.got = append(c.got, p[:n]...)
+	if n < len(p) {
+		return n, errShort
+	}
+	return n, nil
+}
+
+func (c *shortConn) SetWriteDeadline(time.Time) error { return nil }
+
+// TestWriterHeldHeader: a held 101 goes out ahead of the first write, and
+// when a write takes only part of it the rest goes first the next time;
+// SendHeld sends it alone and only once.
+func TestWriterHeldHeader(t *testing.T) {
+	c := &shortConn{limit: 3}
+	head := []byte("HEAD")
+	w := &Writer{conn: c, timeout: time.Second, head: &head}
+	if n, err := w.Write([]byte("ab")); n != 0 || !errors.Is(err, errShort) {
+		t.Fatalf("first write: %d, %v; want 0 and the short write", n, err)
+	}
+	c.limit = 100
+	if n, err := w.Write([]byte("cd")); n != 2 || err != nil {
+		t.Fatalf("second write: %d, %v; want 2, nil", n, err)
+	}
+	if got := string(c.got); got != "HEAD"+"cd" {
+		t.Fatalf("wire got %q, want the whole header, then the second write", got)
+	}
+
+	c2 := &shortConn{limit: 100}
+	head2 := []byte("HEAD")
+	w2 := &Writer{conn: c2, timeout: time.Second, head: &head2}
+	if err := w2.SendHeld(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.SendHeld(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w2.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(c2.got); got != "HEADx" {
+		t.Fatalf("wire got %q, want the header once, then the write", got)
+	}
+}

@@ -93,9 +93,7 @@ func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// would block on the socket.
 	l := &Link{}
 	l.in.Conn = conn
-	if sc, ok := conn.(syscall.Conn); ok {
-		l.in.raw, _ = sc.SyscallConn()
-	}
+	l.in.raw = rawOf(conn)
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		l.in.early = bytes.Clone(early)
@@ -107,7 +105,8 @@ func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		head := bytes.NewBufferString("HTTP/1.1 101 Switching Protocols\r\n")
 		_ = r.Header().Write(head) // a bytes.Buffer does not fail
 		head.WriteString("\r\n")
-		l.out.head = head.Bytes()
+		b := head.Bytes()
+		l.out.head = &b
 	}
 	r.Link = l
 	return &l.in, bufio.NewReadWriter(l.br, bufio.NewWriterSize(&l.out, ws)), nil
@@ -226,32 +225,6 @@ func (p *parkConn) wait() {
 	if n == 0 {
 		p.err = err
 	}
-}
-
-// readAhead waits for the socket to be readable and reads what is there
-// into a pooled buffer. An end of stream or an error leaves nothing read:
-// the next Read meets it on the socket and reports it as net.Conn does.
-func (p *parkConn) readAhead() {
-	_ = p.raw.Read(func(fd uintptr) bool {
-		bp := aheadPool.Get().(*[]byte)
-		var n int
-		var err error
-		for {
-			if n, err = syscall.Read(int(fd), *bp); err != syscall.EINTR {
-				break
-			}
-		}
-		if err == syscall.EAGAIN {
-			aheadPool.Put(bp)
-			return false // wait for readability, then try again
-		}
-		if n <= 0 {
-			aheadPool.Put(bp)
-			return true
-		}
-		p.early, p.ahead = (*bp)[:n], bp
-		return true
-	})
 }
 
 // renewAfter is how long a parking reader keeps its goroutine before a

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,4 +312,42 @@ func TestHoldHeaderSendsTheGreetingWithThe101(t *testing.T) {
 		t.Fatalf("echo: %q, %v", data, err)
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
+}
+
+// TestWaitKeepsAReset: a peer that resets the connection while the reader
+// is parked is reported as a reset, as net.Conn reports it, not as a
+// clean end (the kernel tells a reset once, to the read that meets it).
+func TestWaitKeepsAReset(t *testing.T) {
+	ended := make(chan error, 1)
+	parked := make(chan struct{})
+	addr := serve(t, func(ws *websocket.Conn, l *Link) {
+		close(parked)
+		l.Wait()
+		_, _, err := ws.Read(context.Background())
+		ended <- err
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, "ws://"+addr, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-parked
+	time.Sleep(50 * time.Millisecond) // let the server reach its wait
+	tcp, ok := c.in.Conn.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("client conn is %T", c.in.Conn)
+	}
+	if err := tcp.SetLinger(0); err != nil { // close sends a reset
+		t.Fatal(err)
+	}
+	_ = c.CloseNow()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("server read after a reset: %v, want ECONNRESET", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the parked reader never saw the reset")
+	}
 }
