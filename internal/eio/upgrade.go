@@ -77,14 +77,7 @@ func (c *Conn) probe(ws *websocket.Conn, l *wsLink) bool {
 			c.notifyPollLocked()
 			c.mu.Unlock()
 		case p.Type == engineio.Upgrade:
-			// Counted before the attach: from then on the client may
-			// see the upgrade's effects (a test reads Stats after an echo).
-			c.srv.upgrades.Add(1)
-			if !c.attachWebSocket(ws, l) {
-				c.srv.upgrades.Add(^uint64(0)) // the session closed meanwhile
-				return false
-			}
-			return true
+			return c.attachWebSocket(ws, l, true)
 		default:
 			return false
 		}

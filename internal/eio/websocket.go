@@ -37,7 +37,8 @@ func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request
 		c.fail(errors.Join(ErrTransport, err), engineio.Close)
 		return
 	}
-	if !c.attachWebSocket(ws, l) {
+	if !c.attachWebSocket(ws, l, false) {
+		_ = l.out.w.SendHeld() // the 101 waited for the open packet
 		_ = ws.CloseNow()
 	}
 }
@@ -46,11 +47,16 @@ func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request
 // on a goroutine of its own: ServeHTTP returns, so the request, net/http's
 // connection state and the handler's grown stack are not kept for the
 // life of the session. It reports false when the session closed meanwhile.
-func (c *Conn) attachWebSocket(ws *websocket.Conn, l *wsLink) bool {
+// upgraded counts it as an upgrade from polling, before the client can
+// see any of its effects.
+func (c *Conn) attachWebSocket(ws *websocket.Conn, l *wsLink, upgraded bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
+	}
+	if upgraded {
+		c.srv.upgrades.Add(1)
 	}
 	c.transport, c.ws, c.link, c.upgrade = TransportWebSocket, ws, l, upgradeDone
 	c.work.Add(1) // the OnClose call is still pending, so work is not zero
