@@ -41,8 +41,8 @@ type outItem struct {
 
 // legacyConn is one legacy client. After the upgrade ServeHTTP returns; a
 // reader goroutine handles requests in order and parks on a short stack
-// between them, and a writer goroutine runs only while something is
-// queued (see legacy_writer.go). It is the session's Sink.
+// between them, and a write loop runs only while something is queued, on
+// a pooled goroutine (see legacy_writer.go). It is the session's Sink.
 type legacyConn struct {
 	srv  *Server
 	id   string
@@ -55,7 +55,7 @@ type legacyConn struct {
 	asking  atomic.Bool
 	stop    context.Context // canceled by closeWith: ends waiting requests
 	stopNow context.CancelFunc
-	writers sync.WaitGroup // the writer goroutine, while one runs
+	writers sync.WaitGroup // the write loop, while one runs
 
 	mu   sync.Mutex
 	ws   *websocket.Conn // set once upgraded
@@ -64,8 +64,8 @@ type legacyConn struct {
 	serving bool
 	items   []outItem // the outbound queue, bounded by Edge.OutboundQueue
 	bytes   int
-	// writing is set while a writer goroutine runs (and stays set after
-	// one that closed the connection or failed, so none starts again).
+	// writing is set while a write loop runs (and stays set after one
+	// that closed the connection or failed, so none starts again).
 	writing     bool
 	ended       bool // the reader has finished: nothing more is written
 	closing     bool

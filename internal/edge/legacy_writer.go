@@ -14,9 +14,10 @@ import (
 )
 
 // A legacy connection's outbound side: a bounded queue inline in the
-// connection (one lock per send) and a writer goroutine that exists only
-// while the queue is not empty, writing each drained batch in one
-// write(2) through the hijack's wsconn.Writer.
+// connection (one lock per send) and a write loop that runs only while
+// the queue is not empty, on a goroutine of the edge's writerPool, writing
+// each drained batch in one write(2) (up to wsconn's 64 KiB gather limit)
+// through the hijack's wsconn.Writer.
 
 // idleQueueKeep is the largest queue array an idle connection keeps;
 // idleItemsKeep the largest a writer hands back for the next burst.

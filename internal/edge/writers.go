@@ -25,14 +25,15 @@ type writerPool struct {
 	ready   chan writeLooper // unbuffered: taken only by an idle writer
 	quit    chan struct{}
 	once    sync.Once
-	started atomic.Int64 // goroutines started
+	idle    time.Duration // writerIdle but in tests
+	started atomic.Int64  // goroutines started
 }
 
 // writeLooper is a connection with a write loop to run (*legacyConn).
 type writeLooper interface{ writeLoop() }
 
 func newWriterPool() *writerPool {
-	return &writerPool{ready: make(chan writeLooper), quit: make(chan struct{})}
+	return &writerPool{ready: make(chan writeLooper), quit: make(chan struct{}), idle: writerIdle}
 }
 
 // run runs c's write loop on an idle writer, or on a new one.
@@ -49,8 +50,8 @@ func (p *writerPool) work(c writeLooper) {
 	c.writeLoop()
 	// The timer is not reset per loop, which would cost a timer update
 	// per burst: a writer exits at a tick with no loop since the last one,
-	// so after between writerIdle and twice that.
-	idle := time.NewTicker(writerIdle)
+	// so after between p.idle and twice that.
+	idle := time.NewTicker(p.idle)
 	defer idle.Stop()
 	ran := false
 	for {
