@@ -20,7 +20,9 @@ const writerIdle = 2 * time.Second
 // No connection ever waits for a goroutine: when none is idle a new one
 // starts, as before, so a write blocked on a slow client holds up nobody
 // else. Idle goroutines exit after writerIdle (up to twice that), or at
-// stop.
+// stop. Their number is not capped: after a burst to many connections at
+// once (a fan-out) as many stay, each with its stack, for those seconds,
+// which is what lets the next burst reuse them; at rest there are none.
 type writerPool struct {
 	ready   chan writeLooper // unbuffered: taken only by an idle writer
 	quit    chan struct{}
