@@ -83,6 +83,19 @@ func fillUntilDropped(ctx context.Context, t *testing.T, ed *edge.Server, pub *p
 	if ed.Stats().Dropped < 5 {
 		t.Fatal("the queue never filled")
 	}
+	// A publish returns on the publisher's ack, which can come before the
+	// gateway has handled the stalled client's copy: let the last copies
+	// land (queued or dropped) so that the drops are counted before the
+	// caller reads them.
+	last, still := ed.Stats().Dropped, 0
+	for i := 0; i < 100 && still < 4; i++ {
+		time.Sleep(25 * time.Millisecond)
+		if d := ed.Stats().Dropped; d != last {
+			last, still = d, 0
+			continue
+		}
+		still++
+	}
 	return data
 }
 
