@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/store"
 )
 
@@ -40,7 +41,7 @@ func (c *Controller) drive() {
 		cancel()
 		if err != nil && !errors.Is(err, errStale) && ctx.Err() == nil {
 			c.log.Warn("rollout: retrying", "phase", st.Phase, "step", st.Step, "err", err)
-			c.sleep(ctx, c.opts.RetryBackoff)
+			_ = sleep.For(ctx, c.opts.RetryBackoff)
 		}
 	}
 }
@@ -58,7 +59,7 @@ func (c *Controller) round(ctx context.Context, st State, gen uint64) error {
 		case !st.Applied:
 			return c.applyStep(ctx, st, gen)
 		case c.now().Before(st.HoldUntil):
-			c.sleep(ctx, st.HoldUntil.Sub(c.now()))
+			_ = sleep.For(ctx, st.HoldUntil.Sub(c.now()))
 			return nil
 		default:
 			return c.gate(st, gen)
@@ -185,7 +186,7 @@ func (c *Controller) rollback(ctx context.Context, st State, gen uint64) error {
 	for attempt := range rollbackAttempts {
 		if attempt > 0 {
 			c.log.Warn("rollout: rollback incomplete, retrying", "failed", failed, "err", err)
-			if !c.sleep(ctx, c.opts.RetryBackoff) {
+			if sleep.For(ctx, c.opts.RetryBackoff) != nil {
 				return ctx.Err()
 			}
 		}
@@ -256,18 +257,6 @@ func (c *Controller) pace(st State) int {
 		return st.Plan.MovesPerSecond
 	}
 	return 0
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func (c *Controller) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // since returns the growth of cur over base; a counter below its base was
