@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // StatusError is a webhook's answer other than 2xx.
@@ -67,11 +69,7 @@ func (d *Dispatcher) deliver(s *sink, it item) {
 		}
 		d.retried.Add(1)
 		log.Info("alert delivery failed, retrying", "attempt", attempt, "wait", wait, "error", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-d.ctx.Done():
-			t.Stop()
+		if sleep.For(d.ctx, wait) != nil {
 			d.failed.Add(1)
 			log.Warn("alert not delivered: dispatcher closed", "attempts", attempt, "error", err)
 			return

@@ -41,6 +41,7 @@ import (
 	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -334,11 +335,7 @@ func (g *Gateway) reattach(s *session.Session, cause error) {
 	var err error
 	for attempt := range g.opts.ReattachAttempts {
 		if attempt > 0 {
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-g.ctx.Done():
-				t.Stop()
+			if sleep.For(g.ctx, backoff) != nil {
 				return
 			}
 			backoff *= 2

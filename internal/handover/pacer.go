@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // pacerSlack: a start due less than this ahead goes at once. A timer
@@ -56,13 +57,9 @@ func (p *Pacer) Acquire(ctx context.Context) error {
 	p.next = p.next.Add(p.interval)
 	p.mu.Unlock()
 	if wait := time.Until(start); wait > pacerSlack {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if err := sleep.For(ctx, wait); err != nil {
 			<-p.slots
-			return ctx.Err()
+			return err
 		}
 	}
 	return nil

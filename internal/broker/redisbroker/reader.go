@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // Reconnect backoff: doubles from minBackoff to maxBackoff while attempts
@@ -91,11 +92,7 @@ func (b *Broker) onSubscribed(pubsub string) {
 func (b *Broker) reconnect(failures int) bool {
 	b.stats.reconnects.Add(1)
 	pause := min(maxBackoff, minBackoff<<min(failures, 10))
-	t := time.NewTimer(pause)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-b.ctx.Done():
+	if sleep.For(b.ctx, pause) != nil {
 		return false
 	}
 
