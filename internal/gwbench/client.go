@@ -152,15 +152,17 @@ func (c *client) handle(f []byte, now time.Time) {
 	typ := frameType(f)
 	switch typ {
 	case "message":
+		// Tracked before counted: a phase that has seen every delivery
+		// counted reads the tracking next.
+		if c.sink.track.Load() {
+			c.observe(f, now)
+		}
 		c.sink.delivered.Add(1)
 		if c.msgs != nil {
 			select {
 			case c.msgs <- now:
 			default:
 			}
-		}
-		if c.sink.track.Load() {
-			c.observe(f, now)
 		}
 	case "ack", "error":
 		id, _ := drive.IntAfter(f, keyID)

@@ -154,12 +154,14 @@ func (c *client) handle(f []byte) error {
 	kind, id := c.codec.classify(f)
 	switch kind {
 	case frameMessage:
-		c.sink.delivered.Add(1)
+		// The sample before the count: a phase that has seen every
+		// delivery counted reads the samples next.
 		if rec := c.sink.lat.Load(); rec != nil {
 			if ts, ok := drive.IntAfter(f, tsKey); ok {
 				rec.Add(time.Now().UnixMicro() - ts)
 			}
 		}
+		c.sink.delivered.Add(1)
 	case framePing:
 		c.sink.pings.Add(1)
 		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
