@@ -237,7 +237,9 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	m := startCPU(gw)
 	s.lat.Store(moveLat)
 	s.window.Store(windowMove)
-	stopProfile := r.cpuProfile(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 0, true)
+	// Two seconds: about the move itself (the target), not the steady
+	// relaying after it.
+	stopProfile := r.cpuProfile(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 2*time.Second, true)
 	t0 := time.Now()
 	res, err := r.admin.setWeight(ctx, to)
 	took := time.Since(t0)
