@@ -16,7 +16,7 @@
 #   GWBENCH_SESSIONS=10000     sessions for memory and handover (the figure; where the open-file
 #                              limit is lower, as many as fit, in hundreds: 9,800 under a hard limit of 20,000)
 #   GWBENCH_MOVES=100000       handover.moves_per_second of the gateway
-#   GWBENCH_MOVE_CONC=64       handover.concurrency of the gateway (more in flight lengthens pauses, same rate)
+#   GWBENCH_MOVE_CONC=32       handover.concurrency of the gateway (on 2 cores more in flight lengthens pauses, same rate)
 #   GWBENCH_STRESS_RATE=5      messages/s per session of the extra stress move (0: none)
 #   GWBENCH_NGINX=1            include NGINX (apt-get install nginx-light)
 #   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 
 sessions=${GWBENCH_SESSIONS:-10000}
 moves=${GWBENCH_MOVES:-100000}
-move_conc=${GWBENCH_MOVE_CONC:-64}
+move_conc=${GWBENCH_MOVE_CONC:-32}
 stress_rate=${GWBENCH_STRESS_RATE:-5}
 use_nginx=${GWBENCH_NGINX:-1}
 pin=${GWBENCH_PIN:-1}
