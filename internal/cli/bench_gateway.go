@@ -64,6 +64,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "directory for gateway heap and CPU profiles")
 	f.DurationVar(&cfg.QuietWait, "quiet-wait", 0, "wait up to this long for a quiet machine (default 1m; negative: no wait)")
 	f.IntVar(&cfg.Sessions, "sessions", 0, "idle sessions for memory and handover (default 10000)")
+	f.IntVar(&cfg.NGINXSessions, "nginx-sessions", 0, "idle sessions for NGINX's memory reading (default and at most --sessions)")
 	f.IntVar(&cfg.LatencySessions, "latency-sessions", 0, "sessions held per target in the round-trip phase (default 1000)")
 	f.IntVar(&cfg.LatencyRounds, "latency-rounds", 0, "interleaved round-trip rounds (default 3)")
 	f.DurationVar(&cfg.LatencyFor, "latency-for", 0, "round-trip time per target per round (default 3s)")

@@ -96,9 +96,13 @@ type Config struct {
 	InFlight     int // concurrent publishes at saturation (4)
 	MaxLag       int // publisher stays at most this many messages ahead of the average subscriber (50)
 
-	Sessions int           // idle sessions for memory and handover (10000)
-	Idle     time.Duration // idle time before the memory reading (5s)
-	Settle   time.Duration // wait after a GC before reading RSS (2s)
+	Sessions int // idle sessions for memory and handover (10000)
+	// NGINXSessions is NGINX's count for its memory reading (Sessions when
+	// zero or more): it needs a little more than two descriptors per
+	// proxied connection, so under an open-file limit it fits fewer.
+	NGINXSessions int
+	Idle          time.Duration // idle time before the memory reading (5s)
+	Settle        time.Duration // wait after a GC before reading RSS (2s)
 
 	Channels       int     // channels the handover sessions spread over (200)
 	PerSessionRate float64 // messages/s each handover session receives (1)
@@ -144,6 +148,9 @@ func (c *Config) Defaults() {
 	c.InFlight = cmp.Or(c.InFlight, 4)
 	c.MaxLag = cmp.Or(c.MaxLag, 50)
 	c.Sessions = cmp.Or(c.Sessions, 10000)
+	if c.NGINXSessions <= 0 || c.NGINXSessions > c.Sessions {
+		c.NGINXSessions = c.Sessions
+	}
 	c.Idle = cmp.Or(c.Idle, 5*time.Second)
 	c.Settle = cmp.Or(c.Settle, 2*time.Second)
 	c.Channels = cmp.Or(c.Channels, 200)

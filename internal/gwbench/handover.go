@@ -17,7 +17,7 @@ import (
 // idleMemory opens Sessions sessions through t, lets them sit and reads the
 // RSS growth of t's process per session. The clients stay open for the
 // caller.
-func (r *runner) idleMemory(ctx context.Context, t Target, gcURL string) (Memory, []*client, *sink, error) {
+func (r *runner) idleMemory(ctx context.Context, t Target, sessions int, gcURL string) (Memory, []*client, *sink, error) {
 	s := &sink{}
 	var m Memory
 	before, err := r.settledRSS(ctx, t.PID, gcURL)
@@ -25,9 +25,9 @@ func (r *runner) idleMemory(ctx context.Context, t Target, gcURL string) (Memory
 		return m, nil, s, err
 	}
 	bBefore, _ := procstat.Read(r.cfg.BackendPID)
-	r.logf("memory %s: RSS before %.1f MiB; connecting %d", t.Name, mib(before), r.cfg.Sessions)
+	r.logf("memory %s: RSS before %.1f MiB; connecting %d", t.Name, mib(before), sessions)
 	start := time.Now()
-	clients, err := connectAll(ctx, newDialer(t.Addr, s), 0, r.cfg.Sessions, r.cfg.DialConcurrency, false)
+	clients, err := connectAll(ctx, newDialer(t.Addr, s), 0, sessions, r.cfg.DialConcurrency, false)
 	took := time.Since(start)
 	if err != nil {
 		return m, clients, s, fmt.Errorf("memory: %s: %w", t.Name, err)

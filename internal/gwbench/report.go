@@ -130,7 +130,11 @@ func memoryTable(w io.Writer, r Result) {
 		return
 	}
 	n, okN := r.Memory["nginx"]
-	fmt.Fprintf(w, "### Memory per idle session (%d sessions)\n\n", g.Sessions)
+	if okN && n.Sessions != g.Sessions {
+		fmt.Fprintf(w, "### Memory per idle session (%d sessions; NGINX %d)\n\n", g.Sessions, n.Sessions)
+	} else {
+		fmt.Fprintf(w, "### Memory per idle session (%d sessions)\n\n", g.Sessions)
+	}
 	fmt.Fprintf(w, "RSS growth of the proxy process (after a GC for the gateway) divided by the sessions; the gateway holds the client's socket and its own upstream socket per session, NGINX one proxied connection (two sockets).\n\n")
 	fmt.Fprintf(w, "| Metric | Gateway | NGINX | Target (gateway) |\n|---|---:|---:|---|\n")
 	nv := func(f func(Memory) string) string {

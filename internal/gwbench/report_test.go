@@ -58,6 +58,40 @@ func TestReportMarksMissedTargets(t *testing.T) {
 	}
 }
 
+// NGINX's memory may be read at fewer sessions (its open files): the
+// heading says so, and says nothing when both counts agree.
+func TestReportNamesNGINXSessionCount(t *testing.T) {
+	for _, tc := range []struct {
+		nginx int
+		want  string
+	}{
+		{9200, "### Memory per idle session (9800 sessions; NGINX 9200)"},
+		{9800, "### Memory per idle session (9800 sessions)\n"},
+	} {
+		r := Result{Memory: map[string]Memory{
+			"gateway": {Sessions: 9800, BytesPerSession: 18000},
+			"nginx":   {Sessions: tc.nginx, BytesPerSession: 18100},
+		}}
+		var sb strings.Builder
+		Report(&sb, ReportOptions{Result: r, Machine: "m", Command: "c"})
+		if !strings.Contains(sb.String(), tc.want) {
+			t.Errorf("NGINX at %d: report lacks %q:\n%s", tc.nginx, tc.want, sb.String())
+		}
+	}
+}
+
+func TestConfigCapsNGINXSessions(t *testing.T) {
+	for _, tc := range []struct{ sessions, nginx, want int }{
+		{9800, 0, 9800}, {9800, 9200, 9200}, {9800, 12000, 9800},
+	} {
+		c := Config{Sessions: tc.sessions, NGINXSessions: tc.nginx}
+		c.Defaults()
+		if c.NGINXSessions != tc.want {
+			t.Errorf("Sessions %d, NGINXSessions %d: got %d, want %d", tc.sessions, tc.nginx, c.NGINXSessions, tc.want)
+		}
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)

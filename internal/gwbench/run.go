@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		}
 	}
 	if cfg.NGINX.Addr != "" && cfg.runs(PhaseHandover) {
-		m, clients, s, err := r.idleMemory(ctx, cfg.NGINX, "")
+		m, clients, s, err := r.idleMemory(ctx, cfg.NGINX, cfg.NGINXSessions, "")
 		closeAll(s, clients)
 		if err != nil {
 			return r.res, err
@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 // gatewaySessions reads the gateway's memory at Sessions idle sessions,
 // then moves them all blue→green (and back with Reverse) under load.
 func (r *runner) gatewaySessions(ctx context.Context) error {
-	m, clients, s, err := r.idleMemory(ctx, r.cfg.Gateway, r.cfg.GCURL)
+	m, clients, s, err := r.idleMemory(ctx, r.cfg.Gateway, r.cfg.Sessions, r.cfg.GCURL)
 	defer func() { closeAll(s, clients) }()
 	if err != nil {
 		return err
