@@ -61,7 +61,7 @@ fi
 # take fewer sessions than the gateway's.
 nginx_sessions=$sessions
 nginx_fit=$(( ($(ulimit -n) - 64) * 100 / 215 / 100 * 100 ))
-if [ "$nginx_fit" -lt "$nginx_sessions" ]; then
+if [ "$use_nginx" = 1 ] && [ "$nginx_fit" -lt "$nginx_sessions" ]; then
 	nginx_sessions=$nginx_fit
 	limit_note="${limit_note:+$limit_note }NGINX's memory was read at $nginx_sessions sessions, as many as fit its descriptors."
 fi
