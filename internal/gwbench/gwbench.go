@@ -91,8 +91,8 @@ type Config struct {
 	FanoutWindow time.Duration // (8s)
 	// FanoutRounds is how many times each target's fan-out is measured,
 	// the targets taking turns; the round with the median result is
-	// reported (5: one slow round out of three, common on a shared
-	// machine, moved the median past a target's line).
+	// reported (5: with three, one slow round, common on a shared
+	// machine, already pulls the median up; with five it takes two).
 	FanoutRounds int
 	InFlight     int // concurrent publishes at saturation (4)
 	MaxLag       int // publisher stays at most this many messages ahead of the average subscriber (50)
