@@ -14,8 +14,8 @@ import (
 	"github.com/baton-rt/baton/internal/sleep"
 )
 
-// idleMemory opens Sessions sessions through t, lets them sit and reads the
-// RSS growth of t's process per session. The clients stay open for the
+// idleMemory opens sessions sessions through t, lets them sit and reads
+// the RSS growth of t's process per session. The clients stay open for the
 // caller.
 func (r *runner) idleMemory(ctx context.Context, t Target, sessions int, gcURL string) (Memory, []*client, *sink, error) {
 	s := &sink{}
