@@ -1,15 +1,31 @@
 // Package drain ends a server's open connections gracefully: Spread
 // closes them one by one over a period, so that their clients do not all
 // reconnect in the same instant, and Wait waits for them to finish,
-// cutting what is left once the caller's context ends.
+// cutting what is left once the caller's context ends. Conns does both,
+// as every server's Shutdown needs.
 package drain
 
 import (
+	"cmp"
 	"context"
 	"time"
 
 	"github.com/baton-rt/baton/internal/sleep"
 )
+
+// Conns drains n connections: Spread closes them (closeConn) over period,
+// then Wait waits for them to end (wait) and, once ctx ends, cuts each
+// (cut) so that they do. It returns nil when every close came on schedule
+// and every connection ended in time, otherwise ctx's error.
+func Conns(ctx context.Context, period time.Duration, n int, closeConn, cut func(i int), wait func()) error {
+	err := Spread(ctx, period, n, closeConn)
+	werr := Wait(ctx, wait, func() {
+		for i := range n {
+			cut(i)
+		}
+	})
+	return cmp.Or(werr, err)
+}
 
 // Spread calls closeConn(i) for i from 0 to n-1, in order, each at
 // start + period*i/(n-1): the first at once, the last when period has

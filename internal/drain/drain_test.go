@@ -152,3 +152,32 @@ func TestWait(t *testing.T) {
 		t.Fatalf("ended context: %v, %d aborts", err, aborted.Load())
 	}
 }
+
+// TestConns: every connection is closed in order; when they all end in
+// time nothing is cut, and when ctx ends first each is cut once.
+func TestConns(t *testing.T) {
+	var closed, cut []int
+	err := Conns(context.Background(), 0, 3,
+		func(i int) { closed = append(closed, i) },
+		func(i int) { cut = append(cut, i) },
+		func() {})
+	if err != nil || !slices.Equal(closed, []int{0, 1, 2}) || cut != nil {
+		t.Fatalf("in time: %v, closed %v, cut %v", err, closed, cut)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ended := make(chan struct{})
+	closed, cut = nil, nil
+	err = Conns(ctx, 0, 2,
+		func(i int) { closed = append(closed, i) },
+		func(i int) {
+			if cut = append(cut, i); len(cut) == 2 {
+				close(ended)
+			}
+		},
+		func() { <-ended })
+	if !errors.Is(err, context.Canceled) || !slices.Equal(closed, []int{0, 1}) || !slices.Equal(cut, []int{0, 1}) {
+		t.Fatalf("ctx ended: %v, closed %v, cut %v", err, closed, cut)
+	}
+}

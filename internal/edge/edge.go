@@ -42,7 +42,6 @@
 package edge
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -230,15 +229,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // once if ctx ends first, see drain.Spread), then waits for them to end,
 // cutting them when ctx ends.
 func (s *Server) drainLegacy(ctx context.Context, conns []*legacyConn) error {
-	err := drain.Spread(ctx, s.opts.DrainPeriod, len(conns), func(i int) {
-		conns[i].closeWith(closeShutdown, reasonShutdown, true)
-	})
-	werr := drain.Wait(ctx, s.wg.Wait, func() {
-		for _, c := range conns {
-			_ = c.ws.CloseNow()
-		}
-	})
-	return cmp.Or(werr, err)
+	return drain.Conns(ctx, s.opts.DrainPeriod, len(conns),
+		func(i int) { conns[i].closeWith(closeShutdown, reasonShutdown, true) },
+		func(i int) { _ = conns[i].ws.CloseNow() },
+		s.wg.Wait)
 }
 
 // isDraining reports whether Shutdown has begun.

@@ -1,7 +1,6 @@
 package eio
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -272,17 +271,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	err := drain.Spread(ctx, s.cfg.DrainPeriod, len(conns), func(i int) {
-		conns[i].closeWith(ErrShutdown, true, engineio.Close)
-	})
-	werr := drain.Wait(ctx, func() {
-		for _, c := range conns {
-			c.work.Wait()
-		}
-	}, func() {
-		for _, c := range conns {
-			c.abort()
-		}
-	})
-	return cmp.Or(werr, err)
+	return drain.Conns(ctx, s.cfg.DrainPeriod, len(conns),
+		func(i int) { conns[i].closeWith(ErrShutdown, true, engineio.Close) },
+		func(i int) { conns[i].abort() },
+		func() {
+			for _, c := range conns {
+				c.work.Wait()
+			}
+		})
 }

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -170,16 +169,10 @@ func (l *Legacy) Shutdown(ctx context.Context) error {
 	}
 	l.mu.Unlock()
 
-	err := drain.Spread(ctx, l.limits.DrainPeriod, len(conns), func(i int) {
-		conns[i].closeWith(CloseShutdown, legacy.ReasonShutdown, true)
-	})
-	// CloseNow unblocks every connection's goroutines.
-	werr := drain.Wait(ctx, l.wg.Wait, func() {
-		for _, c := range conns {
-			_ = c.ws.CloseNow()
-		}
-	})
-	return cmp.Or(werr, err)
+	return drain.Conns(ctx, l.limits.DrainPeriod, len(conns),
+		func(i int) { conns[i].closeWith(CloseShutdown, legacy.ReasonShutdown, true) },
+		func(i int) { _ = conns[i].ws.CloseNow() }, // unblocks its goroutines
+		l.wg.Wait)
 }
 
 // Stats returns a snapshot of the counters.
