@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // openLegacy dials n legacy clients (users u0, u1, ...) and reads their
@@ -31,23 +32,6 @@ func openLegacy(ctx context.Context, t *testing.T, addr string, n int) []*websoc
 	return cs
 }
 
-// readToEnd reads every client until its connection ends, each in its own
-// goroutine, and sends the close status each saw.
-func readToEnd(ctx context.Context, cs []*websocket.Conn) <-chan websocket.StatusCode {
-	codes := make(chan websocket.StatusCode, len(cs))
-	for _, c := range cs {
-		go func() {
-			for {
-				if _, _, err := c.Read(ctx); err != nil {
-					codes <- websocket.CloseStatus(err)
-					return
-				}
-			}
-		}()
-	}
-	return codes
-}
-
 // TestShutdownWithinDeadline: a drain period longer than ctx allows is
 // cut to fit, so every client still gets its 1001 and Shutdown succeeds.
 func TestShutdownWithinDeadline(t *testing.T) {
@@ -55,7 +39,7 @@ func TestShutdownWithinDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cs := openLegacy(ctx, t, addr, 3)
-	codes := readToEnd(ctx, cs)
+	codes := testenv.CloseCodes(ctx, cs)
 
 	sctx, scancel := context.WithTimeout(ctx, 3*time.Second)
 	defer scancel()
@@ -80,7 +64,7 @@ func TestShutdownContextEnds(t *testing.T) {
 	defer cancel()
 	cs := openLegacy(ctx, t, addr, 3)
 	closeCodes := edge.LegacyCloseCodes(ed)
-	codes := readToEnd(ctx, cs)
+	codes := testenv.CloseCodes(ctx, cs)
 
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()

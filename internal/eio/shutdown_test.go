@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // openSessions dials n WebSocket sessions and reads their open packets.
@@ -20,32 +22,13 @@ func openSessions(t *testing.T, ts *testServer, n int) []*websocket.Conn {
 	return wss
 }
 
-// closeCodes reads every ws until it ends, each in its own goroutine, and
-// sends its close status.
-func closeCodes(wss []*websocket.Conn) <-chan websocket.StatusCode {
-	codes := make(chan websocket.StatusCode, len(wss))
-	for _, ws := range wss {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			for {
-				if _, _, err := ws.Read(ctx); err != nil {
-					codes <- websocket.CloseStatus(err)
-					return
-				}
-			}
-		}()
-	}
-	return codes
-}
-
 // TestShutdownWithinDeadline: a drain period longer than ctx allows is
 // cut to fit, so every session still gets its graceful close (1001) and
 // Shutdown succeeds.
 func TestShutdownWithinDeadline(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute, DrainPeriod: time.Hour})
 	wss := openSessions(t, ts, 3)
-	codes := closeCodes(wss)
+	codes := testenv.CloseCodes(testenv.Context(t, 30*time.Second), wss)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := ts.srv.Shutdown(ctx); err != nil {
@@ -70,7 +53,7 @@ func TestShutdownWithinDeadline(t *testing.T) {
 func TestShutdownContextEnds(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute, DrainPeriod: time.Hour})
 	wss := openSessions(t, ts, 3)
-	codes := closeCodes(wss)
+	codes := testenv.CloseCodes(testenv.Context(t, 30*time.Second), wss)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res := make(chan error, 1)

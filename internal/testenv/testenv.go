@@ -4,7 +4,8 @@
 // a missing dependency is a failure, elsewhere a logged skip. It also holds
 // the small fixtures every package's tests share, so each exists once: a
 // context bounded by the test (Context), waiting for a condition (Poll,
-// Eventually), a free loopback address (FreeAddr), tracking a test
+// Eventually), a free loopback address (FreeAddr), the close status
+// WebSocket clients see (CloseCodes), tracking a test
 // server's handlers (Handlers), where encoding/json may differ from our
 // flat-object readers (PlainJSONKeys) and golden files made by the
 // official packages (NodeGolden).
