@@ -5,10 +5,10 @@
 // the small fixtures every package's tests share, so each exists once: a
 // context bounded by the test (Context), waiting for a condition (Poll,
 // Eventually), a free loopback address (FreeAddr), the close status
-// WebSocket clients see (CloseCodes), tracking a test
-// server's handlers (Handlers), where encoding/json may differ from our
-// flat-object readers (PlainJSONKeys) and golden files made by the
-// official packages (NodeGolden).
+// WebSocket clients see (CloseCodes), tracking a test server's handlers
+// (Handlers), where encoding/json may differ from our flat-object readers
+// (PlainJSONKeys) and golden files made by the official packages
+// (NodeGolden).
 package testenv
 
 import (
