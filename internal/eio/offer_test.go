@@ -19,15 +19,12 @@ func TestOfferOnFullQueue(t *testing.T) {
 			ts := startServer(t, tc.cfg)
 			sid := ts.openPolling(t)
 			c := ts.srv.lookup(sid)
-			msg := func(s string) engineio.Packet {
-				return engineio.Packet{Type: engineio.Message, Data: []byte(s)}
-			}
 			for _, s := range []string{"abcd", "efgh"} {
-				if err := c.Offer(msg(s)); err != nil {
+				if err := c.Offer(message(s)); err != nil {
 					t.Fatalf("offer %q: %v", s, err)
 				}
 			}
-			if err := c.Offer(msg("ijkl")); !errors.Is(err, ErrQueueFull) {
+			if err := c.Offer(message("ijkl")); !errors.Is(err, ErrQueueFull) {
 				t.Fatalf("offer on a full queue: %v, want ErrQueueFull", err)
 			}
 			if err := c.Err(); err != nil {
@@ -43,11 +40,11 @@ func TestOfferOnFullQueue(t *testing.T) {
 			// The poll emptied the queue: Offer queues again, and a Send
 			// past the bounds closes the session.
 			for _, s := range []string{"mnop", "qrst"} {
-				if err := c.Offer(msg(s)); err != nil {
+				if err := c.Offer(message(s)); err != nil {
 					t.Fatalf("offer %q after the poll: %v", s, err)
 				}
 			}
-			if err := c.Send(msg("uvwx")); !errors.Is(err, ErrSlowConsumer) {
+			if err := c.Send(message("uvwx")); !errors.Is(err, ErrSlowConsumer) {
 				t.Fatalf("send on a full queue: %v, want ErrSlowConsumer", err)
 			}
 			if err := ts.closeReason(t); !errors.Is(err, ErrSlowConsumer) {
@@ -56,7 +53,7 @@ func TestOfferOnFullQueue(t *testing.T) {
 			if n := ts.srv.Stats().SlowConsumers; n != 1 {
 				t.Fatalf("SlowConsumers = %d after Send, want 1", n)
 			}
-			if err := c.Offer(msg("x")); !errors.Is(err, ErrClosed) {
+			if err := c.Offer(message("x")); !errors.Is(err, ErrClosed) {
 				t.Fatalf("offer on a closed session: %v, want ErrClosed", err)
 			}
 		})
