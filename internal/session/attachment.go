@@ -117,13 +117,9 @@ func (s *Session) Abort(b *Attachment) {
 // Either way a retiring attachment's custom events stop reaching the
 // client then: its requests are over (see HandleEvent).
 func (s *Session) Drain(ctx context.Context, a *Attachment) error {
-	defer func() {
-		s.mu.Lock()
-		a.retiring = false
-		s.mu.Unlock()
-	}()
 	s.mu.Lock()
 	if a.inflight == 0 || a.dead {
+		a.retiring = false
 		s.mu.Unlock()
 		return nil
 	}
@@ -132,12 +128,16 @@ func (s *Session) Drain(ctx context.Context, a *Attachment) error {
 	}
 	ch := a.drained
 	s.mu.Unlock()
+	var err error
 	select {
 	case <-ch:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.mu.Lock()
+	a.retiring = false
+	s.mu.Unlock()
+	return err
 }
 
 // Release closes a on purpose (its end is not reported as a drop).
