@@ -515,6 +515,12 @@ func TestOverflowAnswersSlackIsBounded(t *testing.T) {
 				t.Fatal("the slow client was not closed")
 			}
 			pub.publish(ctx, t, overflowChannel, data) // the publisher is still served
+			// The client sees the end before the server's handler has
+			// returned and forgotten the connection.
+			testenv.Poll(5*time.Second, func() bool {
+				st := ed.Stats()
+				return st.Legacy+st.SocketIO == 1
+			})
 			if st := ed.Stats(); st.SlowConsumers != 1 || st.Dropped != dropped || st.Legacy+st.SocketIO != 1 {
 				t.Errorf("stats %+v: want one slow consumer, no answer dropped (Dropped %d) and the publisher open", st, dropped)
 			}
