@@ -24,6 +24,7 @@
 #   GWBENCH_PROFILE=1          save gateway CPU/heap profiles and the backend's CPU over the handover (pprof)
 #   GWBENCH_DOC=path           document to update ("" prints instead)
 #   GWBENCH_ARGS="..."         extra flags for `baton gwbench run`
+#   GWBENCH_GW_ENV="K=V ..."   extra environment for the gateway process only (GOGC=off, GODEBUG=...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -104,7 +105,7 @@ gateway_yaml "$tmp/gateway.yaml" "$edge" "$adm" "$token" "$blue" "$green" "$move
 	"health: { probe: { disabled: true } }"
 cp "$tmp/gateway.yaml" "$out/gateway.yaml"
 echo "== gateway: edge :$edge, admin :$adm, pprof :$pprof" >&2
-"${proxy_cpu[@]}" "$out/baton" gwbench gateway --config "$tmp/gateway.yaml" --pprof "127.0.0.1:$pprof" >"$out/gateway.log" 2>&1 &
+env ${GWBENCH_GW_ENV:-} "${proxy_cpu[@]}" "$out/baton" gwbench gateway --config "$tmp/gateway.yaml" --pprof "127.0.0.1:$pprof" >"$out/gateway.log" 2>&1 &
 gateway_pid=$!; pids+=("$gateway_pid")
 
 nginx_args=()
