@@ -18,7 +18,9 @@
 #   GWBENCH_MOVES=100000       handover.moves_per_second of the gateway
 #   GWBENCH_MOVE_CONC=32       handover.concurrency of the gateway (on 2 cores more in flight lengthens pauses, same rate)
 #   GWBENCH_STRESS_RATE=5      messages/s per session of the extra stress move (0: none)
-#   GWBENCH_NGINX=1            include NGINX (apt-get install nginx-light)
+#   GWBENCH_NGINX=1            include the peer proxy (NGINX: apt-get install nginx-light)
+#   GWBENCH_PEER=nginx         the peer: nginx, or relay (`baton gwbench relay`, a Go proxy that only
+#                              copies bytes: which part of the gateway's cost is Go's own)
 #   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
 #                              driver on CPU 0
 #   GWBENCH_PROFILE=1          save gateway CPU/heap profiles and the backend's CPU over the handover (pprof)
@@ -33,6 +35,10 @@ moves=${GWBENCH_MOVES:-100000}
 move_conc=${GWBENCH_MOVE_CONC:-32}
 stress_rate=${GWBENCH_STRESS_RATE:-5}
 use_nginx=${GWBENCH_NGINX:-1}
+peer=${GWBENCH_PEER:-nginx}
+case "$peer" in nginx | relay) ;; *) echo "bench-gateway: GWBENCH_PEER is nginx or relay, not $peer" >&2; exit 1 ;; esac
+peer_label=NGINX
+[ "$peer" = relay ] && peer_label="The Go relay"
 pin=${GWBENCH_PIN:-1}
 profile=${GWBENCH_PROFILE:-1}
 doc=${GWBENCH_DOC-docs/benchmarks.md}
@@ -64,7 +70,7 @@ nginx_sessions=$sessions
 nginx_fit=$(( ($(ulimit -n) - 64) * 100 / 215 / 100 * 100 ))
 if [ "$use_nginx" = 1 ] && [ "$nginx_fit" -lt "$nginx_sessions" ]; then
 	nginx_sessions=$nginx_fit
-	limit_note="${limit_note:+$limit_note }NGINX's memory was read at $nginx_sessions sessions, as many as fit its descriptors."
+	limit_note="${limit_note:+$limit_note }$peer_label's memory was read at $nginx_sessions sessions, as many as fit its descriptors."
 fi
 
 mkdir -p "$out"
@@ -109,7 +115,13 @@ env ${GWBENCH_GW_ENV:-} "${proxy_cpu[@]}" "$out/baton" gwbench gateway --config 
 gateway_pid=$!; pids+=("$gateway_pid")
 
 nginx_args=()
-if [ "$use_nginx" = 1 ]; then
+if [ "$use_nginx" = 1 ] && [ "$peer" = relay ]; then
+	echo "== Go relay: :$nport → blue" >&2
+	"${proxy_cpu[@]}" "$out/baton" gwbench relay --listen "127.0.0.1:$nport" --upstream "127.0.0.1:$blue" >"$out/relay.log" 2>&1 &
+	nginx_pid=$!; pids+=("$nginx_pid")
+	nginx_args=(--nginx "127.0.0.1:$nport" --nginx-pid "$nginx_pid" --peer-name "Go relay")
+	notes+=("The peer is \`baton gwbench relay\` instead of NGINX: a Go proxy that copies bytes between each client and blue with read(2) and write(2), parsing nothing, to show which part of the gateway's cost is Go's own.")
+elif [ "$use_nginx" = 1 ]; then
 	if ! command -v nginx >/dev/null; then
 		echo "bench-gateway: nginx not found (apt-get install nginx-light), or GWBENCH_NGINX=0" >&2
 		exit 1

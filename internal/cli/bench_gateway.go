@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -24,7 +25,7 @@ func newGWBenchCmd() *cobra.Command {
 			"the result into docs/benchmarks.md (report), and can run the gateway with a pprof listener\n" +
 			"for profiling (gateway). scripts/bench-gateway.sh starts every process and calls these.",
 	}
-	cmd.AddCommand(newGWBenchRunCmd(), newGWBenchReportCmd(), newGWBenchGatewayCmd(), newGWBenchEmergencyCmd())
+	cmd.AddCommand(newGWBenchRunCmd(), newGWBenchReportCmd(), newGWBenchGatewayCmd(), newGWBenchEmergencyCmd(), newGWBenchRelayCmd())
 	return cmd
 }
 
@@ -54,6 +55,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.StringVar(&cfg.Direct.Addr, "direct", "", "blue backend's legacy service address host:port (required)")
 	f.StringVar(&cfg.NGINX.Addr, "nginx", "", "NGINX proxy address host:port (optional)")
 	f.IntVar(&cfg.NGINX.PID, "nginx-pid", 0, "NGINX process id (with --nginx)")
+	f.StringVar(&cfg.PeerName, "peer-name", "", `name of the proxy at --nginx in the report (default "NGINX"; "Go relay" for gwbench relay)`)
 	f.IntVar(&cfg.BackendPID, "backend-pid", 0, "`baton serve` process id (required)")
 	f.StringVar(&cfg.PublishURL, "publish-url", "", "backend publish endpoint, http://HOST:PORT/api/v1/publish (required)")
 	f.StringVar(&cfg.AdminURL, "admin", "", "gateway admin API base URL, http://HOST:PORT (required)")
@@ -125,5 +127,30 @@ func newGWBenchGatewayCmd() *cobra.Command {
 	cmd := gatewayCmd("127.0.0.1:0")
 	cmd.Use = "gateway --config FILE --pprof ADDR"
 	cmd.Short = "Run the gateway exactly as `baton gateway`, with --pprof on by default"
+	return cmd
+}
+
+// newGWBenchRelayCmd runs gwbench.Relay: a byte-copying Go proxy that
+// scripts/bench-gateway.sh can put in NGINX's place (GWBENCH_PEER=relay).
+func newGWBenchRelayCmd() *cobra.Command {
+	var listen, upstream string
+	cmd := &cobra.Command{
+		Use:   "relay --listen ADDR --upstream ADDR",
+		Short: "Copy bytes between each client and the upstream, parsing nothing: the floor of a Go proxy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" || upstream == "" {
+				return errors.New("gwbench relay: --listen and --upstream are required")
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "relay listening on %s → %s\n", ln.Addr(), upstream)
+			return gwbench.Relay(cmd.Context(), ln, upstream)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on, host:port (required)")
+	cmd.Flags().StringVar(&upstream, "upstream", "", "address to relay to, host:port (required)")
 	return cmd
 }

@@ -56,7 +56,10 @@ type Target struct {
 type Config struct {
 	Gateway Target // the gateway's edge (required)
 	Direct  Target // the blue backend's legacy service (required)
-	NGINX   Target // NGINX proxying to Direct (optional)
+	NGINX   Target // NGINX proxying to Direct (optional), or PeerName's proxy
+	// PeerName names the proxy at NGINX's address in the report: "NGINX"
+	// when empty; "Go relay" for `baton gwbench relay` (see Relay).
+	PeerName string
 
 	// BackendPID is the `baton serve` process (blue legacy + green
 	// Socket.IO over one broker); PublishURL its HTTP publish endpoint.

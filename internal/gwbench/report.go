@@ -82,7 +82,8 @@ func latencyTable(w io.Writer, r Result) {
 	c := r.Config
 	fmt.Fprintf(w, "### Added latency (%d sessions per target)\n\n", g.Sessions)
 	fmt.Fprintf(w, "Sequential publish requests of %d bytes, each from the next session, answered by an ack; the session is subscribed to its own channel, so the same message also comes back (publish→deliver). %d interleaved rounds of %s per target.\n\n", c.Payload, c.LatencyRounds, c.LatencyFor)
-	fmt.Fprintf(w, "| Metric | Direct | Gateway | NGINX | Gateway − direct | NGINX − direct | Target (gateway) |\n|---|---:|---:|---:|---:|---:|---|\n")
+	peer := peerName(r)
+	fmt.Fprintf(w, "| Metric | Direct | Gateway | %s | Gateway − direct | %s − direct | Target (gateway) |\n|---|---:|---:|---:|---:|---:|---|\n", peer, peer)
 	row := func(name string, f func(RTT) float64, target string, ok func(float64) bool) {
 		nv, nd := "–", "–"
 		if okN {
@@ -131,12 +132,12 @@ func memoryTable(w io.Writer, r Result) {
 	}
 	n, okN := r.Memory["nginx"]
 	if okN && n.Sessions != g.Sessions {
-		fmt.Fprintf(w, "### Memory per idle session (%d sessions; NGINX %d)\n\n", g.Sessions, n.Sessions)
+		fmt.Fprintf(w, "### Memory per idle session (%d sessions; %s %d)\n\n", g.Sessions, peerName(r), n.Sessions)
 	} else {
 		fmt.Fprintf(w, "### Memory per idle session (%d sessions)\n\n", g.Sessions)
 	}
-	fmt.Fprintf(w, "RSS growth of the proxy process (after a GC for the gateway) divided by the sessions; the gateway holds the client's socket and its own upstream socket per session, NGINX one proxied connection (two sockets).\n\n")
-	fmt.Fprintf(w, "| Metric | Gateway | NGINX | Target (gateway) |\n|---|---:|---:|---|\n")
+	fmt.Fprintf(w, "RSS growth of the proxy process (after a GC for the gateway) divided by the sessions; the gateway holds the client's socket and its own upstream socket per session, %[1]s one proxied connection (two sockets).\n\n", peerName(r))
+	fmt.Fprintf(w, "| Metric | Gateway | %s | Target (gateway) |\n|---|---:|---:|---|\n", peerName(r))
 	nv := func(f func(Memory) string) string {
 		if okN {
 			return f(n)
@@ -164,7 +165,7 @@ func fanoutTable(w io.Writer, r Result) {
 	n, okN := r.Fanout["nginx"]
 	fmt.Fprintf(w, "### Fan-out at saturation (%d subscribers of one channel)\n\n", g.Subscribers)
 	fmt.Fprintf(w, "%d publishes in flight, at most %d messages ahead of the average subscriber; %s window after %s warm-up. The proxy's CPU per relayed frame is its CPU time over the window divided by the messages delivered (each read from the backend and written to a client). Each target was measured in %d rounds, the targets taking turns; the columns show each target's median round (by CPU per frame; direct by deliveries/s), and the last rows every round.\n\n", r.Config.InFlight, r.Config.MaxLag, r.Config.FanoutWindow, r.Config.FanoutWarmup, max(r.Config.FanoutRounds, 1))
-	fmt.Fprintf(w, "| Metric | Direct | Gateway | NGINX | Gateway / direct | Target (gateway) |\n|---|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(w, "| Metric | Direct | Gateway | %s | Gateway / direct | Target (gateway) |\n|---|---:|---:|---:|---:|---|\n", peerName(r))
 	nv := func(f func(Fanout) string) string {
 		if okN {
 			return f(n)
@@ -300,4 +301,12 @@ func replaceMarked(path, begin, end, section string) error {
 		out = append(append(append([]byte{}, b[:i]...), block...), b[stop:]...)
 	}
 	return os.WriteFile(path, out, 0o644)
+}
+
+// peerName is how the report calls the proxy compared with the gateway.
+func peerName(r Result) string {
+	if r.Config.PeerName != "" {
+		return r.Config.PeerName
+	}
+	return "NGINX"
 }

@@ -80,6 +80,40 @@ func TestReportNamesNGINXSessionCount(t *testing.T) {
 	}
 }
 
+// The peer at NGINX's place is named as configured in every table.
+func TestReportNamesThePeer(t *testing.T) {
+	r := Result{
+		Config: Config{PeerName: "Go relay"},
+		Latency: map[string]RTT{
+			"direct":  {Ack: Dist{P50: 34, P99: 60}},
+			"gateway": {Ack: Dist{P50: 50, P99: 200}},
+			"nginx":   {Ack: Dist{P50: 45, P99: 90}},
+		},
+		Memory: map[string]Memory{
+			"gateway": {Sessions: 9800, BytesPerSession: 18000},
+			"nginx":   {Sessions: 9200, BytesPerSession: 18100},
+		},
+		Fanout: map[string]Fanout{"direct": {}, "gateway": {}, "nginx": {}},
+	}
+	var sb strings.Builder
+	Report(&sb, ReportOptions{Result: r, Machine: "m", Command: "c"})
+	out := sb.String()
+	for _, want := range []string{
+		"| Metric | Direct | Gateway | Go relay | Gateway − direct | Go relay − direct |",
+		"| request→ack p50 | 34 µs | 50 µs | 45 µs | +16 µs | +11 µs |",
+		"### Memory per idle session (9800 sessions; Go relay 9200)",
+		"| Metric | Gateway | Go relay | Target (gateway) |",
+		"| Metric | Direct | Gateway | Go relay | Gateway / direct |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "NGINX") {
+		t.Errorf("report names NGINX with another peer:\n%s", out)
+	}
+}
+
 func TestConfigCapsNGINXSessions(t *testing.T) {
 	for _, tc := range []struct{ sessions, nginx, want int }{
 		{9800, 0, 9800}, {9800, 9200, 9200}, {9800, 12000, 9800},

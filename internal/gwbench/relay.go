@@ -1,0 +1,102 @@
+package gwbench
+
+import (
+	"context"
+	"net"
+	"sync"
+)
+
+// Relay is the least a proxy written in Go can do: it copies bytes both
+// ways between each accepted connection and one it dials to upstream,
+// with plain read(2) and write(2) on Go's poller, parsing nothing. Set in
+// NGINX's place, it shows which part of the gateway's cost is the
+// runtime's and which the gateway's own. It serves until ctx ends, then
+// closes every connection.
+func Relay(ctx context.Context, ln net.Listener, upstream string) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{}
+	)
+	track := func(c net.Conn, add bool) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if add && ctx.Err() != nil {
+			return false
+		}
+		if add {
+			conns[c] = struct{}{}
+		} else {
+			delete(conns, c)
+		}
+		return true
+	}
+	stop := context.AfterFunc(ctx, func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for c := range conns {
+			_ = c.Close()
+		}
+	})
+	defer stop()
+	var d net.Dialer
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			wg.Wait()
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			u, err := d.DialContext(ctx, "tcp", upstream)
+			if err != nil {
+				return
+			}
+			defer u.Close()
+			if !track(c, true) || !track(u, true) {
+				return
+			}
+			defer track(c, false)
+			defer track(u, false)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				pump(u, c)
+				closeWrite(u)
+			}()
+			pump(c, u)
+			closeWrite(c)
+			<-done
+		}()
+	}
+}
+
+// pump copies src to dst with read(2) and write(2); io.Copy between two
+// TCP sockets would splice instead, which no parsing proxy can do.
+func pump(dst, src net.Conn) {
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// closeWrite passes the end of one direction on to the other side.
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
