@@ -43,15 +43,25 @@ func TestReportMarksMissedTargets(t *testing.T) {
 		Memory:   map[string]Memory{"gateway": {Sessions: 10, BytesPerSession: 15000}},
 		Handover: []Handover{{Sessions: 10, Moved: 10, Seconds: 1, Pause: Dist{N: 10, P99: 10000}, Delivered: 5}},
 	}
-	var sb strings.Builder
-	Report(&sb, ReportOptions{Result: r, Machine: "m", Command: "c"})
-	out := sb.String()
-	for _, want := range []string{
+	wantLines(t, render(r),
 		"| request→ack p50 | 34 µs | 50 µs | – | +16 µs | – | ≤ +20 µs — met |",
 		"| request→ack p99 | 60 µs | 200 µs | – | +140 µs | – | ≤ +40 µs — **missed** |",
 		"≤ 20 KB — met",
 		"0 / 0 — met",
-	} {
+	)
+}
+
+// render is the report of r.
+func render(r Result) string {
+	var sb strings.Builder
+	Report(&sb, ReportOptions{Result: r, Machine: "m", Command: "c"})
+	return sb.String()
+}
+
+// wantLines fails t for each of wants that out lacks.
+func wantLines(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -95,20 +105,14 @@ func TestReportNamesThePeer(t *testing.T) {
 		},
 		Fanout: map[string]Fanout{"direct": {}, "gateway": {}, "nginx": {}},
 	}
-	var sb strings.Builder
-	Report(&sb, ReportOptions{Result: r, Machine: "m", Command: "c"})
-	out := sb.String()
-	for _, want := range []string{
+	out := render(r)
+	wantLines(t, out,
 		"| Metric | Direct | Gateway | Go relay | Gateway − direct | Go relay − direct |",
 		"| request→ack p50 | 34 µs | 50 µs | 45 µs | +16 µs | +11 µs |",
 		"### Memory per idle session (9800 sessions; Go relay 9200)",
 		"| Metric | Gateway | Go relay | Target (gateway) |",
 		"| Metric | Direct | Gateway | Go relay | Gateway / direct |",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if strings.Contains(out, "NGINX") {
 		t.Errorf("report names NGINX with another peer:\n%s", out)
 	}
