@@ -2,8 +2,13 @@ package gwbench
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
+	"syscall"
+	"time"
+
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // Relay is the least a proxy written in Go can do: it copies bytes both
@@ -13,6 +18,9 @@ import (
 // runtime's and which the gateway's own. It serves until ctx ends, then
 // closes every connection.
 func Relay(ctx context.Context, ln net.Listener, upstream string) error {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -43,9 +51,17 @@ func Relay(ctx context.Context, ln net.Listener, upstream string) error {
 	var d net.Dialer
 	for {
 		c, err := ln.Accept()
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			// Out of descriptors for now, as net/http's server: wait
+			// for connections to end rather than give up.
+			if sleep.For(ctx, 10*time.Millisecond) == nil {
+				continue
+			}
+		}
 		if err != nil {
+			cancel() // closes every connection
 			wg.Wait()
-			if ctx.Err() != nil {
+			if parent.Err() != nil {
 				return nil
 			}
 			return err

@@ -101,3 +101,53 @@ func TestRelayCopiesBothWaysAndStops(t *testing.T) {
 		t.Fatalf("a held connection stayed open after the relay stopped: %v", err)
 	}
 }
+
+// TestRelayReturnsWhenItsListenerFails: a listener that fails for
+// another reason than the context ends Relay with the error, and the
+// connections it held are closed, not left to hang.
+func TestRelayReturnsWhenItsListenerFails(t *testing.T) {
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	go func() {
+		for {
+			c, err := up.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- Relay(context.Background(), ln, up.Addr().String()) }()
+	held, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_ = held.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := held.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(held, make([]byte, 1)); err != nil {
+		t.Fatalf("echo through the relay: %v", err)
+	}
+	_ = ln.Close()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Relay after its listener closed: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Relay did not end when its listener failed")
+	}
+	if _, err := held.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a held connection stayed open: %v", err)
+	}
+}
