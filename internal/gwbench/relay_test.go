@@ -75,18 +75,7 @@ func TestRelayCopiesBothWaysAndStops(t *testing.T) {
 	}
 
 	// A connection held open is closed when the relay stops.
-	held, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	_ = held.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := held.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(held, make([]byte, 1)); err != nil {
-		t.Fatalf("echo through the relay: %v", err)
-	}
+	held := holdThrough(t, ln.Addr().String())
 	cancel()
 	select {
 	case err := <-ended:
@@ -96,10 +85,7 @@ func TestRelayCopiesBothWaysAndStops(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Relay did not end after cancel")
 	}
-	_ = held.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := held.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("a held connection stayed open after the relay stopped: %v", err)
-	}
+	wantClosed(t, held)
 }
 
 // TestRelayReturnsWhenItsListenerFails: a listener that fails for
@@ -126,18 +112,7 @@ func TestRelayReturnsWhenItsListenerFails(t *testing.T) {
 	}
 	ended := make(chan error, 1)
 	go func() { ended <- Relay(context.Background(), ln, up.Addr().String()) }()
-	held, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	_ = held.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := held.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(held, make([]byte, 1)); err != nil {
-		t.Fatalf("echo through the relay: %v", err)
-	}
+	held := holdThrough(t, ln.Addr().String())
 	_ = ln.Close()
 	select {
 	case err := <-ended:
@@ -147,7 +122,34 @@ func TestRelayReturnsWhenItsListenerFails(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Relay did not end when its listener failed")
 	}
-	if _, err := held.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("a held connection stayed open: %v", err)
+	wantClosed(t, held)
+}
+
+// holdThrough opens a connection through the relay at addr to an echoing
+// upstream and checks that a byte makes the round trip.
+func holdThrough(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	held, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = held.Close() })
+	_ = held.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := held.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(held, make([]byte, 1)); err != nil {
+		t.Fatalf("echo through the relay: %v", err)
+	}
+	return held
+}
+
+// wantClosed fails t unless the relay closed c (its read ends other than
+// by c's deadline).
+func wantClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a held connection stayed open after the relay stopped: %v", err)
 	}
 }
