@@ -24,30 +24,35 @@ func Relay(ctx context.Context, ln net.Listener, upstream string) error {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		conns = map[net.Conn]struct{}{}
+		pairs = map[net.Conn]net.Conn{} // client -> its upstream, while relayed
 	)
-	track := func(c net.Conn, add bool) bool {
+	// hold registers a pair, unless the relay is stopping: then the
+	// caller closes it itself.
+	hold := func(c, u net.Conn) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		if add && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return false
 		}
-		if add {
-			conns[c] = struct{}{}
-		} else {
-			delete(conns, c)
-		}
+		pairs[c] = u
 		return true
 	}
-	stop := context.AfterFunc(ctx, func() {
+	release := func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		delete(pairs, c)
+	}
+	// Every way out of Relay passes through ctx's end, which closes the
+	// listener and every pair held.
+	context.AfterFunc(ctx, func() {
 		_ = ln.Close()
 		mu.Lock()
 		defer mu.Unlock()
-		for c := range conns {
+		for c, u := range pairs {
 			_ = c.Close()
+			_ = u.Close()
 		}
 	})
-	defer stop()
 	var d net.Dialer
 	for {
 		c, err := ln.Accept()
@@ -75,11 +80,10 @@ func Relay(ctx context.Context, ln net.Listener, upstream string) error {
 				return
 			}
 			defer u.Close()
-			if !track(c, true) || !track(u, true) {
+			if !hold(c, u) {
 				return
 			}
-			defer track(c, false)
-			defer track(u, false)
+			defer release(c)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
