@@ -227,6 +227,20 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, eve
 	beat := time.NewTicker(o.Heartbeat)
 	defer beat.Stop()
 	var dropped uint64
+	transition := func(e rollout.Event) error {
+		if d := sub.Dropped(); d > dropped {
+			s.streams.dropped.Add(d - dropped)
+			dropped = d
+			if err := sw.event(EventDropped, "", DroppedEvent{Dropped: d}); err != nil {
+				return err
+			}
+		}
+		id := ""
+		if e.Seq > 0 {
+			id = strconv.FormatUint(e.Seq, 10)
+		}
+		return sw.event(EventTransition, id, TransitionOf(e))
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -237,28 +251,44 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, eve
 			if !ok {
 				return nil // the controller shut down
 			}
-			if d := sub.Dropped(); d > dropped {
-				s.streams.dropped.Add(d - dropped)
-				dropped = d
-				if err := sw.event(EventDropped, "", DroppedEvent{Dropped: d}); err != nil {
-					return err
-				}
-			}
-			id := ""
-			if e.Seq > 0 {
-				id = strconv.FormatUint(e.Seq, 10)
-			}
-			if err := sw.event(EventTransition, id, TransitionOf(e)); err != nil {
+			if err := transition(e); err != nil {
 				return err
 			}
 		case <-tick.C:
-			if err := sw.event(EventMetrics, "", s.metrics()); err != nil {
+			m := s.metrics()
+			// A tick that shows a new state must not overtake the
+			// transition that led there: a client such as rollout watch
+			// ends on a terminal state and would never see the event.
+			// (The controller offers events just after it publishes the
+			// state; a tick read between the two still goes first, and
+			// watch then ends on the tick, with the right final status.)
+			if err := drain(events, transition); err != nil {
+				return err
+			}
+			if err := sw.event(EventMetrics, "", m); err != nil {
 				return err
 			}
 		case <-beat.C:
 			if err := sw.write([]byte(": heartbeat\n\n")); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// drain sends the events already queued, without waiting for more.
+func drain(events <-chan rollout.Event, send func(rollout.Event) error) error {
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				return nil // the next select sees the close
+			}
+			if err := send(e); err != nil {
+				return err
+			}
+		default:
+			return nil
 		}
 	}
 }

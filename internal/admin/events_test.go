@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -90,6 +91,55 @@ func TestEventStream(t *testing.T) {
 	// The client leaves: the handler ends and unsubscribes.
 	cancel()
 	testenv.Eventually(t, "stream handler to end", 5*time.Second, func() bool { return h.api.streams.open() == 0 && h.ro.subscribers() == 0 })
+}
+
+// gatedHealth holds a metrics tick inside BackendHealth while the test
+// is waiting on entered, until release closes.
+type gatedHealth struct {
+	fakeHealth
+	entered, release chan struct{}
+}
+
+func (g gatedHealth) BackendHealth(c router.Color) BackendHealth {
+	if c == router.Blue {
+		select {
+		case g.entered <- struct{}{}:
+			<-g.release
+		default:
+		}
+	}
+	return g.fakeHealth.BackendHealth(c)
+}
+
+// A tick that reads a state whose transition is already queued sends the
+// transition first: rollout watch ends on a tick showing a terminal state
+// and would otherwise never print the event that led there.
+func TestEventStreamTickNeverOvertakesATransition(t *testing.T) {
+	gate := gatedHealth{entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, func(o *Options) { o.Health = gate })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, er := h.openStream(ctx)
+	next(t, er, EventStatus, nil)
+	next(t, er, EventMetrics, nil)
+
+	<-gate.entered // a tick is under way, before it reads the rollout
+	h.ro.set(rollout.EventCompleted, func(s *rollout.State) { s.Phase = rollout.Completed })
+	close(gate.release)
+	for range 200 {
+		ev, err := er.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Name == EventTransition {
+			return
+		}
+		var m Metrics
+		if ev.Name == EventMetrics && json.Unmarshal(ev.Data, &m) == nil && m.Rollout != nil && m.Rollout.State == "completed" {
+			t.Fatal("a metrics tick showed the completed state before its transition")
+		}
+	}
+	t.Fatal("no transition")
 }
 
 func TestEventStreamTellsOfDrops(t *testing.T) {
