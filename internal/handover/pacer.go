@@ -43,6 +43,9 @@ func NewPacer(perSecond, concurrency int) *Pacer {
 // Acquire waits for a free slot and then for the next start time. On
 // success the caller must call Release when its attach has ended.
 func (p *Pacer) Acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // a free slot must not win the select over an ended ctx
+	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
