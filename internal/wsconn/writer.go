@@ -1,9 +1,11 @@
 package wsconn
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,12 +38,15 @@ var gatherPool = sync.Pool{New: func() any {
 // has between it and one and a half times it; see writeLocked).
 type Writer struct {
 	conn    net.Conn
+	raw     syscall.RawConn // conn's, for EndNoWait; nil where there is none
 	timeout time.Duration
 
 	mu        sync.Mutex
 	closeSent bool      // a close frame went out: no message may follow it
 	deadline  time.Time // the socket's write deadline as last set
-	head      *[]byte   // a held 101 (Response.HoldHeader), sent with the first write
+	// head goes out before anything else: a held 101
+	// (Response.HoldHeader), or what EndNoWait could not write.
+	head *[]byte
 
 	// The open batch, between Begin and End (mu held).
 	bp  *[]byte
@@ -101,13 +106,56 @@ func (w *Writer) End() error {
 	if err == nil && len(w.buf) > 0 {
 		_, err = w.writeLocked(w.buf)
 	}
+	w.release()
+	return err
+}
+
+// EndNoWait ends the batch as End does, but with one write(2) that does
+// not wait for the socket: for a goroutine that must not block on this
+// client. What the socket does not take stays owed, ahead of any other
+// write; owed then says the caller must see that WriteOwed runs on a
+// goroutine that may wait. A batch that reached gatherLimit has been
+// written in part already, waiting: keep batches under it.
+func (w *Writer) EndNoWait() (owed bool, err error) {
+	defer w.release()
+	if w.err != nil {
+		return false, w.err
+	}
+	p := w.buf
+	if w.head != nil {
+		p = append(*w.head, p...)
+	}
+	if len(p) == 0 {
+		return false, nil
+	}
+	if err := w.extendDeadline(); err != nil {
+		return false, err
+	}
+	n, err := writeNoWait(w.raw, p)
+	if err != nil {
+		return false, err
+	}
+	if n < len(p) {
+		rest := bytes.Clone(p[n:])
+		w.head = &rest
+		return true, nil
+	}
+	w.head = nil
+	return false, nil
+}
+
+// WriteOwed writes what EndNoWait left (or a held 101), waiting as End
+// does.
+func (w *Writer) WriteOwed() error { return w.SendHeld() }
+
+// release returns the batch's buffer and unlocks the writer.
+func (w *Writer) release() {
 	if cap(w.buf) <= gatherKeep {
 		*w.bp = w.buf[:0]
 		gatherPool.Put(w.bp)
 	}
 	w.bp, w.buf, w.err = nil, nil, nil
 	w.mu.Unlock()
-	return err
 }
 
 // add appends one frame, writing the buffer out when it reaches
@@ -146,16 +194,24 @@ func AppendFrameHeader(buf []byte, op byte, n int) []byte {
 	}
 }
 
+// extendDeadline moves the socket's write deadline out when less than the
+// timeout is left: an expired one would fail even a write that does not
+// wait.
+func (w *Writer) extendDeadline() error {
+	if now := time.Now(); w.deadline.Sub(now) < w.timeout {
+		w.deadline = now.Add(w.timeout + w.timeout/2)
+		return w.conn.SetWriteDeadline(w.deadline)
+	}
+	return nil
+}
+
 // writeLocked writes p with at least the timeout and at most one and a
 // half times it to go: the socket's deadline is set half a timeout further
 // out and moves only once less than the timeout is left, so that a
 // connection written to often does not reset its timer on every write.
 func (w *Writer) writeLocked(p []byte) (int, error) {
-	if now := time.Now(); w.deadline.Sub(now) < w.timeout {
-		w.deadline = now.Add(w.timeout + w.timeout/2)
-		if err := w.conn.SetWriteDeadline(w.deadline); err != nil {
-			return 0, err
-		}
+	if err := w.extendDeadline(); err != nil {
+		return 0, err
 	}
 	if w.head != nil {
 		head := *w.head

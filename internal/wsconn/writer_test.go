@@ -1,7 +1,11 @@
 package wsconn
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -133,5 +137,90 @@ func TestWriterHeldHeader(t *testing.T) {
 	}
 	if got := string(c2.got); got != "HEADx" {
 		t.Fatalf("wire got %q, want the header once, then the write", got)
+	}
+}
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
+	return client, server
+}
+
+// EndNoWait never waits on a peer that does not read: what the socket
+// does not take stays owed, goes out ahead of any later frame (the
+// library's own included), and the peer reads every frame whole and in
+// order.
+func TestWriterEndNoWaitLeavesTheRestOwed(t *testing.T) {
+	peer, conn := tcpPair(t)
+	w := &Writer{conn: conn, raw: rawOf(conn), timeout: 5 * time.Second}
+	payload := bytes.Repeat([]byte("x"), 8<<10)
+	sent, owed := 0, false
+	for !owed && sent < 10_000 { // the socket buffers are a few MB at most
+		if err := w.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		w.Text(fmt.Appendf(nil, "%06d", sent))
+		w.Text(payload)
+		sent++
+		var err error
+		start := time.Now()
+		if owed, err = w.EndNoWait(); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("EndNoWait waited %v", d)
+		}
+	}
+	if !owed {
+		t.Fatalf("%d batches and the socket took them all", sent)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// A control frame, as coder/websocket writes them, then the owed
+		// rest; both wait for the peer.
+		if _, err := w.Write([]byte{0x80 | opPong, 0}); err != nil {
+			done <- err
+			return
+		}
+		done <- w.WriteOwed()
+	}()
+	_ = peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(peer)
+	for i := range sent {
+		for _, want := range [][]byte{fmt.Appendf(nil, "%06d", i), payload} {
+			h, err := parseFrameHeader(br)
+			if err != nil || h.op != opText || h.length != uint64(len(want)) {
+				t.Fatalf("frame %d: %+v, %v", i, h, err)
+			}
+			got := make([]byte, h.length)
+			if _, err := io.ReadFull(br, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("frame %d: %.20q, %v", i, got, err)
+			}
+		}
+	}
+	if h, err := parseFrameHeader(br); err != nil || h.op != opPong {
+		t.Fatalf("after the owed batches: %+v, %v; want the pong", h, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -99,7 +99,7 @@ func (r *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		l.in.early = bytes.Clone(early)
 	}
 	l.br = bufio.NewReaderSize(&l.in, rs)
-	l.out = Writer{conn: conn, timeout: r.Timeout}
+	l.out = Writer{conn: conn, raw: l.in.raw, timeout: r.Timeout}
 	if r.held {
 		// net/http wrote nothing: the 101 goes out with the first write.
 		head := bytes.NewBufferString("HTTP/1.1 101 Switching Protocols\r\n")
