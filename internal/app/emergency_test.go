@@ -18,6 +18,7 @@ type discardSink struct{}
 
 func (discardSink) Deliver(upstream.Event) error { return nil }
 func (discardSink) Close(error)                  {}
+func (discardSink) Flush()                       {}
 
 // TestEmergencyRollback: after a completed rollout, one command moves
 // every session back to blue unpaced, with its subscription. The time for

@@ -81,6 +81,7 @@ func (h *probeHandler) HandleEvent(ev upstream.Event) {
 }
 
 func (h *probeHandler) HandleClose(error) {}
+func (h *probeHandler) Flush()            {}
 
 type probeSub struct {
 	t *ProbeTransport

@@ -51,11 +51,14 @@ type legacyConn struct {
 
 	renew wsconn.Renewal // the reader's
 	// asking is set while the reader waits for a backend's answer to one
-	// of the client's requests (see writeLoop's first yield).
-	asking  atomic.Bool
-	stop    context.Context // canceled by closeWith: ends waiting requests
-	stopNow context.CancelFunc
-	writers sync.WaitGroup // the write loop, while one runs
+	// of the client's requests (see writeLoop's first yield); a publish's
+	// answer is queued by the backend's reader instead.
+	asking atomic.Bool
+	// publishing holds a token per publish awaiting its answer (reader's).
+	publishing chan struct{}
+	stop       context.Context // canceled by closeWith: ends waiting requests
+	stopNow    context.CancelFunc
+	writers    sync.WaitGroup // the write loop, while one runs
 
 	mu   sync.Mutex
 	ws   *websocket.Conn // set once upgraded
@@ -269,6 +272,10 @@ func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 		c.fail(f.ID, replyError{legacy.CodeBadRequest, err.Error()}, "")
 		return
 	}
+	if f.Type == legacy.TypePublish {
+		c.publish(f)
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.stop, c.srv.opts.RequestTimeout)
 	defer cancel()
 	c.asking.Store(true)
@@ -281,19 +288,51 @@ func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 		// channel's messages whatever the backend answers.
 		_ = c.sess.Unsubscribe(ctx, f.Channel)
 		c.send(legacy.Frame{Type: legacy.TypeAck, ID: f.ID})
-	case legacy.TypePublish:
-		seq, err := c.sess.Publish(ctx, f.Channel, f.Data)
-		if err != nil {
-			c.fail(f.ID, toReply(err), f.Channel)
-			return
-		}
-		c.send(legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: seq, HasSeq: true})
 	case legacy.TypePing:
 		c.send(legacy.Frame{Type: legacy.TypePong, ID: f.ID})
 	case legacy.TypeWelcome, legacy.TypeAck, legacy.TypeMessage, legacy.TypePong, legacy.TypeError:
 		c.fail(f.ID, replyError{legacy.CodeBadRequest, fmt.Sprintf("frame type %q is sent by servers only", f.Type)}, "")
 	default:
 		c.custom(ctx, f, data)
+	}
+}
+
+// publishesInFlight bounds a client's publishes awaiting their answers:
+// the reader reads no further frame while that many are out, and their
+// answers fit in the queue's answerSlack.
+const publishesInFlight = answerSlack
+
+// publish forwards a publish request without waiting for its answer, so
+// that the answer can go out from the backend connection's reader (see
+// session.PublishAsync) and this reader meanwhile waits on the client's
+// socket, to be woken by the next frame rather than by another goroutine.
+func (c *legacyConn) publish(f legacy.Frame) {
+	if c.publishing == nil {
+		c.publishing = make(chan struct{}, publishesInFlight)
+	}
+	select {
+	case c.publishing <- struct{}{}:
+	case <-c.stop.Done():
+		c.fail(f.ID, toReply(c.stop.Err()), f.Channel)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.stop, c.srv.opts.RequestTimeout)
+	id, channel := f.ID, f.Channel // f's bytes are the reader's, reused
+	err := c.sess.PublishAsync(ctx, f.Channel, f.Data, func(seq uint64, err error) {
+		cancel()
+		<-c.publishing
+		answer := legacy.Frame{Type: legacy.TypeAck, ID: id, Seq: seq, HasSeq: true}
+		if err != nil {
+			answer = c.errorFrame(id, toReply(err), channel)
+		}
+		c.box.mu.Lock()
+		defer c.box.mu.Unlock()
+		_ = c.enqueueAnswer(legacy.Append(nil, answer), false) // the reply's Flush writes it
+	})
+	if err != nil {
+		cancel()
+		<-c.publishing
+		c.fail(id, toReply(err), channel)
 	}
 }
 
@@ -307,6 +346,7 @@ func (c *legacyConn) subscribe(ctx context.Context, f legacy.Frame) {
 		}
 		c.sendLocked(legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: pos.Seq, HasSeq: pos.HasSeq})
 	})
+	c.Flush() // the messages held for the ack were queued after it, for Flush
 }
 
 // custom forwards a frame of a type the protocol does not define as a

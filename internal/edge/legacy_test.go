@@ -3,6 +3,7 @@ package edge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -149,5 +150,66 @@ func TestLegacyServeAndShutdown(t *testing.T) {
 	}
 	if st := ed.Stats(); st.Legacy != 0 {
 		t.Fatalf("stats after shutdown: %+v", st)
+	}
+}
+
+// TestLegacyPipelinedPublishes: a client may send publishes without
+// waiting for their answers, more than the edge keeps in flight at once
+// (the reader waits for a free slot); every one is answered, with its own
+// id, and every message arrives once, in seq order, after a bad frame
+// sent in their midst has its own answer.
+func TestLegacyPipelinedPublishes(t *testing.T) {
+	_, url := startEdge(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	read(ctx, t, c) // welcome
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":1,"channel":"p"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(ctx, t, c); f.Type != "ack" || f.ID != 1 {
+		t.Fatalf("subscribe answer %+v", f)
+	}
+	const n = 50
+	for i := range n {
+		msg := fmt.Sprintf(`{"type":"publish","id":%d,"channel":"p","data":%d}`, 100+i, i)
+		if i == n/2 {
+			msg = `{"type":"publish","id":99,"channel":"p"` // malformed
+		}
+		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acks := map[uint64]uint64{} // id -> seq
+	var seqs []uint64
+	badAnswered := false
+	for len(acks)+len(seqs) < 2*(n-1) || !badAnswered {
+		f := read(ctx, t, c)
+		switch f.Type {
+		case "ack":
+			if _, dup := acks[f.ID]; dup || f.ID < 100 || f.ID >= 100+n || f.Seq == 0 {
+				t.Fatalf("ack %+v (have %d)", f, len(acks))
+			}
+			acks[f.ID] = f.Seq
+		case "message":
+			if n := len(seqs); n > 0 && f.Seq != seqs[n-1]+1 {
+				t.Fatalf("message seq %d after %d", f.Seq, seqs[n-1])
+			}
+			seqs = append(seqs, f.Seq)
+		case "error":
+			if f.ID != 0 && f.ID != 99 || badAnswered {
+				t.Fatalf("error %+v", f)
+			}
+			badAnswered = true
+		default:
+			t.Fatalf("unexpected %+v", f)
+		}
+	}
+	if len(acks) != n-1 || len(seqs) != n-1 {
+		t.Fatalf("%d acks and %d messages for %d publishes", len(acks), len(seqs), n-1)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/wire/legacy"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // A legacy connection's outbound side: a bounded queue inline in the
@@ -37,22 +38,23 @@ var scratchPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// push queues one event from the backend; the outbox's lock is held.
+// push queues one event from the backend, leaving the write to Flush
+// (session.Sink); the outbox's lock is held.
 func (c *legacyConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
-		return c.enqueue(outItem{msg: ev}, len(ev.Data)+len(ev.Channel)+msgOverhead, &ev)
+		return c.enqueue(outItem{msg: ev}, len(ev.Data)+len(ev.Channel)+msgOverhead, &ev, false)
 	case upstream.KindLost:
 		c.srv.errReplies.Add(1)
 		return c.enqueueAnswer(legacy.Append(nil, legacy.Frame{
 			Type: legacy.TypeError, Code: legacy.CodeSubscriptionLost, Message: lostMessage(ev.Data), Channel: ev.Channel,
-		}))
+		}), false)
 	default:
 		frame, err := upstream.AppendLegacyFrame(nil, ev.Name, 0, ev.Args)
 		if err != nil {
 			return err
 		}
-		return c.enqueue(outItem{frame: frame}, len(frame), &ev)
+		return c.enqueue(outItem{frame: frame}, len(frame), &ev, false)
 	}
 }
 
@@ -65,13 +67,16 @@ const answerSlack = 8
 // enqueueAnswer queues a frame the client must not miss (an answer to its
 // request, or the loss of a subscription), if need be past the queue's
 // bound (by answerSlack).
-func (c *legacyConn) enqueueAnswer(b []byte) error { return c.enqueue(outItem{frame: b}, len(b), nil) }
+func (c *legacyConn) enqueueAnswer(b []byte, start bool) error {
+	return c.enqueue(outItem{frame: b}, len(b), nil, start)
+}
 
 // enqueue queues it, or applies the overflow rule to ev when it does not
 // fit (by count or by bytes, as session.Queue); a nil ev is an answer,
 // with the answerSlack more room. Nothing is queued once the connection
-// is closing or its reader has ended.
-func (c *legacyConn) enqueue(it outItem, size int, ev *upstream.Event) error {
+// is closing or its reader has ended. start starts a writer; without it
+// the caller owes a Flush.
+func (c *legacyConn) enqueue(it outItem, size int, ev *upstream.Event, start bool) error {
 	lim := c.srv.opts.Edge.OutboundQueue
 	if ev == nil {
 		lim.Messages, lim.Bytes = lim.Messages+answerSlack, 2*lim.Bytes
@@ -90,7 +95,9 @@ func (c *legacyConn) enqueue(it outItem, size int, ev *upstream.Event) error {
 	}
 	c.items = append(c.items, it)
 	c.bytes += size
-	c.startWriterLocked()
+	if start {
+		c.startWriterLocked()
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -115,12 +122,12 @@ func (c *legacyConn) send(f legacy.Frame) {
 	c.sendLocked(f)
 }
 
-func (c *legacyConn) sendLocked(f legacy.Frame) { _ = c.enqueueAnswer(legacy.Append(nil, f)) }
+func (c *legacyConn) sendLocked(f legacy.Frame) { _ = c.enqueueAnswer(legacy.Append(nil, f), true) }
 
 func (c *legacyConn) pushFrame(b []byte) {
 	c.box.mu.Lock()
 	defer c.box.mu.Unlock()
-	_ = c.enqueueAnswer(b)
+	_ = c.enqueueAnswer(b, true)
 }
 
 // fail sends an error frame and counts it.
@@ -131,8 +138,13 @@ func (c *legacyConn) fail(id uint64, e replyError, channel string) {
 }
 
 func (c *legacyConn) failLocked(id uint64, e replyError, channel string) {
+	c.sendLocked(c.errorFrame(id, e, channel))
+}
+
+// errorFrame is the error answer to request id, counted.
+func (c *legacyConn) errorFrame(id uint64, e replyError, channel string) legacy.Frame {
 	c.srv.errReplies.Add(1)
-	c.sendLocked(legacy.Frame{Type: legacy.TypeError, ID: id, Code: e.code, Message: e.msg, Channel: channel})
+	return legacy.Frame{Type: legacy.TypeError, ID: id, Code: e.code, Message: e.msg, Channel: channel}
 }
 
 // closeWith asks the writer to close with code and reason, after writing
@@ -192,6 +204,11 @@ func (c *legacyConn) writeLoop() {
 		yielded bool
 	)
 	w := c.link.Writer()
+	if err := w.WriteOwed(); err != nil { // what Flush could not write goes first
+		c.srv.log.Debug("edge: legacy write failed", "session", c.id, "err", err)
+		_ = c.ws.CloseNow() // unblocks the reader; writing stays set
+		return
+	}
 	for {
 		c.mu.Lock()
 		if c.closing && (!c.closeFlush || len(c.items) == 0) {
@@ -230,14 +247,7 @@ func (c *legacyConn) writeLoop() {
 
 		err := w.Begin()
 		if err == nil {
-			for _, it := range batch {
-				if it.frame != nil {
-					w.Text(it.frame)
-					continue
-				}
-				scratch = legacy.AppendMessage(scratch[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
-				w.Text(scratch)
-			}
+			scratch = frameBatch(w, batch, scratch)
 			err = w.End()
 		}
 		clear(batch)
@@ -247,6 +257,86 @@ func (c *legacyConn) writeLoop() {
 			return
 		}
 	}
+}
+
+// frameBatch adds batch's frames to w's open batch, encoding messages in
+// scratch, which it returns (grown, perhaps).
+func frameBatch(w *wsconn.Writer, batch []outItem, scratch []byte) []byte {
+	for _, it := range batch {
+		if it.frame != nil {
+			w.Text(it.frame)
+			continue
+		}
+		scratch = legacy.AppendMessage(scratch[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
+		w.Text(scratch)
+	}
+	return scratch
+}
+
+// inlineFlushMax bounds the queued bytes Flush writes itself: larger
+// batches go to a pooled writer, keeping EndNoWait under wsconn's gather
+// limit.
+const inlineFlushMax = 16 << 10
+
+// Flush implements session.Sink. It writes what is queued on the calling
+// goroutine (most often the backend connection's reader) with a write(2)
+// that does not wait, so that nothing is handed from goroutine to
+// goroutine between the backend's socket and the client's. What the
+// socket does not take, a batch past inlineFlushMax and a close go to a
+// pooled writer; while one runs, Flush leaves the queue to it.
+func (c *legacyConn) Flush() {
+	c.mu.Lock()
+	if c.writing || !c.serving || c.ended || (len(c.items) == 0 && !c.closing) {
+		c.mu.Unlock()
+		return
+	}
+	if c.closing || c.bytes > inlineFlushMax {
+		c.startWriterLocked()
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	batch := c.items
+	c.items, c.bytes = nil, 0
+	c.mu.Unlock()
+
+	owed, err := c.writeNoWait(batch)
+	clear(batch)
+	c.mu.Lock()
+	if c.items == nil && cap(batch) <= idleItemsKeep {
+		c.items = batch[:0] // the next burst reuses the small array
+	}
+	switch {
+	case err != nil:
+		c.mu.Unlock()
+		c.srv.log.Debug("edge: legacy write failed", "session", c.id, "err", err)
+		_ = c.ws.CloseNow() // unblocks the reader; writing stays set
+		c.writers.Done()
+	case owed || len(c.items) > 0 || c.closing:
+		c.srv.writers.run(c) // writing stays set: the writer ends it, and its c.writers count
+		c.mu.Unlock()
+	default:
+		c.writing = false
+		c.mu.Unlock()
+		c.writers.Done()
+	}
+}
+
+// writeNoWait frames batch and writes it without waiting on the socket;
+// owed says that a part is left for a writer that may wait.
+func (c *legacyConn) writeNoWait(batch []outItem) (owed bool, err error) {
+	w := c.link.Writer()
+	if err := w.Begin(); err != nil {
+		return false, err
+	}
+	sp := scratchPool.Get().(*[]byte)
+	scratch := frameBatch(w, batch, *sp)
+	if cap(scratch) <= scratchKeep {
+		*sp = scratch[:0]
+		scratchPool.Put(sp)
+	}
+	return w.EndNoWait()
 }
 
 // closeHandshake closes with code and reason. The handshake needs the

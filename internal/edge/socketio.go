@@ -273,6 +273,10 @@ func (c *sioConn) reply(e *sio.Event, r replyError) {
 // Deliver implements session.Sink: it queues ev without blocking.
 func (c *sioConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
 
+// Flush implements session.Sink: Deliver has handed everything to the
+// Engine.IO connection's writer already.
+func (c *sioConn) Flush() {}
+
 // Close implements session.Sink: the gateway gave the session up.
 func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }
 

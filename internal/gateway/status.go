@@ -174,3 +174,4 @@ type discard struct{}
 
 func (discard) HandleEvent(upstream.Event) {}
 func (discard) HandleClose(error)          {}
+func (discard) Flush()                     {}

@@ -151,6 +151,10 @@ func (s *Session) Release(a *Attachment) {
 	_ = a.conn.Close()
 }
 
+// Flush implements upstream.Handler: the connection's reader has handed
+// over a batch, or a PublishAsync reply.
+func (a *Attachment) Flush() { a.s.sink.Flush() }
+
 // HandleEvent implements upstream.Handler.
 func (a *Attachment) HandleEvent(ev upstream.Event) {
 	s := a.s
@@ -240,6 +244,7 @@ func (s *Session) recoverLocked(channel string, a *Attachment) {
 
 func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 	defer s.wg.Done()
+	defer s.sink.Flush() // after s.mu is released: a lost channel's notice
 	ctx, cancel := context.WithTimeout(s.ctx, recoveryTimeout)
 	defer cancel()
 	err := s.LockOps(ctx)

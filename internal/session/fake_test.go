@@ -85,6 +85,13 @@ func (c *fakeConn) Publish(ctx context.Context, channel string, _ []byte) (uint6
 	return 1, nil
 }
 
+func (c *fakeConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
+	seq, err := c.Publish(ctx, channel, data)
+	reply(seq, err)
+	c.h.Flush()
+	return nil
+}
+
 func (c *fakeConn) Request(_ context.Context, event string, args [][]byte) ([][]byte, error) {
 	c.record("request " + event)
 	return args, nil

@@ -99,6 +99,25 @@ func (s *Session) Publish(ctx context.Context, channel string, data []byte) (uin
 	return a.conn.Publish(ctx, channel, data)
 }
 
+// PublishAsync sends a publish request to the current backend and returns
+// once it is written; reply gets the answer later, followed by the sink's
+// Flush (see upstream.Conn.PublishAsync). The request counts as in flight
+// on its backend connection until then, so a move waits for it.
+func (s *Session) PublishAsync(ctx context.Context, channel string, data []byte, reply func(seq uint64, err error)) error {
+	a, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	err = a.conn.PublishAsync(ctx, channel, data, func(seq uint64, err error) {
+		s.release(a)
+		reply(seq, err)
+	})
+	if err != nil {
+		s.release(a)
+	}
+	return err
+}
+
 // Request sends a custom event to the current backend and waits for its
 // acknowledgement.
 func (s *Session) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {

@@ -48,6 +48,12 @@ type Sink interface {
 	// the channel is no longer subscribed; Data is the reason as a JSON
 	// string).
 	Deliver(upstream.Event) error
+	// Flush writes out what the Delivers before it queued, and the
+	// replies of PublishAsync. The session calls it, on the goroutine that
+	// delivered and with no lock of its own held, after every Deliver or
+	// batch of them: a sink may leave the write to Flush, so that a batch
+	// goes out in one write with no other goroutine woken.
+	Flush()
 	// Close ends the client connection: the gateway gave up on the session
 	// (for example no backend could take it). reason says why.
 	Close(reason error)

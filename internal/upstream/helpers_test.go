@@ -27,6 +27,8 @@ func (r *recorder) HandleEvent(ev upstream.Event) {
 	r.poke()
 }
 
+func (r *recorder) Flush() {}
+
 func (r *recorder) HandleClose(err error) {
 	r.mu.Lock()
 	r.closed, r.err = true, err

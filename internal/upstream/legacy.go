@@ -106,8 +106,17 @@ type legacyConn struct {
 	closing atomic.Bool // Close was called: the end is not an error
 
 	mu      sync.Mutex
-	pending map[uint64]chan legacy.Frame // request id -> its answer (cap 1)
+	pending map[uint64]*waiter // request id -> who waits for its answer
+	ended   bool               // the reader has failed what was pending: no more
 	err     error
+}
+
+// waiter is a request waiting for its answer: a caller blocked on reply
+// (cap 1), or a PublishAsync's then, with stop to cancel its timeout.
+type waiter struct {
+	reply chan legacy.Frame
+	then  func(f legacy.Frame, err error)
+	stop  func() bool
 }
 
 func readLegacy(ctx context.Context, ws wsconn.Conn, dec *legacy.Decoder) (legacy.Frame, error) {
@@ -143,6 +152,9 @@ func (c *legacyConn) readLoop() {
 			break
 		}
 		c.dispatch(f)
+		if c.park == nil || !c.park.Buffered() {
+			c.h.Flush()
+		}
 		if c.park != nil && !c.park.Buffered() {
 			if c.renew.Due() {
 				go c.readLoop()
@@ -157,7 +169,23 @@ func (c *legacyConn) readLoop() {
 	}
 	c.mu.Lock()
 	c.err = err
+	c.ended = true
+	var async []waiter // copies: stop is read under mu
+	for id, w := range c.pending {
+		if w.then != nil {
+			async = append(async, *w)
+			delete(c.pending, id)
+		}
+	}
 	c.mu.Unlock()
+	// Waiting callers see done; PublishAsync's replies are owed an end.
+	for _, w := range async {
+		w.stop()
+		w.then(legacy.Frame{}, closedErr(err))
+	}
+	if len(async) > 0 {
+		c.h.Flush()
+	}
 	// The handler runs before done is closed so that Close, which waits for
 	// done, also waits for it.
 	c.h.HandleClose(err)
@@ -212,43 +240,66 @@ func parseMessage(b []byte) (Event, error) {
 // answer hands f to the request waiting for its id, if any.
 func (c *legacyConn) answer(f legacy.Frame) bool {
 	c.mu.Lock()
-	reply, ok := c.pending[f.ID]
+	w, ok := c.pending[f.ID]
 	delete(c.pending, f.ID)
-	c.mu.Unlock()
+	var stop func() bool
 	if ok {
-		reply <- f // buffered 1, sole sender now that the entry is gone
+		stop = w.stop // set under mu by PublishAsync
+	}
+	c.mu.Unlock()
+	switch {
+	case !ok:
+	case w.then != nil:
+		stop()
+		w.then(f, nil) // the reader flushes once its buffer is empty
+	default:
+		w.reply <- f // buffered 1, sole sender now that the entry is gone
 	}
 	return ok
 }
 
+// withdraw takes back the entry of a request that gave up, unless its
+// answer has taken it first.
+func (c *legacyConn) withdraw(id uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.pending[id]
+	delete(c.pending, id)
+	return ok
+}
+
+// register adds w under a fresh id, unless the reader has ended.
+func (c *legacyConn) register(w *waiter) (uint64, error) {
+	id := c.nextID.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended || isDone(c.done) {
+		return 0, closedErr(c.err)
+	}
+	if c.pending == nil {
+		c.pending = make(map[uint64]*waiter)
+	}
+	c.pending[id] = w
+	return id, nil
+}
+
 // request sends the frame built for a fresh id and waits for its answer.
 func (c *legacyConn) request(ctx context.Context, build func(id uint64) ([]byte, error)) (legacy.Frame, error) {
-	id := c.nextID.Add(1)
+	w := &waiter{reply: make(chan legacy.Frame, 1)}
+	id, err := c.register(w)
+	if err != nil {
+		return legacy.Frame{}, err
+	}
+	defer c.withdraw(id)
 	b, err := build(id)
 	if err != nil {
 		return legacy.Frame{}, err
 	}
-	reply := make(chan legacy.Frame, 1)
-	c.mu.Lock()
-	if isDone(c.done) {
-		c.mu.Unlock()
-		return legacy.Frame{}, closedErr(c.Err())
-	}
-	if c.pending == nil {
-		c.pending = make(map[uint64]chan legacy.Frame)
-	}
-	c.pending[id] = reply
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-	}()
 	if err := c.write(ctx, b); err != nil {
 		return legacy.Frame{}, err
 	}
 	select {
-	case f := <-reply:
+	case f := <-w.reply:
 		if f.Type == legacy.TypeError {
 			return f, &RemoteError{Code: f.Code, Message: f.Message, Channel: f.Channel}
 		}
@@ -299,10 +350,54 @@ func (c *legacyConn) Publish(ctx context.Context, channel string, data []byte) (
 	if err != nil {
 		return 0, err
 	}
-	if !ack.HasSeq {
+	return publishAnswer(ack, nil)
+}
+
+func (c *legacyConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
+	if !json.Valid(data) {
+		return fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// stop is replaced by the timeout's before the request is written,
+	// so before any answer; the reader's end may come first.
+	w := &waiter{
+		then: func(f legacy.Frame, err error) { reply(publishAnswer(f, err)) },
+		stop: func() bool { return false },
+	}
+	id, err := c.register(w)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if c.withdraw(id) {
+			w.then(legacy.Frame{}, ctx.Err())
+			c.h.Flush()
+		}
+	})
+	c.mu.Lock()
+	w.stop = stop
+	c.mu.Unlock()
+	err = c.write(ctx, c.names.encode(legacy.Frame{Type: legacy.TypePublish, ID: id, Channel: channel, Data: data}))
+	if err != nil && c.withdraw(id) {
+		stop()
+		return err
+	}
+	return nil // an answer, the timeout or the reader's end replies
+}
+
+// publishAnswer reads a publish request's answer, or passes err on.
+func publishAnswer(f legacy.Frame, err error) (uint64, error) {
+	switch {
+	case err != nil:
+		return 0, err
+	case f.Type == legacy.TypeError:
+		return 0, &RemoteError{Code: f.Code, Message: f.Message, Channel: f.Channel}
+	case !f.HasSeq:
 		return 0, fmt.Errorf("%w: publish ack without seq", ErrBadReply)
 	}
-	return ack.Seq, nil
+	return f.Seq, nil
 }
 
 // Request sends the custom frame and returns its answer, whole, as the one

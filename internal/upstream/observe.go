@@ -78,6 +78,7 @@ type observedHandler struct {
 }
 
 func (o *observedHandler) HandleEvent(ev Event) { o.h.HandleEvent(ev) }
+func (o *observedHandler) Flush()               { o.h.Flush() }
 
 func (o *observedHandler) HandleClose(err error) {
 	switch {
@@ -160,6 +161,21 @@ func (o *observedConn) Publish(ctx context.Context, channel string, data []byte)
 	seq, err := o.Conn.Publish(ctx, channel, data)
 	o.record(ctx, health.RequestAck, start, err)
 	return seq, err
+}
+
+func (o *observedConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err // see "return at once" above
+	}
+	start := time.Now()
+	err := o.Conn.PublishAsync(ctx, channel, data, func(seq uint64, err error) {
+		o.record(ctx, health.RequestAck, start, err)
+		reply(seq, err)
+	})
+	if err != nil {
+		o.record(ctx, health.RequestAck, start, err)
+	}
+	return err
 }
 
 func (o *observedConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {

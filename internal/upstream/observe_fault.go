@@ -47,11 +47,12 @@ func (d *faultDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &faultConn{Conn: c, f: d.f}, nil
+	return &faultConn{Conn: c, h: h, f: d.f}, nil
 }
 
 type faultConn struct {
 	Conn
+	h Handler
 	f Faults
 }
 
@@ -93,6 +94,18 @@ func (c *faultConn) Publish(ctx context.Context, channel string, data []byte) (u
 		return 0, err
 	}
 	return c.Conn.Publish(ctx, channel, data)
+}
+
+func (c *faultConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
+	if err := c.delay(ctx); err != nil {
+		return err
+	}
+	if err := c.fail(); err != nil {
+		reply(0, err)
+		c.h.Flush()
+		return nil
+	}
+	return c.Conn.PublishAsync(ctx, channel, data, reply)
 }
 
 func (c *faultConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {

@@ -119,8 +119,14 @@ func (c *sioConn) onClose(_ *sioclient.Client, err error) {
 	close(c.done)
 }
 
-// onEvent runs on the client's reading goroutine.
+// onEvent runs on the client's reading goroutine. sioclient says nothing
+// of what it has buffered, so every event is flushed on its own.
 func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) {
+	c.handle(ev)
+	c.h.Flush()
+}
+
+func (c *sioConn) handle(ev sioclient.Event) {
 	if ev.Name == c.m.Message && len(ev.Args) > 0 {
 		if ev.Message != nil {
 			c.h.HandleEvent(Event{Kind: KindMessage, Channel: ev.Message.Channel, Seq: ev.Message.Seq, Data: ev.Message.Data})
@@ -242,6 +248,12 @@ func (c *sioConn) Publish(ctx context.Context, channel string, data []byte) (uin
 		return 0, fmt.Errorf("%w: publish ack without seq", ErrBadReply)
 	}
 	return ack.Seq, nil
+}
+
+// PublishAsync waits on the caller: sioclient hands acks over to the
+// emitting goroutine.
+func (c *sioConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
+	return publishOnCaller(ctx, c, c.h, channel, data, reply)
 }
 
 func (c *sioConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {

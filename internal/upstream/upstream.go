@@ -62,6 +62,11 @@ type Handler interface {
 	// HandleClose is called once when the connection has ended: err is nil
 	// after Close, otherwise why it ended.
 	HandleClose(err error)
+	// Flush is called once the reader has handed over everything it has
+	// read and is about to wait for more, and after every PublishAsync
+	// reply, on the same goroutine: the moment to write out what the
+	// events and replies before it queued, together.
+	Flush()
 }
 
 // Conn is one session's connection to one backend. All methods are safe for
@@ -81,6 +86,16 @@ type Conn interface {
 	// Publish publishes data (one raw JSON value, sent verbatim) and returns
 	// the seq the backend assigned.
 	Publish(ctx context.Context, channel string, data []byte) (uint64, error)
+	// PublishAsync sends a publish request and returns once it is written,
+	// without waiting for the answer. reply then runs once, with the seq
+	// or why there is none (a *RemoteError, ErrBadReply, ErrClosed, ctx's
+	// error), followed by the Handler's Flush on the same goroutine; with
+	// the legacy driver that is the reading goroutine, for an answer, so
+	// the client's answer and the messages read with it leave together
+	// and no goroutine is woken on the way. ctx bounds the whole request.
+	// An error means the request was not sent; reply never runs then.
+	// reply must return quickly and must not wait on this Conn.
+	PublishAsync(ctx context.Context, channel string, data []byte, reply func(seq uint64, err error)) error
 	// Request sends a custom event and waits for its acknowledgement,
 	// returning the ack's arguments (see the package documentation for how
 	// each protocol carries them).
@@ -247,4 +262,16 @@ func closedErr(cause error) error {
 		return ErrClosed
 	}
 	return fmt.Errorf("%w: %w", ErrClosed, cause)
+}
+
+// publishOnCaller is PublishAsync for a driver that waits for the answer
+// in Publish: reply and flush run on the caller.
+func publishOnCaller(ctx context.Context, c Conn, h Handler, channel string, data []byte, reply func(uint64, error)) error {
+	seq, err := c.Publish(ctx, channel, data)
+	if errors.Is(err, ErrInvalidArgs) {
+		return err // not sent
+	}
+	reply(seq, err)
+	h.Flush()
+	return nil
 }

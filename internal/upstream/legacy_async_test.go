@@ -1,0 +1,235 @@
+package upstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+)
+
+// scriptedLegacy is a legacy backend that answers each frame with what
+// answer returns, written back to back (nil: no answer; a frame of type
+// "close": end the connection).
+func scriptedLegacy(t *testing.T, answer func(f legacy.Frame) []legacy.Frame) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer func() { _ = ws.CloseNow() }()
+		ctx := r.Context()
+		if ws.Write(ctx, websocket.MessageText, legacy.Append(nil, legacy.Frame{Type: legacy.TypeWelcome, Session: "s"})) != nil {
+			return
+		}
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			f, err := legacy.Decode(data)
+			if err != nil {
+				continue
+			}
+			for _, out := range answer(f) {
+				if out.Type == "close" {
+					return
+				}
+				if ws.Write(ctx, websocket.MessageText, legacy.Append(nil, out)) != nil {
+					return
+				}
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+// orderLog is a Handler that logs messages and flushes, beside what the
+// test adds, in the order they happen.
+type orderLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (l *orderLog) add(s string) {
+	l.mu.Lock()
+	l.log = append(l.log, s)
+	l.mu.Unlock()
+}
+
+func (l *orderLog) HandleEvent(ev upstream.Event) { l.add("message " + string(ev.Data)) }
+func (l *orderLog) HandleClose(error)             {}
+func (l *orderLog) Flush()                        { l.add("flush") }
+
+// lines is the log without repeated flushes (the reader flushes once per
+// read, and the frames of one answer may come in one read or two).
+func (l *orderLog) lines() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, s := range l.log {
+		if s == "flush" && len(out) > 0 && out[len(out)-1] == "flush" {
+			continue
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ", ")
+}
+
+func dialScripted(t *testing.T, url string, h upstream.Handler) upstream.Conn {
+	t.Helper()
+	c, err := (&upstream.LegacyDialer{Options: upstream.Options{URL: url}}).Dial(testenv.Context(t, 10*time.Second), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// PublishAsync returns once the request is written; the answer reaches
+// reply on the reading goroutine, ahead of the frames that follow it, and
+// a Flush follows: what lets the edge write a client's ack together with
+// the messages read with it.
+func TestLegacyPublishAsyncRepliesOnTheReader(t *testing.T) {
+	ctx := testenv.Context(t, 10*time.Second)
+	release := make(chan struct{})
+	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
+		<-release
+		if f.Channel == "refused" {
+			return []legacy.Frame{
+				{Type: legacy.TypeError, ID: f.ID, Code: legacy.CodeMessageTooLarge, Message: "no", Channel: f.Channel},
+				{Type: legacy.TypeMessage, Channel: "c", Seq: 2, Data: []byte(`"after the refusal"`)},
+			}
+		}
+		return []legacy.Frame{
+			{Type: legacy.TypeAck, ID: f.ID, Seq: 1, HasSeq: true},
+			{Type: legacy.TypeMessage, Channel: f.Channel, Seq: 1, Data: f.Data},
+		}
+	})
+	l := &orderLog{}
+	c := dialScripted(t, url, l)
+
+	replied := make(chan struct{}, 2)
+	err := c.PublishAsync(ctx, "c", []byte(`"x"`), func(seq uint64, err error) {
+		if err != nil {
+			t.Errorf("ack handed over as %v", err)
+		}
+		l.add(fmt.Sprintf("ack %d", seq))
+		replied <- struct{}{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.lines(); strings.Contains(got, "ack") {
+		t.Fatalf("replied before the backend answered: %s", got)
+	}
+	err = c.PublishAsync(ctx, "refused", []byte(`"y"`), func(seq uint64, err error) {
+		if !upstream.IsCode(err, legacy.CodeMessageTooLarge) {
+			t.Errorf("refusal handed over as %v", err)
+		}
+		l.add("refused")
+		replied <- struct{}{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	<-replied
+	<-replied
+	testenv.Eventually(t, "both messages and a flush", 5*time.Second, func() bool {
+		return strings.Count(l.lines(), "message") == 2 && strings.HasSuffix(l.lines(), "flush")
+	})
+	got := strings.ReplaceAll(l.lines(), "flush, ", "")
+	if want := `ack 1, message "x", refused, message "after the refusal", flush`; got != want {
+		t.Fatalf("order on the reader: %s, want %s", got, want)
+	}
+}
+
+// A publish with no answer in time gets ctx's error, once, followed by a
+// Flush; an answer that comes later is dropped.
+func TestLegacyPublishAsyncTimeout(t *testing.T) {
+	ctx := testenv.Context(t, 10*time.Second)
+	late := make(chan legacy.Frame, 1)
+	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
+		select {
+		case ack := <-late: // the answer owed to the publish before
+			return []legacy.Frame{ack, {Type: legacy.TypeAck, ID: f.ID, Seq: 9, HasSeq: true}}
+		default:
+			late <- legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: 8, HasSeq: true}
+			return nil
+		}
+	})
+	l := &orderLog{}
+	c := dialScripted(t, url, l)
+
+	var mu sync.Mutex
+	var replies []string
+	reply := func(seq uint64, err error) {
+		mu.Lock()
+		replies = append(replies, fmt.Sprint(seq, " ", err))
+		mu.Unlock()
+		l.add("reply")
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := c.PublishAsync(short, "c", []byte(`1`), reply); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the timeout's reply and flush", 5*time.Second, func() bool { return l.lines() == "reply, flush" })
+	if err := c.PublishAsync(ctx, "c", []byte(`2`), reply); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the second reply", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(replies) >= 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"0 " + context.DeadlineExceeded.Error(), "9 <nil>"}; fmt.Sprint(replies) != fmt.Sprint(want) {
+		t.Fatalf("replies %q, want %q (the late seq 8 dropped)", replies, want)
+	}
+}
+
+// The end of the connection replies to every publish still waiting, with
+// ErrClosed, and flushes; a publish after the end is refused at once.
+func TestLegacyPublishAsyncConnectionEnd(t *testing.T) {
+	ctx := testenv.Context(t, 10*time.Second)
+	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
+		if f.Channel == "bye" {
+			return []legacy.Frame{{Type: "close"}}
+		}
+		return nil // never answers
+	})
+	l := &orderLog{}
+	c := dialScripted(t, url, l)
+	errs := make(chan error, 2)
+	for _, ch := range []string{"a", "bye"} {
+		if err := c.PublishAsync(ctx, ch, []byte(`1`), func(_ uint64, err error) { errs <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := <-errs; !errors.Is(err, upstream.ErrClosed) {
+			t.Fatalf("reply at the end: %v, want ErrClosed", err)
+		}
+	}
+	testenv.Eventually(t, "a flush after the replies", 5*time.Second, func() bool { return strings.HasSuffix(l.lines(), "flush") })
+	<-c.Done()
+	err := c.PublishAsync(ctx, "a", []byte(`1`), func(uint64, error) { t.Error("reply after the end") })
+	if !errors.Is(err, upstream.ErrClosed) {
+		t.Fatalf("publish after the end: %v, want ErrClosed", err)
+	}
+}
