@@ -27,8 +27,9 @@ func startEdge(t *testing.T) (*edge.Server, string) {
 }
 
 // startEdgeWith is startEdge with opts (Gateway is set here); it returns
-// the edge, its gateway and its host:port.
-func startEdgeWith(t *testing.T, opts edge.Options) (*edge.Server, *gateway.Gateway, string) {
+// the edge, its gateway and its host:port. wrap, if given, wraps the
+// listener.
+func startEdgeWith(t *testing.T, opts edge.Options, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
 	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 100})
 	if err != nil {
@@ -66,6 +67,9 @@ func startEdgeWith(t *testing.T, opts edge.Options) (*edge.Server, *gateway.Gate
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, w := range wrap {
+		ln = w(ln)
 	}
 	srv := &http.Server{Handler: ed, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
