@@ -15,6 +15,7 @@ import (
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
@@ -98,21 +99,28 @@ func read(ctx context.Context, t *testing.T, c *websocket.Conn) frame {
 	return f
 }
 
+// dialLegacy connects a legacy client to url and reads its welcome; ctx
+// bounds the test (20 s).
+func dialLegacy(t *testing.T, url string) (context.Context, *websocket.Conn) {
+	t.Helper()
+	ctx := testenv.Context(t, 20*time.Second)
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	if f := read(ctx, t, c); f.Type != "welcome" {
+		t.Fatalf("first frame %+v, want welcome", f)
+	}
+	return ctx, c
+}
+
 // TestLegacyServeAndShutdown: a legacy client is served off the handler
 // (welcome, subscribe, publish with its message, ping), and a graceful
 // shutdown closes it with 1001 and ends its connection.
 func TestLegacyServeAndShutdown(t *testing.T) {
 	ed, url := startEdge(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	if f := read(ctx, t, c); f.Type != "welcome" {
-		t.Fatalf("first frame %+v, want welcome", f)
-	}
+	ctx, c := dialLegacy(t, url)
 	send := func(s string) {
 		if err := c.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
 			t.Fatal(err)
@@ -164,14 +172,7 @@ func TestLegacyServeAndShutdown(t *testing.T) {
 // sent in their midst has its own answer.
 func TestLegacyPipelinedPublishes(t *testing.T) {
 	_, url := startEdge(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	read(ctx, t, c) // welcome
+	ctx, c := dialLegacy(t, url)
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":1,"channel":"p"}`)); err != nil {
 		t.Fatal(err)
 	}
