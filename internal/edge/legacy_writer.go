@@ -313,6 +313,9 @@ func (c *legacyConn) Flush() {
 		c.srv.log.Debug("edge: legacy write failed", "session", c.id, "err", err)
 		_ = c.ws.CloseNow() // unblocks the reader; writing stays set
 		c.writers.Done()
+	case c.ended:
+		c.mu.Unlock() // the reader has ended: finish closes the socket
+		c.writers.Done()
 	case owed || len(c.items) > 0 || c.closing:
 		c.srv.writers.run(c) // writing stays set: the writer ends it, and its c.writers count
 		c.mu.Unlock()
