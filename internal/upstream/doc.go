@@ -8,6 +8,9 @@
 // goroutine per connection sit in between (the gateway holds one Conn per
 // session, by the ten thousand). The Socket.IO driver adds one small
 // goroutine per connection only to learn when sioclient's session ends.
+// Once the reader has handed over what it read, it calls the Handler's
+// Flush, so that what the events queued leaves together, from that same
+// goroutine; PublishAsync's answers come the same way.
 //
 // # Mapping
 //
