@@ -339,91 +339,87 @@ func TestOverflowDropNewest(t *testing.T) {
 }
 
 func testDropNewest(t *testing.T, socketIO bool, data []byte) {
-	{
-		{
-			ed, ctx, pub, stalled := overflowPair(t, config.OverflowDropNewest, socketIO)
+	ed, ctx, pub, stalled := overflowPair(t, config.OverflowDropNewest, socketIO)
 
-			// The stalled client reads nothing until something is dropped.
-			var published []uint64
-			for st := ed.Stats(); len(published) < maxPublish && st.Dropped == 0 && st.SlowConsumers == 0; st = ed.Stats() {
-				published = append(published, pub.publish(ctx, t, overflowChannel, data))
-			}
-			if st := ed.Stats(); st.Dropped == 0 || st.SlowConsumers != 0 {
-				t.Fatalf("after %d messages: %+v, want a drop and no slow consumer", len(published), st)
-			}
+	// The stalled client reads nothing until something is dropped.
+	var published []uint64
+	for st := ed.Stats(); len(published) < maxPublish && st.Dropped == 0 && st.SlowConsumers == 0; st = ed.Stats() {
+		published = append(published, pub.publish(ctx, t, overflowChannel, data))
+	}
+	if st := ed.Stats(); st.Dropped == 0 || st.SlowConsumers != 0 {
+		t.Fatalf("after %d messages: %+v, want a drop and no slow consumer", len(published), st)
+	}
 
-			// It reads again; markers are published until it gets one,
-			// so every earlier message has reached it or been dropped.
-			msgs := make(chan uint64)
-			readErr := make(chan error, 1)
-			go func() {
-				defer close(msgs)
-				for {
-					r, err := stalled.next(ctx)
-					if err != nil {
-						readErr <- err
-						return
-					}
-					if r.message {
-						select {
-						case msgs <- r.seq:
-						case <-ctx.Done(): // the test has failed
-							return
-						}
-					}
+	// It reads again; markers are published until it gets one,
+	// so every earlier message has reached it or been dropped.
+	msgs := make(chan uint64)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(msgs)
+		for {
+			r, err := stalled.next(ctx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if r.message {
+				select {
+				case msgs <- r.seq:
+				case <-ctx.Done(): // the test has failed
+					return
 				}
-			}()
-			var got []uint64
-			caughtUp := false
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			for markers := 0; !caughtUp; markers++ {
-				if markers == maxMarkers {
-					t.Fatalf("the client that read again got none of %d later messages", maxMarkers)
-				}
-				dropped := ed.Stats().Dropped
-				seq := pub.publish(ctx, t, overflowChannel, data)
-				published = append(published, seq)
-			wait: // until this marker arrives or something more is dropped
-				for {
-					select {
-					case s, ok := <-msgs:
-						if !ok {
-							t.Fatalf("the client that dropped messages was closed: %v", <-readErr)
-						}
-						got = append(got, s)
-						if s == seq {
-							caughtUp = true
-							break wait
-						}
-					case <-tick.C:
-						if ed.Stats().Dropped > dropped {
-							break wait
-						}
-					case <-ctx.Done():
-						t.Fatalf("marker %d neither delivered nor dropped", seq)
-					}
-				}
-			}
-
-			st := ed.Stats()
-			t.Logf("published %d, the stalled client got %d, dropped %d", len(published), len(got), st.Dropped)
-			if st.SlowConsumers != 0 || st.Legacy+st.SocketIO != 2 {
-				t.Errorf("stats %+v: want no slow consumer and both clients open", st)
-			}
-			if !isSubsequence(got, published) {
-				t.Errorf("the client that dropped messages got seqs %v, not an ordered subset of %v", got, published)
-			}
-			if uint64(len(got))+st.Dropped != uint64(len(published)) {
-				t.Errorf("received %d + dropped %d, want the %d published", len(got), st.Dropped, len(published))
-			}
-			if !slices.Equal(pub.got, published) {
-				t.Errorf("the publisher got %d messages, want all %d published, in order", len(pub.got), len(published))
-			}
-			_ = stalled.ws.CloseNow()
-			for range msgs { // the reader ends with the connection
 			}
 		}
+	}()
+	var got []uint64
+	caughtUp := false
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for markers := 0; !caughtUp; markers++ {
+		if markers == maxMarkers {
+			t.Fatalf("the client that read again got none of %d later messages", maxMarkers)
+		}
+		dropped := ed.Stats().Dropped
+		seq := pub.publish(ctx, t, overflowChannel, data)
+		published = append(published, seq)
+	wait: // until this marker arrives or something more is dropped
+		for {
+			select {
+			case s, ok := <-msgs:
+				if !ok {
+					t.Fatalf("the client that dropped messages was closed: %v", <-readErr)
+				}
+				got = append(got, s)
+				if s == seq {
+					caughtUp = true
+					break wait
+				}
+			case <-tick.C:
+				if ed.Stats().Dropped > dropped {
+					break wait
+				}
+			case <-ctx.Done():
+				t.Fatalf("marker %d neither delivered nor dropped", seq)
+			}
+		}
+	}
+
+	st := ed.Stats()
+	t.Logf("published %d, the stalled client got %d, dropped %d", len(published), len(got), st.Dropped)
+	if st.SlowConsumers != 0 || st.Legacy+st.SocketIO != 2 {
+		t.Errorf("stats %+v: want no slow consumer and both clients open", st)
+	}
+	if !isSubsequence(got, published) {
+		t.Errorf("the client that dropped messages got seqs %v, not an ordered subset of %v", got, published)
+	}
+	if uint64(len(got))+st.Dropped != uint64(len(published)) {
+		t.Errorf("received %d + dropped %d, want the %d published", len(got), st.Dropped, len(published))
+	}
+	if !slices.Equal(pub.got, published) {
+		t.Errorf("the publisher got %d messages, want all %d published, in order", len(pub.got), len(published))
+	}
+	_ = stalled.ws.CloseNow()
+	for range msgs { // the reader ends with the connection
 	}
 }
 

@@ -38,7 +38,7 @@ func (s *Server) acceptWebSocket(c *Conn, w http.ResponseWriter, r *http.Request
 		return
 	}
 	if !c.attachWebSocket(ws, l, false) {
-		_ = l.out.w.SendHeld() // the 101 waited for the open packet
+		_ = l.out.w.WriteOwed() // the 101 waited for the open packet
 		_ = ws.CloseNow()
 	}
 }

@@ -152,10 +152,11 @@ func (c *legacyConn) readLoop() {
 			break
 		}
 		c.dispatch(f)
-		if c.park == nil || !c.park.Buffered() {
-			c.h.Flush()
+		if c.park != nil && c.park.Buffered() {
+			continue // the next frame is read already: flush after it
 		}
-		if c.park != nil && !c.park.Buffered() {
+		c.h.Flush()
+		if c.park != nil {
 			if c.renew.Due() {
 				go c.readLoop()
 				return

@@ -65,11 +65,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return w.writeLocked(p)
 }
 
-// SendHeld writes a 101 held back by Response.HoldHeader now, if one is
-// still held: for a server that ends the connection without a word, so
-// that the client sees the upgrade and then the end, not a handshake cut
-// short.
-func (w *Writer) SendHeld() error {
+// WriteOwed writes now what must go out before anything else, if any: a
+// 101 held back by Response.HoldHeader (for a server that ends the
+// connection without a word, so that the client sees the upgrade and then
+// the end, not a handshake cut short), or what EndNoWait left. It waits as
+// End does.
+func (w *Writer) WriteOwed() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.head == nil {
@@ -143,10 +144,6 @@ func (w *Writer) EndNoWait() (owed bool, err error) {
 	w.head = nil
 	return false, nil
 }
-
-// WriteOwed writes what EndNoWait left (or a held 101), waiting as End
-// does.
-func (w *Writer) WriteOwed() error { return w.SendHeld() }
 
 // release returns the batch's buffer and unlocks the writer.
 func (w *Writer) release() {

@@ -107,7 +107,7 @@ func (c *shortConn) SetWriteDeadline(time.Time) error { return nil }
 
 // TestWriterHeldHeader: a held 101 goes out ahead of the first write, and
 // when a write takes only part of it the rest goes first the next time;
-// SendHeld sends it alone and only once.
+// WriteOwed sends it alone and only once.
 func TestWriterHeldHeader(t *testing.T) {
 	c := &shortConn{limit: 3}
 	head := []byte("HEAD")
@@ -126,10 +126,10 @@ func TestWriterHeldHeader(t *testing.T) {
 	c2 := &shortConn{limit: 100}
 	head2 := []byte("HEAD")
 	w2 := &Writer{conn: c2, timeout: time.Second, head: &head2}
-	if err := w2.SendHeld(); err != nil {
+	if err := w2.WriteOwed(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w2.SendHeld(); err != nil {
+	if err := w2.WriteOwed(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w2.Write([]byte("x")); err != nil {
