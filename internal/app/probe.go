@@ -66,7 +66,8 @@ func (t *ProbeTransport) Publish(ctx context.Context, channel string, payload []
 	return err
 }
 
-// probeHandler passes the probe channel's payloads on. Closing the
+// probeHandler passes the probe channel's payloads on; the prober reads
+// each before it returns, so a payload lent by the reader needs no copy. Closing the
 // connection waits for its reading goroutine, so deliver is never called
 // after probeSub.Close returns.
 type probeHandler struct {

@@ -1,6 +1,10 @@
 package edge
 
-import "github.com/coder/websocket"
+import (
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/session"
+)
 
 // LegacyCloseCodes takes the legacy connections open now and returns a
 // function that reports the close code each has been given so far (0:
@@ -21,4 +25,27 @@ func LegacyCloseCodes(s *Server) func() []websocket.StatusCode {
 		}
 		return codes
 	}
+}
+
+// LegacySink returns the session sink of the one legacy connection open
+// now, and a function that makes it hold channel's messages as while a
+// subscribe of channel is pending, returning the one that lets them go
+// as the subscribe's ack would.
+func LegacySink(s *Server) (sink session.Sink, hold func(channel string) (release func())) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.legacy) != 1 {
+		panic("LegacySink: want exactly one legacy connection")
+	}
+	for c := range s.legacy {
+		sink = c
+		hold = func(channel string) func() {
+			c.box.begin(channel)
+			return func() {
+				c.box.end(channel, true, func() {})
+				c.Flush()
+			}
+		}
+	}
+	return sink, hold
 }

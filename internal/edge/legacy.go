@@ -32,13 +32,6 @@ const (
 // msgOverhead approximates a message frame's envelope, for the byte bound.
 const msgOverhead = 64
 
-// outItem is one queued frame: a channel message, encoded by the writer
-// into the batch, or any other frame encoded up front.
-type outItem struct {
-	msg   upstream.Event
-	frame []byte
-}
-
 // legacyConn is one legacy client. After the upgrade ServeHTTP returns; a
 // reader goroutine handles requests in order and parks on a short stack
 // between them, and a write loop runs only while something is queued, on
@@ -65,8 +58,13 @@ type legacyConn struct {
 	link *wsconn.Link
 	// serving is set when the reader starts; no writer starts before.
 	serving bool
-	items   []outItem // the outbound queue, bounded by Edge.OutboundQueue
-	bytes   int
+	// items is the outbound queue, bounded by Edge.OutboundQueue: each
+	// frame's payload, in order. The messages among them are encoded in
+	// enc, a pooled buffer that goes with them to the writer that takes
+	// them, which hands it back (see encPool).
+	items [][]byte
+	enc   *[]byte
+	bytes int
 	// writing is set while a write loop runs (and stays set after one
 	// that closed the connection or failed, so none starts again).
 	writing     bool
@@ -249,7 +247,8 @@ func (c *legacyConn) finish() {
 	c.mu.Lock()
 	c.ended = true
 	clear(c.items)
-	c.items, c.bytes = nil, 0
+	putEnc(c.enc)
+	c.items, c.enc, c.bytes = nil, nil, 0
 	c.mu.Unlock()
 	c.writers.Wait()
 	_ = c.ws.CloseNow()

@@ -16,6 +16,7 @@ import (
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
@@ -216,5 +217,36 @@ func TestLegacyPipelinedPublishes(t *testing.T) {
 	}
 	if len(acks) != n-1 || len(seqs) != n-1 {
 		t.Fatalf("%d acks and %d messages for %d publishes", len(acks), len(seqs), n-1)
+	}
+}
+
+// TestLegacyQueuesCopiesOfLentBytes: an event's bytes are lent to the
+// sink (they lie in the backend connection's read buffer, which the next
+// read reuses), so what the edge queues, and what it holds for a pending
+// subscribe, must not change when the lender writes over them.
+func TestLegacyQueuesCopiesOfLentBytes(t *testing.T) {
+	ed, url := startEdge(t)
+	ctx, c := dialLegacy(t, url)
+	sink, hold := edge.LegacySink(ed)
+
+	queued := []byte(`"queued"`)
+	if err := sink.Deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "a", Seq: 1, Data: queued}); err != nil {
+		t.Fatal(err)
+	}
+	release := hold("b")
+	held := []byte(`"held"`)
+	if err := sink.Deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "b", Seq: 1, Data: held}); err != nil {
+		t.Fatal(err)
+	}
+	copy(queued, `"xxxxxx"`)
+	copy(held, `"yyyy"`)
+	sink.Flush()
+	release()
+
+	for _, want := range []struct{ channel, data string }{{"a", `"queued"`}, {"b", `"held"`}} {
+		f := read(ctx, t, c)
+		if f.Type != "message" || f.Channel != want.channel || string(f.Data) != want.data {
+			t.Fatalf("got %+v (data %s), want channel %s's message %s", f, f.Data, want.channel, want.data)
+		}
 	}
 }

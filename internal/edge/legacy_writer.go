@@ -20,30 +20,37 @@ import (
 // each drained batch in one write(2) (up to wsconn's 64 KiB gather limit)
 // through the hijack's wsconn.Writer.
 
-// idleQueueKeep is the largest queue array an idle connection keeps;
-// idleItemsKeep the largest a writer hands back for the next burst.
-const (
-	idleQueueKeep = 16
-	idleItemsKeep = 4
-)
+// idleQueueKeep is the largest queue array a connection keeps between
+// bursts (384 bytes), for the next burst to reuse.
+const idleQueueKeep = 16
 
-// scratchKeep is the largest encoding buffer returned to scratchPool.
-const scratchKeep = 64 << 10
+// encKeep is the largest encoding buffer returned to encPool.
+const encKeep = 64 << 10
 
-// scratchPool holds the writers' message encoding buffers: a writer lives
-// for one burst, and a buffer grown anew for each would cost an
-// allocation per message in a fan-out.
-var scratchPool = sync.Pool{New: func() any {
+// encPool holds the buffers queued messages are encoded in. A message is
+// encoded when it is queued, since its bytes are only lent
+// (session.Sink.Deliver); the queue takes a buffer for a burst and the
+// writer that takes the burst hands it back, so a fan-out allocates
+// nothing per message and an idle connection holds no buffer.
+var encPool = sync.Pool{New: func() any {
 	b := make([]byte, 0, 1024)
 	return &b
 }}
+
+// putEnc hands a queue's encoding buffer back; nil is none.
+func putEnc(enc *[]byte) {
+	if enc != nil && cap(*enc) <= encKeep {
+		*enc = (*enc)[:0]
+		encPool.Put(enc)
+	}
+}
 
 // push queues one event from the backend, leaving the write to Flush
 // (session.Sink); the outbox's lock is held.
 func (c *legacyConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
-		return c.enqueue(outItem{msg: ev}, len(ev.Data)+len(ev.Channel)+msgOverhead, &ev, false)
+		return c.enqueue(nil, len(ev.Data)+len(ev.Channel)+msgOverhead, &ev, false)
 	case upstream.KindLost:
 		c.srv.errReplies.Add(1)
 		return c.enqueueAnswer(legacy.Append(nil, legacy.Frame{
@@ -54,7 +61,7 @@ func (c *legacyConn) push(ev upstream.Event) error {
 		if err != nil {
 			return err
 		}
-		return c.enqueue(outItem{frame: frame}, len(frame), &ev, false)
+		return c.enqueue(frame, len(frame), &ev, false)
 	}
 }
 
@@ -68,15 +75,16 @@ const answerSlack = 8
 // request, or the loss of a subscription), if need be past the queue's
 // bound (by answerSlack).
 func (c *legacyConn) enqueueAnswer(b []byte, start bool) error {
-	return c.enqueue(outItem{frame: b}, len(b), nil, start)
+	return c.enqueue(b, len(b), nil, start)
 }
 
-// enqueue queues it, or applies the overflow rule to ev when it does not
-// fit (by count or by bytes, as session.Queue); a nil ev is an answer,
-// with the answerSlack more room. Nothing is queued once the connection
-// is closing or its reader has ended. start starts a writer; without it
-// the caller owes a Flush.
-func (c *legacyConn) enqueue(it outItem, size int, ev *upstream.Event, start bool) error {
+// enqueue queues frame, or applies the overflow rule to ev when it does
+// not fit (by count or by bytes, as session.Queue); a nil frame is ev's
+// message, encoded here, and a nil ev is an answer, with the answerSlack
+// more room. Nothing is queued once the connection is closing or its
+// reader has ended. start starts a writer; without it the caller owes a
+// Flush.
+func (c *legacyConn) enqueue(frame []byte, size int, ev *upstream.Event, start bool) error {
 	lim := c.srv.opts.Edge.OutboundQueue
 	if ev == nil {
 		lim.Messages, lim.Bytes = lim.Messages+answerSlack, 2*lim.Bytes
@@ -93,13 +101,29 @@ func (c *legacyConn) enqueue(it outItem, size int, ev *upstream.Event, start boo
 		}
 		return c.overflow(*ev)
 	}
-	c.items = append(c.items, it)
+	if frame == nil {
+		frame = c.encodeLocked(ev)
+	}
+	c.items = append(c.items, frame)
 	c.bytes += size
 	if start {
 		c.startWriterLocked()
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// encodeLocked encodes the message ev in the queue's buffer and returns
+// the frame's payload; c.mu is held.
+func (c *legacyConn) encodeLocked(ev *upstream.Event) []byte {
+	if c.enc == nil {
+		c.enc = encPool.Get().(*[]byte)
+	}
+	b := *c.enc
+	start := len(b)
+	b = legacy.AppendMessage(b, ev.Channel, ev.Seq, ev.Data)
+	*c.enc = b // grown, the frames before keep the array they are in
+	return b[start:len(b):len(b)]
 }
 
 // overflow applies the configured rule to ev, which does not fit.
@@ -182,14 +206,6 @@ func (c *legacyConn) startWriterLocked() {
 // from one reused encoding buffer.
 func (c *legacyConn) writeLoop() {
 	defer c.writers.Done()
-	sp := scratchPool.Get().(*[]byte)
-	scratch := *sp
-	defer func() {
-		if cap(scratch) <= scratchKeep {
-			*sp = scratch[:0]
-			scratchPool.Put(sp)
-		}
-	}()
 	// While the client waits for an answer, first let the goroutines that
 	// are ready run once. An answer and a message often come in one
 	// upstream read: the upstream reader readies the edge reader waiting
@@ -200,7 +216,7 @@ func (c *legacyConn) writeLoop() {
 		runtime.Gosched()
 	}
 	var (
-		batch   []outItem
+		batch   [][]byte
 		yielded bool
 	)
 	w := c.link.Writer()
@@ -232,7 +248,7 @@ func (c *legacyConn) writeLoop() {
 			switch {
 			case cap(c.items) > idleQueueKeep:
 				c.items = nil // an idle connection keeps no large array
-			case !c.ended && cap(c.items) == 0 && cap(batch) <= idleItemsKeep:
+			case !c.ended && cap(c.items) == 0 && cap(batch) <= idleQueueKeep:
 				// The next burst reuses this small array (cleared after
 				// its batch) instead of allocating one.
 				c.items = batch[:0]
@@ -241,16 +257,17 @@ func (c *legacyConn) writeLoop() {
 			return
 		}
 		yielded = false
-		batch, c.items = c.items, batch[:0]
-		c.bytes = 0
+		enc := c.enc
+		batch, c.items, c.enc, c.bytes = c.items, batch[:0], nil, 0
 		c.mu.Unlock()
 
 		err := w.Begin()
 		if err == nil {
-			scratch = frameBatch(w, batch, scratch)
+			frameBatch(w, batch)
 			err = w.End()
 		}
 		clear(batch)
+		putEnc(enc)
 		if err != nil {
 			c.srv.log.Debug("edge: legacy write failed", "session", c.id, "err", err)
 			_ = c.ws.CloseNow() // unblocks the reader; writing stays set
@@ -259,18 +276,11 @@ func (c *legacyConn) writeLoop() {
 	}
 }
 
-// frameBatch adds batch's frames to w's open batch, encoding messages in
-// scratch, which it returns (grown, perhaps).
-func frameBatch(w *wsconn.Writer, batch []outItem, scratch []byte) []byte {
-	for _, it := range batch {
-		if it.frame != nil {
-			w.Text(it.frame)
-			continue
-		}
-		scratch = legacy.AppendMessage(scratch[:0], it.msg.Channel, it.msg.Seq, it.msg.Data)
-		w.Text(scratch)
+// frameBatch adds batch's frames to w's open batch.
+func frameBatch(w *wsconn.Writer, batch [][]byte) {
+	for _, p := range batch {
+		w.Text(p)
 	}
-	return scratch
 }
 
 // inlineFlushMax bounds the queued bytes Flush writes itself: larger
@@ -297,14 +307,15 @@ func (c *legacyConn) Flush() {
 	}
 	c.writing = true
 	c.writers.Add(1)
-	batch := c.items
-	c.items, c.bytes = nil, 0
+	batch, enc := c.items, c.enc
+	c.items, c.enc, c.bytes = nil, nil, 0
 	c.mu.Unlock()
 
 	owed, err := c.writeNoWait(batch)
 	clear(batch)
+	putEnc(enc)
 	c.mu.Lock()
-	if c.items == nil && cap(batch) <= idleItemsKeep {
+	if c.items == nil && cap(batch) <= idleQueueKeep {
 		c.items = batch[:0] // the next burst reuses the small array
 	}
 	switch {
@@ -328,17 +339,12 @@ func (c *legacyConn) Flush() {
 
 // writeNoWait frames batch and writes it without waiting on the socket;
 // owed says that a part is left for a writer that may wait.
-func (c *legacyConn) writeNoWait(batch []outItem) (owed bool, err error) {
+func (c *legacyConn) writeNoWait(batch [][]byte) (owed bool, err error) {
 	w := c.link.Writer()
 	if err := w.Begin(); err != nil {
 		return false, err
 	}
-	sp := scratchPool.Get().(*[]byte)
-	scratch := frameBatch(w, batch, *sp)
-	if cap(scratch) <= scratchKeep {
-		*sp = scratch[:0]
-		scratchPool.Put(sp)
-	}
+	frameBatch(w, batch)
 	return w.EndNoWait()
 }
 

@@ -50,7 +50,7 @@ func (o *outbox) deliver(ev upstream.Event) error {
 			if o.held >= o.maxHeld {
 				return o.overflow(ev)
 			}
-			o.pending[ev.Channel] = append(held, ev)
+			o.pending[ev.Channel] = append(held, ev.Clone()) // ev's bytes are lent
 			o.held++
 			return nil
 		}

@@ -46,7 +46,9 @@ type Sink interface {
 	// upstream.KindLost (the session lost a subscription for good: the
 	// backend refused to restore it after a gap or a subscription_lost;
 	// the channel is no longer subscribed; Data is the reason as a JSON
-	// string).
+	// string). As in upstream.Handler.HandleEvent, the event's bytes are
+	// valid only until Deliver returns: a sink that queues them keeps a
+	// copy or their encoding.
 	Deliver(upstream.Event) error
 	// Flush writes out what the Delivers before it queued, and the
 	// replies of PublishAsync. The session calls it, on the goroutine that

@@ -22,7 +22,7 @@ func newRecorder() *recorder { return &recorder{notify: make(chan struct{}, 1)} 
 
 func (r *recorder) HandleEvent(ev upstream.Event) {
 	r.mu.Lock()
-	r.events = append(r.events, ev)
+	r.events = append(r.events, ev.Clone()) // ev's bytes are lent
 	r.mu.Unlock()
 	r.poke()
 }

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,6 +54,7 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	}
 	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), done: make(chan struct{})}
 	c.park, _ = ws.(wsconn.Parker)
+	c.lend, _ = ws.(wsconn.Borrower)
 	go c.readLoop()
 	return c, nil
 }
@@ -95,7 +97,8 @@ func (n *legacyNames) encode(f legacy.Frame) []byte {
 
 type legacyConn struct {
 	ws    wsconn.Conn
-	park  wsconn.Parker // ws, when its reader can park; nil otherwise
+	park  wsconn.Parker   // ws, when its reader can park; nil otherwise
+	lend  wsconn.Borrower // ws, when it can lend what it reads; nil otherwise
 	renew wsconn.Renewal
 	dec   legacy.Decoder // the reader's: its channel names
 	h     Handler
@@ -119,15 +122,32 @@ type waiter struct {
 	stop  func() bool
 }
 
+// readLegacy reads and decodes the next frame, in a buffer of its own.
 func readLegacy(ctx context.Context, ws wsconn.Conn, dec *legacy.Decoder) (legacy.Frame, error) {
 	typ, data, err := ws.Read(ctx)
+	return decodeLegacy(dec, typ, data, err)
+}
+
+// next reads the read loop's next frame, in place when the connection can
+// lend it: its bytes are then valid until the next read (see
+// Handler.HandleEvent).
+func (c *legacyConn) next() (legacy.Frame, error) {
+	if c.lend == nil {
+		return readLegacy(context.Background(), c.ws, &c.dec)
+	}
+	typ, data, err := c.lend.Borrow(context.Background())
+	return decodeLegacy(&c.dec, typ, data, err)
+}
+
+// decodeLegacy decodes what a read returned; f's bytes are data's.
+func decodeLegacy(dec *legacy.Decoder, typ websocket.MessageType, data []byte, err error) (legacy.Frame, error) {
 	if err != nil {
 		return legacy.Frame{}, err
 	}
 	if typ != websocket.MessageText {
 		return legacy.Frame{}, fmt.Errorf("%w: binary frame", ErrProtocol)
 	}
-	f, err := dec.Decode(data) // data is a fresh buffer: f may keep it
+	f, err := dec.Decode(data)
 	if err != nil {
 		return legacy.Frame{}, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -148,7 +168,7 @@ func (c *legacyConn) readLoop() {
 	var err error
 	for {
 		var f legacy.Frame
-		if f, err = readLegacy(context.Background(), c.ws, &c.dec); err != nil {
+		if f, err = c.next(); err != nil {
 			break
 		}
 		c.dispatch(f)
@@ -254,6 +274,8 @@ func (c *legacyConn) answer(f legacy.Frame) bool {
 		stop()
 		w.then(f, nil) // the reader flushes once its buffer is empty
 	default:
+		// The caller reads f after the reader has moved on.
+		f.Raw, f.Data = bytes.Clone(f.Raw), bytes.Clone(f.Data)
 		w.reply <- f // buffered 1, sole sender now that the entry is gone
 	}
 	return ok

@@ -233,3 +233,35 @@ func TestLegacyPublishAsyncConnectionEnd(t *testing.T) {
 		t.Fatalf("publish after the end: %v, want ErrClosed", err)
 	}
 }
+
+// The reader lends each frame's bytes from its read buffer (see
+// Handler.HandleEvent) and reuses the buffer for the frames after it:
+// an answer handed to a waiting Request must be its own copy.
+func TestLegacyRequestAnswerOutlivesTheReadBuffer(t *testing.T) {
+	ctx := testenv.Context(t, 10*time.Second)
+	const after = 40 // messages after the answer: far more than the 512-byte read buffer
+	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
+		out := []legacy.Frame{{Type: "custom_reply", Raw: fmt.Appendf(nil, `{"type":"custom_reply","id":%d,"text":"the answer"}`, f.ID)}}
+		for i := range after {
+			out = append(out, legacy.Frame{Type: legacy.TypeMessage, Channel: "c", Seq: uint64(i + 1), Data: []byte(`"filling the read buffer again"`)})
+		}
+		return out
+	})
+	r := newRecorder()
+	c := dialScripted(t, url, r)
+	reply, err := c.Request(ctx, "custom", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "the messages after the answer", func(events []upstream.Event, _ bool) bool {
+		return len(messages(events, "c")) == after
+	})
+	if len(reply) != 1 || !strings.Contains(string(reply[0]), `"text":"the answer"`) {
+		t.Fatalf("answer reads %q once the reader has read on", reply)
+	}
+	for i, ev := range messages(r.events, "c") {
+		if ev.Seq != uint64(i+1) || string(ev.Data) != `"filling the read buffer again"` {
+			t.Fatalf("message %d: seq %d data %s", i, ev.Seq, ev.Data)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,12 +53,28 @@ type Event struct {
 	Args [][]byte
 }
 
+// Clone returns ev with bytes of its own (see Handler.HandleEvent).
+func (ev Event) Clone() Event {
+	ev.Data = bytes.Clone(ev.Data)
+	if ev.Args != nil {
+		args := make([][]byte, len(ev.Args))
+		for i, a := range ev.Args {
+			args[i] = bytes.Clone(a)
+		}
+		ev.Args = args
+	}
+	return ev
+}
+
 // Handler receives a connection's traffic. Both methods are called on the
 // connection's reading goroutine, so they must return quickly and must not
 // call back into the same Conn and wait for an answer (that answer would
 // have to be read by the goroutine they are blocking).
 type Handler interface {
-	// HandleEvent receives incoming traffic in arrival order.
+	// HandleEvent receives incoming traffic in arrival order. The event's
+	// bytes (Data, Args) may lie in the connection's read buffer: they are
+	// valid until HandleEvent returns, and what keeps them longer keeps a
+	// copy (Event.Clone). So a relayed frame costs no allocation.
 	HandleEvent(Event)
 	// HandleClose is called once when the connection has ended: err is nil
 	// after Close, otherwise why it ended.

@@ -96,6 +96,20 @@ func unexpected(err error) error {
 // connection); with context.Background the read costs no timer and ends
 // with the connection (Close, CloseNow). Only one goroutine may read.
 func (c *Client) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	return c.readCtx(ctx, false)
+}
+
+// Borrow is Read without the copy, for a reader that is done with each
+// message before it reads the next: a message that fits the read buffer
+// whole is returned in place, valid only until the next Read, Borrow,
+// Buffered or Wait; a larger or fragmented one comes in a buffer of its
+// own. A relay reading one small frame after another then allocates
+// nothing for them.
+func (c *Client) Borrow(ctx context.Context) (websocket.MessageType, []byte, error) {
+	return c.readCtx(ctx, true)
+}
+
+func (c *Client) readCtx(ctx context.Context, borrow bool) (websocket.MessageType, []byte, error) {
 	if ctx.Done() != nil {
 		if dl, ok := ctx.Deadline(); ok {
 			_ = c.in.SetReadDeadline(dl)
@@ -107,7 +121,7 @@ func (c *Client) Read(ctx context.Context) (websocket.MessageType, []byte, error
 			}
 		}()
 	}
-	typ, msg, err := c.read()
+	typ, msg, err := c.read(borrow)
 	if err != nil && ctx.Done() != nil {
 		cerr := ctx.Err()
 		if _, ok := ctx.Deadline(); ok && cerr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -120,7 +134,7 @@ func (c *Client) Read(ctx context.Context) (websocket.MessageType, []byte, error
 	return typ, msg, err
 }
 
-func (c *Client) read() (websocket.MessageType, []byte, error) {
+func (c *Client) read(borrow bool) (websocket.MessageType, []byte, error) {
 	var (
 		typ  websocket.MessageType
 		msg  []byte
@@ -150,6 +164,10 @@ func (c *Client) read() (websocket.MessageType, []byte, error) {
 		case h.op == opBinary:
 			typ, open = websocket.MessageBinary, true
 		}
+		if borrow && h.fin && msg == nil && h.length <= uint64(c.br.Size()) {
+			msg, err := c.lend(int(h.length)) // the message is this frame
+			return typ, msg, err
+		}
 		n := len(msg)
 		msg = slices.Grow(msg, int(h.length))[:n+int(h.length)]
 		if _, err := io.ReadFull(c.br, msg[n:]); err != nil {
@@ -162,6 +180,17 @@ func (c *Client) read() (websocket.MessageType, []byte, error) {
 			return typ, msg, nil
 		}
 	}
+}
+
+// lend returns the next n bytes in place (see Borrow); n is at most the
+// read buffer's size.
+func (c *Client) lend(n int) ([]byte, error) {
+	p, err := c.br.Peek(n)
+	if err != nil {
+		return nil, c.failRead(unexpected(err))
+	}
+	_, _ = c.br.Discard(n)
+	return p[:n:n], nil
 }
 
 // control handles a ping, pong or close frame.

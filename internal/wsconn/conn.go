@@ -23,10 +23,17 @@ type Parker interface {
 	Wait()
 }
 
+// Borrower is a Conn that can lend a message from its read buffer instead
+// of copying it out (see Client.Borrow).
+type Borrower interface {
+	Borrow(ctx context.Context) (websocket.MessageType, []byte, error)
+}
+
 var (
-	_ Conn   = (*websocket.Conn)(nil)
-	_ Conn   = (*Client)(nil)
-	_ Parker = (*Client)(nil)
+	_ Conn     = (*websocket.Conn)(nil)
+	_ Conn     = (*Client)(nil)
+	_ Parker   = (*Client)(nil)
+	_ Borrower = (*Client)(nil)
 )
 
 // DialVia opens a Conn to rawURL. With a nil httpClient it is a *Client,

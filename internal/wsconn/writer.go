@@ -52,6 +52,8 @@ type Writer struct {
 	bp  *[]byte
 	buf []byte
 	err error
+
+	noWait noWaitWrite // EndNoWait's write (mu held)
 }
 
 // Write takes one whole frame from coder/websocket: it flushes after each
@@ -132,7 +134,7 @@ func (w *Writer) EndNoWait() (owed bool, err error) {
 	if err := w.extendDeadline(); err != nil {
 		return false, err
 	}
-	n, err := writeNoWait(w.raw, p)
+	n, err := w.writeNoWait(p)
 	if err != nil {
 		return false, err
 	}

@@ -46,7 +46,7 @@ func (k *Sink) Deliver(ev upstream.Event) error {
 		}
 		k.seqs[ev.Channel] = append(got, ev.Seq)
 	} else {
-		k.events = append(k.events, ev)
+		k.events = append(k.events, ev.Clone()) // ev's bytes are lent
 	}
 	k.mu.Unlock()
 	k.poke()
