@@ -176,6 +176,7 @@ echo "== driver" >&2
 	--publish-url "http://127.0.0.1:$blue/api/v1/publish" \
 	--admin "http://127.0.0.1:$adm" --token "$token" \
 	--gc-url "http://127.0.0.1:$pprof/debug/pprof/heap?gc=1" \
+	--vars-url "http://127.0.0.1:$pprof/debug/vars" \
 	--sessions "$sessions" --nginx-sessions "$nginx_sessions" --stress-rate "$stress_rate" "${nginx_args[@]}" "${prof_args[@]}" \
 	${GWBENCH_ARGS:-} -o "$out/result.json"
 

@@ -61,6 +61,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.StringVar(&cfg.AdminURL, "admin", "", "gateway admin API base URL, http://HOST:PORT (required)")
 	f.StringVar(&cfg.AdminToken, "token", "", "admin bearer token (default $BATON_ADMIN_TOKEN)")
 	f.StringVar(&cfg.GCURL, "gc-url", "", "URL making the gateway collect garbage before memory readings")
+	f.StringVar(&cfg.VarsURL, "vars-url", "", "the gateway's expvar URL (/debug/vars on its pprof listener): the fan-out counts its allocations per relayed frame")
 	f.StringVar(&cfg.PprofURL, "pprof-url", "", "gateway pprof base URL (with --profile-dir)")
 	f.StringVar(&cfg.BackendPprofURL, "backend-pprof-url", "", "backend pprof base URL (with --profile-dir): its CPU profile over the handover")
 	f.StringVar(&cfg.ProfileDir, "profile-dir", "", "directory for gateway heap and CPU profiles")

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"io"
 	"net"
@@ -67,5 +68,8 @@ func pprofMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// The runtime's counters (memstats): benchmarks read the allocations
+	// per relayed frame from them.
+	mux.Handle("/debug/vars", expvar.Handler())
 	return mux
 }

@@ -3,8 +3,10 @@ package gwbench
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -120,12 +122,14 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 		return f, err
 	}
 	pids, names := r.watch(t)
+	mallocs := r.mallocCounter(ctx, t)
 	m := startCPU(pids)
 	p0, d0, t0 := published.Load(), s.delivered.Load(), time.Now()
 	stopProfile := r.cpuProfile(ctx, t, label, r.cfg.FanoutWindow, false)
 	err = sleep.For(ctx, r.cfg.FanoutWindow)
 	p1, d1, t1 := published.Load(), s.delivered.Load(), time.Now()
 	f.Cores = m.stop(names)
+	allocs := mallocs()
 	stopProfile()
 	stop()
 	wg.Wait()
@@ -137,6 +141,10 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 	f.DeliveriesPerSec = float64(f.Delivered) / f.Seconds
 	if cpu, ok := f.Cores.CPU[t.Name]; ok && t.PID > 0 && f.Delivered > 0 {
 		f.ProxyCPUPerFrameUs = float64(cpu.Microseconds()) / float64(f.Delivered)
+	}
+	f.AllocsPerFrame = -1
+	if allocs >= 0 && f.Delivered > 0 {
+		f.AllocsPerFrame = float64(allocs) / float64(f.Delivered)
 	}
 	want := published.Load() * subs
 	deadline := time.Now().Add(r.cfg.Drain)
@@ -150,4 +158,55 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 	r.logf("fanout %s: %.0f deliveries/s, %s cores %.2f, other %.2f, lost %d, publish errors %d",
 		t.Name, f.DeliveriesPerSec, t.Name, f.Cores.Procs[t.Name], f.Cores.Other, f.Lost, failed.Load())
 	return f, nil
+}
+
+// mallocCounter reads the gateway's count of heap allocations now and
+// returns the function that reads how many it has made since; that one
+// returns -1 when the target is not the gateway, Config.VarsURL is not
+// set or a reading failed (logged).
+func (r *runner) mallocCounter(ctx context.Context, t Target) (since func() int64) {
+	if t.Name != "gateway" || r.cfg.VarsURL == "" {
+		return func() int64 { return -1 }
+	}
+	read := func() (uint64, bool) {
+		n, err := mallocs(ctx, r.cfg.VarsURL)
+		if err != nil {
+			r.logf("allocations: %v", err)
+		}
+		return n, err == nil
+	}
+	before, ok := read()
+	return func() int64 {
+		after, ok2 := read()
+		if !ok || !ok2 {
+			return -1
+		}
+		return int64(after - before)
+	}
+}
+
+// mallocs reads memstats.Mallocs, the count of heap allocations, from a Go
+// process's expvar page.
+func mallocs(ctx context.Context, url string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Memstats *struct{ Mallocs uint64 } `json:"memstats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return 0, fmt.Errorf("%s: %w", url, err)
+	}
+	if v.Memstats == nil {
+		return 0, fmt.Errorf("%s: no memstats", url)
+	}
+	return v.Memstats.Mallocs, nil
 }

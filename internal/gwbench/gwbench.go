@@ -71,6 +71,10 @@ type Config struct {
 	// GCURL is fetched before each gateway memory reading to make it
 	// collect garbage (its pprof heap?gc=1); empty: settle only.
 	GCURL string
+	// VarsURL is the gateway's expvar page (/debug/vars on its pprof
+	// listener); when set, the fan-out counts the gateway's allocations
+	// per relayed frame from its memstats.
+	VarsURL string
 	// PprofURL, with ProfileDir, saves gateway CPU profiles over the
 	// fan-out window and the handover, and a heap profile at 10k idle.
 	PprofURL   string

@@ -177,6 +177,9 @@ func fanoutTable(w io.Writer, r Result) {
 	fmt.Fprintf(w, "| deliveries/s | %s | %s | %s | %.2f× | ≥ 0.8× — %s |\n", dps(d), dps(g), nv(dps), ratio, verdict(ratio >= targetFanoutRatio))
 	fmt.Fprintf(w, "| proxy CPU per relayed frame | – | %.2f µs | %s | | ≤ 8 µs — %s |\n", g.ProxyCPUPerFrameUs,
 		nv(func(f Fanout) string { return fmt.Sprintf("%.2f µs", f.ProxyCPUPerFrameUs) }), verdict(g.ProxyCPUPerFrameUs > 0 && g.ProxyCPUPerFrameUs <= targetCPUPerFrameUs))
+	if g.AllocsPerFrame >= 0 {
+		fmt.Fprintf(w, "| gateway heap allocations per relayed frame | – | %.3f | – | | |\n", g.AllocsPerFrame)
+	}
 	fmt.Fprintf(w, "| proxy CPU (cores) | – | %s | %s | | |\n", cores(g.Cores, "gateway"), nv(func(f Fanout) string { return cores(f.Cores, "nginx") }))
 	fmt.Fprintf(w, "| backend CPU (cores) | %s | %s | %s | | |\n", cores(d.Cores, "backend"), cores(g.Cores, "backend"), nv(func(f Fanout) string { return cores(f.Cores, "backend") }))
 	drv := func(f Fanout) string { return fmt.Sprintf("%.2f", f.Cores.Driver) }

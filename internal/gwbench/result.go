@@ -57,6 +57,9 @@ type Fanout struct {
 	// the frames it relayed to clients (each one read from the backend and
 	// written to a client); 0 for direct.
 	ProxyCPUPerFrameUs float64 `json:"proxy_cpu_per_frame_us"`
+	// AllocsPerFrame is the gateway's heap allocations over the window
+	// divided by the frames it relayed; -1 when not counted (Config.VarsURL).
+	AllocsPerFrame float64 `json:"allocs_per_frame"`
 	// Rounds are every round's figures, in the order run; the fields
 	// above are the median round's (see Config.FanoutRounds), except
 	// Lost and Dropped, which add up every round's.
