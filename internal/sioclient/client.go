@@ -20,6 +20,8 @@ type Client struct {
 	opts Options
 	eng  *engine
 	dec  socketio.Decoder // used by the reading goroutine only
+	// names interns event and channel names; reading goroutine only.
+	names socketio.Names
 
 	mu      sync.Mutex
 	sockets map[string]*Socket // by namespace: connecting or connected

@@ -116,7 +116,7 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		m, err := parseMessage(in)
+		m, err := parseMessage(in, nil)
 		want, stdErr := parseMessageStd(in)
 		if !testenv.PlainJSONKeys(in, "channel", "seq", "data") || (stdErr == nil && err != nil && tooDeep(in)) {
 			return

@@ -74,6 +74,10 @@ type Options struct {
 	// order. It must return quickly: while it runs nothing else is read,
 	// heartbeats included, so a handler that blocks past the server's
 	// pingInterval+pingTimeout gets the connection closed by the server.
+	// What ev points to (Args, Message, Binary and their bytes) is valid
+	// until OnEvent returns and may be reused for the next event: a
+	// handler that keeps any of it keeps a copy. So an event the client
+	// has seen the like of costs no allocation.
 	// When OnEvent is nil events go to the bounded channel Socket.Events.
 	OnEvent func(s *Socket, ev Event)
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
 // parseMessageStd is parseMessage as it was with encoding/json: the
@@ -107,7 +109,7 @@ func TestParseMessage(t *testing.T) {
 		{`null`, nil},
 		{`["c",1]`, nil},
 	} {
-		got, err := parseMessage([]byte(tc.in))
+		got, err := parseMessage([]byte(tc.in), nil)
 		switch {
 		case tc.want == nil && err == nil:
 			t.Errorf("parseMessage(%s) = %+v, want an error", tc.in, got)
@@ -165,11 +167,16 @@ func TestConnectSID(t *testing.T) {
 	}
 }
 
-// TestParseMessageAllocs: a message costs one allocation, its channel.
+// TestParseMessageAllocs: a message costs one allocation, its channel,
+// and none through a names table that has seen the channel.
 func TestParseMessageAllocs(t *testing.T) {
 	in := []byte(`{"channel":"news","seq":12345,"data":{"text":"hello","n":[1,2,3]}}`)
-	if n := testing.AllocsPerRun(100, func() { _, _ = parseMessage(in) }); n > 1 {
+	if n := testing.AllocsPerRun(100, func() { _, _ = parseMessage(in, nil) }); n > 1 {
 		t.Errorf("parseMessage: %v allocs, want at most 1", n)
+	}
+	var names socketio.Names
+	if n := testing.AllocsPerRun(100, func() { _, _ = parseMessage(in, &names) }); n != 0 {
+		t.Errorf("parseMessage with names: %v allocs, want 0", n)
 	}
 	ack := []byte(`{"ok":true,"seq":12}`)
 	if n := testing.AllocsPerRun(100, func() { _, _ = parseAck("publish", ack) }); n > 1 {

@@ -31,8 +31,9 @@ type Message struct {
 // parseMessage reads the first argument of a "message" event. It takes
 // the last of duplicate members and treats null as absent; data stays raw
 // (a subslice of arg) and any JSON value is accepted there, but the whole
-// object must be valid JSON.
-func parseMessage(arg []byte) (Message, error) {
+// object must be valid JSON. The channel is read through names (nil:
+// unquoted afresh).
+func parseMessage(arg []byte, names *socketio.Names) (Message, error) {
 	fs := [...]socketio.Field{{Key: "channel"}, {Key: "seq"}, {Key: "data"}}
 	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
 		return Message{}, fmt.Errorf("%w: message: %w", ErrBadAck, err)
@@ -41,7 +42,7 @@ func parseMessage(arg []byte) (Message, error) {
 	if rawCh == nil || socketio.IsNull(rawCh) || rawSeq == nil || socketio.IsNull(rawSeq) {
 		return Message{}, fmt.Errorf("%w: message without channel or seq", ErrBadAck)
 	}
-	channel, err := socketio.Unquote(rawCh)
+	channel, err := names.Unquote(rawCh)
 	if err != nil {
 		return Message{}, fmt.Errorf("%w: message channel: %w", ErrBadAck, err)
 	}

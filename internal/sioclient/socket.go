@@ -1,6 +1,7 @@
 package sioclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,12 @@ type Socket struct {
 
 	// events is nil when the client has an OnEvent handler.
 	events chan Event
+	// lent is what an event handed to OnEvent points into, reused for
+	// the next (reading goroutine only; see Options.OnEvent).
+	lent struct {
+		args [][]byte
+		msg  Message
+	}
 
 	mu sync.Mutex
 	// connected: Connect handed the socket to its caller.
@@ -184,7 +191,8 @@ func (s *Socket) resolve(m socketio.Message) {
 	if !ok {
 		return
 	}
-	args, err := splitArgs(m.Data)
+	// The caller reads the answer after the reader has moved on.
+	args, err := splitArgs(bytes.Clone(m.Data))
 	if err != nil {
 		args = nil // the codec already checked the shape; be safe anyway
 	}
@@ -216,19 +224,36 @@ func (s *Socket) sendAck(ctx context.Context, id int64, p Payload) error {
 // deliver passes an incoming event to the handler or the Events channel.
 // It returns ErrSlowConsumer when the channel is full.
 func (s *Socket) deliver(m socketio.Message) error {
-	name, args, err := socketio.SplitEvent(m.Data)
+	h := s.c.opts.OnEvent
+	var args [][]byte // a fresh array for the Events channel
+	if h != nil {
+		args = s.lent.args // the handler is done with it
+	} else {
+		m.Data = bytes.Clone(m.Data) // the reader may lend it: the channel keeps it
+	}
+	name, args, err := socketio.SplitEventTo(args, m.Data, &s.c.names)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	ev := Event{Name: name, Payload: Payload{Args: args, Binary: m.Binary}, s: s, id: m.ID, hasID: m.HasID}
+	var msg Message
+	isMsg := false
 	if name == "message" && len(args) > 0 {
-		if msg, err := parseMessage(args[0]); err == nil {
-			ev.Message = &msg
-		}
+		msg, err = parseMessage(args[0], &s.c.names)
+		isMsg = err == nil
 	}
-	if h := s.c.opts.OnEvent; h != nil {
+	if h != nil {
+		s.lent.args = args
+		if isMsg {
+			s.lent.msg = msg
+			ev.Message = &s.lent.msg
+		}
 		h(s, ev)
 		return nil
+	}
+	if isMsg {
+		kept := msg // only this copy escapes: the handler's path allocates none
+		ev.Message = &kept
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

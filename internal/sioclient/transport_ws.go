@@ -1,6 +1,7 @@
 package sioclient
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -63,7 +64,27 @@ func (e *engine) dialWebSocket(ctx context.Context, sid string) (wsconn.Conn, er
 
 // readMessage reads one websocket message as an Engine.IO packet.
 func readMessage(ctx context.Context, c wsconn.Conn) (engineio.Packet, error) {
-	typ, b, err := c.Read(ctx)
+	return decodeMessage(c.Read(ctx))
+}
+
+// readLent is readMessage for the read loop: a text message is decoded
+// where it lies in c's read buffer when c can lend it, valid until the
+// next read (what keeps it longer copies it: see Options.OnEvent). A
+// binary one, an attachment the decoder keeps, gets bytes of its own.
+func readLent(c wsconn.Conn) (engineio.Packet, error) {
+	b, ok := c.(wsconn.Borrower)
+	if !ok {
+		return readMessage(context.Background(), c)
+	}
+	typ, data, err := b.Borrow(context.Background())
+	if typ == websocket.MessageBinary {
+		data = bytes.Clone(data)
+	}
+	return decodeMessage(typ, data, err)
+}
+
+// decodeMessage decodes what a read returned.
+func decodeMessage(typ websocket.MessageType, b []byte, err error) (engineio.Packet, error) {
 	if err != nil {
 		return engineio.Packet{}, err
 	}
@@ -117,7 +138,7 @@ func (e *engine) readWebSocket(c wsconn.Conn) {
 		pk.Wait()
 	}
 	for {
-		p, err := readMessage(context.Background(), c)
+		p, err := readLent(c)
 		if err != nil {
 			e.readErr(err)
 			return

@@ -13,11 +13,20 @@ import (
 // EventEmitter keys it. It allocates the name and the args slice (once for
 // up to three args).
 func SplitEvent(data []byte) (name string, args [][]byte, err error) {
+	return SplitEventTo(make([][]byte, 0, 4), data, nil)
+}
+
+// SplitEventTo is SplitEvent for a reader that is done with each event
+// before the next: the args are put in dst's array from its start (hand
+// back the last call's args to reuse it), and a string name is read
+// through names (nil: unquoted afresh). An event with a name seen before
+// and fewer args than dst's capacity then costs no allocation.
+func SplitEventTo(dst [][]byte, data []byte, names *Names) (name string, args [][]byte, err error) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return "", nil, fmt.Errorf("%w: event payload is not an array", ErrBadPacket)
 	}
-	elems, end, ok := splitArray(data, i)
+	elems, end, ok := splitArray(dst[:0], data, i)
 	if !ok || skipSpace(data, end) != len(data) {
 		return "", nil, fmt.Errorf("%w: event payload is not valid JSON", ErrBadPacket)
 	}
@@ -27,7 +36,7 @@ func SplitEvent(data []byte) (name string, args [][]byte, err error) {
 	first := elems[0]
 	switch c := first[0]; {
 	case c == '"':
-		if name, err = Unquote(first); err != nil {
+		if name, err = names.Unquote(first); err != nil {
 			return "", nil, fmt.Errorf("%w: event name: %w", ErrBadPacket, err)
 		}
 	case c == '-' || isDigit(c):
@@ -35,17 +44,23 @@ func SplitEvent(data []byte) (name string, args [][]byte, err error) {
 	default:
 		return "", nil, fmt.Errorf("%w: event name is not a string or number", ErrBadPacket)
 	}
-	return name, elems[1:], nil
+	// The args move to the array's start, where the next call finds them.
+	n := copy(elems, elems[1:])
+	clear(elems[n:])
+	return name, elems[:n], nil
 }
 
-// splitArray scans the array starting at b[i] == '[' and returns its
-// elements, the index after it and whether it is well formed.
-func splitArray(b []byte, i int) (elems [][]byte, end int, ok bool) {
+// splitArray scans the array starting at b[i] == '[' and appends its
+// elements to elems (nil: a fresh array for a few), returning them, the
+// index after the array and whether it is well formed.
+func splitArray(elems [][]byte, b []byte, i int) ([][]byte, int, bool) {
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
-		return nil, i + 1, true
+		return elems, i + 1, true
 	}
-	elems = make([][]byte, 0, 4) // one allocation for the usual name and few args
+	if elems == nil {
+		elems = make([][]byte, 0, 4) // one allocation for the usual name and few args
+	}
 	for {
 		start := i
 		if i = scanValue(b, i, 1); i < 0 {
@@ -65,6 +80,34 @@ func splitArray(b []byte, i int) (elems [][]byte, end int, ok bool) {
 			return nil, 0, false
 		}
 	}
+}
+
+// maxNames bounds a Names table.
+const maxNames = 256
+
+// Names interns the JSON strings a reader meets again and again (event
+// and channel names): one seen before is returned without an allocation.
+// It keeps at most maxNames; past that, new ones are unquoted afresh. The
+// zero value is ready; a nil *Names unquotes every time. Not safe for
+// concurrent use.
+type Names struct{ m map[string]string }
+
+// Unquote is the package's Unquote, through the table.
+func (n *Names) Unquote(raw []byte) (string, error) {
+	if n == nil {
+		return Unquote(raw)
+	}
+	if s, ok := n.m[string(raw)]; ok { // keyed by the quoted JSON: no allocation
+		return s, nil
+	}
+	s, err := Unquote(raw)
+	if err == nil && len(n.m) < maxNames {
+		if n.m == nil {
+			n.m = make(map[string]string)
+		}
+		n.m[string(raw)] = s
+	}
+	return s, err
 }
 
 // AppendEvent appends the payload of an Event packet, `["name",a1,...]`, to

@@ -132,6 +132,20 @@ func FuzzSplitEvent(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		name, args, err := SplitEvent(in)
+		// Through a names table, missed then hit, and into a reused
+		// array, the split is the same.
+		var names Names
+		dst := make([][]byte, 0, 1)
+		for range 2 {
+			var name3 string
+			var args3 [][]byte
+			var err3 error
+			name3, args3, err3 = SplitEventTo(dst, in, &names)
+			if (err3 == nil) != (err == nil) || err == nil && (name3 != name || !reflect.DeepEqual(args3, args)) {
+				t.Fatalf("SplitEventTo(%q) = %q %q %v; SplitEvent %q %q %v", in, name3, args3, err3, name, args, err)
+			}
+			dst = args3
+		}
 		if err != nil {
 			return
 		}

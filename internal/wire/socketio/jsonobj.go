@@ -202,7 +202,7 @@ func SplitArray(data []byte) ([][]byte, error) {
 	if i >= len(data) || data[i] != '[' {
 		return nil, syntaxErr("not a JSON array", i)
 	}
-	elems, end, ok := splitArray(data, i)
+	elems, end, ok := splitArray(nil, data, i)
 	if !ok {
 		return nil, syntaxErr("malformed array", i)
 	}

@@ -279,3 +279,47 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("Decoder.Text on a repeated namespace: %v allocs, want 0", n)
 	}
 }
+
+// A reader that reuses its args array and a names table splits an event
+// it has seen the like of without allocating.
+func TestSplitEventToAllocatesNothing(t *testing.T) {
+	data := []byte(`["message",{"channel":"c","seq":1,"data":{"x":1}}]`)
+	var names Names
+	var args [][]byte
+	split := func() {
+		var name string
+		var err error
+		if name, args, err = SplitEventTo(args, data, &names); err != nil || name != "message" || len(args) != 1 {
+			t.Fatalf("SplitEventTo = %q %q %v", name, args, err)
+		}
+	}
+	split()
+	if n := testing.AllocsPerRun(100, split); n != 0 {
+		t.Errorf("%v allocations per event, want 0", n)
+	}
+}
+
+// Names keeps at most maxNames; names past that still read right.
+func TestNamesBound(t *testing.T) {
+	var names Names
+	for i := range maxNames + 10 {
+		want := "ch" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strings.Repeat("y", i/26)
+		raw := AppendString(nil, want)
+		for range 2 {
+			got, err := names.Unquote(raw)
+			if err != nil || got != want {
+				t.Fatalf("Unquote(%s) = %q, %v", raw, got, err)
+			}
+		}
+	}
+	if len(names.m) > maxNames {
+		t.Fatalf("%d names kept, bound %d", len(names.m), maxNames)
+	}
+	if _, err := names.Unquote([]byte(`"unterminated`)); err == nil {
+		t.Fatal("a malformed string unquoted")
+	}
+	var none *Names
+	if s, err := none.Unquote([]byte(`"a\u00e9"`)); err != nil || s != "aé" {
+		t.Fatalf("nil Names: %q %v", s, err)
+	}
+}
