@@ -74,6 +74,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.IntVar(&cfg.FanoutSubs, "fanout-subs", 0, "fan-out subscribers per target (default 5000)")
 	f.DurationVar(&cfg.FanoutWindow, "fanout-window", 0, "fan-out measuring window (default 8s)")
 	f.IntVar(&cfg.FanoutRounds, "fanout-rounds", 0, "fan-out rounds per target, targets taking turns; the median round is reported (default 5)")
+	f.BoolVar(&cfg.NoFanoutGreen, "no-fanout-green", false, "leave out the fan-out through green (the gateway at weight 100, after a migration)")
 	f.IntVar(&cfg.Channels, "channels", 0, "channels the handover sessions spread over (default 200)")
 	f.Float64Var(&cfg.PerSessionRate, "rate", 0, "messages/s each session receives during the handover (default 1)")
 	f.Float64Var(&cfg.StressRate, "stress-rate", 0, "also move everyone back the other way at this per-session rate (0: no stress move)")

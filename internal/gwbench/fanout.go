@@ -15,6 +15,19 @@ import (
 	"github.com/baton-rt/baton/internal/sleep"
 )
 
+// greenName is the fan-out target that is the gateway at weight 100.
+const greenName = "gateway-green"
+
+// green is the gateway as the fan-out through green measures it.
+func (r *runner) green() Target {
+	t := r.cfg.Gateway
+	t.Name = greenName
+	return t
+}
+
+// isGateway says whether t is the gateway process, on either backend.
+func isGateway(t Target) bool { return t.Name == "gateway" || t.Name == greenName }
+
 // fanoutRounds measures every target's fan-out FanoutRounds times, the
 // targets taking turns so that the machine's slow spells fall on each
 // alike, and keeps each target's median round: by CPU per relayed frame
@@ -24,12 +37,20 @@ import (
 func (r *runner) fanoutRounds(ctx context.Context) (map[string]Fanout, error) {
 	rounds := map[string][]Fanout{}
 	var err error
+	targets := r.targets()
+	if !r.cfg.NoFanoutGreen {
+		targets = append(targets, r.green())
+	}
 rounds:
 	for i := range r.cfg.FanoutRounds {
-		for _, t := range r.targets() {
+		for _, t := range targets {
 			r.logf("fanout round %d/%d", i+1, r.cfg.FanoutRounds)
 			var f Fanout
-			if f, err = r.fanout(ctx, t, fmt.Sprintf("fanout-%d", i+1)); err != nil {
+			label := fmt.Sprintf("fanout-%d", i+1)
+			if t.Name == greenName {
+				label = fmt.Sprintf("fanout-green-%d", i+1)
+			}
+			if f, err = r.fanout(ctx, t, label); err != nil {
 				break rounds
 			}
 			rounds[t.Name] = append(rounds[t.Name], f)
@@ -80,6 +101,17 @@ func medianRound(fs []Fanout) Fanout {
 func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, error) {
 	s := &sink{}
 	f := Fanout{Subscribers: r.cfg.FanoutSubs}
+	if t.Name == greenName {
+		// New sessions attach to green; none is open to move.
+		if _, err := r.admin.setWeight(ctx, 100); err != nil {
+			return f, fmt.Errorf("fanout: %s: %w", t.Name, err)
+		}
+		defer func() {
+			if _, err := r.admin.setWeight(context.WithoutCancel(ctx), 0); err != nil {
+				r.logf("fanout %s: weight back to 0: %v", t.Name, err)
+			}
+		}()
+	}
 	clients, err := connectAll(ctx, newDialer(t.Addr, s), 200000, r.cfg.FanoutSubs, r.cfg.DialConcurrency, false)
 	defer func() { closeAll(s, clients) }()
 	if err != nil {
@@ -165,7 +197,7 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 // returns -1 when the target is not the gateway, Config.VarsURL is not
 // set or a reading failed (logged).
 func (r *runner) mallocCounter(ctx context.Context, t Target) (since func() int64) {
-	if t.Name != "gateway" || r.cfg.VarsURL == "" {
+	if !isGateway(t) || r.cfg.VarsURL == "" {
 		return func() int64 { return -1 }
 	}
 	read := func() (uint64, bool) {

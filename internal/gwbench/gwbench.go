@@ -101,8 +101,13 @@ type Config struct {
 	// reported (5: with three, one slow round, common on a shared
 	// machine, already pulls the median up; with five it takes two).
 	FanoutRounds int
-	InFlight     int // concurrent publishes at saturation (4)
-	MaxLag       int // publisher stays at most this many messages ahead of the average subscriber (50)
+	// NoFanoutGreen leaves out the fan-out through green: the gateway at
+	// weight 100 (its sessions on the Socket.IO service), the path every
+	// client takes once a migration is done. It has no direct baseline:
+	// the driver's clients speak legacy, green Socket.IO.
+	NoFanoutGreen bool
+	InFlight      int // concurrent publishes at saturation (4)
+	MaxLag        int // publisher stays at most this many messages ahead of the average subscriber (50)
 
 	Sessions int // idle sessions for memory and handover (10000)
 	// NGINXSessions is NGINX's count for its memory reading (Sessions when

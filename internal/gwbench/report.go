@@ -49,6 +49,7 @@ func Report(w io.Writer, o ReportOptions) {
 	latencyTable(w, r)
 	memoryTable(w, r)
 	fanoutTable(w, r)
+	greenFanoutTable(w, r)
 	handoverTable(w, r)
 	p("The driver (this run's clients) peaked at %.0f MiB RSS.\n", mib(r.DriverRSS))
 }
@@ -312,4 +313,33 @@ func peerName(r Result) string {
 		return r.Config.PeerName
 	}
 	return "NGINX"
+}
+
+// greenFanoutTable reports the fan-out through green, if it ran.
+func greenFanoutTable(w io.Writer, r Result) {
+	g, ok := r.Fanout[greenName]
+	if !ok {
+		return
+	}
+	fmt.Fprintf(w, "### Fan-out through green (%d subscribers, the gateway at weight 100)\n\n", g.Subscribers)
+	fmt.Fprintf(w, "The same fan-out with the gateway's sessions on the Socket.IO service, where every client is once a migration is done: legacy clients at the edge, Socket.IO upstream. There is no direct figure to set against it (the driver's clients speak legacy), and its rate is not comparable with the table above: another service sends. Rounds took turns with the targets above; the column is the median round by CPU per frame.\n\n")
+	fmt.Fprintf(w, "| Metric | Gateway via green |\n|---|---:|\n")
+	fmt.Fprintf(w, "| deliveries/s | %.0f |\n", g.DeliveriesPerSec)
+	fmt.Fprintf(w, "| proxy CPU per relayed frame | %.2f µs |\n", g.ProxyCPUPerFrameUs)
+	if g.AllocsPerFrame >= 0 {
+		fmt.Fprintf(w, "| gateway heap allocations per relayed frame | %.3f |\n", g.AllocsPerFrame)
+	}
+	fmt.Fprintf(w, "| proxy CPU (cores) | %s |\n", cores(g.Cores, greenName))
+	fmt.Fprintf(w, "| backend CPU (cores) | %s |\n", cores(g.Cores, "backend"))
+	fmt.Fprintf(w, "| driver CPU (cores) | %.2f |\n", g.Cores.Driver)
+	fmt.Fprintf(w, "| other processes' CPU (cores; noise) | %.2f |\n", g.Cores.Other)
+	fmt.Fprintf(w, "| lost deliveries / dropped connections (all rounds) | %d / %d |\n", g.Lost, g.Dropped)
+	perSec := make([]string, len(g.Rounds))
+	perFrame := make([]string, len(g.Rounds))
+	for i, rd := range g.Rounds {
+		perSec[i] = fmt.Sprintf("%.0f", rd.DeliveriesPerSec)
+		perFrame[i] = fmt.Sprintf("%.2f", rd.ProxyCPUPerFrameUs)
+	}
+	fmt.Fprintf(w, "| every round: deliveries/s | %s |\n", strings.Join(perSec, " / "))
+	fmt.Fprintf(w, "| every round: proxy CPU per frame (µs) | %s |\n\n", strings.Join(perFrame, " / "))
 }

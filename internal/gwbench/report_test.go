@@ -166,3 +166,30 @@ func TestMedianRoundKeepsEveryRound(t *testing.T) {
 		t.Fatalf("median direct round = %.0f deliveries/s, want 93000", direct.DeliveriesPerSec)
 	}
 }
+
+// The fan-out through green has its own table, with its allocations, and
+// none when it did not run.
+func TestReportFanoutThroughGreen(t *testing.T) {
+	r := Result{Fanout: map[string]Fanout{
+		"direct":  {DeliveriesPerSec: 90000, AllocsPerFrame: -1},
+		"gateway": {DeliveriesPerSec: 88000, ProxyCPUPerFrameUs: 8.4, AllocsPerFrame: 0.006},
+		greenName: {
+			Subscribers: 5000, DeliveriesPerSec: 240000, ProxyCPUPerFrameUs: 4.12, AllocsPerFrame: 0.003,
+			Cores:  Cores{Procs: map[string]float64{greenName: 0.99, "backend": 0.6}},
+			Rounds: []FanoutRound{{DeliveriesPerSec: 232277, ProxyCPUPerFrameUs: 4.27}, {DeliveriesPerSec: 240458, ProxyCPUPerFrameUs: 4.12}},
+		},
+	}}
+	wantLines(t, render(r),
+		"| gateway heap allocations per relayed frame | – | 0.006 | – | | |",
+		"### Fan-out through green (5000 subscribers, the gateway at weight 100)",
+		"| deliveries/s | 240000 |",
+		"| proxy CPU per relayed frame | 4.12 µs |",
+		"| gateway heap allocations per relayed frame | 0.003 |",
+		"| proxy CPU (cores) | 0.99 |",
+		"| every round: proxy CPU per frame (µs) | 4.27 / 4.12 |",
+	)
+	delete(r.Fanout, greenName)
+	if out := render(r); strings.Contains(out, "through green") {
+		t.Errorf("a green table without a green fan-out:\n%s", out)
+	}
+}
