@@ -178,6 +178,14 @@ func (e *engine) receive(p engineio.Packet) {
 	}
 }
 
+// drained tells Options.OnDrained that the reader has handled what it
+// has read.
+func (e *engine) drained() {
+	if h := e.opts.OnDrained; h != nil {
+		h()
+	}
+}
+
 // send writes packets as one unit. ctx bounds the wait for the write lock;
 // the write itself is bounded by Options.WriteTimeout, and a failed write
 // ends the session.

@@ -126,3 +126,37 @@ func TestEventsChannelKeepsItsBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestOnDrainedAfterEachRead: OnDrained follows the events of a read, not
+// every event, and none is left without one after it.
+func TestOnDrainedAfterEachRead(t *testing.T) {
+	const n = 2000
+	start := make(chan struct{})
+	url := burstServer(t, n, start)
+	var events, drains, since atomic.Int64 // since: events after the last drain
+	settled := make(chan struct{})
+	opts := Options{
+		Transport: WebSocket,
+		OnEvent: func(*Socket, Event) {
+			events.Add(1)
+			since.Add(1)
+		},
+		OnDrained: func() {
+			drains.Add(1)
+			if since.Swap(0) > 0 && events.Load() == n {
+				close(settled)
+			}
+		},
+	}
+	dial(t, url, opts)
+	close(start)
+	select {
+	case <-settled:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%d of %d events, %d drains, %d events after the last", events.Load(), n, drains.Load(), since.Load())
+	}
+	t.Logf("%d drains for %d events", drains.Load(), n)
+	if d := drains.Load(); d >= n {
+		t.Errorf("%d drains for %d events read in bursts: one per event", d, n)
+	}
+}

@@ -81,6 +81,13 @@ type Options struct {
 	// When OnEvent is nil events go to the bounded channel Socket.Events.
 	OnEvent func(s *Socket, ev Event)
 
+	// OnDrained, when set, is called on the read goroutine once the
+	// client has handled everything it has read (the events of one
+	// websocket read, of one poll) and is about to wait for more: the
+	// moment for a relay to write out, together, what those events
+	// queued. It must not block.
+	OnDrained func()
+
 	// OnSocketClose, when set, is called once for every socket that was
 	// connected, when it ends, with the same error as Socket.Err. OnClose,
 	// when set, is called once when the session ends, after the sockets'

@@ -167,6 +167,7 @@ func (t *pollTransport) poll(first []engineio.Packet) {
 	for _, p := range first {
 		t.e.receive(p)
 	}
+	t.e.drained()
 	for !t.pausing.Load() {
 		ps, err := t.e.get(t.ctx, t.url)
 		if err != nil {
@@ -176,6 +177,7 @@ func (t *pollTransport) poll(first []engineio.Packet) {
 		for _, p := range ps {
 			t.e.receive(p)
 		}
+		t.e.drained()
 	}
 }
 

@@ -144,6 +144,9 @@ func (e *engine) readWebSocket(c wsconn.Conn) {
 			return
 		}
 		e.receive(p)
+		if pk == nil || !pk.Buffered() {
+			e.drained()
+		}
 		if pk != nil && !pk.Buffered() {
 			if e.renew.Due() {
 				e.wg.Add(1) // held by this goroutine's caller until it returns

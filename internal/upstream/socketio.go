@@ -41,6 +41,7 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		HTTPClient:     o.HTTPClient,
 		MaxMessageSize: o.MaxMessageBytes,
 		OnEvent:        c.onEvent,
+		OnDrained:      h.Flush,
 		OnSocketClose:  c.onSocketClose,
 		OnClose:        c.onClose,
 	})
@@ -119,12 +120,9 @@ func (c *sioConn) onClose(_ *sioclient.Client, err error) {
 	close(c.done)
 }
 
-// onEvent runs on the client's reading goroutine. sioclient says nothing
-// of what it has buffered, so every event is flushed on its own.
-func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) {
-	c.handle(ev)
-	c.h.Flush()
-}
+// onEvent runs on the client's reading goroutine; the events of one read
+// are flushed together, once sioclient has handled them (OnDrained).
+func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) { c.handle(ev) }
 
 func (c *sioConn) handle(ev sioclient.Event) {
 	if ev.Name == c.m.Message && len(ev.Args) > 0 {
