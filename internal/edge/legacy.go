@@ -58,12 +58,9 @@ type legacyConn struct {
 	link *wsconn.Link
 	// serving is set when the reader starts; no writer starts before.
 	serving bool
-	// items is the outbound queue, bounded by Edge.OutboundQueue: each
-	// frame's payload, in order. The messages among them are encoded in
-	// enc, a pooled buffer that goes with them to the writer that takes
-	// them, which hands it back (see encPool).
-	items [][]byte
-	enc   *[]byte
+	// out is the outbound queue, bounded by Edge.OutboundQueue (nil when
+	// empty): a pooled batch that the writer takes whole and hands back.
+	out   *outBatch
 	bytes int
 	// writing is set while a write loop runs (and stays set after one
 	// that closed the connection or failed, so none starts again).
@@ -246,9 +243,8 @@ func (c *legacyConn) finish() {
 	c.srv.g.Detach(c.sess)
 	c.mu.Lock()
 	c.ended = true
-	clear(c.items)
-	putEnc(c.enc)
-	c.items, c.enc, c.bytes = nil, nil, 0
+	putBatch(c.out)
+	c.out, c.bytes = nil, 0
 	c.mu.Unlock()
 	c.writers.Wait()
 	_ = c.ws.CloseNow()

@@ -250,3 +250,28 @@ func TestLegacyQueuesCopiesOfLentBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyBurstsAllocateNothing: bursts of messages past the 16 frames
+// a fresh batch holds, each flushed, reuse pooled batches: neither the
+// queue nor the encodings allocate per burst.
+func TestLegacyBurstsAllocateNothing(t *testing.T) {
+	ed, url := startEdge(t)
+	dialLegacy(t, url) // the client does not read: nothing allocates on its side
+	sink, _ := edge.LegacySink(ed)
+	data := []byte(`{"n":1}`)
+	seq := uint64(0)
+	burst := func() {
+		for range 40 {
+			seq++
+			if err := sink.Deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "c", Seq: seq, Data: data}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sink.Flush()
+	}
+	// 21 bursts of 40 small frames stay far below the socket's buffer, so
+	// every Flush writes all of it without a writer.
+	if n := testing.AllocsPerRun(20, burst); n != 0 {
+		t.Errorf("%v allocations per burst of 40 messages, want 0", n)
+	}
+}

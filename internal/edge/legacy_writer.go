@@ -14,35 +14,52 @@ import (
 	"github.com/baton-rt/baton/internal/wsconn"
 )
 
-// A legacy connection's outbound side: a bounded queue inline in the
-// connection (one lock per send) and a write loop that runs only while
-// the queue is not empty, on a goroutine of the edge's writerPool, writing
-// each drained batch in one write(2) (up to wsconn's 64 KiB gather limit)
+// A legacy connection's outbound side: a bounded queue of encoded frames
+// in a pooled batch (one lock per send), written by Flush on the goroutine
+// that delivered (see Flush) or by a write loop that runs only while the
+// queue is not empty, on a goroutine of the edge's writerPool; either
+// writes a batch in one write(2) (up to wsconn's 64 KiB gather limit)
 // through the hijack's wsconn.Writer.
 
-// idleQueueKeep is the largest queue array a connection keeps between
-// bursts (384 bytes), for the next burst to reuse.
-const idleQueueKeep = 16
+// outBatch is a connection's queued frames: each frame's payload, in
+// order, and the buffer the messages among them are encoded in. A message
+// is encoded when it is queued, since its bytes are only lent
+// (session.Sink.Deliver). A batch comes from batchPool when something is
+// queued and goes back once a writer has written it, so a fan-out
+// allocates nothing per message, however large its bursts, and an idle
+// connection holds no batch.
+type outBatch struct {
+	frames [][]byte
+	enc    []byte
+}
 
-// encKeep is the largest encoding buffer returned to encPool.
-const encKeep = 64 << 10
+// batchKeep bounds what a batch returned to batchPool may hold, frames
+// and encoding bytes: a rare huge burst is not kept.
+const batchKeep = 64 << 10
 
-// encPool holds the buffers queued messages are encoded in. A message is
-// encoded when it is queued, since its bytes are only lent
-// (session.Sink.Deliver); the queue takes a buffer for a burst and the
-// writer that takes the burst hands it back, so a fan-out allocates
-// nothing per message and an idle connection holds no buffer.
-var encPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 1024)
-	return &b
+var batchPool = sync.Pool{New: func() any {
+	return &outBatch{frames: make([][]byte, 0, 16), enc: make([]byte, 0, 1024)}
 }}
 
-// putEnc hands a queue's encoding buffer back; nil is none.
-func putEnc(enc *[]byte) {
-	if enc != nil && cap(*enc) <= encKeep {
-		*enc = (*enc)[:0]
-		encPool.Put(enc)
+// putBatch hands a written batch back; nil is none.
+func putBatch(b *outBatch) {
+	if b == nil {
+		return
 	}
+	clear(b.frames) // drop references to the frames' bytes
+	if cap(b.frames) > batchKeep/24 || cap(b.enc) > batchKeep {
+		return
+	}
+	b.frames, b.enc = b.frames[:0], b.enc[:0]
+	batchPool.Put(b)
+}
+
+// queued is how many frames wait; c.mu is held.
+func (c *legacyConn) queued() int {
+	if c.out == nil {
+		return 0
+	}
+	return len(c.out.frames)
 }
 
 // push queues one event from the backend, leaving the write to Flush
@@ -94,17 +111,20 @@ func (c *legacyConn) enqueue(frame []byte, size int, ev *upstream.Event, start b
 		c.mu.Unlock()
 		return session.ErrQueueClosed
 	}
-	if len(c.items)+1 > lim.Messages || c.bytes+size > lim.Bytes {
+	if c.queued()+1 > lim.Messages || c.bytes+size > lim.Bytes {
 		c.mu.Unlock()
 		if ev == nil {
 			return c.overflow(upstream.Event{}) // not droppable: closes
 		}
 		return c.overflow(*ev)
 	}
-	if frame == nil {
-		frame = c.encodeLocked(ev)
+	if c.out == nil {
+		c.out = batchPool.Get().(*outBatch)
 	}
-	c.items = append(c.items, frame)
+	if frame == nil {
+		frame = c.out.encode(ev)
+	}
+	c.out.frames = append(c.out.frames, frame)
 	c.bytes += size
 	if start {
 		c.startWriterLocked()
@@ -113,17 +133,12 @@ func (c *legacyConn) enqueue(frame []byte, size int, ev *upstream.Event, start b
 	return nil
 }
 
-// encodeLocked encodes the message ev in the queue's buffer and returns
-// the frame's payload; c.mu is held.
-func (c *legacyConn) encodeLocked(ev *upstream.Event) []byte {
-	if c.enc == nil {
-		c.enc = encPool.Get().(*[]byte)
-	}
-	b := *c.enc
-	start := len(b)
-	b = legacy.AppendMessage(b, ev.Channel, ev.Seq, ev.Data)
-	*c.enc = b // grown, the frames before keep the array they are in
-	return b[start:len(b):len(b)]
+// encode encodes the message ev in b's buffer and returns the frame's
+// payload.
+func (b *outBatch) encode(ev *upstream.Event) []byte {
+	start := len(b.enc)
+	b.enc = legacy.AppendMessage(b.enc, ev.Channel, ev.Seq, ev.Data) // grown, the frames before keep the array they are in
+	return b.enc[start:len(b.enc):len(b.enc)]
 }
 
 // overflow applies the configured rule to ev, which does not fit.
@@ -192,7 +207,7 @@ func (c *legacyConn) closeWith(code websocket.StatusCode, reason string, flush b
 // its reader has ended (finish waits for the writers, so none may start
 // after). c.mu is held.
 func (c *legacyConn) startWriterLocked() {
-	if c.writing || !c.serving || c.ended || (!c.closing && len(c.items) == 0) {
+	if c.writing || !c.serving || c.ended || (!c.closing && c.queued() == 0) {
 		return
 	}
 	c.writing = true
@@ -202,8 +217,7 @@ func (c *legacyConn) startWriterLocked() {
 
 // writeLoop writes what is queued, a batch per round, until the queue is
 // empty (then it exits) or the connection is closing (then it flushes,
-// if asked to, and closes). Messages are framed straight into the batch
-// from one reused encoding buffer.
+// if asked to, and closes).
 func (c *legacyConn) writeLoop() {
 	defer c.writers.Done()
 	// While the client waits for an answer, first let the goroutines that
@@ -215,10 +229,7 @@ func (c *legacyConn) writeLoop() {
 	if c.asking.Load() {
 		runtime.Gosched()
 	}
-	var (
-		batch   [][]byte
-		yielded bool
-	)
+	yielded := false
 	w := c.link.Writer()
 	if err := w.WriteOwed(); err != nil { // what Flush could not write goes first
 		c.srv.log.Debug("edge: legacy write failed", "session", c.id, "err", err)
@@ -227,13 +238,13 @@ func (c *legacyConn) writeLoop() {
 	}
 	for {
 		c.mu.Lock()
-		if c.closing && (!c.closeFlush || len(c.items) == 0) {
+		if c.closing && (!c.closeFlush || c.queued() == 0) {
 			code, reason := c.closeCode, c.closeReason
 			c.mu.Unlock()
 			c.closeHandshake(code, reason)
 			return // writing stays set: no writer after the close
 		}
-		if c.ended || len(c.items) == 0 {
+		if c.ended || c.queued() == 0 {
 			if !c.ended && !yielded {
 				// Before exiting, let the goroutines that are ready
 				// run once: during a fan-out the next message often
@@ -245,29 +256,20 @@ func (c *legacyConn) writeLoop() {
 				continue
 			}
 			c.writing = false
-			switch {
-			case cap(c.items) > idleQueueKeep:
-				c.items = nil // an idle connection keeps no large array
-			case !c.ended && cap(c.items) == 0 && cap(batch) <= idleQueueKeep:
-				// The next burst reuses this small array (cleared after
-				// its batch) instead of allocating one.
-				c.items = batch[:0]
-			}
 			c.mu.Unlock()
 			return
 		}
 		yielded = false
-		enc := c.enc
-		batch, c.items, c.enc, c.bytes = c.items, batch[:0], nil, 0
+		batch := c.out
+		c.out, c.bytes = nil, 0
 		c.mu.Unlock()
 
 		err := w.Begin()
 		if err == nil {
-			frameBatch(w, batch)
+			frameBatch(w, batch.frames)
 			err = w.End()
 		}
-		clear(batch)
-		putEnc(enc)
+		putBatch(batch)
 		if err != nil {
 			c.srv.log.Debug("edge: legacy write failed", "session", c.id, "err", err)
 			_ = c.ws.CloseNow() // unblocks the reader; writing stays set
@@ -296,7 +298,7 @@ const inlineFlushMax = 16 << 10
 // pooled writer; while one runs, Flush leaves the queue to it.
 func (c *legacyConn) Flush() {
 	c.mu.Lock()
-	if c.writing || !c.serving || c.ended || (len(c.items) == 0 && !c.closing) {
+	if c.writing || !c.serving || c.ended || (c.queued() == 0 && !c.closing) {
 		c.mu.Unlock()
 		return
 	}
@@ -307,17 +309,13 @@ func (c *legacyConn) Flush() {
 	}
 	c.writing = true
 	c.writers.Add(1)
-	batch, enc := c.items, c.enc
-	c.items, c.enc, c.bytes = nil, nil, 0
+	batch := c.out
+	c.out, c.bytes = nil, 0
 	c.mu.Unlock()
 
-	owed, err := c.writeNoWait(batch)
-	clear(batch)
-	putEnc(enc)
+	owed, err := c.writeNoWait(batch.frames)
+	putBatch(batch)
 	c.mu.Lock()
-	if c.items == nil && cap(batch) <= idleQueueKeep {
-		c.items = batch[:0] // the next burst reuses the small array
-	}
 	switch {
 	case err != nil:
 		c.mu.Unlock()
@@ -327,7 +325,7 @@ func (c *legacyConn) Flush() {
 	case c.ended:
 		c.mu.Unlock() // the reader has ended: finish closes the socket
 		c.writers.Done()
-	case owed || len(c.items) > 0 || c.closing:
+	case owed || c.queued() > 0 || c.closing:
 		c.srv.writers.run(c) // writing stays set: the writer ends it, and its c.writers count
 		c.mu.Unlock()
 	default:
