@@ -33,9 +33,12 @@ type outBatch struct {
 	enc    []byte
 }
 
-// batchKeep bounds what a batch returned to batchPool may hold, frames
-// and encoding bytes: a rare huge burst is not kept.
-const batchKeep = 64 << 10
+// A batch goes back to batchPool only if it holds at most these, so that
+// a rare huge burst is not kept.
+const (
+	batchKeepFrames = 4096
+	batchKeepBytes  = 64 << 10
+)
 
 var batchPool = sync.Pool{New: func() any {
 	return &outBatch{frames: make([][]byte, 0, 16), enc: make([]byte, 0, 1024)}
@@ -47,7 +50,7 @@ func putBatch(b *outBatch) {
 		return
 	}
 	clear(b.frames) // drop references to the frames' bytes
-	if cap(b.frames) > batchKeep/24 || cap(b.enc) > batchKeep {
+	if cap(b.frames) > batchKeepFrames || cap(b.enc) > batchKeepBytes {
 		return
 	}
 	b.frames, b.enc = b.frames[:0], b.enc[:0]

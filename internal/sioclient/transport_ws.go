@@ -144,19 +144,21 @@ func (e *engine) readWebSocket(c wsconn.Conn) {
 			return
 		}
 		e.receive(p)
-		if pk == nil || !pk.Buffered() {
-			e.drained()
+		if pk != nil && pk.Buffered() {
+			continue // the next message is read already
 		}
-		if pk != nil && !pk.Buffered() {
-			if e.renew.Due() {
-				e.wg.Add(1) // held by this goroutine's caller until it returns
-				go func() {
-					defer e.wg.Done()
-					e.readWebSocket(c)
-				}()
-				return
-			}
-			pk.Wait()
+		e.drained()
+		if pk == nil {
+			continue
 		}
+		if e.renew.Due() {
+			e.wg.Add(1) // held by this goroutine's caller until it returns
+			go func() {
+				defer e.wg.Done()
+				e.readWebSocket(c)
+			}()
+			return
+		}
+		pk.Wait()
 	}
 }
