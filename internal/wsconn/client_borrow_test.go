@@ -1,8 +1,10 @@
 package wsconn
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -117,4 +119,78 @@ func TestClientBorrowAllocatesNothing(t *testing.T) {
 		t.Errorf("Read: %v allocations per message; the check above would not see one", n)
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
+}
+
+// streamConn is a net.Conn that reads a fixed stream and takes every
+// write (pongs, close frames) without a peer.
+type streamConn struct {
+	net.Conn // nil: only the methods below are used
+	r        *bytes.Reader
+}
+
+func (s *streamConn) Read(p []byte) (int, error)       { return s.r.Read(p) }
+func (s *streamConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (s *streamConn) Close() error                     { return nil }
+func (s *streamConn) SetReadDeadline(time.Time) error  { return nil }
+func (s *streamConn) SetWriteDeadline(time.Time) error { return nil }
+func (s *streamConn) SetDeadline(time.Time) error      { return nil }
+func (s *streamConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (s *streamConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+
+// streamClient is a Client reading stream, with a small read limit.
+func streamClient(stream []byte) *Client {
+	c := &Client{in: parkConn{Conn: &streamConn{r: bytes.NewReader(stream)}}, limit: 4 << 10}
+	c.br = bufio.NewReaderSize(&c.in, DefaultClientReadSize)
+	return c
+}
+
+// FuzzBorrow: for any stream from the server, Borrow returns the same
+// messages and the same end as Read.
+func FuzzBorrow(f *testing.F) {
+	f.Add(bytes.Join([][]byte{
+		rawFrame(true, opText, "small"),
+		rawFrame(false, opText, "frag"),
+		rawFrame(true, opPing, "p"),
+		rawFrame(true, opContinuation, "ment"),
+		rawFrame(true, opBinary, string(bytes.Repeat([]byte("b"), 600))),
+		rawFrame(true, opText, ""),
+		rawFrame(true, opClose, "\x03\xe8"),
+	}, nil))
+	f.Add([]byte{0x81, 0x05, 'a'})
+	f.Add([]byte{0x81, 0x7e, 0x02, 0x00})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		type msg struct {
+			typ  websocket.MessageType
+			data string
+		}
+		read := func(borrow bool) ([]msg, string) {
+			c := streamClient(stream)
+			var out []msg
+			for range 1000 {
+				var typ websocket.MessageType
+				var data []byte
+				var err error
+				if borrow {
+					typ, data, err = c.Borrow(context.Background())
+				} else {
+					typ, data, err = c.Read(context.Background())
+				}
+				if err != nil {
+					return out, err.Error()
+				}
+				out = append(out, msg{typ, string(data)}) // a copy: the next read may reuse data
+			}
+			return out, "still reading"
+		}
+		got, gotEnd := read(true)
+		want, wantEnd := read(false)
+		if gotEnd != wantEnd || len(got) != len(want) {
+			t.Fatalf("Borrow: %d messages, then %q; Read: %d, then %q", len(got), gotEnd, len(want), wantEnd)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("message %d: Borrow %v %q, Read %v %q", i, got[i].typ, got[i].data, want[i].typ, want[i].data)
+			}
+		}
+	})
 }
