@@ -191,19 +191,6 @@ func fanoutTable(w io.Writer, r Result) {
 	fmt.Fprintf(w, "| softirq, mostly this run's loopback TCP (cores) | %s | %s | %s | | |\n", irq(d), irq(g), nv(irq))
 	lost := func(f Fanout) string { return fmt.Sprintf("%d / %d", f.Lost, f.Dropped) }
 	fmt.Fprintf(w, "| lost deliveries / dropped connections (all rounds) | %s | %s | %s | | |\n", lost(d), lost(g), nv(lost))
-	rounds := func(f Fanout, each func(FanoutRound) string) string {
-		parts := make([]string, len(f.Rounds))
-		for i, rd := range f.Rounds {
-			parts[i] = each(rd)
-		}
-		return strings.Join(parts, " / ")
-	}
-	perSec := func(f Fanout) string {
-		return rounds(f, func(rd FanoutRound) string { return fmt.Sprintf("%.0f", rd.DeliveriesPerSec) })
-	}
-	perFrame := func(f Fanout) string {
-		return rounds(f, func(rd FanoutRound) string { return fmt.Sprintf("%.2f", rd.ProxyCPUPerFrameUs) })
-	}
 	fmt.Fprintf(w, "| every round: deliveries/s | %s | %s | %s | | |\n", perSec(d), perSec(g), nv(perSec))
 	fmt.Fprintf(w, "| every round: proxy CPU per frame (µs) | – | %s | %s | | |\n\n", perFrame(g), nv(perFrame))
 }
@@ -334,12 +321,23 @@ func greenFanoutTable(w io.Writer, r Result) {
 	fmt.Fprintf(w, "| driver CPU (cores) | %.2f |\n", g.Cores.Driver)
 	fmt.Fprintf(w, "| other processes' CPU (cores; noise) | %.2f |\n", g.Cores.Other)
 	fmt.Fprintf(w, "| lost deliveries / dropped connections (all rounds) | %d / %d |\n", g.Lost, g.Dropped)
-	perSec := make([]string, len(g.Rounds))
-	perFrame := make([]string, len(g.Rounds))
-	for i, rd := range g.Rounds {
-		perSec[i] = fmt.Sprintf("%.0f", rd.DeliveriesPerSec)
-		perFrame[i] = fmt.Sprintf("%.2f", rd.ProxyCPUPerFrameUs)
+	fmt.Fprintf(w, "| every round: deliveries/s | %s |\n", perSec(g))
+	fmt.Fprintf(w, "| every round: proxy CPU per frame (µs) | %s |\n\n", perFrame(g))
+}
+
+// perSec and perFrame list every round's deliveries/s and CPU per frame.
+func perSec(f Fanout) string {
+	return joinRounds(f, func(rd FanoutRound) string { return fmt.Sprintf("%.0f", rd.DeliveriesPerSec) })
+}
+
+func perFrame(f Fanout) string {
+	return joinRounds(f, func(rd FanoutRound) string { return fmt.Sprintf("%.2f", rd.ProxyCPUPerFrameUs) })
+}
+
+func joinRounds(f Fanout, each func(FanoutRound) string) string {
+	parts := make([]string, len(f.Rounds))
+	for i, rd := range f.Rounds {
+		parts[i] = each(rd)
 	}
-	fmt.Fprintf(w, "| every round: deliveries/s | %s |\n", strings.Join(perSec, " / "))
-	fmt.Fprintf(w, "| every round: proxy CPU per frame (µs) | %s |\n\n", strings.Join(perFrame, " / "))
+	return strings.Join(parts, " / ")
 }

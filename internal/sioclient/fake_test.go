@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // A scripted in-process Engine.IO server for what the official server will
@@ -23,6 +24,13 @@ const fakeOpen = `0{"sid":"fake","upgrades":[],"pingInterval":25000,"pingTimeout
 // fakeServer serves websocket sessions with script and returns the base
 // URL. The script's connection is closed when it returns.
 func fakeServer(t *testing.T, script func(ctx context.Context, c *websocket.Conn)) string {
+	t.Helper()
+	return fakeLinkServer(t, func(ctx context.Context, c *websocket.Conn, _ *wsconn.Link) { script(ctx, c) })
+}
+
+// fakeLinkServer is fakeServer that also hands the script the hijacked
+// connection's wsconn.Link, whose Writer writes raw frames.
+func fakeLinkServer(t *testing.T, script func(ctx context.Context, c *websocket.Conn, l *wsconn.Link)) string {
 	t.Helper()
 	var handlers testenv.Handlers
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,14 +43,15 @@ func fakeServer(t *testing.T, script func(ctx context.Context, c *websocket.Conn
 			http.Error(w, "websocket only", http.StatusBadRequest)
 			return
 		}
-		c, err := websocket.Accept(w, r, nil)
+		hw := &wsconn.Response{ResponseWriter: w, Timeout: 5 * time.Second}
+		c, err := websocket.Accept(hw, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
-		script(ctx, c)
+		script(ctx, c, hw.Link)
 	}))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()

@@ -3,8 +3,6 @@ package sioclient
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wsconn"
 )
 
@@ -27,20 +24,7 @@ func burstServer(t *testing.T, n int, start <-chan struct{}) string {
 		payload := fmt.Appendf(nil, `42["message",{"channel":"news","seq":%d,"data":{"text":"hello"}}]`, i+1)
 		stream = append(wsconn.AppendFrameHeader(stream, 0x1, len(payload)), payload...)
 	}
-	var handlers testenv.Handlers
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !handlers.Enter() {
-			return
-		}
-		defer handlers.Leave()
-		hw := &wsconn.Response{ResponseWriter: w, Timeout: 5 * time.Second}
-		c, err := websocket.Accept(hw, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-		defer cancel()
+	return fakeLinkServer(t, func(ctx context.Context, c *websocket.Conn, l *wsconn.Link) {
 		write(ctx, c, fakeOpen)
 		if _, _, err := c.Read(ctx); err != nil { // the client's CONNECT
 			return
@@ -51,17 +35,11 @@ func burstServer(t *testing.T, n int, start <-chan struct{}) string {
 		case <-ctx.Done():
 			return
 		}
-		if _, err := hw.Link.Writer().Write(stream); err != nil {
+		if _, err := l.Writer().Write(stream); err != nil {
 			t.Error(err)
 		}
 		_, _, _ = c.Read(ctx) // until the client goes
-	}))
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		handlers.CloseAndWait()
 	})
-	return srv.URL + "/socket.io/"
 }
 
 // TestOnEventAllocatesNothingPerEvent: over a websocket, an event handed
