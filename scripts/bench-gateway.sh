@@ -21,6 +21,8 @@
 #   GWBENCH_NGINX=1            include the peer proxy (NGINX: apt-get install nginx-light)
 #   GWBENCH_PEER=nginx         the peer: nginx, or relay (`baton gwbench relay`, a Go proxy that only
 #                              copies bytes: which part of the gateway's cost is Go's own)
+#   GWBENCH_SIO=1              also measure Socket.IO clients (latency and fan-out): through the gateway
+#                              at weight 100 (green) and direct to green
 #   GWBENCH_PIN=1              proxy (gateway or NGINX) on CPU 1; backend and
 #                              driver on CPU 0
 #   GWBENCH_PROFILE=1          save gateway CPU/heap profiles and the backend's CPU over the handover (pprof)
@@ -35,6 +37,7 @@ moves=${GWBENCH_MOVES:-100000}
 move_conc=${GWBENCH_MOVE_CONC:-32}
 stress_rate=${GWBENCH_STRESS_RATE:-5}
 use_nginx=${GWBENCH_NGINX:-1}
+use_sio=${GWBENCH_SIO:-1}
 peer=${GWBENCH_PEER:-nginx}
 case "$peer" in nginx | relay) ;; *) echo "bench-gateway: GWBENCH_PEER is nginx or relay, not $peer" >&2; exit 1 ;; esac
 peer_label=NGINX
@@ -102,6 +105,8 @@ source scripts/procs.sh
 blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport")
 adm=$("$out/freeport"); pprof=$("$out/freeport"); nport=$("$out/freeport")
 bpprof=$("$out/freeport")
+sio_args=()
+[ "$use_sio" = 1 ] && sio_args=(--direct-socketio "127.0.0.1:$green")
 
 echo "== backend: blue legacy :$blue, green socketio :$green" >&2
 "${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --socketio "127.0.0.1:$green" --pprof "127.0.0.1:$bpprof" >"$out/backend.log" 2>&1 &
@@ -177,7 +182,7 @@ echo "== driver" >&2
 	--admin "http://127.0.0.1:$adm" --token "$token" \
 	--gc-url "http://127.0.0.1:$pprof/debug/pprof/heap?gc=1" \
 	--vars-url "http://127.0.0.1:$pprof/debug/vars" \
-	--sessions "$sessions" --nginx-sessions "$nginx_sessions" --stress-rate "$stress_rate" "${nginx_args[@]}" "${prof_args[@]}" \
+	--sessions "$sessions" --nginx-sessions "$nginx_sessions" --stress-rate "$stress_rate" "${nginx_args[@]}" "${sio_args[@]}" "${prof_args[@]}" \
 	${GWBENCH_ARGS:-} -o "$out/result.json"
 
 notes+=("Gateway configuration: $out/gateway.yaml (handover.moves_per_second $moves, concurrency $move_conc); clients speak the legacy protocol at the edge, blue is legacy and green Socket.IO.")

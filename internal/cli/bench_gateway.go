@@ -53,6 +53,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.StringVar(&cfg.Gateway.Addr, "gateway", "", "gateway edge address host:port (required)")
 	f.IntVar(&cfg.Gateway.PID, "gateway-pid", 0, "gateway process id (required)")
 	f.StringVar(&cfg.Direct.Addr, "direct", "", "blue backend's legacy service address host:port (required)")
+	f.StringVar(&cfg.DirectSocketIO.Addr, "direct-socketio", "", "green backend's Socket.IO service address host:port: also measure Socket.IO clients, through the gateway at weight 100 and direct")
 	f.StringVar(&cfg.NGINX.Addr, "nginx", "", "NGINX proxy address host:port (optional)")
 	f.IntVar(&cfg.NGINX.PID, "nginx-pid", 0, "NGINX process id (with --nginx)")
 	f.StringVar(&cfg.PeerName, "peer-name", "", `name of the proxy at --nginx in the report (default "NGINX"; "Go relay" for gwbench relay)`)

@@ -65,10 +65,11 @@ type track struct {
 	jump [2]int64
 }
 
-// client is one raw legacy WebSocket session. Its read loop owns the
+// client is one raw WebSocket session, legacy or Socket.IO. Its read loop owns the
 // socket's read side; writes are safe from any goroutine.
 type client struct {
 	conn  *websocket.Conn
+	sio   bool // speaks Socket.IO (Engine.IO v4 over WebSocket), not legacy
 	sink  *sink
 	acks  chan reply     // answers to requests; buffered, extras dropped
 	msgs  chan time.Time // receive times of messages, for probes only
@@ -82,45 +83,69 @@ type client struct {
 
 // dialer opens clients to one target.
 type dialer struct {
-	url  string
+	url  string // up to the user key's value
+	sio  bool
 	http *http.Client
 	sink *sink
 }
 
+// newDialer returns a dialer of legacy clients to addr.
 func newDialer(addr string, s *sink) *dialer {
 	nd := &net.Dialer{Timeout: ioTimeout}
 	return &dialer{
-		url:  "ws://" + addr + "/ws",
+		url:  "ws://" + addr + "/ws?user=u",
 		sink: s,
 		http: &http.Client{Transport: &http.Transport{DialContext: nd.DialContext, DisableKeepAlives: true, Proxy: nil}},
 	}
 }
 
-// dial opens client i (user key u<i>) and waits for the welcome frame.
+// dialerFor returns a dialer of t's clients: Socket.IO ones when t says so.
+func dialerFor(t Target, s *sink) *dialer {
+	d := newDialer(t.Addr, s)
+	if t.SocketIO {
+		d.url, d.sio = "ws://"+t.Addr+sioPath+"&user=u", true
+	}
+	return d
+}
+
+// dial opens client i (user key u<i>) and waits for the welcome frame (a
+// Socket.IO client: for its namespace's CONNECT answer).
 func (d *dialer) dial(ctx context.Context, i int, probe bool) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, ioTimeout)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, d.url+"?user=u"+strconv.Itoa(i), &websocket.DialOptions{HTTPClient: d.http})
+	conn, _, err := websocket.Dial(ctx, d.url+strconv.Itoa(i), &websocket.DialOptions{HTTPClient: d.http})
 	if err != nil {
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	_, f, err := conn.Read(ctx)
+	if d.sio {
+		err = sioHandshake(ctx, conn)
+	} else {
+		err = legacyWelcome(ctx, conn)
+	}
 	if err != nil {
 		conn.CloseNow()
-		return nil, fmt.Errorf("read welcome: %w", err)
+		return nil, err
 	}
-	if !bytes.Contains(f, []byte(`"type":"welcome"`)) {
-		conn.CloseNow()
-		return nil, fmt.Errorf("%w: first frame %.60q", ErrHandshake, f)
-	}
-	c := &client{conn: conn, sink: d.sink, acks: make(chan reply, 4), done: make(chan struct{})}
+	c := &client{conn: conn, sio: d.sio, sink: d.sink, acks: make(chan reply, 4), done: make(chan struct{})}
 	c.tr.last = -1
 	if probe {
 		c.msgs = make(chan time.Time, 4)
 	}
 	go c.readLoop()
 	return c, nil
+}
+
+// legacyWelcome reads the welcome frame a legacy session starts with.
+func legacyWelcome(ctx context.Context, conn *websocket.Conn) error {
+	_, f, err := conn.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("read welcome: %w", err)
+	}
+	if !bytes.Contains(f, []byte(`"type":"welcome"`)) {
+		return fmt.Errorf("%w: first frame %.60q", ErrHandshake, f)
+	}
+	return nil
 }
 
 // readLoop reads frames until the connection ends; closing the connection
@@ -149,7 +174,22 @@ var (
 )
 
 func (c *client) handle(f []byte, now time.Time) {
+	if c.sio {
+		c.handleSIO(f, now)
+		return
+	}
 	typ := frameType(f)
+	var id int64
+	if typ == "ack" || typ == "error" {
+		id, _ = drive.IntAfter(f, keyID)
+	}
+	c.handleFields(typ, id, f, now)
+}
+
+// handleFields handles a frame of type typ ("message", "ack", "error",
+// ...), an answer to request id, whose other fields (seq, ts) f holds as
+// JSON keys.
+func (c *client) handleFields(typ string, id int64, f []byte, now time.Time) {
 	switch typ {
 	case "message":
 		// Tracked before counted: a phase that has seen every delivery
@@ -165,7 +205,6 @@ func (c *client) handle(f []byte, now time.Time) {
 			}
 		}
 	case "ack", "error":
-		id, _ := drive.IntAfter(f, keyID)
 		seq, _ := drive.IntAfter(f, keySeq)
 		if typ == "error" {
 			c.sink.errors.Add(1)
@@ -264,18 +303,30 @@ func (c *client) request(ctx context.Context, build func(id int64) []byte) (repl
 func (c *client) subscribe(ctx context.Context, channel string) error {
 	_, err := c.request(ctx, func(id int64) []byte {
 		c.subID.Store(id)
-		return subscribeFrame(id, channel)
+		return c.requestFrame("subscribe", id, channel)
 	})
 	c.subID.Store(0)
 	return err
 }
 
-func subscribeFrame(id int64, channel string) []byte {
-	b := []byte(`{"type":"subscribe","id":`)
+// requestFrame is request typ (subscribe, unsubscribe) with id on channel,
+// in the client's protocol.
+func (c *client) requestFrame(typ string, id int64, channel string) []byte {
+	if c.sio {
+		return append(sioRequestHead(nil, typ, id, channel), "}]"...)
+	}
+	return append(legacyRequestHead(nil, typ, id, channel), '}')
+}
+
+// legacyRequestHead appends {"type":typ,"id":id,"channel":channel, the
+// request without its closing brace.
+func legacyRequestHead(b []byte, typ string, id int64, channel string) []byte {
+	b = append(b, `{"type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","id":`...)
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, `,"channel":`...)
-	b = strconv.AppendQuote(b, channel)
-	return append(b, '}')
+	return strconv.AppendQuote(b, channel)
 }
 
 // frameType returns the value of the first "type" key, without decoding.

@@ -2,12 +2,14 @@ package gwbench
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/loadgen/drive"
 	"github.com/baton-rt/baton/internal/service"
@@ -77,38 +79,72 @@ func FuzzFrameFields(f *testing.F) {
 	})
 }
 
-// TestClientAgainstLegacyService runs clients and the publisher against the
-// reference legacy service on loopback.
-func TestClientAgainstLegacyService(t *testing.T) {
-	b, err := membroker.New(membroker.Options{})
-	if err != nil {
-		t.Fatal(err)
+// TestClientAgainstReferenceServices runs clients and the publisher on
+// loopback against the reference legacy service, and Socket.IO clients
+// against the reference Socket.IO service.
+func TestClientAgainstReferenceServices(t *testing.T) {
+	for _, sio := range []bool{false, true} {
+		name := "legacy"
+		if sio {
+			name = "socketio"
+		}
+		t.Run(name, func(t *testing.T) {
+			b, err := membroker.New(membroker.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			h, shutdown := referenceService(t, b, sio)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = srv.Serve(ln) }()
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+				_ = shutdown(ctx)
+			}()
+			checkClients(t, Target{Addr: ln.Addr().String(), SocketIO: sio})
+		})
 	}
-	defer b.Close()
-	hub := service.NewHub(b, service.HubOptions{})
-	defer hub.Close()
-	l, err := service.NewLegacy(hub, service.LegacyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: l.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = l.Shutdown(ctx)
-	}()
-	addr := ln.Addr().String()
+}
 
+// referenceService returns the handler of the reference legacy or
+// Socket.IO service over b, and its shutdown.
+func referenceService(t *testing.T, b broker.Broker, sio bool) (http.Handler, func(context.Context) error) {
+	t.Helper()
+	quick := service.Limits{DrainPeriod: time.Millisecond} // the clients are gone by then
+	if sio {
+		s, err := service.NewSocketIO(service.SocketIOConfig{Limits: quick}, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Handler(), s.Shutdown
+	}
+	hub := service.NewHub(b, service.HubOptions{})
+	l, err := service.NewLegacy(hub, service.LegacyOptions{Limits: quick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Handler(), func(ctx context.Context) error {
+		err := l.Shutdown(ctx)
+		hub.Close()
+		return err
+	}
+}
+
+// checkClients subscribes clients of target to one channel, publishes over
+// HTTP and over a client's socket, and checks the ack's seq and that every
+// client got every message once, in order.
+func checkClients(t *testing.T, target Target) {
+	addr := target.Addr
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s := &sink{}
-	clients, err := connectAll(ctx, newDialer(addr, s), 0, 4, 2, true)
+	clients, err := connectAll(ctx, dialerFor(target, s), 0, 4, 2, true)
 	defer closeAll(s, clients)
 	if err != nil {
 		t.Fatal(err)
@@ -127,12 +163,17 @@ func TestClientAgainstLegacyService(t *testing.T) {
 		}
 	}
 	// A publish request over the socket is acked.
-	got, err := clients[0].request(ctx, func(id int64) []byte { return publishFrame(id, "t", 100) })
+	c0 := clients[0]
+	got, err := c0.request(ctx, func(id int64) []byte { return c0.publishFrame(id, "t", 100) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.seq != last+1 {
 		t.Fatalf("ack seq %d, want %d", got.seq, last+1)
+	}
+	// A refused request is an error answer.
+	if _, err := c0.request(ctx, func(id int64) []byte { return c0.requestFrame("subscribe", id, "") }); !errors.Is(err, ErrRefused) {
+		t.Fatalf("subscribe to the empty channel: %v, want ErrRefused", err)
 	}
 	want := int64(len(clients) * (n + 1))
 	for i := 0; i < 200 && s.delivered.Load() < want; i++ {
@@ -142,7 +183,7 @@ func TestClientAgainstLegacyService(t *testing.T) {
 		t.Fatalf("delivered %d, want %d", d, want)
 	}
 	for i, c := range clients {
-		if tr := c.snapshot(); tr.last != last+1 || tr.dup != 0 || tr.gap != 0 {
+		if tr := c.snapshot(); tr.last != last+1 || tr.dup != 0 || tr.gap != 0 || tr.got != n+1 {
 			t.Fatalf("client %d: %+v", i, tr)
 		}
 	}

@@ -15,18 +15,55 @@ import (
 	"github.com/baton-rt/baton/internal/sleep"
 )
 
-// greenName is the fan-out target that is the gateway at weight 100.
-const greenName = "gateway-green"
+// Targets beside the configured ones: the gateway at weight 100 with
+// legacy clients (fan-out only) and with Socket.IO clients, and green
+// direct with Socket.IO clients.
+const (
+	greenName     = "gateway-green"
+	gatewaySIO    = "gateway-sio"
+	directSIOName = "direct-sio"
+)
 
 // green is the gateway as the fan-out through green measures it.
 func (r *runner) green() Target {
 	t := r.cfg.Gateway
-	t.Name = greenName
+	t.Name, t.Green = greenName, true
 	return t
 }
 
+// sioTargets are the Socket.IO clients' targets, the gateway first; none
+// without Config.DirectSocketIO.
+func (r *runner) sioTargets() []Target {
+	if r.cfg.DirectSocketIO.Addr == "" {
+		return nil
+	}
+	g := r.cfg.Gateway
+	g.Name, g.SocketIO, g.Green = gatewaySIO, true, true
+	return []Target{g, r.cfg.DirectSocketIO}
+}
+
 // isGateway says whether t is the gateway process, on either backend.
-func isGateway(t Target) bool { return t.Name == "gateway" || t.Name == greenName }
+func isGateway(t Target) bool {
+	return t.Name == "gateway" || t.Name == greenName || t.Name == gatewaySIO
+}
+
+// onGreen puts the gateway at weight 100 while t, a target with Green,
+// is measured with sessions opened after it; the returned function puts
+// it back at 0.
+func (r *runner) onGreen(ctx context.Context, t Target) (back func(), err error) {
+	if !t.Green {
+		return func() {}, nil
+	}
+	// New sessions attach to green; none is open to move.
+	if _, err := r.admin.setWeight(ctx, 100); err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return func() {
+		if _, err := r.admin.setWeight(context.WithoutCancel(ctx), 0); err != nil {
+			r.logf("%s: weight back to 0: %v", t.Name, err)
+		}
+	}, nil
+}
 
 // fanoutRounds measures every target's fan-out FanoutRounds times, the
 // targets taking turns so that the machine's slow spells fall on each
@@ -41,14 +78,18 @@ func (r *runner) fanoutRounds(ctx context.Context) (map[string]Fanout, error) {
 	if !r.cfg.NoFanoutGreen {
 		targets = append(targets, r.green())
 	}
+	targets = append(targets, r.sioTargets()...)
 rounds:
 	for i := range r.cfg.FanoutRounds {
 		for _, t := range targets {
 			r.logf("fanout round %d/%d", i+1, r.cfg.FanoutRounds)
 			var f Fanout
 			label := fmt.Sprintf("fanout-%d", i+1)
-			if t.Name == greenName {
+			switch t.Name {
+			case greenName:
 				label = fmt.Sprintf("fanout-green-%d", i+1)
+			case gatewaySIO:
+				label = fmt.Sprintf("fanout-sio-%d", i+1)
 			}
 			if f, err = r.fanout(ctx, t, label); err != nil {
 				break rounds
@@ -101,18 +142,12 @@ func medianRound(fs []Fanout) Fanout {
 func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, error) {
 	s := &sink{}
 	f := Fanout{Subscribers: r.cfg.FanoutSubs}
-	if t.Name == greenName {
-		// New sessions attach to green; none is open to move.
-		if _, err := r.admin.setWeight(ctx, 100); err != nil {
-			return f, fmt.Errorf("fanout: %s: %w", t.Name, err)
-		}
-		defer func() {
-			if _, err := r.admin.setWeight(context.WithoutCancel(ctx), 0); err != nil {
-				r.logf("fanout %s: weight back to 0: %v", t.Name, err)
-			}
-		}()
+	back, err := r.onGreen(ctx, t)
+	if err != nil {
+		return f, fmt.Errorf("fanout: %w", err)
 	}
-	clients, err := connectAll(ctx, newDialer(t.Addr, s), 200000, r.cfg.FanoutSubs, r.cfg.DialConcurrency, false)
+	defer back()
+	clients, err := connectAll(ctx, dialerFor(t, s), 200000, r.cfg.FanoutSubs, r.cfg.DialConcurrency, false)
 	defer func() { closeAll(s, clients) }()
 	if err != nil {
 		return f, fmt.Errorf("fanout: %s: %w", t.Name, err)

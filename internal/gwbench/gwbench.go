@@ -47,9 +47,14 @@ var (
 
 // Target is one way to reach the backend's legacy endpoint.
 type Target struct {
-	Name string // "gateway", "direct", "nginx"
-	Addr string // host:port serving /ws; empty: target skipped
+	Name string // "gateway", "direct", "nginx", "gateway-green", "gateway-sio", "direct-sio"
+	Addr string // host:port serving /ws (/socket.io/ with SocketIO); empty: target skipped
 	PID  int    // process measured for RSS and CPU; 0 for direct (the backend's own figures are in the backend columns)
+	// SocketIO: the clients speak Socket.IO (Engine.IO v4 over WebSocket)
+	// instead of legacy.
+	SocketIO bool
+	// Green: the gateway is measured at weight 100, its sessions on green.
+	Green bool
 }
 
 // Config is one benchmark run. Zero fields take their defaults (Defaults).
@@ -57,6 +62,11 @@ type Config struct {
 	Gateway Target // the gateway's edge (required)
 	Direct  Target // the blue backend's legacy service (required)
 	NGINX   Target // NGINX proxying to Direct (optional), or PeerName's proxy
+	// DirectSocketIO is green's Socket.IO service (optional): with it the
+	// latency and fan-out phases also measure Socket.IO clients, through
+	// the gateway at weight 100 ("gateway-sio") and direct to green
+	// ("direct-sio").
+	DirectSocketIO Target
 	// PeerName names the proxy at NGINX's address in the report: "NGINX"
 	// when empty; "Go relay" for `baton gwbench relay` (see Relay).
 	PeerName string
@@ -173,6 +183,7 @@ func (c *Config) Defaults() {
 	c.Payload = cmp.Or(c.Payload, 100)
 	c.Drain = cmp.Or(c.Drain, 15*time.Second)
 	c.Gateway.Name, c.Direct.Name, c.NGINX.Name = "gateway", "direct", "nginx"
+	c.DirectSocketIO.Name, c.DirectSocketIO.SocketIO = directSIOName, true
 }
 
 // Validate names the first field that cannot work.

@@ -288,7 +288,7 @@ func (r *runner) unsubscribeAll(ctx context.Context, clients []*client, channel 
 	err := drive.Each(ctx, len(clients), r.cfg.DialConcurrency, func(i int) error {
 		ch := channel(i)
 		_, err := clients[i].request(ctx, func(id int64) []byte {
-			return []byte(`{"type":"unsubscribe","id":` + strconv.FormatInt(id, 10) + `,"channel":` + strconv.Quote(ch) + `}`)
+			return clients[i].requestFrame("unsubscribe", id, ch)
 		})
 		return err
 	})

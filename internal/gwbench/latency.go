@@ -3,6 +3,7 @@ package gwbench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 )
@@ -18,22 +19,50 @@ type rttTarget struct {
 	cores   []Cores
 }
 
-// latency holds LatencySessions sessions on every target at once and
-// measures sequential publish round trips in interleaved rounds, so that
-// noise on the shared machine falls on every target alike.
+// latency measures the round trips of legacy clients on every configured
+// target, then those of Socket.IO clients on the gateway at weight 100 and
+// on green direct, if configured.
 func (r *runner) latency(ctx context.Context) (map[string]RTT, error) {
+	out, err := r.latencyOn(ctx, r.targets())
+	if err != nil {
+		return nil, err
+	}
+	sio := r.sioTargets()
+	if len(sio) == 0 {
+		return out, nil
+	}
+	back, err := r.onGreen(ctx, sio[0])
+	if err != nil {
+		return nil, fmt.Errorf("latency: %w", err)
+	}
+	defer back()
+	more, err := r.latencyOn(ctx, sio)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, more)
+	return out, nil
+}
+
+// latencyOn holds LatencySessions sessions on every target of ts at once
+// and measures sequential publish round trips in interleaved rounds, so
+// that noise on the shared machine falls on every target alike.
+func (r *runner) latencyOn(ctx context.Context, ts []Target) (map[string]RTT, error) {
 	var targets []*rttTarget
 	defer func() {
 		for _, t := range targets {
 			closeAll(t.sink, t.clients)
 		}
 	}()
-	for k, t := range r.targets() {
+	for _, t := range ts {
 		rt := &rttTarget{t: t, sink: &sink{}}
 		targets = append(targets, rt)
 		var err error
-		first := 100000 * (k + 1) // user keys apart from the other phases'
-		rt.clients, err = connectAll(ctx, newDialer(t.Addr, rt.sink), first, r.cfg.LatencySessions, r.cfg.DialConcurrency, true)
+		first := 100000 * (len(targets)) // user keys apart from the other phases'
+		if t.SocketIO {
+			first += 300000
+		}
+		rt.clients, err = connectAll(ctx, dialerFor(t, rt.sink), first, r.cfg.LatencySessions, r.cfg.DialConcurrency, true)
 		if err != nil {
 			return nil, fmt.Errorf("latency: %s: %w", t.Name, err)
 		}
@@ -83,7 +112,7 @@ func (r *runner) rttRound(ctx context.Context, rt *rttTarget) error {
 		}
 		channel := prefix + strconv.Itoa(k)
 		t0 := time.Now()
-		got, err := c.request(ctx, func(id int64) []byte { return publishFrame(id, channel, r.cfg.Payload) })
+		got, err := c.request(ctx, func(id int64) []byte { return c.publishFrame(id, channel, r.cfg.Payload) })
 		if err != nil {
 			rt.errors++
 			if rt.errors > 100 {

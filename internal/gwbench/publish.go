@@ -80,16 +80,27 @@ func (p *publisher) close() { p.http.CloseIdleConnections() }
 // publishFrame is a legacy publish request of about size bytes in all,
 // with the send time in its data.
 func publishFrame(id int64, channel string, size int) []byte {
-	b := make([]byte, 0, size+16)
-	b = append(b, `{"type":"publish","id":`...)
-	b = strconv.AppendInt(b, id, 10)
-	b = append(b, `,"channel":`...)
-	b = strconv.AppendQuote(b, channel)
+	return publishTail(legacyRequestHead(make([]byte, 0, size+16), "publish", id, channel), size, `"}}`)
+}
+
+// publishFrame is the client's publish request of about size bytes in all,
+// with the send time in its data.
+func (c *client) publishFrame(id int64, channel string, size int) []byte {
+	if c.sio {
+		return publishTail(sioRequestHead(make([]byte, 0, size+16), "publish", id, channel), size, `"}}]`)
+	}
+	return publishFrame(id, channel, size)
+}
+
+// publishTail appends the data of a publish request whose head (up to the
+// channel) is b, padded so that the request is about size bytes with
+// end, the closing bytes.
+func publishTail(b []byte, size int, end string) []byte {
 	b = append(b, `,"data":{"ts":`...)
 	b = strconv.AppendInt(b, time.Now().UnixMicro(), 10)
 	b = append(b, `,"pad":"`...)
-	if n := size - len(b) - 3; n > 0 {
+	if n := size - len(b) - len(end); n > 0 {
 		b = append(b, strings.Repeat("x", n)...)
 	}
-	return append(b, `"}}`...)
+	return append(b, end...)
 }

@@ -50,6 +50,7 @@ func Report(w io.Writer, o ReportOptions) {
 	memoryTable(w, r)
 	fanoutTable(w, r)
 	greenFanoutTable(w, r)
+	sioTable(w, r)
 	handoverTable(w, r)
 	p("The driver (this run's clients) peaked at %.0f MiB RSS.\n", mib(r.DriverRSS))
 }

@@ -193,3 +193,35 @@ func TestReportFanoutThroughGreen(t *testing.T) {
 		t.Errorf("a green table without a green fan-out:\n%s", out)
 	}
 }
+
+func TestReportSocketIOClients(t *testing.T) {
+	r := Result{
+		Latency: map[string]RTT{
+			gatewaySIO:    {Sessions: 1000, Ack: Dist{N: 50000, P50: 150, P99: 240}, Deliver: Dist{P50: 160, P99: 260}, Cores: Cores{Procs: map[string]float64{gatewaySIO: 0.4}}},
+			directSIOName: {Sessions: 1000, Ack: Dist{N: 60000, P50: 50, P99: 90}, Deliver: Dist{P50: 55, P99: 95}},
+		},
+		Fanout: map[string]Fanout{
+			gatewaySIO: {
+				Subscribers: 5000, DeliveriesPerSec: 460000, ProxyCPUPerFrameUs: 2.15, AllocsPerFrame: 1.01,
+				Cores:  Cores{Procs: map[string]float64{gatewaySIO: 0.99, "backend": 0.7}},
+				Rounds: []FanoutRound{{DeliveriesPerSec: 450000, ProxyCPUPerFrameUs: 2.2}, {DeliveriesPerSec: 460000, ProxyCPUPerFrameUs: 2.15}},
+			},
+			directSIOName: {Subscribers: 5000, DeliveriesPerSec: 400000, AllocsPerFrame: -1, Rounds: []FanoutRound{{DeliveriesPerSec: 400000}}},
+		},
+	}
+	wantLines(t, render(r),
+		"### Socket.IO clients (gateway at weight 100 vs green direct)",
+		"| request→ack p50 | 50 µs | 150 µs | +100 µs |",
+		"| publish→deliver p99 | 95 µs | 260 µs | +165 µs |",
+		"| latency samples | 60000 (0 errors) | 50000 (0 errors) | |",
+		"| fan-out deliveries/s (5000 subscribers) | 400000 | 460000 | 1.15× |",
+		"| fan-out: gateway CPU per relayed frame | – | 2.15 µs | |",
+		"| fan-out: gateway heap allocations per relayed frame | – | 1.010 | |",
+		"| fan-out, every round: gateway CPU per frame (µs) | – | 2.20 / 2.15 | |",
+	)
+	delete(r.Latency, directSIOName)
+	delete(r.Fanout, directSIOName)
+	if out := render(r); strings.Contains(out, "Socket.IO clients") {
+		t.Errorf("a Socket.IO table without the direct figures:\n%s", out)
+	}
+}
