@@ -273,9 +273,10 @@ func (c *sioConn) reply(e *sio.Event, r replyError) {
 // Deliver implements session.Sink: it queues ev without blocking.
 func (c *sioConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
 
-// Flush implements session.Sink: Deliver has handed everything to the
-// Engine.IO connection's writer already.
-func (c *sioConn) Flush() {}
+// Flush implements session.Sink: it writes what Deliver queued on the
+// calling goroutine, most often the backend connection's reader (see
+// eio.Conn.Flush).
+func (c *sioConn) Flush() { c.so.Conn().Flush() }
 
 // Close implements session.Sink: the gateway gave the session up.
 func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }
@@ -309,11 +310,15 @@ func isAnswer(p engineio.Packet) bool {
 func (c *sioConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
-		p := engineio.Packet{Type: engineio.Message, Data: appendMessageEvent(nil, ev)}
+		// Encoded as an Engine.IO frame, in one allocation, and held
+		// for Flush. ev's bytes are only lent.
+		frame := make([]byte, 1, 1+len(messageEventHead)+len(ev.Channel)+len(ev.Data)+32)
+		frame[0] = byte(engineio.Message)
+		frame = appendMessageEvent(frame, ev)
 		if c.srv.opts.Edge.Overflow != config.OverflowDropNewest || !droppable(ev) {
-			return c.so.Conn().Send(p)
+			return c.so.Conn().SendFrameHeld(frame)
 		}
-		if err := c.so.Conn().Offer(p); !errors.Is(err, eio.ErrQueueFull) {
+		if err := c.so.Conn().OfferFrameHeld(frame); !errors.Is(err, eio.ErrQueueFull) {
 			return err
 		}
 		return c.overflow(ev)
@@ -341,11 +346,13 @@ func (c *sioConn) overflow(ev upstream.Event) error {
 	return session.ErrQueueFull
 }
 
+// messageEventHead starts every message event (see appendMessageEvent).
+const messageEventHead = `2["message",{"channel":`
+
 // appendMessageEvent appends the Socket.IO packet (main namespace)
 // 2["message",{"channel":C,"seq":N,"data":D}] with D spliced in as is.
 func appendMessageEvent(dst []byte, ev upstream.Event) []byte {
-	dst = append(dst, byte('0'+socketio.Event))
-	dst = append(dst, `["message",{"channel":`...)
+	dst = append(dst, messageEventHead...)
 	dst = socketio.AppendString(dst, ev.Channel)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, ev.Seq, 10)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wsconn"
 	"github.com/coder/websocket"
 )
 
@@ -48,8 +49,9 @@ type Conn struct {
 	// OnClose call and any WebSocket reader/writer pair.
 	work sync.WaitGroup
 
-	recvMu sync.Mutex // serializes Handler calls
-	data   any        // the Handler's own state; see SetData
+	recvMu sync.Mutex     // serializes Handler calls
+	data   any            // the Handler's own state; see SetData
+	renew  wsconn.Renewal // the WebSocket reader's (see readLoop)
 
 	mu        sync.Mutex
 	transport string // TransportPolling or TransportWebSocket
@@ -202,7 +204,7 @@ var ErrQueueFull = errors.New("eio: outbound queue full")
 // consumer), so the caller may drop them and keep the client. On a closed
 // session it returns ErrClosed.
 func (c *Conn) Offer(ps ...engineio.Packet) error {
-	return c.enqueue(outGroup{packets: slices.Clone(ps)}, refuseWhenFull)
+	return c.enqueue(outGroup{packets: slices.Clone(ps)}, refuseWhenFull, false)
 }
 
 // SendFrame queues one text message already encoded as an Engine.IO text
@@ -214,6 +216,30 @@ func (c *Conn) SendFrame(frame []byte) error {
 		return ErrInvalidFrame
 	}
 	return c.push(outGroup{frame: frame})
+}
+
+// SendHeld is Send for a caller that calls Flush once it has queued what
+// it has to send: it does not start the WebSocket writer, so that Flush
+// can write the packets on the caller's goroutine. Sends from elsewhere
+// still start it, and it writes what is held with the rest.
+func (c *Conn) SendHeld(ps ...engineio.Packet) error {
+	return c.enqueue(outGroup{packets: slices.Clone(ps)}, closeWhenFull, true)
+}
+
+// SendFrameHeld is SendFrame held for Flush (see SendHeld).
+func (c *Conn) SendFrameHeld(frame []byte) error {
+	if len(frame) == 0 || frame[0] != byte(engineio.Message) {
+		return ErrInvalidFrame
+	}
+	return c.enqueue(outGroup{frame: frame}, closeWhenFull, true)
+}
+
+// OfferFrameHeld is SendFrameHeld with Offer's overflow rule.
+func (c *Conn) OfferFrameHeld(frame []byte) error {
+	if len(frame) == 0 || frame[0] != byte(engineio.Message) {
+		return ErrInvalidFrame
+	}
+	return c.enqueue(outGroup{frame: frame}, refuseWhenFull, true)
 }
 
 // outGroup is one unit of the outbound queue: packets that must stay
@@ -255,7 +281,7 @@ func (g outGroup) appendPackets(dst []engineio.Packet) []engineio.Packet {
 
 // push queues group. Overflow rule: past the queue's bounds the session
 // closes as a slow consumer, an answer past the slack (see Send).
-func (c *Conn) push(group outGroup) error { return c.enqueue(group, closeWhenFull) }
+func (c *Conn) push(group outGroup) error { return c.enqueue(group, closeWhenFull, false) }
 
 // whenFull is what enqueue does with a group past the queue's bounds.
 type whenFull int
@@ -268,8 +294,8 @@ const (
 )
 
 // enqueue queues group, or applies full when it does not fit the queue's
-// bounds.
-func (c *Conn) enqueue(group outGroup, full whenFull) error {
+// bounds. held leaves the write to the caller's Flush.
+func (c *Conn) enqueue(group outGroup, full whenFull, held bool) error {
 	size := group.size()
 	c.mu.Lock()
 	if c.closed {
@@ -290,7 +316,9 @@ func (c *Conn) enqueue(group outGroup, full whenFull) error {
 	}
 	c.queue = append(c.queue, group)
 	c.queueBytes += size
-	c.startWriterLocked()
+	if !held {
+		c.startWriterLocked()
+	}
 	c.notifyPollLocked()
 	c.mu.Unlock()
 	return nil

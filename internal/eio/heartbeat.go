@@ -44,7 +44,7 @@ func (c *Conn) ping() {
 	// The one ping outstanding goes past the queue's bounds: a client that
 	// drains its queue slowly (kept under drop_newest) answers it in time,
 	// and one that stopped reading is ended by the pong timeout.
-	_ = c.enqueue(outGroup{packets: []engineio.Packet{{Type: engineio.Ping}}}, queueAnyway)
+	_ = c.enqueue(outGroup{packets: []engineio.Packet{{Type: engineio.Ping}}}, queueAnyway, false)
 }
 
 func (c *Conn) pongMissed(seq uint64) {

@@ -182,8 +182,11 @@ func (c *Conn) tooLarge(w http.ResponseWriter) {
 	c.fail(fmt.Errorf("%w: payload too large", ErrTransport), engineio.Close)
 }
 
-// handlePayload delivers the packets of one POST body in order.
+// handlePayload delivers the packets of one POST body in order. Answers
+// the Handler held (SendHeld) are taken by the next poll, or written by
+// Flush if the session has moved to WebSocket meanwhile.
 func (c *Conn) handlePayload(body []byte) {
+	defer c.Flush()
 	for p, err := range engineio.Packets(body) {
 		if c.ctx.Err() != nil {
 			return

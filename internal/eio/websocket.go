@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -85,30 +86,38 @@ func (c *Conn) startWriterLocked() {
 // readLoop delivers the client's packets. It holds one unit of c.work,
 // handed on to the goroutine that follows it. It does not watch the
 // session's context: the writer closes ws once it has flushed, which ends
-// the read.
+// the read. Once it has handled what one read brought, it flushes what
+// the Handler held (SendHeld).
 //
-// An idle session costs little: once the buffered messages are handled,
-// a fresh goroutine takes over and parks in wsconn.Link.Wait, so the stack
-// that reading and the Handler grew is released and the waiting one stays
-// at its initial size. Starting it costs a goroutine per burst of client
-// messages, which are rare next to server pushes.
+// An idle session costs little: between bursts the reader parks in
+// wsconn.Link.Wait, on a short call chain, and now and then
+// (wsconn.Renewal: at its first wait, then at most every few seconds) a
+// fresh goroutine takes over to park, so the stack that reading and the
+// Handler grew is released; a busy session keeps its goroutine rather
+// than start one per burst.
 func (c *Conn) readLoop(ws *websocket.Conn, l *wsLink) {
-	if !l.buffered() {
-		l.in.wait()
-	}
 	for {
-		typ, data, err := ws.Read(context.Background())
-		if err != nil {
-			c.readFailed(err)
-			c.work.Done()
+		if !l.buffered() {
+			l.in.wait()
+		}
+		for {
+			typ, data, err := ws.Read(context.Background())
+			if err != nil {
+				c.readFailed(err)
+				c.work.Done()
+				return
+			}
+			c.receiveMessage(typ, data)
+			if !l.buffered() {
+				break
+			}
+		}
+		c.Flush() // what the Handler answered with SendHeld
+		if c.renew.Due() {
+			go c.readLoop(ws, l)
 			return
 		}
-		c.receiveMessage(typ, data)
-		if !l.buffered() {
-			break
-		}
 	}
-	go c.readLoop(ws, l)
 }
 
 // receiveMessage handles one WebSocket message from the client.
@@ -147,6 +156,10 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 		buf     []byte
 		yielded bool
 	)
+	if err := g.w.WriteOwed(); err != nil { // what Flush could not write goes first
+		c.writeFailed(ws, err)
+		return
+	}
 	for {
 		c.mu.Lock()
 		closed, drain := c.closed, c.drain
@@ -173,8 +186,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 		c.mu.Unlock()
 		if !closed || drain {
 			if err := g.writeFrames(groups, &buf); err != nil {
-				c.fail(fmt.Errorf("%w: write: %w", ErrTransport, err), engineio.Close)
-				_ = ws.CloseNow()
+				c.writeFailed(ws, err)
 				return
 			}
 		}
@@ -185,6 +197,75 @@ func (c *Conn) writeLoop(ws *websocket.Conn, g *gatherWriter) {
 		}
 	}
 }
+
+// writeFailed closes the session after a failed write. The writer's
+// flag stays set, so that no writer starts after it.
+func (c *Conn) writeFailed(ws *websocket.Conn, err error) {
+	c.fail(fmt.Errorf("%w: write: %w", ErrTransport, err), engineio.Close)
+	_ = ws.CloseNow()
+}
+
+// inlineFlushMax bounds the queued bytes Flush writes itself: larger
+// batches go to the writer goroutine, keeping EndNoWait under wsconn's
+// gather limit.
+const inlineFlushMax = 16 << 10
+
+// scratchPool holds Flush's buffers for encoding packets (frames queued
+// with SendFrame need none).
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// Flush writes what is queued on the calling goroutine, with one write(2)
+// that does not wait for the socket, so that what a caller queued with
+// SendHeld (a message read from a backend, an answer of the reader's
+// Handler) reaches the client without passing to another goroutine. What
+// the socket does not take, a batch past inlineFlushMax and a close go to
+// the writer goroutine; while one runs, Flush leaves the queue to it. On
+// long-polling there is nothing to write: the waiting poll takes the
+// queue.
+func (c *Conn) Flush() {
+	c.mu.Lock()
+	if c.ws == nil || c.writing || c.closed || !c.queued() {
+		c.mu.Unlock()
+		return
+	}
+	if c.queueBytes > inlineFlushMax {
+		c.startWriterLocked()
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.work.Add(1) // as startWriterLocked: the session is open, so work is not zero
+	ws, g := c.ws, &c.link.out
+	groups := c.swapQueueLocked(nil)
+	c.mu.Unlock()
+
+	bp := scratchPool.Get().(*[]byte)
+	owed, err := g.writeFramesNoWait(groups, bp)
+	if cap(*bp) <= idleScratchKeep {
+		scratchPool.Put(bp)
+	}
+	clear(groups) // drop references to sent data
+	c.mu.Lock()
+	if c.queue == nil && cap(groups) <= idleQueueKeep {
+		c.queue = groups[:0] // the queue keeps its array, as after a writer
+	}
+	switch {
+	case err != nil:
+		c.mu.Unlock()
+		c.writeFailed(ws, err)
+		c.work.Done()
+	case owed || c.queued() || c.closed:
+		go c.writeLoop(ws, g) // writing stays set; the work unit is the writer's now
+		c.mu.Unlock()
+	default:
+		c.writing = false
+		c.mu.Unlock()
+		c.work.Done()
+	}
+}
+
+// idleScratchKeep is the largest encoding buffer Flush hands back.
+const idleScratchKeep = 4 << 10
 
 // idleQueueKeep is the largest queue array an idle session keeps.
 const idleQueueKeep = 16

@@ -72,6 +72,24 @@ func (g *gatherWriter) writeFrames(groups []outGroup, scratch *[]byte) error {
 	if err := g.w.Begin(); err != nil {
 		return err
 	}
+	g.add(groups, scratch)
+	return g.w.End()
+}
+
+// writeFramesNoWait is writeFrames with one write(2) that does not wait
+// for the socket (wsconn.Writer.EndNoWait): owed says that a part is left
+// for a writer that may wait. Keep such batches under wsconn's gather
+// limit.
+func (g *gatherWriter) writeFramesNoWait(groups []outGroup, scratch *[]byte) (owed bool, err error) {
+	if err := g.w.Begin(); err != nil {
+		return false, err
+	}
+	g.add(groups, scratch)
+	return g.w.EndNoWait()
+}
+
+// add adds groups to the writer's open batch.
+func (g *gatherWriter) add(groups []outGroup, scratch *[]byte) {
 	for _, grp := range groups {
 		if grp.frame != nil {
 			g.w.Text(grp.frame)
@@ -85,5 +103,4 @@ func (g *gatherWriter) writeFrames(groups []outGroup, scratch *[]byte) error {
 			g.w.Text(*scratch)
 		}
 	}
-	return g.w.End()
 }

@@ -240,7 +240,10 @@ func (s *Socket) onPacket(m socketio.Message) {
 			return
 		}
 		if h := s.nsp.handler(name); h != nil {
-			h(s, &Event{Name: name, Args: args, Binary: m.Binary, id: m.ID, hasID: m.HasID, s: s})
+			e := &Event{Name: name, Args: args, Binary: m.Binary, id: m.ID, hasID: m.HasID, s: s}
+			e.inHandler.Store(true)
+			h(s, e)
+			e.inHandler.Store(false)
 		}
 	case socketio.Ack, socketio.BinaryAck:
 		args, err := splitArgs(m.Data)
@@ -283,6 +286,12 @@ type Event struct {
 	hasID bool
 	s     *Socket
 	acked atomic.Bool
+	// inHandler: the handler has not returned yet, so it runs on the
+	// connection's reader, which flushes once it has handled what it
+	// read (eio.Conn.Flush): an ack sent meanwhile is held for that
+	// flush, and goes out in one write(2) with the other answers of the
+	// read, without waking the connection's writer.
+	inHandler atomic.Bool
 }
 
 // WantsAck reports whether the client asked for an acknowledgement.
@@ -302,5 +311,10 @@ func (e *Event) AckBinary(binary [][]byte, args ...[]byte) error {
 	if e.acked.Swap(true) {
 		return ErrAlreadyAcked
 	}
-	return e.s.packet(socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}, binary)
+	p := socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}
+	if e.inHandler.Load() {
+		p.Namespace = e.s.nsp.name
+		return e.s.cl.conn.SendHeld(encode(p, binary)...)
+	}
+	return e.s.packet(p, binary)
 }
