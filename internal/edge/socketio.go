@@ -35,6 +35,10 @@ type sioConn struct {
 	so   *sio.Socket
 	sess *session.Session
 	box  *outbox
+	// publishing bounds the publishes awaiting their answers (see
+	// publish); made by the first, used by the handlers, which never run
+	// at once.
+	publishing chan struct{}
 }
 
 var _ session.Sink = (*sioConn)(nil)
@@ -64,7 +68,11 @@ func (s *Server) mountSocketIO() error {
 	n.Use(s.connectSocketIO)
 	n.On(config.DefaultEventSubscribe, onConn((*sioConn).subscribe))
 	n.On(config.DefaultEventUnsubscribe, onConn((*sioConn).unsubscribe))
-	n.On(config.DefaultEventPublish, onConn((*sioConn).publish))
+	n.On(config.DefaultEventPublish, func(so *sio.Socket, e *sio.Event) {
+		if c, _ := so.Value().(*sioConn); c != nil {
+			c.publish(e) // its request outlives the handler: no ctx of onConn's
+		}
+	})
 	n.OnAny(onConn((*sioConn).custom))
 	return nil
 }
@@ -209,7 +217,12 @@ func (c *sioConn) unsubscribe(ctx context.Context, e *sio.Event) {
 	c.ack(e, ackOK)
 }
 
-func (c *sioConn) publish(ctx context.Context, e *sio.Event) {
+// publish forwards a publish request without waiting for its answer, as
+// the legacy edge does: the ack goes out from the backend connection's
+// reader (session.PublishAsync, held for its Flush), and this reader
+// meanwhile goes back to the client's socket. At most publishesInFlight
+// are out at once; the reader waits for room.
+func (c *sioConn) publish(e *sio.Event) {
 	req, _, _, ok := c.parse(e)
 	if !ok {
 		return
@@ -218,12 +231,30 @@ func (c *sioConn) publish(ctx context.Context, e *sio.Event) {
 	if data == nil {
 		data = []byte("null") // as the reference service
 	}
-	seq, err := c.sess.Publish(ctx, *req.Channel, data)
-	if err != nil {
-		c.reply(e, toReply(err))
-		return
+	if c.publishing == nil {
+		c.publishing = make(chan struct{}, publishesInFlight)
 	}
-	c.ack(e, appendOKSeq(nil, seq))
+	select {
+	case c.publishing <- struct{}{}:
+	case <-c.so.Context().Done():
+		return // the client is gone: nobody reads the answer
+	}
+	ctx, cancel := context.WithTimeout(c.so.Context(), c.srv.opts.RequestTimeout)
+	e.HoldAcks()
+	err := c.sess.PublishAsync(ctx, *req.Channel, data, func(seq uint64, err error) {
+		cancel()
+		<-c.publishing
+		if err != nil {
+			c.reply(e, toReply(err))
+			return
+		}
+		c.ack(e, appendOKSeq(nil, seq))
+	})
+	if err != nil {
+		cancel()
+		<-c.publishing
+		c.reply(e, toReply(err))
+	}
 }
 
 // custom passes any other event to the backend: a request when the

@@ -334,3 +334,71 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldAcks: an ack sent while its handler runs goes out with the
+// reader's flush once the handler returns; one sent later after HoldAcks
+// waits for the connection's next Flush; one sent later without it goes
+// out at once.
+func TestHeldAcks(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := make(chan *Event, 2)
+	conns := make(chan *Socket, 1)
+	n := srv.Of("/")
+	n.OnConnect(func(s *Socket) { conns <- s })
+	n.On("now", func(_ *Socket, e *Event) { _ = e.Ack([]byte(`"now"`)) })
+	n.On("held", func(_ *Socket, e *Event) {
+		e.HoldAcks()
+		later <- e
+	})
+	n.On("plain", func(_ *Socket, e *Event) { later <- e })
+	ts := serve(t, srv)
+	c := ts.open(t)
+	c.send("40")
+	c.read()
+	s := <-conns
+	got := make(chan string, 4)
+	go func() {
+		for {
+			_, b, err := c.next(t.Context())
+			if err != nil {
+				return
+			}
+			got <- string(b)
+		}
+	}()
+	expect := func(what, want string) {
+		t.Helper()
+		select {
+		case g := <-got:
+			if g != want {
+				t.Fatalf("%s: %q, want %q", what, g, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: nothing came", what)
+		}
+	}
+
+	c.send(`421["now"]`)
+	expect("ack in the handler", `431["now"]`)
+	c.send(`422["held"]`)
+	e := <-later
+	if err := e.Ack([]byte(`"held"`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-got:
+		t.Fatalf("a held ack went out before Flush: %q", g)
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.Conn().Flush()
+	expect("held ack after Flush", `432["held"]`)
+	c.send(`423["plain"]`)
+	e = <-later
+	if err := e.Ack([]byte(`"plain"`)); err != nil {
+		t.Fatal(err)
+	}
+	expect("ack after the handler, not held", `433["plain"]`)
+}

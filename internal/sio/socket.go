@@ -292,7 +292,14 @@ type Event struct {
 	// flush, and goes out in one write(2) with the other answers of the
 	// read, without waking the connection's writer.
 	inHandler atomic.Bool
+	holdAcks  atomic.Bool // see HoldAcks
 }
+
+// HoldAcks makes the event's ack, whenever it is sent, wait in the queue
+// for the connection's next Flush (eio.Conn.Flush) instead of waking the
+// connection's writer: for an answer that comes on a goroutine that
+// flushes after it.
+func (e *Event) HoldAcks() { e.holdAcks.Store(true) }
 
 // WantsAck reports whether the client asked for an acknowledgement.
 func (e *Event) WantsAck() bool { return e.hasID }
@@ -312,7 +319,7 @@ func (e *Event) AckBinary(binary [][]byte, args ...[]byte) error {
 		return ErrAlreadyAcked
 	}
 	p := socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}
-	if e.inHandler.Load() {
+	if e.inHandler.Load() || e.holdAcks.Load() {
 		p.Namespace = e.s.nsp.name
 		return e.s.cl.conn.SendHeld(encode(p, binary)...)
 	}

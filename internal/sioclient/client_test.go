@@ -538,3 +538,62 @@ func TestCloseCallbacks(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// TestAckFunc: EmitWithAckFunc hands the ack to its callback once, with
+// the ack's arguments, ctx's error when it ends first, or ErrClosed when
+// the client closes; after the close it refuses at once.
+func TestAckFunc(t *testing.T) {
+	url := startNode(t)
+	for _, tr := range []Transport{WebSocket, PollingOnly} {
+		t.Run(tr.String(), func(t *testing.T) {
+			c, s := dial(t, url, testOptions(t, tr))
+			type answer struct {
+				args string
+				err  error
+			}
+			answers := make(chan answer, 4)
+			then := func(p Payload, err error) { answers <- answer{argsString(p.Args), err} }
+			next := func() answer {
+				t.Helper()
+				select {
+				case a := <-answers:
+					return a
+				case <-time.After(10 * time.Second):
+					t.Fatal("no callback")
+					return answer{}
+				}
+			}
+			if err := s.EmitWithAckFunc(testenv.Context(t, 10*time.Second), "echo", then, []byte(`{"a":1}`), []byte(`"x"`)); err != nil {
+				t.Fatal(err)
+			}
+			if a := next(); a.err != nil || a.args != `{"a":1},"x"` {
+				t.Fatalf("echo: %+v", a)
+			}
+			short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if err := s.EmitWithAckFunc(short, "silence", then); err != nil {
+				t.Fatal(err)
+			}
+			if a := next(); !errors.Is(a.err, context.DeadlineExceeded) {
+				t.Fatalf("silence with a deadline: %+v", a)
+			}
+			if err := s.EmitWithAckFunc(testenv.Context(t, 10*time.Second), "silence", then); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if a := next(); !errors.Is(a.err, ErrClosed) {
+				t.Fatalf("pending at the close: %+v", a)
+			}
+			if err := s.EmitWithAckFunc(testenv.Context(t, 10*time.Second), "echo", then); !errors.Is(err, ErrClosed) {
+				t.Fatalf("after the close: %v", err)
+			}
+			select {
+			case a := <-answers:
+				t.Fatalf("a callback too many: %+v", a)
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+	}
+}

@@ -41,8 +41,12 @@ func offlineClient(t testing.TB, opts Options) (*Client, *recordingTransport) {
 	}
 	root := newSocket(c, "/")
 	root.accept([]byte(`{"sid":"a"}`))
-	for range 2 {
-		if _, _, err := root.expectAck(); err != nil {
+	// Ack ids 0 and 1: an EmitWithAck waiting, an EmitWithAckFunc's callback.
+	for _, pa := range []*pendingAck{
+		{ch: make(chan Payload, 1)},
+		{then: func(Payload, error) {}, stop: func() bool { return false }},
+	} {
+		if _, err := root.expectAck(pa); err != nil {
 			t.Fatal(err)
 		}
 	}

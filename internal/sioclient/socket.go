@@ -35,10 +35,18 @@ type Socket struct {
 	// connected: Connect handed the socket to its caller.
 	connected bool
 	nextID    int64
-	acks      map[int64]chan Payload // pending EmitWithAck calls, by ack id
+	acks      map[int64]*pendingAck // by ack id
 	ended     bool
 	err       error
 	done      chan struct{}
+}
+
+// pendingAck is an EmitWithAck call waiting for its answer on ch (cap 1),
+// or an EmitWithAckFunc's then, with stop to cancel its timeout.
+type pendingAck struct {
+	ch   chan Payload
+	then func(Payload, error)
+	stop func() bool
 }
 
 func newSocket(c *Client, nsp string) *Socket {
@@ -115,7 +123,8 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...[]byte) 
 
 // EmitPayloadWithAck is EmitWithAck for arguments with binary attachments.
 func (s *Socket) EmitPayloadWithAck(ctx context.Context, event string, p Payload) (Payload, error) {
-	id, ch, err := s.expectAck()
+	ch := make(chan Payload, 1)
+	id, err := s.expectAck(&pendingAck{ch: ch})
 	if err != nil {
 		return Payload{}, err
 	}
@@ -152,30 +161,67 @@ func (s *Socket) eventMessage(event string, p Payload, id int64, hasID bool) soc
 	}
 }
 
-// expectAck registers a pending ack under a fresh id.
-func (s *Socket) expectAck() (int64, chan Payload, error) {
+// EmitWithAckFunc sends an event with JSON arguments and returns once it
+// is written, without waiting: then gets the server's acknowledgement, or
+// the error that ended the wait (ctx's, or the socket's end), exactly
+// once. An answer is handed over on the client's reading goroutine, like
+// an OnEvent, and its payload is valid only until then returns; then must
+// not block. An error returned means then is not called.
+func (s *Socket) EmitWithAckFunc(ctx context.Context, event string, then func(Payload, error), args ...[]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// stop is replaced by the timeout's before the event is written, so
+	// before any answer; the socket's end may come first.
+	pa := &pendingAck{then: then, stop: func() bool { return false }}
+	id, err := s.expectAck(pa)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if s.takeAck(id) != nil {
+			then(Payload{}, ctx.Err())
+		}
+	})
+	s.mu.Lock()
+	pa.stop = stop
+	s.mu.Unlock()
+	if err := s.c.sendPacket(ctx, s.eventMessage(event, Payload{Args: args}, id, true)); err != nil && s.takeAck(id) != nil {
+		stop()
+		return err
+	}
+	return nil // an answer, the timeout or the socket's end calls then
+}
+
+// expectAck registers pa under a fresh id.
+func (s *Socket) expectAck(pa *pendingAck) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
-		return 0, nil, s.err
+		return 0, s.err
 	}
 	if len(s.acks) >= s.c.opts.MaxPendingAcks {
-		return 0, nil, fmt.Errorf("%w (%d)", ErrTooManyPendingAcks, len(s.acks))
+		return 0, fmt.Errorf("%w (%d)", ErrTooManyPendingAcks, len(s.acks))
 	}
 	if s.acks == nil {
-		s.acks = make(map[int64]chan Payload)
+		s.acks = make(map[int64]*pendingAck)
 	}
 	id := s.nextID
 	s.nextID++
-	ch := make(chan Payload, 1)
-	s.acks[id] = ch
-	return id, ch, nil
+	s.acks[id] = pa
+	return id, nil
 }
 
-func (s *Socket) dropAck(id int64) {
+func (s *Socket) dropAck(id int64) { s.takeAck(id) }
+
+// takeAck removes the pending ack id and returns it; nil when an answer,
+// a timeout or the socket's end took it first.
+func (s *Socket) takeAck(id int64) *pendingAck {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	pa := s.acks[id]
 	delete(s.acks, id)
-	s.mu.Unlock()
+	return pa
 }
 
 // resolve hands an ACK to the EmitWithAck call waiting for it; acks nobody
@@ -185,18 +231,31 @@ func (s *Socket) resolve(m socketio.Message) {
 		return
 	}
 	s.mu.Lock()
-	ch, ok := s.acks[m.ID]
+	pa := s.acks[m.ID]
 	delete(s.acks, m.ID)
+	var stop func() bool
+	if pa != nil {
+		stop = pa.stop // set under mu by EmitWithAckFunc
+	}
 	s.mu.Unlock()
-	if !ok {
+	if pa == nil {
+		return
+	}
+	if pa.then != nil {
+		stop()
+		args, err := splitArgs(m.Data) // lent for the call
+		if err != nil {
+			args = nil // the codec already checked the shape; be safe anyway
+		}
+		pa.then(Payload{Args: args, Binary: m.Binary}, nil)
 		return
 	}
 	// The caller reads the answer after the reader has moved on.
 	args, err := splitArgs(bytes.Clone(m.Data))
 	if err != nil {
-		args = nil // the codec already checked the shape; be safe anyway
+		args = nil
 	}
-	ch <- Payload{Args: args, Binary: m.Binary} // buffered 1, sole sender
+	pa.ch <- Payload{Args: args, Binary: m.Binary} // buffered 1, sole sender
 }
 
 // sendAck answers a server event's callback.
@@ -336,6 +395,12 @@ func (s *Socket) end(err error) bool {
 	}
 	s.ended = true
 	s.err = err
+	var owed []pendingAck // EmitWithAckFunc's; EmitWithAck's callers see done
+	for _, pa := range s.acks {
+		if pa.then != nil {
+			owed = append(owed, *pa) // stop as set under mu
+		}
+	}
 	s.acks = nil
 	if s.events != nil {
 		close(s.events)
@@ -343,6 +408,10 @@ func (s *Socket) end(err error) bool {
 	close(s.done)
 	connected := s.connected
 	s.mu.Unlock()
+	for _, pa := range owed {
+		pa.stop()
+		pa.then(Payload{}, err)
+	}
 	if h := s.c.opts.OnSocketClose; h != nil && connected {
 		h(s, err)
 	}

@@ -233,12 +233,24 @@ func (c *sioConn) Unsubscribe(ctx context.Context, channel string) error {
 }
 
 func (c *sioConn) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
+	body, err := publishBody(channel, data)
+	if err != nil {
+		return 0, err
+	}
+	return publishSeq(c.call(ctx, c.m.Publish, body))
+}
+
+// publishBody is a publish event's argument, {"channel":C,"data":D}.
+func publishBody(channel string, data []byte) ([]byte, error) {
 	if !json.Valid(data) {
-		return 0, fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
+		return nil, fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
 	}
 	body := append(channelBody(channel), `,"data":`...)
-	body = append(append(body, data...), '}')
-	ack, err := c.call(ctx, c.m.Publish, body)
+	return append(append(body, data...), '}'), nil
+}
+
+// publishSeq reads a publish's answer, or passes err on.
+func publishSeq(ack Position, err error) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -248,10 +260,31 @@ func (c *sioConn) Publish(ctx context.Context, channel string, data []byte) (uin
 	return ack.Seq, nil
 }
 
-// PublishAsync waits on the caller: sioclient hands acks over to the
-// emitting goroutine.
+// PublishAsync hands the answer over on the client's reader, which
+// flushes the handler once it has handled what it read (OnDrained); an
+// answer that does not come (the timeout, the connection's end) is
+// followed by a Flush of its own.
 func (c *sioConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
-	return publishOnCaller(ctx, c, c.h, channel, data, reply)
+	body, err := publishBody(channel, data)
+	if err != nil {
+		return err
+	}
+	err = c.s.EmitWithAckFunc(ctx, c.m.Publish, func(p sioclient.Payload, err error) {
+		if err != nil {
+			reply(0, c.callErr(ctx, err))
+			c.h.Flush()
+			return
+		}
+		if len(p.Args) == 0 {
+			reply(0, fmt.Errorf("%w: %s: empty ack", ErrBadReply, c.m.Publish))
+			return
+		}
+		reply(publishSeq(parseAck(c.m.Publish, p.Args[0])))
+	}, body)
+	if err != nil {
+		return c.callErr(ctx, err)
+	}
+	return nil
 }
 
 func (c *sioConn) Request(ctx context.Context, event string, args [][]byte) ([][]byte, error) {

@@ -107,7 +107,7 @@ type Conn interface {
 	// without waiting for the answer. reply then runs once, with the seq
 	// or why there is none (a *RemoteError, ErrBadReply, ErrClosed, ctx's
 	// error), followed by the Handler's Flush on the same goroutine; with
-	// the legacy driver that is the reading goroutine, for an answer, so
+	// either driver that is the reading goroutine, for an answer, so
 	// the client's answer and the messages read with it leave together
 	// and no goroutine is woken on the way. ctx bounds the whole request.
 	// An error means the request was not sent; reply never runs then.
@@ -279,16 +279,4 @@ func closedErr(cause error) error {
 		return ErrClosed
 	}
 	return fmt.Errorf("%w: %w", ErrClosed, cause)
-}
-
-// publishOnCaller is PublishAsync for a driver that waits for the answer
-// in Publish: reply and flush run on the caller.
-func publishOnCaller(ctx context.Context, c Conn, h Handler, channel string, data []byte, reply func(uint64, error)) error {
-	seq, err := c.Publish(ctx, channel, data)
-	if errors.Is(err, ErrInvalidArgs) {
-		return err // not sent
-	}
-	reply(seq, err)
-	h.Flush()
-	return nil
 }
