@@ -59,6 +59,10 @@ func FuzzFrameFields(f *testing.F) {
 	f.Add([]byte(`{"type":"welcome","session":"S"}`))
 	f.Add([]byte(`{"type":"`))
 	f.Add([]byte(`"seq":99999999999999999999999`))
+	f.Add([]byte(`42["message",{"channel":"c","seq":7,"data":{"ts":1732870000000000,"pad":"x"}}]`))
+	f.Add([]byte(`437[{"ok":true,"seq":8}]`))
+	f.Add([]byte(`438[{"error":"bad_request: x"}]`))
+	f.Add([]byte(`43`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		switch frameType(b) {
 		case "", "message", "ack", "error", "welcome", "other":
@@ -76,6 +80,12 @@ func FuzzFrameFields(f *testing.F) {
 		c := &client{sink: s, acks: make(chan reply, 1), msgs: make(chan time.Time, 1)}
 		c.tr.last = -1
 		c.handle(b, time.Now()) // must not panic
+		// Read as Socket.IO too, but a ping, which would be answered on
+		// the socket this client lacks.
+		if string(b) != "2" {
+			c.sio = true
+			c.handle(b, time.Now())
+		}
 	})
 }
 
