@@ -119,7 +119,7 @@ func (d *dialer) dial(ctx context.Context, i int, probe bool) (*client, error) {
 	}
 	conn.SetReadLimit(1 << 20)
 	if d.sio {
-		err = sioHandshake(ctx, conn)
+		err = drive.SocketIOConnect(ctx, conn, ErrHandshake)
 	} else {
 		err = legacyWelcome(ctx, conn)
 	}

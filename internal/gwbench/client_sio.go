@@ -3,7 +3,6 @@ package gwbench
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -22,37 +21,6 @@ import (
 // sioPath is the Engine.IO endpoint with the query a WebSocket-only
 // client sends.
 const sioPath = "/socket.io/?EIO=4&transport=websocket"
-
-// sioHandshake reads the Engine.IO open packet, connects to the main
-// namespace and waits for its answer.
-func sioHandshake(ctx context.Context, conn *websocket.Conn) error {
-	_, f, err := conn.Read(ctx)
-	if err != nil {
-		return fmt.Errorf("read open packet: %w", err)
-	}
-	if len(f) == 0 || f[0] != '0' {
-		return fmt.Errorf("%w: first frame %.60q, want an Engine.IO open packet", ErrHandshake, f)
-	}
-	if err := conn.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
-		return fmt.Errorf("send connect: %w", err)
-	}
-	for {
-		_, f, err = conn.Read(ctx)
-		if err != nil {
-			return fmt.Errorf("read connect answer: %w", err)
-		}
-		switch {
-		case bytes.HasPrefix(f, []byte("40")):
-			return nil
-		case string(f) == "2": // a ping may come first
-			if err := conn.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
-				return fmt.Errorf("send pong: %w", err)
-			}
-		default:
-			return fmt.Errorf("%w: connect answered %.60q", ErrHandshake, f)
-		}
-	}
-}
 
 var (
 	sioMessage = []byte(`42["message",`)

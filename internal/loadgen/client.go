@@ -80,7 +80,7 @@ func (d *dialer) dial(ctx context.Context, i int) (*client, error) {
 	}
 	conn.SetReadLimit(1 << 20)
 	if _, ok := d.codec.(sioCodec); ok {
-		if err := sioConnect(ctx, conn); err != nil {
+		if err := drive.SocketIOConnect(ctx, conn, ErrHandshake); err != nil {
 			conn.CloseNow()
 			return nil, err
 		}
@@ -88,37 +88,6 @@ func (d *dialer) dial(ctx context.Context, i int) (*client, error) {
 	c := &client{conn: conn, codec: d.codec, sink: d.sink, acks: make(chan reply, 1), done: make(chan struct{})}
 	go c.readLoop()
 	return c, nil
-}
-
-// sioConnect reads the Engine.IO open packet and joins the main namespace.
-func sioConnect(ctx context.Context, conn *websocket.Conn) error {
-	_, open, err := conn.Read(ctx)
-	if err != nil {
-		return fmt.Errorf("read open packet: %w", err)
-	}
-	if len(open) == 0 || open[0] != '0' {
-		return fmt.Errorf("%w: first packet %.40q is not an Engine.IO open", ErrHandshake, open)
-	}
-	if err := conn.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
-		return fmt.Errorf("send namespace connect: %w", err)
-	}
-	for {
-		_, f, err := conn.Read(ctx)
-		if err != nil {
-			return fmt.Errorf("read namespace connect: %w", err)
-		}
-		switch {
-		case len(f) >= 2 && f[0] == '4' && f[1] == '0':
-			return nil
-		case len(f) == 1 && f[0] == '2':
-			// A ping can come first on a slow server; answer and keep waiting.
-			if err := conn.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
-				return fmt.Errorf("send pong: %w", err)
-			}
-		default:
-			return fmt.Errorf("%w: namespace connect answered %.60q", ErrHandshake, f)
-		}
-	}
 }
 
 // readLoop reads frames until the connection ends; closing the connection

@@ -33,6 +33,13 @@ func customServer(t *testing.T) string {
 	})
 	n.On("echo", func(_ *sio.Socket, e *sio.Event) { _ = e.Ack(e.Args...) })
 	n.On("hello", func(s *sio.Socket, e *sio.Event) { _ = s.Emit("greet", e.Args...) })
+	return serveSocketIO(t, srv)
+}
+
+// serveSocketIO serves srv on loopback until the test ends and returns
+// its URL for a dialer.
+func serveSocketIO(t *testing.T, srv *sio.Server) string {
+	t.Helper()
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
