@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"errors"
 	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
@@ -57,17 +58,20 @@ func (c *Conn) pongMissed(seq uint64) {
 }
 
 // expired reports whether the heartbeat deadline has passed, whether or
-// not its timer has fired; it closes the session if so.
+// not its timer has fired; it closes the session if so. A session the
+// timer has closed already is expired too, also in the moment before the
+// server forgets its sid.
 func (c *Conn) expired() bool {
 	now := time.Now()
 	c.mu.Lock()
+	timedOut := c.closed && errors.Is(c.reason, ErrPingTimeout)
 	late := !c.closed && ((c.awaitingPong && now.After(c.pongDeadline)) ||
 		(!c.awaitingPong && c.pingTimer != nil && now.After(c.nextPing.Add(c.srv.cfg.PingTimeout))))
 	c.mu.Unlock()
 	if late {
 		c.fail(ErrPingTimeout, engineio.Close)
 	}
-	return late
+	return late || timedOut
 }
 
 func (c *Conn) onPong() {

@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/wire/engineio"
 )
 
 func TestPollingMessages(t *testing.T) {
@@ -324,6 +325,27 @@ func TestPollingExpiredAtDeadline(t *testing.T) {
 		if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
 			t.Errorf("poll at the deadline: %d", status)
 		}
+	}
+}
+
+// A session the ping timeout has closed is expired for a request that
+// finds it before the server has forgotten its sid (the timer's close and
+// the request race on a busy machine): it is refused, not answered with
+// the close packet.
+func TestExpiredAfterPingTimeout(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	c := ts.srv.lookup(ts.openPolling(t))
+	if c.expired() {
+		t.Fatal("a fresh session is expired")
+	}
+	c.fail(ErrPingTimeout, engineio.Close)
+	if !c.expired() {
+		t.Fatal("a session closed by the ping timeout is not expired")
+	}
+	other := ts.srv.lookup(ts.openPolling(t))
+	other.Close()
+	if other.expired() {
+		t.Fatal("a session closed by the server counts as expired")
 	}
 }
 
