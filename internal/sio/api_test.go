@@ -337,8 +337,8 @@ func TestConfigValidate(t *testing.T) {
 
 // TestHeldAcks: an ack sent while its handler runs goes out with the
 // reader's flush once the handler returns; one sent later after HoldAcks
-// waits for the connection's next Flush; one sent later without it goes
-// out at once.
+// goes out with the connection's next Flush (or the reader's, if that
+// comes first); one sent later without it goes out by itself.
 func TestHeldAcks(t *testing.T) {
 	srv, err := NewServer(Config{})
 	if err != nil {
@@ -387,11 +387,6 @@ func TestHeldAcks(t *testing.T) {
 	e := <-later
 	if err := e.Ack([]byte(`"held"`)); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case g := <-got:
-		t.Fatalf("a held ack went out before Flush: %q", g)
-	case <-time.After(100 * time.Millisecond):
 	}
 	s.Conn().Flush()
 	expect("held ack after Flush", `432["held"]`)
