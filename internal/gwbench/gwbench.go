@@ -120,6 +120,9 @@ type Config struct {
 	MaxLag        int // publisher stays at most this many messages ahead of the average subscriber (50)
 
 	Sessions int // idle sessions for memory and handover (10000)
+	// SessionsSocketIO: the gateway's memory and handover sessions are
+	// Socket.IO clients instead of legacy ones.
+	SessionsSocketIO bool
 	// NGINXSessions is NGINX's count for its memory reading (Sessions when
 	// zero or more): it needs a little more than two descriptors per
 	// proxied connection, so under an open-file limit it fits fewer.

@@ -27,7 +27,7 @@ func (r *runner) idleMemory(ctx context.Context, t Target, sessions int, gcURL s
 	bBefore, _ := procstat.Read(r.cfg.BackendPID)
 	r.logf("memory %s: RSS before %.1f MiB; connecting %d", t.Name, mib(before), sessions)
 	start := time.Now()
-	clients, err := connectAll(ctx, newDialer(t.Addr, s), 0, sessions, r.cfg.DialConcurrency, false)
+	clients, err := connectAll(ctx, dialerFor(t, s), 0, sessions, r.cfg.DialConcurrency, false)
 	took := time.Since(start)
 	if err != nil {
 		return m, clients, s, fmt.Errorf("memory: %s: %w", t.Name, err)

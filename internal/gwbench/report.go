@@ -138,7 +138,7 @@ func memoryTable(w io.Writer, r Result) {
 	} else {
 		fmt.Fprintf(w, "### Memory per idle session (%d sessions)\n\n", g.Sessions)
 	}
-	fmt.Fprintf(w, "RSS growth of the proxy process (after a GC for the gateway) divided by the sessions; the gateway holds the client's socket and its own upstream socket per session, %[1]s one proxied connection (two sockets).\n\n", peerName(r))
+	fmt.Fprintf(w, "RSS growth of the proxy process (after a GC for the gateway) divided by the sessions; the gateway holds the client's socket and its own upstream socket per session, %[1]s one proxied connection (two sockets).%[2]s\n\n", peerName(r), sessionsNote(r))
 	fmt.Fprintf(w, "| Metric | Gateway | %s | Target (gateway) |\n|---|---:|---:|---|\n", peerName(r))
 	nv := func(f func(Memory) string) string {
 		if okN {
@@ -202,7 +202,7 @@ func handoverTable(w io.Writer, r Result) {
 	}
 	h0 := r.Handover[0]
 	fmt.Fprintf(w, "### Live handover (%d sessions, %d channels, %g msg/s per session)\n\n", h0.Sessions, h0.Channels, h0.PerSessionRate)
-	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way (the extra gap beyond the publisher's own gap); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message.\n\n", r.Config.Baseline)
+	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way (the extra gap beyond the publisher's own gap); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message.%s\n\n", r.Config.Baseline, sessionsNote(r))
 	fmt.Fprintf(w, "| Metric |")
 	for _, h := range r.Handover {
 		if h.PerSessionRate != h0.PerSessionRate {
@@ -341,4 +341,13 @@ func joinRounds(f Fanout, each func(FanoutRound) string) string {
 		parts[i] = each(rd)
 	}
 	return strings.Join(parts, " / ")
+}
+
+// sessionsNote tells, for the memory and handover tables, when the
+// gateway's sessions were Socket.IO clients rather than legacy ones.
+func sessionsNote(r Result) string {
+	if !r.Config.SessionsSocketIO {
+		return ""
+	}
+	return " The gateway's sessions are Socket.IO clients (Engine.IO over WebSocket) at the edge; " + peerName(r) + "'s are legacy."
 }

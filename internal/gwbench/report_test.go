@@ -225,3 +225,17 @@ func TestReportSocketIOClients(t *testing.T) {
 		t.Errorf("a Socket.IO table without the direct figures:\n%s", out)
 	}
 }
+
+func TestReportNamesSocketIOSessions(t *testing.T) {
+	r := Result{
+		Memory:   map[string]Memory{"gateway": {Sessions: 100, BytesPerSession: 21000}},
+		Handover: []Handover{{Sessions: 100, Channels: 10, PerSessionRate: 1, Moved: 100}},
+	}
+	if out := render(r); strings.Contains(out, "Socket.IO clients") {
+		t.Errorf("legacy sessions named Socket.IO:\n%s", out)
+	}
+	r.Config.SessionsSocketIO = true
+	if out := render(r); strings.Count(out, "The gateway's sessions are Socket.IO clients") != 2 {
+		t.Errorf("want the memory and handover tables to name Socket.IO sessions:\n%s", out)
+	}
+}

@@ -173,7 +173,9 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 // gatewaySessions reads the gateway's memory at Sessions idle sessions,
 // then moves them all blue→green (and back with Reverse) under load.
 func (r *runner) gatewaySessions(ctx context.Context) error {
-	m, clients, s, err := r.idleMemory(ctx, r.cfg.Gateway, r.cfg.Sessions, r.cfg.GCURL)
+	t := r.cfg.Gateway
+	t.SocketIO = r.cfg.SessionsSocketIO
+	m, clients, s, err := r.idleMemory(ctx, t, r.cfg.Sessions, r.cfg.GCURL)
 	defer func() { closeAll(s, clients) }()
 	if err != nil {
 		return err
