@@ -41,7 +41,7 @@ type RequestInfo struct {
 type Conn struct {
 	id  string
 	srv *Server
-	req RequestInfo
+	req requestRecord
 
 	ctx    context.Context // canceled (with the close reason) when closed
 	cancel context.CancelCauseFunc
@@ -107,7 +107,7 @@ func newConn(s *Server, id, transport string, r *http.Request) *Conn {
 	c := &Conn{
 		id:        id,
 		srv:       s,
-		req:       requestInfo(r),
+		req:       recordRequest(r),
 		ctx:       ctx,
 		cancel:    cancel,
 		transport: transport,
@@ -119,8 +119,9 @@ func newConn(s *Server, id, transport string, r *http.Request) *Conn {
 // ID is the session id (the "sid" of the handshake).
 func (c *Conn) ID() string { return c.id }
 
-// Request describes the request that opened the session.
-func (c *Conn) Request() RequestInfo { return c.req }
+// Request describes the request that opened the session. Each call builds
+// it anew from what the session keeps (see requestRecord).
+func (c *Conn) Request() RequestInfo { return c.req.info() }
 
 // Context is canceled when the session closes; context.Cause tells why.
 func (c *Conn) Context() context.Context { return c.ctx }

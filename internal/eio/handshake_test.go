@@ -3,6 +3,8 @@ package eio
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -221,5 +223,29 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := NewServer(Config{}, nil); err == nil {
 		t.Error("nil handler accepted")
+	}
+}
+
+// TestRequestRecord: a session keeps the request's headers but the
+// handshake's, each name's values in order, its query and the peer's
+// address, and gives them back as a RequestInfo.
+func TestRequestRecord(t *testing.T) {
+	r := httptest.NewRequest("GET", "/engine.io/?EIO=4&transport=websocket&user=u%201&tag=a&tag=b", nil)
+	r.RemoteAddr = "127.0.0.9:5000"
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Sec-WebSocket-Key", "k")
+	r.Header.Add("X-Forwarded-For", "10.0.0.1")
+	r.Header.Add("X-Forwarded-For", "10.0.0.2")
+	r.Header.Set("Authorization", "Bearer t")
+	got := recordRequest(r).info()
+	want := http.Header{"X-Forwarded-For": {"10.0.0.1", "10.0.0.2"}, "Authorization": {"Bearer t"}}
+	if !reflect.DeepEqual(got.Header, want) {
+		t.Errorf("headers %v, want %v", got.Header, want)
+	}
+	if q := got.Query; q.Get("user") != "u 1" || !reflect.DeepEqual(q["tag"], []string{"a", "b"}) || q.Get("EIO") != "4" {
+		t.Errorf("query %v", q)
+	}
+	if got.RemoteAddr != "127.0.0.9:5000" {
+		t.Errorf("remote address %q", got.RemoteAddr)
 	}
 }

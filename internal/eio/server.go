@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,27 +153,49 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// requestInfo copies what a session keeps of r: its headers without those
-// that only served the WebSocket handshake, in one backing array as
-// Header.Clone does, so the request itself can be released.
-func requestInfo(r *http.Request) RequestInfo {
-	n, keys := 0, 0
+// requestInfo is what Config.CheckRequest sees of r: what a session
+// would keep of it (see requestRecord).
+func requestInfo(r *http.Request) RequestInfo { return recordRequest(r).info() }
+
+// requestRecord is what a session keeps of the request that opened it:
+// its headers but the handshake's, as name/value pairs, the raw query and
+// the peer's address. Flat strings rather than the maps of a RequestInfo,
+// which Request builds when asked (once per namespace a client joins),
+// so that an idle session holds about a kilobyte less.
+type requestRecord struct {
+	header     []string // canonical name, value, name, value, ...
+	rawQuery   string
+	remoteAddr string
+}
+
+func recordRequest(r *http.Request) requestRecord {
+	n := 0
 	for k, vs := range r.Header {
 		if !handshakeHeader(k) {
-			n += len(vs)
-			keys++
+			n += 2 * len(vs)
 		}
 	}
-	h := make(http.Header, keys)
-	all := make([]string, 0, n)
+	h := make([]string, 0, n)
 	for k, vs := range r.Header {
 		if handshakeHeader(k) {
 			continue
 		}
-		all = append(all, vs...)
-		h[k] = all[len(all)-len(vs) : len(all) : len(all)]
+		for _, v := range vs {
+			h = append(h, k, v)
+		}
 	}
-	return RequestInfo{Header: h, Query: r.URL.Query(), RemoteAddr: r.RemoteAddr}
+	return requestRecord{header: h, rawQuery: r.URL.RawQuery, remoteAddr: r.RemoteAddr}
+}
+
+// info builds the RequestInfo the record keeps. A malformed query yields
+// what parses of it, as url.URL.Query does.
+func (rr requestRecord) info() RequestInfo {
+	h := make(http.Header, len(rr.header)/2)
+	for i := 0; i+1 < len(rr.header); i += 2 {
+		h[rr.header[i]] = append(h[rr.header[i]], rr.header[i+1])
+	}
+	q, _ := url.ParseQuery(rr.rawQuery)
+	return RequestInfo{Header: h, Query: q, RemoteAddr: rr.remoteAddr}
 }
 
 // handshakeHeader reports whether the canonical header name k only
