@@ -32,12 +32,14 @@ type outbox struct {
 	maxHeld  int
 
 	mu      sync.Mutex
-	pending map[string][]upstream.Event // channels whose ack is not queued yet
+	// pending holds the channels whose ack is not queued yet; nil while
+	// none is (most of a session's life), so an idle session holds no map.
+	pending map[string][]upstream.Event
 	held    int
 }
 
 func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func(upstream.Event) error) *outbox {
-	return &outbox{push: push, overflow: overflow, maxHeld: maxHeld, pending: make(map[string][]upstream.Event)}
+	return &outbox{push: push, overflow: overflow, maxHeld: maxHeld}
 }
 
 // deliver queues ev, or holds it while its channel's subscribe is pending.
@@ -61,6 +63,9 @@ func (o *outbox) deliver(ev upstream.Event) error {
 // begin marks channel's subscribe as pending: its messages are held.
 func (o *outbox) begin(channel string) {
 	o.mu.Lock()
+	if o.pending == nil {
+		o.pending = make(map[string][]upstream.Event, 1)
+	}
 	if _, ok := o.pending[channel]; !ok {
 		o.pending[channel] = nil
 	}
@@ -74,6 +79,9 @@ func (o *outbox) end(channel string, ok bool, answer func()) {
 	defer o.mu.Unlock()
 	held := o.pending[channel]
 	delete(o.pending, channel)
+	if len(o.pending) == 0 {
+		o.pending = nil // the map goes with the last pending subscribe
+	}
 	o.held -= len(held)
 	answer()
 	if !ok {

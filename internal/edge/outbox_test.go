@@ -2,6 +2,7 @@ package edge
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/baton-rt/baton/internal/session"
@@ -58,6 +59,34 @@ func TestOutboxHeldMessagesAfterAnAck(t *testing.T) {
 	}
 	if !errors.Is(errDropped, session.ErrQueueFull) {
 		t.Fatal("errDropped must be a session.ErrQueueFull, which the session counts")
+	}
+}
+
+// TestOutboxHoldsNoMapWhenIdle: the map of pending subscribes exists only
+// while one is pending, and a message for another channel passes.
+func TestOutboxHoldsNoMapWhenIdle(t *testing.T) {
+	var pushed []string
+	o := newOutbox(10, func(ev upstream.Event) error {
+		pushed = append(pushed, ev.Channel)
+		return nil
+	}, func(upstream.Event) error { return nil })
+	if o.pending != nil {
+		t.Fatal("a new outbox holds a map")
+	}
+	o.begin("a")
+	o.begin("b")
+	_ = o.deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "other", Seq: 1})
+	o.end("a", true, func() {})
+	if o.pending == nil {
+		t.Fatal("the map went while b was pending")
+	}
+	o.end("b", false, func() {})
+	if o.pending != nil {
+		t.Fatal("the map stayed after the last pending subscribe")
+	}
+	_ = o.deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "a", Seq: 2})
+	if want := []string{"other", "a"}; !slices.Equal(pushed, want) {
+		t.Fatalf("pushed %v, want %v", pushed, want)
 	}
 }
 
