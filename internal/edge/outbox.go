@@ -31,7 +31,7 @@ type outbox struct {
 	overflow func(upstream.Event) error // applies the overflow rule to a held message
 	maxHeld  int
 
-	mu      sync.Mutex
+	mu sync.Mutex
 	// pending holds the channels whose ack is not queued yet; nil while
 	// none is (most of a session's life), so an idle session holds no map.
 	pending map[string][]upstream.Event
