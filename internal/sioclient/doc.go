@@ -13,7 +13,9 @@
 //
 // A Socket is one namespace joined with Connect and an optional auth
 // payload. Events go out with Emit / EmitWithAck (arguments are raw JSON,
-// never re-encoded; binary attachments through Payload) and come in through
+// never re-encoded; binary attachments through Payload), or with
+// EmitWithAckFunc, whose ack reaches a callback on the reading goroutine
+// instead of a waiting caller, and come in through
 // Options.OnEvent or the bounded Socket.Events channel. What OnEvent gets
 // is lent (read in place, valid until it returns: nothing is allocated for
 // it), and Options.OnDrained marks the end of what one read brought, for a
