@@ -58,7 +58,7 @@ func (r *runner) latencyOn(ctx context.Context, ts []Target) (map[string]RTT, er
 		rt := &rttTarget{t: t, sink: &sink{}}
 		targets = append(targets, rt)
 		var err error
-		first := 100000 * (len(targets)) // user keys apart from the other phases'
+		first := 100000 * len(targets) // user keys apart from the other phases'
 		if t.SocketIO {
 			first += 300000
 		}
