@@ -103,7 +103,7 @@ func newDialer(addr string, s *sink) *dialer {
 func dialerFor(t Target, s *sink) *dialer {
 	d := newDialer(t.Addr, s)
 	if t.SocketIO {
-		d.url, d.sio = "ws://"+t.Addr+sioPath+"&user=u", true
+		d.url, d.sio = "ws://"+t.Addr+drive.SocketIOPath+"&user=u", true
 	}
 	return d
 }
@@ -312,10 +312,17 @@ func (c *client) subscribe(ctx context.Context, channel string) error {
 // requestFrame is request typ (subscribe, unsubscribe) with id on channel,
 // in the client's protocol.
 func (c *client) requestFrame(typ string, id int64, channel string) []byte {
+	b, end := c.requestHead(nil, typ, id, channel)
+	return append(b, end...)
+}
+
+// requestHead appends request typ with id up to its channel, in the
+// client's protocol, and returns it with the bytes that close it.
+func (c *client) requestHead(b []byte, typ string, id int64, channel string) ([]byte, string) {
 	if c.sio {
-		return append(sioRequestHead(nil, typ, id, channel), "}]"...)
+		return drive.AppendSocketIORequest(b, typ, id, channel), "}]"
 	}
-	return append(legacyRequestHead(nil, typ, id, channel), '}')
+	return legacyRequestHead(b, typ, id, channel), "}"
 }
 
 // legacyRequestHead appends {"type":typ,"id":id,"channel":channel, the

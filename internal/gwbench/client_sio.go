@@ -1,9 +1,7 @@
 package gwbench
 
 import (
-	"bytes"
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,45 +16,20 @@ import (
 // legacy client it reads only the head of each frame, and its requests
 // and answers carry the same JSON fields, so both share the tracking.
 
-// sioPath is the Engine.IO endpoint with the query a WebSocket-only
-// client sends.
-const sioPath = "/socket.io/?EIO=4&transport=websocket"
-
-var (
-	sioMessage = []byte(`42["message",`)
-	sioAck     = []byte("43")
-	keyError   = []byte(`"error":`)
-)
-
-// handleSIO handles one Engine.IO text frame: a ping is answered, a
-// "message" event and an ack go to the shared handling.
+// handleSIO handles one Engine.IO text frame (see drive.ClassifySocketIO):
+// a ping is answered, a "message" event and an answer go to the shared
+// handling.
 func (c *client) handleSIO(f []byte, now time.Time) {
-	switch {
-	case string(f) == "2":
+	switch kind, id := drive.ClassifySocketIO(f); kind {
+	case drive.FramePing:
 		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 		defer cancel()
 		_ = c.conn.Write(ctx, websocket.MessageText, []byte("3"))
-	case bytes.HasPrefix(f, sioMessage):
+	case drive.FrameMessage:
 		c.handleFields("message", 0, f, now)
-	case bytes.HasPrefix(f, sioAck):
-		id, ok := drive.IntAfter(f, sioAck)
-		if !ok {
-			return
-		}
-		typ := "ack"
-		if bytes.Contains(f, keyError) {
-			typ = "error"
-		}
-		c.handleFields(typ, id, f, now)
+	case drive.FrameAck:
+		c.handleFields("ack", int64(id), f, now)
+	case drive.FrameError:
+		c.handleFields("error", int64(id), f, now)
 	}
-}
-
-// sioRequestHead appends 42<id>["typ",{"channel":channel, an event with
-// an ack id, without its closing brackets.
-func sioRequestHead(b []byte, typ string, id int64, channel string) []byte {
-	b = strconv.AppendInt(append(b, "42"...), id, 10)
-	b = append(b, `["`...)
-	b = append(b, typ...)
-	b = append(b, `",{"channel":`...)
-	return strconv.AppendQuote(b, channel)
 }

@@ -42,10 +42,9 @@ func (r *runner) sioTargets() []Target {
 	return []Target{g, r.cfg.DirectSocketIO}
 }
 
-// isGateway says whether t is the gateway process, on either backend.
-func isGateway(t Target) bool {
-	return t.Name == "gateway" || t.Name == greenName || t.Name == gatewaySIO
-}
+// isGateway says whether t is the gateway process, whichever backend and
+// clients it is measured with.
+func (r *runner) isGateway(t Target) bool { return t.PID > 0 && t.PID == r.cfg.Gateway.PID }
 
 // onGreen puts the gateway at weight 100 while t, a target with Green,
 // is measured with sessions opened after it; the returned function puts
@@ -232,7 +231,7 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 // returns -1 when the target is not the gateway, Config.VarsURL is not
 // set or a reading failed (logged).
 func (r *runner) mallocCounter(ctx context.Context, t Target) (since func() int64) {
-	if !isGateway(t) || r.cfg.VarsURL == "" {
+	if !r.isGateway(t) || r.cfg.VarsURL == "" {
 		return func() int64 { return -1 }
 	}
 	read := func() (uint64, bool) {

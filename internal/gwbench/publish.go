@@ -77,19 +77,11 @@ func (p *publisher) publish(ctx context.Context, channel string) (int64, error) 
 
 func (p *publisher) close() { p.http.CloseIdleConnections() }
 
-// publishFrame is a legacy publish request of about size bytes in all,
-// with the send time in its data.
-func publishFrame(id int64, channel string, size int) []byte {
-	return publishTail(legacyRequestHead(make([]byte, 0, size+16), "publish", id, channel), size, `"}}`)
-}
-
 // publishFrame is the client's publish request of about size bytes in all,
 // with the send time in its data.
 func (c *client) publishFrame(id int64, channel string, size int) []byte {
-	if c.sio {
-		return publishTail(sioRequestHead(make([]byte, 0, size+16), "publish", id, channel), size, `"}}]`)
-	}
-	return publishFrame(id, channel, size)
+	b, end := c.requestHead(make([]byte, 0, size+16), "publish", id, channel)
+	return publishTail(b, size, `"}`+end)
 }
 
 // publishTail appends the data of a publish request whose head (up to the

@@ -50,7 +50,7 @@ func (r *runner) watch(t Target) ([]int, []string) {
 // and, if asked (backend true), of the backend, when profiling is
 // configured; the returned function waits for them.
 func (r *runner) cpuProfile(ctx context.Context, t Target, label string, dur time.Duration, backend bool) (wait func()) {
-	if !isGateway(t) || r.cfg.ProfileDir == "" {
+	if !r.isGateway(t) || r.cfg.ProfileDir == "" {
 		return func() {}
 	}
 	if dur <= 0 {

@@ -19,17 +19,17 @@ const (
 	Legacy Protocol = "legacy"
 )
 
-// frameKind is what a received frame means to the load generator. It only
-// tells apart the few frames it must act on; everything else is ignored.
-type frameKind int
+// frameKind is what a received frame means to the load generator (see
+// drive.FrameKind).
+type frameKind = drive.FrameKind
 
 const (
-	frameOther   frameKind = iota
-	framePing              // must be answered (Engine.IO "2", legacy ping)
-	frameAck               // positive reply to our subscribe
-	frameError             // negative reply, or an error the server pushes
-	frameMessage           // a published message delivered to us
-	frameClose             // the server ended the session (Engine.IO "1", Socket.IO "41")
+	frameOther   = drive.FrameOther
+	framePing    = drive.FramePing
+	frameAck     = drive.FrameAck
+	frameError   = drive.FrameError
+	frameMessage = drive.FrameMessage
+	frameClose   = drive.FrameClose
 )
 
 // codec is the per-protocol part of the client: the URL path, the frames it
@@ -55,41 +55,13 @@ func codecFor(p Protocol) (codec, error) {
 
 type sioCodec struct{}
 
-func (sioCodec) path() string { return "/socket.io/?EIO=4&transport=websocket" }
+func (sioCodec) path() string { return drive.SocketIOPath }
 
 func (sioCodec) subscribe(channel string, id int) []byte {
-	b := []byte("42")
-	b = strconv.AppendInt(b, int64(id), 10)
-	b = append(b, `["subscribe",{"channel":`...)
-	b = strconv.AppendQuote(b, channel)
-	return append(b, "}]"...)
+	return append(drive.AppendSocketIORequest(nil, "subscribe", int64(id), channel), "}]"...)
 }
 
-var (
-	sioMessagePrefix = []byte(`42["message",`)
-	sioOK            = []byte(`"ok":true`)
-)
-
-func (sioCodec) classify(f []byte) (frameKind, int) {
-	switch {
-	case bytes.HasPrefix(f, sioMessagePrefix):
-		return frameMessage, 0
-	case len(f) == 1 && f[0] == '2':
-		return framePing, 0
-	case len(f) > 2 && f[0] == '4' && f[1] == '3':
-		id, ok := leadingInt(f[2:])
-		if !ok {
-			return frameOther, 0
-		}
-		if !bytes.Contains(f, sioOK) {
-			return frameError, id
-		}
-		return frameAck, id
-	case len(f) == 1 && f[0] == '1', len(f) >= 2 && f[0] == '4' && f[1] == '1':
-		return frameClose, 0
-	}
-	return frameOther, 0
-}
+func (sioCodec) classify(f []byte) (frameKind, int) { return drive.ClassifySocketIO(f) }
 
 func (sioCodec) pong([]byte) []byte { return []byte("3") }
 
@@ -135,13 +107,4 @@ func (legacyCodec) pong(ping []byte) []byte {
 		return append(strconv.AppendInt([]byte(`{"type":"pong","id":`), id, 10), '}')
 	}
 	return []byte(`{"type":"pong"}`)
-}
-
-// leadingInt parses the decimal digits at the start of b.
-func leadingInt(b []byte) (int, bool) {
-	n, i := 0, 0
-	for ; i < len(b) && i < 9 && b[i] >= '0' && b[i] <= '9'; i++ {
-		n = n*10 + int(b[i]-'0')
-	}
-	return n, i > 0
 }

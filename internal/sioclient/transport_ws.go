@@ -72,11 +72,7 @@ func readMessage(ctx context.Context, c wsconn.Conn) (engineio.Packet, error) {
 // next read (what keeps it longer copies it: see Options.OnEvent). A
 // binary one, an attachment the decoder keeps, gets bytes of its own.
 func readLent(c wsconn.Conn) (engineio.Packet, error) {
-	b, ok := c.(wsconn.Borrower)
-	if !ok {
-		return readMessage(context.Background(), c)
-	}
-	typ, data, err := b.Borrow(context.Background())
+	typ, data, err := wsconn.ReadLent(context.Background(), c)
 	if typ == websocket.MessageBinary {
 		data = bytes.Clone(data)
 	}

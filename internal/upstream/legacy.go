@@ -54,7 +54,6 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	}
 	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), done: make(chan struct{})}
 	c.park, _ = ws.(wsconn.Parker)
-	c.lend, _ = ws.(wsconn.Borrower)
 	go c.readLoop()
 	return c, nil
 }
@@ -97,8 +96,7 @@ func (n *legacyNames) encode(f legacy.Frame) []byte {
 
 type legacyConn struct {
 	ws    wsconn.Conn
-	park  wsconn.Parker   // ws, when its reader can park; nil otherwise
-	lend  wsconn.Borrower // ws, when it can lend what it reads; nil otherwise
+	park  wsconn.Parker // ws, when its reader can park; nil otherwise
 	renew wsconn.Renewal
 	dec   legacy.Decoder // the reader's: its channel names
 	h     Handler
@@ -132,10 +130,7 @@ func readLegacy(ctx context.Context, ws wsconn.Conn, dec *legacy.Decoder) (legac
 // lend it: its bytes are then valid until the next read (see
 // Handler.HandleEvent).
 func (c *legacyConn) next() (legacy.Frame, error) {
-	if c.lend == nil {
-		return readLegacy(context.Background(), c.ws, &c.dec)
-	}
-	typ, data, err := c.lend.Borrow(context.Background())
+	typ, data, err := wsconn.ReadLent(context.Background(), c.ws)
 	return decodeLegacy(&c.dec, typ, data, err)
 }
 

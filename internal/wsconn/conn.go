@@ -29,6 +29,15 @@ type Borrower interface {
 	Borrow(ctx context.Context) (websocket.MessageType, []byte, error)
 }
 
+// ReadLent reads c's next message in place when c can lend it (Borrower),
+// valid only until c's next read; otherwise it is Read.
+func ReadLent(ctx context.Context, c Conn) (websocket.MessageType, []byte, error) {
+	if b, ok := c.(Borrower); ok {
+		return b.Borrow(ctx)
+	}
+	return c.Read(ctx)
+}
+
 var (
 	_ Conn     = (*websocket.Conn)(nil)
 	_ Conn     = (*Client)(nil)

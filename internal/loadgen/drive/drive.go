@@ -1,7 +1,8 @@
 // Package drive holds what the benchmark drivers (loadgen, gwbench) share
 // for their raw WebSocket clients: reading only the head of each frame,
 // finding integers in a frame without decoding JSON, and running one step
-// (dial, subscribe) over many clients with bounded concurrency.
+// (dial, subscribe) over many clients with bounded concurrency, and the
+// few Socket.IO frames they speak (socketio.go).
 package drive
 
 import (
@@ -115,38 +116,4 @@ func DialAll[C any](ctx context.Context, n, conc int, dial func(i int) (*C, erro
 		return open, fmt.Errorf("connected %d of %d: %w", len(open), n, err)
 	}
 	return open, nil
-}
-
-// SocketIOConnect reads the Engine.IO open packet on conn (a WebSocket
-// opened with transport=websocket), joins the main namespace and waits
-// for its answer, answering a ping that comes first. An unexpected answer
-// is errHandshake, the caller's sentinel, wrapped.
-func SocketIOConnect(ctx context.Context, conn *websocket.Conn, errHandshake error) error {
-	_, open, err := conn.Read(ctx)
-	if err != nil {
-		return fmt.Errorf("read open packet: %w", err)
-	}
-	if len(open) == 0 || open[0] != '0' {
-		return fmt.Errorf("%w: first packet %.40q is not an Engine.IO open", errHandshake, open)
-	}
-	if err := conn.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
-		return fmt.Errorf("send namespace connect: %w", err)
-	}
-	for {
-		_, f, err := conn.Read(ctx)
-		if err != nil {
-			return fmt.Errorf("read namespace connect: %w", err)
-		}
-		switch {
-		case len(f) >= 2 && f[0] == '4' && f[1] == '0':
-			return nil
-		case len(f) == 1 && f[0] == '2':
-			// A ping can come first on a slow server; answer and keep waiting.
-			if err := conn.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
-				return fmt.Errorf("send pong: %w", err)
-			}
-		default:
-			return fmt.Errorf("%w: namespace connect answered %.60q", errHandshake, f)
-		}
-	}
 }
