@@ -156,29 +156,45 @@ func decodeLegacy(dec *legacy.Decoder, typ websocket.MessageType, data []byte, e
 // frames are handled, the reader waits for the next byte on a short call
 // chain, and now and then (wsconn.Renewal) a fresh goroutine takes over
 // to wait, so the stack that reading and delivering grew is released.
+// The frames are read and handled in readBurst, not here: the frame of
+// the function that parks is on the stack of every idle connection, and
+// one holding a decoded frame pushed the wait's chain past the smallest
+// stack (2 KiB) to the next size.
 func (c *legacyConn) readLoop() {
-	if c.park != nil && !c.park.Buffered() {
-		c.park.Wait()
-	}
-	var err error
 	for {
-		var f legacy.Frame
-		if f, err = c.next(); err != nil {
-			break
-		}
-		c.dispatch(f)
-		if c.park != nil && c.park.Buffered() {
-			continue // the next frame is read already: flush after it
-		}
-		c.h.Flush()
-		if c.park != nil {
-			if c.renew.Due() {
-				go c.readLoop()
-				return
-			}
+		if c.park != nil && !c.park.Buffered() {
 			c.park.Wait()
 		}
+		if err := c.readBurst(); err != nil {
+			c.end(err)
+			return
+		}
+		if c.park != nil && c.renew.Due() {
+			go c.readLoop()
+			return
+		}
 	}
+}
+
+// readBurst handles frames until none is buffered (or, when ws cannot
+// park, just one), then flushes the handler.
+func (c *legacyConn) readBurst() error {
+	for {
+		f, err := c.next()
+		if err != nil {
+			return err
+		}
+		c.dispatch(f)
+		if c.park == nil || !c.park.Buffered() {
+			break // the next frame is not read yet: flush before waiting
+		}
+	}
+	c.h.Flush()
+	return nil
+}
+
+// end is the reader's last act: see readLoop.
+func (c *legacyConn) end(err error) {
 	_ = c.ws.CloseNow()
 	if c.closing.Load() {
 		err = nil

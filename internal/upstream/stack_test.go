@@ -1,0 +1,131 @@
+package upstream_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+	"github.com/baton-rt/baton/internal/wsconn"
+)
+
+// TestIdleReaderKeepsTheSmallestStack: an idle legacy connection's reader
+// parks on the smallest goroutine stack (2 KiB), not the next size up.
+// The gateway holds one such reader per session, so a deeper park costs
+// every idle session 2 KiB. The backend here holds its connections with
+// no goroutine of its own, so the stacks measured are the readers'.
+//
+// Without the race detector only: it deepens every frame.
+func TestIdleReaderKeepsTheSmallestStack(t *testing.T) {
+	if testenv.Race {
+		t.Skip("the race detector changes stack sizes")
+	}
+	const conns = 200
+	addr, held := idleLegacyBackend(t)
+	d := &upstream.LegacyDialer{Options: upstream.Options{URL: "ws://" + addr + "/ws"}}
+
+	before := stackInuse()
+	var open []upstream.Conn
+	for range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := d.Dial(ctx, newRecorder())
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	t.Cleanup(func() {
+		// The backend's end first: a Close would wait for its close frame.
+		for _, c := range held() {
+			_ = c.Close()
+		}
+		for _, c := range open {
+			_ = c.Close()
+		}
+	})
+	time.Sleep(100 * time.Millisecond) // every reader parked
+	perConn := float64(stackInuse()-before) / conns
+	t.Logf("stack per idle connection: %.0f bytes", perConn)
+	if perConn > 3<<10 {
+		t.Errorf("an idle reader holds %.0f bytes of stack; want the smallest stack, 2 KiB", perConn)
+	}
+}
+
+// stackInuse is the bytes of goroutine stacks in use, after collections
+// that shrink what can shrink.
+func stackInuse() uint64 {
+	var m runtime.MemStats
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&m)
+	return m.StackInuse
+}
+
+// idleLegacyBackend accepts WebSocket connections and greets each with a
+// welcome frame, on one goroutine, then holds them without reading;
+// held returns them.
+func idleLegacyBackend(t *testing.T) (addr string, held func() []net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if greet(c) != nil {
+				_ = c.Close()
+				continue
+			}
+			conns <- c
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+	})
+	return ln.Addr().String(), func() []net.Conn {
+		var out []net.Conn
+		for {
+			select {
+			case c := <-conns:
+				out = append(out, c)
+			default:
+				return out
+			}
+		}
+	}
+}
+
+// greet answers the upgrade and sends the welcome frame.
+func greet(c net.Conn) error {
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	if err != nil {
+		return err
+	}
+	sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
+	welcome := legacy.Append(nil, legacy.Frame{Type: legacy.TypeWelcome, Session: "s"})
+	frame := append([]byte(head), wsconn.AppendFrameHeader(nil, 0x1, len(welcome))...)
+	_, err = c.Write(append(frame, welcome...))
+	_ = c.SetDeadline(time.Time{})
+	return err
+}
