@@ -42,8 +42,10 @@ var (
 type ClientOptions struct {
 	// Header is sent with the handshake.
 	Header http.Header
-	// ReadSize sizes the read buffer kept for the connection's life.
-	// Zero means DefaultClientReadSize.
+	// ReadSize sizes the read buffer. Zero means DefaultClientReadSize,
+	// whose buffers are shared: a connection gives its buffer back when
+	// its reader parks with nothing buffered (Wait), so an idle one holds
+	// none. A buffer of any other size is kept for the connection's life.
 	ReadSize int
 	// ReadLimit bounds one incoming message; a larger one ends the
 	// connection with 1009. Zero means DefaultClientReadLimit.
@@ -51,16 +53,17 @@ type ClientOptions struct {
 }
 
 // Client is the client side of a WebSocket connection (RFC 6455, no
-// extensions), made for holding many idle connections: one small read
-// buffer and no write buffer kept, and a reader that can park on a short
-// stack (Buffered, Wait). Its methods match those of *websocket.Conn that
+// extensions), made for holding many idle connections: no read buffer
+// kept while idle (see ClientOptions.ReadSize), no write buffer, and a
+// reader that can park on a short stack (Buffered, Wait). Its methods match those of *websocket.Conn that
 // a message reader and writer need, with the same types.
 //
 // One goroutine reads (Read, Buffered, Wait); Write, Close and CloseNow
 // may be called from any goroutine.
 type Client struct {
 	in    parkConn
-	br    *bufio.Reader
+	br    *bufio.Reader // nil while parked with nothing buffered (see reader)
+	size  int
 	limit int64
 
 	wmu       sync.Mutex // one frame at a time
@@ -139,13 +142,13 @@ func handshake(ctx context.Context, conn net.Conn, u *url.URL, o ClientOptions) 
 	if size <= 0 {
 		size = DefaultClientReadSize
 	}
-	c := &Client{limit: o.ReadLimit}
+	c := &Client{size: size, limit: o.ReadLimit}
 	if c.limit <= 0 {
 		c.limit = DefaultClientReadLimit
 	}
 	c.in.Conn = conn
-	c.br = bufio.NewReaderSize(&c.in, size)
-	resp, err := http.ReadResponse(c.br, &http.Request{Method: http.MethodGet, URL: u})
+	c.in.raw = rawOf(conn)
+	resp, err := http.ReadResponse(c.reader(), &http.Request{Method: http.MethodGet, URL: u})
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -194,13 +197,40 @@ func headerHasToken(h http.Header, name, token string) bool {
 
 // Buffered reports whether bytes already read from the socket wait in
 // the read buffer: then the next Read needs no socket read.
-func (c *Client) Buffered() bool { return c.br.Buffered() > 0 }
+func (c *Client) Buffered() bool {
+	return c.br != nil && c.br.Buffered() > 0 || c.in.hasEarly()
+}
 
 // Wait blocks until the peer sends something or the connection fails, on
-// a short call chain (see Link.Wait). It fills the read buffer with what
-// has arrived, in one read(2), so a small message costs no second read.
-// A failed read is kept by the buffer for the next Read to return.
-func (c *Client) Wait() { _, _ = c.br.Peek(1) }
+// a short call chain (see Link.Wait). It reads what has arrived in one
+// read(2), so a small message costs no second read, and a failed read is
+// kept for the next Read to return. An empty read buffer of the shared
+// size goes back to its pool first: a parked connection holds none.
+func (c *Client) Wait() {
+	if c.br != nil && c.br.Buffered() == 0 && c.size == DefaultClientReadSize {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
+	c.in.wait()
+}
+
+// readerPool holds the read buffers of DefaultClientReadSize.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, DefaultClientReadSize) }}
+
+// reader returns the read buffer, taking one again after Wait gave it
+// back.
+func (c *Client) reader() *bufio.Reader {
+	if c.br == nil {
+		if c.size == DefaultClientReadSize {
+			c.br = readerPool.Get().(*bufio.Reader)
+			c.br.Reset(&c.in)
+		} else {
+			c.br = bufio.NewReaderSize(&c.in, c.size)
+		}
+	}
+	return c.br
+}
 
 // Write sends one message, masked (as client frames must be). ctx's
 // deadline bounds it; without one, clientWriteTimeout does. A failed

@@ -136,12 +136,13 @@ func (c *Client) readCtx(ctx context.Context, borrow bool) (websocket.MessageTyp
 
 func (c *Client) read(borrow bool) (websocket.MessageType, []byte, error) {
 	var (
+		br   = c.reader()
 		typ  websocket.MessageType
 		msg  []byte
 		open bool // a fragmented message is under way
 	)
 	for {
-		h, err := parseFrameHeader(c.br)
+		h, err := parseFrameHeader(br)
 		if err == nil && h.length > uint64(c.limit)-uint64(len(msg)) && h.op < 0x8 {
 			err = fmt.Errorf("%w: over %d bytes", ErrTooLarge, c.limit)
 		}
@@ -164,13 +165,13 @@ func (c *Client) read(borrow bool) (websocket.MessageType, []byte, error) {
 		case h.op == opBinary:
 			typ, open = websocket.MessageBinary, true
 		}
-		if borrow && h.fin && msg == nil && h.length <= uint64(c.br.Size()) {
+		if borrow && h.fin && msg == nil && h.length <= uint64(br.Size()) {
 			msg, err := c.lend(int(h.length)) // the message is this frame
 			return typ, msg, err
 		}
 		n := len(msg)
 		msg = slices.Grow(msg, int(h.length))[:n+int(h.length)]
-		if _, err := io.ReadFull(c.br, msg[n:]); err != nil {
+		if _, err := io.ReadFull(br, msg[n:]); err != nil {
 			return 0, nil, c.failRead(unexpected(err))
 		}
 		if h.fin {
@@ -185,11 +186,11 @@ func (c *Client) read(borrow bool) (websocket.MessageType, []byte, error) {
 // lend returns the next n bytes in place (see Borrow); n is at most the
 // read buffer's size.
 func (c *Client) lend(n int) ([]byte, error) {
-	p, err := c.br.Peek(n)
+	p, err := c.reader().Peek(n)
 	if err != nil {
 		return nil, c.failRead(unexpected(err))
 	}
-	_, _ = c.br.Discard(n)
+	_, _ = c.reader().Discard(n)
 	return p[:n:n], nil
 }
 
@@ -197,7 +198,7 @@ func (c *Client) lend(n int) ([]byte, error) {
 func (c *Client) control(h frameHeader) error {
 	var buf [125]byte
 	p := buf[:h.length]
-	if _, err := io.ReadFull(c.br, p); err != nil {
+	if _, err := io.ReadFull(c.reader(), p); err != nil {
 		return c.failRead(unexpected(err))
 	}
 	switch h.op {

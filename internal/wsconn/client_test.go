@@ -135,6 +135,40 @@ func TestClientEchoPingAndClose(t *testing.T) {
 	}
 }
 
+// TestClientParksWithoutABuffer: Wait gives an empty read buffer back,
+// and the bytes it waited for are read in full after it, one message
+// after another, with a borrowed message intact until the next read.
+func TestClientParksWithoutABuffer(t *testing.T) {
+	url, _ := echoServer(t)
+	c := dialTest(t, url)
+	ctx := context.Background()
+	if got := readText(t, c); got != "welcome" {
+		t.Fatalf("first message %q", got)
+	}
+	for i, m := range []string{"a", strings.Repeat("m", 300), strings.Repeat("l", 5000), "z"} {
+		if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if c.Buffered() {
+			t.Fatalf("message %d: buffered before the server answered", i)
+		}
+		c.Wait()
+		if c.br != nil {
+			t.Fatalf("message %d: the read buffer is held across Wait", i)
+		}
+		if !c.Buffered() {
+			t.Fatalf("message %d: Wait returned with nothing read", i)
+		}
+		_, got, err := c.Borrow(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "echo:"+m {
+			t.Fatalf("message %d: got %d bytes, want %d", i, len(got), len("echo:"+m))
+		}
+	}
+}
+
 func TestClientPeerCloseAndLimit(t *testing.T) {
 	url, serverErr := echoServer(t)
 	c := dialTest(t, url)
