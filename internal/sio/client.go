@@ -2,6 +2,7 @@ package sio
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,21 +18,34 @@ type client struct {
 	conn *eio.Conn
 	dec  socketio.Decoder // used only from Handler calls, which never overlap
 
-	mu      sync.Mutex
-	sockets map[string]*Socket // by namespace name
+	mu sync.Mutex
+	// sockets holds one per namespace joined. A slice, not a map: a
+	// connection joins one or a few, and a map's first group alone would
+	// cost every connection 200 bytes more.
+	sockets []*Socket
 	closed  bool
 	timer   *time.Timer // connect timeout; nil once a namespace joined
 }
 
 func newClient(s *Server, c *eio.Conn) *client {
 	cl := &client{
-		srv:     s,
-		conn:    c,
-		dec:     socketio.Decoder{MaxAttachments: s.cfg.MaxAttachments, MaxPacketSize: s.cfg.MaxPacketSize},
-		sockets: make(map[string]*Socket, 1),
+		srv:  s,
+		conn: c,
+		dec:  socketio.Decoder{MaxAttachments: s.cfg.MaxAttachments, MaxPacketSize: s.cfg.MaxPacketSize},
 	}
 	cl.timer = time.AfterFunc(s.cfg.ConnectTimeout, cl.connectTimeout)
 	return cl
+}
+
+// socketLocked returns the socket joined to the namespace named name, or
+// nil. cl.mu is held.
+func (cl *client) socketLocked(name string) *Socket {
+	for _, s := range cl.sockets {
+		if s.nsp.name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // connectTimeout closes a connection that joined no namespace in time.
@@ -72,7 +86,7 @@ func (cl *client) protocolError(err error) {
 
 func (cl *client) dispatch(m socketio.Message) {
 	cl.mu.Lock()
-	s := cl.sockets[m.Namespace]
+	s := cl.socketLocked(m.Namespace)
 	cl.mu.Unlock()
 	switch {
 	case s == nil && m.Type == socketio.Connect:
@@ -113,7 +127,7 @@ func (cl *client) connect(m socketio.Message) {
 		s.cancel(eio.ErrClosed)
 		return
 	}
-	cl.sockets[n.name] = s
+	cl.sockets = append(cl.sockets, s)
 	if cl.timer != nil {
 		cl.timer.Stop()
 		cl.timer = nil // not kept for the life of the connection
@@ -150,8 +164,8 @@ func encode(p socketio.Packet, binary [][]byte) []engineio.Packet {
 // remove forgets s after it left its namespace.
 func (cl *client) remove(s *Socket) {
 	cl.mu.Lock()
-	if cl.sockets[s.nsp.name] == s {
-		delete(cl.sockets, s.nsp.name)
+	if i := slices.Index(cl.sockets, s); i >= 0 {
+		cl.sockets = slices.Delete(cl.sockets, i, i+1)
 	}
 	cl.mu.Unlock()
 }
@@ -163,11 +177,8 @@ func (cl *client) onClose(err error) {
 	if cl.timer != nil {
 		cl.timer.Stop()
 	}
-	socks := make([]*Socket, 0, len(cl.sockets))
-	for _, s := range cl.sockets {
-		socks = append(socks, s)
-	}
-	clear(cl.sockets)
+	socks := cl.sockets
+	cl.sockets = nil
 	cl.mu.Unlock()
 	for _, s := range socks {
 		s.onClose(err)
@@ -178,10 +189,7 @@ func (cl *client) onClose(err error) {
 // connection (Socket.Close).
 func (cl *client) disconnectAll() {
 	cl.mu.Lock()
-	socks := make([]*Socket, 0, len(cl.sockets))
-	for _, s := range cl.sockets {
-		socks = append(socks, s)
-	}
+	socks := slices.Clone(cl.sockets)
 	cl.mu.Unlock()
 	for _, s := range socks {
 		s.disconnect(ErrServerClose)
