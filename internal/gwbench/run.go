@@ -185,6 +185,14 @@ func (r *runner) gatewaySessions(ctx context.Context) error {
 		if err := r.saveURL(ctx, r.cfg.PprofURL+"/debug/pprof/heap", "gateway-heap-idle.pprof", 30*time.Second); err != nil {
 			r.logf("heap profile: %v", err)
 		}
+		// The text form ends with the runtime's MemStats: how the RSS
+		// splits into heap, stacks and the runtime's own.
+		if err := r.saveURL(ctx, r.cfg.PprofURL+"/debug/pprof/heap?debug=1", "gateway-heap-idle.txt", 30*time.Second); err != nil {
+			r.logf("heap profile (text): %v", err)
+		}
+		if err := r.saveURL(ctx, r.cfg.PprofURL+"/debug/pprof/goroutine?debug=1", "gateway-goroutines-idle.txt", 30*time.Second); err != nil {
+			r.logf("goroutine profile: %v", err)
+		}
 	}
 	type move struct{ from, to, rate float64 }
 	moves := []move{{0, 100, r.cfg.PerSessionRate}}
