@@ -15,10 +15,10 @@ import (
 // wsTransport carries one Engine.IO packet per websocket message: text
 // packets as text frames, binary messages as raw binary frames.
 type wsTransport struct {
-	// c is a *wsconn.Client (a 512-byte read buffer and no write buffer
-	// kept, a reader that parks on a short stack; the gateway holds one
-	// per session on a Socket.IO backend) when Options.HTTPClient is the
-	// default, else a *websocket.Conn dialed through that client.
+	// c is a *wsconn.Client (no buffer kept while idle, a reader that
+	// parks on a short stack; the gateway holds one per session on a
+	// Socket.IO backend) when Options.HTTPClient is the default, else a
+	// *websocket.Conn dialed through that client.
 	c wsconn.Conn
 }
 

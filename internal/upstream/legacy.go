@@ -39,7 +39,7 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
 	// The gateway holds one per session, so by default the connection is
-	// a wsconn.Client (a 512-byte read buffer, no write buffer kept).
+	// a wsconn.Client (no buffer kept while idle).
 	ws, err := wsconn.DialVia(ctx, o.URL, o.HTTPClient, wsconn.ClientOptions{Header: o.Header, ReadLimit: o.MaxMessageBytes})
 	if err != nil {
 		return nil, fmt.Errorf("upstream: dial legacy %s: %w", o.URL, err)

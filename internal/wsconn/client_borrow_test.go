@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // rawFrame is a server frame (unmasked) with the fin bit as given.
@@ -119,6 +121,44 @@ func TestClientBorrowAllocatesNothing(t *testing.T) {
 		t.Errorf("Read: %v allocations per message; the check above would not see one", n)
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
+}
+
+// TestClientWaitAllocatesNothing: a reader that parks between messages
+// (Wait, then Borrow) allocates nothing per wake: the read buffer and the
+// wait's callback come from pools. Without the race detector only: it
+// drops pooled items on purpose.
+func TestClientWaitAllocatesNothing(t *testing.T) {
+	if testenv.Race {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	const runs = 200
+	frame := rawFrame(true, opText, `{"type":"message","channel":"c","seq":1,"data":1}`)
+	next := make(chan bool)
+	addr := serve(t, func(ws *websocket.Conn, l *Link) {
+		for more := range next {
+			if !more {
+				return
+			}
+			if _, err := l.Writer().Write(frame); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	c := dialTest(t, "ws://"+addr)
+	ctx := context.Background()
+	wake := func() {
+		next <- true
+		c.Wait()
+		if _, _, err := c.Borrow(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := testing.AllocsPerRun(runs, wake); n != 0 {
+		t.Errorf("%v allocations per wake, want 0", n)
+	}
+	next <- false
+	_ = c.CloseNow()
 }
 
 // streamConn is a net.Conn that reads a fixed stream and takes every

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -30,28 +31,50 @@ func rawOf(conn net.Conn) syscall.RawConn {
 // connection closed, a read deadline) nothing is kept, and the next Read
 // meets the same condition.
 func (p *parkConn) readAhead() {
-	_ = p.raw.Read(func(fd uintptr) bool {
-		bp := aheadPool.Get().(*[]byte)
-		var n int
-		var err error
-		for {
-			if n, err = syscall.Read(int(fd), *bp); err != syscall.EINTR {
-				break
-			}
+	// A closure over p passed to RawConn.Read would be allocated at every
+	// wait; a pooled one is made once.
+	r := aheadReaders.Get().(*aheadReader)
+	r.p = p
+	_ = p.raw.Read(r.read)
+	r.p = nil
+	aheadReaders.Put(r)
+}
+
+// aheadReader is readAhead's callback to RawConn.Read, bound to the
+// connection that waits.
+type aheadReader struct {
+	p    *parkConn
+	read func(fd uintptr) bool // r.readFD, bound once
+}
+
+var aheadReaders = sync.Pool{New: func() any {
+	r := &aheadReader{}
+	r.read = r.readFD
+	return r
+}}
+
+func (r *aheadReader) readFD(fd uintptr) bool {
+	p := r.p
+	bp := aheadPool.Get().(*[]byte)
+	var n int
+	var err error
+	for {
+		if n, err = syscall.Read(int(fd), *bp); err != syscall.EINTR {
+			break
 		}
-		switch {
-		case err == syscall.EAGAIN:
-			aheadPool.Put(bp)
-			return false // wait for readability, then try again
-		case err != nil:
-			aheadPool.Put(bp)
-			p.err = &net.OpError{Op: "read", Net: p.LocalAddr().Network(), Source: p.LocalAddr(), Addr: p.RemoteAddr(), Err: os.NewSyscallError("read", err)}
-		case n == 0:
-			aheadPool.Put(bp)
-			p.err = io.EOF
-		default:
-			p.early, p.ahead = (*bp)[:n], bp
-		}
-		return true
-	})
+	}
+	switch {
+	case err == syscall.EAGAIN:
+		aheadPool.Put(bp)
+		return false // wait for readability, then try again
+	case err != nil:
+		aheadPool.Put(bp)
+		p.err = &net.OpError{Op: "read", Net: p.LocalAddr().Network(), Source: p.LocalAddr(), Addr: p.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+	case n == 0:
+		aheadPool.Put(bp)
+		p.err = io.EOF
+	default:
+		p.early, p.ahead = (*bp)[:n], bp
+	}
+	return true
 }
