@@ -263,7 +263,18 @@ func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error 
 	}
 	bp := gatherPool.Get().(*[]byte)
 	buf := appendMaskedFrame((*bp)[:0], op, p)
-	_, err := c.in.Conn.Write(buf)
+	// One write(2) that cannot wait first (see rawWrite); the rest, if
+	// the socket took only part, through the Conn, which may wait. A
+	// large frame goes through the Conn whole: a raw write holds the
+	// goroutine's P for as long as the kernel copies.
+	var n int
+	var err error
+	if c.in.raw != nil && len(buf) <= gatherLimit {
+		n, err = writeOnce(c.in.raw, buf)
+	}
+	if err == nil && n < len(buf) {
+		_, err = c.in.Conn.Write(buf[n:])
+	}
 	if cap(buf) <= gatherKeep {
 		*bp = buf[:0]
 		gatherPool.Put(bp)

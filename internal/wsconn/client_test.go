@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -166,6 +167,58 @@ func TestClientParksWithoutABuffer(t *testing.T) {
 		if string(got) != "echo:"+m {
 			t.Fatalf("message %d: got %d bytes, want %d", i, len(got), len("echo:"+m))
 		}
+	}
+}
+
+// TestClientWritesIntoAFullSocket: writes go on while the server reads
+// nothing, until the socket's buffers fill and a write takes only part of
+// a frame at once; the server then reads every message whole and in
+// order.
+func TestClientWritesIntoAFullSocket(t *testing.T) {
+	const messages, size = 400, 32 << 10 // well past loopback's buffers
+	start := make(chan struct{})
+	got := make(chan error, 1)
+	addr := serve(t, func(ws *websocket.Conn, l *Link) {
+		ws.SetReadLimit(1 << 20)
+		<-start
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for i := range messages {
+			_, data, err := ws.Read(ctx)
+			if err == nil && (len(data) != size || data[0] != byte(i) || data[size-1] != byte(i)) {
+				err = fmt.Errorf("message %d: %d bytes starting %d", i, len(data), data[0])
+			}
+			if err != nil {
+				got <- err
+				return
+			}
+		}
+		got <- nil
+	})
+	c := dialTest(t, "ws://"+addr)
+	written := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for i := range messages {
+			if err := c.Write(ctx, websocket.MessageBinary, bytes.Repeat([]byte{byte(i)}, size)); err != nil {
+				written <- fmt.Errorf("write %d: %w", i, err)
+				return
+			}
+		}
+		written <- nil
+	}()
+	select {
+	case err := <-written:
+		t.Fatalf("all %d writes done before the server read: %v; the socket never filled", messages, err)
+	case <-time.After(200 * time.Millisecond): // blocked on the full socket
+	}
+	close(start)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
 	}
 }
 

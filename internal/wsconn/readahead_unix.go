@@ -59,7 +59,7 @@ func (r *aheadReader) readFD(fd uintptr) bool {
 	var n int
 	var err error
 	for {
-		if n, err = syscall.Read(int(fd), *bp); err != syscall.EINTR {
+		if n, err = rawRead(fd, *bp); err != syscall.EINTR {
 			break
 		}
 	}

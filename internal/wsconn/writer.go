@@ -52,8 +52,6 @@ type Writer struct {
 	bp  *[]byte
 	buf []byte
 	err error
-
-	noWait noWaitWrite // EndNoWait's write (mu held)
 }
 
 // Write takes one whole frame from coder/websocket: it flushes after each

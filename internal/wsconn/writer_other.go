@@ -2,9 +2,11 @@
 
 package wsconn
 
-// noWaitWrite is empty where raw writes are not ours.
-type noWaitWrite struct{}
+import "syscall"
 
 // writeNoWait writes nothing where raw writes are not ours: the caller's
 // goroutine that may wait writes it all.
 func (w *Writer) writeNoWait([]byte) (int, error) { return 0, nil }
+
+// writeOnce is not called where rawOf returns nil.
+func writeOnce(syscall.RawConn, []byte) (int, error) { return 0, nil }

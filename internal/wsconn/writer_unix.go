@@ -4,26 +4,9 @@ package wsconn
 
 import (
 	"os"
+	"sync"
 	"syscall"
 )
-
-// noWaitWrite is EndNoWait's write(2), kept in the Writer so that the
-// callback raw.Write takes is made once, not on every write.
-type noWaitWrite struct {
-	p   []byte
-	n   int
-	err error
-	fn  func(fd uintptr) bool // write, bound to this noWaitWrite
-}
-
-func (nw *noWaitWrite) write(fd uintptr) bool {
-	for {
-		if nw.n, nw.err = syscall.Write(int(fd), nw.p); nw.err != syscall.EINTR {
-			break
-		}
-	}
-	return true // never wait for writability: the caller hands the rest on
-}
 
 // writeNoWait writes what the socket takes of p now, with one write(2):
 // none when its buffer is full, or when there is no raw connection. w.mu
@@ -32,14 +15,18 @@ func (w *Writer) writeNoWait(p []byte) (int, error) {
 	if w.raw == nil {
 		return 0, nil
 	}
-	nw := &w.noWait
-	if nw.fn == nil {
-		nw.fn = nw.write
-	}
-	nw.p = p
-	werr := w.raw.Write(nw.fn)
-	n, err := nw.n, nw.err
-	nw.p, nw.n, nw.err = nil, 0, nil
+	return writeOnce(w.raw, p)
+}
+
+// writeOnce is one non-blocking write(2) of p through raw: what the socket
+// takes now, none when its buffer is full.
+func writeOnce(raw syscall.RawConn, p []byte) (int, error) {
+	ow := onceWrites.Get().(*onceWrite)
+	ow.p = p
+	werr := raw.Write(ow.fn)
+	n, err := ow.n, ow.err
+	ow.p, ow.n, ow.err = nil, 0, nil
+	onceWrites.Put(ow)
 	switch {
 	case werr != nil:
 		return 0, werr // closed, or the deadline passed
@@ -49,4 +36,28 @@ func (w *Writer) writeNoWait(p []byte) (int, error) {
 		return 0, os.NewSyscallError("write", err)
 	}
 	return n, nil
+}
+
+// onceWrite is writeOnce's callback to RawConn.Write with its result,
+// pooled: a closure over p would be allocated at every write.
+type onceWrite struct {
+	p   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool // write, bound once
+}
+
+var onceWrites = sync.Pool{New: func() any {
+	ow := &onceWrite{}
+	ow.fn = ow.write
+	return ow
+}}
+
+func (ow *onceWrite) write(fd uintptr) bool {
+	for {
+		if ow.n, ow.err = rawWrite(fd, ow.p); ow.err != syscall.EINTR {
+			break
+		}
+	}
+	return true // never wait for writability: the caller hands the rest on
 }
