@@ -55,8 +55,9 @@ type ClientOptions struct {
 // Client is the client side of a WebSocket connection (RFC 6455, no
 // extensions), made for holding many idle connections: no read buffer
 // kept while idle (see ClientOptions.ReadSize), no write buffer, and a
-// reader that can park on a short stack (Buffered, Wait). Its methods match those of *websocket.Conn that
-// a message reader and writer need, with the same types.
+// reader that can park on a short stack (Buffered, Wait). Its methods
+// match those of *websocket.Conn that a message reader and writer need,
+// with the same types.
 //
 // One goroutine reads (Read, Buffered, Wait); Write, Close and CloseNow
 // may be called from any goroutine.

@@ -186,11 +186,12 @@ func (c *Client) read(borrow bool) (websocket.MessageType, []byte, error) {
 // lend returns the next n bytes in place (see Borrow); n is at most the
 // read buffer's size.
 func (c *Client) lend(n int) ([]byte, error) {
-	p, err := c.reader().Peek(n)
+	br := c.reader()
+	p, err := br.Peek(n)
 	if err != nil {
 		return nil, c.failRead(unexpected(err))
 	}
-	_, _ = c.reader().Discard(n)
+	_, _ = br.Discard(n)
 	return p[:n:n], nil
 }
 
