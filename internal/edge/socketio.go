@@ -341,11 +341,10 @@ func isAnswer(p engineio.Packet) bool {
 func (c *sioConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
-		// Encoded as an Engine.IO frame, in one allocation, and held
-		// for Flush. ev's bytes are only lent.
-		frame := make([]byte, 1, 1+len(messageEventHead)+len(ev.Channel)+len(ev.Data)+32)
-		frame[0] = byte(engineio.Message)
-		frame = appendMessageEvent(frame, ev)
+		// Encoded as an Engine.IO frame into a pooled buffer, which the
+		// session takes, and held for Flush. ev's bytes are only lent.
+		frame := eio.FrameBuffer()
+		*frame = appendMessageEvent(append((*frame)[:0], byte(engineio.Message)), ev)
 		if c.srv.opts.Edge.Overflow != config.OverflowDropNewest || !droppable(ev) {
 			return c.so.Conn().SendFrameHeld(frame)
 		}

@@ -227,28 +227,57 @@ func (c *Conn) SendHeld(ps ...engineio.Packet) error {
 	return c.enqueue(outGroup{packets: slices.Clone(ps)}, closeWhenFull, true)
 }
 
-// SendFrameHeld is SendFrame held for Flush (see SendHeld).
-func (c *Conn) SendFrameHeld(frame []byte) error {
-	if len(frame) == 0 || frame[0] != byte(engineio.Message) {
-		return ErrInvalidFrame
-	}
-	return c.enqueue(outGroup{frame: frame}, closeWhenFull, true)
+// SendFrameHeld is SendFrame held for Flush (see SendHeld), for a frame
+// in a buffer from FrameBuffer. It takes the buffer: once the frame is
+// written over WebSocket, or refused, the buffer goes back to the pool,
+// so a relayed message costs no allocation.
+func (c *Conn) SendFrameHeld(frame *[]byte) error {
+	return c.enqueueFrame(frame, closeWhenFull)
 }
 
 // OfferFrameHeld is SendFrameHeld with Offer's overflow rule.
-func (c *Conn) OfferFrameHeld(frame []byte) error {
-	if len(frame) == 0 || frame[0] != byte(engineio.Message) {
+func (c *Conn) OfferFrameHeld(frame *[]byte) error {
+	return c.enqueueFrame(frame, refuseWhenFull)
+}
+
+func (c *Conn) enqueueFrame(frame *[]byte, full whenFull) error {
+	if len(*frame) == 0 || (*frame)[0] != byte(engineio.Message) {
 		return ErrInvalidFrame
 	}
-	return c.enqueue(outGroup{frame: frame}, refuseWhenFull, true)
+	return c.enqueue(outGroup{frame: *frame, pooled: frame}, full, true)
 }
+
+// FrameBuffer returns an empty buffer for SendFrameHeld and
+// OfferFrameHeld to take: append the frame to *b.
+func FrameBuffer() *[]byte { return framePool.Get().(*[]byte) }
+
+// framePool holds frame buffers; one that grew past frameKeep is left
+// to the collector.
+var framePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 256)
+	return &b
+}}
+
+const frameKeep = 4 << 10
 
 // outGroup is one unit of the outbound queue: packets that must stay
 // together (a Socket.IO packet and its binary attachments), or one
-// pre-encoded text frame (see SendFrame).
+// pre-encoded text frame (see SendFrame), whose buffer goes back to
+// framePool once written when pooled is set (see release).
 type outGroup struct {
 	packets []engineio.Packet
 	frame   []byte
+	pooled  *[]byte
+}
+
+// release gives a pooled frame's buffer back, once nothing reads it: its
+// bytes have been copied into a write batch or written, or it was
+// refused.
+func (g outGroup) release() {
+	if g.pooled != nil && cap(g.frame) <= frameKeep {
+		*g.pooled = g.frame[:0]
+		framePool.Put(g.pooled)
+	}
 }
 
 // first is the group's first packet, as isAnswer sees it.
@@ -301,6 +330,7 @@ func (c *Conn) enqueue(group outGroup, full whenFull, held bool) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		group.release()
 		return ErrClosed
 	}
 	if full == closeWhenFull && c.isAnswer != nil && !c.fits(size, false) && c.isAnswer(group.first()) {
@@ -308,6 +338,7 @@ func (c *Conn) enqueue(group outGroup, full whenFull, held bool) error {
 	}
 	if full != queueAnyway && !c.fits(size, full == answerWhenFull) {
 		c.mu.Unlock()
+		group.release()
 		if full == refuseWhenFull {
 			return ErrQueueFull
 		}

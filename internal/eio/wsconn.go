@@ -92,7 +92,8 @@ func (g *gatherWriter) writeFramesNoWait(groups []outGroup, scratch *[]byte) (ow
 func (g *gatherWriter) add(groups []outGroup, scratch *[]byte) {
 	for _, grp := range groups {
 		if grp.frame != nil {
-			g.w.Text(grp.frame)
+			g.w.Text(grp.frame) // copied, or written, when it returns
+			grp.release()
 		}
 		for _, p := range grp.packets {
 			if p.Binary {
