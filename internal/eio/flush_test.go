@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 )
@@ -17,6 +19,21 @@ func frameOf(s string) *[]byte {
 	b := FrameBuffer()
 	*b = append((*b)[:0], s...)
 	return b
+}
+
+// idleWebSocketSession opens a WebSocket session, reads its open packet
+// and waits until its writer has gone idle.
+func idleWebSocketSession(t *testing.T) (*websocket.Conn, *Conn) {
+	t.Helper()
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
+	read(t, ws) // open
+	c := sessionOf(t, ts)
+	testenv.Eventually(t, "the writer to go idle", 5*time.Second, func() bool {
+		w, _ := writerState(c)
+		return !w
+	})
+	return ws, c
 }
 
 // writerState reports whether c's writer runs and how many groups wait.
@@ -29,14 +46,7 @@ func writerState(c *Conn) (writing bool, queued int) {
 // TestFlushWritesHeldSendsOnTheCaller checks that held sends start no
 // writer, and that Flush writes them, in order, on the calling goroutine.
 func TestFlushWritesHeldSendsOnTheCaller(t *testing.T) {
-	ts := startServer(t, Config{PingInterval: time.Minute})
-	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
-	read(t, ws) // open
-	c := sessionOf(t, ts)
-	testenv.Eventually(t, "the writer to go idle", 5*time.Second, func() bool {
-		w, _ := writerState(c)
-		return !w
-	})
+	ws, c := idleWebSocketSession(t)
 	if err := c.SendFrameHeld(frameOf("4a")); err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +140,7 @@ func TestHeldPooledFramesAllocateNothing(t *testing.T) {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
 	const runs = 100
-	ts := startServer(t, Config{PingInterval: time.Minute})
-	ws := dial(t, ts.wsURL("EIO=4&transport=websocket"))
-	read(t, ws) // open
-	c := sessionOf(t, ts)
-	testenv.Eventually(t, "the writer to go idle", 5*time.Second, func() bool {
-		w, _ := writerState(c)
-		return !w
-	})
+	ws, c := idleWebSocketSession(t)
 	send := func() {
 		b := FrameBuffer()
 		*b = append((*b)[:0], "4relayed"...)
