@@ -213,10 +213,15 @@ func (c *Conn) Offer(ps ...engineio.Packet) error {
 // a copy, so one frame can be shared by many sessions (a broadcast encoded
 // once); it must not be modified afterwards. The overflow rule is Send's.
 func (c *Conn) SendFrame(frame []byte) error {
-	if len(frame) == 0 || frame[0] != byte(engineio.Message) {
+	if !isMessageFrame(frame) {
 		return ErrInvalidFrame
 	}
 	return c.push(outGroup{frame: frame})
+}
+
+// isMessageFrame reports whether frame is an Engine.IO message packet.
+func isMessageFrame(frame []byte) bool {
+	return len(frame) > 0 && frame[0] == byte(engineio.Message)
 }
 
 // SendHeld is Send for a caller that calls Flush once it has queued what
@@ -241,7 +246,7 @@ func (c *Conn) OfferFrameHeld(frame *[]byte) error {
 }
 
 func (c *Conn) enqueueFrame(frame *[]byte, full whenFull) error {
-	if len(*frame) == 0 || (*frame)[0] != byte(engineio.Message) {
+	if !isMessageFrame(*frame) {
 		return ErrInvalidFrame
 	}
 	return c.enqueue(outGroup{frame: *frame, pooled: frame}, full, true)

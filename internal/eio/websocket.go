@@ -92,9 +92,9 @@ func (c *Conn) startWriterLocked() {
 // An idle session costs little: between bursts the reader parks in
 // wsconn.Link.Wait, on a short call chain, and now and then
 // (wsconn.Renewal: at its first wait, then at most once per renewal
-// period) a fresh goroutine takes over to park, so the stack that reading and the
-// Handler grew is released; a busy session keeps its goroutine rather
-// than start one per burst.
+// period) a fresh goroutine takes over to park, so the stack that
+// reading and the Handler grew is released; a busy session keeps its
+// goroutine rather than start one per burst.
 func (c *Conn) readLoop(ws *websocket.Conn, l *wsLink) {
 	for {
 		if !l.buffered() {

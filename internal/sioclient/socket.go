@@ -129,14 +129,14 @@ func (s *Socket) EmitPayloadWithAck(ctx context.Context, event string, p Payload
 		return Payload{}, err
 	}
 	if err := s.c.sendPacket(ctx, s.eventMessage(event, p, id, true)); err != nil {
-		s.dropAck(id)
+		s.takeAck(id)
 		return Payload{}, err
 	}
 	select {
 	case reply := <-ch:
 		return reply, nil
 	case <-ctx.Done():
-		s.dropAck(id)
+		s.takeAck(id)
 		return Payload{}, ctx.Err()
 	case <-s.done:
 		return Payload{}, s.Err()
@@ -179,16 +179,18 @@ func (s *Socket) EmitWithAckFunc(ctx context.Context, event string, then func(Pa
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() {
-		if s.takeAck(id) != nil {
+		if _, ok := s.takeAck(id); ok {
 			then(Payload{}, ctx.Err())
 		}
 	})
 	s.mu.Lock()
 	pa.stop = stop
 	s.mu.Unlock()
-	if err := s.c.sendPacket(ctx, s.eventMessage(event, Payload{Args: args}, id, true)); err != nil && s.takeAck(id) != nil {
-		stop()
-		return err
+	if err := s.c.sendPacket(ctx, s.eventMessage(event, Payload{Args: args}, id, true)); err != nil {
+		if _, ok := s.takeAck(id); ok {
+			stop()
+			return err
+		}
 	}
 	return nil // an answer, the timeout or the socket's end calls then
 }
@@ -212,16 +214,18 @@ func (s *Socket) expectAck(pa *pendingAck) (int64, error) {
 	return id, nil
 }
 
-func (s *Socket) dropAck(id int64) { s.takeAck(id) }
-
-// takeAck removes the pending ack id and returns it; nil when an answer,
-// a timeout or the socket's end took it first.
-func (s *Socket) takeAck(id int64) *pendingAck {
+// takeAck removes the pending ack id and returns a copy of it, with its
+// stop as set under mu; false when an answer, a timeout or the socket's
+// end took it first.
+func (s *Socket) takeAck(id int64) (pendingAck, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pa := s.acks[id]
+	pa, ok := s.acks[id]
+	if !ok {
+		return pendingAck{}, false
+	}
 	delete(s.acks, id)
-	return pa
+	return *pa, true
 }
 
 // resolve hands an ACK to the EmitWithAck call waiting for it; acks nobody
@@ -230,32 +234,25 @@ func (s *Socket) resolve(m socketio.Message) {
 	if !m.HasID {
 		return
 	}
-	s.mu.Lock()
-	pa := s.acks[m.ID]
-	delete(s.acks, m.ID)
-	var stop func() bool
-	if pa != nil {
-		stop = pa.stop // set under mu by EmitWithAckFunc
-	}
-	s.mu.Unlock()
-	if pa == nil {
+	pa, ok := s.takeAck(m.ID)
+	if !ok {
 		return
 	}
-	if pa.then != nil {
-		stop()
-		args, err := splitArgs(m.Data) // lent for the call
-		if err != nil {
-			args = nil // the codec already checked the shape; be safe anyway
-		}
-		pa.then(Payload{Args: args, Binary: m.Binary}, nil)
-		return
+	data := m.Data // lent to then for the call
+	if pa.then == nil {
+		data = bytes.Clone(data) // the caller reads it after the reader has moved on
 	}
-	// The caller reads the answer after the reader has moved on.
-	args, err := splitArgs(bytes.Clone(m.Data))
+	args, err := splitArgs(data)
 	if err != nil {
-		args = nil
+		args = nil // the codec already checked the shape; be safe anyway
 	}
-	pa.ch <- Payload{Args: args, Binary: m.Binary} // buffered 1, sole sender
+	p := Payload{Args: args, Binary: m.Binary}
+	if pa.then != nil {
+		pa.stop()
+		pa.then(p, nil)
+		return
+	}
+	pa.ch <- p // buffered 1, sole sender
 }
 
 // sendAck answers a server event's callback.
