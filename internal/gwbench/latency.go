@@ -17,6 +17,10 @@ type rttTarget struct {
 	deliver []int64
 	errors  int64
 	cores   []Cores
+
+	requests int           // sent in the rounds, answered or not
+	proxyCPU time.Duration // the proxy's CPU time over the rounds
+	allocs   int64         // the gateway's heap allocations over them; -1 when unknown
 }
 
 // latency measures the round trips of legacy clients on every configured
@@ -83,13 +87,21 @@ func (r *runner) latencyOn(ctx context.Context, ts []Target) (map[string]RTT, er
 	}
 	out := map[string]RTT{}
 	for _, rt := range targets {
-		out[rt.t.Name] = RTT{
-			Sessions: len(rt.clients),
-			Errors:   rt.errors,
-			Ack:      summarize(rt.ack),
-			Deliver:  summarize(rt.deliver),
-			Cores:    meanCores(rt.cores),
+		rtt := RTT{
+			Sessions:         len(rt.clients),
+			Errors:           rt.errors,
+			Ack:              summarize(rt.ack),
+			Deliver:          summarize(rt.deliver),
+			Cores:            meanCores(rt.cores),
+			AllocsPerRequest: -1,
 		}
+		if rt.requests > 0 {
+			rtt.ProxyCPUPerRequestUs = float64(rt.proxyCPU.Microseconds()) / float64(rt.requests)
+			if rt.allocs >= 0 {
+				rtt.AllocsPerRequest = float64(rt.allocs) / float64(rt.requests)
+			}
+		}
+		out[rt.t.Name] = rtt
 	}
 	return out, nil
 }
@@ -98,6 +110,7 @@ func (r *runner) latencyOn(ctx context.Context, ts []Target) (map[string]RTT, er
 // session, for LatencyFor or LatencyMax samples.
 func (r *runner) rttRound(ctx context.Context, rt *rttTarget) error {
 	pids, names := r.watch(rt.t)
+	mallocs := r.mallocCounter(ctx, rt.t)
 	m := startCPU(pids)
 	end := time.Now().Add(r.cfg.LatencyFor)
 	prefix := "lat." + r.id + "." + rt.t.Name + "."
@@ -111,6 +124,7 @@ func (r *runner) rttRound(ctx context.Context, rt *rttTarget) error {
 			<-c.msgs
 		}
 		channel := prefix + strconv.Itoa(k)
+		rt.requests++
 		t0 := time.Now()
 		got, err := c.request(ctx, func(id int64) []byte { return c.publishFrame(id, channel, r.cfg.Payload) })
 		if err != nil {
@@ -128,7 +142,16 @@ func (r *runner) rttRound(ctx context.Context, rt *rttTarget) error {
 			rt.errors++
 		}
 	}
-	rt.cores = append(rt.cores, m.stop(names))
+	cores := m.stop(names)
+	rt.cores = append(rt.cores, cores)
+	if cpu, ok := cores.CPU[rt.t.Name]; ok && rt.t.PID > 0 {
+		rt.proxyCPU += cpu
+	}
+	if n := mallocs(); n < 0 || rt.allocs < 0 {
+		rt.allocs = -1
+	} else {
+		rt.allocs += n
+	}
 	return nil
 }
 

@@ -112,6 +112,15 @@ func latencyTable(w io.Writer, r Result) {
 	}
 	fmt.Fprintf(w, "| samples | %s | %s | %s | | | |\n", samples(d), samples(g), nS)
 	fmt.Fprintf(w, "| proxy CPU (cores) | – | %s | %s | | | |\n", proxy(g, "gateway"), nP)
+	perRequest := func(x RTT) string { return fmt.Sprintf("%.1f µs", x.ProxyCPUPerRequestUs) }
+	nR := "–"
+	if okN {
+		nR = perRequest(n)
+	}
+	fmt.Fprintf(w, "| proxy CPU per request | – | %s | %s | | | |\n", perRequest(g), nR)
+	if g.AllocsPerRequest >= 0 {
+		fmt.Fprintf(w, "| gateway heap allocations per request | – | %.1f | | | | |\n", g.AllocsPerRequest)
+	}
 	fmt.Fprintf(w, "| backend CPU (cores) | %s | %s | %s | | | |\n", proxy(d, "backend"), proxy(g, "backend"), func() string {
 		if okN {
 			return proxy(n, "backend")

@@ -30,6 +30,10 @@ func sioTable(w io.Writer, r Result) {
 		row("publish→deliver p99", func(x RTT) float64 { return x.Deliver.P99 })
 		p("| latency samples | %d (%d errors) | %d (%d errors) | |\n", dl.Ack.N, dl.Errors, gl.Ack.N, gl.Errors)
 		p("| gateway CPU over the latency rounds (cores) | – | %s | |\n", cores(gl.Cores, gatewaySIO))
+		p("| gateway CPU per request | – | %.1f µs | |\n", gl.ProxyCPUPerRequestUs)
+		if gl.AllocsPerRequest >= 0 {
+			p("| gateway heap allocations per request | – | %.1f | |\n", gl.AllocsPerRequest)
+		}
 	}
 	if okGF && okDF {
 		p("| fan-out deliveries/s (%d subscribers) | %.0f | %.0f | %.2f× |\n", gf.Subscribers, df.DeliveriesPerSec, gf.DeliveriesPerSec, gf.DeliveriesPerSec/max(df.DeliveriesPerSec, 1))

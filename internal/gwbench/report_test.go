@@ -96,8 +96,8 @@ func TestReportNamesThePeer(t *testing.T) {
 		Config: Config{PeerName: "Go relay"},
 		Latency: map[string]RTT{
 			"direct":  {Ack: Dist{P50: 34, P99: 60}},
-			"gateway": {Ack: Dist{P50: 50, P99: 200}},
-			"nginx":   {Ack: Dist{P50: 45, P99: 90}},
+			"gateway": {Ack: Dist{P50: 50, P99: 200}, ProxyCPUPerRequestUs: 61.25, AllocsPerRequest: 3.04},
+			"nginx":   {Ack: Dist{P50: 45, P99: 90}, ProxyCPUPerRequestUs: 44.9, AllocsPerRequest: -1},
 		},
 		Memory: map[string]Memory{
 			"gateway": {Sessions: 9800, BytesPerSession: 18000},
@@ -109,6 +109,8 @@ func TestReportNamesThePeer(t *testing.T) {
 	wantLines(t, out,
 		"| Metric | Direct | Gateway | Go relay | Gateway − direct | Go relay − direct |",
 		"| request→ack p50 | 34 µs | 50 µs | 45 µs | +16 µs | +11 µs |",
+		"| proxy CPU per request | – | 61.2 µs | 44.9 µs | | | |",
+		"| gateway heap allocations per request | – | 3.0 | | | | |",
 		"### Memory per idle session (9800 sessions; Go relay 9200)",
 		"| Metric | Gateway | Go relay | Target (gateway) |",
 		"| Metric | Direct | Gateway | Go relay | Gateway / direct |",
@@ -197,7 +199,7 @@ func TestReportFanoutThroughGreen(t *testing.T) {
 func TestReportSocketIOClients(t *testing.T) {
 	r := Result{
 		Latency: map[string]RTT{
-			gatewaySIO:    {Sessions: 1000, Ack: Dist{N: 50000, P50: 150, P99: 240}, Deliver: Dist{P50: 160, P99: 260}, Cores: Cores{Procs: map[string]float64{gatewaySIO: 0.4}}},
+			gatewaySIO:    {Sessions: 1000, Ack: Dist{N: 50000, P50: 150, P99: 240}, Deliver: Dist{P50: 160, P99: 260}, Cores: Cores{Procs: map[string]float64{gatewaySIO: 0.4}}, ProxyCPUPerRequestUs: 70.04, AllocsPerRequest: 64.96},
 			directSIOName: {Sessions: 1000, Ack: Dist{N: 60000, P50: 50, P99: 90}, Deliver: Dist{P50: 55, P99: 95}},
 		},
 		Fanout: map[string]Fanout{
@@ -214,6 +216,8 @@ func TestReportSocketIOClients(t *testing.T) {
 		"| request→ack p50 | 50 µs | 150 µs | +100 µs |",
 		"| publish→deliver p99 | 95 µs | 260 µs | +165 µs |",
 		"| latency samples | 60000 (0 errors) | 50000 (0 errors) | |",
+		"| gateway CPU per request | – | 70.0 µs | |",
+		"| gateway heap allocations per request | – | 65.0 | |",
 		"| fan-out deliveries/s (5000 subscribers) | 400000 | 460000 | 1.15× |",
 		"| fan-out: gateway CPU per relayed frame | – | 2.15 µs | |",
 		"| fan-out: gateway heap allocations per relayed frame | – | 1.010 | |",

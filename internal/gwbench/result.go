@@ -29,6 +29,13 @@ type RTT struct {
 	// publishing client, which is subscribed to its own channel.
 	Deliver Dist  `json:"deliver"`
 	Cores   Cores `json:"cores"` // averaged over the rounds
+	// ProxyCPUPerRequestUs is the proxy's CPU time over the rounds divided
+	// by the requests sent in them (each is a publish in, its ack and its
+	// message out); 0 for direct targets.
+	ProxyCPUPerRequestUs float64 `json:"proxy_cpu_per_request_us"`
+	// AllocsPerRequest is the gateway's heap allocations over the rounds
+	// divided the same way; -1 when not counted (Config.VarsURL).
+	AllocsPerRequest float64 `json:"allocs_per_request"`
 }
 
 // Memory is the idle-session reading of one proxy process.
