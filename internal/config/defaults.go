@@ -11,6 +11,7 @@ const (
 	DefaultJWTQuery                    = "token"
 	DefaultNamespace                   = "/"
 	DefaultDialTimeout                 = 5 * time.Second
+	DefaultRequestTimeout              = 30 * time.Second
 	DefaultSalt                        = "baton"
 	DefaultMovesPerSecond              = 5000
 	DefaultHandoverConcurrency         = 256

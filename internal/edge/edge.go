@@ -64,7 +64,7 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultRequestTimeout = 30 * time.Second
+	DefaultRequestTimeout = config.DefaultRequestTimeout
 	DefaultDrainPeriod    = 5 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
 )
@@ -82,7 +82,10 @@ type Options struct {
 	// Edge bounds each connection; zero fields take the config defaults.
 	Edge config.Edge
 	// RequestTimeout bounds one client request to the backend (subscribe,
-	// publish, custom request). Zero means DefaultRequestTimeout.
+	// unsubscribe, custom request). Zero means DefaultRequestTimeout. A
+	// publish's answer is bounded by the backend connection instead
+	// (upstream.Options.RequestTimeout, the same default), so that a
+	// publish costs no timer of its own.
 	RequestTimeout time.Duration
 	// DrainPeriod spreads the closes of a graceful shutdown. Zero means
 	// DefaultDrainPeriod.

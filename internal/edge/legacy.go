@@ -311,10 +311,11 @@ func (c *legacyConn) publish(f legacy.Frame) {
 		c.fail(f.ID, toReply(c.stop.Err()), f.Channel)
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.stop, c.srv.opts.RequestTimeout)
+	// No context of its own: the backend connection bounds the wait for
+	// the answer (upstream.Options.RequestTimeout), and a request costs no
+	// timer.
 	id, channel := f.ID, f.Channel // f's bytes are the reader's, reused
-	err := c.sess.PublishAsync(ctx, f.Channel, f.Data, func(seq uint64, err error) {
-		cancel()
+	err := c.sess.PublishAsync(c.stop, f.Channel, f.Data, func(seq uint64, err error) {
 		<-c.publishing
 		answer := legacy.Frame{Type: legacy.TypeAck, ID: id, Seq: seq, HasSeq: true}
 		if err != nil {
@@ -325,7 +326,6 @@ func (c *legacyConn) publish(f legacy.Frame) {
 		_ = c.enqueueAnswer(legacy.Append(nil, answer), false) // the reply's Flush writes it
 	})
 	if err != nil {
-		cancel()
 		<-c.publishing
 		c.fail(id, toReply(err), channel)
 	}

@@ -239,10 +239,9 @@ func (c *sioConn) publish(e *sio.Event) {
 	case <-c.so.Context().Done():
 		return // the client is gone: nobody reads the answer
 	}
-	ctx, cancel := context.WithTimeout(c.so.Context(), c.srv.opts.RequestTimeout)
+	// As on the legacy edge, the backend connection bounds the wait.
 	e.HoldAcks()
-	err := c.sess.PublishAsync(ctx, *req.Channel, data, func(seq uint64, err error) {
-		cancel()
+	err := c.sess.PublishAsync(c.so.Context(), *req.Channel, data, func(seq uint64, err error) {
 		<-c.publishing
 		if err != nil {
 			c.reply(e, toReply(err))
@@ -251,7 +250,6 @@ func (c *sioConn) publish(e *sio.Event) {
 		c.ack(e, appendOKSeq(nil, seq))
 	})
 	if err != nil {
-		cancel()
 		<-c.publishing
 		c.reply(e, toReply(err))
 	}

@@ -44,7 +44,7 @@ func offlineClient(t testing.TB, opts Options) (*Client, *recordingTransport) {
 	// Ack ids 0 and 1: an EmitWithAck waiting, an EmitWithAckFunc's callback.
 	for _, pa := range []*pendingAck{
 		{ch: make(chan Payload, 1)},
-		{then: func(Payload, error) {}, stop: func() bool { return false }},
+		{then: func(Payload, error) {}},
 	} {
 		if _, err := root.expectAck(pa); err != nil {
 			t.Fatal(err)

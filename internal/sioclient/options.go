@@ -109,6 +109,11 @@ type Options struct {
 	// one socket; one more fails at once with ErrTooManyPendingAcks.
 	// Zero means 1024.
 	MaxPendingAcks int
+
+	// AckTimeout bounds an EmitWithAckFunc's wait for its answer when its
+	// context has no sooner deadline, as the official client's ackTimeout
+	// option does. Zero means no bound but the context's deadline.
+	AckTimeout time.Duration
 }
 
 // Defaults for the zero values of Options.

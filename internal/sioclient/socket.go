@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/baton-rt/baton/internal/expiry"
 	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
@@ -36,18 +38,22 @@ type Socket struct {
 	connected bool
 	nextID    int64
 	acks      map[int64]*pendingAck // by ack id
+	expire    *expiry.Sweeper       // gives up EmitWithAckFunc's answers; made at the first
 	ended     bool
 	err       error
 	done      chan struct{}
 }
 
 // pendingAck is an EmitWithAck call waiting for its answer on ch (cap 1),
-// or an EmitWithAckFunc's then, with stop to cancel its timeout.
+// or an EmitWithAckFunc's then, given up at due (never when zero).
 type pendingAck struct {
 	ch   chan Payload
 	then func(Payload, error)
-	stop func() bool
+	due  time.Time
 }
+
+// errNoAck ends an EmitWithAckFunc whose answer did not come in time.
+var errNoAck = fmt.Errorf("sioclient: no ack in time: %w", context.DeadlineExceeded)
 
 func newSocket(c *Client, nsp string) *Socket {
 	s := &Socket{c: c, nsp: nsp, ready: make(chan struct{}), done: make(chan struct{})}
@@ -163,36 +169,58 @@ func (s *Socket) eventMessage(event string, p Payload, id int64, hasID bool) soc
 
 // EmitWithAckFunc sends an event with JSON arguments and returns once it
 // is written, without waiting: then gets the server's acknowledgement, or
-// the error that ended the wait (ctx's, or the socket's end), exactly
-// once. An answer is handed over on the client's reading goroutine, like
-// an OnEvent, and its payload is valid only until then returns; then must
-// not block. An error returned means then is not called.
+// the error that ended the wait, exactly once: the socket's end, or one
+// wrapping context.DeadlineExceeded at ctx's deadline or after
+// Options.AckTimeout, whichever comes first. ctx bounds the write; a
+// cancelation of ctx once the event is written is not watched, so that
+// an emit costs no timer or context of its own. An answer is handed over
+// on the client's reading goroutine, like an OnEvent, and its payload is
+// valid only until then returns; then must not block. An error returned
+// means then is not called.
 func (s *Socket) EmitWithAckFunc(ctx context.Context, event string, then func(Payload, error), args ...[]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// stop is replaced by the timeout's before the event is written, so
-	// before any answer; the socket's end may come first.
-	pa := &pendingAck{then: then, stop: func() bool { return false }}
+	pa := &pendingAck{then: then}
+	if t := s.c.opts.AckTimeout; t > 0 {
+		pa.due = time.Now().Add(t)
+	}
+	if dl, ok := ctx.Deadline(); ok && (pa.due.IsZero() || dl.Before(pa.due)) {
+		pa.due = dl
+	}
 	id, err := s.expectAck(pa)
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() {
-		if _, ok := s.takeAck(id); ok {
-			then(Payload{}, ctx.Err())
-		}
-	})
-	s.mu.Lock()
-	pa.stop = stop
-	s.mu.Unlock()
 	if err := s.c.sendPacket(ctx, s.eventMessage(event, Payload{Args: args}, id, true)); err != nil {
 		if _, ok := s.takeAck(id); ok {
-			stop()
 			return err
 		}
 	}
-	return nil // an answer, the timeout or the socket's end calls then
+	return nil // an answer, the deadline or the socket's end calls then
+}
+
+// sweep gives up the EmitWithAckFunc answers due by now (see expiry) and
+// returns the next deadline.
+func (s *Socket) sweep(now time.Time) time.Time {
+	var due []*pendingAck
+	var next time.Time
+	s.mu.Lock()
+	for id, pa := range s.acks {
+		switch {
+		case pa.then == nil || pa.due.IsZero():
+		case !pa.due.After(now):
+			due = append(due, pa)
+			delete(s.acks, id)
+		case next.IsZero() || pa.due.Before(next):
+			next = pa.due
+		}
+	}
+	s.mu.Unlock()
+	for _, pa := range due {
+		pa.then(Payload{}, errNoAck)
+	}
+	return next
 }
 
 // expectAck registers pa under a fresh id.
@@ -211,21 +239,23 @@ func (s *Socket) expectAck(pa *pendingAck) (int64, error) {
 	id := s.nextID
 	s.nextID++
 	s.acks[id] = pa
+	if !pa.due.IsZero() {
+		if s.expire == nil {
+			s.expire = expiry.New(s.sweep)
+		}
+		s.expire.Arm(pa.due)
+	}
 	return id, nil
 }
 
-// takeAck removes the pending ack id and returns a copy of it, with its
-// stop as set under mu; false when an answer, a timeout or the socket's
-// end took it first.
-func (s *Socket) takeAck(id int64) (pendingAck, bool) {
+// takeAck removes the pending ack id and returns it; false when an
+// answer, a timeout or the socket's end took it first.
+func (s *Socket) takeAck(id int64) (*pendingAck, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pa, ok := s.acks[id]
-	if !ok {
-		return pendingAck{}, false
-	}
 	delete(s.acks, id)
-	return *pa, true
+	return pa, ok
 }
 
 // resolve hands an ACK to the EmitWithAck call waiting for it; acks nobody
@@ -248,7 +278,6 @@ func (s *Socket) resolve(m socketio.Message) {
 	}
 	p := Payload{Args: args, Binary: m.Binary}
 	if pa.then != nil {
-		pa.stop()
 		pa.then(p, nil)
 		return
 	}
@@ -392,13 +421,16 @@ func (s *Socket) end(err error) bool {
 	}
 	s.ended = true
 	s.err = err
-	var owed []pendingAck // EmitWithAckFunc's; EmitWithAck's callers see done
+	var owed []*pendingAck // EmitWithAckFunc's; EmitWithAck's callers see done
 	for _, pa := range s.acks {
 		if pa.then != nil {
-			owed = append(owed, *pa) // stop as set under mu
+			owed = append(owed, pa)
 		}
 	}
 	s.acks = nil
+	if s.expire != nil {
+		s.expire.Stop()
+	}
 	if s.events != nil {
 		close(s.events)
 	}
@@ -406,7 +438,6 @@ func (s *Socket) end(err error) bool {
 	connected := s.connected
 	s.mu.Unlock()
 	for _, pa := range owed {
-		pa.stop()
 		pa.then(Payload{}, err)
 	}
 	if h := s.c.opts.OnSocketClose; h != nil && connected {

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/expiry"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 	"github.com/baton-rt/baton/internal/wsconn"
 )
@@ -52,7 +54,7 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("upstream: handshake with %s: %w", o.URL, err)
 	}
-	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), done: make(chan struct{})}
+	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), timeout: o.RequestTimeout, done: make(chan struct{})}
 	c.park, _ = ws.(wsconn.Parker)
 	go c.readLoop()
 	return c, nil
@@ -83,41 +85,55 @@ func newLegacyNames(m Mapping) *legacyNames {
 }
 
 // encode writes a pub/sub request frame under its mapped type.
-func (n *legacyNames) encode(f legacy.Frame) []byte {
-	b := legacy.Append(nil, f)
+func (n *legacyNames) encode(f legacy.Frame) []byte { return n.append(nil, f) }
+
+// append appends a pub/sub request frame under its mapped type to dst.
+func (n *legacyNames) append(dst []byte, f legacy.Frame) []byte {
 	head, renamed := n.heads[f.Type]
 	if !renamed {
-		return b
+		return legacy.Append(dst, f)
 	}
 	// Append starts every request with {"type":"<type>"; swap that head.
-	rest := b[len(`{"type":"`)+len(f.Type)+1:]
-	return append(append([]byte(nil), head...), rest...)
+	start := len(dst)
+	b := legacy.Append(dst, f)
+	rest := b[start+len(`{"type":"`)+len(f.Type)+1:]
+	frame := append(append([]byte(nil), head...), rest...)
+	return append(b[:start], frame...)
 }
 
+// framePool holds the buffers PublishAsync encodes its request into: the
+// write copies the frame, so the buffer is free again once it returns.
+var framePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
+
 type legacyConn struct {
-	ws    wsconn.Conn
-	park  wsconn.Parker // ws, when its reader can park; nil otherwise
-	renew wsconn.Renewal
-	dec   legacy.Decoder // the reader's: its channel names
-	h     Handler
-	names *legacyNames
-	done  chan struct{} // closed when the read loop has ended
+	ws      wsconn.Conn
+	park    wsconn.Parker // ws, when its reader can park; nil otherwise
+	renew   wsconn.Renewal
+	dec     legacy.Decoder // the reader's: its channel names
+	h       Handler
+	names   *legacyNames
+	timeout time.Duration // for PublishAsync's answers (Options.RequestTimeout)
+	done    chan struct{} // closed when the read loop has ended
 
 	nextID  atomic.Uint64
 	closing atomic.Bool // Close was called: the end is not an error
 
 	mu      sync.Mutex
 	pending map[uint64]*waiter // request id -> who waits for its answer
+	expire  *expiry.Sweeper    // gives up PublishAsync's answers; made at the first
 	ended   bool               // the reader has failed what was pending: no more
 	err     error
 }
 
 // waiter is a request waiting for its answer: a caller blocked on reply
-// (cap 1), or a PublishAsync's then, with stop to cancel its timeout.
+// (cap 1), or a PublishAsync's then, given up at due.
 type waiter struct {
 	reply chan legacy.Frame
-	then  func(f legacy.Frame, err error)
-	stop  func() bool
+	then  func(seq uint64, err error)
+	due   time.Time
 }
 
 // readLegacy reads and decodes the next frame, in a buffer of its own.
@@ -202,18 +218,20 @@ func (c *legacyConn) end(err error) {
 	c.mu.Lock()
 	c.err = err
 	c.ended = true
-	var async []waiter // copies: stop is read under mu
+	var async []*waiter
 	for id, w := range c.pending {
 		if w.then != nil {
-			async = append(async, *w)
+			async = append(async, w)
 			delete(c.pending, id)
 		}
+	}
+	if c.expire != nil {
+		c.expire.Stop()
 	}
 	c.mu.Unlock()
 	// Waiting callers see done; PublishAsync's replies are owed an end.
 	for _, w := range async {
-		w.stop()
-		w.then(legacy.Frame{}, closedErr(err))
+		w.then(0, closedErr(err))
 	}
 	if len(async) > 0 {
 		c.h.Flush()
@@ -274,16 +292,11 @@ func (c *legacyConn) answer(f legacy.Frame) bool {
 	c.mu.Lock()
 	w, ok := c.pending[f.ID]
 	delete(c.pending, f.ID)
-	var stop func() bool
-	if ok {
-		stop = w.stop // set under mu by PublishAsync
-	}
 	c.mu.Unlock()
 	switch {
 	case !ok:
 	case w.then != nil:
-		stop()
-		w.then(f, nil) // the reader flushes once its buffer is empty
+		w.then(publishAnswer(f, nil)) // the reader flushes once its buffer is empty
 	default:
 		// The caller reads f after the reader has moved on.
 		f.Raw, f.Data = bytes.Clone(f.Raw), bytes.Clone(f.Data)
@@ -314,7 +327,39 @@ func (c *legacyConn) register(w *waiter) (uint64, error) {
 		c.pending = make(map[uint64]*waiter)
 	}
 	c.pending[id] = w
+	if w.then != nil {
+		if c.expire == nil {
+			c.expire = expiry.New(c.sweep)
+		}
+		c.expire.Arm(w.due)
+	}
 	return id, nil
+}
+
+// sweep gives up the PublishAsync answers due by now (see expiry) and
+// returns the next deadline.
+func (c *legacyConn) sweep(now time.Time) time.Time {
+	var due []*waiter
+	var next time.Time
+	c.mu.Lock()
+	for id, w := range c.pending {
+		switch {
+		case w.then == nil:
+		case !w.due.After(now):
+			due = append(due, w)
+			delete(c.pending, id)
+		case next.IsZero() || w.due.Before(next):
+			next = w.due
+		}
+	}
+	c.mu.Unlock()
+	for _, w := range due {
+		w.then(0, errNoAnswer)
+	}
+	if len(due) > 0 {
+		c.h.Flush()
+	}
+	return next
 }
 
 // request sends the frame built for a fresh id and waits for its answer.
@@ -394,28 +439,18 @@ func (c *legacyConn) PublishAsync(ctx context.Context, channel string, data []by
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// stop is replaced by the timeout's before the request is written,
-	// so before any answer; the reader's end may come first.
-	w := &waiter{
-		then: func(f legacy.Frame, err error) { reply(publishAnswer(f, err)) },
-		stop: func() bool { return false },
-	}
-	id, err := c.register(w)
+	id, err := c.register(&waiter{then: reply, due: dueBy(ctx, c.timeout)})
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() {
-		if c.withdraw(id) {
-			w.then(legacy.Frame{}, ctx.Err())
-			c.h.Flush()
-		}
-	})
-	c.mu.Lock()
-	w.stop = stop
-	c.mu.Unlock()
-	err = c.write(ctx, c.names.encode(legacy.Frame{Type: legacy.TypePublish, ID: id, Channel: channel, Data: data}))
+	bp := framePool.Get().(*[]byte)
+	b := c.names.append((*bp)[:0], legacy.Frame{Type: legacy.TypePublish, ID: id, Channel: channel, Data: data})
+	err = c.write(ctx, b)
+	if cap(b) <= 64<<10 { // a huge publish's buffer is not kept
+		*bp = b[:0]
+		framePool.Put(bp)
+	}
 	if err != nil && c.withdraw(id) {
-		stop()
 		return err
 	}
 	return nil // an answer, the timeout or the reader's end replies

@@ -90,7 +90,12 @@ func (l *orderLog) lines() string {
 
 func dialScripted(t *testing.T, url string, h upstream.Handler) upstream.Conn {
 	t.Helper()
-	c, err := (&upstream.LegacyDialer{Options: upstream.Options{URL: url}}).Dial(testenv.Context(t, 10*time.Second), h)
+	return dialScriptedWith(t, upstream.Options{URL: url}, h)
+}
+
+func dialScriptedWith(t *testing.T, o upstream.Options, h upstream.Handler) upstream.Conn {
+	t.Helper()
+	c, err := (&upstream.LegacyDialer{Options: o}).Dial(testenv.Context(t, 10*time.Second), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,40 +170,64 @@ func checkPublishAsyncOnReader(t *testing.T, c upstream.Conn, l *orderLog, relea
 	}
 }
 
-// A publish with no answer in time gets ctx's error, once, followed by a
-// Flush; an answer that comes later is dropped.
+// A publish with no answer in time, by ctx's deadline or by the
+// connection's request timeout, gets a deadline error, once, followed by
+// a Flush; an answer that comes later is dropped.
 func TestLegacyPublishAsyncTimeout(t *testing.T) {
-	late := make(chan legacy.Frame, 1)
-	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
-		select {
-		case ack := <-late: // the answer owed to the publish before
-			return []legacy.Frame{ack, {Type: legacy.TypeAck, ID: f.ID, Seq: 9, HasSeq: true}}
-		default:
-			late <- legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: 8, HasSeq: true}
-			return nil
-		}
-	})
-	l := &orderLog{}
-	checkPublishAsyncTimeout(t, dialScripted(t, url, l), l)
+	for _, byCtx := range []bool{true, false} {
+		t.Run(fmt.Sprintf("by ctx %v", byCtx), func(t *testing.T) {
+			late := make(chan legacy.Frame, 1)
+			url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
+				select {
+				case ack := <-late: // the answer owed to the publish before
+					return []legacy.Frame{ack, {Type: legacy.TypeAck, ID: f.ID, Seq: 9, HasSeq: true}}
+				default:
+					late <- legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: 8, HasSeq: true}
+					return nil
+				}
+			})
+			l := &orderLog{}
+			checkPublishAsyncTimeout(t, dialScriptedWith(t, timeoutOptions(url, byCtx), l), l, byCtx)
+		})
+	}
+}
+
+// timeoutOptions are a dialer's options for checkPublishAsyncTimeout:
+// the 50 ms it gives the first publish come from its ctx (byCtx) or from
+// the connection's RequestTimeout.
+func timeoutOptions(url string, byCtx bool) upstream.Options {
+	o := upstream.Options{URL: url}
+	if !byCtx {
+		o.RequestTimeout = 50 * time.Millisecond
+	}
+	return o
 }
 
 // checkPublishAsyncTimeout publishes twice on c, whose backend answers
 // the first publish late, with seq 8, just before the second, with seq
-// 9: the first, given 50 ms, gets its deadline's error once, followed by
-// a Flush; the late answer is dropped.
-func checkPublishAsyncTimeout(t *testing.T, c upstream.Conn, l *orderLog) {
+// 9: the first, given 50 ms (by its ctx, or by c's RequestTimeout, see
+// timeoutOptions), gets a deadline error once, followed by a Flush; the
+// late answer is dropped.
+func checkPublishAsyncTimeout(t *testing.T, c upstream.Conn, l *orderLog, byCtx bool) {
 	t.Helper()
 	ctx := testenv.Context(t, 10*time.Second)
 	var mu sync.Mutex
 	var replies []string
 	reply := func(seq uint64, err error) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = context.DeadlineExceeded // whatever wraps it
+		}
 		mu.Lock()
 		replies = append(replies, fmt.Sprint(seq, " ", err))
 		mu.Unlock()
 		l.add("reply")
 	}
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
+	short := ctx
+	if byCtx {
+		var cancel context.CancelFunc
+		short, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+	}
 	if err := c.PublishAsync(short, "c", []byte(`1`), reply); err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,7 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		Header:         o.Header,
 		HTTPClient:     o.HTTPClient,
 		MaxMessageSize: o.MaxMessageBytes,
+		AckTimeout:     o.RequestTimeout,
 		OnEvent:        c.onEvent,
 		OnDrained:      h.Flush,
 		OnSocketClose:  c.onSocketClose,

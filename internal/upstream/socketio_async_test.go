@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,12 @@ func scriptedSocketIO(t *testing.T, answer func(s *sio.Socket, e *sio.Event)) st
 
 func dialSocketIO(t *testing.T, url string, h upstream.Handler) upstream.Conn {
 	t.Helper()
-	c, err := (&upstream.SocketIODialer{Options: upstream.Options{URL: url}}).Dial(testenv.Context(t, 10*time.Second), h)
+	return dialSocketIOWith(t, upstream.Options{URL: url}, h)
+}
+
+func dialSocketIOWith(t *testing.T, o upstream.Options, h upstream.Handler) upstream.Conn {
+	t.Helper()
+	c, err := (&upstream.SocketIODialer{Options: o}).Dial(testenv.Context(t, 10*time.Second), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,20 +72,25 @@ func TestSocketIOPublishAsyncRepliesOnTheReader(t *testing.T) {
 	}
 }
 
-// A publish with no answer in time gets ctx's error, once, followed by a
-// Flush; an answer that comes later is dropped.
+// A publish with no answer in time, by ctx's deadline or by the
+// connection's request timeout, gets a deadline error, once, followed by
+// a Flush; an answer that comes later is dropped.
 func TestSocketIOPublishAsyncTimeout(t *testing.T) {
-	var first *sio.Event
-	url := scriptedSocketIO(t, func(_ *sio.Socket, e *sio.Event) {
-		if first == nil { // handlers of one connection never run at once
-			first = e
-			return
-		}
-		_ = first.Ack([]byte(`{"ok":true,"seq":8}`)) // late
-		_ = e.Ack([]byte(`{"ok":true,"seq":9}`))
-	})
-	l := &orderLog{}
-	checkPublishAsyncTimeout(t, dialSocketIO(t, url, l), l)
+	for _, byCtx := range []bool{true, false} {
+		t.Run(fmt.Sprintf("by ctx %v", byCtx), func(t *testing.T) {
+			var first *sio.Event
+			url := scriptedSocketIO(t, func(_ *sio.Socket, e *sio.Event) {
+				if first == nil { // handlers of one connection never run at once
+					first = e
+					return
+				}
+				_ = first.Ack([]byte(`{"ok":true,"seq":8}`)) // late
+				_ = e.Ack([]byte(`{"ok":true,"seq":9}`))
+			})
+			l := &orderLog{}
+			checkPublishAsyncTimeout(t, dialSocketIOWith(t, timeoutOptions(url, byCtx), l), l, byCtx)
+		})
+	}
 }
 
 // The end of the connection replies to every publish still waiting, with

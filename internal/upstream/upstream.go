@@ -105,11 +105,16 @@ type Conn interface {
 	Publish(ctx context.Context, channel string, data []byte) (uint64, error)
 	// PublishAsync sends a publish request and returns once it is written,
 	// without waiting for the answer. reply then runs once, with the seq
-	// or why there is none (a *RemoteError, ErrBadReply, ErrClosed, ctx's
-	// error), followed by the Handler's Flush on the same goroutine; with
-	// either driver that is the reading goroutine, for an answer, so
-	// the client's answer and the messages read with it leave together
-	// and no goroutine is woken on the way. ctx bounds the whole request.
+	// or why there is none (a *RemoteError, ErrBadReply, ErrClosed, an
+	// error wrapping context.DeadlineExceeded), followed by the Handler's
+	// Flush on the same goroutine; with either driver that is the reading
+	// goroutine, for an answer, so the client's answer and the messages
+	// read with it leave together and no goroutine is woken on the way.
+	// ctx bounds the write; the answer is awaited until ctx's deadline or
+	// for Options.RequestTimeout, whichever ends first. A cancelation of
+	// ctx once the request is written is not watched: a request costs no
+	// timer or context of its own, and the connection's end replies to
+	// every request still waiting.
 	// An error means the request was not sent; reply never runs then.
 	// reply must return quickly and must not wait on this Conn.
 	PublishAsync(ctx context.Context, channel string, data []byte, reply func(seq uint64, err error)) error
@@ -126,6 +131,20 @@ type Conn interface {
 	// after Close).
 	Done() <-chan struct{}
 	Err() error
+}
+
+// errNoAnswer ends an asynchronous request whose answer did not come in
+// time.
+var errNoAnswer = fmt.Errorf("upstream: no answer in time: %w", context.DeadlineExceeded)
+
+// dueBy is when an asynchronous request's answer is given up: ctx's
+// deadline or timeout from now, whichever comes first.
+func dueBy(ctx context.Context, timeout time.Duration) time.Time {
+	due := time.Now().Add(timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(due) {
+		return dl
+	}
+	return due
 }
 
 // Position is a subscribe ack's report of where the channel stood.
@@ -231,6 +250,10 @@ type Options struct {
 	// DialTimeout bounds connecting and the handshake. Zero means
 	// config.DefaultDialTimeout.
 	DialTimeout time.Duration
+	// RequestTimeout bounds the wait for a PublishAsync's answer when its
+	// context has no sooner deadline. Zero means
+	// config.DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Header is sent with the handshake.
 	Header http.Header
 	// HTTPClient carries the handshake (and Socket.IO long-polling). Nil
@@ -245,6 +268,9 @@ func (o Options) withDefaults() Options {
 	o.Mapping = o.Mapping.withDefaults()
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = config.DefaultDialTimeout
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = config.DefaultRequestTimeout
 	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = config.DefaultMaxMessageBytes

@@ -1,0 +1,74 @@
+// Package expiry gives up on requests that outlive their deadline with one
+// timer per connection instead of one per request.
+//
+// A connection with requests in flight, each due by a deadline, keeps them
+// in a table of its own and a Sweeper. After adding a request it calls Arm
+// with the request's deadline; the Sweeper runs the connection's sweep no
+// later than that, and the sweep fails what is due and returns the next
+// deadline still pending. A request costs no timer, no context and no
+// allocation here, which matters on a path that runs per client message.
+package expiry
+
+import (
+	"sync"
+	"time"
+)
+
+// Sweeper runs a sweep function by the earliest deadline it was armed
+// with. The zero value is not usable; use New.
+type Sweeper struct {
+	sweep func(now time.Time) (next time.Time)
+
+	mu sync.Mutex
+	t  *time.Timer // made at the first Arm
+	at time.Time   // when t fires; zero when it is not armed
+}
+
+// New returns a Sweeper for sweep, which fails every request due at or
+// before now and returns the earliest deadline still pending, or the zero
+// time when none is. sweep runs on a timer's goroutine, and may run
+// again before an earlier run has returned, so it takes the connection's
+// own lock; it must see every request added before the Arm that covers
+// it.
+func New(sweep func(now time.Time) (next time.Time)) *Sweeper {
+	return &Sweeper{sweep: sweep}
+}
+
+// Arm makes the sweep run no later than at (and a little after it: the
+// sweep is what gives up on a request, so it must not run early).
+func (s *Sweeper) Arm(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.at.IsZero() && !at.Before(s.at) {
+		return // a sweep by then is due already, and it names the next
+	}
+	s.at = at
+	d := time.Until(at)
+	if s.t == nil {
+		s.t = time.AfterFunc(d, s.fire)
+		return
+	}
+	// A fire under way meanwhile still sees the requests Arm covers, and
+	// Reset schedules one more in any case.
+	s.t.Reset(d)
+}
+
+// Stop cancels the pending sweep, for a connection that has ended and
+// failed its requests itself. A later Arm starts again.
+func (s *Sweeper) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.t != nil {
+		s.t.Stop()
+	}
+	s.at = time.Time{}
+}
+
+func (s *Sweeper) fire() {
+	s.mu.Lock()
+	s.at = time.Time{}
+	s.mu.Unlock()
+	if next := s.sweep(time.Now()); !next.IsZero() {
+		s.Arm(next)
+	}
+}

@@ -1,0 +1,93 @@
+package expiry
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// table is a connection's requests in flight: id -> deadline.
+type table struct {
+	mu     sync.Mutex
+	due    map[int]time.Time
+	failed map[int]time.Time // when each was given up
+}
+
+func (tb *table) sweep(now time.Time) time.Time {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	var next time.Time
+	for id, at := range tb.due {
+		if !at.After(now) {
+			delete(tb.due, id)
+			tb.failed[id] = now
+			continue
+		}
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+func (tb *table) add(s *Sweeper, id int, at time.Time) {
+	tb.mu.Lock()
+	tb.due[id] = at
+	tb.mu.Unlock()
+	s.Arm(at)
+}
+
+// Requests added in any order of deadline, from several goroutines, are
+// each given up once, not before their deadline, and all of them in the
+// end, while the earlier ones did not wait for the later.
+func TestEveryRequestIsGivenUpAfterItsDeadline(t *testing.T) {
+	tb := &table{due: map[int]time.Time{}, failed: map[int]time.Time{}}
+	s := New(tb.sweep)
+	start := time.Now()
+	offsets := []time.Duration{300, 40, 120, 10, 200, 60, 60, 250}
+	var wg sync.WaitGroup
+	for id, ms := range offsets {
+		wg.Go(func() { tb.add(s, id, start.Add(ms*time.Millisecond)) })
+	}
+	wg.Wait()
+	testenv.Eventually(t, "every request given up", 5*time.Second, func() bool {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		return len(tb.failed) == len(offsets)
+	})
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for id, ms := range offsets {
+		at := start.Add(ms * time.Millisecond)
+		if got := tb.failed[id]; got.Before(at) {
+			t.Errorf("request %d due at +%dms given up early, at +%s", id, ms, got.Sub(start))
+		}
+	}
+	// The 10 ms request did not wait for the 300 ms one's timer.
+	if late := tb.failed[3].Sub(start); late > 250*time.Millisecond {
+		t.Errorf("the first deadline was served at +%s, after later ones", late)
+	}
+}
+
+// A stopped Sweeper runs no sweep; arming again starts it anew.
+func TestStopCancelsTheSweep(t *testing.T) {
+	tb := &table{due: map[int]time.Time{}, failed: map[int]time.Time{}}
+	s := New(tb.sweep)
+	tb.add(s, 1, time.Now().Add(20*time.Millisecond))
+	s.Stop()
+	time.Sleep(60 * time.Millisecond)
+	tb.mu.Lock()
+	n := len(tb.failed)
+	tb.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("a stopped sweeper swept %d requests", n)
+	}
+	tb.add(s, 2, time.Now().Add(10*time.Millisecond))
+	testenv.Eventually(t, "both given up after a new Arm", 5*time.Second, func() bool {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		return len(tb.failed) == 2
+	})
+}
