@@ -74,7 +74,17 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 				// The final payload is out: the sid is done.
 				c.srv.forget(c)
 			}
-			writePayload(w, out)
+			// Bounded like a WebSocket write: a client that does not read
+			// its poll must not hold this goroutine and the payload.
+			rc := http.NewResponseController(w)
+			_ = rc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+			err := writePayload(w, out)
+			_ = rc.SetWriteDeadline(time.Time{}) // the connection may serve more requests
+			if err != nil {
+				// The packets the poll took are lost: end the session
+				// rather than go on with a gap.
+				c.fail(fmt.Errorf("%w: writing poll: %w", ErrTransport, err), engineio.Close)
+			}
 			return
 		}
 		c.mu.Unlock()
@@ -117,14 +127,17 @@ func (c *Conn) pollPayloadLocked(settling bool) ([]engineio.Packet, bool) {
 	return nil, false
 }
 
-func writePayload(w http.ResponseWriter, ps []engineio.Packet) {
+func writePayload(w http.ResponseWriter, ps []engineio.Packet) error {
 	body := engineio.AppendPayload(nil, ps)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return http.NewResponseController(w).Flush()
 }
 
 // post reads a payload of packets from the client and handles them in

@@ -217,9 +217,13 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		return
 	}
 	c := newConn(s, id, transport, r)
+	// OnOpen comes before any other call of the handler, OnClose included:
+	// a Shutdown may close the session as soon as it is in s.conns.
+	c.recvMu.Lock()
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
+		c.recvMu.Unlock()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -243,11 +247,12 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	// Like Node, the handshake response holds the open packet alone;
 	// whatever OnOpen sends goes to the next poll.
 	s.openSession(c)
-	writePayload(w, []engineio.Packet{open})
+	_ = writePayload(w, []engineio.Packet{open})
 }
 
+// openSession runs OnOpen under c.recvMu, which handshake took, and
+// releases it.
 func (s *Server) openSession(c *Conn) {
-	c.recvMu.Lock()
 	s.handler.OnOpen(c)
 	c.recvMu.Unlock()
 	c.startHeartbeat()

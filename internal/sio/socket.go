@@ -251,11 +251,14 @@ func (s *Socket) onPacket(m socketio.Message) {
 			s.cl.protocolError(err)
 			return
 		}
+		if !m.HasID {
+			return // answers nothing, as in Node ("bad ack")
+		}
 		s.mu.Lock()
 		ch := s.acks[m.ID]
 		delete(s.acks, m.ID)
 		s.mu.Unlock()
-		if ch != nil && m.HasID {
+		if ch != nil {
 			ch <- Ack{Args: args, Binary: m.Binary}
 		}
 	case socketio.Disconnect:
