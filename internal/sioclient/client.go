@@ -127,6 +127,8 @@ func (c *Client) Connect(ctx context.Context, nsp string, auth []byte) (*Socket,
 			err = ctx.Err()
 		case <-c.eng.done:
 			err = c.eng.err
+		case <-s.done: // a DISCONNECT for the namespace, say
+			err = s.Err()
 		}
 	}
 	if err == nil {

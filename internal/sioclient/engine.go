@@ -245,11 +245,11 @@ func (e *engine) finish(err error, shutdown func(transport)) {
 	e.once.Do(func() {
 		first = true
 		e.mu.Lock()
+		e.err = err // before closed: send reads it once it sees closed
 		e.closed = true
 		tr := e.tr
 		e.mu.Unlock()
 
-		e.err = err
 		if e.heartbeat != nil {
 			e.heartbeat.Stop()
 		}

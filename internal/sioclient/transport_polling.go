@@ -146,7 +146,11 @@ func (e *engine) openPolling(ctx context.Context) error {
 		cancel:  cancel,
 		stopped: make(chan struct{}),
 	}
-	e.setTransport(t)
+	if !e.setTransport(t) {
+		// The heartbeat, armed by the handshake, ended the session first.
+		cancel()
+		return fmt.Errorf("sioclient: handshake: %w", e.err)
+	}
 
 	upgrade := e.opts.Transport == Polling && slices.Contains(e.hs.Upgrades, "websocket")
 	e.wg.Add(1)

@@ -109,7 +109,11 @@ func (e *engine) openWebSocket(ctx context.Context) error {
 		_ = c.CloseNow()
 		return fmt.Errorf("sioclient: handshake: %w", err)
 	}
-	e.setTransport(&wsTransport{c: c})
+	if !e.setTransport(&wsTransport{c: c}) {
+		// The heartbeat, armed by the handshake, ended the session first.
+		_ = c.CloseNow()
+		return fmt.Errorf("sioclient: handshake: %w", e.err)
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()

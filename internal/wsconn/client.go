@@ -147,9 +147,12 @@ func handshake(ctx context.Context, conn net.Conn, u *url.URL, o ClientOptions) 
 	if c.limit <= 0 {
 		c.limit = DefaultClientReadLimit
 	}
-	c.in.Conn = conn
+	// The answer is read through a budget: a backend sending an endless
+	// header would otherwise have it buffered whole.
+	c.in.Conn = &budgetConn{Conn: conn, left: maxHandshakeBytes}
 	c.in.raw = rawOf(conn)
 	resp, err := http.ReadResponse(c.reader(), &http.Request{Method: http.MethodGet, URL: u})
+	c.in.Conn = conn
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -162,6 +165,32 @@ func handshake(ctx context.Context, conn net.Conn, u *url.URL, o ClientOptions) 
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// maxHandshakeBytes bounds what a dial reads from the socket for the
+// server's answer to the upgrade: the status line and the headers, and
+// whatever came in with them.
+const maxHandshakeBytes = 64 << 10
+
+// errHandshakeTooLarge ends a dial whose answer overran maxHandshakeBytes.
+var errHandshakeTooLarge = fmt.Errorf("%w: the answer's header is over %d bytes", ErrHandshake, maxHandshakeBytes)
+
+// budgetConn reads at most left bytes from Conn, then fails.
+type budgetConn struct {
+	net.Conn
+	left int
+}
+
+func (b *budgetConn) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errHandshakeTooLarge
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.Conn.Read(p)
+	b.left -= n
+	return n, err
 }
 
 // acceptGUID is the fixed suffix of the Sec-WebSocket-Accept digest.

@@ -54,14 +54,19 @@ func lookupField(key []byte) (field, bool) {
 // b's reuse.
 func Decode(b []byte) (Frame, error) { return (*Decoder)(nil).Decode(b) }
 
-// maxChannelNames bounds a Decoder's cache of channel names.
-const maxChannelNames = 1024
+// maxChannelNames bounds a Decoder's cache of channel names, and
+// maxCachedName the names it keeps (as quoted JSON).
+const (
+	maxChannelNames = 1024
+	maxCachedName   = 256
+)
 
 // Decoder decodes frames as Decode does, and keeps the channel names of
 // the messages it has decoded, so that a connection's stream of messages
 // shares one string per channel instead of allocating one per message.
-// It keeps at most maxChannelNames names; past that, names are allocated
-// as by Decode. The zero value is ready; a nil *Decoder keeps no names.
+// It keeps at most maxChannelNames names of at most maxCachedName bytes
+// (so a peer sending long names cannot make it hold much); past that,
+// names are allocated as by Decode. The zero value is ready; a nil *Decoder keeps no names.
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
 	channels map[string]string
@@ -77,7 +82,7 @@ func (d *Decoder) channel(v []byte) (string, error) {
 		return s, nil
 	}
 	s, err := stringField(v, "channel")
-	if err == nil && len(d.channels) < maxChannelNames {
+	if err == nil && len(d.channels) < maxChannelNames && len(v) <= maxCachedName {
 		if d.channels == nil {
 			d.channels = make(map[string]string)
 		}

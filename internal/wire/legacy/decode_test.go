@@ -221,3 +221,19 @@ func TestDecoderSharesChannelNames(t *testing.T) {
 		t.Fatalf("the decoder keeps %d names, want the bound %d", len(d.channels), maxChannelNames)
 	}
 }
+
+// A long channel name reads right but is not kept: a peer sending many
+// long names must not make a connection's decoder hold them.
+func TestDecoderKeepsNoLongNames(t *testing.T) {
+	var d Decoder
+	long := strings.Repeat("n", maxCachedName)
+	for range 2 {
+		f, err := d.Decode([]byte(`{"type":"message","channel":"` + long + `","seq":1,"data":0}`))
+		if err != nil || f.Channel != long {
+			t.Fatalf("long channel: %.40q…, %v", f.Channel, err)
+		}
+	}
+	if len(d.channels) != 0 {
+		t.Fatalf("the decoder kept a name of %d bytes", len(long))
+	}
+}

@@ -82,12 +82,17 @@ func splitArray(elems [][]byte, b []byte, i int) ([][]byte, int, bool) {
 	}
 }
 
-// maxNames bounds a Names table.
-const maxNames = 256
+// maxNames bounds a Names table, and maxNameBytes the names it keeps (as
+// quoted JSON): a peer sending long names must not make it hold much.
+const (
+	maxNames     = 256
+	maxNameBytes = 256
+)
 
 // Names interns the JSON strings a reader meets again and again (event
 // and channel names): one seen before is returned without an allocation.
-// It keeps at most maxNames; past that, new ones are unquoted afresh. The
+// It keeps at most maxNames, of at most maxNameBytes; past that, and for
+// longer ones, names are unquoted afresh. The
 // zero value is ready; a nil *Names unquotes every time. Not safe for
 // concurrent use.
 type Names struct{ m map[string]string }
@@ -101,7 +106,7 @@ func (n *Names) Unquote(raw []byte) (string, error) {
 		return s, nil
 	}
 	s, err := Unquote(raw)
-	if err == nil && len(n.m) < maxNames {
+	if err == nil && len(n.m) < maxNames && len(raw) <= maxNameBytes {
 		if n.m == nil {
 			n.m = make(map[string]string)
 		}

@@ -323,3 +323,19 @@ func TestNamesBound(t *testing.T) {
 		t.Fatalf("nil Names: %q %v", s, err)
 	}
 }
+
+// A long name reads right but is not kept: a peer sending many long event
+// names must not make a connection's table hold them.
+func TestNamesKeepNoLongNames(t *testing.T) {
+	var names Names
+	want := strings.Repeat("e", maxNameBytes)
+	raw := AppendString(nil, want)
+	for range 2 {
+		if got, err := names.Unquote(raw); err != nil || got != want {
+			t.Fatalf("Unquote of a long name: %.40q…, %v", got, err)
+		}
+	}
+	if len(names.m) != 0 {
+		t.Fatalf("a name of %d bytes was kept", len(raw))
+	}
+}
