@@ -24,7 +24,8 @@
 //     requests in flight on A, and close A.
 //
 // Any failure in 2–4 (dial, handshake, a refused subscribe such as
-// history_gone, B dropping, the timeout) aborts: B stops being a source
+// history_gone, B dropping, B losing a channel before the commit with
+// subscription_lost, the timeout) aborts: B stops being a source
 // and is closed, and the session stays on A exactly as it was; A never
 // stopped being a source, so its stream has no hole to mend. The error is
 // returned for the caller to count.

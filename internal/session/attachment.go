@@ -9,7 +9,8 @@ import (
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
-// recoveryTimeout bounds one recovery of a channel (resubscribe with since).
+// recoveryTimeout bounds one recovery of a channel (resubscribe with
+// since), once it holds the operation lock.
 const recoveryTimeout = 10 * time.Second
 
 // Attachment is a session's connection to one backend. It is the
@@ -25,6 +26,10 @@ type Attachment struct {
 	drained  chan struct{} // closed when inflight drops to 0; nil when nobody waits
 	dead     bool          // the connection has ended
 	closing  bool          // the session closed it on purpose
+	// lost: the backend dropped a channel while the attachment was being
+	// brought in (a subscription_lost after its subscribe), so it cannot
+	// become the channel's only source: Commit refuses it.
+	lost bool
 	// retiring: replaced by a commit, and not yet drained, closed or
 	// parked as a standby; its custom events still reach the client (see
 	// HandleEvent).
@@ -86,6 +91,8 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 		return nil, ErrClosed
 	case b.dead:
 		return nil, ErrAttachmentEnded
+	case b.lost:
+		return nil, ErrLostWhileBroughtIn
 	}
 	for _, sb := range s.subs {
 		sb.src, sb.next = b, nil
@@ -163,8 +170,12 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 		s.onMessage(a, ev)
 	case upstream.KindLost:
 		s.mu.Lock()
-		if sb := s.subs[ev.Channel]; sb != nil && sb.src == a && !s.closed {
+		switch sb := s.subs[ev.Channel]; {
+		case sb == nil || s.closed:
+		case sb.src == a:
 			s.recoverLocked(ev.Channel, a)
+		case sb.next == a:
+			a.lost = true // the attach fails at its commit; the source stays
 		}
 		s.mu.Unlock()
 	default:
@@ -245,16 +256,19 @@ func (s *Session) recoverLocked(channel string, a *Attachment) {
 func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 	defer s.wg.Done()
 	defer s.sink.Flush() // after s.mu is released: a lost channel's notice
-	ctx, cancel := context.WithTimeout(s.ctx, recoveryTimeout)
-	defer cancel()
-	err := s.LockOps(ctx)
-	if err != nil {
+	// The wait for the lock is bounded by the session only: an operation
+	// holding it ends within its own bound, and a recovery given up here
+	// would leave the channel silent for good.
+	if err := s.LockOps(s.ctx); err != nil { // the session ended
 		s.mu.Lock()
 		sb.recovering = false
 		s.mu.Unlock()
 		return
 	}
 	defer s.UnlockOps()
+	ctx, cancel := context.WithTimeout(s.ctx, recoveryTimeout)
+	defer cancel()
+	var err error
 
 	s.mu.Lock()
 	current := s.subs[channel] == sb && sb.src == a && !a.dead && !s.closed

@@ -28,6 +28,9 @@ var (
 	// ErrAttachmentEnded: the backend connection being attached ended
 	// before it could take over.
 	ErrAttachmentEnded = errors.New("session: backend connection ended")
+	// ErrLostWhileBroughtIn: the backend connection being attached dropped
+	// a channel (subscription_lost) before it could take over.
+	ErrLostWhileBroughtIn = errors.New("session: the new backend connection lost a channel before taking over")
 )
 
 // Sink is the client side of a session; the edge implements it.
