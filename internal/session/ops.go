@@ -3,7 +3,9 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/upstream"
@@ -12,6 +14,10 @@ import (
 // The operations the edge calls on behalf of its client. Each forwards to
 // the session's current attachment; errors from the backend come back as
 // they are (for example *upstream.RemoteError).
+
+// leaveTimeout bounds the unsubscribe that follows a subscribe left
+// without an answer.
+const leaveTimeout = 5 * time.Second
 
 // Subscribe subscribes the session to channel on its current backend and
 // waits for the ack. With hasSince the backend first replays the messages
@@ -44,6 +50,16 @@ func (s *Session) Subscribe(ctx context.Context, channel string, since uint64, h
 	s.mu.Unlock()
 
 	pos, err := a.conn.Subscribe(ctx, channel, since, hasSince)
+	var refused *upstream.RemoteError
+	if err != nil && !errors.As(err, &refused) {
+		// No answer (a timeout, say): the backend may have taken the
+		// subscribe all the same, and would stream a channel the session
+		// no longer holds, refusing the client's retry as a duplicate.
+		// Leave it, best effort.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+		_ = a.conn.Unsubscribe(uctx, channel)
+		cancel()
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
