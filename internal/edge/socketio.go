@@ -247,7 +247,8 @@ func (c *sioConn) publish(e *sio.Event) {
 			c.reply(e, toReply(err))
 			return
 		}
-		c.ack(e, appendOKSeq(nil, seq))
+		var buf [40]byte // {"ok":true,"seq":N}, copied by the ack
+		c.ack(e, appendOKSeq(buf[:0], seq))
 	})
 	if err != nil {
 		<-c.publishing

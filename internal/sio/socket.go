@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/baton-rt/baton/internal/eio"
+	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
@@ -321,8 +322,17 @@ func (e *Event) AckBinary(binary [][]byte, args ...[]byte) error {
 	if e.acked.Swap(true) {
 		return ErrAlreadyAcked
 	}
+	held := e.inHandler.Load() || e.holdAcks.Load()
+	if held && len(binary) == 0 {
+		// The common answer, encoded straight into a pooled frame.
+		bp := eio.FrameBuffer()
+		b := append((*bp)[:0], byte(engineio.Message))
+		b = socketio.Append(b, socketio.Packet{Type: socketio.Ack, Namespace: e.s.nsp.name, ID: e.id, HasID: true})
+		*bp = socketio.AppendArgs(b, args...)
+		return e.s.cl.conn.SendFrameHeld(bp)
+	}
 	p := socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}
-	if e.inHandler.Load() || e.holdAcks.Load() {
+	if held {
 		p.Namespace = e.s.nsp.name
 		return e.s.cl.conn.SendHeld(encode(p, binary)...)
 	}

@@ -18,8 +18,12 @@ import (
 // reads from a transport at a time.
 type transport interface {
 	// send writes ps in order and contiguously (a Socket.IO packet and its
-	// binary attachments must not interleave with other packets).
+	// binary attachments must not interleave with other packets), bounded
+	// by ctx. The packets' Data is lent for the call only.
 	send(ctx context.Context, ps []engineio.Packet) error
+	// boundsWrites reports whether a send with a context without deadline
+	// is bounded all the same, by Options.WriteTimeout.
+	boundsWrites() bool
 	// shutdown says goodbye to the server (close packet or close frame),
 	// bounded by ctx, and releases the transport.
 	shutdown(ctx context.Context)
@@ -208,8 +212,12 @@ func (e *engine) send(ctx context.Context, ps ...engineio.Packet) error {
 	if closed {
 		return e.err
 	}
-	wctx, cancel := context.WithTimeout(context.Background(), e.opts.WriteTimeout)
-	defer cancel()
+	wctx := context.Background()
+	if !tr.boundsWrites() {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(wctx, e.opts.WriteTimeout)
+		defer cancel()
+	}
 	if err := tr.send(wctx, ps); err != nil {
 		e.fail(fmt.Errorf("%w: write: %w", ErrTransportClosed, err))
 		return e.err

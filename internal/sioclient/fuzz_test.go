@@ -19,10 +19,14 @@ type recordingTransport struct {
 
 func (r *recordingTransport) send(_ context.Context, ps []engineio.Packet) error {
 	r.mu.Lock()
-	r.sent = append(r.sent, ps...)
+	for _, p := range ps {
+		p.Data = bytes.Clone(p.Data) // lent for the call only
+		r.sent = append(r.sent, p)
+	}
 	r.mu.Unlock()
 	return nil
 }
+func (r *recordingTransport) boundsWrites() bool       { return true }
 func (r *recordingTransport) shutdown(context.Context) {}
 func (r *recordingTransport) abort()                   {}
 

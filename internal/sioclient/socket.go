@@ -192,7 +192,7 @@ func (s *Socket) EmitWithAckFunc(ctx context.Context, event string, then func(Pa
 	if err != nil {
 		return err
 	}
-	if err := s.c.sendPacket(ctx, s.eventMessage(event, Payload{Args: args}, id, true)); err != nil {
+	if err := s.c.sendEvent(ctx, s.nsp, id, true, event, args); err != nil {
 		if _, ok := s.takeAck(id); ok {
 			return err
 		}

@@ -33,6 +33,9 @@ type pollTransport struct {
 // during an upgrade, like the official server's upgradeTimeout (10s).
 const upgradeTimeout = 10 * time.Second
 
+// boundsWrites: a POST needs its context's deadline.
+func (t *pollTransport) boundsWrites() bool { return false }
+
 func (t *pollTransport) send(ctx context.Context, ps []engineio.Packet) error {
 	// The server refuses a body over its maxPayload and ends the session,
 	// so a long batch goes out in several POSTs, in order.

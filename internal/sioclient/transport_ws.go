@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/coder/websocket"
 
@@ -22,8 +23,20 @@ type wsTransport struct {
 	c wsconn.Conn
 }
 
+// boundsWrites: a *wsconn.Client bounds a write without a deadline by the
+// WriteTimeout it was dialed with, so a write costs no context.
+func (t *wsTransport) boundsWrites() bool {
+	_, ok := t.c.(*wsconn.Client)
+	return ok
+}
+
 func (t *wsTransport) send(ctx context.Context, ps []engineio.Packet) error {
-	var buf []byte
+	bp := textPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			textPool.Put(bp)
+		}
+	}()
 	for _, p := range ps {
 		if p.Binary {
 			if err := t.c.Write(ctx, websocket.MessageBinary, p.Data); err != nil {
@@ -31,13 +44,20 @@ func (t *wsTransport) send(ctx context.Context, ps []engineio.Packet) error {
 			}
 			continue
 		}
-		buf = engineio.AppendText(buf[:0], p)
-		if err := t.c.Write(ctx, websocket.MessageText, buf); err != nil {
+		*bp = engineio.AppendText((*bp)[:0], p)
+		if err := t.c.Write(ctx, websocket.MessageText, *bp); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// textPool holds the buffers packets are encoded into for a write, and
+// sendPacket's: a write copies its frame, so they are free once it returns.
+var textPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
 
 func (t *wsTransport) shutdown(context.Context) {
 	// Close starts the close handshake, bounded (5s) by coder/websocket
@@ -55,7 +75,7 @@ func (e *engine) dialWebSocket(ctx context.Context, sid string) (wsconn.Conn, er
 	if via == http.DefaultClient {
 		via = nil // nothing to go through: the cheaper wsconn.Client
 	}
-	c, err := wsconn.DialVia(ctx, e.requestURL("websocket", sid), via, wsconn.ClientOptions{Header: e.opts.Header, ReadLimit: e.opts.MaxMessageSize})
+	c, err := wsconn.DialVia(ctx, e.requestURL("websocket", sid), via, wsconn.ClientOptions{Header: e.opts.Header, ReadLimit: e.opts.MaxMessageSize, WriteTimeout: e.opts.WriteTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("%w: websocket dial: %w", ErrTransportClosed, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/sioclient"
+	"github.com/baton-rt/baton/internal/wire/jsonstr"
 )
 
 // SocketIODialer dials backends that speak Socket.IO v5 (over
@@ -215,9 +216,11 @@ func isCode(s string) bool {
 	return true
 }
 
-func channelBody(channel string) []byte {
-	b := append([]byte(`{"channel":`), jsonString(channel)...)
-	return b
+func channelBody(channel string) []byte { return appendChannelBody(nil, channel) }
+
+// appendChannelBody appends {"channel":C, without the closing brace.
+func appendChannelBody(dst []byte, channel string) []byte {
+	return jsonstr.Append(append(dst, `{"channel":`...), channel, jsonstr.JS)
 }
 
 func (c *sioConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (Position, error) {
@@ -234,19 +237,20 @@ func (c *sioConn) Unsubscribe(ctx context.Context, channel string) error {
 }
 
 func (c *sioConn) Publish(ctx context.Context, channel string, data []byte) (uint64, error) {
-	body, err := publishBody(channel, data)
+	body, err := appendPublishBody(nil, channel, data)
 	if err != nil {
 		return 0, err
 	}
 	return publishSeq(c.call(ctx, c.m.Publish, body))
 }
 
-// publishBody is a publish event's argument, {"channel":C,"data":D}.
-func publishBody(channel string, data []byte) ([]byte, error) {
+// appendPublishBody appends a publish event's argument,
+// {"channel":C,"data":D}, to dst.
+func appendPublishBody(dst []byte, channel string, data []byte) ([]byte, error) {
 	if !json.Valid(data) {
-		return nil, fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
+		return dst, fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
 	}
-	body := append(channelBody(channel), `,"data":`...)
+	body := append(appendChannelBody(dst, channel), `,"data":`...)
 	return append(append(body, data...), '}'), nil
 }
 
@@ -266,7 +270,16 @@ func publishSeq(ack Position, err error) (uint64, error) {
 // answer that does not come (the timeout, the connection's end) is
 // followed by a Flush of its own.
 func (c *sioConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
-	body, err := publishBody(channel, data)
+	// The body is copied into the event's frame before EmitWithAckFunc
+	// returns: a pooled buffer serves.
+	bp := framePool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			framePool.Put(bp)
+		}
+	}()
+	body, err := appendPublishBody((*bp)[:0], channel, data)
+	*bp = body
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 const (
 	DefaultClientReadSize  = 512
 	DefaultClientReadLimit = 1 << 20
-	// clientWriteTimeout bounds a write whose context has no deadline.
+	// clientWriteTimeout is ClientOptions.WriteTimeout's default.
 	clientWriteTimeout = 10 * time.Second
 	// closeGrace is how long Close leaves the reader to see the peer's
 	// close frame before its read fails.
@@ -50,6 +50,9 @@ type ClientOptions struct {
 	// ReadLimit bounds one incoming message; a larger one ends the
 	// connection with 1009. Zero means DefaultClientReadLimit.
 	ReadLimit int64
+	// WriteTimeout bounds a write whose context has no deadline. Zero
+	// means 10s.
+	WriteTimeout time.Duration
 }
 
 // Client is the client side of a WebSocket connection (RFC 6455, no
@@ -64,8 +67,9 @@ type ClientOptions struct {
 type Client struct {
 	in    parkConn
 	br    *bufio.Reader // nil while parked with nothing buffered (see reader)
-	size  int
-	limit int64
+	size         int
+	limit        int64
+	writeTimeout time.Duration // for a write whose context has no deadline
 
 	wmu       sync.Mutex // one frame at a time
 	closeSent bool
@@ -143,9 +147,12 @@ func handshake(ctx context.Context, conn net.Conn, u *url.URL, o ClientOptions) 
 	if size <= 0 {
 		size = DefaultClientReadSize
 	}
-	c := &Client{size: size, limit: o.ReadLimit}
+	c := &Client{size: size, limit: o.ReadLimit, writeTimeout: o.WriteTimeout}
 	if c.limit <= 0 {
 		c.limit = DefaultClientReadLimit
+	}
+	if c.writeTimeout <= 0 {
+		c.writeTimeout = clientWriteTimeout
 	}
 	// The answer is read through a budget: a backend sending an endless
 	// header would otherwise have it buffered whole.
@@ -263,7 +270,7 @@ func (c *Client) reader() *bufio.Reader {
 }
 
 // Write sends one message, masked (as client frames must be). ctx's
-// deadline bounds it; without one, clientWriteTimeout does. A failed
+// deadline bounds it; without one, ClientOptions.WriteTimeout does. A failed
 // write leaves the connection unusable.
 func (c *Client) Write(ctx context.Context, typ websocket.MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
@@ -286,7 +293,7 @@ func (c *Client) Write(ctx context.Context, typ websocket.MessageType, p []byte)
 func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error {
 	dl, ok := ctx.Deadline()
 	if !ok {
-		dl = time.Now().Add(clientWriteTimeout)
+		dl = time.Now().Add(c.writeTimeout)
 	}
 	if err := c.in.SetWriteDeadline(dl); err != nil {
 		return err
