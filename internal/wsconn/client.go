@@ -65,8 +65,8 @@ type ClientOptions struct {
 // One goroutine reads (Read, Buffered, Wait); Write, Close and CloseNow
 // may be called from any goroutine.
 type Client struct {
-	in    parkConn
-	br    *bufio.Reader // nil while parked with nothing buffered (see reader)
+	in           parkConn
+	br           *bufio.Reader // nil while parked with nothing buffered (see reader)
 	size         int
 	limit        int64
 	writeTimeout time.Duration // for a write whose context has no deadline
