@@ -43,7 +43,7 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		MaxMessageSize: o.MaxMessageBytes,
 		AckTimeout:     o.RequestTimeout,
 		OnEvent:        c.onEvent,
-		OnDrained:      h.Flush,
+		OnDrained:      c.flush,
 		OnSocketClose:  c.onSocketClose,
 		OnClose:        c.onClose,
 	})
@@ -80,6 +80,14 @@ type sioConn struct {
 	done chan struct{} // closed after HandleClose has run
 
 	closing atomic.Bool
+
+	// hmu orders the handler's calls: sioclient may report the end on
+	// the goroutine that closes while its reader is still in OnEvent, and
+	// HandleClose must come after the reader's last call (the Handler
+	// contract). Once it has run (handled), later calls are dropped.
+	hmu     sync.Mutex
+	handled bool
+
 	mu      sync.Mutex
 	ready   bool  // Dial returned the connection: its end goes to HandleClose
 	ended   bool  // the session has ended
@@ -118,13 +126,31 @@ func (c *sioConn) onClose(_ *sioclient.Client, err error) {
 	if !ready {
 		return // a failed Dial: nobody holds this connection
 	}
+	c.hmu.Lock()
 	c.h.HandleClose(err)
+	c.handled = true
+	c.hmu.Unlock()
 	close(c.done)
+}
+
+// flush is the handler's Flush, unless HandleClose has run.
+func (c *sioConn) flush() {
+	c.hmu.Lock()
+	if !c.handled {
+		c.h.Flush()
+	}
+	c.hmu.Unlock()
 }
 
 // onEvent runs on the client's reading goroutine; the events of one read
 // are flushed together, once sioclient has handled them (OnDrained).
-func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) { c.handle(ev) }
+func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) {
+	c.hmu.Lock()
+	if !c.handled {
+		c.handle(ev)
+	}
+	c.hmu.Unlock()
+}
 
 func (c *sioConn) handle(ev sioclient.Event) {
 	if ev.Name == c.m.Message && len(ev.Args) > 0 {
@@ -286,7 +312,7 @@ func (c *sioConn) PublishAsync(ctx context.Context, channel string, data []byte,
 	err = c.s.EmitWithAckFunc(ctx, c.m.Publish, func(p sioclient.Payload, err error) {
 		if err != nil {
 			reply(0, c.callErr(ctx, err))
-			c.h.Flush()
+			c.flush()
 			return
 		}
 		if len(p.Args) == 0 {
