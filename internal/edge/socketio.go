@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +38,9 @@ type sioConn struct {
 	// publish); made by the first, used by the handlers, which never run
 	// at once.
 	publishing chan struct{}
+	// names interns the channel names of the client's requests (the
+	// handlers' only: they never run at once).
+	names socketio.Names
 }
 
 var _ session.Sink = (*sioConn)(nil)
@@ -148,38 +150,29 @@ func onConn(f func(*sioConn, context.Context, *sio.Event)) sio.EventHandler {
 	}
 }
 
-// request is the argument of subscribe, unsubscribe and publish.
-type request struct {
-	Channel *string         `json:"channel"`
-	Since   json.RawMessage `json:"since"`
-	Data    json.RawMessage `json:"data"`
-}
-
-// parse reads the event's first argument like the reference service; on
-// failure it answers the client and returns false.
-func (c *sioConn) parse(e *sio.Event) (req request, since uint64, hasSince, ok bool) {
-	fail := func(code, msg string) (request, uint64, bool, bool) {
+// parse reads the event's first argument as the reference service does
+// (socketio.ReadPubSubRequest); on failure it answers the client and
+// returns false. The request's bytes are the event's.
+func (c *sioConn) parse(e *sio.Event) (req socketio.PubSubRequest, since uint64, hasSince, ok bool) {
+	fail := func(code, msg string) (socketio.PubSubRequest, uint64, bool, bool) {
 		c.reply(e, replyError{code, msg})
 		return req, 0, false, false
 	}
 	switch {
 	case len(e.Binary) > 0:
 		return fail(legacy.CodeBadRequest, "binary attachments are not supported")
-	case len(e.Args) == 0 || len(e.Args[0]) == 0 || e.Args[0][0] != '{':
-		return fail(legacy.CodeBadRequest, "the first argument must be an object")
+	case len(e.Args) == 0:
+		return fail(legacy.CodeBadRequest, socketio.ErrNotObject.Error())
 	}
-	if err := json.Unmarshal(e.Args[0], &req); err != nil {
+	req, err := socketio.ReadPubSubRequest(e.Args[0], &c.names)
+	switch {
+	case err != nil:
 		return fail(legacy.CodeBadRequest, err.Error())
-	}
-	if req.Channel == nil {
+	case !req.HasChannel:
 		return fail(legacy.CodeInvalidChannel, `missing field "channel"`)
 	}
-	if req.Since != nil && !bytes.Equal(req.Since, []byte("null")) {
-		n, err := strconv.ParseUint(string(req.Since), 10, 64)
-		if err != nil {
-			return fail(legacy.CodeBadSince, fmt.Sprintf("since must be a non-negative integer, got %s", req.Since))
-		}
-		since, hasSince = n, true
+	if since, hasSince, err = req.ReadSince(); err != nil {
+		return fail(legacy.CodeBadSince, err.Error())
 	}
 	return req, since, hasSince, true
 }
@@ -189,7 +182,7 @@ func (c *sioConn) subscribe(ctx context.Context, e *sio.Event) {
 	if !ok {
 		return
 	}
-	ch := *req.Channel
+	ch := req.Channel
 	c.box.begin(ch)
 	pos, err := c.sess.Subscribe(ctx, ch, since, hasSince)
 	c.box.end(ch, err == nil, func() {
@@ -209,7 +202,7 @@ func (c *sioConn) unsubscribe(ctx context.Context, e *sio.Event) {
 	if !ok {
 		return
 	}
-	if err := c.sess.Unsubscribe(ctx, *req.Channel); errors.Is(err, session.ErrNotSubscribed) {
+	if err := c.sess.Unsubscribe(ctx, req.Channel); errors.Is(err, session.ErrNotSubscribed) {
 		c.reply(e, toReply(err))
 		return
 	}
@@ -227,7 +220,7 @@ func (c *sioConn) publish(e *sio.Event) {
 	if !ok {
 		return
 	}
-	data := []byte(req.Data)
+	data := req.Data // the event's bytes: PublishAsync writes them before it returns
 	if data == nil {
 		data = []byte("null") // as the reference service
 	}
@@ -241,7 +234,7 @@ func (c *sioConn) publish(e *sio.Event) {
 	}
 	// As on the legacy edge, the backend connection bounds the wait.
 	e.HoldAcks()
-	err := c.sess.PublishAsync(c.so.Context(), *req.Channel, data, func(seq uint64, err error) {
+	err := c.sess.PublishAsync(c.so.Context(), req.Channel, data, func(seq uint64, err error) {
 		<-c.publishing
 		if err != nil {
 			c.reply(e, toReply(err))

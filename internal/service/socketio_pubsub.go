@@ -67,29 +67,24 @@ func (s *SocketIO) mountPubSub(n *sio.Namespace) {
 	})
 }
 
-// request is the argument of subscribe, unsubscribe and publish.
-type request struct {
-	Channel *string         `json:"channel"`
-	Since   json.RawMessage `json:"since"`
-	Data    json.RawMessage `json:"data"`
-}
-
-// parseRequest reads the event's first argument; on failure it returns the
-// error code and message to answer with.
-func parseRequest(e *sio.Event) (req request, code, msg string) {
+// parseRequest reads the event's first argument, the argument of
+// subscribe, unsubscribe and publish; on failure it returns the error code
+// and message to answer with.
+func parseRequest(e *sio.Event) (req socketio.PubSubRequest, code, msg string) {
 	switch {
 	case len(e.Binary) > 0:
 		return req, legacy.CodeBadRequest, "binary attachments are not supported"
-	case len(e.Args) == 0 || len(e.Args[0]) == 0 || e.Args[0][0] != '{':
-		return req, legacy.CodeBadRequest, "the first argument must be an object"
+	case len(e.Args) == 0:
+		return req, legacy.CodeBadRequest, socketio.ErrNotObject.Error()
 	}
-	if err := json.Unmarshal(e.Args[0], &req); err != nil {
+	req, err := socketio.ReadPubSubRequest(e.Args[0], nil)
+	switch {
+	case err != nil:
 		return req, legacy.CodeBadRequest, err.Error()
-	}
-	if req.Channel == nil {
+	case !req.HasChannel:
 		return req, legacy.CodeInvalidChannel, `missing field "channel"`
 	}
-	if err := broker.ValidChannel(*req.Channel); err != nil {
+	if err := broker.ValidChannel(req.Channel); err != nil {
 		return req, legacy.CodeInvalidChannel, err.Error()
 	}
 	return req, "", ""
@@ -97,25 +92,13 @@ func parseRequest(e *sio.Event) (req request, code, msg string) {
 
 // readRequest is parseRequest for an event handler: on failure it answers
 // the event with the error and reports false.
-func readRequest(e *sio.Event) (request, bool) {
+func readRequest(e *sio.Event) (socketio.PubSubRequest, bool) {
 	req, code, msg := parseRequest(e)
 	if code != "" {
 		replyError(e, code, msg)
 		return req, false
 	}
 	return req, true
-}
-
-// since reads the optional "since": a non-negative integer.
-func (r request) since() (uint64, bool, error) {
-	if r.Since == nil || bytes.Equal(r.Since, []byte("null")) {
-		return 0, false, nil
-	}
-	n, err := strconv.ParseUint(string(r.Since), 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("since must be a non-negative integer, got %s", r.Since)
-	}
-	return n, true, nil
 }
 
 var ackOK = []byte(`{"ok":true}`)
@@ -145,13 +128,13 @@ func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
 	if !ok {
 		return
 	}
-	since, hasSince, err := req.since()
+	since, hasSince, err := req.ReadSince()
 	if err != nil {
 		replyError(e, legacy.CodeBadSince, err.Error())
 		return
 	}
 	m := memberOf(so)
-	ch := *req.Channel
+	ch := req.Channel
 	m.mu.Lock()
 	_, dup := m.subs[ch]
 	full := len(m.subs) >= s.limits.MaxSubscriptions
@@ -227,7 +210,7 @@ func (s *SocketIO) unsubscribe(so *sio.Socket, e *sio.Event) {
 		return
 	}
 	m := memberOf(so)
-	ch := *req.Channel
+	ch := req.Channel
 	m.mu.Lock()
 	_, held := m.subs[ch]
 	delete(m.subs, ch)
@@ -251,19 +234,19 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 		replyErrorAfter(s.cfg.Faults.delay(), e, legacy.CodeInternal, ErrInjected.Error())
 		return
 	}
-	data := []byte(req.Data) // a copy of the request's bytes, never re-encoded
+	data := bytes.Clone(req.Data) // the broker keeps it; never re-encoded
 	if data == nil {
 		data = []byte("null") // as the Node reference server does
 	}
 	ctx, cancel := context.WithTimeout(so.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	msgOut, err := s.broker.Publish(ctx, *req.Channel, data)
+	msgOut, err := s.broker.Publish(ctx, req.Channel, data)
 	switch {
 	case errors.Is(err, broker.ErrInvalidChannel):
 		replyError(e, legacy.CodeInvalidChannel, err.Error())
 		return
 	case err != nil:
-		s.log.Warn("socket.io: publish failed", "socket", so.ID(), "channel", *req.Channel, "err", err)
+		s.log.Warn("socket.io: publish failed", "socket", so.ID(), "channel", req.Channel, "err", err)
 		replyError(e, legacy.CodeInternal, err.Error())
 		return
 	}
