@@ -38,9 +38,6 @@ type sioConn struct {
 	// publish); made by the first, used by the handlers, which never run
 	// at once.
 	publishing chan struct{}
-	// names interns the channel names of the client's requests (the
-	// handlers' only: they never run at once).
-	names socketio.Names
 }
 
 var _ session.Sink = (*sioConn)(nil)
@@ -164,7 +161,9 @@ func (c *sioConn) parse(e *sio.Event) (req socketio.PubSubRequest, since uint64,
 	case len(e.Args) == 0:
 		return fail(legacy.CodeBadRequest, socketio.ErrNotObject.Error())
 	}
-	req, err := socketio.ReadPubSubRequest(e.Args[0], &c.names)
+	// No table of channel names per connection: its map would cost an
+	// idle session more than the name's allocation costs a request.
+	req, err := socketio.ReadPubSubRequest(e.Args[0], nil)
 	switch {
 	case err != nil:
 		return fail(legacy.CodeBadRequest, err.Error())
