@@ -101,6 +101,18 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 	if old != nil {
 		old.retiring = true
 	}
+	if sb := s.standby; sb != nil && sb.color == b.color {
+		// The retirement of the session's last connection to this backend
+		// parked it while this one was being dialed (a move back that
+		// found no standby yet): one connection per backend is enough.
+		s.standby = nil
+		sb.closing, sb.retiring = true, false
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = sb.conn.Close()
+		}()
+	}
 	s.wakeLocked()
 	return old, nil
 }

@@ -319,6 +319,16 @@ func (s *Session) Info() Info {
 func (s *Session) LockOps(ctx context.Context) error {
 	select {
 	case s.ops <- struct{}{}:
+		// select picks at random among ready cases: an ended ctx or
+		// session must not win the lock.
+		switch {
+		case ctx.Err() != nil:
+			<-s.ops
+			return ctx.Err()
+		case s.ctx.Err() != nil:
+			<-s.ops
+			return ErrClosed
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
