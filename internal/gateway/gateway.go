@@ -230,7 +230,9 @@ func (g *Gateway) Attach(ctx context.Context, id Identity, sink session.Sink) (*
 	if _, err := handover.Reattach(ctx, s, table.Backend(id.User), g.dialer, g.opts.Handover); err != nil {
 		g.forget(s)
 		s.Close()
-		g.stats.attachFailed.Add(1)
+		if ctx.Err() == nil { // not the client giving up
+			g.stats.attachFailed.Add(1)
+		}
 		return nil, err
 	}
 	// A weight change may have listed the sessions while this one was

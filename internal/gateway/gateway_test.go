@@ -300,6 +300,16 @@ func TestAttachFallback(t *testing.T) {
 	if st := e.g.Status(); st.Moves.AttachFailed != 1 {
 		t.Errorf("status %+v", st)
 	}
+	// A client that gives up while it is attached is not a backend's
+	// failure.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := e.g.Attach(gone, gateway.Identity{User: "u3"}, sessiontest.NewSink()); err == nil {
+		t.Fatal("attach with an ended context succeeded")
+	}
+	if st := e.g.Status(); st.Moves.AttachFailed != 1 {
+		t.Errorf("attach_failed %d after a client gave up, want 1", st.Moves.AttachFailed)
+	}
 }
 
 // TestAbandon: a session that no backend can take back is abandoned and
