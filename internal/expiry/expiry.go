@@ -64,6 +64,25 @@ func (s *Sweeper) Stop() {
 	s.at = time.Time{}
 }
 
+// TakeDue removes from pending the entries due by now and returns them,
+// with the earliest deadline of those left (zero when none has one): the
+// body of a sweep over a connection's table of requests, called with the
+// table's lock held. deadline gives an entry's deadline; zero means it
+// has none and is never taken.
+func TakeDue[K comparable, V any](pending map[K]V, now time.Time, deadline func(V) time.Time) (due []V, next time.Time) {
+	for k, v := range pending {
+		switch at := deadline(v); {
+		case at.IsZero():
+		case !at.After(now):
+			due = append(due, v)
+			delete(pending, k)
+		case next.IsZero() || at.Before(next):
+			next = at
+		}
+	}
+	return due, next
+}
+
 func (s *Sweeper) fire() {
 	s.mu.Lock()
 	s.at = time.Time{}

@@ -15,19 +15,18 @@ type table struct {
 	failed map[int]time.Time // when each was given up
 }
 
+// sweep gives up what is due, as a connection would.
 func (tb *table) sweep(now time.Time) time.Time {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	var next time.Time
-	for id, at := range tb.due {
-		if !at.After(now) {
-			delete(tb.due, id)
-			tb.failed[id] = now
-			continue
-		}
-		if next.IsZero() || at.Before(next) {
-			next = at
-		}
+	ids := make(map[int]int, len(tb.due))
+	for id := range tb.due {
+		ids[id] = id
+	}
+	due, next := TakeDue(ids, now, func(id int) time.Time { return tb.due[id] })
+	for _, id := range due {
+		delete(tb.due, id)
+		tb.failed[id] = now
 	}
 	return next
 }
@@ -90,4 +89,29 @@ func TestStopCancelsTheSweep(t *testing.T) {
 		defer tb.mu.Unlock()
 		return len(tb.failed) == 2
 	})
+}
+
+// TakeDue takes what is due, leaves the rest and entries without a
+// deadline, and names the earliest deadline left.
+func TestTakeDue(t *testing.T) {
+	now := time.Now()
+	pending := map[string]time.Time{
+		"past":  now.Add(-time.Second),
+		"now":   now,
+		"soon":  now.Add(time.Second),
+		"later": now.Add(time.Minute),
+		"never": {},
+	}
+	due, next := TakeDue(pending, now, func(at time.Time) time.Time { return at })
+	if len(due) != 2 || len(pending) != 3 {
+		t.Fatalf("took %d, left %v", len(due), pending)
+	}
+	for _, k := range []string{"soon", "later", "never"} {
+		if _, ok := pending[k]; !ok {
+			t.Errorf("%s taken", k)
+		}
+	}
+	if !next.Equal(now.Add(time.Second)) {
+		t.Errorf("next %v, want the earliest deadline left", next.Sub(now))
+	}
 }

@@ -202,21 +202,23 @@ func TestMoveDialFailure(t *testing.T) {
 	e.finish(t, p)
 }
 
-// failingDialer refuses the subscribe of one channel, after the others
-// were subscribed and overlapping.
-type failingDialer struct {
+// wrapDialer dials through Dialer and hands each connection, with its
+// handler, to wrap: how a test changes what a backend does.
+type wrapDialer struct {
 	upstream.Dialer
-	channel string
+	wrap func(upstream.Conn, upstream.Handler) upstream.Conn
 }
 
-func (d failingDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+func (d wrapDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
 	c, err := d.Dialer.Dial(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	return failingConn{Conn: c, channel: d.channel}, nil
+	return d.wrap(c, h), nil
 }
 
+// failingConn refuses the subscribe of one channel, after the others
+// were subscribed and overlapping.
 type failingConn struct {
 	upstream.Conn
 	channel string
@@ -238,7 +240,7 @@ func TestMoveSubscribeFailure(t *testing.T) {
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 5)
 
-	_, err := handover.Move(ctx, e.s, router.Green, failingDialer{Dialer: e.green.Dialer(), channel: "b"}, handover.Options{})
+	_, err := handover.Move(ctx, e.s, router.Green, wrapDialer{e.green.Dialer(), func(c upstream.Conn, _ upstream.Handler) upstream.Conn { return failingConn{Conn: c, channel: "b"} }}, handover.Options{})
 	var he *handover.Error
 	if !errors.As(err, &he) || he.Stage != handover.StageSubscribe || he.Channel != "b" || !upstream.IsCode(err, "history_gone") {
 		t.Fatalf("move: %v, want the subscribe of b refused", err)
@@ -256,7 +258,7 @@ func TestMoveSubscribeFailure(t *testing.T) {
 func TestMoveTimeout(t *testing.T) {
 	e := setup(t)
 	ctx := testenv.Context(t, 30*time.Second)
-	slow := slowDialer{Dialer: e.green.Dialer()}
+	slow := slowDialer(e.green.Dialer())
 	_, err := handover.Move(ctx, e.s, router.Green, slow, handover.Options{Timeout: 100 * time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("move: %v, want a deadline error", err)
@@ -267,14 +269,9 @@ func TestMoveTimeout(t *testing.T) {
 	waitConns(t, e.green, 0)
 }
 
-type slowDialer struct{ upstream.Dialer }
-
-func (d slowDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
-	c, err := d.Dialer.Dial(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	return slowConn{c}, nil
+// slowDialer's connections never answer a subscribe.
+func slowDialer(d upstream.Dialer) upstream.Dialer {
+	return wrapDialer{d, func(c upstream.Conn, _ upstream.Handler) upstream.Conn { return slowConn{c} }}
 }
 
 type slowConn struct{ upstream.Conn }

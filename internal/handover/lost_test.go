@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,23 +19,10 @@ import (
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
-// lostOnIncomingDialer dials connections on which the backend, once
-// channel is acked, drops that subscription and says so (as the legacy
-// service does with subscription_lost when a replay falls behind after
-// its ack), while the other channels' acks are still on their way.
-type lostOnIncomingDialer struct {
-	upstream.Dialer
-	channel string
-}
-
-func (d lostOnIncomingDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
-	c, err := d.Dialer.Dial(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	return lostConn{Conn: c, h: h, channel: d.channel}, nil
-}
-
+// lostConn is a connection on which the backend, once channel is acked,
+// drops that subscription and says so (as the legacy service does with
+// subscription_lost when a replay falls behind after its ack), while the
+// other channels' acks are still on their way.
 type lostConn struct {
 	upstream.Conn
 	h       upstream.Handler
@@ -65,7 +53,7 @@ func TestLostOnTheIncomingConnectionFailsTheMove(t *testing.T) {
 	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 	e.progress(t, 5)
 
-	moved, err := handover.Move(ctx, e.s, router.Green, lostOnIncomingDialer{Dialer: e.green.Dialer(), channel: "a"}, handover.Options{})
+	moved, err := handover.Move(ctx, e.s, router.Green, wrapDialer{e.green.Dialer(), func(c upstream.Conn, h upstream.Handler) upstream.Conn { return lostConn{Conn: c, h: h, channel: "a"} }}, handover.Options{})
 	if !errors.Is(err, session.ErrLostWhileBroughtIn) || moved {
 		t.Fatalf("move: %v, %v; want it refused with ErrLostWhileBroughtIn", moved, err)
 	}
@@ -78,24 +66,6 @@ func TestLostOnTheIncomingConnectionFailsTheMove(t *testing.T) {
 	}
 	e.progress(t, 20)
 	e.finish(t, p)
-}
-
-// captureDialer remembers the Handler and Conn of its last dial.
-type captureDialer struct {
-	upstream.Dialer
-	mu   *sync.Mutex
-	h    *upstream.Handler
-	conn *upstream.Conn
-}
-
-func (d captureDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
-	c, err := d.Dialer.Dial(ctx, h)
-	if err == nil {
-		d.mu.Lock()
-		*d.h, *d.conn = h, c
-		d.mu.Unlock()
-	}
-	return c, err
 }
 
 // A channel that blue drops while a move holds the session's operation
@@ -121,7 +91,13 @@ func TestRecoveryWaitsOutALongMove(t *testing.T) {
 	var mu sync.Mutex
 	var h upstream.Handler
 	var conn upstream.Conn
-	if err := handover.Attach(ctx, e.s, router.Blue, captureDialer{Dialer: e.blue.Dialer(), mu: &mu, h: &h, conn: &conn}, handover.Options{}); err != nil {
+	capture := wrapDialer{e.blue.Dialer(), func(c upstream.Conn, ch upstream.Handler) upstream.Conn {
+		mu.Lock()
+		h, conn = ch, c
+		mu.Unlock()
+		return c
+	}}
+	if err := handover.Attach(ctx, e.s, router.Blue, capture, handover.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, ch := range channels {
@@ -134,7 +110,7 @@ func TestRecoveryWaitsOutALongMove(t *testing.T) {
 
 	moveErr := make(chan error, 1)
 	go func() {
-		_, err := handover.Move(ctx, e.s, router.Green, slowDialer{Dialer: e.green.Dialer()}, handover.Options{Timeout: 10500 * time.Millisecond})
+		_, err := handover.Move(ctx, e.s, router.Green, slowDialer(e.green.Dialer()), handover.Options{Timeout: 10500 * time.Millisecond})
 		moveErr <- err
 	}()
 	time.Sleep(200 * time.Millisecond) // the move holds the operation lock
@@ -153,4 +129,61 @@ func TestRecoveryWaitsOutALongMove(t *testing.T) {
 		t.Errorf("recovered %d channels, want 1", n)
 	}
 	e.finish(t, p)
+}
+
+// lateAckConn answers the first subscribe of its dialer only after the
+// caller gave up: the backend did subscribe, and the late ack is dropped
+// as the answer to an abandoned request, as the drivers do.
+type lateAckConn struct {
+	upstream.Conn
+	first *atomic.Bool
+}
+
+func (c lateAckConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
+	if !c.first.CompareAndSwap(false, true) {
+		return c.Conn.Subscribe(ctx, channel, since, hasSince)
+	}
+	_, _ = c.Conn.Subscribe(context.WithoutCancel(ctx), channel, since, hasSince)
+	<-ctx.Done()
+	return upstream.Position{}, ctx.Err()
+}
+
+// A client subscribe that times out after the backend took it leaves no
+// subscription behind on the backend: the client's retry is accepted, and
+// the channel then delivers through the session.
+func TestSubscribeTimedOutLeavesNoOrphan(t *testing.T) {
+	b, err := membroker.New(membroker.Options{HistorySize: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	blue := backendtest.Legacy(t, b)
+	sink := sessiontest.NewSink()
+	s, err := session.New(session.Options{User: "u1", Protocol: config.ProtocolLegacy, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := testenv.Context(t, 30*time.Second)
+	var first atomic.Bool
+	if err := handover.Attach(ctx, s, router.Blue, wrapDialer{blue.Dialer(), func(c upstream.Conn, _ upstream.Handler) upstream.Conn { return lateAckConn{Conn: c, first: &first} }}, handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = s.Subscribe(short, "a", 0, false)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first subscribe: %v, want a deadline error", err)
+	}
+	if _, err := s.Subscribe(ctx, "a", 0, false); err != nil {
+		t.Fatalf("retry of a timed-out subscribe: %v", err)
+	}
+	p := sessiontest.Publish(b, time.Millisecond, "a")
+	sink.WaitSeq(t, "a", 20, 10*time.Second)
+	last, err := p.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.WaitSeq(t, "a", last["a"], 10*time.Second)
+	sink.CheckExactly(t, "a", 1, last["a"])
 }

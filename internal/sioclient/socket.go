@@ -203,19 +203,8 @@ func (s *Socket) EmitWithAckFunc(ctx context.Context, event string, then func(Pa
 // sweep gives up the EmitWithAckFunc answers due by now (see expiry) and
 // returns the next deadline.
 func (s *Socket) sweep(now time.Time) time.Time {
-	var due []*pendingAck
-	var next time.Time
 	s.mu.Lock()
-	for id, pa := range s.acks {
-		switch {
-		case pa.then == nil || pa.due.IsZero():
-		case !pa.due.After(now):
-			due = append(due, pa)
-			delete(s.acks, id)
-		case next.IsZero() || pa.due.Before(next):
-			next = pa.due
-		}
-	}
+	due, next := expiry.TakeDue(s.acks, now, func(pa *pendingAck) time.Time { return pa.due }) // an EmitWithAck's due is zero
 	s.mu.Unlock()
 	for _, pa := range due {
 		pa.then(Payload{}, errNoAck)

@@ -339,19 +339,8 @@ func (c *legacyConn) register(w *waiter) (uint64, error) {
 // sweep gives up the PublishAsync answers due by now (see expiry) and
 // returns the next deadline.
 func (c *legacyConn) sweep(now time.Time) time.Time {
-	var due []*waiter
-	var next time.Time
 	c.mu.Lock()
-	for id, w := range c.pending {
-		switch {
-		case w.then == nil:
-		case !w.due.After(now):
-			due = append(due, w)
-			delete(c.pending, id)
-		case next.IsZero() || w.due.Before(next):
-			next = w.due
-		}
-	}
+	due, next := expiry.TakeDue(c.pending, now, func(w *waiter) time.Time { return w.due }) // a blocking request's due is zero
 	c.mu.Unlock()
 	for _, w := range due {
 		w.then(0, errNoAnswer)
