@@ -25,7 +25,8 @@ import (
 //
 // Each operation that reached the backend counts once in Requests and, when
 // it failed, once in one error counter: ErrorReplies for a refusal,
-// AckTimeouts when the caller's deadline passed first, ProtocolErrors for a
+// AckTimeouts when the caller's deadline or the connection's request
+// timeout (Options.RequestTimeout) passed first, ProtocolErrors for a
 // reply the driver could not read. Operations that say nothing about the
 // backend are not counted at all: those canceled by the caller, those
 // refused before sending (ErrInvalidArgs), and those that failed because the
@@ -122,6 +123,8 @@ func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Tim
 		fail = health.AckTimeouts
 	case ctx.Err() != nil, errors.Is(err, ErrInvalidArgs), errors.Is(err, ErrClosed):
 		return
+	case errors.Is(err, context.DeadlineExceeded): // the connection's own request timeout
+		fail = health.AckTimeouts
 	default:
 		var re *RemoteError
 		if errors.As(err, &re) {
