@@ -15,6 +15,7 @@ import (
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
@@ -33,12 +34,18 @@ func startEdge(t *testing.T) (*edge.Server, string) {
 // listener.
 func startEdgeWith(t *testing.T, opts edge.Options, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
 	t.Helper()
+	return startEdgeOn(t, opts, nil, wrap...)
+}
+
+// startEdgeOn is startEdgeWith with green's faults (nil: none).
+func startEdgeOn(t *testing.T, opts edge.Options, greenFaults *service.Faults, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	blue, green := backendtest.Legacy(t, b), backendtest.SocketIO(t, b)
+	blue, green := backendtest.Legacy(t, b), backendtest.SocketIOWithFaults(t, b, greenFaults)
 	table, err := router.NewTable("baton", 0, nil, nil)
 	if err != nil {
 		t.Fatal(err)

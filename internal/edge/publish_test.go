@@ -1,12 +1,14 @@
 package edge_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -63,5 +65,38 @@ func TestPipelinedPublishes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A Socket.IO client with more publishes out than the edge keeps in
+// flight, on a backend that does not answer them, holds its reader
+// waiting for room. A shutdown, which closes the connection, releases
+// that reader at once, not when a publish times out (30 s).
+func TestShutdownReleasesAReaderWaitingForRoom(t *testing.T) {
+	ed, g, addr := startEdgeOn(t, edge.Options{DrainPeriod: time.Millisecond}, &service.Faults{Latency: time.Minute})
+	ctx := testenv.Context(t, 30*time.Second)
+	if _, _, err := g.SetWeight(ctx, router.Full); err != nil {
+		t.Fatal(err)
+	}
+	c := dialPubSub(ctx, t, addr, "waiting", true)
+	for range 10 { // 8 go out, the 9th waits for room in the reader, the 10th behind it
+		c.request(ctx, t, "publish", "slow", []byte(`1`))
+	}
+	time.Sleep(300 * time.Millisecond) // the reader reaches the 9th
+	go func() { // the client reads on, so that it answers the close
+		for {
+			if _, err := c.next(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := ed.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown: %v after %s", err, time.Since(start).Round(time.Millisecond))
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("shutdown took %s: the reader waited for room", took.Round(time.Millisecond))
 	}
 }

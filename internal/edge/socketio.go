@@ -228,8 +228,17 @@ func (c *sioConn) publish(e *sio.Event) {
 	}
 	select {
 	case c.publishing <- struct{}{}:
-	case <-c.so.Context().Done():
-		return // the client is gone: nobody reads the answer
+	default:
+		// No room: wait for an answer, or for the end of the connection.
+		// The socket's context ends only at OnClose, which cannot run while
+		// this handler holds the connection's reader.
+		select {
+		case c.publishing <- struct{}{}:
+		case <-c.so.Conn().Done():
+			return // the client is gone: nobody reads the answer
+		case <-c.so.Context().Done():
+			return
+		}
 	}
 	// As on the legacy edge, the backend connection bounds the wait.
 	e.HoldAcks()

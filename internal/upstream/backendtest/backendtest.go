@@ -48,9 +48,12 @@ func Legacy(t testing.TB, b broker.Broker) *Backend {
 }
 
 // SocketIO starts the Socket.IO service over b until the test ends.
-func SocketIO(t testing.TB, b broker.Broker) *Backend {
+func SocketIO(t testing.TB, b broker.Broker) *Backend { return SocketIOWithFaults(t, b, nil) }
+
+// SocketIOWithFaults is SocketIO with faults injected (nil: none).
+func SocketIOWithFaults(t testing.TB, b broker.Broker, faults *service.Faults) *Backend {
 	t.Helper()
-	svc, err := service.NewSocketIO(service.SocketIOConfig{Limits: service.Limits{DrainPeriod: 10 * time.Millisecond}}, b)
+	svc, err := service.NewSocketIO(service.SocketIOConfig{Limits: service.Limits{DrainPeriod: 10 * time.Millisecond}, Faults: faults}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
