@@ -83,7 +83,8 @@ func TestShutdownReleasesAReaderWaitingForRoom(t *testing.T) {
 		c.request(ctx, t, "publish", "slow", []byte(`1`))
 	}
 	time.Sleep(300 * time.Millisecond) // the reader reaches the 9th
-	go func() {                        // the client reads on, so that it answers the close
+	// The client reads on, so that it answers the close.
+	go func() {
 		for {
 			if _, err := c.next(ctx); err != nil {
 				return
