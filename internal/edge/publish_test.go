@@ -68,36 +68,53 @@ func TestPipelinedPublishes(t *testing.T) {
 	}
 }
 
-// A Socket.IO client with more publishes out than the edge keeps in
-// flight, on a backend that does not answer them, holds its reader
-// waiting for room. A shutdown, which closes the connection, releases
-// that reader at once, not when a publish times out (30 s).
-func TestShutdownReleasesAReaderWaitingForRoom(t *testing.T) {
-	ed, g, addr := startEdgeOn(t, edge.Options{DrainPeriod: time.Millisecond}, &service.Faults{Latency: time.Minute})
-	ctx := testenv.Context(t, 30*time.Second)
-	if _, _, err := g.SetWeight(ctx, router.Full); err != nil {
-		t.Fatal(err)
-	}
-	c := dialPubSub(ctx, t, addr, "waiting", true)
-	for range 10 { // 8 go out, the 9th waits for room in the reader, the 10th behind it
-		c.request(ctx, t, "publish", "slow", []byte(`1`))
-	}
-	time.Sleep(300 * time.Millisecond) // the reader reaches the 9th
-	// The client reads on, so that it answers the close.
-	go func() {
-		for {
-			if _, err := c.next(ctx); err != nil {
-				return
+// A Socket.IO client's reader can be held waiting on the backend: for
+// room, with more publishes out than the edge keeps in flight on a backend
+// that does not answer them, or for the answer to a request. A shutdown,
+// which closes the connection, releases it at once, not when the wait
+// times out (30 s).
+func TestShutdownReleasesAWaitingReader(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame func(c *pubsubClient, i int) string
+		n     int
+	}{
+		// 8 go out, the 9th waits for room in the reader, the 10th behind it.
+		{"publishes beyond the bound", func(c *pubsubClient, _ int) string {
+			_, f := c.encodeRequest("publish", "slow", []byte(`1`))
+			return f
+		}, 10},
+		// The backend has no handler for it and never answers.
+		{"request without an answer", func(*pubsubClient, int) string { return `421["hello",{}]` }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ed, g, addr := startEdgeOn(t, edge.Options{DrainPeriod: time.Millisecond}, &service.Faults{Latency: time.Minute})
+			ctx := testenv.Context(t, 30*time.Second)
+			if _, _, err := g.SetWeight(ctx, router.Full); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}()
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	start := time.Now()
-	if err := ed.Shutdown(sctx); err != nil {
-		t.Fatalf("shutdown: %v after %s", err, time.Since(start).Round(time.Millisecond))
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("shutdown took %s: the reader waited for room", took.Round(time.Millisecond))
+			c := dialPubSub(ctx, t, addr, "waiting", true)
+			for i := range tc.n {
+				c.write(ctx, t, tc.frame(c, i))
+			}
+			time.Sleep(300 * time.Millisecond) // the reader reaches its wait
+			// The client reads on, so that it answers the close.
+			go func() {
+				for {
+					if _, err := c.next(ctx); err != nil {
+						return
+					}
+				}
+			}()
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			if err := ed.Shutdown(sctx); err != nil {
+				t.Fatalf("shutdown: %v after %s", err, time.Since(start).Round(time.Millisecond))
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("shutdown took %s: the reader kept waiting", took.Round(time.Millisecond))
+			}
+		})
 	}
 }

@@ -228,17 +228,8 @@ func (c *sioConn) publish(e *sio.Event) {
 	}
 	select {
 	case c.publishing <- struct{}{}:
-	default:
-		// No room: wait for an answer, or for the end of the connection.
-		// The socket's context ends only at OnClose, which cannot run while
-		// this handler holds the connection's reader.
-		select {
-		case c.publishing <- struct{}{}:
-		case <-c.so.Conn().Done():
-			return // the client is gone: nobody reads the answer
-		case <-c.so.Context().Done():
-			return
-		}
+	case <-c.so.Context().Done(): // it ends with the connection (sio.Server.OnClosing)
+		return // the client is gone: nobody reads the answer
 	}
 	// As on the legacy edge, the backend connection bounds the wait.
 	e.HoldAcks()

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
@@ -27,6 +28,17 @@ type Handler interface {
 	// OnClose is called once when the session has closed; err tells why
 	// (ErrClosed, ErrClientClose, ErrPingTimeout, ...; match with errors.Is).
 	OnClose(c *Conn, err error)
+}
+
+// ClosingHandler is a Handler told of a session's end as soon as it is
+// decided. OnClose comes only after the message being handled: a
+// handler call waiting on something (a backend, say) holds it back, and
+// OnClosing is how such a call learns that it may stop. OnClosing runs
+// once, on the goroutine that ends the session, possibly while OnOpen or
+// OnMessage runs; it must not block.
+type ClosingHandler interface {
+	Handler
+	OnClosing(c *Conn, err error)
 }
 
 // RequestInfo is what a Conn keeps of the request that opened it.
@@ -49,9 +61,9 @@ type Conn struct {
 	// OnClose call and any WebSocket reader/writer pair.
 	work sync.WaitGroup
 
-	recvMu sync.Mutex     // serializes Handler calls
-	data   any            // the Handler's own state; see SetData
-	renew  wsconn.Renewal // the WebSocket reader's (see readLoop)
+	recvMu sync.Mutex          // serializes Handler calls
+	data   atomic.Pointer[any] // the Handler's own state; see SetData
+	renew  wsconn.Renewal      // the WebSocket reader's (see readLoop)
 
 	mu        sync.Mutex
 	transport string // TransportPolling or TransportWebSocket
@@ -136,13 +148,16 @@ func (c *Conn) Err() error {
 	return c.reason
 }
 
-// SetData stores the Handler's own per-session state. It is not
-// synchronized: set it in OnOpen and read it with Data in later Handler
-// calls, which are ordered after OnOpen.
-func (c *Conn) SetData(v any) { c.data = v }
+// SetData stores the Handler's own per-session state: set it in OnOpen.
+func (c *Conn) SetData(v any) { c.data.Store(&v) }
 
-// Data returns what SetData stored.
-func (c *Conn) Data() any { return c.data }
+// Data returns what SetData stored (nil before), from any goroutine.
+func (c *Conn) Data() any {
+	if p := c.data.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Transport is the transport the session uses now.
 func (c *Conn) Transport() string {
@@ -465,6 +480,9 @@ func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
 	c.mu.Unlock()
 
 	c.cancel(reason)
+	if h, ok := c.srv.handler.(ClosingHandler); ok {
+		h.OnClosing(c, reason)
+	}
 	if linger > 0 {
 		time.AfterFunc(linger, func() { c.srv.forget(c) })
 	} else {

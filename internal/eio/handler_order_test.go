@@ -2,8 +2,11 @@ package eio
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -65,4 +68,60 @@ func TestShutdownDuringHandshakeKeepsHandlerOrder(t *testing.T) {
 			t.Fatalf("iteration %d: OnClose ran before OnOpen", i)
 		}
 	}
+}
+
+// stuckHandler's OnMessage waits until OnClosing has run, as a handler
+// waiting on a backend would wait for its context.
+type stuckHandler struct {
+	closing chan error    // OnClosing's
+	closed  chan struct{} // closed by OnClose
+	early   atomic.Bool   // OnClose came while OnMessage still waited
+	waiting atomic.Bool
+}
+
+func (h *stuckHandler) OnOpen(*Conn) {}
+func (h *stuckHandler) OnMessage(*Conn, []byte, bool) {
+	h.waiting.Store(true)
+	<-h.closing
+	h.waiting.Store(false)
+}
+func (h *stuckHandler) OnClosing(_ *Conn, err error) { h.closing <- err }
+func (h *stuckHandler) OnClose(*Conn, error) {
+	h.early.Store(h.waiting.Load())
+	close(h.closed)
+}
+
+// A ClosingHandler hears of the end while a message is being handled,
+// and OnClose follows once that call has returned.
+func TestOnClosingReachesAHandlerCallInProgress(t *testing.T) {
+	h := &stuckHandler{closing: make(chan error, 1), closed: make(chan struct{})}
+	srv, err := NewServer(Config{PingInterval: time.Minute, PingTimeout: time.Minute}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	ts := &testServer{srv: srv, url: hs.URL + "/engine.io/", http: hs}
+	sid := ts.openPolling(t)
+	posted := make(chan struct{})
+	go func() { // not through do, which would fail the test off its goroutine
+		defer close(posted)
+		if resp, err := http.Post(ts.pollURL(sid), "text/plain", strings.NewReader("4hello")); err == nil {
+			_ = resp.Body.Close()
+		}
+	}()
+	for !h.waiting.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	srv.lookup(sid).Close()
+	select {
+	case <-h.closed:
+	case <-time.After(5 * time.Second):
+		h.closing <- nil // release the handler, so that the test can end
+		t.Fatal("OnClose never came: the handler call was not told of the end")
+	}
+	if h.early.Load() {
+		t.Error("OnClose ran while OnMessage was still in progress")
+	}
+	<-posted
 }

@@ -170,6 +170,17 @@ func (cl *client) remove(s *Socket) {
 	cl.mu.Unlock()
 }
 
+// cancelSockets ends the contexts of the connection's sockets, ahead of
+// onClose (see Server.OnClosing).
+func (cl *client) cancelSockets(err error) {
+	cl.mu.Lock()
+	socks := slices.Clone(cl.sockets)
+	cl.mu.Unlock()
+	for _, s := range socks {
+		s.cancel(err)
+	}
+}
+
 // onClose ends every socket of the connection with the connection's reason.
 func (cl *client) onClose(err error) {
 	cl.mu.Lock()

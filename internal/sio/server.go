@@ -92,6 +92,17 @@ func (s *Server) OnClose(c *eio.Conn, err error) {
 	c.Data().(*client).onClose(err)
 }
 
+// OnClosing implements eio.ClosingHandler: the sockets' contexts end as
+// soon as the connection does, so that an event handler waiting on one
+// stops then rather than hold back OnClose.
+func (s *Server) OnClosing(c *eio.Conn, err error) {
+	if cl, _ := c.Data().(*client); cl != nil {
+		cl.cancelSockets(err)
+	}
+}
+
+var _ eio.ClosingHandler = (*Server)(nil)
+
 // newID returns 20 URL-safe random characters, like Node's socket ids.
 func newID() string {
 	var b [15]byte
