@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/bufpool"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/baton-rt/baton/internal/wsconn"
 	"github.com/coder/websocket"
@@ -269,16 +270,11 @@ func (c *Conn) enqueueFrame(frame *[]byte, full whenFull) error {
 
 // FrameBuffer returns an empty buffer for SendFrameHeld and
 // OfferFrameHeld to take: append the frame to *b.
-func FrameBuffer() *[]byte { return framePool.Get().(*[]byte) }
+func FrameBuffer() *[]byte { return framePool.Get() }
 
-// framePool holds frame buffers; one that grew past frameKeep is left
-// to the collector.
-var framePool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 256)
-	return &b
-}}
-
-const frameKeep = 4 << 10
+// framePool holds frame buffers; one that grew past 4 KiB is left to the
+// collector.
+var framePool = bufpool.New(256, 4<<10)
 
 // outGroup is one unit of the outbound queue: packets that must stay
 // together (a Socket.IO packet and its binary attachments), or one
@@ -294,8 +290,7 @@ type outGroup struct {
 // bytes have been copied into a write batch or written, or it was
 // refused.
 func (g outGroup) release() {
-	if g.pooled != nil && cap(g.frame) <= frameKeep {
-		*g.pooled = g.frame[:0]
+	if g.pooled != nil {
 		framePool.Put(g.pooled)
 	}
 }

@@ -10,9 +10,24 @@
 package expiry
 
 import (
+	"context"
 	"sync"
 	"time"
 )
+
+// Due is when a request sent now is given up: at ctx's deadline or after
+// timeout, whichever comes first; the zero time (never) when ctx has no
+// deadline and timeout is not positive.
+func Due(ctx context.Context, timeout time.Duration) time.Time {
+	var due time.Time
+	if timeout > 0 {
+		due = time.Now().Add(timeout)
+	}
+	if dl, ok := ctx.Deadline(); ok && (due.IsZero() || dl.Before(due)) {
+		due = dl
+	}
+	return due
+}
 
 // Sweeper runs a sweep function by the earliest deadline it was armed
 // with. The zero value is not usable; use New.

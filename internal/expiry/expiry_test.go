@@ -1,6 +1,7 @@
 package expiry
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -113,5 +114,26 @@ func TestTakeDue(t *testing.T) {
 	}
 	if !next.Equal(now.Add(time.Second)) {
 		t.Errorf("next %v, want the earliest deadline left", next.Sub(now))
+	}
+}
+
+// Due takes the sooner of ctx's deadline and the timeout, and is zero
+// when there is neither.
+func TestDue(t *testing.T) {
+	if !Due(context.Background(), 0).IsZero() {
+		t.Error("no deadline and no timeout: want never")
+	}
+	before := time.Now()
+	if d := Due(context.Background(), time.Minute); d.Sub(before) < time.Minute || d.Sub(before) > time.Minute+time.Second {
+		t.Errorf("timeout only: due in %s, want a minute", d.Sub(before))
+	}
+	soon, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	dl, _ := soon.Deadline()
+	if d := Due(soon, time.Minute); !d.Equal(dl) {
+		t.Errorf("a sooner deadline: due %s, want the deadline", d.Sub(before))
+	}
+	if d := Due(soon, 0); !d.Equal(dl) {
+		t.Errorf("deadline only: due %s, want the deadline", d.Sub(before))
 	}
 }

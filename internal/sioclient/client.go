@@ -167,8 +167,8 @@ func (c *Client) socket(nsp string) *Socket {
 // sendPacket encodes m and writes it with its attachments as one unit.
 func (c *Client) sendPacket(ctx context.Context, m socketio.Message) error {
 	if len(m.Binary) == 0 && !m.Type.IsBinary() {
-		bp := textPool.Get().(*[]byte)
-		*bp = socketio.Append((*bp)[:0], m.Packet)
+		bp := textPool.Get()
+		*bp = socketio.Append(*bp, m.Packet)
 		return c.sendText(ctx, bp)
 	}
 	text, bin := socketio.Encode(m)
@@ -185,8 +185,8 @@ func (c *Client) sendPacket(ctx context.Context, m socketio.Message) error {
 
 // sendEvent sends an EVENT without attachments, encoded in one pass.
 func (c *Client) sendEvent(ctx context.Context, nsp string, id int64, hasID bool, event string, args [][]byte) error {
-	bp := textPool.Get().(*[]byte)
-	*bp = socketio.Append((*bp)[:0], socketio.Packet{Type: socketio.Event, Namespace: nsp, ID: id, HasID: hasID})
+	bp := textPool.Get()
+	*bp = socketio.Append(*bp, socketio.Packet{Type: socketio.Event, Namespace: nsp, ID: id, HasID: hasID})
 	*bp = socketio.AppendEvent(*bp, event, args...)
 	return c.sendText(ctx, bp)
 }
@@ -195,9 +195,7 @@ func (c *Client) sendEvent(ctx context.Context, nsp string, id int64, hasID bool
 // textPool, which it gives back: the write copies the frame.
 func (c *Client) sendText(ctx context.Context, bp *[]byte) error {
 	err := c.eng.send(ctx, engineio.Packet{Type: engineio.Message, Data: *bp})
-	if cap(*bp) <= 64<<10 {
-		textPool.Put(bp)
-	}
+	textPool.Put(bp)
 	return err
 }
 

@@ -181,13 +181,7 @@ func (s *Socket) EmitWithAckFunc(ctx context.Context, event string, then func(Pa
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	pa := &pendingAck{then: then}
-	if t := s.c.opts.AckTimeout; t > 0 {
-		pa.due = time.Now().Add(t)
-	}
-	if dl, ok := ctx.Deadline(); ok && (pa.due.IsZero() || dl.Before(pa.due)) {
-		pa.due = dl
-	}
+	pa := &pendingAck{then: then, due: expiry.Due(ctx, s.c.opts.AckTimeout)}
 	id, err := s.expectAck(pa)
 	if err != nil {
 		return err

@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/bufpool"
 	"github.com/baton-rt/baton/internal/wire/engineio"
 	"github.com/baton-rt/baton/internal/wsconn"
 )
@@ -31,12 +31,8 @@ func (t *wsTransport) boundsWrites() bool {
 }
 
 func (t *wsTransport) send(ctx context.Context, ps []engineio.Packet) error {
-	bp := textPool.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 64<<10 {
-			textPool.Put(bp)
-		}
-	}()
+	bp := textPool.Get()
+	defer textPool.Put(bp)
 	for _, p := range ps {
 		if p.Binary {
 			if err := t.c.Write(ctx, websocket.MessageBinary, p.Data); err != nil {
@@ -54,10 +50,7 @@ func (t *wsTransport) send(ctx context.Context, ps []engineio.Packet) error {
 
 // textPool holds the buffers packets are encoded into for a write, and
 // sendPacket's: a write copies its frame, so they are free once it returns.
-var textPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 512)
-	return &b
-}}
+var textPool = bufpool.New(512, 64<<10)
 
 func (t *wsTransport) shutdown(context.Context) {
 	// Close starts the close handshake, bounded (5s) by coder/websocket

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/bufpool"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/expiry"
 	"github.com/baton-rt/baton/internal/wire/legacy"
@@ -103,10 +104,7 @@ func (n *legacyNames) append(dst []byte, f legacy.Frame) []byte {
 
 // framePool holds the buffers PublishAsync encodes its request into: the
 // write copies the frame, so the buffer is free again once it returns.
-var framePool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 512)
-	return &b
-}}
+var framePool = bufpool.New(512, 64<<10)
 
 type legacyConn struct {
 	ws      wsconn.Conn
@@ -428,17 +426,14 @@ func (c *legacyConn) PublishAsync(ctx context.Context, channel string, data []by
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	id, err := c.register(&waiter{then: reply, due: dueBy(ctx, c.timeout)})
+	id, err := c.register(&waiter{then: reply, due: expiry.Due(ctx, c.timeout)})
 	if err != nil {
 		return err
 	}
-	bp := framePool.Get().(*[]byte)
-	b := c.names.append((*bp)[:0], legacy.Frame{Type: legacy.TypePublish, ID: id, Channel: channel, Data: data})
-	err = c.write(ctx, b)
-	if cap(b) <= 64<<10 { // a huge publish's buffer is not kept
-		*bp = b[:0]
-		framePool.Put(bp)
-	}
+	bp := framePool.Get()
+	*bp = c.names.append(*bp, legacy.Frame{Type: legacy.TypePublish, ID: id, Channel: channel, Data: data})
+	err = c.write(ctx, *bp)
+	framePool.Put(bp)
 	if err != nil && c.withdraw(id) {
 		return err
 	}

@@ -298,13 +298,9 @@ func publishSeq(ack Position, err error) (uint64, error) {
 func (c *sioConn) PublishAsync(ctx context.Context, channel string, data []byte, reply func(uint64, error)) error {
 	// The body is copied into the event's frame before EmitWithAckFunc
 	// returns: a pooled buffer serves.
-	bp := framePool.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 64<<10 {
-			framePool.Put(bp)
-		}
-	}()
-	body, err := appendPublishBody((*bp)[:0], channel, data)
+	bp := framePool.Get()
+	defer framePool.Put(bp)
+	body, err := appendPublishBody(*bp, channel, data)
 	*bp = body
 	if err != nil {
 		return err

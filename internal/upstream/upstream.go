@@ -137,16 +137,6 @@ type Conn interface {
 // time.
 var errNoAnswer = fmt.Errorf("upstream: no answer in time: %w", context.DeadlineExceeded)
 
-// dueBy is when an asynchronous request's answer is given up: ctx's
-// deadline or timeout from now, whichever comes first.
-func dueBy(ctx context.Context, timeout time.Duration) time.Time {
-	due := time.Now().Add(timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(due) {
-		return dl
-	}
-	return due
-}
-
 // Position is a subscribe ack's report of where the channel stood.
 type Position struct {
 	Seq    uint64
