@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/bufpool"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/session"
@@ -175,7 +176,7 @@ func (c *legacyConn) readLoop() {
 		c.link.Wait()
 	}
 	for {
-		bp := readPool.Get().(*[]byte)
+		bp := readPool.Get()
 		typ, data, err := readFrame(c.ws, bp)
 		if err != nil {
 			readPool.Put(bp)
@@ -187,9 +188,7 @@ func (c *legacyConn) readLoop() {
 			return
 		}
 		c.handle(typ, data)
-		if cap(*bp) <= readKeep {
-			readPool.Put(bp)
-		}
+		readPool.Put(bp)
 		if !c.link.Buffered() {
 			if c.renew.Due() {
 				go c.readLoop()
@@ -200,17 +199,11 @@ func (c *legacyConn) readLoop() {
 	}
 }
 
-// readKeep is the largest frame buffer returned to readPool.
-const readKeep = 64 << 10
-
 // readPool holds the buffers readers read a client's frame into: a frame
 // is handled before the next is read, and nothing keeps it after (what is
 // sent on is encoded anew), so one buffer serves frame after frame instead
-// of an allocation each.
-var readPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 1024)
-	return &b
-}}
+// of an allocation each. One past 64 KiB is not kept.
+var readPool = bufpool.New(1024, 64<<10)
 
 // readFrame reads one client frame into *bp, growing it as needed; the
 // read limit is the websocket.Conn's.

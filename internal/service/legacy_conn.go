@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/bufpool"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
@@ -298,16 +299,11 @@ func (c *legacyConn) closeState() (closing bool, code websocket.StatusCode, reas
 // fan-out's allocations. The deadline is one reused timer per batch that
 // cuts the connection instead.
 // The writer's encoding buffer comes from a pool for each batch, so that
-// an idle connection holds none; buffers past legacyBufKeep are dropped.
-var legacyBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, 4096)
-	return &b
-}}
+// an idle connection holds none; buffers past 64 KiB are dropped.
+var legacyBufs = bufpool.New(4096, 64<<10)
 
-const (
-	legacyBufKeep   = 64 << 10
-	legacyBatchKeep = 16
-)
+// legacyBatchKeep bounds the batch array an idle connection keeps.
+const legacyBatchKeep = 16
 
 func (c *legacyConn) writeLoop() {
 	defer close(c.done)
@@ -338,7 +334,7 @@ func (c *legacyConn) writeLoop() {
 		}
 		batch = c.q.Drain(batch)
 		deadline.Reset(c.srv.limits.WriteTimeout)
-		bufp = legacyBufs.Get().(*[]byte)
+		bufp = legacyBufs.Get()
 		for _, it := range batch {
 			out := it.frame
 			if out == nil {
@@ -350,9 +346,7 @@ func (c *legacyConn) writeLoop() {
 			}
 		}
 		deadline.Stop()
-		if cap(*bufp) <= legacyBufKeep {
-			legacyBufs.Put(bufp)
-		}
+		legacyBufs.Put(bufp)
 		clear(batch) // let the payloads go
 		if len(batch) > legacyBatchKeep {
 			batch = nil // an idle connection keeps no large array

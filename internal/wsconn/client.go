@@ -298,8 +298,8 @@ func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error 
 	if err := c.in.SetWriteDeadline(dl); err != nil {
 		return err
 	}
-	bp := gatherPool.Get().(*[]byte)
-	buf := appendMaskedFrame((*bp)[:0], op, p)
+	bp := gatherPool.Get()
+	buf := appendMaskedFrame(*bp, op, p)
 	// One write(2) that cannot wait first (see rawWrite); the rest, if
 	// the socket took only part, through the Conn, which may wait. A
 	// large frame goes through the Conn whole: a raw write holds the
@@ -312,10 +312,8 @@ func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error 
 	if err == nil && n < len(buf) {
 		_, err = c.in.Conn.Write(buf[n:])
 	}
-	if cap(buf) <= gatherKeep {
-		*bp = buf[:0]
-		gatherPool.Put(bp)
-	}
+	*bp = buf
+	gatherPool.Put(bp)
 	if err != nil {
 		_ = c.in.Conn.Close()
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/baton-rt/baton/internal/bufpool"
 )
 
 const (
@@ -24,10 +26,7 @@ const (
 	opClose  = 0x8
 )
 
-var gatherPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 4<<10)
-	return &b
-}}
+var gatherPool = bufpool.New(4<<10, gatherKeep)
 
 // Writer is the only writer of the connection. coder/websocket's own
 // frames go out at once through Write; the caller's messages are framed
@@ -89,8 +88,8 @@ func (w *Writer) Begin() error {
 		w.mu.Unlock()
 		return net.ErrClosed
 	}
-	w.bp = gatherPool.Get().(*[]byte)
-	w.buf, w.err = (*w.bp)[:0], nil
+	w.bp = gatherPool.Get()
+	w.buf, w.err = *w.bp, nil
 	return nil
 }
 
@@ -147,10 +146,8 @@ func (w *Writer) EndNoWait() (owed bool, err error) {
 
 // release returns the batch's buffer and unlocks the writer.
 func (w *Writer) release() {
-	if cap(w.buf) <= gatherKeep {
-		*w.bp = w.buf[:0]
-		gatherPool.Put(w.bp)
-	}
+	*w.bp = w.buf
+	gatherPool.Put(w.bp)
 	w.bp, w.buf, w.err = nil, nil, nil
 	w.mu.Unlock()
 }
