@@ -106,11 +106,10 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 		// parked it while this one was being dialed (a move back that
 		// found no standby yet): one connection per backend is enough.
 		s.standby = nil
-		sb.closing, sb.retiring = true, false
 		s.wg.Add(1)
-		go func() {
+		go func() { // Release takes s.mu, held here
 			defer s.wg.Done()
-			_ = sb.conn.Close()
+			s.Release(sb)
 		}()
 	}
 	s.wakeLocked()

@@ -173,12 +173,16 @@ func (cl *client) remove(s *Socket) {
 // cancelSockets ends the contexts of the connection's sockets, ahead of
 // onClose (see Server.OnClosing).
 func (cl *client) cancelSockets(err error) {
-	cl.mu.Lock()
-	socks := slices.Clone(cl.sockets)
-	cl.mu.Unlock()
-	for _, s := range socks {
+	for _, s := range cl.joined() {
 		s.cancel(err)
 	}
+}
+
+// joined returns the sockets joined now, for use outside cl.mu.
+func (cl *client) joined() []*Socket {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return slices.Clone(cl.sockets)
 }
 
 // onClose ends every socket of the connection with the connection's reason.
@@ -199,10 +203,7 @@ func (cl *client) onClose(err error) {
 // disconnectAll sends DISCONNECT for every namespace, then closes the
 // connection (Socket.Close).
 func (cl *client) disconnectAll() {
-	cl.mu.Lock()
-	socks := slices.Clone(cl.sockets)
-	cl.mu.Unlock()
-	for _, s := range socks {
+	for _, s := range cl.joined() {
 		s.disconnect(ErrServerClose)
 	}
 	cl.conn.CloseWith(ErrServerClose)
