@@ -46,9 +46,10 @@ func (r *runner) watch(t Target) ([]int, []string) {
 	return []int{r.cfg.BackendPID}, []string{"backend"}
 }
 
-// cpuProfile saves a CPU profile of about dur (5s when 0) of the gateway
-// and, if asked (backend true), of the backend, when profiling is
-// configured; the returned function waits for them.
+// cpuProfile saves a CPU profile and an allocation profile (what was
+// allocated in the window) of about dur (5s when 0) of the gateway and,
+// if asked (backend true), of the backend, when profiling is configured;
+// the returned function waits for them.
 func (r *runner) cpuProfile(ctx context.Context, t Target, label string, dur time.Duration, backend bool) (wait func()) {
 	if !r.isGateway(t) || r.cfg.ProfileDir == "" {
 		return func() {}
@@ -58,20 +59,22 @@ func (r *runner) cpuProfile(ctx context.Context, t Target, label string, dur tim
 	}
 	secs := int(math.Ceil(dur.Seconds()))
 	var wg sync.WaitGroup
-	save := func(base, name string) {
+	save := func(base, kind, name string) {
 		if base == "" {
 			return
 		}
 		wg.Go(func() {
-			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs)
+			url := fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", base, kind, secs)
 			if err := r.saveURL(ctx, url, name, time.Duration(secs+15)*time.Second); err != nil {
 				r.logf("profile %s: %v", name, err)
 			}
 		})
 	}
-	save(r.cfg.PprofURL, "gateway-cpu-"+label+".pprof")
+	save(r.cfg.PprofURL, "profile", "gateway-cpu-"+label+".pprof")
+	save(r.cfg.PprofURL, "allocs", "gateway-allocs-"+label+".pprof")
 	if backend {
-		save(r.cfg.BackendPprofURL, "backend-cpu-"+label+".pprof")
+		save(r.cfg.BackendPprofURL, "profile", "backend-cpu-"+label+".pprof")
+		save(r.cfg.BackendPprofURL, "allocs", "backend-allocs-"+label+".pprof")
 	}
 	return wg.Wait
 }
