@@ -68,7 +68,12 @@ func (e *engine) dialWebSocket(ctx context.Context, sid string) (wsconn.Conn, er
 	if via == http.DefaultClient {
 		via = nil // nothing to go through: the cheaper wsconn.Client
 	}
-	c, err := wsconn.DialVia(ctx, e.requestURL("websocket", sid), via, wsconn.ClientOptions{Header: e.opts.Header, ReadLimit: e.opts.MaxMessageSize, WriteTimeout: e.opts.WriteTimeout})
+	c, err := wsconn.DialVia(ctx, e.requestURL("websocket", sid), via, wsconn.ClientOptions{
+		Header:       e.opts.Header,
+		ReadLimit:    e.opts.MaxMessageSize,
+		WriteTimeout: e.opts.WriteTimeout,
+		KeepAlive:    -1, // the Engine.IO heartbeat watches the peer
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: websocket dial: %w", ErrTransportClosed, err)
 	}

@@ -53,6 +53,11 @@ type ClientOptions struct {
 	// WriteTimeout bounds a write whose context has no deadline. Zero
 	// means 10s.
 	WriteTimeout time.Duration
+	// KeepAlive is the TCP keep-alive period, as in net.Dialer: zero
+	// means Go's default (15s), negative turns keep-alive off. A protocol
+	// with a heartbeat of its own (Engine.IO) finds a dead peer sooner
+	// than keep-alive does, and saves its four setsockopt calls a dial.
+	KeepAlive time.Duration
 }
 
 // Client is the client side of a WebSocket connection (RFC 6455, no
@@ -94,7 +99,7 @@ func Dial(ctx context.Context, rawURL string, o ClientOptions) (*Client, error) 
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), map[bool]string{false: "80", true: "443"}[secure])
 	}
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: o.KeepAlive}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
