@@ -93,7 +93,8 @@ type Conn interface {
 	// Subscribe subscribes to channel and waits for the backend's ack. With
 	// hasSince the backend first replays the retained messages after seq
 	// since. The result carries the channel position when the backend
-	// reports one (legacy does; the Socket.IO reference service does not).
+	// reports one (both reference services do; see docs/architecture.md,
+	// "Delivery guarantees", for a backend that does not).
 	// A refusal is a *RemoteError (for example code history_gone).
 	// Messages of the subscription may reach the Handler before Subscribe
 	// returns.
