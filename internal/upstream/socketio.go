@@ -142,6 +142,16 @@ func (c *sioConn) flush() {
 	c.hmu.Unlock()
 }
 
+// flushReply is the Flush owed to a PublishAsync reply, even after
+// HandleClose: a reply given up by the request timeout just as the
+// connection ended runs after it, and what it queued must not wait for
+// the next flush (see Handler).
+func (c *sioConn) flushReply() {
+	c.hmu.Lock()
+	c.h.Flush()
+	c.hmu.Unlock()
+}
+
 // onEvent runs on the client's reading goroutine; the events of one read
 // are flushed together, once sioclient has handled them (OnDrained).
 func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) {
@@ -308,7 +318,7 @@ func (c *sioConn) PublishAsync(ctx context.Context, channel string, data []byte,
 	err = c.s.EmitWithAckFunc(ctx, c.m.Publish, func(p sioclient.Payload, err error) {
 		if err != nil {
 			reply(0, c.callErr(ctx, err))
-			c.flush()
+			c.flushReply()
 			return
 		}
 		if len(p.Args) == 0 {

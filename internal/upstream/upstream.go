@@ -82,7 +82,9 @@ type Handler interface {
 	// Flush is called once the reader has handed over everything it has
 	// read and is about to wait for more, and after every PublishAsync
 	// reply, on the same goroutine: the moment to write out what the
-	// events and replies before it queued, together.
+	// events and replies before it queued, together. It is the one call
+	// that can follow HandleClose: after a reply that the request timeout
+	// gave up just as the connection ended.
 	Flush()
 }
 
