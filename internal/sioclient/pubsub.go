@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
@@ -34,19 +35,19 @@ type Message struct {
 // object must be valid JSON. The channel is read through names (nil:
 // unquoted afresh).
 func parseMessage(arg []byte, names *socketio.Names) (Message, error) {
-	fs := [...]socketio.Field{{Key: "channel"}, {Key: "seq"}, {Key: "data"}}
-	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
+	fs := [...]jsonobj.Field{{Key: "channel"}, {Key: "seq"}, {Key: "data"}}
+	if err := jsonobj.ObjectFields(arg, fs[:]); err != nil {
 		return Message{}, fmt.Errorf("%w: message: %w", ErrBadAck, err)
 	}
 	rawCh, rawSeq := fs[0].Raw, fs[1].Raw
-	if rawCh == nil || socketio.IsNull(rawCh) || rawSeq == nil || socketio.IsNull(rawSeq) {
+	if rawCh == nil || jsonobj.IsNull(rawCh) || rawSeq == nil || jsonobj.IsNull(rawSeq) {
 		return Message{}, fmt.Errorf("%w: message without channel or seq", ErrBadAck)
 	}
 	channel, err := names.Unquote(rawCh)
 	if err != nil {
 		return Message{}, fmt.Errorf("%w: message channel: %w", ErrBadAck, err)
 	}
-	seq, err := socketio.Uint64(rawSeq)
+	seq, err := jsonobj.Uint64(rawSeq)
 	if err != nil {
 		return Message{}, fmt.Errorf("%w: message seq: %w", ErrBadAck, err)
 	}
@@ -140,28 +141,28 @@ type PubSubAck struct {
 	Error []byte
 }
 
-// ReadPubSubAck reads a pub/sub answer. It fails (socketio.ErrBadJSON)
+// ReadPubSubAck reads a pub/sub answer. It fails (jsonobj.ErrBadJSON)
 // only on malformed JSON or a member of the wrong type; null members count
 // as absent. Whether the answer is a success is the caller's to judge.
 func ReadPubSubAck(arg []byte) (PubSubAck, error) {
-	fs := [...]socketio.Field{{Key: "ok"}, {Key: "seq"}, {Key: "error"}}
-	if err := socketio.ObjectFields(arg, fs[:]); err != nil {
+	fs := [...]jsonobj.Field{{Key: "ok"}, {Key: "seq"}, {Key: "error"}}
+	if err := jsonobj.ObjectFields(arg, fs[:]); err != nil {
 		return PubSubAck{}, err
 	}
 	var a PubSubAck
 	var err error
-	if raw := fs[0].Raw; raw != nil && !socketio.IsNull(raw) {
-		if a.OK, err = socketio.Bool(raw); err != nil {
+	if raw := fs[0].Raw; raw != nil && !jsonobj.IsNull(raw) {
+		if a.OK, err = jsonobj.Bool(raw); err != nil {
 			return PubSubAck{}, fmt.Errorf("ok: %w", err)
 		}
 	}
-	if raw := fs[1].Raw; raw != nil && !socketio.IsNull(raw) {
-		if a.Seq, err = socketio.Uint64(raw); err != nil {
+	if raw := fs[1].Raw; raw != nil && !jsonobj.IsNull(raw) {
+		if a.Seq, err = jsonobj.Uint64(raw); err != nil {
 			return PubSubAck{}, fmt.Errorf("seq: %w", err)
 		}
 		a.HasSeq = true
 	}
-	if raw := fs[2].Raw; raw != nil && !socketio.IsNull(raw) {
+	if raw := fs[2].Raw; raw != nil && !jsonobj.IsNull(raw) {
 		a.Error = raw
 	}
 	return a, nil
@@ -175,7 +176,7 @@ func parseAck(event string, arg []byte) (pubsubAck, error) {
 	case err != nil:
 		return pubsubAck{}, fmt.Errorf("%w: %s: %w", ErrBadAck, event, err)
 	case a.Error != nil:
-		msg, err := socketio.Unquote(a.Error)
+		msg, err := jsonobj.Unquote(a.Error)
 		if err != nil {
 			msg = string(a.Error) // not a string: report the JSON as it came
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/expiry"
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
@@ -352,11 +353,11 @@ func (s *Socket) accept(data []byte) bool {
 // connectSID reads the sid of a CONNECT answer ({"sid":"..."}); "" when
 // there is none, as the answer is not checked further.
 func connectSID(data []byte) string {
-	fs := [...]socketio.Field{{Key: "sid"}}
-	if socketio.ObjectFields(data, fs[:]) != nil || fs[0].Raw == nil {
+	fs := [...]jsonobj.Field{{Key: "sid"}}
+	if jsonobj.ObjectFields(data, fs[:]) != nil || fs[0].Raw == nil {
 		return ""
 	}
-	sid, _ := socketio.Unquote(fs[0].Raw) // "" for null or a non-string
+	sid, _ := jsonobj.Unquote(fs[0].Raw) // "" for null or a non-string
 	return sid
 }
 
@@ -444,7 +445,7 @@ func splitArgs(data []byte) ([][]byte, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	args, err := socketio.SplitArray(data)
+	args, err := jsonobj.SplitArray(data)
 	if err == nil && args == nil {
 		args = [][]byte{} // an empty ack is no arguments, not a missing list
 	}

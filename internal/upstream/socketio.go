@@ -202,7 +202,7 @@ func (c *sioConn) callErr(ctx context.Context, err error) error {
 // parseAck reads a reference-style ack: {"ok":true[,"seq":N]} or
 // {"error":E} where E is "<code>: <message>", any other string, or an
 // object {"code":...,"message":...}. It runs once per pub/sub request, so
-// it reads the object with socketio.ObjectFields rather than
+// it reads the object with jsonobj.ObjectFields rather than
 // encoding/json; a malformed object, or an ok or seq of the wrong type, is
 // ErrBadReply even beside an error, and null counts as absent.
 func parseAck(event string, arg []byte) (Position, error) {

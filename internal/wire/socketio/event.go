@@ -3,6 +3,7 @@ package socketio
 import (
 	"fmt"
 
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 	"github.com/baton-rt/baton/internal/wire/jsonstr"
 )
 
@@ -22,12 +23,12 @@ func SplitEvent(data []byte) (name string, args [][]byte, err error) {
 // through names (nil: unquoted afresh). An event with a name seen before
 // and fewer args than dst's capacity then costs no allocation.
 func SplitEventTo(dst [][]byte, data []byte, names *Names) (name string, args [][]byte, err error) {
-	i := skipSpace(data, 0)
+	i := jsonobj.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return "", nil, fmt.Errorf("%w: event payload is not an array", ErrBadPacket)
 	}
-	elems, end, ok := splitArray(dst[:0], data, i)
-	if !ok || skipSpace(data, end) != len(data) {
+	elems, end, ok := jsonobj.AppendElements(dst[:0], data, i)
+	if !ok || jsonobj.SkipSpace(data, end) != len(data) {
 		return "", nil, fmt.Errorf("%w: event payload is not valid JSON", ErrBadPacket)
 	}
 	if len(elems) == 0 {
@@ -50,38 +51,6 @@ func SplitEventTo(dst [][]byte, data []byte, names *Names) (name string, args []
 	return name, elems[:n], nil
 }
 
-// splitArray scans the array starting at b[i] == '[' and appends its
-// elements to elems (nil: a fresh array for a few), returning them, the
-// index after the array and whether it is well formed.
-func splitArray(elems [][]byte, b []byte, i int) ([][]byte, int, bool) {
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return elems, i + 1, true
-	}
-	if elems == nil {
-		elems = make([][]byte, 0, 4) // one allocation for the usual name and few args
-	}
-	for {
-		start := i
-		if i = scanValue(b, i, 1); i < 0 {
-			return nil, 0, false
-		}
-		elems = append(elems, b[start:i:i])
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return nil, 0, false
-		}
-		switch b[i] {
-		case ']':
-			return elems, i + 1, true
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return nil, 0, false
-		}
-	}
-}
-
 // maxNames bounds a Names table, and maxNameBytes the names it keeps (as
 // quoted JSON): a peer sending long names must not make it hold much.
 const (
@@ -97,15 +66,15 @@ const (
 // concurrent use.
 type Names struct{ m map[string]string }
 
-// Unquote is the package's Unquote, through the table.
+// Unquote is jsonobj.Unquote, through the table.
 func (n *Names) Unquote(raw []byte) (string, error) {
 	if n == nil {
-		return Unquote(raw)
+		return jsonobj.Unquote(raw)
 	}
 	if s, ok := n.m[string(raw)]; ok { // keyed by the quoted JSON: no allocation
 		return s, nil
 	}
-	s, err := Unquote(raw)
+	s, err := jsonobj.Unquote(raw)
 	if err == nil && len(n.m) < maxNames && len(raw) <= maxNameBytes {
 		if n.m == nil {
 			n.m = make(map[string]string)

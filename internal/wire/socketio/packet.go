@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 )
 
 // Decode parses the text of one Engine.IO message as a Socket.IO packet.
@@ -69,6 +71,8 @@ func decode(b []byte, known string) (Packet, error) {
 	return p, nil
 }
 
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
 // parseUint reads the ASCII digits at b[i:] and returns their value and the
 // index after them; the value is -1 if it overflows int64.
 func parseUint(b []byte, i int) (int64, int) {
@@ -97,7 +101,7 @@ func checkData(t Type, data []byte) error {
 	if t == Disconnect {
 		return fmt.Errorf("%w: DISCONNECT with payload", ErrBadPacket)
 	}
-	if isSpace(data[0]) || !validJSON(data) {
+	if jsonobj.IsSpace(data[0]) || !jsonobj.Valid(data) {
 		return fmt.Errorf("%w: %v payload is not valid JSON", ErrBadPacket, t)
 	}
 	ok := false
@@ -110,7 +114,7 @@ func checkData(t Type, data []byte) error {
 		// A non-empty array whose first element (the event name) is a
 		// string or a number.
 		if data[0] == '[' {
-			c := data[skipSpace(data, 1)]
+			c := data[jsonobj.SkipSpace(data, 1)]
 			ok = c == '"' || c == '-' || isDigit(c)
 		}
 	case Ack, BinaryAck:

@@ -3,6 +3,8 @@ package socketio
 import (
 	"errors"
 	"fmt"
+
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 )
 
 // PubSubRequest is the argument of the reference services' subscribe,
@@ -26,24 +28,24 @@ var ErrNotObject = errors.New("the first argument must be an object")
 var ErrBadSince = errors.New("since must be a non-negative integer")
 
 // ReadPubSubRequest reads arg, through names (nil: the channel is unquoted
-// afresh). A malformed argument or a channel that is not a string is an
-// ErrBadJSON, and an argument that is not an object ErrNotObject; a
-// missing channel is not an error (HasChannel says). It allocates nothing
-// for a channel found in names.
+// afresh). A malformed argument or a channel that is not a string is a
+// jsonobj.ErrBadJSON, and an argument that is not an object ErrNotObject;
+// a missing channel is not an error (HasChannel says). It allocates
+// nothing for a channel found in names.
 func ReadPubSubRequest(arg []byte, names *Names) (PubSubRequest, error) {
-	i := skipSpace(arg, 0)
+	i := jsonobj.SkipSpace(arg, 0)
 	if i >= len(arg) || arg[i] != '{' {
 		return PubSubRequest{}, ErrNotObject
 	}
-	fs := [...]Field{{Key: "channel"}, {Key: "since"}, {Key: "data"}}
-	if err := ObjectFields(arg, fs[:]); err != nil {
+	fs := [...]jsonobj.Field{{Key: "channel"}, {Key: "since"}, {Key: "data"}}
+	if err := jsonobj.ObjectFields(arg, fs[:]); err != nil {
 		return PubSubRequest{}, err
 	}
 	r := PubSubRequest{Since: fs[1].Raw, Data: fs[2].Raw}
-	if raw := fs[0].Raw; raw != nil && !IsNull(raw) {
+	if raw := fs[0].Raw; raw != nil && !jsonobj.IsNull(raw) {
 		ch, err := names.Unquote(raw)
 		if err != nil {
-			return PubSubRequest{}, fmt.Errorf("%w: channel must be a string", ErrBadJSON)
+			return PubSubRequest{}, fmt.Errorf("%w: channel must be a string", jsonobj.ErrBadJSON)
 		}
 		r.Channel, r.HasChannel = ch, true
 	}
@@ -52,10 +54,10 @@ func ReadPubSubRequest(arg []byte, names *Names) (PubSubRequest, error) {
 
 // ReadSince reads the request's since: absent and null mean none.
 func (r PubSubRequest) ReadSince() (since uint64, ok bool, err error) {
-	if r.Since == nil || IsNull(r.Since) {
+	if r.Since == nil || jsonobj.IsNull(r.Since) {
 		return 0, false, nil
 	}
-	n, err := Uint64(r.Since)
+	n, err := jsonobj.Uint64(r.Since)
 	if err != nil {
 		return 0, false, fmt.Errorf("%w, got %.32s", ErrBadSince, r.Since)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 )
 
 func TestReadPubSubRequest(t *testing.T) {
@@ -24,10 +26,10 @@ func TestReadPubSubRequest(t *testing.T) {
 		{in: `"news"`, err: ErrNotObject},
 		{in: `[1]`, err: ErrNotObject},
 		{in: ``, err: ErrNotObject},
-		{in: `{"channel":7}`, err: ErrBadJSON},
-		{in: `{"channel":"a",}`, err: ErrBadJSON},
-		{in: `{"channel":"a"} x`, err: ErrBadJSON},
-		{in: `{"channel":"a","data":}`, err: ErrBadJSON},
+		{in: `{"channel":7}`, err: jsonobj.ErrBadJSON},
+		{in: `{"channel":"a",}`, err: jsonobj.ErrBadJSON},
+		{in: `{"channel":"a"} x`, err: jsonobj.ErrBadJSON},
+		{in: `{"channel":"a","data":}`, err: jsonobj.ErrBadJSON},
 	}
 	for _, tc := range tests {
 		r, err := ReadPubSubRequest([]byte(tc.in), nil)

@@ -1,35 +1,41 @@
-package socketio
+package jsonobj
 
-// A small JSON scanner: it checks that bytes are one well-formed JSON value
-// (RFC 8259, what JSON.parse accepts) and finds value boundaries, without
-// building anything. It never allocates, which is why Decode can validate
-// every payload; encoding/json.Valid does the same job at a few times the
-// cost. Like encoding/json it does not check UTF-8 inside strings (a
-// websocket text frame is already checked by the transport).
+// The scanner: it checks that bytes are one well-formed JSON value and
+// finds value boundaries, without building anything. It never allocates,
+// which is why socketio.Decode can validate every payload; encoding/json's
+// Valid does the same job at a few times the cost. Like encoding/json it
+// does not check UTF-8 inside strings (a websocket text frame is already
+// checked by the transport).
 
-// maxDepth bounds nesting so hostile input ("[[[[...") cannot grow the stack
-// without limit. Real payloads nest a handful of levels.
-const maxDepth = 1000
+// MaxDepth is the deepest nesting of arrays and objects the package
+// accepts, so that hostile input ("[[[[...") cannot grow the stack without
+// limit. Real payloads nest a handful of levels; encoding/json allows
+// 10000.
+const MaxDepth = 1000
 
-// isSpace reports JSON insignificant whitespace.
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// IsSpace reports whether c is JSON insignificant whitespace.
+func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+// SkipSpace returns the index of the first byte at or after b[i] that is
+// not whitespace (len(b) if there is none).
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && IsSpace(b[i]) {
 		i++
 	}
 	return i
 }
 
-// validJSON reports whether b is exactly one JSON value, optionally
-// surrounded by whitespace.
-func validJSON(b []byte) bool {
-	end := scanValue(b, skipSpace(b, 0), 0)
-	return end >= 0 && skipSpace(b, end) == len(b)
+// Valid reports whether b is exactly one JSON value, optionally surrounded
+// by whitespace, nested at most MaxDepth deep.
+func Valid(b []byte) bool {
+	end := scanValue(b, SkipSpace(b, 0), 0)
+	return end >= 0 && SkipSpace(b, end) == len(b)
 }
 
 // scanValue checks the value starting at b[i] and returns the index just
-// after it, or -1 when it is malformed or nested deeper than maxDepth.
+// after it, or -1 when it is malformed. depth is the number of arrays and
+// objects that enclose b[i] (0 at the top level); the value fails once
+// its own nesting would take that past MaxDepth.
 func scanValue(b []byte, i, depth int) int {
 	if i >= len(b) {
 		return -1
@@ -152,10 +158,10 @@ func scanDigits(b []byte, i int) int {
 
 // scanArray expects b[i] == '['.
 func scanArray(b []byte, i, depth int) int {
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return -1
 	}
-	i = skipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1
 	}
@@ -163,7 +169,7 @@ func scanArray(b []byte, i, depth int) int {
 		if i = scanValue(b, i, depth); i < 0 {
 			return -1
 		}
-		i = skipSpace(b, i)
+		i = SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -171,7 +177,7 @@ func scanArray(b []byte, i, depth int) int {
 		case ']':
 			return i + 1
 		case ',':
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		default:
 			return -1
 		}
@@ -180,10 +186,10 @@ func scanArray(b []byte, i, depth int) int {
 
 // scanObject expects b[i] == '{'.
 func scanObject(b []byte, i, depth int) int {
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return -1
 	}
-	i = skipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
 	}
@@ -194,14 +200,14 @@ func scanObject(b []byte, i, depth int) int {
 		if i = scanString(b, i); i < 0 {
 			return -1
 		}
-		i = skipSpace(b, i)
+		i = SkipSpace(b, i)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
-		if i = scanValue(b, skipSpace(b, i+1), depth); i < 0 {
+		if i = scanValue(b, SkipSpace(b, i+1), depth); i < 0 {
 			return -1
 		}
-		i = skipSpace(b, i)
+		i = SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -209,7 +215,7 @@ func scanObject(b []byte, i, depth int) int {
 		case '}':
 			return i + 1
 		case ',':
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		default:
 			return -1
 		}

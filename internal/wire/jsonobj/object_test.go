@@ -1,4 +1,4 @@
-package socketio
+package jsonobj
 
 import (
 	"errors"
@@ -61,7 +61,7 @@ func TestObjectFieldsRejects(t *testing.T) {
 		`{"a":1 "b":2}`, `{a:1}`, `{'a':1}`, `{"a":1}x`, `{"a":1}{}`, `{"a":01}`,
 		`{"a":tru}`, `{"a":"\x"}`, `{"a":"` + "\x01" + `"}`, `{"a":"unterminated}`,
 		`{"data":{"x":[1,}}`, `{"data":[1 2]}`, `{"channel":"c","seq":1,"data":{bad}}`,
-		`{"data":` + strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1) + `}`,
+		`{"data":` + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + `}`,
 	} {
 		_, err := fields(t, in, "channel", "seq", "data")
 		if !errors.Is(err, ErrBadJSON) {

@@ -1,4 +1,4 @@
-package socketio
+package jsonobj
 
 import (
 	"errors"
@@ -8,18 +8,9 @@ import (
 	"github.com/baton-rt/baton/internal/wire/jsonstr"
 )
 
-// Flat JSON objects without encoding/json. The pub/sub payloads of a
-// Socket.IO backend ({"channel":"c","seq":N,"data":...}, acks such as
-// {"ok":true,"seq":N}) and the Engine.IO handshake are objects whose few
-// top-level members a client reads once per message; encoding/json costs
-// reflection, allocations and deep stacks there. ObjectFields checks the
-// whole object and slices out the members asked for; Unquote, Uint64 and
-// Bool then read one value each, as strictly as encoding/json would
-// store it in a field of that Go type.
-
 // ErrBadJSON: the input is not the JSON the caller asked for: malformed, or
 // a value of the wrong type or out of range.
-var ErrBadJSON = errors.New("socketio: bad JSON")
+var ErrBadJSON = errors.New("jsonobj: bad JSON")
 
 // Field names one top-level member for ObjectFields to find.
 type Field struct {
@@ -33,10 +24,10 @@ type Field struct {
 }
 
 // ObjectFields checks that obj is exactly one well-formed JSON object
-// (whitespace around it allowed; nested values are validated too, up to the
-// package's nesting limit) and sets the Raw of each field. Each Raw is a
-// subslice of obj with its capacity cut to its length, so appending to it
-// never overwrites obj. On error the fields' Raw are unspecified. It does
+// (whitespace around it allowed; nested values are validated too, up to
+// MaxDepth) and sets the Raw of each field. Each Raw is a subslice of obj
+// with its capacity cut to its length, so appending to it never overwrites
+// obj. On error the fields' Raw are unspecified. It does
 // not allocate unless a key is escaped or not ASCII (or on error), and it
 // never panics.
 //
@@ -44,16 +35,16 @@ type Field struct {
 // encoding/json decodes into a struct. Earlier duplicates are checked for
 // syntax only; encoding/json would also reject them when their type does
 // not fit the Go field, and would ignore a final null for a non-pointer
-// field. Callers here treat null as absent, like a pointer field.
+// field. Baton's callers treat null as absent, like a pointer field.
 func ObjectFields(obj []byte, fields []Field) error {
 	for i := range fields {
 		fields[i].Raw = nil
 	}
-	i := skipSpace(obj, 0)
+	i := SkipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return syntaxErr("not a JSON object", i)
 	}
-	i = skipSpace(obj, i+1)
+	i = SkipSpace(obj, i+1)
 	if i < len(obj) && obj[i] == '}' {
 		return trailing(obj, i+1)
 	}
@@ -66,11 +57,11 @@ func ObjectFields(obj []byte, fields []Field) error {
 			return syntaxErr("malformed key", i)
 		}
 		key := obj[i:kend]
-		i = skipSpace(obj, kend)
+		i = SkipSpace(obj, kend)
 		if i >= len(obj) || obj[i] != ':' {
 			return syntaxErr("want ':' after key", i)
 		}
-		vstart := skipSpace(obj, i+1)
+		vstart := SkipSpace(obj, i+1)
 		vend := scanValue(obj, vstart, 1)
 		if vend < 0 {
 			return syntaxErr("malformed value", vstart)
@@ -78,7 +69,7 @@ func ObjectFields(obj []byte, fields []Field) error {
 		if f := lookupField(fields, key); f != nil {
 			f.Raw = obj[vstart:vend:vend]
 		}
-		i = skipSpace(obj, vend)
+		i = SkipSpace(obj, vend)
 		if i >= len(obj) {
 			return syntaxErr("unterminated object", i)
 		}
@@ -86,7 +77,7 @@ func ObjectFields(obj []byte, fields []Field) error {
 		case '}':
 			return trailing(obj, i+1)
 		case ',':
-			i = skipSpace(obj, i+1)
+			i = SkipSpace(obj, i+1)
 		default:
 			return syntaxErr("want ',' or '}'", i)
 		}
@@ -95,7 +86,7 @@ func ObjectFields(obj []byte, fields []Field) error {
 
 // trailing accepts only whitespace after the object ending at i.
 func trailing(obj []byte, i int) error {
-	if i = skipSpace(obj, i); i != len(obj) {
+	if i = SkipSpace(obj, i); i != len(obj) {
 		return syntaxErr("data after the object", i)
 	}
 	return nil
@@ -198,11 +189,11 @@ func IsNull(raw []byte) bool { return string(raw) == "null" }
 // SplitArray checks that data is exactly one JSON array and returns the
 // raw JSON of its elements (subslices of data, capacity cut to length).
 func SplitArray(data []byte) ([][]byte, error) {
-	i := skipSpace(data, 0)
+	i := SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return nil, syntaxErr("not a JSON array", i)
 	}
-	elems, end, ok := splitArray(nil, data, i)
+	elems, end, ok := AppendElements(nil, data, i)
 	if !ok {
 		return nil, syntaxErr("malformed array", i)
 	}
@@ -210,4 +201,40 @@ func SplitArray(data []byte) ([][]byte, error) {
 		return nil, err
 	}
 	return elems, nil
+}
+
+// AppendElements scans the array starting at b[i], which must be '[', and
+// appends the raw JSON of its elements to elems (subslices of b, capacity
+// cut to length). It returns them, the index just after the array and
+// whether the array is well formed; what follows the array is the
+// caller's to check. A nil elems gets a fresh array with room for a few
+// elements, allocated only when there is one; a reader that splits many
+// arrays can hand back the last result, truncated, to reuse its array.
+func AppendElements(elems [][]byte, b []byte, i int) ([][]byte, int, bool) {
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return elems, i + 1, true
+	}
+	if elems == nil {
+		elems = make([][]byte, 0, 4) // one allocation for the usual event name and few args
+	}
+	for {
+		start := i
+		if i = scanValue(b, i, 1); i < 0 {
+			return nil, 0, false
+		}
+		elems = append(elems, b[start:i:i])
+		i = SkipSpace(b, i)
+		if i >= len(b) {
+			return nil, 0, false
+		}
+		switch b[i] {
+		case ']':
+			return elems, i + 1, true
+		case ',':
+			i = SkipSpace(b, i+1)
+		default:
+			return nil, 0, false
+		}
+	}
 }
