@@ -36,3 +36,27 @@ func BenchmarkPackets(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseHandshake reads the official server's Open packet, as a
+// client does once per connection, with ParseHandshake and with the
+// encoding/json decode it replaced.
+func BenchmarkParseHandshake(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		parse func([]byte) (Handshake, error)
+	}{
+		{"jsonobj", ParseHandshake},
+		{"encoding_json", stdlibParseHandshake},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			data := []byte(officialOpen)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := bc.parse(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,8 @@ package engineio
 
 import (
 	"bytes"
+	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -49,6 +51,43 @@ func FuzzDecodePayload(f *testing.F) {
 		back, err := DecodePayload(enc)
 		if err != nil || !samePackets(back, ps) {
 			t.Fatalf("round trip of %q: %+v, %v; want %+v", in, back, err, ps)
+		}
+	})
+}
+
+// FuzzParseHandshake checks ParseHandshake against the encoding/json decode
+// it replaced (stdlibParseHandshake): on every input the two should read
+// alike (readAlike), the same verdict and the same Handshake.
+func FuzzParseHandshake(f *testing.F) {
+	for _, c := range loadGolden(f) {
+		for _, p := range c.Packets {
+			if p.Type == string(Open) && p.Text != nil {
+				f.Add([]byte(*p.Text))
+			}
+		}
+	}
+	for _, tc := range handshakeCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := ParseHandshake(in)
+		if err != nil && !errors.Is(err, ErrBadHandshake) {
+			t.Fatalf("ParseHandshake(%q): %v is not ErrBadHandshake", in, err)
+		}
+		if err == nil && got.SID == "" {
+			t.Fatalf("ParseHandshake(%q) accepted an empty sid", in)
+		}
+		if !readAlike(t, in) {
+			return
+		}
+		want, stdErr := stdlibParseHandshake(in)
+		switch {
+		case err == nil && stdErr != nil:
+			t.Fatalf("ParseHandshake(%q) = %#v; encoding/json: %v", in, got, stdErr)
+		case err != nil && stdErr == nil:
+			t.Fatalf("ParseHandshake(%q): %v; encoding/json read %#v", in, err, want)
+		case err == nil && !reflect.DeepEqual(got, want):
+			t.Fatalf("ParseHandshake(%q) = %#v; encoding/json read %#v", in, got, want)
 		}
 	})
 }

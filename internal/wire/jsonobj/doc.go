@@ -8,7 +8,7 @@
 //
 // ObjectFields checks a whole object and slices out the members asked for;
 // SplitArray and AppendElements do the same for the elements of an array;
-// Unquote, Uint64 and Bool then read one value each, accepting what
+// Unquote, Uint64, Int and Bool then read one value each, accepting what
 // encoding/json would store in a Go field of that type. Valid checks a
 // value without reading it.
 //

@@ -139,16 +139,18 @@ func FuzzObjectFields(f *testing.F) {
 			Channel *string `json:"channel"`
 			Seq     *uint64 `json:"seq"`
 			OK      *bool   `json:"ok"`
+			N       *int64  `json:"n"`
 		}
 		stdErr = json.Unmarshal(in, &typed)
 		ch, errC := readNullable(fs[0].Raw, Unquote)
 		seq, errS := readNullable(fs[1].Raw, Uint64)
 		ok, errO := readNullable(fs[3].Raw, Bool)
-		err = errors.Join(errC, errS, errO)
+		n, errN := readNullable(fs[4].Raw, Int)
+		err = errors.Join(errC, errS, errO, errN)
 		if (err == nil) != (stdErr == nil) {
 			t.Fatalf("typed read of %q: %v; encoding/json: %v", in, err, stdErr)
 		}
-		if err == nil && (!samePtr(ch, typed.Channel) || !samePtr(seq, typed.Seq) || !samePtr(ok, typed.OK)) {
+		if err == nil && (!samePtr(ch, typed.Channel) || !samePtr(seq, typed.Seq) || !samePtr(ok, typed.OK) || !samePtr(n, typed.N)) {
 			t.Fatalf("typed read of %q differs from encoding/json %+v", in, typed)
 		}
 	})

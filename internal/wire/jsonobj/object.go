@@ -3,6 +3,7 @@ package jsonobj
 import (
 	"errors"
 	"fmt"
+	"math"
 	"unicode/utf8"
 
 	"github.com/baton-rt/baton/internal/wire/jsonstr"
@@ -139,20 +140,52 @@ func Unquote(raw []byte) (string, error) {
 
 // Uint64 reads a JSON number that is a non-negative integer without
 // fraction or exponent and fits in 64 bits, as encoding/json accepts for a
-// uint64 field ("-1", "1.0", "1e3" and 2^64 are errors).
+// uint64 field ("-1", "-0", "1.0", "1e3" and 2^64 are errors).
 func Uint64(raw []byte) (uint64, error) {
 	if !isIntLiteral(raw) || raw[0] == '-' {
 		return 0, fmt.Errorf("%w: %.32q is not an unsigned integer", ErrBadJSON, raw)
 	}
-	var n uint64
-	for _, c := range raw {
-		d := uint64(c - '0')
-		if n > (1<<64-1-d)/10 {
-			return 0, fmt.Errorf("%w: %.32q overflows uint64", ErrBadJSON, raw)
-		}
-		n = n*10 + d
+	n, ok := digitsValue(raw, math.MaxUint64)
+	if !ok {
+		return 0, fmt.Errorf("%w: %.32q overflows uint64", ErrBadJSON, raw)
 	}
 	return n, nil
+}
+
+// Int reads a JSON number that is an integer without fraction or exponent
+// and fits in 64 bits, as encoding/json accepts for an int64 field ("-0"
+// is 0; "1.0", "1e3" and 2^63 are errors).
+func Int(raw []byte) (int64, error) {
+	if !isIntLiteral(raw) {
+		return 0, fmt.Errorf("%w: %.32q is not an integer", ErrBadJSON, raw)
+	}
+	neg := raw[0] == '-'
+	digits, limit := raw, uint64(math.MaxInt64)
+	if neg {
+		digits, limit = raw[1:], -math.MinInt64
+	}
+	n, ok := digitsValue(digits, limit)
+	if !ok {
+		return 0, fmt.Errorf("%w: %.32q overflows int64", ErrBadJSON, raw)
+	}
+	if neg {
+		return int64(-n), nil // two's complement: n = 2^63 gives MinInt64
+	}
+	return int64(n), nil
+}
+
+// digitsValue returns the value of the ASCII digits d, or false when it
+// is above limit.
+func digitsValue(d []byte, limit uint64) (uint64, bool) {
+	var n uint64
+	for _, c := range d {
+		v := uint64(c - '0')
+		if n > (limit-v)/10 {
+			return 0, false
+		}
+		n = n*10 + v
+	}
+	return n, true
 }
 
 // isIntLiteral reports whether raw is -?(0|[1-9][0-9]*).

@@ -119,26 +119,35 @@ func TestNumbers(t *testing.T) {
 		in  string
 		u   uint64
 		uOK bool
+		i   int64
+		iOK bool
 	}{
-		{"0", 0, true},
-		{"7", 7, true},
-		{"18446744073709551615", 1<<64 - 1, true},
-		{"18446744073709551616", 0, false}, // 2^64: overflow
-		{"99999999999999999999", 0, false},
-		{"9223372036854775807", 1<<63 - 1, true},
-		{"9223372036854775808", 1 << 63, true},
-		{"-9223372036854775808", 0, false},
-		{"-9223372036854775809", 0, false},
-		{"-1", 0, false},
-		{"-0", 0, false},
-		{"1.0", 0, false},
-		{"1e3", 0, false},
-		{"01", 0, false},
-		{"", 0, false},
-		{"-", 0, false},
-		{`"1"`, 0, false},
-		{"null", 0, false},
-		{" 1", 0, false},
+		{"0", 0, true, 0, true},
+		{"7", 7, true, 7, true},
+		{"18446744073709551615", 1<<64 - 1, true, 0, false},
+		{"18446744073709551616", 0, false, 0, false}, // 2^64: overflow
+		{"99999999999999999999", 0, false, 0, false},
+		{"9223372036854775807", 1<<63 - 1, true, 1<<63 - 1, true},
+		{"9223372036854775808", 1 << 63, true, 0, false},
+		{"-9223372036854775808", 0, false, -1 << 63, true},
+		{"-9223372036854775809", 0, false, 0, false},
+		{"-18446744073709551616", 0, false, 0, false},
+		{"-1", 0, false, -1, true},
+		{"-25000", 0, false, -25000, true},
+		{"-0", 0, false, 0, true},
+		{"1.0", 0, false, 0, false},
+		{"1e3", 0, false, 0, false},
+		{"-1E3", 0, false, 0, false},
+		{"01", 0, false, 0, false},
+		{"-01", 0, false, 0, false},
+		{"", 0, false, 0, false},
+		{"-", 0, false, 0, false},
+		{"--1", 0, false, 0, false},
+		{"+1", 0, false, 0, false},
+		{`"1"`, 0, false, 0, false},
+		{"null", 0, false, 0, false},
+		{" 1", 0, false, 0, false},
+		{"1 ", 0, false, 0, false},
 	} {
 		u, err := Uint64([]byte(tc.in))
 		if (err == nil) != tc.uOK || u != tc.u {
@@ -146,6 +155,13 @@ func TestNumbers(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrBadJSON) {
 			t.Errorf("Uint64(%q): %v is not ErrBadJSON", tc.in, err)
+		}
+		i, err := Int([]byte(tc.in))
+		if (err == nil) != tc.iOK || i != tc.i {
+			t.Errorf("Int(%q) = %d, %v; want %d ok=%v", tc.in, i, err, tc.i, tc.iOK)
+		}
+		if err != nil && !errors.Is(err, ErrBadJSON) {
+			t.Errorf("Int(%q): %v is not ErrBadJSON", tc.in, err)
 		}
 	}
 }
