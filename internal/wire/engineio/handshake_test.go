@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +17,10 @@ import (
 // officialOpen is the data of the official server's Open packet (golden
 // "open").
 const officialOpen = `{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
+
+// past32Bits is 2^31, a variable so that the cases compile where int has
+// 32 bits (the case expects an error there).
+var past32Bits int64 = 1 << 31
 
 // handshakeCases are read by TestParseHandshake and seed FuzzParseHandshake.
 var handshakeCases = []struct {
@@ -30,8 +36,10 @@ var handshakeCases = []struct {
 	{"no upgrades", `{"sid":"x","upgrades":[]}`, Handshake{SID: "x", Upgrades: []string{}}, true},
 	{"null upgrade", `{"sid":"x","upgrades":["websocket",null]}`, Handshake{SID: "x", Upgrades: []string{"websocket", ""}}, true},
 	{"null fields", `{"sid":"x","upgrades":null,"pingInterval":null,"pingTimeout":null,"maxPayload":null}`, Handshake{SID: "x"}, true},
-	{"negative and -0", `{"sid":"x","pingInterval":-1,"pingTimeout":-0,"maxPayload":-9223372036854775808}`,
-		Handshake{SID: "x", PingInterval: -1, MaxPayload: -1 << 63}, true},
+	{"negative and -0", `{"sid":"x","pingInterval":-1,"pingTimeout":-0,"maxPayload":` + strconv.Itoa(math.MinInt) + `}`,
+		Handshake{SID: "x", PingInterval: -1, MaxPayload: math.MinInt}, true},
+	// Past 32 bits: an int holds it only where int has 64.
+	{"past 32 bits", `{"sid":"x","maxPayload":2147483648}`, Handshake{SID: "x", MaxPayload: int(past32Bits)}, strconv.IntSize == 64},
 	{"escapes", `{"s\u0069d":"a\/b\u00e9","upgrades":["\u0077ebsocket"]}`, Handshake{SID: "a/bé", Upgrades: []string{"websocket"}}, true},
 	{"unknown members", `{"x":{"sid":"no","pingInterval":"no"},"sid":"x","y":[1,{"z":[null,true,-1.5e3]}]}`, Handshake{SID: "x"}, true},
 	// The last of duplicates wins, as with encoding/json.
