@@ -154,14 +154,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 		r := &running[i]
 		r.srv.ReadHeaderTimeout = 10 * time.Second
 		r.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-		var lc net.ListenConfig
-		if r.name == "socketio" {
-			// The Engine.IO heartbeat finds a dead client sooner than TCP
-			// keep-alive would, and a Node server has keep-alive off too:
-			// four setsockopt calls an accept saved.
-			lc.KeepAlive = -1
-		}
-		ln, err := lc.Listen(ctx, "tcp", addrs[r.name])
+		ln, err := net.Listen("tcp", addrs[r.name])
 		if err != nil {
 			shutdownAll(running[:i], time.Second)
 			return fmt.Errorf("serve: %s: %w", r.name, err)
