@@ -191,7 +191,7 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 	mallocs := r.mallocCounter(ctx, t)
 	m := startCPU(pids)
 	p0, d0, t0 := published.Load(), s.delivered.Load(), time.Now()
-	stopProfile := r.cpuProfile(ctx, t, label, r.cfg.FanoutWindow, false)
+	stopProfile := r.saveProfiles(ctx, t, label, r.cfg.FanoutWindow, false)
 	err = sleep.For(ctx, r.cfg.FanoutWindow)
 	p1, d1, t1 := published.Load(), s.delivered.Load(), time.Now()
 	f.Cores = m.stop(names)

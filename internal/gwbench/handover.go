@@ -239,7 +239,7 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	s.window.Store(windowMove)
 	// Two seconds: about the move itself (the target), not the steady
 	// relaying after it.
-	stopProfile := r.cpuProfile(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 2*time.Second, true)
+	stopProfile := r.saveProfiles(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 2*time.Second, true)
 	t0 := time.Now()
 	res, err := r.admin.setWeight(ctx, to)
 	took := time.Since(t0)

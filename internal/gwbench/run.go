@@ -46,11 +46,11 @@ func (r *runner) watch(t Target) ([]int, []string) {
 	return []int{r.cfg.BackendPID}, []string{"backend"}
 }
 
-// cpuProfile saves a CPU profile and an allocation profile (what was
+// saveProfiles saves a CPU profile and an allocation profile (what was
 // allocated in the window) of about dur (5s when 0) of the gateway and,
 // if asked (backend true), of the backend, when profiling is configured;
 // the returned function waits for them.
-func (r *runner) cpuProfile(ctx context.Context, t Target, label string, dur time.Duration, backend bool) (wait func()) {
+func (r *runner) saveProfiles(ctx context.Context, t Target, label string, dur time.Duration, backend bool) (wait func()) {
 	if !r.isGateway(t) || r.cfg.ProfileDir == "" {
 		return func() {}
 	}

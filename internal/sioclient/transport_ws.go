@@ -72,7 +72,10 @@ func (e *engine) dialWebSocket(ctx context.Context, sid string) (wsconn.Conn, er
 		Header:       e.opts.Header,
 		ReadLimit:    e.opts.MaxMessageSize,
 		WriteTimeout: e.opts.WriteTimeout,
-		KeepAlive:    -1, // the Engine.IO heartbeat watches the peer
+		// The Engine.IO heartbeat watches the peer: a dead server is
+		// found within its pingInterval+pingTimeout (45s with the official
+		// server's defaults; TCP keep-alive would take 150s).
+		KeepAlive: -1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: websocket dial: %w", ErrTransportClosed, err)

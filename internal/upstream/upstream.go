@@ -66,10 +66,15 @@ func (ev Event) Clone() Event {
 	return ev
 }
 
-// Handler receives a connection's traffic. Both methods are called on the
-// connection's reading goroutine, so they must return quickly and must not
-// call back into the same Conn and wait for an answer (that answer would
-// have to be read by the goroutine they are blocking).
+// Handler receives a connection's traffic. Its methods are called on the
+// connection's reading goroutine (HandleClose may come from the goroutine
+// that ended the connection, after the reader's last call), so they must
+// return quickly and must not call back into the same Conn and wait for an
+// answer (that answer would have to be read by the goroutine they are
+// blocking). The exception is the Flush that follows a PublishAsync reply
+// given up by the request timeout: it runs on the timer's goroutine, maybe
+// beside the reader's calls, and maybe after HandleClose, so a Flush must
+// be safe at any time.
 type Handler interface {
 	// HandleEvent receives incoming traffic in arrival order. The event's
 	// bytes (Data, Args) may lie in the connection's read buffer: they are
@@ -81,7 +86,7 @@ type Handler interface {
 	HandleClose(err error)
 	// Flush is called once the reader has handed over everything it has
 	// read and is about to wait for more, and after every PublishAsync
-	// reply, on the same goroutine: the moment to write out what the
+	// reply, on the reply's goroutine: the moment to write out what the
 	// events and replies before it queued, together. It is the one call
 	// that can follow HandleClose: after a reply that the request timeout
 	// gave up just as the connection ended.

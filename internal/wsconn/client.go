@@ -55,8 +55,9 @@ type ClientOptions struct {
 	WriteTimeout time.Duration
 	// KeepAlive is the TCP keep-alive period, as in net.Dialer: zero
 	// means Go's default (15s), negative turns keep-alive off. A protocol
-	// with a heartbeat of its own (Engine.IO) finds a dead peer sooner
-	// than keep-alive does, and saves its four setsockopt calls a dial.
+	// with a heartbeat of its own (Engine.IO) finds a dead peer without
+	// it, and saves its four setsockopt calls a dial. It applies to Dial;
+	// DialVia through an http.Client leaves it to that client's dialer.
 	KeepAlive time.Duration
 }
 

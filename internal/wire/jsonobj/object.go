@@ -10,8 +10,10 @@ import (
 )
 
 // ErrBadJSON: the input is not the JSON the caller asked for: malformed, or
-// a value of the wrong type or out of range.
-var ErrBadJSON = errors.New("jsonobj: bad JSON")
+// a value of the wrong type or out of range. Its text names no package: the
+// services and the gateway's edge quote it to clients in bad_request
+// replies.
+var ErrBadJSON = errors.New("bad JSON")
 
 // Field names one top-level member for ObjectFields to find.
 type Field struct {
