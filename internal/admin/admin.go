@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -203,7 +204,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return apiErr(http.StatusBadRequest, "malformed JSON: %v", err)
 	}
-	if dec.More() {
+	// More would miss a stray '}' or ']': only the end of the body will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return apiErr(http.StatusBadRequest, "malformed JSON: data after the object")
 	}
 	return nil

@@ -155,6 +155,16 @@ func (f *fakeRollout) Abort(context.Context) (rollout.State, error) {
 	})
 }
 
+func (f *fakeRollout) SetWeightByHand(set func() error) error {
+	f.mu.Lock()
+	ph := f.st.Phase
+	f.mu.Unlock()
+	if ph.Active() {
+		return &rollout.TransitionError{Op: rollout.OpSetWeight, Phase: ph}
+	}
+	return set()
+}
+
 func (f *fakeRollout) Status() rollout.State {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -2,12 +2,14 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"time"
 
 	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 )
 
@@ -24,13 +26,6 @@ type WeightResult struct {
 }
 
 func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
-	// A weight set by hand would fight the controller's next step.
-	if s.opts.Rollout != nil {
-		if ph := s.opts.Rollout.Status().Phase; ph.Active() {
-			return &APIError{Status: http.StatusConflict, State: string(ph),
-				Err: fmt.Errorf("a rollout is %s: abort it, or let it end, before setting the weight by hand", ph)}
-		}
-	}
 	var req weightRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -48,7 +43,26 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The moves run within the request: a client that gives up stops the
 	// moves not started yet (the weight stays applied).
-	moved, failed, err := s.g.SetWeight(r.Context(), wt)
+	var moved, failed int
+	set := func() (err error) {
+		moved, failed, err = s.g.SetWeight(r.Context(), wt)
+		return err
+	}
+	if s.opts.Rollout != nil {
+		// A weight set by hand would fight the controller's steps: refused
+		// while a rollout is active, and no rollout starts meanwhile.
+		err = s.opts.Rollout.SetWeightByHand(set)
+		var te *rollout.TransitionError
+		if errors.As(err, &te) {
+			return &APIError{Status: http.StatusConflict, State: string(te.Phase),
+				Err: fmt.Errorf("a rollout is %s: abort it, or let it end, before setting the weight by hand", te.Phase)}
+		}
+		if errors.Is(err, rollout.ErrClosed) {
+			return &APIError{Status: http.StatusServiceUnavailable, Err: err}
+		}
+	} else {
+		err = set()
+	}
 	if err != nil {
 		return apiErr(http.StatusServiceUnavailable, "weight %v applied, moves interrupted (moved %d, failed %d): %v", wt.Percent(), moved, failed, err)
 	}

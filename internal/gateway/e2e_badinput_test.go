@@ -208,6 +208,7 @@ func TestE2EAdminBadRequests(t *testing.T) {
 	for _, body := range []string{
 		`{"weight":101}`, `{"weight":-1}`, `{"weight":12.345}`, `{"weight":"50"}`,
 		`{"weight":50`, `not json`, ``, `{}`, `{"weight":50,"extra":1}`, `{"weight":50}{"weight":60}`,
+		`{"weight":50}}`, `{"weight":50}]`, `{"weight":50} x`,
 		`{"weight":50,"pad":"` + strings.Repeat("x", 100<<10) + `"}`,
 	} {
 		code, b := f.adminDo(t, "PUT", "/api/v1/weight", adminToken, body)

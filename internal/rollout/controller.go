@@ -89,6 +89,7 @@ type Controller struct {
 	cancelOp context.CancelFunc
 	driving  bool
 	restore  bool // re-apply the stored weight before going on (after a load)
+	byHand   int  // weights set by hand being applied (SetWeightByHand)
 	closed   bool
 	subs     map[*Subscription]struct{}
 }
@@ -292,6 +293,30 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 	})
 }
 
+// SetWeightByHand runs set, an operator's weight change, unless a rollout
+// is active (a *TransitionError for OpSetWeight), and keeps a rollout from
+// starting until set returns: the check and the change are one step, so a
+// rollout cannot start between them and have its step undone by hand.
+func (c *Controller) SetWeightByHand(set func() error) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.st.Phase.Active():
+		c.mu.Unlock()
+		return &TransitionError{Op: OpSetWeight, Phase: c.st.Phase}
+	}
+	c.byHand++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.byHand--
+		c.mu.Unlock()
+	}()
+	return set()
+}
+
 // command runs one operator transition: check it is allowed, store it,
 // then act (publish, wake the driver). On a version conflict it reloads
 // the stored state and tries once more against it.
@@ -308,6 +333,9 @@ func (c *Controller) commandLocked(ctx context.Context, op Op, fn func(*State, t
 		}
 		if !op.allowedFrom(c.st.Phase) {
 			return c.st.clone(), &TransitionError{Op: op, Phase: c.st.Phase}
+		}
+		if op == OpStart && c.byHand > 0 {
+			return c.st.clone(), &TransitionError{Op: op, Phase: c.st.Phase, ByHand: true}
 		}
 		from := c.st.Phase
 		next := c.st.clone()

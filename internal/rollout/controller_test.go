@@ -417,3 +417,39 @@ func TestStandbyWhileActive(t *testing.T) {
 		t.Errorf("rolled back: standby now %v, at the rollback's weight change %v; want off now, on then", on, at[len(at)-1])
 	}
 }
+
+// A weight set by hand and a rollout's start exclude each other: the
+// start is refused while the hand-set weight is being applied, and the
+// hand-set weight is refused once a rollout is active.
+func TestWeightByHandExcludesStart(t *testing.T) {
+	h := newHarness(t)
+	inSet, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- h.c.SetWeightByHand(func() error {
+			close(inSet)
+			<-release
+			return nil
+		})
+	}()
+	<-inSet
+	_, err := h.c.Start(ctx, nil)
+	var te *TransitionError
+	if !errors.As(err, &te) || !te.ByHand {
+		t.Fatalf("start during a hand-set weight: %v, want a TransitionError (ByHand)", err)
+	}
+	if st := h.c.Status(); st.Phase != Idle {
+		t.Fatalf("phase %s after the refused start", st.Phase)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	h.startStuckAt(1000)
+	ran := false
+	err = h.c.SetWeightByHand(func() error { ran = true; return nil })
+	if !errors.As(err, &te) || te.Op != OpSetWeight || te.Phase != Shifting || ran {
+		t.Fatalf("hand-set weight during a rollout: %v (ran %v), want a TransitionError in shifting", err, ran)
+	}
+}

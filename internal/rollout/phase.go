@@ -42,6 +42,9 @@ const (
 	OpRollback  Op = "rollback"
 	OpEmergency Op = "emergency_rollback"
 	OpAbort     Op = "abort"
+	// OpSetWeight is a weight set by hand (Controller.SetWeightByHand),
+	// refused while a rollout is active.
+	OpSetWeight Op = "set_weight"
 )
 
 // allowed lists the phases each command may start from. Emergency rollback
@@ -80,11 +83,17 @@ type TransitionError struct {
 	// Emergency is true when the refusal is because an emergency rollback
 	// already runs.
 	Emergency bool
+	// ByHand is true when the refusal is because a weight set by hand is
+	// being applied.
+	ByHand bool
 }
 
 func (e *TransitionError) Error() string {
-	if e.Emergency {
+	switch {
+	case e.Emergency:
 		return fmt.Sprintf("rollout: cannot %s: an emergency rollback is already running", e.Op)
+	case e.ByHand:
+		return fmt.Sprintf("rollout: cannot %s: a weight set by hand is being applied", e.Op)
 	}
 	return fmt.Sprintf("rollout: cannot %s while %s", e.Op, e.Phase)
 }

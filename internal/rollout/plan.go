@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"time"
@@ -124,7 +125,8 @@ func ParseOverride(data []byte) (*Override, error) {
 	if err := dec.Decode(&o); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
-	if dec.More() {
+	// More would miss a stray '}' or ']': only the end of the input will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data after the plan", ErrInvalidPlan)
 	}
 	return &o, nil

@@ -100,7 +100,7 @@ func TestParseOverride(t *testing.T) {
 			t.Errorf("%q: %v %v", body, o, err)
 		}
 	}
-	for _, body := range []string{`{"hodl":"1s"}`, `{"hold":30}`, `{"hold":"soon"}`, `{} {}`, `[`, `{"steps":"10"}`} {
+	for _, body := range []string{`{"hodl":"1s"}`, `{"hold":30}`, `{"hold":"soon"}`, `{} {}`, `[`, `{"steps":"10"}`, `{"hold":"1s"}}`, `{"hold":"1s"}]`, `{"hold":"1s"} x`} {
 		if _, err := ParseOverride([]byte(body)); !errors.Is(err, ErrInvalidPlan) {
 			t.Errorf("%q: %v", body, err)
 		}
