@@ -249,7 +249,9 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, eve
 			return errStreamsClosed
 		case e, ok := <-events:
 			if !ok {
-				return nil // the controller shut down
+				// The controller closes subscriptions only when the
+				// server stops, which may close it before the streams.
+				return errStreamsClosed
 			}
 			if err := transition(e); err != nil {
 				return err

@@ -196,6 +196,8 @@ func TestEventStreamEndsWhenControllerCloses(t *testing.T) {
 	_, er := h.openStream(ctx)
 	next(t, er, EventStatus, nil)
 	h.ro.closeAll()
+	// The controller closes only when the server stops: the stream says so.
+	next(t, er, EventShutdown, nil)
 	for range 200 {
 		if _, err := er.Next(); err != nil {
 			if !errors.Is(err, io.EOF) {

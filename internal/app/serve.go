@@ -27,7 +27,15 @@ func (a *App) Serve(ctx context.Context) error {
 
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	edgeSrv := &http.Server{Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
-	adminSrv := &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	// Admin requests end with the process: the shutdown cancels them, so
+	// a weight change still moving sessions stops (its weight stays, it
+	// answers) instead of holding the drain while the edge takes clients.
+	adminCtx, cancelAdmin := context.WithCancel(context.Background())
+	defer cancelAdmin()
+	adminSrv := &http.Server{
+		Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog,
+		BaseContext: func(net.Listener) context.Context { return adminCtx },
+	}
 	errc := make(chan error, 2)
 	var servers sync.WaitGroup
 	for _, s := range []struct {
@@ -71,6 +79,7 @@ func (a *App) Serve(ctx context.Context) error {
 	// backend. Its stored state is untouched, so the next process resumes.
 	_ = a.ctrl.Close()
 	_ = a.admin.Shutdown(sctx) // the event streams, which would hold adminSrv
+	cancelAdmin()              // after the streams have said "shutdown"
 	_ = adminSrv.Shutdown(sctx)
 	_ = edgeSrv.Shutdown(sctx) // no new clients; the hijacked ones are the edge's
 	if derr := a.edge.Shutdown(sctx); derr != nil {
