@@ -243,7 +243,7 @@ func (c *Controller) Promote(ctx context.Context) (State, error) {
 		s.Phase, s.PausedFrom, s.HoldLeft = Shifting, "", 0
 		s.Step, s.Weight, s.Applied, s.Promoted = len(s.Plan.Steps), router.Full, false, true
 		s.Extensions, s.HoldUntil = 0, time.Time{}
-		s.beginStep(now)
+		s.beginStep(now, c.opts.Health.Preservation())
 		return []Event{{Kind: EventPromoted, Message: "promoted: moving everyone to green"}}
 	})
 }
@@ -431,9 +431,15 @@ func (c *Controller) reload(ctx context.Context) error {
 	return nil
 }
 
-// beginStep records the start of the current step.
-func (s *State) beginStep(now time.Time) {
+// beginStep records the start of the current step, and baseline, the
+// preservation counters before its moves. Taken here, stored with the
+// step, and not at each attempt to apply it: an attempt redone (a failed
+// store write, a reload, a pause during the moves) would otherwise count
+// from after the moves it already made, and the gate would not see what
+// they lost.
+func (s *State) beginStep(now time.Time, baseline Preservation) {
 	s.Steps = append(s.Steps, StepRecord{Step: s.Step, Weight: s.Weight, StartedAt: now})
+	s.Baseline = baseline
 }
 
 // endStep closes the current step's record with outcome.

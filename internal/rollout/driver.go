@@ -97,7 +97,7 @@ func (c *Controller) prepare(ctx context.Context, gen uint64) error {
 			return []Event{{Kind: EventGateFailed, Message: s.Reason}, {Kind: EventRollbackStarted, Message: s.Reason}}
 		}
 		s.Phase, s.Step, s.Weight, s.Applied = Shifting, 1, s.Plan.Weight(1), false
-		s.beginStep(now)
+		s.beginStep(now, c.opts.Health.Preservation())
 		return []Event{{Kind: EventGreenReady, Message: "green answered the probe"}, stepStarted(s)}
 	})
 }
@@ -109,7 +109,6 @@ func stepStarted(s *State) Event {
 // applyStep sets the step's weight (the moves run inside SetWeight) and
 // starts the hold.
 func (c *Controller) applyStep(ctx context.Context, st State, gen uint64) error {
-	baseline := c.opts.Health.Preservation()
 	start := c.now()
 	moved, failed, err := c.shift(ctx, st.Weight, c.pace(st))
 	if ctx.Err() != nil {
@@ -119,7 +118,7 @@ func (c *Controller) applyStep(ctx context.Context, st State, gen uint64) error 
 		return fmt.Errorf("set weight %v: %w", st.Weight, err)
 	}
 	return c.commit(gen, func(s *State, now time.Time) []Event {
-		s.Applied, s.Baseline = true, baseline
+		s.Applied = true
 		if r := s.currentStep(); r != nil {
 			r.AppliedAt, r.Moved, r.Failed = now, r.Moved+moved, r.Failed+failed
 		}
@@ -174,7 +173,7 @@ func (c *Controller) gate(st State, gen uint64) error {
 		}
 		s.Step++
 		s.Weight, s.Applied, s.Extensions, s.HoldUntil = s.Plan.Weight(s.Step), false, 0, time.Time{}
-		s.beginStep(now)
+		s.beginStep(now, c.opts.Health.Preservation())
 		return append(evs, stepStarted(s))
 	})
 }

@@ -46,7 +46,8 @@ type State struct {
 	// Reason says why the rollout left its normal course (gate failure,
 	// operator command).
 	Reason string `json:"reason,omitempty"`
-	// Baseline is the preservation counters when the step's moves began.
+	// Baseline is the preservation counters when the step began, before
+	// any of its moves (State.beginStep).
 	Baseline Preservation `json:"baseline"`
 
 	StartedAt time.Time `json:"started_at,omitzero"`
