@@ -267,6 +267,10 @@ func (c *Controller) EmergencyRollback(ctx context.Context) (State, error) {
 	if c.st.Phase == RollingBack && c.st.Emergency {
 		return c.st.clone(), &TransitionError{Op: OpEmergency, Phase: c.st.Phase, Emergency: true}
 	}
+	// Stop the moves under way (toward green, or a paced rollback) now,
+	// not once the store has taken the command: a store that hangs would
+	// let them go on for its timeout, twice (the state, then the events).
+	c.interrupt()
 	fn := func(s *State, now time.Time) []Event {
 		s.startRollback(now, true, "emergency rollback requested by operator")
 		return []Event{{Kind: EventRollbackStarted, Message: s.Reason, Emergency: true}}
@@ -360,8 +364,8 @@ func (c *Controller) commandLocked(ctx context.Context, op Op, fn func(*State, t
 func (c *Controller) apply(from Phase, next State, evs []Event) {
 	c.st = next
 	c.keepStandby()
+	c.interrupt() // before emit, which waits for the store
 	c.emit(from, &c.st, evs)
-	c.interrupt()
 	c.ensureDriver()
 }
 
