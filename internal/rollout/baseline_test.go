@@ -84,3 +84,22 @@ func TestBaselineSurvivesARedoneStep(t *testing.T) {
 		})
 	}
 }
+
+// since counts from zero on every counter once any is below its base: the
+// gateway restarted, and its counters with it.
+func TestSinceAfterARestart(t *testing.T) {
+	base := Preservation{MovesTried: 1000, SocketsKept: 990, SubscriptionsTried: 1000, SubscriptionsKept: 990}
+	for _, tc := range []struct {
+		name      string
+		cur, want Preservation
+	}{
+		{"growth", Preservation{1100, 1080, 1100, 1080}, Preservation{100, 90, 100, 90}},
+		{"restart, all below", Preservation{10, 9, 10, 9}, Preservation{10, 9, 10, 9}},
+		// Tried has caught up with its base since the restart; kept has not.
+		{"restart, tried caught up", Preservation{1005, 985, 1005, 985}, Preservation{1005, 985, 1005, 985}},
+	} {
+		if got := since(tc.cur, base); got != tc.want {
+			t.Errorf("%s: since(%+v) = %+v, want %+v", tc.name, tc.cur, got, tc.want)
+		}
+	}
+}

@@ -258,19 +258,20 @@ func (c *Controller) pace(st State) int {
 	return 0
 }
 
-// since returns the growth of cur over base; a counter below its base was
-// reset (restart) and counts from zero.
+// since returns the growth of cur over base. The counters restart from
+// zero together (a restart of the gateway): when any is below its base,
+// all count from zero. Judged one by one, a tried count that has caught
+// up with its base and a kept count that has not would mix the two
+// processes' counts (995 tried since the restart, against a kept of 5).
 func since(cur, base Preservation) Preservation {
-	d := func(c, b uint64) uint64 {
-		if c < b {
-			return c
-		}
-		return c - b
+	if cur.MovesTried < base.MovesTried || cur.SocketsKept < base.SocketsKept ||
+		cur.SubscriptionsTried < base.SubscriptionsTried || cur.SubscriptionsKept < base.SubscriptionsKept {
+		base = Preservation{}
 	}
 	return Preservation{
-		MovesTried:         d(cur.MovesTried, base.MovesTried),
-		SocketsKept:        d(cur.SocketsKept, base.SocketsKept),
-		SubscriptionsTried: d(cur.SubscriptionsTried, base.SubscriptionsTried),
-		SubscriptionsKept:  d(cur.SubscriptionsKept, base.SubscriptionsKept),
+		MovesTried:         cur.MovesTried - base.MovesTried,
+		SocketsKept:        cur.SocketsKept - base.SocketsKept,
+		SubscriptionsTried: cur.SubscriptionsTried - base.SubscriptionsTried,
+		SubscriptionsKept:  cur.SubscriptionsKept - base.SubscriptionsKept,
 	}
 }
