@@ -227,14 +227,14 @@ func newRolloutStartCmd(f *rolloutFlags) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.Float64SliceVar(&steps, "steps", nil, "green weights in percent, increasing, the last 100 (e.g. 10,25,50,100)")
-	fl.DurationVar(&hold, "hold", 0, "hold per step before its gate (e.g. 30s)")
-	fl.IntVar(&minSessions, "min-sessions", 0, "sessions green must hold before a gate may pass")
-	fl.IntVar(&minSamples, "min-samples", 0, "operations and latency samples each backend needs before a gate may pass")
-	fl.IntVar(&maxExt, "max-extensions", 0, "extra holds an inconclusive step gets")
+	fl.DurationVar(&hold, "hold", 0, "hold per step before its gate (e.g. 30s; 0: the configured hold)")
+	fl.IntVar(&minSessions, "min-sessions", 0, "sessions green must hold before a gate may pass (0: the configured value)")
+	fl.IntVar(&minSamples, "min-samples", 0, "operations and latency samples each backend needs before a gate may pass (0: the configured value)")
+	fl.IntVar(&maxExt, "max-extensions", 0, "extra holds an inconclusive step gets (-1: none; 0: the configured value)")
 	fl.IntVar(&pace, "moves-per-second", 0, "move pacing (0: the gateway's own)")
-	fl.Float64Var(&maxErrorRate, "max-error-rate", 0, "green error-rate limit as a fraction (0.01 is 1%)")
-	fl.DurationVar(&maxP95, "max-p95", 0, "green P95 latency limit")
-	fl.DurationVar(&maxP99, "max-p99", 0, "green P99 latency limit (0: not checked)")
+	fl.Float64Var(&maxErrorRate, "max-error-rate", 0, "green error-rate limit as a fraction (0.01 is 1%; 0: the configured limit)")
+	fl.DurationVar(&maxP95, "max-p95", 0, "green P95 latency limit (0: the configured limit)")
+	fl.DurationVar(&maxP99, "max-p99", 0, "green P99 latency limit (0: the configured limit, which 0 leaves unchecked)")
 	return cmd
 }
 
