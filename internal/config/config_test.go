@@ -166,6 +166,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"admin.token", strings.Replace(minimal, "  token: change-me\n", "", 1), "required"},
 		{"admin.token", strings.Replace(minimal, "  token: change-me\n", "  token: a\n  token_env: B\n", 1), "not both"},
 		{"admin.token_env", strings.Replace(minimal, "  token: change-me\n", "  token_env: BATON_TEST_SURELY_UNSET\n", 1), "empty or unset"},
+		{"admin.token", strings.Replace(minimal, "  token: change-me\n", "  token: \" change-me\"\n", 1), "whitespace"},
 		{"admin.listen", strings.Replace(minimal, "127.0.0.1:9090", "127.0.0.1:8080", 1), "must differ"},
 		{"admin.listen", strings.Replace(minimal, "127.0.0.1:9090", "localhost", 1), "host:port"},
 		{"listen", strings.Replace(minimal, "listen: 127.0.0.1:8080", "listen: 127.0.0.1:http", 1), "port"},

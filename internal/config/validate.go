@@ -66,6 +66,11 @@ func (c *Config) Validate() error {
 		p.add("admin.listen", "must differ from listen (%s)", c.Listen)
 	}
 	p.secret("admin.token", c.Admin.Token, c.Admin.TokenEnv, true)
+	if t := c.Admin.Token; t != strings.TrimSpace(t) {
+		// The API trims the token a request presents, as HTTP trims a
+		// header's value: one with spaces around it would match nothing.
+		p.add("admin.token", "must not begin or end with whitespace")
+	}
 	c.Identity.validate(&p)
 	c.Backends.Blue.validate(&p, "backends.blue")
 	c.Backends.Green.validate(&p, "backends.green")
