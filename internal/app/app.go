@@ -178,15 +178,16 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (a *App, err e
 		return nil, fmt.Errorf("app: alerts: %w", err)
 	}
 	if a.ctrl, err = rollout.New(ctx, rollout.Options{
-		Plan:     c.Rollout,
-		Shifter:  shifter{a.gw},
-		Health:   rollout.NewMonitorHealth(a.monitor, a.gateKind(), a.preservation),
-		Prober:   rollout.ProberFunc(a.checkBackend),
-		Store:    a.st,
-		Notifier: a.dispatcher,
-		Logger:   a.log,
-		TestMode: opts.TestMode,
-		TestHold: opts.TestHold,
+		Plan:          c.Rollout,
+		Shifter:       shifter{a.gw},
+		Health:        rollout.NewMonitorHealth(a.monitor, a.gateKind(), a.preservation),
+		Prober:        rollout.ProberFunc(a.checkBackend),
+		Store:         a.st,
+		Notifier:      a.dispatcher,
+		Logger:        a.log,
+		TestMode:      opts.TestMode,
+		TestHold:      opts.TestHold,
+		MaxMinSamples: a.maxMinSamples(),
 	}); err != nil {
 		return nil, fmt.Errorf("app: rollout: %w", err)
 	}
@@ -252,6 +253,15 @@ func (a *App) buildGateway() error {
 		return fmt.Errorf("app: gateway: %w", err)
 	}
 	return nil
+}
+
+// maxMinSamples bounds rollout.min_samples when the gates read the
+// probe's latencies: it gives only so many per window.
+func (a *App) maxMinSamples() int {
+	if a.gateKind() != health.ProbeDelivery {
+		return 0
+	}
+	return a.cfg.ProbeSamplesPerWindow()
 }
 
 // gateKind is the latency the gates compare (see the package comment).

@@ -79,9 +79,25 @@ func (c *Config) Validate() error {
 	c.Edge.validate(&p)
 	c.Health.validate(&p)
 	c.Rollout.validate(&p, "rollout")
+	if n := c.ProbeSamplesPerWindow(); n > 0 && c.Rollout.MinSamples > n {
+		p.add("rollout.min_samples", "%d latency samples can never gather: the gates read the probe's, and it makes %d per health.window (%v every %v); lower it, or shorten health.probe.interval",
+			c.Rollout.MinSamples, n, c.Health.Window, c.Health.Probe.Interval)
+	}
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
 	return errors.Join(p...)
+}
+
+// ProbeSamplesPerWindow is how many latency samples the probe gives the
+// gates over one health window, the most a gate can count; 0 when the
+// probe is off (the gates then read client requests, without such a
+// bound) or the health settings are not filled in.
+func (c *Config) ProbeSamplesPerWindow() int {
+	h := c.Health
+	if h.Probe.Disabled || h.Probe.Interval <= 0 || h.Window <= 0 {
+		return 0
+	}
+	return int(h.Window / h.Probe.Interval)
 }
 
 // Validate checks a plan after SetDefaults, e.g. one given when a rollout is

@@ -44,6 +44,11 @@ type Options struct {
 	Store Store
 	// Notifier receives alerts. Nil sends none.
 	Notifier Notifier
+	// MaxMinSamples is the most latency samples the gates can count in
+	// one health window (config.ProbeSamplesPerWindow); Start refuses a
+	// plan whose min_samples is higher, since its latency checks could
+	// never pass. Zero means no bound.
+	MaxMinSamples int
 	// Logger receives every transition and verdict. Nil discards.
 	Logger *slog.Logger
 	// TestMode replaces every plan's hold by TestHold (TestHold zero means
@@ -199,6 +204,10 @@ func (c *Controller) Start(ctx context.Context, o *Override) (State, error) {
 	plan, err := NewPlan(c.opts.Plan, o)
 	if err != nil {
 		return State{}, err
+	}
+	if n := c.opts.MaxMinSamples; n > 0 && plan.MinSamples > n {
+		return State{}, fmt.Errorf("%w: %w", ErrInvalidPlan, &config.FieldError{Path: "rollout.min_samples",
+			Msg: fmt.Sprintf("%d latency samples can never gather: the gates see at most %d per health window", plan.MinSamples, n)})
 	}
 	if c.opts.TestMode {
 		plan.Hold = Duration(c.opts.TestHold)

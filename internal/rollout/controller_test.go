@@ -453,3 +453,16 @@ func TestWeightByHandExcludesStart(t *testing.T) {
 		t.Fatalf("hand-set weight during a rollout: %v (ran %v), want a TransitionError in shifting", err, ran)
 	}
 }
+
+// A plan asking for more latency samples than a health window can hold is
+// refused at the start, naming min_samples: its gates could never pass.
+func TestStartRefusesUnreachableMinSamples(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxMinSamples = 300 })
+	_, err := h.c.Start(ctx, &Override{MinSamples: ptr(301)})
+	if !errors.Is(err, ErrInvalidPlan) || !slices.Contains(fieldPaths(err), "rollout.min_samples") {
+		t.Fatalf("start with min_samples 301 of 300: %v", err)
+	}
+	if _, err := h.c.Start(ctx, &Override{MinSamples: ptr(300)}); err != nil {
+		t.Fatalf("start with min_samples 300 of 300: %v", err)
+	}
+}
