@@ -33,10 +33,11 @@ type Rollout interface {
 	Rollback(ctx context.Context) (rollout.State, error)
 	EmergencyRollback(ctx context.Context) (rollout.State, error)
 	Abort(ctx context.Context) (rollout.State, error)
-	// SetWeightByHand runs set (an operator's weight change) unless a
-	// rollout is active, when it fails with a *rollout.TransitionError;
-	// no rollout starts until set returns.
-	SetWeightByHand(set func() error) error
+	// SetWeightByHand runs set (an operator's change to weight w) unless a
+	// rollout is active, when it fails with a *rollout.TransitionError; no
+	// rollout starts until set returns. It records w, so that a restart
+	// comes back to it.
+	SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error
 	// Status returns a copy of the state now.
 	Status() rollout.State
 	// Subscribe returns the transitions and verdicts from now on.

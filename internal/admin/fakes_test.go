@@ -155,7 +155,7 @@ func (f *fakeRollout) Abort(context.Context) (rollout.State, error) {
 	})
 }
 
-func (f *fakeRollout) SetWeightByHand(set func() error) error {
+func (f *fakeRollout) SetWeightByHand(_ context.Context, _ router.Weight, set func() error) error {
 	f.mu.Lock()
 	ph := f.st.Phase
 	f.mu.Unlock()

@@ -51,7 +51,7 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Rollout != nil {
 		// A weight set by hand would fight the controller's steps: refused
 		// while a rollout is active, and no rollout starts meanwhile.
-		err = s.opts.Rollout.SetWeightByHand(set)
+		err = s.opts.Rollout.SetWeightByHand(r.Context(), wt, set)
 		var te *rollout.TransitionError
 		if errors.As(err, &te) {
 			return &APIError{Status: http.StatusConflict, State: string(te.Phase),

@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +60,38 @@ func TestRestartResumesAtStoredStep(t *testing.T) {
 	}
 	if w := second.Gateway().Status().Weight; w != router.Full {
 		t.Errorf("weight after the resumed rollout: %v", w)
+	}
+}
+
+// TestRestartKeepsAWeightSetByHand: a weight set through the admin API is
+// stored, and a gateway built again over the same bolt file starts at it,
+// not at the config's routing.weight.
+func TestRestartKeepsAWeightSetByHand(t *testing.T) {
+	blue, green := testBackends(t)
+	path := filepath.Join(t.TempDir(), "baton.db")
+	first := start(t, testConfig(blue, green, path), Options{})
+	req, err := http.NewRequest(http.MethodPut, "http://"+first.AdminAddr()+"/api/v1/weight", strings.NewReader(`{"weight":30}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+first.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT weight: %d", resp.StatusCode)
+	}
+	first.stop()
+
+	second := start(t, testConfig(blue, green, path), Options{}) // routing.weight 0
+	want := router.Weight(3000)
+	deadline := time.Now().Add(10 * time.Second)
+	for second.Gateway().Status().Weight != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted at %v, want the %v set by hand", second.Gateway().Status().Weight, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -84,7 +84,7 @@ func (r *cliRollout) Abort(context.Context) (rollout.State, error) {
 	return r.cmd([]rollout.Phase{rollout.Preparing, rollout.Shifting, rollout.Paused, rollout.RollingBack}, rollout.OpAbort, func(s *rollout.State) { s.Phase = rollout.Aborted })
 }
 
-func (r *cliRollout) SetWeightByHand(set func() error) error {
+func (r *cliRollout) SetWeightByHand(_ context.Context, _ router.Weight, set func() error) error {
 	if ph := r.Status().Phase; ph.Active() {
 		return &rollout.TransitionError{Op: rollout.OpSetWeight, Phase: ph}
 	}

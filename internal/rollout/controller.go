@@ -134,11 +134,17 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 	c.st, c.version = st, version
 	c.publishSnap()
 	c.keepStandby()
-	if st.Phase.Active() {
+	switch {
+	case st.Phase.Active():
 		c.restore = st.Step > 0 && (st.Applied || st.Phase == Paused)
 		c.emit(st.Phase, &c.st, []Event{{Kind: EventRecovered,
 			Message: fmt.Sprintf("resuming %s at step %d, weight %v", st.Phase, st.Step, st.Weight)}})
 		c.ensureDriver()
+	case version > 0:
+		// A rollout that ended, or a weight set by hand, left the gateway
+		// at st.Weight: a restart comes back to it, whatever the config's
+		// startup weight (which serves a store that holds nothing yet).
+		c.wg.Go(func() { c.restoreWeight(c.ctx, st) })
 	}
 	return c, nil
 }
@@ -306,11 +312,15 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 	})
 }
 
-// SetWeightByHand runs set, an operator's weight change, unless a rollout
-// is active (a *TransitionError for OpSetWeight), and keeps a rollout from
-// starting until set returns: the check and the change are one step, so a
-// rollout cannot start between them and have its step undone by hand.
-func (c *Controller) SetWeightByHand(set func() error) error {
+// SetWeightByHand runs set, an operator's change to weight w, unless a
+// rollout is active (a *TransitionError for OpSetWeight), and keeps a
+// rollout from starting until set returns: the check and the change are
+// one step, so a rollout cannot start between them and have its step
+// undone by hand. Then it stores w as the weight the gateway stands at,
+// even when set failed (the weight is applied before the moves), so that
+// a restart comes back to it (see New). A store that fails loses only
+// that, and is logged.
+func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
 	c.mu.Lock()
 	switch {
 	case c.closed:
@@ -322,12 +332,22 @@ func (c *Controller) SetWeightByHand(set func() error) error {
 	}
 	c.byHand++
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.byHand--
-		c.mu.Unlock()
-	}()
-	return set()
+	err := set()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byHand--
+	if c.closed {
+		return err
+	}
+	next := c.st.clone()
+	next.Weight = w
+	if perr := c.persist(context.WithoutCancel(ctx), &next); perr != nil {
+		c.log.Warn("rollout: the weight set by hand is applied but not stored; a restart will not come back to it", "weight", w, "err", perr)
+		return err
+	}
+	c.st = next
+	c.publishSnap()
+	return err
 }
 
 // command runs one operator transition: check it is allowed, store it,

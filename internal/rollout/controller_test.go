@@ -426,7 +426,7 @@ func TestWeightByHandExcludesStart(t *testing.T) {
 	inSet, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- h.c.SetWeightByHand(func() error {
+		done <- h.c.SetWeightByHand(ctx, 5000, func() error {
 			close(inSet)
 			<-release
 			return nil
@@ -448,7 +448,7 @@ func TestWeightByHandExcludesStart(t *testing.T) {
 
 	h.startStuckAt(1000)
 	ran := false
-	err = h.c.SetWeightByHand(func() error { ran = true; return nil })
+	err = h.c.SetWeightByHand(ctx, 5000, func() error { ran = true; return nil })
 	if !errors.As(err, &te) || te.Op != OpSetWeight || te.Phase != Shifting || ran {
 		t.Fatalf("hand-set weight during a rollout: %v (ran %v), want a TransitionError in shifting", err, ran)
 	}
@@ -465,4 +465,37 @@ func TestStartRefusesUnreachableMinSamples(t *testing.T) {
 	if _, err := h.c.Start(ctx, &Override{MinSamples: ptr(300)}); err != nil {
 		t.Fatalf("start with min_samples 300 of 300: %v", err)
 	}
+}
+
+// A restart comes back to the weight the gateway was left at when no
+// rollout was active: a completed rollout's 100 %, or a weight set by
+// hand afterwards, whatever the startup weight of the config.
+func TestRestartComesBackToTheLastWeight(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.c.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPhase(h.c, Completed)
+	_ = h.c.Close()
+
+	restarted := newShifter()
+	h.opts.Shifter = restarted
+	c := h.open()
+	h.waitFor(c, "the completed rollout's weight applied", func(State) bool {
+		return slices.Contains(restarted.Calls(), router.Full)
+	})
+
+	if err := c.SetWeightByHand(ctx, 2500, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Status(); st.Weight != 2500 || st.Phase != Completed {
+		t.Fatalf("after a weight set by hand: %s at %v", st.Phase, st.Weight)
+	}
+	_ = c.Close()
+	again := newShifter()
+	h.opts.Shifter = again
+	c = h.open()
+	h.waitFor(c, "the hand-set weight applied", func(State) bool {
+		return slices.Contains(again.Calls(), router.Weight(2500))
+	})
 }
