@@ -13,7 +13,9 @@
 // never allocates.
 //
 // The window is a ring of one-second slots. A record lands in the slot of
-// the current second (by the injected Clock); a snapshot sums the slots of
+// the current second (by the injected Clock, counted on the monotonic
+// clock that time.Now carries, so a step of the wall clock does not empty
+// the window; see Recorder.second); a snapshot sums the slots of
 // the last Window seconds, the current partial second included. Each slot
 // holds the counters, a log-linear latency histogram per Kind (16
 // sub-buckets per power of two of microseconds: a quantile read from it is

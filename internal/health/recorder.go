@@ -16,6 +16,14 @@ type Recorder struct {
 	reservoir int
 	seed      uint64
 	ring      []slot
+	// epoch is when the recorder began: window slots are keyed by the
+	// seconds since it, measured on the monotonic clock that time.Now
+	// carries, so that a step of the wall clock (NTP, a VM resumed) does
+	// not make every slot look newer or older than now. Keys start at
+	// epoch's Unix second, so with a clock that has no monotonic reading
+	// (a test's) they are plain Unix seconds.
+	epoch    time.Time
+	epochSec int64
 
 	sessions atomic.Int64
 	totals   [NumCounters]atomic.Int64
@@ -24,7 +32,10 @@ type Recorder struct {
 
 func newRecorder(name string, cfg Config) *Recorder {
 	w := int64(cfg.Window / time.Second)
+	epoch := cfg.Clock.Now()
 	return &Recorder{
+		epoch:     epoch,
+		epochSec:  epoch.Unix(),
 		name:      name,
 		clock:     cfg.Clock,
 		window:    w,
@@ -34,6 +45,17 @@ func newRecorder(name string, cfg Config) *Recorder {
 		// the one just leaving the window are never read as current.
 		ring: newSlots(int(w)+2, cfg.Reservoir),
 	}
+}
+
+// second is the window key of now: see epoch. It counts from the start
+// of epoch's Unix second, so that keys turn over when Unix seconds do.
+func (r *Recorder) second(now time.Time) int64 {
+	d := now.Sub(r.epoch) + time.Duration(r.epoch.Nanosecond())
+	sec := int64(d / time.Second)
+	if d < 0 && d%time.Second != 0 {
+		sec-- // floor, as Unix does, for a clock read before epoch
+	}
+	return r.epochSec + sec
 }
 
 // Name returns the backend's name ("blue" or "green").
@@ -49,7 +71,7 @@ func (r *Recorder) Add(c Counter, n int64) {
 		return
 	}
 	r.totals[c].Add(n)
-	if s := at(r.ring, r.clock.Now().Unix()); s != nil {
+	if s := at(r.ring, r.second(r.clock.Now())); s != nil {
 		s.counters[c].Add(n)
 	}
 }
@@ -64,7 +86,7 @@ func (r *Recorder) Observe(k Kind, d time.Duration) {
 	us := micros(d)
 	b := bucketOf(us)
 	r.cum[k].observe(b, us)
-	if s := at(r.ring, r.clock.Now().Unix()); s != nil {
+	if s := at(r.ring, r.second(r.clock.Now())); s != nil {
 		s.kinds[k].observe(b, us)
 	}
 }

@@ -140,7 +140,7 @@ func (r *Recorder) Snapshot() Snapshot {
 }
 
 func (r *Recorder) snapshot(now time.Time, samples bool) Snapshot {
-	cur := now.Unix()
+	cur := r.second(now)
 	oldest := cur - r.window + 1
 	var counts, totals [NumCounters]int64
 	for i := range r.totals {
