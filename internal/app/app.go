@@ -70,6 +70,10 @@ const (
 	// DefaultGreenCheckTimeout bounds the controller's green check (dial
 	// and one probe delivered).
 	DefaultGreenCheckTimeout = 5 * time.Second
+	// DefaultIdleTimeout closes a keep-alive HTTP connection (admin
+	// calls, Engine.IO long-polling) idle that long: a peer that vanished
+	// without a FIN would hold it, and a goroutine, for good.
+	DefaultIdleTimeout = 2 * time.Minute
 )
 
 // Options tune an App beyond its configuration. The zero value is the
@@ -105,6 +109,10 @@ type Options struct {
 	// GreenCheckTimeout bounds the green check before the first step.
 	// Zero means DefaultGreenCheckTimeout.
 	GreenCheckTimeout time.Duration
+	// IdleTimeout closes the edge's and the admin API's keep-alive HTTP
+	// connections idle that long (WebSockets are not concerned). Zero
+	// means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
 
 // App is one gateway process. Build it, then Serve it (or Close it).
@@ -147,6 +155,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (a *App, err e
 	def(&opts.DrainPeriod, edge.DefaultDrainPeriod)
 	def(&opts.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&opts.GreenCheckTimeout, DefaultGreenCheckTimeout)
+	def(&opts.IdleTimeout, DefaultIdleTimeout)
 	a = &App{cfg: c, opts: opts, log: opts.Logger, reg: opts.Registry}
 	if a.reg == nil {
 		a.reg = prometheus.NewRegistry()

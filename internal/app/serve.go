@@ -26,14 +26,14 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
-	edgeSrv := &http.Server{Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	edgeSrv := &http.Server{Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog}
 	// Admin requests end with the process: the shutdown cancels them, so
 	// a weight change still moving sessions stops (its weight stays, it
 	// answers) instead of holding the drain while the edge takes clients.
 	adminCtx, cancelAdmin := context.WithCancel(context.Background())
 	defer cancelAdmin()
 	adminSrv := &http.Server{
-		Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog,
+		Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog,
 		BaseContext: func(net.Listener) context.Context { return adminCtx },
 	}
 	errc := make(chan error, 2)

@@ -1,8 +1,12 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,6 +63,42 @@ func TestShutdownCutsAWeightChangeShort(t *testing.T) {
 		var ce websocket.CloseError
 		if !errors.As(c.Err(), &ce) || ce.Code != websocket.StatusGoingAway {
 			t.Errorf("client %d ended with %v, want a close 1001", i, c.Err())
+		}
+	}
+}
+
+// A keep-alive connection to the admin API or the edge that stays idle is
+// closed after IdleTimeout: a peer gone without a FIN must not hold it.
+func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
+	blue, green := testBackends(t)
+	a := start(t, testConfig(blue, green, ""), Options{IdleTimeout: 300 * time.Millisecond})
+	for name, addr := range map[string]string{"admin": a.AdminAddr(), "edge": a.EdgeAddr()} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// Any answer will do: the connection is kept alive after it.
+		if _, err := fmt.Fprintf(conn, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", a.Token()); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.Close {
+			t.Fatalf("%s: the server closed after the answer; nothing left to test", name)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		began := time.Now()
+		if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+			t.Fatalf("%s: an idle connection read %v, want EOF (closed by the server)", name, err)
+		}
+		if took := time.Since(began); took < 200*time.Millisecond {
+			t.Errorf("%s: closed after %v, before the idle timeout", name, took)
 		}
 	}
 }
