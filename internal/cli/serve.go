@@ -31,6 +31,7 @@ type serveFlags struct {
 	brokerURL    string
 	history      int
 	pprofAddr    string // --pprof: net/http/pprof on its own loopback listener
+	idleTimeout  time.Duration
 	limits       service.Limits
 	// faults make the services misbehave on purpose (--fault-latency,
 	// --fault-error-rate): the rollback scenarios run a bad green.
@@ -75,6 +76,7 @@ func newServeCmd() *cobra.Command {
 	fl.DurationVar(&f.faultLatency, "fault-latency", 0, "fault injection: delay every publish reply by this much (0: none)")
 	fl.Float64Var(&f.faultErrorRate, "fault-error-rate", 0, "fault injection: share of publish requests, 0 to 1, refused with an internal error (e.g. 0.03)")
 	fl.DurationVar(&f.limits.WriteTimeout, "write-timeout", service.DefaultWriteTimeout, "longest a write to one client may take")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive HTTP connection (long-polling, HTTP publishes) idle this long")
 	return cmd
 }
 
@@ -153,6 +155,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	for i := range running {
 		r := &running[i]
 		r.srv.ReadHeaderTimeout = 10 * time.Second
+		r.srv.IdleTimeout = f.idleTimeout // a peer gone without a FIN holds nothing for good
 		r.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		ln, err := net.Listen("tcp", addrs[r.name])
 		if err != nil {

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -196,5 +199,37 @@ func TestServeFlagErrors(t *testing.T) {
 			t.Errorf("serve %v: want an error", args)
 		}
 		cancel()
+	}
+}
+
+// An idle keep-alive HTTP connection to a service is closed after
+// --idle-timeout.
+func TestServeClosesIdleConnections(t *testing.T) {
+	urls, stop := startServe(t, "--socketio", "127.0.0.1:0", "--idle-timeout", "300ms", "--drain", "100ms")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	}()
+	u, err := url.Parse(urls["socketio"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n") // any answer keeps it alive
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("an idle connection read %v, want EOF (closed by the server)", err)
 	}
 }
