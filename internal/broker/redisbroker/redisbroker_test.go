@@ -342,6 +342,22 @@ func TestStreamTTL(t *testing.T) {
 	}
 }
 
+// A broker without StreamTTL clears a TTL left on a stream's keys (by a
+// process configured with one): the stream must not expire under it.
+func TestNoStreamTTLClearsAnEarlierOne(t *testing.T) {
+	ctx := testenv.Context(t, 20*time.Second)
+	withTTL := newBroker(t, redisbroker.Options{StreamTTL: time.Minute})
+	publishN(t, ctx, withTTL, "ttl0", 1)
+	without := newBroker(t, redisbroker.Options{Prefix: withTTL.Prefix()})
+	publishN(t, ctx, without, "ttl0", 1)
+	c := rawClient(t)
+	for _, k := range []string{withTTL.Prefix() + "{ttl0}:m", withTTL.Prefix() + "{ttl0}:h"} {
+		if ttl, err := c.PTTL(ctx, k).Result(); err != nil || ttl != -1 {
+			t.Fatalf("PTTL(%q) = %v, %v; want none (-1)", k, ttl, err)
+		}
+	}
+}
+
 func TestNewFailsWithoutRedis(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -440,5 +456,24 @@ func TestSilentConnectionReplaced(t *testing.T) {
 	checkSeqs(t, recv(t, ctx, sub, 10), 3, first[0].Epoch)
 	if st := sb.Stats(); st.Reconnects == 0 || st.Recovered == 0 {
 		t.Fatalf("Stats() = %+v, want a reconnect and recovered messages", st)
+	}
+}
+
+// A history list whose meta hash is gone (evicted alone) reads as an empty
+// channel, not as an error: the next publish starts a new epoch.
+func TestHistoryWithoutItsMetaHash(t *testing.T) {
+	b := newBroker(t, redisbroker.Options{})
+	ctx := testenv.Context(t, 10*time.Second)
+	publishN(t, ctx, b, "ev", 3)
+	if err := rawClient(t).Del(ctx, b.Prefix()+"{ev}:m").Err(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, pos, err := b.History(ctx, "ev", 0, 0)
+	if err != nil || len(msgs) != 0 || pos.Seq != 0 {
+		t.Fatalf("History after the meta hash went: %d messages, %+v, %v; want an empty channel", len(msgs), pos, err)
+	}
+	m, err := b.Publish(ctx, "ev", []byte(`1`))
+	if err != nil || m.Seq != 1 {
+		t.Fatalf("the next publish: seq %d, %v; want 1 in a new epoch", m.Seq, err)
 	}
 }

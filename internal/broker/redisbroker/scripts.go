@@ -30,6 +30,11 @@ local ttl = tonumber(ARGV[5])
 if ttl > 0 then
 	redis.call('PEXPIRE', KEYS[1], ttl)
 	redis.call('PEXPIRE', KEYS[2], ttl)
+else
+	-- HINCRBY and RPUSH keep a TTL set before (by a process configured
+	-- with one): without this, a busy stream would still expire.
+	redis.call('PERSIST', KEYS[1])
+	redis.call('PERSIST', KEYS[2])
 end
 redis.call('PUBLISH', ARGV[3], string.format('%d', seq) .. ':' .. epoch .. ':' .. ARGV[1])
 return {seq, epoch}
@@ -44,6 +49,9 @@ local m = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
 local seq = tonumber(m[1]) or 0
 local epoch = m[2] or ''
 local n = redis.call('LLEN', KEYS[2])
+-- A history without its meta hash (evicted alone) is a stream that ended:
+-- the next publish starts a new epoch and drops it.
+if not m[2] then n = 0 end
 local oldest = 0
 if n > 0 then oldest = seq - n + 1 end
 local since = tonumber(ARGV[1])
