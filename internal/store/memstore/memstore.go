@@ -125,7 +125,7 @@ func (s *Store) ListEvents(ctx context.Context, after uint64, limit int) ([]stor
 		start = int(after - first + 1)
 	}
 	end := len(s.events)
-	if limit > 0 && start+limit < end {
+	if limit > 0 && limit < end-start { // not start+limit: it can overflow
 		end = start + limit
 	}
 	out := make([]store.Event, end-start)
