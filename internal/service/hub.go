@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/baton-rt/baton/internal/broker"
 )
@@ -344,18 +345,35 @@ func (h *Hub) acquire(ctx context.Context, name string) (*hubChannel, error) {
 		refs:       1,
 	}
 	h.channels[name] = c
+	// The start is the channel's, not this caller's: a caller that gives
+	// up must not fail the others joining meanwhile with its context's
+	// end. Close's cancel of h.ctx, and channelStartTimeout, bound it.
+	// Added under h.mu, so that it comes before Close's Wait.
+	h.wg.Add(1)
 	h.mu.Unlock()
-
-	err := h.start(ctx, c)
-	if err != nil {
-		c.startErr = err
+	go func() {
+		defer h.wg.Done()
+		sctx, cancel := context.WithTimeout(h.ctx, channelStartTimeout)
+		defer cancel()
+		c.startErr = h.start(sctx, c)
 		close(c.ready)
+	}()
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
 		h.release(c)
-		return nil, err
+		return nil, ctx.Err()
 	}
-	close(c.ready)
+	if c.startErr != nil {
+		h.release(c)
+		return nil, c.startErr
+	}
 	return c, nil
 }
+
+// channelStartTimeout bounds the broker subscribe and position read that
+// start a hub channel.
+const channelStartTimeout = 10 * time.Second
 
 // start subscribes c to the broker and reads its position, then starts the
 // fan-out goroutine. Subscribing before reading the position is what makes

@@ -388,3 +388,49 @@ func TestHubSubscribeToLostChannel(t *testing.T) {
 		t.Fatal("joined a lost channel without error")
 	}
 }
+
+// gatedBroker holds every Subscribe until gate is closed, and tells of
+// each one on entered.
+type gatedBroker struct {
+	broker.Broker
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (b *gatedBroker) Subscribe(ctx context.Context, channel string) (broker.Subscription, error) {
+	b.entered <- struct{}{}
+	select {
+	case <-b.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return b.Broker.Subscribe(ctx, channel)
+}
+
+// The subscriber that starts a channel can give up without failing the
+// others that joined while the start was under way.
+func TestChannelStartOutlivesItsFirstCaller(t *testing.T) {
+	gb := &gatedBroker{Broker: newBroker(t, membroker.Options{}), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
+	h := newHub(t, gb, HubOptions{})
+	first, giveUp := context.WithCancel(context.Background())
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := h.Subscribe(first, "c", newRecorder())
+		firstDone <- err
+	}()
+	<-gb.entered // the first caller's start is under way
+	secondDone := make(chan error, 1)
+	go func() {
+		_, err := h.Subscribe(testenv.Context(t, 10*time.Second), "c", newRecorder())
+		secondDone <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the second waits for the start too
+	giveUp()
+	if err := <-firstDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the first caller, given up: %v", err)
+	}
+	close(gb.gate)
+	if err := <-secondDone; err != nil {
+		t.Fatalf("the second caller failed with the first one's end: %v", err)
+	}
+}
