@@ -115,6 +115,11 @@ type Hub struct {
 	mu       sync.Mutex
 	channels map[string]*hubChannel
 	closed   bool
+	// restarts holds, per channel whose stream restarted, the newest seq
+	// of the old stream (hub_restart.go); restartOrder, the channels in
+	// the order they restarted, bounds it.
+	restarts     map[string]uint64
+	restartOrder []string
 
 	resubscribes atomic.Uint64
 	lost         atomic.Uint64
@@ -189,6 +194,14 @@ func (h *Hub) SubscribeSince(ctx context.Context, channel string, s Subscriber, 
 func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, opts SubscribeOptions) (broker.Position, error) {
 	if err := broker.ValidChannel(channel); err != nil {
 		return broker.Position{}, err
+	}
+	if opts.HasSince {
+		h.mu.Lock()
+		err := h.checkSinceLocked(channel, opts.Since)
+		h.mu.Unlock()
+		if err != nil {
+			return broker.Position{}, err
+		}
 	}
 	c, err := h.acquire(ctx, channel)
 	if err != nil {

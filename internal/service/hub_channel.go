@@ -15,7 +15,10 @@ func (h *Hub) run(c *hubChannel, sub broker.Subscription) {
 	defer h.wg.Done()
 	for {
 		for msg := range sub.Messages() {
-			c.fanout(msg)
+			if c.fanout(msg) {
+				h.restarted(c)
+				return
+			}
 		}
 		if c.isStopped() {
 			return
@@ -62,7 +65,10 @@ func (h *Hub) resubscribe(c *hubChannel) (broker.Subscription, error) {
 		return nil, err
 	}
 	for _, msg := range msgs {
-		c.fanout(msg)
+		if c.fanout(msg) {
+			_ = sub.Close()
+			return nil, fmt.Errorf("channel %q: %w", c.name, errStreamRestarted)
+		}
 	}
 	return sub, nil
 }
@@ -116,24 +122,20 @@ type hubChannel struct {
 
 // fanout delivers msg to every live member and buffers it for replaying
 // ones. Seqs at or below c.last were already fanned out (a resubscribe
-// overlaps with history) and are dropped.
-func (c *hubChannel) fanout(msg broker.Message) {
+// overlaps with history) and are dropped. It reports, delivering nothing,
+// a message of a new epoch of a stream the channel had known: the broker
+// lost the stream and its seqs start over (see Hub.restarted).
+func (c *hubChannel) fanout(msg broker.Message) (restarted bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if msg.Epoch != c.epoch {
-		// The stream restarted (its history was lost): seqs start over, so
-		// forget every position. Replaying members re-read history.
-		c.epoch = msg.Epoch
-		c.last = 0
-		for _, m := range c.members {
-			m.last = 0
-			if m.replaying {
-				m.pending, m.overflow = nil, true
-			}
+		if c.epoch != "" {
+			return true
 		}
+		c.epoch = msg.Epoch // the stream's first message
 	}
 	if msg.Seq <= c.last {
-		return
+		return false
 	}
 	c.last = msg.Seq
 	var frames frameCache
@@ -148,6 +150,7 @@ func (c *hubChannel) fanout(msg broker.Message) {
 		}
 		m.deliverLive(msg, &frames)
 	}
+	return false
 }
 
 // frameCache holds one message's frames during its fan-out, one per

@@ -1,10 +1,14 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/redisbroker"
 	"github.com/baton-rt/baton/internal/testenv"
 )
@@ -54,4 +58,68 @@ func TestHubOverRedis(t *testing.T) {
 	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), total+1); err == nil {
 		t.Fatal("since ahead of the channel: want an error")
 	}
+}
+
+// A stream that the broker loses (its keys deleted, as a flush or an
+// eviction would) starts again at seq 1 in a new epoch. The channel's
+// members lose the channel, told so, instead of taking the new seqs for
+// ones they have seen; and a since that may come from the old stream is
+// refused (history gone), not answered with a partial replay of the new.
+func TestHubTellsOfARestartedStream(t *testing.T) {
+	addr := testenv.RedisAddr(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	prefix := fmt.Sprintf("baton:test:restart:%d:", time.Now().UnixNano())
+	b, err := redisbroker.New(ctx, redisbroker.Options{Addr: addr, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	raw := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	h := newHub(t, b, HubOptions{})
+
+	member := newRecorder()
+	if _, err := h.Subscribe(ctx, "c", member); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, ctx, b, "c", 3)
+	member.waitSeqs(t, 1, 3)
+	if err := raw.Del(ctx, prefix+"{c}:m", prefix+"{c}:h").Err(); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, ctx, b, "c", 5) // seqs 1..5 of a new epoch
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		member.mu.Lock()
+		lost, got := len(member.lost), len(member.msgs)
+		var lostErr error
+		if lost > 0 {
+			lostErr = member.lost[0]
+		}
+		member.mu.Unlock()
+		if lost > 0 {
+			if !errors.Is(lostErr, broker.ErrHistoryGone) {
+				t.Fatalf("lost with %v, want a history-gone error", lostErr)
+			}
+			if got != 3 {
+				t.Fatalf("the member got %d messages, want only the 3 of the old stream", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the member was not told of the restart (got %d messages)", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), 3); !errors.Is(err, broker.ErrHistoryGone) {
+		t.Fatalf("since 3, from the old stream: %v, want history gone", err)
+	}
+	// A since past the old stream's newest seq can only be the new one's.
+	fresh := newRecorder()
+	if _, err := h.SubscribeSince(ctx, "c", fresh, 4); err != nil {
+		t.Fatalf("since 4, past the old stream: %v", err)
+	}
+	fresh.waitSeqs(t, 5, 1)
 }
