@@ -85,6 +85,11 @@ var (
 	ErrSlowSubscriber = errors.New("broker: subscriber too slow, subscription closed")
 	// ErrClosed: the broker has been closed.
 	ErrClosed = errors.New("broker: closed")
+	// ErrStreamReset: the broker found a channel's stream rolled back
+	// (its seqs went backwards in one epoch) and started it afresh in a
+	// new epoch; the subscription was closed with it. Seqs seen before
+	// mean nothing in the new stream.
+	ErrStreamReset = errors.New("broker: the channel's stream went back and was started afresh")
 	// ErrInvalidChannel: an empty or oversized channel name.
 	ErrInvalidChannel = errors.New("broker: invalid channel name")
 )

@@ -24,6 +24,10 @@ func (h *Hub) run(c *hubChannel, sub broker.Subscription) {
 			return
 		}
 		err := sub.Err()
+		if errors.Is(err, broker.ErrStreamReset) {
+			h.restarted(c) // the broker started the stream afresh
+			return
+		}
 		if errors.Is(err, broker.ErrSlowSubscriber) {
 			next, ferr := h.resubscribe(c)
 			if ferr == nil {

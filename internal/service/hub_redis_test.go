@@ -3,6 +3,8 @@ package service
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +124,71 @@ func TestHubTellsOfARestartedStream(t *testing.T) {
 		t.Fatalf("since 4, past the old stream: %v", err)
 	}
 	fresh.waitSeqs(t, 5, 1)
+}
+
+// A stream that went back in its epoch (a Redis restart from an older
+// snapshot) is reset by the broker (broker.ErrStreamReset); the hub treats
+// it as a restarted stream: its members are told, and a since from before
+// is refused.
+func TestHubTellsOfAStreamGoneBack(t *testing.T) {
+	addr := testenv.RedisAddr(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	prefix := fmt.Sprintf("baton:test:goneback:%d:", time.Now().UnixNano())
+	name := strings.ReplaceAll(strings.Trim(prefix, ":"), ":", "-")
+	client := redis.NewClient(&redis.Options{Addr: addr, ClientName: name})
+	t.Cleanup(func() { _ = client.Close() })
+	b, err := redisbroker.New(ctx, redisbroker.Options{Client: client, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	raw := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	h := newHub(t, b, HubOptions{})
+
+	member := newRecorder()
+	if _, err := h.Subscribe(ctx, "c", member); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, ctx, b, "c", 10)
+	member.waitSeqs(t, 1, 10)
+	// Back to where the stream stood after seq 5, and the connection cut.
+	if err := raw.HSet(ctx, prefix+"{c}:m", "seq", 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.LTrim(ctx, prefix+"{c}:h", 0, 4).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Only this broker's connections: other packages' tests share Redis.
+	list, err := raw.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, " name="+name+" ") {
+			id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+			if err := raw.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		member.mu.Lock()
+		lost := slices.Clone(member.lost)
+		member.mu.Unlock()
+		if len(lost) > 0 {
+			if !errors.Is(lost[0], broker.ErrHistoryGone) {
+				t.Fatalf("lost with %v, want a history-gone error", lost[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the member was not told that the stream went back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), 7); !errors.Is(err, broker.ErrHistoryGone) {
+		t.Fatalf("since 7, from before: %v, want history gone", err)
+	}
 }

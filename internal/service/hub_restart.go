@@ -7,7 +7,8 @@ import (
 )
 
 // A broker that loses a channel's stream (Redis restarted without
-// persistence, flushed, its keys evicted or expired) starts it again in a
+// persistence, flushed, its keys evicted or expired), or finds it rolled
+// back and starts it afresh (broker.ErrStreamReset), starts it again in a
 // new epoch, with seqs from 1. Neither protocol carries the epoch, so a
 // member following the old stream, or a client resuming with a since from
 // it, would take the new seqs for ones it has seen. The hub does not let

@@ -215,6 +215,12 @@ func (b *Broker) catchUp(st *chanState) {
 			b.stats.missed.Add(1)
 			b.fail(st, fmt.Errorf("%w: channel %q after seq %d: %w", ErrMissedMessages, st.channel, st.last, err))
 			return
+		case pos.Seq < st.last:
+			// The stream went back in its epoch (Redis restarted from an
+			// older snapshot, or failed over to a lagging replica): its
+			// next seqs would be ones already delivered.
+			b.resetStream(st, pos)
+			return
 		}
 		for _, m := range msgs {
 			b.stats.recovered.Add(1)
@@ -224,6 +230,22 @@ func (b *Broker) catchUp(st *chanState) {
 			return
 		}
 	}
+}
+
+// resetStream starts st's stream, found at pos below what was delivered,
+// afresh in a new epoch, and closes st's subscriptions with
+// broker.ErrStreamReset so that their holders know seqs start over.
+func (b *Broker) resetStream(st *chanState, pos broker.Position) {
+	b.stats.missed.Add(1)
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+	k := b.keys(st.channel)
+	err := resetScript.Run(ctx, b.rdb, []string{k.meta, k.hist}, pos.Epoch, st.last).Err()
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("resetting it: %w", err)
+	}
+	b.fail(st, errors.Join(fmt.Errorf("%w: %w: channel %q at seq %d of epoch %s, after seq %d was delivered",
+		ErrMissedMessages, broker.ErrStreamReset, st.channel, pos.Seq, pos.Epoch, st.last), err))
 }
 
 // history is History for the reader: each attempt bounded by

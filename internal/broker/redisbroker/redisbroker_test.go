@@ -477,3 +477,39 @@ func TestHistoryWithoutItsMetaHash(t *testing.T) {
 		t.Fatalf("the next publish: seq %d, %v; want 1 in a new epoch", m.Seq, err)
 	}
 }
+
+// A stream found gone back in its epoch (here its seq and history set
+// back, as a restart from an older snapshot leaves them) is started afresh: the
+// subscriptions are closed with broker.ErrStreamReset once the reader
+// catches up (here after its connection is cut, as a restart cuts it),
+// and the next publish starts a new epoch at seq 1 instead of handing out
+// seq 6 again.
+func TestStreamGoneBackIsReset(t *testing.T) {
+	ctx := testenv.Context(t, 20*time.Second)
+	prefix := fmt.Sprintf("batontest:rollback:%d:", time.Now().UnixNano())
+	b, name := namedBroker(t, prefix, redisbroker.Options{})
+	sub, err := b.Subscribe(ctx, "rb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	before := publishN(t, ctx, b, "rb", 10)
+	recv(t, ctx, sub, 10)
+	// The stream as it stood after seq 5: its seq and its history.
+	raw := rawClient(t)
+	if err := raw.HSet(ctx, prefix+"{rb}:m", "seq", 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.LTrim(ctx, prefix+"{rb}:h", 0, 4).Err(); err != nil {
+		t.Fatal(err)
+	}
+	killPubSub(t, name)
+	drain(t, ctx, sub)
+	if !errors.Is(sub.Err(), broker.ErrStreamReset) {
+		t.Fatalf("subscription ended with %v, want ErrStreamReset", sub.Err())
+	}
+	m, err := b.Publish(ctx, "rb", []byte(`1`))
+	if err != nil || m.Seq != 1 || m.Epoch == before[0].Epoch {
+		t.Fatalf("the next publish: seq %d of epoch %q (was %q), %v; want seq 1 of a new epoch", m.Seq, m.Epoch, before[0].Epoch, err)
+	}
+}

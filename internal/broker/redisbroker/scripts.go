@@ -61,6 +61,20 @@ local last = math.min(seq, since + tonumber(ARGV[2]))
 return {seq, epoch, oldest, 0, redis.call('LRANGE', KEYS[2], since + 1 - oldest, last - oldest)}
 `)
 
+// resetScript drops a stream that went back: its meta hash and history,
+// when its epoch is still ARGV[1] and its seq below ARGV[2], the newest a
+// reader had seen. The next publish then starts a new epoch, so no seq of
+// the old stream is handed out again, and every reader sees the change.
+// KEYS: meta hash, history list. Returns 1 when it dropped them.
+var resetScript = redis.NewScript(`
+local m = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+if m[2] == ARGV[1] and (tonumber(m[1]) or 0) < tonumber(ARGV[2]) then
+	redis.call('DEL', KEYS[1], KEYS[2])
+	return 1
+end
+return 0
+`)
+
 var errBadReply = errors.New("unexpected reply from script")
 
 func runPublish(ctx context.Context, rdb redis.Scripter, k keys, data []byte, historySize int, id string, ttlMilli int64) (uint64, string, error) {
