@@ -42,7 +42,13 @@
 // If the missing messages are no longer in history, the channel's
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery
-// continues from seq 1 of the new epoch, which Message.Epoch shows.
+// continues from seq 1 of the new epoch, which Message.Epoch shows. A
+// stream found below the last seq delivered in the same epoch (Redis
+// restarted from an older snapshot, or a lagging replica took over) would
+// hand out seqs again: the reader drops its keys, so that the next publish
+// starts a new epoch, and closes the channel's subscriptions with an error
+// matching both ErrMissedMessages and broker.ErrStreamReset. It finds out
+// when it catches up, as it does after its connection was cut.
 //
 // A subscription whose buffer is full is closed with broker.ErrSlowSubscriber,
 // as the contract says; the reader never waits for a subscriber.
