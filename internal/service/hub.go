@@ -337,40 +337,20 @@ func (h *Hub) acquire(ctx context.Context, name string) (*hubChannel, error) {
 	c := h.channels[name]
 	if c != nil {
 		c.refs++
-		h.mu.Unlock()
-		select {
-		case <-c.ready:
-		case <-ctx.Done():
-			h.release(c)
-			return nil, ctx.Err()
+	} else {
+		c = &hubChannel{
+			name:       name,
+			ready:      make(chan struct{}),
+			members:    make(map[Subscriber]*member),
+			maxPending: h.maxPending,
+			refs:       1,
 		}
-		if c.startErr != nil {
-			h.release(c)
-			return nil, c.startErr
-		}
-		return c, nil
+		h.channels[name] = c
+		// Added under h.mu, so that it comes before Close's Wait.
+		h.wg.Add(1)
+		go h.startChannel(c)
 	}
-	c = &hubChannel{
-		name:       name,
-		ready:      make(chan struct{}),
-		members:    make(map[Subscriber]*member),
-		maxPending: h.maxPending,
-		refs:       1,
-	}
-	h.channels[name] = c
-	// The start is the channel's, not this caller's: a caller that gives
-	// up must not fail the others joining meanwhile with its context's
-	// end. Close's cancel of h.ctx, and channelStartTimeout, bound it.
-	// Added under h.mu, so that it comes before Close's Wait.
-	h.wg.Add(1)
 	h.mu.Unlock()
-	go func() {
-		defer h.wg.Done()
-		sctx, cancel := context.WithTimeout(h.ctx, channelStartTimeout)
-		defer cancel()
-		c.startErr = h.start(sctx, c)
-		close(c.ready)
-	}()
 	select {
 	case <-c.ready:
 	case <-ctx.Done():
@@ -382,6 +362,18 @@ func (h *Hub) acquire(ctx context.Context, name string) (*hubChannel, error) {
 		return nil, c.startErr
 	}
 	return c, nil
+}
+
+// startChannel runs c's start and then opens c.ready. The start is the
+// channel's, not its first caller's: a caller that gives up must not fail
+// the others joining meanwhile with its context's end. Close's cancel of
+// h.ctx, and channelStartTimeout, bound it. It holds one unit of h.wg.
+func (h *Hub) startChannel(c *hubChannel) {
+	defer h.wg.Done()
+	ctx, cancel := context.WithTimeout(h.ctx, channelStartTimeout)
+	defer cancel()
+	c.startErr = h.start(ctx, c)
+	close(c.ready)
 }
 
 // channelStartTimeout bounds the broker subscribe and position read that
