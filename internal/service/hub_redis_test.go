@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -68,17 +69,8 @@ func TestHubOverRedis(t *testing.T) {
 // ones they have seen; and a since that may come from the old stream is
 // refused (history gone), not answered with a partial replay of the new.
 func TestHubTellsOfARestartedStream(t *testing.T) {
-	addr := testenv.RedisAddr(t)
 	ctx := testenv.Context(t, 30*time.Second)
-	prefix := fmt.Sprintf("baton:test:restart:%d:", time.Now().UnixNano())
-	b, err := redisbroker.New(ctx, redisbroker.Options{Addr: addr, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	raw := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = raw.Close() })
-	h := newHub(t, b, HubOptions{})
+	b, h, raw, prefix, _ := redisHub(t, ctx, "restart")
 
 	member := newRecorder()
 	if _, err := h.Subscribe(ctx, "c", member); err != nil {
@@ -131,20 +123,8 @@ func TestHubTellsOfARestartedStream(t *testing.T) {
 // it as a restarted stream: its members are told, and a since from before
 // is refused.
 func TestHubTellsOfAStreamGoneBack(t *testing.T) {
-	addr := testenv.RedisAddr(t)
 	ctx := testenv.Context(t, 30*time.Second)
-	prefix := fmt.Sprintf("baton:test:goneback:%d:", time.Now().UnixNano())
-	name := strings.ReplaceAll(strings.Trim(prefix, ":"), ":", "-")
-	client := redis.NewClient(&redis.Options{Addr: addr, ClientName: name})
-	t.Cleanup(func() { _ = client.Close() })
-	b, err := redisbroker.New(ctx, redisbroker.Options{Client: client, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	raw := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = raw.Close() })
-	h := newHub(t, b, HubOptions{})
+	b, h, raw, prefix, name := redisHub(t, ctx, "goneback")
 
 	member := newRecorder()
 	if _, err := h.Subscribe(ctx, "c", member); err != nil {
@@ -191,4 +171,24 @@ func TestHubTellsOfAStreamGoneBack(t *testing.T) {
 	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), 7); !errors.Is(err, broker.ErrHistoryGone) {
 		t.Fatalf("since 7, from before: %v, want history gone", err)
 	}
+}
+
+// redisHub is a hub over a Redis broker with keys of its own (prefix) and
+// connections named name, so that a test can kill them, with a plain
+// client (raw) for the test to change the broker's keys behind its back.
+func redisHub(t *testing.T, ctx context.Context, what string) (b *redisbroker.Broker, h *Hub, raw *redis.Client, prefix, name string) {
+	t.Helper()
+	addr := testenv.RedisAddr(t)
+	prefix = fmt.Sprintf("baton:test:%s:%d:", what, time.Now().UnixNano())
+	name = strings.ReplaceAll(strings.Trim(prefix, ":"), ":", "-")
+	client := redis.NewClient(&redis.Options{Addr: addr, ClientName: name})
+	t.Cleanup(func() { _ = client.Close() })
+	b, err := redisbroker.New(ctx, redisbroker.Options{Client: client, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	raw = redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	return b, newHub(t, b, HubOptions{}), raw, prefix, name
 }

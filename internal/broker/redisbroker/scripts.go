@@ -30,10 +30,11 @@ local ttl = tonumber(ARGV[5])
 if ttl > 0 then
 	redis.call('PEXPIRE', KEYS[1], ttl)
 	redis.call('PEXPIRE', KEYS[2], ttl)
-else
+elseif redis.call('PERSIST', KEYS[1]) == 1 then
 	-- HINCRBY and RPUSH keep a TTL set before (by a process configured
-	-- with one): without this, a busy stream would still expire.
-	redis.call('PERSIST', KEYS[1])
+	-- with one): without this, a busy stream would still expire. The two
+	-- keys get their TTL together, so the meta hash tells for both, and a
+	-- stream without one costs a single PERSIST a publish.
 	redis.call('PERSIST', KEYS[2])
 end
 redis.call('PUBLISH', ARGV[3], string.format('%d', seq) .. ':' .. epoch .. ':' .. ARGV[1])
