@@ -70,12 +70,14 @@ type Options struct {
 // Controller runs one rollout at a time. All methods are safe for
 // concurrent use.
 //
-// Concurrency: mu guards the state and serialises transitions, including
-// their store writes and event emission, so events are ordered like the
-// stored states. One driver goroutine acts on an active state (probe, set
-// weight, hold, gate); every command bumps gen and cancels the driver's
-// current operation, so the driver drops a result computed for a state that
-// has since changed.
+// Concurrency: ioMu serialises transitions, with their store writes and
+// event emission, so events are ordered like the stored states. mu guards
+// the state in memory and is never held across store I/O, so the driver
+// and an emergency rollback never wait for the store to read or change it.
+// One driver goroutine acts on an active state (probe, set weight, hold,
+// gate); every transition bumps gen and cancels the driver's current
+// operation, so the driver drops a result computed for a state that has
+// since changed. Lock order: ioMu, then mu.
 type Controller struct {
 	opts Options
 	log  *slog.Logger
@@ -87,9 +89,11 @@ type Controller struct {
 
 	snap atomic.Pointer[State] // what Status returns; replaced, never mutated
 
+	ioMu    sync.Mutex
+	version uint64 // stored version of the state; ioMu
+
 	mu       sync.Mutex
 	st       State
-	version  uint64 // stored version of st
 	gen      uint64
 	cancelOp context.CancelFunc
 	driving  bool
@@ -97,6 +101,11 @@ type Controller struct {
 	byHand   int  // weights set by hand being applied (SetWeightByHand)
 	closed   bool
 	subs     map[*Subscription]struct{}
+	// unstored: st is ahead of the store (an emergency rollback acts
+	// before it is stored); pending are its events, not yet stored or
+	// delivered. The next holder of ioMu stores both (flush).
+	unstored bool
+	pending  []Event
 }
 
 // New loads the stored state and, when a rollout was active, resumes it:
@@ -129,17 +138,19 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 		c.cancel()
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.st, c.version = st, version
 	c.publishSnap()
 	c.keepStandby()
 	switch {
 	case st.Phase.Active():
 		c.restore = st.Step > 0 && (st.Applied || st.Phase == Paused)
-		c.emit(st.Phase, &c.st, []Event{{Kind: EventRecovered,
-			Message: fmt.Sprintf("resuming %s at step %d, weight %v", st.Phase, st.Step, st.Weight)}})
+		c.ioMu.Lock()
+		c.emit(c.stamp(st.Phase, st, []Event{{Kind: EventRecovered,
+			Message: fmt.Sprintf("resuming %s at step %d, weight %v", st.Phase, st.Step, st.Weight)}}))
+		c.ioMu.Unlock()
+		c.mu.Lock()
 		c.ensureDriver()
+		c.mu.Unlock()
 	case version > 0:
 		// A rollout that ended, or a weight set by hand, left the gateway
 		// at st.Weight: a restart comes back to it, whatever the config's
@@ -273,32 +284,42 @@ func (c *Controller) Rollback(ctx context.Context) (State, error) {
 
 // EmergencyRollback moves every session to blue as fast as the shifter
 // can (PacedShifter with Unpaced). It is allowed in every phase but idle
-// and rolled_back, also during a normal rollback, which it speeds up. Unlike
-// other commands it acts even when the store cannot record it: safety
-// first; the state is written with the next transition.
+// and rolled_back, also during a normal rollback, which it speeds up.
+// Unlike other commands it acts before the store has recorded it, and
+// even when the store cannot: safety first, and a store that hangs may be
+// part of the incident. Status shows it at once; its events are stored
+// and delivered once the store answers (or gives up), and the state is
+// written then or with the next transition. A write that conflicts with
+// another writer's is overwritten: the emergency wins.
 func (c *Controller) EmergencyRollback(ctx context.Context) (State, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.st.Phase == RollingBack && c.st.Emergency {
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return State{}, ErrClosed
+	case c.st.Phase == RollingBack && c.st.Emergency:
+		defer c.mu.Unlock()
 		return c.st.clone(), &TransitionError{Op: OpEmergency, Phase: c.st.Phase, Emergency: true}
+	case !OpEmergency.allowedFrom(c.st.Phase):
+		defer c.mu.Unlock()
+		return c.st.clone(), &TransitionError{Op: OpEmergency, Phase: c.st.Phase}
 	}
-	// Stop the moves under way (toward green, or a paced rollback) now,
-	// not once the store has taken the command: a store that hangs would
-	// let them go on for its timeout, twice (the state, then the events).
-	c.interrupt()
-	fn := func(s *State, now time.Time) []Event {
-		s.startRollback(now, true, "emergency rollback requested by operator")
-		return []Event{{Kind: EventRollbackStarted, Message: s.Reason, Emergency: true}}
-	}
-	st, err := c.commandLocked(ctx, OpEmergency, fn)
-	if err == nil || errors.Is(err, ErrInvalidTransition) || errors.Is(err, ErrClosed) {
-		return st, err
-	}
-	c.log.Error("rollout: emergency rollback not stored, acting anyway", "err", err)
 	from := c.st.Phase
 	next := c.st.clone()
-	evs := fn(&next, c.now())
-	c.apply(from, next, evs)
+	next.startRollback(c.now(), true, "emergency rollback requested by operator")
+	c.st, c.unstored = next, true
+	evs := c.stamp(from, next, []Event{{Kind: EventRollbackStarted, Message: next.Reason, Emergency: true}})
+	c.announce(evs)
+	c.pending = append(c.pending, evs...)
+	c.keepStandby()
+	c.interrupt()
+	c.ensureDriver()
+	c.publishSnap()
+	c.mu.Unlock()
+
+	c.ioMu.Lock()
+	defer c.ioMu.Unlock()
+	c.flush(ctx)
 	return next.clone(), nil
 }
 
@@ -314,7 +335,7 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 
 // SetWeightByHand runs set, an operator's change to weight w, unless a
 // rollout is active (a *TransitionError for OpSetWeight), and keeps a
-// rollout from starting until set returns: the check and the change are
+// rollout from starting until w is stored: the check and the change are
 // one step, so a rollout cannot start between them and have its step
 // undone by hand. Then it stores w as the weight the gateway stands at,
 // even when set failed (the weight is applied before the moves), so that
@@ -333,20 +354,34 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 	c.byHand++
 	c.mu.Unlock()
 	err := set()
+
+	c.ioMu.Lock()
+	defer c.ioMu.Unlock()
+	c.flush(ctx)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.byHand--
-	if c.closed {
+	next, gen, closed := c.st.clone(), c.gen, c.closed
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.byHand--
+		c.mu.Unlock()
+	}()
+	if closed || next.Phase.Active() {
+		// Closed, or an emergency rollback began meanwhile: its state is
+		// the one to keep.
 		return err
 	}
-	next := c.st.clone()
 	next.Weight = w
 	if perr := c.persist(context.WithoutCancel(ctx), &next); perr != nil {
 		c.log.Warn("rollout: the weight set by hand is applied but not stored; a restart will not come back to it", "weight", w, "err", perr)
 		return err
 	}
-	c.st = next
-	c.publishSnap()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.st = next
+		c.publishSnap()
+	}
 	return err
 }
 
@@ -354,48 +389,120 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 // then act (publish, wake the driver). On a version conflict it reloads
 // the stored state and tries once more against it.
 func (c *Controller) command(ctx context.Context, op Op, fn func(*State, time.Time) []Event) (State, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.commandLocked(ctx, op, fn)
-}
-
-func (c *Controller) commandLocked(ctx context.Context, op Op, fn func(*State, time.Time) []Event) (State, error) {
+	c.ioMu.Lock()
+	defer c.ioMu.Unlock()
+	c.flush(ctx)
 	for attempt := 0; ; attempt++ {
-		if c.closed {
+		c.mu.Lock()
+		switch {
+		case c.closed:
+			c.mu.Unlock()
 			return State{}, ErrClosed
-		}
-		if !op.allowedFrom(c.st.Phase) {
+		case !op.allowedFrom(c.st.Phase):
+			defer c.mu.Unlock()
 			return c.st.clone(), &TransitionError{Op: op, Phase: c.st.Phase}
-		}
-		if op == OpStart && c.byHand > 0 {
+		case op == OpStart && c.byHand > 0:
+			defer c.mu.Unlock()
 			return c.st.clone(), &TransitionError{Op: op, Phase: c.st.Phase, ByHand: true}
 		}
-		from := c.st.Phase
-		next := c.st.clone()
+		from, next, gen := c.st.Phase, c.st.clone(), c.gen
+		c.mu.Unlock()
+
 		evs := fn(&next, c.now())
 		err := c.persist(ctx, &next)
 		if errors.Is(err, store.ErrConflict) && attempt == 0 {
 			if rerr := c.reload(ctx); rerr != nil {
-				return c.st.clone(), errors.Join(err, rerr)
+				return c.current(), errors.Join(err, rerr)
 			}
 			continue
 		}
 		if err != nil {
-			return c.st.clone(), fmt.Errorf("rollout: %s: %w", op, err)
+			return c.current(), fmt.Errorf("rollout: %s: %w", op, err)
 		}
-		c.apply(from, next, evs)
+		if !c.applyIfCurrent(gen, from, next, evs) {
+			// An emergency rollback began while this was stored; it
+			// overwrites it (flush).
+			st := c.current()
+			return st, &TransitionError{Op: op, Phase: st.Phase, Emergency: true}
+		}
 		return next.clone(), nil
 	}
 }
 
-// apply makes next the current state (already stored, or deliberately
-// not), emits its events and hands it to the driver. c.mu is held.
-func (c *Controller) apply(from Phase, next State, evs []Event) {
-	c.st = next
+// current returns a copy of the state in memory.
+func (c *Controller) current() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.clone()
+}
+
+// applyIfCurrent makes next, already stored, the current state, emits
+// its events and hands it to the driver, unless the state changed in
+// memory since gen (an emergency rollback, which does not wait for ioMu).
+// ioMu is held, mu is not.
+func (c *Controller) applyIfCurrent(gen uint64, from Phase, next State, evs []Event) bool {
+	c.mu.Lock()
+	if c.gen != gen {
+		c.mu.Unlock()
+		return false
+	}
+	c.applyLocked(next)
+	stamped := c.stamp(from, next, evs)
+	c.mu.Unlock()
+	c.emit(stamped)
+	return true
+}
+
+// applyLocked makes next the current state and wakes the driver. mu is
+// held.
+func (c *Controller) applyLocked(next State) {
+	c.st, c.unstored = next, false
 	c.keepStandby()
-	c.interrupt() // before emit, which waits for the store
-	c.emit(from, &c.st, evs)
+	c.interrupt()
 	c.ensureDriver()
+}
+
+// flush stores what an emergency rollback did without waiting for the
+// store: the state, then its events. ioMu is held, mu is not.
+func (c *Controller) flush(ctx context.Context) {
+	c.mu.Lock()
+	evs, unstored, cur, gen := c.pending, c.unstored, c.st.clone(), c.gen
+	c.pending = nil
+	c.mu.Unlock()
+	if unstored {
+		err := c.persist(ctx, &cur)
+		if errors.Is(err, store.ErrConflict) {
+			// Another writer changed the stored state meanwhile; the
+			// emergency overwrites it.
+			err = c.adoptStoredVersion(ctx)
+			if err == nil {
+				err = c.persist(ctx, &cur)
+			}
+		}
+		if err != nil {
+			c.log.Error("rollout: emergency rollback not stored, acting anyway", "err", err)
+		} else {
+			c.mu.Lock()
+			if c.gen == gen {
+				c.unstored = false
+			}
+			c.mu.Unlock()
+		}
+	}
+	c.record(evs)
+}
+
+// adoptStoredVersion reads the stored state's version, for a write that
+// overrides it. ioMu is held.
+func (c *Controller) adoptStoredVersion(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
+	defer cancel()
+	stored, err := c.opts.Store.GetState(ctx)
+	if err != nil {
+		return fmt.Errorf("rollout: reload state: %w", err)
+	}
+	c.version = stored.Version
+	return nil
 }
 
 // keepStandby tells a StandbyKeeper shifter whether the rollout is
@@ -426,7 +533,7 @@ func (c *Controller) ensureDriver() {
 }
 
 // persist writes st with compare-and-set on the version the controller
-// holds. c.mu is held.
+// holds. ioMu is held.
 func (c *Controller) persist(ctx context.Context, st *State) error {
 	st.UpdatedAt = c.now()
 	blob, err := encodeState(*st)
@@ -445,7 +552,7 @@ func (c *Controller) persist(ctx context.Context, st *State) error {
 
 // reload adopts the stored state after a conflict: someone else (another
 // gateway, an operator tool) wrote it, so their decision wins over ours.
-// c.mu is held.
+// ioMu is held, mu is not.
 func (c *Controller) reload(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
 	defer cancel()
@@ -457,10 +564,14 @@ func (c *Controller) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	from := c.st.Phase
 	c.version = stored.Version
-	c.apply(from, st, []Event{{Kind: EventReloaded,
+	c.mu.Lock()
+	from := c.st.Phase
+	c.applyLocked(st)
+	evs := c.stamp(from, st, []Event{{Kind: EventReloaded,
 		Message: fmt.Sprintf("stored state changed by another writer (version %d): now %s at step %d", stored.Version, st.Phase, st.Step)}})
+	c.mu.Unlock()
+	c.emit(evs)
 	return nil
 }
 

@@ -218,13 +218,16 @@ func (c *Controller) rollback(ctx context.Context, st State, gen uint64) error {
 // the state since the driver read it (gen). A version conflict adopts the
 // stored state.
 func (c *Controller) commit(gen uint64, fn func(*State, time.Time) []Event) error {
+	c.ioMu.Lock()
+	defer c.ioMu.Unlock()
+	c.flush(c.ctx)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.gen != gen || c.closed {
+		c.mu.Unlock()
 		return errStale
 	}
-	from := c.st.Phase
-	next := c.st.clone()
+	from, next := c.st.Phase, c.st.clone()
+	c.mu.Unlock()
 	evs := fn(&next, c.now())
 	if err := c.persist(c.ctx, &next); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -235,7 +238,9 @@ func (c *Controller) commit(gen uint64, fn func(*State, time.Time) []Event) erro
 		}
 		return fmt.Errorf("store state: %w", err)
 	}
-	c.apply(from, next, evs)
+	if !c.applyIfCurrent(gen, from, next, evs) {
+		return errStale
+	}
 	return nil
 }
 

@@ -85,3 +85,75 @@ func TestEmergencyStopsTheMovesBeforeTheStoreAnswers(t *testing.T) {
 	hs.hang.Store(false)
 	h.waitPhase(h.c, RolledBack)
 }
+
+// The emergency's own moves, back to blue, start at once too: a store that
+// hangs (which may be part of the incident) must not hold them up for its
+// timeout, twice, while green keeps its users.
+func TestEmergencyMovesBeforeTheStoreAnswers(t *testing.T) {
+	const storeTimeout = 400 * time.Millisecond
+	var hs *hangingStore
+	h := newHarness(t, func(o *Options) {
+		hs = &hangingStore{Store: o.Store}
+		o.Store, o.StoreTimeout = hs, storeTimeout
+	})
+	h.startStuckAt(1000)
+	hs.hang.Store(true)
+	asked := time.Now()
+	done := make(chan error, 1)
+	go func() { _, err := h.c.EmergencyRollback(ctx); done <- err }()
+	for got := range h.shifter.called {
+		if got != 0 {
+			continue
+		}
+		if took := time.Since(asked); took > storeTimeout/2 {
+			t.Errorf("the moves back to blue began %v after the emergency command", took.Round(time.Millisecond))
+		}
+		break
+	}
+	if p := h.shifter.Paces(); p[len(p)-1] != Unpaced {
+		t.Errorf("the moves back to blue ran at pace %d, want unpaced", p[len(p)-1])
+	}
+	if st := h.c.Status(); st.Phase != RollingBack || !st.Emergency {
+		t.Errorf("status during the emergency: %s (emergency %v)", st.Phase, st.Emergency)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	hs.hang.Store(false)
+	h.waitPhase(h.c, RolledBack)
+	kinds := eventKinds(h.storedEvents())
+	if n := count(kinds, EventRollbackFinished); n != 1 {
+		t.Errorf("stored events %v: %d rollback_finished, want 1", kinds, n)
+	}
+}
+
+// An emergency rollback whose write conflicts with another writer's
+// overwrites it: the emergency is what the store holds afterwards, and what
+// a restarted controller resumes.
+func TestEmergencyOverwritesAConflictingWrite(t *testing.T) {
+	var cs *conflictStore
+	h := newHarness(t, func(o *Options) {
+		cs = &conflictStore{Store: o.Store}
+		o.Store = cs
+	})
+	h.startStuckAt(1000)
+	cs.armed.Store(1)
+	if _, err := h.c.EmergencyRollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cs.hits.Load() != 1 {
+		t.Fatalf("%d conflicts injected, want 1", cs.hits.Load())
+	}
+	stored, err := h.store.GetState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := decodeState(stored.Blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (st.Phase != RollingBack && st.Phase != RolledBack) || !st.Emergency {
+		t.Errorf("stored after the emergency: %s (emergency %v)", st.Phase, st.Emergency)
+	}
+	h.waitPhase(h.c, RolledBack)
+}

@@ -73,15 +73,8 @@ var alertKinds = map[EventKind]alert.Kind{
 	EventAborted:          alert.KindAborted,
 }
 
-// emit makes st the state Status reports and logs, stores, alerts and
-// publishes evs. from is the phase before the transition. Called with c.mu
-// held, so events reach the log and the subscribers in commit order.
-//
-// Order matters to readers: events are in the store before Status shows the
-// new state (a poller that sees "completed" finds its event), and Status
-// shows it before subscribers get the events (an SSE client that reacts to
-// an event by asking for the status sees at least that state).
-func (c *Controller) emit(from Phase, st *State, evs []Event) {
+// stamp fills in evs' fields from the transition from phase from to st.
+func (c *Controller) stamp(from Phase, st State, evs []Event) []Event {
 	for i := range evs {
 		e := &evs[i]
 		e.Time = c.now()
@@ -89,10 +82,39 @@ func (c *Controller) emit(from Phase, st *State, evs []Event) {
 		e.From, e.To = from, st.Phase
 		e.Step, e.Weight = st.Step, st.Weight
 		e.Emergency = e.Emergency || (st.Phase == RollingBack && st.Emergency)
-		e.Seq = c.appendEvent(*e)
-		c.logEvent(*e)
-		c.alert(*e)
 	}
+	return evs
+}
+
+// emit announces evs (announce), then records them (record).
+func (c *Controller) emit(evs []Event) {
+	c.announce(evs)
+	c.record(evs)
+}
+
+// announce logs evs and sends their alerts; neither waits.
+func (c *Controller) announce(evs []Event) {
+	for _, e := range evs {
+		c.logEvent(e)
+		c.alert(e)
+	}
+}
+
+// record stores evs, makes the current state the one Status reports, and
+// delivers evs to the subscribers. ioMu is held, so events reach the log
+// and the subscribers in transition order; mu is not.
+//
+// Order matters to readers: events are in the store before Status shows the
+// new state (a poller that sees "completed" finds its event), and Status
+// shows it before subscribers get the events (an SSE client that reacts to
+// an event by asking for the status sees at least that state). An
+// emergency rollback is the exception: Status shows it at once.
+func (c *Controller) record(evs []Event) {
+	for i := range evs {
+		evs[i].Seq = c.appendEvent(evs[i])
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.publishSnap()
 	for _, e := range evs {
 		for s := range c.subs {
