@@ -30,7 +30,12 @@
 // Options.LockTimeout and then fails with ErrLocked instead of hanging. A
 // write that waits for the write lock cannot be interrupted, but it checks
 // its context once it holds the lock and commits nothing if the context has
-// ended.
+// ended. A write whose context ends while it waits for the lock (a commit
+// stuck in fsync, on a disk that stopped answering) returns at once with the
+// context's error; one bbolt transaction waits on in the background, and
+// later writes queue behind it, each until its own context ends. A write
+// whose context ends while it commits may still have committed, as with any
+// store reached over a network.
 package boltstore
 
 import (
@@ -95,6 +100,9 @@ type Store struct {
 	db        *bolt.DB
 	maxEvents int
 	closed    atomic.Bool
+	// writer holds the one write running in bbolt, so that writes that
+	// give up waiting leave at most one transaction behind them.
+	writer chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -117,7 +125,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, maxEvents: opts.MaxEvents}
+	s := &Store{db: db, maxEvents: opts.MaxEvents, writer: make(chan struct{}, 1)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketState, bucketEvents, bucketSessions} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -144,18 +152,35 @@ func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.mapErr(s.db.View(fn))
 }
 
-// update runs fn in a read-write transaction. It checks ctx again once it
-// holds bbolt's write lock, so a call canceled while waiting commits nothing.
+// update runs fn in a read-write transaction. It returns when ctx ends,
+// even while bbolt's write lock is held by a stuck commit, and checks ctx
+// again once it holds the lock, so a call canceled while waiting commits
+// nothing.
 func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	return s.mapErr(s.db.Update(func(tx *bolt.Tx) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return fn(tx)
-	}))
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-s.writer }()
+		done <- s.db.Update(func(tx *bolt.Tx) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+	}()
+	select {
+	case err := <-done:
+		return s.mapErr(err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *Store) usable(ctx context.Context) error {
@@ -200,6 +225,7 @@ func (s *Store) CompareAndSetState(ctx context.Context, expected uint64, blob []
 		return 0, err
 	}
 	next := expected + 1
+	blob = bytes.Clone(blob) // a write given up on may still commit it later
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketState)
 		v, err := version(b)

@@ -24,11 +24,12 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (uint64, error) 
 	var seq uint64
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEvents)
-		seq, err = b.NextSequence()
+		n, err := b.NextSequence()
 		if err != nil {
 			return err
 		}
-		if err := b.Put(seqKey(seq), rec); err != nil {
+		seq = n // read only after a nil error: update has returned after fn
+		if err := b.Put(seqKey(n), rec); err != nil {
 			return err
 		}
 		return s.trim(b)

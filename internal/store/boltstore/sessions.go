@@ -17,6 +17,7 @@ func (s *Store) PutSession(ctx context.Context, id string, blob []byte) error {
 	if err := store.ValidateBlob(blob); err != nil {
 		return err
 	}
+	blob = bytes.Clone(blob) // a write given up on may still commit it later
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).Put([]byte(id), nonNil(blob))
 	})
