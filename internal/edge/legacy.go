@@ -327,7 +327,7 @@ func (c *legacyConn) publish(f legacy.Frame) {
 func (c *legacyConn) subscribe(ctx context.Context, f legacy.Frame) {
 	c.box.begin(f.Channel)
 	pos, err := c.sess.Subscribe(ctx, f.Channel, f.Since, f.HasSince)
-	c.box.end(f.Channel, err == nil, func() {
+	c.box.end(f.Channel, keepsHeld(err), func() {
 		if err != nil {
 			c.failLocked(f.ID, toReply(err), f.Channel)
 			return

@@ -73,8 +73,8 @@ func (o *outbox) begin(channel string) {
 }
 
 // end queues the answer (ack or error, by answer, called under mu) and
-// then, if the subscribe succeeded, the messages held meanwhile.
-func (o *outbox) end(channel string, ok bool, answer func()) {
+// then, if keep, the messages held meanwhile (see keepsHeld).
+func (o *outbox) end(channel string, keep bool, answer func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	held := o.pending[channel]
@@ -84,7 +84,7 @@ func (o *outbox) end(channel string, ok bool, answer func()) {
 	}
 	o.held -= len(held)
 	answer()
-	if !ok {
+	if !keep {
 		return
 	}
 	for _, ev := range held {
@@ -95,6 +95,13 @@ func (o *outbox) end(channel string, ok bool, answer func()) {
 		}
 	}
 }
+
+// keepsHeld says whether the messages held for a subscribe that ended with
+// err go to the client: when it succeeded, and when the session held the
+// channel already (a repeated subscribe), for they are then the live
+// subscription's own, already counted as delivered. After any other
+// failure the client does not hold the channel.
+func keepsHeld(err error) bool { return err == nil || errors.Is(err, session.ErrAlreadySubscribed) }
 
 // lostMessage reads the JSON string of a KindLost event.
 func lostMessage(data []byte) string {

@@ -184,7 +184,7 @@ func (c *sioConn) subscribe(ctx context.Context, e *sio.Event) {
 	ch := req.Channel
 	c.box.begin(ch)
 	pos, err := c.sess.Subscribe(ctx, ch, since, hasSince)
-	c.box.end(ch, err == nil, func() {
+	c.box.end(ch, keepsHeld(err), func() {
 		switch {
 		case err != nil:
 			c.reply(e, toReply(err))
