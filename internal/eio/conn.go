@@ -19,7 +19,10 @@ import (
 
 // Handler is the layer above Engine.IO. For one Conn its calls never
 // overlap and come in this order: OnOpen, any number of OnMessage, OnClose.
-// They run on the connection's reader, so they must not block for long.
+// They run on the connection's reader, so they should not block for long:
+// the client's packets wait meanwhile. Its pong does too, so the time an
+// OnMessage takes does not count against the client's ping timeout (see
+// the heartbeat).
 type Handler interface {
 	// OnOpen is called once the session exists, before any message is
 	// delivered; packets it sends follow the open packet.
@@ -104,6 +107,7 @@ type Conn struct {
 	pingSeq      uint64    // identifies the ping the pong timer waits for
 	awaitingPong bool
 	pongExtended bool // the pong deadline was already pushed back once
+	handling     bool // a Handler's OnMessage runs (see Heartbeat)
 }
 
 type upgradeState uint8
@@ -505,7 +509,9 @@ func (c *Conn) receive(p engineio.Packet) {
 	case engineio.Message:
 		c.recvMu.Lock()
 		if c.ctx.Err() == nil {
+			c.setHandling(true)
 			c.srv.handler.OnMessage(c, p.Data, p.Binary)
+			c.setHandling(false)
 		}
 		c.recvMu.Unlock()
 	case engineio.Close:

@@ -17,6 +17,13 @@ import (
 // after the deadline finds the session expired even if the timer has not
 // fired yet (timers run late on a busy machine, and the protocol test
 // suite probes exactly at pingInterval + pingTimeout).
+//
+// A pong cannot be read while a Handler's OnMessage runs on the reader
+// (over WebSocket it waits behind it; a polling client cannot send it until
+// its POST is answered), and the handler may wait on a backend for longer
+// than the ping timeout. That time is the server's, not the client's: a
+// deadline that passes meanwhile is not judged until the call returns, and
+// the client then has PingTimeout again.
 
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
@@ -50,7 +57,9 @@ func (c *Conn) ping() {
 
 func (c *Conn) pongMissed(seq uint64) {
 	c.mu.Lock()
-	missed := c.awaitingPong && c.pingSeq == seq && !c.closed
+	// A deadline moved later (setHandling) finds this timer reset; one
+	// that fired meanwhile must not judge the old deadline.
+	missed := c.awaitingPong && c.pingSeq == seq && !c.closed && !c.handling && !time.Now().Before(c.pongDeadline)
 	c.mu.Unlock()
 	if missed {
 		c.fail(ErrPingTimeout, engineio.Close)
@@ -65,7 +74,7 @@ func (c *Conn) expired() bool {
 	now := time.Now()
 	c.mu.Lock()
 	timedOut := c.closed && errors.Is(c.reason, ErrPingTimeout)
-	late := !c.closed && ((c.awaitingPong && now.After(c.pongDeadline)) ||
+	late := !c.closed && ((c.awaitingPong && !c.handling && now.After(c.pongDeadline)) ||
 		(!c.awaitingPong && c.pingTimer != nil && now.After(c.nextPing.Add(c.srv.cfg.PingTimeout))))
 	c.mu.Unlock()
 	if late {
@@ -88,6 +97,21 @@ func (c *Conn) onPong() {
 	if c.pingTimer != nil {
 		c.nextPing = time.Now().Add(c.srv.cfg.PingInterval)
 		c.pingTimer.Reset(c.srv.cfg.PingInterval)
+	}
+}
+
+// setHandling marks an OnMessage call's start and end. At its end, a pong
+// deadline that passed during it is moved to PingTimeout from now.
+func (c *Conn) setHandling(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handling = on
+	if on || !c.awaitingPong || c.closed || c.pongTimer == nil {
+		return
+	}
+	if now := time.Now(); now.After(c.pongDeadline) {
+		c.pongDeadline = now.Add(c.srv.cfg.PingTimeout)
+		c.pongTimer.Reset(c.srv.cfg.PingTimeout)
 	}
 }
 
