@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sync"
@@ -23,8 +24,14 @@ type client struct {
 	// connection joins one or a few, and a map's first group alone would
 	// cost every connection 200 bytes more.
 	sockets []*Socket
-	closed  bool
-	timer   *time.Timer // connect timeout; nil once a namespace joined
+	// connecting is the socket whose CONNECT the middlewares are judging
+	// (one at a time: they run on the reader); the connection's end
+	// cancels it with the joined ones, so that a middleware waiting on
+	// something (the gateway's edge dials a backend) learns of it.
+	connecting *Socket
+	closing    error // the reason cancelSockets gave, once it has
+	closed     bool
+	timer      *time.Timer // connect timeout; nil once a namespace joined
 }
 
 func newClient(s *Server, c *eio.Conn) *client {
@@ -114,17 +121,30 @@ func (cl *client) connect(m socketio.Message) {
 		auth = []byte("{}")
 	}
 	s := newSocket(n, cl, auth)
+	cl.mu.Lock()
+	if cl.closing != nil {
+		cl.mu.Unlock()
+		s.cancel(cl.closing)
+		return
+	}
+	cl.connecting = s
+	cl.mu.Unlock()
 	for _, mw := range n.middlewares() {
 		if err := mw(s); err != nil {
+			cl.mu.Lock()
+			cl.connecting = nil
+			cl.mu.Unlock()
 			s.cancel(err)
 			_ = cl.send(socketio.Packet{Type: socketio.ConnectError, Namespace: n.name, Data: connectErrorPayload(err)}, nil)
 			return
 		}
 	}
 	cl.mu.Lock()
-	if cl.closed {
+	cl.connecting = nil
+	if cl.closed || cl.closing != nil {
+		reason := cl.closing
 		cl.mu.Unlock()
-		s.cancel(eio.ErrClosed)
+		s.cancel(cmp.Or(reason, eio.ErrClosed))
 		return
 	}
 	cl.sockets = append(cl.sockets, s)
@@ -173,7 +193,14 @@ func (cl *client) remove(s *Socket) {
 // cancelSockets ends the contexts of the connection's sockets, ahead of
 // onClose (see Server.OnClosing).
 func (cl *client) cancelSockets(err error) {
-	for _, s := range cl.joined() {
+	cl.mu.Lock()
+	cl.closing = cmp.Or(cl.closing, err)
+	socks := slices.Clone(cl.sockets)
+	if cl.connecting != nil {
+		socks = append(socks, cl.connecting)
+	}
+	cl.mu.Unlock()
+	for _, s := range socks {
 		s.cancel(err)
 	}
 }
