@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,6 +35,10 @@ type Attachment struct {
 	// parked as a standby; its custom events still reach the client (see
 	// HandleEvent).
 	retiring bool
+	// incoming: dialed and not yet committed or aborted. Its custom
+	// events reach the client from the start, also those a backend sends
+	// as it accepts the connection, before Overlap (see HandleEvent).
+	incoming bool
 }
 
 var _ upstream.Handler = (*Attachment)(nil)
@@ -48,7 +53,7 @@ func (a *Attachment) Conn() upstream.Conn { return a.conn }
 // part of the session until Commit; until then its messages are only
 // accepted for channels handed to it by Overlap.
 func (s *Session) Dial(ctx context.Context, color router.Color, d upstream.Dialer) (*Attachment, error) {
-	a := &Attachment{s: s, color: color}
+	a := &Attachment{s: s, color: color, incoming: true} // before its reader starts
 	conn, err := d.Dial(ctx, a)
 	if err != nil {
 		return nil, err
@@ -94,9 +99,11 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 	case b.lost:
 		return nil, ErrLostWhileBroughtIn
 	}
-	for _, sb := range s.subs {
+	for ch, sb := range s.subs {
 		sb.src, sb.next = b, nil
+		s.recoverGapLocked(ch, sb)
 	}
+	b.incoming = false
 	old, s.att, s.next = s.att, b, nil
 	if old != nil {
 		old.retiring = true
@@ -121,13 +128,25 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 func (s *Session) Abort(b *Attachment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, sb := range s.subs {
+	for ch, sb := range s.subs {
 		if sb.next == b {
 			sb.next = nil
+			s.recoverGapLocked(ch, sb)
 		}
 	}
+	b.incoming = false
 	if s.next == b {
 		s.next = nil
+	}
+}
+
+// recoverGapLocked recovers channel ch on its one source, now that an
+// overlap has ended, if a gap seen during it is still open. s.mu is held.
+func (s *Session) recoverGapLocked(ch string, sb *sub) {
+	gap := sb.gapAt
+	sb.gapAt = 0
+	if gap > 0 && (!sb.hasLast || sb.last < gap) && !s.closed {
+		s.recoverLocked(ch, sb.src)
 	}
 }
 
@@ -203,7 +222,7 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 			s.deliverLocked(ev)
 			s.mu.Unlock()
 			return
-		case a == s.next || (a.retiring && !a.closing):
+		case !a.closing && (a == s.next || a.incoming || a.retiring):
 			if cur := s.att; cur != nil && !cur.dead {
 				s.counters.EventsOverlap.Add(1)
 			}
@@ -239,8 +258,12 @@ func (s *Session) onMessage(a *Attachment, ev upstream.Event) {
 	default:
 		s.counters.Gaps.Add(1)
 		// While a second source overlaps, it may still deliver the missing
-		// seqs; a gap that persists after the commit recovers then.
-		if a == sb.src && sb.next == nil {
+		// seqs; a gap still open when the overlap ends recovers then
+		// (recoverGapLocked).
+		switch {
+		case sb.next != nil:
+			sb.gapAt = max(sb.gapAt, ev.Seq)
+		case a == sb.src:
 			s.recoverLocked(ev.Channel, a)
 		}
 	}
@@ -291,6 +314,15 @@ func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 		// a channel not held is harmless either way.
 		_ = a.conn.Unsubscribe(ctx, channel)
 		_, err = a.conn.Subscribe(ctx, channel, since, hasSince)
+		var refused *upstream.RemoteError
+		if err != nil && !errors.As(err, &refused) {
+			// No answer: the backend may have taken it all the same, and
+			// would refuse the client's next subscribe as a duplicate.
+			// Leave it, best effort, as Subscribe does.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+			_ = a.conn.Unsubscribe(uctx, channel)
+			cancel()
+		}
 	}
 
 	s.mu.Lock()

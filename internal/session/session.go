@@ -188,6 +188,11 @@ type sub struct {
 	src        *Attachment
 	next       *Attachment // second source while an attach overlaps
 	recovering bool
+	// gapAt is the highest seq seen past a gap while a second source
+	// overlapped (0: none). The other source may still fill the gap; if
+	// it has not when the overlap ends (Commit, Abort), the channel
+	// recovers then.
+	gapAt uint64
 }
 
 // New returns a session with no attachment yet; package handover (or the

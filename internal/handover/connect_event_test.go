@@ -1,0 +1,50 @@
+package handover_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/sio"
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// A Socket.IO backend that greets each new socket with a custom event
+// (io.on("connection", s => s.emit("hello"))): the event arrives while the
+// session's first attachment is still being dialed, and reaches the client.
+func TestConnectEventReachesTheClient(t *testing.T) {
+	srv, err := sio.NewServer(sio.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Of("/").OnConnect(func(so *sio.Socket) { _ = so.Emit("hello", []byte(`"welcome"`)) })
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+
+	sink := sessiontest.NewSink()
+	s, err := session.New(session.Options{User: "u1", Protocol: config.ProtocolSocketIO, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := testenv.Context(t, 10*time.Second)
+	if err := handover.Attach(ctx, s, router.Green, d, handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !sink.WaitFor(2*time.Second, func() bool { return len(sink.Events()) > 0 }) {
+		t.Fatalf("the backend's connect-time event never reached the client (events dropped: %d)", s.Counters().EventsDropped.Load())
+	}
+}
