@@ -80,6 +80,7 @@ type sioConn struct {
 	done chan struct{} // closed after HandleClose has run
 
 	closing atomic.Bool
+	owed    atomic.Bool // a PublishAsync answer was handed over on the reader: its Flush is owed
 
 	// hmu orders the handler's calls: sioclient may report the end on
 	// the goroutine that closes while its reader is still in OnEvent, and
@@ -135,8 +136,9 @@ func (c *sioConn) onClose(_ *sioclient.Client, err error) {
 
 // flush is the handler's Flush, unless HandleClose has run.
 func (c *sioConn) flush() {
+	owed := c.owed.Swap(false)
 	c.hmu.Lock()
-	if !c.handled {
+	if !c.handled || owed {
 		c.h.Flush()
 	}
 	c.hmu.Unlock()
@@ -323,9 +325,11 @@ func (c *sioConn) PublishAsync(ctx context.Context, channel string, data []byte,
 		}
 		if len(p.Args) == 0 {
 			reply(0, fmt.Errorf("%w: %s: empty ack", ErrBadReply, c.m.Publish))
+			c.owed.Store(true)
 			return
 		}
 		reply(publishSeq(parseAck(c.m.Publish, p.Args[0])))
+		c.owed.Store(true)
 	}, body)
 	if err != nil {
 		return c.callErr(ctx, err)
