@@ -8,6 +8,8 @@ import (
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/health"
+	"github.com/baton-rt/baton/internal/sioclient"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // Observe returns a Dialer that records what d's connections do into rec,
@@ -84,12 +86,24 @@ func (o *observedHandler) Flush()               { o.h.Flush() }
 func (o *observedHandler) HandleClose(err error) {
 	switch {
 	case err == nil: // closed by us
-	case errors.Is(err, ErrProtocol) || errors.Is(err, ErrBadReply):
+	case brokeProtocol(err):
 		o.rec.Count(health.ProtocolErrors)
 	default:
 		o.rec.Count(health.AbnormalCloses)
 	}
 	o.h.HandleClose(err)
+}
+
+// brokeProtocol reports whether err, a connection's end, is the backend
+// breaking its protocol: as the drivers find it, as the Socket.IO client
+// does, or in the WebSocket frames (a bad frame, one over the size limit).
+func brokeProtocol(err error) bool {
+	for _, target := range []error{ErrProtocol, ErrBadReply, sioclient.ErrProtocol, wsconn.ErrProtocol, wsconn.ErrTooLarge} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // observedConn times and counts the operations of one connection.

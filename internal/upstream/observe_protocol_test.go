@@ -1,0 +1,79 @@
+package upstream_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// rawSocketIO is a Socket.IO backend on a bare websocket: it opens the
+// Engine.IO session, accepts the CONNECT to "/", then sends after, one
+// text frame each.
+func rawSocketIO(t *testing.T, after ...string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer func() { _ = ws.CloseNow() }()
+		ctx := r.Context()
+		open := `0{"sid":"e1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
+		if ws.Write(ctx, websocket.MessageText, []byte(open)) != nil {
+			return
+		}
+		if _, _, err := ws.Read(ctx); err != nil { // 40
+			return
+		}
+		if ws.Write(ctx, websocket.MessageText, []byte(`40{"sid":"s1"}`)) != nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // the dial has returned
+		for _, f := range after {
+			if ws.Write(ctx, websocket.MessageText, []byte(f)) != nil {
+				return
+			}
+		}
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/"
+}
+
+// Observe documents that a connection the backend ended by
+// breaking the protocol counts as ProtocolErrors, not AbnormalCloses.
+// The legacy driver maps its decode failures to upstream.ErrProtocol; the
+// Socket.IO driver hands sioclient's own ErrProtocol to HandleClose
+// unmapped, so a Socket.IO backend's malformed packet is counted as an
+// abnormal close.
+func TestObserveSocketIOProtocolErrorCounted(t *testing.T) {
+	url := rawSocketIO(t, `42["message",`) // an EVENT whose JSON never ends
+	rec := newMonitor(t)
+	d := upstream.Observe(&upstream.SocketIODialer{Options: upstream.Options{URL: url}}, rec)
+	h := newRecorder()
+	c, err := d.Dial(testenv.Context(t, 10*time.Second), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h.waitFor(t, "the close", func(_ []upstream.Event, closed bool) bool { return closed })
+	h.mu.Lock()
+	cause := h.err
+	h.mu.Unlock()
+	got := rec.Snapshot().Counts
+	t.Logf("close cause: %v", cause)
+	if got.ProtocolErrors != 1 || got.AbnormalCloses != 0 {
+		t.Fatalf("counts %+v: a malformed packet from a Socket.IO backend should count as ProtocolErrors (errors.Is(cause, upstream.ErrProtocol) = false)", got)
+	}
+}
