@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,9 @@ type waiter struct {
 	reply chan legacy.Frame
 	then  func(seq uint64, err error)
 	due   time.Time
+	// pubsub: a subscribe, unsubscribe or publish, answered only by an
+	// ack or an error frame.
+	pubsub bool
 }
 
 // readLegacy reads and decodes the next frame, in a buffer of its own.
@@ -157,6 +161,14 @@ func decodeLegacy(dec *legacy.Decoder, typ websocket.MessageType, data []byte, e
 		return legacy.Frame{}, fmt.Errorf("%w: binary frame", ErrProtocol)
 	}
 	f, err := dec.Decode(data)
+	var fe *legacy.FieldError
+	if err != nil && f.Type == legacy.TypeMessage && errors.As(err, &fe) && fe.Field == "seq" && errors.Is(err, legacy.ErrMissingField) {
+		// The protocol requires seq, but a backend that gives none is
+		// served all the same (unsequenced, Seq 0): see Event.
+		if ev, perr := parseMessage(data); perr == nil && ev.Data != nil {
+			return legacy.Frame{Type: legacy.TypeMessage, Channel: ev.Channel, Data: ev.Data, Raw: data}, nil
+		}
+	}
 	if err != nil {
 		return legacy.Frame{}, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -290,6 +302,9 @@ func (c *legacyConn) answer(f legacy.Frame) bool {
 	c.mu.Lock()
 	w, ok := c.pending[f.ID]
 	delete(c.pending, f.ID)
+	if ok && w.pubsub && f.Type != legacy.TypeAck && f.Type != legacy.TypeError {
+		c.pending[f.ID], ok = w, false // not an answer to a pub/sub request: an event
+	}
 	c.mu.Unlock()
 	switch {
 	case !ok:
@@ -351,7 +366,11 @@ func (c *legacyConn) sweep(now time.Time) time.Time {
 
 // request sends the frame built for a fresh id and waits for its answer.
 func (c *legacyConn) request(ctx context.Context, build func(id uint64) ([]byte, error)) (legacy.Frame, error) {
-	w := &waiter{reply: make(chan legacy.Frame, 1)}
+	return c.requestAs(ctx, false, build)
+}
+
+func (c *legacyConn) requestAs(ctx context.Context, pubsub bool, build func(id uint64) ([]byte, error)) (legacy.Frame, error) {
+	w := &waiter{reply: make(chan legacy.Frame, 1), pubsub: pubsub}
 	id, err := c.register(w)
 	if err != nil {
 		return legacy.Frame{}, err
@@ -390,7 +409,7 @@ func (c *legacyConn) write(ctx context.Context, b []byte) error {
 }
 
 func (c *legacyConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (Position, error) {
-	ack, err := c.request(ctx, func(id uint64) ([]byte, error) {
+	ack, err := c.requestAs(ctx, true, func(id uint64) ([]byte, error) {
 		return c.names.encode(legacy.Frame{Type: legacy.TypeSubscribe, ID: id, Channel: channel, Since: since, HasSince: hasSince}), nil
 	})
 	if err != nil {
@@ -400,7 +419,7 @@ func (c *legacyConn) Subscribe(ctx context.Context, channel string, since uint64
 }
 
 func (c *legacyConn) Unsubscribe(ctx context.Context, channel string) error {
-	_, err := c.request(ctx, func(id uint64) ([]byte, error) {
+	_, err := c.requestAs(ctx, true, func(id uint64) ([]byte, error) {
 		return c.names.encode(legacy.Frame{Type: legacy.TypeUnsubscribe, ID: id, Channel: channel}), nil
 	})
 	return err
@@ -410,7 +429,7 @@ func (c *legacyConn) Publish(ctx context.Context, channel string, data []byte) (
 	if !json.Valid(data) {
 		return 0, fmt.Errorf("%w: publish data is not one JSON value", ErrInvalidArgs)
 	}
-	ack, err := c.request(ctx, func(id uint64) ([]byte, error) {
+	ack, err := c.requestAs(ctx, true, func(id uint64) ([]byte, error) {
 		return c.names.encode(legacy.Frame{Type: legacy.TypePublish, ID: id, Channel: channel, Data: data}), nil
 	})
 	if err != nil {
@@ -426,7 +445,7 @@ func (c *legacyConn) PublishAsync(ctx context.Context, channel string, data []by
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	id, err := c.register(&waiter{then: reply, due: expiry.Due(ctx, c.timeout)})
+	id, err := c.register(&waiter{then: reply, due: expiry.Due(ctx, c.timeout), pubsub: true})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,156 @@
+package upstream_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+)
+
+// rawLegacy is a legacy backend that greets, then sends frames, each as
+// written, and then reads until the connection ends.
+func rawLegacy(t *testing.T, frames ...string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer func() { _ = ws.CloseNow() }()
+		ctx := r.Context()
+		if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"welcome","session":"s"}`)) != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the dial has returned
+		for _, f := range frames {
+			if ws.Write(ctx, websocket.MessageText, []byte(f)) != nil {
+				return
+			}
+		}
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+// the package documents that "A message without seq is delivered
+// with Seq 0 (unsequenced)", and the driver's own parseMessage (used for
+// a renamed message type, and by the Socket.IO driver) treats seq as
+// optional. With the default mapping, a legacy backend's message without
+// seq instead fails the codec's check and ends the whole connection as a
+// protocol violation.
+func TestLegacyUnsequencedMessage(t *testing.T) {
+	url := rawLegacy(t,
+		`{"type":"message","channel":"c","data":1}`,
+		`{"type":"message","channel":"c","data":2}`,
+	)
+	h := newRecorder()
+	_ = dialScripted(t, url, h)
+	h.waitFor(t, "two messages or the end", func(events []upstream.Event, closed bool) bool {
+		return closed || len(messages(events, "c")) == 2
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		t.Fatalf("the connection ended on an unsequenced message: %v (messages delivered: %d)", h.err, len(messages(h.events, "c")))
+	}
+}
+
+// The same messages under a renamed message type are delivered.
+func TestLegacyUnsequencedMessageRenamed(t *testing.T) {
+	url := rawLegacy(t,
+		`{"type":"msg","channel":"c","data":1}`,
+		`{"type":"msg","channel":"c","data":2}`,
+	)
+	h := newRecorder()
+	_ = dialScriptedWith(t, upstream.Options{URL: url, Mapping: upstream.Mapping{Message: "msg"}}, h)
+	h.waitFor(t, "two messages or the end", func(events []upstream.Event, closed bool) bool {
+		return closed || len(messages(events, "c")) == 2
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		t.Fatalf("ended: %v", h.err)
+	}
+}
+
+// a legacy subscribe is answered by an ack or an error frame
+// (docs/protocols/legacy.md); a frame of a type the gateway does not know
+// is an opaque event to pass through. The driver takes any frame whose
+// "id" matches a request in flight as that request's answer, so a
+// backend's custom event that carries an "id" member of its own (an
+// entity id, say) while a subscribe with that id waits is swallowed: the
+// subscribe "succeeds" without a position although the backend refused
+// it, the event never reaches the client, and the backend's real answer
+// is passed on to the client as a stray error event.
+func TestLegacyOpaqueFrameWithIDIsNotAnAnswer(t *testing.T) {
+	url := scriptedLegacyRaw(t, func(f legacy.Frame) []string {
+		if f.Type != legacy.TypeSubscribe {
+			return nil
+		}
+		id := strconv.FormatUint(f.ID, 10)
+		return []string{
+			`{"type":"notice","id":` + id + `,"text":"hello"}`,
+			`{"type":"error","id":` + id + `,"code":"history_gone","message":"gone","channel":"c"}`,
+		}
+	})
+	h := newRecorder()
+	c := dialScripted(t, url, h)
+	ctx := testenv.Context(t, 10*time.Second)
+	_, err := c.Subscribe(ctx, "c", 5, true)
+	time.Sleep(200 * time.Millisecond)
+	h.mu.Lock()
+	var names []string
+	for _, ev := range h.events {
+		names = append(names, ev.Name)
+	}
+	h.mu.Unlock()
+	if !upstream.IsCode(err, "history_gone") || len(names) != 1 || names[0] != "notice" {
+		t.Fatalf("subscribe returned %v (want the history_gone refusal); events passed on: %q (want [notice])", err, names)
+	}
+}
+
+// scriptedLegacyRaw is scriptedLegacy with answers written as given.
+func scriptedLegacyRaw(t *testing.T, answer func(f legacy.Frame) []string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer func() { _ = ws.CloseNow() }()
+		ctx := r.Context()
+		if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"welcome","session":"s"}`)) != nil {
+			return
+		}
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			f, err := legacy.Decode(data)
+			if err != nil {
+				continue
+			}
+			for _, out := range answer(f) {
+				if ws.Write(ctx, websocket.MessageText, []byte(out)) != nil {
+					return
+				}
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
