@@ -126,6 +126,7 @@ const noLatency = health.Kind(255)
 // record counts one finished operation started at start; see Observe.
 func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Time, err error) {
 	var fail health.Counter
+	var refused *RemoteError
 	switch {
 	case err == nil:
 		o.rec.Count(health.Requests)
@@ -133,6 +134,8 @@ func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Tim
 			o.rec.Observe(k, time.Since(start))
 		}
 		return
+	case errors.As(err, &refused): // the backend answered, whoever still waits
+		fail = health.ErrorReplies
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		fail = health.AckTimeouts
 	case ctx.Err() != nil, errors.Is(err, ErrInvalidArgs), errors.Is(err, ErrClosed):
@@ -140,12 +143,7 @@ func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Tim
 	case errors.Is(err, context.DeadlineExceeded): // the connection's own request timeout
 		fail = health.AckTimeouts
 	default:
-		var re *RemoteError
-		if errors.As(err, &re) {
-			fail = health.ErrorReplies
-		} else {
-			fail = health.ProtocolErrors
-		}
+		fail = health.ProtocolErrors
 	}
 	o.rec.Count(health.Requests)
 	o.rec.Count(fail)
@@ -186,7 +184,10 @@ func (o *observedConn) PublishAsync(ctx context.Context, channel string, data []
 	}
 	start := time.Now()
 	err := o.Conn.PublishAsync(ctx, channel, data, func(seq uint64, err error) {
-		o.record(ctx, health.RequestAck, start, err)
+		// Once written, the request no longer watches ctx (see
+		// Conn.PublishAsync): its answer is the backend's, or the
+		// connection's timeout, whether or not the client is still there.
+		o.record(context.WithoutCancel(ctx), health.RequestAck, start, err)
 		reply(seq, err)
 	})
 	if err != nil {
