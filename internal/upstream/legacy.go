@@ -264,8 +264,12 @@ func (c *legacyConn) dispatch(f legacy.Frame) {
 	case f.Type == legacy.TypeError && f.Code == legacy.CodeSubscriptionLost && f.Channel != "":
 		c.h.HandleEvent(Event{Kind: KindLost, Channel: f.Channel})
 		return
-	case f.Type == legacy.TypeWelcome, f.Type == legacy.TypeAck, f.Type == legacy.TypePong:
-		return // a late answer to an abandoned request, or a repeated welcome
+	case f.Type == legacy.TypeWelcome, f.Type == legacy.TypeAck, f.Type == legacy.TypePong,
+		f.Type == legacy.TypeError && f.ID > 0:
+		// A late answer to an abandoned request (its id is ours: passed
+		// on, a client would take it for the answer to a request of its
+		// own), or a repeated welcome.
+		return
 	}
 	c.h.HandleEvent(Event{Kind: KindEvent, Name: f.Type, Args: [][]byte{f.Raw}})
 }

@@ -1,6 +1,8 @@
 package upstream_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -153,4 +155,38 @@ func scriptedLegacyRaw(t *testing.T, answer func(f legacy.Frame) []string) strin
 	}))
 	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+// An error frame answering a request the driver gave up on (its timeout
+// passed) is dropped, as a late ack is: its id is the driver's, not the
+// client's, and a client would take it for the answer to a request of its
+// own with that id.
+func TestLegacyLateErrorIsNotPassedOn(t *testing.T) {
+	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
+		if f.Type != legacy.TypePublish {
+			return nil
+		}
+		time.Sleep(150 * time.Millisecond) // past the request timeout
+		return []legacy.Frame{
+			{Type: legacy.TypeError, ID: f.ID, Code: "forbidden", Message: "no", Channel: f.Channel},
+			{Type: "notice"}, // then something to pass on, to know the error was read
+		}
+	})
+	h := newRecorder()
+	c := dialScripted(t, url, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Publish(ctx, "c", []byte(`1`)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("publish: %v, want its deadline", err)
+	}
+	h.waitFor(t, "the notice", func(events []upstream.Event, _ bool) bool {
+		return len(events) > 0 && events[len(events)-1].Name == "notice"
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ev := range h.events {
+		if ev.Name == legacy.TypeError {
+			t.Errorf("a late error frame was passed on: %s", ev.Args[0])
+		}
+	}
 }
