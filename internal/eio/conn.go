@@ -382,7 +382,8 @@ func (c *Conn) fits(size int, slack bool) bool {
 	if slack {
 		packets, bytes = packets+answerSlack, 2*bytes
 	}
-	return len(c.queue) < packets && c.queueBytes+size <= bytes
+	// An empty queue takes a group of any size (see session.Queue.Push).
+	return len(c.queue) == 0 || len(c.queue) < packets && c.queueBytes+size <= bytes
 }
 
 // notifyPollLocked wakes the waiting poll, if any.

@@ -61,21 +61,29 @@ func TestOfferOnFullQueue(t *testing.T) {
 }
 
 // TestOfferAllOrNothing: a group that does not fit is refused whole, even
-// when its first packets would fit.
+// when its first packets would fit. An empty queue takes a group larger
+// than its whole bound: refused there, it could never be sent.
 func TestOfferAllOrNothing(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute, QueueBytes: 10})
 	sid := ts.openPolling(t)
 	c := ts.srv.lookup(sid)
 	// Each packet counts 6 bytes (data and type) against the bound of 10.
 	p := engineio.Packet{Type: engineio.Message, Data: []byte("abcde")}
-	if err := c.Offer(p, p); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("offer of 12 bytes: %v, want ErrQueueFull", err)
-	}
+	q := engineio.Packet{Type: engineio.Message, Data: []byte("fghij")}
 	if err := c.Offer(p); err != nil {
 		t.Fatalf("offer that fits: %v", err)
 	}
+	if err := c.Offer(q, q); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("offer of 12 bytes after 6: %v, want ErrQueueFull", err)
+	}
 	if status, body, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || body != "4abcde" {
 		t.Fatalf("poll: %d %q, want only the packet that fit", status, body)
+	}
+	if err := c.Offer(q, q); err != nil {
+		t.Fatalf("offer of 12 bytes on an empty queue: %v", err)
+	}
+	if status, body, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || body != "4fghij\x1e4fghij" {
+		t.Fatalf("poll: %d %q, want the group", status, body)
 	}
 }
 

@@ -267,6 +267,10 @@ func (m *sioMember) Deliver(msg broker.Message) {
 // writer to make room in the session's outbound queue instead of
 // overflowing it. It fails once the session is closed.
 func (m *sioMember) WaitRoom(ctx context.Context, msgs []broker.Message) (int, error) {
+	// The subscribe's ack is held for the reader's flush, and the replay
+	// runs on the reader: without this, room that only the ack's write
+	// would make is never made.
+	m.conn.Flush()
 	return replayWindow(ctx, msgs, m.svc.limits.OutboundMessages, m.svc.limits.OutboundBytes, sioMsgSize, m.conn.WaitRoom)
 }
 

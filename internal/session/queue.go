@@ -61,15 +61,18 @@ func NewQueue[T any](maxItems, maxBytes int) (*Queue[T], error) {
 }
 
 // Push appends item, accounting size bytes for it. It does not block. It
-// fails with ErrQueueFull if the item does not fit, including an item larger
-// than the whole byte bound, and with ErrQueueClosed after Close.
+// fails with ErrQueueFull if the item does not fit, and with ErrQueueClosed
+// after Close. An item larger than the whole byte bound fits an empty queue
+// only: refused there, it could never be delivered, and its receiver would
+// be closed as slow however fast it reads. (Its size is bounded where it
+// is made: a message size limit.)
 func (q *Queue[T]) Push(item T, size int) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return ErrQueueClosed
 	}
-	if len(q.items)+1 > q.maxItems || q.bytes+size > q.maxBytes {
+	if len(q.items) > 0 && (len(q.items)+1 > q.maxItems || q.bytes+size > q.maxBytes) {
 		return ErrQueueFull
 	}
 	q.items = append(q.items, item)
