@@ -37,6 +37,10 @@ func (h *Hub) run(c *hubChannel, sub broker.Subscription) {
 			if c.isStopped() {
 				return
 			}
+			if errors.Is(ferr, errStreamRestarted) {
+				h.restarted(c) // found while refilling the gap
+				return
+			}
 			err = ferr
 		}
 		if err == nil {
