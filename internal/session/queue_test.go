@@ -59,8 +59,19 @@ func TestQueueByteBound(t *testing.T) {
 		t.Fatalf("exact fit: %v", err)
 	}
 	q.Drain(nil)
-	if err := q.Push(4, 11); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("item larger than the bound: got %v, want ErrQueueFull", err)
+	// An item larger than the bound fits an empty queue only.
+	if err := q.Push(4, 11); err != nil {
+		t.Fatalf("item larger than the bound on an empty queue: %v", err)
+	}
+	if err := q.Push(5, 1); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("push behind an item larger than the bound: got %v, want ErrQueueFull", err)
+	}
+	q.Drain(nil)
+	if err := q.Push(6, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Push(7, 11); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("item larger than the bound behind another: got %v, want ErrQueueFull", err)
 	}
 }
 
