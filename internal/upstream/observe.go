@@ -94,6 +94,14 @@ func (o *observedHandler) HandleClose(err error) {
 	o.h.HandleClose(err)
 }
 
+// isRemote reports whether err is a backend's refusal (a *RemoteError).
+// A function of its own so that the variable errors.As fills, which goes to
+// the heap, costs only the calls that fail.
+func isRemote(err error) bool {
+	var re *RemoteError
+	return errors.As(err, &re)
+}
+
 // brokeProtocol reports whether err, a connection's end, is the backend
 // breaking its protocol: as the drivers find it, as the Socket.IO client
 // does, or in the WebSocket frames (a bad frame, one over the size limit).
@@ -126,7 +134,6 @@ const noLatency = health.Kind(255)
 // record counts one finished operation started at start; see Observe.
 func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Time, err error) {
 	var fail health.Counter
-	var refused *RemoteError
 	switch {
 	case err == nil:
 		o.rec.Count(health.Requests)
@@ -134,7 +141,7 @@ func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Tim
 			o.rec.Observe(k, time.Since(start))
 		}
 		return
-	case errors.As(err, &refused): // the backend answered, whoever still waits
+	case isRemote(err): // the backend answered, whoever still waits
 		fail = health.ErrorReplies
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		fail = health.AckTimeouts
