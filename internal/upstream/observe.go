@@ -132,7 +132,9 @@ type observedConn struct {
 const noLatency = health.Kind(255)
 
 // record counts one finished operation started at start; see Observe.
-func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Time, err error) {
+// gaveUp is the caller's context's error when the operation ended, nil
+// when that no longer matters.
+func (o *observedConn) record(gaveUp error, k health.Kind, start time.Time, err error) {
 	var fail health.Counter
 	switch {
 	case err == nil:
@@ -143,9 +145,9 @@ func (o *observedConn) record(ctx context.Context, k health.Kind, start time.Tim
 		return
 	case isRemote(err): // the backend answered, whoever still waits
 		fail = health.ErrorReplies
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(gaveUp, context.DeadlineExceeded):
 		fail = health.AckTimeouts
-	case ctx.Err() != nil, errors.Is(err, ErrInvalidArgs), errors.Is(err, ErrClosed):
+	case gaveUp != nil, errors.Is(err, ErrInvalidArgs), errors.Is(err, ErrClosed):
 		return
 	case errors.Is(err, context.DeadlineExceeded): // the connection's own request timeout
 		fail = health.AckTimeouts
@@ -162,7 +164,7 @@ func (o *observedConn) Subscribe(ctx context.Context, channel string, since uint
 	}
 	start := time.Now()
 	p, err := o.Conn.Subscribe(ctx, channel, since, hasSince)
-	o.record(ctx, health.SubscribeAck, start, err)
+	o.record(ctx.Err(), health.SubscribeAck, start, err)
 	return p, err
 }
 
@@ -171,7 +173,7 @@ func (o *observedConn) Unsubscribe(ctx context.Context, channel string) error {
 		return err // see "return at once" above
 	}
 	err := o.Conn.Unsubscribe(ctx, channel)
-	o.record(ctx, noLatency, time.Time{}, err)
+	o.record(ctx.Err(), noLatency, time.Time{}, err)
 	return err
 }
 
@@ -181,7 +183,7 @@ func (o *observedConn) Publish(ctx context.Context, channel string, data []byte)
 	}
 	start := time.Now()
 	seq, err := o.Conn.Publish(ctx, channel, data)
-	o.record(ctx, health.RequestAck, start, err)
+	o.record(ctx.Err(), health.RequestAck, start, err)
 	return seq, err
 }
 
@@ -194,11 +196,11 @@ func (o *observedConn) PublishAsync(ctx context.Context, channel string, data []
 		// Once written, the request no longer watches ctx (see
 		// Conn.PublishAsync): its answer is the backend's, or the
 		// connection's timeout, whether or not the client is still there.
-		o.record(context.WithoutCancel(ctx), health.RequestAck, start, err)
+		o.record(nil, health.RequestAck, start, err)
 		reply(seq, err)
 	})
 	if err != nil {
-		o.record(ctx, health.RequestAck, start, err)
+		o.record(ctx.Err(), health.RequestAck, start, err)
 	}
 	return err
 }
@@ -209,6 +211,6 @@ func (o *observedConn) Request(ctx context.Context, event string, args [][]byte)
 	}
 	start := time.Now()
 	reply, err := o.Conn.Request(ctx, event, args)
-	o.record(ctx, health.RequestAck, start, err)
+	o.record(ctx.Err(), health.RequestAck, start, err)
 	return reply, err
 }
