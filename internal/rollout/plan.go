@@ -198,14 +198,19 @@ func (o *Override) applyTo(r *config.Rollout) {
 	}
 }
 
-func set[T any](dst *T, v *T) {
-	if v != nil {
+// set and setDur apply an override's field. A field given as zero counts
+// as not given, as in the config file (docs/api.md): the configured value
+// stays, rather than the built-in default that SetDefaults would put in
+// its place.
+func set[T comparable](dst *T, v *T) {
+	var zero T
+	if v != nil && *v != zero {
 		*dst = *v
 	}
 }
 
 func setDur(dst *time.Duration, v *Duration) {
-	if v != nil {
+	if v != nil && *v != 0 {
 		*dst = time.Duration(*v)
 	}
 }
