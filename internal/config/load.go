@@ -51,6 +51,15 @@ func Parse(data []byte) (*Config, error) {
 			return nil, &FieldError{Line: extra.Line, Msg: "a configuration is one YAML document, found a second one"}
 		}
 	}
+	if c.Identity.JWT == nil {
+		// "jwt:" with nothing under it (its fields commented out) decodes
+		// to no section at all, and the defaults would then take user keys
+		// from the query string, unauthenticated: refuse it instead.
+		if line, ok := indexLines(data).line["identity.jwt"]; ok {
+			return nil, &FieldError{Path: "identity.jwt", Line: line,
+				Msg: "empty: set exactly one of hs256_secret, hs256_secret_env, rs256_public_key_file, or remove the section"}
+		}
+	}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		addLines(data, err)

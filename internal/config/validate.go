@@ -66,10 +66,15 @@ func (c *Config) Validate() error {
 		p.add("admin.listen", "must differ from listen (%s)", c.Listen)
 	}
 	p.secret("admin.token", c.Admin.Token, c.Admin.TokenEnv, true)
-	if t := c.Admin.Token; t != strings.TrimSpace(t) {
+	if t := c.Admin.BearerToken(); t != strings.TrimSpace(t) {
 		// The API trims the token a request presents, as HTTP trims a
 		// header's value: one with spaces around it would match nothing.
-		p.add("admin.token", "must not begin or end with whitespace")
+		// From the environment, a secret mounted with its trailing newline.
+		field := "admin.token"
+		if c.Admin.TokenEnv != "" && c.Admin.Token == "" {
+			field = "admin.token_env"
+		}
+		p.add(field, "must not begin or end with whitespace")
 	}
 	c.Identity.validate(&p)
 	c.Backends.Blue.validate(&p, "backends.blue")
