@@ -103,7 +103,9 @@ type Options struct {
 	// DrainPeriod spreads the client closes of the shutdown. Zero means
 	// edge.DefaultDrainPeriod.
 	DrainPeriod time.Duration
-	// ShutdownTimeout bounds the drain on top of DrainPeriod. Zero means
+	// ShutdownTimeout bounds the drain on top of DrainPeriod, and then
+	// again the closing of what is left (the gateway's backend
+	// connections, pending alerts, the store). Zero means
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// GreenCheckTimeout bounds the green check before the first step.

@@ -81,14 +81,24 @@ func (a *App) Serve(ctx context.Context) error {
 	_ = a.admin.Shutdown(sctx) // the event streams, which would hold adminSrv
 	cancelAdmin()              // after the streams have said "shutdown"
 	_ = adminSrv.Shutdown(sctx)
-	_ = edgeSrv.Shutdown(sctx) // no new clients; the hijacked ones are the edge's
+	// The edge's HTTP server stops taking clients and waits for its
+	// requests, the hijacked connections being the edge's. A long-polling
+	// client's waiting GET is such a request, and only the edge's drain
+	// answers it before the next ping: the two run together.
+	var edgeHTTP sync.WaitGroup
+	edgeHTTP.Go(func() { _ = edgeSrv.Shutdown(sctx) })
 	if derr := a.edge.Shutdown(sctx); derr != nil {
 		a.log.Warn("edge drain cut short", "err", derr)
 	}
+	edgeHTTP.Wait()
 	servers.Wait()
 	stopBG()
 	workers.Wait()
-	_ = a.release(sctx)
+	// What is left (the gateway's backend connections, queued alerts, the
+	// store) gets its own time, not what the drain left over.
+	rctx, rcancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+	defer rcancel()
+	_ = a.release(rctx)
 	return err
 }
 
