@@ -208,6 +208,10 @@ func (c *legacyConn) publish(f legacy.Frame) {
 	}
 	// f.Data aliases the frame that ws.Read allocated for this message
 	// alone, so the broker may keep it.
+	if err := checkData(f.Data); err != nil {
+		c.fail(f.ID, legacy.CodeBadRequest, err.Error(), f.Channel)
+		return
+	}
 	m, err := c.srv.hub.Broker().Publish(c.ctx, f.Channel, f.Data)
 	switch {
 	case errors.Is(err, broker.ErrInvalidChannel):

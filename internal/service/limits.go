@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 )
 
 // Limits bound what one client connection may cost a reference service.
@@ -88,6 +90,27 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("%w: WriteTimeout %s < 0", ErrInvalidLimits, l.WriteTimeout)
 	case l.DrainPeriod < 0:
 		return fmt.Errorf("%w: DrainPeriod %s < 0", ErrInvalidLimits, l.DrainPeriod)
+	}
+	return nil
+}
+
+// MaxDataDepth is the deepest nesting of arrays and objects a published
+// message's data may have. Every frame that carries data wraps it in a
+// level or two, and the decoders bound nesting (the legacy codec at 512
+// levels, the Socket.IO one at 1000): data within this bound fits every
+// frame of either protocol, so no subscriber's decoder refuses a message
+// another client was allowed to publish.
+const MaxDataDepth = 500
+
+// errDataTooDeep refuses a publish whose data nests deeper than
+// MaxDataDepth.
+var errDataTooDeep = fmt.Errorf("data nests deeper than %d levels", MaxDataDepth)
+
+// checkData refuses data that is not one JSON value nested at most
+// MaxDataDepth deep; every publish path calls it before the broker.
+func checkData(data []byte) error {
+	if !jsonobj.ValidWithin(data, MaxDataDepth) {
+		return errDataTooDeep
 	}
 	return nil
 }

@@ -59,6 +59,10 @@ func PublishHandler(b broker.Broker, maxBytes int64) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, "invalid_channel: "+err.Error())
 			return
 		}
+		if err := checkData(req.Data); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "bad_request: "+err.Error())
+			return
+		}
 		m, err := b.Publish(r.Context(), *req.Channel, req.Data)
 		if err != nil {
 			writeJSONError(w, http.StatusInternalServerError, "internal: "+err.Error())

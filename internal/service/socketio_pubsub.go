@@ -240,6 +240,10 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 	}
 	ctx, cancel := context.WithTimeout(so.Context(), s.cfg.RequestTimeout)
 	defer cancel()
+	if err := checkData(data); err != nil {
+		replyError(e, legacy.CodeBadRequest, err.Error())
+		return
+	}
 	msgOut, err := s.broker.Publish(ctx, req.Channel, data)
 	switch {
 	case errors.Is(err, broker.ErrInvalidChannel):

@@ -91,6 +91,7 @@ func TestSocketIOBadRequests(t *testing.T) {
 		{"unsubscribe", `{}`, "invalid_channel"},
 		{"publish", `{"data":1}`, "invalid_channel"},
 		{"publish", `null`, "bad_request"},
+		{"publish", `{"channel":"c","data":` + strings.Repeat("[", MaxDataDepth+1) + strings.Repeat("]", MaxDataDepth+1) + `}`, "bad_request"},
 	}
 	for _, tc := range cases {
 		got := c.request(tc.event, tc.arg)

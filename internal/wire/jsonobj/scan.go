@@ -32,6 +32,14 @@ func Valid(b []byte) bool {
 	return end >= 0 && SkipSpace(b, end) == len(b)
 }
 
+// ValidWithin is Valid with the nesting bounded by maxDepth (capped at
+// MaxDepth) instead of MaxDepth.
+func ValidWithin(b []byte, maxDepth int) bool {
+	// Starting deeper makes the scanners' MaxDepth check fire at maxDepth.
+	end := scanValue(b, SkipSpace(b, 0), MaxDepth-min(max(maxDepth, 0), MaxDepth))
+	return end >= 0 && SkipSpace(b, end) == len(b)
+}
+
 // scanValue checks the value starting at b[i] and returns the index just
 // after it, or -1 when it is malformed. depth is the number of arrays and
 // objects that enclose b[i] (0 at the top level); the value fails once
