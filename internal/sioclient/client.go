@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/baton-rt/baton/internal/wire/engineio"
@@ -42,7 +43,13 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{opts: opts}
-	c.dec = socketio.Decoder{MaxAttachments: opts.MaxAttachments, MaxPacketSize: int(opts.MaxMessageSize)}
+	// The bound is per message: a packet and each of its attachments may
+	// each be as large as one.
+	total := math.MaxInt
+	if per := opts.MaxMessageSize; per <= int64(math.MaxInt/(1+opts.MaxAttachments)) {
+		total = int(per) * (1 + opts.MaxAttachments)
+	}
+	c.dec = socketio.Decoder{MaxAttachments: opts.MaxAttachments, MaxPacketSize: total}
 	c.eng = newEngine(&c.opts, ep)
 	c.eng.onPacket = c.onPacket
 	c.eng.onClose = c.onClose

@@ -62,7 +62,9 @@ type Options struct {
 
 	// MaxMessageSize bounds one incoming websocket message or polling
 	// response body, in bytes. Larger input closes the connection. Zero
-	// means 1 MiB (the official server's default maxHttpBufferSize).
+	// means 1 MiB (the official server's default maxHttpBufferSize). A
+	// packet's binary attachments are messages of their own, each bounded
+	// alike, as the official client reads them.
 	MaxMessageSize int64
 
 	// MaxAttachments bounds the binary attachments of one incoming

@@ -120,9 +120,15 @@ func (e *engine) get(ctx context.Context, url string) ([]engineio.Packet, error)
 	if int64(len(body)) > e.opts.MaxMessageSize {
 		return nil, fmt.Errorf("polling GET: body over %d bytes", e.opts.MaxMessageSize)
 	}
-	ps, err := engineio.DecodePayload(body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	// Not DecodePayload: its packet bound is for what a client posts. The
+	// official server flushes its whole buffer into one response, however
+	// many packets that is; the byte bound above bounds the work.
+	var ps []engineio.Packet
+	for p, err := range engineio.Packets(body) {
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		ps = append(ps, p)
 	}
 	return ps, nil
 }
