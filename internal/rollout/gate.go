@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/baton-rt/baton/internal/rollout/stats"
@@ -81,6 +82,9 @@ func evaluate(p *Plan, in gateInput) Verdict {
 		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("operations green %d, blue %d, need %d each", g.Total, b.Total, minN)
 	} else if t, err := stats.TwoProportions(g.Errors, g.Total, b.Errors, b.Total, p.NonInferiority.Confidence); err != nil {
 		c.Outcome, c.Detail = Inconclusive, err.Error() // counts from a broken source: no evidence
+	} else if !finite(t.Diff, t.CI.Lo, t.CI.Hi, t.Z, t.PTwoSided, t.PGreater) {
+		// No evidence, and a verdict holding NaN could not be stored.
+		c.Outcome, c.Detail = Inconclusive, "the comparison gave no finite result"
 	} else {
 		v.ErrorRate = &ErrorRateTest{
 			Diff: t.Diff, CILow: t.CI.Lo, CIHigh: t.CI.Hi, Confidence: t.Confidence,
@@ -104,10 +108,13 @@ func evaluate(p *Plan, in gateInput) Verdict {
 			Confidence: p.NonInferiority.Confidence,
 			Seed:       uint64(in.Step)<<16 | uint64(in.Extension),
 		})
-		if err != nil {
+		mw := stats.MannWhitney(gs, bs)
+		switch {
+		case err != nil:
 			c.Outcome, c.Detail = Inconclusive, err.Error()
-		} else {
-			mw := stats.MannWhitney(gs, bs)
+		case !finite(bt.Green, bt.Blue, bt.Diff, bt.CI.Lo, bt.CI.Hi, mw.U, mw.Z, mw.PGreater, mw.CommonLanguage):
+			c.Outcome, c.Detail = Inconclusive, "the comparison gave no finite result"
+		default:
 			v.Latency = &LatencyTest{
 				P95GreenMs: bt.Green, P95BlueMs: bt.Blue, DiffMs: bt.Diff,
 				CILowMs: bt.CI.Lo, CIHighMs: bt.CI.Hi, Confidence: bt.Confidence,
@@ -196,6 +203,16 @@ func measure(h BackendHealth, sessions int) Measure {
 		}
 	}
 	return m
+}
+
+// finite reports whether every x is a finite number.
+func finite(xs ...float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func share(kept, tried uint64) float64 {
