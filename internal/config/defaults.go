@@ -28,14 +28,14 @@ const (
 	DefaultProbeInterval               = 200 * time.Millisecond
 	DefaultProbeChannel                = "baton.probe"
 	DefaultHold                        = 30 * time.Second
-	DefaultMinSamples                  = 100
+	DefaultMinSamples                  = 200
 	DefaultMaxExtensions               = 3
 	DefaultMaxErrorRate                = 0.01
 	DefaultMaxP95                      = 500 * time.Millisecond
 	DefaultMinConnectionPreservation   = 0.999
 	DefaultMinSubscriptionPreservation = 1.0
 	DefaultConfidence                  = 0.95
-	DefaultErrorRateMargin             = 0.005
+	DefaultErrorRateMargin             = 0.02
 	DefaultLatencyMargin               = 50 * time.Millisecond
 	DefaultStoreKind                   = StoreBolt
 	DefaultStorePath                   = "baton.db"

@@ -63,8 +63,8 @@ type NonInferiority struct {
 	// 0.5 and 1 exclusive. Zero means 0.95.
 	Confidence float64 `yaml:"confidence"`
 	// ErrorRateMargin is how much higher green's error rate may be than
-	// blue's (absolute difference, two-proportion z-test). Zero means 0.005
-	// (half a percentage point).
+	// blue's (absolute difference, two-proportion z-test). Zero means 0.02
+	// (two percentage points).
 	ErrorRateMargin float64 `yaml:"error_rate_margin"`
 	// LatencyMargin is how much higher green's P95 latency may be than
 	// blue's. Zero means 50ms.

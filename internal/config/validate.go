@@ -94,15 +94,17 @@ func (c *Config) Validate() error {
 }
 
 // ProbeSamplesPerWindow is how many latency samples the probe gives the
-// gates over one health window, the most a gate can count; 0 when the
+// gates over one health window, the most every gate can count; 0 when the
 // probe is off (the gates then read client requests, without such a
-// bound) or the health settings are not filled in.
+// bound) or the health settings are not filled in. The window is the
+// current second, partly gone, and the ones before it: a gate taken at
+// any moment sees only the whole seconds for sure.
 func (c *Config) ProbeSamplesPerWindow() int {
 	h := c.Health
-	if h.Probe.Disabled || h.Probe.Interval <= 0 || h.Window <= 0 {
+	if h.Probe.Disabled || h.Probe.Interval <= 0 || h.Window <= time.Second {
 		return 0
 	}
-	return int(h.Window / h.Probe.Interval)
+	return int((h.Window - time.Second) / h.Probe.Interval)
 }
 
 // Validate checks a plan after SetDefaults, e.g. one given when a rollout is

@@ -23,6 +23,10 @@ func healthyInput() gateInput {
 	return gateInput{Step: 1, Weight: 10, Green: healthy(1000, 0), Blue: healthy(1000, 0), GreenSessions: 100, BlueSessions: 900}
 }
 
+// halfPointMargin tightens the error-rate margin to half a percentage
+// point (the default is two), for checks of the comparison's outcomes.
+var halfPointMargin = &Override{NonInferiority: &NonInferiorityOverride{ErrorRateMargin: ptr(0.005)}}
+
 func TestGateChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -38,7 +42,7 @@ func TestGateChecks(t *testing.T) {
 		{name: "few operations, no errors", mod: func(in *gateInput) { in.Green = healthy(50, 0) }, check: CheckErrorRate, want: Inconclusive, verdict: Inconclusive},
 		// 2 errors in 10 operations: more than 1 % of the 100 required, so
 		// more traffic cannot save it.
-		{name: "few operations, many errors", mod: func(in *gateInput) { in.Green = healthy(10, 0); in.Green.Errors = 2 }, check: CheckErrorRate, want: Fail, verdict: Fail},
+		{name: "few operations, many errors", o: &Override{MinSamples: ptr(100)}, mod: func(in *gateInput) { in.Green = healthy(10, 0); in.Green.Errors = 2 }, check: CheckErrorRate, want: Fail, verdict: Fail},
 		{name: "slow P95", mod: func(in *gateInput) { in.Green.P95 = 600 * time.Millisecond }, check: CheckP95, want: Fail, verdict: Fail},
 		{name: "P99 unchecked by default", mod: func(in *gateInput) { in.Green.P99 = time.Hour }, check: CheckP99, want: "", verdict: Pass},
 		{name: "slow P99", o: &Override{Thresholds: &ThresholdsOverride{MaxP99: ptr(Duration(time.Second))}},
@@ -47,13 +51,13 @@ func TestGateChecks(t *testing.T) {
 		{name: "sockets kept", mod: func(in *gateInput) { in.Moves = Preservation{MovesTried: 1000, SocketsKept: 999} }, check: CheckConnections, want: Pass, verdict: Pass},
 		{name: "subscription lost", mod: func(in *gateInput) { in.Moves = Preservation{SubscriptionsTried: 5000, SubscriptionsKept: 4999} }, check: CheckSubscriptions, want: Fail, verdict: Fail},
 		// 0.6 % against 0.1 %: within the absolute 1 %; the difference
-		// straddles the 0.5 point margin.
-		{name: "error rate maybe worse than blue", mod: func(in *gateInput) {
+		// straddles a 0.5 point margin.
+		{name: "error rate maybe worse than blue", o: halfPointMargin, mod: func(in *gateInput) {
 			in.Green, in.Blue = healthy(20000, 0), healthy(20000, 0)
 			in.Green.Errors, in.Blue.Errors = 120, 20
 		}, check: CheckErrorRateVsBlue, want: Inconclusive, verdict: Inconclusive},
 		// 0.8 % against 0.1 %: even the CI's lower end is beyond the margin.
-		{name: "error rate worse than blue", mod: func(in *gateInput) {
+		{name: "error rate worse than blue", o: halfPointMargin, mod: func(in *gateInput) {
 			in.Green, in.Blue = healthy(20000, 0), healthy(20000, 0)
 			in.Green.Errors, in.Blue.Errors = 160, 20
 		}, check: CheckErrorRateVsBlue, want: Fail, verdict: Fail},

@@ -36,10 +36,10 @@ func TestNewPlanDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !slices.Equal(p.Steps, []float64{10, 25, 50, 75, 100}) || p.Hold.D() != 30*time.Second ||
-		p.MinSamples != 100 || p.MaxExtensions != 3 || p.Thresholds.MaxErrorRate != 0.01 ||
+		p.MinSamples != 200 || p.MaxExtensions != 3 || p.Thresholds.MaxErrorRate != 0.01 ||
 		p.Thresholds.MaxP95.D() != 500*time.Millisecond || p.Thresholds.MinConnectionPreservation != 0.999 ||
 		p.Thresholds.MinSubscriptionPreservation != 1 || p.NonInferiority.Confidence != 0.95 ||
-		p.NonInferiority.LatencyMargin.D() != 50*time.Millisecond {
+		p.NonInferiority.LatencyMargin.D() != 50*time.Millisecond || p.NonInferiority.ErrorRateMargin != 0.02 {
 		t.Errorf("defaults: %+v", p)
 	}
 	if p.Weight(1) != 1000 || p.Weight(5) != 10000 || p.Weight(0) != 0 || p.Weight(6) != 0 {
