@@ -18,6 +18,10 @@ import (
 func Execute(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful drain; a second one, once the
+	// signals are no longer caught, ends the process at once, as an
+	// operator pressing Ctrl-C twice expects.
+	context.AfterFunc(ctx, stop)
 
 	root := newRoot()
 	root.SetArgs(args)
