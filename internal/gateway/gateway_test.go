@@ -35,6 +35,12 @@ func setup(t *testing.T, weight router.Weight) *env {
 // setupWith is setup with blue's dialer wrapped by wrapBlue (nil: none).
 func setupWith(t *testing.T, weight router.Weight, wrapBlue func(upstream.Dialer) upstream.Dialer) *env {
 	t.Helper()
+	return setupWrapped(t, weight, wrapBlue, nil)
+}
+
+// setupWrapped is setup with each backend's dialer wrapped (nil: none).
+func setupWrapped(t *testing.T, weight router.Weight, wrapBlue, wrapGreen func(upstream.Dialer) upstream.Dialer) *env {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 10000})
 	if err != nil {
 		t.Fatal(err)
@@ -45,14 +51,17 @@ func setupWith(t *testing.T, weight router.Weight, wrapBlue func(upstream.Dialer
 	if err != nil {
 		t.Fatal(err)
 	}
-	blue := e.blue.Dialer()
+	blue, green := e.blue.Dialer(), e.green.Dialer()
 	if wrapBlue != nil {
 		blue = wrapBlue(blue)
+	}
+	if wrapGreen != nil {
+		green = wrapGreen(green)
 	}
 	e.g, err = gateway.New(gateway.Options{
 		Router:         router.New(table),
 		Blue:           blue,
-		Green:          e.green.Dialer(),
+		Green:          green,
 		MovesPerSecond: 2000,
 		Concurrency:    16,
 		// Generous: the tests run under -race on shared, loaded machines.

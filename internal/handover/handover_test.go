@@ -359,3 +359,28 @@ func TestPacer(t *testing.T) {
 		t.Fatalf("Each with a canceled context: %v", err)
 	}
 }
+
+// TestPacerConcurrency: calls that last far longer than the spacing of
+// their starts run exactly as many at once as the concurrency allows.
+// (In TestPacer each call ends before the next one starts.)
+func TestPacerConcurrency(t *testing.T) {
+	p := handover.NewPacer(10000, 2)
+	var mu sync.Mutex
+	running, peak := 0, 0
+	err := p.Each(context.Background(), 8, func(context.Context, int) {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak != 2 {
+		t.Errorf("peak concurrency %d, want 2", peak)
+	}
+}
