@@ -252,16 +252,18 @@ func (c *legacyConn) finish() {
 // connection stays up.
 func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 	if typ != websocket.MessageText {
+		c.awaitPublishes()
 		c.fail(0, replyError{legacy.CodeBadRequest, "binary frames are not supported"}, "")
 		return
 	}
 	f, err := legacy.Decode(data)
-	if err != nil {
-		c.fail(f.ID, replyError{legacy.CodeBadRequest, err.Error()}, "")
+	if err == nil && f.Type == legacy.TypePublish {
+		c.publish(f)
 		return
 	}
-	if f.Type == legacy.TypePublish {
-		c.publish(f)
+	c.awaitPublishes()
+	if err != nil {
+		c.fail(f.ID, replyError{legacy.CodeBadRequest, err.Error()}, "")
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.stop, c.srv.opts.RequestTimeout)
@@ -309,18 +311,44 @@ func (c *legacyConn) publish(f legacy.Frame) {
 	// timer.
 	id, channel := f.ID, f.Channel // f's bytes are the reader's, reused
 	err := c.sess.PublishAsync(c.stop, f.Channel, f.Data, func(seq uint64, err error) {
-		<-c.publishing
 		answer := legacy.Frame{Type: legacy.TypeAck, ID: id, Seq: seq, HasSeq: true}
 		if err != nil {
 			answer = c.errorFrame(id, toReply(err), channel)
 		}
 		c.box.mu.Lock()
-		defer c.box.mu.Unlock()
 		_ = c.enqueueAnswer(legacy.Append(nil, answer), false) // the reply's Flush writes it
+		c.box.mu.Unlock()
+		<-c.publishing // once queued: see awaitPublishes
 	})
 	if err != nil {
 		<-c.publishing
+		c.awaitPublishes()
 		c.fail(id, toReply(err), channel)
+	}
+}
+
+// awaitPublishes waits until the answer of every publish in flight is
+// queued, so that the answer to what the client asked next goes out after
+// theirs: answers come in request order (docs/protocols/legacy.md), and a
+// publish is answered from the backend connection's reader while this one
+// reads on. It gives up when the connection stops.
+func (c *legacyConn) awaitPublishes() {
+	if c.publishing == nil || len(c.publishing) == 0 {
+		return
+	}
+	held := 0
+	defer func() {
+		for ; held > 0; held-- {
+			<-c.publishing
+		}
+	}()
+	for held < cap(c.publishing) {
+		select {
+		case c.publishing <- struct{}{}:
+			held++
+		case <-c.stop.Done():
+			return
+		}
 	}
 }
 
