@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -59,5 +60,31 @@ func TestAdminWiring(t *testing.T) {
 	// observations on green.
 	if !regexp.MustCompile(`(?m)^baton_backend_latency_seconds_count\{backend="green",kind="probe_delivery"\} [1-9]`).MatchString(body) {
 		t.Errorf("/metrics has no green probe_delivery histogram observations:\n%.3000s", body)
+	}
+}
+
+// The status's edge counters are spelled as docs/api.md and the delivery
+// guarantees spell them ("edge.dropped"), like the API's other fields.
+func TestStatusEdgeCountersAreSnakeCase(t *testing.T) {
+	blue, green := testBackends(t)
+	a := start(t, testConfig(blue, green, ""), Options{})
+	clients(t, a.App, 2)
+	code, body := adminDo(t, a.App, http.MethodGet, "/api/v1/status")
+	if code != http.StatusOK {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	var st struct {
+		Edge map[string]json.RawMessage `json:"edge"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"legacy", "socketio", "accepted", "unauthorized", "attach_failed", "slow_consumers", "dropped", "too_large", "error_replies", "origin_rejected"} {
+		if _, ok := st.Edge[k]; !ok {
+			t.Errorf("status edge has no %q: %s", k, body)
+		}
+	}
+	if string(st.Edge["legacy"]) != "2" {
+		t.Errorf("edge.legacy = %s, want the 2 clients", st.Edge["legacy"])
 	}
 }

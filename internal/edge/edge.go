@@ -97,21 +97,22 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Stats are the edge's counters.
+// Stats are the edge's counters, as the admin API's status reports them
+// under "edge".
 type Stats struct {
-	Legacy        int    // legacy connections open now
-	SocketIO      int    // Socket.IO sessions open now
-	Accepted      uint64 // connections attached since start
-	Unauthorized  uint64 // connections refused for a missing or bad identity
-	AttachFailed  uint64 // connections refused because no backend took them
-	SlowConsumers uint64 // clients closed because their queue overflowed
-	Dropped       uint64 // messages discarded by the drop_newest rule
-	TooLarge      uint64 // legacy connections closed for an oversized frame
-	ErrorReplies  uint64 // error frames / error acks sent to clients
+	Legacy        int    `json:"legacy"`         // legacy connections open now
+	SocketIO      int    `json:"socketio"`       // Socket.IO sessions open now
+	Accepted      uint64 `json:"accepted"`       // connections attached since start
+	Unauthorized  uint64 `json:"unauthorized"`   // connections refused for a missing or bad identity
+	AttachFailed  uint64 `json:"attach_failed"`  // connections refused because no backend took them
+	SlowConsumers uint64 `json:"slow_consumers"` // clients closed because their queue overflowed
+	Dropped       uint64 `json:"dropped"`        // messages discarded by the drop_newest rule
+	TooLarge      uint64 `json:"too_large"`      // legacy connections closed for an oversized frame
+	ErrorReplies  uint64 `json:"error_replies"`  // error frames / error acks sent to clients
 	// OriginRejected counts requests refused with 403 because their
 	// Origin is not allowed (edge.origin_patterns), on either listener
 	// and on every Socket.IO request, polling included.
-	OriginRejected uint64
+	OriginRejected uint64 `json:"origin_rejected"`
 }
 
 // Server is the edge. It is an http.Handler.
