@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -40,5 +41,27 @@ func TestLegacyAnswersInRequestOrder(t *testing.T) {
 				t.Fatalf("round %d: answers to ids %v, want %d..%d in order", round, got, id+1, id+5)
 			}
 		}
+	}
+}
+
+// An unsubscribe of a name no channel can have is refused with
+// invalid_channel, as the reference service refuses it, rather than acked.
+func TestLegacyUnsubscribeOfAnInvalidName(t *testing.T) {
+	_, url := startEdge(t)
+	ctx, c := dialLegacy(t, url)
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"unsubscribe","id":7,"channel":""}`)); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Type string `json:"type"`
+		ID   uint64 `json:"id"`
+		Code string `json:"code"`
+	}
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &got); err != nil || got.Type != "error" || got.ID != 7 || got.Code != "invalid_channel" {
+		t.Fatalf("answer %s, want error invalid_channel for id 7", b)
 	}
 }

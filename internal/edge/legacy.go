@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/bufpool"
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/session"
@@ -275,7 +276,12 @@ func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 		c.subscribe(ctx, f)
 	case legacy.TypeUnsubscribe:
 		// Idempotent, as on the reference service: the session stops the
-		// channel's messages whatever the backend answers.
+		// channel's messages whatever the backend answers. A name no
+		// channel can have is refused, as there.
+		if err := broker.ValidChannel(f.Channel); err != nil {
+			c.fail(f.ID, replyError{legacy.CodeInvalidChannel, err.Error()}, f.Channel)
+			return
+		}
 		_ = c.sess.Unsubscribe(ctx, f.Channel)
 		c.send(legacy.Frame{Type: legacy.TypeAck, ID: f.ID})
 	case legacy.TypePing:

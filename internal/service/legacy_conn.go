@@ -194,6 +194,10 @@ func (c *legacyConn) subscribe(f legacy.Frame) {
 
 // unsubscribe is idempotent: leaving a channel one does not hold is acked.
 func (c *legacyConn) unsubscribe(f legacy.Frame) {
+	if err := broker.ValidChannel(f.Channel); err != nil {
+		c.fail(f.ID, legacy.CodeInvalidChannel, err.Error(), f.Channel)
+		return
+	}
 	c.srv.hub.Unsubscribe(f.Channel, c)
 	c.mu.Lock()
 	delete(c.subs, f.Channel)

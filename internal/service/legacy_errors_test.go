@@ -44,6 +44,7 @@ func TestLegacyBadInput(t *testing.T) {
 		{`{"type":"subscribe","id":13,"channel":""}`, legacy.CodeInvalidChannel, 13, "channel"},
 		{`{"type":"subscribe","id":14,"channel":"` + strings.Repeat("x", 300) + `"}`, legacy.CodeInvalidChannel, 14, "channel"},
 		{`{"type":"publish","id":15,"channel":"","data":1}`, legacy.CodeInvalidChannel, 15, "channel"},
+		{`{"type":"unsubscribe","id":19,"channel":""}`, legacy.CodeInvalidChannel, 19, "channel"},
 		{`{"type":"subscribe","id":16,"channel":"old","since":3}`, legacy.CodeHistoryGone, 16, "oldest is 16"},
 		{`{"type":"subscribe","id":17,"channel":"old","since":21}`, legacy.CodeBadSince, 17, "since"},
 		{`{"type":"publish","id":18,"channel":"c","data":` + strings.Repeat("[", MaxDataDepth+1) + strings.Repeat("]", MaxDataDepth+1) + `}`, legacy.CodeBadRequest, 18, "deeper"},
