@@ -320,27 +320,21 @@ func TestReattach(t *testing.T) {
 // after another).
 func TestPacer(t *testing.T) {
 	p := handover.NewPacer(200, 2)
-	var mu sync.Mutex
-	running, peak := 0, 0
+	var calls concurrency
 	start := time.Now()
 	const n = 21
 	ran := make([]int, n)
 	err := p.Each(context.Background(), n, func(_ context.Context, i int) {
-		mu.Lock()
+		calls.mu.Lock()
 		ran[i]++
-		running++
-		peak = max(peak, running)
-		mu.Unlock()
-		time.Sleep(2 * time.Millisecond)
-		mu.Lock()
-		running--
-		mu.Unlock()
+		calls.mu.Unlock()
+		calls.run(2 * time.Millisecond)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if peak > 2 {
-		t.Errorf("peak concurrency %d, want <= 2", peak)
+	if calls.peak > 2 {
+		t.Errorf("peak concurrency %d, want <= 2", calls.peak)
 	}
 	for i, k := range ran {
 		if k != 1 {
@@ -365,22 +359,30 @@ func TestPacer(t *testing.T) {
 // (In TestPacer each call ends before the next one starts.)
 func TestPacerConcurrency(t *testing.T) {
 	p := handover.NewPacer(10000, 2)
-	var mu sync.Mutex
-	running, peak := 0, 0
-	err := p.Each(context.Background(), 8, func(context.Context, int) {
-		mu.Lock()
-		running++
-		peak = max(peak, running)
-		mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-		mu.Lock()
-		running--
-		mu.Unlock()
-	})
+	var calls concurrency
+	err := p.Each(context.Background(), 8, func(context.Context, int) { calls.run(20 * time.Millisecond) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if peak != 2 {
-		t.Errorf("peak concurrency %d, want 2", peak)
+	if calls.peak != 2 {
+		t.Errorf("peak concurrency %d, want 2", calls.peak)
 	}
+}
+
+// concurrency counts the calls of run that overlap, and the most at once.
+type concurrency struct {
+	mu            sync.Mutex
+	running, peak int
+}
+
+// run takes d, counted as running meanwhile.
+func (c *concurrency) run(d time.Duration) {
+	c.mu.Lock()
+	c.running++
+	c.peak = max(c.peak, c.running)
+	c.mu.Unlock()
+	time.Sleep(d)
+	c.mu.Lock()
+	c.running--
+	c.mu.Unlock()
 }

@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
@@ -23,37 +19,17 @@ import (
 // "close": end the connection).
 func scriptedLegacy(t *testing.T, answer func(f legacy.Frame) []legacy.Frame) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer func() { _ = ws.CloseNow() }()
-		ctx := r.Context()
-		if ws.Write(ctx, websocket.MessageText, legacy.Append(nil, legacy.Frame{Type: legacy.TypeWelcome, Session: "s"})) != nil {
-			return
-		}
-		for {
-			_, data, err := ws.Read(ctx)
-			if err != nil {
-				return
-			}
-			f, err := legacy.Decode(data)
-			if err != nil {
+	return scriptedLegacyRaw(t, func(f legacy.Frame) []string {
+		var out []string
+		for _, a := range answer(f) {
+			if a.Type == "close" {
+				out = append(out, "close")
 				continue
 			}
-			for _, out := range answer(f) {
-				if out.Type == "close" {
-					return
-				}
-				if ws.Write(ctx, websocket.MessageText, legacy.Append(nil, out)) != nil {
-					return
-				}
-			}
+			out = append(out, string(legacy.Append(nil, a)))
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+		return out
+	})
 }
 
 // orderLog is a Handler that logs messages and flushes, beside what the

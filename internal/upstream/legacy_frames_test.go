@@ -47,12 +47,10 @@ func rawLegacy(t *testing.T, frames ...string) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
 }
 
-// the package documents that "A message without seq is delivered
-// with Seq 0 (unsequenced)", and the driver's own parseMessage (used for
-// a renamed message type, and by the Socket.IO driver) treats seq as
-// optional. With the default mapping, a legacy backend's message without
-// seq instead fails the codec's check and ends the whole connection as a
-// protocol violation.
+// A legacy backend's message without seq is delivered with Seq 0
+// (unsequenced), as the package documents and as a renamed message type
+// is, rather than failing the codec's check and ending the whole
+// connection as a protocol violation.
 func TestLegacyUnsequencedMessage(t *testing.T) {
 	url := rawLegacy(t,
 		`{"type":"message","channel":"c","data":1}`,
@@ -88,15 +86,13 @@ func TestLegacyUnsequencedMessageRenamed(t *testing.T) {
 	}
 }
 
-// a legacy subscribe is answered by an ack or an error frame
+// A legacy subscribe is answered by an ack or an error frame
 // (docs/protocols/legacy.md); a frame of a type the gateway does not know
-// is an opaque event to pass through. The driver takes any frame whose
-// "id" matches a request in flight as that request's answer, so a
-// backend's custom event that carries an "id" member of its own (an
-// entity id, say) while a subscribe with that id waits is swallowed: the
-// subscribe "succeeds" without a position although the backend refused
-// it, the event never reaches the client, and the backend's real answer
-// is passed on to the client as a stray error event.
+// is an opaque event to pass through, even when it carries an "id" member
+// of its own (an entity id, say) equal to a subscribe's in flight. Taken
+// for the answer, it made the subscribe "succeed" without a position
+// although the backend refused it, the event never reached the client,
+// and the real answer went to the client as a stray error event.
 func TestLegacyOpaqueFrameWithIDIsNotAnAnswer(t *testing.T) {
 	url := scriptedLegacyRaw(t, func(f legacy.Frame) []string {
 		if f.Type != legacy.TypeSubscribe {
@@ -124,7 +120,8 @@ func TestLegacyOpaqueFrameWithIDIsNotAnAnswer(t *testing.T) {
 	}
 }
 
-// scriptedLegacyRaw is scriptedLegacy with answers written as given.
+// scriptedLegacyRaw is scriptedLegacy with answers written as given ("close":
+// end the connection).
 func scriptedLegacyRaw(t *testing.T, answer func(f legacy.Frame) []string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +144,7 @@ func scriptedLegacyRaw(t *testing.T, answer func(f legacy.Frame) []string) strin
 				continue
 			}
 			for _, out := range answer(f) {
-				if ws.Write(ctx, websocket.MessageText, []byte(out)) != nil {
+				if out == "close" || ws.Write(ctx, websocket.MessageText, []byte(out)) != nil {
 					return
 				}
 			}

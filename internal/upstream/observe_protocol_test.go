@@ -51,12 +51,9 @@ func rawSocketIO(t *testing.T, after ...string) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/"
 }
 
-// Observe documents that a connection the backend ended by
-// breaking the protocol counts as ProtocolErrors, not AbnormalCloses.
-// The legacy driver maps its decode failures to upstream.ErrProtocol; the
-// Socket.IO driver hands sioclient's own ErrProtocol to HandleClose
-// unmapped, so a Socket.IO backend's malformed packet is counted as an
-// abnormal close.
+// A connection the backend ended by breaking the protocol counts as
+// ProtocolErrors, not AbnormalCloses (see Observe), also when it is the
+// Socket.IO client that finds the malformed packet.
 func TestObserveSocketIOProtocolErrorCounted(t *testing.T) {
 	url := rawSocketIO(t, `42["message",`) // an EVENT whose JSON never ends
 	rec := newMonitor(t)

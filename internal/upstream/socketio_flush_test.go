@@ -8,16 +8,15 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 )
 
-// a PublishAsync answered by the backend is handed over on the
-// reader, and its Flush is owed (Handler contract: "after every
-// PublishAsync reply, on the reply's goroutine", even after HandleClose).
-// The session's reply wrapper releases the attachment before it replies,
-// so a retirement waiting for the drain closes the connection right then,
-// on another goroutine. If that Close completes HandleClose before the
-// reader reaches OnDrained, the reader's flush is skipped and the
-// client's ack stays queued. The test holds the reply until HandleClose
-// has run, the race's worst turn (as TestSocketIOReplyAfterCloseIsFlushed
-// does for the timeout path).
+// A PublishAsync answered by the backend is handed over on the reader,
+// and its Flush is owed (Handler contract: "after every PublishAsync
+// reply, on the reply's goroutine", even after HandleClose). The
+// session's reply wrapper releases the attachment before it replies, so a
+// retirement waiting for the drain closes the connection right then, on
+// another goroutine; a Close that completed HandleClose before the reader
+// reached OnDrained left the client's ack queued. The test holds the reply
+// until HandleClose has run, the race's worst turn (as
+// TestSocketIOReplyAfterCloseIsFlushed does for the timeout path).
 func TestSocketIOAnsweredReplyDuringCloseIsFlushed(t *testing.T) {
 	url := scriptedSocketIO(t, func(s *sio.Socket, e *sio.Event) {
 		_ = e.Ack([]byte(`{"ok":true,"seq":7}`))
