@@ -495,14 +495,23 @@ func (c *Controller) flush(ctx context.Context) {
 // adoptStoredVersion reads the stored state's version, for a write that
 // overrides it. ioMu is held.
 func (c *Controller) adoptStoredVersion(ctx context.Context) error {
+	stored, err := c.readStored(ctx)
+	if err != nil {
+		return err
+	}
+	c.version = stored.Version
+	return nil
+}
+
+// readStored reads the stored state again, within the store timeout.
+func (c *Controller) readStored(ctx context.Context) (store.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
 	defer cancel()
 	stored, err := c.opts.Store.GetState(ctx)
 	if err != nil {
-		return fmt.Errorf("rollout: reload state: %w", err)
+		return store.State{}, fmt.Errorf("rollout: reload state: %w", err)
 	}
-	c.version = stored.Version
-	return nil
+	return stored, nil
 }
 
 // keepStandby tells a StandbyKeeper shifter whether the rollout is
@@ -554,11 +563,9 @@ func (c *Controller) persist(ctx context.Context, st *State) error {
 // gateway, an operator tool) wrote it, so their decision wins over ours.
 // ioMu is held, mu is not.
 func (c *Controller) reload(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
-	defer cancel()
-	stored, err := c.opts.Store.GetState(ctx)
+	stored, err := c.readStored(ctx)
 	if err != nil {
-		return fmt.Errorf("rollout: reload state: %w", err)
+		return err
 	}
 	st, err := decodeState(stored.Blob)
 	if err != nil {

@@ -17,9 +17,10 @@ import (
 	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
-// rawLegacy is a legacy backend that greets, then sends frames, each as
-// written, and then reads until the connection ends.
-func rawLegacy(t *testing.T, frames ...string) string {
+// wsBackend serves one WebSocket backend at path on a test server and
+// returns its ws:// URL; serve runs once per connection, which it ends by
+// returning.
+func wsBackend(t *testing.T, path string, serve func(ctx context.Context, ws *websocket.Conn)) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
@@ -27,24 +28,44 @@ func rawLegacy(t *testing.T, frames ...string) string {
 			return
 		}
 		defer func() { _ = ws.CloseNow() }()
-		ctx := r.Context()
-		if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"welcome","session":"s"}`)) != nil {
+		serve(r.Context(), ws)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
+}
+
+// writeAll writes each frame as a text message; false when one fails.
+func writeAll(ctx context.Context, ws *websocket.Conn, frames ...string) bool {
+	for _, f := range frames {
+		if ws.Write(ctx, websocket.MessageText, []byte(f)) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// drain reads until the connection ends.
+func drain(ctx context.Context, ws *websocket.Conn) {
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			return
+		}
+	}
+}
+
+// rawLegacy is a legacy backend that greets, then sends frames, each as
+// written, and then reads until the connection ends.
+func rawLegacy(t *testing.T, frames ...string) string {
+	t.Helper()
+	return wsBackend(t, "/ws", func(ctx context.Context, ws *websocket.Conn) {
+		if !writeAll(ctx, ws, `{"type":"welcome","session":"s"}`) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond) // the dial has returned
-		for _, f := range frames {
-			if ws.Write(ctx, websocket.MessageText, []byte(f)) != nil {
-				return
-			}
+		if writeAll(ctx, ws, frames...) {
+			drain(ctx, ws)
 		}
-		for {
-			if _, _, err := ws.Read(ctx); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	})
 }
 
 // A legacy backend's message without seq is delivered with Seq 0
@@ -124,14 +145,8 @@ func TestLegacyOpaqueFrameWithIDIsNotAnAnswer(t *testing.T) {
 // end the connection).
 func scriptedLegacyRaw(t *testing.T, answer func(f legacy.Frame) []string) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer func() { _ = ws.CloseNow() }()
-		ctx := r.Context()
-		if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"welcome","session":"s"}`)) != nil {
+	return wsBackend(t, "/ws", func(ctx context.Context, ws *websocket.Conn) {
+		if !writeAll(ctx, ws, `{"type":"welcome","session":"s"}`) {
 			return
 		}
 		for {
@@ -144,14 +159,12 @@ func scriptedLegacyRaw(t *testing.T, answer func(f legacy.Frame) []string) strin
 				continue
 			}
 			for _, out := range answer(f) {
-				if out == "close" || ws.Write(ctx, websocket.MessageText, []byte(out)) != nil {
+				if out == "close" || !writeAll(ctx, ws, out) {
 					return
 				}
 			}
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	})
 }
 
 // An error frame answering a request the driver gave up on (its timeout

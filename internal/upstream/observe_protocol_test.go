@@ -1,9 +1,7 @@
 package upstream_test
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"strings"
+	"context"
 	"testing"
 	"time"
 
@@ -18,37 +16,22 @@ import (
 // text frame each.
 func rawSocketIO(t *testing.T, after ...string) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer func() { _ = ws.CloseNow() }()
-		ctx := r.Context()
+	return wsBackend(t, "/socket.io/", func(ctx context.Context, ws *websocket.Conn) {
 		open := `0{"sid":"e1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
-		if ws.Write(ctx, websocket.MessageText, []byte(open)) != nil {
+		if !writeAll(ctx, ws, open) {
 			return
 		}
 		if _, _, err := ws.Read(ctx); err != nil { // 40
 			return
 		}
-		if ws.Write(ctx, websocket.MessageText, []byte(`40{"sid":"s1"}`)) != nil {
+		if !writeAll(ctx, ws, `40{"sid":"s1"}`) {
 			return
 		}
 		time.Sleep(200 * time.Millisecond) // the dial has returned
-		for _, f := range after {
-			if ws.Write(ctx, websocket.MessageText, []byte(f)) != nil {
-				return
-			}
+		if writeAll(ctx, ws, after...) {
+			drain(ctx, ws)
 		}
-		for {
-			if _, _, err := ws.Read(ctx); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/"
+	})
 }
 
 // A connection the backend ended by breaking the protocol counts as
