@@ -339,7 +339,7 @@ func (c *legacyConn) publish(f legacy.Frame) {
 // publish is answered from the backend connection's reader while this one
 // reads on. It gives up when the connection stops.
 func (c *legacyConn) awaitPublishes() {
-	if c.publishing == nil || len(c.publishing) == 0 {
+	if len(c.publishing) == 0 {
 		return
 	}
 	held := 0
