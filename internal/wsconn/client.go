@@ -77,7 +77,9 @@ type Client struct {
 	limit        int64
 	writeTimeout time.Duration // for a write whose context has no deadline
 
-	wmu       sync.Mutex // one frame at a time
+	// wsem lets one frame out at a time; a writer waits for it within its
+	// context. closeSent is guarded by it.
+	wsem      chan struct{}
 	closeSent bool
 }
 
@@ -153,7 +155,7 @@ func handshake(ctx context.Context, conn net.Conn, u *url.URL, o ClientOptions) 
 	if size <= 0 {
 		size = DefaultClientReadSize
 	}
-	c := &Client{size: size, limit: o.ReadLimit, writeTimeout: o.WriteTimeout}
+	c := &Client{size: size, limit: o.ReadLimit, writeTimeout: o.WriteTimeout, wsem: make(chan struct{}, 1)}
 	if c.limit <= 0 {
 		c.limit = DefaultClientReadLimit
 	}
@@ -286,16 +288,39 @@ func (c *Client) Write(ctx context.Context, typ websocket.MessageType, p []byte)
 	if typ == websocket.MessageBinary {
 		op = opBinary
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	if err := c.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer c.unlockWrite()
 	if c.closeSent {
 		return net.ErrClosed
 	}
 	return c.writeFrameLocked(ctx, op, p)
 }
 
+// lockWrite waits for the right to write a frame, or for ctx's end: a
+// writer behind one stuck on a peer that stopped reading keeps to its own
+// deadline.
+func (c *Client) lockWrite(ctx context.Context) error {
+	select {
+	case c.wsem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.wsem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) unlockWrite() { <-c.wsem }
+
 // writeFrameLocked writes one final, masked frame in one write(2), from
-// a pooled buffer. c.wmu is held.
+// a pooled buffer. The write lock is held. ctx's end cuts a write that
+// waits for the socket (the connection is then unusable, as after any
+// failed write).
 func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error {
 	dl, ok := ctx.Deadline()
 	if !ok {
@@ -316,7 +341,17 @@ func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error 
 		n, err = writeOnce(c.in.raw, buf)
 	}
 	if err == nil && n < len(buf) {
+		// The socket did not take it all: the rest may wait. Only now,
+		// off the common path, is ctx's cancel watched (it costs an
+		// allocation).
+		stop := func() bool { return true }
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() { _ = c.in.SetWriteDeadline(time.Unix(1, 0)) })
+		}
 		_, err = c.in.Conn.Write(buf[n:])
+		if !stop() && err != nil {
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
 	}
 	*bp = buf
 	gatherPool.Put(bp)
@@ -355,8 +390,12 @@ func (c *Client) Close(code websocket.StatusCode, reason string) error {
 
 // sendClose writes a close frame unless one went out.
 func (c *Client) sendClose(code websocket.StatusCode, reason string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	if err := c.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer c.unlockWrite()
 	if c.closeSent {
 		return net.ErrClosed
 	}
@@ -365,8 +404,6 @@ func (c *Client) sendClose(code websocket.StatusCode, reason string) error {
 	if code != websocket.StatusNoStatusRcvd {
 		p = append([]byte{byte(code >> 8), byte(code)}, reason[:min(len(reason), 123)]...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
-	defer cancel()
 	return c.writeFrameLocked(ctx, opClose, p)
 }
 

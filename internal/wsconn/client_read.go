@@ -204,13 +204,19 @@ func (c *Client) control(h frameHeader) error {
 	}
 	switch h.op {
 	case opPing:
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
+		// Answered with a bounded write; a failed one (or a writer stuck
+		// for its whole timeout ahead of it) closes the connection, and
+		// the next read fails.
+		ctx, cancel := context.WithTimeout(context.Background(), c.writeTimeout)
+		defer cancel()
+		if c.lockWrite(ctx) != nil {
+			_ = c.CloseNow()
+			return nil
+		}
+		defer c.unlockWrite()
 		if c.closeSent {
 			return nil
 		}
-		// Answered with a bounded write; a failed one closes the
-		// connection and the next read fails.
 		_ = c.writeFrameLocked(context.Background(), opPong, p)
 		return nil
 	case opPong:
