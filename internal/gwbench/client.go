@@ -28,7 +28,7 @@ const ioTimeout = 10 * time.Second
 const (
 	windowNone     = 0
 	windowBaseline = 1 // steady publishing before a weight change
-	windowMove     = 2 // from the weight change until its answer + After
+	windowMove     = 2 // from the weight change until its answer
 )
 
 // sink is what all clients of a phase report into.

@@ -163,6 +163,9 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 		published, failed atomic.Int64
 		wg                sync.WaitGroup
 	)
+	// stop ends the publishing loops, not the publishes in flight: each
+	// is answered (or times out) and counted in published, so that want
+	// below covers every message the backend took.
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	for range r.cfg.InFlight {
@@ -172,7 +175,7 @@ func (r *runner) fanout(ctx context.Context, t Target, label string) (Fanout, er
 					_ = sleep.For(pctx, 200*time.Microsecond)
 					continue
 				}
-				if _, err := pub.publish(pctx, channel); err != nil {
+				if _, err := pub.publish(ctx, channel); err != nil {
 					if pctx.Err() == nil {
 						failed.Add(1)
 						_ = sleep.For(pctx, 10*time.Millisecond)

@@ -94,11 +94,14 @@ func newSteady(url string, payload int, channels []string, perSession float64) *
 }
 
 // start runs the publisher until the returned stop is called; stop (safe
-// to call more than once) waits for it and closes its connections.
+// to call more than once) waits for it and closes its connections. stop
+// ends the schedule, not the publishes in flight: each is answered (or
+// times out) and counted, so that every message the backend took has its
+// seq in final, and its loss can be seen.
 func (p *steady) start(ctx context.Context) (stop func()) {
-	pctx, cancel := context.WithCancel(ctx)
+	stopping, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { p.run(pctx) })
+	wg.Go(func() { p.run(ctx, stopping) })
 	return sync.OnceFunc(func() {
 		cancel()
 		wg.Wait()
@@ -106,7 +109,9 @@ func (p *steady) start(ctx context.Context) (stop func()) {
 	})
 }
 
-func (p *steady) run(ctx context.Context) {
+// run publishes on schedule until stopping ends; the publishes themselves
+// run under ctx.
+func (p *steady) run(ctx, stopping context.Context) {
 	jobs := make(chan int, 64) // bounded: a full queue makes the schedule late, counted
 	var wg sync.WaitGroup
 	for range 8 {
@@ -131,9 +136,9 @@ func (p *steady) run(ctx context.Context) {
 	}
 	start := time.Now()
 	period := time.Duration(float64(time.Second) / p.rate)
-	for k := 0; ctx.Err() == nil; k++ {
+	for k := 0; stopping.Err() == nil; k++ {
 		if d := time.Until(start.Add(time.Duration(k) * period)); d > 0 {
-			if sleep.For(ctx, d) != nil {
+			if sleep.For(stopping, d) != nil {
 				break
 			}
 		}
@@ -143,7 +148,7 @@ func (p *steady) run(ctx context.Context) {
 			p.late.Add(1)
 			select {
 			case jobs <- k % len(p.channels):
-			case <-ctx.Done():
+			case <-stopping.Done():
 			}
 		}
 	}
@@ -243,6 +248,10 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	t0 := time.Now()
 	res, err := r.admin.setWeight(ctx, to)
 	took := time.Since(t0)
+	// The move's latencies and pauses end with it; the After period that
+	// follows only lets the last deliveries arrive.
+	s.window.Store(windowNone)
+	s.lat.Store(nil)
 	// The CPU window is the move's own: the After period that follows
 	// only relays the steady load.
 	_, names := r.watch(r.cfg.Gateway)
@@ -253,8 +262,6 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	}
 	sleepErr := sleep.For(ctx, r.cfg.After)
 	stopProfile()
-	s.window.Store(windowNone)
-	s.lat.Store(nil)
 	stop()
 	if sleepErr != nil {
 		return h, sleepErr

@@ -66,7 +66,11 @@ func (m *cpuMeter) stop(names []string) Cores {
 	d := self.CPU - m.self.CPU
 	c.Driver = float64(d) / float64(wall)
 	if mach, err := procstat.ReadMachine(); err == nil {
-		c.Other = max(0, float64(mach.Busy-m.mach.Busy-watched-d)/float64(wall))
+		// With tick-based accounting, a tick spent in softirq counts in
+		// the interrupted process's CPU but in the machine's irq time,
+		// not its busy time: the processes' CPU is taken from both.
+		busy := mach.Busy + mach.IRQ - m.mach.Busy - m.mach.IRQ
+		c.Other = max(0, float64(busy-watched-d)/float64(wall))
 		c.IRQ = float64(mach.IRQ-m.mach.IRQ) / float64(wall)
 	}
 	return c

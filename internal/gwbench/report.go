@@ -211,7 +211,7 @@ func handoverTable(w io.Writer, r Result) {
 	}
 	h0 := r.Handover[0]
 	fmt.Fprintf(w, "### Live handover (%d sessions, %d channels, %g msg/s per session)\n\n", h0.Sessions, h0.Channels, h0.PerSessionRate)
-	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way (the extra gap beyond the publisher's own gap); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message.%s\n\n", r.Config.Baseline, sessionsNote(r))
+	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way, from the weight change to its answer (the extra gap beyond the publisher's own gap; sampled by the session's own messages, so a lower bound: see Caveats); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message.%s\n\n", r.Config.Baseline, sessionsNote(r))
 	fmt.Fprintf(w, "| Metric |")
 	for _, h := range r.Handover {
 		if h.PerSessionRate != h0.PerSessionRate {
