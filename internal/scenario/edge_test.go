@@ -89,12 +89,17 @@ func (r *rawWS) readUntilClose(ctx context.Context) error {
 
 // edgeStats decodes the "edge" part of GET /api/v1/status.
 type edgeStats struct {
-	SlowConsumers, TooLarge, Unauthorized, ErrorReplies uint64
+	SlowConsumers uint64 `json:"slow_consumers"`
+	TooLarge      uint64 `json:"too_large"`
+	Unauthorized  uint64 `json:"unauthorized"`
+	ErrorReplies  uint64 `json:"error_replies"`
 }
 
 func (c *cluster) edgeStats(t *testing.T) edgeStats {
 	t.Helper()
-	var st struct{ Edge edgeStats }
+	var st struct {
+		Edge edgeStats `json:"edge"`
+	}
 	if err := c.adminJSON("GET", "/api/v1/status", "", 200, &st); err != nil {
 		t.Fatal(err)
 	}
