@@ -573,6 +573,13 @@ func (c *Controller) reload(ctx context.Context) error {
 	}
 	c.version = stored.Version
 	c.mu.Lock()
+	if c.unstored {
+		// An emergency rollback acted meanwhile and is not stored yet: it
+		// wins over the other writer, and flush writes it over this
+		// version.
+		c.mu.Unlock()
+		return nil
+	}
 	from := c.st.Phase
 	c.applyLocked(st)
 	evs := c.stamp(from, st, []Event{{Kind: EventReloaded,

@@ -157,3 +157,61 @@ func TestEmergencyOverwritesAConflictingWrite(t *testing.T) {
 	}
 	h.waitPhase(h.c, RolledBack)
 }
+
+// gatedConflictStore holds the armed state write until release, then makes
+// it conflict: another writer got in meanwhile (or a write given up on
+// after a store hang committed late).
+type gatedConflictStore struct {
+	Store
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *gatedConflictStore) CompareAndSetState(ctx context.Context, expected uint64, blob []byte) (uint64, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		s.entered <- struct{}{}
+		<-s.release
+		cur, err := s.Store.GetState(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := s.Store.CompareAndSetState(ctx, cur.Version, cur.Blob); err != nil {
+			return 0, err
+		}
+	}
+	return s.Store.CompareAndSetState(ctx, expected, blob)
+}
+
+// An emergency rollback made while a command's write is under way, and
+// that write then conflicts: the reload of the stored state must not undo
+// the emergency, which acted already and has not been stored yet.
+func TestEmergencySurvivesAConflictingCommand(t *testing.T) {
+	var gs *gatedConflictStore
+	h := newHarness(t, func(o *Options) {
+		gs = &gatedConflictStore{Store: o.Store, entered: make(chan struct{}, 1), release: make(chan struct{})}
+		o.Store = gs
+	})
+	h.startStuckAt(1000)
+	gs.armed.Store(true)
+	paused := make(chan error, 1)
+	go func() { _, err := h.c.Pause(ctx); paused <- err }()
+	<-gs.entered // Pause's write is under way, holding the store
+	emergency := make(chan error, 1)
+	go func() { _, err := h.c.EmergencyRollback(ctx); emergency <- err }()
+	h.waitFor(h.c, "the emergency in effect", func(s State) bool { return s.Phase == RollingBack && s.Emergency })
+	close(gs.release)
+	if err := <-emergency; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-paused; err == nil {
+		t.Error("Pause succeeded over an emergency rollback")
+	}
+	st := h.waitPhase(h.c, RolledBack)
+	if !st.Emergency {
+		t.Errorf("rolled back without the emergency: %+v", st)
+	}
+	if w := h.shifter.Status().Weight; w != 0 {
+		t.Errorf("weight %v after the emergency, want 0", w)
+	}
+}
