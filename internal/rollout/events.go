@@ -101,8 +101,10 @@ func (c *Controller) announce(evs []Event) {
 }
 
 // record stores evs, makes the current state the one Status reports, and
-// delivers evs to the subscribers. ioMu is held, so events reach the log
-// and the subscribers in transition order; mu is not.
+// delivers evs to the subscribers. ioMu is held, so events reach the event
+// log and the subscribers in transition order; mu is not. (Log lines and
+// alerts come from announce: an emergency rollback's at once, possibly
+// ahead of a transition stored just before it.)
 //
 // Order matters to readers: events are in the store before Status shows the
 // new state (a poller that sees "completed" finds its event), and Status

@@ -345,12 +345,22 @@ func (c *Client) writeFrameLocked(ctx context.Context, op byte, p []byte) error 
 		// off the common path, is ctx's cancel watched (it costs an
 		// allocation).
 		stop := func() bool { return true }
+		var cut chan struct{} // closed once the cancel's deadline is set
 		if ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, func() { _ = c.in.SetWriteDeadline(time.Unix(1, 0)) })
+			cut = make(chan struct{})
+			stop = context.AfterFunc(ctx, func() {
+				_ = c.in.SetWriteDeadline(time.Unix(1, 0))
+				close(cut)
+			})
 		}
 		_, err = c.in.Conn.Write(buf[n:])
-		if !stop() && err != nil {
-			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		if !stop() {
+			// The cancel came: wait for its deadline to be set, so that it
+			// cannot land on the next writer's frame.
+			<-cut
+			if err != nil {
+				err = fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
 		}
 	}
 	*bp = buf
