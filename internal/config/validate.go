@@ -176,10 +176,13 @@ func (p *problems) fraction(field string, v float64) {
 	}
 }
 
+// httpURL checks a webhook URL. The value stays out of the message: a
+// Slack URL's path is its credential, and the message is printed and
+// logged at startup.
 func (p *problems) httpURL(field, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.add(field, "must be an absolute http or https URL, got %q", raw)
+		p.add(field, "must be an absolute http or https URL (the value is not shown: it may hold a secret)")
 	}
 }
 
