@@ -252,12 +252,11 @@ func (c *legacyConn) finish() {
 // handle answers one client frame. A bad frame gets an error frame; the
 // connection stays up.
 func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
-	if typ != websocket.MessageText {
-		c.awaitPublishes()
-		c.fail(0, replyError{legacy.CodeBadRequest, "binary frames are not supported"}, "")
-		return
+	var f legacy.Frame
+	err := errBinaryFrame
+	if typ == websocket.MessageText {
+		f, err = legacy.Decode(data)
 	}
-	f, err := legacy.Decode(data)
 	if err == nil && f.Type == legacy.TypePublish {
 		c.publish(f)
 		return
@@ -292,6 +291,9 @@ func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 		c.custom(ctx, f, data)
 	}
 }
+
+// errBinaryFrame answers a binary message: the protocol is JSON text.
+var errBinaryFrame = errors.New("binary frames are not supported")
 
 // publishesInFlight bounds a client's publishes awaiting their answers:
 // the reader reads no further frame while that many are out, and their

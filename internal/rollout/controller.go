@@ -474,8 +474,9 @@ func (c *Controller) flush(ctx context.Context) {
 		if errors.Is(err, store.ErrConflict) {
 			// Another writer changed the stored state meanwhile; the
 			// emergency overwrites it.
-			err = c.adoptStoredVersion(ctx)
-			if err == nil {
+			var stored store.State
+			if stored, err = c.readStored(ctx); err == nil {
+				c.version = stored.Version
 				err = c.persist(ctx, &cur)
 			}
 		}
@@ -490,17 +491,6 @@ func (c *Controller) flush(ctx context.Context) {
 		}
 	}
 	c.record(evs)
-}
-
-// adoptStoredVersion reads the stored state's version, for a write that
-// overrides it. ioMu is held.
-func (c *Controller) adoptStoredVersion(ctx context.Context) error {
-	stored, err := c.readStored(ctx)
-	if err != nil {
-		return err
-	}
-	c.version = stored.Version
-	return nil
 }
 
 // readStored reads the stored state again, within the store timeout.

@@ -33,6 +33,17 @@ func (s *hangingStore) AppendEvent(ctx context.Context, e store.Event) (uint64, 
 	return s.Store.AppendEvent(ctx, e)
 }
 
+// hangingHarness is a harness whose store can be made to hang, with the
+// given store timeout.
+func hangingHarness(t *testing.T, storeTimeout time.Duration) (*harness, *hangingStore) {
+	var hs *hangingStore
+	h := newHarness(t, func(o *Options) {
+		hs = &hangingStore{Store: o.Store}
+		o.Store, o.StoreTimeout = hs, storeTimeout
+	})
+	return h, hs
+}
+
 // stopWatch notes when a weight change to w returns.
 type stopWatch struct {
 	*fakeShifter
@@ -57,11 +68,7 @@ func (s *stopWatch) SetWeight(ctx context.Context, w router.Weight) (int, int, e
 // waits, up to its store timeout twice, to record the command.
 func TestEmergencyStopsTheMovesBeforeTheStoreAnswers(t *testing.T) {
 	const storeTimeout = 400 * time.Millisecond
-	var hs *hangingStore
-	h := newHarness(t, func(o *Options) {
-		hs = &hangingStore{Store: o.Store}
-		o.Store, o.StoreTimeout = hs, storeTimeout
-	})
+	h, hs := hangingHarness(t, storeTimeout)
 	_ = h.c.Close()
 	sw := &stopWatch{fakeShifter: h.shifter, w: 1000, stopped: make(chan time.Time, 4)}
 	h.opts.Shifter = sw
@@ -91,11 +98,7 @@ func TestEmergencyStopsTheMovesBeforeTheStoreAnswers(t *testing.T) {
 // timeout, twice, while green keeps its users.
 func TestEmergencyMovesBeforeTheStoreAnswers(t *testing.T) {
 	const storeTimeout = 400 * time.Millisecond
-	var hs *hangingStore
-	h := newHarness(t, func(o *Options) {
-		hs = &hangingStore{Store: o.Store}
-		o.Store, o.StoreTimeout = hs, storeTimeout
-	})
+	h, hs := hangingHarness(t, storeTimeout)
 	h.startStuckAt(1000)
 	hs.hang.Store(true)
 	asked := time.Now()

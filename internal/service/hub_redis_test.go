@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,28 +82,14 @@ func TestHubTellsOfARestartedStream(t *testing.T) {
 	}
 	publishN(t, ctx, b, "c", 5) // seqs 1..5 of a new epoch
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		member.mu.Lock()
-		lost, got := len(member.lost), len(member.msgs)
-		var lostErr error
-		if lost > 0 {
-			lostErr = member.lost[0]
-		}
-		member.mu.Unlock()
-		if lost > 0 {
-			if !errors.Is(lostErr, broker.ErrHistoryGone) {
-				t.Fatalf("lost with %v, want a history-gone error", lostErr)
-			}
-			if got != 3 {
-				t.Fatalf("the member got %d messages, want only the 3 of the old stream", got)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the member was not told of the restart (got %d messages)", got)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := member.waitLost(t); !errors.Is(err, broker.ErrHistoryGone) {
+		t.Fatalf("lost with %v, want a history-gone error", err)
+	}
+	member.mu.Lock()
+	got := len(member.msgs)
+	member.mu.Unlock()
+	if got != 3 {
+		t.Fatalf("the member got %d messages, want only the 3 of the old stream", got)
 	}
 
 	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), 3); !errors.Is(err, broker.ErrHistoryGone) {
@@ -152,21 +137,8 @@ func TestHubTellsOfAStreamGoneBack(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		member.mu.Lock()
-		lost := slices.Clone(member.lost)
-		member.mu.Unlock()
-		if len(lost) > 0 {
-			if !errors.Is(lost[0], broker.ErrHistoryGone) {
-				t.Fatalf("lost with %v, want a history-gone error", lost[0])
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the member was not told that the stream went back")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := member.waitLost(t); !errors.Is(err, broker.ErrHistoryGone) {
+		t.Fatalf("lost with %v, want a history-gone error", err)
 	}
 	if _, err := h.SubscribeSince(ctx, "c", newRecorder(), 7); !errors.Is(err, broker.ErrHistoryGone) {
 		t.Fatalf("since 7, from before: %v, want history gone", err)

@@ -74,15 +74,7 @@ func TestRestartFoundByResubscribeIsRemembered(t *testing.T) {
 	publishN(t, ctx, b2, "c", 5)
 	close(r.gate)
 
-	testenv.Eventually(t, "Lost", 10*time.Second, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return len(r.lost) > 0
-	})
-	r.mu.Lock()
-	lostErr := r.lost[0]
-	r.mu.Unlock()
-	if !errors.Is(lostErr, broker.ErrHistoryGone) {
+	if lostErr := r.waitLost(t); !errors.Is(lostErr, broker.ErrHistoryGone) {
 		t.Fatalf("Lost(%v), want the stream-restarted error", lostErr)
 	}
 	// A client resuming with a seq of the old stream must be refused.

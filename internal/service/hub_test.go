@@ -50,6 +50,20 @@ func (r *recorder) poke() {
 	}
 }
 
+// waitLost waits up to 10 s for r to lose a channel and returns the first
+// error it was told.
+func (r *recorder) waitLost(t *testing.T) error {
+	t.Helper()
+	testenv.Eventually(t, "a Lost", 10*time.Second, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.lost) > 0
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lost[0]
+}
+
 // waitSeqs waits until r holds at least n messages, then checks they are
 // exactly seqs first..first+n-1 in order.
 func (r *recorder) waitSeqs(t *testing.T, first uint64, n int) {

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -29,7 +30,6 @@ type client struct {
 	// cancels it with the joined ones, so that a middleware waiting on
 	// something (the gateway's edge dials a backend) learns of it.
 	connecting *Socket
-	closing    error // the reason cancelSockets gave, once it has
 	closed     bool
 	timer      *time.Timer // connect timeout; nil once a namespace joined
 }
@@ -122,9 +122,11 @@ func (cl *client) connect(m socketio.Message) {
 	}
 	s := newSocket(n, cl, auth)
 	cl.mu.Lock()
-	if cl.closing != nil {
+	// The connection's context ends before cancelSockets runs: checked
+	// under cl.mu, either this sees it, or cancelSockets sees s.
+	if reason := cl.closingReason(); reason != nil {
 		cl.mu.Unlock()
-		s.cancel(cl.closing)
+		s.cancel(reason)
 		return
 	}
 	cl.connecting = s
@@ -141,8 +143,7 @@ func (cl *client) connect(m socketio.Message) {
 	}
 	cl.mu.Lock()
 	cl.connecting = nil
-	if cl.closed || cl.closing != nil {
-		reason := cl.closing
+	if reason := cl.closingReason(); cl.closed || reason != nil {
 		cl.mu.Unlock()
 		s.cancel(cmp.Or(reason, eio.ErrClosed))
 		return
@@ -190,11 +191,13 @@ func (cl *client) remove(s *Socket) {
 	cl.mu.Unlock()
 }
 
+// closingReason is why the connection is ending, nil while it is not.
+func (cl *client) closingReason() error { return context.Cause(cl.conn.Context()) }
+
 // cancelSockets ends the contexts of the connection's sockets, ahead of
 // onClose (see Server.OnClosing).
 func (cl *client) cancelSockets(err error) {
 	cl.mu.Lock()
-	cl.closing = cmp.Or(cl.closing, err)
 	socks := slices.Clone(cl.sockets)
 	if cl.connecting != nil {
 		socks = append(socks, cl.connecting)

@@ -17,29 +17,13 @@ import (
 // the edge calls it, counts as an ack timeout.
 func TestObservePublishAsyncTimeoutIsAnAckTimeout(t *testing.T) {
 	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame { return nil }) // never answers
-	rec := newMonitor(t)
-	d := upstream.Observe(&upstream.LegacyDialer{Options: upstream.Options{URL: url, RequestTimeout: 50 * time.Millisecond}}, rec)
-	c, err := d.Dial(testenv.Context(t, 10*time.Second), &orderLog{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	got := make(chan error, 1)
 	// As the edge calls it: the client's context, no deadline of its own.
-	if err := c.PublishAsync(context.Background(), "obs", []byte(`1`), func(_ uint64, err error) { got <- err }); err != nil {
-		t.Fatal(err)
+	counts, err := observedPublishAsync(t, upstream.Options{URL: url, RequestTimeout: 50 * time.Millisecond}, func(context.CancelFunc) {})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("reply %v, want a timeout", err)
 	}
-	select {
-	case err := <-got:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("reply %v, want a timeout", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reply")
-	}
-	want := health.Counts{Requests: 2, AckTimeouts: 1} // the dial counts once
-	if s := rec.Snapshot().Counts; s != want {
-		t.Errorf("counts %+v, want %+v", s, want)
+	if want := (health.Counts{Requests: 2, AckTimeouts: 1}); counts != want { // the dial counts once
+		t.Errorf("counts %+v, want %+v", counts, want)
 	}
 }
 
@@ -55,30 +39,40 @@ func TestObservePublishAsyncRefusedAfterTheClientLeft(t *testing.T) {
 		<-release
 		return []legacy.Frame{{Type: legacy.TypeError, ID: f.ID, Code: "forbidden", Message: "no", Channel: f.Channel}}
 	})
+	counts, err := observedPublishAsync(t, upstream.Options{URL: url}, func(cancel context.CancelFunc) {
+		cancel() // the client went
+		close(release)
+	})
+	if !upstream.IsCode(err, "forbidden") {
+		t.Fatalf("reply %v, want the refusal", err)
+	}
+	if want := (health.Counts{Requests: 2, ErrorReplies: 1}); counts != want { // the dial counts once
+		t.Errorf("counts %+v, want %+v", counts, want)
+	}
+}
+
+// observedPublishAsync dials o through Observe, sends one PublishAsync,
+// runs then (given the cancel of the publish's context) and returns the
+// health counts after the reply, and the reply's error.
+func observedPublishAsync(t *testing.T, o upstream.Options, then func(context.CancelFunc)) (health.Counts, error) {
+	t.Helper()
 	rec := newMonitor(t)
-	d := upstream.Observe(&upstream.LegacyDialer{Options: upstream.Options{URL: url}}, rec)
-	c, err := d.Dial(testenv.Context(t, 10*time.Second), &orderLog{})
+	c, err := upstream.Observe(&upstream.LegacyDialer{Options: o}, rec).Dial(testenv.Context(t, 10*time.Second), &orderLog{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	got := make(chan error, 1)
 	if err := c.PublishAsync(ctx, "obs", []byte(`1`), func(_ uint64, err error) { got <- err }); err != nil {
 		t.Fatal(err)
 	}
-	cancel() // the client went
-	close(release)
+	then(cancel)
 	select {
-	case err := <-got:
-		if !upstream.IsCode(err, "forbidden") {
-			t.Fatalf("reply %v, want the refusal", err)
-		}
+	case err = <-got:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no reply")
 	}
-	want := health.Counts{Requests: 2, ErrorReplies: 1} // the dial counts once
-	if s := rec.Snapshot().Counts; s != want {
-		t.Errorf("counts %+v, want %+v", s, want)
-	}
+	return rec.Snapshot().Counts, err
 }
