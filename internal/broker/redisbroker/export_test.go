@@ -10,3 +10,8 @@ func (b *Broker) HoldSubscriptions() (release func()) {
 	b.subMu.Lock()
 	return b.subMu.Unlock
 }
+
+// SetResyncBatch sets how many history reads go in one pipeline when
+// channels catch up after a reconnect; call it before the broker's first
+// reconnect.
+func (b *Broker) SetResyncBatch(n int) { b.resyncBatch = n }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,6 +24,9 @@ const (
 	maxCatchUpRounds = 100
 	// historyAttempts is how often the reader tries a history read.
 	historyAttempts = 3
+	// defaultResyncBatch is how many channels' history reads go in one
+	// pipeline when many channels catch up at once (after a reconnect).
+	defaultResyncBatch = 512
 )
 
 // run is the reader goroutine: it owns the pub/sub connection's reads and
@@ -44,6 +48,7 @@ func (b *Broker) run() {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !pinged {
 				// Idle: make Redis say something within the next interval.
+				b.catchUpStale()
 				pinged = true
 				_ = ps.Ping(b.ctx)
 				continue
@@ -65,22 +70,42 @@ func (b *Broker) run() {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
 				b.onSubscribed(m.Channel)
+				continue // confirmations come in a run: catch up after it
 			}
 		}
+		b.catchUpStale()
 	}
 }
 
 // onSubscribed handles a SUBSCRIBE confirmation. For a channel that is not
 // live yet it means nothing (its PING barrier says when it is). For a live
-// channel it means the connection was replaced underneath us (go-redis
-// reconnects and resubscribes by itself, e.g. after a failed write), so
-// messages may have been missed: history has them.
+// channel it means the connection was replaced (by reconnect, or by go-redis
+// itself after a failed write, which resubscribes every channel), so
+// messages may have been missed: history has them. The channel joins the
+// stale ones, caught up together when the run of confirmations ends; a PING
+// makes sure something follows the run.
 func (b *Broker) onSubscribed(pubsub string) {
 	b.mu.Lock()
 	st := b.chans[pubsub]
 	b.mu.Unlock()
-	if st != nil && st.live {
-		b.catchUp(st)
+	if st == nil || !st.live {
+		return
+	}
+	if len(b.stale) == 0 {
+		b.subMu.Lock()
+		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+		_ = b.ps.Ping(ctx) // on failure the connection is replaced: more confirmations
+		cancel()
+		b.subMu.Unlock()
+	}
+	b.markStale(st)
+}
+
+// markStale adds st to the channels to catch up. Reader only.
+func (b *Broker) markStale(st *chanState) {
+	if !st.stale {
+		st.stale = true
+		b.stale = append(b.stale, st)
 	}
 }
 
@@ -145,7 +170,7 @@ func (b *Broker) onPong(payload string) {
 
 	for _, st := range todo {
 		if st.live {
-			b.catchUp(st)
+			b.markStale(st) // caught up with the rest of them, in batches
 			continue
 		}
 		_, pos, err := b.history(st.channel, ^uint64(0), 1)
@@ -206,30 +231,111 @@ func (b *Broker) deliver(st *chanState, m broker.Message) {
 func (b *Broker) catchUp(st *chanState) {
 	for range maxCatchUpRounds {
 		msgs, pos, err := b.history(st.channel, st.last, 0)
-		var gone *broker.HistoryGoneError
-		switch {
-		case errors.As(err, &gone) && gone.Epoch != st.epoch, err == nil && pos.Epoch != st.epoch:
-			st.epoch, st.last = pos.Epoch, 0
-			continue
-		case err != nil:
-			b.stats.missed.Add(1)
-			b.fail(st, fmt.Errorf("%w: channel %q after seq %d: %w", ErrMissedMessages, st.channel, st.last, err))
-			return
-		case pos.Seq < st.last:
-			// The stream went back in its epoch (Redis restarted from an
-			// older snapshot, or failed over to a lagging replica): its
-			// next seqs would be ones already delivered.
-			b.resetStream(st, pos)
-			return
-		}
-		for _, m := range msgs {
-			b.stats.recovered.Add(1)
-			b.deliver(st, m)
-		}
-		if len(msgs) == 0 || st.last >= pos.Seq {
+		if !b.applyHistory(st, msgs, pos, err) {
 			return
 		}
 	}
+}
+
+// applyHistory acts on one history read after st.last and reports whether
+// st needs another.
+func (b *Broker) applyHistory(st *chanState, msgs []broker.Message, pos broker.Position, err error) (again bool) {
+	var gone *broker.HistoryGoneError
+	switch {
+	case errors.As(err, &gone) && gone.Epoch != st.epoch, err == nil && pos.Epoch != st.epoch:
+		st.epoch, st.last = pos.Epoch, 0
+		return true
+	case err != nil:
+		b.stats.missed.Add(1)
+		b.fail(st, fmt.Errorf("%w: channel %q after seq %d: %w", ErrMissedMessages, st.channel, st.last, err))
+		return false
+	case pos.Seq < st.last:
+		// The stream went back in its epoch (Redis restarted from an
+		// older snapshot, or failed over to a lagging replica): its
+		// next seqs would be ones already delivered.
+		b.resetStream(st, pos)
+		return false
+	}
+	for _, m := range msgs {
+		b.stats.recovered.Add(1)
+		b.deliver(st, m)
+	}
+	return len(msgs) > 0 && st.last < pos.Seq
+}
+
+// catchUpStale catches up every stale channel. Their first history reads
+// go to Redis in pipelines of b.resyncBatch, so that a reconnect with many
+// channels costs a round trip per batch rather than one per channel; a
+// channel whose read failed or that needs more than one goes on alone.
+func (b *Broker) catchUpStale() {
+	if len(b.stale) == 0 {
+		return
+	}
+	stale := b.stale
+	b.stale = nil
+	for batch := range slices.Chunk(stale, b.resyncBatch) {
+		b.mu.Lock()
+		for i, st := range batch {
+			st.stale = false
+			if b.chans[st.pubsub] != st {
+				batch[i] = nil // unsubscribed meanwhile: nobody is owed anything
+			}
+		}
+		b.mu.Unlock()
+		reads := b.historyBatch(batch)
+		for i, st := range batch {
+			switch r := reads[i]; {
+			case st == nil:
+			case r.err != nil && !errors.Is(r.err, broker.ErrHistoryGone):
+				b.catchUp(st) // retries on its own
+			case b.applyHistory(st, r.msgs, r.pos, r.err):
+				b.catchUp(st)
+			}
+		}
+	}
+}
+
+// historyRead is one answer of historyBatch.
+type historyRead struct {
+	msgs []broker.Message
+	pos  broker.Position
+	err  error
+}
+
+// historyBatch reads, in one pipeline, the history after last of every
+// channel of sts (nil entries skipped).
+func (b *Broker) historyBatch(sts []*chanState) []historyRead {
+	reads := make([]historyRead, len(sts))
+	cmds := make([]*redis.Cmd, len(sts))
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+	defer cancel()
+	// EVALSHA fails with NOSCRIPT in a pipeline rather than loading the
+	// script: load it first (Redis may have restarted empty).
+	if err := historyScript.Load(ctx, b.rdb).Err(); err != nil {
+		for i := range reads {
+			reads[i].err = err
+		}
+		return reads
+	}
+	pipe := b.rdb.Pipeline()
+	for i, st := range sts {
+		if st != nil {
+			k := b.keys(st.channel)
+			cmds[i] = historyScript.EvalSha(ctx, pipe, []string{k.meta, k.hist}, st.last, b.opts.HistorySize)
+		}
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	for i, st := range sts {
+		if st == nil {
+			continue
+		}
+		res, err := cmds[i].Slice()
+		if err == nil {
+			reads[i].msgs, reads[i].pos, err = parseHistory(res, st.channel, st.last)
+		}
+		reads[i].err = err
+	}
+	return reads
 }
 
 // resetStream starts st's stream, found at pos below what was delivered,

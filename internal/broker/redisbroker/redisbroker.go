@@ -204,6 +204,9 @@ type Broker struct {
 	chans    map[string]*chanState // by pub/sub channel name
 	barriers map[string]*chanState // PING payload -> channel waiting for it; nil = all (resync)
 
+	stale       []*chanState // live channels to catch up from history; reader only
+	resyncBatch int          // history reads per pipeline when catching up stale channels
+
 	closed atomic.Bool
 	subs   atomic.Int64
 	stats  struct{ slow, missed, recovered, reconnects, malformed atomic.Uint64 }
@@ -243,6 +246,8 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 		done:     make(chan struct{}),
 		chans:    make(map[string]*chanState),
 		barriers: make(map[string]*chanState),
+
+		resyncBatch: defaultResyncBatch,
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.ps = rdb.Subscribe(b.ctx)

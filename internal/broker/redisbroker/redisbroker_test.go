@@ -161,7 +161,7 @@ func TestTwoProcesses(t *testing.T) {
 
 // killPubSub closes, on the Redis side, every connection whose client name
 // is name, as a network failure would.
-func killPubSub(t *testing.T, name string) {
+func killPubSub(t testing.TB, name string) {
 	t.Helper()
 	c, ctx := rawClient(t), testenv.Context(t, 20*time.Second)
 	list, err := c.ClientList(ctx).Result()
@@ -186,7 +186,7 @@ func killPubSub(t *testing.T, name string) {
 
 // namedBroker is a broker whose connections carry a client name, so that
 // the test can kill them.
-func namedBroker(t *testing.T, prefix string, opts redisbroker.Options) (*redisbroker.Broker, string) {
+func namedBroker(t testing.TB, prefix string, opts redisbroker.Options) (*redisbroker.Broker, string) {
 	name := "baton-" + strings.Trim(strings.ReplaceAll(prefix, ":", "-"), "-")
 	c := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t), ClientName: name})
 	t.Cleanup(func() { _ = c.Close() })

@@ -99,6 +99,11 @@ func runHistory(ctx context.Context, rdb redis.Scripter, k keys, channel string,
 	if err != nil {
 		return nil, broker.Position{}, err
 	}
+	return parseHistory(res, channel, since)
+}
+
+// parseHistory reads historyScript's reply to a read after since.
+func parseHistory(res []any, channel string, since uint64) ([]broker.Message, broker.Position, error) {
 	if len(res) != 5 {
 		return nil, broker.Position{}, fmt.Errorf("%w: %d elements", errBadReply, len(res))
 	}

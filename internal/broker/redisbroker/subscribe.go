@@ -23,6 +23,7 @@ type chanState struct {
 	live  bool
 	last  uint64 // seq of the last message delivered (or known at go-live)
 	epoch string
+	stale bool // in Broker.stale
 }
 
 // Subscribe implements broker.Broker. It returns once Redis has registered
