@@ -120,9 +120,10 @@ var slackEmoji = map[Severity]string{
 }
 
 func formatSlack(r *record) ([]byte, bool, error) {
-	head := fmt.Sprintf("%s %s: rollout %s", slackEmoji[r.Severity], r.Kind.title(), r.RolloutID)
+	// The fallback text is mrkdwn too (notifications show it): escaped.
+	head := fmt.Sprintf("%s %s: rollout %s", slackEmoji[r.Severity], r.Kind.title(), slackEscape(r.RolloutID))
 	if r.Message != "" {
-		head += " — " + r.Message
+		head += " — " + slackEscape(r.Message)
 	}
 	summary := fmt.Sprintf("*%s %s*", slackEmoji[r.Severity], slackEscape(r.Kind.title()))
 	if r.Message != "" {

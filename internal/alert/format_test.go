@@ -91,7 +91,7 @@ func TestSlackPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := decode(t, rc.next(t).body)
-	eq(t, "text", m["text"], ":x: Gate failed: rollout r-42 — green <!channel> & co")
+	eq(t, "text", m["text"], ":x: Gate failed: rollout r-42 — green &lt;!channel&gt; &amp; co")
 	blocks := m["blocks"].([]any)
 	if len(blocks) != 4 {
 		t.Fatalf("%d blocks, want 4: %v", len(blocks), blocks)
@@ -265,4 +265,49 @@ func FuzzFormats(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSlackFallbackTextEscaped: the message's text, which Slack shows in
+// notifications and parses as mrkdwn, escapes &, < and > as the blocks do,
+// so a rollout's message cannot ping a channel or forge a link there.
+func TestSlackFallbackTextEscaped(t *testing.T) {
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	d := newDispatcher(t, fastAlerts(config.WebhookSlack, rc.srv.URL, -1), Options{})
+
+	ev := gateFailed()
+	ev.RolloutID = "r-<!here>"
+	ev.Message = "see <https://evil.example|the dashboard> & <!channel>"
+	if err := d.Notify(ev); err != nil {
+		t.Fatal(err)
+	}
+	m := decode(t, rc.next(t).body)
+	eq(t, "text", m["text"],
+		":x: Gate failed: rollout r-&lt;!here&gt; — see &lt;https://evil.example|the dashboard&gt; &amp; &lt;!channel&gt;")
+}
+
+// TestPagerDutyAbortResolves: an operator's abort during the rollback that
+// a failed gate started ends the rollout, so it resolves the incident the
+// gate opened; nothing else would, since every later rollout has its own
+// dedup key.
+func TestPagerDutyAbortResolves(t *testing.T) {
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	cfg := fastAlerts(config.WebhookPagerDuty, rc.srv.URL, -1)
+	cfg.Webhooks[0].RoutingKey = "k"
+	d := newDispatcher(t, cfg, Options{})
+
+	// What the controller sends: the gate fails, the rollback starts, the
+	// operator aborts it.
+	rollback := Event{Kind: KindRollbackStarted, RolloutID: "r-42", Step: 2, Weight: 25, Time: at}
+	aborted := Event{Kind: KindAborted, RolloutID: "r-42", Step: 2, Weight: 25, Time: at.Add(time.Minute),
+		Message: "aborted at step 2, weight 25%"}
+	for _, ev := range []Event{gateFailed(), rollback, aborted} {
+		if err := d.Notify(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"trigger", "trigger", "resolve"} {
+		m := decode(t, rc.next(t).body)
+		eq(t, "event_action", m["event_action"], want)
+		eq(t, "dedup_key", m["dedup_key"], "baton-rollout-r-42")
+	}
 }
