@@ -198,12 +198,14 @@ func PagerDutyDedupKey(rolloutID string) string {
 // pagerDutyAction maps an event to an Events API action. PagerDuty pages
 // people, so only incidents reach it: a failed gate, a started rollback, or
 // any event of severity error or critical triggers; a rollback that finished
-// cleanly or a completed rollout resolves; the rest is skipped.
+// cleanly, a completed rollout or an aborted one (an operator's abort during
+// a rollback ends it, and no later event of the rollout would) resolves; the
+// rest is skipped.
 func pagerDutyAction(r *record) string {
 	switch {
 	case r.Kind == KindGateFailed, r.Kind == KindRollbackStarted, r.Severity.incident():
 		return pdTrigger
-	case r.Kind == KindRollbackFinished, r.Kind == KindCompleted:
+	case r.Kind == KindRollbackFinished, r.Kind == KindCompleted, r.Kind == KindAborted:
 		return pdResolve
 	}
 	return ""

@@ -174,7 +174,7 @@ func TestPagerDutyAction(t *testing.T) {
 		{Event{Kind: KindRollbackFinished}, pdResolve},
 		{Event{Kind: KindRollbackFinished, Severity: SeverityCritical}, pdTrigger}, // the rollback itself failed
 		{Event{Kind: KindCompleted}, pdResolve},
-		{Event{Kind: KindAborted}, ""},
+		{Event{Kind: KindAborted}, pdResolve},
 		{Event{Kind: KindCustom, Severity: SeverityWarning}, ""},
 		{Event{Kind: KindCustom, Severity: SeverityCritical}, pdTrigger},
 	}
