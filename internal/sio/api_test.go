@@ -417,3 +417,45 @@ func TestHeldAcks(t *testing.T) {
 	}
 	expect("ack after the handler, not held", `433["plain"]`)
 }
+
+// TestAckRacingItsHandlersReturn: an ack sent from another goroutine that
+// finds the handler still running is held for the reader's flush; when the
+// handler returns and the reader flushes before that ack is queued, the ack
+// must still go out rather than wait for the connection's next flush.
+func TestAckRacingItsHandlersReturn(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Between the ack's decision to hold and its queueing, wait until the
+	// handler has returned and the reader has had its flush.
+	deciding := make(chan struct{})
+	testHookHeldAck = func(e *Event) {
+		close(deciding)
+		deadline := time.Now().Add(5 * time.Second)
+		for e.inHandler.Load() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Cleanup(func() { testHookHeldAck = nil })
+	n := srv.Of("/")
+	n.On("async", func(_ *Socket, e *Event) {
+		go func() { _ = e.Ack([]byte(`"late"`)) }()
+		<-deciding // the ack has decided to hold
+	})
+	ts := serve(t, srv)
+	c := ts.open(t)
+	c.send("40")
+	c.read()
+	c.send(`421["async"]`)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, b, err := c.next(ctx)
+	if err != nil {
+		t.Fatalf("no ack: %v", err)
+	}
+	if string(b) != `431["late"]` {
+		t.Fatalf("got %q, want the ack", b)
+	}
+}

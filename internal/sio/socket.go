@@ -299,6 +299,10 @@ type Event struct {
 	holdAcks  atomic.Bool // see HoldAcks
 }
 
+// testHookHeldAck, when set, runs between an ack's decision to be held and
+// its queueing: tests widen that window with it.
+var testHookHeldAck func(*Event)
+
 // HoldAcks makes the event's ack, whenever it is sent, wait in the queue
 // for the connection's next Flush (eio.Conn.Flush) instead of waking the
 // connection's writer: for an answer that comes on a goroutine that
@@ -323,7 +327,25 @@ func (e *Event) AckBinary(binary [][]byte, args ...[]byte) error {
 		return ErrAlreadyAcked
 	}
 	held := e.inHandler.Load() || e.holdAcks.Load()
-	if held && len(binary) == 0 {
+	if held && testHookHeldAck != nil {
+		testHookHeldAck(e)
+	}
+	if !held {
+		p := socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}
+		return e.s.packet(p, binary)
+	}
+	err := e.sendHeld(binary, args)
+	if !e.holdAcks.Load() && !e.inHandler.Load() {
+		// Held for the reader's flush, but the handler returned meanwhile:
+		// that flush may have come before the ack was queued.
+		e.s.cl.conn.Flush()
+	}
+	return err
+}
+
+// sendHeld queues the ack for the connection's next Flush.
+func (e *Event) sendHeld(binary [][]byte, args [][]byte) error {
+	if len(binary) == 0 {
 		// The common answer, encoded straight into a pooled frame.
 		bp := eio.FrameBuffer()
 		b := append((*bp)[:0], byte(engineio.Message))
@@ -331,10 +353,6 @@ func (e *Event) AckBinary(binary [][]byte, args ...[]byte) error {
 		*bp = socketio.AppendArgs(b, args...)
 		return e.s.cl.conn.SendFrameHeld(bp)
 	}
-	p := socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}
-	if held {
-		p.Namespace = e.s.nsp.name
-		return e.s.cl.conn.SendHeld(encode(p, binary)...)
-	}
-	return e.s.packet(p, binary)
+	p := socketio.Packet{Type: socketio.Ack, Namespace: e.s.nsp.name, ID: e.id, HasID: true, Data: socketio.AppendArgs(nil, args...)}
+	return e.s.cl.conn.SendHeld(encode(p, binary)...)
 }
