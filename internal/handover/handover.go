@@ -51,7 +51,12 @@
 // When the session's connection ends without being asked to, Reattach runs
 // the same procedure with the dead connection as A: since A delivers
 // nothing any more, B's replay from the last delivered seqs restores every
-// channel. It tries the preferred backend, then the other one.
+// channel. It tries the preferred backend, then the other one. A channel
+// whose history B refuses as gone (history_gone: the stream restarted, or
+// moved past the client's position) cannot be restored on any backend of
+// the broker: the session loses that channel, and the client is told, as
+// after a failed recovery (session.Lose), while its other channels are
+// re-attached. A move keeps failing on it instead, since A still serves.
 //
 // # Pacing
 //
@@ -64,6 +69,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -72,6 +79,7 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
 // Options bound one attach.
@@ -141,7 +149,7 @@ func Attach(ctx context.Context, s *session.Session, to router.Color, d upstream
 	if err := s.LockOps(ctx); err != nil {
 		return &Error{Session: s.ID(), To: to, Stage: StageLock, Err: err}
 	}
-	old, resumes, err := attachLocked(ctx, s, to, d, opts)
+	old, resumes, err := attachLocked(ctx, s, to, d, opts, false)
 	s.UnlockOps()
 	if err != nil {
 		return err
@@ -160,7 +168,7 @@ func Move(ctx context.Context, s *session.Session, to router.Color, d upstream.D
 		s.UnlockOps()
 		return false, nil
 	}
-	old, resumes, err := attachLocked(ctx, s, to, d, opts)
+	old, resumes, err := attachLocked(ctx, s, to, d, opts, false)
 	s.UnlockOps()
 	if err != nil {
 		return false, err
@@ -183,7 +191,7 @@ func Reattach(ctx context.Context, s *session.Session, prefer router.Color, dial
 	}
 	var errs []error
 	for _, to := range []router.Color{prefer, prefer.Other()} {
-		old, _, err := attachLocked(ctx, s, to, dial(to), opts)
+		old, _, err := attachLocked(ctx, s, to, dial(to), opts, true)
 		if err == nil {
 			// old is dead: nothing to drain, only its resources to free.
 			s.Release(old)
@@ -200,15 +208,18 @@ func Reattach(ctx context.Context, s *session.Session, prefer router.Color, dial
 // attachLocked runs steps 2–4; the caller holds the operation lock. It
 // returns the previous attachment on success, with where the session's
 // channels stood on it. A standby on backend to stands in for the dial.
-func attachLocked(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (*session.Attachment, []session.Resume, error) {
+// With reattach (the previous attachment is dead), a channel whose
+// history the backend refuses as gone is lost rather than failing the
+// attach (see the package documentation).
+func attachLocked(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options, reattach bool) (*session.Attachment, []session.Resume, error) {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	b, resumes, err := bringIn(ctx, s, to, d, s.TakeStandby(to))
+	b, resumes, err := bringIn(ctx, s, to, d, s.TakeStandby(to), reattach)
 	if errors.Is(err, errStandby) && ctx.Err() == nil {
 		// A standby idle for a whole rollout may have been cut (a
 		// middlebox's idle timeout) without its end showing yet: dial.
-		b, resumes, err = bringIn(ctx, s, to, d, nil)
+		b, resumes, err = bringIn(ctx, s, to, d, nil, reattach)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -227,8 +238,9 @@ var errStandby = errors.New("on the standby")
 
 // bringIn makes b (dialed now when nil) a second source of every channel
 // of s and subscribes them on it: steps 2 and 3. On failure b is out of
-// the session and released.
-func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, b *session.Attachment) (*session.Attachment, []session.Resume, error) {
+// the session and released. With loseGone, a channel whose history b
+// refuses as gone is lost (session.Lose) instead of failing.
+func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, b *session.Attachment, loseGone bool) (*session.Attachment, []session.Resume, error) {
 	standby := b != nil
 	if !standby {
 		var err error
@@ -238,8 +250,18 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 	}
 	resumes := s.Overlap(b)
 	c := b.Conn()
+	var (
+		mu   sync.Mutex
+		gone []goneChannel
+	)
 	if ch, err := eachChannel(ctx, resumes, func(ctx context.Context, r session.Resume) error {
 		_, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
+		if err != nil && loseGone && upstream.IsCode(err, legacy.CodeHistoryGone) {
+			mu.Lock()
+			gone = append(gone, goneChannel{r.Channel, err})
+			mu.Unlock()
+			return nil
+		}
 		return err
 	}); err != nil {
 		s.Abort(b)
@@ -249,7 +271,25 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 		}
 		return nil, nil, &Error{Session: s.ID(), To: to, Stage: StageSubscribe, Channel: ch, Err: err}
 	}
-	return b, resumes, nil
+	if len(gone) == 0 {
+		return b, resumes, nil
+	}
+	kept := resumes[:0:0]
+	for _, r := range resumes {
+		if !slices.ContainsFunc(gone, func(g goneChannel) bool { return g.channel == r.Channel }) {
+			kept = append(kept, r)
+		}
+	}
+	for _, g := range gone {
+		s.Lose(g.channel, g.err)
+	}
+	return b, kept, nil
+}
+
+// goneChannel is a channel whose history a backend refused as gone.
+type goneChannel struct {
+	channel string
+	err     error
 }
 
 // eachChannel runs op for every channel at once and returns the first

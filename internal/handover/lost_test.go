@@ -187,3 +187,57 @@ func TestSubscribeTimedOutLeavesNoOrphan(t *testing.T) {
 	sink.WaitSeq(t, "a", last["a"], 10*time.Second)
 	sink.CheckExactly(t, "a", 1, last["a"])
 }
+
+// A re-attach whose new backend refuses one channel's history as gone
+// (its stream restarted in the shared broker) loses that channel, telling
+// the client, and restores the others: the history is gone on every
+// backend of the broker, so failing the whole re-attach would only close
+// the client as if no backend could take it.
+func TestReattachLosesAChannelWhoseHistoryIsGone(t *testing.T) {
+	e := setup(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	p := sessiontest.Publish(e.b, time.Millisecond, "a", "c")
+	for _, ch := range []string{"a", "c"} {
+		e.sink.WaitSeq(t, ch, 5, 10*time.Second)
+	}
+	e.blue.Kill()
+	select {
+	case <-e.dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drop was not reported")
+	}
+	refuseB := func(d upstream.Dialer) upstream.Dialer {
+		return wrapDialer{d, func(c upstream.Conn, _ upstream.Handler) upstream.Conn { return failingConn{Conn: c, channel: "b"} }}
+	}
+	to, err := handover.Reattach(ctx, e.s, router.Green, func(c router.Color) upstream.Dialer { return refuseB(e.dialer(c)) }, handover.Options{})
+	if err != nil || to != router.Green {
+		t.Fatalf("reattach: %v, %v; want green with b lost", to, err)
+	}
+	var lost []string
+	for _, ev := range e.sink.Events() {
+		if ev.Kind == upstream.KindLost {
+			lost = append(lost, ev.Channel)
+		}
+	}
+	if len(lost) != 1 || lost[0] != "b" {
+		t.Fatalf("lost events for %v, want b", lost)
+	}
+	in := e.s.Info()
+	if len(in.Subscriptions) != 2 {
+		t.Fatalf("subscriptions %+v, want a and c", in.Subscriptions)
+	}
+	if got := e.s.Counters().RecoveryFailed.Load(); got != 1 {
+		t.Errorf("RecoveryFailed %d, want 1", got)
+	}
+	for _, ch := range []string{"a", "c"} { // both go on, on green
+		e.sink.WaitSeq(t, ch, e.sink.Last(ch)+10, 10*time.Second)
+	}
+	last, err := p.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []string{"a", "c"} {
+		e.sink.WaitSeq(t, ch, last[ch], 10*time.Second)
+		e.sink.CheckExactly(t, ch, 1, last[ch])
+	}
+}

@@ -345,6 +345,25 @@ func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 	}
 }
 
+// Lose ends the session's subscription to channel for good and tells the
+// client (a KindLost event, counted in RecoveryFailed), as a failed
+// recovery does: a re-attach found the channel's history gone (err) on the
+// new backend. The caller holds the operation lock and no session lock.
+func (s *Session) Lose(channel string, err error) {
+	s.mu.Lock()
+	told := false
+	if sb := s.subs[channel]; sb != nil && !s.closed {
+		delete(s.subs, channel)
+		s.counters.RecoveryFailed.Add(1)
+		s.deliverLocked(upstream.Event{Kind: upstream.KindLost, Channel: channel, Data: lostReason(err)})
+		told = true
+	}
+	s.mu.Unlock()
+	if told {
+		s.sink.Flush()
+	}
+}
+
 // lostReason is the JSON string telling the client why a channel was lost.
 func lostReason(err error) []byte {
 	return jsonString(fmt.Sprint(err))
