@@ -243,7 +243,7 @@ func (a *App) buildGateway() error {
 		{router.Blue, c.Backends.Blue, a.opts.BlueFaults},
 		{router.Green, c.Backends.Green, a.opts.GreenFaults},
 	} {
-		d, err := upstream.NewDialer(b.cfg)
+		d, err := upstream.NewDialer(b.cfg, c.Edge.MaxMessageBytes)
 		if err != nil {
 			return fmt.Errorf("app: backends.%s: %w", b.color, err)
 		}

@@ -169,11 +169,11 @@ func FromConfig(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	blue, err := upstream.NewDialer(cfg.Backends.Blue)
+	blue, err := upstream.NewDialer(cfg.Backends.Blue, cfg.Edge.MaxMessageBytes)
 	if err != nil {
 		return nil, fmt.Errorf("backends.blue: %w", err)
 	}
-	green, err := upstream.NewDialer(cfg.Backends.Green)
+	green, err := upstream.NewDialer(cfg.Backends.Green, cfg.Edge.MaxMessageBytes)
 	if err != nil {
 		return nil, fmt.Errorf("backends.green: %w", err)
 	}

@@ -276,11 +276,14 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// NewDialer returns the dialer for a configured backend.
-func NewDialer(b config.Backend) (Dialer, error) {
+// NewDialer returns the dialer for a configured backend. maxClientMessage
+// is the largest client frame the edge accepts (edge.max_message_bytes);
+// the backend's frames are read up to MessageLimit of it.
+func NewDialer(b config.Backend, maxClientMessage int) (Dialer, error) {
 	opts := Options{
-		URL:         b.URL,
-		DialTimeout: b.DialTimeout,
+		URL:             b.URL,
+		DialTimeout:     b.DialTimeout,
+		MaxMessageBytes: MessageLimit(maxClientMessage),
 		Mapping: Mapping{
 			Subscribe:   b.Events.Subscribe,
 			Unsubscribe: b.Events.Unsubscribe,
@@ -295,6 +298,20 @@ func NewDialer(b config.Backend) (Dialer, error) {
 		return &SocketIODialer{Options: opts, Namespace: b.Namespace}, nil
 	}
 	return nil, fmt.Errorf("upstream: unknown protocol %q", b.Protocol)
+}
+
+// envelopeBytes is how much larger than the client frame that caused it a
+// backend's frame may be: a publish comes back as a message carrying its
+// data with the channel's seq and the message operation's name.
+const envelopeBytes = 64 << 10
+
+// MessageLimit is the largest backend frame a gateway whose clients may
+// send frames of maxClientMessage bytes reads: what a client could publish,
+// in the backend's envelope, and never less than the 1 MiB default.
+// Reading less would end the backend connection on a message the edge
+// let through, and the backend would replay it on every re-attach.
+func MessageLimit(maxClientMessage int) int64 {
+	return max(int64(maxClientMessage)+envelopeBytes, config.DefaultMaxMessageBytes)
 }
 
 // closedErr wraps the reason a connection ended into ErrClosed.

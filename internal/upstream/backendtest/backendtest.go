@@ -30,10 +30,14 @@ type Backend struct {
 }
 
 // Legacy starts the legacy service over b until the test ends.
-func Legacy(t testing.TB, b broker.Broker) *Backend {
+func Legacy(t testing.TB, b broker.Broker) *Backend { return LegacyWithLimits(t, b, service.Limits{}) }
+
+// LegacyWithLimits is Legacy with the service's limits (zero fields take
+// the service's defaults; DrainPeriod zero means 10ms).
+func LegacyWithLimits(t testing.TB, b broker.Broker, limits service.Limits) *Backend {
 	t.Helper()
 	hub := service.NewHub(b, service.HubOptions{})
-	svc, err := service.NewLegacy(hub, service.LegacyOptions{Limits: service.Limits{DrainPeriod: 10 * time.Millisecond}})
+	svc, err := service.NewLegacy(hub, service.LegacyOptions{Limits: testLimits(limits)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +56,14 @@ func SocketIO(t testing.TB, b broker.Broker) *Backend { return SocketIOWithFault
 
 // SocketIOWithFaults is SocketIO with faults injected (nil: none).
 func SocketIOWithFaults(t testing.TB, b broker.Broker, faults *service.Faults) *Backend {
+	return SocketIOWith(t, b, service.Limits{}, faults)
+}
+
+// SocketIOWith is SocketIO with the service's limits (as LegacyWithLimits)
+// and faults injected (nil: none).
+func SocketIOWith(t testing.TB, b broker.Broker, limits service.Limits, faults *service.Faults) *Backend {
 	t.Helper()
-	svc, err := service.NewSocketIO(service.SocketIOConfig{Limits: service.Limits{DrainPeriod: 10 * time.Millisecond}, Faults: faults}, b)
+	svc, err := service.NewSocketIO(service.SocketIOConfig{Limits: testLimits(limits), Faults: faults}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +71,14 @@ func SocketIOWithFaults(t testing.TB, b broker.Broker, faults *service.Faults) *
 	be.Protocol = config.ProtocolSocketIO
 	be.URL = "http://" + be.ln.Addr().String() + service.SocketIOPath
 	return be
+}
+
+// testLimits gives limits a short drain period unless they name one.
+func testLimits(l service.Limits) service.Limits {
+	if l.DrainPeriod == 0 {
+		l.DrainPeriod = 10 * time.Millisecond
+	}
+	return l
 }
 
 func serve(t testing.TB, h http.Handler, shutdown func(context.Context) error) *Backend {
@@ -99,7 +117,7 @@ func (b *Backend) Config() config.Backend {
 
 // Dialer returns a dialer for the backend with a 10s dial timeout (tests run on loaded machines).
 func (b *Backend) Dialer() upstream.Dialer {
-	d, err := upstream.NewDialer(b.Config())
+	d, err := upstream.NewDialer(b.Config(), 0)
 	if err != nil {
 		panic(err) // Config is always valid
 	}
