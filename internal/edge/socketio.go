@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -348,8 +349,23 @@ func (c *sioConn) push(ev upstream.Event) error {
 		c.so.Conn().CloseWith(fmt.Errorf("%w: channel %q: %s", errSubscriptionLost, ev.Channel, lostMessage(ev.Data)))
 		return nil
 	default:
-		return c.so.Emit(ev.Name, ev.Args...)
+		// ev's bytes are only lent: the encoding copies the arguments,
+		// but the attachments are queued as they are.
+		return c.so.EmitBinary(ev.Name, cloneAttachments(ev.Binary), ev.Args...)
 	}
+}
+
+// cloneAttachments returns a copy of a backend event's attachments (nil
+// for none, the common case, without allocating).
+func cloneAttachments(bin [][]byte) [][]byte {
+	if len(bin) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(bin))
+	for i, b := range bin {
+		out[i] = bytes.Clone(b)
+	}
+	return out
 }
 
 // overflow applies edge.overflow to ev, which does not fit in the

@@ -57,7 +57,8 @@
 // A legacy backend's error frame with code subscription_lost and a channel
 // becomes a KindLost event; the session then subscribes again with since.
 //
-// Not bridged yet: binary attachments (dropped from incoming Socket.IO
-// events, refused nowhere but never sent), and acknowledgements the backend
-// asks for on the events it emits.
+// Binary attachments come in only: a Socket.IO backend's event keeps them
+// (Event.Binary), an ack that carries them is refused (ErrBadReply), and
+// none are ever sent. Not bridged yet: acknowledgements the backend asks
+// for on the events it emits.
 package upstream

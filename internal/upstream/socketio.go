@@ -175,7 +175,7 @@ func (c *sioConn) handle(ev sioclient.Event) {
 			return
 		}
 	}
-	c.h.HandleEvent(Event{Kind: KindEvent, Name: ev.Name, Args: ev.Args})
+	c.h.HandleEvent(Event{Kind: KindEvent, Name: ev.Name, Args: ev.Args, Binary: ev.Binary})
 }
 
 // call emits a pub/sub request and reads its ack.
@@ -344,6 +344,10 @@ func (c *sioConn) Request(ctx context.Context, event string, args [][]byte) ([][
 	reply, err := c.s.EmitWithAck(ctx, event, args...)
 	if err != nil {
 		return nil, c.callErr(ctx, err)
+	}
+	if len(reply.Binary) > 0 {
+		// Its placeholders would reach the client without what they stand for.
+		return nil, fmt.Errorf("%w: %s: binary attachments in an ack are not supported", ErrBadReply, event)
 	}
 	return reply.Args, nil
 }

@@ -51,6 +51,9 @@ type Event struct {
 	// Args are a KindEvent's arguments, each one raw JSON value. A legacy
 	// frame arrives as one argument: the whole frame object.
 	Args [][]byte
+	// Binary are a Socket.IO KindEvent's attachments, which placeholders
+	// ({"_placeholder":true,"num":N}) in Args refer to by index.
+	Binary [][]byte
 }
 
 // Clone returns ev with bytes of its own (see Handler.HandleEvent).
@@ -63,7 +66,20 @@ func (ev Event) Clone() Event {
 		}
 		ev.Args = args
 	}
+	ev.Binary = cloneAll(ev.Binary)
 	return ev
+}
+
+// cloneAll returns a deep copy of bs (nil for none).
+func cloneAll(bs [][]byte) [][]byte {
+	if bs == nil {
+		return nil
+	}
+	out := make([][]byte, len(bs))
+	for i, b := range bs {
+		out[i] = bytes.Clone(b)
+	}
+	return out
 }
 
 // Handler receives a connection's traffic. Its methods are called on the
