@@ -145,7 +145,7 @@ type App struct {
 // to a copy; cfg is not modified) and opens its listeners, so the addresses
 // are known before Serve. A rollout stored as active resumes at once, at
 // its stored step. On error everything opened is closed again.
-func Build(ctx context.Context, cfg *config.Config, opts Options) (a *App, err error) {
+func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err error) {
 	c := *cfg
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
@@ -158,7 +158,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (a *App, err e
 	def(&opts.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&opts.GreenCheckTimeout, DefaultGreenCheckTimeout)
 	def(&opts.IdleTimeout, DefaultIdleTimeout)
-	a = &App{cfg: c, opts: opts, log: opts.Logger, reg: opts.Registry}
+	// a, not a named result: a failed Build returns nil, and the deferred
+	// release still needs the App.
+	a := &App{cfg: c, opts: opts, log: opts.Logger, reg: opts.Registry}
 	if a.reg == nil {
 		a.reg = prometheus.NewRegistry()
 	}
