@@ -33,8 +33,8 @@ type backends struct {
 const backendDrain = 200 * time.Millisecond
 
 // startBackends starts blue and green on 127.0.0.1, green with faults.
-func startBackends(faults *service.Faults, log *slog.Logger) (b *backends, err error) {
-	b = &backends{}
+func startBackends(faults *service.Faults, log *slog.Logger) (_ *backends, err error) {
+	b := &backends{} // not the named result: a failure returns nil, the cleanup needs b
 	defer func() {
 		if err != nil {
 			b.close(context.Background())

@@ -2,8 +2,11 @@ package demo
 
 import (
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/baton-rt/baton/internal/service"
 )
 
 func TestParseFault(t *testing.T) {
@@ -64,4 +67,14 @@ func FuzzParseFault(f *testing.F) {
 			t.Fatalf("round trip of %q: %q gives %+v, %v; want %+v", s, got.String(), again, err, got)
 		}
 	})
+}
+
+// TestStartBackendsFailsCleanly: a failure half-way through starting the
+// backends (here green refusing its faults) is returned as an error, with
+// blue closed again, rather than a panic in the cleanup.
+func TestStartBackendsFailsCleanly(t *testing.T) {
+	b, err := startBackends(&service.Faults{ErrorRate: 2}, slog.New(slog.DiscardHandler))
+	if b != nil || !errors.Is(err, service.ErrInvalidLimits) {
+		t.Fatalf("startBackends with bad faults = %v, %v; want nil and ErrInvalidLimits", b, err)
+	}
 }
