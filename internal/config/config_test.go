@@ -188,6 +188,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"edge.max_subscriptions", minimal + "edge: {max_subscriptions: -1}\n", "positive"},
 		{"edge.origin_patterns[0]", minimal + "edge: {origin_patterns: ['[']}\n", "pattern"},
 		{"health.probe.interval", minimal + "health: {window: 1s, probe: {interval: 2s}}\n", "shorter than health.window"},
+		{"health.window", minimal + "health: {window: 2h}\n", "at most 1h0m0s"},
 		{"rollout.steps[1]", minimal + "rollout: {steps: [50, 25, 100]}\n", "increase"},
 		{"rollout.steps[0]", minimal + "rollout: {steps: [0, 100]}\n", "(0, 100]"},
 		{"rollout.steps[1]", minimal + "rollout: {steps: [50, 101]}\n", "(0, 100]"},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/baton-rt/baton/internal/health"
 	"github.com/baton-rt/baton/internal/router"
 )
 
@@ -364,6 +365,9 @@ func (e *Edge) validate(p *problems) {
 
 func (h *Health) validate(p *problems) {
 	p.positiveDuration("health.window", h.Window)
+	if h.Window > health.MaxWindow {
+		p.add("health.window", "must be at most %v, got %v", health.MaxWindow, h.Window)
+	}
 	p.positiveDuration("health.probe.interval", h.Probe.Interval)
 	if h.Probe.Interval > 0 && h.Probe.Interval >= h.Window {
 		p.add("health.probe.interval", "must be shorter than health.window (%v), got %v", h.Window, h.Probe.Interval)
