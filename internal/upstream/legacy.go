@@ -46,7 +46,7 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	// a wsconn.Client (no buffer kept while idle).
 	ws, err := wsconn.DialVia(ctx, o.URL, o.HTTPClient, wsconn.ClientOptions{Header: o.Header, ReadLimit: o.MaxMessageBytes})
 	if err != nil {
-		return nil, fmt.Errorf("upstream: dial legacy %s: %w", o.URL, err)
+		return nil, fmt.Errorf("upstream: dial legacy %s: %w", redactURL(o.URL), err)
 	}
 	f, err := readLegacy(ctx, ws, nil)
 	if err == nil && f.Type != legacy.TypeWelcome {
@@ -54,7 +54,7 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	}
 	if err != nil {
 		_ = ws.CloseNow()
-		return nil, fmt.Errorf("upstream: handshake with %s: %w", o.URL, err)
+		return nil, fmt.Errorf("upstream: handshake with %s: %w", redactURL(o.URL), err)
 	}
 	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), timeout: o.RequestTimeout, done: make(chan struct{})}
 	c.park, _ = ws.(wsconn.Parker)

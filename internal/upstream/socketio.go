@@ -48,12 +48,12 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		OnClose:        c.onClose,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("upstream: dial socket.io %s: %w", o.URL, err)
+		return nil, fmt.Errorf("upstream: dial socket.io %s: %w", redactURL(o.URL), err)
 	}
 	s, err := cl.Connect(ctx, d.Namespace, nil)
 	if err != nil {
 		_ = cl.Close()
-		return nil, fmt.Errorf("upstream: connect socket.io %s namespace %q: %w", o.URL, d.Namespace, err)
+		return nil, fmt.Errorf("upstream: connect socket.io %s namespace %q: %w", redactURL(o.URL), d.Namespace, err)
 	}
 	c.mu.Lock()
 	c.cl, c.s = cl, s
@@ -63,7 +63,7 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 	if ended {
 		// The session ended between the namespace's answer and here: the
 		// caller never sees this connection, so HandleClose must not run.
-		return nil, fmt.Errorf("upstream: connect socket.io %s: %w", o.URL, closedErr(s.Err()))
+		return nil, fmt.Errorf("upstream: connect socket.io %s: %w", redactURL(o.URL), closedErr(s.Err()))
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -328,6 +329,17 @@ const envelopeBytes = 64 << 10
 // let through, and the backend would replay it on every re-attach.
 func MessageLimit(maxClientMessage int) int64 {
 	return max(int64(maxClientMessage)+envelopeBytes, config.DefaultMaxMessageBytes)
+}
+
+// redactURL is raw as errors show it: a password in the URL (sent as
+// basic auth) is masked, since the errors reach the logs, the admin API
+// and alerts.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // closedErr wraps the reason a connection ended into ErrClosed.
