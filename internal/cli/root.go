@@ -50,7 +50,24 @@ func newRoot() *cobra.Command {
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+	}
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group under c (subcommands,
+// nothing to run of its own) fail on an argument that names none of them:
+// cobra would print the group's help and exit 0, so that a mistyped
+// `baton rollout emergncy` looked done. Alone, the group shows its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.NoArgs // "unknown command %q for %q"
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 // subcommands is filled by each subcommand file's init, so adding a command
