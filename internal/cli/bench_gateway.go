@@ -57,7 +57,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.StringVar(&cfg.NGINX.Addr, "nginx", "", "NGINX proxy address host:port (optional)")
 	f.IntVar(&cfg.NGINX.PID, "nginx-pid", 0, "NGINX process id (with --nginx)")
 	f.StringVar(&cfg.PeerName, "peer-name", "", `name of the proxy at --nginx in the report (default "NGINX"; "Go relay" for gwbench relay)`)
-	f.IntVar(&cfg.BackendPID, "backend-pid", 0, "`baton serve` process id (required)")
+	f.IntVar(&cfg.BackendPID, "backend-pid", 0, "process id of the baton serve under test (required)")
 	f.StringVar(&cfg.PublishURL, "publish-url", "", "backend publish endpoint, http://HOST:PORT/api/v1/publish (required)")
 	f.StringVar(&cfg.AdminURL, "admin", "", "gateway admin API base URL, http://HOST:PORT (required)")
 	f.StringVar(&cfg.AdminToken, "token", "", "admin bearer token (default $BATON_ADMIN_TOKEN)")

@@ -53,7 +53,7 @@ func newDemoCmd() *cobra.Command {
 	fl.DurationVar(&f.cfg.Hold, "hold", demo.DefaultHold, "hold of each rollout step")
 	fl.DurationVar(&f.cfg.Timeout, "timeout", demo.DefaultTimeout, "longest the rollout may run before the demo gives up")
 	fl.StringVar(&f.fault, "fault", "", "fault injected into green: green-latency=800ms | green-errors=5% | green-crash-at=50")
-	fl.BoolVar(&f.cfg.KeepRunning, "keep-running", false, "leave everything up after the report, for `baton rollout` and the admin API (prints the URL and token)")
+	fl.BoolVar(&f.cfg.KeepRunning, "keep-running", false, "leave everything up after the report, for baton rollout and the admin API (prints the URL and token)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON on stdout (progress goes to stderr)")
 	fl.BoolVar(&f.verbose, "verbose", false, "log the components' warnings to stderr")
 	return cmd
