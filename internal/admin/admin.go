@@ -202,11 +202,30 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &tooBig) {
 			return apiErr(http.StatusBadRequest, "body larger than %d bytes", maxBody)
 		}
-		return apiErr(http.StatusBadRequest, "malformed JSON: %v", err)
+		ae := apiErr(http.StatusBadRequest, "malformed JSON: %v", err)
+		ae.Field = unknownField(err)
+		return ae
 	}
 	// More would miss a stray '}' or ']': only the end of the body will do.
 	if _, err := dec.Token(); err != io.EOF {
 		return apiErr(http.StatusBadRequest, "malformed JSON: data after the object")
 	}
 	return nil
+}
+
+// unknownField is the name of the field an encoding/json decoder refused
+// as unknown, or "": the decoder names it only in its message.
+func unknownField(err error) string {
+	const marker = `unknown field "`
+	msg := err.Error()
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	rest := msg[i+len(marker):]
+	name, _, ok := strings.Cut(rest, `"`)
+	if !ok {
+		return ""
+	}
+	return name
 }

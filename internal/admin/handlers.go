@@ -30,16 +30,21 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
+	badWeight := func(format string, args ...any) error {
+		ae := apiErr(http.StatusBadRequest, format, args...)
+		ae.Field = "weight"
+		return ae
+	}
 	if req.Weight == nil || string(req.Weight) == "null" {
-		return apiErr(http.StatusBadRequest, `missing field "weight"`)
+		return badWeight(`missing field "weight"`)
 	}
 	var p float64 // a number; a string such as "50" is refused
 	if err := json.Unmarshal(req.Weight, &p); err != nil {
-		return apiErr(http.StatusBadRequest, "weight must be a number: %v", err)
+		return badWeight("weight must be a number: %v", err)
 	}
 	wt, err := router.FromPercent(p)
 	if err != nil {
-		return apiErr(http.StatusBadRequest, "weight must be 0 to 100 with at most two decimals: %v", err)
+		return badWeight("weight must be 0 to 100 with at most two decimals: %v", err)
 	}
 	// The moves run within the request: a client that gives up stops the
 	// moves not started yet (the weight stays applied).

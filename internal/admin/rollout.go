@@ -218,14 +218,7 @@ func planError(err error) *APIError {
 	case errors.As(err, &te):
 		ae.Field = te.Field
 	default:
-		// encoding/json names an unknown field only in its message.
-		const marker = `unknown field "`
-		if msg := err.Error(); strings.Contains(msg, marker) {
-			rest := msg[strings.Index(msg, marker)+len(marker):]
-			if end := strings.IndexByte(rest, '"'); end >= 0 {
-				ae.Field = rest[:end]
-			}
-		}
+		ae.Field = unknownField(err)
 	}
 	if ae.Field == "" {
 		ae.Err = fmt.Errorf("invalid plan override: %w", err)
