@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,7 +98,7 @@ func newCollector(s *Server) *collector {
 		latency:   d("backend_latency_seconds", "Latency since start, by kind.", "backend", "kind"),
 
 		edgeConns:  d("edge_connections", "Client connections open at the edge, by protocol (legacy, socketio).", "kind"),
-		edgeEvents: d("edge_events_total", "Edge events by kind: "+fmt.Sprint(edgeEventKinds)+".", "kind"),
+		edgeEvents: d("edge_events_total", "Edge events by kind ("+strings.Join(edgeEventKinds, ", ")+").", "kind"),
 
 		streams:     d("admin_event_streams", "Open GET /api/v1/events streams."),
 		streamDrops: d("admin_event_drops_total", "Transitions dropped because an event-stream client was behind."),
