@@ -209,6 +209,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"rollout.alerts.webhooks[1].url", minimal + "rollout: {alerts: {webhooks: [{kind: generic, url: 'http://h/'}, {kind: generic, url: 'ftp://h/'}]}}\n", "http or https"},
 		{"rollout.alerts.webhooks[0].routing_key", minimal + "rollout: {alerts: {webhooks: [{kind: pagerduty}]}}\n", "required"},
 		{"rollout.alerts.webhooks[0].routing_key", minimal + "rollout: {alerts: {webhooks: [{kind: slack, url: 'https://h/', routing_key: k}]}}\n", "only for pagerduty"},
+		{"rollout.alerts.webhooks[0].routing_key_env", minimal + "rollout: {alerts: {webhooks: [{kind: slack, url: 'https://h/', routing_key_env: K}]}}\n", "only for pagerduty"},
 		{"log.level", minimal + "log: {level: verbose}\n", "one of"},
 	}
 	for _, tc := range cases {

@@ -440,8 +440,10 @@ func (r *Rollout) validate(p *problems, at string) {
 		}
 		if w.Kind == WebhookPagerDuty {
 			p.secret(wa+".routing_key", w.RoutingKey, w.RoutingKeyEnv, true)
-		} else if w.RoutingKey != "" || w.RoutingKeyEnv != "" {
+		} else if w.RoutingKey != "" {
 			p.add(wa+".routing_key", "only for pagerduty webhooks")
+		} else if w.RoutingKeyEnv != "" {
+			p.add(wa+".routing_key_env", "only for pagerduty webhooks")
 		}
 	}
 }
