@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -90,6 +91,34 @@ func (f *serveFlags) newFaults() *service.Faults {
 	return &service.Faults{Latency: f.faultLatency, ErrorRate: f.faultErrorRate}
 }
 
+// check refuses bad limits by the flag that set them; the services' own
+// validation, which runs next, names their Go fields instead.
+func (f *serveFlags) check() error {
+	l := f.limits
+	var errs []error
+	negative := func(flag string, bad bool, v any) {
+		if bad {
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", flag, v))
+		}
+	}
+	negative("--history", f.history < 0, f.history)
+	negative("--drain", l.DrainPeriod < 0, l.DrainPeriod)
+	negative("--max-message-bytes", l.MaxMessageBytes < 0, l.MaxMessageBytes)
+	negative("--max-subscriptions", l.MaxSubscriptions < 0, l.MaxSubscriptions)
+	negative("--queue-messages", l.OutboundMessages < 0, l.OutboundMessages)
+	negative("--queue-bytes", l.OutboundBytes < 0, l.OutboundBytes)
+	negative("--write-timeout", l.WriteTimeout < 0, l.WriteTimeout)
+	negative("--fault-latency", f.faultLatency < 0, f.faultLatency)
+	if r := f.faultErrorRate; math.IsNaN(r) || r < 0 || r > 1 {
+		errs = append(errs, fmt.Errorf("--fault-error-rate %v: must be between 0 and 1", r))
+	}
+	if d := l.WithDefaults(); l.OutboundBytes >= 0 && l.MaxMessageBytes >= 0 && d.MaxMessageBytes > int64(d.OutboundBytes) {
+		errs = append(errs, fmt.Errorf("--queue-bytes %d: must be at least --max-message-bytes (%d), or every client sent a largest message would be closed as slow",
+			d.OutboundBytes, d.MaxMessageBytes))
+	}
+	return errors.Join(errs...)
+}
+
 // stoppable is one running service: its HTTP server and how to drain it.
 type stoppable struct {
 	name  string
@@ -101,8 +130,8 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	if f.legacyAddr == "" && f.socketIOAddr == "" {
 		return errors.New("serve: give --legacy ADDR, --socketio ADDR or both")
 	}
-	if f.history < 0 {
-		return fmt.Errorf("serve: --history %d < 0", f.history)
+	if err := f.check(); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	if err := errors.Join(f.limits.Validate(), f.newFaults().Validate()); err != nil {
 		return fmt.Errorf("serve: %w", err)
