@@ -244,6 +244,8 @@ func (s *Server) promHandler() http.Handler {
 		ErrorLog:            promLogger{s},
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
+		// OpenMetrics when the scraper asks for it (docs/api.md offers it).
+		EnableOpenMetrics: true,
 	})
 }
 
