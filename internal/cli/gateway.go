@@ -36,7 +36,9 @@ func gatewayCmd(pprofDefault string) *cobra.Command {
 			"(state in rollout.store, resumed after a restart) and serves the admin API on\n" +
 			"admin.listen (weight, status, sessions, rollout commands, metrics, events, /metrics).\n" +
 			"The configuration is described in docs/config.md; a bad file exits non-zero naming the field.\n\n" +
-			"SIGINT or SIGTERM drains gracefully: clients are closed with 1001, spread over 5s.\n\n" +
+			"SIGINT or SIGTERM drains gracefully: clients are closed with 1001, spread over 5s.\n" +
+			"The configuration is read once; there is no reload: SIGHUP ends the process at once,\n" +
+			"without the drain. Restart with SIGTERM to apply a change.\n\n" +
 			"--pprof ADDR serves net/http/pprof on a separate listener, for benchmarks\n" +
 			"(scripts/bench-gateway.sh forces a GC and takes profiles through it); loopback only.",
 		Args: cobra.NoArgs,
