@@ -124,7 +124,7 @@ type App struct {
 	log  *slog.Logger
 
 	monitor    *health.Monitor
-	probeDial  [2]upstream.Dialer // injected, not observed: the probes' own
+	probeDial  [2]upstream.Dialer // injected, not observed, noted in the gateway's status: the probes' own
 	gw         *gateway.Gateway
 	edge       *edge.Server
 	admin      *admin.Server
@@ -264,6 +264,9 @@ func (a *App) buildGateway() error {
 	})
 	if err != nil {
 		return fmt.Errorf("app: gateway: %w", err)
+	}
+	for _, c := range []router.Color{router.Blue, router.Green} {
+		a.probeDial[c] = a.gw.StatusDialer(c, a.probeDial[c])
 	}
 	return nil
 }

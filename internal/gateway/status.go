@@ -24,8 +24,14 @@ type backend struct {
 
 func (b *backend) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
 	c, err := b.Dialer.Dial(ctx, h)
+	b.note(ctx, err)
+	return c, err
+}
+
+// note records the outcome of a dial made with ctx.
+func (b *backend) note(ctx context.Context, err error) {
 	if ctx.Err() != nil && err != nil {
-		return nil, err // our deadline, not the backend's fault
+		return // our deadline, not the backend's fault
 	}
 	b.mu.Lock()
 	b.known, b.up, b.at = true, err == nil, time.Now()
@@ -33,6 +39,24 @@ func (b *backend) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, 
 		b.lastErr = err.Error()
 	}
 	b.mu.Unlock()
+}
+
+// StatusDialer returns d with its dials also counting as backend c's in
+// Status ("up", "last_error"). The health probes dial through it, so that
+// a backend no session is attached to, or one that died under idle
+// sessions, shows its state within a probe's retry.
+func (g *Gateway) StatusDialer(c router.Color, d upstream.Dialer) upstream.Dialer {
+	return statusDialer{Dialer: d, b: g.backends[c]}
+}
+
+type statusDialer struct {
+	upstream.Dialer
+	b *backend
+}
+
+func (d statusDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	c, err := d.Dialer.Dial(ctx, h)
+	d.b.note(ctx, err)
 	return c, err
 }
 
