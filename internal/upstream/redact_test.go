@@ -31,7 +31,7 @@ func TestDialErrorHidesURLPassword(t *testing.T) {
 				cfg.Namespace = "/no-such-namespace" // the handshake fails after the dial
 			}
 			check := func(what string, cfg config.Backend) {
-				d, err := upstream.NewDialer(cfg)
+				d, err := upstream.NewDialer(cfg, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
