@@ -103,7 +103,9 @@ func parkedPoll(t *testing.T, ts *testServer, sid string) <-chan pollResult {
 }
 
 func TestPollingHeartbeat(t *testing.T) {
-	ts := startServer(t, Config{})
+	// A pong timeout well above a loaded machine's round trip: this test
+	// is about the pings, TestPollingPingTimeout about the timeout.
+	ts := startServer(t, Config{PingTimeout: 2 * time.Second})
 	sid := ts.openPolling(t)
 	for range 3 {
 		if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "2" {
