@@ -1,0 +1,785 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/broker/membroker"
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/gateway"
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
+	"github.com/baton-rt/baton/internal/wire/legacy"
+)
+
+// modelSeeds run by default: a few, to keep the test short.
+var modelSeeds = []uint64{1, 2, 3}
+
+const (
+	modelSteps    = 40 // chaos actions per run
+	modelClients  = 4
+	modelClientOp = 30 // operations per client per run
+)
+
+var modelChannels = []string{"a", "b", "c"}
+
+// TestModel drives a few legacy clients through the edge and the
+// gateway while everything the gateway core must survive happens at
+// random: subscribes and unsubscribes, publishes (steady, in bursts and
+// from the clients), weight changes paced and unpaced with standbys on
+// and off, moves of one session started while another is under way,
+// backend connections reset and whole backends crashed and restarted,
+// clients that stop reading for a while, and clients that leave while
+// others come. Afterwards it checks what docs/architecture.md ("Delivery
+// guarantees") promises, as the client sees it: per channel, every seq
+// after the subscribe's ack once and in order (or a subscription_lost
+// error), every request answered once; that the gateway's accounting
+// (placement, subscriptions, standbys, backend connections) agrees with
+// the router, the clients and the backends; and that no goroutine is
+// left behind.
+//
+// Each run is seeded; BATON_MODEL_SEEDS=1-200 (or 7,9,12) runs others.
+// The timing of goroutines is not seeded, so a seed finds the same
+// schedule of actions, not the same interleaving.
+func TestModel(t *testing.T) {
+	seeds := modelSeeds
+	if v := os.Getenv("BATON_MODEL_SEEDS"); v != "" {
+		seeds = parseSeeds(t, v)
+	}
+	for _, seed := range seeds {
+		before := goleak.IgnoreCurrent()
+		if !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runModel(t, seed) }) {
+			t.Logf("reproduce: BATON_MODEL_SEEDS=%d go test -race -count=1 -run TestModel ./internal/gateway/", seed)
+			continue
+		}
+		goleak.VerifyNone(t, before)
+	}
+}
+
+func parseSeeds(t *testing.T, v string) []uint64 {
+	var out []uint64
+	for _, part := range strings.Split(v, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(lo, 10, 64)
+		if err != nil {
+			t.Fatalf("BATON_MODEL_SEEDS: %v", err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 64); err != nil {
+				t.Fatalf("BATON_MODEL_SEEDS: %v", err)
+			}
+		}
+		for s := a; s <= b; s++ {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// chaosBackend is a reference service that can be crashed and started
+// again (on a new port, over the same broker, as a restarted process
+// behind a service name), and whose connections from the gateway can be
+// reset one by one.
+type chaosBackend struct {
+	t      *testing.T
+	b      broker.Broker
+	legacy bool
+	hc     *http.Client
+
+	mu    sync.Mutex
+	cur   *backendtest.Backend
+	down  bool
+	conns []*net.TCPConn // dialed so far, not yet found closed
+}
+
+func newChaosBackend(t *testing.T, b broker.Broker, legacy bool) *chaosBackend {
+	c := &chaosBackend{t: t, b: b, legacy: legacy}
+	tr := &http.Transport{DialContext: c.dialTCP}
+	c.hc = &http.Client{Transport: tr}
+	t.Cleanup(tr.CloseIdleConnections)
+	c.cur = c.start()
+	return c
+}
+
+func (c *chaosBackend) start() *backendtest.Backend {
+	if c.legacy {
+		return backendtest.Legacy(c.t, c.b)
+	}
+	return backendtest.SocketIO(c.t, c.b)
+}
+
+func (c *chaosBackend) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := conn.(*net.TCPConn)
+	c.mu.Lock()
+	c.conns = append(c.conns, tc)
+	c.mu.Unlock()
+	return tc, nil
+}
+
+func (c *chaosBackend) Protocol() config.Protocol {
+	if c.legacy {
+		return config.ProtocolLegacy
+	}
+	return config.ProtocolSocketIO
+}
+
+func (c *chaosBackend) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	c.mu.Lock()
+	url := c.cur.URL
+	c.mu.Unlock()
+	o := upstream.Options{URL: url, HTTPClient: c.hc, DialTimeout: 10 * time.Second}
+	if c.legacy {
+		return (&upstream.LegacyDialer{Options: o}).Dial(ctx, h)
+	}
+	return (&upstream.SocketIODialer{Options: o, Namespace: "/"}).Dial(ctx, h)
+}
+
+// resetOne resets (RST) one of the gateway's live connections to the
+// backend, picked by r; it reports whether there was one.
+func (c *chaosBackend) resetOne(r *rand.Rand) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.conns) > 0 {
+		i := r.IntN(len(c.conns))
+		tc := c.conns[i]
+		c.conns = slices.Delete(c.conns, i, i+1)
+		_ = tc.SetLinger(0)
+		if tc.Close() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// crash kills the running service; restart starts a new one.
+func (c *chaosBackend) crash() {
+	c.mu.Lock()
+	cur := c.cur
+	c.down = true
+	c.mu.Unlock()
+	cur.Kill()
+}
+
+func (c *chaosBackend) restart() {
+	nb := c.start()
+	c.mu.Lock()
+	c.cur, c.down = nb, false
+	c.mu.Unlock()
+}
+
+func (c *chaosBackend) isDown() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.down
+}
+
+func (c *chaosBackend) conns0() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur.Conns()
+}
+
+// epoch is one subscription of a client to a channel, from its subscribe
+// to its end (unsubscribe answered, subscription_lost, refused subscribe).
+type epoch struct {
+	acked  bool
+	pos    uint64 // the ack's position
+	hasPos bool
+	seqs   []uint64
+}
+
+// mreq is a request in flight.
+type mreq struct {
+	typ, channel string
+	reply        chan legacy.Frame // cap 1
+}
+
+// mclient is a legacy client of the edge that checks what it receives.
+type mclient struct {
+	user    string
+	session string
+	ws      *websocket.Conn
+	done    chan struct{}
+
+	mu         sync.Mutex
+	nextID     uint64
+	pending    map[uint64]*mreq
+	answered   map[uint64]int
+	subs       map[string]*epoch // open subscriptions
+	problems   []string
+	lost       []string
+	err        error // why the read loop ended
+	closing    bool
+	pauseUntil time.Time
+}
+
+func dialModelClient(ctx context.Context, addr, user string) (*mclient, error) {
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws?user="+user, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(1 << 20)
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		_ = ws.CloseNow()
+		return nil, err
+	}
+	f, err := legacy.Decode(b)
+	if err != nil || f.Type != legacy.TypeWelcome {
+		_ = ws.CloseNow()
+		return nil, fmt.Errorf("first frame %q: %v", b, err)
+	}
+	c := &mclient{user: user, session: f.Session, ws: ws, done: make(chan struct{}),
+		pending: make(map[uint64]*mreq), answered: make(map[uint64]int), subs: make(map[string]*epoch)}
+	go c.readLoop()
+	return c, nil
+}
+
+func (c *mclient) problem(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf("%s: ", c.user)+fmt.Sprintf(format, args...))
+}
+
+// pause stops reading for d: the edge's writes back up into the socket
+// buffers and its queue.
+func (c *mclient) pause(d time.Duration) {
+	c.mu.Lock()
+	c.pauseUntil = time.Now().Add(d)
+	c.mu.Unlock()
+}
+
+func (c *mclient) waitPause() {
+	for {
+		c.mu.Lock()
+		d := time.Until(c.pauseUntil)
+		c.mu.Unlock()
+		if d <= 0 {
+			return
+		}
+		time.Sleep(min(d, 10*time.Millisecond))
+	}
+}
+
+func (c *mclient) readLoop() {
+	defer close(c.done)
+	for {
+		c.waitPause()
+		_, b, err := c.ws.Read(context.Background())
+		if err != nil {
+			c.mu.Lock()
+			if !c.closing {
+				c.err = err
+			}
+			c.mu.Unlock()
+			return
+		}
+		f, err := legacy.Decode(b)
+		c.mu.Lock()
+		if err != nil {
+			c.problem("undecodable frame %q: %v", b, err)
+		} else {
+			c.handle(f)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// handle checks one frame from the edge; c.mu is held.
+func (c *mclient) handle(f legacy.Frame) {
+	switch f.Type {
+	case legacy.TypeMessage:
+		ep := c.subs[f.Channel]
+		switch {
+		case ep == nil:
+			c.problem("channel %q: seq %d while not subscribed", f.Channel, f.Seq)
+		case !ep.acked:
+			c.problem("channel %q: seq %d before the subscribe's ack", f.Channel, f.Seq)
+		case len(ep.seqs) > 0 && f.Seq != ep.seqs[len(ep.seqs)-1]+1:
+			c.problem("channel %q: seq %d after %d", f.Channel, f.Seq, ep.seqs[len(ep.seqs)-1])
+			ep.seqs = append(ep.seqs, f.Seq)
+		case len(ep.seqs) == 0 && ep.hasPos && f.Seq > ep.pos+1:
+			c.problem("channel %q: first seq %d after an ack at %d", f.Channel, f.Seq, ep.pos)
+			ep.seqs = append(ep.seqs, f.Seq)
+		default:
+			ep.seqs = append(ep.seqs, f.Seq)
+		}
+	case legacy.TypeAck, legacy.TypeError:
+		if f.ID == 0 {
+			if f.Type == legacy.TypeError && f.Code == legacy.CodeSubscriptionLost {
+				if c.subs[f.Channel] == nil {
+					c.problem("subscription_lost for %q, not subscribed", f.Channel)
+				}
+				delete(c.subs, f.Channel)
+				c.lost = append(c.lost, f.Channel+": "+f.Message)
+				return
+			}
+			c.problem("unsolicited %s %+v", f.Type, f)
+			return
+		}
+		c.answered[f.ID]++
+		r := c.pending[f.ID]
+		if r == nil {
+			c.problem("answer %s to id %d, which waits for none (answered %d times)", f.Type, f.ID, c.answered[f.ID])
+			return
+		}
+		delete(c.pending, f.ID)
+		switch r.typ {
+		case legacy.TypeSubscribe:
+			ep := c.subs[r.channel]
+			if ep == nil {
+				c.problem("%s to the subscribe of %q, no longer open", f.Type, r.channel)
+			} else if f.Type == legacy.TypeAck {
+				ep.acked, ep.pos, ep.hasPos = true, f.Seq, f.HasSeq
+			} else {
+				delete(c.subs, r.channel)
+			}
+		case legacy.TypeUnsubscribe:
+			delete(c.subs, r.channel)
+		}
+		r.reply <- f
+	default:
+		c.problem("unexpected frame %+v", f)
+	}
+}
+
+// send writes a request; for a subscribe it opens the channel's epoch.
+func (c *mclient) send(ctx context.Context, f legacy.Frame) (*mreq, error) {
+	r := &mreq{typ: f.Type, channel: f.Channel, reply: make(chan legacy.Frame, 1)}
+	c.mu.Lock()
+	c.nextID++
+	f.ID = c.nextID
+	c.pending[f.ID] = r
+	if f.Type == legacy.TypeSubscribe {
+		c.subs[f.Channel] = &epoch{}
+	}
+	c.mu.Unlock()
+	return r, c.ws.Write(ctx, websocket.MessageText, legacy.Append(nil, f))
+}
+
+// call sends f and waits for its answer.
+func (c *mclient) call(ctx context.Context, f legacy.Frame) (legacy.Frame, error) {
+	r, err := c.send(ctx, f)
+	if err != nil {
+		return legacy.Frame{}, err
+	}
+	select {
+	case a := <-r.reply:
+		return a, nil
+	case <-c.done:
+		return legacy.Frame{}, errors.New("connection ended")
+	case <-ctx.Done():
+		return legacy.Frame{}, ctx.Err()
+	}
+}
+
+func (c *mclient) subscribed() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for ch := range c.subs {
+		out = append(out, ch)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// run performs n random operations.
+func (c *mclient) run(ctx context.Context, r *rand.Rand, n int) error {
+	for range n {
+		if ctx.Err() != nil || isDone(c.done) {
+			return nil
+		}
+		ch := modelChannels[r.IntN(len(modelChannels))]
+		c.mu.Lock()
+		_, open := c.subs[ch]
+		c.mu.Unlock()
+		switch k := r.IntN(10); {
+		case k < 3 && !open:
+			if _, err := c.call(ctx, legacy.Frame{Type: legacy.TypeSubscribe, Channel: ch}); err != nil {
+				return fmt.Errorf("subscribe %q: %w", ch, err)
+			}
+		case k < 5 && open:
+			if _, err := c.call(ctx, legacy.Frame{Type: legacy.TypeUnsubscribe, Channel: ch}); err != nil {
+				return fmt.Errorf("unsubscribe %q: %w", ch, err)
+			}
+		case k < 8:
+			for range 1 + r.IntN(16) { // answered whenever: checked at the end
+				if _, err := c.send(ctx, legacy.Frame{Type: legacy.TypePublish, Channel: ch, Data: []byte(`{"from":"client"}`)}); err != nil {
+					return fmt.Errorf("publish %q: %w", ch, err)
+				}
+			}
+		case k < 9:
+			c.pause(time.Duration(20+r.IntN(150)) * time.Millisecond)
+		}
+		time.Sleep(time.Duration(r.IntN(25)) * time.Millisecond)
+	}
+	return nil
+}
+
+func (c *mclient) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+func (c *mclient) close() {
+	c.mu.Lock()
+	c.closing = true
+	c.pauseUntil = time.Time{}
+	c.mu.Unlock()
+	_ = c.ws.Close(websocket.StatusNormalClosure, "")
+	<-c.done
+}
+
+func runModel(t *testing.T, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 0x6261746f6e))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("seed %d failed", seed)
+		}
+	})
+	ctx := testenv.Context(t, 60*time.Second)
+	b, err := membroker.New(membroker.Options{HistorySize: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	blue, green := newChaosBackend(t, b, true), newChaosBackend(t, b, false)
+	table, err := router.NewTable("baton", router.Weight(r.IntN(3)*5000), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A short drain, at times: requests in flight on a connection left
+	// behind then get their error replies from its close.
+	hopts := handover.Options{Timeout: 20 * time.Second, DrainTimeout: []time.Duration{2 * time.Second, 20 * time.Millisecond}[r.IntN(2)]}
+	g, err := gateway.New(gateway.Options{
+		Router: router.New(table), Blue: blue, Green: green,
+		MovesPerSecond: 2000, Concurrency: 16,
+		Handover:         hopts,
+		ReattachBackoff:  20 * time.Millisecond,
+		ReattachAttempts: 5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := g.Close(ctx); err != nil {
+			t.Errorf("gateway close: %v", err)
+		}
+	})
+	f := startFront(t, &env{b: b, g: g}, edge.Options{})
+
+	clients := make([]*mclient, modelClients)
+	for i := range clients {
+		if clients[i], err = dialModelClient(ctx, f.edgeAddr, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(clients[i].close)
+	}
+
+	// Steady publishing, and the clients' own operations.
+	pub := publishModel(b, 3*time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make(chan error, modelClients+2*modelSteps)
+	act := func(c *mclient) {
+		cr := rand.New(rand.NewPCG(r.Uint64(), 1))
+		wg.Go(func() {
+			if err := c.run(ctx, cr, modelClientOp); err != nil && !c.isClosing() {
+				errs <- fmt.Errorf("%s: %w", c.user, err)
+			}
+		})
+	}
+	for _, c := range clients {
+		act(c)
+	}
+	var gone []*mclient // clients that left during the run
+
+	// The chaos: one action per step, some of them left running.
+	var standby bool
+	downUntil := -1 // step at which a crashed backend restarts
+	var crashed *chaosBackend
+	for step := range modelSteps {
+		if crashed != nil && step >= downUntil {
+			crashed.restart()
+			crashed = nil
+		}
+		switch k := r.IntN(13); {
+		case k < 3: // a weight change, paced or not, left to run
+			w := router.Weight(r.IntN(3) * 5000)
+			pace := 0
+			if r.IntN(3) == 0 {
+				pace = gateway.Unpaced
+			}
+			wg.Go(func() {
+				if _, _, err := g.SetWeightPaced(ctx, w, pace); err != nil {
+					errs <- fmt.Errorf("weight %v: %w", w, err)
+				}
+			})
+		case k < 4: // moves of one session beside the gateway's own
+			c := clients[r.IntN(len(clients))]
+			keep := standby
+			for range 1 + r.IntN(3) {
+				to := router.Color(r.IntN(2))
+				wg.Go(func() {
+					s, ok := g.Session(c.session)
+					if !ok {
+						return
+					}
+					opts := hopts
+					opts.Standby = func(from router.Color) bool { return keep && from == router.Blue }
+					d := upstream.Dialer(blue)
+					if to == router.Green {
+						d = green
+					}
+					_, _ = handover.Move(ctx, s, to, d, opts) // may fail on a crashed backend
+				})
+			}
+		case k < 5:
+			standby = !standby
+			g.KeepStandby(standby)
+		case k < 7: // reset one backend connection
+			be := blue
+			if r.IntN(2) == 0 {
+				be = green
+			}
+			be.resetOne(r)
+		case k < 8: // crash a backend (one at a time), restart it later
+			if crashed == nil {
+				crashed = blue
+				if r.IntN(2) == 0 {
+					crashed = green
+				}
+				crashed.crash()
+				downUntil = step + 1 + r.IntN(4)
+			}
+		case k < 9: // a client leaves, a new one comes
+			i := r.IntN(len(clients))
+			gone = append(gone, clients[i])
+			clients[i].close()
+			c, err := dialModelClient(ctx, f.edgeAddr, fmt.Sprintf("m%d-%d", i, step))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.close)
+			clients[i] = c
+			act(c)
+		case k < 11: // a burst on one channel
+			ch := modelChannels[r.IntN(len(modelChannels))]
+			n := 20 + r.IntN(200)
+			wg.Go(func() {
+				for i := range n {
+					if _, err := b.Publish(ctx, ch, fmt.Appendf(nil, `{"burst":%d}`, i)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(time.Duration(5+r.IntN(40)) * time.Millisecond)
+	}
+	if crashed != nil {
+		crashed.restart()
+	}
+	wg.Wait()
+	if err := pub.stop(); err != nil {
+		t.Fatal(err)
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Settle: standbys off, one last weight, every session live.
+	g.KeepStandby(false)
+	final := router.Weight(r.IntN(3) * 5000)
+	if _, failed, err := g.SetWeight(ctx, final); err != nil || failed != 0 {
+		t.Fatalf("final weight %v: %d failed, %v", final, failed, err)
+	}
+	testenv.Eventually(t, "every session live", 10*time.Second, func() bool {
+		st := g.Status()
+		return st.Sessions.Detached == 0 && st.Sessions.Blue+st.Sessions.Green == len(clients)
+	})
+	for _, c := range clients {
+		c.pause(0)
+	}
+
+	// A last message on every channel must reach every open subscription,
+	// and every request its answer.
+	marks := map[string]uint64{}
+	for _, ch := range modelChannels {
+		m, err := b.Publish(ctx, ch, []byte(`{"mark":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		marks[ch] = m.Seq
+	}
+	caughtUp := func() bool {
+		for _, c := range clients {
+			c.mu.Lock()
+			for ch, ep := range c.subs {
+				if !ep.acked || len(ep.seqs) == 0 || ep.seqs[len(ep.seqs)-1] < marks[ch] {
+					c.mu.Unlock()
+					return false
+				}
+			}
+			answered := len(c.pending) == 0
+			c.mu.Unlock()
+			if !answered {
+				return false
+			}
+		}
+		return true
+	}
+	if !testenv.Poll(10*time.Second, caughtUp) {
+		for _, c := range clients {
+			c.mu.Lock()
+			for ch, ep := range c.subs {
+				last := uint64(0)
+				if len(ep.seqs) > 0 {
+					last = ep.seqs[len(ep.seqs)-1]
+				}
+				t.Errorf("%s (session %s): channel %q acked %v at %d, last seq %d, mark %d", c.user, c.session, ch, ep.acked, ep.pos, last, marks[ch])
+			}
+			for id, rq := range c.pending {
+				t.Errorf("%s (session %s): request %d (%s %q) unanswered", c.user, c.session, id, rq.typ, rq.channel)
+			}
+			c.mu.Unlock()
+		}
+	}
+	for _, c := range gone {
+		c.mu.Lock()
+		for _, p := range c.problems {
+			t.Error(p)
+		}
+		for id, n := range c.answered {
+			if n > 1 {
+				t.Errorf("%s: request %d answered %d times", c.user, id, n)
+			}
+		}
+		c.mu.Unlock()
+	}
+	for _, c := range clients {
+		c.mu.Lock()
+		for _, p := range c.problems {
+			t.Error(p)
+		}
+		for id, n := range c.answered {
+			if n != 1 {
+				t.Errorf("%s: request %d answered %d times", c.user, id, n)
+			}
+		}
+		if len(c.lost) > 0 {
+			t.Logf("%s: lost %q", c.user, c.lost)
+		}
+		err := c.err
+		c.mu.Unlock()
+		if isDone(c.done) {
+			t.Errorf("%s: connection ended: %v", c.user, err)
+		}
+	}
+
+	// The gateway's accounting: placement, subscriptions, connections.
+	tab := g.Router().Table()
+	want := map[router.Color]int{}
+	for _, c := range clients {
+		info, ok := g.SessionInfo(c.session)
+		if !ok {
+			t.Errorf("%s: session %s not held", c.user, c.session)
+			continue
+		}
+		w := tab.Backend(c.user)
+		want[w]++
+		if info.Backend != w || !info.Attached {
+			t.Errorf("%s: on %v (live %v), router says %v", c.user, info.Backend, info.Attached, w)
+		}
+		var chans []string
+		for _, sub := range info.Subscriptions {
+			chans = append(chans, sub.Channel)
+		}
+		slices.Sort(chans)
+		if got := c.subscribed(); !slices.Equal(chans, got) {
+			t.Errorf("%s: session holds %q, client %q", c.user, chans, got)
+		}
+	}
+	st := g.Status()
+	if st.Sessions.Blue != want[router.Blue] || st.Sessions.Green != want[router.Green] {
+		t.Errorf("status sessions %+v, router says blue %d green %d", st.Sessions, want[router.Blue], want[router.Green])
+	}
+	testenv.Eventually(t, "one backend connection per session, no standby", 10*time.Second, func() bool {
+		st := g.Status()
+		return st.Sessions.Standby == 0 && blue.conns0() == want[router.Blue] && green.conns0() == want[router.Green]
+	})
+	t.Logf("status %+v", g.Status())
+
+	for _, c := range clients {
+		c.close()
+	}
+	testenv.Eventually(t, "the sessions to end", 10*time.Second, func() bool {
+		return len(g.Sessions()) == 0 && blue.conns0() == 0 && green.conns0() == 0
+	})
+}
+
+// modelPublisher publishes on every channel, round robin, until stopped.
+type modelPublisher struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+func publishModel(b broker.Broker, pause time.Duration) *modelPublisher {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &modelPublisher{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for n := 0; ctx.Err() == nil; n++ {
+			for _, ch := range modelChannels {
+				if _, err := b.Publish(ctx, ch, fmt.Appendf(nil, `{"n":%d}`, n)); err != nil {
+					if ctx.Err() == nil {
+						p.err = err
+					}
+					return
+				}
+			}
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return p
+}
+
+func (p *modelPublisher) stop() error {
+	p.cancel()
+	<-p.done
+	return p.err
+}
