@@ -107,7 +107,7 @@ func newCollector(s *Server) *collector {
 }
 
 // edgeEventKinds are the kind values of baton_edge_events_total.
-var edgeEventKinds = []string{"accepted", "unauthorized", "attach_failed", "slow_consumers", "dropped", "too_large", "error_replies", "origin_rejected"}
+var edgeEventKinds = []string{"accepted", "unauthorized", "attach_failed", "slow_consumers", "dropped", "too_large", "error_replies", "origin_rejected", "asks_not_bridged"}
 
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -189,7 +189,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		e := s.opts.EdgeStats()
 		gauge(c.edgeConns, float64(e.Legacy), "legacy")
 		gauge(c.edgeConns, float64(e.SocketIO), "socketio")
-		for i, v := range []uint64{e.Accepted, e.Unauthorized, e.AttachFailed, e.SlowConsumers, e.Dropped, e.TooLarge, e.ErrorReplies, e.OriginRejected} {
+		for i, v := range []uint64{e.Accepted, e.Unauthorized, e.AttachFailed, e.SlowConsumers, e.Dropped, e.TooLarge, e.ErrorReplies, e.OriginRejected, e.AsksNotBridged} {
 			counter(c.edgeEvents, float64(v), edgeEventKinds[i])
 		}
 	}

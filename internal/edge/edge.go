@@ -113,6 +113,11 @@ type Stats struct {
 	// Origin is not allowed (edge.origin_patterns), on either listener
 	// and on every Socket.IO request, polling included.
 	OriginRejected uint64 `json:"origin_rejected"`
+	// AsksNotBridged counts a Socket.IO backend's events asking for an
+	// acknowledgement that reached their client as plain events, so that
+	// the backend's callback is never called: sent to a legacy client,
+	// or to a Socket.IO client already owing 64 such acks.
+	AsksNotBridged uint64 `json:"asks_not_bridged"`
 }
 
 // Server is the edge. It is an http.Handler.
@@ -133,7 +138,7 @@ type Server struct {
 
 	accepted, unauthorized, attachFailed atomic.Uint64
 	slow, dropped, tooLarge, errReplies  atomic.Uint64
-	originRejected                       atomic.Uint64
+	originRejected, asksNotBridged       atomic.Uint64
 }
 
 // New returns an edge over opts.Gateway.
@@ -199,6 +204,7 @@ func (s *Server) Stats() Stats {
 	st.TooLarge = s.tooLarge.Load()
 	st.ErrorReplies = s.errReplies.Load()
 	st.OriginRejected = s.originRejected.Load()
+	st.AsksNotBridged = s.asksNotBridged.Load()
 	return st
 }
 

@@ -77,6 +77,9 @@ func (c *legacyConn) push(ev upstream.Event) error {
 			Type: legacy.TypeError, Code: legacy.CodeSubscriptionLost, Message: lostMessage(ev.Data), Channel: ev.Channel,
 		}), false)
 	default:
+		if ev.Answer != nil {
+			c.srv.asksNotBridged.Add(1) // a legacy client cannot answer it
+		}
 		frame, err := upstream.AppendLegacyFrame(nil, ev.Name, 0, ev.Args)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/eio"
@@ -39,6 +40,9 @@ type sioConn struct {
 	// publish); made by the first, used by the handlers, which never run
 	// at once.
 	publishing chan struct{}
+	// asking counts the backend's events awaiting the client's ack (see
+	// ask).
+	asking atomic.Int32
 }
 
 var _ session.Sink = (*sioConn)(nil)
@@ -351,8 +355,51 @@ func (c *sioConn) push(ev upstream.Event) error {
 	default:
 		// ev's bytes are only lent: the encoding copies the arguments,
 		// but the attachments are queued as they are.
+		if ev.Answer != nil {
+			return c.ask(ev, cloneAttachments(ev.Binary))
+		}
 		return c.so.EmitBinary(ev.Name, cloneAttachments(ev.Binary), ev.Args...)
 	}
+}
+
+// maxAsking bounds a client's acks awaited for the backend at once.
+const maxAsking = 64
+
+// ask emits a backend's event that asks for an acknowledgement, asking the
+// client in turn, and passes the client's ack to the backend's callback on
+// a goroutine of its own, which waits for at most the request timeout. A
+// client already owing maxAsking acks gets the event without the ask
+// (counted in asks_not_bridged), so that a backend cannot pile up waits
+// on a client that never answers.
+func (c *sioConn) ask(ev upstream.Event, bin [][]byte) error {
+	if c.asking.Add(1) > maxAsking {
+		c.asking.Add(-1)
+		c.srv.asksNotBridged.Add(1)
+		return c.so.EmitBinary(ev.Name, bin, ev.Args...)
+	}
+	pending, err := c.so.EmitAsking(ev.Name, bin, ev.Args...)
+	if err != nil {
+		c.asking.Add(-1)
+		return err
+	}
+	answer, timeout := ev.Answer, c.srv.opts.RequestTimeout
+	go func() {
+		defer c.asking.Add(-1)
+		defer pending.Drop()
+		ctx, cancel := context.WithTimeout(c.so.Context(), timeout)
+		defer cancel()
+		ack, err := pending.Wait(ctx)
+		if err != nil {
+			return // the backend's own timeout tells it
+		}
+		// The answer goes out even if the client leaves meanwhile.
+		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer acancel()
+		if err := answer(actx, ack.Args, ack.Binary); err != nil {
+			c.srv.log.Debug("edge: answering the backend's ask", "session", c.sess.ID(), "event", ev.Name, "err", err)
+		}
+	}()
+	return nil
 }
 
 // cloneAttachments returns a copy of a backend event's attachments (nil

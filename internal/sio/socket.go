@@ -146,14 +146,27 @@ func (s *Socket) EmitBinary(event string, binary [][]byte, args ...[]byte) error
 // it until ctx ends. It must not be called from a handler of the same
 // connection, which would wait for a packet only it can read.
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...[]byte) (Ack, error) {
+	p, err := s.EmitAsking(event, nil, args...)
+	if err != nil {
+		return Ack{}, err
+	}
+	defer p.Drop()
+	return p.Wait(ctx)
+}
+
+// EmitAsking sends an event, with binary attachments, asking for an
+// acknowledgement, and returns at once: the ack is awaited with the
+// returned PendingAck, which must be dropped once no longer awaited.
+// Unlike EmitWithAck it may be called anywhere, a handler included.
+func (s *Socket) EmitAsking(event string, binary [][]byte, args ...[]byte) (*PendingAck, error) {
 	if reserved[event] {
-		return Ack{}, ErrReservedEvent
+		return nil, ErrReservedEvent
 	}
 	ch := make(chan Ack, 1)
 	s.mu.Lock()
 	if !s.connected {
 		s.mu.Unlock()
-		return Ack{}, ErrDisconnected
+		return nil, ErrDisconnected
 	}
 	id := s.nextAck
 	s.nextAck++
@@ -162,21 +175,37 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...[]byte) 
 	}
 	s.acks[id] = ch
 	s.mu.Unlock()
-	defer s.dropAck(id)
 
 	p := socketio.Packet{Type: socketio.Event, ID: id, HasID: true, Data: socketio.AppendEvent(nil, event, args...)}
-	if err := s.packet(p, nil); err != nil {
-		return Ack{}, err
+	if err := s.packet(p, binary); err != nil {
+		s.dropAck(id)
+		return nil, err
 	}
+	return &PendingAck{s: s, id: id, event: event, ch: ch}, nil
+}
+
+// PendingAck is an acknowledgement asked for by EmitAsking.
+type PendingAck struct {
+	s     *Socket
+	id    int64
+	event string
+	ch    chan Ack
+}
+
+// Wait waits for the ack until ctx ends or the socket disconnects.
+func (p *PendingAck) Wait(ctx context.Context) (Ack, error) {
 	select {
-	case a := <-ch:
+	case a := <-p.ch:
 		return a, nil
 	case <-ctx.Done():
-		return Ack{}, fmt.Errorf("sio: ack for %q: %w", event, ctx.Err())
-	case <-s.ctx.Done():
-		return Ack{}, fmt.Errorf("%w: %w", ErrDisconnected, context.Cause(s.ctx))
+		return Ack{}, fmt.Errorf("sio: ack for %q: %w", p.event, ctx.Err())
+	case <-p.s.ctx.Done():
+		return Ack{}, fmt.Errorf("%w: %w", ErrDisconnected, context.Cause(p.s.ctx))
 	}
 }
+
+// Drop stops awaiting the ack: one that comes later is ignored.
+func (p *PendingAck) Drop() { p.s.dropAck(p.id) }
 
 func (s *Socket) dropAck(id int64) {
 	s.mu.Lock()

@@ -57,8 +57,9 @@
 // A legacy backend's error frame with code subscription_lost and a channel
 // becomes a KindLost event; the session then subscribes again with since.
 //
-// Binary attachments come in only: a Socket.IO backend's event keeps them
-// (Event.Binary), an ack that carries them is refused (ErrBadReply), and
-// none are ever sent. Not bridged yet: acknowledgements the backend asks
-// for on the events it emits.
+// Binary attachments come in, and go back in an answer to the backend's
+// ask: a Socket.IO backend's event keeps them (Event.Binary), an ack that
+// carries them is refused (ErrBadReply), and a client's event never sends
+// any. An event the backend asked an acknowledgement for carries
+// Event.Answer, which sends the client's ack back to its callback.
 package upstream

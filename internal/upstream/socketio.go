@@ -175,7 +175,13 @@ func (c *sioConn) handle(ev sioclient.Event) {
 			return
 		}
 	}
-	c.h.HandleEvent(Event{Kind: KindEvent, Name: ev.Name, Args: ev.Args, Binary: ev.Binary})
+	out := Event{Kind: KindEvent, Name: ev.Name, Args: ev.Args, Binary: ev.Binary}
+	if ev.WantsAck() {
+		out.Answer = func(ctx context.Context, args, binary [][]byte) error {
+			return ev.AckPayload(ctx, sioclient.Payload{Args: args, Binary: binary})
+		}
+	}
+	c.h.HandleEvent(out)
 }
 
 // call emits a pub/sub request and reads its ack.

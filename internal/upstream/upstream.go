@@ -55,6 +55,11 @@ type Event struct {
 	// Binary are a Socket.IO KindEvent's attachments, which placeholders
 	// ({"_placeholder":true,"num":N}) in Args refer to by index.
 	Binary [][]byte
+	// Answer is set on a KindEvent whose sender asked for an
+	// acknowledgement (a Socket.IO backend's emit with a callback): it
+	// sends args, with their attachments, to that callback, on the
+	// connection the event came from. Nil otherwise.
+	Answer func(ctx context.Context, args, binary [][]byte) error
 }
 
 // Clone returns ev with bytes of its own (see Handler.HandleEvent).

@@ -1,0 +1,153 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/sio"
+	"github.com/baton-rt/baton/internal/sioclient"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// askingBackend is a Socket.IO backend that, on "ask-me" {n}, emits
+// "question" n times asking for an acknowledgement, and sends every ack
+// it gets to answers.
+func askingBackend(t *testing.T) (url string, answers <-chan sio.Ack) {
+	t.Helper()
+	srv, err := sio.NewServer(sio.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan sio.Ack, 128)
+	srv.Of("/").On("ask-me", func(s *sio.Socket, e *sio.Event) {
+		n := 1
+		if len(e.Args) > 0 && len(e.Args[0]) == 1 {
+			n = int(e.Args[0][0]-'0') * 10 // "7" asks 70 times
+		}
+		for range n {
+			p, err := s.EmitAsking("question", [][]byte{{4, 2}}, []byte(`"why?"`), sioclient.Placeholder(0))
+			if err != nil {
+				t.Errorf("backend: %v", err)
+				return
+			}
+			go func() {
+				defer p.Drop()
+				ctx, cancel := context.WithTimeout(s.Context(), 20*time.Second)
+				defer cancel()
+				if a, err := p.Wait(ctx); err == nil {
+					got <- a
+				}
+			}()
+		}
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	return hs.URL + "/socket.io/", got
+}
+
+// A Socket.IO backend's emit with a callback asks the Socket.IO client
+// through the gateway, and the client's ack, attachment included, reaches
+// the callback, as it would talking to the backend directly. A legacy
+// client, which cannot answer, gets the event, counted as not bridged, and
+// so does a Socket.IO client past 64 unanswered asks.
+func TestE2EBackendAsksTheClient(t *testing.T) {
+	url, answers := askingBackend(t)
+	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
+		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
+	})
+	f := startFront(t, e, edge.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	question := func(events <-chan sioclient.Event) sioclient.Event {
+		t.Helper()
+		select {
+		case ev := <-events:
+			if ev.Name != "question" || len(ev.Args) != 2 || string(ev.Args[0]) != `"why?"` ||
+				len(ev.Binary) != 1 || !bytes.Equal(ev.Binary[0], []byte{4, 2}) {
+				t.Fatalf("event %q args %q attachments %v, want the question", ev.Name, ev.Args, ev.Binary)
+			}
+			return ev
+		case <-ctx.Done():
+			t.Fatal("no question came")
+		}
+		panic("unreachable")
+	}
+
+	cl, err := sioclient.Dial(ctx, "http://"+f.edgeAddr+"/socket.io/?user=asked", sioclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	s, err := cl.Connect(ctx, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Emit(ctx, "ask-me"); err != nil {
+		t.Fatal(err)
+	}
+	ev := question(s.Events())
+	if !ev.WantsAck() {
+		t.Fatal("the question reached the client without asking for an ack")
+	}
+	if err := ev.AckPayload(ctx, sioclient.Payload{Args: [][]byte{[]byte(`"because"`), sioclient.Placeholder(0)}, Binary: [][]byte{{7}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-answers:
+		if len(a.Args) != 2 || string(a.Args[0]) != `"because"` || len(a.Binary) != 1 || !bytes.Equal(a.Binary[0], []byte{7}) {
+			t.Fatalf("the backend's callback got %q with %v, want the client's answer", a.Args, a.Binary)
+		}
+	case <-ctx.Done():
+		t.Fatal("the client's answer never reached the backend's callback")
+	}
+
+	// 70 asks to a client that answers none: 64 are asked, 6 are not.
+	if err := s.Emit(ctx, "ask-me", []byte(`7`)); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	for range 70 {
+		if question(s.Events()).WantsAck() {
+			asked++
+		}
+	}
+	if asked != 64 {
+		t.Errorf("%d of 70 asks reached the client as asks, want 64", asked)
+	}
+	if got := f.edge.Stats().AsksNotBridged; got != 6 {
+		t.Errorf("asks_not_bridged %d, want 6", got)
+	}
+
+	ws, _, err := websocket.Dial(ctx, "ws://"+f.edgeAddr+"/ws?user=legacy-asked", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ask-me"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("the legacy client got no question: %v", err)
+		}
+		if bytes.Contains(b, []byte(`"type":"question"`)) {
+			break
+		}
+	}
+	if got := f.edge.Stats().AsksNotBridged; got != 7 {
+		t.Errorf("asks_not_bridged %d, want 7 after the legacy client's", got)
+	}
+}
