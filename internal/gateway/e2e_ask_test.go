@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/sioclient"
+	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -149,5 +152,33 @@ func TestE2EBackendAsksTheClient(t *testing.T) {
 	}
 	if got := f.edge.Stats().AsksNotBridged; got != 7 {
 		t.Errorf("asks_not_bridged %d, want 7 after the legacy client's", got)
+	}
+}
+
+// The official npm socket.io-client, through the gateway, is asked the
+// backend's question (its callback argument is there) and its answer,
+// with a Buffer, reaches the backend's callback (interop/ask_client.js).
+func TestE2ENodeClientAnswersTheBackend(t *testing.T) {
+	node, dir := testenv.Node(t)
+	url, answers := askingBackend(t)
+	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
+		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
+	})
+	f := startFront(t, e, edge.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "ask_client.js"), "--url", "http://"+f.edgeAddr, "--user", "node-asked")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	select {
+	case a := <-answers:
+		if len(a.Args) != 2 || string(a.Args[0]) != `"because"` || len(a.Binary) != 1 || !bytes.Equal(a.Binary[0], []byte{7}) {
+			t.Fatalf("the backend's callback got %q with %v, want (\"because\", <Buffer 07>)", a.Args, a.Binary)
+		}
+	case <-ctx.Done():
+		t.Fatal("the official client's answer never reached the backend's callback")
 	}
 }
