@@ -98,6 +98,7 @@ type SessionCounts struct {
 type MoveCounts struct {
 	Done           uint64 `json:"done"`
 	Failed         uint64 `json:"failed"`
+	Canceled       uint64 `json:"canceled"`
 	Drops          uint64 `json:"drops"`
 	Reattached     uint64 `json:"reattached"`
 	ReattachFailed uint64 `json:"reattach_failed"`
@@ -127,7 +128,7 @@ func (s *Server) getStatus(w http.ResponseWriter, _ *http.Request) error {
 		Weight:   st.Weight.Percent(),
 		Sessions: sessionCounts(st.Sessions),
 		Moves: MoveCounts{
-			Done: st.Moves.Done, Failed: st.Moves.Failed, Drops: st.Moves.Drops,
+			Done: st.Moves.Done, Failed: st.Moves.Failed, Canceled: st.Moves.Canceled, Drops: st.Moves.Drops,
 			Reattached: st.Moves.Reattached, ReattachFailed: st.Moves.ReattachFailed, AttachFailed: st.Moves.AttachFailed,
 		},
 		Backends: map[string]Backend{"blue": backendOf(st.Backends.Blue), "green": backendOf(st.Backends.Green)},

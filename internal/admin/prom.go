@@ -78,7 +78,7 @@ func newCollector(s *Server) *collector {
 		sessions:       d("sessions", "Sessions attached to each backend.", "backend"),
 		detached:       d("sessions_detached", "Sessions with no live backend connection."),
 		weight:         d("weight_percent", "Share of users routed to green, in percent."),
-		moves:          d("moves_total", "Moves caused by weight changes, by outcome (done, failed).", "kind"),
+		moves:          d("moves_total", "Moves caused by weight changes, by outcome (done, failed, canceled).", "kind"),
 		reattaches:     d("reattaches_total", "Re-attaches after a backend dropped a session, by outcome (done, failed).", "kind"),
 		drops:          d("backend_drops_total", "Backend connections that ended unasked."),
 		attachFailures: d("attach_failures_total", "New sessions refused because no backend could be dialed."),
@@ -138,6 +138,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.weight, st.Weight.Percent())
 	counter(c.moves, float64(st.Moves.Done), "done")
 	counter(c.moves, float64(st.Moves.Failed), "failed")
+	counter(c.moves, float64(st.Moves.Canceled), "canceled")
 	counter(c.reattaches, float64(st.Moves.Reattached), "done")
 	counter(c.reattaches, float64(st.Moves.ReattachFailed), "failed")
 	counter(c.drops, float64(st.Moves.Drops))

@@ -305,6 +305,12 @@ func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color)
 	ok, err := handover.Move(ctx, s, to, g.dialer(to), g.opts.Handover)
 	switch {
 	case err != nil && s.Closed():
+	case err != nil && ctx.Err() != nil:
+		// The weight change was called off (its caller left, a pause, a
+		// shutdown): the session stays where it was, as the moves not
+		// started yet do; no backend failed.
+		g.stats.movesCanceled.Add(1)
+		g.log.Debug("gateway: move canceled", "session", s.ID(), "to", to, "err", err)
 	case err != nil:
 		g.stats.movesFailed.Add(1)
 		g.log.Warn("gateway: move failed", "session", s.ID(), "to", to, "err", err)

@@ -71,7 +71,7 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case merr != nil && !s.Closed():
+		case merr != nil && !s.Closed() && ctx.Err() == nil:
 			failed++
 		case ok:
 			moved++

@@ -69,6 +69,7 @@ func (b *backend) status() BackendStatus {
 // stats are the gateway's own counters.
 type stats struct {
 	movesDone, movesFailed atomic.Uint64
+	movesCanceled          atomic.Uint64
 	drops                  atomic.Uint64
 	reattached             atomic.Uint64
 	reattachFailed         atomic.Uint64
@@ -98,6 +99,9 @@ type SessionCounts struct {
 // MoveCounts are monotonic counts of attaches.
 type MoveCounts struct {
 	Done, Failed uint64 // moves by weight changes
+	// Canceled counts moves under way when their weight change was called
+	// off (its caller gone, a pause, a shutdown): the session stayed.
+	Canceled uint64
 	// Drops counts backend connections that ended unasked; Reattached and
 	// ReattachFailed how their re-attaches ended (a failure abandons the
 	// session).
@@ -155,6 +159,7 @@ func (g *Gateway) Status() Status {
 	st.Moves = MoveCounts{
 		Done:           g.stats.movesDone.Load(),
 		Failed:         g.stats.movesFailed.Load(),
+		Canceled:       g.stats.movesCanceled.Load(),
 		Drops:          g.stats.drops.Load(),
 		Reattached:     g.stats.reattached.Load(),
 		ReattachFailed: g.stats.reattachFailed.Load(),
