@@ -21,7 +21,7 @@ func scrape(t *testing.T, h *harness) map[string]string {
 	}
 	allowed := map[string][]string{
 		"backend": {"blue", "green"},
-		"kind":    slices.Concat(ErrorKinds, LatencyKinds, edgeEventKinds, []string{"done", "failed", "legacy", "socketio"}),
+		"kind":    slices.Concat(ErrorKinds, LatencyKinds, edgeEventKinds, []string{"done", "failed", "canceled", "legacy", "socketio"}),
 		"state":   RolloutStates,
 		"le":      leValues(),
 	}
