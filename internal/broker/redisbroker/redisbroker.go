@@ -37,8 +37,12 @@
 // epoch, makes it read the missing messages from history first. After the
 // connection fails or stays silent through two ping intervals, the reader
 // opens a new one and resubscribes; every SUBSCRIBE confirmation for a live
-// channel (also those of go-redis' own reconnects) makes it catch that
-// channel up from history, so nothing missed waits for the next publish.
+// channel (also those of go-redis' own reconnects) marks that channel to be
+// caught up from history, so nothing missed waits for the next publish.
+// The marked channels catch up together once the run of confirmations
+// ends, their history reads pipelined (512 to a round trip), so that a
+// reconnect with thousands of channels holds the reader for a few round
+// trips, not one per channel.
 // If the missing messages are no longer in history, the channel's
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery
