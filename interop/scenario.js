@@ -267,6 +267,33 @@ const scenarios = {
     return { room };
   },
 
+  // Many publishes with acks emitted at once on a channel the client is
+  // subscribed to: on polling they go out in one or a few large POSTs, and
+  // their acks and messages (two packets per publish) are more than the
+  // server's outbound queue holds. The client reads all the while, so it is
+  // not slow: every ack and every message arrives, in seq order.
+  async pipeline() {
+    const ch = `pipeline-${RUN_ID}`;
+    const n = 2000;
+    const { socket: s } = await connect();
+    assertEqual(await ack(s, "subscribe", { channel: ch }), [{ ok: true, seq: 0 }], "subscribe ack");
+    const live = collect(s, "message", n);
+    const acks = Promise.all(Array.from({ length: n }, (_, i) => ack(s, "publish", { channel: ch, data: i })));
+    const [replies, messages] = await Promise.all([acks, live]);
+    assertEqual(
+      replies.map(([r]) => r),
+      Array.from({ length: n }, (_, i) => ({ ok: true, seq: i + 1 })),
+      "publish acks",
+    );
+    assertEqual(
+      messages.map(([m]) => [m.seq, m.data]),
+      Array.from({ length: n }, (_, i) => [i + 1, i]),
+      "messages in seq order",
+    );
+    assert(s.connected, "still connected");
+    return { publishes: n, transport: transportName(s) };
+  },
+
   // The server disconnects us: the Go test reads our id from the "connected"
   // line and tells the server to disconnect that socket.
   async "server-disconnect"() {

@@ -39,7 +39,10 @@ type Config struct {
 
 	// QueuePackets and QueueBytes bound one session's outbound queue. A
 	// Send that would overflow it closes the session as a slow consumer
-	// (ErrSlowConsumer). Zero means 1024 packets and 4 MiB.
+	// (ErrSlowConsumer). On polling, the rest of a POST waits while the
+	// queue is over a quarter of its bounds, for a GET to collect it, and
+	// a client that collects nothing for PingTimeout meanwhile is closed
+	// as a slow consumer too. Zero means 1024 packets and 4 MiB.
 	QueuePackets int
 	QueueBytes   int
 	// WriteTimeout bounds one batch of WebSocket writes, so that a peer

@@ -96,6 +96,7 @@ type Conn struct {
 	// polling only
 	pollWake   chan struct{} // non-nil while a GET waits; cap 1
 	posting    bool          // a POST body is being handled
+	postDone   chan struct{} // see awaitPostDone; closed when posting ends
 	final      []engineio.Packet
 	finalTaken bool
 

@@ -21,7 +21,8 @@ import (
 // A pong cannot be read while a Handler's OnMessage runs on the reader
 // (over WebSocket it waits behind it; a polling client cannot send it until
 // its POST is answered), and the handler may wait on a backend for longer
-// than the ping timeout. That time is the server's, not the client's: a
+// than the ping timeout; so may a POST waiting for the client to collect
+// its queue (awaitCollect). That time is the server's, not the client's: a
 // deadline that passes meanwhile is not judged until the call returns, and
 // the client then has PingTimeout again.
 

@@ -162,6 +162,10 @@ func (c *Conn) post(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		c.mu.Lock()
 		c.posting = false
+		if c.postDone != nil {
+			close(c.postDone) // see awaitPostDone
+			c.postDone = nil
+		}
 		c.mu.Unlock()
 	}()
 
@@ -195,9 +199,11 @@ func (c *Conn) tooLarge(w http.ResponseWriter) {
 	c.fail(fmt.Errorf("%w: payload too large", ErrTransport), engineio.Close)
 }
 
-// handlePayload delivers the packets of one POST body in order. Answers
-// the Handler held (SendHeld) are taken by the next poll, or written by
-// Flush if the session has moved to WebSocket meanwhile.
+// handlePayload delivers the packets of one POST body in order, each once
+// the client has collected enough of what the ones before it caused (see
+// awaitCollect). Answers the Handler held (SendHeld) are taken by the next
+// poll, or written by Flush if the session has moved to WebSocket
+// meanwhile.
 func (c *Conn) handlePayload(body []byte) {
 	defer c.Flush()
 	for p, err := range engineio.Packets(body) {
@@ -208,6 +214,65 @@ func (c *Conn) handlePayload(body []byte) {
 			c.fail(fmt.Errorf("%w: %w", ErrParse, err), engineio.Close)
 			return
 		}
+		if !c.awaitCollect() {
+			return
+		}
 		c.receive(p)
 	}
+}
+
+// awaitCollect is the backpressure on a POST. A polling client reads only
+// with its GETs, which the official clients keep sending while a POST is
+// pending, so one POST of many requests (up to MaxPayload) may cause more
+// answers and messages than the outbound queue holds without the client
+// being slow at all. So while the session is on polling (with no probed
+// upgrade: the probe is answered between POSTs, see awaitPostDone) and its
+// queue is over a quarter of its bounds (QueuePackets, QueueBytes), the
+// rest of the POST waits for a GET to collect the queue. The other three
+// quarters are room for what the requests handled so far still bring: a
+// request may have its answer queued and as much again on its way (a
+// publish's ack, then its message), and the client's other traffic goes
+// on. A client that collects nothing for PingTimeout is closed as a slow
+// consumer (ErrSlowConsumer), and the ordinary overflow rule applies to
+// every Send meanwhile. The pong the client cannot send while its POST
+// waits is not due meanwhile, as during OnMessage (see the heartbeat). It
+// reports false if the session closed.
+func (c *Conn) awaitCollect() bool {
+	c.mu.Lock()
+	if !c.mustCollectLocked() {
+		c.mu.Unlock()
+		return true
+	}
+	c.handling = true
+	defer c.setHandling(false)
+	timer := time.NewTimer(c.srv.cfg.PingTimeout)
+	defer timer.Stop()
+	for c.mustCollectLocked() {
+		if c.roomWake == nil {
+			c.roomWake = make(chan struct{})
+		}
+		wake := c.roomWake
+		c.mu.Unlock()
+		select {
+		case <-wake:
+			timer.Reset(c.srv.cfg.PingTimeout)
+		case <-c.ctx.Done():
+		case <-timer.C:
+			c.srv.slowConsumers.Add(1)
+			c.fail(ErrSlowConsumer, engineio.Close)
+			return false
+		}
+		c.mu.Lock()
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	return !closed
+}
+
+// mustCollectLocked reports whether a POST must wait for the client to
+// collect its queue before its next packet is handled (see
+// awaitCollect). c.mu is held.
+func (c *Conn) mustCollectLocked() bool {
+	return !c.closed && c.transport == TransportPolling && c.upgrade != upgradeProbed &&
+		(len(c.queue) > c.srv.cfg.QueuePackets/4 || c.queueBytes > c.srv.cfg.QueueBytes/4)
 }

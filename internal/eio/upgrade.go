@@ -66,6 +66,9 @@ func (c *Conn) probe(ws *websocket.Conn, l *wsLink) bool {
 		}
 		switch {
 		case p.Type == engineio.Ping && string(p.Data) == engineio.Probe:
+			if !c.awaitPostDone(ctx) {
+				return false
+			}
 			pong := engineio.AppendText(nil, engineio.Packet{Type: engineio.Pong, Data: []byte(engineio.Probe)})
 			if ws.Write(ctx, websocket.MessageText, pong) != nil {
 				return false
@@ -82,4 +85,29 @@ func (c *Conn) probe(ws *websocket.Conn, l *wsLink) bool {
 			return false
 		}
 	}
+}
+
+// awaitPostDone holds the answer to the client's probe while one of its
+// POSTs is being handled. Once the probe is answered the client polls no
+// more until it has upgraded, and it upgrades only once its POST is
+// answered: a POST waiting for a GET to collect the queue (awaitCollect)
+// would wait in vain. It reports false if ctx ends first.
+func (c *Conn) awaitPostDone(ctx context.Context) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.posting {
+		if c.postDone == nil {
+			c.postDone = make(chan struct{})
+		}
+		done := c.postDone
+		c.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			c.mu.Lock()
+			return false
+		}
+		c.mu.Lock()
+	}
+	return true
 }
