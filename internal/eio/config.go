@@ -39,10 +39,13 @@ type Config struct {
 
 	// QueuePackets and QueueBytes bound one session's outbound queue. A
 	// Send that would overflow it closes the session as a slow consumer
-	// (ErrSlowConsumer). On polling, the rest of a POST waits while the
-	// queue is over a quarter of its bounds, for a GET to collect it, and
-	// a client that collects nothing for PingTimeout meanwhile is closed
-	// as a slow consumer too. Zero means 1024 packets and 4 MiB.
+	// (ErrSlowConsumer). The client's own traffic waits while the queue
+	// is over a share of its bounds (on polling the rest of a POST, past a
+	// quarter, for a GET to collect it; on WebSocket its next packets,
+	// past half, for the writer to take it, for at most a second), and a
+	// polling client that takes nothing for PingTimeout meanwhile is
+	// closed as a slow consumer too.
+	// Zero means 1024 packets and 4 MiB.
 	QueuePackets int
 	QueueBytes   int
 	// WriteTimeout bounds one batch of WebSocket writes, so that a peer

@@ -89,6 +89,9 @@ type Conn struct {
 	queue      []outGroup
 	queueBytes int
 	roomWake   chan struct{} // see WaitRoom; closed when the queue empties
+	// writerStuck: the writer took nothing for collectWait while the
+	// reader waited for it (see awaitCollect).
+	writerStuck bool
 	// isAnswer tells the groups that have the answers' slack past the
 	// bounds (see SetAnswers).
 	isAnswer func(first engineio.Packet) bool

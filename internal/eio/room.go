@@ -1,6 +1,11 @@
 package eio
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"github.com/baton-rt/baton/internal/wire/engineio"
+)
 
 // WaitRoom blocks until packets more Send calls carrying bytes bytes in
 // total would fit the outbound queue's bounds (QueuePackets, QueueBytes),
@@ -40,8 +45,108 @@ func (c *Conn) WaitRoom(ctx context.Context, packets, bytes int) error {
 // wakeRoomLocked releases the senders waiting in WaitRoom once the writer
 // has taken the queue. c.mu is held.
 func (c *Conn) wakeRoomLocked() {
+	c.writerStuck = false
 	if c.roomWake != nil {
 		close(c.roomWake)
 		c.roomWake = nil
 	}
+}
+
+// awaitCollect is the backpressure on a client's own traffic: the answers
+// and messages its requests cause are the server's doing, and may be more
+// than the outbound queue holds without the client being slow at all, so
+// while the queue is over a share of its bounds (QueuePackets, QueueBytes)
+// the reader handles no more of the client's packets until the queue has
+// been taken. It runs before each packet the client sent.
+//
+// On polling (with no probed upgrade: the probe is answered between POSTs,
+// see awaitPostDone) the client reads only with its GETs, which the
+// official clients keep sending while a POST is pending, so one POST of
+// many requests (up to MaxPayload) waits for a GET once the queue is over
+// a quarter of its bounds. The other three quarters are room for what the
+// requests handled so far still bring: a request may have its answer
+// queued and as much again on its way (a publish's ack, then its
+// message), and the client's other traffic goes on. A client that takes
+// nothing for PingTimeout is closed as a slow consumer (ErrSlowConsumer).
+//
+// On WebSocket the answers held so far are flushed and, once the queue is
+// over half its bounds, the reader waits for the writer to take it, as TCP
+// would make a writer wait: a client that writes many requests and reads
+// a moment later is slowed down, not closed. The wait lasts at most
+// collectWait: a writer that took nothing meanwhile is stuck on a client
+// that does not read, and the reader goes on, with the ordinary overflow
+// rule deciding, until the writer takes the queue again.
+//
+// The ordinary overflow rule applies to every Send meanwhile. The pong
+// the client cannot get through while the reader waits is not due, as
+// during OnMessage (see the heartbeat). It reports false if the session
+// closed.
+func (c *Conn) awaitCollect() bool {
+	c.mu.Lock()
+	if !c.mustCollectLocked() {
+		c.mu.Unlock()
+		return true
+	}
+	c.handling = true
+	polling := c.transport == TransportPolling
+	c.mu.Unlock()
+	defer c.setHandling(false)
+	wait := collectWait
+	if polling {
+		wait = c.srv.cfg.PingTimeout
+	} else {
+		c.Flush() // the answers held so far go to the writer
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	c.mu.Lock()
+	for c.mustCollectLocked() {
+		if c.roomWake == nil {
+			c.roomWake = make(chan struct{})
+		}
+		wake := c.roomWake
+		c.mu.Unlock()
+		select {
+		case <-wake:
+			timer.Reset(wait)
+		case <-c.ctx.Done():
+		case <-timer.C:
+			if !polling {
+				c.mu.Lock()
+				c.writerStuck = true // until the writer takes the queue
+				c.mu.Unlock()
+				return true
+			}
+			c.srv.slowConsumers.Add(1)
+			c.fail(ErrSlowConsumer, engineio.Close)
+			return false
+		}
+		c.mu.Lock()
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	return !closed
+}
+
+// collectWait bounds a WebSocket reader's wait for its writer (see
+// awaitCollect).
+const collectWait = time.Second
+
+// mustCollectLocked reports whether the reader must wait for the client to
+// take its queue before it handles the client's next packet (see
+// awaitCollect). c.mu is held.
+func (c *Conn) mustCollectLocked() bool {
+	if c.closed {
+		return false
+	}
+	share := 2 // WebSocket
+	if c.transport == TransportPolling {
+		if c.upgrade == upgradeProbed {
+			return false
+		}
+		share = 4
+	} else if c.writerStuck {
+		return false
+	}
+	return len(c.queue) > c.srv.cfg.QueuePackets/share || c.queueBytes > c.srv.cfg.QueueBytes/share
 }

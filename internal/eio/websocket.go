@@ -108,6 +108,9 @@ func (c *Conn) readLoop(ws *websocket.Conn, l *wsLink) {
 				return
 			}
 			c.receiveMessage(typ, data)
+			if !c.awaitCollect() {
+				break // closed: the next read fails
+			}
 			if !l.buffered() {
 				break
 			}

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"slices"
 	"testing"
 )
 
@@ -19,24 +18,17 @@ var scenarios = []string{
 	"server-disconnect", // DISCONNECT sent by the server
 	"pubsub",            // subscribe/publish/message, seqs, since, unsubscribe, errors
 	"room",              // two members on different transports get a publish
-	"pipeline",          // 2000 publishes with acks at once (polling only); every ack and message back
+	"pipeline",          // 2000 publishes with acks at once; every ack and message back
 }
 
 // transports: WebSocket only, long-polling only, polling upgraded to
 // WebSocket (the official client's default).
 var transports = []string{"websocket", "polling", "upgrade"}
 
-// only restricts a scenario to some transports. pipeline is about
-// long-polling, where many requests go out in one POST.
-var only = map[string][]string{"pipeline": {"polling"}}
-
 // runAll runs every scenario over every transport against srv.
 func runAll(t *testing.T, srv server) {
 	for _, sc := range scenarios {
 		for _, tr := range transports {
-			if o, ok := only[sc]; ok && !slices.Contains(o, tr) {
-				continue
-			}
 			t.Run(sc+"/"+tr, func(t *testing.T) {
 				t.Parallel()
 				res := runScenario(t, srv, sc, tr)
