@@ -48,7 +48,9 @@ func newServeCmd() *cobra.Command {
 		Long: "serve runs the legacy WebSocket service (--legacy, endpoint /ws) and/or the Socket.IO\n" +
 			"service (--socketio, endpoint /socket.io/) in one process, sharing one broker: in memory\n" +
 			"by default, or Redis with --broker redis://HOST:PORT[/DB] so that several processes\n" +
-			"serve the same channels. Both also serve POST /api/v1/publish.\n\n" +
+			"serve the same channels. Both also serve POST /api/v1/publish. The log goes to stderr\n" +
+			"as slog text lines; the Redis client's own messages are among them, at WARN with\n" +
+			"component=redis.\n\n" +
 			"SIGINT or SIGTERM drains gracefully: listeners stop, then open connections are closed\n" +
 			"with 1001 spread over --drain.\n\n" +
 			"--pprof ADDR serves net/http/pprof on a separate listener, for benchmarks (scripts/bench.sh\n" +
@@ -137,6 +139,9 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 		return fmt.Errorf("serve: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// go-redis has one logger for the whole process, writing its own
+	// unstructured lines to os.Stderr unless told otherwise.
+	redis.SetLogger(redisLogger{log.With("component", "redis")})
 
 	stopPprof, err := startPprof(f.pprofAddr, stdout)
 	if err != nil {
@@ -225,6 +230,16 @@ func shutdownAll(running []stoppable, timeout time.Duration) {
 		go func() { defer wg.Done(); _ = r.drain(ctx) }()
 	}
 	wg.Wait()
+}
+
+// redisLogger writes go-redis' log lines to a slog logger. The library
+// logs what went wrong (a failed dial, a dropped connection) without a
+// level: they are warnings.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	l.log.Log(ctx, slog.LevelWarn, strings.TrimPrefix(msg, "redis: "))
 }
 
 // openBroker returns the broker named by url and a function releasing it.
