@@ -71,15 +71,15 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&f.brokerURL, "broker", "", "broker: empty or memory for in-process, redis://[user:pass@]host:port[/db] for Redis")
 	fl.StringVar(&f.pprofAddr, "pprof", "", pprofFlagUsage)
 	fl.IntVar(&f.history, "history", 0, "messages retained per channel for replay (0: broker default, 1000)")
-	fl.DurationVar(&f.limits.DrainPeriod, "drain", service.DefaultDrainPeriod, "graceful shutdown: period over which open connections are closed")
-	fl.Int64Var(&f.limits.MaxMessageBytes, "max-message-bytes", service.DefaultMaxMessageBytes, "largest inbound frame/packet and publish body")
-	fl.IntVar(&f.limits.MaxSubscriptions, "max-subscriptions", service.DefaultMaxSubscriptions, "channels one connection may subscribe to")
-	fl.IntVar(&f.limits.OutboundMessages, "queue-messages", service.DefaultOutboundMessages, "outbound queue bound per connection, in messages (overflow closes the connection)")
-	fl.IntVar(&f.limits.OutboundBytes, "queue-bytes", service.DefaultOutboundBytes, "outbound queue bound per connection, in bytes")
+	fl.DurationVar(&f.limits.DrainPeriod, "drain", service.DefaultDrainPeriod, "graceful shutdown: period over which open connections are closed (0: the default)")
+	fl.Int64Var(&f.limits.MaxMessageBytes, "max-message-bytes", service.DefaultMaxMessageBytes, "largest inbound frame/packet and publish body (0: the default)")
+	fl.IntVar(&f.limits.MaxSubscriptions, "max-subscriptions", service.DefaultMaxSubscriptions, "channels one connection may subscribe to (0: the default)")
+	fl.IntVar(&f.limits.OutboundMessages, "queue-messages", service.DefaultOutboundMessages, "outbound queue bound per connection, in messages; overflow closes the connection (0: the default)")
+	fl.IntVar(&f.limits.OutboundBytes, "queue-bytes", service.DefaultOutboundBytes, "outbound queue bound per connection, in bytes (0: the default)")
 	fl.DurationVar(&f.faultLatency, "fault-latency", 0, "fault injection: delay every publish reply by this much (0: none)")
 	fl.Float64Var(&f.faultErrorRate, "fault-error-rate", 0, "fault injection: share of publish requests, 0 to 1, refused with an internal error (e.g. 0.03)")
-	fl.DurationVar(&f.limits.WriteTimeout, "write-timeout", service.DefaultWriteTimeout, "longest a write to one client may take")
-	fl.DurationVar(&f.idleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive HTTP connection (long-polling, HTTP publishes) idle this long")
+	fl.DurationVar(&f.limits.WriteTimeout, "write-timeout", service.DefaultWriteTimeout, "longest a write to one client may take (0: the default)")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive HTTP connection (long-polling, HTTP publishes) idle this long (0: never)")
 	return cmd
 }
 
@@ -111,6 +111,7 @@ func (f *serveFlags) check() error {
 	negative("--queue-bytes", l.OutboundBytes < 0, l.OutboundBytes)
 	negative("--write-timeout", l.WriteTimeout < 0, l.WriteTimeout)
 	negative("--fault-latency", f.faultLatency < 0, f.faultLatency)
+	negative("--idle-timeout", f.idleTimeout < 0, f.idleTimeout)
 	if r := f.faultErrorRate; math.IsNaN(r) || r < 0 || r > 1 {
 		errs = append(errs, fmt.Errorf("--fault-error-rate %v: must be between 0 and 1", r))
 	}
@@ -207,7 +208,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 
 	select {
 	case <-ctx.Done():
-		log.Info("draining", "period", f.limits.DrainPeriod)
+		log.Info("draining", "period", f.limits.WithDefaults().DrainPeriod)
 		err = nil
 	case err = <-errc:
 		log.Error("listener failed, stopping", "err", err)
