@@ -156,6 +156,28 @@ func TestStartBadOverride(t *testing.T) {
 	}
 }
 
+// TestStartUnknownNestedFieldNamesPath: an unknown field inside one of the
+// override's objects is named by its whole path, as the override spells
+// it; "bogus" alone did not say which object to fix.
+func TestStartUnknownNestedFieldNamesPath(t *testing.T) {
+	h := newHarness(t, nil)
+	for body, field := range map[string]string{
+		`{"thresholds":{"bogus":1}}`:                                                                "thresholds.bogus",
+		`{"non_inferiority":{"confidence":0.9,"margin":0.1}}`:                                       "non_inferiority.margin",
+		`{"thresholds":{"max_p95":"1s"},"non_inferiority":{"latency_margin":"1ms","max_p95":"1s"}}`: "non_inferiority.max_p95",
+		`{"Thresholds":{"max_p9":"2s"}}`:                                                            "thresholds.max_p9",
+	} {
+		code, resp := h.do("POST", "/api/v1/rollout/start", body)
+		e := decodeError(t, resp)
+		if code != 400 || e.Field != field || !strings.Contains(e.Error, field) {
+			t.Errorf("start %s: %d %s, want 400 naming %q", body, code, resp, field)
+		}
+	}
+	if st := h.ro.Status(); st.Phase != rollout.Idle {
+		t.Fatalf("a bad override started a rollout: %s", st.Phase)
+	}
+}
+
 func TestWithoutController(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Rollout = nil; o.Health = nil })
 	for _, p := range []string{"start", "pause", "abort"} {

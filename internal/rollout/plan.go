@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
@@ -123,6 +125,13 @@ func ParseOverride(data []byte) (*Override, error) {
 	dec.DisallowUnknownFields()
 	var o Override
 	if err := dec.Decode(&o); err != nil {
+		// The decoder names an unknown field without the objects around
+		// it ("bogus" for thresholds.bogus).
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			if path := unknownKey(data, reflect.TypeFor[Override]()); path != "" {
+				err = &config.FieldError{Path: "rollout." + path, Msg: "unknown field"}
+			}
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
 	// More would miss a stray '}' or ']': only the end of the input will do.
@@ -130,6 +139,60 @@ func ParseOverride(data []byte) (*Override, error) {
 		return nil, fmt.Errorf("%w: trailing data after the plan", ErrInvalidPlan)
 	}
 	return &o, nil
+}
+
+// unknownKey returns the path ("thresholds.bogus") of the first key of the
+// JSON object data, in document order, that the struct type t has no field
+// for, looking into the fields that are structs or pointers to them; ""
+// when it finds none. Keys match as encoding/json matches them; a known
+// key is named by its field's JSON name.
+func unknownKey(data []byte, t reflect.Type) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err != nil || dec.Decode(&value) != nil {
+			return ""
+		}
+		name, ft, ok := jsonField(t, key)
+		if !ok {
+			return key
+		}
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			if sub := unknownKey(value, ft); sub != "" {
+				return name + "." + sub
+			}
+		}
+	}
+	return ""
+}
+
+// jsonField finds the field of struct type t that encoding/json decodes
+// key into: the exact JSON name, else one equal under case folding.
+func jsonField(t reflect.Type, key string) (name string, ft reflect.Type, ok bool) {
+	for f := range t.Fields() {
+		n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if n == "" {
+			n = f.Name
+		}
+		if !f.IsExported() || n == "-" {
+			continue
+		}
+		if n == key {
+			return n, f.Type, true
+		}
+		if !ok && strings.EqualFold(n, key) {
+			name, ft, ok = n, f.Type, true
+		}
+	}
+	return name, ft, ok
 }
 
 // NewPlan returns base with o applied, defaults filled and validated. base
