@@ -112,12 +112,6 @@ func (c *chaosBackend) restart() {
 	c.mu.Unlock()
 }
 
-func (c *chaosBackend) isDown() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.down
-}
-
 func (c *chaosBackend) conns0() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
