@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -11,12 +10,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/baton-rt/baton/internal/edge"
-	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/sioclient"
 	"github.com/baton-rt/baton/internal/testenv"
-	"github.com/baton-rt/baton/internal/upstream"
 )
 
 // askingBackend is a Socket.IO backend that, on "ask-me" {n}, emits
@@ -50,14 +46,7 @@ func askingBackend(t *testing.T) (url string, answers <-chan sio.Ack) {
 			}()
 		}
 	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return hs.URL + "/socket.io/", got
+	return serveSIOBackend(t, srv), got
 }
 
 // A Socket.IO backend's emit with a callback asks the Socket.IO client
@@ -67,10 +56,7 @@ func askingBackend(t *testing.T) (url string, answers <-chan sio.Ack) {
 // so does a Socket.IO client past 64 unanswered asks.
 func TestE2EBackendAsksTheClient(t *testing.T) {
 	url, answers := askingBackend(t)
-	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
-		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
-	})
-	f := startFront(t, e, edge.Options{})
+	f := frontOnSIOBackend(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	question := func(events <-chan sioclient.Event) sioclient.Event {
@@ -88,15 +74,7 @@ func TestE2EBackendAsksTheClient(t *testing.T) {
 		panic("unreachable")
 	}
 
-	cl, err := sioclient.Dial(ctx, "http://"+f.edgeAddr+"/socket.io/?user=asked", sioclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	s, err := cl.Connect(ctx, "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := f.sioSocket(t, ctx, "asked")
 	if err := s.Emit(ctx, "ask-me"); err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +139,7 @@ func TestE2EBackendAsksTheClient(t *testing.T) {
 func TestE2ENodeClientAnswersTheBackend(t *testing.T) {
 	node, dir := testenv.Node(t)
 	url, answers := askingBackend(t)
-	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
-		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
-	})
-	f := startFront(t, e, edge.Options{})
+	f := frontOnSIOBackend(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "ask_client.js"), "--url", "http://"+f.edgeAddr, "--user", "node-asked")

@@ -31,6 +31,13 @@ func binaryBackend(t *testing.T) string {
 	n.On("bin-ack", func(_ *sio.Socket, e *sio.Event) {
 		_ = e.AckBinary([][]byte{{1, 2, 3}}, sioclient.Placeholder(0))
 	})
+	return serveSIOBackend(t, srv)
+}
+
+// serveSIOBackend serves srv over HTTP on loopback until the test ends and
+// returns its Socket.IO URL.
+func serveSIOBackend(t *testing.T, srv *sio.Server) string {
+	t.Helper()
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -41,6 +48,32 @@ func binaryBackend(t *testing.T) string {
 	return hs.URL + "/socket.io/"
 }
 
+// frontOnSIOBackend is a gateway at weight 100 whose green is the
+// Socket.IO backend at url, served to clients.
+func frontOnSIOBackend(t *testing.T, url string) *front {
+	t.Helper()
+	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
+		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
+	})
+	return startFront(t, e, edge.Options{})
+}
+
+// sioSocket connects a Go Socket.IO client to f's edge as user, on "/",
+// until the test ends.
+func (f *front) sioSocket(t *testing.T, ctx context.Context, user string) *sioclient.Socket {
+	t.Helper()
+	cl, err := sioclient.Dial(ctx, "http://"+f.edgeAddr+"/socket.io/?user="+user, sioclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	s, err := cl.Connect(ctx, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // A Socket.IO backend's binary attachments reach a Socket.IO client
 // through the gateway, as they do talking to the backend directly: the
 // gateway passed the event's arguments on without its attachments, so the
@@ -48,22 +81,10 @@ func binaryBackend(t *testing.T) string {
 // a Buffer. An ack with attachments, which the gateway does not bridge,
 // is answered with an error instead of the placeholders.
 func TestE2EBinaryAttachmentsFromTheBackend(t *testing.T) {
-	url := binaryBackend(t)
-	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
-		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
-	})
-	f := startFront(t, e, edge.Options{})
+	f := frontOnSIOBackend(t, binaryBackend(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cl, err := sioclient.Dial(ctx, "http://"+f.edgeAddr+"/socket.io/?user=binary", sioclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	s, err := cl.Connect(ctx, "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := f.sioSocket(t, ctx, "binary")
 
 	if err := s.Emit(ctx, "bin-emit"); err != nil {
 		t.Fatal(err)
