@@ -52,6 +52,13 @@ func startServer(t *testing.T, cfg Config) *testServer {
 		cfg.DrainPeriod = 50 * time.Millisecond
 	}
 	h := &echo{closed: make(chan error, 64)}
+	return serveHandler(t, cfg, h, h)
+}
+
+// serveHandler runs a server with handler h (whose echo part is e) until
+// the test ends.
+func serveHandler(t *testing.T, cfg Config, h Handler, e *echo) *testServer {
+	t.Helper()
 	srv, err := NewServer(cfg, h)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +74,7 @@ func startServer(t *testing.T, cfg Config) *testServer {
 		}
 		hs.Close()
 	})
-	return &testServer{srv: srv, url: hs.URL + "/engine.io/", h: h, http: hs}
+	return &testServer{srv: srv, url: hs.URL + "/engine.io/", h: e, http: hs}
 }
 
 func (ts *testServer) wsURL(query string) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,25 +32,10 @@ func (h *twice) OnMessage(c *Conn, data []byte, _ bool) {
 func startTwice(t *testing.T, queue int, pingTimeout time.Duration) *testServer {
 	t.Helper()
 	h := &twice{echo{closed: make(chan error, 64)}}
-	srv, err := NewServer(Config{
+	return serveHandler(t, Config{
 		PingInterval: time.Minute, PingTimeout: pingTimeout,
 		QueuePackets: queue, DrainPeriod: 50 * time.Millisecond,
-	}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/engine.io/", srv)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	return &testServer{srv: srv, url: hs.URL + "/engine.io/", h: &h.echo, http: hs}
+	}, h, &h.echo)
 }
 
 // pipelined is one POST body of n message packets "0" .. "n-1".

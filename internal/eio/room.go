@@ -27,10 +27,7 @@ func (c *Conn) WaitRoom(ctx context.Context, packets, bytes int) error {
 			c.mu.Unlock()
 			return nil
 		}
-		if c.roomWake == nil {
-			c.roomWake = make(chan struct{})
-		}
-		wake := c.roomWake
+		wake := c.roomWakeLocked()
 		c.mu.Unlock()
 		select {
 		case <-wake:
@@ -40,6 +37,15 @@ func (c *Conn) WaitRoom(ctx context.Context, packets, bytes int) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// roomWakeLocked returns the channel closed when the writer next takes the
+// queue. c.mu is held.
+func (c *Conn) roomWakeLocked() <-chan struct{} {
+	if c.roomWake == nil {
+		c.roomWake = make(chan struct{})
+	}
+	return c.roomWake
 }
 
 // wakeRoomLocked releases the senders waiting in WaitRoom once the writer
@@ -101,10 +107,7 @@ func (c *Conn) awaitCollect() bool {
 	defer timer.Stop()
 	c.mu.Lock()
 	for c.mustCollectLocked() {
-		if c.roomWake == nil {
-			c.roomWake = make(chan struct{})
-		}
-		wake := c.roomWake
+		wake := c.roomWakeLocked()
 		c.mu.Unlock()
 		select {
 		case <-wake:
