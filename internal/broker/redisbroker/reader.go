@@ -91,10 +91,12 @@ func (b *Broker) onSubscribed(pubsub string) {
 	if st == nil || !st.live {
 		return
 	}
-	if len(b.stale) == 0 {
+	if !b.stalePinged {
+		// On failure go-redis replaces the connection without the reader
+		// seeing an error: its confirmations try again.
 		b.subMu.Lock()
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
-		_ = b.ps.Ping(ctx) // on failure the connection is replaced: more confirmations
+		b.stalePinged = b.ps.Ping(ctx) == nil
 		cancel()
 		b.subMu.Unlock()
 	}
@@ -272,7 +274,7 @@ func (b *Broker) catchUpStale() {
 		return
 	}
 	stale := b.stale
-	b.stale = nil
+	b.stale, b.stalePinged = nil, false
 	for batch := range slices.Chunk(stale, b.resyncBatch) {
 		b.mu.Lock()
 		for i, st := range batch {

@@ -209,6 +209,7 @@ type Broker struct {
 	barriers map[string]*chanState // PING payload -> channel waiting for it; nil = all (resync)
 
 	stale       []*chanState // live channels to catch up from history; reader only
+	stalePinged bool         // a PING went out after stale's first confirmation; reader only
 	resyncBatch int          // history reads per pipeline when catching up stale channels
 
 	closed atomic.Bool
