@@ -53,7 +53,8 @@
 // nothing any more, B's replay from the last delivered seqs restores every
 // channel. It tries the preferred backend, then the other one. A channel
 // whose history B refuses as gone (history_gone: the stream restarted, or
-// moved past the client's position) cannot be restored on any backend of
+// moved past the client's position; bad_since: the stream restarted under
+// a backend that did not see it) cannot be restored on any backend of
 // the broker: the session loses that channel, and the client is told, as
 // after a failed recovery (session.Lose), while its other channels are
 // re-attached. A move keeps failing on it instead, since A still serves.
@@ -256,7 +257,7 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 	)
 	if ch, err := eachChannel(ctx, resumes, func(ctx context.Context, r session.Resume) error {
 		_, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
-		if err != nil && loseGone && upstream.IsCode(err, legacy.CodeHistoryGone) {
+		if err != nil && loseGone && historyGone(err) {
 			mu.Lock()
 			gone = append(gone, goneChannel{r.Channel, err})
 			mu.Unlock()
@@ -284,6 +285,15 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 		s.Lose(g.channel, g.err)
 	}
 	return b, kept, nil
+}
+
+// historyGone reports whether a resubscribe's refusal says the channel's
+// stream no longer holds what follows the session's last seq: its history
+// is gone, or the since is ahead of the stream, which can only mean that
+// the stream restarted (the since is a seq the channel delivered) under a
+// backend that did not see it happen.
+func historyGone(err error) bool {
+	return upstream.IsCode(err, legacy.CodeHistoryGone) || upstream.IsCode(err, legacy.CodeBadSince)
 }
 
 // goneChannel is a channel whose history a backend refused as gone.

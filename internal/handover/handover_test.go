@@ -1,6 +1,7 @@
 package handover_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -222,12 +223,14 @@ func (d wrapDialer) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn
 type failingConn struct {
 	upstream.Conn
 	channel string
+	code    string // the refusal's code; "" is history_gone
 }
 
 func (c failingConn) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
 	if channel == c.channel {
 		time.Sleep(20 * time.Millisecond) // let the other channels overlap for a while
-		return upstream.Position{}, &upstream.RemoteError{Code: "history_gone", Message: "test", Channel: channel}
+		code := cmp.Or(c.code, "history_gone")
+		return upstream.Position{}, &upstream.RemoteError{Code: code, Message: "test", Channel: channel}
 	}
 	return c.Conn.Subscribe(ctx, channel, since, hasSince)
 }

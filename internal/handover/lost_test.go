@@ -193,7 +193,17 @@ func TestSubscribeTimedOutLeavesNoOrphan(t *testing.T) {
 // the client, and restores the others: the history is gone on every
 // backend of the broker, so failing the whole re-attach would only close
 // the client as if no backend could take it.
+//
+// A since the backend finds ahead of the channel's stream (bad_since) says
+// the same: the gateway's since is a seq the channel's stream delivered, so
+// the stream restarted under a backend that did not see it happen.
 func TestReattachLosesAChannelWhoseHistoryIsGone(t *testing.T) {
+	for _, code := range []string{"history_gone", "bad_since"} {
+		t.Run(code, func(t *testing.T) { testReattachLosesAChannel(t, code) })
+	}
+}
+
+func testReattachLosesAChannel(t *testing.T, code string) {
 	e := setup(t)
 	ctx := testenv.Context(t, 30*time.Second)
 	p := sessiontest.Publish(e.b, time.Millisecond, "a", "c")
@@ -207,7 +217,9 @@ func TestReattachLosesAChannelWhoseHistoryIsGone(t *testing.T) {
 		t.Fatal("the drop was not reported")
 	}
 	refuseB := func(d upstream.Dialer) upstream.Dialer {
-		return wrapDialer{d, func(c upstream.Conn, _ upstream.Handler) upstream.Conn { return failingConn{Conn: c, channel: "b"} }}
+		return wrapDialer{d, func(c upstream.Conn, _ upstream.Handler) upstream.Conn {
+			return failingConn{Conn: c, channel: "b", code: code}
+		}}
 	}
 	to, err := handover.Reattach(ctx, e.s, router.Green, func(c router.Color) upstream.Dialer { return refuseB(e.dialer(c)) }, handover.Options{})
 	if err != nil || to != router.Green {
