@@ -59,10 +59,13 @@ func TestE2EBackendAsksTheClient(t *testing.T) {
 	f := frontOnSIOBackend(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	question := func(events <-chan sioclient.Event) sioclient.Event {
+	question := func(s *sioclient.Socket) sioclient.Event {
 		t.Helper()
 		select {
-		case ev := <-events:
+		case ev, ok := <-s.Events():
+			if !ok {
+				t.Fatalf("the client's socket closed: %v", s.Err())
+			}
 			if ev.Name != "question" || len(ev.Args) != 2 || string(ev.Args[0]) != `"why?"` ||
 				len(ev.Binary) != 1 || !bytes.Equal(ev.Binary[0], []byte{4, 2}) {
 				t.Fatalf("event %q args %q attachments %v, want the question", ev.Name, ev.Args, ev.Binary)
@@ -78,7 +81,7 @@ func TestE2EBackendAsksTheClient(t *testing.T) {
 	if err := s.Emit(ctx, "ask-me"); err != nil {
 		t.Fatal(err)
 	}
-	ev := question(s.Events())
+	ev := question(s)
 	if !ev.WantsAck() {
 		t.Fatal("the question reached the client without asking for an ack")
 	}
@@ -100,7 +103,7 @@ func TestE2EBackendAsksTheClient(t *testing.T) {
 	}
 	asked := 0
 	for range 70 {
-		if question(s.Events()).WantsAck() {
+		if question(s).WantsAck() {
 			asked++
 		}
 	}

@@ -62,7 +62,9 @@ func frontOnSIOBackend(t *testing.T, url string) *front {
 // until the test ends.
 func (f *front) sioSocket(t *testing.T, ctx context.Context, user string) *sioclient.Socket {
 	t.Helper()
-	cl, err := sioclient.Dial(ctx, "http://"+f.edgeAddr+"/socket.io/?user="+user, sioclient.Options{})
+	// Room for the 70 events of TestE2EBackendAsksTheClient, which come
+	// at once.
+	cl, err := sioclient.Dial(ctx, "http://"+f.edgeAddr+"/socket.io/?user="+user, sioclient.Options{EventBuffer: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
