@@ -66,7 +66,12 @@ type legacyConn struct {
 	bytes int
 	// writing is set while a write loop runs (and stays set after one
 	// that closed the connection or failed, so none starts again).
-	writing     bool
+	writing bool
+	// taken, while the reader waits in awaitWriter, is closed (and reset)
+	// when a writer next takes the queue; writerStuck is set when it took
+	// nothing for collectWait, until it does.
+	taken       chan struct{}
+	writerStuck bool
 	ended       bool // the reader has finished: nothing more is written
 	closing     bool
 	closeCode   websocket.StatusCode
@@ -190,6 +195,7 @@ func (c *legacyConn) readLoop() {
 		}
 		c.handle(typ, data)
 		readPool.Put(bp)
+		c.awaitWriter()
 		if !c.link.Buffered() {
 			if c.renew.Due() {
 				go c.readLoop()

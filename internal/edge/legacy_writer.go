@@ -268,6 +268,7 @@ func (c *legacyConn) writeLoop() {
 		yielded = false
 		batch := c.out
 		c.out, c.bytes = nil, 0
+		c.tookLocked()
 		c.mu.Unlock()
 
 		err := w.Begin()
@@ -317,6 +318,7 @@ func (c *legacyConn) Flush() {
 	c.writers.Add(1)
 	batch := c.out
 	c.out, c.bytes = nil, 0
+	c.tookLocked()
 	c.mu.Unlock()
 
 	owed, err := c.writeNoWait(batch.frames)
@@ -339,6 +341,76 @@ func (c *legacyConn) Flush() {
 		c.mu.Unlock()
 		c.writers.Done()
 	}
+}
+
+// tookLocked tells the reader waiting in awaitWriter that a writer has
+// taken the queue. c.mu is held.
+func (c *legacyConn) tookLocked() {
+	c.writerStuck = false
+	if c.taken != nil {
+		close(c.taken)
+		c.taken = nil
+	}
+}
+
+// collectWait bounds the reader's wait for the writer (see awaitWriter).
+const collectWait = time.Second
+
+// awaitWriter is the backpressure on a client's own traffic, run by the
+// reader after each frame it handled. The answers and messages a client's
+// requests cause are the gateway's doing, and a client that writes many
+// requests at once and reads a moment later may cause more than its
+// queue holds without being slow at all. So once the queue is over half
+// its bounds (by either limit; answers and channel messages alike), the
+// reader flushes it and reads no more of the client's requests until a
+// writer has taken it, as TCP would make a writer wait. The other half is
+// room for what the requests handled so far still bring (the answers and
+// messages of the publishes in flight) and for the channels' traffic.
+//
+// The wait lasts at most collectWait: a writer that took nothing
+// meanwhile is stuck on a client that does not read, and the reader goes
+// on, with the overflow rule deciding, until a writer takes the queue
+// again; so a client that asks without reading is still closed as a slow
+// consumer.
+func (c *legacyConn) awaitWriter() {
+	c.mu.Lock()
+	wait := c.mustWaitLocked()
+	c.mu.Unlock()
+	if !wait {
+		return
+	}
+	c.Flush() // the answers queued for a Flush go to the writer
+	timer := time.NewTimer(collectWait)
+	defer timer.Stop()
+	c.mu.Lock()
+	for c.mustWaitLocked() {
+		if c.taken == nil {
+			c.taken = make(chan struct{})
+		}
+		taken := c.taken
+		c.mu.Unlock()
+		select {
+		case <-taken:
+			timer.Reset(collectWait)
+		case <-c.stop.Done():
+			return
+		case <-timer.C:
+			c.mu.Lock()
+			c.writerStuck = true // until a writer takes the queue
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+}
+
+// mustWaitLocked reports whether the reader must wait for a writer to
+// take the queue before it reads the client's next frame (see
+// awaitWriter). c.mu is held.
+func (c *legacyConn) mustWaitLocked() bool {
+	lim := c.srv.opts.Edge.OutboundQueue
+	return !c.closing && !c.ended && !c.writerStuck && (c.queued() > lim.Messages/2 || c.bytes > lim.Bytes/2)
 }
 
 // writeNoWait frames batch and writes it without waiting on the socket;

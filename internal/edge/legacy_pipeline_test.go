@@ -1,0 +1,139 @@
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// TestLegacyPipelinedRequests: a legacy client that writes thousands of
+// requests at once (publishes of 4 KiB on a channel it is subscribed to,
+// each bringing an ack and a message, with pings, subscribes,
+// unsubscribes and custom requests between them) and starts reading a moment later gets
+// every answer, in request order, and every message, in seq order, on
+// either backend: more answers than its outbound queue holds are the
+// gateway's own doing, not a sign that the client is slow, so the gateway
+// stops reading the client's requests until it has written their answers
+// (as TCP would make a writer wait) rather than closing it as a slow
+// consumer. The queue is small and the gateway's send buffers fixed, so
+// that the answers overflow them however fast the gateway runs.
+func TestLegacyPipelinedRequests(t *testing.T) {
+	for _, backend := range []struct {
+		name   string
+		weight router.Weight
+		custom bool // the backend answers a request it does not know
+	}{{"blue", 0, true}, {"green", router.Full, false}} {
+		t.Run(backend.name, func(t *testing.T) {
+			ed, g, addr := startEdgeWith(t, edge.Options{
+				Edge:         config.Edge{OutboundQueue: config.Queue{Messages: 64, Bytes: 256 << 10}},
+				DrainPeriod:  time.Millisecond,
+				WriteTimeout: time.Minute,
+			}, func(ln net.Listener) net.Listener { return smallSendBuffers{ln} })
+			ctx := testenv.Context(t, 60*time.Second)
+			if _, _, err := g.SetWeight(ctx, backend.weight); err != nil {
+				t.Fatal(err)
+			}
+			// The client's receive buffer is left to grow: fixed below the
+			// loopback's segment size, with the client's requests also
+			// stopped by a full window, TCP falls back on its window probes
+			// and crawls.
+			ws, _, err := websocket.Dial(ctx, "ws://"+addr+edge.LegacyPath+"?user=pipelining", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws.SetReadLimit(-1)
+			t.Cleanup(func() { _ = ws.CloseNow() })
+			c := &pubsubClient{ws: ws}
+			if f := c.readText(ctx, t); !strings.Contains(f, `"welcome"`) {
+				t.Fatalf("first frame %s, want welcome", f)
+			}
+			c.subscribe(ctx, t, "p")
+			testPipelinedRequests(ctx, t, ed, c, backend.custom)
+		})
+	}
+}
+
+// pipelinedRequest is the legacy request with id: mostly publishes of
+// data on channel p, and now and then another kind (with custom, a custom
+// request). answer is the type of its answer.
+func pipelinedRequest(id uint64, data string, custom bool) (frame, answer string) {
+	switch id % 50 {
+	case 10:
+		return fmt.Sprintf(`{"type":"ping","id":%d}`, id), "pong"
+	case 20:
+		return fmt.Sprintf(`{"type":"unsubscribe","id":%d,"channel":"other"}`, id), "ack"
+	case 30:
+		if custom {
+			// The backend knows no such request: the answer is an error.
+			return fmt.Sprintf(`{"type":"custom","id":%d}`, id), "error"
+		}
+	case 40:
+		return fmt.Sprintf(`{"type":"subscribe","id":%d,"channel":"s%d"}`, id, id), "ack"
+	}
+	return fmt.Sprintf(`{"type":"publish","id":%d,"channel":"p","data":%s}`, id, data), "ack"
+}
+
+func testPipelinedRequests(ctx context.Context, t *testing.T, ed *edge.Server, c *pubsubClient, custom bool) {
+	t.Helper()
+	const n = 3000
+	data := `"` + strings.Repeat("a", 4096) + `"`
+	first := c.lastID + 1
+	var publishes uint64
+	for id := first; id < first+n; id++ {
+		if f, _ := pipelinedRequest(id, data, custom); strings.Contains(f, `"publish"`) {
+			publishes++
+		}
+	}
+	got := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // a busy client
+		next := first                      // the id of the next answer
+		var seq uint64                     // of the last message
+		for next < first+n || seq < publishes {
+			_, b, err := c.ws.Read(ctx)
+			if err != nil {
+				got <- fmt.Errorf("after %d answers and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
+				return
+			}
+			var f frame
+			if err := json.Unmarshal(b, &f); err != nil {
+				got <- fmt.Errorf("frame %.80s: %w", b, err)
+				return
+			}
+			_, answer := pipelinedRequest(next, data, custom)
+			switch {
+			case f.Type == "message" && f.Seq == seq+1 && string(f.Data) == data:
+				seq++
+			case f.Type == answer && f.ID == next:
+				next++
+			default:
+				got <- fmt.Errorf("got %.80s after answer %d and message %d", b, next-first, seq)
+				return
+			}
+		}
+		got <- nil
+	}()
+	for id := first; id < first+n; id++ {
+		f, _ := pipelinedRequest(id, data, custom)
+		if err := c.ws.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
+			t.Fatalf("request %d: %v; reading: %v", id, err, <-got) // the reader ends with the connection
+		}
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if st := ed.Stats(); st.SlowConsumers != 0 {
+		t.Errorf("stats %+v: want no slow consumer", st)
+	}
+}
