@@ -41,9 +41,6 @@ type legacyConn struct {
 	ctx    context.Context // canceled when the reader finishes
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the writer returns
-	// writerStuck (the reader's) is set when the writer took nothing for
-	// collectWait while the reader waited for it (see awaitWriter).
-	writerStuck bool
 
 	mu          sync.Mutex
 	subs        map[string]struct{}
@@ -90,7 +87,6 @@ func (c *legacyConn) run() {
 			break
 		}
 		c.handle(typ, data)
-		c.awaitWriter()
 	}
 
 	c.cancel()
@@ -104,41 +100,6 @@ func (c *legacyConn) run() {
 	c.q.Close()
 	<-c.done
 	_ = c.ws.CloseNow()
-}
-
-// collectWait bounds the reader's wait for the writer (see awaitWriter).
-const collectWait = time.Second
-
-// awaitWriter is the backpressure on a client's own traffic, run by the
-// reader after each frame it handled. The answers and messages a client's
-// requests cause are the service's doing, and a client that writes many
-// requests at once and reads a moment later may cause more than its
-// queue holds without being slow at all. So once the queue is over half
-// its bounds (by either limit; answers and channel messages alike), the
-// reader reads no more of the client's requests until the writer has
-// taken the queue, as TCP would make a writer wait. The other half is
-// room for the channels' traffic meanwhile.
-//
-// The wait lasts at most collectWait: a writer that took nothing
-// meanwhile is stuck on a client that does not read, and the reader goes
-// on, with the overflow rule deciding, until the queue is back under
-// half; so a client that asks without reading is still closed as a slow
-// consumer.
-func (c *legacyConn) awaitWriter() {
-	lim := c.srv.limits
-	items, bytes := c.q.Len()
-	if items <= lim.OutboundMessages/2 && bytes <= lim.OutboundBytes/2 {
-		c.writerStuck = false
-		return
-	}
-	if c.writerStuck {
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, collectWait)
-	defer cancel()
-	// Room for the other half: the queue is at most half full.
-	err := c.q.WaitRoom(ctx, lim.OutboundMessages-lim.OutboundMessages/2, lim.OutboundBytes-lim.OutboundBytes/2)
-	c.writerStuck = errors.Is(err, context.DeadlineExceeded)
 }
 
 // handle answers one client frame. Every bad frame gets an error frame and
