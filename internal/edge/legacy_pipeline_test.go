@@ -11,7 +11,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
@@ -26,8 +25,11 @@ import (
 // gateway's own doing, not a sign that the client is slow, so the gateway
 // stops reading the client's requests until it has written their answers
 // (as TCP would make a writer wait) rather than closing it as a slow
-// consumer. The queue is small and the gateway's send buffers fixed, so
-// that the answers overflow them however fast the gateway runs.
+// consumer. The gateway's send buffers are fixed, so that the 12 MB of
+// answers overflow them and the default queue (4 MiB) however fast the
+// gateway runs; the queue is the default one because with a small one the
+// messages of publishes already acked, still on their way from the
+// backend, fill the half the reader leaves free.
 func TestLegacyPipelinedRequests(t *testing.T) {
 	for _, backend := range []struct {
 		name   string
@@ -36,7 +38,6 @@ func TestLegacyPipelinedRequests(t *testing.T) {
 	}{{"blue", 0, true}, {"green", router.Full, false}} {
 		t.Run(backend.name, func(t *testing.T) {
 			ed, g, addr := startEdgeWith(t, edge.Options{
-				Edge:         config.Edge{OutboundQueue: config.Queue{Messages: 64, Bytes: 256 << 10}},
 				DrainPeriod:  time.Millisecond,
 				WriteTimeout: time.Minute,
 			}, func(ln net.Listener) net.Listener { return smallSendBuffers{ln} })
