@@ -79,7 +79,7 @@ type legacyConn struct {
 	closeFlush  bool
 }
 
-var _ session.Sink = (*legacyConn)(nil)
+var _ session.Pacer = (*legacyConn)(nil)
 
 func (s *Server) newLegacyConn() *legacyConn {
 	stop, cancel := context.WithCancel(context.Background())
@@ -369,7 +369,7 @@ func (c *legacyConn) awaitPublishes() {
 func (c *legacyConn) subscribe(ctx context.Context, f legacy.Frame) {
 	c.box.begin(f.Channel)
 	pos, err := c.sess.Subscribe(ctx, f.Channel, f.Since, f.HasSince)
-	c.box.end(f.Channel, keepsHeld(err), func() {
+	c.box.endReplay(f.Channel, keepsHeld(err), replayTo(err, f.Since, f.HasSince, pos), func() {
 		if err != nil {
 			c.failLocked(f.ID, toReply(err), f.Channel)
 			return
@@ -413,6 +413,15 @@ func (c *legacyConn) custom(ctx context.Context, f legacy.Frame, data []byte) {
 
 // Deliver implements session.Sink: it queues ev without blocking.
 func (c *legacyConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
+
+// Pace implements session.Pacer: during a replay (see outbox.pace) a
+// backend connection's reader waits as the client's own reader does for
+// its requests (see awaitWriter).
+func (c *legacyConn) Pace() {
+	if c.box.pace() {
+		c.awaitWriter()
+	}
+}
 
 // Close implements session.Sink: the gateway gave the session up.
 func (c *legacyConn) Close(reason error) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
@@ -35,7 +37,68 @@ type outbox struct {
 	// pending holds the channels whose ack is not queued yet; nil while
 	// none is (most of a session's life), so an idle session holds no map.
 	pending map[string][]upstream.Event
-	held    int
+	// held counts the messages in pending; it changes under mu, and Pace's
+	// first look (awaitHeld) reads it without the lock.
+	held atomic.Int64
+	// released, while a backend reader waits in awaitHeld, is closed (and
+	// reset) when a subscribe ends and its held messages go on.
+	released chan struct{}
+	// stuck says a wait in awaitHeld ran out: no reader waits again until
+	// a subscribe ends.
+	stuck bool
+	// replays maps each channel being replayed after its subscribe's ack
+	// to the ack's seq, the replay's last; nil while none is. replaying
+	// says it is not nil, for pace's first look.
+	replays   map[string]uint64
+	replaying atomic.Bool
+}
+
+// pace is the outbox's part of a sink's Pace: it waits while too much is
+// held (awaitHeld), then says whether the reader should wait for the
+// client to take its queue: only while a replay is under way. A replay
+// is the client's own asking, paced as the reference services pace it;
+// live messages get no such wait, for holding a backend's connection back
+// would let the backend's overflow rule, not the edge's, decide for a
+// client that does not read.
+func (o *outbox) pace() bool {
+	o.awaitHeld()
+	return o.replaying.Load()
+}
+
+// awaitHeld is the outbox's part of a sink's Pace: while more than half of
+// maxHeld messages are held for pending subscribes (a replay that came
+// right behind its subscribe's ack, before the session could queue the
+// ack), the backend reader waits, at most collectWait, for a subscribe to
+// end. A backend that replays before it acks never ends it this way: the
+// wait runs out, and the bound applies, with no more waits until a
+// subscribe ends.
+func (o *outbox) awaitHeld() {
+	half := int64(o.maxHeld / 2)
+	if o.held.Load() <= half {
+		return // most of the time: no lock taken
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stuck {
+		return
+	}
+	timer := time.NewTimer(collectWait)
+	defer timer.Stop()
+	for o.held.Load() > half {
+		if o.released == nil {
+			o.released = make(chan struct{})
+		}
+		released := o.released
+		o.mu.Unlock()
+		select {
+		case <-released:
+			o.mu.Lock()
+		case <-timer.C:
+			o.mu.Lock()
+			o.stuck = true
+			return
+		}
+	}
 }
 
 func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func(upstream.Event) error) *outbox {
@@ -47,17 +110,32 @@ func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func(upstr
 func (o *outbox) deliver(ev upstream.Event) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.replays != nil {
+		o.replayed(ev)
+	}
 	if ev.Kind == upstream.KindMessage {
 		if held, ok := o.pending[ev.Channel]; ok {
-			if o.held >= o.maxHeld {
+			if o.held.Load() >= int64(o.maxHeld) {
 				return o.overflow(ev)
 			}
 			o.pending[ev.Channel] = append(held, ev.Clone()) // ev's bytes are lent
-			o.held++
+			o.held.Add(1)
 			return nil
 		}
 	}
 	return o.push(ev)
+}
+
+// replayed ends ev's channel's replay if ev is its last message, or the
+// subscription's loss. o.mu is held.
+func (o *outbox) replayed(ev upstream.Event) {
+	if to, ok := o.replays[ev.Channel]; ok && (ev.Kind == upstream.KindLost || ev.Kind == upstream.KindMessage && ev.Seq >= to) {
+		delete(o.replays, ev.Channel)
+		if len(o.replays) == 0 {
+			o.replays = nil
+			o.replaying.Store(false)
+		}
+	}
 }
 
 // begin marks channel's subscribe as pending: its messages are held.
@@ -75,6 +153,13 @@ func (o *outbox) begin(channel string) {
 // end queues the answer (ack or error, by answer, called under mu) and
 // then, if keep, the messages held meanwhile (see keepsHeld).
 func (o *outbox) end(channel string, keep bool, answer func()) {
+	o.endReplay(channel, keep, 0, answer)
+}
+
+// endReplay is end for a subscribe whose ack said a replay up to seq
+// replayTo follows (0: none). The replay lasts until a message of the
+// channel with that seq or a later one is delivered (or was held).
+func (o *outbox) endReplay(channel string, keep bool, replayTo uint64, answer func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	held := o.pending[channel]
@@ -82,10 +167,22 @@ func (o *outbox) end(channel string, keep bool, answer func()) {
 	if len(o.pending) == 0 {
 		o.pending = nil // the map goes with the last pending subscribe
 	}
-	o.held -= len(held)
+	o.held.Add(-int64(len(held)))
+	o.stuck = false
+	if o.released != nil {
+		close(o.released)
+		o.released = nil
+	}
 	answer()
 	if !keep {
 		return
+	}
+	if replayTo > 0 && (len(held) == 0 || held[len(held)-1].Seq < replayTo) {
+		if o.replays == nil {
+			o.replays = make(map[string]uint64, 1)
+		}
+		o.replays[channel] = replayTo
+		o.replaying.Store(true)
 	}
 	for _, ev := range held {
 		// Under drop_newest a dropped message leaves the client up: the
@@ -114,3 +211,13 @@ func lostMessage(data []byte) string {
 
 // droppable says whether drop_newest may drop ev (see errDropped).
 func droppable(ev upstream.Event) bool { return ev.Kind == upstream.KindMessage && ev.Seq > 0 }
+
+// replayTo is the seq up to which a subscribe that ended with err and pos
+// replays history after since (see outbox.endReplay): the ack's seq, when
+// the client asked for history and there is some; else 0.
+func replayTo(err error, since uint64, hasSince bool, pos upstream.Position) uint64 {
+	if err != nil || !hasSince || !pos.HasSeq || pos.Seq <= since {
+		return 0
+	}
+	return pos.Seq
+}

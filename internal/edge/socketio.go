@@ -45,7 +45,7 @@ type sioConn struct {
 	asking atomic.Int32
 }
 
-var _ session.Sink = (*sioConn)(nil)
+var _ session.Pacer = (*sioConn)(nil)
 
 // mountSocketIO builds the Socket.IO server with the pub/sub API on "/".
 func (s *Server) mountSocketIO() error {
@@ -189,7 +189,7 @@ func (c *sioConn) subscribe(ctx context.Context, e *sio.Event) {
 	ch := req.Channel
 	c.box.begin(ch)
 	pos, err := c.sess.Subscribe(ctx, ch, since, hasSince)
-	c.box.end(ch, keepsHeld(err), func() {
+	c.box.endReplay(ch, keepsHeld(err), replayTo(err, since, hasSince, pos), func() {
 		switch {
 		case err != nil:
 			c.reply(e, toReply(err))
@@ -304,6 +304,13 @@ func (c *sioConn) Deliver(ev upstream.Event) error { return c.box.deliver(ev) }
 // calling goroutine, most often the backend connection's reader (see
 // eio.Conn.Flush).
 func (c *sioConn) Flush() { c.so.Conn().Flush() }
+
+// Pace implements session.Pacer (see outbox.pace, eio.Conn.Pace).
+func (c *sioConn) Pace() {
+	if c.box.pace() {
+		c.so.Conn().Pace()
+	}
+}
 
 // Close implements session.Sink: the gateway gave the session up.
 func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }

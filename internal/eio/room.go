@@ -153,3 +153,43 @@ func (c *Conn) mustCollectLocked() bool {
 	}
 	return len(c.queue) > c.srv.cfg.QueuePackets/share || c.queueBytes > c.srv.cfg.QueueBytes/share
 }
+
+// Pace makes a sender with much to send for this client (the gateway's
+// backend reader during a replay, say) wait while the queue is over half
+// its bounds, until the client has taken it: the writer on WebSocket, a
+// GET on polling. A client that took nothing in collectWait is not
+// reading, and Pace returns, leaving the overflow rule to decide, without
+// waiting again until the client takes the queue.
+func (c *Conn) Pace() {
+	c.mu.Lock()
+	pace := c.paceLocked()
+	c.mu.Unlock()
+	if !pace {
+		return
+	}
+	c.Flush()
+	timer := time.NewTimer(collectWait)
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.paceLocked() {
+		wake := c.roomWakeLocked()
+		c.mu.Unlock()
+		select {
+		case <-wake:
+			timer.Reset(collectWait)
+		case <-c.ctx.Done():
+		case <-timer.C:
+			c.mu.Lock()
+			c.writerStuck = true // until the client takes the queue
+			return
+		}
+		c.mu.Lock()
+	}
+}
+
+// paceLocked reports whether Pace must wait. c.mu is held.
+func (c *Conn) paceLocked() bool {
+	return !c.closed && !c.writerStuck &&
+		(len(c.queue) > c.srv.cfg.QueuePackets/2 || c.queueBytes > c.srv.cfg.QueueBytes/2)
+}

@@ -189,8 +189,14 @@ func (s *Session) Release(a *Attachment) {
 }
 
 // Flush implements upstream.Handler: the connection's reader has handed
-// over a batch, or a PublishAsync reply.
-func (a *Attachment) Flush() { a.s.sink.Flush() }
+// over a batch, or a PublishAsync reply. A sink that paces (Pacer) may
+// then hold the reader until its client has taken its queue.
+func (a *Attachment) Flush() {
+	a.s.sink.Flush()
+	if p, ok := a.s.sink.(Pacer); ok {
+		p.Pace()
+	}
+}
 
 // HandleEvent implements upstream.Handler.
 func (a *Attachment) HandleEvent(ev upstream.Event) {

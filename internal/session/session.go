@@ -64,6 +64,20 @@ type Sink interface {
 	Close(reason error)
 }
 
+// A Pacer is a Sink that can hold its backend connections' readers for
+// the client: Pace returns once the client's queue has room again (at
+// most half full), or after a short bounded wait when the client is not
+// reading, leaving the overflow rule to decide. The session calls it after
+// each Flush, on the connection's reader. Each session has connections of
+// its own, so the wait holds back only that session's backend traffic (in
+// TCP, and in the backend's own queue for the connection), and a backend's
+// burst for one client (a replay of history longer than the client's
+// queue) reaches it as fast as it reads instead of overflowing its queue.
+type Pacer interface {
+	Sink
+	Pace()
+}
+
 // Options configure a Session.
 type Options struct {
 	// ID names the session; empty means a random one.

@@ -209,16 +209,23 @@ func (c *legacyConn) readLoop() {
 	}
 }
 
+// maxBurst bounds the frames a reader hands over between two Flushes. A
+// backend that sends faster than the reader handles (a replay of a long
+// history) keeps frames buffered for as long as it sends; the handler may
+// hold the reader in Flush until its client has taken what it was given
+// (session.Pacer), and can do so only if Flush comes now and then.
+const maxBurst = 64
+
 // readBurst handles frames until none is buffered (or, when ws cannot
-// park, just one), then flushes the handler.
+// park, just one), or maxBurst were, then flushes the handler.
 func (c *legacyConn) readBurst() error {
-	for {
+	for n := 1; ; n++ {
 		f, err := c.next()
 		if err != nil {
 			return err
 		}
 		c.dispatch(f)
-		if c.park == nil || !c.park.Buffered() {
+		if c.park == nil || !c.park.Buffered() || n == maxBurst {
 			break // the next frame is not read yet: flush before waiting
 		}
 	}
