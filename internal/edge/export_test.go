@@ -42,7 +42,7 @@ func LegacySink(s *Server) (sink session.Sink, hold func(channel string) (releas
 		hold = func(channel string) func() {
 			c.box.begin(channel)
 			return func() {
-				c.box.end(channel, true, func() {})
+				c.box.end(channel, true, 0, func() {})
 				c.Flush()
 			}
 		}

@@ -369,7 +369,7 @@ func (c *legacyConn) awaitPublishes() {
 func (c *legacyConn) subscribe(ctx context.Context, f legacy.Frame) {
 	c.box.begin(f.Channel)
 	pos, err := c.sess.Subscribe(ctx, f.Channel, f.Since, f.HasSince)
-	c.box.endReplay(f.Channel, keepsHeld(err), replayTo(err, f.Since, f.HasSince, pos), func() {
+	c.box.end(f.Channel, keepsHeld(err), replayTo(err, f.Since, f.HasSince, pos), func() {
 		if err != nil {
 			c.failLocked(f.ID, toReply(err), f.Channel)
 			return

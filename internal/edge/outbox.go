@@ -151,15 +151,11 @@ func (o *outbox) begin(channel string) {
 }
 
 // end queues the answer (ack or error, by answer, called under mu) and
-// then, if keep, the messages held meanwhile (see keepsHeld).
-func (o *outbox) end(channel string, keep bool, answer func()) {
-	o.endReplay(channel, keep, 0, answer)
-}
-
-// endReplay is end for a subscribe whose ack said a replay up to seq
-// replayTo follows (0: none). The replay lasts until a message of the
-// channel with that seq or a later one is delivered (or was held).
-func (o *outbox) endReplay(channel string, keep bool, replayTo uint64, answer func()) {
+// then, if keep, the messages held meanwhile (see keepsHeld). replayTo is
+// the seq up to which the ack said a replay follows (0: none); the replay
+// lasts until a message of the channel with that seq or a later one is
+// delivered (or was held).
+func (o *outbox) end(channel string, keep bool, replayTo uint64, answer func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	held := o.pending[channel]
@@ -213,7 +209,7 @@ func lostMessage(data []byte) string {
 func droppable(ev upstream.Event) bool { return ev.Kind == upstream.KindMessage && ev.Seq > 0 }
 
 // replayTo is the seq up to which a subscribe that ended with err and pos
-// replays history after since (see outbox.endReplay): the ack's seq, when
+// replays history after since (see outbox.end): the ack's seq, when
 // the client asked for history and there is some; else 0.
 func replayTo(err error, since uint64, hasSince bool, pos upstream.Position) uint64 {
 	if err != nil || !hasSince || !pos.HasSeq || pos.Seq <= since {

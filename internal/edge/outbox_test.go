@@ -43,7 +43,7 @@ func TestOutboxHeldMessagesAfterAnAck(t *testing.T) {
 			if len(pushed) != 0 {
 				t.Fatalf("messages %v went out before the ack", pushed)
 			}
-			o.end("c", true, func() { answered = true })
+			o.end("c", true, 0, func() { answered = true })
 			if !answered {
 				t.Fatal("the ack was not queued")
 			}
@@ -76,11 +76,11 @@ func TestOutboxHoldsNoMapWhenIdle(t *testing.T) {
 	o.begin("a")
 	o.begin("b")
 	_ = o.deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "other", Seq: 1})
-	o.end("a", true, func() {})
+	o.end("a", true, 0, func() {})
 	if o.pending == nil {
 		t.Fatal("the map went while b was pending")
 	}
-	o.end("b", false, func() {})
+	o.end("b", false, 0, func() {})
 	if o.pending != nil {
 		t.Fatal("the map stayed after the last pending subscribe")
 	}

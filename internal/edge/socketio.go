@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -189,7 +188,7 @@ func (c *sioConn) subscribe(ctx context.Context, e *sio.Event) {
 	ch := req.Channel
 	c.box.begin(ch)
 	pos, err := c.sess.Subscribe(ctx, ch, since, hasSince)
-	c.box.endReplay(ch, keepsHeld(err), replayTo(err, since, hasSince, pos), func() {
+	c.box.end(ch, keepsHeld(err), replayTo(err, since, hasSince, pos), func() {
 		switch {
 		case err != nil:
 			c.reply(e, toReply(err))
@@ -363,9 +362,9 @@ func (c *sioConn) push(ev upstream.Event) error {
 		// ev's bytes are only lent: the encoding copies the arguments,
 		// but the attachments are queued as they are.
 		if ev.Answer != nil {
-			return c.ask(ev, cloneAttachments(ev.Binary))
+			return c.ask(ev, upstream.CloneAttachments(ev.Binary))
 		}
-		return c.so.EmitBinary(ev.Name, cloneAttachments(ev.Binary), ev.Args...)
+		return c.so.EmitBinary(ev.Name, upstream.CloneAttachments(ev.Binary), ev.Args...)
 	}
 }
 
@@ -407,19 +406,6 @@ func (c *sioConn) ask(ev upstream.Event, bin [][]byte) error {
 		}
 	}()
 	return nil
-}
-
-// cloneAttachments returns a copy of a backend event's attachments (nil
-// for none, the common case, without allocating).
-func cloneAttachments(bin [][]byte) [][]byte {
-	if len(bin) == 0 {
-		return nil
-	}
-	out := make([][]byte, len(bin))
-	for i, b := range bin {
-		out[i] = bytes.Clone(b)
-	}
-	return out
 }
 
 // overflow applies edge.overflow to ev, which does not fit in the

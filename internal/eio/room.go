@@ -103,32 +103,41 @@ func (c *Conn) awaitCollect() bool {
 	} else {
 		c.Flush() // the answers held so far go to the writer
 	}
+	c.mu.Lock()
+	ranOut := c.awaitTakenLocked(c.mustCollectLocked, wait)
+	if ranOut && !polling {
+		c.writerStuck = true // until the writer takes the queue
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	if ranOut && polling {
+		c.srv.slowConsumers.Add(1)
+		c.fail(ErrSlowConsumer, engineio.Close)
+		return false
+	}
+	return !closed
+}
+
+// awaitTakenLocked waits while must holds for the client to take the
+// queue, each wait at most wait, and reports whether one ran out. c.mu is
+// held, and released while waiting.
+func (c *Conn) awaitTakenLocked(must func() bool, wait time.Duration) (ranOut bool) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	c.mu.Lock()
-	for c.mustCollectLocked() {
+	for must() {
 		wake := c.roomWakeLocked()
 		c.mu.Unlock()
 		select {
 		case <-wake:
 			timer.Reset(wait)
-		case <-c.ctx.Done():
+		case <-c.ctx.Done(): // closed: must no longer holds
 		case <-timer.C:
-			if !polling {
-				c.mu.Lock()
-				c.writerStuck = true // until the writer takes the queue
-				c.mu.Unlock()
-				return true
-			}
-			c.srv.slowConsumers.Add(1)
-			c.fail(ErrSlowConsumer, engineio.Close)
-			return false
+			c.mu.Lock()
+			return true
 		}
 		c.mu.Lock()
 	}
-	closed := c.closed
-	c.mu.Unlock()
-	return !closed
+	return false
 }
 
 // collectWait bounds a WebSocket reader's wait for its writer (see
@@ -139,18 +148,18 @@ const collectWait = time.Second
 // take its queue before it handles the client's next packet (see
 // awaitCollect). c.mu is held.
 func (c *Conn) mustCollectLocked() bool {
-	if c.closed {
+	switch {
+	case c.closed:
 		return false
+	case c.transport == TransportPolling:
+		return c.upgrade != upgradeProbed && c.overLocked(4)
 	}
-	share := 2 // WebSocket
-	if c.transport == TransportPolling {
-		if c.upgrade == upgradeProbed {
-			return false
-		}
-		share = 4
-	} else if c.writerStuck {
-		return false
-	}
+	return c.paceLocked()
+}
+
+// overLocked reports whether the queue is over 1/share of either bound.
+// c.mu is held.
+func (c *Conn) overLocked(share int) bool {
 	return len(c.queue) > c.srv.cfg.QueuePackets/share || c.queueBytes > c.srv.cfg.QueueBytes/share
 }
 
@@ -168,28 +177,15 @@ func (c *Conn) Pace() {
 		return
 	}
 	c.Flush()
-	timer := time.NewTimer(collectWait)
-	defer timer.Stop()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.paceLocked() {
-		wake := c.roomWakeLocked()
-		c.mu.Unlock()
-		select {
-		case <-wake:
-			timer.Reset(collectWait)
-		case <-c.ctx.Done():
-		case <-timer.C:
-			c.mu.Lock()
-			c.writerStuck = true // until the client takes the queue
-			return
-		}
-		c.mu.Lock()
+	if c.awaitTakenLocked(c.paceLocked, collectWait) {
+		c.writerStuck = true // until the client takes the queue
 	}
+	c.mu.Unlock()
 }
 
-// paceLocked reports whether Pace must wait. c.mu is held.
+// paceLocked reports whether Pace, or a WebSocket reader (see
+// awaitCollect), must wait. c.mu is held.
 func (c *Conn) paceLocked() bool {
-	return !c.closed && !c.writerStuck &&
-		(len(c.queue) > c.srv.cfg.QueuePackets/2 || c.queueBytes > c.srv.cfg.QueueBytes/2)
+	return !c.closed && !c.writerStuck && c.overLocked(2)
 }

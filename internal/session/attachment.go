@@ -193,8 +193,8 @@ func (s *Session) Release(a *Attachment) {
 // then hold the reader until its client has taken its queue.
 func (a *Attachment) Flush() {
 	a.s.sink.Flush()
-	if p, ok := a.s.sink.(Pacer); ok {
-		p.Pace()
+	if a.s.pacer != nil {
+		a.s.pacer.Pace()
 	}
 }
 

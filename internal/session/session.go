@@ -177,6 +177,7 @@ type Session struct {
 	user     string
 	protocol config.Protocol
 	sink     Sink
+	pacer    Pacer // sink, when it paces; nil otherwise
 	maxSubs  int
 	counters *Counters
 	onDrop   func(*Session, error)
@@ -224,12 +225,14 @@ func New(opts Options) (*Session, error) {
 	if opts.Counters == nil {
 		opts.Counters = new(Counters)
 	}
+	pacer, _ := opts.Sink.(Pacer)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Session{
 		id:       opts.ID,
 		user:     opts.User,
 		protocol: opts.Protocol,
 		sink:     opts.Sink,
+		pacer:    pacer,
 		maxSubs:  opts.MaxSubscriptions,
 		counters: opts.Counters,
 		onDrop:   opts.OnDrop,

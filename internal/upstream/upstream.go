@@ -72,17 +72,19 @@ func (ev Event) Clone() Event {
 		}
 		ev.Args = args
 	}
-	ev.Binary = cloneAll(ev.Binary)
+	ev.Binary = CloneAttachments(ev.Binary)
 	return ev
 }
 
-// cloneAll returns a deep copy of bs (nil for none).
-func cloneAll(bs [][]byte) [][]byte {
-	if bs == nil {
+// CloneAttachments returns a copy of an event's attachments, nil for none
+// (the common case, without allocating): Event.Clone's for Binary, for a
+// receiver that queues the attachments of a lent event.
+func CloneAttachments(bin [][]byte) [][]byte {
+	if len(bin) == 0 {
 		return nil
 	}
-	out := make([][]byte, len(bs))
-	for i, b := range bs {
+	out := make([][]byte, len(bin))
+	for i, b := range bin {
 		out[i] = bytes.Clone(b)
 	}
 	return out
