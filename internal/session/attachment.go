@@ -39,7 +39,16 @@ type Attachment struct {
 	// events reach the client from the start, also those a backend sends
 	// as it accepts the connection, before Overlap (see HandleEvent).
 	incoming bool
+	// ahead: dialed ahead of a move (DialAhead) and not yet overlapped.
+	// Its custom events wait in early (at most maxEarlyEvents) for the
+	// move that takes it, as a dial's would reach the client then.
+	ahead bool
+	early []upstream.Event
 }
+
+// maxEarlyEvents bounds the custom events kept on a connection dialed
+// ahead (a backend's greeting on connect); more are dropped and counted.
+const maxEarlyEvents = 16
 
 var _ upstream.Handler = (*Attachment)(nil)
 
@@ -62,6 +71,19 @@ func (s *Session) Dial(ctx context.Context, color router.Color, d upstream.Diale
 	return a, nil
 }
 
+// DialAhead is Dial for a connection made ahead of a move
+// (handover.Prepare): until Overlap takes it into a move, its custom
+// events are kept, not delivered, and go to the client then.
+func (s *Session) DialAhead(ctx context.Context, color router.Color, d upstream.Dialer) (*Attachment, error) {
+	a := &Attachment{s: s, color: color, ahead: true}
+	conn, err := d.Dial(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	a.conn = conn
+	return a, nil
+}
+
 // Resume is where a channel must be subscribed on a new attachment.
 type Resume struct {
 	Channel  string
@@ -76,6 +98,13 @@ func (s *Session) Overlap(b *Attachment) []Resume {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next = b
+	if b.ahead {
+		b.ahead = false
+		for _, ev := range b.early {
+			s.deliverEventLocked(ev)
+		}
+		b.early = nil
+	}
 	out := make([]Resume, 0, len(s.subs))
 	for ch, sb := range s.subs {
 		sb.next = b
@@ -184,6 +213,8 @@ func (s *Session) Release(a *Attachment) {
 	}
 	s.mu.Lock()
 	a.closing, a.retiring = true, false
+	s.counters.EventsDropped.Add(uint64(len(a.early))) // a move never took it
+	a.early = nil
 	s.mu.Unlock()
 	_ = a.conn.Close()
 }
@@ -229,16 +260,27 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 			s.mu.Unlock()
 			return
 		case !a.closing && (a == s.next || a.incoming || a.retiring):
-			if cur := s.att; cur != nil && !cur.dead {
-				s.counters.EventsOverlap.Add(1)
-			}
-			s.deliverLocked(ev)
+			s.deliverEventLocked(ev)
+			s.mu.Unlock()
+			return
+		case !a.closing && a.ahead && len(a.early) < maxEarlyEvents:
+			a.early = append(a.early, ev.Clone()) // ev's bytes are lent
 			s.mu.Unlock()
 			return
 		}
 		s.counters.EventsDropped.Add(1)
 		s.mu.Unlock()
 	}
+}
+
+// deliverEventLocked delivers a custom event from a connection other
+// than the session's current one, counted as a possible duplicate while
+// the current one is live. s.mu is held.
+func (s *Session) deliverEventLocked(ev upstream.Event) {
+	if cur := s.att; cur != nil && !cur.dead {
+		s.counters.EventsOverlap.Add(1)
+	}
+	s.deliverLocked(ev)
 }
 
 // onMessage applies the exactly-once rule (see Session).

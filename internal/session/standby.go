@@ -2,15 +2,19 @@ package session
 
 import "github.com/baton-rt/baton/internal/router"
 
-// A standby is a connection to the backend the session has just left,
-// kept open and idle (subscribed to nothing) after a move, so that moving
-// back is a resubscribe on it rather than a new connection and handshake.
-// The gateway keeps standbys during a rollout, where a rollback must be
-// fast, and releases them when the rollout ends. A session holds at most
-// one; its end (the backend closing it) only forgets it.
+// A standby is a connection to a backend the session is not on, kept open
+// and idle (subscribed to nothing), so that moving there is a resubscribe
+// on it rather than a new connection and handshake. It is either the one
+// the session has just left (the gateway keeps those during a rollout,
+// where a rollback must be fast) or one dialed ahead of a move
+// (handover.Prepare). A session holds at most one; its end (the backend
+// closing it) only forgets it. The custom events of a standby the session
+// left are dropped; those of one dialed ahead wait for the move (see
+// DialAhead).
 
 // Park keeps a, an attachment the session has moved away from and whose
-// channels the caller has left, as the session's standby, if keep (asked
+// channels the caller has left, or one dialed ahead (DialAhead), as the
+// session's standby, if keep (asked
 // under the session's lock, so that a caller turning standbys off and then
 // releasing every session's standby misses none) says backend a.Color()
 // still wants one. It reports false, keeping nothing, when a cannot serve
@@ -50,6 +54,20 @@ func (s *Session) TakeStandby(color router.Color) *Attachment {
 func (s *Session) ReleaseStandby() {
 	s.mu.Lock()
 	a := s.standby
+	s.standby = nil
+	s.mu.Unlock()
+	s.Release(a)
+}
+
+// ReleaseStandbyUnless closes the session's standby unless keep says its
+// backend still wants one.
+func (s *Session) ReleaseStandbyUnless(keep func(router.Color) bool) {
+	s.mu.Lock()
+	a := s.standby
+	if a == nil || keep(a.color) {
+		s.mu.Unlock()
+		return
+	}
 	s.standby = nil
 	s.mu.Unlock()
 	s.Release(a)

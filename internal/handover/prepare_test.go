@@ -1,0 +1,82 @@
+package handover_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
+	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/sio"
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// A backend's greeting on connect (a custom event) sent to a connection
+// prepared ahead of a move waits for that move: the client, still on the
+// other backend, does not see it before, and does not miss it after. A
+// prepared connection that no move takes drops it.
+func TestPreparedConnectionGreetsAtTheMove(t *testing.T) {
+	srv, err := sio.NewServer(sio.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	greeted := make(chan struct{}, 8)
+	srv.Of("/").OnConnect(func(so *sio.Socket) {
+		_ = so.Emit("hello", []byte(`"welcome"`))
+		greeted <- struct{}{}
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+	ctx := testenv.Context(t, 10*time.Second)
+
+	sink := sessiontest.NewSink()
+	s, err := session.New(session.Options{User: "u1", Protocol: config.ProtocolSocketIO, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := handover.Attach(ctx, s, router.Blue, d, handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !sink.WaitFor(2*time.Second, func() bool { return len(sink.Events()) == 1 }) {
+		t.Fatalf("%d events after the first attach; want its greeting", len(sink.Events()))
+	}
+	<-greeted
+
+	ok, err := handover.Prepare(ctx, s, router.Green, d, handover.Options{})
+	if err != nil || !ok {
+		t.Fatalf("prepare: %v, %v", ok, err)
+	}
+	<-greeted
+	if sink.WaitFor(300*time.Millisecond, func() bool { return len(sink.Events()) > 1 }) {
+		t.Fatal("the prepared connection's greeting reached the client before any move")
+	}
+	if _, err := handover.Move(ctx, s, router.Green, d, handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !sink.WaitFor(2*time.Second, func() bool { return len(sink.Events()) == 2 }) {
+		t.Fatalf("%d events after the move; want the prepared connection's greeting (dropped: %d)", len(sink.Events()), s.Counters().EventsDropped.Load())
+	}
+
+	// Prepared for blue, and released unused: its greeting never reaches
+	// the client.
+	if ok, err := handover.Prepare(ctx, s, router.Blue, d, handover.Options{}); err != nil || !ok {
+		t.Fatalf("prepare blue: %v, %v", ok, err)
+	}
+	<-greeted
+	s.ReleaseStandby()
+	if sink.WaitFor(300*time.Millisecond, func() bool { return len(sink.Events()) > 2 }) {
+		t.Fatal("the greeting of a prepared connection released unused reached the client")
+	}
+}
