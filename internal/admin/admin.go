@@ -118,6 +118,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("PUT /api/v1/weight", s.handle(s.putWeight))
+	s.mux.Handle("POST /api/v1/weight/prepare", s.handle(s.postPrepare))
 	s.mux.Handle("GET /api/v1/status", s.handle(s.getStatus))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.handle(s.getSession))
 	s.routeRollout()

@@ -14,6 +14,7 @@ import (
 // *gateway.Gateway is one.
 type Gateway interface {
 	SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error)
+	PrepareWeight(ctx context.Context, w router.Weight) (prepared, failed int, err error)
 	Status() gateway.Status
 	SessionInfo(id string) (session.Info, bool)
 }

@@ -25,8 +25,9 @@ const testToken = "s3cret"
 
 // fakeGateway applies weights instantly and reports fixed counters.
 type fakeGateway struct {
-	mu     sync.Mutex
-	weight router.Weight
+	mu       sync.Mutex
+	weight   router.Weight
+	prepared []router.Weight // the weights PrepareWeight was asked for
 }
 
 func (g *fakeGateway) SetWeight(_ context.Context, w router.Weight) (int, int, error) {
@@ -34,6 +35,13 @@ func (g *fakeGateway) SetWeight(_ context.Context, w router.Weight) (int, int, e
 	defer g.mu.Unlock()
 	g.weight = w
 	return 3, 0, nil
+}
+
+func (g *fakeGateway) PrepareWeight(_ context.Context, w router.Weight) (int, int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.prepared = append(g.prepared, w)
+	return 5, 1, nil
 }
 
 func (g *fakeGateway) Status() gateway.Status {

@@ -25,10 +25,11 @@ type WeightResult struct {
 	Failed int     `json:"failed"`
 }
 
-func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
+// readWeight reads the body {"weight": N} of the weight endpoints.
+func readWeight(w http.ResponseWriter, r *http.Request) (router.Weight, error) {
 	var req weightRequest
 	if err := decode(w, r, &req); err != nil {
-		return err
+		return 0, err
 	}
 	badWeight := func(format string, args ...any) error {
 		ae := apiErr(http.StatusBadRequest, format, args...)
@@ -36,15 +37,23 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 		return ae
 	}
 	if req.Weight == nil || string(req.Weight) == "null" {
-		return badWeight(`missing field "weight"`)
+		return 0, badWeight(`missing field "weight"`)
 	}
 	var p float64 // a number; a string such as "50" is refused
 	if err := json.Unmarshal(req.Weight, &p); err != nil {
-		return badWeight("weight must be a number: %v", err)
+		return 0, badWeight("weight must be a number: %v", err)
 	}
 	wt, err := router.FromPercent(p)
 	if err != nil {
-		return badWeight("weight must be 0 to 100 with at most two decimals: %v", err)
+		return 0, badWeight("weight must be 0 to 100 with at most two decimals: %v", err)
+	}
+	return wt, nil
+}
+
+func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
+	wt, err := readWeight(w, r)
+	if err != nil {
+		return err
 	}
 	// The moves run within the request: a client that gives up stops the
 	// moves not started yet (the weight stays applied).
@@ -74,6 +83,28 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, WeightResult{Weight: wt.Percent(), Moved: moved, Failed: failed})
 }
 
+// PrepareResult answers POST /api/v1/weight/prepare.
+type PrepareResult struct {
+	Weight   float64 `json:"weight"`
+	Prepared int     `json:"prepared"`
+	Failed   int     `json:"failed"`
+}
+
+// postPrepare dials ahead the connections that the weight in the body
+// would move sessions onto (gateway.PrepareWeight). It changes no weight,
+// so a rollout in progress does not refuse it.
+func (s *Server) postPrepare(w http.ResponseWriter, r *http.Request) error {
+	wt, err := readWeight(w, r)
+	if err != nil {
+		return err
+	}
+	prepared, failed, err := s.g.PrepareWeight(r.Context(), wt)
+	if err != nil {
+		return apiErr(http.StatusServiceUnavailable, "preparation for weight %v interrupted (prepared %d, failed %d): %v", wt.Percent(), prepared, failed, err)
+	}
+	return writeJSON(w, http.StatusOK, PrepareResult{Weight: wt.Percent(), Prepared: prepared, Failed: failed})
+}
+
 // Status answers GET /api/v1/status.
 type Status struct {
 	Weight   float64               `json:"weight"`
@@ -89,8 +120,9 @@ type SessionCounts struct {
 	Blue     int `json:"blue"`
 	Green    int `json:"green"`
 	Detached int `json:"detached"`
-	// Standby counts sessions holding an idle connection to blue during
-	// a rollout, for a fast way back.
+	// Standby counts sessions holding an idle connection to the other
+	// backend: to blue during a rollout, for a fast way back, or one
+	// prepared ahead of a weight change (POST /api/v1/weight/prepare).
 	Standby int `json:"standby"`
 }
 

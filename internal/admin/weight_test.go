@@ -1,8 +1,12 @@
 package admin
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
+
+	"github.com/baton-rt/baton/internal/router"
 )
 
 // TestBadWeightNamesTheField: every 400 of PUT /api/v1/weight names the
@@ -22,5 +26,35 @@ func TestBadWeightNamesTheField(t *testing.T) {
 		if e := decodeError(t, resp); code != http.StatusBadRequest || e.Field != field {
 			t.Errorf("PUT weight %s: %d %s, want 400 with field %q", body, code, resp, field)
 		}
+	}
+}
+
+// TestPrepareWeight: POST /api/v1/weight/prepare asks the gateway to
+// prepare the weight given, answers its counts, and changes no weight;
+// a bad weight is refused as by PUT /api/v1/weight, naming the field,
+// with nothing asked of the gateway.
+func TestPrepareWeight(t *testing.T) {
+	h := newHarness(t, nil)
+	code, resp := h.do("POST", "/api/v1/weight/prepare", `{"weight":50}`)
+	if code != http.StatusOK {
+		t.Fatalf("prepare: %d %s", code, resp)
+	}
+	var got PrepareResult
+	if err := json.Unmarshal([]byte(resp), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != (PrepareResult{Weight: 50, Prepared: 5, Failed: 1}) {
+		t.Errorf("prepare answered %+v", got)
+	}
+	for _, body := range []string{`{"weight":"50"}`, `{"weight":-1}`, `{}`} {
+		code, resp := h.do("POST", "/api/v1/weight/prepare", body)
+		if e := decodeError(t, resp); code != http.StatusBadRequest || e.Field != "weight" {
+			t.Errorf("prepare %s: %d %s, want 400 naming weight", body, code, resp)
+		}
+	}
+	h.gw.mu.Lock()
+	defer h.gw.mu.Unlock()
+	if want := []router.Weight{router.Full / 2}; !slices.Equal(h.gw.prepared, want) || h.gw.weight != 0 {
+		t.Errorf("gateway asked to prepare %v, weight %v; want %v and weight unchanged", h.gw.prepared, h.gw.weight, want)
 	}
 }

@@ -25,8 +25,9 @@ const cliToken = "tok"
 // cliGateway is a gateway with fixed counts.
 type cliGateway struct{}
 
-func (cliGateway) SetWeight(context.Context, router.Weight) (int, int, error) { return 0, 0, nil }
-func (cliGateway) SessionInfo(string) (session.Info, bool)                    { return session.Info{}, false }
+func (cliGateway) SetWeight(context.Context, router.Weight) (int, int, error)     { return 0, 0, nil }
+func (cliGateway) PrepareWeight(context.Context, router.Weight) (int, int, error) { return 0, 0, nil }
+func (cliGateway) SessionInfo(string) (session.Info, bool)                        { return session.Info{}, false }
 func (cliGateway) Status() gateway.Status {
 	return gateway.Status{Weight: 2500, Sessions: gateway.SessionCounts{Blue: 75, Green: 25}}
 }

@@ -184,6 +184,10 @@ type Handover struct {
 	// take to be answered after cut-over before it is closed anyway. Zero
 	// means 5s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// PrepareTTL is how long connections dialed ahead of a weight change
+	// (POST /api/v1/weight/prepare) wait for the change that uses them
+	// before they are closed. Zero means 5m.
+	PrepareTTL time.Duration `yaml:"prepare_ttl"`
 }
 
 // Overflow rules for a client's outbound queue.

@@ -17,6 +17,7 @@ const (
 	DefaultHandoverConcurrency         = 256
 	DefaultHandoverTimeout             = 5 * time.Second
 	DefaultDrainTimeout                = 5 * time.Second
+	DefaultPrepareTTL                  = 5 * time.Minute
 	DefaultMaxMessageBytes             = 1 << 20
 	DefaultMaxSubscriptions            = 100
 	DefaultQueueMessages               = 1024
@@ -83,6 +84,7 @@ func (c *Config) SetDefaults() {
 	def(&h.Concurrency, DefaultHandoverConcurrency)
 	def(&h.Timeout, DefaultHandoverTimeout)
 	def(&h.DrainTimeout, DefaultDrainTimeout)
+	def(&h.PrepareTTL, DefaultPrepareTTL)
 
 	e := &c.Edge
 	def(&e.MaxMessageBytes, DefaultMaxMessageBytes)

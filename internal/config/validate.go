@@ -343,6 +343,7 @@ func (h *Handover) validate(p *problems) {
 	p.positive("handover.concurrency", h.Concurrency)
 	p.positiveDuration("handover.timeout", h.Timeout)
 	p.positiveDuration("handover.drain_timeout", h.DrainTimeout)
+	p.positiveDuration("handover.prepare_ttl", h.PrepareTTL)
 }
 
 func (e *Edge) validate(p *problems) {

@@ -82,6 +82,10 @@ type Options struct {
 	// Zero means the defaults above.
 	ReattachAttempts int
 	ReattachBackoff  time.Duration
+	// PrepareTTL is how long connections made by PrepareWeight wait for
+	// the weight change that uses them before they are closed. Zero
+	// means config.DefaultPrepareTTL.
+	PrepareTTL time.Duration
 	// Logger receives session-level events; nil discards them.
 	Logger *slog.Logger
 }
@@ -113,7 +117,11 @@ type Gateway struct {
 	retire  retirer        // retire.go
 	standby atomic.Bool    // keep standbys (standby.go)
 
-	weightLock chan struct{} // serializes SetWeight
+	weightLock chan struct{} // serializes SetWeight and PrepareWeight
+	// prepared closes prepared connections left unused (prepare.go);
+	// preparedPending says a preparation awaits its weight change. Under mu.
+	prepared        *time.Timer
+	preparedPending bool
 
 	// mu guards the registry and makes "change the table, then list the
 	// sessions" atomic with respect to registering a session.
@@ -135,6 +143,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if opts.ReattachBackoff <= 0 {
 		opts.ReattachBackoff = DefaultReattachBackoff
+	}
+	if opts.PrepareTTL <= 0 {
+		opts.PrepareTTL = config.DefaultPrepareTTL
 	}
 	log := opts.Logger
 	if log == nil {
@@ -182,6 +193,7 @@ func FromConfig(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Blue:             blue,
 		Green:            green,
 		Handover:         handover.Options{Timeout: cfg.Handover.Timeout, DrainTimeout: cfg.Handover.DrainTimeout},
+		PrepareTTL:       cfg.Handover.PrepareTTL,
 		MovesPerSecond:   cfg.Handover.MovesPerSecond,
 		Concurrency:      cfg.Handover.Concurrency,
 		MaxSubscriptions: cfg.Edge.MaxSubscriptions,
@@ -376,6 +388,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.closed = true
 	sessions := g.sessions
 	g.sessions = make(map[string]*session.Session)
+	if g.prepared != nil {
+		g.prepared.Stop()
+	}
 	g.mu.Unlock()
 	g.cancel()
 	for _, s := range sessions {

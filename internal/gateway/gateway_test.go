@@ -41,6 +41,13 @@ func setupWith(t *testing.T, weight router.Weight, wrapBlue func(upstream.Dialer
 // setupWrapped is setup with each backend's dialer wrapped (nil: none).
 func setupWrapped(t *testing.T, weight router.Weight, wrapBlue, wrapGreen func(upstream.Dialer) upstream.Dialer) *env {
 	t.Helper()
+	return setupOptions(t, weight, wrapBlue, wrapGreen, nil)
+}
+
+// setupOptions is setupWrapped with the gateway's options changed by
+// change (nil: none).
+func setupOptions(t *testing.T, weight router.Weight, wrapBlue, wrapGreen func(upstream.Dialer) upstream.Dialer, change func(*gateway.Options)) *env {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 10000})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +65,7 @@ func setupWrapped(t *testing.T, weight router.Weight, wrapBlue, wrapGreen func(u
 	if wrapGreen != nil {
 		green = wrapGreen(green)
 	}
-	e.g, err = gateway.New(gateway.Options{
+	opts := gateway.Options{
 		Router:         router.New(table),
 		Blue:           blue,
 		Green:          green,
@@ -68,7 +75,11 @@ func setupWrapped(t *testing.T, weight router.Weight, wrapBlue, wrapGreen func(u
 		Handover:        handover.Options{Timeout: 20 * time.Second},
 		ReattachBackoff: 20 * time.Millisecond,
 		Logger:          slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if change != nil {
+		change(&opts)
+	}
+	e.g, err = gateway.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,5 +77,6 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 			moved++
 		}
 	})
+	g.releasePrepared() // what this change did not use
 	return moved, failed, err
 }

@@ -25,6 +25,7 @@ func TestResumeReplayLongerThanQueue(t *testing.T) {
 		sio    bool
 	}{
 		{"legacy-client", 0, false}, {"sio-client", 0, true},
+		{"legacy-client-green", 100, false}, {"sio-client-green", 100, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testenv.Context(t, 30*time.Second)

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/baton-rt/baton/internal/handover"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
+)
+
+// PrepareWeight readies the moves that setting weight w would make,
+// without changing the weight: for each session w would move, it dials
+// the backend the session would go to and keeps the connection as the
+// session's standby (handover.Prepare), paced like the moves. The next
+// weight change then moves those sessions by resubscribing on their
+// prepared connections, with no TCP and protocol handshake inside the
+// move: the change is shorter, and so is each client's delivery pause.
+//
+// A preparation serves the next weight change only: once that change's
+// moves are done, the prepared connections it did not use are closed, as
+// they are when no change comes within Options.PrepareTTL. Until then
+// the target backend holds one idle connection per prepared session, and
+// sees its handshake (a Socket.IO backend's connection handler runs; its
+// custom events wait for the move, see session.DialAhead).
+//
+// It runs one after the other with weight changes, and returns how many
+// sessions hold a prepared connection and how many dials failed; a
+// session whose dial failed is moved by a dial, as without preparation.
+func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared, failed int, err error) {
+	select {
+	case g.weightLock <- struct{}{}:
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	defer func() { <-g.weightLock }()
+
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return 0, 0, ErrClosed
+	}
+	next, err := g.router.Table().WithWeight(w)
+	if err != nil {
+		g.mu.Unlock()
+		return 0, 0, err
+	}
+	var todo []*session.Session
+	for _, s := range g.sessions {
+		if next.Backend(s.User()) != s.Color() {
+			todo = append(todo, s)
+		}
+	}
+	g.armPreparedLocked()
+	g.mu.Unlock()
+
+	var mu sync.Mutex
+	err = g.pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
+		s := todo[i]
+		to := next.Backend(s.User())
+		ok, perr := handover.Prepare(ctx, s, to, g.dialer(to), g.opts.Handover)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case perr != nil && !s.Closed() && ctx.Err() == nil:
+			failed++
+		case ok:
+			prepared++
+		}
+	})
+	return prepared, failed, err
+}
+
+// armPreparedLocked notes a preparation and (re)starts the timer that
+// closes its connections if no weight change uses them. g.mu is held.
+func (g *Gateway) armPreparedLocked() {
+	g.preparedPending = true
+	if g.prepared == nil {
+		g.prepared = time.AfterFunc(g.opts.PrepareTTL, g.expirePrepared)
+		return
+	}
+	g.prepared.Reset(g.opts.PrepareTTL)
+}
+
+// expirePrepared closes the prepared connections no weight change used
+// within PrepareTTL. A weight change under way closes them itself once
+// its moves are done.
+func (g *Gateway) expirePrepared() {
+	select {
+	case g.weightLock <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-g.weightLock }()
+	g.releasePrepared()
+}
+
+// releasePrepared closes, through the retirement queue, every standby
+// that is not a blue one kept for a rollout's way back (keepsStandby),
+// when a preparation is pending: the prepared connections, once the
+// weight change they were prepared for is done. The caller holds
+// weightLock.
+func (g *Gateway) releasePrepared() {
+	g.mu.Lock()
+	pending := g.preparedPending && !g.closed // Close closes the sessions, standbys with them
+	g.preparedPending = false
+	if g.prepared != nil {
+		g.prepared.Stop()
+	}
+	g.mu.Unlock()
+	if !pending {
+		return
+	}
+	for _, s := range g.Sessions() {
+		if c, ok := s.Standby(); ok && !g.keepsStandby(c) {
+			g.retire.run(func() { s.ReleaseStandbyUnless(g.keepsStandby) })
+		}
+	}
+}
