@@ -15,3 +15,27 @@ func (b *Broker) HoldSubscriptions() (release func()) {
 // channels catch up after a reconnect; call it before the broker's first
 // reconnect.
 func (b *Broker) SetResyncBatch(n int) { b.resyncBatch = n }
+
+// Barriers is how many PING barriers are waiting for their reply.
+func (b *Broker) Barriers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.barriers)
+}
+
+// BreakPubSub makes every SUBSCRIBE/UNSUBSCRIBE/PING fail until the
+// returned func is called, as after go-redis dropped a connection on a
+// failed write while the reader was not reading it (the reader sees no
+// error and does not reconnect). The reader keeps the connection it reads.
+func (b *Broker) BreakPubSub() (restore func()) {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	live := b.ps
+	b.ps = b.rdb.Subscribe(b.ctx)
+	_ = b.ps.Close()
+	return func() {
+		b.subMu.Lock()
+		defer b.subMu.Unlock()
+		b.ps = live
+	}
+}

@@ -60,6 +60,13 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (broker.Subscrip
 		if err = b.ps.Subscribe(ctx, k.pubsub); err == nil {
 			err = b.ps.Ping(ctx, token)
 		}
+		if err != nil {
+			// A barrier not sent gets no reply: drop it now, not at
+			// the next reconnect (which may never come).
+			b.mu.Lock()
+			delete(b.barriers, token)
+			b.mu.Unlock()
+		}
 	}
 	b.subMu.Unlock()
 
