@@ -49,3 +49,23 @@ func LegacySink(s *Server) (sink session.Sink, hold func(channel string) (releas
 	}
 	return sink, hold
 }
+
+// Replaying reports whether the connection of session id (legacy or
+// Socket.IO) has a replay under way, during which its backend reader is
+// paced to the client.
+func Replaying(s *Server, id string) bool {
+	s.mu.Lock()
+	for c := range s.legacy {
+		if c.id == id {
+			s.mu.Unlock()
+			return c.box.replaying.Load()
+		}
+	}
+	s.mu.Unlock()
+	if so := s.io.Of("/").Socket(id); so != nil {
+		if c, _ := so.Value().(*sioConn); c != nil {
+			return c.box.replaying.Load()
+		}
+	}
+	panic("Replaying: no connection of session " + id)
+}

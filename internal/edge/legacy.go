@@ -288,6 +288,7 @@ func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 			return
 		}
 		_ = c.sess.Unsubscribe(ctx, f.Channel)
+		c.box.unsubscribed(f.Channel)
 		c.send(legacy.Frame{Type: legacy.TypeAck, ID: f.ID})
 	case legacy.TypePing:
 		c.send(legacy.Frame{Type: legacy.TypePong, ID: f.ID})

@@ -130,11 +130,24 @@ func (o *outbox) deliver(ev upstream.Event) error {
 // subscription's loss. o.mu is held.
 func (o *outbox) replayed(ev upstream.Event) {
 	if to, ok := o.replays[ev.Channel]; ok && (ev.Kind == upstream.KindLost || ev.Kind == upstream.KindMessage && ev.Seq >= to) {
-		delete(o.replays, ev.Channel)
-		if len(o.replays) == 0 {
-			o.replays = nil
-			o.replaying.Store(false)
-		}
+		o.endReplayLocked(ev.Channel)
+	}
+}
+
+// unsubscribed ends channel's replay, if one is under way: the session no
+// longer delivers the channel, so the replay's last message never comes.
+func (o *outbox) unsubscribed(channel string) {
+	o.mu.Lock()
+	o.endReplayLocked(channel)
+	o.mu.Unlock()
+}
+
+// endReplayLocked forgets channel's replay. o.mu is held.
+func (o *outbox) endReplayLocked(channel string) {
+	delete(o.replays, channel)
+	if len(o.replays) == 0 {
+		o.replays = nil
+		o.replaying.Store(false)
 	}
 }
 

@@ -205,7 +205,9 @@ func (c *sioConn) unsubscribe(ctx context.Context, e *sio.Event) {
 	if !ok {
 		return
 	}
-	if err := c.sess.Unsubscribe(ctx, req.Channel); errors.Is(err, session.ErrNotSubscribed) {
+	err := c.sess.Unsubscribe(ctx, req.Channel)
+	c.box.unsubscribed(req.Channel)
+	if errors.Is(err, session.ErrNotSubscribed) {
 		c.reply(e, toReply(err))
 		return
 	}
