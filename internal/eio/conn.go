@@ -467,8 +467,9 @@ func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
 		if drain {
 			c.final = append(c.takeAll(), engineio.Packet{Type: engineio.Close})
 			// Like Node, the sid stays valid until a poll has collected
-			// the close packet, so that queued packets reach the client.
-			if c.pollWake == nil {
+			// the close packet, so that queued packets reach the client
+			// (the close packet comes alone, after them).
+			if c.pollWake == nil || len(c.final) > 1 {
 				linger = c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout
 			}
 		} else {

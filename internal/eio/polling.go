@@ -68,9 +68,9 @@ func (c *Conn) poll(w http.ResponseWriter, r *http.Request) {
 		}
 		if ok {
 			c.pollWake = nil
-			closed := c.closed
+			done := c.finalTaken
 			c.mu.Unlock()
-			if closed {
+			if done {
 				// The final payload is out: the sid is done.
 				c.srv.forget(c)
 			}
@@ -109,8 +109,17 @@ func (c *Conn) pollPayloadLocked(settling bool) ([]engineio.Packet, bool) {
 	switch {
 	case c.closed:
 		out := c.final
-		if c.finalTaken || out == nil {
+		switch {
+		case c.finalTaken || out == nil:
 			out = []engineio.Packet{{Type: engineio.Close}}
+		case len(out) > 1:
+			// As Node does, the packets queued before a server-side
+			// close go out in one poll and the close packet in the
+			// next: a client handles the packets of one payload in
+			// order, but socket.io-client acts on a Socket.IO packet
+			// (a DISCONNECT) only after the payload's close packet.
+			c.final = out[len(out)-1:]
+			return out[:len(out)-1], true
 		}
 		c.finalTaken = true
 		return out, true

@@ -273,13 +273,19 @@ func TestUpgradeFlushesQueued(t *testing.T) {
 	}
 }
 
+// A server-side close drains the queue to the next poll, and the close
+// packet goes alone to the one after, as from Node (see
+// sio.TestOfficialClientServerCloseBetweenPolls for why not together).
 func TestServerCloseDrainsPolling(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute})
 	sid := ts.openPolling(t)
 	c := ts.srv.lookup(sid)
 	_ = c.SendText([]byte("bye"))
 	c.Close()
-	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "4bye\x1e1" {
+	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "4bye" {
+		t.Errorf("draining poll: %d %q", status, got)
+	}
+	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "1" {
 		t.Errorf("final poll: %d %q", status, got)
 	}
 	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
@@ -287,6 +293,29 @@ func TestServerCloseDrainsPolling(t *testing.T) {
 	}
 	if err := ts.closeReason(t); !errors.Is(err, ErrClosed) {
 		t.Errorf("reason %v", err)
+	}
+}
+
+// The same with a poll waiting when the server closes: it gets what was
+// queued, and the sid stays for the next poll's close packet.
+func TestServerCloseDrainsPendingPoll(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid := ts.openPolling(t)
+	c := ts.srv.lookup(sid)
+	pending := parkedPoll(t, ts, sid)
+	// Queued without waking the poll, so that the close finds it queued.
+	c.mu.Lock()
+	c.queue = append(c.queue, outGroup{packets: []engineio.Packet{{Type: engineio.Message, Data: []byte("bye")}}})
+	c.mu.Unlock()
+	c.Close()
+	if r := <-pending; r.status != 200 || r.body != "4bye" {
+		t.Errorf("draining poll: %d %q", r.status, r.body)
+	}
+	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "1" {
+		t.Errorf("final poll: %d %q", status, got)
+	}
+	if status, _, _ := do(t, "GET", ts.pollURL(sid), ""); status != 400 {
+		t.Errorf("poll after final: %d", status)
 	}
 }
 
