@@ -26,6 +26,13 @@ type Rollout struct {
 	// step by one more Hold before the step fails. Zero means 3; a negative
 	// value means none (inconclusive fails at once).
 	MaxExtensions int `yaml:"max_extensions"`
+	// PrepareNext dials, during each step's hold, the green connections
+	// of the sessions the next step will move (the gateway's
+	// PrepareWeight), so that the next step's moves only resubscribe:
+	// shorter steps, shorter delivery pauses. Off by default: green then
+	// sees those users connect (its connection handler runs) one hold
+	// before they move, and holds their idle connections meanwhile.
+	PrepareNext bool `yaml:"prepare_next"`
 	// Thresholds are the absolute gates on green.
 	Thresholds Thresholds `yaml:"thresholds"`
 	// NonInferiority is the relative gate: green compared with blue.

@@ -87,6 +87,8 @@ type Controller struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the driver
 
+	prepared preparedStep // the step whose next one was prepared; the driver's only
+
 	snap atomic.Pointer[State] // what Status returns; replaced, never mutated
 
 	ioMu    sync.Mutex

@@ -499,3 +499,28 @@ func TestRestartComesBackToTheLastWeight(t *testing.T) {
 		return slices.Contains(again.Calls(), router.Weight(2500))
 	})
 }
+
+// TestPrepareNext: with prepare_next, each step but the last has the
+// next step's moves prepared once, during its hold (the weight applied
+// is the step's own then); without it, nothing is prepared.
+func TestPrepareNext(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		h := newHarness(t, func(o *Options) {
+			o.Plan.PrepareNext = on
+			o.Plan.Hold = 200 * time.Millisecond // a hold the driver's round surely starts within
+		})
+		if _, err := h.c.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		h.waitPhase(h.c, Completed)
+		var want [][2]router.Weight
+		if on {
+			for i := 0; i+1 < len(allSteps); i++ {
+				want = append(want, [2]router.Weight{allSteps[i+1], allSteps[i]})
+			}
+		}
+		if got := h.shifter.Prepares(); !slices.Equal(got, want) {
+			t.Errorf("prepare_next %v: prepared (weight, while at) %v, want %v", on, got, want)
+		}
+	}
+}

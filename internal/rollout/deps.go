@@ -44,6 +44,14 @@ type StandbyKeeper interface {
 	KeepStandby(on bool)
 }
 
+// Preparer is a Shifter that can dial ahead the connections a weight
+// would move sessions onto (gateway.PrepareWeight), for a plan with
+// PrepareNext. It changes no weight; the next SetWeight uses them, and
+// closes what it did not use.
+type Preparer interface {
+	PrepareWeight(ctx context.Context, w router.Weight) (prepared, failed int, err error)
+}
+
 // Prober checks that a backend can take sessions before anyone moves to it:
 // it dials the backend and runs one probe (subscribe, publish, deliver).
 type Prober interface {

@@ -59,6 +59,7 @@ func (c *Controller) round(ctx context.Context, st State, gen uint64) error {
 		case !st.Applied:
 			return c.applyStep(ctx, st, gen)
 		case c.now().Before(st.HoldUntil):
+			c.prepareNext(ctx, st)
 			_ = sleep.For(ctx, st.HoldUntil.Sub(c.now()))
 			return nil
 		default:
@@ -132,6 +133,42 @@ func (c *Controller) applyStep(ctx context.Context, st State, gen uint64) error 
 		s.HoldUntil = now.Add(s.Plan.Hold.D())
 		return []Event{applied}
 	})
+}
+
+// prepareNext, for a plan with PrepareNext, has the shifter (a Preparer)
+// dial ahead the connections of the next step's moves, once per step,
+// early in its hold. A command that interrupts the hold (a pause, a
+// rollback) cancels it at once; the next round of the same step tries
+// again. What it dialed serves the next weight change, whichever it is:
+// a rollback's moves close it.
+func (c *Controller) prepareNext(ctx context.Context, st State) {
+	p, ok := c.opts.Shifter.(Preparer)
+	r := st.currentStep()
+	if !ok || !st.Plan.PrepareNext || st.Promoted || st.Step >= len(st.Plan.Steps) || r == nil {
+		return
+	}
+	key := preparedStep{id: st.ID, step: st.Step, started: r.StartedAt}
+	if c.prepared == key {
+		return
+	}
+	next := st.Plan.Weight(st.Step + 1)
+	prepared, failed, err := p.PrepareWeight(ctx, next)
+	if ctx.Err() != nil {
+		return
+	}
+	c.prepared = key
+	if err != nil {
+		c.log.Warn("rollout: preparing the next step failed", "weight", next, "err", err)
+		return
+	}
+	c.log.Info("rollout: next step prepared", "weight_percent", next.Percent(), "prepared", prepared, "failed", failed)
+}
+
+// preparedStep names the step whose next step prepareNext prepared.
+type preparedStep struct {
+	id      string
+	step    int
+	started time.Time
 }
 
 // gate evaluates the step and acts on the verdict.

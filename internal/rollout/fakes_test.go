@@ -39,6 +39,22 @@ type fakeShifter struct {
 	// standby is the last KeepStandby; standbyAt records it at each call.
 	standby   bool
 	standbyAt []bool
+	// prepares records each PrepareWeight: the weight asked for and the
+	// weight applied at the time.
+	prepares [][2]router.Weight
+}
+
+func (f *fakeShifter) PrepareWeight(_ context.Context, w router.Weight) (int, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prepares = append(f.prepares, [2]router.Weight{w, f.weight})
+	return abs(int(w)-int(f.weight)) * f.sessions / int(router.Full), 0, nil
+}
+
+func (f *fakeShifter) Prepares() [][2]router.Weight {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.prepares)
 }
 
 func (f *fakeShifter) KeepStandby(on bool) {

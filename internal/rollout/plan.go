@@ -53,6 +53,9 @@ type Plan struct {
 	// MovesPerSecond paces the moves of each step when the shifter supports
 	// per-call pacing (PacedShifter); 0 means the shifter's own pacing.
 	MovesPerSecond int `json:"moves_per_second"`
+	// PrepareNext prepares the next step's moves during each hold (see
+	// config.Rollout.PrepareNext and Preparer).
+	PrepareNext bool `json:"prepare_next"`
 	// Thresholds are the absolute gates on green.
 	Thresholds Thresholds `json:"thresholds"`
 	// NonInferiority is the relative gate, green against blue.
@@ -94,6 +97,7 @@ type Override struct {
 	MinSamples     *int                    `json:"min_samples,omitempty"`
 	MaxExtensions  *int                    `json:"max_extensions,omitempty"`
 	MovesPerSecond *int                    `json:"moves_per_second,omitempty"`
+	PrepareNext    *bool                   `json:"prepare_next,omitempty"`
 	Thresholds     *ThresholdsOverride     `json:"thresholds,omitempty"`
 	NonInferiority *NonInferiorityOverride `json:"non_inferiority,omitempty"`
 }
@@ -224,6 +228,7 @@ func NewPlan(base config.Rollout, o *Override) (Plan, error) {
 		MinSamples:     r.MinSamples,
 		MaxExtensions:  r.Extensions(),
 		MovesPerSecond: movesPerSecond,
+		PrepareNext:    r.PrepareNext,
 		Thresholds: Thresholds{
 			MaxErrorRate:                r.Thresholds.MaxErrorRate,
 			MaxP95:                      Duration(r.Thresholds.MaxP95),
@@ -247,6 +252,9 @@ func (o *Override) applyTo(r *config.Rollout) {
 	set(&r.MinSessions, o.MinSessions)
 	set(&r.MinSamples, o.MinSamples)
 	set(&r.MaxExtensions, o.MaxExtensions)
+	if o.PrepareNext != nil { // false turns off a configured true
+		r.PrepareNext = *o.PrepareNext
+	}
 	if t := o.Thresholds; t != nil {
 		set(&r.Thresholds.MaxErrorRate, t.MaxErrorRate)
 		setDur(&r.Thresholds.MaxP95, t.MaxP95)
