@@ -18,6 +18,7 @@
 #   GWBENCH_MOVES=100000       handover.moves_per_second of the gateway
 #   GWBENCH_MOVE_CONC=32       handover.concurrency of the gateway (on 2 cores more in flight lengthens pauses, same rate)
 #   GWBENCH_STRESS_RATE=5      messages/s per session of the extra stress move (0: none)
+#   GWBENCH_PREPARED=1         one more move blue→green, its connections prepared ahead (0: none)
 #   GWBENCH_NGINX=1            include the peer proxy (NGINX: apt-get install nginx-light)
 #   GWBENCH_PEER=nginx         the peer: nginx, or relay (`baton gwbench relay`, a Go proxy that only
 #                              copies bytes: which part of the gateway's cost is Go's own)
@@ -36,6 +37,8 @@ sessions=${GWBENCH_SESSIONS:-10000}
 moves=${GWBENCH_MOVES:-100000}
 move_conc=${GWBENCH_MOVE_CONC:-32}
 stress_rate=${GWBENCH_STRESS_RATE:-5}
+prepared_args=()
+[ "${GWBENCH_PREPARED:-1}" = 1 ] && prepared_args=(--prepared)
 use_nginx=${GWBENCH_NGINX:-1}
 use_sio=${GWBENCH_SIO:-1}
 peer=${GWBENCH_PEER:-nginx}
@@ -182,7 +185,7 @@ echo "== driver" >&2
 	--admin "http://127.0.0.1:$adm" --token "$token" \
 	--gc-url "http://127.0.0.1:$pprof/debug/pprof/heap?gc=1" \
 	--vars-url "http://127.0.0.1:$pprof/debug/vars" \
-	--sessions "$sessions" --nginx-sessions "$nginx_sessions" --stress-rate "$stress_rate" "${nginx_args[@]}" "${sio_args[@]}" "${prof_args[@]}" \
+	--sessions "$sessions" --nginx-sessions "$nginx_sessions" --stress-rate "$stress_rate" "${prepared_args[@]}" "${nginx_args[@]}" "${sio_args[@]}" "${prof_args[@]}" \
 	${GWBENCH_ARGS:-} -o "$out/result.json"
 
 notes+=("Gateway configuration: $out/gateway.yaml (handover.moves_per_second $moves, concurrency $move_conc); clients speak the legacy protocol at the edge, blue is legacy and green Socket.IO.")

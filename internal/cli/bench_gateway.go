@@ -80,6 +80,7 @@ func newGWBenchRunCmd() *cobra.Command {
 	f.Float64Var(&cfg.PerSessionRate, "rate", 0, "messages/s each session receives during the handover (default 1)")
 	f.Float64Var(&cfg.StressRate, "stress-rate", 0, "also move everyone back the other way at this per-session rate (0: no stress move)")
 	f.BoolVar(&cfg.Reverse, "reverse", false, "also move every session back green→blue")
+	f.BoolVar(&cfg.Prepared, "prepared", false, "also move every session blue→green once more, with the connections prepared ahead (POST /api/v1/weight/prepare)")
 	f.BoolVar(&cfg.SessionsSocketIO, "sessions-socketio", false, "the gateway's memory and handover sessions are Socket.IO clients (default: legacy)")
 	f.IntVar(&cfg.Payload, "payload", 0, "bytes of a request frame and of published data (default 100)")
 	f.StringSliceVar(&cfg.Skip, "skip", nil, "phases not to run: handover, latency, fanout (for working on one)")

@@ -73,6 +73,20 @@ func (a *admin) setWeight(ctx context.Context, w float64) (weightResult, error) 
 	return r, err
 }
 
+// prepareResult is the answer of POST /api/v1/weight/prepare.
+type prepareResult struct {
+	Prepared int `json:"prepared"`
+	Failed   int `json:"failed"`
+}
+
+// prepare dials ahead the connections weight w would move sessions onto.
+func (a *admin) prepare(ctx context.Context, w float64) (prepareResult, error) {
+	var r prepareResult
+	body := []byte(`{"weight":` + strconv.FormatFloat(w, 'f', -1, 64) + `}`)
+	err := a.do(ctx, http.MethodPost, "/api/v1/weight/prepare", body, 2*time.Minute, &r)
+	return r, err
+}
+
 func (a *admin) status(ctx context.Context) (status, error) {
 	var s status
 	err := a.do(ctx, http.MethodGet, "/api/v1/status", nil, ioTimeout, &s)

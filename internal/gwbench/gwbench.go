@@ -139,6 +139,10 @@ type Config struct {
 	Baseline   time.Duration // steady publishing before the weight change (3s)
 	After      time.Duration // publishing after the weight change answered (2s)
 	Reverse    bool          // also move everybody back green→blue (100→0)
+	// Prepared adds one more move after the others, blue→green with the
+	// connections prepared ahead (POST /api/v1/weight/prepare) before the
+	// baseline window, so the move itself only resubscribes.
+	Prepared bool
 
 	Payload int           // bytes of a request frame and of published data (100)
 	Drain   time.Duration // longest wait for outstanding deliveries (15s)

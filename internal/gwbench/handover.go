@@ -209,11 +209,24 @@ func (p *steady) check(ctx context.Context, clients []*client, drain time.Durati
 	return st, nil
 }
 
+// move is one handover phase: a weight change at a per-session message
+// rate, with its connections prepared ahead or not.
+type move struct {
+	from, to, rate float64
+	prepared       bool
+}
+
 // handover moves every session from weight from to weight to under a
 // steady publishing load and checks every client's stream.
-func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from, to, rate float64) (Handover, error) {
-	h := Handover{From: from, To: to, Sessions: len(clients), Channels: r.cfg.Channels, PerSessionRate: rate}
+func (r *runner) handover(ctx context.Context, clients []*client, s *sink, mv move) (Handover, error) {
+	from, to, rate := mv.from, mv.to, mv.rate
+	h := Handover{From: from, To: to, Sessions: len(clients), Channels: r.cfg.Channels, PerSessionRate: rate, Prepared: mv.prepared}
 	run := r.id + "." + strconv.FormatFloat(to, 'f', -1, 64)
+	phase := fmt.Sprintf("handover-%v-%v", from, to)
+	if mv.prepared {
+		run += "p"
+		phase += "-prepared"
+	}
 	channels := channelNames("h."+run+".", r.cfg.Channels)
 	if err := subscribeAll(ctx, clients, spread(channels), r.cfg.DialConcurrency); err != nil {
 		return h, fmt.Errorf("handover: subscribe: %w", err)
@@ -229,9 +242,19 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	defer s.track.Store(false)
 	baseLat, moveLat := samples.NewRecorder(1<<20), samples.NewRecorder(1<<20)
 	r.logf("handover %v→%v: %d sessions on %d channels, %.0f msg/s each (%.0f publishes/s)", from, to, len(clients), len(channels), rate, p.rate)
-	// One second to warm up, then the baseline window.
+	// One second to warm up, the preparation if any, then the baseline
+	// window.
 	if err := sleep.For(ctx, time.Second); err != nil {
 		return h, err
+	}
+	if mv.prepared {
+		t0 := time.Now()
+		res, err := r.admin.prepare(ctx, to)
+		if err != nil {
+			return h, fmt.Errorf("handover: prepare: %w", err)
+		}
+		h.PrepareSeconds, h.PreparedConns, h.PrepareFailures = time.Since(t0).Seconds(), res.Prepared, res.Failed
+		r.logf("handover %v→%v: prepared %d (failed %d) in %.2fs", from, to, res.Prepared, res.Failed, h.PrepareSeconds)
 	}
 	s.lat.Store(baseLat)
 	s.window.Store(windowBaseline)
@@ -244,7 +267,7 @@ func (r *runner) handover(ctx context.Context, clients []*client, s *sink, from,
 	s.window.Store(windowMove)
 	// Two seconds: about the move itself (the target), not the steady
 	// relaying after it.
-	stopProfile := r.saveProfiles(ctx, r.cfg.Gateway, fmt.Sprintf("handover-%v-%v", from, to), 2*time.Second, true)
+	stopProfile := r.saveProfiles(ctx, r.cfg.Gateway, phase, 2*time.Second, true)
 	t0 := time.Now()
 	res, err := r.admin.setWeight(ctx, to)
 	took := time.Since(t0)

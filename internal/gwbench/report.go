@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -211,11 +212,15 @@ func handoverTable(w io.Writer, r Result) {
 	}
 	h0 := r.Handover[0]
 	fmt.Fprintf(w, "### Live handover (%d sessions, %d channels, %g msg/s per session)\n\n", h0.Sessions, h0.Channels, h0.PerSessionRate)
-	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way, from the weight change to its answer (the extra gap beyond the publisher's own gap; sampled by the session's own messages, so a lower bound: see Caveats); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message.%s\n\n", r.Config.Baseline, sessionsNote(r))
+	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way, from the weight change to its answer (the extra gap beyond the publisher's own gap; sampled by the session's own messages, so a lower bound: see Caveats); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message. A move with its connections prepared ahead had `POST /api/v1/weight/prepare` dial them, under the same load, before its baseline window: its time is the move's only, which resubscribes on them; the target is judged on the first move, which dials.%s\n\n", r.Config.Baseline, sessionsNote(r))
 	fmt.Fprintf(w, "| Metric |")
 	for _, h := range r.Handover {
 		if h.PerSessionRate != h0.PerSessionRate {
 			fmt.Fprintf(w, " weight %g→%g at %g msg/s per session (stress) |", h.From, h.To, h.PerSessionRate)
+			continue
+		}
+		if h.Prepared {
+			fmt.Fprintf(w, " weight %g→%g, connections prepared ahead |", h.From, h.To)
 			continue
 		}
 		fmt.Fprintf(w, " weight %g→%g |", h.From, h.To)
@@ -233,6 +238,14 @@ func handoverTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, " %s |\n", target)
 	}
 	row("moved / failed (on target after)", "", func(h Handover) string { return fmt.Sprintf("%d / %d (%d)", h.Moved, h.Failed, h.OnTarget) })
+	if slices.ContainsFunc(r.Handover, func(h Handover) bool { return h.Prepared }) {
+		row("prepared ahead, before the baseline: time (prepared / failed)", "", func(h Handover) string {
+			if !h.Prepared {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f s (%d / %d)", h.PrepareSeconds, h.PreparedConns, h.PrepareFailures)
+		})
+	}
 	// With fewer sessions than the target's (a low open-file limit), the
 	// time is judged scaled to the target's count at the measured rate.
 	scaled := func(h Handover) float64 { return h.Seconds * targetHandoverSessions / float64(max(h.Moved, 1)) }

@@ -94,6 +94,13 @@ type Handover struct {
 	SessionsPerSec float64 `json:"sessions_per_sec"`
 	OnTarget       int     `json:"on_target"` // sessions on the target backend afterwards (status)
 
+	// With the connections prepared ahead (Config.Prepared): the
+	// preparation's time and counts, before the baseline window.
+	Prepared        bool    `json:"prepared,omitempty"`
+	PrepareSeconds  float64 `json:"prepare_seconds,omitempty"`
+	PreparedConns   int     `json:"prepared_conns,omitempty"`
+	PrepareFailures int     `json:"prepare_failures,omitempty"`
+
 	// Pause is, per session, the largest rise in message latency between
 	// two consecutive deliveries during the move window: the extra gap the
 	// client saw beyond the publisher's gap. Baseline is the same measure

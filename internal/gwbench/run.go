@@ -197,17 +197,22 @@ func (r *runner) gatewaySessions(ctx context.Context) error {
 			r.logf("goroutine profile: %v", err)
 		}
 	}
-	type move struct{ from, to, rate float64 }
-	moves := []move{{0, 100, r.cfg.PerSessionRate}}
+	moves := []move{{0, 100, r.cfg.PerSessionRate, false}}
 	if r.cfg.Reverse {
-		moves = append(moves, move{100, 0, r.cfg.PerSessionRate})
+		moves = append(moves, move{100, 0, r.cfg.PerSessionRate, false})
 	}
 	if r.cfg.StressRate > 0 {
 		last := moves[len(moves)-1]
-		moves = append(moves, move{last.to, last.from, r.cfg.StressRate})
+		moves = append(moves, move{last.to, last.from, r.cfg.StressRate, false})
+	}
+	if r.cfg.Prepared {
+		if last := moves[len(moves)-1]; last.to != 0 {
+			moves = append(moves, move{last.to, 0, r.cfg.PerSessionRate, false})
+		}
+		moves = append(moves, move{0, 100, r.cfg.PerSessionRate, true})
 	}
 	for _, mv := range moves {
-		h, err := r.handover(ctx, clients, s, mv.from, mv.to, mv.rate)
+		h, err := r.handover(ctx, clients, s, mv)
 		r.res.Handover = append(r.res.Handover, h)
 		if err != nil {
 			return err
