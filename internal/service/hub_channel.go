@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -96,6 +97,7 @@ func (h *Hub) lose(c *hubChannel, err error) {
 	members := c.members
 	c.members = make(map[Subscriber]*member)
 	c.stopped = true
+	c.wakeLocked()
 	sub := c.sub
 	// Members still replaying learn of the loss from their own Subscribe
 	// call, which fails.
@@ -126,6 +128,9 @@ type hubChannel struct {
 	last    uint64 // newest seq fanned out
 	epoch   string
 	stopped bool
+	// advanced, while someone waits in awaitFanout, is closed (and reset)
+	// when last moves or the channel stops.
+	advanced chan struct{}
 }
 
 // fanout delivers msg to every live member and buffers it for replaying
@@ -146,6 +151,7 @@ func (c *hubChannel) fanout(msg broker.Message) (restarted bool) {
 		return false
 	}
 	c.last = msg.Seq
+	c.wakeLocked()
 	var frames frameCache
 	for _, m := range c.members {
 		if m.replaying {
@@ -192,6 +198,7 @@ func (c *hubChannel) isStopped() bool {
 func (c *hubChannel) stop() {
 	c.mu.Lock()
 	c.stopped = true
+	c.wakeLocked()
 	sub := c.sub
 	c.mu.Unlock()
 	if sub != nil {
@@ -229,4 +236,51 @@ func (m *member) deliver(msg broker.Message) {
 	}
 	m.last = msg.Seq
 	m.s.Deliver(msg)
+}
+
+// wakeLocked releases the goroutines waiting in awaitFanout; c.mu is held.
+func (c *hubChannel) wakeLocked() {
+	if c.advanced != nil {
+		close(c.advanced)
+		c.advanced = nil
+	}
+}
+
+// awaitFanout waits until channel's fan-out has handed its messages up to
+// seq to the channel's live members, the channel has ended, or ctx is
+// done. A channel without local subscribers has no fan-out to wait for.
+// It is for a connection that publishes on a channel it is subscribed to
+// and must know when its own messages have reached its queue.
+func (h *Hub) awaitFanout(ctx context.Context, channel string, seq uint64) error {
+	h.mu.Lock()
+	c := h.channels[channel]
+	h.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if c.startErr != nil {
+		return nil
+	}
+	for {
+		c.mu.Lock()
+		if c.stopped || c.last >= seq {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.advanced == nil {
+			c.advanced = make(chan struct{})
+		}
+		advanced := c.advanced
+		c.mu.Unlock()
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

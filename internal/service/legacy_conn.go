@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -41,6 +42,17 @@ type legacyConn struct {
 	ctx    context.Context // canceled when the reader finishes
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the writer returns
+	// The reader's own (see awaitWriter): writerStuck is set when the
+	// writer wrote nothing for collectWait while the reader waited for
+	// it; ahead is the messages of the client's publishes the fan-out may
+	// not have queued yet, and aheadItems and aheadBytes what they count
+	// against the queue.
+	writerStuck            bool
+	ahead                  []published
+	aheadItems, aheadBytes int
+	// written counts the frames the writer has written: its progress,
+	// which the reader's wait watches.
+	written atomic.Uint64
 
 	mu          sync.Mutex
 	subs        map[string]struct{}
@@ -87,6 +99,7 @@ func (c *legacyConn) run() {
 			break
 		}
 		c.handle(typ, data)
+		c.awaitWriter()
 	}
 
 	c.cancel()
@@ -100,6 +113,122 @@ func (c *legacyConn) run() {
 	c.q.Close()
 	<-c.done
 	_ = c.ws.CloseNow()
+}
+
+// collectWait bounds how long the reader waits for a writer that writes
+// nothing (see awaitWriter).
+const collectWait = time.Second
+
+// maxAheadChannels bounds the channels the reader tracks in ahead; a
+// publish on one more first waits for the fan-out of the others.
+const maxAheadChannels = 8
+
+// published is the newest seq the client published on a channel.
+type published struct {
+	channel string
+	seq     uint64
+}
+
+// awaitWriter is the backpressure on a client's own traffic, run by the
+// reader after each frame it handled. The answers and messages a client's
+// requests cause are the service's doing, and a client that writes many
+// requests at once and reads a moment later may cause more than its
+// queue holds without being slow at all. So once the queue is over half
+// its bounds (by either limit; answers and channel messages alike), the
+// reader reads no more of the client's requests until the writer has
+// taken the queue, as TCP would make a writer wait. The other half is
+// room for the channels' traffic meanwhile.
+//
+// The messages of the client's own publishes count as soon as they are
+// published, though the hub's fan-out queues them later, on its own
+// goroutine: a reader that did not count them could run any number of
+// publishes ahead of the fan-out, whose messages would then overflow the
+// queue however long the reader waited. Once they would pass half the
+// queue, the reader first waits for the fan-out to queue them.
+//
+// The wait for the writer lasts while the writer writes: only a writer
+// that wrote nothing for collectWait is stuck on a client that does not
+// read. The reader then goes on, with the overflow rule deciding, until
+// the queue is back under half; so a client that asks without reading is
+// still closed as a slow consumer, a second or two after its socket's
+// buffers filled. (A writer busy with a long batch for a client that
+// reads slowly is not stuck.)
+func (c *legacyConn) awaitWriter() {
+	items, bytes := c.q.Len()
+	if c.writerStuck {
+		if !c.underHalf(items, bytes) {
+			return
+		}
+		c.writerStuck = false
+	}
+	if c.underHalf(items+c.aheadItems, bytes+c.aheadBytes) {
+		return
+	}
+	if len(c.ahead) > 0 {
+		c.catchUp()
+		if items, bytes = c.q.Len(); c.underHalf(items, bytes) {
+			return
+		}
+	}
+	lim := c.srv.limits
+	for {
+		written := c.written.Load()
+		ctx, cancel := context.WithTimeout(c.ctx, collectWait)
+		// Room for the other half: the queue is at most half full.
+		err := c.q.WaitRoom(ctx, lim.OutboundMessages-lim.OutboundMessages/2, lim.OutboundBytes-lim.OutboundBytes/2)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return // room, or the connection is ending
+		}
+		if c.written.Load() == written {
+			c.writerStuck = true // until the queue is back under half
+			return
+		}
+	}
+}
+
+// underHalf reports whether items and bytes are within half the queue's
+// bounds.
+func (c *legacyConn) underHalf(items, bytes int) bool {
+	lim := c.srv.limits
+	return items <= lim.OutboundMessages/2 && bytes <= lim.OutboundBytes/2
+}
+
+// notePublished counts, in ahead, m, which the client published and the
+// fan-out will queue if the client is subscribed to its channel. Run by
+// the reader.
+func (c *legacyConn) notePublished(m broker.Message) {
+	i := 0
+	for i < len(c.ahead) && c.ahead[i].channel != m.Channel {
+		i++
+	}
+	if i == len(c.ahead) {
+		if i == maxAheadChannels {
+			c.catchUp()
+			i = 0
+		}
+		c.ahead = append(c.ahead, published{channel: m.Channel})
+	}
+	c.ahead[i].seq = m.Seq
+	c.aheadItems++
+	c.aheadBytes += legacyMsgSize(m)
+}
+
+// catchUp waits until the fan-out has queued the messages counted in
+// ahead (or found that the client no longer takes them), then forgets
+// them. The wait is bounded like the writer's: the overflow rule decides
+// after. Run by the reader.
+func (c *legacyConn) catchUp() {
+	ctx, cancel := context.WithTimeout(c.ctx, collectWait)
+	for _, p := range c.ahead {
+		if c.srv.hub.awaitFanout(ctx, p.channel, p.seq) != nil {
+			break
+		}
+	}
+	cancel()
+	clear(c.ahead)
+	c.ahead = c.ahead[:0]
+	c.aheadItems, c.aheadBytes = 0, 0
 }
 
 // handle answers one client frame. Every bad frame gets an error frame and
@@ -227,6 +356,7 @@ func (c *legacyConn) publish(f legacy.Frame) {
 		return
 	}
 	c.srv.published.Add(1)
+	c.notePublished(m)
 	c.sendAfter(c.srv.faults.delay(), legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: m.Seq, HasSeq: true})
 }
 
@@ -352,6 +482,7 @@ func (c *legacyConn) writeLoop() {
 			if err = c.ws.Write(wctx, websocket.MessageText, out); err != nil {
 				break
 			}
+			c.written.Add(1)
 		}
 		deadline.Stop()
 		legacyBufs.Put(bufp)
