@@ -147,6 +147,12 @@ func (c *cluster) setWeight(w float64) (admin.WeightResult, error) {
 	return res, err
 }
 
+func (c *cluster) prepare(w float64) (admin.PrepareResult, error) {
+	var res admin.PrepareResult
+	err := c.adminJSON("POST", "/api/v1/weight/prepare", fmt.Sprintf(`{"weight":%v}`, w), 200, &res)
+	return res, err
+}
+
 func (c *cluster) status() (admin.Status, error) {
 	var st admin.Status
 	err := c.adminJSON("GET", "/api/v1/status", "", 200, &st)

@@ -78,7 +78,9 @@ func users(specs ...[]clientSpec) []string {
 // its subscribe ack exactly once and in order, without a disconnect; after
 // each step the status counts follow the buckets and every session is live
 // on its routed backend with its three channels (checked for the
-// sessions each step moved).
+// sessions each step moved). The step to 50 has its connections prepared
+// ahead (POST /api/v1/weight/prepare): exactly the sessions it moves get
+// one, and none is left once it is done.
 func TestScenarioWeightSteps(t *testing.T) {
 	sessions := envInt(t, "BATON_SCENARIO_SESSIONS", 1000)
 	rate := envInt(t, "BATON_SCENARIO_RATE", 1000)
@@ -108,13 +110,26 @@ func TestScenarioWeightSteps(t *testing.T) {
 	prev := 0.0
 	for _, w := range []float64{10, 25, 50, 75, 100, 0, 100} {
 		_ = sleep.For(ctx, time.Second) // traffic on the current placement
+		want := crossing(t, all, prev, w)
+		prepared := w == 50
+		if prepared {
+			tp := time.Now()
+			res, err := c.prepare(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Prepared != want || res.Failed != 0 {
+				t.Errorf("prepare %v: prepared %d failed %d, want prepared %d failed 0", w, res.Prepared, res.Failed, want)
+			}
+			t.Logf("weight %3v: prepared %4d in %v", w, res.Prepared, time.Since(tp).Round(time.Millisecond))
+			checkCounts(t, c, all, prev) // nobody moved
+		}
 		start := time.Now()
 		res, err := c.setWeight(w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		took := time.Since(start)
-		want := crossing(t, all, prev, w)
 		if res.Moved != want || res.Failed != 0 {
 			t.Errorf("weight %v→%v: moved %d failed %d, want moved %d failed 0", prev, w, res.Moved, res.Failed, want)
 		}
@@ -131,8 +146,14 @@ func TestScenarioWeightSteps(t *testing.T) {
 		}
 		tc := time.Now()
 		bad := c.checkSessions(t, moved, table.Backend)
-		t.Logf("weight %3v: moved %4d in %v (%.0f sessions/s); %d session infos checked in %v, %d wrong",
-			w, res.Moved, took.Round(time.Millisecond), float64(res.Moved)/took.Seconds(), len(moved), time.Since(tc).Round(time.Millisecond), bad)
+		t.Logf("weight %3v: moved %4d in %v (%.0f sessions/s; prepared ahead %v); %d session infos checked in %v, %d wrong",
+			w, res.Moved, took.Round(time.Millisecond), float64(res.Moved)/took.Seconds(), prepared, len(moved), time.Since(tc).Round(time.Millisecond), bad)
+		if prepared {
+			testenv.Eventually(t, "no prepared connection left after the step", 15*time.Second, func() bool {
+				st, err := c.status()
+				return err == nil && st.Sessions.Standby == 0
+			})
+		}
 		prev = w
 	}
 	_ = sleep.For(ctx, time.Second)
