@@ -103,10 +103,14 @@ func (c *adminClient) request(ctx context.Context, method, path string, body []b
 }
 
 // call sends a request and decodes the JSON answer into out; it also
-// returns the raw answer for --json.
+// returns the raw answer for --json. Without a deadline in ctx it waits
+// requestTimeout at most.
 func (c *adminClient) call(ctx context.Context, method, path string, body []byte, out any) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+	}
 	resp, err := c.request(ctx, method, path, body)
 	if err != nil {
 		return nil, err
@@ -218,6 +222,10 @@ func newRolloutStartCmd(f *rolloutFlags) *cobra.Command {
 			if t != (rollout.ThresholdsOverride{}) {
 				o.Thresholds = &t
 			}
+			if fl.Changed("prepare-next") {
+				v, _ := fl.GetBool("prepare-next")
+				o.PrepareNext = &v
+			}
 			body, err := json.Marshal(o)
 			if err != nil {
 				return err
@@ -235,6 +243,7 @@ func newRolloutStartCmd(f *rolloutFlags) *cobra.Command {
 	fl.Float64Var(&maxErrorRate, "max-error-rate", 0, "green error-rate limit as a fraction (0.01 is 1%; 0: the configured limit)")
 	fl.DurationVar(&maxP95, "max-p95", 0, "green P95 latency limit (0: the configured limit)")
 	fl.DurationVar(&maxP99, "max-p99", 0, "green P99 latency limit (0: the configured limit, which 0 leaves unchecked)")
+	fl.Bool("prepare-next", false, "dial the next step's green connections during each hold (--prepare-next=false turns off a configured true)")
 	return cmd
 }
 

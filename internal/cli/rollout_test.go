@@ -22,12 +22,20 @@ import (
 
 const cliToken = "tok"
 
-// cliGateway is a gateway with fixed counts.
+// cliGateway is a gateway with fixed counts. SetWeight and PrepareWeight
+// answer the weight asked for, in basis points, as their count, so that a
+// test sees what was sent.
 type cliGateway struct{}
 
-func (cliGateway) SetWeight(context.Context, router.Weight) (int, int, error)     { return 0, 0, nil }
-func (cliGateway) PrepareWeight(context.Context, router.Weight) (int, int, error) { return 0, 0, nil }
-func (cliGateway) SessionInfo(string) (session.Info, bool)                        { return session.Info{}, false }
+func (cliGateway) SetWeight(_ context.Context, w router.Weight) (int, int, error) {
+	return int(w), 0, nil
+}
+
+func (cliGateway) PrepareWeight(_ context.Context, w router.Weight) (int, int, error) {
+	return int(w), 1, nil
+}
+
+func (cliGateway) SessionInfo(string) (session.Info, bool) { return session.Info{}, false }
 func (cliGateway) Status() gateway.Status {
 	return gateway.Status{Weight: 2500, Sessions: gateway.SessionCounts{Blue: 75, Green: 25}}
 }
