@@ -49,7 +49,7 @@ func (g *fakeGateway) Status() gateway.Status {
 	defer g.mu.Unlock()
 	return gateway.Status{
 		Weight:   g.weight,
-		Sessions: gateway.SessionCounts{Blue: 70, Green: 30, Detached: 1},
+		Sessions: gateway.SessionCounts{Blue: 70, Green: 30, Detached: 1, Standby: 4},
 		Moves:    gateway.MoveCounts{Done: 30, Failed: 2, Drops: 1},
 	}
 }

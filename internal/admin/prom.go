@@ -56,9 +56,9 @@ var errBadHistogram = errors.New("admin: latency histogram has len(Bounds) != le
 type collector struct {
 	s *Server
 
-	sessions, detached, weight *prometheus.Desc
-	moves, reattaches          *prometheus.Desc
-	drops, attachFailures      *prometheus.Desc
+	sessions, detached, standby, weight *prometheus.Desc
+	moves, reattaches                   *prometheus.Desc
+	drops, attachFailures               *prometheus.Desc
 
 	state, step, steps, targetWeight *prometheus.Desc
 
@@ -77,6 +77,7 @@ func newCollector(s *Server) *collector {
 		s:              s,
 		sessions:       d("sessions", "Sessions attached to each backend.", "backend"),
 		detached:       d("sessions_detached", "Sessions with no live backend connection."),
+		standby:        d("sessions_standby", "Sessions holding an idle connection to the other backend: a rollout's way back, or prepared ahead of a weight change."),
 		weight:         d("weight_percent", "Share of users routed to green, in percent."),
 		moves:          d("moves_total", "Moves caused by weight changes, by outcome (done, failed, canceled).", "kind"),
 		reattaches:     d("reattaches_total", "Re-attaches after a backend dropped a session, by outcome (done, failed).", "kind"),
@@ -112,7 +113,7 @@ var edgeEventKinds = []string{"accepted", "unauthorized", "attach_failed", "slow
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.sessions, c.detached, c.weight, c.moves, c.reattaches, c.drops, c.attachFailures,
+		c.sessions, c.detached, c.standby, c.weight, c.moves, c.reattaches, c.drops, c.attachFailures,
 		c.state, c.step, c.steps, c.targetWeight,
 		c.errorRate, c.requests, c.errors, c.p50, c.p95, c.p99, c.window, c.latency,
 		c.edgeConns, c.edgeEvents, c.streams, c.streamDrops, c.slowSt,
@@ -135,6 +136,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.sessions, float64(st.Sessions.Blue), "blue")
 	gauge(c.sessions, float64(st.Sessions.Green), "green")
 	gauge(c.detached, float64(st.Sessions.Detached))
+	gauge(c.standby, float64(st.Sessions.Standby))
 	gauge(c.weight, st.Weight.Percent())
 	counter(c.moves, float64(st.Moves.Done), "done")
 	counter(c.moves, float64(st.Moves.Failed), "failed")

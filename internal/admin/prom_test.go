@@ -52,6 +52,7 @@ func TestPrometheus(t *testing.T) {
 		`baton_sessions{backend="blue"}`:                                       "70",
 		`baton_sessions{backend="green"}`:                                      "30",
 		`baton_sessions_detached`:                                              "1",
+		`baton_sessions_standby`:                                               "4",
 		`baton_moves_total{kind="done"}`:                                       "30",
 		`baton_moves_total{kind="failed"}`:                                     "2",
 		`baton_rollout_state{state="preparing"}`:                               "1",
