@@ -52,7 +52,6 @@ func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared,
 			todo = append(todo, s)
 		}
 	}
-	g.armPreparedLocked()
 	g.mu.Unlock()
 
 	var mu sync.Mutex
@@ -69,6 +68,14 @@ func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared,
 			prepared++
 		}
 	})
+	// The TTL counts from here, when the connections are ready: a timer
+	// started before the dials could fire while they run, when
+	// expirePrepared cannot take weightLock, and never again.
+	g.mu.Lock()
+	if !g.closed { // Close closes the sessions, standbys with them
+		g.armPreparedLocked()
+	}
+	g.mu.Unlock()
 	return prepared, failed, err
 }
 

@@ -145,3 +145,28 @@ type refusingDialer struct{ upstream.Dialer }
 func (refusingDialer) Dial(context.Context, upstream.Handler) (upstream.Conn, error) {
 	return nil, errors.New("connection refused")
 }
+
+// TestPreparedConnectionsExpireAfterALongPreparation: a preparation that
+// takes longer than the TTL (slow pacing, many sessions) still has its
+// connections closed a TTL after it, when no weight change comes.
+func TestPreparedConnectionsExpireAfterALongPreparation(t *testing.T) {
+	const ttl = 200 * time.Millisecond
+	e := setupOptions(t, 0, nil, nil, func(o *gateway.Options) {
+		o.PrepareTTL = ttl
+		o.MovesPerSecond = 20 // 20 sessions: about a second of dials
+	})
+	ctx := testenv.Context(t, 60*time.Second)
+	clients := e.attach(t, 20, []string{"a", "b"})
+	start := time.Now()
+	prepared, _, err := e.g.PrepareWeight(ctx, router.Full)
+	if err != nil || prepared != len(clients) {
+		t.Fatalf("prepare 100: prepared %d, %v", prepared, err)
+	}
+	if took := time.Since(start); took < 2*ttl {
+		t.Skipf("the preparation took %v, not longer than the TTL", took)
+	}
+	testenv.Eventually(t, "the prepared connections to close after the TTL", 10*time.Second, func() bool {
+		return e.green.Conns() == 0 && e.g.Status().Sessions.Standby == 0
+	})
+	e.checkPlacement(t, clients)
+}
