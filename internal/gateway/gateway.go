@@ -53,6 +53,9 @@ var (
 	ErrNoBackend = errors.New("gateway: no backend could take the session")
 	// ErrDuplicateSession: Attach with an ID already in use.
 	ErrDuplicateSession = errors.New("gateway: duplicate session id")
+	// ErrPreempted: PrepareWeight stopped for a weight change that came
+	// while it was dialing.
+	ErrPreempted = errors.New("gateway: preparation stopped by a weight change")
 )
 
 // Defaults of Options.
@@ -122,6 +125,11 @@ type Gateway struct {
 	// preparedPending says a preparation awaits its weight change. Under mu.
 	prepared        *time.Timer
 	preparedPending bool
+	// changesWaiting counts the weight changes waiting for weightLock;
+	// preempt stops the preparation holding it, if any (prepare.go).
+	// Under mu.
+	changesWaiting int
+	preempt        context.CancelCauseFunc
 
 	// mu guards the registry and makes "change the table, then list the
 	// sessions" atomic with respect to registering a session.

@@ -33,10 +33,8 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 		pacer = handover.NewPacer(movesPerSecond, g.opts.Concurrency)
 	}
 
-	select {
-	case g.weightLock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, 0, ctx.Err()
+	if err := g.lockWeightForChange(ctx); err != nil {
+		return 0, 0, err
 	}
 	defer func() { <-g.weightLock }()
 	if movesPerSecond < 0 {

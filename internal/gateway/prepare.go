@@ -28,6 +28,8 @@ import (
 // It runs one after the other with weight changes, and returns how many
 // sessions hold a prepared connection and how many dials failed; a
 // session whose dial failed is moved by a dial, as without preparation.
+// A weight change that comes while it dials stops it (ErrPreempted):
+// the change does not wait, and uses what was prepared so far.
 func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared, failed int, err error) {
 	select {
 	case g.weightLock <- struct{}{}:
@@ -35,12 +37,19 @@ func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared,
 		return 0, 0, ctx.Err()
 	}
 	defer func() { <-g.weightLock }()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	g.mu.Lock()
-	if g.closed {
+	switch {
+	case g.closed:
 		g.mu.Unlock()
 		return 0, 0, ErrClosed
+	case g.changesWaiting > 0:
+		g.mu.Unlock()
+		return 0, 0, ErrPreempted
 	}
+	g.preempt = cancel
 	next, err := g.router.Table().WithWeight(w)
 	if err != nil {
 		g.mu.Unlock()
@@ -72,11 +81,39 @@ func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared,
 	// started before the dials could fire while they run, when
 	// expirePrepared cannot take weightLock, and never again.
 	g.mu.Lock()
+	g.preempt = nil
 	if !g.closed { // Close closes the sessions, standbys with them
 		g.armPreparedLocked()
 	}
 	g.mu.Unlock()
+	if err != nil {
+		err = context.Cause(ctx) // ErrPreempted, or ctx's own error
+	}
 	return prepared, failed, err
+}
+
+// lockWeightForChange takes weightLock for a weight change. A preparation
+// holding it stops dialing (ErrPreempted) rather than make the change,
+// above all an emergency rollback, wait for its dials: what it has
+// prepared so far serves the change.
+func (g *Gateway) lockWeightForChange(ctx context.Context) error {
+	g.mu.Lock()
+	g.changesWaiting++
+	if g.preempt != nil {
+		g.preempt(ErrPreempted)
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.changesWaiting--
+		g.mu.Unlock()
+	}()
+	select {
+	case g.weightLock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // armPreparedLocked notes a preparation and (re)starts the timer that

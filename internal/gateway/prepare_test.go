@@ -170,3 +170,55 @@ func TestPreparedConnectionsExpireAfterALongPreparation(t *testing.T) {
 	})
 	e.checkPlacement(t, clients)
 }
+
+// TestWeightChangePreemptsPreparation: a weight change, above all an
+// emergency rollback, does not wait for a preparation still dialing (an
+// operator's POST /api/v1/weight/prepare towards a green that has stopped
+// answering handshakes, each dial waiting for handover.timeout): the
+// preparation stops and the change runs at once.
+func TestWeightChangePreemptsPreparation(t *testing.T) {
+	var hang atomic.Bool
+	began := make(chan struct{}, 1)
+	e := setupWrapped(t, router.Full/2, nil, func(d upstream.Dialer) upstream.Dialer {
+		return hangingWhen{hangingDialer{d, began}, &hang}
+	})
+	ctx := testenv.Context(t, 60*time.Second)
+	clients := e.attach(t, 20, []string{"a", "b"})
+	hang.Store(true) // green's handshakes hang from now on
+
+	type result struct {
+		prepared, failed int
+		err              error
+	}
+	done := make(chan result, 1)
+	go func() {
+		prepared, failed, err := e.g.PrepareWeight(ctx, router.Full)
+		done <- result{prepared, failed, err}
+	}()
+	<-began
+
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second) // far less than handover.timeout
+	defer cancel()
+	if _, failed, err := e.g.SetWeightPaced(rctx, 0, gateway.Unpaced); err != nil || failed != 0 {
+		t.Fatalf("emergency rollback during a preparation: failed %d, %v", failed, err)
+	}
+	e.checkPlacement(t, clients)
+	r := <-done
+	if !errors.Is(r.err, gateway.ErrPreempted) || r.prepared != 0 || r.failed != 0 {
+		t.Errorf("the preempted preparation: prepared %d, failed %d, %v; want 0, 0, %v", r.prepared, r.failed, r.err, gateway.ErrPreempted)
+	}
+}
+
+// hangingWhen is a hangingDialer while on is set, and dials through
+// otherwise.
+type hangingWhen struct {
+	hangingDialer
+	on *atomic.Bool
+}
+
+func (d hangingWhen) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	if d.on.Load() {
+		return d.hangingDialer.Dial(ctx, h)
+	}
+	return d.hangingDialer.Dialer.Dial(ctx, h)
+}
