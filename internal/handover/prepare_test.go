@@ -3,6 +3,7 @@ package handover_test
 import (
 	"context"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,5 +79,73 @@ func TestPreparedConnectionGreetsAtTheMove(t *testing.T) {
 	s.ReleaseStandby()
 	if sink.WaitFor(300*time.Millisecond, func() bool { return len(sink.Events()) > 2 }) {
 		t.Fatal("the greeting of a prepared connection released unused reached the client")
+	}
+}
+
+// TestPreparedGreetingIsFlushed: the greeting a prepared connection kept
+// reaches a sink that writes on Flush (as the edges do) with the move,
+// also for a session with no channel, where no subscribe ack follows to
+// flush it.
+func TestPreparedGreetingIsFlushed(t *testing.T) {
+	srv, err := sio.NewServer(sio.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Of("/").OnConnect(func(so *sio.Socket) { _ = so.Emit("hello", []byte(`"welcome"`)) })
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+	ctx := testenv.Context(t, 10*time.Second)
+
+	client := sessiontest.NewSink()
+	s, err := session.New(session.Options{User: "u1", Protocol: config.ProtocolSocketIO, Sink: &writeOnFlush{Sink: client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := handover.Attach(ctx, s, router.Blue, d, handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !client.WaitFor(2*time.Second, func() bool { return len(client.Events()) == 1 }) {
+		t.Fatalf("%d events written after the first attach; want its greeting", len(client.Events()))
+	}
+	if ok, err := handover.Prepare(ctx, s, router.Green, d, handover.Options{}); err != nil || !ok {
+		t.Fatalf("prepare: %v, %v", ok, err)
+	}
+	if _, err := handover.Move(ctx, s, router.Green, d, handover.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !client.WaitFor(2*time.Second, func() bool { return len(client.Events()) == 2 }) {
+		t.Fatalf("%d events written after the move; want the prepared connection's greeting too", len(client.Events()))
+	}
+}
+
+// writeOnFlush is a session.Sink that, like the edges' sinks, writes what
+// Deliver queued to its client (a recording Sink) only on Flush.
+type writeOnFlush struct {
+	*sessiontest.Sink
+	mu     sync.Mutex
+	queued []upstream.Event
+}
+
+func (w *writeOnFlush) Deliver(ev upstream.Event) error {
+	w.mu.Lock()
+	w.queued = append(w.queued, ev.Clone())
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *writeOnFlush) Flush() {
+	w.mu.Lock()
+	out := w.queued
+	w.queued = nil
+	w.mu.Unlock()
+	for _, ev := range out {
+		_ = w.Sink.Deliver(ev)
 	}
 }

@@ -96,19 +96,27 @@ type Resume struct {
 // set of channels cannot change until Commit or Abort.
 func (s *Session) Overlap(b *Attachment) []Resume {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.next = b
+	early := false
 	if b.ahead {
 		b.ahead = false
 		for _, ev := range b.early {
 			s.deliverEventLocked(ev)
 		}
+		early = len(b.early) > 0
 		b.early = nil
 	}
 	out := make([]Resume, 0, len(s.subs))
 	for ch, sb := range s.subs {
 		sb.next = b
 		out = append(out, Resume{Channel: ch, Since: sb.last, HasSince: sb.hasLast})
+	}
+	s.mu.Unlock()
+	if early {
+		// As b's reader would have after delivering them: a sink may
+		// write only on Flush, and a session without channels has no
+		// subscribe ack coming to flush them.
+		s.sink.Flush()
 	}
 	return out
 }
