@@ -25,13 +25,7 @@ const UnpacedConcurrency = 1024
 // rate limit. Its moves count in Preservation. Concurrent calls (and
 // SetWeight) run one after the other.
 func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (moved, failed int, err error) {
-	pacer := g.pacer
-	switch {
-	case movesPerSecond < 0:
-		pacer = handover.NewPacer(math.MaxInt32, max(g.opts.Concurrency, UnpacedConcurrency))
-	case movesPerSecond > 0:
-		pacer = handover.NewPacer(movesPerSecond, g.opts.Concurrency)
-	}
+	pacer := g.pacerFor(movesPerSecond)
 
 	if err := g.lockWeightForChange(ctx); err != nil {
 		return 0, 0, err
@@ -77,4 +71,16 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 	})
 	g.releasePrepared() // what this change did not use
 	return moved, failed, err
+}
+
+// pacerFor is the pacer for movesPerSecond: 0 means the configured
+// pacing, Unpaced no rate limit.
+func (g *Gateway) pacerFor(movesPerSecond int) *handover.Pacer {
+	switch {
+	case movesPerSecond < 0:
+		return handover.NewPacer(math.MaxInt32, max(g.opts.Concurrency, UnpacedConcurrency))
+	case movesPerSecond > 0:
+		return handover.NewPacer(movesPerSecond, g.opts.Concurrency)
+	}
+	return g.pacer
 }

@@ -31,6 +31,15 @@ import (
 // A weight change that comes while it dials stops it (ErrPreempted):
 // the change does not wait, and uses what was prepared so far.
 func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared, failed int, err error) {
+	return g.PrepareWeightPaced(ctx, w, 0)
+}
+
+// PrepareWeightPaced is PrepareWeight with the dials started at most
+// movesPerSecond per second, as SetWeightPaced's moves: 0 means the
+// configured pacing. A rollout with prepare_next prepares each step at
+// the pace of its moves.
+func (g *Gateway) PrepareWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (prepared, failed int, err error) {
+	pacer := g.pacerFor(movesPerSecond)
 	select {
 	case g.weightLock <- struct{}{}:
 	case <-ctx.Done():
@@ -64,7 +73,7 @@ func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared,
 	g.mu.Unlock()
 
 	var mu sync.Mutex
-	err = g.pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
+	err = pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
 		s := todo[i]
 		to := next.Backend(s.User())
 		ok, perr := handover.Prepare(ctx, s, to, g.dialer(to), g.opts.Handover)

@@ -524,3 +524,24 @@ func TestPrepareNext(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareNextAtPlanPace: the dials that prepare the next step go at
+// the plan's moves_per_second, as that step's moves would: green sees no
+// more connections per second from a preparation than from the step.
+func TestPrepareNextAtPlanPace(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.Plan.PrepareNext = true
+		o.Plan.Hold = 200 * time.Millisecond
+	})
+	if _, err := h.c.Start(ctx, &Override{MovesPerSecond: ptr(200)}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPhase(h.c, Completed)
+	want := make([]int, len(allSteps)-1)
+	for i := range want {
+		want[i] = 200
+	}
+	if got := h.shifter.PreparePaces(); !slices.Equal(got, want) {
+		t.Errorf("preparations paced %v, want the plan's 200 each", got)
+	}
+}

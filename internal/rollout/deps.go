@@ -52,6 +52,16 @@ type Preparer interface {
 	PrepareWeight(ctx context.Context, w router.Weight) (prepared, failed int, err error)
 }
 
+// PacedPreparer is a Preparer whose dial rate can be chosen per call. The
+// controller uses it, when the shifter has it, so that the plan's
+// MovesPerSecond paces the dials that prepare a step as it paces that
+// step's moves.
+type PacedPreparer interface {
+	// PrepareWeightPaced is PrepareWeight with at most movesPerSecond
+	// dials started per second; 0 means the shifter's default pacing.
+	PrepareWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (prepared, failed int, err error)
+}
+
 // Prober checks that a backend can take sessions before anyone moves to it:
 // it dials the backend and runs one probe (subscribe, publish, deliver).
 type Prober interface {

@@ -152,7 +152,13 @@ func (c *Controller) prepareNext(ctx context.Context, st State) {
 		return
 	}
 	next := st.Plan.Weight(st.Step + 1)
-	prepared, failed, err := p.PrepareWeight(ctx, next)
+	var prepared, failed int
+	var err error
+	if pp, ok := p.(PacedPreparer); ok && c.pace(st) != 0 {
+		prepared, failed, err = pp.PrepareWeightPaced(ctx, next, c.pace(st)) // as the step's moves
+	} else {
+		prepared, failed, err = p.PrepareWeight(ctx, next)
+	}
 	if ctx.Err() != nil {
 		return
 	}

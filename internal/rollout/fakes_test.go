@@ -18,9 +18,11 @@ import (
 
 // The real packages satisfy the controller's interfaces.
 var (
-	_ Shifter  = (*gateway.Gateway)(nil)
-	_ Notifier = (*alert.Dispatcher)(nil)
-	_ Store    = store.Store(nil)
+	_ Shifter       = (*gateway.Gateway)(nil)
+	_ PacedPreparer = (*gateway.Gateway)(nil)
+	_ Preparer      = (*gateway.Gateway)(nil)
+	_ Notifier      = (*alert.Dispatcher)(nil)
+	_ Store         = store.Store(nil)
 )
 
 // fakeShifter records every weight applied. sessions users are placed by
@@ -40,15 +42,28 @@ type fakeShifter struct {
 	standby   bool
 	standbyAt []bool
 	// prepares records each PrepareWeight: the weight asked for and the
-	// weight applied at the time.
-	prepares [][2]router.Weight
+	// weight applied at the time; preparePaces its pace (0: the
+	// shifter's own).
+	prepares     [][2]router.Weight
+	preparePaces []int
 }
 
-func (f *fakeShifter) PrepareWeight(_ context.Context, w router.Weight) (int, int, error) {
+func (f *fakeShifter) PrepareWeight(ctx context.Context, w router.Weight) (int, int, error) {
+	return f.PrepareWeightPaced(ctx, w, 0)
+}
+
+func (f *fakeShifter) PrepareWeightPaced(_ context.Context, w router.Weight, pace int) (int, int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.prepares = append(f.prepares, [2]router.Weight{w, f.weight})
+	f.preparePaces = append(f.preparePaces, pace)
 	return abs(int(w)-int(f.weight)) * f.sessions / int(router.Full), 0, nil
+}
+
+func (f *fakeShifter) PreparePaces() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.preparePaces)
 }
 
 func (f *fakeShifter) Prepares() [][2]router.Weight {
