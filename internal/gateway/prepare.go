@@ -166,8 +166,11 @@ func (g *Gateway) releasePrepared() {
 		return
 	}
 	for _, s := range g.Sessions() {
-		if c, ok := s.Standby(); ok && !g.keepsStandby(c) {
-			g.retire.run(func() { s.ReleaseStandbyUnless(g.keepsStandby) })
+		// Taken from the session now, closed in the background: a
+		// preparation that follows at once must not find it and count
+		// it as prepared, only for its close to come after.
+		if a := s.DropStandby(g.keepsStandby); a != nil {
+			g.retire.run(func() { s.Release(a) })
 		}
 	}
 }

@@ -59,18 +59,18 @@ func (s *Session) ReleaseStandby() {
 	s.Release(a)
 }
 
-// ReleaseStandbyUnless closes the session's standby unless keep says its
-// backend still wants one.
-func (s *Session) ReleaseStandbyUnless(keep func(router.Color) bool) {
+// DropStandby forgets the session's standby, unless keep says its backend
+// still wants one, and returns it for the caller to release (nil when
+// none was dropped).
+func (s *Session) DropStandby(keep func(router.Color) bool) *Attachment {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	a := s.standby
 	if a == nil || keep(a.color) {
-		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.standby = nil
-	s.mu.Unlock()
-	s.Release(a)
+	return a
 }
 
 // Standby reports the backend of the session's live standby.
