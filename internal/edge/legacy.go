@@ -315,6 +315,7 @@ func (c *legacyConn) publish(f legacy.Frame) {
 	if c.publishing == nil {
 		c.publishing = make(chan struct{}, publishesInFlight)
 	}
+	own := c.box.notePublish(f.Channel, len(f.Data)+len(f.Channel)+msgOverhead, c.srv.opts.Edge.OutboundQueue, c.queueLen, c.catchUpOwn)
 	select {
 	case c.publishing <- struct{}{}:
 	case <-c.stop.Done():
@@ -331,6 +332,9 @@ func (c *legacyConn) publish(f legacy.Frame) {
 			answer = c.errorFrame(id, toReply(err), channel)
 		}
 		c.box.mu.Lock()
+		if err == nil {
+			c.box.ownAnsweredLocked(own, channel, seq)
+		}
 		_ = c.enqueueAnswer(legacy.Append(nil, answer), false) // the reply's Flush writes it
 		c.box.mu.Unlock()
 		<-c.publishing // once queued: see awaitPublishes
@@ -347,24 +351,20 @@ func (c *legacyConn) publish(f legacy.Frame) {
 // theirs: answers come in request order (docs/protocols/legacy.md), and a
 // publish is answered from the backend connection's reader while this one
 // reads on. It gives up when the connection stops.
-func (c *legacyConn) awaitPublishes() {
-	if len(c.publishing) == 0 {
-		return
-	}
-	held := 0
-	defer func() {
-		for ; held > 0; held-- {
-			<-c.publishing
-		}
-	}()
-	for held < cap(c.publishing) {
-		select {
-		case c.publishing <- struct{}{}:
-			held++
-		case <-c.stop.Done():
-			return
-		}
-	}
+func (c *legacyConn) awaitPublishes() { awaitTokens(c.publishing, c.stop.Done()) }
+
+// catchUpOwn waits for the publishes in flight and the messages they and
+// those before them bring on channels the session holds (see own.go).
+func (c *legacyConn) catchUpOwn() {
+	c.awaitPublishes()
+	c.box.awaitOwn(c.stop, c.sess.Subscribed)
+}
+
+// queueLen is the queue's length, in frames and bytes.
+func (c *legacyConn) queueLen() (frames, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued(), c.bytes
 }
 
 func (c *legacyConn) subscribe(ctx context.Context, f legacy.Frame) {

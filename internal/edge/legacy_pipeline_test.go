@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
@@ -27,9 +29,7 @@ import (
 // (as TCP would make a writer wait) rather than closing it as a slow
 // consumer. The gateway's send buffers are fixed, so that the 12 MB of
 // answers overflow them and the default queue (4 MiB) however fast the
-// gateway runs; the queue is the default one because with a small one the
-// messages of publishes already acked, still on their way from the
-// backend, fill the half the reader leaves free.
+// gateway runs. TestPipelinedPublishesWithASmallQueue runs a small queue.
 func TestLegacyPipelinedRequests(t *testing.T) {
 	for _, backend := range []struct {
 		name   string
@@ -129,6 +129,96 @@ func testPipelinedRequests(ctx context.Context, t *testing.T, ed *edge.Server, c
 		f, _ := pipelinedRequest(id, data, custom)
 		if err := c.ws.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
 			t.Fatalf("request %d: %v; reading: %v", id, err, <-got) // the reader ends with the connection
+		}
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if st := ed.Stats(); st.SlowConsumers != 0 {
+		t.Errorf("stats %+v: want no slow consumer", st)
+	}
+}
+
+// TestPipelinedPublishesWithASmallQueue: a client that writes thousands
+// of publishes at once on a channel it is subscribed to (with a subscribe
+// now and then) and starts reading a moment later gets every answer, in
+// request order, and every message, in seq order, with a queue of 64
+// messages, on either edge and either backend. A publish's message comes
+// back from the backend after its ack, so the edge must count the
+// messages its client's publishes still bring, not only its queue, before
+// it reads the next request: the messages of publishes already acked,
+// still on their way, would otherwise overflow the half of the queue the
+// reader leaves free.
+func TestPipelinedPublishesWithASmallQueue(t *testing.T) {
+	for _, tc := range protocols {
+		for _, backend := range []struct {
+			name   string
+			weight router.Weight
+		}{{"blue", 0}, {"green", router.Full}} {
+			t.Run(tc.name+"/"+backend.name, func(t *testing.T) {
+				ed, g, addr := startEdgeWith(t, edge.Options{
+					Edge: config.Edge{
+						OutboundQueue: config.Queue{Messages: 64, Bytes: 1 << 20},
+						PingInterval:  10 * time.Minute,
+						PingTimeout:   time.Minute,
+					},
+					DrainPeriod:  time.Millisecond,
+					WriteTimeout: time.Minute,
+				}, func(ln net.Listener) net.Listener { return smallSendBuffers{ln} })
+				ctx := testenv.Context(t, 60*time.Second)
+				if _, _, err := g.SetWeight(ctx, backend.weight); err != nil {
+					t.Fatal(err)
+				}
+				// The client's receive buffer is left to grow (see
+				// TestLegacyPipelinedRequests).
+				c := dialPubSubWith(ctx, t, http.DefaultClient, addr, "pipelining", tc.socketIO)
+				c.subscribe(ctx, t, "p")
+				testPipelinedPublishes(ctx, t, ed, c)
+			})
+		}
+	}
+}
+
+func testPipelinedPublishes(ctx context.Context, t *testing.T, ed *edge.Server, c *pubsubClient) {
+	t.Helper()
+	const n = 4000
+	data := []byte(`"` + strings.Repeat("a", 4096) + `"`)
+	frames := make([]string, n)
+	first := c.lastID + 1
+	var publishes uint64
+	for i := range frames {
+		if i%50 == 25 {
+			_, frames[i] = c.encodeRequest("subscribe", fmt.Sprintf("s%d", i), nil)
+			continue
+		}
+		_, frames[i] = c.encodeRequest("publish", "p", data)
+		publishes++
+	}
+	got := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // a busy client
+		next := first                      // the id of the next answer
+		var seq uint64                     // of the last message
+		for next < first+n || seq < publishes {
+			r, err := c.next(ctx)
+			switch {
+			case err != nil:
+				got <- fmt.Errorf("after %d answers and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
+				return
+			case r.message && r.seq == seq+1:
+				seq++
+			case r.ack && r.id == next:
+				next++
+			default:
+				got <- fmt.Errorf("got %+v after answer %d and message %d", r, next-first, seq)
+				return
+			}
+		}
+		got <- nil
+	}()
+	for i, f := range frames {
+		if err := c.ws.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
+			t.Fatalf("request %d: %v; reading: %v", i, err, <-got) // the reader ends with the connection
 		}
 	}
 	if err := <-got; err != nil {

@@ -51,6 +51,13 @@ type outbox struct {
 	// says it is not nil, for pace's first look.
 	replays   map[string]uint64
 	replaying atomic.Bool
+	// own tracks the client's publishes whose messages may still come
+	// (own.go); ownWake, while the reader waits for them in awaitOwn, is
+	// closed (and reset) when one arrives. aheadItems and aheadBytes are
+	// the reader's own: what those messages count against the queue.
+	own                    []ownPublish
+	ownWake                chan struct{}
+	aheadItems, aheadBytes int
 }
 
 // pace is the outbox's part of a sink's Pace: it waits while too much is
@@ -112,6 +119,9 @@ func (o *outbox) deliver(ev upstream.Event) error {
 	defer o.mu.Unlock()
 	if o.replays != nil {
 		o.replayed(ev)
+	}
+	if len(o.own) > 0 {
+		o.sawOwnLocked(ev)
 	}
 	if ev.Kind == upstream.KindMessage {
 		if held, ok := o.pending[ev.Channel]; ok {

@@ -148,11 +148,17 @@ type pubsubClient struct {
 // is attached.
 func dialPubSub(ctx context.Context, t *testing.T, addr, user string, socketIO bool) *pubsubClient {
 	t.Helper()
+	return dialPubSubWith(ctx, t, smallReceiveBuffers, addr, user, socketIO)
+}
+
+// dialPubSubWith is dialPubSub through client.
+func dialPubSubWith(ctx context.Context, t *testing.T, client *http.Client, addr, user string, socketIO bool) *pubsubClient {
+	t.Helper()
 	url := "ws://" + addr + edge.LegacyPath + "?user=" + user
 	if socketIO {
 		url = "ws://" + addr + edge.SocketIOPath + "?EIO=4&transport=websocket&user=" + user
 	}
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: smallReceiveBuffers})
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

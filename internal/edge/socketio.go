@@ -232,6 +232,8 @@ func (c *sioConn) publish(e *sio.Event) {
 	if c.publishing == nil {
 		c.publishing = make(chan struct{}, publishesInFlight)
 	}
+	channel := req.Channel
+	own := c.box.notePublish(channel, len(data)+len(channel)+msgOverhead, c.srv.opts.Edge.OutboundQueue, c.so.Conn().Queued, c.catchUpOwn)
 	select {
 	case c.publishing <- struct{}{}:
 	case <-c.so.Context().Done(): // it ends with the connection (sio.Server.OnClosing)
@@ -239,8 +241,13 @@ func (c *sioConn) publish(e *sio.Event) {
 	}
 	// As on the legacy edge, the backend connection bounds the wait.
 	e.HoldAcks()
-	err := c.sess.PublishAsync(c.so.Context(), req.Channel, data, func(seq uint64, err error) {
-		<-c.publishing
+	err := c.sess.PublishAsync(c.so.Context(), channel, data, func(seq uint64, err error) {
+		if err == nil {
+			c.box.mu.Lock()
+			c.box.ownAnsweredLocked(own, channel, seq)
+			c.box.mu.Unlock()
+		}
+		<-c.publishing // once recorded: see catchUpOwn
 		if err != nil {
 			c.reply(e, toReply(err))
 			return
@@ -252,6 +259,14 @@ func (c *sioConn) publish(e *sio.Event) {
 		<-c.publishing
 		c.reply(e, toReply(err))
 	}
+}
+
+// catchUpOwn waits for the publishes in flight and the messages they and
+// those before them bring on channels the session holds (see own.go).
+func (c *sioConn) catchUpOwn() {
+	stop := c.so.Context()
+	awaitTokens(c.publishing, stop.Done())
+	c.box.awaitOwn(stop, c.sess.Subscribed)
 }
 
 // custom passes any other event to the backend: a request when the

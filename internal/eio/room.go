@@ -39,6 +39,13 @@ func (c *Conn) WaitRoom(ctx context.Context, packets, bytes int) error {
 	}
 }
 
+// Queued reports the outbound queue's length, in packets and bytes.
+func (c *Conn) Queued() (packets, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), c.queueBytes
+}
+
 // roomWakeLocked returns the channel closed when the writer next takes the
 // queue. c.mu is held.
 func (c *Conn) roomWakeLocked() <-chan struct{} {

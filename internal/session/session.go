@@ -336,6 +336,14 @@ func (s *Session) Info() Info {
 	return in
 }
 
+// Subscribed reports whether the session holds channel: whether its
+// messages, if any, are delivered.
+func (s *Session) Subscribed(channel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subs[channel] != nil && !s.closed
+}
+
 // LockOps takes the operation lock (see Session), giving up when ctx ends
 // or the session closes.
 func (s *Session) LockOps(ctx context.Context) error {

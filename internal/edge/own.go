@@ -1,0 +1,200 @@
+package edge
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/upstream"
+)
+
+// A client's own publishes, counted against its queue before their
+// messages reach it.
+//
+// The reader of a client that writes many requests at once waits while
+// the client's queue is over half full (legacyConn.awaitWriter,
+// eio.Conn.awaitCollect), leaving the other half for what the requests
+// handled so far still bring. A publish on a channel the client is
+// subscribed to brings its ack and, later, its message: the ack comes
+// back from the backend with the publish's answer, the message from the
+// backend's fan-out, which may lag far behind. A reader that judged the
+// queue alone would read on while hundreds of its client's own messages
+// were still on their way, and those would overflow the free half on
+// their own. So the reader counts each publish's message from the
+// publish on, and once queue and count would pass half the queue's
+// bounds, it first waits for every publish to be answered and for the
+// messages of those on channels the session holds to be delivered, then
+// forgets them (catchUpOwn).
+
+// maxOwnChannels bounds the channels an outbox tracks the client's own
+// publishes on; a publish on one more first catches up with the others.
+const maxOwnChannels = 8
+
+// ownPublish is a channel the client published on since its reader last
+// caught up: the newest seq its publishes were answered with, and the
+// newest seq delivered on it since.
+type ownPublish struct {
+	channel    string
+	want, seen uint64
+}
+
+// notePublish counts a publish on channel, whose message is about size
+// bytes in the queue, among the messages the client's own publishes may
+// still bring, after catching up (catchUp: the connection's catchUpOwn)
+// when queue (the client's queue's length: its items, its bytes) and
+// those would pass half lim, or when channel would be one too many. It
+// returns the publish's entry, for ownAnsweredLocked. Run by the reader,
+// before it sends the publish, with no lock held.
+func (o *outbox) notePublish(channel string, size int, lim config.Queue, queue func() (int, int), catchUp func()) int {
+	if o.aheadItems > 0 {
+		items, bytes := queue()
+		if items+o.aheadItems+1 > lim.Messages/2 || bytes+o.aheadBytes+size > lim.Bytes/2 {
+			catchUp()
+		}
+	}
+	o.mu.Lock()
+	i := o.ownIndexLocked(channel)
+	if i < 0 && len(o.own) == maxOwnChannels {
+		o.mu.Unlock()
+		catchUp()
+		o.mu.Lock()
+	}
+	if i < 0 {
+		i = len(o.own)
+		o.own = append(o.own, ownPublish{channel: channel})
+	}
+	o.mu.Unlock()
+	o.aheadItems++
+	o.aheadBytes += size
+	return i
+}
+
+// ownIndexLocked is channel's entry in own, or -1. o.mu is held.
+func (o *outbox) ownIndexLocked(channel string) int {
+	for i := range o.own {
+		if o.own[i].channel == channel {
+			return i
+		}
+	}
+	return -1
+}
+
+// ownAnsweredLocked records that the publish notePublish gave entry i,
+// on channel, was answered with seq. o.mu is held.
+func (o *outbox) ownAnsweredLocked(i int, channel string, seq uint64) {
+	// A publish answered after its reader gave up waiting (the connection
+	// is closing) may find its entry forgotten.
+	if i < len(o.own) && o.own[i].channel == channel && seq > o.own[i].want {
+		o.own[i].want = seq
+	}
+}
+
+// sawOwnLocked notes ev in the entry of its channel, if any: a message's
+// seq, or the channel's loss, after which nothing more comes. o.mu is
+// held.
+func (o *outbox) sawOwnLocked(ev upstream.Event) {
+	i := o.ownIndexLocked(ev.Channel)
+	if i < 0 {
+		return
+	}
+	p := &o.own[i]
+	switch {
+	case ev.Kind == upstream.KindLost:
+		p.seen = math.MaxUint64
+	case ev.Kind == upstream.KindMessage && ev.Seq > p.seen:
+		p.seen = ev.Seq
+	default:
+		return
+	}
+	if p.seen >= p.want && o.ownWake != nil {
+		close(o.ownWake)
+		o.ownWake = nil
+	}
+}
+
+// owedLocked reports whether a tracked message has yet to be delivered.
+// o.mu is held.
+func (o *outbox) owedLocked() bool {
+	for _, p := range o.own {
+		if p.seen < p.want {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitOwn waits until the messages of the client's publishes, all
+// answered (the caller waited for them), on the channels that held
+// reports the session still holds have been delivered, for at most
+// collectWait (a backend that lost one is not waited for longer), or
+// until stop is done; then it forgets them. Run by the reader.
+func (o *outbox) awaitOwn(stop context.Context, held func(channel string) bool) {
+	// Entries are added and removed by the reader only: it reads their
+	// channels without o.mu, which must not be held while held takes the
+	// session's lock.
+	var gone [maxOwnChannels]bool
+	for i := range o.own {
+		gone[i] = !held(o.own[i].channel)
+	}
+	o.mu.Lock()
+	for i := range o.own {
+		if gone[i] {
+			o.own[i].seen = math.MaxUint64 // nothing comes
+		}
+	}
+	if o.owedLocked() {
+		o.waitOwnLocked(stop)
+	}
+	clear(o.own)
+	o.own, o.ownWake = o.own[:0], nil
+	o.mu.Unlock()
+	o.aheadItems, o.aheadBytes = 0, 0
+}
+
+// waitOwnLocked waits, at most collectWait, while a tracked message has
+// yet to be delivered, or until stop is done. o.mu is held, and released
+// while waiting.
+func (o *outbox) waitOwnLocked(stop context.Context) {
+	timer := time.NewTimer(collectWait)
+	defer timer.Stop()
+	for o.owedLocked() {
+		if o.ownWake == nil {
+			o.ownWake = make(chan struct{})
+		}
+		wake := o.ownWake
+		o.mu.Unlock()
+		select {
+		case <-wake:
+		case <-stop.Done():
+			o.mu.Lock()
+			return
+		case <-timer.C:
+			o.mu.Lock()
+			return
+		}
+		o.mu.Lock()
+	}
+}
+
+// awaitTokens waits until every token of tokens is free, or stop is done:
+// then no publish is in flight.
+func awaitTokens(tokens chan struct{}, stop <-chan struct{}) {
+	if len(tokens) == 0 {
+		return
+	}
+	held := 0
+	defer func() {
+		for ; held > 0; held-- {
+			<-tokens
+		}
+	}()
+	for held < cap(tokens) {
+		select {
+		case tokens <- struct{}{}:
+			held++
+		case <-stop:
+			return
+		}
+	}
+}
