@@ -69,6 +69,13 @@ if [ "$(ulimit -n)" -lt "$need" ]; then
 	limit_note="The open-file limit is $(ulimit -n) per process here and cannot be raised (hard limit of the container), and the gateway needs two sockets per session plus one per move in flight: the memory and handover phases ran with $fit sessions instead of $sessions."
 	sessions=$fit
 fi
+# A session prepared ahead of a move holds three sockets at the gateway
+# (client, upstream, prepared): the prepared moves run on as many as fit.
+prepared_sessions=$(( ($(ulimit -n) - move_conc - 256) / 3 / 100 * 100 ))
+if [ "${GWBENCH_PREPARED:-1}" = 1 ] && [ "$prepared_sessions" -lt "$sessions" ]; then
+	prepared_args+=(--prepared-sessions "$prepared_sessions")
+	limit_note="${limit_note:+$limit_note }The moves with connections prepared ahead, and the one beside them, ran on $prepared_sessions of those sessions: a prepared session holds three sockets at the gateway."
+fi
 # NGINX holds a little more than two descriptors per proxied connection
 # (2.13 measured here), so under the same limit its memory reading may
 # take fewer sessions than the gateway's.

@@ -143,6 +143,10 @@ type Config struct {
 	// connections prepared ahead (POST /api/v1/weight/prepare) before the
 	// baseline window, so the move itself only resubscribes.
 	Prepared bool
+	// PreparedSessions, when above zero and below Sessions, is how many
+	// sessions the prepared move and the one set beside it keep (a
+	// prepared session holds three sockets at the gateway).
+	PreparedSessions int
 
 	Payload int           // bytes of a request frame and of published data (100)
 	Drain   time.Duration // longest wait for outstanding deliveries (15s)

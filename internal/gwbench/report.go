@@ -212,18 +212,20 @@ func handoverTable(w io.Writer, r Result) {
 	}
 	h0 := r.Handover[0]
 	fmt.Fprintf(w, "### Live handover (%d sessions, %d channels, %g msg/s per session)\n\n", h0.Sessions, h0.Channels, h0.PerSessionRate)
-	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way, from the weight change to its answer (the extra gap beyond the publisher's own gap; sampled by the session's own messages, so a lower bound: see Caveats); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message. A move with its connections prepared ahead had `POST /api/v1/weight/prepare` dial them, under the same load, before its baseline window: its time is the move's only, which resubscribes on them; the target is judged on the first move, which dials.%s\n\n", r.Config.Baseline, sessionsNote(r))
+	fmt.Fprintf(w, "Every session moves on one `PUT /api/v1/weight`, under a steady publishing load on the backend (each message stamped with its send time). The delivery pause of a session is the largest rise in publish→deliver latency between two consecutive messages while the move is under way, from the weight change to its answer (the extra gap beyond the publisher's own gap; sampled by the session's own messages, so a lower bound: see Caveats); the baseline row is the same measure over %s of steady publishing before, the noise floor. Loss and duplicates are counted by seq at every client, after waiting for each channel's last message. A move with its connections prepared ahead had `POST /api/v1/weight/prepare` dial them, under the same load, before its baseline window: its time is the move's only, which resubscribes on them; the same sessions' move without preparation runs just before it, for comparison; the target is judged on the first move, which dials.%s\n\n", r.Config.Baseline, sessionsNote(r))
 	fmt.Fprintf(w, "| Metric |")
 	for _, h := range r.Handover {
-		if h.PerSessionRate != h0.PerSessionRate {
-			fmt.Fprintf(w, " weight %g→%g at %g msg/s per session (stress) |", h.From, h.To, h.PerSessionRate)
-			continue
+		label := fmt.Sprintf("weight %g→%g", h.From, h.To)
+		switch {
+		case h.PerSessionRate != h0.PerSessionRate:
+			label += fmt.Sprintf(" at %g msg/s per session (stress)", h.PerSessionRate)
+		case h.Prepared:
+			label += ", connections prepared ahead"
 		}
-		if h.Prepared {
-			fmt.Fprintf(w, " weight %g→%g, connections prepared ahead |", h.From, h.To)
-			continue
+		if h.Sessions != h0.Sessions {
+			label += fmt.Sprintf(" (%d sessions)", h.Sessions)
 		}
-		fmt.Fprintf(w, " weight %g→%g |", h.From, h.To)
+		fmt.Fprintf(w, " %s |", label)
 	}
 	fmt.Fprintf(w, " Target |\n|---|")
 	for range r.Handover {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/loadgen/procstat"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 type runner struct {
@@ -205,18 +206,19 @@ func (r *runner) gatewaySessions(ctx context.Context) error {
 		last := moves[len(moves)-1]
 		moves = append(moves, move{last.to, last.from, r.cfg.StressRate, false})
 	}
-	if r.cfg.Prepared {
-		if last := moves[len(moves)-1]; last.to != 0 {
-			moves = append(moves, move{last.to, 0, r.cfg.PerSessionRate, false})
-		}
-		moves = append(moves, move{0, 100, r.cfg.PerSessionRate, true})
-	}
 	for _, mv := range moves {
 		h, err := r.handover(ctx, clients, s, mv)
 		r.res.Handover = append(r.res.Handover, h)
 		if err != nil {
 			return err
 		}
+	}
+	if r.cfg.Prepared {
+		var err error
+		if clients, err = r.preparedPair(ctx, clients, s, moves[len(moves)-1].to); err != nil {
+			return err
+		}
+		moves = append(moves, move{0, 100, r.cfg.PerSessionRate, true})
 	}
 	if last := moves[len(moves)-1]; last.to != 0 { // later phases compare the gateway over blue with blue direct
 		closeAll(s, clients)
@@ -226,4 +228,48 @@ func (r *runner) gatewaySessions(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// preparedPair measures a move with its connections prepared ahead
+// beside one without, on the same sessions: 0→100 dialing, back to 0,
+// then 0→100 prepared. A prepared session holds three sockets at the
+// gateway, so where PreparedSessions is lower than the sessions held
+// (a low open-file limit) the others are closed first. weight is the
+// weight the sessions are at; it returns the clients still open.
+func (r *runner) preparedPair(ctx context.Context, clients []*client, s *sink, weight float64) ([]*client, error) {
+	if n := r.cfg.PreparedSessions; n > 0 && n < len(clients) {
+		closeAll(s, clients[n:])
+		clients = clients[:n]
+		ok := poll(ctx, 30*time.Second, func() bool {
+			st, err := r.admin.status(ctx)
+			return err == nil && st.Sessions.Blue+st.Sessions.Green == n
+		})
+		if !ok {
+			return clients, fmt.Errorf("handover: the gateway still holds more than %d sessions 30s after the others closed", n)
+		}
+	}
+	pair := []move{{0, 100, r.cfg.PerSessionRate, false}, {100, 0, r.cfg.PerSessionRate, false}, {0, 100, r.cfg.PerSessionRate, true}}
+	if weight != 0 {
+		pair = append([]move{{weight, 0, r.cfg.PerSessionRate, false}}, pair...)
+	}
+	for _, mv := range pair {
+		h, err := r.handover(ctx, clients, s, mv)
+		r.res.Handover = append(r.res.Handover, h)
+		if err != nil {
+			return clients, err
+		}
+	}
+	return clients, nil
+}
+
+// poll checks cond every 100 ms until it holds (true) or d has passed or
+// ctx ended (false).
+func poll(ctx context.Context, d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) || sleep.For(ctx, 100*time.Millisecond) != nil {
+			return false
+		}
+	}
+	return true
 }
