@@ -48,12 +48,7 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 		g.mu.Unlock()
 		return 0, 0, err
 	}
-	var todo []*session.Session
-	for _, s := range g.sessions {
-		if next.Backend(s.User()) != s.Color() {
-			todo = append(todo, s)
-		}
-	}
+	todo := g.movedByLocked(next)
 	g.mu.Unlock()
 
 	var mu sync.Mutex
@@ -83,4 +78,17 @@ func (g *Gateway) pacerFor(movesPerSecond int) *handover.Pacer {
 		return handover.NewPacer(movesPerSecond, g.opts.Concurrency)
 	}
 	return g.pacer
+}
+
+// movedByLocked lists the sessions that routing by next puts on another
+// backend than the one they are on (also those whose earlier move
+// failed). g.mu is held.
+func (g *Gateway) movedByLocked(next *router.Table) []*session.Session {
+	var todo []*session.Session
+	for _, s := range g.sessions {
+		if next.Backend(s.User()) != s.Color() {
+			todo = append(todo, s)
+		}
+	}
+	return todo
 }

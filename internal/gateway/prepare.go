@@ -7,7 +7,6 @@ import (
 
 	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/router"
-	"github.com/baton-rt/baton/internal/session"
 )
 
 // PrepareWeight readies the moves that setting weight w would make,
@@ -64,12 +63,7 @@ func (g *Gateway) PrepareWeightPaced(ctx context.Context, w router.Weight, moves
 		g.mu.Unlock()
 		return 0, 0, err
 	}
-	var todo []*session.Session
-	for _, s := range g.sessions {
-		if next.Backend(s.User()) != s.Color() {
-			todo = append(todo, s)
-		}
-	}
+	todo := g.movedByLocked(next)
 	g.mu.Unlock()
 
 	var mu sync.Mutex

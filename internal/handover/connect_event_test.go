@@ -20,19 +20,7 @@ import (
 // (io.on("connection", s => s.emit("hello"))): the event arrives while the
 // session's first attachment is still being dialed, and reaches the client.
 func TestConnectEventReachesTheClient(t *testing.T) {
-	srv, err := sio.NewServer(sio.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Of("/").OnConnect(func(so *sio.Socket) { _ = so.Emit("hello", []byte(`"welcome"`)) })
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+	d := greetingBackend(t, func(so *sio.Socket) { _ = so.Emit("hello", []byte(`"welcome"`)) })
 
 	sink := sessiontest.NewSink()
 	s, err := session.New(session.Options{User: "u1", Protocol: config.ProtocolSocketIO, Sink: sink})
@@ -47,4 +35,24 @@ func TestConnectEventReachesTheClient(t *testing.T) {
 	if !sink.WaitFor(2*time.Second, func() bool { return len(sink.Events()) > 0 }) {
 		t.Fatalf("the backend's connect-time event never reached the client (events dropped: %d)", s.Counters().EventsDropped.Load())
 	}
+}
+
+// greetingBackend serves a Socket.IO backend whose main namespace runs
+// onConnect for each new socket, and returns a dialer for it.
+func greetingBackend(t *testing.T, onConnect func(*sio.Socket)) upstream.Dialer {
+	t.Helper()
+	srv, err := sio.NewServer(sio.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Of("/").OnConnect(onConnect)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+	return d
 }

@@ -1,8 +1,6 @@
 package handover_test
 
 import (
-	"context"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -22,23 +20,11 @@ import (
 // other backend, does not see it before, and does not miss it after. A
 // prepared connection that no move takes drops it.
 func TestPreparedConnectionGreetsAtTheMove(t *testing.T) {
-	srv, err := sio.NewServer(sio.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	greeted := make(chan struct{}, 8)
-	srv.Of("/").OnConnect(func(so *sio.Socket) {
+	d := greetingBackend(t, func(so *sio.Socket) {
 		_ = so.Emit("hello", []byte(`"welcome"`))
 		greeted <- struct{}{}
 	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
 	ctx := testenv.Context(t, 10*time.Second)
 
 	sink := sessiontest.NewSink()
@@ -87,19 +73,7 @@ func TestPreparedConnectionGreetsAtTheMove(t *testing.T) {
 // also for a session with no channel, where no subscribe ack follows to
 // flush it.
 func TestPreparedGreetingIsFlushed(t *testing.T) {
-	srv, err := sio.NewServer(sio.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Of("/").OnConnect(func(so *sio.Socket) { _ = so.Emit("hello", []byte(`"welcome"`)) })
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+	d := greetingBackend(t, func(so *sio.Socket) { _ = so.Emit("hello", []byte(`"welcome"`)) })
 	ctx := testenv.Context(t, 10*time.Second)
 
 	client := sessiontest.NewSink()
