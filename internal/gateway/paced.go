@@ -51,18 +51,8 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 	todo := g.movedByLocked(next)
 	g.mu.Unlock()
 
-	var mu sync.Mutex
-	err = pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
-		s := todo[i]
-		ok, merr := g.movePreserving(ctx, s, next.Backend(s.User()))
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case merr != nil && !s.Closed() && ctx.Err() == nil:
-			failed++
-		case ok:
-			moved++
-		}
+	moved, failed, err = eachSession(ctx, pacer, todo, func(ctx context.Context, s *session.Session) (bool, error) {
+		return g.movePreserving(ctx, s, next.Backend(s.User()))
 	})
 	g.releasePrepared() // what this change did not use
 	return moved, failed, err
@@ -91,4 +81,25 @@ func (g *Gateway) movedByLocked(next *router.Table) []*session.Session {
 		}
 	}
 	return todo
+}
+
+// eachSession runs op on every session of todo at pacer's pace and counts
+// the sessions op did and those it failed: an error on a session still
+// open, before ctx ended, is a failure; a closed session or a call cut
+// short is neither.
+func eachSession(ctx context.Context, pacer *handover.Pacer, todo []*session.Session, op func(context.Context, *session.Session) (bool, error)) (done, failed int, err error) {
+	var mu sync.Mutex
+	err = pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
+		s := todo[i]
+		ok, oerr := op(ctx, s)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case oerr != nil && !s.Closed() && ctx.Err() == nil:
+			failed++
+		case ok:
+			done++
+		}
+	})
+	return done, failed, err
 }

@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
 )
 
 // PrepareWeight readies the moves that setting weight w would make,
@@ -66,19 +66,9 @@ func (g *Gateway) PrepareWeightPaced(ctx context.Context, w router.Weight, moves
 	todo := g.movedByLocked(next)
 	g.mu.Unlock()
 
-	var mu sync.Mutex
-	err = pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
-		s := todo[i]
+	prepared, failed, err = eachSession(ctx, pacer, todo, func(ctx context.Context, s *session.Session) (bool, error) {
 		to := next.Backend(s.User())
-		ok, perr := handover.Prepare(ctx, s, to, g.dialer(to), g.opts.Handover)
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case perr != nil && !s.Closed() && ctx.Err() == nil:
-			failed++
-		case ok:
-			prepared++
-		}
+		return handover.Prepare(ctx, s, to, g.dialer(to), g.opts.Handover)
 	})
 	// The TTL counts from here, when the connections are ready: a timer
 	// started before the dials could fire while they run, when
