@@ -14,10 +14,9 @@ import "github.com/baton-rt/baton/internal/router"
 
 // Park keeps a, an attachment the session has moved away from and whose
 // channels the caller has left, or one dialed ahead (DialAhead), as the
-// session's standby, if keep (asked
-// under the session's lock, so that a caller turning standbys off and then
-// releasing every session's standby misses none) says backend a.Color()
-// still wants one. It reports false, keeping nothing, when a cannot serve
+// session's standby, if keep (asked under the session's lock, so that a
+// caller turning standbys off and then releasing every session's standby
+// misses none) says backend a.Color() still wants one. It reports false, keeping nothing, when a cannot serve
 // as one: the session closed, a ended, the session is attached or being
 // attached to a's backend again, or a standby is held already. The caller
 // then releases a.
