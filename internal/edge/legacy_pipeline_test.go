@@ -228,3 +228,68 @@ func testPipelinedPublishes(ctx context.Context, t *testing.T, ed *edge.Server, 
 		t.Errorf("stats %+v: want no slow consumer", st)
 	}
 }
+
+// TestPublishBeforeSubscribeDoesNotStallTheReader: a client that publishes
+// on a channel and then subscribes to it (announce, then listen) gets no
+// message for that publish: the subscribe's ack places the session after
+// it. The edge counts the publishes' messages still to come (see
+// TestPipelinedPublishesWithASmallQueue), and once it catches up with
+// them it must not wait for one the session will never deliver, which
+// would hold the client's requests for a second (collectWait) every time.
+// Each round publishes on a new channel, subscribes to it, then publishes
+// more than half the queue on the client's channel, so that the reader
+// catches up once in each.
+func TestPublishBeforeSubscribeDoesNotStallTheReader(t *testing.T) {
+	const rounds, publishes = 5, 40
+	for _, tc := range protocols {
+		for _, backend := range []struct {
+			name   string
+			weight router.Weight
+		}{{"blue", 0}, {"green", router.Full}} {
+			t.Run(tc.name+"/"+backend.name, func(t *testing.T) {
+				_, g, addr := startEdgeWith(t, edge.Options{
+					Edge: config.Edge{
+						OutboundQueue: config.Queue{Messages: 64, Bytes: 1 << 20},
+						PingInterval:  10 * time.Minute,
+						PingTimeout:   time.Minute,
+					},
+					DrainPeriod: time.Millisecond,
+				})
+				ctx := testenv.Context(t, 60*time.Second)
+				if _, _, err := g.SetWeight(ctx, backend.weight); err != nil {
+					t.Fatal(err)
+				}
+				c := dialPubSubWith(ctx, t, http.DefaultClient, addr, "announcer", tc.socketIO)
+				c.subscribe(ctx, t, "p")
+				start := time.Now()
+				var seq uint64 // of the last message on p
+				for round := range rounds {
+					first := c.lastID + 1
+					c.request(ctx, t, "publish", fmt.Sprintf("q%d", round), []byte(`"hello"`))
+					c.request(ctx, t, "subscribe", fmt.Sprintf("q%d", round), nil)
+					for range publishes {
+						c.request(ctx, t, "publish", "p", []byte(`1`))
+					}
+					for next, last := first, seq+publishes; next <= c.lastID || seq < last; {
+						r, err := c.next(ctx)
+						switch {
+						case err != nil:
+							t.Fatalf("round %d: %v", round, err)
+						case r.message && r.seq > seq:
+							seq = r.seq
+						case r.ack && r.id == next:
+							next++
+						default:
+							t.Fatalf("round %d: got %+v after answer %d and message %d", round, r, next-first, seq)
+						}
+					}
+				}
+				// Without a wait for a message that never comes, the rounds
+				// take milliseconds; with it, a second each.
+				if took := time.Since(start); took > rounds*time.Second/2 {
+					t.Fatalf("%d rounds took %v: the reader waited for the messages of publishes made before their channel's subscribe", rounds, took)
+				}
+			})
+		}
+	}
+}

@@ -128,20 +128,25 @@ func (o *outbox) owedLocked() bool {
 // answered (the caller waited for them), on the channels that held
 // reports the session still holds have been delivered, for at most
 // collectWait (a backend that lost one is not waited for longer), or
-// until stop is done; then it forgets them. Run by the reader.
-func (o *outbox) awaitOwn(stop context.Context, held func(channel string) bool) {
+// until stop is done; then it forgets them. held also gives the
+// channel's position (Session.Subscribed): a publish at or below it,
+// made before the channel's subscribe, brings no message. Run by the
+// reader.
+func (o *outbox) awaitOwn(stop context.Context, held func(channel string) (last uint64, ok bool)) {
 	// Entries are added and removed by the reader only: it reads their
 	// channels without o.mu, which must not be held while held takes the
 	// session's lock.
-	var gone [maxOwnChannels]bool
+	var past [maxOwnChannels]uint64
 	for i := range o.own {
-		gone[i] = !held(o.own[i].channel)
+		if last, ok := held(o.own[i].channel); ok {
+			past[i] = last
+		} else {
+			past[i] = math.MaxUint64 // nothing comes
+		}
 	}
 	o.mu.Lock()
 	for i := range o.own {
-		if gone[i] {
-			o.own[i].seen = math.MaxUint64 // nothing comes
-		}
+		o.own[i].seen = max(o.own[i].seen, past[i])
 	}
 	if o.owedLocked() {
 		o.waitOwnLocked(stop)

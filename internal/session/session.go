@@ -337,11 +337,17 @@ func (s *Session) Info() Info {
 }
 
 // Subscribed reports whether the session holds channel: whether its
-// messages, if any, are delivered.
-func (s *Session) Subscribed(channel string) bool {
+// messages, if any, are delivered. last is the channel's position: the
+// seq of its last delivered message, or the one its subscribe's ack gave
+// (0: none); the session delivers no message with a seq at or below it.
+func (s *Session) Subscribed(channel string) (last uint64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.subs[channel] != nil && !s.closed
+	sb := s.subs[channel]
+	if sb == nil || s.closed {
+		return 0, false
+	}
+	return sb.last, true
 }
 
 // LockOps takes the operation lock (see Session), giving up when ctx ends
