@@ -16,6 +16,7 @@ import (
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
 )
 
 // TestLegacyPipelinedRequests: a legacy client that writes thousands of
@@ -292,4 +293,72 @@ func TestPublishBeforeSubscribeDoesNotStallTheReader(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestPublishesNotEchoedDoNotStallTheReader: a backend that does not send
+// a client's publishes back to it (a chat service that leaves out the
+// sender) holds the client's reader up at most once per channel, for the
+// one wait that finds out, not at every catch-up.
+func TestPublishesNotEchoedDoNotStallTheReader(t *testing.T) {
+	const publishes = 300 // about ten catch-ups with a queue of 64
+	for _, tc := range protocols {
+		t.Run(tc.name, func(t *testing.T) {
+			noEcho := func(d upstream.Dialer) upstream.Dialer { return dropChannel{d, "p"} }
+			_, _, addr := startEdgeDialing(t, edge.Options{
+				Edge: config.Edge{
+					OutboundQueue: config.Queue{Messages: 64, Bytes: 1 << 20},
+					PingInterval:  10 * time.Minute,
+					PingTimeout:   time.Minute,
+				},
+				DrainPeriod: time.Millisecond,
+			}, nil, noEcho)
+			ctx := testenv.Context(t, 60*time.Second)
+			c := dialPubSubWith(ctx, t, http.DefaultClient, addr, "sender", tc.socketIO)
+			c.subscribe(ctx, t, "p")
+			start := time.Now()
+			first := c.lastID + 1
+			for range publishes {
+				c.request(ctx, t, "publish", "p", []byte(`1`))
+			}
+			for next := first; next <= c.lastID; {
+				r, err := c.next(ctx)
+				switch {
+				case err != nil:
+					t.Fatalf("after %d answers: %v", next-first, err)
+				case r.ack && r.id == next:
+					next++
+				default:
+					t.Fatalf("got %+v after answer %d", r, next-first)
+				}
+			}
+			// One wait of a second finds out that the messages do not
+			// come; a wait at every catch-up would take ten.
+			if took := time.Since(start); took > 4*time.Second {
+				t.Fatalf("%d publishes took %v: the reader waited at every catch-up for messages the backend does not send", publishes, took)
+			}
+		})
+	}
+}
+
+// dropChannel is a dialer whose connections never deliver the messages
+// of one channel, as a backend that does not echo a client's publishes.
+type dropChannel struct {
+	upstream.Dialer
+	channel string
+}
+
+func (d dropChannel) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, error) {
+	return d.Dialer.Dial(ctx, dropHandler{h, d.channel})
+}
+
+type dropHandler struct {
+	upstream.Handler
+	channel string
+}
+
+func (h dropHandler) HandleEvent(ev upstream.Event) {
+	if ev.Kind == upstream.KindMessage && ev.Channel == h.channel {
+		return
+	}
+	h.Handler.HandleEvent(ev)
 }

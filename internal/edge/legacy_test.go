@@ -40,6 +40,13 @@ func startEdgeWith(t *testing.T, opts edge.Options, wrap ...func(net.Listener) n
 // startEdgeOn is startEdgeWith with green's faults (nil: none).
 func startEdgeOn(t *testing.T, opts edge.Options, greenFaults *service.Faults, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
 	t.Helper()
+	return startEdgeDialing(t, opts, greenFaults, nil, wrap...)
+}
+
+// startEdgeDialing is startEdgeOn with blue's dialer wrapped by wrapBlue
+// (nil: none).
+func startEdgeDialing(t *testing.T, opts edge.Options, greenFaults *service.Faults, wrapBlue func(upstream.Dialer) upstream.Dialer, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +57,11 @@ func startEdgeOn(t *testing.T, opts edge.Options, greenFaults *service.Faults, w
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Router: router.New(table), Blue: blue.Dialer(), Green: green.Dialer()})
+	blueDialer := blue.Dialer()
+	if wrapBlue != nil {
+		blueDialer = wrapBlue(blueDialer)
+	}
+	g, err := gateway.New(gateway.Options{Router: router.New(table), Blue: blueDialer, Green: green.Dialer()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,12 @@ type outbox struct {
 	own                    []ownPublish
 	ownWake                chan struct{}
 	aheadItems, aheadBytes int
+	// unechoed are the channels whose publishes' messages did not come
+	// within a wait (awaitOwn): the backend does not send a client's own
+	// publishes back to it, and they are no longer counted. Past
+	// maxUnechoed channels, no publish is (noEcho). The reader's own.
+	unechoed []string
+	noEcho   bool
 }
 
 // pace is the outbox's part of a sink's Pace: it waits while too much is

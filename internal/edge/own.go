@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
@@ -31,6 +32,10 @@ import (
 // publishes on; a publish on one more first catches up with the others.
 const maxOwnChannels = 8
 
+// maxUnechoed bounds the channels an outbox remembers as not echoed
+// (outbox.unechoed); past it, it counts no publish of the client.
+const maxUnechoed = 16
+
 // ownPublish is a channel the client published on since its reader last
 // caught up: the newest seq its publishes were answered with, and the
 // newest seq delivered on it since.
@@ -44,9 +49,14 @@ type ownPublish struct {
 // still bring, after catching up (catchUp: the connection's catchUpOwn)
 // when queue (the client's queue's length: its items, its bytes) and
 // those would pass half lim, or when channel would be one too many. It
-// returns the publish's entry, for ownAnsweredLocked. Run by the reader,
-// before it sends the publish, with no lock held.
+// returns the publish's entry, for ownAnsweredLocked, or -1 when the
+// publish is not counted: on a channel whose backend does not echo a
+// client's publishes (see outbox.unechoed). Run by the reader, before it
+// sends the publish, with no lock held.
 func (o *outbox) notePublish(channel string, size int, lim config.Queue, queue func() (int, int), catchUp func()) int {
+	if o.noEcho || slices.Contains(o.unechoed, channel) {
+		return -1
+	}
 	if o.aheadItems > 0 {
 		items, bytes := queue()
 		if items+o.aheadItems+1 > lim.Messages/2 || bytes+o.aheadBytes+size > lim.Bytes/2 {
@@ -85,7 +95,7 @@ func (o *outbox) ownIndexLocked(channel string) int {
 func (o *outbox) ownAnsweredLocked(i int, channel string, seq uint64) {
 	// A publish answered after its reader gave up waiting (the connection
 	// is closing) may find its entry forgotten.
-	if i < len(o.own) && o.own[i].channel == channel && seq > o.own[i].want {
+	if i >= 0 && i < len(o.own) && o.own[i].channel == channel && seq > o.own[i].want {
 		o.own[i].want = seq
 	}
 }
@@ -148,8 +158,15 @@ func (o *outbox) awaitOwn(stop context.Context, held func(channel string) (last 
 	for i := range o.own {
 		o.own[i].seen = max(o.own[i].seen, past[i])
 	}
-	if o.owedLocked() {
-		o.waitOwnLocked(stop)
+	if o.owedLocked() && !o.waitOwnLocked(stop) {
+		// The wait ran out: what is still owed does not come, on this
+		// backend, for this client's publishes.
+		for _, p := range o.own {
+			if p.seen < p.want && !o.noEcho {
+				o.unechoed = append(o.unechoed, p.channel)
+				o.noEcho = len(o.unechoed) > maxUnechoed
+			}
+		}
 	}
 	clear(o.own)
 	o.own, o.ownWake = o.own[:0], nil
@@ -158,9 +175,9 @@ func (o *outbox) awaitOwn(stop context.Context, held func(channel string) (last 
 }
 
 // waitOwnLocked waits, at most collectWait, while a tracked message has
-// yet to be delivered, or until stop is done. o.mu is held, and released
-// while waiting.
-func (o *outbox) waitOwnLocked(stop context.Context) {
+// yet to be delivered, or until stop is done. It reports false when the
+// wait ran out. o.mu is held, and released while waiting.
+func (o *outbox) waitOwnLocked(stop context.Context) bool {
 	timer := time.NewTimer(collectWait)
 	defer timer.Stop()
 	for o.owedLocked() {
@@ -173,13 +190,14 @@ func (o *outbox) waitOwnLocked(stop context.Context) {
 		case <-wake:
 		case <-stop.Done():
 			o.mu.Lock()
-			return
+			return true
 		case <-timer.C:
 			o.mu.Lock()
-			return
+			return false
 		}
 		o.mu.Lock()
 	}
+	return true
 }
 
 // awaitTokens waits until every token of tokens is free, or stop is done:
