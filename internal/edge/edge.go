@@ -31,10 +31,13 @@
 // errors and pongs; Socket.IO acks) are queued past the bound, by a little
 // (see errDropped). Both are counted in Stats.
 //
-// A subscribe's ack always reaches the client before the first message of
-// that subscription: messages that the backend sends before the session's
+// A subscribe's ack reaches the client before the first message of that
+// subscription: messages that the backend sends before the session's
 // Subscribe has returned are held (bounded like the queue) and queued
-// right after the ack.
+// right after the ack. The one exception is a backend that sends them
+// before it acks, more than half a queue's worth: after a second's wait
+// for the ack they go on ahead of it, as from that backend directly (see
+// outbox.awaitHeld).
 //
 // Lock order: session (its mu, held around Sink calls), then the
 // connection's outbox, then the connection's mu (which holds a legacy

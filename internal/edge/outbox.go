@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +44,11 @@ type outbox struct {
 	// released, while a backend reader waits in awaitHeld, is closed (and
 	// reset) when a subscribe ends and its held messages go on.
 	released chan struct{}
-	// stuck says a wait in awaitHeld ran out: no reader waits again until
-	// a subscribe ends.
-	stuck bool
+	// passed maps each channel whose subscribe is pending but whose held
+	// messages went on ahead of its ack (awaitHeld: a backend that
+	// replays before it acks) to the newest seq queued since; nil while
+	// none is.
+	passed map[string]uint64
 	// replays maps each channel being replayed after its subscribe's ack
 	// to the ack's seq, the replay's last; nil while none is. replaying
 	// says it is not nil, for pace's first look.
@@ -82,9 +85,11 @@ func (o *outbox) pace() bool {
 // maxHeld messages are held for pending subscribes (a replay that came
 // right behind its subscribe's ack, before the session could queue the
 // ack), the backend reader waits, at most collectWait, for a subscribe to
-// end. A backend that replays before it acks never ends it this way: the
-// wait runs out, and the bound applies, with no more waits until a
-// subscribe ends.
+// end. A backend that replays before it acks never ends it this way: once
+// the wait runs out, the subscribes still pending give up the ack's
+// place ahead of their messages (passLocked), as that backend would have
+// them reach a client talking to it directly, rather than close the
+// client when the bound is reached.
 func (o *outbox) awaitHeld() {
 	half := int64(o.maxHeld / 2)
 	if o.held.Load() <= half {
@@ -92,9 +97,6 @@ func (o *outbox) awaitHeld() {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.stuck {
-		return
-	}
 	timer := time.NewTimer(collectWait)
 	defer timer.Stop()
 	for o.held.Load() > half {
@@ -108,10 +110,40 @@ func (o *outbox) awaitHeld() {
 			o.mu.Lock()
 		case <-timer.C:
 			o.mu.Lock()
-			o.stuck = true
+			o.passLocked()
 			return
 		}
 	}
+}
+
+// passLocked queues the messages held for every pending subscribe and
+// lets the later ones through until the subscribe ends: its ack comes
+// after them. Meanwhile the subscribe counts as a replay (pace), so the
+// backend reader goes only as fast as the client takes its queue. o.mu is
+// held.
+func (o *outbox) passLocked() {
+	if o.passed == nil {
+		o.passed = make(map[string]uint64, len(o.pending))
+	}
+	if o.replays == nil {
+		o.replays = make(map[string]uint64, len(o.pending))
+	}
+	for channel, held := range o.pending {
+		var last uint64
+		if len(held) > 0 {
+			last = held[len(held)-1].Seq
+		}
+		o.passed[channel] = last
+		o.replays[channel] = math.MaxUint64 // until the ack says how far
+		o.replaying.Store(true)
+		o.held.Add(-int64(len(held)))
+		for _, ev := range held {
+			if err := o.push(ev); err != nil && !errors.Is(err, errDropped) {
+				break // the client is being disconnected
+			}
+		}
+	}
+	o.pending = nil
 }
 
 func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func(upstream.Event) error) *outbox {
@@ -130,6 +162,11 @@ func (o *outbox) deliver(ev upstream.Event) error {
 		o.sawOwnLocked(ev)
 	}
 	if ev.Kind == upstream.KindMessage {
+		if o.passed != nil {
+			if last, ok := o.passed[ev.Channel]; ok && ev.Seq > last {
+				o.passed[ev.Channel] = ev.Seq
+			}
+		}
 		if held, ok := o.pending[ev.Channel]; ok {
 			if o.held.Load() >= int64(o.maxHeld) {
 				return o.overflow(ev)
@@ -193,7 +230,16 @@ func (o *outbox) end(channel string, keep bool, replayTo uint64, answer func()) 
 		o.pending = nil // the map goes with the last pending subscribe
 	}
 	o.held.Add(-int64(len(held)))
-	o.stuck = false
+	passedTo, passed := o.passed[channel]
+	if passed {
+		// Its messages went ahead of this answer (passLocked): what is
+		// left of its replay, if anything, is judged below as for any.
+		delete(o.passed, channel)
+		if len(o.passed) == 0 {
+			o.passed = nil
+		}
+		o.endReplayLocked(channel)
+	}
 	if o.released != nil {
 		close(o.released)
 		o.released = nil
@@ -202,7 +248,11 @@ func (o *outbox) end(channel string, keep bool, replayTo uint64, answer func()) 
 	if !keep {
 		return
 	}
-	if replayTo > 0 && (len(held) == 0 || held[len(held)-1].Seq < replayTo) {
+	last := passedTo
+	if len(held) > 0 {
+		last = held[len(held)-1].Seq
+	}
+	if replayTo > 0 && last < replayTo {
 		if o.replays == nil {
 			o.replays = make(map[string]uint64, 1)
 		}

@@ -1,13 +1,19 @@
 package gateway_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/eio"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
 )
 
 // TestResumeReplayLongerThanQueue: a client that resumes a channel with
@@ -57,6 +63,73 @@ func TestResumeReplayLongerThanQueue(t *testing.T) {
 				t.Fatalf("got %d of %d replayed messages; connection ended %v", len(c.rec.get("r")), n, isDone(c.done()))
 			}
 			for i, seq := range c.rec.get("r") {
+				if seq != uint64(i+1) {
+					t.Fatalf("message %d has seq %d", i, seq)
+				}
+			}
+		})
+	}
+}
+
+// TestReplayBeforeAckLongerThanQueue: a Socket.IO backend that sends a
+// subscribe's history before it acks it (emit each message, then the
+// ack: a natural way to write a "join with history" handler), with more
+// history than the client's queue holds. The messages held for the ack
+// outgrow the bound; the client still gets every one, in order, as it
+// would talking to that backend directly, ahead of the ack, instead of
+// being closed as a slow consumer.
+func TestReplayBeforeAckLongerThanQueue(t *testing.T) {
+	const n = 3000 // more than edge.outbound_queue.messages (1024)
+	srv, err := sio.NewServer(sio.Config{Engine: eio.Config{QueuePackets: 2 * n}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Of("/").On("subscribe", func(so *sio.Socket, e *sio.Event) {
+		var req struct {
+			Channel string `json:"channel"`
+		}
+		if len(e.Args) == 0 || json.Unmarshal(e.Args[0], &req) != nil {
+			return
+		}
+		for i := 1; i <= n; i++ {
+			_ = so.Emit("message", fmt.Appendf(nil, `{"channel":%q,"seq":%d,"data":{"i":%d}}`, req.Channel, i, i))
+		}
+		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	historyFirst := func(upstream.Dialer) upstream.Dialer {
+		return &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+	}
+	for _, sioClient := range []bool{false, true} {
+		t.Run(map[bool]string{false: "legacy-client", true: "sio-client"}[sioClient], func(t *testing.T) {
+			ctx := testenv.Context(t, 30*time.Second)
+			e := setupWrapped(t, router.Full, nil, historyFirst)
+			f := startFront(t, e, edge.Options{})
+			var c *edgeClient
+			if sioClient {
+				c = f.dialSIO(t, ctx, "joiner")
+			} else {
+				c = f.dialLegacy(t, ctx, "joiner")
+			}
+			since := uint64(0)
+			if c.legacy != nil {
+				_, err = c.legacy.Subscribe(ctx, "room", &since)
+			} else {
+				err = c.sock.Subscribe(ctx, "room", &since)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !testenv.Poll(10*time.Second, func() bool { return len(c.rec.get("room")) >= n || isDone(c.done()) }) || isDone(c.done()) {
+				t.Fatalf("got %d of %d messages sent before the ack; connection ended %v", len(c.rec.get("room")), n, isDone(c.done()))
+			}
+			for i, seq := range c.rec.get("room") {
 				if seq != uint64(i+1) {
 					t.Fatalf("message %d has seq %d", i, seq)
 				}

@@ -143,6 +143,13 @@ func (e *engine) openWebSocket(ctx context.Context) error {
 	return nil
 }
 
+// maxBurst bounds the messages handled between two OnDrained calls. A
+// server that sends faster than they are handled (a long replay) keeps
+// messages buffered for as long as it sends; OnDrained is where a
+// handler flushes, and may wait for its own consumer (the gateway paces a
+// replay there), which it can do only if it comes now and then.
+const maxBurst = 64
+
 // readWebSocket is the read loop of a websocket session. It reads with a
 // context that is never canceled: the engine ends a read by closing the
 // connection, which saves a context and an AfterFunc per message. It runs
@@ -158,19 +165,20 @@ func (e *engine) readWebSocket(c wsconn.Conn) {
 	if pk != nil && !pk.Buffered() {
 		pk.Wait()
 	}
-	for {
+	for burst := 1; ; burst++ {
 		p, err := readLent(c)
 		if err != nil {
 			e.readErr(err)
 			return
 		}
 		e.receive(p)
-		if pk != nil && pk.Buffered() {
+		if pk != nil && pk.Buffered() && burst < maxBurst {
 			continue // the next message is read already
 		}
+		burst = 0
 		e.drained()
-		if pk == nil {
-			continue
+		if pk == nil || pk.Buffered() {
+			continue // a burst cut short by maxBurst goes on
 		}
 		if e.renew.Due() {
 			e.wg.Add(1) // held by this goroutine's caller until it returns
