@@ -89,7 +89,7 @@ func (s *Server) newLegacyConn() *legacyConn {
 		stop:    stop,
 		stopNow: cancel,
 	}
-	c.box = newOutbox(s.opts.Edge.OutboundQueue.Messages, c.push, c.overflow)
+	c.box = newOutbox(s.opts.Edge.OutboundQueue, c.push, c.overflow)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
 )
@@ -32,15 +33,18 @@ var errDropped = fmt.Errorf("%w: message dropped (edge.overflow drop_newest)", s
 type outbox struct {
 	push     func(upstream.Event) error // queues one event; called under mu
 	overflow func(upstream.Event) error // applies the overflow rule to a held message
-	maxHeld  int
+	// maxHeld and maxHeldBytes bound the messages held for pending
+	// subscribes as the queue they go to is bounded (see heldSize).
+	maxHeld, maxHeldBytes int
 
 	mu sync.Mutex
 	// pending holds the channels whose ack is not queued yet; nil while
 	// none is (most of a session's life), so an idle session holds no map.
 	pending map[string][]upstream.Event
-	// held counts the messages in pending; it changes under mu, and Pace's
-	// first look (awaitHeld) reads it without the lock.
-	held atomic.Int64
+	// held and heldBytes count the messages in pending and their size; they
+	// change under mu, and Pace's first look (awaitHeld) reads them
+	// without the lock.
+	held, heldBytes atomic.Int64
 	// released, while a backend reader waits in awaitHeld, is closed (and
 	// reset) when a subscribe ends and its held messages go on.
 	released chan struct{}
@@ -91,15 +95,14 @@ func (o *outbox) pace() bool {
 // them reach a client talking to it directly, rather than close the
 // client when the bound is reached.
 func (o *outbox) awaitHeld() {
-	half := int64(o.maxHeld / 2)
-	if o.held.Load() <= half {
+	if !o.heldOverHalf() {
 		return // most of the time: no lock taken
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	timer := time.NewTimer(collectWait)
 	defer timer.Stop()
-	for o.held.Load() > half {
+	for o.heldOverHalf() {
 		if o.released == nil {
 			o.released = make(chan struct{})
 		}
@@ -114,6 +117,27 @@ func (o *outbox) awaitHeld() {
 			return
 		}
 	}
+}
+
+// heldOverHalf reports whether the messages held are over half of either
+// bound.
+func (o *outbox) heldOverHalf() bool {
+	return o.held.Load() > int64(o.maxHeld/2) || o.heldBytes.Load() > int64(o.maxHeldBytes/2)
+}
+
+// heldSize is what a held message counts against maxHeldBytes: what it
+// counts against the queue's byte bound, near enough.
+func heldSize(ev upstream.Event) int64 { return int64(len(ev.Data) + len(ev.Channel) + msgOverhead) }
+
+// unholdLocked takes held, the messages of a subscribe that ended or
+// passed, off the counts. o.mu is held.
+func (o *outbox) unholdLocked(held []upstream.Event) {
+	var size int64
+	for _, ev := range held {
+		size += heldSize(ev)
+	}
+	o.held.Add(-int64(len(held)))
+	o.heldBytes.Add(-size)
 }
 
 // passLocked queues the messages held for every pending subscribe and
@@ -136,7 +160,7 @@ func (o *outbox) passLocked() {
 		o.passed[channel] = last
 		o.replays[channel] = math.MaxUint64 // until the ack says how far
 		o.replaying.Store(true)
-		o.held.Add(-int64(len(held)))
+		o.unholdLocked(held)
 		for _, ev := range held {
 			if err := o.push(ev); err != nil && !errors.Is(err, errDropped) {
 				break // the client is being disconnected
@@ -146,8 +170,8 @@ func (o *outbox) passLocked() {
 	o.pending = nil
 }
 
-func newOutbox(maxHeld int, push func(upstream.Event) error, overflow func(upstream.Event) error) *outbox {
-	return &outbox{push: push, overflow: overflow, maxHeld: maxHeld}
+func newOutbox(lim config.Queue, push func(upstream.Event) error, overflow func(upstream.Event) error) *outbox {
+	return &outbox{push: push, overflow: overflow, maxHeld: lim.Messages, maxHeldBytes: lim.Bytes}
 }
 
 // deliver queues ev, or holds it while its channel's subscribe is pending.
@@ -168,11 +192,13 @@ func (o *outbox) deliver(ev upstream.Event) error {
 			}
 		}
 		if held, ok := o.pending[ev.Channel]; ok {
-			if o.held.Load() >= int64(o.maxHeld) {
+			size := heldSize(ev)
+			if o.held.Load() >= int64(o.maxHeld) || o.heldBytes.Load()+size > int64(o.maxHeldBytes) {
 				return o.overflow(ev)
 			}
 			o.pending[ev.Channel] = append(held, ev.Clone()) // ev's bytes are lent
 			o.held.Add(1)
+			o.heldBytes.Add(size)
 			return nil
 		}
 	}
@@ -229,7 +255,7 @@ func (o *outbox) end(channel string, keep bool, replayTo uint64, answer func()) 
 	if len(o.pending) == 0 {
 		o.pending = nil // the map goes with the last pending subscribe
 	}
-	o.held.Add(-int64(len(held)))
+	o.unholdLocked(held)
 	passedTo, passed := o.passed[channel]
 	if passed {
 		// Its messages went ahead of this answer (passLocked): what is

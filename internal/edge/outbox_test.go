@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
 )
@@ -33,7 +34,7 @@ func TestOutboxHeldMessagesAfterAnAck(t *testing.T) {
 				}
 				return nil
 			}
-			o := newOutbox(10, push, func(upstream.Event) error { return tc.refuse })
+			o := newOutbox(config.Queue{Messages: 10, Bytes: 1 << 20}, push, func(upstream.Event) error { return tc.refuse })
 			o.begin("c")
 			for seq := uint64(1); seq <= 3; seq++ {
 				if err := o.deliver(upstream.Event{Kind: upstream.KindMessage, Channel: "c", Seq: seq}); err != nil {
@@ -66,7 +67,7 @@ func TestOutboxHeldMessagesAfterAnAck(t *testing.T) {
 // while one is pending, and a message for another channel passes.
 func TestOutboxHoldsNoMapWhenIdle(t *testing.T) {
 	var pushed []string
-	o := newOutbox(10, func(ev upstream.Event) error {
+	o := newOutbox(config.Queue{Messages: 10, Bytes: 1 << 20}, func(ev upstream.Event) error {
 		pushed = append(pushed, ev.Channel)
 		return nil
 	}, func(upstream.Event) error { return nil })

@@ -120,7 +120,7 @@ func (s *Server) connectSocketIO(so *sio.Socket) error {
 	}
 	so.Conn().SetAnswers(isAnswer) // acks go past a full queue by a little
 	c := &sioConn{srv: s, so: so}
-	c.box = newOutbox(s.opts.Edge.OutboundQueue.Messages, c.push, c.overflow)
+	c.box = newOutbox(s.opts.Edge.OutboundQueue, c.push, c.overflow)
 	ctx, cancel := context.WithTimeout(so.Context(), s.opts.RequestTimeout)
 	defer cancel()
 	sess, err := s.g.Attach(ctx, gateway.Identity{ID: so.ID(), User: user, Protocol: config.ProtocolSocketIO}, c)
