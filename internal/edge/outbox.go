@@ -113,7 +113,9 @@ func (o *outbox) awaitHeld() {
 			o.mu.Lock()
 		case <-timer.C:
 			o.mu.Lock()
-			o.passLocked()
+			if o.heldOverHalf() { // not if a subscribe ended just as time ran out
+				o.passLocked()
+			}
 			return
 		}
 	}

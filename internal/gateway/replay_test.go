@@ -22,9 +22,9 @@ import (
 // client's outbound queue holds, gets them all, in order, and stays
 // connected, as it does on the reference services, which hand a replay
 // over as the client reads it: the session's backend reader waits for the
-// client (session.Pacer). Only on the legacy backend (blue): the Socket.IO
-// service's replay comes before the subscribe's ack, and the messages held
-// for a pending subscribe are bounded by the queue (not fixed yet).
+// client (session.Pacer). On both backends: both reference services ack
+// a subscribe before they replay (for a backend that does not, see
+// TestReplayBeforeAckLongerThanQueue).
 func TestResumeReplayLongerThanQueue(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
