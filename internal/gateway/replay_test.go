@@ -80,76 +80,27 @@ func TestResumeReplayLongerThanQueue(t *testing.T) {
 // would talking to that backend directly, ahead of the ack, instead of
 // being closed as a slow consumer.
 func TestReplayBeforeAckLongerThanQueue(t *testing.T) {
-	const n = 3000 // more than edge.outbound_queue.messages (1024)
-	srv, err := sio.NewServer(sio.Config{Engine: eio.Config{QueuePackets: 2 * n}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Of("/").On("subscribe", func(so *sio.Socket, e *sio.Event) {
-		var req struct {
-			Channel string `json:"channel"`
-		}
-		if len(e.Args) == 0 || json.Unmarshal(e.Args[0], &req) != nil {
-			return
-		}
-		for i := 1; i <= n; i++ {
-			_ = so.Emit("message", fmt.Appendf(nil, `{"channel":%q,"seq":%d,"data":{"i":%d}}`, req.Channel, i, i))
-		}
-		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
-	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	historyFirst := func(upstream.Dialer) upstream.Dialer {
-		return &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
-	}
-	for _, sioClient := range []bool{false, true} {
-		t.Run(map[bool]string{false: "legacy-client", true: "sio-client"}[sioClient], func(t *testing.T) {
-			ctx := testenv.Context(t, 30*time.Second)
-			e := setupWrapped(t, router.Full, nil, historyFirst)
-			f := startFront(t, e, edge.Options{})
-			var c *edgeClient
-			if sioClient {
-				c = f.dialSIO(t, ctx, "joiner")
-			} else {
-				c = f.dialLegacy(t, ctx, "joiner")
-			}
-			since := uint64(0)
-			if c.legacy != nil {
-				_, err = c.legacy.Subscribe(ctx, "room", &since)
-			} else {
-				err = c.sock.Subscribe(ctx, "room", &since)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !testenv.Poll(10*time.Second, func() bool { return len(c.rec.get("room")) >= n || isDone(c.done()) }) || isDone(c.done()) {
-				t.Fatalf("got %d of %d messages sent before the ack; connection ended %v", len(c.rec.get("room")), n, isDone(c.done()))
-			}
-			for i, seq := range c.rec.get("room") {
-				if seq != uint64(i+1) {
-					t.Fatalf("message %d has seq %d", i, seq)
-				}
-			}
-		})
-	}
+	checkReplayBeforeAck(t, 3000, "") // more than edge.outbound_queue.messages (1024)
 }
 
-// TestReplayBeforeAckLargerThanQueueBytes: as TestReplayBeforeAckLongerThanQueue,
-// with messages large enough that the queue's byte bound (the default
-// 4 MiB of edge.outbound_queue.bytes), not its count, is what the history
+// TestReplayBeforeAckLargerThanQueueBytes: the same with messages large
+// enough that the queue's byte bound (the default 4 MiB of
+// edge.outbound_queue.bytes), not its count, is what the history
 // outgrows: half the queue's count of them is more bytes than the whole
-// queue holds. The client still gets every one, in order, instead of
-// being closed as a slow consumer.
+// queue holds.
 func TestReplayBeforeAckLargerThanQueueBytes(t *testing.T) {
-	const n = 1000        // fewer than edge.outbound_queue.messages (1024)
-	const size = 12 << 10 // n*size is far more than edge.outbound_queue.bytes
-	pad := strings.Repeat("x", size)
-	srv, err := sio.NewServer(sio.Config{Engine: eio.Config{QueuePackets: 2 * n, QueueBytes: 2 * n * (size + 256)}})
+	// Fewer than edge.outbound_queue.messages (1024), and far more bytes
+	// than edge.outbound_queue.bytes.
+	checkReplayBeforeAck(t, 1000, strings.Repeat("x", 12<<10))
+}
+
+// checkReplayBeforeAck subscribes a legacy and a Socket.IO client, through
+// the gateway, to a backend that sends n messages (each padded with pad)
+// before the subscribe's ack, and checks that each client gets them all,
+// in order.
+func checkReplayBeforeAck(t *testing.T, n int, pad string) {
+	t.Helper()
+	srv, err := sio.NewServer(sio.Config{Engine: eio.Config{QueuePackets: 2 * n, QueueBytes: 2 * n * (len(pad) + 256)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +138,7 @@ func TestReplayBeforeAckLargerThanQueueBytes(t *testing.T) {
 				c = f.dialLegacy(t, ctx, "joiner")
 			}
 			since := uint64(0)
+			var err error
 			if c.legacy != nil {
 				_, err = c.legacy.Subscribe(ctx, "room", &since)
 			} else {
