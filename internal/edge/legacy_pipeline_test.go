@@ -91,27 +91,25 @@ func testPipelinedRequests(ctx context.Context, t *testing.T, ed *edge.Server, c
 	const n = 3000
 	data := `"` + strings.Repeat("a", 4096) + `"`
 	first := c.lastID + 1
+	frames := make([]string, n)
 	var publishes uint64
-	for id := first; id < first+n; id++ {
-		if f, _ := pipelinedRequest(id, data, custom); strings.Contains(f, `"publish"`) {
+	for i := range frames {
+		frames[i], _ = pipelinedRequest(first+uint64(i), data, custom)
+		if strings.Contains(frames[i], `"publish"`) {
 			publishes++
 		}
 	}
-	got := make(chan error, 1)
-	go func() {
-		time.Sleep(300 * time.Millisecond) // a busy client
-		next := first                      // the id of the next answer
-		var seq uint64                     // of the last message
+	writeWhileReading(ctx, t, ed, c, frames, func() error {
+		next := first  // the id of the next answer
+		var seq uint64 // of the last message
 		for next < first+n || seq < publishes {
 			_, b, err := c.ws.Read(ctx)
 			if err != nil {
-				got <- fmt.Errorf("after %d answers and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
-				return
+				return fmt.Errorf("after %d answers and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
 			}
 			var f frame
 			if err := json.Unmarshal(b, &f); err != nil {
-				got <- fmt.Errorf("frame %.80s: %w", b, err)
-				return
+				return fmt.Errorf("frame %.80s: %w", b, err)
 			}
 			_, answer := pipelinedRequest(next, data, custom)
 			switch {
@@ -120,16 +118,26 @@ func testPipelinedRequests(ctx context.Context, t *testing.T, ed *edge.Server, c
 			case f.Type == answer && f.ID == next:
 				next++
 			default:
-				got <- fmt.Errorf("got %.80s after answer %d and message %d", b, next-first, seq)
-				return
+				return fmt.Errorf("got %.80s after answer %d and message %d", b, next-first, seq)
 			}
 		}
-		got <- nil
+		return nil
+	})
+}
+
+// writeWhileReading writes frames to c back to back while readAll, started
+// 300 ms later as a busy client would, reads what they bring; then no
+// client may have been closed as a slow consumer.
+func writeWhileReading(ctx context.Context, t *testing.T, ed *edge.Server, c *pubsubClient, frames []string, readAll func() error) {
+	t.Helper()
+	got := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // a busy client
+		got <- readAll()
 	}()
-	for id := first; id < first+n; id++ {
-		f, _ := pipelinedRequest(id, data, custom)
+	for i, f := range frames {
 		if err := c.ws.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
-			t.Fatalf("request %d: %v; reading: %v", id, err, <-got) // the reader ends with the connection
+			t.Fatalf("request %d: %v; reading: %v", i, err, <-got) // the reader ends with the connection
 		}
 	}
 	if err := <-got; err != nil {
@@ -195,39 +203,24 @@ func testPipelinedPublishes(ctx context.Context, t *testing.T, ed *edge.Server, 
 		_, frames[i] = c.encodeRequest("publish", "p", data)
 		publishes++
 	}
-	got := make(chan error, 1)
-	go func() {
-		time.Sleep(300 * time.Millisecond) // a busy client
-		next := first                      // the id of the next answer
-		var seq uint64                     // of the last message
+	writeWhileReading(ctx, t, ed, c, frames, func() error {
+		next := first  // the id of the next answer
+		var seq uint64 // of the last message
 		for next < first+n || seq < publishes {
 			r, err := c.next(ctx)
 			switch {
 			case err != nil:
-				got <- fmt.Errorf("after %d answers and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
-				return
+				return fmt.Errorf("after %d answers and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
 			case r.message && r.seq == seq+1:
 				seq++
 			case r.ack && r.id == next:
 				next++
 			default:
-				got <- fmt.Errorf("got %+v after answer %d and message %d", r, next-first, seq)
-				return
+				return fmt.Errorf("got %+v after answer %d and message %d", r, next-first, seq)
 			}
 		}
-		got <- nil
-	}()
-	for i, f := range frames {
-		if err := c.ws.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
-			t.Fatalf("request %d: %v; reading: %v", i, err, <-got) // the reader ends with the connection
-		}
-	}
-	if err := <-got; err != nil {
-		t.Fatal(err)
-	}
-	if st := ed.Stats(); st.SlowConsumers != 0 {
-		t.Errorf("stats %+v: want no slow consumer", st)
-	}
+		return nil
+	})
 }
 
 // TestPublishBeforeSubscribeDoesNotStallTheReader: a client that publishes
