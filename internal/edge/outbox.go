@@ -85,8 +85,8 @@ func (o *outbox) pace() bool {
 	return o.replaying.Load()
 }
 
-// awaitHeld is the outbox's part of a sink's Pace: while more than half of
-// maxHeld messages are held for pending subscribes (a replay that came
+// awaitHeld is the outbox's part of a sink's Pace: while the messages held
+// for pending subscribes pass half of either bound (a replay that came
 // right behind its subscribe's ack, before the session could queue the
 // ack), the backend reader waits, at most collectWait, for a subscribe to
 // end. A backend that replays before it acks never ends it this way: once
