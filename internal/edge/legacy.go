@@ -34,6 +34,10 @@ const (
 // msgOverhead approximates a message frame's envelope, for the byte bound.
 const msgOverhead = 64
 
+// messageSize is what a channel message with data counts against the
+// queue's byte bound, on either edge.
+func messageSize(channel string, data []byte) int { return len(data) + len(channel) + msgOverhead }
+
 // legacyConn is one legacy client. After the upgrade ServeHTTP returns; a
 // reader goroutine handles requests in order and parks on a short stack
 // between them, and a write loop runs only while something is queued, on
@@ -315,7 +319,7 @@ func (c *legacyConn) publish(f legacy.Frame) {
 	if c.publishing == nil {
 		c.publishing = make(chan struct{}, publishesInFlight)
 	}
-	own := c.box.notePublish(f.Channel, len(f.Data)+len(f.Channel)+msgOverhead, c.srv.opts.Edge.OutboundQueue, c.queueLen, c.catchUpOwn)
+	own := c.box.notePublish(f.Channel, messageSize(f.Channel, f.Data), c.srv.opts.Edge.OutboundQueue, c.queueLen, c.catchUpOwn)
 	select {
 	case c.publishing <- struct{}{}:
 	case <-c.stop.Done():

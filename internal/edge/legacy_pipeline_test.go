@@ -160,20 +160,11 @@ func writeWhileReading(ctx context.Context, t *testing.T, ed *edge.Server, c *pu
 // reader leaves free.
 func TestPipelinedPublishesWithASmallQueue(t *testing.T) {
 	for _, tc := range protocols {
-		for _, backend := range []struct {
-			name   string
-			weight router.Weight
-		}{{"blue", 0}, {"green", router.Full}} {
+		for _, backend := range backendWeights {
 			t.Run(tc.name+"/"+backend.name, func(t *testing.T) {
-				ed, g, addr := startEdgeWith(t, edge.Options{
-					Edge: config.Edge{
-						OutboundQueue: config.Queue{Messages: 64, Bytes: 1 << 20},
-						PingInterval:  10 * time.Minute,
-						PingTimeout:   time.Minute,
-					},
-					DrainPeriod:  time.Millisecond,
-					WriteTimeout: time.Minute,
-				}, func(ln net.Listener) net.Listener { return smallSendBuffers{ln} })
+				opts := smallQueue()
+				opts.WriteTimeout = time.Minute
+				ed, g, addr := startEdgeWith(t, opts, func(ln net.Listener) net.Listener { return smallSendBuffers{ln} })
 				ctx := testenv.Context(t, 60*time.Second)
 				if _, _, err := g.SetWeight(ctx, backend.weight); err != nil {
 					t.Fatal(err)
@@ -236,19 +227,9 @@ func testPipelinedPublishes(ctx context.Context, t *testing.T, ed *edge.Server, 
 func TestPublishBeforeSubscribeDoesNotStallTheReader(t *testing.T) {
 	const rounds, publishes = 5, 40
 	for _, tc := range protocols {
-		for _, backend := range []struct {
-			name   string
-			weight router.Weight
-		}{{"blue", 0}, {"green", router.Full}} {
+		for _, backend := range backendWeights {
 			t.Run(tc.name+"/"+backend.name, func(t *testing.T) {
-				_, g, addr := startEdgeWith(t, edge.Options{
-					Edge: config.Edge{
-						OutboundQueue: config.Queue{Messages: 64, Bytes: 1 << 20},
-						PingInterval:  10 * time.Minute,
-						PingTimeout:   time.Minute,
-					},
-					DrainPeriod: time.Millisecond,
-				})
+				_, g, addr := startEdgeWith(t, smallQueue())
 				ctx := testenv.Context(t, 60*time.Second)
 				if _, _, err := g.SetWeight(ctx, backend.weight); err != nil {
 					t.Fatal(err)
@@ -297,14 +278,7 @@ func TestPublishesNotEchoedDoNotStallTheReader(t *testing.T) {
 	for _, tc := range protocols {
 		t.Run(tc.name, func(t *testing.T) {
 			noEcho := func(d upstream.Dialer) upstream.Dialer { return dropChannel{d, "p"} }
-			_, _, addr := startEdgeDialing(t, edge.Options{
-				Edge: config.Edge{
-					OutboundQueue: config.Queue{Messages: 64, Bytes: 1 << 20},
-					PingInterval:  10 * time.Minute,
-					PingTimeout:   time.Minute,
-				},
-				DrainPeriod: time.Millisecond,
-			}, nil, noEcho)
+			_, _, addr := startEdgeDialing(t, smallQueue(), nil, noEcho)
 			ctx := testenv.Context(t, 60*time.Second)
 			c := dialPubSubWith(ctx, t, http.DefaultClient, addr, "sender", tc.socketIO)
 			c.subscribe(ctx, t, "p")
@@ -354,4 +328,24 @@ func (h dropHandler) HandleEvent(ev upstream.Event) {
 		return
 	}
 	h.Handler.HandleEvent(ev)
+}
+
+// backendWeights are the gateway's weights that put a session on each
+// backend.
+var backendWeights = []struct {
+	name   string
+	weight router.Weight
+}{{"blue", 0}, {"green", router.Full}}
+
+// smallQueue is the edge of the pipelining tests: a queue of 64 messages,
+// and no heartbeat to get in the way.
+func smallQueue() edge.Options {
+	return edge.Options{
+		Edge: config.Edge{
+			OutboundQueue: config.Queue{Messages: 64, Bytes: 1 << 20},
+			PingInterval:  10 * time.Minute,
+			PingTimeout:   time.Minute,
+		},
+		DrainPeriod: time.Millisecond,
+	}
 }

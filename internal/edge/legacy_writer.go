@@ -70,7 +70,7 @@ func (c *legacyConn) queued() int {
 func (c *legacyConn) push(ev upstream.Event) error {
 	switch ev.Kind {
 	case upstream.KindMessage:
-		return c.enqueue(nil, len(ev.Data)+len(ev.Channel)+msgOverhead, &ev, false)
+		return c.enqueue(nil, messageSize(ev.Channel, ev.Data), &ev, false)
 	case upstream.KindLost:
 		c.srv.errReplies.Add(1)
 		return c.enqueueAnswer(legacy.Append(nil, legacy.Frame{

@@ -128,8 +128,8 @@ func (o *outbox) heldOverHalf() bool {
 }
 
 // heldSize is what a held message counts against maxHeldBytes: what it
-// counts against the queue's byte bound, near enough.
-func heldSize(ev upstream.Event) int64 { return int64(len(ev.Data) + len(ev.Channel) + msgOverhead) }
+// counts against the queue.
+func heldSize(ev upstream.Event) int64 { return int64(messageSize(ev.Channel, ev.Data)) }
 
 // unholdLocked takes held, the messages of a subscribe that ended or
 // passed, off the counts. o.mu is held.

@@ -233,7 +233,7 @@ func (c *sioConn) publish(e *sio.Event) {
 		c.publishing = make(chan struct{}, publishesInFlight)
 	}
 	channel := req.Channel
-	own := c.box.notePublish(channel, len(data)+len(channel)+msgOverhead, c.srv.opts.Edge.OutboundQueue, c.so.Conn().Queued, c.catchUpOwn)
+	own := c.box.notePublish(channel, messageSize(channel, data), c.srv.opts.Edge.OutboundQueue, c.so.Conn().Queued, c.catchUpOwn)
 	select {
 	case c.publishing <- struct{}{}:
 	case <-c.so.Context().Done(): // it ends with the connection (sio.Server.OnClosing)
