@@ -60,7 +60,8 @@ script_name=bench-emergency
 # shellcheck source=procs.sh
 source scripts/procs.sh
 
-blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport"); adm=$("$out/freeport")
+# One call, so that no two of them can be the same port.
+{ read -r blue; read -r green; read -r edge; read -r adm; } < <("$out/freeport" -n 4)
 "${other_cpu[@]}" "$out/baton" serve --legacy "127.0.0.1:$blue" --broker "redis://$redis" >"$out/blue.log" 2>&1 &
 blue_pid=$!; pids+=("$blue_pid")
 "${other_cpu[@]}" "$out/baton" serve --socketio "127.0.0.1:$green" --broker "redis://$redis" >"$out/green.log" 2>&1 &

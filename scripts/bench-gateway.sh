@@ -112,9 +112,8 @@ script_name=bench-gateway
 # shellcheck source=procs.sh
 source scripts/procs.sh
 
-blue=$("$out/freeport"); green=$("$out/freeport"); edge=$("$out/freeport")
-adm=$("$out/freeport"); pprof=$("$out/freeport"); nport=$("$out/freeport")
-bpprof=$("$out/freeport")
+# One call, so that no two of them can be the same port.
+{ read -r blue; read -r green; read -r edge; read -r adm; read -r pprof; read -r nport; read -r bpprof; } < <("$out/freeport" -n 7)
 sio_args=()
 [ "$use_sio" = 1 ] && sio_args=(--direct-socketio "127.0.0.1:$green")
 

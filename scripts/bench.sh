@@ -82,7 +82,7 @@ trap stop_server EXIT
 bench_one() {
 	local name=$1 round=$2 label=$3 proto=$4; shift 4
 	local port pport=""
-	port=$("$out/freeport")
+	{ read -r port; read -r pport; } < <("$out/freeport" -n 2)
 	local cmd=("$@") extra=()
 	case $name in
 	node-*)
@@ -92,7 +92,6 @@ bench_one() {
 	baton-*)
 		cmd+=("127.0.0.1:$port")
 		if [ "$has_pprof" = 1 ]; then
-			pport=$("$out/freeport")
 			cmd+=(--pprof "127.0.0.1:$pport")
 			extra+=(--gc-url "http://127.0.0.1:$pport/debug/pprof/heap?gc=1")
 			[ "$profile" = 1 ] && extra+=(--pprof-url "http://127.0.0.1:$pport" --profile-dir "$out")

@@ -1,18 +1,26 @@
-// Command freeport prints a free TCP port on 127.0.0.1.
+// Command freeport prints free TCP ports on 127.0.0.1, one per line, all
+// different (internal/freeport says how they are picked).
+//
+//	freeport [-n COUNT]
 package main
 
 import (
+	"flag"
 	"fmt"
-	"net"
 	"os"
+
+	"github.com/baton-rt/baton/internal/freeport"
 )
 
 func main() {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	n := flag.Int("n", 1, "how many ports")
+	flag.Parse()
+	for range *n {
+		port, err := freeport.Port()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(port)
 	}
-	defer l.Close()
-	fmt.Println(l.Addr().(*net.TCPAddr).Port)
 }
