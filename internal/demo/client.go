@@ -95,7 +95,6 @@ func (c *simClient) ended(err error) {
 	defer c.mu.Unlock()
 	if c.endErr == nil {
 		c.endErr = fmt.Errorf("%w: %s: %w", ErrDisconnected, c.user, err)
-		c.f.disconnects.Add(1)
 	}
 }
 

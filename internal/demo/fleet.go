@@ -26,8 +26,7 @@ type fleet struct {
 
 	delivered   atomic.Uint64
 	stray       atomic.Uint64 // messages on channels not subscribed
-	disconnects atomic.Uint64
-	measureFrom atomic.Int64 // unix nanos; 0 while pauses are not measured
+	measureFrom atomic.Int64  // unix nanos; 0 while pauses are not measured
 
 	// cadence is the largest number of publishes, round-robin over the
 	// channels, between two messages for one client: the pause the
@@ -185,10 +184,13 @@ type tally struct {
 	FirstErrors               []string // a few disconnect reasons
 }
 
+// maxDisconnectReasons bounds the reasons a report lists.
+const maxDisconnectReasons = 3
+
 // tally sums the clients' checks: messages up to last per channel, pauses
 // measured until end.
 func (f *fleet) tally(last map[string]uint64, end time.Time) tally {
-	t := tally{Clients: len(f.clients), Delivered: f.delivered.Load(), Stray: f.stray.Load(), Disconnects: f.disconnects.Load()}
+	t := tally{Clients: len(f.clients), Delivered: f.delivered.Load(), Stray: f.stray.Load()}
 	from := f.measuringSince()
 	for _, c := range f.clients {
 		if c.proto == Legacy {
@@ -198,9 +200,11 @@ func (f *fleet) tally(last map[string]uint64, end time.Time) tally {
 		}
 		c.mu.Lock()
 		alive := c.endErr == nil
+		// Counted here, under the client's lock, so that a connection
+		// ending while the tally runs counts the same in both figures.
 		if alive {
 			t.SessionsKept++
-		} else if len(t.FirstErrors) < 3 {
+		} else if t.Disconnects++; len(t.FirstErrors) < maxDisconnectReasons {
 			t.FirstErrors = append(t.FirstErrors, c.endErr.Error())
 		}
 		for ch, st := range c.streams {

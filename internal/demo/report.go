@@ -45,9 +45,11 @@ type Report struct {
 	Subscriptions Preserved `json:"subscriptions"`
 	// Reconnects counts client connections that ended during the run:
 	// every one would have been a reconnect for a real client.
-	Reconnects uint64       `json:"reconnects"`
-	Messages   MessageStats `json:"messages"`
-	Requests   RequestStats `json:"requests"`
+	Reconnects uint64 `json:"reconnects"`
+	// Disconnects says why the first few of those connections ended.
+	Disconnects []string     `json:"disconnects,omitempty"`
+	Messages    MessageStats `json:"messages"`
+	Requests    RequestStats `json:"requests"`
 	// Backends are the request→ack figures the clients measured, by the
 	// backend their user was routed to when the request left.
 	Backends map[string]BackendLatency `json:"backends"`
@@ -200,6 +202,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "sessions preserved\t%d / %d\n", r.Sessions.Kept, r.Sessions.Total)
 	fmt.Fprintf(tw, "subscriptions preserved\t%d / %d\n", r.Subscriptions.Kept, r.Subscriptions.Total)
 	fmt.Fprintf(tw, "reconnects\t%d\n", r.Reconnects)
+	for _, why := range r.Disconnects {
+		fmt.Fprintf(tw, "  ended\t%s\n", why)
+	}
 	fmt.Fprintf(tw, "messages published / delivered\t%d / %d\n", r.Messages.Published, r.Messages.Delivered)
 	fmt.Fprintf(tw, "lost / duplicated / out of order\t%d / %d / %d\n", r.Messages.Lost, r.Messages.Duplicated, r.Messages.OutOfOrder)
 	fmt.Fprintf(tw, "requests (errors)\t%d (%d, %.2f %%)\n", r.Requests.Total, r.Requests.Errors, 100*r.Requests.ErrorRate)

@@ -318,6 +318,7 @@ func makeReport(cfg *Config, st rollout.State, gs gateway.Status, t tally, lat m
 		Sessions:        Preserved{Kept: t.SessionsKept, Total: t.Clients},
 		Subscriptions:   Preserved{Kept: t.SubsKept, Total: t.Subscriptions},
 		Reconnects:      t.Disconnects,
+		Disconnects:     t.FirstErrors,
 		Messages: MessageStats{
 			Published: pub.sent.Load(), Delivered: t.Delivered, Lost: t.Lost,
 			Duplicated: t.Duplicates, OutOfOrder: t.OutOfOrder, Stray: t.Stray,
