@@ -173,13 +173,15 @@ func TestPipelinedPublishesWithASmallQueue(t *testing.T) {
 				// TestLegacyPipelinedRequests).
 				c := dialPubSubWith(ctx, t, http.DefaultClient, addr, "pipelining", tc.socketIO)
 				c.subscribe(ctx, t, "p")
-				testPipelinedPublishes(ctx, t, ed, c)
+				testPipelinedPublishes(ctx, t, ed, c, 0)
 			})
 		}
 	}
 }
 
-func testPipelinedPublishes(ctx context.Context, t *testing.T, ed *edge.Server, c *pubsubClient) {
+// testPipelinedPublishes writes the pipelined requests on channel p,
+// whose last message the client read is seq0, and checks what comes back.
+func testPipelinedPublishes(ctx context.Context, t *testing.T, ed *edge.Server, c *pubsubClient, seq0 uint64) {
 	t.Helper()
 	const n = 4000
 	data := []byte(`"` + strings.Repeat("a", 4096) + `"`)
@@ -195,9 +197,9 @@ func testPipelinedPublishes(ctx context.Context, t *testing.T, ed *edge.Server, 
 		publishes++
 	}
 	writeWhileReading(ctx, t, ed, c, frames, func() error {
-		next := first  // the id of the next answer
-		var seq uint64 // of the last message
-		for next < first+n || seq < publishes {
+		next := first // the id of the next answer
+		seq := seq0   // of the last message
+		for next < first+n || seq < seq0+publishes {
 			r, err := c.next(ctx)
 			switch {
 			case err != nil:

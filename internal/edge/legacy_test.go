@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/gateway"
@@ -47,11 +48,23 @@ func startEdgeOn(t *testing.T, opts edge.Options, greenFaults *service.Faults, w
 // (nil: none).
 func startEdgeDialing(t *testing.T, opts edge.Options, greenFaults *service.Faults, wrapBlue func(upstream.Dialer) upstream.Dialer, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
 	t.Helper()
+	return startEdgeOver(t, opts, newBroker(t), greenFaults, wrapBlue, wrap...)
+}
+
+// newBroker is the backends' broker, closed when the test ends.
+func newBroker(t *testing.T) broker.Broker {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// startEdgeOver is startEdgeDialing with both backends on b.
+func startEdgeOver(t *testing.T, opts edge.Options, b broker.Broker, greenFaults *service.Faults, wrapBlue func(upstream.Dialer) upstream.Dialer, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
+	t.Helper()
 	blue, green := backendtest.Legacy(t, b), backendtest.SocketIOWithFaults(t, b, greenFaults)
 	table, err := router.NewTable("baton", 0, nil, nil)
 	if err != nil {

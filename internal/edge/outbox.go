@@ -67,9 +67,10 @@ type outbox struct {
 	aheadItems, aheadBytes int
 	// unechoed are the channels whose publishes' messages did not come
 	// within a wait (awaitOwn): the backend does not send a client's own
-	// publishes back to it, and they are no longer counted. Past
-	// maxUnechoed channels, no publish is (noEcho). The reader's own.
-	unechoed []string
+	// publishes back to it, and they are no longer counted, unless the
+	// message comes after all (sawOwnLocked). Past maxUnechoed channels,
+	// no publish is (noEcho, the reader's own).
+	unechoed []unechoedChannel
 	noEcho   bool
 }
 
@@ -184,7 +185,7 @@ func (o *outbox) deliver(ev upstream.Event) error {
 	if o.replays != nil {
 		o.replayed(ev)
 	}
-	if len(o.own) > 0 {
+	if len(o.own) > 0 || len(o.unechoed) > 0 {
 		o.sawOwnLocked(ev)
 	}
 	if ev.Kind == upstream.KindMessage {

@@ -33,7 +33,8 @@ import (
 const maxOwnChannels = 8
 
 // maxUnechoed bounds the channels an outbox remembers as not echoed
-// (outbox.unechoed); past it, it counts no publish of the client.
+// (outbox.unechoed); past it, it counts no publish of the client, on any
+// channel, for the rest of the connection.
 const maxUnechoed = 16
 
 // ownPublish is a channel the client published on since its reader last
@@ -54,7 +55,13 @@ type ownPublish struct {
 // client's publishes (see outbox.unechoed). Run by the reader, before it
 // sends the publish, with no lock held.
 func (o *outbox) notePublish(channel string, size int, lim config.Queue, queue func() (int, int), catchUp func()) int {
-	if o.noEcho || slices.Contains(o.unechoed, channel) {
+	if o.noEcho {
+		return -1
+	}
+	o.mu.Lock()
+	unechoed := o.unechoedIndexLocked(channel) >= 0
+	o.mu.Unlock()
+	if unechoed {
 		return -1
 	}
 	if o.aheadItems > 0 {
@@ -100,10 +107,36 @@ func (o *outbox) ownAnsweredLocked(i int, channel string, seq uint64) {
 	}
 }
 
+// unechoedChannel is a channel taken for one whose backend does not echo
+// the client's publishes: want is the seq of the client's publish whose
+// message had not come when the reader stopped waiting for it.
+type unechoedChannel struct {
+	channel string
+	want    uint64
+}
+
+// unechoedIndexLocked is channel's entry in unechoed, or -1. o.mu is held.
+func (o *outbox) unechoedIndexLocked(channel string) int {
+	for i := range o.unechoed {
+		if o.unechoed[i].channel == channel {
+			return i
+		}
+	}
+	return -1
+}
+
 // sawOwnLocked notes ev in the entry of its channel, if any: a message's
-// seq, or the channel's loss, after which nothing more comes. o.mu is
-// held.
+// seq, or the channel's loss, after which nothing more comes. The message
+// an unechoed channel's entry waited for, come late (a fan-out that lagged
+// more than the wait), shows that the channel does echo: it is counted
+// again. Only that seq tells: on a channel that does not echo, the other
+// users' messages still come. o.mu is held.
 func (o *outbox) sawOwnLocked(ev upstream.Event) {
+	if len(o.unechoed) > 0 && ev.Kind == upstream.KindMessage {
+		if i := o.unechoedIndexLocked(ev.Channel); i >= 0 && o.unechoed[i].want == ev.Seq {
+			o.unechoed = slices.Delete(o.unechoed, i, i+1)
+		}
+	}
 	i := o.ownIndexLocked(ev.Channel)
 	if i < 0 {
 		return
@@ -163,7 +196,7 @@ func (o *outbox) awaitOwn(stop context.Context, held func(channel string) (last 
 		// backend, for this client's publishes.
 		for _, p := range o.own {
 			if p.seen < p.want && !o.noEcho {
-				o.unechoed = append(o.unechoed, p.channel)
+				o.unechoed = append(o.unechoed, unechoedChannel{p.channel, p.want})
 				o.noEcho = len(o.unechoed) > maxUnechoed
 			}
 		}
