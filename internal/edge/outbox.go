@@ -45,6 +45,11 @@ type outbox struct {
 	// change under mu, and Pace's first look (awaitHeld) reads them
 	// without the lock.
 	held, heldBytes atomic.Int64
+	// skipped maps each pending channel some of whose messages did not
+	// fit the bound on those held (drop_newest dropped them) to the
+	// newest such seq, so that a replay they ended is known to be over
+	// (end, passLocked); nil while none is.
+	skipped map[string]uint64
 	// released, while a backend reader waits in awaitHeld, is closed (and
 	// reset) when a subscribe ends and its held messages go on.
 	released chan struct{}
@@ -160,7 +165,7 @@ func (o *outbox) passLocked() {
 		if len(held) > 0 {
 			last = held[len(held)-1].Seq
 		}
-		o.passed[channel] = last
+		o.passed[channel] = max(last, o.skipped[channel])
 		o.replays[channel] = math.MaxUint64 // until the ack says how far
 		o.replaying.Store(true)
 		o.unholdLocked(held)
@@ -170,7 +175,7 @@ func (o *outbox) passLocked() {
 			}
 		}
 	}
-	o.pending = nil
+	o.pending, o.skipped = nil, nil
 }
 
 func newOutbox(lim config.Queue, push func(upstream.Event) error, overflow func(upstream.Event) error) *outbox {
@@ -197,6 +202,12 @@ func (o *outbox) deliver(ev upstream.Event) error {
 		if held, ok := o.pending[ev.Channel]; ok {
 			size := heldSize(ev)
 			if o.held.Load() >= int64(o.maxHeld) || o.heldBytes.Load()+size > int64(o.maxHeldBytes) {
+				if ev.Seq > o.skipped[ev.Channel] {
+					if o.skipped == nil {
+						o.skipped = make(map[string]uint64, 1)
+					}
+					o.skipped[ev.Channel] = ev.Seq
+				}
 				return o.overflow(ev)
 			}
 			o.pending[ev.Channel] = append(held, ev.Clone()) // ev's bytes are lent
@@ -253,10 +264,12 @@ func (o *outbox) begin(channel string) {
 func (o *outbox) end(channel string, keep bool, replayTo uint64, answer func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	held := o.pending[channel]
+	held, skipped := o.pending[channel], o.skipped[channel]
 	delete(o.pending, channel)
 	if len(o.pending) == 0 {
-		o.pending = nil // the map goes with the last pending subscribe
+		o.pending, o.skipped = nil, nil // the maps go with the last pending subscribe
+	} else {
+		delete(o.skipped, channel)
 	}
 	o.unholdLocked(held)
 	passedTo, passed := o.passed[channel]
@@ -277,9 +290,9 @@ func (o *outbox) end(channel string, keep bool, replayTo uint64, answer func()) 
 	if !keep {
 		return
 	}
-	last := passedTo
+	last := max(passedTo, skipped) // the replay got that far, dropped or not
 	if len(held) > 0 {
-		last = held[len(held)-1].Seq
+		last = max(last, held[len(held)-1].Seq)
 	}
 	if replayTo > 0 && last < replayTo {
 		if o.replays == nil {
