@@ -179,7 +179,7 @@ func (c *simClient) publish(ctx context.Context, channel string, data []byte) er
 
 // requestLoop makes a request every period (the first after a random
 // part of it, so the fleet's requests spread evenly) until ctx ends or the
-// connection does.
+// connection does. A request under way when ctx ends runs to its end.
 func (c *simClient) requestLoop(ctx context.Context, period time.Duration) {
 	t := time.NewTimer(rand.N(period) + time.Millisecond)
 	defer t.Stop()
@@ -194,7 +194,11 @@ func (c *simClient) requestLoop(ctx context.Context, period time.Duration) {
 		}
 		data := []byte(`{"user":` + strconv.Quote(c.user) + `,"n":` + strconv.Itoa(n) + `}`)
 		backend := c.f.backendOf(c.user)
-		rctx, cancel := context.WithTimeout(ctx, clientTimeout)
+		// Not canceled with ctx: a legacy client closes its connection
+		// when the context of a write in progress ends, and the end of the
+		// traffic must not end a session (Run tallies them right after).
+		// Closing the fleet ends a request still waiting.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clientTimeout)
 		start := time.Now()
 		err := c.publish(rctx, requestChannel, data)
 		took := time.Since(start)

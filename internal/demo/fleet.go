@@ -158,8 +158,8 @@ func (f *fleet) caughtUp(last map[string]uint64) bool {
 	return true
 }
 
-// close ends every connection and waits for the clients' goroutines; ctx
-// ending first stops the request loops' wait (their requests time out).
+// close ends every connection, which ends any request still waiting for
+// its answer, and waits for the clients' goroutines.
 func (f *fleet) close() {
 	for _, c := range f.clients {
 		if c.lc != nil || c.sc != nil {
