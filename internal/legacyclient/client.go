@@ -226,8 +226,12 @@ func (c *Client) Close() error {
 // request sends f with a fresh id and waits for the frame answering it.
 // Canceling ctx while the frame is being written closes the connection
 // (a half-written frame cannot be taken back); canceling it while waiting
-// for the answer only abandons the wait.
+// for the answer only abandons the wait. A ctx already done sends nothing:
+// coder/websocket would close the connection for it now and then.
 func (c *Client) request(ctx context.Context, f legacy.Frame) (legacy.Frame, error) {
+	if err := ctx.Err(); err != nil {
+		return legacy.Frame{}, err
+	}
 	f.ID = c.nextID.Add(1)
 	reply := make(chan legacy.Frame, 1)
 	c.mu.Lock()

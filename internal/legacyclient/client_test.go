@@ -219,6 +219,35 @@ func TestCanceledWaitKeepsConnection(t *testing.T) {
 	}
 }
 
+// A request whose context has already ended sends nothing and leaves the
+// connection open. coder/websocket closes the connection when the context
+// of a write is done as the write starts, some of the time (its lock picks
+// between the context and the lock at random), so one try proves little:
+// it takes many.
+func TestCanceledContextKeepsConnection(t *testing.T) {
+	url := fakeServer(t, true, func(ctx context.Context, ws *websocket.Conn) {
+		for {
+			f, err := readReq(ctx, ws)
+			if err != nil {
+				return
+			}
+			_ = write(ctx, ws, legacy.Frame{Type: legacy.TypePong, ID: f.ID})
+		}
+	})
+	c := dial(t, url, Options{})
+	live := testenv.Context(t, 20*time.Second)
+	canceled, cancel := context.WithCancel(live)
+	cancel()
+	for i := range 100 {
+		if err := c.Ping(canceled); !errors.Is(err, context.Canceled) {
+			t.Fatalf("try %d: Ping with a canceled context: %v, want context canceled", i, err)
+		}
+		if err := c.Ping(live); err != nil {
+			t.Fatalf("try %d: Ping after a request with a canceled context: %v", i, err)
+		}
+	}
+}
+
 func TestServerCloseFailsPendingRequests(t *testing.T) {
 	url := fakeServer(t, true, func(ctx context.Context, ws *websocket.Conn) {
 		if _, err := readReq(ctx, ws); err != nil {
