@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -147,5 +149,48 @@ func TestDemoGreenLatencyRollsBack(t *testing.T) {
 	}
 	if g := r.Backends["green"]; g.Requests > 0 && g.P95Ms < 800 {
 		t.Errorf("green P95 %.1f ms as the clients saw it, want the injected 800 ms or more", g.P95Ms)
+	}
+}
+
+// cancelOn is a progress writer that cancels the demo once a line
+// containing word has been written: an operator's Ctrl-C at that point.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	word   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.word) {
+		w.cancel()
+	}
+	return n, err
+}
+
+// Interrupted right after the rollout ended (during the settle, before
+// the clients have caught up), the demo says it was interrupted: it makes
+// no report, which would count the messages still on their way as lost
+// (with 400 clients: thousands, and "A GUARANTEE BROKE").
+func TestDemoInterruptedAfterRolloutIsNotABreak(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	cfg := testConfig(t)
+	cfg.Rate = 1000 // messages on their way when the interruption comes
+	out := &cancelOn{word: "rollout_completed", cancel: interrupt}
+	cfg.Out = out
+	r, err := Run(runCtx, cfg)
+	if err == nil {
+		var js bytes.Buffer
+		_ = r.WriteJSON(&js)
+		t.Fatalf("an interrupted demo made a report (ok %v): %s", r.OK, js.String())
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want an interruption (context canceled)", err)
 	}
 }

@@ -22,8 +22,9 @@ import (
 const statusEvery = time.Second
 
 // Run runs one demo and returns its report. An error means the demo could
-// not run (a port, a client that could not connect); a rollout that rolled
-// back, or a broken guarantee, is in the report (Report.ExitCode).
+// not run (a port, a client that could not connect) or ctx ended before the
+// report; a rollout that rolled back, or a broken guarantee, is in the
+// report (Report.ExitCode).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -113,6 +114,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for !fl.caughtUp(last) && time.Now().Before(deadline) && sleep.For(ctx, 20*time.Millisecond) == nil {
 	}
 	stopTraffic()
+	if ctx.Err() != nil {
+		// The clients did not get their time to catch up: what they miss
+		// is on its way, not lost, and no verdict can be drawn.
+		return nil, fmt.Errorf("demo: interrupted after the rollout: %w", ctx.Err())
+	}
 
 	r := makeReport(&cfg, final, gw.Status(), fl.tally(last, end), fl.lat.summary(), pub)
 	r.CadenceMs = float64(fl.cadence) / cfg.Rate * 1000
