@@ -53,9 +53,13 @@ func (o *observedDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		o.rec.Count(health.Requests)
 		o.rec.Observe(health.Handshake, time.Since(start))
 		return &observedConn{Conn: c, rec: o.rec}, nil
-	case ctx.Err() != nil:
-		// The caller gave up (a move's deadline, shutdown): not the
-		// backend's fault, as in gateway's own up/down bookkeeping.
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The caller gave up (a weight change called off, shutdown):
+		// not the backend's fault, as in gateway's own up/down
+		// bookkeeping. A deadline that ran out is the backend's, as a
+		// request's (AckTimeouts): a move's handover.timeout is as long
+		// as the dial's own timeout and starts first, so it is what
+		// ends the dials of a backend that never answers.
 	case isDialFailure(err):
 		o.rec.Count(health.Requests)
 		o.rec.Count(health.DialFailures)

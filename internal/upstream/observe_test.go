@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -93,6 +94,54 @@ func TestObserveFailures(t *testing.T) {
 	_ = c.Close()
 
 	want := health.Counts{Requests: 3, AckTimeouts: 1, AbnormalCloses: 1, DialFailures: 1}
+	if got := rec.Snapshot().Counts; got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
+	}
+}
+
+// TestObserveHungBackendDial: a backend that accepts TCP and never
+// answers the handshake fails every dial, and each counts as a handshake
+// failure, also when the caller's deadline (a move's handover.timeout,
+// 5 s as the dial timeout by default, and started first) ends it rather
+// than the dial's own timeout. A caller that cancels is not counted.
+func TestObserveHungBackendDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn // accepted, never answered
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-accepted
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	const timeout = 300 * time.Millisecond
+	rec := newMonitor(t)
+	d := upstream.Observe(&upstream.SocketIODialer{Options: upstream.Options{URL: "http://" + ln.Addr().String() + "/socket.io/", DialTimeout: timeout}}, rec)
+	ctx, cancel := context.WithTimeout(testenv.Context(t, 20*time.Second), timeout)
+	defer cancel()
+	if _, err := d.Dial(ctx, newRecorder()); err == nil {
+		t.Fatal("dialed a backend that never answers")
+	}
+	gone, stop := context.WithCancel(testenv.Context(t, 20*time.Second))
+	time.AfterFunc(timeout/3, stop)
+	if _, err := d.Dial(gone, newRecorder()); err == nil {
+		t.Fatal("dialed a backend that never answers")
+	}
+	want := health.Counts{Requests: 1, HandshakeFailures: 1}
 	if got := rec.Snapshot().Counts; got != want {
 		t.Errorf("counts %+v, want %+v", got, want)
 	}
