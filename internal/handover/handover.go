@@ -160,7 +160,9 @@ func Attach(ctx context.Context, s *session.Session, to router.Color, d upstream
 }
 
 // Move attaches s to backend to unless it is attached there already. It
-// reports whether the session moved.
+// reports whether the session moved: a session not attached yet (a new
+// one, between its registration and its first attach) is attached, but
+// that is no move.
 func Move(ctx context.Context, s *session.Session, to router.Color, d upstream.Dialer, opts Options) (bool, error) {
 	if err := s.LockOps(ctx); err != nil {
 		return false, &Error{Session: s.ID(), To: to, Stage: StageLock, Err: err}
@@ -175,7 +177,7 @@ func Move(ctx context.Context, s *session.Session, to router.Color, d upstream.D
 		return false, err
 	}
 	retireAfter(s, old, resumes, opts)
-	return true, nil
+	return old != nil, nil
 }
 
 // Reattach restores a session whose connection dropped: on prefer, or on
