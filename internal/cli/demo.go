@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/baton-rt/baton/internal/demo"
 )
@@ -41,6 +42,9 @@ func newDemoCmd() *cobra.Command {
 			"rolled back (as --fault intends); 1 a guarantee broke or the demo could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseZeros(cmd.Flags(), &f); err != nil {
+				return err
+			}
 			return runDemo(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -97,6 +101,30 @@ func runDemo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 			msg = "demo: a guarantee broke"
 		}
 		return &exitError{code: code, msg: msg}
+	}
+	return nil
+}
+
+// refuseZeros refuses a zero given on the command line to a flag whose
+// field the demo's configuration reads as "unset": it would run with the
+// default, not with the zero asked for.
+func refuseZeros(fl *pflag.FlagSet, f *demoFlags) error {
+	for _, z := range []struct {
+		flag string
+		zero bool
+		want string
+	}{
+		{"clients", f.cfg.Clients == 0, "1 to 100000"},
+		{"rate", f.cfg.Rate == 0, "more than 0 messages per second"},
+		{"channels", f.cfg.Channels == 0, "1 to 10000"},
+		{"subscriptions", f.cfg.PerClient == 0, "1 to --channels"},
+		{"request-every", f.cfg.RequestEvery == 0, "a positive duration"},
+		{"hold", f.cfg.Hold == 0, "a positive duration"},
+		{"timeout", f.cfg.Timeout == 0, "a positive duration"},
+	} {
+		if z.zero && fl.Changed(z.flag) {
+			return fmt.Errorf("demo: --%s 0: want %s", z.flag, z.want)
+		}
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ func runDemoCmd(t *testing.T, args ...string) (stdout, stderr string, code int) 
 	root.SetErr(&errOut)
 	root.SetArgs(append([]string{"demo"}, args...))
 	err := root.ExecuteContext(ctx)
+	if err != nil {
+		errOut.WriteString(err.Error() + "\n") // as main prints it
+	}
 	return out.String(), errOut.String(), exitCode(err)
 }
 
@@ -64,6 +67,14 @@ func TestDemoCommandBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--fault", "green-errors=150%"}, {"--fault", "blue-crash-at=5"}, {"--clients", "-3"}} {
 		if _, _, code := runDemoCmd(t, args...); code != 1 {
 			t.Errorf("demo %v: exit code %d, want 1", args, code)
+		}
+	}
+	// A zero the demo's configuration would take for "unset" is refused,
+	// by the flag's name, rather than run as the default.
+	for _, args := range [][]string{{"--clients", "0"}, {"--rate", "0"}, {"--channels", "0"}, {"--subscriptions", "0"}, {"--hold", "0s"}, {"--request-every", "0s"}, {"--timeout", "0s"}} {
+		_, stderr, code := runDemoCmd(t, args...)
+		if code != 1 || !strings.Contains(stderr, args[0]+" 0") {
+			t.Errorf("demo %v: exit code %d, stderr %q; want 1 and the flag named", args, code, stderr)
 		}
 	}
 }

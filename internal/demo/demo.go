@@ -143,9 +143,15 @@ func (c *Config) Validate() error {
 	case c.Channels < 0 || c.Channels > 10_000:
 		return bad("channels %d: want 1 to 10000", c.Channels)
 	case c.PerClient < 0 || (c.Channels > 0 && c.PerClient > c.Channels):
-		return bad("per-client subscriptions %d: want 1 to the number of channels", c.PerClient)
-	case c.RequestEvery < 0, c.Hold < 0, c.Warmup < 0, c.Settle < 0, c.CatchUp < 0, c.Timeout < 0:
-		return bad("durations must not be negative")
+		return bad("subscriptions per client %d: want 1 to the number of channels", c.PerClient)
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"request every", c.RequestEvery}, {"hold", c.Hold}, {"warmup", c.Warmup}, {"settle", c.Settle}, {"catch-up", c.CatchUp}, {"timeout", c.Timeout}} {
+		if d.d < 0 {
+			return bad("%s %s: must not be negative", d.name, d.d)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package demo
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,20 @@ func TestStartBackendsFailsCleanly(t *testing.T) {
 	b, err := startBackends(&service.Faults{ErrorRate: 2}, slog.New(slog.DiscardHandler))
 	if b != nil || !errors.Is(err, service.ErrInvalidLimits) {
 		t.Fatalf("startBackends with bad faults = %v, %v; want nil and ErrInvalidLimits", b, err)
+	}
+}
+
+// A bad configuration is refused by the name of its field.
+func TestConfigValidateNamesTheField(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"clients":                  {Clients: -1},
+		"subscriptions per client": {Channels: 3, PerClient: 4},
+		"hold":                     {Hold: -time.Second},
+		"catch-up":                 {CatchUp: -time.Second},
+	} {
+		err := cfg.Validate()
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want an ErrInvalidConfig naming it", name, err)
+		}
 	}
 }
