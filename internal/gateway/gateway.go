@@ -135,7 +135,10 @@ type Gateway struct {
 	// sessions" atomic with respect to registering a session.
 	mu       sync.Mutex
 	sessions map[string]*session.Session
-	closed   bool
+	// quickDrops counts, per session, its drops in a row that came soon
+	// after its attach (flap.go). Under mu.
+	quickDrops map[*session.Session]int
+	closed     bool
 }
 
 // New returns a gateway.
@@ -278,6 +281,7 @@ func (g *Gateway) forget(s *session.Session) {
 	if g.sessions[s.ID()] == s {
 		delete(g.sessions, s.ID())
 	}
+	delete(g.quickDrops, s)
 	g.mu.Unlock()
 }
 
@@ -343,23 +347,35 @@ func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color)
 // onDrop starts re-attaching a session whose backend connection ended; it
 // runs on that connection's reading goroutine.
 func (g *Gateway) onDrop(s *session.Session, cause error) {
+	lived := s.AttachedFor()
 	g.mu.Lock()
 	if g.closed || g.sessions[s.ID()] != s {
 		g.mu.Unlock()
 		return
 	}
+	quick := g.noteDropLocked(s, lived)
 	g.wg.Add(1) // under mu: Close waits only after setting closed
 	g.mu.Unlock()
 	g.stats.drops.Add(1)
 	go func() {
 		defer g.wg.Done()
-		g.reattach(s, cause)
+		g.reattach(s, cause, quick)
 	}()
 }
 
-func (g *Gateway) reattach(s *session.Session, cause error) {
-	g.log.Info("gateway: backend connection dropped, re-attaching", "session", s.ID(), "err", cause)
+// reattach re-attaches s, whose connection dropped after quick drops in a
+// row that came soon after their attach (flap.go).
+func (g *Gateway) reattach(s *session.Session, cause error, quick int) {
+	g.log.Info("gateway: backend connection dropped, re-attaching", "session", s.ID(), "err", cause, "quick_drops", quick)
 	backoff := g.opts.ReattachBackoff
+	wait, otherFirst := g.flapPlan(quick)
+	if otherFirst {
+		g.log.Warn("gateway: backend keeps dropping the session soon after its attach, trying the other first",
+			"session", s.ID(), "quick_drops", quick, "wait", wait)
+	}
+	if wait > 0 && sleep.For(g.ctx, wait) != nil {
+		return
+	}
 	var err error
 	for attempt := range g.opts.ReattachAttempts {
 		if attempt > 0 {
@@ -369,7 +385,11 @@ func (g *Gateway) reattach(s *session.Session, cause error) {
 			backoff *= 2
 		}
 		var to router.Color
-		to, err = handover.Reattach(g.ctx, s, g.router.Backend(s.User()), g.dialer, g.opts.Handover)
+		prefer := g.router.Backend(s.User())
+		if otherFirst {
+			prefer = prefer.Other()
+		}
+		to, err = handover.Reattach(g.ctx, s, prefer, g.dialer, g.opts.Handover)
 		if err == nil {
 			g.stats.reattached.Add(1)
 			g.log.Info("gateway: re-attached", "session", s.ID(), "backend", to)

@@ -152,6 +152,17 @@ func (l *CrashListener) Crash() { l.crash(false) }
 // so peers see a reset rather than an orderly end of stream.
 func (l *CrashListener) CrashReset() { l.crash(true) }
 
+// ResetConns resets every open connection (SO_LINGER 0) and goes on
+// accepting new ones, as a service that drops its connections, not its
+// listener, does.
+func (l *CrashListener) ResetConns() {
+	l.mu.Lock()
+	conns := l.conns
+	l.conns = make(map[net.Conn]struct{})
+	l.mu.Unlock()
+	resetAll(conns, true)
+}
+
 func (l *CrashListener) crash(reset bool) {
 	l.mu.Lock()
 	l.crashed = true
@@ -159,6 +170,11 @@ func (l *CrashListener) crash(reset bool) {
 	l.conns = make(map[net.Conn]struct{})
 	l.mu.Unlock()
 	_ = l.Listener.Close()
+	resetAll(conns, reset)
+}
+
+// resetAll closes conns, with a TCP reset if reset.
+func resetAll(conns map[net.Conn]struct{}, reset bool) {
 	for c := range conns {
 		tc, ok := c.(*trackedConn)
 		if !ok {

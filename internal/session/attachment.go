@@ -44,6 +44,8 @@ type Attachment struct {
 	// move that takes it, as a dial's would reach the client then.
 	ahead bool
 	early []upstream.Event
+	// current is when the attachment became the session's (Commit).
+	current time.Time
 }
 
 // maxEarlyEvents bounds the custom events kept on a connection dialed
@@ -140,7 +142,7 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 		sb.src, sb.next = b, nil
 		s.recoverGapLocked(ch, sb)
 	}
-	b.incoming = false
+	b.incoming, b.current = false, time.Now()
 	old, s.att, s.next = s.att, b, nil
 	if old != nil {
 		old.retiring = true

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/router"
@@ -260,6 +261,18 @@ func (s *Session) Counters() *Counters { return s.counters }
 func (s *Session) Attached() (router.Color, bool) {
 	p := s.Placement()
 	return p.Backend, p.Live
+}
+
+// AttachedFor is how long the session's attachment, live or not, has
+// been its own (0 before the first): read when it drops, it tells a
+// backend that drops connections soon after taking them.
+func (s *Session) AttachedFor() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.att == nil {
+		return 0
+	}
+	return time.Since(s.att.current)
 }
 
 // Placement is where a session stands, read under one lock: its

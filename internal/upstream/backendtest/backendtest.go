@@ -129,6 +129,10 @@ func (b *Backend) Dialer() upstream.Dialer {
 // dials are refused.
 func (b *Backend) Kill() { b.ln.CrashReset() }
 
+// DropConns resets every open connection, at the TCP level, and goes on
+// accepting new ones.
+func (b *Backend) DropConns() { b.ln.ResetConns() }
+
 // Conns reports the connections open now.
 func (b *Backend) Conns() int { return b.ln.Open() }
 

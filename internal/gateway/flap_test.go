@@ -1,0 +1,49 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session/sessiontest"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// TestFlappingBackendIsLeft: green accepts every connection and drops it
+// a moment later, again and again, as a backend that crashes its
+// connections soon after the handshake does. Re-attaching to it as fast
+// as it drops them would dial it and resubscribe every session on it
+// without end. After a few drops in a row, each soon after its attach,
+// a session goes to blue, and stays there with every message once and in
+// order, until a weight change places it again.
+func TestFlappingBackendIsLeft(t *testing.T) {
+	e := setup(t, router.Full)
+	channels := []string{"a", "b"}
+	clients := e.attach(t, 4, channels)
+	p := sessiontest.Publish(e.b, 5*time.Millisecond, channels...)
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
+		time.Sleep(100 * time.Millisecond)
+		e.green.DropConns()
+	}
+	for _, c := range clients {
+		testenv.Eventually(t, "session "+c.s.ID()+" on blue", 10*time.Second, func() bool {
+			col, live := c.s.Attached()
+			return col == router.Blue && live
+		})
+	}
+	// Each session: a few drops on green, then none (blue is steady).
+	// Re-attached to green at every drop, each would have had about 30.
+	st := e.g.Status()
+	t.Logf("moves %+v", st.Moves)
+	if st.Moves.Drops > uint64(6*len(clients)) {
+		t.Errorf("moves %+v: %d drops for %d sessions over 30 drops of green's connections, want at most 6 each", st.Moves, st.Moves.Drops, len(clients))
+	}
+	// Green steady again, the current weight applied once more puts the
+	// sessions back where the router places them.
+	ctx := testenv.Context(t, 30*time.Second)
+	if moved, failed, err := e.g.SetWeight(ctx, router.Full); err != nil || moved != len(clients) || failed != 0 {
+		t.Errorf("weight 100 again: moved %d failed %d (%v), want all %d back on green", moved, failed, err, len(clients))
+	}
+	stopAndCheck(t, p, clients)
+	e.checkPlacement(t, clients)
+}
