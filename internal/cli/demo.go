@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -98,11 +99,22 @@ func runDemo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	if code := r.ExitCode(); code != demo.ExitOK {
 		msg := fmt.Sprintf("demo: rollout %s after %.1fs", r.Outcome, time.Since(start).Seconds())
 		if !r.OK {
-			msg = "demo: a guarantee broke"
+			msg = "demo: " + failedChecks(r)
 		}
 		return &exitError{code: code, msg: msg}
 	}
 	return nil
+}
+
+// failedChecks names the report's failed checks, with their details.
+func failedChecks(r *demo.Report) string {
+	var failed []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			failed = append(failed, c.Name+" ("+c.Detail+")")
+		}
+	}
+	return "check failed: " + strings.Join(failed, "; ")
 }
 
 // refuseZeros refuses a zero given on the command line to a flag whose

@@ -78,3 +78,22 @@ func TestDemoCommandBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// A broken guarantee is named, with what the clients saw, in the error
+// the command exits with.
+func TestDemoFailureNamesTheCheck(t *testing.T) {
+	r := &demo.Report{Checks: []demo.Check{
+		{Name: "nothing lost", Detail: "3 messages missing"},
+		{Name: "in order", OK: true, Detail: "0 out of order"},
+		{Name: "rollout ended", Detail: "still running when the demo's time ran out"},
+	}}
+	msg := failedChecks(r)
+	for _, want := range []string{"nothing lost (3 messages missing)", "rollout ended (still running"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "in order") {
+		t.Errorf("%q names a check that passed", msg)
+	}
+}
