@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-rt/baton/internal/alert"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/store"
@@ -245,15 +246,18 @@ func (c *Controller) rollback(ctx context.Context, st State, gen uint64) error {
 	return c.commit(gen, func(s *State, now time.Time) []Event {
 		s.Phase, s.Applied, s.EndedAt = RolledBack, true, now
 		msg := fmt.Sprintf("everyone back on blue: %d moved", moved)
+		var severity alert.Severity // the default: a clean rollback resolves the incident
 		switch {
 		case err != nil:
 			msg = fmt.Sprintf("rollback ended with an error: %v (%d moved, %d failed)", err, moved, failed)
 			s.Reason += "; " + msg
+			severity = alert.SeverityError
 		case failed > 0:
 			msg = fmt.Sprintf("rollback left %d sessions on green after %d attempts (%d moved)", failed, rollbackAttempts, moved)
 			s.Reason += "; " + msg
+			severity = alert.SeverityError
 		}
-		return []Event{{Kind: EventRollbackFinished, Moved: moved, Failed: failed, Took: Duration(now.Sub(s.RollbackAt)), Message: msg}}
+		return []Event{{Kind: EventRollbackFinished, Moved: moved, Failed: failed, Took: Duration(now.Sub(s.RollbackAt)), Message: msg, severity: severity}}
 	})
 }
 

@@ -60,6 +60,8 @@ type Event struct {
 	// from the rollback's start).
 	Took    Duration `json:"took,omitempty"`
 	Verdict *Verdict `json:"verdict,omitempty"`
+	// severity overrides the alert's default severity (alert.Severity).
+	severity alert.Severity
 }
 
 // alertKinds maps the alerting event kinds to alert kinds.
@@ -188,6 +190,7 @@ func (c *Controller) alert(e Event) {
 		Message: e.Message, Time: e.Time,
 		Details: map[string]any{"from": e.From, "to": e.To},
 	}
+	a.Severity = e.severity
 	if e.Emergency && kind == alert.KindRollbackStarted {
 		a.Severity = alert.SeverityCritical
 	}
