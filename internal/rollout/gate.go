@@ -27,7 +27,8 @@ type gateInput struct {
 // without enough data is inconclusive, never a pass: except that green's
 // error count alone fails the gate when it already exceeds what MinSamples
 // operations may contain, so a crashed green does not wait for its
-// extensions.
+// extensions; and that at 100 % a comparison with blue whose only missing
+// data is blue's passes, since no blue traffic is left to wait for.
 func evaluate(p *Plan, in gateInput) Verdict {
 	v := Verdict{
 		Step: in.Step, Weight: in.Weight, Extension: in.Extension, Time: in.Now,
@@ -75,10 +76,19 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	add(atLeast(CheckSubscriptions, v.Preservation.Subscription, p.Thresholds.MinSubscriptionPreservation, false,
 		fmt.Sprintf("%d of %d subscriptions kept", m.SubscriptionsKept, m.SubscriptionsTried)))
 
+	// At 100 % nobody is left on blue: once the window holds too little of
+	// its traffic (the probe off, a hold as long as the window) there is no
+	// baseline to compare green with, and waiting gives none. The absolute
+	// thresholds then decide, green's own evidence still required.
+	const noBaseline = "everyone is on green and blue has %d %s in the window, need %d: no baseline left, the absolute thresholds decide"
+	last := in.Weight >= 100
+
 	// Relative: error rates.
 	margin := p.NonInferiority.ErrorRateMargin
 	c = Check{Name: CheckErrorRateVsBlue, Limit: margin}
-	if g.Total < minN || b.Total < minN {
+	if last && g.Total >= minN && b.Total < minN {
+		c.Outcome, c.Detail = Pass, fmt.Sprintf(noBaseline, b.Total, "operations", minN)
+	} else if g.Total < minN || b.Total < minN {
 		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("operations green %d, blue %d, need %d each", g.Total, b.Total, minN)
 	} else if t, err := stats.TwoProportions(g.Errors, g.Total, b.Errors, b.Total, p.NonInferiority.Confidence); err != nil {
 		c.Outcome, c.Detail = Inconclusive, err.Error() // counts from a broken source: no evidence
@@ -100,7 +110,9 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	// Relative: P95 latency.
 	marginMs := ms(p.NonInferiority.LatencyMargin.D())
 	c = Check{Name: CheckLatencyVsBlue, Limit: marginMs}
-	if int64(len(g.SamplesMs)) < minN || int64(len(b.SamplesMs)) < minN {
+	if last && int64(len(g.SamplesMs)) >= minN && int64(len(b.SamplesMs)) < minN {
+		c.Outcome, c.Detail = Pass, fmt.Sprintf(noBaseline, len(b.SamplesMs), "latency samples", minN)
+	} else if int64(len(g.SamplesMs)) < minN || int64(len(b.SamplesMs)) < minN {
 		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("latency samples green %d, blue %d, need %d each", len(g.SamplesMs), len(b.SamplesMs), minN)
 	} else {
 		gs, bs := g.SamplesMs, b.SamplesMs
