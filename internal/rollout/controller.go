@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -93,6 +94,11 @@ type Controller struct {
 
 	ioMu    sync.Mutex
 	version uint64 // stored version of the state; ioMu
+	// unsure is the last state write that failed otherwise than by a
+	// conflict: it may still have been made (a reply lost, a commit that
+	// lands after its caller gave up), and the conflict that follows is
+	// then our own write, not another writer's (see reload). ioMu.
+	unsure *unsureWrite
 
 	mu       sync.Mutex
 	st       State
@@ -419,6 +425,7 @@ func (c *Controller) command(ctx context.Context, op Op, fn func(*State, time.Ti
 			continue
 		}
 		if err != nil {
+			c.maybeMade(from, evs)
 			return c.current(), fmt.Errorf("rollout: %s: %w", op, err)
 		}
 		if !c.applyIfCurrent(gen, from, next, evs) {
@@ -544,11 +551,34 @@ func (c *Controller) persist(ctx context.Context, st *State) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
 	defer cancel()
 	v, err := c.opts.Store.CompareAndSetState(ctx, c.version, blob)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Perhaps with an unsure write: reload tells.
+		return err
+	case err != nil:
+		c.unsure = &unsureWrite{version: c.version + 1, blob: blob}
 		return err
 	}
-	c.version = v
+	c.version, c.unsure = v, nil
 	return nil
+}
+
+// unsureWrite is a state write whose failure may not be one: the version
+// and blob it would have made, and the transition's events, to emit if it
+// turns out to have been made.
+type unsureWrite struct {
+	version uint64
+	blob    []byte
+	from    Phase
+	evs     []Event
+}
+
+// maybeMade notes the events of a transition whose write failed but may
+// still land. ioMu is held.
+func (c *Controller) maybeMade(from Phase, evs []Event) {
+	if c.unsure != nil {
+		c.unsure.from, c.unsure.evs = from, evs
+	}
 }
 
 // reload adopts the stored state after a conflict: someone else (another
@@ -564,6 +594,8 @@ func (c *Controller) reload(ctx context.Context) error {
 		return err
 	}
 	c.version = stored.Version
+	own := c.unsure
+	c.unsure = nil
 	c.mu.Lock()
 	if c.unstored {
 		// An emergency rollback acted meanwhile and is not stored yet: it
@@ -573,9 +605,15 @@ func (c *Controller) reload(ctx context.Context) error {
 		return nil
 	}
 	from := c.st.Phase
+	evs := []Event{{Kind: EventReloaded,
+		Message: fmt.Sprintf("stored state changed by another writer (version %d): now %s at step %d", stored.Version, st.Phase, st.Step)}}
+	if own != nil && own.version == stored.Version && bytes.Equal(own.blob, stored.Blob) {
+		// Our own write, reported failed, was made after all: its
+		// transition happened, with its events and alerts.
+		from, evs = own.from, own.evs
+	}
 	c.applyLocked(st)
-	evs := c.stamp(from, st, []Event{{Kind: EventReloaded,
-		Message: fmt.Sprintf("stored state changed by another writer (version %d): now %s at step %d", stored.Version, st.Phase, st.Step)}})
+	evs = c.stamp(from, st, evs)
 	c.mu.Unlock()
 	c.emit(evs)
 	return nil

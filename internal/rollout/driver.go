@@ -283,6 +283,7 @@ func (c *Controller) commit(gen uint64, fn func(*State, time.Time) []Event) erro
 			}
 			return errStale
 		}
+		c.maybeMade(from, evs)
 		return fmt.Errorf("store state: %w", err)
 	}
 	if !c.applyIfCurrent(gen, from, next, evs) {

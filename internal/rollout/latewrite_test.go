@@ -1,0 +1,53 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/baton-rt/baton/internal/alert"
+)
+
+// lateStore answers the first state write that holds `match` with its
+// context's deadline although the write is made: a bbolt commit stuck in
+// fsync past the store timeout, which lands after its caller gave up.
+type lateStore struct {
+	Store
+	match []byte
+	done  atomic.Bool
+}
+
+func (s *lateStore) CompareAndSetState(ctx context.Context, v uint64, b []byte) (uint64, error) {
+	n, err := s.Store.CompareAndSetState(ctx, v, b)
+	if err == nil && bytes.Contains(b, s.match) && s.done.CompareAndSwap(false, true) {
+		return 0, context.DeadlineExceeded
+	}
+	return n, err
+}
+
+// A failed gate whose state write is reported failed but lands all the
+// same still pages: the controller that finds its own write in the store
+// must not take it for another writer's and drop its alerts.
+func TestGateFailureWrittenLateStillAlerts(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.Store = &lateStore{Store: o.Store, match: []byte(`"phase":"rolling_back"`)}
+	})
+	g := healthy(1000, 0)
+	g.Errors = 50 // 5 % > 1 %
+	h.health.setGreen(g)
+	if _, err := h.c.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPhase(h.c, RolledBack)
+	got := h.notifier.kinds()
+	for _, k := range []alert.Kind{alert.KindGateFailed, alert.KindRollbackStarted} {
+		if !slices.Contains(got, k) {
+			t.Errorf("alerts %v: no %s", got, k)
+		}
+	}
+	if kinds := eventKinds(h.storedEvents()); count(kinds, EventGateFailed) != 1 || count(kinds, EventReloaded) != 0 {
+		t.Errorf("events %v: want one gate_failed and no state_reloaded (no other writer)", kinds)
+	}
+}
