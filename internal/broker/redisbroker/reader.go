@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"slices"
 	"time"
@@ -64,6 +65,9 @@ func (b *Broker) run() {
 		failures, pinged = 0, false
 		switch m := msg.(type) {
 		case *redis.Message:
+			// A channel marked stale checks its stream before it
+			// delivers anything newer.
+			b.catchUpStale()
 			b.onMessage(m)
 		case *redis.Pong:
 			b.onPong(m.Payload)
@@ -106,7 +110,7 @@ func (b *Broker) onSubscribed(pubsub string) {
 // markStale adds st to the channels to catch up. Reader only.
 func (b *Broker) markStale(st *chanState) {
 	if !st.stale {
-		st.stale = true
+		st.stale, st.verify = true, st.summed
 		b.stale = append(b.stale, st)
 	}
 }
@@ -218,7 +222,7 @@ func (b *Broker) onMessage(m *redis.Message) {
 
 // deliver hands m to st's subscriptions and advances st.last.
 func (b *Broker) deliver(st *chanState, m broker.Message) {
-	st.last = m.Seq
+	st.last, st.sum, st.summed = m.Seq, maphash.Bytes(b.seed, m.Data), true
 	b.mu.Lock()
 	empty := b.deliverLocked(st, m)
 	b.mu.Unlock()
@@ -232,20 +236,48 @@ func (b *Broker) deliver(st *chanState, m broker.Message) {
 // has what is needed, the channel's subscriptions are closed.
 func (b *Broker) catchUp(st *chanState) {
 	for range maxCatchUpRounds {
-		msgs, pos, err := b.history(st.channel, st.last, 0)
-		if !b.applyHistory(st, msgs, pos, err) {
+		since := st.readFrom()
+		msgs, pos, err := b.history(st.channel, since, 0)
+		if !b.applyHistory(st, historyRead{since, msgs, pos, err}) {
 			return
 		}
 	}
 }
 
-// applyHistory acts on one history read after st.last and reports whether
-// st needs another.
-func (b *Broker) applyHistory(st *chanState, msgs []broker.Message, pos broker.Position, err error) (again bool) {
+// readFrom is the seq after which st's next history read starts: st.last,
+// or the one before when message st.last is to be checked.
+func (st *chanState) readFrom() uint64 {
+	if st.verify {
+		return st.last - 1 // st.last > 0: a message was delivered
+	}
+	return st.last
+}
+
+// applyHistory acts on one history read after r.since (st.readFrom()) and
+// reports whether st needs another.
+func (b *Broker) applyHistory(st *chanState, r historyRead) (again bool) {
+	msgs, pos, err := r.msgs, r.pos, r.err
 	var gone *broker.HistoryGoneError
+	if r.since < st.last {
+		// The read starts at message st.last: in the same epoch it must
+		// be the one delivered. If it is not, the stream went back and
+		// was published past st.last before we caught up: its seqs up to
+		// st.last were handed out again, for other messages.
+		st.verify = false
+		switch {
+		case err == nil && pos.Epoch == st.epoch && len(msgs) > 0:
+			if maphash.Bytes(b.seed, msgs[0].Data) != st.sum {
+				b.resetStream(st, pos)
+				return false
+			}
+			msgs = msgs[1:]
+		case errors.As(err, &gone) && gone.Epoch == st.epoch && gone.Oldest == st.last+1:
+			return true // message st.last was trimmed: read on after it
+		}
+	}
 	switch {
 	case errors.As(err, &gone) && gone.Epoch != st.epoch, err == nil && pos.Epoch != st.epoch:
-		st.epoch, st.last = pos.Epoch, 0
+		st.epoch, st.last, st.summed = pos.Epoch, 0, false
 		return true
 	case err != nil:
 		b.stats.missed.Add(1)
@@ -290,7 +322,7 @@ func (b *Broker) catchUpStale() {
 			case st == nil:
 			case r.err != nil && !errors.Is(r.err, broker.ErrHistoryGone):
 				b.catchUp(st) // retries on its own
-			case b.applyHistory(st, r.msgs, r.pos, r.err):
+			case b.applyHistory(st, r):
 				b.catchUp(st)
 			}
 		}
@@ -299,12 +331,13 @@ func (b *Broker) catchUpStale() {
 
 // historyRead is one answer of historyBatch.
 type historyRead struct {
-	msgs []broker.Message
-	pos  broker.Position
-	err  error
+	since uint64
+	msgs  []broker.Message
+	pos   broker.Position
+	err   error
 }
 
-// historyBatch reads, in one pipeline, the history after last of every
+// historyBatch reads, in one pipeline, the history after readFrom of every
 // channel of sts (nil entries skipped).
 func (b *Broker) historyBatch(sts []*chanState) []historyRead {
 	reads := make([]historyRead, len(sts))
@@ -323,7 +356,8 @@ func (b *Broker) historyBatch(sts []*chanState) []historyRead {
 	for i, st := range sts {
 		if st != nil {
 			k := b.keys(st.channel)
-			cmds[i] = historyScript.EvalSha(ctx, pipe, []string{k.meta, k.hist}, st.last, b.opts.HistorySize)
+			reads[i].since = st.readFrom()
+			cmds[i] = historyScript.EvalSha(ctx, pipe, []string{k.meta, k.hist}, reads[i].since, b.opts.HistorySize)
 		}
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
@@ -333,21 +367,22 @@ func (b *Broker) historyBatch(sts []*chanState) []historyRead {
 		}
 		res, err := cmds[i].Slice()
 		if err == nil {
-			reads[i].msgs, reads[i].pos, err = parseHistory(res, st.channel, st.last)
+			reads[i].msgs, reads[i].pos, err = parseHistory(res, st.channel, reads[i].since)
 		}
 		reads[i].err = err
 	}
 	return reads
 }
 
-// resetStream starts st's stream, found at pos below what was delivered,
-// afresh in a new epoch, and closes st's subscriptions with
-// broker.ErrStreamReset so that their holders know seqs start over.
+// resetStream starts st's stream, found gone back (at pos below what was
+// delivered, or with another message at seq st.last), afresh in a new
+// epoch, and closes st's subscriptions with broker.ErrStreamReset so that
+// their holders know seqs start over.
 func (b *Broker) resetStream(st *chanState, pos broker.Position) {
 	b.stats.missed.Add(1)
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
 	k := b.keys(st.channel)
-	err := resetScript.Run(ctx, b.rdb, []string{k.meta, k.hist}, pos.Epoch, st.last).Err()
+	err := resetScript.Run(ctx, b.rdb, []string{k.meta, k.hist}, pos.Epoch).Err()
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("resetting it: %w", err)

@@ -47,12 +47,16 @@
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery
 // continues from seq 1 of the new epoch, which Message.Epoch shows. A
-// stream found below the last seq delivered in the same epoch (Redis
-// restarted from an older snapshot, or a lagging replica took over) would
-// hand out seqs again: the reader drops its keys, so that the next publish
-// starts a new epoch, and closes the channel's subscriptions with an error
-// matching both ErrMissedMessages and broker.ErrStreamReset. It finds out
-// when it catches up, as it does after its connection was cut.
+// stream that went back in the same epoch (Redis restarted from an older
+// snapshot, or a lagging replica took over) would hand out seqs again: the
+// reader drops its keys, so that the next publish starts a new epoch, and
+// closes the channel's subscriptions with an error matching both
+// ErrMissedMessages and broker.ErrStreamReset. It finds out when it
+// catches up, as it does after its connection was cut: the stream is below
+// the last seq delivered, or, published past it meanwhile, holds another
+// message at that seq (the reader keeps a hash of the last message it
+// delivered per channel, and reads history from that message on after a
+// reconnect).
 //
 // A subscription whose buffer is full is closed with broker.ErrSlowSubscriber,
 // as the contract says; the reader never waits for a subscriber.
@@ -69,6 +73,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,6 +197,7 @@ type Broker struct {
 	rdb      redis.UniversalClient
 	ownRDB   bool
 	id       string // starts the epochs this broker creates
+	seed     maphash.Seed
 	ttlMilli int64
 
 	ctx    context.Context // canceled by Close
@@ -246,7 +252,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("redisbroker: making broker id: %w", err)
 	}
 	b := &Broker{
-		opts: opts, rdb: rdb, ownRDB: own, id: hex.EncodeToString(id[:]),
+		opts: opts, rdb: rdb, ownRDB: own, id: hex.EncodeToString(id[:]), seed: maphash.MakeSeed(),
 		ttlMilli: opts.StreamTTL.Milliseconds(),
 		done:     make(chan struct{}),
 		chans:    make(map[string]*chanState),

@@ -63,13 +63,13 @@ return {seq, epoch, oldest, 0, redis.call('LRANGE', KEYS[2], since + 1 - oldest,
 `)
 
 // resetScript drops a stream that went back: its meta hash and history,
-// when its epoch is still ARGV[1] and its seq below ARGV[2], the newest a
-// reader had seen. The next publish then starts a new epoch, so no seq of
-// the old stream is handed out again, and every reader sees the change.
+// when its epoch is still ARGV[1] (a stream that went back stays wrong in
+// that epoch, also once it is published past the seq a reader had seen).
+// The next publish then starts a new epoch, so no seq of the old stream is
+// handed out again, and every reader sees the change.
 // KEYS: meta hash, history list. Returns 1 when it dropped them.
 var resetScript = redis.NewScript(`
-local m = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
-if m[2] == ARGV[1] and (tonumber(m[1]) or 0) < tonumber(ARGV[2]) then
+if redis.call('HGET', KEYS[1], 'epoch') == ARGV[1] then
 	redis.call('DEL', KEYS[1], KEYS[2])
 	return 1
 end

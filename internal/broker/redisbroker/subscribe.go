@@ -24,6 +24,12 @@ type chanState struct {
 	last  uint64 // seq of the last message delivered (or known at go-live)
 	epoch string
 	stale bool // in Broker.stale
+	// sum is the hash (Broker.seed) of the data of message last, when
+	// summed: it was delivered, not only known at go-live. verify asks
+	// the next history read to start at that message and check that it is
+	// still the one delivered (set when the connection was replaced).
+	sum            uint64
+	summed, verify bool
 }
 
 // Subscribe implements broker.Broker. It returns once Redis has registered
