@@ -17,6 +17,11 @@ type proxy struct {
 
 	mu    sync.Mutex
 	links []*link
+	// hang, once set, makes the proxy take new connections and answer
+	// nothing on them, as a server that is stuck (a long script, DEBUG
+	// SLEEP) does while the kernel still accepts; hung holds them.
+	hang bool
+	hung []net.Conn
 }
 
 type link struct {
@@ -44,6 +49,13 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
+		p.mu.Lock()
+		if p.hang {
+			p.hung = append(p.hung, a)
+			p.mu.Unlock()
+			continue
+		}
+		p.mu.Unlock()
 		b, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = a.Close()
@@ -86,9 +98,28 @@ func (p *proxy) partition() {
 	}
 }
 
+// stall silences every connection made so far and leaves new ones
+// unanswered.
+func (p *proxy) stall() {
+	p.partition()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hang = true
+}
+
+// stalled is how many connections the proxy took after stall.
+func (p *proxy) stalled() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.hung)
+}
+
 func (p *proxy) close() {
 	_ = p.l.Close()
 	p.mu.Lock()
+	for _, c := range p.hung {
+		_ = c.Close()
+	}
 	for _, lk := range p.links {
 		_ = lk.a.Close()
 		_ = lk.b.Close()

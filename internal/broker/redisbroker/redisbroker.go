@@ -205,8 +205,11 @@ type Broker struct {
 	done   chan struct{} // closed when the reader has returned
 
 	// subMu makes "decide, then send SUBSCRIBE/UNSUBSCRIBE/PING" one step,
-	// so that commands reach Redis in the order of the decisions.
-	subMu     sync.Mutex
+	// so that commands reach Redis in the order of the decisions. The
+	// reader holds it while it replaces the connection, which may wait
+	// for a stuck Redis for seconds: Subscribe gives up on it when its
+	// context ends.
+	subMu     ctxMutex
 	ps        *redis.PubSub // replaced by the reader on reconnect
 	nextToken uint64
 
@@ -255,6 +258,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 		opts: opts, rdb: rdb, ownRDB: own, id: hex.EncodeToString(id[:]), seed: maphash.MakeSeed(),
 		ttlMilli: opts.StreamTTL.Milliseconds(),
 		done:     make(chan struct{}),
+		subMu:    make(ctxMutex, 1),
 		chans:    make(map[string]*chanState),
 		barriers: make(map[string]*chanState),
 
@@ -341,6 +345,23 @@ func (b *Broker) check(ctx context.Context, channel string) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// ctxMutex is a mutex whose Lock can give up when a context ends. Make it
+// with make(ctxMutex, 1).
+type ctxMutex chan struct{}
+
+func (m ctxMutex) Lock()   { m <- struct{}{} }
+func (m ctxMutex) Unlock() { <-m }
+
+// LockContext locks m, or returns ctx.Err() if ctx ends first.
+func (m ctxMutex) LockContext(ctx context.Context) error {
+	select {
+	case m <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // keys names a channel's Redis keys and pub/sub channel.

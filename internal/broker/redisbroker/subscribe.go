@@ -41,7 +41,9 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (broker.Subscrip
 	k := b.keys(channel)
 	s := &subscription{b: b}
 
-	b.subMu.Lock()
+	if err := b.subMu.LockContext(ctx); err != nil {
+		return nil, fmt.Errorf("redisbroker: subscribe to %q: %w", channel, err)
+	}
 	if b.closed.Load() {
 		b.subMu.Unlock()
 		return nil, broker.ErrClosed

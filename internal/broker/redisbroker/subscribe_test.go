@@ -1,6 +1,7 @@
 package redisbroker_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -56,4 +57,44 @@ func namedClients(t testing.TB, name string) int {
 		t.Fatal(err)
 	}
 	return strings.Count(list, " name="+name+" ")
+}
+
+// TestSubscribeKeepsItsDeadlineWhileRedisHangs: while Redis is stuck (it
+// accepts connections and answers nothing), the reader's attempts to
+// replace its pub/sub connection wait for Redis for seconds. A Subscribe
+// made meanwhile must still give up when its own context ends, as the
+// contract's ctx promises, rather than wait for those attempts.
+func TestSubscribeKeepsItsDeadlineWhileRedisHangs(t *testing.T) {
+	px := startProxy(t, testenv.RedisAddr(t))
+	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
+		Addr: px.Addr(), Prefix: uniquePrefix(), PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ctx := testenv.Context(t, 20*time.Second)
+	sub, err := sb.Subscribe(ctx, "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	px.stall()
+	// The reader finds its connection silent and dials a new one, which
+	// hangs.
+	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.stalled() > 0 })
+	const deadline = 200 * time.Millisecond
+	sctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	start := time.Now()
+	s, err := sb.Subscribe(sctx, "other")
+	took := time.Since(start)
+	if err == nil {
+		s.Close()
+		t.Fatal("Subscribe succeeded while Redis hangs")
+	}
+	if took > deadline+time.Second {
+		t.Fatalf("Subscribe with a %v deadline returned after %v (%v)", deadline, took.Round(time.Millisecond), err)
+	}
 }
