@@ -145,8 +145,11 @@ func (b *Broker) reconnect(failures int) bool {
 	b.mu.Unlock()
 
 	// Errors here surface again as a failing receive, which retries.
-	b.ps = b.rdb.Subscribe(b.ctx, names...)
+	// CommandTimeout bounds the whole attempt: a stuck Redis would
+	// otherwise hold subMu, and with it Subscribe, Close and every
+	// Subscription.Close, for as long as go-redis waits to dial.
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
+	b.ps = b.rdb.Subscribe(ctx, names...)
 	if err := b.ps.Ping(ctx, token); err != nil {
 		// Without its barrier this connection would never catch up:
 		// make the next receive fail so that we try again.

@@ -133,7 +133,8 @@ type Options struct {
 	// DefaultPingInterval.
 	PingInterval time.Duration
 	// CommandTimeout bounds the reader's own Redis calls (positions, catch
-	// ups) and unsubscribes. Zero means DefaultCommandTimeout.
+	// ups, each attempt to replace its connection) and unsubscribes. Zero
+	// means DefaultCommandTimeout.
 	CommandTimeout time.Duration
 }
 

@@ -98,3 +98,38 @@ func TestSubscribeKeepsItsDeadlineWhileRedisHangs(t *testing.T) {
 		t.Fatalf("Subscribe with a %v deadline returned after %v (%v)", deadline, took.Round(time.Millisecond), err)
 	}
 }
+
+// TestCloseBoundedWhileRedisHangs: while Redis is stuck, closing a
+// subscription and closing the broker wait for the reader's attempt to
+// replace its connection, which CommandTimeout bounds as it bounds the
+// reader's other Redis calls.
+func TestCloseBoundedWhileRedisHangs(t *testing.T) {
+	const commandTimeout = 300 * time.Millisecond
+	px := startProxy(t, testenv.RedisAddr(t))
+	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
+		Addr: px.Addr(), Prefix: uniquePrefix(), PingInterval: 50 * time.Millisecond, CommandTimeout: commandTimeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ctx := testenv.Context(t, 20*time.Second)
+	sub, err := sb.Subscribe(ctx, "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	px.stall()
+	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.stalled() > 0 })
+	for _, c := range []struct {
+		what  string
+		close func() error
+	}{{"Subscription.Close", sub.Close}, {"Broker.Close", sb.Close}} {
+		start := time.Now()
+		_ = c.close()
+		if took := time.Since(start); took > 2*commandTimeout+time.Second {
+			t.Errorf("%s took %v with a CommandTimeout of %v", c.what, took.Round(time.Millisecond), commandTimeout)
+		}
+	}
+}
