@@ -182,6 +182,10 @@ func TestDemoInterruptedAfterRolloutIsNotABreak(t *testing.T) {
 	defer interrupt()
 	cfg := testConfig(t)
 	cfg.Rate = 1000 // messages on their way when the interruption comes
+	// The rollout's last event reaches the progress after Status shows the
+	// end (checkLastEvent): a settle that long makes sure the interruption
+	// comes during it, on a loaded machine too.
+	cfg.Settle = 20 * time.Second
 	out := &cancelOn{word: "rollout_completed", cancel: interrupt}
 	cfg.Out = out
 	r, err := Run(runCtx, cfg)
