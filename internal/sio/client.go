@@ -154,11 +154,9 @@ func (cl *client) connect(m socketio.Message) {
 		cl.timer = nil // not kept for the life of the connection
 	}
 	cl.mu.Unlock()
-	s.mu.Lock()
-	s.connected = true
-	s.mu.Unlock()
-	// The answer goes out before the socket can receive broadcasts.
-	_ = cl.send(socketio.Packet{Type: socketio.Connect, Namespace: n.name, Data: []byte(`{"sid":"` + s.id + `"}`)}, nil)
+	// The answer goes out before the socket can receive broadcasts, and
+	// before what was emitted to it while the middlewares ran.
+	s.joined(socketio.Packet{Type: socketio.Connect, Namespace: n.name, Data: []byte(`{"sid":"` + s.id + `"}`)})
 	n.add(s)
 	if f := n.onConnect(); f != nil {
 		f(s)

@@ -41,7 +41,9 @@ func (n *Namespace) Name() string { return n.name }
 // Use adds a middleware run for every CONNECT, in order, before the socket
 // joins. An error refuses the connection with CONNECT_ERROR (see
 // ConnectError). Middlewares may read the socket's Auth and Request and
-// call SetValue, but must not emit.
+// call SetValue. What is emitted to the socket before it joins, by them or
+// by anything else, is sent right after the CONNECT answer, or dropped if
+// the CONNECT is refused.
 func (n *Namespace) Use(mw func(s *Socket) error) {
 	n.mu.Lock()
 	n.mws = append(n.mws, mw)

@@ -33,6 +33,17 @@ type Socket struct {
 	acks        map[int64]chan Ack // server-emitted events awaiting the client's ack
 	nextAck     int64
 	value       any
+
+	// joining says the middlewares are still judging the socket's
+	// CONNECT. What is emitted to the socket meanwhile (the gateway's
+	// edge attaches a backend then, whose connection handler's events
+	// arrive at once) is held in early and sent right after the CONNECT
+	// answer, as a Node server's connection handler's emits follow it: a
+	// client handles an event that comes before the answer ahead of its
+	// "connect", without its id. Dropped if the CONNECT is refused.
+	// Cleared, under mu, once early is sent.
+	joining atomic.Bool
+	early   [][]engineio.Packet
 }
 
 // Ack is the client's answer to an event emitted with EmitWithAck.
@@ -46,7 +57,9 @@ func newSocket(n *Namespace, cl *client, auth []byte) *Socket {
 	// the connection ends, and a child would cost every connection a
 	// registration in its parent.
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Socket{id: newID(), nsp: n, cl: cl, auth: auth, ctx: ctx, cancel: cancel}
+	s := &Socket{id: newID(), nsp: n, cl: cl, auth: auth, ctx: ctx, cancel: cancel}
+	s.joining.Store(true)
+	return s
 }
 
 // ID is the socket's id (the "sid" of its CONNECT answer); it is also the
@@ -164,7 +177,7 @@ func (s *Socket) EmitAsking(event string, binary [][]byte, args ...[]byte) (*Pen
 	}
 	ch := make(chan Ack, 1)
 	s.mu.Lock()
-	if !s.connected {
+	if !s.connected && !s.joining.Load() {
 		s.mu.Unlock()
 		return nil, ErrDisconnected
 	}
@@ -213,10 +226,44 @@ func (s *Socket) dropAck(id int64) {
 	s.mu.Unlock()
 }
 
-// packet sends p in the socket's namespace.
+// packet sends p in the socket's namespace, or holds it while the socket
+// is joining.
 func (s *Socket) packet(p socketio.Packet, binary [][]byte) error {
 	p.Namespace = s.nsp.name
+	if s.joining.Load() && s.hold(p, binary) {
+		return nil
+	}
 	return s.cl.send(p, binary)
+}
+
+// hold keeps p for after the CONNECT answer if the socket is still joining
+// (see joining), and reports whether it did; a socket refused or closed
+// meanwhile sends nothing.
+func (s *Socket) hold(p socketio.Packet, binary [][]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.joining.Load() {
+		return false
+	}
+	if s.ctx.Err() == nil {
+		s.early = append(s.early, encode(p, binary))
+	}
+	return true
+}
+
+// joined sends the CONNECT answer, then what was held while the socket
+// was joining, and ends the holding: nothing emitted meanwhile can pass
+// them.
+func (s *Socket) joined(answer socketio.Packet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connected = true
+	_ = s.cl.send(answer, nil)
+	for _, g := range s.early {
+		_ = s.cl.conn.Send(g...) // a failure closes the connection
+	}
+	s.early = nil
+	s.joining.Store(false)
 }
 
 // Disconnect makes the socket leave its namespace: the client gets
