@@ -18,7 +18,8 @@ const (
 // is one); WithDefaults fills them in and Validate rejects the rest.
 type Config struct {
 	// PingInterval is how long the server waits after a session opens, and
-	// after each pong, before it sends the next ping. Zero means 25s.
+	// after each ping (once its pong came), before it sends the next ping.
+	// Zero means 25s.
 	PingInterval time.Duration
 	// PingTimeout is how long the server waits for the pong after a ping
 	// before it closes the session. Zero means 20s.

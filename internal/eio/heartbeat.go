@@ -8,7 +8,8 @@ import (
 )
 
 // Heartbeat (protocol v4): the server pings PingInterval after the session
-// opens and after each pong; the client has PingTimeout to answer. Like
+// opens, and once a pong came, PingInterval after the last ping (below);
+// the client has PingTimeout to answer. Like
 // Node, any other packet arriving while a pong is awaited pushes the
 // deadline back once, because a busy polling client may send its pong in a
 // later request.
@@ -25,6 +26,13 @@ import (
 // its queue (awaitCollect). That time is the server's, not the client's: a
 // deadline that passes meanwhile is not judged until the call returns, and
 // the client then has PingTimeout again.
+//
+// The client judges the server the same way: the official client closes a
+// connection on which no ping came for PingInterval + PingTimeout. So a
+// ping is due PingInterval after the last one was, not after its pong was
+// read (a pong read late, behind a handler, would hold the next ping back
+// past the client's deadline), and while a handler keeps the pong unread
+// past its deadline the client is pinged again every PingInterval.
 
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
@@ -58,6 +66,15 @@ func (c *Conn) ping() {
 
 func (c *Conn) pongMissed(seq uint64) {
 	c.mu.Lock()
+	if c.awaitingPong && c.pingSeq == seq && !c.closed && c.handling && c.pingTimer != nil &&
+		!time.Now().Before(c.pongDeadline) {
+		// The pong may be waiting behind the handler: not judged, but the
+		// client, which hears nothing else, is pinged again.
+		c.nextPing = c.nextPing.Add(c.srv.cfg.PingInterval)
+		c.pingTimer.Reset(max(time.Until(c.nextPing), 0))
+		c.mu.Unlock()
+		return
+	}
 	// A deadline moved later (setHandling) finds this timer reset; one
 	// that fired meanwhile must not judge the old deadline.
 	missed := c.awaitingPong && c.pingSeq == seq && !c.closed && !c.handling && !time.Now().Before(c.pongDeadline)
@@ -95,9 +112,14 @@ func (c *Conn) onPong() {
 		c.pongTimer.Stop()
 		c.pongTimer = nil
 	}
-	if c.pingTimer != nil {
-		c.nextPing = time.Now().Add(c.srv.cfg.PingInterval)
-		c.pingTimer.Reset(c.srv.cfg.PingInterval)
+	// The next ping is due PingInterval after the last one was, or at once
+	// if that has passed; one already scheduled (pongMissed) stays.
+	if now := time.Now(); c.pingTimer != nil && !c.nextPing.After(now) {
+		c.nextPing = c.nextPing.Add(c.srv.cfg.PingInterval)
+		if c.nextPing.Before(now) {
+			c.nextPing = now
+		}
+		c.pingTimer.Reset(c.nextPing.Sub(now))
 	}
 }
 
