@@ -23,6 +23,10 @@ import (
 // errSlowConsumer closes a Socket.IO client whose held messages overflowed.
 var errSlowConsumer = errors.New("edge: slow consumer")
 
+// errNoBackend closes a Socket.IO client whose session no backend took
+// when it connected.
+var errNoBackend = errors.New("edge: no backend available")
+
 // errSubscriptionLost closes a Socket.IO client whose subscription the
 // session could not restore: Socket.IO has no event for it (as with the
 // reference service, the client reconnects and subscribes with since).
@@ -127,6 +131,11 @@ func (s *Server) connectSocketIO(so *sio.Socket) error {
 	if err != nil {
 		s.attachFailed.Add(1)
 		s.log.Warn("edge: attach failed", "user", user, "err", err)
+		// Not CONNECT_ERROR alone: the official client takes a refused
+		// CONNECT as final and never tries again, whereas a closed
+		// connection it retries with its backoff, as it would a backend
+		// that is down. Once closed, the CONNECT_ERROR is not sent.
+		so.Conn().CloseWith(fmt.Errorf("%w: %w", errNoBackend, err))
 		return &sio.ConnectError{Message: "no backend available"}
 	}
 	c.sess = sess
