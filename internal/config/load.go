@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -49,6 +50,14 @@ func Parse(data []byte) (*Config, error) {
 				return nil, err
 			}
 			return nil, &FieldError{Line: extra.Line, Msg: "a configuration is one YAML document, found a second one"}
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err == nil {
+			var bad problems
+			wholeNumbers(&doc, reflect.TypeFor[Config](), "", &bad)
+			if len(bad) > 0 {
+				return nil, errors.Join(bad...)
+			}
 		}
 	}
 	if c.Identity.JWT == nil {
@@ -245,4 +254,67 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 		}
 	}
 	return reflect.StructField{}, false
+}
+
+// wholeNumbers refuses a fraction given for an integer field, a value of
+// the wrong type: yaml.v3 truncates it (0.5 becomes 0, which then takes
+// the default). A whole number written as a float (1e6) is accepted, as
+// yaml.v3 reads it. n is decoded into t at path at; aliases and merge
+// keys are followed (the document has decoded, so they do not loop).
+func wholeNumbers(n *yaml.Node, t reflect.Type, at string, p *problems) {
+	line := n.Line
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			wholeNumbers(c, t, at, p)
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				if v.Kind == yaml.SequenceNode {
+					for _, m := range v.Content {
+						wholeNumbers(m, t, at, p)
+					}
+				} else {
+					wholeNumbers(v, t, at, p)
+				}
+				continue
+			}
+			if f, ok := fieldByTag(t, k.Value); ok {
+				path := k.Value
+				if at != "" {
+					path = at + "." + path
+				}
+				wholeNumbers(v, f.Type, path, p)
+			}
+		}
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			return
+		}
+		for i, c := range n.Content {
+			wholeNumbers(c, t.Elem(), at+"["+strconv.Itoa(i)+"]", p)
+		}
+	case yaml.ScalarNode:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		default:
+			return
+		}
+		var f float64
+		if n.ShortTag() == "!!float" && n.Decode(&f) == nil && f != math.Trunc(f) {
+			*p = append(*p, &FieldError{Line: line, Path: at, Msg: "must be a whole number, got " + n.Value})
+		}
+	}
 }
