@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,12 +142,31 @@ func (s *Server) routeRollout() {
 			if err != nil {
 				return err
 			}
+			if err := noBody(w, r); err != nil {
+				return err
+			}
 			ctx, cancel := commandContext(r)
 			defer cancel()
 			st, err := run(ro, ctx)
 			return s.answerCommand(w, st, err)
 		}))
 	}
+}
+
+// noBody reads the body of a command that takes none: empty, {} or null
+// will do; anything else is refused as decode refuses it (unknown field,
+// malformed JSON, too large), so that a command is never carried out
+// with a request it did not understand.
+func noBody(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return apiErr(http.StatusBadRequest, "body larger than %d bytes", maxBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(w, r, &struct{}{})
 }
 
 func (s *Server) rollout() (Rollout, error) {
