@@ -257,6 +257,7 @@ func (a *App) buildGateway() error {
 		Blue:             dialers[router.Blue],
 		Green:            dialers[router.Green],
 		Handover:         handover.Options{Timeout: c.Handover.Timeout, DrainTimeout: c.Handover.DrainTimeout},
+		PrepareTTL:       c.Handover.PrepareTTL,
 		MovesPerSecond:   c.Handover.MovesPerSecond,
 		Concurrency:      c.Handover.Concurrency,
 		MaxSubscriptions: c.Edge.MaxSubscriptions,
