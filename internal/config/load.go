@@ -82,10 +82,18 @@ func Parse(data []byte) (*Config, error) {
 type lineIndex struct {
 	line  map[string]int
 	paths map[int][]string
+	// colls maps a line to the paths whose value is a list or mapping
+	// starting on it ("" for the document's own), outermost first.
+	colls map[int][]collPath
+}
+
+type collPath struct {
+	path string
+	kind yaml.Kind
 }
 
 func indexLines(data []byte) *lineIndex {
-	ix := &lineIndex{line: map[string]int{}, paths: map[int][]string{}}
+	ix := &lineIndex{line: map[string]int{}, paths: map[int][]string{}, colls: map[int][]collPath{}}
 	var doc yaml.Node
 	if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
 		ix.walk(doc.Content[0], "")
@@ -100,6 +108,9 @@ func (ix *lineIndex) add(path string, line int) {
 
 // walk does not follow aliases, so a self-referencing document cannot loop.
 func (ix *lineIndex) walk(n *yaml.Node, at string) {
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		ix.colls[n.Line] = append(ix.colls[n.Line], collPath{at, n.Kind})
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -156,6 +167,9 @@ func flatten(err error) []error {
 var (
 	typeErrLine  = regexp.MustCompile(`^line (\d+): (.*)$`)
 	unknownField = regexp.MustCompile(`^field (\S+) not found in type`)
+	// collInto is yaml.v3's error for a list or mapping given where the
+	// field takes something else; the line is the collection's.
+	collInto = regexp.MustCompile(`^cannot unmarshal !!(seq|map) into `)
 )
 
 // explain turns yaml.v3's decoding errors ("line 5: field tokn not found in
@@ -186,6 +200,15 @@ func explain(data []byte, err error) error {
 			fe.Msg = "unknown field"
 			if known := fieldsAt(fe.Path); known != "" {
 				fe.Msg += "; known here: " + known
+			}
+		} else if c := collInto.FindStringSubmatch(m[2]); c != nil {
+			// The paths on the line are the collection's items or keys;
+			// the field is the one whose value it is.
+			kind := map[string]yaml.Kind{"seq": yaml.SequenceNode, "map": yaml.MappingNode}[c[1]]
+			for _, cp := range ix.colls[line] {
+				if cp.kind == kind {
+					fe.Path = cp.path
+				}
 			}
 		} else {
 			fe.Path = innermost(onLine)

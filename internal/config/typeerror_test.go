@@ -1,0 +1,30 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestCollectionOfWrongTypeNamesItsField: a list or a mapping where the
+// field takes something else is an error naming that field, not its first
+// item or key (log.level[0], edge.origin_patterns.host: fields that do
+// not exist), on the line yaml.v3 gives.
+func TestCollectionOfWrongTypeNamesItsField(t *testing.T) {
+	for _, tc := range []struct {
+		yml, path string
+		line      int
+	}{
+		{minimal + "log:\n  level:\n    - debug\n", "log.level", 16},
+		{minimal + "log: {level: [debug]}\n", "log.level", 14},
+		{minimal + "edge:\n  origin_patterns:\n    host: x\n", "edge.origin_patterns", 16},
+		{minimal + "rollout:\n  steps: {a: 1}\n", "rollout.steps", 15},
+		{strings.Replace(minimal, "  token: change-me\n", "  token: {a: 1}\n", 1), "admin.token", 5},
+	} {
+		_, err := Parse([]byte(tc.yml))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Path != tc.path || fe.Line != tc.line || !strings.Contains(fe.Msg, "cannot unmarshal") {
+			t.Errorf("want line %d naming %s, got %v", tc.line, tc.path, err)
+		}
+	}
+}
