@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -193,7 +194,9 @@ func explain(data []byte, err error) error {
 		onLine := ix.paths[line]
 		if u := unknownField.FindStringSubmatch(m[2]); u != nil {
 			for _, p := range onLine {
-				if p == u[1] || strings.HasSuffix(p, "."+u[1]) {
+				// A key of that name where it is known is not the one.
+				known := slices.Contains(strings.Split(fieldsAt(p), ", "), u[1])
+				if (p == u[1] || strings.HasSuffix(p, "."+u[1])) && !known {
 					fe.Path = p
 				}
 			}

@@ -28,3 +28,15 @@ func TestCollectionOfWrongTypeNamesItsField(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownFieldNextToAKnownOneOfTheSameName: an unknown key on a line
+// that also holds a known field of the same name deeper down is named by
+// its own path, not the known field's ("rollout.thresholds.max_p95:
+// unknown field; known here: …, max_p95, …").
+func TestUnknownFieldNextToAKnownOneOfTheSameName(t *testing.T) {
+	_, err := Parse([]byte(minimal + "rollout: {max_p95: 2s, thresholds: {max_p95: 1s}}\n"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Path != "rollout.max_p95" || fe.Line != 14 || !strings.Contains(fe.Msg, "unknown field") {
+		t.Errorf("want line 14: rollout.max_p95: unknown field, got %v", err)
+	}
+}
