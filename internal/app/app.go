@@ -51,7 +51,6 @@ import (
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/gateway"
-	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/health"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
@@ -232,10 +231,6 @@ func def[T comparable](v *T, d T) {
 // buildGateway is gateway.FromConfig with the dialers wrapped.
 func (a *App) buildGateway() error {
 	c := &a.cfg
-	table, err := c.Routing.Table()
-	if err != nil {
-		return fmt.Errorf("app: routing: %w", err)
-	}
 	var dialers [2]upstream.Dialer
 	for _, b := range []struct {
 		color  router.Color
@@ -252,18 +247,11 @@ func (a *App) buildGateway() error {
 		a.probeDial[b.color] = upstream.Inject(d, b.faults)
 		dialers[b.color] = upstream.Observe(a.probeDial[b.color], a.monitor.Backend(b.color))
 	}
-	a.gw, err = gateway.New(gateway.Options{
-		Router:           router.New(table),
-		Blue:             dialers[router.Blue],
-		Green:            dialers[router.Green],
-		Handover:         handover.Options{Timeout: c.Handover.Timeout, DrainTimeout: c.Handover.DrainTimeout},
-		PrepareTTL:       c.Handover.PrepareTTL,
-		MovesPerSecond:   c.Handover.MovesPerSecond,
-		Concurrency:      c.Handover.Concurrency,
-		MaxSubscriptions: c.Edge.MaxSubscriptions,
-		Logger:           a.log,
-	})
+	opts, err := gateway.ConfigOptions(c, dialers[router.Blue], dialers[router.Green], a.log)
 	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	if a.gw, err = gateway.New(opts); err != nil {
 		return fmt.Errorf("app: gateway: %w", err)
 	}
 	for _, c := range []router.Color{router.Blue, router.Green} {

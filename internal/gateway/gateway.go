@@ -187,10 +187,6 @@ func New(opts Options) (*Gateway, error) {
 // FromConfig builds a gateway from a configuration that has been through
 // SetDefaults and Validate.
 func FromConfig(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	table, err := cfg.Routing.Table()
-	if err != nil {
-		return nil, err
-	}
 	blue, err := upstream.NewDialer(cfg.Backends.Blue, cfg.Edge.MaxMessageBytes)
 	if err != nil {
 		return nil, fmt.Errorf("backends.blue: %w", err)
@@ -199,7 +195,23 @@ func FromConfig(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backends.green: %w", err)
 	}
-	return New(Options{
+	opts, err := ConfigOptions(cfg, blue, green, log)
+	if err != nil {
+		return nil, err
+	}
+	return New(opts)
+}
+
+// ConfigOptions are the options a configuration (through SetDefaults and
+// Validate) gives a gateway that dials blue and green: the one place that
+// reads the configuration's gateway settings, for FromConfig and for a
+// caller that wraps the dialers.
+func ConfigOptions(cfg *config.Config, blue, green upstream.Dialer, log *slog.Logger) (Options, error) {
+	table, err := cfg.Routing.Table()
+	if err != nil {
+		return Options{}, fmt.Errorf("routing: %w", err)
+	}
+	return Options{
 		Router:           router.New(table),
 		Blue:             blue,
 		Green:            green,
@@ -209,7 +221,7 @@ func FromConfig(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Concurrency:      cfg.Handover.Concurrency,
 		MaxSubscriptions: cfg.Edge.MaxSubscriptions,
 		Logger:           log,
-	})
+	}, nil
 }
 
 // Router is the gateway's router.
