@@ -421,6 +421,9 @@ func (c *Conn) takeAll() []engineio.Packet {
 	}
 	clear(c.queue) // drop references to the data
 	c.queue, c.queueBytes = c.queue[:0], 0
+	if cap(c.queue) > idleQueueKeep {
+		c.queue = nil // a polling session keeps no burst-sized array, as a writer does not
+	}
 	c.wakeRoomLocked()
 	return out
 }
