@@ -1,9 +1,12 @@
 package gateway_test
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
 	"github.com/baton-rt/baton/internal/testenv"
@@ -46,4 +49,29 @@ func TestFlappingBackendIsLeft(t *testing.T) {
 	}
 	stopAndCheck(t, p, clients)
 	e.checkPlacement(t, clients)
+}
+
+// TestFlapWaitEndsWithTheSession: a re-attach waiting out its backoff
+// after quick drops ends with its session: a client that left has nothing
+// waiting for it.
+func TestFlapWaitEndsWithTheSession(t *testing.T) {
+	e := setupOptions(t, router.Full, nil, nil, func(o *gateway.Options) { o.ReattachBackoff = 20 * time.Second })
+	clients := e.attach(t, 1, []string{"a"})
+	c := clients[0]
+	// Two drops soon after their attach: the second re-attach waits.
+	e.green.DropConns()
+	testenv.Eventually(t, "re-attached", 10*time.Second, func() bool {
+		col, live := c.s.Attached()
+		return e.g.Status().Moves.Reattached == 1 && col == router.Green && live
+	})
+	e.green.DropConns()
+	testenv.Eventually(t, "the drop seen", 10*time.Second, func() bool {
+		_, live := c.s.Attached()
+		return !live
+	})
+	e.g.Detach(c.s)
+	testenv.Eventually(t, "the re-attach to end with its session", 2*time.Second, func() bool {
+		buf := make([]byte, 1<<20)
+		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "gateway.(*Gateway).reattach")
+	})
 }

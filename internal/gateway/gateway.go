@@ -41,7 +41,6 @@ import (
 	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
-	"github.com/baton-rt/baton/internal/sleep"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -385,13 +384,13 @@ func (g *Gateway) reattach(s *session.Session, cause error, quick int) {
 		g.log.Warn("gateway: backend keeps dropping the session soon after its attach, trying the other first",
 			"session", s.ID(), "quick_drops", quick, "wait", wait)
 	}
-	if wait > 0 && sleep.For(g.ctx, wait) != nil {
+	if wait > 0 && !g.pause(s, wait) {
 		return
 	}
 	var err error
 	for attempt := range g.opts.ReattachAttempts {
 		if attempt > 0 {
-			if sleep.For(g.ctx, backoff) != nil {
+			if !g.pause(s, backoff) {
 				return
 			}
 			backoff *= 2
@@ -415,6 +414,21 @@ func (g *Gateway) reattach(s *session.Session, cause error, quick int) {
 	g.log.Warn("gateway: abandoning session", "session", s.ID(), "err", err)
 	g.forget(s)
 	s.Abandon(fmt.Errorf("%w: %w", ErrNoBackend, err))
+}
+
+// pause waits d before a re-attach of s, and reports false if the
+// gateway closed or the session ended meanwhile: a client gone leaves no
+// re-attach waiting for it.
+func (g *Gateway) pause(s *session.Session, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-g.ctx.Done():
+	case <-s.Done():
+	}
+	return false
 }
 
 // Close closes every session (their clients with ErrClosed) and waits for
