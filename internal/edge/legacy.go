@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -117,6 +118,16 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 
 	// The Origin is checked before the attach, which dials a backend.
 	if !s.originOK(w, r) {
+		return
+	}
+	// So is the request's being an upgrade at all: websocket.Accept
+	// would refuse a plain GET only after a backend had taken it.
+	if code, why := notUpgrade(r); code != 0 {
+		if code == http.StatusUpgradeRequired {
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "websocket")
+		}
+		httpError(w, code, why)
 		return
 	}
 	user, err := s.id.User(r.Header, r.URL.Query(), "")
@@ -443,4 +454,33 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 	w.WriteHeader(status)
 	b := append([]byte(`{"error":`), jsonQuote(msg)...)
 	_, _ = w.Write(append(b, "}\n"...))
+}
+
+// notUpgrade says why r is no WebSocket upgrade, with the status that
+// answers it (websocket.Accept's), or 0 when it is one.
+func notUpgrade(r *http.Request) (int, string) {
+	switch {
+	case r.Method != http.MethodGet:
+		return http.StatusMethodNotAllowed, "a WebSocket upgrade is a GET"
+	case !hasToken(r.Header, "Connection", "upgrade"), !hasToken(r.Header, "Upgrade", "websocket"):
+		return http.StatusUpgradeRequired, "this endpoint speaks WebSocket only: send Connection: Upgrade and Upgrade: websocket"
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return http.StatusBadRequest, "unsupported Sec-WebSocket-Version: want 13"
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return http.StatusBadRequest, "missing Sec-WebSocket-Key"
+	}
+	return 0, ""
+}
+
+// hasToken reports whether the comma-separated header name holds token,
+// case-insensitively.
+func hasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
