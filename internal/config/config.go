@@ -129,6 +129,14 @@ type Backend struct {
 	// DialTimeout bounds connecting and the protocol handshake. Zero means
 	// 5s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// PingInterval and PingTimeout are the gateway's heartbeat on a legacy
+	// backend's connections: one that has sent nothing for PingInterval is
+	// sent a ping, and one that then sends nothing for PingTimeout is taken
+	// for dead and dropped (its sessions re-attach). Zero means 25s and
+	// 20s. Only for legacy backends: a Socket.IO backend's heartbeat is
+	// Engine.IO's, which the backend drives.
+	PingInterval time.Duration `yaml:"ping_interval"`
+	PingTimeout  time.Duration `yaml:"ping_timeout"`
 	// Events maps Baton's session operations to this backend's message
 	// names. Empty names take the defaults of the reference services.
 	Events Events `yaml:"events"`

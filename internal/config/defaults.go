@@ -109,6 +109,10 @@ func (b *Backend) setDefaults() {
 	if b.Protocol == ProtocolSocketIO {
 		def(&b.Namespace, DefaultNamespace)
 	}
+	if b.Protocol == ProtocolLegacy {
+		def(&b.PingInterval, DefaultPingInterval)
+		def(&b.PingTimeout, DefaultPingTimeout)
+	}
 	def(&b.DialTimeout, DefaultDialTimeout)
 	def(&b.Events.Subscribe, DefaultEventSubscribe)
 	def(&b.Events.Unsubscribe, DefaultEventUnsubscribe)

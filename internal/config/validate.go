@@ -287,6 +287,17 @@ func (b *Backend) validate(p *problems, at string) {
 		p.add(at+".namespace", "must start with \"/\", got %q", b.Namespace)
 	}
 	p.positiveDuration(at+".dial_timeout", b.DialTimeout)
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"ping_interval", b.PingInterval}, {"ping_timeout", b.PingTimeout}} {
+		switch {
+		case b.Protocol == ProtocolLegacy:
+			p.positiveDuration(at+"."+d.field, d.v)
+		case b.Protocol == ProtocolSocketIO && d.v != 0:
+			p.add(at+"."+d.field, "only for legacy backends (a socketio backend's heartbeat is Engine.IO's)")
+		}
+	}
 
 	names := []struct{ field, name string }{
 		{"subscribe", b.Events.Subscribe},

@@ -56,8 +56,12 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("upstream: handshake with %s: %w", redactURL(o.URL), err)
 	}
-	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), timeout: o.RequestTimeout, done: make(chan struct{})}
+	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), timeout: o.RequestTimeout, done: make(chan struct{}),
+		pingInterval: o.PingInterval, pingTimeout: o.PingTimeout}
 	c.park, _ = ws.(wsconn.Parker)
+	c.expire = expiry.New(c.sweep)
+	c.beatAt = time.Now().Add(c.pingInterval)
+	c.expire.Arm(c.beatAt)
 	go c.readLoop()
 	return c, nil
 }
@@ -120,11 +124,23 @@ type legacyConn struct {
 	nextID  atomic.Uint64
 	closing atomic.Bool // Close was called: the end is not an error
 
+	// The heartbeat (beatLocked): the reader notes that the backend sent
+	// something, and the sweep that comes due at beatAt pings a backend
+	// silent for pingInterval, and ends the connection of one still
+	// silent pingTimeout after its ping.
+	heard                     atomic.Bool
+	pingInterval, pingTimeout time.Duration
+
 	mu      sync.Mutex
 	pending map[uint64]*waiter // request id -> who waits for its answer
-	expire  *expiry.Sweeper    // gives up PublishAsync's answers; made at the first
-	ended   bool               // the reader has failed what was pending: no more
-	err     error
+	// expire gives up PublishAsync's answers and runs the heartbeat: the
+	// connection's one timer.
+	expire *expiry.Sweeper
+	beatAt time.Time // the heartbeat's next look; zero once it failed
+	pinged bool      // a ping is out, and nothing came since
+	silent error     // why the heartbeat ended the connection
+	ended  bool      // the reader has failed what was pending: no more
+	err    error
 }
 
 // waiter is a request waiting for its answer: a caller blocked on reply
@@ -229,6 +245,7 @@ func (c *legacyConn) readBurst() error {
 			break // the next frame is not read yet: flush before waiting
 		}
 	}
+	c.heard.Store(true) // for the heartbeat: once a burst, not a frame
 	c.h.Flush()
 	return nil
 }
@@ -236,10 +253,13 @@ func (c *legacyConn) readBurst() error {
 // end is the reader's last act: see readLoop.
 func (c *legacyConn) end(err error) {
 	_ = c.ws.CloseNow()
+	c.mu.Lock()
+	if c.silent != nil {
+		err = c.silent // the heartbeat cut the connection: say why
+	}
 	if c.closing.Load() {
 		err = nil
 	}
-	c.mu.Lock()
 	c.err = err
 	c.ended = true
 	var async []*waiter
@@ -359,19 +379,24 @@ func (c *legacyConn) register(w *waiter) (uint64, error) {
 	}
 	c.pending[id] = w
 	if w.then != nil {
-		if c.expire == nil {
-			c.expire = expiry.New(c.sweep)
-		}
 		c.expire.Arm(w.due)
 	}
 	return id, nil
 }
 
-// sweep gives up the PublishAsync answers due by now (see expiry) and
-// returns the next deadline.
+// sweep gives up the PublishAsync answers due by now (see expiry), runs
+// the heartbeat when it is due, and returns the next deadline of either.
 func (c *legacyConn) sweep(now time.Time) time.Time {
 	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return time.Time{}
+	}
 	due, next := expiry.TakeDue(c.pending, now, func(w *waiter) time.Time { return w.due }) // a blocking request's due is zero
+	ping, dead := c.beatLocked(now)
+	if !c.beatAt.IsZero() && (next.IsZero() || c.beatAt.Before(next)) {
+		next = c.beatAt
+	}
 	c.mu.Unlock()
 	for _, w := range due {
 		w.then(0, errNoAnswer)
@@ -379,7 +404,48 @@ func (c *legacyConn) sweep(now time.Time) time.Time {
 	if len(due) > 0 {
 		c.h.Flush()
 	}
+	switch {
+	case dead:
+		_ = c.ws.CloseNow() // the reader ends, with c.silent
+	case ping:
+		c.ping()
+	}
 	return next
+}
+
+// beatLocked is the heartbeat's look at the connection, once beatAt has
+// come; c.mu is held. A backend heard from since the last look is alive
+// (next look in pingInterval); one silent since is pinged (next look in
+// pingTimeout); one silent since its ping is presumed dead, as a backend
+// process that froze is (its kernel still acknowledges, and no FIN comes):
+// dead says to end the connection, and c.silent why.
+func (c *legacyConn) beatLocked(now time.Time) (ping, dead bool) {
+	if c.beatAt.IsZero() || now.Before(c.beatAt) {
+		return false, false
+	}
+	switch {
+	case c.heard.Swap(false):
+		c.pinged = false
+		c.beatAt = now.Add(c.pingInterval)
+	case c.pinged:
+		c.beatAt = time.Time{}
+		c.silent = fmt.Errorf("%w: no answer to a ping within %v", ErrHeartbeatTimeout, c.pingTimeout)
+		return false, true
+	default:
+		c.pinged = true
+		c.beatAt = now.Add(c.pingTimeout)
+		return true, false
+	}
+	return false, false
+}
+
+// ping sends the heartbeat's ping; its pong is dropped as any answer to
+// an id no request waits for. A write that fails leaves the next look to
+// find the backend silent.
+func (c *legacyConn) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.pingTimeout)
+	defer cancel()
+	_ = c.write(ctx, legacy.Append(nil, legacy.Frame{Type: legacy.TypePing, ID: c.nextID.Add(1)}))
 }
 
 // request sends the frame built for a fresh id and waits for its answer.

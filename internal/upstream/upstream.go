@@ -196,6 +196,10 @@ var (
 	// ErrInvalidArgs: the arguments of a request or event cannot be sent
 	// on this protocol (see the package documentation).
 	ErrInvalidArgs = errors.New("upstream: invalid arguments")
+	// ErrHeartbeatTimeout ends a legacy connection whose backend answered
+	// nothing to a ping (Options.PingTimeout): presumed dead, it is
+	// dropped.
+	ErrHeartbeatTimeout = errors.New("upstream: heartbeat timeout")
 )
 
 // RemoteError is a backend's refusal of a request: a legacy error frame, or
@@ -284,6 +288,14 @@ type Options struct {
 	// MaxMessageBytes bounds one incoming frame; larger ones end the
 	// connection. Zero means 1 MiB.
 	MaxMessageBytes int64
+	// PingInterval and PingTimeout are the heartbeat of a legacy
+	// connection (a Socket.IO one has Engine.IO's, which its server
+	// drives): a backend that has sent nothing for PingInterval is sent a
+	// ping, and one that then sends nothing for PingTimeout is taken for
+	// dead and its connection ended, as if it had dropped. Zero means
+	// config.DefaultPingInterval and config.DefaultPingTimeout.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -297,6 +309,12 @@ func (o Options) withDefaults() Options {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = config.DefaultMaxMessageBytes
 	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = config.DefaultPingInterval
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = config.DefaultPingTimeout
+	}
 	return o
 }
 
@@ -308,6 +326,8 @@ func NewDialer(b config.Backend, maxClientMessage int) (Dialer, error) {
 		URL:             b.URL,
 		DialTimeout:     b.DialTimeout,
 		MaxMessageBytes: MessageLimit(maxClientMessage),
+		PingInterval:    b.PingInterval,
+		PingTimeout:     b.PingTimeout,
 		Mapping: Mapping{
 			Subscribe:   b.Events.Subscribe,
 			Unsubscribe: b.Events.Unsubscribe,
