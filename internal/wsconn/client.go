@@ -390,9 +390,14 @@ func appendMaskedFrame(buf []byte, op byte, p []byte) []byte {
 // Close sends a close frame with code and reason and leaves the reader
 // closeGrace to see the peer's answer, after which its read fails; the
 // reader then calls CloseNow. It fails with net.ErrClosed when a close
-// frame was already sent.
+// frame was already sent. When the close frame cannot go out (a write
+// held the connection for closeGrace: the peer is not reading), it cuts
+// the connection instead, so that the reader ends all the same.
 func (c *Client) Close(code websocket.StatusCode, reason string) error {
 	if err := c.sendClose(code, reason); err != nil {
+		if !errors.Is(err, net.ErrClosed) {
+			_ = c.CloseNow()
+		}
 		return err
 	}
 	return c.in.SetReadDeadline(time.Now().Add(closeGrace))

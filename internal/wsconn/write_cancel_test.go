@@ -75,3 +75,67 @@ func TestWriteEndsWithItsContext(t *testing.T) {
 		t.Fatalf("second Write with a 100ms deadline took %v", d)
 	}
 }
+
+// Close, when a write holds the connection past closeGrace (a peer that
+// stopped reading), cannot send its close frame; the reader must end all
+// the same. It used to return without a read deadline, so once the peer
+// read again and the stuck write went through, the reader waited on a
+// peer that never closes, for ever, and with it upstream's Close, which
+// waits for its reader.
+func TestCloseEndsTheReaderWhenAWriteHoldsIt(t *testing.T) {
+	resume := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ws.SetReadLimit(-1)
+		<-resume // stopped reading until then; never writes, never closes
+		for {
+			if _, _, err := ws.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-resume:
+		default:
+			close(resume)
+		}
+	}()
+	c, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), ClientOptions{WriteTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+
+	readDone := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				readDone <- err
+				return
+			}
+		}
+	}()
+	wrote := make(chan error, 1)
+	go func() { wrote <- c.Write(context.Background(), websocket.MessageBinary, make([]byte, 32<<20)) }()
+	for len(c.wsem) == 0 { // the write holds the connection, and will block on the peer
+		time.Sleep(time.Millisecond)
+	}
+
+	err = c.Close(websocket.StatusNormalClosure, "")
+	t.Logf("Close: %v", err)
+	close(resume) // the peer reads again: the write may go through now
+	t.Logf("write: %v", <-wrote)
+	const bound = closeGrace + 5*time.Second
+	select {
+	case err := <-readDone:
+		t.Logf("reader ended: %v", err)
+	case <-time.After(bound):
+		t.Fatalf("reader still reading %v after Close returned (%v): no read deadline was set", bound, err)
+	}
+}
