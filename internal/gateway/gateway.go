@@ -24,7 +24,7 @@
 // routed backend first, then the other), with every subscription restored
 // from the last delivered seq; the client notices nothing but a pause.
 // Publishes and requests made meanwhile wait for the new attachment within
-// their own context. After ReattachAttempts failures the session is
+// their own context and Options.RequestTimeout. After ReattachAttempts failures the session is
 // abandoned: its client is closed with ErrNoBackend.
 package gateway
 
@@ -84,6 +84,13 @@ type Options struct {
 	// Zero means the defaults above.
 	ReattachAttempts int
 	ReattachBackoff  time.Duration
+	// RequestTimeout bounds how long a client's request waits for its
+	// session's new connection while the session re-attaches after a
+	// drop, when the request's own context has no sooner deadline (a
+	// publish sent without waiting has none: see
+	// session.Options.RequestTimeout). Zero means
+	// config.DefaultRequestTimeout, the edge's request timeout by default.
+	RequestTimeout time.Duration
 	// PrepareTTL is how long connections made by PrepareWeight wait for
 	// the weight change that uses them before they are closed. Zero
 	// means config.DefaultPrepareTTL.
@@ -240,6 +247,7 @@ func (g *Gateway) Attach(ctx context.Context, id Identity, sink session.Sink) (*
 		Protocol:         id.Protocol,
 		Sink:             sink,
 		MaxSubscriptions: g.opts.MaxSubscriptions,
+		RequestTimeout:   g.opts.RequestTimeout,
 		Counters:         &g.counters,
 		OnDrop:           g.onDrop,
 	})

@@ -155,9 +155,15 @@ func (s *Session) Emit(ctx context.Context, event string, args [][]byte) error {
 	return a.conn.Emit(ctx, event, args)
 }
 
+// errNoAttachment ends a wait for an attachment that outlasted
+// Options.RequestTimeout.
+var errNoAttachment = fmt.Errorf("session: no backend connection in time: %w", context.DeadlineExceeded)
+
 // acquire returns the current live attachment with one more request in
-// flight on it, waiting (within ctx) while the session is re-attaching.
+// flight on it, waiting (within ctx and s.waitMax) while the session is
+// re-attaching.
 func (s *Session) acquire(ctx context.Context) (*Attachment, error) {
+	var expired <-chan time.Time // armed at the first wait: none on the common path
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -174,10 +180,17 @@ func (s *Session) acquire(ctx context.Context) (*Attachment, error) {
 		}
 		wait := s.attached
 		s.mu.Unlock()
+		if expired == nil {
+			t := time.NewTimer(s.waitMax)
+			defer t.Stop()
+			expired = t.C
+		}
 		select {
 		case <-wait:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-expired:
+			return nil, errNoAttachment
 		}
 	}
 }

@@ -92,6 +92,14 @@ type Options struct {
 	// MaxSubscriptions caps the channels held at once. Zero means
 	// config.DefaultMaxSubscriptions.
 	MaxSubscriptions int
+	// RequestTimeout bounds how long Publish, PublishAsync, Request, Emit
+	// and Subscribe wait for a live attachment while the session has none
+	// (a re-attach is under way), when their context has no sooner
+	// deadline: PublishAsync's usually has none, its answer being bounded
+	// by the backend connection. The wait then fails with an error
+	// wrapping context.DeadlineExceeded. Zero means
+	// config.DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Counters receives the session's counts; sessions usually share one.
 	// Nil means a private one.
 	Counters *Counters
@@ -172,7 +180,7 @@ type Counters struct {
 // move switches the session meanwhile (the old attachment is closed only
 // after its in-flight requests end, or after the drain timeout). While the
 // session has no live attachment (a re-attach is under way) they wait for
-// one, within their context.
+// one, within their context and Options.RequestTimeout.
 type Session struct {
 	id       string
 	user     string
@@ -180,6 +188,7 @@ type Session struct {
 	sink     Sink
 	pacer    Pacer // sink, when it paces; nil otherwise
 	maxSubs  int
+	waitMax  time.Duration // Options.RequestTimeout
 	counters *Counters
 	onDrop   func(*Session, error)
 
@@ -223,6 +232,9 @@ func New(opts Options) (*Session, error) {
 	if opts.MaxSubscriptions <= 0 {
 		opts.MaxSubscriptions = config.DefaultMaxSubscriptions
 	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = config.DefaultRequestTimeout
+	}
 	if opts.Counters == nil {
 		opts.Counters = new(Counters)
 	}
@@ -235,6 +247,7 @@ func New(opts Options) (*Session, error) {
 		sink:     opts.Sink,
 		pacer:    pacer,
 		maxSubs:  opts.MaxSubscriptions,
+		waitMax:  opts.RequestTimeout,
 		counters: opts.Counters,
 		onDrop:   opts.OnDrop,
 		ops:      make(chan struct{}, 1),
