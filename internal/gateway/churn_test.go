@@ -70,7 +70,10 @@ func TestChurnReturnsToBaseline(t *testing.T) {
 	if st.Sessions.Standby != 0 {
 		t.Errorf("status: %+v", st.Sessions)
 	}
-	if es := f.edge.Stats(); es.Legacy != 0 || es.SocketIO != 0 {
-		t.Errorf("edge: %+v", es)
-	}
+	// A legacy connection leaves the edge's count once its session is
+	// detached and its backend connection closed, after its goroutines.
+	settle("edge connections", func() bool {
+		es := f.edge.Stats()
+		return es.Legacy == 0 && es.SocketIO == 0
+	})
 }
