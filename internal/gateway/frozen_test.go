@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"sync"
@@ -170,4 +171,40 @@ func TestFrozenLegacyBackendIsLeft(t *testing.T) {
 	if st := e.g.Status(); st.Moves.Drops != uint64(len(clients)) || st.Moves.Reattached != uint64(len(clients)) {
 		t.Errorf("drops %d, reattached %d, want %d each", st.Moves.Drops, st.Moves.Reattached, len(clients))
 	}
+}
+
+// TestCloseWithAFrozenBackendIsBounded: sessions sit on a legacy backend
+// that froze (its heartbeat too slow to have noticed yet) when the
+// gateway closes. Ending each session waits, bounded, for the frozen
+// backend to answer the close; one after another, ten took about 50 s,
+// and a SIGTERM's drain would run out long before a real fleet's did.
+func TestCloseWithAFrozenBackendIsBounded(t *testing.T) {
+	var proxy *freezeProxy
+	e := setupOptions(t, 0, func(d upstream.Dialer) upstream.Dialer {
+		ld := *d.(*upstream.LegacyDialer)
+		u, err := url.Parse(ld.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy = startFreezeProxy(t, u.Host)
+		u.Host = proxy.addr()
+		ld.URL = u.String()
+		return &ld
+	}, nil, nil)
+	clients := e.attach(t, 10, []string{"a"})
+	p := sessiontest.Publish(e.b, time.Millisecond, "a")
+	for _, c := range clients {
+		c.sink.WaitSeq(t, c.ch, 5, 10*time.Second)
+	}
+	if _, err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	proxy.freeze()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.g.Close(ctx); err != nil {
+		t.Fatalf("close with %d sessions on a frozen backend: %v after %v", len(clients), err, time.Since(start))
+	}
+	t.Logf("closed in %v", time.Since(start))
 }

@@ -424,6 +424,29 @@ func (g *Gateway) reattach(s *session.Session, cause error, quick int) {
 	s.Abandon(fmt.Errorf("%w: %w", ErrNoBackend, err))
 }
 
+// closeWorkers bounds the sessions Close ends at once: ending one can wait
+// for its backend to answer the close (a backend that froze never does,
+// and the wait is bounded per connection), so they end side by side.
+const closeWorkers = 256
+
+// abandonAll ends every session of sessions with ErrClosed.
+func abandonAll(sessions map[string]*session.Session) {
+	todo := make(chan *session.Session)
+	var wg sync.WaitGroup
+	for range min(closeWorkers, len(sessions)) {
+		wg.Go(func() {
+			for s := range todo {
+				s.Abandon(ErrClosed)
+			}
+		})
+	}
+	for _, s := range sessions {
+		todo <- s
+	}
+	close(todo)
+	wg.Wait()
+}
+
 // pause waits d before a re-attach of s, and reports false if the
 // gateway closed or the session ended meanwhile: a client gone leaves no
 // re-attach waiting for it.
@@ -440,7 +463,7 @@ func (g *Gateway) pause(s *session.Session, d time.Duration) bool {
 }
 
 // Close closes every session (their clients with ErrClosed) and waits for
-// the background re-attaches, or for ctx.
+// them and the background re-attaches, or for ctx.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.mu.Lock()
 	if g.closed {
@@ -455,11 +478,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.cancel()
-	for _, s := range sessions {
-		s.Abandon(ErrClosed)
-	}
 	done := make(chan struct{})
 	go func() {
+		abandonAll(sessions)
 		g.retire.close()
 		g.wg.Wait()
 		close(done)
