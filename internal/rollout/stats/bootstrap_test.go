@@ -111,3 +111,58 @@ func TestBootstrapEdges(t *testing.T) {
 		t.Errorf("resamples not clamped: %d", r.Resamples)
 	}
 }
+
+// A relative margin is a fraction of blue's quantile (the baseline), never of
+// green's: a green that is slower by 40 % of blue's P95 must fail a 30 %
+// margin, although 30 % of its own, larger P95 would cover the gap.
+func TestBootstrapRelativeMarginIsOfBlue(t *testing.T) {
+	blue, green := make([]float64, 200), make([]float64, 200)
+	for i := range blue {
+		blue[i], green[i] = 100, 140
+	}
+	r, err := BootstrapQuantileDiff(green, blue, 0.95, BootstrapOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Diff != 40 || r.CI != (Interval{40, 40}) {
+		t.Fatalf("constant samples: diff %v CI %v, want 40 [40, 40]", r.Diff, r.CI)
+	}
+	if r.NonInferior(Margin{Rel: 0.3}) {
+		t.Errorf("green +40 %% of blue passed a 30 %% margin (allowed is 30 %% of blue = 30): %+v", r)
+	}
+	if !r.NonInferior(Margin{Rel: 0.4}) {
+		t.Errorf("green +40 %% of blue failed a 40 %% margin: %+v", r)
+	}
+}
+
+// The interval is the central Confidence share of the bootstrap
+// distribution: alpha/2 cut off on each side, not alpha. With green = {0}
+// and blue = {0, 1} at q = 0 (the minimum), a resample of blue is {1, 1}
+// with probability 1/4, so the difference is −1 a quarter of the time and 0
+// otherwise. A 60 % interval cuts 20 % per side and so reaches −1; a 40 %
+// interval cuts 30 % and does not.
+func TestBootstrapIntervalCutsHalfAlphaPerSide(t *testing.T) {
+	green, blue := []float64{0}, []float64{0, 1}
+	for conf, want := range map[float64]Interval{0.6: {-1, 0}, 0.4: {0, 0}} {
+		r, err := BootstrapQuantileDiff(green, blue, 0, BootstrapOptions{Resamples: 4000, Confidence: conf, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.CI != want {
+			t.Errorf("confidence %v: CI %v, want %v", conf, r.CI, want)
+		}
+	}
+}
+
+// ±Inf samples are ignored like NaN (the package documentation promises
+// both): one infinite latency must not become the P99 or the maximum.
+func TestQuantilesIgnoreInfinities(t *testing.T) {
+	got := Quantiles([]float64{math.Inf(1), 1, 2, 3, math.Inf(-1)}, 0, 1)
+	if got[0] != 1 || got[1] != 3 {
+		t.Errorf("Quantiles with ±Inf at 0 and 1 = %v, want [1 3]", got)
+	}
+	r, err := BootstrapQuantileDiff([]float64{5, math.Inf(1)}, []float64{3}, 1, BootstrapOptions{Seed: 1})
+	if err != nil || r.Green != 5 || r.Diff != 2 {
+		t.Errorf("bootstrap with +Inf in green: %+v, %v; want green 5, diff 2", r, err)
+	}
+}
