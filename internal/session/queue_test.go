@@ -190,3 +190,25 @@ func BenchmarkQueuePushDrain(b *testing.B) {
 		}
 	}
 }
+
+// TestQueueDrainFreesBytes: Drain gives back the byte budget with the
+// items. A queue that kept counting drained bytes would refuse a client
+// that reads fast as soon as its total traffic passed the bound, and the
+// edge would close it as a slow consumer.
+func TestQueueDrainFreesBytes(t *testing.T) {
+	q := newQ(t, 100, 10)
+	for round := range 5 {
+		for i := range 2 {
+			if err := q.Push(i, 5); err != nil {
+				t.Fatalf("round %d push %d (bound 10 bytes, 5 each, queue drained before): %v", round, i, err)
+			}
+		}
+		if n, b := q.Len(); n != 2 || b != 10 {
+			t.Fatalf("round %d: Len = %d, %d; want 2, 10", round, n, b)
+		}
+		q.Drain(nil)
+		if n, b := q.Len(); n != 0 || b != 0 {
+			t.Fatalf("round %d after Drain: Len = %d, %d; want 0, 0", round, n, b)
+		}
+	}
+}
