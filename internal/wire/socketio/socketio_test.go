@@ -18,6 +18,7 @@ func TestDecodeErrors(t *testing.T) {
 		"3/chat,4",                    // ack without payload
 		"5",                           // binary without count
 		"51-",                         // binary without payload
+		"51x[\"a\"]",                  // attachment count without its dash (the official decoder: Illegal attachments)
 		"2 [\"a\"]",                   // leading whitespace
 		"2\n[\"a\"]",                  // leading whitespace
 		"29223372036854775808[\"a\"]", // ack id = MaxInt64+1
@@ -327,5 +328,46 @@ func TestNamesKeepNoLongNames(t *testing.T) {
 	}
 	if len(names.m) != 0 {
 		t.Fatalf("a name of %d bytes was kept", len(raw))
+	}
+}
+
+// TestDecoderKeepsTheNamespaceOfRepeatedPackets: the decoder reuses the
+// previous packet's namespace string when the next one names the same
+// namespace; the packet must still carry that namespace, not "/".
+func TestDecoderKeepsTheNamespaceOfRepeatedPackets(t *testing.T) {
+	var d Decoder
+	for i, in := range []string{`2/chat,["a"]`, `2/chat,["b"]`, `2["c"]`, `2/chat,1["d"]`, `2/chat,["e"]`} {
+		m, complete, err := d.Text([]byte(in))
+		want := "/chat"
+		if i == 2 {
+			want = "/"
+		}
+		if err != nil || !complete || m.Namespace != want {
+			t.Errorf("packet %d %s: namespace %q, complete %v, err %v; want %q", i, in, m.Namespace, complete, err, want)
+		}
+	}
+}
+
+// TestDecoderSizeBoundIsInclusive: MaxPacketSize bytes fit, text alone or
+// with its attachments; one more byte does not.
+func TestDecoderSizeBoundIsInclusive(t *testing.T) {
+	fit := `2["` + strings.Repeat("a", 27) + `"]` // 32 bytes
+	d := Decoder{MaxPacketSize: 32}
+	if _, complete, err := d.Text([]byte(fit)); err != nil || !complete {
+		t.Errorf("text of exactly MaxPacketSize: complete %v, %v", complete, err)
+	}
+	if _, _, err := d.Text([]byte(fit[:4] + "a" + fit[4:])); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("text of MaxPacketSize+1: %v, want ErrTooLarge", err)
+	}
+	head := `51-["e"]` // 8 bytes
+	for extra, wantErr := range map[int]bool{0: false, 1: true} {
+		d.Reset()
+		if _, _, err := d.Text([]byte(head)); err != nil {
+			t.Fatal(err)
+		}
+		_, complete, err := d.Binary(make([]byte, 32-len(head)+extra))
+		if gotErr := errors.Is(err, ErrTooLarge); gotErr != wantErr || complete == wantErr {
+			t.Errorf("header and attachment of MaxPacketSize%+d: complete %v, err %v; want ErrTooLarge %v", extra, complete, err, wantErr)
+		}
 	}
 }
