@@ -107,6 +107,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"{\"type\":\"subscribe\",\"id\":1,\"channel\":\"\xff\"}", ErrBadField, "channel"},
 		{`{"type":"ping","id":1,"id":2}`, ErrBadField, "id"},
 		{`{"type":"ping","type":"pong","id":2}`, ErrBadField, "type"},
+		{`{"type":"ack","id":1,"seq":"3"}`, ErrBadField, "seq"},
+		{`{"type":"ack","id":1,"seq":-3}`, ErrBadField, "seq"},
 	}
 	for _, tt := range tests {
 		_, err := Decode([]byte(tt.in))
@@ -235,5 +237,23 @@ func TestDecoderKeepsNoLongNames(t *testing.T) {
 	}
 	if len(d.channels) != 0 {
 		t.Fatalf("the decoder kept a name of %d bytes", len(long))
+	}
+}
+
+// The channel-name cache is keyed by a name's bytes as they appear on the
+// wire: a name written with an escaped backslash (`a\\u0062`, the six
+// characters a\u0062) and one written with an escape (`a\u0062`, "ab")
+// stay two channels, whichever the decoder saw first.
+func TestDecoderCacheTellsEscapedFromLiteral(t *testing.T) {
+	var d Decoder
+	for _, c := range []struct{ wire, want string }{
+		{`a\\u0062`, `a\u0062`},
+		{`a\u0062`, "ab"},
+		{`a\\u0062`, `a\u0062`},
+	} {
+		f, err := d.Decode([]byte(`{"type":"message","channel":"` + c.wire + `","seq":1,"data":0}`))
+		if err != nil || f.Channel != c.want {
+			t.Errorf("channel %s on the wire: %q, %v; want %q", c.wire, f.Channel, err, c.want)
+		}
 	}
 }
