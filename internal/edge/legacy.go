@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -462,7 +461,7 @@ func notUpgrade(r *http.Request) (int, string) {
 	switch {
 	case r.Method != http.MethodGet:
 		return http.StatusMethodNotAllowed, "a WebSocket upgrade is a GET"
-	case !hasToken(r.Header, "Connection", "upgrade"), !hasToken(r.Header, "Upgrade", "websocket"):
+	case !wsconn.HeaderHasToken(r.Header, "Connection", "upgrade"), !wsconn.HeaderHasToken(r.Header, "Upgrade", "websocket"):
 		return http.StatusUpgradeRequired, "this endpoint speaks WebSocket only: send Connection: Upgrade and Upgrade: websocket"
 	case r.Header.Get("Sec-WebSocket-Version") != "13":
 		return http.StatusBadRequest, "unsupported Sec-WebSocket-Version: want 13"
@@ -470,17 +469,4 @@ func notUpgrade(r *http.Request) (int, string) {
 		return http.StatusBadRequest, "missing Sec-WebSocket-Key"
 	}
 	return 0, ""
-}
-
-// hasToken reports whether the comma-separated header name holds token,
-// case-insensitively.
-func hasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }

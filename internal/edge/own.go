@@ -117,12 +117,7 @@ type unechoedChannel struct {
 
 // unechoedIndexLocked is channel's entry in unechoed, or -1. o.mu is held.
 func (o *outbox) unechoedIndexLocked(channel string) int {
-	for i := range o.unechoed {
-		if o.unechoed[i].channel == channel {
-			return i
-		}
-	}
-	return -1
+	return slices.IndexFunc(o.unechoed, func(u unechoedChannel) bool { return u.channel == channel })
 }
 
 // sawOwnLocked notes ev in the entry of its channel, if any: a message's

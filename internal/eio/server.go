@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/drain"
 	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wsconn"
 )
 
 // Server is an Engine.IO v4 server. Mount it at the Engine.IO path; it
@@ -139,18 +140,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func isWebSocketUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet &&
 		strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
-		headerHasToken(r.Header, "Connection", "upgrade")
-}
-
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
+		wsconn.HeaderHasToken(r.Header, "Connection", "upgrade")
 }
 
 // requestInfo is what Config.CheckRequest sees of r: what a session

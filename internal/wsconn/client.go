@@ -216,7 +216,7 @@ func checkUpgrade(resp *http.Response, key string) error {
 		return fmt.Errorf("%w: status %s", ErrHandshake, resp.Status)
 	}
 	if !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") ||
-		!headerHasToken(resp.Header, "Connection", "upgrade") {
+		!HeaderHasToken(resp.Header, "Connection", "upgrade") {
 		return fmt.Errorf("%w: no websocket upgrade in the answer", ErrHandshake)
 	}
 	sum := sha1.Sum([]byte(key + acceptGUID))
@@ -229,7 +229,9 @@ func checkUpgrade(resp *http.Response, key string) error {
 	return nil
 }
 
-func headerHasToken(h http.Header, name, token string) bool {
+// HeaderHasToken reports whether the comma-separated header name holds
+// token, case-insensitively (Connection: keep-alive, Upgrade).
+func HeaderHasToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
 		for t := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(t), token) {
