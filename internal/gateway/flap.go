@@ -39,6 +39,18 @@ func (g *Gateway) noteDropLocked(s *session.Session, lived time.Duration) int {
 	return g.quickDrops[s]
 }
 
+// noteLasting ends s's row of quick drops when its attachment is live
+// and has lasted stableAfter: a move is about to end that attachment,
+// and no drop would tell that it lasted.
+func (g *Gateway) noteLasting(s *session.Session) {
+	if _, live := s.Attached(); !live || s.AttachedFor() < stableAfter {
+		return
+	}
+	g.mu.Lock()
+	delete(g.quickDrops, s)
+	g.mu.Unlock()
+}
+
 // flapPlan says, after quick drops in a row, how long a re-attach waits
 // before its first try, and whether it tries the other backend first.
 func (g *Gateway) flapPlan(quick int) (wait time.Duration, otherFirst bool) {

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -74,4 +75,40 @@ func TestFlapWaitEndsWithTheSession(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "gateway.(*Gateway).reattach")
 	})
+}
+
+// TestQuickDropsBeforeAStableAttachAreForgotten: two quick drops in a row
+// on green, then the session stays on green longer than a quick drop's
+// bound and a weight change moves it to blue, which drops it once just
+// after. That attachment to green lasted: the row of quick drops ended
+// with it, so blue's drop is the first of a new row, and the session
+// re-attaches to blue (where the router places it) at once, not to green
+// after a wait as a flapping blue's third quick drop would.
+func TestQuickDropsBeforeAStableAttachAreForgotten(t *testing.T) {
+	e := setup(t, router.Full)
+	clients := e.attach(t, 1, []string{"a"})
+	c := clients[0]
+	reattached := func(n uint64, col router.Color) {
+		t.Helper()
+		testenv.Eventually(t, fmt.Sprintf("re-attach %d", n), 10*time.Second, func() bool {
+			_, live := c.s.Attached()
+			return e.g.Status().Moves.Reattached == n && live
+		})
+		if got, _ := c.s.Attached(); got != col {
+			t.Fatalf("re-attach %d: on %v, want %v (moves %+v)", n, got, col, e.g.Status().Moves)
+		}
+	}
+	// Two quick drops in a row on green (each soon after its attach).
+	e.green.DropConns()
+	reattached(1, router.Green)
+	e.green.DropConns()
+	reattached(2, router.Green)
+	// A stable attachment: it outlasts the quick drops' bound.
+	time.Sleep(6 * time.Second)
+	ctx := testenv.Context(t, 30*time.Second)
+	if moved, failed, err := e.g.SetWeight(ctx, 0); err != nil || moved != 1 || failed != 0 {
+		t.Fatalf("weight 0: moved %d failed %d (%v), want the session on blue", moved, failed, err)
+	}
+	e.blue.DropConns()
+	reattached(3, router.Blue)
 }

@@ -345,6 +345,7 @@ func (g *Gateway) SetWeight(ctx context.Context, w router.Weight) (moved, failed
 // move moves s to backend to and counts the outcome. A session that ended
 // meanwhile is neither moved nor failed.
 func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color) (bool, error) {
+	g.noteLasting(s)
 	ok, err := handover.Move(ctx, s, to, g.dialer(to), g.opts.Handover)
 	switch {
 	case err != nil && s.Closed():
