@@ -69,9 +69,14 @@ func (c *Conn) pongMissed(seq uint64) {
 	if c.awaitingPong && c.pingSeq == seq && !c.closed && c.handling && c.pingTimer != nil &&
 		!time.Now().Before(c.pongDeadline) {
 		// The pong may be waiting behind the handler: not judged, but the
-		// client, which hears nothing else, is pinged again.
-		c.nextPing = c.nextPing.Add(c.srv.cfg.PingInterval)
-		c.pingTimer.Reset(max(time.Until(c.nextPing), 0))
+		// client, which hears nothing else, is pinged again, PingInterval
+		// after the last ping. A deadline moved since (setHandling,
+		// refreshPongDeadline) that passes during a later handler finds
+		// that ping scheduled already: it must not push it back.
+		if !c.nextPing.After(time.Now()) {
+			c.nextPing = c.nextPing.Add(c.srv.cfg.PingInterval)
+			c.pingTimer.Reset(max(time.Until(c.nextPing), 0))
+		}
 		c.mu.Unlock()
 		return
 	}
