@@ -42,8 +42,9 @@ type Socket struct {
 	// client handles an event that comes before the answer ahead of its
 	// "connect", without its id. Dropped if the CONNECT is refused.
 	// Cleared, under mu, once early is sent.
-	joining atomic.Bool
-	early   [][]engineio.Packet
+	joining    atomic.Bool
+	early      [][]engineio.Packet
+	earlyBytes int
 }
 
 // Ack is the client's answer to an event emitted with EmitWithAck.
@@ -230,25 +231,42 @@ func (s *Socket) dropAck(id int64) {
 // is joining.
 func (s *Socket) packet(p socketio.Packet, binary [][]byte) error {
 	p.Namespace = s.nsp.name
-	if s.joining.Load() && s.hold(p, binary) {
-		return nil
+	if s.joining.Load() {
+		if held, err := s.hold(p, binary); held {
+			return err
+		}
 	}
 	return s.cl.send(p, binary)
 }
 
 // hold keeps p for after the CONNECT answer if the socket is still joining
 // (see joining), and reports whether it did; a socket refused or closed
-// meanwhile sends nothing.
-func (s *Socket) hold(p socketio.Packet, binary [][]byte) bool {
+// meanwhile sends nothing. What is held is bounded as the outbound queue
+// it goes to is, with its overflow rule: past the bound the connection
+// is closed as a slow consumer.
+func (s *Socket) hold(p socketio.Packet, binary [][]byte) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.joining.Load() {
-		return false
+		return false, nil
 	}
-	if s.ctx.Err() == nil {
-		s.early = append(s.early, encode(p, binary))
+	if s.ctx.Err() != nil {
+		return true, nil
 	}
-	return true
+	g := encode(p, binary)
+	size := 0
+	for _, ep := range g {
+		size += len(ep.Data)
+	}
+	lim := s.cl.srv.cfg.Engine
+	if len(s.early) >= lim.QueuePackets || s.earlyBytes+size > lim.QueueBytes {
+		s.early, s.earlyBytes = nil, 0
+		s.cl.conn.CloseWith(eio.ErrSlowConsumer)
+		return true, eio.ErrSlowConsumer
+	}
+	s.early = append(s.early, g)
+	s.earlyBytes += size
+	return true, nil
 }
 
 // joined sends the CONNECT answer, then what was held while the socket
@@ -262,7 +280,7 @@ func (s *Socket) joined(answer socketio.Packet) {
 	for _, g := range s.early {
 		_ = s.cl.conn.Send(g...) // a failure closes the connection
 	}
-	s.early = nil
+	s.early, s.earlyBytes = nil, 0
 	s.joining.Store(false)
 }
 
