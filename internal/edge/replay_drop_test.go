@@ -1,11 +1,9 @@
 package edge_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // TestDroppedReplayBeforeAckEnds: under drop_newest, a backend that sends
@@ -44,15 +43,9 @@ func TestDroppedReplayBeforeAckEnds(t *testing.T) {
 		}
 		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
 	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
+	url := backendtest.ServeSIO(t, srv)
 	historyFirst := func(upstream.Dialer) upstream.Dialer {
-		return &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
 	}
 	for _, p := range protocols {
 		t.Run(p.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/sioclient"
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // askingBackend is a Socket.IO backend that, on "ask-me" {n}, emits
@@ -46,7 +47,7 @@ func askingBackend(t *testing.T) (url string, answers <-chan sio.Ack) {
 			}()
 		}
 	})
-	return serveSIOBackend(t, srv), got
+	return backendtest.ServeSIO(t, srv), got
 }
 
 // A Socket.IO backend's emit with a callback asks the Socket.IO client

@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/sioclient"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // binaryBackend is a Socket.IO backend whose answers carry binary
@@ -31,21 +31,7 @@ func binaryBackend(t *testing.T) string {
 	n.On("bin-ack", func(_ *sio.Socket, e *sio.Event) {
 		_ = e.AckBinary([][]byte{{1, 2, 3}}, sioclient.Placeholder(0))
 	})
-	return serveSIOBackend(t, srv)
-}
-
-// serveSIOBackend serves srv over HTTP on loopback until the test ends and
-// returns its Socket.IO URL.
-func serveSIOBackend(t *testing.T, srv *sio.Server) string {
-	t.Helper()
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return hs.URL + "/socket.io/"
+	return backendtest.ServeSIO(t, srv)
 }
 
 // frontOnSIOBackend is a gateway at weight 100 whose green is the

@@ -13,6 +13,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // The official client keeps its session while one of its requests waits
@@ -30,7 +31,7 @@ func TestE2ESlowRequestKeepsTheHeartbeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Of("/").On("echo", func(_ *sio.Socket, e *sio.Event) { _ = e.Ack(e.Args...) })
-	url := serveSIOBackend(t, srv)
+	url := backendtest.ServeSIO(t, srv)
 	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
 		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // welcomingBackend is a Socket.IO backend that greets each socket from its
@@ -37,7 +38,7 @@ func welcomingBackend(t *testing.T) string {
 			}
 		}()
 	})
-	return serveSIOBackend(t, srv)
+	return backendtest.ServeSIO(t, srv)
 }
 
 // What a Socket.IO backend emits from its connection handler reaches the

@@ -110,6 +110,25 @@ func (p *freezeProxy) close() {
 	p.wg.Wait()
 }
 
+// behindFreezeProxy wraps blue's legacy dialer to dial through a
+// freezeProxy, returned in *proxy; set, if given, adjusts the dialer.
+func behindFreezeProxy(t *testing.T, proxy **freezeProxy, set func(*upstream.LegacyDialer)) func(upstream.Dialer) upstream.Dialer {
+	return func(d upstream.Dialer) upstream.Dialer {
+		ld := *d.(*upstream.LegacyDialer)
+		u, err := url.Parse(ld.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*proxy = startFreezeProxy(t, u.Host)
+		u.Host = (*proxy).addr()
+		ld.URL = u.String()
+		if set != nil {
+			set(&ld)
+		}
+		return &ld
+	}
+}
+
 // TestFrozenLegacyBackendIsLeft: blue, a legacy backend, freezes while
 // sessions sit on it: no byte comes from it any more, its connections
 // stay open and new ones are taken but never answered. The gateway's
@@ -125,18 +144,9 @@ func TestFrozenLegacyBackendIsLeft(t *testing.T) {
 		dialTimeout  = time.Second
 	)
 	var proxy *freezeProxy
-	e := setupOptions(t, 0, func(d upstream.Dialer) upstream.Dialer {
-		ld := *d.(*upstream.LegacyDialer)
-		u, err := url.Parse(ld.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy = startFreezeProxy(t, u.Host)
-		u.Host = proxy.addr()
-		ld.URL = u.String()
+	e := setupOptions(t, 0, behindFreezeProxy(t, &proxy, func(ld *upstream.LegacyDialer) {
 		ld.DialTimeout, ld.PingInterval, ld.PingTimeout = dialTimeout, pingInterval, pingTimeout
-		return &ld
-	}, nil, func(o *gateway.Options) { o.Handover.Timeout = 5 * time.Second })
+	}), nil, func(o *gateway.Options) { o.Handover.Timeout = 5 * time.Second })
 	clients := e.attach(t, 10, []string{"a", "b"})
 	p := sessiontest.Publish(e.b, time.Millisecond, "a", "b")
 	for _, c := range clients {
@@ -180,17 +190,7 @@ func TestFrozenLegacyBackendIsLeft(t *testing.T) {
 // and a SIGTERM's drain would run out long before a real fleet's did.
 func TestCloseWithAFrozenBackendIsBounded(t *testing.T) {
 	var proxy *freezeProxy
-	e := setupOptions(t, 0, func(d upstream.Dialer) upstream.Dialer {
-		ld := *d.(*upstream.LegacyDialer)
-		u, err := url.Parse(ld.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy = startFreezeProxy(t, u.Host)
-		u.Host = proxy.addr()
-		ld.URL = u.String()
-		return &ld
-	}, nil, nil)
+	e := setupOptions(t, 0, behindFreezeProxy(t, &proxy, nil), nil, nil)
 	clients := e.attach(t, 10, []string{"a"})
 	p := sessiontest.Publish(e.b, time.Millisecond, "a")
 	for _, c := range clients {

@@ -1,10 +1,8 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // TestResumeReplayLongerThanQueue: a client that resumes a channel with
@@ -116,15 +115,9 @@ func checkReplayBeforeAck(t *testing.T, n int, pad string) {
 		}
 		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
 	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
+	url := backendtest.ServeSIO(t, srv)
 	historyFirst := func(upstream.Dialer) upstream.Dialer {
-		return &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
+		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
 	}
 	for _, sioClient := range []bool{false, true} {
 		t.Run(map[bool]string{false: "legacy-client", true: "sio-client"}[sioClient], func(t *testing.T) {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,14 +30,9 @@ func (b *backend) Dial(ctx context.Context, h upstream.Handler) (upstream.Conn, 
 
 // note records the outcome of a dial made with ctx.
 func (b *backend) note(ctx context.Context, err error) {
-	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
-		return // the caller gave up (a client gone, a change called off)
+	if err != nil && upstream.CallerGaveUp(ctx) {
+		return
 	}
-	// A deadline that ran out is the backend's failure to answer in
-	// time: the callers' bounds (handover.timeout, the probe's, the
-	// green check's) are no longer than the dial's own timeout (5 s
-	// each by default), so a backend that accepts and never answers
-	// ends its dials by the caller's deadline.
 	b.mu.Lock()
 	b.known, b.up, b.at = true, err == nil, time.Now()
 	if err != nil {

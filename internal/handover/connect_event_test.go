@@ -1,8 +1,6 @@
 package handover_test
 
 import (
-	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // A Socket.IO backend that greets each new socket with a custom event
@@ -46,13 +45,5 @@ func greetingBackend(t *testing.T, onConnect func(*sio.Socket)) upstream.Dialer 
 		t.Fatal(err)
 	}
 	srv.Of("/").OnConnect(onConnect)
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	d := &upstream.SocketIODialer{Options: upstream.Options{URL: hs.URL + "/socket.io/"}}
-	return d
+	return &upstream.SocketIODialer{Options: upstream.Options{URL: backendtest.ServeSIO(t, srv)}}
 }

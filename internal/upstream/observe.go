@@ -53,13 +53,9 @@ func (o *observedDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		o.rec.Count(health.Requests)
 		o.rec.Observe(health.Handshake, time.Since(start))
 		return &observedConn{Conn: c, rec: o.rec}, nil
-	case errors.Is(ctx.Err(), context.Canceled):
-		// The caller gave up (a weight change called off, shutdown):
-		// not the backend's fault, as in gateway's own up/down
-		// bookkeeping. A deadline that ran out is the backend's, as a
-		// request's (AckTimeouts): a move's handover.timeout is as long
-		// as the dial's own timeout and starts first, so it is what
-		// ends the dials of a backend that never answers.
+	case CallerGaveUp(ctx):
+		// Not the backend's fault; a deadline that ran out is, as a
+		// request's is (AckTimeouts).
 	case isDialFailure(err):
 		o.rec.Count(health.Requests)
 		o.rec.Count(health.DialFailures)
@@ -217,4 +213,15 @@ func (o *observedConn) Request(ctx context.Context, event string, args [][]byte)
 	reply, err := o.Conn.Request(ctx, event, args)
 	o.record(ctx.Err(), health.RequestAck, start, err)
 	return reply, err
+}
+
+// CallerGaveUp reports whether a dial made with ctx, which failed, was
+// given up by its caller (a weight change called off, a client gone, a
+// shutdown): then it says nothing of the backend. A deadline that ran out
+// does: the callers' bounds (handover.timeout, the probe's, the green
+// check's) are no longer than the dial's own timeout (5 s each by
+// default) and start first, so they are what ends the dials of a backend
+// that accepts and never answers.
+func CallerGaveUp(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // scriptedSocketIO is a Socket.IO backend whose publish handler is
@@ -21,7 +22,7 @@ func scriptedSocketIO(t *testing.T, answer func(s *sio.Socket, e *sio.Event)) st
 		t.Fatal(err)
 	}
 	srv.Of("/").On("publish", answer)
-	return serveSocketIO(t, srv)
+	return backendtest.ServeSIO(t, srv)
 }
 
 func dialSocketIO(t *testing.T, url string, h upstream.Handler) upstream.Conn {

@@ -1,8 +1,6 @@
 package upstream_test
 
 import (
-	"context"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
+	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // customServer is a Socket.IO server with renamed pub/sub events and a few
@@ -33,21 +32,7 @@ func customServer(t *testing.T) string {
 	})
 	n.On("echo", func(_ *sio.Socket, e *sio.Event) { _ = e.Ack(e.Args...) })
 	n.On("hello", func(s *sio.Socket, e *sio.Event) { _ = s.Emit("greet", e.Args...) })
-	return serveSocketIO(t, srv)
-}
-
-// serveSocketIO serves srv on loopback until the test ends and returns
-// its URL for a dialer.
-func serveSocketIO(t *testing.T, srv *sio.Server) string {
-	t.Helper()
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return hs.URL + "/socket.io/"
+	return backendtest.ServeSIO(t, srv)
 }
 
 // TestSocketIOMappingAndCustomEvents: renamed pub/sub events, error acks

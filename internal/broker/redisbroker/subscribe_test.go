@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/redisbroker"
 	"github.com/baton-rt/baton/internal/testenv"
 )
@@ -65,25 +66,8 @@ func namedClients(t testing.TB, name string) int {
 // made meanwhile must still give up when its own context ends, as the
 // contract's ctx promises, rather than wait for those attempts.
 func TestSubscribeKeepsItsDeadlineWhileRedisHangs(t *testing.T) {
-	px := startProxy(t, testenv.RedisAddr(t))
-	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
-		Addr: px.Addr(), Prefix: uniquePrefix(), PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
+	sb, _ := hungWithASubscription(t, 500*time.Millisecond)
 	ctx := testenv.Context(t, 20*time.Second)
-	sub, err := sb.Subscribe(ctx, "stuck")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-
-	px.stall()
-	// The reader finds its connection silent and dials a new one, which
-	// hangs.
-	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.stalled() > 0 })
 	const deadline = 200 * time.Millisecond
 	sctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
@@ -105,23 +89,7 @@ func TestSubscribeKeepsItsDeadlineWhileRedisHangs(t *testing.T) {
 // reader's other Redis calls.
 func TestCloseBoundedWhileRedisHangs(t *testing.T) {
 	const commandTimeout = 300 * time.Millisecond
-	px := startProxy(t, testenv.RedisAddr(t))
-	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
-		Addr: px.Addr(), Prefix: uniquePrefix(), PingInterval: 50 * time.Millisecond, CommandTimeout: commandTimeout,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	ctx := testenv.Context(t, 20*time.Second)
-	sub, err := sb.Subscribe(ctx, "stuck")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-
-	px.stall()
-	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.stalled() > 0 })
+	sb, sub := hungWithASubscription(t, commandTimeout)
 	for _, c := range []struct {
 		what  string
 		close func() error
@@ -132,4 +100,28 @@ func TestCloseBoundedWhileRedisHangs(t *testing.T) {
 			t.Errorf("%s took %v with a CommandTimeout of %v", c.what, took.Round(time.Millisecond), commandTimeout)
 		}
 	}
+}
+
+// hungWithASubscription is a broker, with a subscription, whose Redis
+// (behind a proxy) has stopped answering, once its reader has found its
+// connection silent and is dialing a new one, which hangs. Both are
+// closed when the test ends.
+func hungWithASubscription(t *testing.T, commandTimeout time.Duration) (*redisbroker.Broker, broker.Subscription) {
+	t.Helper()
+	px := startProxy(t, testenv.RedisAddr(t))
+	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
+		Addr: px.Addr(), Prefix: uniquePrefix(), PingInterval: 50 * time.Millisecond, CommandTimeout: commandTimeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	sub, err := sb.Subscribe(testenv.Context(t, 20*time.Second), "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	px.stall()
+	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.stalled() > 0 })
+	return sb, sub
 }

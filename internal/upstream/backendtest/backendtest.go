@@ -9,6 +9,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/service"
+	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -138,3 +140,17 @@ func (b *Backend) Conns() int { return b.ln.Open() }
 
 // Host is the backend's host:port.
 func (b *Backend) Host() string { return strings.TrimPrefix(b.ln.Addr().String(), "tcp://") }
+
+// ServeSIO serves srv, a Socket.IO server a test builds to act as a
+// backend, on loopback until the test ends, and returns its Socket.IO URL.
+func ServeSIO(t testing.TB, srv *sio.Server) string {
+	t.Helper()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	return hs.URL + "/socket.io/"
+}
