@@ -90,9 +90,14 @@ func (s *Server) mountSocketIO() error {
 // 401 before any session exists. A JWT may still come in the CONNECT auth
 // payload, so only a token present and bad is refused here. CORS
 // preflights go on to the Engine.IO server, which answers them and names
-// only allowed origins.
+// only allowed origins; they open no session and never carry the
+// identity header they ask leave to send, so they are not identified.
 func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodOptions && !s.originOK(w, r) {
+	if r.Method == http.MethodOptions {
+		s.io.Handler().ServeHTTP(w, r)
+		return
+	}
+	if !s.originOK(w, r) {
 		return
 	}
 	q := r.URL.Query()
