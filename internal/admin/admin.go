@@ -2,6 +2,8 @@
 //
 //	PUT  /api/v1/weight        {"weight":N} (0–100, up to two decimals)
 //	                           → {"weight":N,"moved":K,"failed":F} once the moves are done
+//	POST /api/v1/weight/prepare {"weight":N}: dials ahead what that weight would move
+//	                           → {"weight":N,"prepared":K,"failed":F}; the weight is unchanged
 //	GET  /api/v1/status        weight, sessions per backend, moves, backends, counters
 //	GET  /api/v1/sessions/{id} one session: backend, subscriptions, last seqs
 //	POST /api/v1/rollout/{start,pause,resume,promote,rollback,emergency-rollback,abort}
