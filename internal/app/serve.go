@@ -26,7 +26,10 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
-	edgeSrv := &http.Server{Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog}
+	edgeSrv := &http.Server{
+		Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog,
+		MaxHeaderBytes: a.cfg.Edge.MaxHeaderBytes,
+	}
 	// Admin requests end with the process: the shutdown cancels them, so
 	// a weight change still moving sessions stops (its weight stays, it
 	// answers) instead of holding the drain while the edge takes clients.

@@ -214,6 +214,12 @@ type Edge struct {
 	// accepted; larger ones close the connection (WebSocket 1009, HTTP 413
 	// for long-polling). Zero means 1 MiB (1048576).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxHeaderBytes bounds the request line and headers of one HTTP
+	// request at the edge (a WebSocket upgrade, a Socket.IO poll); larger
+	// ones are answered 431. A Socket.IO session keeps its handshake's
+	// headers until its CONNECT, so this is also what one unauthenticated
+	// session may hold. Zero means 32 KiB (32768).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// MaxSubscriptions caps the channels one session may subscribe to; more
 	// are refused with an error reply. Zero means 100.
 	MaxSubscriptions int `yaml:"max_subscriptions"`

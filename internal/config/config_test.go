@@ -192,6 +192,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"edge.overflow", minimal + "edge: {overflow: drop_oldest}\n", `must be "disconnect" or "drop_newest", got "drop_oldest"`},
 		{"edge.outbound_queue.bytes", minimal + "edge: {outbound_queue: {bytes: 1000}}\n", "at least edge.max_message_bytes"},
 		{"edge.max_subscriptions", minimal + "edge: {max_subscriptions: -1}\n", "positive"},
+		{"edge.max_header_bytes", minimal + "edge: {max_header_bytes: -1}\n", "positive"},
 		{"edge.origin_patterns[0]", minimal + "edge: {origin_patterns: ['[']}\n", "pattern"},
 		{"health.probe.interval", minimal + "health: {window: 1s, probe: {interval: 2s}}\n", "shorter than health.window"},
 		{"health.window", minimal + "health: {window: 2h}\n", "at most 1h0m0s"},

@@ -19,6 +19,7 @@ const (
 	DefaultDrainTimeout                = 5 * time.Second
 	DefaultPrepareTTL                  = 5 * time.Minute
 	DefaultMaxMessageBytes             = 1 << 20
+	DefaultMaxHeaderBytes              = 32 << 10
 	DefaultMaxSubscriptions            = 100
 	DefaultQueueMessages               = 1024
 	DefaultQueueBytes                  = 4 << 20
@@ -88,6 +89,7 @@ func (c *Config) SetDefaults() {
 
 	e := &c.Edge
 	def(&e.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&e.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	def(&e.MaxSubscriptions, DefaultMaxSubscriptions)
 	def(&e.OutboundQueue.Messages, DefaultQueueMessages)
 	def(&e.OutboundQueue.Bytes, DefaultQueueBytes)

@@ -359,6 +359,7 @@ func (h *Handover) validate(p *problems) {
 
 func (e *Edge) validate(p *problems) {
 	p.positive("edge.max_message_bytes", e.MaxMessageBytes)
+	p.positive("edge.max_header_bytes", e.MaxHeaderBytes)
 	p.positive("edge.max_subscriptions", e.MaxSubscriptions)
 	p.positive("edge.outbound_queue.messages", e.OutboundQueue.Messages)
 	p.positive("edge.outbound_queue.bytes", e.OutboundQueue.Bytes)
