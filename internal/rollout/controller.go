@@ -1,10 +1,7 @@
 package rollout
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -173,24 +170,6 @@ func def[T comparable](v *T, d T) {
 	if *v == zero {
 		*v = d
 	}
-}
-
-// load reads the stored state; no state yet is idle.
-func (c *Controller) load(ctx context.Context) (State, uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
-	defer cancel()
-	stored, err := c.opts.Store.GetState(ctx)
-	if errors.Is(err, store.ErrNotFound) {
-		return State{Phase: Idle}, 0, nil
-	}
-	if err != nil {
-		return State{}, 0, fmt.Errorf("rollout: load state: %w", err)
-	}
-	st, err := decodeState(stored.Blob)
-	if err != nil {
-		return State{}, 0, err
-	}
-	return st, stored.Version, nil
 }
 
 // Close stops the driver where it stands, without changing the stored
@@ -471,48 +450,6 @@ func (c *Controller) applyLocked(next State) {
 	c.ensureDriver()
 }
 
-// flush stores what an emergency rollback did without waiting for the
-// store: the state, then its events. ioMu is held, mu is not.
-func (c *Controller) flush(ctx context.Context) {
-	c.mu.Lock()
-	evs, unstored, cur, gen := c.pending, c.unstored, c.st.clone(), c.gen
-	c.pending = nil
-	c.mu.Unlock()
-	if unstored {
-		err := c.persist(ctx, &cur)
-		if errors.Is(err, store.ErrConflict) {
-			// Another writer changed the stored state meanwhile; the
-			// emergency overwrites it.
-			var stored store.State
-			if stored, err = c.readStored(ctx); err == nil {
-				c.version = stored.Version
-				err = c.persist(ctx, &cur)
-			}
-		}
-		if err != nil {
-			c.log.Error("rollout: emergency rollback not stored, acting anyway", "err", err)
-		} else {
-			c.mu.Lock()
-			if c.gen == gen {
-				c.unstored = false
-			}
-			c.mu.Unlock()
-		}
-	}
-	c.record(evs)
-}
-
-// readStored reads the stored state again, within the store timeout.
-func (c *Controller) readStored(ctx context.Context) (store.State, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
-	defer cancel()
-	stored, err := c.opts.Store.GetState(ctx)
-	if err != nil {
-		return store.State{}, fmt.Errorf("rollout: reload state: %w", err)
-	}
-	return stored, nil
-}
-
 // keepStandby tells a StandbyKeeper shifter whether the rollout is
 // active. c.mu is held.
 func (c *Controller) keepStandby() {
@@ -538,115 +475,4 @@ func (c *Controller) ensureDriver() {
 	c.driving = true
 	c.wg.Add(1)
 	go c.drive()
-}
-
-// persist writes st with compare-and-set on the version the controller
-// holds. ioMu is held.
-func (c *Controller) persist(ctx context.Context, st *State) error {
-	st.UpdatedAt = c.now()
-	blob, err := encodeState(*st)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
-	defer cancel()
-	v, err := c.opts.Store.CompareAndSetState(ctx, c.version, blob)
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		// Perhaps with an unsure write: reload tells.
-		return err
-	case err != nil:
-		c.unsure = &unsureWrite{version: c.version + 1, blob: blob}
-		return err
-	}
-	c.version, c.unsure = v, nil
-	return nil
-}
-
-// unsureWrite is a state write whose failure may not be one: the version
-// and blob it would have made, and the transition's events, to emit if it
-// turns out to have been made.
-type unsureWrite struct {
-	version uint64
-	blob    []byte
-	from    Phase
-	evs     []Event
-}
-
-// maybeMade notes the events of a transition whose write failed but may
-// still land. ioMu is held.
-func (c *Controller) maybeMade(from Phase, evs []Event) {
-	if c.unsure != nil {
-		c.unsure.from, c.unsure.evs = from, evs
-	}
-}
-
-// reload adopts the stored state after a conflict: someone else (another
-// gateway, an operator tool) wrote it, so their decision wins over ours.
-// ioMu is held, mu is not.
-func (c *Controller) reload(ctx context.Context) error {
-	stored, err := c.readStored(ctx)
-	if err != nil {
-		return err
-	}
-	st, err := decodeState(stored.Blob)
-	if err != nil {
-		return err
-	}
-	c.version = stored.Version
-	own := c.unsure
-	c.unsure = nil
-	c.mu.Lock()
-	if c.unstored {
-		// An emergency rollback acted meanwhile and is not stored yet: it
-		// wins over the other writer, and flush writes it over this
-		// version.
-		c.mu.Unlock()
-		return nil
-	}
-	from := c.st.Phase
-	evs := []Event{{Kind: EventReloaded,
-		Message: fmt.Sprintf("stored state changed by another writer (version %d): now %s at step %d", stored.Version, st.Phase, st.Step)}}
-	if own != nil && own.version == stored.Version && bytes.Equal(own.blob, stored.Blob) {
-		// Our own write, reported failed, was made after all: its
-		// transition happened, with its events and alerts.
-		from, evs = own.from, own.evs
-	}
-	c.applyLocked(st)
-	evs = c.stamp(from, st, evs)
-	c.mu.Unlock()
-	c.emit(evs)
-	return nil
-}
-
-// beginStep records the start of the current step, and baseline, the
-// preservation counters before its moves. Taken here, stored with the
-// step, and not at each attempt to apply it: an attempt redone (a failed
-// store write, a reload, a pause during the moves) would otherwise count
-// from after the moves it already made, and the gate would not see what
-// they lost.
-func (s *State) beginStep(now time.Time, baseline Preservation) {
-	s.Steps = append(s.Steps, StepRecord{Step: s.Step, Weight: s.Weight, StartedAt: now})
-	s.Baseline = baseline
-}
-
-// endStep closes the current step's record with outcome.
-func (s *State) endStep(now time.Time, o Outcome) {
-	if r := s.currentStep(); r != nil {
-		r.EndedAt, r.Outcome = now, o
-	}
-}
-
-func (s *State) startRollback(now time.Time, emergency bool, reason string) {
-	s.endStep(now, "")
-	s.Phase, s.Weight, s.Applied, s.Emergency = RollingBack, 0, false, emergency
-	s.Reason, s.EndedAt, s.RollbackAt = reason, time.Time{}, now
-	s.PausedFrom, s.HoldLeft, s.HoldUntil, s.Promoted = "", 0, time.Time{}, false
-}
-
-// newID names a rollout: its start time and a random suffix.
-func newID(now time.Time) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on a broken system)
-	return "r-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }

@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -132,4 +134,36 @@ func decodeState(b []byte) (State, error) {
 		return State{}, fmt.Errorf("rollout: stored weight %d out of range", s.Weight)
 	}
 	return s, nil
+}
+
+// beginStep records the start of the current step, and baseline, the
+// preservation counters before its moves. Taken here, stored with the
+// step, and not at each attempt to apply it: an attempt redone (a failed
+// store write, a reload, a pause during the moves) would otherwise count
+// from after the moves it already made, and the gate would not see what
+// they lost.
+func (s *State) beginStep(now time.Time, baseline Preservation) {
+	s.Steps = append(s.Steps, StepRecord{Step: s.Step, Weight: s.Weight, StartedAt: now})
+	s.Baseline = baseline
+}
+
+// endStep closes the current step's record with outcome.
+func (s *State) endStep(now time.Time, o Outcome) {
+	if r := s.currentStep(); r != nil {
+		r.EndedAt, r.Outcome = now, o
+	}
+}
+
+func (s *State) startRollback(now time.Time, emergency bool, reason string) {
+	s.endStep(now, "")
+	s.Phase, s.Weight, s.Applied, s.Emergency = RollingBack, 0, false, emergency
+	s.Reason, s.EndedAt, s.RollbackAt = reason, time.Time{}, now
+	s.PausedFrom, s.HoldLeft, s.HoldUntil, s.Promoted = "", 0, time.Time{}, false
+}
+
+// newID names a rollout: its start time and a random suffix.
+func newID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on a broken system)
+	return "r-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }

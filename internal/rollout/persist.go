@@ -1,0 +1,149 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/baton-rt/baton/internal/store"
+)
+
+// load reads the stored state; no state yet is idle.
+func (c *Controller) load(ctx context.Context) (State, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
+	defer cancel()
+	stored, err := c.opts.Store.GetState(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return State{Phase: Idle}, 0, nil
+	}
+	if err != nil {
+		return State{}, 0, fmt.Errorf("rollout: load state: %w", err)
+	}
+	st, err := decodeState(stored.Blob)
+	if err != nil {
+		return State{}, 0, err
+	}
+	return st, stored.Version, nil
+}
+
+// flush stores what an emergency rollback did without waiting for the
+// store: the state, then its events. ioMu is held, mu is not.
+func (c *Controller) flush(ctx context.Context) {
+	c.mu.Lock()
+	evs, unstored, cur, gen := c.pending, c.unstored, c.st.clone(), c.gen
+	c.pending = nil
+	c.mu.Unlock()
+	if unstored {
+		err := c.persist(ctx, &cur)
+		if errors.Is(err, store.ErrConflict) {
+			// Another writer changed the stored state meanwhile; the
+			// emergency overwrites it.
+			var stored store.State
+			if stored, err = c.readStored(ctx); err == nil {
+				c.version = stored.Version
+				err = c.persist(ctx, &cur)
+			}
+		}
+		if err != nil {
+			c.log.Error("rollout: emergency rollback not stored, acting anyway", "err", err)
+		} else {
+			c.mu.Lock()
+			if c.gen == gen {
+				c.unstored = false
+			}
+			c.mu.Unlock()
+		}
+	}
+	c.record(evs)
+}
+
+// readStored reads the stored state again, within the store timeout.
+func (c *Controller) readStored(ctx context.Context) (store.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
+	defer cancel()
+	stored, err := c.opts.Store.GetState(ctx)
+	if err != nil {
+		return store.State{}, fmt.Errorf("rollout: reload state: %w", err)
+	}
+	return stored, nil
+}
+
+// persist writes st with compare-and-set on the version the controller
+// holds. ioMu is held.
+func (c *Controller) persist(ctx context.Context, st *State) error {
+	st.UpdatedAt = c.now()
+	blob, err := encodeState(*st)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
+	defer cancel()
+	v, err := c.opts.Store.CompareAndSetState(ctx, c.version, blob)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Perhaps with an unsure write: reload tells.
+		return err
+	case err != nil:
+		c.unsure = &unsureWrite{version: c.version + 1, blob: blob}
+		return err
+	}
+	c.version, c.unsure = v, nil
+	return nil
+}
+
+// unsureWrite is a state write whose failure may not be one: the version
+// and blob it would have made, and the transition's events, to emit if it
+// turns out to have been made.
+type unsureWrite struct {
+	version uint64
+	blob    []byte
+	from    Phase
+	evs     []Event
+}
+
+// maybeMade notes the events of a transition whose write failed but may
+// still land. ioMu is held.
+func (c *Controller) maybeMade(from Phase, evs []Event) {
+	if c.unsure != nil {
+		c.unsure.from, c.unsure.evs = from, evs
+	}
+}
+
+// reload adopts the stored state after a conflict: someone else (another
+// gateway, an operator tool) wrote it, so their decision wins over ours.
+// ioMu is held, mu is not.
+func (c *Controller) reload(ctx context.Context) error {
+	stored, err := c.readStored(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := decodeState(stored.Blob)
+	if err != nil {
+		return err
+	}
+	c.version = stored.Version
+	own := c.unsure
+	c.unsure = nil
+	c.mu.Lock()
+	if c.unstored {
+		// An emergency rollback acted meanwhile and is not stored yet: it
+		// wins over the other writer, and flush writes it over this
+		// version.
+		c.mu.Unlock()
+		return nil
+	}
+	from := c.st.Phase
+	evs := []Event{{Kind: EventReloaded,
+		Message: fmt.Sprintf("stored state changed by another writer (version %d): now %s at step %d", stored.Version, st.Phase, st.Step)}}
+	if own != nil && own.version == stored.Version && bytes.Equal(own.blob, stored.Blob) {
+		// Our own write, reported failed, was made after all: its
+		// transition happened, with its events and alerts.
+		from, evs = own.from, own.evs
+	}
+	c.applyLocked(st)
+	evs = c.stamp(from, st, evs)
+	c.mu.Unlock()
+	c.emit(evs)
+	return nil
+}
