@@ -313,7 +313,11 @@ func statusText(st admin.RolloutStatus) string {
 	}
 	for _, h := range st.History {
 		outcome := h.Outcome
-		if outcome == "" {
+		switch {
+		case outcome != "":
+		case !h.EndedAt.IsZero(): // left by a command (rollback, abort, promote) before its gate
+			outcome = "stopped"
+		default:
 			outcome = "running"
 		}
 		fmt.Fprintf(&b, "step %d:    %s%% %-12s moved %d, failed %d, moves took %v\n",
