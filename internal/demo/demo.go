@@ -29,6 +29,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/baton-rt/baton/internal/config"
 )
 
 // Defaults of Config.
@@ -49,6 +51,13 @@ const (
 	// DefaultCatchUp bounds the wait for every client to receive the last
 	// published messages.
 	DefaultCatchUp = 10 * time.Second
+)
+
+// The demo's gates read its clients' requests (app.Options.GateOnRequests):
+// each backend needs gateMinSamples of them in a gateWindow health window.
+const (
+	gateWindow     = 10 * time.Second
+	gateMinSamples = 30
 )
 
 // ErrInvalidConfig is wrapped by Config.Validate's errors.
@@ -152,6 +161,16 @@ func (c *Config) Validate() error {
 		if d.d < 0 {
 			return bad("%s %s: must not be negative", d.name, d.d)
 		}
+	}
+	// At the first step green holds that share of the clients; if their
+	// requests cannot fill a window with samples, every verdict is
+	// inconclusive until the step fails and the rollout rolls back.
+	d := *c
+	d.setDefaults()
+	first := config.DefaultSteps()[0] / 100
+	if perWindow := float64(d.Clients) * first * float64(gateWindow) / float64(d.RequestEvery); perWindow < gateMinSamples {
+		return bad("clients %d with a request every %s: green's first step (%v %%) would see about %.0f requests per %s health window, and the gates need %d: use more clients or a shorter request period",
+			d.Clients, d.RequestEvery, first*100, perWindow, gateWindow, gateMinSamples)
 	}
 	return nil
 }

@@ -154,9 +154,9 @@ func buildApp(ctx context.Context, cfg *Config, be *backends, log *slog.Logger) 
 		},
 		// The window must span a few steps, so that the last step (blue
 		// empty) still has blue samples to compare with.
-		Health: config.Health{Window: 10 * time.Second, Probe: config.Probe{Interval: 20 * time.Millisecond}},
+		Health: config.Health{Window: gateWindow, Probe: config.Probe{Interval: 20 * time.Millisecond}},
 		Rollout: config.Rollout{
-			MinSamples:    30,
+			MinSamples:    gateMinSamples,
 			MaxExtensions: 20,
 			// Holds are short and fleets small, so the relative gates get
 			// margins that a few hundred samples can prove and that the
