@@ -17,7 +17,8 @@ import (
 // up to maxFlapBackoff); from the flapLimit-th on, it tries the other
 // backend first. A weight change later moves the session back where the
 // router places it, as it does any session left on the other backend by a
-// re-attach.
+// re-attach; one that comes while the re-attach waits makes it try where
+// the router places it first.
 const (
 	stableAfter    = 5 * time.Second
 	flapLimit      = 3

@@ -374,18 +374,20 @@ func (g *Gateway) onDrop(s *session.Session, cause error) {
 		return
 	}
 	quick := g.noteDropLocked(s, lived)
-	g.wg.Add(1) // under mu: Close waits only after setting closed
+	table := g.router.Table() // under mu: a weight change lists the sessions under it too
+	g.wg.Add(1)               // under mu: Close waits only after setting closed
 	g.mu.Unlock()
 	g.stats.drops.Add(1)
 	go func() {
 		defer g.wg.Done()
-		g.reattach(s, cause, quick)
+		g.reattach(s, cause, quick, table)
 	}()
 }
 
 // reattach re-attaches s, whose connection dropped after quick drops in a
-// row that came soon after their attach (flap.go).
-func (g *Gateway) reattach(s *session.Session, cause error, quick int) {
+// row that came soon after their attach (flap.go), when the router's table
+// was table.
+func (g *Gateway) reattach(s *session.Session, cause error, quick int, table *router.Table) {
 	g.log.Info("gateway: backend connection dropped, re-attaching", "session", s.ID(), "err", cause, "quick_drops", quick)
 	backoff := g.opts.ReattachBackoff
 	wait, otherFirst := g.flapPlan(quick)
@@ -405,7 +407,15 @@ func (g *Gateway) reattach(s *session.Session, cause error, quick int) {
 			backoff *= 2
 		}
 		var to router.Color
-		prefer := g.router.Backend(s.User())
+		now := g.router.Table()
+		prefer := now.Backend(s.User())
+		if otherFirst && now != table {
+			// A weight change came since the drop. It did not list
+			// the session, whose dead connection is on the backend it
+			// routes to; it places it all the same, as it would after
+			// the re-attach.
+			otherFirst = false
+		}
 		if otherFirst {
 			prefer = prefer.Other()
 		}
