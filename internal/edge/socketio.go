@@ -449,8 +449,9 @@ func (c *sioConn) overflow(ev upstream.Event) error {
 		c.srv.dropped.Add(1)
 		return errDropped
 	}
-	c.srv.slow.Add(1)
-	c.so.Conn().CloseWith(errSlowConsumer)
+	if c.so.Conn().CloseWith(errSlowConsumer) { // once: the messages after it overflow too
+		c.srv.slow.Add(1)
+	}
 	return session.ErrQueueFull
 }
 

@@ -437,12 +437,13 @@ func (c *Conn) Close() {
 }
 
 // CloseWith is Close with reason reported to OnClose instead of ErrClosed
-// (the layer above tells why it closed). A nil reason means ErrClosed.
-func (c *Conn) CloseWith(reason error) {
+// (the layer above tells why it closed). A nil reason means ErrClosed. It
+// reports whether this call closed the session (false: it was closed).
+func (c *Conn) CloseWith(reason error) bool {
 	if reason == nil {
 		reason = ErrClosed
 	}
-	c.closeWith(reason, true, engineio.Close)
+	return c.closeWith(reason, true, engineio.Close)
 }
 
 // fail closes the session after a failure: queued packets are dropped and a
@@ -456,11 +457,12 @@ func (c *Conn) fail(reason error, term engineio.Type) {
 // client's close packet, for a poll sent together with it.
 const clientCloseLinger = time.Second
 
-func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
+// closeWith closes the session and reports whether it was open.
+func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.closed, c.reason, c.drain = true, reason, drain
 	c.stopHeartbeatLocked()
@@ -497,6 +499,7 @@ func (c *Conn) closeWith(reason error, drain bool, term engineio.Type) {
 		c.srv.forget(c)
 	}
 	go c.notifyClosed()
+	return true
 }
 
 // notifyClosed runs OnClose once no Handler call is in progress.
