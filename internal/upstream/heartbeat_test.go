@@ -62,3 +62,37 @@ func TestLegacyHeartbeat(t *testing.T) {
 		t.Fatalf("end %v, want ErrHeartbeatTimeout", err)
 	}
 }
+
+// A legacy backend that does not know the heartbeat's ping but answers
+// it, as an unknown request, with an error frame is alive: the heartbeat
+// asks for any frame, not for a pong (docs/config.md,
+// backends.<color>.ping_timeout). Its connection stays up, ping after
+// ping.
+func TestLegacyHeartbeatTakesAnyFrame(t *testing.T) {
+	var pings atomic.Int64
+	pinged := make(chan struct{}, 1)
+	url := scriptedLegacy(t, func(f legacy.Frame) []legacy.Frame {
+		if f.Type != legacy.TypePing {
+			return nil
+		}
+		pings.Add(1)
+		select {
+		case pinged <- struct{}{}:
+		default:
+		}
+		return []legacy.Frame{{Type: legacy.TypeError, ID: f.ID, Code: "bad_request", Message: "unknown type"}}
+	})
+	c := dialScriptedWith(t, upstream.Options{URL: url, PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond}, newRecorder())
+	for pings.Load() < 5 {
+		select {
+		case <-pinged:
+		case <-c.Done():
+			t.Fatalf("connection to a backend answering its pings with errors ended after %d: %v", pings.Load(), c.Err())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d pings in 10s, want 5", pings.Load())
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
