@@ -51,6 +51,14 @@ func (g *fakeGateway) Status() gateway.Status {
 		Weight:   g.weight,
 		Sessions: gateway.SessionCounts{Blue: 70, Green: 30, Detached: 1, Standby: 4},
 		Moves:    gateway.MoveCounts{Done: 30, Failed: 2, Drops: 1},
+		Backends: gateway.BackendStatuses{
+			Blue:  gateway.BackendStatus{Protocol: "legacy", Known: true, Up: true},
+			Green: gateway.BackendStatus{Protocol: "socketio", Known: true, Up: false, LastError: "refused"},
+		},
+		Messages: gateway.MessageCounts{
+			Duplicates: 1, Gaps: 2, Recovered: 3, RecoveryFailed: 4, Stale: 5,
+			Unsequenced: 6, EventsOverlap: 7, EventsDropped: 8, Rejected: 9,
+		},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 )
@@ -59,6 +60,7 @@ type collector struct {
 	sessions, detached, standby, weight *prometheus.Desc
 	moves, reattaches                   *prometheus.Desc
 	drops, attachFailures               *prometheus.Desc
+	messages, up                        *prometheus.Desc
 
 	state, step, steps, targetWeight *prometheus.Desc
 
@@ -83,6 +85,8 @@ func newCollector(s *Server) *collector {
 		reattaches:     d("reattaches_total", "Re-attaches after a backend dropped a session, by outcome (done, failed).", "kind"),
 		drops:          d("backend_drops_total", "Backend connections that ended unasked."),
 		attachFailures: d("attach_failures_total", "New sessions refused because no backend could be dialed."),
+		messages:       d("message_events_total", "Sessions' delivery events by kind ("+strings.Join(messageEventKinds, ", ")+").", "kind"),
+		up:             d("backend_up", "1 when the gateway's latest dial of the backend worked, 0 when it failed or before the first.", "backend"),
 
 		state:        d("rollout_state", "1 for the rollout's current state, 0 for the others.", "state"),
 		step:         d("rollout_step", "The rollout's current step, 1-based; 0 before the first."),
@@ -110,10 +114,20 @@ func newCollector(s *Server) *collector {
 // edgeEventKinds are the kind values of baton_edge_events_total.
 var edgeEventKinds = []string{"accepted", "unauthorized", "attach_failed", "slow_consumers", "dropped", "too_large", "error_replies", "origin_rejected", "asks_not_bridged"}
 
+// messageEventKinds are the kind values of baton_message_events_total: the
+// keys of the status's messages, in the order of messageEvents.
+var messageEventKinds = []string{"duplicates", "gaps", "recovered", "recovery_failed", "stale", "unsequenced", "events_overlap", "events_dropped", "rejected"}
+
+// messageEvents are m's counters in the order of messageEventKinds.
+func messageEvents(m gateway.MessageCounts) [9]uint64 {
+	return [...]uint64{m.Duplicates, m.Gaps, m.Recovered, m.RecoveryFailed, m.Stale, m.Unsequenced, m.EventsOverlap, m.EventsDropped, m.Rejected}
+}
+
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.sessions, c.detached, c.standby, c.weight, c.moves, c.reattaches, c.drops, c.attachFailures,
+		c.messages, c.up,
 		c.state, c.step, c.steps, c.targetWeight,
 		c.errorRate, c.requests, c.errors, c.p50, c.p95, c.p99, c.window, c.latency,
 		c.edgeConns, c.edgeEvents, c.streams, c.streamDrops, c.slowSt,
@@ -145,6 +159,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.reattaches, float64(st.Moves.ReattachFailed), "failed")
 	counter(c.drops, float64(st.Moves.Drops))
 	counter(c.attachFailures, float64(st.Moves.AttachFailed))
+	for i, v := range messageEvents(st.Messages) {
+		counter(c.messages, float64(v), messageEventKinds[i])
+	}
+	gauge(c.up, upValue(st.Backends.Blue), "blue")
+	gauge(c.up, upValue(st.Backends.Green), "green")
 
 	if s.opts.Rollout != nil {
 		rs := s.opts.Rollout.Status()
@@ -200,6 +219,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.streams, float64(s.streams.open()))
 	counter(c.streamDrops, float64(s.streams.dropped.Load()))
 	counter(c.slowSt, float64(s.streams.slow.Load()))
+}
+
+func upValue(b gateway.BackendStatus) float64 {
+	if b.Up {
+		return 1
+	}
+	return 0
 }
 
 // histograms sends backend b's latency histograms, one per known kind

@@ -21,7 +21,7 @@ func scrape(t *testing.T, h *harness) map[string]string {
 	}
 	allowed := map[string][]string{
 		"backend": {"blue", "green"},
-		"kind":    slices.Concat(ErrorKinds, LatencyKinds, edgeEventKinds, []string{"done", "failed", "canceled", "legacy", "socketio"}),
+		"kind":    slices.Concat(ErrorKinds, LatencyKinds, edgeEventKinds, messageEventKinds, []string{"done", "failed", "canceled", "legacy", "socketio"}),
 		"state":   RolloutStates,
 		"le":      leValues(),
 	}
@@ -90,6 +90,34 @@ func TestPrometheus(t *testing.T) {
 	}
 	if _, err := New(Options{Gateway: h.gw, Token: "x", Registry: h.reg}); err == nil {
 		t.Fatal("a second API on the same registry was accepted")
+	}
+}
+
+// TestPrometheusDelivery: each message counter of the status and each
+// backend's up flag is a series of its own, under the status's key.
+func TestPrometheusDelivery(t *testing.T) {
+	h := newHarness(t, nil)
+	got := scrape(t, h)
+	for series, want := range map[string]string{
+		`baton_message_events_total{kind="duplicates"}`:      "1",
+		`baton_message_events_total{kind="gaps"}`:            "2",
+		`baton_message_events_total{kind="recovered"}`:       "3",
+		`baton_message_events_total{kind="recovery_failed"}`: "4",
+		`baton_message_events_total{kind="stale"}`:           "5",
+		`baton_message_events_total{kind="unsequenced"}`:     "6",
+		`baton_message_events_total{kind="events_overlap"}`:  "7",
+		`baton_message_events_total{kind="events_dropped"}`:  "8",
+		`baton_message_events_total{kind="rejected"}`:        "9",
+		`baton_backend_up{backend="blue"}`:                   "1",
+		`baton_backend_up{backend="green"}`:                  "0",
+	} {
+		if got[series] != want {
+			t.Errorf("%s = %q, want %s", series, got[series], want)
+		}
+	}
+	code, body := h.do("GET", "/metrics", "")
+	if code != 200 || !strings.Contains(body, "# TYPE baton_message_events_total counter") || !strings.Contains(body, "# TYPE baton_backend_up gauge") {
+		t.Errorf("types: %d %s", code, body)
 	}
 }
 

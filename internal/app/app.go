@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/alert"
@@ -85,7 +86,9 @@ type Options struct {
 	TestMode bool
 	TestHold time.Duration
 	// Registry receives the admin API's Prometheus collector and is what
-	// GET /metrics exposes. Nil means a registry of the App's own.
+	// GET /metrics exposes. Nil means a registry of the App's own, which
+	// also holds the Go runtime and process collectors; an injected one
+	// gets the gateway's collector only (the caller adds the others).
 	Registry *prometheus.Registry
 	// Store, when set, replaces the store the configuration names
 	// (cfg.Rollout.Store); the caller keeps it and closes it.
@@ -162,6 +165,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 	a := &App{cfg: c, opts: opts, log: opts.Logger, reg: opts.Registry}
 	if a.reg == nil {
 		a.reg = prometheus.NewRegistry()
+		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	defer func() {
 		if err != nil {

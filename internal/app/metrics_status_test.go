@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,7 +77,11 @@ type gatewayStatus struct {
 		ReattachFailed                            uint64 `json:"reattach_failed"`
 		AttachFailed                              uint64 `json:"attach_failed"`
 	} `json:"moves"`
-	Edge map[string]uint64 `json:"edge"`
+	Backends map[string]struct {
+		Up bool `json:"up"`
+	} `json:"backends"`
+	Messages map[string]uint64 `json:"messages"`
+	Edge     map[string]uint64 `json:"edge"`
 }
 
 func readStatus(t *testing.T, a *App) gatewayStatus {
@@ -110,9 +115,11 @@ func putWeight(t *testing.T, a *App, w float64) {
 }
 
 // TestMetricsAgreeWithStatus: after real moves (done and failed), a
-// backend's drop and the re-attaches it causes, every gateway counter a
-// Prometheus scrape shows is the one GET /api/v1/status shows, under the
-// name and labels docs/api.md gives it.
+// backend's drop and the re-attaches it causes, and that backend's death,
+// every gateway counter a Prometheus scrape shows is the one GET
+// /api/v1/status shows, under the name and labels docs/api.md gives it:
+// the message counters and each backend's up too. The scrape also carries
+// the Go runtime and process metrics.
 func TestMetricsAgreeWithStatus(t *testing.T) {
 	blue, green := testBackends(t)
 	a := start(t, testConfig(blue, green, ""), Options{})
@@ -132,7 +139,8 @@ func TestMetricsAgreeWithStatus(t *testing.T) {
 
 	st := readStatus(t, a.App)
 	fams := scrape(t, a.App)
-	if again := readStatus(t, a.App); again.Moves != st.Moves || again.Sessions != st.Sessions {
+	if again := readStatus(t, a.App); again.Moves != st.Moves || again.Sessions != st.Sessions ||
+		!maps.Equal(again.Messages, st.Messages) || !maps.Equal(again.Backends, st.Backends) {
 		t.Fatalf("status changed around the scrape: %+v then %+v", st, again)
 	}
 	t.Logf("status: %+v", st)
@@ -167,6 +175,32 @@ func TestMetricsAgreeWithStatus(t *testing.T) {
 		if got := metricValue(t, fams, "baton_edge_events_total", "kind", k); got != float64(v) {
 			t.Errorf("baton_edge_events_total{kind=%q} = %v, status edge.%s = %d", k, got, k, v)
 		}
+	}
+	if len(st.Messages) == 0 {
+		t.Errorf("status has no messages: %+v", st)
+	}
+	for k, v := range st.Messages {
+		if got := metricValue(t, fams, "baton_message_events_total", "kind", k); got != float64(v) {
+			t.Errorf("baton_message_events_total{kind=%q} = %v, status messages.%s = %d", k, got, k, v)
+		}
+	}
+	for _, b := range []string{"blue", "green"} {
+		want := 0.0
+		if st.Backends[b].Up {
+			want = 1
+		}
+		if got := metricValue(t, fams, "baton_backend_up", "backend", b); got != want {
+			t.Errorf("baton_backend_up{backend=%q} = %v, status backends.%s.up = %v", b, got, b, st.Backends[b].Up)
+		}
+	}
+	if !st.Backends["blue"].Up || st.Backends["green"].Up {
+		t.Errorf("want blue up and green down (killed): %+v", st.Backends)
+	}
+	if got := metricValue(t, fams, "go_goroutines"); got <= 0 {
+		t.Errorf("go_goroutines = %v", got)
+	}
+	if got := metricValue(t, fams, "process_start_time_seconds"); got <= 0 {
+		t.Errorf("process_start_time_seconds = %v", got)
 	}
 	if st.Moves.Done == 0 || st.Moves.Failed == 0 || st.Moves.Reattached == 0 || st.Moves.Drops == 0 {
 		t.Errorf("the test made no moves, failures, drops or re-attaches: %+v", st.Moves)
