@@ -234,7 +234,10 @@ func newRolloutStartCmd(f *rolloutFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.Float64SliceVar(&steps, "steps", nil, "green weights in percent, increasing, the last 100 (e.g. 10,25,50,100)")
+	fl.Float64SliceVar(&steps, "steps", nil, "green `weights` in percent, increasing, the last 100 (e.g. 10,25,50,100; default: the configured steps)")
+	// Not given means the configured plan's steps, which only the gateway
+	// knows: no "(default [])" in the help.
+	fl.Lookup("steps").DefValue = ""
 	fl.DurationVar(&hold, "hold", 0, "hold per step before its gate (e.g. 30s; 0: the configured hold)")
 	fl.IntVar(&minSessions, "min-sessions", 0, "sessions green must hold before a gate may pass (0: the configured value)")
 	fl.IntVar(&minSamples, "min-samples", 0, "operations and latency samples each backend needs before a gate may pass (0: the configured value)")

@@ -439,3 +439,15 @@ func TestWatchTerminalFrame(t *testing.T) {
 		t.Fatalf("move progress %v, want 0.5", fill)
 	}
 }
+
+// TestRolloutStartHelpDefaults: --steps not given means the configured
+// steps; the help must not claim an empty default.
+func TestRolloutStartHelpDefaults(t *testing.T) {
+	out, err := baton(context.Background(), "rollout", "start", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "(default [])") || strings.Contains(out, "float64Slice") {
+		t.Errorf("--steps help:\n%s", out)
+	}
+}
