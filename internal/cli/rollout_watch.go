@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,16 +39,20 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 			"retried with backoff (200ms doubling to 5s); after reconnecting, watch re-reads\n" +
 			"the rollout's status, so an end reached meanwhile is still reported.\n\n" +
 			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted; 4 when no\n" +
-			"connection succeeded for --reconnect-for; 1 on any other error (a refused token,\n" +
-			"or the stream ending with --reconnect-for 0). A rollout that had already ended\n" +
-			"when watch started is reported at once with the same codes.",
+			"connection succeeded for --reconnect-for; 130, quietly, on Ctrl-C; 1 on any other\n" +
+			"error (a refused token, or the stream ending with --reconnect-for 0). A rollout\n" +
+			"that had already ended when watch started is reported at once with the same codes.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if reconnectFor < 0 {
 				return fmt.Errorf("--reconnect-for %v: want 0 (do not reconnect) or more", reconnectFor)
 			}
 			out := cmd.OutOrStdout()
-			return runWatch(cmd.Context(), f, out, !plain && isTerminal(out), defaultReconnect(reconnectFor))
+			err := runWatch(cmd.Context(), f, out, !plain && isTerminal(out), defaultReconnect(reconnectFor))
+			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
+				return &interruptedError{err: err} // Ctrl-C: not an error, nor a completion
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&plain, "plain", false, "one line per update even on a terminal")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,11 +23,21 @@ func Execute(args []string) int {
 	// signals are no longer caught, ends the process at once, as an
 	// operator pressing Ctrl-C twice expects.
 	context.AfterFunc(ctx, stop)
+	return execute(ctx, args, os.Stdout, os.Stderr)
+}
 
+// execute runs the command line under ctx, which ends on an interrupt,
+// and returns the exit code.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "baton:", err)
+		var ie *interruptedError
+		if !errors.As(err, &ie) {
+			fmt.Fprintln(stderr, "baton:", err)
+		}
 		var ec exitCoder
 		if errors.As(err, &ec) {
 			return ec.ExitCode()
@@ -38,6 +49,18 @@ func Execute(args []string) int {
 
 // exitCoder lets a subcommand choose its exit code (e.g. a failed rollout).
 type exitCoder interface{ ExitCode() int }
+
+// exitInterrupted is the exit code of a command stopped by Ctrl-C (or
+// SIGTERM) before it was done: 128 + SIGINT, what shells report.
+const exitInterrupted = 130
+
+// interruptedError ends a command the operator interrupted: exit
+// exitInterrupted and no message (the operator knows).
+type interruptedError struct{ err error }
+
+func (e *interruptedError) Error() string { return "interrupted: " + e.err.Error() }
+func (e *interruptedError) Unwrap() error { return e.err }
+func (e *interruptedError) ExitCode() int { return exitInterrupted }
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
