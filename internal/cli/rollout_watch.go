@@ -41,14 +41,22 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted; 4 when no\n" +
 			"connection succeeded for --reconnect-for; 130, quietly, on Ctrl-C; 1 on any other\n" +
 			"error (a refused token, or the stream ending with --reconnect-for 0). A rollout\n" +
-			"that had already ended when watch started is reported at once with the same codes.",
+			"that had already ended when watch started is reported at once with the same codes.\n\n" +
+			"With --json it prints one JSON object per line instead: {\"event\": name, \"id\": id,\n" +
+			"\"data\": the event's data} for every event of the stream (each connection's\n" +
+			"first is a status), and last, once the rollout ended, one with \"event\": \"status\"\n" +
+			"and GET /api/v1/rollout's answer. The reconnecting notices go to stderr.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if reconnectFor < 0 {
 				return fmt.Errorf("--reconnect-for %v: want 0 (do not reconnect) or more", reconnectFor)
 			}
 			out := cmd.OutOrStdout()
-			err := runWatch(cmd.Context(), f, out, !plain && isTerminal(out), defaultReconnect(reconnectFor))
+			ui := &watchUI{out: out, notes: out, tty: !plain && isTerminal(out)}
+			if f.json {
+				ui.json, ui.tty, ui.notes = true, false, cmd.ErrOrStderr()
+			}
+			err := watchWith(cmd.Context(), f, ui, defaultReconnect(reconnectFor))
 			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 				return &interruptedError{err: err} // Ctrl-C: not an error, nor a completion
 			}
@@ -81,12 +89,17 @@ type watchModel struct {
 
 const recentLines = 4
 
+// runWatch follows the rollout in the text form.
 func runWatch(ctx context.Context, f *rolloutFlags, out io.Writer, tty bool, rp reconnectPolicy) error {
+	return watchWith(ctx, f, &watchUI{out: out, notes: out, tty: tty}, rp)
+}
+
+func watchWith(ctx context.Context, f *rolloutFlags, ui *watchUI, rp reconnectPolicy) error {
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
-	w := &watcher{c: c, ui: &watchUI{out: out, tty: tty}, m: &watchModel{}, rp: rp}
+	w := &watcher{c: c, ui: ui, m: &watchModel{}, rp: rp}
 	return w.run(ctx)
 }
 
@@ -153,11 +166,25 @@ func (m *watchModel) apply(ev admin.StreamEvent) (ended bool, err error) {
 // code.
 func finishWatch(ctx context.Context, c *adminClient, m *watchModel, ui *watchUI) error {
 	var st admin.RolloutStatus
-	if _, err := c.call(ctx, http.MethodGet, "/api/v1/rollout", nil, &st); err == nil && st.State == m.status.State {
+	raw, err := c.call(ctx, http.MethodGet, "/api/v1/rollout", nil, &st)
+	if err == nil && st.State == m.status.State {
 		m.status = st // the final numbers, reasons included
+	} else {
+		raw = nil
 	}
-	ui.render(m)
-	ui.println(statusText(m.status))
+	if ui.json {
+		if raw == nil {
+			if raw, err = json.Marshal(m.status); err != nil {
+				return err
+			}
+		}
+		if err := ui.event(admin.StreamEvent{Name: admin.EventStatus, Data: raw}); err != nil {
+			return err
+		}
+	} else {
+		ui.render(m)
+		ui.println(statusText(m.status))
+	}
 	reason := ""
 	if m.status.Reason != "" {
 		reason = ": " + m.status.Reason
@@ -184,11 +211,15 @@ func transitionLine(tr admin.TransitionEvent) string {
 }
 
 // watchUI draws the model: in place on a terminal, a line per update
-// otherwise.
+// otherwise; or, with json, prints the events themselves.
 type watchUI struct {
 	out   io.Writer
 	tty   bool
 	lines int // height of the frame drawn last (terminal)
+	// json prints each event as a JSON object on a line of out and
+	// nothing else there; the notices go to notes.
+	json  bool
+	notes io.Writer
 }
 
 func (u *watchUI) println(s string) {
@@ -196,7 +227,39 @@ func (u *watchUI) println(s string) {
 	u.lines = 0 // what is printed stays; the next frame starts below
 }
 
+// note tells of a lost or regained connection.
+func (u *watchUI) note(s string) {
+	if u.json {
+		_, _ = io.WriteString(u.notes, s+"\n")
+		return
+	}
+	u.println(s)
+}
+
+// jsonEvent is a line of watch --json.
+type jsonEvent struct {
+	Event string          `json:"event"`
+	ID    string          `json:"id,omitempty"`
+	Data  json.RawMessage `json:"data"`
+}
+
+// event prints ev with json, and nothing without.
+func (u *watchUI) event(ev admin.StreamEvent) error {
+	if !u.json {
+		return nil
+	}
+	b, err := json.Marshal(jsonEvent{Event: ev.Name, ID: ev.ID, Data: ev.Data})
+	if err != nil {
+		return fmt.Errorf("admin API: unreadable %s event: %w", ev.Name, err)
+	}
+	_, _ = u.out.Write(append(b, '\n'))
+	return nil
+}
+
 func (u *watchUI) transition(m *watchModel) {
+	if u.json {
+		return
+	}
 	if !u.tty {
 		u.println(m.recent[len(m.recent)-1])
 		return
@@ -205,6 +268,9 @@ func (u *watchUI) transition(m *watchModel) {
 }
 
 func (u *watchUI) render(m *watchModel) {
+	if u.json {
+		return
+	}
 	if !u.tty {
 		if m.metrics != nil {
 			u.println(metricsLine(m))

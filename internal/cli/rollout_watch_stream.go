@@ -103,7 +103,7 @@ func (w *watcher) run(ctx context.Context) error {
 		}
 		if !w.outage {
 			w.outage = true
-			w.ui.println(fmt.Sprintf("%s %v; reconnecting…", time.Now().Format("15:04:05"), r.err))
+			w.ui.note(fmt.Sprintf("%s %v; reconnecting…", time.Now().Format("15:04:05"), r.err))
 		}
 		// Jitter spreads the watchers of one restarted gateway apart.
 		wait := min(delay/2+rand.N(delay/2+1), left)
@@ -188,6 +188,9 @@ func (w *watcher) follow(ctx context.Context, deadline time.Time, resync bool) f
 			w.reconnected()
 		}
 		ended, err := w.m.apply(ev)
+		if err == nil {
+			err = w.ui.event(ev)
+		}
 		if err != nil {
 			return followResult{done: true, err: err}
 		}
@@ -209,7 +212,7 @@ func (w *watcher) follow(ctx context.Context, deadline time.Time, resync bool) f
 func (w *watcher) reconnected() {
 	if w.outage {
 		w.outage = false
-		w.ui.println(time.Now().Format("15:04:05") + " reconnected")
+		w.ui.note(time.Now().Format("15:04:05") + " reconnected")
 	}
 }
 
