@@ -51,10 +51,26 @@ func (c *Conn) resetUpgrade() {
 }
 
 // probe runs the upgrade exchange on ws. It reports whether the session
-// now uses ws (read on its own goroutine from then on).
+// now uses ws (read on its own goroutine from then on), or ws is done
+// with (see finishClosed).
+//
+// A failure of the session ends the exchange. A graceful close does not:
+// a client that has its probe answered pauses polling and sends the
+// upgrade packet, so that what the close left for the next poll reaches
+// it only over ws, as Node delivers it (its upgrade goes on while the
+// session is closing).
 func (c *Conn) probe(ws *websocket.Conn, l *wsLink) bool {
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.UpgradeTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), c.srv.cfg.UpgradeTimeout)
 	defer cancel()
+	stop := context.AfterFunc(c.ctx, func() {
+		c.mu.Lock()
+		drain := c.drain
+		c.mu.Unlock()
+		if !drain {
+			cancel()
+		}
+	})
+	defer stop()
 	for {
 		typ, data, err := ws.Read(ctx)
 		if err != nil || typ != websocket.MessageText {
@@ -80,7 +96,10 @@ func (c *Conn) probe(ws *websocket.Conn, l *wsLink) bool {
 			c.notifyPollLocked()
 			c.mu.Unlock()
 		case p.Type == engineio.Upgrade:
-			return c.attachWebSocket(ws, l, true)
+			if !c.attachWebSocket(ws, l, true) {
+				c.finishClosed(ws, l)
+			}
+			return true
 		default:
 			return false
 		}
@@ -110,4 +129,26 @@ func (c *Conn) awaitPostDone(ctx context.Context) bool {
 		c.mu.Lock()
 	}
 	return true
+}
+
+// finishClosed completes the upgrade of a session that closed meanwhile:
+// what its close left for the next poll goes over ws, which closes
+// after it (the close packet's part), and the sid is done.
+func (c *Conn) finishClosed(ws *websocket.Conn, l *wsLink) {
+	c.mu.Lock()
+	var last []engineio.Packet
+	if c.drain && !c.finalTaken && len(c.final) > 1 {
+		last = c.final[:len(c.final)-1] // the close packet is ws's close
+	}
+	c.final, c.finalTaken = nil, true
+	c.mu.Unlock()
+	c.srv.forget(c)
+	if len(last) > 0 {
+		var buf []byte
+		if err := l.out.writeFrames([]outGroup{{packets: last}}, &buf); err != nil {
+			_ = ws.CloseNow()
+			return
+		}
+	}
+	c.closeLink(ws, l)
 }

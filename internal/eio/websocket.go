@@ -281,15 +281,20 @@ const closeGrace = time.Second
 // closeWebSocket ends ws with the close code matching the session's
 // reason, waiting at most closeGrace for the client's close frame.
 func (c *Conn) closeWebSocket(ws *websocket.Conn) {
+	c.mu.Lock()
+	l := c.link
+	c.mu.Unlock()
+	c.closeLink(ws, l)
+}
+
+// closeLink is closeWebSocket for ws over l.
+func (c *Conn) closeLink(ws *websocket.Conn, l *wsLink) {
 	code := websocket.StatusNormalClosure
 	if errors.Is(c.Err(), ErrShutdown) {
 		code = websocket.StatusGoingAway
 	}
 	// While Close reads the client's close frame, the reader must not
 	// look at the read buffer (see wsconn.Link.Gate).
-	c.mu.Lock()
-	l := c.link
-	c.mu.Unlock()
 	l.gate.Lock()
 	defer l.gate.Unlock()
 	done := make(chan struct{})

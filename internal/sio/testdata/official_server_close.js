@@ -3,12 +3,13 @@
 // TestOfficialClientServerCloseBetweenPolls). Usage: node
 // official_server_close.js URL. Prints "ok" once the disconnect reason is
 // "io server disconnect" and the socket will not reconnect; any failure
-// exits non-zero with the reason on stderr.
+// exits non-zero with the reason on stderr. With a second argument
+// "upgrade" the client may upgrade to WebSocket (its default transports).
 "use strict";
 
 const { io } = require("socket.io-client");
 
-const [url] = process.argv.slice(2);
+const [url, mode] = process.argv.slice(2);
 
 function fail(msg) {
   console.error(msg);
@@ -16,7 +17,8 @@ function fail(msg) {
 }
 setTimeout(() => fail("timeout"), 15000).unref();
 
-const socket = io(url, { transports: ["polling"], forceNew: true, reconnection: true });
+const transports = mode === "upgrade" ? ["polling", "websocket"] : ["polling"];
+const socket = io(url, { transports, forceNew: true, reconnection: true });
 socket.once("connect_error", (e) => fail(`connect_error: ${e.message}`));
 socket.once("disconnect", (reason) => {
   if (reason !== "io server disconnect") fail(`disconnect reason ${JSON.stringify(reason)}, want "io server disconnect"`);
