@@ -105,6 +105,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		if !s.id.UsesJWT() || s.id.HasToken(r.Header, q) {
 			if _, err := s.id.User(r.Header, q, ""); err != nil {
 				s.unauthorized.Add(1)
+				s.io.Engine().SetCORSHeaders(w, r) // an allowed origin may read why
 				httpError(w, http.StatusUnauthorized, err.Error())
 				return
 			}

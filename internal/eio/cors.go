@@ -14,6 +14,28 @@ const preflightMethods = "GET,HEAD,PUT,PATCH,POST,DELETE"
 // cors middleware the Node server uses. It reports whether r was a
 // preflight request, which it has then answered (204).
 func (c CORS) apply(w http.ResponseWriter, r *http.Request) (answered bool) {
+	if !c.setHeaders(w, r) || r.Method != http.MethodOptions {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", preflightMethods)
+	if c.Headers != nil {
+		h.Set("Access-Control-Allow-Headers", strings.Join(c.Headers, ","))
+	} else if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+		h.Add("Vary", "Access-Control-Request-Headers")
+	}
+	if c.MaxAge > 0 {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(int(c.MaxAge.Seconds())))
+	}
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// setHeaders sets on w the cross-origin headers of any answer to r, and
+// reports whether CORS is on.
+func (c CORS) setHeaders(w http.ResponseWriter, r *http.Request) bool {
 	if len(c.Origins) == 0 && c.AllowOrigin == nil {
 		return false
 	}
@@ -34,21 +56,6 @@ func (c CORS) apply(w http.ResponseWriter, r *http.Request) (answered bool) {
 	if c.Credentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
-	if r.Method != http.MethodOptions {
-		return false
-	}
-	h.Set("Access-Control-Allow-Methods", preflightMethods)
-	if c.Headers != nil {
-		h.Set("Access-Control-Allow-Headers", strings.Join(c.Headers, ","))
-	} else if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-		h.Set("Access-Control-Allow-Headers", req)
-		h.Add("Vary", "Access-Control-Request-Headers")
-	}
-	if c.MaxAge > 0 {
-		h.Set("Access-Control-Max-Age", strconv.Itoa(int(c.MaxAge.Seconds())))
-	}
-	h.Set("Content-Length", "0")
-	w.WriteHeader(http.StatusNoContent)
 	return true
 }
 

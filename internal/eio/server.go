@@ -137,6 +137,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handshake(w, r, transport)
 }
 
+// SetCORSHeaders sets on w the cross-origin headers (Config.CORS) the
+// server's own answer to r would carry, for an answer that a handler in
+// front of the server gives instead, such as a refusal: as with Node's
+// cors middleware, a browser can then read it.
+func (s *Server) SetCORSHeaders(w http.ResponseWriter, r *http.Request) {
+	s.cfg.CORS.setHeaders(w, r)
+}
+
 func isWebSocketUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet &&
 		strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
