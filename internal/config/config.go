@@ -137,6 +137,13 @@ type Backend struct {
 	// Engine.IO's, which the backend drives.
 	PingInterval time.Duration `yaml:"ping_interval"`
 	PingTimeout  time.Duration `yaml:"ping_timeout"`
+	// MaxMessageBytes is the largest frame the backend takes from the
+	// gateway: a legacy backend's WebSocket message, a Socket.IO
+	// backend's Engine.IO packet. A client's request whose frame for this
+	// backend would be larger is refused by the gateway with
+	// message_too_large, and nothing is sent. Zero means
+	// Edge.MaxMessageBytes.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// Events maps Baton's session operations to this backend's message
 	// names. Empty names take the defaults of the reference services.
 	Events Events `yaml:"events"`

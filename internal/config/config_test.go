@@ -63,6 +63,14 @@ func TestExampleLoads(t *testing.T) {
 	if len(c.Rollout.Alerts.Webhooks) == 0 {
 		c.Rollout.Alerts.Webhooks = nil
 	}
+	// The one value the example sets that is no default: the backends'
+	// limit, the reference services' (their --max-message-bytes).
+	for _, b := range []*Backend{&c.Backends.Blue, &c.Backends.Green} {
+		if b.MaxMessageBytes != 64<<10 {
+			t.Errorf("example's max_message_bytes %d, want the reference services' %d", b.MaxMessageBytes, 64<<10)
+		}
+		b.MaxMessageBytes = c.Edge.MaxMessageBytes
+	}
 	if want := mustParse(t, minimal); !reflect.DeepEqual(c, want) {
 		t.Fatalf("example differs from defaults:\nexample  %+v\ndefaults %+v", c, want)
 	}
@@ -84,6 +92,9 @@ func TestDefaults(t *testing.T) {
 		{"backends.blue.ping_timeout", c.Backends.Blue.PingTimeout, 20 * time.Second},
 		{"backends.green.ping_interval", c.Backends.Green.PingInterval, time.Duration(0)},
 		{"backends.blue.events.message", c.Backends.Blue.Events.Message, "message"},
+		{"backends.blue.max_message_bytes", c.Backends.Blue.MaxMessageBytes, DefaultMaxMessageBytes},
+		{"backends.green.max_message_bytes", c.Backends.Green.MaxMessageBytes, DefaultMaxMessageBytes},
+		{"backends.green.max_message_bytes after edge's", mustParse(t, minimal+"edge: {max_message_bytes: 2097152, outbound_queue: {bytes: 8388608}}\n").Backends.Green.MaxMessageBytes, 2 << 20},
 		{"rollout.steps", c.Rollout.Steps, []float64{10, 25, 50, 75, 100}},
 		{"rollout.hold", c.Rollout.Hold, 30 * time.Second},
 		{"rollout.thresholds.max_error_rate", c.Rollout.Thresholds.MaxErrorRate, 0.01},
@@ -168,6 +179,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"backends.blue.dial_timeout", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, dial_timeout: -1s", 1), "positive"},
 		{"backends.blue.ping_interval", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, ping_interval: -1s", 1), "positive"},
 		{"backends.blue.ping_timeout", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, ping_timeout: -1s", 1), "positive"},
+		{"backends.blue.max_message_bytes", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, max_message_bytes: -1", 1), "must be positive, got -1"},
+		{"backends.green.max_message_bytes", strings.Replace(minimal, "protocol: socketio", "protocol: socketio, max_message_bytes: -65536", 1), "positive"},
 		{"backends.green.ping_timeout", strings.Replace(minimal, "protocol: socketio", "protocol: socketio, ping_timeout: 5s", 1), "only for legacy"},
 		{"admin.token", strings.Replace(minimal, "  token: change-me\n", "", 1), "required"},
 		{"admin.token", strings.Replace(minimal, "  token: change-me\n", "  token: a\n  token_env: B\n", 1), "not both"},

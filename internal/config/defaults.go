@@ -96,6 +96,8 @@ func (c *Config) SetDefaults() {
 	def(&e.Overflow, DefaultOverflow)
 	def(&e.PingInterval, DefaultPingInterval)
 	def(&e.PingTimeout, DefaultPingTimeout)
+	def(&c.Backends.Blue.MaxMessageBytes, e.MaxMessageBytes)
+	def(&c.Backends.Green.MaxMessageBytes, e.MaxMessageBytes)
 
 	def(&c.Health.Window, DefaultHealthWindow)
 	def(&c.Health.Probe.Interval, DefaultProbeInterval)

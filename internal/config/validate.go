@@ -287,6 +287,7 @@ func (b *Backend) validate(p *problems, at string) {
 		p.add(at+".namespace", "must start with \"/\", got %q", b.Namespace)
 	}
 	p.positiveDuration(at+".dial_timeout", b.DialTimeout)
+	p.positive(at+".max_message_bytes", b.MaxMessageBytes)
 	for _, d := range []struct {
 		field string
 		v     time.Duration

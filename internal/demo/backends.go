@@ -23,6 +23,10 @@ type backends struct {
 	blue   *service.Legacy
 	green  *service.SocketIO
 
+	// maxMessage is both services' message limit: the largest frame
+	// they take (service.Limits.MaxMessageBytes).
+	maxMessage int
+
 	blueLn, greenLn   *service.CrashListener
 	blueSrv, greenSrv *http.Server
 	wg                sync.WaitGroup
@@ -44,6 +48,7 @@ func startBackends(faults *service.Faults, log *slog.Logger) (_ *backends, err e
 		return nil, fmt.Errorf("demo: broker: %w", err)
 	}
 	limits := service.Limits{DrainPeriod: backendDrain}
+	b.maxMessage = int(limits.WithDefaults().MaxMessageBytes)
 	b.hub = service.NewHub(b.broker, service.HubOptions{})
 	if b.blue, err = service.NewLegacy(b.hub, service.LegacyOptions{Limits: limits, Logger: log}); err != nil {
 		return nil, fmt.Errorf("demo: blue: %w", err)

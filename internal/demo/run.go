@@ -149,8 +149,10 @@ func buildApp(ctx context.Context, cfg *Config, be *backends, log *slog.Logger) 
 		Listen: edgeLn.Addr().String(),
 		Admin:  config.Admin{Listen: adminLn.Addr().String(), Token: rand.Text()},
 		Backends: config.Backends{
-			Blue:  config.Backend{URL: be.BlueURL(), Protocol: config.ProtocolLegacy},
-			Green: config.Backend{URL: be.GreenURL(), Protocol: config.ProtocolSocketIO},
+			// The gateway refuses a client's frame the services would
+			// end its session's connection on.
+			Blue:  config.Backend{URL: be.BlueURL(), Protocol: config.ProtocolLegacy, MaxMessageBytes: be.maxMessage},
+			Green: config.Backend{URL: be.GreenURL(), Protocol: config.ProtocolSocketIO, MaxMessageBytes: be.maxMessage},
 		},
 		// The window must span a few steps, so that the last step (blue
 		// empty) still has blue samples to compare with.

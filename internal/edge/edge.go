@@ -110,8 +110,12 @@ type Stats struct {
 	AttachFailed  uint64 `json:"attach_failed"`  // connections refused because no backend took them
 	SlowConsumers uint64 `json:"slow_consumers"` // clients closed because their queue overflowed
 	Dropped       uint64 `json:"dropped"`        // messages discarded by the drop_newest rule
-	TooLarge      uint64 `json:"too_large"`      // legacy connections closed for an oversized frame
-	ErrorReplies  uint64 `json:"error_replies"`  // error frames / error acks sent to clients
+	// TooLarge counts client frames refused for their size: legacy
+	// connections closed for a frame over edge.max_message_bytes, and
+	// requests answered message_too_large (over the backend's limit,
+	// backends.<color>.max_message_bytes), or events dropped for it.
+	TooLarge     uint64 `json:"too_large"`
+	ErrorReplies uint64 `json:"error_replies"` // error frames / error acks sent to clients
 	// OriginRejected counts requests refused with 403 because their
 	// Origin is not allowed (edge.origin_patterns), on either listener
 	// and on every Socket.IO request, polling included.

@@ -21,6 +21,14 @@ type replyError struct {
 // unsubscribing from a channel not held.
 const codeNotSubscribed = "not_subscribed"
 
+// countReply counts an error answer to a client, and a refusal for size.
+func (s *Server) countReply(r replyError) {
+	s.errReplies.Add(1)
+	if r.code == legacy.CodeMessageTooLarge {
+		s.tooLarge.Add(1)
+	}
+}
+
 // toReply maps a session or backend error to what the client is told.
 func toReply(err error) replyError {
 	var re *upstream.RemoteError
@@ -31,6 +39,9 @@ func toReply(err error) replyError {
 			code = legacy.CodeInternal
 		}
 		return replyError{code, re.Message}
+	case errors.Is(err, upstream.ErrMessageTooLarge):
+		// Refused by the gateway, before anything reached the backend.
+		return replyError{legacy.CodeMessageTooLarge, err.Error()}
 	case errors.Is(err, session.ErrInvalidChannel):
 		return replyError{legacy.CodeInvalidChannel, err.Error()}
 	case errors.Is(err, session.ErrAlreadySubscribed):

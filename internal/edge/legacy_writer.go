@@ -188,7 +188,7 @@ func (c *legacyConn) failLocked(id uint64, e replyError, channel string) {
 
 // errorFrame is the error answer to request id, counted.
 func (c *legacyConn) errorFrame(id uint64, e replyError, channel string) legacy.Frame {
-	c.srv.errReplies.Add(1)
+	c.srv.countReply(e)
 	return legacy.Frame{Type: legacy.TypeError, ID: id, Code: e.code, Message: e.msg, Channel: channel}
 }
 

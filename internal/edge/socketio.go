@@ -294,6 +294,9 @@ func (c *sioConn) custom(ctx context.Context, e *sio.Event) {
 	}
 	if !e.WantsAck() {
 		if err := c.sess.Emit(ctx, e.Name, e.Args); err != nil {
+			if errors.Is(err, upstream.ErrMessageTooLarge) {
+				c.srv.tooLarge.Add(1) // nobody to tell but the count
+			}
 			c.srv.log.Debug("edge: emit failed", "session", c.so.ID(), "event", e.Name, "err", err)
 		}
 		return
@@ -322,7 +325,7 @@ func (c *sioConn) ack(e *sio.Event, args ...[]byte) {
 
 // reply answers e with {"error":"<code>: <message>"} if it wants an ack.
 func (c *sioConn) reply(e *sio.Event, r replyError) {
-	c.srv.errReplies.Add(1)
+	c.srv.countReply(r)
 	if e.WantsAck() {
 		_ = e.Ack(append(append([]byte(`{"error":`), jsonQuote(r.code+": "+r.msg)...), '}'))
 	}
@@ -434,6 +437,9 @@ func (c *sioConn) ask(ev upstream.Event, bin [][]byte) error {
 		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer acancel()
 		if err := answer(actx, ack.Args, ack.Binary); err != nil {
+			if errors.Is(err, upstream.ErrMessageTooLarge) {
+				c.srv.tooLarge.Add(1) // not sent: the backend's own timeout tells it
+			}
 			c.srv.log.Debug("edge: answering the backend's ask", "session", c.sess.ID(), "event", ev.Name, "err", err)
 		}
 	}()

@@ -197,6 +197,11 @@ func (e *engine) send(ctx context.Context, ps ...engineio.Packet) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if limit := e.opts.MaxSendSize; limit > 0 {
+		if n := sendSize(ps); n > limit {
+			return &SizeError{Size: n, Limit: limit}
+		}
+	}
 	select {
 	case e.wmu <- struct{}{}:
 	case <-ctx.Done():
@@ -223,6 +228,19 @@ func (e *engine) send(ctx context.Context, ps ...engineio.Packet) error {
 		return e.err
 	}
 	return nil
+}
+
+// sendSize is what ps weigh against Options.MaxSendSize: their bytes on
+// a websocket, a text message's type byte included.
+func sendSize(ps []engineio.Packet) int64 {
+	var n int64
+	for _, p := range ps {
+		n += int64(len(p.Data))
+		if !p.Binary {
+			n++
+		}
+	}
+	return n
 }
 
 // fail ends the session with err (first caller wins) and aborts the

@@ -34,7 +34,23 @@ var (
 	// ErrBadAck: an answer of the reference pub/sub API had an unexpected
 	// shape.
 	ErrBadAck = errors.New("sioclient: unexpected ack")
+	// ErrMessageTooLarge: a packet over Options.MaxSendSize was not sent;
+	// the session goes on. The error is a *SizeError.
+	ErrMessageTooLarge = errors.New("sioclient: packet too large to send")
 )
+
+// SizeError refuses a packet of Size bytes, over Options.MaxSendSize
+// (Limit). It matches ErrMessageTooLarge.
+type SizeError struct {
+	Size, Limit int64
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("%v: %d bytes, over the limit of %d", ErrMessageTooLarge, e.Size, e.Limit)
+}
+
+// Is makes every SizeError match ErrMessageTooLarge.
+func (e *SizeError) Is(target error) bool { return target == ErrMessageTooLarge }
 
 // ConnectError is the server's refusal of a namespace (a CONNECT_ERROR
 // packet): "Invalid namespace" for an unknown one, or the message and data

@@ -67,6 +67,14 @@ type Options struct {
 	// alike, as the official client reads them.
 	MaxMessageSize int64
 
+	// MaxSendSize bounds one outgoing packet, in bytes, as it goes out on
+	// a websocket: an Engine.IO text message (its type byte included)
+	// plus the attachments sent with it. A server closes the session of
+	// a client that sends more than its maxHttpBufferSize; set this to
+	// that, and an emit (or ack) over it fails with a *SizeError before
+	// anything is written, and the session goes on. Zero means no bound.
+	MaxSendSize int64
+
 	// MaxAttachments bounds the binary attachments of one incoming
 	// Socket.IO packet. Zero means 64.
 	MaxAttachments int
@@ -164,6 +172,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("sioclient: Options.WriteTimeout: negative %v", o.WriteTimeout)
 	case o.MaxMessageSize < 0:
 		return fmt.Errorf("sioclient: Options.MaxMessageSize: negative %d", o.MaxMessageSize)
+	case o.MaxSendSize < 0:
+		return fmt.Errorf("sioclient: Options.MaxSendSize: negative %d", o.MaxSendSize)
 	case o.MaxAttachments < 0:
 		return fmt.Errorf("sioclient: Options.MaxAttachments: negative %d", o.MaxAttachments)
 	case o.EventBuffer < 0:

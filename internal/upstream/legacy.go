@@ -57,7 +57,7 @@ func (d *LegacyDialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		return nil, fmt.Errorf("upstream: handshake with %s: %w", redactURL(o.URL), err)
 	}
 	c := &legacyConn{ws: ws, h: h, names: newLegacyNames(o.Mapping), timeout: o.RequestTimeout, done: make(chan struct{}),
-		pingInterval: o.PingInterval, pingTimeout: o.PingTimeout}
+		maxWrite: o.MaxWriteBytes, pingInterval: o.PingInterval, pingTimeout: o.PingTimeout}
 	c.park, _ = ws.(wsconn.Parker)
 	c.expire = expiry.New(c.sweep)
 	c.beatAt = time.Now().Add(c.pingInterval)
@@ -119,7 +119,9 @@ type legacyConn struct {
 	h       Handler
 	names   *legacyNames
 	timeout time.Duration // for PublishAsync's answers (Options.RequestTimeout)
-	done    chan struct{} // closed when the read loop has ended
+	// maxWrite bounds a frame written (Options.MaxWriteBytes); 0: none.
+	maxWrite int64
+	done     chan struct{} // closed when the read loop has ended
 
 	nextID  atomic.Uint64
 	closing atomic.Bool // Close was called: the end is not an error
@@ -481,8 +483,13 @@ func (c *legacyConn) requestAs(ctx context.Context, pubsub bool, build func(id u
 }
 
 // write sends one frame. A write canceled half-way closes the connection
-// (websocket semantics): a partial frame cannot be taken back.
+// (websocket semantics): a partial frame cannot be taken back. A frame
+// over the backend's limit is not sent: the backend would end the
+// connection on it.
 func (c *legacyConn) write(ctx context.Context, b []byte) error {
+	if c.maxWrite > 0 && int64(len(b)) > c.maxWrite {
+		return tooLarge(int64(len(b)), c.maxWrite)
+	}
 	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -31,7 +31,7 @@ import (
 // timeout (Options.RequestTimeout) passed first, ProtocolErrors for a
 // reply the driver could not read. Operations that say nothing about the
 // backend are not counted at all: those canceled by the caller, those
-// refused before sending (ErrInvalidArgs), and those that failed because the
+// refused before sending (ErrInvalidArgs, ErrMessageTooLarge), and those that failed because the
 // connection had ended (the end itself is counted once, as a close). Emit
 // expects no answer and is not counted.
 func Observe(d Dialer, rec *health.Recorder) Dialer {
@@ -147,7 +147,7 @@ func (o *observedConn) record(gaveUp error, k health.Kind, start time.Time, err 
 		fail = health.ErrorReplies
 	case errors.Is(gaveUp, context.DeadlineExceeded):
 		fail = health.AckTimeouts
-	case gaveUp != nil, errors.Is(err, ErrInvalidArgs), errors.Is(err, ErrClosed):
+	case gaveUp != nil, errors.Is(err, ErrInvalidArgs), errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrClosed):
 		return
 	case errors.Is(err, context.DeadlineExceeded): // the connection's own request timeout
 		fail = health.AckTimeouts

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ func (d *SocketIODialer) Dial(ctx context.Context, h Handler) (Conn, error) {
 		Header:         o.Header,
 		HTTPClient:     o.HTTPClient,
 		MaxMessageSize: o.MaxMessageBytes,
+		MaxSendSize:    o.MaxWriteBytes,
 		AckTimeout:     o.RequestTimeout,
 		OnEvent:        c.onEvent,
 		OnDrained:      c.flush,
@@ -178,7 +180,10 @@ func (c *sioConn) handle(ev sioclient.Event) {
 	out := Event{Kind: KindEvent, Name: ev.Name, Args: ev.Args, Binary: ev.Binary}
 	if ev.WantsAck() {
 		out.Answer = func(ctx context.Context, args, binary [][]byte) error {
-			return ev.AckPayload(ctx, sioclient.Payload{Args: args, Binary: binary})
+			if err := ev.AckPayload(ctx, sioclient.Payload{Args: args, Binary: binary}); err != nil {
+				return sendErr(err)
+			}
+			return nil
 		}
 	}
 	c.h.HandleEvent(out)
@@ -196,13 +201,25 @@ func (c *sioConn) call(ctx context.Context, event string, body []byte) (Position
 	return parseAck(event, reply.Args[0])
 }
 
-// callErr turns a failed emit into ctx's error or ErrClosed.
+// callErr turns a failed emit into ctx's error, ErrClosed or
+// ErrMessageTooLarge.
 func (c *sioConn) callErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if isDone(c.s.Done()) {
 		return closedErr(err)
+	}
+	return sendErr(err)
+}
+
+// sendErr is ErrMessageTooLarge for a packet sioclient refused for its
+// size, else err. A function of its own: the variable errors.As fills goes
+// to the heap, and only a failed emit pays for it.
+func sendErr(err error) error {
+	var se *sioclient.SizeError
+	if errors.As(err, &se) {
+		return tooLarge(se.Size, se.Limit)
 	}
 	return err
 }

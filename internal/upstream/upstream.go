@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -196,6 +197,11 @@ var (
 	// ErrInvalidArgs: the arguments of a request or event cannot be sent
 	// on this protocol (see the package documentation).
 	ErrInvalidArgs = errors.New("upstream: invalid arguments")
+	// ErrMessageTooLarge: the frame of a request or event, as encoded for
+	// the backend, is larger than the backend takes
+	// (Options.MaxWriteBytes). Nothing was sent, and the connection goes
+	// on.
+	ErrMessageTooLarge = errors.New("message too large for the backend")
 	// ErrHeartbeatTimeout ends a legacy connection whose backend answered
 	// nothing to a ping (Options.PingTimeout): presumed dead, it is
 	// dropped.
@@ -288,6 +294,12 @@ type Options struct {
 	// MaxMessageBytes bounds one incoming frame; larger ones end the
 	// connection. Zero means 1 MiB.
 	MaxMessageBytes int64
+	// MaxWriteBytes bounds one outgoing frame (a legacy WebSocket
+	// message, a Socket.IO backend's Engine.IO packet): the backend's own
+	// message limit, over which it would end the connection. A request
+	// or event whose frame is larger fails with ErrMessageTooLarge before
+	// anything is written. Zero means no bound.
+	MaxWriteBytes int64
 	// PingInterval and PingTimeout are the heartbeat of a legacy
 	// connection (a Socket.IO one has Engine.IO's, which its server
 	// drives): a backend that has sent nothing for PingInterval is sent a
@@ -320,12 +332,14 @@ func (o Options) withDefaults() Options {
 
 // NewDialer returns the dialer for a configured backend. maxClientMessage
 // is the largest client frame the edge accepts (edge.max_message_bytes);
-// the backend's frames are read up to MessageLimit of it.
+// the backend's frames are read up to MessageLimit of it. The frames
+// sent are bounded by b.MaxMessageBytes, or maxClientMessage when zero.
 func NewDialer(b config.Backend, maxClientMessage int) (Dialer, error) {
 	opts := Options{
 		URL:             b.URL,
 		DialTimeout:     b.DialTimeout,
 		MaxMessageBytes: MessageLimit(maxClientMessage),
+		MaxWriteBytes:   int64(cmp.Or(b.MaxMessageBytes, maxClientMessage)),
 		PingInterval:    b.PingInterval,
 		PingTimeout:     b.PingTimeout,
 		Mapping: Mapping{
@@ -367,6 +381,11 @@ func redactURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// tooLarge refuses a frame of n bytes, over the backend's limit.
+func tooLarge(n, limit int64) error {
+	return fmt.Errorf("%w: %d bytes, over its limit of %d", ErrMessageTooLarge, n, limit)
 }
 
 // closedErr wraps the reason a connection ended into ErrClosed.
