@@ -62,7 +62,8 @@ type Conn struct {
 	ctx    context.Context // canceled (with the close reason) when closed
 	cancel context.CancelCauseFunc
 	// work counts what must finish before the session is fully gone: the
-	// OnClose call and any WebSocket reader/writer pair.
+	// OnClose call, any WebSocket reader/writer pair and an upgrade in
+	// progress.
 	work sync.WaitGroup
 
 	recvMu sync.Mutex          // serializes Handler calls
@@ -80,6 +81,11 @@ type Conn struct {
 	// Close) rather than dropped (a failure).
 	drain   bool
 	upgrade upgradeState
+	// probing is the WebSocket of an upgrade in progress, which abort
+	// cuts too (it is not ws until the upgrade is done); aborted: abort
+	// ran.
+	aborted bool
+	probing *websocket.Conn
 
 	// The outbound queue: groups of packets that must stay together (a
 	// Socket.IO packet and its binary attachments), bounded by the

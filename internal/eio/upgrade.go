@@ -20,6 +20,11 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 		!c.closed && c.transport == TransportPolling && c.upgrade == upgradeNone
 	if ok {
 		c.upgrade = upgradeStarted
+		// Shutdown waits for the upgrade, and its abort cuts it: a
+		// graceful close lets it go on (see probe). The session is open,
+		// so work is not zero.
+		c.work.Add(1)
+		defer c.work.Done()
 	}
 	c.mu.Unlock()
 
@@ -34,10 +39,25 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 		_ = ws.Close(websocket.StatusNormalClosure, "")
 		return
 	}
-	if !c.probe(ws, l) {
+	if !c.setProbing(ws) || !c.probe(ws, l) {
 		c.resetUpgrade()
 		_ = ws.CloseNow()
 	}
+	c.mu.Lock()
+	c.probing = nil
+	c.mu.Unlock()
+}
+
+// setProbing makes ws the WebSocket that abort cuts, unless the session
+// was aborted already.
+func (c *Conn) setProbing(ws *websocket.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.aborted {
+		return false
+	}
+	c.probing = ws
+	return true
 }
 
 // resetUpgrade lets the client try again after a failed upgrade; the

@@ -312,14 +312,18 @@ func (c *Conn) closeLink(ws *websocket.Conn, l *wsLink) {
 	}
 }
 
-// abort cuts the session's WebSocket without a close handshake (Shutdown
-// past its deadline).
+// abort cuts the session's WebSocket, and that of an upgrade in progress,
+// without a close handshake (Shutdown past its deadline).
 func (c *Conn) abort() {
 	c.fail(ErrShutdown, engineio.Close)
 	c.mu.Lock()
-	ws := c.ws
+	c.aborted = true
+	ws, probing := c.ws, c.probing
 	c.mu.Unlock()
 	if ws != nil {
 		_ = ws.CloseNow()
+	}
+	if probing != nil {
+		_ = probing.CloseNow()
 	}
 }
