@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -183,9 +184,22 @@ func (c *Conn) post(w http.ResponseWriter, r *http.Request) {
 		c.tooLarge(w)
 		return
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
+	// Like Node, which destroys a pending POST when its session closes,
+	// the session's end cuts the read short.
+	cut := make(chan struct{})
+	stop := context.AfterFunc(c.ctx, func() {
+		defer close(cut)
+		_ = rc.SetReadDeadline(time.Now())
+	})
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if !stop() {
+		<-cut // it must not touch the connection once the handler returns
+	}
 	if err != nil {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusBadRequest)
 		c.fail(fmt.Errorf("%w: reading POST: %w", ErrTransport, err), engineio.Close)
 		return
 	}
