@@ -22,6 +22,9 @@ type proxy struct {
 	// SLEEP) does while the kernel still accepts; hung holds them.
 	hang bool
 	hung []net.Conn
+	// refuse, once set, makes the proxy close every connection it takes
+	// at once, as a Redis that is down (restarting) leaves its clients.
+	refuse bool
 }
 
 type link struct {
@@ -50,6 +53,11 @@ func (p *proxy) accept() {
 			return
 		}
 		p.mu.Lock()
+		if p.refuse {
+			p.mu.Unlock()
+			_ = a.Close()
+			continue
+		}
 		if p.hang {
 			p.hung = append(p.hung, a)
 			p.mu.Unlock()
@@ -105,6 +113,25 @@ func (p *proxy) stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hang = true
+}
+
+// down closes every connection and refuses new ones until up.
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = true
+	for _, lk := range p.links {
+		_ = lk.a.Close()
+		_ = lk.b.Close()
+	}
+	p.links = nil
+}
+
+// up lets new connections through again.
+func (p *proxy) up() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = false
 }
 
 // stalled is how many connections the proxy took after stall.

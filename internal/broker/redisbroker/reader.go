@@ -150,10 +150,12 @@ func (b *Broker) reconnect(failures int) bool {
 	// Subscription.Close, for as long as go-redis waits to dial.
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
 	b.ps = b.rdb.Subscribe(ctx, names...)
+	b.psDown = false
 	if err := b.ps.Ping(ctx, token); err != nil {
 		// Without its barrier this connection would never catch up:
 		// make the next receive fail so that we try again.
 		_ = b.ps.Close()
+		b.psDown = true
 	}
 	cancel()
 	return true

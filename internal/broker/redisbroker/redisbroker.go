@@ -42,7 +42,11 @@
 // The marked channels catch up together once the run of confirmations
 // ends, their history reads pipelined (512 to a round trip), so that a
 // reconnect with thousands of channels holds the reader for a few round
-// trips, not one per channel.
+// trips, not one per channel. While Redis is unreachable the reader's
+// attempts back off (50 ms doubling to 2 s), its connection closed between
+// them: a Subscribe made then waits, within its context, for the next
+// attempt, which subscribes it with the live channels, rather than fail
+// although Redis may be back already.
 // If the missing messages are no longer in history, the channel's
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery
@@ -210,8 +214,11 @@ type Broker struct {
 	// reader holds it while it replaces the connection, which may wait
 	// for a stuck Redis for seconds: Subscribe gives up on it when its
 	// context ends.
-	subMu     ctxMutex
-	ps        *redis.PubSub // replaced by the reader on reconnect
+	subMu ctxMutex
+	ps    *redis.PubSub // replaced by the reader on reconnect
+	// psDown says ps was closed after a failed reconnect: the reader's
+	// next attempt subscribes every channel in chans and makes them live.
+	psDown    bool
 	nextToken uint64
 
 	mu       sync.Mutex

@@ -75,6 +75,12 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (broker.Subscrip
 			delete(b.barriers, token)
 			b.mu.Unlock()
 		}
+		if err != nil && b.psDown {
+			// The reader is between connections (Redis was down):
+			// its next one subscribes st with the others and its
+			// barrier makes st live, which the wait below sees.
+			err = nil
+		}
 	}
 	b.subMu.Unlock()
 

@@ -125,3 +125,47 @@ func hungWithASubscription(t *testing.T, commandTimeout time.Duration) (*redisbr
 	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.stalled() > 0 })
 	return sb, sub
 }
+
+// TestSubscribeRightAfterAnOutage: Redis was unreachable long enough for
+// the reader's attempts to replace its pub/sub connection to back off
+// (between two attempts that connection is closed). Once Redis is back,
+// a Subscribe made before the reader's next attempt must be registered by
+// that attempt, as the live channels are, instead of failing at once with
+// go-redis' "client is closed": for up to maxBackoff (2 s) after a Redis
+// restart the reference services refused every subscribe to a channel
+// they had not open, so a gateway re-attaching sessions to them then
+// found no backend and closed its clients.
+func TestSubscribeRightAfterAnOutage(t *testing.T) {
+	prefix := uniquePrefix()
+	px := startProxy(t, testenv.RedisAddr(t))
+	pb := newBroker(t, redisbroker.Options{Prefix: prefix}) // publishes past the proxy
+	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
+		Addr: px.Addr(), Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ctx := testenv.Context(t, 20*time.Second)
+	live, err := sb.Subscribe(ctx, "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+
+	px.down()
+	// The fifth attempt waits 800 ms before it dials.
+	testenv.Eventually(t, "the reader backing off", 10*time.Second, func() bool { return sb.Stats().Reconnects >= 5 })
+	px.up()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := sb.Subscribe(sctx, "after")
+	if err != nil {
+		t.Fatalf("Subscribe once Redis is back: %v", err)
+	}
+	defer s.Close()
+	m := publishN(t, ctx, pb, "after", 1)[0]
+	checkSeqs(t, recv(t, ctx, s, 1), m.Seq, m.Epoch)
+	m = publishN(t, ctx, pb, "live", 1)[0]
+	checkSeqs(t, recv(t, ctx, live, 1), m.Seq, m.Epoch)
+}
