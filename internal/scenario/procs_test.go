@@ -127,6 +127,9 @@ type gatewayConfig struct {
 	QueueMessages            int
 	QueueBytes               int
 	MaxMessageBytes          int
+	// BluePing is blue's heartbeat (backends.blue.ping_interval and
+	// ping_timeout, both), 0 for the default.
+	BluePing time.Duration
 }
 
 const adminToken = "scenario-token"
@@ -174,6 +177,9 @@ func writeBaseConfig(b *strings.Builder, c gatewayConfig) {
 	fmt.Fprintf(b, "listen: %s\nadmin:\n  listen: %s\n  token: %s\n", c.Edge, c.Admin, adminToken)
 	b.WriteString("identity:\n  query: user\n")
 	fmt.Fprintf(b, "backends:\n  blue:\n    url: ws://%s/ws\n    protocol: legacy\n    dial_timeout: 3s\n", c.Blue)
+	if c.BluePing > 0 {
+		fmt.Fprintf(b, "    ping_interval: %s\n    ping_timeout: %s\n", c.BluePing, c.BluePing)
+	}
 	fmt.Fprintf(b, "  green:\n    url: http://%s/socket.io/\n    protocol: socketio\n    dial_timeout: 3s\n", c.Green)
 	b.WriteString("routing:\n  weight: 0\n  salt: scenario\n")
 }

@@ -1,0 +1,586 @@
+package scenario
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/sleep"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// Sizes of the chaos scenario: small enough for a shared 2-core machine,
+// enough sessions that a fault lands in the middle of a paced weight
+// change.
+const (
+	chaosGo, chaosNode = 50, 50
+	chaosChannels      = 10
+	chaosRate          = 200 // msg/s through Redis
+	chaosMovesPerSec   = 60
+	chaosEvents        = 14
+)
+
+// TestScenarioChaos combines the faults the other scenarios test one at a
+// time: a seeded random sequence of weight changes (reversed while the
+// previous change still moves), blue or green SIGKILLed and restarted on
+// their port, the broker's Redis restarted (with AOF, appendfsync always:
+// docs/architecture.md says a stream then survives), a backend frozen
+// (SIGSTOP) for a few seconds, and preparations (POST
+// /api/v1/weight/prepare) followed by the change they were made for or
+// another one; meanwhile legacy clients connect, or subscribe to one more
+// channel. One backend at most is faulty at a time, so a session always
+// has somewhere to go. Once the sequence has settled, every documented
+// guarantee must hold: every client got every message of its channels
+// after its subscribe ack exactly once and in order, with no disconnect;
+// every session is live on the backend the buckets of the final weight
+// say, with its channels; the status counters add up; the gateway holds
+// one upstream connection per session (besides its probes) and no
+// standby, and once the Socket.IO clients have left, none of theirs and
+// no goroutine beyond two per session (read from its SIGQUIT dump).
+//
+// BATON_CHAOS_SEED replays one seed (printed when a run fails);
+// BATON_CHAOS_ROUNDS runs that many seeds from it (seed, seed+1, ...).
+// Without them the test runs one seed drawn at random.
+func TestScenarioChaos(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("BATON_CHAOS_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("BATON_CHAOS_SEED=%q: %v", v, err)
+		}
+	}
+	rounds := envInt(t, "BATON_CHAOS_ROUNDS", 1)
+	for i := range rounds {
+		s := seed + uint64(i)
+		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("replay with BATON_CHAOS_SEED=%d BATON_CHAOS_ROUNDS=1", s)
+				}
+			})
+			runChaos(t, s)
+		})
+	}
+}
+
+// chaos is one run: the cluster, its own Redis, and what the run did.
+type chaos struct {
+	t     *testing.T
+	c     *cluster
+	redis *redisProc
+	rng   *rand.Rand
+	users []string
+	log   []string // the events, for the failure message
+
+	puts      sync.WaitGroup
+	mu        sync.Mutex
+	moved     int // sum of the PUT answers
+	failed    int
+	putErr    []string
+	issued    float64 // the last weight asked for
+	preparing float64 // the last weight prepared, -1 once a change came
+	prepares  []string
+
+	clients  sync.WaitGroup // late clients connecting or subscribing
+	late     []*goClient    // connected during the chaos
+	lateErrs []string
+
+	nGoroutines int // in the gateway's dump at the end
+}
+
+func runChaos(t *testing.T, seed uint64) {
+	start := time.Now()
+	t.Logf("chaos seed %d", seed)
+	redisBin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not in PATH: the chaos scenario runs its own")
+	}
+	_ = testenv.RedisAddr(t) // the same requirement as every scenario
+	ch := &chaos{t: t, rng: rand.New(rand.NewPCG(seed, 0x5eed)), preparing: -1}
+	ch.redis = startRedis(t, redisBin, testenv.FreeAddr(t), t.TempDir())
+	c := newCluster(t, "chaos-", gatewayConfig{MovesPerSecond: chaosMovesPerSec, Concurrency: 8, HandoverTimeout: 10 * time.Second, BluePing: time.Second})
+	c.redis = ch.redis.addr
+	c.blue = startBlue(t, c.cfg.Blue, c.redis)
+	c.green = startGreen(t, c.cfg.Green, c.redis)
+	c.gw = startGateway(t, c.cfg)
+	c.edgeAddr, c.adminURL = c.cfg.Edge, "http://"+c.cfg.Admin
+	c.http = &http.Client{Timeout: 120 * time.Second}
+	t.Cleanup(c.http.CloseIdleConnections)
+	c.openBroker()
+	ch.c = c
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	channels := c.channels(chaosChannels)
+	f := startFleets(t, ctx, c, chaosGo, chaosNode, channels, 3)
+	ch.users = f.users
+	n := len(f.members)
+	base := ch.upstreamExtra(t)
+	t.Logf("%d sessions ready in %v; upstream connections besides sessions: %v", n, time.Since(start).Round(time.Millisecond), base)
+
+	pub := startPublisher(c.broker, channels, chaosRate)
+	req := startRequesters(f, c.prefix+"requests", 300*time.Millisecond)
+	_ = sleep.For(ctx, 500*time.Millisecond)
+
+	redisRestarts := 0
+	for range chaosEvents {
+		ch.client(ctx, channels)
+		ev := ch.event()
+		if ev == "redis" {
+			redisRestarts++
+		}
+		_ = sleep.For(ctx, time.Duration(100+ch.rng.IntN(900))*time.Millisecond)
+	}
+
+	// Settle: every PUT answered, every dropped session re-attached.
+	if !waitGroup(&ch.puts, 90*time.Second) {
+		t.Fatalf("weight changes not answered within 90s; events %v", ch.log)
+	}
+	if !waitGroup(&ch.clients, 30*time.Second) {
+		t.Fatalf("late clients not connected or subscribed within 30s")
+	}
+	if len(ch.lateErrs) > 0 {
+		t.Errorf("late clients: %v", ch.lateErrs)
+	}
+	late := len(ch.late)
+	for _, lc := range ch.late {
+		f.gf.clients = append(f.gf.clients, lc)
+		ch.users = append(ch.users, lc.spec.User)
+	}
+	t.Cleanup(func() {
+		for _, lc := range ch.late {
+			lc.close()
+		}
+	})
+	nGo := chaosGo + late
+	st := c.waitStatus(t, 60*time.Second, func(st admin.Status) bool {
+		return st.Sessions.Detached == 0 && st.Moves.Reattached+st.Moves.ReattachFailed >= st.Moves.Drops
+	})
+	t.Logf("settled: sessions %+v moves %+v", st.Sessions, st.Moves)
+	// A PUT with the weight in force places again the sessions a failed
+	// move or a re-attach left elsewhere (docs/architecture.md).
+	final := ch.issued
+	res, err := c.setWeight(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.moved += res.Moved
+	ch.failed += res.Failed
+	if res.Failed != 0 {
+		t.Errorf("final PUT weight %v: %+v, want no failure", final, res)
+	}
+	_ = sleep.For(ctx, time.Second) // traffic on the final placement
+	reqOK, reqErrs := req.stop()
+	last := pub.stop()
+	t.Logf("publisher: %d sent, %d errors (last %v; %d Redis restarts); requests %d ok, %d refused",
+		pub.sent.Load(), pub.errs.Load(), pub.lastErr, redisRestarts, reqOK, reqErrs)
+	if redisRestarts == 0 && pub.errs.Load() > 0 {
+		t.Errorf("publisher errors without a Redis restart: %d, last %v", pub.errs.Load(), pub.lastErr)
+	}
+
+	// The counters and the placement, before the node fleet closes
+	// its clients (verify).
+	blue, green := expectedCounts(t, ch.users, final)
+	st = c.waitStatus(t, 30*time.Second, func(st admin.Status) bool { return st.Sessions.Standby == 0 })
+	t.Logf("final: weight %v sessions %+v moves %+v messages %+v edge %v", st.Weight, st.Sessions, st.Moves, st.Messages, st.Edge)
+	if st.Weight != final || st.Sessions.Blue != blue || st.Sessions.Green != green || st.Sessions.Detached != 0 {
+		t.Errorf("weight %v: status weight %v sessions %+v, buckets say blue %d green %d", final, st.Weight, st.Sessions, blue, green)
+	}
+	m := st.Moves
+	if m.ReattachFailed != 0 || m.AttachFailed != 0 || m.Canceled != 0 || m.Reattached != m.Drops {
+		t.Errorf("moves %+v: want every drop re-attached, nothing canceled or refused", m)
+	}
+	// A client that connects during a change is put where the new table
+	// says by a move the change's answer does not count (docs/api.md).
+	if m.Done < uint64(ch.moved) || m.Failed < uint64(ch.failed) || m.Done+m.Failed > uint64(ch.moved+ch.failed+late) {
+		t.Errorf("moves %+v: the PUT answers add up to moved %d failed %d, and %d clients connected during the changes", m, ch.moved, ch.failed, late)
+	}
+	if len(ch.putErr) > 0 {
+		t.Errorf("weight changes refused: %v", ch.putErr)
+	}
+	msg := st.Messages
+	if msg.RecoveryFailed != 0 || msg.Rejected != 0 || msg.Gaps != msg.Recovered {
+		t.Errorf("messages %+v: want every gap recovered, nothing rejected", msg)
+	}
+	if e, ok := st.Edge.(map[string]any); ok {
+		if e["legacy"] != float64(nGo) || e["socketio"] != float64(chaosNode) || e["slow_consumers"] != float64(0) || e["attach_failed"] != float64(0) {
+			t.Errorf("edge %v: want %d legacy and %d socketio connections, no slow consumer", e, nGo, chaosNode)
+		}
+	} else {
+		t.Errorf("status has no edge: %v", st.Edge)
+	}
+	// Every session live on its routed backend, with exactly its
+	// channels, after all those drops, re-attaches and moves.
+	members := slices.Clone(f.members)
+	for _, lc := range ch.late {
+		lc.check.mu.Lock()
+		members = append(members, member{id: lc.lc.Session(), user: lc.spec.User, channels: sortedCopy(lc.check.channels)})
+		lc.check.mu.Unlock()
+	}
+	c.checkSessions(t, members, routeTable(t, final).Backend)
+	// One upstream connection per session, besides the probes'.
+	var extra map[string]int
+	if !testenv.Poll(20*time.Second, func() bool {
+		extra = ch.upstreamExtra(t)
+		return extra["blue"] == base["blue"] && extra["green"] == base["green"]
+	}) {
+		t.Errorf("upstream connections besides one per session: %v, at the start %v", extra, base)
+	}
+	f.verify(t, last)
+
+	// The node fleet has closed its clients: their sessions must be gone
+	// with everything they held, upstream connections and goroutines.
+	st = c.waitStatus(t, 20*time.Second, func(st admin.Status) bool {
+		return st.Sessions.Blue+st.Sessions.Green == nGo && st.Sessions.Detached == 0
+	})
+	if !testenv.Poll(20*time.Second, func() bool {
+		extra = ch.upstreamExtra(t)
+		return extra["blue"] == base["blue"] && extra["green"] == base["green"]
+	}) {
+		t.Errorf("after the node clients left: upstream connections besides one per session: %v, at the start %v", extra, base)
+	}
+	ch.goroutines(t, nGo)
+	// Two per session (the edge's reader, the backend connection's),
+	// one per probe connection, and a few of the process' own.
+	if want := 2*nGo + base["blue"] + base["green"] + 25; ch.nGoroutines > want {
+		t.Errorf("gateway goroutines with %d sessions: %d, want at most %d", nGo, ch.nGoroutines, want)
+	}
+	t.Logf("preparations: %s", strings.Join(ch.prepares, "; "))
+	if t.Failed() {
+		t.Logf("events: %s", strings.Join(ch.log, "; "))
+	}
+	t.Logf("seed %d done in %v: %s", seed, time.Since(start).Round(time.Millisecond), strings.Join(ch.log, "; "))
+}
+
+// goroutines ends the gateway with SIGQUIT, which makes the Go runtime
+// print every goroutine, and reports them by the function that started
+// them.
+func (ch *chaos) goroutines(t *testing.T, sessions int) {
+	t.Helper()
+	gw := ch.c.gw
+	gw.signal(syscall.SIGQUIT)
+	select {
+	case <-gw.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not end on SIGQUIT")
+	}
+	out := gw.out.String()
+	i := strings.Index(out, "goroutine ")
+	if i < 0 {
+		t.Fatalf("no goroutine dump in the gateway's output")
+	}
+	by := make(map[string]int)
+	total := 0
+	for _, g := range strings.Split(out[i:], "\n\n") {
+		if !strings.HasPrefix(g, "goroutine ") {
+			continue
+		}
+		total++
+		key := "?"
+		if j := strings.Index(g, "created by "); j >= 0 {
+			key = strings.Fields(g[j+len("created by "):])[0]
+		}
+		by[key]++
+	}
+	keys := make([]string, 0, len(by))
+	for k := range by {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return by[b] - by[a] })
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n  %4d %s", by[k], k)
+	}
+	t.Logf("gateway goroutines with %d sessions: %d%s", sessions, total, b.String())
+	ch.nGoroutines = total
+}
+
+// event draws and runs one fault. A weight change and a preparation run in
+// the background (the next event may land while they move or dial); every
+// other fault is over when event returns, so at most one backend (or
+// Redis) is faulty at a time.
+func (ch *chaos) event() string {
+	t, c := ch.t, ch.c
+	weights := []float64{0, 10, 25, 50, 75, 100}
+	pick := func() float64 {
+		for {
+			if w := weights[ch.rng.IntN(len(weights))]; w != ch.issued {
+				return w
+			}
+		}
+	}
+	ms := func(lo, hi int) time.Duration { return time.Duration(lo+ch.rng.IntN(hi-lo)) * time.Millisecond }
+	note := func(format string, args ...any) {
+		s := fmt.Sprintf("%s +%s", fmt.Sprintf(format, args...), time.Now().Format("15:04:05.000"))
+		ch.log = append(ch.log, s)
+		t.Log("chaos: " + s)
+	}
+	switch k := ch.rng.IntN(10); k {
+	case 0, 1, 2:
+		w := pick()
+		if ch.preparing >= 0 && ch.rng.IntN(2) == 0 {
+			w = ch.preparing // the change prepared for (if not the weight in force)
+		}
+		ch.preparing = -1
+		note("PUT %v", w)
+		ch.put(w)
+		return "weight"
+	case 3:
+		prev, w := ch.issued, pick()
+		d := ms(100, 600)
+		note("PUT %v then back to %v after %v", w, prev, d)
+		ch.put(w)
+		time.Sleep(d)
+		ch.put(prev)
+		return "reverse"
+	case 4, 5:
+		p, color := c.blue, "blue"
+		if ch.rng.IntN(2) == 0 {
+			p, color = c.green, "green"
+		}
+		d := ms(200, 2000)
+		note("SIGKILL %s, down %v", color, d)
+		p.kill()
+		time.Sleep(d)
+		if color == "blue" {
+			c.restartBlue()
+		} else {
+			c.restartGreen()
+		}
+		return "kill"
+	case 6:
+		p, color := c.blue, "blue"
+		if ch.rng.IntN(2) == 0 {
+			p, color = c.green, "green"
+		}
+		d := ms(1000, 4000)
+		if ch.rng.IntN(3) > 0 {
+			note("SIGSTOP %s for %v", color, d)
+			p.signal(syscall.SIGSTOP)
+			time.Sleep(d)
+			p.signal(syscall.SIGCONT)
+			return "stop"
+		}
+		// Frozen, then dead: its sockets close only at the kill.
+		note("SIGSTOP %s for %v, then SIGKILL and restart", color, d)
+		p.signal(syscall.SIGSTOP)
+		time.Sleep(d)
+		p.kill()
+		if color == "blue" {
+			c.restartBlue()
+		} else {
+			c.restartGreen()
+		}
+		return "stop-kill"
+	case 7:
+		d := ms(200, 1500)
+		note("restart Redis, down %v", d)
+		ch.redis.restart(t, d)
+		return "redis"
+	default:
+		// A preparation runs in the background: the faults that come
+		// next may land on its dials, and a later weight change uses it
+		// or not (weightEvent).
+		w := pick()
+		note("prepare %v", w)
+		ch.preparing = w
+		ch.puts.Add(1)
+		go func() {
+			defer ch.puts.Done()
+			res, err := c.prepare(w)
+			ch.mu.Lock()
+			defer ch.mu.Unlock()
+			ch.prepares = append(ch.prepares, fmt.Sprintf("prepare %v: %+v %v", w, res, err))
+		}()
+		return "prepare"
+	}
+}
+
+// client connects a legacy client in the background during the next
+// event, or subscribes one connected so to one more channel: sessions
+// attached and subscriptions made while moves, drops and re-attaches go
+// on. Their streams are checked as the others'.
+func (ch *chaos) client(ctx context.Context, channels []string) {
+	delay := time.Duration(ch.rng.IntN(1500)) * time.Millisecond
+	perm := ch.rng.Perm(len(channels))
+	ch.mu.Lock()
+	k := len(ch.late)
+	ch.mu.Unlock()
+	connect := k == 0 || ch.rng.IntN(2) == 0
+	pickC := ch.rng.IntN(max(k, 1))
+	ch.clients.Add(1)
+	go func() {
+		defer ch.clients.Done()
+		_ = sleep.For(ctx, delay)
+		if connect {
+			spec := clientSpec{User: fmt.Sprintf("late-%d-%d", k, perm[0]), Channels: []string{channels[perm[0]], channels[perm[1]]}}
+			lc, err := dialGo(ctx, ch.c.edgeAddr, spec)
+			if err != nil { // its subscribes may meet a drop too: once more
+				ch.t.Logf("connect %s: %v (retrying)", spec.User, err)
+				_ = sleep.For(ctx, 500*time.Millisecond)
+				lc, err = dialGo(ctx, ch.c.edgeAddr, spec)
+			}
+			ch.mu.Lock()
+			defer ch.mu.Unlock()
+			if err != nil {
+				ch.lateErrs = append(ch.lateErrs, fmt.Sprintf("connect %s: %v", spec.User, err))
+				return
+			}
+			ch.late = append(ch.late, lc)
+			return
+		}
+		ch.mu.Lock()
+		lc := ch.late[pickC]
+		ch.mu.Unlock()
+		lc.check.mu.Lock()
+		var next string
+		for _, p := range perm {
+			if !slices.Contains(lc.check.channels, channels[p]) {
+				next = channels[p]
+				break
+			}
+		}
+		if next == "" {
+			lc.check.mu.Unlock()
+			return
+		}
+		lc.check.mu.Unlock()
+		// A subscribe in flight on a backend connection that drops gets
+		// an error reply (docs/architecture.md, "Requests"); the client
+		// is not subscribed then and tries once more, as a client would.
+		for attempt := 0; ; attempt++ {
+			lc.check.mu.Lock()
+			lc.check.channels = append(lc.check.channels, next)
+			lc.check.mu.Unlock()
+			pos, err := lc.lc.Subscribe(ctx, next, nil)
+			if err == nil {
+				lc.check.acked(next, pos)
+				return
+			}
+			lc.check.mu.Lock()
+			lc.check.channels = slices.DeleteFunc(lc.check.channels, func(c string) bool { return c == next })
+			early := lc.check.early[next]
+			delete(lc.check.early, next)
+			lc.check.mu.Unlock()
+			ch.mu.Lock()
+			if len(early) > 0 {
+				ch.lateErrs = append(ch.lateErrs, fmt.Sprintf("%s: messages %v on %s, whose subscribe failed: %v", lc.spec.User, early, next, err))
+			}
+			if attempt > 0 {
+				ch.lateErrs = append(ch.lateErrs, fmt.Sprintf("%s subscribe %s, twice: %v", lc.spec.User, next, err))
+			}
+			ch.mu.Unlock()
+			if attempt > 0 {
+				return
+			}
+			ch.t.Logf("%s subscribe %s: %v (retrying)", lc.spec.User, next, err)
+			_ = sleep.For(ctx, 500*time.Millisecond)
+		}
+	}()
+}
+
+// put changes the weight in the background and adds up the answer.
+func (ch *chaos) put(w float64) {
+	ch.issued, ch.preparing = w, -1
+	ch.puts.Add(1)
+	go func() {
+		defer ch.puts.Done()
+		res, err := ch.c.setWeight(w)
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if err != nil {
+			ch.putErr = append(ch.putErr, fmt.Sprintf("PUT %v: %v", w, err))
+			return
+		}
+		ch.moved += res.Moved
+		ch.failed += res.Failed
+	}()
+}
+
+// upstreamExtra counts the gateway's established connections to each
+// backend beyond the sessions the status puts there (the probes' and
+// standbys', or leaked ones).
+func (ch *chaos) upstreamExtra(t *testing.T) map[string]int {
+	t.Helper()
+	st, err := ch.c.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns, err := establishedTo(ch.c.gw.cmd.Process.Pid, ch.c.cfg.Blue, ch.c.cfg.Green)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]int{
+		"blue":  conns[ch.c.cfg.Blue] - st.Sessions.Blue,
+		"green": conns[ch.c.cfg.Green] - st.Sessions.Green,
+	}
+}
+
+// establishedTo counts the process' established TCP connections to each of
+// addrs (loopback host:port), from /proc.
+func establishedTo(pid int, addrs ...string) (map[string]int, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return nil, err
+	}
+	inodes := make(map[string]bool)
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	ports := make(map[string]string) // hex port -> addr
+	for _, a := range addrs {
+		_, p, _ := strings.Cut(a, ":")
+		n, _ := strconv.Atoi(p)
+		ports[fmt.Sprintf("%04X", n)] = a
+	}
+	out := make(map[string]int)
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		fh, err := os.Open(file)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) < 10 || f[3] != "01" || !inodes[f[9]] {
+				continue
+			}
+			_, rport, _ := strings.Cut(f[2], ":")
+			if a, ok := ports[rport]; ok {
+				out[a]++
+			}
+		}
+		_ = fh.Close()
+	}
+	return out, nil
+}
+
+// waitGroup waits for wg, bounded.
+func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
