@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -81,6 +82,9 @@ type Client struct {
 	// context. closeSent is guarded by it.
 	wsem      chan struct{}
 	closeSent bool
+	// pongs counts the pong frames read (Pongs); it fits beside
+	// closeSent, in what was padding.
+	pongs atomic.Uint32
 }
 
 // Dial opens a WebSocket connection to rawURL (ws:// or wss://); ctx
@@ -253,13 +257,81 @@ func (c *Client) Buffered() bool {
 // read(2), so a small message costs no second read, and a failed read is
 // kept for the next Read to return. An empty read buffer of the shared
 // size goes back to its pool first: a parked connection holds none.
+//
+// Ping and pong frames that arrive whole and alone (the pong that answers
+// SendPing, the peer's own ping) are handled here, as Read would, and the
+// wait goes on: a heartbeat does not wake the reader only to leave it
+// blocked deep in Read, with a read buffer and a larger stack, until the
+// next message.
 func (c *Client) Wait() {
-	if c.br != nil && c.br.Buffered() == 0 && c.size == DefaultClientReadSize {
-		c.br.Reset(nil)
-		readerPool.Put(c.br)
-		c.br = nil
+	for {
+		if c.br != nil && c.br.Buffered() == 0 && c.size == DefaultClientReadSize {
+			c.br.Reset(nil)
+			readerPool.Put(c.br)
+			c.br = nil
+		}
+		c.in.wait()
+		if !c.controlAlone() {
+			return
+		}
 	}
-	c.in.wait()
+}
+
+// controlAlone handles the ping and pong frames at the head of what has
+// been read from the socket, as long as each is there whole, and reports
+// whether that was all: then the reader may wait again. It reads nothing
+// from the socket (only what wait read ahead: a frame cut short waits for
+// Read, as does a socket without read-ahead, TLS); anything else, a
+// message, a close frame, a failed read, is left for Read.
+func (c *Client) controlAlone() bool {
+	for {
+		n := c.readable()
+		if n < 2 || !isPingPong(c.firstByte()) {
+			return false
+		}
+		br := c.reader()
+		hdr, err := br.Peek(2) // what is readable: no socket read
+		if err != nil || hdr[1] > 125 || n < 2+int(hdr[1]) {
+			return false // masked (Read refuses it), or not whole yet
+		}
+		h := frameHeader{fin: true, op: hdr[0] & 0x0f, length: uint64(hdr[1])}
+		_, _ = br.Discard(2)
+		if c.control(h) != nil { // reads only what is there
+			return false
+		}
+		if c.readable() > 0 {
+			continue
+		}
+		return c.in.err == nil
+	}
+}
+
+// isPingPong reports whether b starts a final ping or pong frame.
+func isPingPong(b byte) bool { return b == 0x80|opPing || b == 0x80|opPong }
+
+// readable is how many bytes the reader holds: those read from the socket
+// and not yet taken.
+func (c *Client) readable() int {
+	n := len(c.in.early)
+	if c.in.have {
+		n++
+	}
+	if c.br != nil {
+		n += c.br.Buffered()
+	}
+	return n
+}
+
+// firstByte is the next byte the reader takes; readable is not 0.
+func (c *Client) firstByte() byte {
+	switch {
+	case c.br != nil && c.br.Buffered() > 0:
+		b, _ := c.br.Peek(1)
+		return b[0]
+	case len(c.in.early) > 0:
+		return c.in.early[0]
+	}
+	return c.in.one[0]
 }
 
 // readerPool holds the read buffers of DefaultClientReadSize.
@@ -299,6 +371,29 @@ func (c *Client) Write(ctx context.Context, typ websocket.MessageType, p []byte)
 	}
 	return c.writeFrameLocked(ctx, op, p)
 }
+
+// SendPing sends a ping frame with no payload, masked (as client frames
+// must be), and returns once it is written, without waiting for the pong:
+// the reader counts pongs as it reads them (Pongs), so a reader must be
+// running for one to be seen. ctx bounds the write as Write's does.
+func (c *Client) SendPing(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer c.unlockWrite()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	return c.writeFrameLocked(ctx, opPing, nil)
+}
+
+// Pongs returns how many pong frames the reader has read, solicited
+// (SendPing) or not; it wraps around. A heartbeat compares it with the
+// count at its last look: a change means the peer answered.
+func (c *Client) Pongs() uint32 { return c.pongs.Load() }
 
 // lockWrite waits for the right to write a frame, or for ctx's end: a
 // writer behind one stuck on a peer that stopped reading keeps to its own

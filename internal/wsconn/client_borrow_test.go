@@ -161,6 +161,51 @@ func TestClientWaitAllocatesNothing(t *testing.T) {
 	_ = c.CloseNow()
 }
 
+// TestClientWaitHandlesLoneControlFrames: a pong and a ping that come
+// alone are handled within Wait (the pong counted, the ping answered),
+// which then waits on for a message, so a heartbeat leaves an idle reader
+// parked. The server sends its message only once it has the answer to
+// its ping: a Wait that returned on the control frames would leave the
+// pong uncounted and the ping unanswered.
+func TestClientWaitHandlesLoneControlFrames(t *testing.T) {
+	addr := serve(t, func(ws *websocket.Conn, l *Link) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, _, err := ws.Read(ctx); err != nil { // the client is ready
+			t.Error(err)
+			return
+		}
+		ctx = ws.CloseRead(ctx)
+		if _, err := l.Writer().Write(rawFrame(true, opPong, "x")); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := ws.Ping(ctx); err != nil { // answered by the client's Wait
+			t.Error(err)
+			return
+		}
+		if _, err := l.Writer().Write(rawFrame(true, opText, "after")); err != nil {
+			t.Error(err)
+		}
+		<-ctx.Done()
+	})
+	c := dialTest(t, "ws://"+addr)
+	if err := c.Write(context.Background(), websocket.MessageText, []byte("ready")); err != nil {
+		t.Fatal(err)
+	}
+	if c.Buffered() {
+		t.Fatal("buffered before the server sent anything")
+	}
+	c.Wait()
+	if n := c.Pongs(); n != 1 {
+		t.Fatalf("Wait returned with %d pongs counted, want 1", n)
+	}
+	if got := readText(t, c); got != "after" {
+		t.Fatalf("after the control frames: %q", got)
+	}
+	_ = c.CloseNow()
+}
+
 // streamConn is a net.Conn that reads a fixed stream and takes every
 // write (pongs, close frames) without a peer.
 type streamConn struct {

@@ -88,13 +88,14 @@ func unexpected(err error) error {
 	return err
 }
 
-// Read returns the next message. It answers pings, skips pongs, and on
-// the peer's close frame answers it (unless Close sent one) and returns a
-// websocket.CloseError (see websocket.CloseStatus). A protocol error or
-// an oversized message is answered with a close frame (1002, 1009) and
-// returned. A ctx that can end bounds the read (its failure ends the
-// connection); with context.Background the read costs no timer and ends
-// with the connection (Close, CloseNow). Only one goroutine may read.
+// Read returns the next message. It answers pings, counts pongs (Pongs)
+// and skips them, and on the peer's close frame answers it (unless Close
+// sent one) and returns a websocket.CloseError (see
+// websocket.CloseStatus). A protocol error or an oversized message is
+// answered with a close frame (1002, 1009) and returned. A ctx that can
+// end bounds the read (its failure ends the connection); with
+// context.Background the read costs no timer and ends with the
+// connection (Close, CloseNow). Only one goroutine may read.
 func (c *Client) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
 	return c.readCtx(ctx, false)
 }
@@ -220,6 +221,7 @@ func (c *Client) control(h frameHeader) error {
 		_ = c.writeFrameLocked(context.Background(), opPong, p)
 		return nil
 	case opPong:
+		c.pongs.Add(1)
 		return nil
 	}
 	ce, err := parseClose(p)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,6 +141,33 @@ func TestClientEchoPingAndClose(t *testing.T) {
 	}
 	if err := <-serverErr; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
 		t.Fatalf("server saw %v", err)
+	}
+}
+
+// TestClientSendPing: SendPing sends a ping that the server takes (masked,
+// as a client's frames must be: coder/websocket refuses others) and
+// answers, and the reader counts the pong, which it reads before the echo
+// the server sent after it. A ping after Close is not sent.
+func TestClientSendPing(t *testing.T) {
+	c, _ := dialWelcomed(t)
+	ctx := context.Background()
+	if err := c.SendPing(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readText(t, c); got != "echo:after" {
+		t.Fatalf("after the ping: %q", got)
+	}
+	if n := c.Pongs(); n != 1 {
+		t.Fatalf("%d pongs counted, want 1", n)
+	}
+	if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendPing(ctx); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("SendPing after Close: %v, want net.ErrClosed", err)
 	}
 }
 

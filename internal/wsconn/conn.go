@@ -23,6 +23,14 @@ type Parker interface {
 	Wait()
 }
 
+// Pinger is a Conn that sends a WebSocket ping without waiting for the
+// pong, and counts the pongs its reader reads (see Client.SendPing). A
+// *websocket.Conn is not one: its Ping waits for the pong.
+type Pinger interface {
+	SendPing(ctx context.Context) error
+	Pongs() uint32
+}
+
 // Borrower is a Conn that can lend a message from its read buffer instead
 // of copying it out (see Client.Borrow).
 type Borrower interface {
@@ -42,6 +50,7 @@ var (
 	_ Conn     = (*websocket.Conn)(nil)
 	_ Conn     = (*Client)(nil)
 	_ Parker   = (*Client)(nil)
+	_ Pinger   = (*Client)(nil)
 	_ Borrower = (*Client)(nil)
 )
 
