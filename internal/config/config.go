@@ -131,8 +131,9 @@ type Backend struct {
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// PingInterval and PingTimeout are the gateway's heartbeat on a legacy
 	// backend's connections: one that has sent nothing for PingInterval is
-	// sent a ping, and one that then sends nothing for PingTimeout is taken
-	// for dead and dropped (its sessions re-attach). Zero means 25s and
+	// sent a WebSocket Ping, and one that then sends nothing (no Pong, no
+	// frame) for PingTimeout is taken for dead and dropped (its sessions
+	// re-attach). The heartbeat cannot be turned off. Zero means 25s and
 	// 20s. Only for legacy backends: a Socket.IO backend's heartbeat is
 	// Engine.IO's, which the backend drives.
 	PingInterval time.Duration `yaml:"ping_interval"`

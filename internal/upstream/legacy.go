@@ -127,9 +127,10 @@ type legacyConn struct {
 	closing atomic.Bool // Close was called: the end is not an error
 
 	// The heartbeat (beatLocked): the reader notes that the backend sent
-	// something, and the sweep that comes due at beatAt pings a backend
-	// silent for pingInterval, and ends the connection of one still
-	// silent pingTimeout after its ping.
+	// something (a burst of frames, or a pong), and the sweep that comes
+	// due at beatAt pings a backend silent for pingInterval, with a
+	// WebSocket Ping, and ends the connection of one still silent
+	// pingTimeout after its ping.
 	heard                     atomic.Bool
 	pingInterval, pingTimeout time.Duration
 
@@ -140,6 +141,7 @@ type legacyConn struct {
 	expire *expiry.Sweeper
 	beatAt time.Time // the heartbeat's next look; zero once it failed
 	pinged bool      // a ping is out, and nothing came since
+	pongs  uint32    // ws's pong count at the last look (wsconn.Pinger)
 	silent error     // why the heartbeat ended the connection
 	ended  bool      // the reader has failed what was pending: no more
 	err    error
@@ -425,8 +427,14 @@ func (c *legacyConn) beatLocked(now time.Time) (ping, dead bool) {
 	if c.beatAt.IsZero() || now.Before(c.beatAt) {
 		return false, false
 	}
+	heard := c.heard.Swap(false)
+	if p, ok := c.ws.(wsconn.Pinger); ok {
+		n := p.Pongs()
+		heard = heard || n != c.pongs
+		c.pongs = n
+	}
 	switch {
-	case c.heard.Swap(false):
+	case heard:
 		c.pinged = false
 		c.beatAt = now.Add(c.pingInterval)
 	case c.pinged:
@@ -441,13 +449,33 @@ func (c *legacyConn) beatLocked(now time.Time) (ping, dead bool) {
 	return false, false
 }
 
-// ping sends the heartbeat's ping; its pong is dropped as any answer to
-// an id no request waits for. A write that fails leaves the next look to
-// find the backend silent.
+// ping sends the heartbeat's ping: a WebSocket Ping, which any conforming
+// server's WebSocket library answers with a Pong by itself, whatever the
+// protocol it carries (a backend adapted through the mapping need not
+// know the legacy protocol's ping request), and which a process that
+// froze does not. A write that fails leaves the next look to find the
+// backend silent.
+//
+// A wsconn.Client sends it and returns; its reader counts the pong, which
+// the next look reads. A *websocket.Conn (dialed through
+// Options.HTTPClient) has only a Ping that waits for the pong, which the
+// read loop hands it; a goroutine waits, for at most pingTimeout.
 func (c *legacyConn) ping() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.pingTimeout)
-	defer cancel()
-	_ = c.write(ctx, legacy.Append(nil, legacy.Frame{Type: legacy.TypePing, ID: c.nextID.Add(1)}))
+	switch ws := c.ws.(type) {
+	case wsconn.Pinger:
+		_ = ws.SendPing(ctx)
+		cancel()
+	case interface{ Ping(context.Context) error }:
+		go func() {
+			defer cancel()
+			if ws.Ping(ctx) == nil {
+				c.heard.Store(true)
+			}
+		}()
+	default:
+		cancel()
+	}
 }
 
 // request sends the frame built for a fresh id and waits for its answer.

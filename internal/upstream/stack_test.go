@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -57,6 +58,71 @@ func TestIdleReaderKeepsTheSmallestStack(t *testing.T) {
 	t.Logf("stack per idle connection: %.0f bytes", perConn)
 	if perConn > 3<<10 {
 		t.Errorf("an idle reader holds %.0f bytes of stack; want the smallest stack, 2 KiB", perConn)
+	}
+}
+
+// TestIdleReaderParksAgainAfterItsHeartbeat: an idle legacy connection
+// is pinged every PingInterval, and its reader, woken by the backend's
+// pong, parks again on the smallest stack, as it does after a message:
+// the heartbeat must not leave every idle session's reader blocked deep
+// in a read (a larger stack, and a read buffer held).
+//
+// Without the race detector only: it deepens every frame.
+func TestIdleReaderParksAgainAfterItsHeartbeat(t *testing.T) {
+	if testenv.Race {
+		t.Skip("the race detector changes stack sizes")
+	}
+	const conns = 200
+	addr, held := idleLegacyBackend(t)
+	d := &upstream.LegacyDialer{Options: upstream.Options{URL: "ws://" + addr + "/ws",
+		PingInterval: 50 * time.Millisecond, PingTimeout: time.Minute}}
+
+	before := stackInuse()
+	var open []upstream.Conn
+	var backend []net.Conn
+	t.Cleanup(func() {
+		for _, c := range append(backend, held()...) {
+			_ = c.Close()
+		}
+		for _, c := range open {
+			_ = c.Close()
+		}
+	})
+	for range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := d.Dial(ctx, newRecorder())
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(backend) < conns && time.Now().Before(deadline); {
+		backend = append(backend, held()...)
+	}
+	// Each connection's ping (masked, no payload), answered with a pong.
+	for i, c := range backend {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		var ping [6]byte
+		if _, err := io.ReadFull(c, ping[:]); err != nil || ping[0] != 0x89 || ping[1] != 0x80 {
+			t.Fatalf("connection %d: read % x, %v; want a masked ping without payload", i, ping, err)
+		}
+		if _, err := c.Write([]byte{0x8a, 0x00}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // every reader parked again
+	perConn := float64(stackInuse()-before) / conns
+	t.Logf("stack per idle connection after its heartbeat: %.0f bytes", perConn)
+	if perConn > 3<<10 {
+		t.Errorf("an idle reader holds %.0f bytes of stack after its heartbeat; want the smallest stack, 2 KiB", perConn)
+	}
+	for _, c := range open {
+		select {
+		case <-c.Done():
+			t.Fatalf("a connection ended: %v", c.Err())
+		default:
+		}
 	}
 }
 

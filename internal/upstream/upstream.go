@@ -203,8 +203,8 @@ var (
 	// on.
 	ErrMessageTooLarge = errors.New("message too large for the backend")
 	// ErrHeartbeatTimeout ends a legacy connection whose backend answered
-	// nothing to a ping (Options.PingTimeout): presumed dead, it is
-	// dropped.
+	// nothing to a WebSocket Ping (Options.PingTimeout): presumed dead, it
+	// is dropped.
 	ErrHeartbeatTimeout = errors.New("upstream: heartbeat timeout")
 )
 
@@ -303,8 +303,10 @@ type Options struct {
 	// PingInterval and PingTimeout are the heartbeat of a legacy
 	// connection (a Socket.IO one has Engine.IO's, which its server
 	// drives): a backend that has sent nothing for PingInterval is sent a
-	// ping, and one that then sends nothing for PingTimeout is taken for
-	// dead and its connection ended, as if it had dropped. Zero means
+	// WebSocket Ping, which its WebSocket library answers with a Pong
+	// whatever protocol it speaks, and one that then sends nothing (no
+	// Pong, no frame) for PingTimeout is taken for dead and its
+	// connection ended, as if it had dropped. Zero means
 	// config.DefaultPingInterval and config.DefaultPingTimeout.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
