@@ -436,8 +436,13 @@ func (c *Controller) applyIfCurrent(gen uint64, from Phase, next State, evs []Ev
 	}
 	c.applyLocked(next)
 	stamped := c.stamp(from, next, evs)
+	// Announce before another transition can (an emergency rollback does
+	// not wait for ioMu): log lines and alerts keep the transitions'
+	// order, so an abort's resolve cannot reach PagerDuty after the
+	// trigger of the emergency rollback that followed it.
+	c.announce(stamped)
 	c.mu.Unlock()
-	c.emit(stamped)
+	c.record(stamped)
 	return true
 }
 

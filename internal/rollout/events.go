@@ -94,7 +94,9 @@ func (c *Controller) emit(evs []Event) {
 	c.record(evs)
 }
 
-// announce logs evs and sends their alerts; neither waits.
+// announce logs evs and sends their alerts; neither waits. A transition
+// announces its events with mu held, the lock under which it became the
+// current state, so log lines and alerts follow the transitions' order.
 func (c *Controller) announce(evs []Event) {
 	for _, e := range evs {
 		c.logEvent(e)
@@ -105,8 +107,9 @@ func (c *Controller) announce(evs []Event) {
 // record stores evs, makes the current state the one Status reports, and
 // delivers evs to the subscribers. ioMu is held, so events reach the event
 // log and the subscribers in transition order; mu is not. (Log lines and
-// alerts come from announce: an emergency rollback's at once, possibly
-// ahead of a transition stored just before it.)
+// alerts come from announce, in the order the transitions happened in
+// memory: an emergency rollback's at once, possibly ahead of the storing
+// of a transition just before it.)
 //
 // Order matters to readers: events are in the store before Status shows the
 // new state (a poller that sees "completed" finds its event), and Status

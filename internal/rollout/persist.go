@@ -143,7 +143,8 @@ func (c *Controller) reload(ctx context.Context) error {
 	}
 	c.applyLocked(st)
 	evs = c.stamp(from, st, evs)
+	c.announce(evs) // in transition order, as in applyIfCurrent
 	c.mu.Unlock()
-	c.emit(evs)
+	c.record(evs)
 	return nil
 }
