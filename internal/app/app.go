@@ -193,6 +193,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 	if a.dispatcher, err = alert.New(c.Rollout.Alerts, alert.Options{Logger: a.log}); err != nil {
 		return nil, fmt.Errorf("app: alerts: %w", err)
 	}
+	if err := a.reg.Register(alertCollector{a.dispatcher}); err != nil {
+		return nil, fmt.Errorf("app: alerts metrics: %w", err)
+	}
 	if a.ctrl, err = rollout.New(ctx, rollout.Options{
 		Plan:          c.Rollout,
 		Shifter:       shifter{a.gw},
