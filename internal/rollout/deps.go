@@ -90,6 +90,10 @@ type BackendHealth struct {
 	Total, Errors int64
 	// Latency quantiles of the window (from histograms).
 	P50, P95, P99 time.Duration
+	// Latencies is how many latency observations the window holds, the
+	// count min_samples is checked against; SamplesMs may hold fewer. A
+	// source that leaves it 0 is counted by len(SamplesMs).
+	Latencies int64
 	// SamplesMs are raw latency samples of the window in milliseconds (a
 	// bounded reservoir), for the relative tests. The controller does not
 	// modify them.

@@ -58,10 +58,13 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	add(c)
 
 	// Absolute latency.
-	enoughLatency := int64(len(g.SamplesMs)) >= minN
-	add(latencyCheck(CheckP95, "P95", v.Green.P95.D(), p.Thresholds.MaxP95.D(), enoughLatency, len(g.SamplesMs), minN))
+	// The window's observations count, not the bounded reservoir of them
+	// that SamplesMs holds: min_samples may exceed the reservoir.
+	gLat, bLat := latencies(g), latencies(b)
+	enoughLatency := gLat >= minN
+	add(latencyCheck(CheckP95, "P95", v.Green.P95.D(), p.Thresholds.MaxP95.D(), enoughLatency, gLat, minN))
 	if p.Thresholds.MaxP99 > 0 {
-		add(latencyCheck(CheckP99, "P99", v.Green.P99.D(), p.Thresholds.MaxP99.D(), enoughLatency, len(g.SamplesMs), minN))
+		add(latencyCheck(CheckP99, "P99", v.Green.P99.D(), p.Thresholds.MaxP99.D(), enoughLatency, gLat, minN))
 	}
 
 	// Preservation: exact counts, so never inconclusive.
@@ -110,10 +113,10 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	// Relative: P95 latency.
 	marginMs := ms(p.NonInferiority.LatencyMargin.D())
 	c = Check{Name: CheckLatencyVsBlue, Limit: marginMs}
-	if last && int64(len(g.SamplesMs)) >= minN && int64(len(b.SamplesMs)) < minN {
-		c.Outcome, c.Detail = Pass, fmt.Sprintf(noBaseline, len(b.SamplesMs), "latency samples", minN)
-	} else if int64(len(g.SamplesMs)) < minN || int64(len(b.SamplesMs)) < minN {
-		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("latency samples green %d, blue %d, need %d each", len(g.SamplesMs), len(b.SamplesMs), minN)
+	if last && gLat >= minN && bLat < minN {
+		c.Outcome, c.Detail = Pass, fmt.Sprintf(noBaseline, bLat, "latency samples", minN)
+	} else if gLat < minN || bLat < minN {
+		c.Outcome, c.Detail = Inconclusive, fmt.Sprintf("latency samples green %d, blue %d, need %d each", gLat, bLat, minN)
 	} else {
 		gs, bs := g.SamplesMs, b.SamplesMs
 		bt, err := stats.BootstrapQuantileDiff(gs, bs, 0.95, stats.BootstrapOptions{
@@ -183,7 +186,7 @@ func atLeast(name string, value, limit float64, soft bool, detail string) Check 
 	return c
 }
 
-func latencyCheck(name, label string, got, limit time.Duration, enough bool, n int, minN int64) Check {
+func latencyCheck(name, label string, got, limit time.Duration, enough bool, n, minN int64) Check {
 	c := Check{Name: name, Value: ms(got), Limit: ms(limit)}
 	switch {
 	case !enough:
@@ -215,6 +218,11 @@ func measure(h BackendHealth, sessions int) Measure {
 		}
 	}
 	return m
+}
+
+// latencies is how many latency observations h's window holds.
+func latencies(h BackendHealth) int64 {
+	return max(h.Latencies, int64(len(h.SamplesMs)))
 }
 
 // finite reports whether every x is a finite number.

@@ -32,7 +32,7 @@ func (h *MonitorHealth) Snapshot(c router.Color) BackendHealth {
 	if int(h.kind) < health.NumKinds {
 		l = s.Latency[h.kind]
 	}
-	return BackendHealth{Total: total, Errors: errs, P50: l.P50, P95: l.P95, P99: l.P99, SamplesMs: l.SamplesMs}
+	return BackendHealth{Total: total, Errors: errs, P50: l.P50, P95: l.P95, P99: l.P99, Latencies: l.Count, SamplesMs: l.SamplesMs}
 }
 
 // Preservation implements HealthSource.
