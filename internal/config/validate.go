@@ -85,9 +85,13 @@ func (c *Config) Validate() error {
 	c.Edge.validate(&p)
 	c.Health.validate(&p)
 	c.Rollout.validate(&p, "rollout")
-	if n := c.ProbeSamplesPerWindow(); n > 0 && c.Rollout.MinSamples > n {
-		p.add("rollout.min_samples", "%d latency samples can never gather: the gates read the probe's, and it makes %d per health.window (%v every %v); lower it, or shorten health.probe.interval",
-			c.Rollout.MinSamples, n, c.Health.Window, c.Health.Probe.Interval)
+	if n := c.ProbeSamplesPerWindow(); c.probeRuns() && c.Rollout.MinSamples > n {
+		fix := "lower it, or shorten health.probe.interval"
+		if n == 0 {
+			fix = "lengthen health.window"
+		}
+		p.add("rollout.min_samples", "%d latency samples can never gather: the gates read the probe's, and it makes %d per health.window (%v every %v); %s",
+			c.Rollout.MinSamples, n, c.Health.Window, c.Health.Probe.Interval, fix)
 	}
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
@@ -100,12 +104,25 @@ func (c *Config) Validate() error {
 // bound) or the health settings are not filled in. The window is the
 // current second, partly gone, and the ones before it: a gate taken at
 // any moment sees only the whole seconds for sure.
+//
+// The health package rounds the window up to whole seconds, so a window of
+// W holds ⌈W⌉ − 1 whole seconds besides the current one: none for 1s (then
+// no gate can count on a single probe, and the result is 0 although the
+// probe runs), one for 1.1s.
 func (c *Config) ProbeSamplesPerWindow() int {
-	h := c.Health
-	if h.Probe.Disabled || h.Probe.Interval <= 0 || h.Window <= time.Second {
+	if !c.probeRuns() {
 		return 0
 	}
-	return int((h.Window - time.Second) / h.Probe.Interval)
+	h := c.Health
+	whole := (h.Window - 1) / time.Second * time.Second
+	return int(whole / h.Probe.Interval)
+}
+
+// probeRuns reports whether the probe gives the gates their latencies:
+// it is on and the health settings are filled in.
+func (c *Config) probeRuns() bool {
+	h := c.Health
+	return !h.Probe.Disabled && h.Probe.Interval > 0 && h.Window > 0
 }
 
 // Validate checks a plan after SetDefaults, e.g. one given when a rollout is
