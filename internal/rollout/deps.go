@@ -98,6 +98,17 @@ type BackendHealth struct {
 	// bounded reservoir), for the relative tests. The controller does not
 	// modify them.
 	SamplesMs []float64
+	// Others are the window's other latencies that the absolute
+	// thresholds bound (request→ack, subscribe→ack, probe
+	// publish→deliver, less the one above, which blue is compared on).
+	Others []KindLatency
+}
+
+// KindLatency is one more latency of a backend's window.
+type KindLatency struct {
+	Kind     string // e.g. "request_ack"
+	Count    int64  // observations in the window
+	P95, P99 time.Duration
 }
 
 // Preservation counts what handovers kept. Counters only grow (a restart

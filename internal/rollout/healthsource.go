@@ -32,8 +32,18 @@ func (h *MonitorHealth) Snapshot(c router.Color) BackendHealth {
 	if int(h.kind) < health.NumKinds {
 		l = s.Latency[h.kind]
 	}
-	return BackendHealth{Total: total, Errors: errs, P50: l.P50, P95: l.P95, P99: l.P99, Latencies: l.Count, SamplesMs: l.SamplesMs}
+	b := BackendHealth{Total: total, Errors: errs, P50: l.P50, P95: l.P95, P99: l.P99, Latencies: l.Count, SamplesMs: l.SamplesMs}
+	for _, k := range thresholdKinds {
+		if o := s.Latency[k]; k != h.kind && o.Count > 0 {
+			b.Others = append(b.Others, KindLatency{Kind: k.String(), Count: o.Count, P95: o.P95, P99: o.P99})
+		}
+	}
+	return b
 }
+
+// thresholdKinds are the latencies rollout.thresholds.max_p95 and max_p99
+// bound (docs/config.md); the handshake's, several round trips, is not.
+var thresholdKinds = [...]health.Kind{health.RequestAck, health.SubscribeAck, health.ProbeDelivery}
 
 // Preservation implements HealthSource.
 func (h *MonitorHealth) Preservation() Preservation {
