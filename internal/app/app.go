@@ -74,6 +74,15 @@ const (
 	// calls, Engine.IO long-polling) idle that long: a peer that vanished
 	// without a FIN would hold it, and a goroutine, for good.
 	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultReadTimeout bounds reading a request to the edge or the
+	// admin API, its headers and its body: a client that announces a body
+	// and never sends it would otherwise hold its connection, and a
+	// goroutine, for good, even where the handler does not read the body
+	// (net/http reads it before answering, to reuse the connection).
+	// net/http lifts the deadline once the body is read and when a
+	// WebSocket takes the connection, so it bounds nothing else; an
+	// Engine.IO POST sets its own.
+	DefaultReadTimeout = 10 * time.Second
 )
 
 // Options tune an App beyond its configuration. The zero value is the
@@ -117,6 +126,9 @@ type Options struct {
 	// connections idle that long (WebSockets are not concerned). Zero
 	// means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// ReadTimeout bounds reading a request to the edge or the admin API,
+	// headers and body. Zero means DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
 // App is one gateway process. Build it, then Serve it (or Close it).
@@ -160,6 +172,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 	def(&opts.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&opts.GreenCheckTimeout, DefaultGreenCheckTimeout)
 	def(&opts.IdleTimeout, DefaultIdleTimeout)
+	def(&opts.ReadTimeout, DefaultReadTimeout)
 	// a, not a named result: a failed Build returns nil, and the deferred
 	// release still needs the App.
 	a := &App{cfg: c, opts: opts, log: opts.Logger, reg: opts.Registry}

@@ -27,7 +27,7 @@ func (a *App) Serve(ctx context.Context) error {
 
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	edgeSrv := &http.Server{
-		Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog,
+		Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.opts.ReadTimeout, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog,
 		MaxHeaderBytes: a.cfg.Edge.MaxHeaderBytes,
 	}
 	// Admin requests end with the process: the shutdown cancels them, so
@@ -36,7 +36,7 @@ func (a *App) Serve(ctx context.Context) error {
 	adminCtx, cancelAdmin := context.WithCancel(context.Background())
 	defer cancelAdmin()
 	adminSrv := &http.Server{
-		Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog,
+		Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.opts.ReadTimeout, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog,
 		BaseContext: func(net.Listener) context.Context { return adminCtx },
 	}
 	errc := make(chan error, 2)

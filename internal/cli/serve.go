@@ -190,6 +190,10 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	for i := range running {
 		r := &running[i]
 		r.srv.ReadHeaderTimeout = 10 * time.Second
+		// A request's body too: one announced and never sent would hold
+		// its connection for good (net/http lifts the deadline once the
+		// body is read, and when a WebSocket takes the connection).
+		r.srv.ReadTimeout = serveReadTimeout
 		r.srv.IdleTimeout = f.idleTimeout // a peer gone without a FIN holds nothing for good
 		r.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		ln, err := net.Listen("tcp", addrs[r.name])
@@ -218,6 +222,10 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	shutdownAll(running, f.limits.WithDefaults().DrainPeriod+5*time.Second)
 	return err
 }
+
+// serveReadTimeout bounds reading a request to a service, headers and
+// body.
+const serveReadTimeout = 10 * time.Second
 
 // shutdownAll stops every listener and drains every service at once,
 // within timeout.

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/baton-rt/baton/internal/legacyclient"
+	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -232,4 +235,40 @@ func TestServeClosesIdleConnections(t *testing.T) {
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Fatalf("an idle connection read %v, want EOF (closed by the server)", err)
 	}
+}
+
+// A request to a service that announces a body and never sends it (a
+// publish, or anything the service refuses without reading it) is cut
+// off after serveReadTimeout instead of holding its connection for good:
+// --idle-timeout does not apply while a request is under way.
+func TestServeCutsOffStalledRequestBody(t *testing.T) {
+	urls, stop := startServe(t, "--legacy", "127.0.0.1:0", "--socketio", "127.0.0.1:0", "--drain", "100ms")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	}()
+	var wg sync.WaitGroup
+	for name, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{service.PublishPath, "/nothing"} {
+			wg.Go(func() {
+				conn, err := net.Dial("tcp", u.Host)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer conn.Close()
+				fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", path)
+				_ = conn.SetReadDeadline(time.Now().Add(2 * serveReadTimeout))
+				if _, err := bufio.NewReader(conn).ReadString('\n'); errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("%s: POST %s whose body never comes: no answer and the connection still open after %v", name, path, 2*serveReadTimeout)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
