@@ -38,7 +38,7 @@ func (s shifter) SetWeight(ctx context.Context, w router.Weight) (moved, failed 
 type adminHealth struct{ a *App }
 
 func (h adminHealth) BackendHealth(c router.Color) admin.BackendHealth {
-	s := h.a.monitor.Snapshot(c)
+	s := h.a.monitor.Summary(c)
 	gate := s.Latency[h.a.gateKind()]
 	out := admin.BackendHealth{
 		At: s.At, Window: s.Window, Sessions: s.Sessions,

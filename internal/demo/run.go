@@ -277,7 +277,7 @@ func drive(ctx context.Context, cfg *Config, a *app.App, be *backends, fl *fleet
 // read per backend.
 func statusLine(a *app.App, fl *fleet, st rollout.State) string {
 	gs := a.Gateway().Status()
-	b, g := a.Monitor().Snapshot(router.Blue), a.Monitor().Snapshot(router.Green)
+	b, g := a.Monitor().Summary(router.Blue), a.Monitor().Summary(router.Green)
 	return fmt.Sprintf("%-12s weight %-5s sessions blue %d green %d | errors blue %.2f%% green %.2f%% | P95 blue %s green %s | delivered %d",
 		st.Phase, gs.Weight, gs.Sessions.Blue, gs.Sessions.Green,
 		100*b.ErrorRate, 100*g.ErrorRate,

@@ -110,11 +110,29 @@ func (m *Monitor) Backend(c router.Color) *Recorder {
 	return m.recs[c]
 }
 
-// Snapshot returns backend c's health now (see Recorder.Snapshot); an
-// unknown c gives the zero Snapshot.
+// Snapshot returns backend c's health now, the raw samples of every kind
+// included (see Recorder.Snapshot); an unknown c gives the zero Snapshot.
 func (m *Monitor) Snapshot(c router.Color) Snapshot {
 	if r := m.Backend(c); r != nil {
 		return r.Snapshot()
+	}
+	return Snapshot{}
+}
+
+// Summary is Snapshot without raw samples (see Recorder.Summary), for
+// readers of counts and quantiles only.
+func (m *Monitor) Summary(c router.Color) Snapshot {
+	if r := m.Backend(c); r != nil {
+		return r.Summary()
+	}
+	return Snapshot{}
+}
+
+// SnapshotSamples is Snapshot with the raw samples of kind k only (see
+// Recorder.SnapshotSamples).
+func (m *Monitor) SnapshotSamples(c router.Color, k Kind) Snapshot {
+	if r := m.Backend(c); r != nil {
+		return r.SnapshotSamples(k)
 	}
 	return Snapshot{}
 }
@@ -166,7 +184,7 @@ func (m *Monitor) Tick() {
 	mem := ProcessMemory()
 	var pts [2]Point
 	for c, r := range m.recs {
-		s := r.snapshot(now, false)
+		s := r.snapshot(now, kindSet{})
 		p := Point{
 			At: now, Sessions: s.Sessions, Requests: s.Counts.Requests,
 			Errors: s.Counts.Errors(), ErrorRate: s.ErrorRate, MemoryBytes: mem,

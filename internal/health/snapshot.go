@@ -129,17 +129,45 @@ type Snapshot struct {
 	MemoryBytes uint64 `json:"memory_bytes"`
 }
 
-// Snapshot returns the backend's health over the window ending now, raw
-// samples included. It reads every slot of the window (cost grows with
-// Window and Reservoir, not with traffic) and allocates; call it from the
-// controller and API, not per message.
+// Snapshot returns the backend's health over the window ending now, the
+// raw samples of every kind included. It reads every slot of the window
+// (cost grows with Window and Reservoir, not with traffic) and allocates;
+// call it from the controller and API, not per message. Drawing the
+// samples is most of the cost (each kind's reservoirs are copied, 8 KB per
+// second of Window with the default Reservoir): callers that need no
+// samples call Summary, and those that need one kind's SnapshotSamples.
 func (r *Recorder) Snapshot() Snapshot {
-	s := r.snapshot(r.clock.Now(), true)
+	var all kindSet
+	for k := range all {
+		all[k] = true
+	}
+	return r.snapshotNow(all)
+}
+
+// Summary is Snapshot without raw samples: every SamplesMs is nil.
+func (r *Recorder) Summary() Snapshot { return r.snapshotNow(kindSet{}) }
+
+// SnapshotSamples is Snapshot with the raw samples of kind k only: the
+// other kinds' SamplesMs are nil (all of them for an unknown k). Every
+// other value, k's samples included, is what Snapshot would return.
+func (r *Recorder) SnapshotSamples(k Kind) Snapshot {
+	var one kindSet
+	if int(k) < NumKinds {
+		one[k] = true
+	}
+	return r.snapshotNow(one)
+}
+
+// kindSet says, per Kind, whether a snapshot draws its samples.
+type kindSet [NumKinds]bool
+
+func (r *Recorder) snapshotNow(samples kindSet) Snapshot {
+	s := r.snapshot(r.clock.Now(), samples)
 	s.MemoryBytes = ProcessMemory()
 	return s
 }
 
-func (r *Recorder) snapshot(now time.Time, samples bool) Snapshot {
+func (r *Recorder) snapshot(now time.Time, samples kindSet) Snapshot {
 	cur := r.second(now)
 	oldest := cur - r.window + 1
 	var counts, totals [NumCounters]int64
@@ -166,7 +194,7 @@ func (r *Recorder) snapshot(now time.Time, samples bool) Snapshot {
 	}
 	snap.ErrorRate = snap.Counts.ErrorRate()
 	for k := range NumKinds {
-		snap.Latency[k] = r.latency(in, Kind(k), samples, cur)
+		snap.Latency[k] = r.latency(in, Kind(k), samples[k], cur)
 	}
 	return snap
 }

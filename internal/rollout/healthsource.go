@@ -7,7 +7,9 @@ import (
 
 // MonitorHealth reads a health.Monitor for the gates. Latency comes from
 // one kind, so that blue and green are compared on the same operation
-// (mixing kinds would weigh them differently on each side).
+// (mixing kinds would weigh them differently on each side); only that
+// kind's raw samples are drawn, the other kinds give their histogram
+// quantiles (Others).
 type MonitorHealth struct {
 	monitor *health.Monitor
 	kind    health.Kind
@@ -26,7 +28,7 @@ func NewMonitorHealth(m *health.Monitor, k health.Kind, pres func() Preservation
 
 // Snapshot implements HealthSource.
 func (h *MonitorHealth) Snapshot(c router.Color) BackendHealth {
-	s := h.monitor.Snapshot(c)
+	s := h.monitor.SnapshotSamples(c, h.kind)
 	errs, total := s.Counts.Trials()
 	var l health.LatencyStats
 	if int(h.kind) < health.NumKinds {
