@@ -250,10 +250,10 @@ func (r *Recorder) samples(in []*slot, k Kind, n uint64, cur int64) []float64 {
 		return nil
 	}
 	type part struct {
+		ks   *kindSlot
 		seen uint64
 		take uint64
 		rem  uint64 // remainder of want·seen/n, for rounding
-		vals []uint32
 	}
 	parts := make([]part, 0, len(in))
 	var given uint64
@@ -263,14 +263,7 @@ func (r *Recorder) samples(in []*slot, k Kind, n uint64, cur int64) []float64 {
 		if seen == 0 {
 			continue
 		}
-		kept := min(seen, uint64(len(ks.res)))
-		vals := make([]uint32, 0, kept)
-		for i := range kept {
-			if v := ks.res[i].Load(); v != 0 {
-				vals = append(vals, v-1)
-			}
-		}
-		p := part{seen: seen, take: want * seen / n, rem: want * seen % n, vals: vals}
+		p := part{ks: ks, seen: seen, take: want * seen / n, rem: want * seen % n}
 		given += p.take
 		parts = append(parts, p)
 	}
@@ -297,14 +290,26 @@ func (r *Recorder) samples(in []*slot, k Kind, n uint64, cur int64) []float64 {
 	}
 	rng := rand.New(rand.NewPCG(r.seed, uint64(cur)))
 	out := make([]float64, 0, want)
+	// One second's reservoir at a time, in a buffer they share: the window's
+	// would be Reservoir values per second of it.
+	var vals []uint32
 	for _, p := range parts {
-		take := min(p.take, uint64(len(p.vals)))
+		if p.take == 0 {
+			continue
+		}
+		vals = vals[:0]
+		for i := range min(p.seen, uint64(len(p.ks.res))) {
+			if v := p.ks.res[i].Load(); v != 0 {
+				vals = append(vals, v-1)
+			}
+		}
+		take := min(p.take, uint64(len(vals)))
 		// Partial Fisher-Yates: the first take entries become a uniform
 		// subset of vals.
 		for i := range take {
-			j := i + rng.Uint64N(uint64(len(p.vals))-i)
-			p.vals[i], p.vals[j] = p.vals[j], p.vals[i]
-			out = append(out, float64(p.vals[i])/1000)
+			j := i + rng.Uint64N(uint64(len(vals))-i)
+			vals[i], vals[j] = vals[j], vals[i]
+			out = append(out, float64(vals[i])/1000)
 		}
 	}
 	return out
