@@ -31,8 +31,10 @@ type Config struct {
 	Window time.Duration
 	// Reservoir is the most raw latency samples a snapshot returns per
 	// kind; it is also the reservoir size of each one-second slot, so
-	// memory is about 16·Reservoir bytes per second of Window per backend
-	// (1 MB for the defaults). Zero means 2000; at most 100000.
+	// memory is about 16·Reservoir + 8 KB (the histograms) bytes per
+	// second of Window per backend, all allocated by New: 40 KB, or 1.4 MB
+	// per backend for the default Window (see BenchmarkNew). Zero means
+	// 2000; at most 100000.
 	Reservoir int
 	// SeriesLen is how many points Series keeps per backend (one per Tick,
 	// so per second under Run). Zero means 300.
