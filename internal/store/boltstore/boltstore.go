@@ -36,6 +36,14 @@
 // later writes queue behind it, each until its own context ends. A write
 // whose context ends while it commits may still have committed, as with any
 // store reached over a network.
+//
+// # Damage
+//
+// bbolt panics when it reads a page that is not what it should be (a file
+// damaged on disk, cut short by a full disk or a bad copy). Open and every
+// method recover, and fail with an error matching ErrCorrupt that names the
+// file, so the gateway reports it instead of crashing. A file damaged where
+// Open does not look opens; the calls that meet the damage fail.
 package boltstore
 
 import (
@@ -60,6 +68,10 @@ const DefaultLockTimeout = time.Second
 // ErrLocked: the file is held by another open store (another gateway
 // process, most likely) for longer than Options.LockTimeout.
 var ErrLocked = errors.New("boltstore: database file is locked by another process")
+
+// ErrCorrupt: the file is damaged (bbolt found a page that is not what it
+// should be). Restore it from a backup, or move it away to start afresh.
+var ErrCorrupt = errors.New("boltstore: database file is corrupt")
 
 // Options configures a Store. Zero values mean the documented defaults.
 type Options struct {
@@ -118,7 +130,16 @@ func Open(opts Options) (*Store, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
-	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	var db *bolt.DB
+	err := guard(opts.Path, func() (err error) {
+		db, err = bolt.Open(opts.Path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+		return err
+	})
+	if errors.Is(err, ErrCorrupt) {
+		// bbolt panicked inside Open: it holds the file, which stays
+		// locked by this process.
+		return nil, err
+	}
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (waited %v): %w", ErrLocked, opts.Path, opts.LockTimeout, err)
 	}
@@ -126,14 +147,20 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", opts.Path, err)
 	}
 	s := &Store{db: db, maxEvents: opts.MaxEvents, writer: make(chan struct{}, 1)}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketState, bucketEvents, bucketSessions} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
+	err = guard(opts.Path, func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{bucketState, bucketEvents, bucketSessions} {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
 			}
-		}
-		return s.trim(tx.Bucket(bucketEvents))
+			return s.trim(tx.Bucket(bucketEvents))
+		})
 	})
+	if errors.Is(err, ErrCorrupt) {
+		_ = db.Close()
+		return nil, err
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: prepare %s: %w", opts.Path, err)
@@ -149,7 +176,20 @@ func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	return s.mapErr(s.db.View(fn))
+	return s.mapErr(guard(s.db.Path(), func() error { return s.db.View(fn) }))
+}
+
+// guard runs f, turning a panic into an error matching ErrCorrupt that
+// names path: bbolt panics when it meets a damaged page, and this turns a
+// file damaged on disk into an error the caller can report, instead of a
+// crash. bbolt rolls back the transaction it panicked in.
+func guard(path string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, p)
+		}
+	}()
+	return f()
 }
 
 // update runs fn in a read-write transaction. It returns when ctx ends,
@@ -168,11 +208,13 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	done := make(chan error, 1)
 	go func() {
 		defer func() { <-s.writer }()
-		done <- s.db.Update(func(tx *bolt.Tx) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return fn(tx)
+		done <- guard(s.db.Path(), func() error {
+			return s.db.Update(func(tx *bolt.Tx) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return fn(tx)
+			})
 		})
 	}()
 	select {

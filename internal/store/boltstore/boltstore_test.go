@@ -1,9 +1,12 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +120,73 @@ func TestCorruptRecord(t *testing.T) {
 	s = open(t, boltstore.Options{Path: path})
 	if _, err := s.ListEvents(context.Background(), 0, 0); err == nil || !strings.Contains(err.Error(), "event 1") {
 		t.Fatalf("ListEvents over a corrupt record: err = %v", err)
+	}
+}
+
+// TestCorruptFile: a file damaged on disk (a page overwritten, the file
+// cut short) gives errors that name the file and match ErrCorrupt, from
+// Open or from the call that reads the damage; never a panic, which would
+// take the gateway down with a stack trace instead of a message.
+func TestCorruptFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	s := open(t, boltstore.Options{Path: good})
+	if _, err := s.CompareAndSetState(ctx, 0, []byte(`{"schema":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if _, err := s.AppendEvent(ctx, store.Event{Kind: "k", Data: []byte(`{"n":` + strconv.Itoa(i) + `,"pad":"` + strings.Repeat("x", 100) + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Close()
+	raw, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	damaged := map[string][]byte{"truncated": raw[:len(raw)/2]}
+	for pg := 2; (pg+1)*page <= len(raw); pg++ {
+		b := bytes.Clone(raw)
+		for i := pg * page; i < (pg+1)*page; i++ {
+			b[i] = byte(i*7 + pg) // deterministic garbage
+		}
+		damaged["page"+strconv.Itoa(pg)] = b
+	}
+	for name, b := range damaged {
+		path := filepath.Join(dir, name+".db")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		check := func(op string, err error) {
+			if err != nil && (!errors.Is(err, boltstore.ErrCorrupt) || !strings.Contains(err.Error(), path)) {
+				t.Errorf("%s: %s: %v, want ErrCorrupt naming %s", name, op, err, path)
+			}
+		}
+		noPanic := func(op string, f func() error) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: %s panicked: %v", name, op, p)
+				}
+			}()
+			check(op, f())
+		}
+		var st *boltstore.Store
+		noPanic("Open", func() error {
+			var err error
+			st, err = boltstore.Open(boltstore.Options{Path: path, LockTimeout: 100 * time.Millisecond})
+			return err
+		})
+		if st == nil {
+			continue
+		}
+		noPanic("GetState", func() error { _, err := st.GetState(ctx); return err })
+		noPanic("ListEvents", func() error { _, err := st.ListEvents(ctx, 0, 0); return err })
+		noPanic("ListSessions", func() error { _, err := st.ListSessions(ctx, "", 0); return err })
+		noPanic("AppendEvent", func() error { _, err := st.AppendEvent(ctx, store.Event{Kind: "k"}); return err })
+		noPanic("CompareAndSetState", func() error { _, err := st.CompareAndSetState(ctx, 1, []byte(`{}`)); return err })
+		noPanic("PutSession", func() error { return st.PutSession(ctx, "s", []byte("x")) })
+		_ = st.Close()
 	}
 }
