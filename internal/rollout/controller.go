@@ -91,11 +91,12 @@ type Controller struct {
 
 	ioMu    sync.Mutex
 	version uint64 // stored version of the state; ioMu
-	// unsure is the last state write that failed otherwise than by a
-	// conflict: it may still have been made (a reply lost, a commit that
-	// lands after its caller gave up), and the conflict that follows is
-	// then our own write, not another writer's (see reload). ioMu.
-	unsure *unsureWrite
+	// unsure are the state writes, since the last one that succeeded,
+	// that failed otherwise than by a conflict: one of them may still have
+	// been made (a reply lost, a commit that lands after its caller gave
+	// up), and the conflict that follows is then our own write, not
+	// another writer's (see reload, noteUnsure). ioMu.
+	unsure []unsureWrite
 
 	mu       sync.Mutex
 	st       State

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/baton-rt/baton/internal/store"
 )
@@ -85,11 +86,30 @@ func (c *Controller) persist(ctx context.Context, st *State) error {
 		// Perhaps with an unsure write: reload tells.
 		return err
 	case err != nil:
-		c.unsure = &unsureWrite{version: c.version + 1, blob: blob}
+		c.noteUnsure(unsureWrite{version: c.version + 1, blob: blob})
 		return err
 	}
 	c.version, c.unsure = v, nil
 	return nil
+}
+
+// maxUnsure bounds the unsure writes kept for one version.
+const maxUnsure = 8
+
+// noteUnsure adds w to the writes that may have been made. Each retry of a
+// transition while the store is away is one more, and any one of them (at
+// most one: they all expect the same version) may be the write that
+// landed, so a later attempt does not replace an earlier one. Beyond
+// maxUnsure the oldest but the first go: the first is the write in flight
+// when the store went away, the likeliest to have been made. ioMu is held.
+func (c *Controller) noteUnsure(w unsureWrite) {
+	if len(c.unsure) > 0 && c.unsure[0].version != w.version {
+		c.unsure = c.unsure[:0] // for a version that was since overtaken
+	}
+	if len(c.unsure) == maxUnsure {
+		c.unsure = slices.Delete(c.unsure, 1, 2)
+	}
+	c.unsure = append(c.unsure, w)
 }
 
 // unsureWrite is a state write whose failure may not be one: the version
@@ -105,8 +125,8 @@ type unsureWrite struct {
 // maybeMade notes the events of a transition whose write failed but may
 // still land. ioMu is held.
 func (c *Controller) maybeMade(from Phase, evs []Event) {
-	if c.unsure != nil {
-		c.unsure.from, c.unsure.evs = from, evs
+	if n := len(c.unsure); n > 0 {
+		c.unsure[n-1].from, c.unsure[n-1].evs = from, evs
 	}
 }
 
@@ -123,7 +143,7 @@ func (c *Controller) reload(ctx context.Context) error {
 		return err
 	}
 	c.version = stored.Version
-	own := c.unsure
+	unsure := c.unsure
 	c.unsure = nil
 	c.mu.Lock()
 	if c.unstored {
@@ -136,10 +156,13 @@ func (c *Controller) reload(ctx context.Context) error {
 	from := c.st.Phase
 	evs := []Event{{Kind: EventReloaded,
 		Message: fmt.Sprintf("stored state changed by another writer (version %d): now %s at step %d", stored.Version, st.Phase, st.Step)}}
-	if own != nil && own.version == stored.Version && bytes.Equal(own.blob, stored.Blob) {
-		// Our own write, reported failed, was made after all: its
-		// transition happened, with its events and alerts.
-		from, evs = own.from, own.evs
+	for _, own := range unsure {
+		if own.version == stored.Version && bytes.Equal(own.blob, stored.Blob) {
+			// Our own write, reported failed, was made after all: its
+			// transition happened, with its events and alerts.
+			from, evs = own.from, own.evs
+			break
+		}
 	}
 	c.applyLocked(st)
 	evs = c.stamp(from, st, evs)
