@@ -86,6 +86,11 @@ type Controller struct {
 	wg     sync.WaitGroup // the driver
 
 	prepared preparedStep // the step whose next one was prepared; the driver's only
+	// recovered is the step a restarted controller took over, until its
+	// first gate: the health window began again with this process, so an
+	// inconclusive verdict there is no evidence (see gate). The driver's
+	// only, once New has set it.
+	recovered preparedStep
 
 	snap atomic.Pointer[State] // what Status returns; replaced, never mutated
 
@@ -150,6 +155,9 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 	switch {
 	case st.Phase.Active():
 		c.restore = st.Step > 0 && (st.Applied || st.Phase == Paused)
+		if r := st.currentStep(); r != nil {
+			c.recovered = preparedStep{id: st.ID, step: st.Step, started: r.StartedAt}
+		}
 		c.ioMu.Lock()
 		c.emit(c.stamp(st.Phase, st, []Event{{Kind: EventRecovered,
 			Message: fmt.Sprintf("resuming %s at step %d, weight %v", st.Phase, st.Step, st.Weight)}}))

@@ -34,5 +34,7 @@
 // stored (compare-and-set on the state blob) before the controller acts on
 // it. A restarted controller loads the state, re-applies the stored weight
 // (idempotent: nobody in place moves) and continues the stored step; steps
-// already passed are never run again.
+// already passed are never run again. Its health window began with the new
+// process, so the first gate after a restart that finds too little data
+// starts the step's hold again instead of spending an extension.
 package rollout

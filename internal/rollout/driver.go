@@ -188,9 +188,20 @@ func (c *Controller) gate(st State, gen uint64) error {
 		Moves: since(c.opts.Health.Preservation(), st.Baseline),
 	}
 	v := evaluate(st.Plan, in)
-	return c.commit(gen, func(s *State, now time.Time) []Event {
+	r := st.currentStep()
+	recovered := r != nil && c.recovered == preparedStep{id: st.ID, step: st.Step, started: r.StartedAt}
+	err := c.commit(gen, func(s *State, now time.Time) []Event {
 		evs := []Event{{Kind: EventVerdict, Verdict: &v, Message: fmt.Sprintf("step %d: %s", s.Step, v.Outcome)}}
 		outcome := v.Outcome
+		if outcome == Inconclusive && recovered {
+			// The first gate since a restart reads a health window that
+			// began with this process: too little data is no evidence
+			// about green. The hold starts again; no extension is spent.
+			s.addVerdict(v)
+			s.HoldUntil = now.Add(s.Plan.Hold.D())
+			return append(evs, Event{Kind: EventStepExtended, Verdict: &v,
+				Message: fmt.Sprintf("step %d inconclusive on the health window of a restarted gateway, hold started again (no extension used): %s", s.Step, strings.Join(v.Reasons, "; "))})
+		}
 		if outcome == Inconclusive && s.Extensions >= s.Plan.MaxExtensions {
 			outcome = Fail
 			v.Reasons = append(v.Reasons, fmt.Sprintf("%s: still inconclusive after %d extensions", CheckExtensions, s.Extensions))
@@ -220,6 +231,10 @@ func (c *Controller) gate(st State, gen uint64) error {
 		s.beginStep(now, c.opts.Health.Preservation())
 		return append(evs, stepStarted(s))
 	})
+	if err == nil {
+		c.recovered = preparedStep{}
+	}
+	return err
 }
 
 // rollback moves everyone to blue, retrying while moves fail.

@@ -293,3 +293,41 @@ func TestRestartOnBoltFile(t *testing.T) {
 		t.Errorf("event log across the restart: %v", kinds)
 	}
 }
+
+// A gateway killed during a step's hold and started again after the hold
+// would have ended finds its step's gate due at once, but its health
+// window is new and holds almost nothing. That is no evidence about green:
+// the first gate after the restart holds the step again, without spending
+// an extension, instead of rolling back (max_extensions -1 fails an
+// inconclusive gate at once) or using up the extensions meant for a green
+// that is really quiet.
+func TestRestartWithAnEmptyWindowHoldsAgain(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.Plan.Hold = time.Hour
+		o.Plan.MaxExtensions = -1
+		o.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	})
+	if _, err := h.c.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.waitApplied(h.c, 1)
+	if err := h.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The restarted process: its monitor has seen a few operations.
+	fresh := &fakeHealth{green: healthy(3, 0), blue: healthy(3, 0)}
+	h.opts.Shifter, h.opts.Health, h.opts.Now = newShifter(), fresh, nil
+	c2 := h.open()
+	st := h.waitFor(c2, "the first gate after the restart", func(s State) bool { return len(s.Verdicts) > 0 })
+	if v, _ := st.LastVerdict(); v.Outcome != Inconclusive {
+		t.Fatalf("verdict %s on a near-empty window, want inconclusive", v.Outcome)
+	}
+	if st.Phase != Shifting || st.Step != 1 || st.Extensions != 0 {
+		t.Fatalf("after the first gate on a near-empty window: %s at step %d with %d extensions used (%q), want the step held again with none used",
+			st.Phase, st.Step, st.Extensions, st.Reason)
+	}
+	if left := time.Until(st.HoldUntil); left < 59*time.Minute {
+		t.Errorf("hold ends in %v, want the whole hold again", left)
+	}
+}
