@@ -7,7 +7,7 @@
 // All keys share the hash tag {store}, so that they live in one cluster slot
 // and a transaction may touch several:
 //
-//	<prefix>{store}:state        hash: v (version), b (blob)
+//	<prefix>{store}:state        hash: v (version), b (blob), w (id of the write)
 //	<prefix>{store}:events       stream: entries 0-<seq>, field e = event record
 //	<prefix>{store}:sessions     hash: session id → snapshot blob
 //	<prefix>{store}:session-ids  sorted set, all scores 0: ids in byte order
@@ -15,8 +15,10 @@
 // # Atomicity
 //
 // CompareAndSetState is one Lua script (compare the version, HINCRBY it,
-// store the blob), so the check and the write cannot interleave with another
-// gateway's. AppendEvent is one XADD with the id 0-* and an exact MAXLEN:
+// store the blob and the call's random id), so the check and the write
+// cannot interleave with another gateway's; go-redis's resend of a script
+// whose reply a broken connection lost finds its own id and reports the
+// write made, not a conflict. AppendEvent is one XADD with the id 0-* and an exact MAXLEN:
 // Redis assigns the next sequence number of the stream (the seq) and trims
 // the oldest entries in the same command, and keeps counting after trims.
 // PutSession and DeleteSession update the hash and the sorted set in one

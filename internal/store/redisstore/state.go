@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"strconv"
 
@@ -12,15 +13,21 @@ import (
 
 // casScript sets the state if its version is ARGV[1] ("0": no state).
 // Versions are compared as the decimal strings that HINCRBY writes, so no
-// Lua number rounding is involved. Reply: {1, new version} or
-// {0, version found}.
+// Lua number rounding is involved. ARGV[3] is an id unique to the call,
+// kept in the field w: go-redis sends the script again when a connection
+// breaks before the reply came, and a second run that finds w equal to its
+// id knows the write was its own first run's, not a conflict. Reply:
+// {1, new version} or {0, version found}.
 var casScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
 if v ~= ARGV[1] then
+  if redis.call('HGET', KEYS[1], 'w') == ARGV[3] then
+    return {1, v}
+  end
   return {0, v}
 end
 local n = redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HSET', KEYS[1], 'b', ARGV[2])
+redis.call('HSET', KEYS[1], 'b', ARGV[2], 'w', ARGV[3])
 return {1, tostring(n)}
 `)
 
@@ -53,7 +60,7 @@ func (s *Store) CompareAndSetState(ctx context.Context, expected uint64, blob []
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	reply, err := casScript.Run(ctx, s.client, []string{s.keyState}, strconv.FormatUint(expected, 10), blob).Slice()
+	reply, err := casScript.Run(ctx, s.client, []string{s.keyState}, strconv.FormatUint(expected, 10), blob, rand.Text()).Slice()
 	if err != nil {
 		return 0, s.wrap("set state", err)
 	}
