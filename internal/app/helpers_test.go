@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/legacyclient"
@@ -20,12 +21,20 @@ import (
 // services over one memory broker.
 func testBackends(t testing.TB) (blue, green *backendtest.Backend) {
 	t.Helper()
+	b := testBroker(t)
+	return backendtest.Legacy(t, b), backendtest.SocketIO(t, b)
+}
+
+// testBroker is a memory broker for the reference services a test starts
+// after it, closed after them (cleanups run last first).
+func testBroker(t testing.TB) broker.Broker {
+	t.Helper()
 	b, err := membroker.New(membroker.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() }) // after the services' cleanups (LIFO)
-	return backendtest.Legacy(t, b), backendtest.SocketIO(t, b)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
 }
 
 // testConfig is a gateway on loopback with a short health window, fast

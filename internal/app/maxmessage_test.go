@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/legacyclient"
 	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/sioclient"
@@ -25,11 +24,7 @@ import (
 // publisher got an error although its message was published, and the
 // subscribers never saw it.
 func TestMessagesUpToTheEdgeLimitComeBack(t *testing.T) {
-	b, err := membroker.New(membroker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	b := testBroker(t)
 	// Backends that take larger messages than the gateway's clients may send.
 	limits := service.Limits{MaxMessageBytes: 8 << 20, OutboundBytes: 8 << 20}
 	blue, green := backendtest.LegacyWithLimits(t, b, limits), backendtest.SocketIOWith(t, b, limits, nil)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
@@ -17,11 +16,7 @@ import (
 // fifth of the publishes (service.Faults, nothing injected in the
 // gateway); the gates see it through the probes and roll back.
 func TestRolloutRollsBackOnServiceFaults(t *testing.T) {
-	b, err := membroker.New(membroker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	b := testBroker(t)
 	blue := backendtest.Legacy(t, b)
 	svc, err := service.NewSocketIO(service.SocketIOConfig{
 		Limits: service.Limits{DrainPeriod: 10 * time.Millisecond},

@@ -1,16 +1,14 @@
 package edge_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/eio"
-	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
@@ -27,23 +25,7 @@ import (
 // (see TestUnsubscribeEndsReplay).
 func TestDroppedReplayBeforeAckEnds(t *testing.T) {
 	const n = 12 // far more than the queue's 4 messages, in one burst
-	srv, err := sio.NewServer(sio.Config{Engine: eio.Config{QueuePackets: 4 * n, QueueBytes: 1 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Of("/").On("subscribe", func(so *sio.Socket, e *sio.Event) {
-		var req struct {
-			Channel string `json:"channel"`
-		}
-		if len(e.Args) == 0 || json.Unmarshal(e.Args[0], &req) != nil {
-			return
-		}
-		for i := 1; i <= n; i++ {
-			_ = so.Emit("message", fmt.Appendf(nil, `{"channel":%q,"seq":%d,"data":%d}`, req.Channel, i, i))
-		}
-		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
-	})
-	url := backendtest.ServeSIO(t, srv)
+	_, url := backendtest.HistoryBeforeAck(t, eio.Config{QueuePackets: 4 * n, QueueBytes: 1 << 20}, n, strconv.Itoa)
 	historyFirst := func(upstream.Dialer) upstream.Dialer {
 		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
 	}

@@ -133,6 +133,19 @@ func dial(t *testing.T, url string) *websocket.Conn {
 	return ws
 }
 
+// probed opens the WebSocket of an upgrade of polling session sid and
+// has its probe answered: the upgrade is then in progress, waiting for
+// the client's upgrade packet.
+func probed(t *testing.T, ts *testServer, sid string) *websocket.Conn {
+	t.Helper()
+	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
+	send(t, ws, "2probe")
+	if _, got := read(t, ws); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	return ws
+}
+
 // read returns the next message, failing the test after 5s.
 func read(t *testing.T, ws *websocket.Conn) (websocket.MessageType, string) {
 	t.Helper()

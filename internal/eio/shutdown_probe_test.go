@@ -30,11 +30,7 @@ func running(fn string) int {
 func TestShutdownEndsAProbingUpgrade(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute, UpgradeTimeout: time.Minute})
 	sid := ts.openPolling(t)
-	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
-	send(t, ws, "2probe")
-	if _, got := read(t, ws); got != "3probe" {
-		t.Fatalf("probe answer %q", got)
-	}
+	ws := probed(t, ts, sid)
 	// The client never sends its upgrade packet.
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()

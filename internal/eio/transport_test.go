@@ -222,11 +222,7 @@ func TestWebSocketMessageTooBig(t *testing.T) {
 func TestUpgrade(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute})
 	sid := ts.openPolling(t)
-	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
-	send(t, ws, "2probe")
-	if _, got := read(t, ws); got != "3probe" {
-		t.Fatalf("probe answer %q", got)
-	}
+	ws := probed(t, ts, sid)
 	// The poll is released with a noop so the client can pause polling.
 	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "6" {
 		t.Fatalf("poll during upgrade: %d %q", status, got)

@@ -20,11 +20,7 @@ import (
 func TestServerCloseDuringUpgradeReachesTheClient(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: time.Minute})
 	sid := ts.openPolling(t)
-	ws := dial(t, ts.wsURL("EIO=4&transport=websocket&sid="+sid))
-	send(t, ws, "2probe")
-	if _, got := read(t, ws); got != "3probe" {
-		t.Fatalf("probe answer %q", got)
-	}
+	ws := probed(t, ts, sid)
 	if status, got, _ := do(t, "GET", ts.pollURL(sid), ""); status != 200 || got != "6" {
 		t.Fatalf("poll during upgrade: %d %q", status, got)
 	}

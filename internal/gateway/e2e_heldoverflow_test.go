@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +16,6 @@ import (
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/eio"
 	"github.com/baton-rt/baton/internal/router"
-	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
@@ -34,23 +33,7 @@ import (
 func TestE2ENodeClientHeldOverflowDisconnects(t *testing.T) {
 	node, dir := testenv.Node(t)
 	const n = 12 // far more than the queue's 4 messages, in one burst
-	srv, err := sio.NewServer(sio.Config{Engine: eio.Config{QueuePackets: 4 * n, QueueBytes: 1 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Of("/").On("subscribe", func(so *sio.Socket, e *sio.Event) {
-		var req struct {
-			Channel string `json:"channel"`
-		}
-		if len(e.Args) == 0 || json.Unmarshal(e.Args[0], &req) != nil {
-			return
-		}
-		for i := 1; i <= n; i++ {
-			_ = so.Emit("message", fmt.Appendf(nil, `{"channel":%q,"seq":%d,"data":%d}`, req.Channel, i, i))
-		}
-		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
-	})
-	url := backendtest.ServeSIO(t, srv)
+	srv, url := backendtest.HistoryBeforeAck(t, eio.Config{QueuePackets: 4 * n, QueueBytes: 1 << 20}, n, strconv.Itoa)
 	e := setupWrapped(t, router.Full, nil, func(upstream.Dialer) upstream.Dialer {
 		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
 	})

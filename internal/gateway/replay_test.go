@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/eio"
 	"github.com/baton-rt/baton/internal/router"
-	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 	"github.com/baton-rt/baton/internal/upstream/backendtest"
@@ -99,23 +97,9 @@ func TestReplayBeforeAckLargerThanQueueBytes(t *testing.T) {
 // in order.
 func checkReplayBeforeAck(t *testing.T, n int, pad string) {
 	t.Helper()
-	srv, err := sio.NewServer(sio.Config{Engine: eio.Config{QueuePackets: 2 * n, QueueBytes: 2 * n * (len(pad) + 256)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Of("/").On("subscribe", func(so *sio.Socket, e *sio.Event) {
-		var req struct {
-			Channel string `json:"channel"`
-		}
-		if len(e.Args) == 0 || json.Unmarshal(e.Args[0], &req) != nil {
-			return
-		}
-		for i := 1; i <= n; i++ {
-			_ = so.Emit("message", fmt.Appendf(nil, `{"channel":%q,"seq":%d,"data":{"i":%d,"pad":%q}}`, req.Channel, i, i, pad))
-		}
-		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
+	_, url := backendtest.HistoryBeforeAck(t, eio.Config{QueuePackets: 2 * n, QueueBytes: 2 * n * (len(pad) + 256)}, n, func(i int) string {
+		return fmt.Sprintf(`{"i":%d,"pad":%q}`, i, pad)
 	})
-	url := backendtest.ServeSIO(t, srv)
 	historyFirst := func(upstream.Dialer) upstream.Dialer {
 		return &upstream.SocketIODialer{Options: upstream.Options{URL: url}}
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/alert"
-	"github.com/baton-rt/baton/internal/config"
 )
 
 // stallHandler is a log handler that holds the first record with message
@@ -57,12 +56,7 @@ func (n *notified) Notify(e alert.Event) error {
 // rollback still runs.
 func TestAbortThenEmergencyRollbackKeepsThePage(t *testing.T) {
 	pd := newPagerDuty(t)
-	d, err := alert.New(config.Alerts{Webhooks: []config.Webhook{{
-		Kind: config.WebhookPagerDuty, URL: pd.srv.URL, RoutingKey: "key",
-	}}}, alert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := pd.dispatcher(t)
 	stall := stallHandler{msg: "rollout: " + string(EventAborted), once: new(sync.Once),
 		entered: make(chan struct{}), release: make(chan struct{})}
 	emergency := &notified{Notifier: d, k: alert.KindRollbackStarted, done: make(chan struct{})}

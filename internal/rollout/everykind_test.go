@@ -16,12 +16,7 @@ import (
 // probe as fast as blue's, must still fail max_p95 (500ms), and the
 // verdict must say which latency did.
 func TestMaxP95CoversRequestAcksWhileTheProbeRuns(t *testing.T) {
-	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	clk := &handClock{now: start}
-	m, err := health.New(health.Config{Window: 60 * time.Second, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, clk, start := handMonitor(t)
 	for i := range 600 { // 10 a second: a probe and a client request each
 		clk.set(start.Add(time.Duration(i) * 100 * time.Millisecond))
 		for _, c := range []router.Color{router.Blue, router.Green} {

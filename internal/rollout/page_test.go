@@ -60,6 +60,18 @@ func newPagerDuty(t *testing.T) *pagerDuty {
 	return pd
 }
 
+// dispatcher sends the alerts to pd, as a PagerDuty webhook.
+func (pd *pagerDuty) dispatcher(t *testing.T) *alert.Dispatcher {
+	t.Helper()
+	d, err := alert.New(config.Alerts{Webhooks: []config.Webhook{{
+		Kind: config.WebhookPagerDuty, URL: pd.srv.URL, RoutingKey: "key",
+	}}}, alert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func (pd *pagerDuty) got() []string {
 	pd.mu.Lock()
 	defer pd.mu.Unlock()
@@ -71,12 +83,7 @@ func (pd *pagerDuty) got() []string {
 // rollback that finished cleanly (docs/config.md), so the page stays.
 func TestIncompleteRollbackKeepsThePage(t *testing.T) {
 	pd := newPagerDuty(t)
-	d, err := alert.New(config.Alerts{Webhooks: []config.Webhook{{
-		Kind: config.WebhookPagerDuty, URL: pd.srv.URL, RoutingKey: "key",
-	}}}, alert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := pd.dispatcher(t)
 	h := newHarness(t, func(o *Options) {
 		o.Plan.Hold = time.Hour
 		o.Shifter = &leavingShifter{fakeShifter: newShifter(), left: 5}

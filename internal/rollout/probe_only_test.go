@@ -20,6 +20,19 @@ type handClock struct {
 func (c *handClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *handClock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
+// handMonitor is a health.Monitor as the app builds it by default (a
+// 60s window), on a handClock set at start.
+func handMonitor(t *testing.T) (m *health.Monitor, clk *handClock, start time.Time) {
+	t.Helper()
+	start = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk = &handClock{now: start}
+	m, err := health.New(health.Config{Window: 60 * time.Second, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, clk, start
+}
+
 // probeOnlyHealth runs what the default probes give both backends (one
 // probe every 200 ms, each a Requests and a ProbeDelivery latency 5 ms
 // later, never an error, identical latencies on both) for `run`, and
@@ -27,12 +40,7 @@ func (c *handClock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 // `run` after the start.
 func probeOnlyHealth(t *testing.T, run time.Duration) *MonitorHealth {
 	t.Helper()
-	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	clk := &handClock{now: start}
-	m, err := health.New(health.Config{Window: 60 * time.Second, Clock: clk}) // defaults: health.window 60s
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, clk, start := handMonitor(t)         // defaults: health.window 60s
 	const interval = 200 * time.Millisecond // default health.probe.interval
 	for i := 0; time.Duration(i)*interval < run; i++ {
 		at := start.Add(time.Duration(i) * interval)

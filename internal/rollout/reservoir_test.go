@@ -17,12 +17,7 @@ import (
 // identical, healthy backends pass, rather than waiting for samples the
 // reservoir never returns and being rolled back after their extensions.
 func TestMinSamplesAboveTheReservoirIsReachable(t *testing.T) {
-	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	clk := &handClock{now: start}
-	m, err := health.New(health.Config{Window: 60 * time.Second, Clock: clk}) // as the app builds it
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, clk, start := handMonitor(t)
 	const perSecond = 50
 	for i := range 60 * perSecond {
 		at := start.Add(time.Duration(i) * time.Second / perSecond)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -117,15 +116,8 @@ func runChaos(t *testing.T, seed uint64) {
 	_ = testenv.RedisAddr(t) // the same requirement as every scenario
 	ch := &chaos{t: t, rng: rand.New(rand.NewPCG(seed, 0x5eed)), preparing: -1}
 	ch.redis = startRedis(t, redisBin, testenv.FreeAddr(t), t.TempDir())
-	c := newCluster(t, "chaos-", gatewayConfig{MovesPerSecond: chaosMovesPerSec, Concurrency: 8, HandoverTimeout: 10 * time.Second, BluePing: time.Second})
-	c.redis = ch.redis.addr
-	c.blue = startBlue(t, c.cfg.Blue, c.redis)
-	c.green = startGreen(t, c.cfg.Green, c.redis)
-	c.gw = startGateway(t, c.cfg)
-	c.edgeAddr, c.adminURL = c.cfg.Edge, "http://"+c.cfg.Admin
-	c.http = &http.Client{Timeout: 120 * time.Second}
-	t.Cleanup(c.http.CloseIdleConnections)
-	c.openBroker()
+	c := startCluster(t, clusterOptions{prefix: "chaos-", redis: ch.redis.addr,
+		gateway: gatewayConfig{MovesPerSecond: chaosMovesPerSec, Concurrency: 8, HandoverTimeout: 10 * time.Second, BluePing: time.Second}})
 	ch.c = c
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -44,11 +45,19 @@ type clusterOptions struct {
 	noGreen             bool // green's port stays closed
 	gateway             gatewayConfig
 	blueArgs, greenArgs []string
+	// prefix starts the cluster's channel names ("" means "scn-").
+	prefix string
+	// redis is the address of a Redis of the test's own, one it restarts
+	// ("" means the shared one).
+	redis string
 }
 
 func startCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
-	c := newCluster(t, "scn-", o.gateway)
+	c := newCluster(t, cmp.Or(o.prefix, "scn-"), o.gateway)
+	if o.redis != "" {
+		c.redis = o.redis
+	}
 	c.blue = startBlue(t, c.cfg.Blue, c.redis, o.blueArgs...)
 	if !o.noGreen {
 		c.green = startGreen(t, c.cfg.Green, c.redis, o.greenArgs...)

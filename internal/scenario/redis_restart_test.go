@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"context"
-	"net/http"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -29,15 +28,7 @@ func TestScenarioBackendKilledRightAfterRedisRestart(t *testing.T) {
 	}
 	_ = testenv.RedisAddr(t)
 	rs := startRedis(t, redisBin, testenv.FreeAddr(t), t.TempDir())
-	c := newCluster(t, "rr-", gatewayConfig{})
-	c.redis = rs.addr
-	c.blue = startBlue(t, c.cfg.Blue, c.redis)
-	c.green = startGreen(t, c.cfg.Green, c.redis)
-	c.gw = startGateway(t, c.cfg)
-	c.edgeAddr, c.adminURL = c.cfg.Edge, "http://"+c.cfg.Admin
-	c.http = &http.Client{Timeout: 120 * time.Second}
-	t.Cleanup(c.http.CloseIdleConnections)
-	c.openBroker()
+	c := startCluster(t, clusterOptions{prefix: "rr-", redis: rs.addr})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	channels := c.channels(4)

@@ -58,6 +58,55 @@ func TestPollingServerCloseBetweenPolls(t *testing.T) {
 // that GET brings it the DISCONNECT, so it reports "io server disconnect"
 // and does not reconnect.
 func TestOfficialClientServerCloseBetweenPolls(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		armed bool
+	)
+	held, release := make(chan struct{}), make(chan struct{})
+	runServerClose(t, serverCloseRun{
+		proxy: func(rp *httputil.ReverseProxy) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				hold := armed && r.Method == http.MethodGet && r.URL.Query().Get("sid") != ""
+				if hold {
+					armed = false
+				}
+				mu.Unlock()
+				if hold {
+					close(held)
+					<-release
+				}
+				rp.ServeHTTP(w, r)
+			}
+		},
+		onConnect: func() {
+			mu.Lock()
+			armed = true // the GET after the one that carries the CONNECT's answer
+			mu.Unlock()
+		},
+		held: held, heldWhat: "no GET reached the proxy", release: release,
+	})
+}
+
+// serverCloseRun is one run of testdata/official_server_close.js against
+// an echo server behind a proxy that holds a request back.
+type serverCloseRun struct {
+	// proxy answers the client's requests, through rp to the server; it
+	// closes held once it holds back the request the test is about, and
+	// lets it go when release is closed.
+	proxy     func(rp *httputil.ReverseProxy) http.HandlerFunc
+	onConnect func() // at the socket's connection, if set
+	held      <-chan struct{}
+	heldWhat  string // the failure when nothing is held
+	release   chan struct{}
+	args      []string // the script's arguments after the URL
+}
+
+// runServerClose runs the official client as r says, closes its socket
+// on the server while the proxy holds a request back (none is then
+// outstanding at the server), releases it, and expects the script's "ok".
+func runServerClose(t *testing.T, r serverCloseRun) {
+	t.Helper()
 	node, dir := testenv.Node(t)
 	script, err := filepath.Abs("testdata/official_server_close.js")
 	if err != nil {
@@ -68,38 +117,20 @@ func TestOfficialClientServerCloseBetweenPolls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu      sync.Mutex
-		armed   bool
-		held    = make(chan struct{})
-		release = make(chan struct{})
-	)
 	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
-	px := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		hold := armed && r.Method == http.MethodGet && r.URL.Query().Get("sid") != ""
-		if hold {
-			armed = false
-		}
-		mu.Unlock()
-		if hold {
-			close(held)
-			<-release
-		}
-		rp.ServeHTTP(w, r)
-	}))
+	px := httptest.NewServer(r.proxy(rp))
 	t.Cleanup(px.Close)
 
 	sockets := make(chan *Socket, 1)
 	ts.srv.Of("/").OnConnect(func(s *Socket) {
-		mu.Lock()
-		armed = true // the GET after the one that carries the CONNECT's answer
-		mu.Unlock()
+		if r.onConnect != nil {
+			r.onConnect()
+		}
 		sockets <- s
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, px.URL)
+	cmd := exec.CommandContext(ctx, node, append([]string{script, px.URL}, r.args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
 	var out strings.Builder
@@ -114,12 +145,12 @@ func TestOfficialClientServerCloseBetweenPolls(t *testing.T) {
 		t.Fatal("the client did not connect")
 	}
 	select {
-	case <-held:
+	case <-r.held:
 	case <-ctx.Done():
-		t.Fatal("no GET reached the proxy")
+		t.Fatal(r.heldWhat)
 	}
-	so.Close() // its next GET is held: none is outstanding at the server
-	close(release)
+	so.Close()
+	close(r.release)
 	if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "ok") {
 		t.Fatalf("official client: %v\n%s", err, out.String())
 	}

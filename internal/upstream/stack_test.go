@@ -35,15 +35,6 @@ func TestIdleReaderKeepsTheSmallestStack(t *testing.T) {
 
 	before := stackInuse()
 	var open []upstream.Conn
-	for range conns {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := d.Dial(ctx, newRecorder())
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		open = append(open, c)
-	}
 	t.Cleanup(func() {
 		// The backend's end first: a Close would wait for its close frame.
 		for _, c := range held() {
@@ -53,12 +44,9 @@ func TestIdleReaderKeepsTheSmallestStack(t *testing.T) {
 			_ = c.Close()
 		}
 	})
+	dialAll(t, d, conns, &open)
 	time.Sleep(100 * time.Millisecond) // every reader parked
-	perConn := float64(stackInuse()-before) / conns
-	t.Logf("stack per idle connection: %.0f bytes", perConn)
-	if perConn > 3<<10 {
-		t.Errorf("an idle reader holds %.0f bytes of stack; want the smallest stack, 2 KiB", perConn)
-	}
+	checkStackPerConn(t, before, conns, "")
 }
 
 // TestIdleReaderParksAgainAfterItsHeartbeat: an idle legacy connection
@@ -88,15 +76,7 @@ func TestIdleReaderParksAgainAfterItsHeartbeat(t *testing.T) {
 			_ = c.Close()
 		}
 	})
-	for range conns {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := d.Dial(ctx, newRecorder())
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		open = append(open, c)
-	}
+	dialAll(t, d, conns, &open)
 	for deadline := time.Now().Add(5 * time.Second); len(backend) < conns && time.Now().Before(deadline); {
 		backend = append(backend, held()...)
 	}
@@ -112,17 +92,40 @@ func TestIdleReaderParksAgainAfterItsHeartbeat(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond) // every reader parked again
-	perConn := float64(stackInuse()-before) / conns
-	t.Logf("stack per idle connection after its heartbeat: %.0f bytes", perConn)
-	if perConn > 3<<10 {
-		t.Errorf("an idle reader holds %.0f bytes of stack after its heartbeat; want the smallest stack, 2 KiB", perConn)
-	}
+	checkStackPerConn(t, before, conns, " after its heartbeat")
 	for _, c := range open {
 		select {
 		case <-c.Done():
 			t.Fatalf("a connection ended: %v", c.Err())
 		default:
 		}
+	}
+}
+
+// dialAll dials n connections with d, each with 5s to open, onto open
+// (where the test's cleanup closes them, those of a failed run too).
+func dialAll(t *testing.T, d upstream.Dialer, n int, open *[]upstream.Conn) {
+	t.Helper()
+	for range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := d.Dial(ctx, newRecorder())
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		*open = append(*open, c)
+	}
+}
+
+// checkStackPerConn fails the test when conns connections, each with its
+// reader parked, added more than 3 KiB of stack each to before (the
+// smallest stack is 2 KiB); when says after what.
+func checkStackPerConn(t *testing.T, before uint64, conns int, when string) {
+	t.Helper()
+	perConn := float64(stackInuse()-before) / float64(conns)
+	t.Logf("stack per idle connection%s: %.0f bytes", when, perConn)
+	if perConn > 3<<10 {
+		t.Errorf("an idle reader holds %.0f bytes of stack%s; want the smallest stack, 2 KiB", perConn, when)
 	}
 }
 

@@ -7,6 +7,8 @@ package backendtest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/eio"
 	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/sio"
 	"github.com/baton-rt/baton/internal/upstream"
@@ -153,4 +156,31 @@ func ServeSIO(t testing.TB, srv *sio.Server) string {
 		hs.Close()
 	})
 	return hs.URL + "/socket.io/"
+}
+
+// HistoryBeforeAck serves, as ServeSIO, a Socket.IO backend that answers
+// a subscribe by emitting messages 1 to n on its channel (data(i) is
+// message i's data, raw JSON) and only then acks it at seq n, as a
+// handler that emits a room's history before calling its ack does. eng
+// sizes its Engine.IO sessions' queues, which must hold the n messages.
+// It returns the server and its URL.
+func HistoryBeforeAck(t testing.TB, eng eio.Config, n int, data func(i int) string) (*sio.Server, string) {
+	t.Helper()
+	srv, err := sio.NewServer(sio.Config{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Of("/").On("subscribe", func(so *sio.Socket, e *sio.Event) {
+		var req struct {
+			Channel string `json:"channel"`
+		}
+		if len(e.Args) == 0 || json.Unmarshal(e.Args[0], &req) != nil {
+			return
+		}
+		for i := 1; i <= n; i++ {
+			_ = so.Emit("message", fmt.Appendf(nil, `{"channel":%q,"seq":%d,"data":%s}`, req.Channel, i, data(i)))
+		}
+		_ = e.Ack(fmt.Appendf(nil, `{"ok":true,"seq":%d}`, n))
+	})
+	return srv, ServeSIO(t, srv)
 }
