@@ -221,6 +221,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.slowSt, float64(s.streams.slow.Load()))
 }
 
+// upValue is baton_backend_up's value for b.
 func upValue(b gateway.BackendStatus) float64 {
 	if b.Up {
 		return 1

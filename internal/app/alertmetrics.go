@@ -14,8 +14,11 @@ var alertResultsDesc = prometheus.NewDesc("baton_alerts_total",
 // alertCollector exposes the alert dispatcher's counters.
 type alertCollector struct{ d *alert.Dispatcher }
 
+// Describe implements prometheus.Collector.
 func (c alertCollector) Describe(ch chan<- *prometheus.Desc) { ch <- alertResultsDesc }
 
+// Collect implements prometheus.Collector: one counter per result, read
+// from the dispatcher at each scrape.
 func (c alertCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.d.Stats()
 	for _, r := range []struct {

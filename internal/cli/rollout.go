@@ -139,7 +139,7 @@ func newRolloutCmd() *cobra.Command {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.admin, "admin", "http://127.0.0.1:9090", "admin API base URL")
 	pf.StringVar(&f.token, "token", "", "admin bearer token (default $"+TokenEnv+")")
-	pf.BoolVar(&f.json, "json", false, "print the API's JSON answer")
+	pf.BoolVar(&f.json, "json", false, "print the API's JSON answer (watch: its events as JSON Lines)")
 
 	cmd.AddCommand(newRolloutStartCmd(f), newRolloutStatusCmd(f), newRolloutWatchCmd(f))
 	for _, c := range []struct{ use, path, short string }{

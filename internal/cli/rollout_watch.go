@@ -94,6 +94,7 @@ func runWatch(ctx context.Context, f *rolloutFlags, out io.Writer, tty bool, rp 
 	return watchWith(ctx, f, &watchUI{out: out, notes: out, tty: tty}, rp)
 }
 
+// watchWith follows the rollout, drawn by ui (text, or JSON Lines).
 func watchWith(ctx context.Context, f *rolloutFlags, ui *watchUI, rp reconnectPolicy) error {
 	c, err := f.client()
 	if err != nil {

@@ -13,7 +13,8 @@
 // needs BATON_REDIS_ADDR (see internal/testenv) and node with
 // interop/node_modules; the main scenario's size can be reduced for a quick
 // run with BATON_SCENARIO_SESSIONS and BATON_SCENARIO_RATE (see
-// scenario_test.go). TestScenarioChaos runs one random seed of combined
-// faults; BATON_CHAOS_SEED replays a seed and BATON_CHAOS_ROUNDS runs more
-// (see chaos_test.go).
+// scenario_test.go). TestScenarioChaos plays one fixed seed of combined
+// faults, the same in every run; BATON_CHAOS_SEED replays another seed (or
+// draws one with "random") and BATON_CHAOS_ROUNDS runs more (see
+// chaos_test.go).
 package scenario

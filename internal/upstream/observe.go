@@ -31,9 +31,9 @@ import (
 // timeout (Options.RequestTimeout) passed first, ProtocolErrors for a
 // reply the driver could not read. Operations that say nothing about the
 // backend are not counted at all: those canceled by the caller, those
-// refused before sending (ErrInvalidArgs, ErrMessageTooLarge), and those that failed because the
-// connection had ended (the end itself is counted once, as a close). Emit
-// expects no answer and is not counted.
+// refused before sending (ErrInvalidArgs, ErrMessageTooLarge), and those
+// that failed because the connection had ended (the end itself is counted
+// once, as a close). Emit expects no answer and is not counted.
 func Observe(d Dialer, rec *health.Recorder) Dialer {
 	return &observedDialer{d: d, rec: rec}
 }

@@ -200,7 +200,9 @@ var (
 	// ErrMessageTooLarge: the frame of a request or event, as encoded for
 	// the backend, is larger than the backend takes
 	// (Options.MaxWriteBytes). Nothing was sent, and the connection goes
-	// on.
+	// on. Unlike the others its text has no "upstream:" prefix: the edge
+	// answers the client with it (message_too_large), naming the
+	// backend's limit and nothing of the gateway's insides.
 	ErrMessageTooLarge = errors.New("message too large for the backend")
 	// ErrHeartbeatTimeout ends a legacy connection whose backend answered
 	// nothing to a WebSocket Ping (Options.PingTimeout): presumed dead, it
