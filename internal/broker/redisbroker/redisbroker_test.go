@@ -413,14 +413,17 @@ func TestStatsCountSlowSubscribers(t *testing.T) {
 // TestIdleConnectionKept: an idle but healthy pub/sub connection answers
 // the keep-alive pings and is not replaced.
 func TestIdleConnectionKept(t *testing.T) {
-	b := newBroker(t, redisbroker.Options{PingInterval: 20 * time.Millisecond})
+	// A pong later than one interval counts as a dead connection, so the
+	// interval leaves room for a loaded machine's scheduling (20 ms did not:
+	// a CI run beside other test processes reconnected once).
+	b := newBroker(t, redisbroker.Options{PingInterval: 100 * time.Millisecond})
 	ctx := testenv.Context(t, 20*time.Second)
 	sub, err := b.Subscribe(ctx, "idle")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	time.Sleep(300 * time.Millisecond) // many ping intervals
+	time.Sleep(800 * time.Millisecond) // many ping intervals
 	m := publishN(t, ctx, b, "idle", 1)[0]
 	checkSeqs(t, recv(t, ctx, sub, 1), m.Seq, m.Epoch)
 	if n := b.Stats().Reconnects; n != 0 {
