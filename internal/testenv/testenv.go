@@ -7,8 +7,9 @@
 // Eventually), a free loopback address (FreeAddr), the close status
 // WebSocket clients see (CloseCodes), tracking a test server's handlers
 // (Handlers), where encoding/json may differ from our flat-object readers
-// (PlainJSONKeys) and golden files made by the official packages
-// (NodeGolden).
+// (PlainJSONKeys), golden files made by the official packages
+// (NodeGolden) and a loopback proxy in front of Redis that can cut, stall or
+// refuse its connections (Proxy).
 package testenv
 
 import (

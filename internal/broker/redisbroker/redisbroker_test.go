@@ -436,7 +436,7 @@ func TestIdleConnectionKept(t *testing.T) {
 // messages published meanwhile are delivered from history.
 func TestSilentConnectionReplaced(t *testing.T) {
 	prefix := uniquePrefix()
-	px := startProxy(t, testenv.RedisAddr(t))
+	px := testenv.StartProxy(t, testenv.RedisAddr(t))
 	pb := newBroker(t, redisbroker.Options{Prefix: prefix}) // publishes past the proxy
 	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
 		Addr: px.Addr(), Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
@@ -454,7 +454,7 @@ func TestSilentConnectionReplaced(t *testing.T) {
 	first := publishN(t, ctx, pb, "silent", 2)
 	checkSeqs(t, recv(t, ctx, sub, 2), 1, first[0].Epoch)
 
-	px.partition()
+	px.Partition()
 	publishN(t, ctx, pb, "silent", 10)
 	checkSeqs(t, recv(t, ctx, sub, 10), 3, first[0].Epoch)
 	if st := sb.Stats(); st.Reconnects == 0 || st.Recovered == 0 {

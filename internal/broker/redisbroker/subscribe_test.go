@@ -108,7 +108,7 @@ func TestCloseBoundedWhileRedisHangs(t *testing.T) {
 // closed when the test ends.
 func hungWithASubscription(t *testing.T, commandTimeout time.Duration) (*redisbroker.Broker, broker.Subscription) {
 	t.Helper()
-	px := startProxy(t, testenv.RedisAddr(t))
+	px := testenv.StartProxy(t, testenv.RedisAddr(t))
 	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
 		Addr: px.Addr(), Prefix: uniquePrefix(), PingInterval: 50 * time.Millisecond, CommandTimeout: commandTimeout,
 	})
@@ -121,8 +121,8 @@ func hungWithASubscription(t *testing.T, commandTimeout time.Duration) (*redisbr
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
-	px.stall()
-	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.stalled() > 0 })
+	px.Stall()
+	testenv.Eventually(t, "the reader's reconnect", 10*time.Second, func() bool { return px.Stalled() > 0 })
 	return sb, sub
 }
 
@@ -137,7 +137,7 @@ func hungWithASubscription(t *testing.T, commandTimeout time.Duration) (*redisbr
 // found no backend and closed its clients.
 func TestSubscribeRightAfterAnOutage(t *testing.T) {
 	prefix := uniquePrefix()
-	px := startProxy(t, testenv.RedisAddr(t))
+	px := testenv.StartProxy(t, testenv.RedisAddr(t))
 	pb := newBroker(t, redisbroker.Options{Prefix: prefix}) // publishes past the proxy
 	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
 		Addr: px.Addr(), Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
@@ -153,10 +153,10 @@ func TestSubscribeRightAfterAnOutage(t *testing.T) {
 	}
 	defer live.Close()
 
-	px.down()
+	px.Down()
 	// The fifth attempt waits 800 ms before it dials.
 	testenv.Eventually(t, "the reader backing off", 10*time.Second, func() bool { return sb.Stats().Reconnects >= 5 })
-	px.up()
+	px.Up()
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	s, err := sb.Subscribe(sctx, "after")

@@ -1,4 +1,4 @@
-package redisbroker_test
+package testenv
 
 import (
 	"net"
@@ -7,22 +7,23 @@ import (
 	"testing"
 )
 
-// proxy forwards loopback TCP connections to a target and can silently
-// drop everything on the connections it holds, as a network partition
-// would, while new connections pass.
-type proxy struct {
+// Proxy forwards loopback TCP connections to a target (a Redis server) and
+// can silently drop everything on the connections it holds, as a network
+// Partition would, leave new ones unanswered, as a stuck server does, or
+// refuse them, as a server that is down does.
+type Proxy struct {
 	l      net.Listener
 	target string
 	wg     sync.WaitGroup
 
 	mu    sync.Mutex
 	links []*link
-	// hang, once set, makes the proxy take new connections and answer
+	// hang, once set (Stall), makes the proxy take new connections and answer
 	// nothing on them, as a server that is stuck (a long script, DEBUG
 	// SLEEP) does while the kernel still accepts; hung holds them.
 	hang bool
 	hung []net.Conn
-	// refuse, once set, makes the proxy close every connection it takes
+	// refuse, while set (Down), makes the proxy close every connection it takes
 	// at once, as a Redis that is down (restarting) leaves its clients.
 	refuse bool
 }
@@ -32,21 +33,24 @@ type link struct {
 	dropped atomic.Bool
 }
 
-func startProxy(t *testing.T, target string) *proxy {
+// StartProxy starts a Proxy to target on a free loopback port; it is
+// closed when the test ends.
+func StartProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{l: l, target: target}
+	p := &Proxy{l: l, target: target}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.close)
 	return p
 }
 
-func (p *proxy) Addr() string { return p.l.Addr().String() }
+// Addr is the address clients dial instead of the target.
+func (p *Proxy) Addr() string { return p.l.Addr().String() }
 
-func (p *proxy) accept() {
+func (p *Proxy) accept() {
 	for {
 		a, err := p.l.Accept()
 		if err != nil {
@@ -97,8 +101,8 @@ func (lk *link) pipe(src, dst net.Conn) {
 	}
 }
 
-// partition silences every connection made so far.
-func (p *proxy) partition() {
+// Partition silences every connection made so far.
+func (p *Proxy) Partition() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, lk := range p.links {
@@ -106,17 +110,17 @@ func (p *proxy) partition() {
 	}
 }
 
-// stall silences every connection made so far and leaves new ones
+// Stall silences every connection made so far and leaves new ones
 // unanswered.
-func (p *proxy) stall() {
-	p.partition()
+func (p *Proxy) Stall() {
+	p.Partition()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hang = true
 }
 
-// down closes every connection and refuses new ones until up.
-func (p *proxy) down() {
+// Down closes every connection and refuses new ones until Up.
+func (p *Proxy) Down() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refuse = true
@@ -127,21 +131,21 @@ func (p *proxy) down() {
 	p.links = nil
 }
 
-// up lets new connections through again.
-func (p *proxy) up() {
+// Up lets new connections through again.
+func (p *Proxy) Up() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refuse = false
 }
 
-// stalled is how many connections the proxy took after stall.
-func (p *proxy) stalled() int {
+// Stalled is how many connections the proxy took after Stall.
+func (p *Proxy) Stalled() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.hung)
 }
 
-func (p *proxy) close() {
+func (p *Proxy) close() {
 	_ = p.l.Close()
 	p.mu.Lock()
 	for _, c := range p.hung {
