@@ -29,7 +29,8 @@ type Subscriber interface {
 	Deliver(m broker.Message)
 	// Lost tells the subscriber that the hub ended its subscription to
 	// channel on its own, because the gap-free stream could not be kept
-	// (the broker closed, or history needed to fill a gap was gone). The
+	// (the broker closed, history needed to fill a gap was gone, or the
+	// broker could not be reached in time to fill one). The
 	// subscriber is already removed; it may subscribe again.
 	Lost(channel string, err error)
 }
@@ -108,7 +109,7 @@ type Hub struct {
 	b          broker.Broker
 	maxPending int
 
-	ctx    context.Context // canceled by Close; bounds resubscribes
+	ctx    context.Context // canceled by Close; the channels' contexts derive from it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -126,6 +127,10 @@ type Hub struct {
 	rereads      atomic.Uint64
 	resumedLive  atomic.Uint64
 
+	// resubscribeAttempt and resubscribeBound are resubscribeTimeout and
+	// resubscribeGiveUp, which tests shorten.
+	resubscribeAttempt, resubscribeBound time.Duration
+
 	afterAcquire func() // tests: runs between acquire and joining the channel
 }
 
@@ -136,11 +141,13 @@ func NewHub(b broker.Broker, opts HubOptions) *Hub {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		b:          b,
-		maxPending: opts.MaxPending,
-		ctx:        ctx,
-		cancel:     cancel,
-		channels:   make(map[string]*hubChannel),
+		b:                  b,
+		maxPending:         opts.MaxPending,
+		ctx:                ctx,
+		cancel:             cancel,
+		channels:           make(map[string]*hubChannel),
+		resubscribeAttempt: resubscribeTimeout,
+		resubscribeBound:   resubscribeGiveUp,
 	}
 }
 
@@ -345,6 +352,7 @@ func (h *Hub) acquire(ctx context.Context, name string) (*hubChannel, error) {
 			maxPending: h.maxPending,
 			refs:       1,
 		}
+		c.ctx, c.cancel = context.WithCancel(h.ctx)
 		h.channels[name] = c
 		// Added under h.mu, so that it comes before Close's Wait.
 		h.wg.Add(1)

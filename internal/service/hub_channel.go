@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // run fans c's broker messages out until the subscription ends. A
 // subscription closed for being slow is replaced and the gap filled from
-// history; any other failure ends the channel with Lost.
+// history (see resubscribe); any other failure, or a replacement that
+// cannot be made in time, ends the channel with Lost.
 func (h *Hub) run(c *hubChannel, sub broker.Subscription) {
 	defer h.wg.Done()
 	for {
@@ -52,11 +55,55 @@ func (h *Hub) run(c *hubChannel, sub broker.Subscription) {
 	}
 }
 
+// resubscribeTimeout bounds one attempt to replace a channel's broker
+// subscription closed as slow and to read the messages it missed;
+// resubscribeGiveUp bounds all of them. Meanwhile the channel's members get
+// nothing, so past it they lose the channel, as when the broker fails, and
+// may subscribe again from their last seq, with channelStartTimeout's
+// bound on that.
+const (
+	resubscribeTimeout = 5 * time.Second
+	resubscribeGiveUp  = channelStartTimeout
+)
+
+// resubscribeBackoff is the pause after the first failed resubscribe
+// attempt; it doubles after each to at most maxResubscribeBackoff.
+const (
+	resubscribeBackoff    = 50 * time.Millisecond
+	maxResubscribeBackoff = 2 * time.Second
+)
+
 // resubscribe replaces c's slow broker subscription and delivers the
-// messages it missed from history, so subscribers see no gap.
+// messages it missed from history, so subscribers see no gap. An attempt
+// that fails for a reason that may pass (the broker unreachable, or too
+// slow to answer within h.resubscribeAttempt) is retried, backing off,
+// until h.resubscribeBound has passed or c stops: its last member left, or
+// the hub closed. A broker that closed, or history that no longer holds
+// the missed messages, fails it at once.
 func (h *Hub) resubscribe(c *hubChannel) (broker.Subscription, error) {
 	h.resubscribes.Add(1)
-	sub, err := h.b.Subscribe(h.ctx, c.name)
+	ctx, cancel := context.WithTimeout(c.ctx, h.resubscribeBound)
+	defer cancel()
+	pause := resubscribeBackoff
+	for {
+		sub, err := h.resubscribeOnce(ctx, c)
+		if err == nil || errors.Is(err, broker.ErrClosed) || errors.Is(err, broker.ErrHistoryGone) ||
+			errors.Is(err, ErrHubClosed) {
+			return sub, err
+		}
+		if sleep.For(ctx, pause) != nil {
+			return nil, err
+		}
+		pause = min(2*pause, maxResubscribeBackoff)
+	}
+}
+
+// resubscribeOnce is one attempt of resubscribe, bounded by
+// h.resubscribeAttempt within ctx.
+func (h *Hub) resubscribeOnce(ctx context.Context, c *hubChannel) (broker.Subscription, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.resubscribeAttempt)
+	defer cancel()
+	sub, err := h.b.Subscribe(ctx, c.name)
 	if err != nil {
 		return nil, fmt.Errorf("channel %q: resubscribe: %w", c.name, err)
 	}
@@ -68,7 +115,7 @@ func (h *Hub) resubscribe(c *hubChannel) (broker.Subscription, error) {
 		_ = sub.Close()
 		return nil, ErrHubClosed
 	}
-	msgs, _, err := h.history(h.ctx, c.name, from)
+	msgs, _, err := h.history(ctx, c.name, from)
 	if err != nil {
 		_ = sub.Close()
 		return nil, err
@@ -107,6 +154,7 @@ func (h *Hub) lose(c *hubChannel, err error) {
 		}
 	}
 	c.mu.Unlock()
+	c.cancel()
 	if sub != nil {
 		_ = sub.Close()
 	}
@@ -119,6 +167,10 @@ type hubChannel struct {
 	// startErr is written before ready is closed and only read after.
 	startErr error
 	refs     int // members + Subscribe calls in flight; guarded by Hub.mu
+	// ctx is canceled once the channel stops (or is lost); it bounds
+	// resubscribes, which nobody waits for once the members are gone.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	maxPending int
 
@@ -194,13 +246,15 @@ func (c *hubChannel) isStopped() bool {
 	return c.stopped
 }
 
-// stop closes the broker subscription; run then returns.
+// stop closes the broker subscription, and ends a resubscribe under way;
+// run then returns.
 func (c *hubChannel) stop() {
 	c.mu.Lock()
 	c.stopped = true
 	c.wakeLocked()
 	sub := c.sub
 	c.mu.Unlock()
+	c.cancel()
 	if sub != nil {
 		_ = sub.Close()
 	}
