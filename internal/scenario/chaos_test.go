@@ -100,6 +100,7 @@ type chaos struct {
 	prepares  []string
 
 	clients  sync.WaitGroup // late clients connecting or subscribing
+	connects []*lateConn    // the connects drawn, in the order drawn
 	late     []*goClient    // connected during the chaos
 	lateErrs []string
 
@@ -407,23 +408,40 @@ func (ch *chaos) event() string {
 	}
 }
 
+// lateConn is one connect client drew: its client once connected, nil
+// if it could not.
+type lateConn struct {
+	ready chan struct{} // closed once the connect is over
+	c     *goClient
+}
+
 // client connects a legacy client in the background during the next
 // event, or subscribes one connected so to one more channel: sessions
 // attached and subscriptions made while moves, drops and re-attaches go
 // on. Their streams are checked as the others'.
+//
+// What it draws depends on the seed alone, not on how many of the
+// connects drawn before are over (the rng draws the events too: a seed
+// replays the same ones); a subscribe waits for its client's connect.
 func (ch *chaos) client(ctx context.Context, channels []string) {
 	delay := time.Duration(ch.rng.IntN(1500)) * time.Millisecond
 	perm := ch.rng.Perm(len(channels))
-	ch.mu.Lock()
-	k := len(ch.late)
-	ch.mu.Unlock()
+	k := len(ch.connects)
 	connect := k == 0 || ch.rng.IntN(2) == 0
 	pickC := ch.rng.IntN(max(k, 1))
+	var conn *lateConn
+	if connect {
+		conn = &lateConn{ready: make(chan struct{})}
+		ch.connects = append(ch.connects, conn)
+	} else {
+		conn = ch.connects[pickC]
+	}
 	ch.clients.Add(1)
 	go func() {
 		defer ch.clients.Done()
 		_ = sleep.For(ctx, delay)
 		if connect {
+			defer close(conn.ready)
 			spec := clientSpec{User: fmt.Sprintf("late-%d-%d", k, perm[0]), Channels: []string{channels[perm[0]], channels[perm[1]]}}
 			lc, err := dialGo(ctx, ch.c.edgeAddr, spec)
 			if err != nil { // its subscribes may meet a drop too: once more
@@ -438,11 +456,18 @@ func (ch *chaos) client(ctx context.Context, channels []string) {
 				return
 			}
 			ch.late = append(ch.late, lc)
+			conn.c = lc
 			return
 		}
-		ch.mu.Lock()
-		lc := ch.late[pickC]
-		ch.mu.Unlock()
+		select {
+		case <-conn.ready:
+		case <-ctx.Done():
+			return
+		}
+		lc := conn.c
+		if lc == nil { // its connect failed, which is reported
+			return
+		}
 		lc.check.mu.Lock()
 		var next string
 		for _, p := range perm {
