@@ -211,7 +211,10 @@ func runChaos(t *testing.T, seed uint64) {
 		t.Errorf("weight changes refused: %v", ch.putErr)
 	}
 	msg := st.Messages
-	if msg.RecoveryFailed != 0 || msg.Rejected != 0 || msg.Gaps != msg.Recovered {
+	// Recovered also counts channels a backend reported lost
+	// (subscription_lost: a reference service whose Redis restarted may
+	// end a channel it could not catch up), so it may exceed Gaps.
+	if msg.RecoveryFailed != 0 || msg.Rejected != 0 || msg.Recovered < msg.Gaps {
 		t.Errorf("messages %+v: want every gap recovered, nothing rejected", msg)
 	}
 	if e, ok := st.Edge.(map[string]any); ok {
