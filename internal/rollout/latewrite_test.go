@@ -33,25 +33,9 @@ func (s *lateStore) CompareAndSetState(ctx context.Context, v uint64, b []byte) 
 // same still pages: the controller that finds its own write in the store
 // must not take it for another writer's and drop its alerts.
 func TestGateFailureWrittenLateStillAlerts(t *testing.T) {
-	h := newHarness(t, func(o *Options) {
-		o.Store = &lateStore{Store: o.Store, match: []byte(`"phase":"rolling_back"`)}
+	checkGateFailureAlerts(t, func(st Store) Store {
+		return &lateStore{Store: st, match: []byte(`"phase":"rolling_back"`)}
 	})
-	g := healthy(1000, 0)
-	g.Errors = 50 // 5 % > 1 %
-	h.health.setGreen(g)
-	if _, err := h.c.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	h.waitPhase(h.c, RolledBack)
-	got := h.notifier.kinds()
-	for _, k := range []alert.Kind{alert.KindGateFailed, alert.KindRollbackStarted} {
-		if !slices.Contains(got, k) {
-			t.Errorf("alerts %v: no %s", got, k)
-		}
-	}
-	if kinds := eventKinds(h.storedEvents()); count(kinds, EventGateFailed) != 1 || count(kinds, EventReloaded) != 0 {
-		t.Errorf("events %v: want one gate_failed and no state_reloaded (no other writer)", kinds)
-	}
 }
 
 // outageStore makes the first state write that holds `match`, then fails
@@ -90,9 +74,18 @@ var errStoreDown = errors.New("connection reset by peer")
 // controller's own, with its alerts, although later attempts at the same
 // transition were made since.
 func TestGateFailureWrittenBeforeAnOutageStillAlerts(t *testing.T) {
-	h := newHarness(t, func(o *Options) {
-		o.Store = &outageStore{Store: o.Store, match: []byte(`"phase":"rolling_back"`), down: 3}
+	checkGateFailureAlerts(t, func(st Store) Store {
+		return &outageStore{Store: st, match: []byte(`"phase":"rolling_back"`), down: 3}
 	})
+}
+
+// checkGateFailureAlerts fails green's gate on a store that wrap makes
+// unreliable when the rollback's state is written, and checks that the
+// gate_failed and rollback_started alerts went out and that the controller
+// took no write of its own for another writer's.
+func checkGateFailureAlerts(t *testing.T, wrap func(Store) Store) {
+	t.Helper()
+	h := newHarness(t, func(o *Options) { o.Store = wrap(o.Store) })
 	g := healthy(1000, 0)
 	g.Errors = 50 // 5 % > 1 %
 	h.health.setGreen(g)

@@ -431,20 +431,29 @@ func TestIdleConnectionKept(t *testing.T) {
 	}
 }
 
-// TestSilentConnectionReplaced: when the network silently drops
-// everything, the keep-alive ping notices, the reader reconnects and the
-// messages published meanwhile are delivered from history.
-func TestSilentConnectionReplaced(t *testing.T) {
+// proxiedBrokers returns two brokers on one prefix: pb publishes straight
+// to Redis, sb subscribes through px, a proxy the test can cut, with a
+// short ping interval and command timeout so that it notices soon.
+func proxiedBrokers(t *testing.T) (px *testenv.Proxy, pb, sb *redisbroker.Broker) {
+	t.Helper()
 	prefix := uniquePrefix()
-	px := testenv.StartProxy(t, testenv.RedisAddr(t))
-	pb := newBroker(t, redisbroker.Options{Prefix: prefix}) // publishes past the proxy
+	px = testenv.StartProxy(t, testenv.RedisAddr(t))
+	pb = newBroker(t, redisbroker.Options{Prefix: prefix})
 	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
 		Addr: px.Addr(), Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	t.Cleanup(func() { _ = sb.Close() })
+	return px, pb, sb
+}
+
+// TestSilentConnectionReplaced: when the network silently drops
+// everything, the keep-alive ping notices, the reader reconnects and the
+// messages published meanwhile are delivered from history.
+func TestSilentConnectionReplaced(t *testing.T) {
+	px, pb, sb := proxiedBrokers(t)
 	ctx := testenv.Context(t, 20*time.Second)
 	sub, err := sb.Subscribe(ctx, "silent")
 	if err != nil {

@@ -136,16 +136,7 @@ func hungWithASubscription(t *testing.T, commandTimeout time.Duration) (*redisbr
 // they had not open, so a gateway re-attaching sessions to them then
 // found no backend and closed its clients.
 func TestSubscribeRightAfterAnOutage(t *testing.T) {
-	prefix := uniquePrefix()
-	px := testenv.StartProxy(t, testenv.RedisAddr(t))
-	pb := newBroker(t, redisbroker.Options{Prefix: prefix}) // publishes past the proxy
-	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
-		Addr: px.Addr(), Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
+	px, pb, sb := proxiedBrokers(t)
 	ctx := testenv.Context(t, 20*time.Second)
 	live, err := sb.Subscribe(ctx, "live")
 	if err != nil {
