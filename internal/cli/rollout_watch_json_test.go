@@ -52,6 +52,12 @@ func TestWatchJSON(t *testing.T) {
 	_, stop = adminOn(t, strings.TrimPrefix(url, "http://"), ro, nil)
 	defer stop(true)
 	testenv.Eventually(t, "the new stream", 5*time.Second, func() bool { return ro.subscribers() == 1 })
+	// The new stream opens with a status snapshot; emitted before that
+	// snapshot is taken, the completion would be in it, and watch would end
+	// on it without the transition line this test looks for.
+	testenv.Eventually(t, "the new stream's status line", 5*time.Second, func() bool {
+		return strings.Count(stdout.String(), `"event":"status"`) >= 2
+	})
 	ro.emit(rollout.Event{Kind: rollout.EventCompleted}, func(s *rollout.State) {
 		s.Phase, s.EndedAt = rollout.Completed, time.Now()
 	})
