@@ -256,29 +256,7 @@ func TestBlueKilled(t *testing.T) {
 	}
 	e.blue.Kill()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for e.g.Status().Sessions.Green != len(clients) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sessions not re-attached: %+v", e.g.Status())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// Still served after the re-attach, by green.
-	before := p.Last("a")
-	for _, c := range clients {
-		c.sink.WaitSeq(t, c.ch, before+5, 10*time.Second)
-	}
-	last, err := p.Stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range clients {
-		c.sink.WaitSeq(t, c.ch, last[c.ch], 10*time.Second)
-		c.sink.CheckExactly(t, c.ch, 1, last[c.ch])
-		if closed, why := c.sink.Closed(); closed {
-			t.Fatalf("%s: client closed: %v", c.s.User(), why)
-		}
-	}
+	awaitServedByGreen(t, e, p, clients, "sessions not re-attached")
 	if _, err := clients[0].s.Publish(ctx, "a", []byte(`1`)); err != nil {
 		t.Fatalf("publish after re-attach: %v", err)
 	}
@@ -426,5 +404,36 @@ func TestFromConfig(t *testing.T) {
 	sink.WaitSeq(t, "a", seq, 10*time.Second)
 	if c, _ := s.Attached(); c != router.Green {
 		t.Fatalf("on %v at weight 100", c)
+	}
+}
+
+// awaitServedByGreen waits (20 s at most, loose for loaded machines) for
+// every client's session to be on green, where stuck names the failure,
+// then checks that green serves them: each gets five more messages, and
+// after p stops every message of its channel exactly once, without its
+// connection closed.
+func awaitServedByGreen(t *testing.T, e *env, p *sessiontest.Publisher, clients []client, stuck string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for e.g.Status().Sessions.Green != len(clients) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after 20s: %+v", stuck, e.g.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := p.Last("a")
+	for _, c := range clients {
+		c.sink.WaitSeq(t, c.ch, before+5, 10*time.Second)
+	}
+	last, err := p.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		c.sink.WaitSeq(t, c.ch, last[c.ch], 10*time.Second)
+		c.sink.CheckExactly(t, c.ch, 1, last[c.ch])
+		if closed, why := c.sink.Closed(); closed {
+			t.Fatalf("%s: client closed: %v", c.s.User(), why)
+		}
 	}
 }

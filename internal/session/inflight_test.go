@@ -64,10 +64,10 @@ func attachedTo(t *testing.T, d upstream.Dialer) (*session.Session, *sessiontest
 	return s, sink, a
 }
 
-// moveTo attaches s to green through d and returns the old attachment.
-func moveTo(t *testing.T, s *session.Session, d upstream.Dialer) *session.Attachment {
+// moveTo attaches s to backend c through d and returns the old attachment.
+func moveTo(t *testing.T, s *session.Session, c router.Color, d upstream.Dialer) *session.Attachment {
 	t.Helper()
-	b, err := s.Dial(testenv.Context(t, 10*time.Second), router.Green, d)
+	b, err := s.Dial(testenv.Context(t, 10*time.Second), c, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestPublishAsyncInFlightUntilItsReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	reply := <-d.replies
-	old := moveTo(t, s, d)
+	old := moveTo(t, s, router.Green, d)
 
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
@@ -121,7 +121,7 @@ func TestPublishAsyncFailureIsNotInFlight(t *testing.T) {
 	if n := session.Inflight(a); n != 0 {
 		t.Fatalf("%d requests in flight after a failed PublishAsync, want 0", n)
 	}
-	old := moveTo(t, s, d)
+	old := moveTo(t, s, router.Green, d)
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := s.Drain(short, old); err != nil {
@@ -147,7 +147,7 @@ func TestSubscribeWaitingForAMoveGoesToTheNewBackend(t *testing.T) {
 		done <- err
 	}()
 	testenv.Eventually(t, "the subscribe to take the current connection", 5*time.Second, func() bool { return session.Inflight(a) == 1 })
-	old := moveTo(t, s, d)
+	old := moveTo(t, s, router.Green, d)
 	bc := d.last()
 	s.UnlockOps()
 	if err := <-done; err != nil {

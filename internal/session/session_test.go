@@ -304,20 +304,7 @@ func TestPark(t *testing.T) {
 	s, _, d := attached(t, session.Options{})
 	ctx := testenv.Context(t, 10*time.Second)
 	keep := func(router.Color) bool { return true }
-	moveTo := func(c router.Color) *session.Attachment {
-		t.Helper()
-		b, err := s.Dial(ctx, c, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Overlap(b)
-		old, err := s.Commit(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return old
-	}
-	blue := moveTo(router.Green)
+	blue := moveTo(t, s, router.Green, d)
 	if s.Park(blue, func(router.Color) bool { return false }) {
 		t.Fatal("parked although keep said no")
 	}

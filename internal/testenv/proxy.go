@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// Proxy forwards loopback TCP connections to a target (a Redis server) and
+// Proxy forwards loopback TCP connections to a target (a Redis server, a
+// backend) and
 // can silently drop everything on the connections it holds, as a network
 // Partition would, leave new ones unanswered, as a stuck server does, or
 // refuse them, as a server that is down does.

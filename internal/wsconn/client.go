@@ -362,6 +362,12 @@ func (c *Client) Write(ctx context.Context, typ websocket.MessageType, p []byte)
 	if typ == websocket.MessageBinary {
 		op = opBinary
 	}
+	return c.writeFrame(ctx, op, p)
+}
+
+// writeFrame writes one frame under the write lock, unless a close frame
+// has gone out.
+func (c *Client) writeFrame(ctx context.Context, op byte, p []byte) error {
 	if err := c.lockWrite(ctx); err != nil {
 		return err
 	}
@@ -380,14 +386,7 @@ func (c *Client) SendPing(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := c.lockWrite(ctx); err != nil {
-		return err
-	}
-	defer c.unlockWrite()
-	if c.closeSent {
-		return net.ErrClosed
-	}
-	return c.writeFrameLocked(ctx, opPing, nil)
+	return c.writeFrame(ctx, opPing, nil)
 }
 
 // Pongs returns how many pong frames the reader has read, solicited
