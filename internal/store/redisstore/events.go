@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,8 +15,35 @@ import (
 	"github.com/baton-rt/baton/internal/store/internal/record"
 )
 
-// recordField is the stream entry field that holds the event record.
-const recordField = "e"
+// recordField is the stream entry field that holds the event record;
+// writeField holds the id of the AppendEvent call that added the entry.
+const (
+	recordField = "e"
+	writeField  = "w"
+)
+
+// appendWindow is how many of the newest entries appendScript searches for
+// its call's id: enough for every append that other gateways can make
+// between a run whose reply was lost and go-redis's resend (milliseconds).
+const appendWindow = 64
+
+// appendScript adds the record ARGV[1] with the call's random id ARGV[2]
+// to the stream: XADD with the id 0-* (Redis assigns the next seq) and an
+// exact MAXLEN ARGV[3], trimmed in the same command. go-redis sends the
+// script again when a connection breaks before the reply came; a run that
+// finds its id among the newest ARGV[4] entries returns that entry's id
+// instead of adding the event a second time. Reply: the entry id.
+var appendScript = redis.NewScript(`
+for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[4])) do
+  local f = entry[2]
+  for i = 1, #f - 1, 2 do
+    if f[i] == 'w' and f[i + 1] == ARGV[2] then
+      return entry[1]
+    end
+  end
+end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[3], '0-*', 'e', ARGV[1], 'w', ARGV[2])
+`)
 
 // AppendEvent implements store.EventLog.
 func (s *Store) AppendEvent(ctx context.Context, e store.Event) (uint64, error) {
@@ -26,12 +54,7 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (uint64, error) 
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	id, err := s.client.XAdd(ctx, &redis.XAddArgs{
-		Stream: s.keyEvents,
-		MaxLen: int64(s.maxEvents), // exact: "MAXLEN =", trimmed in the same command
-		ID:     "0-*",
-		Values: []any{recordField, record.Encode(e)},
-	}).Result()
+	id, err := appendScript.Run(ctx, s.client, []string{s.keyEvents}, record.Encode(e), rand.Text(), s.maxEvents, appendWindow).Text()
 	if err != nil {
 		return 0, s.wrap("append event", err)
 	}
@@ -76,15 +99,22 @@ var errBadEntry = errors.New("redisstore: corrupt event entry")
 
 // decodeEntry turns one stream entry into an event. Anything that this
 // package did not write (another id shape, missing or extra fields, a bad
-// record) is an error matching errBadEntry.
+// record) is an error matching errBadEntry. The field w is optional: entries
+// written before appends carried an id have none.
 func decodeEntry(id string, values map[string]any) (store.Event, error) {
 	seq, err := parseID(id)
 	if err != nil {
 		return store.Event{}, err
 	}
 	raw, ok := values[recordField].(string)
-	if !ok || len(values) != 1 {
-		return store.Event{}, fmt.Errorf("%w %s: want the single field %q", errBadEntry, id, recordField)
+	fields := 1
+	if w, has := values[writeField]; has {
+		_, isString := w.(string)
+		ok = ok && isString
+		fields++
+	}
+	if !ok || len(values) != fields {
+		return store.Event{}, fmt.Errorf("%w %s: want the field %q and at most %q", errBadEntry, id, recordField, writeField)
 	}
 	e, err := record.Decode(seq, []byte(raw))
 	if err != nil {

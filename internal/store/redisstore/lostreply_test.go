@@ -2,7 +2,9 @@ package redisstore_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,5 +124,48 @@ func TestLostReplyOfAStateWriteIsNoConflict(t *testing.T) {
 	// A write from another handle at the same version is still a conflict.
 	if _, err := s.CompareAndSetState(ctx, 1, []byte("second")); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("a second call with the same version and blob: %v, want a conflict", err)
+	}
+}
+
+// An append that Redis made but whose reply was lost is stored once: the
+// event log is what an operator reads after a rollback (and what the
+// controller replays), and go-redis sends the command again on a new
+// connection after the cut.
+func TestLostReplyOfAnAppendAddsItOnce(t *testing.T) {
+	ctx, p := testenv.Context(t, 20*time.Second), uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	cut := startReplyCutter(t, testenv.RedisAddr(t))
+	s, err := redisstore.New(ctx, redisstore.Options{Addr: cut.l.Addr().String(), Prefix: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.AppendEvent(ctx, store.Event{Kind: "step_passed"}); err != nil {
+		t.Fatal(err)
+	}
+
+	cut.armed.Store(true)
+	seq, err := s.AppendEvent(ctx, store.Event{Kind: "rolled_back"})
+	if cut.armed.Load() {
+		t.Fatal("no reply was cut")
+	}
+	t.Logf("after the cut: seq %d, %v", seq, err)
+	if err == nil && seq != 2 {
+		t.Errorf("AppendEvent whose reply was lost: seq %d, want 2", seq)
+	}
+	evs, err := s.ListEvents(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, fmt.Sprintf("%d:%s", e.Seq, e.Kind))
+	}
+	if want := []string{"1:step_passed", "2:rolled_back"}; !slices.Equal(kinds, want) {
+		t.Fatalf("events after an append whose reply was lost: %q, want %q", kinds, want)
+	}
+	// The same event appended again by a new call is a new event.
+	if seq, err := s.AppendEvent(ctx, store.Event{Kind: "rolled_back"}); err != nil || seq != 3 {
+		t.Fatalf("a second append of the same event: seq %d, %v; want 3", seq, err)
 	}
 }

@@ -8,7 +8,7 @@
 // and a transaction may touch several:
 //
 //	<prefix>{store}:state        hash: v (version), b (blob), w (id of the write)
-//	<prefix>{store}:events       stream: entries 0-<seq>, field e = event record
+//	<prefix>{store}:events       stream: entries 0-<seq>, fields e (event record), w (id of the append)
 //	<prefix>{store}:sessions     hash: session id → snapshot blob
 //	<prefix>{store}:session-ids  sorted set, all scores 0: ids in byte order
 //
@@ -18,9 +18,12 @@
 // store the blob and the call's random id), so the check and the write
 // cannot interleave with another gateway's; go-redis's resend of a script
 // whose reply a broken connection lost finds its own id and reports the
-// write made, not a conflict. AppendEvent is one XADD with the id 0-* and an exact MAXLEN:
-// Redis assigns the next sequence number of the stream (the seq) and trims
-// the oldest entries in the same command, and keeps counting after trims.
+// write made, not a conflict. AppendEvent is one Lua script around an XADD
+// with the id 0-* and an exact MAXLEN: Redis assigns the next sequence
+// number of the stream (the seq) and trims the oldest entries in the same
+// command, and keeps counting after trims. The entry keeps the call's random
+// id, and a resend of the script (a reply lost) that finds it among the
+// newest entries returns that seq instead of appending the event twice.
 // PutSession and DeleteSession update the hash and the sorted set in one
 // MULTI; ListSessions reads both in one script.
 //
