@@ -38,8 +38,12 @@ func (e *StatusError) Error() string {
 // on 5xx, as PagerDuty's and Slack's documentation advise. Any other status
 // says the request itself is wrong and is not retried.
 func (e *StatusError) Retryable() bool {
-	return e.Code == http.StatusTooManyRequests || e.Code >= 500
+	return e.Throttled() || e.Code >= 500
 }
+
+// Throttled reports a 429 Too Many Requests: the receiver is well and asks
+// the sender to slow down, for as long as its rate limit lasts.
+func (e *StatusError) Throttled() bool { return e.Code == http.StatusTooManyRequests }
 
 // errRequest marks a request that could not even be built: retrying cannot
 // help.
@@ -51,9 +55,14 @@ const (
 	retryAfterMax = 24 * time.Hour
 )
 
-// deliver posts one event to its webhook, retrying as configured.
+// deliver posts one event to its webhook, retrying as configured: a
+// failure uses up one of the retries; a throttled attempt (429) does not,
+// and is tried again until the throttle timeout after the first attempt.
+// Events queued behind wait meanwhile, so the receiver gets them in order.
 func (d *Dispatcher) deliver(s *sink, it item) {
 	log := d.log.With("webhook", s.name, "kind", it.kind, "rollout", it.rolloutID)
+	start := time.Now()
+	failures := 0
 	for attempt := 1; ; attempt++ {
 		err := d.post(s, it.body)
 		if err == nil {
@@ -62,9 +71,16 @@ func (d *Dispatcher) deliver(s *sink, it item) {
 			return
 		}
 		wait, retry := d.retryWait(err, attempt)
-		if !retry || attempt >= d.attempts || d.ctx.Err() != nil {
+		var more bool
+		if se, ok := errors.AsType[*StatusError](err); ok && se.Throttled() && d.attempts > 1 {
+			more = time.Since(start)+wait <= d.throttled
+		} else {
+			failures++
+			more = failures < d.attempts
+		}
+		if !retry || !more || d.ctx.Err() != nil {
 			d.failed.Add(1)
-			log.Warn("alert not delivered", "attempts", attempt, "retryable", retry, "error", err)
+			log.Warn("alert not delivered", "attempts", attempt, "retryable", retry, "for", time.Since(start), "error", err)
 			return
 		}
 		d.retried.Add(1)

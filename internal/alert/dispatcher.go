@@ -55,9 +55,10 @@ var _ Notifier = (*Dispatcher)(nil)
 type Stats struct {
 	// Sent events were accepted (2xx) by their webhook.
 	Sent uint64
-	// Failed events were tried and given up: a 4xx other than 429, attempts
-	// used up, an event that did not encode, or a delivery cut short by
-	// Close's deadline.
+	// Failed events were tried and given up: a 4xx other than 429,
+	// retries used up, a throttle (429) that outlasted the throttle timeout,
+	// an event that did not encode, or a delivery cut short by Close's
+	// deadline.
 	Failed uint64
 	// Dropped events were never tried: pushed out of a full queue, or still
 	// queued when Close's deadline passed.
@@ -77,7 +78,8 @@ type Dispatcher struct {
 	timeout    time.Duration // one attempt
 	backoff    time.Duration // before the first retry
 	maxBackoff time.Duration
-	attempts   int // first try plus retries
+	attempts   int           // first try plus retries; throttled tries not counted
+	throttled  time.Duration // how long throttled tries go on (config ThrottleTimeout)
 	sinks      []*sink
 
 	// mu guards closed. Notify holds it for reading while it queues, so once
@@ -94,8 +96,9 @@ type Dispatcher struct {
 }
 
 // New starts a Dispatcher for cfg's webhooks. Zero fields of cfg mean what
-// the config package documents (timeout 5s, 3 retries, backoff 500ms; a
-// negative Retries means none); a PagerDuty webhook without URL goes to
+// the config package documents (timeout 5s, 3 retries, backoff 500ms,
+// throttle timeout 10m; a negative Retries means none, throttled tries
+// included); a PagerDuty webhook without URL goes to
 // config.DefaultPagerDutyURL. With no webhooks the Dispatcher accepts events
 // and sends nothing. The caller must Close it.
 func New(cfg config.Alerts, opts Options) (*Dispatcher, error) {
@@ -106,6 +109,7 @@ func New(cfg config.Alerts, opts Options) (*Dispatcher, error) {
 		timeout:    cfg.Timeout,
 		backoff:    cfg.Backoff,
 		maxBackoff: opts.MaxBackoff,
+		throttled:  cfg.ThrottleTimeout,
 		closing:    make(chan struct{}),
 	}
 	if d.log == nil {
@@ -120,6 +124,9 @@ func New(cfg config.Alerts, opts Options) (*Dispatcher, error) {
 	}
 	if d.maxBackoff <= 0 {
 		d.maxBackoff = DefaultMaxBackoff
+	}
+	if d.throttled <= 0 {
+		d.throttled = config.DefaultAlertThrottleTimeout
 	}
 	retries := cfg.Retries
 	if retries == 0 {

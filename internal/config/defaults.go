@@ -44,6 +44,7 @@ const (
 	DefaultAlertTimeout                = 5 * time.Second
 	DefaultAlertRetries                = 3
 	DefaultAlertBackoff                = 500 * time.Millisecond
+	DefaultAlertThrottleTimeout        = 10 * time.Minute
 	DefaultLogLevel                    = "info"
 	DefaultLogFormat                   = "text"
 )
@@ -154,6 +155,7 @@ func (r *Rollout) SetDefaults() {
 	def(&a.Timeout, DefaultAlertTimeout)
 	def(&a.Retries, DefaultAlertRetries)
 	def(&a.Backoff, DefaultAlertBackoff)
+	def(&a.ThrottleTimeout, DefaultAlertThrottleTimeout)
 	for i := range a.Webhooks {
 		if a.Webhooks[i].Kind == WebhookPagerDuty {
 			def(&a.Webhooks[i].URL, DefaultPagerDutyURL)

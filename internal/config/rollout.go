@@ -114,11 +114,16 @@ type Alerts struct {
 	// Timeout bounds one delivery attempt. Zero means 5s.
 	Timeout time.Duration `yaml:"timeout"`
 	// Retries is how many times a failed delivery is retried, with
-	// exponential backoff. Zero means 3; negative means none.
+	// exponential backoff. Zero means 3; negative means none. Answers 429
+	// Too Many Requests do not count: see ThrottleTimeout.
 	Retries int `yaml:"retries"`
 	// Backoff is the wait before the first retry; it doubles each time.
 	// Zero means 500ms.
 	Backoff time.Duration `yaml:"backoff"`
+	// ThrottleTimeout bounds how long a delivery that the receiver throttles
+	// (429 Too Many Requests) is retried, from its first attempt, unless
+	// Retries is negative. Zero means 10m.
+	ThrottleTimeout time.Duration `yaml:"throttle_timeout"`
 }
 
 // Webhook is one alert receiver.
