@@ -35,10 +35,11 @@ func (e *StatusError) Error() string {
 }
 
 // Retryable reports whether the same request may succeed later: on 429 and
-// on 5xx, as PagerDuty's and Slack's documentation advise. Any other status
-// says the request itself is wrong and is not retried.
+// on 5xx, as PagerDuty's and Slack's documentation advise, and on 408 (the
+// receiver's own timeout). Any other status says the request itself is
+// wrong and is not retried.
 func (e *StatusError) Retryable() bool {
-	return e.Throttled() || e.Code >= 500
+	return e.Throttled() || e.Code == http.StatusRequestTimeout || e.Code >= 500
 }
 
 // Throttled reports a 429 Too Many Requests: the receiver is well and asks

@@ -55,7 +55,7 @@ var _ Notifier = (*Dispatcher)(nil)
 type Stats struct {
 	// Sent events were accepted (2xx) by their webhook.
 	Sent uint64
-	// Failed events were tried and given up: a 4xx other than 429,
+	// Failed events were tried and given up: a 4xx other than 408 and 429,
 	// retries used up, a throttle (429) that outlasted the throttle timeout,
 	// an event that did not encode, or a delivery cut short by Close's
 	// deadline.

@@ -81,6 +81,24 @@ func TestThrottleGivenUpAfterThrottleTimeout(t *testing.T) {
 	rc.none(t, 50*time.Millisecond)
 }
 
+// 408 Request Timeout is the receiver's timeout, not a wrong request: it
+// is retried like a 5xx.
+func TestRequestTimeoutRetried(t *testing.T) {
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.WriteHeader(http.StatusRequestTimeout)
+		}
+	})
+	d := newDispatcher(t, fastAlerts(config.WebhookSlack, rc.srv.URL, 3), Options{})
+	if err := d.Notify(step(1)); err != nil {
+		t.Fatal(err)
+	}
+	s := waitStats(t, d, func(s Stats) bool { return s.Sent+s.Failed > 0 })
+	if s != (Stats{Sent: 1, Retried: 1}) {
+		t.Fatalf("stats %+v, want 1 sent after 1 retry", s)
+	}
+}
+
 // While a throttled event is retried the events behind it wait: an abort's
 // resolve that PagerDuty throttles still reaches it before the emergency
 // rollback's trigger that follows, which would otherwise be closed by it.
