@@ -36,7 +36,7 @@ func (s *Server) upgradeWebSocket(c *Conn, w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if !ok {
-		_ = ws.Close(websocket.StatusNormalClosure, "")
+		c.closeLink(ws, l) // no longer than any close waits for the client
 		return
 	}
 	if !c.setProbing(ws) || !c.probe(ws, l) {

@@ -307,7 +307,7 @@ func (c *Conn) closeLink(ws *websocket.Conn, l *wsLink) {
 	select {
 	case <-done:
 	case <-t.C:
-		_ = ws.CloseNow()
+		l.cut() // ws.CloseNow would wait for Close
 		<-done
 	}
 }

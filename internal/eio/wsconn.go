@@ -53,6 +53,10 @@ type wsLink struct {
 // yet read.
 func (l *wsLink) buffered() bool { return l.in.link.Buffered() }
 
+// cut closes the socket, ending a close handshake's wait for the
+// client's close frame (wsconn.Link.Cut).
+func (l *wsLink) cut() { l.in.link.Cut() }
+
 // linkReader is the session reader's view of the connection.
 type linkReader struct{ link *wsconn.Link }
 

@@ -141,6 +141,12 @@ func (l *Link) Buffered() bool {
 // while another goroutine may call Buffered.
 func (l *Link) Gate() sync.Locker { return &l.gate }
 
+// Cut closes the socket at once. It is how a bounded close handshake
+// ends: websocket.Conn.CloseNow does nothing once Close has begun but
+// wait for it, and Close waits up to 5 s for the peer's close frame;
+// cut, that wait fails and Close returns.
+func (l *Link) Cut() { _ = l.in.Conn.Close() }
+
 // Wait blocks until the peer sends something or the connection fails, on
 // a short call chain: an idle connection's reader parks here instead of
 // deep inside websocket.Conn.Read, so its goroutine keeps the smallest
