@@ -52,9 +52,11 @@ func bucketBounds(i int) (lo, width uint64) {
 
 // histQuantile reads the q-quantile from merged bucket counts by nearest
 // rank (the smallest value with at least ⌈q·n⌉ observations at or below
-// it), reporting the bucket's midpoint clamped to the observed maximum.
+// it), reporting the bucket's midpoint clamped to the observed minimum
+// and maximum: a midpoint below every observation (all of them in the
+// upper half of one bucket) would read as under a limit they all exceed.
 // n is the total of counts; an empty histogram gives 0.
-func histQuantile(counts *[numBuckets]uint64, n uint64, q float64, maxV uint32) time.Duration {
+func histQuantile(counts *[numBuckets]uint64, n uint64, q float64, minV, maxV uint32) time.Duration {
 	if n == 0 {
 		return 0
 	}
@@ -65,7 +67,7 @@ func histQuantile(counts *[numBuckets]uint64, n uint64, q float64, maxV uint32) 
 		seen += c
 		if seen >= rank {
 			lo, w := bucketBounds(i)
-			mid := min(lo+(w-1)/2, uint64(maxV))
+			mid := min(max(lo+(w-1)/2, uint64(minV)), uint64(maxV))
 			return time.Duration(mid) * time.Microsecond
 		}
 	}

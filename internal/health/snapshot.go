@@ -79,8 +79,9 @@ type LatencyStats struct {
 	Count int64 `json:"count"`
 	// Mean and Max are exact (to the microsecond). P50, P95 and P99 are
 	// nearest-rank quantiles read from the log-linear histogram: within
-	// 1/32 (3.1 %) of the exact order statistic, and never above Max. All
-	// are 0 when Count is 0.
+	// 1/32 (3.1 %) of the exact order statistic, never above Max and never
+	// below the smallest observation (so a limit that every observation
+	// exceeds, every quantile exceeds too). All are 0 when Count is 0.
 	Mean time.Duration `json:"mean"`
 	P50  time.Duration `json:"p50"`
 	P95  time.Duration `json:"p95"`
@@ -203,12 +204,13 @@ func (r *Recorder) snapshot(now time.Time, samples kindSet) Snapshot {
 func (r *Recorder) latency(in []*slot, k Kind, samples bool, cur int64) LatencyStats {
 	var hist [numBuckets]uint64
 	var n, sum uint64
-	var maxV uint32
+	var maxV, low uint32
 	for _, s := range in {
 		ks := &s.kinds[k]
 		n += ks.count.Load()
 		sum += ks.sum.Load()
 		maxV = max(maxV, ks.max.Load())
+		low = max(low, ks.low.Load())
 		for i := range ks.hist {
 			hist[i] += uint64(ks.hist[i].Load())
 		}
@@ -228,9 +230,10 @@ func (r *Recorder) latency(in []*slot, k Kind, samples bool, cur int64) LatencyS
 	for _, c := range hist {
 		hn += c
 	}
-	st.P50 = histQuantile(&hist, hn, 0.50, maxV)
-	st.P95 = histQuantile(&hist, hn, 0.95, maxV)
-	st.P99 = histQuantile(&hist, hn, 0.99, maxV)
+	minV := min(^low, maxV) // a record in flight may have set one and not the other
+	st.P50 = histQuantile(&hist, hn, 0.50, minV, maxV)
+	st.P95 = histQuantile(&hist, hn, 0.95, minV, maxV)
+	st.P99 = histQuantile(&hist, hn, 0.99, minV, maxV)
 	if samples {
 		st.SamplesMs = r.samples(in, k, n, cur)
 	}

@@ -24,6 +24,7 @@ type kindSlot struct {
 	count atomic.Uint64 // observations this second (also the reservoir's "seen")
 	sum   atomic.Uint64 // µs
 	max   atomic.Uint32 // µs
+	low   atomic.Uint32 // the smallest value in µs, complemented: 0 is none
 	hist  [numBuckets]atomic.Uint32
 	// res is a uniform reservoir (Vitter's algorithm R) of this second's
 	// observations, stored as µs+1 so that 0 marks a slot not yet written.
@@ -73,6 +74,7 @@ func (s *slot) clear() {
 		ks.count.Store(0)
 		ks.sum.Store(0)
 		ks.max.Store(0)
+		ks.low.Store(0)
 		for i := range ks.hist {
 			ks.hist[i].Store(0)
 		}
@@ -87,6 +89,8 @@ func (ks *kindSlot) observe(b int, us uint32) {
 	ks.hist[b].Add(1)
 	ks.sum.Add(uint64(us))
 	for m := ks.max.Load(); us > m && !ks.max.CompareAndSwap(m, us); m = ks.max.Load() {
+	}
+	for l := ks.low.Load(); ^us > l && !ks.low.CompareAndSwap(l, ^us); l = ks.low.Load() {
 	}
 	n := ks.count.Add(1)
 	c := uint64(len(ks.res))
