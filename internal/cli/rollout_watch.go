@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/rollout"
 )
 
 // Exit codes of `baton rollout watch`.
@@ -152,7 +153,7 @@ func (m *watchModel) apply(ev admin.StreamEvent) (ended bool, err error) {
 		if len(m.recent) > recentLines {
 			m.recent = m.recent[len(m.recent)-recentLines:]
 		}
-		return admin.Terminal(tr.To), nil
+		return admin.Terminal(tr.To) && lastOfCommit(tr.Kind), nil
 	case admin.EventDropped:
 		var d admin.DroppedEvent
 		if err := decode(&d); err != nil {
@@ -161,6 +162,22 @@ func (m *watchModel) apply(ev admin.StreamEvent) (ended bool, err error) {
 		m.dropped = d.Dropped
 	}
 	return false, nil
+}
+
+// lastOfCommit reports whether an event of kind ends the commit that
+// carries it to a terminal state. Every event of a commit carries the state
+// it ends in, so the last step's verdict and step_passed already say
+// completed, ahead of the rollout_completed of the same commit (and a
+// promote's step_applied ahead of its own); ending on those would leave
+// the rest unprinted. A state another gateway stored comes alone, as
+// state_reloaded. Should the last event be lost (a drop), the next
+// metrics event shows the end.
+func lastOfCommit(kind string) bool {
+	switch rollout.EventKind(kind) {
+	case rollout.EventCompleted, rollout.EventRollbackFinished, rollout.EventAborted, rollout.EventReloaded:
+		return true
+	}
+	return false
 }
 
 // finishWatch shows the final status and maps the end state to the exit
