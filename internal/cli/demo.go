@@ -55,7 +55,7 @@ func newDemoCmd() *cobra.Command {
 	fl.IntVar(&f.cfg.Channels, "channels", demo.DefaultChannels, "channels published on")
 	fl.IntVar(&f.cfg.PerClient, "subscriptions", demo.DefaultPerClient, "channels each client subscribes to")
 	fl.DurationVar(&f.cfg.RequestEvery, "request-every", demo.DefaultRequestEvery, "period of each client's requests (publish with ack)")
-	fl.DurationVar(&f.cfg.Hold, "hold", demo.DefaultHold, "hold of each rollout step")
+	fl.DurationVar(&f.cfg.Hold, "hold", demo.DefaultHold, "hold of each rollout step, also of the rollouts started under --keep-running (their own hold is not used)")
 	fl.DurationVar(&f.cfg.Timeout, "timeout", demo.DefaultTimeout, "longest the rollout may run before the demo gives up")
 	fl.StringVar(&f.fault, "fault", "", "fault injected into green: green-latency=800ms | green-errors=5% | green-crash-at=50")
 	fl.BoolVar(&f.cfg.KeepRunning, "keep-running", false, "leave everything up after the report, for baton rollout and the admin API (prints the URL and token)")
