@@ -15,8 +15,10 @@ import (
 // inconclusive, so a rollout stays at its first step for a while.
 type quietHealth struct{}
 
-func (quietHealth) Snapshot(router.Color) rollout.BackendHealth { return rollout.BackendHealth{} }
-func (quietHealth) Preservation() rollout.Preservation          { return rollout.Preservation{} }
+func (quietHealth) SnapshotSince(router.Color, time.Time) rollout.BackendHealth {
+	return rollout.BackendHealth{}
+}
+func (quietHealth) Preservation() rollout.Preservation { return rollout.Preservation{} }
 
 // TestRealController drives a *rollout.Controller through ControllerRollout:
 // the adapter is all the wiring needs.

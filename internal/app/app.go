@@ -220,6 +220,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 		TestMode:      opts.TestMode,
 		TestHold:      opts.TestHold,
 		MaxMinSamples: a.maxMinSamples(),
+		ProbeInterval: a.probeInterval(),
 	}); err != nil {
 		return nil, fmt.Errorf("app: rollout: %w", err)
 	}
@@ -287,6 +288,15 @@ func (a *App) maxMinSamples() int {
 		return 0
 	}
 	return a.cfg.ProbeSamplesPerWindow()
+}
+
+// probeInterval is the probe's period when the gates read its latencies,
+// 0 otherwise: it bounds rollout.min_samples by what a step can gather.
+func (a *App) probeInterval() time.Duration {
+	if a.gateKind() != health.ProbeDelivery {
+		return 0
+	}
+	return a.cfg.Health.Probe.Interval
 }
 
 // gateKind is the latency the gates compare (see the package comment).

@@ -261,7 +261,8 @@ type Queue struct {
 // Health configures per-backend measurements.
 type Health struct {
 	// Window is the sliding window over which error rates and latency
-	// percentiles are computed. Zero means 60s.
+	// percentiles are computed; a rollout gate reads the part of it since
+	// its step began. Zero means 60s.
 	Window time.Duration `yaml:"window"`
 	// Probe is the synthetic traffic that gives gates data without users.
 	Probe Probe `yaml:"probe"`

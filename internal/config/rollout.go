@@ -20,7 +20,8 @@ type Rollout struct {
 	// (the probe supplies samples).
 	MinSessions int `yaml:"min_sessions"`
 	// MinSamples is how many requests and latency samples each backend must
-	// have in the window before a gate may pass. Zero means 200.
+	// have since the step began (at most the health window) before a gate
+	// may pass. Zero means 200.
 	MinSamples int `yaml:"min_samples"`
 	// MaxExtensions is how many times an inconclusive verdict may extend a
 	// step by one more Hold before the step fails. Zero means 3; a negative

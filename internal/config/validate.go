@@ -92,6 +92,9 @@ func (c *Config) Validate() error {
 		}
 		p.add("rollout.min_samples", "%d latency samples can never gather: the gates read the probe's, and it makes %d per health.window (%v every %v); %s",
 			c.Rollout.MinSamples, n, c.Health.Window, c.Health.Probe.Interval, fix)
+	} else if n := StepProbes(c.Rollout.Hold, c.Rollout.Extensions(), c.Health.Probe.Interval); c.probeRuns() && c.Rollout.Hold > 0 && c.Rollout.MinSamples > n {
+		p.add("rollout.min_samples", "%d latency samples can never gather: a step's gates read the probe's since the step began, and it makes %d over a step's hold and extensions (%v × %d, one every %v); lower it, lengthen rollout.hold or raise rollout.max_extensions",
+			c.Rollout.MinSamples, n, c.Rollout.Hold, 1+c.Rollout.Extensions(), c.Health.Probe.Interval)
 	}
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
@@ -99,9 +102,11 @@ func (c *Config) Validate() error {
 }
 
 // ProbeSamplesPerWindow is how many latency samples the probe gives the
-// gates over one health window, the most every gate can count; 0 when the
-// probe is off (the gates then read client requests, without such a
-// bound) or the health settings are not filled in. The window is the
+// gates over one health window, the most every gate can count (a step
+// whose hold and extensions are shorter gives its gates less: see
+// StepProbes); 0 when the probe is off (the gates then read client
+// requests, without such a bound) or the health settings are not filled
+// in. The window is the
 // current second, partly gone, and the ones before it: a gate taken at
 // any moment sees only the whole seconds for sure.
 //
@@ -116,6 +121,24 @@ func (c *Config) ProbeSamplesPerWindow() int {
 	h := c.Health
 	whole := (h.Window - 1) / time.Second * time.Second
 	return int(whole / h.Probe.Interval)
+}
+
+// StepProbes is how many probes, one every interval, a rollout step
+// surely gives its gates when it holds hold and may be extended
+// extensions times: each gate reads the samples recorded since its step
+// began, and the step's last gate comes hold × (1 + extensions) after
+// that at the earliest. The gates read one health window at most, so
+// ProbeSamplesPerWindow bounds them as well. 0 for a hold or an interval
+// that is not positive.
+func StepProbes(hold time.Duration, extensions int, interval time.Duration) int {
+	if hold <= 0 || interval <= 0 {
+		return 0
+	}
+	k := int64(1 + max(extensions, 0))
+	if int64(hold) > math.MaxInt64/k {
+		return math.MaxInt32 // longer than any window
+	}
+	return int(min(int64(hold)*k/int64(interval), math.MaxInt32))
 }
 
 // probeRuns reports whether the probe gives the gates their latencies:

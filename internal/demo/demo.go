@@ -54,10 +54,13 @@ const (
 )
 
 // The demo's gates read its clients' requests (app.Options.GateOnRequests):
-// each backend needs gateMinSamples of them in a gateWindow health window.
+// each backend needs gateMinSamples of them since the step began, which a
+// step gathers over its hold and up to gateExtensions extensions, at most
+// one gateWindow health window.
 const (
 	gateWindow     = 10 * time.Second
 	gateMinSamples = 30
+	gateExtensions = 20
 )
 
 // ErrInvalidConfig is wrapped by Config.Validate's errors.
@@ -163,14 +166,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	// At the first step green holds that share of the clients; if their
-	// requests cannot fill a window with samples, every verdict is
-	// inconclusive until the step fails and the rollout rolls back.
+	// requests over the step (its hold and extensions, at most the health
+	// window) cannot give the samples, every verdict is inconclusive until
+	// the step fails and the rollout rolls back.
 	d := *c
 	d.setDefaults()
 	first := config.DefaultSteps()[0] / 100
-	if perWindow := float64(d.Clients) * first * float64(gateWindow) / float64(d.RequestEvery); perWindow < gateMinSamples {
-		return bad("clients %d with a request every %s: green's first step (%v %%) would see about %.0f requests per %s health window, and the gates need %d: use more clients or a shorter request period",
-			d.Clients, d.RequestEvery, first*100, perWindow, gateWindow, gateMinSamples)
+	span := gateWindow
+	if d.Hold < gateWindow/(1+gateExtensions) {
+		span = d.Hold * (1 + gateExtensions)
+	}
+	if perStep := float64(d.Clients) * first * float64(span) / float64(d.RequestEvery); perStep < gateMinSamples {
+		return bad("clients %d with a request every %s: green's first step (%v %%) would see about %.0f requests over %s (its hold of %s and %d extensions, at most the %s health window), and the gates need %d: use more clients, a shorter request period or a longer hold",
+			d.Clients, d.RequestEvery, first*100, perStep, span, d.Hold, gateExtensions, gateWindow, gateMinSamples)
 	}
 	return nil
 }

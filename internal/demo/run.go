@@ -154,12 +154,12 @@ func buildApp(ctx context.Context, cfg *Config, be *backends, log *slog.Logger) 
 			Blue:  config.Backend{URL: be.BlueURL(), Protocol: config.ProtocolLegacy, MaxMessageBytes: be.maxMessage},
 			Green: config.Backend{URL: be.GreenURL(), Protocol: config.ProtocolSocketIO, MaxMessageBytes: be.maxMessage},
 		},
-		// The window must span a few steps, so that the last step (blue
-		// empty) still has blue samples to compare with.
+		// A gate reads its step's samples, at most one window: the window
+		// spans a step's hold and extensions, so that they accumulate.
 		Health: config.Health{Window: gateWindow, Probe: config.Probe{Interval: 20 * time.Millisecond}},
 		Rollout: config.Rollout{
 			MinSamples:    gateMinSamples,
-			MaxExtensions: 20,
+			MaxExtensions: gateExtensions,
 			// Holds are short and fleets small, so the relative gates get
 			// margins that a few hundred samples can prove and that the
 			// noise of a busy two-core machine stays under; the absolute

@@ -139,6 +139,15 @@ func (m *Monitor) SnapshotSamples(c router.Color, k Kind) Snapshot {
 	return Snapshot{}
 }
 
+// SnapshotSamplesSince is SnapshotSamples over the part of the window
+// recorded since since (see Recorder.SnapshotSamplesSince).
+func (m *Monitor) SnapshotSamplesSince(c router.Color, k Kind, since time.Time) Snapshot {
+	if r := m.Backend(c); r != nil {
+		return r.SnapshotSamplesSince(k, since)
+	}
+	return Snapshot{}
+}
+
 // Point is one time-series entry: a backend's windowed health at one Tick,
 // without raw samples.
 type Point struct {
@@ -186,7 +195,7 @@ func (m *Monitor) Tick() {
 	mem := ProcessMemory()
 	var pts [2]Point
 	for c, r := range m.recs {
-		s := r.snapshot(now, kindSet{})
+		s := r.snapshot(now, kindSet{}, time.Time{}) // the dashboard's series stays on the window
 		p := Point{
 			At: now, Sessions: s.Sessions, Requests: s.Counts.Requests,
 			Errors: s.Counts.Errors(), ErrorRate: s.ErrorRate, MemoryBytes: mem,

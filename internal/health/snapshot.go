@@ -113,7 +113,8 @@ type Snapshot struct {
 	Backend string    `json:"backend"`
 	At      time.Time `json:"at"`
 	// Window is the span the windowed values cover: the last Window of
-	// whole seconds, the current partial second included.
+	// whole seconds, the current partial second included (fewer seconds
+	// for a snapshot since a time: see SnapshotSamplesSince).
 	Window time.Duration `json:"window"`
 	// Sessions is the sessions gauge at At.
 	Sessions int64 `json:"sessions"`
@@ -142,11 +143,11 @@ func (r *Recorder) Snapshot() Snapshot {
 	for k := range all {
 		all[k] = true
 	}
-	return r.snapshotNow(all)
+	return r.snapshotNow(all, time.Time{})
 }
 
 // Summary is Snapshot without raw samples: every SamplesMs is nil.
-func (r *Recorder) Summary() Snapshot { return r.snapshotNow(kindSet{}) }
+func (r *Recorder) Summary() Snapshot { return r.snapshotNow(kindSet{}, time.Time{}) }
 
 // SnapshotSamples is Snapshot with the raw samples of kind k only: the
 // other kinds' SamplesMs are nil (all of them for an unknown k). Every
@@ -156,21 +157,40 @@ func (r *Recorder) SnapshotSamples(k Kind) Snapshot {
 	if int(k) < NumKinds {
 		one[k] = true
 	}
-	return r.snapshotNow(one)
+	return r.snapshotNow(one, time.Time{})
+}
+
+// SnapshotSamplesSince is SnapshotSamples over the part of the window
+// recorded since since: the seconds from the one that holds since (its
+// records from before since included, the window's one-second grain) to
+// now, all of the window when since is older or zero. The rollout gates
+// read it from their step's start, so that each judges its step's
+// traffic and not the step before's.
+func (r *Recorder) SnapshotSamplesSince(k Kind, since time.Time) Snapshot {
+	var one kindSet
+	if int(k) < NumKinds {
+		one[k] = true
+	}
+	return r.snapshotNow(one, since)
 }
 
 // kindSet says, per Kind, whether a snapshot draws its samples.
 type kindSet [NumKinds]bool
 
-func (r *Recorder) snapshotNow(samples kindSet) Snapshot {
-	s := r.snapshot(r.clock.Now(), samples)
+func (r *Recorder) snapshotNow(samples kindSet, since time.Time) Snapshot {
+	s := r.snapshot(r.clock.Now(), samples, since)
 	s.MemoryBytes = ProcessMemory()
 	return s
 }
 
-func (r *Recorder) snapshot(now time.Time, samples kindSet) Snapshot {
+// snapshot sums the window's seconds up to now's, from since's on when
+// since is not zero (at least now's own).
+func (r *Recorder) snapshot(now time.Time, samples kindSet, since time.Time) Snapshot {
 	cur := r.second(now)
 	oldest := cur - r.window + 1
+	if !since.IsZero() {
+		oldest = min(max(oldest, r.second(since)), cur)
+	}
 	var counts, totals [NumCounters]int64
 	for i := range r.totals {
 		totals[i] = r.totals[i].Load()
@@ -188,7 +208,7 @@ func (r *Recorder) snapshot(now time.Time, samples kindSet) Snapshot {
 	snap := Snapshot{
 		Backend:  r.name,
 		At:       now,
-		Window:   time.Duration(r.window) * time.Second,
+		Window:   time.Duration(cur-oldest+1) * time.Second,
 		Sessions: r.sessions.Load(),
 		Counts:   countsOf(&counts),
 		Totals:   countsOf(&totals),

@@ -47,6 +47,12 @@ type Options struct {
 	// plan whose min_samples is higher, since its latency checks could
 	// never pass. Zero means no bound.
 	MaxMinSamples int
+	// ProbeInterval is the probe's period when the gates read its
+	// latencies (zero otherwise). A gate reads the samples recorded since
+	// its step began, so Start also refuses a plan whose min_samples is
+	// above what the probe gives over a step's hold and extensions
+	// (config.StepProbes), the hold as test mode makes it.
+	ProbeInterval time.Duration
 	// Logger receives every transition and verdict. Nil discards.
 	Logger *slog.Logger
 	// TestMode replaces every plan's hold by TestHold (TestHold zero means
@@ -87,7 +93,7 @@ type Controller struct {
 
 	prepared preparedStep // the step whose next one was prepared; the driver's only
 	// recovered is the step a restarted controller took over, until its
-	// first gate: the health window began again with this process, so an
+	// first gate: the health began again with this process, so an
 	// inconclusive verdict there is no evidence (see gate). The driver's
 	// only, once New has set it.
 	recovered preparedStep
@@ -218,12 +224,19 @@ func (c *Controller) Start(ctx context.Context, o *Override) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	if c.opts.TestMode {
+		plan.Hold = Duration(c.opts.TestHold)
+	}
 	if n := c.opts.MaxMinSamples; n > 0 && plan.MinSamples > n {
 		return State{}, fmt.Errorf("%w: %w", ErrInvalidPlan, &config.FieldError{Path: "rollout.min_samples",
 			Msg: fmt.Sprintf("%d latency samples can never gather: the gates see at most %d per health window", plan.MinSamples, n)})
 	}
-	if c.opts.TestMode {
-		plan.Hold = Duration(c.opts.TestHold)
+	if iv := c.opts.ProbeInterval; iv > 0 {
+		if n := config.StepProbes(plan.Hold.D(), plan.MaxExtensions, iv); plan.MinSamples > n {
+			return State{}, fmt.Errorf("%w: %w", ErrInvalidPlan, &config.FieldError{Path: "rollout.min_samples",
+				Msg: fmt.Sprintf("%d latency samples can never gather: a step's gates read the probe's since the step began, and it makes %d over the hold and extensions (%v × %d, one every %v)",
+					plan.MinSamples, n, plan.Hold, 1+plan.MaxExtensions, iv)})
+		}
 	}
 	id := newID(c.now())
 	return c.command(ctx, OpStart, func(s *State, now time.Time) []Event {

@@ -76,14 +76,21 @@ func (f ProberFunc) Probe(ctx context.Context, c router.Color) error { return f(
 
 // HealthSource is what the gates read.
 type HealthSource interface {
-	// Snapshot returns the backend's measurements over the health window.
-	Snapshot(c router.Color) BackendHealth
+	// SnapshotSince returns the backend's measurements recorded since
+	// since, at most over the health window (all of it for the zero time).
+	// A gate asks from its step's start (StepRecord.StartedAt), so that it
+	// judges its step's traffic: with a hold shorter than the window, the
+	// window alone would mix in the step before's, at a lower weight.
+	// The health package counts in whole seconds: the second that holds
+	// since is included whole.
+	SnapshotSince(c router.Color, since time.Time) BackendHealth
 	// Preservation returns monotonic counters of the moves so far; the
 	// controller gates on their increase during each step.
 	Preservation() Preservation
 }
 
-// BackendHealth is one backend's measurements over the health window.
+// BackendHealth is one backend's measurements over the span a gate
+// judges ("the window" below): its step's, at most the health window.
 type BackendHealth struct {
 	// Total operations (requests, subscribes, probe publishes, dials) and
 	// how many of them failed.

@@ -10,7 +10,9 @@
 // (two-proportion z-test on error rates, bootstrap CI of the P95 difference
 // with Mann-Whitney U reported beside it). A pass moves on, an inconclusive
 // verdict extends the hold a bounded number of times, a fail rolls everyone
-// back to blue.
+// back to blue. A gate judges its step's own traffic: the health both
+// backends recorded since the step began (moves, hold, pauses and the
+// extensions so far), at most one health window.
 //
 //	idle ─Start─▶ preparing ─green ok─▶ shifting(step 1..n) ─last passed─▶ completed
 //	                  │                     │  ▲
@@ -34,7 +36,7 @@
 // stored (compare-and-set on the state blob) before the controller acts on
 // it. A restarted controller loads the state, re-applies the stored weight
 // (idempotent: nobody in place moves) and continues the stored step; steps
-// already passed are never run again. Its health window began with the new
+// already passed are never run again. Its health began with the new
 // process, so the first gate after a restart that finds too little data
 // starts the step's hold again instead of spending an extension.
 package rollout

@@ -178,25 +178,35 @@ type preparedStep struct {
 	started time.Time
 }
 
-// gate evaluates the step and acts on the verdict.
+// gate evaluates the step and acts on the verdict. It judges the step's
+// own traffic: the health recorded since the step began (its moves, its
+// hold, any pause and every extension so far), as the preservation
+// counters count from the step's baseline; a step longer than the health
+// window is judged on the window.
 func (c *Controller) gate(st State, gen uint64) error {
+	r := st.currentStep()
+	var from time.Time // no step record: the whole window
+	if r != nil {
+		from = r.StartedAt
+	}
 	gs := c.opts.Shifter.Status()
 	in := gateInput{
 		Step: st.Step, Extension: st.Extensions, Weight: st.Weight.Percent(), Now: c.now(),
-		Green: c.opts.Health.Snapshot(router.Green), Blue: c.opts.Health.Snapshot(router.Blue),
+		Green: c.opts.Health.SnapshotSince(router.Green, from), Blue: c.opts.Health.SnapshotSince(router.Blue, from),
 		GreenSessions: gs.Sessions.Green, BlueSessions: gs.Sessions.Blue,
 		Moves: since(c.opts.Health.Preservation(), st.Baseline),
 	}
 	v := evaluate(st.Plan, in)
-	r := st.currentStep()
 	recovered := r != nil && c.recovered == preparedStep{id: st.ID, step: st.Step, started: r.StartedAt}
 	err := c.commit(gen, func(s *State, now time.Time) []Event {
 		evs := []Event{{Kind: EventVerdict, Verdict: &v, Message: fmt.Sprintf("step %d: %s", s.Step, v.Outcome)}}
 		outcome := v.Outcome
 		if outcome == Inconclusive && recovered {
-			// The first gate since a restart reads a health window that
-			// began with this process: too little data is no evidence
-			// about green. The hold starts again; no extension is spent.
+			// The first gate since a restart reads health that began
+			// with this process: too little data is no evidence about
+			// green. The hold starts again; no extension is spent (the
+			// next gate still reads from the step's start, so what this
+			// process recorded meanwhile counts).
 			s.addVerdict(v)
 			s.HoldUntil = now.Add(s.Plan.Hold.D())
 			return append(evs, Event{Kind: EventStepExtended, Verdict: &v,

@@ -147,6 +147,14 @@ type fakeHealth struct {
 	mu          sync.Mutex
 	green, blue BackendHealth
 	pres        Preservation
+	since       []time.Time // of every SnapshotSince
+}
+
+// sinces returns the since of every SnapshotSince so far.
+func (f *fakeHealth) sinces() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.since)
 }
 
 // healthy returns n operations without errors and up to 200 latency
@@ -163,9 +171,10 @@ func newHealth() *fakeHealth {
 	return &fakeHealth{green: healthy(1000, 0), blue: healthy(1000, 0)}
 }
 
-func (f *fakeHealth) Snapshot(c router.Color) BackendHealth {
+func (f *fakeHealth) SnapshotSince(c router.Color, since time.Time) BackendHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.since = append(f.since, since)
 	if c == router.Green {
 		return f.green
 	}

@@ -58,7 +58,7 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	add(c)
 
 	// Absolute latency.
-	// The window's observations count, not the bounded reservoir of them
+	// The span's observations count, not the bounded reservoir of them
 	// that SamplesMs holds: min_samples may exceed the reservoir.
 	gLat, bLat := latencies(g), latencies(b)
 	enoughLatency := gLat >= minN
@@ -84,11 +84,12 @@ func evaluate(p *Plan, in gateInput) Verdict {
 	add(atLeast(CheckSubscriptions, v.Preservation.Subscription, p.Thresholds.MinSubscriptionPreservation, false,
 		fmt.Sprintf("%d of %d subscriptions kept", m.SubscriptionsKept, m.SubscriptionsTried)))
 
-	// At 100 % nobody is left on blue: once the window holds too little of
-	// its traffic (the probe off, a hold as long as the window) there is no
-	// baseline to compare green with, and waiting gives none. The absolute
-	// thresholds then decide, green's own evidence still required.
-	const noBaseline = "everyone is on green and blue has %d %s in the window, need %d: no baseline left, the absolute thresholds decide"
+	// At 100 % nobody is left on blue: once the step's span holds too
+	// little of its traffic (the probe off: blue served only the sessions
+	// still to move) there is no baseline to compare green with, and
+	// waiting gives none. The absolute thresholds then decide, green's own
+	// evidence still required.
+	const noBaseline = "everyone is on green and blue has %d %s since the step began, need %d: no baseline left, the absolute thresholds decide"
 	last := in.Weight >= 100
 
 	// Relative: error rates.
@@ -245,7 +246,7 @@ func measure(h BackendHealth, sessions int) Measure {
 	return m
 }
 
-// latencies is how many latency observations h's window holds.
+// latencies is how many latency observations h's span holds.
 func latencies(h BackendHealth) int64 {
 	return max(h.Latencies, int64(len(h.SamplesMs)))
 }

@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"time"
+
 	"github.com/baton-rt/baton/internal/health"
 	"github.com/baton-rt/baton/internal/router"
 )
@@ -26,9 +28,14 @@ func NewMonitorHealth(m *health.Monitor, k health.Kind, pres func() Preservation
 	return &MonitorHealth{monitor: m, kind: k, pres: pres}
 }
 
-// Snapshot implements HealthSource.
+// Snapshot is SnapshotSince over the whole health window.
 func (h *MonitorHealth) Snapshot(c router.Color) BackendHealth {
-	s := h.monitor.SnapshotSamples(c, h.kind)
+	return h.SnapshotSince(c, time.Time{})
+}
+
+// SnapshotSince implements HealthSource.
+func (h *MonitorHealth) SnapshotSince(c router.Color, since time.Time) BackendHealth {
+	s := h.monitor.SnapshotSamplesSince(c, h.kind, since)
 	errs, total := s.Counts.Trials()
 	var l health.LatencyStats
 	if int(h.kind) < health.NumKinds {
