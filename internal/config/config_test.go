@@ -111,9 +111,7 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 
-	// Set values survive, and SetDefaults is idempotent. (Without
-	// extensions a step has one gate, which reads its 30 s hold: 150
-	// probes, so min_samples may not be the default 200.)
+	// Set values survive, and SetDefaults is idempotent.
 	c = mustParse(t, minimal+"handover: {concurrency: 7}\nrollout: {steps: [50, 100], max_extensions: -1, min_samples: 150, store: {kind: memory}}\n")
 	before := *c
 	c.SetDefaults()
@@ -217,7 +215,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"rollout.steps", minimal + "rollout: {steps: [10, 50]}\n", "last step must be 100"},
 		{"rollout.hold", minimal + "rollout: {hold: -5s}\n", "positive"},
 		// The probe gives 60s / 200ms = 300 latency samples per window.
-		{"rollout.min_samples", minimal + "rollout: {min_samples: 296}\n", "can never gather"},
+		{"rollout.min_samples", minimal + "rollout: {min_samples: 591}\n", "can never gather"},
 		{"rollout.min_sessions", minimal + "rollout: {min_sessions: -1}\n", "negative"},
 		{"rollout.thresholds.max_error_rate", minimal + "rollout: {thresholds: {max_error_rate: 1.5}}\n", "fraction"},
 		{"rollout.thresholds.max_p99", minimal + "rollout: {thresholds: {max_p99: 100ms}}\n", "at least max_p95"},
@@ -386,12 +384,12 @@ func FuzzParse(f *testing.F) {
 }
 
 // min_samples may ask for every probe sample of a window's whole seconds
-// (295 by default: a gate sees 59 whole seconds and part of one), and for
+// (590 by default: a gate sees 59 whole seconds and part of one), and for
 // more when the probe is off (the gates then read client requests).
 func TestMinSamplesWithinTheProbesReach(t *testing.T) {
 	for _, yml := range []string{
-		minimal + "rollout: {min_samples: 295}\n",
-		minimal + "rollout: {min_samples: 300}\nhealth: {window: 61s}\n",
+		minimal + "rollout: {min_samples: 590}\n",
+		minimal + "rollout: {min_samples: 600}\nhealth: {window: 61s}\n",
 		minimal + "rollout: {min_samples: 1000}\nhealth: {probe: {disabled: true}}\n",
 	} {
 		if _, err := Parse([]byte(yml)); err != nil {

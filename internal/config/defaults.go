@@ -27,7 +27,7 @@ const (
 	DefaultPingInterval                = 25 * time.Second
 	DefaultPingTimeout                 = 20 * time.Second
 	DefaultHealthWindow                = 60 * time.Second
-	DefaultProbeInterval               = 200 * time.Millisecond
+	DefaultProbeInterval               = 100 * time.Millisecond
 	DefaultProbeChannel                = "baton.probe"
 	DefaultHold                        = 30 * time.Second
 	DefaultMinSamples                  = 200

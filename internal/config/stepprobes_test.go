@@ -5,17 +5,17 @@ import "testing"
 // A gate reads the probe's samples since its step began, so a step gathers
 // what the probe gives over its hold and extensions, however long the
 // health window: with a 5 s hold and one extension, 10 s of probes every
-// 200 ms, 50 samples. min_samples 200 could never gather, and every
+// 100 ms, 100 samples. min_samples 200 could never gather, and every
 // rollout would run out of extensions and roll back; the config must say
 // so, as it does for a window too short (TestShortWindowCannotHideTheProbeBound).
 func TestMinSamplesWithinWhatAStepGathers(t *testing.T) {
 	_, err := Parse([]byte(minimal + "rollout: {hold: 5s, max_extensions: 1}\n"))
 	if !hasField(err, "rollout.min_samples") {
-		t.Errorf("hold 5s, one extension, min_samples 200, a probe every 200ms: %v, want rollout.min_samples refused", err)
+		t.Errorf("hold 5s, one extension, min_samples 200, a probe every 100ms: %v, want rollout.min_samples refused", err)
 	}
 	for _, yml := range []string{
 		minimal + "rollout: {hold: 5s, max_extensions: 1, min_samples: 50}\n",
-		minimal + "rollout: {hold: 5s, max_extensions: 39}\n",                                   // 200 s: the window's 295 bound
+		minimal + "rollout: {hold: 5s, max_extensions: 39}\n",                                   // 200 s: the window's 590 bound
 		minimal + "rollout: {hold: 5s, max_extensions: 1}\nhealth: {probe: {disabled: true}}\n", // client requests: no bound
 	} {
 		if _, err := Parse([]byte(yml)); err != nil {

@@ -34,14 +34,14 @@ func handMonitor(t *testing.T) (m *health.Monitor, clk *handClock, start time.Ti
 }
 
 // probeOnlyHealth runs what the default probes give both backends (one
-// probe every 200 ms, each a Requests and a ProbeDelivery latency 5 ms
+// probe every health.probe.interval, each a Requests and a ProbeDelivery latency 5 ms
 // later, never an error, identical latencies on both) for `run`, and
 // returns the HealthSource the app builds over it, with the clock left at
 // `run` after the start.
 func probeOnlyHealth(t *testing.T, run time.Duration) *MonitorHealth {
 	t.Helper()
-	m, clk, start := handMonitor(t)         // defaults: health.window 60s
-	const interval = 200 * time.Millisecond // default health.probe.interval
+	m, clk, start := handMonitor(t) // defaults: health.window 60s
+	const interval = config.DefaultProbeInterval
 	for i := 0; time.Duration(i)*interval < run; i++ {
 		at := start.Add(time.Duration(i) * interval)
 		lat := 5*time.Millisecond + time.Duration(i%7)*time.Millisecond
@@ -59,7 +59,7 @@ func probeOnlyHealth(t *testing.T, run time.Duration) *MonitorHealth {
 // The config accepts rollout.min_samples up to what the probe gives in a
 // health window (config.ProbeSamplesPerWindow). The window is the current
 // partial second plus the 59 before it, so a gate taken mid-second sees
-// 295–299 probes with the defaults: the bound allows only what every gate
+// 590–599 probes with the defaults: the bound allows only what every gate
 // sees, or a healthy green would wait for samples it never gets, and be
 // rolled back after its extensions.
 func TestMinSamplesAtTheProbeLimitIsReachable(t *testing.T) {
@@ -71,7 +71,7 @@ func TestMinSamplesAtTheProbeLimitIsReachable(t *testing.T) {
 	v := evaluate(p, gateInput{Step: 1, Weight: 10, Green: g, Blue: b})
 	for _, name := range []string{CheckErrorRate, CheckP95} {
 		if got := checkOutcome(v, name); got != Pass {
-			t.Errorf("%s: %s, want pass (green: %d operations, %d latency samples; the probe made 300 per 60s window); reasons %v",
+			t.Errorf("%s: %s, want pass (green: %d operations, %d latency samples; the probe made 600 per 60s window); reasons %v",
 				name, got, g.Total, len(g.SamplesMs), v.Reasons)
 		}
 	}

@@ -152,11 +152,28 @@ func TestStartRefusesMinSamplesAStepCannotGather(t *testing.T) {
 	}
 }
 
-// With the default plan and only the default probes, a step's first gate
-// sees one hold of probes (150), too few for error_rate_vs_blue (189 with
-// no error on either side): two identical, error-free backends must pass
-// within the step's extensions, as the samples of its extensions
-// accumulate from the step's start.
+// With the default plan and only the default probes, two identical,
+// error-free backends pass a step at its first gate: one hold of probes
+// (300) is enough for min_samples (200) and for error_rate_vs_blue (189
+// with no error on either side). With a probe every 200 ms (150 a hold)
+// every step took two holds, whatever the client traffic, since the
+// gates read only the probe's latencies.
+func TestProbeOnlyStepPassesAtItsFirstGate(t *testing.T) {
+	p := defaultPlan(t, nil)
+	const stepStart = 90*time.Second + 300*time.Millisecond
+	h := probeOnlyHealth(t, stepStart+p.Hold.D())
+	since := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).Add(stepStart) // handMonitor's start
+	g, b := h.SnapshotSince(router.Green, since), h.SnapshotSince(router.Blue, since)
+	v := evaluate(p, gateInput{Step: 1, Weight: 10, Green: g, Blue: b})
+	if v.Outcome != Pass {
+		t.Fatalf("identical error-free backends on the probe alone, one hold: %s (green: %d operations, %d latency samples); reasons %v",
+			v.Outcome, g.Total, g.Latencies, v.Reasons)
+	}
+}
+
+// Samples of a step's extensions accumulate from the step's start: with
+// the probe alone, identical error-free backends pass within the step's
+// extensions whatever the first gate saw.
 func TestProbeOnlyStepPassesWithinItsExtensions(t *testing.T) {
 	p := defaultPlan(t, nil)
 	const stepStart = 90*time.Second + 300*time.Millisecond // mid-second, the probes long running
