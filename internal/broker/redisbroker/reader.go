@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"net"
 	"slices"
 	"time"
@@ -37,6 +38,16 @@ func (b *Broker) run() {
 	failures := 0
 	pinged := false
 	for {
+		if b.cut {
+			// A catch-up could not reach Redis: try again on a new
+			// connection, after a pause that grows while it keeps failing.
+			b.cut = false
+			if !b.reconnect(b.cuts) {
+				return
+			}
+			b.cuts++
+			pinged = false
+		}
 		b.subMu.Lock()
 		ps := b.ps
 		b.subMu.Unlock()
@@ -200,8 +211,8 @@ func (b *Broker) onMessage(m *redis.Message) {
 	b.mu.Lock()
 	st := b.chans[m.Channel]
 	b.mu.Unlock()
-	if st == nil || !st.live {
-		return // nobody is owed this message
+	if st == nil || !st.live || b.cut {
+		return // nobody is owed this message, or the next connection's catch-up delivers it
 	}
 	seq, epoch, data, err := parsePayload(m.Payload)
 	if err != nil {
@@ -241,8 +252,16 @@ func (b *Broker) deliver(st *chanState, m broker.Message) {
 // has what is needed, the channel's subscriptions are closed.
 func (b *Broker) catchUp(st *chanState) {
 	for range maxCatchUpRounds {
+		if b.cut {
+			return // the next connection catches st up
+		}
 		since := st.readFrom()
 		msgs, pos, err := b.history(st.channel, since, 0)
+		if err != nil && unreachable(err) {
+			b.cut = true
+			return
+		}
+		b.cuts = 0
 		if !b.applyHistory(st, historyRead{since, msgs, pos, err}) {
 			return
 		}
@@ -409,6 +428,15 @@ func (b *Broker) history(channel string, since uint64, limit int) ([]broker.Mess
 			return msgs, pos, err
 		}
 	}
+}
+
+// unreachable reports whether err says that Redis could not be reached (a
+// refused dial, also one go-redis repeats without dialing while its dial
+// breaker is open; a broken connection; a timeout) rather than answered.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // fail closes st's subscriptions (and a pending Subscribe) with err.

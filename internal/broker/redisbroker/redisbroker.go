@@ -46,7 +46,13 @@
 // attempts back off (50 ms doubling to 2 s), its connection closed between
 // them: a Subscribe made then waits, within its context, for the next
 // attempt, which subscribes it with the live channels, rather than fail
-// although Redis may be back already.
+// although Redis may be back already. A catch-up whose history read cannot
+// reach Redis ends no channel: for up to a second after Redis is back,
+// go-redis may fail commands with the last dial error without dialing (its
+// dial breaker, opened by the outage's failed dials), while the reader's
+// own connection, dialed afresh, already works. The reader then replaces
+// its connection after a pause, as after a failure, and the confirmations
+// on the new one catch the channels up.
 // If the missing messages are no longer in history, the channel's
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery
@@ -228,6 +234,11 @@ type Broker struct {
 	stale       []*chanState // live channels to catch up from history; reader only
 	stalePinged bool         // a PING went out after stale's first confirmation; reader only
 	resyncBatch int          // history reads per pipeline when catching up stale channels
+	// cut says a catch-up could not reach Redis: the reader replaces its
+	// connection, whose confirmations catch the live channels up again;
+	// cuts counts such replacements in a row, for their pause. Reader only.
+	cut  bool
+	cuts int
 
 	closed atomic.Bool
 	subs   atomic.Int64

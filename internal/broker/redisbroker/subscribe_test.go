@@ -2,9 +2,13 @@ package redisbroker_test
 
 import (
 	"context"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/redisbroker"
@@ -159,4 +163,65 @@ func TestSubscribeRightAfterAnOutage(t *testing.T) {
 	checkSeqs(t, recv(t, ctx, s, 1), m.Seq, m.Epoch)
 	m = publishN(t, ctx, pb, "live", 1)[0]
 	checkSeqs(t, recv(t, ctx, live, 1), m.Seq, m.Epoch)
+}
+
+// TestCatchUpWaitsForTheDialBreaker: after a Redis outage in which the
+// broker's commands failed to dial (PoolSize failed dials; a service whose
+// clients keep publishing or resuming makes them in a fraction of a second),
+// go-redis fails every command at once with the last dial error, without
+// dialing, until a probe it makes once a second gets through. The reader's
+// own pub/sub connection dials afresh and is back first; its catch-up read
+// must not take the breaker's stale error for a lost stream: the reference
+// services told the channel's clients subscription_lost after a routine
+// Redis restart although nothing was lost. The channel must stay open and
+// get what was published meanwhile.
+func TestCatchUpWaitsForTheDialBreaker(t *testing.T) {
+	prefix := uniquePrefix()
+	px := testenv.StartProxy(t, testenv.RedisAddr(t))
+	pb := newBroker(t, redisbroker.Options{Prefix: prefix})
+	// The client dials px, or, while Redis is down, an address where
+	// nothing listens: a stopped Redis refuses connections (px.Down
+	// accepts and closes them).
+	var target atomic.Value
+	target.Store(px.Addr())
+	var d net.Dialer
+	// One refused dial opens this client's breaker (PoolSize of them do,
+	// 10 per CPU by default).
+	client := redis.NewClient(&redis.Options{
+		Addr: px.Addr(), PoolSize: 1, DialerRetries: 1, ContextTimeoutEnabled: true,
+		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, target.Load().(string))
+		},
+	})
+	t.Cleanup(func() { _ = client.Close() })
+	ctx := testenv.Context(t, 20*time.Second)
+	sb, err := redisbroker.New(ctx, redisbroker.Options{
+		Client: client, Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	sub, err := sb.Subscribe(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	first := publishN(t, ctx, pb, "b", 1)[0]
+	checkSeqs(t, recv(t, ctx, sub, 1), 1, first.Epoch)
+
+	target.Store(testenv.FreeAddr(t))
+	px.Down()
+	// The reader's next attempt is at most 100 ms away, well within the
+	// breaker's second.
+	testenv.Eventually(t, "the reader's failed reconnect", 10*time.Second, func() bool { return sb.Stats().Reconnects >= 2 })
+	if _, _, err := sb.History(ctx, "b", 0, 0); err == nil {
+		t.Fatal("History while Redis is unreachable succeeded")
+	}
+	publishN(t, ctx, pb, "b", 3)
+	target.Store(px.Addr())
+	px.Up()
+	checkSeqs(t, recv(t, ctx, sub, 3), 2, first.Epoch)
+	m := publishN(t, ctx, pb, "b", 1)[0]
+	checkSeqs(t, recv(t, ctx, sub, 1), m.Seq, m.Epoch)
 }
