@@ -112,7 +112,7 @@ func newCollector(s *Server) *collector {
 }
 
 // edgeEventKinds are the kind values of baton_edge_events_total.
-var edgeEventKinds = []string{"accepted", "unauthorized", "attach_failed", "slow_consumers", "dropped", "too_large", "error_replies", "origin_rejected", "asks_not_bridged"}
+var edgeEventKinds = []string{"accepted", "unauthorized", "attach_failed", "slow_consumers", "dropped", "too_large", "error_replies", "origin_rejected", "asks_not_bridged", "ping_timeouts"}
 
 // messageEventKinds are the kind values of baton_message_events_total: the
 // keys of the status's messages, in the order of messageEvents.
@@ -211,7 +211,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		e := s.opts.EdgeStats()
 		gauge(c.edgeConns, float64(e.Legacy), "legacy")
 		gauge(c.edgeConns, float64(e.SocketIO), "socketio")
-		for i, v := range []uint64{e.Accepted, e.Unauthorized, e.AttachFailed, e.SlowConsumers, e.Dropped, e.TooLarge, e.ErrorReplies, e.OriginRejected, e.AsksNotBridged} {
+		for i, v := range []uint64{e.Accepted, e.Unauthorized, e.AttachFailed, e.SlowConsumers, e.Dropped, e.TooLarge, e.ErrorReplies, e.OriginRejected, e.AsksNotBridged, e.PingTimeouts} {
 			counter(c.edgeEvents, float64(v), edgeEventKinds[i])
 		}
 	}

@@ -125,6 +125,9 @@ type Stats struct {
 	// the backend's callback is never called: sent to a legacy client,
 	// or to a Socket.IO client already owing 64 such acks.
 	AsksNotBridged uint64 `json:"asks_not_bridged"`
+	// PingTimeouts counts legacy clients closed because they sent nothing
+	// for edge.ping_timeout after a ping (close 1001 "ping_timeout").
+	PingTimeouts uint64 `json:"ping_timeouts"`
 }
 
 // Server is the edge. It is an http.Handler.
@@ -146,6 +149,7 @@ type Server struct {
 	accepted, unauthorized, attachFailed atomic.Uint64
 	slow, dropped, tooLarge, errReplies  atomic.Uint64
 	originRejected, asksNotBridged       atomic.Uint64
+	pingTimeouts                         atomic.Uint64
 }
 
 // New returns an edge over opts.Gateway.
@@ -207,6 +211,7 @@ func (s *Server) Stats() Stats {
 	st.Unauthorized = s.unauthorized.Load()
 	st.AttachFailed = s.attachFailed.Load()
 	st.SlowConsumers = s.slow.Load() + s.io.Engine().Stats().SlowConsumers
+	st.PingTimeouts = s.pingTimeouts.Load()
 	st.Dropped = s.dropped.Load()
 	st.TooLarge = s.tooLarge.Load()
 	st.ErrorReplies = s.errReplies.Load()

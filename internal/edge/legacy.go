@@ -49,6 +49,10 @@ type legacyConn struct {
 	box  *outbox
 
 	renew wsconn.Renewal // the reader's
+	// handling is set while the reader handles a client's frame, during
+	// which it reads nothing: the heartbeat does not judge the client
+	// then (see legacy_heartbeat.go).
+	handling atomic.Bool
 	// asking is set while the reader waits for a backend's answer to one
 	// of the client's requests (see writeLoop's first yield); a publish's
 	// answer is queued by the backend's reader instead.
@@ -81,6 +85,7 @@ type legacyConn struct {
 	closeCode   websocket.StatusCode
 	closeReason string
 	closeFlush  bool
+	hb          heartbeat
 }
 
 var _ session.Pacer = (*legacyConn)(nil)
@@ -180,6 +185,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	c.serving = true
 	c.startWriterLocked() // the welcome is queued
 	c.mu.Unlock()
+	c.startHeartbeat()
 	go c.readLoop()
 }
 
@@ -207,9 +213,11 @@ func (c *legacyConn) readLoop() {
 			c.finish()
 			return
 		}
+		c.handling.Store(true)
 		c.handle(typ, data)
 		readPool.Put(bp)
 		c.awaitWriter()
+		c.handling.Store(false)
 		if !c.link.Buffered() {
 			if c.renew.Due() {
 				go c.readLoop()
@@ -257,6 +265,7 @@ func (c *legacyConn) finish() {
 	c.srv.g.Detach(c.sess)
 	c.mu.Lock()
 	c.ended = true
+	c.stopHeartbeatLocked()
 	putBatch(c.out)
 	c.out, c.bytes = nil, 0
 	c.mu.Unlock()

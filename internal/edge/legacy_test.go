@@ -65,6 +65,14 @@ func newBroker(t *testing.T) broker.Broker {
 // startEdgeOver is startEdgeDialing with both backends on b.
 func startEdgeOver(t *testing.T, opts edge.Options, b broker.Broker, greenFaults *service.Faults, wrapBlue func(upstream.Dialer) upstream.Dialer, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string) {
 	t.Helper()
+	ed, g, addr, _ := startEdgeBlue(t, opts, b, greenFaults, wrapBlue, wrap...)
+	return ed, g, addr
+}
+
+// startEdgeBlue is startEdgeOver that also returns the blue backend,
+// where the sessions go.
+func startEdgeBlue(t *testing.T, opts edge.Options, b broker.Broker, greenFaults *service.Faults, wrapBlue func(upstream.Dialer) upstream.Dialer, wrap ...func(net.Listener) net.Listener) (*edge.Server, *gateway.Gateway, string, *backendtest.Backend) {
+	t.Helper()
 	blue, green := backendtest.Legacy(t, b), backendtest.SocketIOWithFaults(t, b, greenFaults)
 	table, err := router.NewTable("baton", 0, nil, nil)
 	if err != nil {
@@ -107,7 +115,7 @@ func startEdgeOver(t *testing.T, opts edge.Options, b broker.Broker, greenFaults
 	srv := &http.Server{Handler: ed, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return ed, g, ln.Addr().String()
+	return ed, g, ln.Addr().String(), blue
 }
 
 type frame struct {

@@ -75,6 +75,7 @@ func (r *aheadReader) readFD(fd uintptr) bool {
 		p.err = io.EOF
 	default:
 		p.early, p.ahead = (*bp)[:n], bp
+		p.reads.Add(1)
 	}
 	return true
 }

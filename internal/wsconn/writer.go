@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/baton-rt/baton/internal/bufpool"
 )
 
@@ -62,6 +64,54 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.closeSent = true
 	}
 	return w.writeLocked(p)
+}
+
+// pingFrame is a server's ping without payload (final, unmasked).
+var pingFrame = []byte{0x80 | opPing, 0}
+
+// Ping sends a ping frame without payload, between two batches (after
+// what is owed), for a heartbeat: the peer's WebSocket library answers it
+// with a pong by itself. It goes past whatever the caller has queued, and
+// waits as End does, for the writer (bounded by the write in progress)
+// and the socket. It fails with net.ErrClosed once a close frame has gone
+// out.
+func (w *Writer) Ping() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return net.ErrClosed
+	}
+	_, err := w.writeLocked(pingFrame)
+	return err
+}
+
+// CloseNoWait sends a close frame with code and reason (cut to fit a
+// control frame) for a peer presumed gone, without waiting: only when no
+// write holds the writer and the socket takes the frame (after what is
+// owed) now; it reports whether it did. Either way no message follows
+// it: the caller cuts the connection next.
+func (w *Writer) CloseNoWait(code websocket.StatusCode, reason string) bool {
+	if !w.mu.TryLock() {
+		return false // a write waits on the socket: the peer is not reading
+	}
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return false
+	}
+	w.closeSent = true
+	payload := binary.BigEndian.AppendUint16(nil, uint16(code))
+	payload = append(payload, reason[:min(len(reason), 123)]...)
+	p := AppendFrameHeader(nil, opClose, len(payload))
+	p = append(p, payload...)
+	if w.head != nil {
+		p = append(*w.head, p...)
+		w.head = nil
+	}
+	if w.extendDeadline() != nil {
+		return false
+	}
+	n, err := w.writeNoWait(p)
+	return err == nil && n == len(p)
 }
 
 // WriteOwed writes now what must go out before anything else, if any: a

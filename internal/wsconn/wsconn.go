@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -153,6 +154,12 @@ func (l *Link) Cut() { _ = l.in.Conn.Close() }
 // stack. Call it only when Buffered is false.
 func (l *Link) Wait() { l.in.wait() }
 
+// Reads counts the reads from the socket that brought bytes from the
+// peer, whoever read them (Wait, or coder/websocket reading a frame, a
+// pong among them); it wraps around. A heartbeat compares it with the
+// count at its last look: a change means the peer sent something.
+func (l *Link) Reads() uint32 { return l.in.reads.Load() }
+
 // parkConn is the net.Conn coder/websocket reads from. What wait read is
 // handed out first by Read.
 type parkConn struct {
@@ -166,7 +173,10 @@ type parkConn struct {
 	early []byte  // read ahead (with the handshake, or by wait): served first
 	ahead *[]byte // early's array when it came from aheadPool
 	one   [1]byte
-	have  bool  // one holds a byte read by wait
+	have  bool // one holds a byte read by wait
+	// reads counts the socket reads that brought bytes (Link.Reads); it
+	// fits beside have, in what was padding.
+	reads atomic.Uint32
 	err   error // wait's read failed; Read returns it
 }
 
@@ -203,7 +213,11 @@ func (p *parkConn) Read(b []byte) (int, error) {
 	case p.err != nil:
 		return 0, p.err
 	}
-	return p.Conn.Read(b)
+	n, err := p.Conn.Read(b)
+	if n > 0 {
+		p.reads.Add(1)
+	}
+	return n, err
 }
 
 // hasEarly reports whether bytes read ahead wait to be read. Only the
@@ -230,6 +244,8 @@ func (p *parkConn) wait() {
 	p.have = n == 1
 	if n == 0 {
 		p.err = err
+	} else {
+		p.reads.Add(1)
 	}
 }
 
