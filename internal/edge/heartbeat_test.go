@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -255,4 +256,64 @@ func TestLegacyHeartbeatSparesABlockedRequest(t *testing.T) {
 	if res.err != nil || !res.r.ack || res.r.id != id {
 		t.Fatalf("subscribe answer %+v, err %v: a client that answered every ping was disconnected", res.r, res.err)
 	}
+}
+
+// TestIdleLegacyReaderParksAgainAfterItsHeartbeat: an idle legacy
+// client's reader, woken by the client's pong to a heartbeat ping, parks
+// again with no read buffer and on the smallest stack, as it does after a
+// request: the heartbeat must not leave every idle session's reader
+// blocked deep in a read, holding a 1 KiB read buffer and, often, a
+// larger stack. What goroutine stacks and the heap hold is measured
+// before the pongs and after them; the clients are bare sockets, with no
+// goroutine of their own.
+//
+// Without the race detector only: it deepens every frame, and sync.Pool
+// drops items on purpose.
+func TestIdleLegacyReaderParksAgainAfterItsHeartbeat(t *testing.T) {
+	if testenv.Race {
+		t.Skip("the race detector changes stack sizes")
+	}
+	const conns = 500
+	_, _, _, addr := heartbeatEdge(t, 100*time.Millisecond, time.Minute)
+	clients := make([]*bufio.Reader, conns)
+	socks := make([]net.Conn, conns)
+	for i := range conns {
+		socks[i], clients[i] = rawLegacy(t, addr, fmt.Sprintf("idle-%d", i))
+	}
+	time.Sleep(100 * time.Millisecond) // every reader parked
+	before := memInuse()
+	// Each connection's first ping (no payload), answered with a pong
+	// (masked, as client frames are).
+	for i, br := range clients {
+		_ = socks[i].SetDeadline(time.Now().Add(5 * time.Second))
+		if op, p, err := readServerFrame(br); err != nil || op != 0x9 || len(p) != 0 {
+			t.Fatalf("connection %d: frame %#x %q, %v; want a ping without payload", i, op, p, err)
+		}
+		if _, err := socks[i].Write([]byte{0x8a, 0x80, 1, 2, 3, 4}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // every reader parked again
+	after := memInuse()
+	runtime.KeepAlive(clients) // their buffers count in both measures
+	stack := (float64(after.stack) - float64(before.stack)) / conns
+	heap := (float64(after.heap) - float64(before.heap)) / conns
+	t.Logf("per idle session after its heartbeat: %+.0f bytes of stack, %+.0f bytes of heap", stack, heap)
+	if stack+heap > 512 {
+		t.Errorf("after a ping and its pong each idle session holds %.0f more bytes of stack and %.0f of heap; want its reader parked again as before, with no buffer", stack, heap)
+	}
+}
+
+// mem is what goroutine stacks and the heap hold.
+type mem struct{ stack, heap uint64 }
+
+// memInuse is what stacks and live heap objects hold, after collections
+// that shrink what can shrink and empty the pools.
+func memInuse() mem {
+	var m runtime.MemStats
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&m)
+	return mem{m.StackInuse, m.HeapAlloc}
 }

@@ -152,7 +152,20 @@ func (l *Link) Cut() { _ = l.in.Conn.Close() }
 // a short call chain: an idle connection's reader parks here instead of
 // deep inside websocket.Conn.Read, so its goroutine keeps the smallest
 // stack. Call it only when Buffered is false.
-func (l *Link) Wait() { l.in.wait() }
+//
+// Pong frames that arrive whole and alone (the answers to a heartbeat's
+// Writer.Ping) are dropped here, as coder/websocket would drop them
+// (counted in Reads all the same), and the wait goes on: a heartbeat does
+// not wake the reader only to leave it blocked deep in a read, with a
+// larger stack and its read buffer, until the client's next message.
+func (l *Link) Wait() {
+	for {
+		l.in.wait()
+		if !l.in.skipPongs() {
+			return
+		}
+	}
+}
 
 // Reads counts the reads from the socket that brought bytes from the
 // peer, whoever read them (Wait, or coder/websocket reading a frame, a
@@ -226,6 +239,33 @@ func (p *parkConn) Read(b []byte) (int, error) {
 // under the Link's gate that Buffered also takes, on a Close: it needs
 // no lock of its own.
 func (p *parkConn) hasEarly() bool { return len(p.early) > 0 }
+
+// skipPongs drops the client's pong frames (masked, as client frames
+// are) at the head of what wait read ahead, as long as each is there
+// whole, and reports whether that was all: then the reader may wait
+// again, and the read-ahead buffer has gone back to its pool. Anything
+// else (a message, a ping, a close frame, a frame cut short, a byte read
+// without read-ahead) is left for coder/websocket to read.
+func (p *parkConn) skipPongs() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.early) == 0 {
+		return false
+	}
+	for b := p.early; len(b) > 0; b = p.early {
+		const hdr = 2 + 4 // a short header and the masking key
+		if len(b) < hdr || b[0] != 0x80|opPong || b[1]&0x80 == 0 || b[1]&0x7f > 125 || len(b) < hdr+int(b[1]&0x7f) {
+			return false
+		}
+		p.early = b[hdr+int(b[1]&0x7f):]
+	}
+	p.early = nil
+	if p.ahead != nil {
+		aheadPool.Put(p.ahead)
+		p.ahead = nil
+	}
+	return p.err == nil
+}
 
 // wait blocks until the peer sends something. Through the raw socket it
 // reads what has come in one read(2), as coder/websocket's next read

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // serve starts a server that upgrades a request through Response and runs
@@ -350,4 +352,65 @@ func TestWaitKeepsAReset(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the parked reader never saw the reset")
 	}
+}
+
+// TestLinkWaitDropsALonePong: a pong that comes alone (a client's answer
+// to the heartbeat's Writer.Ping) is read where the reader parks, counted
+// in Reads, and dropped, and the reader waits on: Wait returns only for
+// the message after it. A pong that comes with a message in one read is
+// dropped as well, and Wait returns for the message.
+func TestLinkWaitDropsALonePong(t *testing.T) {
+	links := make(chan *Link, 1)
+	type woke struct {
+		reads uint32 // when Wait returned
+		msg   string
+		err   error
+	}
+	got := make(chan woke, 2)
+	addr := serve(t, func(ws *websocket.Conn, l *Link) {
+		links <- l
+		for range 2 {
+			l.Wait()
+			w := woke{reads: l.Reads()}
+			_, data, err := ws.Read(context.Background())
+			w.msg, w.err = string(data), err
+			got <- w
+			if err != nil {
+				return
+			}
+		}
+		_, _, _ = ws.Read(context.Background()) // until the client closes
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, "ws://"+addr, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	l := <-links
+
+	if err := c.writeFrame(ctx, opPong, []byte("hb")); err != nil {
+		t.Fatal(err)
+	}
+	var pongRead uint32
+	testenv.Eventually(t, "the pong to be read", 5*time.Second, func() bool {
+		pongRead = l.Reads()
+		return pongRead > 0
+	})
+	if err := c.Write(ctx, websocket.MessageText, []byte("after the pong")); err != nil {
+		t.Fatal(err)
+	}
+	if w := <-got; w.err != nil || w.msg != "after the pong" || w.reads == pongRead {
+		t.Fatalf("Wait returned after %d reads (the pong's: %d), then read %q, %v; want it to return for the message only", w.reads, pongRead, w.msg, w.err)
+	}
+
+	both := appendMaskedFrame(appendMaskedFrame(nil, opPong, []byte("hb")), opText, []byte("with a pong"))
+	if _, err := c.in.Conn.Write(both); err != nil {
+		t.Fatal(err)
+	}
+	if w := <-got; w.err != nil || w.msg != "with a pong" {
+		t.Fatalf("read %q, %v; want the message that came with a pong", w.msg, w.err)
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "")
 }
