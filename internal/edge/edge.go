@@ -125,8 +125,10 @@ type Stats struct {
 	// the backend's callback is never called: sent to a legacy client,
 	// or to a Socket.IO client already owing 64 such acks.
 	AsksNotBridged uint64 `json:"asks_not_bridged"`
-	// PingTimeouts counts legacy clients closed because they sent nothing
-	// for edge.ping_timeout after a ping (close 1001 "ping_timeout").
+	// PingTimeouts counts clients closed by the heartbeat: legacy clients
+	// that sent nothing for edge.ping_timeout after a ping (close 1001
+	// "ping_timeout"), and Socket.IO sessions whose pong did not come in
+	// time.
 	PingTimeouts uint64 `json:"ping_timeouts"`
 }
 
@@ -211,7 +213,7 @@ func (s *Server) Stats() Stats {
 	st.Unauthorized = s.unauthorized.Load()
 	st.AttachFailed = s.attachFailed.Load()
 	st.SlowConsumers = s.slow.Load() + s.io.Engine().Stats().SlowConsumers
-	st.PingTimeouts = s.pingTimeouts.Load()
+	st.PingTimeouts = s.pingTimeouts.Load() + s.io.Engine().Stats().PingTimeouts
 	st.Dropped = s.dropped.Load()
 	st.TooLarge = s.tooLarge.Load()
 	st.ErrorReplies = s.errReplies.Load()

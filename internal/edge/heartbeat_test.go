@@ -317,3 +317,19 @@ func memInuse() mem {
 	runtime.ReadMemStats(&m)
 	return mem{m.StackInuse, m.HeapAlloc}
 }
+
+// TestSocketIOPingTimeoutsAreCounted: a Socket.IO client that stops
+// answering the Engine.IO heartbeat is ended by it, and counted in the
+// edge's ping_timeouts with the legacy clients closed by theirs, as both
+// edges' slow consumers are counted together.
+func TestSocketIOPingTimeoutsAreCounted(t *testing.T) {
+	ed, sessions, _, addr := heartbeatEdge(t, 100*time.Millisecond, 100*time.Millisecond)
+	ctx := testenv.Context(t, 20*time.Second)
+	dialPubSub(ctx, t, addr, "silent", true) // connected, then it reads nothing: no pong
+	testenv.Eventually(t, "the silent Socket.IO client's session to end", 5*time.Second, func() bool {
+		return ed.Stats().SocketIO == 0 && sessions() == 0
+	})
+	if n := ed.Stats().PingTimeouts; n != 1 {
+		t.Fatalf("ping_timeouts %d, want 1", n)
+	}
+}

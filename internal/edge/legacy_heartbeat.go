@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"errors"
+	"net"
 	"time"
 
 	"github.com/coder/websocket"
@@ -102,9 +104,12 @@ func (c *legacyConn) beat() {
 	hb.t.Reset(next.Sub(now))
 	c.mu.Unlock()
 	if ping {
-		if err := c.link.Writer().Ping(); err != nil {
+		// A close frame gone out (net.ErrClosed) leaves the close to its
+		// handshake; a failed write leaves the socket unusable, and the
+		// reader ends once it is cut.
+		if err := c.link.Writer().Ping(); err != nil && !errors.Is(err, net.ErrClosed) {
 			c.srv.log.Debug("edge: legacy ping failed", "session", c.id, "err", err)
-			_ = c.ws.CloseNow() // a failed write leaves the socket unusable; the reader ends
+			_ = c.ws.CloseNow()
 		}
 	}
 }

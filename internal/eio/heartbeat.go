@@ -85,7 +85,7 @@ func (c *Conn) pongMissed(seq uint64) {
 	missed := c.awaitingPong && c.pingSeq == seq && !c.closed && !c.handling && !time.Now().Before(c.pongDeadline)
 	c.mu.Unlock()
 	if missed {
-		c.fail(ErrPingTimeout, engineio.Close)
+		c.timeOut()
 	}
 }
 
@@ -101,9 +101,16 @@ func (c *Conn) expired() bool {
 		(!c.awaitingPong && c.pingTimer != nil && now.After(c.nextPing.Add(c.srv.cfg.PingTimeout))))
 	c.mu.Unlock()
 	if late {
-		c.fail(ErrPingTimeout, engineio.Close)
+		c.timeOut()
 	}
 	return late || timedOut
+}
+
+// timeOut closes the session for a missed pong, and counts it once.
+func (c *Conn) timeOut() {
+	if c.closeWith(ErrPingTimeout, false, engineio.Close) {
+		c.srv.pingTimeouts.Add(1)
+	}
 }
 
 func (c *Conn) onPong() {

@@ -30,6 +30,7 @@ type Server struct {
 	accepted      atomic.Uint64
 	slowConsumers atomic.Uint64
 	upgrades      atomic.Uint64
+	pingTimeouts  atomic.Uint64
 }
 
 // Stats are a server's counters.
@@ -38,6 +39,7 @@ type Stats struct {
 	Accepted      uint64 // sessions opened since start
 	Upgrades      uint64 // polling sessions upgraded to WebSocket
 	SlowConsumers uint64 // sessions closed because their queue overflowed
+	PingTimeouts  uint64 // sessions closed because no pong came in time
 }
 
 // NewServer returns a server that hands its sessions to h. Zero fields of
@@ -66,6 +68,7 @@ func (s *Server) Stats() Stats {
 		Accepted:      s.accepted.Load(),
 		Upgrades:      s.upgrades.Load(),
 		SlowConsumers: s.slowConsumers.Load(),
+		PingTimeouts:  s.pingTimeouts.Load(),
 	}
 }
 
