@@ -85,7 +85,10 @@ type legacyConn struct {
 	closeCode   websocket.StatusCode
 	closeReason string
 	closeFlush  bool
-	hb          heartbeat
+	// pingDue asks the writer for a heartbeat ping with its next batch,
+	// past the queue's bounds (see legacy_heartbeat.go).
+	pingDue bool
+	hb      heartbeat
 }
 
 var _ session.Pacer = (*legacyConn)(nil)

@@ -1,8 +1,6 @@
 package edge
 
 import (
-	"errors"
-	"net"
 	"time"
 
 	"github.com/coder/websocket"
@@ -20,10 +18,11 @@ import (
 //
 // One timer per connection, made once and reset at each look, which runs
 // at the next ping or at the ping timeout's end, whichever is first: no
-// goroutine of its own. The ping goes out through the connection's one
-// writer (wsconn.Writer), past the outbound queue: a full queue does not
-// hold it back, and a client that has stopped reading is ended by the
-// timeout (or by the write timeout of what waits for it).
+// goroutine of its own. The ping goes out with the connection's writer's
+// next batch (pingDue), past the outbound queue: a full queue does not
+// hold it back, no second writer ever writes to the socket, and no
+// goroutine that must not wait (a Flush) waits behind it. A client that
+// has stopped reading is ended by the timeout, or by the write timeout.
 //
 // The client's requests are handled on its reader, which meanwhile reads
 // nothing (a Pong waits behind a request that waits on a backend, for up
@@ -102,15 +101,20 @@ func (c *legacyConn) beat() {
 		}
 	}
 	hb.t.Reset(next.Sub(now))
-	c.mu.Unlock()
+	// The ping goes out with the writer's next batch: the writer that
+	// runs (a write loop, or a Flush, which hands it to one) takes it;
+	// when none does, this goroutine, which may wait, runs the write loop.
+	run := false
 	if ping {
-		// A close frame gone out (net.ErrClosed) leaves the close to its
-		// handshake; a failed write leaves the socket unusable, and the
-		// reader ends once it is cut.
-		if err := c.link.Writer().Ping(); err != nil && !errors.Is(err, net.ErrClosed) {
-			c.srv.log.Debug("edge: legacy ping failed", "session", c.id, "err", err)
-			_ = c.ws.CloseNow()
+		c.pingDue = true
+		if !c.writing {
+			c.writing, run = true, true
+			c.writers.Add(1)
 		}
+	}
+	c.mu.Unlock()
+	if run {
+		c.writeLoop()
 	}
 }
 

@@ -250,7 +250,7 @@ func (c *legacyConn) writeLoop() {
 			c.closeHandshake(code, reason)
 			return // writing stays set: no writer after the close
 		}
-		if c.ended || c.queued() == 0 {
+		if c.ended || (c.queued() == 0 && !c.pingDue) {
 			if !c.ended && !yielded {
 				// Before exiting, let the goroutines that are ready
 				// run once: during a fan-out the next message often
@@ -266,14 +266,21 @@ func (c *legacyConn) writeLoop() {
 			return
 		}
 		yielded = false
-		batch := c.out
-		c.out, c.bytes = nil, 0
-		c.tookLocked()
+		batch, ping := c.out, c.pingDue
+		c.out, c.bytes, c.pingDue = nil, 0, false
+		if batch != nil {
+			c.tookLocked()
+		}
 		c.mu.Unlock()
 
 		err := w.Begin()
 		if err == nil {
-			frameBatch(w, batch.frames)
+			if ping {
+				w.Ping()
+			}
+			if batch != nil {
+				frameBatch(w, batch.frames)
+			}
 			err = w.End()
 		}
 		putBatch(batch)
@@ -333,7 +340,7 @@ func (c *legacyConn) Flush() {
 	case c.ended:
 		c.mu.Unlock() // the reader has ended: finish closes the socket
 		c.writers.Done()
-	case owed || c.queued() > 0 || c.closing:
+	case owed || c.queued() > 0 || c.closing || c.pingDue:
 		c.srv.writers.run(c) // writing stays set: the writer ends it, and its c.writers count
 		c.mu.Unlock()
 	default:

@@ -66,25 +66,6 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return w.writeLocked(p)
 }
 
-// pingFrame is a server's ping without payload (final, unmasked).
-var pingFrame = []byte{0x80 | opPing, 0}
-
-// Ping sends a ping frame without payload, between two batches (after
-// what is owed), for a heartbeat: the peer's WebSocket library answers it
-// with a pong by itself. It goes past whatever the caller has queued, and
-// waits as End does, for the writer (bounded by the write in progress)
-// and the socket. It fails with net.ErrClosed once a close frame has gone
-// out.
-func (w *Writer) Ping() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closeSent {
-		return net.ErrClosed
-	}
-	_, err := w.writeLocked(pingFrame)
-	return err
-}
-
 // CloseNoWait sends a close frame with code and reason (cut to fit a
 // control frame) for a peer presumed gone, without waiting: only when no
 // write holds the writer and the socket takes the frame (after what is
@@ -148,6 +129,10 @@ func (w *Writer) Text(payload []byte) { w.add(opText, payload) }
 
 // Binary adds a binary message to the batch.
 func (w *Writer) Binary(payload []byte) { w.add(opBinary, payload) }
+
+// Ping adds a ping frame without payload to the batch, for a heartbeat:
+// the peer's WebSocket library answers it with a pong by itself.
+func (w *Writer) Ping() { w.add(opPing, nil) }
 
 // End writes out the batch, unlocks the writer, and reports the first
 // write error of the batch.
