@@ -83,6 +83,28 @@ func (g *Gateway) movedByLocked(next *router.Table) []*session.Session {
 	return todo
 }
 
+// WouldMove counts the sessions that weight w would move now, to blue and
+// to green, as SetWeight would find them; it changes nothing. A weight out
+// of range moves nobody.
+func (g *Gateway) WouldMove(w router.Weight) (toBlue, toGreen int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	next, err := g.router.Table().WithWeight(w)
+	if err != nil {
+		return 0, 0
+	}
+	for _, s := range g.sessions { // as movedByLocked
+		switch to := next.Backend(s.User()); {
+		case to == s.Color():
+		case to == router.Blue:
+			toBlue++
+		default:
+			toGreen++
+		}
+	}
+	return toBlue, toGreen
+}
+
 // eachSession runs op on every session of todo at pacer's pace and counts
 // the sessions op did and those it failed: an error on a session still
 // open, before ctx ended, is a failure; a closed session or a call cut
