@@ -18,7 +18,8 @@
 // time); without it, or with a wrong one, the answer is 401. Errors are
 // JSON {"error":"..."}; a bad request (malformed JSON, unknown field,
 // weight out of range, body too large) is 400 and changes nothing; a rollout
-// command not allowed in the current state is 409 and carries the state:
+// command not allowed in the current state, or a start whose first step is
+// below the current weight, is 409 and carries the state:
 // {"error":"...","state":"paused"}.
 //
 // Handlers return an error; an *APIError carries its HTTP status, any

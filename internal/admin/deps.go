@@ -23,8 +23,9 @@ var _ Gateway = (*gateway.Gateway)(nil)
 
 // Rollout is the rollout controller as the API drives it. Commands return
 // the state after the command; a command not allowed in the current phase
-// fails with a *rollout.TransitionError (answered 409 with its phase), a bad
-// plan override with an error matching rollout.ErrInvalidPlan (400).
+// fails with a *rollout.TransitionError (answered 409 with its phase), a
+// start below the current weight with a *rollout.DecreaseError (409 too), a
+// bad plan override with an error matching rollout.ErrInvalidPlan (400).
 // ControllerRollout adapts a *rollout.Controller.
 type Rollout interface {
 	Start(ctx context.Context, o *rollout.Override) (rollout.State, error)

@@ -213,11 +213,14 @@ func (s *Server) startRollout(w http.ResponseWriter, r *http.Request) error {
 // mapped to its status code.
 func (s *Server) answerCommand(w http.ResponseWriter, st rollout.State, err error) error {
 	var te *rollout.TransitionError
+	var de *rollout.DecreaseError
 	switch {
 	case err == nil:
 		return writeJSON(w, http.StatusOK, StatusOf(st, time.Now()))
 	case errors.As(err, &te):
 		return &APIError{Status: http.StatusConflict, Err: err, State: string(te.Phase)}
+	case errors.As(err, &de):
+		return &APIError{Status: http.StatusConflict, Err: err, State: string(de.Phase)}
 	case errors.Is(err, rollout.ErrInvalidPlan):
 		return planError(err)
 	case errors.Is(err, rollout.ErrClosed):

@@ -22,6 +22,7 @@ type shifter struct{ *gateway.Gateway }
 var (
 	_ rollout.Shifter         = shifter{}
 	_ rollout.PacedShifter    = shifter{}
+	_ rollout.MoveCounter     = shifter{}
 	_ admin.Gateway           = shifter{}
 	_ admin.Health            = adminHealth{}
 	_ admin.LatencyHistograms = adminHealth{}

@@ -191,9 +191,15 @@ func newRolloutStartCmd(f *rolloutFlags) *cobra.Command {
 		Short: "Start a rollout with the configured plan, changed by the flags given",
 		Long: "start begins a rollout. Flags override the gateway's configured plan for this\n" +
 			"rollout only; flags not given keep the configured values. The server checks the\n" +
-			"plan and names a bad field.",
-		Example: "  baton rollout start --steps 10,25,50,100 --hold 30s --max-p95 400ms",
-		Args:    cobra.NoArgs,
+			"plan and names a bad field.\n\n" +
+			"A rollout only moves users toward green: a start whose first step is below the\n" +
+			"weight the gateway stands at (after a completed rollout, 100) is refused (409),\n" +
+			"saying how many sessions that step would move back to blue. Set the weight first\n" +
+			"(baton weight set 0), use rollout rollback, give --steps from the current weight\n" +
+			"up, or pass --allow-decrease to start the plan anyway.",
+		Example: "  baton rollout start --steps 10,25,50,100 --hold 30s --max-p95 400ms\n" +
+			"  baton weight set 0 && baton rollout start   # after a completed rollout",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
 			var o rollout.Override
@@ -226,6 +232,7 @@ func newRolloutStartCmd(f *rolloutFlags) *cobra.Command {
 				v, _ := fl.GetBool("prepare-next")
 				o.PrepareNext = &v
 			}
+			o.AllowDecrease, _ = fl.GetBool("allow-decrease")
 			body, err := json.Marshal(o)
 			if err != nil {
 				return err
@@ -247,6 +254,7 @@ func newRolloutStartCmd(f *rolloutFlags) *cobra.Command {
 	fl.DurationVar(&maxP95, "max-p95", 0, "green P95 latency limit (0: the configured limit)")
 	fl.DurationVar(&maxP99, "max-p99", 0, "green P99 latency limit (0: the configured limit, which 0 leaves unchecked)")
 	fl.Bool("prepare-next", false, "dial the next step's green connections during each hold (--prepare-next=false turns off a configured true)")
+	fl.Bool("allow-decrease", false, "start even when the first step is below the current weight, moving sessions back to blue (refused without it)")
 	return cmd
 }
 

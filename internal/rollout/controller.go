@@ -218,7 +218,9 @@ func (c *Controller) publishSnap() {
 
 // Start begins a rollout with the configured plan changed by o (nil: none).
 // It returns once the start is stored; the rollout runs in the background.
-// A bad override fails with ErrInvalidPlan naming the fields.
+// A bad override fails with ErrInvalidPlan naming the fields. A plan whose
+// first step is below the weight the gateway stands at fails with a
+// *DecreaseError, unless o allows it (AllowDecrease).
 func (c *Controller) Start(ctx context.Context, o *Override) (State, error) {
 	plan, err := NewPlan(c.opts.Plan, o)
 	if err != nil {
@@ -239,10 +241,33 @@ func (c *Controller) Start(ctx context.Context, o *Override) (State, error) {
 		}
 	}
 	id := newID(c.now())
-	return c.command(ctx, OpStart, func(s *State, now time.Time) []Event {
+	var check func(State) error
+	if o == nil || !o.AllowDecrease {
+		check = func(s State) error { return c.checkDecrease(s, plan.Weight(1)) }
+	}
+	return c.commandIf(ctx, OpStart, check, func(s *State, now time.Time) []Event {
 		*s = State{ID: id, Phase: Preparing, Plan: &plan, StartedAt: now}
 		return []Event{{Kind: EventStarted, Message: fmt.Sprintf("rollout %s started: steps %v, hold %v", id, plan.Steps, plan.Hold)}}
 	})
+}
+
+// checkDecrease refuses a start from s whose first step is below the
+// weight the gateway stands at: the stored one (which a restart comes back
+// to) or the gateway's own, when higher (the config's startup weight,
+// before anything was stored).
+func (c *Controller) checkDecrease(s State, first router.Weight) error {
+	gs := c.opts.Shifter.Status()
+	cur := max(s.Weight, gs.Weight)
+	if first >= cur {
+		return nil
+	}
+	e := &DecreaseError{Phase: s.Phase, Current: cur, First: first}
+	if mc, ok := c.opts.Shifter.(MoveCounter); ok {
+		e.ToBlue, _ = mc.WouldMove(first)
+	} else {
+		e.ToBlue, e.Estimated = gs.Sessions.Green*int(cur-first)/int(cur), true
+	}
+	return e
 }
 
 // Pause stops the clock: no more moves or gates until Resume. A step's
@@ -398,6 +423,13 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 // then act (publish, wake the driver). On a version conflict it reloads
 // the stored state and tries once more against it.
 func (c *Controller) command(ctx context.Context, op Op, fn func(*State, time.Time) []Event) (State, error) {
+	return c.commandIf(ctx, op, nil, fn)
+}
+
+// commandIf is command with check, when not nil, run on the state the
+// transition would start from (after the phase is found allowed, ioMu
+// held, mu not): its error refuses the command, which changes nothing.
+func (c *Controller) commandIf(ctx context.Context, op Op, check func(State) error, fn func(*State, time.Time) []Event) (State, error) {
 	c.ioMu.Lock()
 	defer c.ioMu.Unlock()
 	c.flush(ctx)
@@ -417,6 +449,11 @@ func (c *Controller) command(ctx context.Context, op Op, fn func(*State, time.Ti
 		from, next, gen := c.st.Phase, c.st.clone(), c.gen
 		c.mu.Unlock()
 
+		if check != nil {
+			if err := check(next); err != nil {
+				return next, err
+			}
+		}
 		evs := fn(&next, c.now())
 		err := c.persist(ctx, &next)
 		if errors.Is(err, store.ErrConflict) && attempt == 0 {

@@ -426,7 +426,9 @@ func TestWeightByHandExcludesStart(t *testing.T) {
 	inSet, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- h.c.SetWeightByHand(ctx, 5000, func() error {
+		// 5 %, below the plan's first step: a start from a higher weight
+		// is refused for that (TestStartBelowTheCurrentWeightIsRefused).
+		done <- h.c.SetWeightByHand(ctx, 500, func() error {
 			close(inSet)
 			<-release
 			return nil

@@ -62,6 +62,13 @@ type PacedPreparer interface {
 	PrepareWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (prepared, failed int, err error)
 }
 
+// MoveCounter is a Shifter that can count, moving nobody, the sessions a
+// weight would move (gateway.WouldMove). The controller uses it to say
+// what a start it refuses would have done (DecreaseError).
+type MoveCounter interface {
+	WouldMove(w router.Weight) (toBlue, toGreen int)
+}
+
 // Prober checks that a backend can take sessions before anyone moves to it:
 // it dials the backend and runs one probe (subscribe, publish, deliver).
 type Prober interface {

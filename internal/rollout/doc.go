@@ -26,7 +26,10 @@
 // Abort stops where it stands (aborted); Promote jumps to 100 % without
 // further gates; EmergencyRollback moves every session to blue as fast as the
 // shifter allows. A transition that is not allowed in the current phase
-// fails with a *TransitionError carrying that phase.
+// fails with a *TransitionError carrying that phase. A rollout only moves
+// users toward green: Start refuses a plan whose first step is below the
+// weight the gateway stands at (a *DecreaseError) unless told otherwise
+// (Override.AllowDecrease).
 //
 // The controller depends only on small interfaces declared here (Shifter,
 // HealthSource, Prober, Notifier, Store), so it is tested with fakes and wired

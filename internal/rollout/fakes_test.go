@@ -21,6 +21,7 @@ var (
 	_ Shifter       = (*gateway.Gateway)(nil)
 	_ PacedPreparer = (*gateway.Gateway)(nil)
 	_ Preparer      = (*gateway.Gateway)(nil)
+	_ MoveCounter   = (*gateway.Gateway)(nil)
 	_ Notifier      = (*alert.Dispatcher)(nil)
 	_ Store         = store.Store(nil)
 )

@@ -3,6 +3,9 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/baton-rt/baton/internal/router"
 )
 
 // Phase is where a rollout stands.
@@ -109,4 +112,42 @@ func PhaseOf(err error) (Phase, bool) {
 		return te.Phase, true
 	}
 	return "", false
+}
+
+// DecreaseError says a start was refused because the plan's first step
+// is below the weight the gateway stands at (a completed rollout's 100 %,
+// an aborted one's step, a weight set by hand or the config's startup
+// weight): that step would move sessions back to blue before any gate,
+// which a start is not meant to do. Nothing changed. Override's
+// AllowDecrease starts such a rollout anyway. The admin API answers it
+// with 409 and the phase.
+type DecreaseError struct {
+	Phase Phase // the phase the rollout is in (one a start is allowed from)
+	// Current is the weight the gateway stands at, First the plan's
+	// first step.
+	Current, First router.Weight
+	// ToBlue is how many sessions First would move back to blue now;
+	// Estimated when the shifter cannot count them (MoveCounter) and
+	// they are reckoned from the sessions on green.
+	ToBlue    int
+	Estimated bool
+}
+
+func (e *DecreaseError) Error() string {
+	var b strings.Builder
+	about := ""
+	if e.Estimated {
+		about = "about "
+	}
+	fmt.Fprintf(&b, "rollout: cannot start: the weight is %v %% and the plan's first step is %v %%: that step would move %s%d sessions back to blue, before any gate. "+
+		"To roll out from blue, set the weight first (baton weight set 0, or PUT /api/v1/weight) and start again",
+		e.Current.Percent(), e.First.Percent(), about, e.ToBlue)
+	if OpRollback.allowedFrom(e.Phase) {
+		b.WriteString("; to move everyone back to blue, use rollback")
+	}
+	if e.Current < router.Full {
+		fmt.Fprintf(&b, "; to go on from here, give steps from %v %% up (--steps)", e.Current.Percent())
+	}
+	b.WriteString(`; to start this plan anyway, pass "allow_decrease": true (--allow-decrease)`)
+	return b.String()
 }

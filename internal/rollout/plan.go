@@ -100,6 +100,10 @@ type Override struct {
 	PrepareNext    *bool                   `json:"prepare_next,omitempty"`
 	Thresholds     *ThresholdsOverride     `json:"thresholds,omitempty"`
 	NonInferiority *NonInferiorityOverride `json:"non_inferiority,omitempty"`
+	// AllowDecrease is no part of the plan: it lets Start begin with a
+	// first step below the current weight, which moves sessions back to
+	// blue (see DecreaseError).
+	AllowDecrease bool `json:"allow_decrease,omitempty"`
 }
 
 // ThresholdsOverride overrides Thresholds field by field.
