@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,7 @@ func newWeightCmd() *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:     "set PERCENT",
 		Short:   "Apply a weight; returns once the sessions it moves have moved",
-		Example: "  baton weight set 25",
+		Example: "  baton weight set 25\n  baton weight set 25%",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res admin.WeightResult
@@ -70,9 +71,10 @@ func newWeightCmd() *cobra.Command {
 // runWeightCommand sends {"weight": percent} and prints the answer, decoded
 // into out, as summary says (or the raw JSON with --json).
 func runWeightCommand(ctx context.Context, f *rolloutFlags, method, path, percent string, out any, w io.Writer, summary func() string) error {
-	p, err := strconv.ParseFloat(percent, 64)
+	// A trailing % is accepted: weights are printed that way.
+	p, err := strconv.ParseFloat(strings.TrimSuffix(percent, "%"), 64)
 	if err != nil {
-		return fmt.Errorf("weight %q: want a percentage such as 25 or 12.5", percent)
+		return fmt.Errorf("weight %q: want a percentage such as 25, 25%% or 12.5", percent)
 	}
 	c, err := f.client()
 	if err != nil {

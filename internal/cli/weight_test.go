@@ -36,3 +36,23 @@ func TestWeightCLI(t *testing.T) {
 		t.Errorf("weight set with a bad token: %v, want 401", err)
 	}
 }
+
+// TestWeightCLIPercentSign: the CLI prints weights as `25%`, so `weight
+// set 25%` and `weight prepare 12.5%` take them back as typed.
+func TestWeightCLIPercentSign(t *testing.T) {
+	srv, _, _ := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--admin", srv.URL, "--token", cliToken}
+
+	out, err := baton(ctx, append([]string{"weight", "set", "25%"}, conn...)...)
+	if err != nil || strings.TrimSpace(out) != "weight 25%: 2500 moved, 0 failed" {
+		t.Errorf("weight set 25%%: %v %q", err, out)
+	}
+	out, err = baton(ctx, append([]string{"weight", "prepare", "12.5%"}, conn...)...)
+	if err != nil || strings.TrimSpace(out) != "weight 12.5% prepared: 1250 connections, 1 failed" {
+		t.Errorf("weight prepare 12.5%%: %v %q", err, out)
+	}
+	if _, err := baton(ctx, append([]string{"weight", "set", "25%%"}, conn...)...); err == nil || !strings.Contains(err.Error(), `"25%%"`) {
+		t.Errorf("weight set 25%%%%: %v", err)
+	}
+}
