@@ -40,8 +40,8 @@ func readWeight(w http.ResponseWriter, r *http.Request) (router.Weight, error) {
 		return 0, badWeight(`missing field "weight"`)
 	}
 	var p float64 // a number; a string such as "50" is refused
-	if err := json.Unmarshal(req.Weight, &p); err != nil {
-		return 0, badWeight("weight must be a number: %v", err)
+	if json.Unmarshal(req.Weight, &p) != nil {
+		return 0, badWeight("weight: must be a number from 0 to 100")
 	}
 	wt, err := router.FromPercent(p)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/baton-rt/baton/internal/router"
@@ -56,5 +57,22 @@ func TestPrepareWeight(t *testing.T) {
 	defer h.gw.mu.Unlock()
 	if want := []router.Weight{router.Full / 2}; !slices.Equal(h.gw.prepared, want) || h.gw.weight != 0 {
 		t.Errorf("gateway asked to prepare %v, weight %v; want %v and weight unchanged", h.gw.prepared, h.gw.weight, want)
+	}
+}
+
+// TestWeightNotANumberMessage: a weight that is not a JSON number (a
+// string, a bool, an object) is refused with a plain message naming the
+// field, not Go's "cannot unmarshal string into Go value of type float64".
+func TestWeightNotANumberMessage(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, body := range []string{`{"weight":"25"}`, `{"weight":true}`, `{"weight":[25]}`, `{"weight":{}}`} {
+		for _, path := range []string{"PUT /api/v1/weight", "POST /api/v1/weight/prepare"} {
+			method, p, _ := strings.Cut(path, " ")
+			code, resp := h.do(method, p, body)
+			if e := decodeError(t, resp); code != http.StatusBadRequest || e.Field != "weight" ||
+				e.Error != "weight: must be a number from 0 to 100" {
+				t.Errorf("%s %s: %d %s, want 400 {\"error\":\"weight: must be a number from 0 to 100\",\"field\":\"weight\"}", path, body, code, resp)
+			}
+		}
 	}
 }
