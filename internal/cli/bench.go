@@ -136,7 +136,7 @@ func newBenchReportCmd() *cobra.Command {
 		Long: "report renders the results of `bench run` (first the Socket.IO service under test, then the\n" +
 			"Node peer, then any others) and the output of `go test -bench` as Markdown. With --doc it\n" +
 			"replaces the part of that file between the results markers; otherwise it prints.",
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs("the result files (RESULT.json...)", 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			results = args
 			for _, name := range results {

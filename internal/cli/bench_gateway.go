@@ -98,7 +98,7 @@ func newGWBenchReportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report RESULT.json",
 		Short: "Render a gwbench result as Markdown, or into the gateway section of a document",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("the result file (RESULT.json)", 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -82,14 +83,45 @@ func newRoot() *cobra.Command {
 // refuseUnknownSubcommands makes every command group under c (subcommands,
 // nothing to run of its own) fail on an argument that names none of them:
 // cobra would print the group's help and exit 0, so that a mistyped
-// `baton rollout emergncy` looked done. Alone, the group shows its help.
+// `baton rollout emergncy` looked done. The error suggests the near names,
+// as cobra does for the root's. Alone, the group shows its help.
 func refuseUnknownSubcommands(c *cobra.Command) {
 	if c.HasSubCommands() && !c.Runnable() {
-		c.Args = cobra.NoArgs // "unknown command %q for %q"
+		c.Args = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			var hint strings.Builder
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				hint.WriteString("\n\nDid you mean this?\n")
+				for _, name := range s {
+					fmt.Fprintf(&hint, "\t%s\n", name)
+				}
+			}
+			return fmt.Errorf("unknown command %q for %q%s", args[0], c.CommandPath(), hint.String())
+		}
+		c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor alone does not apply
 		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	}
 	for _, sub := range c.Commands() {
 		refuseUnknownSubcommands(sub)
+	}
+}
+
+// needArgs is the positional-argument check of a command that takes one
+// argument, what (atMost 1), or one or more (atMost 0): it says what is
+// missing, "weight set: missing the weight (0-100)", where cobra says
+// "accepts 1 arg(s), received 0".
+func needArgs(what string, atMost int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		switch {
+		case len(args) == 0:
+			return fmt.Errorf("%s: missing %s", name, what)
+		case atMost > 0 && len(args) > atMost:
+			return fmt.Errorf("%s: takes only %s, got %d arguments: %s", name, what, len(args), strings.Join(args, " "))
+		}
+		return nil
 	}
 }
 

@@ -43,7 +43,7 @@ func newWeightCmd() *cobra.Command {
 		Use:     "set PERCENT",
 		Short:   "Apply a weight; returns once the sessions it moves have moved",
 		Example: "  baton weight set 25\n  baton weight set 25%",
-		Args:    cobra.ExactArgs(1),
+		Args:    needArgs("the weight (0-100)", 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res admin.WeightResult
 			return run(cmd, http.MethodPut, "/api/v1/weight", args[0], &res, func() string {
@@ -57,7 +57,7 @@ func newWeightCmd() *cobra.Command {
 			"their connection to the other backend now, so that the change itself only\n" +
 			"resubscribes them. It serves the next change only (handover.prepare_ttl bounds the wait).",
 		Example: "  baton weight prepare 50 && baton weight set 50",
-		Args:    cobra.ExactArgs(1),
+		Args:    needArgs("the weight (0-100)", 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res admin.PrepareResult
 			return run(cmd, http.MethodPost, "/api/v1/weight/prepare", args[0], &res, func() string {
