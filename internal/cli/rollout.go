@@ -322,6 +322,10 @@ func statusText(st admin.RolloutStatus) string {
 	if !st.EndedAt.IsZero() {
 		fmt.Fprintf(&b, "ended:     %s\n", st.EndedAt.Format(time.RFC3339))
 	}
+	width := 0 // of the widest weight, so that the step rows' columns line up
+	for _, h := range st.History {
+		width = max(width, len(pct(h.Weight)))
+	}
 	for _, h := range st.History {
 		outcome := h.Outcome
 		switch {
@@ -331,8 +335,8 @@ func statusText(st admin.RolloutStatus) string {
 		default:
 			outcome = "running"
 		}
-		fmt.Fprintf(&b, "step %d:    %s%% %-12s moved %d, failed %d, moves took %v\n",
-			h.Step, pct(h.Weight), outcome, h.Moved, h.Failed, time.Duration(h.MovesMs)*time.Millisecond)
+		fmt.Fprintf(&b, "%-11s%*s%% %-12s moved %d, failed %d, moves took %v\n",
+			fmt.Sprintf("step %d:", h.Step), width, pct(h.Weight), outcome, h.Moved, h.Failed, time.Duration(h.MovesMs)*time.Millisecond)
 	}
 	if v := st.LastVerdict; v != nil {
 		fmt.Fprintf(&b, "verdict:   step %d %s — green err %s%% p95 %v p99 %v (n=%d); blue err %s%% p95 %v p99 %v (n=%d)\n",
