@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,7 +36,8 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 		Short: "Follow the rollout live until it ends; exit 0 only when it completed",
 		Long: "watch follows GET /api/v1/events and shows a progress bar per step, the sessions\n" +
 			"per backend, error rates and P95/P99. On a terminal it redraws in place; otherwise\n" +
-			"(or with --plain) it prints one line per update.\n\n" +
+			"(or with --plain) it prints a line per transition, and a status line when what that\n" +
+			"line shows changes (repeated every 30s while nothing does).\n\n" +
 			"A lost or refused connection (a gateway restart, a proxy's idle timeout) is\n" +
 			"retried with backoff (200ms doubling to 5s); after reconnecting, watch re-reads\n" +
 			"the rollout's status, so an end reached meanwhile is still reported.\n\n" +
@@ -64,7 +66,7 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().BoolVar(&plain, "plain", false, "one line per update even on a terminal")
+	cmd.Flags().BoolVar(&plain, "plain", false, "print lines (per transition and per change) even on a terminal")
 	cmd.Flags().DurationVar(&reconnectFor, "reconnect-for", 2*time.Minute,
 		"give up (exit 4) after this long without a connection; 0 exits 1 on the first loss")
 	return cmd
@@ -196,7 +198,9 @@ func finishWatch(ctx context.Context, c *adminClient, m *watchModel, ui *watchUI
 				return err
 			}
 		}
-		if err := ui.event(admin.StreamEvent{Name: admin.EventStatus, Data: raw}); err != nil {
+		// Not twice: on a rollout that had ended before watch started, the
+		// stream's first event was this very status.
+		if err := ui.eventOnce(admin.StreamEvent{Name: admin.EventStatus, Data: raw}); err != nil {
 			return err
 		}
 	} else {
@@ -238,7 +242,16 @@ type watchUI struct {
 	// nothing else there; the notices go to notes.
 	json  bool
 	notes io.Writer
+	// last is the JSON line printed last (json), and line the metrics line
+	// printed last, without its time, at the tick lineAt (plain).
+	last   []byte
+	line   string
+	lineAt time.Time
 }
+
+// plainEvery is how often the plain view repeats a metrics line that has
+// not changed, so that a log shows watch alive through a long hold.
+const plainEvery = 30 * time.Second
 
 func (u *watchUI) println(s string) {
 	_, _ = io.WriteString(u.out, strings.TrimRight(s, "\n")+"\n")
@@ -262,7 +275,12 @@ type jsonEvent struct {
 }
 
 // event prints ev with json, and nothing without.
-func (u *watchUI) event(ev admin.StreamEvent) error {
+func (u *watchUI) event(ev admin.StreamEvent) error { return u.writeEvent(ev, false) }
+
+// eventOnce is event, but for an exact repeat of the line printed last.
+func (u *watchUI) eventOnce(ev admin.StreamEvent) error { return u.writeEvent(ev, true) }
+
+func (u *watchUI) writeEvent(ev admin.StreamEvent, once bool) error {
 	if !u.json {
 		return nil
 	}
@@ -270,7 +288,12 @@ func (u *watchUI) event(ev admin.StreamEvent) error {
 	if err != nil {
 		return fmt.Errorf("admin API: unreadable %s event: %w", ev.Name, err)
 	}
-	_, _ = u.out.Write(append(b, '\n'))
+	b = append(b, '\n')
+	if once && bytes.Equal(b, u.last) {
+		return nil
+	}
+	u.last = b
+	_, _ = u.out.Write(b)
 	return nil
 }
 
@@ -290,8 +313,12 @@ func (u *watchUI) render(m *watchModel) {
 		return
 	}
 	if !u.tty {
-		if m.metrics != nil {
-			u.println(metricsLine(m))
+		// A line when what it shows changed, or plainEvery after the last.
+		if mt := m.metrics; mt != nil {
+			if line := metricsLine(m); line != u.line || mt.At.Sub(u.lineAt) >= plainEvery {
+				u.println(mt.At.Local().Format("15:04:05") + " " + line)
+				u.line, u.lineAt = line, mt.At
+			}
 		}
 		return
 	}
@@ -307,10 +334,10 @@ func (u *watchUI) render(m *watchModel) {
 	u.lines = len(lines)
 }
 
-// metricsLine is the one-line form of a metrics tick.
+// metricsLine is the one-line form of a metrics tick, without its time.
 func metricsLine(m *watchModel) string {
 	st, mt := m.status, m.metrics
-	s := fmt.Sprintf("%s %s", mt.At.Local().Format("15:04:05"), st.State)
+	s := st.State
 	if st.Steps > 0 {
 		s += fmt.Sprintf(" step %d/%d", st.Step, st.Steps)
 	}
