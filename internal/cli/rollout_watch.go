@@ -182,8 +182,8 @@ func lastOfCommit(kind string) bool {
 	return false
 }
 
-// finishWatch shows the final status and maps the end state to the exit
-// code.
+// finishWatch shows the final status (re-read, with the sessions per
+// backend as the end left them) and maps the end state to the exit code.
 func finishWatch(ctx context.Context, c *adminClient, m *watchModel, ui *watchUI) error {
 	var st admin.RolloutStatus
 	raw, err := c.call(ctx, http.MethodGet, "/api/v1/rollout", nil, &st)
@@ -204,6 +204,14 @@ func finishWatch(ctx context.Context, c *adminClient, m *watchModel, ui *watchUI
 			return err
 		}
 	} else {
+		// The sessions as the end left them: the last tick may predate the
+		// end's moves (a rollback's). Better none than stale ones.
+		var mt admin.Metrics
+		if _, err := c.call(ctx, http.MethodGet, "/api/v1/metrics", nil, &mt); err == nil {
+			m.metrics = &mt
+		} else {
+			m.metrics = nil
+		}
 		ui.render(m)
 		ui.println(statusText(m.status))
 	}
