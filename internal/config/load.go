@@ -37,10 +37,12 @@ func Parse(data []byte) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	empty := false
 	switch err := dec.Decode(&c); {
 	case errors.Is(err, io.EOF):
 		// An empty document is an empty configuration; Validate will say
-		// what is missing.
+		// what is missing, after saying the file is empty.
+		empty = true
 	case err != nil:
 		return nil, explain(data, err)
 	default:
@@ -72,6 +74,9 @@ func Parse(data []byte) (*Config, error) {
 	}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
+		if empty {
+			return nil, errors.Join(append([]error{&FieldError{Msg: "empty configuration; required:"}}, flatten(err)...)...)
+		}
 		addLines(data, err)
 		return nil, err
 	}
@@ -83,6 +88,8 @@ func Parse(data []byte) (*Config, error) {
 type lineIndex struct {
 	line  map[string]int
 	paths map[int][]string
+	// scalar maps the paths whose value is a scalar to its node.
+	scalar map[string]*yaml.Node
 	// colls maps a line to the paths whose value is a list or mapping
 	// starting on it ("" for the document's own), outermost first.
 	colls map[int][]collPath
@@ -94,7 +101,7 @@ type collPath struct {
 }
 
 func indexLines(data []byte) *lineIndex {
-	ix := &lineIndex{line: map[string]int{}, paths: map[int][]string{}, colls: map[int][]collPath{}}
+	ix := &lineIndex{line: map[string]int{}, paths: map[int][]string{}, colls: map[int][]collPath{}, scalar: map[string]*yaml.Node{}}
 	var doc yaml.Node
 	if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
 		ix.walk(doc.Content[0], "")
@@ -113,6 +120,8 @@ func (ix *lineIndex) walk(n *yaml.Node, at string) {
 		ix.colls[n.Line] = append(ix.colls[n.Line], collPath{at, n.Kind})
 	}
 	switch n.Kind {
+	case yaml.ScalarNode:
+		ix.scalar[at] = n
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			p := n.Content[i].Value
@@ -171,6 +180,11 @@ var (
 	// collInto is yaml.v3's error for a list or mapping given where the
 	// field takes something else; the line is the collection's.
 	collInto = regexp.MustCompile(`^cannot unmarshal !!(seq|map) into `)
+	// scalarInto is its error for a scalar of the wrong type: its tag, its
+	// value (cut after 7 characters when longer than 10) and the Go type.
+	scalarInto = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+	// syntaxLine is the line of a yaml.v3 syntax error, absent on line 1.
+	syntaxLine = regexp.MustCompile(`^yaml: line (\d+): `)
 )
 
 // explain turns yaml.v3's decoding errors ("line 5: field tokn not found in
@@ -179,7 +193,13 @@ var (
 func explain(data []byte, err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return err // a syntax error; yaml.v3 already gives the line
+		// A syntax error; yaml.v3 gives the line (but on line 1), and for
+		// a tab in the indentation only "found character that cannot
+		// start any token".
+		if line := tabIndented(data, err.Error()); line > 0 {
+			return &FieldError{Line: line, Msg: "indented with a tab: YAML indents with spaces"}
+		}
+		return err
 	}
 	ix := indexLines(data)
 	var out []error
@@ -215,6 +235,18 @@ func explain(data []byte, err error) error {
 			}
 		} else {
 			fe.Path = innermost(onLine)
+			if s := scalarInto.FindStringSubmatch(m[2]); s != nil && fe.Path != "" {
+				if want := wantType(s[3]); want != "" {
+					tag, value := "!!"+s[1], s[2]
+					if n := ix.scalar[fe.Path]; n != nil && n.Line == line {
+						tag, value = n.ShortTag(), n.Value // uncut
+					}
+					if tag == "!!str" {
+						value = strconv.Quote(value)
+					}
+					fe.Msg = "want " + want + ", got " + value
+				}
+			}
 		}
 		if strings.Contains(fe.Msg, "into time.Duration") {
 			fe.Msg += ` (durations are strings like "500ms" or "30s")`
@@ -222,6 +254,46 @@ func explain(data []byte, err error) error {
 		out = append(out, fe)
 	}
 	return errors.Join(out...)
+}
+
+// wantType says what a field of Go type typ (as yaml.v3 names it) takes,
+// or "" for a type it does not know.
+func wantType(typ string) string {
+	switch {
+	case typ == "time.Duration":
+		return `a duration such as "500ms" or "30s"`
+	case strings.HasPrefix(typ, "[]"):
+		return "a list"
+	case strings.HasPrefix(typ, "float"):
+		return "a number"
+	case strings.HasPrefix(typ, "int"), strings.HasPrefix(typ, "uint"):
+		return "a whole number"
+	case typ == "bool":
+		return "true or false"
+	}
+	return ""
+}
+
+// tabIndented returns the line of a tab in the indentation that the
+// syntax error msg is about, or 0: yaml.v3 points at that line, or (when
+// the tab breaks a mapping's indentation) the line before it.
+func tabIndented(data []byte, msg string) int {
+	if !strings.Contains(msg, "cannot start any token") && !strings.Contains(msg, "tab character") {
+		return 0
+	}
+	line := 1
+	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	lines := strings.Split(string(data), "\n")
+	for l := line; l <= line+1 && l <= len(lines); l++ {
+		text := lines[l-1]
+		indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+		if strings.Contains(indent, "\t") {
+			return l
+		}
+	}
+	return 0
 }
 
 // innermost returns the deepest of the paths found on one line when they

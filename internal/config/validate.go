@@ -187,6 +187,11 @@ func (p *problems) oneOf(field, got string, allowed ...string) {
 	if slices.Contains(allowed, got) {
 		return
 	}
+	if got == "" { // not set, and no default
+		list := strings.Join(allowed[:len(allowed)-1], ", ") + " or " + allowed[len(allowed)-1]
+		p.add(field, "required (%s)", list)
+		return
+	}
 	quoted := make([]string, len(allowed))
 	for i, a := range allowed {
 		quoted[i] = strconv.Quote(a)
