@@ -52,6 +52,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sync/atomic"
 	"time"
 
@@ -142,6 +143,10 @@ func Open(opts Options) (*Store, error) {
 	}
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (waited %v): %w", ErrLocked, opts.Path, opts.LockTimeout, err)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == opts.Path {
+		return nil, fmt.Errorf("boltstore: %w", err) // "open PATH: …" names the file already
 	}
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", opts.Path, err)

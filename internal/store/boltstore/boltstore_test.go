@@ -190,3 +190,14 @@ func TestCorruptFile(t *testing.T) {
 		_ = st.Close()
 	}
 }
+
+// TestOpenErrorNamesThePathOnce: a file that cannot be opened (its
+// directory missing) is reported with its path once, not as
+// "boltstore: open P: open P: no such file or directory".
+func TestOpenErrorNamesThePathOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing", "baton.db")
+	_, err := boltstore.Open(boltstore.Options{Path: path})
+	if err == nil || strings.Count(err.Error(), path) != 1 || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("got %v, want an error matching os.ErrNotExist naming %s once", err, path)
+	}
+}
