@@ -48,9 +48,10 @@ func newServeCmd() *cobra.Command {
 		Long: "serve runs the legacy WebSocket service (--legacy, endpoint /ws) and/or the Socket.IO\n" +
 			"service (--socketio, endpoint /socket.io/) in one process, sharing one broker: in memory\n" +
 			"by default, or Redis with --broker redis://HOST:PORT[/DB] so that several processes\n" +
-			"serve the same channels. Both also serve POST /api/v1/publish. The log goes to stderr\n" +
-			"as slog text lines; the Redis client's own messages are among them, at WARN with\n" +
-			"component=redis.\n\n" +
+			"serve the same channels. Both also serve POST /api/v1/publish. Each prints its URL on\n" +
+			"stdout as a gateway config takes it (\"legacy listening on ws://ADDR/ws\", \"socketio\n" +
+			"listening on http://ADDR/socket.io/\"). The log goes to stderr as slog text lines; the\n" +
+			"Redis client's own messages are among them, at WARN with component=redis.\n\n" +
 			"SIGINT or SIGTERM drains gracefully: listeners stop, then open connections are closed\n" +
 			"with 1001 spread over --drain.\n\n" +
 			"--pprof ADDR serves net/http/pprof on a separate listener, for benchmarks (scripts/bench.sh\n" +
@@ -187,6 +188,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 	errc := make(chan error, len(running))
 	addrs := map[string]string{"legacy": f.legacyAddr, "socketio": f.socketIOAddr}
 	paths := map[string]string{"legacy": service.LegacyPath, "socketio": service.SocketIOPath}
+	schemes := map[string]string{"legacy": "ws", "socketio": "http"}
 	for i := range running {
 		r := &running[i]
 		r.srv.ReadHeaderTimeout = 10 * time.Second
@@ -201,8 +203,9 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 			shutdownAll(running[:i], time.Second)
 			return fmt.Errorf("serve: %s: %w", r.name, err)
 		}
-		// Tests and scripts read this line to find the port of ":0".
-		fmt.Fprintf(stdout, "%s listening on http://%s%s\n", r.name, ln.Addr(), paths[r.name])
+		// Tests and scripts read this line to find the port of ":0". The
+		// URL is the one a gateway config takes as backends.<color>.url.
+		fmt.Fprintf(stdout, "%s listening on %s://%s%s\n", r.name, schemes[r.name], ln.Addr(), paths[r.name])
 		go func() {
 			if err := r.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("serve: %s: %w", r.name, err)

@@ -19,13 +19,15 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/legacyclient"
 	"github.com/baton-rt/baton/internal/service"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // startServe runs `baton serve args...` in-process until the returned
-// stop is called; it returns the "name listening on URL" lines by name.
+// stop is called; it returns the "name listening on URL" lines by name
+// (legacy: ws://…/ws, socketio: http://…/socket.io/, pprof: http://…).
 func startServe(t *testing.T, args ...string) (urls map[string]string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -44,7 +46,7 @@ func startServe(t *testing.T, args ...string) (urls map[string]string, stop func
 	urls = make(map[string]string)
 	joined := strings.Join(args, " ")
 	want := strings.Count(joined, "--legacy") + strings.Count(joined, "--socketio") + strings.Count(joined, "--pprof")
-	line := regexp.MustCompile(`^(\w+) listening on (http://\S+)$`)
+	line := regexp.MustCompile(`^(\w+) listening on ((?:http|ws)://\S+)$`)
 	sc := bufio.NewScanner(pr)
 	for len(urls) < want && sc.Scan() {
 		if m := line.FindStringSubmatch(sc.Text()); m != nil {
@@ -100,12 +102,13 @@ func TestServeBothWithRedis(t *testing.T) {
 }
 
 // roundTrip subscribes, publishes over WebSocket and HTTP, receives both,
-// and checks the drain on shutdown is left to the caller.
-func roundTrip(t *testing.T, httpURL string) {
+// and checks the drain on shutdown is left to the caller. wsURL is the
+// legacy service's ws://…/ws.
+func roundTrip(t *testing.T, wsURL string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := legacyclient.Dial(ctx, "ws"+strings.TrimPrefix(httpURL, "http"), legacyclient.Options{})
+	c, err := legacyclient.Dial(ctx, wsURL, legacyclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +120,7 @@ func roundTrip(t *testing.T, httpURL string) {
 	if seq, err := c.Publish(ctx, channel, []byte(`{"hello":"world"}`)); err != nil || seq != 1 {
 		t.Fatalf("Publish = %d, %v", seq, err)
 	}
-	api := strings.TrimSuffix(httpURL, "/ws") + "/api/v1/publish"
+	api := "http" + strings.TrimPrefix(strings.TrimSuffix(wsURL, "/ws"), "ws") + "/api/v1/publish"
 	resp, err := http.Post(api, "application/json", strings.NewReader(`{"channel":"`+channel+`","data":[2]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +147,7 @@ func TestServeShutdownClosesClientsWith1001(t *testing.T) {
 	urls, stop := startServe(t, "--legacy", "127.0.0.1:0", "--drain", "100ms")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := legacyclient.Dial(ctx, "ws"+strings.TrimPrefix(urls["legacy"], "http"), legacyclient.Options{})
+	c, err := legacyclient.Dial(ctx, urls["legacy"], legacyclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,4 +274,26 @@ func TestServeCutsOffStalledRequestBody(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestServePrintsGatewayConfigURLs: the URLs serve prints are those a
+// gateway config takes as backends.<color>.url: ws://…/ws for the legacy
+// service (a legacy backend's URL must be ws:// or wss://), and
+// http://…/socket.io/ for the Socket.IO one.
+func TestServePrintsGatewayConfigURLs(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	urls, stop := startServe(t, "--legacy", "127.0.0.1:0", "--socketio", "127.0.0.1:0", "--drain", "100ms")
+	defer func() { _ = stop() }()
+	yml := fmt.Sprintf(`admin: {token: t}
+backends:
+  blue:  {url: %q, protocol: legacy}
+  green: {url: %q, protocol: socketio}
+`, urls["legacy"], urls["socketio"])
+	if _, err := config.Parse([]byte(yml)); err != nil {
+		t.Fatalf("serve printed legacy %s, socketio %s; as a gateway config: %v", urls["legacy"], urls["socketio"], err)
+	}
+	if !strings.HasPrefix(urls["legacy"], "ws://") || !strings.HasSuffix(urls["legacy"], "/ws") ||
+		!strings.HasPrefix(urls["socketio"], "http://") || !strings.HasSuffix(urls["socketio"], "/socket.io/") {
+		t.Fatalf("serve printed legacy %s, socketio %s", urls["legacy"], urls["socketio"])
+	}
 }
