@@ -17,8 +17,10 @@ import (
 
 type quietHealth struct{}
 
-func (quietHealth) Snapshot(router.Color) rollout.BackendHealth { return rollout.BackendHealth{} }
-func (quietHealth) Preservation() rollout.Preservation          { return rollout.Preservation{} }
+func (quietHealth) SnapshotSince(router.Color, time.Time) rollout.BackendHealth {
+	return rollout.BackendHealth{}
+}
+func (quietHealth) Preservation() rollout.Preservation { return rollout.Preservation{} }
 
 // `rollout start` in front of a gateway at 25 % with the configured steps
 // (10 % first) is refused, and says why and what to do; --steps from the
