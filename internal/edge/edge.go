@@ -251,11 +251,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // drainLegacy closes conns one by one over the drain period (the rest at
 // once if ctx ends first, see drain.Spread), then waits for them to end,
-// cutting them when ctx ends.
+// cutting them when ctx ends: the socket is closed (wsconn.Link.Cut),
+// since CloseNow would only wait for a close handshake in progress.
 func (s *Server) drainLegacy(ctx context.Context, conns []*legacyConn) error {
 	return drain.Conns(ctx, s.opts.DrainPeriod, len(conns),
 		func(i int) { conns[i].closeWith(closeShutdown, reasonShutdown, true) },
-		func(i int) { _ = conns[i].ws.CloseNow() },
+		func(i int) { conns[i].link.Cut() },
 		s.wg.Wait)
 }
 

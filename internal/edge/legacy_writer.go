@@ -433,8 +433,10 @@ func (c *legacyConn) writeNoWait(batch [][]byte) (owed bool, err error) {
 
 // closeHandshake closes with code and reason. The handshake needs the
 // peer's close frame; when the reader is busy with a request it cannot
-// read it, so the wait is bounded. The link's gate keeps the reader from
-// looking at the read buffer meanwhile.
+// read it, and a client may never send it, so the wait is bounded by the
+// write timeout, then the socket is cut (wsconn.Link.Cut: CloseNow would
+// only wait for the Close in progress, up to the library's 5 s). The
+// link's gate keeps the reader from looking at the read buffer meanwhile.
 func (c *legacyConn) closeHandshake(code websocket.StatusCode, reason string) {
 	gate := c.link.Gate()
 	gate.Lock()
@@ -449,7 +451,7 @@ func (c *legacyConn) closeHandshake(code websocket.StatusCode, reason string) {
 	select {
 	case <-done:
 	case <-t.C:
-		_ = c.ws.CloseNow()
+		c.link.Cut()
 		<-done
 	}
 }
