@@ -5,13 +5,18 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/baton-rt/baton/internal/upstream"
 )
 
 // deafUntilCut reads br, a legacy client that never answers anything (a
@@ -96,5 +101,85 @@ func TestShutdownPastItsDeadlineCutsAClosingClient(t *testing.T) {
 	}
 	if held, code := deafUntilCut(t, br); code != websocket.StatusGoingAway {
 		t.Errorf("close code %v (connection ended %v after Shutdown returned), want %v", code, held, websocket.StatusGoingAway)
+	}
+}
+
+// heldDialer holds each dial until release is closed, then dials d.
+type heldDialer struct {
+	upstream.Dialer
+	dialing chan struct{}
+	release chan struct{}
+}
+
+func (h heldDialer) Dial(ctx context.Context, hd upstream.Handler) (upstream.Conn, error) {
+	select {
+	case h.dialing <- struct{}{}:
+	default:
+	}
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return h.Dialer.Dial(ctx, hd)
+}
+
+// TestUpgradeDuringShutdownClosesWithinTheWriteTimeout: a legacy client
+// whose upgrade completes after Shutdown began is closed with 1001 at
+// once; when it never answers the close frame, the socket is cut after
+// the write timeout like any other close. It was closed with an unbounded
+// websocket.Conn.Close, which waits 5 s for the client's close frame,
+// holding the request's goroutine and Shutdown (which waits for it, and
+// cannot cut it: the connection is in no set of the edge's).
+func TestUpgradeDuringShutdownClosesWithinTheWriteTimeout(t *testing.T) {
+	const writeTimeout = 300 * time.Millisecond
+	const limit = writeTimeout + time.Second // and scheduling slack
+	held := heldDialer{dialing: make(chan struct{}, 1), release: make(chan struct{})}
+	ed, _, addr := startEdgeDialing(t, edge.Options{DrainPeriod: time.Millisecond, WriteTimeout: writeTimeout}, nil,
+		func(d upstream.Dialer) upstream.Dialer { held.Dialer = d; return held })
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "GET %s?user=late HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", edge.LegacyPath, addr)
+	<-held.dialing // the request is attaching its session
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- ed.Shutdown(ctx) }()
+	testenv.Eventually(t, "Shutdown to refuse new clients", 5*time.Second, func() bool {
+		resp, err := http.Get("http://" + addr + edge.LegacyPath + "?user=probe")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	start := time.Now()
+	close(held.release)
+
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answered %s", resp.Status)
+	}
+	_, code := deafUntilCut(t, br)
+	took := time.Since(start) // from the attach's release
+	if code != websocket.StatusGoingAway {
+		t.Errorf("close code %v, want %v", code, websocket.StatusGoingAway)
+	}
+	if took > limit {
+		t.Errorf("the close held the socket %v after the attach, want at most %v (write timeout %v)", took.Round(time.Millisecond), limit, writeTimeout)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }

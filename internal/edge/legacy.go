@@ -173,7 +173,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	if s.draining { // Shutdown began during the upgrade
 		s.mu.Unlock()
 		s.g.Detach(sess)
-		_ = ws.Close(closeShutdown, reasonShutdown)
+		c.closeHandshake(closeShutdown, reasonShutdown) // bounded: Shutdown waits for it
 		return
 	}
 	s.legacy[c] = struct{}{}
