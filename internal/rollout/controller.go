@@ -91,6 +91,12 @@ type Controller struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the driver
 
+	// restoreStop and restored, set by New when it restores the stored
+	// weight in the background, call that off and tell its end (see
+	// stopRestore).
+	restoreStop context.CancelFunc
+	restored    chan struct{}
+
 	prepared preparedStep // the step whose next one was prepared; the driver's only
 	// recovered is the step a restarted controller took over, until its
 	// first gate: the health began again with this process, so an
@@ -175,9 +181,26 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 		// A rollout that ended, or a weight set by hand, left the gateway
 		// at st.Weight: a restart comes back to it, whatever the config's
 		// startup weight (which serves a store that holds nothing yet).
-		c.wg.Go(func() { c.restoreWeight(c.ctx, st) })
+		// A rollout's driver or a weight set by hand calls it off first
+		// (stopRestore).
+		rctx, stop := context.WithCancel(c.ctx)
+		c.restoreStop, c.restored = stop, make(chan struct{})
+		c.wg.Go(func() {
+			defer close(c.restored)
+			c.restoreWeight(rctx, st)
+		})
 	}
 	return c, nil
+}
+
+// stopRestore calls off the restore of the stored weight that New began,
+// if any, and waits for it to end: a weight set after it (a rollout's
+// step, an operator's) must not be overwritten by it.
+func (c *Controller) stopRestore() {
+	if c.restoreStop != nil {
+		c.restoreStop()
+		<-c.restored
+	}
 }
 
 func def[T comparable](v *T, d T) {
@@ -387,6 +410,7 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 	}
 	c.byHand++
 	c.mu.Unlock()
+	c.stopRestore()
 	err := set()
 
 	c.ioMu.Lock()

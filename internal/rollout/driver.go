@@ -22,6 +22,7 @@ var errStale = errors.New("rollout: state changed meanwhile")
 // the outcome only if no command changed the state meanwhile.
 func (c *Controller) drive() {
 	defer c.wg.Done()
+	c.stopRestore() // a restore still running would undo the rollout's weights
 	for {
 		c.mu.Lock()
 		if !c.st.Phase.Active() || c.ctx.Err() != nil {
@@ -76,7 +77,11 @@ func (c *Controller) round(ctx context.Context, st State, gen uint64) error {
 // gateway does not know it. Idempotent for sessions already in place.
 func (c *Controller) restoreWeight(ctx context.Context, st State) {
 	moved, failed, err := c.shift(ctx, st.Weight, c.pace(st))
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		c.log.Info("rollout: restoring the stored weight called off", "weight", st.Weight, "moved", moved, "failed", failed)
+		return
+	case err != nil:
 		c.log.Warn("rollout: restoring the stored weight failed", "weight", st.Weight, "err", err)
 		return
 	}

@@ -47,6 +47,9 @@ type fakeShifter struct {
 	// shifter's own).
 	prepares     [][2]router.Weight
 	preparePaces []int
+	// before, if set, runs first in each SetWeight (as the gateway first
+	// waits for the weight lock); its error is returned, nothing applied.
+	before func(ctx context.Context, w router.Weight) error
 }
 
 func (f *fakeShifter) PrepareWeight(ctx context.Context, w router.Weight) (int, int, error) {
@@ -94,6 +97,11 @@ func (f *fakeShifter) SetWeight(ctx context.Context, w router.Weight) (int, int,
 }
 
 func (f *fakeShifter) SetWeightPaced(ctx context.Context, w router.Weight, pace int) (int, int, error) {
+	if f.before != nil {
+		if err := f.before(ctx, w); err != nil {
+			return 0, 0, err
+		}
+	}
 	f.mu.Lock()
 	f.calls = append(f.calls, w)
 	f.paces = append(f.paces, pace)

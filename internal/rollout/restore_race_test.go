@@ -1,0 +1,95 @@
+package rollout
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+)
+
+// heldRestore holds f's moves to 0 % before they take the weight (as the
+// gateway's wait for its weight lock would) until release is closed or
+// their ctx ends; restoring is closed when the first one is held.
+func heldRestore(f *fakeShifter) (restoring, release chan struct{}) {
+	restoring, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.before = func(ctx context.Context, w router.Weight) error {
+		if w != 0 {
+			return nil
+		}
+		once.Do(func() { close(restoring) })
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			select {
+			case <-release: // released first: goes on
+				return nil
+			default:
+				return ctx.Err()
+			}
+		}
+	}
+	return restoring, release
+}
+
+// A restarted controller with no rollout active restores the stored
+// weight in the background; a rollout started meanwhile calls that off
+// and waits for it before its first step. The restore ran on, and one
+// that took the gateway's weight after step 1 did (here: held before
+// its SetWeight until step 1 was applied) left the gateway at the stored
+// 0 % while the rollout went on believing it stood at step 1's 10 %.
+func TestStartRightAfterARestartIsNotUndoneByTheRestore(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Plan.Hold = time.Minute })
+	if err := h.c.SetWeightByHand(ctx, 0, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_ = h.c.Close()
+
+	restarted := newShifter()
+	restoring, release := heldRestore(restarted)
+	h.opts.Shifter = restarted
+	c := h.open()
+	<-restoring // the restore of the stored 0 % has not taken the weight yet
+
+	if _, err := c.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitApplied(c, 1)
+	close(release)
+	_ = c.Close() // waits for the restore, if it still runs
+
+	if got := restarted.Status().Weight; got != st.Weight {
+		t.Fatalf("the gateway stands at %v while the rollout's step 1 is %v applied (weights set: %v)", got, st.Weight, restarted.Calls())
+	}
+}
+
+// So does a weight set by hand right after the restart: the restore,
+// taking the gateway's weight after it, left the gateway at the stored
+// 0 % while the store said the hand-set 25 %.
+func TestWeightByHandRightAfterARestartIsNotUndoneByTheRestore(t *testing.T) {
+	h := newHarness(t)
+	if err := h.c.SetWeightByHand(ctx, 0, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_ = h.c.Close()
+
+	restarted := newShifter()
+	restoring, release := heldRestore(restarted)
+	h.opts.Shifter = restarted
+	c := h.open()
+	<-restoring
+
+	set := func() error { _, _, err := restarted.SetWeight(ctx, 2500); return err }
+	if err := c.SetWeightByHand(ctx, 2500, set); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	_ = c.Close() // waits for the restore, if it still runs
+
+	if got, stored := restarted.Status().Weight, c.Status().Weight; got != stored {
+		t.Fatalf("the gateway stands at %v while the weight set by hand is %v (weights set: %v)", got, stored, restarted.Calls())
+	}
+}
