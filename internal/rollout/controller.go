@@ -122,6 +122,7 @@ type Controller struct {
 	driving  bool
 	restore  bool // re-apply the stored weight before going on (after a load)
 	byHand   int  // weights set by hand being applied (SetWeightByHand)
+	starting bool // a start is being stored: no weight is set by hand meanwhile
 	closed   bool
 	subs     map[*Subscription]struct{}
 	// unstored: st is ahead of the store (an emergency rollback acts
@@ -407,6 +408,9 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 	case c.st.Phase.Active():
 		c.mu.Unlock()
 		return &TransitionError{Op: OpSetWeight, Phase: c.st.Phase}
+	case c.starting:
+		c.mu.Unlock()
+		return &TransitionError{Op: OpSetWeight, Phase: Preparing}
 	}
 	c.byHand++
 	c.mu.Unlock()
@@ -469,6 +473,16 @@ func (c *Controller) commandIf(ctx context.Context, op Op, check func(State) err
 		case op == OpStart && c.byHand > 0:
 			defer c.mu.Unlock()
 			return c.st.clone(), &TransitionError{Op: op, Phase: c.st.Phase, ByHand: true}
+		}
+		if op == OpStart && !c.starting {
+			// Until the start is stored and active, or refused, no weight
+			// is set by hand: one begun now would undo the first step.
+			c.starting = true
+			defer func() {
+				c.mu.Lock()
+				c.starting = false
+				c.mu.Unlock()
+			}()
 		}
 		from, next, gen := c.st.Phase, c.st.clone(), c.gen
 		c.mu.Unlock()

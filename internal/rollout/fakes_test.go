@@ -50,6 +50,8 @@ type fakeShifter struct {
 	// before, if set, runs first in each SetWeight (as the gateway first
 	// waits for the weight lock); its error is returned, nothing applied.
 	before func(ctx context.Context, w router.Weight) error
+	// onStatus, if set, runs first in each Status.
+	onStatus func()
 }
 
 func (f *fakeShifter) PrepareWeight(ctx context.Context, w router.Weight) (int, int, error) {
@@ -125,6 +127,9 @@ func (f *fakeShifter) SetWeightPaced(ctx context.Context, w router.Weight, pace 
 }
 
 func (f *fakeShifter) Status() gateway.Status {
+	if f.onStatus != nil {
+		f.onStatus()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	green := int(f.weight) * f.sessions / int(router.Full)

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,61 @@ func TestWeightByHandRightAfterARestartIsNotUndoneByTheRestore(t *testing.T) {
 
 	if got, stored := restarted.Status().Weight, c.Status().Weight; got != stored {
 		t.Fatalf("the gateway stands at %v while the weight set by hand is %v (weights set: %v)", got, stored, restarted.Calls())
+	}
+}
+
+// A weight set by hand that begins while a start is being stored (after
+// the start found no hand-set weight in progress, before the rollout is
+// active) is refused, as during the rollout. It was let through: applied
+// after step 1, it left the gateway at the hand-set weight while the
+// rollout believed it stood at step 1's, and the hand-set weight was
+// answered as a success, though not stored.
+func TestWeightByHandDuringAStartIsRefused(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Plan.Hold = time.Minute })
+	inCheck, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.shifter.onStatus = func() { // the start's check of the gateway's weight
+		once.Do(func() {
+			close(inCheck)
+			<-proceed
+		})
+	}
+	started := make(chan error, 1)
+	go func() {
+		_, err := h.c.Start(ctx, nil)
+		started <- err
+	}()
+	<-inCheck
+
+	inSet, releaseSet := make(chan struct{}), make(chan struct{})
+	byHand := make(chan error, 1)
+	go func() {
+		byHand <- h.c.SetWeightByHand(ctx, 500, func() error {
+			close(inSet)
+			<-releaseSet
+			_, _, err := h.shifter.SetWeight(ctx, 500)
+			return err
+		})
+	}()
+	var err error
+	select {
+	case <-inSet: // let through: applied after step 1
+	case err = <-byHand:
+	}
+	close(proceed)
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitApplied(h.c, 1)
+	close(releaseSet)
+	if err == nil {
+		err = <-byHand
+	}
+	var te *TransitionError
+	if !errors.As(err, &te) || te.Op != OpSetWeight {
+		t.Errorf("hand-set weight during a start: %v, want a TransitionError", err)
+	}
+	if got := h.shifter.Status().Weight; got != st.Weight {
+		t.Fatalf("the gateway stands at %v while the rollout's step 1 is %v applied (weights set: %v)", got, st.Weight, h.shifter.Calls())
 	}
 }
