@@ -140,6 +140,9 @@ func ParseOverride(data []byte) (*Override, error) {
 				err = &config.FieldError{Path: "rollout." + path, Msg: "unknown field"}
 			}
 		}
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			err = wrongType(te)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
 	// More would miss a stray '}' or ']': only the end of the input will do.
@@ -147,6 +150,50 @@ func ParseOverride(data []byte) (*Override, error) {
 		return nil, fmt.Errorf("%w: trailing data after the plan", ErrInvalidPlan)
 	}
 	return &o, nil
+}
+
+// wrongType says, in the override's words, what the field te names
+// takes, instead of encoding/json's "cannot unmarshal number into Go
+// struct field Override.hold of type rollout.Duration".
+func wrongType(te *json.UnmarshalTypeError) error {
+	if te.Field == "" {
+		return errors.New(`the override must be a JSON object, like {"hold": "30s"}`)
+	}
+	t := reflect.TypeFor[Override]()
+	for key := range strings.SplitSeq(te.Field, ".") {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return te
+		}
+		_, ft, ok := jsonField(t, key)
+		if !ok {
+			return te
+		}
+		t = ft
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var takes string
+	switch {
+	case t == reflect.TypeFor[Duration]():
+		takes = `a duration string, like "30s"`
+	case t == reflect.TypeFor[[]float64]():
+		takes = "a list of percentages, like [10, 25, 50, 100]"
+	case t.Kind() == reflect.Int:
+		takes = "a whole number"
+	case t.Kind() == reflect.Bool:
+		takes = "true or false"
+	case t.Kind() == reflect.Float64:
+		takes = "a number"
+	case t.Kind() == reflect.Struct:
+		takes = "an object"
+	default:
+		return te
+	}
+	return &config.FieldError{Path: "rollout." + te.Field, Msg: "must be " + takes}
 }
 
 // unknownKey returns the path ("thresholds.bogus") of the first key of the
@@ -302,10 +349,16 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // MarshalJSON writes d as a duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// UnmarshalJSON reads a duration string such as "100ms".
+// UnmarshalJSON reads a duration string such as "100ms". Any other JSON
+// value is a *json.UnmarshalTypeError, which the decoder completes with
+// the field's path (see ParseOverride).
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &json.UnmarshalTypeError{Value: te.Value, Type: reflect.TypeFor[Duration](), Offset: te.Offset}
+		}
 		return fmt.Errorf(`duration must be a string like "30s": %w`, err)
 	}
 	v, err := time.ParseDuration(s)
