@@ -39,3 +39,6 @@ func (b *Broker) BreakPubSub() (restore func()) {
 		b.ps = live
 	}
 }
+
+// ReachWait is how long History tries a read that cannot reach Redis.
+const ReachWait = reachWait

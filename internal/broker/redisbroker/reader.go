@@ -196,6 +196,13 @@ func (b *Broker) onPong(payload string) {
 			continue
 		}
 		_, pos, err := b.history(st.channel, ^uint64(0), 1)
+		if err != nil && unreachable(err) {
+			// As for a catch-up: the next connection's barrier reads
+			// the positions again, while Subscribe waits.
+			b.cut = true
+			return
+		}
+		b.cuts = 0
 		if err != nil {
 			b.fail(st, fmt.Errorf("redisbroker: reading position of %q: %w", st.channel, err))
 			continue
@@ -418,11 +425,12 @@ func (b *Broker) resetStream(st *chanState, pos broker.Position) {
 // history is History for the reader: each attempt bounded by
 // CommandTimeout, and a failed attempt retried a few times, since it usually
 // means a broken pooled connection, which go-redis drops (the next attempt
-// dials afresh).
+// dials afresh). Unlike History it does not wait for an unreachable Redis:
+// its callers leave that to the reader's next connection (Broker.cut).
 func (b *Broker) history(channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
-		msgs, pos, err := b.History(ctx, channel, since, limit)
+		msgs, pos, err := b.readHistory(ctx, channel, since, limit)
 		cancel()
 		if err == nil || errors.Is(err, broker.ErrHistoryGone) || attempt == historyAttempts || b.ctx.Err() != nil {
 			return msgs, pos, err

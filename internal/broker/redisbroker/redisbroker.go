@@ -52,7 +52,13 @@
 // dial breaker, opened by the outage's failed dials), while the reader's
 // own connection, dialed afresh, already works. The reader then replaces
 // its connection after a pause, as after a failure, and the confirmations
-// on the new one catch the channels up.
+// on the new one catch the channels up; so does a Subscribe's position
+// read, which the new connection's barrier makes again while Subscribe
+// waits within its context. History, which a service reads a resuming
+// subscriber's replay with, tries a read that cannot reach Redis again
+// (pauses of 50 ms doubling to 200 ms) for 1.5 s, within its context:
+// during an outage it fails after that much, plus the last try. Publish is
+// not tried again: a failed try may have reached Redis (see below).
 // If the missing messages are no longer in history, the channel's
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery
@@ -92,6 +98,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-rt/baton/internal/broker"
+	"github.com/baton-rt/baton/internal/sleep"
 )
 
 // Defaults for the zero values of Options.
@@ -316,11 +323,33 @@ func (b *Broker) Publish(ctx context.Context, channel string, data []byte) (brok
 }
 
 // History implements broker.Broker. For a channel never published to it
-// returns seq 0 and an empty epoch.
+// returns seq 0 and an empty epoch. A read that cannot reach Redis is tried
+// again for up to reachWait, within ctx (see the package doc).
 func (b *Broker) History(ctx context.Context, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
 	if err := b.check(ctx, channel); err != nil {
 		return nil, broker.Position{}, err
 	}
+	msgs, pos, err := b.readHistory(ctx, channel, since, limit)
+	if err != nil && unreachable(err) {
+		giveUp := time.Now().Add(reachWait)
+		for pause := minBackoff; unreachable(err) && time.Until(giveUp) > pause && sleep.For(ctx, pause) == nil; pause = min(2*pause, maxReachPause) {
+			msgs, pos, err = b.readHistory(ctx, channel, since, limit)
+		}
+	}
+	return msgs, pos, err
+}
+
+// Tries of a read that cannot reach Redis go on for reachWait, a bit over
+// the second for which go-redis' dial breaker fails commands without
+// dialing once Redis is back; their pauses double from minBackoff to
+// maxReachPause.
+const (
+	reachWait     = 1500 * time.Millisecond
+	maxReachPause = 200 * time.Millisecond
+)
+
+// readHistory is one try of History, for a valid channel.
+func (b *Broker) readHistory(ctx context.Context, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
 	if limit <= 0 || limit > b.opts.HistorySize {
 		limit = b.opts.HistorySize
 	}

@@ -176,9 +176,46 @@ func TestSubscribeRightAfterAnOutage(t *testing.T) {
 // Redis restart although nothing was lost. The channel must stay open and
 // get what was published meanwhile.
 func TestCatchUpWaitsForTheDialBreaker(t *testing.T) {
+	pb, sb, redisDown, redisUp := breakerBrokers(t)
+	ctx := testenv.Context(t, 20*time.Second)
+	sub, err := sb.Subscribe(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	first := publishN(t, ctx, pb, "b", 1)[0]
+	checkSeqs(t, recv(t, ctx, sub, 1), 1, first.Epoch)
+
+	redisDown()
+	// The reader's next attempt is at most 100 ms away, well within the
+	// breaker's second.
+	testenv.Eventually(t, "the reader's failed reconnect", 10*time.Second, func() bool { return sb.Stats().Reconnects >= 2 })
+	// A short deadline, which History keeps (it would try again for a
+	// while), so that most of the breaker's second is left when Redis is
+	// back.
+	hctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, _, err = sb.History(hctx, "b", 0, 0)
+	cancel()
+	if err == nil {
+		t.Fatal("History while Redis is unreachable succeeded")
+	}
+	publishN(t, ctx, pb, "b", 3)
+	redisUp()
+	checkSeqs(t, recv(t, ctx, sub, 3), 2, first.Epoch)
+	m := publishN(t, ctx, pb, "b", 1)[0]
+	checkSeqs(t, recv(t, ctx, sub, 1), m.Seq, m.Epoch)
+}
+
+// breakerBrokers returns two brokers on one prefix: pb publishes straight
+// to Redis; sb goes through a proxy, with a client whose dial breaker one
+// refused dial opens. redisDown makes Redis unreachable for sb as a
+// stopped Redis is (its connections closed, new dials refused), redisUp
+// brings it back.
+func breakerBrokers(t *testing.T) (pb, sb *redisbroker.Broker, redisDown, redisUp func()) {
+	t.Helper()
 	prefix := uniquePrefix()
 	px := testenv.StartProxy(t, testenv.RedisAddr(t))
-	pb := newBroker(t, redisbroker.Options{Prefix: prefix})
+	pb = newBroker(t, redisbroker.Options{Prefix: prefix})
 	// The client dials px, or, while Redis is down, an address where
 	// nothing listens: a stopped Redis refuses connections (px.Down
 	// accepts and closes them).
@@ -194,34 +231,84 @@ func TestCatchUpWaitsForTheDialBreaker(t *testing.T) {
 		},
 	})
 	t.Cleanup(func() { _ = client.Close() })
-	ctx := testenv.Context(t, 20*time.Second)
-	sb, err := redisbroker.New(ctx, redisbroker.Options{
+	sb, err := redisbroker.New(testenv.Context(t, 20*time.Second), redisbroker.Options{
 		Client: client, Prefix: prefix, PingInterval: 50 * time.Millisecond, CommandTimeout: 500 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	sub, err := sb.Subscribe(ctx, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	first := publishN(t, ctx, pb, "b", 1)[0]
-	checkSeqs(t, recv(t, ctx, sub, 1), 1, first.Epoch)
+	closed := testenv.FreeAddr(t)
+	redisDown = func() { target.Store(closed); px.Down() }
+	redisUp = func() { target.Store(px.Addr()); px.Up() }
+	return pb, sb, redisDown, redisUp
+}
 
-	target.Store(testenv.FreeAddr(t))
+// TestReadsRightAfterAnOutageWaitForTheDialBreaker: for up to a second
+// after Redis is back, go-redis fails the broker's commands with the
+// outage's last dial error without dialing (see
+// TestCatchUpWaitsForTheDialBreaker). A History read or a Subscribe made
+// then must wait for Redis rather than fail: the hub reads a resuming
+// subscriber's replay with History and starts a channel with Subscribe, so
+// the reference services refused resumes (a gateway re-attaching sessions
+// with since closed them) right after a routine Redis restart.
+func TestReadsRightAfterAnOutageWaitForTheDialBreaker(t *testing.T) {
+	for _, c := range []struct {
+		what string
+		read func(t *testing.T, ctx context.Context, sb *redisbroker.Broker) error
+	}{
+		{"History", func(t *testing.T, ctx context.Context, sb *redisbroker.Broker) error {
+			msgs, _, err := sb.History(ctx, "h", 1, 0)
+			if err == nil {
+				checkSeqs(t, msgs, 2, msgs[0].Epoch)
+			}
+			return err
+		}},
+		{"Subscribe", func(_ *testing.T, ctx context.Context, sb *redisbroker.Broker) error {
+			s, err := sb.Subscribe(ctx, "h")
+			if err == nil {
+				_ = s.Close()
+			}
+			return err
+		}},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			pb, sb, redisDown, redisUp := breakerBrokers(t)
+			ctx := testenv.Context(t, 20*time.Second)
+			publishN(t, ctx, pb, "h", 3)
+			redisDown()
+			// One refused dial: the breaker is open for the next second.
+			// A short deadline, which History keeps, so that most of
+			// that second is left when Redis is back.
+			dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			_, _, err := sb.History(dctx, "h", 0, 0)
+			cancel()
+			if err == nil {
+				t.Fatal("History while Redis is unreachable succeeded")
+			}
+			redisUp()
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := c.read(t, rctx, sb); err != nil {
+				t.Fatalf("%s once Redis is back: %v", c.what, err)
+			}
+		})
+	}
+}
+
+// TestHistoryDuringAnOutageFails: History tries a read that cannot reach
+// Redis again for a bounded time only (ReachWait, plus the last try, which
+// go-redis retries on its own); during an outage it fails within that, also
+// with no deadline of its own.
+func TestHistoryDuringAnOutageFails(t *testing.T) {
+	px, _, sb := proxiedBrokers(t)
 	px.Down()
-	// The reader's next attempt is at most 100 ms away, well within the
-	// breaker's second.
-	testenv.Eventually(t, "the reader's failed reconnect", 10*time.Second, func() bool { return sb.Stats().Reconnects >= 2 })
-	if _, _, err := sb.History(ctx, "b", 0, 0); err == nil {
+	start := time.Now()
+	_, _, err := sb.History(context.Background(), "h", 0, 0)
+	if err == nil {
 		t.Fatal("History while Redis is unreachable succeeded")
 	}
-	publishN(t, ctx, pb, "b", 3)
-	target.Store(px.Addr())
-	px.Up()
-	checkSeqs(t, recv(t, ctx, sub, 3), 2, first.Epoch)
-	m := publishN(t, ctx, pb, "b", 1)[0]
-	checkSeqs(t, recv(t, ctx, sub, 1), m.Seq, m.Epoch)
+	if took := time.Since(start); took > redisbroker.ReachWait+2*time.Second {
+		t.Fatalf("History while Redis is unreachable failed after %v, want within %v (%v)", took.Round(time.Millisecond), redisbroker.ReachWait, err)
+	}
 }
