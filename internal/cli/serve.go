@@ -270,6 +270,10 @@ func openBroker(ctx context.Context, url string, history int) (broker.Broker, fu
 	if err != nil {
 		return nil, nil, fmt.Errorf("serve: --broker: %w", err)
 	}
+	// Let context deadlines (the broker's CommandTimeout, the service's
+	// bounds) bound socket reads, as redisbroker.Options.Client asks;
+	// ParseURL has no parameter for it.
+	opts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(opts)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
