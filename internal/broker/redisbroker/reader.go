@@ -447,6 +447,14 @@ func unreachable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
+// dialFailed reports whether err says that no connection to Redis could be
+// made, so that the command was not sent: a refused dial, also one
+// go-redis repeats without dialing while its dial breaker is open.
+func dialFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
 // fail closes st's subscriptions (and a pending Subscribe) with err.
 func (b *Broker) fail(st *chanState, err error) {
 	if b.ctx.Err() != nil {

@@ -57,8 +57,9 @@
 // waits within its context. History, which a service reads a resuming
 // subscriber's replay with, tries a read that cannot reach Redis again
 // (pauses of 50 ms doubling to 200 ms) for 1.5 s, within its context:
-// during an outage it fails after that much, plus the last try. Publish is
-// not tried again: a failed try may have reached Redis (see below).
+// during an outage it fails after that much, plus the last try. Publish
+// is tried again so only when its command was surely not sent (see
+// below).
 // If the missing messages are no longer in history, the channel's
 // subscriptions are closed with an error matching ErrMissedMessages. When the
 // epoch changes under a live subscription (Redis lost the keys), delivery
@@ -78,7 +79,12 @@
 // as the contract says; the reader never waits for a subscriber.
 //
 // A Publish that fails with a network error may still have been applied:
-// Redis may have run the script before the reply was lost.
+// Redis may have run the script before the reply was lost. So Publish
+// sends it once: go-redis would send it again after such an error (an EOF,
+// a timeout), and a message whose first run went through would be
+// published twice, under two seqs. A Publish whose connection could not
+// be made (a refused dial, also go-redis' dial breaker after an outage)
+// sent nothing: it is tried again as History is.
 //
 // Lock order: Broker.subMu before Broker.mu before subscription.mu.
 package redisbroker
@@ -316,6 +322,12 @@ func (b *Broker) Publish(ctx context.Context, channel string, data []byte) (brok
 	}
 	k := b.keys(channel)
 	seq, epoch, err := runPublish(ctx, b.rdb, k, data, b.opts.HistorySize, b.id, b.ttlMilli)
+	if err != nil && dialFailed(err) { // not sent: safe to send again
+		err = tryAgain(ctx, err, dialFailed, func() (err error) {
+			seq, epoch, err = runPublish(ctx, b.rdb, k, data, b.opts.HistorySize, b.id, b.ttlMilli)
+			return err
+		})
+	}
 	if err != nil {
 		return broker.Message{}, fmt.Errorf("redisbroker: publish to %q: %w", channel, err)
 	}
@@ -331,15 +343,15 @@ func (b *Broker) History(ctx context.Context, channel string, since uint64, limi
 	}
 	msgs, pos, err := b.readHistory(ctx, channel, since, limit)
 	if err != nil && unreachable(err) {
-		giveUp := time.Now().Add(reachWait)
-		for pause := minBackoff; unreachable(err) && time.Until(giveUp) > pause && sleep.For(ctx, pause) == nil; pause = min(2*pause, maxReachPause) {
+		err = tryAgain(ctx, err, unreachable, func() (err error) {
 			msgs, pos, err = b.readHistory(ctx, channel, since, limit)
-		}
+			return err
+		})
 	}
 	return msgs, pos, err
 }
 
-// Tries of a read that cannot reach Redis go on for reachWait, a bit over
+// Tries of a call that cannot reach Redis go on for reachWait, a bit over
 // the second for which go-redis' dial breaker fails commands without
 // dialing once Redis is back; their pauses double from minBackoff to
 // maxReachPause.
@@ -347,6 +359,17 @@ const (
 	reachWait     = 1500 * time.Millisecond
 	maxReachPause = 200 * time.Millisecond
 )
+
+// tryAgain calls try, after a pause, while the last error (err, then
+// try's) is one that again accepts, for up to reachWait within ctx, and
+// returns the last error.
+func tryAgain(ctx context.Context, err error, again func(error) bool, try func() error) error {
+	giveUp := time.Now().Add(reachWait)
+	for pause := minBackoff; again(err) && time.Until(giveUp) > pause && sleep.For(ctx, pause) == nil; pause = min(2*pause, maxReachPause) {
+		err = try()
+	}
+	return err
+}
 
 // readHistory is one try of History, for a valid channel.
 func (b *Broker) readHistory(ctx context.Context, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {

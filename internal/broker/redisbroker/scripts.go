@@ -14,8 +14,10 @@ import (
 
 // publishScript appends one message. KEYS: meta hash, history list.
 // ARGV: payload, history size, pub/sub channel, broker id, ttl in ms (0 =
-// none). Returns {seq, epoch}.
-var publishScript = redis.NewScript(`
+// none). Returns {seq, epoch}. Run it with runOnce.
+var publishScript = redis.NewScript(publishSrc)
+
+const publishSrc = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
 	local now = redis.call('TIME')
@@ -39,7 +41,7 @@ elseif redis.call('PERSIST', KEYS[1]) == 1 then
 end
 redis.call('PUBLISH', ARGV[3], string.format('%d', seq) .. ':' .. epoch .. ':' .. ARGV[1])
 return {seq, epoch}
-`)
+`
 
 // historyScript reads messages after a seq. KEYS: meta hash, history list.
 // ARGV: since, limit. Returns {seq, epoch, oldest, gone, {payloads...}}
@@ -78,8 +80,11 @@ return 0
 
 var errBadReply = errors.New("unexpected reply from script")
 
-func runPublish(ctx context.Context, rdb redis.Scripter, k keys, data []byte, historySize int, id string, ttlMilli int64) (uint64, string, error) {
-	res, err := publishScript.Run(ctx, rdb, []string{k.meta, k.hist}, data, historySize, k.pubsub, id, ttlMilli).Slice()
+func runPublish(ctx context.Context, rdb redis.UniversalClient, k keys, data []byte, historySize int, id string, ttlMilli int64) (uint64, string, error) {
+	res, err := runOnce(ctx, rdb, "evalsha", publishScript.Hash(), k, data, historySize, k.pubsub, id, ttlMilli).Slice()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") { // not run: Redis has not loaded it
+		res, err = runOnce(ctx, rdb, "eval", publishSrc, k, data, historySize, k.pubsub, id, ttlMilli).Slice()
+	}
 	if err != nil {
 		return 0, "", err
 	}
@@ -93,6 +98,23 @@ func runPublish(ctx context.Context, rdb redis.Scripter, k keys, data []byte, hi
 	}
 	return uint64(seq), epoch, nil
 }
+
+// runOnce sends "op script 2 meta hist args..." (EVAL or EVALSHA) once.
+// go-redis sends a command again after some failures (an EOF, a timeout)
+// that may come after Redis ran it: a publish would then be run twice,
+// its message delivered under two seqs.
+func runOnce(ctx context.Context, rdb redis.UniversalClient, op, script string, k keys, args ...any) *redis.Cmd {
+	a := make([]any, 0, 5+len(args))
+	a = append(append(a, op, script, 2, k.meta, k.hist), args...)
+	cmd := redis.NewCmd(ctx, a...)
+	_ = rdb.Process(ctx, noRetryCmd{cmd})
+	return cmd
+}
+
+// noRetryCmd is a command go-redis does not send again after a failure.
+type noRetryCmd struct{ *redis.Cmd }
+
+func (noRetryCmd) NoRetry() bool { return true }
 
 func runHistory(ctx context.Context, rdb redis.Scripter, k keys, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
 	res, err := historyScript.Run(ctx, rdb, []string{k.meta, k.hist}, since, limit).Slice()
