@@ -33,6 +33,15 @@ func (p Phase) Active() bool {
 	return false
 }
 
+// known reports whether p is one of the phases above.
+func (p Phase) known() bool {
+	switch p {
+	case Idle, Preparing, Shifting, Paused, Completed, RollingBack, RolledBack, Aborted:
+		return true
+	}
+	return false
+}
+
 // Op names an operator command, as carried by TransitionError.
 type Op string
 

@@ -121,11 +121,16 @@ func decodeState(b []byte) (State, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return State{}, fmt.Errorf("rollout: stored state: %w", err)
 	}
+	if s.Phase == "" {
+		s.Phase = Idle
+	}
 	switch {
 	case s.Schema > stateSchema:
 		return State{}, fmt.Errorf("rollout: stored state has schema %d, this build reads up to %d", s.Schema, stateSchema)
-	case s.Phase == "":
-		s.Phase = Idle
+	case !s.Phase.known():
+		return State{}, fmt.Errorf("rollout: stored state has unknown phase %q", s.Phase)
+	case s.Phase == Paused && s.PausedFrom != Preparing && s.PausedFrom != Shifting:
+		return State{}, fmt.Errorf("rollout: stored state paused from phase %q, which no pause leaves", s.PausedFrom)
 	case s.Phase != Idle && s.Plan == nil:
 		return State{}, fmt.Errorf("rollout: stored state in phase %s has no plan", s.Phase)
 	case s.Plan != nil && (s.Step < 0 || s.Step > len(s.Plan.Steps)):
