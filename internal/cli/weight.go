@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,16 +72,15 @@ func newWeightCmd() *cobra.Command {
 // runWeightCommand sends {"weight": percent} and prints the answer, decoded
 // into out, as summary says (or the raw JSON with --json).
 func runWeightCommand(ctx context.Context, f *rolloutFlags, method, path, percent string, out any, w io.Writer, summary func() string) error {
-	// A trailing % is accepted: weights are printed that way.
-	p, err := strconv.ParseFloat(strings.TrimSuffix(percent, "%"), 64)
+	body, err := weightBody(percent)
 	if err != nil {
-		return fmt.Errorf("weight %q: want a percentage such as 25, 25%% or 12.5", percent)
+		return err
 	}
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
-	raw, err := c.call(ctx, method, path, []byte(`{"weight":`+strconv.FormatFloat(p, 'f', -1, 64)+`}`), out)
+	raw, err := c.call(ctx, method, path, body, out)
 	if err != nil {
 		return err
 	}
@@ -90,4 +90,16 @@ func runWeightCommand(ctx context.Context, f *rolloutFlags, method, path, percen
 	}
 	_, err = fmt.Fprintln(w, summary())
 	return err
+}
+
+// weightBody is the request body {"weight": N} for the weight argument
+// percent. A trailing % is accepted: weights are printed that way. The API
+// judges the range; NaN and the infinities, which JSON cannot carry, are
+// refused here.
+func weightBody(percent string) ([]byte, error) {
+	p, err := strconv.ParseFloat(strings.TrimSuffix(percent, "%"), 64)
+	if err != nil || math.IsNaN(p) || math.IsInf(p, 0) {
+		return nil, fmt.Errorf("weight %q: want a percentage such as 25, 25%% or 12.5", percent)
+	}
+	return []byte(`{"weight":` + strconv.FormatFloat(p, 'f', -1, 64) + `}`), nil
 }

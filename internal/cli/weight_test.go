@@ -56,3 +56,17 @@ func TestWeightCLIPercentSign(t *testing.T) {
 		t.Errorf("weight set 25%%%%: %v", err)
 	}
 }
+
+// TestWeightCLINonFinite: NaN and the infinities that strconv reads are
+// no weights either; the CLI names them as it names "half", rather than
+// sending a body that is not JSON.
+func TestWeightCLINonFinite(t *testing.T) {
+	srv, _, _ := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--admin", srv.URL, "--token", cliToken}
+	for _, arg := range []string{"NaN", "Inf", "infinity", "+Inf%"} {
+		if _, err := baton(ctx, append([]string{"weight", "set", arg}, conn...)...); err == nil || !strings.Contains(err.Error(), `"`+arg+`"`) {
+			t.Errorf("weight set %s: %v", arg, err)
+		}
+	}
+}
