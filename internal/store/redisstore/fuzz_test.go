@@ -3,6 +3,7 @@ package redisstore
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -42,4 +43,38 @@ func FuzzDecodeEntry(f *testing.F) {
 func itoa(n uint64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// FuzzParseCASReply feeds the state script's replies of every shape: {0|1,
+// "<version>"} is read as is; anything else is an error, never a panic.
+func FuzzParseCASReply(f *testing.F) {
+	f.Add(int64(1), "7", uint8(0))
+	f.Add(int64(0), "3", uint8(0))
+	f.Add(int64(2), "3", uint8(0))
+	f.Add(int64(1), "-1", uint8(0))
+	f.Add(int64(1), "18446744073709551616", uint8(0))
+	f.Add(int64(1), "7", uint8(1))
+	f.Add(int64(1), "7", uint8(2))
+	f.Fuzz(func(t *testing.T, flag int64, version string, shape uint8) {
+		reply := []any{flag, version}
+		switch shape % 4 {
+		case 1:
+			reply = reply[:1]
+		case 2:
+			reply[0] = version // a string flag
+		case 3:
+			reply = append(reply, "x")
+		}
+		ok, v, err := parseCASReply(reply)
+		want, perr := strconv.ParseUint(version, 10, 64)
+		wellFormed := shape%4 == 0 && (flag == 0 || flag == 1) && perr == nil
+		switch {
+		case err != nil && wellFormed:
+			t.Fatalf("reply %v refused: %v", reply, err)
+		case err != nil:
+			return
+		case !wellFormed || ok != (flag == 1) || v != want:
+			t.Fatalf("reply %v read as %v %d", reply, ok, v)
+		}
+	})
 }

@@ -76,9 +76,9 @@ func (s *Store) CompareAndSetState(ctx context.Context, expected uint64, blob []
 
 func parseCASReply(reply []any) (ok bool, version uint64, err error) {
 	if len(reply) == 2 {
-		flag, _ := reply[0].(int64)
+		flag, isInt := reply[0].(int64)
 		vs, _ := reply[1].(string)
-		if v, perr := strconv.ParseUint(vs, 10, 64); perr == nil && (flag == 0 || flag == 1) {
+		if v, perr := strconv.ParseUint(vs, 10, 64); perr == nil && isInt && (flag == 0 || flag == 1) {
 			return flag == 1, v, nil
 		}
 	}
