@@ -204,3 +204,41 @@ func keyShape(t *testing.T, in []byte, keys []string) (aliased, dup bool) {
 	}
 	return aliased, dup
 }
+
+// FuzzSplitArray checks SplitArray against encoding/json: the same verdict
+// on every input (but for nesting past MaxDepth, refused on purpose), and
+// the same raw elements, each with its capacity cut to its length.
+func FuzzSplitArray(f *testing.F) {
+	for _, s := range payloadSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{` [ "websocket" , 1, {"a":[2]} ] `, `[]`, `[ ]`, `[,]`, `[1,]`, `[1 2]`, `[[]`, `{}`, ``, `[1]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		elems, err := SplitArray(in)
+		var std []json.RawMessage
+		stdErr := json.Unmarshal(in, &std)
+		isArray := bytes.HasPrefix(bytes.TrimLeft(in, " \t\r\n"), []byte("["))
+		switch {
+		case err != nil && !errors.Is(err, ErrBadJSON):
+			t.Fatalf("SplitArray(%q): %v, want ErrBadJSON", in, err)
+		case !isArray && err == nil:
+			t.Fatalf("SplitArray accepted non-array %q", in)
+		case !isArray:
+			return // encoding/json accepts null for a slice; we don't
+		case (err == nil) != (stdErr == nil) && !(stdErr == nil && depth(in) > MaxDepth):
+			t.Fatalf("SplitArray(%q): %v; encoding/json: %v", in, err, stdErr)
+		case err != nil:
+			return
+		}
+		if len(elems) != len(std) {
+			t.Fatalf("SplitArray(%q) = %q; encoding/json %q", in, elems, std)
+		}
+		for i := range elems {
+			if !bytes.Equal(elems[i], std[i]) || cap(elems[i]) != len(elems[i]) {
+				t.Fatalf("SplitArray(%q)[%d] = %q (cap %d); encoding/json %q", in, i, elems[i], cap(elems[i]), std[i])
+			}
+		}
+	})
+}
