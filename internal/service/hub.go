@@ -166,6 +166,11 @@ type SubscribeOptions struct {
 	// Deliver, so a connection can enqueue its acknowledgement there and
 	// have it reach the client ahead of the channel's messages.
 	OnReady func(pos broker.Position)
+	// ReplayPage, with HasSince, is how many history messages the replay
+	// reads, and holds, at a time; 0 means 64. A connection sets it from
+	// its queue's bounds, so that a replay costs it a window of its queue
+	// in memory however long the history and however slowly it reads.
+	ReplayPage int
 }
 
 // Subscribe adds s to channel, live only: s receives every message with a
@@ -197,7 +202,11 @@ func (h *Hub) SubscribeSince(ctx context.Context, channel string, s Subscriber, 
 //
 // A replay is not limited by s's queue: a ReplaySubscriber gets it a window
 // at a time (see ReplaySubscriber), so SubscribeWith blocks until the
-// client has taken most of it.
+// client has taken most of it. History is read a page at a time
+// (ReplayPage) as the client takes it, so a client that reads slower than
+// the channel's history turns over may find the rest of its replay gone:
+// SubscribeWith then fails with an error matching broker.ErrHistoryGone,
+// after OnReady, having delivered a gap-free prefix.
 func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, opts SubscribeOptions) (broker.Position, error) {
 	if err := broker.ValidChannel(channel); err != nil {
 		return broker.Position{}, err

@@ -57,39 +57,67 @@ func replayWindow(ctx context.Context, msgs []broker.Message, maxItems, maxBytes
 // pending buffer cover every seq; m.last drops the overlap.
 //
 // Order: the OnReady ack, then history, then pending, then live. History
-// and pending go out in windows when m's subscriber is a ReplaySubscriber;
-// c.mu is released while it waits for room, and meanwhile the fan-out keeps
+// is read opts.ReplayPage messages at a time, each page delivered before
+// the next is read, so that a replay holds one page, not the whole
+// history, however slowly the client reads; a message trimmed from history
+// before its page is read fails the replay with broker.ErrHistoryGone, and
+// a stream that restarted (another epoch) or went back with
+// errStreamRestarted, rather than skip or mix seqs. History and pending go
+// out in windows when m's subscriber is a ReplaySubscriber; c.mu is
+// released while it waits for room, and meanwhile the fan-out keeps
 // buffering into m.pending (bounded, with the overflow → read-again rule).
 // m.last and m.pending are only touched under c.mu, by this goroutine or by
 // the fan-out, which leaves m.last alone while m.replaying (except to reset
 // it when the epoch changes, which also sets m.overflow).
 func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts SubscribeOptions) (broker.Position, error) {
 	rs, _ := m.s.(ReplaySubscriber)
+	page := opts.ReplayPage
+	if page <= 0 {
+		page = defaultReplayPage
+	}
 	var first broker.Position
 	since, from := opts.Since, opts.Since
 	for round := 0; round < maxCatchUpRounds; round++ {
-		msgs, pos, err := h.history(ctx, c.name, from)
-		if err != nil {
-			return broker.Position{}, err
-		}
-		if round == 0 {
-			if since > pos.Seq {
-				return broker.Position{}, fmt.Errorf("channel %q: since %d, newest seq %d: %w", c.name, since, pos.Seq, ErrSinceAhead)
+		// Read up to where the stream stood at the round's first read;
+		// what was published since is in m.pending.
+		var until broker.Position
+		for read := 0; ; read++ {
+			msgs, pos, err := h.b.History(ctx, c.name, from, page)
+			if err != nil {
+				return broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", c.name, from, err)
 			}
-			first = pos
-			c.mu.Lock()
-			if err := c.replayingLocked(m); err != nil {
+			if round == 0 && read == 0 {
+				if since > pos.Seq {
+					return broker.Position{}, fmt.Errorf("channel %q: since %d, newest seq %d: %w", c.name, since, pos.Seq, ErrSinceAhead)
+				}
+				first = pos
+				c.mu.Lock()
+				if err := c.replayingLocked(m); err != nil {
+					c.mu.Unlock()
+					return broker.Position{}, err
+				}
+				if opts.OnReady != nil {
+					opts.OnReady(first)
+				}
 				c.mu.Unlock()
+			} else if pos.Seq < from || (first.Epoch != "" && pos.Epoch != first.Epoch) {
+				// m has seqs up to from of a stream that is no longer there.
+				return broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", c.name, from, errStreamRestarted)
+			}
+			if read == 0 {
+				until = pos
+			}
+			if len(msgs) == 0 {
+				break
+			}
+			overflow, err := h.feed(ctx, c, m, rs, msgs)
+			if err != nil {
 				return broker.Position{}, err
 			}
-			if opts.OnReady != nil {
-				opts.OnReady(first)
+			from = msgs[len(msgs)-1].Seq
+			if overflow || from >= until.Seq {
+				break
 			}
-			c.mu.Unlock()
-		}
-
-		if err := h.feed(ctx, c, m, rs, msgs); err != nil {
-			return broker.Position{}, err
 		}
 		for {
 			c.mu.Lock()
@@ -111,7 +139,7 @@ func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts Subscri
 			}
 			m.pending = nil
 			c.mu.Unlock()
-			if err := h.feed(ctx, c, m, rs, pending); err != nil {
+			if _, err := h.feed(ctx, c, m, rs, pending); err != nil {
 				return broker.Position{}, err
 			}
 		}
@@ -120,28 +148,32 @@ func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts Subscri
 	return broker.Position{}, fmt.Errorf("channel %q: %w", c.name, ErrReplayBehind)
 }
 
+// defaultReplayPage is how many history messages a replay reads at a time
+// when SubscribeOptions.ReplayPage is not set.
+const defaultReplayPage = 64
+
 // feed delivers msgs to the replaying member m, a window at a time when rs
 // (m's subscriber as a ReplaySubscriber) is not nil, all at once otherwise.
 // It stops early, without error, once m.overflow is set: the history must
-// be read again anyway.
-func (h *Hub) feed(ctx context.Context, c *hubChannel, m *member, rs ReplaySubscriber, msgs []broker.Message) error {
+// be read again anyway; overflow reports that.
+func (h *Hub) feed(ctx context.Context, c *hubChannel, m *member, rs ReplaySubscriber, msgs []broker.Message) (overflow bool, err error) {
 	for len(msgs) > 0 {
 		n := len(msgs)
 		if rs != nil {
 			w, err := rs.WaitRoom(ctx, msgs)
 			if err != nil {
-				return fmt.Errorf("channel %q: replay: %w", c.name, err)
+				return false, fmt.Errorf("channel %q: replay: %w", c.name, err)
 			}
 			n = min(max(w, 1), n)
 		}
 		c.mu.Lock()
 		if err := c.replayingLocked(m); err != nil {
 			c.mu.Unlock()
-			return err
+			return false, err
 		}
 		if m.overflow {
 			c.mu.Unlock()
-			return nil
+			return true, nil
 		}
 		for _, msg := range msgs[:n] {
 			m.deliver(msg)
@@ -149,7 +181,7 @@ func (h *Hub) feed(ctx context.Context, c *hubChannel, m *member, rs ReplaySubsc
 		c.mu.Unlock()
 		msgs = msgs[n:]
 	}
-	return nil
+	return false, nil
 }
 
 // replayingLocked fails once m is no longer c's member (unsubscribed, or

@@ -279,8 +279,9 @@ func (c *legacyConn) subscribe(f legacy.Frame) {
 
 	acked := false
 	_, err := c.srv.hub.SubscribeWith(c.ctx, f.Channel, c, SubscribeOptions{
-		Since:    f.Since,
-		HasSince: f.HasSince,
+		Since:      f.Since,
+		HasSince:   f.HasSince,
+		ReplayPage: c.srv.limits.replayPage(),
 		// Runs before the first message of the subscription is delivered,
 		// so the ack is queued ahead of them.
 		OnReady: func(pos broker.Position) {

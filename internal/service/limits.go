@@ -70,6 +70,14 @@ func (l Limits) WithDefaults() Limits {
 	return l
 }
 
+// replayPage is the SubscribeOptions.ReplayPage of a connection with
+// limits l (defaults applied): as many of the largest messages as fit the
+// quarter of the queue a replay hands over at a time, so that the history a
+// replay holds is at most about that window.
+func (l Limits) replayPage() int {
+	return max(1, min(l.OutboundMessages/4, l.OutboundBytes/4/int(max(1, l.MaxMessageBytes))))
+}
+
 // Validate reports the first field that cannot be used, naming it.
 func (l Limits) Validate() error {
 	switch {

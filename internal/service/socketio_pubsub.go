@@ -158,8 +158,9 @@ func (s *SocketIO) subscribe(so *sio.Socket, e *sio.Event) {
 	defer cancel()
 	acked := false
 	_, err = s.hub.SubscribeWith(ctx, ch, m, SubscribeOptions{
-		Since:    since,
-		HasSince: hasSince,
+		Since:      since,
+		HasSince:   hasSince,
+		ReplayPage: s.limits.replayPage(),
 		// Runs before the first message of the subscription is delivered,
 		// so the ack reaches the client ahead of them.
 		OnReady: func(pos broker.Position) {
