@@ -15,17 +15,20 @@
 //     yet and continues live; the current backend A keeps delivering too.
 //     The session's seq rule accepts each seq once, from whichever stream
 //     brings it first, so the overlap neither loses nor duplicates.
-//  4. When B has acknowledged every channel, commit: B becomes the only
-//     source of every channel and the session's attachment, atomically.
-//     B is caught up at that point in the sense that matters: having been
-//     subscribed with since=last, its next message for each channel is at
-//     most last+1, so it continues the client's stream without a gap.
+//  4. When B has acknowledged every channel and caught up with the client
+//     (session.CatchUp: B has offered, on each channel, the seq the client
+//     had by then), commit: B becomes the only source of every channel and
+//     the session's attachment, atomically. Having been subscribed with
+//     since=last, B's stream continues the client's without a gap; the
+//     catch-up shows that it does stream it, rather than ack and stall,
+//     which would leave the client without messages once A stops being a
+//     source.
 //  5. Release the operation lock, wait (Options.DrainTimeout) for the
 //     requests in flight on A, and close A.
 //
 // Any failure in 2–4 (dial, handshake, a refused subscribe such as
 // history_gone, B dropping, B losing a channel before the commit with
-// subscription_lost, the timeout) aborts: B stops being a source
+// subscription_lost, the timeout, also while B has not caught up) aborts: B stops being a source
 // and is closed, and the session stays on A exactly as it was; A never
 // stopped being a source, so its stream has no hole to mend. The error is
 // returned for the caller to count.
@@ -122,6 +125,7 @@ const (
 	StageLock      Stage = "lock"
 	StageDial      Stage = "dial"
 	StageSubscribe Stage = "subscribe"
+	StageCatchUp   Stage = "catch_up"
 	StageCommit    Stage = "commit"
 )
 
@@ -226,6 +230,11 @@ func attachLocked(ctx context.Context, s *session.Session, to router.Color, d up
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := s.CatchUp(ctx, b); err != nil {
+		s.Abort(b)
+		s.Release(b)
+		return nil, nil, &Error{Session: s.ID(), To: to, Stage: StageCatchUp, Err: err}
 	}
 	old, err := s.Commit(b)
 	if err != nil {

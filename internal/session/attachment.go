@@ -110,7 +110,7 @@ func (s *Session) Overlap(b *Attachment) []Resume {
 	}
 	out := make([]Resume, 0, len(s.subs))
 	for ch, sb := range s.subs {
-		sb.next = b
+		sb.next, sb.nextTop, sb.nextUnseq = b, sb.last, false
 		out = append(out, Resume{Channel: ch, Since: sb.last, HasSince: sb.hasLast})
 	}
 	s.mu.Unlock()
@@ -121,6 +121,75 @@ func (s *Session) Overlap(b *Attachment) []Resume {
 		s.sink.Flush()
 	}
 	return out
+}
+
+// catchUp is a CatchUp under way: the channels whose catchTo next has
+// not offered yet.
+type catchUp struct {
+	pending int
+	done    chan struct{}
+}
+
+// CatchUp waits, after b has acknowledged every channel handed to it by
+// Overlap, until b has caught up with the client: until it has offered,
+// on each channel, the seq the client had been delivered when CatchUp was
+// called (the current source keeps delivering meanwhile). A backend that
+// acknowledges and then does not bring the channel's stream that far
+// would leave the client without its messages once it is the only source.
+// A channel whose position is unknown, or on which b sends messages
+// without seq, is not waited for. It returns ctx's error when ctx ends
+// first, and nil as soon as b ends or loses a channel (Commit then
+// refuses it). The caller holds the operation lock.
+func (s *Session) CatchUp(ctx context.Context, b *Attachment) error {
+	s.mu.Lock()
+	cu := &catchUp{done: make(chan struct{})}
+	for _, sb := range s.subs {
+		sb.catchTo = 0
+		if sb.next == b && !b.dead && !b.lost && sb.hasLast && !sb.nextUnseq && sb.nextTop < sb.last {
+			sb.catchTo = sb.last
+			cu.pending++
+		}
+	}
+	if cu.pending == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.catching = cu
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-cu.done:
+	case <-b.conn.Done():
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	if s.catching == cu {
+		s.catching = nil
+	}
+	for _, sb := range s.subs {
+		sb.catchTo = 0
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// offeredLocked notes that next offered seq on sb (0: a message without
+// seq), for CatchUp. s.mu is held.
+func (s *Session) offeredLocked(sb *sub, seq uint64) {
+	if seq == 0 {
+		sb.nextUnseq = true
+	}
+	sb.nextTop = max(sb.nextTop, seq)
+	if sb.catchTo > 0 && (seq == 0 || seq >= sb.catchTo) {
+		sb.catchTo = 0
+		if cu := s.catching; cu != nil {
+			if cu.pending--; cu.pending == 0 {
+				close(cu.done)
+				s.catching = nil
+			}
+		}
+	}
 }
 
 // Commit makes b the session's attachment and the only source of every
@@ -253,6 +322,10 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 			s.recoverLocked(ev.Channel, a)
 		case sb.next == a:
 			a.lost = true // the attach fails at its commit; the source stays
+			if cu := s.catching; cu != nil {
+				close(cu.done) // no use waiting for a's catch-up
+				s.catching = nil
+			}
 		}
 		s.mu.Unlock()
 	default:
@@ -301,6 +374,9 @@ func (s *Session) onMessage(a *Attachment, ev upstream.Event) {
 	if s.closed || sb == nil || (a != sb.src && a != sb.next) {
 		s.counters.Stale.Add(1)
 		return
+	}
+	if a == sb.next {
+		s.offeredLocked(sb, ev.Seq)
 	}
 	switch {
 	case ev.Seq == 0: // unsequenced: pass through from either source

@@ -202,6 +202,7 @@ type Session struct {
 	att      *Attachment   // current attachment; nil before the first
 	next     *Attachment   // attachment being brought in, during an attach
 	standby  *Attachment   // idle connection to the backend left last (standby.go)
+	catching *catchUp      // the CatchUp under way, nil when none
 	attached chan struct{} // closed when att changes; nil when nobody waits
 	closed   bool
 }
@@ -218,6 +219,13 @@ type sub struct {
 	// it has not when the overlap ends (Commit, Abort), the channel
 	// recovers then.
 	gapAt uint64
+	// nextTop is the highest seq next has offered (since, from Overlap
+	// on), delivered or not; nextUnseq says next sent a message without
+	// seq. CatchUp reads them.
+	nextTop   uint64
+	nextUnseq bool
+	// catchTo is the seq next must offer before CatchUp returns (0: none).
+	catchTo uint64
 }
 
 // New returns a session with no attachment yet; package handover (or the
