@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: redis-server
-# from apt, and the npm packages for the interop tests from their lockfile.
+# and chromium (the dashboard's browser test) from apt, and the npm packages
+# for the interop tests from their lockfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,10 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 if [ -f interop/package-lock.json ]; then
 	stamp=interop/node_modules/.lock-sha

@@ -27,6 +27,7 @@ redis-cli -p "$port" ping >/dev/null
 export BATON_REDIS_ADDR="127.0.0.1:$port"
 export BATON_REQUIRE_REDIS=1
 export BATON_REQUIRE_NODE=1
+export BATON_REQUIRE_CHROMIUM=1
 ulimit -n 65536 2>/dev/null || true
 
 bash scripts/lint.sh
