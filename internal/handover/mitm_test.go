@@ -169,8 +169,3 @@ func (c *mitmConn) cut() {
 	_ = c.gw.CloseNow()
 	_ = c.be.CloseNow()
 }
-
-// passAll is the script of a well-behaved backend.
-func passAll(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
-	c.pass(typ, f, raw)
-}
