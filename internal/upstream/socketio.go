@@ -158,24 +158,40 @@ func (c *sioConn) flushReply() {
 
 // onEvent runs on the client's reading goroutine; the events of one read
 // are flushed together, once sioclient has handled them (OnDrained).
-func (c *sioConn) onEvent(_ *sioclient.Socket, ev sioclient.Event) {
+func (c *sioConn) onEvent(s *sioclient.Socket, ev sioclient.Event) {
+	var err error
 	c.hmu.Lock()
 	if !c.handled {
-		c.handle(ev)
+		err = c.handle(ev)
 	}
 	c.hmu.Unlock()
+	if err != nil {
+		c.fail(s, err)
+	}
 }
 
-func (c *sioConn) handle(ev sioclient.Event) {
-	if ev.Name == c.m.Message && len(ev.Args) > 0 {
-		if ev.Message != nil {
-			c.h.HandleEvent(Event{Kind: KindMessage, Channel: ev.Message.Channel, Seq: ev.Message.Seq, Data: ev.Message.Data})
-			return
+// fail ends the connection for err, the backend breaking its protocol, as
+// the legacy driver ends its connection on a frame it cannot read. It runs
+// on the reading goroutine, without hmu: the end's HandleClose takes it.
+func (c *sioConn) fail(s *sioclient.Socket, err error) {
+	c.mu.Lock()
+	if c.sockErr == nil {
+		c.sockErr = err
+	}
+	c.mu.Unlock()
+	_ = s.Client().Close()
+}
+
+// handle hands ev over; an event named as the mapping's message that is
+// no channel message is an error (ErrProtocol), handed over as nothing.
+func (c *sioConn) handle(ev sioclient.Event) error {
+	if ev.Name == c.m.Message {
+		msg, err := sioMessage(ev)
+		if err != nil {
+			return err
 		}
-		if msg, err := parseMessage(ev.Args[0]); err == nil {
-			c.h.HandleEvent(msg)
-			return
-		}
+		c.h.HandleEvent(msg)
+		return nil
 	}
 	out := Event{Kind: KindEvent, Name: ev.Name, Args: ev.Args, Binary: ev.Binary}
 	if ev.WantsAck() {
@@ -187,6 +203,27 @@ func (c *sioConn) handle(ev sioclient.Event) {
 		}
 	}
 	c.h.HandleEvent(out)
+	return nil
+}
+
+// sioMessage reads a message event: its first argument is
+// {"channel":C,"seq":N,"data":D}, seq optional (an unsequenced message),
+// as a legacy backend's message frame. Anything else, for example a seq
+// of -1 or "7", or no data, is ErrProtocol: passed on as a custom event of
+// that name, it would reach a legacy client as a message frame its
+// decoder rejects.
+func sioMessage(ev sioclient.Event) (Event, error) {
+	if m := ev.Message; m != nil && m.Data != nil {
+		return Event{Kind: KindMessage, Channel: m.Channel, Seq: m.Seq, Data: m.Data}, nil
+	}
+	if len(ev.Args) == 0 {
+		return Event{}, fmt.Errorf("%w: %s event without argument", ErrProtocol, ev.Name)
+	}
+	msg, err := parseMessage(ev.Args[0])
+	if err == nil && msg.Data == nil {
+		err = fmt.Errorf("%w: message without data", ErrProtocol)
+	}
+	return msg, err
 }
 
 // call emits a pub/sub request and reads its ack.
