@@ -31,7 +31,11 @@
 // for example history_gone; a Socket.IO error string "<code>: <message>"
 // is split, an object {"code","message"} is read as is). D is raw JSON and
 // is never re-encoded in either direction. A message without seq is
-// delivered with Seq 0 (unsequenced).
+// delivered with Seq 0 (unsequenced). A message of any other shape (no
+// channel or data, a seq that is no unsigned integer, a Socket.IO message
+// event without argument) ends the connection with ErrProtocol in both
+// drivers: it is not passed on as a custom event of that name, which a
+// legacy client would read as a malformed message frame.
 //
 // # Everything else passes through
 //

@@ -203,7 +203,9 @@ func (c *legacyConn) readBurst() error {
 		if err != nil {
 			return err
 		}
-		c.dispatch(f)
+		if err := c.dispatch(f); err != nil {
+			return err
+		}
 		if c.park == nil || !c.park.Buffered() || n == maxBurst {
 			break // the next frame is not read yet: flush before waiting
 		}
@@ -249,36 +251,51 @@ func (c *legacyConn) end(err error) {
 	close(c.done)
 }
 
-func (c *legacyConn) dispatch(f legacy.Frame) {
+// dispatch hands f over; a frame of the mapping's message type that is no
+// channel message is an error (ErrProtocol), which ends the connection.
+func (c *legacyConn) dispatch(f legacy.Frame) error {
 	switch {
 	case f.Type == c.names.Message:
-		if ev, ok := legacyMessage(f); ok {
-			c.h.HandleEvent(ev)
-			return
+		ev, ok := legacyMessage(f)
+		if !ok {
+			return messageErr(f)
 		}
+		c.h.HandleEvent(ev)
+		return nil
 	case f.ID > 0 && c.answer(f):
-		return
+		return nil
 	case f.Type == legacy.TypeError && f.Code == legacy.CodeSubscriptionLost && f.Channel != "":
 		c.h.HandleEvent(Event{Kind: KindLost, Channel: f.Channel})
-		return
+		return nil
 	case f.Type == legacy.TypeWelcome, f.Type == legacy.TypeAck, f.Type == legacy.TypePong,
 		f.Type == legacy.TypeError && f.ID > 0:
 		// A late answer to an abandoned request (its id is ours: passed
 		// on, a client would take it for the answer to a request of its
 		// own), or a repeated welcome.
-		return
+		return nil
 	}
 	c.h.HandleEvent(Event{Kind: KindEvent, Name: f.Type, Args: [][]byte{f.Raw}})
+	return nil
 }
 
 // legacyMessage reads a message frame, also one renamed by the mapping
-// (which the codec keeps whole, as an unknown type).
+// (which the codec keeps whole, as an unknown type, and which must then
+// pass the codec's checks here: channel and data present, seq, if any, an
+// unsigned integer).
 func legacyMessage(f legacy.Frame) (Event, bool) {
 	if f.Type == legacy.TypeMessage {
 		return Event{Kind: KindMessage, Channel: f.Channel, Seq: f.Seq, Data: f.Data}, true
 	}
 	ev, err := parseMessage(f.Raw)
-	return ev, err == nil
+	return ev, err == nil && ev.Data != nil
+}
+
+// messageErr says why legacyMessage refused f.
+func messageErr(f legacy.Frame) error {
+	if _, err := parseMessage(f.Raw); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: message without data", ErrProtocol)
 }
 
 // parseMessage reads {"channel":C,"seq":N,"data":D}: the message payload of

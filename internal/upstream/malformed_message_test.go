@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -55,5 +56,52 @@ func TestSocketIOMalformedMessageIsProtocolError(t *testing.T) {
 				t.Fatalf("counts %+v, want one ProtocolErrors", got)
 			}
 		})
+	}
+}
+
+// malformedLegacyMessages are message frames (type T) that are not the
+// channel message {"type":T,"channel":C,"seq":N,"data":D}.
+var malformedLegacyMessages = map[string]string{
+	"negative seq":   `{"type":%q,"channel":"c","seq":-1,"data":1}`,
+	"string seq":     `{"type":%q,"channel":"c","seq":"7","data":1}`,
+	"fractional seq": `{"type":%q,"channel":"c","seq":1.5,"data":1}`,
+	"no channel":     `{"type":%q,"seq":1,"data":1}`,
+	"channel number": `{"type":%q,"channel":5,"seq":1,"data":1}`,
+	"no data":        `{"type":%q,"channel":"c","seq":1}`,
+}
+
+// A legacy backend's malformed message frame ends the connection with
+// ErrProtocol whatever the mapping names the message type: renamed
+// ("msg"), it was passed on as a custom event "msg" (or, without data, as
+// a message with data null), where the codec's "message" ended the
+// connection.
+func TestLegacyMalformedMessageIsProtocolError(t *testing.T) {
+	for _, typ := range []string{"message", "msg"} {
+		for name, format := range malformedLegacyMessages {
+			t.Run(typ+"/"+name, func(t *testing.T) {
+				url := rawLegacy(t, fmt.Sprintf(format, typ), `{"type":"notice","n":1}`)
+				rec := newMonitor(t)
+				d := upstream.Observe(&upstream.LegacyDialer{Options: upstream.Options{URL: url, Mapping: upstream.Mapping{Message: typ}}}, rec)
+				h := newRecorder()
+				c, err := d.Dial(testenv.Context(t, 10*time.Second), h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				h.waitFor(t, "the close or an event", func(evs []upstream.Event, closed bool) bool { return closed || len(evs) > 0 })
+				h.mu.Lock()
+				events, closed, cause := h.events, h.closed, h.err
+				h.mu.Unlock()
+				for _, ev := range events {
+					t.Errorf("handed on: kind %v name %q channel %q data %s args %q", ev.Kind, ev.Name, ev.Channel, ev.Data, ev.Args)
+				}
+				if !closed || !errors.Is(cause, upstream.ErrProtocol) {
+					t.Fatalf("closed=%v cause %v, want the connection ended with ErrProtocol", closed, cause)
+				}
+				if got := rec.Snapshot().Counts; got.ProtocolErrors != 1 || got.AbnormalCloses != 0 {
+					t.Fatalf("counts %+v, want one ProtocolErrors", got)
+				}
+			})
+		}
 	}
 }
