@@ -11,10 +11,12 @@
 //	GET  /api/v1/metrics       health per backend
 //	GET  /api/v1/events        Server-Sent Events: transitions and a metrics tick
 //	GET  /metrics              Prometheus exposition of an injected registry
+//	GET  /dashboard/           the web dashboard (static files, no token: see
+//	                           package dashboard); GET / redirects there
 //
 // docs/api.md is the reference (bodies, status codes).
 //
-// Every request needs Authorization: Bearer <token> (compared in constant
+// Every request but the dashboard's static files needs Authorization: Bearer <token> (compared in constant
 // time); without it, or with a wrong one, the answer is 401. Errors are
 // JSON {"error":"..."}; a bad request (malformed JSON, unknown field,
 // weight out of range, body too large) is 400 and changes nothing; a rollout
@@ -39,6 +41,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/baton-rt/baton/internal/admin/dashboard"
 	"github.com/baton-rt/baton/internal/edge"
 )
 
@@ -96,6 +99,7 @@ type Server struct {
 	g     Gateway
 	token [sha256.Size]byte
 	mux   *http.ServeMux
+	dash  *dashboard.Handler
 	log   *slog.Logger
 	reg   *prometheus.Registry
 
@@ -119,6 +123,7 @@ func New(opts Options) (*Server, error) {
 	if err := s.initMetrics(); err != nil {
 		return nil, err
 	}
+	s.dash = dashboard.New()
 	s.mux = http.NewServeMux()
 	s.mux.Handle("PUT /api/v1/weight", s.handle(s.putWeight))
 	s.mux.Handle("POST /api/v1/weight/prepare", s.handle(s.postPrepare))
@@ -134,8 +139,13 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP checks the token, then routes.
+// ServeHTTP serves the dashboard's files, which hold no data, without a
+// token; for anything else it checks the token, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if dashboard.Owns(r) {
+		s.dash.ServeHTTP(w, r)
+		return
+	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="baton"`)
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")

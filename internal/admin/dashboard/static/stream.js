@@ -1,0 +1,147 @@
+// Follows the event stream, GET /api/v1/events (Server-Sent Events).
+//
+// EventSource cannot send an Authorization header, so the stream is read
+// with fetch() and a stream reader, and parsed here. The reconnect policy
+// is that of `baton rollout watch`: a dropped stream or a refused
+// connection is retried after a jittered backoff from 200 ms doubling to
+// 5 s; a stream silent for 45 s (no event, no heartbeat comment: the
+// gateway sends one every 15 s) counts as dropped; a 401 or another 4xx
+// answer (but 408 and 429) is final.
+
+import { authHeaders, readError } from './api.js';
+
+const MIN_DELAY = 200;
+const MAX_DELAY = 5000;
+const SILENCE = 45000;
+
+// follow reads the stream until the returned stop function is called or a
+// final error comes. Callbacks:
+//   onEvent({name, id, data})   each event, data parsed from JSON
+//   onState(state, detail)      'connecting' | 'live' | 'reconnecting'
+//   onFatal(err)                an APIError that ends the following
+export function follow({ onEvent, onState, onFatal }) {
+  const stopped = new AbortController();
+  (async () => {
+    let delay = MIN_DELAY;
+    let attempt = 0;
+    onState('connecting', '');
+    while (!stopped.signal.aborted) {
+      let got = false; // an event came on this connection
+      let reason;
+      try {
+        await readOnce(stopped.signal, (ev) => { got = true; onEvent(ev); }, () => onState('live', ''));
+        reason = 'stream ended';
+      } catch (err) {
+        if (stopped.signal.aborted) return;
+        if (err.final) { onFatal(err); return; }
+        reason = err.message || String(err);
+      }
+      if (stopped.signal.aborted) return;
+      if (got) { delay = MIN_DELAY; attempt = 0; }
+      attempt++;
+      // Full jitter on the upper half: many tabs do not come back at once.
+      const wait = delay / 2 + Math.random() * delay / 2;
+      onState('reconnecting', `${reason}; retry ${attempt} in ${(wait / 1000).toFixed(1)} s`);
+      await sleep(wait, stopped.signal);
+      delay = Math.min(delay * 2, MAX_DELAY);
+    }
+  })().catch((err) => onFatal(err)); // a bug in a callback: shown, not lost
+  return () => stopped.abort();
+}
+
+// readOnce opens one connection and hands its events to emit until it
+// ends. It throws on a refused or failed connection; err.final is set on
+// an answer not worth retrying.
+async function readOnce(stopSignal, emit, onOpen) {
+  const conn = new AbortController();
+  const stop = () => conn.abort();
+  stopSignal.addEventListener('abort', stop);
+  let timer = 0;
+  const quiet = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => conn.abort(new Error('stream silent for 45 s')), SILENCE);
+  };
+  try {
+    quiet();
+    const res = await fetch('/api/v1/events', {
+      headers: authHeaders({ Accept: 'text/event-stream' }),
+      cache: 'no-store',
+      signal: conn.signal,
+    });
+    if (!res.ok) {
+      const err = await readError(res);
+      err.final = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
+      throw err;
+    }
+    onOpen();
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    const parser = new SSEParser(emit);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      quiet();
+      parser.push(value);
+    }
+  } catch (err) {
+    // An abort for silence reports its reason rather than "aborted".
+    if (conn.signal.aborted && conn.signal.reason instanceof Error && !stopSignal.aborted) throw conn.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    stopSignal.removeEventListener('abort', stop);
+  }
+}
+
+// SSEParser splits the text of a stream into events, as the HTML
+// standard's event-stream format says: fields "event", "data" and "id",
+// a blank line ends an event, a line starting with ":" is a comment.
+export class SSEParser {
+  constructor(emit) {
+    this.emit = emit;
+    this.buf = '';
+    this.reset();
+  }
+
+  reset() { this.name = ''; this.id = ''; this.data = []; }
+
+  push(text) {
+    this.buf += text;
+    let nl;
+    while ((nl = this.buf.search(/\r\n|\r|\n/)) >= 0) {
+      const line = this.buf.slice(0, nl);
+      const len = this.buf.startsWith('\r\n', nl) ? 2 : 1;
+      // A lone "\r" at the end may be the first half of "\r\n".
+      if (len === 1 && this.buf[nl] === '\r' && nl === this.buf.length - 1) break;
+      this.buf = this.buf.slice(nl + len);
+      this.line(line);
+    }
+  }
+
+  line(line) {
+    if (line === '') {
+      if (this.data.length > 0) {
+        const raw = this.data.join('\n');
+        let data;
+        try { data = JSON.parse(raw); } catch { data = raw; }
+        this.emit({ name: this.name || 'message', id: this.id, data });
+      }
+      this.reset();
+      return;
+    }
+    if (line.startsWith(':')) return; // a comment: the heartbeat
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') this.name = value;
+    else if (field === 'data') this.data.push(value);
+    else if (field === 'id') this.id = value;
+  }
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
