@@ -80,9 +80,7 @@ func runDemo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	if cfg.KeepRunning {
-		cfg.Ready = func(ep demo.Endpoints) {
-			fmt.Fprintf(progress, "admin API: http://%s  token: %s\n", ep.Admin, ep.Token)
-		}
+		cfg.Ready = func(ep demo.Endpoints) { printEndpoints(progress, ep) }
 	}
 	cfg.OnReport = func(r *demo.Report) {
 		if f.json {
@@ -104,6 +102,12 @@ func runDemo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 		return &exitError{code: code, msg: msg}
 	}
 	return nil
+}
+
+// printEndpoints tells a --keep-running demo's operator where the admin
+// API and its dashboard are, and the token both take.
+func printEndpoints(w io.Writer, ep demo.Endpoints) {
+	fmt.Fprintf(w, "admin API: http://%s  token: %s\ndashboard: %s (asks for the token)\n", ep.Admin, ep.Token, ep.DashboardURL())
 }
 
 // failedChecks names the report's failed checks, with their details.

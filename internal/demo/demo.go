@@ -117,6 +117,10 @@ type Endpoints struct {
 	Green string // green's URL
 }
 
+// DashboardURL is the address of the admin listener's web dashboard
+// (it asks for Token).
+func (e Endpoints) DashboardURL() string { return "http://" + e.Admin + "/dashboard/" }
+
 func (c *Config) setDefaults() {
 	def := func(v *int, d int) {
 		if *v == 0 {

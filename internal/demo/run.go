@@ -370,8 +370,8 @@ func makeReport(cfg *Config, st rollout.State, gs gateway.Status, t tally, lat m
 
 // keepRunning leaves the demo up, traffic included, until ctx ends.
 func keepRunning(ctx context.Context, cfg *Config, ep Endpoints, fl *fleet, pub *publisher, pr *progress) {
-	pr.linef("still running: admin API http://%s (token %s); try `baton rollout status --admin http://%s --token %s`. Ctrl-C stops.",
-		ep.Admin, ep.Token, ep.Admin, ep.Token)
+	pr.linef("still running: admin API http://%s (token %s), dashboard %s; try `baton rollout status --admin http://%s --token %s`. Ctrl-C stops.",
+		ep.Admin, ep.Token, ep.DashboardURL(), ep.Admin, ep.Token)
 	traffic, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan struct{})
