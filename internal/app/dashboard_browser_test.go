@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 // chromiumPath is Debian's chromium.
@@ -108,13 +110,16 @@ func eval(ctx context.Context, t *testing.T, expr string) string {
 
 // TestDashboardInBrowser drives the dashboard in headless Chromium against
 // a real gateway and reference services: the token form, the live view
-// through the event stream, the rollout controls and an API error.
+// through the event stream and its reconnection, the rollout controls
+// and an API error. The browser reaches the admin listener through a
+// proxy that the test can take down.
 func TestDashboardInBrowser(t *testing.T) {
 	ctx := browser(t)
 	blue, green := testBackends(t)
 	a := start(t, testConfig(blue, green, ""), Options{TestHold: 500 * time.Millisecond})
 	clients(t, a.App, 3)
-	base := "http://" + a.AdminAddr()
+	proxy := testenv.StartProxy(t, a.AdminAddr())
+	base := "http://" + proxy.Addr()
 
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -164,6 +169,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		eval(ctx, t, `JSON.stringify(localStorage)`); strings.Contains(url, a.Token()) || s != a.Token() || strings.Contains(l, a.Token()) {
 		t.Errorf("token: URL %q, sessionStorage %q, localStorage %s; want it in sessionStorage only", url, s, l)
 	}
+
+	// The stream drops and cannot reconnect: the page says so, and goes
+	// live again once the gateway is back.
+	proxy.Down()
+	step("stream drops",
+		waitFor(`document.getElementById('conn').dataset.state === 'reconnecting'`),
+		shows("conn", "reconnecting…"),
+	)
+	proxy.Up()
+	step("stream reconnects",
+		textIs("conn", "live"),
+		shows("event-log", "event stream reconnected"),
+	)
 
 	// The start's answer says "preparing"; "completed" and 100 % come
 	// through the stream (and the re-reads its transitions cause).
