@@ -16,8 +16,9 @@
 //
 // docs/api.md is the reference (bodies, status codes).
 //
-// Every request but the dashboard's static files needs Authorization: Bearer <token> (compared in constant
-// time); without it, or with a wrong one, the answer is 401. Errors are
+// Every request but a GET or HEAD of the dashboard's static files needs
+// Authorization: Bearer <token> (compared in constant time); without it,
+// or with a wrong one, the answer is 401. Errors are
 // JSON {"error":"..."}; a bad request (malformed JSON, unknown field,
 // weight out of range, body too large) is 400 and changes nothing; a rollout
 // command not allowed in the current state, or a start whose first step is
