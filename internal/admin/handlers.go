@@ -159,10 +159,7 @@ func (s *Server) getStatus(w http.ResponseWriter, _ *http.Request) error {
 	out := Status{
 		Weight:   st.Weight.Percent(),
 		Sessions: sessionCounts(st.Sessions),
-		Moves: MoveCounts{
-			Done: st.Moves.Done, Failed: st.Moves.Failed, Canceled: st.Moves.Canceled, Drops: st.Moves.Drops,
-			Reattached: st.Moves.Reattached, ReattachFailed: st.Moves.ReattachFailed, AttachFailed: st.Moves.AttachFailed,
-		},
+		Moves:    moveCounts(st.Moves),
 		Backends: map[string]Backend{"blue": backendOf(st.Backends.Blue), "green": backendOf(st.Backends.Green)},
 		Messages: st.Messages,
 	}
