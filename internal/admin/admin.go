@@ -8,7 +8,7 @@
 //	GET  /api/v1/sessions/{id} one session: backend, subscriptions, last seqs
 //	POST /api/v1/rollout/{start,pause,resume,promote,rollback,emergency-rollback,abort}
 //	GET  /api/v1/rollout       the rollout: state, step, weight, verdicts, timings
-//	GET  /api/v1/metrics       health per backend
+//	GET  /api/v1/metrics       health per backend (?series=true: and its last minutes)
 //	GET  /api/v1/events        Server-Sent Events: transitions and a metrics tick
 //	GET  /metrics              Prometheus exposition of an injected registry
 //	GET  /dashboard/           the web dashboard (static files, no token: see

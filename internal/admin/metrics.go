@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/baton-rt/baton/internal/gateway"
@@ -24,6 +25,31 @@ type Metrics struct {
 	// Rollout is the rollout's status without the verdict history (nil
 	// without a controller).
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// Series is each backend's recent health, oldest first, one point a
+	// second: only when asked for (GET /api/v1/metrics?series=true) and
+	// the Health given implements HealthSeries.
+	Series map[string][]SeriesPoint `json:"series,omitempty"`
+}
+
+// HealthSeries is optionally implemented by the Health given in Options:
+// the health monitor's short time series, for the dashboard's charts.
+type HealthSeries interface {
+	// Series returns backend c's points, oldest first.
+	Series(c router.Color) []SeriesPoint
+}
+
+// SeriesPoint is one backend's windowed health at one moment: the values
+// a metrics event carries, kept for a few minutes. Latencies are the
+// gates' kind, in milliseconds.
+type SeriesPoint struct {
+	At        time.Time `json:"at"`
+	Sessions  int64     `json:"sessions"`
+	Requests  int64     `json:"requests"`
+	Errors    int64     `json:"errors"`
+	ErrorRate float64   `json:"error_rate"`
+	P50Ms     float64   `json:"p50_ms"`
+	P95Ms     float64   `json:"p95_ms"`
+	P99Ms     float64   `json:"p99_ms"`
 }
 
 // BackendMetrics is one backend's health.
@@ -121,6 +147,25 @@ func moveCounts(m gateway.MoveCounts) MoveCounts {
 	}
 }
 
-func (s *Server) getMetrics(w http.ResponseWriter, _ *http.Request) error {
-	return writeJSON(w, http.StatusOK, s.metrics())
+func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) error {
+	m := s.metrics()
+	if v := r.URL.Query().Get("series"); v != "" {
+		want, err := strconv.ParseBool(v)
+		if err != nil {
+			ae := apiErr(http.StatusBadRequest, "series: want true or false, got %q", v)
+			ae.Field = "series"
+			return ae
+		}
+		if hs, ok := s.opts.Health.(HealthSeries); ok && want {
+			m.Series = make(map[string][]SeriesPoint, 2)
+			for _, c := range []router.Color{router.Blue, router.Green} {
+				pts := hs.Series(c)
+				if pts == nil {
+					pts = []SeriesPoint{}
+				}
+				m.Series[c.String()] = pts
+			}
+		}
+	}
+	return writeJSON(w, http.StatusOK, m)
 }

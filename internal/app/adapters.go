@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/config"
@@ -26,6 +27,7 @@ var (
 	_ admin.Gateway           = shifter{}
 	_ admin.Health            = adminHealth{}
 	_ admin.LatencyHistograms = adminHealth{}
+	_ admin.HealthSeries      = adminHealth{}
 )
 
 // The controller's emergency pace must mean "unpaced" to the gateway.
@@ -56,6 +58,22 @@ func (h adminHealth) BackendHealth(c router.Color) admin.BackendHealth {
 	for c := health.Counter(0); int(c) < health.NumCounters; c++ {
 		if c != health.Requests {
 			out.TotalErrors[c.String()] = s.Totals.Get(c)
+		}
+	}
+	return out
+}
+
+// Series gives the monitor's time series (one point per health tick) with
+// the gates' latency kind.
+func (h adminHealth) Series(c router.Color) []admin.SeriesPoint {
+	k := h.a.gateKind()
+	pts := h.a.monitor.Series(c)
+	out := make([]admin.SeriesPoint, len(pts))
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	for i, p := range pts {
+		out[i] = admin.SeriesPoint{
+			At: p.At, Sessions: p.Sessions, Requests: p.Requests, Errors: p.Errors, ErrorRate: p.ErrorRate,
+			P50Ms: ms(p.P50[k]), P95Ms: ms(p.P95[k]), P99Ms: ms(p.P99[k]),
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -154,6 +156,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("sessionStorage keeps the refused token %q", s)
 	}
 
+	// The charts start with the gateway's own series: wait for a few
+	// points, which the page cannot have gathered itself at connect.
+	var seeded int
+	testenv.Eventually(t, "four points in the health series", 10*time.Second, func() bool {
+		_, body := adminDo(t, a.App, "GET", "/api/v1/metrics?series=true")
+		var m admin.Metrics
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatal(err)
+		}
+		seeded = len(m.Series["blue"])
+		return seeded >= 4
+	})
+
 	step("right token",
 		chromedp.SendKeys(chromedp.ID("token"), a.Token()),
 		chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)),
@@ -165,6 +180,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		textIs("rollout-state", "idle"),
 		textIs("conn", "live"),
 	)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector('#chart-p95 polyline.blue').getAttribute('points').split(' ').length`))
+	if err != nil || n < seeded {
+		t.Errorf("the P95 chart has %d points at connect (%v), want at least the %d of the gateway's series", n, err, seeded)
+	}
+	step("charts", waitFor(`document.querySelectorAll('#chart-errors polyline, #chart-p95 polyline, #chart-p99 polyline').length === 6`))
 	if url, s, l := eval(ctx, t, `location.href`), eval(ctx, t, `sessionStorage.getItem('baton.admin.token') || ''`),
 		eval(ctx, t, `JSON.stringify(localStorage)`); strings.Contains(url, a.Token()) || s != a.Token() || strings.Contains(l, a.Token()) {
 		t.Errorf("token: URL %q, sessionStorage %q, localStorage %s; want it in sessionStorage only", url, s, l)

@@ -1,7 +1,8 @@
 // Baton dashboard: the token form, the live view and the controls.
 //
 // Data comes from the admin API only: GET /api/v1/status, /rollout and
-// /metrics once at connect, then the event stream (GET /api/v1/events):
+// /metrics?series=true (with the recent health per second, for the charts)
+// once at connect, then the event stream (GET /api/v1/events):
 // its `status` event first, a `metrics` event every second (weight,
 // sessions, moves, per-backend health, the rollout without its verdict
 // list) and a `transition` event per controller transition. The status is
@@ -77,7 +78,7 @@ async function connect() {
         if (err instanceof APIError && err.status === 503) return null; // no controller
         throw err;
       }),
-      call('GET', '/api/v1/metrics'),
+      call('GET', '/api/v1/metrics?series=true'),
     ]);
     $('login').hidden = true;
     $('main').hidden = false;
@@ -85,6 +86,7 @@ async function connect() {
     $('login-error').hidden = true;
     showCounts(st);
     showBackends(st.backends);
+    series.seed(mt.series); // the charts start with the last minutes
     onMetrics(mt);
     if (ro) setRollout(ro);
     startStream();

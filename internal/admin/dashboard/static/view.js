@@ -40,9 +40,29 @@ export function showBackends(backends) {
 }
 
 // Series keeps the newest points of each backend's windowed health, one
-// per metrics event (the stream sends one a second).
+// a second: first the gateway's own series (GET /api/v1/metrics?series=true),
+// then one per metrics event of the stream.
 export class Series {
   constructor(cap) { this.cap = cap; this.points = []; }
+
+  // seed replaces the points with the API's series ({blue: [...], green:
+  // [...]}, oldest first, the same ticks on both).
+  seed(series) {
+    const blue = (series && series.blue) || [];
+    const green = (series && series.green) || [];
+    const n = Math.min(Math.max(blue.length, green.length), this.cap);
+    const at = (list, i) => list[list.length - n + i] || {};
+    this.points = [];
+    for (let i = 0; i < n; i++) {
+      const b = at(blue, i);
+      const g = at(green, i);
+      this.points.push({
+        errBlue: b.error_rate || 0, errGreen: g.error_rate || 0,
+        p95Blue: b.p95_ms || 0, p95Green: g.p95_ms || 0,
+        p99Blue: b.p99_ms || 0, p99Green: g.p99_ms || 0,
+      });
+    }
+  }
 
   add(m) {
     const b = m.backends || {};
