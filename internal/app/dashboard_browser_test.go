@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/baton-rt/baton/internal/admin"
@@ -99,6 +101,24 @@ func textIs(id, want string) chromedp.Action[chromedp.Void] {
 // want.
 func shows(id, want string) chromedp.Action[chromedp.Void] {
 	return waitFor(fmt.Sprintf(`(() => { const e = document.getElementById(%q); return !e.hidden && e.textContent.includes(%q); })()`, id, want))
+}
+
+// emergency clicks the emergency rollback button and answers its
+// confirmation dialog. The click runs from a timer in the page: a click
+// sent as input would not return while the dialog it opens is up.
+func emergency(accept bool) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		ev, err := chromedp.WaitEvent(page.JavascriptDialogOpening, nil,
+			chromedp.Evaluate[int](`setTimeout(() => document.getElementById('btn-emergency').click(), 0)`))(ctx, t)
+		if err != nil {
+			return chromedp.Void{}, err
+		}
+		if ev.Type != page.DialogTypeConfirm || !strings.Contains(ev.Message, "Emergency rollback") {
+			return chromedp.Void{}, fmt.Errorf("dialog %s %q, want a confirmation of the emergency rollback", ev.Type, ev.Message)
+		}
+		_, err = cdp.Call(ctx, t, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
+		return chromedp.Void{}, err
+	}
 }
 
 func eval(ctx context.Context, t *testing.T, expr string) string {
@@ -231,6 +251,21 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("btn-resume")),
 		shows("api-ok", "resume: the rollout is"),
 		textIs("rollout-state", "completed"),
+	)
+
+	// Emergency rollback asks first: dismissed, nothing is sent; accepted,
+	// everyone goes back to blue.
+	step("emergency dismissed", emergency(false))
+	if got := eval(ctx, t, `document.getElementById('api-ok').textContent`); strings.Contains(got, "emergency") ||
+		eval(ctx, t, `document.getElementById('rollout-state').textContent`) != "completed" {
+		t.Errorf("a dismissed emergency rollback was sent: %q", got)
+	}
+	step("emergency accepted",
+		emergency(true),
+		shows("api-ok", "emergency-rollback: the rollout is"),
+		textIs("rollout-state", "rolled_back"),
+		textIs("weight", "0 %"),
+		textIs("sessions-blue", "3"),
 	)
 
 	step("out-of-range weight",
