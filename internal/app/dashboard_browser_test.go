@@ -268,6 +268,33 @@ func TestDashboardInBrowser(t *testing.T) {
 		textIs("sessions-blue", "3"),
 	)
 
+	// A command the state does not allow: the 409 and the state.
+	step("pause refused",
+		chromedp.Click(chromedp.ID("btn-pause")),
+		shows("api-error", "pause failed (409)"),
+		shows("api-error", "[state: rolled_back]"),
+	)
+	// Abort, roll back and promote.
+	running := waitFor(`['preparing', 'shifting'].includes(document.getElementById('rollout-state').textContent)`)
+	step("abort",
+		chromedp.Click(chromedp.ID("btn-start")),
+		running,
+		chromedp.Click(chromedp.ID("btn-abort")),
+		textIs("rollout-state", "aborted"),
+	)
+	step("rollback",
+		chromedp.Click(chromedp.ID("btn-rollback")),
+		textIs("rollout-state", "rolled_back"),
+	)
+	step("promote",
+		chromedp.Click(chromedp.ID("btn-start")),
+		running,
+		chromedp.Click(chromedp.ID("btn-promote")),
+		shows("rollout-weight", "(promoted)"),
+		textIs("rollout-state", "completed"),
+		textIs("weight", "100 %"),
+	)
+
 	step("out-of-range weight",
 		chromedp.SendKeys(chromedp.ID("weight-input"), "150"),
 		chromedp.Click(chromedp.ID("btn-weight")),
