@@ -302,4 +302,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		shows("api-error", "[field: weight]"),
 		waitFor(`document.getElementById('weight-input').classList.contains('invalid')`),
 	)
+
+	// "Forget token" drops it and asks again, with no error.
+	step("forget token",
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		waitFor(`document.getElementById('main').hidden && document.getElementById('login-error').hidden`),
+		textIs("conn", "not connected"),
+	)
+	if s := eval(ctx, t, `sessionStorage.getItem('baton.admin.token') || ''`); s != "" {
+		t.Errorf("sessionStorage keeps the forgotten token %q", s)
+	}
 }

@@ -103,6 +103,7 @@ function disconnect() {
   stopStream = null;
   timers.forEach(clearInterval);
   timers = [];
+  clearTimeout(refetch); // it would ask with no token
 }
 
 function setConn(state, text) {
