@@ -37,7 +37,30 @@ var (
 	// ErrMessageTooLarge: a packet over Options.MaxSendSize was not sent;
 	// the session goes on. The error is a *SizeError.
 	ErrMessageTooLarge = errors.New("sioclient: packet too large to send")
+	// ErrReservedEvent: an emit of an event name Socket.IO reserves
+	// ("connect", "disconnect", ...; see reserved) was not sent, as the
+	// official client refuses it: a server takes such an event for a
+	// protocol violation and ends the connection. The session goes on.
+	ErrReservedEvent = errors.New("sioclient: reserved event name")
 )
+
+// reserved reports whether Socket.IO keeps the event name event for
+// itself (socket.io-parser's RESERVED_EVENTS, as internal/sio's).
+func reserved(event string) bool {
+	switch event {
+	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+		return true
+	}
+	return false
+}
+
+// checkEvent refuses an event name that may not be emitted.
+func checkEvent(event string) error {
+	if reserved(event) {
+		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	}
+	return nil
+}
 
 // SizeError refuses a packet of Size bytes, over Options.MaxSendSize
 // (Limit). It matches ErrMessageTooLarge.

@@ -108,7 +108,9 @@ func (s *Socket) Close() error {
 	return nil
 }
 
-// Emit sends an event with JSON arguments (each one raw JSON value).
+// Emit sends an event with JSON arguments (each one raw JSON value). An
+// event name Socket.IO reserves ("connect", "disconnect", ...) is refused
+// with ErrReservedEvent, by every emit, as by the official client.
 func (s *Socket) Emit(ctx context.Context, event string, args ...[]byte) error {
 	return s.EmitPayload(ctx, event, Payload{Args: args})
 }
@@ -116,6 +118,9 @@ func (s *Socket) Emit(ctx context.Context, event string, args ...[]byte) error {
 // EmitPayload sends an event whose arguments may carry binary attachments.
 func (s *Socket) EmitPayload(ctx context.Context, event string, p Payload) error {
 	if err := s.Err(); err != nil {
+		return err
+	}
+	if err := checkEvent(event); err != nil {
 		return err
 	}
 	return s.c.sendPacket(ctx, s.eventMessage(event, p, 0, false))
@@ -130,6 +135,9 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...[]byte) 
 
 // EmitPayloadWithAck is EmitWithAck for arguments with binary attachments.
 func (s *Socket) EmitPayloadWithAck(ctx context.Context, event string, p Payload) (Payload, error) {
+	if err := checkEvent(event); err != nil {
+		return Payload{}, err
+	}
 	ch := make(chan Payload, 1)
 	id, err := s.expectAck(&pendingAck{ch: ch})
 	if err != nil {
@@ -180,6 +188,9 @@ func (s *Socket) eventMessage(event string, p Payload, id int64, hasID bool) soc
 // means then is not called.
 func (s *Socket) EmitWithAckFunc(ctx context.Context, event string, then func(Payload, error), args ...[]byte) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkEvent(event); err != nil {
 		return err
 	}
 	pa := &pendingAck{then: then, due: expiry.Due(ctx, s.c.opts.AckTimeout)}

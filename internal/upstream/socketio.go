@@ -251,12 +251,17 @@ func (c *sioConn) callErr(ctx context.Context, err error) error {
 }
 
 // sendErr is ErrMessageTooLarge for a packet sioclient refused for its
-// size, else err. A function of its own: the variable errors.As fills goes
-// to the heap, and only a failed emit pays for it.
+// size, ErrInvalidArgs for an event name Socket.IO reserves (which the
+// backend would take for a protocol violation), else err. A function of
+// its own: the variable errors.As fills goes to the heap, and only a
+// failed emit pays for it.
 func sendErr(err error) error {
 	var se *sioclient.SizeError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		return tooLarge(se.Size, se.Limit)
+	case errors.Is(err, sioclient.ErrReservedEvent):
+		return fmt.Errorf("%w: %w", ErrInvalidArgs, err)
 	}
 	return err
 }
