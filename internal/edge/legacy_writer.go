@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"time"
@@ -77,15 +78,57 @@ func (c *legacyConn) push(ev upstream.Event) error {
 			Type: legacy.TypeError, Code: legacy.CodeSubscriptionLost, Message: lostMessage(ev.Data), Channel: ev.Channel,
 		}), false)
 	default:
-		if ev.Answer != nil {
-			c.srv.asksNotBridged.Add(1) // a legacy client cannot answer it
-		}
 		frame, err := upstream.AppendLegacyFrame(nil, ev.Name, 0, ev.Args)
 		if err != nil {
 			return err
 		}
+		if legacy.Known(ev.Name) && !carried(ev.Name, frame) {
+			return c.srv.notCarried(c.id, ev.Name)
+		}
+		if ev.Answer != nil {
+			c.srv.asksNotBridged.Add(1) // a legacy client cannot answer it
+		}
 		return c.enqueue(frame, len(frame), &ev, false)
 	}
+}
+
+// carried says whether a custom event named like one of the protocol's
+// frame types, whose frame is frame, goes to a legacy client. Only an
+// error frame does, one the client decodes as such: a legacy backend's
+// error that answers no request (upstream passes it on as an event), or
+// another backend's "error" event shaped like one. Anything else would be
+// a frame the client's decoder refuses (an ack or pong without id, a
+// "message" that is no channel message, emit("error","oops")), or one it
+// takes for what it is not: a channel message the session's seq rule
+// never saw, a second welcome, a client's request.
+func carried(name string, frame []byte) bool {
+	if name != legacy.TypeError {
+		return false
+	}
+	_, err := legacy.Decode(frame)
+	return err == nil
+}
+
+// errNotCarried refuses a custom event named like a frame type of the
+// legacy protocol (see carried); the session counts it (messages.rejected).
+var errNotCarried = errors.New("edge: a custom event named like a legacy frame type is not carried to a legacy client")
+
+// notCarriedLogEvery spaces the log lines of events not carried.
+const notCarriedLogEvery = 10 * time.Second
+
+// notCarried logs, at most once per notCarriedLogEvery, that session's
+// event name was not carried to its legacy client, and returns
+// errNotCarried.
+func (s *Server) notCarried(session, name string) error {
+	now := time.Now().UnixNano()
+	next := s.notCarriedNext.Load()
+	if now < next || !s.notCarriedNext.CompareAndSwap(next, now+int64(notCarriedLogEvery)) {
+		s.notCarriedQuiet.Add(1)
+		return errNotCarried
+	}
+	s.log.Warn("edge: event not carried to a legacy client: its name is a legacy frame type",
+		"event", name, "session", session, "not_logged_before", s.notCarriedQuiet.Swap(0))
+	return errNotCarried
 }
 
 // answerSlack is how far past the queue's bound answers may go, in
