@@ -45,7 +45,9 @@ export function follow({ onEvent, onState, onFatal }) {
       await sleep(wait, stopped.signal);
       delay = Math.min(delay * 2, MAX_DELAY);
     }
-  })().catch((err) => onFatal(err)); // a bug in a callback: shown, not lost
+  })().catch((err) => onFatal(err)); // a throw from onState or onFatal: shown, not lost
+  // (one from onEvent is caught in readOnce: it ends that connection, and
+  // the reconnect's detail shows its message)
   return () => stopped.abort();
 }
 
