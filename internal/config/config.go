@@ -236,11 +236,13 @@ type Edge struct {
 	// Overflow is what happens when a message does not fit in the outbound
 	// queue: "disconnect" or "drop_newest". Empty means "disconnect".
 	Overflow string `yaml:"overflow"`
-	// PingInterval is the Engine.IO heartbeat interval announced to
-	// Socket.IO clients. Zero means 25s.
+	// PingInterval is the heartbeat interval of both edges: the Engine.IO
+	// one announced to Socket.IO clients, and how often a legacy client is
+	// sent a WebSocket Ping. Zero means 25s.
 	PingInterval time.Duration `yaml:"ping_interval"`
-	// PingTimeout is how long a Socket.IO client may take to answer a ping.
-	// Zero means 20s.
+	// PingTimeout is how long a client may stay silent after a heartbeat
+	// ping: a Socket.IO client to answer the Engine.IO ping, a legacy client
+	// sending nothing at all (no Pong, no frame). Zero means 20s.
 	PingTimeout time.Duration `yaml:"ping_timeout"`
 	// OriginPatterns lists the Origin hosts (path.Match patterns such as
 	// "*.example.com") allowed for browser clients on both listeners (the
