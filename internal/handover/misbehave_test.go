@@ -27,6 +27,24 @@ type misbehaviour struct {
 	moveOnly bool
 }
 
+// skipOnce is the script of a backend that drops, once per channel, the
+// message that comes after n of the channel's messages have passed.
+func skipOnce(n int) func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
+	return func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
+		skipped := state(c, "skipped", func() map[string]bool { return map[string]bool{} })
+		if passed, _ := c.passed(f.Channel); f.Type == legacy.TypeMessage && passed == n {
+			c.mu.Lock()
+			skip := !skipped[f.Channel]
+			skipped[f.Channel] = true
+			c.mu.Unlock()
+			if skip {
+				return
+			}
+		}
+		c.pass(typ, f, raw)
+	}
+}
+
 // state returns the script's state under key, made by mk the first time.
 func state[T any](c *mitmConn, key string, mk func() T) T {
 	c.mu.Lock()
@@ -63,36 +81,12 @@ func misbehaviours(e *env) []misbehaviour {
 				c.send(typ, raw)
 			}
 		}},
-		{name: "replay skips a seq", script: func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
-			// The second message of each channel's first subscribe on
-			// the connection: a recovery's resubscribe is served right.
-			skipped := state(c, "skipped", func() map[string]bool { return map[string]bool{} })
-			if n, _ := c.passed(f.Channel); f.Type == legacy.TypeMessage && n == 1 {
-				c.mu.Lock()
-				skip := !skipped[f.Channel]
-				skipped[f.Channel] = true
-				c.mu.Unlock()
-				if skip {
-					return
-				}
-			}
-			c.pass(typ, f, raw)
-		}},
-		{name: "skips a seq after the cut-over", script: func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
-			// Once per channel, well before the publisher stops: a gap
-			// shows only when a later seq comes.
-			skipped := state(c, "skipped", func() map[string]bool { return map[string]bool{} })
-			if n, _ := c.passed(f.Channel); f.Type == legacy.TypeMessage && n == 10 {
-				c.mu.Lock()
-				skip := !skipped[f.Channel]
-				skipped[f.Channel] = true
-				c.mu.Unlock()
-				if skip {
-					return
-				}
-			}
-			c.pass(typ, f, raw)
-		}},
+		// The second message of each channel's first subscribe on the
+		// connection: a recovery's resubscribe is served right.
+		{name: "replay skips a seq", script: skipOnce(1)},
+		// Once per channel, well before the publisher stops: a gap shows
+		// only when a later seq comes.
+		{name: "skips a seq after the cut-over", script: skipOnce(10)},
 		{name: "replay starts below since", script: func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
 			if f.Type == legacy.TypeAck && f.HasSeq {
 				if ch := c.channelOf(f.ID); ch != "" {
