@@ -51,8 +51,15 @@ func TestLastStepWithoutBlueTrafficCompletes(t *testing.T) {
 	}
 	h := newHarness(t, func(o *Options) {
 		o.Health = NewMonitorHealth(m, health.RequestAck, nil) // the app's, probe off
+		// A 1 s window is the current second alone, so a gate sees the
+		// traffic of the part of the second already gone. With a hold of
+		// whole seconds every gate of a step came at the same point of its
+		// second; one early in it (under 50 ms: 189 operations a backend,
+		// what the comparison at step 1 needs) left every extension as
+		// short of data, and a CI run rolled back. Half a second more
+		// moves each extension's gate half a second along.
 		o.Plan = config.Rollout{
-			Steps: []float64{50, 100}, Hold: time.Second, MinSamples: 50, MaxExtensions: 3,
+			Steps: []float64{50, 100}, Hold: 1500 * time.Millisecond, MinSamples: 50, MaxExtensions: 3,
 			Store: config.Store{Kind: config.StoreMemory},
 		}
 	})
