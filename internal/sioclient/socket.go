@@ -154,7 +154,12 @@ func (s *Socket) EmitPayloadWithAck(ctx context.Context, event string, p Payload
 		s.takeAck(id)
 		return Payload{}, ctx.Err()
 	case <-s.done:
-		return Payload{}, s.Err()
+		select {
+		case reply := <-ch: // answered before the end: select picked at random
+			return reply, nil
+		default:
+			return Payload{}, s.Err()
+		}
 	}
 }
 
