@@ -383,17 +383,22 @@ func (c *legacyConn) requestAs(ctx context.Context, pubsub bool, build func(id u
 	if err := c.write(ctx, b); err != nil {
 		return legacy.Frame{}, err
 	}
+	var f legacy.Frame
 	select {
-	case f := <-w.reply:
-		if f.Type == legacy.TypeError {
-			return f, &RemoteError{Code: f.Code, Message: f.Message, Channel: f.Channel}
-		}
-		return f, nil
+	case f = <-w.reply:
 	case <-c.done:
-		return legacy.Frame{}, closedErr(c.Err())
+		select {
+		case f = <-w.reply: // answered before the end: select picked at random
+		default:
+			return legacy.Frame{}, closedErr(c.Err())
+		}
 	case <-ctx.Done():
 		return legacy.Frame{}, ctx.Err()
 	}
+	if f.Type == legacy.TypeError {
+		return f, &RemoteError{Code: f.Code, Message: f.Message, Channel: f.Channel}
+	}
+	return f, nil
 }
 
 // write sends one frame. A write canceled half-way closes the connection
