@@ -254,17 +254,22 @@ func (c *Client) request(ctx context.Context, f legacy.Frame) (legacy.Frame, err
 		}
 		return legacy.Frame{}, closedErr(err)
 	}
+	var r legacy.Frame
 	select {
-	case r := <-reply:
-		if r.Type == legacy.TypeError {
-			return r, &ServerError{Code: r.Code, Message: r.Message, Channel: r.Channel}
-		}
-		return r, nil
+	case r = <-reply:
 	case <-c.done:
-		return legacy.Frame{}, closedErr(c.Err())
+		select {
+		case r = <-reply: // answered before the end: select picked at random
+		default:
+			return legacy.Frame{}, closedErr(c.Err())
+		}
 	case <-ctx.Done():
 		return legacy.Frame{}, ctx.Err()
 	}
+	if r.Type == legacy.TypeError {
+		return r, &ServerError{Code: r.Code, Message: r.Message, Channel: r.Channel}
+	}
+	return r, nil
 }
 
 func closedErr(cause error) error {
