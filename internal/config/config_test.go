@@ -176,6 +176,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"backends.green.namespace", strings.Replace(minimal, "protocol: socketio", "protocol: socketio, namespace: chat", 1), "start with"},
 		{"backends.green.events.message", strings.Replace(minimal, "protocol: socketio", "protocol: socketio, events: {message: disconnect}", 1), "reserved"},
 		{"backends.blue.events.publish", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {publish: subscribe}", 1), "already used"},
+		{"backends.blue.events.message", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {message: ack}", 1), "legacy frame type"},
+		{"backends.blue.events.message", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {message: ping}", 1), "legacy frame type"},
 		{"backends.blue.dial_timeout", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, dial_timeout: -1s", 1), "positive"},
 		{"backends.blue.ping_interval", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, ping_interval: -1s", 1), "positive"},
 		{"backends.blue.ping_timeout", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, ping_timeout: -1s", 1), "positive"},

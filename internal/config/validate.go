@@ -312,6 +312,14 @@ func readKeyFile(name string) ([]byte, error) {
 // emitting them is an error in the official client and server.
 var socketIOReserved = []string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 
+// legacyFrameTypes are the legacy protocol's frame types (legacy.Known). A
+// legacy backend's deliveries may not take one but "message": the codec
+// decodes a frame of such a type as that type (an ack, error, pong or
+// request needs an id, a welcome a session), so every delivery would end
+// the connection, and the backend's own answers would be taken for
+// deliveries.
+var legacyFrameTypes = []string{"subscribe", "unsubscribe", "publish", "ping", "welcome", "ack", "message", "pong", "error"}
+
 func (b *Backend) validate(p *problems, at string) {
 	p.oneOf(at+".protocol", string(b.Protocol), string(ProtocolLegacy), string(ProtocolSocketIO))
 	u, err := url.Parse(b.URL)
@@ -359,6 +367,8 @@ func (b *Backend) validate(p *problems, at string) {
 			p.add(field, "required")
 		case b.Protocol == ProtocolSocketIO && slices.Contains(socketIOReserved, n.name):
 			p.add(field, "%q is reserved by Socket.IO", n.name)
+		case b.Protocol == ProtocolLegacy && n.field == "message" && n.name != DefaultEventMessage && slices.Contains(legacyFrameTypes, n.name):
+			p.add(field, "%q is a legacy frame type: the backend's deliveries would be read as that type", n.name)
 		case seen[n.name] != "":
 			p.add(field, "%q is already used by events.%s", n.name, seen[n.name])
 		default:
