@@ -152,8 +152,8 @@ type Server struct {
 	slow, dropped, tooLarge, errReplies  atomic.Uint64
 	originRejected, asksNotBridged       atomic.Uint64
 	pingTimeouts                         atomic.Uint64
-	// notCarriedNext is when the next event not carried to a legacy
-	// client may be logged (Unix ns); notCarriedQuiet counts those not
+	// notCarriedNext is when the next event not carried to a client
+	// (legacy or Socket.IO) may be logged (Unix ns); notCarriedQuiet counts those not
 	// logged since the last line (see notCarried).
 	notCarriedNext  atomic.Int64
 	notCarriedQuiet atomic.Uint64

@@ -83,7 +83,7 @@ func (c *legacyConn) push(ev upstream.Event) error {
 			return err
 		}
 		if legacy.Known(ev.Name) && !carried(ev.Name, frame) {
-			return c.srv.notCarried(c.id, ev.Name)
+			return c.srv.notCarried(c.id, ev.Name, "edge: event not carried to a legacy client: its name is a legacy frame type")
 		}
 		if ev.Answer != nil {
 			c.srv.asksNotBridged.Add(1) // a legacy client cannot answer it
@@ -109,25 +109,26 @@ func carried(name string, frame []byte) bool {
 	return err == nil
 }
 
-// errNotCarried refuses a custom event named like a frame type of the
-// legacy protocol (see carried); the session counts it (messages.rejected).
-var errNotCarried = errors.New("edge: a custom event named like a legacy frame type is not carried to a legacy client")
+// errNotCarried refuses a custom event that the client's protocol cannot
+// carry: to a legacy client, one named like a frame type of the legacy
+// protocol (see carried); to a Socket.IO client, one named like a
+// Socket.IO reserved event. The session counts it (messages.rejected).
+var errNotCarried = errors.New("edge: a custom event the client's protocol cannot carry is not sent")
 
 // notCarriedLogEvery spaces the log lines of events not carried.
 const notCarriedLogEvery = 10 * time.Second
 
-// notCarried logs, at most once per notCarriedLogEvery, that session's
-// event name was not carried to its legacy client, and returns
-// errNotCarried.
-func (s *Server) notCarried(session, name string) error {
+// notCarried logs msg, at most once per notCarriedLogEvery over both
+// edges, with session's event name that was not carried to its client,
+// and returns errNotCarried.
+func (s *Server) notCarried(session, name, msg string) error {
 	now := time.Now().UnixNano()
 	next := s.notCarriedNext.Load()
 	if now < next || !s.notCarriedNext.CompareAndSwap(next, now+int64(notCarriedLogEvery)) {
 		s.notCarriedQuiet.Add(1)
 		return errNotCarried
 	}
-	s.log.Warn("edge: event not carried to a legacy client: its name is a legacy frame type",
-		"event", name, "session", session, "not_logged_before", s.notCarriedQuiet.Swap(0))
+	s.log.Warn(msg, "event", name, "session", session, "not_logged_before", s.notCarriedQuiet.Swap(0))
 	return errNotCarried
 }
 

@@ -396,10 +396,17 @@ func (c *sioConn) push(ev upstream.Event) error {
 	default:
 		// ev's bytes are only lent: the encoding copies the arguments,
 		// but the attachments are queued as they are.
+		var err error
 		if ev.Answer != nil {
-			return c.ask(ev, upstream.CloneAttachments(ev.Binary))
+			err = c.ask(ev, upstream.CloneAttachments(ev.Binary))
+		} else {
+			err = c.so.EmitBinary(ev.Name, upstream.CloneAttachments(ev.Binary), ev.Args...)
 		}
-		return c.so.EmitBinary(ev.Name, upstream.CloneAttachments(ev.Binary), ev.Args...)
+		if errors.Is(err, sio.ErrReservedEvent) {
+			// A legacy backend's frame named like one (nothing was sent).
+			return c.srv.notCarried(c.so.ID(), ev.Name, "edge: event not carried to a Socket.IO client: its name is reserved by Socket.IO")
+		}
+		return err
 	}
 }
 
