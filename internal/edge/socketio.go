@@ -394,6 +394,12 @@ func (c *sioConn) push(ev upstream.Event) error {
 		c.so.Conn().CloseWith(fmt.Errorf("%w: channel %q: %s", errSubscriptionLost, ev.Channel, lostMessage(ev.Data)))
 		return nil
 	default:
+		if ev.Name == messageEvent {
+			// A custom event named like the edge's channel messages (a
+			// backend whose mapping renames its message event): the
+			// client would take it for one that the seq rule never saw.
+			return c.srv.notCarried(c.so.ID(), ev.Name, "edge: event not carried to a Socket.IO client: its name is the channel messages' event")
+		}
 		// ev's bytes are only lent: the encoding copies the arguments,
 		// but the attachments are queued as they are.
 		var err error
@@ -470,7 +476,10 @@ func (c *sioConn) overflow(ev upstream.Event) error {
 }
 
 // messageEventHead starts every message event (see appendMessageEvent).
-const messageEventHead = `2["message",{"channel":`
+const messageEventHead = `2["` + messageEvent + `",{"channel":`
+
+// messageEvent is the event a Socket.IO client gets channel messages as.
+const messageEvent = "message"
 
 // appendMessageEvent appends the Socket.IO packet (main namespace)
 // 2["message",{"channel":C,"seq":N,"data":D}] with D spliced in as is.

@@ -50,3 +50,41 @@ func TestE2ESocketIOReservedNamedFrameFromLegacyBackend(t *testing.T) {
 		t.Errorf("%d log lines name the event, want 1:\n%s", got, logs.String())
 	}
 }
+
+// A Socket.IO backend whose mapping renames its message event ("msg")
+// may emit a custom event literally named "message". Passed on to a
+// Socket.IO client as it is, it reached the client as a "message" event,
+// which an official-client-style reader takes for a channel message that
+// the session's seq rule never saw. It is not carried: dropped, counted
+// (messages.rejected) and logged, as it is for a legacy client.
+func TestE2EMessageNamedEventFromRenamedSocketIOBackend(t *testing.T) {
+	m := upstream.Mapping{Subscribe: "sub", Unsubscribe: "unsub", Publish: "pub", Message: "msg"}
+	url := namedEventBackend(t, m.Subscribe, "message", []byte(`{"channel":"c","seq":7,"data":"x"}`))
+	e, f, logs := frontOn(t, &upstream.SocketIODialer{Options: upstream.Options{URL: url, Mapping: m}})
+	ctx := testenv.Context(t, 20*time.Second)
+	s := f.sioSocket(t, ctx, "message-sio")
+	if err := s.Subscribe(ctx, "c", nil); err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	for range 2 {
+		if err := s.Emit(ctx, "go"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-s.Events():
+			if ev.Name != "after" || len(ev.Args) != 1 || string(ev.Args[0]) != `{"n":1}` {
+				t.Fatalf("got event %q %q, want the backend's \"after\"", ev.Name, ev.Args)
+			}
+		case <-s.Done():
+			t.Fatalf("socket closed: %v", s.Err())
+		case <-ctx.Done():
+			t.Fatal("no \"after\" event")
+		}
+	}
+	if got := e.g.Status().Messages.Rejected; got != 2 {
+		t.Errorf("messages.rejected = %d, want 2", got)
+	}
+	if got := strings.Count(logs.String(), "event=message "); got != 1 {
+		t.Errorf("%d log lines name the event, want 1:\n%s", got, logs.String())
+	}
+}
