@@ -20,14 +20,15 @@ func (quietHealth) SnapshotSince(router.Color, time.Time) rollout.BackendHealth 
 }
 func (quietHealth) Preservation() rollout.Preservation { return rollout.Preservation{} }
 
-// TestRealController drives a *rollout.Controller through ControllerRollout:
-// the adapter is all the wiring needs.
-func TestRealController(t *testing.T) {
+// realControllerHarness is the API over a real *rollout.Controller (one
+// hour holds, a memory store, quiet health) shifting a fakeGateway.
+func realControllerHarness(t *testing.T) (*harness, *fakeGateway, *rollout.Controller) {
+	t.Helper()
 	st, err := memstore.New(memstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = st.Close() }()
+	t.Cleanup(func() { _ = st.Close() })
 	gw := &fakeGateway{}
 	ctrl, err := rollout.New(context.Background(), rollout.Options{
 		Plan: config.Rollout{Hold: time.Hour}, Shifter: gw, Health: quietHealth{}, Store: st,
@@ -35,8 +36,14 @@ func TestRealController(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = ctrl.Close() }()
-	h := newHarness(t, func(o *Options) { o.Rollout = ControllerRollout(ctrl) })
+	t.Cleanup(func() { _ = ctrl.Close() })
+	return newHarness(t, func(o *Options) { o.Rollout = ControllerRollout(ctrl) }), gw, ctrl
+}
+
+// TestRealController drives a *rollout.Controller through ControllerRollout:
+// the adapter is all the wiring needs.
+func TestRealController(t *testing.T) {
+	h, gw, _ := realControllerHarness(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

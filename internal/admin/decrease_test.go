@@ -1,15 +1,12 @@
 package admin
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
-	"github.com/baton-rt/baton/internal/store/memstore"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -19,20 +16,7 @@ import (
 // many sessions would go back to blue and what to do; nothing moves and
 // the completed rollout stays. "allow_decrease": true starts it.
 func TestStartBelowTheCurrentWeight(t *testing.T) {
-	st, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
-	gw := &fakeGateway{}
-	ctrl, err := rollout.New(context.Background(), rollout.Options{
-		Plan: config.Rollout{Hold: time.Hour}, Shifter: gw, Health: quietHealth{}, Store: st,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ctrl.Close() }()
-	h := newHarness(t, func(o *Options) { o.Rollout = ControllerRollout(ctrl) })
+	h, gw, ctrl := realControllerHarness(t)
 	weight := func() router.Weight { return gw.Status().Weight }
 
 	if code, body := h.do("POST", "/api/v1/rollout/start", `{"steps":[50,100]}`); code != 200 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/health"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
 )
@@ -34,27 +35,9 @@ func TestSocketIOMalformedMessageIsProtocolError(t *testing.T) {
 	for name, packet := range malformedMessages {
 		t.Run(name, func(t *testing.T) {
 			url := rawSocketIO(t, packet, `42["notice",{"n":1}]`)
-			rec := newMonitor(t)
-			d := upstream.Observe(&upstream.SocketIODialer{Options: upstream.Options{URL: url}}, rec)
-			h := newRecorder()
-			c, err := d.Dial(testenv.Context(t, 10*time.Second), h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			h.waitFor(t, "the close or an event", func(evs []upstream.Event, closed bool) bool { return closed || len(evs) > 0 })
-			h.mu.Lock()
-			events, closed, cause := h.events, h.closed, h.err
-			h.mu.Unlock()
-			for _, ev := range events {
-				t.Errorf("handed on: kind %v name %q args %q", ev.Kind, ev.Name, ev.Args)
-			}
-			if !closed || !errors.Is(cause, upstream.ErrProtocol) {
-				t.Fatalf("closed=%v cause %v, want the connection ended with ErrProtocol", closed, cause)
-			}
-			if got := rec.Snapshot().Counts; got.ProtocolErrors != 1 || got.AbnormalCloses != 0 {
-				t.Fatalf("counts %+v, want one ProtocolErrors", got)
-			}
+			expectProtocolEnd(t, func(rec *health.Recorder) upstream.Dialer {
+				return upstream.Observe(&upstream.SocketIODialer{Options: upstream.Options{URL: url}}, rec)
+			})
 		})
 	}
 }
@@ -80,28 +63,38 @@ func TestLegacyMalformedMessageIsProtocolError(t *testing.T) {
 		for name, format := range malformedLegacyMessages {
 			t.Run(typ+"/"+name, func(t *testing.T) {
 				url := rawLegacy(t, fmt.Sprintf(format, typ), `{"type":"notice","n":1}`)
-				rec := newMonitor(t)
-				d := upstream.Observe(&upstream.LegacyDialer{Options: upstream.Options{URL: url, Mapping: upstream.Mapping{Message: typ}}}, rec)
-				h := newRecorder()
-				c, err := d.Dial(testenv.Context(t, 10*time.Second), h)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				h.waitFor(t, "the close or an event", func(evs []upstream.Event, closed bool) bool { return closed || len(evs) > 0 })
-				h.mu.Lock()
-				events, closed, cause := h.events, h.closed, h.err
-				h.mu.Unlock()
-				for _, ev := range events {
-					t.Errorf("handed on: kind %v name %q channel %q data %s args %q", ev.Kind, ev.Name, ev.Channel, ev.Data, ev.Args)
-				}
-				if !closed || !errors.Is(cause, upstream.ErrProtocol) {
-					t.Fatalf("closed=%v cause %v, want the connection ended with ErrProtocol", closed, cause)
-				}
-				if got := rec.Snapshot().Counts; got.ProtocolErrors != 1 || got.AbnormalCloses != 0 {
-					t.Fatalf("counts %+v, want one ProtocolErrors", got)
-				}
+				expectProtocolEnd(t, func(rec *health.Recorder) upstream.Dialer {
+					return upstream.Observe(&upstream.LegacyDialer{Options: upstream.Options{URL: url, Mapping: upstream.Mapping{Message: typ}}}, rec)
+				})
 			})
 		}
+	}
+}
+
+// expectProtocolEnd dials through dial's dialer, observed by a fresh
+// recorder, and checks that the backend's first frame (a malformed
+// message) ends the connection with ErrProtocol, counted once as a
+// protocol error, and that nothing of it is handed on.
+func expectProtocolEnd(t *testing.T, dial func(*health.Recorder) upstream.Dialer) {
+	t.Helper()
+	rec := newMonitor(t)
+	h := newRecorder()
+	c, err := dial(rec).Dial(testenv.Context(t, 10*time.Second), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h.waitFor(t, "the close or an event", func(evs []upstream.Event, closed bool) bool { return closed || len(evs) > 0 })
+	h.mu.Lock()
+	events, closed, cause := h.events, h.closed, h.err
+	h.mu.Unlock()
+	for _, ev := range events {
+		t.Errorf("handed on: kind %v name %q channel %q data %s args %q", ev.Kind, ev.Name, ev.Channel, ev.Data, ev.Args)
+	}
+	if !closed || !errors.Is(cause, upstream.ErrProtocol) {
+		t.Fatalf("closed=%v cause %v, want the connection ended with ErrProtocol", closed, cause)
+	}
+	if got := rec.Snapshot().Counts; got.ProtocolErrors != 1 || got.AbnormalCloses != 0 {
+		t.Fatalf("counts %+v, want one ProtocolErrors", got)
 	}
 }
