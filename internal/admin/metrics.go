@@ -34,26 +34,15 @@ type Metrics struct {
 // HealthSeries is optionally implemented by the Health given in Options:
 // the health monitor's short time series, for the dashboard's charts.
 type HealthSeries interface {
-	// Series returns backend c's points, oldest first.
-	Series(c router.Color) []SeriesPoint
+	// Series returns backend c's points, oldest first: each a
+	// BackendHealth with At and the windowed values (sessions, requests,
+	// errors, error rate, the gates' latencies) set.
+	Series(c router.Color) []BackendHealth
 }
 
-// SeriesPoint is one backend's windowed health at one moment: the values
-// a metrics event carries, kept for a few minutes. Latencies are the
-// gates' kind, in milliseconds.
-type SeriesPoint struct {
-	At        time.Time `json:"at"`
-	Sessions  int64     `json:"sessions"`
-	Requests  int64     `json:"requests"`
-	Errors    int64     `json:"errors"`
-	ErrorRate float64   `json:"error_rate"`
-	P50Ms     float64   `json:"p50_ms"`
-	P95Ms     float64   `json:"p95_ms"`
-	P99Ms     float64   `json:"p99_ms"`
-}
-
-// BackendMetrics is one backend's health.
-type BackendMetrics struct {
+// WindowMetrics is a backend's health over the window: what each metrics
+// event and each point of the series carry.
+type WindowMetrics struct {
 	Sessions  int64   `json:"sessions"`
 	Requests  int64   `json:"requests"`
 	Errors    int64   `json:"errors"`
@@ -62,6 +51,18 @@ type BackendMetrics struct {
 	P50Ms float64 `json:"p50_ms"`
 	P95Ms float64 `json:"p95_ms"`
 	P99Ms float64 `json:"p99_ms"`
+}
+
+// SeriesPoint is one backend's windowed health at one moment, kept for a
+// few minutes.
+type SeriesPoint struct {
+	At time.Time `json:"at"`
+	WindowMetrics
+}
+
+// BackendMetrics is one backend's health.
+type BackendMetrics struct {
+	WindowMetrics
 	// Latency breaks latency down by kind (handshake, request_ack,
 	// subscribe_ack, probe_delivery).
 	Latency       map[string]LatencyMetrics `json:"latency,omitempty"`
@@ -81,12 +82,15 @@ type LatencyMetrics struct {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func backendMetrics(h BackendHealth) BackendMetrics {
-	out := BackendMetrics{
+func windowMetrics(h BackendHealth) WindowMetrics {
+	return WindowMetrics{
 		Sessions: h.Sessions, Requests: h.Requests, Errors: h.Errors, ErrorRate: h.ErrorRate,
 		P50Ms: ms(h.P50), P95Ms: ms(h.P95), P99Ms: ms(h.P99),
-		TotalRequests: h.TotalRequests, MemoryBytes: h.MemoryBytes,
 	}
+}
+
+func backendMetrics(h BackendHealth) BackendMetrics {
+	out := BackendMetrics{WindowMetrics: windowMetrics(h), TotalRequests: h.TotalRequests, MemoryBytes: h.MemoryBytes}
 	if len(h.Latency) > 0 {
 		out.Latency = make(map[string]LatencyMetrics, len(LatencyKinds))
 		for _, k := range LatencyKinds {
@@ -159,9 +163,9 @@ func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) error {
 		if hs, ok := s.opts.Health.(HealthSeries); ok && want {
 			m.Series = make(map[string][]SeriesPoint, 2)
 			for _, c := range []router.Color{router.Blue, router.Green} {
-				pts := hs.Series(c)
-				if pts == nil {
-					pts = []SeriesPoint{}
+				pts := []SeriesPoint{} // an empty list, not null, for a backend without points
+				for _, h := range hs.Series(c) {
+					pts = append(pts, SeriesPoint{At: h.At, WindowMetrics: windowMetrics(h)})
 				}
 				m.Series[c.String()] = pts
 			}

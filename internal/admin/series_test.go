@@ -14,14 +14,15 @@ import (
 // none on green.
 type seriesHealth struct{ fakeHealth }
 
-func (seriesHealth) Series(c router.Color) []SeriesPoint {
+func (seriesHealth) Series(c router.Color) []BackendHealth {
 	if c != router.Blue {
 		return nil
 	}
 	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	return []SeriesPoint{
-		{At: at, Sessions: 3, Requests: 100, Errors: 1, ErrorRate: 0.01, P50Ms: 1, P95Ms: 2, P99Ms: 3},
-		{At: at.Add(time.Second), Sessions: 3, Requests: 110, ErrorRate: 0, P50Ms: 1.5, P95Ms: 2.5, P99Ms: 3.5},
+	const ms = time.Millisecond
+	return []BackendHealth{
+		{At: at, Sessions: 3, Requests: 100, Errors: 1, ErrorRate: 0.01, P50: 1 * ms, P95: 2 * ms, P99: 3 * ms},
+		{At: at.Add(time.Second), Sessions: 3, Requests: 110, ErrorRate: 0, P50: 1500 * time.Microsecond, P95: 2500 * time.Microsecond, P99: 3500 * time.Microsecond},
 	}
 }
 

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/config"
@@ -65,15 +64,14 @@ func (h adminHealth) BackendHealth(c router.Color) admin.BackendHealth {
 
 // Series gives the monitor's time series (one point per health tick) with
 // the gates' latency kind.
-func (h adminHealth) Series(c router.Color) []admin.SeriesPoint {
+func (h adminHealth) Series(c router.Color) []admin.BackendHealth {
 	k := h.a.gateKind()
 	pts := h.a.monitor.Series(c)
-	out := make([]admin.SeriesPoint, len(pts))
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	out := make([]admin.BackendHealth, len(pts))
 	for i, p := range pts {
-		out[i] = admin.SeriesPoint{
+		out[i] = admin.BackendHealth{
 			At: p.At, Sessions: p.Sessions, Requests: p.Requests, Errors: p.Errors, ErrorRate: p.ErrorRate,
-			P50Ms: ms(p.P50[k]), P95Ms: ms(p.P95[k]), P99Ms: ms(p.P99[k]),
+			P50: p.P50[k], P95: p.P95[k], P99: p.P99[k],
 		}
 	}
 	return out

@@ -416,7 +416,7 @@ func TestWatchTerminalFrame(t *testing.T) {
 			HoldUntil: now.Add(5 * time.Second), Plan: &plan,
 			History: []admin.StepTiming{{Step: 1, Outcome: "pass"}, {Step: 2}}},
 		metrics: &admin.Metrics{At: now, Sessions: admin.SessionCounts{Blue: 50, Green: 50},
-			Backends: map[string]admin.BackendMetrics{"green": {Sessions: 50, ErrorRate: 0.0123, P95Ms: 14.5, P99Ms: 30}}},
+			Backends: map[string]admin.BackendMetrics{"green": {WindowMetrics: admin.WindowMetrics{Sessions: 50, ErrorRate: 0.0123, P95Ms: 14.5, P99Ms: 30}}}},
 	}
 	ui.render(m)
 	first := b.String()

@@ -24,7 +24,8 @@ func TestWatchPlainPrintsChanges(t *testing.T) {
 	m := &watchModel{
 		status: admin.RolloutStatus{ID: "r1", State: "shifting", Step: 1, Steps: 2, Weight: 50, Applied: true},
 		metrics: &admin.Metrics{At: at, Backends: map[string]admin.BackendMetrics{
-			"blue": {Sessions: 100}, "green": {Sessions: 100, P95Ms: 12}}},
+			"blue":  {WindowMetrics: admin.WindowMetrics{Sessions: 100}},
+			"green": {WindowMetrics: admin.WindowMetrics{Sessions: 100, P95Ms: 12}}}},
 	}
 	lines := func() int { return strings.Count(b.String(), "\n") }
 	tick := func(d time.Duration) {
@@ -39,7 +40,7 @@ func TestWatchPlainPrintsChanges(t *testing.T) {
 	if n := lines(); n != 1 {
 		t.Fatalf("%d lines for 6 ticks that change nothing, want 1:\n%s", n, b.String())
 	}
-	m.metrics.Backends["green"] = admin.BackendMetrics{Sessions: 100, P95Ms: 13}
+	m.metrics.Backends["green"] = admin.BackendMetrics{WindowMetrics: admin.WindowMetrics{Sessions: 100, P95Ms: 13}}
 	tick(time.Second)
 	m.status.State = "paused"
 	tick(time.Second)
