@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"errors"
 	"runtime"
 	"sync"
 	"time"
@@ -107,29 +106,6 @@ func carried(name string, frame []byte) bool {
 	}
 	_, err := legacy.Decode(frame)
 	return err == nil
-}
-
-// errNotCarried refuses a custom event that the client's protocol cannot
-// carry: to a legacy client, one named like a frame type of the legacy
-// protocol (see carried); to a Socket.IO client, one named like a
-// Socket.IO reserved event. The session counts it (messages.rejected).
-var errNotCarried = errors.New("edge: a custom event the client's protocol cannot carry is not sent")
-
-// notCarriedLogEvery spaces the log lines of events not carried.
-const notCarriedLogEvery = 10 * time.Second
-
-// notCarried logs msg, at most once per notCarriedLogEvery over both
-// edges, with session's event name that was not carried to its client,
-// and returns errNotCarried.
-func (s *Server) notCarried(session, name, msg string) error {
-	now := time.Now().UnixNano()
-	next := s.notCarriedNext.Load()
-	if now < next || !s.notCarriedNext.CompareAndSwap(next, now+int64(notCarriedLogEvery)) {
-		s.notCarriedQuiet.Add(1)
-		return errNotCarried
-	}
-	s.log.Warn(msg, "event", name, "session", session, "not_logged_before", s.notCarriedQuiet.Swap(0))
-	return errNotCarried
 }
 
 // answerSlack is how far past the queue's bound answers may go, in
