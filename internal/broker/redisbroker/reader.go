@@ -196,13 +196,9 @@ func (b *Broker) onPong(payload string) {
 			continue
 		}
 		_, pos, err := b.history(st.channel, ^uint64(0), 1)
-		if err != nil && unreachable(err) {
-			// As for a catch-up: the next connection's barrier reads
-			// the positions again, while Subscribe waits.
-			b.cut = true
-			return
+		if b.cutIfUnreachable(err) {
+			return // as for a catch-up: the next connection's barrier reads the positions again, while Subscribe waits
 		}
-		b.cuts = 0
 		if err != nil {
 			b.fail(st, fmt.Errorf("redisbroker: reading position of %q: %w", st.channel, err))
 			continue
@@ -264,11 +260,9 @@ func (b *Broker) catchUp(st *chanState) {
 		}
 		since := st.readFrom()
 		msgs, pos, err := b.history(st.channel, since, 0)
-		if err != nil && unreachable(err) {
-			b.cut = true
+		if b.cutIfUnreachable(err) {
 			return
 		}
-		b.cuts = 0
 		if !b.applyHistory(st, historyRead{since, msgs, pos, err}) {
 			return
 		}
@@ -436,6 +430,19 @@ func (b *Broker) history(channel string, since uint64, limit int) ([]broker.Mess
 			return msgs, pos, err
 		}
 	}
+}
+
+// cutIfUnreachable reports whether a read of the reader's failed because
+// Redis could not be reached; then the reader replaces its connection
+// (b.cut), whose confirmations catch the channels up again. A read that
+// Redis answered resets the pause between such replacements.
+func (b *Broker) cutIfUnreachable(err error) bool {
+	if err != nil && unreachable(err) {
+		b.cut = true
+		return true
+	}
+	b.cuts = 0
+	return false
 }
 
 // unreachable reports whether err says that Redis could not be reached (a
