@@ -174,6 +174,14 @@ func (s *Session) CatchUp(ctx context.Context, b *Attachment) error {
 	return err
 }
 
+// endCatchUpLocked ends the CatchUp under way, if any. s.mu is held.
+func (s *Session) endCatchUpLocked() {
+	if s.catching != nil {
+		close(s.catching.done)
+		s.catching = nil
+	}
+}
+
 // offeredLocked notes that next offered seq on sb (0: a message without
 // seq), for CatchUp. s.mu is held.
 func (s *Session) offeredLocked(sb *sub, seq uint64) {
@@ -185,8 +193,7 @@ func (s *Session) offeredLocked(sb *sub, seq uint64) {
 		sb.catchTo = 0
 		if cu := s.catching; cu != nil {
 			if cu.pending--; cu.pending == 0 {
-				close(cu.done)
-				s.catching = nil
+				s.endCatchUpLocked()
 			}
 		}
 	}
@@ -321,11 +328,8 @@ func (a *Attachment) HandleEvent(ev upstream.Event) {
 		case sb.src == a:
 			s.recoverLocked(ev.Channel, a)
 		case sb.next == a:
-			a.lost = true // the attach fails at its commit; the source stays
-			if cu := s.catching; cu != nil {
-				close(cu.done) // no use waiting for a's catch-up
-				s.catching = nil
-			}
+			a.lost = true        // the attach fails at its commit; the source stays
+			s.endCatchUpLocked() // no use waiting for a's catch-up
 		}
 		s.mu.Unlock()
 	default:
