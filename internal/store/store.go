@@ -10,7 +10,8 @@
 //
 // Implementations live in subpackages: memstore (tests, the demo),
 // boltstore (one process, a file on disk; the gateway's default) and
-// redisstore (several gateways sharing one rollout). storetest holds the
+// redisstore (a Redis server, shareable by several processes; the gateway
+// holds it alone through its lease). storetest holds the
 // behavioural suite that every implementation must pass.
 package store
 

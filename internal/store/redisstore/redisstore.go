@@ -1,6 +1,10 @@
-// Package redisstore is the store.Store for several gateways: every process
-// that points at the same Redis (and key prefix) shares one rollout state,
-// one event log and the session snapshots. It needs Redis 7.0 or later.
+// Package redisstore is a store.Store in Redis: every process that points at
+// the same Redis (and key prefix) shares one rollout state, one event log
+// and the session snapshots, and a gateway with no disk of its own comes
+// back to its rollout from anywhere. It needs Redis 7.0 or later.
+//
+// The gateway takes the store's lease (Store.Acquire, lease.go) so that one
+// gateway at a time runs the rollout, as boltstore's file lock does.
 //
 // # Keys
 //
@@ -11,6 +15,7 @@
 //	<prefix>{store}:events       stream: entries 0-<seq>, fields e (event record), w (id of the append)
 //	<prefix>{store}:sessions     hash: session id → snapshot blob
 //	<prefix>{store}:session-ids  sorted set, all scores 0: ids in byte order
+//	<prefix>{store}:owner        string: the lease's holder (lease.go)
 //
 // # Atomicity
 //
@@ -95,7 +100,7 @@ type Store struct {
 	maxEvents int
 	closed    atomic.Bool
 
-	keyState, keyEvents, keySessions, keySessionIDs string
+	keyState, keyEvents, keySessions, keySessionIDs, keyOwner string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -128,6 +133,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	base := opts.Prefix + "{store}:"
 	s.keyState, s.keyEvents = base+"state", base+"events"
 	s.keySessions, s.keySessionIDs = base+"sessions", base+"session-ids"
+	s.keyOwner = base + "owner"
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		if s.ownClient {
 			_ = s.client.Close()

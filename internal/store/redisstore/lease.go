@@ -1,0 +1,191 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A lease gives one gateway the store, as the bbolt file's lock does for
+// boltstore: a second gateway pointed at the same prefix is refused at
+// startup instead of running a second controller on the same rollout.
+//
+// It is a key, <prefix>{store}:owner, holding the owner's name and a random
+// token, set with NX and an expiry that the holder renews every third of
+// it. A holder that dies lets it expire; a holder that cannot reach Redis
+// keeps renewing and, once Redis answers again, takes the key back if it
+// expired meanwhile and nobody else took it. The lease is lost only when
+// another owner is found in the key. It is not a fence: during a
+// partition longer than the lease, two gateways may both act; the state's
+// compare-and-set keeps them from overwriting each other's writes.
+
+// ErrHeld: another owner holds the store's lease (see HeldError).
+var ErrHeld = errors.New("redisstore: the store is held by another gateway")
+
+// HeldError says who holds the lease and for how long at most.
+type HeldError struct {
+	Owner string
+	// Expires is how long the lease lasts if its owner stops renewing it.
+	Expires time.Duration
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("redisstore: the store is held by %q (its lease expires within %v unless renewed): one gateway per store", e.Owner, e.Expires.Round(time.Millisecond))
+}
+
+// Is makes errors.Is(err, ErrHeld) hold.
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// takeScript sets KEYS[1] to ARGV[1] for ARGV[2] ms if it is missing or
+// already holds ARGV[1]: one script for the first take, every renewal and
+// a take-back after an expiry. Reply: 1 taken, or the value found.
+var takeScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return v
+`)
+
+// releaseScript deletes KEYS[1] if it holds ARGV[1].
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// Lease is a held lease; Release gives it back.
+type Lease struct {
+	s     *Store
+	key   string
+	value string // owner, a space, a random token
+	ttl   time.Duration
+
+	lost     chan struct{}
+	lostErr  error
+	stop     context.CancelFunc
+	done     chan struct{}
+	release  sync.Once
+	errorLog func(error)
+}
+
+// LeaseOptions tune Acquire.
+type LeaseOptions struct {
+	// TTL is how long the lease outlives its holder's last renewal; at
+	// least 3 ms (renewals come every TTL/3).
+	TTL time.Duration
+	// OnRenewError, when set, is told of each renewal that failed for want
+	// of Redis (the lease is kept and renewal goes on).
+	OnRenewError func(error)
+}
+
+// Acquire takes the store's lease for owner (a name for people: host and
+// pid, say) and keeps it renewed until Release. It fails with a
+// *HeldError when another owner holds it.
+func (s *Store) Acquire(ctx context.Context, owner string, opts LeaseOptions) (*Lease, error) {
+	if opts.TTL < 3*time.Millisecond {
+		return nil, fmt.Errorf("redisstore: lease TTL %v, want at least 3ms", opts.TTL)
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	var token [12]byte
+	_, _ = rand.Read(token[:])
+	l := &Lease{
+		s: s, key: s.keyOwner, value: owner + " " + hex.EncodeToString(token[:]), ttl: opts.TTL,
+		lost: make(chan struct{}), done: make(chan struct{}), errorLog: opts.OnRenewError,
+	}
+	if err := l.take(ctx); err != nil {
+		return nil, err
+	}
+	rctx, stop := context.WithCancel(context.Background())
+	l.stop = stop
+	go l.renew(rctx)
+	return l, nil
+}
+
+// take runs takeScript once: nil when the lease is ours.
+func (l *Lease) take(ctx context.Context) error {
+	res, err := takeScript.Run(ctx, l.s.client, []string{l.key}, l.value, l.ttl.Milliseconds()).Result()
+	if err != nil {
+		return l.s.wrap("lease", err)
+	}
+	if found, ok := res.(string); ok {
+		held := &HeldError{Owner: found}
+		if i := strings.LastIndexByte(found, ' '); i > 0 {
+			held.Owner = found[:i]
+		}
+		held.Expires = l.ttl
+		if d, err := l.s.client.PTTL(ctx, l.key).Result(); err == nil && d > 0 {
+			held.Expires = d
+		}
+		return held
+	}
+	return nil
+}
+
+// renew takes the lease again every third of its TTL until ctx ends or
+// another owner is found in it.
+func (l *Lease) renew(ctx context.Context) {
+	defer close(l.done)
+	t := time.NewTicker(l.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+		err := l.take(tctx)
+		cancel()
+		var held *HeldError
+		switch {
+		case errors.As(err, &held):
+			l.lostErr = err
+			close(l.lost)
+			return
+		case err != nil && ctx.Err() == nil && l.errorLog != nil:
+			l.errorLog(err)
+		}
+	}
+}
+
+// Lost is closed when another owner was found holding the lease: this
+// process must stop acting on the store. Err says who.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Err is the reason the lease was lost, once Lost is closed; nil before.
+func (l *Lease) Err() error {
+	select {
+	case <-l.lost:
+		return l.lostErr
+	default:
+		return nil
+	}
+}
+
+// Release stops the renewals and deletes the lease if it is still this
+// one's, so that another gateway can take the store at once. It is safe to
+// call more than once; only the first call acts.
+func (l *Lease) Release(ctx context.Context) error {
+	var err error
+	l.release.Do(func() {
+		l.stop()
+		<-l.done
+		if l.Err() != nil {
+			return
+		}
+		err = l.s.wrap("release lease", releaseScript.Run(ctx, l.s.client, []string{l.key}, l.value).Err())
+	})
+	return err
+}
