@@ -2,16 +2,12 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/baton-rt/baton/internal/admin"
-	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/health"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
-	"github.com/baton-rt/baton/internal/store/boltstore"
-	"github.com/baton-rt/baton/internal/store/memstore"
 )
 
 // shifter is the gateway as the controller and the admin API drive it:
@@ -87,26 +83,4 @@ func (h adminHealth) LatencyHistograms(c router.Color) map[string]admin.LatencyH
 		out[health.Kind(k).String()] = admin.LatencyHistogram{Count: lh.Count, Sum: lh.Sum, Bounds: lh.Bounds, Cumulative: lh.Cumulative}
 	}
 	return out
-}
-
-// openStore opens the store cfg.Rollout.Store names, unless Options gave
-// one.
-func (a *App) openStore() error {
-	if a.opts.Store != nil {
-		a.st = a.opts.Store
-		return nil
-	}
-	sc := a.cfg.Rollout.Store
-	var err error
-	switch sc.Kind {
-	case config.StoreMemory:
-		a.st, err = memstore.New(memstore.Options{})
-	default:
-		a.st, err = boltstore.Open(boltstore.Options{Path: sc.Path})
-	}
-	if err != nil {
-		return fmt.Errorf("app: rollout.store: %w", err)
-	}
-	a.ownStore = true
-	return nil
 }

@@ -46,6 +46,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/alert"
@@ -56,6 +57,7 @@ import (
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/store/redisstore"
 	"github.com/baton-rt/baton/internal/upstream"
 )
 
@@ -145,6 +147,8 @@ type App struct {
 	reg        *prometheus.Registry
 	st         store.Store
 	ownStore   bool
+	redis      *redis.Client     // the Redis store's connection; nil for other kinds
+	lease      *redisstore.Lease // the Redis store's lease; nil for other kinds
 	dispatcher *alert.Dispatcher
 	ctrl       *rollout.Controller
 	probers    []*health.Prober
@@ -200,7 +204,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 	}); err != nil {
 		return nil, fmt.Errorf("app: edge: %w", err)
 	}
-	if err := a.openStore(); err != nil {
+	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
 	if a.dispatcher, err = alert.New(c.Rollout.Alerts, alert.Options{Logger: a.log}); err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,6 +75,11 @@ func (a *App) Serve(ctx context.Context) error {
 		a.log.Info("draining", "period", a.opts.DrainPeriod)
 	case err = <-errc:
 		a.log.Error("listener failed, stopping", "err", err)
+	case <-a.leaseLost():
+		// Another gateway runs the rollout now: this one stops acting on
+		// it (the controller closes first, below) and drains.
+		err = fmt.Errorf("app: rollout.store: lease lost: %w", a.lease.Err())
+		a.log.Error("rollout store taken by another gateway, stopping", "err", err)
 	}
 
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.DrainPeriod+a.opts.ShutdownTimeout)
@@ -152,8 +158,14 @@ func (a *App) release(ctx context.Context) error {
 	if a.dispatcher != nil {
 		errs = append(errs, a.dispatcher.Close(ctx))
 	}
+	if a.lease != nil {
+		errs = append(errs, a.lease.Release(ctx))
+	}
 	if a.st != nil && a.ownStore {
 		errs = append(errs, a.st.Close())
+	}
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
 	}
 	return errors.Join(errs...)
 }

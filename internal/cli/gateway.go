@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/baton-rt/baton/internal/app"
@@ -65,6 +66,10 @@ func runGatewayMode(ctx context.Context, path string, testMode bool, pprofAddr s
 	}
 	defer stopPprof()
 	log := gatewayLogger(cfg.Log, stderr)
+	if cfg.Rollout.Store.Kind == config.StoreRedis {
+		// go-redis logs through one process-wide logger (see serve).
+		redis.SetLogger(redisLogger{log.With("component", "redis")})
+	}
 	a, err := app.Build(ctx, cfg, app.Options{Logger: log, TestMode: testMode, DrainPeriod: gatewayDrain})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

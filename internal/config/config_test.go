@@ -102,6 +102,8 @@ func TestDefaults(t *testing.T) {
 		{"rollout.thresholds.max_p99", c.Rollout.Thresholds.MaxP99, time.Duration(0)},
 		{"rollout.thresholds.min_connection_preservation", c.Rollout.Thresholds.MinConnectionPreservation, 0.999},
 		{"rollout.store", c.Rollout.Store, Store{Kind: "bolt", Path: "baton.db"}},
+		{"rollout.store of kind redis", mustParse(t, minimal+"rollout: {store: {kind: redis, url: 'redis://h:6379/2'}}\n").Rollout.Store,
+			Store{Kind: "redis", URL: "redis://h:6379/2", Prefix: "baton:store:", Lease: 15 * time.Second}},
 		{"rollout.max_extensions", c.Rollout.Extensions(), 3},
 		{"log.format", c.Log.Format, "text"},
 	}
@@ -224,8 +226,15 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"rollout.thresholds.min_connection_preservation", minimal + "rollout: {thresholds: {min_connection_preservation: 2}}\n", "fraction"},
 		{"rollout.non_inferiority.confidence", minimal + "rollout: {non_inferiority: {confidence: 1}}\n", "exclusive"},
 		{"rollout.non_inferiority.latency_margin", minimal + "rollout: {non_inferiority: {latency_margin: -1ms}}\n", "positive"},
-		{"rollout.store.kind", minimal + "rollout: {store: {kind: redis}}\n", `"bolt" or "memory"`},
-		{"rollout.store.path", minimal + "rollout: {store: {kind: memory, path: x.db}}\n", "no path"},
+		{"rollout.store.kind", minimal + "rollout: {store: {kind: etcd}}\n", `one of "bolt", "redis", "memory"`},
+		{"rollout.store.path", minimal + "rollout: {store: {kind: memory, path: x.db}}\n", "only a bolt store has a path"},
+		{"rollout.store.url", minimal + "rollout: {store: {kind: redis}}\n", "required"},
+		{"rollout.store.url", minimal + "rollout: {store: {kind: redis, url: 'http://user:hunter2@h:6379'}}\n", "redis://"},
+		{"rollout.store.url", minimal + "rollout: {store: {url: 'redis://h:6379'}}\n", "only a redis store"},
+		{"rollout.store.url_env", minimal + "rollout: {store: {kind: redis, url_env: BATON_TEST_UNSET_STORE_URL}}\n", "empty or unset"},
+		{"rollout.store.prefix", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', prefix: 'a{b}:'}}\n", "hash tag"},
+		{"rollout.store.lease", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', lease: 500ms}}\n", "at least 1s"},
+		{"rollout.store.lease", minimal + "rollout: {store: {kind: bolt, lease: 5s}}\n", "only a redis store"},
 		{"rollout.alerts.webhooks[0].kind", minimal + "rollout: {alerts: {webhooks: [{kind: email, url: 'https://x'}]}}\n", "one of"},
 		{"rollout.alerts.webhooks[0].url", minimal + "rollout: {alerts: {webhooks: [{kind: slack}]}}\n", "required"},
 		{"rollout.alerts.webhooks[1].url", minimal + "rollout: {alerts: {webhooks: [{kind: generic, url: 'http://h/'}, {kind: generic, url: 'ftp://h/'}]}}\n", "http or https"},
@@ -397,5 +406,15 @@ func TestMinSamplesWithinTheProbesReach(t *testing.T) {
 		if _, err := Parse([]byte(yml)); err != nil {
 			t.Errorf("%s: %v", yml, err)
 		}
+	}
+}
+
+func TestStoreURLErrorHidesThePassword(t *testing.T) {
+	_, err := Parse([]byte(minimal + "rollout: {store: {kind: redis, url: 'http://user:hunter2@h:6379'}}\n"))
+	if err == nil {
+		t.Fatal("an http:// store URL was accepted")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("the error shows the URL's password: %v", err)
 	}
 }

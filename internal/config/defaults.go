@@ -41,6 +41,8 @@ const (
 	DefaultLatencyMargin               = 50 * time.Millisecond
 	DefaultStoreKind                   = StoreBolt
 	DefaultStorePath                   = "baton.db"
+	DefaultStorePrefix                 = "baton:store:"
+	DefaultStoreLease                  = 15 * time.Second
 	DefaultAlertTimeout                = 5 * time.Second
 	DefaultAlertRetries                = 3
 	DefaultAlertBackoff                = 500 * time.Millisecond
@@ -147,8 +149,12 @@ func (r *Rollout) SetDefaults() {
 	def(&n.LatencyMargin, DefaultLatencyMargin)
 
 	def(&r.Store.Kind, DefaultStoreKind)
-	if r.Store.Kind == StoreBolt {
+	switch r.Store.Kind {
+	case StoreBolt:
 		def(&r.Store.Path, DefaultStorePath)
+	case StoreRedis:
+		def(&r.Store.Prefix, DefaultStorePrefix)
+		def(&r.Store.Lease, DefaultStoreLease)
 	}
 
 	a := &r.Alerts

@@ -83,16 +83,41 @@ type NonInferiority struct {
 const (
 	StoreBolt   = "bolt"
 	StoreMemory = "memory"
+	StoreRedis  = "redis"
 )
 
 // Store is where rollout state persists, so a restarted gateway resumes.
 type Store struct {
-	// Kind is "bolt" (a bbolt file) or "memory" (lost on exit; tests and
-	// demo). Empty means "bolt".
+	// Kind is "bolt" (a bbolt file), "redis" (a Redis server, for a
+	// gateway with no disk of its own to come back to) or "memory" (lost
+	// on exit; tests and demo). Empty means "bolt".
 	Kind string `yaml:"kind"`
 	// Path is the bbolt file; a relative path is relative to the working
 	// directory. Empty means "baton.db". Only for kind bolt.
 	Path string `yaml:"path"`
+	// URL is the Redis server, redis://[user:password@]host:port[/db] or
+	// rediss:// for TLS. Only for kind redis, which requires it or URLEnv.
+	URL string `yaml:"url"`
+	// URLEnv names an environment variable holding URL, so that the file
+	// need not hold a password. Set URL or URLEnv, not both.
+	URLEnv string `yaml:"url_env"`
+	// Prefix starts every key the store writes, so that several
+	// deployments can share one Redis. Empty means "baton:store:". Only
+	// for kind redis.
+	Prefix string `yaml:"prefix"`
+	// Lease is how long the store stays held by a gateway that stopped
+	// without releasing it (killed, or cut off from Redis): a second
+	// gateway on the same prefix is refused until then. Empty means 15s.
+	// Only for kind redis.
+	Lease time.Duration `yaml:"lease"`
+}
+
+// RedisURL is the Redis store's URL: URL, or the value of URLEnv.
+func (s Store) RedisURL() string {
+	if s.URL != "" {
+		return s.URL
+	}
+	return os.Getenv(s.URLEnv)
 }
 
 // Webhook kinds.

@@ -222,6 +222,45 @@ func (p *problems) fraction(field string, v float64) {
 	}
 }
 
+func (s *Store) validate(p *problems, at string) {
+	p.oneOf(at+".kind", s.Kind, StoreBolt, StoreRedis, StoreMemory)
+	switch {
+	case s.Kind == StoreBolt && s.Path == "":
+		p.add(at+".path", "required for a bolt store")
+	case s.Kind != StoreBolt && s.Path != "":
+		p.add(at+".path", "only a bolt store has a path")
+	}
+	if s.Kind != StoreRedis {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"url", s.URL != ""}, {"url_env", s.URLEnv != ""}, {"prefix", s.Prefix != ""}, {"lease", s.Lease != 0}} {
+			if f.set {
+				p.add(at+"."+f.name, "only a redis store has a %s", f.name)
+			}
+		}
+		return
+	}
+	p.secret(at+".url", s.URL, s.URLEnv, true)
+	if raw := s.RedisURL(); raw != "" {
+		field := at + ".url"
+		if s.URL == "" {
+			field += "_env"
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			// The value stays out: it may hold a password.
+			p.add(field, "must be redis://[user:password@]host:port[/db] or rediss://... (the value is not shown: it may hold a secret)")
+		}
+	}
+	if strings.ContainsAny(s.Prefix, "{}") {
+		p.add(at+".prefix", "must not contain '{' or '}' (the store's keys share a Redis Cluster hash tag), got %q", s.Prefix)
+	}
+	if s.Lease < time.Second {
+		p.add(at+".lease", "must be at least 1s (it is renewed every third of it), got %v", s.Lease)
+	}
+}
+
 // httpURL checks a webhook URL. The value stays out of the message: a
 // Slack URL's path is its credential, and the message is printed and
 // logged at startup.
@@ -488,13 +527,7 @@ func (r *Rollout) validate(p *problems, at string) {
 	p.fraction(at+".non_inferiority.error_rate_margin", n.ErrorRateMargin)
 	p.positiveDuration(at+".non_inferiority.latency_margin", n.LatencyMargin)
 
-	p.oneOf(at+".store.kind", r.Store.Kind, StoreBolt, StoreMemory)
-	switch {
-	case r.Store.Kind == StoreBolt && r.Store.Path == "":
-		p.add(at+".store.path", "required for a bolt store")
-	case r.Store.Kind == StoreMemory && r.Store.Path != "":
-		p.add(at+".store.path", "a memory store has no path")
-	}
+	r.Store.validate(p, at+".store")
 
 	a := r.Alerts
 	p.positiveDuration(at+".alerts.timeout", a.Timeout)

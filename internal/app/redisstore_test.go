@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/store/redisstore"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// redisStoreConfig is testConfig with its rollout in a Redis store under a
+// prefix of the test's own.
+func redisStoreConfig(t *testing.T, prefix string) *config.Config {
+	t.Helper()
+	blue, green := testBackends(t)
+	c := testConfig(blue, green, "")
+	c.Rollout.Store = config.Store{Kind: config.StoreRedis, URL: "redis://" + testenv.RedisAddr(t), Prefix: prefix, Lease: time.Second}
+	return c
+}
+
+func redisPrefix(t *testing.T) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	p := "batontest:app:" + hex.EncodeToString(b[:]) + ":"
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if ks, err := raw.Keys(ctx, p+"*").Result(); err == nil && len(ks) > 0 {
+			raw.Del(ctx, ks...)
+		}
+		_ = raw.Close()
+	})
+	return p
+}
+
+// TestRedisStoreIsOneGatewaysAtATime: with rollout.store on Redis, a
+// second gateway on the same prefix is refused while the first runs,
+// naming it; once the first stops, the second starts and comes back to
+// the weight the first stored.
+func TestRedisStoreIsOneGatewaysAtATime(t *testing.T) {
+	prefix := redisPrefix(t)
+	first := start(t, redisStoreConfig(t, prefix), Options{})
+	putWeight(t, first.App, 30)
+
+	cfg := redisStoreConfig(t, prefix)
+	opts := Options{TestMode: true, Logger: testLogger(t)}
+	listeners(t, cfg, &opts)
+	if a, err := Build(context.Background(), cfg, opts); err == nil {
+		_ = a.Close()
+		t.Fatal("a second gateway was built on a Redis store the first holds")
+	} else if !errors.Is(err, redisstore.ErrHeld) || !strings.Contains(err.Error(), "rollout.store") || !strings.Contains(err.Error(), "pid") {
+		t.Fatalf("second gateway: %v, want a HeldError on rollout.store naming the holder", err)
+	}
+	first.stop() // releases the lease: no wait for its expiry
+
+	second := start(t, redisStoreConfig(t, prefix), Options{})
+	want := router.Weight(3000)
+	testenv.Eventually(t, "the second gateway to come back to the stored 30%", 10*time.Second, func() bool {
+		return second.Gateway().Status().Weight == want
+	})
+}
+
+// TestRedisStoreTakenByAnotherGatewayStopsThisOne: a gateway that finds
+// its lease in another's hands (it was cut off longer than the lease, and
+// another gateway started) stops acting on the rollout and ends Serve
+// with the reason.
+func TestRedisStoreTakenByAnotherGatewayStopsThisOne(t *testing.T) {
+	prefix := redisPrefix(t)
+	cfg := redisStoreConfig(t, prefix)
+	opts := Options{TestMode: true, Logger: testLogger(t), DrainPeriod: 50 * time.Millisecond}
+	listeners(t, cfg, &opts)
+	a, err := Build(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	if err := raw.Set(ctx, prefix+"{store}:owner", "other-host pid 7 0033", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "lease lost") || !strings.Contains(err.Error(), "other-host pid 7") {
+			t.Fatalf("Serve returned %v, want the lease lost to other-host pid 7", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still running 10s after another gateway took its store")
+	}
+	if v, err := raw.Get(ctx, prefix+"{store}:owner").Result(); err != nil || !strings.HasPrefix(v, "other-host") {
+		t.Fatalf("the new owner's lease after the old one stopped: %q, %v", v, err)
+	}
+}

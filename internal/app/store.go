@@ -1,0 +1,98 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/store/boltstore"
+	"github.com/baton-rt/baton/internal/store/memstore"
+	"github.com/baton-rt/baton/internal/store/redisstore"
+)
+
+// storeOpenTimeout bounds reaching a Redis store and taking its lease.
+const storeOpenTimeout = 10 * time.Second
+
+// leaseLogEvery spaces the warnings of a lease that cannot be renewed.
+const leaseLogEvery = 30 * time.Second
+
+// openStore opens the store cfg.Rollout.Store names, unless Options gave
+// one.
+func (a *App) openStore(ctx context.Context) error {
+	if a.opts.Store != nil {
+		a.st = a.opts.Store
+		return nil
+	}
+	sc := a.cfg.Rollout.Store
+	var err error
+	switch sc.Kind {
+	case config.StoreMemory:
+		a.st, err = memstore.New(memstore.Options{})
+	case config.StoreRedis:
+		err = a.openRedisStore(ctx, sc)
+	default:
+		a.st, err = boltstore.Open(boltstore.Options{Path: sc.Path})
+	}
+	if err != nil {
+		return fmt.Errorf("app: rollout.store: %w", err)
+	}
+	a.ownStore = true
+	return nil
+}
+
+// openRedisStore connects to the Redis store and takes its lease, so that
+// no second gateway runs a controller on the same rollout.
+func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
+	opts, err := redis.ParseURL(sc.RedisURL())
+	if err != nil {
+		if _, ok := errors.AsType[*url.Error](err); ok {
+			// Its message holds the URL, and so perhaps a password.
+			return errors.New("url: not a valid URL (the value is not shown: it may hold a secret)")
+		}
+		return fmt.Errorf("url: %w", err)
+	}
+	// Context deadlines (the controller's store timeout) bound socket
+	// reads only with this; ParseURL has no parameter for it.
+	opts.ContextTimeoutEnabled = true
+	a.redis = redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+	defer cancel()
+	st, err := redisstore.New(ctx, redisstore.Options{Client: a.redis, Addr: opts.Addr, Prefix: sc.Prefix})
+	if err != nil {
+		return err
+	}
+	a.st = st
+	var logged time.Time // the renewals run on one goroutine
+	a.lease, err = st.Acquire(ctx, leaseOwner(a.cfg.Admin.Listen), redisstore.LeaseOptions{
+		TTL: sc.Lease,
+		OnRenewError: func(err error) {
+			if time.Since(logged) >= leaseLogEvery {
+				logged = time.Now()
+				a.log.Warn("rollout.store: lease not renewed, Redis unreachable; clients are still served", "err", err)
+			}
+		},
+	})
+	return err
+}
+
+// leaseOwner names this process in the lease, for the operator of a
+// second gateway that is refused.
+func leaseOwner(adminListen string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s pid %d admin %s", host, os.Getpid(), adminListen)
+}
+
+// leaseLost is closed when another gateway took the store's lease; nil
+// (never ready) without a lease.
+func (a *App) leaseLost() <-chan struct{} {
+	if a.lease == nil {
+		return nil
+	}
+	return a.lease.Lost()
+}
