@@ -62,8 +62,10 @@ func replayWindow(ctx context.Context, msgs []broker.Message, maxItems, maxBytes
 // history, however slowly the client reads; a message trimmed from history
 // before its page is read fails the replay with broker.ErrHistoryGone, and
 // a stream that restarted (another epoch) or went back with
-// errStreamRestarted, rather than skip or mix seqs. History and pending go
-// out in windows when m's subscriber is a ReplaySubscriber; c.mu is
+// errStreamRestarted, rather than skip or mix seqs. A first read that
+// finds the stream restarted from where the channel stood (before the
+// fan-out showed it) also ends the channel as restarted. History and
+// pending go out in windows when m's subscriber is a ReplaySubscriber; c.mu is
 // released while it waits for room, and meanwhile the fan-out keeps
 // buffering into m.pending (bounded, with the overflow → read-again rule).
 // m.last and m.pending are only touched under c.mu, by this goroutine or by
@@ -75,6 +77,12 @@ func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts Subscri
 	if page <= 0 {
 		page = defaultReplayPage
 	}
+	// Where the channel's stream stood for the hub before the first read:
+	// a first read below it, or of another epoch, finds the stream
+	// restarted since.
+	c.mu.Lock()
+	known := broker.Position{Seq: c.last, Epoch: c.epoch}
+	c.mu.Unlock()
 	var first broker.Position
 	since, from := opts.Since, opts.Since
 	for round := 0; round < maxCatchUpRounds; round++ {
@@ -87,6 +95,12 @@ func (h *Hub) replay(ctx context.Context, c *hubChannel, m *member, opts Subscri
 				return broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", c.name, from, err)
 			}
 			if round == 0 && read == 0 {
+				if pos.Seq < known.Seq || (known.Epoch != "" && pos.Epoch != known.Epoch) {
+					// The stream restarted before the hub's fan-out
+					// showed it: since may be of the old one.
+					h.restarted(c)
+					return broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", c.name, from, errStreamRestarted)
+				}
 				if since > pos.Seq {
 					return broker.Position{}, fmt.Errorf("channel %q: since %d, newest seq %d: %w", c.name, since, pos.Seq, ErrSinceAhead)
 				}
