@@ -115,18 +115,31 @@ func (h *Hub) resubscribeOnce(ctx context.Context, c *hubChannel) (broker.Subscr
 		_ = sub.Close()
 		return nil, ErrHubClosed
 	}
-	msgs, _, err := h.history(ctx, c.name, from)
-	if err != nil {
-		_ = sub.Close()
-		return nil, err
-	}
-	for _, msg := range msgs {
-		if c.fanout(msg) {
+	// The gap is read a page at a time, as a replay reads history, each
+	// page fanned out before the next is read, up to where the stream
+	// stood at the first read (sub has what came after): one read of a
+	// deep history would hold all of it at once.
+	var until uint64
+	for read := 0; ; read++ {
+		msgs, pos, err := h.b.History(ctx, c.name, from, defaultReplayPage)
+		if err != nil {
 			_ = sub.Close()
-			return nil, fmt.Errorf("channel %q: %w", c.name, errStreamRestarted)
+			return nil, fmt.Errorf("channel %q: history after %d: %w", c.name, from, err)
 		}
+		if read == 0 {
+			until = pos.Seq
+		}
+		for _, msg := range msgs {
+			if c.fanout(msg) {
+				_ = sub.Close()
+				return nil, fmt.Errorf("channel %q: %w", c.name, errStreamRestarted)
+			}
+		}
+		if len(msgs) == 0 || msgs[len(msgs)-1].Seq >= until {
+			return sub, nil
+		}
+		from = msgs[len(msgs)-1].Seq
 	}
-	return sub, nil
 }
 
 // lose ends channel c after an unrecoverable subscription failure.

@@ -206,21 +206,3 @@ func (c *hubChannel) replayingLocked(m *member) error {
 	}
 	return nil
 }
-
-// history reads every retained message after since, paging until it reaches
-// the position reported by the first read.
-func (h *Hub) history(ctx context.Context, channel string, since uint64) ([]broker.Message, broker.Position, error) {
-	var all []broker.Message
-	msgs, pos, err := h.b.History(ctx, channel, since, 0)
-	for {
-		if err != nil {
-			return nil, broker.Position{}, fmt.Errorf("channel %q: history after %d: %w", channel, since, err)
-		}
-		all = append(all, msgs...)
-		if len(msgs) == 0 || msgs[len(msgs)-1].Seq >= pos.Seq {
-			return all, pos, nil
-		}
-		since = msgs[len(msgs)-1].Seq
-		msgs, _, err = h.b.History(ctx, channel, since, 0)
-	}
-}
