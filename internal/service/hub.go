@@ -211,15 +211,7 @@ func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, o
 	if err := broker.ValidChannel(channel); err != nil {
 		return broker.Position{}, err
 	}
-	if opts.HasSince {
-		h.mu.Lock()
-		err := h.checkSinceLocked(channel, opts.Since)
-		h.mu.Unlock()
-		if err != nil {
-			return broker.Position{}, err
-		}
-	}
-	c, err := h.acquire(ctx, channel)
+	c, err := h.acquire(ctx, channel, opts)
 	if err != nil {
 		return broker.Position{}, err
 	}
@@ -236,7 +228,7 @@ func (h *Hub) SubscribeWith(ctx context.Context, channel string, s Subscriber, o
 		if attempt == 2 {
 			return broker.Position{}, fmt.Errorf("channel %q: %w", channel, broker.ErrClosed)
 		}
-		if c, err = h.acquire(ctx, channel); err != nil {
+		if c, err = h.acquire(ctx, channel, opts); err != nil {
 			return broker.Position{}, err
 		}
 		c.mu.Lock()
@@ -343,12 +335,22 @@ func (h *Hub) leave(c *hubChannel, m *member) {
 }
 
 // acquire returns the running hub channel for name, starting it if needed,
-// with one reference taken for the caller.
-func (h *Hub) acquire(ctx context.Context, name string) (*hubChannel, error) {
+// with one reference taken for the caller. It refuses a since (opts) that
+// may be of a stream of name that restarted: checked with the channel
+// taken, under h.mu, so that a channel started after a restart was
+// recorded (Hub.restarted records it before lose drops the channel) never
+// replays from the old stream's since.
+func (h *Hub) acquire(ctx context.Context, name string, opts SubscribeOptions) (*hubChannel, error) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		return nil, ErrHubClosed
+	}
+	if opts.HasSince {
+		if err := h.checkSinceLocked(name, opts.Since); err != nil {
+			h.mu.Unlock()
+			return nil, err
+		}
 	}
 	c := h.channels[name]
 	if c != nil {

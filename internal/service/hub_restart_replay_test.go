@@ -114,3 +114,42 @@ func TestHubReplayFindsARestartBeforeItsFirstRead(t *testing.T) {
 		})
 	}
 }
+
+// TestHubSubscribeSinceRacingARestart: a client resumes with a since from
+// a channel's old stream while the hub finds the stream restarted, after
+// the subscribe checked its since against the restarts the hub knows and
+// before it joined the channel. The channel it acquired is lost meanwhile,
+// and the subscribe joins the channel started afresh on the new stream:
+// its since must still be refused (history gone), not answered with the
+// new stream's seqs after it.
+func TestHubSubscribeSinceRacingARestart(t *testing.T) {
+	ctx := testenv.Context(t, 30*time.Second)
+	b, h, raw, prefix, _ := redisHub(t, ctx, "restartrace")
+
+	member := newRecorder()
+	if _, err := h.Subscribe(ctx, "c", member); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, ctx, b, "c", 3)
+	member.waitSeqs(t, 1, 3)
+
+	h.afterAcquire = func() {
+		h.afterAcquire = nil
+		if err := raw.Del(ctx, prefix+"{c}:m", prefix+"{c}:h").Err(); err != nil {
+			t.Fatal(err)
+		}
+		publishN(t, ctx, b, "c", 5) // seqs 1..5 of a new epoch
+		if err := member.waitLost(t); !errors.Is(err, broker.ErrHistoryGone) {
+			t.Fatalf("the member lost the channel with %v, want history gone", err)
+		}
+	}
+	late := newRecorder()
+	pos, err := h.SubscribeSince(ctx, "c", late, 2)
+	late.mu.Lock()
+	got := len(late.msgs)
+	late.mu.Unlock()
+	if !errors.Is(err, broker.ErrHistoryGone) || got != 0 {
+		t.Fatalf("SubscribeSince(2) of the old stream = %+v, %v, with %d messages delivered; "+
+			"want history gone (the stream restarted) and none", pos, err, got)
+	}
+}
