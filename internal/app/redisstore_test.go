@@ -105,3 +105,83 @@ func TestRedisStoreTakenByAnotherGatewayStopsThisOne(t *testing.T) {
 		t.Fatalf("the new owner's lease after the old one stopped: %q, %v", v, err)
 	}
 }
+
+// TestStandbyGatewayTakesOverWhenTheHolderStops: a gateway with
+// rollout.store.standby waits, listening nowhere, while another holds the
+// store, then takes it when that one stops and resumes at its weight.
+func TestStandbyGatewayTakesOverWhenTheHolderStops(t *testing.T) {
+	prefix := redisPrefix(t)
+	first := start(t, redisStoreConfig(t, prefix), Options{})
+	putWeight(t, first.App, 30)
+
+	cfg := redisStoreConfig(t, prefix)
+	cfg.Rollout.Store.Standby = true
+	opts := Options{TestMode: true, Logger: testLogger(t), DrainPeriod: 50 * time.Millisecond}
+	listeners(t, cfg, &opts)
+	type built struct {
+		a   *App
+		err error
+	}
+	standby := make(chan built, 1)
+	go func() {
+		a, err := Build(context.Background(), cfg, opts)
+		standby <- built{a, err}
+	}()
+	// Two leases' time with the first gateway alive: the standby waits.
+	select {
+	case b := <-standby:
+		if b.a != nil {
+			_ = b.a.Close()
+		}
+		t.Fatalf("the standby's Build returned (%v) while the first gateway held the store", b.err)
+	case <-time.After(2 * time.Second):
+	}
+	first.stop()
+
+	var b built
+	select {
+	case b = <-standby:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the standby did not take the store within 10s of the holder stopping")
+	}
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.a.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	testenv.Eventually(t, "the standby to resume at the stored 30%", 10*time.Second, func() bool {
+		return b.a.Gateway().Status().Weight == router.Weight(3000)
+	})
+}
+
+// TestStandbyWaitEndsWithItsContext: SIGTERM (the context) ends a
+// standby's wait, with an error naming the holder.
+func TestStandbyWaitEndsWithItsContext(t *testing.T) {
+	prefix := redisPrefix(t)
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	if err := raw.Set(context.Background(), prefix+"{store}:owner", "gw-a pid 1 0044", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := redisStoreConfig(t, prefix)
+	cfg.Rollout.Store.Standby = true
+	opts := Options{TestMode: true, Logger: testLogger(t)}
+	listeners(t, cfg, &opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	a, err := Build(ctx, cfg, opts)
+	if err == nil {
+		_ = a.Close()
+		t.Fatal("a standby was built while the store is held")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "gw-a pid 1") {
+		t.Fatalf("Build: %v, want the context's end, naming the holder", err)
+	}
+}

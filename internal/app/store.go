@@ -47,7 +47,8 @@ func (a *App) openStore(ctx context.Context) error {
 }
 
 // openRedisStore connects to the Redis store and takes its lease, so that
-// no second gateway runs a controller on the same rollout.
+// no second gateway runs a controller on the same rollout. A standby
+// waits for the lease as long as ctx lets it.
 func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 	opts, err := redis.ParseURL(sc.RedisURL())
 	if err != nil {
@@ -61,15 +62,15 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 	// reads only with this; ParseURL has no parameter for it.
 	opts.ContextTimeoutEnabled = true
 	a.redis = redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	defer cancel()
-	st, err := redisstore.New(ctx, redisstore.Options{Client: a.redis, Addr: opts.Addr, Prefix: sc.Prefix})
+	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+	st, err := redisstore.New(octx, redisstore.Options{Client: a.redis, Addr: opts.Addr, Prefix: sc.Prefix})
+	cancel()
 	if err != nil {
 		return err
 	}
 	a.st = st
 	var logged time.Time // the renewals run on one goroutine
-	a.lease, err = st.Acquire(ctx, leaseOwner(a.cfg.Admin.Listen), redisstore.LeaseOptions{
+	lopts := redisstore.LeaseOptions{
 		TTL: sc.Lease,
 		OnRenewError: func(err error) {
 			if time.Since(logged) >= leaseLogEvery {
@@ -77,8 +78,29 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 				a.log.Warn("rollout.store: lease not renewed, Redis unreachable; clients are still served", "err", err)
 			}
 		},
-	})
-	return err
+	}
+	owner, holder := leaseOwner(a.cfg.Admin.Listen), ""
+	for {
+		octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+		a.lease, err = st.Acquire(octx, owner, lopts)
+		cancel()
+		held, ok := errors.AsType[*redisstore.HeldError](err)
+		if holder != "" && ctx.Err() != nil {
+			return fmt.Errorf("standing by for the store held by %q: %w", holder, ctx.Err())
+		}
+		if !ok || !sc.Standby {
+			return err
+		}
+		if held.Owner != holder {
+			holder = held.Owner
+			a.log.Info("rollout.store: held by another gateway; standing by until it is free", "holder", holder, "expires_within", held.Expires)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("standing by for the store held by %q: %w", holder, ctx.Err())
+		case <-time.After(sc.Lease / 3):
+		}
+	}
 }
 
 // leaseOwner names this process in the lease, for the operator of a

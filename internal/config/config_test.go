@@ -235,6 +235,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"rollout.store.prefix", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', prefix: 'a{b}:'}}\n", "hash tag"},
 		{"rollout.store.lease", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', lease: 500ms}}\n", "at least 1s"},
 		{"rollout.store.lease", minimal + "rollout: {store: {kind: bolt, lease: 5s}}\n", "only a redis store"},
+		{"rollout.store.standby", minimal + "rollout: {store: {kind: memory, standby: true}}\n", "only a redis store"},
 		{"rollout.alerts.webhooks[0].kind", minimal + "rollout: {alerts: {webhooks: [{kind: email, url: 'https://x'}]}}\n", "one of"},
 		{"rollout.alerts.webhooks[0].url", minimal + "rollout: {alerts: {webhooks: [{kind: slack}]}}\n", "required"},
 		{"rollout.alerts.webhooks[1].url", minimal + "rollout: {alerts: {webhooks: [{kind: generic, url: 'http://h/'}, {kind: generic, url: 'ftp://h/'}]}}\n", "http or https"},

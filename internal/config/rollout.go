@@ -110,6 +110,11 @@ type Store struct {
 	// gateway on the same prefix is refused until then. Empty means 15s.
 	// Only for kind redis.
 	Lease time.Duration `yaml:"lease"`
+	// Standby makes a gateway that finds the store held wait for it
+	// instead of failing: it opens no listener until it holds the store,
+	// then resumes the rollout where the holder left it. Only for kind
+	// redis.
+	Standby bool `yaml:"standby"`
 }
 
 // RedisURL is the Redis store's URL: URL, or the value of URLEnv.

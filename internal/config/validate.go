@@ -234,7 +234,7 @@ func (s *Store) validate(p *problems, at string) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"url", s.URL != ""}, {"url_env", s.URLEnv != ""}, {"prefix", s.Prefix != ""}, {"lease", s.Lease != 0}} {
+		}{{"url", s.URL != ""}, {"url_env", s.URLEnv != ""}, {"prefix", s.Prefix != ""}, {"lease", s.Lease != 0}, {"standby", s.Standby}} {
 			if f.set {
 				p.add(at+"."+f.name, "only a redis store has a %s", f.name)
 			}
