@@ -1,8 +1,11 @@
 # Targets call small scripts under scripts/ so CI and people run the same thing.
-.PHONY: test lint fmt bench bench-gateway fuzz
+.PHONY: test test-js lint fmt bench bench-gateway fuzz
 
 test:
 	bash scripts/test.sh
+
+test-js:
+	bash scripts/test-js.sh
 
 lint:
 	bash scripts/lint.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite: installs dependencies, starts a throwaway redis-server on a
-# free loopback port, then runs lint and every test with the race detector.
+# free loopback port, then runs lint, the dashboard's JavaScript tests and
+# every Go test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,7 @@ export BATON_REQUIRE_CHROMIUM=1
 ulimit -n 65536 2>/dev/null || true
 
 bash scripts/lint.sh
+bash scripts/test-js.sh
 go test -race -count=1 -timeout 15m ./...
 # The race detector changes allocations and stack sizes, so the tests that
 # measure them skip under it (testenv.Race); their packages run once more

@@ -11,6 +11,7 @@
 // understands it.
 
 import { APIError, call, token } from './api.js';
+import { fieldInput, startBody, weightValue } from './forms.js';
 import { follow } from './stream.js';
 import { EventLog, Series, pct, showBackends, showCounts, showRollout, showVerdicts } from './view.js';
 
@@ -243,7 +244,7 @@ async function run(label, method, path, body, done) {
 
 // markField outlines the input a 400's field names.
 function markField(field) {
-  const input = { weight: 'weight-input', hold: 'start-hold', steps: 'start-steps', allow_decrease: 'start-allow-decrease' }[field.replace(/\[.*$/, '')];
+  const input = fieldInput(field);
   if (input) $(input).classList.add('invalid');
 }
 
@@ -254,14 +255,7 @@ const rolloutDone = (st) => {
 
 $('start-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  // Only what was filled in overrides the configured plan. Values go as
-  // typed where they do not parse: the API says what is wrong with them.
-  const body = {};
-  const steps = $('start-steps').value.trim();
-  if (steps) body.steps = steps.split(/[\s,]+/).filter(Boolean).map((s) => (Number.isFinite(Number(s)) ? Number(s) : s));
-  const hold = $('start-hold').value.trim();
-  if (hold) body.hold = hold;
-  if ($('start-allow-decrease').checked) body.allow_decrease = true;
+  const body = startBody($('start-steps').value, $('start-hold').value, $('start-allow-decrease').checked);
   run('start', 'POST', '/api/v1/rollout/start', body, rolloutDone);
 });
 
@@ -276,8 +270,7 @@ for (const b of document.querySelectorAll('button[data-command]')) {
 
 $('weight-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  const raw = $('weight-input').value.trim().replace(/%$/, '');
-  const weight = raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  const weight = weightValue($('weight-input').value);
   run('set weight', 'PUT', '/api/v1/weight', { weight }, (r) => {
     pollStatus();
     return `weight ${pct(r.weight)}, moved ${r.moved}, failed ${r.failed}`;

@@ -22,8 +22,7 @@ const SILENCE = 45000;
 export function follow({ onEvent, onState, onFatal }) {
   const stopped = new AbortController();
   (async () => {
-    let delay = MIN_DELAY;
-    let attempt = 0;
+    const backoff = new Backoff();
     onState('connecting', '');
     while (!stopped.signal.aborted) {
       let got = false; // an event came on this connection
@@ -37,18 +36,37 @@ export function follow({ onEvent, onState, onFatal }) {
         reason = err.message || String(err);
       }
       if (stopped.signal.aborted) return;
-      if (got) { delay = MIN_DELAY; attempt = 0; }
-      attempt++;
-      // Full jitter on the upper half: many tabs do not come back at once.
-      const wait = delay / 2 + Math.random() * delay / 2;
-      onState('reconnecting', `${reason}; retry ${attempt} in ${(wait / 1000).toFixed(1)} s`);
+      if (got) backoff.reset();
+      const wait = backoff.next();
+      onState('reconnecting', `${reason}; retry ${backoff.attempt} in ${(wait / 1000).toFixed(1)} s`);
       await sleep(wait, stopped.signal);
-      delay = Math.min(delay * 2, MAX_DELAY);
     }
   })().catch((err) => onFatal(err)); // a throw from onState or onFatal: shown, not lost
   // (one from onEvent is caught in readOnce: it ends that connection, and
   // the reconnect's detail shows its message)
   return () => stopped.abort();
+}
+
+// Backoff is the wait before each reconnection: from MIN_DELAY doubling
+// to MAX_DELAY, started afresh by reset (a connection that delivered an
+// event). attempt counts the reconnections since.
+export class Backoff {
+  constructor(min = MIN_DELAY, max = MAX_DELAY) {
+    this.min = min;
+    this.max = max;
+    this.reset();
+  }
+
+  reset() { this.delay = this.min; this.attempt = 0; }
+
+  // next counts an attempt and returns its wait in ms. Full jitter on the
+  // upper half: many tabs do not come back at once.
+  next(random = Math.random) {
+    this.attempt++;
+    const wait = this.delay / 2 + random() * this.delay / 2;
+    this.delay = Math.min(this.delay * 2, this.max);
+    return wait;
+  }
 }
 
 // readOnce opens one connection and hands its events to emit until it

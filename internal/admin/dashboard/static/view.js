@@ -5,10 +5,13 @@ import { draw } from './chart.js';
 
 const $ = (id) => document.getElementById(id);
 
+// Formats: a weight (percent), a latency, a rate (a fraction, shown as
+// percent), a count (– when unknown), a duration in ms shown in seconds.
 export const pct = (v) => `${Number(v.toFixed(2))} %`;
-const ms = (v) => `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
-const rate = (v) => `${(v * 100).toFixed(2)} %`;
-const count = (v) => (v === undefined || v === null ? '–' : String(v));
+export const ms = (v) => `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
+export const rate = (v) => `${(v * 100).toFixed(2)} %`;
+export const count = (v) => (v === undefined || v === null ? '–' : String(v));
+export const secs = (v) => `${(v / 1000).toFixed(1)} s`;
 
 // el builds an element with a class and children (strings become text).
 export function el(tag, cls, ...children) {
@@ -86,13 +89,11 @@ export class Series {
 // holdLeft is what remains of the step's hold, in ms, or null when no
 // hold runs: paused, the status says it; otherwise it runs to hold_until
 // once the step is applied. skew is server time minus local time.
-function holdLeft(st, skew) {
+export function holdLeft(st, skew, now = Date.now()) {
   if (st.state === 'paused') return st.hold_left_ms || 0;
   if (st.state !== 'shifting' || !st.applied || !st.hold_until) return null;
-  return Math.max(0, Date.parse(st.hold_until) - (Date.now() + skew));
+  return Math.max(0, Date.parse(st.hold_until) - (now + skew));
 }
-
-const secs = (v) => `${(v / 1000).toFixed(1)} s`;
 
 // showRollout fills the rollout facts from a rollout status.
 export function showRollout(st, skew) {
@@ -163,7 +164,9 @@ function verdictView(v, open) {
   return d;
 }
 
-function num(v) {
+// num shows a verdict's number: whole or large as is (two decimals at
+// most), small with three significant digits.
+export function num(v) {
   if (typeof v !== 'number') return '–';
   return Math.abs(v) >= 100 || v === Math.trunc(v) ? String(Math.round(v * 100) / 100) : v.toPrecision(3);
 }
