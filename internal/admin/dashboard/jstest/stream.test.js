@@ -184,3 +184,22 @@ test('follow: stop during the backoff ends it: no more requests', async () => {
   await new Promise((r) => setTimeout(r, 300)); // past the longest first wait (200 ms)
   assert.equal(requests.length, 1);
 });
+
+test('follow: a throw from onEvent ends that connection and reconnects', async () => {
+  // The first connection stays open; the handler throws on its event.
+  reset(sse(['data: "boom"\n\n']), sse(['data: "fine"\n\n']));
+  const w = watch({ onEvent: (ev) => { if (ev.data === 'boom') throw new Error('handler broke'); } });
+  try {
+    await w.until((r) => r.events.length === 2, 'the event of the second connection');
+    assert.match(w.rec.states.find(([s]) => s === 'reconnecting')[1], /^handler broke; retry 1/);
+    // The first connection must be closed, not left open (unread, holding
+    // one of the browser's few connections to the origin).
+    let timer;
+    const gone = await Promise.race([
+      requests[0].closed.then(() => true),
+      new Promise((r) => { timer = setTimeout(() => r(false), 2000); }),
+    ]);
+    clearTimeout(timer);
+    assert.ok(gone, 'the connection whose handler threw is still open');
+  } finally { w.stop(); }
+});

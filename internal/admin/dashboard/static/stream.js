@@ -109,6 +109,9 @@ async function readOnce(stopSignal, emit, onOpen) {
   } finally {
     clearTimeout(timer);
     stopSignal.removeEventListener('abort', stop);
+    // Whatever ended this connection (a throw from emit too), it is closed,
+    // not left open unread.
+    conn.abort();
   }
 }
 
