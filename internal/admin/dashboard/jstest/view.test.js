@@ -25,6 +25,12 @@ test('ms: two decimals under 10 ms, whole above', () => {
   assert.equal(ms(123.6), '124 ms');
 });
 
+test('ms: a negative latency (a difference, green faster) is shown as its positive', () => {
+  assert.equal(ms(-1.234), '-1.23 ms');
+  assert.equal(ms(-50), '-50 ms');
+  assert.equal(ms(-123.6), '-124 ms');
+});
+
 test('rate: a fraction in percent with two decimals', () => {
   assert.equal(rate(0), '0.00 %');
   assert.equal(rate(0.01234), '1.23 %');

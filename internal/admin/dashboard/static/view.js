@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 // Formats: a weight (percent), a latency, a rate (a fraction, shown as
 // percent), a count (– when unknown), a duration in ms shown in seconds.
 export const pct = (v) => `${Number(v.toFixed(2))} %`;
-export const ms = (v) => `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
+export const ms = (v) => `${Math.abs(v) < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
 export const rate = (v) => `${(v * 100).toFixed(2)} %`;
 export const count = (v) => (v === undefined || v === null ? '–' : String(v));
 export const secs = (v) => `${(v / 1000).toFixed(1)} s`;
