@@ -47,3 +47,16 @@ test('fieldInput: the input an API error names', () => {
   assert.equal(fieldInput('thresholds.max_p95'), '');
   assert.equal(fieldInput(''), '');
 });
+
+test('only decimal numbers are numbers: 0x32 is not 50 (a typo must not move half the users)', () => {
+  assert.equal(weightValue('0x32'), '0x32');
+  assert.equal(weightValue('0b11'), '0b11');
+  assert.equal(weightValue('0o17'), '0o17');
+  assert.deepEqual(startBody('0x10, 0b1', '', false), { steps: ['0x10', '0b1'] });
+  // Decimal forms all stay numbers.
+  assert.equal(weightValue('+5'), 5);
+  assert.equal(weightValue('.5'), 0.5);
+  assert.equal(weightValue('5.'), 5);
+  assert.equal(weightValue('1e1'), 10);
+  assert.equal(weightValue('007'), 7);
+});

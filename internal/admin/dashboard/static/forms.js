@@ -1,9 +1,13 @@
 // What the control forms send for what was typed. Values go as typed
 // where they do not parse: the API says what is wrong with them.
 
-// number returns s as a number when it parses as one, else s.
+// A decimal number, as JSON and the config write one (Number() alone
+// would also take 0x32 for 50).
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+// number returns s as a number when it is a finite decimal number, else s.
 export function number(s) {
-  return s !== '' && Number.isFinite(Number(s)) ? Number(s) : s;
+  return DECIMAL.test(s) && Number.isFinite(Number(s)) ? Number(s) : s;
 }
 
 // startBody is the body of POST /api/v1/rollout/start: only what was
@@ -22,7 +26,7 @@ export function startBody(steps, hold, allowDecrease) {
 // weightValue is the weight of PUT /api/v1/weight, in percent; a
 // trailing "%" is allowed.
 export function weightValue(raw) {
-  return number(raw.trim().replace(/%$/, ''));
+  return number(raw.trim().replace(/%$/, '').trimEnd());
 }
 
 // fieldInput is the id of the input an API error's field names
