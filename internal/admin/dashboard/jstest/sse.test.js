@@ -40,9 +40,7 @@ test('the same events one character at a time', () => {
 
 test('CRLF and lone CR end lines too, cut between CR and LF', () => {
   for (const eol of ['\r\n', '\r']) {
-    // (the trailing comment ends the last line: see the test below for a
-    // CR at the very end)
-    const s = STREAM.replaceAll('\n', eol) + ':';
+    const s = STREAM.replaceAll('\n', eol);
     assert.deepEqual(parse(s), WANT, JSON.stringify(eol));
     for (let i = 0; i <= s.length; i++) {
       assert.deepEqual(parse(s.slice(0, i), s.slice(i)), WANT, `${JSON.stringify(eol)} cut at ${i}`);
@@ -53,6 +51,14 @@ test('CRLF and lone CR end lines too, cut between CR and LF', () => {
 test('a CR at the end of a chunk waits for the next: CRLF is one line end', () => {
   // "\r" then "\n": one blank line would dispatch early and split the event.
   assert.deepEqual(parse('data: a\r', '\ndata: b\r', '\n\r', '\n'), [{ name: 'message', id: '', data: 'a\nb' }]);
+});
+
+test('an event whose blank line ends in a CR is dispatched at once, not when more bytes come', () => {
+  assert.deepEqual(parse('data: a\r\r'), [{ name: 'message', id: '', data: 'a' }]);
+  assert.deepEqual(parse('data: a\r', '\r'), [{ name: 'message', id: '', data: 'a' }]);
+  // And the LF that may follow in the next chunk is still half of CRLF.
+  assert.deepEqual(parse('data: a\r\r', '\ndata: b\n\n'), [{ name: 'message', id: '', data: 'a' }, { name: 'message', id: '', data: 'b' }]);
+  assert.deepEqual(parse('data: a\r', '', '\n\r', '', '\n'), [{ name: 'message', id: '', data: 'a' }]);
 });
 
 test('multi-line data is joined with newlines', () => {

@@ -122,19 +122,25 @@ export class SSEParser {
   constructor(emit) {
     this.emit = emit;
     this.buf = '';
+    this.cr = false; // the last chunk ended with "\r"
     this.reset();
   }
 
   reset() { this.name = ''; this.id = ''; this.data = []; }
 
   push(text) {
+    // A "\r" that ended the last chunk ended its line; if this chunk
+    // starts with "\n", that is the second half of the "\r\n".
+    if (this.cr && text) {
+      this.cr = false;
+      if (text[0] === '\n') text = text.slice(1);
+    }
     this.buf += text;
     let nl;
     while ((nl = this.buf.search(/\r\n|\r|\n/)) >= 0) {
       const line = this.buf.slice(0, nl);
       const len = this.buf.startsWith('\r\n', nl) ? 2 : 1;
-      // A lone "\r" at the end may be the first half of "\r\n".
-      if (len === 1 && this.buf[nl] === '\r' && nl === this.buf.length - 1) break;
+      if (len === 1 && this.buf[nl] === '\r' && nl === this.buf.length - 1) this.cr = true;
       this.buf = this.buf.slice(nl + len);
       this.line(line);
     }
