@@ -57,3 +57,13 @@ test('draw: a base line and one polyline per series with points; the scale in th
   assert.deepEqual(svg.children.map((c) => [c.tagName, c.attrs.class]), [['line', 'base'], ['polyline', 'blue']]);
   assert.equal(label.textContent, 'max 2 ms');
 });
+
+test('plot: a value that is not a finite number is drawn at 0, and no coordinate is NaN', () => {
+  const { max, lines } = plot([{ cls: 'blue', values: [NaN, 2, undefined, Infinity, -1] }, { cls: 'green', values: [NaN] }], 300);
+  assert.equal(max, 2);
+  for (const l of lines) {
+    assert.doesNotMatch(l.points, /NaN|Infinity/, `${l.cls}: ${l.points}`);
+  }
+  assert.deepEqual(xy(lines[0].points).map(([, y]) => y), [H - 1, 4, H - 1, H - 1, H - 1]);
+  assert.deepEqual(xy(lines[1].points).map(([, y]) => y), [H - 1, H - 1]);
+});

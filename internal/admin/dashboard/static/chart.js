@@ -6,13 +6,18 @@ export const W = 300; // viewBox width: one unit per point at most
 export const H = 80;
 const TOP = 4;
 
+// val is what a value is drawn as: the y axis runs from 0, and a value that
+// is not a finite number (none the API sends) is drawn as 0 rather than
+// making the whole polyline invalid.
+const val = (v) => (Number.isFinite(v) && v > 0 ? v : 0);
+
 // plot lays out series ({cls, values}) over a shared y axis from 0 to the
 // largest value; the newest point is at the right edge, one point per
 // slot of `slots`. It returns that largest value and, per series with
 // points, the `points` attribute of its polyline ({cls, points}).
 export function plot(series, slots) {
   let max = 0;
-  for (const s of series) for (const v of s.values) if (v > max) max = v;
+  for (const s of series) for (const v of s.values) max = Math.max(max, val(v));
   const top = max > 0 ? max : 1;
   const step = W / Math.max(slots - 1, 1);
   const lines = [];
@@ -21,7 +26,7 @@ export function plot(series, slots) {
     if (n === 0) continue;
     const pts = s.values.map((v, i) => {
       const x = W - (n - 1 - i) * step;
-      const y = H - 1 - (v / top) * (H - 1 - TOP);
+      const y = H - 1 - (val(v) / top) * (H - 1 - TOP);
       return `${x.toFixed(1)},${y.toFixed(1)}`;
     });
     if (n === 1) pts.unshift(`${(W - step).toFixed(1)},${pts[0].split(',')[1]}`);
