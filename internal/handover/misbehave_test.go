@@ -328,3 +328,58 @@ func checkNoStray(t *testing.T, e *env) {
 		t.Errorf("client closed: %v", err)
 	}
 }
+
+// acksThenStalls is the script of a backend that acknowledges every
+// subscribe, with the channel's position, and then sends none of its
+// messages, replayed or live: the connection stays open and answers
+// pings.
+func acksThenStalls(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
+	if f.Type == legacy.TypeMessage {
+		return
+	}
+	c.pass(typ, f, raw)
+}
+
+// A re-attach after blue dropped, to a backend that acknowledges every
+// subscribe and then sends nothing, fails there and goes to the other
+// backend. The client stands at the seq it had when blue dropped, so
+// nothing it had tells that the new stream stalls; the acks do: each
+// announces its channel's newest seq, which the backend replays before
+// anything later. Committed on the stalling backend, the client would
+// receive nothing more, with its connection open.
+func TestReattachToABackendThatAcksAndStalls(t *testing.T) {
+	e := setup(t)
+	m := startMITM(t, backendtest.Legacy(t, e.b).URL, acksThenStalls)
+	ctx := testenv.Context(t, 60*time.Second)
+	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+	e.progress(t, 5)
+	e.blue.Kill()
+	select {
+	case <-e.dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drop was not reported")
+	}
+	// The channels go on while the session is detached, so that the new
+	// backend has something to replay on each.
+	testenv.Eventually(t, "a publish on every channel after the drop", 10*time.Second, func() bool {
+		for _, ch := range channels {
+			if p.Last(ch) <= e.sink.Last(ch) {
+				return false
+			}
+		}
+		return true
+	})
+	dial := func(c router.Color) upstream.Dialer {
+		if c == router.Blue {
+			return m.dialer()
+		}
+		return e.green.Dialer()
+	}
+	to, err := handover.Reattach(ctx, e.s, router.Blue, dial, handover.Options{Timeout: 2 * time.Second})
+	if err != nil || to != router.Green {
+		t.Fatalf("reattach: %v, %v; want green (the stalling blue acked, then sent nothing)", to, err)
+	}
+	e.progress(t, 30)
+	e.finish(t, p)
+	checkNoStray(t, e)
+}
