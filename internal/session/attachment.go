@@ -435,13 +435,19 @@ func (s *Session) deliverLocked(ev upstream.Event) {
 }
 
 // recoverLocked starts restoring channel on a (subscribe again with
-// since=last) unless a recovery is running; s.mu is held.
+// since=last) unless a recovery is running. A running one mends what
+// happened on its own connection before its subscribe was sent (the
+// subscribe replays from the channel's last seq); anything else is left
+// for it to redo as it ends. s.mu is held.
 func (s *Session) recoverLocked(channel string, a *Attachment) {
 	sb := s.subs[channel]
 	if sb.recovering {
+		if a != sb.recoverOn || sb.resubscribed {
+			sb.redo = a
+		}
 		return
 	}
-	sb.recovering = true
+	sb.recovering, sb.recoverOn, sb.resubscribed, sb.redo = true, a, false, nil
 	s.wg.Add(1)
 	go s.recover(channel, a, sb)
 }
@@ -454,7 +460,7 @@ func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 	// would leave the channel silent for good.
 	if err := s.LockOps(s.ctx); err != nil { // the session ended
 		s.mu.Lock()
-		sb.recovering = false
+		sb.recovering, sb.recoverOn, sb.redo = false, nil, nil
 		s.mu.Unlock()
 		return
 	}
@@ -472,6 +478,9 @@ func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 		// (after a gap) or may have dropped it (subscription_lost); leaving
 		// a channel not held is harmless either way.
 		_ = a.conn.Unsubscribe(ctx, channel)
+		s.mu.Lock()
+		sb.resubscribed = true // a break from now on is the new subscription's
+		s.mu.Unlock()
 		_, err = a.conn.Subscribe(ctx, channel, since, hasSince)
 		var refused *upstream.RemoteError
 		if err != nil && !errors.As(err, &refused) {
@@ -486,7 +495,8 @@ func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sb.recovering = false
+	redo := sb.redo
+	sb.recovering, sb.recoverOn, sb.redo = false, nil, nil
 	switch {
 	case !current:
 		// The channel was left or moved meanwhile; its new source was
@@ -501,6 +511,11 @@ func (s *Session) recover(channel string, a *Attachment, sb *sub) {
 			delete(s.subs, channel)
 			s.deliverLocked(upstream.Event{Kind: upstream.KindLost, Channel: channel, Data: lostReason(err)})
 		}
+	}
+	if redo != nil && !redo.dead && redo == sb.src && s.subs[channel] == sb && !s.closed {
+		// A gap or a loss this recovery did not mend (see recoverLocked),
+		// after which the channel's next message may never come.
+		s.recoverLocked(channel, redo)
 	}
 }
 

@@ -41,6 +41,10 @@ type fakeConn struct {
 	subErr  map[string]error
 	pos     upstream.Position
 	publish chan struct{} // when set, Publish waits for it
+	// acked, when set, runs as Subscribe returns its ack, on the
+	// subscriber's goroutine: what the backend sends right behind the ack,
+	// handled by the reader before the subscriber has resumed.
+	acked func(channel string, since uint64)
 }
 
 func (c *fakeConn) record(s string) {
@@ -58,11 +62,15 @@ func (c *fakeConn) Calls() []string {
 func (c *fakeConn) Subscribe(_ context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
 	c.record(fmt.Sprintf("subscribe %s %d %v", channel, since, hasSince))
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.subErr[channel]; err != nil {
+	err, pos, acked := c.subErr[channel], c.pos, c.acked
+	c.mu.Unlock()
+	if err != nil {
 		return upstream.Position{}, err
 	}
-	return c.pos, nil
+	if acked != nil {
+		acked(channel, since)
+	}
+	return pos, nil
 }
 
 func (c *fakeConn) Unsubscribe(_ context.Context, channel string) error {

@@ -214,6 +214,15 @@ type sub struct {
 	src        *Attachment
 	next       *Attachment // second source while an attach overlaps
 	recovering bool
+	// recoverOn is the connection the running recovery restores the
+	// channel on, and resubscribed says its subscribe has been sent. redo
+	// is a source on which a gap or a loss came that the running recovery
+	// does not mend: another connection (a move committed meanwhile), or
+	// its own once the subscribe was sent (the new subscription broke).
+	// The recovery starts another on it as it ends.
+	recoverOn    *Attachment
+	resubscribed bool
+	redo         *Attachment
 	// gapAt is the highest seq seen past a gap while a second source
 	// overlapped (0: none). The other source may still fill the gap; if
 	// it has not when the overlap ends (Commit, Abort), the channel
