@@ -330,56 +330,63 @@ func checkNoStray(t *testing.T, e *env) {
 }
 
 // acksThenStalls is the script of a backend that acknowledges every
-// subscribe, with the channel's position, and then sends none of its
-// messages, replayed or live: the connection stays open and answers
-// pings.
-func acksThenStalls(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
-	if f.Type == legacy.TypeMessage {
-		return
+// subscribe, with the channel's position, passes n messages of each
+// channel, replayed or live, and then none: the connection stays open and
+// answers pings.
+func acksThenStalls(n int) func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
+	return func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
+		if passed, _ := c.passed(f.Channel); f.Type == legacy.TypeMessage && passed >= n {
+			return
+		}
+		c.pass(typ, f, raw)
 	}
-	c.pass(typ, f, raw)
 }
 
 // A re-attach after blue dropped, to a backend that acknowledges every
-// subscribe and then sends nothing, fails there and goes to the other
-// backend. The client stands at the seq it had when blue dropped, so
-// nothing it had tells that the new stream stalls; the acks do: each
-// announces its channel's newest seq, which the backend replays before
-// anything later. Committed on the stalling backend, the client would
-// receive nothing more, with its connection open.
+// subscribe and then sends nothing (or stops half-way through its
+// replay), fails there and goes to the other backend. The client stands
+// at the seq it had when blue dropped, so nothing it had tells that the
+// new stream stalls; the acks do: each announces its channel's newest
+// seq, which the backend replays before anything later. Committed on the
+// stalling backend, the client would receive nothing more, with its
+// connection open.
 func TestReattachToABackendThatAcksAndStalls(t *testing.T) {
-	e := setup(t)
-	m := startMITM(t, backendtest.Legacy(t, e.b).URL, acksThenStalls)
-	ctx := testenv.Context(t, 60*time.Second)
-	p := sessiontest.Publish(e.b, time.Millisecond, channels...)
-	e.progress(t, 5)
-	e.blue.Kill()
-	select {
-	case <-e.dropped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the drop was not reported")
-	}
-	// The channels go on while the session is detached, so that the new
-	// backend has something to replay on each.
-	testenv.Eventually(t, "a publish on every channel after the drop", 10*time.Second, func() bool {
-		for _, ch := range channels {
-			if p.Last(ch) <= e.sink.Last(ch) {
-				return false
+	for _, n := range []int{0, 2} {
+		t.Run(fmt.Sprintf("after %d messages", n), func(t *testing.T) {
+			e := setup(t)
+			m := startMITM(t, backendtest.Legacy(t, e.b).URL, acksThenStalls(n))
+			ctx := testenv.Context(t, 60*time.Second)
+			p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+			e.progress(t, 5)
+			e.blue.Kill()
+			select {
+			case <-e.dropped:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the drop was not reported")
 			}
-		}
-		return true
-	})
-	dial := func(c router.Color) upstream.Dialer {
-		if c == router.Blue {
-			return m.dialer()
-		}
-		return e.green.Dialer()
+			// The channels go on while the session is detached, so that
+			// the new backend has more than n messages to replay on each.
+			testenv.Eventually(t, "publishes on every channel after the drop", 10*time.Second, func() bool {
+				for _, ch := range channels {
+					if p.Last(ch) <= e.sink.Last(ch)+uint64(n) {
+						return false
+					}
+				}
+				return true
+			})
+			dial := func(c router.Color) upstream.Dialer {
+				if c == router.Blue {
+					return m.dialer()
+				}
+				return e.green.Dialer()
+			}
+			to, err := handover.Reattach(ctx, e.s, router.Blue, dial, handover.Options{Timeout: 2 * time.Second})
+			if err != nil || to != router.Green {
+				t.Fatalf("reattach: %v, %v; want green (the stalling blue acked, then sent no more)", to, err)
+			}
+			e.progress(t, 30)
+			e.finish(t, p)
+			checkNoStray(t, e)
+		})
 	}
-	to, err := handover.Reattach(ctx, e.s, router.Blue, dial, handover.Options{Timeout: 2 * time.Second})
-	if err != nil || to != router.Green {
-		t.Fatalf("reattach: %v, %v; want green (the stalling blue acked, then sent nothing)", to, err)
-	}
-	e.progress(t, 30)
-	e.finish(t, p)
-	checkNoStray(t, e)
 }
