@@ -42,3 +42,7 @@ func (b *Broker) BreakPubSub() (restore func()) {
 
 // ReachWait is how long History tries a read that cannot reach Redis.
 const ReachWait = reachWait
+
+// HistoryPage is how many messages a catch-up reads from one channel's
+// history at a time.
+const HistoryPage = historyPage

@@ -21,9 +21,16 @@ import (
 const (
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = 2 * time.Second
-	// maxCatchUpRounds bounds one catch-up; a channel that is still behind
-	// after that many history reads is caught up again by its next message.
+	// maxCatchUpRounds bounds one catch-up: besides the pages of a whole
+	// history (HistorySize / historyPage reads), it may make that many
+	// more history reads (a new epoch, a trimmed message to verify,
+	// messages published while it reads); a channel that is still behind
+	// after them all is caught up again by its next message.
 	maxCatchUpRounds = 100
+	// historyPage is how many messages a catch-up reads from one
+	// channel's history at a time: a reconnect's pipelined reads hold at
+	// most resyncBatch pages, not resyncBatch whole histories.
+	historyPage = 64
 	// historyAttempts is how often the reader tries a history read.
 	historyAttempts = 3
 	// defaultResyncBatch is how many channels' history reads go in one
@@ -254,12 +261,12 @@ func (b *Broker) deliver(st *chanState, m broker.Message) {
 // changed it starts again from seq 1 of the new epoch. If history no longer
 // has what is needed, the channel's subscriptions are closed.
 func (b *Broker) catchUp(st *chanState) {
-	for range maxCatchUpRounds {
+	for range b.catchUpRounds() {
 		if b.cut {
 			return // the next connection catches st up
 		}
 		since := st.readFrom()
-		msgs, pos, err := b.history(st.channel, since, 0)
+		msgs, pos, err := b.history(st.channel, since, historyPage)
 		if b.cutIfUnreachable(err) {
 			return
 		}
@@ -267,6 +274,12 @@ func (b *Broker) catchUp(st *chanState) {
 			return
 		}
 	}
+}
+
+// catchUpRounds is how many history reads one catch-up may make (see
+// maxCatchUpRounds).
+func (b *Broker) catchUpRounds() int {
+	return maxCatchUpRounds + (b.opts.HistorySize+historyPage-1)/historyPage
 }
 
 // readFrom is the seq after which st's next history read starts: st.last,
@@ -322,10 +335,11 @@ func (b *Broker) applyHistory(st *chanState, r historyRead) (again bool) {
 	return len(msgs) > 0 && st.last < pos.Seq
 }
 
-// catchUpStale catches up every stale channel. Their first history reads
-// go to Redis in pipelines of b.resyncBatch, so that a reconnect with many
-// channels costs a round trip per batch rather than one per channel; a
-// channel whose read failed or that needs more than one goes on alone.
+// catchUpStale catches up every stale channel. Their history reads go to
+// Redis in pipelines of b.resyncBatch, a page (historyPage messages) of
+// each channel at a time, so that a reconnect with many channels costs a
+// round trip per batch and page rather than one per channel, and holds at
+// most a page per channel; a channel whose read failed goes on alone.
 func (b *Broker) catchUpStale() {
 	if len(b.stale) == 0 {
 		return
@@ -333,22 +347,45 @@ func (b *Broker) catchUpStale() {
 	stale := b.stale
 	b.stale, b.stalePinged = nil, false
 	for batch := range slices.Chunk(stale, b.resyncBatch) {
-		b.mu.Lock()
-		for i, st := range batch {
+		for _, st := range batch {
 			st.stale = false
-			if b.chans[st.pubsub] != st {
-				batch[i] = nil // unsubscribed meanwhile: nobody is owed anything
+		}
+		b.catchUpBatch(batch)
+	}
+}
+
+// catchUpBatch catches up the channels of sts, reading a page of each per
+// pipeline, the next once the previous was delivered, for up to
+// catchUpRounds pipelines, as catchUp does for one channel. It sets the
+// entries of sts it is done with to nil.
+func (b *Broker) catchUpBatch(sts []*chanState) {
+	for range b.catchUpRounds() {
+		if b.cut {
+			return // the next connection catches them up
+		}
+		left := 0
+		b.mu.Lock()
+		for i, st := range sts {
+			if st != nil && b.chans[st.pubsub] != st {
+				sts[i] = nil // unsubscribed meanwhile: nobody is owed anything
+			}
+			if sts[i] != nil {
+				left++
 			}
 		}
 		b.mu.Unlock()
-		reads := b.historyBatch(batch)
-		for i, st := range batch {
+		if left == 0 {
+			return
+		}
+		reads := b.historyBatch(sts)
+		for i, st := range sts {
 			switch r := reads[i]; {
 			case st == nil:
 			case r.err != nil && !errors.Is(r.err, broker.ErrHistoryGone):
+				sts[i] = nil
 				b.catchUp(st) // retries on its own
-			case b.applyHistory(st, r):
-				b.catchUp(st)
+			case !b.applyHistory(st, r):
+				sts[i] = nil
 			}
 		}
 	}
@@ -362,8 +399,8 @@ type historyRead struct {
 	err   error
 }
 
-// historyBatch reads, in one pipeline, the history after readFrom of every
-// channel of sts (nil entries skipped).
+// historyBatch reads, in one pipeline, a page of the history after readFrom
+// of every channel of sts (nil entries skipped).
 func (b *Broker) historyBatch(sts []*chanState) []historyRead {
 	reads := make([]historyRead, len(sts))
 	cmds := make([]*redis.Cmd, len(sts))
@@ -382,7 +419,7 @@ func (b *Broker) historyBatch(sts []*chanState) []historyRead {
 		if st != nil {
 			k := b.keys(st.channel)
 			reads[i].since = st.readFrom()
-			cmds[i] = historyScript.EvalSha(ctx, pipe, []string{k.meta, k.hist}, reads[i].since, b.opts.HistorySize)
+			cmds[i] = historyScript.EvalSha(ctx, pipe, []string{k.meta, k.hist}, reads[i].since, historyPage)
 		}
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error

@@ -42,7 +42,9 @@
 // The marked channels catch up together once the run of confirmations
 // ends, their history reads pipelined (512 to a round trip), so that a
 // reconnect with thousands of channels holds the reader for a few round
-// trips, not one per channel. While Redis is unreachable the reader's
+// trips, not one per channel. A catch-up reads 64 messages of a channel
+// at a time, the next page once the last was delivered, so that a round
+// trip brings at most 512 pages, not 512 whole histories. While Redis is unreachable the reader's
 // attempts back off (50 ms doubling to 2 s), its connection closed between
 // them: a Subscribe made then waits, within its context, for the next
 // attempt, which subscribes it with the live channels, rather than fail
