@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/baton-rt/baton/internal/gateway"
@@ -56,6 +57,11 @@ type EventStream interface {
 	Dropped() uint64
 	Close()
 }
+
+// ErrFollowing: this gateway follows the rollout that another gateway's
+// controller runs (a shared store); rollout commands and weights set by
+// hand go to that gateway. Answered 409.
+var ErrFollowing = errors.New("this gateway follows the rollout another gateway runs")
 
 // ControllerRollout adapts c to Rollout: only Subscribe differs, returning
 // the interface instead of *rollout.Subscription.

@@ -74,6 +74,9 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, rollout.ErrClosed) {
 			return &APIError{Status: http.StatusServiceUnavailable, Err: err}
 		}
+		if errors.Is(err, ErrFollowing) {
+			return &APIError{Status: http.StatusConflict, Err: err}
+		}
 	} else {
 		err = set()
 	}

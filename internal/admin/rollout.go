@@ -221,6 +221,8 @@ func (s *Server) answerCommand(w http.ResponseWriter, st rollout.State, err erro
 		return &APIError{Status: http.StatusConflict, Err: err, State: string(te.Phase)}
 	case errors.As(err, &de):
 		return &APIError{Status: http.StatusConflict, Err: err, State: string(de.Phase)}
+	case errors.Is(err, ErrFollowing):
+		return &APIError{Status: http.StatusConflict, Err: err}
 	case errors.Is(err, rollout.ErrInvalidPlan):
 		return planError(err)
 	case errors.Is(err, rollout.ErrClosed):

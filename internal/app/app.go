@@ -25,6 +25,13 @@
 // or without users), on request→ack latency otherwise (or when
 // Options.GateOnRequests asks for it).
 //
+// # Several gateways
+//
+// With a Redis store, the gateway that holds the store's lease runs the
+// controller; another, with rollout.store.when_held: follow, runs a
+// follower instead (follow.go) until it takes the store. The admin API's
+// rollout is the role, which answers for whichever runs.
+//
 // # Shutdown
 //
 // When Serve's context ends: the controller stops where it stands (its
@@ -41,6 +48,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -147,10 +155,11 @@ type App struct {
 	reg        *prometheus.Registry
 	st         store.Store
 	ownStore   bool
-	redis      *redis.Client     // the Redis store's connection; nil for other kinds
-	lease      *redisstore.Lease // the Redis store's lease; nil for other kinds
+	redis      *redis.Client // the Redis store's connection; nil for other kinds
+	leaseMu    sync.Mutex
+	lease      *redisstore.Lease // the Redis store's lease; nil for other kinds and followers
 	dispatcher *alert.Dispatcher
-	ctrl       *rollout.Controller
+	role       role // the rollout controller, or the follower's view
 	probers    []*health.Prober
 	edgeLn     net.Listener
 	adminLn    net.Listener
@@ -213,27 +222,19 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 	if err := a.reg.Register(alertCollector{a.dispatcher}); err != nil {
 		return nil, fmt.Errorf("app: alerts metrics: %w", err)
 	}
-	if a.ctrl, err = rollout.New(ctx, rollout.Options{
-		Plan:          c.Rollout,
-		Shifter:       shifter{a.gw},
-		Health:        rollout.NewMonitorHealth(a.monitor, a.gateKind(), a.preservation),
-		Prober:        rollout.ProberFunc(a.checkBackend),
-		Store:         a.st,
-		Notifier:      a.dispatcher,
-		Logger:        a.log,
-		TestMode:      opts.TestMode,
-		TestHold:      opts.TestHold,
-		MaxMinSamples: a.maxMinSamples(),
-		ProbeInterval: a.probeInterval(),
-	}); err != nil {
-		return nil, fmt.Errorf("app: rollout: %w", err)
+	if a.role.f == nil { // a follower starts the controller once it holds the store
+		ctrl, err := rollout.New(ctx, a.controllerOptions())
+		if err != nil {
+			return nil, fmt.Errorf("app: rollout: %w", err)
+		}
+		a.role.ctrl.Store(ctrl)
 	}
 	if a.admin, err = admin.New(admin.Options{
 		Gateway:   shifter{a.gw},
 		Token:     c.Admin.BearerToken(),
 		Extra:     func() any { return a.edge.Stats() },
 		EdgeStats: a.edge.Stats,
-		Rollout:   admin.ControllerRollout(a.ctrl),
+		Rollout:   &a.role,
 		Health:    adminHealth{a},
 		Registry:  a.reg,
 		Logger:    a.log,
@@ -355,7 +356,26 @@ func (a *App) Config() *config.Config { return &a.cfg }
 func (a *App) Gateway() *gateway.Gateway { return a.gw }
 
 // Controller is the rollout controller (Start, Status, Subscribe, ...).
-func (a *App) Controller() *rollout.Controller { return a.ctrl }
+// It is nil on a follower (rollout.store.when_held: follow) until it takes
+// the store.
+func (a *App) Controller() *rollout.Controller { return a.role.controller() }
+
+// controllerOptions are the rollout controller's, from the App's parts.
+func (a *App) controllerOptions() rollout.Options {
+	return rollout.Options{
+		Plan:          a.cfg.Rollout,
+		Shifter:       shifter{a.gw},
+		Health:        rollout.NewMonitorHealth(a.monitor, a.gateKind(), a.preservation),
+		Prober:        rollout.ProberFunc(a.checkBackend),
+		Store:         a.st,
+		Notifier:      a.dispatcher,
+		Logger:        a.log,
+		TestMode:      a.opts.TestMode,
+		TestHold:      a.opts.TestHold,
+		MaxMinSamples: a.maxMinSamples(),
+		ProbeInterval: a.probeInterval(),
+	}
+}
 
 // Monitor is the per-backend health.
 func (a *App) Monitor() *health.Monitor { return a.monitor }

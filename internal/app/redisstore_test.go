@@ -107,7 +107,7 @@ func TestRedisStoreTakenByAnotherGatewayStopsThisOne(t *testing.T) {
 }
 
 // TestStandbyGatewayTakesOverWhenTheHolderStops: a gateway with
-// rollout.store.standby waits, listening nowhere, while another holds the
+// rollout.store.when_held: standby waits, listening nowhere, while another holds the
 // store, then takes it when that one stops and resumes at its weight.
 func TestStandbyGatewayTakesOverWhenTheHolderStops(t *testing.T) {
 	prefix := redisPrefix(t)
@@ -115,7 +115,7 @@ func TestStandbyGatewayTakesOverWhenTheHolderStops(t *testing.T) {
 	putWeight(t, first.App, 30)
 
 	cfg := redisStoreConfig(t, prefix)
-	cfg.Rollout.Store.Standby = true
+	cfg.Rollout.Store.WhenHeld = config.WhenHeldStandby
 	opts := Options{TestMode: true, Logger: testLogger(t), DrainPeriod: 50 * time.Millisecond}
 	listeners(t, cfg, &opts)
 	type built struct {
@@ -171,7 +171,7 @@ func TestStandbyWaitEndsWithItsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := redisStoreConfig(t, prefix)
-	cfg.Rollout.Store.Standby = true
+	cfg.Rollout.Store.WhenHeld = config.WhenHeldStandby
 	opts := Options{TestMode: true, Logger: testLogger(t)}
 	listeners(t, cfg, &opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)

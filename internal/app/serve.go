@@ -69,24 +69,59 @@ func (a *App) Serve(ctx context.Context) error {
 		a.log.Info("backends checked", "blue_up", st.Blue.Up, "green_up", st.Green.Up)
 	})
 
+	// The store's lease, held from the start or taken by a follower: lost
+	// to another gateway, it ends Serve.
+	leaseLost := make(chan error, 1)
+	if l := a.heldLease(); l != nil {
+		workers.Go(func() {
+			select {
+			case <-l.Lost():
+				leaseLost <- l.Err()
+			case <-bg.Done():
+			}
+		})
+	}
+	followCtx, stopFollowing := context.WithCancel(context.Background())
+	defer stopFollowing()
+	var following sync.WaitGroup
+	if f := a.role.f; f != nil {
+		following.Go(func() {
+			if l := f.run(followCtx); l != nil {
+				select {
+				case <-l.Lost():
+					leaseLost <- l.Err()
+				case <-followCtx.Done():
+				}
+			}
+		})
+	}
+
 	var err error
 	select {
 	case <-ctx.Done():
 		a.log.Info("draining", "period", a.opts.DrainPeriod)
 	case err = <-errc:
 		a.log.Error("listener failed, stopping", "err", err)
-	case <-a.leaseLost():
+	case lerr := <-leaseLost:
 		// Another gateway runs the rollout now: this one stops acting on
 		// it (the controller closes first, below) and drains.
-		err = fmt.Errorf("app: rollout.store: lease lost: %w", a.lease.Err())
+		err = fmt.Errorf("app: rollout.store: lease lost: %w", lerr)
 		a.log.Error("rollout store taken by another gateway, stopping", "err", err)
 	}
 
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.DrainPeriod+a.opts.ShutdownTimeout)
 	defer cancel()
-	// The controller first: it must not read the drain as a failing
-	// backend. Its stored state is untouched, so the next process resumes.
-	_ = a.ctrl.Close()
+	// The controller first (and a follower, which might start one): it
+	// must not read the drain as a failing backend. Its stored state is
+	// untouched, so the next process resumes.
+	stopFollowing()
+	following.Wait()
+	if f := a.role.f; f != nil {
+		f.end()
+	}
+	if c := a.role.controller(); c != nil {
+		_ = c.Close()
+	}
 	_ = a.admin.Shutdown(sctx) // the event streams, which would hold adminSrv
 	cancelAdmin()              // after the streams have said "shutdown"
 	_ = adminSrv.Shutdown(sctx)
@@ -141,8 +176,8 @@ func (a *App) release(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	if a.ctrl != nil {
-		errs = append(errs, a.ctrl.Close())
+	if c := a.role.controller(); c != nil {
+		errs = append(errs, c.Close())
 	}
 	if a.admin != nil {
 		errs = append(errs, a.admin.Shutdown(ctx))
@@ -158,8 +193,8 @@ func (a *App) release(ctx context.Context) error {
 	if a.dispatcher != nil {
 		errs = append(errs, a.dispatcher.Close(ctx))
 	}
-	if a.lease != nil {
-		errs = append(errs, a.lease.Release(ctx))
+	if l := a.heldLease(); l != nil {
+		errs = append(errs, l.Release(ctx))
 	}
 	if a.st != nil && a.ownStore {
 		errs = append(errs, a.st.Close())

@@ -69,26 +69,23 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 		return err
 	}
 	a.st = st
-	var logged time.Time // the renewals run on one goroutine
-	lopts := redisstore.LeaseOptions{
-		TTL: sc.Lease,
-		OnRenewError: func(err error) {
-			if time.Since(logged) >= leaseLogEvery {
-				logged = time.Now()
-				a.log.Warn("rollout.store: lease not renewed, Redis unreachable; clients are still served", "err", err)
-			}
-		},
-	}
 	owner, holder := leaseOwner(a.cfg.Admin.Listen), ""
 	for {
 		octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-		a.lease, err = st.Acquire(octx, owner, lopts)
+		a.lease, err = st.Acquire(octx, owner, a.leaseOptions())
 		cancel()
 		held, ok := errors.AsType[*redisstore.HeldError](err)
 		if holder != "" && ctx.Err() != nil {
 			return fmt.Errorf("standing by for the store held by %q: %w", holder, ctx.Err())
 		}
-		if !ok || !sc.Standby {
+		switch {
+		case !ok:
+			return err
+		case sc.WhenHeld == config.WhenHeldFollow:
+			a.role.f = newFollower(a, held.Owner)
+			a.log.Info("rollout.store: held by another gateway; following its rollout", "holder", held.Owner)
+			return nil
+		case sc.WhenHeld != config.WhenHeldStandby:
 			return err
 		}
 		if held.Owner != holder {
@@ -103,18 +100,39 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 	}
 }
 
+// leaseOptions are the Redis store lease's: the configured TTL, and a
+// warning (spaced) when Redis cannot be reached to renew it.
+func (a *App) leaseOptions() redisstore.LeaseOptions {
+	var logged time.Time // the renewals run on one goroutine
+	return redisstore.LeaseOptions{
+		TTL: a.cfg.Rollout.Store.Lease,
+		OnRenewError: func(err error) {
+			if time.Since(logged) >= leaseLogEvery {
+				logged = time.Now()
+				a.log.Warn("rollout.store: lease not renewed, Redis unreachable; clients are still served", "err", err)
+			}
+		},
+	}
+}
+
+// heldLease is the store's lease this gateway holds; nil for a store of
+// another kind, and for a follower until it takes the store.
+func (a *App) heldLease() *redisstore.Lease {
+	a.leaseMu.Lock()
+	defer a.leaseMu.Unlock()
+	return a.lease
+}
+
+// setLease records the lease a follower took, for release.
+func (a *App) setLease(l *redisstore.Lease) {
+	a.leaseMu.Lock()
+	defer a.leaseMu.Unlock()
+	a.lease = l
+}
+
 // leaseOwner names this process in the lease, for the operator of a
 // second gateway that is refused.
 func leaseOwner(adminListen string) string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s pid %d admin %s", host, os.Getpid(), adminListen)
-}
-
-// leaseLost is closed when another gateway took the store's lease; nil
-// (never ready) without a lease.
-func (a *App) leaseLost() <-chan struct{} {
-	if a.lease == nil {
-		return nil
-	}
-	return a.lease.Lost()
 }

@@ -103,7 +103,7 @@ func TestDefaults(t *testing.T) {
 		{"rollout.thresholds.min_connection_preservation", c.Rollout.Thresholds.MinConnectionPreservation, 0.999},
 		{"rollout.store", c.Rollout.Store, Store{Kind: "bolt", Path: "baton.db"}},
 		{"rollout.store of kind redis", mustParse(t, minimal+"rollout: {store: {kind: redis, url: 'redis://h:6379/2'}}\n").Rollout.Store,
-			Store{Kind: "redis", URL: "redis://h:6379/2", Prefix: "baton:store:", Lease: 15 * time.Second}},
+			Store{Kind: "redis", URL: "redis://h:6379/2", Prefix: "baton:store:", Lease: 15 * time.Second, WhenHeld: "fail"}},
 		{"rollout.max_extensions", c.Rollout.Extensions(), 3},
 		{"log.format", c.Log.Format, "text"},
 	}
@@ -235,7 +235,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"rollout.store.prefix", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', prefix: 'a{b}:'}}\n", "hash tag"},
 		{"rollout.store.lease", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', lease: 500ms}}\n", "at least 1s"},
 		{"rollout.store.lease", minimal + "rollout: {store: {kind: bolt, lease: 5s}}\n", "only a redis store"},
-		{"rollout.store.standby", minimal + "rollout: {store: {kind: memory, standby: true}}\n", "only a redis store"},
+		{"rollout.store.when_held", minimal + "rollout: {store: {kind: memory, when_held: follow}}\n", "only a redis store"},
+		{"rollout.store.when_held", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', when_held: wait}}\n", `one of "fail", "standby", "follow"`},
 		{"rollout.alerts.webhooks[0].kind", minimal + "rollout: {alerts: {webhooks: [{kind: email, url: 'https://x'}]}}\n", "one of"},
 		{"rollout.alerts.webhooks[0].url", minimal + "rollout: {alerts: {webhooks: [{kind: slack}]}}\n", "required"},
 		{"rollout.alerts.webhooks[1].url", minimal + "rollout: {alerts: {webhooks: [{kind: generic, url: 'http://h/'}, {kind: generic, url: 'ftp://h/'}]}}\n", "http or https"},

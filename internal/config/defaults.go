@@ -155,6 +155,7 @@ func (r *Rollout) SetDefaults() {
 	case StoreRedis:
 		def(&r.Store.Prefix, DefaultStorePrefix)
 		def(&r.Store.Lease, DefaultStoreLease)
+		def(&r.Store.WhenHeld, WhenHeldFail)
 	}
 
 	a := &r.Alerts

@@ -86,6 +86,13 @@ const (
 	StoreRedis  = "redis"
 )
 
+// What a gateway does when another holds its Redis store.
+const (
+	WhenHeldFail    = "fail"
+	WhenHeldStandby = "standby"
+	WhenHeldFollow  = "follow"
+)
+
 // Store is where rollout state persists, so a restarted gateway resumes.
 type Store struct {
 	// Kind is "bolt" (a bbolt file), "redis" (a Redis server, for a
@@ -110,11 +117,12 @@ type Store struct {
 	// gateway on the same prefix is refused until then. Empty means 15s.
 	// Only for kind redis.
 	Lease time.Duration `yaml:"lease"`
-	// Standby makes a gateway that finds the store held wait for it
-	// instead of failing: it opens no listener until it holds the store,
-	// then resumes the rollout where the holder left it. Only for kind
-	// redis.
-	Standby bool `yaml:"standby"`
+	// WhenHeld says what a gateway does when another holds the store:
+	// "fail" (exit naming the holder), "standby" (wait, listening nowhere,
+	// then take the store and resume the rollout) or "follow" (serve
+	// clients at the weights the holder stores, and take the store when
+	// the holder goes). Empty means "fail". Only for kind redis.
+	WhenHeld string `yaml:"when_held"`
 }
 
 // RedisURL is the Redis store's URL: URL, or the value of URLEnv.

@@ -234,7 +234,7 @@ func (s *Store) validate(p *problems, at string) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"url", s.URL != ""}, {"url_env", s.URLEnv != ""}, {"prefix", s.Prefix != ""}, {"lease", s.Lease != 0}, {"standby", s.Standby}} {
+		}{{"url", s.URL != ""}, {"url_env", s.URLEnv != ""}, {"prefix", s.Prefix != ""}, {"lease", s.Lease != 0}, {"when_held", s.WhenHeld != ""}} {
 			if f.set {
 				p.add(at+"."+f.name, "only a redis store has a %s", f.name)
 			}
@@ -256,6 +256,7 @@ func (s *Store) validate(p *problems, at string) {
 	if strings.ContainsAny(s.Prefix, "{}") {
 		p.add(at+".prefix", "must not contain '{' or '}' (the store's keys share a Redis Cluster hash tag), got %q", s.Prefix)
 	}
+	p.oneOf(at+".when_held", s.WhenHeld, WhenHeldFail, WhenHeldStandby, WhenHeldFollow)
 	if s.Lease < time.Second {
 		p.add(at+".lease", "must be at least 1s (it is renewed every third of it), got %v", s.Lease)
 	}

@@ -116,6 +116,11 @@ func encodeState(s State) ([]byte, error) {
 	return json.Marshal(s)
 }
 
+// DecodeStoredState reads a state blob as the controller stored it, with
+// the checks a controller makes when it loads one: for a gateway that
+// follows the rollout another gateway's controller runs.
+func DecodeStoredState(b []byte) (State, error) { return decodeState(b) }
+
 func decodeState(b []byte) (State, error) {
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {

@@ -1,0 +1,143 @@
+package app
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// sharedStoreConfigs are two gateways' configurations over the same
+// backends and the same Redis store: the first holds it, the second
+// follows.
+func sharedStoreConfigs(t *testing.T) (holder, follower *config.Config) {
+	t.Helper()
+	blue, green := testBackends(t)
+	prefix := redisPrefix(t)
+	mk := func(when string) *config.Config {
+		c := testConfig(blue, green, "")
+		c.Rollout.Store = config.Store{Kind: config.StoreRedis, URL: "redis://" + testenv.RedisAddr(t), Prefix: prefix, Lease: time.Second, WhenHeld: when}
+		return c
+	}
+	return mk(config.WhenHeldFail), mk(config.WhenHeldFollow)
+}
+
+// putWeightAnswer is PUT /api/v1/weight's status and body.
+func putWeightAnswer(t *testing.T, a *App, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, "http://"+a.AdminAddr()+"/api/v1/weight", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestFollowerGatewayFollowsTheHoldersRollout: two active gateways on one
+// Redis store. The holder runs a rollout; the follower moves its own
+// clients through every step, live, shows the rollout and relays its
+// events, and refuses commands naming the holder.
+func TestFollowerGatewayFollowsTheHoldersRollout(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	if f.Controller() != nil {
+		t.Fatal("the follower runs a controller while the holder holds the store")
+	}
+	hs, fs := clients(t, h.App, 10), clients(t, f.App, 10)
+	events := f.role.Subscribe(256)
+	defer events.Close()
+
+	if code, body := putWeightAnswer(t, f.App, `{"weight":50}`); code != http.StatusConflict || !strings.Contains(body, "pid") {
+		t.Fatalf("PUT weight on the follower: %d %s, want 409 naming the holder", code, body)
+	}
+	if w := f.Gateway().Status().Weight; w != 0 {
+		t.Fatalf("the refused weight moved the follower to %v", w)
+	}
+
+	st := runRollout(t, h.Controller())
+	if st.Phase != rollout.Completed {
+		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
+	}
+	testenv.Eventually(t, "the follower's sessions to follow the rollout to green", 10*time.Second, func() bool {
+		gs := f.Gateway().Status()
+		return gs.Weight == router.Full && gs.Sessions.Green == len(fs) && gs.Sessions.Blue == 0
+	})
+	testenv.Eventually(t, "the follower to show the completed rollout", 5*time.Second, func() bool {
+		return f.role.Status().Phase == rollout.Completed && f.role.Status().ID == st.ID
+	})
+	if p := f.Gateway().Preservation(); p.MovesTried != uint64(len(fs)) || p.SocketsKept != p.MovesTried || p.SubscriptionsKept != p.SubscriptionsTried {
+		t.Errorf("the follower's moves: %+v, want %d, all kept", p, len(fs))
+	}
+	seen := map[rollout.EventKind]bool{}
+	timeout := time.After(5 * time.Second)
+	for !seen[rollout.EventCompleted] {
+		select {
+		case e, ok := <-events.C():
+			if !ok {
+				t.Fatal("the follower's event stream ended")
+			}
+			if e.Seq == 0 || e.RolloutID != st.ID {
+				t.Fatalf("relayed event %+v: want a stored seq and the rollout %s", e, st.ID)
+			}
+			seen[e.Kind] = true
+		case <-timeout:
+			t.Fatalf("the follower relayed %v, not the rollout's completion", seen)
+		}
+	}
+	if !seen[rollout.EventStarted] || !seen[rollout.EventStepPassed] {
+		t.Errorf("the follower relayed %v, want the start and the steps too", seen)
+	}
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
+}
+
+// TestFollowerTakesTheStoreWhenTheHolderStops: the holder stops; the
+// follower takes the store, runs the controller at the stored weight, and
+// takes commands; its relayed streams end, so that their readers come
+// back to the controller's.
+func TestFollowerTakesTheStoreWhenTheHolderStops(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	fs := clients(t, f.App, 10)
+	putWeight(t, h.App, 30)
+	testenv.Eventually(t, "the follower to apply the holder's 30%", 10*time.Second, func() bool {
+		return f.Gateway().Status().Weight == router.Weight(3000)
+	})
+	events := f.role.Subscribe(16)
+	defer events.Close()
+
+	h.stop()
+	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
+	select {
+	case _, ok := <-events.C():
+		if ok {
+			t.Fatal("an event on the relayed stream after the take-over, want it closed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the relayed stream still open 5s after the take-over")
+	}
+	if w := f.Gateway().Status().Weight; w != router.Weight(3000) {
+		t.Fatalf("after the take-over the weight is %v, want the stored 30%%", w)
+	}
+	if code, body := putWeightAnswer(t, f.App, `{"weight":60}`); code != http.StatusOK {
+		t.Fatalf("PUT weight on the new holder: %d %s", code, body)
+	}
+	if w := f.Gateway().Status().Weight; w != router.Weight(6000) {
+		t.Fatalf("weight %v after PUT 60", w)
+	}
+	checkDelivery(t, fs)
+}
