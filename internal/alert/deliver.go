@@ -57,9 +57,14 @@ const (
 )
 
 // deliver posts one event to its webhook, retrying as configured: a
-// failure uses up one of the retries; a throttled attempt (429) does not,
-// and is tried again until the throttle timeout after the first attempt.
-// Events queued behind wait meanwhile, so the receiver gets them in order.
+// failure (network error, timeout, 5xx, 408) uses up one of the retries,
+// and once they are used up is still tried again until the outage timeout
+// after the first attempt, so a page outlasts a receiver down for minutes; a
+// throttled attempt (429) does not use up a retry, and is tried again until
+// the throttle timeout after the first attempt. Events queued behind wait
+// meanwhile, so the receiver gets them in order; their queue stays bounded
+// (Notify drops its oldest) and other webhooks, with their own workers, are
+// not held up.
 func (d *Dispatcher) deliver(s *sink, it item) {
 	log := d.log.With("webhook", s.name, "kind", it.kind, "rollout", it.rolloutID)
 	start := time.Now()
@@ -77,7 +82,7 @@ func (d *Dispatcher) deliver(s *sink, it item) {
 			more = time.Since(start)+wait <= d.throttled
 		} else {
 			failures++
-			more = failures < d.attempts
+			more = failures < d.attempts || (d.attempts > 1 && time.Since(start)+wait <= d.outage)
 		}
 		if !retry || !more || d.ctx.Err() != nil {
 			d.failed.Add(1)

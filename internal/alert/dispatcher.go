@@ -56,9 +56,10 @@ type Stats struct {
 	// Sent events were accepted (2xx) by their webhook.
 	Sent uint64
 	// Failed events were tried and given up: a 4xx other than 408 and 429,
-	// retries used up, a throttle (429) that outlasted the throttle timeout,
-	// an event that did not encode, or a delivery cut short by Close's
-	// deadline.
+	// an outage (network errors, timeouts, 5xx, 408) that outlasted both the
+	// retries and the outage timeout, a throttle (429) that outlasted the
+	// throttle timeout, an event that did not encode, or a delivery cut
+	// short by Close's deadline.
 	Failed uint64
 	// Dropped events were never tried: pushed out of a full queue, or still
 	// queued when Close's deadline passed.
@@ -80,6 +81,7 @@ type Dispatcher struct {
 	maxBackoff time.Duration
 	attempts   int           // first try plus retries; throttled tries not counted
 	throttled  time.Duration // how long throttled tries go on (config ThrottleTimeout)
+	outage     time.Duration // how long failed tries go on past attempts (config OutageTimeout)
 	sinks      []*sink
 
 	// mu guards closed. Notify holds it for reading while it queues, so once
@@ -97,8 +99,8 @@ type Dispatcher struct {
 
 // New starts a Dispatcher for cfg's webhooks. Zero fields of cfg mean what
 // the config package documents (timeout 5s, 3 retries, backoff 500ms,
-// throttle timeout 10m; a negative Retries means none, throttled tries
-// included); a PagerDuty webhook without URL goes to
+// throttle and outage timeouts 10m; a negative Retries means none, throttled
+// and outage tries included); a PagerDuty webhook without URL goes to
 // config.DefaultPagerDutyURL. With no webhooks the Dispatcher accepts events
 // and sends nothing. The caller must Close it.
 func New(cfg config.Alerts, opts Options) (*Dispatcher, error) {
@@ -110,6 +112,7 @@ func New(cfg config.Alerts, opts Options) (*Dispatcher, error) {
 		backoff:    cfg.Backoff,
 		maxBackoff: opts.MaxBackoff,
 		throttled:  cfg.ThrottleTimeout,
+		outage:     cfg.OutageTimeout,
 		closing:    make(chan struct{}),
 	}
 	if d.log == nil {
@@ -127,6 +130,9 @@ func New(cfg config.Alerts, opts Options) (*Dispatcher, error) {
 	}
 	if d.throttled <= 0 {
 		d.throttled = config.DefaultAlertThrottleTimeout
+	}
+	if d.outage <= 0 {
+		d.outage = config.DefaultAlertOutageTimeout
 	}
 	retries := cfg.Retries
 	if retries == 0 {

@@ -48,7 +48,9 @@ func TestRetriesExhausted(t *testing.T) {
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	d := newDispatcher(t, fastAlerts(config.WebhookGeneric, rc.srv.URL, 2), Options{})
+	cfg := fastAlerts(config.WebhookGeneric, rc.srv.URL, 2)
+	cfg.OutageTimeout = time.Nanosecond // over once the retries are: they alone count
+	d := newDispatcher(t, cfg, Options{})
 	if err := d.Notify(step(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,9 @@ func TestNetworkErrorRetried(t *testing.T) {
 	ln.Close() // nothing listens: connection refused
 
 	var logs strings.Builder
-	d := newDispatcher(t, fastAlerts(config.WebhookGeneric, url, 1), Options{Logger: slogTo(&logs)})
+	cfg := fastAlerts(config.WebhookGeneric, url, 1)
+	cfg.OutageTimeout = time.Nanosecond // over once the retry is: it alone counts
+	d := newDispatcher(t, cfg, Options{Logger: slogTo(&logs)})
 	if err := d.Notify(step(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +312,8 @@ func TestNewDefaults(t *testing.T) {
 	eq(t, "backoff", d.backoff, config.DefaultAlertBackoff)
 	eq(t, "attempts", d.attempts, 1+config.DefaultAlertRetries)
 	eq(t, "maxBackoff", d.maxBackoff, DefaultMaxBackoff)
+	eq(t, "throttled", d.throttled, config.DefaultAlertThrottleTimeout)
+	eq(t, "outage", d.outage, config.DefaultAlertOutageTimeout)
 	if !strings.HasPrefix(d.source, "baton") {
 		t.Errorf("source %q", d.source)
 	}

@@ -4,9 +4,14 @@
 // The rollout controller hands every transition to a Dispatcher. Notify never
 // waits on the network: each webhook has its own bounded queue (overflow drops
 // the oldest event and counts it) and its own worker, which posts with a
-// per-attempt timeout and retries network errors, 5xx and 429 with
-// exponential backoff and jitter. A failing webhook therefore never slows the
-// rollout, nor the other webhooks.
+// per-attempt timeout and retries network errors, timeouts, 5xx, 408 and 429
+// with capped exponential backoff and jitter (or after the receiver's
+// Retry-After), one event at a time so the receiver gets them in order. An
+// outage (network errors, timeouts, 5xx, 408) is retried for at least the
+// configured retries and until the outage timeout after the event's first
+// attempt, a throttle (429) until the throttle timeout: a page survives a
+// receiver down or rate-limiting for minutes. A failing webhook therefore
+// never slows the rollout, nor the other webhooks.
 package alert
 
 import (

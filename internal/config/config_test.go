@@ -105,6 +105,8 @@ func TestDefaults(t *testing.T) {
 		{"rollout.store of kind redis", mustParse(t, minimal+"rollout: {store: {kind: redis, url: 'redis://h:6379/2'}}\n").Rollout.Store,
 			Store{Kind: "redis", URL: "redis://h:6379/2", Prefix: "baton:store:", Lease: 15 * time.Second, WhenHeld: "fail"}},
 		{"rollout.max_extensions", c.Rollout.Extensions(), 3},
+		{"rollout.alerts.outage_timeout", c.Rollout.Alerts.OutageTimeout, 10 * time.Minute},
+		{"rollout.alerts.throttle_timeout", c.Rollout.Alerts.ThrottleTimeout, 10 * time.Minute},
 		{"log.format", c.Log.Format, "text"},
 	}
 	for _, ck := range checks {
@@ -237,6 +239,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"rollout.store.lease", minimal + "rollout: {store: {kind: bolt, lease: 5s}}\n", "only a redis store"},
 		{"rollout.store.when_held", minimal + "rollout: {store: {kind: memory, when_held: follow}}\n", "only a redis store"},
 		{"rollout.store.when_held", minimal + "rollout: {store: {kind: redis, url: 'redis://h:6379', when_held: wait}}\n", `one of "fail", "standby", "follow"`},
+		{"rollout.alerts.outage_timeout", minimal + "rollout: {alerts: {outage_timeout: -1m}}\n", "positive"},
 		{"rollout.alerts.webhooks[0].kind", minimal + "rollout: {alerts: {webhooks: [{kind: email, url: 'https://x'}]}}\n", "one of"},
 		{"rollout.alerts.webhooks[0].url", minimal + "rollout: {alerts: {webhooks: [{kind: slack}]}}\n", "required"},
 		{"rollout.alerts.webhooks[1].url", minimal + "rollout: {alerts: {webhooks: [{kind: generic, url: 'http://h/'}, {kind: generic, url: 'ftp://h/'}]}}\n", "http or https"},

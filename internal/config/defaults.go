@@ -47,6 +47,7 @@ const (
 	DefaultAlertRetries                = 3
 	DefaultAlertBackoff                = 500 * time.Millisecond
 	DefaultAlertThrottleTimeout        = 10 * time.Minute
+	DefaultAlertOutageTimeout          = 10 * time.Minute
 	DefaultLogLevel                    = "info"
 	DefaultLogFormat                   = "text"
 )
@@ -163,6 +164,7 @@ func (r *Rollout) SetDefaults() {
 	def(&a.Retries, DefaultAlertRetries)
 	def(&a.Backoff, DefaultAlertBackoff)
 	def(&a.ThrottleTimeout, DefaultAlertThrottleTimeout)
+	def(&a.OutageTimeout, DefaultAlertOutageTimeout)
 	for i := range a.Webhooks {
 		if a.Webhooks[i].Kind == WebhookPagerDuty {
 			def(&a.Webhooks[i].URL, DefaultPagerDutyURL)

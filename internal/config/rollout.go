@@ -145,16 +145,19 @@ const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
 
 // Alerts are notifications of rollout transitions (start, step passed, gate
 // failed, rollback started and finished, completed). A failing webhook is
-// retried with backoff and never blocks the rollout.
+// retried with backoff, through an outage of up to OutageTimeout or a
+// throttle of up to ThrottleTimeout, and never blocks the rollout.
 type Alerts struct {
 	// Webhooks are notified of every transition, each in its own format.
 	// Empty means no alerts.
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Timeout bounds one delivery attempt. Zero means 5s.
 	Timeout time.Duration `yaml:"timeout"`
-	// Retries is how many times a failed delivery is retried, with
-	// exponential backoff. Zero means 3; negative means none. Answers 429
-	// Too Many Requests do not count: see ThrottleTimeout.
+	// Retries is how many times a failed delivery (a network error, a
+	// timeout, a 5xx or 408) is retried at least, with exponential backoff;
+	// it goes on being retried until OutageTimeout. Zero means 3; negative
+	// means none, throttled and outage tries included. Answers 429 Too Many
+	// Requests do not count: see ThrottleTimeout.
 	Retries int `yaml:"retries"`
 	// Backoff is the wait before the first retry; it doubles each time.
 	// Zero means 500ms.
@@ -163,6 +166,11 @@ type Alerts struct {
 	// (429 Too Many Requests) is retried, from its first attempt, unless
 	// Retries is negative. Zero means 10m.
 	ThrottleTimeout time.Duration `yaml:"throttle_timeout"`
+	// OutageTimeout bounds how long a delivery that fails because the
+	// receiver is down (a network error, a timeout, a 5xx or 408) is
+	// retried, from its first attempt, once its Retries are used up, unless
+	// Retries is negative. Zero means 10m.
+	OutageTimeout time.Duration `yaml:"outage_timeout"`
 }
 
 // Webhook is one alert receiver.

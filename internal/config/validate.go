@@ -534,6 +534,7 @@ func (r *Rollout) validate(p *problems, at string) {
 	p.positiveDuration(at+".alerts.timeout", a.Timeout)
 	p.positiveDuration(at+".alerts.backoff", a.Backoff)
 	p.positiveDuration(at+".alerts.throttle_timeout", a.ThrottleTimeout)
+	p.positiveDuration(at+".alerts.outage_timeout", a.OutageTimeout)
 	for i, w := range a.Webhooks {
 		wa := fmt.Sprintf("%s.alerts.webhooks[%d]", at, i)
 		p.oneOf(wa+".kind", w.Kind, WebhookGeneric, WebhookSlack, WebhookPagerDuty)
