@@ -182,6 +182,16 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"backends.blue.events.publish", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {publish: subscribe}", 1), "already used"},
 		{"backends.blue.events.message", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {message: ack}", 1), "legacy frame type"},
 		{"backends.blue.events.message", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {message: ping}", 1), "legacy frame type"},
+		// The gateway writes the three operations as frames of their names:
+		// a server-only type (or another request's) is refused by a backend
+		// that follows the protocol.
+		{"backends.blue.events.subscribe", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {subscribe: ack}", 1), "legacy frame type"},
+		{"backends.blue.events.subscribe", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {subscribe: message, message: deliver}", 1), "legacy frame type"},
+		{"backends.blue.events.unsubscribe", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {unsubscribe: error}", 1), "legacy frame type"},
+		{"backends.blue.events.publish", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {publish: welcome}", 1), "legacy frame type"},
+		{"backends.blue.events.publish", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {publish: pong}", 1), "legacy frame type"},
+		{"backends.blue.events.subscribe", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {subscribe: ping}", 1), "legacy frame type"},
+		{"backends.blue.events.unsubscribe", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {unsubscribe: publish, publish: send}", 1), "legacy frame type"},
 		{"backends.blue.dial_timeout", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, dial_timeout: -1s", 1), "positive"},
 		{"backends.blue.ping_interval", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, ping_interval: -1s", 1), "positive"},
 		{"backends.blue.ping_timeout", strings.Replace(minimal, "protocol: legacy", "protocol: legacy, ping_timeout: -1s", 1), "positive"},
@@ -263,6 +273,21 @@ func TestValidateNamesTheField(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tc.path+": ") || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: message %q lacks %q", tc.path, err, tc.msg)
+		}
+	}
+}
+
+// A legacy backend's operations may take any name but another of the legacy
+// protocol's frame types; a Socket.IO backend's are event names, where
+// those names mean nothing.
+func TestEventNamesAllowed(t *testing.T) {
+	for _, yml := range []string{
+		strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {subscribe: sub, unsubscribe: unsub, publish: pub, message: msg}", 1),
+		strings.Replace(minimal, "protocol: legacy", "protocol: legacy, events: {subscribe: subscribe, unsubscribe: unsubscribe, publish: publish, message: message}", 1),
+		strings.Replace(minimal, "protocol: socketio", "protocol: socketio, events: {subscribe: ack, unsubscribe: error, publish: welcome, message: pong}", 1),
+	} {
+		if _, err := Parse([]byte(yml)); err != nil {
+			t.Errorf("refused: %v\n%s", err, yml)
 		}
 	}
 }

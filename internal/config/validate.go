@@ -353,11 +353,14 @@ func readKeyFile(name string) ([]byte, error) {
 var socketIOReserved = []string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 
 // legacyFrameTypes are the legacy protocol's frame types (legacy.Known). A
-// legacy backend's deliveries may not take one but "message": the codec
-// decodes a frame of such a type as that type (an ack, error, pong or
-// request needs an id, a welcome a session), so every delivery would end
+// legacy backend's operation may take none but its own: its deliveries
+// ("message") would be decoded as frames of that type (an ack, error, pong
+// or request needs an id, a welcome a session), so every delivery would end
 // the connection, and the backend's own answers would be taken for
-// deliveries.
+// deliveries; and the gateway writes its subscribe, unsubscribe and publish
+// as frames of their names, which a backend that follows the protocol
+// refuses (a server-only type is bad_request from a client) or takes for
+// another request (a ping is answered by a pong, not an ack).
 var legacyFrameTypes = []string{"subscribe", "unsubscribe", "publish", "ping", "welcome", "ack", "message", "pong", "error"}
 
 func (b *Backend) validate(p *problems, at string) {
@@ -393,11 +396,12 @@ func (b *Backend) validate(p *problems, at string) {
 		}
 	}
 
+	// Each field's name is also its reference name (DefaultEvent*).
 	names := []struct{ field, name string }{
-		{"subscribe", b.Events.Subscribe},
-		{"unsubscribe", b.Events.Unsubscribe},
-		{"publish", b.Events.Publish},
-		{"message", b.Events.Message},
+		{DefaultEventSubscribe, b.Events.Subscribe},
+		{DefaultEventUnsubscribe, b.Events.Unsubscribe},
+		{DefaultEventPublish, b.Events.Publish},
+		{DefaultEventMessage, b.Events.Message},
 	}
 	seen := make(map[string]string)
 	for _, n := range names {
@@ -407,10 +411,14 @@ func (b *Backend) validate(p *problems, at string) {
 			p.add(field, "required")
 		case b.Protocol == ProtocolSocketIO && slices.Contains(socketIOReserved, n.name):
 			p.add(field, "%q is reserved by Socket.IO", n.name)
-		case b.Protocol == ProtocolLegacy && n.field == "message" && n.name != DefaultEventMessage && slices.Contains(legacyFrameTypes, n.name):
-			p.add(field, "%q is a legacy frame type: the backend's deliveries would be read as that type", n.name)
 		case seen[n.name] != "":
 			p.add(field, "%q is already used by events.%s", n.name, seen[n.name])
+		case b.Protocol == ProtocolLegacy && n.name != n.field && slices.Contains(legacyFrameTypes, n.name):
+			if n.field == DefaultEventMessage {
+				p.add(field, "%q is a legacy frame type: the backend's deliveries would be read as that type", n.name)
+			} else {
+				p.add(field, "%q is a legacy frame type: the backend would refuse the gateway's %s frames or read them as that type", n.name, n.field)
+			}
 		default:
 			seen[n.name] = n.field
 		}
