@@ -8,7 +8,7 @@ import (
 // alertResultsDesc describes baton_alerts_total: a receiver that drops or
 // refuses alerts is otherwise seen only in the logs.
 var alertResultsDesc = prometheus.NewDesc("baton_alerts_total",
-	"Rollout alerts by result, once per receiver: sent (accepted), failed (given up after its retries or a throttle longer than its timeout, or refused), dropped (pushed out of a full queue, or left at shutdown), retried (attempts after the first).",
+	"Rollout alerts by result, once per receiver: sent (accepted), failed (given up: an outage longer than its retries and outage timeout, a throttle longer than its timeout, or refused), dropped (pushed out of a full queue, or left at shutdown), retried (attempts after the first).",
 	[]string{"result"}, nil)
 
 // alertCollector exposes the alert dispatcher's counters.
