@@ -76,6 +76,9 @@ type Options struct {
 	// Extra is added to GET /api/v1/status under "edge" when set (the
 	// edge's counters).
 	Extra func() any
+	// StoreRole, when set, is added to GET /api/v1/status under "store":
+	// the gateway's part in a store several gateways share (nil: none).
+	StoreRole func() *StoreRole
 	// EdgeStats, when set, gives the edge's counters to /metrics.
 	EdgeStats func() edge.Stats
 	// Rollout is the rollout controller (see ControllerRollout). Nil: the

@@ -116,6 +116,17 @@ type Status struct {
 	Backends map[string]Backend    `json:"backends"`
 	Messages gateway.MessageCounts `json:"messages"`
 	Edge     any                   `json:"edge,omitempty"`
+	// Store is this gateway's part in a store shared by several (a Redis
+	// rollout.store); absent otherwise.
+	Store *StoreRole `json:"store,omitempty"`
+}
+
+// StoreRole is a gateway's part in a shared store: "holder" (it runs the
+// rollout) or "follower" (it applies the holder's weights), and who holds
+// the store.
+type StoreRole struct {
+	Role   string `json:"role"`
+	Holder string `json:"holder"`
 }
 
 // SessionCounts are the sessions by backend.
@@ -168,6 +179,9 @@ func (s *Server) getStatus(w http.ResponseWriter, _ *http.Request) error {
 	}
 	if s.opts.Extra != nil {
 		out.Edge = s.opts.Extra()
+	}
+	if s.opts.StoreRole != nil {
+		out.Store = s.opts.StoreRole()
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

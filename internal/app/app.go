@@ -222,6 +222,19 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 	if err := a.reg.Register(alertCollector{a.dispatcher}); err != nil {
 		return nil, fmt.Errorf("app: alerts metrics: %w", err)
 	}
+	if c.Rollout.Store.Kind == config.StoreRedis && opts.Store == nil {
+		if err := a.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "baton_rollout_store_holder",
+			Help: "1 while this gateway holds the Redis rollout.store and runs the rollout, 0 while it follows another's.",
+		}, func() float64 {
+			if a.role.controller() != nil {
+				return 1
+			}
+			return 0
+		})); err != nil {
+			return nil, fmt.Errorf("app: store metrics: %w", err)
+		}
+	}
 	if a.role.f == nil { // a follower starts the controller once it holds the store
 		ctrl, err := rollout.New(ctx, a.controllerOptions())
 		if err != nil {
@@ -235,6 +248,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 		Extra:     func() any { return a.edge.Stats() },
 		EdgeStats: a.edge.Stats,
 		Rollout:   &a.role,
+		StoreRole: a.storeRole,
 		Health:    adminHealth{a},
 		Registry:  a.reg,
 		Logger:    a.log,

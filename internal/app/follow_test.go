@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -140,4 +141,32 @@ func TestFollowerTakesTheStoreWhenTheHolderStops(t *testing.T) {
 		t.Fatalf("weight %v after PUT 60", w)
 	}
 	checkDelivery(t, fs)
+}
+
+// TestStatusAndMetricsShowTheStoreRole: GET /api/v1/status says which
+// gateway holds the store, and baton_rollout_store_holder is 1 on it and
+// 0 on the follower.
+func TestStatusAndMetricsShowTheStoreRole(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	for _, tc := range []struct {
+		a      *App
+		role   string
+		holder float64
+	}{{h.App, "holder", 1}, {f.App, "follower", 0}} {
+		var st struct {
+			Store struct{ Role, Holder string } `json:"store"`
+		}
+		code, body := adminDo(t, tc.a, http.MethodGet, "/api/v1/status")
+		if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+			t.Fatalf("status: %d %v %s", code, err, body)
+		}
+		if st.Store.Role != tc.role || !strings.Contains(st.Store.Holder, "admin "+h.AdminAddr()) {
+			t.Errorf("status store %+v, want role %s and the holder %s", st.Store, tc.role, h.AdminAddr())
+		}
+		if v := metricValue(t, scrape(t, tc.a), "baton_rollout_store_holder"); v != tc.holder {
+			t.Errorf("%s: baton_rollout_store_holder %v, want %v", tc.role, v, tc.holder)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/store/boltstore"
 	"github.com/baton-rt/baton/internal/store/memstore"
@@ -135,4 +136,16 @@ func (a *App) setLease(l *redisstore.Lease) {
 func leaseOwner(adminListen string) string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s pid %d admin %s", host, os.Getpid(), adminListen)
+}
+
+// storeRole is this gateway's part in a Redis store, for the status; nil
+// for the other kinds.
+func (a *App) storeRole() *admin.StoreRole {
+	if a.cfg.Rollout.Store.Kind != config.StoreRedis || a.opts.Store != nil {
+		return nil
+	}
+	if a.role.controller() != nil {
+		return &admin.StoreRole{Role: "holder", Holder: leaseOwner(a.cfg.Admin.Listen)}
+	}
+	return &admin.StoreRole{Role: "follower", Holder: *a.role.f.holder.Load()}
 }
