@@ -78,8 +78,9 @@ func (c Config) Validate() error {
 // Monitor holds the health of the two backends and their time series.
 // It is safe for concurrent use.
 type Monitor struct {
-	cfg  Config
-	recs [2]*Recorder // indexed by router.Color
+	cfg    Config
+	recs   [2]*Recorder // indexed by router.Color
+	remote *remotes     // other gateways' seconds: see Import
 
 	mu     sync.Mutex // guards series
 	series [2]ring
@@ -92,10 +93,16 @@ func New(cfg Config) (*Monitor, error) {
 	}
 	cfg = cfg.withDefaults()
 	m := &Monitor{cfg: cfg}
+	m.remote = &remotes{
+		clock: cfg.Clock, window: int64(cfg.Window / time.Second), res: cfg.Reservoir,
+		sources: make(map[string]*source),
+	}
 	for _, c := range []router.Color{router.Blue, router.Green} {
 		m.recs[c] = newRecorder(c.String(), cfg)
+		m.recs[c].remote, m.recs[c].color = m.remote, int(c)
 		m.series[c] = ring{points: make([]Point, cfg.SeriesLen)}
 	}
+	m.remote.second = m.recs[0].second
 	return m, nil
 }
 
@@ -140,7 +147,8 @@ func (m *Monitor) SnapshotSamples(c router.Color, k Kind) Snapshot {
 }
 
 // SnapshotSamplesSince is SnapshotSamples over the part of the window
-// recorded since since (see Recorder.SnapshotSamplesSince).
+// recorded since since, the seconds imported from other gateways merged
+// in (see Recorder.SnapshotSamplesSince): the rollout gates' reader.
 func (m *Monitor) SnapshotSamplesSince(c router.Color, k Kind, since time.Time) Snapshot {
 	if r := m.Backend(c); r != nil {
 		return r.SnapshotSamplesSince(k, since)
@@ -195,7 +203,7 @@ func (m *Monitor) Tick() {
 	mem := ProcessMemory()
 	var pts [2]Point
 	for c, r := range m.recs {
-		s := r.snapshot(now, kindSet{}, time.Time{}) // the dashboard's series stays on the window
+		s := r.snapshot(now, kindSet{}, time.Time{}, false) // the dashboard's series stays on the window, this gateway's
 		p := Point{
 			At: now, Sessions: s.Sessions, Requests: s.Counts.Requests,
 			Errors: s.Counts.Errors(), ErrorRate: s.ErrorRate, MemoryBytes: mem,

@@ -28,6 +28,12 @@ type Recorder struct {
 	sessions atomic.Int64
 	totals   [NumCounters]atomic.Int64
 	cum      [NumKinds]cumHist // since start, for Prometheus
+
+	// remote holds other gateways' seconds (Monitor.Import), shared by
+	// the Monitor's recorders; color is this one's index in it. Nil for
+	// a Recorder outside a Monitor.
+	remote *remotes
+	color  int
 }
 
 func newRecorder(name string, cfg Config) *Recorder {

@@ -143,11 +143,11 @@ func (r *Recorder) Snapshot() Snapshot {
 	for k := range all {
 		all[k] = true
 	}
-	return r.snapshotNow(all, time.Time{})
+	return r.snapshotNow(all, time.Time{}, false)
 }
 
 // Summary is Snapshot without raw samples: every SamplesMs is nil.
-func (r *Recorder) Summary() Snapshot { return r.snapshotNow(kindSet{}, time.Time{}) }
+func (r *Recorder) Summary() Snapshot { return r.snapshotNow(kindSet{}, time.Time{}, false) }
 
 // SnapshotSamples is Snapshot with the raw samples of kind k only: the
 // other kinds' SamplesMs are nil (all of them for an unknown k). Every
@@ -157,7 +157,7 @@ func (r *Recorder) SnapshotSamples(k Kind) Snapshot {
 	if int(k) < NumKinds {
 		one[k] = true
 	}
-	return r.snapshotNow(one, time.Time{})
+	return r.snapshotNow(one, time.Time{}, false)
 }
 
 // SnapshotSamplesSince is SnapshotSamples over the part of the window
@@ -166,26 +166,34 @@ func (r *Recorder) SnapshotSamples(k Kind) Snapshot {
 // now, all of the window when since is older or zero. The rollout gates
 // read it from their step's start, so that each judges its step's
 // traffic and not the step before's.
+//
+// Unlike the other snapshots it merges in the seconds other gateways
+// exported (Monitor.Import) for the same span: counts and histograms
+// summed, Min and Max combined, samples drawn from every gateway's
+// reservoirs in proportion to its traffic. Sessions and Totals stay this
+// gateway's. Snapshot, Summary and SnapshotSamples (the admin API, the
+// dashboard, Prometheus) are this gateway's alone.
 func (r *Recorder) SnapshotSamplesSince(k Kind, since time.Time) Snapshot {
 	var one kindSet
 	if int(k) < NumKinds {
 		one[k] = true
 	}
-	return r.snapshotNow(one, since)
+	return r.snapshotNow(one, since, true)
 }
 
 // kindSet says, per Kind, whether a snapshot draws its samples.
 type kindSet [NumKinds]bool
 
-func (r *Recorder) snapshotNow(samples kindSet, since time.Time) Snapshot {
-	s := r.snapshot(r.clock.Now(), samples, since)
+func (r *Recorder) snapshotNow(samples kindSet, since time.Time, merge bool) Snapshot {
+	s := r.snapshot(r.clock.Now(), samples, since, merge)
 	s.MemoryBytes = ProcessMemory()
 	return s
 }
 
 // snapshot sums the window's seconds up to now's, from since's on when
-// since is not zero (at least now's own).
-func (r *Recorder) snapshot(now time.Time, samples kindSet, since time.Time) Snapshot {
+// since is not zero (at least now's own), with the imported seconds of the
+// same span when merge is set.
+func (r *Recorder) snapshot(now time.Time, samples kindSet, since time.Time, merge bool) Snapshot {
 	cur := r.second(now)
 	oldest := cur - r.window + 1
 	if !since.IsZero() {
@@ -205,6 +213,17 @@ func (r *Recorder) snapshot(now time.Time, samples kindSet, since time.Time) Sna
 			}
 		}
 	}
+	var rin []*remoteSecond
+	if merge && r.remote != nil {
+		r.remote.mu.Lock()
+		defer r.remote.mu.Unlock()
+		r.remote.within(now, r.color, oldest, cur, func(s *remoteSecond) {
+			rin = append(rin, s)
+			for c := range counts {
+				counts[c] += s.counters[c]
+			}
+		})
+	}
 	snap := Snapshot{
 		Backend:  r.name,
 		At:       now,
@@ -215,13 +234,13 @@ func (r *Recorder) snapshot(now time.Time, samples kindSet, since time.Time) Sna
 	}
 	snap.ErrorRate = snap.Counts.ErrorRate()
 	for k := range NumKinds {
-		snap.Latency[k] = r.latency(in, Kind(k), samples[k], cur)
+		snap.Latency[k] = r.latency(in, rin, Kind(k), samples[k], cur)
 	}
 	return snap
 }
 
-// latency merges one kind over the window's slots.
-func (r *Recorder) latency(in []*slot, k Kind, samples bool, cur int64) LatencyStats {
+// latency merges one kind over the window's slots and imported seconds.
+func (r *Recorder) latency(in []*slot, rin []*remoteSecond, k Kind, samples bool, cur int64) LatencyStats {
 	var hist [numBuckets]uint64
 	var n, sum uint64
 	var maxV, low uint32
@@ -233,6 +252,16 @@ func (r *Recorder) latency(in []*slot, k Kind, samples bool, cur int64) LatencyS
 		low = max(low, ks.low.Load())
 		for i := range ks.hist {
 			hist[i] += uint64(ks.hist[i].Load())
+		}
+	}
+	for _, s := range rin {
+		rk := &s.kinds[k]
+		n += rk.count
+		sum += rk.sum
+		maxV = max(maxV, rk.max)
+		low = max(low, rk.low)
+		for _, h := range rk.hist {
+			hist[h[0]] += uint64(h[1])
 		}
 	}
 	if n == 0 {
@@ -255,25 +284,26 @@ func (r *Recorder) latency(in []*slot, k Kind, samples bool, cur int64) LatencyS
 	st.P95 = histQuantile(&hist, hn, 0.95, minV, maxV)
 	st.P99 = histQuantile(&hist, hn, 0.99, minV, maxV)
 	if samples {
-		st.SamplesMs = r.samples(in, k, n, cur)
+		st.SamplesMs = r.samples(in, rin, k, n, cur)
 	}
 	return st
 }
 
 // samples draws a uniform sample of the window from the per-second
-// reservoirs. Each second i saw n_i values and kept a uniform k_i of them;
+// reservoirs, the local slots' and the imported seconds'. Each second i saw n_i values and kept a uniform k_i of them;
 // taking m_i ∝ n_i values (largest-remainder rounding, total
 // min(Reservoir, n)) at random from second i gives every value of the window
 // the same chance, however unevenly the traffic was spread over the seconds.
 // The draw is seeded by Config.Seed and the current second: deterministic
 // for a given state.
-func (r *Recorder) samples(in []*slot, k Kind, n uint64, cur int64) []float64 {
+func (r *Recorder) samples(in []*slot, rin []*remoteSecond, k Kind, n uint64, cur int64) []float64 {
 	want := min(uint64(r.reservoir), n)
 	if want == 0 {
 		return nil
 	}
 	type part struct {
-		ks   *kindSlot
+		ks   *kindSlot   // a local second's, or
+		rk   *remoteKind // an imported one's
 		seen uint64
 		take uint64
 		rem  uint64 // remainder of want·seen/n, for rounding
@@ -287,6 +317,15 @@ func (r *Recorder) samples(in []*slot, k Kind, n uint64, cur int64) []float64 {
 			continue
 		}
 		p := part{ks: ks, seen: seen, take: want * seen / n, rem: want * seen % n}
+		given += p.take
+		parts = append(parts, p)
+	}
+	for _, s := range rin {
+		rk := &s.kinds[k]
+		if rk.count == 0 {
+			continue
+		}
+		p := part{rk: rk, seen: rk.count, take: want * rk.count / n, rem: want * rk.count % n}
 		given += p.take
 		parts = append(parts, p)
 	}
@@ -321,9 +360,13 @@ func (r *Recorder) samples(in []*slot, k Kind, n uint64, cur int64) []float64 {
 			continue
 		}
 		vals = vals[:0]
-		for i := range min(p.seen, uint64(len(p.ks.res))) {
-			if v := p.ks.res[i].Load(); v != 0 {
-				vals = append(vals, v-1)
+		if p.rk != nil {
+			vals = append(vals, p.rk.res...)
+		} else {
+			for i := range min(p.seen, uint64(len(p.ks.res))) {
+				if v := p.ks.res[i].Load(); v != 0 {
+					vals = append(vals, v-1)
+				}
 			}
 		}
 		take := min(p.take, uint64(len(vals)))
