@@ -158,6 +158,7 @@ type App struct {
 	redis      *redis.Client // the Redis store's connection; nil for other kinds
 	leaseMu    sync.Mutex
 	lease      *redisstore.Lease // the Redis store's lease; nil for other kinds and followers
+	exch       *exchange         // the health exchange of a Redis store (exchange.go); nil for other kinds
 	dispatcher *alert.Dispatcher
 	role       role // the rollout controller, or the follower's view
 	probers    []*health.Prober
@@ -326,8 +327,18 @@ func (a *App) gateKind() health.Kind {
 	return health.ProbeDelivery
 }
 
-// preservation feeds the gates the gateway's counters.
+// preservation feeds the gates the counters of every gateway on the
+// store: this one's, and the latest the others shared (exchange.go).
 func (a *App) preservation() rollout.Preservation {
+	p := a.ownPreservation()
+	if a.exch != nil {
+		p = add(p, a.exch.total(time.Now()))
+	}
+	return p
+}
+
+// ownPreservation is this gateway's counters.
+func (a *App) ownPreservation() rollout.Preservation {
 	p := a.gw.Preservation()
 	return rollout.Preservation{
 		MovesTried: p.MovesTried, SocketsKept: p.SocketsKept,

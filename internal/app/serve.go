@@ -58,6 +58,9 @@ func (a *App) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	workers.Go(func() { a.tickHealth(bg) })
+	if a.exch != nil {
+		workers.Go(func() { a.exch.run(bg) })
+	}
 	for _, p := range a.probers {
 		workers.Go(func() { _ = p.Run(bg) })
 	}

@@ -70,6 +70,7 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 		return err
 	}
 	a.st = st
+	a.exch = newExchange(a)
 	owner, holder := leaseOwner(a.cfg.Admin.Listen), ""
 	for {
 		octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
