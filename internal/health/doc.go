@@ -28,6 +28,18 @@
 // only grow, read by Recorder.LatencyHistogram, for Prometheus histograms.
 // Observe adds to it with two more atomic adds.
 //
+// # Several gateways
+//
+// Gateways serving the same backends share their windows: ExportSince
+// gives the seconds after a given one as compact, JSON-able records
+// (Second), and Import keeps another gateway's (a source's) in a bounded
+// window of its own, forgetting a source silent for longer than the
+// window, at most MaxSources of them. Only SnapshotSamplesSince, the
+// rollout gates' reader, merges them with the local seconds; Snapshot,
+// Summary, SnapshotSamples and the time series (the admin API, the
+// dashboard, Prometheus) are this gateway's alone. Recording is unchanged:
+// only the readers do the merging.
+//
 // # Error rate
 //
 // Requests counts every operation sent to a backend that expects an answer
