@@ -7,7 +7,10 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 )
 
-// MonitorHealth reads a health.Monitor for the gates. Latency comes from
+// MonitorHealth reads a health.Monitor for the gates, through
+// SnapshotSamplesSince: the Monitor's own seconds and those it imported
+// from other gateways (health.Monitor.Import), so that with several
+// gateways the gates judge all of their traffic. Latency comes from
 // one kind, so that blue and green are compared on the same operation
 // (mixing kinds would weigh them differently on each side); only that
 // kind's raw samples are drawn, the other kinds give their histogram
