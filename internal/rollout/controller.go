@@ -69,6 +69,12 @@ type Options struct {
 	RetryBackoff time.Duration
 	// Now is the clock; nil means time.Now. Holds wait on real timers.
 	Now func() time.Time
+	// OnEmergency, when not nil, is called by EmergencyRollback once the
+	// emergency is decided and its moves have begun, before the state is
+	// stored: the app tells the other gateways on the store from it (see
+	// app's emergency notice). It may block briefly (a bounded write),
+	// delaying only the storing; st is the state being stored.
+	OnEmergency func(st State)
 }
 
 // Controller runs one rollout at a time. All methods are safe for
@@ -375,6 +381,9 @@ func (c *Controller) EmergencyRollback(ctx context.Context) (State, error) {
 	c.publishSnap()
 	c.mu.Unlock()
 
+	if c.opts.OnEmergency != nil {
+		c.opts.OnEmergency(next.clone())
+	}
 	c.ioMu.Lock()
 	defer c.ioMu.Unlock()
 	c.flush(ctx)
