@@ -390,9 +390,9 @@ func (a *App) Controller() *rollout.Controller { return a.role.controller() }
 
 // controllerOptions are the rollout controller's, from the App's parts.
 func (a *App) controllerOptions() rollout.Options {
-	return rollout.Options{
+	o := rollout.Options{
 		Plan:          a.cfg.Rollout,
-		Shifter:       shifter{a.gw},
+		Shifter:       a.controllerShifter(),
 		Health:        rollout.NewMonitorHealth(a.monitor, a.gateKind(), a.preservation),
 		Prober:        rollout.ProberFunc(a.checkBackend),
 		Store:         a.st,
@@ -403,6 +403,10 @@ func (a *App) controllerOptions() rollout.Options {
 		MaxMinSamples: a.maxMinSamples(),
 		ProbeInterval: a.probeInterval(),
 	}
+	if a.exch != nil {
+		o.OnEmergency = a.noticeEmergency
+	}
+	return o
 }
 
 // Monitor is the per-backend health.

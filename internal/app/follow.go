@@ -109,6 +109,17 @@ type follower struct {
 	mu      sync.Mutex
 	streams map[*followStream]struct{}
 	ended   bool // took the store: streams end, none start
+
+	// emergencyFor is the rollout whose emergency rollback this follower
+	// has begun (run's goroutine only).
+	emergencyFor string
+
+	opMu     sync.Mutex
+	cancelOp context.CancelFunc // the applier's weight change in progress
+
+	recMu sync.Mutex
+	rec   appliedRecord // what this follower has applied, for the holder
+	recAt time.Time     // its last write
 }
 
 func newFollower(a *App, holder string) *follower {
@@ -129,7 +140,7 @@ func (f *follower) refusal() error {
 // and starts the controller; then it returns the lease it took.
 func (f *follower) run(ctx context.Context) *redisstore.Lease {
 	a := f.a
-	want := make(chan router.Weight, 1)
+	want := make(chan applyReq, 1)
 	fctx, stopFollowing := context.WithCancel(ctx)
 	var applier sync.WaitGroup
 	applier.Go(func() { f.apply(fctx, want) })
@@ -138,6 +149,7 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		applier.Wait()
 	}()
 
+	f.setRecord(ctx, appliedRecord{W: a.gw.Status().Weight})
 	lastEvent := f.newestEvent(ctx)
 	var version uint64
 	tick := time.NewTicker(followInterval)
@@ -146,12 +158,17 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 	for {
 		if v, ok := f.readState(ctx, version); ok {
 			version = v
-			select {
-			case <-want: // a newer weight replaces one not applied yet
-			default:
+			st := f.state()
+			req, urgent := applyReq{w: st.Weight, v: v}, false
+			if st.Phase == rollout.RollingBack && st.Emergency {
+				req.pace = rollout.Unpaced
+				urgent = f.emergencyFor != st.ID
+				f.emergencyFor = st.ID
 			}
-			want <- f.state().Weight
+			f.offer(want, req, urgent)
 		}
+		f.checkNotice(ctx, want)
+		f.refreshRecord(ctx)
 		lastEvent = f.relayEvents(ctx, lastEvent)
 		if !time.Now().Before(campaign) {
 			campaign = time.Now().Add(a.cfg.Rollout.Store.Lease / 3)
@@ -165,6 +182,53 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		case <-tick.C:
 		}
 	}
+}
+
+// noticeApplies says whether notice n calls for an emergency rollback of
+// this follower, whose stored state is st and which has begun the
+// emergency of rollout begun: only for the state's rollout, not yet
+// begun, and with the state last written before the notice.
+func noticeApplies(n emergencyNotice, st rollout.State, begun string) bool {
+	return n.ID != "" && n.ID == st.ID && begun != n.ID && st.UpdatedAt.Before(n.At)
+}
+
+// applyReq is a weight for the applier: the stored state's version it
+// comes from (0 for the emergency notice) and its pace.
+type applyReq struct {
+	w    router.Weight
+	v    uint64
+	pace int
+}
+
+// offer hands req to the applier, replacing one not applied yet; an
+// urgent one (an emergency) also calls off the change in progress.
+func (f *follower) offer(want chan applyReq, req applyReq, urgent bool) {
+	select {
+	case <-want:
+	default:
+	}
+	if urgent {
+		f.opMu.Lock()
+		if f.cancelOp != nil {
+			f.cancelOp()
+		}
+		f.opMu.Unlock()
+	}
+	want <- req
+}
+
+// checkNotice acts on the holder's emergency notice: when the stored
+// state is still the notice's rollout as it was before the emergency,
+// every session moves to blue at once. A notice the state has overtaken
+// (written after it, or another rollout) moves nobody: the state rules.
+func (f *follower) checkNotice(ctx context.Context, want chan applyReq) {
+	n, ok := f.a.readNotice(ctx)
+	if !ok || !noticeApplies(n, f.state(), f.emergencyFor) {
+		return
+	}
+	f.emergencyFor = n.ID
+	f.a.log.Warn("follower: the holder began an emergency rollback; moving every session to blue", "rollout", n.ID)
+	f.offer(want, applyReq{w: 0, pace: rollout.Unpaced}, true)
 }
 
 // readState reads the stored state; ok when its version is not seen.
@@ -188,24 +252,88 @@ func (f *follower) readState(ctx context.Context, seen uint64) (uint64, bool) {
 	return stored.Version, true
 }
 
-// apply moves this gateway's sessions to each weight the holder stores.
-func (f *follower) apply(ctx context.Context, want <-chan router.Weight) {
+// apply moves this gateway's sessions to each weight the holder stores,
+// and records what it applied for the holder (setRecord).
+func (f *follower) apply(ctx context.Context, want <-chan applyReq) {
 	a := f.a
 	for {
+		var req applyReq
 		select {
 		case <-ctx.Done():
 			return
-		case w := <-want:
-			if a.gw.Status().Weight == w {
-				continue
+		case req = <-want:
+		}
+		if req.pace != rollout.Unpaced && a.gw.Status().Weight == req.w {
+			if r := f.record(); r.W != req.w || r.Busy {
+				f.setRecord(ctx, appliedRecord{W: req.w, V: req.v})
 			}
-			moved, failed, err := shifter{a.gw}.SetWeight(ctx, w)
-			if err != nil && ctx.Err() != nil {
-				return
-			}
-			a.log.Info("follower: applied the holder's weight", "weight_percent", w.Percent(), "moved", moved, "failed", failed, "err", err)
+			continue
+		}
+		if req.pace != rollout.Unpaced {
+			f.setRecord(ctx, appliedRecord{W: req.w, V: req.v, Busy: true})
+		}
+		opCtx, cancel := context.WithCancel(ctx)
+		f.opMu.Lock()
+		f.cancelOp = cancel
+		f.opMu.Unlock()
+		moved, failed, err := a.gw.SetWeightPaced(opCtx, req.w, req.pace)
+		superseded := opCtx.Err() != nil
+		f.opMu.Lock()
+		f.cancelOp = nil
+		f.opMu.Unlock()
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return
+		}
+		a.log.Info("follower: applied the holder's weight", "weight_percent", req.w.Percent(), "unpaced", req.pace == rollout.Unpaced, "moved", moved, "failed", failed, "err", err)
+		if !superseded { // else the next request records
+			f.setRecord(ctx, appliedRecord{W: req.w, V: req.v, Moved: moved, Failed: failed})
 		}
 	}
+}
+
+// recordRefresh is how often a follower writes its record again, so that
+// it outlives no follower and expires with a gone one.
+const recordRefresh = time.Second
+
+func (f *follower) record() appliedRecord {
+	f.recMu.Lock()
+	defer f.recMu.Unlock()
+	return f.rec
+}
+
+// setRecord makes r this follower's record and writes it.
+func (f *follower) setRecord(ctx context.Context, r appliedRecord) {
+	f.recMu.Lock()
+	defer f.recMu.Unlock()
+	f.rec = r
+	f.writeRecordLocked(ctx)
+}
+
+// refreshRecord writes the record again every recordRefresh.
+func (f *follower) refreshRecord(ctx context.Context) {
+	f.recMu.Lock()
+	defer f.recMu.Unlock()
+	if time.Since(f.recAt) >= recordRefresh {
+		f.writeRecordLocked(ctx)
+	}
+}
+
+func (f *follower) writeRecordLocked(ctx context.Context) {
+	a := f.a
+	b, err := json.Marshal(f.rec)
+	if err != nil || a.exch == nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, followInterval*4)
+	defer cancel()
+	if err := a.redis.Set(wctx, a.appliedKey(a.exch.id), b, a.exch.ttl()).Err(); err != nil {
+		if ctx.Err() == nil {
+			a.log.Debug("follower: applied weight not recorded", "err", err)
+		}
+		return
+	}
+	f.recAt = time.Now()
 }
 
 // newestEvent is the seq of the newest stored event: a follower relays

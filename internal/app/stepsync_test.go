@@ -1,0 +1,221 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// followerLive waits until the holder sees the follower in the exchange's
+// gateways: only then does a step wait for it.
+func followerLive(t *testing.T, h, f *App) {
+	t.Helper()
+	testenv.Eventually(t, "the holder to see the follower in the exchange", 10*time.Second, func() bool {
+		for _, id := range h.redis.ZRange(context.Background(), h.exch.gateways, 0, -1).Val() {
+			if id == f.exch.id {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestHoldersStepWaitsForTheFollowersMoves: the follower moves slowly (4
+// moves a second, 8 clients: about two seconds). The holder's step is
+// applied, and its hold begins, only once the follower's sessions have
+// all moved too; step_applied counts both gateways' moves.
+func TestHoldersStepWaitsForTheFollowersMoves(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Steps = []float64{100}
+	followerCfg.Handover.MovesPerSecond = 4
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 2), clients(t, f.App, 8)
+	followerLive(t, h.App, f.App)
+
+	events := h.Controller().Subscribe(64)
+	defer events.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := h.Controller().Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var e rollout.Event
+		select {
+		case e = <-events.C():
+		case <-ctx.Done():
+			t.Fatal("no step_applied within a minute")
+		}
+		if e.Kind != rollout.EventStepApplied {
+			continue
+		}
+		if gs := f.Gateway().Status(); gs.Sessions.Green != len(fs) {
+			t.Fatalf("step_applied (%s) while the follower has %d of its %d sessions on green", e.Message, gs.Sessions.Green, len(fs))
+		}
+		if e.Moved != len(hs)+len(fs) || e.Failed != 0 {
+			t.Errorf("step_applied counts %d moved, %d failed; want both gateways' %d moved", e.Moved, e.Failed, len(hs)+len(fs))
+		}
+		break
+	}
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
+}
+
+// stateWriteGate is a TCP proxy to Redis that, while closed, holds every
+// write of the rollout state (the store's script on the state key) until
+// it opens; the rest goes through.
+type stateWriteGate struct {
+	addr     string
+	stateKey []byte
+	mu       sync.Mutex
+	open     chan struct{} // closed while the gate is open
+}
+
+func newStateWriteGate(t *testing.T, redisAddr, prefix string) *stateWriteGate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &stateWriteGate{addr: ln.Addr().String(), stateKey: []byte(prefix + "{store}:state"), open: make(chan struct{})}
+	close(g.open)
+	var conns sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		g.release()
+		conns.Wait()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r, err := net.Dial("tcp", redisAddr)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			conns.Go(func() { _, _ = io.Copy(c, r); _ = c.Close() })
+			conns.Go(func() {
+				defer r.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						b := buf[:n]
+						if bytes.Contains(b, g.stateKey) && bytes.Contains(bytes.ToLower(b), []byte("eval")) {
+							g.mu.Lock()
+							open := g.open
+							g.mu.Unlock()
+							<-open
+						}
+						if _, werr := r.Write(b); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	}()
+	return g
+}
+
+// hold closes the gate: state writes wait.
+func (g *stateWriteGate) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.open = make(chan struct{})
+}
+
+// release opens it.
+func (g *stateWriteGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// TestFollowerRollsBackBeforeTheHoldersStateWrite: after a completed
+// rollout, the holder's state writes are held (a slow store); an
+// emergency rollback on the holder moves the follower's sessions to blue
+// all the same, from the holder's emergency notice, before the state
+// says so. Once the state is written, nothing moves back.
+func TestFollowerRollsBackBeforeTheHoldersStateWrite(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Steps = []float64{100}
+	gate := newStateWriteGate(t, testenv.RedisAddr(t), holderCfg.Rollout.Store.Prefix)
+	holderCfg.Rollout.Store.URL = "redis://" + gate.addr
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 4), clients(t, f.App, 8)
+
+	if st := runRollout(t, h.Controller()); st.Phase != rollout.Completed {
+		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
+	}
+	testenv.Eventually(t, "the follower's sessions on green", 10*time.Second, func() bool {
+		return f.Gateway().Status().Sessions.Green == len(fs)
+	})
+
+	gate.hold()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Controller().EmergencyRollback(context.Background())
+		done <- err
+	}()
+	testenv.Eventually(t, "the follower's sessions on blue while the holder's state write is held", 4*time.Second, func() bool {
+		gs := f.Gateway().Status()
+		return gs.Weight == 0 && gs.Sessions.Blue == len(fs)
+	})
+	gate.release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rolled := waitPhase(t, h.Controller(), 30*time.Second, rollout.RolledBack)
+	testenv.Eventually(t, "the follower to show the rolled-back state", 10*time.Second, func() bool {
+		return f.role.Status().Phase == rollout.RolledBack && f.role.Status().ID == rolled.ID
+	})
+	if gs := f.Gateway().Status(); gs.Weight != 0 || gs.Sessions.Blue != len(fs) {
+		t.Errorf("the follower after the stored rollback: weight %v, %+v", gs.Weight, gs.Sessions)
+	}
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
+}
+
+// A stale notice never moves a follower: only the notice of the stored
+// rollout, written after the stored state, and once.
+func TestEmergencyNoticeAppliesOnlyAheadOfTheState(t *testing.T) {
+	at := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	n := emergencyNotice{ID: "r-1", At: at}
+	before := rollout.State{ID: "r-1", Phase: rollout.Completed, UpdatedAt: at.Add(-time.Second)}
+	for _, tc := range []struct {
+		name  string
+		st    rollout.State
+		begun string
+		want  bool
+	}{
+		{"ahead of the state", before, "", true},
+		{"already begun", before, "r-1", false},
+		{"state written since (the emergency stored, a weight set by hand)", rollout.State{ID: "r-1", Phase: rollout.RolledBack, UpdatedAt: at.Add(time.Millisecond)}, "", false},
+		{"another rollout", rollout.State{ID: "r-2", Phase: rollout.Shifting, UpdatedAt: at.Add(-time.Hour)}, "", false},
+		{"no state read yet", rollout.State{Phase: rollout.Idle}, "", false},
+	} {
+		if got := noticeApplies(n, tc.st, tc.begun); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
