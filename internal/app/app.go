@@ -33,7 +33,9 @@
 // rollout is the role, which answers for whichever runs. Every gateway on
 // the store shares its health seconds and move counters through Redis
 // once a second (exchange.go); the one running the controller imports the
-// others', so that its gates judge every gateway's traffic.
+// others', so that its gates judge every gateway's traffic. The holder's
+// weight changes wait for the followers' moves, and its emergency
+// rollbacks reach them ahead of the stored state (stepsync.go).
 //
 // # Shutdown
 //

@@ -20,7 +20,8 @@ import (
 // the one holding the store's lease runs the rollout controller; each
 // other one follows it. A follower serves its clients, applies every
 // weight the holder stores (moving its own sessions, paced by its own
-// handover settings), shows the holder's rollout and relays its events,
+// handover settings, unpaced in an emergency, recording what it applied
+// for the holder: stepsync.go), shows the holder's rollout and relays its events,
 // and refuses commands (admin.ErrFollowing). It tries the lease every
 // third of its TTL and, once it holds it, stops following and runs the
 // controller, which resumes the rollout where the store has it.
@@ -264,8 +265,12 @@ func (f *follower) apply(ctx context.Context, want <-chan applyReq) {
 		case req = <-want:
 		}
 		if req.pace != rollout.Unpaced && a.gw.Status().Weight == req.w {
-			if r := f.record(); r.W != req.w || r.Busy {
+			switch r := f.record(); {
+			case r.W != req.w || r.Busy:
 				f.setRecord(ctx, appliedRecord{W: req.w, V: req.v})
+			case r.V == 0 && req.v > 0: // moved by the notice: the state's change
+				r.V = req.v
+				f.setRecord(ctx, r)
 			}
 			continue
 		}
