@@ -23,6 +23,10 @@ import (
 func exchangeConfigs(t *testing.T) (holder, follower *config.Config, holderOpts Options) {
 	holder, follower = sharedStoreConfigs(t)
 	holder.Rollout.Steps = []float64{50, 100}
+	// A gate reads at most one health window, and the other gateways'
+	// seconds reach the holder a second or two late: testConfig's 2 s
+	// window would leave the follower's traffic mostly out of it.
+	holder.Health.Window, follower.Health.Window = 10*time.Second, 10*time.Second
 	return holder, follower, Options{TestHold: 3 * time.Second}
 }
 
