@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -93,12 +94,26 @@ func FuzzAppendMessageEvent(f *testing.F) {
 		if b[0] != '2' || json.Unmarshal(b[1:], &v) != nil || len(v) != 2 {
 			t.Fatalf("packet %q", b)
 		}
+		var name string
+		if json.Unmarshal(v[0], &name) != nil || name != messageEvent {
+			t.Fatalf("packet %q: event %s", b, v[0])
+		}
 		var m struct {
-			Channel string
-			Seq     uint64
+			Channel string          `json:"channel"`
+			Seq     uint64          `json:"seq"`
+			Data    json.RawMessage `json:"data"`
 		}
 		if err := json.Unmarshal(v[1], &m); err != nil || m.Seq != seq {
 			t.Fatalf("message %s: %v", v[1], err)
+		}
+		// The channel as sent (invalid UTF-8 becomes U+FFFD), and the data
+		// byte for byte (none is null).
+		wantData := bytes.Trim(data, " \t\r\n")
+		if len(data) == 0 {
+			wantData = []byte("null")
+		}
+		if m.Channel != string([]rune(channel)) || !bytes.Equal(m.Data, wantData) {
+			t.Fatalf("message %s: channel %q data %s; want %q %s", v[1], m.Channel, m.Data, channel, wantData)
 		}
 	})
 }
