@@ -268,15 +268,46 @@ func FuzzEventReader(f *testing.F) {
 	f.Add([]byte("data"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		er := NewEventReader(strings.NewReader(string(b)))
+		var evs []StreamEvent
 		for range len(b) + 1 {
 			ev, err := er.Next()
 			if err != nil {
+				checkEventsRoundTrip(t, b, evs)
 				return
 			}
 			if ev.Name == "" || len(ev.Data) > MaxStreamEvent {
 				t.Fatalf("bad event %+v", ev)
 			}
+			evs = append(evs, ev)
 		}
 		t.Fatal("more events than input bytes")
 	})
+}
+
+// checkEventsRoundTrip writes evs, read from in, back in the plain form a
+// server writes (event:, id: when set, one data: line per line of data)
+// and checks that the reader reads them back exactly.
+func checkEventsRoundTrip(t *testing.T, in []byte, evs []StreamEvent) {
+	t.Helper()
+	var out strings.Builder
+	for _, ev := range evs {
+		out.WriteString("event: " + ev.Name + "\n")
+		if ev.ID != "" {
+			out.WriteString("id: " + ev.ID + "\n")
+		}
+		for line := range strings.SplitSeq(string(ev.Data), "\n") {
+			out.WriteString("data: " + line + "\n")
+		}
+		out.WriteString("\n")
+	}
+	er := NewEventReader(strings.NewReader(out.String()))
+	for i, want := range evs {
+		got, err := er.Next()
+		if err != nil || got.Name != want.Name || got.ID != want.ID || string(got.Data) != string(want.Data) {
+			t.Fatalf("%q: event %d %+v written as %q reads back as %+v, %v", in, i, want, out.String(), got, err)
+		}
+	}
+	if ev, err := er.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("%q: written as %q: %+v, %v after the last event; want io.EOF", in, out.String(), ev, err)
+	}
 }
