@@ -3,12 +3,15 @@ package sio
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/eio"
+	"github.com/baton-rt/baton/internal/wire/engineio"
+	"github.com/baton-rt/baton/internal/wire/socketio"
 )
 
 // FuzzPackets feeds arbitrary Socket.IO packets (text, and binary frames
@@ -62,6 +65,42 @@ func FuzzPackets(f *testing.F) {
 			}
 			payload.Write(seg)
 		}
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", u, &payload))
+		size := payload.Len()
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", u, &payload))
+		switch {
+		case size > 1<<12:
+			if rec.Code != http.StatusRequestEntityTooLarge {
+				t.Fatalf("POST of %d bytes: %d", size, rec.Code)
+			}
+			return
+		case rec.Code != http.StatusOK || rec.Body.String() != "ok":
+			t.Fatalf("POST %q: %d %q", packets, rec.Code, rec.Body)
+		}
+		// The next poll answers at once (the CONNECT answer at least is
+		// waiting, or the session has ended), and whatever the server
+		// sends is a valid payload of valid Socket.IO packets.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", u, nil).WithContext(ctx))
+		if ctx.Err() != nil {
+			t.Fatalf("after POST %q: the poll waited", packets)
+		}
+		if rec.Code != http.StatusOK {
+			return // the session has ended
+		}
+		ps, err := engineio.DecodePayload(rec.Body.Bytes())
+		if err != nil {
+			t.Fatalf("after POST %q: poll %q: %v", packets, rec.Body, err)
+		}
+		for _, p := range ps {
+			if p.Type != engineio.Message || p.Binary {
+				continue
+			}
+			if _, err := socketio.Decode(p.Data); err != nil {
+				t.Fatalf("after POST %q: server sent %q: %v", packets, p.Data, err)
+			}
+		}
 	})
 }
