@@ -1,8 +1,10 @@
 package drive
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 )
@@ -102,8 +104,22 @@ func FuzzIntAfter(f *testing.F) {
 	f.Add([]byte(`{"type":"ack","id":3,"seq":41}`), []byte(`"seq":`))
 	f.Add([]byte(`{"ts":1732870000000000,"pad":"x"}`), []byte(`"ts":`))
 	f.Fuzz(func(t *testing.T, b, key []byte) {
-		if n, ok := IntAfter(b, key); n < 0 || (!ok && n != 0) {
+		n, ok := IntAfter(b, key)
+		if n < 0 || (!ok && n != 0) {
 			t.Fatalf("IntAfter(%q, %q) = %d, %v", b, key, n, ok)
+		}
+		// n is what strconv reads from the digits (at most 18) right
+		// after the first key, ok whether there is one.
+		var digits []byte
+		if i := bytes.Index(b, key); i >= 0 {
+			rest := b[i+len(key):]
+			for len(digits) < 18 && len(rest) > len(digits) && rest[len(digits)] >= '0' && rest[len(digits)] <= '9' {
+				digits = rest[:len(digits)+1]
+			}
+		}
+		want, err := strconv.ParseInt(string(digits), 10, 64)
+		if ok != (len(digits) > 0) || ok && (err != nil || n != want) {
+			t.Fatalf("IntAfter(%q, %q) = %d, %v; digits %q", b, key, n, ok, digits)
 		}
 	})
 }
