@@ -255,8 +255,11 @@ func pagerDutyFormatter(routingKey string) formatter {
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence,
-// marking the cut with an ellipsis.
+// marking the cut with an ellipsis. Invalid UTF-8 is replaced by U+FFFD
+// first: JSON would send each invalid byte as that three-byte rune, past
+// the limit.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
 	}
