@@ -224,7 +224,8 @@ func (s *streamConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
 
 // streamClient is a Client reading stream, with a small read limit.
 func streamClient(stream []byte) *Client {
-	c := &Client{in: parkConn{Conn: &streamConn{r: bytes.NewReader(stream)}}, limit: 4 << 10}
+	c := &Client{in: parkConn{Conn: &streamConn{r: bytes.NewReader(stream)}}, limit: 4 << 10,
+		wsem: make(chan struct{}, 1), writeTimeout: time.Second} // as NewClient makes them: pongs and close answers go out
 	c.br = bufio.NewReaderSize(&c.in, DefaultClientReadSize)
 	return c
 }
