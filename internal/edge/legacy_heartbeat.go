@@ -133,6 +133,23 @@ func (c *legacyConn) closeSilent() {
 	c.stopNow()
 	c.srv.pingTimeouts.Add(1)
 	c.srv.log.Info("edge: closing silent legacy client", "session", c.id, "ping_timeout", c.srv.opts.Edge.PingTimeout)
-	c.link.Writer().CloseNoWait(closePingTimeout, reasonPingTimeout)
+	// The close frame waits for a write in progress (the heartbeat's
+	// last batch may still hold the writer), for silentCloseGrace at
+	// most: one stuck on a full socket is ended by the cut.
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		c.link.Writer().CloseAfterWrite(closePingTimeout, reasonPingTimeout)
+	}()
+	t := time.NewTimer(silentCloseGrace)
+	select {
+	case <-sent:
+	case <-t.C:
+	}
+	t.Stop()
 	_ = c.ws.CloseNow()
 }
+
+// silentCloseGrace bounds how long a silent client's close frame waits
+// for the writer.
+const silentCloseGrace = time.Second

@@ -76,6 +76,21 @@ func (w *Writer) CloseNoWait(code websocket.StatusCode, reason string) bool {
 		return false // a write waits on the socket: the peer is not reading
 	}
 	defer w.mu.Unlock()
+	return w.closeNoWaitLocked(code, reason)
+}
+
+// CloseAfterWrite is CloseNoWait once the write in progress, if any, has
+// ended: a batch being written can hold the writer for a moment as well
+// as a write the peer does not read holds it until its deadline. A caller
+// that must not wait that long cuts the connection after a grace of its
+// own, which ends the write, and this call with it.
+func (w *Writer) CloseAfterWrite(code websocket.StatusCode, reason string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closeNoWaitLocked(code, reason)
+}
+
+func (w *Writer) closeNoWaitLocked(code websocket.StatusCode, reason string) bool {
 	if w.closeSent {
 		return false
 	}

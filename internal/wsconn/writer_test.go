@@ -224,3 +224,49 @@ func TestWriterEndNoWaitLeavesTheRestOwed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// CloseNoWait gives up on a writer a batch holds; CloseAfterWrite waits
+// for the batch, and its close frame follows it.
+func TestWriterCloseAfterWriteWaitsForTheBatch(t *testing.T) {
+	peer, conn := tcpPair(t)
+	w := &Writer{conn: conn, raw: rawOf(conn), timeout: 5 * time.Second}
+	if err := w.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	w.Text([]byte("last"))
+	if w.CloseNoWait(1001, "ping_timeout") {
+		t.Fatal("CloseNoWait wrote a close frame into an open batch")
+	}
+	closed := make(chan bool, 1)
+	go func() { closed <- w.CloseAfterWrite(1001, "ping_timeout") }()
+	select {
+	case <-closed:
+		t.Fatal("CloseAfterWrite went ahead of the open batch")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	if !<-closed {
+		t.Fatal("CloseAfterWrite did not write its close frame")
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(peer)
+	for _, want := range []struct {
+		op      byte
+		payload string
+	}{{opText, "last"}, {opClose, "\x03\xe9ping_timeout"}} {
+		h, err := parseFrameHeader(br)
+		if err != nil || h.op != want.op {
+			t.Fatalf("frame %+v, %v; want op %#x", h, err, want.op)
+		}
+		got := make([]byte, h.length)
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != want.payload {
+			t.Fatalf("frame payload %q, %v; want %q", got, err, want.payload)
+		}
+	}
+	if err := w.Begin(); err == nil {
+		w.release()
+		t.Fatal("a batch began after the close frame")
+	}
+}
