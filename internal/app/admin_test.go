@@ -16,9 +16,15 @@ import (
 // adminDo sends an authorized request to the App's admin API.
 func adminDo(t *testing.T, a *App, method, path string) (int, string) {
 	t.Helper()
+	return adminSend(t, a, method, path, "")
+}
+
+// adminSend is adminDo with a request body.
+func adminSend(t *testing.T, a *App, method, path, body string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+a.AdminAddr()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+a.AdminAddr()+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +34,8 @@ func adminDo(t *testing.T, a *App, method, path string) (int, string) {
 		t.Fatal(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer)
 }
 
 // TestAdminWiring: the rollout runs from the admin API, and the health

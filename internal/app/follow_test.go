@@ -2,7 +2,6 @@ package app
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,23 +28,6 @@ func sharedStoreConfigs(t *testing.T) (holder, follower *config.Config) {
 	return mk(config.WhenHeldFail), mk(config.WhenHeldFollow)
 }
 
-// putWeightAnswer is PUT /api/v1/weight's status and body.
-func putWeightAnswer(t *testing.T, a *App, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, "http://"+a.AdminAddr()+"/api/v1/weight", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestFollowerGatewayFollowsTheHoldersRollout: two active gateways on one
 // Redis store. The holder runs a rollout; the follower moves its own
 // clients through every step, live, shows the rollout and relays its
@@ -61,7 +43,7 @@ func TestFollowerGatewayFollowsTheHoldersRollout(t *testing.T) {
 	events := f.role.Subscribe(256)
 	defer events.Close()
 
-	if code, body := putWeightAnswer(t, f.App, `{"weight":50}`); code != http.StatusConflict || !strings.Contains(body, "pid") {
+	if code, body := adminSend(t, f.App, http.MethodPut, "/api/v1/weight", `{"weight":50}`); code != http.StatusConflict || !strings.Contains(body, "pid") {
 		t.Fatalf("PUT weight on the follower: %d %s, want 409 naming the holder", code, body)
 	}
 	if w := f.Gateway().Status().Weight; w != 0 {
@@ -134,7 +116,7 @@ func TestFollowerTakesTheStoreWhenTheHolderStops(t *testing.T) {
 	if w := f.Gateway().Status().Weight; w != router.Weight(3000) {
 		t.Fatalf("after the take-over the weight is %v, want the stored 30%%", w)
 	}
-	if code, body := putWeightAnswer(t, f.App, `{"weight":60}`); code != http.StatusOK {
+	if code, body := adminSend(t, f.App, http.MethodPut, "/api/v1/weight", `{"weight":60}`); code != http.StatusOK {
 		t.Fatalf("PUT weight on the new holder: %d %s", code, body)
 	}
 	if w := f.Gateway().Status().Weight; w != router.Weight(6000) {

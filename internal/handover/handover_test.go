@@ -42,6 +42,18 @@ func (e *env) dialer(c router.Color) upstream.Dialer {
 	return e.blue.Dialer()
 }
 
+// killBlue kills blue under the session and waits for the drop to be
+// reported.
+func (e *env) killBlue(t *testing.T) {
+	t.Helper()
+	e.blue.Kill()
+	select {
+	case <-e.dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drop was not reported")
+	}
+}
+
 func setup(t *testing.T) *env {
 	t.Helper()
 	b, err := membroker.New(membroker.Options{HistorySize: 10000})

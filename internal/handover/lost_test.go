@@ -210,12 +210,7 @@ func testReattachLosesAChannel(t *testing.T, code string) {
 	for _, ch := range []string{"a", "c"} {
 		e.sink.WaitSeq(t, ch, 5, 10*time.Second)
 	}
-	e.blue.Kill()
-	select {
-	case <-e.dropped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the drop was not reported")
-	}
+	e.killBlue(t)
 	refuseB := func(d upstream.Dialer) upstream.Dialer {
 		return wrapDialer{d, func(c upstream.Conn, _ upstream.Handler) upstream.Conn {
 			return failingConn{Conn: c, channel: "b", code: code}

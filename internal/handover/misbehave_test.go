@@ -285,12 +285,7 @@ func TestReattachToAMisbehavingBackend(t *testing.T) {
 			ctx := testenv.Context(t, 60*time.Second)
 			p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 			e.progress(t, 5)
-			e.blue.Kill()
-			select {
-			case <-e.dropped:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the drop was not reported")
-			}
+			e.killBlue(t)
 			dial := func(c router.Color) upstream.Dialer {
 				if c == router.Blue {
 					return m.dialer()
@@ -358,12 +353,7 @@ func TestReattachToABackendThatAcksAndStalls(t *testing.T) {
 			ctx := testenv.Context(t, 60*time.Second)
 			p := sessiontest.Publish(e.b, time.Millisecond, channels...)
 			e.progress(t, 5)
-			e.blue.Kill()
-			select {
-			case <-e.dropped:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the drop was not reported")
-			}
+			e.killBlue(t)
 			// The channels go on while the session is detached, so that
 			// the new backend has more than n messages to replay on each.
 			testenv.Eventually(t, "publishes on every channel after the drop", 10*time.Second, func() bool {
