@@ -16,15 +16,13 @@
 //     The session's seq rule accepts each seq once, from whichever stream
 //     brings it first, so the overlap neither loses nor duplicates.
 //  4. When B has acknowledged every channel and caught up with the client
-//     and with its acks (session.CatchUp: B has offered, on each channel,
-//     the seq the client had by then and the channel's newest seq its ack
-//     announced, session.Acked), commit: B becomes the only source of
-//     every channel and the session's attachment, atomically. Having been
-//     subscribed with since=last, B's stream continues the client's
-//     without a gap; the catch-up shows that it does stream it, rather
-//     than ack and stall, which would leave the client without messages
-//     once A stops being a source. On a re-attach, where A delivers
-//     nothing, the acks' positions are all that shows it.
+//     (session.CatchUp: B has offered, on each channel, the seq the client
+//     had by then), commit: B becomes the only source of every channel and
+//     the session's attachment, atomically. Having been subscribed with
+//     since=last, B's stream continues the client's without a gap; the
+//     catch-up shows that it does stream it, rather than ack and stall,
+//     which would leave the client without messages once A stops being a
+//     source.
 //  5. Release the operation lock, wait (Options.DrainTimeout) for the
 //     requests in flight on A, and close A.
 //
@@ -269,10 +267,7 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 		gone []goneChannel
 	)
 	if ch, err := eachChannel(ctx, resumes, func(ctx context.Context, r session.Resume) error {
-		pos, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
-		if err == nil {
-			s.Acked(b, r, pos)
-		}
+		_, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
 		if err != nil && loseGone && historyGone(err) {
 			mu.Lock()
 			gone = append(gone, goneChannel{r.Channel, err})

@@ -110,7 +110,7 @@ func (s *Session) Overlap(b *Attachment) []Resume {
 	}
 	out := make([]Resume, 0, len(s.subs))
 	for ch, sb := range s.subs {
-		sb.next, sb.nextTop, sb.nextUnseq, sb.nextHead = b, sb.last, false, 0
+		sb.next, sb.nextTop, sb.nextUnseq = b, sb.last, false
 		out = append(out, Resume{Channel: ch, Since: sb.last, HasSince: sb.hasLast})
 	}
 	s.mu.Unlock()
@@ -130,31 +130,11 @@ type catchUp struct {
 	done    chan struct{}
 }
 
-// Acked notes where b's ack of the subscribe r (made after Overlap
-// handed r to it) said the channel stood. A subscribe with since is
-// answered with the channel's newest seq once its history was read, and
-// every message up to it is replayed before any later one (both reference
-// services, docs/protocols/legacy.md), so CatchUp waits for b to offer
-// that seq too: on a re-attach, whose old source delivers nothing, it is
-// all that tells a backend that acknowledges and then stalls from a quiet
-// channel.
-func (s *Session) Acked(b *Attachment, r Resume, pos upstream.Position) {
-	if !r.HasSince || !pos.HasSeq || pos.Seq <= r.Since {
-		return // nothing announced past where b's stream starts
-	}
-	s.mu.Lock()
-	if sb := s.subs[r.Channel]; sb != nil && sb.next == b {
-		sb.nextHead = max(sb.nextHead, pos.Seq)
-	}
-	s.mu.Unlock()
-}
-
 // CatchUp waits, after b has acknowledged every channel handed to it by
-// Overlap, until b has caught up with the client and with its own acks:
-// until it has offered, on each channel, the seq the client had been
-// delivered when CatchUp was called (the current source keeps delivering
-// meanwhile), and the newest seq its ack announced (Acked). A backend
-// that acknowledges and then does not bring the channel's stream that far
+// Overlap, until b has caught up with the client: until it has offered,
+// on each channel, the seq the client had been delivered when CatchUp was
+// called (the current source keeps delivering meanwhile). A backend that
+// acknowledges and then does not bring the channel's stream that far
 // would leave the client without its messages once it is the only source.
 // A channel whose position is unknown, or on which b sends messages
 // without seq, is not waited for. It returns ctx's error when ctx ends
@@ -165,9 +145,8 @@ func (s *Session) CatchUp(ctx context.Context, b *Attachment) error {
 	cu := &catchUp{done: make(chan struct{})}
 	for _, sb := range s.subs {
 		sb.catchTo = 0
-		to := max(sb.last, sb.nextHead)
-		if sb.next == b && !b.dead && !b.lost && sb.hasLast && !sb.nextUnseq && sb.nextTop < to {
-			sb.catchTo = to
+		if sb.next == b && !b.dead && !b.lost && sb.hasLast && !sb.nextUnseq && sb.nextTop < sb.last {
+			sb.catchTo = sb.last
 			cu.pending++
 		}
 	}

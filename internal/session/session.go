@@ -230,12 +230,9 @@ type sub struct {
 	gapAt uint64
 	// nextTop is the highest seq next has offered (since, from Overlap
 	// on), delivered or not; nextUnseq says next sent a message without
-	// seq; nextHead is the channel's newest seq that next's ack of a
-	// subscribe with since announced (0: none; see Acked). CatchUp reads
-	// them.
+	// seq. CatchUp reads them.
 	nextTop   uint64
 	nextUnseq bool
-	nextHead  uint64
 	// catchTo is the seq next must offer before CatchUp returns (0: none).
 	catchTo uint64
 }
