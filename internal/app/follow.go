@@ -98,7 +98,7 @@ func (r *role) Subscribe(buffer int) admin.EventStream {
 	if c := r.ctrl.Load(); c != nil {
 		return c.Subscribe(buffer)
 	}
-	return r.f.subscribe(buffer)
+	return r.f.events.Subscribe(buffer)
 }
 
 // follower is a gateway's part while another holds the store.
@@ -107,9 +107,10 @@ type follower struct {
 	holder atomic.Pointer[string]
 	st     atomic.Pointer[rollout.State]
 
-	mu      sync.Mutex
-	streams map[*followStream]struct{}
-	ended   bool // took the store: streams end, none start
+	// events relays the holder's stored events; closed once this
+	// gateway takes the store, so that its readers come back to the
+	// controller's.
+	events rollout.Feed
 
 	// emergencyFor is the rollout whose emergency rollback this follower
 	// has begun (run's goroutine only).
@@ -124,7 +125,7 @@ type follower struct {
 }
 
 func newFollower(a *App, holder string) *follower {
-	f := &follower{a: a, streams: make(map[*followStream]struct{})}
+	f := &follower{a: a}
 	f.holder.Store(&holder)
 	idle := rollout.State{Phase: rollout.Idle}
 	f.st.Store(&idle)
@@ -375,11 +376,7 @@ func (f *follower) relayEvents(ctx context.Context, last uint64) uint64 {
 			continue // not the controller's: nothing to relay
 		}
 		e.Seq = se.Seq
-		f.mu.Lock()
-		for s := range f.streams {
-			s.offer(e)
-		}
-		f.mu.Unlock()
+		f.events.Publish(e)
 	}
 	return last
 }
@@ -389,7 +386,7 @@ func (f *follower) relayEvents(ctx context.Context, last uint64) uint64 {
 func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFunc, applier *sync.WaitGroup) *redisstore.Lease {
 	a := f.a
 	actx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	lease, err := a.st.(*redisstore.Store).Acquire(actx, leaseOwner(a.cfg.Admin.Listen), a.leaseOptions())
+	lease, err := a.rstore.Acquire(actx, leaseOwner(a.cfg.Admin.Listen), a.leaseOptions())
 	cancel()
 	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {
 		f.holder.Store(&held.Owner)
@@ -417,68 +414,4 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 
 // end closes the relayed streams: their readers come back to the
 // controller's.
-func (f *follower) end() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ended = true
-	for s := range f.streams {
-		s.closeLocked()
-	}
-}
-
-func (f *follower) subscribe(buffer int) admin.EventStream {
-	s := &followStream{f: f, c: make(chan rollout.Event, max(buffer, 1))}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ended {
-		close(s.c)
-		s.closed = true
-		return s
-	}
-	f.streams[s] = struct{}{}
-	return s
-}
-
-// followStream is one reader of the relayed events; bounded, dropping
-// the oldest, as the controller's subscriptions are.
-type followStream struct {
-	f       *follower
-	c       chan rollout.Event
-	dropped atomic.Uint64
-	closed  bool // under f.mu
-}
-
-func (s *followStream) C() <-chan rollout.Event { return s.c }
-func (s *followStream) Dropped() uint64         { return s.dropped.Load() }
-
-func (s *followStream) Close() {
-	s.f.mu.Lock()
-	defer s.f.mu.Unlock()
-	s.closeLocked()
-}
-
-func (s *followStream) closeLocked() {
-	if s.closed {
-		return
-	}
-	s.closed = true
-	delete(s.f.streams, s)
-	close(s.c)
-}
-
-// offer queues e, dropping the oldest queued event when full; f.mu is
-// held, so nothing else sends on s.c meanwhile.
-func (s *followStream) offer(e rollout.Event) {
-	for {
-		select {
-		case s.c <- e:
-			return
-		default:
-		}
-		select {
-		case <-s.c:
-			s.dropped.Add(1)
-		default:
-		}
-	}
-}
+func (f *follower) end() { f.events.Close() }

@@ -130,7 +130,7 @@ type Controller struct {
 	byHand   int  // weights set by hand being applied (SetWeightByHand)
 	starting bool // a start is being stored: no weight is set by hand meanwhile
 	closed   bool
-	subs     map[*Subscription]struct{}
+	feed     Feed // the events, to the API's streams
 	// unstored: st is ahead of the store (an emergency rollback acts
 	// before it is stored); pending are its events, not yet stored or
 	// delivered. The next holder of ioMu stores both (flush).
@@ -160,7 +160,7 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Controller{opts: opts, log: log, now: opts.Now, subs: make(map[*Subscription]struct{})}
+	c := &Controller{opts: opts, log: log, now: opts.Now}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 
 	st, version, err := c.load(ctx)
@@ -230,11 +230,7 @@ func (c *Controller) Close() error {
 	c.cancel()
 	c.mu.Unlock()
 	c.wg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for s := range c.subs {
-		s.closeLocked()
-	}
+	c.feed.Close()
 	return nil
 }
 

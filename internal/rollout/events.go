@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/baton-rt/baton/internal/alert"
@@ -124,9 +122,7 @@ func (c *Controller) record(evs []Event) {
 	defer c.mu.Unlock()
 	c.publishSnap()
 	for _, e := range evs {
-		for s := range c.subs {
-			s.offer(e)
-		}
+		c.feed.Publish(e)
 	}
 }
 
@@ -208,72 +204,7 @@ func (c *Controller) alert(e Event) {
 	}
 }
 
-// Subscription delivers events to one subscriber (an SSE stream). Its
-// channel is bounded: when the subscriber falls behind, the oldest queued
-// event is dropped to make room and counted.
-type Subscription struct {
-	c       *Controller
-	ch      chan Event
-	dropped atomic.Uint64
-	once    sync.Once
-}
-
-// DefaultSubscriptionBuffer is the channel size for Subscribe(0).
-const DefaultSubscriptionBuffer = 64
-
 // Subscribe returns a subscription to every later event, with a channel of
 // buffer events (0 means DefaultSubscriptionBuffer). Close it when done;
 // the controller's Close closes every subscription's channel.
-func (c *Controller) Subscribe(buffer int) *Subscription {
-	if buffer <= 0 {
-		buffer = DefaultSubscriptionBuffer
-	}
-	s := &Subscription{c: c, ch: make(chan Event, buffer)}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		close(s.ch)
-		s.once.Do(func() {})
-		return s
-	}
-	c.subs[s] = struct{}{}
-	return s
-}
-
-// C delivers the events; it is closed by Close or the controller's Close.
-func (s *Subscription) C() <-chan Event { return s.ch }
-
-// Dropped counts the events dropped because the subscriber was behind.
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
-
-// Close ends the subscription and closes its channel. It is idempotent.
-func (s *Subscription) Close() {
-	s.c.mu.Lock()
-	defer s.c.mu.Unlock()
-	s.closeLocked()
-}
-
-func (s *Subscription) closeLocked() {
-	s.once.Do(func() {
-		delete(s.c.subs, s)
-		close(s.ch)
-	})
-}
-
-// offer queues e, dropping the oldest queued event when full. Only the
-// controller sends (under its lock), so after one drop there is room.
-func (s *Subscription) offer(e Event) {
-	for range 2 {
-		select {
-		case s.ch <- e:
-			return
-		default:
-		}
-		select {
-		case <-s.ch:
-			s.dropped.Add(1)
-		default:
-		}
-	}
-	s.dropped.Add(1) // unreachable in practice; never block the controller
-}
+func (c *Controller) Subscribe(buffer int) *Subscription { return c.feed.Subscribe(buffer) }
