@@ -160,7 +160,8 @@ type App struct {
 	reg        *prometheus.Registry
 	st         store.Store
 	ownStore   bool
-	redis      *redis.Client // the Redis store's connection; nil for other kinds
+	redis      *redis.Client     // the Redis store's connection; nil for other kinds
+	rstore     *redisstore.Store // a.st when it is the Redis store; nil otherwise
 	leaseMu    sync.Mutex
 	lease      *redisstore.Lease // the Redis store's lease; nil for other kinds and followers
 	exch       *exchange         // the health exchange of a Redis store (exchange.go); nil for other kinds

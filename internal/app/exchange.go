@@ -84,10 +84,9 @@ func newExchange(a *App) *exchange {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	prefix := a.cfg.Rollout.Store.Prefix + "{store}:"
 	return &exchange{
 		a: a, id: owner + " " + hex.EncodeToString(b[:]),
-		base: prefix + "health:", gateways: prefix + "health-gateways",
+		base: a.rstore.Key("health:"), gateways: a.rstore.Key("health-gateways"),
 		window: a.monitor.Window(), after: 0,
 		read: make(map[string]string), peers: make(map[string]*peer),
 		retired: make(map[string]rollout.Preservation),

@@ -76,11 +76,9 @@ type emergencyNotice struct {
 	At time.Time `json:"at"` // its rollback's start, by the holder's clock
 }
 
-func (a *App) appliedKey(id string) string {
-	return a.cfg.Rollout.Store.Prefix + "{store}:applied:" + id
-}
+func (a *App) appliedKey(id string) string { return a.rstore.Key("applied:" + id) }
 
-func (a *App) noticeKey() string { return a.cfg.Rollout.Store.Prefix + "{store}:emergency" }
+func (a *App) noticeKey() string { return a.rstore.Key("emergency") }
 
 // syncedShifter is the holder's shifter: its own moves, then the
 // followers'.

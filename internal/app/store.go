@@ -69,7 +69,7 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 	if err != nil {
 		return err
 	}
-	a.st = st
+	a.st, a.rstore = st, st
 	a.exch = newExchange(a)
 	owner, holder := leaseOwner(a.cfg.Admin.Listen), ""
 	for {

@@ -100,6 +100,7 @@ type Store struct {
 	maxEvents int
 	closed    atomic.Bool
 
+	base                                                      string // <prefix>{store}:
 	keyState, keyEvents, keySessions, keySessionIDs, keyOwner string
 }
 
@@ -130,10 +131,10 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		})
 		s.ownClient = true
 	}
-	base := opts.Prefix + "{store}:"
-	s.keyState, s.keyEvents = base+"state", base+"events"
-	s.keySessions, s.keySessionIDs = base+"sessions", base+"session-ids"
-	s.keyOwner = base + "owner"
+	s.base = opts.Prefix + "{store}:"
+	s.keyState, s.keyEvents = s.Key("state"), s.Key("events")
+	s.keySessions, s.keySessionIDs = s.Key("sessions"), s.Key("session-ids")
+	s.keyOwner = s.Key("owner")
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		if s.ownClient {
 			_ = s.client.Close()
@@ -142,6 +143,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Key is the store's key named name: under its prefix, with the {store}
+// hash tag, so that the gateway's own keys beside the store's (health,
+// applied weights) share its Redis Cluster slot.
+func (s *Store) Key(name string) string { return s.base + name }
 
 func (s *Store) usable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
