@@ -136,17 +136,9 @@ func (c *legacyConn) closeSilent() {
 	// The close frame waits for a write in progress (the heartbeat's
 	// last batch may still hold the writer), for silentCloseGrace at
 	// most: one stuck on a full socket is ended by the cut.
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
+	c.withinOrCut(silentCloseGrace, func() {
 		c.link.Writer().CloseAfterWrite(closePingTimeout, reasonPingTimeout)
-	}()
-	t := time.NewTimer(silentCloseGrace)
-	select {
-	case <-sent:
-	case <-t.C:
-	}
-	t.Stop()
+	})
 	_ = c.ws.CloseNow()
 }
 

@@ -461,12 +461,19 @@ func (c *legacyConn) closeHandshake(code websocket.StatusCode, reason string) {
 	gate := c.link.Gate()
 	gate.Lock()
 	defer gate.Unlock()
+	c.withinOrCut(c.srv.opts.WriteTimeout, func() { _ = c.ws.Close(code, reason) })
+}
+
+// withinOrCut runs step, a part of a close that waits on the peer or on
+// a write in progress, for at most d; past it the socket is cut, which
+// ends step's wait, and withinOrCut returns once step has.
+func (c *legacyConn) withinOrCut(d time.Duration, step func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = c.ws.Close(code, reason)
+		step()
 	}()
-	t := time.NewTimer(c.srv.opts.WriteTimeout)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-done:
