@@ -3,6 +3,7 @@ package alert
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +60,7 @@ const (
 // deliver posts one event to its webhook, retrying as configured: a
 // failure (network error, timeout, 5xx, 408) uses up one of the retries,
 // and once they are used up is still tried again until the outage timeout
-// after the first attempt, so a page outlasts a receiver down for minutes; a
+// after the first attempt (not an untrusted certificate), so a page outlasts a receiver down for minutes; a
 // throttled attempt (429) does not use up a retry, and is tried again until
 // the throttle timeout after the first attempt. Events queued behind wait
 // meanwhile, so the receiver gets them in order; their queue stays bounded
@@ -82,7 +83,8 @@ func (d *Dispatcher) deliver(s *sink, it item) {
 			more = time.Since(start)+wait <= d.throttled
 		} else {
 			failures++
-			more = failures < d.attempts || (d.attempts > 1 && time.Since(start)+wait <= d.outage)
+			more = failures < d.attempts ||
+				(d.attempts > 1 && !untrusted(err) && time.Since(start)+wait <= d.outage)
 		}
 		if !retry || !more || d.ctx.Err() != nil {
 			d.failed.Add(1)
@@ -97,6 +99,15 @@ func (d *Dispatcher) deliver(s *sink, it item) {
 			return
 		}
 	}
+}
+
+// untrusted reports a receiver whose certificate failed verification. That
+// is the set-up's mistake, not an outage: it uses up the retries, which
+// cover a certificate being replaced, but is not tried on through the
+// outage timeout while the events queued behind it wait.
+func untrusted(err error) bool {
+	_, ok := errors.AsType[*tls.CertificateVerificationError](err)
+	return ok
 }
 
 // post makes one attempt, bounded by the per-attempt timeout.

@@ -2,6 +2,8 @@ package alert
 
 import (
 	"encoding/json"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -164,4 +166,27 @@ func TestOutageHoldsUpNoOtherReceiver(t *testing.T) {
 	}
 	eq(t, "failed", s.Failed, uint64(0))
 	eq(t, "dropped", s.Dropped, uint64(n-1-4))
+}
+
+// A receiver whose certificate the gateway does not trust is a mistake in
+// the set-up, not an outage: the event is tried as many times as the
+// retries allow, in case a certificate was being replaced, and then given
+// up, rather than holding the events queued behind it for the outage
+// timeout.
+func TestUntrustedCertificateIsNotAnOutage(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes it refuses
+	cfg := fastAlerts(config.WebhookGeneric, srv.URL, 3)
+	cfg.OutageTimeout = time.Hour
+	d := newDispatcher(t, cfg, Options{MaxBackoff: 10 * time.Millisecond})
+	if err := d.Notify(step(1)); err != nil {
+		t.Fatal(err)
+	}
+	s := waitStats(t, d, func(s Stats) bool { return s.Sent+s.Failed > 0 })
+	if s != (Stats{Failed: 1, Retried: 3}) {
+		t.Fatalf("stats %+v, want 1 failed after the 3 retries", s)
+	}
 }

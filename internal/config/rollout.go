@@ -169,7 +169,8 @@ type Alerts struct {
 	// OutageTimeout bounds how long a delivery that fails because the
 	// receiver is down (a network error, a timeout, a 5xx or 408) is
 	// retried, from its first attempt, once its Retries are used up, unless
-	// Retries is negative. Zero means 10m.
+	// Retries is negative. A certificate that does not verify is not an
+	// outage: it gets the Retries only. Zero means 10m.
 	OutageTimeout time.Duration `yaml:"outage_timeout"`
 }
 
