@@ -16,6 +16,11 @@ func (b *Broker) HoldSubscriptions() (release func()) {
 // reconnect.
 func (b *Broker) SetResyncBatch(n int) { b.resyncBatch = n }
 
+// SetCatchUpBytes sets the payload bytes a pipelined catch-up reads per
+// round trip, shared among its channels; call it before the broker's first
+// reconnect.
+func (b *Broker) SetCatchUpBytes(n int) { b.catchUpBytes = n }
+
 // Barriers is how many PING barriers are waiting for their reply.
 func (b *Broker) Barriers() int {
 	b.mu.Lock()

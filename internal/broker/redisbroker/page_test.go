@@ -34,14 +34,14 @@ var errInjected = errors.New("injected failure")
 type historyCall struct {
 	key          string
 	since, limit int64
-	got          int
+	got, bytes   int // messages and their payload bytes in the reply
 }
 
 // historyArgs reports the meta key, since and limit of a history script
-// call ("evalsha sha 2 meta hist since limit").
+// call ("evalsha sha 2 meta hist since limit [bytes]").
 func historyArgs(c redis.Cmder) (key string, since, limit int64, ok bool) {
 	a := c.Args()
-	if len(a) != 7 || (c.Name() != "evalsha" && c.Name() != "eval") {
+	if (len(a) != 7 && len(a) != 8) || (c.Name() != "evalsha" && c.Name() != "eval") {
 		return "", 0, 0, false
 	}
 	key, ok1 := a[3].(string)
@@ -64,6 +64,10 @@ func (h *historyHook) record(cmds []redis.Cmder) {
 		if res, err := c.(*redis.Cmd).Slice(); err == nil && len(res) == 5 {
 			items, _ := res[4].([]any)
 			call.got = len(items)
+			for _, it := range items {
+				p, _ := it.(string)
+				call.bytes += len(p)
+			}
 		}
 		round = append(round, call)
 	}
@@ -300,6 +304,89 @@ func TestCatchUpAloneIsPaged(t *testing.T) {
 			if c.limit > redisbroker.HistoryPage || c.got > redisbroker.HistoryPage {
 				t.Fatalf("history read of %s after %d asked for %d messages and got %d, want at most %d",
 					c.key, c.since, c.limit, c.got, redisbroker.HistoryPage)
+			}
+		}
+	}
+}
+
+// TestCatchUpIsBoundedInBytes: a reconnect's pipelined catch-up of large
+// messages holds at most the catch-up's byte budget per round trip, not a
+// page of messages of up to the largest size for every channel of the
+// batch; a message larger than a channel's share still comes, alone; every
+// message comes once, in order.
+func TestCatchUpIsBoundedInBytes(t *testing.T) {
+	prefix := uniquePrefix()
+	opts := redisbroker.Options{HistorySize: 1000, SubscriberBuffer: 4096}
+	h := &historyHook{}
+	sb, name := hookedBroker(t, prefix, opts, h)
+	const (
+		batch  = 3
+		budget = 30_000 // a share of 10,000 bytes while all three catch up
+	)
+	sb.SetResyncBatch(batch)
+	sb.SetCatchUpBytes(budget)
+	opts.Prefix = prefix
+	pb := newBroker(t, opts)
+	ctx := testenv.Context(t, 30*time.Second)
+
+	// Channel 0's messages take two to a share, channel 2's are each
+	// larger than one.
+	sizes := []int{4000, 100, 15_000}
+	const missed = 40
+	subs := make([]broker.Subscription, len(sizes))
+	epochs := make([]string, len(sizes))
+	for i := range subs {
+		ch := fmt.Sprintf("big-%d", i)
+		s, err := sb.Subscribe(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		subs[i] = s
+		epochs[i] = publishN(t, ctx, pb, ch, 1)[0].Epoch
+		recv(t, ctx, s, 1)
+	}
+
+	release := sb.HoldSubscriptions()
+	killPubSub(t, name)
+	for i, size := range sizes {
+		data := []byte(strings.Repeat("x", size))
+		for range missed {
+			if _, err := pb.Publish(ctx, fmt.Sprintf("big-%d", i), data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h.mu.Lock()
+	h.rounds = nil
+	h.mu.Unlock()
+	release()
+
+	for i, s := range subs {
+		got := recv(t, ctx, s, missed)
+		checkSeqs(t, got, 2, epochs[i])
+		for _, m := range got {
+			if len(m.Data) != sizes[i] {
+				t.Fatalf("channel %d: message %d has %d bytes, want %d", i, m.Seq, len(m.Data), sizes[i])
+			}
+		}
+	}
+	for i, s := range subs {
+		m := publishN(t, ctx, pb, fmt.Sprintf("big-%d", i), 1)[0]
+		checkSeqs(t, recv(t, ctx, s, 1), m.Seq, epochs[i])
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.rounds) == 0 {
+		t.Fatal("no history read recorded")
+	}
+	for _, round := range h.rounds {
+		share := budget / len(round) // the channels still catching up share it
+		for _, c := range round {
+			if c.got > 1 && c.bytes > share {
+				t.Fatalf("history read of %s after %d, one of %d in its round trip, got %d messages of %d bytes, want at most its share of %d bytes unless alone",
+					c.key, c.since, len(round), c.got, c.bytes, share)
 			}
 		}
 	}

@@ -36,6 +36,11 @@ const (
 	// defaultResyncBatch is how many channels' history reads go in one
 	// pipeline when many channels catch up at once (after a reconnect).
 	defaultResyncBatch = 512
+	// defaultCatchUpBytes bounds the payload a catch-up's pipeline brings
+	// back: its channels share it, each read stopping at its share (after
+	// one message at least), so a batch of channels with large messages
+	// holds megabytes, not resyncBatch pages of the largest size.
+	defaultCatchUpBytes = 8 << 20
 )
 
 // run is the reader goroutine: it owns the pub/sub connection's reads and
@@ -202,7 +207,7 @@ func (b *Broker) onPong(payload string) {
 			b.markStale(st) // caught up with the rest of them, in batches
 			continue
 		}
-		_, pos, err := b.history(st.channel, ^uint64(0), 1)
+		_, pos, err := b.history(st.channel, ^uint64(0), 1, 0)
 		if b.cutIfUnreachable(err) {
 			return // as for a catch-up: the next connection's barrier reads the positions again, while Subscribe waits
 		}
@@ -266,7 +271,7 @@ func (b *Broker) catchUp(st *chanState) {
 			return // the next connection catches st up
 		}
 		since := st.readFrom()
-		msgs, pos, err := b.history(st.channel, since, historyPage)
+		msgs, pos, err := b.history(st.channel, since, historyPage, b.catchUpBytes)
 		if b.cutIfUnreachable(err) {
 			return
 		}
@@ -277,9 +282,21 @@ func (b *Broker) catchUp(st *chanState) {
 }
 
 // catchUpRounds is how many history reads one catch-up may make (see
-// maxCatchUpRounds).
+// maxCatchUpRounds). A page bounded by bytes may hold a single message, so
+// a whole history may take as many reads as it has messages.
 func (b *Broker) catchUpRounds() int {
-	return maxCatchUpRounds + (b.opts.HistorySize+historyPage-1)/historyPage
+	return maxCatchUpRounds + b.opts.HistorySize
+}
+
+// countNil is how many entries of sts are nil.
+func countNil(sts []*chanState) int {
+	n := 0
+	for _, st := range sts {
+		if st == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // readFrom is the seq after which st's next history read starts: st.last,
@@ -332,7 +349,9 @@ func (b *Broker) applyHistory(st *chanState, r historyRead) (again bool) {
 		b.stats.recovered.Add(1)
 		b.deliver(st, m)
 	}
-	return len(msgs) > 0 && st.last < pos.Seq
+	// r.msgs, not msgs: a page bounded by bytes may hold only the message
+	// checked above.
+	return len(r.msgs) > 0 && st.last < pos.Seq
 }
 
 // catchUpStale catches up every stale channel. Their history reads go to
@@ -400,7 +419,8 @@ type historyRead struct {
 }
 
 // historyBatch reads, in one pipeline, a page of the history after readFrom
-// of every channel of sts (nil entries skipped).
+// of every channel of sts (nil entries skipped), each page bounded by its
+// share of the catch-up's bytes.
 func (b *Broker) historyBatch(sts []*chanState) []historyRead {
 	reads := make([]historyRead, len(sts))
 	cmds := make([]*redis.Cmd, len(sts))
@@ -414,12 +434,13 @@ func (b *Broker) historyBatch(sts []*chanState) []historyRead {
 		}
 		return reads
 	}
+	share := b.catchUpBytes / max(len(sts)-countNil(sts), 1)
 	pipe := b.rdb.Pipeline()
 	for i, st := range sts {
 		if st != nil {
 			k := b.keys(st.channel)
 			reads[i].since = st.readFrom()
-			cmds[i] = historyScript.EvalSha(ctx, pipe, []string{k.meta, k.hist}, reads[i].since, historyPage)
+			cmds[i] = historyScript.EvalSha(ctx, pipe, []string{k.meta, k.hist}, historyArgs(reads[i].since, historyPage, max(share, 1))...)
 		}
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
@@ -458,10 +479,10 @@ func (b *Broker) resetStream(st *chanState, pos broker.Position) {
 // means a broken pooled connection, which go-redis drops (the next attempt
 // dials afresh). Unlike History it does not wait for an unreachable Redis:
 // its callers leave that to the reader's next connection (Broker.cut).
-func (b *Broker) history(channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
+func (b *Broker) history(channel string, since uint64, limit, bytes int) ([]broker.Message, broker.Position, error) {
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
-		msgs, pos, err := b.readHistory(ctx, channel, since, limit)
+		msgs, pos, err := b.readHistory(ctx, channel, since, limit, bytes)
 		cancel()
 		if err == nil || errors.Is(err, broker.ErrHistoryGone) || attempt == historyAttempts || b.ctx.Err() != nil {
 			return msgs, pos, err

@@ -43,10 +43,12 @@
 // ends, their history reads pipelined (512 to a round trip), so that a
 // reconnect with thousands of channels holds the reader for a few round
 // trips, not one per channel. A catch-up reads 64 messages of a channel
-// at a time, the next page once the last was delivered, so that a round
-// trip brings at most 512 pages, not 512 whole histories. While Redis is unreachable the reader's
-// attempts back off (50 ms doubling to 2 s), its connection closed between
-// them: a Subscribe made then waits, within its context, for the next
+// at a time, the next page once the last was delivered, and the channels
+// of a round trip share 8 MiB of payload (each page stops at its share,
+// after one message at least), so that a round trip brings at most 512
+// short pages, not 512 whole histories of the largest messages. While
+// Redis is unreachable the reader's attempts back off (50 ms doubling to
+// 2 s), its connection closed between them: a Subscribe made then waits, within its context, for the next
 // attempt, which subscribes it with the live channels, rather than fail
 // although Redis may be back already. A catch-up whose history read cannot
 // reach Redis ends no channel: for up to a second after Redis is back,
@@ -246,9 +248,10 @@ type Broker struct {
 	chans    map[string]*chanState // by pub/sub channel name
 	barriers map[string]*chanState // PING payload -> channel waiting for it; nil = all (resync)
 
-	stale       []*chanState // live channels to catch up from history; reader only
-	stalePinged bool         // a PING went out after stale's first confirmation; reader only
-	resyncBatch int          // history reads per pipeline when catching up stale channels
+	stale        []*chanState // live channels to catch up from history; reader only
+	stalePinged  bool         // a PING went out after stale's first confirmation; reader only
+	resyncBatch  int          // history reads per pipeline when catching up stale channels
+	catchUpBytes int          // payload bytes a catch-up's pipeline asks for, shared by its reads
 	// cut says a catch-up could not reach Redis: the reader replaces its
 	// connection, whose confirmations catch the live channels up again;
 	// cuts counts such replacements in a row, for their pause. Reader only.
@@ -296,7 +299,8 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 		chans:    make(map[string]*chanState),
 		barriers: make(map[string]*chanState),
 
-		resyncBatch: defaultResyncBatch,
+		resyncBatch:  defaultResyncBatch,
+		catchUpBytes: defaultCatchUpBytes,
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.ps = rdb.Subscribe(b.ctx)
@@ -343,10 +347,10 @@ func (b *Broker) History(ctx context.Context, channel string, since uint64, limi
 	if err := b.check(ctx, channel); err != nil {
 		return nil, broker.Position{}, err
 	}
-	msgs, pos, err := b.readHistory(ctx, channel, since, limit)
+	msgs, pos, err := b.readHistory(ctx, channel, since, limit, 0)
 	if err != nil && unreachable(err) {
 		err = tryAgain(ctx, err, unreachable, func() (err error) {
-			msgs, pos, err = b.readHistory(ctx, channel, since, limit)
+			msgs, pos, err = b.readHistory(ctx, channel, since, limit, 0)
 			return err
 		})
 	}
@@ -373,12 +377,13 @@ func tryAgain(ctx context.Context, err error, again func(error) bool, try func()
 	return err
 }
 
-// readHistory is one try of History, for a valid channel.
-func (b *Broker) readHistory(ctx context.Context, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
+// readHistory is one try of History, for a valid channel; bytes, when
+// positive, bounds the payload it brings back (historyScript).
+func (b *Broker) readHistory(ctx context.Context, channel string, since uint64, limit, bytes int) ([]broker.Message, broker.Position, error) {
 	if limit <= 0 || limit > b.opts.HistorySize {
 		limit = b.opts.HistorySize
 	}
-	msgs, pos, err := runHistory(ctx, b.rdb, b.keys(channel), channel, since, limit)
+	msgs, pos, err := runHistory(ctx, b.rdb, b.keys(channel), channel, since, limit, bytes)
 	if err != nil && !errors.Is(err, broker.ErrHistoryGone) {
 		err = fmt.Errorf("redisbroker: history of %q: %w", channel, err)
 	}

@@ -44,9 +44,11 @@ return {seq, epoch}
 `
 
 // historyScript reads messages after a seq. KEYS: meta hash, history list.
-// ARGV: since, limit. Returns {seq, epoch, oldest, gone, {payloads...}}
-// where oldest is the seq of the first retained message (0 if none) and gone
-// is 1 when messages after since are no longer retained.
+// ARGV: since, limit[, bytes]. Returns {seq, epoch, oldest, gone,
+// {payloads...}} where oldest is the seq of the first retained message (0 if
+// none) and gone is 1 when messages after since are no longer retained.
+// With bytes, the payloads stop before the one that would take their total
+// past it, the first excepted.
 var historyScript = redis.NewScript(`
 local m = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
 local seq = tonumber(m[1]) or 0
@@ -61,8 +63,28 @@ local since = tonumber(ARGV[1])
 if since >= seq then return {seq, epoch, oldest, 0, {}} end
 if n == 0 or since + 1 < oldest then return {seq, epoch, oldest, 1, {}} end
 local last = math.min(seq, since + tonumber(ARGV[2]))
-return {seq, epoch, oldest, 0, redis.call('LRANGE', KEYS[2], since + 1 - oldest, last - oldest)}
+local items = redis.call('LRANGE', KEYS[2], since + 1 - oldest, last - oldest)
+local budget = tonumber(ARGV[3])
+if budget then
+  local size = 0
+  for i = 1, #items do
+    size = size + #items[i]
+    if size > budget and i > 1 then
+      for j = #items, i, -1 do items[j] = nil end
+      break
+    end
+  end
+end
+return {seq, epoch, oldest, 0, items}
 `)
+
+// historyArgs are historyScript's ARGV; bytes 0 sets no byte bound.
+func historyArgs(since uint64, limit, bytes int) []any {
+	if bytes > 0 {
+		return []any{since, limit, bytes}
+	}
+	return []any{since, limit}
+}
 
 // resetScript drops a stream that went back: its meta hash and history,
 // when its epoch is still ARGV[1] (a stream that went back stays wrong in
@@ -116,8 +138,8 @@ type noRetryCmd struct{ *redis.Cmd }
 
 func (noRetryCmd) NoRetry() bool { return true }
 
-func runHistory(ctx context.Context, rdb redis.Scripter, k keys, channel string, since uint64, limit int) ([]broker.Message, broker.Position, error) {
-	res, err := historyScript.Run(ctx, rdb, []string{k.meta, k.hist}, since, limit).Slice()
+func runHistory(ctx context.Context, rdb redis.Scripter, k keys, channel string, since uint64, limit, bytes int) ([]broker.Message, broker.Position, error) {
+	res, err := historyScript.Run(ctx, rdb, []string{k.meta, k.hist}, historyArgs(since, limit, bytes)...).Slice()
 	if err != nil {
 		return nil, broker.Position{}, err
 	}
