@@ -183,6 +183,9 @@ var (
 	// scalarInto is its error for a scalar of the wrong type: its tag, its
 	// value (cut after 7 characters when longer than 10) and the Go type.
 	scalarInto = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+	// dupKey is its error for a key given twice in one mapping, on the
+	// line of the second.
+	dupKey = regexp.MustCompile(`^mapping key (".*") already defined at line \d+$`)
 	// syntaxLine is the line of a yaml.v3 syntax error, absent on line 1.
 	syntaxLine = regexp.MustCompile(`^yaml: line (\d+): `)
 )
@@ -231,6 +234,16 @@ func explain(data []byte, err error) error {
 			for _, cp := range ix.colls[line] {
 				if cp.kind == kind {
 					fe.Path = cp.path
+				}
+			}
+		} else if d := dupKey.FindStringSubmatch(m[2]); d != nil {
+			// The paths on the line are the key's and those of the fields
+			// in its value; the key is the one the message names.
+			key, _ := strconv.Unquote(d[1])
+			for _, p := range onLine {
+				if p == key || strings.HasSuffix(p, "."+key) {
+					fe.Path = p
+					break
 				}
 			}
 		} else {

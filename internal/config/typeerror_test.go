@@ -40,3 +40,25 @@ func TestUnknownFieldNextToAKnownOneOfTheSameName(t *testing.T) {
 		t.Errorf("want line 14: rollout.max_p95: unknown field, got %v", err)
 	}
 }
+
+// TestDuplicateKeyNamesTheKey: a key given twice in one mapping is named
+// by its own path, on the line of its second occurrence, not by a field
+// inside its value (rollout.hold for a second `rollout: {hold: 1s}`), nor
+// by nothing when that value holds several fields on the line.
+func TestDuplicateKeyNamesTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		yml, path string
+		line      int
+	}{
+		{minimal + "rollout: {hold: 1s}\nrollout: {hold: 2s}\n", "rollout", 15},
+		{minimal + "rollout: {hold: 1s}\nrollout: {hold: 2s, steps: [50, 100]}\n", "rollout", 15},
+		{minimal + "admin: {listen: 127.0.0.1:9091}\n", "admin", 14},
+		{minimal + "rollout:\n  hold: 1s\n  hold: 2s\n", "rollout.hold", 16},
+	} {
+		_, err := Parse([]byte(tc.yml))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Path != tc.path || fe.Line != tc.line || !strings.Contains(fe.Msg, "already defined") {
+			t.Errorf("want line %d naming %s, got %v", tc.line, tc.path, err)
+		}
+	}
+}
