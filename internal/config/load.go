@@ -247,8 +247,14 @@ func explain(data []byte, err error) error {
 				}
 			}
 		} else {
+			s := scalarInto.FindStringSubmatch(m[2])
 			fe.Path = innermost(onLine)
-			if s := scalarInto.FindStringSubmatch(m[2]); s != nil && fe.Path != "" {
+			if fe.Path == "" && s != nil {
+				// Siblings on one line (a flow mapping): the field is
+				// the one holding the value the message quotes.
+				fe.Path = scalarOn(ix, onLine, line, "!!"+s[1], s[2])
+			}
+			if s != nil && fe.Path != "" {
 				if want := wantType(s[3]); want != "" {
 					tag, value := "!!"+s[1], s[2]
 					if n := ix.scalar[fe.Path]; n != nil && n.Line == line {
@@ -267,6 +273,28 @@ func explain(data []byte, err error) error {
 		out = append(out, fe)
 	}
 	return errors.Join(out...)
+}
+
+// scalarOn returns the one path among paths whose value is a scalar on
+// line with tag and value as a yaml.v3 type error quotes them (a value
+// longer than 10 characters cut to its first 7 and "..."), or "" when
+// none or several are.
+func scalarOn(ix *lineIndex, paths []string, line int, tag, value string) string {
+	found := ""
+	for _, p := range paths {
+		n := ix.scalar[p]
+		if n == nil || n.Line != line || n.ShortTag() != tag {
+			continue
+		}
+		if n.Value != value && (len(n.Value) <= 10 || value != n.Value[:7]+"...") {
+			continue
+		}
+		if found != "" {
+			return ""
+		}
+		found = p
+	}
+	return found
 }
 
 // wantType says what a field of Go type typ (as yaml.v3 names it) takes,

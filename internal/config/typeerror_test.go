@@ -62,3 +62,22 @@ func TestDuplicateKeyNamesTheKey(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongTypeAmongSiblingsOnOneLine: a flow mapping puts several fields
+// on one line; a scalar of the wrong type among them is still named, found
+// by its value, and said what the field takes.
+func TestWrongTypeAmongSiblingsOnOneLine(t *testing.T) {
+	for _, tc := range []struct{ yml, want string }{
+		{minimal + "rollout: {hold: 30, store: {kind: memory}}\n",
+			`line 14: rollout.hold: want a duration such as "500ms" or "30s", got 30`},
+		{minimal + "rollout: {store: {kind: memory}, steps: 50}\n",
+			`line 14: rollout.steps: want a list, got 50`},
+		{minimal + "handover: {timeout: 5s, concurrency: lots}\n",
+			`line 14: handover.concurrency: want a whole number, got "lots"`},
+	} {
+		_, err := Parse([]byte(tc.yml))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+}
