@@ -77,3 +77,20 @@ func TestEmptyFileSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// TestBadEdgeMessageLimitIsReportedOnce: a backend's max_message_bytes
+// left out takes edge.max_message_bytes; a bad edge value is reported on
+// the edge's field alone, not also on the two backends' lines, where the
+// file sets nothing wrong.
+func TestBadEdgeMessageLimitIsReportedOnce(t *testing.T) {
+	_, err := Parse([]byte(minimal + "edge:\n  max_message_bytes: -5\n"))
+	want := "line 15: edge.max_message_bytes: must be positive, got -5"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+	// A backend's own bad value is still its own problem.
+	_, err = Parse([]byte(strings.Replace(minimal, "protocol: legacy", "protocol: legacy, max_message_bytes: -1", 1) + "edge:\n  max_message_bytes: -5\n"))
+	if !hasField(err, "backends.blue.max_message_bytes") || !hasField(err, "edge.max_message_bytes") || hasField(err, "backends.green.max_message_bytes") {
+		t.Errorf("blue's own -1 and edge's -5: got %v", err)
+	}
+}

@@ -78,8 +78,8 @@ func (c *Config) Validate() error {
 		p.add(field, "must not begin or end with whitespace")
 	}
 	c.Identity.validate(&p)
-	c.Backends.Blue.validate(&p, "backends.blue")
-	c.Backends.Green.validate(&p, "backends.green")
+	c.Backends.Blue.validate(&p, "backends.blue", c.Edge.MaxMessageBytes)
+	c.Backends.Green.validate(&p, "backends.green", c.Edge.MaxMessageBytes)
 	c.Routing.validate(&p)
 	c.Handover.validate(&p)
 	c.Edge.validate(&p)
@@ -363,7 +363,9 @@ var socketIOReserved = []string{"connect", "connect_error", "disconnect", "disco
 // another request (a ping is answered by a pong, not an ack).
 var legacyFrameTypes = []string{"subscribe", "unsubscribe", "publish", "ping", "welcome", "ack", "message", "pong", "error"}
 
-func (b *Backend) validate(p *problems, at string) {
+// edgeMax is edge.max_message_bytes, which a backend's limit left out
+// takes: a bad one is reported on the edge's field, not again here.
+func (b *Backend) validate(p *problems, at string, edgeMax int) {
 	p.oneOf(at+".protocol", string(b.Protocol), string(ProtocolLegacy), string(ProtocolSocketIO))
 	u, err := url.Parse(b.URL)
 	switch {
@@ -383,7 +385,9 @@ func (b *Backend) validate(p *problems, at string) {
 		p.add(at+".namespace", "must start with \"/\", got %q", b.Namespace)
 	}
 	p.positiveDuration(at+".dial_timeout", b.DialTimeout)
-	p.positive(at+".max_message_bytes", b.MaxMessageBytes)
+	if b.MaxMessageBytes != edgeMax {
+		p.positive(at+".max_message_bytes", b.MaxMessageBytes)
+	}
 	for _, d := range []struct {
 		field string
 		v     time.Duration
