@@ -273,7 +273,7 @@ type Health struct {
 // Probe is one synthetic session per backend publishing on a channel and
 // timing publish→deliver.
 type Probe struct {
-	// Interval is the time between two probe publishes. Zero means 200ms.
+	// Interval is the time between two probe publishes. Zero means 100ms.
 	Interval time.Duration `yaml:"interval"`
 	// Channel is the probe channel. Empty means "baton.probe".
 	Channel string `yaml:"channel"`
