@@ -211,14 +211,23 @@ type ErrorBody struct {
 }
 
 // decode reads one JSON object into v strictly: unknown fields, trailing
-// data and bodies over maxBody are 400s.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+// data and bodies over maxBody are 400s. like shows what the body should
+// be ("like {\"weight\": 25}"), for a body that is JSON but no object.
+func decode(w http.ResponseWriter, r *http.Request, v any, like string) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return apiErr(http.StatusBadRequest, "body larger than %d bytes", maxBody)
+		}
+		// encoding/json would name the Go type it decodes into.
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field == "" {
+			got := "a " + te.Value
+			if te.Value == "array" {
+				got = "an array"
+			}
+			return apiErr(http.StatusBadRequest, "the body must be a JSON object, %s; got %s", like, got)
 		}
 		ae := apiErr(http.StatusBadRequest, "malformed JSON: %v", err)
 		ae.Field = unknownField(err)

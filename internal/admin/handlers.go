@@ -28,7 +28,7 @@ type WeightResult struct {
 // readWeight reads the body {"weight": N} of the weight endpoints.
 func readWeight(w http.ResponseWriter, r *http.Request) (router.Weight, error) {
 	var req weightRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := decode(w, r, &req, `like {"weight": 25}`); err != nil {
 		return 0, err
 	}
 	badWeight := func(format string, args ...any) error {

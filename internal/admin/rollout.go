@@ -166,7 +166,7 @@ func noBody(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	return decode(w, r, &struct{}{})
+	return decode(w, r, &struct{}{}, "empty or {}")
 }
 
 func (s *Server) rollout() (Rollout, error) {

@@ -76,3 +76,23 @@ func TestWeightNotANumberMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightBodyNotAnObject: a body that is JSON but not an object (a
+// bare `25`, as `curl -d 25` sends) is refused saying the body must be an
+// object and showing one, not "malformed JSON" with the Go type the
+// server decodes into ("admin.weightRequest"); so is a rollout
+// command's ("struct {}").
+func TestWeightBodyNotAnObject(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, c := range []struct{ method, path, body, want string }{
+		{"PUT", "/api/v1/weight", `25`, `the body must be a JSON object, like {"weight": 25}; got a number`},
+		{"POST", "/api/v1/weight/prepare", `"25"`, `the body must be a JSON object, like {"weight": 25}; got a string`},
+		{"PUT", "/api/v1/weight", `[25]`, `the body must be a JSON object, like {"weight": 25}; got an array`},
+		{"POST", "/api/v1/rollout/pause", `[]`, `the body must be a JSON object, empty or {}; got an array`},
+	} {
+		code, resp := h.do(c.method, c.path, c.body)
+		if e := decodeError(t, resp); code != http.StatusBadRequest || e.Error != c.want {
+			t.Errorf("%s %s %s: %d %s, want 400 %q", c.method, c.path, c.body, code, resp, c.want)
+		}
+	}
+}
