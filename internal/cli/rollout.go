@@ -73,6 +73,9 @@ func (e *apiError) Error() string {
 	if e.State != "" {
 		msg += fmt.Sprintf(" (rollout state: %s)", e.State)
 	}
+	if e.Status == http.StatusUnauthorized {
+		msg += " (check --token or " + TokenEnv + ")"
+	}
 	return msg
 }
 

@@ -135,7 +135,7 @@ func (w *watcher) follow(ctx context.Context, deadline time.Time, resync bool) f
 		case context.Cause(cctx) != nil:
 			err = context.Cause(cctx)
 		case refused(err):
-			return followResult{done: true, err: fmt.Errorf("%w (check --token or %s)", err, TokenEnv)}
+			return followResult{done: true, err: err}
 		}
 		return followResult{connected: connected, err: err}
 	}
