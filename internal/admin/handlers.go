@@ -45,7 +45,7 @@ func readWeight(w http.ResponseWriter, r *http.Request) (router.Weight, error) {
 	}
 	wt, err := router.FromPercent(p)
 	if err != nil {
-		return 0, badWeight("weight must be 0 to 100 with at most two decimals: %v", err)
+		return 0, badWeight("weight: must be a number from 0 to 100 with at most two decimals, got %v", p)
 	}
 	return wt, nil
 }

@@ -96,3 +96,21 @@ func TestWeightBodyNotAnObject(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightOutOfRangeMessage: a weight out of range or too precise is
+// refused in the words of a non-number's refusal ("weight: must be …"),
+// saying the value given once, not "weight must be 0 to 100 with at most
+// two decimals: invalid weight: 101: must be between 0 and 100".
+func TestWeightOutOfRangeMessage(t *testing.T) {
+	h := newHarness(t, nil)
+	for body, want := range map[string]string{
+		`{"weight":101}`:    "weight: must be a number from 0 to 100 with at most two decimals, got 101",
+		`{"weight":-1}`:     "weight: must be a number from 0 to 100 with at most two decimals, got -1",
+		`{"weight":12.345}`: "weight: must be a number from 0 to 100 with at most two decimals, got 12.345",
+	} {
+		code, resp := h.do("PUT", "/api/v1/weight", body)
+		if e := decodeError(t, resp); code != http.StatusBadRequest || e.Field != "weight" || e.Error != want {
+			t.Errorf("PUT weight %s: %d %s, want 400 %q", body, code, resp, want)
+		}
+	}
+}
