@@ -335,6 +335,8 @@ func statusText(st admin.RolloutStatus) string {
 		case outcome != "":
 		case !h.EndedAt.IsZero(): // left by a command (rollback, abort, promote) before its gate
 			outcome = "stopped"
+		case st.State == "paused":
+			outcome = "paused"
 		default:
 			outcome = "running"
 		}

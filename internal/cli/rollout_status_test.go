@@ -31,6 +31,10 @@ func TestStatusTextStepLeftByACommand(t *testing.T) {
 	if out := statusText(st); !strings.Contains(out, "running") {
 		t.Errorf("the step under way does not show as running:\n%s", out)
 	}
+	st.State = "paused"
+	if out := statusText(st); strings.Contains(out, "running") || !strings.Contains(out, "10% paused") {
+		t.Errorf("the step of a paused rollout shows as running, or not as paused:\n%s", out)
+	}
 }
 
 // TestStatusTextStepColumnsAlign: the step rows of `baton rollout status`

@@ -101,13 +101,15 @@ type TransitionError struct {
 }
 
 func (e *TransitionError) Error() string {
+	// In words: the admin API's 409 carries this to people.
+	op := strings.ReplaceAll(string(e.Op), "_", " ")
 	switch {
 	case e.Emergency:
-		return fmt.Sprintf("rollout: cannot %s: an emergency rollback is already running", e.Op)
+		return fmt.Sprintf("rollout: cannot %s: an emergency rollback is already running", op)
 	case e.ByHand:
-		return fmt.Sprintf("rollout: cannot %s: a weight set by hand is being applied", e.Op)
+		return fmt.Sprintf("rollout: cannot %s: a weight set by hand is being applied", op)
 	}
-	return fmt.Sprintf("rollout: cannot %s while %s", e.Op, e.Phase)
+	return fmt.Sprintf("rollout: cannot %s while %s", op, e.Phase)
 }
 
 // Is makes errors.Is(err, ErrInvalidTransition) true.
