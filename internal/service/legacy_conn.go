@@ -44,12 +44,10 @@ type legacyConn struct {
 	done   chan struct{} // closed when the writer returns
 	// The reader's own (see awaitWriter): writerStuck is set when the
 	// writer wrote nothing for collectWait while the reader waited for
-	// it; ahead is the messages of the client's publishes the fan-out may
-	// not have queued yet, and aheadItems and aheadBytes what they count
-	// against the queue.
-	writerStuck            bool
-	ahead                  []published
-	aheadItems, aheadBytes int
+	// it; own counts the messages of the client's publishes the fan-out
+	// may not have queued yet.
+	writerStuck bool
+	own         ownPublishes
 	// written counts the frames the writer has written: its progress,
 	// which the reader's wait watches.
 	written atomic.Uint64
@@ -115,20 +113,6 @@ func (c *legacyConn) run() {
 	_ = c.ws.CloseNow()
 }
 
-// collectWait bounds how long the reader waits for a writer that writes
-// nothing (see awaitWriter).
-const collectWait = time.Second
-
-// maxAheadChannels bounds the channels the reader tracks in ahead; a
-// publish on one more first waits for the fan-out of the others.
-const maxAheadChannels = 8
-
-// published is the newest seq the client published on a channel.
-type published struct {
-	channel string
-	seq     uint64
-}
-
 // awaitWriter is the backpressure on a client's own traffic, run by the
 // reader after each frame it handled. The answers and messages a client's
 // requests cause are the service's doing, and a client that writes many
@@ -161,11 +145,11 @@ func (c *legacyConn) awaitWriter() {
 		}
 		c.writerStuck = false
 	}
-	if c.underHalf(items+c.aheadItems, bytes+c.aheadBytes) {
+	if c.underHalf(items+c.own.items, bytes+c.own.bytes) {
 		return
 	}
-	if len(c.ahead) > 0 {
-		c.catchUp()
+	if len(c.own.ahead) > 0 {
+		c.own.catchUp(c.ctx, c.srv.hub)
 		if items, bytes = c.q.Len(); c.underHalf(items, bytes) {
 			return
 		}
@@ -192,43 +176,6 @@ func (c *legacyConn) awaitWriter() {
 func (c *legacyConn) underHalf(items, bytes int) bool {
 	lim := c.srv.limits
 	return items <= lim.OutboundMessages/2 && bytes <= lim.OutboundBytes/2
-}
-
-// notePublished counts, in ahead, m, which the client published and the
-// fan-out will queue if the client is subscribed to its channel. Run by
-// the reader.
-func (c *legacyConn) notePublished(m broker.Message) {
-	i := 0
-	for i < len(c.ahead) && c.ahead[i].channel != m.Channel {
-		i++
-	}
-	if i == len(c.ahead) {
-		if i == maxAheadChannels {
-			c.catchUp()
-			i = 0
-		}
-		c.ahead = append(c.ahead, published{channel: m.Channel})
-	}
-	c.ahead[i].seq = m.Seq
-	c.aheadItems++
-	c.aheadBytes += legacyMsgSize(m)
-}
-
-// catchUp waits until the fan-out has queued the messages counted in
-// ahead (or found that the client no longer takes them), then forgets
-// them. The wait is bounded like the writer's: the overflow rule decides
-// after. Run by the reader.
-func (c *legacyConn) catchUp() {
-	ctx, cancel := context.WithTimeout(c.ctx, collectWait)
-	for _, p := range c.ahead {
-		if c.srv.hub.awaitFanout(ctx, p.channel, p.seq) != nil {
-			break
-		}
-	}
-	cancel()
-	clear(c.ahead)
-	c.ahead = c.ahead[:0]
-	c.aheadItems, c.aheadBytes = 0, 0
 }
 
 // handle answers one client frame. Every bad frame gets an error frame and
@@ -357,7 +304,7 @@ func (c *legacyConn) publish(f legacy.Frame) {
 		return
 	}
 	c.srv.published.Add(1)
-	c.notePublished(m)
+	c.own.note(c.ctx, c.srv.hub, m, legacyMsgSize(m))
 	c.sendAfter(c.srv.faults.delay(), legacy.Frame{Type: legacy.TypeAck, ID: f.ID, Seq: m.Seq, HasSeq: true})
 }
 

@@ -22,7 +22,9 @@ type Limits struct {
 	MaxSubscriptions int
 	// OutboundMessages and OutboundBytes bound a connection's outbound
 	// queue. A message that does not fit closes the connection as a slow
-	// consumer. Zero means 1024 messages and 4 MiB.
+	// consumer. The answers and messages of the client's own requests do
+	// not: the connection's reader waits for them to be written instead.
+	// Zero means 1024 messages and 4 MiB.
 	OutboundMessages int
 	OutboundBytes    int
 	// WriteTimeout bounds one write to a client, so a peer that stopped

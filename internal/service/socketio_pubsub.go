@@ -38,6 +38,8 @@ type sioMember struct {
 
 	mu   sync.Mutex
 	subs map[string]struct{} // held or being subscribed; nil until the first subscribe
+
+	own ownPublishes // the reader's own (see awaitOwn)
 }
 
 var (
@@ -258,6 +260,26 @@ func (s *SocketIO) publish(so *sio.Socket, e *sio.Event) {
 	s.published.Add(1)
 	if e.WantsAck() {
 		ackAfter(s.cfg.Faults.delay(), e, appendOKSeq(nil, msgOut.Seq))
+	}
+	if m := memberOf(so); m != nil {
+		m.awaitOwn(msgOut)
+	}
+}
+
+// awaitOwn is the reader's backpressure on the client's own publishes
+// (see ownPublishes), run after each of them: it counts msg's message,
+// which the hub's fan-out queues later, and once queue and count would
+// pass half the queue's bounds it waits for the fan-out to have queued
+// them. The Engine.IO reader then stops reading the client while its
+// queue is over half full, until the writer has taken it: a client that
+// writes many publishes at once and reads a moment later is slowed down,
+// not closed as a slow consumer.
+func (m *sioMember) awaitOwn(msg broker.Message) {
+	ctx, lim := m.sock.Context(), m.svc.limits
+	m.own.note(ctx, m.svc.hub, msg, sioMsgSize(msg))
+	items, bytes := m.conn.Queued()
+	if items+m.own.items > lim.OutboundMessages/2 || bytes+m.own.bytes > lim.OutboundBytes/2 {
+		m.own.catchUp(ctx, m.svc.hub)
 	}
 }
 
