@@ -63,6 +63,11 @@ func startBaton(t *testing.T) *batonServer {
 		_ = hs.Serve(ln)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			// The official client sees a slow-consumer close as a bare
+			// "transport close": the counters tell it apart.
+			t.Logf("service stats: %+v", svc.Stats())
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := svc.Shutdown(ctx); err != nil {
