@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,4 +151,22 @@ func FuzzPlanOverride(f *testing.F) {
 			t.Fatalf("plan %+v", p)
 		}
 	})
+}
+
+// TestOverrideBadDurationNamesItsField: a duration string that does not
+// parse ("abc", or 30 typed as "30") names its field, as the dashboard
+// outlines it, and says what it takes.
+func TestOverrideBadDurationNamesItsField(t *testing.T) {
+	for _, tc := range []struct{ body, path string }{
+		{`{"hold":"abc"}`, "rollout.hold"},
+		{`{"hold":"30"}`, "rollout.hold"},
+		{`{"thresholds":{"max_p95":"fast"}}`, "rollout.thresholds.max_p95"},
+		{`{"non_inferiority":{"latency_margin":"1 ms"}}`, "rollout.non_inferiority.latency_margin"},
+	} {
+		_, err := ParseOverride([]byte(tc.body))
+		fe, ok := errors.AsType[*config.FieldError](err)
+		if !errors.Is(err, ErrInvalidPlan) || !ok || fe.Path != tc.path || !strings.Contains(err.Error(), `like "30s"`) {
+			t.Errorf("%s: got %v, want a problem at %s saying what it takes", tc.body, err, tc.path)
+		}
+	}
 }
