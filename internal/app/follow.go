@@ -265,7 +265,7 @@ func (f *follower) apply(ctx context.Context, want <-chan applyReq) {
 			return
 		case req = <-want:
 		}
-		if req.pace != rollout.Unpaced && a.gw.Status().Weight == req.w {
+		if req.pace != rollout.Unpaced && a.gw.Status().Weight == req.w && !f.retries(req) {
 			switch r := f.record(); {
 			case r.W != req.w || r.Busy:
 				f.setRecord(ctx, appliedRecord{W: req.w, V: req.v})
@@ -296,6 +296,18 @@ func (f *follower) apply(ctx context.Context, want <-chan applyReq) {
 			f.setRecord(ctx, appliedRecord{W: req.w, V: req.v, Moved: moved, Failed: failed})
 		}
 	}
+}
+
+// retries says whether req, at the weight this follower stands at, is to
+// be applied again: some of its moves to that weight failed, and the
+// holder has written its state since. The holder's own failed moves are
+// tried again whenever it sets a weight, the same one included (a weight
+// set by hand again, a rollback's retries); a follower sees only its
+// writes, and without this its sessions would stay misplaced until the
+// weight changes.
+func (f *follower) retries(req applyReq) bool {
+	r := f.record()
+	return r.W == req.w && !r.Busy && r.Failed > 0 && req.v != 0 && req.v != r.V
 }
 
 // recordRefresh is how often a follower writes its record again, so that

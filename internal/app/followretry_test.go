@@ -1,0 +1,67 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// greenThrough points cfg's green backend at a proxy to it, which the
+// test can make refuse connections.
+func greenThrough(t *testing.T, p *testenv.Proxy, urls ...*string) {
+	t.Helper()
+	for _, u := range urls {
+		*u = strings.Replace(*u, urlHost(*u), p.Addr(), 1)
+	}
+}
+
+func urlHost(u string) string {
+	h := u[strings.Index(u, "://")+3:]
+	return h[:strings.IndexByte(h, '/')]
+}
+
+// TestFollowerRetriesFailedMovesWhenTheHolderReappliesTheWeight: green
+// refuses both gateways' connections while the holder sets 50% by hand,
+// so every move to green fails and the sessions stay on blue. Once green
+// is back, the holder sets 50% again: its own failed moves are tried
+// again (the gateway lists every misplaced session), and so must the
+// follower's, though the stored weight has not changed.
+func TestFollowerRetriesFailedMovesWhenTheHolderReappliesTheWeight(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	green := testenv.StartProxy(t, urlHost(holderCfg.Backends.Green.URL))
+	greenThrough(t, green, &holderCfg.Backends.Green.URL, &followerCfg.Backends.Green.URL)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 10), clients(t, f.App, 10)
+	followerLive(t, h.App, f.App)
+	const half = router.Weight(5000)
+	_, toGreen := f.Gateway().WouldMove(half)
+	if toGreen == 0 {
+		t.Fatal("no follower session has a bucket under 50%: the test shows nothing")
+	}
+
+	green.Down()
+	putWeight(t, h.App, 50)
+	testenv.Eventually(t, "the follower to apply 50% (its moves failing)", 10*time.Second, func() bool {
+		r := f.role.f.record()
+		return r.W == half && !r.Busy
+	})
+	if r := f.role.f.record(); r.Failed != toGreen || f.Gateway().Status().Sessions.Green != 0 {
+		t.Fatalf("green refusing: the follower recorded %+v and has %d sessions on green; want its %d moves failed", r, f.Gateway().Status().Sessions.Green, toGreen)
+	}
+	green.Up()
+
+	putWeight(t, h.App, 50)
+	if _, hg := h.Gateway().WouldMove(half); hg != 0 {
+		t.Fatalf("the holder left %d sessions on blue after setting 50%% again", hg)
+	}
+	testenv.Eventually(t, "the follower's failed moves tried again at the stored 50%", 10*time.Second, func() bool {
+		_, fg := f.Gateway().WouldMove(half)
+		return fg == 0 && f.Gateway().Status().Sessions.Green == toGreen
+	})
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
+}
