@@ -29,7 +29,8 @@
 //
 // With a Redis store, the gateway that holds the store's lease runs the
 // controller; another, with rollout.store.when_held: follow, runs a
-// follower instead (follow.go) until it takes the store. The admin API's
+// follower instead (follow.go) until it takes the store, and a holder
+// that loses the store to another follows it in turn. The admin API's
 // rollout is the role, which answers for whichever runs. Every gateway on
 // the store shares its health seconds and move counters through Redis
 // once a second (exchange.go); the one running the controller imports the
@@ -242,7 +243,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 			return nil, fmt.Errorf("app: store metrics: %w", err)
 		}
 	}
-	if a.role.f == nil { // a follower starts the controller once it holds the store
+	if a.role.follower() == nil { // a follower starts the controller once it holds the store
 		ctrl, err := rollout.New(ctx, a.controllerOptions())
 		if err != nil {
 			return nil, fmt.Errorf("app: rollout: %w", err)

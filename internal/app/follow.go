@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/store"
@@ -24,7 +25,8 @@ import (
 // for the holder: stepsync.go), shows the holder's rollout and relays its events,
 // and refuses commands (admin.ErrFollowing). It tries the lease every
 // third of its TTL and, once it holds it, stops following and runs the
-// controller, which resumes the rollout where the store has it.
+// controller, which resumes the rollout where the store has it. A holder
+// that loses the lease to another gateway follows it in turn (demote).
 
 // followInterval is how often a follower reads the stored state and
 // events.
@@ -37,19 +39,25 @@ const maxFollowEventsPerRead = 256
 // it, the follower's view before.
 type role struct {
 	ctrl atomic.Pointer[rollout.Controller]
-	f    *follower // nil for a gateway that ran the controller from the start
+	// f is nil for a gateway that has run the controller from the start;
+	// a gateway that loses the store to another gets a new one. It is set
+	// before ctrl is cleared: a reader that finds no controller finds it.
+	f atomic.Pointer[follower]
 }
 
 var _ admin.Rollout = (*role)(nil)
 
 func (r *role) controller() *rollout.Controller { return r.ctrl.Load() }
 
+func (r *role) follower() *follower { return r.f.Load() }
+
 // command runs do on the controller, or refuses it on a follower.
 func (r *role) command(do func(*rollout.Controller) (rollout.State, error)) (rollout.State, error) {
 	if c := r.ctrl.Load(); c != nil {
 		return do(c)
 	}
-	return r.f.state(), r.f.refusal()
+	f := r.follower()
+	return f.state(), f.refusal()
 }
 
 func (r *role) Start(ctx context.Context, o *rollout.Override) (rollout.State, error) {
@@ -84,21 +92,21 @@ func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() 
 	if c := r.ctrl.Load(); c != nil {
 		return c.SetWeightByHand(ctx, w, set)
 	}
-	return r.f.refusal()
+	return r.follower().refusal()
 }
 
 func (r *role) Status() rollout.State {
 	if c := r.ctrl.Load(); c != nil {
 		return c.Status()
 	}
-	return r.f.state()
+	return r.follower().state()
 }
 
 func (r *role) Subscribe(buffer int) admin.EventStream {
 	if c := r.ctrl.Load(); c != nil {
 		return c.Subscribe(buffer)
 	}
-	return r.f.events.Subscribe(buffer)
+	return r.follower().events.Subscribe(buffer)
 }
 
 // follower is a gateway's part while another holds the store.
@@ -151,7 +159,12 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		applier.Wait()
 	}()
 
-	f.setRecord(ctx, appliedRecord{W: a.gw.Status().Weight})
+	// Sessions off the weight's backend count as failed moves, so that
+	// the first stored state tries them (retries): a holder that lost the
+	// store mid-step has its step's moves called off.
+	w := a.gw.Status().Weight
+	toBlue, toGreen := a.gw.WouldMove(w)
+	f.setRecord(ctx, appliedRecord{W: w, Failed: toBlue + toGreen})
 	lastEvent := f.newestEvent(ctx)
 	var version uint64
 	tick := time.NewTicker(followInterval)
@@ -184,6 +197,52 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		case <-tick.C:
 		}
 	}
+}
+
+// holdOrFollow watches the store's lease while this gateway holds it, and
+// follows the holder while another does, until ctx ends. A lease lost to
+// another gateway is sent on leaseLost (Serve stops), unless when_held is
+// follow: then this gateway follows the one that took it, as it would
+// had it started second, its clients served throughout.
+func (a *App) holdOrFollow(ctx context.Context, leaseLost chan<- error) {
+	for {
+		l := a.heldLease()
+		if l == nil {
+			if l = a.role.follower().run(ctx); l == nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.Lost():
+		}
+		if a.cfg.Rollout.Store.WhenHeld != config.WhenHeldFollow {
+			leaseLost <- l.Err()
+			return
+		}
+		a.demote(l)
+	}
+}
+
+// demote makes this gateway, whose lease l was lost, a follower of the
+// gateway that took it. Its controller stops where it stands, as at a
+// shutdown: the new holder resumes from the store. Its sessions stay.
+func (a *App) demote(l *redisstore.Lease) {
+	holder := "another gateway"
+	if held, ok := errors.AsType[*redisstore.HeldError](l.Err()); ok {
+		holder = held.Owner
+	}
+	a.log.Warn("rollout.store: taken by another gateway; following its rollout, clients still served", "holder", holder)
+	_ = l.Release(context.Background()) // lost: it deletes nothing
+	a.setLease(nil)
+	a.role.f.Store(newFollower(a, holder))
+	if c := a.role.ctrl.Swap(nil); c != nil {
+		_ = c.Close()
+	}
+	// A follower keeps no standbys (the controller kept them during a
+	// rollout): the new holder's steps reach it as weights.
+	a.gw.KeepStandby(false)
 }
 
 // noticeApplies says whether notice n calls for an emergency rollback of
@@ -299,12 +358,12 @@ func (f *follower) apply(ctx context.Context, want <-chan applyReq) {
 }
 
 // retries says whether req, at the weight this follower stands at, is to
-// be applied again: some of its moves to that weight failed, and the
-// holder has written its state since. The holder's own failed moves are
-// tried again whenever it sets a weight, the same one included (a weight
-// set by hand again, a rollback's retries); a follower sees only its
-// writes, and without this its sessions would stay misplaced until the
-// weight changes.
+// be applied again: some of its moves to that weight failed (or were
+// never done: see run), and the holder has written its state since. The
+// holder's own failed moves are tried again whenever it sets a weight,
+// the same one included (a weight set by hand again, a rollback's
+// retries); a follower sees only its writes, and without this its
+// sessions would stay misplaced until the weight changes.
 func (f *follower) retries(req applyReq) bool {
 	r := f.record()
 	return r.W == req.w && !r.Busy && r.Failed > 0 && req.v != 0 && req.v != r.V

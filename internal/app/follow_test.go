@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/rollout"
@@ -151,4 +154,103 @@ func TestStatusAndMetricsShowTheStoreRole(t *testing.T) {
 			t.Errorf("%s: baton_rollout_store_holder %v, want %v", tc.role, v, tc.holder)
 		}
 	}
+}
+
+// TestHolderThatLosesItsLeaseFollowsTheNewHolder: with when_held: follow,
+// a holder that finds its lease in another gateway's hands (it was cut
+// off longer than the lease, and a follower took the store) stops running
+// the rollout but not its Serve: its clients stay connected, it reports
+// itself a follower of the new holder, refuses weights with 409, and
+// takes the store again once it is free.
+func TestHolderThatLosesItsLeaseFollowsTheNewHolder(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs := clients(t, h.App, 6)
+	putWeight(t, h.App, 30)
+	testenv.Eventually(t, "the follower to apply 30%", 10*time.Second, func() bool {
+		return f.Gateway().Status().Weight == router.Weight(3000)
+	})
+
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	ownerKey := holderCfg.Rollout.Store.Prefix + "{store}:owner"
+	if err := raw.Set(context.Background(), ownerKey, "other-host pid 7 0033", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the former holder to follow other-host", 10*time.Second, func() bool {
+		select {
+		case err := <-h.done:
+			h.done <- nil // for stop
+			t.Fatalf("the former holder's Serve ended: %v", err)
+		default:
+		}
+		r := h.storeRole()
+		return r.Role == "follower" && strings.HasPrefix(r.Holder, "other-host pid 7")
+	})
+	if h.Controller() != nil {
+		t.Fatal("the former holder still runs its controller")
+	}
+	var st struct {
+		Store struct{ Role, Holder string } `json:"store"`
+	}
+	if code, body := adminDo(t, h.App, http.MethodGet, "/api/v1/status"); code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || st.Store.Role != "follower" {
+		t.Fatalf("status of the former holder: %d %s, want role follower", code, body)
+	}
+	if code, body := adminSend(t, h.App, http.MethodPut, "/api/v1/weight", `{"weight":60}`); code != http.StatusConflict || !strings.Contains(body, "other-host") {
+		t.Fatalf("PUT weight on the former holder: %d %s, want 409 naming other-host", code, body)
+	}
+	if gs := h.Gateway().Status(); gs.Weight != router.Weight(3000) || gs.Sessions.Blue+gs.Sessions.Green != len(hs) {
+		t.Fatalf("the former holder's gateway: weight %v, sessions %+v; want 30%% and its %d clients", gs.Weight, gs.Sessions, len(hs))
+	}
+	checkDelivery(t, hs)
+
+	f.stop()
+	if err := raw.Del(context.Background(), ownerKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the former holder to take the free store again", 10*time.Second, func() bool {
+		return h.Controller() != nil
+	})
+	if code, body := adminSend(t, h.App, http.MethodPut, "/api/v1/weight", `{"weight":60}`); code != http.StatusOK {
+		t.Fatalf("PUT weight on the holder again: %d %s", code, body)
+	}
+	checkDelivery(t, hs)
+}
+
+// TestHolderThatLosesItsLeaseMidStepEndsAtTheStoredWeight: the holder
+// loses its lease while its step's moves run (slowly); its controller
+// stops, which calls off the moves not started yet. As a follower it
+// finishes them: the stored weight is applied once more, though its
+// gateway already stands at it.
+func TestHolderThatLosesItsLeaseMidStepEndsAtTheStoredWeight(t *testing.T) {
+	holderCfg, _ := sharedStoreConfigs(t)
+	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
+	holderCfg.Rollout.Steps = []float64{100}
+	holderCfg.Handover.MovesPerSecond = 2
+	h := start(t, holderCfg, Options{})
+	hs := clients(t, h.App, 8)
+	if _, err := h.Controller().Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the step's first move", 10*time.Second, func() bool {
+		return h.Gateway().Status().Sessions.Green > 0
+	})
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	if err := raw.Set(context.Background(), holderCfg.Rollout.Store.Prefix+"{store}:owner", "other-host pid 7 0033", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the former holder to follow", 10*time.Second, func() bool {
+		return h.storeRole().Role == "follower"
+	})
+	if gs := h.Gateway().Status(); gs.Sessions.Green == len(hs) {
+		t.Log("every move was done before the lease was lost: the test shows nothing this run")
+	}
+	testenv.Eventually(t, "the former holder's sessions all on green, at the stored 100%", 15*time.Second, func() bool {
+		gs := h.Gateway().Status()
+		return gs.Weight == router.Full && gs.Sessions.Green == len(hs)
+	})
+	checkDelivery(t, hs)
 }

@@ -46,10 +46,10 @@ func TestFollowerRetriesFailedMovesWhenTheHolderReappliesTheWeight(t *testing.T)
 	green.Down()
 	putWeight(t, h.App, 50)
 	testenv.Eventually(t, "the follower to apply 50% (its moves failing)", 10*time.Second, func() bool {
-		r := f.role.f.record()
+		r := f.role.follower().record()
 		return r.W == half && !r.Busy
 	})
-	if r := f.role.f.record(); r.Failed != toGreen || f.Gateway().Status().Sessions.Green != 0 {
+	if r := f.role.follower().record(); r.Failed != toGreen || f.Gateway().Status().Sessions.Green != 0 {
 		t.Fatalf("green refusing: the follower recorded %+v and has %d sessions on green; want its %d moves failed", r, f.Gateway().Status().Sessions.Green, toGreen)
 	}
 	green.Up()

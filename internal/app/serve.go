@@ -73,30 +73,14 @@ func (a *App) Serve(ctx context.Context) error {
 	})
 
 	// The store's lease, held from the start or taken by a follower: lost
-	// to another gateway, it ends Serve.
+	// to another gateway, it ends Serve, unless this gateway is to follow
+	// (holdOrFollow).
 	leaseLost := make(chan error, 1)
-	if l := a.heldLease(); l != nil {
-		workers.Go(func() {
-			select {
-			case <-l.Lost():
-				leaseLost <- l.Err()
-			case <-bg.Done():
-			}
-		})
-	}
 	followCtx, stopFollowing := context.WithCancel(context.Background())
 	defer stopFollowing()
 	var following sync.WaitGroup
-	if f := a.role.f; f != nil {
-		following.Go(func() {
-			if l := f.run(followCtx); l != nil {
-				select {
-				case <-l.Lost():
-					leaseLost <- l.Err()
-				case <-followCtx.Done():
-				}
-			}
-		})
+	if a.heldLease() != nil || a.role.follower() != nil {
+		following.Go(func() { a.holdOrFollow(followCtx, leaseLost) })
 	}
 
 	var err error
@@ -119,7 +103,7 @@ func (a *App) Serve(ctx context.Context) error {
 	// untouched, so the next process resumes.
 	stopFollowing()
 	following.Wait()
-	if f := a.role.f; f != nil {
+	if f := a.role.follower(); f != nil {
 		f.end()
 	}
 	if c := a.role.controller(); c != nil {

@@ -84,7 +84,7 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 		case !ok:
 			return err
 		case sc.WhenHeld == config.WhenHeldFollow:
-			a.role.f = newFollower(a, held.Owner)
+			a.role.f.Store(newFollower(a, held.Owner))
 			a.log.Info("rollout.store: held by another gateway; following its rollout", "holder", held.Owner)
 			return nil
 		case sc.WhenHeld != config.WhenHeldStandby:
@@ -148,5 +148,5 @@ func (a *App) storeRole() *admin.StoreRole {
 	if a.role.controller() != nil {
 		return &admin.StoreRole{Role: "holder", Holder: leaseOwner(a.cfg.Admin.Listen)}
 	}
-	return &admin.StoreRole{Role: "follower", Holder: *a.role.f.holder.Load()}
+	return &admin.StoreRole{Role: "follower", Holder: *a.role.follower().holder.Load()}
 }
