@@ -243,6 +243,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 			return nil, fmt.Errorf("app: store metrics: %w", err)
 		}
 	}
+	if a.exch != nil {
+		a.role.synced = a.newSyncedShifter()
+	}
 	if a.role.follower() == nil { // a follower starts the controller once it holds the store
 		ctrl, err := rollout.New(ctx, a.controllerOptions())
 		if err != nil {

@@ -43,6 +43,9 @@ type role struct {
 	// a gateway that loses the store to another gets a new one. It is set
 	// before ctrl is cleared: a reader that finds no controller finds it.
 	f atomic.Pointer[follower]
+	// synced, with a Redis store, makes a weight set by hand on the
+	// holder wait for the followers, as a step does; nil otherwise.
+	synced *syncedShifter
 }
 
 var _ admin.Rollout = (*role)(nil)
@@ -88,11 +91,26 @@ func (r *role) Abort(ctx context.Context) (rollout.State, error) {
 	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.Abort(ctx) })
 }
 
+// SetWeightByHand on the holder of a Redis store returns once the live
+// followers have applied w too (at most followersWait), as a step waits
+// for them; a weight that was not stored reaches no follower, and is not
+// waited for.
 func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
-	if c := r.ctrl.Load(); c != nil {
+	c := r.ctrl.Load()
+	switch {
+	case c == nil:
+		return r.follower().refusal()
+	case r.synced == nil:
 		return c.SetWeightByHand(ctx, w, set)
 	}
-	return r.follower().refusal()
+	since := r.synced.storedVersion(ctx)
+	if err := c.SetWeightByHand(ctx, w, set); err != nil {
+		return err
+	}
+	if r.synced.storedVersion(ctx) > since {
+		_, _, _ = r.synced.waitFollowers(ctx, w, since) // only ctx's end cuts it short: the weight is set
+	}
+	return nil
 }
 
 func (r *role) Status() rollout.State {

@@ -25,7 +25,8 @@ import (
 // the controller's Shifter) applies a weight to its own sessions, then
 // waits until every live follower (one whose exchange appended within
 // followerGone) records that weight applied and no change in progress, at
-// most followersWait; a step's hold, a rollback's end, begin only then.
+// most followersWait; a step's hold, a rollback's end, begin only then. A
+// weight set by hand on the holder waits the same way (role.SetWeightByHand).
 // The followers' moves of that change are added to the counts the
 // shifter returns (step_applied, rollback_finished).
 //
@@ -94,6 +95,10 @@ func (a *App) controllerShifter() rollout.Shifter {
 	if a.exch == nil {
 		return shifter{a.gw}
 	}
+	return a.newSyncedShifter()
+}
+
+func (a *App) newSyncedShifter() *syncedShifter {
 	return &syncedShifter{shifter: shifter{a.gw}, a: a, counted: make(map[string]uint64)}
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -218,4 +220,25 @@ func TestEmergencyNoticeAppliesOnlyAheadOfTheState(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// TestWeightSetByHandWaitsForTheFollowersMoves: PUT /api/v1/weight on the
+// holder answers once the follower, moving slowly (4 moves a second, 8
+// clients), has applied the weight too, as a rollout's step waits.
+func TestWeightSetByHandWaitsForTheFollowersMoves(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	followerCfg.Handover.MovesPerSecond = 4
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 2), clients(t, f.App, 8)
+	followerLive(t, h.App, f.App)
+
+	if code, body := adminSend(t, h.App, http.MethodPut, "/api/v1/weight", `{"weight":100}`); code != http.StatusOK {
+		t.Fatalf("PUT weight 100: %d %s", code, body)
+	}
+	if gs := f.Gateway().Status(); gs.Weight != router.Full || gs.Sessions.Green != len(fs) {
+		t.Fatalf("PUT weight answered while the follower stands at %v with %d of its %d sessions on green", gs.Weight, gs.Sessions.Green, len(fs))
+	}
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
 }
