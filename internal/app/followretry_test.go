@@ -1,10 +1,13 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
 )
@@ -64,4 +67,35 @@ func TestFollowerRetriesFailedMovesWhenTheHolderReappliesTheWeight(t *testing.T)
 	})
 	checkDelivery(t, fs)
 	checkDelivery(t, hs)
+}
+
+// TestHoldersRollbackCountsAFollowersFailedMoves: blue refuses the
+// follower's connections during a rollback, so its sessions stay on
+// green. The holder's own moves all succeed; its rollback must not end
+// as "everyone back on blue": it retries while moves fail and reports the
+// sessions left on green, the follower's included.
+func TestHoldersRollbackCountsAFollowersFailedMoves(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Steps = []float64{100}
+	blue := testenv.StartProxy(t, urlHost(followerCfg.Backends.Blue.URL))
+	followerCfg.Backends.Blue.URL = strings.Replace(followerCfg.Backends.Blue.URL, urlHost(followerCfg.Backends.Blue.URL), blue.Addr(), 1)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	_, fs := clients(t, h.App, 2), clients(t, f.App, 6)
+	followerLive(t, h.App, f.App)
+	if st := runRollout(t, h.Controller()); st.Phase != rollout.Completed {
+		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
+	}
+	testenv.Eventually(t, "the follower's sessions on green", 10*time.Second, func() bool {
+		return f.Gateway().Status().Sessions.Green == len(fs)
+	})
+
+	blue.Down()
+	if _, err := h.Controller().Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, h.Controller(), 30*time.Second, rollout.RolledBack)
+	if want := fmt.Sprintf("left %d sessions on green", len(fs)); !strings.Contains(st.Reason, want) {
+		t.Fatalf("rollback ended with %q while the follower has %d sessions on green; want %q", st.Reason, f.Gateway().Status().Sessions.Green, want)
+	}
 }
