@@ -298,7 +298,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	step("out-of-range weight",
 		chromedp.SendKeys(chromedp.ID("weight-input"), "150"),
 		chromedp.Click(chromedp.ID("btn-weight")),
-		shows("api-error", "weight must be 0 to 100"),
+		shows("api-error", "weight: must be a number from 0 to 100"),
 		shows("api-error", "[field: weight]"),
 		waitFor(`document.getElementById('weight-input').classList.contains('invalid')`),
 	)
