@@ -148,6 +148,7 @@ type MoveCounts struct {
 	Drops          uint64 `json:"drops"`
 	Reattached     uint64 `json:"reattached"`
 	ReattachFailed uint64 `json:"reattach_failed"`
+	Stalls         uint64 `json:"stalls"`
 	AttachFailed   uint64 `json:"attach_failed"`
 }
 

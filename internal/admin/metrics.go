@@ -147,7 +147,7 @@ func sessionCounts(c gateway.SessionCounts) SessionCounts {
 func moveCounts(m gateway.MoveCounts) MoveCounts {
 	return MoveCounts{
 		Done: m.Done, Failed: m.Failed, Canceled: m.Canceled, Drops: m.Drops,
-		Reattached: m.Reattached, ReattachFailed: m.ReattachFailed, AttachFailed: m.AttachFailed,
+		Reattached: m.Reattached, ReattachFailed: m.ReattachFailed, Stalls: m.Stalls, AttachFailed: m.AttachFailed,
 	}
 }
 

@@ -59,7 +59,7 @@ type collector struct {
 
 	sessions, detached, standby, weight *prometheus.Desc
 	moves, reattaches                   *prometheus.Desc
-	drops, attachFailures               *prometheus.Desc
+	drops, stalls, attachFailures       *prometheus.Desc
 	messages, up                        *prometheus.Desc
 
 	state, step, steps, targetWeight *prometheus.Desc
@@ -84,6 +84,7 @@ func newCollector(s *Server) *collector {
 		moves:          d("moves_total", "Moves caused by weight changes, by outcome (done, failed, canceled).", "kind"),
 		reattaches:     d("reattaches_total", "Re-attaches after a backend dropped a session, by outcome (done, failed).", "kind"),
 		drops:          d("backend_drops_total", "Backend connections that ended unasked."),
+		stalls:         d("backend_stalls_total", "Backend connections closed for acknowledging a subscribe and then stalling short of the position the ack announced (counted in backend_drops_total too)."),
 		attachFailures: d("attach_failures_total", "New sessions refused because no backend could be dialed."),
 		messages:       d("message_events_total", "Sessions' delivery events by kind ("+strings.Join(messageEventKinds, ", ")+").", "kind"),
 		up:             d("backend_up", "1 when the gateway's latest dial of the backend worked, 0 when it failed or before the first.", "backend"),
@@ -126,7 +127,7 @@ func messageEvents(m gateway.MessageCounts) [9]uint64 {
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.sessions, c.detached, c.standby, c.weight, c.moves, c.reattaches, c.drops, c.attachFailures,
+		c.sessions, c.detached, c.standby, c.weight, c.moves, c.reattaches, c.drops, c.stalls, c.attachFailures,
 		c.messages, c.up,
 		c.state, c.step, c.steps, c.targetWeight,
 		c.errorRate, c.requests, c.errors, c.p50, c.p95, c.p99, c.window, c.latency,
@@ -158,6 +159,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.reattaches, float64(st.Moves.Reattached), "done")
 	counter(c.reattaches, float64(st.Moves.ReattachFailed), "failed")
 	counter(c.drops, float64(st.Moves.Drops))
+	counter(c.stalls, float64(st.Moves.Stalls))
 	counter(c.attachFailures, float64(st.Moves.AttachFailed))
 	for i, v := range messageEvents(st.Messages) {
 		counter(c.messages, float64(v), messageEventKinds[i])

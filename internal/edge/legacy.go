@@ -450,6 +450,19 @@ func (c *legacyConn) Pace() {
 	}
 }
 
+// Behind implements session.Pacer: the client is behind by the measures
+// Pace waits on (the messages held for its subscribes, its queue), even
+// when no replay runs and Pace would not wait: the stall watchdog then
+// only waits longer.
+func (c *legacyConn) Behind() bool {
+	if c.box.heldOverHalf() {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mustWaitLocked()
+}
+
 // Close implements session.Sink: the gateway gave the session up.
 func (c *legacyConn) Close(reason error) {
 	if errors.Is(reason, gateway.ErrClosed) {

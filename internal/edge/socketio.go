@@ -346,6 +346,10 @@ func (c *sioConn) Pace() {
 	}
 }
 
+// Behind implements session.Pacer: Pace would wait now, for the
+// subscribes whose messages it holds or for the client to take its queue.
+func (c *sioConn) Behind() bool { return c.box.heldOverHalf() || c.so.Conn().Behind() }
+
 // Close implements session.Sink: the gateway gave the session up.
 func (c *sioConn) Close(reason error) { c.so.Conn().CloseWith(reason) }
 

@@ -191,6 +191,14 @@ func (c *Conn) Pace() {
 	c.mu.Unlock()
 }
 
+// Behind reports whether Pace would wait now: the client has not taken
+// enough of its queue.
+func (c *Conn) Behind() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paceLocked()
+}
+
 // paceLocked reports whether Pace, or a WebSocket reader (see
 // awaitCollect), must wait. c.mu is held.
 func (c *Conn) paceLocked() bool {

@@ -25,7 +25,10 @@
 // from the last delivered seq; the client notices nothing but a pause.
 // Publishes and requests made meanwhile wait for the new attachment within
 // their own context and Options.RequestTimeout. After ReattachAttempts failures the session is
-// abandoned: its client is closed with ErrNoBackend.
+// abandoned: its client is closed with ErrNoBackend. A connection that
+// acknowledged a move's or a re-attach's subscribes and then stalled is
+// closed by its session (session.ErrStalled) and handled as a drop that
+// came soon after its attach (flap.go), counted in Status's Moves.Stalls.
 package gateway
 
 import (
@@ -368,6 +371,13 @@ func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color)
 // runs on that connection's reading goroutine.
 func (g *Gateway) onDrop(s *session.Session, cause error) {
 	lived := s.AttachedFor()
+	stalled := errors.Is(cause, session.ErrStalled)
+	if stalled {
+		// Never served what it announced: however long the watchdog
+		// took to tell, a quick drop, so that a backend that keeps
+		// stalling is left for the other (flap.go).
+		lived = 0
+	}
 	g.mu.Lock()
 	if g.closed || g.sessions[s.ID()] != s {
 		g.mu.Unlock()
@@ -378,6 +388,9 @@ func (g *Gateway) onDrop(s *session.Session, cause error) {
 	g.wg.Add(1)               // under mu: Close waits only after setting closed
 	g.mu.Unlock()
 	g.stats.drops.Add(1)
+	if stalled {
+		g.stats.stalls.Add(1)
+	}
 	go func() {
 		defer g.wg.Done()
 		g.reattach(s, cause, quick, table)

@@ -71,6 +71,7 @@ type stats struct {
 	movesDone, movesFailed atomic.Uint64
 	movesCanceled          atomic.Uint64
 	drops                  atomic.Uint64
+	stalls                 atomic.Uint64
 	reattached             atomic.Uint64
 	reattachFailed         atomic.Uint64
 	attachFailed           atomic.Uint64
@@ -106,6 +107,10 @@ type MoveCounts struct {
 	// ReattachFailed how their re-attaches ended (a failure abandons the
 	// session).
 	Drops, Reattached, ReattachFailed uint64
+	// Stalls counts the drops that were backend connections closed for
+	// acknowledging a subscribe and then stalling short of the position
+	// the ack announced (session.ErrStalled).
+	Stalls uint64
 	// AttachFailed counts new sessions refused because neither backend
 	// could be dialed.
 	AttachFailed uint64
@@ -163,6 +168,7 @@ func (g *Gateway) Status() Status {
 		Drops:          g.stats.drops.Load(),
 		Reattached:     g.stats.reattached.Load(),
 		ReattachFailed: g.stats.reattachFailed.Load(),
+		Stalls:         g.stats.stalls.Load(),
 		AttachFailed:   g.stats.attachFailed.Load(),
 	}
 	st.Backends = BackendStatuses{Blue: g.backends[router.Blue].status(), Green: g.backends[router.Green].status()}

@@ -26,6 +26,16 @@
 //  5. Release the operation lock, wait (Options.DrainTimeout) for the
 //     requests in flight on A, and close A.
 //
+// Each ack of step 3 also announces its channel's newest seq, which B
+// replays before anything later. The commit does not wait for B to get
+// there (a slow client holds B's reader back, see session.Pacer), but B
+// is watched from then on (session.Watch): if it brings none of those
+// channels any closer for Options.Timeout while the client is not
+// behind, it acked and stalled, and its connection is closed and
+// reported as a drop (session.ErrStalled), for the owner to re-attach.
+// On a re-attach, where A delivers nothing, that is all that shows such
+// a backend.
+//
 // Any failure in 2–4 (dial, handshake, a refused subscribe such as
 // history_gone, B dropping, B losing a channel before the commit with
 // subscription_lost, the timeout, also while B has not caught up) aborts: B stops being a source
@@ -88,7 +98,9 @@ import (
 
 // Options bound one attach.
 type Options struct {
-	// Timeout bounds dialing, subscribing and committing. Zero means
+	// Timeout bounds dialing, subscribing and committing, and, once
+	// committed, how long the new backend may stall short of the
+	// positions its acks announced (session.Watch). Zero means
 	// config.DefaultHandoverTimeout.
 	Timeout time.Duration
 	// DrainTimeout bounds the wait for the old backend's requests in flight
@@ -242,6 +254,7 @@ func attachLocked(ctx context.Context, s *session.Session, to router.Color, d up
 		s.Release(b)
 		return nil, nil, &Error{Session: s.ID(), To: to, Stage: StageCommit, Err: err}
 	}
+	s.Watch(b, opts.Timeout)
 	return old, resumes, nil
 }
 
@@ -267,7 +280,10 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 		gone []goneChannel
 	)
 	if ch, err := eachChannel(ctx, resumes, func(ctx context.Context, r session.Resume) error {
-		_, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
+		pos, err := c.Subscribe(ctx, r.Channel, r.Since, r.HasSince)
+		if err == nil {
+			s.Acked(b, r, pos)
+		}
 		if err != nil && loseGone && historyGone(err) {
 			mu.Lock()
 			gone = append(gone, goneChannel{r.Channel, err})

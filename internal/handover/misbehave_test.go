@@ -1,6 +1,7 @@
 package handover_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/handover"
 	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/session/sessiontest"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
@@ -321,5 +323,78 @@ func checkNoStray(t *testing.T, e *env) {
 	}
 	if closed, err := e.sink.Closed(); closed {
 		t.Errorf("client closed: %v", err)
+	}
+}
+
+// acksThenStalls is the script of a backend that acknowledges every
+// subscribe, with the channel's position, passes n messages of each
+// channel, replayed or live, and then none: the connection stays open and
+// answers pings.
+func acksThenStalls(n int) func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
+	return func(c *mitmConn, typ websocket.MessageType, f legacy.Frame, raw []byte) {
+		if passed, _ := c.passed(f.Channel); f.Type == legacy.TypeMessage && passed >= n {
+			return
+		}
+		c.pass(typ, f, raw)
+	}
+}
+
+// A re-attach after blue dropped, to a backend that acknowledges every
+// subscribe and then sends nothing (or stops half-way through its
+// replay). The client stands at the seq it had when blue dropped, so
+// nothing it had tells that the new stream stalls; the acks do: each
+// announces its channel's newest seq, which the backend replays before
+// anything later. The re-attach commits there without waiting for it (a
+// slow client would make that wait fail), and the stall is found after:
+// the connection is closed and reported as a drop, ErrStalled, within the
+// handover timeout, for the owner to re-attach elsewhere, after which
+// every channel goes on exactly once, in order. Left on the stalling
+// backend, the client would receive nothing more, with its connection
+// open.
+func TestReattachToABackendThatAcksAndStalls(t *testing.T) {
+	for _, n := range []int{0, 2} {
+		t.Run(fmt.Sprintf("after %d messages", n), func(t *testing.T) {
+			e := setup(t)
+			m := startMITM(t, backendtest.Legacy(t, e.b).URL, acksThenStalls(n))
+			ctx := testenv.Context(t, 60*time.Second)
+			p := sessiontest.Publish(e.b, time.Millisecond, channels...)
+			e.progress(t, 5)
+			e.killBlue(t)
+			// The channels go on while the session is detached, so that
+			// the new backend has more than n messages to replay on each.
+			testenv.Eventually(t, "publishes on every channel after the drop", 10*time.Second, func() bool {
+				for _, ch := range channels {
+					if p.Last(ch) <= e.sink.Last(ch)+uint64(n) {
+						return false
+					}
+				}
+				return true
+			})
+			dial := func(c router.Color) upstream.Dialer {
+				if c == router.Blue {
+					return m.dialer()
+				}
+				return e.green.Dialer()
+			}
+			opts := handover.Options{Timeout: 2 * time.Second}
+			if to, err := handover.Reattach(ctx, e.s, router.Blue, dial, opts); err != nil || to != router.Blue {
+				t.Fatalf("reattach: %v, %v; want blue (its cut-over waits for no position an ack announced)", to, err)
+			}
+			select {
+			case err := <-e.dropped:
+				if !errors.Is(err, session.ErrStalled) {
+					t.Fatalf("drop reported with %v, want ErrStalled", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no drop reported within 10 s: the stalling blue acked, then sent no more, and the session stayed on it")
+			}
+			// As the gateway does once a backend keeps stalling (flap.go).
+			if to, err := handover.Reattach(ctx, e.s, router.Green, dial, opts); err != nil || to != router.Green {
+				t.Fatalf("reattach after the stall: %v, %v; want green", to, err)
+			}
+			e.progress(t, 30)
+			e.finish(t, p)
+			checkNoStray(t, e)
+		})
 	}
 }

@@ -46,6 +46,12 @@ type Attachment struct {
 	early []upstream.Event
 	// current is when the attachment became the session's (Commit).
 	current time.Time
+	// advanced counts the messages offered on channels whose head the
+	// attachment has not reached; watch is its stall watchdog while it
+	// runs, and stalled says the watchdog closed it (stall.go).
+	advanced uint64
+	watch    *stallWatch
+	stalled  bool
 }
 
 // maxEarlyEvents bounds the custom events kept on a connection dialed
@@ -110,7 +116,7 @@ func (s *Session) Overlap(b *Attachment) []Resume {
 	}
 	out := make([]Resume, 0, len(s.subs))
 	for ch, sb := range s.subs {
-		sb.next, sb.nextTop, sb.nextUnseq = b, sb.last, false
+		sb.next, sb.nextTop, sb.nextUnseq, sb.nextHead = b, sb.last, false, 0
 		out = append(out, Resume{Channel: ch, Since: sb.last, HasSince: sb.hasLast})
 	}
 	s.mu.Unlock()
@@ -215,13 +221,18 @@ func (s *Session) Commit(b *Attachment) (old *Attachment, err error) {
 		return nil, ErrLostWhileBroughtIn
 	}
 	for ch, sb := range s.subs {
-		sb.src, sb.next = b, nil
+		sb.head = 0
+		if sb.next == b && !sb.nextUnseq && sb.nextHead > sb.nextTop {
+			sb.head = sb.nextHead // for Watch
+		}
+		sb.src, sb.next, sb.nextHead = b, nil, 0
 		s.recoverGapLocked(ch, sb)
 	}
 	b.incoming, b.current = false, time.Now()
 	old, s.att, s.next = s.att, b, nil
 	if old != nil {
 		old.retiring = true
+		old.stopWatchLocked()
 	}
 	if sb := s.standby; sb != nil && sb.color == b.color {
 		// The retirement of the session's last connection to this backend
@@ -299,6 +310,7 @@ func (s *Session) Release(a *Attachment) {
 	}
 	s.mu.Lock()
 	a.closing, a.retiring = true, false
+	a.stopWatchLocked()
 	s.counters.EventsDropped.Add(uint64(len(a.early))) // a move never took it
 	a.early = nil
 	s.mu.Unlock()
@@ -381,6 +393,9 @@ func (s *Session) onMessage(a *Attachment, ev upstream.Event) {
 	}
 	if a == sb.next {
 		s.offeredLocked(sb, ev.Seq)
+	}
+	if sb.head != 0 && a == sb.src {
+		s.advancedLocked(a, sb, ev.Seq)
 	}
 	switch {
 	case ev.Seq == 0: // unsequenced: pass through from either source
@@ -527,6 +542,8 @@ func (a *Attachment) HandleClose(err error) {
 	s := a.s
 	s.mu.Lock()
 	a.dead = true
+	a.stopWatchLocked()
+	stalled := a.stalled
 	if s.standby == a {
 		s.standby = nil
 	}
@@ -537,7 +554,10 @@ func (a *Attachment) HandleClose(err error) {
 	drop := a == s.att && !a.closing && !s.closed
 	s.mu.Unlock()
 	if drop && s.onDrop != nil {
-		if err == nil {
+		switch {
+		case stalled:
+			err = ErrStalled // closed by its watchdog, err is nil
+		case err == nil:
 			err = ErrAttachmentEnded
 		}
 		s.onDrop(s, err)

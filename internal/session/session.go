@@ -32,6 +32,10 @@ var (
 	// ErrLostWhileBroughtIn: the backend connection being attached dropped
 	// a channel (subscription_lost) before it could take over.
 	ErrLostWhileBroughtIn = errors.New("session: the new backend connection lost a channel before taking over")
+	// ErrStalled: the session's backend connection acknowledged its
+	// subscribes and then did not bring a channel up to the position its
+	// ack announced (see Watch). OnDrop receives it.
+	ErrStalled = errors.New("session: the backend acknowledged a subscribe and then stalled before the position its ack announced")
 )
 
 // Sink is the client side of a session; the edge implements it.
@@ -74,9 +78,15 @@ type Sink interface {
 // TCP, and in the backend's own queue for the connection), and a backend's
 // burst for one client (a replay of history longer than the client's
 // queue) reaches it as fast as it reads instead of overflowing its queue.
+//
+// Behind reports whether the client is behind now, so that Pace would
+// hold a reader: it has not taken enough of its queue. The stall
+// watchdog (Watch) does not hold against a backend the time its client
+// keeps the session's readers waiting.
 type Pacer interface {
 	Sink
 	Pace()
+	Behind() bool
 }
 
 // Options configure a Session.
@@ -230,9 +240,15 @@ type sub struct {
 	gapAt uint64
 	// nextTop is the highest seq next has offered (since, from Overlap
 	// on), delivered or not; nextUnseq says next sent a message without
-	// seq. CatchUp reads them.
+	// seq. CatchUp reads them. nextHead is the channel's newest seq that
+	// next's ack of a subscribe with since announced (0: none; Acked),
+	// which Commit carries into head while next has not offered it.
 	nextTop   uint64
 	nextUnseq bool
+	nextHead  uint64
+	// head is the seq that src's ack announced and src has not offered
+	// yet (0: none): what its stall watchdog waits for (stall.go).
+	head uint64
 	// catchTo is the seq next must offer before CatchUp returns (0: none).
 	catchTo uint64
 }
@@ -434,6 +450,7 @@ func (s *Session) Close() {
 	for _, a := range atts {
 		if a != nil {
 			a.closing = true
+			a.stopWatchLocked()
 		}
 	}
 	s.wakeLocked()
