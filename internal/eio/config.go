@@ -43,9 +43,10 @@ type Config struct {
 	// (ErrSlowConsumer). The client's own traffic waits while the queue
 	// is over a share of its bounds (on polling the rest of a POST, past a
 	// quarter, for a GET to collect it; on WebSocket its next packets,
-	// past half, for the writer to take it, for at most a second), and a
-	// polling client that takes nothing for PingTimeout meanwhile is
-	// closed as a slow consumer too.
+	// past half, for the writer to take it, as long as the writer writes:
+	// one that writes nothing for a second is left to the overflow rule),
+	// and a polling client that takes nothing for PingTimeout meanwhile
+	// is closed as a slow consumer too.
 	// Zero means 1024 packets and 4 MiB.
 	QueuePackets int
 	QueueBytes   int
@@ -65,6 +66,11 @@ type Config struct {
 	// a non-nil error refuses the handshake with 403 and the error's
 	// message (Node's allowRequest). Nil accepts every handshake.
 	CheckRequest func(r RequestInfo) error
+
+	// collectWait is how long a WebSocket reader waits for a writer that
+	// writes nothing before it reads on (see awaitCollect). Zero means
+	// defaultCollectWait; tests shorten it.
+	collectWait time.Duration
 }
 
 // CORS is the cross-origin policy for polling requests (WebSocket requests
@@ -134,6 +140,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DrainPeriod == 0 {
 		c.DrainPeriod = DefaultDrainPeriod
+	}
+	if c.collectWait == 0 {
+		c.collectWait = defaultCollectWait
 	}
 	return c
 }

@@ -95,7 +95,7 @@ type Conn struct {
 	queue      []outGroup
 	queueBytes int
 	roomWake   chan struct{} // see WaitRoom; closed when the queue empties
-	// writerStuck: the writer took nothing for collectWait while the
+	// writerStuck: the writer wrote nothing for collectWait while the
 	// reader waited for it (see awaitCollect).
 	writerStuck bool
 	// isAnswer tells the groups that have the answers' slack past the

@@ -85,10 +85,12 @@ func (c *Conn) wakeRoomLocked() {
 // On WebSocket the answers held so far are flushed and, once the queue is
 // over half its bounds, the reader waits for the writer to take it, as TCP
 // would make a writer wait: a client that writes many requests and reads
-// a moment later is slowed down, not closed. The wait lasts at most
-// collectWait: a writer that took nothing meanwhile is stuck on a client
-// that does not read, and the reader goes on, with the ordinary overflow
-// rule deciding, until the writer takes the queue again.
+// a moment later is slowed down, not closed. The wait lasts while the
+// writer writes: only a writer that wrote nothing for collectWait (a
+// second; see Config.collectWait) is stuck on a client that does not read, and the
+// reader goes on, with the ordinary overflow rule deciding, until the
+// writer takes the queue again. (Writing half a queue to a client that
+// reads slowly can take longer; that client is not stuck.)
 //
 // The ordinary overflow rule applies to every Send meanwhile. The pong
 // the client cannot get through while the reader waits is not due, as
@@ -104,7 +106,7 @@ func (c *Conn) awaitCollect() bool {
 	polling := c.transport == TransportPolling
 	c.mu.Unlock()
 	defer c.setHandling(false)
-	wait := collectWait
+	wait := c.srv.cfg.collectWait
 	if polling {
 		wait = c.srv.cfg.PingTimeout
 	} else {
@@ -126,11 +128,15 @@ func (c *Conn) awaitCollect() bool {
 }
 
 // awaitTakenLocked waits while must holds for the client to take the
-// queue, each wait at most wait, and reports whether one ran out. c.mu is
-// held, and released while waiting.
+// queue, and reports whether it ran out: the client took nothing for wait,
+// neither the queue (a GET, or the writer starting a batch) nor a byte
+// of the batch the writer is writing. A writer can take longer than wait
+// over half a queue for a client that reads slowly but reads; it is not
+// stuck. c.mu is held, and released while waiting.
 func (c *Conn) awaitTakenLocked(must func() bool, wait time.Duration) (ranOut bool) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	written := c.writtenLocked()
 	for must() {
 		wake := c.roomWakeLocked()
 		c.mu.Unlock()
@@ -140,16 +146,32 @@ func (c *Conn) awaitTakenLocked(must func() bool, wait time.Duration) (ranOut bo
 		case <-c.ctx.Done(): // closed: must no longer holds
 		case <-timer.C:
 			c.mu.Lock()
+			if w := c.writtenLocked(); w != written {
+				written = w
+				timer.Reset(wait)
+				continue
+			}
 			return true
 		}
 		c.mu.Lock()
+		written = c.writtenLocked()
 	}
 	return false
 }
 
-// collectWait bounds a WebSocket reader's wait for its writer (see
+// writtenLocked is what the WebSocket writer has written so far (see
+// wsconn.Writer.Written); nothing on polling, where a GET takes the whole
+// queue at once. c.mu is held.
+func (c *Conn) writtenLocked() uint64 {
+	if c.link == nil {
+		return 0
+	}
+	return c.link.out.w.Written()
+}
+
+// defaultCollectWait bounds a WebSocket reader's wait for its writer (see
 // awaitCollect).
-const collectWait = time.Second
+const defaultCollectWait = time.Second
 
 // mustCollectLocked reports whether the reader must wait for the client to
 // take its queue before it handles the client's next packet (see
@@ -173,9 +195,10 @@ func (c *Conn) overLocked(share int) bool {
 // Pace makes a sender with much to send for this client (the gateway's
 // backend reader during a replay, say) wait while the queue is over half
 // its bounds, until the client has taken it: the writer on WebSocket, a
-// GET on polling. A client that took nothing in collectWait is not
-// reading, and Pace returns, leaving the overflow rule to decide, without
-// waiting again until the client takes the queue.
+// GET on polling. A client that took nothing in collectWait (not even a
+// byte of the writer's batch: see awaitTakenLocked) is not reading, and
+// Pace returns, leaving the overflow rule to decide, without waiting
+// again until the client takes the queue.
 func (c *Conn) Pace() {
 	c.mu.Lock()
 	pace := c.paceLocked()
@@ -185,7 +208,7 @@ func (c *Conn) Pace() {
 	}
 	c.Flush()
 	c.mu.Lock()
-	if c.awaitTakenLocked(c.paceLocked, collectWait) {
+	if c.awaitTakenLocked(c.paceLocked, c.srv.cfg.collectWait) {
 		c.writerStuck = true // until the client takes the queue
 	}
 	c.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,7 +54,17 @@ type Writer struct {
 	bp  *[]byte
 	buf []byte
 	err error
+
+	// written counts the bytes the socket has taken (see Written).
+	written atomic.Uint64
 }
+
+// Written is how many bytes the socket has taken so far, counted as each
+// write returns (a batch's, at most gatherLimit, or one large message's):
+// a writer's progress, for a caller that must tell a writer busy with a
+// long batch for a client that reads slowly from one stuck on a client
+// that does not read.
+func (w *Writer) Written() uint64 { return w.written.Load() }
 
 // Write takes one whole frame from coder/websocket: it flushes after each
 // frame, and its frames are control frames, which fit the write buffer.
@@ -260,6 +271,7 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 	if w.head != nil {
 		head := *w.head
 		n, err := w.conn.Write(append(head, p...))
+		w.written.Add(uint64(n))
 		if n < len(head) { // what is left of it goes first next time
 			rest := head[n:]
 			w.head = &rest
@@ -268,5 +280,7 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 		w.head = nil
 		return n - len(head), err
 	}
-	return w.conn.Write(p)
+	n, err := w.conn.Write(p)
+	w.written.Add(uint64(n))
+	return n, err
 }

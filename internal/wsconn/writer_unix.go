@@ -15,7 +15,9 @@ func (w *Writer) writeNoWait(p []byte) (int, error) {
 	if w.raw == nil {
 		return 0, nil
 	}
-	return writeOnce(w.raw, p)
+	n, err := writeOnce(w.raw, p)
+	w.written.Add(uint64(n))
+	return n, err
 }
 
 // writeOnce is one non-blocking write(2) of p through raw: what the socket
