@@ -98,6 +98,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
+
+	// writerWait is how long a legacy connection's reader waits for a
+	// writer that writes nothing before it reads on (see awaitWriter).
+	// Zero means collectWait; tests shorten it.
+	writerWait time.Duration
 }
 
 // Stats are the edge's counters, as the admin API's status reports them
@@ -178,6 +183,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.writerWait <= 0 {
+		opts.writerWait = collectWait
 	}
 	id, err := NewIdentifier(opts.Identity)
 	if err != nil {

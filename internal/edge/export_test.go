@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"time"
+
 	"github.com/coder/websocket"
 
 	"github.com/baton-rt/baton/internal/session"
@@ -68,4 +70,11 @@ func Replaying(s *Server, id string) bool {
 		}
 	}
 	panic("Replaying: no connection of session " + id)
+}
+
+// WithWriterWait returns opts whose legacy readers wait for a writer that
+// writes nothing for d (collectWait, 1 s, otherwise) before they read on.
+func WithWriterWait(opts Options, d time.Duration) Options {
+	opts.writerWait = d
+	return opts
 }

@@ -76,8 +76,8 @@ type legacyConn struct {
 	// that closed the connection or failed, so none starts again).
 	writing bool
 	// taken, while the reader waits in awaitWriter, is closed (and reset)
-	// when a writer next takes the queue; writerStuck is set when it took
-	// nothing for collectWait, until it does.
+	// when a writer next takes the queue; writerStuck is set when the
+	// writers wrote nothing for collectWait, until one takes it.
 	taken       chan struct{}
 	writerStuck bool
 	ended       bool // the reader has finished: nothing more is written

@@ -394,11 +394,13 @@ const collectWait = time.Second
 // room for what the requests handled so far still bring (the answers and
 // messages of the publishes in flight) and for the channels' traffic.
 //
-// The wait lasts at most collectWait: a writer that took nothing
-// meanwhile is stuck on a client that does not read, and the reader goes
-// on, with the overflow rule deciding, until a writer takes the queue
-// again; so a client that asks without reading is still closed as a slow
-// consumer.
+// The wait lasts while the writer writes: only a writer that wrote
+// nothing for collectWait (a byte of its batch counts, as taking the
+// queue does) is stuck on a client that does not read, and the reader
+// goes on, with the overflow rule deciding, until a writer takes the
+// queue again; so a client that asks without reading is still closed as
+// a slow consumer. Writing half a queue to a client that reads slowly
+// can take longer; that client is not stuck.
 func (c *legacyConn) awaitWriter() {
 	c.mu.Lock()
 	wait := c.mustWaitLocked()
@@ -407,8 +409,11 @@ func (c *legacyConn) awaitWriter() {
 		return
 	}
 	c.Flush() // the answers queued for a Flush go to the writer
-	timer := time.NewTimer(collectWait)
+	patience := c.srv.opts.writerWait
+	timer := time.NewTimer(patience)
 	defer timer.Stop()
+	out := c.link.Writer()
+	written := out.Written()
 	c.mu.Lock()
 	for c.mustWaitLocked() {
 		if c.taken == nil {
@@ -418,15 +423,22 @@ func (c *legacyConn) awaitWriter() {
 		c.mu.Unlock()
 		select {
 		case <-taken:
-			timer.Reset(collectWait)
+			timer.Reset(patience)
 		case <-c.stop.Done():
 			return
 		case <-timer.C:
+			if w := out.Written(); w != written {
+				timer.Reset(patience) // writing a batch: not stuck
+				written = w
+				c.mu.Lock()
+				continue
+			}
 			c.mu.Lock()
 			c.writerStuck = true // until a writer takes the queue
 			c.mu.Unlock()
 			return
 		}
+		written = out.Written()
 		c.mu.Lock()
 	}
 	c.mu.Unlock()

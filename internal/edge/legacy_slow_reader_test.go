@@ -1,0 +1,106 @@
+package edge_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/edge"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// TestLegacySlowSteadyReaderIsNotASlowConsumer: a legacy client that
+// writes many publishes of 16 KiB on a channel it is subscribed to, and
+// reads their acks and messages slowly but steadily (a loaded machine;
+// here a frame every 2 ms, through small buffers), gets them all and
+// stays open. Writing half a queue (2 MiB) to it takes the edge's writer
+// about twice the reader's wait for a writer that writes nothing (250 ms
+// here, 1 s in production), but the writer writes all along: the reader
+// keeps waiting rather than read on and overflow the queue. (The wait
+// stays well above the pauses of TCP on a loaded loopback, which hold one
+// 64 KiB write up to about 100 ms.)
+func TestLegacySlowSteadyReaderIsNotASlowConsumer(t *testing.T) {
+	const (
+		n    = 450      // more than the reader could queue past half a queue
+		size = 16 << 10 // 64 KiB, wsconn's gather limit, in 8 frames
+		pace = 2 * time.Millisecond
+	)
+	opts := edge.WithWriterWait(edge.Options{
+		Edge: config.Edge{
+			OutboundQueue: config.Queue{Messages: 1024, Bytes: 4 << 20},
+			PingInterval:  10 * time.Minute,
+			PingTimeout:   time.Minute,
+		},
+		DrainPeriod:  time.Millisecond,
+		WriteTimeout: time.Minute,
+	}, 250*time.Millisecond)
+	ed, _, addr := startEdgeWith(t, opts, func(ln net.Listener) net.Listener { return tinySendBuffers{ln} })
+	ctx := testenv.Context(t, 60*time.Second)
+	// Set before connect, so that the window is sized by it.
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10)
+		})
+	}}
+	c := dialPubSubWith(ctx, t, &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}, addr, "steady", false)
+	c.subscribe(ctx, t, "p")
+	data := []byte(`"` + strings.Repeat("a", size) + `"`)
+	frames := make([]string, n)
+	first := c.lastID + 1
+	for i := range frames {
+		_, frames[i] = c.encodeRequest("publish", "p", data)
+	}
+	got := make(chan error, 1)
+	go func() { // at once: a client that reads nothing for the wait is not reading
+		next := first  // the id of the next ack
+		var seq uint64 // of the last message
+		for next < first+n || seq < n {
+			r, err := c.next(ctx)
+			switch {
+			case err != nil:
+				got <- fmt.Errorf("after %d acks and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
+				return
+			case r.message && r.seq == seq+1:
+				seq++
+			case r.ack && r.id == next:
+				next++
+			default:
+				got <- fmt.Errorf("got %+v after ack %d and message %d", r, next-first, seq)
+				return
+			}
+			time.Sleep(pace) // a client that reads slowly, but reads
+		}
+		got <- nil
+	}()
+	for i, f := range frames {
+		if err := c.ws.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
+			t.Fatalf("request %d: %v; reading: %v", i, err, <-got) // the reader ends with the connection
+		}
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if st := ed.Stats(); st.SlowConsumers != 0 {
+		t.Errorf("stats %+v: want no slow consumer", st)
+	}
+}
+
+// tinySendBuffers fixes its connections' send buffers at 4 KiB: what the
+// writer has written is then what the client has read, but for the
+// client's receive buffer.
+type tinySendBuffers struct{ net.Listener }
+
+func (l tinySendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4 << 10)
+	}
+	return c, err
+}
