@@ -181,7 +181,18 @@ async function run() {
   }
   cmds.close();
   for (const c of clients) c.socket.close();
+  await closesSent(2000);
   return { clients: clients.length, bad, drain_ms: Date.now() - drainStart };
+}
+
+// closesSent waits, at most ms, until the clients' sockets are closed: a
+// long-polling client says goodbye in a POST, which an exit right after
+// close() would cut off, leaving the gateway to find out by its heartbeat.
+async function closesSent(ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && process.getActiveResourcesInfo().includes("TCPSocketWrap")) {
+    await sleep(10);
+  }
 }
 
 // exitAfter prints the result line and exits with code once stdout has

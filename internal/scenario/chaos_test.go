@@ -245,9 +245,12 @@ func runChaos(t *testing.T, seed uint64) {
 
 	// The node fleet has closed its clients: their sessions must be gone
 	// with everything they held, upstream connections and goroutines.
-	st = c.waitStatus(t, 20*time.Second, func(st admin.Status) bool {
-		return st.Sessions.Blue+st.Sessions.Green == nGo && st.Sessions.Detached == 0
-	})
+	if !testenv.Poll(20*time.Second, func() bool {
+		st, err = c.status()
+		return err == nil && st.Sessions.Blue+st.Sessions.Green == nGo && st.Sessions.Detached == 0
+	}) {
+		t.Fatalf("the node clients' sessions not all gone within 20s: %+v; left: %v", st, f.nodeLeft(c))
+	}
 	if !testenv.Poll(20*time.Second, func() bool {
 		extra = ch.upstreamExtra(t)
 		return extra["blue"] == base["blue"] && extra["green"] == base["green"]

@@ -1,7 +1,9 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,4 +55,21 @@ func (f *fleets) verify(t *testing.T, last map[string]uint64) {
 	}
 	t.Logf("verified in %v: legacy %d messages (%d bad clients), node %d messages (%d bad clients)",
 		time.Since(start).Round(time.Millisecond), goRecv, goBad, nodeRecv, nodeBad)
+}
+
+// nodeLeft lists the node clients whose session the gateway still has,
+// with their transport: after the fleet has closed them, a session left
+// says which kind of client the gateway did not see go.
+func (f *fleets) nodeLeft(c *cluster) []string {
+	if f.nf == nil {
+		return nil
+	}
+	var left []string
+	for i, id := range f.nf.ids {
+		if _, err := c.session(id); err == nil {
+			spec := f.nf.specs[i]
+			left = append(left, fmt.Sprintf("%s %s (%s)", id, spec.User, cmp.Or(spec.Transport, "upgrade")))
+		}
+	}
+	return left
 }
