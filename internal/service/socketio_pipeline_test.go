@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/testenv"
 )
@@ -40,22 +41,8 @@ func TestSocketIOPipelinedPublishes(t *testing.T) {
 	var opened sync.Once
 	open := func() { opened.Do(func() { close(b.open) }) }
 	t.Cleanup(open)
-	svc, err := NewSocketIO(SocketIOConfig{Limits: Limits{OutboundMessages: queue, DrainPeriod: 50 * time.Millisecond}}, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(svc.Handler())
-	srv.Listener = smallBufferListener{loopbackListener(t)}
-	srv.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := svc.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		srv.Close()
-	})
-	c := (&sioEnv{svc: svc, url: srv.URL}).dialSIO(t)
+	env := smallBufferSIO(t, queue, b)
+	svc, c := env.svc, env.dialSIO(t)
 	if got := c.request("subscribe", `{"channel":"p"}`); got != `[{"ok":true,"seq":0}]` {
 		t.Fatalf("subscribe ack %s", got)
 	}
@@ -133,23 +120,8 @@ func TestSocketIOSlowSubscriberOfOthersPublishes(t *testing.T) {
 		n     = 256
 		queue = 64
 	)
-	svc, err := NewSocketIO(SocketIOConfig{Limits: Limits{OutboundMessages: queue, DrainPeriod: 50 * time.Millisecond}}, newBroker(t, membroker.Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(svc.Handler())
-	srv.Listener = smallBufferListener{loopbackListener(t)}
-	srv.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := svc.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		srv.Close()
-	})
-	env := &sioEnv{svc: svc, url: srv.URL}
-	slow := env.dialSIO(t)
+	env := smallBufferSIO(t, queue, newBroker(t, membroker.Options{}))
+	svc, slow := env.svc, env.dialSIO(t)
 	if got := slow.request("subscribe", `{"channel":"p"}`); got != `[{"ok":true,"seq":0}]` {
 		t.Fatalf("subscribe ack %s", got)
 	}
@@ -192,4 +164,27 @@ func TestSocketIOSlowSubscriberOfOthersPublishes(t *testing.T) {
 	if st := svc.Stats(); st.Connections != 1 {
 		t.Errorf("stats %+v: want the publisher still connected", st)
 	}
+}
+
+// smallBufferSIO serves a Socket.IO service on b with an outbound queue of
+// queue messages, its sockets' buffers small (smallBufferListener), so
+// that a client that does not read soon fills its queue.
+func smallBufferSIO(t *testing.T, queue int, b broker.Broker) *sioEnv {
+	t.Helper()
+	svc, err := NewSocketIO(SocketIOConfig{Limits: Limits{OutboundMessages: queue, DrainPeriod: 50 * time.Millisecond}}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(svc.Handler())
+	srv.Listener = smallBufferListener{loopbackListener(t)}
+	srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := svc.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	return &sioEnv{svc: svc, url: srv.URL}
 }
