@@ -204,6 +204,14 @@ type Handover struct {
 	// (POST /api/v1/weight/prepare) wait for the change that uses them
 	// before they are closed. Zero means 5m.
 	PrepareTTL time.Duration `yaml:"prepare_ttl"`
+	// RetryBackoff is how long after a weight change whose moves failed
+	// (or an attach or re-attach that had to land on the other backend)
+	// the gateway tries those sessions again, at the pace of the change;
+	// the wait doubles after each try, up to RetryMaxBackoff, until every
+	// session is where the weight says or the weight changes. Zero means
+	// 1s; RetryMaxBackoff zero means 30s.
+	RetryBackoff    time.Duration `yaml:"retry_backoff"`
+	RetryMaxBackoff time.Duration `yaml:"retry_max_backoff"`
 }
 
 // Overflow rules for a client's outbound queue.

@@ -18,6 +18,8 @@ const (
 	DefaultHandoverTimeout             = 5 * time.Second
 	DefaultDrainTimeout                = 5 * time.Second
 	DefaultPrepareTTL                  = 5 * time.Minute
+	DefaultRetryBackoff                = time.Second
+	DefaultRetryMaxBackoff             = 30 * time.Second
 	DefaultMaxMessageBytes             = 1 << 20
 	DefaultMaxHeaderBytes              = 32 << 10
 	DefaultMaxSubscriptions            = 100
@@ -90,6 +92,8 @@ func (c *Config) SetDefaults() {
 	def(&h.Timeout, DefaultHandoverTimeout)
 	def(&h.DrainTimeout, DefaultDrainTimeout)
 	def(&h.PrepareTTL, DefaultPrepareTTL)
+	def(&h.RetryBackoff, DefaultRetryBackoff)
+	def(&h.RetryMaxBackoff, max(DefaultRetryMaxBackoff, h.RetryBackoff))
 
 	e := &c.Edge
 	def(&e.MaxMessageBytes, DefaultMaxMessageBytes)

@@ -463,6 +463,11 @@ func (h *Handover) validate(p *problems) {
 	p.positiveDuration("handover.timeout", h.Timeout)
 	p.positiveDuration("handover.drain_timeout", h.DrainTimeout)
 	p.positiveDuration("handover.prepare_ttl", h.PrepareTTL)
+	p.positiveDuration("handover.retry_backoff", h.RetryBackoff)
+	p.positiveDuration("handover.retry_max_backoff", h.RetryMaxBackoff)
+	if h.RetryBackoff > 0 && h.RetryMaxBackoff > 0 && h.RetryMaxBackoff < h.RetryBackoff {
+		p.add("handover.retry_max_backoff", "must be at least handover.retry_backoff (%v), got %v", h.RetryBackoff, h.RetryMaxBackoff)
+	}
 }
 
 func (e *Edge) validate(p *problems) {

@@ -11,12 +11,12 @@
 // # Where a session goes
 //
 // A new session is attached to router.Backend(user), or to the other
-// backend if that one cannot be dialed (availability first; the next
-// weight change puts it right). SetWeight moves every session whose
-// backend differs from what the new table says: exactly the users whose
-// bucket the change crosses, plus any session left on the wrong side by an
-// earlier failed move or a re-attach to the other backend. All sessions of
-// one user follow the user.
+// backend if that one cannot be dialed (availability first). SetWeight
+// moves every session whose backend differs from what the new table says:
+// exactly the users whose bucket the change crosses, plus any session left
+// on the wrong side by an earlier failed move or a re-attach to the other
+// backend. Between weight changes the gateway tries those again itself,
+// after a backoff (retry.go). All sessions of one user follow the user.
 //
 // # When a backend connection drops
 //
@@ -98,6 +98,11 @@ type Options struct {
 	// the weight change that uses them before they are closed. Zero
 	// means config.DefaultPrepareTTL.
 	PrepareTTL time.Duration
+	// RetryBackoff is how long after a weight change that left sessions
+	// misplaced (failed moves) the gateway tries them again, doubled
+	// after each try up to RetryMaxBackoff (retry.go). Zero means
+	// config.DefaultRetryBackoff and config.DefaultRetryMaxBackoff.
+	RetryBackoff, RetryMaxBackoff time.Duration
 	// Logger receives session-level events; nil discards them.
 	Logger *slog.Logger
 }
@@ -134,11 +139,17 @@ type Gateway struct {
 	// preparedPending says a preparation awaits its weight change. Under mu.
 	prepared        *time.Timer
 	preparedPending bool
-	// changesWaiting counts the weight changes waiting for weightLock;
-	// preempt stops the preparation holding it, if any (prepare.go).
-	// Under mu.
+	// preparedLate says the timer fired while a retry round held
+	// weightLock. Under mu.
+	preparedLate bool
+	// changesWaiting counts the weight changes waiting for weightLock,
+	// lockWaiting those and the preparations; preempt stops the
+	// preparation holding it, if any (prepare.go). Under mu.
 	changesWaiting int
+	lockWaiting    int
 	preempt        context.CancelCauseFunc
+	// retry runs the retries of misplaced sessions (retry.go). Under mu.
+	retry retrier
 
 	// mu guards the registry and makes "change the table, then list the
 	// sessions" atomic with respect to registering a session.
@@ -167,6 +178,13 @@ func New(opts Options) (*Gateway, error) {
 	if opts.PrepareTTL <= 0 {
 		opts.PrepareTTL = config.DefaultPrepareTTL
 	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = config.DefaultRetryBackoff
+	}
+	if opts.RetryMaxBackoff <= 0 {
+		opts.RetryMaxBackoff = config.DefaultRetryMaxBackoff
+	}
+	opts.RetryMaxBackoff = max(opts.RetryMaxBackoff, opts.RetryBackoff)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -182,6 +200,7 @@ func New(opts Options) (*Gateway, error) {
 		weightLock: make(chan struct{}, 1),
 		sessions:   make(map[string]*session.Session),
 	}
+	g.retry.wake = make(chan struct{}, 1)
 	if g.opts.Handover.Retire == nil {
 		g.opts.Handover.Retire = g.retire.run
 	}
@@ -226,6 +245,8 @@ func ConfigOptions(cfg *config.Config, blue, green upstream.Dialer, log *slog.Lo
 		Green:            green,
 		Handover:         handover.Options{Timeout: cfg.Handover.Timeout, DrainTimeout: cfg.Handover.DrainTimeout},
 		PrepareTTL:       cfg.Handover.PrepareTTL,
+		RetryBackoff:     cfg.Handover.RetryBackoff,
+		RetryMaxBackoff:  cfg.Handover.RetryMaxBackoff,
 		MovesPerSecond:   cfg.Handover.MovesPerSecond,
 		Concurrency:      cfg.Handover.Concurrency,
 		MaxSubscriptions: cfg.Edge.MaxSubscriptions,
@@ -272,7 +293,8 @@ func (g *Gateway) Attach(ctx context.Context, id Identity, sink session.Sink) (*
 	// Reattach is "attach unless attached": a weight change that listed
 	// the session meanwhile may have attached it already.
 	table := g.router.Table()
-	if _, err := handover.Reattach(ctx, s, table.Backend(id.User), g.dialer, g.opts.Handover); err != nil {
+	want := table.Backend(id.User)
+	if _, err := handover.Reattach(ctx, s, want, g.dialer, g.opts.Handover); err != nil {
 		g.forget(s)
 		s.Close()
 		if ctx.Err() == nil { // not the client giving up
@@ -282,12 +304,14 @@ func (g *Gateway) Attach(ctx context.Context, id Identity, sink session.Sink) (*
 	}
 	// A weight change may have listed the sessions while this one was
 	// still being dialed with the old table: put it where the table says
-	// now. (A session on the other backend because its own was down stays
-	// there until the next change.)
+	// now.
 	if now := g.router.Table(); now != table {
-		if want := now.Backend(id.User); want != s.Color() {
-			_, _ = g.move(ctx, s, want) // a failure is counted; the session stays served
+		if want = now.Backend(id.User); want != s.Color() {
+			_, _ = g.move(ctx, s, want, slog.LevelWarn) // a failure is counted; the session stays served
 		}
+	}
+	if want != s.Color() {
+		g.noteMisplaced() // its own backend was down, or the move failed
 	}
 	return s, nil
 }
@@ -337,17 +361,20 @@ func (g *Gateway) Sessions() []*session.Session {
 
 // SetWeight applies weight w and moves the sessions the change concerns,
 // paced, returning when every move has ended: how many moved and how many
-// failed (those stay where they were, untouched; the next SetWeight tries
-// them again). Concurrent calls run one after the other. When ctx ends
-// the weight stays applied, the moves not started yet are skipped and
-// ctx's error is returned with the counts so far.
+// failed (those stay where they were, untouched; the gateway tries them
+// again after Options.RetryBackoff, and so does the next SetWeight).
+// Concurrent calls run one after the other. When ctx ends the weight
+// stays applied, the moves not started yet are skipped (and not retried
+// before the next weight change) and ctx's error is returned with the
+// counts so far.
 func (g *Gateway) SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error) {
 	return g.SetWeightPaced(ctx, w, 0)
 }
 
-// move moves s to backend to and counts the outcome. A session that ended
-// meanwhile is neither moved nor failed.
-func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color) (bool, error) {
+// move moves s to backend to and counts the outcome, logging a failure at
+// level failed. A session that ended meanwhile is neither moved nor
+// failed.
+func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color, failed slog.Level) (bool, error) {
 	g.noteLasting(s)
 	ok, err := handover.Move(ctx, s, to, g.dialer(to), g.opts.Handover)
 	switch {
@@ -360,7 +387,7 @@ func (g *Gateway) move(ctx context.Context, s *session.Session, to router.Color)
 		g.log.Debug("gateway: move canceled", "session", s.ID(), "to", to, "err", err)
 	case err != nil:
 		g.stats.movesFailed.Add(1)
-		g.log.Warn("gateway: move failed", "session", s.ID(), "to", to, "err", err)
+		g.log.Log(ctx, failed, "gateway: move failed", "session", s.ID(), "to", to, "err", err)
 	case ok:
 		g.stats.movesDone.Add(1)
 	}
@@ -436,6 +463,9 @@ func (g *Gateway) reattach(s *session.Session, cause error, quick int, table *ro
 		if err == nil {
 			g.stats.reattached.Add(1)
 			g.log.Info("gateway: re-attached", "session", s.ID(), "backend", to)
+			if to != g.router.Table().Backend(s.User()) {
+				g.noteMisplaced()
+			}
 			return
 		}
 		if s.Closed() || g.ctx.Err() != nil {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"sync"
 
@@ -52,9 +53,10 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 	g.mu.Unlock()
 
 	moved, failed, err = eachSession(ctx, pacer, todo, func(ctx context.Context, s *session.Session) (bool, error) {
-		return g.movePreserving(ctx, s, next.Backend(s.User()))
+		return g.movePreserving(ctx, s, next.Backend(s.User()), slog.LevelWarn)
 	})
 	g.releasePrepared() // what this change did not use
+	g.retryAfterChange(next, movesPerSecond, err == nil)
 	return moved, failed, err
 }
 

@@ -39,10 +39,8 @@ func (g *Gateway) PrepareWeight(ctx context.Context, w router.Weight) (prepared,
 // the pace of its moves.
 func (g *Gateway) PrepareWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (prepared, failed int, err error) {
 	pacer := g.pacerFor(movesPerSecond)
-	select {
-	case g.weightLock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, 0, ctx.Err()
+	if err := g.lockWeight(ctx, false); err != nil {
+		return 0, 0, err
 	}
 	defer func() { <-g.weightLock }()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -88,17 +86,30 @@ func (g *Gateway) PrepareWeightPaced(ctx context.Context, w router.Weight, moves
 // lockWeightForChange takes weightLock for a weight change. A preparation
 // holding it stops dialing (ErrPreempted) rather than make the change,
 // above all an emergency rollback, wait for its dials: what it has
-// prepared so far serves the change.
+// prepared so far serves the change. A retry round stops likewise.
 func (g *Gateway) lockWeightForChange(ctx context.Context) error {
+	return g.lockWeight(ctx, true)
+}
+
+// lockWeight takes weightLock for a weight change (change) or a
+// preparation. A retry round holding it gives way to either (retry.go).
+func (g *Gateway) lockWeight(ctx context.Context, change bool) error {
 	g.mu.Lock()
-	g.changesWaiting++
-	if g.preempt != nil {
-		g.preempt(ErrPreempted)
+	g.lockWaiting++
+	if change {
+		g.changesWaiting++
+		if g.preempt != nil {
+			g.preempt(ErrPreempted)
+		}
 	}
+	g.stopRetryLocked()
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
-		g.changesWaiting--
+		g.lockWaiting--
+		if change {
+			g.changesWaiting--
+		}
 		g.mu.Unlock()
 	}()
 	select {
@@ -112,7 +123,7 @@ func (g *Gateway) lockWeightForChange(ctx context.Context) error {
 // armPreparedLocked notes a preparation and (re)starts the timer that
 // closes its connections if no weight change uses them. g.mu is held.
 func (g *Gateway) armPreparedLocked() {
-	g.preparedPending = true
+	g.preparedPending, g.preparedLate = true, false
 	if g.prepared == nil {
 		g.prepared = time.AfterFunc(g.opts.PrepareTTL, g.expirePrepared)
 		return
@@ -127,6 +138,12 @@ func (g *Gateway) expirePrepared() {
 	select {
 	case g.weightLock <- struct{}{}:
 	default:
+		// A weight change or a preparation holding it closes them or
+		// arms the timer again; a retry round, which does neither,
+		// closes them when it ends.
+		g.mu.Lock()
+		g.preparedLate = true
+		g.mu.Unlock()
 		return
 	}
 	defer func() { <-g.weightLock }()
@@ -141,7 +158,7 @@ func (g *Gateway) expirePrepared() {
 func (g *Gateway) releasePrepared() {
 	g.mu.Lock()
 	pending := g.preparedPending && !g.closed // Close closes the sessions, standbys with them
-	g.preparedPending = false
+	g.preparedPending, g.preparedLate = false, false
 	if g.prepared != nil {
 		g.prepared.Stop()
 	}

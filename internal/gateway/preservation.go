@@ -2,15 +2,16 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
 )
 
-// Preservation counts what the moves of weight changes (SetWeightPaced)
-// kept. The counters only grow; the rollout gates read their increase over
-// a step.
+// Preservation counts what the moves of weight changes (SetWeightPaced),
+// and their retries (retry.go), kept. The counters only grow; the rollout
+// gates read their increase over a step.
 type Preservation struct {
 	// MovesTried counts moves started on a session that was open;
 	// SocketsKept those after which the session — and so its client
@@ -40,12 +41,12 @@ func (g *Gateway) Preservation() Preservation {
 }
 
 // movePreserving is move with the preservation counted.
-func (g *Gateway) movePreserving(ctx context.Context, s *session.Session, to router.Color) (bool, error) {
+func (g *Gateway) movePreserving(ctx context.Context, s *session.Session, to router.Color, failed slog.Level) (bool, error) {
 	before := s.Info()
 	if before.Closed {
 		return false, nil
 	}
-	ok, err := g.move(ctx, s, to)
+	ok, err := g.move(ctx, s, to, failed)
 	after := s.Info()
 	p := &g.pres
 	p.tried.Add(1)
