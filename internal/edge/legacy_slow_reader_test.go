@@ -92,6 +92,78 @@ func TestLegacySlowSteadyReaderIsNotASlowConsumer(t *testing.T) {
 	}
 }
 
+// TestLegacySlowSteadyReaderOfLongBatchesIsNotASlowConsumer: as
+// TestLegacySlowSteadyReaderIsNotASlowConsumer, with a client that reads
+// more slowly than one of the writer's batches (64 KiB) per wait for a
+// writer that writes nothing (here about 130 KiB/s against 64 KiB per
+// 250 ms; in production, with a wait of a second, a client on a slow link
+// reading under 64 KiB/s). Each write(2) of the batch takes some of it
+// all along, so the writer writes: the reader keeps waiting.
+func TestLegacySlowSteadyReaderOfLongBatchesIsNotASlowConsumer(t *testing.T) {
+	const (
+		n    = 40       // more than the reader could queue past half a queue
+		size = 16 << 10 // 64 KiB, wsconn's gather limit, in 8 frames (4 messages)
+		pace = 60 * time.Millisecond
+	)
+	opts := edge.WithWriterWait(edge.Options{
+		Edge: config.Edge{
+			OutboundQueue: config.Queue{Messages: 1024, Bytes: 256 << 10}, // half: 8 messages
+			PingInterval:  10 * time.Minute,
+			PingTimeout:   time.Minute,
+		},
+		DrainPeriod:  time.Millisecond,
+		WriteTimeout: time.Minute,
+	}, 250*time.Millisecond)
+	ed, _, addr := startEdgeWith(t, opts, func(ln net.Listener) net.Listener { return tinySendBuffers{ln} })
+	ctx := testenv.Context(t, 60*time.Second)
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
+		})
+	}}
+	c := dialPubSubWith(ctx, t, &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}, addr, "steady", false)
+	c.subscribe(ctx, t, "p")
+	data := []byte(`"` + strings.Repeat("a", size) + `"`)
+	frames := make([]string, n)
+	first := c.lastID + 1
+	for i := range frames {
+		_, frames[i] = c.encodeRequest("publish", "p", data)
+	}
+	got := make(chan error, 1)
+	go func() {
+		next := first  // the id of the next ack
+		var seq uint64 // of the last message
+		for next < first+n || seq < n {
+			r, err := c.next(ctx)
+			switch {
+			case err != nil:
+				got <- fmt.Errorf("after %d acks and %d messages: %w (stats %+v)", next-first, seq, err, ed.Stats())
+				return
+			case r.message && r.seq == seq+1:
+				seq++
+			case r.ack && r.id == next:
+				next++
+			default:
+				got <- fmt.Errorf("got %+v after ack %d and message %d", r, next-first, seq)
+				return
+			}
+			time.Sleep(pace) // a client that reads slowly, but reads
+		}
+		got <- nil
+	}()
+	for i, f := range frames {
+		if err := c.ws.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
+			t.Fatalf("request %d: %v; reading: %v", i, err, <-got)
+		}
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if st := ed.Stats(); st.SlowConsumers != 0 {
+		t.Errorf("stats %+v: want no slow consumer", st)
+	}
+}
+
 // tinySendBuffers fixes its connections' send buffers at 4 KiB: what the
 // writer has written is then what the client has read, but for the
 // client's receive buffer.

@@ -181,3 +181,43 @@ func TestWebSocketPipeliningClientThatDoesNotReadIsClosed(t *testing.T) {
 	_ = ws.CloseNow()
 	<-written
 }
+
+// TestWebSocketSlowSteadyReaderOfLongBatchesIsNotASlowConsumer: as
+// TestWebSocketSlowSteadyReaderIsNotASlowConsumer, with a client that
+// reads more slowly than one of the writer's batches (64 KiB) per wait
+// for a writer that writes nothing (here 100 KiB/s against 64 KiB per
+// 250 ms; in production, with a wait of a second, a client on a slow
+// link reading under 64 KiB/s). Each write(2) of the batch takes some of
+// it all along, so the writer writes: the reader keeps waiting.
+func TestWebSocketSlowSteadyReaderOfLongBatchesIsNotASlowConsumer(t *testing.T) {
+	const (
+		queue = 16       // half a queue: 8 answers, 1.3 s to read
+		size  = 16 << 10 // one batch of 64 KiB in 640 ms
+		n     = 40       // more than the reader could queue past half a queue
+		pace  = 160 * time.Millisecond
+	)
+	ts := startBulky(t, queue, size, 250*time.Millisecond)
+	ws, c := dialWebSocket(t, ts, 16<<10)
+	ctx := testenv.Context(t, 30*time.Second)
+	for i := range n {
+		if err := ws.Write(ctx, websocket.MessageText, []byte("4"+strconv.Itoa(i))); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d answers: %v (session: %v, stats %+v)", i, n, err, c.Err(), ts.srv.Stats())
+		}
+		if want := "4" + strconv.Itoa(i) + ":"; len(b) != size+1 || !bytes.HasPrefix(b, []byte(want)) {
+			t.Fatalf("answer %d: %.20q (%d bytes), want %q... (%d bytes)", i, b, len(b), want, size+1)
+		}
+		time.Sleep(pace) // a client that reads slowly, but reads
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("session closed: %v", err)
+	}
+	if s := ts.srv.Stats().SlowConsumers; s != 0 {
+		t.Fatalf("%d slow consumers", s)
+	}
+}

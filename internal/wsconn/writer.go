@@ -59,9 +59,9 @@ type Writer struct {
 	written atomic.Uint64
 }
 
-// Written is how many bytes the socket has taken so far, counted as each
-// write returns (a batch's, at most gatherLimit, or one large message's):
-// a writer's progress, for a caller that must tell a writer busy with a
+// Written is how many bytes the socket has taken so far, counted at
+// each write(2) (see writeAll), also while a write waits for a client
+// that reads slowly to take the rest: a writer's progress, for a caller that must tell a writer busy with a
 // long batch for a client that reads slowly from one stuck on a client
 // that does not read.
 func (w *Writer) Written() uint64 { return w.written.Load() }
@@ -270,8 +270,7 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 	}
 	if w.head != nil {
 		head := *w.head
-		n, err := w.conn.Write(append(head, p...))
-		w.written.Add(uint64(n))
+		n, err := w.writeAll(append(head, p...))
 		if n < len(head) { // what is left of it goes first next time
 			rest := head[n:]
 			w.head = &rest
@@ -280,7 +279,5 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 		w.head = nil
 		return n - len(head), err
 	}
-	n, err := w.conn.Write(p)
-	w.written.Add(uint64(n))
-	return n, err
+	return w.writeAll(p)
 }
