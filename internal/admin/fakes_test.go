@@ -50,7 +50,7 @@ func (g *fakeGateway) Status() gateway.Status {
 	return gateway.Status{
 		Weight:   g.weight,
 		Sessions: gateway.SessionCounts{Blue: 70, Green: 30, Detached: 1, Standby: 4},
-		Moves:    gateway.MoveCounts{Done: 30, Failed: 2, Canceled: 3, Drops: 1, Reattached: 4, ReattachFailed: 5, AttachFailed: 6},
+		Moves:    gateway.MoveCounts{Done: 30, Failed: 2, Canceled: 3, Retried: 7, Drops: 1, Reattached: 4, ReattachFailed: 5, AttachFailed: 6},
 		Backends: gateway.BackendStatuses{
 			Blue:  gateway.BackendStatus{Protocol: "legacy", Known: true, Up: true},
 			Green: gateway.BackendStatus{Protocol: "socketio", Known: true, Up: false, LastError: "refused"},

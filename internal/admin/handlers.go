@@ -145,6 +145,7 @@ type MoveCounts struct {
 	Done           uint64 `json:"done"`
 	Failed         uint64 `json:"failed"`
 	Canceled       uint64 `json:"canceled"`
+	Retried        uint64 `json:"retried"`
 	Drops          uint64 `json:"drops"`
 	Reattached     uint64 `json:"reattached"`
 	ReattachFailed uint64 `json:"reattach_failed"`

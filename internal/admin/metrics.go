@@ -146,7 +146,7 @@ func sessionCounts(c gateway.SessionCounts) SessionCounts {
 
 func moveCounts(m gateway.MoveCounts) MoveCounts {
 	return MoveCounts{
-		Done: m.Done, Failed: m.Failed, Canceled: m.Canceled, Drops: m.Drops,
+		Done: m.Done, Failed: m.Failed, Canceled: m.Canceled, Retried: m.Retried, Drops: m.Drops,
 		Reattached: m.Reattached, ReattachFailed: m.ReattachFailed, Stalls: m.Stalls, AttachFailed: m.AttachFailed,
 	}
 }

@@ -60,6 +60,7 @@ type collector struct {
 	sessions, detached, standby, weight *prometheus.Desc
 	moves, reattaches                   *prometheus.Desc
 	drops, stalls, attachFailures       *prometheus.Desc
+	movesRetried                        *prometheus.Desc
 	messages, up                        *prometheus.Desc
 
 	state, step, steps, targetWeight *prometheus.Desc
@@ -84,6 +85,7 @@ func newCollector(s *Server) *collector {
 		moves:          d("moves_total", "Moves caused by weight changes, by outcome (done, failed, canceled).", "kind"),
 		reattaches:     d("reattaches_total", "Re-attaches after a backend dropped a session, by outcome (done, failed).", "kind"),
 		drops:          d("backend_drops_total", "Backend connections that ended unasked."),
+		movesRetried:   d("moves_retried_total", "Moves of the gateway's own retries of misplaced sessions, without a weight change (counted in moves_total too)."),
 		stalls:         d("backend_stalls_total", "Backend connections closed for acknowledging a subscribe and then stalling short of the position the ack announced (counted in backend_drops_total too)."),
 		attachFailures: d("attach_failures_total", "New sessions refused because no backend could be dialed."),
 		messages:       d("message_events_total", "Sessions' delivery events by kind ("+strings.Join(messageEventKinds, ", ")+").", "kind"),
@@ -127,7 +129,7 @@ func messageEvents(m gateway.MessageCounts) [9]uint64 {
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.sessions, c.detached, c.standby, c.weight, c.moves, c.reattaches, c.drops, c.stalls, c.attachFailures,
+		c.sessions, c.detached, c.standby, c.weight, c.moves, c.reattaches, c.drops, c.stalls, c.attachFailures, c.movesRetried,
 		c.messages, c.up,
 		c.state, c.step, c.steps, c.targetWeight,
 		c.errorRate, c.requests, c.errors, c.p50, c.p95, c.p99, c.window, c.latency,
@@ -160,6 +162,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.reattaches, float64(st.Moves.ReattachFailed), "failed")
 	counter(c.drops, float64(st.Moves.Drops))
 	counter(c.stalls, float64(st.Moves.Stalls))
+	counter(c.movesRetried, float64(st.Moves.Retried))
 	counter(c.attachFailures, float64(st.Moves.AttachFailed))
 	for i, v := range messageEvents(st.Messages) {
 		counter(c.messages, float64(v), messageEventKinds[i])

@@ -55,6 +55,7 @@ func TestPrometheus(t *testing.T) {
 		`baton_sessions_standby`:                                               "4",
 		`baton_moves_total{kind="done"}`:                                       "30",
 		`baton_moves_total{kind="failed"}`:                                     "2",
+		`baton_moves_retried_total`:                                            "7",
 		`baton_rollout_state{state="preparing"}`:                               "1",
 		`baton_rollout_state{state="idle"}`:                                    "0",
 		`baton_rollout_steps`:                                                  "2",

@@ -191,6 +191,7 @@ func (g *Gateway) retryRound() (moved, failed int, done bool) {
 		if c, live := s.Attached(); !live || c == to {
 			return false, nil // re-attaching, or placed meanwhile
 		}
+		g.stats.movesRetried.Add(1)
 		// One line per round rather than per failed move: the rounds
 		// repeat for as long as a backend refuses.
 		return g.movePreserving(ctx, s, to, slog.LevelDebug)

@@ -87,6 +87,8 @@ func TestFailedMovesAreRetried(t *testing.T) {
 	checkOn(t, clients, router.Green)
 	if st := e.g.Status(); st.Moves.Done != uint64(len(clients)) || st.Moves.Failed != uint64(len(clients)+1) || st.Sessions.Blue != 0 {
 		t.Errorf("status %+v: want %d moves done (the retries), %d failed (the weight change's)", st, len(clients), len(clients)+1)
+	} else if st.Moves.Retried != st.Moves.Done {
+		t.Errorf("moves %+v: want the %d retried moves counted as retried", st.Moves, st.Moves.Done)
 	}
 }
 

@@ -70,6 +70,7 @@ func (b *backend) status() BackendStatus {
 type stats struct {
 	movesDone, movesFailed atomic.Uint64
 	movesCanceled          atomic.Uint64
+	movesRetried           atomic.Uint64
 	drops                  atomic.Uint64
 	stalls                 atomic.Uint64
 	reattached             atomic.Uint64
@@ -103,6 +104,10 @@ type MoveCounts struct {
 	// Canceled counts moves under way when their weight change was called
 	// off (its caller gone, a pause, a shutdown): the session stayed.
 	Canceled uint64
+	// Retried counts the moves of the retry rounds (retry.go), which are
+	// counted in Done, Failed or Canceled too: the moves no weight
+	// change's answer reports.
+	Retried uint64
 	// Drops counts backend connections that ended unasked; Reattached and
 	// ReattachFailed how their re-attaches ended (a failure abandons the
 	// session).
@@ -165,6 +170,7 @@ func (g *Gateway) Status() Status {
 		Done:           g.stats.movesDone.Load(),
 		Failed:         g.stats.movesFailed.Load(),
 		Canceled:       g.stats.movesCanceled.Load(),
+		Retried:        g.stats.movesRetried.Load(),
 		Drops:          g.stats.drops.Load(),
 		Reattached:     g.stats.reattached.Load(),
 		ReattachFailed: g.stats.reattachFailed.Load(),
