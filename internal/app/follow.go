@@ -405,13 +405,21 @@ func (f *follower) setRecord(ctx context.Context, r appliedRecord) {
 	f.writeRecordLocked(ctx)
 }
 
-// refreshRecord writes the record again every recordRefresh.
+// refreshRecord writes the record again every recordRefresh. Its failed
+// moves are brought down to the sessions still misplaced: the gateway
+// retries them on its own (internal/gateway, retry.go), and the holder
+// reports what the records say.
 func (f *follower) refreshRecord(ctx context.Context) {
 	f.recMu.Lock()
 	defer f.recMu.Unlock()
-	if time.Since(f.recAt) >= recordRefresh {
-		f.writeRecordLocked(ctx)
+	if time.Since(f.recAt) < recordRefresh {
+		return
 	}
+	if r := &f.rec; !r.Busy && r.Failed > 0 {
+		toBlue, toGreen := f.a.gw.WouldMove(r.W)
+		r.Failed = min(r.Failed, toBlue+toGreen)
+	}
+	f.writeRecordLocked(ctx)
 }
 
 func (f *follower) writeRecordLocked(ctx context.Context) {

@@ -99,3 +99,39 @@ func TestHoldersRollbackCountsAFollowersFailedMoves(t *testing.T) {
 		t.Fatalf("rollback ended with %q while the follower has %d sessions on green; want %q", st.Reason, f.Gateway().Status().Sessions.Green, want)
 	}
 }
+
+// TestFollowersRecordFollowsItsOwnRetries: a follower whose moves failed
+// records them, and the holder counts them (a rollback reports the
+// sessions they left). Once the gateway's own retries have placed those
+// sessions, with no new stored weight, the record must say so: a holder
+// reading it would otherwise report sessions misplaced that no longer are.
+func TestFollowersRecordFollowsItsOwnRetries(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	green := testenv.StartProxy(t, urlHost(holderCfg.Backends.Green.URL))
+	greenThrough(t, green, &holderCfg.Backends.Green.URL, &followerCfg.Backends.Green.URL)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	fs := clients(t, f.App, 10)
+	followerLive(t, h.App, f.App)
+	const half = router.Weight(5000)
+	_, toGreen := f.Gateway().WouldMove(half)
+	if toGreen == 0 {
+		t.Fatal("no follower session has a bucket under 50%: the test shows nothing")
+	}
+
+	green.Down()
+	putWeight(t, h.App, 50)
+	testenv.Eventually(t, "the follower to record its failed moves at 50%", 10*time.Second, func() bool {
+		r := f.role.follower().record()
+		return r.W == half && !r.Busy && r.Failed == toGreen
+	})
+	green.Up()
+
+	testenv.Eventually(t, "the follower's sessions on green by the gateway's retries", 20*time.Second, func() bool {
+		return f.Gateway().Status().Sessions.Green == toGreen
+	})
+	testenv.Eventually(t, "the follower's record without the moves its retries made", 5*time.Second, func() bool {
+		return f.role.follower().record().Failed == 0
+	})
+	checkDelivery(t, fs)
+}
