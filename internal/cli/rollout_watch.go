@@ -44,7 +44,8 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted; 4 when no\n" +
 			"connection succeeded for --reconnect-for; 130, quietly, on Ctrl-C; 1 on any other\n" +
 			"error (a refused token, or the stream ending with --reconnect-for 0). A rollout\n" +
-			"that had already ended when watch started is reported at once with the same codes.\n\n" +
+			"that had already ended when watch started is reported at once with the same codes;\n" +
+			"with no rollout yet (state idle) watch waits for one to start and follows it.\n\n" +
 			"With --json it prints one JSON object per line instead: {\"event\": name, \"id\": id,\n" +
 			"\"data\": the event's data} for every event of the stream (each connection's\n" +
 			"first is a status), and last, once the rollout ended, one with \"event\": \"status\"\n" +

@@ -255,3 +255,34 @@ func TestWatchSilentStream(t *testing.T) {
 		t.Fatalf("silent stream: %v (exit %d)", err, exitCode(err))
 	}
 }
+
+// TestWatchWaitsForARolloutToStart: started while the gateway has no
+// rollout (idle), watch waits, then follows the rollout that starts, to
+// its end and exit code (its help and docs/api.md say so).
+func TestWatchWaitsForARolloutToStart(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ro := &cliRollout{st: rollout.State{Phase: rollout.Idle}}
+	url, stop := adminOn(t, "127.0.0.1:0", ro, nil)
+	defer stop(true)
+	out, done := watch(t, url, "--plain")
+	testenv.Eventually(t, "watch connected to the stream", 5*time.Second, func() bool { return ro.subscribers() > 0 })
+	select {
+	case err := <-done:
+		t.Fatalf("watch ended with no rollout to follow: %v; output:\n%s", err, out.String())
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	if _, err := ro.Start(context.Background(), &rollout.Override{Steps: []float64{100}}); err != nil {
+		t.Fatal(err)
+	}
+	ro.emit(rollout.Event{Kind: rollout.EventStepStarted}, func(s *rollout.State) {
+		s.Phase, s.Step, s.Weight = rollout.Shifting, 1, router.Full
+	})
+	testenv.Eventually(t, "watch to follow the started rollout", 5*time.Second, func() bool { return strings.Contains(out.String(), "shifting step 1/1") })
+	ro.emit(rollout.Event{Kind: rollout.EventCompleted}, func(s *rollout.State) {
+		s.Phase, s.EndedAt = rollout.Completed, time.Now()
+	})
+	if err := result(t, done); exitCode(err) != 0 {
+		t.Fatalf("exit code %d (%v), want 0; output:\n%s", exitCode(err), err, out.String())
+	}
+}
