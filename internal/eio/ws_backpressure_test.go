@@ -117,14 +117,22 @@ func dialWebSocket(t *testing.T, ts *testServer, rcvbuf int) (*websocket.Conn, *
 // the queue. (The wait stays well above the pauses of TCP on a loaded
 // loopback, which hold one 64 KiB write up to about 100 ms.)
 func TestWebSocketSlowSteadyReaderIsNotASlowConsumer(t *testing.T) {
-	const (
-		queue = 256      // half a queue: 128 answers, 512 ms to read
-		size  = 16 << 10 // 64 KiB, wsconn's gather limit, in 16 ms
-		n     = 450      // more than the reader could queue past half a queue
-		pace  = 4 * time.Millisecond
-	)
+	// Half a queue: 128 answers, 512 ms to read; 64 KiB, wsconn's gather
+	// limit, in 16 ms; 450 answers, more than the reader could queue past
+	// half a queue.
+	readSteadily(t, 256, 450, 64<<10, 4*time.Millisecond)
+}
+
+// readSteadily has a client write n requests at once to a server with a
+// queue of queue answers of 16 KiB, whose reader waits 250 ms for a writer
+// that writes nothing, then read their answers one every pace through a
+// receive buffer of rcvBuf bytes: it must get every answer, in order, and
+// the server count no slow consumer.
+func readSteadily(t *testing.T, queue, n, rcvBuf int, pace time.Duration) {
+	t.Helper()
+	const size = 16 << 10
 	ts := startBulky(t, queue, size, 250*time.Millisecond)
-	ws, c := dialWebSocket(t, ts, 64<<10)
+	ws, c := dialWebSocket(t, ts, rcvBuf)
 	ctx := testenv.Context(t, 30*time.Second)
 	for i := range n {
 		if err := ws.Write(ctx, websocket.MessageText, []byte("4"+strconv.Itoa(i))); err != nil {
@@ -190,34 +198,8 @@ func TestWebSocketPipeliningClientThatDoesNotReadIsClosed(t *testing.T) {
 // link reading under 64 KiB/s). Each write(2) of the batch takes some of
 // it all along, so the writer writes: the reader keeps waiting.
 func TestWebSocketSlowSteadyReaderOfLongBatchesIsNotASlowConsumer(t *testing.T) {
-	const (
-		queue = 16       // half a queue: 8 answers, 1.3 s to read
-		size  = 16 << 10 // one batch of 64 KiB in 640 ms
-		n     = 40       // more than the reader could queue past half a queue
-		pace  = 160 * time.Millisecond
-	)
-	ts := startBulky(t, queue, size, 250*time.Millisecond)
-	ws, c := dialWebSocket(t, ts, 16<<10)
-	ctx := testenv.Context(t, 30*time.Second)
-	for i := range n {
-		if err := ws.Write(ctx, websocket.MessageText, []byte("4"+strconv.Itoa(i))); err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-	}
-	for i := range n {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatalf("after %d of %d answers: %v (session: %v, stats %+v)", i, n, err, c.Err(), ts.srv.Stats())
-		}
-		if want := "4" + strconv.Itoa(i) + ":"; len(b) != size+1 || !bytes.HasPrefix(b, []byte(want)) {
-			t.Fatalf("answer %d: %.20q (%d bytes), want %q... (%d bytes)", i, b, len(b), want, size+1)
-		}
-		time.Sleep(pace) // a client that reads slowly, but reads
-	}
-	if err := c.Err(); err != nil {
-		t.Fatalf("session closed: %v", err)
-	}
-	if s := ts.srv.Stats().SlowConsumers; s != 0 {
-		t.Fatalf("%d slow consumers", s)
-	}
+	// Half a queue: 8 answers, 1.3 s to read; one batch of 64 KiB in
+	// 640 ms; 40 answers, more than the reader could queue past half a
+	// queue.
+	readSteadily(t, 16, 40, 16<<10, 160*time.Millisecond)
 }
