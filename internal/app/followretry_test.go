@@ -21,6 +21,30 @@ func greenThrough(t *testing.T, p *testenv.Proxy, urls ...*string) {
 	}
 }
 
+// half is a weight of 50 %.
+const half = router.Weight(5000)
+
+// greenBehindProxy starts a holder and a follower on one Redis store,
+// both reaching green through the returned proxy.
+func greenBehindProxy(t *testing.T) (h, f *running, green *testenv.Proxy) {
+	t.Helper()
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	green = testenv.StartProxy(t, urlHost(holderCfg.Backends.Green.URL))
+	greenThrough(t, green, &holderCfg.Backends.Green.URL, &followerCfg.Backends.Green.URL)
+	return start(t, holderCfg, Options{}), start(t, followerCfg, Options{}), green
+}
+
+// followersUnderHalf is how many of f's sessions 50 % puts on green; the
+// test shows nothing when none.
+func followersUnderHalf(t *testing.T, f *running) int {
+	t.Helper()
+	_, toGreen := f.Gateway().WouldMove(half)
+	if toGreen == 0 {
+		t.Fatal("no follower session has a bucket under 50%: the test shows nothing")
+	}
+	return toGreen
+}
+
 func urlHost(u string) string {
 	h := u[strings.Index(u, "://")+3:]
 	return h[:strings.IndexByte(h, '/')]
@@ -33,18 +57,10 @@ func urlHost(u string) string {
 // again (the gateway lists every misplaced session), and so must the
 // follower's, though the stored weight has not changed.
 func TestFollowerRetriesFailedMovesWhenTheHolderReappliesTheWeight(t *testing.T) {
-	holderCfg, followerCfg := sharedStoreConfigs(t)
-	green := testenv.StartProxy(t, urlHost(holderCfg.Backends.Green.URL))
-	greenThrough(t, green, &holderCfg.Backends.Green.URL, &followerCfg.Backends.Green.URL)
-	h := start(t, holderCfg, Options{})
-	f := start(t, followerCfg, Options{})
+	h, f, green := greenBehindProxy(t)
 	hs, fs := clients(t, h.App, 10), clients(t, f.App, 10)
 	followerLive(t, h.App, f.App)
-	const half = router.Weight(5000)
-	_, toGreen := f.Gateway().WouldMove(half)
-	if toGreen == 0 {
-		t.Fatal("no follower session has a bucket under 50%: the test shows nothing")
-	}
+	toGreen := followersUnderHalf(t, f)
 
 	green.Down()
 	putWeight(t, h.App, 50)
@@ -106,18 +122,10 @@ func TestHoldersRollbackCountsAFollowersFailedMoves(t *testing.T) {
 // sessions, with no new stored weight, the record must say so: a holder
 // reading it would otherwise report sessions misplaced that no longer are.
 func TestFollowersRecordFollowsItsOwnRetries(t *testing.T) {
-	holderCfg, followerCfg := sharedStoreConfigs(t)
-	green := testenv.StartProxy(t, urlHost(holderCfg.Backends.Green.URL))
-	greenThrough(t, green, &holderCfg.Backends.Green.URL, &followerCfg.Backends.Green.URL)
-	h := start(t, holderCfg, Options{})
-	f := start(t, followerCfg, Options{})
+	h, f, green := greenBehindProxy(t)
 	fs := clients(t, f.App, 10)
 	followerLive(t, h.App, f.App)
-	const half = router.Weight(5000)
-	_, toGreen := f.Gateway().WouldMove(half)
-	if toGreen == 0 {
-		t.Fatal("no follower session has a bucket under 50%: the test shows nothing")
-	}
+	toGreen := followersUnderHalf(t, f)
 
 	green.Down()
 	putWeight(t, h.App, 50)
