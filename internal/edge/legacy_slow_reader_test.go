@@ -32,6 +32,7 @@ func TestLegacySlowSteadyReaderIsNotASlowConsumer(t *testing.T) {
 		pace:       2 * time.Millisecond,
 		queueBytes: 4 << 20,
 		rcvBuf:     64 << 10,
+		wait:       250 * time.Millisecond,
 	})
 }
 
@@ -44,10 +45,13 @@ func TestLegacySlowSteadyReaderIsNotASlowConsumer(t *testing.T) {
 // all along, so the writer writes: the reader keeps waiting.
 func TestLegacySlowSteadyReaderOfLongBatchesIsNotASlowConsumer(t *testing.T) {
 	steadyReader(t, steadyCase{
-		n:          40, // more than the reader could queue past half a queue
-		pace:       60 * time.Millisecond,
-		queueBytes: 256 << 10, // half: 8 messages
+		n:          20,                     // more than the reader could queue past half a queue
+		pace:       150 * time.Millisecond, // 16 KiB (and an ack) per 300 ms: a batch in 1.2 s
+		queueBytes: 128 << 10,              // half: 4 messages, one batch
 		rcvBuf:     16 << 10,
+		// The production wait: a write(2) every 300 ms or so keeps the
+		// reader waiting, with room for a loaded machine's scheduling.
+		wait: time.Second,
 	})
 }
 
@@ -55,10 +59,10 @@ func TestLegacySlowSteadyReaderOfLongBatchesIsNotASlowConsumer(t *testing.T) {
 // 16 KiB (64 KiB, wsconn's gather limit, is 4 of them) on a channel it is
 // subscribed to, all at once, and reads one frame every pace through a
 // receive buffer of rcvBuf bytes, from an edge with an outbound queue of
-// queueBytes whose reader waits 250 ms for a writer that writes nothing.
+// queueBytes whose reader waits wait for a writer that writes nothing.
 type steadyCase struct {
 	n                  int
-	pace               time.Duration
+	pace, wait         time.Duration
 	queueBytes, rcvBuf int
 }
 
@@ -75,7 +79,7 @@ func steadyReader(t *testing.T, sc steadyCase) {
 		},
 		DrainPeriod:  time.Millisecond,
 		WriteTimeout: time.Minute,
-	}, 250*time.Millisecond)
+	}, sc.wait)
 	ed, _, addr := startEdgeWith(t, opts, func(ln net.Listener) net.Listener { return tinySendBuffers{ln} })
 	ctx := testenv.Context(t, 60*time.Second)
 	// Set before connect, so that the window is sized by it.

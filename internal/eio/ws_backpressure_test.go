@@ -120,18 +120,18 @@ func TestWebSocketSlowSteadyReaderIsNotASlowConsumer(t *testing.T) {
 	// Half a queue: 128 answers, 512 ms to read; 64 KiB, wsconn's gather
 	// limit, in 16 ms; 450 answers, more than the reader could queue past
 	// half a queue.
-	readSteadily(t, 256, 450, 64<<10, 4*time.Millisecond)
+	readSteadily(t, 256, 450, 64<<10, 4*time.Millisecond, 250*time.Millisecond)
 }
 
 // readSteadily has a client write n requests at once to a server with a
-// queue of queue answers of 16 KiB, whose reader waits 250 ms for a writer
+// queue of queue answers of 16 KiB, whose reader waits wait for a writer
 // that writes nothing, then read their answers one every pace through a
 // receive buffer of rcvBuf bytes: it must get every answer, in order, and
 // the server count no slow consumer.
-func readSteadily(t *testing.T, queue, n, rcvBuf int, pace time.Duration) {
+func readSteadily(t *testing.T, queue, n, rcvBuf int, pace, wait time.Duration) {
 	t.Helper()
 	const size = 16 << 10
-	ts := startBulky(t, queue, size, 250*time.Millisecond)
+	ts := startBulky(t, queue, size, wait)
 	ws, c := dialWebSocket(t, ts, rcvBuf)
 	ctx := testenv.Context(t, 30*time.Second)
 	for i := range n {
@@ -198,8 +198,10 @@ func TestWebSocketPipeliningClientThatDoesNotReadIsClosed(t *testing.T) {
 // link reading under 64 KiB/s). Each write(2) of the batch takes some of
 // it all along, so the writer writes: the reader keeps waiting.
 func TestWebSocketSlowSteadyReaderOfLongBatchesIsNotASlowConsumer(t *testing.T) {
-	// Half a queue: 8 answers, 1.3 s to read; one batch of 64 KiB in
-	// 640 ms; 40 answers, more than the reader could queue past half a
-	// queue.
-	readSteadily(t, 16, 40, 16<<10, 160*time.Millisecond)
+	// Half a queue: 4 answers, one batch of 64 KiB, read in 1.2 s; 30
+	// answers, more than the reader could queue past half a queue and
+	// the answers' slack. The
+	// production wait: a write(2) every 300 ms or so keeps the reader
+	// waiting, with room for a loaded machine's scheduling.
+	readSteadily(t, 8, 30, 16<<10, 300*time.Millisecond, time.Second)
 }
