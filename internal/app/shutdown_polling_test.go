@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -52,5 +54,33 @@ func TestShutdownIsNotHeldByAPollingClientsWaitingGET(t *testing.T) {
 	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Error("polling client still connected after the shutdown")
+	}
+}
+
+// A connection that has sent no request yet (a client between dialing and
+// writing; the official client opens one for its next POST while its GET
+// waits) has nothing to drain, but net/http's Shutdown waits up to 5 s
+// for such a connection before it counts it as idle: the shutdown must
+// not wait for it.
+func TestShutdownIsNotHeldByAConnectionThatSentNothing(t *testing.T) {
+	blue, green := testBackends(t)
+	a := start(t, testConfig(blue, green, ""), Options{DrainPeriod: 50 * time.Millisecond, ShutdownTimeout: 3 * time.Second})
+	conn, err := net.Dial("tcp", a.EdgeAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A request on another connection: the server has accepted conn by
+	// the time it answers one that came after it.
+	resp, err := http.Get("http://" + a.EdgeAddr() + "/socket.io/?EIO=4&transport=polling&user=probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+
+	began := time.Now()
+	a.stop()
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("shutdown took %v with a connection that sent nothing (drain period 50ms): it held edgeSrv.Shutdown until the shutdown deadline", took)
 	}
 }
