@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/baton-rt/baton/internal/drain"
 	"github.com/baton-rt/baton/internal/router"
 )
 
@@ -27,11 +28,11 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
-	var fresh freshConns
+	var fresh drain.Fresh
 	edgeSrv := &http.Server{
 		Handler: a.edge, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.opts.ReadTimeout, IdleTimeout: a.opts.IdleTimeout, ErrorLog: errLog,
 		MaxHeaderBytes: a.cfg.Edge.MaxHeaderBytes,
-		ConnState:      fresh.track,
+		ConnState:      fresh.Track,
 	}
 	// Admin requests end with the process: the shutdown cancels them, so
 	// a weight change still moving sessions stops (its weight stays, it
@@ -123,7 +124,7 @@ func (a *App) Serve(ctx context.Context) error {
 	if derr := a.edge.Shutdown(sctx); derr != nil {
 		a.log.Warn("edge drain cut short", "err", derr)
 	}
-	fresh.closeAll()
+	fresh.CloseAll()
 	edgeHTTP.Wait()
 	servers.Wait()
 	stopBG()
@@ -193,39 +194,4 @@ func (a *App) release(ctx context.Context) error {
 		errs = append(errs, a.redis.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// freshConns are the edge's connections that have sent no request yet
-// (http.StateNew). http.Server.Shutdown counts such a connection as idle
-// only after 5 s, and a client may hold one open at any time (the
-// official Socket.IO client dials one for its next POST while its GET
-// waits), so the shutdown closes them itself once the drain is done:
-// there is nothing of theirs to drain.
-type freshConns struct {
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-}
-
-// track is the edge server's ConnState hook.
-func (f *freshConns) track(c net.Conn, st http.ConnState) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if st != http.StateNew {
-		delete(f.conns, c)
-		return
-	}
-	if f.conns == nil {
-		f.conns = make(map[net.Conn]struct{})
-	}
-	f.conns[c] = struct{}{}
-}
-
-// closeAll closes the connections that have still sent no request.
-func (f *freshConns) closeAll() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for c := range f.conns {
-		_ = c.Close()
-	}
-	clear(f.conns)
 }

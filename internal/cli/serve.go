@@ -19,6 +19,7 @@ import (
 	"github.com/baton-rt/baton/internal/broker"
 	"github.com/baton-rt/baton/internal/broker/membroker"
 	"github.com/baton-rt/baton/internal/broker/redisbroker"
+	"github.com/baton-rt/baton/internal/drain"
 	"github.com/baton-rt/baton/internal/service"
 )
 
@@ -128,6 +129,7 @@ type stoppable struct {
 	name  string
 	srv   *http.Server
 	drain func(context.Context) error
+	fresh *drain.Fresh // the connections that sent no request, closed after the drain
 }
 
 func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
@@ -173,7 +175,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		running = append(running, stoppable{"legacy", &http.Server{Handler: l.Handler()}, l.Shutdown})
+		running = append(running, stoppable{"legacy", &http.Server{Handler: l.Handler()}, l.Shutdown, new(drain.Fresh)})
 	}
 	if f.socketIOAddr != "" {
 		// The Socket.IO service is built by its own constructor, which
@@ -182,7 +184,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		running = append(running, stoppable{"socketio", &http.Server{Handler: s.Handler()}, s.Shutdown})
+		running = append(running, stoppable{"socketio", &http.Server{Handler: s.Handler()}, s.Shutdown, new(drain.Fresh)})
 	}
 
 	errc := make(chan error, len(running))
@@ -198,6 +200,7 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error
 		r.srv.ReadTimeout = serveReadTimeout
 		r.srv.IdleTimeout = f.idleTimeout // a peer gone without a FIN holds nothing for good
 		r.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+		r.srv.ConnState = r.fresh.Track
 		ln, err := net.Listen("tcp", addrs[r.name])
 		if err != nil {
 			shutdownAll(running[:i], time.Second)
@@ -239,7 +242,11 @@ func shutdownAll(running []stoppable, timeout time.Duration) {
 	for _, r := range running {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = r.srv.Shutdown(ctx) }()
-		go func() { defer wg.Done(); _ = r.drain(ctx) }()
+		go func() {
+			defer wg.Done()
+			_ = r.drain(ctx)
+			r.fresh.CloseAll()
+		}()
 	}
 	wg.Wait()
 }

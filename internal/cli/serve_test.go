@@ -297,3 +297,35 @@ backends:
 		t.Fatalf("serve printed legacy %s, socketio %s", urls["legacy"], urls["socketio"])
 	}
 }
+
+// A connection that has sent no request yet has nothing to drain: the
+// shutdown closes it rather than wait for net/http to count it idle (5 s),
+// which is past serve's own deadline (--drain + 5 s).
+func TestServeShutdownNotHeldByAConnectionThatSentNothing(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	urls, stop := startServe(t, "--socketio", "127.0.0.1:0", "--drain", "100ms")
+	u, err := url.Parse(urls["socketio"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Answered on another connection: the server accepted conn first.
+	resp, err := http.Get(urls["socketio"] + "?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("shutdown took %v with a connection that sent nothing (drain 100ms)", took)
+	}
+}
