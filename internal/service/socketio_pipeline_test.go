@@ -48,18 +48,7 @@ func TestSocketIOPipelinedPublishes(t *testing.T) {
 	}
 
 	ctx := testenv.Context(t, 60*time.Second)
-	data := `"` + strings.Repeat("a", 16<<10) + `"`
-	written := make(chan error, 1)
-	go func() {
-		for id := 1; id <= n; id++ {
-			msg := "42" + strconv.Itoa(id) + `["publish",{"channel":"p","data":` + data + `}]`
-			if err := c.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
-				written <- fmt.Errorf("publish %d: %w", id, err)
-				return
-			}
-		}
-		written <- nil
-	}()
+	written := publishAtOnce(ctx, c.ws, n)
 
 	testenv.Eventually(t, "every publish handled, or the reader waiting for the fan-out", 10*time.Second, func() bool {
 		return svc.Stats().Published == n || fanoutAwaited(svc.hub, "p")
@@ -80,7 +69,7 @@ func TestSocketIOPipelinedPublishes(t *testing.T) {
 		switch {
 		case got == "2":
 			c.send("3")
-		case got == `42["message",{"channel":"p","seq":`+strconv.Itoa(seq+1)+`,"data":`+data+`}]`:
+		case got == `42["message",{"channel":"p","seq":`+strconv.Itoa(seq+1)+`,"data":`+pipelined+`}]`:
 			seq++
 		case got == "43"+strconv.Itoa(acks+1)+`[{"ok":true,"seq":`+strconv.Itoa(acks+1)+`}]`:
 			acks++
@@ -129,18 +118,7 @@ func TestSocketIOSlowSubscriberOfOthersPublishes(t *testing.T) {
 
 	// 4 MiB of messages for the subscriber, which reads none of them.
 	ctx := testenv.Context(t, 60*time.Second)
-	data := `"` + strings.Repeat("a", 16<<10) + `"`
-	written := make(chan error, 1)
-	go func() {
-		for id := 1; id <= n; id++ {
-			msg := "42" + strconv.Itoa(id) + `["publish",{"channel":"p","data":` + data + `}]`
-			if err := pub.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
-				written <- fmt.Errorf("publish %d: %w", id, err)
-				return
-			}
-		}
-		written <- nil
-	}()
+	written := publishAtOnce(ctx, pub.ws, n)
 	for acks := 0; acks < n; {
 		_, b, err := pub.ws.Read(ctx)
 		if err != nil {
@@ -187,4 +165,24 @@ func smallBufferSIO(t *testing.T, queue int, b broker.Broker) *sioEnv {
 		srv.Close()
 	})
 	return &sioEnv{svc: svc, url: srv.URL}
+}
+
+// pipelined is the data of publishAtOnce's publishes: 16 KiB.
+var pipelined = `"` + strings.Repeat("a", 16<<10) + `"`
+
+// publishAtOnce writes n publishes of 16 KiB on channel "p" to ws, ids 1
+// to n, without reading, and sends the outcome on the returned channel.
+func publishAtOnce(ctx context.Context, ws *websocket.Conn, n int) <-chan error {
+	written := make(chan error, 1)
+	go func() {
+		for id := 1; id <= n; id++ {
+			msg := "42" + strconv.Itoa(id) + `["publish",{"channel":"p","data":` + pipelined + `}]`
+			if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+				written <- fmt.Errorf("publish %d: %w", id, err)
+				return
+			}
+		}
+		written <- nil
+	}()
+	return written
 }
