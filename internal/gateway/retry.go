@@ -77,7 +77,7 @@ func (g *Gateway) retryAfterChange(table *router.Table, pace int, completed bool
 	defer g.mu.Unlock()
 	r := &g.retry
 	r.held, r.fresh, r.pace = !completed, true, pace
-	r.wanted = completed && len(g.misplacedLocked(table)) > 0
+	r.wanted = completed && g.anyMisplacedLocked(table)
 	switch {
 	case g.closed:
 	case r.running:
@@ -113,11 +113,30 @@ func (g *Gateway) stopRetryLocked() {
 func (g *Gateway) misplacedLocked(table *router.Table) []*session.Session {
 	var out []*session.Session
 	for _, s := range g.sessions {
-		if c, live := s.Attached(); live && c != table.Backend(s.User()) && g.quickDrops[s] < flapLimit {
+		if g.misplacedOneLocked(s, table) {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// anyMisplacedLocked reports whether a round would move a session: the
+// first one found answers. g.mu is held.
+func (g *Gateway) anyMisplacedLocked(table *router.Table) bool {
+	for _, s := range g.sessions {
+		if g.misplacedOneLocked(s, table) {
+			return true
+		}
+	}
+	return false
+}
+
+// misplacedOneLocked says whether a round would move s: live, on another
+// backend than table says, and not sent there by the flap rule. g.mu is
+// held.
+func (g *Gateway) misplacedOneLocked(s *session.Session, table *router.Table) bool {
+	c, live := s.Attached()
+	return live && c != table.Backend(s.User()) && g.quickDrops[s] < flapLimit
 }
 
 func (g *Gateway) retryLoop() {
@@ -200,7 +219,7 @@ func (g *Gateway) retryRound() (moved, failed int, done bool) {
 	g.mu.Lock()
 	r.stop = nil
 	if err == nil {
-		r.wanted = len(g.misplacedLocked(table)) > 0
+		r.wanted = g.anyMisplacedLocked(table)
 	}
 	late := g.preparedLate
 	g.mu.Unlock()
