@@ -217,15 +217,7 @@ func TestServeClosesIdleConnections(t *testing.T) {
 			t.Errorf("serve returned %v", err)
 		}
 	}()
-	u, err := url.Parse(urls["socketio"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialTCP(t, urls["socketio"])
 	fmt.Fprintf(conn, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n") // any answer keeps it alive
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
@@ -304,15 +296,7 @@ backends:
 func TestServeShutdownNotHeldByAConnectionThatSentNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	urls, stop := startServe(t, "--socketio", "127.0.0.1:0", "--drain", "100ms")
-	u, err := url.Parse(urls["socketio"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	dialTCP(t, urls["socketio"]) // held open, sending nothing
 	// Answered on another connection: the server accepted conn first.
 	resp, err := http.Get(urls["socketio"] + "?EIO=4&transport=polling")
 	if err != nil {
@@ -328,4 +312,20 @@ func TestServeShutdownNotHeldByAConnectionThatSentNothing(t *testing.T) {
 	if took := time.Since(began); took > 2*time.Second {
 		t.Errorf("shutdown took %v with a connection that sent nothing (drain 100ms)", took)
 	}
+}
+
+// dialTCP opens a bare TCP connection to the host of service URL raw,
+// closed when the test ends.
+func dialTCP(t *testing.T, raw string) net.Conn {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }

@@ -175,11 +175,7 @@ func TestCatchUpIsPaged(t *testing.T) {
 	for i, s := range subs {
 		checkSeqs(t, recv(t, ctx, s, missed[i]), 2, epochs[i])
 	}
-	// Nothing more came: each message exactly once.
-	for i, s := range subs {
-		m := publishN(t, ctx, pb, fmt.Sprintf("pg-%d", i), 1)[0]
-		checkSeqs(t, recv(t, ctx, s, 1), m.Seq, epochs[i])
-	}
+	nothingMore(t, ctx, pb, subs, "pg", epochs)
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -371,10 +367,7 @@ func TestCatchUpIsBoundedInBytes(t *testing.T) {
 			}
 		}
 	}
-	for i, s := range subs {
-		m := publishN(t, ctx, pb, fmt.Sprintf("big-%d", i), 1)[0]
-		checkSeqs(t, recv(t, ctx, s, 1), m.Seq, epochs[i])
-	}
+	nothingMore(t, ctx, pb, subs, "big", epochs)
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -389,5 +382,15 @@ func TestCatchUpIsBoundedInBytes(t *testing.T) {
 					c.key, c.since, len(round), c.got, c.bytes, share)
 			}
 		}
+	}
+}
+
+// nothingMore publishes one more message on each channel prefix-i of
+// subs[i] and wants it next: nothing else came, each message exactly once.
+func nothingMore(t *testing.T, ctx context.Context, pb broker.Broker, subs []broker.Subscription, prefix string, epochs []string) {
+	t.Helper()
+	for i, s := range subs {
+		m := publishN(t, ctx, pb, fmt.Sprintf("%s-%d", prefix, i), 1)[0]
+		checkSeqs(t, recv(t, ctx, s, 1), m.Seq, epochs[i])
 	}
 }
