@@ -281,3 +281,12 @@ func (w *Writer) writeLocked(p []byte) (int, error) {
 	}
 	return w.writeAll(p)
 }
+
+// writeConn writes all of p through net.Conn's Write and counts what it
+// took in w.written, which then moves only as the write returns. w.mu is
+// held.
+func (w *Writer) writeConn(p []byte) (int, error) {
+	n, err := w.conn.Write(p)
+	w.written.Add(uint64(n))
+	return n, err
+}

@@ -4,14 +4,9 @@ package wsconn
 
 import "syscall"
 
-// writeAll writes all of p, waiting for the socket, and counts what it
-// took in w.written. Where raw writes are not ours the count moves only
-// as the write returns. w.mu is held.
-func (w *Writer) writeAll(p []byte) (int, error) {
-	n, err := w.conn.Write(p)
-	w.written.Add(uint64(n))
-	return n, err
-}
+// writeAll writes all of p, waiting for the socket: where raw writes are
+// not ours, through net.Conn (writeConn). w.mu is held.
+func (w *Writer) writeAll(p []byte) (int, error) { return w.writeConn(p) }
 
 // writeNoWait writes nothing where raw writes are not ours: the caller's
 // goroutine that may wait writes it all.

@@ -18,9 +18,7 @@ import (
 // writer's progress (Written) must see them. w.mu is held.
 func (w *Writer) writeAll(p []byte) (int, error) {
 	if w.raw == nil {
-		n, err := w.conn.Write(p)
-		w.written.Add(uint64(n))
-		return n, err
+		return w.writeConn(p)
 	}
 	aw := allWrites.Get().(*allWrite)
 	aw.p, aw.written = p, &w.written
