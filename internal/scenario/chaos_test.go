@@ -199,8 +199,14 @@ func runChaos(t *testing.T, seed uint64) {
 		t.Errorf("weight %v: status weight %v sessions %+v, buckets say blue %d green %d", final, st.Weight, st.Sessions, blue, green)
 	}
 	m := st.Moves
-	if m.ReattachFailed != 0 || m.AttachFailed != 0 || m.Canceled != 0 || m.Reattached != m.Drops {
-		t.Errorf("moves %+v: want every drop re-attached, nothing canceled or refused", m)
+	if m.ReattachFailed != 0 || m.AttachFailed != 0 || m.Reattached != m.Drops {
+		t.Errorf("moves %+v: want every drop re-attached, nothing refused", m)
+	}
+	// No PUT here is called off (ch.putErr), so a canceled move can only
+	// be a retry that a weight change or a preparation stopped
+	// (docs/api.md): each is counted in retried too.
+	if m.Canceled > m.Retried {
+		t.Errorf("moves %+v: more canceled than retried, yet no weight change was called off", m)
 	}
 	// A client that connects during a change is put where the new table
 	// says by a move the change's answer does not count (docs/api.md), and
