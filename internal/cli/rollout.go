@@ -358,6 +358,15 @@ func statusText(st admin.RolloutStatus) string {
 // 12.5, 0.12).
 func pct(v float64) string { return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) }
 
+// count is n and noun, the noun plural unless n is one: "1 session",
+// "0 sessions". Every noun it is given takes a plain -s.
+func count[N int | int64 | uint64](n N, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s", n, noun)
+}
+
 // exitError ends a command with a chosen exit code.
 type exitError struct {
 	code int

@@ -353,7 +353,7 @@ func metricsLine(m *watchModel) string {
 	s += fmt.Sprintf(" weight %s%%", pct(st.Weight))
 	for _, name := range []string{"blue", "green"} {
 		b := mt.Backends[name]
-		s += fmt.Sprintf(" | %s %d sessions err %s%% p95 %s p99 %s", name, b.Sessions, pct(b.ErrorRate*100), msText(b.P95Ms), msText(b.P99Ms))
+		s += fmt.Sprintf(" | %s %s err %s%% p95 %s p99 %s", name, count(b.Sessions, "session"), pct(b.ErrorRate*100), msText(b.P95Ms), msText(b.P99Ms))
 	}
 	return s
 }
@@ -402,7 +402,7 @@ func frame(m *watchModel) []string {
 			v.Step, styled(string(v.Outcome)), pct(v.Green.ErrorRate*100), v.Green.P95, pct(v.Blue.ErrorRate*100), v.Blue.P95))
 	}
 	if m.dropped > 0 {
-		lines = append(lines, fmt.Sprintf("  (%d transitions missed; state from the metrics ticks)", m.dropped))
+		lines = append(lines, fmt.Sprintf("  (%s missed; state from the metrics ticks)", count(m.dropped, "transition")))
 	}
 	for _, r := range m.recent {
 		lines = append(lines, "  "+r)

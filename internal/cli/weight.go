@@ -62,7 +62,7 @@ func newWeightCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res admin.PrepareResult
 			return run(cmd, http.MethodPost, "/api/v1/weight/prepare", args[0], &res, func() string {
-				return fmt.Sprintf("weight %v%% prepared: %d connections, %d failed", res.Weight, res.Prepared, res.Failed)
+				return fmt.Sprintf("weight %v%% prepared: %s, %d failed", res.Weight, count(res.Prepared, "connection"), res.Failed)
 			})
 		},
 	})
