@@ -46,13 +46,8 @@ func Parse(data []byte) (*Config, error) {
 	case err != nil:
 		return nil, explain(data, err)
 	default:
-		// A second document would be silently ignored; refuse it instead.
-		var extra yaml.Node
-		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-			if err != nil {
-				return nil, err
-			}
-			return nil, &FieldError{Line: extra.Line, Msg: "a configuration is one YAML document, found a second one"}
+		if err := noSecondDocument(dec); err != nil {
+			return nil, err
 		}
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err == nil {
@@ -81,6 +76,33 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// noSecondDocument reads the documents after the configuration: a second
+// one would be silently ignored, so one with anything in it is refused.
+// Empty ones are not: config tooling (helm, kustomize, yq) often leaves a
+// "---" at the end of a file.
+func noSecondDocument(dec *yaml.Decoder) error {
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		n := doc.Content[0]
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" {
+			continue // nothing but blank lines or comments; "null" or "~" is written content
+		}
+		after := ""
+		if doc.Line < n.Line {
+			after = fmt.Sprintf(` after the "---" on line %d`, doc.Line)
+		}
+		return &FieldError{Line: n.Line, Msg: "a configuration is one YAML document, found a second one" + after + "; remove it or merge it into the first"}
+	}
 }
 
 // lineIndex maps YAML paths ("backends.green.url", "rollout.steps[1]") to
