@@ -21,7 +21,9 @@ import (
 // attachment is watched: it must keep bringing the channels whose
 // announced position it has not offered yet closer to it. When it has
 // offered nothing on them for a whole bound while its client was never
-// behind (the one thing that may hold its reader back, see Pacer), it is
+// behind (the one thing that may hold its reader back, see Pacer) and
+// none of them was waiting for a recovery to subscribe it again (the
+// session's operation lock holds that up, not the backend), it is
 // closed and reported to OnDrop with ErrStalled, as a drop: the owner
 // re-attaches the session, on the other backend if this one keeps
 // failing.
@@ -64,7 +66,10 @@ func (s *Session) Acked(b *Attachment, r Resume, pos upstream.Position) {
 func (s *Session) Watch(a *Attachment, within time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if within <= 0 || s.closed || a != s.att || a.dead || a.closing || a.watch != nil || !s.headsPendingLocked(a) {
+	if within <= 0 || s.closed || a != s.att || a.dead || a.closing || a.watch != nil {
+		return
+	}
+	if pending, _ := s.headsPendingLocked(a); !pending {
 		return
 	}
 	w := &stallWatch{every: max(within/stallSamples, time.Millisecond), seen: a.advanced}
@@ -80,12 +85,13 @@ func (s *Session) lookForStall(a *Attachment, w *stallWatch) {
 		s.mu.Unlock()
 		return // stopped
 	}
-	if s.closed || a != s.att || a.dead || a.closing || !s.headsPendingLocked(a) {
+	pending, due := s.headsPendingLocked(a)
+	if s.closed || a != s.att || a.dead || a.closing || !pending {
 		a.watch = nil
 		s.mu.Unlock()
 		return
 	}
-	if behind || a.advanced != w.seen {
+	if behind || !due || a.advanced != w.seen {
 		w.seen, w.quiet = a.advanced, 0
 	} else {
 		w.quiet++
@@ -103,14 +109,20 @@ func (s *Session) lookForStall(a *Attachment, w *stallWatch) {
 }
 
 // headsPendingLocked reports whether a is the source of a channel whose
-// announced position it has not offered yet. s.mu is held.
-func (s *Session) headsPendingLocked(a *Attachment) bool {
+// announced position it has not offered yet, and whether one of those
+// is due from a: not waiting for a recovery to subscribe it again on a
+// (after a's subscription_lost or a gap), which waits for the operation
+// lock, so that the session, not a, holds the channel up. s.mu is held.
+func (s *Session) headsPendingLocked(a *Attachment) (pending, due bool) {
 	for _, sb := range s.subs {
 		if sb.head != 0 && sb.src == a {
-			return true
+			pending = true
+			if !sb.recovering || sb.recoverOn != a || sb.resubscribed {
+				return true, true
+			}
 		}
 	}
-	return false
+	return pending, false
 }
 
 // advancedLocked notes that a, sb's source, offered seq on sb while sb's

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ const stallBound = 200 * time.Millisecond
 
 // movedToAcked moves a session subscribed to x, at seq 1, to a new
 // connection whose ack announced seq 10, and starts its watchdog.
-func movedToAcked(t *testing.T) (*behindSink, *fakeConn, chan error) {
+func movedToAcked(t *testing.T) (*session.Session, *behindSink, *fakeConn, chan error) {
 	t.Helper()
 	sink := &behindSink{Sink: sessiontest.NewSink()}
 	dropped := make(chan error, 4)
@@ -63,7 +64,7 @@ func movedToAcked(t *testing.T) (*behindSink, *fakeConn, chan error) {
 	}
 	s.Release(old)
 	s.Watch(b, stallBound)
-	return sink, d.last(), dropped
+	return s, sink, d.last(), dropped
 }
 
 // noDrop fails the test if a drop was reported.
@@ -81,7 +82,7 @@ func noDrop(t *testing.T, dropped chan error) {
 // messages, however slowly, or that its client holds back, is not.
 func TestStallWatch(t *testing.T) {
 	t.Run("stalls", func(t *testing.T) {
-		_, c, dropped := movedToAcked(t)
+		_, _, c, dropped := movedToAcked(t)
 		c.msg("x", 2)
 		select {
 		case err := <-dropped:
@@ -93,7 +94,7 @@ func TestStallWatch(t *testing.T) {
 		}
 	})
 	t.Run("slow replay", func(t *testing.T) {
-		sink, c, dropped := movedToAcked(t)
+		_, sink, c, dropped := movedToAcked(t)
 		for seq := uint64(2); seq <= 10; seq++ { // 9 × bound/2: longer than the bound
 			time.Sleep(stallBound / 2)
 			c.msg("x", seq)
@@ -103,7 +104,7 @@ func TestStallWatch(t *testing.T) {
 		noDrop(t, dropped)
 	})
 	t.Run("client behind", func(t *testing.T) {
-		sink, c, dropped := movedToAcked(t)
+		_, sink, c, dropped := movedToAcked(t)
 		sink.behind.Store(true)
 		time.Sleep(5 * stallBound) // nothing comes while the client is behind
 		noDrop(t, dropped)
@@ -115,4 +116,33 @@ func TestStallWatch(t *testing.T) {
 		time.Sleep(2 * stallBound)
 		noDrop(t, dropped)
 	})
+}
+
+// A channel the watched connection loses (subscription_lost) waits for
+// its recovery, which waits for the operation lock: a move holds it for
+// up to handover.timeout, the watchdog's bound, and then closes its
+// failed target, and the client's subscribes may be queued ahead. The
+// connection owes nothing on the channel meanwhile, so that wait is no
+// stall; once resubscribed it must bring the channel up to the position
+// as before. Before, the wait was counted as one, the healthy connection
+// closed and reported with ErrStalled (a quick drop, moves.stalls).
+func TestStallWatchWaitsOutALostChannelsRecovery(t *testing.T) {
+	s, sink, c, dropped := movedToAcked(t)
+	ctx := testenv.Context(t, 10*time.Second)
+	if err := s.LockOps(ctx); err != nil { // as a move does
+		t.Fatal(err)
+	}
+	c.h.HandleEvent(upstream.Event{Kind: upstream.KindLost, Channel: "x"})
+	time.Sleep(2 * stallBound) // the recovery waits for the lock
+	noDrop(t, dropped)
+	s.UnlockOps()
+	testenv.Eventually(t, "the recovery's resubscribe of x", 10*time.Second, func() bool {
+		return slices.Contains(c.Calls(), "subscribe x 1 true")
+	})
+	for seq := uint64(2); seq <= 10; seq++ {
+		c.msg("x", seq)
+	}
+	sink.CheckExactly(t, "x", 1, 10)
+	time.Sleep(2 * stallBound)
+	noDrop(t, dropped)
 }
