@@ -101,16 +101,29 @@ func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() 
 	case c == nil:
 		return r.follower().refusal()
 	case r.synced == nil:
-		return c.SetWeightByHand(ctx, w, set)
+		return r.closedMidway(c.SetWeightByHand(ctx, w, set))
 	}
 	since := r.synced.storedVersion(ctx)
 	if err := c.SetWeightByHand(ctx, w, set); err != nil {
-		return err
+		return r.closedMidway(err)
 	}
 	if r.synced.storedVersion(ctx) > since {
 		_, _, _ = r.synced.waitFollowers(ctx, w, since) // only ctx's end cuts it short: the weight is set
 	}
 	return nil
+}
+
+// closedMidway turns err, from the controller, into the follower's refusal
+// when it was closed by a demotion while a weight set by hand ran: that
+// weight, applied but not stored, is undone by the follower, which
+// applies the stored one again.
+func (r *role) closedMidway(err error) error {
+	if !errors.Is(err, rollout.ErrClosed) || r.ctrl.Load() != nil {
+		return err
+	}
+	f := r.follower()
+	f.resync.Store(true)
+	return f.refusal()
 }
 
 func (r *role) Status() rollout.State {
@@ -137,6 +150,11 @@ type follower struct {
 	// gateway takes the store, so that its readers come back to the
 	// controller's.
 	events rollout.Feed
+
+	// resync makes run apply the stored state again although its
+	// version is seen: a weight set by hand on this gateway's controller
+	// while it was closed moved the gateway off it.
+	resync atomic.Bool
 
 	// emergencyFor is the rollout whose emergency rollback this follower
 	// has begun (run's goroutine only).
@@ -189,6 +207,9 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 	defer tick.Stop()
 	campaign := time.Now().Add(a.cfg.Rollout.Store.Lease / 3)
 	for {
+		if f.resync.Swap(false) {
+			version = 0
+		}
 		if v, ok := f.readState(ctx, version); ok {
 			version = v
 			st := f.state()

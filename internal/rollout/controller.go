@@ -403,7 +403,8 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 // undone by hand. Then it stores w as the weight the gateway stands at,
 // even when set failed (the weight is applied before the moves), so that
 // a restart comes back to it (see New). A store that fails loses only
-// that, and is logged.
+// that, and is logged. A controller closed while set ran stores nothing
+// and returns ErrClosed: set's weight is applied but not kept.
 func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
 	c.mu.Lock()
 	switch {
@@ -433,9 +434,14 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 		c.byHand--
 		c.mu.Unlock()
 	}()
-	if closed || next.Phase.Active() {
-		// Closed, or an emergency rollback began meanwhile: its state is
-		// the one to keep.
+	if closed {
+		// Closed meanwhile (its gateway lost the store, or stops): w is
+		// not stored, and the operator must not be told it is set.
+		return ErrClosed
+	}
+	if next.Phase.Active() {
+		// An emergency rollback began meanwhile: its state is the one to
+		// keep.
 		return err
 	}
 	next.Weight = w
