@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -94,4 +96,101 @@ func TestWeightSetByHandAcrossADemotionIsNotLeftUnstored(t *testing.T) {
 		return h.Gateway().Status().Weight == storedState(t, h.App).Weight
 	})
 	checkDelivery(t, hs)
+}
+
+// redisUser is a Redis user for one gateway, whose writes the test can
+// forbid (Redis answers NOPERM) while its reads go on: a gateway whose
+// writes to the store fail, as when cut off, that still sees the lease.
+type redisUser struct {
+	raw  *redis.Client
+	name string
+}
+
+func newRedisUser(t *testing.T) *redisUser {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	u := &redisUser{raw: redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)}), name: "batontest-" + hex.EncodeToString(b[:])}
+	t.Cleanup(func() {
+		_ = u.raw.Do(context.Background(), "ACL", "DELUSER", u.name).Err()
+		_ = u.raw.Close()
+	})
+	u.set(t, "~*")
+	return u
+}
+
+// set replaces the user's key permissions.
+func (u *redisUser) set(t *testing.T, keys string) {
+	t.Helper()
+	if err := u.raw.Do(context.Background(), "ACL", "SETUSER", u.name, "on", ">pw", "&*", "+@all", "resetkeys", keys).Err(); err != nil {
+		t.Skipf("Redis ACLs unavailable: %v", err)
+	}
+}
+
+func (u *redisUser) url(t *testing.T) string {
+	return "redis://" + u.name + ":pw@" + testenv.RedisAddr(t)
+}
+
+// TestEmergencyRollbackUnstoredAtADemotionIsNotUndone: the holder's
+// emergency rollback cannot be stored (its writes fail), then the
+// holder loses its lease and follows. The rollback must not be undone on
+// it by the older stored state: the emergency wins over other writers,
+// so it is stored before the controller stops, and every gateway rolls
+// back.
+func TestEmergencyRollbackUnstoredAtADemotionIsNotUndone(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	u := newRedisUser(t)
+	holderCfg.Rollout.Store.URL = u.url(t)
+	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
+	holderCfg.Rollout.Steps = []float64{50, 100}
+	followerCfg.Rollout.Steps = holderCfg.Rollout.Steps
+	h := start(t, holderCfg, Options{TestHold: time.Minute})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 8), clients(t, f.App, 8)
+	if _, err := h.Controller().Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "step 1 applied and held", 20*time.Second, func() bool {
+		st := storedState(t, h.App)
+		_, live, err := h.role.synced.followers(context.Background(), half)
+		return st.Phase == rollout.Shifting && st.Applied && err == nil && len(live) == 1 // the holder waits for it
+	})
+	if h.Gateway().Status().Sessions.Green == 0 {
+		t.Fatal("no holder session on green at 50%: the test shows nothing")
+	}
+
+	u.set(t, "%R~*")
+	if _, err := h.Controller().EmergencyRollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the holder's sessions back on blue", 10*time.Second, func() bool {
+		return h.Gateway().Status().Sessions.Green == 0
+	})
+	if st := storedState(t, h.App); st.Phase != rollout.Shifting {
+		t.Fatalf("the emergency was stored (%s) while the holder could not write: the test shows nothing", st.Phase)
+	}
+	// The rollback's end waits for the follower, which never moves (the
+	// state and the notice were not written): its driver stores nothing
+	// before the demotion.
+	u.set(t, "~*")
+	takeLease(t, holderCfg)
+	testenv.Eventually(t, "the former holder to follow", 10*time.Second, func() bool {
+		return h.storeRole().Role == "follower"
+	})
+	testenv.Eventually(t, "the demoted gateway to apply the stored state", 10*time.Second, func() bool {
+		r := h.role.follower().record()
+		return r.V > 0 && !r.Busy
+	})
+	if gs := h.Gateway().Status(); gs.Weight != 0 || gs.Sessions.Green != 0 {
+		t.Errorf("the demoted gateway undid its emergency rollback: weight %v, sessions %+v", gs.Weight, gs.Sessions)
+	}
+	if st := storedState(t, h.App); st.Phase != rollout.RollingBack || !st.Emergency {
+		t.Errorf("stored state %s (emergency %v) after the demotion, want the emergency rollback", st.Phase, st.Emergency)
+	}
+	testenv.Eventually(t, "the follower to roll back", 10*time.Second, func() bool {
+		gs := f.Gateway().Status()
+		return gs.Weight == 0 && gs.Sessions.Green == 0
+	})
+	checkDelivery(t, hs)
+	checkDelivery(t, fs)
 }

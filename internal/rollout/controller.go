@@ -218,8 +218,12 @@ func def[T comparable](v *T, d T) {
 }
 
 // Close stops the driver where it stands, without changing the stored
-// state: a controller created later on the same store resumes. It closes
-// every subscription. Later commands fail with ErrClosed.
+// state: a controller created later on the same store resumes. Only an
+// emergency rollback not stored yet is stored first (within the store
+// timeout), over another writer's state as ever: left out, the gateway
+// that follows the store next (a restart, or this one demoted to a
+// follower) would undo it. It closes every subscription. Later commands
+// fail with ErrClosed.
 func (c *Controller) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -230,6 +234,11 @@ func (c *Controller) Close() error {
 	c.cancel()
 	c.mu.Unlock()
 	c.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.StoreTimeout)
+	c.ioMu.Lock()
+	c.flush(ctx)
+	c.ioMu.Unlock()
+	cancel()
 	c.feed.Close()
 	return nil
 }
