@@ -77,6 +77,7 @@ func newRoot() *cobra.Command {
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}
+	refuseUnknownHelpTopics(root)
 	return root
 }
 
@@ -91,20 +92,55 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 			if len(args) == 0 {
 				return nil
 			}
-			var hint strings.Builder
-			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
-				hint.WriteString("\n\nDid you mean this?\n")
-				for _, name := range s {
-					fmt.Fprintf(&hint, "\t%s\n", name)
-				}
-			}
-			return fmt.Errorf("unknown command %q for %q%s", args[0], c.CommandPath(), hint.String())
+			return fmt.Errorf("unknown command %q for %q%s", args[0], c.CommandPath(), didYouMean(c, args[0]))
 		}
-		c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor alone does not apply
 		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	}
 	for _, sub := range c.Commands() {
 		refuseUnknownSubcommands(sub)
+	}
+}
+
+// didYouMean is cobra's "Did you mean this?" paragraph for name, a
+// mistyped subcommand of c; "" when no subcommand is near.
+func didYouMean(c *cobra.Command, name string) string {
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor alone does not apply
+	}
+	s := c.SuggestionsFor(name)
+	if len(s) == 0 {
+		return ""
+	}
+	var hint strings.Builder
+	hint.WriteString("\n\nDid you mean this?\n")
+	for _, name := range s {
+		fmt.Fprintf(&hint, "\t%s\n", name)
+	}
+	return hint.String()
+}
+
+// refuseUnknownHelpTopics makes `baton help` fail on a command that does
+// not exist (`baton help rolout`, `baton help rollout emergncy`): cobra's
+// help command prints "Unknown help topic" and the root's usage on stdout
+// (or the group's help) and exits 0, as if help had been found.
+func refuseUnknownHelpTopics(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	help, _, err := root.Find([]string{"help"})
+	if err != nil || help == root || help.Run == nil {
+		return
+	}
+	show := help.Run
+	help.Run = nil
+	help.RunE = func(c *cobra.Command, args []string) error {
+		cmd, rest, err := c.Root().Find(args)
+		if cmd == nil {
+			cmd = c.Root()
+		}
+		if err != nil || (len(rest) > 0 && cmd.HasSubCommands()) {
+			return fmt.Errorf("unknown help topic %q for %q%s", rest[0], cmd.CommandPath(), didYouMean(cmd, rest[0]))
+		}
+		show(c, args)
+		return nil
 	}
 }
 
