@@ -34,6 +34,14 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// cobra adds its completion group at Execute, after newRoot refused
+	// the unknown subcommands of the others; add it here, once the output
+	// it writes the scripts to is set, so that `baton completion zhs` is
+	// refused too.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+	}
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ie *interruptedError
 		if !errors.As(err, &ie) {
