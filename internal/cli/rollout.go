@@ -46,9 +46,12 @@ type rolloutFlags struct {
 }
 
 func (f *rolloutFlags) client() (*adminClient, error) {
-	tok := f.token
+	// Trimmed, as the API trims the token a request presents (and a
+	// gateway refuses one configured with whitespace around it): a token
+	// read with its trailing newline would not even make a valid header.
+	tok := strings.TrimSpace(f.token)
 	if tok == "" {
-		tok = os.Getenv(TokenEnv)
+		tok = strings.TrimSpace(os.Getenv(TokenEnv))
 	}
 	if tok == "" {
 		return nil, fmt.Errorf("no admin token: pass --token or set %s", TokenEnv)
