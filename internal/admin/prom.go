@@ -82,7 +82,7 @@ func newCollector(s *Server) *collector {
 		detached:       d("sessions_detached", "Sessions with no live backend connection."),
 		standby:        d("sessions_standby", "Sessions holding an idle connection to the other backend: a rollout's way back, or prepared ahead of a weight change."),
 		weight:         d("weight_percent", "Share of users routed to green, in percent."),
-		moves:          d("moves_total", "Moves caused by weight changes, by outcome (done, failed, canceled).", "kind"),
+		moves:          d("moves_total", "Moves caused by weight changes and by the gateway's retries of the sessions they left misplaced, by outcome (done, failed, canceled).", "kind"),
 		reattaches:     d("reattaches_total", "Re-attaches after a backend dropped a session, by outcome (done, failed).", "kind"),
 		drops:          d("backend_drops_total", "Backend connections that ended unasked."),
 		movesRetried:   d("moves_retried_total", "Moves of the gateway's own retries of misplaced sessions, without a weight change (counted in moves_total too)."),
