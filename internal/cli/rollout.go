@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -119,6 +120,10 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 	}
 	resp, err := c.request(ctx, method, path, body)
 	if err != nil {
+		if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "dial" {
+			// Go's error names the URL, not the flag that chose it.
+			err = fmt.Errorf("cannot reach the admin API at %s (is the gateway's admin.listen there? --admin gives its URL): %w", c.base, err)
+		}
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
