@@ -3,6 +3,7 @@ package sio
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/baton-rt/baton/internal/eio"
@@ -20,7 +21,9 @@ type Config struct {
 	// announcing more closes the connection. Zero means 10.
 	MaxAttachments int
 	// MaxPacketSize bounds one packet with its attachments, in bytes. Zero
-	// means Engine.MaxPayload.
+	// means what Node allows: Engine.MaxPayload bounds each Engine.IO
+	// message, and each attachment is a message of its own, so a packet
+	// may be Engine.MaxPayload times (1 + MaxAttachments).
 	MaxPacketSize int
 }
 
@@ -43,7 +46,10 @@ func (c Config) WithDefaults() Config {
 		c.MaxAttachments = DefaultMaxAttachments
 	}
 	if c.MaxPacketSize == 0 {
-		c.MaxPacketSize = c.Engine.MaxPayload
+		c.MaxPacketSize = math.MaxInt
+		if per := c.Engine.MaxPayload; per > 0 && c.MaxAttachments > 0 && per <= math.MaxInt/(1+c.MaxAttachments) {
+			c.MaxPacketSize = per * (1 + c.MaxAttachments)
+		}
 	}
 	return c
 }
