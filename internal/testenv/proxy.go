@@ -11,7 +11,8 @@ import (
 // backend) and
 // can silently drop everything on the connections it holds, as a network
 // Partition would, leave new ones unanswered, as a stuck server does, or
-// refuse them, as a server that is down does.
+// refuse them, as a server that is down does (all of them, or only the
+// next few: RefuseNext).
 type Proxy struct {
 	l      net.Listener
 	target string
@@ -27,6 +28,9 @@ type Proxy struct {
 	// refuse, while set (Down), makes the proxy close every connection it takes
 	// at once, as a Redis that is down (restarting) leaves its clients.
 	refuse bool
+	// refuseNext is how many of the next connections to close at once
+	// (RefuseNext); the links already made stay.
+	refuseNext int
 }
 
 type link struct {
@@ -58,7 +62,10 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.mu.Lock()
-		if p.refuse {
+		if p.refuse || p.refuseNext > 0 {
+			if !p.refuse {
+				p.refuseNext--
+			}
 			p.mu.Unlock()
 			_ = a.Close()
 			continue
@@ -137,6 +144,15 @@ func (p *Proxy) Up() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refuse = false
+}
+
+// RefuseNext closes the next n connections at once, as a server that
+// turns some away under load does, and lets the ones after through; the
+// connections made so far stay.
+func (p *Proxy) RefuseNext(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuseNext = n
 }
 
 // Stalled is how many connections the proxy took after Stall.
