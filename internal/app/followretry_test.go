@@ -143,3 +143,60 @@ func TestFollowersRecordFollowsItsOwnRetries(t *testing.T) {
 	})
 	checkDelivery(t, fs)
 }
+
+// TestFollowerRetriesAnEmergencyRollbacksFailedMoves: blue turns the
+// follower's connections away during the holder's emergency rollback, so
+// the follower's sessions stay on green through the rollback's moves and
+// its retries, and the rollback ends with them there. Once blue takes
+// connections again, no weight change comes (the rollout has ended):
+// the follower's own gateway must move them to blue, where the stored
+// weight puts them.
+func TestFollowerRetriesAnEmergencyRollbacksFailedMoves(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Steps = []float64{100}
+	blue := testenv.StartProxy(t, urlHost(followerCfg.Backends.Blue.URL))
+	followerCfg.Backends.Blue.URL = strings.Replace(followerCfg.Backends.Blue.URL, urlHost(followerCfg.Backends.Blue.URL), blue.Addr(), 1)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 2), clients(t, f.App, 6)
+	followerLive(t, h.App, f.App)
+	if st := runRollout(t, h.Controller()); st.Phase != rollout.Completed {
+		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
+	}
+	testenv.Eventually(t, "the follower's sessions on green", 10*time.Second, func() bool {
+		return f.Gateway().Status().Sessions.Green == len(fs)
+	})
+
+	blue.Down()
+	if _, err := h.Controller().EmergencyRollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, h.Controller(), 30*time.Second, rollout.RolledBack)
+	if want := fmt.Sprintf("left %d sessions on green", len(fs)); !st.Emergency || !strings.Contains(st.Reason, want) {
+		t.Fatalf("rolled back (emergency %v) with %q while the follower has %d sessions on green; want %q", st.Emergency, st.Reason, f.Gateway().Status().Sessions.Green, want)
+	}
+	stored, err := h.st.GetState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the follower to apply the rolled-back state, its moves failing", 10*time.Second, func() bool {
+		r := f.role.follower().record()
+		return r.V == stored.Version && !r.Busy
+	})
+	if gs := f.Gateway().Status(); gs.Weight != 0 || gs.Sessions.Green != len(fs) {
+		t.Fatalf("blue refusing: the follower stands at %v with %+v; want 0 %% and its %d sessions left on green", gs.Weight, gs.Sessions, len(fs))
+	}
+	blue.Up()
+
+	testenv.Eventually(t, "the follower's sessions on blue by its gateway's retries", 20*time.Second, func() bool {
+		return f.Gateway().Status().Sessions.Blue == len(fs)
+	})
+	if now, err := h.st.GetState(context.Background()); err != nil || now.Version != stored.Version {
+		t.Fatalf("the stored state moved from version %d to %d (%v): the sessions were placed by a weight change", stored.Version, now.Version, err)
+	}
+	if m := f.Gateway().Status().Moves; m.Retried < uint64(len(fs)) {
+		t.Errorf("the follower's moves %+v: want its %d sessions moved by retries", m, len(fs))
+	}
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
+}
