@@ -171,4 +171,9 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrInvalid: an argument breaks a documented limit.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrLeaseLost: a state write fenced by a lease (redisstore's) found
+	// the lease held by another process, or given up; nothing was written.
+	// The writer no longer holds the store and must stop acting on it:
+	// retrying cannot succeed.
+	ErrLeaseLost = errors.New("store: the lease this write was made under is lost")
 )

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/store"
 )
 
 // A lease gives one gateway the store, as the bbolt file's lock does for
@@ -22,9 +25,11 @@ import (
 // it. A holder that dies lets it expire; a holder that cannot reach Redis
 // keeps renewing and, once Redis answers again, takes the key back if it
 // expired meanwhile and nobody else took it. The lease is lost only when
-// another owner is found in the key. It is not a fence: during a
-// partition longer than the lease, two gateways may both act; the state's
-// compare-and-set keeps them from overwriting each other's writes.
+// another owner is found in the key, by a renewal or by a state write
+// through the lease's FencedStore. During a partition longer than the
+// lease two gateways may both believe they hold it, but only the one whose
+// token is in the key can write the state through its FencedStore: the
+// other's write is refused (store.ErrLeaseLost), and its lease lost.
 
 // ErrHeld: another owner holds the store's lease (see HeldError).
 var ErrHeld = errors.New("redisstore: the store is held by another gateway")
@@ -71,7 +76,9 @@ type Lease struct {
 	ttl   time.Duration
 
 	lost     chan struct{}
+	lostOnce sync.Once
 	lostErr  error
+	released atomic.Bool // Release began: no more fenced writes
 	stop     context.CancelFunc
 	done     chan struct{}
 	release  sync.Once
@@ -120,15 +127,47 @@ func (l *Lease) take(ctx context.Context) error {
 		return l.s.wrap("lease", err)
 	}
 	if found, ok := res.(string); ok {
-		held := &HeldError{Owner: found}
-		if i := strings.LastIndexByte(found, ' '); i > 0 {
-			held.Owner = found[:i]
-		}
-		held.Expires = l.ttl
-		if d, err := l.s.client.PTTL(ctx, l.key).Result(); err == nil && d > 0 {
-			held.Expires = d
-		}
-		return held
+		return l.heldBy(ctx, found)
+	}
+	return nil
+}
+
+// heldBy is the HeldError for found, the lease key's value.
+func (l *Lease) heldBy(ctx context.Context, found string) *HeldError {
+	held := &HeldError{Owner: found, Expires: l.ttl}
+	if i := strings.LastIndexByte(found, ' '); i > 0 {
+		held.Owner = found[:i]
+	}
+	if d, err := l.s.client.PTTL(ctx, l.key).Result(); err == nil && d > 0 {
+		held.Expires = d
+	}
+	return held
+}
+
+// setLost records that another owner holds the lease: once, whether a
+// renewal or a fenced write found it first.
+func (l *Lease) setLost(err error) {
+	l.lostOnce.Do(func() {
+		l.lostErr = err
+		close(l.lost)
+	})
+}
+
+// lostTo is a fenced write's error when it found owner in the lease key;
+// the lease is lost.
+func (l *Lease) lostTo(ctx context.Context, owner string) error {
+	l.setLost(l.heldBy(ctx, owner))
+	return fmt.Errorf("redisstore: set state: %w: %w", store.ErrLeaseLost, l.Err())
+}
+
+// usable refuses a fenced write, without asking Redis, once the lease is
+// known lost or released.
+func (l *Lease) usable() error {
+	switch {
+	case l.Err() != nil:
+		return fmt.Errorf("redisstore: set state: %w: %w", store.ErrLeaseLost, l.Err())
+	case l.released.Load():
+		return fmt.Errorf("redisstore: set state: %w: released", store.ErrLeaseLost)
 	}
 	return nil
 }
@@ -143,6 +182,8 @@ func (l *Lease) renew(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-l.lost: // a fenced write found another owner
+			return
 		case <-t.C:
 		}
 		tctx, cancel := context.WithTimeout(ctx, l.ttl/3)
@@ -151,8 +192,7 @@ func (l *Lease) renew(ctx context.Context) {
 		var held *HeldError
 		switch {
 		case errors.As(err, &held):
-			l.lostErr = err
-			close(l.lost)
+			l.setLost(err)
 			return
 		case err != nil && ctx.Err() == nil && l.errorLog != nil:
 			l.errorLog(err)
@@ -160,8 +200,9 @@ func (l *Lease) renew(ctx context.Context) {
 	}
 }
 
-// Lost is closed when another owner was found holding the lease: this
-// process must stop acting on the store. Err says who.
+// Lost is closed when another owner was found holding the lease, by a
+// renewal or a fenced write: this process must stop acting on the store.
+// Err says who.
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 // Err is the reason the lease was lost, once Lost is closed; nil before.
@@ -180,6 +221,7 @@ func (l *Lease) Err() error {
 func (l *Lease) Release(ctx context.Context) error {
 	var err error
 	l.release.Do(func() {
+		l.released.Store(true)
 		l.stop()
 		<-l.done
 		if l.Err() != nil {
@@ -189,3 +231,28 @@ func (l *Lease) Release(ctx context.Context) error {
 	})
 	return err
 }
+
+// FencedStore is the Store with its state writes fenced by a lease (see
+// Lease.Fenced). Everything but CompareAndSetState is the Store's.
+type FencedStore struct {
+	*Store
+	lease *Lease
+}
+
+// Fenced returns the lease's store whose CompareAndSetState is made only
+// while the lease key holds this lease: in the same Redis script as the
+// version's compare-and-set, so that a holder that has lost the lease and
+// not noticed yet cannot overwrite what the new holder loaded. A write
+// that finds another owner writes nothing, fails with an error matching
+// store.ErrLeaseLost and ErrHeld, and loses the lease (Lost); so does any
+// write after that, or after Release.
+func (l *Lease) Fenced() *FencedStore { return &FencedStore{Store: l.s, lease: l} }
+
+// CompareAndSetState implements store.StateStore, fenced.
+func (f *FencedStore) CompareAndSetState(ctx context.Context, expected uint64, blob []byte) (uint64, error) {
+	return f.compareAndSetState(ctx, expected, blob, f.lease)
+}
+
+// Unfenced is the state store without the fence, for the writes that must
+// be made whoever holds the lease (an emergency rollback's state).
+func (f *FencedStore) Unfenced() store.StateStore { return f.Store }

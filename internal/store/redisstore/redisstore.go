@@ -21,9 +21,10 @@
 //
 // CompareAndSetState is one Lua script (compare the version, HINCRBY it,
 // store the blob and the call's random id), so the check and the write
-// cannot interleave with another gateway's; go-redis's resend of a script
-// whose reply a broken connection lost finds its own id and reports the
-// write made, not a conflict. AppendEvent is one Lua script around an XADD
+// cannot interleave with another gateway's; through a lease's FencedStore
+// the same script also checks the lease key (lease.go). go-redis's resend
+// of a script whose reply a broken connection lost finds its own id and
+// reports the write made, not a conflict. AppendEvent is one Lua script around an XADD
 // with the id 0-* and an exact MAXLEN: Redis assigns the next sequence
 // number of the stream (the seq) and trims the oldest entries in the same
 // command, and keeps counting after trims. The entry keeps the call's random

@@ -16,15 +16,29 @@ import (
 // Lua number rounding is involved. ARGV[3] is an id unique to the call,
 // kept in the field w: go-redis sends the script again when a connection
 // breaks before the reply came, and a second run that finds w equal to its
-// id knows the write was its own first run's, not a conflict. Reply:
-// {1, new version} or {0, version found}.
+// id knows the write was its own first run's, not a conflict.
+//
+// With a second key, the lease's (a FencedStore), the write is fenced: it
+// is refused when the key holds another owner than ARGV[4], checked in the
+// same script so that no other gateway can take the lease between the
+// check and the write. A key that expired with nobody taking it is taken
+// back for ARGV[5] ms, as the lease's renewal would.
+//
+// Reply: {1, new version}, {0, version found} or {2, owner found}.
 var casScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] and redis.call('HGET', KEYS[1], 'w') == ARGV[3] then
+  return {1, v}
+end
+local o = KEYS[2] and redis.call('GET', KEYS[2])
+if o and o ~= ARGV[4] then
+  return {2, o}
+end
 if v ~= ARGV[1] then
-  if redis.call('HGET', KEYS[1], 'w') == ARGV[3] then
-    return {1, v}
-  end
   return {0, v}
+end
+if o == false then
+  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
 end
 local n = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('HSET', KEYS[1], 'b', ARGV[2], 'w', ARGV[3])
@@ -54,15 +68,31 @@ func (s *Store) GetState(ctx context.Context) (store.State, error) {
 
 // CompareAndSetState implements store.StateStore.
 func (s *Store) CompareAndSetState(ctx context.Context, expected uint64, blob []byte) (uint64, error) {
+	return s.compareAndSetState(ctx, expected, blob, nil)
+}
+
+// compareAndSetState is CompareAndSetState, fenced by l when not nil.
+func (s *Store) compareAndSetState(ctx context.Context, expected uint64, blob []byte, l *Lease) (uint64, error) {
 	if err := store.ValidateBlob(blob); err != nil {
 		return 0, err
 	}
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	reply, err := casScript.Run(ctx, s.client, []string{s.keyState}, strconv.FormatUint(expected, 10), blob, rand.Text()).Slice()
+	keys, args := []string{s.keyState}, []any{strconv.FormatUint(expected, 10), blob, rand.Text()}
+	if l != nil {
+		if err := l.usable(); err != nil {
+			return 0, err
+		}
+		keys, args = append(keys, l.key), append(args, l.value, l.ttl.Milliseconds())
+	}
+	reply, err := casScript.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
 		return 0, s.wrap("set state", err)
+	}
+	if len(reply) == 2 && reply[0] == int64(2) && l != nil {
+		owner, _ := reply[1].(string)
+		return 0, l.lostTo(ctx, owner)
 	}
 	ok, version, err := parseCASReply(reply)
 	if err != nil {

@@ -1,0 +1,140 @@
+package redisstore_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/store"
+	"github.com/baton-rt/baton/internal/store/redisstore"
+	"github.com/baton-rt/baton/internal/store/storetest"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// The fenced store is a store.Store like the plain one while its lease is
+// held.
+func TestFencedSuite(t *testing.T) {
+	type held struct {
+		prefix string
+		lease  *redisstore.Lease
+	}
+	fenced := map[store.Store]held{}
+	mk := func(t *testing.T, p string) store.Store {
+		l := acquire(t, open(t, p), "gw-a", time.Minute)
+		f := l.Fenced()
+		fenced[f] = held{p, l}
+		return f
+	}
+	storetest.Run(t, func(t *testing.T) store.Store {
+		p := uniquePrefix()
+		deleteKeysAtEnd(t, p)
+		return mk(t, p)
+	}, storetest.Config{
+		MaxEvents: maxEvents,
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			h := fenced[s]
+			if err := h.lease.Release(testenv.Context(t, 5*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return mk(t, h.prefix)
+		},
+		Peer: func(t *testing.T, s store.Store) store.Store {
+			return open(t, fenced[s].prefix)
+		},
+	})
+}
+
+// TestFencedWriteOfALostLease: another gateway took the lease (a's
+// expired unseen), and a's renewal has not come yet (a TTL of a minute).
+// a's state write is refused, writes nothing and loses a's lease; the
+// unfenced write (an emergency's) is still made.
+func TestFencedWriteOfALostLease(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	ctx := testenv.Context(t, 10*time.Second)
+	la := acquire(t, open(t, p), "gw-a", time.Minute)
+	fa := la.Fenced()
+	if _, err := fa.CompareAndSetState(ctx, 0, []byte("a1")); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawClient(t)
+	if err := raw.Set(ctx, ownerKey(p), "gw-b 0022", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := fa.CompareAndSetState(ctx, 1, []byte("a2"))
+	if !errors.Is(err, store.ErrLeaseLost) || !errors.Is(err, redisstore.ErrHeld) || !strings.Contains(err.Error(), "gw-b") {
+		t.Fatalf("write of a lost lease: %v, want ErrLeaseLost naming gw-b", err)
+	}
+	if st, err := fa.GetState(ctx); err != nil || st.Version != 1 || string(st.Blob) != "a1" {
+		t.Fatalf("state after the refused write: %d %q %v, want 1 \"a1\"", st.Version, st.Blob, err)
+	}
+	select {
+	case <-la.Lost():
+	default:
+		t.Fatal("the refused write left the lease held")
+	}
+	var held *redisstore.HeldError
+	if !errors.As(la.Err(), &held) || held.Owner != "gw-b" {
+		t.Fatalf("Err() = %v, want a HeldError naming gw-b", la.Err())
+	}
+	if _, err := fa.CompareAndSetState(ctx, 1, []byte("a3")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("second write of a lost lease: %v, want ErrLeaseLost", err)
+	}
+
+	if v, err := fa.Unfenced().CompareAndSetState(ctx, 1, []byte("emergency")); err != nil || v != 2 {
+		t.Fatalf("unfenced write: %d %v, want version 2", v, err)
+	}
+	if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || v != "gw-b 0022" {
+		t.Fatalf("the lease key holds %q (%v), want the new owner's", v, err)
+	}
+}
+
+// TestFencedWriteTakesBackAnExpiredLease: a lease that expired with
+// nobody taking it (Redis away longer than the TTL) is still this
+// holder's, as its renewal would find: the write is made and the key
+// taken back.
+func TestFencedWriteTakesBackAnExpiredLease(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	ctx := testenv.Context(t, 10*time.Second)
+	la := acquire(t, open(t, p), "gw-a", time.Minute)
+	raw := rawClient(t)
+	if err := raw.Del(ctx, ownerKey(p)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := la.Fenced().CompareAndSetState(ctx, 0, []byte("a1")); err != nil {
+		t.Fatalf("write of an expired lease nobody took: %v", err)
+	}
+	if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || !strings.HasPrefix(v, "gw-a ") {
+		t.Fatalf("the lease key holds %q (%v), want gw-a's", v, err)
+	}
+	if d, err := raw.PTTL(ctx, ownerKey(p)).Result(); err != nil || d <= 0 || d > time.Minute {
+		t.Fatalf("the lease key's TTL is %v (%v), want the lease's", d, err)
+	}
+	if err := la.Err(); err != nil {
+		t.Fatalf("lease lost: %v", err)
+	}
+}
+
+// TestFencedWriteAfterRelease: a released lease fences nothing in: the
+// write is refused, and the key is not taken again.
+func TestFencedWriteAfterRelease(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	ctx := testenv.Context(t, 10*time.Second)
+	la := acquire(t, open(t, p), "gw-a", time.Minute)
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := la.Fenced().CompareAndSetState(ctx, 0, []byte("a1")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("write of a released lease: %v, want ErrLeaseLost", err)
+	}
+	if n, err := rawClient(t).Exists(ctx, ownerKey(p), p+"{store}:state").Result(); err != nil || n != 0 {
+		t.Fatalf("%d of the lease and state keys exist after the refused write (%v), want none", n, err)
+	}
+}
