@@ -247,7 +247,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 		a.role.synced = a.newSyncedShifter()
 	}
 	if a.role.follower() == nil { // a follower starts the controller once it holds the store
-		ctrl, err := rollout.New(ctx, a.controllerOptions())
+		ctrl, err := rollout.New(ctx, a.controllerOptions(a.heldLease()))
 		if err != nil {
 			return nil, fmt.Errorf("app: rollout: %w", err)
 		}
@@ -396,7 +396,11 @@ func (a *App) Gateway() *gateway.Gateway { return a.gw }
 func (a *App) Controller() *rollout.Controller { return a.role.controller() }
 
 // controllerOptions are the rollout controller's, from the App's parts.
-func (a *App) controllerOptions() rollout.Options {
+// With the Redis store's lease l, the controller's state writes are
+// fenced by it: once another gateway holds the store, they fail (and l is
+// lost, which demotes this gateway) instead of overwriting what the new
+// holder loaded.
+func (a *App) controllerOptions(l *redisstore.Lease) rollout.Options {
 	o := rollout.Options{
 		Plan:          a.cfg.Rollout,
 		Shifter:       a.controllerShifter(),
@@ -409,6 +413,9 @@ func (a *App) controllerOptions() rollout.Options {
 		TestHold:      a.opts.TestHold,
 		MaxMinSamples: a.maxMinSamples(),
 		ProbeInterval: a.probeInterval(),
+	}
+	if l != nil {
+		o.Store = l.Fenced()
 	}
 	if a.exch != nil {
 		o.OnEmergency = a.noticeEmergency

@@ -57,7 +57,8 @@ func (r *role) follower() *follower { return r.f.Load() }
 // command runs do on the controller, or refuses it on a follower.
 func (r *role) command(do func(*rollout.Controller) (rollout.State, error)) (rollout.State, error) {
 	if c := r.ctrl.Load(); c != nil {
-		return do(c)
+		st, err := do(c)
+		return st, leaseLost(err)
 	}
 	f := r.follower()
 	return f.state(), f.refusal()
@@ -105,7 +106,7 @@ func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() 
 	}
 	since := r.synced.storedVersion(ctx)
 	if err := c.SetWeightByHand(ctx, w, set); err != nil {
-		return r.closedMidway(err)
+		return leaseLost(r.closedMidway(err))
 	}
 	if r.synced.storedVersion(ctx) > since {
 		_, _, _ = r.synced.waitFollowers(ctx, w, since) // only ctx's end cuts it short: the weight is set
@@ -124,6 +125,17 @@ func (r *role) closedMidway(err error) error {
 	f := r.follower()
 	f.resync.Store(true)
 	return f.refusal()
+}
+
+// leaseLost turns err, from the controller, into a follower's refusal
+// when its write found the store's lease another gateway's: the command
+// was not stored, the other gateway runs the rollout, and this one is
+// being demoted (the write lost the lease: holdOrFollow).
+func leaseLost(err error) error {
+	if !errors.Is(err, store.ErrLeaseLost) {
+		return err
+	}
+	return fmt.Errorf("%w: rollout.store was taken by another gateway before this one noticed: %w", admin.ErrFollowing, err)
 }
 
 func (r *role) Status() rollout.State {
@@ -517,7 +529,7 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	// follower's may run beside its restore.
 	stopFollowing()
 	applier.Wait()
-	ctrl, err := rollout.New(ctx, a.controllerOptions())
+	ctrl, err := rollout.New(ctx, a.controllerOptions(lease))
 	if err != nil {
 		a.log.Error("follower: took the store but could not start the controller; following again", "err", err)
 		_ = lease.Release(context.WithoutCancel(ctx))

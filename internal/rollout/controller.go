@@ -112,6 +112,11 @@ type Controller struct {
 
 	snap atomic.Pointer[State] // what Status returns; replaced, never mutated
 
+	// unfenced is the store's state without its lease's fence (Unfencer),
+	// for an emergency rollback's state, which overwrites whatever is
+	// stored, from any gateway.
+	unfenced store.StateStore
+
 	ioMu    sync.Mutex
 	version uint64 // stored version of the state; ioMu
 	// unsure are the state writes, since the last one that succeeded,
@@ -160,7 +165,10 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Controller{opts: opts, log: log, now: opts.Now}
+	c := &Controller{opts: opts, log: log, now: opts.Now, unfenced: opts.Store}
+	if u, ok := opts.Store.(Unfencer); ok {
+		c.unfenced = u.Unfenced()
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 
 	st, version, err := c.load(ctx)
@@ -220,7 +228,8 @@ func def[T comparable](v *T, d T) {
 // Close stops the driver where it stands, without changing the stored
 // state: a controller created later on the same store resumes. Only an
 // emergency rollback not stored yet is stored first (within the store
-// timeout), over another writer's state as ever: left out, the gateway
+// timeout), over another writer's state as ever, even when this gateway
+// has lost the store's lease (Unfencer): left out, the gateway
 // that follows the store next (a restart, or this one demoted to a
 // follower) would undo it. It closes every subscription. Later commands
 // fail with ErrClosed.
@@ -359,7 +368,8 @@ func (c *Controller) Rollback(ctx context.Context) (State, error) {
 // part of the incident. Status shows it at once; its events are stored
 // and delivered once the store answers (or gives up), and the state is
 // written then or with the next transition. A write that conflicts with
-// another writer's is overwritten: the emergency wins.
+// another writer's is overwritten, also when this gateway has lost the
+// store's lease (Unfencer): the emergency wins.
 func (c *Controller) EmergencyRollback(ctx context.Context) (State, error) {
 	c.mu.Lock()
 	switch {
@@ -413,7 +423,8 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 // even when set failed (the weight is applied before the moves), so that
 // a restart comes back to it (see New). A store that fails loses only
 // that, and is logged. A controller closed while set ran stores nothing
-// and returns ErrClosed: set's weight is applied but not kept.
+// and returns ErrClosed, and one whose store's lease is another gateway's
+// fails with store.ErrLeaseLost: set's weight is applied but not kept.
 func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
 	c.mu.Lock()
 	switch {
@@ -455,6 +466,11 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 	}
 	next.Weight = w
 	if perr := c.persist(context.WithoutCancel(ctx), &next); perr != nil {
+		if errors.Is(perr, store.ErrLeaseLost) {
+			// Another gateway runs the rollout: w stays nowhere but here,
+			// and the operator must not be told it is set.
+			return fmt.Errorf("rollout: %s: %w", OpSetWeight, perr)
+		}
 		c.log.Warn("rollout: the weight set by hand is applied but not stored; a restart will not come back to it", "weight", w, "err", perr)
 		return err
 	}
@@ -521,7 +537,7 @@ func (c *Controller) commandIf(ctx context.Context, op Op, check func(State) err
 			continue
 		}
 		if err != nil {
-			c.maybeMade(from, evs)
+			c.maybeMade(from, evs, err)
 			return c.current(), fmt.Errorf("rollout: %s: %w", op, err)
 		}
 		if !c.applyIfCurrent(gen, from, next, evs) {

@@ -41,6 +41,15 @@ func (c *Controller) drive() {
 		}
 		err := c.round(ctx, st, gen)
 		cancel()
+		if errors.Is(err, store.ErrLeaseLost) {
+			// Another gateway holds the store and runs the rollout from
+			// what it loaded: no retry can store this one's.
+			c.log.Error("rollout: the store is another gateway's now; this one stops driving the rollout", "phase", st.Phase, "step", st.Step, "err", err)
+			c.mu.Lock()
+			c.driving, c.cancelOp = false, nil
+			c.mu.Unlock()
+			return
+		}
 		if err != nil && !errors.Is(err, errStale) && ctx.Err() == nil {
 			c.log.Warn("rollout: retrying", "phase", st.Phase, "step", st.Step, "err", err)
 			_ = sleep.For(ctx, c.opts.RetryBackoff)
@@ -313,7 +322,7 @@ func (c *Controller) commit(gen uint64, fn func(*State, time.Time) []Event) erro
 			}
 			return errStale
 		}
-		c.maybeMade(from, evs)
+		c.maybeMade(from, evs, err)
 		return fmt.Errorf("store state: %w", err)
 	}
 	if !c.applyIfCurrent(gen, from, next, evs) {

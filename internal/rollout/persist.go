@@ -36,14 +36,17 @@ func (c *Controller) flush(ctx context.Context) {
 	c.pending = nil
 	c.mu.Unlock()
 	if unstored {
-		err := c.persist(ctx, &cur)
+		// Unfenced: the emergency is stored even by a gateway that has
+		// lost the store's lease (a demotion's Close), since the next
+		// holder would otherwise undo it.
+		err := c.persistTo(ctx, c.unfenced, &cur)
 		if errors.Is(err, store.ErrConflict) {
 			// Another writer changed the stored state meanwhile; the
 			// emergency overwrites it.
 			var stored store.State
 			if stored, err = c.readStored(ctx); err == nil {
 				c.version = stored.Version
-				err = c.persist(ctx, &cur)
+				err = c.persistTo(ctx, c.unfenced, &cur)
 			}
 		}
 		if err != nil {
@@ -73,6 +76,11 @@ func (c *Controller) readStored(ctx context.Context) (store.State, error) {
 // persist writes st with compare-and-set on the version the controller
 // holds. ioMu is held.
 func (c *Controller) persist(ctx context.Context, st *State) error {
+	return c.persistTo(ctx, c.opts.Store, st)
+}
+
+// persistTo is persist to s: the store, or its state unfenced.
+func (c *Controller) persistTo(ctx context.Context, s store.StateStore, st *State) error {
 	st.UpdatedAt = c.now()
 	blob, err := encodeState(*st)
 	if err != nil {
@@ -80,11 +88,13 @@ func (c *Controller) persist(ctx context.Context, st *State) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StoreTimeout)
 	defer cancel()
-	v, err := c.opts.Store.CompareAndSetState(ctx, c.version, blob)
+	v, err := s.CompareAndSetState(ctx, c.version, blob)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		// Perhaps with an unsure write: reload tells.
 		return err
+	case errors.Is(err, store.ErrLeaseLost):
+		return err // nothing written
 	case err != nil:
 		c.noteUnsure(unsureWrite{version: c.version + 1, blob: blob})
 		return err
@@ -122,9 +132,12 @@ type unsureWrite struct {
 	evs     []Event
 }
 
-// maybeMade notes the events of a transition whose write failed but may
-// still land. ioMu is held.
-func (c *Controller) maybeMade(from Phase, evs []Event) {
+// maybeMade notes the events of a transition whose write failed with err
+// but may still land. ioMu is held.
+func (c *Controller) maybeMade(from Phase, evs []Event, err error) {
+	if errors.Is(err, store.ErrLeaseLost) {
+		return // refused: it never lands
+	}
 	if n := len(c.unsure); n > 0 {
 		c.unsure[n-1].from, c.unsure[n-1].evs = from, evs
 	}
