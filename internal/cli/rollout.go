@@ -10,9 +10,11 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,17 +111,66 @@ func (c *adminClient) request(ctx context.Context, method, path string, body []b
 	return nil, ae
 }
 
+// callLimit is the cause of an admin call's deadline (withLimit), named
+// when it cuts the call off: Go's "context deadline exceeded" says
+// neither which limit nor how long.
+type callLimit struct {
+	flag string // empty for requestTimeout, which no flag sets
+	d    time.Duration
+}
+
+func (l *callLimit) String() string {
+	if l.flag == "" {
+		return fmt.Sprintf("%v, the CLI's limit on an admin API request", l.d)
+	}
+	return fmt.Sprintf("%s %v", l.flag, l.d)
+}
+
+func (l *callLimit) Error() string { return "no answer within " + l.String() }
+
+// Unwrap keeps the error a deadline for errors.Is.
+func (l *callLimit) Unwrap() error { return context.DeadlineExceeded }
+
+// withLimit bounds ctx by d, which flag sets ("" for none).
+func withLimit(ctx context.Context, flag string, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, &callLimit{flag: flag, d: d})
+}
+
+// noAnswerError is an admin call cut off by its limit before the answer.
+type noAnswerError struct {
+	limit       *callLimit
+	method, url string
+	// sent is true once the whole request was written: the gateway has
+	// it and acts on it, whatever the call's end.
+	sent bool
+	err  error
+}
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("no answer from the admin API within %s (%s %s)", e.limit.String(), e.method, e.url)
+}
+
+func (e *noAnswerError) Unwrap() error { return e.err }
+
 // call sends a request and decodes the JSON answer into out; it also
 // returns the raw answer for --json. Without a deadline in ctx it waits
-// requestTimeout at most.
+// requestTimeout at most. A deadline set by withLimit that cuts it off
+// ends it with a *noAnswerError.
 func (c *adminClient) call(ctx context.Context, method, path string, body []byte, out any) ([]byte, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		ctx, cancel = withLimit(ctx, "", requestTimeout)
 		defer cancel()
 	}
+	var sent atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) { sent.Store(i.Err == nil) },
+	})
 	resp, err := c.request(ctx, method, path, body)
 	if err != nil {
+		if lim := (*callLimit)(nil); ctx.Err() != nil && errors.As(context.Cause(ctx), &lim) {
+			return nil, &noAnswerError{limit: lim, method: method, url: c.base + path, sent: sent.Load(), err: err}
+		}
 		if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "dial" {
 			// Go's error names the URL, not the flag that chose it.
 			err = fmt.Errorf("cannot reach the admin API at %s (is the gateway's admin.listen there? --admin gives its URL): %w", c.base, err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -35,10 +36,16 @@ func newWeightCmd() *cobra.Command {
 	// The answer comes once the moves (or dials) are done; giving up
 	// earlier stops those not started yet.
 	pf.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the moves (or dials) to be done")
-	run := func(cmd *cobra.Command, method, path, percent string, out any, summary func() string) error {
-		ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	run := func(cmd *cobra.Command, method, path, percent string, out any, summary func() string, cutOff string) error {
+		ctx, cancel := withLimit(cmd.Context(), "--timeout", timeout)
 		defer cancel()
-		return runWeightCommand(ctx, f, method, path, percent, out, cmd.OutOrStdout(), summary)
+		err := runWeightCommand(ctx, f, method, path, percent, out, cmd.OutOrStdout(), summary)
+		if na := (*noAnswerError)(nil); errors.As(err, &na) && na.sent {
+			// Only a request the gateway received changed anything; say
+			// what of it stands, as the operator cannot see it.
+			err = fmt.Errorf("%w. %s", err, cutOff)
+		}
+		return err
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "set PERCENT",
@@ -49,7 +56,10 @@ func newWeightCmd() *cobra.Command {
 			var res admin.WeightResult
 			return run(cmd, http.MethodPut, "/api/v1/weight", args[0], &res, func() string {
 				return fmt.Sprintf("weight %v%%: %d moved, %d failed", res.Weight, res.Moved, res.Failed)
-			})
+			}, "The gateway answers once the sessions the weight moves have moved; "+
+				"a change whose caller goes away stops short: the weight stays applied, "+
+				"the moves already made stand, and the others (under way or not started yet) are not made "+
+				"(docs/api.md, PUT /api/v1/weight). Set the weight again, with a longer --timeout, to move the rest")
 		},
 	}, &cobra.Command{
 		Use:   "prepare PERCENT",
@@ -63,7 +73,10 @@ func newWeightCmd() *cobra.Command {
 			var res admin.PrepareResult
 			return run(cmd, http.MethodPost, "/api/v1/weight/prepare", args[0], &res, func() string {
 				return fmt.Sprintf("weight %v%% prepared: %s, %d failed", res.Weight, count(res.Prepared, "connection"), res.Failed)
-			})
+			}, "The gateway answers once the dials are done; "+
+				"a preparation whose caller goes away stops short: the connections already dialed stay prepared "+
+				"for the next weight change, and the others are not dialed "+
+				"(docs/api.md, POST /api/v1/weight/prepare). Prepare again, with a longer --timeout, to dial the rest")
 		},
 	})
 	return cmd
