@@ -51,6 +51,9 @@ func toReply(err error) replyError {
 		return replyError{legacy.CodeTooManySubscriptions, err.Error()}
 	case errors.Is(err, session.ErrNotSubscribed):
 		return replyError{codeNotSubscribed, err.Error()}
+	case errors.Is(err, session.ErrStillSubscribed):
+		// Before the deadline's case: the backend was never asked.
+		return replyError{legacy.CodeInternal, "still subscribed: the session was busy (a move, a re-attach) past the request timeout; try again"}
 	case errors.Is(err, upstream.ErrInvalidArgs):
 		return replyError{legacy.CodeBadRequest, err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):

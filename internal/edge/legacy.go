@@ -308,12 +308,16 @@ func (c *legacyConn) handle(typ websocket.MessageType, data []byte) {
 	case legacy.TypeUnsubscribe:
 		// Idempotent, as on the reference service: the session stops the
 		// channel's messages whatever the backend answers. A name no
-		// channel can have is refused, as there.
+		// channel can have is refused, as there; and so is an unsubscribe
+		// that did not happen, as the messages keep coming.
 		if err := broker.ValidChannel(f.Channel); err != nil {
 			c.fail(f.ID, replyError{legacy.CodeInvalidChannel, err.Error()}, f.Channel)
 			return
 		}
-		_ = c.sess.Unsubscribe(ctx, f.Channel)
+		if err := c.sess.Unsubscribe(ctx, f.Channel); errors.Is(err, session.ErrStillSubscribed) {
+			c.fail(f.ID, toReply(err), f.Channel)
+			return
+		}
 		c.box.unsubscribed(f.Channel)
 		c.send(legacy.Frame{Type: legacy.TypeAck, ID: f.ID})
 	case legacy.TypePing:

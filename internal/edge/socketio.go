@@ -221,6 +221,11 @@ func (c *sioConn) unsubscribe(ctx context.Context, e *sio.Event) {
 		return
 	}
 	err := c.sess.Unsubscribe(ctx, req.Channel)
+	if errors.Is(err, session.ErrStillSubscribed) {
+		// Nothing changed: the channel's messages keep coming.
+		c.reply(e, toReply(err))
+		return
+	}
 	c.box.unsubscribed(req.Channel)
 	if errors.Is(err, session.ErrNotSubscribed) {
 		c.reply(e, toReply(err))

@@ -76,10 +76,16 @@ func (s *Session) Subscribe(ctx context.Context, channel string, since uint64, h
 }
 
 // Unsubscribe ends the session's subscription to channel. Messages of the
-// channel stop at once, whatever the backend answers.
+// channel stop at once, whatever the backend answers; only an error
+// wrapping ErrStillSubscribed (or ErrClosed) leaves them coming.
 func (s *Session) Unsubscribe(ctx context.Context, channel string) error {
 	if err := s.LockOps(ctx); err != nil {
-		return err
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		// Told apart from a backend's late answer, which also ends with
+		// ctx but after the channel was dropped.
+		return fmt.Errorf("%w: %w", ErrStillSubscribed, err)
 	}
 	defer s.UnlockOps()
 	s.mu.Lock()

@@ -22,6 +22,11 @@ var (
 	ErrAlreadySubscribed = errors.New("session: already subscribed")
 	// ErrNotSubscribed: Unsubscribe from a channel the session does not hold.
 	ErrNotSubscribed = errors.New("session: not subscribed")
+	// ErrStillSubscribed: Unsubscribe whose context ended before it could
+	// take the session's operations (a move held them): nothing changed,
+	// the session still holds the channel and delivers it. It wraps the
+	// context's error.
+	ErrStillSubscribed = errors.New("session: still subscribed")
 	// ErrTooManySubscriptions: Subscribe beyond Options.MaxSubscriptions.
 	ErrTooManySubscriptions = errors.New("session: too many subscriptions")
 	// ErrInvalidChannel: an empty or oversized channel name.
