@@ -299,10 +299,13 @@ func (h *harness) startStuckAt(w router.Weight) {
 }
 
 // waitFor polls until cond holds on the controller's status, for at most
-// 10s.
+// 30s.
 func (h *harness) waitFor(c *Controller, what string, cond func(State) bool) State {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// A bound for a hang, not a speed: a CI run with the machine shared
+	// ran this package 4.6 times slower than alone, and three waits of
+	// 10 s gave up on steps that take 2 s here.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := c.Status()
 		if cond(st) {
