@@ -6,7 +6,9 @@
 // Payloads stay raw: event arguments are handed to handlers as the exact
 // JSON bytes the client sent, and arguments given to Emit are spliced into
 // the packet as they are. Binary attachments pass through unchanged, with
-// their placeholders left in the arguments.
+// their placeholders left in the arguments; a packet with a placeholder
+// that stands for none of its attachments closes the connection, as the
+// official server closes it.
 //
 // Concurrency: the handlers of one connection (middlewares, OnConnect, event
 // handlers, OnDisconnect) run one at a time on the connection's reader, in

@@ -70,3 +70,23 @@ func BenchmarkAppendEvent(b *testing.B) {
 		buf = AppendEvent(buf[:0], "chat message", arg)
 	}
 }
+
+// A binary event of about 100 bytes with two attachments, through a
+// Decoder: the header's placeholders are checked on the way.
+func BenchmarkDecoderBinary(b *testing.B) {
+	wire := []byte(`52-["upload",{"name":"f.bin","parts":[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]}]`)
+	bins := [][]byte{{1, 2, 3}, {4, 5, 6}}
+	var d Decoder
+	b.ReportAllocs()
+	b.SetBytes(int64(len(wire)))
+	for b.Loop() {
+		if _, _, err := d.Text(wire); err != nil {
+			b.Fatal(err)
+		}
+		for _, bin := range bins {
+			if _, _, err := d.Binary(bin); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -11,7 +11,8 @@ const (
 )
 
 // Message is a packet together with its binary attachments. The
-// placeholders in Data that point into Binary are left as they are.
+// placeholders in Data that point into Binary are left as they are; a
+// Decoder hands out none that points outside it.
 type Message struct {
 	Packet
 	Binary [][]byte
@@ -64,7 +65,9 @@ func (d *Decoder) Reset() { d.pending, d.size, d.waiting = Message{}, 0, false }
 // previous packet is reused when it repeats, so steady traffic decodes
 // without allocating. The header of a binary packet is
 // kept (copied) and complete is false until its attachments have arrived
-// through Binary.
+// through Binary; a header with a placeholder that stands for none of its
+// attachments is an ErrBadPacket at once (see checkPlaceholders), where
+// the official decoder refuses it after the last attachment.
 func (d *Decoder) Text(b []byte) (m Message, complete bool, err error) {
 	if d.waiting {
 		d.Reset()
@@ -83,6 +86,11 @@ func (d *Decoder) Text(b []byte) (m Message, complete bool, err error) {
 	}
 	if p.Attachments > d.maxAttachments() {
 		return Message{}, false, fmt.Errorf("%w: %d > %d", ErrTooManyAttachments, p.Attachments, d.maxAttachments())
+	}
+	// The official decoder refuses such a packet once its attachments are
+	// in; refused now, they are not buffered for nothing.
+	if err := checkPlaceholders(p.Data, p.Attachments); err != nil {
+		return Message{}, false, err
 	}
 	// The header outlives b, which the caller may reuse.
 	p.Data = append([]byte(nil), p.Data...)

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/baton-rt/baton/internal/wire/jsonobj"
 )
 
 func seedWires(f *testing.F) {
@@ -55,6 +58,8 @@ func FuzzDecoder(f *testing.F) {
 		f.Add(seq)
 	}
 	f.Add([]byte("B\x0051-[\"e\",1]\x002[\"e\"]\x00Bx"))
+	f.Add([]byte(`51-["e",{"_placeholder":true,"num":1}]` + "\x00Bx"))
+	f.Add([]byte(`62-3[{"a":{"_placeholder":true,"num":1}},{"_placeholder":true,"num":0}]` + "\x00Bx\x00By"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		d := Decoder{MaxAttachments: 4, MaxPacketSize: 256}
 		for _, frame := range bytes.Split(in, []byte{0}) {
@@ -78,12 +83,88 @@ func FuzzDecoder(f *testing.F) {
 			if m.Type.IsBinary() != (len(m.Binary) > 0) || len(m.Binary) != m.Attachments {
 				t.Fatalf("complete message with %d of %d attachments: %+v", len(m.Binary), m.Attachments, m)
 			}
+			if m.Type.IsBinary() && refIllegalPlaceholder(t, m.Data, len(m.Binary)) {
+				t.Fatalf("complete message %q with %d attachments has a placeholder for none", m.Data, len(m.Binary))
+			}
 			text, bins := Encode(m)
 			if !bytes.Equal(text, Append(nil, m.Packet)) || !reflect.DeepEqual(bins, m.Binary) {
 				t.Fatalf("Encode(%+v) = %q %q", m, text, bins)
 			}
 		}
 	})
+}
+
+// FuzzPlaceholders: checkPlaceholders refuses exactly the payloads whose
+// placeholders the official decoder refuses, as refIllegalPlaceholder,
+// written the way socket.io-parser's reconstructPacket is, judges them.
+func FuzzPlaceholders(f *testing.F) {
+	for _, c := range loadGolden(f) {
+		if p, err := Decode([]byte(c.Wire)); err == nil && p.Data != nil {
+			f.Add(p.Data, uint8(max(len(c.Attachments), 1)))
+		}
+	}
+	for _, s := range []string{
+		`["e",{"_placeholder":true,"num":1}]`,
+		`["e",{"_placeholder":true,"num":0.5},{"_placeholder":true,"num":-0}]`,
+		`["e",{"_placeholder":true,"num":1e400},{"_placeholder":true,"num":-1e-400}]`,
+		`["e",{"_placeholder":true,"num":0.99999999999999999}]`,
+		`["e",{"_placeholder":true,"num":"0"},{"_placeholder":true}]`,
+		`["e",{"\u005fplaceholder":true,"n\u0075m":3,"\u00e9":1,"\ud83d\ude00":[]}]`,
+		`["e",{"_placeholder":false,"num":9,"_placeholder":true,"num":0}]`,
+		`["e",{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}]`,
+		`[ "e" , { "x" : [ { "_placeholder" : true , "num" : 9 } ] } ]`,
+	} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
+		if !jsonobj.Valid(data) || data[jsonobj.SkipSpace(data, 0)] != '[' {
+			return // what checkData lets through to it
+		}
+		err := checkPlaceholders(data, int(n))
+		if want := refIllegalPlaceholder(t, data, int(n)); (err != nil) != want {
+			t.Fatalf("checkPlaceholders(%q, %d) = %v, reference says illegal=%v", data, n, err, want)
+		}
+	})
+}
+
+// refIllegalPlaceholder decodes data as JSON.parse would (the last of
+// duplicate keys wins, numbers are float64) and walks it as the official
+// reconstructPacket does.
+func refIllegalPlaceholder(t *testing.T, data []byte, n int) bool {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber() // encoding/json refuses 1e400, which JSON.parse reads as Infinity
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("reference decode of %q: %v", data, err)
+	}
+	var illegal func(v any) bool
+	illegal = func(v any) bool {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["_placeholder"] == true {
+				num, ok := v["num"].(json.Number)
+				if !ok {
+					return true
+				}
+				f, _ := strconv.ParseFloat(string(num), 64)
+				return !(f >= 0 && f < float64(n))
+			}
+			for _, e := range v {
+				if illegal(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range v {
+				if illegal(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return illegal(v)
 }
 
 // FuzzSplitEvent: no panic; a split event joins back to the same name and

@@ -13,11 +13,14 @@ import (
 // socket.io-parser (testdata/gen.js).
 type goldenCase struct {
 	Name        string   `json:"name"`
-	Kind        string   `json:"kind"` // "encode": official encoder output; "decode": hand-written input
+	Kind        string   `json:"kind"` // "encode": official encoder output; "decode", "binary": hand-written input
 	Wire        string   `json:"wire"`
 	Attachments []string `json:"attachments"`
 	Node        string   `json:"node"` // the official decoder's verdict: "ok" or "error: ..."
-	Packet      *struct {
+	// Decoder is, for "binary" cases, the official decoder's verdict once
+	// fed the header and its attachments.
+	Decoder string `json:"decoder"`
+	Packet  *struct {
 		Type        int     `json:"type"`
 		Nsp         string  `json:"nsp"`
 		ID          *int64  `json:"id"`
@@ -62,6 +65,9 @@ func (c goldenCase) binary(t *testing.T) [][]byte {
 
 func TestGolden(t *testing.T) {
 	for _, c := range loadGolden(t) {
+		if c.Kind == "binary" {
+			continue // TestGoldenDecoder
+		}
 		t.Run(c.Name, func(t *testing.T) {
 			p, err := Decode([]byte(c.Wire))
 			if why, ok := deliberate[c.Name]; ok {
@@ -101,6 +107,38 @@ func TestGolden(t *testing.T) {
 				t.Errorf("Append = %q, want %q", got, c.Wire)
 			}
 			checkDecoderAndEncode(t, c.Wire, c.binary(t))
+		})
+	}
+}
+
+// A binary packet whose placeholders stand for no attachment (past the
+// count, negative, not a number) is refused as the official decoder
+// refuses it ("illegal attachments"): a server closes the client that
+// sent it. The header alone is one Decode accepts, as the official
+// decoder does before the attachments are in.
+func TestGoldenDecoder(t *testing.T) {
+	for _, c := range loadGolden(t) {
+		if c.Kind != "binary" {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			if _, err := Decode([]byte(c.Wire)); (err == nil) != (c.Node == "ok") {
+				t.Fatalf("Decode(%q): %v, official decoder says %s", c.Wire, err, c.Node)
+			}
+			var d Decoder
+			bins := c.binary(t)
+			_, complete, err := d.Text([]byte(c.Wire))
+			for i := 0; err == nil && i < len(bins); i++ {
+				_, complete, err = d.Binary(bins[i])
+			}
+			switch {
+			case c.Decoder == "ok" && (err != nil || !complete):
+				t.Fatalf("Decoder on %q with %d attachments: complete=%v err=%v, official decoder says ok", c.Wire, len(bins), complete, err)
+			case c.Decoder != "ok" && err == nil:
+				t.Fatalf("Decoder accepted %q with %d attachments (complete=%v), official decoder says %s", c.Wire, len(bins), complete, c.Decoder)
+			case err != nil && d.Awaiting():
+				t.Fatalf("awaiting after error %v", err)
+			}
 		})
 	}
 }

@@ -7,6 +7,10 @@
 // reads the header (placeholders left in place).
 // "decode" cases: hand-written wire texts, with the official decoder's
 // verdict (ok, or the error) and reading.
+// "binary" cases: hand-written headers of binary packets with their
+// attachments; "decoder" is the official decoder's verdict once it has
+// been fed the header and every attachment (it checks the placeholders
+// only then).
 "use strict";
 const path = require("path");
 const root = path.resolve(__dirname, "../../../..");
@@ -45,6 +49,27 @@ function encode(name, packet) {
 
 function decode(name, wire) {
   cases.push({ name, kind: "decode", wire, ...read(wire) });
+}
+
+function binary(name, wire, count) {
+  const buffers = Array.from({ length: count }, (_, i) => Buffer.from([i]));
+  let decoder = "incomplete";
+  try {
+    const d = new Decoder();
+    d.on("decoded", () => (decoder = "ok"));
+    d.add(wire);
+    for (const b of buffers) d.add(b);
+  } catch (e) {
+    decoder = "error: " + e.message;
+  }
+  cases.push({
+    name,
+    kind: "binary",
+    wire,
+    attachments: buffers.map((b) => b.toString("hex")),
+    ...read(wire),
+    decoder,
+  });
 }
 
 const T = PacketType;
@@ -115,6 +140,35 @@ decode("reserved event name", '2["connect"]');
 decode("bad escape", '2["\\x"]');
 decode("control char in string", '2["a\u0001"]');
 decode("leading whitespace", '2 ["a"]');
+
+const ph = (num) => `{"_placeholder":true,"num":${num}}`;
+binary("placeholder in range", `52-["e",${ph(1)},${ph(0)}]`, 2);
+binary("placeholder past the attachments", `51-["e",${ph(1)}]`, 1);
+binary("placeholder negative", `51-["e",${ph(-1)}]`, 1);
+binary("placeholder num a string", `51-["e",${ph('"0"')}]`, 1);
+binary("placeholder num null", `51-["e",${ph("null")}]`, 1);
+binary("placeholder without num", '51-["e",{"_placeholder":true}]', 1);
+binary("placeholder num fraction in range", `51-["e",${ph(0.5)}]`, 1);
+binary("placeholder num fraction below zero", `51-["e",${ph(-0.5)}]`, 1);
+binary("placeholder num minus zero", `51-["e",${ph("-0")}]`, 1);
+binary("placeholder num exponent", `52-["e",${ph("1e0")}]`, 2);
+binary("placeholder num rounds up to the count", `51-["e",${ph("0.99999999999999999")}]`, 1);
+binary("placeholder num overflows", `51-["e",${ph("1e400")}]`, 1);
+binary("placeholder num underflows", `51-["e",${ph("-1e-400")}]`, 1);
+binary("placeholder num huge integer", `51-["e",${ph("123456789012345678901234567890")}]`, 1);
+binary("placeholder nested deep", '51-["e",{"a":[1,{"b":{"_placeholder":true,"num":3}}]}]', 1);
+binary("placeholder not true", '51-["e",{"_placeholder":"true","num":3},{"_placeholder":1,"num":3}]', 1);
+binary("placeholder duplicate key last false", '51-["e",{"_placeholder":true,"_placeholder":false,"num":3}]', 1);
+binary("placeholder duplicate key last true", '51-["e",{"_placeholder":false,"num":0,"_placeholder":true,"num":3}]', 1);
+binary("placeholder duplicate num last wins", '51-["e",{"num":3,"_placeholder":true,"num":0}]', 1);
+binary("placeholder escaped keys", '51-["e",{"\\u005fplaceholder":true,"n\\u0075m":3}]', 1);
+binary("placeholder under __proto__", '51-["e",{"__proto__":{"_placeholder":true,"num":3}}]', 1);
+binary("placeholder inside a valid one", `51-["e",{"_placeholder":true,"num":0,"x":${ph(9)}}]`, 1);
+binary("placeholder bad one inside a plain object", `51-["e",{"x":${ph(9)},"y":${ph(0)}}]`, 1);
+binary("placeholder in an ack", `61-7[${ph(1)}]`, 1);
+binary("placeholder in an ack in range", `62-7[${ph(1)}]`, 2);
+binary("placeholder with whitespace", '51-["e", { "_placeholder" : true , "num" : 1 } ]', 1);
+binary("placeholder as the event name", `51-[${ph(5)}]`, 1);
 
 // One case per line keeps diffs readable.
 process.stdout.write("[\n" + cases.map((c) => JSON.stringify(c)).join(",\n") + "\n]\n");
