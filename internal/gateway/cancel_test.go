@@ -2,9 +2,12 @@ package gateway_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
 	"github.com/baton-rt/baton/internal/upstream"
@@ -55,5 +58,59 @@ func TestCanceledMovesAreNotFailures(t *testing.T) {
 		if col, live := c.s.Attached(); col != router.Blue || !live {
 			t.Errorf("session %s on %v (live %v), want still on blue", c.s.ID(), col, live)
 		}
+	}
+}
+
+// TestWeightGivenUpWhileWaitingIsNotApplied: a weight change waits for
+// one already under way (here a move to a green that accepts TCP and
+// never answers the upgrade). One whose caller gives up while it waits
+// (an admin PUT whose client hung up, a CLI --timeout) returns before
+// applying its weight: the weight in force stays the one before, and the
+// error says so (ErrNotApplied), so that nobody records a weight this
+// gateway never applied. The change under way, cut off in turn, had
+// applied its weight, and does not say so.
+func TestWeightGivenUpWhileWaitingIsNotApplied(t *testing.T) {
+	e := setupWrapped(t, 0, nil, func(upstream.Dialer) upstream.Dialer {
+		return &upstream.SocketIODialer{Options: upstream.Options{URL: "http://" + hungBackend(t) + "/socket.io/", DialTimeout: time.Minute}}
+	})
+	ctx := testenv.Context(t, 60*time.Second)
+	clients := e.attach(t, 1, []string{"a"})
+
+	firstCtx, cancelFirst := context.WithCancel(ctx)
+	defer cancelFirst()
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := e.g.SetWeightPaced(firstCtx, router.Full, 0)
+		first <- err
+	}()
+	// The weight is applied under the lock the first change holds until
+	// its move, which green never answers, ends.
+	testenv.Eventually(t, "the first change to apply its weight", 10*time.Second, func() bool {
+		return e.g.Status().Weight == router.Full
+	})
+
+	// Already ended, the second caller's ctx ends its wait for that lock.
+	secondCtx, cancelSecond := context.WithCancel(ctx)
+	cancelSecond()
+	moved, failed, err := e.g.SetWeightPaced(secondCtx, router.Weight(5000), 0)
+	if !errors.Is(err, gateway.ErrNotApplied) || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "not applied") {
+		t.Errorf("change given up while another was under way: %v, want ErrNotApplied (saying so) and context.Canceled", err)
+	}
+	if moved != 0 || failed != 0 {
+		t.Errorf("change given up: moved %d failed %d, want 0 and 0", moved, failed)
+	}
+	if w := e.g.Status().Weight; w != router.Full {
+		t.Errorf("weight %v after the change given up, want the first change's %v", w, router.Full)
+	}
+
+	cancelFirst()
+	if err := <-first; errors.Is(err, gateway.ErrNotApplied) {
+		t.Errorf("first change, cut off after applying its weight: %v, want no ErrNotApplied", err)
+	}
+	if w := e.g.Status().Weight; w != router.Full {
+		t.Errorf("weight %v after the first change was cut off, want it to stay %v", w, router.Full)
+	}
+	if col, live := clients[0].s.Attached(); col != router.Blue || !live {
+		t.Errorf("session on %v (live %v), want still on blue", col, live)
 	}
 }

@@ -58,6 +58,10 @@ var (
 	// ErrPreempted: PrepareWeight stopped for a weight change that came
 	// while it was dialing.
 	ErrPreempted = errors.New("gateway: preparation stopped by a weight change")
+	// ErrNotApplied: SetWeight gave up (its ctx ended) while it waited for
+	// a weight change already under way, before applying its weight: the
+	// weight in force is the one before, and nobody was moved.
+	ErrNotApplied = errors.New("gateway: weight not applied")
 )
 
 // Defaults of Options.
@@ -366,7 +370,8 @@ func (g *Gateway) Sessions() []*session.Session {
 // Concurrent calls run one after the other. When ctx ends the weight
 // stays applied, the moves not started yet are skipped (and not retried
 // before the next weight change) and ctx's error is returned with the
-// counts so far.
+// counts so far; but when it ends while the call still waits for another
+// change to end, w is not applied (ErrNotApplied).
 func (g *Gateway) SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error) {
 	return g.SetWeightPaced(ctx, w, 0)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -24,12 +25,17 @@ const UnpacedConcurrency = 1024
 // SetWeightPaced is SetWeight with the moves started at most
 // movesPerSecond per second: 0 means the configured pacing, Unpaced no
 // rate limit. Its moves count in Preservation. Concurrent calls (and
-// SetWeight) run one after the other.
+// SetWeight) run one after the other: one whose ctx ends while it waits
+// for its turn returns an error matching both ErrNotApplied and ctx's
+// error, and changes nothing. Once w is applied, ctx's end stops only the
+// moves, and w stays.
 func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (moved, failed int, err error) {
 	pacer := g.pacerFor(movesPerSecond)
 
 	if err := g.lockWeightForChange(ctx); err != nil {
-		return 0, 0, err
+		// Told apart from a change cut off after it applied w: whoever
+		// records the weight in force must not record this one.
+		return 0, 0, fmt.Errorf("%w (%v%%: given up while another weight change was under way): %w", ErrNotApplied, w.Percent(), err)
 	}
 	defer func() { <-g.weightLock }()
 	if movesPerSecond < 0 {
