@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/store"
 )
@@ -421,7 +422,9 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 // one step, so a rollout cannot start between them and have its step
 // undone by hand. Then it stores w as the weight the gateway stands at,
 // even when set failed (the weight is applied before the moves), so that
-// a restart comes back to it (see New). A store that fails loses only
+// a restart comes back to it (see New); but not when set's error matches
+// gateway.ErrNotApplied (set gave up before applying w, see Shifter): then
+// it stores nothing and returns that error. A store that fails loses only
 // that, and is logged. A controller closed while set ran stores nothing
 // and returns ErrClosed, and one whose store's lease is another gateway's
 // fails with store.ErrLeaseLost: set's weight is applied but not kept.
@@ -442,6 +445,14 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 	c.mu.Unlock()
 	c.stopRestore()
 	err := set()
+	if errors.Is(err, gateway.ErrNotApplied) {
+		// Stored, w would be applied by the followers, and by a restart,
+		// though this gateway never had it.
+		c.mu.Lock()
+		c.byHand--
+		c.mu.Unlock()
+		return err
+	}
 
 	c.ioMu.Lock()
 	defer c.ioMu.Unlock()

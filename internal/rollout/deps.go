@@ -15,7 +15,10 @@ type Shifter interface {
 	// SetWeight applies w and returns when the paced moves it causes have
 	// ended. It must be idempotent: applying the weight already in place
 	// moves nobody. On ctx's end the weight stays applied and ctx's error
-	// is returned.
+	// is returned; but a shifter that ends before applying w (it waited
+	// for another change to end) changes nothing and returns an error
+	// matching gateway.ErrNotApplied, so that w is not recorded as the
+	// weight in force.
 	SetWeight(ctx context.Context, w router.Weight) (moved, failed int, err error)
 	// Status is a snapshot; the controller reads the sessions per backend.
 	Status() gateway.Status
