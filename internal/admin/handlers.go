@@ -56,7 +56,8 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The moves run within the request: a client that gives up stops the
-	// moves not started yet (the weight stays applied).
+	// moves not started yet (the weight stays applied), or, while another
+	// change is under way, the change before it applies the weight.
 	var moved, failed int
 	set := func() (err error) {
 		moved, failed, err = s.g.SetWeight(r.Context(), wt)
@@ -79,6 +80,9 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else {
 		err = set()
+	}
+	if errors.Is(err, gateway.ErrNotApplied) {
+		return apiErr(http.StatusServiceUnavailable, "weight %v not applied, nobody moved (GET /api/v1/status shows the weight in force): %v", wt.Percent(), err)
 	}
 	if err != nil {
 		return apiErr(http.StatusServiceUnavailable, "weight %v applied, moves interrupted (moved %d, failed %d): %v", wt.Percent(), moved, failed, err)

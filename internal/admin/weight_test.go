@@ -1,12 +1,15 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/baton-rt/baton/internal/gateway"
 	"github.com/baton-rt/baton/internal/router"
 )
 
@@ -112,5 +115,28 @@ func TestWeightOutOfRangeMessage(t *testing.T) {
 		if e := decodeError(t, resp); code != http.StatusBadRequest || e.Field != "weight" || e.Error != want {
 			t.Errorf("PUT weight %s: %d %s, want 400 %q", body, code, resp, want)
 		}
+	}
+}
+
+// notApplyingGateway gives up every weight change before applying it, as
+// the gateway does when its caller goes away while another change is
+// under way.
+type notApplyingGateway struct{ *fakeGateway }
+
+func (notApplyingGateway) SetWeight(ctx context.Context, w router.Weight) (int, int, error) {
+	return 0, 0, fmt.Errorf("%w (%v%%): %w", gateway.ErrNotApplied, w.Percent(), context.Canceled)
+}
+
+// TestWeightNotAppliedSaysSo: a weight change the gateway gave up before
+// applying it (its caller went away while another change was under way)
+// is answered, and logged, as not applied, not as "applied, moves
+// interrupted": the weight in force is the one before.
+func TestWeightNotAppliedSaysSo(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Gateway = notApplyingGateway{&fakeGateway{}} })
+	code, resp := h.do("PUT", "/api/v1/weight", `{"weight":50}`)
+	e := decodeError(t, resp)
+	if code != http.StatusServiceUnavailable || !strings.Contains(e.Error, "weight 50 not applied") || strings.Contains(e.Error, "applied, moves") ||
+		!strings.Contains(e.Error, "GET /api/v1/status") {
+		t.Errorf("PUT weight given up before applying it: %d %s, want 503 saying weight 50 not applied, and where to read the weight in force", code, resp)
 	}
 }
