@@ -42,7 +42,8 @@ func newWeightCmd() *cobra.Command {
 		err := runWeightCommand(ctx, f, method, path, percent, out, cmd.OutOrStdout(), summary)
 		if na := (*noAnswerError)(nil); errors.As(err, &na) && na.sent {
 			// Only a request the gateway received changed anything; say
-			// what of it stands, as the operator cannot see it.
+			// what of it may stand, as the operator cannot see it (nor
+			// can the CLI: the answer would have said).
 			err = fmt.Errorf("%w. %s", err, cutOff)
 		}
 		return err
@@ -58,8 +59,10 @@ func newWeightCmd() *cobra.Command {
 				return fmt.Sprintf("weight %v%%: %d moved, %d failed", res.Weight, res.Moved, res.Failed)
 			}, "The gateway answers once the sessions the weight moves have moved; "+
 				"a change whose caller goes away stops short: the weight stays applied, "+
-				"the moves already made stand, and the others (under way or not started yet) are not made "+
-				"(docs/api.md, PUT /api/v1/weight). Set the weight again, with a longer --timeout, to move the rest")
+				"the moves already made stand, and the others (under way or not started yet) are not made; "+
+				"but if it was still waiting for another weight change, the weight is not applied at all "+
+				"(docs/api.md, PUT /api/v1/weight). GET /api/v1/status shows the weight in force. "+
+				"Set the weight again, with a longer --timeout, to move the rest")
 		},
 	}, &cobra.Command{
 		Use:   "prepare PERCENT",
