@@ -114,3 +114,29 @@ func TestWeightGivenUpWhileWaitingIsNotApplied(t *testing.T) {
 		t.Errorf("session on %v (live %v), want still on blue", col, live)
 	}
 }
+
+// The same when every move had started before the change was called off
+// (here its one move): the moves under way are called off too, so the
+// change did not run to its end, and it must say so, or an admin PUT
+// would answer 200 and a rollout step count as applied with its sessions
+// left where they were.
+func TestChangeCalledOffAfterItsLastMoveStartedSaysSo(t *testing.T) {
+	began := make(chan struct{}, 1)
+	e := setupWrapped(t, 0, nil, func(d upstream.Dialer) upstream.Dialer { return hangingDialer{d, began} })
+	clients := e.attach(t, 1, []string{"a"})
+	ctx, cancel := context.WithCancel(testenv.Context(t, 30*time.Second))
+	go func() {
+		<-began
+		cancel()
+	}()
+	moved, failed, err := e.g.SetWeightPaced(ctx, router.Full, 0)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, gateway.ErrNotApplied) {
+		t.Errorf("change called off during its only move: moved %d failed %d err %v; want context.Canceled (and the weight applied)", moved, failed, err)
+	}
+	if w := e.g.Status().Weight; w != router.Full {
+		t.Errorf("weight %v, want %v applied", w, router.Full)
+	}
+	if col, live := clients[0].s.Attached(); col != router.Blue || !live {
+		t.Errorf("session on %v (live %v), want still on blue", col, live)
+	}
+}

@@ -116,20 +116,33 @@ func (g *Gateway) WouldMove(w router.Weight) (toBlue, toGreen int) {
 // eachSession runs op on every session of todo at pacer's pace and counts
 // the sessions op did and those it failed: an error on a session still
 // open, before ctx ended, is a failure; a closed session or a call cut
-// short is neither.
+// short is neither. It returns ctx's error when ctx ended before every
+// op had ended: some were not started, or were called off.
 func eachSession(ctx context.Context, pacer *handover.Pacer, todo []*session.Session, op func(context.Context, *session.Session) (bool, error)) (done, failed int, err error) {
-	var mu sync.Mutex
+	var (
+		mu       sync.Mutex
+		canceled bool
+	)
 	err = pacer.Each(ctx, len(todo), func(ctx context.Context, i int) {
 		s := todo[i]
 		ok, oerr := op(ctx, s)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case oerr != nil && !s.Closed() && ctx.Err() == nil:
+		case oerr != nil && s.Closed():
+		case oerr != nil && ctx.Err() != nil:
+			canceled = true
+		case oerr != nil:
 			failed++
 		case ok:
 			done++
 		}
 	})
+	if err == nil && canceled {
+		// Every move had started, but some were called off: the change
+		// did not run to its end any more than one whose last moves were
+		// never started.
+		err = ctx.Err()
+	}
 	return done, failed, err
 }
