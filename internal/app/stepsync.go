@@ -130,9 +130,9 @@ func (s *syncedShifter) storedVersion(ctx context.Context) uint64 {
 
 // waitFollowers waits until every live follower has applied w, and
 // returns their moves of this change (records of version since or later,
-// each counted once) and the moves of it that still fail, counted at each
-// call: a rollback tries again while some fail, and reports the sessions
-// left on green, the followers' too.
+// each counted once) and the moves to w that still fail, counted at each
+// call whatever the record's version: a rollback tries again while some
+// fail, and reports the sessions left on green, the followers' too.
 func (s *syncedShifter) waitFollowers(ctx context.Context, w router.Weight, since uint64) (moved, failed int, err error) {
 	deadline := time.Now().Add(followersWait)
 	for {
@@ -140,10 +140,13 @@ func (s *syncedShifter) waitFollowers(ctx context.Context, w router.Weight, sinc
 		if rerr == nil && pending == 0 {
 			s.mu.Lock()
 			for id, r := range recs {
+				// Sessions still off w are left there now, whichever
+				// change's record says so: one moved by the emergency
+				// notice has no version yet.
+				failed += r.Failed
 				if since == 0 || r.V < since {
 					continue
 				}
-				failed += r.Failed
 				if s.counted[id] != r.V {
 					s.counted[id] = r.V
 					moved += r.Moved
