@@ -263,16 +263,39 @@ func (a *App) holdOrFollow(ctx context.Context, leaseLost chan<- error) {
 				return
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !a.hold(ctx, l) {
 			return
-		case <-l.Lost():
 		}
 		if a.cfg.Rollout.Store.WhenHeld != config.WhenHeldFollow {
 			leaseLost <- l.Err()
 			return
 		}
 		a.demote(l)
+	}
+}
+
+// hold runs the controller's side of the store while this gateway holds
+// lease l: every followInterval, the controller adopts a state another
+// gateway stored over its own (an emergency rollback made by a gateway
+// that lost the lease without noticing, or at its demotion), as a
+// follower would apply it. It returns true once l is lost, false when
+// ctx ends.
+func (a *App) hold(ctx context.Context, l *redisstore.Lease) bool {
+	tick := time.NewTicker(followInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-l.Lost():
+			return true
+		case <-tick.C:
+		}
+		if c := a.role.controller(); c != nil {
+			rctx, cancel := context.WithTimeout(ctx, followInterval*4)
+			_ = c.Refresh(rctx) // the store away: the next tick tries again
+			cancel()
+		}
 	}
 }
 

@@ -143,6 +143,32 @@ func (c *Controller) maybeMade(from Phase, evs []Event, err error) {
 	}
 }
 
+// Refresh adopts the stored state when another writer has changed it
+// since this controller's last write, as a conflict at its next write
+// would: with a store that several gateways share, the write another may
+// make is an emergency rollback's (Unfencer), which must not wait for this
+// controller's next transition (the end of a step's hold, say). A store
+// with no state yet, or one that fails, changes nothing.
+func (c *Controller) Refresh(ctx context.Context) error {
+	stored, err := c.readStored(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.ioMu.Lock()
+	defer c.ioMu.Unlock()
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed || stored.Version <= c.version {
+		// Read before this controller's own later write, or unchanged.
+		return nil
+	}
+	return c.reload(ctx)
+}
+
 // reload adopts the stored state after a conflict: someone else (another
 // gateway, an operator tool) wrote it, so their decision wins over ours.
 // ioMu is held, mu is not.
