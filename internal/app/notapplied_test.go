@@ -101,8 +101,8 @@ func TestWeightGivenUpWhileWaitingIsNotStored(t *testing.T) {
 	}
 
 	cancelFirst()
-	if err := <-first; err != nil {
-		t.Errorf("first change, cut off after applying its weight: %v", err)
+	if err := <-first; !errors.Is(err, context.Canceled) || errors.Is(err, gateway.ErrNotApplied) {
+		t.Errorf("first change, cut off after applying its weight: %v, want context.Canceled and no ErrNotApplied", err)
 	}
 	if w := storedState(t, h.App).Weight; w != router.Full {
 		t.Errorf("store holds %v after the first change, want its %v", w, router.Full)
