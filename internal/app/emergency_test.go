@@ -32,6 +32,10 @@ func TestEmergencyRollback(t *testing.T) {
 	blue, green := testBackends(t)
 	cfg := testConfig(blue, green, "")
 	cfg.Handover.Timeout = 30 * time.Second // a loaded race-enabled run is slow
+	// The same for the resubscribes' acks while 1,000 sessions move: a CI
+	// run beside other tests saw green's P95 at 540 ms and failed the
+	// rollout this test needs, not the rollback it is about.
+	cfg.Rollout.Thresholds.MaxP95 = 10 * time.Second
 	a := start(t, cfg, Options{})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
