@@ -22,8 +22,9 @@ import (
 // announced position it has not offered yet closer to it. When it has
 // offered nothing on them for a whole bound while its client was never
 // behind (the one thing that may hold its reader back, see Pacer) and
-// none of them was waiting for a recovery to subscribe it again (the
-// session's operation lock holds that up, not the backend), it is
+// while at least one of them was owed by it, not waiting for a recovery
+// to subscribe it again (the session's operation lock holds that up, not
+// the backend), it is
 // closed and reported to OnDrop with ErrStalled, as a drop: the owner
 // re-attaches the session, on the other backend if this one keeps
 // failing.
