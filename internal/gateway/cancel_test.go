@@ -140,3 +140,20 @@ func TestChangeCalledOffAfterItsLastMoveStartedSaysSo(t *testing.T) {
 		t.Errorf("session on %v (live %v), want still on blue", col, live)
 	}
 }
+
+// A closed gateway applies no weight either: whoever records the weight
+// in force (rollout.Controller.SetWeightByHand) must be told so.
+func TestWeightOnAClosedGatewayIsNotApplied(t *testing.T) {
+	e := setup(t, 0)
+	ctx := testenv.Context(t, 10*time.Second)
+	if err := e.g.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := e.g.SetWeightPaced(ctx, router.Full, 0)
+	if !errors.Is(err, gateway.ErrNotApplied) || !errors.Is(err, gateway.ErrClosed) {
+		t.Errorf("weight change on a closed gateway: %v, want ErrNotApplied and ErrClosed", err)
+	}
+	if w := e.g.Status().Weight; w != 0 {
+		t.Errorf("weight %v on the closed gateway, want 0", w)
+	}
+}

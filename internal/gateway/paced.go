@@ -27,7 +27,8 @@ const UnpacedConcurrency = 1024
 // rate limit. Its moves count in Preservation. Concurrent calls (and
 // SetWeight) run one after the other: one whose ctx ends while it waits
 // for its turn returns an error matching both ErrNotApplied and ctx's
-// error, and changes nothing. Once w is applied, ctx's end stops only the
+// error, and changes nothing, as does one on a closed gateway
+// (ErrNotApplied and ErrClosed). Once w is applied, ctx's end stops only the
 // moves, and w stays.
 func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerSecond int) (moved, failed int, err error) {
 	pacer := g.pacerFor(movesPerSecond)
@@ -48,7 +49,7 @@ func (g *Gateway) SetWeightPaced(ctx context.Context, w router.Weight, movesPerS
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		return 0, 0, ErrClosed
+		return 0, 0, fmt.Errorf("%w: %w", ErrNotApplied, ErrClosed)
 	}
 	_, next, err := g.router.Set(w)
 	if err != nil {
