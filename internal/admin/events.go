@@ -183,11 +183,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	// Subscribe before the status is read, so that no transition falls
 	// between the two.
 	var sub EventStream
-	var events <-chan rollout.Event
 	if s.opts.Rollout != nil {
 		sub = s.opts.Rollout.Subscribe(o.Buffer)
-		defer sub.Close()
-		events = sub.C()
+		defer func() { sub.Close() }() // the one in use at the end
 	}
 
 	h := w.Header()
@@ -198,7 +196,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: o.WriteTimeout}
 	defer func() { _ = sw.rc.SetWriteDeadline(time.Time{}) }()
 
-	err := s.stream(r.Context(), sw, sub, events)
+	err := s.stream(r.Context(), sw, &sub)
 	switch {
 	case err == nil || errors.Is(err, context.Canceled):
 	case errors.Is(err, errStreamsClosed):
@@ -211,10 +209,13 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // stream writes the events until the client leaves (ctx), the server
-// shuts down, the controller closes the subscription or a write fails.
-func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, events <-chan rollout.Event) error {
+// shuts down, the controller closes the subscription for good or a write
+// fails. *sub is replaced when the rollout's source changes under it.
+func (s *Server) stream(ctx context.Context, sw *sseWriter, sub *EventStream) error {
 	o := s.opts.Stream
-	if s.opts.Rollout != nil {
+	var events <-chan rollout.Event
+	if *sub != nil {
+		events = (*sub).C()
 		if err := sw.event(EventStatus, "", StatusOf(s.opts.Rollout.Status(), time.Now())); err != nil {
 			return err
 		}
@@ -226,9 +227,11 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, eve
 	defer tick.Stop()
 	beat := time.NewTicker(o.Heartbeat)
 	defer beat.Stop()
-	var dropped uint64
+	// dropped is what the client was told; base, what earlier
+	// subscriptions of this stream dropped.
+	var dropped, base uint64
 	transition := func(e rollout.Event) error {
-		if d := sub.Dropped(); d > dropped {
+		if d := base + (*sub).Dropped(); d > dropped {
 			s.streams.dropped.Add(d - dropped)
 			dropped = d
 			if err := sw.event(EventDropped, "", DroppedEvent{Dropped: d}); err != nil {
@@ -249,9 +252,28 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, eve
 			return errStreamsClosed
 		case e, ok := <-events:
 			if !ok {
-				// The controller closes subscriptions only when the
-				// server stops, which may close it before the streams.
-				return errStreamsClosed
+				// A gateway on a shared store closes the subscriptions
+				// when it takes the store or loses it, and goes on: the
+				// stream goes on with the new source, from its status
+				// (subscribed first, as at the stream's start). A source
+				// that refuses a new subscription has shut down, maybe
+				// before the server closes the streams.
+				next := s.opts.Rollout.Subscribe(o.Buffer)
+				first, ok, open := peek(next.C())
+				if !open {
+					next.Close()
+					return errStreamsClosed
+				}
+				base += (*sub).Dropped()
+				(*sub).Close()
+				*sub, events = next, next.C()
+				if err := sw.event(EventStatus, "", StatusOf(s.opts.Rollout.Status(), time.Now())); err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+				e = first
 			}
 			if err := transition(e); err != nil {
 				return err
@@ -275,6 +297,17 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub EventStream, eve
 				return err
 			}
 		}
+	}
+}
+
+// peek takes an event already queued on ch without waiting: ok says
+// whether there was one, open whether ch is still open.
+func peek(ch <-chan rollout.Event) (e rollout.Event, ok, open bool) {
+	select {
+	case e, ok = <-ch:
+		return e, ok, ok
+	default:
+		return e, false, true
 	}
 }
 

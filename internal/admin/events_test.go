@@ -209,6 +209,30 @@ func TestEventStreamEndsWhenControllerCloses(t *testing.T) {
 	t.Fatal("the stream went on after the controller closed")
 }
 
+// TestEventStreamGoesOnWhenItsSourceIsReplaced: a gateway that takes a
+// shared store (or loses it) closes its subscriptions and goes on; the
+// stream must not tell its client the gateway is shutting down, but go on
+// with the new source, from its status.
+func TestEventStreamGoesOnWhenItsSourceIsReplaced(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Stream.MetricsInterval = time.Hour })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, er := h.openStream(ctx)
+	next(t, er, EventStatus, nil)
+	next(t, er, EventMetrics, nil)
+	h.ro.replace()
+	ev, err := er.Next()
+	if err != nil || ev.Name != EventStatus {
+		t.Fatalf("after the source was replaced: %s %s, %v; want the new source's status", ev.Name, ev.Data, err)
+	}
+	h.ro.set(rollout.EventRecovered, func(st *rollout.State) { st.ID, st.Phase, st.Step = "r-new", rollout.Shifting, 2 })
+	var tr TransitionEvent
+	next(t, er, EventTransition, &tr)
+	if tr.Kind != string(rollout.EventRecovered) || tr.RolloutID != "r-new" {
+		t.Fatalf("transition %+v, want the new source's recovered", tr)
+	}
+}
+
 func TestEventStreamHeartbeatAndLimit(t *testing.T) {
 	h := newHarness(t, func(o *Options) {
 		o.Stream = StreamOptions{MetricsInterval: time.Hour, Heartbeat: 10 * time.Millisecond, MaxClients: 1}

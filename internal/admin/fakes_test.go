@@ -73,6 +73,7 @@ type fakeRollout struct {
 	// dropNext, when set, is reported by Dropped for the next event.
 	dropNext uint64
 	seq      uint64
+	closed   bool // by closeAll: later subscriptions are closed at once
 }
 
 func newFakeRollout() *fakeRollout {
@@ -192,6 +193,9 @@ func (f *fakeRollout) Subscribe(buffer int) EventStream {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.subs[s] = struct{}{}
+	if f.closed {
+		s.closeLocked()
+	}
 	return s
 }
 
@@ -201,10 +205,24 @@ func (f *fakeRollout) subscribers() int {
 	return len(f.subs)
 }
 
-// closeAll ends every subscription, as a controller's Close does.
+// closeAll ends every subscription, and those of later ones, as a
+// controller's Close does.
 func (f *fakeRollout) closeAll() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closed = true
+	f.replaceLocked()
+}
+
+// replace ends every subscription but takes new ones, as a gateway on a
+// shared store does when it takes the store or loses it.
+func (f *fakeRollout) replace() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replaceLocked()
+}
+
+func (f *fakeRollout) replaceLocked() {
 	for s := range f.subs {
 		s.closeLocked()
 	}

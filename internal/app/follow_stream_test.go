@@ -1,0 +1,60 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// TestEventStreamGoesOnWhenTheFollowerTakesTheStore: an operator follows
+// the rollout on a follower's GET /api/v1/events (baton rollout watch, the
+// dashboard) when the holder goes. The follower takes the store and goes
+// on serving: its stream must not say `shutdown` (watch printed "the
+// gateway is shutting down", the dashboard "the gateway is stopping"), and
+// carries the new holder's status and transitions from then on.
+func TestEventStreamGoesOnWhenTheFollowerTakesTheStore(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.AdminAddr()+"/api/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	er := admin.NewEventReader(resp.Body)
+	if ev, err := er.Next(); err != nil || ev.Name != admin.EventStatus {
+		t.Fatalf("first event %+v, %v; want status", ev, err)
+	}
+
+	h.stop()
+	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
+	if _, err := f.Controller().Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := er.Next()
+		if err != nil {
+			t.Fatalf("the follower's stream ended at its take-over: %v", err)
+		}
+		if ev.Name == admin.EventShutdown {
+			t.Fatal("the follower's stream said shutdown at its take-over; the gateway goes on")
+		}
+		if ev.Name == admin.EventTransition && bytes.Contains(ev.Data, []byte(`"kind":"`+string(rollout.EventStarted)+`"`)) {
+			return
+		}
+	}
+}
