@@ -185,3 +185,28 @@ func TestStandbyWaitEndsWithItsContext(t *testing.T) {
 		t.Fatalf("Build: %v, want the context's end, naming the holder", err)
 	}
 }
+
+// TestRefusedGatewaySaysHowToShareTheStore: an operator who starts a
+// second gateway behind the same load balancer and forgets
+// rollout.store.when_held is told which setting lets it run beside the
+// holder, not only that the store is one gateway's.
+func TestRefusedGatewaySaysHowToShareTheStore(t *testing.T) {
+	prefix := redisPrefix(t)
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	if err := raw.Set(context.Background(), prefix+"{store}:owner", "gw-a pid 1 0044", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := redisStoreConfig(t, prefix)
+	opts := Options{TestMode: true, Logger: testLogger(t)}
+	listeners(t, cfg, &opts)
+	a, err := Build(context.Background(), cfg, opts)
+	if err == nil {
+		_ = a.Close()
+		t.Fatal("a gateway was built while the store is held")
+	}
+	if msg := err.Error(); !errors.Is(err, redisstore.ErrHeld) || !strings.Contains(msg, "gw-a pid 1") ||
+		!strings.Contains(msg, "rollout.store.when_held: follow") {
+		t.Fatalf("Build: %v, want the holder named and rollout.store.when_held: follow suggested", err)
+	}
+}

@@ -88,7 +88,9 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 			a.log.Info("rollout.store: held by another gateway; following its rollout", "holder", held.Owner)
 			return nil
 		case sc.WhenHeld != config.WhenHeldStandby:
-			return err
+			// when_held left at its default is the likely mistake of a
+			// second gateway meant to run beside the first.
+			return fmt.Errorf("%w; to run this gateway beside it, set rollout.store.when_held: follow (both serve clients) or standby (this one waits for the store)", err)
 		}
 		if held.Owner != holder {
 			holder = held.Owner
