@@ -76,7 +76,7 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 			return &APIError{Status: http.StatusServiceUnavailable, Err: err}
 		}
 		if errors.Is(err, ErrFollowing) {
-			return &APIError{Status: http.StatusConflict, Err: err}
+			return &APIError{Status: http.StatusConflict, Err: err, State: string(s.opts.Rollout.Status().Phase)}
 		}
 	} else {
 		err = set()

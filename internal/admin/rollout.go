@@ -222,7 +222,8 @@ func (s *Server) answerCommand(w http.ResponseWriter, st rollout.State, err erro
 	case errors.As(err, &de):
 		return &APIError{Status: http.StatusConflict, Err: err, State: string(de.Phase)}
 	case errors.Is(err, ErrFollowing):
-		return &APIError{Status: http.StatusConflict, Err: err}
+		// st is the holder's rollout, as the follower shows it.
+		return &APIError{Status: http.StatusConflict, Err: err, State: string(st.Phase)}
 	case errors.Is(err, rollout.ErrInvalidPlan):
 		return planError(err)
 	case errors.Is(err, rollout.ErrClosed):

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -55,6 +56,25 @@ func TestEventStreamGoesOnWhenTheFollowerTakesTheStore(t *testing.T) {
 		}
 		if ev.Name == admin.EventTransition && bytes.Contains(ev.Data, []byte(`"kind":"`+string(rollout.EventStarted)+`"`)) {
 			return
+		}
+	}
+}
+
+// TestFollowersConflictSaysTheState: docs/api.md promises `state` on every
+// 409; a follower's refusal of a command or a weight is one, and its
+// state is the holder's rollout it shows.
+func TestFollowersConflictSaysTheState(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	for _, req := range []struct{ method, path, body string }{
+		{http.MethodPost, "/api/v1/rollout/pause", ""},
+		{http.MethodPut, "/api/v1/weight", `{"weight":50}`},
+	} {
+		code, body := adminSend(t, f.App, req.method, req.path, req.body)
+		var ans struct{ Error, State string }
+		if err := json.Unmarshal([]byte(body), &ans); err != nil || code != http.StatusConflict || ans.State != string(rollout.Idle) {
+			t.Errorf("%s %s on the follower: %d %s, want 409 with the state idle", req.method, req.path, code, body)
 		}
 	}
 }
