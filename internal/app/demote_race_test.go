@@ -152,7 +152,7 @@ func TestEmergencyRollbackUnstoredAtADemotionIsNotUndone(t *testing.T) {
 	}
 	testenv.Eventually(t, "step 1 applied and held", 20*time.Second, func() bool {
 		st := storedState(t, h.App)
-		_, live, err := h.role.synced.followers(context.Background(), half)
+		_, live, err := h.role.synced.followers(context.Background(), half, 0, false)
 		return st.Phase == rollout.Shifting && st.Applied && err == nil && len(live) == 1 // the holder waits for it
 	})
 	if h.Gateway().Status().Sessions.Green == 0 {

@@ -95,7 +95,9 @@ func (r *role) Abort(ctx context.Context) (rollout.State, error) {
 // SetWeightByHand on the holder of a Redis store returns once the live
 // followers have applied w too (at most followersWait), as a step waits
 // for them; a weight that was not stored reaches no follower, and is not
-// waited for.
+// waited for. Nor is it by a follower that has applied, or is applying, a
+// later stored weight (a rollout started right after w was stored): it
+// skipped w, and a wait for it would last followersWait.
 func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
 	c := r.ctrl.Load()
 	switch {
@@ -104,12 +106,12 @@ func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() 
 	case r.synced == nil:
 		return r.closedMidway(c.SetWeightByHand(ctx, w, set))
 	}
-	since := r.synced.storedVersion(ctx)
-	if err := c.SetWeightByHand(ctx, w, set); err != nil {
+	stored, err := c.SetWeightByHandStored(ctx, w, set)
+	if err != nil {
 		return leaseLost(r.closedMidway(err))
 	}
-	if r.synced.storedVersion(ctx) > since {
-		_, _, _ = r.synced.waitFollowers(ctx, w, since) // only ctx's end cuts it short: the weight is set
+	if stored > 0 {
+		_, _, _ = r.synced.waitFollowers(ctx, w, stored, true) // only ctx's end cuts it short: the weight is set
 	}
 	return nil
 }

@@ -26,7 +26,9 @@ import (
 // waits until every live follower (one whose exchange appended within
 // followerGone) records that weight applied and no change in progress, at
 // most followersWait; a step's hold, a rollback's end, begin only then. A
-// weight set by hand on the holder waits the same way (role.SetWeightByHand).
+// weight set by hand on the holder waits the same way (role.SetWeightByHand),
+// except for a follower that has gone past it: a later stored weight (a
+// rollout started at once) overtook it before that follower read it.
 // The followers' moves of that change are added to the counts the
 // shifter returns (step_applied, rollback_finished).
 //
@@ -112,7 +114,9 @@ func (s *syncedShifter) SetWeightPaced(ctx context.Context, w router.Weight, mov
 	if err != nil {
 		return moved, failed, err
 	}
-	fm, ff, err := s.waitFollowers(ctx, w, since)
+	// Not overtakable: any later write of the state calls the driver's
+	// shift off (its ctx), which ends this wait.
+	fm, ff, err := s.waitFollowers(ctx, w, since, false)
 	return moved + fm, failed + ff, err
 }
 
@@ -132,11 +136,15 @@ func (s *syncedShifter) storedVersion(ctx context.Context) uint64 {
 // returns their moves of this change (records of version since or later,
 // each counted once) and the moves to w that still fail, counted at each
 // call whatever the record's version: a rollback tries again while some
-// fail, and reports the sessions left on green, the followers' too.
-func (s *syncedShifter) waitFollowers(ctx context.Context, w router.Weight, since uint64) (moved, failed int, err error) {
+// fail, and reports the sessions left on green, the followers' too. With
+// overtakable (since is then the version w was stored in), a follower
+// whose record is of a later version at another weight is not waited
+// for: that write overtook w before the follower applied it (it applies
+// only the newest state it reads), so it never will.
+func (s *syncedShifter) waitFollowers(ctx context.Context, w router.Weight, since uint64, overtakable bool) (moved, failed int, err error) {
 	deadline := time.Now().Add(followersWait)
 	for {
-		pending, recs, rerr := s.followers(ctx, w)
+		pending, recs, rerr := s.followers(ctx, w, since, overtakable)
 		if rerr == nil && pending == 0 {
 			s.mu.Lock()
 			for id, r := range recs {
@@ -166,8 +174,9 @@ func (s *syncedShifter) waitFollowers(ctx context.Context, w router.Weight, sinc
 }
 
 // followers reads the live followers' records: how many have not applied
-// w yet, and the records of those that have.
-func (s *syncedShifter) followers(ctx context.Context, w router.Weight) (int, map[string]appliedRecord, error) {
+// w yet, and the records of those that have (see waitFollowers for since
+// and overtakable).
+func (s *syncedShifter) followers(ctx context.Context, w router.Weight, since uint64, overtakable bool) (int, map[string]appliedRecord, error) {
 	a, x := s.a, s.a.exch
 	rctx, cancel := context.WithTimeout(ctx, followInterval*4)
 	defer cancel()
@@ -195,11 +204,16 @@ func (s *syncedShifter) followers(ctx context.Context, w router.Weight) (int, ma
 	for i, v := range vals {
 		var r appliedRecord
 		sv, ok := v.(string)
-		if !ok || json.Unmarshal([]byte(sv), &r) != nil || r.Busy || r.W != w {
+		switch {
+		case !ok || json.Unmarshal([]byte(sv), &r) != nil:
 			pending++
-			continue
+		case overtakable && r.V > since && r.W != w:
+			// Gone past w: nothing of it to wait for, nor to count.
+		case r.Busy || r.W != w:
+			pending++
+		default:
+			recs[others[i]] = r
 		}
-		recs[others[i]] = r
 	}
 	return pending, recs, nil
 }

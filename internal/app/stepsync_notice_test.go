@@ -41,7 +41,7 @@ func TestRollbackCountsFailuresOfAFollowerMovedByTheNotice(t *testing.T) {
 	t.Cleanup(func() { a.redis.ZRem(context.Background(), a.exch.gateways, follower) })
 
 	const since = 5 // the stored version when the rollback began
-	moved, failed, err := a.newSyncedShifter().waitFollowers(ctx, router.Weight(0), since)
+	moved, failed, err := a.newSyncedShifter().waitFollowers(ctx, router.Weight(0), since, false)
 	if err != nil || failed != 6 {
 		t.Errorf("waitFollowers at 0 %% since version %d (record at %s ms: %s): moved %d failed %d err %v; want the 6 sessions the follower still holds on green counted as failed",
 			since, now, rec, moved, failed, err)

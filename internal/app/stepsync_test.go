@@ -6,7 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,23 +74,35 @@ func TestHoldersStepWaitsForTheFollowersMoves(t *testing.T) {
 	checkDelivery(t, hs)
 }
 
-// stateWriteGate is a TCP proxy to Redis that, while closed, holds every
-// write of the rollout state (the store's script on the state key) until
-// it opens; the rest goes through.
-type stateWriteGate struct {
+// stateGate is a TCP proxy to Redis that, while closed, holds every
+// command of one kind on the rollout state (its writes, the store's
+// script; or its reads) until it opens; the rest goes through.
+type stateGate struct {
 	addr     string
 	stateKey []byte
+	cmd      []byte       // the held command, lower case
+	waiting  atomic.Int32 // commands held now
 	mu       sync.Mutex
 	open     chan struct{} // closed while the gate is open
 }
 
-func newStateWriteGate(t *testing.T, redisAddr, prefix string) *stateWriteGate {
+// newStateWriteGate holds the state's writes.
+func newStateWriteGate(t *testing.T, redisAddr, prefix string) *stateGate {
+	return newStateGate(t, redisAddr, prefix, "eval")
+}
+
+// newStateReadGate holds the state's reads (GetState).
+func newStateReadGate(t *testing.T, redisAddr, prefix string) *stateGate {
+	return newStateGate(t, redisAddr, prefix, "hmget")
+}
+
+func newStateGate(t *testing.T, redisAddr, prefix, cmd string) *stateGate {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &stateWriteGate{addr: ln.Addr().String(), stateKey: []byte(prefix + "{store}:state"), open: make(chan struct{})}
+	g := &stateGate{addr: ln.Addr().String(), stateKey: []byte(prefix + "{store}:state"), cmd: []byte(cmd), open: make(chan struct{})}
 	close(g.open)
 	var conns sync.WaitGroup
 	t.Cleanup(func() {
@@ -114,11 +129,17 @@ func newStateWriteGate(t *testing.T, redisAddr, prefix string) *stateWriteGate {
 					n, err := c.Read(buf)
 					if n > 0 {
 						b := buf[:n]
-						if bytes.Contains(b, g.stateKey) && bytes.Contains(bytes.ToLower(b), []byte("eval")) {
+						if bytes.Contains(b, g.stateKey) && bytes.Contains(bytes.ToLower(b), g.cmd) {
 							g.mu.Lock()
 							open := g.open
 							g.mu.Unlock()
-							<-open
+							select {
+							case <-open:
+							default:
+								g.waiting.Add(1)
+								<-open
+								g.waiting.Add(-1)
+							}
 						}
 						if _, werr := r.Write(b); werr != nil {
 							return
@@ -135,14 +156,14 @@ func newStateWriteGate(t *testing.T, redisAddr, prefix string) *stateWriteGate {
 }
 
 // hold closes the gate: state writes wait.
-func (g *stateWriteGate) hold() {
+func (g *stateGate) hold() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.open = make(chan struct{})
 }
 
 // release opens it.
-func (g *stateWriteGate) release() {
+func (g *stateGate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	select {
@@ -241,4 +262,84 @@ func TestWeightSetByHandWaitsForTheFollowersMoves(t *testing.T) {
 	}
 	checkDelivery(t, fs)
 	checkDelivery(t, hs)
+}
+
+// TestWeightSetByHandOvertakenByARolloutAnswersOnceTheFollowersMoveOn:
+// PUT /api/v1/weight 30 on the holder, then a rollout started at once
+// (its one step at 100%), while the follower's reads of the state are
+// held: the follower goes from the weight it stood at straight to the
+// step's, and never records 30. The PUT answers once the follower has
+// applied that later stored weight, not after followersWait.
+func TestWeightSetByHandOvertakenByARolloutAnswersOnceTheFollowersMoveOn(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Steps = []float64{100}
+	gate := newStateReadGate(t, testenv.RedisAddr(t), followerCfg.Rollout.Store.Prefix)
+	followerCfg.Rollout.Store.URL = "redis://" + gate.addr
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 2), clients(t, f.App, 4)
+	followerLive(t, h.App, f.App)
+
+	// The follower's run loop reads the state in turn: once one read is
+	// held, its view stays the one from before the PUT.
+	gate.hold()
+	testenv.Eventually(t, "a read of the state by the follower to be held", 10*time.Second, func() bool { return gate.waiting.Load() > 0 })
+
+	put := make(chan string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*followersWait)
+		defer cancel()
+		put <- sendWeight(ctx, h.App, `{"weight":30}`)
+	}()
+	testenv.Eventually(t, "the holder to store the PUT's 30%", 10*time.Second, func() bool {
+		return h.Controller().Status().Weight == router.Weight(3000)
+	})
+	// A start is refused until the PUT's weight is stored; then it goes.
+	testenv.Eventually(t, "the rollout to start", 10*time.Second, func() bool {
+		_, err := h.Controller().Start(context.Background(), nil)
+		return err == nil
+	})
+	testenv.Eventually(t, "the holder to store the rollout's step at 100%", 10*time.Second, func() bool {
+		st := h.Controller().Status()
+		return st.Phase == rollout.Shifting && st.Weight == router.Full
+	})
+	gate.release()
+
+	testenv.Eventually(t, "the follower's sessions on green", 10*time.Second, func() bool {
+		gs := f.Gateway().Status()
+		return gs.Weight == router.Full && gs.Sessions.Green == len(fs)
+	})
+	select {
+	case answer := <-put:
+		if answer != "200" {
+			t.Fatalf("PUT weight 30: %s", answer)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("PUT weight 30 still waiting 10s after the follower applied the rollout's step: it waits (up to %v) for a weight no follower will apply", followersWait)
+	}
+	if st := waitPhase(t, h.Controller(), 30*time.Second, rollout.Completed, rollout.RolledBack, rollout.Aborted); st.Phase != rollout.Completed {
+		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
+	}
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
+}
+
+// sendWeight sends PUT /api/v1/weight with body to a; it returns the
+// status code, or the code and body when not 200, or the error.
+func sendWeight(ctx context.Context, a *App, body string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+a.AdminAddr()+"/api/v1/weight", strings.NewReader(body))
+	if err != nil {
+		return err.Error()
+	}
+	req.Header.Set("Authorization", "Bearer "+a.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode == http.StatusOK {
+		return "200"
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return strconv.Itoa(resp.StatusCode) + " " + string(b)
 }

@@ -429,17 +429,27 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 // and returns ErrClosed, and one whose store's lease is another gateway's
 // fails with store.ErrLeaseLost: set's weight is applied but not kept.
 func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
+	_, err := c.SetWeightByHandStored(ctx, w, set)
+	return err
+}
+
+// SetWeightByHandStored is SetWeightByHand, and also returns the version
+// of the state it stored w in, 0 when it stored nothing: a later write
+// may already have overtaken w by the time it returns (a rollout started
+// at once), and a store's other readers tell by that version whether
+// they have gone past w.
+func (c *Controller) SetWeightByHandStored(ctx context.Context, w router.Weight, set func() error) (uint64, error) {
 	c.mu.Lock()
 	switch {
 	case c.closed:
 		c.mu.Unlock()
-		return ErrClosed
+		return 0, ErrClosed
 	case c.st.Phase.Active():
 		c.mu.Unlock()
-		return &TransitionError{Op: OpSetWeight, Phase: c.st.Phase}
+		return 0, &TransitionError{Op: OpSetWeight, Phase: c.st.Phase}
 	case c.starting:
 		c.mu.Unlock()
-		return &TransitionError{Op: OpSetWeight, Phase: Preparing}
+		return 0, &TransitionError{Op: OpSetWeight, Phase: Preparing}
 	}
 	c.byHand++
 	c.mu.Unlock()
@@ -451,7 +461,7 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 		c.mu.Lock()
 		c.byHand--
 		c.mu.Unlock()
-		return err
+		return 0, err
 	}
 
 	c.ioMu.Lock()
@@ -468,22 +478,22 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 	if closed {
 		// Closed meanwhile (its gateway lost the store, or stops): w is
 		// not stored, and the operator must not be told it is set.
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if next.Phase.Active() {
 		// An emergency rollback began meanwhile: its state is the one to
 		// keep.
-		return err
+		return 0, err
 	}
 	next.Weight = w
 	if perr := c.persist(context.WithoutCancel(ctx), &next); perr != nil {
 		if errors.Is(perr, store.ErrLeaseLost) {
 			// Another gateway runs the rollout: w stays nowhere but here,
 			// and the operator must not be told it is set.
-			return fmt.Errorf("rollout: %s: %w", OpSetWeight, perr)
+			return 0, fmt.Errorf("rollout: %s: %w", OpSetWeight, perr)
 		}
 		c.log.Warn("rollout: the weight set by hand is applied but not stored; a restart will not come back to it", "weight", w, "err", perr)
-		return err
+		return 0, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -491,7 +501,7 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 		c.st = next
 		c.publishSnap()
 	}
-	return err
+	return c.version, err
 }
 
 // command runs one operator transition: check it is allowed, store it,
