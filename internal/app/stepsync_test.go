@@ -343,3 +343,42 @@ func sendWeight(ctx context.Context, a *App, body string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return strconv.Itoa(resp.StatusCode) + " " + string(b)
 }
+
+// TestEmergencyRollbackEndsTheStepsWaitForTheFollowers: the mirror of the
+// above. The holder's step waits for a follower moving slowly (1 move a
+// second, 20 clients); an emergency rollback on the holder calls that
+// wait off at once (a weight set by hand is refused during a rollout, so
+// only a command can overtake a step): the rollback ends, every session
+// of both gateways on blue, long before the step's moves would have.
+func TestEmergencyRollbackEndsTheStepsWaitForTheFollowers(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Steps = []float64{100}
+	followerCfg.Handover.MovesPerSecond = 1
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs, fs := clients(t, h.App, 2), clients(t, f.App, 20)
+	followerLive(t, h.App, f.App)
+
+	if _, err := h.Controller().Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the holder's step, its own sessions moved, waiting for the follower's", 20*time.Second, func() bool {
+		st := h.Controller().Status()
+		pending, _, err := h.role.synced.followers(context.Background(), router.Full, 0, false)
+		return st.Phase == rollout.Shifting && !st.Applied && h.Gateway().Status().Sessions.Green == len(hs) && err == nil && pending == 1
+	})
+	if _, err := h.Controller().EmergencyRollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, h.Controller(), 10*time.Second, rollout.RolledBack)
+	if strings.Contains(st.Reason, "left") || strings.Contains(st.Reason, "error") {
+		t.Errorf("rollback: %s", st.Reason)
+	}
+	for name, a := range map[string]*App{"holder": h.App, "follower": f.App} {
+		if gs := a.Gateway().Status(); gs.Weight != 0 || gs.Sessions.Green != 0 {
+			t.Errorf("the %s after the rollback: weight %v, %+v", name, gs.Weight, gs.Sessions)
+		}
+	}
+	checkDelivery(t, fs)
+	checkDelivery(t, hs)
+}
