@@ -3,8 +3,11 @@ package redisstore_test
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-rt/baton/internal/store"
 	"github.com/baton-rt/baton/internal/store/redisstore"
@@ -137,4 +140,31 @@ func TestFencedWriteAfterRelease(t *testing.T) {
 	if n, err := rawClient(t).Exists(ctx, ownerKey(p), p+"{store}:state").Result(); err != nil || n != 0 {
 		t.Fatalf("%d of the lease and state keys exist after the refused write (%v), want none", n, err)
 	}
+}
+
+// TestFencedWriteRacingRelease: a write passes its lease check, then
+// Release deletes the key before the write's script runs. The script finds
+// the key missing, as after an expiry nobody used, but nobody renews the
+// lease any more: the key must not be left naming gw-a, or another gateway
+// is refused the store for a TTL after the release.
+func TestFencedWriteRacingRelease(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	ctx := testenv.Context(t, 10*time.Second)
+	var once sync.Once
+	var la *redisstore.Lease
+	redisstore.SetFencedWriteHook(t, func() {
+		once.Do(func() {
+			if err := la.Release(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	})
+	la = acquire(t, open(t, p), "gw-a", time.Minute)
+	v, err := la.Fenced().CompareAndSetState(ctx, 0, []byte("a1"))
+	t.Logf("the write that raced Release: version %d, %v", v, err)
+	if v, err := rawClient(t).Get(ctx, ownerKey(p)).Result(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("after Release the lease key holds %q (%v), want it deleted", v, err)
+	}
+	acquire(t, open(t, p), "gw-b", time.Minute) // at once, not after gw-a's TTL
 }

@@ -172,6 +172,10 @@ func (l *Lease) usable() error {
 	return nil
 }
 
+// testHookFencedWrite, when set, runs just after a fenced write's check of
+// its lease: tests hold that moment open with it.
+var testHookFencedWrite func()
+
 // renew takes the lease again every third of its TTL until ctx ends or
 // another owner is found in it.
 func (l *Lease) renew(ctx context.Context) {
@@ -227,9 +231,14 @@ func (l *Lease) Release(ctx context.Context) error {
 		if l.Err() != nil {
 			return
 		}
-		err = l.s.wrap("release lease", releaseScript.Run(ctx, l.s.client, []string{l.key}, l.value).Err())
+		err = l.drop(ctx)
 	})
 	return err
+}
+
+// drop deletes the lease key if it holds this lease.
+func (l *Lease) drop(ctx context.Context) error {
+	return l.s.wrap("release lease", releaseScript.Run(ctx, l.s.client, []string{l.key}, l.value).Err())
 }
 
 // FencedStore is the Store with its state writes fenced by a lease (see

@@ -84,6 +84,9 @@ func (s *Store) compareAndSetState(ctx context.Context, expected uint64, blob []
 		if err := l.usable(); err != nil {
 			return 0, err
 		}
+		if testHookFencedWrite != nil {
+			testHookFencedWrite()
+		}
 		keys, args = append(keys, l.key), append(args, l.value, l.ttl.Milliseconds())
 	}
 	reply, err := casScript.Run(ctx, s.client, keys, args...).Slice()
@@ -100,6 +103,12 @@ func (s *Store) compareAndSetState(ctx context.Context, expected uint64, blob []
 	}
 	if !ok {
 		return 0, &store.ConflictError{Expected: expected, Actual: version}
+	}
+	if l != nil && l.usable() != nil {
+		// Released or lost while the script ran: a key it took back, after
+		// Release deleted it or another owner left it, is renewed by
+		// nobody and would keep the store from the next gateway a TTL.
+		_ = l.drop(ctx)
 	}
 	return version, nil
 }
