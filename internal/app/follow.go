@@ -310,7 +310,9 @@ func (a *App) demote(l *redisstore.Lease) {
 		holder = held.Owner
 	}
 	a.log.Warn("rollout.store: taken by another gateway; following its rollout, clients still served", "holder", holder)
-	_ = l.Release(context.Background()) // lost: it deletes nothing
+	rctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+	_ = l.Release(rctx) // deletes the key only where a renewal took it back after the loss
+	cancel()
 	a.setLease(nil)
 	a.role.f.Store(newFollower(a, holder))
 	if c := a.role.ctrl.Swap(nil); c != nil {

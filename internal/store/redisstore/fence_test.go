@@ -168,3 +168,46 @@ func TestFencedWriteRacingRelease(t *testing.T) {
 	}
 	acquire(t, open(t, p), "gw-b", time.Minute) // at once, not after gw-a's TTL
 }
+
+// TestRenewalRacingALostLease: a renewal is under way when a fenced write
+// finds another owner (gw-b) in the key and loses the lease; gw-b then
+// goes (released), and the renewal's script finds the key missing. The
+// lease is lost and no longer renewed: once its holder has released it,
+// the key must not name gw-a, or the next gateway waits a TTL for it.
+func TestRenewalRacingALostLease(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	ctx := testenv.Context(t, 10*time.Second)
+	renewing, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	redisstore.SetRenewHook(t, ownerKey(p), func() {
+		once.Do(func() {
+			close(renewing)
+			<-resume
+		})
+	})
+	la := acquire(t, open(t, p), "gw-a", 3*time.Second)
+	<-renewing
+	raw := rawClient(t)
+	if err := raw.Set(ctx, ownerKey(p), "gw-b 0022", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := la.Fenced().CompareAndSetState(ctx, 0, []byte("a1")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("write of a lease gw-b holds: %v, want ErrLeaseLost", err)
+	}
+	if err := raw.Del(ctx, ownerKey(p)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	testenv.Eventually(t, "the renewal to take the key back after the loss", 5*time.Second, func() bool {
+		v, err := raw.Get(ctx, ownerKey(p)).Result()
+		return err == nil && strings.HasPrefix(v, "gw-a ")
+	})
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := raw.Get(ctx, ownerKey(p)).Result(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("after the lost lease's Release the key holds %q (%v), want it deleted", v, err)
+	}
+	acquire(t, open(t, p), "gw-c", time.Minute)
+}

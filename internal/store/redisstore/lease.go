@@ -172,9 +172,13 @@ func (l *Lease) usable() error {
 	return nil
 }
 
-// testHookFencedWrite, when set, runs just after a fenced write's check of
-// its lease: tests hold that moment open with it.
-var testHookFencedWrite func()
+// testHookRenew and testHookFencedWrite, when set, run just before a
+// renewal's script and just after a fenced write's check of its lease:
+// tests hold those moments open with them.
+var (
+	testHookRenew       func(key string)
+	testHookFencedWrite func()
+)
 
 // renew takes the lease again every third of its TTL until ctx ends or
 // another owner is found in it.
@@ -189,6 +193,9 @@ func (l *Lease) renew(ctx context.Context) {
 		case <-l.lost: // a fenced write found another owner
 			return
 		case <-t.C:
+		}
+		if testHookRenew != nil {
+			testHookRenew(l.key)
 		}
 		tctx, cancel := context.WithTimeout(ctx, l.ttl/3)
 		err := l.take(tctx)
@@ -221,16 +228,15 @@ func (l *Lease) Err() error {
 
 // Release stops the renewals and deletes the lease if it is still this
 // one's, so that another gateway can take the store at once. It is safe to
-// call more than once; only the first call acts.
+// call more than once; only the first call acts. A lost lease is deleted
+// too when the key names it: a renewal under way when the lease was lost
+// takes the key back if the other owner has gone meanwhile.
 func (l *Lease) Release(ctx context.Context) error {
 	var err error
 	l.release.Do(func() {
 		l.released.Store(true)
 		l.stop()
 		<-l.done
-		if l.Err() != nil {
-			return
-		}
 		err = l.drop(ctx)
 	})
 	return err
