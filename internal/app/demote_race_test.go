@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,4 +195,97 @@ func TestEmergencyRollbackUnstoredAtADemotionIsNotUndone(t *testing.T) {
 	})
 	checkDelivery(t, hs)
 	checkDelivery(t, fs)
+}
+
+// logWatch closes seen at the first record logged with message msg.
+type logWatch struct {
+	msg  string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (h *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logWatch) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return nil
+}
+func (h *logWatch) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logWatch) WithGroup(string) slog.Handler      { return h }
+
+// TestWeightSetByHandAcrossADemotionAndATakeBack: an operator's weight
+// passes the holder's check; before it is applied, the holder loses its
+// lease, becomes a follower, and takes the store back (the other gateway
+// went), starting a new controller that restores the stored weight. The
+// weight set by hand, applied on the old controller's word, must not be
+// left on this gateway alone: the gateway, the store and the follower
+// must agree once it is done, and the operator must not be told a bare
+// "controller closed".
+func TestWeightSetByHandAcrossADemotionAndATakeBack(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
+	followerCfg.Rollout.Store.Lease = time.Minute // it campaigns after the test: the holder takes the store back
+	held := make(chan struct{})
+	var once sync.Once
+	testHookHandSetHoldsTakeOver = func() { once.Do(func() { close(held) }) }
+	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
+
+	restored := &logWatch{msg: "rollout: stored weight restored", seen: make(chan struct{})}
+	h := start(t, holderCfg, Options{Logger: slog.New(restored)})
+	f := start(t, followerCfg, Options{})
+	hs := clients(t, h.App, 6)
+	putWeight(t, h.App, 30)
+	testenv.Eventually(t, "the follower to apply 30%", 10*time.Second, func() bool {
+		return f.Gateway().Status().Weight == router.Weight(3000)
+	})
+
+	ctrl := h.Controller()
+	closed := ctrl.Subscribe(1) // ends once the controller's Close has
+	defer closed.Close()
+	set := func() error {
+		takeLease(t, holderCfg)
+		testenv.Eventually(t, "the holder's controller to close", 10*time.Second, func() bool {
+			for {
+				select {
+				case _, ok := <-closed.C():
+					if !ok {
+						return true
+					}
+				default:
+					return false
+				}
+			}
+		})
+		raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+		defer raw.Close()
+		if err := raw.Del(context.Background(), holderCfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
+			t.Error(err)
+		}
+		select {
+		case <-restored.seen: // a new controller restored the stored weight first
+		case <-held: // the take-back waits for this weight
+		case <-time.After(20 * time.Second):
+			t.Error("the demoted gateway did not take the store back")
+		}
+		_, _, err := h.Gateway().SetWeight(context.Background(), router.Weight(6000))
+		return err
+	}
+	err := h.role.SetWeightByHand(context.Background(), router.Weight(6000), set)
+	t.Logf("SetWeightByHand across the demotion and the take-back: %v", err)
+	if err != nil && !errors.Is(err, admin.ErrFollowing) {
+		t.Errorf("SetWeightByHand across the demotion and the take-back: %v, want success or the follower's refusal", err)
+	}
+	testenv.Eventually(t, "the holder to run a new controller", 10*time.Second, func() bool {
+		c := h.Controller()
+		return c != nil && c != ctrl
+	})
+	testenv.Eventually(t, "the gateways at the stored weight", 5*time.Second, func() bool {
+		w := storedState(t, h.App).Weight
+		return h.Gateway().Status().Weight == w && f.Gateway().Status().Weight == w
+	})
+	if err == nil && storedState(t, h.App).Weight != router.Weight(6000) {
+		t.Errorf("SetWeightByHand succeeded, but the store holds %v", storedState(t, h.App).Weight)
+	}
+	checkDelivery(t, hs)
 }

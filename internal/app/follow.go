@@ -46,6 +46,13 @@ type role struct {
 	// synced, with a Redis store, makes a weight set by hand on the
 	// holder wait for the followers, as a step does; nil otherwise.
 	synced *syncedShifter
+	// byHand is read-held by a weight set by hand while it runs on a
+	// controller, and held by a follower that took the store while it
+	// starts its own (takeOver): a demoted gateway that takes the store
+	// back restores the stored weight after a weight set by hand on the
+	// controller it lost, not before, which would leave the gateway at a
+	// weight stored nowhere.
+	byHand sync.RWMutex
 }
 
 var _ admin.Rollout = (*role)(nil)
@@ -99,16 +106,21 @@ func (r *role) Abort(ctx context.Context) (rollout.State, error) {
 // later stored weight (a rollout started right after w was stored): it
 // skipped w, and a wait for it would last followersWait.
 func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
+	r.byHand.RLock()
 	c := r.ctrl.Load()
 	switch {
 	case c == nil:
+		r.byHand.RUnlock()
 		return r.follower().refusal()
 	case r.synced == nil:
+		defer r.byHand.RUnlock()
 		return r.closedMidway(c.SetWeightByHand(ctx, w, set))
 	}
 	stored, err := c.SetWeightByHandStored(ctx, w, set)
+	err = r.closedMidway(err)
+	r.byHand.RUnlock()
 	if err != nil {
-		return leaseLost(r.closedMidway(err))
+		return leaseLost(err)
 	}
 	if stored > 0 {
 		_, _, _ = r.synced.waitFollowers(ctx, w, stored, true) // only ctx's end cuts it short: the weight is set
@@ -538,6 +550,11 @@ func (f *follower) relayEvents(ctx context.Context, last uint64) uint64 {
 	return last
 }
 
+// testHookHandSetHoldsTakeOver, when set, runs when takeOver, holding the
+// lease, is about to wait for any weight being set by hand on the
+// controller this gateway lost: tests apply one then.
+var testHookHandSetHoldsTakeOver func()
+
 // takeOver tries the lease; with it, it stops following and starts the
 // controller, and returns the lease. Nil: this gateway still follows.
 func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFunc, applier *sync.WaitGroup) *redisstore.Lease {
@@ -556,6 +573,11 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	// follower's may run beside its restore.
 	stopFollowing()
 	applier.Wait()
+	if testHookHandSetHoldsTakeOver != nil {
+		testHookHandSetHoldsTakeOver()
+	}
+	a.role.byHand.Lock()
+	defer a.role.byHand.Unlock()
 	ctrl, err := rollout.New(ctx, a.controllerOptions(lease))
 	if err != nil {
 		a.log.Error("follower: took the store but could not start the controller; following again", "err", err)
