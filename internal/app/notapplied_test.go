@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,36 +17,7 @@ import (
 // up.
 func muteBackend(t *testing.T) config.Backend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return config.Backend{URL: "ws://" + ln.Addr().String() + "/ws", Protocol: config.ProtocolLegacy, DialTimeout: time.Minute}
+	return config.Backend{URL: "ws://" + testenv.MuteListener(t) + "/ws", Protocol: config.ProtocolLegacy, DialTimeout: time.Minute}
 }
 
 // TestWeightGivenUpWhileWaitingIsNotStored: an operator's weight change

@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,34 +30,7 @@ import (
 // stand, the others are not made; the connections already dialed stay
 // prepared.
 func TestWeightTimeoutSaysWhatStands(t *testing.T) {
-	b, err := membroker.New(membroker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.Close() }()
-	blue := backendtest.Legacy(t, b)
-	green := muteBackend(t)
-	edge, adminURL := runGateway(t, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: %q, token: %s}
-backends:
-  blue: {url: %q, protocol: legacy}
-  green: {url: %q, protocol: legacy, dial_timeout: 1m}
-handover: {timeout: 1m}
-health: {probe: {disabled: true}}
-rollout: {store: {kind: memory}}
-log: {level: error}
-`, testenv.FreeAddr(t), cliToken, blue.URL, green))
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := legacyclient.Dial(ctx, "ws://"+edge+"/ws?user=alice", legacyclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	if _, err := c.Subscribe(ctx, "news", nil); err != nil {
-		t.Fatal(err)
-	}
+	ctx, adminURL := gatewayWithMuteGreen(t)
 
 	for _, tc := range []struct {
 		args []string
@@ -85,6 +56,50 @@ log: {level: error}
 	}
 
 	// What the message says of the weight holds.
+	if st := adminStatus(ctx, t, adminURL); st.Weight != 100 || st.Sessions.Blue != 1 {
+		t.Errorf("status after the cut-off weight set: %+v, want weight 100 and the session still on blue", st)
+	}
+}
+
+// gatewayWithMuteGreen runs `baton gateway` with blue the reference legacy
+// service and green a backend that never answers the upgrade, and one
+// client, alice, subscribed on blue: a move of hers lasts until its
+// caller gives up. It returns the test's context and the admin URL.
+func gatewayWithMuteGreen(t *testing.T) (context.Context, string) {
+	t.Helper()
+	b, err := membroker.New(membroker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	blue := backendtest.Legacy(t, b)
+	green := muteBackend(t)
+	edge, adminURL := runGateway(t, fmt.Sprintf(`listen: 127.0.0.1:0
+admin: {listen: %q, token: %s}
+backends:
+  blue: {url: %q, protocol: legacy}
+  green: {url: %q, protocol: legacy, dial_timeout: 1m}
+handover: {timeout: 1m}
+health: {probe: {disabled: true}}
+rollout: {store: {kind: memory}}
+log: {level: error}
+`, testenv.FreeAddr(t), cliToken, blue.URL, green))
+
+	ctx := testenv.Context(t, 30*time.Second)
+	c, err := legacyclient.Dial(ctx, "ws://"+edge+"/ws?user=alice", legacyclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Subscribe(ctx, "news", nil); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, adminURL
+}
+
+// adminStatus reads GET /api/v1/status.
+func adminStatus(ctx context.Context, t *testing.T, adminURL string) admin.Status {
+	t.Helper()
 	var st admin.Status
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, adminURL+"/api/v1/status", nil)
 	req.Header.Set("Authorization", "Bearer "+cliToken)
@@ -92,47 +107,18 @@ log: {level: error}
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = json.NewDecoder(resp.Body).Decode(&st)
-	_ = resp.Body.Close()
-	if err != nil || st.Weight != 100 || st.Sessions.Blue != 1 {
-		t.Errorf("status after the cut-off weight set: %v %+v, want weight 100 and the session still on blue", err, st)
-	}
-}
-
-// muteBackend is a backend URL whose listener accepts connections and
-// never answers on them: a dial to it lasts until its caller gives up.
-func muteBackend(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	defer func() { _ = resp.Body.Close() }()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return "ws://" + ln.Addr().String() + "/ws"
+	return st
+}
+
+// muteBackend is a backend URL that accepts connections and never answers
+// on them: a dial to it lasts until its caller gives up.
+func muteBackend(t *testing.T) string {
+	t.Helper()
+	return "ws://" + testenv.MuteListener(t) + "/ws"
 }
 
 // runGateway runs `baton gateway` with the config body until the test

@@ -3,18 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
-	"github.com/baton-rt/baton/internal/broker/membroker"
-	"github.com/baton-rt/baton/internal/legacyclient"
 	"github.com/baton-rt/baton/internal/testenv"
-	"github.com/baton-rt/baton/internal/upstream/backendtest"
 )
 
 // TestWeightTimeoutWhileAnotherChangeRuns: `baton weight set` cut off by
@@ -24,48 +19,8 @@ import (
 // stays applied": it cannot know which case happened, so it says both,
 // and where to read the weight in force, which is the other change's.
 func TestWeightTimeoutWhileAnotherChangeRuns(t *testing.T) {
-	b, err := membroker.New(membroker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.Close() }()
-	blue := backendtest.Legacy(t, b)
-	green := muteBackend(t)
-	edge, adminURL := runGateway(t, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: %q, token: %s}
-backends:
-  blue: {url: %q, protocol: legacy}
-  green: {url: %q, protocol: legacy, dial_timeout: 1m}
-handover: {timeout: 1m}
-health: {probe: {disabled: true}}
-rollout: {store: {kind: memory}}
-log: {level: error}
-`, testenv.FreeAddr(t), cliToken, blue.URL, green))
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := legacyclient.Dial(ctx, "ws://"+edge+"/ws?user=alice", legacyclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	if _, err := c.Subscribe(ctx, "news", nil); err != nil {
-		t.Fatal(err)
-	}
-	status := func() admin.Status {
-		var st admin.Status
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, adminURL+"/api/v1/status", nil)
-		req.Header.Set("Authorization", "Bearer "+cliToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
+	ctx, adminURL := gatewayWithMuteGreen(t)
+	status := func() admin.Status { return adminStatus(ctx, t, adminURL) }
 
 	// The first change moves alice to green, which never answers: it
 	// holds the gateway's weight changes until its caller goes.

@@ -2,8 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,41 +14,10 @@ import (
 )
 
 // hungBackend accepts TCP connections and never answers on them, as a
-// backend process that hangs does (its kernel still completes the
-// handshakes). It returns the backend's address.
+// backend process that hangs does. It returns the backend's address.
 func hungBackend(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		done  = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
+	return testenv.MuteListener(t)
 }
 
 // switchDialer dials through whichever dialer was set last.
