@@ -81,6 +81,11 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 			return fmt.Errorf("standing by for the store held by %q: %w", holder, ctx.Err())
 		}
 		switch {
+		case err == nil:
+			// As a follower says whom it follows: the one line that tells
+			// an operator which gateway runs the rollout.
+			a.log.Info("rollout.store: held by this gateway; it runs the rollout", "owner", owner)
+			return nil
 		case !ok:
 			return err
 		case sc.WhenHeld == config.WhenHeldFollow:
