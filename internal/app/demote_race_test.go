@@ -57,28 +57,14 @@ func TestWeightSetByHandAcrossADemotionIsNotLeftUnstored(t *testing.T) {
 	h := start(t, holderCfg, Options{})
 	f := start(t, followerCfg, Options{})
 	hs := clients(t, h.App, 6)
-	putWeight(t, h.App, 30)
-	testenv.Eventually(t, "the follower to apply 30%", 10*time.Second, func() bool {
-		return f.Gateway().Status().Weight == router.Weight(3000)
-	})
+	weightOnBoth(t, h, f, 30)
 
 	ctrl := h.Controller()
 	closed := ctrl.Subscribe(1) // ends once the controller's Close has
 	defer closed.Close()
 	set := func() error {
 		takeLease(t, holderCfg)
-		testenv.Eventually(t, "the holder's controller to close", 10*time.Second, func() bool {
-			for {
-				select {
-				case _, ok := <-closed.C():
-					if !ok {
-						return true
-					}
-				default:
-					return false
-				}
-			}
-		})
+		waitClosed(t, closed)
 		testenv.Eventually(t, "the demoted gateway to apply the stored weight once", 10*time.Second, func() bool {
 			f := h.role.follower()
 			return f != nil && f.record().V > 0
@@ -197,6 +183,24 @@ func TestEmergencyRollbackUnstoredAtADemotionIsNotUndone(t *testing.T) {
 	checkDelivery(t, fs)
 }
 
+// waitClosed waits until sub, a subscription to a controller, is closed:
+// the controller's Close has run.
+func waitClosed(t *testing.T, sub *rollout.Subscription) {
+	t.Helper()
+	testenv.Eventually(t, "the holder's controller to close", 10*time.Second, func() bool {
+		for {
+			select {
+			case _, ok := <-sub.C():
+				if !ok {
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
+}
+
 // logWatch closes seen at the first record logged with message msg.
 type logWatch struct {
 	msg  string
@@ -235,28 +239,14 @@ func TestWeightSetByHandAcrossADemotionAndATakeBack(t *testing.T) {
 	h := start(t, holderCfg, Options{Logger: slog.New(restored)})
 	f := start(t, followerCfg, Options{})
 	hs := clients(t, h.App, 6)
-	putWeight(t, h.App, 30)
-	testenv.Eventually(t, "the follower to apply 30%", 10*time.Second, func() bool {
-		return f.Gateway().Status().Weight == router.Weight(3000)
-	})
+	weightOnBoth(t, h, f, 30)
 
 	ctrl := h.Controller()
 	closed := ctrl.Subscribe(1) // ends once the controller's Close has
 	defer closed.Close()
 	set := func() error {
 		takeLease(t, holderCfg)
-		testenv.Eventually(t, "the holder's controller to close", 10*time.Second, func() bool {
-			for {
-				select {
-				case _, ok := <-closed.C():
-					if !ok {
-						return true
-					}
-				default:
-					return false
-				}
-			}
-		})
+		waitClosed(t, closed)
 		raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 		defer raw.Close()
 		if err := raw.Del(context.Background(), holderCfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {

@@ -25,10 +25,7 @@ func TestHolderThatLostItsLeaseWritesNoState(t *testing.T) {
 	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
 	h := start(t, holderCfg, Options{})
 	f := start(t, followerCfg, Options{})
-	putWeight(t, h.App, 30)
-	testenv.Eventually(t, "the follower to apply 30%", 10*time.Second, func() bool {
-		return f.Gateway().Status().Weight == router.Weight(3000)
-	})
+	weightOnBoth(t, h, f, 30)
 
 	u.set(t, "~"+holderCfg.Rollout.Store.Prefix+"{store}:[^o]*") // all but the owner key
 	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
@@ -58,10 +55,7 @@ func TestHolderWhoseWriteFindsTheLeaseTakenFollows(t *testing.T) {
 	h := start(t, holderCfg, Options{})
 	f := start(t, followerCfg, Options{})
 	hs := clients(t, h.App, 6)
-	putWeight(t, h.App, 30)
-	testenv.Eventually(t, "the follower to apply 30%", 10*time.Second, func() bool {
-		return f.Gateway().Status().Weight == router.Weight(3000)
-	})
+	weightOnBoth(t, h, f, 30)
 
 	takeLease(t, holderCfg)
 	code, body := adminSend(t, h.App, http.MethodPut, "/api/v1/weight", `{"weight":60}`)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +16,20 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
 )
+
+// weightOnBoth sets weight w (percent) on the holder h and waits for the
+// follower f to apply it.
+func weightOnBoth(t *testing.T, h, f *running, w float64) {
+	t.Helper()
+	putWeight(t, h.App, w)
+	want, err := router.FromPercent(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, fmt.Sprintf("the follower to apply %v%%", w), 10*time.Second, func() bool {
+		return f.Gateway().Status().Weight == want
+	})
+}
 
 // sharedStoreConfigs are two gateways' configurations over the same
 // backends and the same Redis store: the first holds it, the second
@@ -99,10 +114,7 @@ func TestFollowerTakesTheStoreWhenTheHolderStops(t *testing.T) {
 	h := start(t, holderCfg, Options{})
 	f := start(t, followerCfg, Options{})
 	fs := clients(t, f.App, 10)
-	putWeight(t, h.App, 30)
-	testenv.Eventually(t, "the follower to apply the holder's 30%", 10*time.Second, func() bool {
-		return f.Gateway().Status().Weight == router.Weight(3000)
-	})
+	weightOnBoth(t, h, f, 30)
 	events := f.role.Subscribe(16)
 	defer events.Close()
 
@@ -168,10 +180,7 @@ func TestHolderThatLosesItsLeaseFollowsTheNewHolder(t *testing.T) {
 	h := start(t, holderCfg, Options{})
 	f := start(t, followerCfg, Options{})
 	hs := clients(t, h.App, 6)
-	putWeight(t, h.App, 30)
-	testenv.Eventually(t, "the follower to apply 30%", 10*time.Second, func() bool {
-		return f.Gateway().Status().Weight == router.Weight(3000)
-	})
+	weightOnBoth(t, h, f, 30)
 
 	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	defer raw.Close()
