@@ -7,14 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-rt/baton/internal/legacyclient"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
-// greenThrough points cfg's green backend at a proxy to it, which the
+// throughProxy points backend URLs at proxy p to their backend, which the
 // test can make refuse connections.
-func greenThrough(t *testing.T, p *testenv.Proxy, urls ...*string) {
+func throughProxy(t *testing.T, p *testenv.Proxy, urls ...*string) {
 	t.Helper()
 	for _, u := range urls {
 		*u = strings.Replace(*u, urlHost(*u), p.Addr(), 1)
@@ -30,7 +31,7 @@ func greenBehindProxy(t *testing.T) (h, f *running, green *testenv.Proxy) {
 	t.Helper()
 	holderCfg, followerCfg := sharedStoreConfigs(t)
 	green = testenv.StartProxy(t, urlHost(holderCfg.Backends.Green.URL))
-	greenThrough(t, green, &holderCfg.Backends.Green.URL, &followerCfg.Backends.Green.URL)
+	throughProxy(t, green, &holderCfg.Backends.Green.URL, &followerCfg.Backends.Green.URL)
 	return start(t, holderCfg, Options{}), start(t, followerCfg, Options{}), green
 }
 
@@ -85,19 +86,18 @@ func TestFollowerRetriesFailedMovesWhenTheHolderReappliesTheWeight(t *testing.T)
 	checkDelivery(t, hs)
 }
 
-// TestHoldersRollbackCountsAFollowersFailedMoves: blue refuses the
-// follower's connections during a rollback, so its sessions stay on
-// green. The holder's own moves all succeed; its rollback must not end
-// as "everyone back on blue": it retries while moves fail and reports the
-// sessions left on green, the follower's included.
-func TestHoldersRollbackCountsAFollowersFailedMoves(t *testing.T) {
+// completedWithFollowersBlueBehindProxy starts a holder with 2 clients and
+// a follower with 6 on one Redis store, the follower reaching blue
+// through the returned proxy, and completes a rollout to 100 %: every
+// session on green.
+func completedWithFollowersBlueBehindProxy(t *testing.T) (h, f *running, hs, fs []*legacyclient.Client, blue *testenv.Proxy) {
+	t.Helper()
 	holderCfg, followerCfg := sharedStoreConfigs(t)
 	holderCfg.Rollout.Steps = []float64{100}
-	blue := testenv.StartProxy(t, urlHost(followerCfg.Backends.Blue.URL))
-	followerCfg.Backends.Blue.URL = strings.Replace(followerCfg.Backends.Blue.URL, urlHost(followerCfg.Backends.Blue.URL), blue.Addr(), 1)
-	h := start(t, holderCfg, Options{})
-	f := start(t, followerCfg, Options{})
-	_, fs := clients(t, h.App, 2), clients(t, f.App, 6)
+	blue = testenv.StartProxy(t, urlHost(followerCfg.Backends.Blue.URL))
+	throughProxy(t, blue, &followerCfg.Backends.Blue.URL)
+	h, f = start(t, holderCfg, Options{}), start(t, followerCfg, Options{})
+	hs, fs = clients(t, h.App, 2), clients(t, f.App, 6)
 	followerLive(t, h.App, f.App)
 	if st := runRollout(t, h.Controller()); st.Phase != rollout.Completed {
 		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
@@ -105,6 +105,16 @@ func TestHoldersRollbackCountsAFollowersFailedMoves(t *testing.T) {
 	testenv.Eventually(t, "the follower's sessions on green", 10*time.Second, func() bool {
 		return f.Gateway().Status().Sessions.Green == len(fs)
 	})
+	return h, f, hs, fs, blue
+}
+
+// TestHoldersRollbackCountsAFollowersFailedMoves: blue refuses the
+// follower's connections during a rollback, so its sessions stay on
+// green. The holder's own moves all succeed; its rollback must not end
+// as "everyone back on blue": it retries while moves fail and reports the
+// sessions left on green, the follower's included.
+func TestHoldersRollbackCountsAFollowersFailedMoves(t *testing.T) {
+	h, f, _, fs, blue := completedWithFollowersBlueBehindProxy(t)
 
 	blue.Down()
 	if _, err := h.Controller().Rollback(context.Background()); err != nil {
@@ -152,20 +162,7 @@ func TestFollowersRecordFollowsItsOwnRetries(t *testing.T) {
 // the follower's own gateway must move them to blue, where the stored
 // weight puts them.
 func TestFollowerRetriesAnEmergencyRollbacksFailedMoves(t *testing.T) {
-	holderCfg, followerCfg := sharedStoreConfigs(t)
-	holderCfg.Rollout.Steps = []float64{100}
-	blue := testenv.StartProxy(t, urlHost(followerCfg.Backends.Blue.URL))
-	followerCfg.Backends.Blue.URL = strings.Replace(followerCfg.Backends.Blue.URL, urlHost(followerCfg.Backends.Blue.URL), blue.Addr(), 1)
-	h := start(t, holderCfg, Options{})
-	f := start(t, followerCfg, Options{})
-	hs, fs := clients(t, h.App, 2), clients(t, f.App, 6)
-	followerLive(t, h.App, f.App)
-	if st := runRollout(t, h.Controller()); st.Phase != rollout.Completed {
-		t.Fatalf("rollout ended %s: %s; %s", st.Phase, st.Reason, lastVerdict(st))
-	}
-	testenv.Eventually(t, "the follower's sessions on green", 10*time.Second, func() bool {
-		return f.Gateway().Status().Sessions.Green == len(fs)
-	})
+	h, f, hs, fs, blue := completedWithFollowersBlueBehindProxy(t)
 
 	blue.Down()
 	if _, err := h.Controller().EmergencyRollback(context.Background()); err != nil {

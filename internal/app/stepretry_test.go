@@ -113,7 +113,7 @@ func TestStepsFailedMovesArePlacedDuringItsHold(t *testing.T) {
 	// over a few hundred probes.
 	cfg.Rollout.Thresholds.MaxErrorRate = 0.2
 	gp := testenv.StartProxy(t, urlHost(cfg.Backends.Green.URL))
-	greenThrough(t, gp, &cfg.Backends.Green.URL)
+	throughProxy(t, gp, &cfg.Backends.Green.URL)
 	const hold = 3 * time.Second // the default retry_backoff (1s) and the retry's moves fit in it
 	a := start(t, cfg, Options{TestHold: hold})
 	n := 30
