@@ -42,22 +42,32 @@ func TestEventStreamGoesOnWhenTheFollowerTakesTheStore(t *testing.T) {
 	}
 
 	h.stop()
+	// The stream goes on with the new holder's status: started only
+	// then, the rollout's first transition reaches it (one made before,
+	// between the take-over and the switch, shows in that status alone).
+	next := func(want func(admin.StreamEvent) bool) {
+		t.Helper()
+		for {
+			ev, err := er.Next()
+			if err != nil {
+				t.Fatalf("the follower's stream ended at its take-over: %v", err)
+			}
+			if ev.Name == admin.EventShutdown {
+				t.Fatal("the follower's stream said shutdown at its take-over; the gateway goes on")
+			}
+			if want(ev) {
+				return
+			}
+		}
+	}
+	next(func(ev admin.StreamEvent) bool { return ev.Name == admin.EventStatus })
 	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
 	if _, err := f.Controller().Start(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		ev, err := er.Next()
-		if err != nil {
-			t.Fatalf("the follower's stream ended at its take-over: %v", err)
-		}
-		if ev.Name == admin.EventShutdown {
-			t.Fatal("the follower's stream said shutdown at its take-over; the gateway goes on")
-		}
-		if ev.Name == admin.EventTransition && bytes.Contains(ev.Data, []byte(`"kind":"`+string(rollout.EventStarted)+`"`)) {
-			return
-		}
-	}
+	next(func(ev admin.StreamEvent) bool {
+		return ev.Name == admin.EventTransition && bytes.Contains(ev.Data, []byte(`"kind":"`+string(rollout.EventStarted)+`"`))
+	})
 }
 
 // TestFollowersConflictSaysTheState: docs/api.md promises `state` on every
