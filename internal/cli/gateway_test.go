@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,44 +62,20 @@ func TestGatewayCommand(t *testing.T) {
 	}
 	defer func() { _ = b.Close() }()
 	blue, green := backendtest.Legacy(t, b), backendtest.SocketIO(t, b)
-	cfg := writeConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 admin: {listen: %q, token: secret}
 backends:
   blue: {url: %q, protocol: legacy}
   green: {url: %q, protocol: socketio}
 rollout: {store: {kind: memory}}
 log: {level: error}
-`, testenv.FreeAddr(t), blue.URL, green.URL))
+`, testenv.FreeAddr(t), blue.URL, green.URL)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	root := newRoot()
-	root.SetArgs([]string{"gateway", "--config", cfg})
-	root.SetOut(pw)
-	root.SetErr(io.Discard)
-	done := make(chan error, 1)
-	go func() {
-		err := root.ExecuteContext(ctx)
-		pw.CloseWithError(errors.New("gateway ended"))
-		done <- err
-	}()
-	urls := map[string]string{}
-	line := regexp.MustCompile(`^(\w+) listening on http://(\S+)$`)
-	sc := bufio.NewScanner(pr)
-	for len(urls) < 2 && sc.Scan() {
-		if m := line.FindStringSubmatch(sc.Text()); m != nil {
-			urls[m[1]] = m[2]
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if len(urls) < 2 {
-		cancel()
-		t.Fatalf("gateway printed %v, then: %v", urls, <-done)
-	}
+	edge, adminURL, stop := startGateway(t, cfg)
 
 	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
-	c, err := legacyclient.Dial(rctx, "ws://"+urls["edge"]+"/ws?user=alice", legacyclient.Options{})
+	c, err := legacyclient.Dial(rctx, "ws://"+edge+"/ws?user=alice", legacyclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +95,7 @@ log: {level: error}
 		t.Fatal("no message")
 	}
 
-	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+urls["admin"]+"/api/v1/status", nil)
+	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, adminURL+"/api/v1/status", nil)
 	req.Header.Set("Authorization", "Bearer secret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -134,14 +107,8 @@ log: {level: error}
 		t.Errorf("status %d %s", resp.StatusCode, body)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("gateway: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("gateway did not stop")
+	if err := stop(); err != nil {
+		t.Fatalf("gateway: %v", err)
 	}
 	select {
 	case <-c.Done():

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,6 +126,21 @@ func muteBackend(t *testing.T) string {
 // ends and returns its edge address and admin URL.
 func runGateway(t *testing.T, config string) (edge, adminURL string) {
 	t.Helper()
+	edge, adminURL, stop := startGateway(t, config)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("gateway: %v", err)
+		}
+	})
+	return edge, adminURL
+}
+
+// startGateway starts `baton gateway` with the config body and returns
+// its edge address, its admin URL and stop, which cancels the command and
+// returns what it returned (an error if it did not stop within 30 s); a
+// test that ends first stops it too.
+func startGateway(t *testing.T, config string) (edge, adminURL string, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	root := newRoot()
@@ -137,17 +153,16 @@ func runGateway(t *testing.T, config string) (edge, adminURL string) {
 		pw.CloseWithError(errors.New("gateway ended"))
 		done <- err
 	}()
-	t.Cleanup(func() {
+	stop = sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("gateway: %v", err)
-			}
+			return err
 		case <-time.After(30 * time.Second):
-			t.Error("gateway did not stop")
+			return errors.New("gateway did not stop within 30s")
 		}
 	})
+	t.Cleanup(func() { _ = stop() }) // in case the test ends first
 	urls := map[string]string{}
 	line := regexp.MustCompile(`^(\w+) listening on http://(\S+)$`)
 	sc := bufio.NewScanner(pr)
@@ -158,9 +173,9 @@ func runGateway(t *testing.T, config string) (edge, adminURL string) {
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if len(urls) < 2 {
-		t.Fatalf("gateway printed %v", urls)
+		t.Fatalf("gateway printed %v, then: %v", urls, stop())
 	}
-	return urls["edge"], "http://" + urls["admin"]
+	return urls["edge"], "http://" + urls["admin"], stop
 }
 
 // TestAdminCallLimitNamed: a call cut off by the CLI's own limit on an
