@@ -127,10 +127,13 @@ type Status struct {
 
 // StoreRole is a gateway's part in a shared store: "holder" (it runs the
 // rollout) or "follower" (it applies the holder's weights), and who holds
-// the store.
+// the store. RoutingMismatch, on a follower, says which of its routing
+// settings differ from the holder's; empty when none does (or the holder
+// does not tell).
 type StoreRole struct {
-	Role   string `json:"role"`
-	Holder string `json:"holder"`
+	Role            string `json:"role"`
+	Holder          string `json:"holder"`
+	RoutingMismatch string `json:"routing_mismatch,omitempty"`
 }
 
 // SessionCounts are the sessions by backend.

@@ -171,6 +171,9 @@ type follower struct {
 	a      *App
 	holder atomic.Pointer[string]
 	st     atomic.Pointer[rollout.State]
+	// mismatch says how the holder's routing differs from this gateway's
+	// (routing.go); empty when it does not, or cannot tell.
+	mismatch atomic.Pointer[string]
 
 	// events relays the holder's stored events; closed once this
 	// gateway takes the store, so that its readers come back to the
@@ -197,6 +200,7 @@ type follower struct {
 func newFollower(a *App, holder string) *follower {
 	f := &follower{a: a}
 	f.holder.Store(&holder)
+	f.mismatch.Store(new(string))
 	idle := rollout.State{Phase: rollout.Idle}
 	f.st.Store(&idle)
 	return f
@@ -564,6 +568,7 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	cancel()
 	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {
 		f.holder.Store(&held.Owner)
+		f.checkRouting(held)
 		return nil
 	}
 	if err != nil {
@@ -589,6 +594,27 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	f.end()
 	a.log.Info("took rollout.store: this gateway runs the rollout now", "phase", ctrl.Status().Phase)
 	return lease
+}
+
+// checkRouting compares the routing of held's holder with this gateway's.
+// A follower was refused at startup by a holder that routes otherwise;
+// one that finds such a holder later (it took the store when the last one
+// went) serves on, and says so loudly: in the log, each time the holder or
+// the difference changes, and in the status.
+func (f *follower) checkRouting(held *redisstore.HeldError) {
+	msg := ""
+	d := routingDiffers(routingMeta(f.a.cfg.Routing), held.Meta)
+	if d != nil {
+		msg = routingMismatch(d, held.Owner)
+	}
+	if old := f.mismatch.Swap(&msg); *old == msg {
+		return
+	}
+	if msg == "" {
+		f.a.log.Info("rollout.store: the holder routes users as this gateway does", "holder", held.Owner)
+		return
+	}
+	f.a.log.Error("rollout.store: "+msg+"; users are placed differently depending on the gateway they reach, and the rollout's counts are wrong: give every gateway on the store the same routing settings", "differ", d, "holder", held.Owner)
 }
 
 // end closes the relayed streams: their readers come back to the

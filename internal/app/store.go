@@ -89,6 +89,9 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 		case !ok:
 			return err
 		case sc.WhenHeld == config.WhenHeldFollow:
+			if d := routingDiffers(routingMeta(a.cfg.Routing), held.Meta); d != nil {
+				return fmt.Errorf("%s: the gateways sharing one store must share routing.salt, routing.allow and routing.deny, or a user's sessions land on different backends depending on the gateway they reach; give this gateway the holder's", routingMismatch(d, held.Owner))
+			}
 			a.role.f.Store(newFollower(a, held.Owner))
 			a.log.Info("rollout.store: held by another gateway; following its rollout", "holder", held.Owner)
 			return nil
@@ -109,12 +112,15 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 	}
 }
 
-// leaseOptions are the Redis store lease's: the configured TTL, and a
-// warning (spaced) when Redis cannot be reached to renew it.
+// leaseOptions are the Redis store lease's: the configured TTL, a
+// warning (spaced) when Redis cannot be reached to renew it, and this
+// gateway's routing fingerprint for the gateways that would follow it
+// (routing.go).
 func (a *App) leaseOptions() redisstore.LeaseOptions {
 	var logged time.Time // the renewals run on one goroutine
 	return redisstore.LeaseOptions{
-		TTL: a.cfg.Rollout.Store.Lease,
+		TTL:  a.cfg.Rollout.Store.Lease,
+		Meta: routingMeta(a.cfg.Routing),
 		OnRenewError: func(err error) {
 			if time.Since(logged) >= leaseLogEvery {
 				logged = time.Now()
@@ -155,5 +161,6 @@ func (a *App) storeRole() *admin.StoreRole {
 	if a.role.controller() != nil {
 		return &admin.StoreRole{Role: "holder", Holder: leaseOwner(a.cfg.Admin.Listen)}
 	}
-	return &admin.StoreRole{Role: "follower", Holder: *a.role.follower().holder.Load()}
+	f := a.role.follower()
+	return &admin.StoreRole{Role: "follower", Holder: *f.holder.Load(), RoutingMismatch: *f.mismatch.Load()}
 }

@@ -22,7 +22,8 @@ import (
 //
 // It is a key, <prefix>{store}:owner, holding the owner's name and a random
 // token, set with NX and an expiry that the holder renews every third of
-// it. A holder that dies lets it expire; a holder that cannot reach Redis
+// it; beside it, for as long, <prefix>{store}:owner-meta holds what the
+// holder asked to have told to the owners it refuses (LeaseOptions.Meta). A holder that dies lets it expire; a holder that cannot reach Redis
 // keeps renewing and, once Redis answers again, takes the key back if it
 // expired meanwhile and nobody else took it. The lease is lost only when
 // another owner is found in the key, by a renewal or by a state write
@@ -37,6 +38,9 @@ var ErrHeld = errors.New("redisstore: the store is held by another gateway")
 // HeldError says who holds the lease and for how long at most.
 type HeldError struct {
 	Owner string
+	// Meta is the holder's LeaseOptions.Meta; empty when it gave none (a
+	// version of Baton before Meta among them).
+	Meta string
 	// Expires is how long the lease lasts if its owner stops renewing it.
 	Expires time.Duration
 }
@@ -49,20 +53,28 @@ func (e *HeldError) Error() string {
 func (e *HeldError) Is(target error) bool { return target == ErrHeld }
 
 // takeScript sets KEYS[1] to ARGV[1] for ARGV[2] ms if it is missing or
-// already holds ARGV[1]: one script for the first take, every renewal and
-// a take-back after an expiry. Reply: 1 taken, or the value found.
+// already holds ARGV[1], and KEYS[2] to the meta ARGV[3] for as long (an
+// empty one deletes it): one script for the first take, every renewal and
+// a take-back after an expiry. Reply: 1 taken, or the value found and its
+// meta (nil when none).
 var takeScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == false or v == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if ARGV[3] == '' then
+    redis.call('DEL', KEYS[2])
+  else
+    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+  end
   return 1
 end
-return v
+return {v, redis.call('GET', KEYS[2])}
 `)
 
-// releaseScript deletes KEYS[1] if it holds ARGV[1].
+// releaseScript deletes KEYS[1], and its meta KEYS[2], if it holds ARGV[1].
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -73,6 +85,7 @@ type Lease struct {
 	s     *Store
 	key   string
 	value string // owner, a space, a random token
+	meta  string // LeaseOptions.Meta, kept at metaKey
 	ttl   time.Duration
 
 	lost     chan struct{}
@@ -93,6 +106,11 @@ type LeaseOptions struct {
 	// OnRenewError, when set, is told of each renewal that failed for want
 	// of Redis (the lease is kept and renewal goes on).
 	OnRenewError func(error)
+	// Meta, when not empty, is kept beside the lease while it is held and
+	// handed to every owner it refuses (HeldError.Meta): what the owners
+	// that share the store must agree on, so that one that does not can
+	// tell.
+	Meta string
 }
 
 // Acquire takes the store's lease for owner (a name for people: host and
@@ -108,7 +126,7 @@ func (s *Store) Acquire(ctx context.Context, owner string, opts LeaseOptions) (*
 	var token [12]byte
 	_, _ = rand.Read(token[:])
 	l := &Lease{
-		s: s, key: s.keyOwner, value: owner + " " + hex.EncodeToString(token[:]), ttl: opts.TTL,
+		s: s, key: s.keyOwner, value: owner + " " + hex.EncodeToString(token[:]), meta: opts.Meta, ttl: opts.TTL,
 		lost: make(chan struct{}), done: make(chan struct{}), errorLog: opts.OnRenewError,
 	}
 	if err := l.take(ctx); err != nil {
@@ -122,19 +140,21 @@ func (s *Store) Acquire(ctx context.Context, owner string, opts LeaseOptions) (*
 
 // take runs takeScript once: nil when the lease is ours.
 func (l *Lease) take(ctx context.Context) error {
-	res, err := takeScript.Run(ctx, l.s.client, []string{l.key}, l.value, l.ttl.Milliseconds()).Result()
+	res, err := takeScript.Run(ctx, l.s.client, []string{l.key, l.s.keyOwnerMeta}, l.value, l.ttl.Milliseconds(), l.meta).Result()
 	if err != nil {
 		return l.s.wrap("lease", err)
 	}
-	if found, ok := res.(string); ok {
-		return l.heldBy(ctx, found)
+	if found, ok := res.([]any); ok && len(found) == 2 {
+		owner, _ := found[0].(string)
+		meta, _ := found[1].(string)
+		return l.heldBy(ctx, owner, meta)
 	}
 	return nil
 }
 
-// heldBy is the HeldError for found, the lease key's value.
-func (l *Lease) heldBy(ctx context.Context, found string) *HeldError {
-	held := &HeldError{Owner: found, Expires: l.ttl}
+// heldBy is the HeldError for found, the lease key's value, with meta.
+func (l *Lease) heldBy(ctx context.Context, found, meta string) *HeldError {
+	held := &HeldError{Owner: found, Meta: meta, Expires: l.ttl}
 	if i := strings.LastIndexByte(found, ' '); i > 0 {
 		held.Owner = found[:i]
 	}
@@ -156,7 +176,7 @@ func (l *Lease) setLost(err error) {
 // lostTo is a fenced write's error when it found owner in the lease key;
 // the lease is lost.
 func (l *Lease) lostTo(ctx context.Context, owner string) error {
-	l.setLost(l.heldBy(ctx, owner))
+	l.setLost(l.heldBy(ctx, owner, ""))
 	return fmt.Errorf("redisstore: set state: %w: %w", store.ErrLeaseLost, l.Err())
 }
 
@@ -244,7 +264,7 @@ func (l *Lease) Release(ctx context.Context) error {
 
 // drop deletes the lease key if it holds this lease.
 func (l *Lease) drop(ctx context.Context) error {
-	return l.s.wrap("release lease", releaseScript.Run(ctx, l.s.client, []string{l.key}, l.value).Err())
+	return l.s.wrap("release lease", releaseScript.Run(ctx, l.s.client, []string{l.key, l.s.keyOwnerMeta}, l.value).Err())
 }
 
 // FencedStore is the Store with its state writes fenced by a lease (see

@@ -158,3 +158,29 @@ func TestLeaseSurvivesARedisOutage(t *testing.T) {
 		t.Fatalf("lease reported lost after an outage nobody used: %v", err)
 	}
 }
+
+// TestLeaseMetaReachesTheRefusedOwner: a holder's Meta is told to every
+// owner it refuses, and goes with its lease; a holder without one (a
+// version before Meta) tells nothing.
+func TestLeaseMetaReachesTheRefusedOwner(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	a, b := open(t, p), open(t, p)
+	ctx := testenv.Context(t, 5*time.Second)
+	la, err := a.Acquire(ctx, "gw-a", redisstore.LeaseOptions{TTL: time.Second, Meta: "routing salt=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Acquire(ctx, "gw-b", redisstore.LeaseOptions{TTL: time.Second})
+	if held, ok := errors.AsType[*redisstore.HeldError](err); !ok || held.Owner != "gw-a" || held.Meta != "routing salt=1" {
+		t.Fatalf("Acquire while gw-a holds: %v, want a HeldError with gw-a's meta", err)
+	}
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acquire(t, b, "gw-b", time.Second)
+	_, err = a.Acquire(ctx, "gw-a", redisstore.LeaseOptions{TTL: time.Second, Meta: "routing salt=1"})
+	if held, ok := errors.AsType[*redisstore.HeldError](err); !ok || held.Owner != "gw-b" || held.Meta != "" {
+		t.Fatalf("Acquire while gw-b holds without meta: %v, want a HeldError without meta", err)
+	}
+}

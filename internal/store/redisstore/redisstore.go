@@ -16,6 +16,7 @@
 //	<prefix>{store}:sessions     hash: session id → snapshot blob
 //	<prefix>{store}:session-ids  sorted set, all scores 0: ids in byte order
 //	<prefix>{store}:owner        string: the lease's holder (lease.go)
+//	<prefix>{store}:owner-meta   string: the holder's LeaseOptions.Meta, expiring with the lease
 //
 // # Atomicity
 //
@@ -101,8 +102,8 @@ type Store struct {
 	maxEvents int
 	closed    atomic.Bool
 
-	base                                                      string // <prefix>{store}:
-	keyState, keyEvents, keySessions, keySessionIDs, keyOwner string
+	base                                                                    string // <prefix>{store}:
+	keyState, keyEvents, keySessions, keySessionIDs, keyOwner, keyOwnerMeta string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -135,7 +136,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	s.base = opts.Prefix + "{store}:"
 	s.keyState, s.keyEvents = s.Key("state"), s.Key("events")
 	s.keySessions, s.keySessionIDs = s.Key("sessions"), s.Key("session-ids")
-	s.keyOwner = s.Key("owner")
+	s.keyOwner, s.keyOwnerMeta = s.Key("owner"), s.Key("owner-meta")
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		if s.ownClient {
 			_ = s.client.Close()
