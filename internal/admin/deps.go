@@ -47,6 +47,16 @@ type Rollout interface {
 	Subscribe(buffer int) EventStream
 }
 
+// Resubscriber is a Rollout whose source can change under an open event
+// stream (a gateway on a shared store that takes it or loses it: the
+// old source closes its subscriptions). The stream then subscribes again
+// with Resubscribe, whose subscription first delivers what the new source
+// published before the switch: with Subscribe, those events (a new
+// holder's recovered event) would be lost.
+type Resubscriber interface {
+	Resubscribe(buffer int) EventStream
+}
+
 // EventStream is one subscriber's events. Its channel is bounded (the
 // buffer given to Subscribe): when the subscriber falls behind, the oldest
 // queued event is dropped and counted in Dropped, so the controller never

@@ -255,10 +255,13 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub *EventStream) er
 				// A gateway on a shared store closes the subscriptions
 				// when it takes the store or loses it, and goes on: the
 				// stream goes on with the new source, from its status
-				// (subscribed first, as at the stream's start). A source
-				// that refuses a new subscription has shut down, maybe
-				// before the server closes the streams.
-				next := s.opts.Rollout.Subscribe(o.Buffer)
+				// (subscribed first, as at the stream's start). What the
+				// new source did before the switch (Resubscriber) comes
+				// first, so that the status is no older than the
+				// transitions before it. A source that refuses a new
+				// subscription has shut down, maybe before the server
+				// closes the streams.
+				next := s.resubscribe(o.Buffer)
 				first, ok, open := peek(next.C())
 				if !open {
 					next.Close()
@@ -267,13 +270,18 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub *EventStream) er
 				base += (*sub).Dropped()
 				(*sub).Close()
 				*sub, events = next, next.C()
+				if ok {
+					if err := transition(first); err != nil {
+						return err
+					}
+					if err := drain(events, transition); err != nil {
+						return err
+					}
+				}
 				if err := sw.event(EventStatus, "", StatusOf(s.opts.Rollout.Status(), time.Now())); err != nil {
 					return err
 				}
-				if !ok {
-					continue
-				}
-				e = first
+				continue
 			}
 			if err := transition(e); err != nil {
 				return err
@@ -298,6 +306,14 @@ func (s *Server) stream(ctx context.Context, sw *sseWriter, sub *EventStream) er
 			}
 		}
 	}
+}
+
+// resubscribe subscribes a stream again after its source changed.
+func (s *Server) resubscribe(buffer int) EventStream {
+	if r, ok := s.opts.Rollout.(Resubscriber); ok {
+		return r.Resubscribe(buffer)
+	}
+	return s.opts.Rollout.Subscribe(buffer)
 }
 
 // peek takes an event already queued on ch without waiting: ok says

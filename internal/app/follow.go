@@ -166,6 +166,19 @@ func (r *role) Subscribe(buffer int) admin.EventStream {
 	return r.follower().events.Subscribe(buffer)
 }
 
+var _ admin.Resubscriber = (*role)(nil)
+
+// Resubscribe is Subscribe for a stream whose source changed (this
+// gateway took the store, or lost it): the new source's events from its
+// beginning come first, so that none made before the stream's switch
+// (the new controller's recovered event) is lost.
+func (r *role) Resubscribe(buffer int) admin.EventStream {
+	if c := r.ctrl.Load(); c != nil {
+		return c.SubscribeWithHistory(buffer)
+	}
+	return r.follower().events.SubscribeWithHistory(buffer)
+}
+
 // follower is a gateway's part while another holds the store.
 type follower struct {
 	a      *App

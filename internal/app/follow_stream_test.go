@@ -88,3 +88,64 @@ func TestFollowersConflictSaysTheState(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowersStreamGetsTheNewHoldersRecovered: the follower that takes
+// the store resumes the rollout its holder left and says so with a
+// `recovered` event, made before its streams switch to its controller.
+// An operator watching that follower must see it on the stream, in its
+// place before the transitions that follow (here, a pause).
+func TestFollowersStreamGetsTheNewHoldersRecovered(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	h := start(t, holderCfg, Options{TestHold: time.Minute})
+	f := start(t, followerCfg, Options{TestHold: time.Minute})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := h.Controller().Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the follower to show the holder's rollout", 10*time.Second, func() bool { return f.role.Status().Phase.Active() })
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.AdminAddr()+"/api/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	er := admin.NewEventReader(resp.Body)
+	if ev, err := er.Next(); err != nil || ev.Name != admin.EventStatus {
+		t.Fatalf("first event %+v, %v; want status", ev, err)
+	}
+
+	h.stop()
+	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
+	// Once the stream has switched (its status), a pause made now reaches
+	// it; the recovered event must have come before it.
+	recovered, switched := false, false
+	for {
+		ev, err := er.Next()
+		if err != nil {
+			t.Fatalf("the follower's stream ended: %v", err)
+		}
+		isKind := func(k rollout.EventKind) bool {
+			return ev.Name == admin.EventTransition && bytes.Contains(ev.Data, []byte(`"kind":"`+string(k)+`"`))
+		}
+		switch {
+		case ev.Name == admin.EventStatus && !switched:
+			switched = true
+			if _, err := f.Controller().Pause(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case isKind(rollout.EventRecovered):
+			recovered = true
+		case isKind(rollout.EventPaused):
+			if !recovered {
+				t.Fatal("the follower's stream carried the new holder's pause but not its recovered event")
+			}
+			return
+		}
+	}
+}

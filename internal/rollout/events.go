@@ -208,3 +208,11 @@ func (c *Controller) alert(e Event) {
 // buffer events (0 means DefaultSubscriptionBuffer). Close it when done;
 // the controller's Close closes every subscription's channel.
 func (c *Controller) Subscribe(buffer int) *Subscription { return c.feed.Subscribe(buffer) }
+
+// SubscribeWithHistory is Subscribe with the events published so far
+// queued first (Feed.SubscribeWithHistory): for a stream that switches to
+// this controller once it runs, which must not miss what it did before
+// (its recovered event, when it resumed a rollout).
+func (c *Controller) SubscribeWithHistory(buffer int) *Subscription {
+	return c.feed.SubscribeWithHistory(buffer)
+}

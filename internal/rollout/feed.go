@@ -13,6 +13,11 @@ type Feed struct {
 	mu     sync.Mutex
 	subs   map[*Subscription]struct{}
 	closed bool
+	// recent are the last events published (at most
+	// DefaultSubscriptionBuffer), of published in all, for
+	// SubscribeWithHistory.
+	recent    []Event
+	published uint64
 }
 
 // Subscription delivers events to one subscriber. Its channel is bounded:
@@ -31,7 +36,12 @@ const DefaultSubscriptionBuffer = 64
 // Subscribe returns a subscription to every later event, with a channel of
 // buffer events (0 means DefaultSubscriptionBuffer); after Close, one
 // whose channel is closed. Close it when done.
-func (f *Feed) Subscribe(buffer int) *Subscription {
+func (f *Feed) Subscribe(buffer int) *Subscription { return f.subscribe(buffer, false) }
+
+// subscribe is Subscribe, with the recent events queued first when
+// history is set: under the lock that Publish takes, so that none is
+// queued twice or missed.
+func (f *Feed) subscribe(buffer int, history bool) *Subscription {
 	if buffer <= 0 {
 		buffer = DefaultSubscriptionBuffer
 	}
@@ -46,13 +56,32 @@ func (f *Feed) Subscribe(buffer int) *Subscription {
 		f.subs = make(map[*Subscription]struct{})
 	}
 	f.subs[s] = struct{}{}
+	if history {
+		s.dropped.Add(f.published - uint64(len(f.recent)))
+		for _, e := range f.recent {
+			s.offer(e)
+		}
+	}
 	return s
 }
+
+// SubscribeWithHistory is Subscribe, with the events published so far
+// queued first (at most the last DefaultSubscriptionBuffer; the earlier
+// ones, and those the buffer cannot hold, count as dropped). A stream
+// that switches to this feed (a gateway that took a shared store) gets
+// with it what the feed published before the switch: the take-over's
+// recovered event among them.
+func (f *Feed) SubscribeWithHistory(buffer int) *Subscription { return f.subscribe(buffer, true) }
 
 // Publish offers e to every subscription.
 func (f *Feed) Publish(e Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(f.recent) == DefaultSubscriptionBuffer {
+		f.recent = append(f.recent[:0], f.recent[1:]...)
+	}
+	f.recent = append(f.recent, e)
+	f.published++
 	for s := range f.subs {
 		s.offer(e)
 	}
