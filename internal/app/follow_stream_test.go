@@ -44,7 +44,8 @@ func TestEventStreamGoesOnWhenTheFollowerTakesTheStore(t *testing.T) {
 	h.stop()
 	// The stream goes on with the new holder's status: started only
 	// then, the rollout's first transition reaches it (one made before,
-	// between the take-over and the switch, shows in that status alone).
+	// between the take-over and the switch, comes ahead of that status:
+	// TestFollowersStreamGetsTheNewHoldersRecovered).
 	next := func(want func(admin.StreamEvent) bool) {
 		t.Helper()
 		for {
