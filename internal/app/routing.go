@@ -16,10 +16,15 @@ import (
 // sessions land on different backends depending on the gateway they
 // reach, and a step's counts are wrong without a word. So the holder keeps
 // a fingerprint of its routing beside the store's lease (the lease's
-// Meta), and a gateway that would follow it with another one is refused
-// at startup; a follower that finds one later (a gateway that took the
-// store when its holder went, without meeting this follower) reports it.
-// A holder of a version before the fingerprint leaves none: no check.
+// Meta). A gateway that would follow it with another salt is refused at
+// startup: every user may be placed otherwise, and a salt is not changed
+// in passing. One whose allow or deny list differs follows, and says so
+// in its log and status: those lists move a few named users, and a
+// rolling restart that changes them meets this at every gateway but the
+// last. A follower that finds a holder routing otherwise later (one that
+// took the store when its holder went, without meeting this follower)
+// reports it the same way. A holder of a version before the fingerprint
+// leaves none: no check.
 
 // routingMetaPrefix starts a routing fingerprint.
 const routingMetaPrefix = "routing"
@@ -85,6 +90,12 @@ func routingDiffers(ours, theirs string) []string {
 		return []string{"routing settings"}
 	}
 	return differ
+}
+
+// saltDiffers says whether the differences d (routingDiffers) may
+// include the salt: a follower is refused for those.
+func saltDiffers(d []string) bool {
+	return slices.Contains(d, "routing.salt") || slices.Contains(d, "routing settings")
 }
 
 // routingHashes reads a fingerprint's fields.

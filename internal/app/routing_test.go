@@ -17,27 +17,42 @@ import (
 
 // TestFollowerWithOtherRoutingIsRefused: the gateways behind one load
 // balancer must put each user on the same backend. One that would join a
-// store's holder with another routing.salt, allow or deny list is refused
-// at startup, naming the field that differs (and never its value), as a
-// typo in its file would be; one with the holder's settings, in another
-// order, joins.
+// store's holder with another routing.salt is refused at startup, naming
+// the field (and never its value), as a typo in its file would be. One
+// whose allow or deny list differs (a rolling restart that changes them)
+// joins, and its status names the list; one with the holder's settings,
+// in another order, joins and reports nothing.
 func TestFollowerWithOtherRoutingIsRefused(t *testing.T) {
 	holderCfg, followerCfg := sharedStoreConfigs(t)
 	holderCfg.Routing = config.Routing{Salt: "s3cret-one", Allow: []string{"alice", "bob"}, Deny: []string{"mallory"}}
 	start(t, holderCfg, Options{})
 
 	for _, c := range []struct {
-		field  string
-		change func(*config.Routing)
+		field   string
+		refused bool
+		change  func(*config.Routing)
 	}{
-		{"routing.salt", func(r *config.Routing) { r.Salt = "s3cret-two" }},
-		{"routing.allow", func(r *config.Routing) { r.Allow = []string{"alice"} }},
-		{"routing.deny", func(r *config.Routing) { r.Deny = nil }},
+		{"routing.salt", true, func(r *config.Routing) { r.Salt = "s3cret-two" }},
+		{"routing.allow", false, func(r *config.Routing) { r.Allow = []string{"alice"} }},
+		{"routing.deny", false, func(r *config.Routing) { r.Deny = nil }},
 	} {
 		cfg := *followerCfg
 		cfg.Routing = holderCfg.Routing
 		cfg.Routing.Allow = append([]string(nil), holderCfg.Routing.Allow...)
 		c.change(&cfg.Routing)
+		if !c.refused {
+			f := start(t, &cfg, Options{})
+			code, body := adminSend(t, f.App, http.MethodGet, "/api/v1/status", "")
+			var st struct {
+				Store struct {
+					RoutingMismatch string `json:"routing_mismatch"`
+				} `json:"store"`
+			}
+			if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || !strings.Contains(st.Store.RoutingMismatch, c.field) {
+				t.Errorf("GET status on a follower with another %s: %d %s; want routing_mismatch naming it", c.field, code, body)
+			}
+			continue
+		}
 		opts := Options{TestMode: true, Logger: testLogger(t)}
 		listeners(t, &cfg, &opts)
 		a, err := Build(context.Background(), &cfg, opts)

@@ -89,11 +89,13 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 		case !ok:
 			return err
 		case sc.WhenHeld == config.WhenHeldFollow:
-			if d := routingDiffers(routingMeta(a.cfg.Routing), held.Meta); d != nil {
-				return fmt.Errorf("%s: the gateways sharing one store must share routing.salt, routing.allow and routing.deny, or a user's sessions land on different backends depending on the gateway they reach; give this gateway the holder's", routingMismatch(d, held.Owner))
+			if d := routingDiffers(routingMeta(a.cfg.Routing), held.Meta); saltDiffers(d) {
+				return fmt.Errorf("%s: the gateways sharing one store must share routing.salt, or a user's sessions land on different backends depending on the gateway they reach; give this gateway the holder's", routingMismatch(d, held.Owner))
 			}
-			a.role.f.Store(newFollower(a, held.Owner))
+			f := newFollower(a, held.Owner)
+			a.role.f.Store(f)
 			a.log.Info("rollout.store: held by another gateway; following its rollout", "holder", held.Owner)
+			f.checkRouting(held) // lists that differ: said loudly, not refused
 			return nil
 		case sc.WhenHeld != config.WhenHeldStandby:
 			// when_held left at its default is the likely mistake of a
