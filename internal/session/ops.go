@@ -23,35 +23,64 @@ const leaveTimeout = 5 * time.Second
 // waits for the ack. With hasSince the backend first replays the messages
 // after since (the client resumes a stream it had). The position is the
 // backend's report of the channel, when it gives one.
+//
+// A subscribe in flight on a connection that drops is sent again on the
+// connection the re-attach brings, from where the client stands, and
+// answered from there: a subscribe is idempotent, and the client keeps the
+// channel (unlike a publish, which is never sent twice).
 func (s *Session) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
 	if err := broker.ValidChannel(channel); err != nil {
 		return upstream.Position{}, fmt.Errorf("%w: %q", ErrInvalidChannel, channel)
 	}
+	r := Resume{Channel: channel, Since: since, HasSince: hasSince}
+	for {
+		pos, dropped, err := s.subscribe(ctx, &r)
+		if dropped == nil {
+			return pos, err
+		}
+		// Once the drop is handled (HandleClose has run), the next
+		// attachment is the re-attach's, or the session has closed.
+		select {
+		case <-dropped:
+		case <-ctx.Done():
+			return upstream.Position{}, err
+		}
+	}
+}
+
+// subscribe is one attempt of Subscribe, on the current attachment. When
+// that attachment's connection ended before the ack came, it returns the
+// connection's Done and the drop's error, with r moved to where the
+// client stands: messages the old stream delivered meanwhile wait at the
+// edge for the ack, and the next attempt must not bring them again.
+func (s *Session) subscribe(ctx context.Context, r *Resume) (upstream.Position, <-chan struct{}, error) {
 	a, err := s.lockAttached(ctx)
 	if err != nil {
-		return upstream.Position{}, err
+		return upstream.Position{}, nil, err
 	}
 	defer s.UnlockOps()
 	defer s.release(a)
 
+	channel := r.Channel
 	s.mu.Lock()
 	if _, dup := s.subs[channel]; dup {
 		s.mu.Unlock()
-		return upstream.Position{}, fmt.Errorf("%w: %q", ErrAlreadySubscribed, channel)
+		return upstream.Position{}, nil, fmt.Errorf("%w: %q", ErrAlreadySubscribed, channel)
 	}
 	if len(s.subs) >= s.maxSubs {
 		s.mu.Unlock()
-		return upstream.Position{}, fmt.Errorf("%w (at most %d)", ErrTooManySubscriptions, s.maxSubs)
+		return upstream.Position{}, nil, fmt.Errorf("%w (at most %d)", ErrTooManySubscriptions, s.maxSubs)
 	}
 	// Registered before the request: the backend may send the first
 	// messages before its ack is read.
-	sb := &sub{src: a, last: since, hasLast: hasSince}
+	sb := &sub{src: a, last: r.Since, hasLast: r.HasSince}
 	s.subs[channel] = sb
 	s.mu.Unlock()
 
-	pos, err := a.conn.Subscribe(ctx, channel, since, hasSince)
+	pos, err := a.conn.Subscribe(ctx, channel, r.Since, r.HasSince)
+	dropped := errors.Is(err, upstream.ErrClosed)
 	var refused *upstream.RemoteError
-	if err != nil && !errors.As(err, &refused) {
+	if err != nil && !dropped && !errors.As(err, &refused) {
 		// No answer (a timeout, say): the backend may have taken the
 		// subscribe all the same, and would stream a channel the session
 		// no longer holds, refusing the client's retry as a duplicate.
@@ -67,12 +96,16 @@ func (s *Session) Subscribe(ctx context.Context, channel string, since uint64, h
 		if s.subs[channel] == sb {
 			delete(s.subs, channel)
 		}
-		return upstream.Position{}, err
+		if dropped {
+			r.Since, r.HasSince = sb.last, sb.hasLast
+			return upstream.Position{}, a.conn.Done(), err
+		}
+		return upstream.Position{}, nil, err
 	}
 	if !sb.hasLast && pos.HasSeq {
 		sb.last, sb.hasLast = pos.Seq, true
 	}
-	return pos, nil
+	return pos, nil, nil
 }
 
 // Unsubscribe ends the session's subscription to channel. Messages of the

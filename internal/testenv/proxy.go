@@ -36,6 +36,9 @@ type Proxy struct {
 type link struct {
 	a, b    net.Conn
 	dropped atomic.Bool
+	// swallowed: since it was dropped, the side that dialed the proxy
+	// sent it something (Swallowed).
+	swallowed atomic.Bool
 }
 
 // StartProxy starts a Proxy to target on a free loopback port; it is
@@ -98,8 +101,12 @@ func (lk *link) pipe(src, dst net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && !lk.dropped.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+		if n > 0 {
+			if lk.dropped.Load() {
+				if src == lk.a {
+					lk.swallowed.Store(true)
+				}
+			} else if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
@@ -116,6 +123,21 @@ func (p *Proxy) Partition() {
 	for _, lk := range p.links {
 		lk.dropped.Store(true)
 	}
+}
+
+// Swallowed is how many of the connections silenced so far have since
+// been sent something by the side that dialed the proxy, which reached
+// nobody: a test waits on it for its requests to be in flight.
+func (p *Proxy) Swallowed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, lk := range p.links {
+		if lk.swallowed.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 // Stall silences every connection made so far and leaves new ones
