@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -71,6 +72,13 @@ func runGatewayMode(ctx context.Context, path string, testMode bool, pprofAddr s
 		redis.SetLogger(redisLogger{log.With("component", "redis")})
 	}
 	a, err := app.Build(ctx, cfg, app.Options{Logger: log, TestMode: testMode, DrainPeriod: gatewayDrain})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Stopped by SIGTERM or SIGINT before it served, above all while
+		// standing by for the store: a stop asked for, which a service
+		// manager must not report as a failure, as for a serving gateway.
+		log.Info("stopped before serving", "reason", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
