@@ -265,6 +265,7 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 			f.offer(want, req, urgent)
 		}
 		f.checkNotice(ctx, want)
+		f.readHolder(ctx)
 		f.refreshRecord(ctx)
 		lastEvent = f.relayEvents(ctx, lastEvent)
 		if !time.Now().Before(campaign) {
@@ -397,6 +398,28 @@ func (f *follower) checkNotice(ctx context.Context, want chan applyReq) {
 	f.emergencyFor = n.ID
 	f.a.log.Warn("follower: the holder began an emergency rollback; moving every session to blue", "rollout", n.ID)
 	f.offer(want, applyReq{w: 0, pace: rollout.Unpaced}, true)
+}
+
+// readHolder learns who holds the store now: a gateway that took it
+// since (the holder went, another or the same one took it back) is the
+// one this follower's refusals and status must name, before this
+// follower's next campaign, a third of its lease away. A lease found
+// free (the holder gone, nobody in it yet) keeps the last name.
+func (f *follower) readHolder(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, followInterval*4)
+	owner, err := f.a.rstore.Owner(rctx)
+	cancel()
+	if err != nil || owner == "" {
+		return
+	}
+	f.setHolder(owner)
+}
+
+// setHolder makes owner the holder this follower names, logging a change.
+func (f *follower) setHolder(owner string) {
+	if old := f.holder.Swap(&owner); *old != owner {
+		f.a.log.Info("rollout.store: held by another gateway now; following its rollout", "holder", owner, "was", *old)
+	}
 }
 
 // readState reads the stored state; ok when its version is not seen.
@@ -577,16 +600,21 @@ var testHookHandSetHoldsTakeOver func()
 func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFunc, applier *sync.WaitGroup) *redisstore.Lease {
 	a := f.a
 	actx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	lease, err := a.rstore.Acquire(actx, leaseOwner(a.cfg.Admin.Listen), a.leaseOptions())
+	self := leaseOwner(a.cfg.Admin.Listen)
+	lease, err := a.rstore.Acquire(actx, self, a.leaseOptions())
 	cancel()
 	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {
-		f.holder.Store(&held.Owner)
+		f.setHolder(held.Owner)
 		f.checkRouting(held)
 		return nil
 	}
 	if err != nil {
 		return nil // Redis away: try again at the next round
 	}
+	// A command refused while the controller starts (a weight set by hand
+	// on the one this gateway lost) is to come back here, not to go to
+	// the gateway that went.
+	f.holder.Store(&self)
 	// The weights are the controller's from here: no move of the
 	// follower's may run beside its restore.
 	stopFollowing()

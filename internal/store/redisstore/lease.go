@@ -154,14 +154,34 @@ func (l *Lease) take(ctx context.Context) error {
 
 // heldBy is the HeldError for found, the lease key's value, with meta.
 func (l *Lease) heldBy(ctx context.Context, found, meta string) *HeldError {
-	held := &HeldError{Owner: found, Meta: meta, Expires: l.ttl}
-	if i := strings.LastIndexByte(found, ' '); i > 0 {
-		held.Owner = found[:i]
-	}
+	held := &HeldError{Owner: ownerName(found), Meta: meta, Expires: l.ttl}
 	if d, err := l.s.client.PTTL(ctx, l.key).Result(); err == nil && d > 0 {
 		held.Expires = d
 	}
 	return held
+}
+
+// ownerName is the owner's name in v, the lease key's value: without its
+// token.
+func ownerName(v string) string {
+	if i := strings.LastIndexByte(v, ' '); i > 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// Owner is the name of the lease's holder now, as Acquire was given it;
+// "" when nobody holds the lease. A gateway that does not hold it
+// learns so who does, whichever gateway took it last.
+func (s *Store) Owner(ctx context.Context) (string, error) {
+	v, err := s.client.Get(ctx, s.keyOwner).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.wrap("lease owner", err)
+	}
+	return ownerName(v), nil
 }
 
 // setLost records that another owner holds the lease: once, whether a

@@ -184,3 +184,32 @@ func TestLeaseMetaReachesTheRefusedOwner(t *testing.T) {
 		t.Fatalf("Acquire while gw-b holds without meta: %v, want a HeldError without meta", err)
 	}
 }
+
+// TestLeaseOwner: a gateway that does not hold the lease reads who does,
+// by the name its holder gave, and none once it is released.
+func TestLeaseOwner(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	a, b := open(t, p), open(t, p)
+	owner := func() string {
+		t.Helper()
+		o, err := b.Owner(testenv.Context(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if o := owner(); o != "" {
+		t.Fatalf("Owner before any lease: %q, want none", o)
+	}
+	l := acquire(t, a, "gw-a pid 1 admin 10.0.0.5:9090", time.Second)
+	if o := owner(); o != "gw-a pid 1 admin 10.0.0.5:9090" {
+		t.Fatalf("Owner: %q, want the holder's name without its token", o)
+	}
+	if err := l.Release(testenv.Context(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if o := owner(); o != "" {
+		t.Fatalf("Owner after the release: %q, want none", o)
+	}
+}

@@ -1,0 +1,92 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-rt/baton/internal/admin"
+	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// TestFollowerNamesTheHolderThatTookTheStore: the holder stops and
+// another follower takes the store. A follower that has not campaigned
+// since (its lease is long: it tries every third of it) must send
+// operators to the gateway holding the store now, not to the one that
+// went: in its 409s and its status.
+func TestFollowerNamesTheHolderThatTookTheStore(t *testing.T) {
+	holderCfg, quickCfg := sharedStoreConfigs(t)
+	slowCfg := *quickCfg
+	slowCfg.Rollout.Store.Lease = time.Minute // no campaign within the test
+	h := start(t, holderCfg, Options{})
+	slow := start(t, &slowCfg, Options{})
+	quick := start(t, quickCfg, Options{})
+	if got := slow.storeRole().Holder; got != leaseOwner(h.AdminAddr()) {
+		t.Fatalf("the follower names %q, want the holder %q", got, leaseOwner(h.AdminAddr()))
+	}
+
+	h.stop()
+	testenv.Eventually(t, "the quick follower to take the store", 10*time.Second, func() bool {
+		return quick.Controller() != nil
+	})
+	want := leaseOwner(quick.AdminAddr())
+	ok := testenv.Poll(5*time.Second, func() bool { return slow.storeRole().Holder == want })
+	if !ok {
+		t.Errorf("the follower's status names %q 5s after %q took the store", slow.storeRole().Holder, want)
+	}
+	if code, body := adminSend(t, slow.App, http.MethodPost, "/api/v1/rollout/pause", ""); code != http.StatusConflict || !strings.Contains(body, quick.AdminAddr()) {
+		t.Errorf("pause on the follower: %d %s, want 409 naming the holder at %s", code, body, quick.AdminAddr())
+	}
+}
+
+// TestRefusalAcrossATakeBackNamesTheHolder: an operator's weight passes
+// the holder's check; before it is applied the holder loses its lease,
+// follows, and takes the store back (the other gateway went). The weight
+// is refused as on a follower; the refusal must name the gateway that
+// holds the store once it is made (this one), not the one that went.
+func TestRefusalAcrossATakeBackNamesTheHolder(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
+	followerCfg.Rollout.Store.Lease = time.Minute // the holder takes the store back, not the follower
+	held := make(chan struct{})
+	var once sync.Once
+	testHookHandSetHoldsTakeOver = func() { once.Do(func() { close(held) }) }
+	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	weightOnBoth(t, h, f, 30)
+
+	closed := h.Controller().Subscribe(1)
+	defer closed.Close()
+	set := func() error {
+		takeLease(t, holderCfg)
+		waitClosed(t, closed)
+		raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+		defer raw.Close()
+		if err := raw.Del(context.Background(), holderCfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
+			t.Error(err)
+		}
+		select {
+		case <-held: // the take-back waits for this weight
+		case <-time.After(20 * time.Second):
+			t.Error("the demoted gateway did not take the store back")
+		}
+		_, _, err := h.Gateway().SetWeight(context.Background(), router.Weight(6000))
+		return err
+	}
+	err := h.role.SetWeightByHand(context.Background(), router.Weight(6000), set)
+	if !errors.Is(err, admin.ErrFollowing) {
+		t.Fatalf("SetWeightByHand across the demotion and the take-back: %v, want the follower's refusal", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, leaseOwner(h.AdminAddr())) || strings.Contains(msg, "other-host") {
+		t.Errorf("the refusal says %q; want it to name the holder now, %q", msg, leaseOwner(h.AdminAddr()))
+	}
+}
