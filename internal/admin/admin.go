@@ -183,7 +183,11 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 		if ae.Status >= 500 {
 			s.log.Warn("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		_ = writeJSON(w, ae.Status, ErrorBody{Error: ae.Error(), State: ae.State, Field: ae.Field})
+		body := ErrorBody{Error: ae.Error(), State: ae.State, Field: ae.Field}
+		if fe, ok := errors.AsType[*FollowingError](err); ok {
+			body.Holder, body.HolderAdmin = fe.Holder, fe.HolderAdmin
+		}
+		_ = writeJSON(w, ae.Status, body)
 	})
 }
 
@@ -203,11 +207,14 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // ErrorBody is every error answer. State is set on a 409 (the rollout's
-// state), Field on a 400 when one field is to blame.
+// state), Field on a 400 when one field is to blame, Holder and
+// HolderAdmin on a follower's 409 (FollowingError).
 type ErrorBody struct {
-	Error string `json:"error"`
-	State string `json:"state,omitempty"`
-	Field string `json:"field,omitempty"`
+	Error       string `json:"error"`
+	State       string `json:"state,omitempty"`
+	Field       string `json:"field,omitempty"`
+	Holder      string `json:"holder,omitempty"`
+	HolderAdmin string `json:"holder_admin,omitempty"`
 }
 
 // decode reads one JSON object into v strictly: unknown fields, trailing

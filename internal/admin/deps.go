@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/baton-rt/baton/internal/gateway"
@@ -72,6 +73,27 @@ type EventStream interface {
 // controller runs (a shared store); rollout commands and weights set by
 // hand go to that gateway. Answered 409.
 var ErrFollowing = errors.New("this gateway follows the rollout another gateway runs")
+
+// FollowingError is ErrFollowing naming the gateway to send the request
+// to; its 409 carries both names (ErrorBody's Holder and HolderAdmin).
+type FollowingError struct {
+	// Holder is the holder's name, as its lease gives it.
+	Holder string
+	// HolderAdmin is the URL of the holder's admin API, the CLI's
+	// --admin; "" when the name gives none.
+	HolderAdmin string
+}
+
+func (e *FollowingError) Error() string {
+	msg := fmt.Sprintf("%v: send it to the gateway holding rollout.store, %q", ErrFollowing, e.Holder)
+	if e.HolderAdmin != "" {
+		msg += ", admin API " + e.HolderAdmin
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrFollowing) hold.
+func (e *FollowingError) Is(target error) bool { return target == ErrFollowing }
 
 // ControllerRollout adapts c to Rollout: only Subscribe differs, returning
 // the interface instead of *rollout.Subscription.

@@ -126,13 +126,15 @@ type Status struct {
 }
 
 // StoreRole is a gateway's part in a shared store: "holder" (it runs the
-// rollout) or "follower" (it applies the holder's weights), and who holds
-// the store. RoutingMismatch, on a follower, says which of its routing
-// settings differ from the holder's; empty when none does (or the holder
-// does not tell).
+// rollout) or "follower" (it applies the holder's weights), who holds
+// the store, and the URL of the holder's admin API ("" when unknown).
+// RoutingMismatch, on a follower, says which of its routing settings
+// differ from the holder's; empty when none does (or the holder does not
+// tell).
 type StoreRole struct {
 	Role            string `json:"role"`
 	Holder          string `json:"holder"`
+	HolderAdmin     string `json:"holder_admin,omitempty"`
 	RoutingMismatch string `json:"routing_mismatch,omitempty"`
 }
 

@@ -149,7 +149,11 @@ func leaseLost(err error) error {
 	if !errors.Is(err, store.ErrLeaseLost) {
 		return err
 	}
-	return fmt.Errorf("%w: rollout.store was taken by another gateway before this one noticed: %w", admin.ErrFollowing, err)
+	var refusal error = admin.ErrFollowing
+	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {
+		refusal = followingError(held.Owner)
+	}
+	return fmt.Errorf("%w: rollout.store was taken by another gateway before this one noticed: %w", refusal, err)
 }
 
 func (r *role) Status() rollout.State {
@@ -222,7 +226,12 @@ func newFollower(a *App, holder string) *follower {
 func (f *follower) state() rollout.State { return *f.st.Load() }
 
 func (f *follower) refusal() error {
-	return fmt.Errorf("%w: send it to the gateway holding rollout.store, %q", admin.ErrFollowing, *f.holder.Load())
+	return followingError(*f.holder.Load())
+}
+
+// followingError refuses a request for holder, the lease owner's name.
+func followingError(holder string) *admin.FollowingError {
+	return &admin.FollowingError{Holder: holder, HolderAdmin: holderAdmin(holder)}
 }
 
 // run follows the holder until ctx ends or this gateway takes the store
@@ -339,7 +348,7 @@ func (a *App) demote(l *redisstore.Lease) {
 	if held, ok := errors.AsType[*redisstore.HeldError](l.Err()); ok {
 		holder = held.Owner
 	}
-	a.log.Warn("rollout.store: taken by another gateway; following its rollout, clients still served", "holder", holder)
+	a.log.Warn("rollout.store: taken by another gateway; following its rollout, clients still served", "holder", holder, "holder_admin", holderAdmin(holder))
 	rctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	_ = l.Release(rctx) // deletes the key only where a renewal took it back after the loss
 	cancel()
@@ -418,7 +427,7 @@ func (f *follower) readHolder(ctx context.Context) {
 // setHolder makes owner the holder this follower names, logging a change.
 func (f *follower) setHolder(owner string) {
 	if old := f.holder.Swap(&owner); *old != owner {
-		f.a.log.Info("rollout.store: held by another gateway now; following its rollout", "holder", owner, "was", *old)
+		f.a.log.Info("rollout.store: held by another gateway now; following its rollout", "holder", owner, "holder_admin", holderAdmin(owner), "was", *old)
 	}
 }
 

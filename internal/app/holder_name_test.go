@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -88,5 +89,62 @@ func TestRefusalAcrossATakeBackNamesTheHolder(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, leaseOwner(h.AdminAddr())) || strings.Contains(msg, "other-host") {
 		t.Errorf("the refusal says %q; want it to name the holder now, %q", msg, leaseOwner(h.AdminAddr()))
+	}
+}
+
+// TestFollowerPointsAtTheHoldersAdminAPI: a follower's 409s and status
+// carry, next to the holder's name, the URL of the holder's admin API,
+// which an operator can pass to the CLI's --admin as it is.
+func TestFollowerPointsAtTheHoldersAdminAPI(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	wantURL := "http://" + h.AdminAddr()
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodPut, "/api/v1/weight", `{"weight":50}`},
+		{http.MethodPost, "/api/v1/rollout/pause", ""},
+	} {
+		code, body := adminSend(t, f.App, c.method, c.path, c.body)
+		var got struct {
+			Holder      string `json:"holder"`
+			HolderAdmin string `json:"holder_admin"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusConflict {
+			t.Fatalf("%s %s on the follower: %d %s (%v)", c.method, c.path, code, body, err)
+		}
+		if got.Holder != leaseOwner(h.AdminAddr()) || got.HolderAdmin != wantURL {
+			t.Errorf("%s %s on the follower: %s, want holder %q and holder_admin %q", c.method, c.path, body, leaseOwner(h.AdminAddr()), wantURL)
+		}
+	}
+	for _, g := range []*running{h, f} {
+		_, body := adminSend(t, g.App, http.MethodGet, "/api/v1/status", "")
+		var st struct {
+			Store struct {
+				Holder      string `json:"holder"`
+				HolderAdmin string `json:"holder_admin"`
+			} `json:"store"`
+		}
+		if err := json.Unmarshal([]byte(body), &st); err != nil || st.Store.HolderAdmin != wantURL {
+			t.Errorf("status of %s: store %+v (%v), want holder_admin %q", g.AdminAddr(), st.Store, err, wantURL)
+		}
+	}
+}
+
+// TestHolderAdminURL: the admin URL in a lease owner's name; a gateway
+// listening on every interface is reached by its host name.
+func TestHolderAdminURL(t *testing.T) {
+	for _, c := range []struct{ owner, want string }{
+		{"gw-a pid 12 admin 10.0.0.5:9090", "http://10.0.0.5:9090"},
+		{"gw-a pid 12 admin :9090", "http://gw-a:9090"},
+		{"gw-a pid 12 admin 0.0.0.0:9090", "http://gw-a:9090"},
+		{"gw-a pid 12 admin [::]:9090", "http://gw-a:9090"},
+		{"gw-a pid 12 admin [fd00::5]:9090", "http://[fd00::5]:9090"},
+		{"gw-a pid 12 admin admin.internal:9090", "http://admin.internal:9090"},
+		{"other-host pid 7", ""},
+		{"gw-a pid 12 admin nonsense", ""},
+	} {
+		if got := holderAdmin(c.owner); got != c.want {
+			t.Errorf("holderAdmin(%q) = %q, want %q", c.owner, got, c.want)
+		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -94,7 +96,7 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 			}
 			f := newFollower(a, held.Owner)
 			a.role.f.Store(f)
-			a.log.Info("rollout.store: held by another gateway; following its rollout", "holder", held.Owner)
+			a.log.Info("rollout.store: held by another gateway; following its rollout", "holder", held.Owner, "holder_admin", holderAdmin(held.Owner))
 			f.checkRouting(held) // lists that differ: said loudly, not refused
 			return nil
 		case sc.WhenHeld != config.WhenHeldStandby:
@@ -104,7 +106,7 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 		}
 		if held.Owner != holder {
 			holder = held.Owner
-			a.log.Info("rollout.store: held by another gateway; standing by until it is free", "holder", holder, "expires_within", held.Expires)
+			a.log.Info("rollout.store: held by another gateway; standing by until it is free", "holder", holder, "holder_admin", holderAdmin(holder), "expires_within", held.Expires)
 		}
 		select {
 		case <-ctx.Done():
@@ -160,9 +162,36 @@ func (a *App) storeRole() *admin.StoreRole {
 	if a.cfg.Rollout.Store.Kind != config.StoreRedis || a.opts.Store != nil {
 		return nil
 	}
-	if a.role.controller() != nil {
-		return &admin.StoreRole{Role: "holder", Holder: leaseOwner(a.cfg.Admin.Listen)}
+	r := &admin.StoreRole{Role: "holder", Holder: leaseOwner(a.cfg.Admin.Listen)}
+	if a.role.controller() == nil {
+		f := a.role.follower()
+		r.Role, r.Holder, r.RoutingMismatch = "follower", *f.holder.Load(), *f.mismatch.Load()
 	}
-	f := a.role.follower()
-	return &admin.StoreRole{Role: "follower", Holder: *f.holder.Load(), RoutingMismatch: *f.mismatch.Load()}
+	r.HolderAdmin = holderAdmin(r.Holder)
+	return r
+}
+
+// holderAdmin is the URL of the admin API that owner, a lease owner's
+// name (leaseOwner), listens on; "" when it names none. A gateway that
+// listens on every interface is named by its host name.
+func holderAdmin(owner string) string {
+	host, rest, ok := strings.Cut(owner, " pid ")
+	if !ok {
+		return ""
+	}
+	_, listen, ok := strings.Cut(rest, " admin ")
+	if !ok {
+		return ""
+	}
+	h, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" {
+		return ""
+	}
+	if ip := net.ParseIP(h); h == "" || ip != nil && ip.IsUnspecified() {
+		if host == "" {
+			return ""
+		}
+		h = host
+	}
+	return "http://" + net.JoinHostPort(h, port)
 }

@@ -82,6 +82,10 @@ func (e *apiError) Error() string {
 	if e.Status == http.StatusUnauthorized {
 		msg += " (check --token or " + TokenEnv + ")"
 	}
+	if e.HolderAdmin != "" {
+		// A follower refused it: the holder's own admin API takes it.
+		msg += "; send it to the holder with --admin " + e.HolderAdmin
+	}
 	return msg
 }
 
