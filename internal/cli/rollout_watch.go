@@ -28,7 +28,7 @@ const (
 
 func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 	var (
-		plain        bool
+		plain, next  bool
 		reconnectFor time.Duration
 	)
 	cmd := &cobra.Command{
@@ -44,8 +44,11 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted; 4 when no\n" +
 			"connection succeeded for --reconnect-for; 130, quietly, on Ctrl-C; 1 on any other\n" +
 			"error (a refused token, or the stream ending with --reconnect-for 0). A rollout\n" +
-			"that had already ended when watch started is reported at once with the same codes;\n" +
-			"with no rollout yet (state idle) watch waits for one to start and follows it.\n\n" +
+			"that had already ended when watch started is reported at once with the same codes,\n" +
+			"saying that it had ended before (so that `rollout start` then `watch` reports a\n" +
+			"rollout that ended quickly); with --next, watch waits for the next rollout to start\n" +
+			"instead and follows it (start watch --next, then the rollout). With no rollout yet\n" +
+			"(state idle) watch waits for one to start and follows it.\n\n" +
 			"With --json it prints one JSON object per line instead: {\"event\": name, \"id\": id,\n" +
 			"\"data\": the event's data} for every event of the stream (each connection's\n" +
 			"first is a status), and last, once the rollout ended, one with \"event\": \"status\"\n" +
@@ -60,7 +63,7 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 			if f.json {
 				ui.json, ui.tty, ui.notes = true, false, cmd.ErrOrStderr()
 			}
-			err := watchWith(cmd.Context(), f, ui, defaultReconnect(reconnectFor))
+			err := watchWith(cmd.Context(), f, ui, defaultReconnect(reconnectFor), next)
 			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 				return &interruptedError{err: err} // Ctrl-C: not an error, nor a completion
 			}
@@ -68,6 +71,7 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&plain, "plain", false, "print lines (per transition and per change) even on a terminal")
+	cmd.Flags().BoolVar(&next, "next", false, "when the rollout has already ended, wait for the next one to start and follow it")
 	cmd.Flags().DurationVar(&reconnectFor, "reconnect-for", 2*time.Minute,
 		"give up (exit 4) after this long without a connection; 0 exits 1 on the first loss")
 	return cmd
@@ -95,16 +99,17 @@ const recentLines = 4
 
 // runWatch follows the rollout in the text form.
 func runWatch(ctx context.Context, f *rolloutFlags, out io.Writer, tty bool, rp reconnectPolicy) error {
-	return watchWith(ctx, f, &watchUI{out: out, notes: out, tty: tty}, rp)
+	return watchWith(ctx, f, &watchUI{out: out, notes: out, tty: tty}, rp, false)
 }
 
-// watchWith follows the rollout, drawn by ui (text, or JSON Lines).
-func watchWith(ctx context.Context, f *rolloutFlags, ui *watchUI, rp reconnectPolicy) error {
+// watchWith follows the rollout, drawn by ui (text, or JSON Lines); with
+// next, a rollout found ended is passed over for the next one.
+func watchWith(ctx context.Context, f *rolloutFlags, ui *watchUI, rp reconnectPolicy, next bool) error {
 	c, err := f.client()
 	if err != nil {
 		return err
 	}
-	w := &watcher{c: c, ui: ui, m: &watchModel{}, rp: rp}
+	w := &watcher{c: c, ui: ui, m: &watchModel{}, rp: rp, next: next}
 	return w.run(ctx)
 }
 

@@ -64,6 +64,47 @@ type watcher struct {
 	rp reconnectPolicy
 
 	outage bool // a loss was announced and no connection has delivered since
+
+	// next (--next) passes over a rollout found ended at watch's first
+	// look; passing is then the id of that rollout, until another starts
+	// or it moves again (a rollback after it completed).
+	next    bool
+	looked  bool
+	passing bool
+	passed  string
+}
+
+// settle turns ended, whether the rollout in the model has ended as far
+// as the latest event or status says, into whether watch is to report
+// it. A rollout found ended at watch's first look is reported, saying
+// that it ended before watch started: a script's `rollout start` then
+// `watch` must learn the end of a rollout that ended quickly. With
+// --next it is passed over, and the next one followed.
+func (w *watcher) settle(ended bool) bool {
+	st := w.m.status
+	if !w.looked {
+		w.looked = true
+		if ended {
+			at := ""
+			if !st.EndedAt.IsZero() {
+				at = " at " + st.EndedAt.Local().Format(time.DateTime)
+			}
+			if !w.next {
+				w.ui.note(fmt.Sprintf("rollout %s had already ended (%s%s) when watch started: this is its result, not a new rollout's; `baton rollout watch --next` waits for the next rollout to start", st.ID, st.State, at))
+				return true
+			}
+			w.ui.note(fmt.Sprintf("rollout %s had already ended (%s%s); waiting for the next rollout to start…", st.ID, st.State, at))
+			w.passing, w.passed = true, st.ID
+			return false
+		}
+	}
+	if w.passing {
+		if admin.Terminal(st.State) && st.ID == w.passed {
+			return false
+		}
+		w.passing = false
+	}
+	return ended
 }
 
 // followResult is how one connection ended: done with the command's
@@ -155,11 +196,12 @@ func (w *watcher) follow(ctx context.Context, deadline time.Time, resync bool) f
 		if _, err := w.c.call(cctx, http.MethodGet, "/api/v1/rollout", nil, &st); err != nil {
 			return lost(err, false)
 		}
-		if prev := w.m.status.ID; prev != "" && st.ID != "" && st.ID != prev {
+		// Waited for (--next), another rollout is no replacement.
+		if prev := w.m.status.ID; !w.passing && prev != "" && st.ID != "" && st.ID != prev {
 			return followResult{done: true, err: fmt.Errorf("rollout %s ended while watch was disconnected and %s began; see `baton rollout status`", prev, st.ID)}
 		}
 		w.m.status = st
-		if admin.Terminal(st.State) {
+		if w.settle(admin.Terminal(st.State)) {
 			w.reconnected()
 			return followResult{done: true, err: finishWatch(ctx, w.c, w.m, w.ui)}
 		}
@@ -194,6 +236,7 @@ func (w *watcher) follow(ctx context.Context, deadline time.Time, resync bool) f
 		if err != nil {
 			return followResult{done: true, err: err}
 		}
+		ended = w.settle(ended)
 		switch ev.Name {
 		case admin.EventTransition:
 			w.ui.transition(w.m)
