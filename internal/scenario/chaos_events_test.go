@@ -184,12 +184,15 @@ func (ch *chaos) client(ctx context.Context, channels []string) {
 			return
 		}
 		lc.check.mu.Unlock()
-		// A subscribe in flight on a backend connection that drops gets
-		// an error reply (docs/architecture.md, "Requests"); the client
-		// is not subscribed then and tries again, as a client would: up
-		// to three times, since the schedule may kill both backends
-		// within one retry's wait (a CI run's late client failed on green's
-		// SIGKILL, then on blue's 500 ms later).
+		// A subscribe in flight on a backend connection that drops is
+		// sent again on the re-attached one, but gets an error reply when
+		// no re-attach comes within its request timeout
+		// (docs/architecture.md, "Requests"); the client is not
+		// subscribed then and tries again, as a client would: up to three
+		// times, since the schedule may kill both backends within one
+		// retry's wait (a CI run's late client failed on green's SIGKILL,
+		// then on blue's 500 ms later, before subscribes were carried
+		// over).
 		const attempts = 3
 		for attempt := 0; ; attempt++ {
 			lc.check.mu.Lock()
