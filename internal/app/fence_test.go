@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
 )
@@ -70,6 +73,58 @@ func TestHolderWhoseWriteFindsTheLeaseTakenFollows(t *testing.T) {
 	})
 	testenv.Eventually(t, "the former holder back at the stored weight", 10*time.Second, func() bool {
 		return h.Gateway().Status().Weight == router.Weight(3000)
+	})
+	checkDelivery(t, hs)
+}
+
+// TestHolderThatLostItsLeaseAppendsNoEvents: the holder's lease expired
+// unseen (its key gone) and the follower took the store; the former
+// holder's renewal has not come round yet (a lease of a minute). The new
+// holder stores a weight. The former holder, which reads the stored state
+// every 250 ms, adopts it and appends its state_reloaded event: the event
+// log every gateway's stream relays must not show a transition from a
+// gateway that no longer runs the rollout. The append is refused, and the
+// refusal demotes the former holder as a refused state write does.
+func TestHolderThatLostItsLeaseAppendsNoEvents(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
+	holderCfg.Rollout.Store.Lease = time.Minute
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+	hs := clients(t, h.App, 6)
+	weightOnBoth(t, h, f, 30)
+
+	ctx := testenv.Context(t, 30*time.Second)
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	if err := raw.Del(ctx, holderCfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
+	if h.storeRole().Role != "holder" {
+		t.Fatal("the former holder noticed the loss: the test shows nothing")
+	}
+	err := f.Controller().SetWeightByHand(ctx, router.Weight(6000), func() error {
+		_, _, err := f.Gateway().SetWeight(ctx, router.Weight(6000))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the former holder to follow, before its renewal", 10*time.Second, func() bool {
+		return h.storeRole().Role == "follower"
+	})
+	evs, err := f.App.st.ListEvents(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Kind == string(rollout.EventReloaded) {
+			t.Errorf("event %d in the store: %s %s, appended by the gateway that lost the store", e.Seq, e.Kind, e.Data)
+		}
+	}
+	testenv.Eventually(t, "the former holder at the new holder's weight", 10*time.Second, func() bool {
+		return h.Gateway().Status().Weight == router.Weight(6000)
 	})
 	checkDelivery(t, hs)
 }

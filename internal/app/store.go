@@ -14,10 +14,16 @@ import (
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/store/boltstore"
 	"github.com/baton-rt/baton/internal/store/memstore"
 	"github.com/baton-rt/baton/internal/store/redisstore"
 )
+
+// The controller finds the lease's unfenced store by this interface: an
+// emergency rollback's state and events are written whoever holds the
+// lease.
+var _ rollout.Unfencer = (*redisstore.FencedStore)(nil)
 
 // storeOpenTimeout bounds reaching a Redis store and taking its lease.
 const storeOpenTimeout = 10 * time.Second

@@ -113,10 +113,10 @@ type Controller struct {
 
 	snap atomic.Pointer[State] // what Status returns; replaced, never mutated
 
-	// unfenced is the store's state without its lease's fence (Unfencer),
-	// for an emergency rollback's state, which overwrites whatever is
-	// stored, from any gateway.
-	unfenced store.StateStore
+	// unfenced is the store without its lease's fence (Unfencer), for an
+	// emergency rollback's state, which overwrites whatever is stored,
+	// from any gateway, and its events.
+	unfenced Store
 
 	ioMu    sync.Mutex
 	version uint64 // stored version of the state; ioMu

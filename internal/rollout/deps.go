@@ -147,20 +147,21 @@ type Notifier interface {
 
 // Store is the part of store.Store the controller uses.
 //
-// A store that several gateways share may fence the state writes with
-// this gateway's lease (redisstore.FencedStore): CompareAndSetState then
-// fails with store.ErrLeaseLost, writing nothing, once another gateway
-// holds the store. The controller stops acting on the rollout (its driver
-// ends, commands fail with that error); the new holder runs it from what
-// it loaded. Such a store is an Unfencer, for the one write made whoever
-// holds the lease: an emergency rollback's.
+// A store that several gateways share may fence the state writes and the
+// event appends with this gateway's lease (redisstore.FencedStore): they
+// then fail with store.ErrLeaseLost, writing nothing, once another
+// gateway holds the store. The controller stops acting on the rollout
+// (its driver ends, commands fail with that error); the new holder runs
+// it from what it loaded. Such a store is an Unfencer, for the one write
+// made whoever holds the lease: an emergency rollback's, its state and
+// its events.
 type Store interface {
 	store.StateStore
 	AppendEvent(ctx context.Context, e store.Event) (uint64, error)
 }
 
-// Unfencer is a Store whose state writes are fenced by a lease.
+// Unfencer is a Store whose writes are fenced by a lease.
 type Unfencer interface {
-	// Unfenced is the same state without the fence.
-	Unfenced() store.StateStore
+	// Unfenced is the same store without the fence.
+	Unfenced() store.Store
 }

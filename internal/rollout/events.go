@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -114,9 +115,13 @@ func (c *Controller) announce(evs []Event) {
 // shows it before subscribers get the events (an SSE client that reacts to
 // an event by asking for the status sees at least that state). An
 // emergency rollback is the exception: Status shows it at once.
-func (c *Controller) record(evs []Event) {
+func (c *Controller) record(evs []Event) { c.recordTo(c.opts.Store, evs) }
+
+// recordTo is record with the events appended to s: the store, or the
+// store unfenced.
+func (c *Controller) recordTo(s Store, evs []Event) {
 	for i := range evs {
-		evs[i].Seq = c.appendEvent(evs[i])
+		evs[i].Seq = c.appendEvent(s, evs[i])
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -126,7 +131,7 @@ func (c *Controller) record(evs []Event) {
 	}
 }
 
-func (c *Controller) appendEvent(e Event) uint64 {
+func (c *Controller) appendEvent(s Store, e Event) uint64 {
 	data, err := json.Marshal(e)
 	if err == nil && len(data) > store.MaxEventDataSize {
 		e.Verdict = nil // keep the transition, drop the bulky numbers
@@ -138,7 +143,13 @@ func (c *Controller) appendEvent(e Event) uint64 {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.StoreTimeout)
 	defer cancel()
-	seq, err := c.opts.Store.AppendEvent(ctx, store.Event{Time: e.Time, Kind: string(e.Kind), Data: data})
+	seq, err := s.AppendEvent(ctx, store.Event{Time: e.Time, Kind: string(e.Kind), Data: data})
+	if errors.Is(err, store.ErrLeaseLost) {
+		// The fence lost the lease: the gateway that holds it now runs
+		// the rollout, and this one's next state write is refused too.
+		c.log.Error("rollout: event refused, the store is another gateway's now", "kind", e.Kind, "err", err)
+		return 0
+	}
 	if err != nil {
 		c.log.Warn("rollout: event not stored", "kind", e.Kind, "err", err)
 		return 0

@@ -12,8 +12,9 @@ import (
 	"github.com/baton-rt/baton/internal/store"
 )
 
-// fencedStore is a store whose state writes are fenced by a lease, as
-// redisstore.FencedStore's: once lost is set, another gateway holds it.
+// fencedStore is a store whose state writes and event appends are fenced
+// by a lease, as redisstore.FencedStore's: once lost is set, another
+// gateway holds it.
 type fencedStore struct {
 	Store
 	lost    atomic.Bool
@@ -28,7 +29,14 @@ func (s *fencedStore) CompareAndSetState(ctx context.Context, v uint64, b []byte
 	return s.Store.CompareAndSetState(ctx, v, b)
 }
 
-func (s *fencedStore) Unfenced() store.StateStore { return s.Store }
+func (s *fencedStore) AppendEvent(ctx context.Context, e store.Event) (uint64, error) {
+	if s.lost.Load() {
+		return 0, fmt.Errorf("fenced: %w", store.ErrLeaseLost)
+	}
+	return s.Store.AppendEvent(ctx, e)
+}
+
+func (s *fencedStore) Unfenced() store.Store { return s.Store.(store.Store) }
 
 func fencedHarness(t *testing.T) (*harness, *fencedStore) {
 	var fs *fencedStore
@@ -122,5 +130,22 @@ func TestEmergencyRollbackOfALostLeaseIsStored(t *testing.T) {
 	}
 	if st := h.storedState(); st.Phase != RollingBack || !st.Emergency {
 		t.Fatalf("stored %s (emergency %v) after an emergency rollback without the lease, want it stored", st.Phase, st.Emergency)
+	}
+}
+
+// TestEmergencyEventsOfALostLeaseAreStored: an emergency rollback's
+// events are appended as its state is written, whoever holds the lease:
+// the other gateways relay them, and an operator watching the rollout
+// must see why every session went back to blue.
+func TestEmergencyEventsOfALostLeaseAreStored(t *testing.T) {
+	h, fs := fencedHarness(t)
+	h.startStuckAt(1000)
+	fs.lost.Store(true)
+	if _, err := h.c.EmergencyRollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := h.storedEvents()
+	if n := len(evs); n == 0 || evs[n-1].Kind != EventRollbackStarted || !evs[n-1].Emergency {
+		t.Fatalf("stored events %v after an emergency rollback without the lease, want its rollback_started last", eventKinds(evs))
 	}
 }

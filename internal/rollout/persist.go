@@ -59,7 +59,9 @@ func (c *Controller) flush(ctx context.Context) {
 			c.mu.Unlock()
 		}
 	}
-	c.record(evs)
+	// Unfenced too: pending holds only an emergency's events, which the
+	// other gateways relay as they apply its state.
+	c.recordTo(c.unfenced, evs)
 }
 
 // readStored reads the stored state again, within the store timeout.

@@ -32,7 +32,14 @@ const appendWindow = 64
 // exact MAXLEN ARGV[3], trimmed in the same command. go-redis sends the
 // script again when a connection breaks before the reply came; a run that
 // finds its id among the newest ARGV[4] entries returns that entry's id
-// instead of adding the event a second time. Reply: the entry id.
+// instead of adding the event a second time.
+//
+// With a second key, the lease's (a FencedStore), the append is fenced as
+// casScript's write is: refused when the key holds another owner than
+// ARGV[5], and a key that expired with nobody taking it is taken back for
+// ARGV[6] ms.
+//
+// Reply: the entry id, or {2, owner found}.
 var appendScript = redis.NewScript(`
 for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[4])) do
   local f = entry[2]
@@ -42,11 +49,24 @@ for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[
     end
   end
 end
+local o = KEYS[2] and redis.call('GET', KEYS[2])
+if o and o ~= ARGV[5] then
+  return {2, o}
+end
+if o == false then
+  redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
+end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[3], '0-*', 'e', ARGV[1], 'w', ARGV[2])
 `)
 
 // AppendEvent implements store.EventLog.
 func (s *Store) AppendEvent(ctx context.Context, e store.Event) (uint64, error) {
+	return s.appendEvent(ctx, e, nil)
+}
+
+// appendEvent is AppendEvent, fenced by l when not nil.
+func (s *Store) appendEvent(ctx context.Context, e store.Event, l *Lease) (uint64, error) {
+	const op = "append event"
 	e, err := store.PrepareEvent(e, time.Now)
 	if err != nil {
 		return 0, err
@@ -54,13 +74,33 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (uint64, error) 
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	id, err := appendScript.Run(ctx, s.client, []string{s.keyEvents}, record.Encode(e), rand.Text(), s.maxEvents, appendWindow).Text()
+	keys, args := []string{s.keyEvents}, []any{record.Encode(e), rand.Text(), s.maxEvents, appendWindow}
+	if l != nil {
+		if err := l.usable(op); err != nil {
+			return 0, err
+		}
+		keys, args = append(keys, l.key), append(args, l.value, l.ttl.Milliseconds())
+	}
+	reply, err := appendScript.Run(ctx, s.client, keys, args...).Result()
 	if err != nil {
-		return 0, s.wrap("append event", err)
+		return 0, s.wrap(op, err)
+	}
+	id, ok := reply.(string)
+	if !ok {
+		if r, isList := reply.([]any); isList && len(r) == 2 && r[0] == int64(2) && l != nil {
+			owner, _ := r[1].(string)
+			return 0, l.lostTo(ctx, op, owner)
+		}
+		return 0, fmt.Errorf("redisstore: unexpected reply from the append script: %v", reply)
 	}
 	seq, err := parseID(id)
 	if err != nil {
 		return 0, err
+	}
+	if l != nil && l.usable(op) != nil {
+		// Released or lost while the script ran: a key it took back is
+		// renewed by nobody (see compareAndSetState).
+		_ = l.drop(ctx)
 	}
 	return seq, nil
 }

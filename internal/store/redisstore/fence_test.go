@@ -211,3 +211,70 @@ func TestRenewalRacingALostLease(t *testing.T) {
 	}
 	acquire(t, open(t, p), "gw-c", time.Minute)
 }
+
+// TestFencedAppendOfALostLease: another gateway took the lease (a's
+// expired unseen), and a's renewal has not come yet. a's event append is
+// refused as its state write would be: an operator watching the events
+// must not see transitions from a gateway that no longer runs the
+// rollout. The refusal loses a's lease; the unfenced append (an
+// emergency rollback's events) is still made.
+func TestFencedAppendOfALostLease(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	ctx := testenv.Context(t, 10*time.Second)
+	la := acquire(t, open(t, p), "gw-a", time.Minute)
+	fa := la.Fenced()
+	if _, err := fa.AppendEvent(ctx, store.Event{Kind: "step_started"}); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawClient(t)
+	if err := raw.Set(ctx, ownerKey(p), "gw-b 0022", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := fa.AppendEvent(ctx, store.Event{Kind: "completed"})
+	if !errors.Is(err, store.ErrLeaseLost) || !errors.Is(err, redisstore.ErrHeld) || !strings.Contains(err.Error(), "gw-b") {
+		t.Fatalf("append of a lost lease: %v, want ErrLeaseLost naming gw-b", err)
+	}
+	if evs, err := fa.ListEvents(ctx, 0, 0); err != nil || len(evs) != 1 || evs[0].Kind != "step_started" {
+		t.Fatalf("events after the refused append: %+v %v, want step_started alone", evs, err)
+	}
+	select {
+	case <-la.Lost():
+	default:
+		t.Fatal("the refused append left the lease held")
+	}
+	if _, err := fa.AppendEvent(ctx, store.Event{Kind: "completed"}); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("second append of a lost lease: %v, want ErrLeaseLost", err)
+	}
+
+	if seq, err := fa.Unfenced().AppendEvent(ctx, store.Event{Kind: "rollback_started"}); err != nil || seq != 2 {
+		t.Fatalf("unfenced append: seq %d %v, want 2", seq, err)
+	}
+	if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || v != "gw-b 0022" {
+		t.Fatalf("the lease key holds %q (%v), want the new owner's", v, err)
+	}
+}
+
+// TestFencedAppendTakesBackAnExpiredLease: as a state write, an append
+// made while the lease key expired with nobody taking it is made, and
+// takes the key back.
+func TestFencedAppendTakesBackAnExpiredLease(t *testing.T) {
+	p := uniquePrefix()
+	deleteKeysAtEnd(t, p)
+	ctx := testenv.Context(t, 10*time.Second)
+	la := acquire(t, open(t, p), "gw-a", time.Minute)
+	raw := rawClient(t)
+	if err := raw.Del(ctx, ownerKey(p)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := la.Fenced().AppendEvent(ctx, store.Event{Kind: "step_started"}); err != nil {
+		t.Fatalf("append of an expired lease nobody took: %v", err)
+	}
+	if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || !strings.HasPrefix(v, "gw-a ") {
+		t.Fatalf("the lease key holds %q (%v), want gw-a's", v, err)
+	}
+	if d, err := raw.PTTL(ctx, ownerKey(p)).Result(); err != nil || d <= 0 || d > time.Minute {
+		t.Fatalf("the lease key's TTL is %v (%v), want the lease's", d, err)
+	}
+}

@@ -26,11 +26,12 @@ import (
 // holder asked to have told to the owners it refuses (LeaseOptions.Meta). A holder that dies lets it expire; a holder that cannot reach Redis
 // keeps renewing and, once Redis answers again, takes the key back if it
 // expired meanwhile and nobody else took it. The lease is lost only when
-// another owner is found in the key, by a renewal or by a state write
-// through the lease's FencedStore. During a partition longer than the
-// lease two gateways may both believe they hold it, but only the one whose
-// token is in the key can write the state through its FencedStore: the
-// other's write is refused (store.ErrLeaseLost), and its lease lost.
+// another owner is found in the key, by a renewal or by a write (state or
+// event) through the lease's FencedStore. During a partition longer than
+// the lease two gateways may both believe they hold it, but only the one
+// whose token is in the key can write the state or append events through
+// its FencedStore: the other's write is refused (store.ErrLeaseLost), and
+// its lease lost.
 
 // ErrHeld: another owner holds the store's lease (see HeldError).
 var ErrHeld = errors.New("redisstore: the store is held by another gateway")
@@ -193,21 +194,21 @@ func (l *Lease) setLost(err error) {
 	})
 }
 
-// lostTo is a fenced write's error when it found owner in the lease key;
-// the lease is lost.
-func (l *Lease) lostTo(ctx context.Context, owner string) error {
+// lostTo is the error of a fenced write (op) that found owner in the
+// lease key; the lease is lost.
+func (l *Lease) lostTo(ctx context.Context, op, owner string) error {
 	l.setLost(l.heldBy(ctx, owner, ""))
-	return fmt.Errorf("redisstore: set state: %w: %w", store.ErrLeaseLost, l.Err())
+	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrLeaseLost, l.Err())
 }
 
-// usable refuses a fenced write, without asking Redis, once the lease is
-// known lost or released.
-func (l *Lease) usable() error {
+// usable refuses a fenced write (op), without asking Redis, once the
+// lease is known lost or released.
+func (l *Lease) usable(op string) error {
 	switch {
 	case l.Err() != nil:
-		return fmt.Errorf("redisstore: set state: %w: %w", store.ErrLeaseLost, l.Err())
+		return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrLeaseLost, l.Err())
 	case l.released.Load():
-		return fmt.Errorf("redisstore: set state: %w: released", store.ErrLeaseLost)
+		return fmt.Errorf("redisstore: %s: %w: released", op, store.ErrLeaseLost)
 	}
 	return nil
 }
@@ -287,20 +288,22 @@ func (l *Lease) drop(ctx context.Context) error {
 	return l.s.wrap("release lease", releaseScript.Run(ctx, l.s.client, []string{l.key, l.s.keyOwnerMeta}, l.value).Err())
 }
 
-// FencedStore is the Store with its state writes fenced by a lease (see
-// Lease.Fenced). Everything but CompareAndSetState is the Store's.
+// FencedStore is the Store with its writes of the rollout, the state and
+// the event appends, fenced by a lease (see Lease.Fenced). Everything else
+// is the Store's.
 type FencedStore struct {
 	*Store
 	lease *Lease
 }
 
-// Fenced returns the lease's store whose CompareAndSetState is made only
-// while the lease key holds this lease: in the same Redis script as the
-// version's compare-and-set, so that a holder that has lost the lease and
-// not noticed yet cannot overwrite what the new holder loaded. A write
-// that finds another owner writes nothing, fails with an error matching
-// store.ErrLeaseLost and ErrHeld, and loses the lease (Lost); so does any
-// write after that, or after Release.
+// Fenced returns the lease's store whose CompareAndSetState and
+// AppendEvent are made only while the lease key holds this lease: in the
+// same Redis script as the write, so that a holder that has lost the
+// lease and not noticed yet can neither overwrite what the new holder
+// loaded nor add its own transitions to the event log the other gateways
+// relay. A write that finds another owner writes nothing, fails with an
+// error matching store.ErrLeaseLost and ErrHeld, and loses the lease
+// (Lost); so does any write after that, or after Release.
 func (l *Lease) Fenced() *FencedStore { return &FencedStore{Store: l.s, lease: l} }
 
 // CompareAndSetState implements store.StateStore, fenced.
@@ -308,6 +311,11 @@ func (f *FencedStore) CompareAndSetState(ctx context.Context, expected uint64, b
 	return f.compareAndSetState(ctx, expected, blob, f.lease)
 }
 
-// Unfenced is the state store without the fence, for the writes that must
-// be made whoever holds the lease (an emergency rollback's state).
-func (f *FencedStore) Unfenced() store.StateStore { return f.Store }
+// AppendEvent implements store.EventLog, fenced.
+func (f *FencedStore) AppendEvent(ctx context.Context, e store.Event) (uint64, error) {
+	return f.appendEvent(ctx, e, f.lease)
+}
+
+// Unfenced is the store without the fence, for the writes that must be
+// made whoever holds the lease (an emergency rollback's state and events).
+func (f *FencedStore) Unfenced() store.Store { return f.Store }

@@ -81,7 +81,7 @@ func (s *Store) compareAndSetState(ctx context.Context, expected uint64, blob []
 	}
 	keys, args := []string{s.keyState}, []any{strconv.FormatUint(expected, 10), blob, rand.Text()}
 	if l != nil {
-		if err := l.usable(); err != nil {
+		if err := l.usable("set state"); err != nil {
 			return 0, err
 		}
 		if testHookFencedWrite != nil {
@@ -95,7 +95,7 @@ func (s *Store) compareAndSetState(ctx context.Context, expected uint64, blob []
 	}
 	if len(reply) == 2 && reply[0] == int64(2) && l != nil {
 		owner, _ := reply[1].(string)
-		return 0, l.lostTo(ctx, owner)
+		return 0, l.lostTo(ctx, "set state", owner)
 	}
 	ok, version, err := parseCASReply(reply)
 	if err != nil {
@@ -104,7 +104,7 @@ func (s *Store) compareAndSetState(ctx context.Context, expected uint64, blob []
 	if !ok {
 		return 0, &store.ConflictError{Expected: expected, Actual: version}
 	}
-	if l != nil && l.usable() != nil {
+	if l != nil && l.usable("set state") != nil {
 		// Released or lost while the script ran: a key it took back, after
 		// Release deleted it or another owner left it, is renewed by
 		// nobody and would keep the store from the next gateway a TTL.
