@@ -40,8 +40,10 @@ type Rollout interface {
 	// SetWeightByHand runs set (an operator's change to weight w) unless a
 	// rollout is active, when it fails with a *rollout.TransitionError; no
 	// rollout starts until set returns. It records w, so that a restart
-	// comes back to it.
-	SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error
+	// comes back to it. set's context ends with ctx, or sooner when w can
+	// no longer be recorded (the gateway lost a shared store): set stops
+	// its moves then.
+	SetWeightByHand(ctx context.Context, w router.Weight, set func(context.Context) error) error
 	// Status returns a copy of the state now.
 	Status() rollout.State
 	// Subscribe returns the transitions and verdicts from now on.
@@ -94,6 +96,11 @@ func (e *FollowingError) Error() string {
 
 // Is makes errors.Is(err, ErrFollowing) hold.
 func (e *FollowingError) Is(target error) bool { return target == ErrFollowing }
+
+// ErrTakingOver: this gateway has just taken a shared store and is
+// starting the rollout controller; commands and weights set by hand are
+// refused until it runs. Answered 503.
+var ErrTakingOver = errors.New("this gateway is taking rollout.store over from the gateway that held it; try again in a moment")
 
 // ControllerRollout adapts c to Rollout: only Subscribe differs, returning
 // the interface instead of *rollout.Subscription.

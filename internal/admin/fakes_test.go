@@ -172,14 +172,14 @@ func (f *fakeRollout) Abort(context.Context) (rollout.State, error) {
 	})
 }
 
-func (f *fakeRollout) SetWeightByHand(_ context.Context, _ router.Weight, set func() error) error {
+func (f *fakeRollout) SetWeightByHand(ctx context.Context, _ router.Weight, set func(context.Context) error) error {
 	f.mu.Lock()
 	ph := f.st.Phase
 	f.mu.Unlock()
 	if ph.Active() {
 		return &rollout.TransitionError{Op: rollout.OpSetWeight, Phase: ph}
 	}
-	return set()
+	return set(ctx)
 }
 
 func (f *fakeRollout) Status() rollout.State {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,8 +60,8 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 	// moves not started yet (the weight stays applied), or, while another
 	// change is under way, the change before it applies the weight.
 	var moved, failed int
-	set := func() (err error) {
-		moved, failed, err = s.g.SetWeight(r.Context(), wt)
+	set := func(ctx context.Context) (err error) {
+		moved, failed, err = s.g.SetWeight(ctx, wt)
 		return err
 	}
 	if s.opts.Rollout != nil {
@@ -72,14 +73,14 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) error {
 			return &APIError{Status: http.StatusConflict, State: string(te.Phase),
 				Err: fmt.Errorf("a rollout is %s: abort it, or let it end, before setting the weight by hand", te.Phase)}
 		}
-		if errors.Is(err, rollout.ErrClosed) {
+		if errors.Is(err, rollout.ErrClosed) || errors.Is(err, ErrTakingOver) {
 			return &APIError{Status: http.StatusServiceUnavailable, Err: err}
 		}
 		if errors.Is(err, ErrFollowing) {
 			return &APIError{Status: http.StatusConflict, Err: err, State: string(s.opts.Rollout.Status().Phase)}
 		}
 	} else {
-		err = set()
+		err = set(r.Context())
 	}
 	if errors.Is(err, gateway.ErrNotApplied) {
 		return apiErr(http.StatusServiceUnavailable, "weight %v not applied, nobody moved (GET /api/v1/status shows the weight in force): %v", wt.Percent(), err)

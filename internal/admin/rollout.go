@@ -226,7 +226,7 @@ func (s *Server) answerCommand(w http.ResponseWriter, st rollout.State, err erro
 		return &APIError{Status: http.StatusConflict, Err: err, State: string(st.Phase)}
 	case errors.Is(err, rollout.ErrInvalidPlan):
 		return planError(err)
-	case errors.Is(err, rollout.ErrClosed):
+	case errors.Is(err, rollout.ErrClosed), errors.Is(err, ErrTakingOver):
 		return &APIError{Status: http.StatusServiceUnavailable, Err: err}
 	}
 	return err

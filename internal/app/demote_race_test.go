@@ -62,7 +62,7 @@ func TestWeightSetByHandAcrossADemotionIsNotLeftUnstored(t *testing.T) {
 	ctrl := h.Controller()
 	closed := ctrl.Subscribe(1) // ends once the controller's Close has
 	defer closed.Close()
-	set := func() error {
+	set := func(context.Context) error {
 		takeLease(t, holderCfg)
 		waitClosed(t, closed)
 		testenv.Eventually(t, "the demoted gateway to apply the stored weight once", 10*time.Second, func() bool {
@@ -244,7 +244,7 @@ func TestWeightSetByHandAcrossADemotionAndATakeBack(t *testing.T) {
 	ctrl := h.Controller()
 	closed := ctrl.Subscribe(1) // ends once the controller's Close has
 	defer closed.Close()
-	set := func() error {
+	set := func(context.Context) error {
 		takeLease(t, holderCfg)
 		waitClosed(t, closed)
 		raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})

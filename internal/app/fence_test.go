@@ -36,7 +36,7 @@ func TestHolderThatLostItsLeaseWritesNoState(t *testing.T) {
 	if c == nil {
 		t.Fatal("the former holder noticed the loss: the test shows nothing")
 	}
-	err := c.SetWeightByHand(context.Background(), router.Weight(6000), func() error {
+	err := c.SetWeightByHand(context.Background(), router.Weight(6000), func(context.Context) error {
 		_, _, err := h.Gateway().SetWeight(context.Background(), router.Weight(6000))
 		return err
 	})
@@ -104,7 +104,7 @@ func TestHolderThatLostItsLeaseAppendsNoEvents(t *testing.T) {
 	if h.storeRole().Role != "holder" {
 		t.Fatal("the former holder noticed the loss: the test shows nothing")
 	}
-	err := f.Controller().SetWeightByHand(ctx, router.Weight(6000), func() error {
+	err := f.Controller().SetWeightByHand(ctx, router.Weight(6000), func(context.Context) error {
 		_, _, err := f.Gateway().SetWeight(ctx, router.Weight(6000))
 		return err
 	})

@@ -105,14 +105,24 @@ func (r *role) Abort(ctx context.Context) (rollout.State, error) {
 // waited for. Nor is it by a follower that has applied, or is applying, a
 // later stored weight (a rollout started right after w was stored): it
 // skipped w, and a wait for it would last followersWait.
-func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
-	r.byHand.RLock()
+//
+// set's context also ends when the controller closes (a demotion: see
+// rollout.Controller.SetWeightByHand), so that neither the operator nor a
+// take-back waits for moves to a weight stored nowhere.
+func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func(context.Context) error) error {
+	if !r.byHand.TryRLock() {
+		// takeOver holds it, or waits for a weight set by hand on the
+		// controller this gateway lost: the lease is this gateway's and
+		// no controller runs yet. Waiting here would last as long as
+		// that weight's moves.
+		return admin.ErrTakingOver
+	}
 	c := r.ctrl.Load()
-	switch {
-	case c == nil:
+	if c == nil {
 		r.byHand.RUnlock()
 		return r.follower().refusal()
-	case r.synced == nil:
+	}
+	if r.synced == nil {
 		defer r.byHand.RUnlock()
 		return r.closedMidway(c.SetWeightByHand(ctx, w, set))
 	}
@@ -138,7 +148,9 @@ func (r *role) closedMidway(err error) error {
 	}
 	f := r.follower()
 	f.resync.Store(true)
-	return f.refusal()
+	// Not ErrTakingOver, even during a take-back that waits for it: this
+	// weight was lost with the store, not refused as too soon.
+	return f.following()
 }
 
 // leaseLost turns err, from the controller, into a follower's refusal
@@ -206,6 +218,11 @@ type follower struct {
 	// has begun (run's goroutine only).
 	emergencyFor string
 
+	// takingOver is set while takeOver holds the lease and has not
+	// started the controller yet: commands are refused as being too soon,
+	// not sent to the holder that went.
+	takingOver atomic.Bool
+
 	opMu     sync.Mutex
 	cancelOp context.CancelFunc // the applier's weight change in progress
 
@@ -225,9 +242,17 @@ func newFollower(a *App, holder string) *follower {
 
 func (f *follower) state() rollout.State { return *f.st.Load() }
 
+// refusal is a command's answer on this gateway while it has no
+// controller.
 func (f *follower) refusal() error {
-	return followingError(*f.holder.Load())
+	if f.takingOver.Load() {
+		return admin.ErrTakingOver
+	}
+	return f.following()
 }
+
+// following says that another gateway runs the rollout, and which.
+func (f *follower) following() error { return followingError(*f.holder.Load()) }
 
 // followingError refuses a request for holder, the lease owner's name.
 func followingError(holder string) *admin.FollowingError {
@@ -624,6 +649,7 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	// on the one this gateway lost) is to come back here, not to go to
 	// the gateway that went.
 	f.holder.Store(&self)
+	f.takingOver.Store(true)
 	// The weights are the controller's from here: no move of the
 	// follower's may run beside its restore.
 	stopFollowing()
@@ -637,6 +663,7 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	if err != nil {
 		a.log.Error("follower: took the store but could not start the controller; following again", "err", err)
 		_ = lease.Release(context.WithoutCancel(ctx))
+		f.takingOver.Store(false)
 		return nil
 	}
 	a.setLease(lease)

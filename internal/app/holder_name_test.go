@@ -67,7 +67,7 @@ func TestRefusalAcrossATakeBackNamesTheHolder(t *testing.T) {
 
 	closed := h.Controller().Subscribe(1)
 	defer closed.Close()
-	set := func() error {
+	set := func(context.Context) error {
 		takeLease(t, holderCfg)
 		waitClosed(t, closed)
 		raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})

@@ -46,7 +46,7 @@ func TestWeightGivenUpWhileWaitingIsNotStored(t *testing.T) {
 	defer cancelFirst()
 	first := make(chan error, 1)
 	go func() {
-		first <- h.role.SetWeightByHand(firstCtx, router.Full, func() error {
+		first <- h.role.SetWeightByHand(firstCtx, router.Full, func(context.Context) error {
 			_, _, err := h.Gateway().SetWeight(firstCtx, router.Full)
 			return err
 		})
@@ -58,7 +58,7 @@ func TestWeightGivenUpWhileWaitingIsNotStored(t *testing.T) {
 	// The second change's caller is gone while it waits for the first.
 	secondCtx, cancelSecond := context.WithCancel(ctx)
 	cancelSecond()
-	err := h.role.SetWeightByHand(secondCtx, router.Weight(5000), func() error {
+	err := h.role.SetWeightByHand(secondCtx, router.Weight(5000), func(context.Context) error {
 		_, _, err := h.Gateway().SetWeight(secondCtx, router.Weight(5000))
 		return err
 	})

@@ -93,11 +93,11 @@ func (r *cliRollout) Abort(context.Context) (rollout.State, error) {
 	return r.cmd([]rollout.Phase{rollout.Preparing, rollout.Shifting, rollout.Paused, rollout.RollingBack}, rollout.OpAbort, func(s *rollout.State) { s.Phase = rollout.Aborted })
 }
 
-func (r *cliRollout) SetWeightByHand(_ context.Context, _ router.Weight, set func() error) error {
+func (r *cliRollout) SetWeightByHand(ctx context.Context, _ router.Weight, set func(context.Context) error) error {
 	if ph := r.Status().Phase; ph.Active() {
 		return &rollout.TransitionError{Op: rollout.OpSetWeight, Phase: ph}
 	}
-	return set()
+	return set(ctx)
 }
 
 func (r *cliRollout) Status() rollout.State {

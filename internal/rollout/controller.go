@@ -428,7 +428,12 @@ func (c *Controller) Abort(ctx context.Context) (State, error) {
 // that, and is logged. A controller closed while set ran stores nothing
 // and returns ErrClosed, and one whose store's lease is another gateway's
 // fails with store.ErrLeaseLost: set's weight is applied but not kept.
-func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set func() error) error {
+//
+// set's context ends with ctx, and when the controller closes: w would
+// then be stored nowhere (with a shared store, the gateway that follows
+// applies the stored weight again), so its moves are not worth waiting
+// for.
+func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set func(context.Context) error) error {
 	_, err := c.SetWeightByHandStored(ctx, w, set)
 	return err
 }
@@ -438,7 +443,7 @@ func (c *Controller) SetWeightByHand(ctx context.Context, w router.Weight, set f
 // may already have overtaken w by the time it returns (a rollout started
 // at once), and a store's other readers tell by that version whether
 // they have gone past w.
-func (c *Controller) SetWeightByHandStored(ctx context.Context, w router.Weight, set func() error) (uint64, error) {
+func (c *Controller) SetWeightByHandStored(ctx context.Context, w router.Weight, set func(context.Context) error) (uint64, error) {
 	c.mu.Lock()
 	switch {
 	case c.closed:
@@ -454,7 +459,11 @@ func (c *Controller) SetWeightByHandStored(ctx context.Context, w router.Weight,
 	c.byHand++
 	c.mu.Unlock()
 	c.stopRestore()
-	err := set()
+	sctx, stop := context.WithCancel(ctx)
+	stopOnClose := context.AfterFunc(c.ctx, stop)
+	err := set(sctx)
+	stopOnClose()
+	stop()
 	if errors.Is(err, gateway.ErrNotApplied) {
 		// Stored, w would be applied by the followers, and by a restart,
 		// though this gateway never had it.

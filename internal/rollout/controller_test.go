@@ -428,7 +428,7 @@ func TestWeightByHandExcludesStart(t *testing.T) {
 	go func() {
 		// 5 %, below the plan's first step: a start from a higher weight
 		// is refused for that (TestStartBelowTheCurrentWeightIsRefused).
-		done <- h.c.SetWeightByHand(ctx, 500, func() error {
+		done <- h.c.SetWeightByHand(ctx, 500, func(context.Context) error {
 			close(inSet)
 			<-release
 			return nil
@@ -450,7 +450,7 @@ func TestWeightByHandExcludesStart(t *testing.T) {
 
 	h.startStuckAt(1000)
 	ran := false
-	err = h.c.SetWeightByHand(ctx, 5000, func() error { ran = true; return nil })
+	err = h.c.SetWeightByHand(ctx, 5000, func(context.Context) error { ran = true; return nil })
 	if !errors.As(err, &te) || te.Op != OpSetWeight || te.Phase != Shifting || ran {
 		t.Fatalf("hand-set weight during a rollout: %v (ran %v), want a TransitionError in shifting", err, ran)
 	}
@@ -487,7 +487,7 @@ func TestRestartComesBackToTheLastWeight(t *testing.T) {
 		return slices.Contains(restarted.Calls(), router.Full)
 	})
 
-	if err := c.SetWeightByHand(ctx, 2500, func() error { return nil }); err != nil {
+	if err := c.SetWeightByHand(ctx, 2500, func(context.Context) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if st := c.Status(); st.Weight != 2500 || st.Phase != Completed {

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -79,7 +80,7 @@ func TestStartAtOrAboveTheCurrentWeight(t *testing.T) {
 		t.Fatalf("start after a rollback: %v", err)
 	}
 	h.waitPhase(h.c, Completed)
-	if err := h.c.SetWeightByHand(ctx, 500, func() error { _, _, err := h.shifter.SetWeight(ctx, 500); return err }); err != nil {
+	if err := h.c.SetWeightByHand(ctx, 500, func(context.Context) error { _, _, err := h.shifter.SetWeight(ctx, 500); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.c.Start(ctx, nil); err != nil {

@@ -107,7 +107,7 @@ func TestCommandOfALostLeaseFails(t *testing.T) {
 	if st := h.c.Status(); st.Phase != Idle {
 		t.Fatalf("phase %s after the refused start, want idle", st.Phase)
 	}
-	err := h.c.SetWeightByHand(ctx, router.Weight(6000), func() error {
+	err := h.c.SetWeightByHand(ctx, router.Weight(6000), func(context.Context) error {
 		_, _, err := h.shifter.SetWeight(ctx, router.Weight(6000))
 		return err
 	})

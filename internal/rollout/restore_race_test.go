@@ -44,7 +44,7 @@ func heldRestore(f *fakeShifter) (restoring, release chan struct{}) {
 // 0 % while the rollout went on believing it stood at step 1's 10 %.
 func TestStartRightAfterARestartIsNotUndoneByTheRestore(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Plan.Hold = time.Minute })
-	if err := h.c.SetWeightByHand(ctx, 0, func() error { return nil }); err != nil {
+	if err := h.c.SetWeightByHand(ctx, 0, func(context.Context) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	_ = h.c.Close()
@@ -72,7 +72,7 @@ func TestStartRightAfterARestartIsNotUndoneByTheRestore(t *testing.T) {
 // 0 % while the store said the hand-set 25 %.
 func TestWeightByHandRightAfterARestartIsNotUndoneByTheRestore(t *testing.T) {
 	h := newHarness(t)
-	if err := h.c.SetWeightByHand(ctx, 0, func() error { return nil }); err != nil {
+	if err := h.c.SetWeightByHand(ctx, 0, func(context.Context) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	_ = h.c.Close()
@@ -83,7 +83,7 @@ func TestWeightByHandRightAfterARestartIsNotUndoneByTheRestore(t *testing.T) {
 	c := h.open()
 	<-restoring
 
-	set := func() error { _, _, err := restarted.SetWeight(ctx, 2500); return err }
+	set := func(context.Context) error { _, _, err := restarted.SetWeight(ctx, 2500); return err }
 	if err := c.SetWeightByHand(ctx, 2500, set); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestWeightByHandDuringAStartIsRefused(t *testing.T) {
 	inSet, releaseSet := make(chan struct{}), make(chan struct{})
 	byHand := make(chan error, 1)
 	go func() {
-		byHand <- h.c.SetWeightByHand(ctx, 500, func() error {
+		byHand <- h.c.SetWeightByHand(ctx, 500, func(context.Context) error {
 			close(inSet)
 			<-releaseSet
 			_, _, err := h.shifter.SetWeight(ctx, 500)
