@@ -264,13 +264,25 @@ func followingError(holder string) *admin.FollowingError {
 func (f *follower) run(ctx context.Context) *redisstore.Lease {
 	a := f.a
 	want := make(chan applyReq, 1)
-	fctx, stopFollowing := context.WithCancel(ctx)
-	var applier sync.WaitGroup
-	applier.Go(func() { f.apply(fctx, want) })
-	defer func() {
+	var (
+		stopFollowing context.CancelFunc
+		applier       sync.WaitGroup
+	)
+	follow := func() {
+		var fctx context.Context
+		fctx, stopFollowing = context.WithCancel(ctx)
+		applier.Go(func() { f.apply(fctx, want) })
+	}
+	stop := func() {
 		stopFollowing()
 		applier.Wait()
-	}()
+		select {
+		case <-want: // a weight not taken yet: the stored state is offered again (resync)
+		default:
+		}
+	}
+	follow()
+	defer stop()
 
 	// Sessions off the weight's backend count as failed moves, so that
 	// the first stored state tries them (retries): a holder that lost the
@@ -304,7 +316,7 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		lastEvent = f.relayEvents(ctx, lastEvent)
 		if !time.Now().Before(campaign) {
 			campaign = time.Now().Add(a.cfg.Rollout.Store.Lease / 3)
-			if l := f.takeOver(ctx, stopFollowing, &applier); l != nil {
+			if l := f.takeOver(ctx, stop, follow); l != nil {
 				return l
 			}
 		}
@@ -629,9 +641,10 @@ func (f *follower) relayEvents(ctx context.Context, last uint64) uint64 {
 // controller this gateway lost: tests apply one then.
 var testHookHandSetHoldsTakeOver func()
 
-// takeOver tries the lease; with it, it stops following and starts the
-// controller, and returns the lease. Nil: this gateway still follows.
-func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFunc, applier *sync.WaitGroup) *redisstore.Lease {
+// takeOver tries the lease; with it, it stops following (stop) and
+// starts the controller, and returns the lease. Nil: this gateway still
+// follows, its applier started again (follow) if it was stopped.
+func (f *follower) takeOver(ctx context.Context, stop, follow func()) *redisstore.Lease {
 	a := f.a
 	actx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
 	self := leaseOwner(a.cfg.Admin.Listen)
@@ -648,12 +661,11 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	// A command refused while the controller starts (a weight set by hand
 	// on the one this gateway lost) is to come back here, not to go to
 	// the gateway that went.
-	f.holder.Store(&self)
+	was := f.holder.Swap(&self)
 	f.takingOver.Store(true)
 	// The weights are the controller's from here: no move of the
 	// follower's may run beside its restore.
-	stopFollowing()
-	applier.Wait()
+	stop()
 	if testHookHandSetHoldsTakeOver != nil {
 		testHookHandSetHoldsTakeOver()
 	}
@@ -661,9 +673,18 @@ func (f *follower) takeOver(ctx context.Context, stopFollowing context.CancelFun
 	defer a.role.byHand.Unlock()
 	ctrl, err := rollout.New(ctx, a.controllerOptions(lease))
 	if err != nil {
-		a.log.Error("follower: took the store but could not start the controller; following again", "err", err)
 		_ = lease.Release(context.WithoutCancel(ctx))
+		// The lease is free now: its last holder is the name to keep
+		// until another takes it (readHolder).
+		f.holder.Store(was)
+		// The stored state's weight, or the emergency notice's, may have
+		// been offered to the applier just stopped, and not applied: the
+		// next round offers them again.
+		f.resync.Store(true)
+		f.emergencyFor = ""
 		f.takingOver.Store(false)
+		follow()
+		a.log.Error("follower: took the store but could not start the controller; following again", "err", err)
 		return nil
 	}
 	a.setLease(lease)

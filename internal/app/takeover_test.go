@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-rt/baton/internal/router"
+	"github.com/baton-rt/baton/internal/testenv"
+)
+
+// restamp is the stored state's blob with the fields in set replaced.
+func restamp(t *testing.T, blob []byte, set map[string]any) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(blob, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range set {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestFollowerFollowsAgainAfterAFailedTakeOver: the holder goes and the
+// follower takes the store, but its controller cannot start (here the
+// stored state is a newer build's, written as the follower took the
+// lease). The follower says it follows again; it must: not name itself as
+// the holder, and apply the weight the next holder stores.
+func TestFollowerFollowsAgainAfterAFailedTakeOver(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	failed := &logWatch{msg: "follower: took the store but could not start the controller; following again", seen: make(chan struct{})}
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{Logger: slog.New(failed)})
+	weightOnBoth(t, h, f, 30)
+
+	ctx := context.Background()
+	var (
+		once sync.Once
+		good []byte // the state the newer build's replaced
+	)
+	testHookHandSetHoldsTakeOver = func() {
+		once.Do(func() {
+			cur, err := f.st.GetState(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			good = cur.Blob
+			if _, err := f.st.CompareAndSetState(ctx, cur.Version, restamp(t, cur.Blob, map[string]any{"schema": 99})); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
+
+	h.stop()
+	select {
+	case <-failed.seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower did not fail to start its controller")
+	}
+	if f.Controller() != nil {
+		t.Fatal("the follower runs a controller over a state it cannot load")
+	}
+	self := leaseOwner(f.AdminAddr())
+	if got := f.storeRole().Holder; got == self {
+		t.Errorf("after its failed take-over the follower names itself the holder (%q)", got)
+	}
+
+	// Another gateway takes the store, and sets 60 %.
+	takeLease(t, followerCfg)
+	cur, err := f.st.GetState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.CompareAndSetState(ctx, cur.Version, restamp(t, good, map[string]any{"weight": 6000})); err != nil {
+		t.Fatal(err)
+	}
+	ok := testenv.Poll(10*time.Second, func() bool { return f.Gateway().Status().Weight == router.Weight(6000) })
+	if !ok {
+		t.Errorf("the follower stands at %v 10s after the holder stored 60%%: it no longer follows", f.Gateway().Status().Weight)
+	}
+	if got := f.storeRole().Holder; !strings.HasPrefix(got, "other-host") {
+		t.Errorf("the follower names %q, want the holder other-host", got)
+	}
+}
