@@ -316,7 +316,7 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		lastEvent = f.relayEvents(ctx, lastEvent)
 		if !time.Now().Before(campaign) {
 			campaign = time.Now().Add(a.cfg.Rollout.Store.Lease / 3)
-			if l := f.takeOver(ctx, stop, follow); l != nil {
+			if l := f.takeOver(ctx, stop, follow, &lastEvent); l != nil {
 				return l
 			}
 		}
@@ -641,10 +641,11 @@ func (f *follower) relayEvents(ctx context.Context, last uint64) uint64 {
 // controller this gateway lost: tests apply one then.
 var testHookHandSetHoldsTakeOver func()
 
-// takeOver tries the lease; with it, it stops following (stop) and
-// starts the controller, and returns the lease. Nil: this gateway still
-// follows, its applier started again (follow) if it was stopped.
-func (f *follower) takeOver(ctx context.Context, stop, follow func()) *redisstore.Lease {
+// takeOver tries the lease; with it, it stops following (stop), relays
+// the events stored after *lastEvent, and starts the controller, and
+// returns the lease. Nil: this gateway still follows, its applier started
+// again (follow) if it was stopped.
+func (f *follower) takeOver(ctx context.Context, stop, follow func(), lastEvent *uint64) *redisstore.Lease {
 	a := f.a
 	actx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
 	self := leaseOwner(a.cfg.Admin.Listen)
@@ -669,6 +670,11 @@ func (f *follower) takeOver(ctx context.Context, stop, follow func()) *redisstor
 	if testHookHandSetHoldsTakeOver != nil {
 		testHookHandSetHoldsTakeOver()
 	}
+	// What the old holder stored after the last read (its last moments)
+	// reaches the relayed streams before they end (end): they go on with
+	// the controller's feed, which has only its own events. Read before
+	// the controller starts, so that its recovered event comes once.
+	*lastEvent = f.relayEvents(ctx, *lastEvent)
 	a.role.byHand.Lock()
 	defer a.role.byHand.Unlock()
 	ctrl, err := rollout.New(ctx, a.controllerOptions(lease))

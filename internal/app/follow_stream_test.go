@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/rollout"
+	"github.com/baton-rt/baton/internal/store"
 	"github.com/baton-rt/baton/internal/testenv"
 )
 
@@ -147,6 +149,65 @@ func TestFollowersStreamGetsTheNewHoldersRecovered(t *testing.T) {
 				t.Fatal("the follower's stream carried the new holder's pause but not its recovered event")
 			}
 			return
+		}
+	}
+}
+
+// TestFollowersStreamGetsTheOldHoldersLastEvent: the holder stores an
+// event in its last moments, after the follower's last read of the event
+// log (it reads every 250 ms), and goes; the follower takes the store. An
+// operator watching the follower's stream must get that event, before
+// the stream switches to the follower's own controller (its status): it
+// is in the store, and nothing else would ever show it there.
+func TestFollowersStreamGetsTheOldHoldersLastEvent(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	last := rollout.Event{Kind: rollout.EventPaused, RolloutID: "r-last", From: rollout.Shifting, To: rollout.Paused, Message: "paused by the holder as it went"}
+	var once sync.Once
+	testHookHandSetHoldsTakeOver = func() {
+		once.Do(func() { // the follower holds the lease, its last read made
+			data, err := json.Marshal(last)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := f.st.AppendEvent(ctx, store.Event{Kind: string(last.Kind), Data: data}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.AdminAddr()+"/api/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	er := admin.NewEventReader(resp.Body)
+	if ev, err := er.Next(); err != nil || ev.Name != admin.EventStatus {
+		t.Fatalf("first event %+v, %v; want status", ev, err)
+	}
+
+	h.stop()
+	for {
+		ev, err := er.Next()
+		if err != nil {
+			t.Fatalf("the follower's stream ended: %v", err)
+		}
+		switch {
+		case ev.Name == admin.EventTransition && bytes.Contains(ev.Data, []byte(last.Message)):
+			return
+		case ev.Name == admin.EventStatus, ev.Name == admin.EventShutdown:
+			t.Fatalf("the follower's stream went on with its own controller (%s) without the old holder's last event", ev.Name)
 		}
 	}
 }
