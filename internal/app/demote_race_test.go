@@ -44,6 +44,18 @@ func takeLease(t *testing.T, cfg *config.Config) {
 	}
 }
 
+// freeStore deletes the store's lease key: its holder went. It reports
+// a failure with t.Error, so that a set func (SetWeightByHand's) may call
+// it.
+func freeStore(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer raw.Close()
+	if err := raw.Del(context.Background(), cfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestWeightSetByHandAcrossADemotionIsNotLeftUnstored: an operator's
 // weight passes the holder's check, then the holder loses its lease and
 // becomes a follower before the weight is applied (the handler's moves
@@ -247,11 +259,7 @@ func TestWeightSetByHandAcrossADemotionAndATakeBack(t *testing.T) {
 	set := func(context.Context) error {
 		takeLease(t, holderCfg)
 		waitClosed(t, closed)
-		raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-		defer raw.Close()
-		if err := raw.Del(context.Background(), holderCfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
-			t.Error(err)
-		}
+		freeStore(t, holderCfg)
 		select {
 		case <-restored.seen: // a new controller restored the stored weight first
 		case <-held: // the take-back waits for this weight

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
@@ -95,11 +93,7 @@ func TestHolderThatLostItsLeaseAppendsNoEvents(t *testing.T) {
 	weightOnBoth(t, h, f, 30)
 
 	ctx := testenv.Context(t, 30*time.Second)
-	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	defer raw.Close()
-	if err := raw.Del(ctx, holderCfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
-		t.Fatal(err)
-	}
+	freeStore(t, holderCfg)
 	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
 	if h.storeRole().Role != "holder" {
 		t.Fatal("the former holder noticed the loss: the test shows nothing")

@@ -28,20 +28,7 @@ func TestEventStreamGoesOnWhenTheFollowerTakesTheStore(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.AdminAddr()+"/api/v1/events", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	er := admin.NewEventReader(resp.Body)
-	if ev, err := er.Next(); err != nil || ev.Name != admin.EventStatus {
-		t.Fatalf("first event %+v, %v; want status", ev, err)
-	}
+	er := openEvents(ctx, t, f)
 
 	h.stop()
 	// The stream goes on with the new holder's status: started only
@@ -108,20 +95,7 @@ func TestFollowersStreamGetsTheNewHoldersRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, "the follower to show the holder's rollout", 10*time.Second, func() bool { return f.role.Status().Phase.Active() })
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.AdminAddr()+"/api/v1/events", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	er := admin.NewEventReader(resp.Body)
-	if ev, err := er.Next(); err != nil || ev.Name != admin.EventStatus {
-		t.Fatalf("first event %+v, %v; want status", ev, err)
-	}
+	er := openEvents(ctx, t, f)
 
 	h.stop()
 	testenv.Eventually(t, "the follower to take the store", 10*time.Second, func() bool { return f.Controller() != nil })
@@ -182,20 +156,7 @@ func TestFollowersStreamGetsTheOldHoldersLastEvent(t *testing.T) {
 	}
 	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.AdminAddr()+"/api/v1/events", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	er := admin.NewEventReader(resp.Body)
-	if ev, err := er.Next(); err != nil || ev.Name != admin.EventStatus {
-		t.Fatalf("first event %+v, %v; want status", ev, err)
-	}
+	er := openEvents(ctx, t, f)
 
 	h.stop()
 	for {
@@ -210,4 +171,25 @@ func TestFollowersStreamGetsTheOldHoldersLastEvent(t *testing.T) {
 			t.Fatalf("the follower's stream went on with its own controller (%s) without the old holder's last event", ev.Name)
 		}
 	}
+}
+
+// openEvents opens g's event stream (GET /api/v1/events) for as long as
+// ctx and the test last, and reads its first event, the status.
+func openEvents(ctx context.Context, t *testing.T, g *running) *admin.EventReader {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.AdminAddr()+"/api/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	er := admin.NewEventReader(resp.Body)
+	if ev, err := er.Next(); err != nil || ev.Name != admin.EventStatus {
+		t.Fatalf("first event %+v, %v; want status", ev, err)
+	}
+	return er
 }

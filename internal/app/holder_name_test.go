@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/router"
@@ -70,11 +68,7 @@ func TestRefusalAcrossATakeBackNamesTheHolder(t *testing.T) {
 	set := func(context.Context) error {
 		takeLease(t, holderCfg)
 		waitClosed(t, closed)
-		raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-		defer raw.Close()
-		if err := raw.Del(context.Background(), holderCfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
-			t.Error(err)
-		}
+		freeStore(t, holderCfg)
 		select {
 		case <-held: // the take-back waits for this weight
 		case <-time.After(20 * time.Second):

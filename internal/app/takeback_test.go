@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
@@ -34,16 +32,6 @@ func sendWithin(t *testing.T, a *App, d time.Duration, method, path, body string
 	defer func() { _ = resp.Body.Close() }()
 	answer, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(answer), err
-}
-
-// freeStore deletes the store's lease key: its holder went.
-func freeStore(t *testing.T, cfg *config.Config) {
-	t.Helper()
-	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	defer raw.Close()
-	if err := raw.Del(context.Background(), cfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // promptly bounds how long an admin call may take in these tests: far

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -99,28 +100,41 @@ func TestFencedWriteOfALostLease(t *testing.T) {
 
 // TestFencedWriteTakesBackAnExpiredLease: a lease that expired with
 // nobody taking it (Redis away longer than the TTL) is still this
-// holder's, as its renewal would find: the write is made and the key
-// taken back.
+// holder's, as its renewal would find: a write, of the state or of an
+// event, is made and takes the key back.
 func TestFencedWriteTakesBackAnExpiredLease(t *testing.T) {
-	p := uniquePrefix()
-	deleteKeysAtEnd(t, p)
-	ctx := testenv.Context(t, 10*time.Second)
-	la := acquire(t, open(t, p), "gw-a", time.Minute)
-	raw := rawClient(t)
-	if err := raw.Del(ctx, ownerKey(p)).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := la.Fenced().CompareAndSetState(ctx, 0, []byte("a1")); err != nil {
-		t.Fatalf("write of an expired lease nobody took: %v", err)
-	}
-	if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || !strings.HasPrefix(v, "gw-a ") {
-		t.Fatalf("the lease key holds %q (%v), want gw-a's", v, err)
-	}
-	if d, err := raw.PTTL(ctx, ownerKey(p)).Result(); err != nil || d <= 0 || d > time.Minute {
-		t.Fatalf("the lease key's TTL is %v (%v), want the lease's", d, err)
-	}
-	if err := la.Err(); err != nil {
-		t.Fatalf("lease lost: %v", err)
+	for name, write := range map[string]func(context.Context, *redisstore.FencedStore) error{
+		"state": func(ctx context.Context, fs *redisstore.FencedStore) error {
+			_, err := fs.CompareAndSetState(ctx, 0, []byte("a1"))
+			return err
+		},
+		"event": func(ctx context.Context, fs *redisstore.FencedStore) error {
+			_, err := fs.AppendEvent(ctx, store.Event{Kind: "step_started"})
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := uniquePrefix()
+			deleteKeysAtEnd(t, p)
+			ctx := testenv.Context(t, 10*time.Second)
+			la := acquire(t, open(t, p), "gw-a", time.Minute)
+			raw := rawClient(t)
+			if err := raw.Del(ctx, ownerKey(p)).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := write(ctx, la.Fenced()); err != nil {
+				t.Fatalf("write of an expired lease nobody took: %v", err)
+			}
+			if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || !strings.HasPrefix(v, "gw-a ") {
+				t.Fatalf("the lease key holds %q (%v), want gw-a's", v, err)
+			}
+			if d, err := raw.PTTL(ctx, ownerKey(p)).Result(); err != nil || d <= 0 || d > time.Minute {
+				t.Fatalf("the lease key's TTL is %v (%v), want the lease's", d, err)
+			}
+			if err := la.Err(); err != nil {
+				t.Fatalf("lease lost: %v", err)
+			}
+		})
 	}
 }
 
@@ -253,28 +267,5 @@ func TestFencedAppendOfALostLease(t *testing.T) {
 	}
 	if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || v != "gw-b 0022" {
 		t.Fatalf("the lease key holds %q (%v), want the new owner's", v, err)
-	}
-}
-
-// TestFencedAppendTakesBackAnExpiredLease: as a state write, an append
-// made while the lease key expired with nobody taking it is made, and
-// takes the key back.
-func TestFencedAppendTakesBackAnExpiredLease(t *testing.T) {
-	p := uniquePrefix()
-	deleteKeysAtEnd(t, p)
-	ctx := testenv.Context(t, 10*time.Second)
-	la := acquire(t, open(t, p), "gw-a", time.Minute)
-	raw := rawClient(t)
-	if err := raw.Del(ctx, ownerKey(p)).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := la.Fenced().AppendEvent(ctx, store.Event{Kind: "step_started"}); err != nil {
-		t.Fatalf("append of an expired lease nobody took: %v", err)
-	}
-	if v, err := raw.Get(ctx, ownerKey(p)).Result(); err != nil || !strings.HasPrefix(v, "gw-a ") {
-		t.Fatalf("the lease key holds %q (%v), want gw-a's", v, err)
-	}
-	if d, err := raw.PTTL(ctx, ownerKey(p)).Result(); err != nil || d <= 0 || d > time.Minute {
-		t.Fatalf("the lease key's TTL is %v (%v), want the lease's", d, err)
 	}
 }
