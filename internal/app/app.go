@@ -30,8 +30,9 @@
 // With a Redis store, the gateway that holds the store's lease runs the
 // controller; another, with rollout.store.when_held: follow, runs a
 // follower instead (follow.go) until it takes the store, and a holder
-// that loses the store to another follows it in turn. The admin API's
-// rollout is the role, which answers for whichever runs. Every gateway on
+// that loses the store to another follows it in turn (takeover.go). The
+// admin API's rollout is the role (role.go), which answers for whichever
+// runs. Every gateway on
 // the store shares its health seconds and move counters through Redis
 // once a second (exchange.go); the one running the controller imports the
 // others', so that its gates judge every gateway's traffic. The holder's

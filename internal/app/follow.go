@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/baton-rt/baton/internal/admin"
-	"github.com/baton-rt/baton/internal/config"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/store"
@@ -27,173 +25,12 @@ import (
 // third of its TTL and, once it holds it, stops following and runs the
 // controller, which resumes the rollout where the store has it. A holder
 // that loses the lease to another gateway follows it in turn (demote).
-
 // followInterval is how often a follower reads the stored state and
 // events.
 const followInterval = 250 * time.Millisecond
 
 // maxFollowEventsPerRead bounds one read of the stored events.
 const maxFollowEventsPerRead = 256
-
-// role is the admin API's rollout: the controller once this gateway runs
-// it, the follower's view before.
-type role struct {
-	ctrl atomic.Pointer[rollout.Controller]
-	// f is nil for a gateway that has run the controller from the start;
-	// a gateway that loses the store to another gets a new one. It is set
-	// before ctrl is cleared: a reader that finds no controller finds it.
-	f atomic.Pointer[follower]
-	// synced, with a Redis store, makes a weight set by hand on the
-	// holder wait for the followers, as a step does; nil otherwise.
-	synced *syncedShifter
-	// byHand is read-held by a weight set by hand while it runs on a
-	// controller, and held by a follower that took the store while it
-	// starts its own (takeOver): a demoted gateway that takes the store
-	// back restores the stored weight after a weight set by hand on the
-	// controller it lost, not before, which would leave the gateway at a
-	// weight stored nowhere.
-	byHand sync.RWMutex
-}
-
-var _ admin.Rollout = (*role)(nil)
-
-func (r *role) controller() *rollout.Controller { return r.ctrl.Load() }
-
-func (r *role) follower() *follower { return r.f.Load() }
-
-// command runs do on the controller, or refuses it on a follower.
-func (r *role) command(do func(*rollout.Controller) (rollout.State, error)) (rollout.State, error) {
-	if c := r.ctrl.Load(); c != nil {
-		st, err := do(c)
-		return st, leaseLost(err)
-	}
-	f := r.follower()
-	return f.state(), f.refusal()
-}
-
-func (r *role) Start(ctx context.Context, o *rollout.Override) (rollout.State, error) {
-	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.Start(ctx, o) })
-}
-
-func (r *role) Pause(ctx context.Context) (rollout.State, error) {
-	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.Pause(ctx) })
-}
-
-func (r *role) Resume(ctx context.Context) (rollout.State, error) {
-	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.Resume(ctx) })
-}
-
-func (r *role) Promote(ctx context.Context) (rollout.State, error) {
-	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.Promote(ctx) })
-}
-
-func (r *role) Rollback(ctx context.Context) (rollout.State, error) {
-	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.Rollback(ctx) })
-}
-
-func (r *role) EmergencyRollback(ctx context.Context) (rollout.State, error) {
-	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.EmergencyRollback(ctx) })
-}
-
-func (r *role) Abort(ctx context.Context) (rollout.State, error) {
-	return r.command(func(c *rollout.Controller) (rollout.State, error) { return c.Abort(ctx) })
-}
-
-// SetWeightByHand on the holder of a Redis store returns once the live
-// followers have applied w too (at most followersWait), as a step waits
-// for them; a weight that was not stored reaches no follower, and is not
-// waited for. Nor is it by a follower that has applied, or is applying, a
-// later stored weight (a rollout started right after w was stored): it
-// skipped w, and a wait for it would last followersWait.
-//
-// set's context also ends when the controller closes (a demotion: see
-// rollout.Controller.SetWeightByHand), so that neither the operator nor a
-// take-back waits for moves to a weight stored nowhere.
-func (r *role) SetWeightByHand(ctx context.Context, w router.Weight, set func(context.Context) error) error {
-	if !r.byHand.TryRLock() {
-		// takeOver holds it, or waits for a weight set by hand on the
-		// controller this gateway lost: the lease is this gateway's and
-		// no controller runs yet. Waiting here would last as long as
-		// that weight's moves.
-		return admin.ErrTakingOver
-	}
-	c := r.ctrl.Load()
-	if c == nil {
-		r.byHand.RUnlock()
-		return r.follower().refusal()
-	}
-	if r.synced == nil {
-		defer r.byHand.RUnlock()
-		return r.closedMidway(c.SetWeightByHand(ctx, w, set))
-	}
-	stored, err := c.SetWeightByHandStored(ctx, w, set)
-	err = r.closedMidway(err)
-	r.byHand.RUnlock()
-	if err != nil {
-		return leaseLost(err)
-	}
-	if stored > 0 {
-		_, _, _ = r.synced.waitFollowers(ctx, w, stored, true) // only ctx's end cuts it short: the weight is set
-	}
-	return nil
-}
-
-// closedMidway turns err, from the controller, into the follower's refusal
-// when it was closed by a demotion while a weight set by hand ran: that
-// weight, applied but not stored, is undone by the follower, which
-// applies the stored one again.
-func (r *role) closedMidway(err error) error {
-	if !errors.Is(err, rollout.ErrClosed) || r.ctrl.Load() != nil {
-		return err
-	}
-	f := r.follower()
-	f.resync.Store(true)
-	// Not ErrTakingOver, even during a take-back that waits for it: this
-	// weight was lost with the store, not refused as too soon.
-	return f.following()
-}
-
-// leaseLost turns err, from the controller, into a follower's refusal
-// when its write found the store's lease another gateway's: the command
-// was not stored, the other gateway runs the rollout, and this one is
-// being demoted (the write lost the lease: holdOrFollow).
-func leaseLost(err error) error {
-	if !errors.Is(err, store.ErrLeaseLost) {
-		return err
-	}
-	var refusal error = admin.ErrFollowing
-	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {
-		refusal = followingError(held.Owner)
-	}
-	return fmt.Errorf("%w: rollout.store was taken by another gateway before this one noticed: %w", refusal, err)
-}
-
-func (r *role) Status() rollout.State {
-	if c := r.ctrl.Load(); c != nil {
-		return c.Status()
-	}
-	return r.follower().state()
-}
-
-func (r *role) Subscribe(buffer int) admin.EventStream {
-	if c := r.ctrl.Load(); c != nil {
-		return c.Subscribe(buffer)
-	}
-	return r.follower().events.Subscribe(buffer)
-}
-
-var _ admin.Resubscriber = (*role)(nil)
-
-// Resubscribe is Subscribe for a stream whose source changed (this
-// gateway took the store, or lost it): the new source's events from its
-// beginning come first, so that none made before the stream's switch
-// (the new controller's recovered event) is lost.
-func (r *role) Resubscribe(buffer int) admin.EventStream {
-	if c := r.ctrl.Load(); c != nil {
-		return c.SubscribeWithHistory(buffer)
-	}
-	return r.follower().events.SubscribeWithHistory(buffer)
-}
 
 // follower is a gateway's part while another holds the store.
 type follower struct {
@@ -326,77 +163,6 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		case <-tick.C:
 		}
 	}
-}
-
-// holdOrFollow watches the store's lease while this gateway holds it, and
-// follows the holder while another does, until ctx ends. A lease lost to
-// another gateway is sent on leaseLost (Serve stops), unless when_held is
-// follow: then this gateway follows the one that took it, as it would
-// had it started second, its clients served throughout.
-func (a *App) holdOrFollow(ctx context.Context, leaseLost chan<- error) {
-	for {
-		l := a.heldLease()
-		if l == nil {
-			if l = a.role.follower().run(ctx); l == nil {
-				return
-			}
-		}
-		if !a.hold(ctx, l) {
-			return
-		}
-		if a.cfg.Rollout.Store.WhenHeld != config.WhenHeldFollow {
-			leaseLost <- l.Err()
-			return
-		}
-		a.demote(l)
-	}
-}
-
-// hold runs the controller's side of the store while this gateway holds
-// lease l: every followInterval, the controller adopts a state another
-// gateway stored over its own (an emergency rollback made by a gateway
-// that lost the lease without noticing, or at its demotion), as a
-// follower would apply it. It returns true once l is lost, false when
-// ctx ends.
-func (a *App) hold(ctx context.Context, l *redisstore.Lease) bool {
-	tick := time.NewTicker(followInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-l.Lost():
-			return true
-		case <-tick.C:
-		}
-		if c := a.role.controller(); c != nil {
-			rctx, cancel := context.WithTimeout(ctx, followInterval*4)
-			_ = c.Refresh(rctx) // the store away: the next tick tries again
-			cancel()
-		}
-	}
-}
-
-// demote makes this gateway, whose lease l was lost, a follower of the
-// gateway that took it. Its controller stops where it stands, as at a
-// shutdown: the new holder resumes from the store. Its sessions stay.
-func (a *App) demote(l *redisstore.Lease) {
-	holder := "another gateway"
-	if held, ok := errors.AsType[*redisstore.HeldError](l.Err()); ok {
-		holder = held.Owner
-	}
-	a.log.Warn("rollout.store: taken by another gateway; following its rollout, clients still served", "holder", holder, "holder_admin", holderAdmin(holder))
-	rctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
-	_ = l.Release(rctx) // deletes the key only where a renewal took it back after the loss
-	cancel()
-	a.setLease(nil)
-	a.role.f.Store(newFollower(a, holder))
-	if c := a.role.ctrl.Swap(nil); c != nil {
-		_ = c.Close()
-	}
-	// A follower keeps no standbys (the controller kept them during a
-	// rollout): the new holder's steps reach it as weights.
-	a.gw.KeepStandby(false)
 }
 
 // noticeApplies says whether notice n calls for an emergency rollback of
@@ -634,70 +400,6 @@ func (f *follower) relayEvents(ctx context.Context, last uint64) uint64 {
 		f.events.Publish(e)
 	}
 	return last
-}
-
-// testHookHandSetHoldsTakeOver, when set, runs when takeOver, holding the
-// lease, is about to wait for any weight being set by hand on the
-// controller this gateway lost: tests apply one then.
-var testHookHandSetHoldsTakeOver func()
-
-// takeOver tries the lease; with it, it stops following (stop), relays
-// the events stored after *lastEvent, and starts the controller, and
-// returns the lease. Nil: this gateway still follows, its applier started
-// again (follow) if it was stopped.
-func (f *follower) takeOver(ctx context.Context, stop, follow func(), lastEvent *uint64) *redisstore.Lease {
-	a := f.a
-	actx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	self := leaseOwner(a.cfg.Admin.Listen)
-	lease, err := a.rstore.Acquire(actx, self, a.leaseOptions())
-	cancel()
-	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {
-		f.setHolder(held.Owner)
-		f.checkRouting(held)
-		return nil
-	}
-	if err != nil {
-		return nil // Redis away: try again at the next round
-	}
-	// A command refused while the controller starts (a weight set by hand
-	// on the one this gateway lost) is to come back here, not to go to
-	// the gateway that went.
-	was := f.holder.Swap(&self)
-	f.takingOver.Store(true)
-	// The weights are the controller's from here: no move of the
-	// follower's may run beside its restore.
-	stop()
-	if testHookHandSetHoldsTakeOver != nil {
-		testHookHandSetHoldsTakeOver()
-	}
-	// What the old holder stored after the last read (its last moments)
-	// reaches the relayed streams before they end (end): they go on with
-	// the controller's feed, which has only its own events. Read before
-	// the controller starts, so that its recovered event comes once.
-	*lastEvent = f.relayEvents(ctx, *lastEvent)
-	a.role.byHand.Lock()
-	defer a.role.byHand.Unlock()
-	ctrl, err := rollout.New(ctx, a.controllerOptions(lease))
-	if err != nil {
-		_ = lease.Release(context.WithoutCancel(ctx))
-		// The lease is free now: its last holder is the name to keep
-		// until another takes it (readHolder).
-		f.holder.Store(was)
-		// The stored state's weight, or the emergency notice's, may have
-		// been offered to the applier just stopped, and not applied: the
-		// next round offers them again.
-		f.resync.Store(true)
-		f.emergencyFor = ""
-		f.takingOver.Store(false)
-		follow()
-		a.log.Error("follower: took the store but could not start the controller; following again", "err", err)
-		return nil
-	}
-	a.setLease(lease)
-	a.role.ctrl.Store(ctrl)
-	f.end()
-	a.log.Info("took rollout.store: this gateway runs the rollout now", "phase", ctrl.Status().Phase)
-	return lease
 }
 
 // checkRouting compares the routing of held's holder with this gateway's.
