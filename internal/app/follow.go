@@ -136,8 +136,9 @@ func (f *follower) run(ctx context.Context) *redisstore.Lease {
 		if f.resync.Swap(false) {
 			version = 0
 		}
-		if v, ok := f.readState(ctx, version); ok {
-			version = v
+		v, ok := f.readState(ctx, version)
+		version = v // a version it cannot read too: warned of once
+		if ok {
 			st := f.state()
 			req, urgent := applyReq{w: st.Weight, v: v}, false
 			if st.Phase == rollout.RollingBack && st.Emergency {
@@ -234,7 +235,9 @@ func (f *follower) setHolder(owner string) {
 	}
 }
 
-// readState reads the stored state; ok when its version is not seen.
+// readState reads the stored state; ok when its version is not seen and
+// it could be read. The version it returns is the one to call seen next
+// time: a stored state it cannot read is passed over until the next.
 func (f *follower) readState(ctx context.Context, seen uint64) (uint64, bool) {
 	a := f.a
 	rctx, cancel := context.WithTimeout(ctx, followInterval*4)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,4 +93,53 @@ func TestFollowerFollowsAgainAfterAFailedTakeOver(t *testing.T) {
 	if got := f.storeRole().Holder; !strings.HasPrefix(got, "other-host") {
 		t.Errorf("the follower names %q, want the holder other-host", got)
 	}
+}
+
+// logCount counts the records whose message is msg.
+type logCount struct {
+	msg string
+	n   atomic.Int64
+}
+
+func (h *logCount) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logCount) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h *logCount) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logCount) WithGroup(string) slog.Handler      { return h }
+
+// TestFollowerWarnsOnceOfAStateItCannotRead: a stored state the follower
+// cannot decode (a newer build's, during an upgrade) is warned about once
+// per stored version, not at every read (four a second), and the follower
+// applies the next state it can read.
+func TestFollowerWarnsOnceOfAStateItCannotRead(t *testing.T) {
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	warned := &logCount{msg: "follower: stored state not understood, kept the last one"}
+	h := start(t, holderCfg, Options{})
+	f := start(t, followerCfg, Options{Logger: slog.New(warned)})
+	weightOnBoth(t, h, f, 30)
+
+	ctx := testenv.Context(t, 30*time.Second)
+	cur, err := f.st.GetState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.st.CompareAndSetState(ctx, cur.Version, restamp(t, cur.Blob, map[string]any{"schema": 99}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the follower's warning", 10*time.Second, func() bool { return warned.n.Load() > 0 })
+	time.Sleep(8 * followInterval) // eight more reads of the same version
+	if n := warned.n.Load(); n != 1 {
+		t.Errorf("the follower warned %d times of one stored version it cannot read, want once", n)
+	}
+	if _, err := f.st.CompareAndSetState(ctx, v, restamp(t, cur.Blob, map[string]any{"weight": 6000})); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the follower at the next readable state's 60%", 10*time.Second, func() bool {
+		return f.Gateway().Status().Weight == router.Weight(6000)
+	})
 }
