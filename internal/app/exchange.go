@@ -78,7 +78,7 @@ type peer struct {
 }
 
 func newExchange(a *App) *exchange {
-	owner := leaseOwner(a.cfg.Admin.Listen)
+	owner := a.owner()
 	if len(owner) > maxOwnerInID {
 		owner = owner[:maxOwnerInID]
 	}

@@ -28,15 +28,15 @@ func TestFollowerNamesTheHolderThatTookTheStore(t *testing.T) {
 	h := start(t, holderCfg, Options{})
 	slow := start(t, &slowCfg, Options{})
 	quick := start(t, quickCfg, Options{})
-	if got := slow.storeRole().Holder; got != leaseOwner(h.AdminAddr()) {
-		t.Fatalf("the follower names %q, want the holder %q", got, leaseOwner(h.AdminAddr()))
+	if got := slow.storeRole().Holder; got != leaseOwner(h.AdminAddr(), "") {
+		t.Fatalf("the follower names %q, want the holder %q", got, leaseOwner(h.AdminAddr(), ""))
 	}
 
 	h.stop()
 	testenv.Eventually(t, "the quick follower to take the store", 10*time.Second, func() bool {
 		return quick.Controller() != nil
 	})
-	want := leaseOwner(quick.AdminAddr())
+	want := leaseOwner(quick.AdminAddr(), "")
 	ok := testenv.Poll(5*time.Second, func() bool { return slow.storeRole().Holder == want })
 	if !ok {
 		t.Errorf("the follower's status names %q 5s after %q took the store", slow.storeRole().Holder, want)
@@ -81,8 +81,8 @@ func TestRefusalAcrossATakeBackNamesTheHolder(t *testing.T) {
 	if !errors.Is(err, admin.ErrFollowing) {
 		t.Fatalf("SetWeightByHand across the demotion and the take-back: %v, want the follower's refusal", err)
 	}
-	if msg := err.Error(); !strings.Contains(msg, leaseOwner(h.AdminAddr())) || strings.Contains(msg, "other-host") {
-		t.Errorf("the refusal says %q; want it to name the holder now, %q", msg, leaseOwner(h.AdminAddr()))
+	if msg := err.Error(); !strings.Contains(msg, leaseOwner(h.AdminAddr(), "")) || strings.Contains(msg, "other-host") {
+		t.Errorf("the refusal says %q; want it to name the holder now, %q", msg, leaseOwner(h.AdminAddr(), ""))
 	}
 }
 
@@ -106,8 +106,8 @@ func TestFollowerPointsAtTheHoldersAdminAPI(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusConflict {
 			t.Fatalf("%s %s on the follower: %d %s (%v)", c.method, c.path, code, body, err)
 		}
-		if got.Holder != leaseOwner(h.AdminAddr()) || got.HolderAdmin != wantURL {
-			t.Errorf("%s %s on the follower: %s, want holder %q and holder_admin %q", c.method, c.path, body, leaseOwner(h.AdminAddr()), wantURL)
+		if got.Holder != leaseOwner(h.AdminAddr(), "") || got.HolderAdmin != wantURL {
+			t.Errorf("%s %s on the follower: %s, want holder %q and holder_admin %q", c.method, c.path, body, leaseOwner(h.AdminAddr(), ""), wantURL)
 		}
 	}
 	for _, g := range []*running{h, f} {

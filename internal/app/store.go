@@ -79,7 +79,7 @@ func (a *App) openRedisStore(ctx context.Context, sc config.Store) error {
 	}
 	a.st, a.rstore = st, st
 	a.exch = newExchange(a)
-	owner, holder := leaseOwner(a.cfg.Admin.Listen), ""
+	owner, holder := a.owner(), ""
 	for {
 		octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
 		a.lease, err = st.Acquire(octx, owner, a.leaseOptions())
@@ -156,10 +156,21 @@ func (a *App) setLease(l *redisstore.Lease) {
 }
 
 // leaseOwner names this process in the lease, for the operator of a
-// second gateway that is refused.
-func leaseOwner(adminListen string) string {
+// second gateway that is refused. The admin URL it advertises, if any,
+// goes before " admin ": gateways of older versions read the listen
+// address after it, and the lease's token after the last space, as
+// before.
+func leaseOwner(adminListen, advertiseURL string) string {
 	host, _ := os.Hostname()
+	if advertiseURL != "" {
+		return fmt.Sprintf("%s pid %d url %s admin %s", host, os.Getpid(), advertiseURL, adminListen)
+	}
 	return fmt.Sprintf("%s pid %d admin %s", host, os.Getpid(), adminListen)
+}
+
+// owner is this gateway's name in the store's lease (leaseOwner).
+func (a *App) owner() string {
+	return leaseOwner(a.cfg.Admin.Listen, a.cfg.Admin.AdvertiseURL)
 }
 
 // storeRole is this gateway's part in a Redis store, for the status; nil
@@ -168,7 +179,7 @@ func (a *App) storeRole() *admin.StoreRole {
 	if a.cfg.Rollout.Store.Kind != config.StoreRedis || a.opts.Store != nil {
 		return nil
 	}
-	r := &admin.StoreRole{Role: "holder", Holder: leaseOwner(a.cfg.Admin.Listen)}
+	r := &admin.StoreRole{Role: "holder", Holder: a.owner()}
 	if a.role.controller() == nil {
 		f := a.role.follower()
 		r.Role, r.Holder, r.RoutingMismatch = "follower", *f.holder.Load(), *f.mismatch.Load()
@@ -177,17 +188,21 @@ func (a *App) storeRole() *admin.StoreRole {
 	return r
 }
 
-// holderAdmin is the URL of the admin API that owner, a lease owner's
-// name (leaseOwner), listens on; "" when it names none. A gateway that
-// listens on every interface is named by its host name.
+// holderAdmin is the URL of the admin API of owner, a lease owner's
+// name (leaseOwner): the one it advertises, else the address it listens
+// on; "" when it names none. A gateway that listens on every interface
+// is named by its host name.
 func holderAdmin(owner string) string {
 	host, rest, ok := strings.Cut(owner, " pid ")
 	if !ok {
 		return ""
 	}
-	_, listen, ok := strings.Cut(rest, " admin ")
+	rest, listen, ok := strings.Cut(rest, " admin ")
 	if !ok {
 		return ""
+	}
+	if _, adv, ok := strings.Cut(rest, " url "); ok && (strings.HasPrefix(adv, "http://") || strings.HasPrefix(adv, "https://")) {
+		return adv
 	}
 	h, port, err := net.SplitHostPort(listen)
 	if err != nil || port == "" {

@@ -98,7 +98,7 @@ var testHookHandSetHoldsTakeOver func()
 func (f *follower) takeOver(ctx context.Context, stop, follow func(), lastEvent *uint64) *redisstore.Lease {
 	a := f.a
 	actx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	self := leaseOwner(a.cfg.Admin.Listen)
+	self := a.owner()
 	lease, err := a.rstore.Acquire(actx, self, a.leaseOptions())
 	cancel()
 	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {

@@ -72,7 +72,7 @@ func TestFollowerFollowsAgainAfterAFailedTakeOver(t *testing.T) {
 	if f.Controller() != nil {
 		t.Fatal("the follower runs a controller over a state it cannot load")
 	}
-	self := leaseOwner(f.AdminAddr())
+	self := leaseOwner(f.AdminAddr(), "")
 	if got := f.storeRole().Holder; got == self {
 		t.Errorf("after its failed take-over the follower names itself the holder (%q)", got)
 	}

@@ -48,6 +48,12 @@ type Admin struct {
 	// TokenEnv names an environment variable holding the token, so the file
 	// need not contain it. Empty means unused; set Token or TokenEnv, not both.
 	TokenEnv string `yaml:"token_env"`
+	// AdvertiseURL is the admin API's URL as other gateways sharing a
+	// Redis rollout store give it to operators when this one holds the
+	// store (holder_admin), for a gateway whose Listen is not what they
+	// can reach (NAT, Kubernetes, every interface). Empty means
+	// http:// and Listen, with the host name for an unspecified host.
+	AdvertiseURL string `yaml:"advertise_url"`
 }
 
 // BearerToken returns the admin token: Token, or the value of TokenEnv.

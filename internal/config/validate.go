@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -65,6 +66,9 @@ func (c *Config) Validate() error {
 	p.addr("admin.listen", c.Admin.Listen)
 	if c.Listen != "" && c.Listen == c.Admin.Listen {
 		p.add("admin.listen", "must differ from listen (%s)", c.Listen)
+	}
+	if c.Admin.AdvertiseURL != "" {
+		p.advertiseURL("admin.advertise_url", c.Admin.AdvertiseURL)
 	}
 	p.secret("admin.token", c.Admin.Token, c.Admin.TokenEnv, true)
 	if t := c.Admin.BearerToken(); t != strings.TrimSpace(t) {
@@ -269,6 +273,27 @@ func (p *problems) httpURL(field, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.add(field, "must be an absolute http or https URL (the value is not shown: it may hold a secret)")
+	}
+}
+
+// advertiseURL checks the admin API's URL handed to operators by the
+// other gateways: one the CLI's --admin takes as it is. It is written
+// into the lease owner's name, which a space would split (the lease's
+// token follows the last one), and shown to every gateway's operators
+// and logs, where a password does not belong.
+func (p *problems) advertiseURL(field, raw string) {
+	u, err := url.Parse(raw)
+	switch {
+	// The scheme in lower case: the CLI and the other gateways look for
+	// "http://" or "https://" as written.
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasPrefix(raw, u.Scheme+"://") || u.Hostname() == "":
+		p.add(field, "must be an absolute http or https URL such as https://gw-2.internal:9090, got %q", raw)
+	case strings.ContainsAny(raw, "?#"):
+		p.add(field, "must have no query or fragment (the CLI appends the API's paths to it), got %q", raw)
+	case u.User != nil:
+		p.add(field, "must not hold a user or password: it is shown to the operators of every gateway")
+	case strings.ContainsFunc(raw, unicode.IsSpace):
+		p.add(field, "must not contain whitespace, got %q", raw)
 	}
 }
 
