@@ -37,7 +37,7 @@ const appendWindow = 64
 // With a second key, the lease's (a FencedStore), the append is fenced as
 // casScript's write is: refused when the key holds another owner than
 // ARGV[5], and a key that expired with nobody taking it is taken back for
-// ARGV[6] ms.
+// ARGV[6] ms, with its meta KEYS[3] (ARGV[7], see takeScript).
 //
 // Reply: the entry id, or {2, owner found}.
 var appendScript = redis.NewScript(`
@@ -55,6 +55,11 @@ if o and o ~= ARGV[5] then
 end
 if o == false then
   redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
+  if ARGV[7] == '' then
+    redis.call('DEL', KEYS[3])
+  else
+    redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[6])
+  end
 end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[3], '0-*', 'e', ARGV[1], 'w', ARGV[2])
 `)
@@ -79,7 +84,7 @@ func (s *Store) appendEvent(ctx context.Context, e store.Event, l *Lease) (uint6
 		if err := l.usable(op); err != nil {
 			return 0, err
 		}
-		keys, args = append(keys, l.key), append(args, l.value, l.ttl.Milliseconds())
+		keys, args = append(keys, l.key, l.s.keyOwnerMeta), append(args, l.value, l.ttl.Milliseconds(), l.meta)
 	}
 	reply, err := appendScript.Run(ctx, s.client, keys, args...).Result()
 	if err != nil {

@@ -269,3 +269,51 @@ func TestFencedAppendOfALostLease(t *testing.T) {
 		t.Fatalf("the lease key holds %q (%v), want the new owner's", v, err)
 	}
 }
+
+// TestFencedWriteTakesBackTheLeasesMeta: a lease that expired with nobody
+// taking it, taken back by a write (of the state or of an event) rather
+// than by its renewal, goes on telling the owners it refuses the holder's
+// Meta, as the renewal's take-back does: without it, until the next
+// renewal, a gateway that would follow with another routing.salt is
+// taken for one following a holder of a version without Meta, and let in.
+func TestFencedWriteTakesBackTheLeasesMeta(t *testing.T) {
+	for name, write := range map[string]func(context.Context, *redisstore.FencedStore) error{
+		"state": func(ctx context.Context, fs *redisstore.FencedStore) error {
+			_, err := fs.CompareAndSetState(ctx, 0, []byte("a1"))
+			return err
+		},
+		"event": func(ctx context.Context, fs *redisstore.FencedStore) error {
+			_, err := fs.AppendEvent(ctx, store.Event{Kind: "step_started"})
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := uniquePrefix()
+			deleteKeysAtEnd(t, p)
+			ctx := testenv.Context(t, 10*time.Second)
+			la, err := open(t, p).Acquire(ctx, "gw-a", redisstore.LeaseOptions{TTL: time.Minute, Meta: "routing salt=1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = la.Release(testenv.Context(t, 5*time.Second)) })
+			// Both expired, as they do together: set with one PX.
+			if err := rawClient(t).Del(ctx, ownerKey(p), ownerKey(p)+"-meta").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := write(ctx, la.Fenced()); err != nil {
+				t.Fatalf("write of an expired lease nobody took: %v", err)
+			}
+			_, err = open(t, p).Acquire(ctx, "gw-b", redisstore.LeaseOptions{TTL: time.Minute})
+			if held, ok := errors.AsType[*redisstore.HeldError](err); !ok || held.Owner != "gw-a" || held.Meta != "routing salt=1" {
+				t.Fatalf("Acquire after gw-a's write took its lease back: %v (meta %q), want a HeldError with gw-a's meta", err, metaOf(err))
+			}
+		})
+	}
+}
+
+func metaOf(err error) string {
+	if held, ok := errors.AsType[*redisstore.HeldError](err); ok {
+		return held.Meta
+	}
+	return ""
+}

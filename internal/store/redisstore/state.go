@@ -22,7 +22,8 @@ import (
 // is refused when the key holds another owner than ARGV[4], checked in the
 // same script so that no other gateway can take the lease between the
 // check and the write. A key that expired with nobody taking it is taken
-// back for ARGV[5] ms, as the lease's renewal would.
+// back for ARGV[5] ms, as the lease's renewal would, with its meta KEYS[3]
+// (ARGV[6], see takeScript).
 //
 // Reply: {1, new version}, {0, version found} or {2, owner found}.
 var casScript = redis.NewScript(`
@@ -39,6 +40,11 @@ if v ~= ARGV[1] then
 end
 if o == false then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+  if ARGV[6] == '' then
+    redis.call('DEL', KEYS[3])
+  else
+    redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[5])
+  end
 end
 local n = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('HSET', KEYS[1], 'b', ARGV[2], 'w', ARGV[3])
@@ -87,7 +93,7 @@ func (s *Store) compareAndSetState(ctx context.Context, expected uint64, blob []
 		if testHookFencedWrite != nil {
 			testHookFencedWrite()
 		}
-		keys, args = append(keys, l.key), append(args, l.value, l.ttl.Milliseconds())
+		keys, args = append(keys, l.key, l.s.keyOwnerMeta), append(args, l.value, l.ttl.Milliseconds(), l.meta)
 	}
 	reply, err := casScript.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
