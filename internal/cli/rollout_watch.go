@@ -149,6 +149,12 @@ func (m *watchModel) apply(ev admin.StreamEvent) (ended bool, err error) {
 			return false, err
 		}
 		m.status.State, m.status.Step, m.status.Weight = tr.To, tr.Step, tr.Weight
+		if tr.RolloutID != "" {
+			// The rollout watch follows now: another than the status's
+			// one when watch --next waited for it (see watcher.settle),
+			// and a reconnection compares the ID.
+			m.status.ID = tr.RolloutID
+		}
 		if tr.Kind == "step_applied" {
 			m.status.Applied = true
 		} else if tr.Kind == "step_started" || tr.Kind == "promoted" || tr.Kind == "rollback_started" {

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/baton-rt/baton/internal/admin"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
@@ -69,5 +70,41 @@ func TestWatchNextWaitsForTheNextRollout(t *testing.T) {
 	})
 	if err := result(t, done); exitCode(err) != exitCompleted {
 		t.Fatalf("exit code %d (%v), want 0 (the new rollout completed); output:\n%s", exitCode(err), err, out.String())
+	}
+}
+
+// TestWatchNextReconnectsToTheRolloutItWaitedFor: watch --next follows
+// the rollout it waited for (r7, after r1), and loses its connection
+// before a metrics tick has brought r7's status (the gateway restarts
+// right after the start). Back, it finds r7 still running: that is the
+// rollout it follows, not one that replaced it while watch was away.
+func TestWatchNextReconnectsToTheRolloutItWaitedFor(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ro := &cliRollout{st: rollout.State{ID: "r1", Phase: rollout.Completed, EndedAt: time.Now().Add(-time.Hour)}}
+	slow := admin.StreamOptions{MetricsInterval: time.Hour} // no tick but each stream's first
+	url, stop := adminOnStream(t, "127.0.0.1:0", ro, nil, slow)
+	out, done := watch(t, url, "--plain", "--next", "--reconnect-for", "15s")
+	testenv.Eventually(t, "watch to wait for the next rollout", 5*time.Second, func() bool {
+		return strings.Contains(out.String(), "waiting for the next rollout")
+	})
+	if _, err := ro.Start(context.Background(), &rollout.Override{Steps: []float64{100}}); err != nil {
+		t.Fatal(err)
+	}
+	ro.emit(rollout.Event{Kind: rollout.EventStepStarted, RolloutID: "r7"}, func(s *rollout.State) {
+		s.Phase, s.Step, s.Weight = rollout.Shifting, 1, router.Full
+	})
+	testenv.Eventually(t, "watch to follow r7", 5*time.Second, func() bool { return strings.Contains(out.String(), "step_started") })
+
+	stop(false)
+	testenv.Eventually(t, "the reconnecting notice", 5*time.Second, func() bool { return strings.Contains(out.String(), "reconnecting…") })
+	testenv.Eventually(t, "the old stream to close", 5*time.Second, func() bool { return ro.subscribers() == 0 })
+	_, stop = adminOnStream(t, strings.TrimPrefix(url, "http://"), ro, nil, slow)
+	defer stop(true)
+	testenv.Eventually(t, "watch to reconnect", 5*time.Second, func() bool { return strings.Contains(out.String(), "reconnected") || len(done) > 0 })
+	ro.emit(rollout.Event{Kind: rollout.EventCompleted, RolloutID: "r7"}, func(s *rollout.State) {
+		s.Phase, s.EndedAt = rollout.Completed, time.Now()
+	})
+	if err := result(t, done); exitCode(err) != exitCompleted {
+		t.Fatalf("exit code %d (%v), want 0 (r7, the rollout waited for, completed); output:\n%s", exitCode(err), err, out.String())
 	}
 }

@@ -26,8 +26,13 @@ import (
 // shuts down gracefully (the streams get a shutdown event).
 func adminOn(t *testing.T, addr string, ro *cliRollout, wrap func(http.Handler) http.Handler) (url string, stop func(graceful bool)) {
 	t.Helper()
-	api, err := admin.New(admin.Options{Gateway: cliGateway{}, Token: cliToken, Rollout: ro,
-		Stream: admin.StreamOptions{MetricsInterval: 20 * time.Millisecond}})
+	return adminOnStream(t, addr, ro, wrap, admin.StreamOptions{MetricsInterval: 20 * time.Millisecond})
+}
+
+// adminOnStream is adminOn with the event streams' options so.
+func adminOnStream(t *testing.T, addr string, ro *cliRollout, wrap func(http.Handler) http.Handler, so admin.StreamOptions) (url string, stop func(graceful bool)) {
+	t.Helper()
+	api, err := admin.New(admin.Options{Gateway: cliGateway{}, Token: cliToken, Rollout: ro, Stream: so})
 	if err != nil {
 		t.Fatal(err)
 	}
