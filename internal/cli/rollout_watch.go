@@ -93,6 +93,9 @@ type watchModel struct {
 	metrics *admin.Metrics
 	recent  []string // newest transitions, for the terminal view
 	dropped uint64
+	// endTicks counts the metrics ticks in a row whose rollout has ended
+	// (see apply).
+	endTicks int
 }
 
 const recentLines = 4
@@ -140,8 +143,17 @@ func (m *watchModel) apply(ev admin.StreamEvent) (ended bool, err error) {
 			if m.status.LastVerdict == nil {
 				m.status.LastVerdict = last
 			}
-			// Covers transitions lost to a drop.
-			return admin.Terminal(m.status.State), nil
+			// Covers transitions lost to a drop. But the status leads
+			// the events: the tick that first shows the end mostly comes
+			// just ahead of the transition that made it, which must
+			// not go unprinted. So a tick ends the watch only after a
+			// drop, or when the one before showed the end too.
+			if !admin.Terminal(m.status.State) {
+				m.endTicks = 0
+				return false, nil
+			}
+			m.endTicks++
+			return m.dropped > 0 || m.endTicks > 1, nil
 		}
 	case admin.EventTransition:
 		var tr admin.TransitionEvent
@@ -184,8 +196,8 @@ func (m *watchModel) apply(ev admin.StreamEvent) (ended bool, err error) {
 // completed, ahead of the rollout_completed of the same commit (and a
 // promote's step_applied ahead of its own); ending on those would leave
 // the rest unprinted. A state another gateway stored comes alone, as
-// state_reloaded. Should the last event be lost (a drop), the next
-// metrics event shows the end.
+// state_reloaded. Should the last event be lost (a drop), the metrics
+// ticks show the end (see apply).
 func lastOfCommit(kind string) bool {
 	switch rollout.EventKind(kind) {
 	case rollout.EventCompleted, rollout.EventRollbackFinished, rollout.EventAborted, rollout.EventReloaded:
