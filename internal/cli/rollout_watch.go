@@ -43,16 +43,19 @@ func newRolloutWatchCmd(f *rolloutFlags) *cobra.Command {
 			"the rollout's status, so an end reached meanwhile is still reported.\n\n" +
 			"It exits when the rollout ends: 0 completed, 2 rolled back, 3 aborted; 4 when no\n" +
 			"connection succeeded for --reconnect-for; 130, quietly, on Ctrl-C; 1 on any other\n" +
-			"error (a refused token, or the stream ending with --reconnect-for 0). A rollout\n" +
-			"that had already ended when watch started is reported at once with the same codes,\n" +
-			"saying that it had ended before (so that `rollout start` then `watch` reports a\n" +
-			"rollout that ended quickly); with --next, watch waits for the next rollout to start\n" +
-			"instead and follows it (start watch --next, then the rollout). With no rollout yet\n" +
-			"(state idle) watch waits for one to start and follows it.\n\n" +
+			"error (a refused token, a rollout replaced by another while watch was\n" +
+			"disconnected, or the stream ending with --reconnect-for 0). A rollout that had\n" +
+			"already ended when watch started is reported at once with the same codes, saying\n" +
+			"that it had ended before (so that `rollout start` then `watch` reports a rollout\n" +
+			"that ended quickly); with --next, watch waits for the next rollout to start\n" +
+			"instead and follows it, also across reconnections (start watch --next, then the\n" +
+			"rollout). With no rollout yet (state idle) watch waits for one to start and\n" +
+			"follows it.\n\n" +
 			"With --json it prints one JSON object per line instead: {\"event\": name, \"id\": id,\n" +
 			"\"data\": the event's data} for every event of the stream (each connection's\n" +
 			"first is a status), and last, once the rollout ended, one with \"event\": \"status\"\n" +
-			"and GET /api/v1/rollout's answer. The reconnecting notices go to stderr.",
+			"and GET /api/v1/rollout's answer. The notices (reconnecting, a rollout that had\n" +
+			"already ended) go to stderr.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if reconnectFor < 0 {
