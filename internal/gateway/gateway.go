@@ -27,8 +27,9 @@
 // their own context and Options.RequestTimeout. Those in flight on the
 // dropped connection get an error, never a resend, except a subscribe,
 // which is sent again on the new attachment (session.Subscribe), and an
-// unsubscribe, which the re-attach applies by not restoring the channel. After ReattachAttempts failures the session is
-// abandoned: its client is closed with ErrNoBackend. A connection that
+// unsubscribe, which the re-attach applies by not restoring the channel.
+// After ReattachAttempts failures the session is abandoned: its client is
+// closed with ErrNoBackend. A connection that
 // acknowledged a move's or a re-attach's subscribes and then stalled is
 // closed by its session (session.ErrStalled) and handled as a drop that
 // came soon after its attach (flap.go), counted in Status's Moves.Stalls.
