@@ -37,8 +37,11 @@ func gatewayCmd(pprofDefault string) *cobra.Command {
 			"attaches each to blue or green by routing.weight, runs the rollout controller\n" +
 			"(state in rollout.store, resumed after a restart) and serves the admin API on\n" +
 			"admin.listen (weight, status, sessions, rollout commands, metrics, events, /metrics).\n" +
+			"With a Redis rollout.store that another gateway holds, rollout.store.when_held says\n" +
+			"whether this one exits, stands by for the store or follows that gateway's rollout.\n" +
 			"The configuration is described in docs/config.md; a bad file exits non-zero naming the field.\n\n" +
 			"SIGINT or SIGTERM drains gracefully: clients are closed with 1001, spread over 5s.\n" +
+			"A gateway standing by for the store stops waiting and exits 0 as well.\n" +
 			"The configuration is read once; there is no reload: SIGHUP ends the process at once,\n" +
 			"without the drain. Restart with SIGTERM to apply a change.\n\n" +
 			"--pprof ADDR serves net/http/pprof on a separate listener, for benchmarks\n" +

@@ -199,7 +199,9 @@ func newRolloutCmd() *cobra.Command {
 		Short: "Drive a rollout through the gateway's admin API",
 		Long: "rollout starts, follows and steers the gated blue→green rollout of a running\n" +
 			"gateway (see docs/api.md). The token comes from --token or " + TokenEnv + ".\n" +
-			"A command refused in the rollout's current state exits non-zero and prints the state.",
+			"A command refused in the rollout's current state exits non-zero and prints the state;\n" +
+			"one refused by a gateway that follows another's rollout (a shared Redis store) also\n" +
+			"says which --admin reaches the gateway that runs it.",
 		Args: cobra.NoArgs,
 	}
 	pf := cmd.PersistentFlags()
