@@ -48,6 +48,7 @@ func (a *App) holdOrFollow(ctx context.Context, leaseLost chan<- error) {
 func (a *App) hold(ctx context.Context, l *redisstore.Lease) bool {
 	tick := time.NewTicker(followInterval)
 	defer tick.Stop()
+	var unreadable uint64 // the stored version last warned of
 	for {
 		select {
 		case <-ctx.Done():
@@ -58,8 +59,9 @@ func (a *App) hold(ctx context.Context, l *redisstore.Lease) bool {
 		}
 		if c := a.role.controller(); c != nil {
 			rctx, cancel := context.WithTimeout(ctx, followInterval*4)
-			_ = c.Refresh(rctx) // the store away: the next tick tries again
+			err := c.Refresh(rctx)
 			cancel()
+			unreadable = a.warnUnreadable(err, unreadable)
 		}
 	}
 }
@@ -148,4 +150,19 @@ func (f *follower) takeOver(ctx context.Context, stop, follow func(), lastEvent 
 	f.end()
 	a.log.Info("took rollout.store: this gateway runs the rollout now", "phase", ctrl.Status().Phase)
 	return lease
+}
+
+// warnUnreadable warns, once per stored version, of a state stored over
+// the holder's that its Refresh could not decode (err, a
+// *rollout.UnreadableStateError): a newer build's emergency rollback
+// during an upgrade, which this gateway cannot adopt. Other errors (the
+// store away) are tried again at the next tick, quietly. It returns the
+// version warned of last.
+func (a *App) warnUnreadable(err error, warned uint64) uint64 {
+	ue, ok := errors.AsType[*rollout.UnreadableStateError](err)
+	if !ok || ue.Version == warned {
+		return warned
+	}
+	a.log.Warn("rollout.store: a state stored over this gateway's cannot be read; it is not adopted", "version", ue.Version, "err", ue.Err)
+	return ue.Version
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,4 +143,31 @@ func TestFollowerWarnsOnceOfAStateItCannotRead(t *testing.T) {
 	testenv.Eventually(t, "the follower at the next readable state's 60%", 10*time.Second, func() bool {
 		return f.Gateway().Status().Weight == router.Weight(6000)
 	})
+}
+
+// TestHolderWarnsOfAStoredStateItCannotRead: a state stored over the
+// holder's that it cannot decode (a newer build's emergency rollback,
+// during an upgrade) cannot be adopted; the holder must say so, once,
+// not go on silently.
+func TestHolderWarnsOfAStoredStateItCannotRead(t *testing.T) {
+	holderCfg, _ := sharedStoreConfigs(t)
+	warned := &logCount{msg: "rollout.store: a state stored over this gateway's cannot be read; it is not adopted"}
+	h := start(t, holderCfg, Options{Logger: slog.New(warned)})
+	if code, body := adminSend(t, h.App, http.MethodPut, "/api/v1/weight", `{"weight":30}`); code != http.StatusOK {
+		t.Fatalf("PUT weight: %d %s", code, body)
+	}
+
+	ctx := testenv.Context(t, 30*time.Second)
+	cur, err := h.st.GetState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.rstore.CompareAndSetState(ctx, cur.Version, restamp(t, cur.Blob, map[string]any{"schema": 99})); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the holder's warning", 10*time.Second, func() bool { return warned.n.Load() > 0 })
+	time.Sleep(8 * followInterval) // eight more looks at the same version
+	if n := warned.n.Load(); n != 1 {
+		t.Errorf("the holder warned %d times of one stored version it cannot read, want once", n)
+	}
 }

@@ -181,7 +181,7 @@ func (c *Controller) reload(ctx context.Context) error {
 	}
 	st, err := decodeState(stored.Blob)
 	if err != nil {
-		return err
+		return &UnreadableStateError{Version: stored.Version, Err: err}
 	}
 	c.version = stored.Version
 	unsure := c.unsure
@@ -212,3 +212,16 @@ func (c *Controller) reload(ctx context.Context) error {
 	c.record(evs)
 	return nil
 }
+
+// UnreadableStateError is a stored state, written by another gateway, that
+// this controller cannot decode (a newer build's, say): it keeps its own.
+type UnreadableStateError struct {
+	Version uint64 // the stored version
+	Err     error
+}
+
+func (e *UnreadableStateError) Error() string {
+	return fmt.Sprintf("rollout: stored state version %d cannot be read: %v", e.Version, e.Err)
+}
+
+func (e *UnreadableStateError) Unwrap() error { return e.Err }
