@@ -213,19 +213,21 @@ func (f *follower) checkNotice(ctx context.Context, want chan applyReq) {
 	f.offer(want, applyReq{w: 0, pace: rollout.Unpaced}, true)
 }
 
-// readHolder learns who holds the store now: a gateway that took it
-// since (the holder went, another or the same one took it back) is the
-// one this follower's refusals and status must name, before this
-// follower's next campaign, a third of its lease away. A lease found
-// free (the holder gone, nobody in it yet) keeps the last name.
+// readHolder learns who holds the store now, and how it routes: a
+// gateway that took it since (the holder went, another or the same one
+// took it back) is the one this follower's refusals and status must
+// name, and whose routing they must judge, before this follower's next
+// campaign, a third of its lease away. A lease found free (the holder
+// gone, nobody in it yet) keeps the last holder.
 func (f *follower) readHolder(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, followInterval*4)
-	owner, err := f.a.rstore.Owner(rctx)
+	held, err := f.a.rstore.Holder(rctx)
 	cancel()
-	if err != nil || owner == "" {
+	if err != nil || held == nil {
 		return
 	}
-	f.setHolder(owner)
+	f.setHolder(held.Owner)
+	f.checkRouting(held)
 }
 
 // setHolder makes owner the holder this follower names, logging a change.

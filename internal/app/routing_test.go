@@ -140,3 +140,52 @@ func TestRoutingFingerprintComparesWhatRoutes(t *testing.T) {
 		t.Errorf("no fingerprint (an older holder) differs in %v, want no check", d)
 	}
 }
+
+// TestFollowersRoutingMismatchFollowsTheHolder: the follower reads who
+// holds the store every 250 ms; what it says of the holder's routing
+// must follow as fast, not wait for its next try of the lease (a third of
+// a minute here), or its status names one holder and reports another's
+// routing.
+func TestFollowersRoutingMismatchFollowsTheHolder(t *testing.T) {
+	_, followerCfg := sharedStoreConfigs(t)
+	followerCfg.Rollout.Store.Lease = time.Minute
+	prefix := followerCfg.Rollout.Store.Prefix
+	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	defer func() { _ = raw.Close() }()
+	ctx := testenv.Context(t, 30*time.Second)
+	hold := func(owner string, r config.Routing) {
+		t.Helper()
+		if err := raw.Set(ctx, prefix+"{store}:owner", owner+" 0011", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.Set(ctx, prefix+"{store}:owner-meta", routingMeta(r), time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var f *running
+	mismatch := func() (holder, mismatch string) {
+		_, body := adminSend(t, f.App, http.MethodGet, "/api/v1/status", "")
+		var st struct {
+			Store struct {
+				Holder          string `json:"holder"`
+				RoutingMismatch string `json:"routing_mismatch"`
+			} `json:"store"`
+		}
+		_ = json.Unmarshal([]byte(body), &st)
+		return st.Store.Holder, st.Store.RoutingMismatch
+	}
+	followerCfg.Routing.Salt = "this-one"
+	hold("gw-alike pid 1", followerCfg.Routing)
+	f = start(t, followerCfg, Options{})
+
+	hold("gw-other pid 2", config.Routing{Salt: "another"})
+	testenv.Eventually(t, "the follower to report gw-other's salt", 5*time.Second, func() bool {
+		h, m := mismatch()
+		return h == "gw-other pid 2" && strings.Contains(m, "routing.salt") && strings.Contains(m, "gw-other")
+	})
+	hold("gw-back pid 3", followerCfg.Routing)
+	testenv.Eventually(t, "the follower to report no mismatch with gw-back", 5*time.Second, func() bool {
+		h, m := mismatch()
+		return h == "gw-back pid 3" && m == ""
+	})
+}

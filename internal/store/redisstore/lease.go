@@ -171,18 +171,21 @@ func ownerName(v string) string {
 	return v
 }
 
-// Owner is the name of the lease's holder now, as Acquire was given it;
-// "" when nobody holds the lease. A gateway that does not hold it
-// learns so who does, whichever gateway took it last.
-func (s *Store) Owner(ctx context.Context) (string, error) {
-	v, err := s.client.Get(ctx, s.keyOwner).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
+// Holder is who holds the lease now: its name, as Acquire was given it,
+// and its Meta; nil when nobody does. A gateway that does not hold the
+// lease learns so who does, whichever gateway took it last. Expires is
+// left zero.
+func (s *Store) Holder(ctx context.Context) (*HeldError, error) {
+	vs, err := s.client.MGet(ctx, s.keyOwner, s.keyOwnerMeta).Result()
 	if err != nil {
-		return "", s.wrap("lease owner", err)
+		return nil, s.wrap("lease holder", err)
 	}
-	return ownerName(v), nil
+	owner, _ := vs[0].(string)
+	if owner == "" {
+		return nil, nil
+	}
+	meta, _ := vs[1].(string)
+	return &HeldError{Owner: ownerName(owner), Meta: meta}, nil
 }
 
 // setLost records that another owner holds the lease: once, whether a

@@ -185,31 +185,38 @@ func TestLeaseMetaReachesTheRefusedOwner(t *testing.T) {
 	}
 }
 
-// TestLeaseOwner: a gateway that does not hold the lease reads who does,
-// by the name its holder gave, and none once it is released.
-func TestLeaseOwner(t *testing.T) {
+// TestLeaseHolder: a gateway that does not hold the lease reads who does,
+// by the name its holder gave, with its meta, and none once it is
+// released.
+func TestLeaseHolder(t *testing.T) {
 	p := uniquePrefix()
 	deleteKeysAtEnd(t, p)
 	a, b := open(t, p), open(t, p)
-	owner := func() string {
+	holder := func() (owner, meta string) {
 		t.Helper()
-		o, err := b.Owner(testenv.Context(t, 5*time.Second))
+		h, err := b.Holder(testenv.Context(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return o
+		if h == nil {
+			return "", ""
+		}
+		return h.Owner, h.Meta
 	}
-	if o := owner(); o != "" {
-		t.Fatalf("Owner before any lease: %q, want none", o)
+	if o, _ := holder(); o != "" {
+		t.Fatalf("Holder before any lease: %q, want none", o)
 	}
-	l := acquire(t, a, "gw-a pid 1 admin 10.0.0.5:9090", time.Second)
-	if o := owner(); o != "gw-a pid 1 admin 10.0.0.5:9090" {
-		t.Fatalf("Owner: %q, want the holder's name without its token", o)
+	l, err := a.Acquire(testenv.Context(t, 5*time.Second), "gw-a pid 1 admin 10.0.0.5:9090", redisstore.LeaseOptions{TTL: time.Second, Meta: "routing salt=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, m := holder(); o != "gw-a pid 1 admin 10.0.0.5:9090" || m != "routing salt=1" {
+		t.Fatalf("Holder: %q with meta %q, want the holder's name without its token, and its meta", o, m)
 	}
 	if err := l.Release(testenv.Context(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if o := owner(); o != "" {
-		t.Fatalf("Owner after the release: %q, want none", o)
+	if o, _ := holder(); o != "" {
+		t.Fatalf("Holder after the release: %q, want none", o)
 	}
 }
