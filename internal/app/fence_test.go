@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/legacyclient"
 	"github.com/baton-rt/baton/internal/rollout"
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
@@ -50,13 +51,7 @@ func TestHolderThatLostItsLeaseWritesNoState(t *testing.T) {
 // the lease taken demotes the holder at once: it follows the stored
 // weight, its clients served.
 func TestHolderWhoseWriteFindsTheLeaseTakenFollows(t *testing.T) {
-	holderCfg, followerCfg := sharedStoreConfigs(t)
-	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
-	holderCfg.Rollout.Store.Lease = time.Minute
-	h := start(t, holderCfg, Options{})
-	f := start(t, followerCfg, Options{})
-	hs := clients(t, h.App, 6)
-	weightOnBoth(t, h, f, 30)
+	holderCfg, h, _, hs := slowRenewingHolder(t)
 
 	takeLease(t, holderCfg)
 	code, body := adminSend(t, h.App, http.MethodPut, "/api/v1/weight", `{"weight":60}`)
@@ -84,13 +79,7 @@ func TestHolderWhoseWriteFindsTheLeaseTakenFollows(t *testing.T) {
 // gateway that no longer runs the rollout. The append is refused, and the
 // refusal demotes the former holder as a refused state write does.
 func TestHolderThatLostItsLeaseAppendsNoEvents(t *testing.T) {
-	holderCfg, followerCfg := sharedStoreConfigs(t)
-	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
-	holderCfg.Rollout.Store.Lease = time.Minute
-	h := start(t, holderCfg, Options{})
-	f := start(t, followerCfg, Options{})
-	hs := clients(t, h.App, 6)
-	weightOnBoth(t, h, f, 30)
+	holderCfg, h, f, hs := slowRenewingHolder(t)
 
 	ctx := testenv.Context(t, 30*time.Second)
 	freeStore(t, holderCfg)
@@ -121,4 +110,20 @@ func TestHolderThatLostItsLeaseAppendsNoEvents(t *testing.T) {
 		return h.Gateway().Status().Weight == router.Weight(6000)
 	})
 	checkDelivery(t, hs)
+}
+
+// slowRenewingHolder starts a holder that would follow if it lost the
+// store, with a lease of a minute (its renewal, a third of it, does not
+// come round within a test), and a follower, both at 30 %, with six
+// clients on the holder.
+func slowRenewingHolder(t *testing.T) (holderCfg *config.Config, h, f *running, hs []*legacyclient.Client) {
+	t.Helper()
+	holderCfg, followerCfg := sharedStoreConfigs(t)
+	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
+	holderCfg.Rollout.Store.Lease = time.Minute
+	h = start(t, holderCfg, Options{})
+	f = start(t, followerCfg, Options{})
+	hs = clients(t, h.App, 6)
+	weightOnBoth(t, h, f, 30)
+	return holderCfg, h, f, hs
 }

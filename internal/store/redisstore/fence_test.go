@@ -98,21 +98,25 @@ func TestFencedWriteOfALostLease(t *testing.T) {
 	}
 }
 
+// fencedWrites are the writes a lease fences, each made once on a new
+// store: of the state, and of an event.
+var fencedWrites = map[string]func(context.Context, *redisstore.FencedStore) error{
+	"state": func(ctx context.Context, fs *redisstore.FencedStore) error {
+		_, err := fs.CompareAndSetState(ctx, 0, []byte("a1"))
+		return err
+	},
+	"event": func(ctx context.Context, fs *redisstore.FencedStore) error {
+		_, err := fs.AppendEvent(ctx, store.Event{Kind: "step_started"})
+		return err
+	},
+}
+
 // TestFencedWriteTakesBackAnExpiredLease: a lease that expired with
 // nobody taking it (Redis away longer than the TTL) is still this
 // holder's, as its renewal would find: a write, of the state or of an
 // event, is made and takes the key back.
 func TestFencedWriteTakesBackAnExpiredLease(t *testing.T) {
-	for name, write := range map[string]func(context.Context, *redisstore.FencedStore) error{
-		"state": func(ctx context.Context, fs *redisstore.FencedStore) error {
-			_, err := fs.CompareAndSetState(ctx, 0, []byte("a1"))
-			return err
-		},
-		"event": func(ctx context.Context, fs *redisstore.FencedStore) error {
-			_, err := fs.AppendEvent(ctx, store.Event{Kind: "step_started"})
-			return err
-		},
-	} {
+	for name, write := range fencedWrites {
 		t.Run(name, func(t *testing.T) {
 			p := uniquePrefix()
 			deleteKeysAtEnd(t, p)
@@ -277,16 +281,7 @@ func TestFencedAppendOfALostLease(t *testing.T) {
 // renewal, a gateway that would follow with another routing.salt is
 // taken for one following a holder of a version without Meta, and let in.
 func TestFencedWriteTakesBackTheLeasesMeta(t *testing.T) {
-	for name, write := range map[string]func(context.Context, *redisstore.FencedStore) error{
-		"state": func(ctx context.Context, fs *redisstore.FencedStore) error {
-			_, err := fs.CompareAndSetState(ctx, 0, []byte("a1"))
-			return err
-		},
-		"event": func(ctx context.Context, fs *redisstore.FencedStore) error {
-			_, err := fs.AppendEvent(ctx, store.Event{Kind: "step_started"})
-			return err
-		},
-	} {
+	for name, write := range fencedWrites {
 		t.Run(name, func(t *testing.T) {
 			p := uniquePrefix()
 			deleteKeysAtEnd(t, p)
