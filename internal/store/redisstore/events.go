@@ -37,9 +37,11 @@ const appendWindow = 64
 // With a second key, the lease's (a FencedStore), the append is fenced as
 // casScript's write is: refused when the key holds another owner than
 // ARGV[5], and a key that expired with nobody taking it is taken back for
-// ARGV[6] ms, with its meta KEYS[3] (ARGV[7], see takeScript).
+// ARGV[6] ms, with its meta KEYS[3] (ARGV[7]; fenceLua).
 //
 // Reply: the entry id, or {2, owner found}.
+var appendFence, appendTakeBack = fenceLua(5)
+
 var appendScript = redis.NewScript(`
 for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[4])) do
   local f = entry[2]
@@ -49,18 +51,8 @@ for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[
     end
   end
 end
-local o = KEYS[2] and redis.call('GET', KEYS[2])
-if o and o ~= ARGV[5] then
-  return {2, o}
-end
-if o == false then
-  redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
-  if ARGV[7] == '' then
-    redis.call('DEL', KEYS[3])
-  else
-    redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[6])
-  end
-end
+` + appendFence + `
+` + appendTakeBack + `
 return redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[3], '0-*', 'e', ARGV[1], 'w', ARGV[2])
 `)
 

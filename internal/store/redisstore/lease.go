@@ -61,16 +61,43 @@ func (e *HeldError) Is(target error) bool { return target == ErrHeld }
 var takeScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == false or v == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  if ARGV[3] == '' then
-    redis.call('DEL', KEYS[2])
-  else
-    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-  end
+` + leaseSetLua("KEYS[1]", "KEYS[2]", "ARGV[1]", "ARGV[2]", "ARGV[3]") + `
   return 1
 end
 return {v, redis.call('GET', KEYS[2])}
 `)
+
+// leaseSetLua is Lua that sets the lease key ownerKey to owner for ttl ms
+// and its meta key metaKey to meta for as long (an empty meta deletes
+// it), the arguments being Lua expressions: the one way a script takes
+// the lease, whether the first take, a renewal, or the take-back of an
+// expired key by a fenced write (fenceLua), so that the meta never goes
+// without its lease.
+func leaseSetLua(ownerKey, metaKey, owner, ttl, meta string) string {
+	return fmt.Sprintf(`  redis.call('SET', %[1]s, %[3]s, 'PX', %[4]s)
+  if %[5]s == '' then
+    redis.call('DEL', %[2]s)
+  else
+    redis.call('SET', %[2]s, %[5]s, 'PX', %[4]s)
+  end`, ownerKey, metaKey, owner, ttl, meta)
+}
+
+// fenceLua is the fence of a write by a FencedStore, for a script whose
+// KEYS[2] and KEYS[3] are the lease's key and its meta's (absent for an
+// unfenced write) and whose ARGV[first], [first+1] and [first+2] are the
+// lease's value, TTL in ms and meta. check refuses the write, replying
+// {2, owner found}, when another owner holds the key; takeBack, run once
+// the script is sure to write, takes back a key that expired with nobody
+// taking it, as the lease's renewal would.
+func fenceLua(first int) (check, takeBack string) {
+	owner, ttl, meta := fmt.Sprintf("ARGV[%d]", first), fmt.Sprintf("ARGV[%d]", first+1), fmt.Sprintf("ARGV[%d]", first+2)
+	check = `local o = KEYS[2] and redis.call('GET', KEYS[2])
+if o and o ~= ` + owner + ` then
+  return {2, o}
+end`
+	takeBack = "if o == false then\n" + leaseSetLua("KEYS[2]", "KEYS[3]", owner, ttl, meta) + "\nend"
+	return check, takeBack
+}
 
 // releaseScript deletes KEYS[1], and its meta KEYS[2], if it holds ARGV[1].
 var releaseScript = redis.NewScript(`

@@ -23,29 +23,21 @@ import (
 // same script so that no other gateway can take the lease between the
 // check and the write. A key that expired with nobody taking it is taken
 // back for ARGV[5] ms, as the lease's renewal would, with its meta KEYS[3]
-// (ARGV[6], see takeScript).
+// (ARGV[6]; fenceLua).
 //
 // Reply: {1, new version}, {0, version found} or {2, owner found}.
+var casFence, casTakeBack = fenceLua(4)
+
 var casScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
 if v ~= ARGV[1] and redis.call('HGET', KEYS[1], 'w') == ARGV[3] then
   return {1, v}
 end
-local o = KEYS[2] and redis.call('GET', KEYS[2])
-if o and o ~= ARGV[4] then
-  return {2, o}
-end
+` + casFence + `
 if v ~= ARGV[1] then
   return {0, v}
 end
-if o == false then
-  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
-  if ARGV[6] == '' then
-    redis.call('DEL', KEYS[3])
-  else
-    redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[5])
-  end
-end
+` + casTakeBack + `
 local n = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('HSET', KEYS[1], 'b', ARGV[2], 'w', ARGV[3])
 return {1, tostring(n)}
