@@ -37,9 +37,16 @@ func storedState(t *testing.T, a *App) rollout.State {
 // took the store while this one was cut off.
 func takeLease(t *testing.T, cfg *config.Config) {
 	t.Helper()
+	holdStoreAs(t, cfg.Rollout.Store.Prefix, "other-host pid 7")
+}
+
+// holdStoreAs puts owner, another gateway's name, in the lease of the
+// store under prefix for a minute.
+func holdStoreAs(t *testing.T, prefix, owner string) {
+	t.Helper()
 	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	defer raw.Close()
-	if err := raw.Set(context.Background(), cfg.Rollout.Store.Prefix+"{store}:owner", "other-host pid 7 0033", time.Minute).Err(); err != nil {
+	if err := raw.Set(context.Background(), prefix+"{store}:owner", owner+" 0033", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -54,6 +61,28 @@ func freeStore(t *testing.T, cfg *config.Config) {
 	if err := raw.Del(context.Background(), cfg.Rollout.Store.Prefix+"{store}:owner").Err(); err != nil {
 		t.Error(err)
 	}
+}
+
+// takeOverHeld is closed when a gateway that took the store is about to
+// wait for a weight being set by hand on the controller it lost
+// (testHookHandSetHoldsTakeOver, set for the test).
+func takeOverHeld(t *testing.T) <-chan struct{} {
+	held := make(chan struct{})
+	var once sync.Once
+	testHookHandSetHoldsTakeOver = func() { once.Do(func() { close(held) }) }
+	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
+	return held
+}
+
+// loseAndFreeStore has the holder whose config is cfg lose the store to
+// another gateway, waits for its controller to close (closed: a
+// subscription to it), and frees the store, so that the former holder
+// takes it back.
+func loseAndFreeStore(t *testing.T, cfg *config.Config, closed *rollout.Subscription) {
+	t.Helper()
+	takeLease(t, cfg)
+	waitClosed(t, closed)
+	freeStore(t, cfg)
 }
 
 // TestWeightSetByHandAcrossADemotionIsNotLeftUnstored: an operator's
@@ -242,10 +271,7 @@ func TestWeightSetByHandAcrossADemotionAndATakeBack(t *testing.T) {
 	holderCfg, followerCfg := sharedStoreConfigs(t)
 	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
 	followerCfg.Rollout.Store.Lease = time.Minute // it campaigns after the test: the holder takes the store back
-	held := make(chan struct{})
-	var once sync.Once
-	testHookHandSetHoldsTakeOver = func() { once.Do(func() { close(held) }) }
-	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
+	held := takeOverHeld(t)
 
 	restored := &logWatch{msg: "rollout: stored weight restored", seen: make(chan struct{})}
 	h := start(t, holderCfg, Options{Logger: slog.New(restored)})
@@ -257,9 +283,7 @@ func TestWeightSetByHandAcrossADemotionAndATakeBack(t *testing.T) {
 	closed := ctrl.Subscribe(1) // ends once the controller's Close has
 	defer closed.Close()
 	set := func(context.Context) error {
-		takeLease(t, holderCfg)
-		waitClosed(t, closed)
-		freeStore(t, holderCfg)
+		loseAndFreeStore(t, holderCfg, closed)
 		select {
 		case <-restored.seen: // a new controller restored the stored weight first
 		case <-held: // the take-back waits for this weight

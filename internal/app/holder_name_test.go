@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,10 +54,7 @@ func TestRefusalAcrossATakeBackNamesTheHolder(t *testing.T) {
 	holderCfg, followerCfg := sharedStoreConfigs(t)
 	holderCfg.Rollout.Store.WhenHeld = config.WhenHeldFollow
 	followerCfg.Rollout.Store.Lease = time.Minute // the holder takes the store back, not the follower
-	held := make(chan struct{})
-	var once sync.Once
-	testHookHandSetHoldsTakeOver = func() { once.Do(func() { close(held) }) }
-	t.Cleanup(func() { testHookHandSetHoldsTakeOver = nil })
+	held := takeOverHeld(t)
 	h := start(t, holderCfg, Options{})
 	f := start(t, followerCfg, Options{})
 	weightOnBoth(t, h, f, 30)
@@ -66,9 +62,7 @@ func TestRefusalAcrossATakeBackNamesTheHolder(t *testing.T) {
 	closed := h.Controller().Subscribe(1)
 	defer closed.Close()
 	set := func(context.Context) error {
-		takeLease(t, holderCfg)
-		waitClosed(t, closed)
-		freeStore(t, holderCfg)
+		loseAndFreeStore(t, holderCfg, closed)
 		select {
 		case <-held: // the take-back waits for this weight
 		case <-time.After(20 * time.Second):

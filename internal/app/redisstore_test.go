@@ -165,11 +165,7 @@ func TestStandbyGatewayTakesOverWhenTheHolderStops(t *testing.T) {
 // standby's wait, with an error naming the holder.
 func TestStandbyWaitEndsWithItsContext(t *testing.T) {
 	prefix := redisPrefix(t)
-	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	defer raw.Close()
-	if err := raw.Set(context.Background(), prefix+"{store}:owner", "gw-a pid 1 0044", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
+	holdStoreAs(t, prefix, "gw-a pid 1")
 	cfg := redisStoreConfig(t, prefix)
 	cfg.Rollout.Store.WhenHeld = config.WhenHeldStandby
 	opts := Options{TestMode: true, Logger: testLogger(t)}
@@ -192,11 +188,7 @@ func TestStandbyWaitEndsWithItsContext(t *testing.T) {
 // holder, not only that the store is one gateway's.
 func TestRefusedGatewaySaysHowToShareTheStore(t *testing.T) {
 	prefix := redisPrefix(t)
-	raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	defer raw.Close()
-	if err := raw.Set(context.Background(), prefix+"{store}:owner", "gw-a pid 1 0044", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
+	holdStoreAs(t, prefix, "gw-a pid 1")
 	cfg := redisStoreConfig(t, prefix)
 	opts := Options{TestMode: true, Logger: testLogger(t)}
 	listeners(t, cfg, &opts)
