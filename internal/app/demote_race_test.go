@@ -247,12 +247,20 @@ type logWatch struct {
 	msg  string
 	seen chan struct{}
 	once sync.Once
+	// then, when set, runs on the logging goroutine before seen closes:
+	// before the code that logged goes on.
+	then func()
 }
 
 func (h *logWatch) Enabled(context.Context, slog.Level) bool { return true }
 func (h *logWatch) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == h.msg {
-		h.once.Do(func() { close(h.seen) })
+		h.once.Do(func() {
+			if h.then != nil {
+				h.then()
+			}
+			close(h.seen)
+		})
 	}
 	return nil
 }

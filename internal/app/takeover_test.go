@@ -13,6 +13,7 @@ import (
 
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/testenv"
+	"github.com/redis/go-redis/v9"
 )
 
 // restamp is the stored state's blob with the fields in set replaced.
@@ -39,7 +40,17 @@ func restamp(t *testing.T, blob []byte, set map[string]any) []byte {
 // the holder, and apply the weight the next holder stores.
 func TestFollowerFollowsAgainAfterAFailedTakeOver(t *testing.T) {
 	holderCfg, followerCfg := sharedStoreConfigs(t)
-	failed := &logWatch{msg: "follower: took the store but could not start the controller; following again", seen: make(chan struct{})}
+	// Another gateway takes the store as soon as the follower gave it
+	// back, before the follower's next try (a third of a second later)
+	// could take it again.
+	failed := &logWatch{msg: "follower: took the store but could not start the controller; following again", seen: make(chan struct{}),
+		then: func() {
+			raw := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+			defer raw.Close()
+			if err := raw.Set(context.Background(), followerCfg.Rollout.Store.Prefix+"{store}:owner", "other-host pid 7 0033", time.Minute).Err(); err != nil {
+				t.Error(err) // not Fatal: the follower's goroutine
+			}
+		}}
 	h := start(t, holderCfg, Options{})
 	f := start(t, followerCfg, Options{Logger: slog.New(failed)})
 	weightOnBoth(t, h, f, 30)
@@ -78,8 +89,12 @@ func TestFollowerFollowsAgainAfterAFailedTakeOver(t *testing.T) {
 		t.Errorf("after its failed take-over the follower names itself the holder (%q)", got)
 	}
 
-	// Another gateway takes the store, and sets 60 %.
-	takeLease(t, followerCfg)
+	// The other gateway, which took the store, sets 60 %. The follower
+	// learns who holds the store by its own reads, every 250 ms: its
+	// name is looked at once it has read it, the weight once applied.
+	testenv.Eventually(t, "the follower to read the new holder", 10*time.Second, func() bool {
+		return strings.HasPrefix(f.storeRole().Holder, "other-host")
+	})
 	cur, err := f.st.GetState(ctx)
 	if err != nil {
 		t.Fatal(err)
