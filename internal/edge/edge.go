@@ -37,7 +37,10 @@
 // right after the ack. The one exception is a backend that sends them
 // before it acks, more than half a queue's worth: after a second's wait
 // for the ack they go on ahead of it, as from that backend directly (see
-// outbox.awaitHeld).
+// outbox.awaitHeld). Held messages are dropped, unseen, when their
+// subscribe starts over (outbox.subscribe): one without since that the
+// session carried over to a re-attach and whose new backend refused the
+// since they led to.
 //
 // Lock order: session (its mu, held around Sink calls), then the
 // connection's outbox, then the connection's mu (which holds a legacy

@@ -399,7 +399,7 @@ func (c *legacyConn) queueLen() (frames, bytes int) {
 
 func (c *legacyConn) subscribe(ctx context.Context, f legacy.Frame) {
 	c.box.begin(f.Channel)
-	pos, err := c.sess.Subscribe(ctx, f.Channel, f.Since, f.HasSince)
+	pos, err := c.box.subscribe(ctx, c.sess, f.Channel, f.Since, f.HasSince)
 	c.box.end(f.Channel, keepsHeld(err), replayTo(err, f.Since, f.HasSince, pos), func() {
 		if err != nil {
 			c.failLocked(f.ID, toReply(err), f.Channel)

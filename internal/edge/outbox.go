@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -308,6 +309,42 @@ func (o *outbox) end(channel string, keep bool, replayTo uint64, answer func()) 
 			return // the client is being disconnected
 		}
 	}
+}
+
+// subscribe is a client's subscribe to channel through sess, between begin
+// and end. One without since that the session carried over to a
+// re-attach, and that the new backend refused the since of the messages
+// held for it (session.ErrCarriedSinceGone), starts over without since
+// if the client has not seen them (startOver): it asked for no history.
+func (o *outbox) subscribe(ctx context.Context, sess *session.Session, channel string, since uint64, hasSince bool) (upstream.Position, error) {
+	for {
+		pos, err := sess.Subscribe(ctx, channel, since, hasSince)
+		if !errors.Is(err, session.ErrCarriedSinceGone) || !o.startOver(channel) {
+			return pos, err
+		}
+	}
+}
+
+// startOver drops the messages held for channel's pending subscribe and
+// reports whether it did. It does not when they already went on to the
+// client (passLocked, or the end of another subscribe of the channel):
+// the client would see them followed by a jump to where the new start
+// stands.
+func (o *outbox) startOver(channel string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	held, pending := o.pending[channel]
+	if _, passed := o.passed[channel]; passed || !pending {
+		return false
+	}
+	o.unholdLocked(held)
+	o.pending[channel] = nil
+	delete(o.skipped, channel)
+	if o.released != nil {
+		close(o.released)
+		o.released = nil
+	}
+	return true
 }
 
 // keepsHeld says whether the messages held for a subscribe that ended with

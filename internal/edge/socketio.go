@@ -202,7 +202,7 @@ func (c *sioConn) subscribe(ctx context.Context, e *sio.Event) {
 	}
 	ch := req.Channel
 	c.box.begin(ch)
-	pos, err := c.sess.Subscribe(ctx, ch, since, hasSince)
+	pos, err := c.box.subscribe(ctx, c.sess, ch, since, hasSince)
 	c.box.end(ch, keepsHeld(err), replayTo(err, since, hasSince, pos), func() {
 		switch {
 		case err != nil:

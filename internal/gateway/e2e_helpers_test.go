@@ -15,6 +15,7 @@ import (
 	"github.com/baton-rt/baton/internal/edge"
 	"github.com/baton-rt/baton/internal/legacyclient"
 	"github.com/baton-rt/baton/internal/sioclient"
+	"github.com/baton-rt/baton/internal/testenv"
 )
 
 const adminToken = "test-token"
@@ -144,6 +145,36 @@ func (c *edgeClient) subscribe(ctx context.Context, ch string) error {
 		return err
 	}
 	return c.sock.Subscribe(ctx, ch, nil)
+}
+
+// subscribeAt subscribes c to ch, with since unless it is nil, and returns
+// the ack's position (a legacy ack's is taken as given).
+func (c *edgeClient) subscribeAt(ctx context.Context, ch string, since *uint64) (pos uint64, hasPos bool, err error) {
+	if c.legacy != nil {
+		pos, err = c.legacy.Subscribe(ctx, ch, since)
+		return pos, err == nil, err
+	}
+	return c.sock.SubscribeAt(ctx, ch, since)
+}
+
+// checkEachAfter waits until c has channel ch's messages up to last, and
+// checks that they are every seq after from, once, in order.
+func checkEachAfter(t *testing.T, c *edgeClient, ch string, from, last uint64) {
+	t.Helper()
+	testenv.Eventually(t, c.user+" got every message", 10*time.Second, func() bool {
+		got := c.rec.get(ch)
+		return len(got) > 0 && got[len(got)-1] >= last
+	})
+	got := c.rec.get(ch)
+	for j, seq := range got {
+		if want := from + 1 + uint64(j); seq != want {
+			t.Errorf("%s: channel %s's message %d is seq %d, want %d (from %d, %d messages, last published %d): %v", c.user, ch, j, seq, want, from, len(got), last, got)
+			return
+		}
+	}
+	if want := last - from; uint64(len(got)) != want {
+		t.Errorf("%s: %d messages on channel %s, want %d (%d..%d)", c.user, len(got), ch, want, from+1, last)
+	}
 }
 
 func (c *edgeClient) publish(ctx context.Context, ch string, data []byte) (uint64, error) {

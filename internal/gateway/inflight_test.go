@@ -52,22 +52,12 @@ func TestRequestsInFlightWhenTheBackendDies(t *testing.T) {
 	t.Cleanup(func() { _, _ = p.Stop() })
 
 	proxy.Partition()
-	type subscribed struct {
-		pos    uint64
-		hasPos bool
-		err    error
-	}
-	subAnswers := make([]chan subscribed, len(subs))
+	subAnswers := make([]chan subscribeAnswer, len(subs))
 	for i, c := range subs {
-		subAnswers[i] = make(chan subscribed, 1)
+		subAnswers[i] = make(chan subscribeAnswer, 1)
 		go func() {
-			var a subscribed
-			if c.legacy != nil {
-				a.pos, a.err = c.legacy.Subscribe(ctx, "a", nil)
-				a.hasPos = a.err == nil
-			} else {
-				a.pos, a.hasPos, a.err = c.sock.SubscribeAt(ctx, "a", nil)
-			}
+			var a subscribeAnswer
+			a.pos, a.hasPos, a.err = c.subscribeAt(ctx, "a", nil)
 			subAnswers[i] <- a
 		}()
 	}
@@ -151,20 +141,7 @@ func TestRequestsInFlightWhenTheBackendDies(t *testing.T) {
 		return
 	}
 	for i, c := range subs {
-		testenv.Eventually(t, c.user+" got every message", 10*time.Second, func() bool {
-			got := c.rec.get("a")
-			return len(got) > 0 && got[len(got)-1] >= last["a"]
-		})
-		got := c.rec.get("a")
-		for j, seq := range got {
-			if want := at[i] + 1 + uint64(j); seq != want {
-				t.Errorf("%s: channel a's message %d is seq %d, want %d (subscribed at %d, %d messages, last published %d)", c.user, j, seq, want, at[i], len(got), last["a"])
-				break
-			}
-		}
-		if want := last["a"] - at[i]; uint64(len(got)) != want {
-			t.Errorf("%s: %d messages on channel a, want %d (%d..%d)", c.user, len(got), want, at[i]+1, last["a"])
-		}
+		checkEachAfter(t, c, "a", at[i], last["a"])
 	}
 }
 
@@ -246,16 +223,5 @@ func TestSubscribeCarriedOverResumesWhereTheClientStands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, "every message", 10*time.Second, func() bool {
-		return uint64(len(c.rec.get("a"))) >= last["a"]
-	})
-	got := c.rec.get("a")
-	for i, seq := range got {
-		if seq != uint64(i+1) {
-			t.Fatalf("message %d is seq %d, want %d: %v", i, seq, i+1, got)
-		}
-	}
-	if uint64(len(got)) != last["a"] {
-		t.Errorf("%d messages, want 1..%d", len(got), last["a"])
-	}
+	checkEachAfter(t, c, "a", 0, last["a"])
 }

@@ -93,7 +93,6 @@ import (
 	"github.com/baton-rt/baton/internal/router"
 	"github.com/baton-rt/baton/internal/session"
 	"github.com/baton-rt/baton/internal/upstream"
-	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
 // Options bound one attach.
@@ -284,7 +283,7 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 		if err == nil {
 			s.Acked(b, r, pos)
 		}
-		if err != nil && loseGone && historyGone(err) {
+		if err != nil && loseGone && upstream.HistoryGone(err) {
 			mu.Lock()
 			gone = append(gone, goneChannel{r.Channel, err})
 			mu.Unlock()
@@ -312,15 +311,6 @@ func bringIn(ctx context.Context, s *session.Session, to router.Color, d upstrea
 		s.Lose(g.channel, g.err)
 	}
 	return b, kept, nil
-}
-
-// historyGone reports whether a resubscribe's refusal says the channel's
-// stream no longer holds what follows the session's last seq: its history
-// is gone, or the since is ahead of the stream, which can only mean that
-// the stream restarted (the since is a seq the channel delivered) under a
-// backend that did not see it happen.
-func historyGone(err error) bool {
-	return upstream.IsCode(err, legacy.CodeHistoryGone) || upstream.IsCode(err, legacy.CodeBadSince)
 }
 
 // goneChannel is a channel whose history a backend refused as gone.

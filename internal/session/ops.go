@@ -27,7 +27,9 @@ const leaveTimeout = 5 * time.Second
 // A subscribe in flight on a connection that drops is sent again on the
 // connection the re-attach brings, from where the client stands, and
 // answered from there: a subscribe is idempotent, and the client keeps the
-// channel (unlike a publish, which is never sent twice).
+// channel (unlike a publish, which is never sent twice). When the client
+// gave no since and the new backend refuses the one taken from where it
+// stands, the error wraps ErrCarriedSinceGone.
 func (s *Session) Subscribe(ctx context.Context, channel string, since uint64, hasSince bool) (upstream.Position, error) {
 	if err := broker.ValidChannel(channel); err != nil {
 		return upstream.Position{}, fmt.Errorf("%w: %q", ErrInvalidChannel, channel)
@@ -36,6 +38,9 @@ func (s *Session) Subscribe(ctx context.Context, channel string, since uint64, h
 	for {
 		pos, dropped, err := s.subscribe(ctx, &r)
 		if dropped == nil {
+			if r.HasSince && !hasSince && upstream.HistoryGone(err) {
+				err = fmt.Errorf("%w: %w", ErrCarriedSinceGone, err)
+			}
 			return pos, err
 		}
 		// Once the drop is handled (HandleClose has run), the next

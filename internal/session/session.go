@@ -41,6 +41,13 @@ var (
 	// subscribes and then did not bring a channel up to the position its
 	// ack announced (see Watch). OnDrop receives it.
 	ErrStalled = errors.New("session: the backend acknowledged a subscribe and then stalled before the position its ack announced")
+	// ErrCarriedSinceGone: a Subscribe without since, carried over to a
+	// re-attach from the last message the old backend sent for it, was
+	// refused that since (upstream.HistoryGone). It wraps the refusal. The
+	// client asked for no history, and has not seen those messages if
+	// they are still held for the ack: then the subscribe can start over
+	// without since.
+	ErrCarriedSinceGone = errors.New("session: the since a subscribe was carried over with is gone")
 )
 
 // Sink is the client side of a session; the edge implements it.

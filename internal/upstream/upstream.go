@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-rt/baton/internal/config"
+	"github.com/baton-rt/baton/internal/wire/legacy"
 )
 
 // Kind tells what an Event carries.
@@ -237,6 +238,15 @@ func (e *RemoteError) Error() string {
 func IsCode(err error, code string) bool {
 	var re *RemoteError
 	return errors.As(err, &re) && re.Code == code
+}
+
+// HistoryGone reports whether err refuses a subscribe's since because the
+// channel's stream no longer holds what follows it: its history is gone,
+// or the since is ahead of the stream, which can only mean that the
+// stream restarted (the since is a seq the channel delivered) under a
+// backend that did not see it happen.
+func HistoryGone(err error) bool {
+	return IsCode(err, legacy.CodeHistoryGone) || IsCode(err, legacy.CodeBadSince)
 }
 
 // Mapping names the pub/sub operations on a backend: legacy frame types or
