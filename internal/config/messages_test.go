@@ -94,3 +94,21 @@ func TestBadEdgeMessageLimitIsReportedOnce(t *testing.T) {
 		t.Errorf("blue's own -1 and edge's -5: got %v", err)
 	}
 }
+
+// TestRelativeBackendURLShowsItsProtocolsForm: a backend URL without a
+// host is answered with an example of the form that backend's protocol
+// takes: a socketio backend is shown an http URL with the Engine.IO
+// path, not the ws:// one of a legacy backend.
+func TestRelativeBackendURLShowsItsProtocolsForm(t *testing.T) {
+	for _, tc := range []struct{ from, to, want string }{
+		{"ws://127.0.0.1:8081/ws", "127.0.0.1:8081/ws",
+			`line 9: backends.blue.url: must be an absolute URL like ws://host:port/path, got "127.0.0.1:8081/ws"`},
+		{"http://127.0.0.1:8082/socket.io/", "127.0.0.1:8082/socket.io/",
+			`line 10: backends.green.url: must be an absolute URL like http://host:port/socket.io/, got "127.0.0.1:8082/socket.io/"`},
+	} {
+		_, err := Parse([]byte(strings.Replace(minimal, tc.from, tc.to, 1)))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+}

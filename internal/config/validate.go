@@ -397,7 +397,11 @@ func (b *Backend) validate(p *problems, at string, edgeMax int) {
 	case b.URL == "":
 		p.add(at+".url", "required")
 	case err != nil || u.Host == "":
-		p.add(at+".url", "must be an absolute URL like ws://host:port/path, got %q", b.URL)
+		example := "ws://host:port/path"
+		if b.Protocol == ProtocolSocketIO {
+			example = "http://host:port/socket.io/"
+		}
+		p.add(at+".url", "must be an absolute URL like %s, got %q", example, b.URL)
 	case b.Protocol == ProtocolLegacy && u.Scheme != "ws" && u.Scheme != "wss":
 		p.add(at+".url", "a legacy backend needs a ws or wss URL, got scheme %q", u.Scheme)
 	case b.Protocol == ProtocolSocketIO && !slices.Contains([]string{"http", "https", "ws", "wss"}, u.Scheme):
