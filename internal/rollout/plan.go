@@ -181,6 +181,11 @@ func wrongType(te *json.UnmarshalTypeError) error {
 	switch {
 	case t == reflect.TypeFor[Duration]():
 		takes = `a duration string, like "30s"`
+		// A string that is no duration (Duration.UnmarshalJSON) is
+		// shown: the sender did send a string.
+		if given, ok := strings.CutPrefix(te.Value, "string "); ok {
+			takes += ", got " + given
+		}
 	case t == reflect.TypeFor[[]float64]():
 		takes = "a list of percentages, like [10, 25, 50, 100]"
 	case t.Kind() == reflect.Int:

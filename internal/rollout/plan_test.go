@@ -108,6 +108,23 @@ func TestParseOverride(t *testing.T) {
 	}
 }
 
+// TestOverrideDurationThatDoesNotParseSaysWhatWasGiven: a duration
+// override that is a string but no Go duration ("30 sec") is answered
+// with the string given, as the config file's error is; "must be a
+// duration string" alone reads as if a string had not been sent.
+func TestOverrideDurationThatDoesNotParseSaysWhatWasGiven(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"hold":"30 sec"}`, `rollout.hold: must be a duration string, like "30s", got "30 sec"`},
+		{`{"thresholds":{"max_p95":"fast"}}`, `rollout.thresholds.max_p95: must be a duration string, like "30s", got "fast"`},
+		{`{"hold":30}`, `rollout.hold: must be a duration string, like "30s"`},
+	} {
+		_, err := ParseOverride([]byte(tc.body))
+		if err == nil || !strings.HasSuffix(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want it to end %q", tc.body, err, tc.want)
+		}
+	}
+}
+
 func TestTestModeFromEnv(t *testing.T) {
 	t.Setenv(TestModeEnv, "1")
 	if !TestModeFromEnv() {
