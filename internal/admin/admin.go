@@ -228,6 +228,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any, like string) error {
 		if errors.As(err, &tooBig) {
 			return apiErr(http.StatusBadRequest, "body larger than %d bytes", maxBody)
 		}
+		if err == io.EOF { // nothing but whitespace
+			return apiErr(http.StatusBadRequest, "the body must be a JSON object, %s; got an empty body", like)
+		}
 		// encoding/json would name the Go type it decodes into.
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field == "" {
 			got := "a " + te.Value

@@ -100,6 +100,22 @@ func TestWeightBodyNotAnObject(t *testing.T) {
 	}
 }
 
+// TestWeightEmptyBody: a weight request without a body (`curl -X PUT`
+// with no -d) is told the body it needs, not "malformed JSON: EOF".
+func TestWeightEmptyBody(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, c := range []struct{ method, path, body string }{
+		{"PUT", "/api/v1/weight", ``},
+		{"POST", "/api/v1/weight/prepare", " \n"},
+	} {
+		const want = `the body must be a JSON object, like {"weight": 25}; got an empty body`
+		code, resp := h.do(c.method, c.path, c.body)
+		if e := decodeError(t, resp); code != http.StatusBadRequest || e.Error != want {
+			t.Errorf("%s %s %q: %d %s, want 400 %q", c.method, c.path, c.body, code, resp, want)
+		}
+	}
+}
+
 // TestWeightOutOfRangeMessage: a weight out of range or too precise is
 // refused in the words of a non-number's refusal ("weight: must be …"),
 // saying the value given once, not "weight must be 0 to 100 with at most
