@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/baton-rt/baton/internal/alert"
@@ -185,10 +186,20 @@ func (c *Controller) logEvent(e Event) {
 			slog.Float64("green_error_rate", v.Green.ErrorRate), slog.Float64("blue_error_rate", v.Blue.ErrorRate),
 			slog.Duration("green_p95", v.Green.P95.D()), slog.Duration("blue_p95", v.Blue.P95.D()),
 			slog.Int64("green_total", v.Green.Total), slog.Int64("blue_total", v.Blue.Total),
-			slog.Any("reasons", v.Reasons)))
+			slog.Any("reasons", logReasons(v.Reasons))))
 	}
 	c.log.LogAttrs(c.ctx, level, "rollout: "+string(e.Kind), attrs...)
 }
+
+// logReasons are a verdict's reasons in a log line: a list in JSON (the
+// JSON handler takes MarshalJSON), joined by "; " in text (the text
+// handler takes MarshalText), where Go's "[a b]" would run one reason
+// into the next.
+type logReasons []string
+
+func (r logReasons) MarshalJSON() ([]byte, error) { return json.Marshal([]string(r)) }
+
+func (r logReasons) MarshalText() ([]byte, error) { return []byte(strings.Join(r, "; ")), nil }
 
 func (c *Controller) alert(e Event) {
 	kind, ok := alertKinds[e.Kind]
