@@ -181,7 +181,8 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 	c.keepStandby()
 	switch {
 	case st.Phase.Active():
-		c.restore = st.Step > 0 && (st.Applied || st.Phase == Paused)
+		c.restore = st.Phase == Preparing || st.Step == 0 && st.PausedFrom == Preparing ||
+			st.Step > 0 && (st.Applied || st.Phase == Paused)
 		if r := st.currentStep(); r != nil {
 			c.recovered = preparedStep{id: st.ID, step: st.Step, started: r.StartedAt}
 		}
@@ -290,7 +291,10 @@ func (c *Controller) Start(ctx context.Context, o *Override) (State, error) {
 		check = func(s State) error { return c.checkDecrease(s, plan.Weight(1)) }
 	}
 	return c.commandIf(ctx, OpStart, check, func(s *State, now time.Time) []Event {
-		*s = State{ID: id, Phase: Preparing, Plan: &plan, StartedAt: now}
+		// Nobody moves until green answers: the state keeps the weight
+		// the gateway stands at, which followers apply and a restart
+		// comes back to.
+		*s = State{ID: id, Phase: Preparing, Plan: &plan, StartedAt: now, Weight: c.opts.Shifter.Status().Weight}
 		return []Event{{Kind: EventStarted, Message: fmt.Sprintf("rollout %s started: steps %v, hold %v", id, plan.Steps, plan.Hold)}}
 	})
 }

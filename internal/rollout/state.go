@@ -29,8 +29,9 @@ type State struct {
 	// Step is the current step, 1-based; 0 before the first.
 	Step int `json:"step"`
 	// Weight is the weight the controller applies (or applied) in this
-	// phase, in basis points (2500 is 25 %): the step's weight, Full on
-	// promote, 0 when rolling back.
+	// phase, in basis points (2500 is 25 %): while preparing, the weight
+	// the gateway stood at when the rollout started (nobody moves yet);
+	// then the step's weight, Full on promote, 0 when rolling back.
 	Weight router.Weight `json:"weight"`
 	// Applied is true once SetWeight for Weight returned.
 	Applied bool `json:"applied"`
