@@ -14,7 +14,7 @@ import (
 // A gateway relaying one request at a time went idle between requests and
 // paid that at every one: about 1.6 futex, 0.9 nanosleep and 0.5
 // sched_yield calls per request, on the gateway's own core
-// (docs/benchmarks.md, tenth session).
+// (docs/benchmarks-history.md, tenth session).
 func rawRead(fd uintptr, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
 func rawWrite(fd uintptr, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
